@@ -1,0 +1,55 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(PY) -m flask --app wsgi
+PORT ?= 5000
+HOST ?= 127.0.0.1
+
+.PHONY: run test setup db install install-test browser lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+## db: create or upgrade the database, load reference and demo data (idempotent)
+db: install
+	$(FLASK) db upgrade
+	$(FLASK) reference load
+	$(FLASK) seed demo
+
+## run: set everything up and serve http://$(HOST):$(PORT) with demo data
+run: db
+	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	SESSION_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT)
+
+## browser: Debian's Chromium for the browser tests (skipped when absent)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found: browser tests will be skipped (apt-get install chromium)"; fi; }
+
+## test: set everything up with the test dependencies and run the whole suite
+test: install-test browser
+	$(PY) -m pytest -q
+
+lint: install-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: install-test
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite3*

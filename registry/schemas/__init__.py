@@ -1,0 +1,1 @@
+"""Marshmallow schemas: what crosses the API, in and out."""

@@ -1,0 +1,133 @@
+"""User accounts, passwords (argon2) and API tokens (stored only as hashes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from registry.errors import ConflictError, NotFoundError, ValidationError
+from registry.extensions import db
+from registry.models import ApiToken, Country, Organisation, User
+from registry.models.types import Role
+from registry.services import audit
+from registry.services.actor import Actor
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "ict4d_"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(user: User, password: str) -> bool:
+    """True when the password matches the user's argon2 hash."""
+    if not user.password_hash:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_user(
+    actor: Actor,
+    email: str,
+    role: str,
+    *,
+    password: str | None = None,
+    org: Organisation | None = None,
+    country_iso3: str | None = None,
+    name: str = "",
+    demo: bool = False,
+) -> User:
+    """Create an account; donors need an organisation, governments a country."""
+    email = email.strip().lower()
+    if "@" not in email:
+        raise ValidationError(f"{email!r} is not an e-mail address", {"email": ["Not an e-mail address"]})
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise ValidationError(f"Unknown role {role!r}", {"role": [f"One of {', '.join(r.value for r in Role)}"]}) from None
+    if role_value is Role.DONOR and org is None:
+        raise ValidationError("A donor editor belongs to an organisation", {"org": ["Required for donors"]})
+    if role_value is Role.GOVERNMENT:
+        country_iso3 = country_iso3 or (org.country_iso3 if org else None)
+        if not country_iso3:
+            raise ValidationError("A government account needs a country", {"country": ["Required for governments"]})
+    if country_iso3 and db.session.get(Country, country_iso3) is None:
+        raise ValidationError(f"Unknown country {country_iso3!r}", {"country": ["Unknown ISO3 code"]})
+    if find_user(email):
+        raise ConflictError(f"A user with e-mail {email} already exists", {"email": ["Already used"]})
+    user = User(
+        email=email,
+        name=name,
+        role=role_value,
+        org_id=org.id if org else None,
+        country_iso3=country_iso3,
+        password_hash=hash_password(password) if password else None,
+        demo=demo,
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record(
+        actor, "create", "user", user.id, None,
+        {"email": email, "role": role_value.value, "org_id": user.org_id, "country": country_iso3},
+        f"Created account {email}", user.org_id,
+    )
+    return user
+
+
+def issue_token(actor: Actor, user: User, label: str = "") -> str:
+    """Create an API token for the user and return it; only its hash is stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:12], label=label))
+    db.session.flush()
+    audit.record(actor, "create", "api_token", user.id, None, {"prefix": token[:12], "label": label},
+                 f"Issued API token {token[:12]}… for {user.email}", user.org_id)
+    return token
+
+
+def revoke_tokens(actor: Actor, user: User, prefix: str | None = None) -> int:
+    """Revoke a user's tokens (all, or those starting with ``prefix``); returns how many."""
+    stmt = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    tokens = [t for t in db.session.scalars(stmt) if prefix is None or t.prefix.startswith(prefix[:12])]
+    now = dt.datetime.now(dt.UTC)
+    for token in tokens:
+        token.revoked_at = now
+    if tokens:
+        audit.record(actor, "update", "api_token", user.id, None, {"revoked": [t.prefix for t in tokens]},
+                     f"Revoked {len(tokens)} API token(s) of {user.email}", user.org_id)
+    db.session.flush()
+    return len(tokens)
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user holding this (unrevoked) token, or None."""
+    row = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.active:
+        return None
+    row.last_used_at = dt.datetime.now(dt.UTC)
+    return row.user
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"No user with id {user_id}")
+    return user

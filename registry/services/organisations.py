@@ -1,0 +1,102 @@
+"""Creating, changing and deleting organisations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from registry.errors import ConflictError, NotFoundError, ValidationError
+from registry.extensions import db
+from registry.models import Country, FundingSource, Organisation, Project
+from registry.models.types import OrganisationKind
+from registry.services import audit
+from registry.services.actor import Actor
+
+FIELDS = ("ref", "name", "kind", "iati_ref", "country_iso3", "website", "description")
+
+
+def snapshot(org: Organisation) -> dict[str, Any]:
+    """The organisation's fields as plain values (for the audit trail)."""
+    return {f: getattr(org, f) for f in FIELDS}
+
+
+def get_organisation(org_id: int) -> Organisation:
+    org = db.session.get(Organisation, org_id)
+    if org is None:
+        raise NotFoundError(f"No organisation with id {org_id}")
+    return org
+
+
+def find_organisation(ref_or_name: str) -> Organisation | None:
+    """Find by reference, IATI identifier or exact (case-insensitive) name."""
+    text = ref_or_name.strip()
+    for column in (Organisation.ref, Organisation.iati_ref):
+        org = db.session.scalar(select(Organisation).where(column == text))
+        if org:
+            return org
+    return db.session.scalar(select(Organisation).where(func.lower(Organisation.name) == text.lower()).limit(1))
+
+
+def _apply(org: Organisation, data: dict[str, Any]) -> None:
+    if "kind" in data:
+        try:
+            data["kind"] = OrganisationKind(data["kind"])
+        except ValueError:
+            raise ValidationError(f"Unknown organisation kind {data['kind']!r}", {"kind": ["Unknown kind"]}) from None
+    if data.get("country_iso3") and db.session.get(Country, data["country_iso3"]) is None:
+        raise ValidationError(
+            f"Unknown country {data['country_iso3']!r}", {"country_iso3": ["Unknown ISO 3166 alpha-3 code"]}
+        )
+    for key, value in data.items():
+        if key not in FIELDS:
+            raise ValidationError(f"Unknown field {key!r}", {key: ["Unknown field"]})
+        setattr(org, key, value)
+
+
+def _check_unique(org: Organisation) -> None:
+    for column, value, field in ((Organisation.ref, org.ref, "ref"), (Organisation.iati_ref, org.iati_ref, "iati_ref")):
+        if value is None:
+            continue
+        clash = db.session.scalar(select(Organisation.id).where(column == value, Organisation.id != org.id))
+        if clash:
+            raise ConflictError(f"Another organisation already uses {field} {value!r}", {field: ["Already used"]})
+
+
+def create_organisation(actor: Actor, data: dict[str, Any], *, demo: bool = False) -> Organisation:
+    """Add an organisation; ``ref``, ``name`` and ``kind`` are required."""
+    missing = [f for f in ("ref", "name", "kind") if not data.get(f)]
+    if missing:
+        raise ValidationError("Missing required fields", {f: ["Required"] for f in missing})
+    org = Organisation(demo=demo, import_batch_id=actor.import_batch_id)
+    _apply(org, dict(data))
+    _check_unique(org)
+    db.session.add(org)
+    db.session.flush()
+    audit.record(actor, "create", "organisation", org.id, None, snapshot(org), f"Created {org.name}", org.id)
+    return org
+
+
+def update_organisation(actor: Actor, org: Organisation, data: dict[str, Any]) -> Organisation:
+    before = snapshot(org)
+    _apply(org, dict(data))
+    _check_unique(org)
+    after = snapshot(org)
+    if before != after:
+        db.session.flush()
+        changed = audit.changed_fields(before, after)
+        audit.record(actor, "update", "organisation", org.id, before, after, f"Changed {', '.join(changed)}", org.id)
+    return org
+
+
+def delete_organisation(actor: Actor, org: Organisation) -> None:
+    """Delete an organisation that has no projects and manages no funding source."""
+    used = db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id))
+    used += db.session.scalar(
+        select(func.count()).select_from(FundingSource).where(FundingSource.managing_org_id == org.id)
+    )
+    if used:
+        raise ConflictError(f"{org.name} still has projects or funding sources; delete or move them first")
+    audit.record(actor, "delete", "organisation", org.id, snapshot(org), None, f"Deleted {org.name}", org.id)
+    db.session.delete(org)
+    db.session.flush()

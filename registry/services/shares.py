@@ -1,0 +1,47 @@
+"""Percentage shares: exact parsing and the rule that a set sums to 100."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+
+from registry.errors import ValidationError
+from registry.models.project import SHARE_SCALE, SHARE_WHOLE
+
+TOLERANCE_PPM = 100  # 0.01 percentage point
+
+
+def to_ppm(value: Decimal | str | int, field: str) -> int:
+    """A percentage (0 < p <= 100, at most 4 decimals) as parts per million."""
+    try:
+        percent = Decimal(str(value))
+    except InvalidOperation:
+        raise ValidationError(f"{value!r} is not a percentage", {field: [f"{value!r} is not a percentage"]}) from None
+    ppm = percent * SHARE_SCALE
+    if ppm != ppm.to_integral_value():
+        raise ValidationError(
+            f"Share {value} has more than 4 decimals", {field: [f"Share {value} has more than 4 decimals"]}
+        )
+    if not 0 < ppm <= SHARE_WHOLE:
+        raise ValidationError(
+            f"Share {value} must be above 0 and at most 100", {field: [f"Share {value} must be above 0 and at most 100"]}
+        )
+    return int(ppm)
+
+
+def check_total(shares_ppm: Iterable[int], field: str) -> None:
+    """Raise unless the shares add up to 100 within 0.01."""
+    shares = list(shares_ppm)
+    if not shares:
+        return
+    total = sum(shares)
+    if abs(total - SHARE_WHOLE) > TOLERANCE_PPM:
+        percent = Decimal(total) / SHARE_SCALE
+        message = f"Shares must add up to 100; these add up to {percent.normalize():f}"
+        raise ValidationError(message, {field: [message]})
+
+
+def split_evenly(n: int) -> list[int]:
+    """n shares in ppm that add up to exactly 100 % (the remainder goes to the first ones)."""
+    base, remainder = divmod(SHARE_WHOLE, n)
+    return [base + (1 if i < remainder else 0) for i in range(n)]

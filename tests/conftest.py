@@ -1,0 +1,178 @@
+"""Shared fixtures: one migrated database per test session, a rolled-back
+transaction per test, and factories for the registry's objects.
+
+Set ``DATABASE_URL`` to run the suite on PostgreSQL (the database is emptied
+first); by default it runs on a temporary SQLite file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from registry.app import create_app
+from registry.extensions import db
+from registry.services.actor import Actor
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+def _test_database_url(tmp_path_factory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def _empty_database() -> None:
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return _test_database_url(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def _app(database_url, tmp_path_factory):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test",
+            "SESSION_COOKIE_SECURE": False,
+        }
+    )
+    with app.app_context():
+        _empty_database()
+        upgrade()
+        from registry.services.reference import load_reference
+
+        load_reference()
+        db.session.commit()
+        db.session.remove()
+    return app
+
+
+@pytest.fixture
+def app(_app):
+    """The app, with every change of the test rolled back afterwards."""
+    with _app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+        )
+        try:
+            yield _app
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def actor() -> Actor:
+    return Actor(label="tester", channel="cli", role="admin")
+
+
+@pytest.fixture
+def make_org(app, actor):
+    from registry.services.organisations import create_organisation
+
+    counter = {"n": 0}
+
+    def make(**overrides):
+        counter["n"] += 1
+        data = {"ref": f"ORG-{counter['n']}", "name": f"Organisation {counter['n']}", "kind": "donor_agency"}
+        data.update(overrides)
+        return create_organisation(actor, data)
+
+    return make
+
+
+@pytest.fixture
+def make_source(app, actor, make_org):
+    from registry.services.funding import create_funding_source
+
+    counter = {"n": 0}
+
+    def make(**overrides):
+        counter["n"] += 1
+        data = {
+            "ref": f"FS-{counter['n']}",
+            "name": f"Funding source {counter['n']}",
+            "kind": "bilateral_oda",
+            "instruments": ["grant"],
+        }
+        if "managing_org_id" not in overrides:
+            data["managing_org_id"] = make_org().id
+        data.update(overrides)
+        return create_funding_source(actor, data)
+
+    return make
+
+
+@pytest.fixture
+def make_project(app, actor, make_org):
+    from registry.services.projects import create_project
+
+    counter = {"n": 0}
+
+    def make(org=None, **overrides):
+        counter["n"] += 1
+        org = org or make_org()
+        data = {
+            "reference": f"P-{counter['n']:04d}",
+            "title": f"Project {counter['n']}",
+            "status": "active",
+            "recipients": [{"country": "KEN", "share": Decimal(100)}],
+            "areas": [{"code": "23b", "share": Decimal(100)}],
+            "planned_start": dt.date(2020, 1, 1),
+        }
+        data.update(overrides)
+        return create_project(actor, org, data)
+
+    return make
+
+
+@pytest.fixture
+def make_transaction(app, actor):
+    from registry.services.projects import add_transaction
+
+    def make(project, **overrides):
+        data = {
+            "type": "commitment",
+            "amount": Decimal("1000.00"),
+            "currency": "USD",
+            "value_date": dt.date(2020, 6, 1),
+        }
+        data.update(overrides)
+        return add_transaction(actor, project, data)
+
+    return make
