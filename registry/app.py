@@ -49,6 +49,9 @@ def register_blueprints(app: Flask) -> None:
     from registry.web import init_app as init_web
     from reports import init_app as init_reports
 
+    from registry.auth import init_app as init_auth
+
+    init_auth(app)
     register_api(api)
     init_web(app)
     init_importers(app, api)

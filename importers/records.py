@@ -1,0 +1,110 @@
+"""The contract between readers and the import pipeline.
+
+Every reader (spreadsheet, IATI XML, OECD CRS) turns its file into a stream of
+``ProjectRecord`` objects and ``Problem`` reports; the shared pipeline
+(``importers.pipeline``) validates, previews, commits all-or-nothing, and makes
+re-imports idempotent. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass
+class Location:
+    """Where a value came from, in words a spreadsheet or XML user knows."""
+
+    file: str = ""
+    sheet: str | None = None
+    row: int | None = None  # 1-based, as Excel shows it (or the XML line number)
+    column: str | None = None  # the column header as written in the file (or XML path)
+
+    def describe(self) -> str:
+        parts = [self.file] if self.file else []
+        if self.sheet:
+            parts.append(f"sheet {self.sheet!r}")
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column:
+            parts.append(f"column {self.column!r}")
+        return ", ".join(parts)
+
+
+@dataclass
+class Problem:
+    """One finding of validation: an error rejects the file, a warning does not."""
+
+    severity: str  # "error" or "warning"
+    message: str
+    location: Location = field(default_factory=Location)
+    value: str | None = None
+    code: str = ""  # a short machine name of the kind of problem, e.g. "unknown_country"
+
+    def as_dict(self) -> dict:
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "file": self.location.file,
+            "sheet": self.location.sheet,
+            "row": self.location.row,
+            "column": self.location.column,
+            "value": self.value,
+        }
+
+
+@dataclass
+class RecipientRecord:
+    country: str | None = None  # ISO3
+    region: str | None = None  # M49 code
+    share: Decimal | None = None  # percent; None = derive (see pipeline rules)
+
+
+@dataclass
+class AreaRecord:
+    code: str  # 23a-23l
+    share: Decimal | None = None
+    inferred: bool = False
+
+
+@dataclass
+class TransactionRecord:
+    type: str  # pledge, commitment, disbursement, expenditure, incoming_funds
+    amount: Decimal
+    currency: str
+    value_date: dt.date
+    funding_source: str | None = None  # reference or exact name
+    provider_org: str | None = None  # reference, IATI identifier or exact name
+    flow_type: str | None = None
+    finance_type: str | None = None
+    aid_type: str | None = None
+    description: str = ""
+    location: Location = field(default_factory=Location)
+
+
+@dataclass
+class ProjectRecord:
+    """One project as read from a file, before it touches the registry."""
+
+    reference: str
+    title: str
+    org: str | None = None  # reporting organisation (reference / IATI id); None = the batch's org
+    org_name: str | None = None
+    iati_identifier: str | None = None
+    description: str = ""
+    status: str | None = None
+    planned_start: dt.date | None = None
+    planned_end: dt.date | None = None
+    actual_start: dt.date | None = None
+    actual_end: dt.date | None = None
+    need_amount: Decimal | None = None
+    need_currency: str | None = None
+    recipients: list[RecipientRecord] = field(default_factory=list)
+    areas: list[AreaRecord] = field(default_factory=list)
+    sectors: list[str] = field(default_factory=list)
+    wsis_action_lines: list[str] = field(default_factory=list)
+    transactions: list[TransactionRecord] = field(default_factory=list)
+    location: Location = field(default_factory=Location)

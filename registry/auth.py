@@ -1,0 +1,129 @@
+"""Who is making the request: session login for pages, bearer tokens for the API.
+
+API writes authenticate only with ``Authorization: Bearer <token>`` (the API is
+exempt from CSRF, so a session cookie must never authorise a write there); pages
+use the session cookie and CSRF-protected forms. Reading published data needs no login.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Flask, abort, g, redirect, request, session, url_for
+
+from registry.errors import PermissionDenied, RegistryError
+from registry.extensions import db
+from registry.models import User
+from registry.services import accounts
+from registry.services.actor import Actor
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class Unauthorised(RegistryError):
+    code = 401
+
+
+def _load_user() -> None:
+    g.user = None
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorised("Use 'Authorization: Bearer <token>'")
+        user = accounts.user_for_token(token.strip())
+        if user is None:
+            raise Unauthorised("The API token is unknown or revoked")
+        g.user = user
+        g.auth_via = "token"
+        return
+    user_id = session.get("user_id")
+    if user_id is None:
+        return
+    if request.path.startswith("/api/") and request.method not in SAFE_METHODS:
+        return  # session cookies never authorise API writes
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        session.clear()
+        return
+    g.user = user
+    g.auth_via = "session"
+
+
+def current_user() -> User | None:
+    """The authenticated user of this request, if any."""
+    return g.get("user")
+
+
+def current_actor() -> Actor:
+    """The Actor for services: the logged-in user, via the API or the web."""
+    user = current_user()
+    channel = "api" if request.path.startswith("/api/") else "web"
+    if user is None:
+        return Actor(label="anonymous", channel=channel)
+    return Actor(
+        label=user.email,
+        channel=channel,
+        user_id=user.id,
+        org_id=user.org_id,
+        role=user.role.value,
+        country_iso3=user.country_iso3,
+    )
+
+
+def login_user(user: User) -> None:
+    session.clear()
+    session["user_id"] = user.id
+    session.permanent = False
+
+
+def logout_user() -> None:
+    session.clear()
+
+
+def roles_required(*roles: str) -> Callable:
+    """Require a logged-in user with one of ``roles`` (any role when none are given)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            user = current_user()
+            if user is None:
+                if request.path.startswith("/api/"):
+                    raise Unauthorised("Log in or send an API token to do this")
+                return redirect(url_for("auth.login", next=request.full_path))
+            if roles and user.role.value not in roles:
+                raise PermissionDenied("Your role does not allow this")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+login_required = roles_required()
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_load_user)
+
+
+def forbid_unless(allowed: bool, message: str = "You may not change this object") -> None:
+    """Raise 403 unless ``allowed``."""
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+__all__ = [
+    "Unauthorised",
+    "abort",
+    "current_actor",
+    "current_user",
+    "forbid_unless",
+    "init_app",
+    "login_required",
+    "login_user",
+    "logout_user",
+    "roles_required",
+]

@@ -1,0 +1,79 @@
+"""Who may change what. Reading published data is open to everyone.
+
+- admin: everything;
+- donor editor: the projects, transactions and funding sources of their organisation,
+  and their organisation's record;
+- recipient government: pipeline projects of their own organisation for their own country;
+- analyst: reads and exports only.
+"""
+
+from __future__ import annotations
+
+from registry.models import FundingSource, Organisation, Project, User
+from registry.models.types import ProjectStatus, Role
+
+
+def can_create_project(user: User | None, org: Organisation) -> bool:
+    if user is None:
+        return False
+    if user.role is Role.ADMIN:
+        return True
+    if user.role in (Role.DONOR, Role.GOVERNMENT):
+        return user.org_id == org.id
+    return False
+
+
+def can_edit_project(user: User | None, project: Project) -> bool:
+    """Donors edit their organisation's projects; governments their own country's pipeline."""
+    if user is None:
+        return False
+    if user.role is Role.ADMIN:
+        return True
+    if user.role is Role.DONOR:
+        return project.org_id == user.org_id
+    if user.role is Role.GOVERNMENT:
+        countries = {r.country_iso3 for r in project.recipients}
+        return (
+            project.org_id == user.org_id
+            and project.status is ProjectStatus.PIPELINE
+            and countries <= {user.country_iso3}
+        )
+    return False
+
+
+def government_project_ok(user: User, status: str | ProjectStatus, country_codes: set[str | None]) -> bool:
+    """A government may only post pipeline projects for its own country."""
+    return ProjectStatus(status) is ProjectStatus.PIPELINE and country_codes <= {user.country_iso3}
+
+
+def can_edit_source(user: User | None, source: FundingSource) -> bool:
+    if user is None:
+        return False
+    if user.role is Role.ADMIN:
+        return True
+    return user.role is Role.DONOR and source.managing_org_id == user.org_id
+
+
+def can_create_source(user: User | None, managing_org_id: int | None) -> bool:
+    if user is None:
+        return False
+    if user.role is Role.ADMIN:
+        return True
+    return user.role is Role.DONOR and managing_org_id == user.org_id
+
+
+def can_edit_org(user: User | None, org: Organisation) -> bool:
+    if user is None:
+        return False
+    if user.role is Role.ADMIN:
+        return True
+    return user.role is Role.DONOR and org.id == user.org_id
+
+
+def can_import(user: User | None, org: Organisation | None) -> bool:
+    """Donors import for their organisation; admins for any."""
+    if user is None:
+        return False
+    if user.role is Role.ADMIN:
+        return True
+    return user.role is Role.DONOR and org is not None and org.id == user.org_id
