@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import text
 
 from registry.app import create_app
@@ -67,6 +68,18 @@ def _app(database_url, tmp_path_factory):
     return app
 
 
+class _ConnectionSession(FlaskSession):
+    """A session that stays on the test's connection.
+
+    Flask-SQLAlchemy's ``get_bind`` picks the engine from the table's metadata and
+    ignores the session's ``bind``; without this, a commit made by a request under
+    test would reach the database and leak into the next test.
+    """
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        return bind or self.bind or super().get_bind(mapper, clause, bind, **kwargs)
+
+
 @pytest.fixture
 def app(_app):
     """The app, with every change of the test rolled back afterwards."""
@@ -75,7 +88,11 @@ def app(_app):
         outer = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+            {
+                "class_": _ConnectionSession,
+                "bind": connection,
+                "join_transaction_mode": "create_savepoint",
+            }
         )
         try:
             yield _app
