@@ -10,7 +10,6 @@ from sqlalchemy import func, or_, select
 from registry.api.common import check_if_match, commit, load, paginate, require_user, version_etag
 from registry.auth import current_actor, forbid_unless
 from registry.models import FundingSource
-from registry.models.types import Role
 from registry.schemas.funding import (
     FundingSourceIn,
     FundingSourceOut,
@@ -20,7 +19,7 @@ from registry.schemas.funding import (
 )
 from registry.schemas.projects import ProjectDelete
 from registry.services import funding as service
-from registry.services import permissions
+from registry.services import permissions, rights
 
 blp = Blueprint(
     "funding_api", __name__, url_prefix="/api/v1", description="Funding sources and their rules"
@@ -49,12 +48,7 @@ def source_query(args: dict):
 
 
 def load_source_for_change(source_id: int) -> FundingSource:
-    user = require_user()
-    source = load(FundingSource, source_id, "funding source")
-    forbid_unless(
-        permissions.can_edit_source(user, source), "You may not change this funding source"
-    )
-    return source
+    return rights.source_to_change(require_user(), source_id)
 
 
 @blp.route("/funding-sources")
@@ -70,13 +64,7 @@ class FundingSources(MethodView):
     @blp.response(201, FundingSourceOut)
     def post(self, data):
         """Add a funding source managed by your organisation (admins: any)."""
-        user = require_user()
-        if data.get("managing_org_id") is None and user.role is not Role.ADMIN:
-            data["managing_org_id"] = user.org_id
-        forbid_unless(
-            permissions.can_create_source(user, data.get("managing_org_id")),
-            "You may only add funding sources your organisation manages",
-        )
+        rights.check_new_source(require_user(), data)
         source = service.create_funding_source(current_actor(), data)
         commit()
         return source, {"ETag": version_etag("source", source)}

@@ -15,9 +15,9 @@ from registry.api.common import (
     require_user,
     version_etag,
 )
-from registry.auth import current_actor, current_user, forbid_unless
-from registry.errors import NotFoundError, ValidationError
-from registry.models import Organisation, Project, Transaction, User
+from registry.auth import current_actor, current_user
+from registry.errors import ValidationError
+from registry.models import Project, Transaction, User
 from registry.models.types import ProjectStatus, Role
 from registry.schemas.audit import AuditEventPage
 from registry.schemas.projects import (
@@ -32,8 +32,8 @@ from registry.schemas.projects import (
     TransactionOut,
     TransactionPatch,
 )
-from registry.services import permissions
 from registry.services import projects as service
+from registry.services import rights
 from registry.services.history import changes, project_history
 from registry.services.search import ProjectFilters, project_count_query, project_query
 
@@ -53,47 +53,9 @@ def transaction_etag(tx: Transaction) -> str:
     return content_etag("transaction", tx.id, service.transaction_snapshot(tx))
 
 
-def reporting_org(user: User, org_id: int | None) -> Organisation:
-    """The organisation a new project belongs to: the user's own, or any for admins."""
-    if user.role is Role.ADMIN:
-        if org_id is None:
-            raise ValidationError(
-                "Say which organisation reports the project", {"org_id": ["Required"]}
-            )
-        return load(Organisation, org_id, "organisation")
-    if user.org_id is None:
-        raise ValidationError(
-            "Your account belongs to no organisation", {"org_id": ["No organisation"]}
-        )
-    forbid_unless(
-        org_id in (None, user.org_id), "You may only register projects of your own organisation"
-    )
-    return load(Organisation, user.org_id, "organisation")
-
-
-def check_may_save(user: User, project: Project, data: dict) -> None:
-    """403 unless the project, as it would be after the change, is the user's to save."""
-    status = data.get("status") or (project.status.value if project.status else None)
-    if data.get("recipients") is not None:
-        countries = {r.get("country") and r["country"].upper() for r in data["recipients"]}
-    else:
-        countries = {r.country_iso3 for r in project.recipients}
-    forbid_unless(
-        permissions.can_save_project(user, project.org, status or "active", countries),
-        "You may not save this project"
-        + (
-            " (governments post pipeline projects for their own country)"
-            if user.role is Role.GOVERNMENT
-            else ""
-        ),
-    )
-
-
 def load_project_for_change(project_id: int) -> tuple[User, Project]:
     user = require_user()
-    project = load(Project, project_id, "project")
-    forbid_unless(permissions.can_edit_project(user, project), "You may not change this project")
-    return user, project
+    return user, rights.project_to_change(user, project_id)
 
 
 @blp.route("/projects")
@@ -110,11 +72,10 @@ class Projects(MethodView):
     def post(self, data):
         """Register a project of your organisation (governments: pipeline, own country)."""
         user = require_user()
-        org = reporting_org(user, data.pop("org_id", None))
+        org = rights.reporting_org(user, data.pop("org_id", None))
         if user.role is Role.GOVERNMENT:
             data.setdefault("status", ProjectStatus.PIPELINE.value)
-        probe = Project(org=org, org_id=org.id, status=ProjectStatus(data.get("status", "active")))
-        check_may_save(user, probe, data)
+        rights.check_may_save(user, org, None, data)
         project = service.create_project(current_actor(), org, data)
         commit()
         return project, {
@@ -142,7 +103,7 @@ class ProjectDetail(MethodView):
             raise ValidationError(
                 "A project cannot move to another organisation", {"org_id": ["Read-only"]}
             )
-        check_may_save(user, project, data)
+        rights.check_may_save(user, project.org, project, data)
         service.update_project(current_actor(), project, data, expected)
         commit()
         return project, {"ETag": project_etag(project)}
@@ -196,10 +157,7 @@ class ProjectHistory(MethodView):
 
 
 def load_transaction(project: Project, tx_id: int) -> Transaction:
-    tx = load(Transaction, tx_id, "transaction")
-    if tx.project_id != project.id:
-        raise NotFoundError(f"Project {project.id} has no transaction {tx_id}")
-    return tx
+    return rights.transaction_of(project, tx_id)
 
 
 @blp.route("/projects/<int:project_id>/transactions")
