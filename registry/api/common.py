@@ -100,3 +100,12 @@ def paginate(query: Select, count_query: Select, args: dict) -> tuple[dict, dict
         links.append(f'<{_page_url(page + 1)}>; rel="next"')
     body = {"items": items, "page": page, "per_page": per_page, "total": total, "pages": pages}
     return body, {"X-Total-Count": str(total), "Link": ", ".join(links)}
+
+
+def require_json_body() -> None:
+    """Writes with a body must send JSON: anything else is 415, never silently ignored."""
+    if request.method in {"POST", "PATCH", "PUT"} and (request.content_length or request.data):
+        if not request.is_json:
+            from werkzeug.exceptions import UnsupportedMediaType
+
+            raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json)")
