@@ -10,9 +10,6 @@ def register_api(api: Api) -> None:
     # The API is for scripts with tokens, not browser forms: no CSRF on it.
     from registry.extensions import csrf
 
-    from registry.api.common import require_json_body
-
     for blueprint in (reference.blp, projects.blp, funding.blp, organisations.blp, audit.blp):
         csrf.exempt(blueprint)
-        blueprint.before_request(require_json_body)
         api.register_blueprint(blueprint)

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 from sqlalchemy import func, select
 
-from registry.api.common import paginate, require_user
+from registry.api.common import paginate, require_json_body, require_user
 from registry.models import AuditEvent
 from registry.schemas.audit import AuditEventPage, AuditQuery
 from registry.services.history import changes
@@ -15,6 +15,7 @@ from registry.services.history import changes
 blp = Blueprint(
     "audit_api", __name__, url_prefix="/api/v1", description="Who changed what, when (read-only)"
 )
+blp.before_request(require_json_body)
 
 
 @blp.route("/audit-events")

@@ -7,7 +7,15 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 from sqlalchemy import func, or_, select
 
-from registry.api.common import check_if_match, commit, load, paginate, require_user, version_etag
+from registry.api.common import (
+    check_if_match,
+    commit,
+    load,
+    paginate,
+    require_json_body,
+    require_user,
+    version_etag,
+)
 from registry.auth import current_actor, forbid_unless
 from registry.models import FundingSource
 from registry.schemas.funding import (
@@ -24,6 +32,7 @@ from registry.services import permissions, rights
 blp = Blueprint(
     "funding_api", __name__, url_prefix="/api/v1", description="Funding sources and their rules"
 )
+blp.before_request(require_json_body)
 
 
 def source_query(args: dict):

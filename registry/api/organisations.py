@@ -7,7 +7,15 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 from sqlalchemy import func, or_, select
 
-from registry.api.common import check_if_match, commit, load, paginate, require_user, version_etag
+from registry.api.common import (
+    check_if_match,
+    commit,
+    load,
+    paginate,
+    require_json_body,
+    require_user,
+    version_etag,
+)
 from registry.auth import current_actor, forbid_unless
 from registry.models import Organisation
 from registry.schemas.organisations import (
@@ -28,6 +36,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Donors, funds, governments and implementers",
 )
+blp.before_request(require_json_body)
 
 
 def org_query(args: dict):

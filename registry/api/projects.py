@@ -12,6 +12,7 @@ from registry.api.common import (
     content_etag,
     load,
     paginate,
+    require_json_body,
     require_user,
     version_etag,
 )
@@ -43,6 +44,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Projects, with recipients and priority areas, and their money flows",
 )
+blp.before_request(require_json_body)
 
 
 def project_etag(project: Project) -> str:

@@ -150,7 +150,9 @@ def test_anonymous_users_read_but_cannot_write(client, other_org_objects):
     ):
         assert client.get(url).status_code == 200, url
     assert client.get("/api/v1/audit-events").status_code == 401
-    assert client.patch(f"/api/v1/projects/{other_org_objects['project']}", json={}).status_code == 401
+    assert (
+        client.patch(f"/api/v1/projects/{other_org_objects['project']}", json={}).status_code == 401
+    )
     response = client.post(f"/projects/{other_org_objects['project']}/edit", data=PROJECT_FORM)
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 

@@ -19,12 +19,32 @@ BAD_JSON_BODIES = [
     {"json": 12},
     {"json": {"title": 1e308, "amount": 1e308, "share": "NaN"}},
     {"json": {"reference": "x" * 5000, "title": ["a"], "status": {"a": 1}}},
-    {"json": {"amount": "1e999999", "currency": "USD", "type": "commitment", "value_date": "2021-01-04"}},
+    {
+        "json": {
+            "amount": "1e999999",
+            "currency": "USD",
+            "type": "commitment",
+            "value_date": "2021-01-04",
+        }
+    },
     {"json": {"amount": "99999999999999999999", "currency": "USD", "type": "commitment"}},
-    {"json": {"value_date": "2021-02-30", "planned_start": "0000-01-01", "window_from": "9999-99-99"}},
+    {
+        "json": {
+            "value_date": "2021-02-30",
+            "planned_start": "0000-01-01",
+            "window_from": "9999-99-99",
+        }
+    },
     {"json": {"recipients": [{"country": "KEN", "share": "1e999999"}], "areas": "23b"}},
     {"json": {"recipients": [{"country": None, "region": None}], "areas": [{"code": 5}]}},
-    {"json": {"org_id": 2**40, "managing_org_id": -1, "funding_source_id": 2**63, "version": 2**40}},
+    {
+        "json": {
+            "org_id": 2**40,
+            "managing_org_id": -1,
+            "funding_source_id": 2**63,
+            "version": 2**40,
+        }
+    },
     {"json": {"need": {"amount": "Infinity", "currency": "EUR"}, "min_amount": "-0"}},
     {"json": {"kind": "\x00", "ref": "\ud800", "name": "\u202e", "country_iso3": "ÄÖÜ"}},
 ]
@@ -46,7 +66,12 @@ BAD_FORMS = [
     {"recipients-0-place": "XXX", "recipients-0-share": "1e999999", "areas-0-code": "99z"},
     {"recipients-99999999999999-place": "KEN", "areas-0-share": "-5", "need_amount": "1e30"},
     {"amount": "12.345", "currency": "ZZZ", "value_date": "2021-13-01", "type": "gift"},
-    {"min_amount": "10", "max_amount": "1", "window_from": "2022-01-01", "window_until": "2021-01-01"},
+    {
+        "min_amount": "10",
+        "max_amount": "1",
+        "window_from": "2022-01-01",
+        "window_until": "2021-01-01",
+    },
     {"version": "99999999999999999999", "countries": "KEN, XX1", "regions": "9999"},
 ]
 
@@ -64,7 +89,12 @@ def objects(make_project, make_source, make_transaction):
     source = make_source()
     tx = make_transaction(project)
     db.session.commit()
-    return {"project_id": project.id, "tx_id": tx.id, "source_id": source.id, "org_id": project.org_id}
+    return {
+        "project_id": project.id,
+        "tx_id": tx.id,
+        "source_id": source.id,
+        "org_id": project.org_id,
+    }
 
 
 def _url(rule, objects) -> str:
@@ -109,7 +139,9 @@ def test_api_queries_get_a_4xx_or_an_answer(app, client, admin_token, objects):
         if "GET" not in (rule.methods or set()) or rule.endpoint.startswith("reference."):
             continue
         for query in BAD_QUERIES:
-            response = client.get(_url(rule, objects) + query, headers={"Authorization": f"Bearer {token}"})
+            response = client.get(
+                _url(rule, objects) + query, headers={"Authorization": f"Bearer {token}"}
+            )
             assert response.status_code < 500, (rule.rule, query)
             if response.status_code >= 400:
                 assert response.get_json()["code"] == response.status_code
