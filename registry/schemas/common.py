@@ -154,3 +154,19 @@ def flatten(messages: dict | list | str, prefix: str = "") -> dict[str, list[str
     else:
         flat.setdefault(prefix or "_schema", []).append(str(messages))
     return flat
+
+
+def run_checks(*checks) -> None:
+    """Run every check and raise one error with all their messages (not just the first)."""
+    errors: dict[str, list[str]] = {}
+    for check in checks:
+        try:
+            check()
+        except ValidationError as exc:
+            messages = exc.messages
+            if not isinstance(messages, dict):
+                messages = {exc.field_name or "_schema": messages}
+            for key, value in messages.items():
+                errors.setdefault(key, []).extend(value if isinstance(value, list) else [value])
+    if errors:
+        raise ValidationError(errors)

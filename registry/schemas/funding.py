@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from registry import money
@@ -16,6 +18,7 @@ from registry.schemas.common import (
     check_ordered,
     country_exists,
     region_exists,
+    run_checks,
 )
 from registry.schemas.projects import OrgRef, Page, PageQuery
 
@@ -45,20 +48,20 @@ class FundingSourceIn(StrictSchema):
     website = fields.URL(allow_none=True, validate=validate.Length(max=300))
     description = fields.String(validate=validate.Length(max=20000))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def consistent(self, data: dict, **kwargs) -> None:
-        check_ordered(data, "window_from", "window_until")
         currency = data.get("amount_currency", "USD")
-        for key in ("min_amount", "max_amount"):
-            check_amount(data.get(key), currency, key)
-            if str(data.get(key) or "").startswith("-"):
-                raise ValidationError("Cannot be negative", key)
-        low, high = data.get("min_amount"), data.get("max_amount")
-        if low and high:
-            from decimal import Decimal
 
-            if Decimal(low) > Decimal(high):
+        def amounts() -> None:
+            for key in ("min_amount", "max_amount"):
+                check_amount(data.get(key), currency, key)
+                if str(data.get(key) or "").startswith("-"):
+                    raise ValidationError("Cannot be negative", key)
+            low, high = data.get("min_amount"), data.get("max_amount")
+            if low and high and Decimal(low) > Decimal(high):
                 raise ValidationError("The maximum is below the minimum", "max_amount")
+
+        run_checks(lambda: check_ordered(data, "window_from", "window_until"), amounts)
 
 
 class FundingSourcePatch(FundingSourceIn):

@@ -25,6 +25,7 @@ from registry.schemas.common import (
     check_shares,
     country_exists,
     region_exists,
+    run_checks,
 )
 from registry.services.search import SORT_CHOICES
 
@@ -58,7 +59,7 @@ class NeedIn(StrictSchema):
     currency = Currency(required=True)
     date = fields.Date(load_default=None, allow_none=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def amount_fits_currency(self, data: dict, **kwargs) -> None:
         check_amount(data.get("amount"), data.get("currency"), "amount")
         if str(data.get("amount", "")).startswith("-"):
@@ -94,14 +95,14 @@ class ProjectIn(StrictSchema):
     contact_name = fields.String(allow_none=True, validate=validate.Length(max=200))
     contact_email = fields.Email(allow_none=True, validate=validate.Length(max=200))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def consistent(self, data: dict, **kwargs) -> None:
-        check_ordered(data, "planned_start", "planned_end")
-        check_ordered(data, "actual_start", "actual_end")
-        if data.get("recipients"):
-            check_shares(data["recipients"], "recipients")
-        if data.get("areas"):
-            check_shares(data["areas"], "areas")
+        run_checks(
+            lambda: check_ordered(data, "planned_start", "planned_end"),
+            lambda: check_ordered(data, "actual_start", "actual_end"),
+            lambda: check_shares(data.get("recipients") or [], "recipients"),
+            lambda: check_shares(data.get("areas") or [], "areas"),
+        )
 
 
 class ProjectPatch(ProjectIn):
@@ -212,7 +213,7 @@ class ProjectQuery(PageQuery):
     q = fields.String(validate=validate.Length(max=200))
     sort = fields.String(load_default="title", validate=validate.OneOf(SORT_CHOICES))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def years_ordered(self, data: dict, **kwargs) -> None:
         if data.get("year_from") and data.get("year_to") and data["year_from"] > data["year_to"]:
             raise ValidationError("Is before year_from", "year_to")
@@ -237,7 +238,7 @@ class TransactionIn(StrictSchema):
     aid_type = fields.String(allow_none=True, validate=validate.Length(max=8))
     description = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def amount_fits_currency(self, data: dict, **kwargs) -> None:
         check_amount(data.get("amount"), data.get("currency"), "amount")
 

@@ -145,7 +145,11 @@ def render_source_form(state: dict, errors, source: FundingSource | None):
 
 def _save_source(source: FundingSource | None) -> FundingSource:
     user = current_user()
-    data = forms.validate(FundingSourceIn(), forms.source_data(request.form))
+    data = forms.validate(
+        FundingSourceIn(),
+        forms.source_data(request.form),
+        lists=("countries", "regions", "areas", "categories", "instruments"),
+    )
     try:
         if source is None:
             rights.check_new_source(user, data)

@@ -153,15 +153,28 @@ def source_data(form: MultiDict) -> dict[str, Any]:
     return data
 
 
-def validate(schema: Schema, data: dict, rows: dict[str, list[int]] | None = None) -> dict:
-    """Load through the API schema; raise FormErrors keyed by the form's field names."""
+def validate(
+    schema: Schema,
+    data: dict,
+    rows: dict[str, list[int]] | None = None,
+    lists: tuple[str, ...] = (),
+) -> dict:
+    """Load through the API schema; raise FormErrors keyed by the form's field names.
+
+    ``rows`` maps repeating rows back to their numbers on the form; errors on items
+    of the ``lists`` fields (one input or a group of checkboxes) go to the field.
+    """
     try:
         return schema.load(data)
     except SchemaError as exc:
         errors = flatten(exc.messages)
         for prefix, numbers in (rows or {}).items():
             errors = _remap(errors, prefix, numbers)
-        raise FormErrors(errors) from None
+        collapsed: dict[str, list[str]] = {}
+        for key, messages in errors.items():
+            head = key.split(".")[0]
+            collapsed.setdefault(head if head in lists else key, []).extend(messages)
+        raise FormErrors(collapsed) from None
 
 
 def service_errors(exc: RegistryError) -> FormErrors:

@@ -197,7 +197,7 @@ def _save_project(item: Project | None) -> Project:
     raw, rows = forms.project_data(request.form)
     if item is not None:
         raw.pop("org_id", None)
-    data = forms.validate(ProjectIn(), raw, rows)
+    data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines",))
     if user.role is Role.GOVERNMENT:
         data["status"] = ProjectStatus.PIPELINE.value
     try:

@@ -42,16 +42,15 @@ def test_login_logout_and_next(client, make_user):
     assert b"Log in" in client.get("/").data
 
 
-@pytest.mark.parametrize(
-    "target", ["https://evil.example/", "//evil.example", "javascript:alert(1)"]
-)
-def test_login_never_redirects_off_site(client, make_user, target):
+def test_login_never_redirects_off_site(client, make_user):
     user, _ = make_user("analyst", password="correct horse battery")
     db.session.commit()
-    response = client.post(
-        "/login", data={"email": user.email, "password": "correct horse battery", "next": target}
-    )
-    assert response.headers["Location"] == "/"
+    for target in ("https://evil.example/", "//evil.example", "javascript:alert(1)"):
+        response = client.post(
+            "/login",
+            data={"email": user.email, "password": "correct horse battery", "next": target},
+        )
+        assert response.headers["Location"] == "/", target
 
 
 def test_forms_are_refused_without_a_csrf_token(database_url, app):

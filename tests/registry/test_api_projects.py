@@ -284,3 +284,22 @@ def test_openapi_document_lists_the_routes(api):
     ):
         assert path in spec["paths"], path
     assert set(spec["paths"]["/api/v1/audit-events"]) == {"get"}
+
+
+def test_patch_shares_keeping_the_same_codes(api, donor):
+    token = donor[1]
+    created = api("post", "/api/v1/projects", token, json=project_body()).get_json()
+    change = {
+        "recipients": [{"country": "KEN", "share": "10"}, {"country": "UGA", "share": "90"}],
+        "areas": [{"code": "23d", "share": "100"}],
+    }
+    response = api("patch", f"/api/v1/projects/{created['id']}", token, json=change)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert [(r["country"], r["share"]) for r in body["recipients"]] == [
+        ("KEN", "10"),
+        ("UGA", "90"),
+    ]
+    assert [(a["code"], a["share"]) for a in body["areas"]] == [("23d", "100")]
+    history = api("get", f"/api/v1/projects/{created['id']}/history", token).get_json()["items"]
+    assert history[0]["changed"] == ["areas", "recipients"]
