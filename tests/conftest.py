@@ -41,6 +41,17 @@ def _empty_database() -> None:
             conn.execute(text("CREATE SCHEMA public"))
 
 
+class BoundSession(FlaskSession):
+    """Flask-SQLAlchemy's session, but always on the test's connection.
+
+    Flask-SQLAlchemy's own ``get_bind`` picks the engine itself and would ignore
+    the bound connection (and so escape the test's outer transaction).
+    """
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        return bind if bind is not None else self.bind
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     return _test_database_url(tmp_path_factory)
@@ -68,18 +79,6 @@ def _app(database_url, tmp_path_factory):
     return app
 
 
-class _ConnectionSession(FlaskSession):
-    """A session that stays on the test's connection.
-
-    Flask-SQLAlchemy's ``get_bind`` picks the engine from the table's metadata and
-    ignores the session's ``bind``; without this, a commit made by a request under
-    test would reach the database and leak into the next test.
-    """
-
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        return bind or self.bind or super().get_bind(mapper, clause, bind, **kwargs)
-
-
 @pytest.fixture
 def app(_app):
     """The app, with every change of the test rolled back afterwards."""
@@ -88,11 +87,7 @@ def app(_app):
         outer = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(
-            {
-                "class_": _ConnectionSession,
-                "bind": connection,
-                "join_transaction_mode": "create_savepoint",
-            }
+            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": BoundSession}
         )
         try:
             yield _app
