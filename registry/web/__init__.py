@@ -84,6 +84,9 @@ def org_name(org_id: int) -> str:
 def init_app(app: Flask) -> None:
     from registry.web import auth, catalogue, projects, views  # noqa: F401  (routes attach to views.bp)
 
+    from registry.web import input_guard
+
+    input_guard.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
     app.jinja_env.filters["money"] = format_amount

@@ -107,10 +107,10 @@ def test_main_pages_at_desktop_and_phone_width(page, phone_page, live_server, na
     for viewer, suffix in ((page, ""), (phone_page, "-phone")):
         response = viewer.goto(live_server + path)
         assert response.status == 200
+        screenshot(viewer, name + suffix)
         width = viewer.evaluate("document.documentElement.scrollWidth")
         viewport = viewer.viewport_size["width"]
         assert width <= viewport, f"{path} is {width}px wide at {viewport}px"
-        screenshot(viewer, name + suffix)
 
 
 def test_keyboard_reaches_the_main_navigation_and_forms(page, live_server):
