@@ -36,7 +36,7 @@ from registry.schemas.projects import (
 from registry.services import projects as service
 from registry.services import rights
 from registry.services.history import changes, project_history
-from registry.services.search import ProjectFilters, project_count_query, project_query
+from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
 
 blp = Blueprint(
     "projects_api",
@@ -67,7 +67,7 @@ class Projects(MethodView):
     def get(self, args):
         """Projects matching the filters, sorted and paginated (total in X-Total-Count and Link)."""
         filters = ProjectFilters.from_mapping(args)
-        return paginate(project_query(filters), project_count_query(filters), args)
+        return paginate(with_details(project_query(filters)), project_count_query(filters), args)
 
     @blp.arguments(ProjectIn)
     @blp.response(201, ProjectOut)
@@ -102,9 +102,7 @@ class ProjectDetail(MethodView):
         check_if_match(project_etag(project))
         expected = data.pop("version", None)
         if "org_id" in data:
-            raise ValidationError(
-                "A project cannot move to another organisation", {"org_id": ["Read-only"]}
-            )
+            raise ValidationError("A project cannot move to another organisation", {"org_id": ["Read-only"]})
         rights.check_may_save(user, project.org, project, data)
         service.update_project(current_actor(), project, data, expected)
         commit()

@@ -35,6 +35,7 @@ import datetime as dt
 from dataclasses import dataclass, fields
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy.orm import selectinload
 
 from registry.errors import ValidationError
 from registry.models import (
@@ -187,9 +188,7 @@ def _order_by(sort: str) -> list[ColumnElement]:
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key not in SORTS:
-        raise ValidationError(
-            f"Unknown sort {sort!r}", {"sort": [f"One of {', '.join(SORT_CHOICES)}"]}
-        )
+        raise ValidationError(f"Unknown sort {sort!r}", {"sort": [f"One of {', '.join(SORT_CHOICES)}"]})
     order: list[ColumnElement] = []
     for column in SORTS[key]:
         # Missing values (no start date, no need) go last in both directions, portably.
@@ -202,6 +201,17 @@ def _order_by(sort: str) -> list[ColumnElement]:
 def project_query(filters: ProjectFilters) -> Select:
     """``SELECT Project`` matching the filters, in the requested order."""
     return select(Project).where(*conditions(filters)).order_by(*_order_by(filters.sort))
+
+
+def with_details(query: Select) -> Select:
+    """Load what lists show (organisation, recipients, areas, sectors) in a few queries, not per row."""
+    return query.options(
+        selectinload(Project.org),
+        selectinload(Project.recipients).selectinload(ProjectRecipient.country),
+        selectinload(Project.recipients).selectinload(ProjectRecipient.region),
+        selectinload(Project.areas).selectinload(ProjectArea.area),
+        selectinload(Project.sectors),
+    )
 
 
 def project_count_query(filters: ProjectFilters) -> Select:

@@ -22,7 +22,7 @@ from registry.schemas.funding import FundingSourceIn, FundingSourceQuery
 from registry.schemas.organisations import OrganisationQuery
 from registry.services import funding as service
 from registry.services import permissions, rights
-from registry.services.search import ProjectFilters, project_count_query, project_query
+from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
 from registry.web import forms
 from registry.web.choices import choices
 from registry.web.projects import page_url, usd_totals
@@ -44,9 +44,7 @@ def _page(query, count, args: dict):
     total = db.session.scalar(count) or 0
     pages = max(1, ceil(total / args["per_page"]))
     page = min(args["page"], pages)
-    items = list(
-        db.session.scalars(query.limit(args["per_page"]).offset((page - 1) * args["per_page"]))
-    )
+    items = list(db.session.scalars(query.limit(args["per_page"]).offset((page - 1) * args["per_page"])))
     return items, total, page, pages
 
 
@@ -86,7 +84,7 @@ def funding_source(source_id: int):
         ).all()
     )
     filters = ProjectFilters(funding_source_id=source.id, sort="-start")
-    projects = list(db.session.scalars(project_query(filters).limit(50)))
+    projects = list(db.session.scalars(with_details(project_query(filters)).limit(50)))
     return render_template(
         "sources/detail.html",
         source=source,
@@ -99,17 +97,12 @@ def funding_source(source_id: int):
 
 
 def state_from_source(source: FundingSource) -> dict:
-    values = {
-        key: "" if getattr(source, key) is None else str(getattr(source, key))
-        for key in service.SCALAR_FIELDS
-    }
+    values = {key: "" if getattr(source, key) is None else str(getattr(source, key)) for key in service.SCALAR_FIELDS}
     values["kind"] = source.kind.value
     values["amount_currency"] = source.amount_currency
     for key in ("min", "max"):
         minor = getattr(source, f"{key}_amount_minor")
-        values[f"{key}_amount"] = (
-            "" if minor is None else str(money.from_minor(minor, source.amount_currency))
-        )
+        values[f"{key}_amount"] = "" if minor is None else str(money.from_minor(minor, source.amount_currency))
     values["countries"] = ", ".join(c.iso3 for c in source.countries)
     values["regions"] = ", ".join(r.code for r in source.regions)
     values["version"] = str(source.version)
@@ -162,9 +155,7 @@ def _save_source(source: FundingSource | None) -> FundingSource:
                     permissions.can_create_source(user, data["managing_org_id"]),
                     "You may not hand the funding source to another organisation",
                 )
-            saved = service.update_funding_source(
-                current_actor(), source, data, forms.version_of(request.form)
-            )
+            saved = service.update_funding_source(current_actor(), source, data, forms.version_of(request.form))
         db.session.commit()
         return saved
     except (PermissionDenied, NotFoundError):
@@ -261,13 +252,11 @@ def organisation(org_id: int):
     pages = max(1, ceil(total / PER_PAGE))
     page = min(page, pages)
     projects = list(
-        db.session.scalars(project_query(filters).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
+        db.session.scalars(with_details(project_query(filters)).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
     )
     sources = list(
         db.session.scalars(
-            select(FundingSource)
-            .where(FundingSource.managing_org_id == org.id)
-            .order_by(FundingSource.name)
+            select(FundingSource).where(FundingSource.managing_org_id == org.id).order_by(FundingSource.name)
         )
     )
     usd = dict(

@@ -25,7 +25,7 @@ from registry.schemas.projects import ProjectIn, ProjectQuery, TransactionIn
 from registry.services import permissions, rights
 from registry.services import projects as service
 from registry.services.history import changes, project_history
-from registry.services.search import ProjectFilters, project_count_query, project_query
+from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
 from registry.web import forms
 from registry.web.choices import choices
 from registry.web.views import bp
@@ -78,9 +78,7 @@ def projects():
     total = db.session.scalar(project_count_query(filters)) or 0
     pages = max(1, ceil(total / per_page))
     page = min(args.get("page", 1), pages)
-    items = list(
-        db.session.scalars(project_query(filters).limit(per_page).offset((page - 1) * per_page))
-    )
+    items = list(db.session.scalars(with_details(project_query(filters)).limit(per_page).offset((page - 1) * per_page)))
     return render_template(
         "projects/list.html",
         items=items,
@@ -127,10 +125,7 @@ def rows_for(items: list[dict], minimum: int = forms.EMPTY_ROWS) -> list[dict]:
 
 def state_from_project(item: Project) -> dict[str, Any]:
     """What the edit form shows for a saved project."""
-    values = {
-        key: "" if getattr(item, key) is None else str(getattr(item, key))
-        for key in service.SCALAR_FIELDS
-    }
+    values = {key: "" if getattr(item, key) is None else str(getattr(item, key)) for key in service.SCALAR_FIELDS}
     values["status"] = item.status.value
     values["instrument_sought"] = item.instrument_sought.value if item.instrument_sought else ""
     values["version"] = str(item.version)
@@ -160,14 +155,10 @@ def state_from_form() -> dict[str, Any]:
 
     def rows(prefix: str, fields: tuple[str, ...]) -> list[dict]:
         numbers = [
-            int(key.split("-")[1])
-            for key in form
-            if key.startswith(f"{prefix}-") and key.split("-")[1].isdigit()
+            int(key.split("-")[1]) for key in form if key.startswith(f"{prefix}-") and key.split("-")[1].isdigit()
         ]
         count = min(max(numbers, default=-1) + 1, forms.MAX_ROWS)
-        return rows_for(
-            [{f: form.get(f"{prefix}-{n}-{f}", "") for f in fields} for n in range(count)]
-        )
+        return rows_for([{f: form.get(f"{prefix}-{n}-{f}", "") for f in fields} for n in range(count)])
 
     return {
         "fields": form.to_dict(),
@@ -208,9 +199,7 @@ def _save_project(item: Project | None) -> Project:
         else:
             data.pop("org_id", None)
             rights.check_may_save(user, item.org, item, data)
-            saved = service.update_project(
-                current_actor(), item, data, forms.version_of(request.form)
-            )
+            saved = service.update_project(current_actor(), item, data, forms.version_of(request.form))
         db.session.commit()
         return saved
     except (PermissionDenied, NotFoundError):

@@ -7,7 +7,6 @@ import re
 import pytest
 from sqlalchemy import select
 
-from registry.app import create_app
 from registry.extensions import db
 from registry.models import ApiToken, AuditEvent, User
 from registry.services import accounts
@@ -53,18 +52,18 @@ def test_login_never_redirects_off_site(client, make_user):
         assert response.headers["Location"] == "/", target
 
 
-def test_forms_are_refused_without_a_csrf_token(database_url, app):
-    """A second app with CSRF on (the suite's app has it off for convenience)."""
-    strict = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "WTF_CSRF_ENABLED": True,
-            "SECRET_KEY": "csrf-test",
-            "SESSION_COOKIE_SECURE": False,
-        }
-    )
-    browser = strict.test_client()
+@pytest.fixture
+def csrf_app(app):
+    """The app with CSRF protection on, as in production (the suite turns it off)."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        yield app
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_forms_are_refused_without_a_csrf_token(csrf_app):
+    browser = csrf_app.test_client()
     refused = browser.post("/login", data={"email": "a@b.c", "password": "x"})
     assert refused.status_code == 400 and b"CSRF" in refused.data
     assert browser.post("/logout").status_code == 400
@@ -77,8 +76,6 @@ def test_forms_are_refused_without_a_csrf_token(database_url, app):
     # The JSON API is exempt: it authenticates with bearer tokens, never cookies.
     body = {"reference": "R", "title": "T"}
     assert browser.post("/api/v1/projects", json=body).status_code == 401
-    with strict.app_context():
-        db.session.remove()
 
 
 def test_session_cookie_flags(app):
