@@ -122,3 +122,15 @@ def test_keyboard_reaches_the_main_navigation_and_forms(page, live_server):
         page.keyboard.press("Tab")
         names.append(page.evaluate("document.activeElement.textContent").strip())
     assert "Projects" in names and "Funding sources" in names
+
+
+def test_project_form_fits_a_phone(phone_page, live_server):
+    login(phone_page, live_server, "donor@demo.invalid")
+    phone_page.wait_for_url(live_server + "/")
+    phone_page.goto(live_server + "/projects/new")
+    screenshot(phone_page, "project-form-phone")
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    # Share inputs sit beside their country on the same row.
+    place = phone_page.locator("#recipients-0-place").bounding_box()
+    share = phone_page.locator("#recipients-0-share").bounding_box()
+    assert abs(place["y"] - share["y"]) < 5 and share["x"] > place["x"]
