@@ -29,6 +29,7 @@ from registry.schemas.projects import (
     ProjectPage,
     ProjectPatch,
     ProjectQuery,
+    TransactionDelete,
     TransactionIn,
     TransactionOut,
     TransactionPatch,
@@ -173,6 +174,7 @@ class Transactions(MethodView):
     def post(self, data, project_id: int):
         """Record a pledge, commitment, disbursement or expenditure of the project."""
         _, project = load_project_for_change(project_id)
+        rights.guard_project(project)
         tx = service.add_transaction(current_actor(), project, data)
         commit()
         return tx, {
@@ -196,15 +198,18 @@ class TransactionDetail(MethodView):
         _, project = load_project_for_change(project_id)
         tx = load_transaction(project, tx_id)
         check_if_match(transaction_etag(tx))
+        rights.guard_project(project, data.pop("project_version", None))
         service.update_transaction(current_actor(), tx, data)
         commit()
         return tx, {"ETag": transaction_etag(tx)}
 
+    @blp.arguments(TransactionDelete, required=False)
     @blp.response(204)
-    def delete(self, project_id: int, tx_id: int):
-        """Delete a money flow (If-Match honoured)."""
+    def delete(self, data, project_id: int, tx_id: int):
+        """Delete a money flow (If-Match and ``project_version`` honoured)."""
         _, project = load_project_for_change(project_id)
         tx = load_transaction(project, tx_id)
         check_if_match(transaction_etag(tx))
+        rights.guard_project(project, (data or {}).get("project_version"))
         service.delete_transaction(current_actor(), tx)
         commit()

@@ -236,8 +236,21 @@ class TransactionIn(StrictSchema):
         check_amount(data.get("amount"), data.get("currency"), "amount")
 
 
+PROJECT_VERSION = fields.Integer(
+    load_default=None,
+    validate=validate.Range(min=1, max=2**31 - 1),
+    metadata={"description": "The project's version you read; a stale one gets 409"},
+)
+
+
+class TransactionDelete(StrictSchema):
+    project_version = PROJECT_VERSION
+
+
 class TransactionPatch(TransactionIn):
     """Any subset of a transaction's fields (amount checked with its final currency)."""
+
+    project_version = PROJECT_VERSION
 
 
 class TransactionOut(Schema):

@@ -32,9 +32,7 @@ def reporting_org(user: User, org_id: int | None) -> Organisation:
     """The organisation a new project belongs to: the user's own, or any for admins."""
     if user.role is Role.ADMIN:
         if org_id is None:
-            raise ValidationError(
-                "Say which organisation reports the project", {"org_id": ["Required"]}
-            )
+            raise ValidationError("Say which organisation reports the project", {"org_id": ["Required"]})
         return load(Organisation, org_id, "organisation")
     forbid_unless(
         user.org_id is not None and org_id in (None, user.org_id),
@@ -77,9 +75,7 @@ def transaction_of(project: Project, tx_id: int) -> Transaction:
 def source_to_change(user: User | None, source_id: int) -> FundingSource:
     """The funding source, if the user may change it."""
     source = load(FundingSource, source_id, "funding source")
-    forbid_unless(
-        permissions.can_edit_source(user, source), "You may not change this funding source"
-    )
+    forbid_unless(permissions.can_edit_source(user, source), "You may not change this funding source")
     return source
 
 
@@ -91,3 +87,18 @@ def check_new_source(user: User, data: dict) -> None:
         permissions.can_create_source(user, data.get("managing_org_id")),
         "You may only add funding sources your organisation manages",
     )
+
+
+def guard_project(project: Project, expected_version: int | None = None) -> None:
+    """Serialise changes to a project's transactions through the project's version.
+
+    A stale ``expected_version`` is refused (409); otherwise the project row is touched
+    so that its version moves, and a concurrent writer of the same project fails its
+    own versioned UPDATE (409) instead of silently overwriting this change.
+    """
+    import datetime as dt
+
+    from registry.services.projects import check_version
+
+    check_version(project.version, expected_version)
+    project.updated_at = dt.datetime.now(dt.UTC)

@@ -294,6 +294,7 @@ def render_transaction_form(item: Project, tx: Transaction | None, values: dict,
 def _save_transaction(item: Project, tx: Transaction | None) -> Transaction:
     data = forms.validate(TransactionIn(), forms.transaction_data(request.form))
     try:
+        rights.guard_project(item)
         if tx is None:
             saved = service.add_transaction(current_actor(), item, data)
         else:
@@ -352,6 +353,7 @@ def transaction_delete(project_id: int, tx_id: int):
     """Delete a money flow."""
     item = rights.project_to_change(current_user(), project_id)
     tx = rights.transaction_of(item, tx_id)
+    rights.guard_project(item)
     service.delete_transaction(current_actor(), tx)
     db.session.commit()
     flash("Deleted the transaction", "success")

@@ -114,9 +114,7 @@ def test_invalid_project_input_is_422_with_field_errors(api, donor, change, fiel
 def test_writes_need_a_token(api, client, donor):
     assert_error(api("post", "/api/v1/projects", None, json=project_body()), 401)
     assert_error(api("post", "/api/v1/projects", "ict4d_not-a-token", json=project_body()), 401)
-    assert_error(
-        client.post("/api/v1/projects", json={}, headers={"Authorization": "Basic x"}), 401
-    )
+    assert_error(client.post("/api/v1/projects", json={}, headers={"Authorization": "Basic x"}), 401)
 
 
 def test_duplicate_reference_is_409(api, donor):
@@ -153,12 +151,8 @@ def test_concurrent_writers_cannot_lose_an_update(api, donor):
     project = db.session.get(Project, created["id"])
     assert project.version == 1  # this session now holds version 1
     # Another writer commits version 2 behind this session's back.
-    db.session.execute(
-        Project.__table__.update().where(Project.id == project.id).values(version=2, title="Theirs")
-    )
-    response = api(
-        "patch", f"/api/v1/projects/{project.id}", token, json={"title": "Mine", "version": 1}
-    )
+    db.session.execute(Project.__table__.update().where(Project.id == project.id).values(version=2, title="Theirs"))
+    response = api("patch", f"/api/v1/projects/{project.id}", token, json={"title": "Mine", "version": 1})
     assert_error(response, 409)
     db.session.expire_all()
     assert db.session.get(Project, created["id"]).title != "Mine"
@@ -188,9 +182,7 @@ def test_transactions_crud_with_usd_value(api, donor):
     tx = response.get_json()
     assert tx["amount"] == "100000.00" and tx["currency"] == "EUR"
     assert tx["usd_rate_date"] == "2021-03-15"
-    assert Decimal(tx["usd"]) == (Decimal("100000") * Decimal(tx["usd_rate"])).quantize(
-        Decimal("0.01")
-    )
+    assert Decimal(tx["usd"]) == (Decimal("100000") * Decimal(tx["usd_rate"])).quantize(Decimal("0.01"))
     listed = api("get", url)
     assert [t["id"] for t in listed.get_json()] == [tx["id"]]
 
@@ -203,9 +195,7 @@ def test_transactions_crud_with_usd_value(api, donor):
     assert_error(api("patch", tx_url, token, json={"amount": 1.5}), 422, "amount")
     assert_error(api("patch", tx_url, token, json={"currency": "XYZ"}), 422, "currency")
     assert_error(api("patch", tx_url, token, json={"rate": "1"}), 422, "rate")
-    assert_error(
-        api("post", url, token, json={**body, "value_date": "1950-01-01"}), 422, "currency"
-    )
+    assert_error(api("post", url, token, json={**body, "value_date": "1950-01-01"}), 422, "currency")
     assert_error(api("post", url, token, json={**body, "funding_source_id": 999999}), 422)
     assert_error(api("get", f"{url}/999999"), 404)
     assert api("delete", tx_url, token).status_code == 204
@@ -217,9 +207,7 @@ def test_transaction_of_another_project_is_404(api, donor, make_project, make_tr
     mine = api("post", "/api/v1/projects", token, json=project_body()).get_json()
     other_tx = make_transaction(make_project())
     assert_error(api("get", f"/api/v1/projects/{mine['id']}/transactions/{other_tx.id}"), 404)
-    assert_error(
-        api("delete", f"/api/v1/projects/{mine['id']}/transactions/{other_tx.id}", token), 404
-    )
+    assert_error(api("delete", f"/api/v1/projects/{mine['id']}/transactions/{other_tx.id}", token), 404)
 
 
 def test_every_change_is_audited_with_channel_and_actor(api, donor):
@@ -306,3 +294,34 @@ def test_patch_shares_keeping_the_same_codes(api, donor):
     # Shares are recorded as plain decimals ("60", not "6E+1").
     assert [r["share"] for r in history[0]["before"]["recipients"]] == ["60", "40"]
     assert [a["share"] for a in history[0]["before"]["areas"]] == ["70.5", "29.5"]
+
+
+def test_transaction_changes_are_guarded_by_the_project_version(api, donor):
+    token = donor[1]
+    created = api("post", "/api/v1/projects", token, json=project_body()).get_json()
+    url = f"/api/v1/projects/{created['id']}/transactions"
+    body = {"type": "commitment", "amount": "10.00", "currency": "USD", "value_date": "2021-03-15"}
+    tx = api("post", url, token, json=body).get_json()
+    version = api("get", f"/api/v1/projects/{created['id']}").get_json()["version"]
+    assert version == 2  # adding a flow moved the project on
+    stale = api("patch", f"{url}/{tx['id']}", token, json={"amount": "11", "project_version": 1})
+    assert stale.status_code == 409
+    assert api("delete", f"{url}/{tx['id']}", token, json={"project_version": 1}).status_code == 409
+    assert api("get", f"{url}/{tx['id']}").get_json()["amount"] == "10.00"
+    ok = api("patch", f"{url}/{tx['id']}", token, json={"amount": "11", "project_version": version})
+    assert ok.status_code == 200 and ok.get_json()["amount"] == "11.00"
+
+
+def test_concurrent_transaction_writers_cannot_lose_an_update(api, donor):
+    token = donor[1]
+    created = api("post", "/api/v1/projects", token, json=project_body()).get_json()
+    url = f"/api/v1/projects/{created['id']}/transactions"
+    body = {"type": "commitment", "amount": "10.00", "currency": "USD", "value_date": "2021-03-15"}
+    tx = api("post", url, token, json=body).get_json()
+    project = db.session.get(Project, created["id"])
+    # Another writer changes the project (e.g. one of its flows) behind this session's back.
+    db.session.execute(Project.__table__.update().where(Project.id == project.id).values(version=project.version + 1))
+    response = api("patch", f"{url}/{tx['id']}", token, json={"amount": "99"})
+    assert_error(response, 409)
+    db.session.expire_all()
+    assert db.session.get(Transaction, tx["id"]).amount == Decimal("10.00")
