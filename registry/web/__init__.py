@@ -24,6 +24,9 @@ def init_app(app: Flask) -> None:
     from registry.web import views
 
     app.register_blueprint(views.bp)
+    from registry.web import finder
+
+    app.register_blueprint(finder.bp)
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["label"] = label
 
