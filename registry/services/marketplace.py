@@ -33,13 +33,17 @@ from registry.models import (
     PipelineInterest,
     PriorityArea,
     Project,
+    ProjectArea,
+    ProjectRecipient,
     SavedSearch,
     Transaction,
     User,
 )
+from registry.models.project import SHARE_WHOLE
 from registry.models.types import Instrument, OrganisationKind, ProjectStatus, Role
 from registry.services import audit, matching, permissions, projects
 from registry.services.actor import Actor
+from registry.services.shares import split_evenly
 
 # What a government may set on a pipeline project (the rest belongs to donors' projects).
 PIPELINE_FIELDS = (
@@ -99,9 +103,7 @@ def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         if partial and key not in data:
             continue
         value = data.get(key)
-        empty = value in (None, "", [], {}) or (
-            key == "need" and (value or {}).get("amount") in (None, "")
-        )
+        empty = value in (None, "", [], {}) or (key == "need" and (value or {}).get("amount") in (None, ""))
         if empty:
             errors[key] = ["Required for a pipeline project"]
     if errors:
@@ -110,9 +112,7 @@ def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if need and need.get("amount") not in (None, ""):
         currency = str(need.get("currency") or "").strip().upper()
         if not money.is_currency(currency):
-            raise ValidationError(
-                f"Unknown currency {currency!r}", {"need": ["Not an ISO 4217 currency"]}
-            )
+            raise ValidationError(f"Unknown currency {currency!r}", {"need": ["Not an ISO 4217 currency"]})
         try:
             amount = money.parse_amount(need["amount"], currency)
         except MoneyError as exc:
@@ -139,28 +139,20 @@ def _next_reference(org: Organisation, country: str) -> str:
     return f"{prefix}{n:03d}"
 
 
-def post_pipeline_project(
-    actor: Actor, data: dict[str, Any], org: Organisation | None = None
-) -> Project:
+def post_pipeline_project(actor: Actor, data: dict[str, Any], org: Organisation | None = None) -> Project:
     """A government posts a pipeline project for its own country (an admin for any government)."""
     data = dict(data)
     if _is_admin(actor):
         if org is None:
-            raise ValidationError(
-                "Choose the government organisation", {"org_id": ["Required for administrators"]}
-            )
+            raise ValidationError("Choose the government organisation", {"org_id": ["Required for administrators"]})
     elif actor.role == Role.GOVERNMENT.value:
         user = _user(actor)
         if user is None or user.org is None:
-            raise PermissionDenied(
-                "Your account belongs to no government organisation; ask an administrator"
-            )
+            raise PermissionDenied("Your account belongs to no government organisation; ask an administrator")
         org = user.org
         data.setdefault("country", user.country_iso3)
         if str(data.get("country") or "").upper() != user.country_iso3:
-            raise PermissionDenied(
-                f"A government posts pipeline projects for its own country ({user.country_iso3})"
-            )
+            raise PermissionDenied(f"A government posts pipeline projects for its own country ({user.country_iso3})")
     else:
         raise PermissionDenied("Only recipient governments post pipeline projects")
     if org.kind is not OrganisationKind.GOVERNMENT and not _is_admin(actor):
@@ -177,33 +169,72 @@ def update_pipeline_project(
 ) -> Project:
     """Change a pipeline project; only its country's government (or an admin)."""
     if project.status is not ProjectStatus.PIPELINE:
-        raise ConflictError(
-            "Only open pipeline projects can be changed here", {"status": ["Not pipeline"]}
-        )
+        raise ConflictError("Only open pipeline projects can be changed here", {"status": ["Not pipeline"]})
     if not can_edit_pipeline(actor, project):
         raise PermissionDenied("Only the country's government may change this pipeline project")
     data = dict(data)
-    if (
-        "country" in data
-        and not _is_admin(actor)
-        and str(data["country"]).upper() != actor.country_iso3
-    ):
-        raise PermissionDenied(
-            f"A government posts pipeline projects for its own country ({actor.country_iso3})"
+    if "country" in data and not _is_admin(actor) and str(data["country"]).upper() != actor.country_iso3:
+        raise PermissionDenied(f"A government posts pipeline projects for its own country ({actor.country_iso3})")
+    values = _pipeline_data(data, partial=True)
+    projects.check_version(project.version, expected_version)
+    _change_places(actor, project, values)
+    return projects.update_project(actor, project, values, expected_version)
+
+
+def _change_places(actor: Actor, project: Project, values: dict[str, Any]) -> None:
+    """Change the country and areas row by row, taking them out of ``values``.
+
+    Replacing the rows wholesale would insert a row with the same (project, code) before
+    the old one is deleted, which the unique constraints refuse; so rows are kept,
+    re-shared, added and removed in place, and the change is audited here.
+    """
+    before = projects.snapshot(project)
+    if "recipients" in values:
+        country = values.pop("recipients")[0]["country"]
+        if db.session.get(Country, country) is None:
+            raise ValidationError(f"Unknown country {country!r}", {"country": ["Unknown ISO3 code"]})
+        if project_country(project) != country:
+            for extra in project.recipients[1:]:
+                project.recipients.remove(extra)
+            if project.recipients:
+                row = project.recipients[0]
+                row.country_iso3, row.region_code, row.share_ppm = country, None, SHARE_WHOLE
+            else:
+                project.recipients.append(ProjectRecipient(country_iso3=country, share_ppm=SHARE_WHOLE))
+    if "areas" in values:
+        codes = []
+        for item in values.pop("areas"):
+            code = str(item.get("code", "")).strip().lower()
+            if db.session.get(PriorityArea, code) is None:
+                raise ValidationError(f"Unknown priority area {code!r}", {"areas": [f"Unknown area {code!r}"]})
+            if code not in codes:
+                codes.append(code)
+        if not codes:
+            raise ValidationError("Give at least one priority area", {"areas": ["Required"]})
+        shares = dict(zip(sorted(codes), split_evenly(len(codes)), strict=True))
+        for row in list(project.areas):
+            if row.area_code not in shares:
+                project.areas.remove(row)
+        db.session.flush()
+        existing = {row.area_code: row for row in project.areas}
+        for code, share in shares.items():
+            if code in existing:
+                existing[code].share_ppm = share
+            else:
+                project.areas.append(ProjectArea(area_code=code, share_ppm=share))
+    db.session.flush()
+    after = projects.snapshot(project)
+    if before != after:
+        changed = audit.changed_fields(before, after)
+        audit.record(
+            actor, "update", "project", project.id, before, after, f"Changed {', '.join(changed)}", project.org_id
         )
-    return projects.update_project(
-        actor, project, _pipeline_data(data, partial=True), expected_version
-    )
 
 
-def withdraw_pipeline_project(
-    actor: Actor, project: Project, expected_version: int | None = None
-) -> Project:
+def withdraw_pipeline_project(actor: Actor, project: Project, expected_version: int | None = None) -> Project:
     """Withdraw a pipeline project: its status becomes cancelled and it leaves the marketplace."""
     if project.status is not ProjectStatus.PIPELINE:
-        raise ConflictError(
-            "Only open pipeline projects can be withdrawn", {"status": ["Not pipeline"]}
-        )
+        raise ConflictError("Only open pipeline projects can be withdrawn", {"status": ["Not pipeline"]})
     if not can_edit_pipeline(actor, project):
         raise PermissionDenied("Only the country's government may withdraw this pipeline project")
     projects.update_project(actor, project, {"status": ProjectStatus.CANCELLED}, expected_version)
@@ -238,17 +269,13 @@ def interest_of(project: Project, org_id: int | None) -> PipelineInterest | None
     if org_id is None:
         return None
     return db.session.scalar(
-        select(PipelineInterest).where(
-            PipelineInterest.project_id == project.id, PipelineInterest.org_id == org_id
-        )
+        select(PipelineInterest).where(PipelineInterest.project_id == project.id, PipelineInterest.org_id == org_id)
     )
 
 
 def can_see_interests(actor: Actor, project: Project) -> bool:
     """The project's government and administrators see every interested organisation."""
-    return _is_admin(actor) or (
-        actor.role == Role.GOVERNMENT.value and actor.org_id == project.org_id
-    )
+    return _is_admin(actor) or (actor.role == Role.GOVERNMENT.value and actor.org_id == project.org_id)
 
 
 def express_interest(actor: Actor, project: Project, note: str = "") -> PipelineInterest:
@@ -256,19 +283,13 @@ def express_interest(actor: Actor, project: Project, note: str = "") -> Pipeline
     if actor.role not in (Role.DONOR.value, Role.ADMIN.value) or actor.org_id is None:
         raise PermissionDenied("Only donor organisations record interest in pipeline projects")
     if project.status is not ProjectStatus.PIPELINE:
-        raise ConflictError(
-            "This project is no longer in the pipeline", {"status": ["Not pipeline"]}
-        )
+        raise ConflictError("This project is no longer in the pipeline", {"status": ["Not pipeline"]})
     if interest_of(project, actor.org_id) is not None:
-        raise ConflictError(
-            "Your organisation has already recorded interest", {"project": ["Already interested"]}
-        )
+        raise ConflictError("Your organisation has already recorded interest", {"project": ["Already interested"]})
     note = (note or "").strip()
     if len(note) > 2000:
         raise ValidationError("The note is too long", {"note": ["At most 2,000 characters"]})
-    interest = PipelineInterest(
-        project_id=project.id, org_id=actor.org_id, user_id=actor.user_id, note=note
-    )
+    interest = PipelineInterest(project_id=project.id, org_id=actor.org_id, user_id=actor.user_id, note=note)
     db.session.add(interest)
     db.session.flush()
     audit.record(
@@ -333,20 +354,13 @@ def commit_to_pipeline_project(
 ) -> Transaction:
     """Commit money from a donor's funding source: the project is linked to the source and,
     if it was in the pipeline, becomes active."""
-    if not (
-        _is_admin(actor)
-        or (actor.role == Role.DONOR.value and actor.org_id == source.managing_org_id)
-    ):
+    if not (_is_admin(actor) or (actor.role == Role.DONOR.value and actor.org_id == source.managing_org_id)):
         raise PermissionDenied("Commit only from a funding source your organisation manages")
     if project.status not in (ProjectStatus.PIPELINE, ProjectStatus.ACTIVE):
-        raise ConflictError(
-            "This project is withdrawn or closed", {"status": [f"Status is {project.status.value}"]}
-        )
+        raise ConflictError("This project is withdrawn or closed", {"status": [f"Status is {project.status.value}"]})
     currency = (currency or "").strip().upper()
     if not money.is_currency(currency):
-        raise ValidationError(
-            f"Unknown currency {currency!r}", {"currency": ["Not an ISO 4217 currency code"]}
-        )
+        raise ValidationError(f"Unknown currency {currency!r}", {"currency": ["Not an ISO 4217 currency code"]})
     value = money.parse_amount(amount, currency) if not isinstance(amount, Decimal) else amount
     if value <= 0:
         raise ValidationError("A commitment is above zero", {"amount": ["Must be above zero"]})
@@ -378,15 +392,11 @@ PIPELINE_KEYS = ("source_id", "country", "priority_area", "instrument", "q")
 def clean_search_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     """Validate a saved search's parameters the same way the live search does."""
     if kind not in SEARCH_KINDS:
-        raise ValidationError(
-            f"Unknown kind {kind!r}", {"kind": [f"One of {', '.join(SEARCH_KINDS)}"]}
-        )
+        raise ValidationError(f"Unknown kind {kind!r}", {"kind": [f"One of {', '.join(SEARCH_KINDS)}"]})
     keys = FUNDING_KEYS if kind == "funding" else PIPELINE_KEYS
     unknown = set(params) - set(keys)
     if unknown:
-        raise ValidationError(
-            "Unknown search parameters", {k: ["Unknown parameter"] for k in sorted(unknown)}
-        )
+        raise ValidationError("Unknown search parameters", {k: ["Unknown parameter"] for k in sorted(unknown)})
     clean = {k: str(v).strip() for k, v in params.items() if v not in (None, "")}
     if kind == "funding":
         matching.build_need(
@@ -402,9 +412,7 @@ def clean_search_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
             try:
                 matching.get_source(int(clean["source_id"]))
             except ValueError:
-                raise ValidationError(
-                    "Not a funding source id", {"source_id": ["Not a number"]}
-                ) from None
+                raise ValidationError("Not a funding source id", {"source_id": ["Not a number"]}) from None
     return clean
 
 
@@ -480,9 +488,7 @@ def get_saved_search(actor: Actor, search_id: int) -> SavedSearch:
 
 def search_by_token(token: str) -> SavedSearch:
     """The saved search a feed token opens, or NotFoundError."""
-    search = (
-        db.session.scalar(select(SavedSearch).where(SavedSearch.token == token)) if token else None
-    )
+    search = db.session.scalar(select(SavedSearch).where(SavedSearch.token == token)) if token else None
     if search is None:
         raise NotFoundError("No saved search has this feed address (it may have been deleted)")
     return search

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from flask import (
@@ -19,16 +21,33 @@ from flask import (
 )
 from sqlalchemy import select
 
-from registry.auth import current_actor, current_user, roles_required
+from registry.auth import Unauthorised, current_actor, current_user, roles_required
 from registry.errors import RegistryError, ValidationError
 from registry.extensions import db
 from registry.models import Country, Organisation, PriorityArea
 from registry.models.types import Instrument, OrganisationKind, ProjectStatus, Role
 from registry.money import currencies
 from registry.services import marketplace, matching
-from registry.web.links import project_url, source_url
+from registry.web.links import has_endpoint, project_url, source_url
 
 bp = Blueprint("finder", __name__, template_folder="templates")
+
+
+def requires(*roles: str) -> Callable:
+    """roles_required, answering 401 instead of redirecting while no login page exists."""
+
+    def decorator(view: Callable) -> Callable:
+        guarded = roles_required(*roles)(view)
+
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if current_user() is None and not has_endpoint("auth.login"):
+                raise Unauthorised("Log in to do this")
+            return guarded(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
 @bp.app_context_processor
@@ -38,9 +57,7 @@ def finder_helpers() -> dict[str, Any]:
 
 def _choices() -> dict[str, Any]:
     """Options of the forms: countries, areas, instruments, currencies."""
-    countries = db.session.scalars(
-        select(Country).where(Country.dac_recipient.is_(True)).order_by(Country.name)
-    ).all()
+    countries = db.session.scalars(select(Country).where(Country.dac_recipient.is_(True)).order_by(Country.name)).all()
     return {
         "countries": countries,
         "areas": db.session.scalars(select(PriorityArea).order_by(PriorityArea.code)).all(),
@@ -55,9 +72,7 @@ def _day(text: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValidationError(
-            "The date is not valid", {"date": [f"{text!r} is not a date (YYYY-MM-DD)"]}
-        ) from None
+        raise ValidationError("The date is not valid", {"date": [f"{text!r} is not a date (YYYY-MM-DD)"]}) from None
 
 
 # -- find funding -------------------------------------------------------------------------
@@ -159,9 +174,7 @@ def _pipeline_form_data(form) -> dict[str, Any]:
         try:
             data[key] = dt.date.fromisoformat(text) if text else None
         except ValueError:
-            raise ValidationError(
-                "A date is not valid", {key: [f"{text!r} is not a date"]}
-            ) from None
+            raise ValidationError("A date is not valid", {key: [f"{text!r} is not a date"]}) from None
     if form.get("country"):
         data["country"] = form["country"]
     return data
@@ -170,15 +183,13 @@ def _pipeline_form_data(form) -> dict[str, Any]:
 def _governments() -> list[Organisation]:
     return list(
         db.session.scalars(
-            select(Organisation)
-            .where(Organisation.kind == OrganisationKind.GOVERNMENT)
-            .order_by(Organisation.name)
+            select(Organisation).where(Organisation.kind == OrganisationKind.GOVERNMENT).order_by(Organisation.name)
         )
     )
 
 
 @bp.route("/pipeline/new", methods=["GET", "POST"])
-@roles_required("government", "admin")
+@requires("government", "admin")
 def pipeline_new():
     """A government posts a pipeline project for its country."""
     user = current_user()
@@ -195,9 +206,7 @@ def pipeline_new():
             org = None
             if user.role is Role.ADMIN:
                 org = db.session.get(Organisation, request.form.get("org_id", type=int) or 0)
-            project = marketplace.post_pipeline_project(
-                current_actor(), _pipeline_form_data(request.form), org
-            )
+            project = marketplace.post_pipeline_project(current_actor(), _pipeline_form_data(request.form), org)
             db.session.commit()
             flash("Your pipeline project is published: donors can now find it.", "success")
             return redirect(url_for("finder.pipeline_project", project_id=project.id))
@@ -215,27 +224,20 @@ def pipeline_new():
 
 
 @bp.route("/pipeline/<int:project_id>/edit", methods=["GET", "POST"])
-@roles_required("government", "admin")
+@requires("government", "admin")
 def pipeline_edit(project_id: int):
     """The government changes its pipeline project."""
     project = marketplace.get_pipeline_project(project_id)
     actor = current_actor()
-    if (
-        not marketplace.can_edit_pipeline(actor, project)
-        or project.status is not ProjectStatus.PIPELINE
-    ):
-        abort(
-            403, "Only the country's government may change this pipeline project while it is open"
-        )
+    if not marketplace.can_edit_pipeline(actor, project) or project.status is not ProjectStatus.PIPELINE:
+        abort(403, "Only the country's government may change this pipeline project while it is open")
     errors: dict = {}
     if request.method == "POST":
         values = request.form.to_dict()
         values["areas"] = request.form.getlist("areas")
         try:
             data = _pipeline_form_data(request.form)
-            marketplace.update_pipeline_project(
-                actor, project, data, request.form.get("version", type=int)
-            )
+            marketplace.update_pipeline_project(actor, project, data, request.form.get("version", type=int))
             db.session.commit()
             flash("Changes saved.", "success")
             return redirect(url_for("finder.pipeline_project", project_id=project.id))
@@ -249,9 +251,7 @@ def pipeline_edit(project_id: int):
             "description": project.description,
             "country": marketplace.project_country(project) or "",
             "areas": [a.area_code for a in project.areas],
-            "instrument_sought": project.instrument_sought.value
-            if project.instrument_sought
-            else "",
+            "instrument_sought": project.instrument_sought.value if project.instrument_sought else "",
             "need_amount": str(gap.need) if gap.need is not None else "",
             "need_currency": gap.currency or "USD",
             "planned_start": project.planned_start.isoformat() if project.planned_start else "",
@@ -280,8 +280,7 @@ def pipeline_project(project_id: int):
         "finder/project.html",
         project=project,
         gap=gap,
-        can_edit=project.status is ProjectStatus.PIPELINE
-        and marketplace.can_edit_pipeline(actor, project),
+        can_edit=project.status is ProjectStatus.PIPELINE and marketplace.can_edit_pipeline(actor, project),
         can_see_interests=marketplace.can_see_interests(actor, project),
         interested=interested,
         my_interest=marketplace.interest_of(project, actor.org_id),
@@ -298,7 +297,7 @@ def _back(project_id: int):
 
 
 @bp.post("/pipeline/<int:project_id>/withdraw")
-@roles_required("government", "admin")
+@requires("government", "admin")
 def pipeline_withdraw(project_id: int):
     project = marketplace.get_pipeline_project(project_id)
     marketplace.withdraw_pipeline_project(current_actor(), project)
@@ -308,7 +307,7 @@ def pipeline_withdraw(project_id: int):
 
 
 @bp.post("/pipeline/<int:project_id>/interest")
-@roles_required("donor", "admin")
+@requires("donor", "admin")
 def interest_add(project_id: int):
     project = marketplace.get_pipeline_project(project_id)
     try:
@@ -322,7 +321,7 @@ def interest_add(project_id: int):
 
 
 @bp.post("/pipeline/<int:project_id>/interest/<int:interest_id>/withdraw")
-@roles_required()
+@requires()
 def interest_withdraw(project_id: int, interest_id: int):
     project = marketplace.get_pipeline_project(project_id)
     marketplace.withdraw_interest(current_actor(), marketplace.get_interest(project, interest_id))
@@ -332,7 +331,7 @@ def interest_withdraw(project_id: int, interest_id: int):
 
 
 @bp.post("/pipeline/<int:project_id>/commit")
-@roles_required("donor", "admin")
+@requires("donor", "admin")
 def commit(project_id: int):
     """A donor commits money from one of its funding sources; the project becomes active."""
     project = marketplace.get_pipeline_project(project_id)
@@ -360,7 +359,7 @@ def commit(project_id: int):
 
 
 @bp.get("/my-funds")
-@roles_required("donor", "admin")
+@requires("donor", "admin")
 def my_funds():
     """The donor's funding sources, each with its count of matching pipeline projects."""
     sources = marketplace.sources_for(current_actor())
@@ -394,26 +393,22 @@ PROJECT_RULE_TEXT = (
 
 
 @bp.get("/saved-searches")
-@roles_required()
+@requires()
 def saved_searches():
     """The user's saved searches with their Atom and CSV addresses."""
     searches = marketplace.saved_searches(current_actor())
-    return render_template(
-        "finder/saved_searches.html", searches=searches, kinds=marketplace.SEARCH_KINDS
-    )
+    return render_template("finder/saved_searches.html", searches=searches, kinds=marketplace.SEARCH_KINDS)
 
 
 @bp.post("/saved-searches")
-@roles_required()
+@requires()
 def saved_search_create():
     form = request.form
     kind = form.get("kind", "")
     keys = marketplace.FUNDING_KEYS if kind == "funding" else marketplace.PIPELINE_KEYS
     params = {k: form.get(k, "") for k in keys if form.get(k)}
     try:
-        search = marketplace.create_saved_search(
-            current_actor(), form.get("name", ""), kind, params
-        )
+        search = marketplace.create_saved_search(current_actor(), form.get("name", ""), kind, params)
         db.session.commit()
         flash(f"Saved “{search.name}”. Subscribe to its feed to hear of new matches.", "success")
     except RegistryError as exc:
@@ -423,7 +418,7 @@ def saved_search_create():
 
 
 @bp.post("/saved-searches/<int:search_id>/delete")
-@roles_required()
+@requires()
 def saved_search_delete(search_id: int):
     actor = current_actor()
     marketplace.delete_saved_search(actor, marketplace.get_saved_search(actor, search_id))
@@ -433,7 +428,7 @@ def saved_search_delete(search_id: int):
 
 
 @bp.post("/saved-searches/<int:search_id>/seen")
-@roles_required()
+@requires()
 def saved_search_seen(search_id: int):
     actor = current_actor()
     marketplace.mark_seen(actor, marketplace.get_saved_search(actor, search_id))
@@ -460,10 +455,7 @@ def _search_link(search) -> str:
 def _item_link(item: marketplace.FeedItem) -> str:
     if item.kind == "project":
         return url_for("finder.pipeline_project", project_id=item.id, _external=True)
-    return (
-        source_url(item.id, external=True)
-        or url_for("finder.find_funding", _external=True) + f"#source-{item.id}"
-    )
+    return source_url(item.id, external=True) or url_for("finder.find_funding", _external=True) + f"#source-{item.id}"
 
 
 @bp.get("/feeds/saved-searches/<token>.atom")

@@ -34,21 +34,13 @@ def as_actor(user) -> Actor:
 @pytest.fixture
 def people(actor, make_org, make_source):
     """Nepal's and Kenya's governments, two donors with a fund each, an analyst."""
-    gov_npl = make_org(
-        ref="GOV-NPL", name="Government of Nepal", kind="government", country_iso3="NPL"
-    )
-    gov_ken = make_org(
-        ref="GOV-KEN", name="Government of Kenya", kind="government", country_iso3="KEN"
-    )
+    gov_npl = make_org(ref="GOV-NPL", name="Government of Nepal", kind="government", country_iso3="NPL")
+    gov_ken = make_org(ref="GOV-KEN", name="Government of Kenya", kind="government", country_iso3="KEN")
     donor_a = make_org(ref="DONOR-A", name="Donor A")
     donor_b = make_org(ref="DONOR-B", name="Donor B")
     users = {
-        "npl": accounts.create_user(
-            actor, "gov@npl.example", "government", org=gov_npl, country_iso3="NPL"
-        ),
-        "ken": accounts.create_user(
-            actor, "gov@ken.example", "government", org=gov_ken, country_iso3="KEN"
-        ),
+        "npl": accounts.create_user(actor, "gov@npl.example", "government", org=gov_npl, country_iso3="NPL"),
+        "ken": accounts.create_user(actor, "gov@ken.example", "government", org=gov_ken, country_iso3="KEN"),
         "a": accounts.create_user(actor, "a@donor.example", "donor", org=donor_a),
         "b": accounts.create_user(actor, "b@donor.example", "donor", org=donor_b),
         "analyst": accounts.create_user(actor, "analyst@example.org", "analyst"),
@@ -98,9 +90,7 @@ def test_only_governments_post(people, who):
         marketplace.post_pipeline_project(as_actor(people[who]), dict(PROJECT, country="NPL"))
 
 
-@pytest.mark.parametrize(
-    "missing", ["title", "areas", "need", "instrument_sought", "contact_email"]
-)
+@pytest.mark.parametrize("missing", ["title", "areas", "need", "instrument_sought", "contact_email"])
 def test_a_pipeline_project_is_complete(people, missing):
     data = dict(PROJECT)
     data.pop(missing)
@@ -119,14 +109,10 @@ def test_only_the_countrys_government_edits_and_withdraws(people):
     project = post(people)
     for who in ("ken", "a", "b", "analyst"):
         with pytest.raises(PermissionDenied):
-            marketplace.update_pipeline_project(
-                as_actor(people[who]), project, {"title": "Hijacked"}
-            )
+            marketplace.update_pipeline_project(as_actor(people[who]), project, {"title": "Hijacked"})
         with pytest.raises(PermissionDenied):
             marketplace.withdraw_pipeline_project(as_actor(people[who]), project)
-    marketplace.update_pipeline_project(
-        as_actor(people["npl"]), project, {"title": "Hill networks"}
-    )
+    marketplace.update_pipeline_project(as_actor(people["npl"]), project, {"title": "Hill networks"})
     assert project.title == "Hill networks"
     with pytest.raises(PermissionDenied):  # cannot move it to another country either
         marketplace.update_pipeline_project(as_actor(people["npl"]), project, {"country": "KEN"})
@@ -141,9 +127,7 @@ def test_only_the_countrys_government_edits_and_withdraws(people):
 def test_stale_version_is_refused(people):
     project = post(people)
     with pytest.raises(ConflictError):
-        marketplace.update_pipeline_project(
-            as_actor(people["npl"]), project, {"title": "X"}, expected_version=99
-        )
+        marketplace.update_pipeline_project(as_actor(people["npl"]), project, {"title": "X"}, expected_version=99)
 
 
 # -- interest -----------------------------------------------------------------------------
@@ -165,24 +149,15 @@ def test_interest_rules(people):
         marketplace.withdraw_interest(as_actor(people["b"]), interest)
     marketplace.withdraw_interest(as_actor(people["a"]), interest)
     assert [i.org.name for i in marketplace.interests(project)] == ["Donor B"]
-    assert (
-        db.session.query(AuditEvent)
-        .filter_by(entity_type="pipeline_interest", action="delete")
-        .count()
-        == 1
-    )
+    assert db.session.query(AuditEvent).filter_by(entity_type="pipeline_interest", action="delete").count() == 1
 
 
 def test_commitment_links_the_source_and_activates(people):
     project = post(people)
     with pytest.raises(PermissionDenied):  # donor B does not manage fund A
-        marketplace.commit_to_pipeline_project(
-            as_actor(people["b"]), project, people["fund_a"], "100", "USD"
-        )
+        marketplace.commit_to_pipeline_project(as_actor(people["b"]), project, people["fund_a"], "100", "USD")
     with pytest.raises(PermissionDenied):
-        marketplace.commit_to_pipeline_project(
-            as_actor(people["npl"]), project, people["fund_a"], "100", "USD"
-        )
+        marketplace.commit_to_pipeline_project(as_actor(people["npl"]), project, people["fund_a"], "100", "USD")
     tx = marketplace.commit_to_pipeline_project(
         as_actor(people["a"]), project, people["fund_a"], "600000", "USD", dt.date(2026, 1, 10)
     )
@@ -227,9 +202,7 @@ def test_api_post_edit_withdraw(client, people):
         headers=token(people, "npl"),
     )
     assert changed.status_code == 200 and changed.get_json()["title"] == "Hill networks"
-    bad = client.post(
-        "/api/v1/pipeline-projects", json=dict(body, areas=["23z"]), headers=token(people, "npl")
-    )
+    bad = client.post("/api/v1/pipeline-projects", json=dict(body, areas=["23z"]), headers=token(people, "npl"))
     assert bad.status_code == 422 and "areas" in bad.get_json()["errors"]
     listed = client.get("/api/v1/pipeline-projects?country=NPL").get_json()
     assert [p["id"] for p in listed] == [project["id"]]
@@ -257,10 +230,7 @@ def test_api_interest_and_commitment(client, people):
     other = client.delete(f"{url}/interests/{interest['id']}", headers=token(people, "b"))
     assert other.status_code == 403
     assert db.session.get(PipelineInterest, interest["id"]) is not None
-    assert (
-        client.delete(f"{url}/interests/{interest['id']}", headers=token(people, "a")).status_code
-        == 204
-    )
+    assert client.delete(f"{url}/interests/{interest['id']}", headers=token(people, "a")).status_code == 204
     commit = client.post(
         f"{url}/commitments",
         headers=token(people, "a"),
@@ -290,15 +260,11 @@ def test_api_interest_and_commitment(client, people):
 
 def test_saved_search_feeds(client, people, make_source):
     donor = as_actor(people["a"])
-    search = marketplace.create_saved_search(
-        donor, "Nepal pipeline", "pipeline", {"country": "NPL"}
-    )
+    search = marketplace.create_saved_search(donor, "Nepal pipeline", "pipeline", {"country": "NPL"})
     with pytest.raises(ValidationError):
         marketplace.create_saved_search(donor, "Bad", "pipeline", {"country": "QQQ"})
     with pytest.raises(ValidationError):
-        marketplace.create_saved_search(
-            donor, "Bad", "funding", {"country": "NPL", "amount": "x", "currency": "USD"}
-        )
+        marketplace.create_saved_search(donor, "Bad", "funding", {"country": "NPL", "amount": "x", "currency": "USD"})
     first = post(people, title="First project")
     db.session.commit()
     response = client.get(f"/feeds/saved-searches/{search.token}.atom")
@@ -309,25 +275,17 @@ def test_saved_search_feeds(client, people, make_source):
     link = feed.find(f"{ATOM}entry/{ATOM}link").get("href")
     assert link.endswith(f"/pipeline/{first.id}")
     # CSV: only what is new since the search was marked seen.
-    rows = list(
-        csv.DictReader(io.StringIO(client.get(f"/feeds/saved-searches/{search.token}.csv").text))
-    )
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/feeds/saved-searches/{search.token}.csv").text)))
     assert [r["title"] for r in rows] == ["First project"] and rows[0]["gap_usd"] == "1500000.00"
     marketplace.mark_seen(donor, search)
     search.last_seen_at = first.created_at  # the next project is created later than this
     second = post(people, title="Second project")
     second.created_at = first.created_at + dt.timedelta(seconds=5)
     db.session.flush()
-    rows = list(
-        csv.DictReader(io.StringIO(client.get(f"/feeds/saved-searches/{search.token}.csv").text))
-    )
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/feeds/saved-searches/{search.token}.csv").text)))
     assert [r["title"] for r in rows] == ["Second project"]
     rows = list(
-        csv.DictReader(
-            io.StringIO(
-                client.get(f"/feeds/saved-searches/{search.token}.csv?since=2000-01-01").text
-            )
-        )
+        csv.DictReader(io.StringIO(client.get(f"/feeds/saved-searches/{search.token}.csv?since=2000-01-01").text))
     )
     assert {r["title"] for r in rows} == {"First project", "Second project"}
     assert client.get("/feeds/saved-searches/not-a-token.atom").status_code == 404
@@ -357,21 +315,23 @@ def test_saved_search_api_and_ownership(client, people):
     body = created.get_json()
     assert body["atom_url"].endswith(".atom") and body["csv_url"].endswith(".csv")
     assert client.get("/api/v1/saved-searches", headers=token(people, "b")).get_json() == []
-    assert (
-        client.delete(
-            f"/api/v1/saved-searches/{body['id']}", headers=token(people, "b")
-        ).status_code
-        == 404
-    )
-    assert (
-        client.delete(
-            f"/api/v1/saved-searches/{body['id']}", headers=token(people, "a")
-        ).status_code
-        == 204
-    )
+    assert client.delete(f"/api/v1/saved-searches/{body['id']}", headers=token(people, "b")).status_code == 404
+    assert client.delete(f"/api/v1/saved-searches/{body['id']}", headers=token(people, "a")).status_code == 204
     bad = client.post(
         "/api/v1/saved-searches",
         headers=token(people, "a"),
         json={"name": "Bad", "kind": "other", "params": {}},
     )
     assert bad.status_code == 422 and "kind" in bad.get_json()["errors"]
+
+
+def test_changing_areas_and_country_keeps_rows_consistent_and_audited(people):
+    project = post(people)
+    marketplace.update_pipeline_project(as_actor(people["npl"]), project, {"areas": ["23f", "23b"]})
+    assert [(a.area_code, a.share_ppm) for a in project.areas] == [("23b", 500_000), ("23f", 500_000)]
+    events = db.session.query(AuditEvent).filter_by(entity_type="project", entity_id=project.id, action="update")
+    assert any("areas" in e.summary for e in events)
+    marketplace.update_pipeline_project(as_actor(people["admin"]), project, {"country": "KEN"})
+    assert [r.country_iso3 for r in project.recipients] == ["KEN"]
+    with pytest.raises(ValidationError):
+        marketplace.update_pipeline_project(as_actor(people["admin"]), project, {"areas": ["23q"]})
