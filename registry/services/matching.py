@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from registry import money
@@ -167,9 +167,7 @@ def build_need(
     if not iso3:
         errors["country"] = ["Required: an ISO 3166 alpha-3 code, e.g. NPL"]
     elif db.session.get(Country, iso3) is None:
-        errors["country"] = [
-            f"Unknown country {iso3!r} (expected an ISO 3166 alpha-3 code, e.g. NPL)"
-        ]
+        errors["country"] = [f"Unknown country {iso3!r} (expected an ISO 3166 alpha-3 code, e.g. NPL)"]
     if isinstance(areas, str):
         areas = [a for a in areas.replace(";", ",").split(",")]
     codes = []
@@ -178,9 +176,7 @@ def build_need(
         if not code:
             continue
         if db.session.get(PriorityArea, code) is None:
-            errors.setdefault("priority_area", []).append(
-                f"Unknown priority area {code!r} (expected 23a-23l)"
-            )
+            errors.setdefault("priority_area", []).append(f"Unknown priority area {code!r} (expected 23a-23l)")
         elif code not in codes:
             codes.append(code)
     if instrument:
@@ -223,9 +219,7 @@ def build_need(
 
 def _region_chain(country: Country) -> list[str]:
     """The M49 codes a country sits in, smallest first (intermediate, sub-region, region)."""
-    return [
-        c for c in (country.intermediate_code, country.subregion_code, country.region_code) if c
-    ]
+    return [c for c in (country.intermediate_code, country.subregion_code, country.region_code) if c]
 
 
 class _Reference:
@@ -278,16 +272,14 @@ def _country_eligibility(source: FundingSource, iso3: str, ref: _Reference) -> t
         return True, f"{name} belongs to {', '.join(shared)} on {ref.day.isoformat()}"
     parts = []
     if source.countries:
-        parts.append(
-            f"{len(source.countries)} listed countr{'y' if len(source.countries) == 1 else 'ies'}"
-        )
+        codes = [c.iso3 for c in source.countries]
+        listed = ", ".join(codes) if len(codes) <= 6 else f"{len(codes)} listed countries"
+        parts.append(f"countr{'y' if len(codes) == 1 else 'ies'} {listed}")
     if source.regions:
         parts.append("regions " + ", ".join(ref.region_name(r.code) for r in source.regions))
     if wanted:
         held_text = ", ".join(held) if held else "no recipient category"
-        parts.append(
-            f"categories {', '.join(wanted)} ({name} has {held_text} on {ref.day.isoformat()})"
-        )
+        parts.append(f"categories {', '.join(wanted)} ({name} has {held_text} on {ref.day.isoformat()})")
     return False, f"{name} is not eligible: the source funds " + "; ".join(parts)
 
 
@@ -322,9 +314,7 @@ def _area(source: FundingSource, need: Need) -> Criterion:
     shared = [a for a in need.areas if a in funded]
     if shared:
         return Criterion("area", MET, f"The source funds {', '.join(shared)}")
-    return Criterion(
-        "area", NOT_MET, f"The source funds {', '.join(funded)}, not {', '.join(need.areas)}"
-    )
+    return Criterion("area", NOT_MET, f"The source funds {', '.join(funded)}, not {', '.join(need.areas)}")
 
 
 def _instrument(source: FundingSource, need: Need) -> Criterion:
@@ -338,23 +328,14 @@ def _instrument(source: FundingSource, need: Need) -> Criterion:
     return Criterion(
         "instrument",
         NOT_MET,
-        f"The source offers {', '.join(label(i).lower() for i in offered)}, "
-        f"not {label(need.instrument).lower()}",
+        f"The source offers {', '.join(label(i).lower() for i in offered)}, not {label(need.instrument).lower()}",
     )
 
 
 def _range_text(source: FundingSource) -> str:
     cur = source.amount_currency
-    low = (
-        money.from_minor(source.min_amount_minor, cur)
-        if source.min_amount_minor is not None
-        else None
-    )
-    high = (
-        money.from_minor(source.max_amount_minor, cur)
-        if source.max_amount_minor is not None
-        else None
-    )
+    low = money.from_minor(source.min_amount_minor, cur) if source.min_amount_minor is not None else None
+    high = money.from_minor(source.max_amount_minor, cur) if source.max_amount_minor is not None else None
     if low is not None and high is not None:
         return f"{money.format_amount(low)}–{money.format_amount(high, cur)}"
     if low is not None:
@@ -362,9 +343,7 @@ def _range_text(source: FundingSource) -> str:
     return f"at most {money.format_amount(high, cur)}"
 
 
-def _amount(
-    source: FundingSource, amount: Decimal | None, currency: str | None, day: dt.date
-) -> Criterion:
+def _amount(source: FundingSource, amount: Decimal | None, currency: str | None, day: dt.date) -> Criterion:
     if amount is None or currency is None:
         return Criterion("amount", UNKNOWN, "No amount was given")
     if source.min_amount_minor is None and source.max_amount_minor is None:
@@ -381,24 +360,12 @@ def _amount(
             f" = {money.format_amount(value, cur)} at the ECB rate of "
             f"{conversion.rate_date.isoformat()} ({conversion.rate})"
         )
-    low = (
-        money.from_minor(source.min_amount_minor, cur)
-        if source.min_amount_minor is not None
-        else None
-    )
-    high = (
-        money.from_minor(source.max_amount_minor, cur)
-        if source.max_amount_minor is not None
-        else None
-    )
+    low = money.from_minor(source.min_amount_minor, cur) if source.min_amount_minor is not None else None
+    high = money.from_minor(source.max_amount_minor, cur) if source.max_amount_minor is not None else None
     if low is not None and value < low:
-        return Criterion(
-            "amount", NOT_MET, f"{shown} is below the source's range ({_range_text(source)})"
-        )
+        return Criterion("amount", NOT_MET, f"{shown} is below the source's range ({_range_text(source)})")
     if high is not None and value > high:
-        return Criterion(
-            "amount", NOT_MET, f"{shown} is above the source's range ({_range_text(source)})"
-        )
+        return Criterion("amount", NOT_MET, f"{shown} is above the source's range ({_range_text(source)})")
     return Criterion("amount", MET, f"{shown} is within the source's range ({_range_text(source)})")
 
 
@@ -408,13 +375,9 @@ def _window(source: FundingSource, day: dt.date) -> Criterion:
     if opens is None and closes is None:
         return Criterion("window", MET, "No application window: applications are taken all year")
     if opens is not None and day < opens:
-        return Criterion(
-            "window", NOT_MET, f"Not open yet on {when}: the window opens on {opens.isoformat()}"
-        )
+        return Criterion("window", NOT_MET, f"Not open yet: the window opens on {opens.isoformat()} (judged on {when})")
     if closes is not None and day > closes:
-        return Criterion(
-            "window", NOT_MET, f"Closed on {when}: the window closed on {closes.isoformat()}"
-        )
+        return Criterion("window", NOT_MET, f"Closed: the window closed on {closes.isoformat()} (judged on {when})")
     span = f"{opens.isoformat() if opens else '…'} to {closes.isoformat() if closes else '…'}"
     return Criterion("window", MET, f"Open on {when} (window {span})")
 
@@ -447,18 +410,24 @@ def _years_before(day: dt.date, years: int) -> dt.date:
 
 
 def _provider_key():
-    """The organisation a commitment comes from: its provider, else the manager of its
-    funding source, else the project's owner (query must outer-join FundingSource)."""
-    return func.coalesce(Transaction.provider_org_id, FundingSource.managing_org_id, Project.org_id)
+    """The organisation that provides a commitment: its provider organisation, else (when no
+    funding source is named either) the project's own organisation."""
+    return func.coalesce(Transaction.provider_org_id, case((Transaction.funding_source_id.is_(None), Project.org_id)))
+
+
+def _org_keys(provider: int | None, source_org: int | None) -> set[int]:
+    """A commitment counts for its provider and for the manager of its funding source."""
+    return {k for k in (provider, source_org) if k is not None}
 
 
 def _weighted_rows(join_model, condition, since: dt.date, until: dt.date):
-    """(source id, provider org id, project id, sum of usd_minor * share_ppm) of commitments."""
+    """(source id, provider org, source's org, project id, sum of usd_minor * share_ppm)."""
     provider = _provider_key().label("provider")
     stmt = (
         select(
             Transaction.funding_source_id,
             provider,
+            FundingSource.managing_org_id,
             Transaction.project_id,
             func.sum(Transaction.usd_minor * join_model.share_ppm),
         )
@@ -471,7 +440,7 @@ def _weighted_rows(join_model, condition, since: dt.date, until: dt.date):
             Transaction.value_date <= until,
             condition,
         )
-        .group_by(Transaction.funding_source_id, provider, Transaction.project_id)
+        .group_by(Transaction.funding_source_id, provider, FundingSource.managing_org_id, Transaction.project_id)
     )
     return db.session.execute(stmt).all()
 
@@ -481,14 +450,13 @@ def _usd(total_minor_ppm: int) -> Decimal:
     return money.quantize(Decimal(total_minor_ppm) / SHARE_WHOLE / 100, "USD")
 
 
-def _fold(rows, key_index: int) -> dict[int, tuple[int, set[int]]]:
+def _fold(rows, keys) -> dict[int, tuple[int, set[int]]]:
+    """Totals and distinct projects per key; ``keys(row)`` gives the keys a row counts for."""
     out: dict[int, tuple[int, set[int]]] = {}
     for row in rows:
-        key = row[key_index]
-        if key is None:
-            continue
-        total, projects = out.get(key, (0, set()))
-        out[key] = (total + int(row[3] or 0), projects | {row[2]})
+        for key in keys(row):
+            total, projects = out.get(key, (0, set()))
+            out[key] = (total + int(row[4] or 0), projects | {row[3]})
     return out
 
 
@@ -538,9 +506,7 @@ def _evidence_tables(iso3: str, areas: list[str], day: dt.date) -> _EvidenceTabl
         members = reference.countries_in_region(region)
         scopes["region"] = (
             ProjectRecipient,
-            or_(
-                ProjectRecipient.country_iso3.in_(members), ProjectRecipient.region_code.in_(inside)
-            ),
+            or_(ProjectRecipient.country_iso3.in_(members), ProjectRecipient.region_code.in_(inside)),
         )
     by_source, by_org = {}, {}
     for scope in ("country", "region", "area"):
@@ -548,8 +514,8 @@ def _evidence_tables(iso3: str, areas: list[str], day: dt.date) -> _EvidenceTabl
             by_source[scope], by_org[scope] = {}, {}
             continue
         rows = _weighted_rows(*scopes[scope], since, day)
-        by_source[scope] = _fold(rows, 0)
-        by_org[scope] = _fold(rows, 1)
+        by_source[scope] = _fold(rows, lambda row: {row[0]} - {None})
+        by_org[scope] = _fold(rows, lambda row: _org_keys(row[1], row[2]))
     return _EvidenceTables(since, day, region, by_source, by_org)
 
 
@@ -568,6 +534,7 @@ def _similar_candidates(iso3: str, areas: list[str], day: dt.date) -> list[dict]
             Transaction.project_id,
             Transaction.funding_source_id,
             _provider_key(),
+            FundingSource.managing_org_id,
             func.sum(Transaction.usd_minor),
         )
         .join(Project, Project.id == Transaction.project_id)
@@ -580,7 +547,7 @@ def _similar_candidates(iso3: str, areas: list[str], day: dt.date) -> list[dict]
             Transaction.project_id.in_(place),
             Transaction.project_id.in_(in_area),
         )
-        .group_by(Transaction.project_id, Transaction.funding_source_id, _provider_key())
+        .group_by(Transaction.project_id, Transaction.funding_source_id, _provider_key(), FundingSource.managing_org_id)
     )
     rows = db.session.execute(stmt).all()
     if not rows:
@@ -596,13 +563,12 @@ def _similar_candidates(iso3: str, areas: list[str], day: dt.date) -> list[dict]
     }
     totals: dict[int, int] = defaultdict(int)
     funders: dict[int, tuple[set[int], set[int]]] = {}
-    for project_id, source_id, org_id, usd_minor in rows:
+    for project_id, source_id, provider, source_org, usd_minor in rows:
         totals[project_id] += int(usd_minor or 0)
         sources, orgs = funders.setdefault(project_id, (set(), set()))
         if source_id is not None:
             sources.add(source_id)
-        if org_id is not None:
-            orgs.add(org_id)
+        orgs.update(_org_keys(provider, source_org))
     out = []
     for project_id in ids:
         project = projects[project_id]
@@ -610,8 +576,7 @@ def _similar_candidates(iso3: str, areas: list[str], day: dt.date) -> list[dict]
         out.append(
             {
                 "project": project,
-                "countries": countries
-                or [r.region_code for r in project.recipients if r.region_code],
+                "countries": countries or [r.region_code for r in project.recipients if r.region_code],
                 "areas": [a.area_code for a in project.areas],
                 "committed_usd": money.from_minor(totals[project_id], "USD"),
                 "same_country": iso3 in countries,
@@ -641,9 +606,7 @@ def similar_projects(
     Order: funded by the source itself first, then same country before same region, then
     closest in size to the amount (ratio of the larger to the smaller), then project id.
     """
-    chosen = [
-        c for c in candidates if source.id in c["sources"] or source.managing_org_id in c["orgs"]
-    ]
+    chosen = [c for c in candidates if source.id in c["sources"] or source.managing_org_id in c["orgs"]]
 
     def key(c: dict):
         size = _size_distance(c["committed_usd"], amount_usd) if amount_usd else Decimal(0)
@@ -766,21 +729,14 @@ def funding_gaps(projects: list[Project]) -> dict[int, Gap]:
     for project in projects:
         commits = by_project.get(project.id, [])
         committed_usd = money.from_minor(sum(r[4] for r in commits), "USD")
-        need_usd = (
-            money.from_minor(project.need_usd_minor, "USD")
-            if project.need_usd_minor is not None
-            else None
-        )
+        need_usd = money.from_minor(project.need_usd_minor, "USD") if project.need_usd_minor is not None else None
         need = cur = committed = gap = None
         if project.need_minor is not None and project.need_currency:
             cur = project.need_currency
             need = money.from_minor(project.need_minor, cur)
             try:
                 committed = sum(
-                    (
-                        money.convert(money.from_minor(r[1], r[2]), r[2], cur, r[3]).amount
-                        for r in commits
-                    ),
+                    (money.convert(money.from_minor(r[1], r[2]), r[2], cur, r[3]).amount for r in commits),
                     Decimal(0),
                 )
                 committed = money.quantize(committed, cur)
@@ -840,26 +796,18 @@ def pipeline_projects(filters: dict | None = None) -> list[Project]:
     stmt = (
         select(Project)
         .where(Project.status == ProjectStatus.PIPELINE)
-        .options(
-            selectinload(Project.recipients), selectinload(Project.areas), selectinload(Project.org)
-        )
+        .options(selectinload(Project.recipients), selectinload(Project.areas), selectinload(Project.org))
         .order_by(Project.created_at.desc(), Project.id.desc())
     )
     if filters.get("country"):
         stmt = stmt.where(
             Project.id.in_(
-                select(ProjectRecipient.project_id).where(
-                    ProjectRecipient.country_iso3 == filters["country"].upper()
-                )
+                select(ProjectRecipient.project_id).where(ProjectRecipient.country_iso3 == filters["country"].upper())
             )
         )
     if filters.get("priority_area"):
         stmt = stmt.where(
-            Project.id.in_(
-                select(ProjectArea.project_id).where(
-                    ProjectArea.area_code == filters["priority_area"]
-                )
-            )
+            Project.id.in_(select(ProjectArea.project_id).where(ProjectArea.area_code == filters["priority_area"]))
         )
     if filters.get("instrument"):
         stmt = stmt.where(Project.instrument_sought == Instrument(filters["instrument"]))
@@ -892,6 +840,7 @@ def matching_projects(
                 or_(
                     Transaction.funding_source_id == source.id,
                     _provider_key() == source.managing_org_id,
+                    FundingSource.managing_org_id == source.managing_org_id,
                 ),
             )
             .distinct()
@@ -910,9 +859,7 @@ def matching_projects(
             _window(source, day),
         ]
         if ask is None and gap.need is not None:
-            criteria[3] = Criterion(
-                "amount", UNKNOWN, "Nothing left to fund: commitments cover the need"
-            )
+            criteria[3] = Criterion("amount", UNKNOWN, "Nothing left to fund: commitments cover the need")
         match = ProjectMatch(project, criteria, gap)
         match.score = base_score(criteria) + (BONUS_COUNTRY if set(need.countries) & known else 0)
         if match.eligible or include_failing:

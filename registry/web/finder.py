@@ -91,7 +91,7 @@ def find_funding():
         "currency": args.get("currency", "USD"),
         "date": args.get("date", ""),
     }
-    result, errors, status = None, {}, 200
+    result, errors, status, country_name = None, {}, 200, ""
     if "country" in args:
         try:
             need = matching.build_need(
@@ -103,6 +103,7 @@ def find_funding():
                 _day(form["date"]),
             )
             result = matching.find_funding(need)
+            country_name = db.session.get(Country, need.countries[0]).name
         except ValidationError as exc:
             errors, status = exc.errors, 422
     return (
@@ -110,6 +111,7 @@ def find_funding():
             "finder/find.html",
             form=form,
             result=result,
+            country_name=country_name,
             errors=errors,
             search_params={
                 "country": form["country"],

@@ -205,9 +205,7 @@ def test_hard_failures_are_listed_apart_with_reasons(make_source):
 def test_ranking_by_score(make_source):
     full = make_source(name="Z full fit", areas=["23b"], min_amount="1", max_amount="9000000")
     no_range = make_source(name="A no range", areas=["23b"])  # amount unknown: 20 points less
-    wrong_area = make_source(
-        name="B wrong area", areas=["23f"], min_amount="1", max_amount="9000000"
-    )
+    wrong_area = make_source(name="B wrong area", areas=["23f"], min_amount="1", max_amount="9000000")
     result = matching.find_funding(need())
     ranked = _only(result, {full.id, no_range.id, wrong_area.id})
     assert [m.source.id for m in ranked] == [full.id, no_range.id, wrong_area.id]
@@ -216,9 +214,7 @@ def test_ranking_by_score(make_source):
     assert ranked[2].score == ranked[0].score - matching.WEIGHTS["area"]
 
 
-def test_ties_break_by_committed_amount_then_name_then_id(
-    make_source, make_project, make_transaction
-):
+def test_ties_break_by_committed_amount_then_name_then_id(make_source, make_project, make_transaction):
     a = make_source(name="Same name")
     b = make_source(name="Same name")
     c = make_source(name="Another")
@@ -228,19 +224,11 @@ def test_ties_break_by_committed_amount_then_name_then_id(
     # Money committed in Nepal wins the tie over the alphabet (the bonus is equal for both).
     p1 = make_project(recipients=[{"country": "NPL"}], areas=[{"code": "23b"}])
     p2 = make_project(recipients=[{"country": "NPL"}], areas=[{"code": "23b"}])
-    make_transaction(
-        p1, funding_source_id=b.id, amount=Decimal("500"), value_date=dt.date(2020, 1, 2)
-    )
-    make_transaction(
-        p2, funding_source_id=c.id, amount=Decimal("400"), value_date=dt.date(2020, 1, 2)
-    )
+    make_transaction(p1, funding_source_id=b.id, amount=Decimal("500"), value_date=dt.date(2020, 1, 2))
+    make_transaction(p2, funding_source_id=c.id, amount=Decimal("400"), value_date=dt.date(2020, 1, 2))
     ranked = _only(matching.find_funding(need()), {a.id, b.id, c.id})
     assert [m.source.id for m in ranked] == [b.id, c.id, a.id]
-    assert (
-        ranked[0].score
-        == ranked[1].score
-        == ranked[2].score + matching.BONUS_COUNTRY + matching.BONUS_AREA
-    )
+    assert ranked[0].score == ranked[1].score == ranked[2].score + matching.BONUS_COUNTRY + matching.BONUS_AREA
 
 
 def test_results_are_stable(make_source):
@@ -254,9 +242,7 @@ def test_results_are_stable(make_source):
 # -- evidence ----------------------------------------------------------------------------
 
 
-def test_evidence_agrees_with_an_independent_computation(
-    make_org, make_source, make_project, make_transaction
-):
+def test_evidence_agrees_with_an_independent_computation(make_org, make_source, make_project, make_transaction):
     donor = make_org(name="Donor")
     source = make_source(managing_org_id=donor.id)
     other_source = make_source(managing_org_id=donor.id)
@@ -303,9 +289,7 @@ def test_evidence_agrees_with_an_independent_computation(
         ),
     ]
     # Outside the ten years, and a disbursement: neither counts.
-    make_transaction(
-        whole, funding_source_id=source.id, amount=Decimal("9"), value_date=dt.date(2014, 6, 29)
-    )
+    make_transaction(whole, funding_source_id=source.id, amount=Decimal("9"), value_date=dt.date(2014, 6, 29))
     make_transaction(
         whole,
         funding_source_id=source.id,
@@ -315,23 +299,15 @@ def test_evidence_agrees_with_an_independent_computation(
     )
 
     def expected(weight):
-        total = sum(
-            Decimal(t.usd_minor) * weight(t) for t in txs if t.funding_source_id == source.id
-        )
+        total = sum(Decimal(t.usd_minor) * weight(t) for t in txs if t.funding_source_id == source.id)
         return money.quantize(total / 100, "USD")
 
     def country_share(t):
-        return next(
-            (r.share / 100 for r in t.project.recipients if r.country_iso3 == "NPL"), Decimal(0)
-        )
+        return next((r.share / 100 for r in t.project.recipients if r.country_iso3 == "NPL"), Decimal(0))
 
     def region_share(t):
         return sum(
-            (
-                r.share / 100
-                for r in t.project.recipients
-                if r.country_iso3 in {"NPL", "IND"} or r.region_code == "034"
-            ),
+            (r.share / 100 for r in t.project.recipients if r.country_iso3 in {"NPL", "IND"} or r.region_code == "034"),
             Decimal(0),
         )
 
@@ -359,16 +335,10 @@ def test_evidence_agrees_with_an_independent_computation(
 
 def test_similar_projects_prefer_same_country_and_size(make_source, make_project, make_transaction):
     source = make_source()
-    small = make_project(
-        title="Small Nepal", recipients=[{"country": "NPL"}], areas=[{"code": "23b"}]
-    )
+    small = make_project(title="Small Nepal", recipients=[{"country": "NPL"}], areas=[{"code": "23b"}])
     big = make_project(title="Big Nepal", recipients=[{"country": "NPL"}], areas=[{"code": "23b"}])
-    india = make_project(
-        title="India same size", recipients=[{"country": "IND"}], areas=[{"code": "23b"}]
-    )
-    off_area = make_project(
-        title="Other area", recipients=[{"country": "NPL"}], areas=[{"code": "23f"}]
-    )
+    india = make_project(title="India same size", recipients=[{"country": "IND"}], areas=[{"code": "23b"}])
+    off_area = make_project(title="Other area", recipients=[{"country": "NPL"}], areas=[{"code": "23f"}])
     for project, amount in (
         (small, "100000"),
         (big, "2400000"),
@@ -384,3 +354,27 @@ def test_similar_projects_prefer_same_country_and_size(make_source, make_project
     match = next(m for m in matching.find_funding(need()).matches if m.source.id == source.id)
     assert [s.project_id for s in match.similar] == [big.id, small.id, india.id]
     assert match.similar[0].committed_usd == Decimal("2400000.00")
+
+
+def test_managing_organisation_counts_commitments_through_its_sources(
+    make_org, make_source, make_project, make_transaction
+):
+    manager = make_org(name="Fund manager")
+    channel = make_org(name="Channel agency")
+    source = make_source(managing_org_id=manager.id)
+    channel_source = make_source(managing_org_id=channel.id)
+    project = make_project(recipients=[{"country": "NPL"}], areas=[{"code": "23b"}])
+    # Paid through the source but recorded with another provider organisation.
+    make_transaction(
+        project,
+        funding_source_id=source.id,
+        provider_org_id=channel.id,
+        amount=Decimal("700"),
+        value_date=dt.date(2020, 5, 5),
+    )
+    result = matching.find_funding(need())
+    by_id = {m.source.id: m for m in result.matches}
+    assert by_id[source.id].evidence.source["country"].usd == Decimal("700.00")
+    assert by_id[source.id].evidence.org["country"].usd == Decimal("700.00")  # its manager
+    assert by_id[channel_source.id].evidence.source["country"].usd == Decimal("0.00")
+    assert by_id[channel_source.id].evidence.org["country"].usd == Decimal("700.00")  # the provider
