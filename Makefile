@@ -30,6 +30,14 @@ db: install
 
 ## run: set everything up and serve http://$(HOST):$(PORT) with demo data
 run: db
+	@echo ""
+	@echo "Log in at http://$(HOST):$(PORT)/login with a demo account (password: demo-password):"
+	@echo "  admin@demo.invalid       administrator: everything"
+	@echo "  donor@demo.invalid       donor editor of DEMO-NCA: its projects and funding sources"
+	@echo "  government@demo.invalid  government of Nepal: pipeline projects for Nepal"
+	@echo "  analyst@demo.invalid     analyst: read and export"
+	@echo "API tokens: flask --app wsgi users token --email donor@demo.invalid"
+	@echo ""
 	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	SESSION_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT)
 

@@ -15,8 +15,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the application."""
-    # No app-level static route: it would shadow the web blueprint's /static (app.css).
-    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False, static_folder=None)
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)

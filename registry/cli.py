@@ -59,3 +59,6 @@ def init_app(app: Flask) -> None:
     """Attach the registry's command groups to the app."""
     app.cli.add_command(reference_cli)
     app.cli.add_command(seed_cli)
+    from registry.accounts_cli import users_cli
+
+    app.cli.add_command(users_cli)

@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,14 @@ def register_errorhandlers(app: Flask) -> None:
 
         db.session.rollback()
         return _respond(error.code, error.message, error.errors)
+
+    @app.errorhandler(StaleDataError)
+    def handle_stale(error: StaleDataError):
+        # Optimistic locking: the row's version moved on between read and write.
+        from registry.extensions import db
+
+        db.session.rollback()
+        return _respond(409, "The object was changed by someone else meanwhile; reload it and try again")
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):

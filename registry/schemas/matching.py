@@ -167,7 +167,7 @@ class MatchingProjectsOut(Schema):
     projects = fields.List(fields.Nested(ProjectMatchOut))
 
 
-class NeedIn(StrictSchema):
+class PipelineNeedIn(StrictSchema):
     amount = fields.String(required=True)
     currency = fields.String(required=True)
 
@@ -178,7 +178,7 @@ class PipelineProjectIn(StrictSchema):
     description = fields.String()
     country = fields.String(metadata={"description": "ISO3; a government may give only its own"})
     areas = fields.List(fields.String())
-    need = fields.Nested(NeedIn)
+    need = fields.Nested(PipelineNeedIn)
     instrument_sought = fields.String()
     planned_start = fields.Date(allow_none=True)
     planned_end = fields.Date(allow_none=True)

@@ -94,6 +94,19 @@ def can_edit_pipeline(actor: Actor, project: Project) -> bool:
     return user is not None and permissions.can_edit_project(user, project)
 
 
+def _may_manage(actor: Actor, project: Project) -> bool:
+    """The project's government organisation for its own country (whatever the status), or an admin."""
+    if _is_admin(actor):
+        return True
+    countries = {r.country_iso3 for r in project.recipients}
+    return (
+        actor.role == Role.GOVERNMENT.value
+        and actor.org_id is not None
+        and project.org_id == actor.org_id
+        and countries <= {actor.country_iso3}
+    )
+
+
 def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     unknown = set(data) - set(PIPELINE_FIELDS)
     if unknown:
@@ -168,10 +181,11 @@ def update_pipeline_project(
     actor: Actor, project: Project, data: dict[str, Any], expected_version: int | None = None
 ) -> Project:
     """Change a pipeline project; only its country's government (or an admin)."""
+    # Rights first: someone who may not edit learns nothing about the project's state.
+    if not _may_manage(actor, project):
+        raise PermissionDenied("Only the country's government may change this pipeline project")
     if project.status is not ProjectStatus.PIPELINE:
         raise ConflictError("Only open pipeline projects can be changed here", {"status": ["Not pipeline"]})
-    if not can_edit_pipeline(actor, project):
-        raise PermissionDenied("Only the country's government may change this pipeline project")
     data = dict(data)
     if "country" in data and not _is_admin(actor) and str(data["country"]).upper() != actor.country_iso3:
         raise PermissionDenied(f"A government posts pipeline projects for its own country ({actor.country_iso3})")
@@ -233,10 +247,10 @@ def _change_places(actor: Actor, project: Project, values: dict[str, Any]) -> No
 
 def withdraw_pipeline_project(actor: Actor, project: Project, expected_version: int | None = None) -> Project:
     """Withdraw a pipeline project: its status becomes cancelled and it leaves the marketplace."""
+    if not _may_manage(actor, project):
+        raise PermissionDenied("Only the country's government may withdraw this pipeline project")
     if project.status is not ProjectStatus.PIPELINE:
         raise ConflictError("Only open pipeline projects can be withdrawn", {"status": ["Not pipeline"]})
-    if not can_edit_pipeline(actor, project):
-        raise PermissionDenied("Only the country's government may withdraw this pipeline project")
     projects.update_project(actor, project, {"status": ProjectStatus.CANCELLED}, expected_version)
     audit.record(
         actor,

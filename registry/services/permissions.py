@@ -77,3 +77,23 @@ def can_import(user: User | None, org: Organisation | None) -> bool:
     if user.role is Role.ADMIN:
         return True
     return user.role is Role.DONOR and org is not None and org.id == user.org_id
+
+
+def can_save_project(
+    user: User | None, org: Organisation, status: str | ProjectStatus, country_codes: set[str | None]
+) -> bool:
+    """May the user save a project of ``org`` with this status and these recipient countries?
+
+    Checked on create and again on the result of every change, so that a government
+    cannot turn its pipeline project into an active one or add another country.
+    """
+    if not can_create_project(user, org):
+        return False
+    if user.role is Role.GOVERNMENT:
+        return government_project_ok(user, status, country_codes)
+    return True
+
+
+def can_manage_orgs(user: User | None) -> bool:
+    """Creating and deleting organisations is for administrators."""
+    return user is not None and user.role is Role.ADMIN

@@ -212,6 +212,26 @@ def _set_need(project: Project, need: dict | None) -> None:
     project.need_date = on
 
 
+def _merge(existing: list, wanted: list, key) -> list:
+    """Keep the rows whose key stays (updating their share), add new ones, drop the rest.
+
+    Replacing every row would insert the new (project, code) before deleting the old
+    one at flush time, which breaks the unique constraint.
+    """
+    current = {key(row): row for row in existing}
+    merged = []
+    for row in wanted:
+        kept = current.get(key(row))
+        if kept is None:
+            merged.append(row)
+            continue
+        kept.share_ppm = row.share_ppm
+        if hasattr(row, "inferred"):
+            kept.inferred = row.inferred
+        merged.append(kept)
+    return merged
+
+
 def _apply(project: Project, data: dict[str, Any]) -> None:
     unknown = set(data) - set(SCALAR_FIELDS) - set(LIST_FIELDS)
     if unknown:
@@ -233,9 +253,15 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
                     ) from None
             setattr(project, key, value)
     if "recipients" in data:
-        project.recipients = _build_recipients(list(data["recipients"] or []))
+        project.recipients = _merge(
+            project.recipients,
+            _build_recipients(list(data["recipients"] or [])),
+            lambda r: (r.country_iso3, r.region_code),
+        )
     if "areas" in data:
-        project.areas = _build_areas(list(data["areas"] or []))
+        project.areas = _merge(
+            project.areas, _build_areas(list(data["areas"] or [])), lambda a: a.area_code
+        )
     if "sectors" in data:
         project.sectors = _build_sectors(list(data["sectors"] or []))
     if "wsis_action_lines" in data:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from flask import Flask, g
 
 from registry.models.types import label
-from registry.money import format_amount
+from registry.money import format_amount, from_minor
 
 # (endpoint, label): links appear in the navigation once their page is registered.
 NAV = [
@@ -20,19 +23,85 @@ NAV = [
 ]
 
 
+def percent(value: Decimal | None) -> str:
+    """A share as '33.3333 %' without trailing zeros."""
+    return "–" if value is None else f"{Decimal(value).normalize():f} %"
+
+
+def minor_money(minor: int | None, currency: str) -> str:
+    """Integer minor units shown as an amount of the currency."""
+    return "–" if minor is None else format_amount(from_minor(minor, currency), currency)
+
+
+def audit_value(value: Any) -> str:
+    """An audit snapshot value in words: shares as 'KEN 60 %', amounts with currency."""
+    if value in (None, "", [], {}):
+        return "–"
+    if isinstance(value, list):
+        return ", ".join(audit_value(v) for v in value)
+    if isinstance(value, dict):
+        if "amount" in value and "currency" in value:
+            return f"{value['amount']} {value['currency']}"
+        name = value.get("country") or value.get("region") or value.get("code")
+        if name and "share" in value:
+            return f"{name} {value['share']} %"
+        return "; ".join(f"{k} {audit_value(v)}" for k, v in value.items())
+    return (
+        label(value) if isinstance(value, str) and value.islower() and "_" in value else str(value)
+    )
+
+
+def source_range(source) -> str:
+    """'USD 50,000.00 – 2,000,000.00' for a funding source's amount per project."""
+    low, high = source.min_amount_minor, source.max_amount_minor
+    if low is None and high is None:
+        return "–"
+    cur = source.amount_currency
+    text = lambda m: format_amount(from_minor(m, cur))  # noqa: E731
+    if low is not None and high is not None:
+        return f"{cur} {text(low)} – {text(high)}"
+    return f"{cur} from {text(low)}" if low is not None else f"{cur} up to {text(high)}"
+
+
+def window(source) -> str:
+    """When a funding source takes applications."""
+    if not source.window_from and not source.window_until:
+        return "Open"
+    start = source.window_from.isoformat() if source.window_from else "…"
+    end = source.window_until.isoformat() if source.window_until else "…"
+    return f"{start} to {end}"
+
+
+def org_name(org_id: int) -> str:
+    """An organisation's name for the history list."""
+    from registry.extensions import db
+    from registry.models import Organisation
+
+    org = db.session.get(Organisation, org_id)
+    return org.name if org else f"organisation {org_id}"
+
+
 def init_app(app: Flask) -> None:
-    from registry.web import views
+    from registry.web import auth, catalogue, projects, views  # noqa: F401  (routes attach to views.bp)
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(auth.bp)
     from registry.web import finder
 
     app.register_blueprint(finder.bp)
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["percent"] = percent
+    app.jinja_env.filters["minor_money"] = minor_money
+    app.jinja_env.filters["audit_value"] = audit_value
+    app.jinja_env.globals["source_range"] = source_range
+    app.jinja_env.globals["window"] = window
+    app.jinja_env.globals["org_name"] = org_name
 
     @app.context_processor
     def navigation():
         endpoints = set(app.view_functions)
+
         return {
             "nav_items": [(e, text) for e, text in NAV if e in endpoints],
             "has_endpoint": lambda name: name in endpoints,

@@ -24,6 +24,7 @@ def _live_database(tmp_path_factory):
 
 def log_in(page, base_url: str, email: str, tmp_path_factory) -> None:
     """Log in through the login page; until it exists, sign the session cookie as Flask does."""
+    page.context.clear_cookies()
     response = page.goto(f"{base_url}/login")
     if response is not None and response.ok and page.locator("input[name=email]").count():
         login(page, base_url, email)
@@ -35,8 +36,28 @@ def log_in(page, base_url: str, email: str, tmp_path_factory) -> None:
     signer = Flask("signer")
     signer.secret_key = "browser-tests"
     value = signer.session_interface.get_signing_serializer(signer).dumps({"user_id": user_id})
-    page.context.clear_cookies()
     page.context.add_cookies([{"name": "session", "value": value, "url": base_url}])
+
+
+@pytest.fixture
+def remove_posted(tmp_path_factory):
+    """Delete the projects a test posts, so the shared demo server keeps its 400 projects."""
+    titles: list[str] = []
+    yield titles
+    from sqlalchemy import select
+
+    from registry.app import create_app
+    from registry.extensions import db
+    from registry.models import Project
+    from registry.services.actor import SYSTEM
+    from registry.services.projects import delete_project
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{_live_database(tmp_path_factory)}"})
+    with app.app_context():
+        for project in db.session.scalars(select(Project).where(Project.title.in_(titles))):
+            delete_project(SYSTEM, project)
+        db.session.commit()
+        db.session.remove()
 
 
 def test_government_finds_funding(page, live_server, tmp_path_factory):
@@ -67,7 +88,8 @@ def test_government_finds_funding(page, live_server, tmp_path_factory):
     screenshot(page, "saved-searches")
 
 
-def test_government_posts_and_donor_marks_interest(page, live_server, tmp_path_factory):
+def test_government_posts_and_donor_marks_interest(page, live_server, tmp_path_factory, remove_posted):
+    remove_posted.append(TITLE)
     log_in(page, live_server, GOVERNMENT, tmp_path_factory)
     page.goto(f"{live_server}/pipeline")
     page.get_by_role("link", name="Post a pipeline project").click()

@@ -93,3 +93,10 @@ def test_html_pages_get_an_html_error_page(client):
     response = client.get("/no-such-page", headers={"Accept": "text/html"})
     assert response.status_code == 404
     assert b"<html" in response.data
+
+
+def test_the_stylesheet_is_served(client):
+    with client.get("/assets/app.css") as response:
+        assert response.status_code == 200
+        assert response.mimetype == "text/css"
+        assert b".site-header" in response.data

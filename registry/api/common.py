@@ -1,0 +1,111 @@
+"""What every registry API view shares: loading, paging, ETags, rights and the commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from math import ceil
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import request
+from sqlalchemy import Select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from registry.auth import Unauthorised, current_user
+from registry.errors import ConflictError, NotFoundError, PreconditionFailed
+from registry.extensions import db
+from registry.models import User
+from registry.schemas.common import MAX_ID
+
+
+def load(model: type, object_id: int, what: str) -> Any:
+    """The object with this id, or 404 (ids beyond the key range are simply unknown)."""
+    obj = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
+    if obj is None:
+        raise NotFoundError(f"No {what} with id {object_id}")
+    return obj
+
+
+def require_user() -> User:
+    """The authenticated user; API writes need a bearer token (401 otherwise)."""
+    user = current_user()
+    if user is None:
+        raise Unauthorised("Send 'Authorization: Bearer <token>' to change data")
+    return user
+
+
+def commit() -> None:
+    """End the request's unit of work: everything is saved, or nothing."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConflictError(
+            "The object was changed by someone else meanwhile; reload it and try again"
+        ) from None
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ConflictError(f"The change clashes with existing data: {exc.orig}") from None
+
+
+# -- ETags -------------------------------------------------------------------
+
+
+def version_etag(kind: str, obj: Any) -> str:
+    """A strong ETag from the object's optimistic-locking version."""
+    return f'"{kind}-{obj.id}-v{obj.version}"'
+
+
+def content_etag(kind: str, object_id: int, snapshot: dict) -> str:
+    """A strong ETag from the object's content (for rows without a version column)."""
+    digest = hashlib.sha256(json.dumps(snapshot, sort_keys=True, default=str).encode()).hexdigest()
+    return f'"{kind}-{object_id}-{digest[:16]}"'
+
+
+def check_if_match(current: str) -> None:
+    """Honour ``If-Match``: a stale ETag gets 412 and nothing changes."""
+    header = request.headers.get("If-Match")
+    if not header:
+        return
+    wanted = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    if "*" in wanted or current in wanted:
+        return
+    raise PreconditionFailed(
+        f"The object changed since you read it (current ETag {current}); reload it and try again",
+        {"If-Match": [f"Current ETag is {current}"]},
+    )
+
+
+# -- paging ------------------------------------------------------------------
+
+
+def _page_url(page: int) -> str:
+    args = request.args.to_dict(flat=False)
+    args["page"] = [str(page)]
+    return f"{request.base_url}?{urlencode(args, doseq=True)}"
+
+
+def paginate(query: Select, count_query: Select, args: dict) -> tuple[dict, dict]:
+    """One page of ``query`` as ``(body, headers)``: total in the body, X-Total-Count and Link."""
+    page, per_page = args["page"], args["per_page"]
+    total = db.session.scalar(count_query) or 0
+    items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    pages = max(1, ceil(total / per_page))
+    links = [f'<{_page_url(1)}>; rel="first"', f'<{_page_url(pages)}>; rel="last"']
+    if page > 1:
+        links.append(f'<{_page_url(min(page - 1, pages))}>; rel="prev"')
+    if page < pages:
+        links.append(f'<{_page_url(page + 1)}>; rel="next"')
+    body = {"items": items, "page": page, "per_page": per_page, "total": total, "pages": pages}
+    return body, {"X-Total-Count": str(total), "Link": ", ".join(links)}
+
+
+def require_json_body() -> None:
+    """Writes with a body must send JSON: anything else is 415, never silently ignored."""
+    if request.method in {"POST", "PATCH", "PUT"} and (request.content_length or request.data):
+        if not request.is_json:
+            from werkzeug.exceptions import UnsupportedMediaType
+
+            raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json)")

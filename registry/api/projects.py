@@ -1,0 +1,212 @@
+"""Projects and their transactions: /api/v1/projects."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from registry.api.common import (
+    check_if_match,
+    commit,
+    content_etag,
+    load,
+    paginate,
+    require_json_body,
+    require_user,
+    version_etag,
+)
+from registry.auth import current_actor, current_user
+from registry.errors import ValidationError
+from registry.models import Project, Transaction, User
+from registry.models.types import ProjectStatus, Role
+from registry.schemas.audit import AuditEventPage
+from registry.schemas.projects import (
+    PageQuery,
+    ProjectDelete,
+    ProjectIn,
+    ProjectOut,
+    ProjectPage,
+    ProjectPatch,
+    ProjectQuery,
+    TransactionIn,
+    TransactionOut,
+    TransactionPatch,
+)
+from registry.services import projects as service
+from registry.services import rights
+from registry.services.history import changes, project_history
+from registry.services.search import ProjectFilters, project_count_query, project_query
+
+blp = Blueprint(
+    "projects_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Projects, with recipients and priority areas, and their money flows",
+)
+blp.before_request(require_json_body)
+
+
+def project_etag(project: Project) -> str:
+    return version_etag("project", project)
+
+
+def transaction_etag(tx: Transaction) -> str:
+    return content_etag("transaction", tx.id, service.transaction_snapshot(tx))
+
+
+def load_project_for_change(project_id: int) -> tuple[User, Project]:
+    user = require_user()
+    return user, rights.project_to_change(user, project_id)
+
+
+@blp.route("/projects")
+class Projects(MethodView):
+    @blp.arguments(ProjectQuery, location="query", unknown=RAISE)
+    @blp.response(200, ProjectPage)
+    def get(self, args):
+        """Projects matching the filters, sorted and paginated (total in X-Total-Count and Link)."""
+        filters = ProjectFilters.from_mapping(args)
+        return paginate(project_query(filters), project_count_query(filters), args)
+
+    @blp.arguments(ProjectIn)
+    @blp.response(201, ProjectOut)
+    def post(self, data):
+        """Register a project of your organisation (governments: pipeline, own country)."""
+        user = require_user()
+        org = rights.reporting_org(user, data.pop("org_id", None))
+        if user.role is Role.GOVERNMENT:
+            data.setdefault("status", ProjectStatus.PIPELINE.value)
+        rights.check_may_save(user, org, None, data)
+        project = service.create_project(current_actor(), org, data)
+        commit()
+        return project, {
+            "ETag": project_etag(project),
+            "Location": f"/api/v1/projects/{project.id}",
+        }
+
+
+@blp.route("/projects/<int:project_id>")
+class ProjectDetail(MethodView):
+    @blp.response(200, ProjectOut)
+    def get(self, project_id: int):
+        """One project; the ETag carries its version."""
+        project = load(Project, project_id, "project")
+        return project, {"ETag": project_etag(project)}
+
+    @blp.arguments(ProjectPatch(partial=True))
+    @blp.response(200, ProjectOut)
+    def patch(self, data, project_id: int):
+        """Change a project. Send If-Match (stale: 412) or ``version`` (stale: 409)."""
+        user, project = load_project_for_change(project_id)
+        check_if_match(project_etag(project))
+        expected = data.pop("version", None)
+        if "org_id" in data:
+            raise ValidationError(
+                "A project cannot move to another organisation", {"org_id": ["Read-only"]}
+            )
+        rights.check_may_save(user, project.org, project, data)
+        service.update_project(current_actor(), project, data, expected)
+        commit()
+        return project, {"ETag": project_etag(project)}
+
+    @blp.arguments(ProjectDelete(partial=True), required=False)
+    @blp.response(204)
+    def delete(self, data, project_id: int):
+        """Delete a project and its transactions (If-Match and ``version`` honoured)."""
+        _, project = load_project_for_change(project_id)
+        check_if_match(project_etag(project))
+        service.delete_project(current_actor(), project, (data or {}).get("version"))
+        commit()
+
+
+@blp.route("/projects/<int:project_id>/history")
+class ProjectHistory(MethodView):
+    @blp.arguments(PageQuery, location="query", unknown=RAISE)
+    @blp.response(200, AuditEventPage)
+    def get(self, args, project_id: int):
+        """Changes to the project and its transactions: who, when (UTC), how, before, after."""
+        load(Project, project_id, "project")
+        events = project_history(project_id)
+        start = (args["page"] - 1) * args["per_page"]
+        page = events[start : start + args["per_page"]]
+        signed_in = current_user() is not None
+        items = [
+            {
+                **{c: getattr(e, c) for c in ("id", "occurred_at", "user_id", "org_id", "channel")},
+                **{c: getattr(e, c) for c in ("action", "entity_type", "entity_id", "summary")},
+                # Who exactly is for signed-in users; the public sees the organisation.
+                "actor": e.actor if signed_in else None,
+                "before": e.before,
+                "after": e.after,
+                "changed": [c.field for c in changes(e)],
+            }
+            for e in page
+        ]
+        total = len(events)
+        pages = max(1, -(-total // args["per_page"]))
+        body = {
+            "items": items,
+            "page": args["page"],
+            "per_page": args["per_page"],
+            "total": total,
+            "pages": pages,
+        }
+        return body, {"X-Total-Count": str(total)}
+
+
+# -- transactions ------------------------------------------------------------
+
+
+def load_transaction(project: Project, tx_id: int) -> Transaction:
+    return rights.transaction_of(project, tx_id)
+
+
+@blp.route("/projects/<int:project_id>/transactions")
+class Transactions(MethodView):
+    @blp.response(200, TransactionOut(many=True))
+    def get(self, project_id: int):
+        """Money flows by value date: original amount and currency, USD at that date's rate."""
+        project = load(Project, project_id, "project")
+        return project.transactions, {"X-Total-Count": str(len(project.transactions))}
+
+    @blp.arguments(TransactionIn)
+    @blp.response(201, TransactionOut)
+    def post(self, data, project_id: int):
+        """Record a pledge, commitment, disbursement or expenditure of the project."""
+        _, project = load_project_for_change(project_id)
+        tx = service.add_transaction(current_actor(), project, data)
+        commit()
+        return tx, {
+            "ETag": transaction_etag(tx),
+            "Location": f"/api/v1/projects/{project.id}/transactions/{tx.id}",
+        }
+
+
+@blp.route("/projects/<int:project_id>/transactions/<int:tx_id>")
+class TransactionDetail(MethodView):
+    @blp.response(200, TransactionOut)
+    def get(self, project_id: int, tx_id: int):
+        """One money flow; the ETag follows its content."""
+        tx = load_transaction(load(Project, project_id, "project"), tx_id)
+        return tx, {"ETag": transaction_etag(tx)}
+
+    @blp.arguments(TransactionPatch(partial=True))
+    @blp.response(200, TransactionOut)
+    def patch(self, data, project_id: int, tx_id: int):
+        """Change a money flow; send If-Match with the ETag you read (stale: 412)."""
+        _, project = load_project_for_change(project_id)
+        tx = load_transaction(project, tx_id)
+        check_if_match(transaction_etag(tx))
+        service.update_transaction(current_actor(), tx, data)
+        commit()
+        return tx, {"ETag": transaction_etag(tx)}
+
+    @blp.response(204)
+    def delete(self, project_id: int, tx_id: int):
+        """Delete a money flow (If-Match honoured)."""
+        _, project = load_project_for_change(project_id)
+        tx = load_transaction(project, tx_id)
+        check_if_match(transaction_etag(tx))
+        service.delete_transaction(current_actor(), tx)
+        commit()

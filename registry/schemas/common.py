@@ -1,0 +1,172 @@
+"""Fields and checks shared by the registry's input schemas.
+
+The same validators serve the API and the web forms, so a value valid in one
+path is valid in the other. Amounts are decimal strings, never floats; shares
+are percentages with at most 4 decimals that add up to 100 within 0.01.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from registry import errors, money
+from registry.extensions import db
+from registry.models import Country, PriorityArea, Region
+from registry.services import shares
+
+# Larger amounts are typing mistakes, and would not fit a 64-bit count of minor units.
+MAX_AMOUNT = Decimal(10) ** 14
+MAX_ID = 2**31 - 1  # PostgreSQL INTEGER keys
+ID = validate.Range(min=1, max=MAX_ID)
+YEAR = validate.Range(min=1900, max=2200)
+
+
+class StrictSchema(Schema):
+    """An input schema: unknown fields are an error."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class DecimalString(fields.Field):
+    """A decimal amount given as a string (or an integer); floats are refused."""
+
+    default_error_messages = {
+        "float": 'Give amounts as decimal strings such as "1250.50", not floating-point numbers',
+        "invalid": "Not a decimal amount",
+        "too_large": "The amount is too large",
+    }
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        if isinstance(value, float):
+            raise self.make_error("float")
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise self.make_error("invalid")
+        text = str(value).strip()
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise self.make_error("invalid") from None
+        if not amount.is_finite():
+            raise self.make_error("invalid")
+        if abs(amount) >= MAX_AMOUNT:
+            raise self.make_error("too_large")
+        return text
+
+    def _serialize(self, value: Any, attr, obj, **kwargs) -> str | None:
+        return None if value is None else str(value)
+
+
+class Share(fields.Field):
+    """A percentage above 0 and at most 100 with at most 4 decimals, as a Decimal."""
+
+    default_error_messages = {"invalid": "Not a percentage between 0 and 100 (at most 4 decimals)"}
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.make_error("invalid")
+        try:
+            share = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+        except InvalidOperation:
+            raise self.make_error("invalid") from None
+        if not share.is_finite() or not 0 < share <= 100:
+            raise self.make_error("invalid")
+        if share != share.quantize(Decimal("0.0001")):
+            raise self.make_error("invalid")
+        return share
+
+    def _serialize(self, value: Any, attr, obj, **kwargs) -> str | None:
+        return None if value is None else f"{Decimal(value).normalize():f}"
+
+
+class Currency(fields.String):
+    """An active ISO 4217 currency code, upper-cased."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        code = super()._deserialize(value, attr, data, **kwargs).strip().upper()
+        if not money.is_currency(code):
+            raise ValidationError(f"{code!r} is not an ISO 4217 currency code")
+        return code
+
+
+def check_amount(value: str | None, currency: str | None, field: str) -> None:
+    """Raise a field error when the amount has more decimals than its currency allows."""
+    if value in (None, "") or not currency:
+        return
+    try:
+        money.parse_amount(value, currency)
+    except errors.RegistryError as exc:
+        raise ValidationError({field: [exc.message]}) from None
+
+
+def check_shares(items: list[dict], field: str) -> None:
+    """Every entry has a share or none does; given shares add up to 100 within 0.01."""
+    given = [item.get("share") for item in items]
+    if not items or all(s is None for s in given):
+        return
+    if any(s is None for s in given):
+        raise ValidationError({field: ["Give a share for every entry or for none"]})
+    try:
+        shares.check_total([shares.to_ppm(s, field) for s in given], field)
+    except errors.ValidationError as exc:
+        raise ValidationError({field: [exc.message]}) from None
+
+
+def check_ordered(data: dict, start: str, end: str) -> None:
+    """The end date is not before the start date."""
+    if data.get(start) and data.get(end) and data[start] > data[end]:
+        raise ValidationError({end: ["Is before the start date"]})
+
+
+def country_exists(code: str) -> None:
+    """Validator: an ISO 3166 alpha-3 code in the reference data."""
+    if db.session.get(Country, code.upper()) is None:
+        raise ValidationError(f"Unknown country {code!r} (ISO 3166 alpha-3, e.g. KEN)")
+
+
+def region_exists(code: str) -> None:
+    """Validator: a UN M49 region code in the reference data."""
+    if db.session.get(Region, code.zfill(3)) is None:
+        raise ValidationError(f"Unknown M49 region {code!r}")
+
+
+def area_exists(code: str) -> None:
+    """Validator: a paragraph 23 priority area code (23a-23l)."""
+    if db.session.get(PriorityArea, code.lower()) is None:
+        raise ValidationError(f"Unknown priority area {code!r} (23a-23l)")
+
+
+def flatten(messages: dict | list | str, prefix: str = "") -> dict[str, list[str]]:
+    """Marshmallow's nested messages as ``{"recipients.0.share": [...]}`` (for forms)."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                flat.setdefault(name, []).extend(value)
+            else:
+                flat.update(flatten(value, name))
+    elif isinstance(messages, list):
+        flat.setdefault(prefix or "_schema", []).extend(str(m) for m in messages)
+    else:
+        flat.setdefault(prefix or "_schema", []).append(str(messages))
+    return flat
+
+
+def run_checks(*checks) -> None:
+    """Run every check and raise one error with all their messages (not just the first)."""
+    errors: dict[str, list[str]] = {}
+    for check in checks:
+        try:
+            check()
+        except ValidationError as exc:
+            messages = exc.messages
+            if not isinstance(messages, dict):
+                messages = {exc.field_name or "_schema": messages}
+            for key, value in messages.items():
+                errors.setdefault(key, []).extend(value if isinstance(value, list) else [value])
+    if errors:
+        raise ValidationError(errors)

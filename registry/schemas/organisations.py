@@ -1,0 +1,52 @@
+"""Organisations in and out of the API."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from registry.models.types import OrganisationKind
+from registry.schemas.common import StrictSchema, country_exists
+from registry.schemas.projects import Page, PageQuery
+
+KINDS = [k.value for k in OrganisationKind]
+
+
+class OrganisationIn(StrictSchema):
+    ref = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=250))
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    iati_ref = fields.String(allow_none=True, validate=validate.Length(max=100))
+    country_iso3 = fields.String(
+        allow_none=True, validate=[validate.Length(equal=3), country_exists]
+    )
+    website = fields.URL(allow_none=True, validate=validate.Length(max=300))
+    description = fields.String(validate=validate.Length(max=2000))
+
+
+class OrganisationPatch(OrganisationIn):
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+
+
+class OrganisationOut(Schema):
+    id = fields.Integer()
+    ref = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    iati_ref = fields.String(allow_none=True)
+    country_iso3 = fields.String(allow_none=True)
+    website = fields.String(allow_none=True)
+    description = fields.String()
+    demo = fields.Boolean()
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class OrganisationPage(Page):
+    items = fields.List(fields.Nested(OrganisationOut))
+
+
+class OrganisationQuery(PageQuery):
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    country = fields.String(validate=validate.Length(equal=3))
+    q = fields.String(validate=validate.Length(max=200))

@@ -1,0 +1,266 @@
+"""Projects and their transactions, in and out of the API."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from registry import money
+from registry.models.types import (
+    WSIS_ACTION_LINES,
+    Instrument,
+    ProjectStatus,
+    SourceKind,
+    TransactionType,
+)
+from registry.schemas.common import (
+    ID,
+    YEAR,
+    Currency,
+    DecimalString,
+    Share,
+    StrictSchema,
+    area_exists,
+    check_amount,
+    check_ordered,
+    check_shares,
+    country_exists,
+    region_exists,
+    run_checks,
+)
+from registry.services.search import SORT_CHOICES
+
+STATUSES = [s.value for s in ProjectStatus]
+INSTRUMENTS = [i.value for i in Instrument]
+TRANSACTION_TYPES = [t.value for t in TransactionType]
+
+
+class RecipientIn(StrictSchema):
+    country = fields.String(
+        load_default=None, allow_none=True, validate=[validate.Length(equal=3), country_exists]
+    )
+    region = fields.String(
+        load_default=None, allow_none=True, validate=[validate.Length(max=3), region_exists]
+    )
+    share = Share(load_default=None, allow_none=True)
+
+    @validates_schema
+    def one_of(self, data: dict, **kwargs) -> None:
+        if bool(data.get("country")) == bool(data.get("region")):
+            raise ValidationError("Give a country or a region, not both", "country")
+
+
+class AreaIn(StrictSchema):
+    code = fields.String(required=True, validate=[validate.Length(max=3), area_exists])
+    share = Share(load_default=None, allow_none=True)
+
+
+class NeedIn(StrictSchema):
+    amount = DecimalString(required=True)
+    currency = Currency(required=True)
+    date = fields.Date(load_default=None, allow_none=True)
+
+    @validates_schema(skip_on_field_errors=False)
+    def amount_fits_currency(self, data: dict, **kwargs) -> None:
+        check_amount(data.get("amount"), data.get("currency"), "amount")
+        if str(data.get("amount", "")).startswith("-"):
+            raise ValidationError("The need cannot be negative", "amount")
+
+
+class ProjectIn(StrictSchema):
+    """A project to register: recipients and areas with shares summing to 100."""
+
+    org_id = fields.Integer(
+        load_default=None,
+        validate=ID,
+        metadata={"description": "Reporting organisation (admins only; others get their own)"},
+    )
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    iati_identifier = fields.String(allow_none=True, validate=validate.Length(max=200))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    description = fields.String(validate=validate.Length(max=20000))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    planned_start = fields.Date(allow_none=True)
+    planned_end = fields.Date(allow_none=True)
+    actual_start = fields.Date(allow_none=True)
+    actual_end = fields.Date(allow_none=True)
+    need = fields.Nested(NeedIn, allow_none=True)
+    recipients = fields.List(fields.Nested(RecipientIn), validate=validate.Length(max=300))
+    areas = fields.List(fields.Nested(AreaIn), validate=validate.Length(max=12))
+    sectors = fields.List(
+        fields.String(validate=validate.Regexp(r"^\d{5}$", error="Not a DAC 5-digit purpose code")),
+        validate=validate.Length(max=100),
+    )
+    wsis_action_lines = fields.List(fields.String(validate=validate.OneOf(list(WSIS_ACTION_LINES))))
+    instrument_sought = fields.String(allow_none=True, validate=validate.OneOf(INSTRUMENTS))
+    contact_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    contact_email = fields.Email(allow_none=True, validate=validate.Length(max=200))
+
+    @validates_schema(skip_on_field_errors=False)
+    def consistent(self, data: dict, **kwargs) -> None:
+        run_checks(
+            lambda: check_ordered(data, "planned_start", "planned_end"),
+            lambda: check_ordered(data, "actual_start", "actual_end"),
+            lambda: check_shares(data.get("recipients") or [], "recipients"),
+            lambda: check_shares(data.get("areas") or [], "areas"),
+        )
+
+
+class ProjectPatch(ProjectIn):
+    """A change to a project: any subset of fields, plus the version it was read at."""
+
+    version = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "The version you read; a stale version gets 409"},
+    )
+
+
+class ProjectDelete(StrictSchema):
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+
+
+class OrgRef(Schema):
+    id = fields.Integer()
+    ref = fields.String()
+    name = fields.String()
+
+
+class RecipientOut(Schema):
+    country = fields.String(attribute="country_iso3", allow_none=True)
+    country_name = fields.Function(lambda r: r.country.name if r.country else None)
+    region = fields.String(attribute="region_code", allow_none=True)
+    region_name = fields.Function(lambda r: r.region.name if r.region else None)
+    share = Share()
+
+
+class AreaOut(Schema):
+    code = fields.String(attribute="area_code")
+    name = fields.Function(lambda a: a.area.short_name)
+    share = Share()
+    inferred = fields.Boolean()
+
+
+def need_out(project) -> dict | None:
+    """The project's need as decimal strings, with its USD value and date."""
+    if project.need_minor is None or not project.need_currency:
+        return None
+    return {
+        "amount": str(money.from_minor(project.need_minor, project.need_currency)),
+        "currency": project.need_currency,
+        "usd": str(money.from_minor(project.need_usd_minor, "USD"))
+        if project.need_usd_minor is not None
+        else None,
+        "date": project.need_date.isoformat() if project.need_date else None,
+    }
+
+
+class ProjectOut(Schema):
+    id = fields.Integer()
+    org = fields.Nested(OrgRef)
+    reference = fields.String()
+    iati_identifier = fields.String(allow_none=True)
+    title = fields.String()
+    description = fields.String()
+    status = fields.String()
+    planned_start = fields.Date(allow_none=True)
+    planned_end = fields.Date(allow_none=True)
+    actual_start = fields.Date(allow_none=True)
+    actual_end = fields.Date(allow_none=True)
+    need = fields.Function(lambda p: need_out(p))
+    recipients = fields.List(fields.Nested(RecipientOut))
+    areas = fields.List(fields.Nested(AreaOut))
+    sectors = fields.Function(lambda p: [s.code for s in p.sectors])
+    wsis_action_lines = fields.Function(lambda p: p.action_lines)
+    instrument_sought = fields.String(allow_none=True)
+    contact_name = fields.String(allow_none=True)
+    contact_email = fields.String(allow_none=True)
+    demo = fields.Boolean()
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class Page(Schema):
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+    pages = fields.Integer()
+
+
+class ProjectPage(Page):
+    items = fields.List(fields.Nested(ProjectOut))
+
+
+class PageQuery(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
+
+
+class ProjectQuery(PageQuery):
+    """Filters, sort and page of the project list (see registry.services.search)."""
+
+    country = fields.String(validate=validate.Regexp(r"^[A-Za-z]{3}$", error="An ISO3 code"))
+    region = fields.String(validate=validate.Regexp(r"^\d{1,3}$", error="An M49 code"))
+    category = fields.String(validate=validate.Length(max=8))
+    area = fields.String(validate=validate.Length(max=3))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    funding_source_id = fields.Integer(validate=ID)
+    source_kind = fields.String(validate=validate.OneOf([k.value for k in SourceKind]))
+    donor_org_id = fields.Integer(validate=ID)
+    org_id = fields.Integer(validate=ID)
+    year_from = fields.Integer(validate=YEAR)
+    year_to = fields.Integer(validate=YEAR)
+    q = fields.String(validate=validate.Length(max=200))
+    sort = fields.String(load_default="title", validate=validate.OneOf(SORT_CHOICES))
+
+    @validates_schema(skip_on_field_errors=False)
+    def years_ordered(self, data: dict, **kwargs) -> None:
+        if data.get("year_from") and data.get("year_to") and data["year_from"] > data["year_to"]:
+            raise ValidationError("Is before year_from", "year_to")
+
+
+# -- transactions ------------------------------------------------------------
+
+
+class TransactionIn(StrictSchema):
+    """A money flow in its original currency, at its value date."""
+
+    type = fields.String(required=True, validate=validate.OneOf(TRANSACTION_TYPES))
+    amount = DecimalString(
+        required=True, metadata={"description": 'Decimal string, e.g. "1250.50"'}
+    )
+    currency = Currency(required=True)
+    value_date = fields.Date(required=True)
+    funding_source_id = fields.Integer(allow_none=True, validate=ID)
+    provider_org_id = fields.Integer(allow_none=True, validate=ID)
+    flow_type = fields.String(allow_none=True, validate=validate.Length(max=8))
+    finance_type = fields.String(allow_none=True, validate=validate.Length(max=8))
+    aid_type = fields.String(allow_none=True, validate=validate.Length(max=8))
+    description = fields.String(allow_none=True, validate=validate.Length(max=1000))
+
+    @validates_schema(skip_on_field_errors=False)
+    def amount_fits_currency(self, data: dict, **kwargs) -> None:
+        check_amount(data.get("amount"), data.get("currency"), "amount")
+
+
+class TransactionPatch(TransactionIn):
+    """Any subset of a transaction's fields (amount checked with its final currency)."""
+
+
+class TransactionOut(Schema):
+    id = fields.Integer()
+    project_id = fields.Integer()
+    type = fields.String()
+    amount = fields.Function(lambda t: str(t.amount))
+    currency = fields.String()
+    value_date = fields.Date()
+    usd = fields.Function(lambda t: str(t.usd_amount))
+    usd_rate = fields.String()
+    usd_rate_date = fields.Date()
+    funding_source_id = fields.Integer(allow_none=True)
+    provider_org_id = fields.Integer(allow_none=True)
+    flow_type = fields.String(allow_none=True)
+    finance_type = fields.String(allow_none=True)
+    aid_type = fields.String(allow_none=True)
+    description = fields.String()
+    created_at = fields.DateTime()

@@ -1,0 +1,93 @@
+"""Checks shared by the API and the pages before a change: 403 unless allowed.
+
+They take the user explicitly and raise PermissionDenied, so a form and an API
+call on the same object are refused for the same reason.
+"""
+
+from __future__ import annotations
+
+from registry.errors import NotFoundError, PermissionDenied, ValidationError
+from registry.extensions import db
+from registry.models import FundingSource, Organisation, Project, Transaction, User
+from registry.models.types import ProjectStatus, Role
+from registry.services import permissions
+
+MAX_ID = 2**31 - 1
+
+
+def load(model: type, object_id: int, what: str):
+    """The object with this id, or 404 (ids beyond the key range are simply unknown)."""
+    obj = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
+    if obj is None:
+        raise NotFoundError(f"No {what} with id {object_id}")
+    return obj
+
+
+def forbid_unless(allowed: bool, message: str) -> None:
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def reporting_org(user: User, org_id: int | None) -> Organisation:
+    """The organisation a new project belongs to: the user's own, or any for admins."""
+    if user.role is Role.ADMIN:
+        if org_id is None:
+            raise ValidationError(
+                "Say which organisation reports the project", {"org_id": ["Required"]}
+            )
+        return load(Organisation, org_id, "organisation")
+    forbid_unless(
+        user.org_id is not None and org_id in (None, user.org_id),
+        "You may only register projects of your own organisation",
+    )
+    return load(Organisation, user.org_id, "organisation")
+
+
+def check_may_save(user: User, org: Organisation, project: Project | None, data: dict) -> None:
+    """403 unless the project, as it would be after the change, is the user's to save."""
+    status = data.get("status") or (project.status.value if project and project.status else None)
+    if data.get("recipients") is not None:
+        countries = {(r.get("country") or "").upper() or None for r in data["recipients"]}
+    else:
+        countries = {r.country_iso3 for r in project.recipients} if project else set()
+    hint = ""
+    if user.role is Role.GOVERNMENT:
+        hint = " (governments post pipeline projects for their own country only)"
+    forbid_unless(
+        permissions.can_save_project(user, org, status or ProjectStatus.ACTIVE.value, countries),
+        "You may not save this project" + hint,
+    )
+
+
+def project_to_change(user: User | None, project_id: int) -> Project:
+    """The project, if the user may change it (404 unknown, 403 not theirs)."""
+    project = load(Project, project_id, "project")
+    forbid_unless(permissions.can_edit_project(user, project), "You may not change this project")
+    return project
+
+
+def transaction_of(project: Project, tx_id: int) -> Transaction:
+    """A transaction of this project (404 when it belongs to another one)."""
+    tx = load(Transaction, tx_id, "transaction")
+    if tx.project_id != project.id:
+        raise NotFoundError(f"Project {project.id} has no transaction {tx_id}")
+    return tx
+
+
+def source_to_change(user: User | None, source_id: int) -> FundingSource:
+    """The funding source, if the user may change it."""
+    source = load(FundingSource, source_id, "funding source")
+    forbid_unless(
+        permissions.can_edit_source(user, source), "You may not change this funding source"
+    )
+    return source
+
+
+def check_new_source(user: User, data: dict) -> None:
+    """Donors add sources their organisation manages; admins any. Fills the default."""
+    if data.get("managing_org_id") is None and user.role is not Role.ADMIN:
+        data["managing_org_id"] = user.org_id
+    forbid_unless(
+        permissions.can_create_source(user, data.get("managing_org_id")),
+        "You may only add funding sources your organisation manages",
+    )

@@ -1,0 +1,293 @@
+"""Funding source pages (list, detail, forms) and organisation pages (list, detail)."""
+
+from __future__ import annotations
+
+from math import ceil
+
+from flask import flash, redirect, render_template, request, url_for
+from marshmallow import EXCLUDE
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import func, select
+
+from registry import money
+from registry.api.funding import source_query
+from registry.api.organisations import org_query
+from registry.auth import current_actor, current_user, login_required
+from registry.errors import NotFoundError, PermissionDenied, RegistryError
+from registry.extensions import db
+from registry.models import FundingSource, Organisation, Project, Transaction
+from registry.models.types import Role
+from registry.schemas.common import flatten
+from registry.schemas.funding import FundingSourceIn, FundingSourceQuery
+from registry.schemas.organisations import OrganisationQuery
+from registry.services import funding as service
+from registry.services import permissions, rights
+from registry.services.search import ProjectFilters, project_count_query, project_query
+from registry.web import forms
+from registry.web.choices import choices
+from registry.web.projects import page_url, usd_totals
+from registry.web.views import bp
+
+PER_PAGE = 25
+
+
+def _query_args(schema_cls) -> tuple[dict, dict]:
+    raw = {k: v for k, v in request.args.items() if v != ""}
+    try:
+        return schema_cls(unknown=EXCLUDE).load(raw), {}
+    except SchemaError as exc:
+        errors = flatten(exc.messages)
+        return schema_cls(unknown=EXCLUDE).load({}), errors
+
+
+def _page(query, count, args: dict):
+    total = db.session.scalar(count) or 0
+    pages = max(1, ceil(total / args["per_page"]))
+    page = min(args["page"], pages)
+    items = list(
+        db.session.scalars(query.limit(args["per_page"]).offset((page - 1) * args["per_page"]))
+    )
+    return items, total, page, pages
+
+
+# -- funding sources -----------------------------------------------------------
+
+
+@bp.get("/funding-sources")
+def funding_sources():
+    """Funding sources with their kind, instruments and amounts."""
+    args, errors = _query_args(FundingSourceQuery)
+    query, count = source_query(args)
+    items, total, page, pages = _page(query, count, args)
+    user = current_user()
+    return render_template(
+        "sources/list.html",
+        items=items,
+        total=total,
+        page=page,
+        pages=pages,
+        page_url=page_url,
+        args=args,
+        filter_errors=errors,
+        choices=choices(),
+        can_create=user is not None and user.role in (Role.ADMIN, Role.DONOR),
+    )
+
+
+@bp.get("/funding-sources/<int:source_id>")
+def funding_source(source_id: int):
+    """One funding source: its rules and the projects drawing on it."""
+    source = rights.load(FundingSource, source_id, "funding source")
+    usd = dict(
+        db.session.execute(
+            select(Transaction.type, func.sum(Transaction.usd_minor))
+            .where(Transaction.funding_source_id == source.id)
+            .group_by(Transaction.type)
+        ).all()
+    )
+    filters = ProjectFilters(funding_source_id=source.id, sort="-start")
+    projects = list(db.session.scalars(project_query(filters).limit(50)))
+    return render_template(
+        "sources/detail.html",
+        source=source,
+        usd={k.value: money.from_minor(v or 0, "USD") for k, v in usd.items()},
+        projects=projects,
+        project_count=db.session.scalar(project_count_query(filters)),
+        totals=usd_totals([p.id for p in projects]),
+        can_edit=permissions.can_edit_source(current_user(), source),
+    )
+
+
+def state_from_source(source: FundingSource) -> dict:
+    values = {
+        key: "" if getattr(source, key) is None else str(getattr(source, key))
+        for key in service.SCALAR_FIELDS
+    }
+    values["kind"] = source.kind.value
+    values["amount_currency"] = source.amount_currency
+    for key in ("min", "max"):
+        minor = getattr(source, f"{key}_amount_minor")
+        values[f"{key}_amount"] = (
+            "" if minor is None else str(money.from_minor(minor, source.amount_currency))
+        )
+    values["countries"] = ", ".join(c.iso3 for c in source.countries)
+    values["regions"] = ", ".join(r.code for r in source.regions)
+    values["version"] = str(source.version)
+    return {
+        "fields": values,
+        "instruments": source.instruments,
+        "areas": [a.code for a in source.areas],
+        "categories": [c.code for c in source.categories],
+    }
+
+
+def state_from_form() -> dict:
+    form = request.form
+    return {
+        "fields": form.to_dict(),
+        "instruments": form.getlist("instruments"),
+        "areas": form.getlist("areas"),
+        "categories": form.getlist("categories"),
+    }
+
+
+def render_source_form(state: dict, errors, source: FundingSource | None):
+    return render_template(
+        "sources/form.html",
+        source=source,
+        state=state,
+        errors=errors.errors if errors else {},
+        message=errors.message if errors else None,
+        choices=choices(),
+        is_admin=current_user().role is Role.ADMIN,
+    ), (422 if errors else 200)
+
+
+def _save_source(source: FundingSource | None) -> FundingSource:
+    user = current_user()
+    data = forms.validate(
+        FundingSourceIn(),
+        forms.source_data(request.form),
+        lists=("countries", "regions", "areas", "categories", "instruments"),
+    )
+    try:
+        if source is None:
+            rights.check_new_source(user, data)
+            saved = service.create_funding_source(current_actor(), data)
+        else:
+            if data.get("managing_org_id") is None:
+                data.pop("managing_org_id", None)
+            else:
+                rights.forbid_unless(
+                    permissions.can_create_source(user, data["managing_org_id"]),
+                    "You may not hand the funding source to another organisation",
+                )
+            saved = service.update_funding_source(
+                current_actor(), source, data, forms.version_of(request.form)
+            )
+        db.session.commit()
+        return saved
+    except (PermissionDenied, NotFoundError):
+        raise
+    except RegistryError as exc:
+        db.session.rollback()
+        raise forms.service_errors(exc) from None
+
+
+@bp.route("/funding-sources/new", methods=["GET", "POST"])
+@login_required
+def funding_source_new():
+    """Add a funding source your organisation manages."""
+    user = current_user()
+    if user.role not in (Role.ADMIN, Role.DONOR):
+        raise PermissionDenied("Your role does not allow adding funding sources")
+    if request.method == "POST":
+        try:
+            source = _save_source(None)
+        except forms.FormErrors as errors:
+            return render_source_form(state_from_form(), errors, None)
+        flash(f"Added “{source.name}”", "success")
+        return redirect(url_for("web.funding_source", source_id=source.id))
+    values = {"amount_currency": "USD", "managing_org_id": str(user.org_id or "")}
+    state = {"fields": values, "instruments": [], "areas": [], "categories": []}
+    return render_source_form(state, None, None)
+
+
+@bp.route("/funding-sources/<int:source_id>/edit", methods=["GET", "POST"])
+@login_required
+def funding_source_edit(source_id: int):
+    """Change a funding source's rules."""
+    source = rights.source_to_change(current_user(), source_id)
+    if request.method == "POST":
+        try:
+            _save_source(source)
+        except forms.FormErrors as errors:
+            source = db.session.get(FundingSource, source_id)
+            return render_source_form(state_from_form(), errors, source)
+        flash("Saved your changes", "success")
+        return redirect(url_for("web.funding_source", source_id=source_id))
+    return render_source_form(state_from_source(source), None, source)
+
+
+@bp.post("/funding-sources/<int:source_id>/delete")
+@login_required
+def funding_source_delete(source_id: int):
+    """Delete a funding source; transactions keep their amounts and lose the link."""
+    source = rights.source_to_change(current_user(), source_id)
+    name = source.name
+    service.delete_funding_source(current_actor(), source, forms.version_of(request.form))
+    db.session.commit()
+    flash(f"Deleted “{name}”", "success")
+    return redirect(url_for("web.funding_sources"))
+
+
+# -- organisations -----------------------------------------------------------
+
+
+@bp.get("/organisations")
+def organisations():
+    """Donors, funds, governments and implementers, with their number of projects."""
+    args, errors = _query_args(OrganisationQuery)
+    query, count = org_query(args)
+    items, total, page, pages = _page(query, count, args)
+    counts = dict(
+        db.session.execute(
+            select(Project.org_id, func.count(Project.id))
+            .where(Project.org_id.in_([o.id for o in items]))
+            .group_by(Project.org_id)
+        ).all()
+    )
+    return render_template(
+        "orgs/list.html",
+        items=items,
+        counts=counts,
+        total=total,
+        page=page,
+        pages=pages,
+        page_url=page_url,
+        args=args,
+        filter_errors=errors,
+        choices=choices(),
+    )
+
+
+@bp.get("/organisations/<int:org_id>")
+def organisation(org_id: int):
+    """One organisation: its projects, the funding sources it manages and its money flows."""
+    org = rights.load(Organisation, org_id, "organisation")
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
+    filters = ProjectFilters(org_id=org.id, sort="-start")
+    total = db.session.scalar(project_count_query(filters)) or 0
+    pages = max(1, ceil(total / PER_PAGE))
+    page = min(page, pages)
+    projects = list(
+        db.session.scalars(project_query(filters).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
+    )
+    sources = list(
+        db.session.scalars(
+            select(FundingSource)
+            .where(FundingSource.managing_org_id == org.id)
+            .order_by(FundingSource.name)
+        )
+    )
+    usd = dict(
+        db.session.execute(
+            select(Transaction.type, func.sum(Transaction.usd_minor))
+            .join(Project, Project.id == Transaction.project_id)
+            .where(Project.org_id == org.id)
+            .group_by(Transaction.type)
+        ).all()
+    )
+    return render_template(
+        "orgs/detail.html",
+        org=org,
+        projects=projects,
+        totals=usd_totals([p.id for p in projects]),
+        sources=sources,
+        usd={k.value: money.from_minor(v or 0, "USD") for k, v in usd.items()},
+        total=total,
+        page=page,
+        pages=pages,
+        page_url=page_url,
+        can_create_source=permissions.can_create_source(current_user(), org.id),
+    )

@@ -1,0 +1,95 @@
+"""Option lists for filters and forms (reference data, organisations, funding sources)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from flask import g
+from sqlalchemy import select
+
+from registry import money
+from registry.extensions import db
+from registry.models import (
+    Country,
+    FundingSource,
+    Organisation,
+    PriorityArea,
+    RecipientCategory,
+    Region,
+)
+from registry.models.types import (
+    WSIS_ACTION_LINES,
+    Instrument,
+    OrganisationKind,
+    ProjectStatus,
+    SourceKind,
+    TransactionType,
+    label,
+)
+
+# Currencies most flows use first; the rest alphabetically after them.
+COMMON_CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CHF", "SEK", "NOK", "DKK", "CAD", "AUD"]
+
+
+class Choices:
+    """Lazily loaded option lists, one set per request."""
+
+    @cached_property
+    def countries(self) -> list[tuple[str, str]]:
+        rows = db.session.execute(select(Country.iso3, Country.name).order_by(Country.name))
+        return [(iso3, name) for iso3, name in rows]
+
+    @cached_property
+    def regions(self) -> list[tuple[str, str]]:
+        rows = db.session.execute(
+            select(Region.code, Region.name).where(Region.level != "world").order_by(Region.name)
+        )
+        return [(code, name) for code, name in rows]
+
+    @cached_property
+    def areas(self) -> list[tuple[str, str]]:
+        rows = db.session.execute(
+            select(PriorityArea.code, PriorityArea.short_name).order_by(PriorityArea.code)
+        )
+        return [(code, name) for code, name in rows]
+
+    @cached_property
+    def categories(self) -> list[tuple[str, str]]:
+        rows = db.session.execute(
+            select(RecipientCategory.code, RecipientCategory.name).order_by(RecipientCategory.code)
+        )
+        return [(code, name) for code, name in rows]
+
+    @cached_property
+    def organisations(self) -> list[tuple[int, str]]:
+        rows = db.session.execute(
+            select(Organisation.id, Organisation.name).order_by(Organisation.name)
+        )
+        return [(i, name) for i, name in rows]
+
+    @cached_property
+    def funding_sources(self) -> list[tuple[int, str]]:
+        rows = db.session.execute(
+            select(FundingSource.id, FundingSource.name).order_by(FundingSource.name)
+        )
+        return [(i, name) for i, name in rows]
+
+    @cached_property
+    def currencies(self) -> list[tuple[str, str]]:
+        table = money.currencies()
+        rest = sorted(c for c in table if c not in COMMON_CURRENCIES)
+        return [(c, f"{c} · {table[c][0]}") for c in [*COMMON_CURRENCIES, *rest] if c in table]
+
+    statuses = [(s.value, label(s.value)) for s in ProjectStatus]
+    source_kinds = [(k.value, label(k.value)) for k in SourceKind]
+    org_kinds = [(k.value, label(k.value)) for k in OrganisationKind]
+    instruments = [(i.value, label(i.value)) for i in Instrument]
+    transaction_types = [(t.value, label(t.value)) for t in TransactionType]
+    action_lines = sorted(WSIS_ACTION_LINES.items(), key=lambda item: int(item[0][1:]))
+
+
+def choices() -> Choices:
+    """This request's option lists."""
+    if "choices" not in g:
+        g.choices = Choices()
+    return g.choices

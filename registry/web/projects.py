@@ -1,0 +1,369 @@
+"""Project pages: list with filters, detail with history, forms for projects and transactions.
+
+Views stay thin: load (with the same rights checks as the API), call the service,
+commit once, render.
+"""
+
+from __future__ import annotations
+
+from math import ceil
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from marshmallow import EXCLUDE
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import func, select
+
+from registry import money
+from registry.auth import current_actor, current_user, login_required
+from registry.errors import NotFoundError, PermissionDenied, RegistryError
+from registry.extensions import db
+from registry.models import Project, Transaction
+from registry.models.types import ProjectStatus, Role
+from registry.schemas.common import flatten
+from registry.schemas.projects import ProjectIn, ProjectQuery, TransactionIn
+from registry.services import permissions, rights
+from registry.services import projects as service
+from registry.services.history import changes, project_history
+from registry.services.search import ProjectFilters, project_count_query, project_query
+from registry.web import forms
+from registry.web.choices import choices
+from registry.web.views import bp
+
+PER_PAGE = 25
+EDITOR_ROLES = ("admin", "donor", "government")
+
+
+def usd_totals(project_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """USD totals by transaction type for each project, summed in the database."""
+    if not project_ids:
+        return {}
+    rows = db.session.execute(
+        select(Transaction.project_id, Transaction.type, func.sum(Transaction.usd_minor))
+        .where(Transaction.project_id.in_(project_ids))
+        .group_by(Transaction.project_id, Transaction.type)
+    )
+    totals: dict[int, dict[str, Any]] = {}
+    for project_id, kind, minor in rows:
+        totals.setdefault(project_id, {})[kind.value] = money.from_minor(minor or 0, "USD")
+    return totals
+
+
+def list_arguments() -> tuple[dict, dict[str, list[str]]]:
+    """The query string read through the API's ProjectQuery; bad filters are reported, not fatal."""
+    raw = {k: v for k, v in request.args.items() if v != ""}
+    try:
+        return ProjectQuery(unknown=EXCLUDE).load(raw), {}
+    except SchemaError as exc:
+        errors = flatten(exc.messages)
+        clean = {k: v for k, v in raw.items() if k not in errors}
+        try:
+            return ProjectQuery(unknown=EXCLUDE).load(clean), errors
+        except SchemaError:
+            return ProjectQuery().load({}), errors
+
+
+def page_url(page: int) -> str:
+    args = request.args.to_dict()
+    args["page"] = str(page)
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+@bp.get("/projects")
+def projects():
+    """Projects with the same filters as the API, paginated."""
+    args, errors = list_arguments()
+    filters = ProjectFilters.from_mapping(args)
+    per_page = args.get("per_page", PER_PAGE)
+    total = db.session.scalar(project_count_query(filters)) or 0
+    pages = max(1, ceil(total / per_page))
+    page = min(args.get("page", 1), pages)
+    items = list(
+        db.session.scalars(project_query(filters).limit(per_page).offset((page - 1) * per_page))
+    )
+    return render_template(
+        "projects/list.html",
+        items=items,
+        totals=usd_totals([p.id for p in items]),
+        total=total,
+        page=page,
+        pages=pages,
+        page_url=page_url,
+        args=args,
+        filter_errors=errors,
+        choices=choices(),
+        can_create=current_user() is not None and current_user().role.value in EDITOR_ROLES,
+    )
+
+
+@bp.get("/projects/<int:project_id>")
+def project(project_id: int):
+    """One project: recipients and areas with shares, money flows, funding sources, history."""
+    item = rights.load(Project, project_id, "project")
+    user = current_user()
+    sources = {t.funding_source.id: t.funding_source for t in item.transactions if t.funding_source}
+    events = project_history(item.id, limit=100)
+    return render_template(
+        "projects/detail.html",
+        project=item,
+        totals=usd_totals([item.id]).get(item.id, {}),
+        sources=sorted(sources.values(), key=lambda s: s.name),
+        history=[(e, changes(e)) for e in events],
+        can_edit=permissions.can_edit_project(user, item),
+        show_people=user is not None,
+    )
+
+
+# -- project form ------------------------------------------------------------
+
+
+def rows_for(items: list[dict], minimum: int = forms.EMPTY_ROWS) -> list[dict]:
+    """Form rows: the given ones, then blank rows up to ``minimum`` (and one spare)."""
+    rows = list(items)
+    while len(rows) < max(minimum, len(items) + 1):
+        rows.append({})
+    return rows
+
+
+def state_from_project(item: Project) -> dict[str, Any]:
+    """What the edit form shows for a saved project."""
+    values = {
+        key: "" if getattr(item, key) is None else str(getattr(item, key))
+        for key in service.SCALAR_FIELDS
+    }
+    values["status"] = item.status.value
+    values["instrument_sought"] = item.instrument_sought.value if item.instrument_sought else ""
+    values["version"] = str(item.version)
+    values["org_id"] = str(item.org_id)
+    if item.need_minor is not None and item.need_currency:
+        values["need_amount"] = str(money.from_minor(item.need_minor, item.need_currency))
+        values["need_currency"] = item.need_currency
+    recipients = [
+        {
+            "place": r.country_iso3 or f"R:{r.region_code}",
+            "share": f"{r.share.normalize():f}",
+        }
+        for r in item.recipients
+    ]
+    areas = [{"code": a.area_code, "share": f"{a.share.normalize():f}"} for a in item.areas]
+    return {
+        "fields": values,
+        "recipients": rows_for(recipients),
+        "areas": rows_for(areas),
+        "action_lines": item.action_lines,
+    }
+
+
+def state_from_form() -> dict[str, Any]:
+    """What the user typed, to show again with the errors."""
+    form = request.form
+
+    def rows(prefix: str, fields: tuple[str, ...]) -> list[dict]:
+        numbers = [
+            int(key.split("-")[1])
+            for key in form
+            if key.startswith(f"{prefix}-") and key.split("-")[1].isdigit()
+        ]
+        count = min(max(numbers, default=-1) + 1, forms.MAX_ROWS)
+        return rows_for(
+            [{f: form.get(f"{prefix}-{n}-{f}", "") for f in fields} for n in range(count)]
+        )
+
+    return {
+        "fields": form.to_dict(),
+        "recipients": rows("recipients", ("place", "share")),
+        "areas": rows("areas", ("code", "share")),
+        "action_lines": form.getlist("wsis_action_lines"),
+    }
+
+
+def render_project_form(state: dict, errors: forms.FormErrors | None, item: Project | None):
+    user = current_user()
+    return render_template(
+        "projects/form.html",
+        project=item,
+        state=state,
+        errors=errors.errors if errors else {},
+        message=errors.message if errors else None,
+        choices=choices(),
+        is_admin=user.role is Role.ADMIN,
+        is_government=user.role is Role.GOVERNMENT,
+    ), (422 if errors else 200)
+
+
+def _save_project(item: Project | None) -> Project:
+    """Validate the posted form and create or change the project; FormErrors on bad input."""
+    user = current_user()
+    raw, rows = forms.project_data(request.form)
+    if item is not None:
+        raw.pop("org_id", None)
+    data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines",))
+    if user.role is Role.GOVERNMENT:
+        data["status"] = ProjectStatus.PIPELINE.value
+    try:
+        if item is None:
+            org = rights.reporting_org(user, data.pop("org_id", None))
+            rights.check_may_save(user, org, None, data)
+            saved = service.create_project(current_actor(), org, data)
+        else:
+            data.pop("org_id", None)
+            rights.check_may_save(user, item.org, item, data)
+            saved = service.update_project(
+                current_actor(), item, data, forms.version_of(request.form)
+            )
+        db.session.commit()
+        return saved
+    except (PermissionDenied, NotFoundError):
+        raise
+    except RegistryError as exc:
+        db.session.rollback()
+        raise forms.service_errors(exc) from None
+
+
+@bp.route("/projects/new", methods=["GET", "POST"])
+@login_required
+def project_new():
+    """Register a project of your organisation (governments: a pipeline project)."""
+    user = current_user()
+    if user.role.value not in EDITOR_ROLES:
+        raise PermissionDenied("Your role does not allow registering projects")
+    if request.method == "POST":
+        try:
+            item = _save_project(None)
+        except forms.FormErrors as errors:
+            return render_project_form(state_from_form(), errors, None)
+        flash(f"Registered “{item.title}”", "success")
+        return redirect(url_for("web.project", project_id=item.id))
+    status = "pipeline" if user.role is Role.GOVERNMENT else "active"
+    values = {"status": status, "need_currency": "USD", "org_id": str(user.org_id or "")}
+    state = {
+        "fields": values,
+        "recipients": rows_for([]),
+        "areas": rows_for([]),
+        "action_lines": [],
+    }
+    return render_project_form(state, None, None)
+
+
+@bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
+@login_required
+def project_edit(project_id: int):
+    """Change a project; a stale form (someone saved meanwhile) is refused with a reload link."""
+    item = rights.project_to_change(current_user(), project_id)
+    if request.method == "POST":
+        try:
+            _save_project(item)
+        except forms.FormErrors as errors:
+            item = db.session.get(Project, project_id) or abort(404)
+            return render_project_form(state_from_form(), errors, item)
+        flash("Saved your changes", "success")
+        return redirect(url_for("web.project", project_id=project_id))
+    return render_project_form(state_from_project(item), None, item)
+
+
+@bp.post("/projects/<int:project_id>/delete")
+@login_required
+def project_delete(project_id: int):
+    """Delete a project and its transactions (the audit trail keeps them)."""
+    item = rights.project_to_change(current_user(), project_id)
+    title = item.title
+    service.delete_project(current_actor(), item, forms.version_of(request.form))
+    db.session.commit()
+    flash(f"Deleted “{title}”", "success")
+    return redirect(url_for("web.projects"))
+
+
+# -- transactions ------------------------------------------------------------
+
+
+def state_from_transaction(tx: Transaction) -> dict[str, str]:
+    values = {
+        "type": tx.type.value,
+        "amount": str(tx.amount),
+        "currency": tx.currency,
+        "value_date": tx.value_date.isoformat(),
+        "description": tx.description or "",
+    }
+    for key in ("funding_source_id", "provider_org_id", "flow_type", "finance_type", "aid_type"):
+        value = getattr(tx, key)
+        values[key] = "" if value is None else str(value)
+    return values
+
+
+def render_transaction_form(item: Project, tx: Transaction | None, values: dict, errors=None):
+    return render_template(
+        "projects/transaction_form.html",
+        project=item,
+        tx=tx,
+        values=values,
+        errors=errors.errors if errors else {},
+        message=errors.message if errors else None,
+        choices=choices(),
+    ), (422 if errors else 200)
+
+
+def _save_transaction(item: Project, tx: Transaction | None) -> Transaction:
+    data = forms.validate(TransactionIn(), forms.transaction_data(request.form))
+    try:
+        if tx is None:
+            saved = service.add_transaction(current_actor(), item, data)
+        else:
+            saved = service.update_transaction(current_actor(), tx, data)
+        db.session.commit()
+        return saved
+    except (PermissionDenied, NotFoundError):
+        raise
+    except RegistryError as exc:
+        db.session.rollback()
+        raise forms.service_errors(exc) from None
+
+
+@bp.route("/projects/<int:project_id>/transactions/new", methods=["GET", "POST"])
+@login_required
+def transaction_new(project_id: int):
+    """Add a pledge, commitment, disbursement or expenditure."""
+    item = rights.project_to_change(current_user(), project_id)
+    if request.method == "POST":
+        try:
+            tx = _save_transaction(item, None)
+        except forms.FormErrors as errors:
+            item = db.session.get(Project, project_id)
+            return render_transaction_form(item, None, request.form.to_dict(), errors)
+        flash(
+            f"Added {tx.type.value} of {money.format_amount(tx.amount, tx.currency)}"
+            f" (USD {money.format_amount(tx.usd_amount)})",
+            "success",
+        )
+        return redirect(url_for("web.project", project_id=project_id) + "#transactions")
+    values = {"type": "commitment", "currency": "USD"}
+    return render_transaction_form(item, None, values)
+
+
+@bp.route("/projects/<int:project_id>/transactions/<int:tx_id>/edit", methods=["GET", "POST"])
+@login_required
+def transaction_edit(project_id: int, tx_id: int):
+    """Change a money flow; its USD value is recomputed at the rate of its value date."""
+    item = rights.project_to_change(current_user(), project_id)
+    tx = rights.transaction_of(item, tx_id)
+    if request.method == "POST":
+        try:
+            _save_transaction(item, tx)
+        except forms.FormErrors as errors:
+            item = db.session.get(Project, project_id)
+            tx = db.session.get(Transaction, tx_id)
+            return render_transaction_form(item, tx, request.form.to_dict(), errors)
+        flash("Saved the transaction", "success")
+        return redirect(url_for("web.project", project_id=project_id) + "#transactions")
+    return render_transaction_form(item, tx, state_from_transaction(tx))
+
+
+@bp.post("/projects/<int:project_id>/transactions/<int:tx_id>/delete")
+@login_required
+def transaction_delete(project_id: int, tx_id: int):
+    """Delete a money flow."""
+    item = rights.project_to_change(current_user(), project_id)
+    tx = rights.transaction_of(item, tx_id)
+    service.delete_transaction(current_actor(), tx)
+    db.session.commit()
+    flash("Deleted the transaction", "success")
+    return redirect(url_for("web.project", project_id=project_id) + "#transactions")
