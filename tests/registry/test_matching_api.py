@@ -183,3 +183,14 @@ def test_gap_counts_commitments_in_both_currencies(actor, make_org, make_source)
     in_eur = money.convert(Decimal("250000"), "USD", "EUR", day).amount
     assert gap.gap == Decimal("1000000.00") - in_eur
     assert gap.gap_usd == money.from_minor(project.need_usd_minor, "USD") - tx.usd_amount
+
+
+def test_openapi_documents_the_finder(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    for path in (
+        "/api/v1/funding-sources/match",
+        "/api/v1/funding-sources/{source_id}/matching-projects",
+        "/api/v1/pipeline-projects/{project_id}/interests",
+        "/api/v1/saved-searches",
+    ):
+        assert path in paths, path
