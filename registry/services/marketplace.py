@@ -27,6 +27,7 @@ from registry.errors import (
 )
 from registry.extensions import db
 from registry.models import (
+    AuditEvent,
     Country,
     FundingSource,
     Organisation,
@@ -263,6 +264,18 @@ def withdraw_pipeline_project(actor: Actor, project: Project, expected_version: 
         project.org_id,
     )
     return project
+
+
+def was_withdrawn(project: Project) -> bool:
+    """True when the project left the marketplace by withdrawal (its audit trail says so)."""
+    if project.status is not ProjectStatus.CANCELLED:
+        return False
+    stmt = select(AuditEvent.id).where(
+        AuditEvent.entity_type == "project",
+        AuditEvent.entity_id == project.id,
+        AuditEvent.summary.like("Withdrew pipeline project%"),
+    )
+    return db.session.scalar(stmt.limit(1)) is not None
 
 
 # -- interest -----------------------------------------------------------------------------

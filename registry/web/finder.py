@@ -284,6 +284,7 @@ def pipeline_project(project_id: int):
         gap=gap,
         can_edit=project.status is ProjectStatus.PIPELINE and marketplace.can_edit_pipeline(actor, project),
         can_see_interests=marketplace.can_see_interests(actor, project),
+        withdrawn=marketplace.was_withdrawn(project),
         interested=interested,
         my_interest=marketplace.interest_of(project, actor.org_id),
         may_express=actor.role in (Role.DONOR.value, Role.ADMIN.value) and actor.org_id is not None,

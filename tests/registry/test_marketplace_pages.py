@@ -119,6 +119,7 @@ def test_government_posts_edits_and_withdraws_through_forms(client, people):
     assert edited.status_code == 302
     assert client.post(f"/pipeline/{project.id}/withdraw").status_code == 302
     assert db.session.get(Project, project.id).status is ProjectStatus.CANCELLED
+    assert "Withdrawn by the government" in client.get(f"/pipeline/{project.id}").get_data(as_text=True)
 
 
 def test_other_governments_and_donors_cannot_edit(client, people):
