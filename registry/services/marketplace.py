@@ -122,6 +122,14 @@ def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
             errors[key] = ["Required for a pipeline project"]
     if errors:
         raise ValidationError("The pipeline project is not complete", errors)
+    _check_text(data)
+    country = data.get("country")
+    if country is not None and not matching.looks_like_code(str(country)):
+        raise ValidationError(f"Unknown country {country!r}", {"country": ["Not an ISO 3166 alpha-3 code"]})
+    for item in data.get("areas") or []:
+        code = item.get("code") if isinstance(item, dict) else item
+        if not matching.looks_like_code(str(code)):
+            raise ValidationError(f"Unknown priority area {code!r}", {"areas": [f"Unknown area {code!r}"]})
     need = data.get("need")
     if need and need.get("amount") not in (None, ""):
         currency = str(need.get("currency") or "").strip().upper()
@@ -140,6 +148,13 @@ def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if "country" in data:
         out["recipients"] = [{"country": str(data["country"]).upper()}]
     return out
+
+
+def _check_text(values: dict[str, Any]) -> None:
+    """Refuse text with NUL characters: no database column can hold them."""
+    bad = sorted(k for k, v in values.items() if isinstance(v, str) and "\x00" in v)
+    if bad:
+        raise ValidationError("Text contains a NUL character", {k: ["Contains a NUL character"] for k in bad})
 
 
 def _next_reference(org: Organisation, country: str) -> str:
@@ -314,6 +329,7 @@ def express_interest(actor: Actor, project: Project, note: str = "") -> Pipeline
     if interest_of(project, actor.org_id) is not None:
         raise ConflictError("Your organisation has already recorded interest", {"project": ["Already interested"]})
     note = (note or "").strip()
+    _check_text({"note": note})
     if len(note) > 2000:
         raise ValidationError("The note is too long", {"note": ["At most 2,000 characters"]})
     interest = PipelineInterest(project_id=project.id, org_id=actor.org_id, user_id=actor.user_id, note=note)
@@ -388,6 +404,7 @@ def commit_to_pipeline_project(
     currency = (currency or "").strip().upper()
     if not money.is_currency(currency):
         raise ValidationError(f"Unknown currency {currency!r}", {"currency": ["Not an ISO 4217 currency code"]})
+    _check_text({"description": description})
     value = money.parse_amount(amount, currency) if not isinstance(amount, Decimal) else amount
     if value <= 0:
         raise ValidationError("A commitment is above zero", {"amount": ["Must be above zero"]})
@@ -447,14 +464,17 @@ def pipeline_filters(params: dict[str, Any]) -> dict[str, Any]:
     """Check the marketplace filters (country, priority area, instrument, text)."""
     errors: dict[str, list[str]] = {}
     country = str(params.get("country") or "").strip().upper() or None
-    if country and db.session.get(Country, country) is None:
+    if country and (not matching.looks_like_code(country) or db.session.get(Country, country) is None):
         errors["country"] = [f"Unknown country {country!r} (expected an ISO 3166 alpha-3 code)"]
     area = str(params.get("priority_area") or "").strip().lower() or None
-    if area and db.session.get(PriorityArea, area) is None:
+    if area and (not matching.looks_like_code(area) or db.session.get(PriorityArea, area) is None):
         errors["priority_area"] = [f"Unknown priority area {area!r} (expected 23a-23l)"]
     instrument = str(params.get("instrument") or "").strip().lower() or None
     if instrument and instrument not in {i.value for i in Instrument}:
         errors["instrument"] = [f"Unknown instrument {instrument!r}"]
+    text = str(params.get("q") or "")
+    if "\x00" in text:
+        errors["q"] = ["The text contains a NUL character"]
     if errors:
         raise ValidationError("The filters are not valid; see errors for each field", errors)
     return {
@@ -470,6 +490,7 @@ def create_saved_search(actor: Actor, name: str, kind: str, params: dict[str, An
     if actor.user_id is None:
         raise PermissionDenied("Log in to save searches")
     name = (name or "").strip()
+    _check_text({"name": name})
     if not name:
         raise ValidationError("Give the search a name", {"name": ["Required"]})
     search = SavedSearch(

@@ -10,6 +10,7 @@ tie-breaking are documented in docs/funding-finder.md; keep the two in step.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -153,6 +154,12 @@ class FinderResult:
 # -- input ------------------------------------------------------------------------------
 
 
+def looks_like_code(text: str) -> bool:
+    """Letters and digits only: anything else is no code (and never reaches the database,
+    which may refuse characters such as NUL outright)."""
+    return bool(re.fullmatch(r"[A-Za-z0-9]{1,8}", text or ""))
+
+
 def build_need(
     country: str | None,
     areas: Iterable[str] | str | None,
@@ -166,7 +173,7 @@ def build_need(
     iso3 = (country or "").strip().upper()
     if not iso3:
         errors["country"] = ["Required: an ISO 3166 alpha-3 code, e.g. NPL"]
-    elif db.session.get(Country, iso3) is None:
+    elif not looks_like_code(iso3) or db.session.get(Country, iso3) is None:
         errors["country"] = [f"Unknown country {iso3!r} (expected an ISO 3166 alpha-3 code, e.g. NPL)"]
     if isinstance(areas, str):
         areas = [a for a in areas.replace(";", ",").split(",")]
@@ -175,7 +182,7 @@ def build_need(
         code = str(code).strip().lower()
         if not code:
             continue
-        if db.session.get(PriorityArea, code) is None:
+        if not looks_like_code(code) or db.session.get(PriorityArea, code) is None:
             errors.setdefault("priority_area", []).append(f"Unknown priority area {code!r} (expected 23a-23l)")
         elif code not in codes:
             codes.append(code)

@@ -335,3 +335,22 @@ def test_changing_areas_and_country_keeps_rows_consistent_and_audited(people):
     assert [r.country_iso3 for r in project.recipients] == ["KEN"]
     with pytest.raises(ValidationError):
         marketplace.update_pipeline_project(as_actor(people["admin"]), project, {"areas": ["23q"]})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("title", "A\x00B"), ("country", "\x00\x00\x00"), ("areas", ["\x00"]), ("contact_email", "a\x00@b.c")],
+)
+def test_nul_characters_are_refused_before_the_database(people, field, value):
+    data = {**PROJECT, "country": "NPL", field: value}
+    with pytest.raises(ValidationError) as caught:  # as an admin, who may name any country
+        marketplace.post_pipeline_project(as_actor(people["admin"]), data, people["gov_npl"])
+    assert field in caught.value.errors
+
+
+def test_nul_in_filters_and_notes(people):
+    for filters in ({"country": "\x00\x00\x00"}, {"priority_area": "\x00"}, {"q": "x\x00"}):
+        with pytest.raises(ValidationError):
+            marketplace.pipeline_filters(filters)
+    with pytest.raises(ValidationError):
+        marketplace.express_interest(as_actor(people["a"]), post(people), "note\x00")
