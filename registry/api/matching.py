@@ -278,9 +278,7 @@ class PipelineProjectDetail(MethodView):
     def patch(self, args, project_id: int):
         """Change your pipeline project; send the version you read to guard against lost updates."""
         project = marketplace.get_pipeline_project(project_id)
-        marketplace.update_pipeline_project(
-            current_actor(), project, _pipeline_data(args), args.get("version")
-        )
+        marketplace.update_pipeline_project(current_actor(), project, _pipeline_data(args), args.get("version"))
         db.session.commit()
         return project_out(project)
 
@@ -329,9 +327,7 @@ class InterestDetail(MethodView):
     def delete(self, project_id: int, interest_id: int):
         """Withdraw an interest (only the organisation that recorded it, or an admin)."""
         project = marketplace.get_pipeline_project(project_id)
-        marketplace.withdraw_interest(
-            current_actor(), marketplace.get_interest(project, interest_id)
-        )
+        marketplace.withdraw_interest(current_actor(), marketplace.get_interest(project, interest_id))
         db.session.commit()
 
 
@@ -382,9 +378,7 @@ class SavedSearches(MethodView):
     @blp.response(201, SavedSearchOut)
     def post(self, args):
         """Save a finder ("funding") or marketplace ("pipeline") search."""
-        search = marketplace.create_saved_search(
-            current_actor(), args["name"], args["kind"], args["params"]
-        )
+        search = marketplace.create_saved_search(current_actor(), args["name"], args["kind"], args["params"])
         db.session.commit()
         return search_out(search)
 

@@ -8,24 +8,14 @@ from registry.schemas.reference import StrictSchema
 
 
 class MatchQuery(StrictSchema):
-    country = fields.String(
-        required=True, metadata={"description": "ISO 3166 alpha-3 code, e.g. NPL"}
-    )
+    country = fields.String(required=True, metadata={"description": "ISO 3166 alpha-3 code, e.g. NPL"})
     priority_area = fields.String(
         load_default=None, metadata={"description": "Paragraph 23 area(s), e.g. 23b or 23b,23c"}
     )
-    instrument = fields.String(
-        load_default=None, metadata={"description": "e.g. grant, concessional_loan"}
-    )
-    amount = fields.String(
-        load_default=None, metadata={"description": "Decimal string, e.g. 2500000"}
-    )
-    currency = fields.String(
-        load_default=None, metadata={"description": "ISO 4217 code of the amount"}
-    )
-    date = fields.Date(
-        load_default=None, metadata={"description": "Date the rules are judged on (default today)"}
-    )
+    instrument = fields.String(load_default=None, metadata={"description": "e.g. grant, concessional_loan"})
+    amount = fields.String(load_default=None, metadata={"description": "Decimal string, e.g. 2500000"})
+    currency = fields.String(load_default=None, metadata={"description": "ISO 4217 code of the amount"})
+    date = fields.Date(load_default=None, metadata={"description": "Date the rules are judged on (default today)"})
 
 
 class CriterionOut(Schema):
@@ -37,9 +27,7 @@ class CriterionOut(Schema):
 
 
 class FiguresOut(Schema):
-    usd = fields.String(
-        metadata={"description": "Share-weighted commitments in USD (exact decimal)"}
-    )
+    usd = fields.String(metadata={"description": "Share-weighted commitments in USD (exact decimal)"})
     projects = fields.Integer()
 
 
@@ -108,15 +96,11 @@ class MatchResultOut(Schema):
     query = fields.Nested(NeedOut)
     ranking_rule = fields.String()
     matches = fields.List(fields.Nested(SourceMatchOut))
-    failing = fields.List(
-        fields.Nested(SourceMatchOut), metadata={"description": "Sources failing a hard criterion"}
-    )
+    failing = fields.List(fields.Nested(SourceMatchOut), metadata={"description": "Sources failing a hard criterion"})
 
 
 class DateQuery(StrictSchema):
-    date = fields.Date(
-        load_default=None, metadata={"description": "Date the rules are judged on (default today)"}
-    )
+    date = fields.Date(load_default=None, metadata={"description": "Date the rules are judged on (default today)"})
     include_failing = fields.Boolean(load_default=False)
 
 
@@ -185,9 +169,7 @@ class PipelineProjectIn(StrictSchema):
     contact_name = fields.String(allow_none=True)
     contact_email = fields.Email()
     org_id = fields.Integer(metadata={"description": "Administrators: the government organisation"})
-    version = fields.Integer(
-        metadata={"description": "PATCH: the version you read (optimistic locking)"}
-    )
+    version = fields.Integer(metadata={"description": "PATCH: the version you read (optimistic locking)"})
 
 
 class PipelineProjectPatch(PipelineProjectIn):

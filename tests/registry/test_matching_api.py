@@ -127,9 +127,7 @@ def test_matching_projects(client, actor, make_org, make_source):
         },
         gov,
     )
-    kenya_gov = make_org(
-        ref="GOV-KEN", name="Government of Kenya", kind="government", country_iso3="KEN"
-    )
+    kenya_gov = make_org(ref="GOV-KEN", name="Government of Kenya", kind="government", country_iso3="KEN")
     elsewhere = marketplace.post_pipeline_project(
         admin,
         {
@@ -149,9 +147,7 @@ def test_matching_projects(client, actor, make_org, make_source):
     top = body["projects"][0]
     assert top["score"] == 110 and top["project"]["gap"]["gap_usd"] == "2000000.00"
     assert body["projects"][1]["criteria"][3]["status"] == "not_met"
-    everything = client.get(
-        f"/api/v1/funding-sources/{source.id}/matching-projects?include_failing=true"
-    ).get_json()
+    everything = client.get(f"/api/v1/funding-sources/{source.id}/matching-projects?include_failing=true").get_json()
     failing = [p for p in everything["projects"] if p["project"]["id"] == elsewhere.id]
     assert failing and failing[0]["failed"] == ["eligibility"]
 
@@ -176,9 +172,7 @@ def test_gap_counts_commitments_in_both_currencies(actor, make_org, make_source)
     )
     source = make_source()
     day = dt.date(2024, 3, 1)
-    tx = marketplace.commit_to_pipeline_project(
-        actor, project, source, Decimal("250000"), "USD", day
-    )
+    tx = marketplace.commit_to_pipeline_project(actor, project, source, Decimal("250000"), "USD", day)
     gap = matching.funding_gaps([project])[project.id]
     in_eur = money.convert(Decimal("250000"), "USD", "EUR", day).amount
     assert gap.gap == Decimal("1000000.00") - in_eur
