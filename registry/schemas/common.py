@@ -22,6 +22,7 @@ MAX_AMOUNT = Decimal(10) ** 14
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER keys
 ID = validate.Range(min=1, max=MAX_ID)
 YEAR = validate.Range(min=1900, max=2200)
+REQUIRED_TEXT = "Required (at most {max} characters)"
 
 
 class StrictSchema(Schema):

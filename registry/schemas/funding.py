@@ -10,6 +10,7 @@ from registry import money
 from registry.models.types import Instrument, SourceKind
 from registry.schemas.common import (
     ID,
+    REQUIRED_TEXT,
     Currency,
     DecimalString,
     StrictSchema,
@@ -29,8 +30,8 @@ INSTRUMENTS = [i.value for i in Instrument]
 class FundingSourceIn(StrictSchema):
     """A pot of money and its rules: who, what, how much, when."""
 
-    ref = fields.String(required=True, validate=validate.Length(min=1, max=80))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=250))
+    ref = fields.String(required=True, validate=validate.Length(min=1, max=80, error=REQUIRED_TEXT))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=250, error=REQUIRED_TEXT))
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     managing_org_id = fields.Integer(
         load_default=None, validate=ID, metadata={"description": "Default: your organisation"}

@@ -5,20 +5,18 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from registry.models.types import OrganisationKind
-from registry.schemas.common import StrictSchema, country_exists
+from registry.schemas.common import REQUIRED_TEXT, StrictSchema, country_exists
 from registry.schemas.projects import Page, PageQuery
 
 KINDS = [k.value for k in OrganisationKind]
 
 
 class OrganisationIn(StrictSchema):
-    ref = fields.String(required=True, validate=validate.Length(min=1, max=80))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=250))
+    ref = fields.String(required=True, validate=validate.Length(min=1, max=80, error=REQUIRED_TEXT))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=250, error=REQUIRED_TEXT))
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     iati_ref = fields.String(allow_none=True, validate=validate.Length(max=100))
-    country_iso3 = fields.String(
-        allow_none=True, validate=[validate.Length(equal=3), country_exists]
-    )
+    country_iso3 = fields.String(allow_none=True, validate=[validate.Length(equal=3), country_exists])
     website = fields.URL(allow_none=True, validate=validate.Length(max=300))
     description = fields.String(validate=validate.Length(max=2000))
 

@@ -14,6 +14,7 @@ from registry.models.types import (
 )
 from registry.schemas.common import (
     ID,
+    REQUIRED_TEXT,
     YEAR,
     Currency,
     DecimalString,
@@ -35,12 +36,8 @@ TRANSACTION_TYPES = [t.value for t in TransactionType]
 
 
 class RecipientIn(StrictSchema):
-    country = fields.String(
-        load_default=None, allow_none=True, validate=[validate.Length(equal=3), country_exists]
-    )
-    region = fields.String(
-        load_default=None, allow_none=True, validate=[validate.Length(max=3), region_exists]
-    )
+    country = fields.String(load_default=None, allow_none=True, validate=[validate.Length(equal=3), country_exists])
+    region = fields.String(load_default=None, allow_none=True, validate=[validate.Length(max=3), region_exists])
     share = Share(load_default=None, allow_none=True)
 
     @validates_schema
@@ -74,9 +71,9 @@ class ProjectIn(StrictSchema):
         validate=ID,
         metadata={"description": "Reporting organisation (admins only; others get their own)"},
     )
-    reference = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=120, error=REQUIRED_TEXT))
     iati_identifier = fields.String(allow_none=True, validate=validate.Length(max=200))
-    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=500, error=REQUIRED_TEXT))
     description = fields.String(validate=validate.Length(max=20000))
     status = fields.String(validate=validate.OneOf(STATUSES))
     planned_start = fields.Date(allow_none=True)
@@ -147,9 +144,7 @@ def need_out(project) -> dict | None:
     return {
         "amount": str(money.from_minor(project.need_minor, project.need_currency)),
         "currency": project.need_currency,
-        "usd": str(money.from_minor(project.need_usd_minor, "USD"))
-        if project.need_usd_minor is not None
-        else None,
+        "usd": str(money.from_minor(project.need_usd_minor, "USD")) if project.need_usd_minor is not None else None,
         "date": project.need_date.isoformat() if project.need_date else None,
     }
 
@@ -226,9 +221,7 @@ class TransactionIn(StrictSchema):
     """A money flow in its original currency, at its value date."""
 
     type = fields.String(required=True, validate=validate.OneOf(TRANSACTION_TYPES))
-    amount = DecimalString(
-        required=True, metadata={"description": 'Decimal string, e.g. "1250.50"'}
-    )
+    amount = DecimalString(required=True, metadata={"description": 'Decimal string, e.g. "1250.50"'})
     currency = Currency(required=True)
     value_date = fields.Date(required=True)
     funding_source_id = fields.Integer(allow_none=True, validate=ID)

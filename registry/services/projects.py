@@ -68,11 +68,11 @@ def snapshot(project: Project) -> dict[str, Any]:
         else None
     )
     data["recipients"] = [
-        {"country": r.country_iso3, "region": r.region_code, "share": str(r.share.normalize())}
+        {"country": r.country_iso3, "region": r.region_code, "share": f"{r.share.normalize():f}"}
         for r in project.recipients
     ]
     data["areas"] = [
-        {"code": a.area_code, "share": str(a.share.normalize()), "inferred": a.inferred} for a in project.areas
+        {"code": a.area_code, "share": f"{a.share.normalize():f}", "inferred": a.inferred} for a in project.areas
     ]
     data["sectors"] = [s.code for s in project.sectors]
     data["wsis_action_lines"] = project.action_lines

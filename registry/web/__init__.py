@@ -46,9 +46,7 @@ def audit_value(value: Any) -> str:
         if name and "share" in value:
             return f"{name} {value['share']} %"
         return "; ".join(f"{k} {audit_value(v)}" for k, v in value.items())
-    return (
-        label(value) if isinstance(value, str) and value.islower() and "_" in value else str(value)
-    )
+    return label(value) if isinstance(value, str) and value.islower() and "_" in value else str(value)
 
 
 def source_range(source) -> str:
@@ -82,8 +80,9 @@ def org_name(org_id: int) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import auth, catalogue, projects, views  # noqa: F401  (routes attach to views.bp)
+    from registry.web import auth, catalogue, input_guard, projects, views  # noqa: F401  (routes attach to views.bp)
 
+    input_guard.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
     from registry.web import finder

@@ -303,3 +303,6 @@ def test_patch_shares_keeping_the_same_codes(api, donor):
     assert [(a["code"], a["share"]) for a in body["areas"]] == [("23d", "100")]
     history = api("get", f"/api/v1/projects/{created['id']}/history", token).get_json()["items"]
     assert history[0]["changed"] == ["areas", "recipients"]
+    # Shares are recorded as plain decimals ("60", not "6E+1").
+    assert [r["share"] for r in history[0]["before"]["recipients"]] == ["60", "40"]
+    assert [a["share"] for a in history[0]["before"]["areas"]] == ["70.5", "29.5"]

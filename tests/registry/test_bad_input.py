@@ -118,9 +118,7 @@ def test_api_bodies_get_a_4xx_in_the_one_error_shape(app, client, admin_token, o
         url = _url(rule, objects)
         for method in sorted((rule.methods or set()) & {"POST", "PATCH", "PUT"}):
             for body in BAD_JSON_BODIES:
-                response = client.open(
-                    url, method=method, headers={"Authorization": f"Bearer {token}"}, **body
-                )
+                response = client.open(url, method=method, headers={"Authorization": f"Bearer {token}"}, **body)
                 assert 400 <= response.status_code < 500, (method, url, body, response.get_json())
                 error = response.get_json()
                 assert set(error) >= {"code", "status", "message"}, error
@@ -139,12 +137,22 @@ def test_api_queries_get_a_4xx_or_an_answer(app, client, admin_token, objects):
         if "GET" not in (rule.methods or set()) or rule.endpoint.startswith("reference."):
             continue
         for query in BAD_QUERIES:
-            response = client.get(
-                _url(rule, objects) + query, headers={"Authorization": f"Bearer {token}"}
-            )
+            response = client.get(_url(rule, objects) + query, headers={"Authorization": f"Bearer {token}"})
             assert response.status_code < 500, (rule.rule, query)
             if response.status_code >= 400:
                 assert response.get_json()["code"] == response.status_code
+
+
+def test_text_no_database_can_store_is_a_400(client, admin_token, objects):
+    _, token = admin_token
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/projects?q=a%00b").status_code == 400
+    assert client.get("/projects?q=%00").status_code == 400
+    url = f"/api/v1/projects/{objects['project_id']}"
+    for text in (r"nul\u0000byte", r"lone \ud800 surrogate"):
+        response = client.patch(url, data='{"title": "' + text + '"}', content_type="application/json", headers=headers)
+        assert response.status_code == 400 and response.get_json()["code"] == 400
+    assert client.post("/login", data={"email": "a\x00@b.c", "password": "x"}).status_code == 400
 
 
 def test_unknown_ids_are_404_not_500(client, admin_token):
