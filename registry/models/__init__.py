@@ -4,6 +4,7 @@ from registry.models.accounts import ApiToken, User
 from registry.models.audit import AuditEvent
 from registry.models.funding import FundingSource
 from registry.models.imports import ImportBatch
+from registry.models.marketplace import PipelineInterest, SavedSearch
 from registry.models.organisation import Organisation
 from registry.models.project import Project, ProjectArea, ProjectRecipient
 from registry.models.reference import (
@@ -23,12 +24,14 @@ __all__ = [
     "FundingSource",
     "ImportBatch",
     "Organisation",
+    "PipelineInterest",
     "PriorityArea",
     "Project",
     "ProjectArea",
     "ProjectRecipient",
     "RecipientCategory",
     "Region",
+    "SavedSearch",
     "Transaction",
     "User",
 ]

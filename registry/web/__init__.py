@@ -85,6 +85,9 @@ def init_app(app: Flask) -> None:
     input_guard.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
+    from registry.web import finder
+
+    app.register_blueprint(finder.bp)
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["percent"] = percent

@@ -8,12 +8,29 @@ import pytest
 from sqlalchemy import func, select
 
 from registry.extensions import db
-from registry.models import AuditEvent, FundingSource, Organisation, Project, Transaction
+from registry.models import (
+    AuditEvent,
+    FundingSource,
+    Organisation,
+    PipelineInterest,
+    Project,
+    SavedSearch,
+    Transaction,
+)
 from registry.services import funding, organisations, projects
+from registry.services.actor import Actor
 
 MUTATING = {"POST", "PATCH", "PUT", "DELETE"}
 # Routes that change no registry object of anyone (signing in and out).
 NOT_OBJECT_ROUTES = {"auth.login", "auth.logout"}
+# Routes that record the user's own interest or saved search, touching nobody else's
+# objects (their rules are tested in test_marketplace*.py).
+NOT_OBJECT_ROUTES |= {
+    "finder_api.Interests",
+    "finder.interest_add",
+    "finder_api.SavedSearches",
+    "finder.saved_search_create",
+}
 
 PROJECT_JSON = {
     "reference": "HIJACK",
@@ -41,6 +58,12 @@ def body_for(rule: str, method: str, other: dict) -> dict:
     if method == "DELETE":
         return {}
     api = rule.startswith("/api/")
+    if rule.endswith("/commitments") or rule.endswith("/commit"):
+        commitment = {"funding_source_id": other["source"], "amount": "5", "currency": "USD"}
+        return {"json": commitment} if api else {"data": commitment}
+    if "/pipeline" in rule or "/saved-searches" in rule:
+        pipeline = {"title": "Hijacked", "country": "KEN", "areas": ["23b"], "instrument_sought": "grant"}
+        return {"json": pipeline} if api else {"data": pipeline}
     if re.search(r"/transactions(/new|/<int:tx_id>(/edit)?)?$", rule):
         return {"json": TX_JSON} if api else {"data": TX_FORM}
     if rule.endswith("/delete"):
@@ -65,6 +88,8 @@ def url_for_rule(rule, other: dict) -> str:
         "tx_id": other["tx"],
         "source_id": other["source"],
         "org_id": other["org"],
+        "interest_id": other["interest"],
+        "search_id": other["search"],
     }
     values = {}
     for arg in rule.arguments:
@@ -86,7 +111,9 @@ def world_state(other: dict) -> dict:
         "tx": projects.transaction_snapshot(db.session.get(Transaction, other["tx"])),
         "source": funding.snapshot(db.session.get(FundingSource, other["source"])),
         "org": organisations.snapshot(db.session.get(Organisation, other["org"])),
-        "counts": [count(m) for m in (Project, Transaction, FundingSource, Organisation)],
+        "counts": [
+            count(m) for m in (Project, Transaction, FundingSource, Organisation, PipelineInterest, SavedSearch)
+        ],
         "audit": count(AuditEvent),
     }
 
@@ -97,8 +124,21 @@ def other_org_objects(make_org, make_project, make_source, make_transaction):
     source = make_source(managing_org_id=org.id)
     project = make_project(org=org, title="Theirs")
     tx = make_transaction(project, funding_source_id=source.id)
+    from registry.services.accounts import create_user
+
+    owner = create_user(Actor(label="t", channel="cli", role="admin"), "other@other.example", "donor", org=org)
+    interest = PipelineInterest(project_id=project.id, org_id=org.id, user_id=owner.id)
+    search = SavedSearch(user_id=owner.id, name="Theirs", kind="pipeline", params={}, token="other-token")
+    db.session.add_all([interest, search])
     db.session.commit()  # a savepoint: the test's outer transaction still rolls back
-    return {"org": org.id, "project": project.id, "tx": tx.id, "source": source.id}
+    return {
+        "org": org.id,
+        "project": project.id,
+        "tx": tx.id,
+        "source": source.id,
+        "interest": interest.id,
+        "search": search.id,
+    }
 
 
 def mutating_rules(app):

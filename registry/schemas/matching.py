@@ -1,0 +1,236 @@
+"""Schemas of the funding finder and the pipeline marketplace."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from registry.schemas.reference import StrictSchema
+
+
+class MatchQuery(StrictSchema):
+    country = fields.String(required=True, metadata={"description": "ISO 3166 alpha-3 code, e.g. NPL"})
+    priority_area = fields.String(
+        load_default=None, metadata={"description": "Paragraph 23 area(s), e.g. 23b or 23b,23c"}
+    )
+    instrument = fields.String(load_default=None, metadata={"description": "e.g. grant, concessional_loan"})
+    amount = fields.String(load_default=None, metadata={"description": "Decimal string, e.g. 2500000"})
+    currency = fields.String(load_default=None, metadata={"description": "ISO 4217 code of the amount"})
+    date = fields.Date(load_default=None, metadata={"description": "Date the rules are judged on (default today)"})
+
+
+class CriterionOut(Schema):
+    key = fields.String()
+    label = fields.String()
+    status = fields.String(metadata={"description": "met, not_met or unknown"})
+    hard = fields.Boolean(metadata={"description": "A hard criterion not met excludes the source"})
+    reason = fields.String()
+
+
+class FiguresOut(Schema):
+    usd = fields.String(metadata={"description": "Share-weighted commitments in USD (exact decimal)"})
+    projects = fields.Integer()
+
+
+class ScopeFiguresOut(Schema):
+    country = fields.Nested(FiguresOut)
+    region = fields.Nested(FiguresOut)
+    area = fields.Nested(FiguresOut)
+
+
+class EvidenceOut(Schema):
+    since = fields.Date()
+    until = fields.Date()
+    region_code = fields.String(allow_none=True)
+    region_name = fields.String(allow_none=True)
+    source = fields.Nested(ScopeFiguresOut)
+    managing_org = fields.Nested(ScopeFiguresOut)
+
+
+class SimilarOut(Schema):
+    project_id = fields.Integer()
+    title = fields.String()
+    countries = fields.List(fields.String())
+    areas = fields.List(fields.String())
+    committed_usd = fields.String()
+    same_country = fields.Boolean()
+    url = fields.String()
+
+
+class OrgRefOut(Schema):
+    id = fields.Integer()
+    ref = fields.String()
+    name = fields.String()
+
+
+class SourceRefOut(Schema):
+    id = fields.Integer()
+    ref = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    managing_org = fields.Nested(OrgRefOut)
+    instruments = fields.List(fields.String())
+
+
+class SourceMatchOut(Schema):
+    rank = fields.Integer(allow_none=True)
+    source = fields.Nested(SourceRefOut)
+    eligible = fields.Boolean()
+    score = fields.Integer()
+    failed = fields.List(fields.String(), metadata={"description": "Hard criteria not met"})
+    criteria = fields.List(fields.Nested(CriterionOut))
+    evidence = fields.Nested(EvidenceOut)
+    similar_projects = fields.List(fields.Nested(SimilarOut))
+
+
+class NeedOut(Schema):
+    country = fields.String()
+    priority_areas = fields.List(fields.String())
+    instrument = fields.String(allow_none=True)
+    amount = fields.String(allow_none=True)
+    currency = fields.String(allow_none=True)
+    amount_usd = fields.String(allow_none=True)
+    date = fields.Date()
+
+
+class MatchResultOut(Schema):
+    query = fields.Nested(NeedOut)
+    ranking_rule = fields.String()
+    matches = fields.List(fields.Nested(SourceMatchOut))
+    failing = fields.List(fields.Nested(SourceMatchOut), metadata={"description": "Sources failing a hard criterion"})
+
+
+class DateQuery(StrictSchema):
+    date = fields.Date(load_default=None, metadata={"description": "Date the rules are judged on (default today)"})
+    include_failing = fields.Boolean(load_default=False)
+
+
+class GapOut(Schema):
+    need = fields.String(allow_none=True)
+    currency = fields.String(allow_none=True)
+    committed = fields.String(allow_none=True)
+    gap = fields.String(allow_none=True)
+    need_usd = fields.String(allow_none=True)
+    committed_usd = fields.String()
+    gap_usd = fields.String(allow_none=True)
+
+
+class PipelineProjectOut(Schema):
+    id = fields.Integer()
+    reference = fields.String()
+    title = fields.String()
+    description = fields.String()
+    status = fields.String()
+    org = fields.Nested(OrgRefOut)
+    countries = fields.List(fields.String())
+    regions = fields.List(fields.String())
+    areas = fields.List(fields.String())
+    instrument_sought = fields.String(allow_none=True)
+    planned_start = fields.Date(allow_none=True)
+    planned_end = fields.Date(allow_none=True)
+    contact_name = fields.String(allow_none=True)
+    contact_email = fields.String(allow_none=True)
+    gap = fields.Nested(GapOut)
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    url = fields.String()
+
+
+class ProjectMatchOut(Schema):
+    rank = fields.Integer()
+    score = fields.Integer()
+    eligible = fields.Boolean()
+    failed = fields.List(fields.String())
+    criteria = fields.List(fields.Nested(CriterionOut))
+    project = fields.Nested(PipelineProjectOut)
+
+
+class MatchingProjectsOut(Schema):
+    source = fields.Nested(SourceRefOut)
+    date = fields.Date()
+    ranking_rule = fields.String()
+    projects = fields.List(fields.Nested(ProjectMatchOut))
+
+
+class PipelineNeedIn(StrictSchema):
+    amount = fields.String(required=True)
+    currency = fields.String(required=True)
+
+
+class PipelineProjectIn(StrictSchema):
+    reference = fields.String()
+    title = fields.String()
+    description = fields.String()
+    country = fields.String(metadata={"description": "ISO3; a government may give only its own"})
+    areas = fields.List(fields.String())
+    need = fields.Nested(PipelineNeedIn)
+    instrument_sought = fields.String()
+    planned_start = fields.Date(allow_none=True)
+    planned_end = fields.Date(allow_none=True)
+    contact_name = fields.String(allow_none=True)
+    contact_email = fields.Email()
+    org_id = fields.Integer(metadata={"description": "Administrators: the government organisation"})
+    version = fields.Integer(metadata={"description": "PATCH: the version you read (optimistic locking)"})
+
+
+class PipelineProjectPatch(PipelineProjectIn):
+    """PATCH body: every field optional."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["partial"] = True
+        super().__init__(*args, **kwargs)
+
+
+class PipelineQuery(StrictSchema):
+    country = fields.String(load_default=None)
+    priority_area = fields.String(load_default=None)
+    instrument = fields.String(load_default=None)
+    q = fields.String(load_default=None)
+
+
+class InterestIn(StrictSchema):
+    note = fields.String(load_default="")
+
+
+class InterestOut(Schema):
+    id = fields.Integer()
+    project_id = fields.Integer()
+    org = fields.Nested(OrgRefOut)
+    user_email = fields.String(allow_none=True)
+    note = fields.String()
+    created_at = fields.DateTime()
+
+
+class CommitmentIn(StrictSchema):
+    funding_source_id = fields.Integer(required=True)
+    amount = fields.String(required=True)
+    currency = fields.String(required=True)
+    value_date = fields.Date(load_default=None)
+    description = fields.String(load_default="")
+
+
+class CommitmentOut(Schema):
+    transaction_id = fields.Integer()
+    project_id = fields.Integer()
+    project_status = fields.String()
+    funding_source_id = fields.Integer()
+    amount = fields.String()
+    currency = fields.String()
+    value_date = fields.Date()
+    usd = fields.String()
+
+
+class SavedSearchIn(StrictSchema):
+    name = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "funding or pipeline"})
+    params = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+
+
+class SavedSearchOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    params = fields.Dict()
+    created_at = fields.DateTime()
+    last_seen_at = fields.DateTime(allow_none=True)
+    atom_url = fields.String()
+    csv_url = fields.String()

@@ -1,0 +1,502 @@
+"""Pages of the funding finder and the pipeline marketplace, and the saved-search feeds."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+
+from registry.auth import Unauthorised, current_actor, current_user, roles_required
+from registry.errors import RegistryError, ValidationError
+from registry.extensions import db
+from registry.models import Country, Organisation, PriorityArea
+from registry.models.types import Instrument, OrganisationKind, ProjectStatus, Role
+from registry.money import currencies
+from registry.services import marketplace, matching
+from registry.web.links import has_endpoint, project_url, source_url
+
+bp = Blueprint("finder", __name__, template_folder="templates")
+
+
+def requires(*roles: str) -> Callable:
+    """roles_required, answering 401 instead of redirecting while no login page exists."""
+
+    def decorator(view: Callable) -> Callable:
+        guarded = roles_required(*roles)(view)
+
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if current_user() is None and not has_endpoint("auth.login"):
+                raise Unauthorised("Log in to do this")
+            return guarded(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+@bp.app_context_processor
+def finder_helpers() -> dict[str, Any]:
+    return {"project_url": project_url, "source_url": source_url}
+
+
+def _choices() -> dict[str, Any]:
+    """Options of the forms: countries, areas, instruments, currencies."""
+    countries = db.session.scalars(select(Country).where(Country.dac_recipient.is_(True)).order_by(Country.name)).all()
+    return {
+        "countries": countries,
+        "areas": db.session.scalars(select(PriorityArea).order_by(PriorityArea.code)).all(),
+        "instruments": [i.value for i in Instrument],
+        "currencies": sorted(currencies()),
+    }
+
+
+def _day(text: str | None) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError("The date is not valid", {"date": [f"{text!r} is not a date (YYYY-MM-DD)"]}) from None
+
+
+# -- find funding -------------------------------------------------------------------------
+
+
+@bp.get("/find-funding")
+def find_funding():
+    """The "Find funding" form and, once a country is chosen, the ranked sources."""
+    user = current_user()
+    args = request.args
+    form = {
+        "country": args.get("country", user.country_iso3 if user and user.country_iso3 else ""),
+        "priority_area": args.getlist("priority_area"),
+        "instrument": args.get("instrument", ""),
+        "amount": args.get("amount", ""),
+        "currency": args.get("currency", "USD"),
+        "date": args.get("date", ""),
+    }
+    result, errors, status, country_name = None, {}, 200, ""
+    if "country" in args:
+        try:
+            need = matching.build_need(
+                form["country"],
+                form["priority_area"],
+                form["instrument"] or None,
+                form["amount"] or None,
+                form["currency"] if form["amount"] else None,
+                _day(form["date"]),
+            )
+            result = matching.find_funding(need)
+            country_name = db.session.get(Country, need.countries[0]).name
+        except ValidationError as exc:
+            errors, status = exc.errors, 422
+    return (
+        render_template(
+            "finder/find.html",
+            form=form,
+            result=result,
+            country_name=country_name,
+            errors=errors,
+            search_params={
+                "country": form["country"],
+                "priority_area": ",".join(form["priority_area"]),
+                "instrument": form["instrument"],
+                "amount": form["amount"],
+                "currency": form["currency"] if form["amount"] else "",
+            },
+            **_choices(),
+        ),
+        status,
+    )
+
+
+# -- the marketplace ----------------------------------------------------------------------
+
+
+@bp.get("/pipeline")
+def pipeline():
+    """Pipeline projects seeking funding, with filters and each one's remaining gap."""
+    args = {k: request.args.get(k, "") for k in ("country", "priority_area", "instrument", "q")}
+    errors, listed, status = {}, [], 200
+    try:
+        listed = matching.pipeline_projects(marketplace.pipeline_filters(args))
+    except ValidationError as exc:
+        errors, status = exc.errors, 422
+    gaps = matching.funding_gaps(listed)
+    return (
+        render_template(
+            "finder/pipeline.html",
+            projects=listed,
+            gaps=gaps,
+            form=args,
+            errors=errors,
+            can_post=_may_post(),
+            **_choices(),
+        ),
+        status,
+    )
+
+
+def _may_post() -> bool:
+    user = current_user()
+    return user is not None and user.role in (Role.GOVERNMENT, Role.ADMIN)
+
+
+def _pipeline_form_data(form) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "title": form.get("title", "").strip(),
+        "description": form.get("description", "").strip(),
+        "areas": form.getlist("areas"),
+        "instrument_sought": form.get("instrument_sought") or None,
+        "contact_name": form.get("contact_name", "").strip() or None,
+        "contact_email": form.get("contact_email", "").strip() or None,
+        "need": {
+            "amount": form.get("need_amount", "").strip(),
+            "currency": form.get("need_currency", "USD"),
+        },
+    }
+    for key in ("planned_start", "planned_end"):
+        text = form.get(key, "").strip()
+        try:
+            data[key] = dt.date.fromisoformat(text) if text else None
+        except ValueError:
+            raise ValidationError("A date is not valid", {key: [f"{text!r} is not a date"]}) from None
+    if form.get("country"):
+        data["country"] = form["country"]
+    return data
+
+
+def _governments() -> list[Organisation]:
+    return list(
+        db.session.scalars(
+            select(Organisation).where(Organisation.kind == OrganisationKind.GOVERNMENT).order_by(Organisation.name)
+        )
+    )
+
+
+@bp.route("/pipeline/new", methods=["GET", "POST"])
+@requires("government", "admin")
+def pipeline_new():
+    """A government posts a pipeline project for its country."""
+    user = current_user()
+    errors: dict = {}
+    values: dict[str, Any] = {
+        "country": user.country_iso3 or "",
+        "need_currency": "USD",
+        "areas": [],
+    }
+    if request.method == "POST":
+        values = request.form.to_dict()
+        values["areas"] = request.form.getlist("areas")
+        try:
+            org = None
+            if user.role is Role.ADMIN:
+                org = db.session.get(Organisation, request.form.get("org_id", type=int) or 0)
+            project = marketplace.post_pipeline_project(current_actor(), _pipeline_form_data(request.form), org)
+            db.session.commit()
+            flash("Your pipeline project is published: donors can now find it.", "success")
+            return redirect(url_for("finder.pipeline_project", project_id=project.id))
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = exc.errors
+    return render_template(
+        "finder/pipeline_form.html",
+        project=None,
+        values=values,
+        errors=errors,
+        governments=_governments() if user.role is Role.ADMIN else [],
+        **_choices(),
+    ), (422 if errors else 200)
+
+
+@bp.route("/pipeline/<int:project_id>/edit", methods=["GET", "POST"])
+@requires("government", "admin")
+def pipeline_edit(project_id: int):
+    """The government changes its pipeline project."""
+    project = marketplace.get_pipeline_project(project_id)
+    actor = current_actor()
+    if not marketplace.can_edit_pipeline(actor, project) or project.status is not ProjectStatus.PIPELINE:
+        abort(403, "Only the country's government may change this pipeline project while it is open")
+    errors: dict = {}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        values["areas"] = request.form.getlist("areas")
+        try:
+            data = _pipeline_form_data(request.form)
+            marketplace.update_pipeline_project(actor, project, data, request.form.get("version", type=int))
+            db.session.commit()
+            flash("Changes saved.", "success")
+            return redirect(url_for("finder.pipeline_project", project_id=project.id))
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = exc.errors
+    else:
+        gap = matching.funding_gaps([project])[project.id]
+        values = {
+            "title": project.title,
+            "description": project.description,
+            "country": marketplace.project_country(project) or "",
+            "areas": [a.area_code for a in project.areas],
+            "instrument_sought": project.instrument_sought.value if project.instrument_sought else "",
+            "need_amount": str(gap.need) if gap.need is not None else "",
+            "need_currency": gap.currency or "USD",
+            "planned_start": project.planned_start.isoformat() if project.planned_start else "",
+            "planned_end": project.planned_end.isoformat() if project.planned_end else "",
+            "contact_name": project.contact_name or "",
+            "contact_email": project.contact_email or "",
+        }
+    return render_template(
+        "finder/pipeline_form.html",
+        project=project,
+        values=values,
+        errors=errors,
+        governments=[],
+        **_choices(),
+    ), (422 if errors else 200)
+
+
+@bp.get("/pipeline/<int:project_id>")
+def pipeline_project(project_id: int):
+    """A project seen from the marketplace: need, gap, contact, interest, commitments."""
+    project = marketplace.get_pipeline_project(project_id)
+    actor = current_actor()
+    gap = matching.funding_gaps([project])[project.id]
+    interested = marketplace.interests(project)
+    return render_template(
+        "finder/project.html",
+        project=project,
+        gap=gap,
+        can_edit=project.status is ProjectStatus.PIPELINE and marketplace.can_edit_pipeline(actor, project),
+        can_see_interests=marketplace.can_see_interests(actor, project),
+        withdrawn=marketplace.was_withdrawn(project),
+        interested=interested,
+        my_interest=marketplace.interest_of(project, actor.org_id),
+        may_express=actor.role in (Role.DONOR.value, Role.ADMIN.value) and actor.org_id is not None,
+        my_sources=marketplace.sources_for(actor),
+        commitments=[t for t in project.transactions if t.type.value == "commitment"],
+        today=dt.date.today().isoformat(),
+        currencies=sorted(currencies()),
+    )
+
+
+def _back(project_id: int):
+    return redirect(url_for("finder.pipeline_project", project_id=project_id))
+
+
+@bp.post("/pipeline/<int:project_id>/withdraw")
+@requires("government", "admin")
+def pipeline_withdraw(project_id: int):
+    project = marketplace.get_pipeline_project(project_id)
+    marketplace.withdraw_pipeline_project(current_actor(), project)
+    db.session.commit()
+    flash("The project is withdrawn from the marketplace.", "success")
+    return _back(project_id)
+
+
+@bp.post("/pipeline/<int:project_id>/interest")
+@requires("donor", "admin")
+def interest_add(project_id: int):
+    project = marketplace.get_pipeline_project(project_id)
+    try:
+        marketplace.express_interest(current_actor(), project, request.form.get("note", ""))
+        db.session.commit()
+        flash("Your interest is recorded; the government can see it and contact you.", "success")
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return _back(project_id)
+
+
+@bp.post("/pipeline/<int:project_id>/interest/<int:interest_id>/withdraw")
+@requires()
+def interest_withdraw(project_id: int, interest_id: int):
+    project = marketplace.get_pipeline_project(project_id)
+    marketplace.withdraw_interest(current_actor(), marketplace.get_interest(project, interest_id))
+    db.session.commit()
+    flash("Interest withdrawn.", "success")
+    return _back(project_id)
+
+
+@bp.post("/pipeline/<int:project_id>/commit")
+@requires("donor", "admin")
+def commit(project_id: int):
+    """A donor commits money from one of its funding sources; the project becomes active."""
+    project = marketplace.get_pipeline_project(project_id)
+    form = request.form
+    try:
+        source = matching.get_source(form.get("funding_source_id", type=int) or 0)
+        marketplace.commit_to_pipeline_project(
+            current_actor(),
+            project,
+            source,
+            form.get("amount", "").strip(),
+            form.get("currency", ""),
+            _day(form.get("value_date", "").strip()),
+        )
+        db.session.commit()
+        flash(f"Commitment recorded from {source.name}; the project is now active.", "success")
+    except ValidationError as exc:
+        db.session.rollback()
+        details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+        flash(f"{exc.message}{' (' + details + ')' if details else ''}", "error")
+    return _back(project_id)
+
+
+# -- the donor side -----------------------------------------------------------------------
+
+
+@bp.get("/my-funds")
+@requires("donor", "admin")
+def my_funds():
+    """The donor's funding sources, each with its count of matching pipeline projects."""
+    sources = marketplace.sources_for(current_actor())
+    counts = {s.id: len(matching.matching_projects(s)) for s in sources}
+    return render_template("finder/my_funds.html", sources=sources, counts=counts)
+
+
+@bp.get("/pipeline/for-source/<int:source_id>")
+def source_matches(source_id: int):
+    """Pipeline projects matching a funding source, ranked, criterion by criterion."""
+    source = matching.get_source(source_id)
+    include = request.args.get("all") == "1"
+    found = matching.matching_projects(source, include_failing=include)
+    return render_template(
+        "finder/source_matches.html",
+        source=source,
+        found=found,
+        include=include,
+        rule=PROJECT_RULE_TEXT,
+    )
+
+
+PROJECT_RULE_TEXT = (
+    "Score: eligibility 30, priority area 30, instrument 20, amount 20 (the remaining gap within "
+    "the source's range), window 10, plus 10 when the fund already committed money in the "
+    "country. Ties: larger remaining gap first, then title."
+)
+
+
+# -- saved searches and feeds -------------------------------------------------------------
+
+
+@bp.get("/saved-searches")
+@requires()
+def saved_searches():
+    """The user's saved searches with their Atom and CSV addresses."""
+    searches = marketplace.saved_searches(current_actor())
+    return render_template("finder/saved_searches.html", searches=searches, kinds=marketplace.SEARCH_KINDS)
+
+
+@bp.post("/saved-searches")
+@requires()
+def saved_search_create():
+    form = request.form
+    kind = form.get("kind", "")
+    keys = marketplace.FUNDING_KEYS if kind == "funding" else marketplace.PIPELINE_KEYS
+    params = {k: form.get(k, "") for k in keys if form.get(k)}
+    try:
+        search = marketplace.create_saved_search(current_actor(), form.get("name", ""), kind, params)
+        db.session.commit()
+        flash(f"Saved “{search.name}”. Subscribe to its feed to hear of new matches.", "success")
+    except RegistryError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("finder.saved_searches"))
+
+
+@bp.post("/saved-searches/<int:search_id>/delete")
+@requires()
+def saved_search_delete(search_id: int):
+    actor = current_actor()
+    marketplace.delete_saved_search(actor, marketplace.get_saved_search(actor, search_id))
+    db.session.commit()
+    flash("Saved search deleted; its feed address no longer works.", "success")
+    return redirect(url_for("finder.saved_searches"))
+
+
+@bp.post("/saved-searches/<int:search_id>/seen")
+@requires()
+def saved_search_seen(search_id: int):
+    actor = current_actor()
+    marketplace.mark_seen(actor, marketplace.get_saved_search(actor, search_id))
+    db.session.commit()
+    flash("Marked as seen: the CSV now lists only matches newer than this.", "success")
+    return redirect(url_for("finder.saved_searches"))
+
+
+def _search_link(search) -> str:
+    params = {k: v for k, v in (search.params or {}).items() if v}
+    if search.kind == "funding":
+        areas = params.pop("priority_area", "")
+        return url_for(
+            "finder.find_funding",
+            _external=True,
+            **params,
+            **({"priority_area": areas.split(",")} if areas else {}),
+        )
+    if params.get("source_id"):
+        return url_for("finder.source_matches", source_id=int(params["source_id"]), _external=True)
+    return url_for("finder.pipeline", _external=True, **params)
+
+
+def _item_link(item: marketplace.FeedItem) -> str:
+    if item.kind == "project":
+        return url_for("finder.pipeline_project", project_id=item.id, _external=True)
+    return source_url(item.id, external=True) or url_for("finder.find_funding", _external=True) + f"#source-{item.id}"
+
+
+@bp.get("/feeds/saved-searches/<token>.atom")
+def search_feed(token: str):
+    """Atom feed of a saved search's matches (no login: the token in the address is the key)."""
+    search = marketplace.search_by_token(token)
+    items = marketplace.search_matches(search)
+    updated = max([i.updated_at for i in items] + [search.created_at])
+    body = render_template(
+        "finder/feed.atom.xml",
+        search=search,
+        items=items,
+        updated=updated,
+        self_url=url_for("finder.search_feed", token=token, _external=True),
+        link=_search_link(search),
+        item_link=_item_link,
+    )
+    return Response(body, mimetype="application/atom+xml")
+
+
+@bp.get("/feeds/saved-searches/<token>.csv")
+def search_csv(token: str):
+    """CSV of the matches that are new since the search was last marked seen (or ``since``)."""
+    search = marketplace.search_by_token(token)
+    since = None
+    if request.args.get("since"):
+        day = _day(request.args["since"])
+        since = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    items = marketplace.new_matches(search, since)
+    out = io.StringIO()
+    rows = [dict(i.row, link=_item_link(i), first_seen=i.created_at.isoformat()) for i in items]
+    header = list(rows[0]) if rows else ["rank", "title", "link", "first_seen"]
+    writer = csv.DictWriter(out, fieldnames=header, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    filename = f"saved-search-{search.id}-new.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
