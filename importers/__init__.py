@@ -9,3 +9,4 @@ def init_app(app: Flask, api: Api) -> None:
     import importers.models  # noqa: F401  (tables known to the metadata and to migrations)
 
     app.config.setdefault("IMPORT_MAX_UNCOMPRESSED", 300 * 1024 * 1024)
+    import importers.sheets  # noqa: F401  (registers the spreadsheet reader)
