@@ -10,3 +10,6 @@ def init_app(app: Flask, api: Api) -> None:
 
     app.config.setdefault("IMPORT_MAX_UNCOMPRESSED", 300 * 1024 * 1024)
     import importers.sheets  # noqa: F401  (registers the spreadsheet reader)
+    from importers.cli import import_cli
+
+    app.cli.add_command(import_cli)
