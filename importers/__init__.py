@@ -13,3 +13,6 @@ def init_app(app: Flask, api: Api) -> None:
     from importers.cli import import_cli
 
     app.cli.add_command(import_cli)
+    from importers.api import init_api
+
+    init_api(api)
