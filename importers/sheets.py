@@ -776,6 +776,7 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
 
 # -- rows -> projects ----------------------------------------------------------
 
+_TOTAL_INITIALS = set("TtGgSsΣ")
 _TOTAL = re.compile(
     r"^(grand )?(sub ?)?totals?\b|^sous total|^total general|^total des|^suma\b|^total\b"
 )
@@ -788,7 +789,7 @@ class _Builder:
     weights: dict[tuple, dict[str, Decimal]] = field(default_factory=dict)
     currencies: set = field(default_factory=set)
     areas: dict[str, AreaRecord] = field(default_factory=dict)
-    numeric_shares: bool = True
+    last_codes: tuple = ()  # the area/sector/action-line texts of the previous row
 
 
 class SheetReader:
@@ -811,6 +812,7 @@ class SheetReader:
         self.info: dict[str, Any] = {"sheets": [], "preview": {}, "mapping": {"columns": {}}}
         self._date_cache: dict[tuple[str, tuple], dt.date] = {}
         self._tx_type_cache: dict[str, str | None] = {}
+        self._recipient_cache: dict[tuple, list] = {}
         self.progress = options.get("_progress")
 
     def problem(
@@ -956,7 +958,11 @@ class SheetReader:
                 values[c.field] = v
         ref = values.get("reference", "")
         first_text = next((v for v in row[:6] if v and not isinstance(v, NumText)), "")
-        if _TOTAL.match(norm(first_text)) and (not ref or _TOTAL.match(norm(ref))):
+        if (
+            first_text[:1] in _TOTAL_INITIALS
+            and _TOTAL.match(norm(first_text))
+            and (not ref or _TOTAL.match(norm(ref)))
+        ):
             self.skipped["total_row"] += 1
             self.problem(
                 "warning",
@@ -1026,14 +1032,30 @@ class SheetReader:
                     self._header(columns, "title"),
                     title,
                 )
-        recipients = self._recipients(values, columns, sheet, rownum)
+        rkey = (
+            values.get("country"),
+            values.get("region"),
+            values.get("recipient"),
+            values.get("share"),
+        )
+        recipients = self._recipient_cache.get(rkey)
+        if recipients is None:
+            errors_before = len(self.problems)
+            recipients = self._recipients(values, columns, sheet, rownum)
+            if len(self.problems) == errors_before:  # a clean parse is the same on every row
+                self._recipient_cache[rkey] = recipients
         for key, rec in recipients:
             if key not in builder.recipients:
-                builder.recipients[key] = rec
+                builder.recipients[key] = RecipientRecord(
+                    country=rec.country, region=rec.region, share=rec.share
+                )
                 builder.weights[key] = {}
             elif rec.share is not None:
                 builder.recipients[key].share = rec.share
-        self._areas_and_codes(builder, values, columns, sheet, rownum)
+        codes = (values.get("area"), values.get("sector"), values.get("wsis_action_line"))
+        if codes != builder.last_codes:
+            self._areas_and_codes(builder, values, columns, sheet, rownum)
+            builder.last_codes = codes
         for tx in self._transactions(values, wide, columns, sheet, rownum, has_type):
             builder.record.transactions.append(tx)
             builder.currencies.add(tx.currency)
