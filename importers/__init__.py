@@ -16,3 +16,6 @@ def init_app(app: Flask, api: Api) -> None:
     from importers.api import init_api
 
     init_api(api)
+    from importers.web import bp as web_bp
+
+    app.register_blueprint(web_bp)

@@ -125,8 +125,15 @@ def norm(text: str) -> str:
 
 def cell_text(value: Any) -> str:
     """A cell value as text: numbers without float noise, dates as ISO, empty as ''."""
+    cls = value.__class__
+    if cls is str:
+        return value.strip()
     if value is None:
         return ""
+    if cls is float:
+        if value.is_integer() and abs(value) < 1e15:
+            return NumText(str(int(value)))
+        return NumText(repr(value))
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, bool):
@@ -919,7 +926,10 @@ class SheetReader:
                 label,
                 r + 1,
             )
-        for row in _text_rows(first_rows, rest, fmt):
+        needed = sorted({c.index for c in used} | set(range(6)))
+        width = max(len(columns), needed[-1] + 1)
+        self._record_columns = {self._record_field(c.field): c.header for c in used}
+        for row in _text_rows(first_rows, rest, needed, width):
             rownum += 1
             if not any(row):
                 continue
@@ -1014,7 +1024,7 @@ class SheetReader:
         loc = Location(file=self.filename, sheet=sheet, row=rownum)
         if builder is None:
             record = ProjectRecord(reference=ref, title=values.get("title", ""), location=loc)
-            record.columns = {self._record_field(c.field): c.header for c in columns}
+            record.columns = self._record_columns  # shared: the same columns for every row
             builder = self.builders[ref] = _Builder(record)
             self._project_fields(builder, values, columns, sheet, rownum)
         else:
@@ -1362,15 +1372,19 @@ class SheetReader:
         return rec
 
 
-def _text_rows(first: list[list[str]], rest: Iterator[list], fmt: str) -> Iterator[list[str]]:
-    """The rows after the scanned head, every cell as text."""
+def _text_rows(
+    first: list[list[str]], rest: Iterator[list], needed: list[int], width: int
+) -> Iterator[list[str]]:
+    """The rows after the scanned head as text; only the columns that are read are converted."""
     yield from first
-    if fmt == "csv":
-        for raw in rest:
-            yield [c.strip() for c in raw]
-    else:
-        for raw in rest:
-            yield [cell_text(v) for v in raw]
+    for raw in rest:
+        n = len(raw)
+        row = [""] * width
+        for i in needed:
+            if i < n:
+                v = raw[i]
+                row[i] = v.strip() if v.__class__ is str else cell_text(v)
+        yield row
 
 
 def read_sheet_file(path: Path, filename: str, options: dict) -> ReadResult:
