@@ -891,6 +891,13 @@ class SheetReader:
                         r + 1,
                         c.header,
                     )
+        preview = self.info["preview"].setdefault(
+            sheet.name, {"header_row": r + 1, "headers": [c.header for c in columns], "rows": []}
+        )
+        first_rows = head[r + 1 :]
+        for number, row in enumerate(first_rows, r + 2):
+            if any(row) and len(preview["rows"]) < PREVIEW_ROWS:
+                preview["rows"].append({"row": number, "cells": row[: len(columns)]})
         missing = [f for f in ("reference", "title") if f not in fields]
         if missing:
             for f in missing:
@@ -906,10 +913,6 @@ class SheetReader:
         used = [c for c in columns if c.field != "ignore"]
         amount_cols = [c for c in used if c.field in AMOUNT_FIELDS or c.field == "need_amount"]
         rest = sheet.rows
-        preview = self.info["preview"].setdefault(
-            sheet.name, {"header_row": r + 1, "headers": [c.header for c in columns], "rows": []}
-        )
-        first_rows = head[r + 1 :]
         # Decide the decimal separator from the first rows when neither declared nor known.
         if self.decimal is None:
             samples = [
@@ -943,7 +946,7 @@ class SheetReader:
                     rownum,
                 )
                 return
-            if len(preview["rows"]) < PREVIEW_ROWS:
+            if len(preview["rows"]) < PREVIEW_ROWS and rownum > r + 1 + len(first_rows):
                 preview["rows"].append({"row": rownum, "cells": row[: len(columns)]})
             if self.decimal is None:
                 samples = [row[c.index] for c in amount_cols if c.index < len(row)]

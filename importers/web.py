@@ -151,6 +151,7 @@ def start_job(work, label: str) -> str:
         threading.Thread(target=run, name=f"import-{job_id[:8]}", daemon=True).start()
     else:
         run()
+        db.session.expire_all()  # the job wrote through its own session
     return job_id
 
 
