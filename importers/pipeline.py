@@ -10,6 +10,7 @@ Public entry points (all need an app context; they commit or roll back themselve
 ``register_reader(kind, read, detect=None, extensions=())``
     Plug a reader in. ``read(path, filename, options) -> ReadResult``; ``detect(head_bytes,
     filename) -> bool`` lets ``detect_kind`` route an upload to it (API and web use this).
+    ``options["_progress"]`` (when set) is the progress callback, for the reading stage.
 
 ``run_import(kind, filename, data, org, actor, records=None, problems=None, options=None,
 dry_run=False, progress=None, *, org_name=None, keep_report=True) -> ImportBatch``
@@ -1048,7 +1049,7 @@ def run_import(
         options.update({"org": org_ref, "org_name": org_name})
     info: dict = {}
     if records is None:
-        result = _read(kind, path, filename, options)
+        result = _read(kind, path, filename, {**options, "_progress": progress})
         records, problems, info = (
             result.records,
             list(result.problems) + list(problems or []),
@@ -1205,7 +1206,7 @@ def commit_batch(batch_id: int, actor: Actor, progress: Progress | None = None) 
     if done is not None:
         done.already_imported = True  # type: ignore[attr-defined]
         return done
-    result = _read(batch.kind, path, batch.filename, options)
+    result = _read(batch.kind, path, batch.filename, {**options, "_progress": progress})
     batch.dry_run = False
     return _execute(
         batch,

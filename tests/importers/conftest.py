@@ -15,8 +15,14 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from registry.extensions import db
 
 
+@pytest.fixture(scope="session")
+def _import_storage(_app, tmp_path_factory):
+    """Uploaded files of the tests go to a temporary folder, not the instance folder."""
+    _app.config["IMPORT_STORAGE"] = str(tmp_path_factory.mktemp("imports"))
+
+
 @pytest.fixture
-def app(_app):
+def app(_app, _import_storage):
     """The app, with every change of the test (commits included) rolled back afterwards."""
     with _app.app_context():
         connection = db.engine.connect()
