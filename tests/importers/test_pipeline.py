@@ -151,3 +151,38 @@ def test_unknown_org_is_created_only_with_a_name(app, actor):
     from registry.services.organisations import find_organisation
 
     assert find_organisation("NEW-ORG") is None
+
+
+def test_undo_waits_for_a_later_batch_on_the_same_projects(app, actor, make_org):
+    from registry.errors import ConflictError
+
+    org = make_org(ref="DON")
+    first = pipeline.run_import("test", "f.csv", b"a", org, actor, records=[_record()])
+    second = pipeline.run_import("test", "f.csv", b"b", org, actor, records=[_record(amount="7")])
+    with pytest.raises(ConflictError, match=f"batch {second.id}"):
+        pipeline.undo_batch(first.id, actor)
+    pipeline.undo_batch(second.id, actor)
+    pipeline.undo_batch(first.id, actor)
+
+
+def test_readers_plug_in_by_content_detection(app, actor, make_org):
+    """How the IATI and CRS readers join: register, and uploads are routed by content."""
+    calls = []
+
+    def read(path, filename, options):
+        calls.append(filename)
+        return pipeline.ReadResult([_record("X-1")], [], {"rows_read": 1})
+
+    pipeline.register_reader(
+        "fake-xml", read, lambda head, name: head.startswith(b"<fake"), ("fakexml",)
+    )
+    try:
+        assert pipeline.detect_kind(b"<fake-activities>", "upload.xml") == "fake-xml"
+        assert pipeline.detect_kind(b"a,b\n", "upload.csv") == "sheet"
+        org = make_org(ref="DON")
+        batch = pipeline.run_import("fake-xml", "a.xml", b"<fake/>", org, actor, dry_run=True)
+        assert batch.status == "previewed" and calls == ["a.xml"]
+        committed = pipeline.commit_batch(batch.id, actor)
+        assert committed.status == "committed" and calls == ["a.xml", "a.xml"]
+    finally:
+        pipeline.READERS.pop("fake-xml")
