@@ -956,8 +956,9 @@ class _Run:
             "entity_type": "project",
             "entity_id": project_id,
             "summary": summary[:500],
-            "before": audit._jsonable(before),
-            "after": audit._jsonable(after),
+            # Snapshots are JSON-ready already (projects.snapshot and _Candidate.snapshot).
+            "before": before,
+            "after": after,
             "import_batch_id": actor.import_batch_id,
         }
 

@@ -1024,8 +1024,8 @@ class SheetReader:
                 )
             return
         builder = self.builders.get(ref)
-        loc = Location(file=self.filename, sheet=sheet, row=rownum)
         if builder is None:
+            loc = Location(file=self.filename, sheet=sheet, row=rownum)
             record = ProjectRecord(reference=ref, title=values.get("title", ""), location=loc)
             record.columns = self._record_columns  # shared: the same columns for every row
             builder = self.builders[ref] = _Builder(record)
