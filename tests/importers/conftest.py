@@ -12,5 +12,8 @@ def _import_storage(_app, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _uploads_in_tmp(_import_storage):
-    """Every importer test keeps its uploads in the temporary folder."""
+def _uploads_in_tmp(request):
+    """Tests on the shared app keep their uploads in the temporary folder (tests that build
+    their own app and database set IMPORT_STORAGE themselves)."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("_import_storage")

@@ -36,9 +36,7 @@ def donor_client(app, client, actor, make_org):
 
 def _upload(client, org, data, name="donor.csv", **form):
     body = {"file": (io.BytesIO(data), name), "org_id": str(org.id), **form}
-    return client.post(
-        "/imports/", data=body, content_type="multipart/form-data", follow_redirects=True
-    )
+    return client.post("/imports/", data=body, content_type="multipart/form-data", follow_redirects=True)
 
 
 def test_upload_preview_fix_mapping_commit(donor_client):
@@ -46,9 +44,7 @@ def test_upload_preview_fix_mapping_commit(donor_client):
     page = _upload(client, org, csv_bytes(ROWS))
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "No column for the project reference was found" in html, html[html.find("<main") :][
-        :3000
-    ]
+    assert "No column for the project reference was found" in html, html[html.find("<main") :][:3000]
     assert 'name="map:Code"' in html and "Atlantis" in html  # rows as read
     batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
     assert batch.status == "failed"
@@ -70,19 +66,13 @@ def test_upload_preview_fix_mapping_commit(donor_client):
     preview = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
     assert preview.status == "previewed", preview.problems
     assert 'id="commit"' in page.get_data(as_text=True)
-    assert (
-        db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id))
-        == 0
-    )
+    assert db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id)) == 0
     page = client.post(f"/imports/{preview.id}/commit", follow_redirects=True)
     html = page.get_data(as_text=True)
     from importers.web import JOBS
 
     assert page.status_code == 200 and "Imported." in html, list(JOBS.values())
-    assert (
-        db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id))
-        == 2
-    )
+    assert db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id)) == 2
     saved = db.session.scalar(select(SavedMapping).where(SavedMapping.org_id == org.id))
     assert saved.mapping["columns"]["Code"] == "reference"
     # The confirmed mapping is offered for the next file, and used.
@@ -129,11 +119,7 @@ def test_job_status_json_and_progress_page(donor_client):
     job_url = response.headers["Location"]
     job_id = re.search(r"/jobs/([0-9a-f]+)", job_url).group(1)
     status = client.get(f"/imports/jobs/{job_id}.json").json
-    assert (
-        status["state"] == "done"
-        and status["percent"] == 100
-        and status["url"].startswith("/imports/")
-    )
+    assert status["state"] == "done" and status["percent"] == 100 and status["url"].startswith("/imports/")
 
 
 def test_blank_template(client):
