@@ -117,9 +117,7 @@ def generate(rows: int, directory: Path) -> tuple[Path, Path]:
             ]
             for col, value in enumerate(row):
                 if isinstance(value, dt.date):
-                    sheet.write_datetime(
-                        i + 1, col, dt.datetime.combine(value, dt.time()), date_format
-                    )
+                    sheet.write_datetime(i + 1, col, dt.datetime.combine(value, dt.time()), date_format)
                 else:
                     sheet.write(i + 1, col, value)
             writer.writerow([v.isoformat() if isinstance(v, dt.date) else v for v in row])
@@ -147,19 +145,14 @@ def case_baseline(path: Path, db_path: Path) -> dict:
     else:
         import python_calamine
 
-        rows = (
-            python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
-        )
+        rows = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
     read = time.perf_counter() - started
     names = [f"c{i}" for i in range(len(rows[0]))]
     metadata = MetaData()
     table = Table("baseline", metadata, *(Column(n, String) for n in names))
     engine = create_engine(f"sqlite:///{db_path}")
     metadata.create_all(engine)
-    params = [
-        {n: (None if v is None else str(v)) for n, v in zip(names, row, strict=False)}
-        for row in rows[1:]
-    ]
+    params = [{n: (None if v is None else str(v)) for n, v in zip(names, row, strict=False)} for row in rows[1:]]
     with engine.begin() as conn:
         conn.execute(insert(table), params)
     total = time.perf_counter() - started
@@ -279,11 +272,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.case:
-        result = (
-            case_baseline(args.file, args.db)
-            if args.case == "baseline"
-            else case_import(args.file, args.db)
-        )
+        result = case_baseline(args.file, args.db) if args.case == "baseline" else case_import(args.file, args.db)
         print(json.dumps(result))
         return
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,21 +24,15 @@ from registry.models.types import Role
 from registry.services.organisations import find_organisation
 from registry.services.permissions import can_import
 
-blp = Blueprint(
-    "imports", __name__, url_prefix="/api/v1/imports", description="Imports of donor files"
-)
+blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports", description="Imports of donor files")
 
 
 class ImportForm(Schema):
     class Meta:
         unknown = RAISE
 
-    org = fields.String(
-        metadata={"description": "Reference of the organisation (default: your own)"}
-    )
-    org_name = fields.String(
-        metadata={"description": "Creates the organisation when it is new (admins)"}
-    )
+    org = fields.String(metadata={"description": "Reference of the organisation (default: your own)"})
+    org_name = fields.String(metadata={"description": "Creates the organisation when it is new (admins)"})
     mapping = fields.String(metadata={"description": 'JSON: {"columns": {"header": "field"}, ...}'})
     dry_run = fields.Boolean(load_default=False)
     sheet = fields.String()
@@ -100,9 +94,7 @@ def _org_for(user, ref: str | None, org_name: str | None) -> Organisation | str:
                 {"org": [f"Unknown organisation {ref!r}"]},
             )
         if user.role is not Role.ADMIN:
-            raise PermissionDenied(
-                "Only an administrator can create an organisation while importing"
-            )
+            raise PermissionDenied("Only an administrator can create an organisation while importing")
         return ref
     if not can_import(user, org):
         raise PermissionDenied(f"You may not import files for {org.name}")
@@ -127,13 +119,9 @@ def options_from(args: dict) -> dict:
         try:
             mapping = json.loads(args["mapping"])
         except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"The mapping is not valid JSON: {exc}", {"mapping": [str(exc)]}
-            ) from None
+            raise ValidationError(f"The mapping is not valid JSON: {exc}", {"mapping": [str(exc)]}) from None
         if not isinstance(mapping, dict):
-            raise ValidationError(
-                "The mapping must be a JSON object", {"mapping": ["Expected an object"]}
-            )
+            raise ValidationError("The mapping must be a JSON object", {"mapping": ["Expected an object"]})
         options["mapping"] = mapping
     return options
 

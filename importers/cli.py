@@ -13,9 +13,7 @@ from registry.errors import RegistryError
 from registry.models import ImportBatch
 from registry.services.actor import Actor
 
-import_cli = AppGroup(
-    "import", help="Import donor spreadsheets, IATI activity files and CRS returns."
-)
+import_cli = AppGroup("import", help="Import donor spreadsheets, IATI activity files and CRS returns.")
 
 CLI_ACTOR = Actor(label="cli", channel="cli", role="admin")
 STAGES = {"reading": (0, 40), "validating": (40, 70), "writing": (70, 100)}
@@ -42,21 +40,13 @@ class StageBar:
 def echo_summary(batch: ImportBatch, max_problems: int = 50) -> None:
     """Print what a batch did: rows, projects, transactions, skipped rows and problems."""
     if getattr(batch, "already_imported", False):
-        click.echo(
-            f"Already imported as batch {batch.id} on {batch.finished_at:%Y-%m-%d %H:%M}: "
-            "nothing changed."
-        )
+        click.echo(f"Already imported as batch {batch.id} on {batch.finished_at:%Y-%m-%d %H:%M}: nothing changed.")
         return
     c = batch.counts or {}
     click.echo(f"Batch {batch.id or '-'}: {batch.status}")
     click.echo(f"  rows read            {c.get('rows_read', 0):>8,}")
-    skipped = ", ".join(
-        f"{n} {reason.replace('_', ' ')}" for reason, n in (c.get("skipped") or {}).items()
-    )
-    click.echo(
-        f"  rows skipped         {c.get('rows_skipped', 0):>8,}"
-        + (f"  ({skipped})" if skipped else "")
-    )
+    skipped = ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in (c.get("skipped") or {}).items())
+    click.echo(f"  rows skipped         {c.get('rows_skipped', 0):>8,}" + (f"  ({skipped})" if skipped else ""))
     click.echo(f"  projects created     {c.get('projects_created', 0):>8,}")
     click.echo(f"  projects updated     {c.get('projects_updated', 0):>8,}")
     click.echo(f"  projects unchanged   {c.get('projects_unchanged', 0):>8,}")
@@ -86,15 +76,11 @@ def _options(mapping: Path | None, **given) -> dict:
         try:
             options["mapping"] = json.loads(mapping.read_text("utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise click.BadParameter(
-                f"cannot read the mapping: {exc}", param_hint="--mapping"
-            ) from None
+            raise click.BadParameter(f"cannot read the mapping: {exc}", param_hint="--mapping") from None
     return options
 
 
-def run_cli_import(
-    kind: str, file: Path, org: str, org_name: str | None, options: dict, dry_run: bool
-) -> None:
+def run_cli_import(kind: str, file: Path, org: str, org_name: str | None, options: dict, dry_run: bool) -> None:
     """Run an import with a progress bar and a summary; exit 1 when nothing was imported."""
     try:
         with click.progressbar(length=100, label="Reading    ", show_eta=False) as bar:
@@ -130,18 +116,14 @@ def run_cli_import(
 @import_cli.command("sheet")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--org", "org", required=True, help="Reference of the donor organisation.")
-@click.option(
-    "--org-name", help="Create the organisation with this name when it is not registered."
-)
+@click.option("--org-name", help="Create the organisation with this name when it is not registered.")
 @click.option(
     "--mapping",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help='JSON {"columns": {"header": "field"}, "dates": "dmy", ...}; overrides detection.',
 )
 @click.option("--sheet", help="Read only this sheet (default: every sheet with a header).")
-@click.option(
-    "--dates", type=click.Choice(["dmy", "mdy"]), help="How the file writes ambiguous dates."
-)
+@click.option("--dates", type=click.Choice(["dmy", "mdy"]), help="How the file writes ambiguous dates.")
 @click.option("--decimal", type=click.Choice([",", "."]), help="Decimal separator of text amounts.")
 @click.option("--currency", help="Currency of amounts that name none.")
 @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")

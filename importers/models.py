@@ -18,9 +18,7 @@ class ImportChange(db.Model):
     __table_args__ = (Index("ix_import_changes_entity", "entity_type", "entity_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    batch_id: Mapped[int] = mapped_column(
-        ForeignKey("import_batches.id", ondelete="CASCADE"), index=True
-    )
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"), index=True)
     entity_type: Mapped[str] = mapped_column(String(40))  # project, organisation
     entity_id: Mapped[int] = mapped_column()
     action: Mapped[str] = mapped_column(String(16))  # create, update

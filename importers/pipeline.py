@@ -146,9 +146,7 @@ class ReaderEntry:
 READERS: dict[str, ReaderEntry] = {}
 
 
-def register_reader(
-    kind: str, read: Reader, detect: Detector | None = None, extensions: Iterable[str] = ()
-) -> None:
+def register_reader(kind: str, read: Reader, detect: Detector | None = None, extensions: Iterable[str] = ()) -> None:
     """Make a reader available to run_import, commit_batch and upload detection."""
     READERS[kind] = ReaderEntry(kind, read, detect, tuple(e.lower() for e in extensions))
 
@@ -184,9 +182,7 @@ def get_reader(kind: str) -> ReaderEntry:
 
 def storage_dir() -> Path:
     """Where uploaded files are kept until their batch is committed or undone."""
-    path = Path(
-        current_app.config.get("IMPORT_STORAGE", Path(current_app.instance_path) / "imports")
-    )
+    path = Path(current_app.config.get("IMPORT_STORAGE", Path(current_app.instance_path) / "imports"))
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -418,9 +414,7 @@ def _sectors(rec: ProjectRecord) -> list[tuple[str, int | None]]:
 
 def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candidate:
     """The record's project, checked with the registry's rules; raises ValidationError."""
-    p = _Candidate(
-        org_id=org_id, reference=(rec.reference or "").strip(), title=(rec.title or "").strip()
-    )
+    p = _Candidate(org_id=org_id, reference=(rec.reference or "").strip(), title=(rec.title or "").strip())
     p.description = rec.description or ""
     p.iati_identifier = (rec.iati_identifier or "").strip() or None
     try:
@@ -451,9 +445,7 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
     if rec.need_amount is not None:
         try:
             # The service's own need rule (decimals, sign, conversion at the start date).
-            project_service._set_need(
-                p, {"amount": rec.need_amount, "currency": rec.need_currency or ""}
-            )
+            project_service._set_need(p, {"amount": rec.need_amount, "currency": rec.need_currency or ""})
         except ValidationError as exc:
             raise ValidationError(exc.message, exc.errors or {"need": [exc.message]}) from None
     return p
@@ -504,9 +496,7 @@ def _keep_absent(candidate: _Candidate, current: Project, rec: ProjectRecord) ->
             for attr in attrs:
                 setattr(candidate, attr, getattr(current, attr))
     if "recipients" not in present:
-        candidate.recipients = [
-            (r.country_iso3, r.region_code, r.share_ppm) for r in current.recipients
-        ]
+        candidate.recipients = [(r.country_iso3, r.region_code, r.share_ppm) for r in current.recipients]
     if "areas" not in present:
         candidate.areas = [(a.area_code, a.share_ppm, a.inferred) for a in current.areas]
     if "sectors" not in present:
@@ -518,17 +508,14 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
     tx_type = _TX_TYPES.get(str(t.type).strip().lower())
     if tx_type is None:
         raise ValidationError(
-            f"Unknown transaction type {t.type!r} (pledge, commitment, disbursement, expenditure, "
-            "incoming_funds)",
+            f"Unknown transaction type {t.type!r} (pledge, commitment, disbursement, expenditure, incoming_funds)",
             {"type": ["Unknown transaction type"]},
         )
     currency = str(t.currency or "").strip().upper()
     if not currency:
         raise ValidationError("The currency is missing", {"currency": ["Required"]})
     if not money.is_currency(currency):
-        raise ValidationError(
-            f"Unknown currency {currency!r}", {"currency": ["Not an ISO 4217 currency code"]}
-        )
+        raise ValidationError(f"Unknown currency {currency!r}", {"currency": ["Not an ISO 4217 currency code"]})
     if t.value_date is None:
         raise ValidationError("The value date is missing", {"value_date": ["Required"]})
     amount = money.parse_amount(t.amount, currency)
@@ -545,8 +532,7 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
         provider_id = resolver.org(t.provider_org)
         if provider_id is None:
             raise ValidationError(
-                f"Unknown organisation {t.provider_org!r} "
-                "(give its reference, IATI identifier or exact name)",
+                f"Unknown organisation {t.provider_org!r} (give its reference, IATI identifier or exact name)",
                 {"provider_org": ["No such organisation"]},
             )
     return {
@@ -625,14 +611,10 @@ class _Run:
         self.counts: Counter = Counter()
         self.reference = _Reference()
 
-    def error(
-        self, code: str, message: str, location: Location | None, value: Any = None, column=None
-    ) -> None:
+    def error(self, code: str, message: str, location: Location | None, value: Any = None, column=None) -> None:
         self.problems.append(_problem("error", code, message, location, value, column))
 
-    def _validation_problems(
-        self, exc: RegistryError, rec_columns: dict[str, str], location: Location
-    ) -> None:
+    def _validation_problems(self, exc: RegistryError, rec_columns: dict[str, str], location: Location) -> None:
         fields = exc.errors or {"": [exc.message]}
         for name, messages in fields.items():
             msgs = messages if isinstance(messages, list) else [str(messages)]
@@ -651,15 +633,12 @@ class _Run:
             if rec.org and self.resolver.org(rec.org) not in (org.id,):
                 other = self.resolver.org(rec.org)
                 if other is None:
-                    self.error(
-                        "unknown_org", f"Unknown organisation {rec.org!r}", rec.location, rec.org
-                    )
+                    self.error("unknown_org", f"Unknown organisation {rec.org!r}", rec.location, rec.org)
                     continue
                 if self.actor.role != "admin":
                     self.error(
                         "other_org",
-                        f"This file is imported for {org.ref}; "
-                        f"project {rec.reference!r} belongs to {rec.org!r}",
+                        f"This file is imported for {org.ref}; project {rec.reference!r} belongs to {rec.org!r}",
                         rec.location,
                         rec.org,
                     )
@@ -668,8 +647,7 @@ class _Run:
             if key in by_ref:
                 self.error(
                     "duplicate_project",
-                    f"Project {key!r} appears twice in the file "
-                    f"(first at {by_ref[key].location.describe()})",
+                    f"Project {key!r} appears twice in the file (first at {by_ref[key].location.describe()})",
                     rec.location,
                     key,
                 )
@@ -694,18 +672,14 @@ class _Run:
         cols = [Transaction.__table__.c[name] for name in TX_COLUMNS]
         ids = [p.id for p in existing.values()]
         for chunk in _chunks(ids, 500):
-            stmt = select(*cols).where(
-                Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None)
-            )
+            stmt = select(*cols).where(Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None))
             for row in db.session.execute(stmt).mappings():
                 old_tx.setdefault(row["project_id"], []).append(dict(row))
         # IATI identifiers must stay unique across the registry.
         iati_owner: dict[str, int] = {}
         iati_ids = [r.iati_identifier.strip() for r in by_ref.values() if r.iati_identifier]
         for chunk in _chunks(iati_ids, 500):
-            stmt = select(Project.iati_identifier, Project.id).where(
-                Project.iati_identifier.in_(chunk)
-            )
+            stmt = select(Project.iati_identifier, Project.id).where(Project.iati_identifier.in_(chunk))
             iati_owner.update({i: pid for i, pid in db.session.execute(stmt)})
         seen_iati: dict[str, str] = {}
 
@@ -735,8 +709,7 @@ class _Run:
                 if iati in seen_iati:
                     self.error(
                         "duplicate_iati_identifier",
-                        f"IATI identifier {iati} is also given to project "
-                        f"{seen_iati[iati]!r} in this file",
+                        f"IATI identifier {iati} is also given to project {seen_iati[iati]!r} in this file",
                         rec.location,
                         iati,
                         rec.columns.get("iati_identifier"),
@@ -750,11 +723,7 @@ class _Run:
                 except RegistryError as exc:
                     bad = True
                     name = next(iter(exc.errors), "amount") if exc.errors else "amount"
-                    column = (
-                        t.location.column
-                        if name == "amount"
-                        else rec.columns.get(name, t.location.column)
-                    )
+                    column = t.location.column if name == "amount" else rec.columns.get(name, t.location.column)
                     value = {
                         "type": t.type,
                         "currency": t.currency,
@@ -774,9 +743,7 @@ class _Run:
             if before == after and same_tx:
                 self.counts["projects_unchanged"] += 1
                 continue
-            updated.append(
-                (current, candidate if before != after else None, before, old_rows, rows)
-            )
+            updated.append((current, candidate if before != after else None, before, old_rows, rows))
         self.progress(total, total, "validating")
         if any(p.severity == "error" for p in self.problems):
             return  # nothing is written; the caller rolls back
@@ -805,9 +772,7 @@ class _Run:
         ids: list[int] = []
         table = Project.__table__
         for chunk in _chunks(rows, 1000):
-            result = db.session.execute(
-                insert(table).returning(table.c.id, sort_by_parameter_order=True), chunk
-            )
+            result = db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), chunk)
             ids.extend(result.scalars().all())
         recipients, areas, sectors = [], [], []
         for (project, _tx), pid in zip(created, ids, strict=True):
@@ -820,9 +785,7 @@ class _Run:
                 {"project_id": pid, "area_code": code, "share_ppm": ppm, "inferred": inferred}
                 for code, ppm, inferred in project.areas
             ]
-            sectors += [
-                {"project_id": pid, "code": code, "share_ppm": ppm} for code, ppm in project.sectors
-            ]
+            sectors += [{"project_id": pid, "code": code, "share_ppm": ppm} for code, ppm in project.sectors]
         for model, values in (
             (ProjectRecipient, recipients),
             (ProjectArea, areas),
@@ -847,16 +810,13 @@ class _Run:
         with db.session.no_autoflush:
             for project, candidate in changed:
                 project.recipients = [
-                    ProjectRecipient(country_iso3=c, region_code=r, share_ppm=ppm)
-                    for c, r, ppm in candidate.recipients
+                    ProjectRecipient(country_iso3=c, region_code=r, share_ppm=ppm) for c, r, ppm in candidate.recipients
                 ]
                 project.areas = [
                     ProjectArea(area_code=code, share_ppm=ppm, inferred=inferred)
                     for code, ppm, inferred in candidate.areas
                 ]
-                project.sectors = [
-                    ProjectSector(code=code, share_ppm=ppm) for code, ppm in candidate.sectors
-                ]
+                project.sectors = [ProjectSector(code=code, share_ppm=ppm) for code, ppm in candidate.sectors]
         for project, *_ in updated:
             project.import_batch_id = batch_id
             project.updated_at = utcnow()
@@ -866,9 +826,7 @@ class _Run:
         replaced = [p.id for p, *_ in updated]
         for chunk in _chunks(replaced, 500):
             db.session.execute(
-                delete(Transaction).where(
-                    Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None)
-                ),
+                delete(Transaction).where(Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None)),
                 execution_options={"synchronize_session": False},
             )
         all_rows: list[dict] = []
@@ -916,9 +874,7 @@ class _Run:
             before = {**before, "transactions": len(old_rows)}
             after["transactions"] = len(rows)
             what = f"changed {', '.join(changed_names)}; " if changed_names else ""
-            summary = (
-                f"Import {what}replaced {len(old_rows)} imported transactions with {len(rows)}"
-            )
+            summary = f"Import {what}replaced {len(old_rows)} imported transactions with {len(rows)}"
             events.append(self._event("update", project.id, before, after, summary))
             changes.append(
                 {
@@ -963,9 +919,7 @@ class _Run:
         }
 
 
-def _finish_counts(
-    run_counts: Counter, info: dict, problems: list[Problem], records_n: int
-) -> dict:
+def _finish_counts(run_counts: Counter, info: dict, problems: list[Problem], records_n: int) -> dict:
     by_code = Counter(p.code or "other" for p in problems)
     counts = {
         "rows_read": info.get("rows_read", 0),
@@ -1191,15 +1145,11 @@ def commit_batch(batch_id: int, actor: Actor, progress: Progress | None = None) 
     if batch is None:
         raise NotFoundError(f"No import batch {batch_id}")
     if batch.status != "previewed":
-        raise ConflictError(
-            f"Import batch {batch_id} is {batch.status}; only a previewed batch can be committed"
-        )
+        raise ConflictError(f"Import batch {batch_id} is {batch.status}; only a previewed batch can be committed")
     options = dict(batch.options or {})
     path = storage_dir() / options.get("stored_file", "")
     if not path.is_file() or file_hash(path) != batch.file_hash:
-        raise PreconditionFailed(
-            "The uploaded file of this batch is no longer available; upload it again"
-        )
+        raise PreconditionFailed("The uploaded file of this batch is no longer available; upload it again")
     org = db.session.get(Organisation, batch.org_id) if batch.org_id else None
     if org is None and not options.get("org_name"):
         raise NotFoundError("The organisation of this batch no longer exists")
@@ -1230,13 +1180,9 @@ def undo_batch(batch_id: int, actor: Actor) -> ImportBatch:
     if batch is None:
         raise NotFoundError(f"No import batch {batch_id}")
     if batch.status != "committed":
-        raise ConflictError(
-            f"Import batch {batch_id} is {batch.status}; only a committed batch can be undone"
-        )
+        raise ConflictError(f"Import batch {batch_id} is {batch.status}; only a committed batch can be undone")
     changes = list(
-        db.session.scalars(
-            select(ImportChange).where(ImportChange.batch_id == batch.id).order_by(ImportChange.id)
-        )
+        db.session.scalars(select(ImportChange).where(ImportChange.batch_id == batch.id).order_by(ImportChange.id))
     )
     project_ids = [c.entity_id for c in changes if c.entity_type == "project"]
     for chunk in _chunks(project_ids, 500):

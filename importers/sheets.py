@@ -318,9 +318,7 @@ def parse_header(text: str) -> Column:
         rest = _YEAR.sub(" ", rest)
     words = []
     for word in rest.split():
-        code = _SYMBOLS.get(word) or (
-            word.upper() if len(word) == 3 and money.is_currency(word.upper()) else None
-        )
+        code = _SYMBOLS.get(word) or (word.upper() if len(word) == 3 and money.is_currency(word.upper()) else None)
         if code:
             col.currency = code
         elif word not in _FILLER:
@@ -329,9 +327,7 @@ def parse_header(text: str) -> Column:
     if not rest:
         # "2021" alone, or "Amount (USD thousands)": a plain amount column.
         col.field = (
-            "amount"
-            if (col.currency or col.unit != 1 or n.startswith(("amount", "montant", "monto")))
-            else "ignore"
+            "amount" if (col.currency or col.unit != 1 or n.startswith(("amount", "montant", "monto"))) else "ignore"
         )
         if col.year and col.field == "ignore":
             col.field = "year_amount"
@@ -382,13 +378,9 @@ def _explicit(options: dict) -> dict[str, str]:
         try:
             mapping = json.loads(mapping)
         except json.JSONDecodeError as exc:
-            raise ValidationError(
-                f"The mapping is not valid JSON: {exc}", {"mapping": [str(exc)]}
-            ) from None
+            raise ValidationError(f"The mapping is not valid JSON: {exc}", {"mapping": [str(exc)]}) from None
     if not isinstance(mapping, dict):
-        raise ValidationError(
-            "The mapping must be a JSON object", {"mapping": ["Expected an object"]}
-        )
+        raise ValidationError("The mapping must be a JSON object", {"mapping": ["Expected an object"]})
     columns = mapping.get("columns", mapping)
     for key in ("decimal", "dates", "currency", "unit", "default_type", "sheet", "header_row"):
         if key in mapping and key not in options:
@@ -397,11 +389,7 @@ def _explicit(options: dict) -> dict[str, str]:
 
 
 def _combine(parent: str, child: str) -> str:
-    if (
-        parent
-        and child
-        and (_YEAR.fullmatch(child.strip()) or parse_header(child).field in ("ignore", "amount"))
-    ):
+    if parent and child and (_YEAR.fullmatch(child.strip()) or parse_header(child).field in ("ignore", "amount")):
         return f"{parent} {child}"
     return child or parent
 
@@ -457,9 +445,7 @@ def _forward_fill(row: list[str]) -> list[str]:
     return out
 
 
-def find_header(
-    rows: list[list[str]], explicit: dict[str, str], header_row: int | None
-) -> tuple[int, list[Column]]:
+def find_header(rows: list[list[str]], explicit: dict[str, str], header_row: int | None) -> tuple[int, list[Column]]:
     """The header row (0-based) and its columns; -1 when none looks like a header."""
     best: tuple[int, int, list[Column]] = (-1, 1, [])
     candidates = [header_row - 1] if header_row else range(min(len(rows), HEADER_SCAN_ROWS))
@@ -670,9 +656,7 @@ def check_archive(path: Path) -> str:
     except (zipfile.BadZipFile, OSError) as exc:
         raise ValidationError(f"The file is not a readable XLSX or ODS workbook: {exc}") from None
     if len(infos) > 10_000:
-        raise UploadRefused(
-            f"The workbook holds {len(infos):,} parts; that is not a spreadsheet we can open"
-        )
+        raise UploadRefused(f"The workbook holds {len(infos):,} parts; that is not a spreadsheet we can open")
     declared = sum(i.file_size for i in infos)
     if declared > limit:
         raise UploadRefused(
@@ -681,9 +665,7 @@ def check_archive(path: Path) -> str:
         )
     for info in infos:
         if info.file_size > 50 * 1024 * 1024 and info.file_size > 200 * max(info.compress_size, 1):
-            raise UploadRefused(
-                f"Part {info.filename!r} of the workbook is compressed suspiciously well"
-            )
+            raise UploadRefused(f"Part {info.filename!r} of the workbook is compressed suspiciously well")
     if "content.xml" in names and "mimetype" in names:
         return "ods"
     if "[Content_Types].xml" in names:
@@ -774,9 +756,7 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
             merged = []
         start = sheet.start or (0, 0)
         offset = start[1] if start else 0
-        merged = [
-            ((r0, c0 - offset), (r1, c1 - offset)) for (r0, c0), (r1, c1) in merged if c0 >= offset
-        ]
+        merged = [((r0, c0 - offset), (r1, c1 - offset)) for (r0, c0), (r1, c1) in merged if c0 >= offset]
         sheets.append(Sheet(name, iter(sheet.iter_rows()), merged, offset))
     return fmt, sheets
 
@@ -784,9 +764,7 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
 # -- rows -> projects ----------------------------------------------------------
 
 _TOTAL_INITIALS = set("TtGgSsΣ")
-_TOTAL = re.compile(
-    r"^(grand )?(sub ?)?totals?\b|^sous total|^total general|^total des|^suma\b|^total\b"
-)
+_TOTAL = re.compile(r"^(grand )?(sub ?)?totals?\b|^sous total|^total general|^total des|^suma\b|^total\b")
 
 
 @dataclass
@@ -833,9 +811,7 @@ class SheetReader:
         value: Any = None,
     ) -> None:
         loc = Location(file=self.filename, sheet=sheet, row=row, column=column)
-        self.problems.append(
-            Problem(severity, message, loc, None if value in (None, "") else str(value), code)
-        )
+        self.problems.append(Problem(severity, message, loc, None if value in (None, "") else str(value), code))
 
     # -- reading --------------------------------------------------------------
 
@@ -915,9 +891,7 @@ class SheetReader:
         rest = sheet.rows
         # Decide the decimal separator from the first rows when neither declared nor known.
         if self.decimal is None:
-            samples = [
-                row[c.index] for row in first_rows for c in amount_cols if c.index < len(row)
-            ]
+            samples = [row[c.index] for row in first_rows for c in amount_cols if c.index < len(row)]
             self.decimal = detect_decimal(samples) if samples else None
         rownum = r + 1
         has_type = "transaction_type" in fields
@@ -956,9 +930,7 @@ class SheetReader:
             if self.progress and self.rows_read % 5000 == 0:
                 self.progress(self.rows_read, 0, "reading")
 
-    def read_row(
-        self, row: list[str], rownum: int, columns: list[Column], sheet: str | None, has_type: bool
-    ) -> None:
+    def read_row(self, row: list[str], rownum: int, columns: list[Column], sheet: str | None, has_type: bool) -> None:
         values: dict[str, str] = {}
         wide: list[tuple[Column, str]] = []
         for c in columns:
@@ -987,9 +959,7 @@ class SheetReader:
                 first_text,
             )
             return
-        if not ref or (
-            values.keys() == {"reference"} and not wide and len(ref) > 15 and " " in ref
-        ):
+        if not ref or (values.keys() == {"reference"} and not wide and len(ref) > 15 and " " in ref):
             if ref:
                 self.skipped["note_row"] += 1
                 self.problem(
@@ -1038,8 +1008,7 @@ class SheetReader:
                 self.problem(
                     "warning",
                     "title_differs",
-                    f"Project {ref!r} has another title on row {builder.record.location.row}; "
-                    "the first one is kept",
+                    f"Project {ref!r} has another title on row {builder.record.location.row}; the first one is kept",
                     sheet,
                     rownum,
                     self._header(columns, "title"),
@@ -1059,9 +1028,7 @@ class SheetReader:
                 self._recipient_cache[rkey] = recipients
         for key, rec in recipients:
             if key not in builder.recipients:
-                builder.recipients[key] = RecipientRecord(
-                    country=rec.country, region=rec.region, share=rec.share
-                )
+                builder.recipients[key] = RecipientRecord(country=rec.country, region=rec.region, share=rec.share)
                 builder.weights[key] = {}
             elif rec.share is not None:
                 builder.recipients[key].share = rec.share
@@ -1096,13 +1063,7 @@ class SheetReader:
         return next((c.header for c in columns if c.field == name), None)
 
     def _date(self, text: str, field_name: str, columns, sheet, rownum) -> dt.date | None:
-        year_day = (
-            (1, 1)
-            if field_name.endswith("start")
-            else (12, 31)
-            if field_name.endswith("end")
-            else (7, 1)
-        )
+        year_day = (1, 1) if field_name.endswith("start") else (12, 31) if field_name.endswith("end") else (7, 1)
         key = (text, year_day)
         found = self._date_cache.get(key)
         if found is not None:
@@ -1110,9 +1071,7 @@ class SheetReader:
         try:
             found = parse_date(text, self.dates, year_day)
         except CellError as exc:
-            self.problem(
-                "error", exc.code, str(exc), sheet, rownum, self._header(columns, field_name), text
-            )
+            self.problem("error", exc.code, str(exc), sheet, rownum, self._header(columns, field_name), text)
             return None
         if type(text) is str:
             self._date_cache[key] = found
@@ -1128,8 +1087,7 @@ class SheetReader:
                 self.problem(
                     "error",
                     "unknown_status",
-                    f"Unknown status {values['status']!r} (pipeline, active, completed, cancelled, "
-                    "suspended)",
+                    f"Unknown status {values['status']!r} (pipeline, active, completed, cancelled, suspended)",
                     sheet,
                     rownum,
                     self._header(columns, "status"),
@@ -1153,9 +1111,7 @@ class SheetReader:
                     or ""
                 ).upper()
             except CellError as exc:
-                self.problem(
-                    "error", exc.code, str(exc), sheet, rownum, col.header, values["need_amount"]
-                )
+                self.problem("error", exc.code, str(exc), sheet, rownum, col.header, values["need_amount"])
 
     def _recipients(self, values, columns, sheet, rownum) -> list[tuple[tuple, RecipientRecord]]:
         out = []
@@ -1172,13 +1128,7 @@ class SheetReader:
                 if country is None and name in ("region", "recipient"):
                     region = self.lookups.region(item)
                 if country is None and region is None:
-                    what = (
-                        "country"
-                        if name == "country"
-                        else "region"
-                        if name == "region"
-                        else "country or region"
-                    )
+                    what = "country" if name == "country" else "region" if name == "region" else "country or region"
                     self.problem(
                         "error",
                         f"unknown_{'country' if name != 'region' else 'region'}",
@@ -1255,16 +1205,12 @@ class SheetReader:
             self._tx_type_cache[text] = vocabulary()["transaction_type"].get(norm(text))
         return self._tx_type_cache[text]
 
-    def _transactions(
-        self, values, wide, columns, sheet, rownum, has_type
-    ) -> list[TransactionRecord]:
+    def _transactions(self, values, wide, columns, sheet, rownum, has_type) -> list[TransactionRecord]:
         cells: list[tuple[Column, str, str]] = []
         if values.get("amount"):
             col = next(c for c in columns if c.field == "amount" and not c.tx_type)
             type_text = (
-                values.get("transaction_type")
-                or self.options.get("default_type")
-                or ("" if has_type else "commitment")
+                values.get("transaction_type") or self.options.get("default_type") or ("" if has_type else "commitment")
             )
             tx_type = self._tx_type(type_text) if type_text else None
             if tx_type is None:
@@ -1294,9 +1240,7 @@ class SheetReader:
                 continue
             if amount == 0 and col.tx_type:
                 continue  # an empty year in a wide layout
-            currency = (
-                values.get("currency") or named or col.currency or self.default_currency or ""
-            )
+            currency = values.get("currency") or named or col.currency or self.default_currency or ""
             currency = _SYMBOLS.get(currency.lower(), currency).upper()
             if not currency:
                 self.problem(
@@ -1333,9 +1277,7 @@ class SheetReader:
             out.append(
                 TransactionRecord(
                     type=tx_type,
-                    amount=amount * col.unit * self.unit
-                    if (col.unit != 1 or self.unit != 1)
-                    else amount,
+                    amount=amount * col.unit * self.unit if (col.unit != 1 or self.unit != 1) else amount,
                     currency=currency,
                     value_date=when,
                     funding_source=values.get("funding_source"),
@@ -1344,9 +1286,7 @@ class SheetReader:
                     finance_type=values.get("finance_type"),
                     aid_type=values.get("aid_type"),
                     description=values.get("transaction_description", ""),
-                    location=Location(
-                        file=self.filename, sheet=sheet, row=rownum, column=col.header
-                    ),
+                    location=Location(file=self.filename, sheet=sheet, row=rownum, column=col.header),
                 )
             )
         return out
@@ -1355,12 +1295,7 @@ class SheetReader:
         rec = b.record
         recipients = list(b.recipients.values())
         shares = [r.share for r in recipients]
-        if (
-            shares
-            and all(s is not None for s in shares)
-            and sum(shares) <= Decimal("1.0001")
-            and len(shares) > 1
-        ):
+        if shares and all(s is not None for s in shares) and sum(shares) <= Decimal("1.0001") and len(shares) > 1:
             for r in recipients:  # fractions (0.6, 0.4) from cells formatted as percentages
                 r.share = r.share * 100
         if all(s is None for s in shares) and len(b.currencies) <= 1:
@@ -1375,9 +1310,7 @@ class SheetReader:
         return rec
 
 
-def _text_rows(
-    first: list[list[str]], rest: Iterator[list], needed: list[int], width: int
-) -> Iterator[list[str]]:
+def _text_rows(first: list[list[str]], rest: Iterator[list], needed: list[int], width: int) -> Iterator[list[str]]:
     """The rows after the scanned head as text; only the columns that are read are converted."""
     yield from first
     for raw in rest:
@@ -1401,14 +1334,8 @@ def looks_like_table(head: bytes, filename: str) -> bool:
     if head.startswith(OLE_MAGIC):
         return True
     if head.startswith(ZIP_MAGIC):
-        return (
-            suffix in (".xlsx", ".xlsm", ".ods", "")
-            or b"[Content_Types].xml" in head
-            or b"mimetype" in head
-        )
+        return suffix in (".xlsx", ".xlsm", ".ods", "") or b"[Content_Types].xml" in head or b"mimetype" in head
     return suffix in (".csv", ".tsv", ".txt")
 
 
-register_reader(
-    "sheet", read_sheet_file, looks_like_table, ("xlsx", "xlsm", "xls", "ods", "csv", "tsv", "txt")
-)
+register_reader("sheet", read_sheet_file, looks_like_table, ("xlsx", "xlsm", "xls", "ods", "csv", "tsv", "txt"))

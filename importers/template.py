@@ -76,18 +76,12 @@ def template_workbook(rows: int = 2000) -> bytes:
 
     countries = list(db.session.execute(select(Country.iso3, Country.name).order_by(Country.iso3)))
     regions = list(db.session.execute(select(Region.code, Region.name).order_by(Region.code)))
-    areas = list(
-        db.session.execute(
-            select(PriorityArea.code, PriorityArea.short_name).order_by(PriorityArea.code)
-        )
-    )
+    areas = list(db.session.execute(select(PriorityArea.code, PriorityArea.short_name).order_by(PriorityArea.code)))
     currencies = sorted(money.currencies())
     buffer = io.BytesIO()
     wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
     bold = wb.add_format({"bold": True})
-    head = wb.add_format(
-        {"bold": True, "bg_color": "#0B5D7A", "font_color": "#FFFFFF", "text_wrap": True}
-    )
+    head = wb.add_format({"bold": True, "bg_color": "#0B5D7A", "font_color": "#FFFFFF", "text_wrap": True})
     wrap = wb.add_format({"text_wrap": True, "valign": "top"})
     text = wb.add_format({"num_format": "@"})
 
@@ -96,8 +90,7 @@ def template_workbook(rows: int = 2000) -> bytes:
     info.set_column(1, 1, 90)
     info.write(0, 0, "ICT4D Funding Registry: donor import template", bold)
     notes = [
-        "One row per money flow (commitment, disbursement, ...) of a project and recipient "
-        "country.",
+        "One row per money flow (commitment, disbursement, ...) of a project and recipient country.",
         "Rows with the same project reference make one project; its countries' shares come from "
         "the 'Country share (%)' column or, when it is empty, from each country's amounts.",
         "Several years? Either one row per flow with its value date, or columns such as "

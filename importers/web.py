@@ -71,9 +71,7 @@ def saved_mapping(org_id: int | None, kind: str = "sheet") -> SavedMapping | Non
     """The mapping an organisation confirmed last time, if any."""
     if org_id is None:
         return None
-    return db.session.scalar(
-        select(SavedMapping).where(SavedMapping.org_id == org_id, SavedMapping.kind == kind)
-    )
+    return db.session.scalar(select(SavedMapping).where(SavedMapping.org_id == org_id, SavedMapping.kind == kind))
 
 
 def save_mapping(org_id: int, kind: str, options: dict) -> None:
@@ -196,9 +194,7 @@ def upload():
     if org is None or not can_import(user, org):
         raise PermissionDenied("You may not import files for this organisation")
     kind = detect(data, upload.filename)
-    options = {
-        k: request.form[k] for k in ("sheet", "dates", "decimal", "currency") if request.form.get(k)
-    }
+    options = {k: request.form[k] for k in ("sheet", "dates", "decimal", "currency") if request.form.get(k)}
     saved = saved_mapping(org.id, kind)
     if saved and request.form.get("use_saved"):
         for key, value in saved.mapping.items():
@@ -225,11 +221,7 @@ def job(job_id: str):
     if state is None:
         abort(404)
     if state["state"] == "done":
-        return redirect(
-            url_for(
-                ".show", batch_id=state["batch_id"], already=1 if state.get("already") else None
-            )
-        )
+        return redirect(url_for(".show", batch_id=state["batch_id"], already=1 if state.get("already") else None))
     return render_template("imports/job.html", job_id=job_id, job=state)
 
 
@@ -242,9 +234,7 @@ def job_status(job_id: str):
         return jsonify({"state": "unknown"}), 404
     body = {k: v for k, v in state.items() if k != "started"}
     if state.get("batch_id"):
-        body["url"] = url_for(
-            ".show", batch_id=state["batch_id"], already=1 if state.get("already") else None
-        )
+        body["url"] = url_for(".show", batch_id=state["batch_id"], already=1 if state.get("already") else None)
     return jsonify(body)
 
 
@@ -289,13 +279,7 @@ def remap(batch_id: int):
         flash("Only a preview can be checked again.", "error")
         return redirect(url_for(".show", batch_id=batch.id))
     options = {k: v for k, v in (batch.options or {}).items() if k in ("sheet", "org", "org_name")}
-    options.update(
-        {
-            k: request.form[k]
-            for k in ("dates", "decimal", "currency", "sheet")
-            if request.form.get(k)
-        }
-    )
+    options.update({k: request.form[k] for k in ("dates", "decimal", "currency", "sheet") if request.form.get(k)})
     options["mapping"] = _mapping_from_form()
     path = pipeline.storage_dir() / (batch.options or {}).get("stored_file", "")
     batch.status = "discarded"
@@ -327,9 +311,7 @@ def commit(batch_id: int):
         save_mapping(batch.org_id, batch.kind, batch.options or {})
     actor: Actor = current_actor()
     bid = batch.id
-    job_id = start_job(
-        lambda progress: pipeline.commit_batch(bid, actor, progress), f"Importing {batch.filename}"
-    )
+    job_id = start_job(lambda progress: pipeline.commit_batch(bid, actor, progress), f"Importing {batch.filename}")
     return redirect(url_for(".job", job_id=job_id))
 
 
