@@ -1,0 +1,286 @@
+"""The SQL of the reports: per-project sums of the money flows, shares, reference lookups.
+
+Stage one of every report runs here: the database groups the transactions by
+project (and by the transaction-level dimensions asked for), so at most a few
+rows per project leave the database, whatever the number of transactions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Date, and_, case, cast, extract, func, literal, or_, select
+from sqlalchemy.sql import ColumnElement
+
+from registry.extensions import db
+from registry.models import (
+    CategoryMembership,
+    Country,
+    FundingSource,
+    Organisation,
+    PriorityArea,
+    Project,
+    ProjectArea,
+    ProjectRecipient,
+    RecipientCategory,
+    Region,
+    Transaction,
+)
+from registry.models.types import TransactionType
+
+# The transaction types a report sums, in the order of the measure vectors.
+FLOW_TYPES: tuple[TransactionType, ...] = (
+    TransactionType.PLEDGE,
+    TransactionType.COMMITMENT,
+    TransactionType.DISBURSEMENT,
+    TransactionType.EXPENDITURE,
+)
+
+# Dimensions that are attributes of a transaction (grouped in stage one).
+TX_DIMENSIONS = ("year", "funding_source", "source_kind", "donor", "finance_type", "flow_type")
+
+
+@dataclass
+class TxFilter:
+    """Filters that apply to transactions (and to projects) in stage one."""
+
+    year_from: int | None = None
+    year_to: int | None = None
+    statuses: list[str] = field(default_factory=list)
+    source_kinds: list[str] = field(default_factory=list)
+    donor_ids: list[int] = field(default_factory=list)
+    funding_source_ids: list[int] = field(default_factory=list)
+
+
+def _tx_dimension_column(name: str) -> ColumnElement:
+    if name == "year":
+        return cast(extract("year", Transaction.value_date), db.Integer)
+    if name == "funding_source":
+        return Transaction.funding_source_id
+    if name == "source_kind":
+        return FundingSource.kind
+    if name == "donor":
+        return Transaction.provider_org_id
+    if name == "finance_type":
+        return Transaction.finance_type
+    if name == "flow_type":
+        return Transaction.flow_type
+    raise KeyError(name)
+
+
+def bucket_expression(column, breakpoints: Sequence[dt.date]) -> ColumnElement:
+    """Index of the membership period a date falls in (0 before the first breakpoint)."""
+    if not breakpoints:
+        return literal(0)
+    return case(
+        *[(column < cast(literal(day), Date), index) for index, day in enumerate(breakpoints)],
+        else_=len(breakpoints),
+    )
+
+
+def project_flow_sums(
+    tx_dims: Sequence[str],
+    filters: TxFilter,
+    *,
+    usd: bool,
+    breakpoints: Sequence[dt.date] | None = None,
+) -> list[tuple]:
+    """Per project (and transaction dimension) sums of pledges, commitments, disbursements, expenditure.
+
+    With ``usd`` the sums are of the stored USD minor units; otherwise they are of
+    the original minor units, grouped also by currency and value date so that the
+    caller converts each group at the rate of its value date. With ``breakpoints``
+    each row also carries the index of the category-membership period of its date.
+    Row: (project_id, *dims, [bucket], [currency, value_date], pledge, commitment,
+    disbursement, expenditure).
+    """
+    amount = Transaction.usd_minor if usd else Transaction.amount_minor
+    sums = [func.sum(case((Transaction.type == kind, amount), else_=0)) for kind in FLOW_TYPES]
+    keys: list[ColumnElement] = [Transaction.project_id]
+    keys += [_tx_dimension_column(d) for d in tx_dims]
+    if breakpoints is not None:
+        keys.append(bucket_expression(Transaction.value_date, breakpoints))
+    if not usd:
+        keys += [Transaction.currency, Transaction.value_date]
+    stmt = select(*keys, *sums).where(Transaction.type.in_(FLOW_TYPES))
+    if "source_kind" in tx_dims or filters.source_kinds:
+        stmt = stmt.outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
+    if filters.statuses:
+        stmt = stmt.join(Project, Project.id == Transaction.project_id).where(
+            Project.status.in_(filters.statuses)
+        )
+    if filters.year_from is not None:
+        stmt = stmt.where(Transaction.value_date >= dt.date(filters.year_from, 1, 1))
+    if filters.year_to is not None:
+        stmt = stmt.where(Transaction.value_date < dt.date(filters.year_to + 1, 1, 1))
+    if filters.source_kinds:
+        stmt = stmt.where(FundingSource.kind.in_(filters.source_kinds))
+    if filters.donor_ids:
+        stmt = stmt.where(Transaction.provider_org_id.in_(filters.donor_ids))
+    if filters.funding_source_ids:
+        stmt = stmt.where(Transaction.funding_source_id.in_(filters.funding_source_ids))
+    stmt = stmt.group_by(*keys)
+    return [tuple(row) for row in db.session.execute(stmt)]
+
+
+def project_needs(statuses: Sequence[str]) -> list[tuple]:
+    """(project_id, need_minor, need_currency, need_usd_minor, need_date) of projects with a need."""
+    stmt = select(
+        Project.id,
+        Project.need_minor,
+        Project.need_currency,
+        Project.need_usd_minor,
+        Project.need_date,
+    ).where(Project.need_minor.is_not(None))
+    if statuses:
+        stmt = stmt.where(Project.status.in_(statuses))
+    return [tuple(row) for row in db.session.execute(stmt)]
+
+
+def recipient_shares() -> list[tuple[int, str | None, str | None, int]]:
+    """(project_id, country_iso3, region_code, share_ppm) of every project recipient."""
+    stmt = select(
+        ProjectRecipient.project_id,
+        ProjectRecipient.country_iso3,
+        ProjectRecipient.region_code,
+        ProjectRecipient.share_ppm,
+    )
+    return [tuple(row) for row in db.session.execute(stmt)]
+
+
+def area_shares() -> list[tuple[int, str, int]]:
+    """(project_id, area_code, share_ppm) of every project area."""
+    stmt = select(ProjectArea.project_id, ProjectArea.area_code, ProjectArea.share_ppm)
+    return [tuple(row) for row in db.session.execute(stmt)]
+
+
+def project_facts(project_ids: Sequence[int] | None = None) -> dict[int, tuple[str, str, str, str]]:
+    """project_id -> (reference, title, status, organisation name)."""
+    stmt = select(
+        Project.id, Project.reference, Project.title, Project.status, Organisation.name
+    ).join(Organisation, Organisation.id == Project.org_id)
+    if project_ids is not None:
+        stmt = stmt.where(Project.id.in_(list(project_ids)))
+    return {row[0]: (row[1], row[2], str(row[3].value), row[4]) for row in db.session.execute(stmt)}
+
+
+@dataclass
+class Reference:
+    """The reference data a report needs to label and classify its rows."""
+
+    countries: dict[
+        str, tuple[str, str | None, str | None, str | None]
+    ]  # iso3 -> name, region, subregion, income
+    regions: dict[str, tuple[str, str, str | None]]  # code -> name, level, parent
+    country_regions: dict[
+        str, tuple[str, ...]
+    ]  # iso3 -> its region, sub-region, intermediate codes
+    areas: dict[str, str]  # code -> short name
+    categories: dict[str, str]  # code -> name
+    memberships: list[tuple[str, str, dt.date, dt.date | None]]  # iso3, category, from, to
+
+    def breakpoints(self) -> list[dt.date]:
+        """Every date on which some country joins or leaves a category, sorted."""
+        days = {m[2] for m in self.memberships} | {
+            m[3] for m in self.memberships if m[3] is not None
+        }
+        return sorted(days)
+
+    def top_region(self, code: str) -> str | None:
+        """The M49 region (continent level) a region code belongs to."""
+        seen = set()
+        while code and code not in seen:
+            seen.add(code)
+            name, level, parent = self.regions.get(code, ("", "", None))
+            if level == "region":
+                return code
+            code = parent
+        return None
+
+
+def load_reference() -> Reference:
+    """Read countries, regions, areas, categories and memberships (a few hundred rows)."""
+    countries = {
+        row[0]: (row[1], row[2], row[3], row[4])
+        for row in db.session.execute(
+            select(
+                Country.iso3,
+                Country.name,
+                Country.region_code,
+                Country.subregion_code,
+                Country.income_group,
+            )
+        )
+    }
+    country_regions = {
+        row[0]: tuple(c for c in row[1:] if c)
+        for row in db.session.execute(
+            select(
+                Country.iso3, Country.region_code, Country.subregion_code, Country.intermediate_code
+            )
+        )
+    }
+    regions = {
+        row[0]: (row[1], row[2], row[3])
+        for row in db.session.execute(
+            select(Region.code, Region.name, Region.level, Region.parent_code)
+        )
+    }
+    areas = {
+        row[0]: row[1]
+        for row in db.session.execute(select(PriorityArea.code, PriorityArea.short_name))
+    }
+    categories = {
+        row[0]: row[1]
+        for row in db.session.execute(select(RecipientCategory.code, RecipientCategory.name))
+    }
+    memberships = [
+        tuple(row)
+        for row in db.session.execute(
+            select(
+                CategoryMembership.country_iso3,
+                CategoryMembership.category_code,
+                CategoryMembership.valid_from,
+                CategoryMembership.valid_to,
+            )
+        )
+    ]
+    return Reference(countries, regions, country_regions, areas, categories, memberships)
+
+
+def labels_for(dimension: str, keys: Iterable) -> dict:
+    """Readable labels of funding source / donor ids."""
+    ids = [k for k in keys if isinstance(k, int)]
+    if not ids:
+        return {}
+    if dimension == "funding_source":
+        stmt = select(FundingSource.id, FundingSource.ref, FundingSource.name).where(
+            FundingSource.id.in_(ids)
+        )
+    elif dimension == "project":
+        stmt = select(Project.id, Project.reference, Project.title).where(Project.id.in_(ids))
+    elif dimension == "donor":
+        stmt = select(Organisation.id, Organisation.ref, Organisation.name).where(
+            Organisation.id.in_(ids)
+        )
+    else:
+        return {}
+    return {row[0]: (row[1], row[2]) for row in db.session.execute(stmt)}
+
+
+def resolve_refs(model, refs: Sequence[str]) -> tuple[list[int], list[str]]:
+    """Ids of organisations / funding sources given by ref (or id); and the refs not found."""
+    ids, missing = [], []
+    for ref in refs:
+        cond = or_(
+            model.ref == ref,
+            and_(literal(ref.isdigit()), model.id == (int(ref) if ref.isdigit() else -1)),
+        )
+        found = db.session.scalar(select(model.id).where(cond))
+        if found is None:
+            missing.append(ref)
+        else:
+            ids.append(found)
+    return ids, missing
