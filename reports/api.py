@@ -79,7 +79,7 @@ def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
 
 @blp.route("/flows")
 class Flows(MethodView):
-    @blp.arguments(ReportQuery, location="query")
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
     @blp.response(200, ReportOut)
     def get(self, args):
         """Share-weighted flows by one or two dimensions; amounts as decimal strings."""
@@ -88,7 +88,7 @@ class Flows(MethodView):
 
 @blp.route("/flows.csv")
 class FlowsCsv(MethodView):
-    @blp.arguments(ReportQuery, location="query")
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
     @blp.response(200, content_type="text/csv")
     def get(self, args):
         """The flows report as CSV (text cells safe from spreadsheet formulas)."""
@@ -97,7 +97,7 @@ class FlowsCsv(MethodView):
 
 @blp.route("/flows.xlsx")
 class FlowsXlsx(MethodView):
-    @blp.arguments(ReportQuery, location="query")
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
     @blp.response(200, content_type=XLSX)
     def get(self, args):
         """The flows report as a workbook (About sheet and the table)."""
@@ -106,7 +106,7 @@ class FlowsXlsx(MethodView):
 
 @blp.route("/funding-gap")
 class FundingGap(MethodView):
-    @blp.arguments(ReportQuery, location="query")
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
     @blp.response(200, ReportOut)
     def get(self, args):
         """Need, commitments, funding gap, coverage and undisbursed balance by one or two dimensions."""
@@ -115,7 +115,7 @@ class FundingGap(MethodView):
 
 @blp.route("/funding-gap.csv")
 class FundingGapCsv(MethodView):
-    @blp.arguments(ReportQuery, location="query")
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
     @blp.response(200, content_type="text/csv")
     def get(self, args):
         """The funding-gap report as CSV."""
@@ -124,7 +124,7 @@ class FundingGapCsv(MethodView):
 
 @blp.route("/funding-gap.xlsx")
 class FundingGapXlsx(MethodView):
-    @blp.arguments(ReportQuery, location="query")
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
     @blp.response(200, content_type=XLSX)
     def get(self, args):
         """The analyst's funding-gap workbook (About, Summary, By region, ... Projects with a gap)."""

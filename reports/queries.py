@@ -75,7 +75,7 @@ def bucket_expression(column, breakpoints: Sequence[dt.date]) -> ColumnElement:
     if not breakpoints:
         return literal(0)
     return case(
-        *[(column < cast(literal(day), Date), index) for index, day in enumerate(breakpoints)],
+        *[(column < literal(day, type_=Date()), index) for index, day in enumerate(breakpoints)],
         else_=len(breakpoints),
     )
 

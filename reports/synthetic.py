@@ -25,7 +25,6 @@ from registry.models import (
     ProjectArea,
     ProjectRecipient,
     Region,
-    Transaction,
 )
 from registry.models.types import utcnow
 
@@ -44,6 +43,22 @@ SOURCE_KINDS = (
 FINANCE_TYPES = ("110", "110", "110", "421", "410")
 FIRST_YEAR, LAST_YEAR = 2008, 2025
 CHUNK = 50_000
+TX_COLUMNS = (
+    "project_id",
+    "funding_source_id",
+    "provider_org_id",
+    "type",
+    "amount_minor",
+    "currency",
+    "value_date",
+    "flow_type",
+    "finance_type",
+    "description",
+    "usd_minor",
+    "usd_rate",
+    "usd_rate_date",
+    "created_at",
+)
 
 
 class SyntheticExists(Exception):
@@ -233,7 +248,18 @@ def seed_synthetic(
 
     type_values, type_weights = zip(*TYPES, strict=True)
     written = 0
-    batch: list[dict] = []
+    batch: list[tuple] = []
+    conn = db.session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    columns = TX_COLUMNS
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    # Plain DB-API executemany: building SQLAlchemy parameters per row costs more than the insert.
+    sql = f"INSERT INTO transactions ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else now
+
+    def day_value(day: dt.date):
+        return day.isoformat() if sqlite else day
+
     for n in range(n_transactions):
         index = n % n_projects if n < n_projects else rng.randrange(n_projects)
         pid = project_ids[index]
@@ -246,30 +272,30 @@ def seed_synthetic(
         )
         usd_minor, rate, rate_day = usd(minor, cur, day)
         batch.append(
-            {
-                "project_id": pid,
-                "funding_source_id": source_list[(index + n % 2) % len(source_list)],
-                "provider_org_id": org,
-                "type": kind,
-                "amount_minor": minor,
-                "currency": cur,
-                "value_date": day,
-                "flow_type": "10",
-                "finance_type": FINANCE_TYPES[index % len(FINANCE_TYPES)],
-                "description": "",
-                "usd_minor": usd_minor,
-                "usd_rate": rate,
-                "usd_rate_date": rate_day,
-                "created_at": now,
-            }
+            (
+                pid,
+                source_list[(index + n % 2) % len(source_list)],
+                org,
+                kind,
+                minor,
+                cur,
+                day_value(day),
+                "10",
+                FINANCE_TYPES[index % len(FINANCE_TYPES)],
+                "",
+                usd_minor,
+                rate,
+                day_value(rate_day),
+                stamp,
+            )
         )
         if len(batch) >= CHUNK:
-            db.session.execute(insert(Transaction.__table__), batch)
+            conn.exec_driver_sql(sql, batch)
             written += len(batch)
             batch = []
             progress(f"{written:,} transactions")
     if batch:
-        db.session.execute(insert(Transaction.__table__), batch)
+        conn.exec_driver_sql(sql, batch)
         written += len(batch)
     return {
         "organisations": n_orgs,
