@@ -83,6 +83,10 @@ INCOME_GROUPS = {
     "LMIC": "Lower-middle income",
     "UMIC": "Upper-middle income",
 }
+NEED_NOT_ATTRIBUTED = (
+    "Need, funding gap and coverage are recorded per project, so they are not shown by donor, "
+    "funding source, source kind, finance type or flow type."
+)
 GLOBAL = "Global/unallocated"
 UNALLOCATED_AREA = "Unallocated"
 NO_CATEGORY = "Not in any category"
@@ -319,6 +323,7 @@ class _Keys:
         for iso3, cat, start, end in ref.memberships:
             by_country[iso3].append((cat, start, end))
         self._by_country = by_country
+        self._share_memo: dict[tuple, list[tuple]] = {}
         self.region_filter: set[str] | None = None
         if spec.regions:
             from registry.services.reference import region_and_descendants
@@ -352,6 +357,15 @@ class _Keys:
                 }
             )
             self._members[key] = found
+        return found
+
+    def share_keys(self, dims, iso3, region, area, cats) -> list[tuple]:
+        """The row keys of one recipient x area (memoised: few distinct combinations)."""
+        memo_key = (iso3, region, area, tuple(cats))
+        found = self._share_memo.get(memo_key)
+        if found is None:
+            found = _share_keys(dims, self, iso3, region, area, cats)
+            self._share_memo[memo_key] = found
         return found
 
     def geo_allowed(self, iso3: str | None, region: str | None) -> bool:
@@ -478,10 +492,7 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
             bucket = keys.bucket_of(need_date) if (breakpoints is not None and need_date) else 0
             partial[(pid, dim_values, bucket)][4] += value
     else:
-        notes.append(
-            "Need, funding gap and coverage are recorded per project, so they are not shown by donor, "
-            "funding source, source kind, finance type or flow type."
-        )
+        notes.append(NEED_NOT_ATTRIBUTED)
     if stale:
         notes.append(
             f"{len(stale)} currency/date pairs fall after the last published rate or in a gap of the "
@@ -495,13 +506,18 @@ def run_report(
     *,
     first: StageOne | None = None,
     context: tuple[queries.Reference, dict, dict] | None = None,
+    in_database: bool | None = None,
 ) -> Report:
     """Compute a report (see the module docstring); ``first`` and ``context`` let a workbook
     reuse one stage-one result and the share lists for several reports with the same filters."""
-    ref, recipients, areas = context or load_context()
-    keys = _Keys(ref, spec)
     dims = spec.dimensions
     uses_category = "category" in dims or bool(spec.categories)
+    if in_database is None:
+        in_database = spec.currency == "USD" and not uses_category and "project" not in dims
+    if in_database:
+        return _run_in_database(spec, context[0] if context else queries.load_reference())
+    ref, recipients, areas = context or load_context()
+    keys = _Keys(ref, spec)
     if first is None or (uses_category and not first.with_buckets):
         first = stage_one(spec, keys)
     notes = list(first.notes)
@@ -536,7 +552,7 @@ def run_report(
                 if spec.areas and code not in spec.areas:
                     continue
                 weight = r_share * a_share
-                for key in _share_keys(dims, keys, iso3, region, code, cats):
+                for key in keys.share_keys(dims, iso3, region, code, cats):
                     merged[key] += weight
                 # a flow counts once in the total even when it sits in several category rows
                 merged[TOTAL_KEY] += weight
@@ -576,6 +592,79 @@ def run_report(
         first.rate_days,
         first.need_applies,
     )
+
+
+def _run_in_database(spec: ReportSpec, ref: queries.Reference) -> Report:
+    """The fast path (USD, no recipient category): stage one and the share weighting in one SQL query."""
+    keys = _Keys(ref, spec)
+    dims = spec.dimensions
+    tx_dims = [d for d in dims if d in TX_DIMENSIONS]
+    need_applies = not (set(tx_dims) - {"year"}) and not spec.source_kinds and not spec.donors
+    donor_ids = queries.resolve_refs(Organisation, spec.donors)[0] if spec.donors else []
+    filters = TxFilter(
+        year_from=spec.year_from,
+        year_to=spec.year_to,
+        statuses=spec.statuses,
+        source_kinds=spec.source_kinds,
+        donor_ids=donor_ids,
+    )
+    options = {
+        "with_need": need_applies,
+        "countries": spec.countries,
+        "region_codes": keys.region_filter,
+        "areas": spec.areas,
+    }
+    count = "projects" in spec.measures
+    rows, layout = queries.weighted_cells(dims, filters, count_projects=count, **options)
+    n = len(dims)
+    cells: dict[tuple, dict[int, list[int]]] = defaultdict(dict)
+    cell_projects: dict[tuple, int] = defaultdict(int)
+    grand: dict[int, list[int]] = {}
+    for row in rows:
+        key = tuple(_decode(d, v, ref) for d, v in zip(dims, row[:n], strict=True))
+        den = int(row[n])
+        values = row[n + 1 : -1]
+        if layout == "one":
+            nums = [int(v or 0) for v in values]
+        else:
+            nums = [
+                int(values[3 * i] or 0) * SPLIT_HIGH + int(values[3 * i + 1] or 0) * SPLIT_MID + int(values[3 * i + 2] or 0)
+                for i in range(5)
+            ]
+        for target in (cells[key].setdefault(den, [0] * 5), grand.setdefault(den, [0] * 5)):
+            for i in range(5):
+                target[i] += nums[i]
+        cell_projects[key] += int(row[-1])
+    grand_projects = 0
+    if count:
+        total_rows, _layout = queries.weighted_cells([], filters, count_projects=True, **options)
+        grand_projects = sum(int(r[-1]) for r in total_rows)
+    notes: list[str] = []
+    if not need_applies:
+        notes.append(NEED_NOT_ATTRIBUTED)
+    return _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, [], need_applies)
+
+
+SPLIT_MID = queries.SPLIT
+SPLIT_HIGH = queries.SPLIT * queries.SPLIT
+
+
+def _decode(dim: str, value, ref: queries.Reference):
+    """A dimension key from the database query as the report shows it."""
+    if dim in TX_DIMENSIONS:
+        return _tx_value(dim, value)
+    if dim == "priority_area":
+        return UNALLOCATED_AREA if value == queries.GLOBAL_KEY else value
+    if value == queries.MISSING_KEY:
+        return NOT_RECORDED
+    if value.startswith(queries.GLOBAL_KEY):
+        code = value[len(queries.GLOBAL_KEY) :]
+        if not code:
+            return GLOBAL
+        return f"Regional: {ref.regions.get(code, (code,))[0]}"
+    if dim in ("region", "subregion"):
+        return ref.regions[value][0] if value in ref.regions else NOT_RECORDED
+    return value
 
 
 def load_context() -> tuple[queries.Reference, dict, dict]:
@@ -715,13 +804,13 @@ def _finish(
         total[m] = money.from_minor(shown_total, currency)
     for row, exact, key in zip(rows, exact_rows, ordered, strict=True):
         row["coverage"] = _ratio(exact["commitment"], exact["need"])
-        row["projects"] = len(cell_projects[key])
+        row["projects"] = _count(cell_projects[key])
         row["_exact"] = exact
         for dim, value in zip(dims, key, strict=True):
             row[dim] = value
             row[f"{dim}_label"] = _label(ref, dim, value, names.get(dim, {}))
     total["coverage"] = _ratio(total_exact["commitment"], total_exact["need"])
-    total["projects"] = len(grand_projects)
+    total["projects"] = _count(grand_projects)
     total["_exact"] = total_exact
     for dim in dims:
         total[dim] = "Total"
@@ -761,6 +850,10 @@ def _finish(
             f"of its value date{span}, per project, day and currency, rounded half-even."
         )
     return Report(spec, rows, total, notes, dt.datetime.now(dt.UTC), rate_note, rate_dates)
+
+
+def _count(projects: set[int] | int) -> int:
+    return projects if isinstance(projects, int) else len(projects)
 
 
 def _ratio(numerator: Fraction, denominator: Fraction) -> str | None:

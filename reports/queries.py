@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Date, and_, case, cast, extract, func, literal, or_, select
+from sqlalchemy import BigInteger, Date, Numeric, and_, case, cast, extract, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from registry.extensions import db
@@ -122,7 +122,7 @@ def project_flow_sums(
     if filters.funding_source_ids:
         stmt = stmt.where(Transaction.funding_source_id.in_(filters.funding_source_ids))
     stmt = stmt.group_by(*keys)
-    return [tuple(row) for row in db.session.execute(stmt)]
+    return db.session.execute(stmt).all()
 
 
 def project_needs(statuses: Sequence[str]) -> list[tuple]:
@@ -147,13 +147,13 @@ def recipient_shares() -> list[tuple[int, str | None, str | None, int]]:
         ProjectRecipient.region_code,
         ProjectRecipient.share_ppm,
     )
-    return [tuple(row) for row in db.session.execute(stmt)]
+    return db.session.execute(stmt).all()
 
 
 def area_shares() -> list[tuple[int, str, int]]:
     """(project_id, area_code, share_ppm) of every project area."""
     stmt = select(ProjectArea.project_id, ProjectArea.area_code, ProjectArea.share_ppm)
-    return [tuple(row) for row in db.session.execute(stmt)]
+    return db.session.execute(stmt).all()
 
 
 def project_facts(project_ids: Sequence[int] | None = None) -> dict[int, tuple[str, str, str, str]]:
@@ -284,3 +284,140 @@ def resolve_refs(model, refs: Sequence[str]) -> tuple[list[int], list[str]]:
         else:
             ids.append(found)
     return ids, missing
+
+
+# -- stage two in SQL (the fast path) -------------------------------------------------
+
+SPLIT = 1_000_000  # products are split at 10^6 so that SQLite's 64-bit sums never overflow
+GLOBAL_KEY = "~"  # a recipient region follows it ("~002"); alone it means no recipient
+MISSING_KEY = "?"
+
+
+def _geo_column(dim: str, recipient, country) -> ColumnElement:
+    attribute = {
+        "region": country.c.region_code,
+        "subregion": country.c.subregion_code,
+        "country": recipient.c.country_iso3,
+        "income_group": country.c.income_group,
+    }[dim]
+    return case(
+        (recipient.c.country_iso3.is_(None), literal(GLOBAL_KEY) + func.coalesce(recipient.c.region_code, "")),
+        else_=func.coalesce(attribute, MISSING_KEY),
+    )
+
+
+def weighted_cells(
+    dims: Sequence[str],
+    filters: TxFilter,
+    *,
+    with_need: bool,
+    countries: Sequence[str] = (),
+    region_codes: Iterable[str] | None = None,
+    areas: Sequence[str] = (),
+    count_projects: bool = True,
+) -> tuple[list[tuple], str]:
+    """Share-weighted sums per report cell, computed entirely in the database (USD only).
+
+    Each row: (*dimension keys, denominator, *numerators, projects). For every amount
+    measure (pledge, commitment, disbursement, expenditure, need) the exact cell value
+    is numerator / denominator in minor units; on PostgreSQL one exact NUMERIC
+    numerator, on SQLite three integer parts (high * 10^12 + middle * 10^6 + low) so
+    that no 64-bit sum can overflow. The second value names the layout ("one"/"split").
+    """
+    tx_dims = [d for d in dims if d in TX_DIMENSIONS]
+    sums = [
+        func.sum(case((Transaction.type == kind, Transaction.usd_minor), else_=0)).label(f"m{i}")
+        for i, kind in enumerate(FLOW_TYPES)
+    ]
+    tx_keys = [_tx_dimension_column(d).label(f"d_{d}") for d in tx_dims]
+    flows = select(Transaction.project_id.label("pid"), *tx_keys, *sums, literal(0).label("m4")).where(
+        Transaction.type.in_(FLOW_TYPES)
+    )
+    if "source_kind" in tx_dims or filters.source_kinds:
+        flows = flows.outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
+    if filters.statuses:
+        flows = flows.join(Project, Project.id == Transaction.project_id).where(Project.status.in_(filters.statuses))
+    if filters.year_from is not None:
+        flows = flows.where(Transaction.value_date >= dt.date(filters.year_from, 1, 1))
+    if filters.year_to is not None:
+        flows = flows.where(Transaction.value_date < dt.date(filters.year_to + 1, 1, 1))
+    if filters.source_kinds:
+        flows = flows.where(FundingSource.kind.in_(filters.source_kinds))
+    if filters.donor_ids:
+        flows = flows.where(Transaction.provider_org_id.in_(filters.donor_ids))
+    flows = flows.group_by(Transaction.project_id, *[_tx_dimension_column(d) for d in tx_dims])
+    parts = flows
+    if with_need:
+        need_keys = [cast(extract("year", Project.need_date), db.Integer).label("d_year")] if tx_dims == ["year"] else []
+        needs = select(
+            Project.id.label("pid"), *need_keys, *[literal(0).label(f"m{i}") for i in range(4)],
+            Project.need_usd_minor.label("m4"),
+        ).where(Project.need_usd_minor.is_not(None), Project.need_usd_minor != 0)
+        if filters.statuses:
+            needs = needs.where(Project.status.in_(filters.statuses))
+        if filters.year_from is not None:
+            needs = needs.where(Project.need_date >= dt.date(filters.year_from, 1, 1))
+        if filters.year_to is not None:
+            needs = needs.where(Project.need_date < dt.date(filters.year_to + 1, 1, 1))
+        parts = flows.union_all(needs)
+    f = parts.subquery("f")
+    rtot = select(ProjectRecipient.project_id, func.sum(ProjectRecipient.share_ppm).label("tot")).group_by(
+        ProjectRecipient.project_id
+    ).subquery("rtot")
+    atot = select(ProjectArea.project_id, func.sum(ProjectArea.share_ppm).label("tot")).group_by(
+        ProjectArea.project_id
+    ).subquery("atot")
+    recipient = ProjectRecipient.__table__.alias("r")
+    area = ProjectArea.__table__.alias("a")
+    country = Country.__table__.alias("c")
+    geo = [d for d in dims if d in ("region", "subregion", "country", "income_group")]
+    keys: list[ColumnElement] = []
+    for d in dims:
+        if d in TX_DIMENSIONS:
+            keys.append(f.c[f"d_{d}"])
+        elif d == "priority_area":
+            keys.append(func.coalesce(area.c.area_code, GLOBAL_KEY))
+        else:
+            keys.append(_geo_column(d, recipient, country))
+    den = (func.coalesce(rtot.c.tot, 1) * func.coalesce(atot.c.tot, 1)).label("den")
+    weight = func.coalesce(recipient.c.share_ppm, 1) * func.coalesce(area.c.share_ppm, 1)
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    weight_pg = cast(func.coalesce(recipient.c.share_ppm, 1), BigInteger) * func.coalesce(area.c.share_ppm, 1)
+    numerators: list[ColumnElement] = []
+    for i in range(5):
+        amount = f.c[f"m{i}"]
+        if postgres:
+            # NUMERIC: exact at any size (a share times a share alone overflows INTEGER)
+            numerators.append(func.sum(cast(amount, Numeric) * cast(weight_pg, Numeric)))
+        else:
+            # floor division renders as SQLite integer division; "%" keeps the sign of the amount
+            a_hi, a_lo = amount // SPLIT, amount % SPLIT
+            w_hi, w_lo = weight // SPLIT, weight % SPLIT
+            numerators += [func.sum(a_hi * w_hi), func.sum(a_hi * w_lo + a_lo * w_hi), func.sum(a_lo * w_lo)]
+    projects = func.count(func.distinct(f.c.pid)) if count_projects else literal(0)
+    stmt = (
+        select(*keys, den, *numerators, projects)
+        .select_from(f)
+        .outerjoin(recipient, recipient.c.project_id == f.c.pid)
+        .outerjoin(rtot, rtot.c.project_id == f.c.pid)
+        .outerjoin(area, area.c.project_id == f.c.pid)
+        .outerjoin(atot, atot.c.project_id == f.c.pid)
+    )
+    if geo or region_codes is not None:
+        stmt = stmt.outerjoin(country, country.c.iso3 == recipient.c.country_iso3)
+    if countries:
+        stmt = stmt.where(recipient.c.country_iso3.in_(list(countries)))
+    if region_codes is not None:
+        codes = list(region_codes)
+        stmt = stmt.where(
+            or_(
+                country.c.region_code.in_(codes),
+                country.c.subregion_code.in_(codes),
+                country.c.intermediate_code.in_(codes),
+                and_(recipient.c.country_iso3.is_(None), recipient.c.region_code.in_(codes)),
+            )
+        )
+    if areas:
+        stmt = stmt.where(area.c.area_code.in_(list(areas)))
+    stmt = stmt.where(or_(*[f.c[f"m{i}"] != 0 for i in range(5)])).group_by(*keys, den)
+    return db.session.execute(stmt).all(), "one" if postgres else "split"
