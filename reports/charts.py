@@ -43,6 +43,17 @@ def _short(value: Decimal | float | int) -> str:
     return f"{sign}{v:,.0f}"
 
 
+def short_amount(value: Decimal | None) -> str:
+    """Compact amount for headline figures (6.75 bn); the exact one goes in a tooltip."""
+    if value is None:
+        return "–"
+    v = Decimal(value)
+    for size, suffix in ((Decimal(10) ** 9, " bn"), (Decimal(10) ** 6, " m")):
+        if abs(v) >= size:
+            return f"{v / size:,.2f}{suffix}"
+    return f"{v:,.0f}"
+
+
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -64,8 +75,8 @@ def bar_chart(
     series: tuple[str, str] = ("Commitments", "Need"),
 ) -> str:
     """Horizontal bars: one row per item with a main bar and an optional thinner comparison bar behind it."""
-    label_w, right_pad, row_h, top = 230, 90, 30, 44
-    width = 760
+    label_w, right_pad, row_h, top = 200, 70, 30, 44
+    width = 600
     height = top + row_h * max(1, len(items)) + 36
     plot_w = width - label_w - right_pad
     top_value = max(
@@ -80,13 +91,13 @@ def bar_chart(
     ]
     if any(c is not None for _, _, c in items):
         body.append(
-            f'<rect x="{label_w + 190}" y="28" width="10" height="10" fill="{SOFT}"/>'
-            f'<text x="{label_w + 204}" y="37" fill="{MUTED}">{escape(series[1])}</text>'
+            f'<rect x="{label_w + 170}" y="28" width="10" height="10" fill="{SOFT}"/>'
+            f'<text x="{label_w + 184}" y="37" fill="{MUTED}">{escape(series[1])}</text>'
         )
     for i, (name, value, compare) in enumerate(items):
         y = top + i * row_h
         body.append(
-            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" fill="{INK}">{escape(_truncate(name, 34))}</text>'
+            f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" fill="{INK}">{escape(_truncate(name, 27))}</text>'
         )
         if compare is not None and compare > 0:
             w = float(compare / top_value) * plot_w
@@ -162,7 +173,7 @@ def line_chart(
     series: tuple[str, str] = ("Commitments", "Disbursements"),
 ) -> str:
     """Two lines over the years (e.g. commitments and disbursements)."""
-    width, height = 760, 320
+    width, height = 1000, 320
     left, right, top, bottom = 70, 20, 50, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([p[1] for p in points] + [p[2] for p in points] + [Decimal(1)])
@@ -189,7 +200,7 @@ def line_chart(
         )
         return _svg(width, height, title, body)
     step = plot_w / max(1, len(points) - 1)
-    every = max(1, len(points) // 12)
+    every = max(1, -(-len(points) // 12))
     for index, color in ((1, BRAND), (2, ACCENT)):
         coords = [
             (
@@ -225,9 +236,9 @@ def sankey(
     columns: tuple[str, str, str] = ("Source kind", "Priority area", "Region"),
 ) -> str:
     """A three-column flow diagram: links first[a -> b] and second[b -> c], widths proportional to money."""
-    width, height = 900, 520
-    top, bottom, node_w, gap = 56, 16, 14, 8
-    xs = (150, width // 2 - node_w // 2, width - 190)
+    width, height = 1000, 540
+    top, bottom, node_w, gap = 56, 16, 14, 6
+    xs = (210, width // 2 - node_w // 2, width - 240)
     levels: list[dict[str, Decimal]] = [{}, {}, {}]
     for a, b, v in first:
         levels[0][a] = levels[0].get(a, Decimal(0)) + v
@@ -290,7 +301,7 @@ def sankey(
                 anchor, tx = ("end", x - 6) if level == 0 else ("start", x + node_w + 6)
                 body.append(
                     f'<text x="{tx}" y="{y + h / 2 + 4:.1f}" text-anchor="{anchor}" font-size="11" fill="{INK}">'
-                    f"{escape(_truncate(n, 26))} · {escape(_short(levels[level][n]))}</text>"
+                    f"{escape(_truncate(n, 28))} · {escape(_short(levels[level][n]))}</text>"
                 )
     if not first:
         body.append(

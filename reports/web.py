@@ -179,6 +179,7 @@ def index():
             measures=PAGE_MEASURES,
             measure_names=MEASURES,
             fmt=format_value,
+            short=charts.short_amount,
             query=query,
             table_query=table_query,
             **_choices(),
