@@ -27,27 +27,17 @@ class ReportQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    by = fields.List(
-        fields.String(), load_default=list, metadata={"description": "one or two dimensions"}
-    )
-    measure = fields.List(
-        fields.String(), load_default=list, metadata={"description": "measures (default: all)"}
-    )
+    by = fields.List(fields.String(), load_default=list, metadata={"description": "one or two dimensions"})
+    measure = fields.List(fields.String(), load_default=list, metadata={"description": "measures (default: all)"})
     currency = fields.String(load_default="USD")
     year_from = fields.String(load_default=None)
     year_to = fields.String(load_default=None)
-    region = fields.List(
-        fields.String(), load_default=list, metadata={"description": "M49 codes, e.g. 002"}
-    )
-    country = fields.List(
-        fields.String(), load_default=list, metadata={"description": "ISO3 codes"}
-    )
+    region = fields.List(fields.String(), load_default=list, metadata={"description": "M49 codes, e.g. 002"})
+    country = fields.List(fields.String(), load_default=list, metadata={"description": "ISO3 codes"})
     category = fields.List(fields.String(), load_default=list)
     priority_area = fields.List(fields.String(), load_default=list)
     source_kind = fields.List(fields.String(), load_default=list)
-    donor = fields.List(
-        fields.String(), load_default=list, metadata={"description": "organisation refs"}
-    )
+    donor = fields.List(fields.String(), load_default=list, metadata={"description": "organisation refs"})
     status = fields.List(fields.String(), load_default=list)
 
 

@@ -79,11 +79,7 @@ def bar_chart(
     width = 600
     height = top + row_h * max(1, len(items)) + 36
     plot_w = width - label_w - right_pad
-    top_value = max(
-        [abs(v) for _, v, _ in items]
-        + [abs(c) for _, _, c in items if c is not None]
-        + [Decimal(1)]
-    )
+    top_value = max([abs(v) for _, v, _ in items] + [abs(c) for _, _, c in items if c is not None] + [Decimal(1)])
     body = [
         f'<text x="0" y="18" font-size="15" font-weight="700" fill="{INK}">{escape(title)}</text>',
         f'<rect x="{label_w}" y="28" width="10" height="10" fill="{BRAND}"/>'
@@ -102,20 +98,15 @@ def bar_chart(
         if compare is not None and compare > 0:
             w = float(compare / top_value) * plot_w
             body.append(
-                f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" rx="3" fill="{SOFT}" opacity=".55"/>'
+                f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" rx="3" '
+                f'fill="{SOFT}" opacity=".55"/>'
             )
         w = max(1.0, float(abs(value) / top_value) * plot_w)
-        body.append(
-            f'<rect x="{label_w}" y="{y + 8}" width="{w:.1f}" height="{row_h - 18}" rx="2" fill="{BRAND}"/>'
-        )
+        body.append(f'<rect x="{label_w}" y="{y + 8}" width="{w:.1f}" height="{row_h - 18}" rx="2" fill="{BRAND}"/>')
         end = max(w, float((compare or 0) / top_value) * plot_w if compare else 0)
-        body.append(
-            f'<text x="{label_w + end + 6:.1f}" y="{y + 18}" fill="{MUTED}">{escape(_short(value))}</text>'
-        )
+        body.append(f'<text x="{label_w + end + 6:.1f}" y="{y + 18}" fill="{MUTED}">{escape(_short(value))}</text>')
     if not items:
-        body.append(
-            f'<text x="{label_w}" y="{top + 18}" fill="{MUTED}">No flows match the filters.</text>'
-        )
+        body.append(f'<text x="{label_w}" y="{top + 18}" fill="{MUTED}">No flows match the filters.</text>')
     return _svg(width, height, title, body)
 
 
@@ -154,7 +145,8 @@ def heat_map(
             b = int(250 + (122 - 250) * share)
             x = label_w + j * cell_w
             body.append(
-                f'<rect x="{x + 1}" y="{y + 1}" width="{cell_w - 2}" height="{cell_h - 2}" rx="3" fill="rgb({r},{g},{b})">'
+                f'<rect x="{x + 1}" y="{y + 1}" width="{cell_w - 2}" height="{cell_h - 2}" rx="3" '
+                f'fill="rgb({r},{g},{b})">'
                 f"<title>{escape(row)} · {escape(col)}: {escape(_short(value))} {escape(currency)}</title></rect>"
             )
             if value > 0:
@@ -177,9 +169,7 @@ def line_chart(
     left, right, top, bottom = 70, 20, 50, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([p[1] for p in points] + [p[2] for p in points] + [Decimal(1)])
-    body = [
-        f'<text x="0" y="18" font-size="15" font-weight="700" fill="{INK}">{escape(title)}</text>'
-    ]
+    body = [f'<text x="0" y="18" font-size="15" font-weight="700" fill="{INK}">{escape(title)}</text>']
     for k, (name, color) in enumerate(zip(series, (BRAND, ACCENT), strict=True)):
         body.append(
             f'<rect x="{left + k * 170}" y="28" width="14" height="4" fill="{color}"/>'
@@ -188,16 +178,12 @@ def line_chart(
     for t in range(5):
         value = peak * t / 4
         y = top + plot_h - plot_h * t / 4
-        body.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{LINE}"/>'
-        )
+        body.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{LINE}"/>')
         body.append(
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{MUTED}">{escape(_short(value))}</text>'
         )
     if not points:
-        body.append(
-            f'<text x="{left + 10}" y="{top + 30}" fill="{MUTED}">No flows match the filters.</text>'
-        )
+        body.append(f'<text x="{left + 10}" y="{top + 30}" fill="{MUTED}">No flows match the filters.</text>')
         return _svg(width, height, title, body)
     step = plot_w / max(1, len(points) - 1)
     every = max(1, -(-len(points) // 12))
@@ -209,15 +195,12 @@ def line_chart(
             )
             for i, p in enumerate(points)
         ]
-        path = " ".join(
-            f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(coords)
-        )
-        body.append(
-            f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2.5" stroke-linejoin="round"/>'
-        )
+        path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(coords))
+        body.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2.5" stroke-linejoin="round"/>')
         for (x, y), p in zip(coords, points, strict=True):
             body.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.2" fill="{color}"><title>{escape(p[0])}: {escape(_short(p[index]))}</title></circle>'
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.2" fill="{color}">'
+                f"<title>{escape(p[0])}: {escape(_short(p[index]))}</title></circle>"
             )
     for i, p in enumerate(points):
         if i % every == 0 or i == len(points) - 1:
@@ -243,15 +226,14 @@ def sankey(
     for a, b, v in first:
         levels[0][a] = levels[0].get(a, Decimal(0)) + v
         levels[1][b] = levels[1].get(b, Decimal(0)) + v
-    for b, c, v in second:
+    for _b, c, v in second:
         levels[2][c] = levels[2].get(c, Decimal(0)) + v
     total = max([sum(level.values(), Decimal(0)) for level in levels] + [Decimal(1)])
-    body = [
-        f'<text x="0" y="18" font-size="15" font-weight="700" fill="{INK}">{escape(title)}</text>'
-    ]
+    body = [f'<text x="0" y="18" font-size="15" font-weight="700" fill="{INK}">{escape(title)}</text>']
     for x, name in zip(xs, columns, strict=True):
         body.append(
-            f'<text x="{x + node_w / 2}" y="42" text-anchor="middle" font-weight="600" fill="{MUTED}">{escape(name)}</text>'
+            f'<text x="{x + node_w / 2}" y="42" text-anchor="middle" font-weight="600" '
+            f'fill="{MUTED}">{escape(name)}</text>'
         )
     positions: list[dict[str, list[float]]] = []
     for level in levels:
@@ -295,7 +277,8 @@ def sankey(
         for n, (y, h, _o, _i) in pos.items():
             fill = color_of.get(n) if level == 0 else area_color.get(n) if level == 1 else BRAND
             body.append(
-                f'<rect x="{x}" y="{y:.1f}" width="{node_w}" height="{h:.1f}" fill="{fill}"><title>{escape(n)}</title></rect>'
+                f'<rect x="{x}" y="{y:.1f}" width="{node_w}" height="{h:.1f}" fill="{fill}">'
+                f"<title>{escape(n)}</title></rect>"
             )
             if h >= 9:
                 anchor, tx = ("end", x - 6) if level == 0 else ("start", x + node_w + 6)
@@ -304,7 +287,5 @@ def sankey(
                     f"{escape(_truncate(n, 28))} · {escape(_short(levels[level][n]))}</text>"
                 )
     if not first:
-        body.append(
-            f'<text x="{xs[0]}" y="{top + 30}" fill="{MUTED}">No flows match the filters.</text>'
-        )
+        body.append(f'<text x="{xs[0]}" y="{top + 30}" fill="{MUTED}">No flows match the filters.</text>')
     return _svg(width, height, title, body)

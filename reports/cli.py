@@ -15,9 +15,7 @@ from registry.extensions import db
 from reports.flows import GAP_MEASURES, MEASURES, Report, build_spec, run_report
 from reports.tables import to_csv, to_text_table
 
-report_cli = AppGroup(
-    "report", help="Funding flows and funding gaps (the same numbers as the API)."
-)
+report_cli = AppGroup("report", help="Funding flows and funding gaps (the same numbers as the API).")
 
 
 def _filter_options(func):
@@ -29,21 +27,15 @@ def _filter_options(func):
             multiple=True,
             help="Dimension (repeat for a cross-tab): region, country, ...",
         ),
-        click.option(
-            "--measure", "measures", multiple=True, help="Measure (repeat): commitment, gap, ..."
-        ),
-        click.option(
-            "--currency", default="USD", show_default=True, help="Reporting currency (ISO 4217)."
-        ),
+        click.option("--measure", "measures", multiple=True, help="Measure (repeat): commitment, gap, ..."),
+        click.option("--currency", default="USD", show_default=True, help="Reporting currency (ISO 4217)."),
         click.option("--year-from", type=int, help="First year of value dates."),
         click.option("--year-to", type=int, help="Last year of value dates."),
         click.option("--region", multiple=True, help="M49 region code, e.g. 002 (Africa)."),
         click.option("--country", multiple=True, help="ISO3 country code."),
         click.option("--category", multiple=True, help="Recipient category, e.g. LDC."),
         click.option("--priority-area", multiple=True, help="Paragraph 23 area, e.g. 23b."),
-        click.option(
-            "--source-kind", multiple=True, help="Funding source kind, e.g. bilateral_oda."
-        ),
+        click.option("--source-kind", multiple=True, help="Funding source kind, e.g. bilateral_oda."),
         click.option("--donor", multiple=True, help="Donor organisation reference."),
         click.option("--status", multiple=True, help="Project status, e.g. active."),
     ]
@@ -142,9 +134,7 @@ def funding_gap_command(out: Path, **kwargs) -> None:
 
 @click.command("synthetic")
 @click.option("--projects", default=2000, show_default=True, type=click.IntRange(1, 1_000_000))
-@click.option(
-    "--transactions", default=100_000, show_default=True, type=click.IntRange(0, 50_000_000)
-)
+@click.option("--transactions", default=100_000, show_default=True, type=click.IntRange(0, 50_000_000))
 @click.option(
     "--seed",
     "random_seed",
@@ -158,9 +148,7 @@ def synthetic_command(projects: int, transactions: int, random_seed: int) -> Non
     from reports.synthetic import SyntheticExists, seed_synthetic
 
     try:
-        counts = seed_synthetic(
-            projects, transactions, random_seed, progress=lambda text: click.echo(f"  {text}")
-        )
+        counts = seed_synthetic(projects, transactions, random_seed, progress=lambda text: click.echo(f"  {text}"))
         db.session.commit()
     except SyntheticExists as exc:
         db.session.rollback()

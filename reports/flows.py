@@ -164,9 +164,7 @@ def build_spec(
     dims = _split(by) or ["region"]
     bad = [d for d in dims if d not in DIMENSIONS]
     if bad:
-        errors["by"] = [
-            f"Unknown dimension {d!r}; expected one of {', '.join(DIMENSIONS)}" for d in bad
-        ]
+        errors["by"] = [f"Unknown dimension {d!r}; expected one of {', '.join(DIMENSIONS)}" for d in bad]
     if len(dims) > 2:
         errors.setdefault("by", []).append("At most two dimensions (a cross-tab)")
     if len(set(dims)) != len(dims):
@@ -174,18 +172,12 @@ def build_spec(
     wanted = _split(measures) or list(default_measures)
     bad = [m for m in wanted if m not in MEASURES]
     if bad:
-        errors["measure"] = [
-            f"Unknown measure {m!r}; expected one of {', '.join(MEASURES)}" for m in bad
-        ]
+        errors["measure"] = [f"Unknown measure {m!r}; expected one of {', '.join(MEASURES)}" for m in bad]
     cur = (currency or "USD").strip().upper()
     if not money.is_currency(cur):
-        errors["currency"] = [
-            f"Unknown currency {cur!r} (expected an ISO 4217 code such as USD or EUR)"
-        ]
+        errors["currency"] = [f"Unknown currency {cur!r} (expected an ISO 4217 code such as USD or EUR)"]
     elif cur != "USD" and money.rate_table().bounds(cur) is None:
-        errors["currency"] = [
-            f"No exchange rates are available for {cur}; choose USD, EUR or another ECB currency"
-        ]
+        errors["currency"] = [f"No exchange rates are available for {cur}; choose USD, EUR or another ECB currency"]
     years: dict[str, int | None] = {}
     for name, value in (("year_from", year_from), ("year_to", year_to)):
         if value in (None, ""):
@@ -204,15 +196,11 @@ def build_spec(
     regions = _split(region)
     for code in regions:
         if code not in ref.regions:
-            errors.setdefault("region", []).append(
-                f"Unknown M49 region code {code!r} (e.g. 002 for Africa)"
-            )
+            errors.setdefault("region", []).append(f"Unknown M49 region code {code!r} (e.g. 002 for Africa)")
     countries = [c.upper() for c in _split(country)]
     for code in countries:
         if code not in ref.countries:
-            errors.setdefault("country", []).append(
-                f"Unknown country {code!r} (ISO 3166 alpha-3, e.g. KEN)"
-            )
+            errors.setdefault("country", []).append(f"Unknown country {code!r} (ISO 3166 alpha-3, e.g. KEN)")
     categories = [c.upper() for c in _split(category)]
     for code in categories:
         if code not in ref.categories:
@@ -220,9 +208,7 @@ def build_spec(
     areas = [c.lower() for c in _split(priority_area)]
     for code in areas:
         if code not in ref.areas:
-            errors.setdefault("priority_area", []).append(
-                f"Unknown priority area {code!r} (23a-23l)"
-            )
+            errors.setdefault("priority_area", []).append(f"Unknown priority area {code!r} (23a-23l)")
     kinds = [k.lower() for k in _split(source_kind)]
     for kind in kinds:
         if kind not in {k.value for k in SourceKind}:
@@ -350,11 +336,7 @@ class _Keys:
         if found is None:
             day = self.bucket_day(bucket)
             found = sorted(
-                {
-                    c
-                    for c, start, end in self._by_country.get(iso3, [])
-                    if start <= day and (end is None or day < end)
-                }
+                {c for c, start, end in self._by_country.get(iso3, []) if start <= day and (end is None or day < end)}
             )
             self._members[key] = found
         return found
@@ -396,11 +378,7 @@ class _Keys:
             text = self.ref.regions[sub][0] if sub in self.ref.regions else NOT_RECORDED
             return text, text
         if dim == "income_group":
-            return (
-                (income, INCOME_GROUPS.get(income, income))
-                if income
-                else (NOT_RECORDED, NOT_RECORDED)
-            )
+            return (income, INCOME_GROUPS.get(income, income)) if income else (NOT_RECORDED, NOT_RECORDED)
         raise KeyError(dim)
 
 
@@ -459,9 +437,7 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
 
     for row in queries.project_flow_sums(tx_dims, filters, usd=usd, breakpoints=breakpoints):
         pid = row[0]
-        dim_values = tuple(
-            _tx_value(d, v) for d, v in zip(tx_dims, row[1 : 1 + n_tx_dims], strict=True)
-        )
+        dim_values = tuple(_tx_value(d, v) for d, v in zip(tx_dims, row[1 : 1 + n_tx_dims], strict=True))
         pos = 1 + n_tx_dims
         bucket = 0
         if breakpoints is not None:
@@ -523,9 +499,7 @@ def run_report(
     notes = list(first.notes)
     with_project = "project" in dims
 
-    cells: dict[tuple, dict[int, list[int]]] = defaultdict(
-        dict
-    )  # key -> denominator -> 5 numerators
+    cells: dict[tuple, dict[int, list[int]]] = defaultdict(dict)  # key -> denominator -> 5 numerators
     cell_projects: dict[tuple, set[int]] = defaultdict(set)
     grand: dict[int, list[int]] = {}
     grand_projects: set[int] = set()
@@ -570,11 +544,7 @@ def run_report(
                 target = grand.setdefault(denominator, [0, 0, 0, 0, 0])
                 grand_projects.add(pid)
             else:
-                key = (
-                    _compose(dims, share_key, dim_values, pid)
-                    if with_project or dim_values
-                    else share_key
-                )
+                key = _compose(dims, share_key, dim_values, pid) if with_project or dim_values else share_key
                 target = cells[key].setdefault(denominator, [0, 0, 0, 0, 0])
                 cell_projects[key].add(pid)
             for i in range(5):
@@ -628,7 +598,9 @@ def _run_in_database(spec: ReportSpec, ref: queries.Reference) -> Report:
             nums = [int(v or 0) for v in values]
         else:
             nums = [
-                int(values[3 * i] or 0) * SPLIT_HIGH + int(values[3 * i + 1] or 0) * SPLIT_MID + int(values[3 * i + 2] or 0)
+                int(values[3 * i] or 0) * SPLIT_HIGH
+                + int(values[3 * i + 1] or 0) * SPLIT_MID
+                + int(values[3 * i + 2] or 0)
                 for i in range(5)
             ]
         for target in (cells[key].setdefault(den, [0] * 5), grand.setdefault(den, [0] * 5)):
@@ -758,16 +730,12 @@ def _sort_value(dim: str, value) -> tuple:
     return (1 if special else 0, str(value) if not isinstance(value, int) else f"{value:08d}")
 
 
-def _finish(
-    spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_days, need_applies
-) -> Report:
+def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_days, need_applies) -> Report:
     dims = spec.dimensions
     currency = spec.currency
     overlapping = "category" in dims
     names = {d: queries.labels_for(d, {k[i] for k in cells}) for i, d in enumerate(dims)}
-    ordered = sorted(
-        cells, key=lambda k: tuple(_sort_value(d, v) for d, v in zip(dims, k, strict=True))
-    )
+    ordered = sorted(cells, key=lambda k: tuple(_sort_value(d, v) for d, v in zip(dims, k, strict=True)))
     exact_rows = [
         {
             "pledge": _exact(cells[k], 0),
@@ -834,9 +802,7 @@ def _finish(
         f"Flows without a recipient country appear as '{GLOBAL}' or 'Regional: <region>'; "
         f"projects without a priority area as '{UNALLOCATED_AREA}'."
     )
-    notes.append(
-        "Projects are counted once per row; a project spread over several rows appears in each."
-    )
+    notes.append("Projects are counted once per row; a project spread over several rows appears in each.")
     if need_applies and ("year" in dims or spec.year_from or spec.year_to):
         notes.append("The need of a project is counted in the year of its need date.")
     if currency == "USD":

@@ -108,9 +108,7 @@ def project_flow_sums(
     if "source_kind" in tx_dims or filters.source_kinds:
         stmt = stmt.outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
     if filters.statuses:
-        stmt = stmt.join(Project, Project.id == Transaction.project_id).where(
-            Project.status.in_(filters.statuses)
-        )
+        stmt = stmt.join(Project, Project.id == Transaction.project_id).where(Project.status.in_(filters.statuses))
     if filters.year_from is not None:
         stmt = stmt.where(Transaction.value_date >= dt.date(filters.year_from, 1, 1))
     if filters.year_to is not None:
@@ -158,9 +156,9 @@ def area_shares() -> list[tuple[int, str, int]]:
 
 def project_facts(project_ids: Sequence[int] | None = None) -> dict[int, tuple[str, str, str, str]]:
     """project_id -> (reference, title, status, organisation name)."""
-    stmt = select(
-        Project.id, Project.reference, Project.title, Project.status, Organisation.name
-    ).join(Organisation, Organisation.id == Project.org_id)
+    stmt = select(Project.id, Project.reference, Project.title, Project.status, Organisation.name).join(
+        Organisation, Organisation.id == Project.org_id
+    )
     if project_ids is not None:
         stmt = stmt.where(Project.id.in_(list(project_ids)))
     return {row[0]: (row[1], row[2], str(row[3].value), row[4]) for row in db.session.execute(stmt)}
@@ -170,22 +168,16 @@ def project_facts(project_ids: Sequence[int] | None = None) -> dict[int, tuple[s
 class Reference:
     """The reference data a report needs to label and classify its rows."""
 
-    countries: dict[
-        str, tuple[str, str | None, str | None, str | None]
-    ]  # iso3 -> name, region, subregion, income
+    countries: dict[str, tuple[str, str | None, str | None, str | None]]  # iso3 -> name, region, subregion, income
     regions: dict[str, tuple[str, str, str | None]]  # code -> name, level, parent
-    country_regions: dict[
-        str, tuple[str, ...]
-    ]  # iso3 -> its region, sub-region, intermediate codes
+    country_regions: dict[str, tuple[str, ...]]  # iso3 -> its region, sub-region, intermediate codes
     areas: dict[str, str]  # code -> short name
     categories: dict[str, str]  # code -> name
     memberships: list[tuple[str, str, dt.date, dt.date | None]]  # iso3, category, from, to
 
     def breakpoints(self) -> list[dt.date]:
         """Every date on which some country joins or leaves a category, sorted."""
-        days = {m[2] for m in self.memberships} | {
-            m[3] for m in self.memberships if m[3] is not None
-        }
+        days = {m[2] for m in self.memberships} | {m[3] for m in self.memberships if m[3] is not None}
         return sorted(days)
 
     def top_region(self, code: str) -> str | None:
@@ -217,25 +209,15 @@ def load_reference() -> Reference:
     country_regions = {
         row[0]: tuple(c for c in row[1:] if c)
         for row in db.session.execute(
-            select(
-                Country.iso3, Country.region_code, Country.subregion_code, Country.intermediate_code
-            )
+            select(Country.iso3, Country.region_code, Country.subregion_code, Country.intermediate_code)
         )
     }
     regions = {
         row[0]: (row[1], row[2], row[3])
-        for row in db.session.execute(
-            select(Region.code, Region.name, Region.level, Region.parent_code)
-        )
+        for row in db.session.execute(select(Region.code, Region.name, Region.level, Region.parent_code))
     }
-    areas = {
-        row[0]: row[1]
-        for row in db.session.execute(select(PriorityArea.code, PriorityArea.short_name))
-    }
-    categories = {
-        row[0]: row[1]
-        for row in db.session.execute(select(RecipientCategory.code, RecipientCategory.name))
-    }
+    areas = {row[0]: row[1] for row in db.session.execute(select(PriorityArea.code, PriorityArea.short_name))}
+    categories = {row[0]: row[1] for row in db.session.execute(select(RecipientCategory.code, RecipientCategory.name))}
     memberships = [
         tuple(row)
         for row in db.session.execute(
@@ -256,15 +238,11 @@ def labels_for(dimension: str, keys: Iterable) -> dict:
     if not ids:
         return {}
     if dimension == "funding_source":
-        stmt = select(FundingSource.id, FundingSource.ref, FundingSource.name).where(
-            FundingSource.id.in_(ids)
-        )
+        stmt = select(FundingSource.id, FundingSource.ref, FundingSource.name).where(FundingSource.id.in_(ids))
     elif dimension == "project":
         stmt = select(Project.id, Project.reference, Project.title).where(Project.id.in_(ids))
     elif dimension == "donor":
-        stmt = select(Organisation.id, Organisation.ref, Organisation.name).where(
-            Organisation.id.in_(ids)
-        )
+        stmt = select(Organisation.id, Organisation.ref, Organisation.name).where(Organisation.id.in_(ids))
     else:
         return {}
     return {row[0]: (row[1], row[2]) for row in db.session.execute(stmt)}
@@ -348,9 +326,13 @@ def weighted_cells(
     flows = flows.group_by(Transaction.project_id, *[_tx_dimension_column(d) for d in tx_dims])
     parts = flows
     if with_need:
-        need_keys = [cast(extract("year", Project.need_date), db.Integer).label("d_year")] if tx_dims == ["year"] else []
+        need_keys = (
+            [cast(extract("year", Project.need_date), db.Integer).label("d_year")] if tx_dims == ["year"] else []
+        )
         needs = select(
-            Project.id.label("pid"), *need_keys, *[literal(0).label(f"m{i}") for i in range(4)],
+            Project.id.label("pid"),
+            *need_keys,
+            *[literal(0).label(f"m{i}") for i in range(4)],
             Project.need_usd_minor.label("m4"),
         ).where(Project.need_usd_minor.is_not(None), Project.need_usd_minor != 0)
         if filters.statuses:
@@ -361,12 +343,16 @@ def weighted_cells(
             needs = needs.where(Project.need_date < dt.date(filters.year_to + 1, 1, 1))
         parts = flows.union_all(needs)
     f = parts.subquery("f")
-    rtot = select(ProjectRecipient.project_id, func.sum(ProjectRecipient.share_ppm).label("tot")).group_by(
-        ProjectRecipient.project_id
-    ).subquery("rtot")
-    atot = select(ProjectArea.project_id, func.sum(ProjectArea.share_ppm).label("tot")).group_by(
-        ProjectArea.project_id
-    ).subquery("atot")
+    rtot = (
+        select(ProjectRecipient.project_id, func.sum(ProjectRecipient.share_ppm).label("tot"))
+        .group_by(ProjectRecipient.project_id)
+        .subquery("rtot")
+    )
+    atot = (
+        select(ProjectArea.project_id, func.sum(ProjectArea.share_ppm).label("tot"))
+        .group_by(ProjectArea.project_id)
+        .subquery("atot")
+    )
     recipient = ProjectRecipient.__table__.alias("r")
     area = ProjectArea.__table__.alias("a")
     country = Country.__table__.alias("c")

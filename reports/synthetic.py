@@ -83,17 +83,11 @@ def seed_synthetic(
     progress: Callable[[str], None] = lambda s: None,
 ) -> dict[str, int]:
     """Insert organisations, sources, projects with shares and transactions; returns counts."""
-    if db.session.scalar(
-        select(func.count()).select_from(Organisation).where(Organisation.ref.like("SYN-%"))
-    ):
-        raise SyntheticExists(
-            "Synthetic data is already loaded (organisations SYN-...); use a fresh database"
-        )
+    if db.session.scalar(select(func.count()).select_from(Organisation).where(Organisation.ref.like("SYN-%"))):
+        raise SyntheticExists("Synthetic data is already loaded (organisations SYN-...); use a fresh database")
     rng = random.Random(seed)
     now = utcnow()
-    countries = list(
-        db.session.scalars(select(Country.iso3).where(Country.dac_recipient.is_(True)))
-    )
+    countries = list(db.session.scalars(select(Country.iso3).where(Country.dac_recipient.is_(True))))
     if not countries:
         countries = list(db.session.scalars(select(Country.iso3)))
     regions = list(db.session.scalars(select(Region.code).where(Region.level == "region")))
@@ -117,9 +111,7 @@ def seed_synthetic(
     ]
     db.session.execute(insert(Organisation.__table__), org_rows)
     org_ids = dict(
-        db.session.execute(
-            select(Organisation.ref, Organisation.id).where(Organisation.ref.like("SYN-%"))
-        ).all()
+        db.session.execute(select(Organisation.ref, Organisation.id).where(Organisation.ref.like("SYN-%"))).all()
     )
     org_list = [org_ids[r["ref"]] for r in org_rows]
     source_rows = [
@@ -139,9 +131,7 @@ def seed_synthetic(
     ]
     db.session.execute(insert(FundingSource.__table__), source_rows)
     source_ids = dict(
-        db.session.execute(
-            select(FundingSource.ref, FundingSource.id).where(FundingSource.ref.like("SYN-%"))
-        ).all()
+        db.session.execute(select(FundingSource.ref, FundingSource.id).where(FundingSource.ref.like("SYN-%"))).all()
     )
     source_list = [source_ids[r["ref"]] for r in source_rows]
     progress(f"{n_orgs} organisations and funding sources")
@@ -171,9 +161,7 @@ def seed_synthetic(
             size *= 100
         need_minor = need_usd = need_date = None
         if rng.random() < 0.75:
-            need_minor = int(size * Decimal(rng.randint(90, 180)) / 100) * 10 ** money.minor_units(
-                cur
-            )
+            need_minor = int(size * Decimal(rng.randint(90, 180)) / 100) * 10 ** money.minor_units(cur)
             need_date = start
             need_usd = usd(need_minor, cur, start)[0]
         project_rows.append(
@@ -199,11 +187,7 @@ def seed_synthetic(
         plans.append((org, start, end, cur, size))
     for offset in range(0, len(project_rows), CHUNK):
         db.session.execute(insert(Project.__table__), project_rows[offset : offset + CHUNK])
-    ids = dict(
-        db.session.execute(
-            select(Project.reference, Project.id).where(Project.reference.like("SYN-%"))
-        ).all()
-    )
+    ids = dict(db.session.execute(select(Project.reference, Project.id).where(Project.reference.like("SYN-%"))).all())
     project_ids = [ids[r["reference"]] for r in project_rows]
     progress(f"{n_projects:,} projects")
 
@@ -239,9 +223,7 @@ def seed_synthetic(
             continue  # no priority area: reported as unallocated
         chosen_areas = rng.sample(areas, rng.choice((1, 2, 2, 3)))
         for code, share in zip(chosen_areas, _split(rng, len(chosen_areas)), strict=True):
-            area_rows.append(
-                {"project_id": pid, "area_code": code, "share_ppm": share, "inferred": False}
-            )
+            area_rows.append({"project_id": pid, "area_code": code, "share_ppm": share, "inferred": False})
     db.session.execute(insert(ProjectRecipient.__table__), recipient_rows)
     db.session.execute(insert(ProjectArea.__table__), area_rows)
     progress(f"{len(recipient_rows):,} recipients, {len(area_rows):,} priority areas")
@@ -267,9 +249,7 @@ def seed_synthetic(
         span = max(1, (end - start).days)
         day = start + dt.timedelta(days=rng.randrange(span))
         kind = rng.choices(type_values, type_weights)[0]
-        minor = rng.randint(1, 200) * size // 400 * 10 ** money.minor_units(cur) + rng.randint(
-            0, 99
-        )
+        minor = rng.randint(1, 200) * size // 400 * 10 ** money.minor_units(cur) + rng.randint(0, 99)
         usd_minor, rate, rate_day = usd(minor, cur, day)
         batch.append(
             (

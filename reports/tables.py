@@ -43,10 +43,7 @@ def header(report: Report, *, codes: bool | None = True) -> list[str]:
         if _with_code(dim, codes):
             cols.append(dim)
         cols.append(DIMENSIONS[dim])
-    cols += [
-        f"{MEASURES[m]} ({report.spec.currency})" if _is_amount(m) else MEASURES[m]
-        for m in report.spec.measures
-    ]
+    cols += [f"{MEASURES[m]} ({report.spec.currency})" if _is_amount(m) else MEASURES[m] for m in report.spec.measures]
     return cols
 
 
@@ -76,9 +73,7 @@ def to_csv(report: Report) -> str:
     writer.writerow(header(report))
     for row in [*report.rows, report.total]:
         values = cells(report, row)
-        writer.writerow(
-            [safe_text(v) if isinstance(v, str) else ("" if v is None else str(v)) for v in values]
-        )
+        writer.writerow([safe_text(v) if isinstance(v, str) else ("" if v is None else str(v)) for v in values])
     return buffer.getvalue()
 
 
@@ -101,17 +96,12 @@ def to_text_table(report: Report) -> str:
     for row in [*report.rows, report.total]:
         values = cells(report, row, codes=None)
         text = [str(v) for v in values[:n_dims]]
-        text += [
-            format_value(m, v) for m, v in zip(report.spec.measures, values[n_dims:], strict=True)
-        ]
+        text += [format_value(m, v) for m, v in zip(report.spec.measures, values[n_dims:], strict=True)]
         body.append(text)
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(head)]
 
     def line(values: list[str]) -> str:
-        parts = [
-            v.ljust(w) if i < n_dims else v.rjust(w)
-            for i, (v, w) in enumerate(zip(values, widths, strict=True))
-        ]
+        parts = [v.ljust(w) if i < n_dims else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True))]
         return "  ".join(parts).rstrip()
 
     rule = "  ".join("-" * w for w in widths)

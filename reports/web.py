@@ -97,11 +97,7 @@ def _charts(spec: ReportSpec) -> dict[str, str]:
     regions = [r["region"] for r in by_region.rows]
     area_codes = [r["priority_area"] for r in by_area.rows]
     values = {(r["region"], r["priority_area"]): r["commitment"] for r in cross.rows}
-    timeline = [
-        (str(r["year"]), r["commitment"], r["disbursement"])
-        for r in by_year.rows
-        if r["year"] is not None
-    ]
+    timeline = [(str(r["year"]), r["commitment"], r["disbursement"]) for r in by_year.rows if r["year"] is not None]
     first_links = [
         (
             label(r["source_kind"]) if r["source_kind"] else "No funding source",
@@ -111,25 +107,13 @@ def _charts(spec: ReportSpec) -> dict[str, str]:
         for r in kind_area.rows
         if r["commitment"] > 0
     ]
-    second_links = [
-        (r["priority_area"], r["region"], r["commitment"])
-        for r in cross.rows
-        if r["commitment"] > 0
-    ]
+    second_links = [(r["priority_area"], r["region"], r["commitment"]) for r in cross.rows if r["commitment"] > 0]
     return {
-        "by-region": charts.bar_chart(
-            bars(by_region, "region"), "Commitments and need by region", cur
-        ),
-        "by-area": charts.bar_chart(
-            bars(by_area, "priority_area"), "Commitments and need by priority area", cur
-        ),
-        "heat-map": charts.heat_map(
-            regions, area_codes, values, "Commitments: region x priority area", cur
-        ),
+        "by-region": charts.bar_chart(bars(by_region, "region"), "Commitments and need by region", cur),
+        "by-area": charts.bar_chart(bars(by_area, "priority_area"), "Commitments and need by priority area", cur),
+        "heat-map": charts.heat_map(regions, area_codes, values, "Commitments: region x priority area", cur),
         "over-time": charts.line_chart(timeline, "Commitments and disbursements over time", cur),
-        "sankey": charts.sankey(
-            first_links, second_links, "From funding source kind to priority area to region", cur
-        ),
+        "sankey": charts.sankey(first_links, second_links, "From funding source kind to priority area to region", cur),
     }
 
 

@@ -85,15 +85,11 @@ class _Formats:
         self.high = book.add_format({"bg_color": "#DCF3E6", "font_color": "#1E7B4F"})
 
 
-def _write_value(
-    sheet, row: int, col: int, measure: str, value, fmt: _Formats, total: bool = False
-) -> None:
+def _write_value(sheet, row: int, col: int, measure: str, value, fmt: _Formats, total: bool = False) -> None:
     if value is None:
         sheet.write_blank(row, col, None, fmt.total_text if total else None)
     elif measure == "coverage":
-        sheet.write_number(
-            row, col, _number(Decimal(value)), fmt.total_ratio if total else fmt.ratio
-        )
+        sheet.write_number(row, col, _number(Decimal(value)), fmt.total_ratio if total else fmt.ratio)
     elif measure == "projects":
         sheet.write_number(row, col, value, fmt.total_count if total else fmt.count)
     else:
@@ -104,35 +100,26 @@ def _coverage_rules(sheet, first_row: int, last_row: int, col: int, fmt: _Format
     if last_row < first_row:
         return
     rng = (first_row, col, last_row, col)
-    sheet.conditional_format(
-        *rng, {"type": "cell", "criteria": "<", "value": 0.5, "format": fmt.low}
-    )
+    sheet.conditional_format(*rng, {"type": "cell", "criteria": "<", "value": 0.5, "format": fmt.low})
     sheet.conditional_format(
         *rng,
         {"type": "cell", "criteria": "between", "minimum": 0.5, "maximum": 0.8, "format": fmt.mid},
     )
-    sheet.conditional_format(
-        *rng, {"type": "cell", "criteria": ">", "value": 0.8, "format": fmt.high}
-    )
+    sheet.conditional_format(*rng, {"type": "cell", "criteria": ">", "value": 0.8, "format": fmt.high})
 
 
-def _table_sheet(
-    book, fmt: _Formats, name: str, title: str, report: Report, chart: bool = True
-) -> None:
+def _table_sheet(book, fmt: _Formats, name: str, title: str, report: Report, chart: bool = True) -> None:
     """One dimension per row, the gap measures in columns, the total last, a native bar chart."""
     sheet = book.add_worksheet(name)
     spec = report.spec
     dims = spec.dimensions
     measures = spec.measures
     sheet.write_string(0, 0, title, fmt.title)
-    sheet.write_string(
-        1, 0, f"Amounts in {spec.currency}. " + " ".join(report.notes[:1]), fmt.subtitle
-    )
+    sheet.write_string(1, 0, f"Amounts in {spec.currency}. " + " ".join(report.notes[:1]), fmt.subtitle)
     head = 3
     columns = [DIMENSIONS.get(d, d) for d in dims]
     columns += [
-        f"{MEASURES[m]} ({spec.currency})" if m not in ("coverage", "projects") else MEASURES[m]
-        for m in measures
+        f"{MEASURES[m]} ({spec.currency})" if m not in ("coverage", "projects") else MEASURES[m] for m in measures
     ]
     for c, text in enumerate(columns):
         sheet.write_string(head, c, text, fmt.header)
@@ -180,9 +167,7 @@ def _table_sheet(
         sheet.insert_chart(head, len(columns) + 1, bars)
 
 
-def _about_sheet(
-    book, fmt: _Formats, spec: ReportSpec, reports: list[Report], generated: dt.datetime
-) -> None:
+def _about_sheet(book, fmt: _Formats, spec: ReportSpec, reports: list[Report], generated: dt.datetime) -> None:
     sheet = book.add_worksheet("About")
     sheet.set_column(0, 0, 28)
     sheet.set_column(1, 1, 100)
@@ -205,10 +190,7 @@ def _about_sheet(
     rows.append(
         (
             "Filters",
-            "; ".join(
-                f"{k}: {v if not isinstance(v, list) else ', '.join(map(str, v))}"
-                for k, v in filters.items()
-            )
+            "; ".join(f"{k}: {v if not isinstance(v, list) else ', '.join(map(str, v))}" for k, v in filters.items())
             or "none (every project and flow)",
         )
     )
@@ -302,9 +284,7 @@ def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> 
     sheet = book.add_worksheet("Region x area")
     cur = cross.spec.currency
     sheet.write_string(0, 0, "Region x priority area", fmt.title)
-    sheet.write_string(
-        1, 0, f"Amounts in {cur}; share-weighted; each block adds up to its total.", fmt.subtitle
-    )
+    sheet.write_string(1, 0, f"Amounts in {cur}; share-weighted; each block adds up to its total.", fmt.subtitle)
     regions: list[str] = []
     area_keys: list[str] = []
     values: dict[tuple[str, str], dict] = {}
@@ -424,9 +404,7 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
     by_project = report(["project"])
 
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    )
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     book.set_properties(
         {
             "title": "ICT4D funding gap",
@@ -438,12 +416,8 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
     _about_sheet(book, fmt, base, [by_region, by_category, by_area, cross], generated)
     _summary_sheet(book, fmt, by_region, by_year)
     _table_sheet(book, fmt, "By region", "Funding by region", by_region)
-    _table_sheet(
-        book, fmt, "By category", "Funding by recipient category (rows overlap)", by_category
-    )
-    _table_sheet(
-        book, fmt, "By priority area", "Funding by Tunis Agenda paragraph 23 area", by_area
-    )
+    _table_sheet(book, fmt, "By category", "Funding by recipient category (rows overlap)", by_category)
+    _table_sheet(book, fmt, "By priority area", "Funding by Tunis Agenda paragraph 23 area", by_area)
     _matrix_sheet(book, fmt, cross, ref.areas)
     _projects_sheet(book, fmt, by_project)
     book.close()
@@ -453,9 +427,7 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
 def report_workbook(report: Report) -> bytes:
     """A single report as a workbook: About and the report's table (for the .xlsx downloads)."""
     buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
-    )
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     fmt = _Formats(book, report.spec.currency)
     _about_sheet(book, fmt, report.spec, [report], report.generated_at)
     title = "Funding by " + " x ".join(DIMENSIONS[d].lower() for d in report.spec.dimensions)
