@@ -489,7 +489,7 @@ def run_report(
     dims = spec.dimensions
     uses_category = "category" in dims or bool(spec.categories)
     if in_database is None:
-        in_database = spec.currency == "USD" and not uses_category and "project" not in dims
+        in_database = spec.currency == "USD" and not uses_category
     if in_database:
         return _run_in_database(spec, context[0] if context else queries.load_reference())
     ref, recipients, areas = context or load_context()
@@ -625,6 +625,8 @@ def _decode(dim: str, value, ref: queries.Reference):
     """A dimension key from the database query as the report shows it."""
     if dim in TX_DIMENSIONS:
         return _tx_value(dim, value)
+    if dim == "project":
+        return int(value)
     if dim == "priority_area":
         return UNALLOCATED_AREA if value == queries.GLOBAL_KEY else value
     if value == queries.MISSING_KEY:

@@ -139,3 +139,15 @@ def test_database_and_python_stages_agree(registry_data, make_transaction, by):
     assert [r["projects"] for r in fast.rows] == [r["projects"] for r in slow.rows]
     assert fast.total["projects"] == slow.total["projects"]
     assert fast.as_json() | {"generated_at": ""} == slow.as_json() | {"generated_at": ""}
+
+
+def test_project_rows_agree_between_paths(registry_data):
+    import dataclasses
+
+    from reports.flows import build_spec, run_report
+
+    spec = dataclasses.replace(build_spec(by="region"), dimensions=["project"])
+    fast = run_report(spec, in_database=True)
+    slow = run_report(spec, in_database=False)
+    assert [(r["project"], r["_exact"]) for r in fast.rows] == [(r["project"], r["_exact"]) for r in slow.rows]
+    assert {r["project_label"] for r in fast.rows} >= {"Three-way project (P-0001)"}
