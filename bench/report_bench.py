@@ -54,6 +54,15 @@ def _prepare(url: str, projects: int, transactions: int, fresh: bool) -> tuple[o
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         if fresh and db.engine.dialect.name == "postgresql":
+            # keep a database that already holds the synthetic registry (a previous run)
+            try:
+                with db.engine.connect() as conn:
+                    have = conn.execute(text("SELECT count(*) FROM transactions")).scalar()
+                    version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                fresh = have < transactions or version != "0006_reports"
+            except Exception:  # noqa: BLE001 - no tables yet
+                fresh = True
+        if fresh and db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
