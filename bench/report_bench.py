@@ -71,6 +71,9 @@ def _prepare(url: str, projects: int, transactions: int, fresh: bool) -> tuple[o
         db.session.commit()
         have = db.session.scalar(select(func.count()).select_from(Transaction))
         if have >= transactions:
+            if db.engine.dialect.name == "postgresql":
+                with db.engine.connect() as conn:
+                    conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
             return app, None
         start = time.perf_counter()
         seed_synthetic(projects, transactions, progress=lambda s: print("   ", s, flush=True))
