@@ -483,6 +483,7 @@ def run_report(
     first: StageOne | None = None,
     context: tuple[queries.Reference, dict, dict] | None = None,
     in_database: bool | None = None,
+    stage=None,
 ) -> Report:
     """Compute a report (see the module docstring); ``first`` and ``context`` let a workbook
     reuse one stage-one result and the share lists for several reports with the same filters."""
@@ -491,7 +492,7 @@ def run_report(
     if in_database is None:
         in_database = spec.currency == "USD" and not uses_category
     if in_database:
-        return _run_in_database(spec, context[0] if context else queries.load_reference())
+        return _run_in_database(spec, context[0] if context else queries.load_reference(), stage)
     ref, recipients, areas = context or load_context()
     keys = _Keys(ref, spec)
     if first is None or (uses_category and not first.with_buckets):
@@ -564,22 +565,33 @@ def run_report(
     )
 
 
-def _run_in_database(spec: ReportSpec, ref: queries.Reference) -> Report:
-    """The fast path (USD, no recipient category): stage one and the share weighting in one SQL query."""
-    keys = _Keys(ref, spec)
-    dims = spec.dimensions
-    tx_dims = [d for d in dims if d in TX_DIMENSIONS]
-    need_applies = not (set(tx_dims) - {"year"}) and not spec.source_kinds and not spec.donors
+def tx_filter(spec: ReportSpec) -> TxFilter:
+    """The transaction filters of a spec (donor references resolved to ids)."""
     donor_ids = queries.resolve_refs(Organisation, spec.donors)[0] if spec.donors else []
-    filters = TxFilter(
+    return TxFilter(
         year_from=spec.year_from,
         year_to=spec.year_to,
         statuses=spec.statuses,
         source_kinds=spec.source_kinds,
         donor_ids=donor_ids,
     )
+
+
+def need_applies(spec: ReportSpec) -> bool:
+    """Whether need, gap and coverage can be shown (not by donor, source or finance type)."""
+    tx_dims = [d for d in spec.dimensions if d in TX_DIMENSIONS]
+    return not (set(tx_dims) - {"year"}) and not spec.source_kinds and not spec.donors
+
+
+def _run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None) -> Report:
+    """The fast path (USD, no recipient category): stage one and the share weighting in one SQL query."""
+    keys = _Keys(ref, spec)
+    dims = spec.dimensions
+    with_need = need_applies(spec)
+    filters = tx_filter(spec)
     options = {
-        "with_need": need_applies,
+        "stage": stage,
+        "with_need": with_need,
         "countries": spec.countries,
         "region_codes": keys.region_filter,
         "areas": spec.areas,
@@ -612,9 +624,9 @@ def _run_in_database(spec: ReportSpec, ref: queries.Reference) -> Report:
         total_rows, _layout = queries.weighted_cells([], filters, count_projects=True, **options)
         grand_projects = sum(int(r[-1]) for r in total_rows)
     notes: list[str] = []
-    if not need_applies:
+    if not with_need:
         notes.append(NEED_NOT_ATTRIBUTED)
-    return _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, [], need_applies)
+    return _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, [], with_need)
 
 
 SPLIT_MID = queries.SPLIT

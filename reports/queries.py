@@ -8,11 +8,29 @@ rows per project leave the database, whatever the number of transactions.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import BigInteger, Date, Numeric, and_, case, cast, extract, func, literal, or_, select
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    MetaData,
+    Numeric,
+    Table,
+    and_,
+    case,
+    cast,
+    extract,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.sql import ColumnElement, FromClause
 
 from registry.extensions import db
 from registry.models import (
@@ -290,25 +308,8 @@ def _geo_column(dim: str, recipient, country) -> ColumnElement:
     )
 
 
-def weighted_cells(
-    dims: Sequence[str],
-    filters: TxFilter,
-    *,
-    with_need: bool,
-    countries: Sequence[str] = (),
-    region_codes: Iterable[str] | None = None,
-    areas: Sequence[str] = (),
-    count_projects: bool = True,
-) -> tuple[list[tuple], str]:
-    """Share-weighted sums per report cell, computed entirely in the database (USD only).
-
-    Each row: (*dimension keys, denominator, *numerators, projects). For every amount
-    measure (pledge, commitment, disbursement, expenditure, need) the exact cell value
-    is numerator / denominator in minor units; on PostgreSQL one exact NUMERIC
-    numerator, on SQLite three integer parts (high * 10^12 + middle * 10^6 + low) so
-    that no 64-bit sum can overflow. The second value names the layout ("one"/"split").
-    """
-    tx_dims = [d for d in dims if d in TX_DIMENSIONS]
+def project_sums(tx_dims: Sequence[str], filters: TxFilter, *, with_need: bool):
+    """SELECT of per-project USD sums (pid, d_<dim>..., m0..m4): flows, then needs (UNION ALL)."""
     sums = [
         func.sum(case((Transaction.type == kind, Transaction.usd_minor), else_=0)).label(f"m{i}")
         for i, kind in enumerate(FLOW_TYPES)
@@ -348,7 +349,63 @@ def weighted_cells(
         if filters.year_to is not None:
             needs = needs.where(Project.need_date < dt.date(filters.year_to + 1, 1, 1))
         parts = flows.union_all(needs)
-    f = parts.subquery("f")
+    return parts
+
+
+@contextmanager
+def staged_sums(filters: TxFilter, *, with_need: bool) -> Iterator[Table]:
+    """Per-project sums in a temporary table, for several reports with the same filters.
+
+    The only scan of the flows happens here; every report that reads the table
+    then joins a few rows per project instead of a million flows.
+    """
+    table = Table(
+        f"report_stage_{next(_stage_ids)}",
+        MetaData(),
+        Column("pid", BigInteger),
+        *[Column(f"m{i}", BigInteger) for i in range(5)],
+        prefixes=["TEMPORARY"],
+    )
+    conn = db.session.connection()
+    table.create(conn)
+    try:
+        conn.execute(
+            insert(table).from_select(
+                ["pid", "m0", "m1", "m2", "m3", "m4"], project_sums([], filters, with_need=with_need)
+            )
+        )
+        yield table
+    finally:
+        table.drop(conn)
+
+
+_stage_ids = itertools.count(1)
+
+
+def weighted_cells(
+    dims: Sequence[str],
+    filters: TxFilter,
+    *,
+    with_need: bool,
+    countries: Sequence[str] = (),
+    region_codes: Iterable[str] | None = None,
+    areas: Sequence[str] = (),
+    count_projects: bool = True,
+    stage: FromClause | None = None,
+) -> tuple[list[tuple], str]:
+    """Share-weighted sums per report cell, computed entirely in the database (USD only).
+
+    Each row: (*dimension keys, denominator, *numerators, projects). For every amount
+    measure (pledge, commitment, disbursement, expenditure, need) the exact cell value
+    is numerator / denominator in minor units; on PostgreSQL one exact NUMERIC
+    numerator, on SQLite three integer parts (high * 10^12 + middle * 10^6 + low) so
+    that no 64-bit sum can overflow. The second value names the layout ("one"/"split").
+    ``stage``: per-project sums already computed by :func:`staged_sums` (same filters).
+    """
+    tx_dims = [d for d in dims if d in TX_DIMENSIONS]
+    if stage is not None and tx_dims:
+        raise ValueError("staged sums carry no transaction-level dimension")
+    f = stage if stage is not None else project_sums(tx_dims, filters, with_need=with_need).subquery("f")
     rtot = (
         select(ProjectRecipient.project_id, func.sum(ProjectRecipient.share_ppm).label("tot"))
         .group_by(ProjectRecipient.project_id)

@@ -24,8 +24,10 @@ from reports.flows import (
     ReportSpec,
     _Keys,
     load_context,
+    need_applies,
     run_report,
     stage_one,
+    tx_filter,
 )
 
 SHEET_MEASURES = [
@@ -393,16 +395,23 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
     # over the flows (converted per day) serves every sheet without a transaction dimension.
     first = None if spec.currency == "USD" else stage_one(base, _Keys(ref, base), with_buckets=True)
 
-    def report(dims: list[str], measures: list[str] | None = None) -> Report:
-        one = dataclasses.replace(base, dimensions=dims, measures=measures or list(SHEET_MEASURES))
-        return run_report(one, first=first, context=context)
+    def report(dims: list[str], stage=None) -> Report:
+        one = dataclasses.replace(base, dimensions=dims)
+        return run_report(one, first=first, context=context, stage=stage)
 
-    by_region = report(["region"])
     by_year = run_report(dataclasses.replace(base, dimensions=["year"]), context=context)
     by_category = report(["category"])
-    by_area = report(["priority_area"])
-    cross = report(["region", "priority_area"])
-    by_project = report(["project"])
+    if spec.currency == "USD":
+        # one scan of the flows into a temporary table of per-project sums, read by four sheets
+        with queries.staged_sums(tx_filter(base), with_need=need_applies(base)) as stage:
+            by_region, by_area, cross, by_project = (
+                report(dims, stage)
+                for dims in (["region"], ["priority_area"], ["region", "priority_area"], ["project"])
+            )
+    else:
+        by_region, by_area, cross, by_project = (
+            report(dims) for dims in (["region"], ["priority_area"], ["region", "priority_area"], ["project"])
+        )
 
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
