@@ -29,6 +29,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
 )
 from sqlalchemy.sql import ColumnElement, FromClause
 
@@ -144,6 +145,7 @@ def project_flow_sums(
     if filters.funding_source_ids:
         stmt = stmt.where(Transaction.funding_source_id.in_(filters.funding_source_ids))
     stmt = stmt.group_by(*keys)
+    _no_jit()
     return db.session.execute(stmt).all()
 
 
@@ -367,6 +369,7 @@ def staged_sums(filters: TxFilter, *, with_need: bool) -> Iterator[Table]:
         prefixes=["TEMPORARY"],
     )
     conn = db.session.connection()
+    _no_jit()
     table.create(conn)
     try:
         conn.execute(
@@ -471,4 +474,14 @@ def weighted_cells(
     if areas:
         stmt = stmt.where(area.c.area_code.in_(list(areas)))
     stmt = stmt.where(or_(*[f.c[f"m{i}"] != 0 for i in range(5)])).group_by(*keys, den)
+    _no_jit()
     return db.session.execute(stmt).all(), "one" if postgres else "split"
+
+
+def _no_jit() -> None:
+    """Tune PostgreSQL for this transaction: no JIT (the planner over-estimates the share joins
+    at a billion rows and JIT-compiles for seconds a query that runs in a fraction of one), and
+    enough memory to group the share rows without spilling the sort to disk."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL jit = off"))
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
