@@ -621,8 +621,13 @@ def _run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None) -> Re
         cell_projects[key] += int(row[-1])
     grand_projects = 0
     if count:
-        total_rows, _layout = queries.weighted_cells([], filters, count_projects=True, **options)
-        grand_projects = sum(int(r[-1]) for r in total_rows)
+        # the same for every report reading one staged table (same filters): count once
+        memo = stage.info if stage is not None else {}
+        memo_key = ("projects", tuple(spec.countries), tuple(sorted(keys.region_filter or ())), tuple(spec.areas))
+        if memo_key not in memo:
+            total_rows, _layout = queries.weighted_cells([], filters, count_projects=True, **options)
+            memo[memo_key] = sum(int(r[-1]) for r in total_rows)
+        grand_projects = memo[memo_key]
     notes: list[str] = []
     if not with_need:
         notes.append(NEED_NOT_ATTRIBUTED)
