@@ -6,3 +6,12 @@ from flask_smorest import Api
 
 def init_app(app: Flask, api: Api) -> None:
     """Register the reports' API, pages and commands (called by create_app)."""
+    from registry.extensions import csrf
+    from reports import api as reports_api
+    from reports import cli, models, web  # noqa: F401  (models: the index joins the metadata)
+
+    # The API is for scripts with tokens, not browser forms: no CSRF on it.
+    csrf.exempt(reports_api.blp)
+    api.register_blueprint(reports_api.blp)
+    app.register_blueprint(web.bp)
+    cli.init_app(app)

@@ -1,0 +1,124 @@
+"""Report endpoints under /api/v1/reports: JSON, CSV and XLSX of flows and funding gaps."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE, Schema, fields
+
+from reports.flows import GAP_MEASURES, MEASURES, Report, build_spec, run_report
+from reports.tables import to_csv
+from reports.workbook import funding_gap_workbook, report_workbook
+
+blp = Blueprint(
+    "reports",
+    __name__,
+    url_prefix="/api/v1/reports",
+    description="Funding flows and gaps, reconciled to the cent",
+)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ReportQuery(Schema):
+    """Dimensions, measures, filters and currency; lists repeat or use commas (by=region&by=priority_area)."""
+
+    class Meta:
+        unknown = RAISE
+
+    by = fields.List(fields.String(), load_default=list, metadata={"description": "one or two dimensions"})
+    measure = fields.List(fields.String(), load_default=list, metadata={"description": "measures (default: all)"})
+    currency = fields.String(load_default="USD")
+    year_from = fields.String(load_default=None)
+    year_to = fields.String(load_default=None)
+    region = fields.List(fields.String(), load_default=list, metadata={"description": "M49 codes, e.g. 002"})
+    country = fields.List(fields.String(), load_default=list, metadata={"description": "ISO3 codes"})
+    category = fields.List(fields.String(), load_default=list)
+    priority_area = fields.List(fields.String(), load_default=list)
+    source_kind = fields.List(fields.String(), load_default=list)
+    donor = fields.List(fields.String(), load_default=list, metadata={"description": "organisation refs"})
+    status = fields.List(fields.String(), load_default=list)
+
+
+class ReportOut(Schema):
+    dimensions = fields.List(fields.String())
+    measures = fields.List(fields.String())
+    currency = fields.String()
+    filters = fields.Dict()
+    rows = fields.List(fields.Dict())
+    total = fields.Dict()
+    notes = fields.List(fields.String())
+    generated_at = fields.String()
+    exchange_rates = fields.String()
+
+
+def _report(args: dict, default_measures) -> Report:
+    params = dict(args)
+    params["measures"] = params.pop("measure")
+    return run_report(build_spec(default_measures=default_measures, **params))
+
+
+def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@blp.route("/flows")
+class Flows(MethodView):
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
+    @blp.response(200, ReportOut)
+    def get(self, args):
+        """Share-weighted flows by one or two dimensions; amounts as decimal strings."""
+        return _report(args, tuple(MEASURES)).as_json()
+
+
+@blp.route("/flows.csv")
+class FlowsCsv(MethodView):
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
+    @blp.response(200, content_type="text/csv")
+    def get(self, args):
+        """The flows report as CSV (text cells safe from spreadsheet formulas)."""
+        return _download(to_csv(_report(args, tuple(MEASURES))), "text/csv", "flows.csv")
+
+
+@blp.route("/flows.xlsx")
+class FlowsXlsx(MethodView):
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
+    @blp.response(200, content_type=XLSX)
+    def get(self, args):
+        """The flows report as a workbook (About sheet and the table)."""
+        return _download(report_workbook(_report(args, tuple(MEASURES))), XLSX, "flows.xlsx")
+
+
+@blp.route("/funding-gap")
+class FundingGap(MethodView):
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
+    @blp.response(200, ReportOut)
+    def get(self, args):
+        """Need, commitments, funding gap, coverage and undisbursed balance by one or two dimensions."""
+        return _report(args, GAP_MEASURES).as_json()
+
+
+@blp.route("/funding-gap.csv")
+class FundingGapCsv(MethodView):
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
+    @blp.response(200, content_type="text/csv")
+    def get(self, args):
+        """The funding-gap report as CSV."""
+        return _download(to_csv(_report(args, GAP_MEASURES)), "text/csv", "funding-gap.csv")
+
+
+@blp.route("/funding-gap.xlsx")
+class FundingGapXlsx(MethodView):
+    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
+    @blp.response(200, content_type=XLSX)
+    def get(self, args):
+        """The analyst's funding-gap workbook (About, Summary, By region, ... Projects with a gap)."""
+        params = dict(args)
+        params["measures"] = params.pop("measure")
+        spec = build_spec(default_measures=GAP_MEASURES, **params)
+        return _download(funding_gap_workbook(spec), XLSX, "funding-gap.xlsx")

@@ -1,0 +1,185 @@
+"""Command line: `flask report flows|gap`, `flask export funding-gap`, `flask seed synthetic`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from registry.errors import RegistryError
+from registry.extensions import db
+from reports.flows import GAP_MEASURES, MEASURES, Report, build_spec, run_report
+from reports.tables import to_csv, to_text_table
+
+report_cli = AppGroup("report", help="Funding flows and funding gaps (the same numbers as the API).")
+
+
+def _filter_options(func):
+    """The filters shared by every report command."""
+    options = [
+        click.option(
+            "--by",
+            "by",
+            multiple=True,
+            help="Dimension (repeat for a cross-tab): region, country, ...",
+        ),
+        click.option("--measure", "measures", multiple=True, help="Measure (repeat): commitment, gap, ..."),
+        click.option("--currency", default="USD", show_default=True, help="Reporting currency (ISO 4217)."),
+        click.option("--year-from", type=int, help="First year of value dates."),
+        click.option("--year-to", type=int, help="Last year of value dates."),
+        click.option("--region", multiple=True, help="M49 region code, e.g. 002 (Africa)."),
+        click.option("--country", multiple=True, help="ISO3 country code."),
+        click.option("--category", multiple=True, help="Recipient category, e.g. LDC."),
+        click.option("--priority-area", multiple=True, help="Paragraph 23 area, e.g. 23b."),
+        click.option("--source-kind", multiple=True, help="Funding source kind, e.g. bilateral_oda."),
+        click.option("--donor", multiple=True, help="Donor organisation reference."),
+        click.option("--status", multiple=True, help="Project status, e.g. active."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _params(kwargs: dict) -> dict:
+    return {
+        "by": list(kwargs["by"]),
+        "measures": list(kwargs["measures"]),
+        "currency": kwargs["currency"],
+        "year_from": kwargs["year_from"],
+        "year_to": kwargs["year_to"],
+        "region": list(kwargs["region"]),
+        "country": list(kwargs["country"]),
+        "category": list(kwargs["category"]),
+        "priority_area": list(kwargs["priority_area"]),
+        "source_kind": list(kwargs["source_kind"]),
+        "donor": list(kwargs["donor"]),
+        "status": list(kwargs["status"]),
+    }
+
+
+def _fail(exc: RegistryError) -> None:
+    click.echo(f"Error: {exc.message}", err=True)
+    for field, problems in (exc.errors or {}).items():
+        for problem in problems if isinstance(problems, list) else [problems]:
+            click.echo(f"  {field}: {problem}", err=True)
+    sys.exit(2)
+
+
+def _print(report: Report, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(report.as_json(), indent=2))
+    elif fmt == "csv":
+        click.echo(to_csv(report), nl=False)
+    else:
+        click.echo(to_text_table(report))
+
+
+@report_cli.command("flows")
+@_filter_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+def report_flows(fmt: str, **kwargs) -> None:
+    """Print share-weighted flows by one or two dimensions."""
+    try:
+        report = run_report(build_spec(default_measures=tuple(MEASURES), **_params(kwargs)))
+    except RegistryError as exc:
+        _fail(exc)
+    _print(report, fmt)
+
+
+@report_cli.command("gap")
+@_filter_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+def report_gap(fmt: str, **kwargs) -> None:
+    """Print need, commitments, funding gap and coverage by one or two dimensions."""
+    try:
+        report = run_report(build_spec(default_measures=GAP_MEASURES, **_params(kwargs)))
+    except RegistryError as exc:
+        _fail(exc)
+    _print(report, fmt)
+
+
+@click.command("funding-gap")
+@click.argument("out", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@_filter_options
+@with_appcontext
+def funding_gap_command(out: Path, **kwargs) -> None:
+    """Write the funding-gap workbook (XLSX) for the filters to OUT."""
+    from reports.workbook import funding_gap_workbook
+
+    params = _params(kwargs)
+    try:
+        spec = build_spec(default_measures=GAP_MEASURES, **params)
+        data = funding_gap_workbook(spec)
+    except RegistryError as exc:
+        _fail(exc)
+    out.write_bytes(data)
+    click.echo(f"Wrote {out} ({len(data):,} bytes, currency {spec.currency}).")
+
+
+@click.command("synthetic")
+@click.option("--projects", default=2000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--transactions", default=100_000, show_default=True, type=click.IntRange(0, 50_000_000))
+@click.option(
+    "--seed",
+    "random_seed",
+    default=6,
+    show_default=True,
+    help="Random seed (same seed, same data).",
+)
+@with_appcontext
+def synthetic_command(projects: int, transactions: int, random_seed: int) -> None:
+    """Fill the registry with a large synthetic data set (labelled demo, refs SYN-...)."""
+    from reports.synthetic import SyntheticExists, seed_synthetic
+
+    try:
+        counts = seed_synthetic(projects, transactions, random_seed, progress=lambda text: click.echo(f"  {text}"))
+        db.session.commit()
+    except SyntheticExists as exc:
+        db.session.rollback()
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except Exception:
+        db.session.rollback()
+        raise
+    click.echo("Synthetic data loaded: " + ", ".join(f"{n:,} {what}" for what, n in counts.items()))
+
+
+def _add_to_group(app: Flask, name: str, help_text: str, command: click.Command) -> None:
+    """Add ``command`` to the app's group ``name``, creating the group when nobody has yet.
+
+    Another package may register a group of the same name before or after us; whichever
+    comes second adds its commands to the existing group instead of replacing it.
+    """
+    group = app.cli.commands.get(name)
+    if group is None:
+        group = AppGroup(name, help=help_text)
+        app.cli.add_command(group)
+    if isinstance(group, click.Group):
+        group.add_command(command)
+
+
+def init_app(app: Flask) -> None:
+    """Attach `report`, `export funding-gap` and `seed synthetic` to the app's command line."""
+    from registry.cli import seed_cli
+
+    app.cli.add_command(report_cli)
+    _add_to_group(app, "export", "Exports (workbooks, IATI).", funding_gap_command)
+    # The registry owns `seed` and registers it after the packages: join its group object.
+    seed_cli.add_command(synthetic_command)
+    _add_to_group(app, "seed", "Demonstration and synthetic data.", synthetic_command)

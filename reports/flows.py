@@ -1,0 +1,869 @@
+"""The report engine: share-weighted funding flows and gaps, reconciled to the cent.
+
+Two stages (see docs/reports.md):
+
+1. the database sums the transactions per project (and per transaction-level
+   dimension such as year or donor) - the only step that touches every flow;
+2. each project sum is spread over the project's recipients and priority areas
+   by their shares, with exact integer arithmetic, and summed into the report's
+   cells.
+
+Displayed amounts are rounded so that the rows add up exactly to the displayed
+total (largest remainder) and each row is within one minor unit of its exact value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+from math import floor
+
+from registry import money
+from registry.errors import ConversionError, ValidationError
+from registry.models import FundingSource, Organisation
+from registry.models.types import ProjectStatus, SourceKind, label
+from reports import queries
+from reports.queries import TX_DIMENSIONS, TxFilter
+
+DIMENSIONS: dict[str, str] = {
+    "region": "Region",
+    "subregion": "Sub-region",
+    "country": "Country",
+    "category": "Recipient category",
+    "income_group": "DAC income group",
+    "priority_area": "Priority area",
+    "funding_source": "Funding source",
+    "source_kind": "Funding source kind",
+    "donor": "Donor organisation",
+    "finance_type": "Finance type",
+    "flow_type": "Flow type",
+    "year": "Year",
+}
+MEASURES: dict[str, str] = {
+    "pledge": "Pledges",
+    "commitment": "Commitments",
+    "disbursement": "Disbursements",
+    "expenditure": "Expenditure",
+    "need": "Need",
+    "gap": "Funding gap",
+    "coverage": "Coverage",
+    "undisbursed": "Undisbursed balance",
+    "projects": "Projects",
+}
+DEFINITIONS: dict[str, str] = {
+    "pledge": "Promises not yet committed (IATI transaction type 11), share-weighted.",
+    "commitment": "Firm obligations to provide an amount (IATI type 2), share-weighted.",
+    "disbursement": "Money actually paid out (IATI type 3), share-weighted.",
+    "expenditure": "Money spent by the implementer (IATI type 4), share-weighted.",
+    "need": "The project's total cost or stated requirement, converted at the rate of its need date, share-weighted.",
+    "gap": "Funding gap: need minus commitments.",
+    "coverage": "Commitments divided by need (1 = fully covered); empty where there is no need.",
+    "undisbursed": "Undisbursed balance: commitments minus disbursements.",
+    "projects": "Number of distinct projects with a flow or a need in the row (a project can be in several rows).",
+}
+AMOUNT_MEASURES = (
+    "pledge",
+    "commitment",
+    "disbursement",
+    "expenditure",
+    "need",
+    "gap",
+    "undisbursed",
+)
+NEED_MEASURES = ("need", "gap", "coverage")
+GAP_MEASURES = ("need", "commitment", "gap", "coverage", "disbursement", "undisbursed", "projects")
+GEO_DIMENSIONS = ("region", "subregion", "country", "category", "income_group")
+INCOME_GROUPS = {
+    "LDC": "Least developed countries",
+    "OLIC": "Other low income",
+    "LMIC": "Lower-middle income",
+    "UMIC": "Upper-middle income",
+}
+NEED_NOT_ATTRIBUTED = (
+    "Need, funding gap and coverage are recorded per project, so they are not shown by donor, "
+    "funding source, source kind, finance type or flow type."
+)
+GLOBAL = "Global/unallocated"
+UNALLOCATED_AREA = "Unallocated"
+NO_CATEGORY = "Not in any category"
+NOT_RECORDED = "Not recorded"
+STALE_RATE_DAYS = 36_600  # fall back to the last earlier rate, however old (noted in the report)
+TOTAL_KEY = ("__total__",)  # the grand-total accumulator inside a project's share profile
+
+
+@dataclass
+class ReportSpec:
+    """What to report: dimensions, measures, filters and currency (validated)."""
+
+    dimensions: list[str] = field(default_factory=lambda: ["region"])
+    measures: list[str] = field(default_factory=lambda: list(MEASURES))
+    currency: str = "USD"
+    year_from: int | None = None
+    year_to: int | None = None
+    regions: list[str] = field(default_factory=list)
+    countries: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    areas: list[str] = field(default_factory=list)
+    source_kinds: list[str] = field(default_factory=list)
+    donors: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+
+    def filters(self) -> dict:
+        """The filters in force, as plain values (for the response and the workbook)."""
+        out: dict = {}
+        for name in ("year_from", "year_to"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
+        for name in (
+            "regions",
+            "countries",
+            "categories",
+            "areas",
+            "source_kinds",
+            "donors",
+            "statuses",
+        ):
+            if getattr(self, name):
+                out[name] = list(getattr(self, name))
+        return out
+
+
+def _split(values: Iterable[str] | str | None) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for value in values:
+        out += [v.strip() for v in str(value).split(",") if v.strip()]
+    return out
+
+
+def build_spec(
+    by: Iterable[str] | str | None = None,
+    measures: Iterable[str] | str | None = None,
+    *,
+    currency: str | None = None,
+    year_from: int | str | None = None,
+    year_to: int | str | None = None,
+    region: Iterable[str] | str | None = None,
+    country: Iterable[str] | str | None = None,
+    category: Iterable[str] | str | None = None,
+    priority_area: Iterable[str] | str | None = None,
+    source_kind: Iterable[str] | str | None = None,
+    donor: Iterable[str] | str | None = None,
+    status: Iterable[str] | str | None = None,
+    default_measures: Sequence[str] = tuple(MEASURES),
+) -> ReportSpec:
+    """Validate raw parameters (API, CLI, page) into a spec; a ValidationError names each bad one."""
+    errors: dict[str, list[str]] = {}
+    dims = _split(by) or ["region"]
+    bad = [d for d in dims if d not in DIMENSIONS]
+    if bad:
+        errors["by"] = [f"Unknown dimension {d!r}; expected one of {', '.join(DIMENSIONS)}" for d in bad]
+    if len(dims) > 2:
+        errors.setdefault("by", []).append("At most two dimensions (a cross-tab)")
+    if len(set(dims)) != len(dims):
+        errors.setdefault("by", []).append("A dimension is given twice")
+    wanted = _split(measures) or list(default_measures)
+    bad = [m for m in wanted if m not in MEASURES]
+    if bad:
+        errors["measure"] = [f"Unknown measure {m!r}; expected one of {', '.join(MEASURES)}" for m in bad]
+    cur = (currency or "USD").strip().upper()
+    if not money.is_currency(cur):
+        errors["currency"] = [f"Unknown currency {cur!r} (expected an ISO 4217 code such as USD or EUR)"]
+    elif cur != "USD" and money.rate_table().bounds(cur) is None:
+        errors["currency"] = [f"No exchange rates are available for {cur}; choose USD, EUR or another ECB currency"]
+    years: dict[str, int | None] = {}
+    for name, value in (("year_from", year_from), ("year_to", year_to)):
+        if value in (None, ""):
+            years[name] = None
+            continue
+        try:
+            years[name] = int(str(value))
+        except ValueError:
+            errors[name] = [f"{value!r} is not a year"]
+            continue
+        if not 1900 <= years[name] <= 2200:
+            errors[name] = [f"{value} is outside 1900-2200"]
+    if years.get("year_from") and years.get("year_to") and years["year_from"] > years["year_to"]:
+        errors["year_to"] = ["The end year is before the start year"]
+    ref = queries.load_reference()
+    regions = _split(region)
+    for code in regions:
+        if code not in ref.regions:
+            errors.setdefault("region", []).append(f"Unknown M49 region code {code!r} (e.g. 002 for Africa)")
+    countries = [c.upper() for c in _split(country)]
+    for code in countries:
+        if code not in ref.countries:
+            errors.setdefault("country", []).append(f"Unknown country {code!r} (ISO 3166 alpha-3, e.g. KEN)")
+    categories = [c.upper() for c in _split(category)]
+    for code in categories:
+        if code not in ref.categories:
+            errors.setdefault("category", []).append(f"Unknown recipient category {code!r}")
+    areas = [c.lower() for c in _split(priority_area)]
+    for code in areas:
+        if code not in ref.areas:
+            errors.setdefault("priority_area", []).append(f"Unknown priority area {code!r} (23a-23l)")
+    kinds = [k.lower() for k in _split(source_kind)]
+    for kind in kinds:
+        if kind not in {k.value for k in SourceKind}:
+            errors.setdefault("source_kind", []).append(f"Unknown funding source kind {kind!r}")
+    statuses = [s.lower() for s in _split(status)]
+    for value in statuses:
+        if value not in {s.value for s in ProjectStatus}:
+            errors.setdefault("status", []).append(f"Unknown project status {value!r}")
+    donors = _split(donor)
+    if donors:
+        _ids, missing = queries.resolve_refs(Organisation, donors)
+        if missing:
+            errors["donor"] = [f"No organisation with reference {m!r}" for m in missing]
+    if errors:
+        raise ValidationError("The report parameters are not valid", errors)
+    return ReportSpec(
+        dimensions=dims,
+        measures=wanted,
+        currency=cur,
+        year_from=years.get("year_from"),
+        year_to=years.get("year_to"),
+        regions=regions,
+        countries=countries,
+        categories=categories,
+        areas=areas,
+        source_kinds=kinds,
+        donors=donors,
+        statuses=statuses,
+    )
+
+
+# -- rounding ----------------------------------------------------------------
+
+
+def allocate(exact: Sequence[Fraction], total: Fraction) -> tuple[list[int], int]:
+    """Round ``exact`` values to integers that add up to the rounded ``total`` (largest remainder)."""
+    target = round(total)  # Fraction.__round__ is exact, ties to even
+    floors = [floor(x) for x in exact]
+    missing = target - sum(floors)
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+    out = list(floors)
+    for i in order[:missing]:
+        out[i] += 1
+    return out, target
+
+
+# -- the engine ----------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """A computed report: rows with exact and displayed values, totals and notes."""
+
+    spec: ReportSpec
+    rows: list[dict]
+    total: dict
+    notes: list[str]
+    generated_at: dt.datetime
+    rate_note: str
+    rate_dates: tuple[dt.date, dt.date] | None
+
+    def as_json(self) -> dict:
+        """The API shape: amounts as decimal strings."""
+        return {
+            "dimensions": list(self.spec.dimensions),
+            "measures": list(self.spec.measures),
+            "currency": self.spec.currency,
+            "filters": self.spec.filters(),
+            "rows": [_json_row(r, self.spec) for r in self.rows],
+            "total": _json_row(self.total, self.spec),
+            "notes": list(self.notes),
+            "generated_at": self.generated_at.isoformat(timespec="seconds"),
+            "exchange_rates": self.rate_note,
+        }
+
+
+def _json_row(row: dict, spec: ReportSpec) -> dict:
+    out: dict = {}
+    for dim in spec.dimensions:
+        if dim in row:
+            out[dim] = row[dim]
+            out[f"{dim}_label"] = row[f"{dim}_label"]
+    for m in spec.measures:
+        value = row.get(m)
+        out[m] = value if value is None or m == "projects" else str(value)
+    return out
+
+
+class _Keys:
+    """Turns a project's recipient/area and a flow's attributes into a row key per dimension."""
+
+    def __init__(self, ref: queries.Reference, spec: ReportSpec):
+        self.ref = ref
+        self.spec = spec
+        self.breakpoints = ref.breakpoints()
+        self._members: dict[tuple[str, int], list[str]] = {}
+        by_country: dict[str, list[tuple[str, dt.date, dt.date | None]]] = defaultdict(list)
+        for iso3, cat, start, end in ref.memberships:
+            by_country[iso3].append((cat, start, end))
+        self._by_country = by_country
+        self._share_memo: dict[tuple, list[tuple]] = {}
+        self.region_filter: set[str] | None = None
+        if spec.regions:
+            from registry.services.reference import region_and_descendants
+
+            self.region_filter = set()
+            for code in spec.regions:
+                self.region_filter |= region_and_descendants(code)
+
+    def bucket_day(self, bucket: int) -> dt.date:
+        """A date inside membership period ``bucket`` (its first day)."""
+        return dt.date.min if bucket == 0 else self.breakpoints[bucket - 1]
+
+    def bucket_of(self, day: dt.date) -> int:
+        import bisect
+
+        return bisect.bisect_right(self.breakpoints, day)
+
+    def categories(self, iso3: str | None, bucket: int) -> list[str]:
+        """Categories of a country in a membership period (memberships are constant within one)."""
+        if iso3 is None:
+            return []
+        key = (iso3, bucket)
+        found = self._members.get(key)
+        if found is None:
+            day = self.bucket_day(bucket)
+            found = sorted(
+                {c for c, start, end in self._by_country.get(iso3, []) if start <= day and (end is None or day < end)}
+            )
+            self._members[key] = found
+        return found
+
+    def share_keys(self, dims, iso3, region, area, cats) -> list[tuple]:
+        """The row keys of one recipient x area (memoised: few distinct combinations)."""
+        memo_key = (iso3, region, area, tuple(cats))
+        found = self._share_memo.get(memo_key)
+        if found is None:
+            found = _share_keys(dims, self, iso3, region, area, cats)
+            self._share_memo[memo_key] = found
+        return found
+
+    def geo_allowed(self, iso3: str | None, region: str | None) -> bool:
+        if self.spec.countries and iso3 not in self.spec.countries:
+            return False
+        if self.region_filter is not None:
+            if iso3 is not None:
+                if not set(self.ref.country_regions[iso3]) & self.region_filter:
+                    return False
+            elif region is None or region not in self.region_filter:
+                return False
+        return True
+
+    def geo_key(self, dim: str, iso3: str | None, region: str | None) -> tuple[str, str]:
+        """(value, label) of a recipient in a geographic dimension other than category."""
+        if iso3 is None:
+            if region is None:
+                return GLOBAL, GLOBAL
+            name = f"Regional: {self.ref.regions.get(region, (region,))[0]}"
+            return name, name
+        name, reg, sub, income = self.ref.countries[iso3]
+        if dim == "country":
+            return iso3, name
+        if dim == "region":
+            text = self.ref.regions[reg][0] if reg in self.ref.regions else NOT_RECORDED
+            return text, text
+        if dim == "subregion":
+            text = self.ref.regions[sub][0] if sub in self.ref.regions else NOT_RECORDED
+            return text, text
+        if dim == "income_group":
+            return (income, INCOME_GROUPS.get(income, income)) if income else (NOT_RECORDED, NOT_RECORDED)
+        raise KeyError(dim)
+
+
+@dataclass
+class StageOne:
+    """Per project sums in the report currency: (project, tx-dimension values, period) -> 5 amounts."""
+
+    tx_dims: list[str]
+    with_buckets: bool
+    partial: dict[tuple, list[int]]
+    need_applies: bool
+    notes: list[str]
+    rate_days: list[dt.date]
+
+
+def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None) -> StageOne:
+    """Sum the flows per project in the database; convert to the report currency; add the needs."""
+    tx_dims = [d for d in spec.dimensions if d in TX_DIMENSIONS]
+    if with_buckets is None:
+        with_buckets = "category" in spec.dimensions or bool(spec.categories)
+    breakpoints = keys.breakpoints if with_buckets else None
+    usd = spec.currency == "USD"
+    donor_ids = queries.resolve_refs(Organisation, spec.donors)[0] if spec.donors else []
+    filters = TxFilter(
+        year_from=spec.year_from,
+        year_to=spec.year_to,
+        statuses=spec.statuses,
+        source_kinds=spec.source_kinds,
+        donor_ids=donor_ids,
+    )
+    notes: list[str] = []
+    # amounts: [pledge, commitment, disbursement, expenditure, need]
+    partial: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    n_tx_dims = len(tx_dims)
+    rate_days: list[dt.date] = []
+    stale: set[tuple[str, dt.date]] = set()
+    conversions: dict[tuple[str, dt.date], Decimal] = {}
+
+    def converted(minor: int, cur: str, day: dt.date) -> int:
+        if cur == spec.currency:
+            return minor
+        if minor == 0:
+            return 0
+        rate = conversions.get((cur, day))
+        if rate is None:
+            try:
+                rate, rate_day = money.exchange_rate(cur, spec.currency, day, _max_age())
+            except ConversionError:
+                # Planned flows dated beyond the published rates: the last rate, said in the notes.
+                rate, rate_day = money.exchange_rate(cur, spec.currency, day, STALE_RATE_DAYS)
+                stale.add((cur, day))
+            conversions[(cur, day)] = rate
+            rate_days.append(rate_day)
+        value = money.quantize(money.from_minor(minor, cur) * rate, spec.currency)
+        return money.to_minor(value, spec.currency)
+
+    for row in queries.project_flow_sums(tx_dims, filters, usd=usd, breakpoints=breakpoints):
+        pid = row[0]
+        dim_values = tuple(_tx_value(d, v) for d, v in zip(tx_dims, row[1 : 1 + n_tx_dims], strict=True))
+        pos = 1 + n_tx_dims
+        bucket = 0
+        if breakpoints is not None:
+            bucket = row[pos]
+            pos += 1
+        if usd:
+            amounts = [int(v or 0) for v in row[pos : pos + 4]]
+        else:
+            cur, day = row[pos], row[pos + 1]
+            amounts = [converted(int(v or 0), cur, day) for v in row[pos + 2 : pos + 6]]
+        acc = partial[(pid, dim_values, bucket)]
+        for i in range(4):
+            acc[i] += amounts[i]
+    # Need is a project attribute: no donor, funding source or finance type to attribute it to.
+    need_applies = not (set(tx_dims) - {"year"}) and not spec.source_kinds and not spec.donors
+    if need_applies:
+        for pid, need_minor, need_cur, need_usd, need_date in queries.project_needs(spec.statuses):
+            year = need_date.year if need_date else None
+            if (spec.year_from or spec.year_to) and year is None:
+                continue
+            if spec.year_from and year < spec.year_from or spec.year_to and year > spec.year_to:
+                continue
+            if usd:
+                value = int(need_usd or 0)
+            else:
+                value = converted(int(need_minor), need_cur, need_date) if need_date else 0
+            dim_values = (year,) if tx_dims == ["year"] else ()
+            bucket = keys.bucket_of(need_date) if (breakpoints is not None and need_date) else 0
+            partial[(pid, dim_values, bucket)][4] += value
+    else:
+        notes.append(NEED_NOT_ATTRIBUTED)
+    if stale:
+        notes.append(
+            f"{len(stale)} currency/date pairs fall after the last published rate or in a gap of the "
+            f"rate history; the last earlier rate was used for them."
+        )
+    return StageOne(tx_dims, with_buckets, partial, need_applies, notes, rate_days)
+
+
+def run_report(
+    spec: ReportSpec,
+    *,
+    first: StageOne | None = None,
+    context: tuple[queries.Reference, dict, dict] | None = None,
+    in_database: bool | None = None,
+    stage=None,
+) -> Report:
+    """Compute a report (see the module docstring); ``first`` and ``context`` let a workbook
+    reuse one stage-one result and the share lists for several reports with the same filters."""
+    dims = spec.dimensions
+    uses_category = "category" in dims or bool(spec.categories)
+    if in_database is None:
+        in_database = spec.currency == "USD" and not uses_category
+    if in_database:
+        return _run_in_database(spec, context[0] if context else queries.load_reference(), stage)
+    ref, recipients, areas = context or load_context()
+    keys = _Keys(ref, spec)
+    if first is None or (uses_category and not first.with_buckets):
+        first = stage_one(spec, keys)
+    notes = list(first.notes)
+    with_project = "project" in dims
+
+    cells: dict[tuple, dict[int, list[int]]] = defaultdict(dict)  # key -> denominator -> 5 numerators
+    cell_projects: dict[tuple, set[int]] = defaultdict(set)
+    grand: dict[int, list[int]] = {}
+    grand_projects: set[int] = set()
+    profile_cache: dict[tuple[int, int], tuple[int, list[tuple[tuple, int]]]] = {}
+
+    def profile(pid: int, bucket: int) -> tuple[int, list[tuple[tuple, int]]]:
+        """(denominator, [(share-dimension key parts, numerator)]) of a project in a period."""
+        cache_key = (pid, bucket if uses_category else 0)
+        found = profile_cache.get(cache_key)
+        if found is not None:
+            return found
+        recs = recipients.get(pid) or [(None, None, 1)]
+        ars = areas.get(pid) or [(None, 1)]
+        rec_total = sum(r[2] for r in recs)
+        area_total = sum(a[1] for a in ars)
+        merged: dict[tuple, int] = defaultdict(int)
+        for iso3, region, r_share in recs:
+            if not keys.geo_allowed(iso3, region):
+                continue
+            cats = keys.categories(iso3, bucket) if uses_category else []
+            if spec.categories and not set(cats) & set(spec.categories):
+                continue
+            for code, a_share in ars:
+                if spec.areas and code not in spec.areas:
+                    continue
+                weight = r_share * a_share
+                for key in keys.share_keys(dims, iso3, region, code, cats):
+                    merged[key] += weight
+                # a flow counts once in the total even when it sits in several category rows
+                merged[TOTAL_KEY] += weight
+        denominator = rec_total * area_total
+        result = (denominator, list(merged.items()))
+        profile_cache[cache_key] = result
+        return result
+
+    for (pid, dim_values, bucket), amounts in first.partial.items():
+        if not any(amounts):
+            continue
+        denominator, parts = profile(pid, bucket)
+        for share_key, weight in parts:
+            if share_key is TOTAL_KEY:
+                target = grand.setdefault(denominator, [0, 0, 0, 0, 0])
+                grand_projects.add(pid)
+            else:
+                key = _compose(dims, share_key, dim_values, pid) if with_project or dim_values else share_key
+                target = cells[key].setdefault(denominator, [0, 0, 0, 0, 0])
+                cell_projects[key].add(pid)
+            for i in range(5):
+                if amounts[i]:
+                    target[i] += amounts[i] * weight
+
+    return _finish(
+        spec,
+        ref,
+        cells,
+        cell_projects,
+        grand,
+        grand_projects,
+        notes,
+        first.rate_days,
+        first.need_applies,
+    )
+
+
+def tx_filter(spec: ReportSpec) -> TxFilter:
+    """The transaction filters of a spec (donor references resolved to ids)."""
+    donor_ids = queries.resolve_refs(Organisation, spec.donors)[0] if spec.donors else []
+    return TxFilter(
+        year_from=spec.year_from,
+        year_to=spec.year_to,
+        statuses=spec.statuses,
+        source_kinds=spec.source_kinds,
+        donor_ids=donor_ids,
+    )
+
+
+def need_applies(spec: ReportSpec) -> bool:
+    """Whether need, gap and coverage can be shown (not by donor, source or finance type)."""
+    tx_dims = [d for d in spec.dimensions if d in TX_DIMENSIONS]
+    return not (set(tx_dims) - {"year"}) and not spec.source_kinds and not spec.donors
+
+
+def _run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None) -> Report:
+    """The fast path (USD, no recipient category): stage one and the share weighting in one SQL query."""
+    keys = _Keys(ref, spec)
+    dims = spec.dimensions
+    with_need = need_applies(spec)
+    filters = tx_filter(spec)
+    options = {
+        "stage": stage,
+        "with_need": with_need,
+        "countries": spec.countries,
+        "region_codes": keys.region_filter,
+        "areas": spec.areas,
+    }
+    count = "projects" in spec.measures
+    rows, layout = queries.weighted_cells(dims, filters, count_projects=count, **options)
+    n = len(dims)
+    cells: dict[tuple, dict[int, list[int]]] = defaultdict(dict)
+    cell_projects: dict[tuple, int] = defaultdict(int)
+    grand: dict[int, list[int]] = {}
+    for row in rows:
+        key = tuple(_decode(d, v, ref) for d, v in zip(dims, row[:n], strict=True))
+        den = int(row[n])
+        values = row[n + 1 : -1]
+        if layout == "one":
+            nums = [int(v or 0) for v in values]
+        else:
+            nums = [
+                int(values[3 * i] or 0) * SPLIT_HIGH
+                + int(values[3 * i + 1] or 0) * SPLIT_MID
+                + int(values[3 * i + 2] or 0)
+                for i in range(5)
+            ]
+        for target in (cells[key].setdefault(den, [0] * 5), grand.setdefault(den, [0] * 5)):
+            for i in range(5):
+                target[i] += nums[i]
+        cell_projects[key] += int(row[-1])
+    grand_projects = 0
+    if count:
+        # the same for every report reading one staged table (same filters): count once
+        memo = stage.info if stage is not None else {}
+        memo_key = ("projects", tuple(spec.countries), tuple(sorted(keys.region_filter or ())), tuple(spec.areas))
+        if memo_key not in memo:
+            total_rows, _layout = queries.weighted_cells([], filters, count_projects=True, **options)
+            memo[memo_key] = sum(int(r[-1]) for r in total_rows)
+        grand_projects = memo[memo_key]
+    notes: list[str] = []
+    if not with_need:
+        notes.append(NEED_NOT_ATTRIBUTED)
+    return _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, [], with_need)
+
+
+SPLIT_MID = queries.SPLIT
+SPLIT_HIGH = queries.SPLIT * queries.SPLIT
+
+
+def _decode(dim: str, value, ref: queries.Reference):
+    """A dimension key from the database query as the report shows it."""
+    if dim in TX_DIMENSIONS:
+        return _tx_value(dim, value)
+    if dim == "project":
+        return int(value)
+    if dim == "priority_area":
+        return UNALLOCATED_AREA if value == queries.GLOBAL_KEY else value
+    if value == queries.MISSING_KEY:
+        return NOT_RECORDED
+    if value.startswith(queries.GLOBAL_KEY):
+        code = value[len(queries.GLOBAL_KEY) :]
+        if not code:
+            return GLOBAL
+        return f"Regional: {ref.regions.get(code, (code,))[0]}"
+    if dim in ("region", "subregion"):
+        return ref.regions[value][0] if value in ref.regions else NOT_RECORDED
+    return value
+
+
+def load_context() -> tuple[queries.Reference, dict, dict]:
+    """Reference data and every project's recipient and area shares (one read each)."""
+    recipients: dict[int, list[tuple[str | None, str | None, int]]] = defaultdict(list)
+    for pid, iso3, region, share in queries.recipient_shares():
+        recipients[pid].append((iso3, region, share))
+    areas: dict[int, list[tuple[str | None, int]]] = defaultdict(list)
+    for pid, code, share in queries.area_shares():
+        areas[pid].append((code, share))
+    return queries.load_reference(), recipients, areas
+
+
+def _max_age() -> int:
+    from flask import current_app
+
+    return current_app.config.get("RATE_MAX_AGE_DAYS", 7)
+
+
+def _tx_value(dim: str, value):
+    if value is None:
+        return None
+    if dim == "source_kind":
+        return str(getattr(value, "value", value))
+    if dim == "year":
+        return int(value)
+    return value
+
+
+def _share_keys(dims, keys: _Keys, iso3, region, area, cats) -> list[tuple]:
+    """Every key combination of the share dimensions for one recipient x area (several for categories)."""
+    parts: list[list] = []
+    for dim in dims:
+        if dim in TX_DIMENSIONS or dim == "project":
+            continue
+        if dim == "priority_area":
+            parts.append([area if area is not None else UNALLOCATED_AREA])
+        elif dim == "category":
+            parts.append(list(cats) if cats else [NO_CATEGORY])
+        else:
+            parts.append([keys.geo_key(dim, iso3, region)[0]])
+    combos: list[tuple] = [()]
+    for options in parts:
+        combos = [c + (o,) for c in combos for o in options]
+    return combos
+
+
+def _compose(dims, share_key: tuple, dim_values: tuple, pid: int) -> tuple:
+    out, s, t = [], 0, 0
+    for dim in dims:
+        if dim == "project":
+            out.append(pid)
+        elif dim in TX_DIMENSIONS:
+            out.append(dim_values[t])
+            t += 1
+        else:
+            out.append(share_key[s])
+            s += 1
+    return tuple(out)
+
+
+def _exact(parts: dict[int, list[int]], i: int) -> Fraction:
+    return sum((Fraction(nums[i], den) for den, nums in parts.items()), Fraction(0))
+
+
+def _label(ref: queries.Reference, dim: str, value, names: dict) -> str:
+    if value is None:
+        return NOT_RECORDED
+    if dim == "country":
+        return ref.countries[value][0] if value in ref.countries else str(value)
+    if dim == "priority_area":
+        return f"{value} {ref.areas[value]}" if value in ref.areas else str(value)
+    if dim == "category":
+        return f"{value} {ref.categories[value]}" if value in ref.categories else str(value)
+    if dim == "income_group":
+        return INCOME_GROUPS.get(value, str(value))
+    if dim in ("funding_source", "donor", "project"):
+        found = names.get(value)
+        return f"{found[1]} ({found[0]})" if found else str(value)
+    if dim == "source_kind":
+        return label(value)
+    return str(value)
+
+
+def _sort_value(dim: str, value) -> tuple:
+    if value is None:
+        return (1, "")
+    special = value in (None, GLOBAL, UNALLOCATED_AREA, NO_CATEGORY, NOT_RECORDED) or (
+        isinstance(value, str) and value.startswith("Regional: ")
+    )
+    return (1 if special else 0, str(value) if not isinstance(value, int) else f"{value:08d}")
+
+
+def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_days, need_applies) -> Report:
+    dims = spec.dimensions
+    currency = spec.currency
+    overlapping = "category" in dims
+    names = {d: queries.labels_for(d, {k[i] for k in cells}) for i, d in enumerate(dims)}
+    ordered = sorted(cells, key=lambda k: tuple(_sort_value(d, v) for d, v in zip(dims, k, strict=True)))
+    exact_rows = [
+        {
+            "pledge": _exact(cells[k], 0),
+            "commitment": _exact(cells[k], 1),
+            "disbursement": _exact(cells[k], 2),
+            "expenditure": _exact(cells[k], 3),
+            "need": _exact(cells[k], 4),
+        }
+        for k in ordered
+    ]
+    for r in exact_rows:
+        r["gap"] = r["need"] - r["commitment"]
+        r["undisbursed"] = r["commitment"] - r["disbursement"]
+    total_exact = {
+        "pledge": _exact(grand, 0),
+        "commitment": _exact(grand, 1),
+        "disbursement": _exact(grand, 2),
+        "expenditure": _exact(grand, 3),
+        "need": _exact(grand, 4),
+    }
+    total_exact["gap"] = total_exact["need"] - total_exact["commitment"]
+    total_exact["undisbursed"] = total_exact["commitment"] - total_exact["disbursement"]
+
+    rows: list[dict] = [{} for _ in ordered]
+    total: dict = {}
+    for m in AMOUNT_MEASURES:
+        if overlapping:
+            shown = [round(r[m]) for r in exact_rows]
+            shown_total = round(total_exact[m])
+        else:
+            shown, shown_total = allocate([r[m] for r in exact_rows], total_exact[m])
+        for row, minor in zip(rows, shown, strict=True):
+            row[m] = money.from_minor(minor, currency)
+        total[m] = money.from_minor(shown_total, currency)
+    for row, exact, key in zip(rows, exact_rows, ordered, strict=True):
+        row["coverage"] = _ratio(exact["commitment"], exact["need"])
+        row["projects"] = _count(cell_projects[key])
+        row["_exact"] = exact
+        for dim, value in zip(dims, key, strict=True):
+            row[dim] = value
+            row[f"{dim}_label"] = _label(ref, dim, value, names.get(dim, {}))
+    total["coverage"] = _ratio(total_exact["commitment"], total_exact["need"])
+    total["projects"] = _count(grand_projects)
+    total["_exact"] = total_exact
+    for dim in dims:
+        total[dim] = "Total"
+        total[f"{dim}_label"] = "Total"
+    if not need_applies:
+        for row in [*rows, total]:
+            for m in NEED_MEASURES:
+                row[m] = None
+    if overlapping:
+        notes.append(
+            "Recipient categories overlap (a country can be LDC and SIDS at once), so category rows "
+            "do not add up to the total; a flow counts in a category when its country belonged to it "
+            "on the flow's value date (need: on the project's need date)."
+        )
+    else:
+        notes.append(
+            "Amounts are multiplied by the country share and the priority-area share of their project; "
+            "rows add up exactly to the total and each row is within one cent of its exact value."
+        )
+    notes.append(
+        f"Flows without a recipient country appear as '{GLOBAL}' or 'Regional: <region>'; "
+        f"projects without a priority area as '{UNALLOCATED_AREA}'."
+    )
+    notes.append("Projects are counted once per row; a project spread over several rows appears in each.")
+    if need_applies and ("year" in dims or spec.year_from or spec.year_to):
+        notes.append("The need of a project is counted in the year of its need date.")
+    if currency == "USD":
+        rate_note = f"USD values of each flow at the {money.RATE_SOURCE} of its value date, as recorded with the flow."
+        rate_dates = None
+    else:
+        rate_dates = (min(rate_days), max(rate_days)) if rate_days else None
+        span = f" (rate dates {rate_dates[0]} to {rate_dates[1]})" if rate_dates else ""
+        rate_note = (
+            f"Converted from each flow's original currency to {currency} at the {money.RATE_SOURCE} "
+            f"of its value date{span}, per project, day and currency, rounded half-even."
+        )
+    return Report(spec, rows, total, notes, dt.datetime.now(dt.UTC), rate_note, rate_dates)
+
+
+def _count(projects: set[int] | int) -> int:
+    return projects if isinstance(projects, int) else len(projects)
+
+
+def _ratio(numerator: Fraction, denominator: Fraction) -> str | None:
+    if denominator <= 0:
+        return None
+    value = Decimal(numerator.numerator * denominator.denominator) / Decimal(
+        numerator.denominator * denominator.numerator
+    )
+    return str(value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
+
+
+def flows_report(**params) -> Report:
+    """Validate parameters and compute a flows report (all measures unless asked)."""
+    return run_report(build_spec(**params))
+
+
+def gap_report(**params) -> Report:
+    """Validate parameters and compute a funding-gap report (need, commitments, gap, coverage...)."""
+    params.setdefault("default_measures", GAP_MEASURES)
+    return run_report(build_spec(**params))
+
+
+def source_label(source_id: int) -> str:
+    """Readable name of a funding source (used by the pages)."""
+    from registry.extensions import db
+
+    source = db.session.get(FundingSource, source_id)
+    return source.name if source else str(source_id)

@@ -1,0 +1,189 @@
+"""The reports page: filters, the table and server-drawn SVG charts, each with a download."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, abort, render_template, request
+from sqlalchemy import select
+
+from registry.errors import ValidationError
+from registry.extensions import db
+from registry.models import PriorityArea, RecipientCategory, Region
+from registry.models.types import ProjectStatus, SourceKind, label
+from reports import charts
+from reports.flows import (
+    DIMENSIONS,
+    MEASURES,
+    Report,
+    ReportSpec,
+    _Keys,
+    build_spec,
+    load_context,
+    run_report,
+    stage_one,
+)
+from reports.tables import format_value
+
+bp = Blueprint(
+    "reports_web",
+    __name__,
+    url_prefix="/reports",
+    template_folder="templates",
+    static_folder="static",
+)
+
+PAGE_MEASURES = ["commitment", "disbursement", "need", "gap", "coverage", "undisbursed", "projects"]
+FILTER_KEYS = (
+    "currency",
+    "year_from",
+    "year_to",
+    "region",
+    "country",
+    "category",
+    "priority_area",
+    "source_kind",
+    "status",
+)
+CHARTS = ("by-region", "by-area", "heat-map", "over-time", "sankey")
+
+
+def _spec_from_request() -> ReportSpec:
+    args = request.args
+    by = [d for d in (args.get("by"), args.get("by2")) if d] or ["region"]
+    return build_spec(
+        by=by,
+        measures=PAGE_MEASURES,
+        currency=args.get("currency") or "USD",
+        year_from=args.get("year_from") or None,
+        year_to=args.get("year_to") or None,
+        region=args.getlist("region"),
+        country=args.getlist("country"),
+        category=args.getlist("category"),
+        priority_area=args.getlist("priority_area"),
+        source_kind=args.getlist("source_kind"),
+        status=args.getlist("status"),
+    )
+
+
+def _filter_query(extra: dict | None = None) -> str:
+    pairs = [(k, v) for k in FILTER_KEYS for v in request.args.getlist(k) if v]
+    pairs += list((extra or {}).items())
+    return urlencode(pairs)
+
+
+def _charts(spec: ReportSpec) -> dict[str, str]:
+    """Every chart of the page for the filters of ``spec`` (one pass over the flows for most)."""
+    context = load_context()
+    base = dataclasses.replace(spec, dimensions=["region"], measures=list(PAGE_MEASURES))
+    first = stage_one(base, _Keys(context[0], base))
+    cur = spec.currency
+
+    def report(dims: list[str], reuse: bool = True) -> Report:
+        one = dataclasses.replace(base, dimensions=dims)
+        return run_report(one, first=first if reuse else None, context=context)
+
+    by_region = report(["region"])
+    by_area = report(["priority_area"])
+    cross = report(["region", "priority_area"])
+    by_year = report(["year"], reuse=False)
+    kind_area = report(["source_kind", "priority_area"], reuse=False)
+
+    def bars(rep: Report, dim: str) -> list[tuple[str, Decimal, Decimal | None]]:
+        return [(str(r[f"{dim}_label"]), r["commitment"], r["need"]) for r in rep.rows]
+
+    regions = [r["region"] for r in by_region.rows]
+    area_codes = [r["priority_area"] for r in by_area.rows]
+    values = {(r["region"], r["priority_area"]): r["commitment"] for r in cross.rows}
+    timeline = [(str(r["year"]), r["commitment"], r["disbursement"]) for r in by_year.rows if r["year"] is not None]
+    first_links = [
+        (
+            label(r["source_kind"]) if r["source_kind"] else "No funding source",
+            r["priority_area"],
+            r["commitment"],
+        )
+        for r in kind_area.rows
+        if r["commitment"] > 0
+    ]
+    second_links = [(r["priority_area"], r["region"], r["commitment"]) for r in cross.rows if r["commitment"] > 0]
+    return {
+        "by-region": charts.bar_chart(bars(by_region, "region"), "Commitments and need by region", cur),
+        "by-area": charts.bar_chart(bars(by_area, "priority_area"), "Commitments and need by priority area", cur),
+        "heat-map": charts.heat_map(regions, area_codes, values, "Commitments: region x priority area", cur),
+        "over-time": charts.line_chart(timeline, "Commitments and disbursements over time", cur),
+        "sankey": charts.sankey(first_links, second_links, "From funding source kind to priority area to region", cur),
+    }
+
+
+def _choices() -> dict:
+    regions = db.session.execute(
+        select(Region.code, Region.name, Region.level)
+        .where(Region.level.in_(("region", "subregion")))
+        .order_by(Region.name)
+    ).all()
+    return {
+        "dimensions": DIMENSIONS,
+        "regions": regions,
+        "categories": db.session.execute(
+            select(RecipientCategory.code, RecipientCategory.name).order_by(RecipientCategory.code)
+        ).all(),
+        "areas": db.session.execute(
+            select(PriorityArea.code, PriorityArea.short_name).order_by(PriorityArea.code)
+        ).all(),
+        "source_kinds": [(k.value, label(k.value)) for k in SourceKind],
+        "statuses": [(s.value, label(s.value)) for s in ProjectStatus],
+        "currencies": ["USD", "EUR", "GBP", "JPY", "CHF", "SEK", "CAD", "AUD"],
+    }
+
+
+@bp.get("/")
+def index():
+    """The reports page."""
+    errors: dict = {}
+    report = chart_svgs = None
+    try:
+        spec = _spec_from_request()
+        report = run_report(spec)
+        chart_svgs = _charts(spec)
+    except ValidationError as exc:
+        errors = exc.errors
+    query = _filter_query()
+    table_query = _filter_query({"by": request.args.get("by") or "region"})
+    if request.args.get("by2"):
+        table_query += "&" + urlencode({"by": request.args["by2"]})
+    return (
+        render_template(
+            "reports/index.html",
+            report=report,
+            charts=chart_svgs,
+            errors=errors,
+            args=request.args,
+            measures=PAGE_MEASURES,
+            measure_names=MEASURES,
+            fmt=format_value,
+            short=charts.short_amount,
+            query=query,
+            table_query=table_query,
+            **_choices(),
+        ),
+        422 if errors else 200,
+    )
+
+
+@bp.get("/charts/<name>.svg")
+def chart(name: str):
+    """One chart as an SVG file (the download button of each chart)."""
+    if name not in CHARTS:
+        abort(404)
+    try:
+        spec = _spec_from_request()
+    except ValidationError as exc:
+        return Response(exc.message, status=422, mimetype="text/plain")
+    svg = _charts(spec)[name]
+    return Response(
+        svg,
+        mimetype="image/svg+xml",
+        headers={"Content-Disposition": f'attachment; filename="{name}.svg"'},
+    )

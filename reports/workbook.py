@@ -1,0 +1,446 @@
+"""The analyst's funding-gap workbook (XLSX, written with xlsxwriter).
+
+Every text that comes from users (titles, names, references) is written with
+``write_string``: a project called ``=HYPERLINK(...)`` stays text and never
+becomes a formula. Numbers are written as numbers; the workbook has no formulas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+from decimal import Decimal
+
+import xlsxwriter
+
+from registry import money
+from reports import queries
+from reports.flows import (
+    DEFINITIONS,
+    DIMENSIONS,
+    MEASURES,
+    Report,
+    ReportSpec,
+    _Keys,
+    load_context,
+    need_applies,
+    run_report,
+    stage_one,
+    tx_filter,
+)
+
+SHEET_MEASURES = [
+    "need",
+    "commitment",
+    "disbursement",
+    "gap",
+    "coverage",
+    "undisbursed",
+    "projects",
+]
+SHEETS = (
+    "About",
+    "Summary",
+    "By region",
+    "By category",
+    "By priority area",
+    "Region x area",
+    "Projects with a gap",
+)
+BRAND = "#0B5D7A"
+
+
+def _number(value: Decimal | int) -> float:
+    # XLSX stores every number as an IEEE double; amounts are exact to the cent up to ~9e13.
+    return float(value)
+
+
+class _Formats:
+    def __init__(self, book: xlsxwriter.Workbook, currency: str):
+        places = money.minor_units(currency)
+        amount = "#,##0" + ("." + "0" * places if places else "")
+        self.title = book.add_format({"bold": True, "font_size": 15, "font_color": BRAND})
+        self.subtitle = book.add_format({"italic": True, "font_color": "#4A5867"})
+        self.header = book.add_format(
+            {
+                "bold": True,
+                "bg_color": BRAND,
+                "font_color": "#FFFFFF",
+                "text_wrap": True,
+                "valign": "top",
+                "border": 1,
+            }
+        )
+        self.text = book.add_format({"valign": "top"})
+        self.wrap = book.add_format({"text_wrap": True, "valign": "top"})
+        self.key = book.add_format({"bold": True, "valign": "top"})
+        self.amount = book.add_format({"num_format": amount})
+        self.ratio = book.add_format({"num_format": "0.0%"})
+        self.count = book.add_format({"num_format": "#,##0"})
+        self.total_text = book.add_format({"bold": True, "top": 2})
+        self.total_amount = book.add_format({"bold": True, "top": 2, "num_format": amount})
+        self.total_ratio = book.add_format({"bold": True, "top": 2, "num_format": "0.0%"})
+        self.total_count = book.add_format({"bold": True, "top": 2, "num_format": "#,##0"})
+        self.low = book.add_format({"bg_color": "#FDE2DF", "font_color": "#B42318"})
+        self.mid = book.add_format({"bg_color": "#FFF0D1", "font_color": "#A86400"})
+        self.high = book.add_format({"bg_color": "#DCF3E6", "font_color": "#1E7B4F"})
+
+
+def _write_value(sheet, row: int, col: int, measure: str, value, fmt: _Formats, total: bool = False) -> None:
+    if value is None:
+        sheet.write_blank(row, col, None, fmt.total_text if total else None)
+    elif measure == "coverage":
+        sheet.write_number(row, col, _number(Decimal(value)), fmt.total_ratio if total else fmt.ratio)
+    elif measure == "projects":
+        sheet.write_number(row, col, value, fmt.total_count if total else fmt.count)
+    else:
+        sheet.write_number(row, col, _number(value), fmt.total_amount if total else fmt.amount)
+
+
+def _coverage_rules(sheet, first_row: int, last_row: int, col: int, fmt: _Formats) -> None:
+    if last_row < first_row:
+        return
+    rng = (first_row, col, last_row, col)
+    sheet.conditional_format(*rng, {"type": "cell", "criteria": "<", "value": 0.5, "format": fmt.low})
+    sheet.conditional_format(
+        *rng,
+        {"type": "cell", "criteria": "between", "minimum": 0.5, "maximum": 0.8, "format": fmt.mid},
+    )
+    sheet.conditional_format(*rng, {"type": "cell", "criteria": ">", "value": 0.8, "format": fmt.high})
+
+
+def _table_sheet(book, fmt: _Formats, name: str, title: str, report: Report, chart: bool = True) -> None:
+    """One dimension per row, the gap measures in columns, the total last, a native bar chart."""
+    sheet = book.add_worksheet(name)
+    spec = report.spec
+    dims = spec.dimensions
+    measures = spec.measures
+    sheet.write_string(0, 0, title, fmt.title)
+    sheet.write_string(1, 0, f"Amounts in {spec.currency}. " + " ".join(report.notes[:1]), fmt.subtitle)
+    head = 3
+    columns = [DIMENSIONS.get(d, d) for d in dims]
+    columns += [
+        f"{MEASURES[m]} ({spec.currency})" if m not in ("coverage", "projects") else MEASURES[m] for m in measures
+    ]
+    for c, text in enumerate(columns):
+        sheet.write_string(head, c, text, fmt.header)
+    r = head
+    for r, row in enumerate(report.rows, start=head + 1):
+        for c, dim in enumerate(dims):
+            sheet.write_string(r, c, str(row[f"{dim}_label"]), fmt.text)
+        for c, m in enumerate(measures, start=len(dims)):
+            _write_value(sheet, r, c, m, row.get(m), fmt)
+    last = r
+    total_row = last + 1
+    for c, _dim in enumerate(dims):
+        sheet.write_string(total_row, c, "Total" if c == 0 else "", fmt.total_text)
+    for c, m in enumerate(measures, start=len(dims)):
+        _write_value(sheet, total_row, c, m, report.total.get(m), fmt, total=True)
+    sheet.freeze_panes(head + 1, len(dims))
+    sheet.autofilter(head, 0, max(last, head), len(columns) - 1)
+    for c in range(len(dims)):
+        sheet.set_column(c, c, 34)
+    sheet.set_column(len(dims), len(columns) - 1, 18)
+    sheet.set_row(head, 32)
+    if "coverage" in measures:
+        _coverage_rules(sheet, head + 1, last, len(dims) + measures.index("coverage"), fmt)
+    for n, note in enumerate(report.notes[1:], start=total_row + 2):
+        sheet.write_string(n, 0, note, fmt.subtitle)
+    if chart and report.rows and len(dims) == 1:
+        bars = book.add_chart({"type": "bar"})
+        for m, color in (("need", "#9DB6C4"), ("commitment", BRAND), ("disbursement", "#E07A1F")):
+            if m not in measures:
+                continue
+            col = len(dims) + measures.index(m)
+            bars.add_series(
+                {
+                    "name": [name, head, col],
+                    "categories": [name, head + 1, 0, last, 0],
+                    "values": [name, head + 1, col, last, col],
+                    "fill": {"color": color},
+                }
+            )
+        bars.set_title({"name": f"{title} ({spec.currency})"})
+        bars.set_y_axis({"reverse": True})
+        bars.set_x_axis({"num_format": "#,##0"})
+        bars.set_legend({"position": "bottom"})
+        bars.set_size({"width": 720, "height": max(320, 26 * len(report.rows) + 120)})
+        sheet.insert_chart(head, len(columns) + 1, bars)
+
+
+def _about_sheet(book, fmt: _Formats, spec: ReportSpec, reports: list[Report], generated: dt.datetime) -> None:
+    sheet = book.add_worksheet("About")
+    sheet.set_column(0, 0, 28)
+    sheet.set_column(1, 1, 100)
+    sheet.write_string(0, 0, "ICT4D funding gap workbook", fmt.title)
+    sheet.write_string(
+        1,
+        0,
+        "Funding flows and gaps by region, recipient category and Tunis Agenda paragraph 23 area.",
+        fmt.subtitle,
+    )
+    rows: list[tuple[str, str]] = [
+        ("Generated (UTC)", generated.isoformat(timespec="seconds")),
+        ("Currency", spec.currency),
+        ("Exchange rates", reports[0].rate_note),
+    ]
+    days = [r.rate_dates for r in reports if r.rate_dates]
+    if days:
+        rows.append(("Rate dates", f"{min(d[0] for d in days)} to {max(d[1] for d in days)}"))
+    filters = spec.filters()
+    rows.append(
+        (
+            "Filters",
+            "; ".join(f"{k}: {v if not isinstance(v, list) else ', '.join(map(str, v))}" for k, v in filters.items())
+            or "none (every project and flow)",
+        )
+    )
+    rows.append(("Sheets", ", ".join(SHEETS[1:])))
+    r = 3
+    for key, value in rows:
+        sheet.write_string(r, 0, key, fmt.key)
+        sheet.write_string(r, 1, value, fmt.wrap)
+        r += 1
+    r += 1
+    sheet.write_string(r, 0, "Measure", fmt.header)
+    sheet.write_string(r, 1, "Definition", fmt.header)
+    for m, text in DEFINITIONS.items():
+        r += 1
+        sheet.write_string(r, 0, MEASURES[m], fmt.key)
+        sheet.write_string(r, 1, text, fmt.wrap)
+    r += 2
+    sheet.write_string(r, 0, "Notes", fmt.header)
+    sheet.write_string(r, 1, "", fmt.header)
+    seen: list[str] = []
+    for report in reports:
+        for note in report.notes:
+            if note not in seen:
+                seen.append(note)
+    for note in seen:
+        r += 1
+        sheet.write_string(r, 1, note, fmt.wrap)
+
+
+def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
+    sheet = book.add_worksheet("Summary")
+    cur = total.spec.currency
+    sheet.write_string(0, 0, "Summary", fmt.title)
+    sheet.write_string(1, 0, f"Amounts in {cur}", fmt.subtitle)
+    sheet.set_column(0, 0, 30)
+    sheet.set_column(1, 6, 18)
+    sheet.write_string(3, 0, "Measure", fmt.header)
+    sheet.write_string(3, 1, "Value", fmt.header)
+    r = 3
+    for m in (
+        "need",
+        "commitment",
+        "disbursement",
+        "gap",
+        "coverage",
+        "undisbursed",
+        "pledge",
+        "expenditure",
+        "projects",
+    ):
+        r += 1
+        sheet.write_string(r, 0, MEASURES[m], fmt.key)
+        _write_value(sheet, r, 1, m, total.total.get(m), fmt)
+    start = r + 3
+    sheet.write_string(start - 1, 0, "By year of value date (need: year of need date)", fmt.key)
+    cols = ["Year", f"Commitments ({cur})", f"Disbursements ({cur})", f"Need ({cur})"]
+    for c, text in enumerate(cols):
+        sheet.write_string(start, c, text, fmt.header)
+    r = start
+    for r, row in enumerate(by_year.rows, start=start + 1):
+        sheet.write_string(r, 0, str(row["year_label"]), fmt.text)
+        for c, m in enumerate(("commitment", "disbursement", "need"), start=1):
+            _write_value(sheet, r, c, m, row.get(m), fmt)
+    sheet.freeze_panes(4, 0)
+    if by_year.rows:
+        line = book.add_chart({"type": "line"})
+        for c, color in ((1, BRAND), (2, "#E07A1F")):
+            line.add_series(
+                {
+                    "name": ["Summary", start, c],
+                    "categories": ["Summary", start + 1, 0, r, 0],
+                    "values": ["Summary", start + 1, c, r, c],
+                    "line": {"color": color, "width": 2.25},
+                    "marker": {
+                        "type": "circle",
+                        "size": 5,
+                        "fill": {"color": color},
+                        "border": {"color": color},
+                    },
+                }
+            )
+        line.set_title({"name": f"Commitments and disbursements over time ({cur})"})
+        line.set_y_axis({"num_format": "#,##0"})
+        line.set_legend({"position": "bottom"})
+        line.set_size({"width": 720, "height": 360})
+        sheet.insert_chart(3, 3, line)
+
+
+def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> None:
+    """Regions down, priority areas across: commitments and the funding gap, colour-scaled."""
+    sheet = book.add_worksheet("Region x area")
+    cur = cross.spec.currency
+    sheet.write_string(0, 0, "Region x priority area", fmt.title)
+    sheet.write_string(1, 0, f"Amounts in {cur}; share-weighted; each block adds up to its total.", fmt.subtitle)
+    regions: list[str] = []
+    area_keys: list[str] = []
+    values: dict[tuple[str, str], dict] = {}
+    for row in cross.rows:
+        reg, area = row["region"], row["priority_area"]
+        if reg not in regions:
+            regions.append(reg)
+        if area not in area_keys:
+            area_keys.append(area)
+        values[(reg, area)] = row
+    area_keys.sort(key=lambda a: (a not in areas, a))
+    sheet.set_column(0, 0, 34)
+    sheet.set_column(1, len(area_keys) + 1, 16)
+    r = 3
+    for measure in ("commitment", "gap"):
+        if measure not in cross.spec.measures:
+            continue
+        sheet.write_string(r, 0, f"{MEASURES[measure]} ({cur})", fmt.key)
+        r += 1
+        head = r
+        sheet.write_string(head, 0, "Region", fmt.header)
+        for c, area in enumerate(area_keys, start=1):
+            text = f"{area} {areas[area]}" if area in areas else area
+            sheet.write_string(head, c, text, fmt.header)
+        sheet.write_string(head, len(area_keys) + 1, "Total", fmt.header)
+        sheet.set_row(head, 45)
+        for i, reg in enumerate(regions, start=1):
+            sheet.write_string(head + i, 0, reg, fmt.text)
+            row_total = Decimal(0)
+            for c, area in enumerate(area_keys, start=1):
+                cell = values.get((reg, area))
+                value = cell.get(measure) if cell else Decimal(0)
+                row_total += value or 0
+                _write_value(sheet, head + i, c, measure, value or Decimal(0), fmt)
+            _write_value(sheet, head + i, len(area_keys) + 1, measure, row_total, fmt, total=True)
+        last = head + len(regions)
+        if regions:
+            sheet.conditional_format(
+                head + 1,
+                1,
+                last,
+                len(area_keys),
+                {
+                    "type": "2_color_scale",
+                    "min_color": "#F5F7FA",
+                    "max_color": "#0B5D7A" if measure == "commitment" else "#E07A1F",
+                },
+            )
+        if measure == "commitment":
+            sheet.freeze_panes(head + 1, 1)
+        r = last + 3
+
+
+def _projects_sheet(book, fmt: _Formats, report: Report) -> None:
+    sheet = book.add_worksheet("Projects with a gap")
+    cur = report.spec.currency
+    sheet.write_string(0, 0, "Projects with a funding gap", fmt.title)
+    sheet.write_string(
+        1,
+        0,
+        f"Need above commitments, largest gap first; amounts in {cur}, within the filters.",
+        fmt.subtitle,
+    )
+    rows = [r for r in report.rows if r.get("gap") is not None and r["gap"] > 0]
+    rows.sort(key=lambda r: (-r["gap"], r["project"]))
+    facts = queries.project_facts([r["project"] for r in rows]) if rows else {}
+    columns = [
+        "Reference",
+        "Title",
+        "Organisation",
+        "Status",
+        f"Need ({cur})",
+        f"Commitments ({cur})",
+        f"Funding gap ({cur})",
+        "Coverage",
+        f"Disbursements ({cur})",
+    ]
+    head = 3
+    for c, text in enumerate(columns):
+        sheet.write_string(head, c, text, fmt.header)
+    r = head
+    for r, row in enumerate(rows, start=head + 1):
+        ref, title, status, org = facts.get(row["project"], ("", "", "", ""))
+        for c, text in enumerate((ref, title, org, status)):
+            sheet.write_string(r, c, text, fmt.text)
+        for c, m in enumerate(("need", "commitment", "gap", "coverage", "disbursement"), start=4):
+            _write_value(sheet, r, c, m, row.get(m), fmt)
+    sheet.freeze_panes(head + 1, 2)
+    sheet.autofilter(head, 0, max(r, head), len(columns) - 1)
+    sheet.set_column(0, 0, 16)
+    sheet.set_column(1, 1, 48)
+    sheet.set_column(2, 2, 30)
+    sheet.set_column(3, 3, 12)
+    sheet.set_column(4, 8, 18)
+    sheet.set_row(head, 32)
+    _coverage_rules(sheet, head + 1, r, 7, fmt)
+
+
+def funding_gap_workbook(spec: ReportSpec) -> bytes:
+    """Build the funding-gap workbook for the filters and currency of ``spec``."""
+    generated = dt.datetime.now(dt.UTC)
+    context = load_context()
+    ref = context[0]
+    base = dataclasses.replace(spec, dimensions=["region"], measures=list(SHEET_MEASURES))
+    # USD sheets each run as one query in the database; in another currency one pass
+    # over the flows (converted per day) serves every sheet without a transaction dimension.
+    first = None if spec.currency == "USD" else stage_one(base, _Keys(ref, base), with_buckets=True)
+
+    def report(dims: list[str], stage=None) -> Report:
+        one = dataclasses.replace(base, dimensions=dims)
+        return run_report(one, first=first, context=context, stage=stage)
+
+    by_year = run_report(dataclasses.replace(base, dimensions=["year"]), context=context)
+    by_category = report(["category"])
+    if spec.currency == "USD":
+        # one scan of the flows into a temporary table of per-project sums, read by four sheets
+        with queries.staged_sums(tx_filter(base), with_need=need_applies(base)) as stage:
+            by_region, by_area, cross, by_project = (
+                report(dims, stage)
+                for dims in (["region"], ["priority_area"], ["region", "priority_area"], ["project"])
+            )
+    else:
+        by_region, by_area, cross, by_project = (
+            report(dims) for dims in (["region"], ["priority_area"], ["region", "priority_area"], ["project"])
+        )
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    book.set_properties(
+        {
+            "title": "ICT4D funding gap",
+            "subject": "Funding flows and gaps",
+            "company": "ICT4D Funding Registry",
+        }
+    )
+    fmt = _Formats(book, spec.currency)
+    _about_sheet(book, fmt, base, [by_region, by_category, by_area, cross], generated)
+    _summary_sheet(book, fmt, by_region, by_year)
+    _table_sheet(book, fmt, "By region", "Funding by region", by_region)
+    _table_sheet(book, fmt, "By category", "Funding by recipient category (rows overlap)", by_category)
+    _table_sheet(book, fmt, "By priority area", "Funding by Tunis Agenda paragraph 23 area", by_area)
+    _matrix_sheet(book, fmt, cross, ref.areas)
+    _projects_sheet(book, fmt, by_project)
+    book.close()
+    return buffer.getvalue()
+
+
+def report_workbook(report: Report) -> bytes:
+    """A single report as a workbook: About and the report's table (for the .xlsx downloads)."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    fmt = _Formats(book, report.spec.currency)
+    _about_sheet(book, fmt, report.spec, [report], report.generated_at)
+    title = "Funding by " + " x ".join(DIMENSIONS[d].lower() for d in report.spec.dimensions)
+    _table_sheet(book, fmt, "Report", title, report, chart=len(report.spec.dimensions) == 1)
+    book.close()
+    return buffer.getvalue()

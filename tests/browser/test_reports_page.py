@@ -1,0 +1,47 @@
+"""The reports page in a real Chromium: table, five SVG charts, downloads, no internet."""
+
+import pytest
+
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def test_reports_page_shows_table_and_charts(page, live_server):
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(live_server + "/reports/?by=region")
+    assert page.locator("h1").inner_text() == "Funding flows and gaps"
+    assert page.locator("table.report-table tbody tr").count() >= 5
+    assert page.locator("table.report-table tfoot").inner_text().startswith("Total")
+    charts = page.locator("figure.chart svg")
+    assert charts.count() == 5
+    for i in range(5):
+        box = charts.nth(i).bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 150
+    # every chart has its own download, and the table its CSV and XLSX
+    assert page.locator("figure.chart a[download]").count() == 5
+    assert page.get_by_role("link", name="CSV").count() == 1
+    assert page.get_by_role("link", name="Funding-gap workbook").count() == 1
+    assert requests and all(url.startswith(live_server) for url in requests)
+    screenshot(page, "reports")
+
+
+def test_reports_cross_tab_and_download(page, live_server):
+    page.goto(live_server + "/reports/")
+    page.select_option("#by", "priority_area")
+    page.select_option("#by2", "year")
+    page.select_option("#currency", "EUR")
+    page.click("button[type=submit]")
+    assert "by=priority_area" in page.url
+    assert "EUR" in page.locator(".kpis").inner_text()
+    with page.expect_download() as info:
+        page.locator("#chart-sankey a[download]").click()
+    assert info.value.suggested_filename == "sankey.svg"
+    screenshot(page, "reports-cross-tab")
+
+
+def test_reports_page_fits_a_phone(phone_page, live_server):
+    phone_page.goto(live_server + "/reports/")
+    assert phone_page.locator("figure.chart svg").count() == 5
+    screenshot(phone_page, "reports-phone")

@@ -1,0 +1,139 @@
+"""The API, the command line and the page give the same numbers; bad names are 4xx."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+
+def test_api_shape(client, registry_data):
+    response = client.get("/api/v1/reports/flows?by=region&by=priority_area&measure=commitment&measure=gap")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["dimensions"] == ["region", "priority_area"]
+    assert body["currency"] == "USD"
+    assert set(body) >= {"dimensions", "currency", "filters", "rows", "total", "notes"}
+    row = body["rows"][0]
+    assert {"region", "priority_area", "commitment", "gap"} <= set(row)
+    assert isinstance(row["commitment"], str)
+    total = sum(Decimal(r["commitment"]) for r in body["rows"])
+    assert str(total) == body["total"]["commitment"]
+
+
+def test_api_filters_are_echoed(client, registry_data):
+    body = client.get("/api/v1/reports/funding-gap?by=country&region=002&year_from=2020").get_json()
+    assert body["filters"] == {"regions": ["002"], "year_from": 2020}
+    assert "gap" in body["rows"][0] and "coverage" in body["rows"][0]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("by=planet", "by"),
+        ("measure=profit", "measure"),
+        ("by=region&by=country&by=year", "by"),
+        ("currency=XXX", "currency"),
+        ("year_from=soon", "year_from"),
+        ("country=ATL", "country"),
+        ("priority_area=99z", "priority_area"),
+    ],
+)
+def test_api_rejects_bad_names(client, query, field):
+    response = client.get(f"/api/v1/reports/flows?{query}")
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["code"] == 422
+    assert field in body["errors"]
+
+
+def test_api_rejects_unknown_parameters(client):
+    response = client.get("/api/v1/reports/flows?colour=red")
+    assert response.status_code == 422
+
+
+def test_api_csv_and_xlsx(client, registry_data):
+    response = client.get("/api/v1/reports/flows.csv?by=country")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.data.decode().splitlines()[0].startswith("country,Country,")
+    response = client.get("/api/v1/reports/funding-gap.xlsx?region=002")
+    assert response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    assert "Projects with a gap" in book.sheetnames
+    assert client.get("/api/v1/reports/funding-gap.csv?by=nope").status_code == 422
+
+
+def test_cli_prints_the_api_numbers(runner, client, registry_data):
+    result = runner.invoke(args=["report", "flows", "--by", "region", "--measure", "commitment", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.output)
+    api = client.get("/api/v1/reports/flows?by=region&measure=commitment").get_json()
+    assert cli["rows"] == api["rows"] and cli["total"] == api["total"]
+    table = runner.invoke(args=["report", "gap", "--by", "priority_area"])
+    assert table.exit_code == 0
+    assert "Total" in table.output and "Funding gap (USD)" in table.output
+
+
+def test_cli_rejects_bad_dimension(runner):
+    result = runner.invoke(args=["report", "flows", "--by", "galaxy"])
+    assert result.exit_code == 2
+    assert "Unknown dimension 'galaxy'" in result.output
+
+
+def test_cli_export_funding_gap(runner, registry_data, tmp_path):
+    out = tmp_path / "gap.xlsx"
+    result = runner.invoke(args=["export", "funding-gap", str(out), "--currency", "EUR"])
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames[0] == "About"
+
+
+def test_export_group_is_shared(app):
+    """`export funding-gap` joins an existing export group rather than replacing it."""
+    import click
+    from flask.cli import AppGroup
+
+    from reports.cli import _add_to_group, funding_gap_command
+
+    other = AppGroup("export")
+
+    @other.command("iati")
+    def iati():  # pragma: no cover - only listed
+        click.echo("iati")
+
+    commands = dict(app.cli.commands)
+    try:
+        app.cli.commands.pop("export", None)
+        app.cli.add_command(other)
+        _add_to_group(app, "export", "Exports", funding_gap_command)
+        assert set(app.cli.commands["export"].commands) == {"iati", "funding-gap"}
+    finally:
+        app.cli.commands.clear()
+        app.cli.commands.update(commands)
+
+
+def test_reports_page(client, registry_data):
+    response = client.get("/reports/?by=region&by2=priority_area&currency=EUR")
+    assert response.status_code == 200
+    html = response.data.decode()
+    assert "Regional: Africa" in html
+    assert html.count("<svg") == 5
+    assert "/api/v1/reports/flows.csv?" in html and "funding-gap.xlsx" in html
+
+
+def test_reports_page_shows_bad_filters(client):
+    response = client.get("/reports/?by=region&year_from=next")
+    assert response.status_code == 422
+    assert "year_from" in response.data.decode()
+
+
+def test_chart_download(client, registry_data):
+    response = client.get("/reports/charts/sankey.svg?region=002")
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    assert response.data.startswith(b"<svg")
+    assert client.get("/reports/charts/pie.svg").status_code == 404
