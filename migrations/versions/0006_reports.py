@@ -1,7 +1,7 @@
 """reports: covering index over the money flows
 
 Revision ID: 0006_reports
-Revises: 0001_initial
+Revises: 0004_imports
 Create Date: 2026-11-25 13:10:00
 
 """
@@ -9,7 +9,7 @@ from alembic import op
 
 
 revision = '0006_reports'
-down_revision = '0001_initial'
+down_revision = '0004_imports'
 branch_labels = None
 depends_on = None
 

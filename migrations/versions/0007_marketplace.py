@@ -1,7 +1,7 @@
 """Marketplace: donors' interest in pipeline projects, saved searches with feed tokens.
 
 Revision ID: 0007_marketplace
-Revises: 0001_initial
+Revises: 0006_reports
 Create Date: 2026-11-25 12:42:38.519082
 
 """
@@ -13,7 +13,7 @@ import registry.models.types
 
 # revision identifiers, used by Alembic.
 revision = '0007_marketplace'
-down_revision = '0001_initial'
+down_revision = '0006_reports'
 branch_labels = None
 depends_on = None
 
