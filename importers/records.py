@@ -61,6 +61,9 @@ class RecipientRecord:
     country: str | None = None  # ISO3
     region: str | None = None  # M49 code
     share: Decimal | None = None  # percent; None = derive (see pipeline rules)
+    # The recipient's amount in the file (e.g. its commitments); when no share is given
+    # for any recipient, shares are derived from these weights, else split evenly.
+    weight: Decimal | None = None
 
 
 @dataclass
@@ -108,3 +111,5 @@ class ProjectRecord:
     wsis_action_lines: list[str] = field(default_factory=list)
     transactions: list[TransactionRecord] = field(default_factory=list)
     location: Location = field(default_factory=Location)
+    # field name -> the column header (or XML path) it came from, to name it in problems
+    columns: dict[str, str] = field(default_factory=dict)

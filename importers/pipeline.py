@@ -1,0 +1,1174 @@
+"""The one import pipeline every reader (spreadsheet, IATI, CRS) goes through.
+
+Stages: store the file and hash it -> read (a registered reader turns the file into
+``ProjectRecord`` objects and ``Problem`` reports) -> resolve the organisation, countries,
+areas, funding sources -> validate with the registry's own service validators -> write
+all-or-nothing in ONE database transaction -> keep a report on the ``ImportBatch``.
+
+Public entry points (all need an app context; they commit or roll back themselves):
+
+``register_reader(kind, read, detect=None, extensions=())``
+    Plug a reader in. ``read(path, filename, options) -> ReadResult``; ``detect(head_bytes,
+    filename) -> bool`` lets ``detect_kind`` route an upload to it (API and web use this).
+
+``run_import(kind, filename, data, org, actor, records=None, problems=None, options=None,
+dry_run=False, progress=None, *, org_name=None, keep_report=True) -> ImportBatch``
+    Import a file. ``data`` is bytes or a path (it is stored under the instance folder so a
+    previewed batch can be committed later). Without ``records`` the registered reader of
+    ``kind`` reads it. ``org`` is an Organisation or its reference; with ``org_name`` an
+    unknown reference is created. ``dry_run`` validates and counts everything exactly as a
+    commit would, then rolls back: nothing of the file is written (with ``keep_report`` the
+    batch row is kept with status "previewed" so it can be committed). Same file (hash)
+    already committed for that organisation: returns that batch, ``batch.already_imported``
+    is True and nothing changes. ``progress(done, total, stage)`` is called as work advances.
+
+``commit_batch(batch_id, actor, progress=None) -> ImportBatch``
+    Commit a previewed batch: re-reads the stored file with the same options.
+
+``undo_batch(batch_id, actor) -> ImportBatch``
+    Delete what the batch created, restore what it changed (projects, their replaced
+    transactions) from the snapshots kept in ``import_changes``.
+
+``batch_summary(batch) -> dict``
+    Status, counts and problems as plain values (for the API, the CLI and the pages).
+
+Rules: projects are matched by (organisation, reference) and updated in place; the
+transactions an earlier import brought for a project in the file are replaced by the
+file's (transactions entered by hand are kept), so nothing is counted twice. Every
+project and transaction created or changed carries ``import_batch_id``; the audit trail
+gets one event per project (with its transaction count), written by the same code as the
+services. Transactions are inserted with Core executemany in chunks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from importers.models import ImportChange
+from importers.records import Location, Problem, ProjectRecord, TransactionRecord
+from registry import money
+from registry.errors import (
+    ConflictError,
+    NotFoundError,
+    PreconditionFailed,
+    RegistryError,
+    ValidationError,
+)
+from registry.extensions import db
+from registry.models import ImportBatch, Organisation, Project, Transaction
+from registry.models.project import (
+    SHARE_SCALE,
+    SHARE_WHOLE,
+    ProjectArea,
+    ProjectRecipient,
+    ProjectSector,
+)
+from registry.models.types import ProjectStatus, TransactionType, utcnow
+from registry.services import audit, funding, organisations
+from registry.services import projects as project_service
+from registry.services.actor import Actor
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+CHUNK_SIZE = 5000  # transactions per INSERT executemany (and per progress step)
+MAX_STORED_PROBLEMS = 5000  # the batch keeps this many; the counts keep them all
+TX_COLUMNS = (
+    "id",
+    "project_id",
+    "funding_source_id",
+    "provider_org_id",
+    "type",
+    "amount_minor",
+    "currency",
+    "value_date",
+    "flow_type",
+    "finance_type",
+    "aid_type",
+    "description",
+    "usd_minor",
+    "usd_rate",
+    "usd_rate_date",
+    "import_batch_id",
+    "created_at",
+)
+
+
+# -- readers -------------------------------------------------------------------
+
+
+@dataclass
+class ReadResult:
+    """What a reader hands the pipeline: records, problems and facts about the reading."""
+
+    records: Iterable[ProjectRecord]
+    problems: list[Problem] = field(default_factory=list)
+    # rows_read, rows_skipped, skipped (reason -> n), preview rows, detected mapping, ...
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+Reader = Callable[[Path, str, dict], ReadResult]
+Detector = Callable[[bytes, str], bool]
+
+
+@dataclass
+class ReaderEntry:
+    kind: str
+    read: Reader
+    detect: Detector | None = None
+    extensions: tuple[str, ...] = ()
+
+
+READERS: dict[str, ReaderEntry] = {}
+
+
+def register_reader(
+    kind: str, read: Reader, detect: Detector | None = None, extensions: Iterable[str] = ()
+) -> None:
+    """Make a reader available to run_import, commit_batch and upload detection."""
+    READERS[kind] = ReaderEntry(kind, read, detect, tuple(e.lower() for e in extensions))
+
+
+def detect_kind(head: bytes, filename: str) -> str | None:
+    """The kind of reader an upload needs: content detectors first, then the file extension.
+
+    Readers registered later (IATI, CRS) are asked before the spreadsheet reader, which
+    accepts any table."""
+    for entry in reversed(list(READERS.values())):
+        if entry.detect is not None and entry.detect(head, filename):
+            return entry.kind
+    suffix = Path(filename).suffix.lower().lstrip(".")
+    for entry in READERS.values():
+        if suffix in entry.extensions:
+            return entry.kind
+    return None
+
+
+def get_reader(kind: str) -> ReaderEntry:
+    """The registered reader of ``kind`` (ValidationError when none)."""
+    try:
+        return READERS[kind]
+    except KeyError:
+        raise ValidationError(
+            f"No reader for files of kind {kind!r}",
+            {"kind": [f"Known kinds: {', '.join(READERS)}"]},
+        ) from None
+
+
+# -- files ---------------------------------------------------------------------
+
+
+def storage_dir() -> Path:
+    """Where uploaded files are kept until their batch is committed or undone."""
+    path = Path(
+        current_app.config.get("IMPORT_STORAGE", Path(current_app.instance_path) / "imports")
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def file_hash(data: bytes | Path) -> str:
+    """sha256 of the file's bytes (the identity of a file for idempotent re-imports)."""
+    digest = hashlib.sha256()
+    if isinstance(data, bytes | bytearray):
+        digest.update(data)
+    else:
+        with open(data, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def store_file(data: bytes | Path, filename: str) -> tuple[Path, str]:
+    """Keep a copy of the file named by its hash; returns (path, sha256)."""
+    sha = file_hash(data)
+    suffix = Path(filename).suffix.lower()[:10]
+    target = storage_dir() / f"{sha}{suffix}"
+    if not target.exists():
+        tmp = target.with_suffix(target.suffix + ".part")
+        if isinstance(data, bytes | bytearray):
+            tmp.write_bytes(data)
+        else:
+            shutil.copyfile(data, tmp)
+        tmp.replace(target)
+    return target, sha
+
+
+# -- the context of one run ----------------------------------------------------
+
+
+def _problem(
+    severity: str,
+    code: str,
+    message: str,
+    location: Location | None,
+    value: Any = None,
+    column: str | None = None,
+) -> Problem:
+    loc = Location(**vars(location)) if location is not None else Location()
+    if column:
+        loc.column = column
+    return Problem(severity, message, loc, None if value is None else str(value), code)
+
+
+class _Resolver:
+    """Look-ups done once per distinct value (funding sources, organisations, rates)."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, int | None] = {}
+        self.orgs: dict[str, int | None] = {}
+        self.rates: dict[tuple[str, dt.date], tuple[Decimal, dt.date]] = {}
+        self.max_age = project_service._max_rate_age()
+
+    def source(self, text: str) -> int | None:
+        if text not in self.sources:
+            found = funding.find_funding_source(text)
+            self.sources[text] = found.id if found else None
+        return self.sources[text]
+
+    def org(self, text: str) -> int | None:
+        if text not in self.orgs:
+            found = organisations.find_organisation(text)
+            self.orgs[text] = found.id if found else None
+        return self.orgs[text]
+
+    def usd(self, amount: Decimal, currency: str, on: dt.date) -> money.Conversion:
+        """Same result as registry.money.convert, with the rate looked up once per day."""
+        if currency == "USD":
+            return money.Conversion(money.quantize(amount, "USD"), "USD", Decimal(1), on)
+        key = (currency, on)
+        if key not in self.rates:
+            self.rates[key] = money.exchange_rate(currency, "USD", on, self.max_age)
+        rate, rate_day = self.rates[key]
+        with localcontext() as ctx:
+            ctx.prec = 40
+            value = amount * rate
+        return money.Conversion(money.quantize(value, "USD"), "USD", rate, rate_day)
+
+
+_TX_TYPES = {t.value: t for t in TransactionType}
+
+
+def _derived_shares(weights: list[Decimal]) -> list[Decimal]:
+    """Percent shares proportional to weights, in whole ppm, summing to exactly 100."""
+    total = sum(weights)
+    raw = [w * SHARE_WHOLE / total for w in weights]
+    ppm = [int(r) for r in raw]
+    # Largest remainder: hand out the missing ppm to the biggest fractional parts.
+    order = sorted(range(len(raw)), key=lambda i: raw[i] - ppm[i], reverse=True)
+    for i in order[: SHARE_WHOLE - sum(ppm)]:
+        ppm[i] += 1
+    return [Decimal(p) / SHARE_SCALE for p in ppm]
+
+
+def _recipient_items(rec: ProjectRecord) -> list[dict]:
+    items = [{"country": r.country, "region": r.region, "share": r.share} for r in rec.recipients]
+    if items and all(r.share is None for r in rec.recipients):
+        weights = [r.weight for r in rec.recipients]
+        if len(items) > 1 and all(w is not None and w > 0 for w in weights):
+            for item, share in zip(items, _derived_shares(weights), strict=True):  # type: ignore[arg-type]
+                item["share"] = share
+    return items
+
+
+def _build_project(rec: ProjectRecord, org_id: int) -> Project:
+    """A transient Project carrying the record's values, checked by the services' validators."""
+    p = Project(org_id=org_id)
+    p.reference = (rec.reference or "").strip()
+    p.title = (rec.title or "").strip()
+    p.description = rec.description or ""
+    p.iati_identifier = (rec.iati_identifier or "").strip() or None
+    try:
+        p.status = ProjectStatus(rec.status) if rec.status else ProjectStatus.ACTIVE
+    except ValueError:
+        raise ValidationError(
+            f"Unknown status {rec.status!r}", {"status": ["Unknown status"]}
+        ) from None
+    p.planned_start, p.planned_end = rec.planned_start, rec.planned_end
+    p.actual_start, p.actual_end = rec.actual_start, rec.actual_end
+    errors: dict[str, list[str]] = {}
+    if not p.reference:
+        errors["reference"] = ["A project reference is required"]
+    if not p.title:
+        errors["title"] = ["A project title is required"]
+    if len(p.reference) > 120:
+        errors["reference"] = ["A project reference has at most 120 characters"]
+    if len(p.title) > 500:
+        errors["title"] = ["A project title has at most 500 characters"]
+    for start, end in (("planned_start", "planned_end"), ("actual_start", "actual_end")):
+        a, b = getattr(p, start), getattr(p, end)
+        if a and b and a > b:
+            errors[end] = [f"{end.replace('_', ' ').capitalize()} is before the start date"]
+    if errors:
+        raise ValidationError("; ".join(m for ms in errors.values() for m in ms), errors)
+    with db.session.no_autoflush:
+        # The services' own validators: a value accepted by the API is accepted here.
+        p.recipients = project_service._build_recipients(_recipient_items(rec))
+        p.areas = project_service._build_areas(
+            [{"code": a.code, "share": a.share, "inferred": a.inferred} for a in rec.areas]
+        )
+        p.sectors = project_service._build_sectors(list(rec.sectors))
+        p.wsis_action_lines = project_service._action_lines(list(rec.wsis_action_lines))
+        need = None
+        if rec.need_amount is not None:
+            need = {"amount": rec.need_amount, "currency": rec.need_currency or ""}
+        try:
+            project_service._set_need(p, need)
+        except ValidationError as exc:
+            raise ValidationError(exc.message, exc.errors or {"need": [exc.message]}) from None
+    return p
+
+
+# Fields a file sets on a project (instrument sought and contact stay as entered by hand).
+CHANGED_FIELDS = (
+    "reference",
+    "iati_identifier",
+    "title",
+    "description",
+    "status",
+    "planned_start",
+    "planned_end",
+    "actual_start",
+    "actual_end",
+    "wsis_action_lines",
+    "need_minor",
+    "need_currency",
+    "need_usd_minor",
+    "need_date",
+)
+RECORD_FIELDS = {
+    "iati_identifier": ("iati_identifier",),
+    "description": ("description",),
+    "status": ("status",),
+    "planned_start": ("planned_start",),
+    "planned_end": ("planned_end",),
+    "actual_start": ("actual_start",),
+    "actual_end": ("actual_end",),
+    "wsis_action_lines": ("wsis_action_lines",),
+    "need": ("need_minor", "need_currency", "need_usd_minor", "need_date"),
+}
+
+
+def _keep_absent(candidate: Project, current: Project, rec: ProjectRecord) -> None:
+    """Fields the file does not carry keep the project's current values.
+
+    A reader lists the fields it read in ``rec.columns``; when it lists none, every field
+    of the record is taken as given (IATI activities are complete descriptions)."""
+    for name in ("instrument_sought", "contact_name", "contact_email"):
+        setattr(candidate, name, getattr(current, name))
+    if not rec.columns:
+        return
+    present = set(rec.columns)
+    for field_name, attrs in RECORD_FIELDS.items():
+        if field_name not in present:
+            for attr in attrs:
+                setattr(candidate, attr, getattr(current, attr))
+    with db.session.no_autoflush:
+        if "recipients" not in present:
+            candidate.recipients = [
+                ProjectRecipient(
+                    country_iso3=r.country_iso3, region_code=r.region_code, share_ppm=r.share_ppm
+                )
+                for r in current.recipients
+            ]
+        if "areas" not in present:
+            candidate.areas = [
+                ProjectArea(area_code=a.area_code, share_ppm=a.share_ppm, inferred=a.inferred)
+                for a in current.areas
+            ]
+        if "sectors" not in present:
+            candidate.sectors = [
+                ProjectSector(code=s.code, share_ppm=s.share_ppm) for s in current.sectors
+            ]
+
+
+def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
+    """Column values of a transaction, validated as add_transaction validates them."""
+    tx_type = _TX_TYPES.get(str(t.type).strip().lower())
+    if tx_type is None:
+        raise ValidationError(
+            f"Unknown transaction type {t.type!r} (pledge, commitment, disbursement, expenditure, "
+            "incoming_funds)",
+            {"type": ["Unknown transaction type"]},
+        )
+    currency = str(t.currency or "").strip().upper()
+    if not currency:
+        raise ValidationError("The currency is missing", {"currency": ["Required"]})
+    if not money.is_currency(currency):
+        raise ValidationError(
+            f"Unknown currency {currency!r}", {"currency": ["Not an ISO 4217 currency code"]}
+        )
+    if t.value_date is None:
+        raise ValidationError("The value date is missing", {"value_date": ["Required"]})
+    amount = money.parse_amount(t.amount, currency)
+    conversion = resolver.usd(amount, currency, t.value_date)
+    source_id = provider_id = None
+    if t.funding_source:
+        source_id = resolver.source(t.funding_source)
+        if source_id is None:
+            raise ValidationError(
+                f"Unknown funding source {t.funding_source!r} (give its reference or exact name)",
+                {"funding_source": ["No such funding source"]},
+            )
+    if t.provider_org:
+        provider_id = resolver.org(t.provider_org)
+        if provider_id is None:
+            raise ValidationError(
+                f"Unknown organisation {t.provider_org!r} "
+                "(give its reference, IATI identifier or exact name)",
+                {"provider_org": ["No such organisation"]},
+            )
+    return {
+        "funding_source_id": source_id,
+        "provider_org_id": provider_id,
+        "type": tx_type,
+        "amount_minor": money.to_minor(amount, currency),
+        "currency": currency,
+        "value_date": t.value_date,
+        "flow_type": t.flow_type or None,
+        "finance_type": t.finance_type or None,
+        "aid_type": t.aid_type or None,
+        "description": (t.description or "")[:1000],
+        "usd_minor": money.to_minor(conversion.amount, "USD"),
+        "usd_rate": str(conversion.rate),
+        "usd_rate_date": conversion.rate_date,
+    }
+
+
+def _tx_key(row: dict[str, Any]) -> tuple:
+    """What makes two transactions the same for 'unchanged' detection."""
+    return (
+        str(row["type"].value if hasattr(row["type"], "value") else row["type"]),
+        row["amount_minor"],
+        row["currency"],
+        row["value_date"],
+        row["funding_source_id"],
+        row["provider_org_id"],
+        row["flow_type"],
+        row["finance_type"],
+        row["aid_type"],
+        row["description"] or "",
+    )
+
+
+def _jsonable_row(row: dict[str, Any]) -> dict[str, Any]:
+    return audit._jsonable(dict(row))
+
+
+def _restore_row(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("value_date", "usd_rate_date"):
+        if out.get(key):
+            out[key] = dt.date.fromisoformat(out[key])
+    if out.get("created_at"):
+        out["created_at"] = dt.datetime.fromisoformat(out["created_at"])
+    out["type"] = TransactionType(out["type"])
+    return out
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- the run -------------------------------------------------------------------
+
+
+class _Run:
+    """One pass of records through validation and (unless rolled back) the database."""
+
+    def __init__(
+        self,
+        batch: ImportBatch,
+        org: Organisation,
+        actor: Actor,
+        problems: list[Problem],
+        progress: Progress | None,
+        chunk_size: int,
+    ) -> None:
+        self.batch, self.org, self.actor = batch, org, actor
+        self.problems = problems
+        self.progress = progress or (lambda done, total, stage: None)
+        self.chunk_size = chunk_size
+        self.resolver = _Resolver()
+        self.counts: Counter = Counter()
+
+    def error(
+        self, code: str, message: str, location: Location | None, value: Any = None, column=None
+    ) -> None:
+        self.problems.append(_problem("error", code, message, location, value, column))
+
+    def _validation_problems(
+        self, exc: RegistryError, rec_columns: dict[str, str], location: Location
+    ) -> None:
+        fields = exc.errors or {"": [exc.message]}
+        for name, messages in fields.items():
+            msgs = messages if isinstance(messages, list) else [str(messages)]
+            column = rec_columns.get(name) or rec_columns.get(name.rstrip("s")) or (name or None)
+            for message in msgs:
+                text = exc.message if len(fields) == 1 and message in ("Required",) else message
+                self.error(f"invalid_{name or 'value'}", text, location, column=column)
+
+    def execute(self, records: Iterable[ProjectRecord]) -> None:
+        records = list(records)
+        total = len(records)
+        org = self.org
+        # Projects of the file, by reference; duplicates are an error (one project, one record).
+        by_ref: dict[str, ProjectRecord] = {}
+        for rec in records:
+            if rec.org and self.resolver.org(rec.org) not in (org.id,):
+                other = self.resolver.org(rec.org)
+                if other is None:
+                    self.error(
+                        "unknown_org", f"Unknown organisation {rec.org!r}", rec.location, rec.org
+                    )
+                    continue
+                if self.actor.role != "admin":
+                    self.error(
+                        "other_org",
+                        f"This file is imported for {org.ref}; "
+                        f"project {rec.reference!r} belongs to {rec.org!r}",
+                        rec.location,
+                        rec.org,
+                    )
+                    continue
+            key = (rec.reference or "").strip()
+            if key in by_ref:
+                self.error(
+                    "duplicate_project",
+                    f"Project {key!r} appears twice in the file "
+                    f"(first at {by_ref[key].location.describe()})",
+                    rec.location,
+                    key,
+                )
+                continue
+            by_ref[key] = rec
+        existing: dict[str, Project] = {}
+        refs = [r for r in by_ref if r]
+        for chunk in _chunks(refs, 500):
+            stmt = (
+                select(Project)
+                .where(Project.org_id == org.id, Project.reference.in_(chunk))
+                .options(
+                    selectinload(Project.recipients),
+                    selectinload(Project.areas),
+                    selectinload(Project.sectors),
+                )
+            )
+            for project in db.session.scalars(stmt):
+                existing[project.reference] = project
+        # Transactions earlier imports brought for those projects: the file replaces them.
+        old_tx: dict[int, list[dict]] = {}
+        cols = [Transaction.__table__.c[name] for name in TX_COLUMNS]
+        ids = [p.id for p in existing.values()]
+        for chunk in _chunks(ids, 500):
+            stmt = select(*cols).where(
+                Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None)
+            )
+            for row in db.session.execute(stmt).mappings():
+                old_tx.setdefault(row["project_id"], []).append(dict(row))
+        # IATI identifiers must stay unique across the registry.
+        iati_owner: dict[str, int] = {}
+        iati_ids = [r.iati_identifier.strip() for r in by_ref.values() if r.iati_identifier]
+        for chunk in _chunks(iati_ids, 500):
+            stmt = select(Project.iati_identifier, Project.id).where(
+                Project.iati_identifier.in_(chunk)
+            )
+            iati_owner.update({i: pid for i, pid in db.session.execute(stmt)})
+        seen_iati: dict[str, str] = {}
+
+        created: list[tuple[Project, list[dict]]] = []
+        updated: list[tuple[Project, dict, list[dict], list[dict]]] = []
+        for done, (ref, rec) in enumerate(by_ref.items(), 1):
+            if done % 200 == 0:
+                self.progress(done, total, "validating")
+            try:
+                candidate = _build_project(rec, org.id)
+            except RegistryError as exc:
+                self._validation_problems(exc, rec.columns, rec.location)
+                continue
+            iati = candidate.iati_identifier
+            current = existing.get(ref)
+            if iati:
+                owner = iati_owner.get(iati)
+                if owner is not None and (current is None or owner != current.id):
+                    self.error(
+                        "iati_identifier_taken",
+                        f"IATI identifier {iati} is already used by project {owner}",
+                        rec.location,
+                        iati,
+                        rec.columns.get("iati_identifier"),
+                    )
+                    continue
+                if iati in seen_iati:
+                    self.error(
+                        "duplicate_iati_identifier",
+                        f"IATI identifier {iati} is also given to project "
+                        f"{seen_iati[iati]!r} in this file",
+                        rec.location,
+                        iati,
+                        rec.columns.get("iati_identifier"),
+                    )
+                    continue
+                seen_iati[iati] = ref
+            rows, bad = [], False
+            for t in rec.transactions:
+                try:
+                    rows.append(_tx_values(t, self.resolver))
+                except RegistryError as exc:
+                    bad = True
+                    name = next(iter(exc.errors), "amount") if exc.errors else "amount"
+                    column = (
+                        t.location.column
+                        if name == "amount"
+                        else rec.columns.get(name, t.location.column)
+                    )
+                    value = {
+                        "type": t.type,
+                        "currency": t.currency,
+                        "funding_source": t.funding_source,
+                    }.get(name, t.amount)
+                    self.error(f"invalid_{name}", exc.message, t.location, value, column)
+            if bad:
+                continue
+            if current is None:
+                created.append((candidate, rows))
+                continue
+            _keep_absent(candidate, current, rec)
+            before = project_service.snapshot(current)
+            after = project_service.snapshot(candidate)
+            old_rows = old_tx.get(current.id, [])
+            same_tx = sorted(map(_tx_key, old_rows)) == sorted(map(_tx_key, rows))
+            if before == after and same_tx:
+                self.counts["projects_unchanged"] += 1
+                continue
+            updated.append(
+                (current, candidate if before != after else None, before, old_rows, rows)
+            )
+        self.progress(total, total, "validating")
+        if any(p.severity == "error" for p in self.problems):
+            return  # nothing is written; the caller rolls back
+        self._write(created, updated)
+
+    def _write(self, created: list, updated: list) -> None:
+        batch_id, org = self.batch.id, self.org
+        for project, _rows in created:
+            project.import_batch_id = batch_id
+            db.session.add(project)
+        previous = {p.id: p.import_batch_id for p, *_ in updated}
+        changed = [(p, c) for p, c, *_ in updated if c is not None]
+        with db.session.no_autoflush:
+            for project, candidate in changed:
+                for name in CHANGED_FIELDS:
+                    setattr(project, name, getattr(candidate, name))
+                # Old rows go first: the unit of work would insert the new ones before
+                # deleting the old and trip the (project, country) unique constraint.
+                project.recipients, project.areas, project.sectors = [], [], []
+        db.session.flush()
+        with db.session.no_autoflush:
+            for project, candidate in changed:
+                project.recipients = list(candidate.recipients)
+                project.areas = list(candidate.areas)
+                project.sectors = list(candidate.sectors)
+        for project, *_ in updated:
+            project.import_batch_id = batch_id
+            project.updated_at = utcnow()
+        db.session.flush()
+        # Replace the transactions earlier imports brought for the updated projects.
+        replaced = [p.id for p, *_ in updated]
+        for chunk in _chunks(replaced, 500):
+            db.session.execute(
+                delete(Transaction).where(
+                    Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None)
+                ),
+                execution_options={"synchronize_session": False},
+            )
+        all_rows: list[dict] = []
+        now = utcnow()
+        for project, rows in created:
+            for row in rows:
+                row["project_id"], row["import_batch_id"], row["created_at"] = (
+                    project.id,
+                    batch_id,
+                    now,
+                )
+            all_rows.extend(rows)
+        for project, _candidate, _before, _old, rows in updated:
+            for row in rows:
+                row["project_id"], row["import_batch_id"], row["created_at"] = (
+                    project.id,
+                    batch_id,
+                    now,
+                )
+            all_rows.extend(rows)
+        table = Transaction.__table__
+        total = len(all_rows)
+        for done, chunk in enumerate(_chunks(all_rows, self.chunk_size), 1):
+            db.session.execute(insert(table), chunk)
+            self.progress(min(done * self.chunk_size, total), total, "writing")
+        # The audit trail and the undo log: one event and one change row per project.
+        events, changes = [], []
+        for project, rows in created:
+            after = project_service.snapshot(project)
+            after["transactions"] = len(rows)
+            events.append(
+                (
+                    "create",
+                    project,
+                    None,
+                    after,
+                    f"Imported {project.title} with {len(rows)} transactions",
+                )
+            )
+            changes.append(
+                {
+                    "batch_id": batch_id,
+                    "entity_type": "project",
+                    "entity_id": project.id,
+                    "action": "create",
+                    "before": None,
+                }
+            )
+        for project, _candidate, before, old_rows, rows in updated:
+            after = project_service.snapshot(project)
+            changed = audit.changed_fields(before, after)
+            before = {**before, "transactions": len(old_rows)}
+            after["transactions"] = len(rows)
+            what = f"changed {', '.join(changed)}; " if changed else ""
+            events.append(
+                (
+                    "update",
+                    project,
+                    before,
+                    after,
+                    f"Import {what}replaced {len(old_rows)} imported transactions with {len(rows)}",
+                )
+            )
+            changes.append(
+                {
+                    "batch_id": batch_id,
+                    "entity_type": "project",
+                    "entity_id": project.id,
+                    "action": "update",
+                    "before": {
+                        "snapshot": before,
+                        "import_batch_id": previous.get(project.id),
+                        "transactions": [_jsonable_row(r) for r in old_rows],
+                    },
+                }
+            )
+        for action, project, before, after, summary in events:
+            audit.record(self.actor, action, "project", project.id, before, after, summary, org.id)
+        if changes:
+            db.session.execute(insert(ImportChange.__table__), changes)
+        self.counts["projects_created"] += len(created)
+        self.counts["projects_updated"] += len(updated)
+        self.counts["transactions"] += total
+        self.counts["transactions_replaced"] += sum(len(u[3]) for u in updated)
+        db.session.flush()
+
+
+def _finish_counts(
+    run_counts: Counter, info: dict, problems: list[Problem], records_n: int
+) -> dict:
+    by_code = Counter(p.code or "other" for p in problems)
+    counts = {
+        "rows_read": info.get("rows_read", 0),
+        "rows_skipped": info.get("rows_skipped", 0),
+        "skipped": dict(info.get("skipped", {})),
+        "projects": records_n,
+        "projects_created": run_counts.get("projects_created", 0),
+        "projects_updated": run_counts.get("projects_updated", 0),
+        "projects_unchanged": run_counts.get("projects_unchanged", 0),
+        "transactions": run_counts.get("transactions", 0),
+        "transactions_replaced": run_counts.get("transactions_replaced", 0),
+        "errors": sum(1 for p in problems if p.severity == "error"),
+        "warnings": sum(1 for p in problems if p.severity != "error"),
+        "problems": dict(sorted(by_code.items())),
+    }
+    return counts
+
+
+def _resolve_org(org: Organisation | str | None, org_name: str | None) -> Organisation | None:
+    if isinstance(org, Organisation):
+        return org
+    if not org or not str(org).strip():
+        raise ValidationError("Say which organisation the file belongs to", {"org": ["Required"]})
+    found = organisations.find_organisation(str(org))
+    if found is None and not org_name:
+        raise NotFoundError(
+            f"Organisation {org!r} is not in the registry; give its name (org_name) to create it",
+            {"org": [f"Unknown organisation {org!r}"]},
+        )
+    return found
+
+
+def _already(org: Organisation | None, kind: str, sha: str) -> ImportBatch | None:
+    if org is None:
+        return None
+    stmt = (
+        select(ImportBatch)
+        .where(
+            ImportBatch.org_id == org.id,
+            ImportBatch.kind == kind,
+            ImportBatch.file_hash == sha,
+            ImportBatch.status == "committed",
+        )
+        .order_by(ImportBatch.id.desc())
+        .limit(1)
+    )
+    return db.session.scalar(stmt)
+
+
+def _read(kind: str, path: Path, filename: str, options: dict) -> ReadResult:
+    reader = get_reader(kind)
+    return reader.read(path, filename, options)
+
+
+def run_import(
+    kind: str,
+    filename: str,
+    data: bytes | Path,
+    org: Organisation | str,
+    actor: Actor,
+    records: Iterable[ProjectRecord] | None = None,
+    problems: list[Problem] | None = None,
+    options: dict | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    *,
+    org_name: str | None = None,
+    keep_report: bool = True,
+) -> ImportBatch:
+    """Import a file all-or-nothing (or preview it with dry_run); see the module docstring."""
+    options = dict(options or {})
+    path, sha = store_file(data, filename)
+    org_obj = _resolve_org(org, org_name)
+    org_ref = org.ref if isinstance(org, Organisation) else str(org).strip()
+    done = _already(org_obj, kind, sha)
+    if done is not None:
+        done.already_imported = True  # type: ignore[attr-defined]
+        return done
+    if org_obj is not None:
+        options.setdefault("org", org_obj.ref)
+    else:
+        options.update({"org": org_ref, "org_name": org_name})
+    info: dict = {}
+    if records is None:
+        result = _read(kind, path, filename, options)
+        records, problems, info = (
+            result.records,
+            list(result.problems) + list(problems or []),
+            result.info,
+        )
+    batch = ImportBatch(
+        kind=kind,
+        org_id=org_obj.id if org_obj else None,
+        user_id=actor.user_id,
+        filename=Path(filename).name[:300],
+        file_hash=sha,
+        status="pending",
+        dry_run=dry_run,
+        options={**options, "stored_file": path.name, **_info_options(info)},
+        counts={},
+        problems=[],
+        progress=0,
+    )
+    return _execute(
+        batch,
+        org_obj,
+        org_ref,
+        org_name,
+        actor,
+        records,
+        list(problems or []),
+        info,
+        dry_run,
+        progress,
+        keep_report,
+    )
+
+
+def _info_options(info: dict) -> dict:
+    """Facts from the reading worth keeping on the batch (the detected mapping, the preview)."""
+    return {k: info[k] for k in ("mapping", "preview", "headers", "sheet", "fields") if k in info}
+
+
+def _execute(
+    batch: ImportBatch,
+    org: Organisation | None,
+    org_ref: str,
+    org_name: str | None,
+    actor: Actor,
+    records: Iterable[ProjectRecord],
+    problems: list[Problem],
+    info: dict,
+    dry_run: bool,
+    progress: Progress | None,
+    keep_report: bool,
+) -> ImportBatch:
+    records = list(records)
+    fresh = batch.id is None
+    chunk_size = int(batch.options.get("chunk_size") or CHUNK_SIZE)
+    run_counts: Counter = Counter()
+    failure: str | None = None
+    # The run's own savepoint: a dry run or a rejected file rolls back exactly the run.
+    nested = db.session.begin_nested()
+    try:
+        if fresh:
+            db.session.add(batch)
+        batch.status = "running"
+        db.session.flush()
+        run_actor = actor.via("import", batch.id)
+        if org is None:
+            org = organisations.create_organisation(
+                run_actor, {"ref": org_ref, "name": org_name, "kind": "donor_agency"}
+            )
+            batch.org_id = org.id
+            db.session.execute(
+                insert(ImportChange.__table__),
+                [
+                    {
+                        "batch_id": batch.id,
+                        "entity_type": "organisation",
+                        "entity_id": org.id,
+                        "action": "create",
+                        "before": None,
+                    }
+                ],
+            )
+        if not any(p.severity == "error" for p in problems):
+            run = _Run(batch, org, run_actor, problems, progress, chunk_size)
+            run.execute(records)
+            run_counts = run.counts
+    except RegistryError as exc:
+        failure = exc.message
+        problems.append(_problem("error", "rejected", exc.message, Location(file=batch.filename)))
+    except IntegrityError as exc:
+        # A rule the database enforces that validation did not foresee: reject, never half-write.
+        log.warning("Import %s rejected by the database: %s", batch.filename, exc.orig)
+        failure = f"The database refused the data: {exc.orig}"
+        problems.append(_problem("error", "rejected", failure, Location(file=batch.filename)))
+    except BaseException:
+        nested.rollback()
+        raise
+    ok = failure is None and not any(p.severity == "error" for p in problems)
+    counts = _finish_counts(run_counts, info, problems, len(records))
+    stored = [p.as_dict() for p in problems[:MAX_STORED_PROBLEMS]]
+    fields = {
+        "kind": batch.kind,
+        "org_id": batch.org_id,
+        "user_id": batch.user_id,
+        "filename": batch.filename,
+        "file_hash": batch.file_hash,
+        "options": batch.options,
+        "dry_run": dry_run,
+    }
+    if ok and not dry_run:
+        batch.status, batch.counts, batch.problems = "committed", counts, stored
+        batch.progress, batch.finished_at = 100, utcnow()
+        nested.commit()
+        db.session.commit()
+        log.info("Import batch %s committed: %s", batch.id, counts)
+        return batch
+    nested.rollback()
+    status = "previewed" if ok else "failed"
+    if not keep_report:
+        report = ImportBatch(**fields, status=status, counts=counts, problems=stored, progress=100)
+        report.id = None
+        return report
+    if fresh:
+        if fields["org_id"] is not None and db.session.get(Organisation, fields["org_id"]) is None:
+            fields["org_id"] = None  # the organisation was created by the rolled-back run
+        batch = ImportBatch(**fields)
+        db.session.add(batch)
+    else:
+        batch = db.session.get(ImportBatch, batch.id)
+    batch.status, batch.counts, batch.problems = status, counts, stored
+    batch.progress, batch.finished_at = 100, utcnow()
+    db.session.commit()
+    return batch
+
+
+def commit_batch(batch_id: int, actor: Actor, progress: Progress | None = None) -> ImportBatch:
+    """Commit a previewed batch: read its stored file again and import it for real."""
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None:
+        raise NotFoundError(f"No import batch {batch_id}")
+    if batch.status != "previewed":
+        raise ConflictError(
+            f"Import batch {batch_id} is {batch.status}; only a previewed batch can be committed"
+        )
+    options = dict(batch.options or {})
+    path = storage_dir() / options.get("stored_file", "")
+    if not path.is_file() or file_hash(path) != batch.file_hash:
+        raise PreconditionFailed(
+            "The uploaded file of this batch is no longer available; upload it again"
+        )
+    org = db.session.get(Organisation, batch.org_id) if batch.org_id else None
+    if org is None and not options.get("org_name"):
+        raise NotFoundError("The organisation of this batch no longer exists")
+    done = _already(org, batch.kind, batch.file_hash)
+    if done is not None:
+        done.already_imported = True  # type: ignore[attr-defined]
+        return done
+    result = _read(batch.kind, path, batch.filename, options)
+    batch.dry_run = False
+    return _execute(
+        batch,
+        org,
+        options.get("org", ""),
+        options.get("org_name"),
+        actor,
+        result.records,
+        list(result.problems),
+        result.info,
+        False,
+        progress,
+        True,
+    )
+
+
+def undo_batch(batch_id: int, actor: Actor) -> ImportBatch:
+    """Remove what a committed batch created and restore what it changed, in one transaction."""
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None:
+        raise NotFoundError(f"No import batch {batch_id}")
+    if batch.status != "committed":
+        raise ConflictError(
+            f"Import batch {batch_id} is {batch.status}; only a committed batch can be undone"
+        )
+    changes = list(
+        db.session.scalars(
+            select(ImportChange).where(ImportChange.batch_id == batch.id).order_by(ImportChange.id)
+        )
+    )
+    project_ids = [c.entity_id for c in changes if c.entity_type == "project"]
+    for chunk in _chunks(project_ids, 500):
+        later = db.session.scalar(
+            select(ImportChange.batch_id)
+            .join(ImportBatch, ImportBatch.id == ImportChange.batch_id)
+            .where(
+                ImportChange.entity_type == "project",
+                ImportChange.entity_id.in_(chunk),
+                ImportChange.batch_id > batch.id,
+                ImportBatch.status == "committed",
+            )
+            .limit(1)
+        )
+        if later:
+            raise ConflictError(
+                f"Import batch {later} changed the same projects later; undo it first",
+                {"batch": [f"Undo batch {later} first"]},
+            )
+    undo_actor = actor.via("import", batch.id)
+    table = Transaction.__table__
+    try:
+        for change in reversed(changes):
+            if change.entity_type != "project":
+                continue
+            project = db.session.get(Project, change.entity_id)
+            if project is None:
+                continue
+            n = db.session.execute(
+                delete(Transaction).where(
+                    Transaction.project_id == project.id, Transaction.import_batch_id == batch.id
+                ),
+                execution_options={"synchronize_session": False},
+            ).rowcount
+            db.session.expire(project, ["transactions"])
+            if change.action == "create":
+                before = project_service.snapshot(project)
+                before["transactions"] = n
+                audit.record(
+                    undo_actor,
+                    "delete",
+                    "project",
+                    project.id,
+                    before,
+                    None,
+                    f"Undo of import {batch.id}: removed {project.title} and its {n} transactions",
+                    project.org_id,
+                )
+                db.session.delete(project)
+                continue
+            saved = change.before or {}
+            snap = dict(saved.get("snapshot") or {})
+            old_rows = [_restore_row(r) for r in saved.get("transactions", [])]
+            data = {k: snap[k] for k in project_service.SCALAR_FIELDS if k in snap}
+            for k in ("recipients", "areas", "sectors", "wsis_action_lines", "need"):
+                if k in snap:
+                    data[k] = snap[k]
+            # Empty the child collections first: the unit of work would insert the restored
+            # rows before deleting the current ones and trip the unique constraints.
+            before = project_service.snapshot(project)
+            project.recipients, project.areas, project.sectors = [], [], []
+            db.session.flush()
+            with db.session.no_autoflush:
+                project_service._apply(project, data)
+            project.import_batch_id = saved.get("import_batch_id")
+            project.updated_at = utcnow()
+            db.session.flush()
+            if old_rows:
+                db.session.execute(insert(table), old_rows)
+            after = project_service.snapshot(project)
+            before["transactions"], after["transactions"] = n, len(old_rows)
+            audit.record(
+                undo_actor,
+                "update",
+                "project",
+                project.id,
+                before,
+                after,
+                f"Undo of import {batch.id}: restored the project and {len(old_rows)} transactions",
+                project.org_id,
+            )
+        db.session.flush()
+        for change in changes:
+            if change.entity_type == "organisation" and change.action == "create":
+                org = db.session.get(Organisation, change.entity_id)
+                if org is not None:
+                    organisations.delete_organisation(undo_actor, org)
+        batch.status = "undone"
+        batch.finished_at = utcnow()
+        batch.counts = {**(batch.counts or {}), "undone_at": utcnow().isoformat()}
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return batch
+
+
+def batch_summary(batch: ImportBatch) -> dict[str, Any]:
+    """A batch as plain values: status, counts, problems, the detected mapping."""
+    options = batch.options or {}
+    return {
+        "id": batch.id,
+        "kind": batch.kind,
+        "filename": batch.filename,
+        "file_hash": batch.file_hash,
+        "org_id": batch.org_id,
+        "status": batch.status,
+        "dry_run": batch.dry_run,
+        "already_imported": bool(getattr(batch, "already_imported", False)),
+        "progress": batch.progress,
+        "counts": batch.counts or {},
+        "problems": batch.problems or [],
+        "mapping": options.get("mapping"),
+        "created_at": batch.created_at.isoformat() if batch.created_at else None,
+        "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
+    }

@@ -1,0 +1,153 @@
+"""The shared pipeline, fed with records directly (no reader)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from importers import pipeline
+from importers.records import (
+    AreaRecord,
+    Location,
+    ProjectRecord,
+    RecipientRecord,
+    TransactionRecord,
+)
+from registry.extensions import db
+from registry.models import AuditEvent, ImportBatch, Project, Transaction
+
+
+def _record(ref="P1", amount="1000", countries=(("KEN", None),), title="Schools online", **kw):
+    return ProjectRecord(
+        reference=ref,
+        title=title,
+        recipients=[
+            RecipientRecord(country=c, weight=Decimal(w) if w else None) for c, w in countries
+        ],
+        areas=[AreaRecord(code="23b")],
+        transactions=[
+            TransactionRecord(
+                type="commitment",
+                amount=Decimal(amount),
+                currency="EUR",
+                value_date=dt.date(2021, 3, 1),
+                location=Location(file="f.csv", row=2, column="Amount"),
+            )
+        ],
+        location=Location(file="f.csv", row=2),
+        **kw,
+    )
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_commit_creates_projects_transactions_and_audit(app, actor, make_org):
+    org = make_org(ref="DON")
+    batch = pipeline.run_import(
+        "test", "f.csv", b"one", org, actor, records=[_record(), _record("P2")]
+    )
+    assert batch.status == "committed", batch.problems
+    assert batch.counts["projects_created"] == 2 and batch.counts["transactions"] == 2
+    projects = db.session.scalars(select(Project).where(Project.org_id == org.id)).all()
+    assert {p.import_batch_id for p in projects} == {batch.id}
+    tx = db.session.scalars(
+        select(Transaction).where(Transaction.import_batch_id == batch.id)
+    ).all()
+    assert len(tx) == 2 and tx[0].usd_minor > 0 and tx[0].usd_rate_date <= dt.date(2021, 3, 1)
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.import_batch_id == batch.id)
+    ).all()
+    assert len(events) == 2 and all(e.channel == "import" for e in events)
+    assert events[0].after["transactions"] == 1
+
+
+def test_dry_run_writes_nothing(app, actor, make_org):
+    org = make_org(ref="DON")
+    before = (_count(Project), _count(Transaction), _count(AuditEvent))
+    batch = pipeline.run_import(
+        "test", "f.csv", b"one", org, actor, records=[_record()], dry_run=True
+    )
+    assert batch.status == "previewed" and batch.counts["projects_created"] == 1
+    assert (_count(Project), _count(Transaction), _count(AuditEvent)) == before
+
+
+def test_one_bad_record_rejects_everything(app, actor, make_org):
+    org = make_org(ref="DON")
+    before = (_count(Project), _count(Transaction))
+    bad = _record("P2", countries=(("XXX", None),))
+    batch = pipeline.run_import("test", "f.csv", b"one", org, actor, records=[_record(), bad])
+    assert batch.status == "failed"
+    assert (_count(Project), _count(Transaction)) == before
+    assert any("XXX" in p["message"] and p["row"] == 2 for p in batch.problems)
+
+
+def test_same_file_twice_changes_nothing(app, actor, make_org):
+    org = make_org(ref="DON")
+    first = pipeline.run_import("test", "f.csv", b"same", org, actor, records=[_record()])
+    second = pipeline.run_import("test", "f.csv", b"same", org, actor, records=[_record()])
+    assert second.id == first.id and second.already_imported
+    assert _count(Transaction) == 1
+
+
+def test_corrected_file_updates_in_place_and_replaces_transactions(
+    app, actor, make_org, make_transaction
+):
+    org = make_org(ref="DON")
+    first = pipeline.run_import(
+        "test", "f.csv", b"v1", org, actor, records=[_record(), _record("P2")]
+    )
+    project = db.session.scalar(select(Project).where(Project.reference == "P1"))
+    make_transaction(project, amount=Decimal("5.00"))  # entered by hand: kept
+    second = pipeline.run_import(
+        "test",
+        "f.csv",
+        b"v2",
+        org,
+        actor,
+        records=[_record(amount="2000", countries=(("KEN", "3"), ("TZA", "1"))), _record("P2")],
+    )
+    assert second.status == "committed", second.problems
+    assert second.counts["projects_updated"] == 1 and second.counts["projects_unchanged"] == 1
+    assert second.counts["transactions_replaced"] == 1
+    db.session.expire_all()
+    project = db.session.get(Project, project.id)
+    amounts = sorted(t.amount_minor for t in project.transactions)
+    assert amounts == [500, 200000]
+    assert [(r.country_iso3, r.share_ppm) for r in project.recipients] == [
+        ("KEN", 750000),
+        ("TZA", 250000),
+    ]
+    assert project.import_batch_id == second.id
+    # Undo restores the first version exactly.
+    pipeline.undo_batch(second.id, actor)
+    db.session.expire_all()
+    project = db.session.get(Project, project.id)
+    assert sorted(t.amount_minor for t in project.transactions) == [500, 100000]
+    assert [r.country_iso3 for r in project.recipients] == ["KEN"]
+    assert project.import_batch_id == first.id
+    pipeline.undo_batch(first.id, actor)
+    assert (
+        db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id))
+        == 0
+    )
+    assert db.session.get(ImportBatch, first.id).status == "undone"
+
+
+def test_unknown_org_is_created_only_with_a_name(app, actor):
+    from registry.errors import NotFoundError
+
+    with pytest.raises(NotFoundError):
+        pipeline.run_import("test", "f.csv", b"x", "NEW-ORG", actor, records=[_record()])
+    batch = pipeline.run_import(
+        "test", "f.csv", b"x", "NEW-ORG", actor, records=[_record()], org_name="New donor"
+    )
+    assert batch.status == "committed"
+    pipeline.undo_batch(batch.id, actor)
+    from registry.services.organisations import find_organisation
+
+    assert find_organisation("NEW-ORG") is None
