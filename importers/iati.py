@@ -175,7 +175,14 @@ class IatiReader:
     # -- streaming -----------------------------------------------------------
 
     def __iter__(self) -> Iterator[ProjectRecord]:
-        source = str(self.source) if isinstance(self.source, Path) else self.source
+        if isinstance(self.source, str | Path):
+            # Opened here so that the file is closed even when parsing is refused half-way.
+            with open(self.source, "rb") as handle:
+                yield from self._iterate(handle)
+        else:
+            yield from self._iterate(self.source)
+
+    def _iterate(self, source: BinaryIO) -> Iterator[ProjectRecord]:
         context = etree.iterparse(
             source,
             events=("start", "end"),
@@ -294,8 +301,18 @@ class IatiReader:
         descriptions = act.findall("description")
         general = [d for d in descriptions if (d.get("type") or "1") == "1"] or descriptions
         description = self._narrative(general[0], lang) if general else ""
+        # The publisher's own identifier (other-identifier type A1) is the registry reference
+        # when given: our own export writes the project reference there.
+        own = next(
+            (
+                o.get("ref").strip()
+                for o in act.findall("other-identifier")
+                if o.get("type") == "A1" and o.get("ref")
+            ),
+            None,
+        )
         record = IatiProjectRecord(
-            reference=identifier[:120],
+            reference=(own or identifier)[:120],
             title=title,
             org=(reporting.get("ref") or None) if reporting is not None else None,
             org_name=self._narrative(reporting, lang) or None if reporting is not None else None,

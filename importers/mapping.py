@@ -74,7 +74,9 @@ class Mapping:
     keywords: list[KeywordRule] = field(default_factory=list)
     recipients: dict[str, Recipient] = field(default_factory=dict)
     donors: dict[str, Donor] = field(default_factory=dict)
-    currencies: dict[str, str] = field(default_factory=dict)  # DAC numeric currency code -> ISO 4217
+    currencies: dict[str, str] = field(
+        default_factory=dict
+    )  # DAC numeric currency code -> ISO 4217
     directory: str = ""
 
     def matching_rules(self, text: str) -> list[KeywordRule]:
@@ -82,7 +84,11 @@ class Mapping:
         found = _found_terms(self, text)
         if not found:
             return []
-        return [rule for rule in self.keywords if rule.terms[0] in found and all(t in found for t in rule.terms)]
+        return [
+            rule
+            for rule in self.keywords
+            if rule.terms[0] in found and all(t in found for t in rule.terms)
+        ]
 
     def summary(self) -> dict[str, int]:
         return {
@@ -142,7 +148,9 @@ def _found_terms(mapping: Mapping, text: str) -> set[str]:
         exact = [t for t in terms if t.isupper()]
         loose = [t for t in terms if not t.isupper()]
         patterns = (
-            re.compile(r"\b(" + "|".join(re.escape(t) for t in exact) + r")s?\b") if exact else None,
+            re.compile(r"\b(" + "|".join(re.escape(t) for t in exact) + r")s?\b")
+            if exact
+            else None,
             re.compile(r"\b(?=(" + "|".join(re.escape(t) for t in loose) + "))", re.IGNORECASE)
             if loose
             else None,
@@ -278,7 +286,9 @@ def _load_currencies(mapping: Mapping, path: Path) -> None:
     for line, row in _rows(path):
         code, iso = row.get("code", ""), row.get("iso", "").upper()
         if not code.isdigit() or not is_currency(iso):
-            raise MappingError(f"{path.name} line {line}: needs a numeric DAC code and an ISO 4217 currency")
+            raise MappingError(
+                f"{path.name} line {line}: needs a numeric DAC code and an ISO 4217 currency"
+            )
         mapping.currencies[code] = iso
 
 
