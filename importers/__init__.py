@@ -9,15 +9,18 @@ def init_app(app: Flask, api: Api) -> None:
     import importers.models  # noqa: F401  (tables known to the metadata and to migrations)
 
     app.config.setdefault("IMPORT_MAX_UNCOMPRESSED", 300 * 1024 * 1024)
-
+    import importers.sheets  # noqa: F401  (registers the spreadsheet reader)
     from importers import export_api, export_cli, interop, interop_cli
+    from importers.cli import import_cli
+
+    # IATI and CRS after the spreadsheet reader: upload detection asks later readers first.
+    interop.register_readers()
+    interop_cli.register(import_cli)
+    app.cli.add_command(import_cli)
+    app.cli.add_command(export_cli.export_cli)
+    from importers.api import init_api
     from registry.extensions import csrf
 
-    interop.register_readers()
-    group = interop_cli.import_group()
-    interop_cli.register(group)
-    if "import" not in app.cli.commands:
-        app.cli.add_command(group)
-    app.cli.add_command(export_cli.export_cli)
+    init_api(api)
     csrf.exempt(export_api.blp)
     api.register_blueprint(export_api.blp)

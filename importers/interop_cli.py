@@ -1,7 +1,7 @@
 """`flask import iati`, `flask import crs` and `flask import reload-mapping`.
 
-The commands are attached to the shared ``import`` command group (``importers.cli.import_cli``
-when it exists, else a group of the same name created here).
+The commands are attached to the shared ``import`` command group (``importers.cli.import_cli``)
+by ``importers.init_app``.
 """
 
 from __future__ import annotations
@@ -148,15 +148,3 @@ def register(group: AppGroup) -> None:
         click.echo(f"Mapping loaded from {mapping_dir()}:")
         for name, n in mapping.summary().items():
             click.echo(f"  {name}: {n}")
-
-
-def import_group() -> AppGroup:
-    """The shared ``import`` group (the spreadsheet importer's, when present)."""
-    try:
-        from importers.cli import import_cli  # type: ignore[attr-defined]
-    except ImportError:
-        import_cli = _own_group
-    return import_cli
-
-
-_own_group = AppGroup("import", help="Import donor files: spreadsheets, IATI XML, OECD CRS.")

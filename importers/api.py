@@ -1,0 +1,260 @@
+"""The import API: upload (or preview), status, commit, undo.
+
+``POST /api/v1/imports`` takes a multipart upload; the kind of file (spreadsheet, and
+the IATI / CRS readers once registered) is detected from its content by
+``importers.pipeline.detect_kind``, so every reader shares this endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE, Schema, fields, validate
+from sqlalchemy import select
+
+from importers import pipeline
+from registry.auth import Unauthorised, current_actor, current_user
+from registry.errors import NotFoundError, PermissionDenied, ValidationError, error_body
+from registry.extensions import db
+from registry.models import ImportBatch, Organisation
+from registry.models.types import Role
+from registry.services.organisations import find_organisation
+from registry.services.permissions import can_import
+
+blp = Blueprint(
+    "imports", __name__, url_prefix="/api/v1/imports", description="Imports of donor files"
+)
+
+
+class ImportForm(Schema):
+    class Meta:
+        unknown = RAISE
+
+    org = fields.String(
+        metadata={"description": "Reference of the organisation (default: your own)"}
+    )
+    org_name = fields.String(
+        metadata={"description": "Creates the organisation when it is new (admins)"}
+    )
+    mapping = fields.String(metadata={"description": 'JSON: {"columns": {"header": "field"}, ...}'})
+    dry_run = fields.Boolean(load_default=False)
+    sheet = fields.String()
+    dates = fields.String(validate=validate.OneOf(["dmy", "mdy"]))
+    decimal = fields.String(validate=validate.OneOf([",", "."]))
+    currency = fields.String(validate=validate.Length(equal=3))
+
+
+class ImportFile(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class ProblemOut(Schema):
+    severity = fields.String()
+    code = fields.String()
+    message = fields.String()
+    file = fields.String(allow_none=True)
+    sheet = fields.String(allow_none=True)
+    row = fields.Integer(allow_none=True)
+    column = fields.String(allow_none=True)
+    value = fields.String(allow_none=True)
+
+
+class ImportBatchOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    filename = fields.String()
+    file_hash = fields.String()
+    org_id = fields.Integer(allow_none=True)
+    status = fields.String()
+    dry_run = fields.Boolean()
+    already_imported = fields.Boolean()
+    progress = fields.Integer()
+    counts = fields.Dict()
+    problems = fields.List(fields.Nested(ProblemOut))
+    mapping = fields.Dict(allow_none=True)
+    created_at = fields.String(allow_none=True)
+    finished_at = fields.String(allow_none=True)
+
+
+def _user():
+    user = current_user()
+    if user is None:
+        raise Unauthorised("Send an API token to import files")
+    return user
+
+
+def _org_for(user, ref: str | None, org_name: str | None) -> Organisation | str:
+    """The organisation an upload is for, checked against who is uploading."""
+    if not ref:
+        if user.org_id is None:
+            raise ValidationError("Say which organisation the file is for", {"org": ["Required"]})
+        return db.session.get(Organisation, user.org_id)
+    org = find_organisation(ref)
+    if org is None:
+        if not org_name:
+            raise NotFoundError(
+                f"Organisation {ref!r} is not in the registry; give org_name to create it",
+                {"org": [f"Unknown organisation {ref!r}"]},
+            )
+        if user.role is not Role.ADMIN:
+            raise PermissionDenied(
+                "Only an administrator can create an organisation while importing"
+            )
+        return ref
+    if not can_import(user, org):
+        raise PermissionDenied(f"You may not import files for {org.name}")
+    return org
+
+
+def get_batch_for(user, batch_id: int) -> ImportBatch:
+    """A batch the user may see: their organisation's, or any for an admin."""
+    batch = db.session.get(ImportBatch, batch_id)
+    if batch is None:
+        raise NotFoundError(f"No import batch {batch_id}")
+    org = db.session.get(Organisation, batch.org_id) if batch.org_id else None
+    if not (user.role is Role.ADMIN or (org is not None and can_import(user, org))):
+        raise PermissionDenied("This import belongs to another organisation")
+    return batch
+
+
+def options_from(args: dict) -> dict:
+    """Reader options from form fields (the mapping JSON parsed and checked)."""
+    options = {k: args[k] for k in ("sheet", "dates", "decimal", "currency") if args.get(k)}
+    if args.get("mapping"):
+        try:
+            mapping = json.loads(args["mapping"])
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"The mapping is not valid JSON: {exc}", {"mapping": [str(exc)]}
+            ) from None
+        if not isinstance(mapping, dict):
+            raise ValidationError(
+                "The mapping must be a JSON object", {"mapping": ["Expected an object"]}
+            )
+        options["mapping"] = mapping
+    return options
+
+
+def detect(data: bytes, filename: str) -> str:
+    """The reader kind of an upload, from its content (then its extension)."""
+    kind = pipeline.detect_kind(data[:4096], filename or "")
+    if kind is None:
+        raise ValidationError(
+            f"{filename!r} is not a file we can import (XLSX, XLS, ODS, CSV"
+            + (
+                ", " + ", ".join(k.upper() for k in pipeline.READERS if k != "sheet")
+                if len(pipeline.READERS) > 1
+                else ""
+            )
+            + ")",
+            {"file": ["Unsupported file type"]},
+        )
+    return kind
+
+
+def respond(batch: ImportBatch, created: bool = False):
+    """201/200 with the batch; 422 in the one error shape (plus the batch) when it failed."""
+    summary = pipeline.batch_summary(batch)
+    if batch.status == "failed":
+        errors = [p for p in summary["problems"] if p["severity"] == "error"]
+        count = summary["counts"].get("errors", len(errors))
+        body = error_body(
+            422,
+            f"The file has {count} errors; nothing was imported",
+            {"file": [f"{_where(p)}: {p['message']}" for p in errors[:100]]},
+        )
+        body["batch"] = ImportBatchOut().dump(summary)
+        response = jsonify(body)
+        response.status_code = 422
+        return response
+    response = jsonify(ImportBatchOut().dump(summary))
+    response.status_code = 201 if created and not summary["already_imported"] else 200
+    return response
+
+
+def _where(problem: dict) -> str:
+    parts = [
+        problem.get("sheet"),
+        f"row {problem['row']}" if problem.get("row") else None,
+        f"column {problem['column']!r}" if problem.get("column") else None,
+    ]
+    return ", ".join(p for p in parts if p) or problem.get("file") or "file"
+
+
+@blp.route("")
+class Imports(MethodView):
+    @blp.arguments(ImportForm, location="form")
+    @blp.arguments(ImportFile, location="files")
+    @blp.response(201, ImportBatchOut)
+    @blp.alt_response(422, description="The file was rejected; the body lists every problem")
+    @blp.alt_response(413, description="The upload or the unpacked workbook is too large")
+    def post(self, form, files):
+        """Upload a file to import it (or, with dry_run, to preview it for a later commit)."""
+        user = _user()
+        upload = files["file"]
+        data = upload.read()
+        if not data:
+            raise ValidationError("The file is empty", {"file": ["Empty file"]})
+        kind = detect(data, upload.filename or "upload")
+        org = _org_for(user, form.get("org"), form.get("org_name"))
+        actor = current_actor()
+        batch = pipeline.run_import(
+            kind,
+            upload.filename or "upload",
+            data,
+            org,
+            actor,
+            options=options_from(form),
+            dry_run=form["dry_run"],
+            org_name=form.get("org_name"),
+        )
+        return respond(batch, created=True)
+
+    @blp.response(200, ImportBatchOut(many=True))
+    def get(self):
+        """The latest import batches of your organisation (all, for an admin)."""
+        user = _user()
+        stmt = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(100)
+        if user.role is not Role.ADMIN:
+            stmt = stmt.where(ImportBatch.org_id == user.org_id)
+        return [pipeline.batch_summary(b) for b in db.session.scalars(stmt)]
+
+
+@blp.route("/<int:batch_id>")
+class ImportOne(MethodView):
+    @blp.response(200, ImportBatchOut)
+    def get(self, batch_id: int):
+        """Status, counts and every problem of a batch."""
+        return pipeline.batch_summary(get_batch_for(_user(), batch_id))
+
+    @blp.response(200, ImportBatchOut)
+    def delete(self, batch_id: int):
+        """Undo a committed batch (or discard a preview)."""
+        user = _user()
+        batch = get_batch_for(user, batch_id)
+        if batch.status in ("previewed", "failed"):
+            batch.status = "discarded"
+            db.session.commit()
+            return pipeline.batch_summary(batch)
+        return pipeline.batch_summary(pipeline.undo_batch(batch.id, current_actor()))
+
+
+@blp.route("/<int:batch_id>/commit")
+class ImportCommit(MethodView):
+    @blp.response(200, ImportBatchOut)
+    @blp.alt_response(422, description="The file was rejected on commit")
+    def post(self, batch_id: int):
+        """Commit a previewed batch."""
+        batch = get_batch_for(_user(), batch_id)
+        return respond(pipeline.commit_batch(batch.id, current_actor()))
+
+
+def init_api(api) -> None:
+    """Register the blueprint (the API is for token clients: no CSRF)."""
+    from registry.extensions import csrf
+
+    csrf.exempt(blp)
+    api.register_blueprint(blp)

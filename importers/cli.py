@@ -1,0 +1,172 @@
+"""Commands: ``flask import sheet FILE --org REF`` (IATI and CRS commands join this group)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from importers import pipeline
+from registry.errors import RegistryError
+from registry.models import ImportBatch
+from registry.services.actor import Actor
+
+import_cli = AppGroup(
+    "import", help="Import donor spreadsheets, IATI activity files and CRS returns."
+)
+
+CLI_ACTOR = Actor(label="cli", channel="cli", role="admin")
+STAGES = {"reading": (0, 40), "validating": (40, 70), "writing": (70, 100)}
+
+
+class StageBar:
+    """Maps the pipeline's (done, total, stage) reports onto one click progress bar."""
+
+    def __init__(self, bar) -> None:
+        self.bar = bar
+        self.shown = 0
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        low, high = STAGES.get(stage, (0, 100))
+        percent = high if not total else low + (high - low) * min(done, total) // total
+        if stage == "reading" and not total:
+            percent = min(low + 1 + done // 10_000, high - 1)
+        self.bar.label = f"{stage.capitalize():<11}"
+        if percent > self.shown:
+            self.bar.update(percent - self.shown)
+            self.shown = percent
+
+
+def echo_summary(batch: ImportBatch, max_problems: int = 50) -> None:
+    """Print what a batch did: rows, projects, transactions, skipped rows and problems."""
+    if getattr(batch, "already_imported", False):
+        click.echo(
+            f"Already imported as batch {batch.id} on {batch.finished_at:%Y-%m-%d %H:%M}: "
+            "nothing changed."
+        )
+        return
+    c = batch.counts or {}
+    click.echo(f"Batch {batch.id or '-'}: {batch.status}")
+    click.echo(f"  rows read            {c.get('rows_read', 0):>8,}")
+    skipped = ", ".join(
+        f"{n} {reason.replace('_', ' ')}" for reason, n in (c.get("skipped") or {}).items()
+    )
+    click.echo(
+        f"  rows skipped         {c.get('rows_skipped', 0):>8,}"
+        + (f"  ({skipped})" if skipped else "")
+    )
+    click.echo(f"  projects created     {c.get('projects_created', 0):>8,}")
+    click.echo(f"  projects updated     {c.get('projects_updated', 0):>8,}")
+    click.echo(f"  projects unchanged   {c.get('projects_unchanged', 0):>8,}")
+    click.echo(f"  transactions         {c.get('transactions', 0):>8,}")
+    click.echo(f"  replaced             {c.get('transactions_replaced', 0):>8,}")
+    click.echo(f"  errors / warnings    {c.get('errors', 0):>8,} / {c.get('warnings', 0):,}")
+    for problem in (batch.problems or [])[:max_problems]:
+        where = ", ".join(
+            str(x)
+            for x in (
+                problem.get("sheet"),
+                f"row {problem['row']}" if problem.get("row") else None,
+                problem.get("column") and f"column {problem['column']!r}",
+            )
+            if x
+        )
+        value = f" [{problem['value']}]" if problem.get("value") else ""
+        click.echo(f"  {problem['severity'].upper():<7} {where}: {problem['message']}{value}")
+    more = len(batch.problems or []) - max_problems
+    if more > 0:
+        click.echo(f"  ... and {more} more problems")
+
+
+def _options(mapping: Path | None, **given) -> dict:
+    options = {k: v for k, v in given.items() if v not in (None, "")}
+    if mapping is not None:
+        try:
+            options["mapping"] = json.loads(mapping.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise click.BadParameter(
+                f"cannot read the mapping: {exc}", param_hint="--mapping"
+            ) from None
+    return options
+
+
+def run_cli_import(
+    kind: str, file: Path, org: str, org_name: str | None, options: dict, dry_run: bool
+) -> None:
+    """Run an import with a progress bar and a summary; exit 1 when nothing was imported."""
+    try:
+        with click.progressbar(length=100, label="Reading    ", show_eta=False) as bar:
+            batch = pipeline.run_import(
+                kind,
+                file.name,
+                file,
+                org,
+                CLI_ACTOR,
+                options=options,
+                dry_run=dry_run,
+                progress=StageBar(bar),
+                org_name=org_name,
+                keep_report=not dry_run,
+            )
+            bar.update(100)
+    except RegistryError as exc:
+        raise click.ClickException(exc.message) from None
+    echo_summary(batch)
+    if getattr(batch, "already_imported", False):
+        return
+    if batch.status == "failed":
+        raise click.exceptions.Exit(1)
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+        return
+    c = batch.counts or {}
+    if not (c.get("projects_created") or c.get("projects_updated") or c.get("projects_unchanged")):
+        click.echo("Nothing was imported.", err=True)
+        raise click.exceptions.Exit(1)
+
+
+@import_cli.command("sheet")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--org", "org", required=True, help="Reference of the donor organisation.")
+@click.option(
+    "--org-name", help="Create the organisation with this name when it is not registered."
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON {"columns": {"header": "field"}, "dates": "dmy", ...}; overrides detection.',
+)
+@click.option("--sheet", help="Read only this sheet (default: every sheet with a header).")
+@click.option(
+    "--dates", type=click.Choice(["dmy", "mdy"]), help="How the file writes ambiguous dates."
+)
+@click.option("--decimal", type=click.Choice([",", "."]), help="Decimal separator of text amounts.")
+@click.option("--currency", help="Currency of amounts that name none.")
+@click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
+def import_sheet(
+    file: Path,
+    org: str,
+    org_name: str | None,
+    mapping: Path | None,
+    sheet: str | None,
+    dates: str | None,
+    decimal: str | None,
+    currency: str | None,
+    dry_run: bool,
+) -> None:
+    """Import a donor spreadsheet (XLSX, XLS, ODS or CSV)."""
+    options = _options(mapping, sheet=sheet, dates=dates, decimal=decimal, currency=currency)
+    run_cli_import("sheet", file, org, org_name, options, dry_run)
+
+
+@import_cli.command("undo")
+@click.argument("batch_id", type=int)
+def undo(batch_id: int) -> None:
+    """Undo a committed import batch: remove what it created, restore what it changed."""
+    try:
+        batch = pipeline.undo_batch(batch_id, CLI_ACTOR)
+    except RegistryError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Batch {batch.id} undone.")

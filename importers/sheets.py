@@ -1,0 +1,1375 @@
+"""Donor spreadsheets (XLSX, XLS, ODS, CSV) -> ProjectRecord objects for the pipeline.
+
+Stages, as in PUDL's extract step: open the file safely (size and zip-bomb checks) ->
+find the header row -> map headers to fields with the column maps in
+``importers/column_maps`` (data, not code) or an explicit mapping -> read every cell as
+text -> parse and resolve values -> group rows into projects. Every problem names the
+sheet, the row as Excel shows it, the column header and the value.
+
+Options (all optional; an explicit mapping overrides detection):
+``sheet`` one sheet by name; ``mapping`` {"columns": {header: field}} or {header: field};
+``decimal`` "," or "." (else detected per file); ``dates`` "dmy" or "mdy" (needed for
+ambiguous dates like 03/04/2021); ``currency`` default currency; ``unit`` multiplier for
+every amount; ``default_type`` transaction type of a bare amount column; ``header_row``
+(1-based) to skip detection; ``max_rows``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+import unicodedata
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import select
+
+from importers.pipeline import ReadResult, register_reader
+from importers.records import (
+    AreaRecord,
+    Location,
+    Problem,
+    ProjectRecord,
+    RecipientRecord,
+    TransactionRecord,
+)
+from registry import money
+from registry.errors import RegistryError, ValidationError
+from registry.extensions import db
+from registry.models import Country, PriorityArea, Region
+
+HEADER_SCAN_ROWS = 30
+PREVIEW_ROWS = 20
+AMOUNT_FIELDS = ("amount", "commitment", "disbursement", "expenditure", "pledge", "incoming_funds")
+WIDE_TYPES = ("commitment", "disbursement", "expenditure", "pledge", "incoming_funds")
+DATE_FIELDS = ("planned_start", "planned_end", "actual_start", "actual_end", "value_date")
+
+# The fields a column can be mapped to, in the order the mapping drop-downs show them.
+FIELDS: dict[str, str] = {
+    "reference": "Project reference",
+    "title": "Project title",
+    "description": "Description",
+    "iati_identifier": "IATI identifier",
+    "status": "Status",
+    "planned_start": "Planned start",
+    "planned_end": "Planned end",
+    "actual_start": "Actual start",
+    "actual_end": "Actual end",
+    "country": "Recipient country",
+    "region": "Recipient region",
+    "recipient": "Recipient (country or region)",
+    "share": "Recipient share (%)",
+    "area": "Priority area(s)",
+    "sector": "DAC purpose code(s)",
+    "wsis_action_line": "WSIS action line(s)",
+    "transaction_type": "Transaction type",
+    "amount": "Amount",
+    "currency": "Currency",
+    "value_date": "Value date",
+    "year": "Year",
+    "funding_source": "Funding source",
+    "provider_org": "Provider organisation",
+    "flow_type": "Flow type",
+    "finance_type": "Finance type",
+    "aid_type": "Aid type",
+    "transaction_description": "Transaction description",
+    "need_amount": "Need (total cost)",
+    "need_currency": "Need currency",
+    "commitment": "Commitment amount",
+    "disbursement": "Disbursement amount",
+    "expenditure": "Expenditure amount",
+    "pledge": "Pledge amount",
+    "ignore": "(ignore this column)",
+}
+
+
+class UploadRefused(RegistryError):
+    """The upload is too large or not safe to open (413)."""
+
+    code = 413
+
+
+# -- text helpers --------------------------------------------------------------
+
+
+class NumText(str):
+    """The text of a numeric spreadsheet cell (a '.' decimal point, no separators)."""
+
+
+class DateText(str):
+    """The ISO text of a cell the spreadsheet itself stores as a date."""
+
+
+_PUNCT = re.compile(r"[^0-9a-z%$€£]+")
+
+
+@cache
+def norm(text: str) -> str:
+    """Case-, accent- and punctuation-insensitive form of a header or a name."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    plain = plain.replace("'", "").replace("’", "").replace("&", " and ")
+    return _PUNCT.sub(" ", plain).strip()
+
+
+def cell_text(value: Any) -> str:
+    """A cell value as text: numbers without float noise, dates as ISO, empty as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return NumText(str(int(value)))
+        return NumText(repr(value))
+    if isinstance(value, int):
+        return NumText(str(value))
+    if isinstance(value, dt.datetime):
+        return DateText(value.date().isoformat())
+    if isinstance(value, dt.date):
+        return DateText(value.isoformat())
+    return str(value).strip()
+
+
+# -- data files ----------------------------------------------------------------
+
+
+def _data(name: str) -> str:
+    return resources.files("importers").joinpath(f"column_maps/{name}").read_text("utf-8")
+
+
+@cache
+def column_aliases() -> dict[str, tuple[str, dict]]:
+    """Normalised header -> (field, extra options) from every column map file."""
+    aliases: dict[str, tuple[str, dict]] = {}
+    for name in ("canonical.json", "fr.json", "es.json", "iati.json", "crs.json"):
+        data = json.loads(_data(name))
+        for fld, headers in data.get("columns", {}).items():
+            for header in headers:
+                aliases.setdefault(norm(header), (fld, {}))
+        for header, spec in data.get("with_options", {}).items():
+            spec = dict(spec)
+            aliases[norm(header)] = (spec.pop("field"), spec)
+    for fld, label in FIELDS.items():
+        aliases.setdefault(norm(label), (fld, {}))
+        aliases.setdefault(norm(fld), (fld, {}))
+    return aliases
+
+
+@cache
+def vocabulary() -> dict[str, dict[str, str]]:
+    """Normalised word -> code, for transaction types and project statuses."""
+    data = json.loads(_data("values.json"))
+    out: dict[str, dict[str, str]] = {}
+    for kind in ("transaction_type", "status"):
+        out[kind] = {norm(word): code for code, words in data[kind].items() for word in words}
+        out[kind].update({code: code for code in data[kind]})
+    return out
+
+
+def _csv_data(name: str) -> list[tuple[str, str]]:
+    rows = csv.reader(io.StringIO(_data(name)))
+    next(rows)
+    return [(r[0], r[1]) for r in rows if r and r[0] and not r[0].startswith("#")]
+
+
+class Lookups:
+    """Countries, regions and areas by every name and code a donor may use (read once)."""
+
+    def __init__(self) -> None:
+        self.countries: dict[str, str] = {}
+        self.country_names: dict[str, str] = {}
+        for c in db.session.scalars(select(Country)):
+            self.countries[c.iso3] = c.iso3
+            self.countries[c.iso2] = c.iso3
+            self.countries[c.numeric] = c.iso3
+            for name in (c.name, c.name_fr):
+                if name:
+                    self.country_names[norm(name)] = c.iso3
+        for name, iso3 in _csv_data("country_variants.csv"):
+            if iso3 in self.countries:
+                self.country_names.setdefault(norm(name), iso3)
+        self.regions: dict[str, str] = {}
+        self.region_names: dict[str, str] = {}
+        for r in db.session.scalars(select(Region)):
+            self.regions[r.code] = r.code
+            self.region_names[norm(r.name)] = r.code
+        for name, code in _csv_data("oecd_regions.csv"):
+            if code in self.regions:
+                self.region_names[norm(name)] = code
+                self.region_names.setdefault(norm(name.replace(", regional", "")), code)
+        self.areas: dict[str, str] = {}
+        for a in db.session.scalars(select(PriorityArea)):
+            self.areas[a.code] = a.code
+            self.areas[norm(a.short_name)] = a.code
+            self.areas[norm(f"{a.code} {a.short_name}")] = a.code
+
+    def country(self, text: str) -> str | None:
+        """ISO3 of a country by ISO3, ISO2, numeric code, English or French name or variant."""
+        t = text.strip()
+        up = t.upper()
+        if up in self.countries and (len(up) in (2, 3)):
+            return self.countries[up]
+        if t.isdigit() and len(t) <= 3:
+            return self.countries.get(t.zfill(3))
+        return self.country_names.get(norm(t))
+
+    def region(self, text: str) -> str | None:
+        """M49 code of a region given by code, M49 name or OECD regional name."""
+        t = text.strip()
+        if t.isdigit() and len(t) <= 3:
+            return self.regions.get(t.zfill(3))
+        n = norm(t)
+        return self.region_names.get(n) or self.region_names.get(n.replace(" regional", "").strip())
+
+    def area(self, text: str) -> str | None:
+        t = norm(text).replace(" ", "")
+        m = re.fullmatch(r"(?:para(?:graph)?)?(23[a-l])", t)
+        if m:
+            return m.group(1)
+        return self.areas.get(norm(text))
+
+
+# -- headers -------------------------------------------------------------------
+
+_UNITS = [
+    (re.compile(r"\b(billions?|bn|milliards?)\b"), Decimal(1_000_000_000)),
+    (re.compile(r"\b(millions?|mn|mio|mln|millones|m)\b"), Decimal(1_000_000)),
+    (re.compile(r"\b(thousands?|000s?|000|k|milliers?|miles|keur|kusd)\b"), Decimal(1000)),
+]
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d|21\d\d)\b")
+_SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+_FILLER = {
+    "in",
+    "en",
+    "de",
+    "of",
+    "the",
+    "des",
+    "du",
+    "amount",
+    "montant",
+    "monto",
+    "value",
+    "total",
+    "en miles",
+}
+
+
+@dataclass
+class Column:
+    """One column of a sheet and what it means."""
+
+    index: int
+    header: str
+    field: str = "ignore"
+    tx_type: str | None = None  # for wide amount columns
+    year: int | None = None  # for one-column-per-year layouts
+    unit: Decimal = Decimal(1)
+    currency: str | None = None
+    detected: bool = True
+
+    @property
+    def spec(self) -> str:
+        """The mapping value of this column: field[:year], e.g. 'commitment:2021'."""
+        return f"{self.field}:{self.year}" if self.year and self.field in WIDE_TYPES else self.field
+
+
+def parse_header(text: str) -> Column:
+    """What a header means: its field, and any year, unit or currency it names."""
+    col = Column(index=-1, header=text)
+    n = norm(text)
+    if not n:
+        return col
+    alias = column_aliases().get(n)
+    if alias:
+        col.field = alias[0]
+        _apply_extra(col, alias[1])
+        return col
+    rest = " " + n + " "
+    for pattern, factor in _UNITS:
+        if pattern.search(rest):
+            rest = pattern.sub(" ", rest)
+            col.unit = factor
+            break
+    year = _YEAR.search(rest)
+    if year:
+        col.year = int(year.group(1))
+        rest = _YEAR.sub(" ", rest)
+    words = []
+    for word in rest.split():
+        code = _SYMBOLS.get(word) or (
+            word.upper() if len(word) == 3 and money.is_currency(word.upper()) else None
+        )
+        if code:
+            col.currency = code
+        elif word not in _FILLER:
+            words.append(word)
+    rest = " ".join(words)
+    if not rest:
+        # "2021" alone, or "Amount (USD thousands)": a plain amount column.
+        col.field = (
+            "amount"
+            if (col.currency or col.unit != 1 or n.startswith(("amount", "montant", "monto")))
+            else "ignore"
+        )
+        if col.year and col.field == "ignore":
+            col.field = "year_amount"
+        return col
+    alias = column_aliases().get(rest)
+    if alias and (alias[0] in AMOUNT_FIELDS or alias[0] == "need_amount"):
+        col.field = alias[0]
+        _apply_extra(col, alias[1])
+    else:
+        col.year = None
+        col.unit = Decimal(1)
+        col.currency = None
+    if col.field in WIDE_TYPES:
+        col.tx_type = col.field
+    return col
+
+
+def _apply_extra(col: Column, extra: dict) -> None:
+    if extra.get("currency"):
+        col.currency = extra["currency"]
+    if extra.get("unit"):
+        col.unit = Decimal(str(extra["unit"]))
+    if col.field in WIDE_TYPES:
+        col.tx_type = col.field
+
+
+def parse_spec(spec: str, header: str, index: int) -> Column:
+    """A column from an explicit mapping value such as 'disbursement:2022' or 'ignore'."""
+    base, _, year = str(spec).strip().partition(":")
+    base = base.strip().lower()
+    if base not in FIELDS:
+        raise ValidationError(
+            f"Unknown field {spec!r} for column {header!r}",
+            {"mapping": [f"{header}: unknown field {spec!r}; choose one of {', '.join(FIELDS)}"]},
+        )
+    detected = parse_header(header)
+    col = Column(index=index, header=header, field=base, detected=False)
+    col.unit, col.currency = detected.unit, detected.currency
+    if base in WIDE_TYPES:
+        col.tx_type = base
+        col.year = int(year) if year.strip().isdigit() else detected.year
+    return col
+
+
+def _explicit(options: dict) -> dict[str, str]:
+    mapping = options.get("mapping") or {}
+    if isinstance(mapping, str):
+        try:
+            mapping = json.loads(mapping)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"The mapping is not valid JSON: {exc}", {"mapping": [str(exc)]}
+            ) from None
+    if not isinstance(mapping, dict):
+        raise ValidationError(
+            "The mapping must be a JSON object", {"mapping": ["Expected an object"]}
+        )
+    columns = mapping.get("columns", mapping)
+    for key in ("decimal", "dates", "currency", "unit", "default_type", "sheet", "header_row"):
+        if key in mapping and key not in options:
+            options[key] = mapping[key]
+    return {norm(k): v for k, v in columns.items() if isinstance(v, str)}
+
+
+def _combine(parent: str, child: str) -> str:
+    if (
+        parent
+        and child
+        and (_YEAR.fullmatch(child.strip()) or parse_header(child).field in ("ignore", "amount"))
+    ):
+        return f"{parent} {child}"
+    return child or parent
+
+
+def map_columns(header_rows: list[list[str]], explicit: dict[str, str]) -> list[Column]:
+    """Columns of a header (one row, or a group row above it whose cells are merged)."""
+    child = header_rows[-1]
+    parent = header_rows[0] if len(header_rows) > 1 else []
+    columns = []
+    for i, text in enumerate(child):
+        p = parent[i] if i < len(parent) else ""
+        header = _combine(p, text) if p else text
+        key = norm(header)
+        if key in explicit or norm(text) in explicit:
+            columns.append(parse_spec(explicit.get(key, explicit.get(norm(text))), header, i))
+            continue
+        col = parse_header(header)
+        col.index = i
+        if col.field == "year_amount":
+            col.field = "ignore"
+        columns.append(col)
+    return columns
+
+
+def _score(columns: list[Column]) -> int:
+    fields = [c.field for c in columns if c.field != "ignore"]
+    score = len(set(fields)) + sum(1 for c in columns if c.year and c.tx_type)
+    if "reference" in fields:
+        score += 2
+    return score
+
+
+def _fill_merged(rows: list[list[str]], merged: list) -> None:
+    """Copy a merged cell's value into every cell it covers (header area only)."""
+    for (r0, c0), (r1, c1) in merged:
+        if r0 >= len(rows):
+            continue
+        value = rows[r0][c0] if c0 < len(rows[r0]) else ""
+        for r in range(r0, min(r1, len(rows) - 1) + 1):
+            row = rows[r]
+            if len(row) <= c1:
+                row.extend([""] * (c1 + 1 - len(row)))
+            for c in range(c0, c1 + 1):
+                if not row[c]:
+                    row[c] = value
+
+
+def _forward_fill(row: list[str]) -> list[str]:
+    out, last = [], ""
+    for cell in row:
+        last = cell or last
+        out.append(last)
+    return out
+
+
+def find_header(
+    rows: list[list[str]], explicit: dict[str, str], header_row: int | None
+) -> tuple[int, list[Column]]:
+    """The header row (0-based) and its columns; -1 when none looks like a header."""
+    best: tuple[int, int, list[Column]] = (-1, 1, [])
+    candidates = [header_row - 1] if header_row else range(min(len(rows), HEADER_SCAN_ROWS))
+    for r in candidates:
+        if r < 0 or r >= len(rows) or not any(rows[r]):
+            continue
+        options = [[rows[r]]]
+        if r > 0 and sum(1 for c in rows[r - 1] if c) >= 2:
+            options.append([_forward_fill(rows[r - 1]), rows[r]])
+        for header_rows in options:
+            columns = map_columns(header_rows, explicit)
+            score = _score(columns)
+            if score > best[1] or (header_row and best[0] < 0):
+                best = (r, score, columns)
+    return best[0], best[2]
+
+
+# -- values --------------------------------------------------------------------
+
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_CURRENCY_TOKEN = re.compile(r"[A-Za-z]{3}")
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2009'’_]")
+_DATE_ISO = re.compile(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?(?:[T ][\d:.]+Z?)?")
+_DATE_YMD = re.compile(r"(\d{4})[/.](\d{1,2})[/.](\d{1,2})")
+_DATE_XY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
+_MONTHS = {
+    norm(m): i
+    for i, names in enumerate(
+        [
+            ("jan", "january", "janvier", "janv", "enero", "ene"),
+            ("feb", "february", "fevrier", "fev", "febrero"),
+            ("mar", "march", "mars", "marzo"),
+            ("apr", "april", "avril", "avr", "abril", "abr"),
+            ("may", "mai", "mayo"),
+            ("jun", "june", "juin", "junio"),
+            ("jul", "july", "juillet", "juil", "julio"),
+            ("aug", "august", "aout", "agosto", "ago"),
+            ("sep", "sept", "september", "septembre", "septiembre"),
+            ("oct", "october", "octobre", "octubre"),
+            ("nov", "november", "novembre", "noviembre"),
+            ("dec", "december", "decembre", "diciembre", "dic"),
+        ],
+        1,
+    )
+    for m in names
+}
+_DATE_WORDS = re.compile(r"(\d{1,2})\s+([a-z]+)\.?\s+(\d{4})|([a-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})")
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+
+class CellError(ValueError):
+    """A cell that cannot be read; the message says why in plain words."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
+
+
+def detect_decimal(samples: Iterable[str]) -> str:
+    """',' when the file's text amounts use a decimal comma, else '.'."""
+    comma = point = 0
+    for text in samples:
+        if isinstance(text, NumText) or not text:
+            continue
+        if re.search(r"\d,\d{1,2}\)?$", text) or re.search(r"\.\d{3},\d", text):
+            comma += 1
+        elif re.search(r"\d\.\d{1,2}\)?$", text) or re.search(r",\d{3}\.\d", text):
+            point += 1
+    return "," if comma > point else "."
+
+
+def parse_amount(text: str, decimal: str) -> tuple[Decimal, str | None]:
+    """An amount from text with separators, symbols, parentheses; and a currency if named."""
+    if isinstance(text, NumText) or _PLAIN_NUMBER.fullmatch(text):
+        try:
+            return Decimal(text), None
+        except InvalidOperation:
+            raise CellError(f"{text!r} is not an amount", "invalid_amount") from None
+    t = text.strip()
+    currency = None
+    negative = False
+    if t.startswith("(") and t.endswith(")"):
+        negative, t = True, t[1:-1]
+    for symbol, code in (("US$", "USD"), ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY")):
+        if symbol in t:
+            currency, t = code, t.replace(symbol, "")
+    token = _CURRENCY_TOKEN.search(t)
+    if token and money.is_currency(token.group(0).upper()):
+        currency, t = token.group(0).upper(), t.replace(token.group(0), "")
+    t = _SPACES.sub("", t)
+    if t.endswith("-") and t[:-1].replace(",", "").replace(".", "").isdigit():
+        negative, t = True, t[:-1]
+    if t.startswith("-"):
+        negative, t = not negative, t[1:]
+    elif t.startswith("+"):
+        t = t[1:]
+    if decimal == ",":
+        t = t.replace(".", "").replace(",", ".")
+    else:
+        t = t.replace(",", "")
+    if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", t):
+        raise CellError(f"{text!r} is not an amount", "invalid_amount")
+    value = Decimal(t)
+    return (-value if negative else value), currency
+
+
+def _date(y: int, m: int, d: int, text: str) -> dt.date:
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        raise CellError(f"{text!r} is not a real date", "invalid_date") from None
+
+
+def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7, 1)) -> dt.date:
+    """A date from an Excel serial, ISO, d/m/y or m/d/y (by convention), words, or a year alone."""
+    if isinstance(text, DateText):
+        return dt.date.fromisoformat(text)
+    t = text.strip()
+    if isinstance(text, NumText) or t.isdigit():
+        try:
+            number = Decimal(t)
+        except InvalidOperation:
+            raise CellError(f"{text!r} is not a date", "invalid_date") from None
+        n = int(number)
+        if 1900 <= n <= 2200 and number == n:
+            return dt.date(n, *year_day)
+        if 0 < number < 2958466:
+            return EXCEL_EPOCH + dt.timedelta(days=n)
+        raise CellError(f"{text!r} is not a date", "invalid_date")
+    m = _DATE_ISO.fullmatch(t)
+    if m:
+        return _date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1), text)
+    m = _DATE_YMD.fullmatch(t)
+    if m:
+        return _date(int(m.group(1)), int(m.group(2)), int(m.group(3)), text)
+    m = _DATE_XY.fullmatch(t)
+    if m:
+        a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if y < 100:
+            y += 2000 if y < 70 else 1900
+        if a > 12 >= b:
+            return _date(y, b, a, text)
+        if b > 12 >= a:
+            return _date(y, a, b, text)
+        if a == b:
+            return _date(y, a, b, text)
+        if convention == "dmy":
+            return _date(y, b, a, text)
+        if convention == "mdy":
+            return _date(y, a, b, text)
+        raise CellError(
+            f"{text!r} could be {a} {_month(b)} or {b} {_month(a)} {y}: say whether this file "
+            "writes "
+            "dates day/month/year or month/day/year (option dates = dmy or mdy)",
+            "ambiguous_date",
+        )
+    m = _DATE_WORDS.fullmatch(norm(t))
+    if m:
+        if m.group(1):
+            day, month, year = int(m.group(1)), _MONTHS.get(m.group(2)), int(m.group(3))
+        else:
+            month, day, year = _MONTHS.get(m.group(4)), int(m.group(5)), int(m.group(6))
+        if month:
+            return _date(year, month, day, text)
+    raise CellError(f"{text!r} is not a date (use YYYY-MM-DD)", "invalid_date")
+
+
+def _month(n: int) -> str:
+    return dt.date(2000, n, 1).strftime("%B")
+
+
+_SHARE_SUFFIX = re.compile(r"^(.*?)[\s:]*\(?\s*(\d+(?:[.,]\d+)?)\s*%\s*\)?$")
+
+
+def split_items(text: str, commas: bool = False) -> list[tuple[str, str | None]]:
+    """'KEN (60%); TZA (40%)' -> [('KEN', '60'), ('TZA', '40')]."""
+    parts = re.split(r"[;|\n]" if not commas else r"[;|,/\n]", text)
+    out = []
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        m = _SHARE_SUFFIX.match(part)
+        if m and m.group(1).strip():
+            out.append((m.group(1).strip(), m.group(2).replace(",", ".")))
+        else:
+            out.append((part, None))
+    return out
+
+
+# -- opening files -------------------------------------------------------------
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def _limit(name: str, default: int) -> int:
+    return int(current_app.config.get(name, default)) if has_app_context() else default
+
+
+def check_archive(path: Path) -> str:
+    """Refuse an XLSX/ODS whose declared uncompressed size is too large (before parsing)."""
+    limit = _limit("IMPORT_MAX_UNCOMPRESSED", 300 * 1024 * 1024)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            names = {i.filename for i in infos}
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValidationError(f"The file is not a readable XLSX or ODS workbook: {exc}") from None
+    if len(infos) > 10_000:
+        raise UploadRefused(
+            f"The workbook holds {len(infos):,} parts; that is not a spreadsheet we can open"
+        )
+    declared = sum(i.file_size for i in infos)
+    if declared > limit:
+        raise UploadRefused(
+            f"The workbook would unpack to {declared:,} bytes, more than the limit of {limit:,}; "
+            "split it or save it as CSV"
+        )
+    for info in infos:
+        if info.file_size > 50 * 1024 * 1024 and info.file_size > 200 * max(info.compress_size, 1):
+            raise UploadRefused(
+                f"Part {info.filename!r} of the workbook is compressed suspiciously well"
+            )
+    if "content.xml" in names and "mimetype" in names:
+        return "ods"
+    if "[Content_Types].xml" in names:
+        return "xlsx"
+    raise ValidationError("The file is a ZIP archive but not an XLSX or ODS workbook")
+
+
+def decode_text(raw: bytes) -> tuple[str, str]:
+    """Text of a CSV file and the encoding used (BOMs, UTF-16, UTF-8, else Windows-1252)."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16"), "utf-16"
+    head = raw[:4000]
+    if head and head.count(b"\x00") > len(head) // 4:
+        # UTF-16 without a BOM: the NULs sit at odd positions (LE) or even (BE).
+        le = head[1::2].count(b"\x00") > head[0::2].count(b"\x00")
+        encoding = "utf-16-le" if le else "utf-16-be"
+        return raw.decode(encoding, errors="replace"), encoding
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace"), "cp1252"
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a CSV text among , ; tab and |."""
+    lines = [line for line in text[:65536].splitlines()[:50] if line.strip()]
+    best, best_score = ",", -1
+    for delim in (",", ";", "\t", "|"):
+        counts = [len(next(csv.reader([line], delimiter=delim))) - 1 for line in lines]
+        counts = [c for c in counts if c > 0]
+        if not counts:
+            continue
+        common, freq = Counter(counts).most_common(1)[0]
+        score = freq * 10 + common
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+@dataclass
+class Sheet:
+    """A sheet's rows as an iterator of lists of raw values (text for CSV)."""
+
+    name: str
+    rows: Iterator[list]
+    merged: list = field(default_factory=list)
+    col_offset: int = 0  # calamine yields rows from row 1 but columns from the first used one
+
+
+def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, list[Sheet]]:
+    """The file's format and its sheets (the chosen one only, when named)."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith(ZIP_MAGIC):
+        fmt = check_archive(path)
+    elif head.startswith(OLE_MAGIC):
+        fmt = "xls"
+    else:
+        raw = path.read_bytes()
+        text, _encoding = decode_text(raw)
+        delimiter = sniff_delimiter(text)
+        name = Path(filename).stem or "CSV"
+        if wanted and wanted != name:
+            pass  # a CSV has one table; the sheet name is only a label
+        return "csv", [Sheet(name, csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))]
+    import python_calamine
+
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises its own error types for damaged files
+        raise ValidationError(f"The workbook cannot be read: {exc}") from None
+    names = workbook.sheet_names
+    if wanted:
+        if wanted not in names:
+            raise ValidationError(
+                f"There is no sheet {wanted!r}; the sheets are {', '.join(names)}",
+                {"sheet": ["Unknown sheet"]},
+            )
+        names = [wanted]
+    sheets = []
+    for name in names:
+        sheet = workbook.get_sheet_by_name(name)
+        try:
+            merged = list(sheet.merged_cell_ranges or [])
+        except Exception:  # not every format reports merges
+            merged = []
+        start = sheet.start or (0, 0)
+        offset = start[1] if start else 0
+        merged = [
+            ((r0, c0 - offset), (r1, c1 - offset)) for (r0, c0), (r1, c1) in merged if c0 >= offset
+        ]
+        sheets.append(Sheet(name, iter(sheet.iter_rows()), merged, offset))
+    return fmt, sheets
+
+
+# -- rows -> projects ----------------------------------------------------------
+
+_TOTAL = re.compile(
+    r"^(grand )?(sub ?)?totals?\b|^sous total|^total general|^total des|^suma\b|^total\b"
+)
+
+
+@dataclass
+class _Builder:
+    record: ProjectRecord
+    recipients: dict[tuple, RecipientRecord] = field(default_factory=dict)
+    weights: dict[tuple, dict[str, Decimal]] = field(default_factory=dict)
+    currencies: set = field(default_factory=set)
+    areas: dict[str, AreaRecord] = field(default_factory=dict)
+    numeric_shares: bool = True
+
+
+class SheetReader:
+    """Reads one file; keeps the lookups, the conventions and the problems."""
+
+    def __init__(self, filename: str, options: dict) -> None:
+        self.filename = Path(filename).name
+        self.options = options
+        self.problems: list[Problem] = []
+        self.lookups = Lookups()
+        self.explicit = _explicit(options)
+        self.decimal = options.get("decimal") if options.get("decimal") in (",", ".") else None
+        self.dates = options.get("dates") if options.get("dates") in ("dmy", "mdy") else None
+        self.default_currency = (options.get("currency") or "").upper() or None
+        self.unit = Decimal(str(options.get("unit") or 1))
+        self.max_rows = int(options.get("max_rows") or _limit("IMPORT_MAX_ROWS", 500_000))
+        self.builders: dict[str, _Builder] = {}
+        self.skipped: Counter = Counter()
+        self.rows_read = 0
+        self.info: dict[str, Any] = {"sheets": [], "preview": {}, "mapping": {"columns": {}}}
+        self._date_cache: dict[tuple[str, tuple], dt.date] = {}
+        self._tx_type_cache: dict[str, str | None] = {}
+        self.progress = options.get("_progress")
+
+    def problem(
+        self,
+        severity: str,
+        code: str,
+        message: str,
+        sheet: str,
+        row: int | None,
+        column: str | None = None,
+        value: Any = None,
+    ) -> None:
+        loc = Location(file=self.filename, sheet=sheet, row=row, column=column)
+        self.problems.append(
+            Problem(severity, message, loc, None if value in (None, "") else str(value), code)
+        )
+
+    # -- reading --------------------------------------------------------------
+
+    def read(self, path: Path) -> ReadResult:
+        fmt, sheets = open_sheets(path, self.filename, self.options.get("sheet"))
+        self.info["format"] = fmt
+        for sheet in sheets:
+            self.read_sheet(sheet, fmt)
+            if self.rows_read > self.max_rows:
+                break
+        records = [self._finish(b) for b in self.builders.values()]
+        self.info.update(
+            rows_read=self.rows_read,
+            rows_skipped=sum(self.skipped.values()),
+            skipped=dict(self.skipped),
+            decimal=self.decimal or ".",
+            projects=len(records),
+        )
+        return ReadResult(records, self.problems, self.info)
+
+    def read_sheet(self, sheet: Sheet, fmt: str) -> None:
+        head: list[list[str]] = []
+        for raw in sheet.rows:
+            head.append([cell_text(v) for v in raw])
+            if len(head) >= HEADER_SCAN_ROWS:
+                break
+        _fill_merged(head, sheet.merged)
+        header_row = self.options.get("header_row")
+        r, columns = find_header(head, self.explicit, int(header_row) if header_row else None)
+        label = sheet.name if fmt != "csv" else None
+        if r < 0:
+            if any(any(row) for row in head):
+                self.problem(
+                    "warning",
+                    "no_header",
+                    "No header row was recognised in this sheet; it was skipped",
+                    label,
+                    None,
+                )
+            return
+        fields = {c.field for c in columns}
+        self.info["sheets"].append(sheet.name)
+        mapping = self.info["mapping"]["columns"]
+        for c in columns:
+            if c.header:
+                mapping.setdefault(c.header, c.spec)
+                if c.field == "ignore":
+                    self.problem(
+                        "warning",
+                        "unknown_column",
+                        f"Column {c.header!r} was not recognised and is ignored",
+                        label,
+                        r + 1,
+                        c.header,
+                    )
+        missing = [f for f in ("reference", "title") if f not in fields]
+        if missing:
+            for f in missing:
+                self.problem(
+                    "error",
+                    "missing_column",
+                    f"No column for the {FIELDS[f].lower()} was found",
+                    label,
+                    r + 1,
+                    None,
+                )
+            return
+        used = [c for c in columns if c.field != "ignore"]
+        amount_cols = [c for c in used if c.field in AMOUNT_FIELDS or c.field == "need_amount"]
+        rest = sheet.rows
+        preview = self.info["preview"].setdefault(
+            sheet.name, {"header_row": r + 1, "headers": [c.header for c in columns], "rows": []}
+        )
+        first_rows = head[r + 1 :]
+        # Decide the decimal separator from the first rows when neither declared nor known.
+        if self.decimal is None:
+            samples = [
+                row[c.index] for row in first_rows for c in amount_cols if c.index < len(row)
+            ]
+            self.decimal = detect_decimal(samples) if samples else None
+        rownum = r + 1
+        has_type = "transaction_type" in fields
+        if "amount" in fields and not has_type and not self.options.get("default_type"):
+            self.problem(
+                "warning",
+                "amount_as_commitment",
+                "There is no transaction type column: amounts are read as commitments",
+                label,
+                r + 1,
+            )
+        for row in _text_rows(first_rows, rest, fmt):
+            rownum += 1
+            if not any(row):
+                continue
+            self.rows_read += 1
+            if self.rows_read > self.max_rows:
+                self.problem(
+                    "error",
+                    "too_many_rows",
+                    f"The file has more than {self.max_rows:,} rows; split it into smaller files",
+                    label,
+                    rownum,
+                )
+                return
+            if len(preview["rows"]) < PREVIEW_ROWS:
+                preview["rows"].append({"row": rownum, "cells": row[: len(columns)]})
+            if self.decimal is None:
+                samples = [row[c.index] for c in amount_cols if c.index < len(row)]
+                if any(s and not isinstance(s, NumText) for s in samples):
+                    self.decimal = detect_decimal(samples)
+            self.read_row(row, rownum, used, label, has_type)
+            if self.progress and self.rows_read % 5000 == 0:
+                self.progress(self.rows_read, 0, "reading")
+
+    def read_row(
+        self, row: list[str], rownum: int, columns: list[Column], sheet: str | None, has_type: bool
+    ) -> None:
+        values: dict[str, str] = {}
+        wide: list[tuple[Column, str]] = []
+        for c in columns:
+            v = row[c.index] if c.index < len(row) else ""
+            if not v:
+                continue
+            if c.tx_type:
+                wide.append((c, v))
+            elif c.field not in values:
+                values[c.field] = v
+        ref = values.get("reference", "")
+        first_text = next((v for v in row[:6] if v and not isinstance(v, NumText)), "")
+        if _TOTAL.match(norm(first_text)) and (not ref or _TOTAL.match(norm(ref))):
+            self.skipped["total_row"] += 1
+            self.problem(
+                "warning",
+                "total_row",
+                "Total row skipped (totals are computed by the registry)",
+                sheet,
+                rownum,
+                None,
+                first_text,
+            )
+            return
+        if not ref or (
+            values.keys() == {"reference"} and not wide and len(ref) > 15 and " " in ref
+        ):
+            if ref:
+                self.skipped["note_row"] += 1
+                self.problem(
+                    "warning",
+                    "note_row",
+                    "Row with only a text in the reference column skipped (a note?)",
+                    sheet,
+                    rownum,
+                    None,
+                    ref,
+                )
+                return
+            if values.keys() - {"title", "description", "transaction_description"} or wide:
+                self.problem(
+                    "error",
+                    "missing_reference",
+                    "The project reference is missing",
+                    sheet,
+                    rownum,
+                    self._header(columns, "reference"),
+                )
+            else:
+                self.skipped["note_row"] += 1
+                self.problem(
+                    "warning",
+                    "note_row",
+                    "Row without a project reference skipped (a note?)",
+                    sheet,
+                    rownum,
+                    None,
+                    first_text,
+                )
+            return
+        builder = self.builders.get(ref)
+        loc = Location(file=self.filename, sheet=sheet, row=rownum)
+        if builder is None:
+            record = ProjectRecord(reference=ref, title=values.get("title", ""), location=loc)
+            record.columns = {self._record_field(c.field): c.header for c in columns}
+            builder = self.builders[ref] = _Builder(record)
+            self._project_fields(builder, values, columns, sheet, rownum)
+        else:
+            title = values.get("title")
+            if title and not builder.record.title:
+                builder.record.title = title
+            elif title and title != builder.record.title:
+                self.problem(
+                    "warning",
+                    "title_differs",
+                    f"Project {ref!r} has another title on row {builder.record.location.row}; "
+                    "the first one is kept",
+                    sheet,
+                    rownum,
+                    self._header(columns, "title"),
+                    title,
+                )
+        recipients = self._recipients(values, columns, sheet, rownum)
+        for key, rec in recipients:
+            if key not in builder.recipients:
+                builder.recipients[key] = rec
+                builder.weights[key] = {}
+            elif rec.share is not None:
+                builder.recipients[key].share = rec.share
+        self._areas_and_codes(builder, values, columns, sheet, rownum)
+        for tx in self._transactions(values, wide, columns, sheet, rownum, has_type):
+            builder.record.transactions.append(tx)
+            builder.currencies.add(tx.currency)
+            for key, _rec in recipients:
+                w = builder.weights[key]
+                w[tx.type] = w.get(tx.type, Decimal(0)) + tx.amount
+
+    @staticmethod
+    def _record_field(name: str) -> str:
+        return {
+            "country": "recipients",
+            "region": "recipients",
+            "recipient": "recipients",
+            "share": "recipients",
+            "area": "areas",
+            "sector": "sectors",
+            "wsis_action_line": "wsis_action_lines",
+            "need_amount": "need",
+            "need_currency": "need",
+            "transaction_type": "type",
+        }.get(name, name)
+
+    @staticmethod
+    def _header(columns: list[Column], name: str) -> str | None:
+        return next((c.header for c in columns if c.field == name), None)
+
+    def _date(self, text: str, field_name: str, columns, sheet, rownum) -> dt.date | None:
+        year_day = (
+            (1, 1)
+            if field_name.endswith("start")
+            else (12, 31)
+            if field_name.endswith("end")
+            else (7, 1)
+        )
+        key = (text, year_day)
+        found = self._date_cache.get(key)
+        if found is not None:
+            return found
+        try:
+            found = parse_date(text, self.dates, year_day)
+        except CellError as exc:
+            self.problem(
+                "error", exc.code, str(exc), sheet, rownum, self._header(columns, field_name), text
+            )
+            return None
+        if type(text) is str:
+            self._date_cache[key] = found
+        return found
+
+    def _project_fields(self, b: _Builder, values: dict, columns, sheet, rownum) -> None:
+        rec = b.record
+        rec.description = values.get("description", "")
+        rec.iati_identifier = values.get("iati_identifier") or None
+        if values.get("status"):
+            status = vocabulary()["status"].get(norm(values["status"]))
+            if status is None:
+                self.problem(
+                    "error",
+                    "unknown_status",
+                    f"Unknown status {values['status']!r} (pipeline, active, completed, cancelled, "
+                    "suspended)",
+                    sheet,
+                    rownum,
+                    self._header(columns, "status"),
+                    values["status"],
+                )
+            rec.status = status
+        for name in ("planned_start", "planned_end", "actual_start", "actual_end"):
+            if values.get(name):
+                setattr(rec, name, self._date(values[name], name, columns, sheet, rownum))
+        if values.get("need_amount"):
+            col = next(c for c in columns if c.field == "need_amount")
+            try:
+                amount, cur = parse_amount(values["need_amount"], self.decimal or ".")
+                rec.need_amount = amount * col.unit * self.unit
+                rec.need_currency = (
+                    values.get("need_currency")
+                    or cur
+                    or col.currency
+                    or values.get("currency")
+                    or self.default_currency
+                    or ""
+                ).upper()
+            except CellError as exc:
+                self.problem(
+                    "error", exc.code, str(exc), sheet, rownum, col.header, values["need_amount"]
+                )
+
+    def _recipients(self, values, columns, sheet, rownum) -> list[tuple[tuple, RecipientRecord]]:
+        out = []
+        share_text = values.get("share")
+        for name in ("country", "region", "recipient"):
+            text = values.get(name)
+            if not text:
+                continue
+            items = split_items(text)
+            for item, item_share in items:
+                country = region = None
+                if name in ("country", "recipient"):
+                    country = self.lookups.country(item)
+                if country is None and name in ("region", "recipient"):
+                    region = self.lookups.region(item)
+                if country is None and region is None:
+                    what = (
+                        "country"
+                        if name == "country"
+                        else "region"
+                        if name == "region"
+                        else "country or region"
+                    )
+                    self.problem(
+                        "error",
+                        f"unknown_{'country' if name != 'region' else 'region'}",
+                        f"Unknown {what} {item!r}",
+                        sheet,
+                        rownum,
+                        self._header(columns, name),
+                        item,
+                    )
+                    continue
+                share = None
+                given = item_share or (share_text if len(items) == 1 else None)
+                if given:
+                    try:
+                        share, _ = parse_amount(given.replace("%", "").strip(), self.decimal or ".")
+                    except CellError:
+                        self.problem(
+                            "error",
+                            "invalid_share",
+                            f"{given!r} is not a percentage",
+                            sheet,
+                            rownum,
+                            self._header(columns, "share"),
+                            given,
+                        )
+                out.append(
+                    (
+                        (country, region),
+                        RecipientRecord(country=country, region=region, share=share),
+                    )
+                )
+        return out
+
+    def _areas_and_codes(self, b: _Builder, values, columns, sheet, rownum) -> None:
+        rec = b.record
+        if values.get("area"):
+            for item, share in split_items(values["area"], commas=True):
+                code = self.lookups.area(item)
+                if code is None:
+                    self.problem(
+                        "error",
+                        "unknown_area",
+                        f"Unknown priority area {item!r} (23a-23l or its name)",
+                        sheet,
+                        rownum,
+                        self._header(columns, "area"),
+                        item,
+                    )
+                elif code not in b.areas:
+                    b.areas[code] = AreaRecord(code=code, share=Decimal(share) if share else None)
+        if values.get("sector"):
+            for item, _share in split_items(values["sector"], commas=True):
+                m = re.match(r"\d{5}", item)
+                if not m:
+                    self.problem(
+                        "error",
+                        "invalid_sector",
+                        f"{item!r} is not a DAC 5-digit purpose code",
+                        sheet,
+                        rownum,
+                        self._header(columns, "sector"),
+                        item,
+                    )
+                elif m.group(0) not in rec.sectors:
+                    rec.sectors.append(m.group(0))
+        if values.get("wsis_action_line"):
+            for item in re.split(r"[;,/|\s]+", values["wsis_action_line"]):
+                code = item.strip().upper()
+                if code and code not in rec.wsis_action_lines:
+                    rec.wsis_action_lines.append(code)
+
+    def _tx_type(self, text: str) -> str | None:
+        if text not in self._tx_type_cache:
+            self._tx_type_cache[text] = vocabulary()["transaction_type"].get(norm(text))
+        return self._tx_type_cache[text]
+
+    def _transactions(
+        self, values, wide, columns, sheet, rownum, has_type
+    ) -> list[TransactionRecord]:
+        cells: list[tuple[Column, str, str]] = []
+        if values.get("amount"):
+            col = next(c for c in columns if c.field == "amount" and not c.tx_type)
+            type_text = (
+                values.get("transaction_type")
+                or self.options.get("default_type")
+                or ("" if has_type else "commitment")
+            )
+            tx_type = self._tx_type(type_text) if type_text else None
+            if tx_type is None:
+                self.problem(
+                    "error",
+                    "unknown_transaction_type",
+                    f"Unknown transaction type {type_text!r} (commitment, disbursement, "
+                    "expenditure, "
+                    "pledge, incoming funds)"
+                    if type_text
+                    else "The transaction type is missing",
+                    sheet,
+                    rownum,
+                    self._header(columns, "transaction_type"),
+                    type_text,
+                )
+            else:
+                cells.append((col, values["amount"], tx_type))
+        for col, text in wide:
+            cells.append((col, text, col.tx_type))
+        out = []
+        for col, text, tx_type in cells:
+            try:
+                amount, named = parse_amount(text, self.decimal or ".")
+            except CellError as exc:
+                self.problem("error", exc.code, str(exc), sheet, rownum, col.header, text)
+                continue
+            if amount == 0 and col.tx_type:
+                continue  # an empty year in a wide layout
+            currency = (
+                values.get("currency") or named or col.currency or self.default_currency or ""
+            )
+            currency = _SYMBOLS.get(currency.lower(), currency).upper()
+            if not currency:
+                self.problem(
+                    "error",
+                    "missing_currency",
+                    'No currency: add a currency column, name it in the header ("Amount (EUR)") '
+                    "or choose one for the file",
+                    sheet,
+                    rownum,
+                    col.header,
+                    text,
+                )
+                continue
+            when = None
+            if values.get("value_date"):
+                when = self._date(values["value_date"], "value_date", columns, sheet, rownum)
+            elif col.year:
+                when = dt.date(col.year, 7, 1)
+            elif values.get("year"):
+                when = self._date(values["year"], "year", columns, sheet, rownum)
+            else:
+                self.problem(
+                    "error",
+                    "missing_date",
+                    "No value date or year for this amount",
+                    sheet,
+                    rownum,
+                    col.header,
+                    text,
+                )
+                continue
+            if when is None:
+                continue
+            out.append(
+                TransactionRecord(
+                    type=tx_type,
+                    amount=amount * col.unit * self.unit
+                    if (col.unit != 1 or self.unit != 1)
+                    else amount,
+                    currency=currency,
+                    value_date=when,
+                    funding_source=values.get("funding_source"),
+                    provider_org=values.get("provider_org"),
+                    flow_type=values.get("flow_type"),
+                    finance_type=values.get("finance_type"),
+                    aid_type=values.get("aid_type"),
+                    description=values.get("transaction_description", ""),
+                    location=Location(
+                        file=self.filename, sheet=sheet, row=rownum, column=col.header
+                    ),
+                )
+            )
+        return out
+
+    def _finish(self, b: _Builder) -> ProjectRecord:
+        rec = b.record
+        recipients = list(b.recipients.values())
+        shares = [r.share for r in recipients]
+        if (
+            shares
+            and all(s is not None for s in shares)
+            and sum(shares) <= Decimal("1.0001")
+            and len(shares) > 1
+        ):
+            for r in recipients:  # fractions (0.6, 0.4) from cells formatted as percentages
+                r.share = r.share * 100
+        if all(s is None for s in shares) and len(b.currencies) <= 1:
+            totals = list(b.weights.values())
+            for kind in ("commitment", "disbursement", "expenditure", "pledge", "incoming_funds"):
+                if any(w.get(kind) for w in totals):
+                    for key, r in b.recipients.items():
+                        r.weight = b.weights[key].get(kind)
+                    break
+        rec.recipients = recipients
+        rec.areas = list(b.areas.values())
+        return rec
+
+
+def _text_rows(first: list[list[str]], rest: Iterator[list], fmt: str) -> Iterator[list[str]]:
+    """The rows after the scanned head, every cell as text."""
+    yield from first
+    if fmt == "csv":
+        for raw in rest:
+            yield [c.strip() for c in raw]
+    else:
+        for raw in rest:
+            yield [cell_text(v) for v in raw]
+
+
+def read_sheet_file(path: Path, filename: str, options: dict) -> ReadResult:
+    """The pipeline's reader for donor spreadsheets (registered as kind 'sheet')."""
+    return SheetReader(filename, dict(options)).read(path)
+
+
+def looks_like_table(head: bytes, filename: str) -> bool:
+    """Spreadsheets by signature; CSV by extension (text has no signature)."""
+    suffix = Path(filename).suffix.lower()
+    if head.startswith(OLE_MAGIC):
+        return True
+    if head.startswith(ZIP_MAGIC):
+        return (
+            suffix in (".xlsx", ".xlsm", ".ods", "")
+            or b"[Content_Types].xml" in head
+            or b"mimetype" in head
+        )
+    return suffix in (".csv", ".tsv", ".txt")
+
+
+register_reader(
+    "sheet", read_sheet_file, looks_like_table, ("xlsx", "xlsm", "xls", "ods", "csv", "tsv", "txt")
+)

@@ -1,0 +1,120 @@
+"""The import API: upload, preview, commit, undo, permissions and upload limits."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from registry.extensions import db
+from registry.models import Project, Transaction
+from registry.services import accounts
+from tests.importers.helpers import csv_bytes
+from tests.importers.test_sheets import _bomb
+
+ROWS = [
+    [
+        "Project reference",
+        "Title",
+        "Country",
+        "Transaction type",
+        "Amount",
+        "Currency",
+        "Value date",
+    ],
+    ["API-1", "Connected clinics", "Kenya", "commitment", "1000", "USD", "2021-01-04"],
+    ["API-2", "Rural backbone", "Uganda", "disbursement", "250.50", "USD", "2021-02-01"],
+]
+
+
+@pytest.fixture
+def donor(app, actor, make_org):
+    org = make_org(ref="API-DON", name="API donor")
+    user = accounts.create_user(actor, "donor-api@example.org", "donor", org=org)
+    token = accounts.issue_token(actor, user)
+    db.session.commit()
+    return org, {"Authorization": f"Bearer {token}"}
+
+
+def _upload(client, headers, data=None, name="donor.csv", **form):
+    body = {"file": (io.BytesIO(data if data is not None else csv_bytes(ROWS)), name)}
+    body.update({k: str(v).lower() if isinstance(v, bool) else v for k, v in form.items()})
+    return client.post(
+        "/api/v1/imports", data=body, headers=headers, content_type="multipart/form-data"
+    )
+
+
+def _projects(org) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Project).where(Project.org_id == org.id)
+    )
+
+
+def test_preview_then_commit_then_undo(client, donor):
+    org, headers = donor
+    response = _upload(client, headers, dry_run=True)
+    assert response.status_code == 201, response.json
+    batch = response.json
+    assert batch["status"] == "previewed" and batch["counts"]["projects_created"] == 2
+    assert batch["mapping"]["columns"]["Project reference"] == "reference"
+    assert _projects(org) == 0
+    assert (
+        client.get(f"/api/v1/imports/{batch['id']}", headers=headers).json["status"] == "previewed"
+    )
+    committed = client.post(f"/api/v1/imports/{batch['id']}/commit", headers=headers)
+    assert committed.status_code == 200, committed.json
+    assert committed.json["status"] == "committed" and _projects(org) == 2
+    again = _upload(client, headers)
+    assert again.status_code == 200 and again.json["already_imported"] is True
+    undone = client.delete(f"/api/v1/imports/{batch['id']}", headers=headers)
+    assert undone.status_code == 200 and undone.json["status"] == "undone"
+    assert _projects(org) == 0
+
+
+def test_rejected_file_answers_422_with_every_problem(client, donor):
+    org, headers = donor
+    rows = [r[:] for r in ROWS]
+    rows[2][4] = "lots"
+    response = _upload(client, headers, csv_bytes(rows))
+    assert response.status_code == 422
+    body = response.json
+    assert body["code"] == 422 and body["status"] == "Unprocessable Entity"
+    assert body["errors"]["file"] == ["row 3, column 'Amount': 'lots' is not an amount"]
+    assert body["batch"]["status"] == "failed" and body["batch"]["problems"][0]["value"] == "lots"
+    assert db.session.scalar(select(func.count()).select_from(Transaction)) == 0
+
+
+def test_permissions(client, donor, make_org, actor):
+    _org, headers = donor
+    other = make_org(ref="OTHER")
+    db.session.commit()
+    assert _upload(client, {}).status_code == 401
+    response = _upload(client, headers, org="OTHER")
+    assert response.status_code == 403 and response.json["code"] == 403
+    analyst = accounts.create_user(actor, "analyst-api@example.org", "analyst")
+    token = accounts.issue_token(actor, analyst)
+    db.session.commit()
+    assert _upload(client, {"Authorization": f"Bearer {token}"}, org=other.ref).status_code == 403
+
+
+def test_upload_limits(app, client, donor, tmp_path):
+    _org, headers = donor
+    started = time.perf_counter()
+    response = _upload(
+        client, headers, _bomb(tmp_path / "bomb.xlsx").read_bytes(), name="bomb.xlsx"
+    )
+    assert response.status_code == 413 and "unpack to" in response.json["message"]
+    assert time.perf_counter() - started < 2
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 1000
+    try:
+        response = _upload(client, headers, b"x" * 5000)
+        assert response.status_code == 413 and response.json["code"] == 413
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    response = _upload(client, headers, b"\x89PNG\r\n\x1a\n....", name="logo.png")
+    assert response.status_code == 422 and "not a file we can import" in response.json["message"]
+    response = _upload(client, headers, dry_run=True, mapping="{not json")
+    assert response.status_code == 422 and "mapping" in response.json["errors"]

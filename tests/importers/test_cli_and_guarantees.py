@@ -1,0 +1,248 @@
+"""The CLI, and the guarantees of a real import: all-or-nothing, idempotent, killed mid-way."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from registry.extensions import db
+from registry.models import AuditEvent, ImportBatch, Organisation, Project, Transaction
+from tests.importers.helpers import csv_bytes, xlsx
+
+REPO = Path(__file__).resolve().parents[2]
+HEADER = [
+    "Project reference",
+    "Title",
+    "Country",
+    "Transaction type",
+    "Amount",
+    "Currency",
+    "Value date",
+]
+
+
+def _rows(n=3, amount="1000", country="KEN"):
+    return [HEADER] + [
+        [f"P-{i:03d}", f"Project {i}", country, "commitment", amount, "EUR", "2021-03-01"]
+        for i in range(n)
+    ]
+
+
+def _count(model, **where) -> int:
+    stmt = select(func.count()).select_from(model)
+    for key, value in where.items():
+        stmt = stmt.where(getattr(model, key) == value)
+    return db.session.scalar(stmt)
+
+
+def test_cli_imports_prints_a_summary_and_is_idempotent(runner, make_org, tmp_path):
+    org = make_org(ref="DON-CLI")
+    db.session.commit()
+    path = xlsx(_rows(3), tmp_path / "donor.xlsx")
+    result = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-CLI"])
+    assert result.exit_code == 0, result.output
+    assert "projects created            3" in result.output and "committed" in result.output
+    assert _count(Project, org_id=org.id) == 3
+    again = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-CLI"])
+    assert again.exit_code == 0 and "Already imported" in again.output
+    assert _count(Transaction) == 3
+
+
+def test_cli_dry_run_writes_nothing(runner, make_org, tmp_path):
+    make_org(ref="DON-DRY")
+    db.session.commit()
+    counts = (_count(Project), _count(Transaction), _count(AuditEvent), _count(ImportBatch))
+    path = tmp_path / "donor.csv"
+    path.write_bytes(csv_bytes(_rows(2)))
+    result = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-DRY", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "Dry run: nothing was written" in result.output
+        and "projects created            2" in result.output
+    )
+    assert (_count(Project), _count(Transaction), _count(AuditEvent), _count(ImportBatch)) == counts
+
+
+def test_cli_rejects_a_file_with_errors_and_writes_nothing(runner, make_org, tmp_path):
+    make_org(ref="DON-BAD")
+    db.session.commit()
+    rows = _rows(3)
+    rows[3][2] = "Atlantis"
+    path = tmp_path / "bad.csv"
+    path.write_bytes(csv_bytes(rows))
+    before = (_count(Project), _count(Transaction))
+    result = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-BAD"])
+    assert result.exit_code == 1
+    assert "row 4, column 'Country': Unknown country 'Atlantis'" in result.output
+    assert (_count(Project), _count(Transaction)) == before
+
+
+def test_cli_unknown_org_needs_a_name(runner, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(csv_bytes(_rows(1)))
+    result = runner.invoke(args=["import", "sheet", str(path), "--org", "NOPE"])
+    assert result.exit_code == 1 and "give its name" in result.output
+    result = runner.invoke(
+        args=["import", "sheet", str(path), "--org", "NOPE", "--org-name", "New agency"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        db.session.scalar(select(Organisation).where(Organisation.ref == "NOPE")).name
+        == "New agency"
+    )
+
+
+def test_cli_mapping_file_and_options(runner, make_org, tmp_path):
+    make_org(ref="DON-MAP")
+    db.session.commit()
+    path = tmp_path / "m.csv"
+    path.write_bytes(
+        csv_bytes(
+            [["Code", "Name", "Where", "Paid", "When"], ["M1", "T", "KEN", "1,5", "03/04/2021"]]
+        )
+    )
+    mapping = tmp_path / "map.json"
+    mapping.write_text(
+        json.dumps(
+            {
+                "columns": {
+                    "Code": "reference",
+                    "Name": "title",
+                    "Where": "country",
+                    "Paid": "disbursement",
+                    "When": "value_date",
+                }
+            }
+        )
+    )
+    result = runner.invoke(
+        args=[
+            "import",
+            "sheet",
+            str(path),
+            "--org",
+            "DON-MAP",
+            "--mapping",
+            str(mapping),
+            "--dates",
+            "dmy",
+            "--decimal",
+            ",",
+            "--currency",
+            "GBP",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    tx = db.session.scalar(select(Transaction).join(Project).where(Project.reference == "M1"))
+    assert (str(tx.amount), tx.currency, tx.value_date.isoformat()) == ("1.50", "GBP", "2021-04-03")
+
+
+def test_corrected_file_updates_in_place_and_undo(runner, make_org, tmp_path):
+    org = make_org(ref="DON-FIX")
+    db.session.commit()
+    first = tmp_path / "v1.csv"
+    first.write_bytes(csv_bytes(_rows(3)))
+    assert runner.invoke(args=["import", "sheet", str(first), "--org", "DON-FIX"]).exit_code == 0
+    corrected = _rows(3)
+    corrected[2][4] = "2500"  # P-001 corrected
+    second = tmp_path / "v2.csv"
+    second.write_bytes(csv_bytes(corrected))
+    result = runner.invoke(args=["import", "sheet", str(second), "--org", "DON-FIX"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "projects updated            1" in result.output
+        and "projects unchanged          2" in result.output
+    )
+    assert _count(Project, org_id=org.id) == 3
+    total = db.session.scalar(
+        select(func.sum(Transaction.amount_minor)).join(Project).where(Project.org_id == org.id)
+    )
+    assert total == (1000 + 2500 + 1000) * 100  # nothing counted twice
+    batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert runner.invoke(args=["import", "undo", str(batch.id)]).exit_code == 0
+    total = db.session.scalar(
+        select(func.sum(Transaction.amount_minor)).join(Project).where(Project.org_id == org.id)
+    )
+    assert total == 3000 * 100
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time
+    sys.path.insert(0, {repo!r})
+    from registry.app import create_app
+    from importers import pipeline
+    from registry.services.actor import Actor
+
+    app = create_app({{"SQLALCHEMY_DATABASE_URI": {url!r}, "IMPORT_STORAGE": {storage!r}}})
+
+    def progress(done, total, stage):
+        if stage == "writing":
+            print("chunk written", flush=True)
+            time.sleep(60)  # the parent kills us here, mid-import
+
+    with app.app_context():
+        actor = Actor("t", "cli", role="admin")
+        pipeline.run_import("sheet", "big.csv", {path!r}, "DON-KILL", actor,
+                            options={{"chunk_size": 10}}, progress=progress)
+    """
+)
+
+
+def test_killed_mid_import_leaves_nothing(tmp_path):
+    from flask_migrate import upgrade
+
+    from registry.app import create_app
+    from registry.services.actor import Actor
+    from registry.services.organisations import create_organisation
+    from registry.services.reference import load_reference
+
+    url = f"sqlite:///{tmp_path / 'kill.sqlite3'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "IMPORT_STORAGE": str(tmp_path)})
+    with app.app_context():
+        upgrade()
+        load_reference()
+        create_organisation(
+            Actor("t", "cli", role="admin"), {"ref": "DON-KILL", "name": "K", "kind": "fund"}
+        )
+        db.session.commit()
+        db.session.remove()
+    path = tmp_path / "big.csv"
+    path.write_bytes(csv_bytes(_rows(60)))
+    script = KILL_SCRIPT.format(repo=str(REPO), url=url, storage=str(tmp_path), path=str(path))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "chunk written", proc.stderr.read()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Project)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Transaction)) == 0
+        assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 0
+        # And the file imports cleanly afterwards.
+        batch = __import__("importers.pipeline", fromlist=["run_import"]).run_import(
+            "sheet", "big.csv", path, "DON-KILL", Actor("t", "cli", role="admin")
+        )
+        assert batch.status == "committed" and batch.counts["transactions"] == 60
+        db.session.remove()

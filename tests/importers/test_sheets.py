@@ -1,0 +1,367 @@
+"""Reading donor spreadsheets: every reading case on a small file built in the test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import zipfile
+from decimal import Decimal
+
+import pytest
+
+from importers.sheets import (
+    UploadRefused,
+    check_archive,
+    decode_text,
+    parse_amount,
+    parse_date,
+    parse_header,
+    read_sheet_file,
+    sniff_delimiter,
+)
+from tests.importers.helpers import csv_bytes, xlsx
+
+
+def _read(path, options=None):
+    result = read_sheet_file(path, path.name, dict(options or {}))
+    return {r.reference: r for r in result.records}, result.problems, result.info
+
+
+def _errors(problems):
+    return [p for p in problems if p.severity == "error"]
+
+
+def test_title_rows_merged_year_headers_totals_and_text_cells(app, tmp_path):
+    path = xlsx(
+        [
+            ["Donor report 2023"],
+            ["Figures in USD"],
+            ["Project reference", "Title", "Country", "Commitments", None, "Disbursements", None],
+            [None, None, None, 2021, 2022, 2021, 2022],
+            ["00123", "Schools online", "NA", 1000, "2,000.50", 500, None],
+            [None, None, None, None, None, None, None],
+            ["00123", "Schools online", "Tanzania", 3000, None, None, None],
+            ["Total", None, None, 4000, 2000.5, 500, None],
+        ],
+        tmp_path / "wide.xlsx",
+        merges=("D3:E3", "F3:G3"),
+    )
+    records, problems, info = _read(path, {"currency": "USD"})
+    assert not _errors(problems), problems
+    rec = records["00123"]  # leading zeros kept
+    assert [r.country for r in rec.recipients] == ["NAM", "TZA"]  # NA stays Namibia
+    got = sorted((t.type, t.amount, t.value_date.year) for t in rec.transactions)
+    assert got == [
+        ("commitment", Decimal("1000"), 2021),
+        ("commitment", Decimal("2000.50"), 2022),
+        ("commitment", Decimal("3000"), 2021),
+        ("disbursement", Decimal("500"), 2021),
+    ]
+    # Shares from each country's commitments: NAM 3000.50, TZA 3000.
+    assert [r.weight for r in rec.recipients] == [Decimal("3000.50"), Decimal("3000")]
+    assert info["skipped"] == {"total_row": 1}
+    total = [p for p in problems if p.code == "total_row"][0]
+    assert total.location.row == 8 and total.location.sheet == "Projects"
+    assert info["mapping"]["columns"]["Disbursements 2022"] == "disbursement:2022"
+
+
+def test_csv_semicolon_windows_1252_french_headers_decimal_comma_and_units(app, tmp_path):
+    rows = [
+        [
+            "Référence",
+            "Intitulé",
+            "Pays",
+            "Type de transaction",
+            "Montant (EUR milliers)",
+            "Date de valeur",
+        ],
+        ["AFD-1", "Télécentres", "Côte d'Ivoire", "Engagement", "1.234,5", "15/03/2021"],
+        ["AFD-1", "Télécentres", "Côte d'Ivoire", "Décaissement", "(10,25)", "2021"],
+    ]
+    path = tmp_path / "fr.csv"
+    path.write_bytes(csv_bytes(rows, ";", "cp1252"))
+    records, problems, info = _read(path)
+    assert not _errors(problems), problems
+    rec = records["AFD-1"]
+    assert rec.title == "Télécentres" and rec.recipients[0].country == "CIV"
+    commitment, disbursement = rec.transactions
+    assert (commitment.type, commitment.amount, commitment.currency) == (
+        "commitment",
+        Decimal("1234500"),
+        "EUR",
+    )
+    assert commitment.value_date == dt.date(2021, 3, 15)
+    assert (disbursement.type, disbursement.amount) == ("disbursement", Decimal("-10250"))
+    assert disbursement.value_date == dt.date(2021, 7, 1)  # a year alone: mid-year
+    assert info["decimal"] == ","
+
+
+def test_utf16_tab_separated_with_spanish_headers(app, tmp_path):
+    rows = [
+        ["Referencia", "Título", "País", "Tipo de transacción", "Monto", "Moneda", "Fecha valor"],
+        ["ES-7", "Conectividad rural", "Bolivia", "Desembolso", "$1,500.00", "", "2022-05-02"],
+    ]
+    path = tmp_path / "es.txt"
+    path.write_bytes(b"\xff\xfe" + csv_bytes(rows, "\t", "utf-16-le"))
+    records, problems, _ = _read(path)
+    assert not _errors(problems), problems
+    tx = records["ES-7"].transactions[0]
+    assert (tx.type, tx.amount, tx.currency, records["ES-7"].recipients[0].country) == (
+        "disbursement",
+        Decimal("1500.00"),
+        "USD",
+        "BOL",
+    )
+
+
+@pytest.mark.parametrize(
+    "name, iso3",
+    [
+        ("Tanzania", "TZA"),
+        ("Cote d'Ivoire", "CIV"),
+        ("Lao PDR", "LAO"),
+        ("DR Congo", "COD"),
+        ("Viet Nam", "VNM"),
+        ("Tanzanie", "TZA"),
+        ("KE", "KEN"),
+        ("404", "KEN"),
+        ("ken", "KEN"),
+        ("NA", "NAM"),
+        ("République démocratique du Congo", "COD"),
+    ],
+)
+def test_country_names_codes_and_variants(app, tmp_path, name, iso3):
+    path = tmp_path / "c.csv"
+    path.write_bytes(csv_bytes([["Reference", "Title", "Country"], ["P", "T", name]]))
+    records, problems, _ = _read(path)
+    assert not _errors(problems)
+    assert records["P"].recipients[0].country == iso3
+
+
+def test_regions_areas_sectors_and_unknown_values(app, tmp_path):
+    rows = [
+        ["Reference", "Title", "Recipient", "Priority area", "Purpose code", "WSIS action line"],
+        [
+            "R1",
+            "Backbone",
+            "South of Sahara, regional",
+            "23c; Broadband capacity",
+            "22040 ICT",
+            "C2, C7",
+        ],
+        ["R2", "Other", "002", "23b", "22020", ""],
+        ["R3", "Bad", "Atlantis", "23z", "ICT", ""],
+    ]
+    path = tmp_path / "r.csv"
+    path.write_bytes(csv_bytes(rows))
+    records, problems, _ = _read(path)
+    assert records["R1"].recipients[0].region == "202"
+    assert [a.code for a in records["R1"].areas] == ["23c", "23d"]
+    assert records["R1"].sectors == ["22040"] and records["R1"].wsis_action_lines == ["C2", "C7"]
+    assert records["R2"].recipients[0].region == "002"
+    codes = {(p.code, p.value, p.location.row, p.location.column) for p in _errors(problems)}
+    assert ("unknown_country", "Atlantis", 4, "Recipient") in codes
+    assert ("unknown_area", "23z", 4, "Priority area") in codes
+    assert ("invalid_sector", "ICT", 4, "Purpose code") in codes
+
+
+def test_dates_excel_serials_iso_words_and_ambiguity(app):
+    assert parse_date("44197", None) == dt.date(2021, 1, 1)  # Excel serial
+    assert parse_date("2021-03-04", None) == dt.date(2021, 3, 4)
+    assert parse_date("25/12/2021", None) == dt.date(2021, 12, 25)
+    assert parse_date("12/25/2021", None) == dt.date(2021, 12, 25)
+    assert parse_date("4 mars 2021", None) == dt.date(2021, 3, 4)
+    assert parse_date("March 4, 2021", None) == dt.date(2021, 3, 4)
+    assert parse_date("2021", None, (12, 31)) == dt.date(2021, 12, 31)
+    with pytest.raises(ValueError, match="day/month/year or month/day/year"):
+        parse_date("03/04/2021", None)
+    assert parse_date("03/04/2021", "dmy") == dt.date(2021, 4, 3)
+    assert parse_date("03/04/2021", "mdy") == dt.date(2021, 3, 4)
+
+
+def test_ambiguous_dates_are_errors_unless_the_convention_is_given(app, tmp_path):
+    rows = [
+        ["Reference", "Title", "Amount", "Currency", "Date"],
+        ["P", "T", "10", "USD", "03/04/2021"],
+    ]
+    path = tmp_path / "d.csv"
+    path.write_bytes(csv_bytes(rows))
+    _, problems, _ = _read(path)
+    assert [p.code for p in _errors(problems)] == ["ambiguous_date"]
+    assert _errors(problems)[0].location.column == "Date"
+    records, problems, _ = _read(path, {"dates": "dmy"})
+    assert not _errors(problems) and records["P"].transactions[0].value_date == dt.date(2021, 4, 3)
+
+
+def test_amounts(app):
+    assert parse_amount("1,234.56", ".") == (Decimal("1234.56"), None)
+    assert parse_amount("1.234,56", ",") == (Decimal("1234.56"), None)
+    assert parse_amount("1 234 567", ",") == (Decimal("1234567"), None)
+    assert parse_amount("(1,000)", ".") == (Decimal("-1000"), None)
+    assert parse_amount("€ 12", ".") == (Decimal("12"), "EUR")
+    assert parse_amount("12 CHF", ".") == (Decimal("12"), "CHF")
+    with pytest.raises(ValueError):
+        parse_amount("twelve", ".")
+
+
+def test_headers_with_units_currencies_and_years(app):
+    col = parse_header("Disbursements 2022 (EUR millions)")
+    assert (col.field, col.year, col.currency, col.unit) == (
+        "disbursement",
+        2022,
+        "EUR",
+        Decimal(1_000_000),
+    )
+    col = parse_header("Amount (USD thousands)")
+    assert (col.field, col.currency, col.unit) == ("amount", "USD", Decimal(1000))
+    assert parse_header("RÉFÉRENCE DU PROJET").field == "reference"
+    assert parse_header("iati-identifier").field == "iati_identifier"
+    assert parse_header("USD_Disbursement").unit == Decimal(1_000_000)
+    assert parse_header("Colour of the sky").field == "ignore"
+
+
+def test_explicit_mapping_overrides_detection(app, tmp_path):
+    rows = [
+        ["Code", "Name", "Where", "Money", "Currency", "Year"],
+        ["X1", "T", "KEN", "5", "USD", "2020"],
+    ]
+    path = tmp_path / "m.csv"
+    path.write_bytes(csv_bytes(rows))
+    _, problems, _ = _read(path)
+    assert any(p.code == "missing_column" for p in problems)
+    mapping = {
+        "columns": {
+            "Code": "reference",
+            "Name": "title",
+            "Where": "country",
+            "Money": "disbursement",
+        }
+    }
+    records, problems, _ = _read(path, {"mapping": mapping})
+    assert not _errors(problems), problems
+    tx = records["X1"].transactions[0]
+    assert (tx.type, tx.amount, tx.value_date) == (
+        "disbursement",
+        Decimal("5"),
+        dt.date(2020, 7, 1),
+    )
+
+
+def test_formula_in_a_title_row_and_other_sheets(app, tmp_path):
+    path = xlsx(
+        [
+            ['="Report for "&TEXT(TODAY(),"yyyy")'],
+            ["Reference", "Title", "Country", "Amount", "Currency", "Year"],
+            ["F1", "With a formula above", "KEN", 10, "USD", 2020],
+        ],
+        tmp_path / "formula.xlsx",
+        extra_sheets={"Instructions": [["Fill in the Projects sheet"]]},
+    )
+    records, problems, info = _read(path)
+    assert list(records) == ["F1"]
+    assert not _errors(problems)
+    assert info["sheets"] == ["Projects"]
+    assert any(p.code == "no_header" and p.location.sheet == "Instructions" for p in problems)
+
+
+def test_long_shape_shares_explicit_and_fraction(app, tmp_path):
+    rows = [
+        ["Reference", "Title", "Country", "Share", "Amount", "Currency", "Year"],
+        ["S1", "T", "KEN", 0.6, 100, "USD", 2020],
+        ["S1", "T", "UGA", 0.4, 100, "USD", 2020],
+    ]
+    records, problems, _ = _read(xlsx(rows, tmp_path / "s.xlsx"))
+    assert [r.share for r in records["S1"].recipients] == [Decimal("60.0"), Decimal("40.0")]
+
+
+def test_notes_and_blank_rows_are_skipped(app, tmp_path):
+    rows = [
+        ["Reference", "Title", "Amount", "Currency", "Year"],
+        ["N1", "T", "10", "USD", "2020"],
+        ["", "", "", "", ""],
+        ["Source: ministry returns", "", "", "", ""],
+    ]
+    path = tmp_path / "n.csv"
+    path.write_bytes(csv_bytes(rows))
+    records, problems, info = _read(path)
+    assert list(records) == ["N1"] and info["skipped"] == {"note_row": 1}
+
+
+def test_ods_workbook(app, tmp_path):
+    pd = pytest.importorskip("pandas")
+    path = tmp_path / "o.ods"
+    frame = pd.DataFrame(
+        [["O1", "ODS project", "Kenya", "Commitment", "12.5", "EUR", "2020-01-02"]],
+        columns=["Reference", "Title", "Country", "Type", "Amount", "Currency", "Date"],
+    )
+    frame.to_excel(path, engine="odf", index=False)
+    records, problems, _ = _read(path)
+    assert not _errors(problems), problems
+    assert records["O1"].transactions[0].amount == Decimal("12.5")
+
+
+def test_encoding_and_delimiter_sniffing():
+    text, encoding = decode_text("a;b\nÉté;Noël\n".encode("cp1252"))
+    assert encoding == "cp1252" and "Été" in text
+    text, encoding = decode_text("a\tb\n".encode("utf-16-le"))
+    assert encoding == "utf-16-le" and text == "a\tb\n"
+    assert sniff_delimiter("a;b;c\n1;2,5;3\n") == ";"
+    assert sniff_delimiter("a|b\n1|2\n") == "|"
+
+
+def _bomb(path):
+    """A small ZIP whose central directory declares a 1 GiB member."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", "x" * 100)
+    data = bytearray(path.read_bytes())
+    central = data.rfind(b"PK\x01\x02")  # the last member's central directory record
+    data[central + 24 : central + 28] = (1 << 30).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_one_gib_declared_archive_is_refused_fast(app, tmp_path):
+    path = _bomb(tmp_path / "bomb.xlsx")
+    started = time.perf_counter()
+    with pytest.raises(UploadRefused, match="unpack to 1,073,741,"):
+        check_archive(path)
+    with pytest.raises(UploadRefused):
+        read_sheet_file(path, "bomb.xlsx", {})
+    assert time.perf_counter() - started < 2
+
+
+def test_lying_dimensions_are_read_by_real_content(app, tmp_path):
+    import re
+
+    path = xlsx(
+        [["Reference", "Title"], ["L1", "a"], ["L2", "b"], ["L3", "c"]], tmp_path / "lie.xlsx"
+    )
+    src = zipfile.ZipFile(path)
+    out = tmp_path / "lying.xlsx"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.endswith("sheet1.xml"):
+                data = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:B2"/>', data)
+            dst.writestr(info.filename, data)
+    records, _, _ = _read(out)
+    assert sorted(records) == ["L1", "L2", "L3"]
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.endswith("sheet1.xml"):
+                data = re.sub(
+                    rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', data
+                )
+            dst.writestr(info.filename, data)
+    records, _, _ = _read(out)
+    assert sorted(records) == ["L1", "L2", "L3"]
+
+
+def test_row_limit(app, tmp_path):
+    rows = [["Reference", "Title"]] + [[f"P{i}", "t"] for i in range(20)]
+    path = tmp_path / "many.csv"
+    path.write_bytes(csv_bytes(rows))
+    _, problems, _ = _read(path, {"max_rows": 10})
+    assert [p.code for p in _errors(problems)] == ["too_many_rows"]
