@@ -141,7 +141,7 @@ def _activity(project: Project, iso2: dict[str, str], area_names: dict[str, str]
             ]
         for sector, share in zip(sectors, shares, strict=True):
             etree.SubElement(act, "sector", vocabulary="1", code=sector.code, percentage=share)
-    for area in project.areas:
+    for area in sorted(project.areas, key=lambda a: a.area_code):
         elem = etree.SubElement(
             act,
             "sector",
