@@ -396,7 +396,8 @@ class CrsReader:
             if known is None:
                 self._note(
                     "unknown_recipient",
-                    f"Recipient code {code} is not in crs_recipients.csv: those rows have no recipient",
+                    f"Recipient code {code} is not in crs_recipients.csv: "
+                    "those rows have no recipient",
                     rows.tolist(),
                     code,
                     self.headers.get("recipient_code"),

@@ -107,7 +107,7 @@ def _decimal(value: str | None) -> Decimal | None:
 
 
 class IatiReader:
-    """Iterate over the ``ProjectRecord`` objects of one IATI file; problems collect in ``problems``.
+    """Iterate over the ``ProjectRecord`` objects of one IATI file; problems go to ``problems``.
 
     ``sector_filter="ict"`` keeps only activities with a DAC sector in the 220 category
     (22010-22040, or the 3-digit category 220), at activity or transaction level.
@@ -221,7 +221,8 @@ class IatiReader:
         except etree.XMLSyntaxError as exc:
             if not checked or "entit" in str(exc).lower() and "DOCTYPE" in str(exc):
                 raise UnsafeXMLError(
-                    f"{self.filename}: refused: the file declares a DOCTYPE or entities, which IATI "
+                    f"{self.filename}: refused: the file declares a DOCTYPE or entities, "
+                    "which IATI "
                     "files never need (protection against XXE and entity expansion)"
                 ) from None
             raise IatiFileError(f"{self.filename}: not well-formed XML: {exc}") from None
@@ -253,7 +254,8 @@ class IatiReader:
             )
         elif version not in SUPPORTED_VERSIONS:
             raise IatiFileError(
-                f"{self.filename}: IATI version {version} is not supported (versions 2.01 to 2.03 are)"
+                f"{self.filename}: IATI version {version} is not supported "
+                "(versions 2.01 to 2.03 are)"
             )
 
     # -- one activity --------------------------------------------------------
@@ -384,7 +386,8 @@ class IatiReader:
             if a and b and a > b:
                 self.warn(
                     "dates_reversed",
-                    f"{end.replace('_', ' ')} {b} is before {start.replace('_', ' ')} {a}: the end date was left out",
+                    f"{end.replace('_', ' ')} {b} is before {start.replace('_', ' ')} {a}: "
+                    "the end date was left out",
                     act,
                     "activity-date",
                 )
@@ -446,7 +449,8 @@ class IatiReader:
         if not record.areas:
             self.warn(
                 "no_area",
-                "No paragraph 23 area could be inferred from the sectors or the words: set one by hand",
+                "No paragraph 23 area could be inferred from the sectors or the words: "
+                "set one by hand",
                 act,
                 "sector",
             )
@@ -485,7 +489,8 @@ class IatiReader:
             if region is None:
                 self.warn(
                     "unmapped_region",
-                    f"Recipient region {code} (vocabulary {vocabulary}) has no M49 equivalent: left out",
+                    f"Recipient region {code} (vocabulary {vocabulary}) has no M49 equivalent: "
+                    "left out",
                     elem,
                     "recipient-region/@code",
                     code,
@@ -519,15 +524,16 @@ class IatiReader:
         ]
         self.warn(
             "shares_from_transactions",
-            "Recipients are given on transactions: shares follow each recipient's total of commitments "
+            "Recipients are given on transactions: shares follow each recipient's total "
+            "of commitments "
             "(else of all transactions), in USD at each value date",
             act,
             "transaction/recipient-country",
         )
 
     def _tx_weight(self, tx, act) -> Decimal:
-        """Weight of a transaction for recipient shares: its absolute USD value; commitments count, others
-        count only when the activity has no commitment."""
+        """Weight of a transaction for recipient shares: its absolute USD value. Commitments
+        count; other transactions count only when the activity has no commitment."""
         has_commitments = any(
             (
                 t.find("transaction-type").get("code")
@@ -588,7 +594,8 @@ class IatiReader:
             weights = [p if p is not None else fill for p in given]
             self.warn(
                 "partial_percentages",
-                f"Some recipients have no percentage: the {missing} without one share the remaining {max(rest, 0)} %",
+                f"Some recipients have no percentage: the {missing} without one share "
+                f"the remaining {max(rest, 0)} %",
                 act,
                 "recipient-country/@percentage",
             )
@@ -649,7 +656,8 @@ class IatiReader:
             if not tx_currency or not money.is_currency(tx_currency):
                 self.error(
                     "currency",
-                    "No valid currency: neither value/@currency nor the activity's default-currency",
+                    "No valid currency: neither value/@currency "
+                    "nor the activity's default-currency",
                     tx,
                     f"{path}/value/@currency",
                     tx_currency,
@@ -759,7 +767,7 @@ def read_iati(
 
 
 def looks_like_iati(head: bytes) -> bool:
-    """True when the first bytes of an upload look like IATI activity XML (for content detection)."""
+    """True when the first bytes of an upload look like IATI activity XML (upload detection)."""
     text = head[:4096]
     for encoding in ("utf-8", "utf-16"):
         try:

@@ -23,6 +23,7 @@ from importers.iati import AREA_VOCABULARY, AREA_VOCABULARY_URI, INFERRED_MARK
 from registry.extensions import db
 from registry.models import Country, PriorityArea, Project
 from registry.models.types import OrganisationKind, ProjectStatus
+from registry.money import from_minor
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 STATUS_CODES = {
@@ -54,13 +55,6 @@ TX_CODES = {
 
 def _percent(share_ppm: int) -> str:
     return format((Decimal(share_ppm) / 10_000).normalize(), "f")
-
-
-def _text(xf, tag: str, text: str, **attrs: str) -> None:
-    elem = etree.Element(tag, {k.replace("_", "-"): v for k, v in attrs.items() if v is not None})
-    narrative = etree.SubElement(elem, "narrative")
-    narrative.text = text
-    xf.write(elem)
 
 
 def _org_ref(org) -> str:
@@ -96,7 +90,7 @@ def _activity(project: Project, iso2: dict[str, str], area_names: dict[str, str]
         act, "participating-org", ref=_org_ref(org), role="1", type=ORG_TYPES.get(org.kind, "90")
     )
     etree.SubElement(funder, "narrative").text = org.name
-    # Our reference is the reporting organisation's own identifier (type A1): it comes back on import.
+    # Our reference is the publisher's own identifier (type A1): it comes back on import.
     etree.SubElement(act, "other-identifier", ref=project.reference, type="A1")
     etree.SubElement(act, "activity-status", code=STATUS_CODES.get(project.status, "2"))
     dates = [
@@ -111,7 +105,7 @@ def _activity(project: Project, iso2: dict[str, str], area_names: dict[str, str]
             etree.SubElement(act, "activity-date", type=code, **{"iso-date": day.isoformat()})
             written = True
     if not written:
-        # The standard needs one date; a project without any is dated by its registration (planned start).
+        # The standard needs a date: without any, the registration day is the planned start.
         created = (project.created_at or dt.datetime.now(dt.UTC)).date()
         etree.SubElement(act, "activity-date", type="1", **{"iso-date": created.isoformat()})
     for r in project.recipients:
@@ -158,8 +152,6 @@ def _activity(project: Project, iso2: dict[str, str], area_names: dict[str, str]
         budget = etree.SubElement(act, "budget", type="1", status="1")
         etree.SubElement(budget, "period-start", **{"iso-date": start.isoformat()})
         etree.SubElement(budget, "period-end", **{"iso-date": max(start, end).isoformat()})
-        from registry.money import from_minor
-
         value = etree.SubElement(
             budget,
             "value",

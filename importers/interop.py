@@ -53,7 +53,8 @@ def _unknown_providers(
         problems.append(
             Problem(
                 "warning",
-                f"Provider organisation {name!r} is not in the registry: left off {n} transaction(s)",
+                f"Provider organisation {name!r} is not in the registry: "
+                f"left off {n} transaction(s)",
                 first[name],
                 name,
                 "unknown_provider_org",

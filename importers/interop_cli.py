@@ -38,8 +38,10 @@ def _report(result, dry_run: bool) -> bool:
         org = batch.org_id
         click.echo(
             f"  batch {batch.id} (organisation id {org}): {label}; projects "
-            f"{counts.get('projects_created', 0)} created, {counts.get('projects_updated', 0)} updated, "
-            f"{counts.get('projects_unchanged', 0)} unchanged; transactions {counts.get('transactions', 0)}"
+            f"{counts.get('projects_created', 0)} created, "
+            f"{counts.get('projects_updated', 0)} updated, "
+            f"{counts.get('projects_unchanged', 0)} unchanged; "
+            f"transactions {counts.get('transactions', 0)}"
         )
     shown = 0
     seen = set()
@@ -118,7 +120,7 @@ def register(group: AppGroup) -> None:
     def import_crs_command(
         path: Path, years: str | None, purpose: str | None, dry_run: bool
     ) -> None:
-        """Import OECD CRS microdata (pipe-delimited text, CSV, XLSX, or zipped): one batch per donor."""
+        """Import OECD CRS microdata (pipe text, CSV, XLSX, or zipped): one batch per donor."""
         from importers.crs import parse_purposes, parse_years
         from importers.interop import import_crs
 
@@ -140,7 +142,7 @@ def register(group: AppGroup) -> None:
     @group.command("reload-mapping")
     @with_appcontext
     def reload_mapping_command() -> None:
-        """Check the DAC/keyword/CRS mapping files and load them again (see docs/area-mapping.md)."""
+        """Check the DAC/keyword/CRS mapping files and load them again (docs/area-mapping.md)."""
         try:
             mapping = load_mapping(force=True)
         except MappingError as exc:

@@ -22,7 +22,18 @@ def shares(areas) -> dict[str, int]:
 
 def test_the_shipped_files_load_and_cover_the_communications_codes():
     mapping = read_mapping(DATA)
-    for code in ("22010", "22011", "22012", "22013", "22020", "22030", "22040", "11330", "24030", "32130"):
+    for code in (
+        "22010",
+        "22011",
+        "22012",
+        "22013",
+        "22020",
+        "22030",
+        "22040",
+        "11330",
+        "24030",
+        "32130",
+    ):
         parts = mapping.purpose_areas[code]
         assert sum(s for _, s in parts) == 100, code
     assert "99810" in mapping.unmapped_purposes
@@ -48,7 +59,9 @@ def test_missing_sector_percentages_split_equally():
 
 
 def test_keywords_alone_decide_when_no_sector_maps():
-    assert shares(infer_areas([Sector("99810")], ["Support to the telecom regulator"])) == {"23j": 100}
+    assert shares(infer_areas([Sector("99810")], ["Support to the telecom regulator"])) == {
+        "23j": 100
+    }
     assert shares(infer_areas([], ["Regional backbone and IXP"])) == {"23c": 100}
 
 
@@ -60,11 +73,18 @@ def test_sectors_and_keywords_combine_seventy_thirty():
 def test_unknown_five_digit_code_falls_back_to_its_category():
     mapping = load_mapping()
     assert "22099" not in mapping.purpose_areas
-    assert shares(infer_areas([Sector("22099")], [])) == shares(infer_areas([Sector("220", "2")], []))
+    assert shares(infer_areas([Sector("22099")], [])) == shares(
+        infer_areas([Sector("220", "2")], [])
+    )
 
 
 def test_three_digit_vocabulary_two_category():
-    assert shares(infer_areas([Sector("220", "2")], [])) == {"23d": 30, "23f": 30, "23a": 20, "23i": 20}
+    assert shares(infer_areas([Sector("220", "2")], [])) == {
+        "23d": 30,
+        "23f": 30,
+        "23a": 20,
+        "23i": 20,
+    }
 
 
 def test_other_vocabularies_are_ignored_and_nothing_inferred_from_nothing():
@@ -99,8 +119,8 @@ def test_an_edited_file_is_read_again_without_restart(app, tmp_path):
         assert shares(infer_areas([Sector("32130")], [])) == {"23h": 100}
         path = folder / "dac_purpose_areas.csv"
         text = path.read_text("utf-8").replace(
-            '32130,Small and medium-sized enterprises (SME) development,23h,100,',
-            '32130,Small and medium-sized enterprises (SME) development,23i,100,',
+            "32130,Small and medium-sized enterprises (SME) development,23h,100,",
+            "32130,Small and medium-sized enterprises (SME) development,23i,100,",
         )
         path.write_text(text + "\n", "utf-8")
         assert shares(infer_areas([Sector("32130")], [])) == {"23i": 100}
@@ -132,7 +152,9 @@ def test_reload_mapping_command_checks_and_reports(runner, app, tmp_path):
     assert "purpose codes" in result.output and "donor codes: " in result.output
     folder = tmp_path / "broken"
     shutil.copytree(DATA, folder, ignore=shutil.ignore_patterns("*.md"))
-    (folder / "area_keywords.csv").write_text("keyword,area,weight,rationale\nfoo,99z,1,x\n", "utf-8")
+    (folder / "area_keywords.csv").write_text(
+        "keyword,area,weight,rationale\nfoo,99z,1,x\n", "utf-8"
+    )
     app.config["IMPORT_MAPPING_DIR"] = str(folder)
     try:
         result = runner.invoke(args=["import", "reload-mapping"])

@@ -1,5 +1,7 @@
 """OECD CRS microdata: column spellings, units, encodings, filters, grouping, import."""
 
+# ruff: noqa: E501  (inline XML and CSV fixtures read best on one line each)
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,23 +21,119 @@ from registry.services.actor import Actor
 
 ADMIN = Actor(label="tester", channel="cli", role="admin")
 HEADER = [
-    "Year", "DonorCode", "DonorName", "CrsID", "ProjectNumber", "RecipientCode", "PurposeCode",
-    "FlowCode", "Finance_t", "Aid_t", "ProjectTitle", "LongDescription", "USD_Commitment", "USD_Disbursement",
+    "Year",
+    "DonorCode",
+    "DonorName",
+    "CrsID",
+    "ProjectNumber",
+    "RecipientCode",
+    "PurposeCode",
+    "FlowCode",
+    "Finance_t",
+    "Aid_t",
+    "ProjectTitle",
+    "LongDescription",
+    "USD_Commitment",
+    "USD_Disbursement",
 ]
 ROWS = [
     # year, donor, name, crsid, projnum, recipient, purpose, flow, finance, aid, title, desc, usd_c, usd_d
-    ["2020", "12", "United Kingdom", "2020000001", "UK-1", "248", "22020", "11", "110", "C01",
-     "Rural connectivity", "Last mile access", "1.5", "0.25"],
-    ["2020", "12", "United Kingdom", "2020000001", "UK-1", "285", "22020", "11", "110", "C01",
-     "Rural connectivity", "Last mile access", "0.5", ""],
-    ["2021", "12", "United Kingdom", "2020000001", "UK-1", "248", "22020", "11", "110", "C01",
-     "Rural connectivity", "Last mile access", "", "0.000001"],
-    ["2021", "5", "Germany", "2021000009", "DE-9", "289", "22011", "13", "421", "C01",
-     "Telecom regulator support", "", "2", "1"],
-    ["2022", "5", "Germany", "", "DE-10", "998", "11330", "11", "110", "C01",
-     "ICT vocational training", "", "0.1", "0.1"],
-    ["2018", "5", "Germany", "2018000001", "DE-1", "248", "12191", "11", "110", "C01",
-     "Old health project", "", "3", "3"],
+    [
+        "2020",
+        "12",
+        "United Kingdom",
+        "2020000001",
+        "UK-1",
+        "248",
+        "22020",
+        "11",
+        "110",
+        "C01",
+        "Rural connectivity",
+        "Last mile access",
+        "1.5",
+        "0.25",
+    ],
+    [
+        "2020",
+        "12",
+        "United Kingdom",
+        "2020000001",
+        "UK-1",
+        "285",
+        "22020",
+        "11",
+        "110",
+        "C01",
+        "Rural connectivity",
+        "Last mile access",
+        "0.5",
+        "",
+    ],
+    [
+        "2021",
+        "12",
+        "United Kingdom",
+        "2020000001",
+        "UK-1",
+        "248",
+        "22020",
+        "11",
+        "110",
+        "C01",
+        "Rural connectivity",
+        "Last mile access",
+        "",
+        "0.000001",
+    ],
+    [
+        "2021",
+        "5",
+        "Germany",
+        "2021000009",
+        "DE-9",
+        "289",
+        "22011",
+        "13",
+        "421",
+        "C01",
+        "Telecom regulator support",
+        "",
+        "2",
+        "1",
+    ],
+    [
+        "2022",
+        "5",
+        "Germany",
+        "",
+        "DE-10",
+        "998",
+        "11330",
+        "11",
+        "110",
+        "C01",
+        "ICT vocational training",
+        "",
+        "0.1",
+        "0.1",
+    ],
+    [
+        "2018",
+        "5",
+        "Germany",
+        "2018000001",
+        "DE-1",
+        "248",
+        "12191",
+        "11",
+        "110",
+        "C01",
+        "Old health project",
+        "",
+        "3",
+        "3",
+    ],
 ]
 
 
@@ -88,7 +186,9 @@ def test_column_spellings_of_other_years(renames):
     header = [renames.get(h, h) for h in HEADER]
     records, _ = records_of(pipe_text(header).encode())
     expected, _ = records_of(pipe_text().encode())
-    assert [(r.reference, len(r.transactions)) for r in records] == [(r.reference, len(r.transactions)) for r in expected]
+    assert [(r.reference, len(r.transactions)) for r in records] == [
+        (r.reference, len(r.transactions)) for r in expected
+    ]
     assert {t.finance_type for r in records for t in r.transactions} == {"110", "421"}
 
 
@@ -109,11 +209,15 @@ def test_zipped_utf16_and_utf8_bom_and_csv_read_the_same():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("CRS 2020 data.txt", pipe_text().encode("utf-16"))
-    assert [(r.reference, len(r.transactions)) for r in records_of(buffer.getvalue(), "CRS.zip")[0]] == expected
+    assert [
+        (r.reference, len(r.transactions)) for r in records_of(buffer.getvalue(), "CRS.zip")[0]
+    ] == expected
     bom = b"\xef\xbb\xbf" + pipe_text().encode()
     assert [(r.reference, len(r.transactions)) for r in records_of(bom)[0]] == expected
     csv_text = "\n".join(",".join(f'"{c}"' for c in r) for r in [HEADER, *ROWS])
-    assert [(r.reference, len(r.transactions)) for r in records_of(csv_text.encode(), "crs.csv")[0]] == expected
+    assert [
+        (r.reference, len(r.transactions)) for r in records_of(csv_text.encode(), "crs.csv")[0]
+    ] == expected
 
 
 def test_xlsx_with_numbers_as_cells():
@@ -125,16 +229,28 @@ def test_xlsx_with_numbers_as_cells():
     sheet.write_row(0, 0, HEADER)
     for i, row in enumerate(ROWS, 1):
         # Codes and amounts as numbers, as Excel keeps them.
-        sheet.write_row(i, 0, [float(c) if c.replace(".", "").isdigit() and j not in (3, 4) else c for j, c in enumerate(row)])
+        sheet.write_row(
+            i,
+            0,
+            [
+                float(c) if c.replace(".", "").isdigit() and j not in (3, 4) else c
+                for j, c in enumerate(row)
+            ],
+        )
     book.close()
     records, _ = records_of(buffer.getvalue(), "crs.xlsx")
     projects = by_ref(records)
     assert projects["2020000001"].org == "CRS-DONOR-12"
-    assert sorted(t.amount for t in projects["2021000009"].transactions) == [Decimal("1000000.00"), Decimal("2000000.00")]
+    assert sorted(t.amount for t in projects["2021000009"].transactions) == [
+        Decimal("1000000.00"),
+        Decimal("2000000.00"),
+    ]
 
 
 def test_year_and_purpose_filters():
-    records, reader = records_of(pipe_text().encode(), years=parse_years("2019-2021"), purposes=parse_purposes("220"))
+    records, reader = records_of(
+        pipe_text().encode(), years=parse_years("2019-2021"), purposes=parse_purposes("220")
+    )
     assert set(by_ref(records)) == {"2020000001", "2021000009"}
     assert reader.counts["rows_kept"] == 4
     records, _ = records_of(pipe_text().encode(), purposes=parse_purposes("22011,11330"))
@@ -164,7 +280,10 @@ def test_unknown_donor_and_recipient_are_reported_once_with_counts():
         r[1], r[5] = "9999", "1234"
     _, reader = records_of(pipe_text(rows=rows).encode())
     messages = {p.code: p.message for p in reader.problems}
-    assert "9999" in messages["unknown_donor"] and "(2 rows, first at row 2)" in messages["unknown_donor"]
+    assert (
+        "9999" in messages["unknown_donor"]
+        and "(2 rows, first at row 2)" in messages["unknown_donor"]
+    )
     assert "1234" in messages["unknown_recipient"]
 
 
@@ -173,8 +292,13 @@ def test_import_makes_one_batch_per_donor_and_totals_to_the_cent(app, tmp_path):
     path.write_text(pipe_text(), "utf-8")
     result = import_crs(path, ADMIN, years={2019, 2020, 2021, 2022})
     assert result.ok and len(result.batches) == 2
-    assert {o.ref for o in db.session.scalars(select(Organisation))} >= {"CRS-DONOR-12", "CRS-DONOR-5"}
-    total = db.session.scalar(select(func.sum(Transaction.usd_minor)).where(Transaction.type == "commitment"))
+    assert {o.ref for o in db.session.scalars(select(Organisation))} >= {
+        "CRS-DONOR-12",
+        "CRS-DONOR-5",
+    }
+    total = db.session.scalar(
+        select(func.sum(Transaction.usd_minor)).where(Transaction.type == "commitment")
+    )
     assert total == (150_000_000 + 50_000_000 + 200_000_000 + 10_000_000)
     assert db.session.scalar(select(func.count(Project.id))) == 3
     again = import_crs(path, ADMIN, years={2019, 2020, 2021, 2022})
@@ -185,11 +309,15 @@ def test_import_makes_one_batch_per_donor_and_totals_to_the_cent(app, tmp_path):
 def test_cli_crs_with_filters_and_dry_run(runner, tmp_path):
     path = tmp_path / "crs.txt"
     path.write_text(pipe_text(), "utf-8")
-    result = runner.invoke(args=["import", "crs", str(path), "--years", "2020", "--purpose", "22020", "--dry-run"])
+    result = runner.invoke(
+        args=["import", "crs", str(path), "--years", "2020", "--purpose", "22020", "--dry-run"]
+    )
     assert result.exit_code == 0, result.output
     assert "previewed" in result.output
     assert db.session.scalar(select(func.count(Project.id))) == 0
-    result = runner.invoke(args=["import", "crs", str(path), "--years", "2020-2021", "--purpose", "22020,22011"])
+    result = runner.invoke(
+        args=["import", "crs", str(path), "--years", "2020-2021", "--purpose", "22020,22011"]
+    )
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count(Project.id))) == 2
     result = runner.invoke(args=["import", "crs", str(path), "--years", "1990"])

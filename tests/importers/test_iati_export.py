@@ -1,5 +1,7 @@
 """IATI 2.03 export: schema validity, filters, CLI, and the round trip through the importer."""
 
+# ruff: noqa: E501  (inline XML and CSV fixtures read best on one line each)
+
 from __future__ import annotations
 
 import datetime as dt
@@ -61,10 +63,31 @@ def projects(make_org, make_project, make_transaction):
         actual_start=dt.date(2020, 3, 1),
         need={"amount": "2500000.00", "currency": "EUR"},
     )
-    make_transaction(p1, type="commitment", amount=Decimal("1000000.00"), currency="EUR", value_date=dt.date(2020, 2, 1))
-    make_transaction(p1, type="disbursement", amount=Decimal("333333.33"), currency="EUR", value_date=dt.date(2020, 6, 30),
-                     flow_type="10", finance_type="110", aid_type="C01", description="First tranche")
-    make_transaction(p1, type="pledge", amount=Decimal("5000000"), currency="JPY", value_date=dt.date(2019, 12, 1))
+    make_transaction(
+        p1,
+        type="commitment",
+        amount=Decimal("1000000.00"),
+        currency="EUR",
+        value_date=dt.date(2020, 2, 1),
+    )
+    make_transaction(
+        p1,
+        type="disbursement",
+        amount=Decimal("333333.33"),
+        currency="EUR",
+        value_date=dt.date(2020, 6, 30),
+        flow_type="10",
+        finance_type="110",
+        aid_type="C01",
+        description="First tranche",
+    )
+    make_transaction(
+        p1,
+        type="pledge",
+        amount=Decimal("5000000"),
+        currency="JPY",
+        value_date=dt.date(2019, 12, 1),
+    )
     p2 = make_project(
         org=other,
         reference="B-7",
@@ -74,8 +97,20 @@ def projects(make_org, make_project, make_transaction):
         areas=[{"code": "23l", "share": Decimal(100)}],
         planned_start=dt.date(2024, 1, 1),
     )
-    make_transaction(p2, type="expenditure", amount=Decimal("12.34"), currency="USD", value_date=dt.date(2024, 2, 1))
-    make_transaction(p2, type="incoming_funds", amount=Decimal("99.99"), currency="USD", value_date=dt.date(2024, 1, 15))
+    make_transaction(
+        p2,
+        type="expenditure",
+        amount=Decimal("12.34"),
+        currency="USD",
+        value_date=dt.date(2024, 2, 1),
+    )
+    make_transaction(
+        p2,
+        type="incoming_funds",
+        amount=Decimal("99.99"),
+        currency="USD",
+        value_date=dt.date(2024, 1, 15),
+    )
     db.session.flush()
     return [p1, p2]
 
@@ -91,7 +126,11 @@ def test_export_validates_against_the_iati_203_schema(client, projects, schema):
     first = acts[0]
     assert first.findtext("iati-identifier") == "XM-DAC-99-A-P-0001"
     areas = first.findall("sector[@vocabulary='99']")
-    assert [(a.get("code"), a.get("percentage")) for a in areas] == [("23a", "14.5"), ("23c", "60"), ("23d", "25.5")]
+    assert [(a.get("code"), a.get("percentage")) for a in areas] == [
+        ("23a", "14.5"),
+        ("23c", "60"),
+        ("23d", "25.5"),
+    ]
     assert all(a.get("vocabulary-uri", "").startswith("https://") for a in areas)
     assert [c.get("code") for c in first.findall("recipient-country")] == ["KE", "UG"]
     assert first.find("recipient-region").get("vocabulary") == "2"
@@ -103,7 +142,10 @@ def test_export_filters_like_the_project_list(client, projects):
     def ids(query: str) -> list[str]:
         response = client.get(f"/api/v1/projects.iati.xml?{query}")
         assert response.status_code == 200, response.json
-        return [a.findtext("iati-identifier") for a in etree.fromstring(response.data).findall("iati-activity")]
+        return [
+            a.findtext("iati-identifier")
+            for a in etree.fromstring(response.data).findall("iati-activity")
+        ]
 
     assert ids("country=NPL") == ["DONOR-B-B-7"]
     assert ids("region=002") == ["XM-DAC-99-A-P-0001"]  # Africa includes Kenya and Eastern Africa
@@ -116,7 +158,9 @@ def test_export_filters_like_the_project_list(client, projects):
     assert ids("country=KEN,NPL") == ["XM-DAC-99-A-P-0001", "DONOR-B-B-7"]
 
 
-@pytest.mark.parametrize("query", ["status=dreaming", "year_from=soon", "year_from=2024&year_to=2020"])
+@pytest.mark.parametrize(
+    "query", ["status=dreaming", "year_from=soon", "year_from=2024&year_to=2020"]
+)
 def test_bad_filters_are_a_422_with_the_error_shape(client, query):
     response = client.get(f"/api/v1/projects.iati.xml?{query}")
     assert response.status_code == 422
@@ -139,14 +183,29 @@ def _state(project: Project) -> dict:
         "title": project.title,
         "description": project.description,
         "status": project.status,
-        "dates": (project.planned_start, project.planned_end, project.actual_start, project.actual_end),
-        "recipients": sorted((r.country_iso3 or "", r.region_code or "", r.share_ppm) for r in project.recipients),
+        "dates": (
+            project.planned_start,
+            project.planned_end,
+            project.actual_start,
+            project.actual_end,
+        ),
+        "recipients": sorted(
+            (r.country_iso3 or "", r.region_code or "", r.share_ppm) for r in project.recipients
+        ),
         "areas": sorted((a.area_code, a.share_ppm, a.inferred) for a in project.areas),
         "sectors": sorted(s.code for s in project.sectors),
         "need": (project.need_minor, project.need_currency),
         "transactions": sorted(
-            (t.type.value, t.amount_minor, t.currency, t.value_date, t.flow_type, t.finance_type, t.aid_type,
-             t.description)
+            (
+                t.type.value,
+                t.amount_minor,
+                t.currency,
+                t.value_date,
+                t.flow_type,
+                t.finance_type,
+                t.aid_type,
+                t.description,
+            )
             for t in project.transactions
         ),
         "org": project.org.iati_ref or project.org.ref,

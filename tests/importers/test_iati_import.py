@@ -1,5 +1,7 @@
 """IATI files through the shared pipeline: import, re-import, refusals, the real fixtures."""
 
+# ruff: noqa: E501  (inline XML and CSV fixtures read best on one line each)
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -17,7 +19,11 @@ from registry.services.actor import Actor
 from tests.importers.iati_xml import activity, document
 
 FIXTURES = next(
-    (p / "shared" / "fixtures" for p in Path(__file__).resolve().parents if (p / "shared" / "fixtures").is_dir()),
+    (
+        p / "shared" / "fixtures"
+        for p in Path(__file__).resolve().parents
+        if (p / "shared" / "fixtures").is_dir()
+    ),
     Path("/nonexistent"),
 )
 ADMIN = Actor(label="tester", channel="cli", role="admin")
@@ -57,7 +63,9 @@ def test_reimport_updates_by_identifier_and_never_counts_twice(app, tmp_path):
     updated = document(activity(transactions=tx, title="<narrative>Renamed</narrative>"))
     result = import_iati(write(tmp_path, updated, "v2.xml"), ADMIN)
     assert result.batches[0].counts["projects_updated"] == 1
-    projects = db.session.scalars(select(Project).where(Project.iati_identifier == "XM-TEST-1-P1")).all()
+    projects = db.session.scalars(
+        select(Project).where(Project.iati_identifier == "XM-TEST-1-P1")
+    ).all()
     assert len(projects) == 1 and projects[0].title == "Renamed"
     amounts = sorted(t.amount for t in projects[0].transactions)
     assert amounts == [Decimal("700.00"), Decimal("1500.00")]
@@ -88,7 +96,17 @@ def test_cli_refuses_entities_and_writes_nothing(runner, tmp_path, prolog):
 def test_cli_with_org_and_sector_filter(runner, make_org, tmp_path):
     make_org(ref="MY-ORG", name="My org")
     doc = document(activity("A-1"), activity("A-2", sectors='<sector code="12191"/>'))
-    result = runner.invoke(args=["import", "iati", str(write(tmp_path, doc)), "--org", "MY-ORG", "--sector-filter", "ict"])
+    result = runner.invoke(
+        args=[
+            "import",
+            "iati",
+            str(write(tmp_path, doc)),
+            "--org",
+            "MY-ORG",
+            "--sector-filter",
+            "ict",
+        ]
+    )
     assert result.exit_code == 0, result.output
     refs = db.session.scalars(select(Project.reference).order_by(Project.reference)).all()
     assert refs == ["A-1"]
@@ -110,13 +128,24 @@ def xml_totals(path: Path) -> tuple[dict, dict]:
     totals per (type, currency)."""
     by_recipient: dict = defaultdict(Decimal)
     by_type: dict = defaultdict(Decimal)
-    types = {"1": "incoming_funds", "2": "commitment", "3": "disbursement", "4": "expenditure", "11": "pledge"}
+    types = {
+        "1": "incoming_funds",
+        "2": "commitment",
+        "3": "disbursement",
+        "4": "expenditure",
+        "11": "pledge",
+    }
     for act in etree.parse(str(path)).getroot().iter("iati-activity"):
         currency = act.get("default-currency")
-        countries = [(c.get("code"), Decimal(c.get("percentage") or 100)) for c in act.findall("recipient-country")]
+        countries = [
+            (c.get("code"), Decimal(c.get("percentage") or 100))
+            for c in act.findall("recipient-country")
+        ]
         regions = [r.get("code") for r in act.findall("recipient-region")]
         rest = Decimal(100) - sum(p for _, p in countries)
-        shares = [(code, pct) for code, pct in countries if pct] + [(code, rest / len(regions)) for code in regions if rest]
+        shares = [(code, pct) for code, pct in countries if pct] + [
+            (code, rest / len(regions)) for code in regions if rest
+        ]
         for tx in act.findall("transaction"):
             kind = types.get(tx.find("transaction-type").get("code"))
             if kind is None:
@@ -138,12 +167,17 @@ def registry_totals() -> dict:
             func.sum(Transaction.amount_minor * ProjectRecipient.share_ppm),
         )
         .join(ProjectRecipient, ProjectRecipient.project_id == Transaction.project_id)
-        .group_by(func.coalesce(ProjectRecipient.country_iso3, ProjectRecipient.region_code), Transaction.type)
+        .group_by(
+            func.coalesce(ProjectRecipient.country_iso3, ProjectRecipient.region_code),
+            Transaction.type,
+        )
     ).all()
     return {(where, t.value): Decimal(n) / 100 / 1_000_000 for where, t, n in rows}
 
 
-@pytest.mark.skipif(not (FIXTURES / "iati" / "es-maec-indonesia_v2.01.xml").exists(), reason="real fixtures absent")
+@pytest.mark.skipif(
+    not (FIXTURES / "iati" / "es-maec-indonesia_v2.01.xml").exists(), reason="real fixtures absent"
+)
 def test_real_spanish_file_totals_match_the_xml(app):
     path = FIXTURES / "iati" / "es-maec-indonesia_v2.01.xml"
     result = import_iati(path, ADMIN)
@@ -168,13 +202,18 @@ def test_real_spanish_file_totals_match_the_xml(app):
 
 
 @pytest.mark.skipif(not (FIXTURES / "iati").exists(), reason="real fixtures absent")
-@pytest.mark.parametrize("name", ["fi-mfa_v2.03.xml", "gb-beis-gcrf_v2.03.xml", "multi-publisher-dportal-export_v2.03.xml"])
+@pytest.mark.parametrize(
+    "name",
+    ["fi-mfa_v2.03.xml", "gb-beis-gcrf_v2.03.xml", "multi-publisher-dportal-export_v2.03.xml"],
+)
 def test_real_files_import_with_transactions_matching(app, name):
     path = FIXTURES / "iati" / name
     if not path.exists():
         pytest.skip("fixture absent")
     result = import_iati(path, ADMIN)
-    assert result.ok, [p for b in result.batches for p in b.problems if p["severity"] == "error"][:3]
+    assert result.ok, [p for b in result.batches for p in b.problems if p["severity"] == "error"][
+        :3
+    ]
     _, by_type = xml_totals(path)
     rows = db.session.execute(
         select(Transaction.type, Transaction.currency, func.sum(Transaction.amount_minor)).group_by(
@@ -189,3 +228,38 @@ def test_real_files_import_with_transactions_matching(app, name):
     assert got.keys() == expected.keys()
     for key, value in expected.items():
         assert abs(got[key] - value) < Decimal("0.05"), key
+
+
+def test_api_upload_is_detected_as_iati_previewed_and_committed(client, app, actor, make_org):
+    import io
+
+    from registry.services import accounts
+
+    org = make_org(ref="API-IATI", name="API IATI donor")
+    user = accounts.create_user(actor, "iati-api@example.org", "donor", org=org)
+    token = accounts.issue_token(actor, user)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {
+        "file": (io.BytesIO(document(activity("API-IATI-1"))), "upload.bin"),
+        "org": "API-IATI",
+        "dry_run": "true",
+    }
+    response = client.post(
+        "/api/v1/imports", data=body, headers=headers, content_type="multipart/form-data"
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["kind"] == "iati" and response.json["status"] == "previewed"
+    committed = client.post(f"/api/v1/imports/{response.json['id']}/commit", headers=headers)
+    assert committed.status_code == 200, committed.json
+    project = db.session.scalar(select(Project).where(Project.iati_identifier == "API-IATI-1"))
+    assert project.org_id == org.id and project.areas
+    bad = {
+        "file": (io.BytesIO(document(activity(), prolog="<!DOCTYPE x>\n")), "x.xml"),
+        "org": "API-IATI",
+    }
+    response = client.post(
+        "/api/v1/imports", data=bad, headers=headers, content_type="multipart/form-data"
+    )
+    assert response.status_code == 422
+    assert "DOCTYPE" in str(response.json)

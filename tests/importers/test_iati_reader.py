@@ -1,5 +1,7 @@
 """Reading IATI activity XML: versions, mapping rules, percentages, security refusals."""
 
+# ruff: noqa: E501  (inline XML and CSV fixtures read best on one line each)
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,11 +33,18 @@ def test_versions_2_01_to_2_03_are_read(version):
     assert record.org == "XM-TEST-1" and record.org_name == "Test donor"
     assert record.title == "Rural connectivity for district schools"
     assert record.status == "active"
-    assert record.planned_start == dt.date(2020, 1, 1) and record.planned_end == dt.date(2022, 12, 31)
+    assert record.planned_start == dt.date(2020, 1, 1) and record.planned_end == dt.date(
+        2022, 12, 31
+    )
     assert [(r.country, r.share) for r in record.recipients] == [("KEN", Decimal(100))]
     assert record.sectors == ["22020"]
     tx = record.transactions[0]
-    assert (tx.type, tx.amount, tx.currency, tx.value_date) == ("commitment", Decimal("1000.00"), "USD", dt.date(2020, 2, 1))
+    assert (tx.type, tx.amount, tx.currency, tx.value_date) == (
+        "commitment",
+        Decimal("1000.00"),
+        "USD",
+        dt.date(2020, 2, 1),
+    )
     assert (tx.flow_type, tx.finance_type, tx.aid_type) == ("10", "110", "C01")
     assert {p["role"] for p in record.participating_orgs} == {"1", "4"}
 
@@ -55,7 +64,15 @@ def test_english_narrative_first_else_the_first():
 
 
 @pytest.mark.parametrize(
-    ("code", "status"), [("1", "pipeline"), ("2", "active"), ("3", "completed"), ("4", "completed"), ("5", "cancelled"), ("6", "suspended")]
+    ("code", "status"),
+    [
+        ("1", "pipeline"),
+        ("2", "active"),
+        ("3", "completed"),
+        ("4", "completed"),
+        ("5", "cancelled"),
+        ("6", "suspended"),
+    ],
 )
 def test_activity_status_maps(code, status):
     records, _ = read(document(activity(status=code)))
@@ -69,7 +86,11 @@ def test_activity_dates_by_type_and_reversed_end_dropped():
     )
     records, reader = read(document(activity(dates=dates)))
     r = records[0]
-    assert (r.planned_start, r.actual_start, r.actual_end) == (dt.date(2021, 1, 1), dt.date(2021, 2, 1), dt.date(2023, 6, 30))
+    assert (r.planned_start, r.actual_start, r.actual_end) == (
+        dt.date(2021, 1, 1),
+        dt.date(2021, 2, 1),
+        dt.date(2023, 6, 30),
+    )
     assert r.planned_end is None and "dates_reversed" in codes(reader)
 
 
@@ -95,8 +116,15 @@ def test_transaction_types_value_dates_and_currency_defaults():
         ("pledge", Decimal(50), "GBP", dt.date(2020, 6, 1)),
     ]
     second = records[0].transactions[1]
-    assert (second.provider_org, second.flow_type, second.finance_type, second.aid_type) == ("XM-OTHER", "20", "421", "B01")
-    assert "transaction_type" in codes(reader)  # type 5 (interest repayment) is left out, and said so
+    assert (second.provider_org, second.flow_type, second.finance_type, second.aid_type) == (
+        "XM-OTHER",
+        "20",
+        "421",
+        "B01",
+    )
+    assert "transaction_type" in codes(
+        reader
+    )  # type 5 (interest repayment) is left out, and said so
 
 
 def test_a_transaction_without_currency_is_an_error():
@@ -113,9 +141,15 @@ def test_recipient_percentages_on_the_activity():
 
 
 def test_missing_percentages_split_equally_with_a_warning():
-    recipients = '<recipient-country code="KE"/><recipient-country code="UG"/><recipient-country code="TZ"/>'
+    recipients = (
+        '<recipient-country code="KE"/><recipient-country code="UG"/><recipient-country code="TZ"/>'
+    )
     records, reader = read(document(activity(recipients=recipients)))
-    assert [r.share for r in records[0].recipients] == [Decimal("33.3334"), Decimal("33.3333"), Decimal("33.3333")]
+    assert [r.share for r in records[0].recipients] == [
+        Decimal("33.3334"),
+        Decimal("33.3333"),
+        Decimal("33.3333"),
+    ]
     warning = next(p for p in reader.problems if p.code == "equal_split")
     assert warning.severity == "warning" and warning.location.row is not None
 
@@ -154,7 +188,9 @@ def test_recipients_on_transactions_share_by_commitments():
 
 def test_sectors_kept_and_areas_inferred_and_flagged():
     sectors = '<sector vocabulary="1" code="22040" percentage="50"/><sector code="11330" percentage="50"/>'
-    records, _ = read(document(activity(sectors=sectors, title="<narrative>Digital skills</narrative>")))
+    records, _ = read(
+        document(activity(sectors=sectors, title="<narrative>Digital skills</narrative>"))
+    )
     r = records[0]
     assert r.sectors == ["22040", "11330"]
     assert r.sector_shares == {"22040": 50, "11330": 50}
@@ -178,7 +214,10 @@ def test_stated_areas_of_our_vocabulary_are_taken_as_stated():
         '<sector vocabulary="99" code="23d" percentage="30"><narrative>Broadband capacity [inferred]</narrative></sector>'
     )
     records, _ = read(document(activity(sectors=sectors)))
-    assert [(a.code, a.share, a.inferred) for a in records[0].areas] == [("23c", 70, False), ("23d", 30, True)]
+    assert [(a.code, a.share, a.inferred) for a in records[0].areas] == [
+        ("23c", 70, False),
+        ("23d", 30, True),
+    ]
 
 
 def test_ict_sector_filter_keeps_only_220xx():
@@ -221,10 +260,17 @@ LAUGHS = (
 
 @pytest.mark.parametrize(
     "prolog",
-    [XXE, LAUGHS, '<!DOCTYPE iati-activities SYSTEM "http://example.invalid/iati.dtd">\n', "<!DOCTYPE iati-activities>\n"],
+    [
+        XXE,
+        LAUGHS,
+        '<!DOCTYPE iati-activities SYSTEM "http://example.invalid/iati.dtd">\n',
+        "<!DOCTYPE iati-activities>\n",
+    ],
 )
 def test_any_doctype_is_refused_before_any_record(prolog):
-    body = activity(title="<narrative>&xxe; &lol3;</narrative>") if "ENTITY" in prolog else activity()
+    body = (
+        activity(title="<narrative>&xxe; &lol3;</narrative>") if "ENTITY" in prolog else activity()
+    )
     with pytest.raises(UnsafeXMLError, match="DOCTYPE"):
         read(document(body, prolog=prolog))
 
