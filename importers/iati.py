@@ -505,9 +505,12 @@ class IatiReader:
             self._activity_shares(act, record, [e for e, _ in entries])
             return
         tx_entries = []
+        has_commitments = any(
+            t.get("code") == "2" for t in act.iterfind("transaction/transaction-type")
+        )
         for tx in act.findall("transaction"):
             found = self._entries(tx.findall("recipient-country"), tx.findall("recipient-region"))
-            weight = self._tx_weight(tx, act)
+            weight = self._tx_weight(tx, act, has_commitments)
             for entry, _ in found[:1]:  # IATI allows one recipient per transaction
                 tx_entries.append((entry, weight))
         if not tx_entries:
@@ -531,18 +534,9 @@ class IatiReader:
             "transaction/recipient-country",
         )
 
-    def _tx_weight(self, tx, act) -> Decimal:
+    def _tx_weight(self, tx, act, has_commitments: bool) -> Decimal:
         """Weight of a transaction for recipient shares: its absolute USD value. Commitments
         count; other transactions count only when the activity has no commitment."""
-        has_commitments = any(
-            (
-                t.find("transaction-type").get("code")
-                if t.find("transaction-type") is not None
-                else ""
-            )
-            == "2"
-            for t in act.findall("transaction")
-        )
         type_elem = tx.find("transaction-type")
         code = type_elem.get("code") if type_elem is not None else ""
         if has_commitments and code != "2":

@@ -14,12 +14,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
+
 from importers import pipeline
 from importers.crs import CrsFileError, read_crs
 from importers.iati import IatiFileError, UnsafeXMLError, looks_like_iati, read_iati
 from importers.records import Location, Problem, ProjectRecord
 from registry.errors import ValidationError
-from registry.models import ImportBatch
+from registry.extensions import db
+from registry.models import Country, ImportBatch, PriorityArea, Region
 from registry.services import organisations
 from registry.services.actor import Actor
 
@@ -70,7 +73,7 @@ def _read_iati(path: Path, filename: str, options: dict) -> pipeline.ReadResult:
         for record in reader:
             if publisher and (record.org or "") != publisher:
                 continue
-            if record.org and options.get("org") and record.org != options.get("org"):
+            if not publisher and record.org and options.get("org") and record.org != options["org"]:
                 reader.warn(
                     "other_publisher",
                     f"Activity {record.iati_identifier} is reported by {record.org}; "
@@ -177,6 +180,10 @@ def _run_groups(
     """One batch per organisation. Every batch carries the file's problems, so an error
     anywhere in the file rejects every batch of it: the file is all-or-nothing."""
     result = GroupedImport(problems=problems)
+    # Reference rows stay referenced for the whole run: the validators look countries,
+    # regions and areas up by primary key once per record, and the session's identity map
+    # only holds objects something else keeps alive; without this, each look-up is a query.
+    reference_rows = _reference_rows()
     if any(not ref for ref, _ in groups):
         raise ValidationError(
             "Some activities have no reporting organisation: say which organisation the file "
@@ -200,7 +207,16 @@ def _run_groups(
             org_name=org_name or org_ref,
         )
         result.batches.append(batch)
+    del reference_rows
     return result
+
+
+def _reference_rows() -> list:
+    """Countries, regions and priority areas, loaded once (see _run_groups)."""
+    rows: list = []
+    for model in (Country, Region, PriorityArea):
+        rows.extend(db.session.scalars(select(model)))
+    return rows
 
 
 def import_iati(
