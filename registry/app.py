@@ -46,10 +46,9 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from importers import init_app as init_importers
     from registry.api import register_api
+    from registry.auth import init_app as init_auth
     from registry.web import init_app as init_web
     from reports import init_app as init_reports
-
-    from registry.auth import init_app as init_auth
 
     init_auth(app)
     register_api(api)

@@ -89,7 +89,9 @@ def _respond(code: int, message: str, errors: dict | None = None):
         response = jsonify(error_body(code, message, errors))
         response.status_code = code
         return response
-    return render_template("error.html", code=code, status=HTTPStatus(code).phrase, message=message, errors=errors), code
+    return render_template(
+        "error.html", code=code, status=HTTPStatus(code).phrase, message=message, errors=errors
+    ), code
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -112,9 +114,20 @@ def register_errorhandlers(app: Flask) -> None:
         if isinstance(data, dict) and "messages" in data:
             errors = data["messages"]
             # webargs nests by location ("json", "query", "form"): flatten one level
-            if isinstance(errors, dict) and len(errors) == 1 and next(iter(errors)) in {
-                "json", "query", "form", "files", "headers", "view_args", "path",
-            }:
+            if (
+                isinstance(errors, dict)
+                and len(errors) == 1
+                and next(iter(errors))
+                in {
+                    "json",
+                    "query",
+                    "form",
+                    "files",
+                    "headers",
+                    "view_args",
+                    "path",
+                }
+            ):
                 errors = next(iter(errors.values()))
             message = "The input is not valid; see errors for each field"
         if code == 413:

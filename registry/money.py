@@ -111,6 +111,9 @@ class RateTable:
     def __init__(self, rates: dict[str, dict[dt.date, Decimal]]):
         self._rates = rates
         self._dates = {cur: sorted(days) for cur, days in rates.items()}
+        # The day of the latest publication of the file as a whole (a currency the
+        # ECB stopped publishing, like RUB in 2022, does not get the grace period).
+        self.last_published = max((days[-1] for days in self._dates.values() if days), default=None)
 
     @classmethod
     def from_ecb_file(cls, path: Path) -> RateTable:
@@ -156,7 +159,7 @@ class RateTable:
                 date=on,
             )
         index = bisect.bisect_right(days, on) - 1
-        after_last = index == len(days) - 1 and on > days[-1]
+        after_last = index == len(days) - 1 and days[-1] == self.last_published and on > self.last_published
         limit = max(max_age_days, FUTURE_GRACE_DAYS) if after_last else max_age_days
         if index < 0 or (on - days[index]).days > limit:
             first, last = days[0], days[-1]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import text
 
 from registry.app import create_app
@@ -38,6 +39,17 @@ def _empty_database() -> None:
         with db.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
+
+
+class BoundSession(FlaskSession):
+    """Flask-SQLAlchemy's session, but always on the test's connection.
+
+    Flask-SQLAlchemy's own ``get_bind`` picks the engine itself and would ignore
+    the bound connection (and so escape the test's outer transaction).
+    """
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        return bind if bind is not None else self.bind
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +87,7 @@ def app(_app):
         outer = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+            {"bind": connection, "join_transaction_mode": "create_savepoint", "class_": BoundSession}
         )
         try:
             yield _app

@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 from sqlalchemy import select
 
 from registry.extensions import db
@@ -41,7 +42,7 @@ def _country_out(country: Country, day: dt.date) -> dict:
 
 @blp.route("/countries")
 class Countries(MethodView):
-    @blp.arguments(CountryQuery, location="query")
+    @blp.arguments(CountryQuery, location="query", unknown=RAISE)
     @blp.response(200, CountryOut(many=True))
     def get(self, args):
         """Every country and territory, with its categories on ``as_of`` (default today)."""
@@ -50,7 +51,9 @@ class Countries(MethodView):
         if args["region"]:
             codes = reference.region_and_descendants(args["region"])
             stmt = stmt.where(
-                Country.region_code.in_(codes) | Country.subregion_code.in_(codes) | Country.intermediate_code.in_(codes)
+                Country.region_code.in_(codes)
+                | Country.subregion_code.in_(codes)
+                | Country.intermediate_code.in_(codes)
             )
         if args["dac_recipient"] is not None:
             stmt = stmt.where(Country.dac_recipient.is_(args["dac_recipient"]))
@@ -61,7 +64,7 @@ class Countries(MethodView):
 
 @blp.route("/countries/<string:iso3>")
 class CountryDetail(MethodView):
-    @blp.arguments(AsOfQuery, location="query")
+    @blp.arguments(AsOfQuery, location="query", unknown=RAISE)
     @blp.response(200, CountryOut)
     def get(self, args, iso3: str):
         """One country by ISO 3166 alpha-3 code; categories in force on ``as_of``."""
@@ -79,7 +82,7 @@ class PriorityAreas(MethodView):
 
 @blp.route("/recipient-categories")
 class RecipientCategories(MethodView):
-    @blp.arguments(AsOfQuery, location="query")
+    @blp.arguments(AsOfQuery, location="query", unknown=RAISE)
     @blp.response(200, RecipientCategoryOut(many=True))
     def get(self, args):
         """LDC, LLDC, SIDS, HIPC, EIT, FCS, OCC with their members on ``as_of``."""

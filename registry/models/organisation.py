@@ -38,7 +38,9 @@ class Organisation(db.Model):
     website: Mapped[str | None] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(String(2000), default="")
     demo: Mapped[bool] = mapped_column(default=False)
-    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id", ondelete="SET NULL"))
+    # The batch that created it. No foreign key: import batches point at organisations,
+    # and a cycle of foreign keys would make table order ambiguous.
+    import_batch_id: Mapped[int | None] = mapped_column(Integer, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -2,14 +2,15 @@
 
 import datetime as dt
 
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields
 
 
 class StrictSchema(Schema):
-    """Input schemas reject unknown fields (marshmallow's default is RAISE)."""
+    """Input schemas reject unknown fields, in the body and in the query string alike."""
 
     class Meta:
         ordered = True
+        unknown = RAISE
 
 
 class RegionOut(Schema):

@@ -61,7 +61,9 @@ def create_user(
     try:
         role_value = Role(role)
     except ValueError:
-        raise ValidationError(f"Unknown role {role!r}", {"role": [f"One of {', '.join(r.value for r in Role)}"]}) from None
+        raise ValidationError(
+            f"Unknown role {role!r}", {"role": [f"One of {', '.join(r.value for r in Role)}"]}
+        ) from None
     if role_value is Role.DONOR and org is None:
         raise ValidationError("A donor editor belongs to an organisation", {"org": ["Required for donors"]})
     if role_value is Role.GOVERNMENT:
@@ -84,9 +86,14 @@ def create_user(
     db.session.add(user)
     db.session.flush()
     audit.record(
-        actor, "create", "user", user.id, None,
+        actor,
+        "create",
+        "user",
+        user.id,
+        None,
         {"email": email, "role": role_value.value, "org_id": user.org_id, "country": country_iso3},
-        f"Created account {email}", user.org_id,
+        f"Created account {email}",
+        user.org_id,
     )
     return user
 
@@ -96,8 +103,16 @@ def issue_token(actor: Actor, user: User, label: str = "") -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     db.session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:12], label=label))
     db.session.flush()
-    audit.record(actor, "create", "api_token", user.id, None, {"prefix": token[:12], "label": label},
-                 f"Issued API token {token[:12]}… for {user.email}", user.org_id)
+    audit.record(
+        actor,
+        "create",
+        "api_token",
+        user.id,
+        None,
+        {"prefix": token[:12], "label": label},
+        f"Issued API token {token[:12]}… for {user.email}",
+        user.org_id,
+    )
     return token
 
 
@@ -109,8 +124,16 @@ def revoke_tokens(actor: Actor, user: User, prefix: str | None = None) -> int:
     for token in tokens:
         token.revoked_at = now
     if tokens:
-        audit.record(actor, "update", "api_token", user.id, None, {"revoked": [t.prefix for t in tokens]},
-                     f"Revoked {len(tokens)} API token(s) of {user.email}", user.org_id)
+        audit.record(
+            actor,
+            "update",
+            "api_token",
+            user.id,
+            None,
+            {"revoked": [t.prefix for t in tokens]},
+            f"Revoked {len(tokens)} API token(s) of {user.email}",
+            user.org_id,
+        )
     db.session.flush()
     return len(tokens)
 

@@ -8,7 +8,15 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from registry.extensions import db
-from registry.models import FundingSource, Organisation, PriorityArea, Project, ProjectArea, ProjectRecipient, Transaction
+from registry.models import (
+    FundingSource,
+    Organisation,
+    PriorityArea,
+    Project,
+    ProjectArea,
+    ProjectRecipient,
+    Transaction,
+)
 from registry.models.project import SHARE_WHOLE
 from registry.models.types import ProjectStatus, TransactionType
 from registry.money import from_minor
@@ -37,7 +45,9 @@ def headline() -> Headline:
     )
     years = db.session.execute(select(func.min(Transaction.value_date), func.max(Transaction.value_date))).one()
     countries = db.session.scalar(
-        select(func.count(func.distinct(ProjectRecipient.country_iso3))).where(ProjectRecipient.country_iso3.is_not(None))
+        select(func.count(func.distinct(ProjectRecipient.country_iso3))).where(
+            ProjectRecipient.country_iso3.is_not(None)
+        )
     )
     # Commitments by priority area, share-weighted (integer arithmetic, cents).
     weighted = (

@@ -17,7 +17,16 @@ from registry.services.actor import Actor
 from registry.services.projects import check_version
 
 SCALAR_FIELDS = ("ref", "name", "kind", "managing_org_id", "window_from", "window_until", "website", "description")
-LIST_FIELDS = ("instruments", "countries", "regions", "categories", "areas", "min_amount", "max_amount", "amount_currency")
+LIST_FIELDS = (
+    "instruments",
+    "countries",
+    "regions",
+    "categories",
+    "areas",
+    "min_amount",
+    "max_amount",
+    "amount_currency",
+)
 
 
 def snapshot(source: FundingSource) -> dict[str, Any]:
@@ -47,9 +56,7 @@ def find_funding_source(ref_or_name: str) -> FundingSource | None:
     source = db.session.scalar(select(FundingSource).where(FundingSource.ref == text))
     if source:
         return source
-    return db.session.scalar(
-        select(FundingSource).where(func.lower(FundingSource.name) == text.lower()).limit(1)
-    )
+    return db.session.scalar(select(FundingSource).where(func.lower(FundingSource.name) == text.lower()).limit(1))
 
 
 def _lookup(model, codes: list[str], field: str, normalise=str.upper) -> list:
@@ -74,7 +81,9 @@ def _apply(source: FundingSource, data: dict[str, Any]) -> None:
                 try:
                     value = SourceKind(value)
                 except ValueError:
-                    raise ValidationError(f"Unknown kind {value!r}", {"kind": ["Unknown funding source kind"]}) from None
+                    raise ValidationError(
+                        f"Unknown kind {value!r}", {"kind": ["Unknown funding source kind"]}
+                    ) from None
             if key == "managing_org_id" and db.session.get(Organisation, value) is None:
                 raise ValidationError("Unknown managing organisation", {"managing_org_id": ["No such organisation"]})
             setattr(source, key, value)
@@ -135,7 +144,9 @@ def _check(source: FundingSource) -> None:
         errors["window_until"] = ["The window closes before it opens"]
     if errors:
         raise ValidationError("The funding source is not valid", errors)
-    clash = db.session.scalar(select(FundingSource.id).where(FundingSource.ref == source.ref, FundingSource.id != source.id))
+    clash = db.session.scalar(
+        select(FundingSource.id).where(FundingSource.ref == source.ref, FundingSource.id != source.id)
+    )
     if clash:
         raise ConflictError(f"Another funding source already uses reference {source.ref!r}", {"ref": ["Already used"]})
 
@@ -148,7 +159,14 @@ def create_funding_source(actor: Actor, data: dict[str, Any], *, demo: bool = Fa
     db.session.add(source)
     db.session.flush()
     audit.record(
-        actor, "create", "funding_source", source.id, None, snapshot(source), f"Created {source.name}", source.managing_org_id
+        actor,
+        "create",
+        "funding_source",
+        source.id,
+        None,
+        snapshot(source),
+        f"Created {source.name}",
+        source.managing_org_id,
     )
     return source
 
@@ -165,7 +183,13 @@ def update_funding_source(
         db.session.flush()
         changed = audit.changed_fields(before, after)
         audit.record(
-            actor, "update", "funding_source", source.id, before, after, f"Changed {', '.join(changed)}",
+            actor,
+            "update",
+            "funding_source",
+            source.id,
+            before,
+            after,
+            f"Changed {', '.join(changed)}",
             source.managing_org_id,
         )
     return source
@@ -178,8 +202,14 @@ def delete_funding_source(actor: Actor, source: FundingSource, expected_version:
         select(func.count()).select_from(Transaction).where(Transaction.funding_source_id == source.id)
     )
     audit.record(
-        actor, "delete", "funding_source", source.id, snapshot(source), None,
-        f"Deleted {source.name} (unlinked from {used} transactions)", source.managing_org_id,
+        actor,
+        "delete",
+        "funding_source",
+        source.id,
+        snapshot(source),
+        None,
+        f"Deleted {source.name} (unlinked from {used} transactions)",
+        source.managing_org_id,
     )
     db.session.delete(source)
     db.session.flush()

@@ -139,8 +139,7 @@ def load_reference(data_dir: Path | None = None) -> LoadCounts:
 def _load_memberships(rows: list[dict[str, str]], counts: LoadCounts) -> None:
     """Make the membership table equal to the file: add, update, and drop stale rows."""
     wanted = {
-        (r["iso3"], r["category"], _date(r["valid_from"])): (_date(r["valid_to"]), r.get("source", ""))
-        for r in rows
+        (r["iso3"], r["category"], _date(r["valid_from"])): (_date(r["valid_to"]), r.get("source", "")) for r in rows
     }
     existing = {
         (m.country_iso3, m.category_code, m.valid_from): m for m in db.session.scalars(select(CategoryMembership))

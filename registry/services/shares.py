@@ -24,7 +24,8 @@ def to_ppm(value: Decimal | str | int, field: str) -> int:
         )
     if not 0 < ppm <= SHARE_WHOLE:
         raise ValidationError(
-            f"Share {value} must be above 0 and at most 100", {field: [f"Share {value} must be above 0 and at most 100"]}
+            f"Share {value} must be above 0 and at most 100",
+            {field: [f"Share {value} must be above 0 and at most 100"]},
         )
     return int(ppm)
 

@@ -6,7 +6,7 @@ from flask import Blueprint, render_template
 
 from registry.services import dashboard
 
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 
 
 @bp.get("/")

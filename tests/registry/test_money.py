@@ -1,0 +1,109 @@
+import datetime as dt
+from decimal import Decimal, localcontext
+
+import pytest
+
+from registry import money
+from registry.errors import ConversionError, MoneyError
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [
+        ("12345678901234567.89", "USD", 1234567890123456789),
+        ("0.01", "EUR", 1),
+        ("1500", "JPY", 1500),
+        ("1.234", "KWD", 1234),
+        ("-20.50", "GBP", -2050),
+    ],
+)
+def test_amounts_round_trip_exactly_through_minor_units(text, currency, minor):
+    amount = money.parse_amount(text, currency)
+    assert money.to_minor(amount, currency) == minor
+    assert money.from_minor(minor, currency) == Decimal(text)
+
+
+@pytest.mark.parametrize(("text", "currency"), [("10.001", "USD"), ("10.5", "JPY"), ("1.2345", "KWD")])
+def test_more_decimals_than_the_currency_allows_is_rejected_not_rounded(text, currency):
+    with pytest.raises(MoneyError, match=f"more decimals than {currency} allows"):
+        money.parse_amount(text, currency)
+
+
+def test_trailing_zeros_beyond_the_decimals_are_fine():
+    assert money.parse_amount("10.500", "USD") == Decimal("10.5")
+
+
+def test_floats_are_refused():
+    with pytest.raises(MoneyError, match="decimal strings"):
+        money.parse_amount(0.1, "USD")
+
+
+@pytest.mark.parametrize("bad", ["abc", "NaN", "Infinity", ""])
+def test_non_numbers_are_refused(bad):
+    with pytest.raises(MoneyError):
+        money.parse_amount(bad, "USD")
+
+
+def test_unknown_currency_is_named_in_the_error():
+    with pytest.raises(MoneyError, match="'XYZ'"):
+        money.parse_amount("1", "XYZ")
+
+
+def test_conversion_uses_the_ecb_rate_of_the_value_date():
+    # ECB reference rate on 2020-01-02: 1 EUR = 1.1193 USD
+    result = money.convert(Decimal("1000.00"), "EUR", "USD", dt.date(2020, 1, 2))
+    assert result.rate == Decimal("1.1193")
+    assert result.rate_date == dt.date(2020, 1, 2)
+    assert result.amount == Decimal("1119.30")
+
+
+def test_cross_rates_go_through_the_euro_exactly():
+    # 2020-01-02: USD 1.1193, JPY 121.75 per EUR
+    result = money.convert(Decimal("1000"), "JPY", "USD", dt.date(2020, 1, 2))
+    with localcontext() as ctx:
+        ctx.prec = money.RATE_PRECISION
+        expected_rate = Decimal("1.1193") / Decimal("121.75")
+    assert result.rate == expected_rate
+    assert result.amount == Decimal("9.19")
+
+
+def test_a_weekend_uses_the_latest_earlier_rate_and_says_which():
+    saturday = dt.date(2020, 1, 4)
+    result = money.convert(Decimal("100.00"), "EUR", "USD", saturday)
+    assert result.rate_date == dt.date(2020, 1, 3)
+
+
+def test_a_date_before_the_rates_is_an_error_naming_currency_and_date():
+    with pytest.raises(ConversionError) as info:
+        money.convert(Decimal("100"), "EUR", "USD", dt.date(1990, 5, 1))
+    assert "1990-05-01" in info.value.message
+    assert "EUR" in info.value.message or "USD" in info.value.message
+    assert info.value.date == dt.date(1990, 5, 1)
+
+
+def test_a_currency_without_ecb_rates_is_an_error_not_one_to_one():
+    with pytest.raises(ConversionError, match="KES"):
+        money.convert(Decimal("100"), "KES", "USD", dt.date(2020, 1, 2))
+
+
+def test_a_gap_longer_than_the_allowed_age_is_an_error():
+    # The ECB stopped publishing the rouble on 2022-03-01.
+    with pytest.raises(ConversionError, match="RUB"):
+        money.convert(Decimal("1"), "RUB", "USD", dt.date(2022, 6, 1))
+
+
+def test_recent_dates_after_the_last_publication_use_the_last_rate():
+    last = money.rate_table().bounds("USD")[1]
+    result = money.convert(Decimal("1.00"), "EUR", "USD", last + dt.timedelta(days=30))
+    assert result.rate_date == last
+
+
+def test_same_currency_is_the_identity():
+    result = money.convert(Decimal("12.34"), "USD", "USD", dt.date(1980, 1, 1))
+    assert (result.amount, result.rate) == (Decimal("12.34"), Decimal(1))
+
+
+def test_no_float_on_the_rate_path():
+    table = money.rate_table()
+    rate, _ = table.per_euro("GBP", dt.date(2015, 6, 1), 7)
+    assert isinstance(rate, Decimal)
