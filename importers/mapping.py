@@ -74,9 +74,7 @@ class Mapping:
     keywords: list[KeywordRule] = field(default_factory=list)
     recipients: dict[str, Recipient] = field(default_factory=dict)
     donors: dict[str, Donor] = field(default_factory=dict)
-    currencies: dict[str, str] = field(
-        default_factory=dict
-    )  # DAC numeric currency code -> ISO 4217
+    currencies: dict[str, str] = field(default_factory=dict)  # DAC numeric currency code -> ISO 4217
     directory: str = ""
 
     def matching_rules(self, text: str) -> list[KeywordRule]:
@@ -84,11 +82,7 @@ class Mapping:
         found = _found_terms(self, text)
         if not found:
             return []
-        return [
-            rule
-            for rule in self.keywords
-            if rule.terms[0] in found and all(t in found for t in rule.terms)
-        ]
+        return [rule for rule in self.keywords if rule.terms[0] in found and all(t in found for t in rule.terms)]
 
     def summary(self) -> dict[str, int]:
         return {
@@ -148,16 +142,12 @@ def _found_terms(mapping: Mapping, text: str) -> set[str]:
         exact = [t for t in terms if t.isupper()]
         loose = [t for t in terms if not t.isupper()]
         patterns = (
-            re.compile(r"\b(" + "|".join(re.escape(t) for t in exact) + r")s?\b")
-            if exact
-            else None,
-            re.compile(r"\b(?=(" + "|".join(re.escape(t) for t in loose) + "))", re.IGNORECASE)
-            if loose
-            else None,
-            {t.lower(): t for t in loose},
+            re.compile(r"\b(" + "|".join(re.escape(t) for t in exact) + r")s?\b") if exact else None,
+            re.compile(r"\b(?=(" + "|".join(re.escape(t) for t in loose) + "))", re.IGNORECASE) if loose else None,
+            _by_prefix(loose),
         )
         object.__setattr__(mapping, "_patterns", patterns)
-    exact_re, loose_re, by_lower = patterns
+    exact_re, loose_re, by_prefix = patterns
     found: set[str] = set()
     if exact_re is not None:
         found.update(m.group(1) for m in exact_re.finditer(text))
@@ -167,8 +157,16 @@ def _found_terms(mapping: Mapping, text: str) -> set[str]:
             # same place (e.g. "rural" and "rural access") are checked below.
             start = m.start()
             head = text[start : start + 60].lower()
-            found.update(by_lower[t] for t in by_lower if head.startswith(t))
+            found.update(t for low, t in by_prefix.get(head[:2], ()) if head.startswith(low))
     return found
+
+
+def _by_prefix(terms: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """Terms grouped by their first two letters (lower case), to test only likely ones."""
+    index: dict[str, list[tuple[str, str]]] = {}
+    for term in terms:
+        index.setdefault(term[:2].lower(), []).append((term.lower(), term))
+    return index
 
 
 def _term(term: str) -> re.Pattern:
@@ -195,13 +193,9 @@ def _load_purposes(mapping: Mapping, path: Path) -> None:
         try:
             share = Decimal(row.get("share", ""))
         except InvalidOperation:
-            raise MappingError(
-                f"{path.name} line {line}: share {row.get('share')!r} is not a number"
-            ) from None
+            raise MappingError(f"{path.name} line {line}: share {row.get('share')!r} is not a number") from None
         if not 0 < share <= 100:
-            raise MappingError(
-                f"{path.name} line {line}: share {share} must be above 0 and at most 100"
-            )
+            raise MappingError(f"{path.name} line {line}: share {share} must be above 0 and at most 100")
         shares.setdefault(code, []).append((area, share))
     for code, parts in shares.items():
         total = sum(s for _, s in parts)
@@ -219,15 +213,11 @@ def _load_keywords(mapping: Mapping, path: Path) -> None:
         if not terms:
             raise MappingError(f"{path.name} line {line}: empty keyword")
         if area not in AREA_CODES:
-            raise MappingError(
-                f"{path.name} line {line}: {row.get('area')!r} is not an area 23a-23l"
-            )
+            raise MappingError(f"{path.name} line {line}: {row.get('area')!r} is not an area 23a-23l")
         try:
             weight = Decimal(row.get("weight") or "1")
         except InvalidOperation:
-            raise MappingError(
-                f"{path.name} line {line}: weight {row.get('weight')!r} is not a number"
-            ) from None
+            raise MappingError(f"{path.name} line {line}: weight {row.get('weight')!r} is not a number") from None
         if weight <= 0:
             raise MappingError(f"{path.name} line {line}: weight must be positive")
         mapping.keywords.append(KeywordRule(keyword, terms, area, weight))
@@ -240,17 +230,11 @@ def _load_recipients(mapping: Mapping, path: Path) -> None:
         if not code.isdigit():
             raise MappingError(f"{path.name} line {line}: {code!r} is not a CRS recipient code")
         if kind == "country" and not (iso3 and known_country(iso3)):
-            raise MappingError(
-                f"{path.name} line {line}: {iso3!r} is not a country of the registry"
-            )
+            raise MappingError(f"{path.name} line {line}: {iso3!r} is not a country of the registry")
         if kind == "region" and not (region and known_region(region)):
-            raise MappingError(
-                f"{path.name} line {line}: {region!r} is not an M49 region of the registry"
-            )
+            raise MappingError(f"{path.name} line {line}: {region!r} is not an M49 region of the registry")
         if kind not in ("country", "region", "unspecified"):
-            raise MappingError(
-                f"{path.name} line {line}: kind must be country, region or unspecified"
-            )
+            raise MappingError(f"{path.name} line {line}: kind must be country, region or unspecified")
         if code in mapping.recipients:
             raise MappingError(f"{path.name} line {line}: code {code} is listed twice")
         mapping.recipients[code] = Recipient(
@@ -265,9 +249,7 @@ def _load_donors(mapping: Mapping, path: Path) -> None:
     for line, row in _rows(path):
         code = row.get("code", "")
         if not code.isdigit() or not row.get("ref") or not row.get("name"):
-            raise MappingError(
-                f"{path.name} line {line}: a donor needs a numeric code, a name and a ref"
-            )
+            raise MappingError(f"{path.name} line {line}: a donor needs a numeric code, a name and a ref")
         if code in mapping.donors:
             raise MappingError(f"{path.name} line {line}: code {code} is listed twice")
         mapping.donors[code] = Donor(
@@ -286,9 +268,7 @@ def _load_currencies(mapping: Mapping, path: Path) -> None:
     for line, row in _rows(path):
         code, iso = row.get("code", ""), row.get("iso", "").upper()
         if not code.isdigit() or not is_currency(iso):
-            raise MappingError(
-                f"{path.name} line {line}: needs a numeric DAC code and an ISO 4217 currency"
-            )
+            raise MappingError(f"{path.name} line {line}: needs a numeric DAC code and an ISO 4217 currency")
         mapping.currencies[code] = iso
 
 
