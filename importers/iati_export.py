@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import BinaryIO
 
+from flask import current_app
 from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -66,7 +67,7 @@ def activity_identifier(project: Project) -> str:
     return project.iati_identifier or f"{_org_ref(project.org)}-{project.reference}"
 
 
-def _activity(project: Project, iso2: dict[str, str], area_names: dict[str, str]) -> etree._Element:
+def _activity(project: Project, iso2: dict[str, str], area_names: dict[str, str], area_uri: str) -> etree._Element:
     org = project.org
     today = dt.date.today()
     act = etree.Element("iati-activity", {XML_LANG: "en", "hierarchy": "1"})
@@ -78,17 +79,13 @@ def _activity(project: Project, iso2: dict[str, str], area_names: dict[str, str]
     if len(currencies) == 1:
         act.set("default-currency", next(iter(currencies)))
     etree.SubElement(act, "iati-identifier").text = activity_identifier(project)
-    reporting = etree.SubElement(
-        act, "reporting-org", ref=_org_ref(org), type=ORG_TYPES.get(org.kind, "90")
-    )
+    reporting = etree.SubElement(act, "reporting-org", ref=_org_ref(org), type=ORG_TYPES.get(org.kind, "90"))
     etree.SubElement(reporting, "narrative").text = org.name
     title = etree.SubElement(act, "title")
     etree.SubElement(title, "narrative").text = project.title
     description = etree.SubElement(act, "description", type="1")
     etree.SubElement(description, "narrative").text = project.description or ""
-    funder = etree.SubElement(
-        act, "participating-org", ref=_org_ref(org), role="1", type=ORG_TYPES.get(org.kind, "90")
-    )
+    funder = etree.SubElement(act, "participating-org", ref=_org_ref(org), role="1", type=ORG_TYPES.get(org.kind, "90"))
     etree.SubElement(funder, "narrative").text = org.name
     # Our reference is the publisher's own identifier (type A1): it comes back on import.
     etree.SubElement(act, "other-identifier", ref=project.reference, type="A1")
@@ -130,9 +127,7 @@ def _activity(project: Project, iso2: dict[str, str], area_names: dict[str, str]
         if all(s.share_ppm for s in sectors) and sum(s.share_ppm for s in sectors) == 1_000_000:
             shares = [_percent(s.share_ppm) for s in sectors]
         else:
-            shares = [
-                format(s.normalize(), "f") for s in shares_from_weights([Decimal(1)] * len(sectors))
-            ]
+            shares = [format(s.normalize(), "f") for s in shares_from_weights([Decimal(1)] * len(sectors))]
         for sector, share in zip(sectors, shares, strict=True):
             etree.SubElement(act, "sector", vocabulary="1", code=sector.code, percentage=share)
     for area in sorted(project.areas, key=lambda a: a.area_code):
@@ -140,7 +135,7 @@ def _activity(project: Project, iso2: dict[str, str], area_names: dict[str, str]
             act,
             "sector",
             vocabulary=AREA_VOCABULARY,
-            **{"vocabulary-uri": AREA_VOCABULARY_URI},
+            **{"vocabulary-uri": area_uri},
             code=area.area_code,
             percentage=_percent(area.share_ppm),
         )
@@ -167,9 +162,7 @@ def _activity(project: Project, iso2: dict[str, str], area_names: dict[str, str]
             code=TX_CODES[str(tx.type.value if hasattr(tx.type, "value") else tx.type)],
         )
         etree.SubElement(t, "transaction-date", **{"iso-date": tx.value_date.isoformat()})
-        value = etree.SubElement(
-            t, "value", currency=tx.currency, **{"value-date": tx.value_date.isoformat()}
-        )
+        value = etree.SubElement(t, "value", currency=tx.currency, **{"value-date": tx.value_date.isoformat()})
         value.text = str(tx.amount)
         if tx.description:
             desc = etree.SubElement(t, "description")
@@ -191,21 +184,22 @@ def write_iati(projects: Iterable[Project], out: BinaryIO) -> int:
     iso2 = dict(db.session.execute(select(Country.iso3, Country.iso2)).all())
     area_names = dict(db.session.execute(select(PriorityArea.code, PriorityArea.short_name)).all())
     generated = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    # Where the registry's documentation is published (docs/area-mapping.md, its
+    # "paragraph-23-areas" section); a deployment sets its own address.
+    area_uri = current_app.config.get("IATI_AREA_VOCABULARY_URI", AREA_VOCABULARY_URI)
     n = 0
     with etree.xmlfile(out, encoding="utf-8") as xf:
         xf.write_declaration()
         with xf.element("iati-activities", {"version": "2.03", "generated-datetime": generated}):
             for project in projects:
-                xf.write(_activity(project, iso2, area_names), pretty_print=True)
+                xf.write(_activity(project, iso2, area_names, area_uri), pretty_print=True)
                 n += 1
     return n
 
 
 def projects_for_export(stmt) -> Iterable[Project]:
     """The projects of a query with what the export needs, loaded in chunks of 500."""
-    ids = list(
-        db.session.scalars(stmt.with_only_columns(Project.id).order_by(None).order_by(Project.id))
-    )
+    ids = list(db.session.scalars(stmt.with_only_columns(Project.id).order_by(None).order_by(Project.id)))
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         query = (
