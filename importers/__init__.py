@@ -24,3 +24,6 @@ def init_app(app: Flask, api: Api) -> None:
     init_api(api)
     csrf.exempt(export_api.blp)
     api.register_blueprint(export_api.blp)
+    from importers.web import bp as web_bp
+
+    app.register_blueprint(web_bp)

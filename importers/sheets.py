@@ -125,8 +125,15 @@ def norm(text: str) -> str:
 
 def cell_text(value: Any) -> str:
     """A cell value as text: numbers without float noise, dates as ISO, empty as ''."""
+    cls = value.__class__
+    if cls is str:
+        return value.strip()
     if value is None:
         return ""
+    if cls is float:
+        if value.is_integer() and abs(value) < 1e15:
+            return NumText(str(int(value)))
+        return NumText(repr(value))
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, bool):
@@ -776,6 +783,7 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
 
 # -- rows -> projects ----------------------------------------------------------
 
+_TOTAL_INITIALS = set("TtGgSsΣ")
 _TOTAL = re.compile(
     r"^(grand )?(sub ?)?totals?\b|^sous total|^total general|^total des|^suma\b|^total\b"
 )
@@ -788,7 +796,7 @@ class _Builder:
     weights: dict[tuple, dict[str, Decimal]] = field(default_factory=dict)
     currencies: set = field(default_factory=set)
     areas: dict[str, AreaRecord] = field(default_factory=dict)
-    numeric_shares: bool = True
+    last_codes: tuple = ()  # the area/sector/action-line texts of the previous row
 
 
 class SheetReader:
@@ -811,6 +819,7 @@ class SheetReader:
         self.info: dict[str, Any] = {"sheets": [], "preview": {}, "mapping": {"columns": {}}}
         self._date_cache: dict[tuple[str, tuple], dt.date] = {}
         self._tx_type_cache: dict[str, str | None] = {}
+        self._recipient_cache: dict[tuple, list] = {}
         self.progress = options.get("_progress")
 
     def problem(
@@ -882,6 +891,13 @@ class SheetReader:
                         r + 1,
                         c.header,
                     )
+        preview = self.info["preview"].setdefault(
+            sheet.name, {"header_row": r + 1, "headers": [c.header for c in columns], "rows": []}
+        )
+        first_rows = head[r + 1 :]
+        for number, row in enumerate(first_rows, r + 2):
+            if any(row) and len(preview["rows"]) < PREVIEW_ROWS:
+                preview["rows"].append({"row": number, "cells": row[: len(columns)]})
         missing = [f for f in ("reference", "title") if f not in fields]
         if missing:
             for f in missing:
@@ -897,10 +913,6 @@ class SheetReader:
         used = [c for c in columns if c.field != "ignore"]
         amount_cols = [c for c in used if c.field in AMOUNT_FIELDS or c.field == "need_amount"]
         rest = sheet.rows
-        preview = self.info["preview"].setdefault(
-            sheet.name, {"header_row": r + 1, "headers": [c.header for c in columns], "rows": []}
-        )
-        first_rows = head[r + 1 :]
         # Decide the decimal separator from the first rows when neither declared nor known.
         if self.decimal is None:
             samples = [
@@ -917,7 +929,10 @@ class SheetReader:
                 label,
                 r + 1,
             )
-        for row in _text_rows(first_rows, rest, fmt):
+        needed = sorted({c.index for c in used} | set(range(6)))
+        width = max(len(columns), needed[-1] + 1)
+        self._record_columns = {self._record_field(c.field): c.header for c in used}
+        for row in _text_rows(first_rows, rest, needed, width):
             rownum += 1
             if not any(row):
                 continue
@@ -931,7 +946,7 @@ class SheetReader:
                     rownum,
                 )
                 return
-            if len(preview["rows"]) < PREVIEW_ROWS:
+            if len(preview["rows"]) < PREVIEW_ROWS and rownum > r + 1 + len(first_rows):
                 preview["rows"].append({"row": rownum, "cells": row[: len(columns)]})
             if self.decimal is None:
                 samples = [row[c.index] for c in amount_cols if c.index < len(row)]
@@ -956,7 +971,11 @@ class SheetReader:
                 values[c.field] = v
         ref = values.get("reference", "")
         first_text = next((v for v in row[:6] if v and not isinstance(v, NumText)), "")
-        if _TOTAL.match(norm(first_text)) and (not ref or _TOTAL.match(norm(ref))):
+        if (
+            first_text[:1] in _TOTAL_INITIALS
+            and _TOTAL.match(norm(first_text))
+            and (not ref or _TOTAL.match(norm(ref)))
+        ):
             self.skipped["total_row"] += 1
             self.problem(
                 "warning",
@@ -1005,10 +1024,10 @@ class SheetReader:
                 )
             return
         builder = self.builders.get(ref)
-        loc = Location(file=self.filename, sheet=sheet, row=rownum)
         if builder is None:
+            loc = Location(file=self.filename, sheet=sheet, row=rownum)
             record = ProjectRecord(reference=ref, title=values.get("title", ""), location=loc)
-            record.columns = {self._record_field(c.field): c.header for c in columns}
+            record.columns = self._record_columns  # shared: the same columns for every row
             builder = self.builders[ref] = _Builder(record)
             self._project_fields(builder, values, columns, sheet, rownum)
         else:
@@ -1026,14 +1045,30 @@ class SheetReader:
                     self._header(columns, "title"),
                     title,
                 )
-        recipients = self._recipients(values, columns, sheet, rownum)
+        rkey = (
+            values.get("country"),
+            values.get("region"),
+            values.get("recipient"),
+            values.get("share"),
+        )
+        recipients = self._recipient_cache.get(rkey)
+        if recipients is None:
+            errors_before = len(self.problems)
+            recipients = self._recipients(values, columns, sheet, rownum)
+            if len(self.problems) == errors_before:  # a clean parse is the same on every row
+                self._recipient_cache[rkey] = recipients
         for key, rec in recipients:
             if key not in builder.recipients:
-                builder.recipients[key] = rec
+                builder.recipients[key] = RecipientRecord(
+                    country=rec.country, region=rec.region, share=rec.share
+                )
                 builder.weights[key] = {}
             elif rec.share is not None:
                 builder.recipients[key].share = rec.share
-        self._areas_and_codes(builder, values, columns, sheet, rownum)
+        codes = (values.get("area"), values.get("sector"), values.get("wsis_action_line"))
+        if codes != builder.last_codes:
+            self._areas_and_codes(builder, values, columns, sheet, rownum)
+            builder.last_codes = codes
         for tx in self._transactions(values, wide, columns, sheet, rownum, has_type):
             builder.record.transactions.append(tx)
             builder.currencies.add(tx.currency)
@@ -1340,15 +1375,19 @@ class SheetReader:
         return rec
 
 
-def _text_rows(first: list[list[str]], rest: Iterator[list], fmt: str) -> Iterator[list[str]]:
-    """The rows after the scanned head, every cell as text."""
+def _text_rows(
+    first: list[list[str]], rest: Iterator[list], needed: list[int], width: int
+) -> Iterator[list[str]]:
+    """The rows after the scanned head as text; only the columns that are read are converted."""
     yield from first
-    if fmt == "csv":
-        for raw in rest:
-            yield [c.strip() for c in raw]
-    else:
-        for raw in rest:
-            yield [cell_text(v) for v in raw]
+    for raw in rest:
+        n = len(raw)
+        row = [""] * width
+        for i in needed:
+            if i < n:
+                v = raw[i]
+                row[i] = v.strip() if v.__class__ is str else cell_text(v)
+        yield row
 
 
 def read_sheet_file(path: Path, filename: str, options: dict) -> ReadResult:

@@ -41,15 +41,11 @@ def donor(app, actor, make_org):
 def _upload(client, headers, data=None, name="donor.csv", **form):
     body = {"file": (io.BytesIO(data if data is not None else csv_bytes(ROWS)), name)}
     body.update({k: str(v).lower() if isinstance(v, bool) else v for k, v in form.items()})
-    return client.post(
-        "/api/v1/imports", data=body, headers=headers, content_type="multipart/form-data"
-    )
+    return client.post("/api/v1/imports", data=body, headers=headers, content_type="multipart/form-data")
 
 
 def _projects(org) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Project).where(Project.org_id == org.id)
-    )
+    return db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id))
 
 
 def test_preview_then_commit_then_undo(client, donor):
@@ -60,9 +56,7 @@ def test_preview_then_commit_then_undo(client, donor):
     assert batch["status"] == "previewed" and batch["counts"]["projects_created"] == 2
     assert batch["mapping"]["columns"]["Project reference"] == "reference"
     assert _projects(org) == 0
-    assert (
-        client.get(f"/api/v1/imports/{batch['id']}", headers=headers).json["status"] == "previewed"
-    )
+    assert client.get(f"/api/v1/imports/{batch['id']}", headers=headers).json["status"] == "previewed"
     committed = client.post(f"/api/v1/imports/{batch['id']}/commit", headers=headers)
     assert committed.status_code == 200, committed.json
     assert committed.json["status"] == "committed" and _projects(org) == 2
@@ -102,9 +96,7 @@ def test_permissions(client, donor, make_org, actor):
 def test_upload_limits(app, client, donor, tmp_path):
     _org, headers = donor
     started = time.perf_counter()
-    response = _upload(
-        client, headers, _bomb(tmp_path / "bomb.xlsx").read_bytes(), name="bomb.xlsx"
-    )
+    response = _upload(client, headers, _bomb(tmp_path / "bomb.xlsx").read_bytes(), name="bomb.xlsx")
     assert response.status_code == 413 and "unpack to" in response.json["message"]
     assert time.perf_counter() - started < 2
     limit = app.config["MAX_CONTENT_LENGTH"]

@@ -30,8 +30,7 @@ HEADER = [
 
 def _rows(n=3, amount="1000", country="KEN"):
     return [HEADER] + [
-        [f"P-{i:03d}", f"Project {i}", country, "commitment", amount, "EUR", "2021-03-01"]
-        for i in range(n)
+        [f"P-{i:03d}", f"Project {i}", country, "commitment", amount, "EUR", "2021-03-01"] for i in range(n)
     ]
 
 
@@ -63,10 +62,7 @@ def test_cli_dry_run_writes_nothing(runner, make_org, tmp_path):
     path.write_bytes(csv_bytes(_rows(2)))
     result = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-DRY", "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert (
-        "Dry run: nothing was written" in result.output
-        and "projects created            2" in result.output
-    )
+    assert "Dry run: nothing was written" in result.output and "projects created            2" in result.output
     assert (_count(Project), _count(Transaction), _count(AuditEvent), _count(ImportBatch)) == counts
 
 
@@ -89,25 +85,16 @@ def test_cli_unknown_org_needs_a_name(runner, tmp_path):
     path.write_bytes(csv_bytes(_rows(1)))
     result = runner.invoke(args=["import", "sheet", str(path), "--org", "NOPE"])
     assert result.exit_code == 1 and "give its name" in result.output
-    result = runner.invoke(
-        args=["import", "sheet", str(path), "--org", "NOPE", "--org-name", "New agency"]
-    )
+    result = runner.invoke(args=["import", "sheet", str(path), "--org", "NOPE", "--org-name", "New agency"])
     assert result.exit_code == 0, result.output
-    assert (
-        db.session.scalar(select(Organisation).where(Organisation.ref == "NOPE")).name
-        == "New agency"
-    )
+    assert db.session.scalar(select(Organisation).where(Organisation.ref == "NOPE")).name == "New agency"
 
 
 def test_cli_mapping_file_and_options(runner, make_org, tmp_path):
     make_org(ref="DON-MAP")
     db.session.commit()
     path = tmp_path / "m.csv"
-    path.write_bytes(
-        csv_bytes(
-            [["Code", "Name", "Where", "Paid", "When"], ["M1", "T", "KEN", "1,5", "03/04/2021"]]
-        )
-    )
+    path.write_bytes(csv_bytes([["Code", "Name", "Where", "Paid", "When"], ["M1", "T", "KEN", "1,5", "03/04/2021"]]))
     mapping = tmp_path / "map.json"
     mapping.write_text(
         json.dumps(
@@ -156,68 +143,63 @@ def test_corrected_file_updates_in_place_and_undo(runner, make_org, tmp_path):
     second.write_bytes(csv_bytes(corrected))
     result = runner.invoke(args=["import", "sheet", str(second), "--org", "DON-FIX"])
     assert result.exit_code == 0, result.output
-    assert (
-        "projects updated            1" in result.output
-        and "projects unchanged          2" in result.output
-    )
+    assert "projects updated            1" in result.output and "projects unchanged          2" in result.output
     assert _count(Project, org_id=org.id) == 3
-    total = db.session.scalar(
-        select(func.sum(Transaction.amount_minor)).join(Project).where(Project.org_id == org.id)
-    )
+    total = db.session.scalar(select(func.sum(Transaction.amount_minor)).join(Project).where(Project.org_id == org.id))
     assert total == (1000 + 2500 + 1000) * 100  # nothing counted twice
     batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
     assert runner.invoke(args=["import", "undo", str(batch.id)]).exit_code == 0
-    total = db.session.scalar(
-        select(func.sum(Transaction.amount_minor)).join(Project).where(Project.org_id == org.id)
-    )
+    total = db.session.scalar(select(func.sum(Transaction.amount_minor)).join(Project).where(Project.org_id == org.id))
     assert total == 3000 * 100
 
 
-KILL_SCRIPT = textwrap.dedent(
+# The database is prepared, imported into and killed in child processes, so the test's own
+# process keeps only its shared test app (and the kill is a real SIGKILL of a real process).
+SCRIPT = textwrap.dedent(
     """
-    import os, sys, time
+    import sys, time
     sys.path.insert(0, {repo!r})
     from registry.app import create_app
+    from registry.extensions import db
     from importers import pipeline
     from registry.services.actor import Actor
 
     app = create_app({{"SQLALCHEMY_DATABASE_URI": {url!r}, "IMPORT_STORAGE": {storage!r}}})
+    actor = Actor("t", "cli", role="admin")
 
     def progress(done, total, stage):
-        if stage == "writing":
+        if stage == "writing" and {kill!r}:
             print("chunk written", flush=True)
             time.sleep(60)  # the parent kills us here, mid-import
 
     with app.app_context():
-        actor = Actor("t", "cli", role="admin")
-        pipeline.run_import("sheet", "big.csv", {path!r}, "DON-KILL", actor,
-                            options={{"chunk_size": 10}}, progress=progress)
+        if {prepare!r}:
+            from flask_migrate import upgrade
+            from registry.services.organisations import create_organisation
+            from registry.services.reference import load_reference
+
+            upgrade()
+            load_reference()
+            create_organisation(actor, {{"ref": "DON-KILL", "name": "K", "kind": "fund"}})
+            db.session.commit()
+        else:
+            batch = pipeline.run_import("sheet", "big.csv", {path!r}, "DON-KILL", actor,
+                                        options={{"chunk_size": 10}}, progress=progress)
+            print(batch.status, batch.counts["transactions"], flush=True)
     """
 )
 
 
-def test_killed_mid_import_leaves_nothing(tmp_path):
-    from flask_migrate import upgrade
-
-    from registry.app import create_app
-    from registry.services.actor import Actor
-    from registry.services.organisations import create_organisation
-    from registry.services.reference import load_reference
-
-    url = f"sqlite:///{tmp_path / 'kill.sqlite3'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "IMPORT_STORAGE": str(tmp_path)})
-    with app.app_context():
-        upgrade()
-        load_reference()
-        create_organisation(
-            Actor("t", "cli", role="admin"), {"ref": "DON-KILL", "name": "K", "kind": "fund"}
-        )
-        db.session.commit()
-        db.session.remove()
-    path = tmp_path / "big.csv"
-    path.write_bytes(csv_bytes(_rows(60)))
-    script = KILL_SCRIPT.format(repo=str(REPO), url=url, storage=str(tmp_path), path=str(path))
-    proc = subprocess.Popen(
+def _child(tmp_path, prepare: bool, kill: bool) -> subprocess.Popen:
+    script = SCRIPT.format(
+        repo=str(REPO),
+        url=f"sqlite:///{tmp_path / 'kill.sqlite3'}",
+        storage=str(tmp_path),
+        path=str(tmp_path / "big.csv"),
+        prepare=prepare,
+        kill=kill,
+    )
+    return subprocess.Popen(
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -225,6 +207,27 @@ def test_killed_mid_import_leaves_nothing(tmp_path):
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
+
+
+def _counts(db_path) -> tuple[int, int, int]:
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    try:
+        return tuple(
+            conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("projects", "transactions", "import_batches")
+        )
+    finally:
+        conn.close()
+
+
+def test_killed_mid_import_leaves_nothing(tmp_path):
+    prepare = _child(tmp_path, prepare=True, kill=False)
+    _out, err = prepare.communicate(timeout=120)
+    assert prepare.returncode == 0, err
+    (tmp_path / "big.csv").write_bytes(csv_bytes(_rows(60)))
+    proc = _child(tmp_path, prepare=False, kill=True)
     try:
         line = proc.stdout.readline()
         assert line.strip() == "chunk written", proc.stderr.read()
@@ -236,13 +239,9 @@ def test_killed_mid_import_leaves_nothing(tmp_path):
         proc.stdout.close()
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Project)) == 0
-        assert db.session.scalar(select(func.count()).select_from(Transaction)) == 0
-        assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == 0
-        # And the file imports cleanly afterwards.
-        batch = __import__("importers.pipeline", fromlist=["run_import"]).run_import(
-            "sheet", "big.csv", path, "DON-KILL", Actor("t", "cli", role="admin")
-        )
-        assert batch.status == "committed" and batch.counts["transactions"] == 60
-        db.session.remove()
+    assert _counts(tmp_path / "kill.sqlite3") == (0, 0, 0)
+    # And the file imports cleanly afterwards.
+    again = _child(tmp_path, prepare=False, kill=False)
+    out, err = again.communicate(timeout=120)
+    assert out.split() == ["committed", "60"], err
+    assert _counts(tmp_path / "kill.sqlite3") == (60, 60, 1)

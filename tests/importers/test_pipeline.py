@@ -24,9 +24,7 @@ def _record(ref="P1", amount="1000", countries=(("KEN", None),), title="Schools 
     return ProjectRecord(
         reference=ref,
         title=title,
-        recipients=[
-            RecipientRecord(country=c, weight=Decimal(w) if w else None) for c, w in countries
-        ],
+        recipients=[RecipientRecord(country=c, weight=Decimal(w) if w else None) for c, w in countries],
         areas=[AreaRecord(code="23b")],
         transactions=[
             TransactionRecord(
@@ -48,20 +46,14 @@ def _count(model) -> int:
 
 def test_commit_creates_projects_transactions_and_audit(app, actor, make_org):
     org = make_org(ref="DON")
-    batch = pipeline.run_import(
-        "test", "f.csv", b"one", org, actor, records=[_record(), _record("P2")]
-    )
+    batch = pipeline.run_import("test", "f.csv", b"one", org, actor, records=[_record(), _record("P2")])
     assert batch.status == "committed", batch.problems
     assert batch.counts["projects_created"] == 2 and batch.counts["transactions"] == 2
     projects = db.session.scalars(select(Project).where(Project.org_id == org.id)).all()
     assert {p.import_batch_id for p in projects} == {batch.id}
-    tx = db.session.scalars(
-        select(Transaction).where(Transaction.import_batch_id == batch.id)
-    ).all()
+    tx = db.session.scalars(select(Transaction).where(Transaction.import_batch_id == batch.id)).all()
     assert len(tx) == 2 and tx[0].usd_minor > 0 and tx[0].usd_rate_date <= dt.date(2021, 3, 1)
-    events = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.import_batch_id == batch.id)
-    ).all()
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.import_batch_id == batch.id)).all()
     assert len(events) == 2 and all(e.channel == "import" for e in events)
     assert events[0].after["transactions"] == 1
 
@@ -69,9 +61,7 @@ def test_commit_creates_projects_transactions_and_audit(app, actor, make_org):
 def test_dry_run_writes_nothing(app, actor, make_org):
     org = make_org(ref="DON")
     before = (_count(Project), _count(Transaction), _count(AuditEvent))
-    batch = pipeline.run_import(
-        "test", "f.csv", b"one", org, actor, records=[_record()], dry_run=True
-    )
+    batch = pipeline.run_import("test", "f.csv", b"one", org, actor, records=[_record()], dry_run=True)
     assert batch.status == "previewed" and batch.counts["projects_created"] == 1
     assert (_count(Project), _count(Transaction), _count(AuditEvent)) == before
 
@@ -94,13 +84,9 @@ def test_same_file_twice_changes_nothing(app, actor, make_org):
     assert _count(Transaction) == 1
 
 
-def test_corrected_file_updates_in_place_and_replaces_transactions(
-    app, actor, make_org, make_transaction
-):
+def test_corrected_file_updates_in_place_and_replaces_transactions(app, actor, make_org, make_transaction):
     org = make_org(ref="DON")
-    first = pipeline.run_import(
-        "test", "f.csv", b"v1", org, actor, records=[_record(), _record("P2")]
-    )
+    first = pipeline.run_import("test", "f.csv", b"v1", org, actor, records=[_record(), _record("P2")])
     project = db.session.scalar(select(Project).where(Project.reference == "P1"))
     make_transaction(project, amount=Decimal("5.00"))  # entered by hand: kept
     second = pipeline.run_import(
@@ -131,10 +117,7 @@ def test_corrected_file_updates_in_place_and_replaces_transactions(
     assert [r.country_iso3 for r in project.recipients] == ["KEN"]
     assert project.import_batch_id == first.id
     pipeline.undo_batch(first.id, actor)
-    assert (
-        db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id))
-        == 0
-    )
+    assert db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id)) == 0
     assert db.session.get(ImportBatch, first.id).status == "undone"
 
 
@@ -143,11 +126,42 @@ def test_unknown_org_is_created_only_with_a_name(app, actor):
 
     with pytest.raises(NotFoundError):
         pipeline.run_import("test", "f.csv", b"x", "NEW-ORG", actor, records=[_record()])
-    batch = pipeline.run_import(
-        "test", "f.csv", b"x", "NEW-ORG", actor, records=[_record()], org_name="New donor"
-    )
+    batch = pipeline.run_import("test", "f.csv", b"x", "NEW-ORG", actor, records=[_record()], org_name="New donor")
     assert batch.status == "committed"
     pipeline.undo_batch(batch.id, actor)
     from registry.services.organisations import find_organisation
 
     assert find_organisation("NEW-ORG") is None
+
+
+def test_undo_waits_for_a_later_batch_on_the_same_projects(app, actor, make_org):
+    from registry.errors import ConflictError
+
+    org = make_org(ref="DON")
+    first = pipeline.run_import("test", "f.csv", b"a", org, actor, records=[_record()])
+    second = pipeline.run_import("test", "f.csv", b"b", org, actor, records=[_record(amount="7")])
+    with pytest.raises(ConflictError, match=f"batch {second.id}"):
+        pipeline.undo_batch(first.id, actor)
+    pipeline.undo_batch(second.id, actor)
+    pipeline.undo_batch(first.id, actor)
+
+
+def test_readers_plug_in_by_content_detection(app, actor, make_org):
+    """How the IATI and CRS readers join: register, and uploads are routed by content."""
+    calls = []
+
+    def read(path, filename, options):
+        calls.append(filename)
+        return pipeline.ReadResult([_record("X-1")], [], {"rows_read": 1})
+
+    pipeline.register_reader("fake-xml", read, lambda head, name: head.startswith(b"<fake"), ("fakexml",))
+    try:
+        assert pipeline.detect_kind(b"<fake-activities>", "upload.xml") == "fake-xml"
+        assert pipeline.detect_kind(b"a,b\n", "upload.csv") == "sheet"
+        org = make_org(ref="DON")
+        batch = pipeline.run_import("fake-xml", "a.xml", b"<fake/>", org, actor, dry_run=True)
+        assert batch.status == "previewed" and calls == ["a.xml"]
+        committed = pipeline.commit_batch(batch.id, actor)
+        assert committed.status == "committed" and calls == ["a.xml", "a.xml"]
+    finally:
+        pipeline.READERS.pop("fake-xml")

@@ -334,9 +334,7 @@ def test_one_gib_declared_archive_is_refused_fast(app, tmp_path):
 def test_lying_dimensions_are_read_by_real_content(app, tmp_path):
     import re
 
-    path = xlsx(
-        [["Reference", "Title"], ["L1", "a"], ["L2", "b"], ["L3", "c"]], tmp_path / "lie.xlsx"
-    )
+    path = xlsx([["Reference", "Title"], ["L1", "a"], ["L2", "b"], ["L3", "c"]], tmp_path / "lie.xlsx")
     src = zipfile.ZipFile(path)
     out = tmp_path / "lying.xlsx"
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -351,9 +349,7 @@ def test_lying_dimensions_are_read_by_real_content(app, tmp_path):
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename.endswith("sheet1.xml"):
-                data = re.sub(
-                    rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', data
-                )
+                data = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD1048576"/>', data)
             dst.writestr(info.filename, data)
     records, _, _ = _read(out)
     assert sorted(records) == ["L1", "L2", "L3"]

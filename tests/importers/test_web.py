@@ -1,0 +1,133 @@
+"""Import pages: upload -> preview -> fix the mapping -> commit; downloads; the template."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from importers.models import SavedMapping
+from registry.extensions import db
+from registry.models import ImportBatch, Project
+from registry.services import accounts
+from tests.importers.helpers import csv_bytes
+
+ROWS = [
+    ["Code", "Project title", "Country", "Transaction type", "Amount", "Currency", "Value date"],
+    ["W-1", "Schools online", "Kenya", "commitment", "1000", "USD", "2021-01-04"],
+    ["W-2", "Clinics online", "Atlantis", "commitment", "500", "USD", "2021-01-04"],
+]
+
+
+@pytest.fixture
+def donor_client(app, client, actor, make_org):
+    app.config["IMPORT_BACKGROUND"] = False
+    org = make_org(ref="WEB-DON", name="Web donor")
+    user = accounts.create_user(actor, "donor-web@example.org", "donor", org=org)
+    db.session.commit()
+    with client.session_transaction() as session:
+        session["user_id"] = user.id
+    yield client, org
+    app.config["IMPORT_BACKGROUND"] = True
+
+
+def _upload(client, org, data, name="donor.csv", **form):
+    body = {"file": (io.BytesIO(data), name), "org_id": str(org.id), **form}
+    return client.post("/imports/", data=body, content_type="multipart/form-data", follow_redirects=True)
+
+
+def test_upload_preview_fix_mapping_commit(donor_client):
+    client, org = donor_client
+    page = _upload(client, org, csv_bytes(ROWS))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "No column for the project reference was found" in html, html[html.find("<main") :][:3000]
+    assert 'name="map:Code"' in html and "Atlantis" in html  # rows as read
+    batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert batch.status == "failed"
+    # Fix the mapping: Code is the reference; the unknown country still stops the file.
+    form = {f"map:{h}": v for h, v in batch.options["mapping"]["columns"].items()}
+    form["map:Code"] = "reference"
+    page = client.post(f"/imports/{batch.id}/remap", data=form, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert "Unknown country &#39;Atlantis&#39;" in html or "Unknown country 'Atlantis'" in html
+    rows = [r[:] for r in ROWS]
+    rows[2][2] = "Uganda"
+    page = _upload(client, org, csv_bytes(rows), name="fixed.csv")
+    html = page.get_data(as_text=True)
+    assert "No column for the project reference" in html  # the file alone is still not understood
+    batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    form = {f"map:{h}": v for h, v in batch.options["mapping"]["columns"].items()}
+    form["map:Code"] = "reference"
+    page = client.post(f"/imports/{batch.id}/remap", data=form, follow_redirects=True)
+    preview = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert preview.status == "previewed", preview.problems
+    assert 'id="commit"' in page.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id)) == 0
+    page = client.post(f"/imports/{preview.id}/commit", follow_redirects=True)
+    html = page.get_data(as_text=True)
+    from importers.web import JOBS
+
+    assert page.status_code == 200 and "Imported." in html, list(JOBS.values())
+    assert db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id)) == 2
+    saved = db.session.scalar(select(SavedMapping).where(SavedMapping.org_id == org.id))
+    assert saved.mapping["columns"]["Code"] == "reference"
+    # The confirmed mapping is offered for the next file, and used.
+    index = client.get("/imports/").get_data(as_text=True)
+    assert "Use the column mapping you confirmed" in index
+    rows[1][4] = "1200"
+    page = _upload(client, org, csv_bytes(rows), name="next.csv", use_saved="1")
+    latest = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert latest.status == "previewed" and latest.counts["projects_updated"] == 1
+
+
+def test_problem_report_downloads(donor_client):
+    client, org = donor_client
+    _upload(client, org, csv_bytes(ROWS))
+    batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    text = client.get(f"/imports/{batch.id}/problems.csv").get_data(as_text=True)
+    assert text.lstrip("\ufeff").startswith("severity,code,sheet,row,column,value,message,file")
+    assert "missing_column" in text
+    data = client.get(f"/imports/{batch.id}/problems.xlsx").data
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert [c.value for c in sheet[1]][:3] == ["severity", "code", "sheet"]
+    assert sheet.max_row == len(batch.problems) + 1
+
+
+def test_other_organisations_batches_are_refused(donor_client, make_org, actor):
+    client, org = donor_client
+    other = make_org(ref="OTHER-WEB")
+    db.session.commit()
+    response = client.post(
+        "/imports/",
+        data={"file": (io.BytesIO(csv_bytes(ROWS)), "x.csv"), "org_id": str(other.id)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 403
+
+
+def test_job_status_json_and_progress_page(donor_client):
+    client, org = donor_client
+    response = client.post(
+        "/imports/",
+        data={"file": (io.BytesIO(csv_bytes(ROWS)), "x.csv"), "org_id": str(org.id)},
+        content_type="multipart/form-data",
+    )
+    job_url = response.headers["Location"]
+    job_id = re.search(r"/jobs/([0-9a-f]+)", job_url).group(1)
+    status = client.get(f"/imports/jobs/{job_id}.json").json
+    assert status["state"] == "done" and status["percent"] == 100 and status["url"].startswith("/imports/")
+
+
+def test_blank_template(client):
+    data = client.get("/imports/template.xlsx").data
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert wb.sheetnames == ["Instructions", "Projects", "Lists"]
+    headers = [c.value for c in wb["Projects"][1]]
+    assert headers[:3] == ["Project reference", "Project title", "Description"]
+    sources = {dv.formula1 for dv in wb["Projects"].data_validations.dataValidation}
+    assert {"Countries", "Types", "Currencies", "Areas"} <= sources
+    assert "KEN" in [c.value for c in wb["Lists"]["A"]]
