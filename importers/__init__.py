@@ -10,12 +10,20 @@ def init_app(app: Flask, api: Api) -> None:
 
     app.config.setdefault("IMPORT_MAX_UNCOMPRESSED", 300 * 1024 * 1024)
     import importers.sheets  # noqa: F401  (registers the spreadsheet reader)
+    from importers import export_api, export_cli, interop, interop_cli
     from importers.cli import import_cli
 
+    # IATI and CRS after the spreadsheet reader: upload detection asks later readers first.
+    interop.register_readers()
+    interop_cli.register(import_cli)
     app.cli.add_command(import_cli)
+    app.cli.add_command(export_cli.export_cli)
     from importers.api import init_api
+    from registry.extensions import csrf
 
     init_api(api)
+    csrf.exempt(export_api.blp)
+    api.register_blueprint(export_api.blp)
     from importers.web import bp as web_bp
 
     app.register_blueprint(web_bp)

@@ -1,0 +1,285 @@
+"""IATI and CRS files through the shared import pipeline.
+
+Both readers are registered with ``importers.pipeline`` (so uploads to ``POST
+/api/v1/imports`` are detected by content, and previewed batches can be committed later).
+A batch belongs to one organisation: a file holding several publishers (IATI) or donors
+(CRS) is imported as one batch per organisation, each all-or-nothing, unless an
+organisation is forced with ``org`` (everything then goes to that organisation).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from importers import pipeline
+from importers.crs import CrsFileError, read_crs
+from importers.iati import IatiFileError, UnsafeXMLError, looks_like_iati, read_iati
+from importers.records import Location, Problem, ProjectRecord
+from registry.errors import ValidationError
+from registry.extensions import db
+from registry.models import Country, ImportBatch, PriorityArea, Region
+from registry.services import organisations
+from registry.services.actor import Actor
+
+
+def _reject(message: str, filename: str) -> pipeline.ReadResult:
+    problem = Problem("error", message, Location(file=filename), code="unreadable_file")
+    return pipeline.ReadResult(records=[], problems=[problem])
+
+
+def _unknown_providers(
+    records: list[ProjectRecord], problems: list[Problem], filename: str
+) -> None:
+    """Provider organisations not in the registry are dropped from transactions (warned once
+    each): a donor's file names partners the registry does not know, and that must not reject it."""
+    known: dict[str, bool] = {}
+    dropped: Counter = Counter()
+    first: dict[str, Location] = {}
+    for record in records:
+        for tx in record.transactions:
+            if not tx.provider_org:
+                continue
+            if tx.provider_org not in known:
+                known[tx.provider_org] = (
+                    organisations.find_organisation(tx.provider_org) is not None
+                )
+            if not known[tx.provider_org]:
+                dropped[tx.provider_org] += 1
+                first.setdefault(tx.provider_org, tx.location)
+                tx.provider_org = None
+    for name, n in dropped.items():
+        problems.append(
+            Problem(
+                "warning",
+                f"Provider organisation {name!r} is not in the registry: "
+                f"left off {n} transaction(s)",
+                first[name],
+                name,
+                "unknown_provider_org",
+            )
+        )
+
+
+def _read_iati(path: Path, filename: str, options: dict) -> pipeline.ReadResult:
+    reader = read_iati(path, sector_filter=options.get("sector_filter") or "all", filename=filename)
+    publisher = options.get("publisher")
+    try:
+        records = []
+        for record in reader:
+            if publisher and (record.org or "") != publisher:
+                continue
+            if not publisher and record.org and options.get("org") and record.org != options["org"]:
+                reader.warn(
+                    "other_publisher",
+                    f"Activity {record.iati_identifier} is reported by {record.org}; "
+                    f"imported under {options.get('org')}",
+                    None,
+                )
+                reader.problems[-1].location = record.location
+            record.org = None  # the batch's organisation owns it
+            records.append(record)
+    except (UnsafeXMLError, IatiFileError) as exc:
+        return _reject(str(exc), filename)
+    problems = list(reader.problems)
+    _unknown_providers(records, problems, filename)
+    info = {
+        "rows_read": reader.counts["activities"],
+        "rows_skipped": reader.counts["filtered_out"],
+        "skipped": {"outside the sector filter": reader.counts["filtered_out"]}
+        if reader.counts["filtered_out"]
+        else {},
+        "iati_version": reader.version,
+    }
+    return pipeline.ReadResult(records=records, problems=problems, info=info)
+
+
+def _read_crs(path: Path, filename: str, options: dict) -> pipeline.ReadResult:
+    try:
+        reader = read_crs(
+            path,
+            filename=filename,
+            years=set(options["years"]) if options.get("years") else None,
+            purposes=tuple(options["purposes"]) if options.get("purposes") else None,
+        )
+        donor = options.get("donor")
+        records = []
+        for record in reader:
+            if donor and record.org != donor:
+                continue
+            record.org = None
+            records.append(record)
+    except CrsFileError as exc:
+        return _reject(str(exc), filename)
+    info = {
+        "rows_read": reader.counts["rows"],
+        "rows_skipped": reader.counts["rows"] - reader.counts["rows_kept"],
+        "skipped": {
+            "outside the year or purpose filter": reader.counts["rows"] - reader.counts["rows_kept"]
+        },
+    }
+    return pipeline.ReadResult(records=records, problems=reader.problems, info=info)
+
+
+def _detect_iati(head: bytes, filename: str) -> bool:
+    return looks_like_iati(head)
+
+
+def _detect_crs(head: bytes, filename: str) -> bool:
+    text = head[:4096]
+    for encoding in ("utf-8", "utf-16"):
+        decoded = text.decode(encoding, errors="ignore").lower().replace("_", "")
+        if "crsid" in decoded and "donorcode" in decoded and "purposecode" in decoded:
+            return True
+    return False
+
+
+def register_readers() -> None:
+    """Plug the IATI and CRS readers into the shared pipeline (idempotent)."""
+    pipeline.register_reader("iati", _read_iati, _detect_iati, ("xml",))
+    pipeline.register_reader("crs", _read_crs, _detect_crs, ())
+
+
+@dataclass
+class GroupedImport:
+    """The batches of one file imported organisation by organisation."""
+
+    batches: list[ImportBatch] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.batches) and all(
+            b.status in ("committed", "previewed") for b in self.batches
+        )
+
+
+def _by_org(records: Iterable[ProjectRecord]) -> dict[tuple[str, str | None], list[ProjectRecord]]:
+    groups: dict[tuple[str, str | None], list[ProjectRecord]] = {}
+    for record in records:
+        groups.setdefault((record.org or "", record.org_name), []).append(record)
+    return groups
+
+
+def _run_groups(
+    kind: str,
+    path: Path,
+    filename: str,
+    groups: dict[tuple[str, str | None], list[ProjectRecord]],
+    problems: list[Problem],
+    options: dict,
+    option_key: str,
+    actor: Actor,
+    dry_run: bool,
+    progress: Callable | None,
+) -> GroupedImport:
+    """One batch per organisation. Every batch carries the file's problems, so an error
+    anywhere in the file rejects every batch of it: the file is all-or-nothing."""
+    result = GroupedImport(problems=problems)
+    # Reference rows stay referenced for the whole run: the validators look countries,
+    # regions and areas up by primary key once per record, and the session's identity map
+    # only holds objects something else keeps alive; without this, each look-up is a query.
+    reference_rows = _reference_rows()
+    if any(not ref for ref, _ in groups):
+        raise ValidationError(
+            "Some activities have no reporting organisation: say which organisation the file "
+            "belongs to (--org)",
+            {"org": ["Required for this file"]},
+        )
+    for (org_ref, org_name), records in groups.items():
+        for record in records:
+            record.org = None  # the batch's organisation owns them
+        batch = pipeline.run_import(
+            kind,
+            filename,
+            path,
+            org_ref,
+            actor,
+            records=records,
+            problems=list(problems),
+            options={**options, option_key: org_ref},
+            dry_run=dry_run,
+            progress=progress,
+            org_name=org_name or org_ref,
+        )
+        result.batches.append(batch)
+    del reference_rows
+    return result
+
+
+def _reference_rows() -> list:
+    """Countries, regions and priority areas, loaded once (see _run_groups)."""
+    rows: list = []
+    for model in (Country, Region, PriorityArea):
+        rows.extend(db.session.scalars(select(model)))
+    return rows
+
+
+def import_iati(
+    path: Path,
+    actor: Actor,
+    *,
+    org: str | None = None,
+    sector_filter: str = "all",
+    dry_run: bool = False,
+    progress: Callable | None = None,
+    filename: str | None = None,
+) -> GroupedImport:
+    """Import an IATI file: under ``org`` when given, else one batch per reporting organisation."""
+    filename = filename or path.name
+    options = {"sector_filter": sector_filter}
+    if org:
+        batch = pipeline.run_import(
+            "iati", filename, path, org, actor, options=options, dry_run=dry_run, progress=progress
+        )
+        return GroupedImport(batches=[batch], problems=[])
+    reader = read_iati(path, sector_filter=sector_filter, filename=filename)
+    try:
+        records = list(reader)
+    except (UnsafeXMLError, IatiFileError) as exc:
+        raise ValidationError(str(exc), {"file": [str(exc)]}) from None
+    problems = list(reader.problems)
+    _unknown_providers(records, problems, filename)
+    groups = _by_org(records)
+    return _run_groups(
+        "iati", path, filename, groups, problems, options, "publisher", actor, dry_run, progress
+    )
+
+
+def import_crs(
+    path: Path,
+    actor: Actor,
+    *,
+    years: set[int] | None = None,
+    purposes: tuple[str, ...] | None = None,
+    dry_run: bool = False,
+    progress: Callable | None = None,
+    filename: str | None = None,
+) -> GroupedImport:
+    """Import a CRS file: one batch per donor (each all-or-nothing)."""
+    filename = filename or path.name
+    try:
+        reader = read_crs(path, filename=filename, years=years, purposes=purposes)
+        records = list(reader)
+    except CrsFileError as exc:
+        raise ValidationError(str(exc), {"file": [str(exc)]}) from None
+    options = {
+        "years": sorted(years) if years else None,
+        "purposes": list(purposes) if purposes else None,
+    }
+    return _run_groups(
+        "crs",
+        path,
+        filename,
+        _by_org(records),
+        reader.problems,
+        options,
+        "donor",
+        actor,
+        dry_run,
+        progress,
+    )

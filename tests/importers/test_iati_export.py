@@ -1,0 +1,233 @@
+"""IATI 2.03 export: schema validity, filters, CLI, and the round trip through the importer."""
+
+# ruff: noqa: E501  (inline XML and CSV fixtures read best on one line each)
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from sqlalchemy import select
+
+from importers.interop import import_iati
+from registry.extensions import db
+from registry.models import Project
+from registry.services.actor import Actor
+from registry.services.organisations import delete_organisation
+from registry.services.projects import delete_project
+
+SCHEMA = next(
+    (
+        p / "shared" / "fixtures" / "iati-schema-2.03" / "iati-activities-schema.xsd"
+        for p in Path(__file__).resolve().parents
+        if (p / "shared" / "fixtures" / "iati-schema-2.03" / "iati-activities-schema.xsd").is_file()
+    ),
+    None,
+)
+ADMIN = Actor(label="tester", channel="cli", role="admin")
+
+
+@pytest.fixture(scope="module")
+def schema():
+    if SCHEMA is None:
+        pytest.skip("IATI 2.03 schema fixture absent")
+    return etree.XMLSchema(etree.parse(str(SCHEMA)))
+
+
+@pytest.fixture
+def projects(make_org, make_project, make_transaction):
+    donor = make_org(ref="DONOR-A", name="Donor A", iati_ref="XM-DAC-99-A")
+    other = make_org(ref="DONOR-B", name="Donor B", kind="multilateral")
+    p1 = make_project(
+        org=donor,
+        reference="P-0001",
+        iati_identifier="XM-DAC-99-A-P-0001",
+        title="Regional backbone for East Africa",
+        description="Fibre links & an IXP <Nairobi>",
+        recipients=[
+            {"country": "KEN", "share": Decimal("33.3333")},
+            {"country": "UGA", "share": Decimal("33.3333")},
+            {"region": "014", "share": Decimal("33.3334")},
+        ],
+        areas=[
+            {"code": "23c", "share": Decimal(60)},
+            {"code": "23d", "share": Decimal("25.5"), "inferred": True},
+            {"code": "23a", "share": Decimal("14.5")},
+        ],
+        sectors=["22020", "22040"],
+        planned_start=dt.date(2020, 1, 1),
+        planned_end=dt.date(2023, 12, 31),
+        actual_start=dt.date(2020, 3, 1),
+        need={"amount": "2500000.00", "currency": "EUR"},
+    )
+    make_transaction(
+        p1,
+        type="commitment",
+        amount=Decimal("1000000.00"),
+        currency="EUR",
+        value_date=dt.date(2020, 2, 1),
+    )
+    make_transaction(
+        p1,
+        type="disbursement",
+        amount=Decimal("333333.33"),
+        currency="EUR",
+        value_date=dt.date(2020, 6, 30),
+        flow_type="10",
+        finance_type="110",
+        aid_type="C01",
+        description="First tranche",
+    )
+    make_transaction(
+        p1,
+        type="pledge",
+        amount=Decimal("5000000"),
+        currency="JPY",
+        value_date=dt.date(2019, 12, 1),
+    )
+    p2 = make_project(
+        org=other,
+        reference="B-7",
+        title="Telecentres",
+        status="pipeline",
+        recipients=[{"country": "NPL", "share": Decimal(100)}],
+        areas=[{"code": "23l", "share": Decimal(100)}],
+        planned_start=dt.date(2024, 1, 1),
+    )
+    make_transaction(
+        p2,
+        type="expenditure",
+        amount=Decimal("12.34"),
+        currency="USD",
+        value_date=dt.date(2024, 2, 1),
+    )
+    make_transaction(
+        p2,
+        type="incoming_funds",
+        amount=Decimal("99.99"),
+        currency="USD",
+        value_date=dt.date(2024, 1, 15),
+    )
+    db.session.flush()
+    return [p1, p2]
+
+
+def test_export_validates_against_the_iati_203_schema(client, projects, schema):
+    response = client.get("/api/v1/projects.iati.xml")
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    doc = etree.fromstring(response.data)
+    schema.assertValid(doc)
+    assert doc.get("version") == "2.03"
+    acts = doc.findall("iati-activity")
+    assert len(acts) == 2
+    first = acts[0]
+    assert first.findtext("iati-identifier") == "XM-DAC-99-A-P-0001"
+    areas = first.findall("sector[@vocabulary='99']")
+    assert [(a.get("code"), a.get("percentage")) for a in areas] == [
+        ("23a", "14.5"),
+        ("23c", "60"),
+        ("23d", "25.5"),
+    ]
+    assert all(a.get("vocabulary-uri", "").startswith("https://") for a in areas)
+    assert [c.get("code") for c in first.findall("recipient-country")] == ["KE", "UG"]
+    assert first.find("recipient-region").get("vocabulary") == "2"
+    # A project without an IATI identifier gets its organisation's reference as prefix.
+    assert acts[1].findtext("iati-identifier") == "DONOR-B-B-7"
+
+
+def test_export_filters_like_the_project_list(client, projects):
+    def ids(query: str) -> list[str]:
+        response = client.get(f"/api/v1/projects.iati.xml?{query}")
+        assert response.status_code == 200, response.json
+        return [
+            a.findtext("iati-identifier")
+            for a in etree.fromstring(response.data).findall("iati-activity")
+        ]
+
+    assert ids("country=NPL") == ["DONOR-B-B-7"]
+    assert ids("region=002") == ["XM-DAC-99-A-P-0001"]  # Africa includes Kenya and Eastern Africa
+    assert ids("area=23l") == ["DONOR-B-B-7"]
+    assert ids("status=pipeline") == ["DONOR-B-B-7"]
+    donor_a = projects[0].org_id
+    assert ids(f"org_id={donor_a}") == ["XM-DAC-99-A-P-0001"]
+    assert ids("year_from=2024") == ["DONOR-B-B-7"]
+    assert ids("year_to=2021") == ["XM-DAC-99-A-P-0001"]
+    assert ids("q=backbone") == ["XM-DAC-99-A-P-0001"]
+    assert sorted(ids("category=LDC")) == ["DONOR-B-B-7", "XM-DAC-99-A-P-0001"]  # Uganda and Nepal
+    assert ids("category=SIDS") == []
+
+
+@pytest.mark.parametrize(
+    "query", ["status=dreaming", "year_from=soon", "year_from=2024&year_to=2020"]
+)
+def test_bad_filters_are_a_422_with_the_error_shape(client, query):
+    response = client.get(f"/api/v1/projects.iati.xml?{query}")
+    assert response.status_code == 422
+    assert set(response.json) >= {"code", "status", "message", "errors"}
+
+
+def test_cli_export(runner, projects, tmp_path, schema):
+    out = tmp_path / "out.xml"
+    result = runner.invoke(args=["export", "iati", str(out), "--country", "NPL"])
+    assert result.exit_code == 0, result.output
+    assert "Wrote 1 activities" in result.output
+    schema.assertValid(etree.parse(str(out)))
+    result = runner.invoke(args=["export", "iati", str(out), "--status", "nope"])
+    assert result.exit_code == 2
+
+
+def _state(project: Project) -> dict:
+    return {
+        "reference": project.reference,
+        "title": project.title,
+        "description": project.description,
+        "status": project.status,
+        "dates": (
+            project.planned_start,
+            project.planned_end,
+            project.actual_start,
+            project.actual_end,
+        ),
+        "recipients": sorted(
+            (r.country_iso3 or "", r.region_code or "", r.share_ppm) for r in project.recipients
+        ),
+        "areas": sorted((a.area_code, a.share_ppm, a.inferred) for a in project.areas),
+        "sectors": sorted(s.code for s in project.sectors),
+        "need": (project.need_minor, project.need_currency),
+        "transactions": sorted(
+            (
+                t.type.value,
+                t.amount_minor,
+                t.currency,
+                t.value_date,
+                t.flow_type,
+                t.finance_type,
+                t.aid_type,
+                t.description,
+            )
+            for t in project.transactions
+        ),
+        "org": project.org.iati_ref or project.org.ref,
+    }
+
+
+def test_round_trip_into_an_empty_registry(client, projects, tmp_path, schema):
+    before = {p.reference: _state(p) for p in projects}
+    data = client.get("/api/v1/projects.iati.xml").data
+    schema.assertValid(etree.fromstring(data))
+    # Empty the registry of what was exported, then import the file back.
+    for project in projects:
+        org = project.org
+        delete_project(ADMIN, project)
+        delete_organisation(ADMIN, org)
+    db.session.flush()
+    assert db.session.scalar(select(Project.id)) is None
+    path = tmp_path / "export.xml"
+    path.write_bytes(data)
+    result = import_iati(path, ADMIN)
+    assert result.ok, [p for b in result.batches for p in b.problems if p["severity"] == "error"]
+    after = {p.reference: _state(p) for p in db.session.scalars(select(Project))}
+    assert after == before
