@@ -91,6 +91,7 @@ from registry.models.types import ProjectStatus, TransactionType, utcnow
 from registry.services import audit, funding, organisations
 from registry.services import projects as project_service
 from registry.services.actor import Actor
+from registry.services.shares import share_text
 
 log = logging.getLogger(__name__)
 
@@ -334,13 +335,13 @@ class _Candidate:
             else None
         )
         data["recipients"] = [
-            {"country": c, "region": r, "share": str((Decimal(ppm) / SHARE_SCALE).normalize())}
+            {"country": c, "region": r, "share": share_text(ppm)}
             for c, r, ppm in self.recipients
         ]
         data["areas"] = [
             {
                 "code": code,
-                "share": str((Decimal(ppm) / SHARE_SCALE).normalize()),
+                "share": share_text(ppm),
                 "inferred": inferred,
             }
             for code, ppm, inferred in self.areas

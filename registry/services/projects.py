@@ -27,7 +27,7 @@ from registry.models.project import ProjectSector
 from registry.models.types import WSIS_ACTION_LINES, Instrument, ProjectStatus, TransactionType
 from registry.services import audit
 from registry.services.actor import Actor
-from registry.services.shares import check_total, split_evenly, to_ppm
+from registry.services.shares import check_total, share_text, split_evenly, to_ppm
 
 SCALAR_FIELDS = (
     "reference",
@@ -68,11 +68,11 @@ def snapshot(project: Project) -> dict[str, Any]:
         else None
     )
     data["recipients"] = [
-        {"country": r.country_iso3, "region": r.region_code, "share": f"{r.share.normalize():f}"}
+        {"country": r.country_iso3, "region": r.region_code, "share": share_text(r.share_ppm)}
         for r in project.recipients
     ]
     data["areas"] = [
-        {"code": a.area_code, "share": f"{a.share.normalize():f}", "inferred": a.inferred} for a in project.areas
+        {"code": a.area_code, "share": share_text(a.share_ppm), "inferred": a.inferred} for a in project.areas
     ]
     data["sectors"] = [s.code for s in project.sectors]
     data["wsis_action_lines"] = project.action_lines

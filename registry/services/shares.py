@@ -46,3 +46,8 @@ def split_evenly(n: int) -> list[int]:
     """n shares in ppm that add up to exactly 100 % (the remainder goes to the first ones)."""
     base, remainder = divmod(SHARE_WHOLE, n)
     return [base + (1 if i < remainder else 0) for i in range(n)]
+
+
+def share_text(ppm: int) -> str:
+    """A share as a plain percentage string: 1_000_000 -> "100", 333_333 -> "33.3333"."""
+    return f"{(Decimal(ppm) / SHARE_SCALE).normalize():f}"
