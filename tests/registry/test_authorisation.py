@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -11,6 +12,7 @@ from registry.extensions import db
 from registry.models import (
     AuditEvent,
     FundingSource,
+    ImportBatch,
     Organisation,
     PipelineInterest,
     Project,
@@ -53,11 +55,20 @@ TX_FORM = {"type": "commitment", "amount": "5", "currency": "USD", "value_date":
 SOURCE_FORM = {"ref": "HIJACK", "name": "Hijacked", "kind": "trust_fund"}
 
 
+CSV = b"Project reference,Title,Country,Priority area,Type,Amount,Currency,Value date\nX1,Hijack,KEN,23b,commitment,5,USD,2021-01-04\n"
+
+
 def body_for(rule: str, method: str, other: dict) -> dict:
     """A request body that is valid, so that only the rights can refuse it."""
     if method == "DELETE":
         return {}
     api = rule.startswith("/api/")
+    if rule in ("/api/v1/imports", "/imports/"):
+        # An upload on behalf of the other organisation.
+        field = {"org": "OTHER"} if api else {"org_id": str(other["org"])}
+        return {"data": {**field, "file": (io.BytesIO(CSV), "theirs.csv")}, "content_type": "multipart/form-data"}
+    if rule.startswith(("/api/v1/imports/", "/imports/")):
+        return {"data": {}}
     if rule.endswith("/commitments") or rule.endswith("/commit"):
         commitment = {"funding_source_id": other["source"], "amount": "5", "currency": "USD"}
         return {"json": commitment} if api else {"data": commitment}
@@ -90,6 +101,7 @@ def url_for_rule(rule, other: dict) -> str:
         "org_id": other["org"],
         "interest_id": other["interest"],
         "search_id": other["search"],
+        "batch_id": other["batch"],
     }
     values = {}
     for arg in rule.arguments:
@@ -112,8 +124,10 @@ def world_state(other: dict) -> dict:
         "source": funding.snapshot(db.session.get(FundingSource, other["source"])),
         "org": organisations.snapshot(db.session.get(Organisation, other["org"])),
         "counts": [
-            count(m) for m in (Project, Transaction, FundingSource, Organisation, PipelineInterest, SavedSearch)
+            count(m)
+            for m in (Project, Transaction, FundingSource, Organisation, PipelineInterest, SavedSearch, ImportBatch)
         ],
+        "batch": db.session.get(ImportBatch, other["batch"]).status,
         "audit": count(AuditEvent),
     }
 
@@ -130,6 +144,17 @@ def other_org_objects(make_org, make_project, make_source, make_transaction):
     interest = PipelineInterest(project_id=project.id, org_id=org.id, user_id=owner.id)
     search = SavedSearch(user_id=owner.id, name="Theirs", kind="pipeline", params={}, token="other-token")
     db.session.add_all([interest, search])
+    from importers import pipeline
+
+    batch = pipeline.run_import(
+        "sheet",
+        "theirs.csv",
+        CSV,
+        db.session.get(Organisation, org.id),
+        Actor(label="t", channel="import"),
+        dry_run=True,
+    )
+    assert batch.status == "previewed", batch.problems
     db.session.commit()  # a savepoint: the test's outer transaction still rolls back
     return {
         "org": org.id,
@@ -138,6 +163,7 @@ def other_org_objects(make_org, make_project, make_source, make_transaction):
         "source": source.id,
         "interest": interest.id,
         "search": search.id,
+        "batch": batch.id,
     }
 
 
@@ -173,6 +199,7 @@ def test_a_donor_cannot_touch_another_organisations_objects_through_any_route(
     assert "POST /projects/<int:project_id>/edit" in tried
     assert "POST /funding-sources/<int:source_id>/delete" in tried
     assert "DELETE /api/v1/projects/<int:project_id>/transactions/<int:tx_id>" in tried
+    assert "POST /api/v1/imports" in tried and "POST /imports/<int:batch_id>/undo" in tried
     assert len(tried) >= 20
 
 
@@ -190,9 +217,7 @@ def test_anonymous_users_read_but_cannot_write(client, other_org_objects):
     ):
         assert client.get(url).status_code == 200, url
     assert client.get("/api/v1/audit-events").status_code == 401
-    assert (
-        client.patch(f"/api/v1/projects/{other_org_objects['project']}", json={}).status_code == 401
-    )
+    assert client.patch(f"/api/v1/projects/{other_org_objects['project']}", json={}).status_code == 401
     response = client.post(f"/projects/{other_org_objects['project']}/edit", data=PROJECT_FORM)
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
@@ -243,10 +268,7 @@ def test_role_matrix(api, make_user, make_org, make_project):
     assert _status(api, "post", "/api/v1/projects", donor, json=PROJECT_JSON) == 201
     assert _status(api, "post", "/api/v1/funding-sources", donor, json=SOURCE_JSON) == 201
     assert _status(api, "post", "/api/v1/organisations", donor, json=ORG_JSON) == 403
-    assert (
-        _status(api, "patch", f"/api/v1/organisations/{donor_org.id}", donor, json={"name": "N"})
-        == 200
-    )
+    assert _status(api, "patch", f"/api/v1/organisations/{donor_org.id}", donor, json={"name": "N"}) == 200
     assert _status(api, "delete", f"/api/v1/organisations/{donor_org.id}", donor) == 403
 
     # Admins: everything, for any organisation.
