@@ -84,17 +84,14 @@ def whole_percentages(weights: dict[str, Decimal]) -> dict[str, int]:
     return {a: v for a, v in floors.items() if v > 0}
 
 
-def infer_areas(
-    sectors: Iterable[Sector], texts: Iterable[str], mapping: Mapping | None = None
-) -> list[AreaRecord]:
+def infer_areas(sectors: Iterable[Sector], texts: Iterable[str], mapping: Mapping | None = None) -> list[AreaRecord]:
     """Areas with whole-percent shares inferred from sectors and words, flagged inferred."""
     mapping = mapping or load_mapping()
     by_sector = _scaled(_sector_weights(list(sectors), mapping))
     by_keyword = _scaled(_keyword_weights(" \n ".join(t for t in texts if t), mapping))
     if by_sector and by_keyword:
         combined = {
-            area: by_sector.get(area, Decimal(0)) * SECTOR_WEIGHT
-            + by_keyword.get(area, Decimal(0)) * KEYWORD_WEIGHT
+            area: by_sector.get(area, Decimal(0)) * SECTOR_WEIGHT + by_keyword.get(area, Decimal(0)) * KEYWORD_WEIGHT
             for area in set(by_sector) | set(by_keyword)
         }
     else:

@@ -123,9 +123,7 @@ def parse_purposes(text: str | None) -> tuple[str, ...] | None:
     codes = tuple(c.strip() for c in str(text).split(",") if c.strip())
     for code in codes:
         if not (code.isdigit() and len(code) in (3, 5)):
-            raise ValueError(
-                f"{code!r} is not a DAC purpose code (5 digits) or category (3 digits)"
-            )
+            raise ValueError(f"{code!r} is not a DAC purpose code (5 digits) or category (3 digits)")
     return codes
 
 
@@ -173,9 +171,7 @@ def read_frame(source: str | Path | BinaryIO, filename: str = "") -> pd.DataFram
                 raise CrsFileError("The zip archive is empty")
             member = max(members, key=lambda i: i.file_size)
             if member.file_size > 4 * 1024**3:
-                raise CrsFileError(
-                    f"{member.filename} declares {member.file_size} bytes: too large"
-                )
+                raise CrsFileError(f"{member.filename} declares {member.file_size} bytes: too large")
             if "xl/workbook.xml" in archive.namelist():
                 return _read_excel(raw)
             raw = archive.read(member)
@@ -186,9 +182,7 @@ def read_frame(source: str | Path | BinaryIO, filename: str = "") -> pd.DataFram
 
 
 def _read_excel(raw: bytes) -> pd.DataFrame:
-    frame = pd.read_excel(
-        io.BytesIO(raw), dtype=str, engine="calamine", keep_default_na=False, na_filter=False
-    )
+    frame = pd.read_excel(io.BytesIO(raw), dtype=str, engine="calamine", keep_default_na=False, na_filter=False)
     return frame.astype(str)
 
 
@@ -233,9 +227,7 @@ class CrsReader:
 
     def __post_init__(self) -> None:
         if not self.filename:
-            self.filename = (
-                Path(self.source).name if isinstance(self.source, str | Path) else "upload"
-            )
+            self.filename = Path(self.source).name if isinstance(self.source, str | Path) else "upload"
         self.counts = {"rows": 0, "rows_kept": 0, "projects": 0, "transactions": 0}
 
     @property
@@ -243,9 +235,7 @@ class CrsReader:
         """Fatal problems, then one problem per kind and value, with its count and first row."""
         result = list(self._fatal)
         for issue in self._issues.values():
-            suffix = (
-                f" ({issue.count} rows, first at row {issue.first_row})" if issue.count > 1 else ""
-            )
+            suffix = f" ({issue.count} rows, first at row {issue.first_row})" if issue.count > 1 else ""
             result.append(
                 Problem(
                     severity="error" if issue.code in ("bad_amount", "bad_year") else "warning",
@@ -257,13 +247,9 @@ class CrsReader:
             )
         return result
 
-    def _note(
-        self, code: str, message: str, rows: list[int], value=None, column: str | None = None
-    ) -> None:
+    def _note(self, code: str, message: str, rows: list[int], value=None, column: str | None = None) -> None:
         key = (code, value)
-        issue = self._issues.setdefault(
-            key, _Issue(code, message, 0, rows[0] if rows else None, value, column)
-        )
+        issue = self._issues.setdefault(key, _Issue(code, message, 0, rows[0] if rows else None, value, column))
         issue.count += len(rows)
 
     # -- reading -------------------------------------------------------------
@@ -319,15 +305,11 @@ class CrsReader:
 
     def _money(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per row: currency, commitment and disbursement in units (Decimal), exactly."""
-        national = frame["currency_code"].map(
-            lambda c: self.mapping.currencies.get(c, c if len(c) == 3 else "")
-        )
+        national = frame["currency_code"].map(lambda c: self.mapping.currencies.get(c, c if len(c) == 3 else ""))
         has_national = (national != "") & (
             (frame["commitment_national"] != "") | (frame["disbursement_national"] != "")
         )
-        unknown = frame.loc[
-            (frame["currency_code"] != "") & (national == ""), ["row", "currency_code"]
-        ]
+        unknown = frame.loc[(frame["currency_code"] != "") & (national == ""), ["row", "currency_code"]]
         for code, rows in unknown.groupby("currency_code")["row"]:
             self._note(
                 "unknown_currency",
@@ -349,9 +331,7 @@ class CrsReader:
         frame["usd_weight"] = [c if c is not None and c.is_finite() else Decimal(0) for c in usd_c]
         bad = [
             r
-            for r, c, d in zip(
-                frame["row"], frame["commitment"], frame["disbursement"], strict=True
-            )
+            for r, c, d in zip(frame["row"], frame["commitment"], frame["disbursement"], strict=True)
             if (c is not None and not c.is_finite()) or (d is not None and not d.is_finite())
         ]
         if bad:
@@ -396,8 +376,7 @@ class CrsReader:
             if known is None:
                 self._note(
                     "unknown_recipient",
-                    f"Recipient code {code} is not in crs_recipients.csv: "
-                    "those rows have no recipient",
+                    f"Recipient code {code} is not in crs_recipients.csv: those rows have no recipient",
                     rows.tolist(),
                     code,
                     self.headers.get("recipient_code"),
@@ -411,25 +390,21 @@ class CrsReader:
                     self.headers.get("recipient_code"),
                 )
 
-    def _project(
-        self, donor_code: str, key: str, index: np.ndarray, col: dict
-    ) -> ProjectRecord | None:
+    def _project(self, donor_code: str, key: str, index: np.ndarray, col: dict) -> ProjectRecord | None:
         first = index[0]
         donor = self.mapping.donors.get(donor_code)
         title = next((col["title"][i] for i in index if col["title"][i]), "") or next(
             (col["short_description"][i] for i in index if col["short_description"][i]), ""
         )
-        description = next(
-            (col["long_description"][i] for i in index if col["long_description"][i]), ""
-        ) or next((col["short_description"][i] for i in index if col["short_description"][i]), "")
+        description = next((col["long_description"][i] for i in index if col["long_description"][i]), "") or next(
+            (col["short_description"][i] for i in index if col["short_description"][i]), ""
+        )
         reference = key[:120]
         record = ProjectRecord(
             reference=reference,
             title=(title or f"CRS activity {key}")[:500],
             org=donor.ref if donor else f"CRS-DONOR-{donor_code}",
-            org_name=donor.name
-            if donor
-            else (col["donor_name"][first] or f"CRS donor {donor_code}"),
+            org_name=donor.name if donor else (col["donor_name"][first] or f"CRS donor {donor_code}"),
             description=description,
             location=Location(file=self.filename, row=int(col["row"][first])),
         )
@@ -456,8 +431,7 @@ class CrsReader:
         record.sectors = [c for c in sectors if len(c) == 5 and c.isdigit()]
         total = sum(sectors.values())
         sector_list = [
-            Sector(c, "1" if len(c) == 5 else "2", (w * 100 / total) if total > 0 else None)
-            for c, w in sectors.items()
+            Sector(c, "1" if len(c) == 5 else "2", (w * 100 / total) if total > 0 else None) for c, w in sectors.items()
         ]
         # Rows of one activity repeat across recipients and years, and titles repeat across
         # activities: inferring once per distinct input keeps a CRS year fast.
@@ -476,15 +450,9 @@ class CrsReader:
         record.areas = [AreaRecord(a.code, a.share, a.inferred) for a in areas]
         record.planned_start = _day(col["start_date"][first])
         record.planned_end = _day(col["end_date"][first])
-        if (
-            record.planned_start
-            and record.planned_end
-            and record.planned_start > record.planned_end
-        ):
+        if record.planned_start and record.planned_end and record.planned_start > record.planned_end:
             record.planned_end = None
-        record.status = (
-            "completed" if record.planned_end and record.planned_end < dt.date.today() else "active"
-        )
+        record.status = "completed" if record.planned_end and record.planned_end < dt.date.today() else "active"
         return record
 
     def _transactions(self, record: ProjectRecord, i: int, col: dict) -> None:

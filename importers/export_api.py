@@ -13,9 +13,8 @@ from importers.iati_export import projects_for_export, write_iati
 from registry.schemas.projects import ProjectQuery
 from registry.services.search import ProjectFilters, project_query
 
-blp = Blueprint(
-    "iati_export", __name__, url_prefix="/api/v1", description="Projects as IATI activity XML"
-)
+blp = Blueprint("iati_export", __name__, url_prefix="/api/v1", description="Projects as IATI activity XML")
+
 
 @blp.route("/projects.iati.xml")
 class ProjectsIati(MethodView):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup, with_appcontext
 
-
 export_cli = AppGroup("export", help="Export registry data in standard formats.")
 
 

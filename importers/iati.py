@@ -124,9 +124,7 @@ class IatiReader:
         if sector_filter not in ("all", "ict"):
             raise ValueError("sector_filter must be 'ict' or 'all'")
         self.source = source
-        self.filename = filename or (
-            Path(source).name if isinstance(source, str | Path) else "upload.xml"
-        )
+        self.filename = filename or (Path(source).name if isinstance(source, str | Path) else "upload.xml")
         self.sector_filter = sector_filter
         self.mapping = mapping or load_mapping()
         self.problems: list[Problem] = []
@@ -162,14 +160,10 @@ class IatiReader:
             )
         )
 
-    def warn(
-        self, code: str, message: str, elem=None, column: str | None = None, value=None
-    ) -> None:
+    def warn(self, code: str, message: str, elem=None, column: str | None = None, value=None) -> None:
         self._problem("warning", code, message, elem, column, value)
 
-    def error(
-        self, code: str, message: str, elem=None, column: str | None = None, value=None
-    ) -> None:
+    def error(self, code: str, message: str, elem=None, column: str | None = None, value=None) -> None:
         self._problem("error", code, message, elem, column, value)
 
     # -- streaming -----------------------------------------------------------
@@ -227,9 +221,7 @@ class IatiReader:
                 ) from None
             raise IatiFileError(f"{self.filename}: not well-formed XML: {exc}") from None
         if not checked:
-            raise IatiFileError(
-                f"{self.filename}: no iati-activities element: not IATI activity XML"
-            )
+            raise IatiFileError(f"{self.filename}: no iati-activities element: not IATI activity XML")
 
     def _refuse_doctype(self, elem) -> None:
         info = elem.getroottree().docinfo
@@ -240,23 +232,16 @@ class IatiReader:
                 " carry entity attacks (XXE, billion laughs). Nothing was imported."
             )
         if elem.tag != "iati-activities":
-            raise IatiFileError(
-                f"{self.filename}: the root element is <{elem.tag}>, not <iati-activities>"
-            )
+            raise IatiFileError(f"{self.filename}: the root element is <{elem.tag}>, not <iati-activities>")
 
     def _check_version(self, root) -> None:
         version = (root.get("version") or "").strip()
         self.version = version or None
         self.root_lang = root.get(XML_LANG)
         if not version:
-            self.warn(
-                "no_version", "iati-activities has no @version; read as IATI 2.03", root, "@version"
-            )
+            self.warn("no_version", "iati-activities has no @version; read as IATI 2.03", root, "@version")
         elif version not in SUPPORTED_VERSIONS:
-            raise IatiFileError(
-                f"{self.filename}: IATI version {version} is not supported "
-                "(versions 2.01 to 2.03 are)"
-            )
+            raise IatiFileError(f"{self.filename}: IATI version {version} is not supported (versions 2.01 to 2.03 are)")
 
     # -- one activity --------------------------------------------------------
 
@@ -270,18 +255,14 @@ class IatiReader:
         narratives = parent.findall("narrative")
         if not narratives:
             return " ".join((parent.text or "").split())  # IATI 1.x style text, tolerated
-        chosen = next(
-            (n for n in narratives if self._lang(n, default_lang).startswith("en")), narratives[0]
-        )
+        chosen = next((n for n in narratives if self._lang(n, default_lang).startswith("en")), narratives[0])
         return " ".join("".join(chosen.itertext()).split())
 
     def _activity(self, act) -> IatiProjectRecord | None:
         lang = act.get(XML_LANG) or self.root_lang or "en"
         identifier = " ".join((act.findtext("iati-identifier") or "").split())
         if not identifier:
-            self.error(
-                "no_identifier", "An activity has no iati-identifier; it cannot be imported", act
-            )
+            self.error("no_identifier", "An activity has no iati-identifier; it cannot be imported", act)
             return None
         sectors = self._sectors(act)
         if self.sector_filter == "ict" and not self._is_ict(sectors, act):
@@ -291,14 +272,10 @@ class IatiReader:
         reporting = act.find("reporting-org")
         title = self._narrative(act.find("title"), lang)
         if not title:
-            self.warn(
-                "no_title", "No title: the identifier is used as title", act, "title", identifier
-            )
+            self.warn("no_title", "No title: the identifier is used as title", act, "title", identifier)
             title = identifier
         if len(title) > TITLE_MAX:
-            self.warn(
-                "title_truncated", f"Title longer than {TITLE_MAX} characters was cut", act, "title"
-            )
+            self.warn("title_truncated", f"Title longer than {TITLE_MAX} characters was cut", act, "title")
             title = title[: TITLE_MAX - 1] + "…"
         descriptions = act.findall("description")
         general = [d for d in descriptions if (d.get("type") or "1") == "1"] or descriptions
@@ -306,11 +283,7 @@ class IatiReader:
         # The publisher's own identifier (other-identifier type A1) is the registry reference
         # when given: our own export writes the project reference there.
         own = next(
-            (
-                o.get("ref").strip()
-                for o in act.findall("other-identifier")
-                if o.get("type") == "A1" and o.get("ref")
-            ),
+            (o.get("ref").strip() for o in act.findall("other-identifier") if o.get("type") == "A1" and o.get("ref")),
             None,
         )
         record = IatiProjectRecord(
@@ -323,9 +296,7 @@ class IatiReader:
             location=Location(file=self.filename, row=act.sourceline, column="iati-activity"),
         )
         if len(identifier) > 120:
-            self.warn(
-                "reference_truncated", "Identifier longer than 120 characters: reference cut", act
-            )
+            self.warn("reference_truncated", "Identifier longer than 120 characters: reference cut", act)
         for org in act.findall("participating-org"):
             record.participating_orgs.append(
                 {"role": org.get("role"), "ref": org.get("ref"), "name": self._narrative(org, lang)}
@@ -386,8 +357,7 @@ class IatiReader:
             if a and b and a > b:
                 self.warn(
                     "dates_reversed",
-                    f"{end.replace('_', ' ')} {b} is before {start.replace('_', ' ')} {a}: "
-                    "the end date was left out",
+                    f"{end.replace('_', ' ')} {b} is before {start.replace('_', ' ')} {a}: the end date was left out",
                     act,
                     "activity-date",
                 )
@@ -414,12 +384,8 @@ class IatiReader:
                 return True
         return False
 
-    def _sectors_to_record(
-        self, act, sectors: list[tuple[Sector, object]], record: IatiProjectRecord
-    ) -> None:
-        dac = [
-            s for s, _ in sectors if s.vocabulary == "1" and len(s.code) == 5 and s.code.isdigit()
-        ]
+    def _sectors_to_record(self, act, sectors: list[tuple[Sector, object]], record: IatiProjectRecord) -> None:
+        dac = [s for s, _ in sectors if s.vocabulary == "1" and len(s.code) == 5 and s.code.isdigit()]
         # Transaction-level sectors repeat per transaction: merge by code.
         for sector in dac:
             if sector.code not in record.sectors:
@@ -449,8 +415,7 @@ class IatiReader:
         if not record.areas:
             self.warn(
                 "no_area",
-                "No paragraph 23 area could be inferred from the sectors or the words: "
-                "set one by hand",
+                "No paragraph 23 area could be inferred from the sectors or the words: set one by hand",
                 act,
                 "sector",
             )
@@ -480,17 +445,14 @@ class IatiReader:
                 mapped = self.mapping.recipients.get(code)
                 region = mapped.region if mapped else None
                 if mapped and mapped.iso3:
-                    entries.append(
-                        (_Entry(mapped.iso3, None, _decimal(elem.get("percentage")), code), elem)
-                    )
+                    entries.append((_Entry(mapped.iso3, None, _decimal(elem.get("percentage")), code), elem))
                     continue
             elif vocabulary == "2" and known_region(code.zfill(3)):
                 region = code.zfill(3)
             if region is None:
                 self.warn(
                     "unmapped_region",
-                    f"Recipient region {code} (vocabulary {vocabulary}) has no M49 equivalent: "
-                    "left out",
+                    f"Recipient region {code} (vocabulary {vocabulary}) has no M49 equivalent: left out",
                     elem,
                     "recipient-region/@code",
                     code,
@@ -505,9 +467,7 @@ class IatiReader:
             self._activity_shares(act, record, [e for e, _ in entries])
             return
         tx_entries = []
-        has_commitments = any(
-            t.get("code") == "2" for t in act.iterfind("transaction/transaction-type")
-        )
+        has_commitments = any(t.get("code") == "2" for t in act.iterfind("transaction/transaction-type"))
         for tx in act.findall("transaction"):
             found = self._entries(tx.findall("recipient-country"), tx.findall("recipient-region"))
             weight = self._tx_weight(tx, act, has_commitments)
@@ -522,8 +482,7 @@ class IatiReader:
         keys = [k for k in weights if weights[k] > 0] or list(weights)
         shares = shares_from_weights([weights[k] for k in keys])
         record.recipients = [
-            RecipientRecord(country=k[0], region=k[1], share=s)
-            for k, s in zip(keys, shares, strict=True)
+            RecipientRecord(country=k[0], region=k[1], share=s) for k, s in zip(keys, shares, strict=True)
         ]
         self.warn(
             "shares_from_transactions",
@@ -547,9 +506,7 @@ class IatiReader:
             return Decimal(0)
         currency = (value.get("currency") or act.get("default-currency") or "USD").strip().upper()
         day = _date(value.get("value-date")) or _date(
-            tx.find("transaction-date").get("iso-date")
-            if tx.find("transaction-date") is not None
-            else None
+            tx.find("transaction-date").get("iso-date") if tx.find("transaction-date") is not None else None
         )
         try:
             return abs(money.convert(amount, currency, "USD", day or dt.date.today(), 31).amount)
@@ -564,9 +521,7 @@ class IatiReader:
             if key in merged:
                 old = merged[key]
                 old.percentage = (
-                    None
-                    if old.percentage is None or entry.percentage is None
-                    else old.percentage + entry.percentage
+                    None if old.percentage is None or entry.percentage is None else old.percentage + entry.percentage
                 )
             else:
                 merged[key] = entry
@@ -588,8 +543,7 @@ class IatiReader:
             weights = [p if p is not None else fill for p in given]
             self.warn(
                 "partial_percentages",
-                f"Some recipients have no percentage: the {missing} without one share "
-                f"the remaining {max(rest, 0)} %",
+                f"Some recipients have no percentage: the {missing} without one share the remaining {max(rest, 0)} %",
                 act,
                 "recipient-country/@percentage",
             )
@@ -604,9 +558,7 @@ class IatiReader:
                     "recipient-country/@percentage",
                     total,
                 )
-        keep = [(e, w) for e, w in zip(entries, weights, strict=True) if w > 0] or [
-            (e, Decimal(1)) for e in entries
-        ]
+        keep = [(e, w) for e, w in zip(entries, weights, strict=True) if w > 0] or [(e, Decimal(1)) for e in entries]
         shares = shares_from_weights([w for _, w in keep])
         record.recipients = [
             RecipientRecord(country=e.country, region=e.region, share=s)
@@ -616,9 +568,7 @@ class IatiReader:
 
     # -- money -----------------------------------------------------------------
 
-    def _transactions(
-        self, act, record: IatiProjectRecord, currency: str | None, defaults: dict, lang: str
-    ) -> None:
+    def _transactions(self, act, record: IatiProjectRecord, currency: str | None, defaults: dict, lang: str) -> None:
         for index, tx in enumerate(act.findall("transaction"), start=1):
             path = f"transaction[{index}]"
             type_elem = tx.find("transaction-type")
@@ -650,8 +600,7 @@ class IatiReader:
             if not tx_currency or not money.is_currency(tx_currency):
                 self.error(
                     "currency",
-                    "No valid currency: neither value/@currency "
-                    "nor the activity's default-currency",
+                    "No valid currency: neither value/@currency nor the activity's default-currency",
                     tx,
                     f"{path}/value/@currency",
                     tx_currency,
@@ -668,9 +617,7 @@ class IatiReader:
                 )
                 amount = quantized
             date_elem = tx.find("transaction-date")
-            day = _date(value.get("value-date")) or _date(
-                date_elem.get("iso-date") if date_elem is not None else None
-            )
+            day = _date(value.get("value-date")) or _date(date_elem.get("iso-date") if date_elem is not None else None)
             if day is None:
                 self.error(
                     "no_date",
@@ -705,9 +652,7 @@ class IatiReader:
         by_period: dict[dt.date | None, tuple[str, object]] = {}
         for budget in act.findall("budget"):
             start = _date(
-                budget.find("period-start").get("iso-date")
-                if budget.find("period-start") is not None
-                else None
+                budget.find("period-start").get("iso-date") if budget.find("period-start") is not None else None
             )
             kind = (budget.get("type") or "1").strip()
             if start in by_period and by_period[start][0] == "2" and kind != "2":
@@ -753,9 +698,7 @@ class IatiReader:
             record.need_currency = need_currency
 
 
-def read_iati(
-    source: str | Path | BinaryIO, *, sector_filter: str = "all", filename: str | None = None
-) -> IatiReader:
+def read_iati(source: str | Path | BinaryIO, *, sector_filter: str = "all", filename: str | None = None) -> IatiReader:
     """A reader over one IATI activity file: iterate it for records, then read ``problems``."""
     return IatiReader(source, filename=filename, sector_filter=sector_filter)
 

@@ -32,9 +32,7 @@ def _reject(message: str, filename: str) -> pipeline.ReadResult:
     return pipeline.ReadResult(records=[], problems=[problem])
 
 
-def _unknown_providers(
-    records: list[ProjectRecord], problems: list[Problem], filename: str
-) -> None:
+def _unknown_providers(records: list[ProjectRecord], problems: list[Problem], filename: str) -> None:
     """Provider organisations not in the registry are dropped from transactions (warned once
     each): a donor's file names partners the registry does not know, and that must not reject it."""
     known: dict[str, bool] = {}
@@ -45,9 +43,7 @@ def _unknown_providers(
             if not tx.provider_org:
                 continue
             if tx.provider_org not in known:
-                known[tx.provider_org] = (
-                    organisations.find_organisation(tx.provider_org) is not None
-                )
+                known[tx.provider_org] = organisations.find_organisation(tx.provider_org) is not None
             if not known[tx.provider_org]:
                 dropped[tx.provider_org] += 1
                 first.setdefault(tx.provider_org, tx.location)
@@ -56,8 +52,7 @@ def _unknown_providers(
         problems.append(
             Problem(
                 "warning",
-                f"Provider organisation {name!r} is not in the registry: "
-                f"left off {n} transaction(s)",
+                f"Provider organisation {name!r} is not in the registry: left off {n} transaction(s)",
                 first[name],
                 name,
                 "unknown_provider_org",
@@ -118,9 +113,7 @@ def _read_crs(path: Path, filename: str, options: dict) -> pipeline.ReadResult:
     info = {
         "rows_read": reader.counts["rows"],
         "rows_skipped": reader.counts["rows"] - reader.counts["rows_kept"],
-        "skipped": {
-            "outside the year or purpose filter": reader.counts["rows"] - reader.counts["rows_kept"]
-        },
+        "skipped": {"outside the year or purpose filter": reader.counts["rows"] - reader.counts["rows_kept"]},
     }
     return pipeline.ReadResult(records=records, problems=reader.problems, info=info)
 
@@ -153,9 +146,7 @@ class GroupedImport:
 
     @property
     def ok(self) -> bool:
-        return bool(self.batches) and all(
-            b.status in ("committed", "previewed") for b in self.batches
-        )
+        return bool(self.batches) and all(b.status in ("committed", "previewed") for b in self.batches)
 
 
 def _by_org(records: Iterable[ProjectRecord]) -> dict[tuple[str, str | None], list[ProjectRecord]]:
@@ -186,8 +177,7 @@ def _run_groups(
     reference_rows = _reference_rows()
     if any(not ref for ref, _ in groups):
         raise ValidationError(
-            "Some activities have no reporting organisation: say which organisation the file "
-            "belongs to (--org)",
+            "Some activities have no reporting organisation: say which organisation the file belongs to (--org)",
             {"org": ["Required for this file"]},
         )
     for (org_ref, org_name), records in groups.items():
@@ -245,9 +235,7 @@ def import_iati(
     problems = list(reader.problems)
     _unknown_providers(records, problems, filename)
     groups = _by_org(records)
-    return _run_groups(
-        "iati", path, filename, groups, problems, options, "publisher", actor, dry_run, progress
-    )
+    return _run_groups("iati", path, filename, groups, problems, options, "publisher", actor, dry_run, progress)
 
 
 def import_crs(

@@ -28,11 +28,7 @@ def _report(result, dry_run: bool) -> bool:
     """Print the batches' counts and problems; True when every batch went through."""
     for batch in result.batches:
         counts = batch.counts or {}
-        label = (
-            "previewed (dry run, nothing written)"
-            if dry_run and batch.status == "previewed"
-            else batch.status
-        )
+        label = "previewed (dry run, nothing written)" if dry_run and batch.status == "previewed" else batch.status
         if getattr(batch, "already_imported", False):
             label = "already imported: nothing changed"
         org = batch.org_id
@@ -73,9 +69,7 @@ def register(group: AppGroup) -> None:
 
     @group.command("iati")
     @click.argument("target", type=click.Path(exists=True, path_type=Path))
-    @click.option(
-        "--org", "org", default=None, help="Import under this organisation (reference or IATI id)."
-    )
+    @click.option("--org", "org", default=None, help="Import under this organisation (reference or IATI id).")
     @click.option(
         "--sector-filter",
         type=click.Choice(["ict", "all"]),
@@ -85,9 +79,7 @@ def register(group: AppGroup) -> None:
     )
     @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
     @with_appcontext
-    def import_iati_command(
-        target: Path, org: str | None, sector_filter: str, dry_run: bool
-    ) -> None:
+    def import_iati_command(target: Path, org: str | None, sector_filter: str, dry_run: bool) -> None:
         """Import IATI activity XML (2.01-2.03): a file, or every .xml file of a folder."""
         from importers.interop import import_iati
 
@@ -98,9 +90,7 @@ def register(group: AppGroup) -> None:
         for path in files:
             click.echo(f"{path.name}:")
             try:
-                result = import_iati(
-                    path, CLI_ACTOR, org=org, sector_filter=sector_filter, dry_run=dry_run
-                )
+                result = import_iati(path, CLI_ACTOR, org=org, sector_filter=sector_filter, dry_run=dry_run)
             except RegistryError as exc:
                 click.echo(f"  error: {exc.message}")
                 ok = False
@@ -112,14 +102,10 @@ def register(group: AppGroup) -> None:
     @group.command("crs")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--years", default=None, help="Years to keep, e.g. 2019-2023 or 2021,2022.")
-    @click.option(
-        "--purpose", default=None, help="DAC purpose codes to keep, e.g. 22010,22020,22030,22040."
-    )
+    @click.option("--purpose", default=None, help="DAC purpose codes to keep, e.g. 22010,22020,22030,22040.")
     @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
     @with_appcontext
-    def import_crs_command(
-        path: Path, years: str | None, purpose: str | None, dry_run: bool
-    ) -> None:
+    def import_crs_command(path: Path, years: str | None, purpose: str | None, dry_run: bool) -> None:
         """Import OECD CRS microdata (pipe text, CSV, XLSX, or zipped): one batch per donor."""
         from importers.crs import parse_purposes, parse_years
         from importers.interop import import_crs

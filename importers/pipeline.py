@@ -334,10 +334,7 @@ class _Candidate:
             if self.need_minor is not None and self.need_currency
             else None
         )
-        data["recipients"] = [
-            {"country": c, "region": r, "share": share_text(ppm)}
-            for c, r, ppm in self.recipients
-        ]
+        data["recipients"] = [{"country": c, "region": r, "share": share_text(ppm)} for c, r, ppm in self.recipients]
         data["areas"] = [
             {
                 "code": code,

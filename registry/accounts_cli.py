@@ -36,9 +36,7 @@ def _user(email: str):
 
 @users_cli.command("create")
 @click.option("--email", required=True)
-@click.option(
-    "--role", required=True, type=click.Choice(["admin", "donor", "government", "analyst"])
-)
+@click.option("--role", required=True, type=click.Choice(["admin", "donor", "government", "analyst"]))
 @click.option("--org", "org_ref", help="Organisation reference (required for donors)")
 @click.option("--country", help="ISO3 country (governments; default: the organisation's)")
 @click.option("--name", default="")
@@ -57,11 +55,7 @@ def create(
         org = find_organisation(org_ref)
         if org is None:
             raise click.ClickException(f"No organisation {org_ref!r}")
-    password = (
-        click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        if password_prompt
-        else None
-    )
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True) if password_prompt else None
     if password is not None and len(password) < 10:
         raise click.ClickException("Use a password of at least 10 characters")
 

@@ -12,9 +12,7 @@ from registry.models import AuditEvent
 from registry.schemas.audit import AuditEventPage, AuditQuery
 from registry.services.history import changes
 
-blp = Blueprint(
-    "audit_api", __name__, url_prefix="/api/v1", description="Who changed what, when (read-only)"
-)
+blp = Blueprint("audit_api", __name__, url_prefix="/api/v1", description="Who changed what, when (read-only)")
 blp.before_request(require_json_body)
 
 
@@ -30,11 +28,7 @@ class AuditEvents(MethodView):
             for key in ("entity_type", "entity_id", "org_id", "action")
             if args.get(key) is not None
         ]
-        query = (
-            select(AuditEvent)
-            .where(*conditions)
-            .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        )
+        query = select(AuditEvent).where(*conditions).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
         body, headers = paginate(query, select(func.count(AuditEvent.id)).where(*conditions), args)
         for event in body["items"]:
             event.changed = [c.field for c in changes(event)]

@@ -42,9 +42,7 @@ def commit() -> None:
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        raise ConflictError(
-            "The object was changed by someone else meanwhile; reload it and try again"
-        ) from None
+        raise ConflictError("The object was changed by someone else meanwhile; reload it and try again") from None
     except IntegrityError as exc:
         db.session.rollback()
         raise ConflictError(f"The change clashes with existing data: {exc.orig}") from None

@@ -29,9 +29,7 @@ from registry.schemas.projects import ProjectDelete
 from registry.services import funding as service
 from registry.services import permissions, rights
 
-blp = Blueprint(
-    "funding_api", __name__, url_prefix="/api/v1", description="Funding sources and their rules"
-)
+blp = Blueprint("funding_api", __name__, url_prefix="/api/v1", description="Funding sources and their rules")
 blp.before_request(require_json_body)
 
 

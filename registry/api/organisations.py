@@ -72,9 +72,7 @@ class Organisations(MethodView):
     @blp.response(201, OrganisationOut)
     def post(self, data):
         """Add an organisation (administrators)."""
-        forbid_unless(
-            permissions.can_manage_orgs(require_user()), "Only administrators add organisations"
-        )
+        forbid_unless(permissions.can_manage_orgs(require_user()), "Only administrators add organisations")
         org = service.create_organisation(current_actor(), data)
         commit()
         return org, {"ETag": version_etag("organisation", org)}

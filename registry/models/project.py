@@ -35,9 +35,7 @@ class ProjectRecipient(db.Model):
 
     __tablename__ = "project_recipients"
     __table_args__ = (
-        CheckConstraint(
-            "(country_iso3 IS NULL) <> (region_code IS NULL)", name="country_or_region"
-        ),
+        CheckConstraint("(country_iso3 IS NULL) <> (region_code IS NULL)", name="country_or_region"),
         CheckConstraint("share_ppm > 0 AND share_ppm <= 1000000", name="share_range"),
         UniqueConstraint("project_id", "country_iso3", "region_code"),
         Index("ix_project_recipients_country", "country_iso3", "project_id"),

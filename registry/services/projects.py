@@ -259,9 +259,7 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
             lambda r: (r.country_iso3, r.region_code),
         )
     if "areas" in data:
-        project.areas = _merge(
-            project.areas, _build_areas(list(data["areas"] or [])), lambda a: a.area_code
-        )
+        project.areas = _merge(project.areas, _build_areas(list(data["areas"] or [])), lambda a: a.area_code)
     if "sectors" in data:
         project.sectors = _build_sectors(list(data["sectors"] or []))
     if "wsis_action_lines" in data:

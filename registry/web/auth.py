@@ -54,9 +54,7 @@ def login():
     demo = [(e, role) for e, role in DEMO_ACCOUNTS if accounts.find_user(e) is not None]
     status = 400 if errors else 200
     return (
-        render_template(
-            "auth/login.html", errors=errors, email=email, next_url=next_url, demo_accounts=demo
-        ),
+        render_template("auth/login.html", errors=errors, email=email, next_url=next_url, demo_accounts=demo),
         status,
     )
 

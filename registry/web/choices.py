@@ -41,16 +41,12 @@ class Choices:
 
     @cached_property
     def regions(self) -> list[tuple[str, str]]:
-        rows = db.session.execute(
-            select(Region.code, Region.name).where(Region.level != "world").order_by(Region.name)
-        )
+        rows = db.session.execute(select(Region.code, Region.name).where(Region.level != "world").order_by(Region.name))
         return [(code, name) for code, name in rows]
 
     @cached_property
     def areas(self) -> list[tuple[str, str]]:
-        rows = db.session.execute(
-            select(PriorityArea.code, PriorityArea.short_name).order_by(PriorityArea.code)
-        )
+        rows = db.session.execute(select(PriorityArea.code, PriorityArea.short_name).order_by(PriorityArea.code))
         return [(code, name) for code, name in rows]
 
     @cached_property
@@ -62,16 +58,12 @@ class Choices:
 
     @cached_property
     def organisations(self) -> list[tuple[int, str]]:
-        rows = db.session.execute(
-            select(Organisation.id, Organisation.name).order_by(Organisation.name)
-        )
+        rows = db.session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name))
         return [(i, name) for i, name in rows]
 
     @cached_property
     def funding_sources(self) -> list[tuple[int, str]]:
-        rows = db.session.execute(
-            select(FundingSource.id, FundingSource.name).order_by(FundingSource.name)
-        )
+        rows = db.session.execute(select(FundingSource.id, FundingSource.name).order_by(FundingSource.name))
         return [(i, name) for i, name in rows]
 
     @cached_property

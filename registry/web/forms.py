@@ -25,9 +25,7 @@ MAX_ROWS = 60
 class FormErrors(Exception):
     """The form has errors, keyed by field name (``recipients.2.share``, ``title``)."""
 
-    def __init__(
-        self, errors: dict[str, list[str]], message: str = "Please correct the errors below"
-    ):
+    def __init__(self, errors: dict[str, list[str]], message: str = "Please correct the errors below"):
         super().__init__(message)
         self.errors = errors
         self.message = message
@@ -37,18 +35,10 @@ def _text(form: MultiDict, name: str) -> str:
     return (form.get(name) or "").strip()
 
 
-def _rows(
-    form: MultiDict, prefix: str, fields: tuple[str, ...]
-) -> list[tuple[int, dict[str, str]]]:
+def _rows(form: MultiDict, prefix: str, fields: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
     """Non-blank rows as (row number on the form, {field: text})."""
     pattern = re.compile(rf"^{prefix}-(\d+)-(\w+)$")
-    numbers = sorted(
-        {
-            int(m.group(1))
-            for key in form
-            if (m := pattern.match(key)) and int(m.group(1)) < MAX_ROWS
-        }
-    )
+    numbers = sorted({int(m.group(1)) for key in form if (m := pattern.match(key)) and int(m.group(1)) < MAX_ROWS})
     rows = []
     for n in numbers:
         row = {f: _text(form, f"{prefix}-{n}-{f}") for f in fields}
@@ -62,12 +52,7 @@ def _remap(errors: dict[str, list[str]], prefix: str, numbers: list[int]) -> dic
     out: dict[str, list[str]] = {}
     for key, messages in errors.items():
         parts = key.split(".")
-        if (
-            parts[0] == prefix
-            and len(parts) > 1
-            and parts[1].isdigit()
-            and int(parts[1]) < len(numbers)
-        ):
+        if parts[0] == prefix and len(parts) > 1 and parts[1].isdigit() and int(parts[1]) < len(numbers):
             parts[1] = str(numbers[int(parts[1])])
         out.setdefault(".".join(parts), []).extend(messages)
     return out

@@ -59,9 +59,7 @@ def test_missing_sector_percentages_split_equally():
 
 
 def test_keywords_alone_decide_when_no_sector_maps():
-    assert shares(infer_areas([Sector("99810")], ["Support to the telecom regulator"])) == {
-        "23j": 100
-    }
+    assert shares(infer_areas([Sector("99810")], ["Support to the telecom regulator"])) == {"23j": 100}
     assert shares(infer_areas([], ["Regional backbone and IXP"])) == {"23c": 100}
 
 
@@ -73,9 +71,7 @@ def test_sectors_and_keywords_combine_seventy_thirty():
 def test_unknown_five_digit_code_falls_back_to_its_category():
     mapping = load_mapping()
     assert "22099" not in mapping.purpose_areas
-    assert shares(infer_areas([Sector("22099")], [])) == shares(
-        infer_areas([Sector("220", "2")], [])
-    )
+    assert shares(infer_areas([Sector("22099")], [])) == shares(infer_areas([Sector("220", "2")], []))
 
 
 def test_three_digit_vocabulary_two_category():
@@ -152,9 +148,7 @@ def test_reload_mapping_command_checks_and_reports(runner, app, tmp_path):
     assert "purpose codes" in result.output and "donor codes: " in result.output
     folder = tmp_path / "broken"
     shutil.copytree(DATA, folder, ignore=shutil.ignore_patterns("*.md"))
-    (folder / "area_keywords.csv").write_text(
-        "keyword,area,weight,rationale\nfoo,99z,1,x\n", "utf-8"
-    )
+    (folder / "area_keywords.csv").write_text("keyword,area,weight,rationale\nfoo,99z,1,x\n", "utf-8")
     app.config["IMPORT_MAPPING_DIR"] = str(folder)
     try:
         result = runner.invoke(args=["import", "reload-mapping"])

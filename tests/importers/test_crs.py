@@ -209,15 +209,11 @@ def test_zipped_utf16_and_utf8_bom_and_csv_read_the_same():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("CRS 2020 data.txt", pipe_text().encode("utf-16"))
-    assert [
-        (r.reference, len(r.transactions)) for r in records_of(buffer.getvalue(), "CRS.zip")[0]
-    ] == expected
+    assert [(r.reference, len(r.transactions)) for r in records_of(buffer.getvalue(), "CRS.zip")[0]] == expected
     bom = b"\xef\xbb\xbf" + pipe_text().encode()
     assert [(r.reference, len(r.transactions)) for r in records_of(bom)[0]] == expected
     csv_text = "\n".join(",".join(f'"{c}"' for c in r) for r in [HEADER, *ROWS])
-    assert [
-        (r.reference, len(r.transactions)) for r in records_of(csv_text.encode(), "crs.csv")[0]
-    ] == expected
+    assert [(r.reference, len(r.transactions)) for r in records_of(csv_text.encode(), "crs.csv")[0]] == expected
 
 
 def test_xlsx_with_numbers_as_cells():
@@ -232,10 +228,7 @@ def test_xlsx_with_numbers_as_cells():
         sheet.write_row(
             i,
             0,
-            [
-                float(c) if c.replace(".", "").isdigit() and j not in (3, 4) else c
-                for j, c in enumerate(row)
-            ],
+            [float(c) if c.replace(".", "").isdigit() and j not in (3, 4) else c for j, c in enumerate(row)],
         )
     book.close()
     records, _ = records_of(buffer.getvalue(), "crs.xlsx")
@@ -248,9 +241,7 @@ def test_xlsx_with_numbers_as_cells():
 
 
 def test_year_and_purpose_filters():
-    records, reader = records_of(
-        pipe_text().encode(), years=parse_years("2019-2021"), purposes=parse_purposes("220")
-    )
+    records, reader = records_of(pipe_text().encode(), years=parse_years("2019-2021"), purposes=parse_purposes("220"))
     assert set(by_ref(records)) == {"2020000001", "2021000009"}
     assert reader.counts["rows_kept"] == 4
     records, _ = records_of(pipe_text().encode(), purposes=parse_purposes("22011,11330"))
@@ -280,10 +271,7 @@ def test_unknown_donor_and_recipient_are_reported_once_with_counts():
         r[1], r[5] = "9999", "1234"
     _, reader = records_of(pipe_text(rows=rows).encode())
     messages = {p.code: p.message for p in reader.problems}
-    assert (
-        "9999" in messages["unknown_donor"]
-        and "(2 rows, first at row 2)" in messages["unknown_donor"]
-    )
+    assert "9999" in messages["unknown_donor"] and "(2 rows, first at row 2)" in messages["unknown_donor"]
     assert "1234" in messages["unknown_recipient"]
 
 
@@ -296,9 +284,7 @@ def test_import_makes_one_batch_per_donor_and_totals_to_the_cent(app, tmp_path):
         "CRS-DONOR-12",
         "CRS-DONOR-5",
     }
-    total = db.session.scalar(
-        select(func.sum(Transaction.usd_minor)).where(Transaction.type == "commitment")
-    )
+    total = db.session.scalar(select(func.sum(Transaction.usd_minor)).where(Transaction.type == "commitment"))
     assert total == (150_000_000 + 50_000_000 + 200_000_000 + 10_000_000)
     assert db.session.scalar(select(func.count(Project.id))) == 3
     again = import_crs(path, ADMIN, years={2019, 2020, 2021, 2022})
@@ -309,15 +295,11 @@ def test_import_makes_one_batch_per_donor_and_totals_to_the_cent(app, tmp_path):
 def test_cli_crs_with_filters_and_dry_run(runner, tmp_path):
     path = tmp_path / "crs.txt"
     path.write_text(pipe_text(), "utf-8")
-    result = runner.invoke(
-        args=["import", "crs", str(path), "--years", "2020", "--purpose", "22020", "--dry-run"]
-    )
+    result = runner.invoke(args=["import", "crs", str(path), "--years", "2020", "--purpose", "22020", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "previewed" in result.output
     assert db.session.scalar(select(func.count(Project.id))) == 0
-    result = runner.invoke(
-        args=["import", "crs", str(path), "--years", "2020-2021", "--purpose", "22020,22011"]
-    )
+    result = runner.invoke(args=["import", "crs", str(path), "--years", "2020-2021", "--purpose", "22020,22011"])
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count(Project.id))) == 2
     result = runner.invoke(args=["import", "crs", str(path), "--years", "1990"])

@@ -142,10 +142,7 @@ def test_export_filters_like_the_project_list(client, projects):
     def ids(query: str) -> list[str]:
         response = client.get(f"/api/v1/projects.iati.xml?{query}")
         assert response.status_code == 200, response.json
-        return [
-            a.findtext("iati-identifier")
-            for a in etree.fromstring(response.data).findall("iati-activity")
-        ]
+        return [a.findtext("iati-identifier") for a in etree.fromstring(response.data).findall("iati-activity")]
 
     assert ids("country=NPL") == ["DONOR-B-B-7"]
     assert ids("region=002") == ["XM-DAC-99-A-P-0001"]  # Africa includes Kenya and Eastern Africa
@@ -160,9 +157,7 @@ def test_export_filters_like_the_project_list(client, projects):
     assert ids("category=SIDS") == []
 
 
-@pytest.mark.parametrize(
-    "query", ["status=dreaming", "year_from=soon", "year_from=2024&year_to=2020"]
-)
+@pytest.mark.parametrize("query", ["status=dreaming", "year_from=soon", "year_from=2024&year_to=2020"])
 def test_bad_filters_are_a_422_with_the_error_shape(client, query):
     response = client.get(f"/api/v1/projects.iati.xml?{query}")
     assert response.status_code == 422
@@ -191,9 +186,7 @@ def _state(project: Project) -> dict:
             project.actual_start,
             project.actual_end,
         ),
-        "recipients": sorted(
-            (r.country_iso3 or "", r.region_code or "", r.share_ppm) for r in project.recipients
-        ),
+        "recipients": sorted((r.country_iso3 or "", r.region_code or "", r.share_ppm) for r in project.recipients),
         "areas": sorted((a.area_code, a.share_ppm, a.inferred) for a in project.areas),
         "sectors": sorted(s.code for s in project.sectors),
         "need": (project.need_minor, project.need_currency),

@@ -19,11 +19,7 @@ from registry.services.actor import Actor
 from tests.importers.iati_xml import activity, document
 
 FIXTURES = next(
-    (
-        p / "shared" / "fixtures"
-        for p in Path(__file__).resolve().parents
-        if (p / "shared" / "fixtures").is_dir()
-    ),
+    (p / "shared" / "fixtures" for p in Path(__file__).resolve().parents if (p / "shared" / "fixtures").is_dir()),
     Path("/nonexistent"),
 )
 ADMIN = Actor(label="tester", channel="cli", role="admin")
@@ -63,9 +59,7 @@ def test_reimport_updates_by_identifier_and_never_counts_twice(app, tmp_path):
     updated = document(activity(transactions=tx, title="<narrative>Renamed</narrative>"))
     result = import_iati(write(tmp_path, updated, "v2.xml"), ADMIN)
     assert result.batches[0].counts["projects_updated"] == 1
-    projects = db.session.scalars(
-        select(Project).where(Project.iati_identifier == "XM-TEST-1-P1")
-    ).all()
+    projects = db.session.scalars(select(Project).where(Project.iati_identifier == "XM-TEST-1-P1")).all()
     assert len(projects) == 1 and projects[0].title == "Renamed"
     amounts = sorted(t.amount for t in projects[0].transactions)
     assert amounts == [Decimal("700.00"), Decimal("1500.00")]
@@ -137,10 +131,7 @@ def xml_totals(path: Path) -> tuple[dict, dict]:
     }
     for act in etree.parse(str(path)).getroot().iter("iati-activity"):
         currency = act.get("default-currency")
-        countries = [
-            (c.get("code"), Decimal(c.get("percentage") or 100))
-            for c in act.findall("recipient-country")
-        ]
+        countries = [(c.get("code"), Decimal(c.get("percentage") or 100)) for c in act.findall("recipient-country")]
         regions = [r.get("code") for r in act.findall("recipient-region")]
         rest = Decimal(100) - sum(p for _, p in countries)
         shares = [(code, pct) for code, pct in countries if pct] + [
@@ -175,9 +166,7 @@ def registry_totals() -> dict:
     return {(where, t.value): Decimal(n) / 100 / 1_000_000 for where, t, n in rows}
 
 
-@pytest.mark.skipif(
-    not (FIXTURES / "iati" / "es-maec-indonesia_v2.01.xml").exists(), reason="real fixtures absent"
-)
+@pytest.mark.skipif(not (FIXTURES / "iati" / "es-maec-indonesia_v2.01.xml").exists(), reason="real fixtures absent")
 def test_real_spanish_file_totals_match_the_xml(app):
     path = FIXTURES / "iati" / "es-maec-indonesia_v2.01.xml"
     result = import_iati(path, ADMIN)
@@ -211,9 +200,7 @@ def test_real_files_import_with_transactions_matching(app, name):
     if not path.exists():
         pytest.skip("fixture absent")
     result = import_iati(path, ADMIN)
-    assert result.ok, [p for b in result.batches for p in b.problems if p["severity"] == "error"][
-        :3
-    ]
+    assert result.ok, [p for b in result.batches for p in b.problems if p["severity"] == "error"][:3]
     _, by_type = xml_totals(path)
     rows = db.session.execute(
         select(Transaction.type, Transaction.currency, func.sum(Transaction.amount_minor)).group_by(
@@ -245,9 +232,7 @@ def test_api_upload_is_detected_as_iati_previewed_and_committed(client, app, act
         "org": "API-IATI",
         "dry_run": "true",
     }
-    response = client.post(
-        "/api/v1/imports", data=body, headers=headers, content_type="multipart/form-data"
-    )
+    response = client.post("/api/v1/imports", data=body, headers=headers, content_type="multipart/form-data")
     assert response.status_code == 201, response.json
     assert response.json["kind"] == "iati" and response.json["status"] == "previewed"
     committed = client.post(f"/api/v1/imports/{response.json['id']}/commit", headers=headers)
@@ -258,8 +243,6 @@ def test_api_upload_is_detected_as_iati_previewed_and_committed(client, app, act
         "file": (io.BytesIO(document(activity(), prolog="<!DOCTYPE x>\n")), "x.xml"),
         "org": "API-IATI",
     }
-    response = client.post(
-        "/api/v1/imports", data=bad, headers=headers, content_type="multipart/form-data"
-    )
+    response = client.post("/api/v1/imports", data=bad, headers=headers, content_type="multipart/form-data")
     assert response.status_code == 422
     assert "DOCTYPE" in str(response.json)

@@ -33,9 +33,7 @@ def test_versions_2_01_to_2_03_are_read(version):
     assert record.org == "XM-TEST-1" and record.org_name == "Test donor"
     assert record.title == "Rural connectivity for district schools"
     assert record.status == "active"
-    assert record.planned_start == dt.date(2020, 1, 1) and record.planned_end == dt.date(
-        2022, 12, 31
-    )
+    assert record.planned_start == dt.date(2020, 1, 1) and record.planned_end == dt.date(2022, 12, 31)
     assert [(r.country, r.share) for r in record.recipients] == [("KEN", Decimal(100))]
     assert record.sectors == ["22020"]
     tx = record.transactions[0]
@@ -122,9 +120,7 @@ def test_transaction_types_value_dates_and_currency_defaults():
         "421",
         "B01",
     )
-    assert "transaction_type" in codes(
-        reader
-    )  # type 5 (interest repayment) is left out, and said so
+    assert "transaction_type" in codes(reader)  # type 5 (interest repayment) is left out, and said so
 
 
 def test_a_transaction_without_currency_is_an_error():
@@ -141,9 +137,7 @@ def test_recipient_percentages_on_the_activity():
 
 
 def test_missing_percentages_split_equally_with_a_warning():
-    recipients = (
-        '<recipient-country code="KE"/><recipient-country code="UG"/><recipient-country code="TZ"/>'
-    )
+    recipients = '<recipient-country code="KE"/><recipient-country code="UG"/><recipient-country code="TZ"/>'
     records, reader = read(document(activity(recipients=recipients)))
     assert [r.share for r in records[0].recipients] == [
         Decimal("33.3334"),
@@ -155,7 +149,9 @@ def test_missing_percentages_split_equally_with_a_warning():
 
 
 def test_partial_percentages_share_the_rest_and_bad_totals_are_rescaled():
-    recipients = '<recipient-country code="KE" percentage="50"/><recipient-country code="UG"/><recipient-country code="TZ"/>'
+    recipients = (
+        '<recipient-country code="KE" percentage="50"/><recipient-country code="UG"/><recipient-country code="TZ"/>'
+    )
     records, reader = read(document(activity(recipients=recipients)))
     assert [r.share for r in records[0].recipients] == [50, 25, 25]
     assert "partial_percentages" in codes(reader)
@@ -188,9 +184,7 @@ def test_recipients_on_transactions_share_by_commitments():
 
 def test_sectors_kept_and_areas_inferred_and_flagged():
     sectors = '<sector vocabulary="1" code="22040" percentage="50"/><sector code="11330" percentage="50"/>'
-    records, _ = read(
-        document(activity(sectors=sectors, title="<narrative>Digital skills</narrative>"))
-    )
+    records, _ = read(document(activity(sectors=sectors, title="<narrative>Digital skills</narrative>")))
     r = records[0]
     assert r.sectors == ["22040", "11330"]
     assert r.sector_shares == {"22040": 50, "11330": 50}
@@ -268,9 +262,7 @@ LAUGHS = (
     ],
 )
 def test_any_doctype_is_refused_before_any_record(prolog):
-    body = (
-        activity(title="<narrative>&xxe; &lol3;</narrative>") if "ENTITY" in prolog else activity()
-    )
+    body = activity(title="<narrative>&xxe; &lol3;</narrative>") if "ENTITY" in prolog else activity()
     with pytest.raises(UnsafeXMLError, match="DOCTYPE"):
         read(document(body, prolog=prolog))
 

@@ -11,9 +11,7 @@ from registry.services import accounts
 def make_user(app, actor, make_org):
     """Create a user of a role (with an organisation for donors) and return (user, token)."""
 
-    def make(
-        role: str = "donor", org=None, country: str | None = None, password: str | None = None
-    ):
+    def make(role: str = "donor", org=None, country: str | None = None, password: str | None = None):
         if role in ("donor", "government") and org is None:
             org = make_org(kind="government" if role == "government" else "donor_agency")
         n = make.counter = getattr(make, "counter", 0) + 1

@@ -55,7 +55,10 @@ TX_FORM = {"type": "commitment", "amount": "5", "currency": "USD", "value_date":
 SOURCE_FORM = {"ref": "HIJACK", "name": "Hijacked", "kind": "trust_fund"}
 
 
-CSV = b"Project reference,Title,Country,Priority area,Type,Amount,Currency,Value date\nX1,Hijack,KEN,23b,commitment,5,USD,2021-01-04\n"
+CSV = (
+    b"Project reference,Title,Country,Priority area,Type,Amount,Currency,Value date\n"
+    b"X1,Hijack,KEN,23b,commitment,5,USD,2021-01-04\n"
+)
 
 
 def body_for(rule: str, method: str, other: dict) -> dict:

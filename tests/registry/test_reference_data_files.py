@@ -16,9 +16,7 @@ import pycountry
 import pytest
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "registry" / "data"
-M49_FIXTURE = (
-    Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "m49" / "UNSD-Methodology_M49.csv"
-)
+M49_FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "m49" / "UNSD-Methodology_M49.csv"
 
 OUR_FILES = {
     "regions.csv": ["code", "name", "level", "parent_code"],

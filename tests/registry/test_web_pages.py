@@ -52,12 +52,8 @@ def errors_in(html: str) -> dict[str, str]:
 
 def test_lists_and_details_render_for_everyone(client, make_project, make_source, make_transaction):
     source = make_source(name="Digital Fund", countries=["KEN"], areas=["23b"])
-    project = make_project(
-        title="Clinics online", recipients=[{"country": "KEN"}, {"region": "014"}]
-    )
-    make_transaction(
-        project, currency="EUR", amount=Decimal("1000.00"), funding_source_id=source.id
-    )
+    project = make_project(title="Clinics online", recipients=[{"country": "KEN"}, {"region": "014"}])
+    make_transaction(project, currency="EUR", amount=Decimal("1000.00"), funding_source_id=source.id)
     listing = client.get("/projects?country=KEN&area=23b&sort=-start").data.decode()
     assert "Clinics online" in listing and "Kenya" in listing
     detail = client.get(f"/projects/{project.id}").data.decode()
@@ -103,9 +99,7 @@ def test_register_a_project_with_two_countries_and_two_areas(donor_client):
     assert [a.area_code for a in project.areas] == ["23b", "23d"]
     assert project.need_currency == "EUR" and project.action_lines == ["C2", "C4"]
     event = db.session.scalar(
-        select(AuditEvent).where(
-            AuditEvent.entity_type == "project", AuditEvent.entity_id == project.id
-        )
+        select(AuditEvent).where(AuditEvent.entity_type == "project", AuditEvent.entity_id == project.id)
     )
     assert event.channel == "web" and event.actor == donor_client.user.email
 
@@ -173,9 +167,7 @@ def test_transactions_add_edit_delete_with_usd_value(donor_client):
     assert donor_client.post(f"{url}/{tx.id}/delete").status_code == 302
     assert db.session.get(Transaction, tx.id) is None
     actions = db.session.scalars(
-        select(AuditEvent.action).where(
-            AuditEvent.entity_type == "transaction", AuditEvent.entity_id == tx.id
-        )
+        select(AuditEvent.action).where(AuditEvent.entity_type == "transaction", AuditEvent.entity_id == tx.id)
     ).all()
     assert sorted(actions) == ["create", "delete", "update"]
 
@@ -214,19 +206,14 @@ def test_funding_source_forms(donor_client):
     assert bad.status_code == 422
     errors = errors_in(bad.data.decode())
     assert "countries-0" not in errors and any(k.startswith("countries") for k in errors)
-    ok = donor_client.post(
-        f"/funding-sources/{source.id}/edit", data={**form, "countries": "NPL", "version": "1"}
-    )
+    ok = donor_client.post(f"/funding-sources/{source.id}/edit", data={**form, "countries": "NPL", "version": "1"})
     assert ok.status_code == 302
     db.session.expire_all()
     source = db.session.get(FundingSource, source.id)
     assert [c.iso3 for c in source.countries] == ["NPL"] and source.version == 2
     page = donor_client.get(f"/funding-sources/{source.id}").data.decode()
     assert "Nepal" in page and "EUR 50,000.00 – 2,000,000.00" in page
-    assert (
-        donor_client.post(f"/funding-sources/{source.id}/delete", data={"version": "2"}).status_code
-        == 302
-    )
+    assert donor_client.post(f"/funding-sources/{source.id}/delete", data={"version": "2"}).status_code == 302
     assert db.session.get(FundingSource, source.id) is None
 
 
