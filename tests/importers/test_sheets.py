@@ -300,6 +300,27 @@ def test_ods_workbook(app, tmp_path):
     assert records["O1"].transactions[0].amount == Decimal("12.5")
 
 
+def test_legacy_xls_workbook_keeps_codes_as_text(app, tmp_path):
+    xlwt = pytest.importorskip("xlwt")
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("Commitments 2020")
+    sheet.write(0, 0, "Donor return, Excel 97-2003")  # a title row above the header
+    header = ["Reference", "Title", "Country", "Type", "Amount", "Currency", "Date"]
+    row = ["00123", "Legacy workbook project", "NA", "Commitment", 1250.5, "USD", "2020-01-02"]
+    for col, text in enumerate(header):
+        sheet.write(2, col, text)
+    for col, value in enumerate(row):
+        sheet.write(3, col, value)
+    path = tmp_path / "legacy.xls"
+    book.save(str(path))
+    records, problems, _ = _read(path)
+    assert not _errors(problems), problems
+    record = records["00123"]
+    assert record.recipients[0].country == "NAM"
+    assert record.transactions[0].amount == Decimal("1250.5")
+    assert record.location.sheet == "Commitments 2020" and record.location.row == 4
+
+
 def test_encoding_and_delimiter_sniffing():
     text, encoding = decode_text("a;b\nÉté;Noël\n".encode("cp1252"))
     assert encoding == "cp1252" and "Été" in text
