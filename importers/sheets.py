@@ -818,10 +818,23 @@ class SheetReader:
     def read(self, path: Path) -> ReadResult:
         fmt, sheets = open_sheets(path, self.filename, self.options.get("sheet"))
         self.info["format"] = fmt
+        # Reading every sheet of a workbook: sheets that hold no project table (the
+        # template's Instructions and Lists, a notes sheet) are skipped, not errors.
+        self.lenient_sheets = len(sheets) > 1
+        self.data_sheets: list[str] = []
         for sheet in sheets:
             self.read_sheet(sheet, fmt)
             if self.rows_read > self.max_rows:
                 break
+        if self.lenient_sheets and not self.data_sheets:
+            self.problem(
+                "error",
+                "no_data_sheet",
+                "No sheet has columns for the project reference and title; "
+                "check the header row, or choose the sheet and map its columns",
+                None,
+                None,
+            )
         records = [self._finish(b) for b in self.builders.values()]
         self.info.update(
             rows_read=self.rows_read,
@@ -875,6 +888,19 @@ class SheetReader:
             if any(row) and len(preview["rows"]) < PREVIEW_ROWS:
                 preview["rows"].append({"row": number, "cells": row[: len(columns)]})
         missing = [f for f in ("reference", "title") if f not in fields]
+        if missing and self.lenient_sheets:
+            names = " and ".join(FIELDS[f].lower() for f in missing)
+            self.problem(
+                "warning",
+                "sheet_skipped",
+                f"Sheet skipped: it has no column for the {names}",
+                label,
+                r + 1,
+                None,
+            )
+            self.info["preview"].pop(sheet.name, None)
+            self.info["sheets"].remove(sheet.name)
+            return
         if missing:
             for f in missing:
                 self.problem(
@@ -886,6 +912,7 @@ class SheetReader:
                     None,
                 )
             return
+        self.data_sheets.append(sheet.name)
         used = [c for c in columns if c.field != "ignore"]
         amount_cols = [c for c in used if c.field in AMOUNT_FIELDS or c.field == "need_amount"]
         rest = sheet.rows

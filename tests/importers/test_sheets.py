@@ -382,3 +382,53 @@ def test_row_limit(app, tmp_path):
     path.write_bytes(csv_bytes(rows))
     _, problems, _ = _read(path, {"max_rows": 10})
     assert [p.code for p in _errors(problems)] == ["too_many_rows"]
+
+
+def test_the_blank_template_filled_in_imports_without_naming_the_sheet(app, tmp_path):
+    """The Instructions and Lists sheets are skipped with a warning, the Projects sheet read."""
+    import openpyxl
+
+    from importers.template import TEMPLATE_COLUMNS, template_workbook
+
+    path = tmp_path / "template.xlsx"
+    path.write_bytes(template_workbook(rows=20))
+    book = openpyxl.load_workbook(path)
+    sheet = book["Projects"]
+    headers = [name for name, *_ in TEMPLATE_COLUMNS]
+    values = {
+        "Project reference": "T-001",
+        "Project title": "Template project",
+        "Status": "active",
+        "Recipient country": "KEN",
+        "Priority area": "23b",
+        "Transaction type": "commitment",
+        "Amount": "1500",
+        "Currency": "USD",
+        "Value date": "2021-06-01",
+    }
+    header_row = next(r for r in range(1, 6) if sheet.cell(r, 1).value == headers[0])
+    for col, name in enumerate(headers, 1):
+        if name in values:
+            sheet.cell(header_row + 1, col, values[name])
+    book.save(path)
+
+    records, problems, info = _read(path)
+    assert not _errors(problems), [p.message for p in _errors(problems)]
+    assert list(records) == ["T-001"]
+    assert records["T-001"].transactions[0].amount == 1500
+    assert info["sheets"] == ["Projects"]
+    skipped = {p.location.sheet for p in problems if p.code == "sheet_skipped"}
+    assert skipped == {"Instructions", "Lists"}
+
+
+def test_a_workbook_without_any_project_table_is_an_error(app, tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["Notes", "About"])
+    book.active.append(["x", "y"])
+    book.create_sheet("More").append(["Nothing", "here"])
+    path = tmp_path / "empty.xlsx"
+    book.save(path)
+    _records, problems, _ = _read(path)
+    assert any(p.code in ("no_data_sheet", "missing_column") for p in _errors(problems))
