@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import csv
 import datetime as dt
+import re
 import zipfile
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
@@ -46,6 +47,29 @@ def minor_units(currency: str) -> int:
         raise MoneyError(f"Unknown currency code {currency!r} (expected ISO 4217, e.g. USD)") from None
 
 
+_SPACES = re.compile(r"[ \u00a0\u202f\u2009]")
+_COMMA_GROUPS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+
+
+def normalise_typed(text: str) -> str:
+    """An amount as a person types it, as a plain decimal string.
+
+    Spaces between digit groups and comma thousands separators are removed where they
+    cannot be misread: "2,500,000", "1,250.50", "2 500 000". A single comma with no
+    decimal point ("12,5", "1,250") could be a decimal comma or a thousands separator,
+    so it is refused with a hint rather than guessed.
+    """
+    text = _SPACES.sub("", text.strip())
+    if _COMMA_GROUPS.match(text) and (text.count(",") >= 2 or "." in text):
+        return text.replace(",", "")
+    if "," in text:
+        raise MoneyError(
+            f"{text!r} is not a decimal amount: use a dot for decimals (12.5) "
+            "and, if you like, commas between thousands (2,500,000.00)"
+        )
+    return text
+
+
 def parse_amount(value: str | int | Decimal, currency: str) -> Decimal:
     """Read a decimal amount; reject floats and more decimals than the currency has."""
     if isinstance(value, float):
@@ -53,7 +77,7 @@ def parse_amount(value: str | int | Decimal, currency: str) -> Decimal:
     if isinstance(value, bool):
         raise MoneyError(f"{value!r} is not an amount")
     try:
-        amount = Decimal(str(value).strip())
+        amount = Decimal(normalise_typed(str(value)))
     except InvalidOperation:
         raise MoneyError(f"{value!r} is not a decimal amount") from None
     if not amount.is_finite():

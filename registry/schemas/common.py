@@ -46,9 +46,11 @@ class DecimalString(fields.Field):
             raise self.make_error("float")
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise self.make_error("invalid")
-        text = str(value).strip()
         try:
+            text = money.normalise_typed(str(value))
             amount = Decimal(text)
+        except errors.MoneyError as exc:
+            raise ValidationError(exc.message) from None
         except InvalidOperation:
             raise self.make_error("invalid") from None
         if not amount.is_finite():

@@ -107,3 +107,25 @@ def test_no_float_on_the_rate_path():
     table = money.rate_table()
     rate, _ = table.per_euro("GBP", dt.date(2015, 6, 1), 7)
     assert isinstance(rate, Decimal)
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount"),
+    [("2,500,000", "2500000"), ("1,250.50", "1250.50"), ("2 500 000", "2500000"), ("-1,000,000.25", "-1000000.25")],
+)
+def test_amounts_typed_with_thousands_separators_are_read(typed, amount):
+    assert money.parse_amount(typed, "USD") == Decimal(amount)
+
+
+@pytest.mark.parametrize("typed", ["12,5", "1,250", "1,25,000"])
+def test_an_ambiguous_comma_is_refused_with_a_hint(typed):
+    with pytest.raises(MoneyError, match="use a dot for decimals"):
+        money.parse_amount(typed, "USD")
+
+
+def test_forms_and_the_finder_take_grouped_amounts(client):
+    response = client.get("/api/v1/funding-sources/match?country=NPL&priority_area=23b&amount=2,500,000&currency=USD")
+    assert response.status_code == 200, response.get_json()
+    response = client.get("/api/v1/funding-sources/match?country=NPL&priority_area=23b&amount=12,5&currency=USD")
+    assert response.status_code == 422
+    assert "use a dot for decimals" in str(response.get_json())
