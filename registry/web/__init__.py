@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -41,12 +42,17 @@ def audit_value(value: Any) -> str:
         return ", ".join(audit_value(v) for v in value)
     if isinstance(value, dict):
         if "amount" in value and "currency" in value:
-            return f"{value['amount']} {value['currency']}"
+            return f"{audit_value(value['amount'])} {value['currency']}"
         name = value.get("country") or value.get("region") or value.get("code")
         if name and "share" in value:
             return f"{name} {value['share']} %"
         return "; ".join(f"{k} {audit_value(v)}" for k, v in value.items())
+    if isinstance(value, str) and _AMOUNT_TEXT.match(value):
+        return f"{Decimal(value):,}"  # amounts as elsewhere on the page: 1,250,000.00
     return label(value) if isinstance(value, str) and value.islower() and "_" in value else str(value)
+
+
+_AMOUNT_TEXT = re.compile(r"^-?\d+\.\d+$")
 
 
 def source_range(source) -> str:

@@ -225,3 +225,12 @@ def test_analysts_get_no_forms(client, make_user):
     assert client.get("/projects/new").status_code == 403
     assert client.get("/funding-sources/new").status_code == 403
     assert b"Register a project" not in client.get("/projects").data
+
+
+def test_history_shows_amounts_as_the_page_does():
+    from registry.web import audit_value
+
+    assert audit_value("1000000.00") == "1,000,000.00"
+    assert audit_value({"amount": "1250000.50", "currency": "EUR"}) == "1,250,000.50 EUR"
+    assert audit_value([{"country": "KEN", "share": "60"}]) == "KEN 60 %"
+    assert audit_value("2021-01-01") == "2021-01-01"
