@@ -13,6 +13,7 @@ import datetime as dt
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def timed(fn, repeat: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--db", default="/tmp/finder-bench.sqlite3")
+    parser.add_argument(
+        "--db", default=str(Path(tempfile.gettempdir()) / "finder-bench.sqlite3"), help="SQLite file to use"
+    )
     parser.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args()
     path = Path(args.db)

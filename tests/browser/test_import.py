@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import login, screenshot
 from tests.importers.helpers import csv_bytes
 
 pytestmark = pytest.mark.browser
@@ -24,22 +22,10 @@ ROWS = [
 ]
 
 
-def _session_cookie(user_id: int) -> str:
-    """A session cookie signed like the live server's (its SECRET_KEY is 'browser-tests')."""
-    signer = Flask("cookie")
-    signer.secret_key = "browser-tests"
-    return SecureCookieSessionInterface().get_signing_serializer(signer).dumps({"user_id": user_id})
-
-
 def _log_in_as_donor(page, live_server) -> None:
-    # The login page belongs to another part of the app; sign the session like it would.
-    for user_id in range(1, 8):
-        page.context.clear_cookies()
-        page.context.add_cookies([{"name": "session", "value": _session_cookie(user_id), "url": live_server}])
-        page.goto(live_server + "/imports/")
-        if "donor@demo.invalid" in page.locator("header").inner_text():
-            return
-    pytest.skip("the demo donor account was not found")
+    login(page, live_server, "donor@demo.invalid")
+    page.goto(live_server + "/imports/")
+    assert "donor@demo.invalid" in page.locator("header").inner_text()
 
 
 def test_upload_fix_mapping_preview_commit(page, live_server, tmp_path):
