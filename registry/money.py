@@ -14,7 +14,7 @@ import datetime as dt
 import re
 import zipfile
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation, localcontext
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -101,8 +101,11 @@ def to_minor(amount: Decimal, currency: str) -> int:
 
 def from_minor(minor: int, currency: str) -> Decimal:
     """Integer minor units -> Decimal with the currency's number of decimals."""
-    places = minor_units(currency)
-    return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+    # An integer's exponent is 0, so scaleb alone gives exactly ``places`` decimals ("0.00" too).
+    return Decimal(minor).scaleb(-minor_units(currency), _EXACT)
+
+
+_EXACT = Context(prec=60, traps=[Inexact])  # from_minor never rounds: it raises instead
 
 
 def quantize(amount: Decimal, currency: str) -> Decimal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from registry.errors import RegistryError
 from registry.extensions import db
+from reports import facts
 from reports.flows import GAP_MEASURES, MEASURES, Report, build_spec, run_report
 from reports.tables import to_csv, to_text_table
 
@@ -93,6 +95,7 @@ def report_flows(fmt: str, **kwargs) -> None:
         report = run_report(build_spec(default_measures=tuple(MEASURES), **_params(kwargs)))
     except RegistryError as exc:
         _fail(exc)
+    facts.commit_refresh()
     _print(report, fmt)
 
 
@@ -111,6 +114,7 @@ def report_gap(fmt: str, **kwargs) -> None:
         report = run_report(build_spec(default_measures=GAP_MEASURES, **_params(kwargs)))
     except RegistryError as exc:
         _fail(exc)
+    facts.commit_refresh()
     _print(report, fmt)
 
 
@@ -128,6 +132,7 @@ def funding_gap_command(out: Path, **kwargs) -> None:
         data = funding_gap_workbook(spec)
     except RegistryError as exc:
         _fail(exc)
+    facts.commit_refresh()
     out.write_bytes(data)
     click.echo(f"Wrote {out} ({len(data):,} bytes, currency {spec.currency}).")
 
@@ -150,6 +155,10 @@ def synthetic_command(projects: int, transactions: int, random_seed: int) -> Non
     try:
         counts = seed_synthetic(projects, transactions, random_seed, progress=lambda text: click.echo(f"  {text}"))
         db.session.commit()
+        started = time.perf_counter()
+        facts.ensure_fresh()
+        db.session.commit()
+        click.echo(f"  report facts brought up to date in {time.perf_counter() - started:.1f} s")
     except SyntheticExists as exc:
         db.session.rollback()
         click.echo(f"Error: {exc}", err=True)
@@ -158,6 +167,19 @@ def synthetic_command(projects: int, transactions: int, random_seed: int) -> Non
         db.session.rollback()
         raise
     click.echo("Synthetic data loaded: " + ", ".join(f"{n:,} {what}" for what, n in counts.items()))
+
+
+@report_cli.command("refresh")
+@click.option("--rebuild", is_flag=True, help="Recompute the facts of every project, not only the changed ones.")
+def report_refresh(rebuild: bool) -> None:
+    """Bring the report facts (per-project sums of the flows) up to date now."""
+    started = time.perf_counter()
+    if rebuild:
+        facts.forget()
+    done = facts.ensure_fresh()
+    facts.commit_refresh()
+    what = "rebuilt for every project" if done["rebuilt"] else f"recomputed for {done['projects']:,} changed projects"
+    click.echo(f"Report facts {what} in {time.perf_counter() - started:.1f} s.")
 
 
 def _add_to_group(app: Flask, name: str, help_text: str, command: click.Command) -> None:

@@ -75,6 +75,18 @@ AMOUNT_MEASURES = (
     "undisbursed",
 )
 NEED_MEASURES = ("need", "gap", "coverage")
+# The sums (0 pledge, 1 commitment, 2 disbursement, 3 expenditure, 4 need) each measure needs.
+RAW_AMOUNTS: dict[str, tuple[int, ...]] = {
+    "pledge": (0,),
+    "commitment": (1,),
+    "disbursement": (2,),
+    "expenditure": (3,),
+    "need": (4,),
+    "gap": (1, 4),
+    "coverage": (1, 4),
+    "undisbursed": (1, 2),
+    "projects": (),
+}
 GAP_MEASURES = ("need", "commitment", "gap", "coverage", "disbursement", "undisbursed", "projects")
 GEO_DIMENSIONS = ("region", "subregion", "country", "category", "income_group")
 INCOME_GROUPS = {
@@ -490,7 +502,7 @@ def run_report(
     dims = spec.dimensions
     uses_category = "category" in dims or bool(spec.categories)
     if in_database is None:
-        in_database = spec.currency == "USD" and not uses_category
+        in_database = spec.currency == "USD"
     if in_database:
         return _run_in_database(spec, context[0] if context else queries.load_reference(), stage)
     ref, recipients, areas = context or load_context()
@@ -595,16 +607,63 @@ def _run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None) -> Re
         "countries": spec.countries,
         "region_codes": keys.region_filter,
         "areas": spec.areas,
+        "categories": spec.categories,
+        "breakpoints": keys.breakpoints if ("category" in dims or spec.categories) else None,
     }
     count = "projects" in spec.measures
+    overlapping = "category" in dims  # a flow sits in every category of its country: rows overlap
+    amounts = sorted({i for m in spec.measures for i in RAW_AMOUNTS[m]})
+    options["amounts"] = amounts
     rows, layout = queries.weighted_cells(dims, filters, count_projects=count, **options)
-    n = len(dims)
     cells: dict[tuple, dict[int, list[int]]] = defaultdict(dict)
     cell_projects: dict[tuple, int] = defaultdict(int)
     grand: dict[int, list[int]] = {}
+    for key, den, nums, projects in _cells(dims, rows, layout, ref):
+        for target in (cells[key].setdefault(den, [0] * 5), None if overlapping else grand.setdefault(den, [0] * 5)):
+            if target is not None:
+                for i in range(5):
+                    target[i] += nums[i]
+        cell_projects[key] += projects
+    grand_projects = 0
+    if overlapping or count:
+        # the same for every report reading one staged table (same filters): compute once
+        memo = stage.info if stage is not None else {}
+        memo_key = (
+            "total",
+            tuple(spec.countries),
+            tuple(sorted(keys.region_filter or ())),
+            tuple(spec.areas),
+            tuple(spec.categories),
+            count,
+            tuple(amounts),
+        )
+        if memo_key not in memo:
+            total_rows, total_layout = queries.weighted_cells([], filters, count_projects=count, **options)
+            memo[memo_key] = list(_cells([], total_rows, total_layout, ref))
+        if overlapping:
+            for _key, den, nums, _projects in memo[memo_key]:
+                target = grand.setdefault(den, [0] * 5)
+                for i in range(5):
+                    target[i] += nums[i]
+        grand_projects = sum(projects for *_rest, projects in memo[memo_key])
+    notes: list[str] = []
+    if not with_need:
+        notes.append(NEED_NOT_ATTRIBUTED)
+    report = _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, [], with_need)
+    # Measures that were not asked for were not summed: never show them as zeros.
+    skipped = [m for m in (*AMOUNT_MEASURES, "coverage") if not set(RAW_AMOUNTS[m]) <= set(amounts)]
+    for row in [*report.rows, report.total]:
+        for m in skipped:
+            row[m] = None
+            row["_exact"].pop(m, None)
+    return report
+
+
+def _cells(dims: Sequence[str], rows: Sequence[tuple], layout: str, ref: queries.Reference):
+    """(key, denominator, five numerators, projects) of each row of queries.weighted_cells."""
+    n = len(dims)
     for row in rows:
         key = tuple(_decode(d, v, ref) for d, v in zip(dims, row[:n], strict=True))
-        den = int(row[n])
         values = row[n + 1 : -1]
         if layout == "one":
             nums = [int(v or 0) for v in values]
@@ -615,23 +674,7 @@ def _run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None) -> Re
                 + int(values[3 * i + 2] or 0)
                 for i in range(5)
             ]
-        for target in (cells[key].setdefault(den, [0] * 5), grand.setdefault(den, [0] * 5)):
-            for i in range(5):
-                target[i] += nums[i]
-        cell_projects[key] += int(row[-1])
-    grand_projects = 0
-    if count:
-        # the same for every report reading one staged table (same filters): count once
-        memo = stage.info if stage is not None else {}
-        memo_key = ("projects", tuple(spec.countries), tuple(sorted(keys.region_filter or ())), tuple(spec.areas))
-        if memo_key not in memo:
-            total_rows, _layout = queries.weighted_cells([], filters, count_projects=True, **options)
-            memo[memo_key] = sum(int(r[-1]) for r in total_rows)
-        grand_projects = memo[memo_key]
-    notes: list[str] = []
-    if not with_need:
-        notes.append(NEED_NOT_ATTRIBUTED)
-    return _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, [], with_need)
+        yield key, int(row[n]), nums, int(row[-1])
 
 
 SPLIT_MID = queries.SPLIT
@@ -646,6 +689,8 @@ def _decode(dim: str, value, ref: queries.Reference):
         return int(value)
     if dim == "priority_area":
         return UNALLOCATED_AREA if value == queries.GLOBAL_KEY else value
+    if dim == "category":
+        return NO_CATEGORY if value == queries.MISSING_KEY else value
     if value == queries.MISSING_KEY:
         return NOT_RECORDED
     if value.startswith(queries.GLOBAL_KEY):
@@ -717,7 +762,11 @@ def _compose(dims, share_key: tuple, dim_values: tuple, pid: int) -> tuple:
     return tuple(out)
 
 
-def _exact(parts: dict[int, list[int]], i: int) -> Fraction:
+def _exact(parts: dict[int, list[int]], i: int) -> Fraction | int:
+    """The exact value of a cell's measure ``i``: an int when every denominator is 1 (cheap)."""
+    if len(parts) == 1:
+        den, nums = next(iter(parts.items()))
+        return nums[i] if den == 1 else Fraction(nums[i], den)
     return sum((Fraction(nums[i], den) for den, nums in parts.items()), Fraction(0))
 
 

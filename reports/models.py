@@ -1,12 +1,20 @@
-"""Database objects the reports own: a covering index over the money flows.
+"""Database objects the reports own: a covering index over the money flows, and the
+report facts kept up to date on write.
 
-Stage one of a report reads, for every flow, its project, type, value date and
-amount. With all of them in one index the database answers from the index alone
-(an index-only scan in project order) and never visits the table rows.
+``report_flow_facts`` holds, per project, value-date year and category-membership
+period, the sums of the USD values of its pledges, commitments, disbursements and
+expenditure: a few rows per project instead of every flow. Database triggers on
+``transactions`` mark the projects whose flows change in ``report_dirty`` (in the same
+database transaction as the change, whoever writes: services, importers, raw SQL,
+cascading deletes), and :mod:`reports.facts` recomputes exactly those projects before a
+report reads the facts. ``report_state`` records which membership periods the facts
+were built with, so that reloading the reference data rebuilds them.
 """
 
-from sqlalchemy import Index
+from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
 
+from registry.extensions import db
 from registry.models import Transaction
 
 report_flow_index = Index(
@@ -18,3 +26,51 @@ report_flow_index = Index(
     Transaction.__table__.c.currency,
     Transaction.__table__.c.amount_minor,
 )
+
+
+class ReportFlowFact(db.Model):
+    """USD sums of one project's flows in one year and membership period (minor units)."""
+
+    __tablename__ = "report_flow_facts"
+
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pledge: Mapped[int] = mapped_column(BigInteger)
+    commitment: Mapped[int] = mapped_column(BigInteger)
+    disbursement: Mapped[int] = mapped_column(BigInteger)
+    expenditure: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportCategoryMember(db.Model):
+    """A country's recipient categories in each membership period the facts are numbered by.
+
+    Rebuilt with the facts whenever the memberships change, so that a report by category
+    joins it on (country, period) in the database."""
+
+    __tablename__ = "report_category_members"
+
+    country_iso3: Mapped[str] = mapped_column(String(3), primary_key=True)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    category_code: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+
+class ReportDirty(db.Model):
+    """A project whose flows changed since its facts were computed (set by triggers).
+
+    ``generation`` grows with every change, so a refresh removes only the marks it has
+    seen: a change committed while it ran keeps its mark for the next refresh."""
+
+    __tablename__ = "report_dirty"
+
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportState(db.Model):
+    """Facts about the report facts (the signature of the periods they were built with)."""
+
+    __tablename__ = "report_state"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

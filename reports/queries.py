@@ -48,6 +48,8 @@ from registry.models import (
     Transaction,
 )
 from registry.models.types import TransactionType
+from reports import facts
+from reports.models import ReportCategoryMember, ReportFlowFact
 
 # The transaction types a report sums, in the order of the measure vectors.
 FLOW_TYPES: tuple[TransactionType, ...] = (
@@ -121,6 +123,8 @@ def project_flow_sums(
     Row: (project_id, *dims, [bucket], [currency, value_date], pledge, commitment,
     disbursement, expenditure).
     """
+    if usd and facts_apply(tx_dims, filters):
+        return _fact_sums(tx_dims, filters, with_period=breakpoints is not None)
     amount = Transaction.usd_minor if usd else Transaction.amount_minor
     sums = [func.sum(case((Transaction.type == kind, amount), else_=0)) for kind in FLOW_TYPES]
     keys: list[ColumnElement] = [Transaction.project_id]
@@ -147,6 +151,36 @@ def project_flow_sums(
     stmt = stmt.group_by(*keys)
     _no_jit()
     return db.session.execute(stmt).all()
+
+
+def facts_apply(tx_dims: Sequence[str], filters: TxFilter) -> bool:
+    """Whether the report facts can answer: USD sums by project, year and period only."""
+    return set(tx_dims) <= {"year"} and not (filters.source_kinds or filters.donor_ids or filters.funding_source_ids)
+
+
+def _fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool = False):
+    """SELECT pid, [d_year], [period], m0..m3 from the report facts (refreshed first)."""
+    facts.ensure_fresh()
+    f = ReportFlowFact
+    keys: list[ColumnElement] = [f.project_id.label("pid")]
+    if "year" in tx_dims:
+        keys.append(f.year.label("d_year"))
+    if with_period:
+        keys.append(f.period.label("period"))
+    sums = [func.sum(getattr(f, name)).label(f"m{i}") for i, name in enumerate(facts.MEASURE_COLUMNS)]
+    stmt = select(*keys, *sums)
+    if filters.statuses:
+        stmt = stmt.join(Project, Project.id == f.project_id).where(Project.status.in_(filters.statuses))
+    if filters.year_from is not None:
+        stmt = stmt.where(f.year >= filters.year_from)
+    if filters.year_to is not None:
+        stmt = stmt.where(f.year <= filters.year_to)
+    return stmt.group_by(*keys)
+
+
+def _fact_sums(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool) -> list[tuple]:
+    _no_jit()
+    return db.session.execute(_fact_select(tx_dims, filters, with_period=with_period)).all()
 
 
 def project_needs(statuses: Sequence[str]) -> list[tuple]:
@@ -310,13 +344,54 @@ def _geo_column(dim: str, recipient, country) -> ColumnElement:
     )
 
 
-def project_sums(tx_dims: Sequence[str], filters: TxFilter, *, with_need: bool):
-    """SELECT of per-project USD sums (pid, d_<dim>..., m0..m4): flows, then needs (UNION ALL)."""
+def project_sums(
+    tx_dims: Sequence[str], filters: TxFilter, *, with_need: bool, breakpoints: Sequence[dt.date] | None = None
+):
+    """SELECT of per-project USD sums (pid, d_<dim>..., [period], m0..m4): flows, then needs (UNION ALL).
+
+    With ``breakpoints`` each row also carries the membership period of its dates."""
+    with_period = breakpoints is not None
+    if facts_apply(tx_dims, filters):
+        flows = _fact_select(tx_dims, filters, with_period=with_period).add_columns(literal(0).label("m4"))
+    else:
+        flows = _transaction_sums(tx_dims, filters, breakpoints)
+    parts = flows
+    if with_need:
+        need_keys = (
+            [cast(extract("year", Project.need_date), db.Integer).label("d_year")] if tx_dims == ["year"] else []
+        )
+        if with_period:
+            day = func.coalesce(Project.need_date, literal(dt.date.min, type_=Date()))
+            need_keys.append(bucket_expression(day, breakpoints).label("period"))
+        needs = select(
+            Project.id.label("pid"),
+            *need_keys,
+            *[literal(0).label(f"m{i}") for i in range(4)],
+            Project.need_usd_minor.label("m4"),
+        ).where(Project.need_usd_minor.is_not(None), Project.need_usd_minor != 0)
+        if filters.statuses:
+            needs = needs.where(Project.status.in_(filters.statuses))
+        if filters.year_from is not None:
+            needs = needs.where(Project.need_date >= dt.date(filters.year_from, 1, 1))
+        if filters.year_to is not None:
+            needs = needs.where(Project.need_date < dt.date(filters.year_to + 1, 1, 1))
+        # One row per project (and dimension values) carrying its flows and its need:
+        # the shares are then joined once per project, not once for flows and again for need.
+        union = flows.union_all(needs).subquery("u")
+        keys = [c for c in union.c if not c.name.startswith("m")]
+        parts = select(*keys, *[func.sum(union.c[f"m{i}"]).label(f"m{i}") for i in range(5)]).group_by(*keys)
+    return parts
+
+
+def _transaction_sums(tx_dims: Sequence[str], filters: TxFilter, breakpoints: Sequence[dt.date] | None = None):
+    """SELECT pid, d_<dim>..., [period], m0..m4 (m4 = 0) straight from the transactions (any dimension)."""
     sums = [
         func.sum(case((Transaction.type == kind, Transaction.usd_minor), else_=0)).label(f"m{i}")
         for i, kind in enumerate(FLOW_TYPES)
     ]
     tx_keys = [_tx_dimension_column(d).label(f"d_{d}") for d in tx_dims]
+    if breakpoints is not None:
+        tx_keys.append(bucket_expression(Transaction.value_date, breakpoints).label("period"))
     flows = select(Transaction.project_id.label("pid"), *tx_keys, *sums, literal(0).label("m4")).where(
         Transaction.type.in_(FLOW_TYPES)
     )
@@ -332,26 +407,7 @@ def project_sums(tx_dims: Sequence[str], filters: TxFilter, *, with_need: bool):
         flows = flows.where(FundingSource.kind.in_(filters.source_kinds))
     if filters.donor_ids:
         flows = flows.where(Transaction.provider_org_id.in_(filters.donor_ids))
-    flows = flows.group_by(Transaction.project_id, *[_tx_dimension_column(d) for d in tx_dims])
-    parts = flows
-    if with_need:
-        need_keys = (
-            [cast(extract("year", Project.need_date), db.Integer).label("d_year")] if tx_dims == ["year"] else []
-        )
-        needs = select(
-            Project.id.label("pid"),
-            *need_keys,
-            *[literal(0).label(f"m{i}") for i in range(4)],
-            Project.need_usd_minor.label("m4"),
-        ).where(Project.need_usd_minor.is_not(None), Project.need_usd_minor != 0)
-        if filters.statuses:
-            needs = needs.where(Project.status.in_(filters.statuses))
-        if filters.year_from is not None:
-            needs = needs.where(Project.need_date >= dt.date(filters.year_from, 1, 1))
-        if filters.year_to is not None:
-            needs = needs.where(Project.need_date < dt.date(filters.year_to + 1, 1, 1))
-        parts = flows.union_all(needs)
-    return parts
+    return flows.group_by(Transaction.project_id, *tx_keys)
 
 
 @contextmanager
@@ -395,6 +451,9 @@ def weighted_cells(
     areas: Sequence[str] = (),
     count_projects: bool = True,
     stage: FromClause | None = None,
+    categories: Sequence[str] = (),
+    breakpoints: Sequence[dt.date] | None = None,
+    amounts: Iterable[int] = range(5),
 ) -> tuple[list[tuple], str]:
     """Share-weighted sums per report cell, computed entirely in the database (USD only).
 
@@ -404,11 +463,34 @@ def weighted_cells(
     numerator, on SQLite three integer parts (high * 10^12 + middle * 10^6 + low) so
     that no 64-bit sum can overflow. The second value names the layout ("one"/"split").
     ``stage``: per-project sums already computed by :func:`staged_sums` (same filters).
+    A ``category`` dimension or ``categories`` filter takes each flow's recipient
+    categories in its membership period (``breakpoints``, the facts' own periods): a
+    flow sits in every category row its country belonged to on its value date.
+    ``amounts``: the indexes of the sums wanted (the others come back as zeros: each
+    weighted sum costs its share of the query's time).
     """
+    amounts = set(amounts)
     tx_dims = [d for d in dims if d in TX_DIMENSIONS]
-    if stage is not None and tx_dims:
-        raise ValueError("staged sums carry no transaction-level dimension")
-    f = stage if stage is not None else project_sums(tx_dims, filters, with_need=with_need).subquery("f")
+    by_period = "category" in dims or bool(categories)
+    if stage is not None and (tx_dims or by_period):
+        raise ValueError("staged sums carry no transaction-level dimension and no period")
+    if by_period:
+        facts.ensure_fresh()  # the category members of each period are kept with the facts
+        if breakpoints is None:
+            breakpoints = facts.breakpoints()
+    f = (
+        stage
+        if stage is not None
+        else project_sums(
+            tx_dims, filters, with_need=with_need, breakpoints=breakpoints if by_period else None
+        ).subquery("f")
+    )
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    share_dims = [d for d in dims if d not in TX_DIMENSIONS and d != "project"]
+    if not share_dims and not countries and region_codes is None and not areas and not categories:
+        # The shares of a project add up to its denominator, so spreading an amount over
+        # them and adding the pieces up again gives the amount itself: no share join.
+        return _unweighted_cells(dims, f, count_projects, postgres, amounts)
     rtot = (
         select(ProjectRecipient.project_id, func.sum(ProjectRecipient.share_ppm).label("tot"))
         .group_by(ProjectRecipient.project_id)
@@ -422,6 +504,7 @@ def weighted_cells(
     recipient = ProjectRecipient.__table__.alias("r")
     area = ProjectArea.__table__.alias("a")
     country = Country.__table__.alias("c")
+    member = ReportCategoryMember.__table__.alias("m")
     geo = [d for d in dims if d in ("region", "subregion", "country", "income_group")]
     keys: list[ColumnElement] = []
     for d in dims:
@@ -431,16 +514,19 @@ def weighted_cells(
             keys.append(f.c.pid)
         elif d == "priority_area":
             keys.append(func.coalesce(area.c.area_code, GLOBAL_KEY))
+        elif d == "category":
+            keys.append(func.coalesce(member.c.category_code, MISSING_KEY))
         else:
             keys.append(_geo_column(d, recipient, country))
     den = (func.coalesce(rtot.c.tot, 1) * func.coalesce(atot.c.tot, 1)).label("den")
     weight = func.coalesce(recipient.c.share_ppm, 1) * func.coalesce(area.c.share_ppm, 1)
-    postgres = db.session.get_bind().dialect.name == "postgresql"
     weight_pg = cast(func.coalesce(recipient.c.share_ppm, 1), BigInteger) * func.coalesce(area.c.share_ppm, 1)
     numerators: list[ColumnElement] = []
     for i in range(5):
         amount = f.c[f"m{i}"]
-        if postgres:
+        if i not in amounts:
+            numerators += [literal(0)] if postgres else [literal(0)] * 3
+        elif postgres:
             # NUMERIC: exact at any size (a share times a share alone overflows INTEGER)
             numerators.append(func.sum(cast(amount, Numeric) * cast(weight_pg, Numeric)))
         else:
@@ -459,6 +545,21 @@ def weighted_cells(
     )
     if geo or region_codes is not None:
         stmt = stmt.outerjoin(country, country.c.iso3 == recipient.c.country_iso3)
+    if "category" in dims:
+        stmt = stmt.outerjoin(
+            member, and_(member.c.country_iso3 == recipient.c.country_iso3, member.c.period == f.c.period)
+        )
+    if categories:
+        chosen = ReportCategoryMember.__table__.alias("mc")
+        stmt = stmt.where(
+            select(chosen.c.period)
+            .where(
+                chosen.c.country_iso3 == recipient.c.country_iso3,
+                chosen.c.period == f.c.period,
+                chosen.c.category_code.in_(list(categories)),
+            )
+            .exists()
+        )
     if countries:
         stmt = stmt.where(recipient.c.country_iso3.in_(list(countries)))
     if region_codes is not None:
@@ -474,6 +575,25 @@ def weighted_cells(
     if areas:
         stmt = stmt.where(area.c.area_code.in_(list(areas)))
     stmt = stmt.where(or_(*[f.c[f"m{i}"] != 0 for i in range(5)])).group_by(*keys, den)
+    _no_jit()
+    return db.session.execute(stmt).all(), "one" if postgres else "split"
+
+
+def _unweighted_cells(
+    dims: Sequence[str], f: FromClause, count_projects: bool, postgres: bool, amounts: set[int]
+) -> tuple[list[tuple], str]:
+    """weighted_cells without share dimensions or filters: plain sums, denominator 1, same layout."""
+    keys = [f.c.pid if d == "project" else f.c[f"d_{d}"] for d in dims]
+    numerators: list[ColumnElement] = []
+    for i in range(5):
+        total = func.sum(f.c[f"m{i}"]) if i in amounts else literal(0)
+        # minor-unit sums fit in 64 bits (9.2e16 dollars); the split layout takes them as its low part
+        numerators += [cast(total, Numeric)] if postgres else [literal(0), literal(0), total]
+    projects = func.count(func.distinct(f.c.pid)) if count_projects else literal(0)
+    stmt = select(*keys, literal(1).label("den"), *numerators, projects).select_from(f)
+    stmt = stmt.where(or_(*[f.c[f"m{i}"] != 0 for i in range(5)]))
+    if keys:
+        stmt = stmt.group_by(*keys)
     _no_jit()
     return db.session.execute(stmt).all(), "one" if postgres else "split"
 

@@ -13,7 +13,7 @@ from registry.errors import ValidationError
 from registry.extensions import db
 from registry.models import PriorityArea, RecipientCategory, Region
 from registry.models.types import ProjectStatus, SourceKind, label
-from reports import charts
+from reports import charts, queries
 from reports.flows import (
     DIMENSIONS,
     MEASURES,
@@ -76,9 +76,14 @@ def _filter_query(extra: dict | None = None) -> str:
 
 def _charts(spec: ReportSpec) -> dict[str, str]:
     """Every chart of the page for the filters of ``spec`` (one pass over the flows for most)."""
-    context = load_context()
     base = dataclasses.replace(spec, dimensions=["region"], measures=list(PAGE_MEASURES))
-    first = stage_one(base, _Keys(context[0], base))
+    # In USD every chart is one query over the report facts; in another currency one pass
+    # over the flows (converted per day) serves the charts without a transaction dimension.
+    if spec.currency == "USD":
+        context, first = (queries.load_reference(), {}, {}), None
+    else:
+        context = load_context()
+        first = stage_one(base, _Keys(context[0], base))
     cur = spec.currency
 
     def report(dims: list[str], reuse: bool = True) -> Report:

@@ -388,7 +388,8 @@ def _projects_sheet(book, fmt: _Formats, report: Report) -> None:
 def funding_gap_workbook(spec: ReportSpec) -> bytes:
     """Build the funding-gap workbook for the filters and currency of ``spec``."""
     generated = dt.datetime.now(dt.UTC)
-    context = load_context()
+    # Only the two-stage path (another currency) spreads sums over the shares in Python.
+    context = load_context() if spec.currency != "USD" else (queries.load_reference(), {}, {})
     ref = context[0]
     base = dataclasses.replace(spec, dimensions=["region"], measures=list(SHEET_MEASURES))
     # USD sheets each run as one query in the database; in another currency one pass

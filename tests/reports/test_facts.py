@@ -1,0 +1,155 @@
+"""The report facts: per-project sums kept fresh by triggers, equal to the flows themselves."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import delete, func, select, text, tuple_, update
+
+from registry.extensions import db
+from registry.models import CategoryMembership, Transaction
+from registry.services.projects import delete_project, delete_transaction, update_transaction
+from reports import facts, queries
+from reports.flows import build_spec, run_report
+from reports.models import ReportDirty, ReportFlowFact, ReportState
+
+
+def _facts() -> dict[tuple[int, int, int], tuple[int, ...]]:
+    rows = db.session.execute(
+        select(
+            ReportFlowFact.project_id,
+            ReportFlowFact.year,
+            ReportFlowFact.period,
+            ReportFlowFact.pledge,
+            ReportFlowFact.commitment,
+            ReportFlowFact.disbursement,
+            ReportFlowFact.expenditure,
+        )
+    )
+    return {(r[0], r[1], r[2]): tuple(int(v) for v in r[3:]) for r in rows}
+
+
+def _from_transactions() -> dict[tuple[int, int, int], tuple[int, ...]]:
+    """The same sums computed straight from the transactions (what the facts must equal)."""
+    stmt, keys = facts._sums_select(facts.breakpoints())
+    return {(r[0], r[1], r[2]): tuple(int(v) for v in r[3:]) for r in db.session.execute(stmt.group_by(*keys))}
+
+
+def _check() -> dict[str, int]:
+    done = facts.ensure_fresh()
+    assert _facts() == _from_transactions()
+    assert db.session.scalar(select(func.count()).select_from(ReportDirty)) == 0
+    return done
+
+
+def test_facts_follow_every_kind_of_write(registry_data, actor, make_transaction):
+    """Service writes, raw SQL inserts, updates and deletes, cascading deletes: all seen."""
+    first = _check()
+    assert first["rebuilt"] == 1  # never built in this database: built from scratch
+    assert _facts(), "the registry's flows are in the facts"
+    assert _check() == {"rebuilt": 0, "projects": 0}  # nothing changed: nothing to do
+
+    three, uneven = registry_data["three"], registry_data["uneven"]
+    tx = make_transaction(three, amount=Decimal("5.55"), value_date=dt.date(2019, 2, 3))
+    assert db.session.scalar(select(ReportDirty.project_id)) == three.id
+    assert _check() == {"rebuilt": 0, "projects": 1}
+
+    update_transaction(actor, tx, {"amount": Decimal("7.77"), "type": "pledge"})
+    db.session.flush()
+    _check()
+    delete_transaction(actor, tx)
+    db.session.flush()
+    _check()
+
+    # Writers that bypass the services: raw SQL through the same connection.
+    db.session.execute(
+        update(Transaction).where(Transaction.project_id == uneven.id).values(usd_minor=Transaction.usd_minor + 1)
+    )
+    _check()
+    db.session.execute(delete(Transaction).where(Transaction.project_id == uneven.id))
+    done = _check()
+    assert done["projects"] == 1
+    assert not [k for k in _facts() if k[0] == uneven.id]
+
+    # Deleting a project removes its flows by cascade: its facts go too.
+    delete_project(actor, registry_data["regional"])
+    db.session.flush()
+    _check()
+    assert not [k for k in _facts() if k[0] == registry_data["regional"].id]
+
+
+def test_each_change_raises_the_generation_of_the_mark(registry_data, make_transaction):
+    facts.ensure_fresh()
+    three = registry_data["three"]
+    make_transaction(three, amount=Decimal("1.00"))
+    make_transaction(three, amount=Decimal("2.00"))
+    generation = db.session.scalar(select(ReportDirty.generation).where(ReportDirty.project_id == three.id))
+    assert generation >= 2
+    # A refresh removes only the marks it saw: a mark whose generation moved on stays.
+    marks = [(three.id, generation - 1)]
+    db.session.execute(
+        delete(ReportDirty.__table__).where(tuple_(ReportDirty.project_id, ReportDirty.generation).in_(marks))
+    )
+    assert db.session.scalar(select(ReportDirty.project_id)) == three.id
+    _check()
+
+
+def test_reloaded_memberships_rebuild_the_facts(registry_data):
+    facts.ensure_fresh()
+    before = db.session.get(ReportState, facts.STATE_KEY).value
+    membership = db.session.scalars(select(CategoryMembership).limit(1)).one()
+    membership.valid_from = dt.date(2020, 6, 15)  # a new period boundary
+    db.session.flush()
+    done = _check()
+    assert done["rebuilt"] == 1
+    assert db.session.get(ReportState, facts.STATE_KEY).value != before
+
+
+def test_reports_from_facts_equal_reports_from_the_flows(registry_data, monkeypatch):
+    """Every USD report answered from the facts equals the same report read from the flows."""
+    specs = [
+        {"by": ["region", "priority_area"]},
+        {"by": ["country"], "year_from": 2021},
+        {"by": ["year"]},
+        {"by": ["category"]},
+        {"by": ["income_group"], "status": "active", "year_to": 2020},
+    ]
+    from_facts = [run_report(build_spec(**s)).as_json() for s in specs]
+    monkeypatch.setattr(queries, "facts_apply", lambda tx_dims, filters: False)
+    from_flows = [run_report(build_spec(**s)).as_json() for s in specs]
+    for a, b in zip(from_facts, from_flows, strict=True):
+        a.pop("generated_at"), b.pop("generated_at")
+        assert a == b
+
+
+def test_report_requests_keep_the_refresh(client, registry_data, make_transaction):
+    """A report request commits the refresh it did, so the next one has nothing to do."""
+    make_transaction(registry_data["three"], amount=Decimal("3.00"))
+    assert client.get("/api/v1/reports/flows?by=region&measure=commitment").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(ReportDirty)) == 0
+    assert facts.ensure_fresh() == {"rebuilt": 0, "projects": 0}
+
+
+def test_refresh_command(runner, registry_data, make_transaction):
+    facts.ensure_fresh()
+    make_transaction(registry_data["three"], amount=Decimal("4.00"))
+    result = runner.invoke(args=["report", "refresh"])
+    assert result.exit_code == 0, result.output
+    assert "recomputed for 1 changed projects" in result.output
+    result = runner.invoke(args=["report", "refresh", "--rebuild"])
+    assert "rebuilt for every project" in result.output
+    assert _facts() == _from_transactions()
+
+
+def test_triggers_exist_in_the_migrated_schema(app):
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        names = set(
+            db.session.scalars(
+                text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'transactions'::regclass AND NOT tgisinternal")
+            )
+        )
+    else:
+        names = set(db.session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+    assert {"report_mark_insert", "report_mark_update", "report_mark_delete"} <= names
