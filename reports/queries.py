@@ -150,7 +150,8 @@ def project_flow_sums(
         stmt = stmt.where(Transaction.funding_source_id.in_(filters.funding_source_ids))
     stmt = stmt.group_by(*keys)
     _no_jit()
-    return db.session.execute(stmt).all()
+    # Core rows straight from the connection: up to a row per flow in another currency.
+    return db.session.connection().execute(stmt).all()
 
 
 def facts_apply(tx_dims: Sequence[str], filters: TxFilter) -> bool:
@@ -595,7 +596,8 @@ def _unweighted_cells(
     if keys:
         stmt = stmt.group_by(*keys)
     _no_jit()
-    return db.session.execute(stmt).all(), "one" if postgres else "split"
+    # Core rows straight from the connection: up to a row per flow in another currency.
+    return db.session.connection().execute(stmt).all(), "one" if postgres else "split"
 
 
 def _no_jit() -> None:

@@ -77,3 +77,41 @@ def test_yen_reports_have_no_decimals(make_project, make_transaction):
     report = flows_report(by="region", currency="JPY")
     assert report.total["commitment"] == report.total["commitment"].to_integral_value()
     assert report.total["commitment"] > 100_000
+
+
+def test_integer_conversion_rounds_like_decimal_half_even():
+    """The two-stage path converts in integers; it must round exactly as Decimal does."""
+    import random
+    from decimal import ROUND_HALF_EVEN, localcontext
+    from fractions import Fraction
+
+    from reports.flows import _divide_half_even
+
+    rng = random.Random(4)
+    cases = [(5, 2), (-5, 2), (7, 2), (-7, 2), (1, 3), (-1, 3), (0, 7), (25, 10), (35, 10), (-25, 10)]
+    cases += [(rng.randint(-(10**18), 10**18), rng.randint(1, 10**12)) for _ in range(2000)]
+    for num, den in cases:
+        with localcontext() as ctx:
+            ctx.prec = 60  # exact for these sizes
+            expected = (Decimal(num) / Decimal(den)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+        assert _divide_half_even(num, den) == int(expected) == round(Fraction(num, den)), (num, den)
+
+
+def test_euro_report_equals_converting_each_day_with_the_money_module(make_project, make_transaction):
+    """Each (project, currency, day) sum is converted as registry.money.convert converts it."""
+    from registry import money
+    from reports.flows import flows_report
+
+    project = make_project(recipients=[{"country": "KEN", "share": Decimal(100)}], areas=[{"code": "23b"}])
+    flows = [
+        ("12345.67", "USD", dt.date(2021, 3, 1)),
+        ("987654.32", "GBP", dt.date(2019, 7, 4)),
+        ("0.01", "SEK", dt.date(2020, 2, 2)),
+        ("5000000", "JPY", dt.date(2018, 11, 30)),
+    ]
+    expected = Decimal(0)
+    for amount, currency, day in flows:
+        make_transaction(project, amount=Decimal(amount), currency=currency, value_date=day)
+        expected += money.convert(Decimal(amount), currency, "EUR", day).amount
+    report = flows_report(by=["country"], measures="commitment", currency="EUR")
+    assert report.total["commitment"] == expected
