@@ -519,9 +519,20 @@ def weighted_cells(
             keys.append(func.coalesce(member.c.category_code, MISSING_KEY))
         else:
             keys.append(_geo_column(d, recipient, country))
-    den = (func.coalesce(rtot.c.tot, 1) * func.coalesce(atot.c.tot, 1)).label("den")
-    weight = func.coalesce(recipient.c.share_ppm, 1) * func.coalesce(area.c.share_ppm, 1)
-    weight_pg = cast(func.coalesce(recipient.c.share_ppm, 1), BigInteger) * func.coalesce(area.c.share_ppm, 1)
+    # A project's area shares add up to its area denominator: without an area dimension or
+    # filter, spreading over the areas and adding the pieces up again changes nothing, so
+    # the areas are not joined at all (and likewise the recipients without a geographic one).
+    with_areas = "priority_area" in dims or bool(areas)
+    with_recipients = (
+        any(d != "priority_area" for d in share_dims) or bool(countries) or region_codes is not None or bool(categories)
+    )
+    r_share = func.coalesce(recipient.c.share_ppm, 1) if with_recipients else literal(1)
+    a_share = func.coalesce(area.c.share_ppm, 1) if with_areas else literal(1)
+    r_tot = func.coalesce(rtot.c.tot, 1) if with_recipients else literal(1)
+    a_tot = func.coalesce(atot.c.tot, 1) if with_areas else literal(1)
+    den = (r_tot * a_tot).label("den")
+    weight = r_share * a_share
+    weight_pg = cast(r_share, BigInteger) * a_share
     numerators: list[ColumnElement] = []
     for i in range(5):
         amount = f.c[f"m{i}"]
@@ -536,14 +547,13 @@ def weighted_cells(
             w_hi, w_lo = weight // SPLIT, weight % SPLIT
             numerators += [func.sum(a_hi * w_hi), func.sum(a_hi * w_lo + a_lo * w_hi), func.sum(a_lo * w_lo)]
     projects = func.count(func.distinct(f.c.pid)) if count_projects else literal(0)
-    stmt = (
-        select(*keys, den, *numerators, projects)
-        .select_from(f)
-        .outerjoin(recipient, recipient.c.project_id == f.c.pid)
-        .outerjoin(rtot, rtot.c.project_id == f.c.pid)
-        .outerjoin(area, area.c.project_id == f.c.pid)
-        .outerjoin(atot, atot.c.project_id == f.c.pid)
-    )
+    stmt = select(*keys, den, *numerators, projects).select_from(f)
+    if with_recipients:
+        stmt = stmt.outerjoin(recipient, recipient.c.project_id == f.c.pid).outerjoin(
+            rtot, rtot.c.project_id == f.c.pid
+        )
+    if with_areas:
+        stmt = stmt.outerjoin(area, area.c.project_id == f.c.pid).outerjoin(atot, atot.c.project_id == f.c.pid)
     if geo or region_codes is not None:
         stmt = stmt.outerjoin(country, country.c.iso3 == recipient.c.country_iso3)
     if "category" in dims:
