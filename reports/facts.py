@@ -1,11 +1,11 @@
 """Report facts: per-project USD sums of the flows, kept up to date on write.
 
 A report by region and area over a million flows cannot afford to read a million
-flows. The facts table holds, per project, value-date year and category-membership
-period, the sums of the flows' stored USD values by type (see reports/models.py):
-a few rows per project. Every report in USD without a transaction-level dimension
-(donor, funding source, finance type...) reads them instead of the transactions, and
-weights them by the shares as before, so the figures are the same to the cent.
+flows. The facts table holds, per project, value-date year, category-membership
+period, funding source, donor, finance type and flow type, the sums of the flows'
+stored USD values by type (see reports/models.py): a few rows per project. Every
+report in USD reads them instead of the transactions, and weights them by the shares
+as before, so the figures are the same to the cent.
 
 Freshness: triggers on ``transactions`` mark the changed projects in ``report_dirty``
 inside the writer's transaction; :func:`ensure_fresh` (called before the facts are
@@ -29,11 +29,13 @@ from reports.models import ReportCategoryMember, ReportDirty, ReportFlowFact, Re
 
 STATE_KEY = "flow_facts"
 MEMBERS_KEY = "category_members"
-FORMAT = "1"  # bump when the facts' content changes: a different signature rebuilds them
+FORMAT = "2"  # bump when the facts' content changes: a different signature rebuilds them
 REFRESHED = "report_facts_refreshed"  # session.info flag: the caller should commit the refresh
 LOCK_ID = 7_231_001  # PostgreSQL advisory lock serialising refreshes
 CHUNK = 500
 MEASURE_COLUMNS = ("pledge", "commitment", "disbursement", "expenditure")
+# The flows' own attributes the facts keep, so that reports by donor or source read them too.
+ATTRIBUTES = ("funding_source_id", "provider_org_id", "finance_type", "flow_type")
 
 
 def memberships() -> list[tuple[str, str, dt.date, dt.date | None]]:
@@ -84,8 +86,9 @@ def _sums_select(points: Sequence[dt.date]):
     year = cast(extract("year", Transaction.value_date), Integer)
     period: ColumnElement = bucket_expression(Transaction.value_date, points) if points else cast(0, Integer)
     sums = [func.sum(case((Transaction.type == kind, Transaction.usd_minor), else_=0)) for kind in FLOW_TYPES]
-    stmt = select(Transaction.project_id, year, period, *sums).where(Transaction.type.in_(FLOW_TYPES))
-    return stmt, (Transaction.project_id, year, period)
+    keys = (Transaction.project_id, year, period, *[getattr(Transaction, name) for name in ATTRIBUTES])
+    stmt = select(*keys, *sums).where(Transaction.type.in_(FLOW_TYPES))
+    return stmt, keys
 
 
 def _insert_facts(project_ids: Sequence[int] | None, points: Sequence[dt.date]) -> None:
@@ -93,7 +96,7 @@ def _insert_facts(project_ids: Sequence[int] | None, points: Sequence[dt.date]) 
     if project_ids is not None:
         stmt = stmt.where(Transaction.project_id.in_(list(project_ids)))
     stmt = stmt.group_by(*keys)
-    columns = ["project_id", "year", "period", *MEASURE_COLUMNS]
+    columns = ["project_id", "year", "period", *ATTRIBUTES, *MEASURE_COLUMNS]
     db.session.execute(insert(ReportFlowFact.__table__).from_select(columns, stmt))
 
 

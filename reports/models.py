@@ -1,8 +1,9 @@
 """Database objects the reports own: a covering index over the money flows, and the
 report facts kept up to date on write.
 
-``report_flow_facts`` holds, per project, value-date year and category-membership
-period, the sums of the USD values of its pledges, commitments, disbursements and
+``report_flow_facts`` holds, per project, value-date year, category-membership
+period and the flows' own attributes (funding source, donor, finance and flow type),
+the sums of the USD values of its pledges, commitments, disbursements and
 expenditure: a few rows per project instead of every flow. Database triggers on
 ``transactions`` mark the projects whose flows change in ``report_dirty`` (in the same
 database transaction as the change, whoever writes: services, importers, raw SQL,
@@ -29,13 +30,19 @@ report_flow_index = Index(
 
 
 class ReportFlowFact(db.Model):
-    """USD sums of one project's flows in one year and membership period (minor units)."""
+    """USD sums of one project's flows in one year and membership period with the same
+    funding source, donor, finance type and flow type (minor units)."""
 
     __tablename__ = "report_flow_facts"
 
-    project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    period: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer, index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    period: Mapped[int] = mapped_column(Integer)
+    funding_source_id: Mapped[int | None] = mapped_column(Integer)
+    provider_org_id: Mapped[int | None] = mapped_column(Integer)
+    finance_type: Mapped[str | None] = mapped_column(String(8))
+    flow_type: Mapped[str | None] = mapped_column(String(8))
     pledge: Mapped[int] = mapped_column(BigInteger)
     commitment: Mapped[int] = mapped_column(BigInteger)
     disbursement: Mapped[int] = mapped_column(BigInteger)

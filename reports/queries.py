@@ -155,27 +155,45 @@ def project_flow_sums(
 
 
 def facts_apply(tx_dims: Sequence[str], filters: TxFilter) -> bool:
-    """Whether the report facts can answer: USD sums by project, year and period only."""
-    return set(tx_dims) <= {"year"} and not (filters.source_kinds or filters.donor_ids or filters.funding_source_ids)
+    """Whether the report facts can answer (every USD report: they keep each flow attribute)."""
+    return True
+
+
+FACT_DIMENSIONS = {
+    "year": "year",
+    "funding_source": "funding_source_id",
+    "donor": "provider_org_id",
+    "finance_type": "finance_type",
+    "flow_type": "flow_type",
+}
 
 
 def _fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool = False):
-    """SELECT pid, [d_year], [period], m0..m3 from the report facts (refreshed first)."""
+    """SELECT pid, d_<dim>..., [period], m0..m3 from the report facts (refreshed first)."""
     facts.ensure_fresh()
     f = ReportFlowFact
     keys: list[ColumnElement] = [f.project_id.label("pid")]
-    if "year" in tx_dims:
-        keys.append(f.year.label("d_year"))
+    for d in tx_dims:
+        column = FundingSource.kind if d == "source_kind" else getattr(f, FACT_DIMENSIONS[d])
+        keys.append(column.label(f"d_{d}"))
     if with_period:
         keys.append(f.period.label("period"))
     sums = [func.sum(getattr(f, name)).label(f"m{i}") for i, name in enumerate(facts.MEASURE_COLUMNS)]
     stmt = select(*keys, *sums)
+    if "source_kind" in tx_dims or filters.source_kinds:
+        stmt = stmt.outerjoin(FundingSource, FundingSource.id == f.funding_source_id)
     if filters.statuses:
         stmt = stmt.join(Project, Project.id == f.project_id).where(Project.status.in_(filters.statuses))
     if filters.year_from is not None:
         stmt = stmt.where(f.year >= filters.year_from)
     if filters.year_to is not None:
         stmt = stmt.where(f.year <= filters.year_to)
+    if filters.source_kinds:
+        stmt = stmt.where(FundingSource.kind.in_(filters.source_kinds))
+    if filters.donor_ids:
+        stmt = stmt.where(f.provider_org_id.in_(filters.donor_ids))
+    if filters.funding_source_ids:
+        stmt = stmt.where(f.funding_source_id.in_(filters.funding_source_ids))
     return stmt.group_by(*keys)
 
 

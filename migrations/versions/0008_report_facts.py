@@ -32,15 +32,21 @@ MARK_PG = (
 def upgrade():
     op.create_table(
         'report_flow_facts',
-        sa.Column('project_id', sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column('period', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('project_id', sa.Integer(), nullable=False),
+        sa.Column('year', sa.Integer(), nullable=False),
+        sa.Column('period', sa.Integer(), nullable=False),
+        sa.Column('funding_source_id', sa.Integer(), nullable=True),
+        sa.Column('provider_org_id', sa.Integer(), nullable=True),
+        sa.Column('finance_type', sa.String(length=8), nullable=True),
+        sa.Column('flow_type', sa.String(length=8), nullable=True),
         sa.Column('pledge', sa.BigInteger(), nullable=False),
         sa.Column('commitment', sa.BigInteger(), nullable=False),
         sa.Column('disbursement', sa.BigInteger(), nullable=False),
         sa.Column('expenditure', sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint('project_id', 'year', 'period', name=op.f('pk_report_flow_facts')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_report_flow_facts')),
     )
+    op.create_index(op.f('ix_report_flow_facts_project_id'), 'report_flow_facts', ['project_id'], unique=False)
     op.create_table(
         'report_category_members',
         sa.Column('country_iso3', sa.String(length=3), nullable=False),
@@ -116,4 +122,5 @@ def downgrade():
     op.drop_table('report_state')
     op.drop_table('report_dirty')
     op.drop_table('report_category_members')
+    op.drop_index(op.f('ix_report_flow_facts_project_id'), table_name='report_flow_facts')
     op.drop_table('report_flow_facts')
