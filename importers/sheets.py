@@ -156,6 +156,9 @@ def cell_text(value: Any) -> str:
     return str(value).strip()
 
 
+_NO_CACHE = object()  # a column's cache holding this key converts cell by cell
+
+
 def _column_texts(cells: tuple, cache: dict, all_text: bool) -> list[str]:
     """One column of raw cells as text (as cell_text gives it), each distinct cell converted once."""
     if all_text:  # CSV: every cell is a str already
@@ -166,12 +169,17 @@ def _column_texts(cells: tuple, cache: dict, all_text: bool) -> list[str]:
     if bool in kinds or (int in kinds and float in kinds):
         # True == 1 == 1.0 (and 10**15 == 1e15) would share a cache entry but not a text.
         return list(map(cell_text, cells))
-    distinct = set(cells)
-    if len(distinct) * 2 > len(cells):  # mostly distinct (amounts): a cache would only cost memory
+    if _NO_CACHE in cache:
+        return list(map(cell_text, cells))
+    missing = set(cells).difference(cache)
+    if len(missing) * 2 > len(cells) and len(cache) >= 4 * len(cells):
+        # Still mostly new values after several blocks (amounts): a cache would only cost memory.
+        cache.clear()
+        cache[_NO_CACHE] = True
         return list(map(cell_text, cells))
     if len(cache) >= CACHE_LIMIT:
         cache.clear()
-    for value in distinct.difference(cache):
+    for value in missing:
         cache[value] = cell_text(value)
     return list(map(cache.__getitem__, cells))
 
