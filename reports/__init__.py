@@ -8,7 +8,7 @@ def init_app(app: Flask, api: Api) -> None:
     """Register the reports' API, pages and commands (called by create_app)."""
     from registry.extensions import csrf
     from reports import api as reports_api
-    from reports import cli, facts, models, web  # noqa: F401  (models: the index joins the metadata)
+    from reports import cli, facts, models, web  # noqa: F401  (models: the facts tables join the metadata)
 
     @app.after_request
     def keep_refresh(response):

@@ -1,5 +1,4 @@
-"""Database objects the reports own: a covering index over the money flows, and the
-report facts kept up to date on write.
+"""Database objects the reports own: the report facts, kept up to date on write.
 
 ``report_flow_facts`` holds, per project, value-date year, category-membership
 period and the flows' own attributes (funding source, donor, finance and flow type),
@@ -12,22 +11,10 @@ report reads the facts. ``report_state`` records which membership periods the fa
 were built with, so that reloading the reference data rebuilds them.
 """
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.extensions import db
-from registry.models import Transaction
-
-report_flow_index = Index(
-    "ix_transactions_report",
-    Transaction.__table__.c.project_id,
-    Transaction.__table__.c.type,
-    Transaction.__table__.c.value_date,
-    Transaction.__table__.c.usd_minor,
-    Transaction.__table__.c.currency,
-    Transaction.__table__.c.amount_minor,
-)
-
 
 class ReportFlowFact(db.Model):
     """USD sums of one project's flows in one year and membership period with the same
