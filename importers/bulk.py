@@ -27,25 +27,36 @@ def _is_json(type_: TypeEngine) -> bool:
     return isinstance(type_, JSON)
 
 
-def _converter(type_: TypeEngine, dialect: Dialect) -> Callable[[Any], Any] | None:
-    """The column type's bind processor; remembered per value for hashable values."""
+class _Converter:
+    """A column type's bind processor, applied once per distinct value of a column.
+
+    Values are told apart by equality, as dict keys are: fine for the ids, codes, enums,
+    dates and datetimes the importers write (an enum member and its value convert alike)."""
+
+    def __init__(self, process: Callable[[Any], Any], remember: bool) -> None:
+        self.process = process
+        self.seen: dict[Any, Any] | None = {} if remember else None
+
+    def column(self, values: Sequence[Any]) -> list[Any]:
+        seen = self.seen
+        if seen is None:
+            return list(map(self.process, values))
+        try:
+            distinct = set(values)
+        except TypeError:  # unhashable values: convert each
+            return list(map(self.process, values))
+        for value in distinct - seen.keys():
+            seen[value] = self.process(value)
+        return list(map(seen.__getitem__, values))
+
+
+def _converter(type_: TypeEngine, dialect: Dialect) -> _Converter | None:
+    """The column type's bind processor for the dialect (None when values go as they are)."""
     process = type_._cached_bind_processor(dialect)
     if process is None:
         return None
-    if _is_json(type_):
-        return process  # documents differ row by row (and dicts cannot be keys)
-    seen: dict[Any, Any] = {}
-
-    def convert(value: Any) -> Any:
-        try:
-            return seen[value]
-        except KeyError:
-            out = seen[value] = process(value)
-            return out
-        except TypeError:  # an unhashable value: convert it every time
-            return process(value)
-
-    return convert
+    # JSON documents differ row by row (and dicts cannot be keys): no point remembering them.
+    return _Converter(process, remember=not _is_json(type_))
 
 
 class BulkInsert:
@@ -72,8 +83,8 @@ class BulkInsert:
         if not rows or not self._convert:
             return [tuple(r) for r in rows]
         columns: list[Any] = list(zip(*rows, strict=True))
-        for i, convert in self._convert:
-            columns[i] = list(map(convert, columns[i]))
+        for i, converter in self._convert:
+            columns[i] = converter.column(columns[i])
         return list(zip(*columns, strict=True))
 
     def execute(self, rows: Iterable[Sequence[Any]], chunk_size: int = 5000) -> int:

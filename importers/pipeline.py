@@ -53,6 +53,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -423,8 +424,22 @@ class _Candidate:
         Built JSON-ready field by field (no recursive conversion): it is made once for
         every project of a file. The lists inside may be shared between candidates and
         must not be changed."""
-        data: dict[str, Any] = {f: _json_scalar(getattr(self, f)) for f in project_service.SCALAR_FIELDS}
-        data["org_id"] = self.org_id
+        status, instrument = self.status, self.instrument_sought
+        data: dict[str, Any] = {
+            "reference": self.reference,
+            "iati_identifier": self.iati_identifier,
+            "title": self.title,
+            "description": self.description,
+            "status": status.value if isinstance(status, Enum) else status,
+            "planned_start": _iso(self.planned_start),
+            "planned_end": _iso(self.planned_end),
+            "actual_start": _iso(self.actual_start),
+            "actual_end": _iso(self.actual_end),
+            "instrument_sought": instrument.value if isinstance(instrument, Enum) else instrument,
+            "contact_name": self.contact_name,
+            "contact_email": self.contact_email,
+            "org_id": self.org_id,
+        }
         data["need"] = (
             {
                 "amount": str(money.from_minor(self.need_minor, self.need_currency)),
@@ -445,11 +460,8 @@ class _Candidate:
         return data
 
 
-def _json_scalar(value: Any) -> Any:
-    """A scalar as audit._jsonable writes it."""
-    if value is None or type(value) is str:
-        return value
-    return audit._jsonable(value)
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def _recipients_json(recipients: list[tuple[str | None, str | None, int]]) -> list[dict]:
@@ -554,7 +566,9 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
     if errors:
         raise ValidationError("; ".join(m for ms in errors.values() for m in ms), errors)
     # Only successes are remembered: a bad list is validated (and reported) every time.
-    key: tuple = tuple((r.country, r.region, r.share, r.weight) for r in rec.recipients)
+    key: tuple = tuple((r.country, r.region, r.share) for r in rec.recipients)
+    if len(key) > 1 and all(r.share is None for r in rec.recipients):
+        key += tuple(r.weight for r in rec.recipients)  # the weights make the shares
     found = ref.recipient_lists.get(key)
     if found is None:
         recipients = _recipients(rec, ref)
