@@ -38,7 +38,10 @@ transactions an earlier import brought for a project in the file are replaced by
 file's (transactions entered by hand are kept), so nothing is counted twice. Every
 project and transaction created or changed carries ``import_batch_id``; the audit trail
 gets one event per project (with its transaction count), written by the same code as the
-services. Transactions are inserted with Core executemany in chunks.
+services. New projects, their recipients, areas, sectors, every transaction, the audit
+events and the undo log are inserted by DB-API executemany in chunks (``importers.bulk``:
+plain tuples, each value converted by SQLAlchemy's own bind processor for the column);
+only projects an import changes go through the ORM.
 """
 
 from __future__ import annotations
@@ -726,7 +729,9 @@ def _new_tx_key(row: tuple) -> tuple:
 
 
 def _jsonable_row(row: dict[str, Any]) -> dict[str, Any]:
-    return audit._jsonable(dict(row))
+    """A stored transaction row as JSON values (audit._jsonable only where a value needs it)."""
+    plain = (int, str, type(None))
+    return {k: v if type(v) in plain else audit._jsonable(v) for k, v in row.items()}
 
 
 def _restore_row(row: dict[str, Any]) -> dict[str, Any]:
