@@ -413,6 +413,7 @@ class _Candidate:
     contact_name: str | None = None
     contact_email: str | None = None
     id: int | None = None
+    import_batch_id: int | None = None  # of a stored project (see _load_existing)
 
     # JSON-ready snapshot parts of the recipients, areas and sectors, shared by every
     # candidate with the same lists (set by _build_project; built on demand otherwise).
@@ -459,7 +460,7 @@ class _Candidate:
         data["recipients"] = recipients
         data["areas"] = areas
         data["sectors"] = [code for code, _ppm in self.sectors]
-        data["wsis_action_lines"] = [c for c in self.wsis_action_lines.split(",") if c]
+        data["wsis_action_lines"] = [c for c in (self.wsis_action_lines or "").split(",") if c]
         return data
 
 
@@ -634,7 +635,7 @@ RECORD_FIELDS = {
 }
 
 
-def _keep_absent(candidate: _Candidate, current: Project, rec: ProjectRecord) -> None:
+def _keep_absent(candidate: _Candidate, current: _Candidate, rec: ProjectRecord) -> None:
     """Fields the file does not carry keep the project's current values.
 
     A reader lists the fields it read in ``rec.columns``; when it lists none, every field
@@ -649,11 +650,58 @@ def _keep_absent(candidate: _Candidate, current: Project, rec: ProjectRecord) ->
             for attr in attrs:
                 setattr(candidate, attr, getattr(current, attr))
     if "recipients" not in present:
-        candidate.recipients = [(r.country_iso3, r.region_code, r.share_ppm) for r in current.recipients]
+        candidate.recipients = list(current.recipients)
     if "areas" not in present:
-        candidate.areas = [(a.area_code, a.share_ppm, a.inferred) for a in current.areas]
+        candidate.areas = list(current.areas)
     if "sectors" not in present:
-        candidate.sectors = [(x.code, x.share_ppm) for x in current.sectors]
+        candidate.sectors = list(current.sectors)
+
+
+# The stored fields of a project a file may meet again (besides id and import_batch_id).
+STORED_FIELDS = tuple(dict.fromkeys((*project_service.SCALAR_FIELDS, *CHANGED_FIELDS)))
+
+
+def _load_existing(org_id: int, refs: list[str]) -> dict[str, _Candidate]:
+    """The organisation's stored projects with these references, as plain candidates.
+
+    Read with Core (no ORM objects): a re-imported file meets thousands of projects, most
+    of them unchanged; only the ones an import changes are loaded into the session later.
+    Child rows come in the order of the model's relationships, so snapshots match
+    ``projects.snapshot`` of the ORM object."""
+    table = Project.__table__
+    columns = [table.c.id, table.c.import_batch_id, *(table.c[name] for name in STORED_FIELDS)]
+    existing: dict[str, _Candidate] = {}
+    for chunk in _chunks(refs, 500):
+        for row in db.session.execute(select(*columns).where(table.c.org_id == org_id, table.c.reference.in_(chunk))):
+            values = row._asdict()
+            current = _Candidate(org_id=org_id, **{name: values[name] for name in STORED_FIELDS})
+            current.id, current.import_batch_id = values["id"], values["import_batch_id"]
+            existing[current.reference] = current
+    by_id = {c.id: c for c in existing.values()}
+    rec_t, area_t, sector_t = ProjectRecipient.__table__, ProjectArea.__table__, ProjectSector.__table__
+    for chunk in _chunks(list(by_id), 500):
+        stmt = (
+            select(rec_t.c.project_id, rec_t.c.country_iso3, rec_t.c.region_code, rec_t.c.share_ppm)
+            .where(rec_t.c.project_id.in_(chunk))
+            .order_by(rec_t.c.project_id, rec_t.c.id)
+        )
+        for pid, country, region, ppm in db.session.execute(stmt):
+            by_id[pid].recipients.append((country, region, ppm))
+        stmt = (
+            select(area_t.c.project_id, area_t.c.area_code, area_t.c.share_ppm, area_t.c.inferred)
+            .where(area_t.c.project_id.in_(chunk))
+            .order_by(area_t.c.project_id, area_t.c.area_code)
+        )
+        for pid, code, ppm, inferred in db.session.execute(stmt):
+            by_id[pid].areas.append((code, ppm, inferred))
+        stmt = (
+            select(sector_t.c.project_id, sector_t.c.code, sector_t.c.share_ppm)
+            .where(sector_t.c.project_id.in_(chunk))
+            .order_by(sector_t.c.project_id, sector_t.c.code)
+        )
+        for pid, code, ppm in db.session.execute(stmt):
+            by_id[pid].sectors.append((code, ppm))
+    return existing
 
 
 def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
@@ -815,20 +863,7 @@ class _Run:
                 )
                 continue
             by_ref[key] = rec
-        existing: dict[str, Project] = {}
-        refs = [r for r in by_ref if r]
-        for chunk in _chunks(refs, 500):
-            stmt = (
-                select(Project)
-                .where(Project.org_id == org.id, Project.reference.in_(chunk))
-                .options(
-                    selectinload(Project.recipients),
-                    selectinload(Project.areas),
-                    selectinload(Project.sectors),
-                )
-            )
-            for project in db.session.scalars(stmt):
-                existing[project.reference] = project
+        existing = _load_existing(org.id, [r for r in by_ref if r])
         # Transactions earlier imports brought for those projects: the file replaces them.
         old_tx: dict[int, list[dict]] = {}
         cols = [Transaction.__table__.c[name] for name in TX_COLUMNS]
@@ -846,7 +881,7 @@ class _Run:
         seen_iati: dict[str, str] = {}
 
         created: list[tuple[_Candidate, list[tuple]]] = []
-        updated: list[tuple[Project, dict, list[dict], list[dict]]] = []
+        updated: list[tuple[_Candidate, _Candidate | None, dict, list[dict], list[tuple]]] = []
         for done, (ref, rec) in enumerate(by_ref.items(), 1):
             if done % 200 == 0:
                 self.progress(done, total, "validating")
@@ -899,7 +934,7 @@ class _Run:
                 created.append((candidate, rows))
                 continue
             _keep_absent(candidate, current, rec)
-            before = project_service.snapshot(current)
+            before = current.snapshot()
             after = candidate.snapshot()
             old_rows = old_tx.get(current.id, [])
             same_tx = sorted(map(_tx_key, old_rows)) == sorted(map(_new_tx_key, rows))
@@ -968,6 +1003,7 @@ class _Run:
     def _write(self, created: list, updated: list) -> None:
         batch_id = self.batch.id
         previous = {p.id: p.import_batch_id for p, *_ in updated}
+        updated = self._orm_projects(updated)
         changed = [(p, c) for p, c, *_ in updated if c is not None]
         if updated:
             # Updated projects go through the ORM (version counter, child collections).
@@ -1048,6 +1084,26 @@ class _Run:
         self.counts["transactions"] += total
         self.counts["transactions_replaced"] += sum(len(u[3]) for u in updated)
         db.session.flush()
+
+    def _orm_projects(self, updated: list[tuple]) -> list[tuple]:
+        """The updated entries with the ORM project in place of the stored candidate."""
+        ids = [current.id for current, *_ in updated]
+        projects: dict[int, Project] = {}
+        for chunk in _chunks(ids, 500):
+            stmt = (
+                select(Project)
+                .where(Project.id.in_(chunk))
+                .options(
+                    selectinload(Project.recipients),
+                    selectinload(Project.areas),
+                    selectinload(Project.sectors),
+                )
+            )
+            projects.update((p.id, p) for p in db.session.scalars(stmt))
+        missing = [i for i in ids if i not in projects]
+        if missing:
+            raise ConflictError(f"Project {missing[0]} was deleted while the file was imported; import it again")
+        return [(projects[current.id], *rest) for current, *rest in updated]
 
     def _event_row(self) -> Callable[[str, int, Any, Any, str], tuple]:
         """A maker of audit event rows (EVENT_COLUMNS) with the content ``audit.record`` writes."""

@@ -259,3 +259,29 @@ def test_collector_is_paused_only_during_a_run(app, actor, make_org):
         assert not gc.isenabled()  # a caller that paused it keeps it paused
     finally:
         gc.enable()
+
+
+def test_stored_projects_are_read_without_the_orm_and_snapshot_as_the_services_do(app, make_org, make_project):
+    org = make_org(ref="STORED")
+    project = make_project(
+        org=org,
+        reference="S-1",
+        status="pipeline",
+        planned_start=dt.date(2021, 1, 1),
+        planned_end=dt.date(2025, 6, 30),
+        recipients=[{"region": "002", "share": Decimal("66.6667")}, {"country": "KEN", "share": Decimal("33.3333")}],
+        areas=[{"code": "23f", "share": Decimal(50)}, {"code": "23a", "share": Decimal(50), "inferred": True}],
+        sectors=["22040", "11330"],
+        wsis_action_lines=["C4", "C2"],
+        need={"amount": Decimal("1000.50"), "currency": "EUR"},
+        instrument_sought="grant",
+        contact_name="Ana",
+        contact_email="ana@example.org",
+    )
+    plain = make_project(org=org, reference="S-2", recipients=[], areas=[])
+    stored = pipeline._load_existing(org.id, ["S-1", "S-2", "NOT-THERE"])
+    assert sorted(stored) == ["S-1", "S-2"]
+    assert stored["S-1"].id == project.id and stored["S-2"].id == plain.id
+    db.session.expire_all()  # the services' snapshot of the project as loaded (children in the model's order)
+    assert stored["S-1"].snapshot() == project_service.snapshot(db.session.get(Project, project.id))
+    assert stored["S-2"].snapshot() == project_service.snapshot(db.session.get(Project, plain.id))
