@@ -51,6 +51,7 @@ import functools
 import gc
 import hashlib
 import logging
+import operator
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -965,18 +966,17 @@ class _Run:
             "updated_at": now,
             "demo": False,
         }
-        columns = [c.name for c in table.columns if c.name != "id"]
-        getters = []
-        for name in columns:
-            if name in fixed:
-                getters.append((True, fixed[name]))
-            else:
-                getters.append((False, name))
+        # The candidate's values, then the batch's (columns a candidate lacks are NULL).
+        names = [c.name for c in table.columns if c.name != "id" and c.name not in fixed]
+        variable = [n for n in names if n in _Candidate.__dataclass_fields__]
+        constant = tuple(fixed.values()) + (None,) * (len(names) - len(variable))
+        columns = [*variable, *fixed, *(n for n in names if n not in variable)]
+        values_of = operator.attrgetter(*variable)
         rows = []
         for project, _tx in created:
             project.description = project.description or ""
             project.wsis_action_lines = project.wsis_action_lines or ""
-            rows.append(tuple(value if is_fixed else getattr(project, value, None) for is_fixed, value in getters))
+            rows.append(values_of(project) + constant)
         BulkInsert(connection, table, columns).execute(rows, self.chunk_size)
         org_id = self.org.id
         ids_by_ref: dict[str, int] = {}
