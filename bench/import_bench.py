@@ -338,7 +338,8 @@ The end-to-end figure covers reading, header detection and mapping, parsing ever
 date and country, grouping into projects, validation through the registry's validators,
 currency conversion (ECB table loaded once per process, about 1 s of it), and the one
 committed transaction (projects, their recipients, areas, transactions, audit events and
-undo log with Core executemany in chunks of 5,000; one audit event per project).
+undo log by DB-API executemany of pre-converted tuples in chunks of 5,000; one audit event per
+project).
 """
     print(text)
     if not args.no_write:
