@@ -133,14 +133,48 @@ class Conversion:
 
 
 class RateTable:
-    """ECB reference rates (units of currency per 1 EUR) by currency and date."""
+    """ECB reference rates (units of currency per 1 EUR) by currency and date.
 
-    def __init__(self, rates: dict[str, dict[dt.date, Decimal]]):
-        self._rates = rates
-        self._dates = {cur: sorted(days) for cur, days in rates.items()}
+    A currency's column is turned into exact Decimals the first time it is asked for:
+    the file holds some 40 currencies over 25 years, and a process rarely needs many."""
+
+    def __init__(self, rates: dict[str, dict[dt.date, Decimal]] | None = None, *, raw=None):
+        self._rates: dict[str, dict[dt.date, Decimal]] = {}
+        self._dates: dict[str, list[dt.date]] = {}
+        # raw: (days, {currency: [cell text per day]}) as read from the file
+        self._raw_days: list[dt.date] = raw[0] if raw else []
+        self._raw: dict[str, list[str]] = dict(raw[1]) if raw else {}
+        for cur, days in (rates or {}).items():
+            self._set(cur, days)
+        published = [d[-1] for d in self._dates.values() if d]
+        newest_first = len(self._raw_days) > 1 and self._raw_days[0] > self._raw_days[-1]  # the ECB's order
+        for cells in self._raw.values():
+            order = range(len(cells)) if newest_first else range(len(cells) - 1, -1, -1)
+            last = next((i for i in order if _is_rate(cells[i])), None)
+            if last is not None:
+                published.append(self._raw_days[last])
         # The day of the latest publication of the file as a whole (a currency the
         # ECB stopped publishing, like RUB in 2022, does not get the grace period).
-        self.last_published = max((days[-1] for days in self._dates.values() if days), default=None)
+        self.last_published = max(published, default=None)
+        self._known = {c for c, d in self._dates.items() if d} | {
+            c for c, cells in self._raw.items() if any(_is_rate(x) for x in cells)
+        }
+
+    def _set(self, currency: str, days: dict[dt.date, Decimal]) -> None:
+        self._rates[currency] = days
+        self._dates[currency] = sorted(days)
+
+    def _column(self, currency: str) -> list[dt.date] | None:
+        """The sorted days of a currency, converting its column on first use."""
+        days = self._dates.get(currency)
+        if days is None and currency in self._raw:
+            cells = self._raw.pop(currency)
+            self._set(
+                currency,
+                {day: Decimal(cell) for day, cell in zip(self._raw_days, cells, strict=False) if _is_rate(cell)},
+            )
+            days = self._dates[currency]
+        return days
 
     @classmethod
     def from_ecb_file(cls, path: Path) -> RateTable:
@@ -153,32 +187,35 @@ class RateTable:
             text = path.read_text("utf-8")
         lines = text.splitlines()
         header = [h.strip() for h in lines[0].split(",")]
-        rates: dict[str, dict[dt.date, Decimal]] = {c: {} for c in header[1:] if c}
-        rates["EUR"] = {}
+        days: list[dt.date] = []
+        columns: dict[str, list[str]] = {c: [] for c in header[1:] if c}
         for line in lines[1:]:
             cells = [c.strip() for c in line.split(",")]
             if not cells or not cells[0]:
                 continue
-            day = dt.date.fromisoformat(cells[0])
-            rates["EUR"][day] = Decimal(1)
+            days.append(dt.date.fromisoformat(cells[0]))
             for code, cell in zip(header[1:], cells[1:], strict=False):
-                if code and cell and cell != "N/A":
-                    rates[code][day] = Decimal(cell)
-        return cls({c: d for c, d in rates.items() if d})
+                if code:
+                    columns[code].append(cell)
+            for code in header[len(cells) :]:
+                if code:
+                    columns[code].append("")
+        columns["EUR"] = ["1"] * len(days)
+        return cls(raw=(days, columns))
 
     @property
     def currencies(self) -> set[str]:
-        return set(self._rates)
+        return set(self._known)
 
     def bounds(self, currency: str) -> tuple[dt.date, dt.date] | None:
-        days = self._dates.get(currency)
+        days = self._column(currency)
         return (days[0], days[-1]) if days else None
 
     def per_euro(self, currency: str, on: dt.date, max_age_days: int) -> tuple[Decimal, dt.date]:
         """The rate in force on ``on``: that day's, else the latest earlier one within
         ``max_age_days`` (weekends, TARGET holidays); after the last published day, the
         last rate for up to ``FUTURE_GRACE_DAYS``."""
-        days = self._dates.get(currency)
+        days = self._column(currency)
         if not days:
             raise ConversionError(
                 f"No ECB reference rate exists for {currency}; it cannot be converted",
@@ -198,6 +235,10 @@ class RateTable:
             )
         day = days[index]
         return self._rates[currency][day], day
+
+
+def _is_rate(cell: str) -> bool:
+    return bool(cell) and cell != "N/A"
 
 
 def _shipped_rates_path() -> Path:

@@ -8,7 +8,9 @@ report in USD reads them instead of the transactions, and weights them by the sh
 as before, so the figures are the same to the cent.
 
 Freshness: triggers on ``transactions`` mark the changed projects in ``report_dirty``
-inside the writer's transaction; :func:`ensure_fresh` (called before the facts are
+inside the writer's transaction (on SQLite, where a row trigger costs more than the
+insert itself, new flows are found instead by their id above a watermark, and only
+updates and deletes fire triggers); :func:`ensure_fresh` (called before the facts are
 read) recomputes exactly those projects, or everything when the membership periods
 changed (the reference data was reloaded) or the facts were never built. The facts
 are therefore never stale when read, whoever wrote the flows and however.
@@ -29,6 +31,7 @@ from reports.models import ReportCategoryMember, ReportDirty, ReportFlowFact, Re
 
 STATE_KEY = "flow_facts"
 MEMBERS_KEY = "category_members"
+WATERMARK_KEY = "flow_watermark"  # SQLite only: see the migration 0008_report_facts
 FORMAT = "2"  # bump when the facts' content changes: a different signature rebuilds them
 REFRESHED = "report_facts_refreshed"  # session.info flag: the caller should commit the refresh
 LOCK_ID = 7_231_001  # PostgreSQL advisory lock serialising refreshes
@@ -128,13 +131,24 @@ def ensure_fresh() -> dict[str, int]:
             members_state.value = members_sig
         db.session.flush()
         db.session.info[REFRESHED] = True
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    watermark = _watermark() if sqlite else None
     if state is not None and state.value == sig:
-        if db.session.scalar(select(ReportDirty.project_id).limit(1)) is None:
+        new_rows = sqlite and watermark is not None and _new_projects(watermark, limit=1)
+        if not new_rows and db.session.scalar(select(ReportDirty.project_id).limit(1)) is None:
             return {"rebuilt": 0, "projects": 0}
     _lock()
     # Re-read under the lock: another refresh may have done the work meanwhile.
     state = db.session.get(ReportState, STATE_KEY, populate_existing=True)
     marks = db.session.execute(select(ReportDirty.project_id, ReportDirty.generation)).all()
+    if sqlite:
+        high = db.session.scalar(select(func.max(Transaction.id))) or 0
+        if watermark is None:
+            state = None  # never built with a watermark: build everything
+        else:
+            seen = {pid for pid, _generation in marks}
+            marks += [(pid, None) for pid in _new_projects(watermark) if pid not in seen]
+        _set_watermark(high)
     if state is None or state.value != sig:
         db.session.execute(delete(ReportFlowFact.__table__))
         _insert_facts(None, points)
@@ -151,8 +165,9 @@ def ensure_fresh() -> dict[str, int]:
             _insert_facts(chunk, points)
         done = {"rebuilt": 0, "projects": len(ids)}
     # Remove only the marks seen: a change made meanwhile keeps its mark (higher generation).
-    for start in range(0, len(marks), CHUNK):
-        chunk = [tuple(m) for m in marks[start : start + CHUNK]]
+    seen_marks = [tuple(m) for m in marks if m[1] is not None]
+    for start in range(0, len(seen_marks), CHUNK):
+        chunk = seen_marks[start : start + CHUNK]
         db.session.execute(
             delete(ReportDirty.__table__).where(tuple_(ReportDirty.project_id, ReportDirty.generation).in_(chunk))
         )
@@ -161,9 +176,32 @@ def ensure_fresh() -> dict[str, int]:
     return done
 
 
+def _watermark() -> int | None:
+    """SQLite: the highest flow id the facts include (new flows are found above it)."""
+    state = db.session.get(ReportState, WATERMARK_KEY, populate_existing=True)
+    return int(state.value) if state is not None else None
+
+
+def _set_watermark(value: int) -> None:
+    state = db.session.get(ReportState, WATERMARK_KEY)
+    if state is None:
+        db.session.add(ReportState(key=WATERMARK_KEY, value=str(value)))
+    else:
+        state.value = str(value)
+
+
+def _new_projects(watermark: int, limit: int | None = None) -> list[int]:
+    """SQLite: projects with flows inserted since the facts were refreshed (id above the watermark)."""
+    stmt = select(Transaction.project_id).where(Transaction.id > watermark).distinct()
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(db.session.scalars(stmt))
+
+
 def forget() -> None:
     """Drop the facts' signature, so that the next refresh rebuilds them all."""
-    db.session.execute(delete(ReportState.__table__).where(ReportState.key.in_([STATE_KEY, MEMBERS_KEY])))
+    keys = [STATE_KEY, MEMBERS_KEY, WATERMARK_KEY]
+    db.session.execute(delete(ReportState.__table__).where(ReportState.key.in_(keys)))
     db.session.expire_all()
 
 

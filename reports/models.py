@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.extensions import db
 
+
 class ReportFlowFact(db.Model):
     """USD sums of one project's flows in one year and membership period with the same
     funding source, donor, finance type and flow type (minor units)."""

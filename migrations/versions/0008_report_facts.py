@@ -10,8 +10,9 @@ Create Date: 2026-11-25 15:30:00
 The triggers mark in ``report_dirty`` every project whose transactions are inserted,
 updated or deleted, in the writer's own database transaction; the reports recompute the
 facts of exactly those projects before reading them. On PostgreSQL the triggers run once
-per statement over its transition tables (a bulk insert marks each project once); SQLite
-has only row triggers.
+per statement over its transition tables (a bulk insert marks each project once). SQLite
+has only row triggers, which cost more than a bulk insert itself: there, inserted flows
+are found by their id above a watermark instead, and only updates and deletes fire.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -98,15 +99,17 @@ def upgrade():
             "FOR EACH STATEMENT EXECUTE FUNCTION report_mark_update()"
         )
     else:
-        op.execute(
-            "CREATE TRIGGER report_mark_insert AFTER INSERT ON transactions BEGIN "
-            + MARK_SQLITE.format(row="NEW")
-            + " END"
-        )
+        # No insert trigger on SQLite: a row trigger costs more than the insert itself
+        # (bulk imports), and SQLite gives each new row an id above every existing one, so
+        # the reports find new flows above a watermark (report_state 'flow_watermark').
+        # SQLite numbers a new row max(id) + 1: once the highest rows are deleted, new rows
+        # can take ids at or below the watermark again, so it comes down to the new maximum.
         op.execute(
             "CREATE TRIGGER report_mark_delete AFTER DELETE ON transactions BEGIN "
             + MARK_SQLITE.format(row="OLD")
-            + " END"
+            + " UPDATE report_state SET value = CAST((SELECT coalesce(max(id), 0) FROM transactions) AS TEXT) "
+            "WHERE key = 'flow_watermark' "
+            "AND CAST(value AS INTEGER) > (SELECT coalesce(max(id), 0) FROM transactions); END"
         )
         op.execute(
             "CREATE TRIGGER report_mark_update AFTER UPDATE ON transactions BEGIN "
@@ -129,7 +132,7 @@ def downgrade():
             op.execute(f"DROP TRIGGER IF EXISTS report_mark_{event} ON transactions")
             op.execute(f"DROP FUNCTION IF EXISTS report_mark_{event}()")
     else:
-        for event in ('insert', 'delete', 'update'):
+        for event in ('delete', 'update'):
             op.execute(f"DROP TRIGGER IF EXISTS report_mark_{event}")
     op.drop_table('report_state')
     op.drop_table('report_dirty')
