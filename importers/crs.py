@@ -22,6 +22,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -484,6 +485,7 @@ class CrsReader:
             self.counts["transactions"] += 1
 
 
+@lru_cache(maxsize=65_536)  # a CRS year repeats a few thousand distinct dates over its rows
 def _day(text: str) -> dt.date | None:
     if not text:
         return None
