@@ -209,6 +209,7 @@ def _reference_rows() -> list:
     return rows
 
 
+@pipeline.gc_paused  # the records of a whole file are read before any batch runs
 def import_iati(
     path: Path,
     actor: Actor,
@@ -238,6 +239,7 @@ def import_iati(
     return _run_groups("iati", path, filename, groups, problems, options, "publisher", actor, dry_run, progress)
 
 
+@pipeline.gc_paused  # a CRS year is some 600,000 record objects: no cycle scans over them
 def import_crs(
     path: Path,
     actor: Actor,

@@ -1196,7 +1196,7 @@ def _already(org: Organisation | None, kind: str, sha: str) -> ImportBatch | Non
     return db.session.scalar(stmt)
 
 
-def _gc_paused(func: Callable) -> Callable:
+def gc_paused(func: Callable) -> Callable:
     """Run ``func`` with the cyclic garbage collector paused.
 
     An import builds hundreds of thousands of small objects (records, rows, snapshots)
@@ -1222,7 +1222,7 @@ def _read(kind: str, path: Path, filename: str, options: dict) -> ReadResult:
     return reader.read(path, filename, options)
 
 
-@_gc_paused
+@gc_paused
 def run_import(
     kind: str,
     filename: str,
@@ -1388,7 +1388,7 @@ def _execute(
     return batch
 
 
-@_gc_paused
+@gc_paused
 def commit_batch(batch_id: int, actor: Actor, progress: Progress | None = None) -> ImportBatch:
     """Commit a previewed batch: read its stored file again and import it for real."""
     batch = db.session.get(ImportBatch, batch_id)
