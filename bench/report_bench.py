@@ -237,10 +237,11 @@ def _write(results: list[dict], seeds: dict[str, float | None], args) -> str:
         )
     lines += [
         "",
-        "Medians of several runs. Targets: a report under 1 s, the workbook under 5 s. Reports in USD without a "
-        "transaction-level dimension read the report facts (per project, year and membership period, kept "
-        "fresh by triggers and recomputed for the changed projects before a report reads them); the EUR "
-        "report converts every (project, currency, day) group of the flows at its own rate and so reads the "
+        "Medians of several runs. Targets: a report under 1 s, the workbook under 5 s. Reports in USD read the "
+        "report facts (per project, year and membership period, and per funding source, donor, finance and "
+        "flow type; kept fresh by triggers, or on SQLite an id watermark for new flows, and recomputed for "
+        "the changed projects before a report reads them). The EUR report converts every (project, currency, "
+        "day) group of the flows at that day's rate, which no USD fact can give, and so reads all the "
         "flows. The engine's total commitments and the pandas float total agree to the dollar: "
         + "; ".join(f"{r['label']} {r['total']:,} vs {r['pandas_total']:,}" for r in results)
         + ".",

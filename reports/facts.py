@@ -27,7 +27,7 @@ from sqlalchemy.sql import ColumnElement
 
 from registry.extensions import db
 from registry.models import CategoryMembership, Transaction
-from reports.models import ReportCategoryMember, ReportDirty, ReportFlowFact, ReportState
+from reports.models import ReportCategoryMember, ReportDirty, ReportFlowFact, ReportProjectFact, ReportState
 
 STATE_KEY = "flow_facts"
 MEMBERS_KEY = "category_members"
@@ -101,6 +101,22 @@ def _insert_facts(project_ids: Sequence[int] | None, points: Sequence[dt.date]) 
     stmt = stmt.group_by(*keys)
     columns = ["project_id", "year", "period", *ATTRIBUTES, *MEASURE_COLUMNS]
     db.session.execute(insert(ReportFlowFact.__table__).from_select(columns, stmt))
+    # The coarser table, from the rows just written (a few per project, not every flow).
+    f = ReportFlowFact
+    keys = (f.project_id, f.year, f.period)
+    coarse = select(*keys, *[func.sum(getattr(f, m)) for m in MEASURE_COLUMNS]).group_by(*keys)
+    if project_ids is not None:
+        coarse = coarse.where(f.project_id.in_(list(project_ids)))
+    columns = ["project_id", "year", "period", *MEASURE_COLUMNS]
+    db.session.execute(insert(ReportProjectFact.__table__).from_select(columns, coarse))
+
+
+def _delete_facts(project_ids: Sequence[int] | None) -> None:
+    for model in (ReportFlowFact, ReportProjectFact):
+        stmt = delete(model.__table__)
+        if project_ids is not None:
+            stmt = stmt.where(model.project_id.in_(list(project_ids)))
+        db.session.execute(stmt)
 
 
 def _lock() -> None:
@@ -150,7 +166,7 @@ def ensure_fresh() -> dict[str, int]:
             marks += [(pid, None) for pid in _new_projects(watermark) if pid not in seen]
         _set_watermark(high)
     if state is None or state.value != sig:
-        db.session.execute(delete(ReportFlowFact.__table__))
+        _delete_facts(None)
         _insert_facts(None, points)
         if state is None:
             db.session.add(ReportState(key=STATE_KEY, value=sig))
@@ -161,7 +177,7 @@ def ensure_fresh() -> dict[str, int]:
         ids = [pid for pid, _generation in marks]
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
-            db.session.execute(delete(ReportFlowFact.__table__).where(ReportFlowFact.project_id.in_(chunk)))
+            _delete_facts(chunk)
             _insert_facts(chunk, points)
         done = {"rebuilt": 0, "projects": len(ids)}
     # Remove only the marks seen: a change made meanwhile keeps its mark (higher generation).

@@ -258,6 +258,8 @@ def build_spec(
 def allocate(exact: Sequence[Fraction], total: Fraction) -> tuple[list[int], int]:
     """Round ``exact`` values to integers that add up to the rounded ``total`` (largest remainder)."""
     target = round(total)  # Fraction.__round__ is exact, ties to even
+    if all(type(x) is int for x in exact) and sum(exact) == target:
+        return list(exact), target  # whole minor units already (rows without share weighting)
     floors = [floor(x) for x in exact]
     missing = target - sum(floors)
     order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
@@ -512,15 +514,17 @@ def run_report(
     context: tuple[queries.Reference, dict, dict] | None = None,
     in_database: bool | None = None,
     stage=None,
+    totals: dict | None = None,
 ) -> Report:
     """Compute a report (see the module docstring); ``first`` and ``context`` let a workbook
-    reuse one stage-one result and the share lists for several reports with the same filters."""
+    reuse one stage-one result and the share lists for several reports with the same filters,
+    and ``totals`` (a dict the caller keeps while the data cannot change) their grand totals."""
     dims = spec.dimensions
     uses_category = "category" in dims or bool(spec.categories)
     if in_database is None:
         in_database = spec.currency == "USD"
     if in_database:
-        return _run_in_database(spec, context[0] if context else queries.load_reference(), stage)
+        return _run_in_database(spec, context[0] if context else queries.load_reference(), stage, totals)
     ref, recipients, areas = context or load_context()
     keys = _Keys(ref, spec)
     if first is None or (uses_category and not first.with_buckets):
@@ -611,7 +615,7 @@ def need_applies(spec: ReportSpec) -> bool:
     return not (set(tx_dims) - {"year"}) and not spec.source_kinds and not spec.donors
 
 
-def _run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None) -> Report:
+def _run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None, totals: dict | None = None) -> Report:
     """The fast path (USD, no recipient category): stage one and the share weighting in one SQL query."""
     keys = _Keys(ref, spec)
     dims = spec.dimensions
@@ -643,7 +647,7 @@ def _run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None) -> Re
     grand_projects = 0
     if overlapping or count:
         # the same for every report reading one staged table (same filters): compute once
-        memo = stage.info if stage is not None else {}
+        memo = stage.info if stage is not None else (totals if totals is not None else {})
         memo_key = (
             "total",
             tuple(spec.countries),

@@ -37,6 +37,20 @@ class ReportFlowFact(db.Model):
     expenditure: Mapped[int] = mapped_column(BigInteger)
 
 
+class ReportProjectFact(db.Model):
+    """The same sums by project, year and membership period only (fewer rows: most reports)."""
+
+    __tablename__ = "report_project_facts"
+
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    period: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pledge: Mapped[int] = mapped_column(BigInteger)
+    commitment: Mapped[int] = mapped_column(BigInteger)
+    disbursement: Mapped[int] = mapped_column(BigInteger)
+    expenditure: Mapped[int] = mapped_column(BigInteger)
+
+
 class ReportCategoryMember(db.Model):
     """A country's recipient categories in each membership period the facts are numbered by.
 

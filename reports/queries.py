@@ -49,7 +49,7 @@ from registry.models import (
 )
 from registry.models.types import TransactionType
 from reports import facts
-from reports.models import ReportCategoryMember, ReportFlowFact
+from reports.models import ReportCategoryMember, ReportFlowFact, ReportProjectFact
 
 # The transaction types a report sums, in the order of the measure vectors.
 FLOW_TYPES: tuple[TransactionType, ...] = (
@@ -171,14 +171,17 @@ FACT_DIMENSIONS = {
 def _fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool = False):
     """SELECT pid, d_<dim>..., [period], m0..m3 from the report facts (refreshed first)."""
     facts.ensure_fresh()
-    f = ReportFlowFact
+    coarse = set(tx_dims) <= {"year"} and not (filters.source_kinds or filters.donor_ids or filters.funding_source_ids)
+    f = ReportProjectFact if coarse else ReportFlowFact
     keys: list[ColumnElement] = [f.project_id.label("pid")]
     for d in tx_dims:
         column = FundingSource.kind if d == "source_kind" else getattr(f, FACT_DIMENSIONS[d])
         keys.append(column.label(f"d_{d}"))
     if with_period:
         keys.append(f.period.label("period"))
-    sums = [func.sum(getattr(f, name)).label(f"m{i}") for i, name in enumerate(facts.MEASURE_COLUMNS)]
+    # bigint, not the NUMERIC PostgreSQL gives a sum of bigints: a project's sums fit, and the
+    # outer aggregates over bigint need a fraction of the memory (no spill to disk)
+    sums = [cast(func.sum(getattr(f, name)), BigInteger).label(f"m{i}") for i, name in enumerate(facts.MEASURE_COLUMNS)]
     stmt = select(*keys, *sums)
     if "source_kind" in tx_dims or filters.source_kinds:
         stmt = stmt.outerjoin(FundingSource, FundingSource.id == f.funding_source_id)
@@ -317,14 +320,17 @@ def labels_for(dimension: str, keys: Iterable) -> dict:
     if not ids:
         return {}
     if dimension == "funding_source":
-        stmt = select(FundingSource.id, FundingSource.ref, FundingSource.name).where(FundingSource.id.in_(ids))
+        model, stmt = FundingSource, select(FundingSource.id, FundingSource.ref, FundingSource.name)
     elif dimension == "project":
-        stmt = select(Project.id, Project.reference, Project.title).where(Project.id.in_(ids))
+        model, stmt = Project, select(Project.id, Project.reference, Project.title)
     elif dimension == "donor":
-        stmt = select(Organisation.id, Organisation.ref, Organisation.name).where(Organisation.id.in_(ids))
+        model, stmt = Organisation, select(Organisation.id, Organisation.ref, Organisation.name)
     else:
         return {}
-    return {row[0]: (row[1], row[2]) for row in db.session.execute(stmt)}
+    if len(ids) <= 1000:  # a long IN list costs more to send and parse than reading every row
+        stmt = stmt.where(model.id.in_(ids))
+    wanted = set(ids)
+    return {row[0]: (row[1], row[2]) for row in db.session.execute(stmt) if row[0] in wanted}
 
 
 def resolve_refs(model, refs: Sequence[str]) -> tuple[list[int], list[str]]:
@@ -398,7 +404,9 @@ def project_sums(
         # the shares are then joined once per project, not once for flows and again for need.
         union = flows.union_all(needs).subquery("u")
         keys = [c for c in union.c if not c.name.startswith("m")]
-        parts = select(*keys, *[func.sum(union.c[f"m{i}"]).label(f"m{i}") for i in range(5)]).group_by(*keys)
+        parts = select(
+            *keys, *[cast(func.sum(union.c[f"m{i}"]), BigInteger).label(f"m{i}") for i in range(5)]
+        ).group_by(*keys)
     return parts
 
 

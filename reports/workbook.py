@@ -396,11 +396,13 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
     # over the flows (converted per day) serves every sheet without a transaction dimension.
     first = None if spec.currency == "USD" else stage_one(base, _Keys(ref, base), with_buckets=True)
 
+    totals: dict = {}  # every sheet has the same filters, so the same grand total
+
     def report(dims: list[str], stage=None) -> Report:
         one = dataclasses.replace(base, dimensions=dims)
-        return run_report(one, first=first, context=context, stage=stage)
+        return run_report(one, first=first, context=context, stage=stage, totals=totals)
 
-    by_year = run_report(dataclasses.replace(base, dimensions=["year"]), context=context)
+    by_year = run_report(dataclasses.replace(base, dimensions=["year"]), context=context, totals=totals)
     by_category = report(["category"])
     if spec.currency == "USD":
         # one scan of the flows into a temporary table of per-project sums, read by four sheets

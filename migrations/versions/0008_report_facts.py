@@ -55,6 +55,17 @@ def upgrade():
     )
     op.create_index(op.f('ix_report_flow_facts_project_id'), 'report_flow_facts', ['project_id'], unique=False)
     op.create_table(
+        'report_project_facts',
+        sa.Column('project_id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('period', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('pledge', sa.BigInteger(), nullable=False),
+        sa.Column('commitment', sa.BigInteger(), nullable=False),
+        sa.Column('disbursement', sa.BigInteger(), nullable=False),
+        sa.Column('expenditure', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('project_id', 'year', 'period', name=op.f('pk_report_project_facts')),
+    )
+    op.create_table(
         'report_category_members',
         sa.Column('country_iso3', sa.String(length=3), nullable=False),
         sa.Column('period', sa.Integer(), autoincrement=False, nullable=False),
@@ -137,5 +148,6 @@ def downgrade():
     op.drop_table('report_state')
     op.drop_table('report_dirty')
     op.drop_table('report_category_members')
+    op.drop_table('report_project_facts')
     op.drop_index(op.f('ix_report_flow_facts_project_id'), table_name='report_flow_facts')
     op.drop_table('report_flow_facts')

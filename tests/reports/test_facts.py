@@ -12,7 +12,7 @@ from registry.models import CategoryMembership, Transaction
 from registry.services.projects import delete_project, delete_transaction, update_transaction
 from reports import facts, queries
 from reports.flows import build_spec, run_report
-from reports.models import ReportDirty, ReportFlowFact, ReportState
+from reports.models import ReportDirty, ReportFlowFact, ReportProjectFact, ReportState
 
 
 def _key(value) -> str:
@@ -35,9 +35,21 @@ def _from_transactions() -> list[tuple]:
     return sorted(tuple(_key(v) for v in r[:7]) + tuple(int(v) for v in r[7:]) for r in rows)
 
 
+def _coarse() -> list[tuple]:
+    """The per-project table and the same sums grouped from the detailed facts."""
+    p, f = ReportProjectFact, ReportFlowFact
+    sums = [func.sum(getattr(f, m)) for m in facts.MEASURE_COLUMNS]
+    grouped = select(f.project_id, f.year, f.period, *sums).group_by(f.project_id, f.year, f.period)
+    stored = select(p.project_id, p.year, p.period, *[getattr(p, m) for m in facts.MEASURE_COLUMNS])
+    as_tuples = [sorted(tuple(int(v) for v in r) for r in db.session.execute(q)) for q in (stored, grouped)]
+    return as_tuples
+
+
 def _check() -> dict[str, int]:
     done = facts.ensure_fresh()
     assert _facts() == _from_transactions()
+    stored, grouped = _coarse()
+    assert stored == grouped
     assert db.session.scalar(select(func.count()).select_from(ReportDirty)) == 0
     return done
 
