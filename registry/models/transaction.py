@@ -22,7 +22,6 @@ class Transaction(db.Model):
     __table_args__ = (
         CheckConstraint("usd_rate_date IS NULL OR usd_minor IS NOT NULL", name="usd_has_rate"),
         Index("ix_transactions_project_type", "project_id", "type"),
-        Index("ix_transactions_value_date", "value_date"),
         Index("ix_transactions_source", "funding_source_id"),
     )
 
