@@ -106,25 +106,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 CHUNK_SIZE = 5000  # transactions per INSERT executemany (and per progress step)
 MAX_STORED_PROBLEMS = 5000  # the batch keeps this many; the counts keep them all
-TX_COLUMNS = (
-    "id",
-    "project_id",
-    "funding_source_id",
-    "provider_org_id",
-    "type",
-    "amount_minor",
-    "currency",
-    "value_date",
-    "flow_type",
-    "finance_type",
-    "aid_type",
-    "description",
-    "usd_minor",
-    "usd_rate",
-    "usd_rate_date",
-    "import_batch_id",
-    "created_at",
-)
 # A validated transaction is a tuple of these values (see _Resolver.tx_row); the batch's
 # rows get project_id, import_batch_id and created_at in front of them (TX_INSERT).
 TX_FIELDS = (
@@ -143,6 +124,8 @@ TX_FIELDS = (
     "usd_rate_date",
 )
 TX_INSERT = ("project_id", "import_batch_id", "created_at", *TX_FIELDS)
+# Every column of a stored transaction (read back for the undo log of replaced ones).
+TX_COLUMNS = ("id", "project_id", *TX_FIELDS, "import_batch_id", "created_at")
 
 
 # -- readers -------------------------------------------------------------------
