@@ -133,21 +133,7 @@ def project_flow_sums(
         keys.append(bucket_expression(Transaction.value_date, breakpoints))
     if not usd:
         keys += [Transaction.currency, Transaction.value_date]
-    stmt = select(*keys, *sums).where(Transaction.type.in_(FLOW_TYPES))
-    if "source_kind" in tx_dims or filters.source_kinds:
-        stmt = stmt.outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
-    if filters.statuses:
-        stmt = stmt.join(Project, Project.id == Transaction.project_id).where(Project.status.in_(filters.statuses))
-    if filters.year_from is not None:
-        stmt = stmt.where(Transaction.value_date >= dt.date(filters.year_from, 1, 1))
-    if filters.year_to is not None:
-        stmt = stmt.where(Transaction.value_date < dt.date(filters.year_to + 1, 1, 1))
-    if filters.source_kinds:
-        stmt = stmt.where(FundingSource.kind.in_(filters.source_kinds))
-    if filters.donor_ids:
-        stmt = stmt.where(Transaction.provider_org_id.in_(filters.donor_ids))
-    if filters.funding_source_ids:
-        stmt = stmt.where(Transaction.funding_source_id.in_(filters.funding_source_ids))
+    stmt = _filtered_flows(select(*keys, *sums), tx_dims, filters)
     stmt = stmt.group_by(*keys)
     _no_jit()
     # Core rows straight from the connection: up to a row per flow in another currency.
@@ -201,6 +187,7 @@ def _fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool
 
 
 def _fact_sums(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool) -> list[tuple]:
+    """The rows of _fact_select (project_flow_sums in USD)."""
     _no_jit()
     return db.session.execute(_fact_select(tx_dims, filters, with_period=with_period)).all()
 
@@ -419,22 +406,28 @@ def _transaction_sums(tx_dims: Sequence[str], filters: TxFilter, breakpoints: Se
     tx_keys = [_tx_dimension_column(d).label(f"d_{d}") for d in tx_dims]
     if breakpoints is not None:
         tx_keys.append(bucket_expression(Transaction.value_date, breakpoints).label("period"))
-    flows = select(Transaction.project_id.label("pid"), *tx_keys, *sums, literal(0).label("m4")).where(
-        Transaction.type.in_(FLOW_TYPES)
-    )
+    flows = select(Transaction.project_id.label("pid"), *tx_keys, *sums, literal(0).label("m4"))
+    return _filtered_flows(flows, tx_dims, filters).group_by(Transaction.project_id, *tx_keys)
+
+
+def _filtered_flows(stmt, tx_dims: Sequence[str], filters: TxFilter):
+    """A SELECT over the transactions limited to the summed types and the filters (joins as needed)."""
+    stmt = stmt.where(Transaction.type.in_(FLOW_TYPES))
     if "source_kind" in tx_dims or filters.source_kinds:
-        flows = flows.outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
+        stmt = stmt.outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
     if filters.statuses:
-        flows = flows.join(Project, Project.id == Transaction.project_id).where(Project.status.in_(filters.statuses))
+        stmt = stmt.join(Project, Project.id == Transaction.project_id).where(Project.status.in_(filters.statuses))
     if filters.year_from is not None:
-        flows = flows.where(Transaction.value_date >= dt.date(filters.year_from, 1, 1))
+        stmt = stmt.where(Transaction.value_date >= dt.date(filters.year_from, 1, 1))
     if filters.year_to is not None:
-        flows = flows.where(Transaction.value_date < dt.date(filters.year_to + 1, 1, 1))
+        stmt = stmt.where(Transaction.value_date < dt.date(filters.year_to + 1, 1, 1))
     if filters.source_kinds:
-        flows = flows.where(FundingSource.kind.in_(filters.source_kinds))
+        stmt = stmt.where(FundingSource.kind.in_(filters.source_kinds))
     if filters.donor_ids:
-        flows = flows.where(Transaction.provider_org_id.in_(filters.donor_ids))
-    return flows.group_by(Transaction.project_id, *tx_keys)
+        stmt = stmt.where(Transaction.provider_org_id.in_(filters.donor_ids))
+    if filters.funding_source_ids:
+        stmt = stmt.where(Transaction.funding_source_id.in_(filters.funding_source_ids))
+    return stmt
 
 
 @contextmanager
