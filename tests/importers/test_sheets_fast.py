@@ -112,6 +112,10 @@ def test_a_transaction_location_is_made_when_asked(app, tmp_path):
         "only\n",
         "",
         "a,\xa0b ,c\n,,\n",
+        "a,b\n\n\r\n1,2",
+        "a,b\x0cc\n1,\x1e2\n",  # form feed and record separator stay inside their row
+        "a\u2028b,c\x85d\n1,2\n",
+        "x\vy,z\r\n",
     ],
 )
 def test_quote_free_csv_is_split_like_the_csv_module(text):
