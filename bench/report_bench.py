@@ -28,8 +28,14 @@ sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Reports: flows by region x area and the funding-gap workbook"
-HEAD = "0008_report_facts"  # a database migrated to an older head is rebuilt
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:54329/test_6")
+
+
+def _head() -> str:
+    """The newest migration (a database migrated to an older one is rebuilt)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(ROOT / "migrations")).get_current_head()
 
 
 def _timed(func, runs: int) -> tuple[float, object]:
@@ -60,7 +66,7 @@ def _prepare(url: str, projects: int, transactions: int, fresh: bool) -> tuple[o
                 with db.engine.connect() as conn:
                     have = conn.execute(text("SELECT count(*) FROM transactions")).scalar()
                     version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-                fresh = have < transactions or version != HEAD
+                fresh = have < transactions or version != _head()
             except Exception:  # noqa: BLE001 - no tables yet
                 fresh = True
         if fresh and db.engine.dialect.name == "postgresql":

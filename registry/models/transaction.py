@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import db
@@ -22,7 +22,13 @@ class Transaction(db.Model):
     __table_args__ = (
         CheckConstraint("usd_rate_date IS NULL OR usd_minor IS NOT NULL", name="usd_has_rate"),
         Index("ix_transactions_project_type", "project_id", "type"),
-        Index("ix_transactions_source", "funding_source_id"),
+        # Only the flows that name a source (most do not); every look-up gives one.
+        Index(
+            "ix_transactions_source",
+            "funding_source_id",
+            sqlite_where=text("funding_source_id IS NOT NULL"),
+            postgresql_where=text("funding_source_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
