@@ -56,7 +56,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Context, Decimal
+from decimal import Context, Decimal
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -251,10 +251,9 @@ class _Resolver:
         self.max_age = project_service._max_rate_age()
         # Caches of the fast path (tx_row), filled by the full path (_tx_values) as it validates.
         self._types: dict[Any, TransactionType] = {}
-        self._currencies: dict[Any, tuple[str, int]] = {}
-        self._usd_rates: dict[tuple[str, dt.date], tuple[Decimal, str, dt.date]] = {}
-        self._usd_places = money.minor_units("USD")
-        self._cent = Decimal(1).scaleb(-self._usd_places)
+        self._currencies: dict[Any, tuple[str, int, int]] = {}  # code, decimals, limit in minor units
+        # (currency, day) -> (ratio of money.minor_ratio to USD, the rate as text, the rate's day)
+        self._usd_rates: dict[tuple[str, dt.date], tuple[tuple[int, int], str, dt.date]] = {}
 
     def source(self, text: str) -> int | None:
         if text not in self.sources:
@@ -287,21 +286,21 @@ class _Resolver:
         a missing rate) takes the full path of ``_tx_values``, which raises its errors."""
         try:
             tx_type = self._types[t.type]
-            currency, places = self._currencies[t.currency]
+            currency, places, limit = self._currencies[t.currency]
             amount, on = t.amount, t.value_date
             if type(amount) is not Decimal or on is None:
                 raise LookupError
-            exponent = amount.as_tuple().exponent
-            # An exponent at or above -places: parse_amount accepts it and to_minor is exact.
-            if not isinstance(exponent, int) or -exponent > places:
+            # Exact minor units, as money.to_minor gives them (NaN and infinities raise here);
+            # more decimals than the currency has, or too large an amount, take the full path.
+            scaled = amount.scaleb(places)
+            amount_minor = int(scaled)
+            if amount_minor != scaled or not -limit < amount_minor < limit:
                 raise LookupError
-            amount_minor = int(amount.scaleb(places))
             if currency == "USD":
                 usd_minor, rate_text, rate_day = amount_minor, "1", on
             else:
-                rate, rate_text, rate_day = self._usd_rates[(currency, on)]
-                usd = _WIDE.multiply(amount, rate).quantize(self._cent, rounding=ROUND_HALF_EVEN)
-                usd_minor = int(usd.scaleb(self._usd_places))
+                ratio, rate_text, rate_day = self._usd_rates[(currency, on)]
+                usd_minor = money.convert_minor(amount_minor, ratio)
             source_id = provider_id = None
             if t.funding_source:
                 source_id = self.sources[t.funding_source]
@@ -311,7 +310,7 @@ class _Resolver:
                 provider_id = self.orgs[t.provider_org]
                 if provider_id is None:
                     raise LookupError
-        except (LookupError, TypeError):
+        except (LookupError, TypeError, ValueError, OverflowError):
             values = _tx_values(t, self)  # raises the service's error for a bad value
             self._learn(t, values)
             return tuple(values[name] for name in TX_FIELDS)
@@ -335,10 +334,12 @@ class _Resolver:
         """Remember what the full path validated, so the next rows like it take the fast one."""
         currency = values["currency"]
         self._types[t.type] = values["type"]
-        self._currencies[t.currency] = (currency, money.minor_units(currency))
+        places = money.minor_units(currency)
+        self._currencies[t.currency] = (currency, places, int(money.MAX_AMOUNT.scaleb(places)))
         if currency != "USD":
             rate, rate_day = self.rates[(currency, t.value_date)]
-            self._usd_rates[(currency, t.value_date)] = (rate, values["usd_rate"], rate_day)
+            ratio = money.minor_ratio(rate, currency, "USD")
+            self._usd_rates[(currency, t.value_date)] = (ratio, values["usd_rate"], rate_day)
 
 
 _TX_TYPES = {t.value: t for t in TransactionType}

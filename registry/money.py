@@ -25,6 +25,9 @@ RATE_SOURCE = "European Central Bank euro foreign exchange reference rates"
 # Value dates after the last published rate (recent or planned flows) use that last
 # rate for up to this many days; the recorded rate date shows it.
 FUTURE_GRACE_DAYS = 366
+# Larger amounts are typing mistakes, and would not fit a 64-bit count of minor units
+# (nor, once converted, of US cents).
+MAX_AMOUNT = Decimal(10) ** 14
 
 
 @cache
@@ -82,6 +85,8 @@ def parse_amount(value: str | int | Decimal, currency: str) -> Decimal:
         raise MoneyError(f"{value!r} is not a decimal amount") from None
     if not amount.is_finite():
         raise MoneyError(f"{value!r} is not a finite amount")
+    if abs(amount) >= MAX_AMOUNT:
+        raise MoneyError(f"{value} is too large: amounts stay below {MAX_AMOUNT:,}")
     places = minor_units(currency)
     exponent = amount.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
@@ -280,3 +285,28 @@ def convert(amount: Decimal, source: str, target: str, on: dt.date, max_age_days
         ctx.prec = 40
         value = amount * rate
     return Conversion(quantize(value, target), target, rate, rate_day)
+
+
+def divide_half_even(numerator: int, denominator: int) -> int:
+    """numerator / denominator (denominator > 0) rounded to an integer, ties to even."""
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2):
+        quotient += 1
+    return quotient
+
+
+def minor_ratio(rate: Decimal, source: str, target: str) -> tuple[int, int]:
+    """(numerator, denominator): minor units of ``source`` times numerator / denominator are
+    minor units of ``target`` at ``rate``, exactly (see ``convert_minor``)."""
+    numerator, denominator = rate.as_integer_ratio()
+    shift = minor_units(target) - minor_units(source)
+    if shift >= 0:
+        return numerator * 10**shift, denominator
+    return numerator, denominator * 10**-shift
+
+
+def convert_minor(minor: int, ratio: tuple[int, int]) -> int:
+    """Minor units converted at a ``minor_ratio``, rounded half-even once: the value ``convert``
+    gives, computed in integers (for the many amounts of an import or a report)."""
+    return divide_half_even(minor * ratio[0], ratio[1])

@@ -432,7 +432,6 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
     # (currency, day) -> (numerator, denominator): minor units of the flow's currency times
     # numerator / denominator are minor units of the report's currency, exactly.
     conversions: dict[tuple[str, dt.date], tuple[int, int]] = {}
-    target_places = money.minor_units(spec.currency)
 
     def converted(minor: int, cur: str, day: dt.date) -> int:
         if cur == spec.currency:
@@ -447,14 +446,11 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
                 # Planned flows dated beyond the published rates: the last rate, said in the notes.
                 rate, rate_day = money.exchange_rate(cur, spec.currency, day, STALE_RATE_DAYS)
                 stale.add((cur, day))
-            num, den = rate.as_integer_ratio()
-            shift = target_places - money.minor_units(cur)
-            ratio = (num * 10**shift, den) if shift >= 0 else (num, den * 10**-shift)
-            conversions[(cur, day)] = ratio
+            ratio = conversions[(cur, day)] = money.minor_ratio(rate, cur, spec.currency)
             rate_days.append(rate_day)
         # The same value as registry.money.convert (amount times rate, rounded half-even
         # once), in integers: a million groups cannot afford a Decimal context each.
-        return _divide_half_even(minor * ratio[0], ratio[1])
+        return money.convert_minor(minor, ratio)
 
     for row in queries.project_flow_sums(tx_dims, filters, usd=usd, breakpoints=breakpoints):
         pid = row[0]
@@ -496,15 +492,6 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
             f"rate history; the last earlier rate was used for them."
         )
     return StageOne(tx_dims, with_buckets, partial, need_applies, notes, rate_days)
-
-
-def _divide_half_even(numerator: int, denominator: int) -> int:
-    """numerator / denominator (denominator > 0) rounded to an integer, ties to even."""
-    quotient, remainder = divmod(numerator, denominator)
-    twice = 2 * remainder
-    if twice > denominator or (twice == denominator and quotient % 2):
-        quotient += 1
-    return quotient
 
 
 def run_report(

@@ -17,8 +17,7 @@ from registry.extensions import db
 from registry.models import Country, PriorityArea, Region
 from registry.services import shares
 
-# Larger amounts are typing mistakes, and would not fit a 64-bit count of minor units.
-MAX_AMOUNT = Decimal(10) ** 14
+MAX_AMOUNT = money.MAX_AMOUNT
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER keys
 ID = validate.Range(min=1, max=MAX_ID)
 YEAR = validate.Range(min=1900, max=2200)

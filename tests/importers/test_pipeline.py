@@ -76,6 +76,17 @@ def test_one_bad_record_rejects_everything(app, actor, make_org):
     assert any("XXX" in p["message"] and p["row"] == 2 for p in batch.problems)
 
 
+def test_an_amount_too_large_for_the_registry_is_a_cell_error_not_a_crash(app, actor, make_org):
+    """Beyond a hundred trillion the minor units would overflow their column: refused by cell."""
+    org = make_org(ref="DON")
+    before = (_count(Project), _count(Transaction))
+    batch = pipeline.run_import("test", "f.csv", b"big", org, actor, records=[_record(amount="99999999999999999999")])
+    assert batch.status == "failed"
+    assert (_count(Project), _count(Transaction)) == before
+    [problem] = batch.problems
+    assert "too large" in problem["message"] and problem["row"] == 2 and problem["value"] == "99999999999999999999"
+
+
 def test_same_file_twice_changes_nothing(app, actor, make_org):
     org = make_org(ref="DON")
     first = pipeline.run_import("test", "f.csv", b"same", org, actor, records=[_record()])

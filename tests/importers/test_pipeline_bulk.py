@@ -168,6 +168,11 @@ def test_fast_transaction_path_equals_the_full_validation(app, make_source, make
         _tx(currency="USD", amount=Decimal("99.99"), funding_source="FS-FAST", provider_org="PROV-FAST"),
         _tx(currency="JPY", amount=Decimal("125000"), value_date=dt.date(2019, 7, 4), description="x" * 1200),
         _tx(currency="GBP", amount=Decimal("0.07"), flow_type="10", finance_type="110", aid_type="C01"),
+        _tx(amount=Decimal("1000.500")),  # zeros beyond the currency's decimals are fine
+        _tx(amount=Decimal("-0.00")),
+        _tx(amount=Decimal("99999999999999.99")),  # the largest amount
+        _tx(currency="JPY", amount=Decimal("-99999999999999"), value_date=dt.date(2019, 7, 4)),
+        _tx(currency="SEK", amount=Decimal("0.05"), value_date=dt.date(2022, 5, 6)),
     ]
     fast = pipeline._Resolver()
     for record in records * 2:  # the second round takes the cached path
@@ -184,6 +189,11 @@ def test_fast_transaction_path_equals_the_full_validation(app, make_source, make
         _tx(currency="ABC"),
         _tx(type="grant"),
         _tx(amount=1.5),
+        _tx(amount=Decimal("NaN")),
+        _tx(amount=Decimal("-Infinity")),
+        _tx(amount=Decimal("100000000000000")),
+        _tx(amount=Decimal("99999999999999999999")),
+        _tx(amount=Decimal("1E+30")),
         _tx(value_date=None),
         _tx(funding_source="NO-SUCH-SOURCE"),
         _tx(provider_org="NO-SUCH-ORG"),

@@ -10,7 +10,7 @@ from registry.errors import ConversionError, MoneyError
 @pytest.mark.parametrize(
     ("text", "currency", "minor"),
     [
-        ("12345678901234567.89", "USD", 1234567890123456789),
+        ("99999999999999.99", "USD", 9999999999999999),  # the largest amount
         ("0.01", "EUR", 1),
         ("1500", "JPY", 1500),
         ("1.234", "KWD", 1234),
@@ -27,6 +27,13 @@ def test_amounts_round_trip_exactly_through_minor_units(text, currency, minor):
 def test_more_decimals_than_the_currency_allows_is_rejected_not_rounded(text, currency):
     with pytest.raises(MoneyError, match=f"more decimals than {currency} allows"):
         money.parse_amount(text, currency)
+
+
+@pytest.mark.parametrize("text", ["100000000000000", "-12345678901234567.89", "1E+30"])
+def test_amounts_of_a_hundred_trillion_or_more_are_refused(text):
+    """Typing mistakes, and beyond what the minor-unit columns hold once converted."""
+    with pytest.raises(MoneyError, match="too large"):
+        money.parse_amount(text, "USD")
 
 
 def test_trailing_zeros_beyond_the_decimals_are_fine():
@@ -129,3 +136,36 @@ def test_forms_and_the_finder_take_grouped_amounts(client):
     response = client.get("/api/v1/funding-sources/match?country=NPL&priority_area=23b&amount=12,5&currency=USD")
     assert response.status_code == 422
     assert "use a dot for decimals" in str(response.get_json())
+
+
+def test_integer_division_rounds_like_decimal_half_even():
+    """Imports and reports convert in integers; they must round exactly as Decimal does."""
+    import random
+    from decimal import ROUND_HALF_EVEN
+    from fractions import Fraction
+
+    rng = random.Random(4)
+    cases = [(5, 2), (-5, 2), (7, 2), (-7, 2), (1, 3), (-1, 3), (0, 7), (25, 10), (35, 10), (-25, 10)]
+    cases += [(rng.randint(-(10**18), 10**18), rng.randint(1, 10**12)) for _ in range(2000)]
+    for num, den in cases:
+        with localcontext() as ctx:
+            ctx.prec = 60  # exact for these sizes
+            expected = (Decimal(num) / Decimal(den)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+        assert money.divide_half_even(num, den) == int(expected) == round(Fraction(num, den)), (num, den)
+
+
+@pytest.mark.parametrize(
+    ("source", "target"), [("EUR", "USD"), ("JPY", "USD"), ("USD", "JPY"), ("ISK", "KRW"), ("GBP", "SEK")]
+)
+def test_converting_minor_units_in_integers_equals_convert(source, target):
+    import random
+
+    rng = random.Random(23)
+    for _ in range(500):
+        day = dt.date(2019, 1, 2) + dt.timedelta(days=rng.randint(0, 2400))
+        minor = rng.randint(-(10**15), 10**15)
+        amount = money.from_minor(minor, source)
+        expected = money.convert(amount, source, target, day)
+        rate, _day = money.exchange_rate(source, target, day)
+        converted = money.convert_minor(minor, money.minor_ratio(rate, source, target))
+        assert converted == money.to_minor(expected.amount, target), (amount, source, target, day)

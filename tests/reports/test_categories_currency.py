@@ -79,24 +79,6 @@ def test_yen_reports_have_no_decimals(make_project, make_transaction):
     assert report.total["commitment"] > 100_000
 
 
-def test_integer_conversion_rounds_like_decimal_half_even():
-    """The two-stage path converts in integers; it must round exactly as Decimal does."""
-    import random
-    from decimal import ROUND_HALF_EVEN, localcontext
-    from fractions import Fraction
-
-    from reports.flows import _divide_half_even
-
-    rng = random.Random(4)
-    cases = [(5, 2), (-5, 2), (7, 2), (-7, 2), (1, 3), (-1, 3), (0, 7), (25, 10), (35, 10), (-25, 10)]
-    cases += [(rng.randint(-(10**18), 10**18), rng.randint(1, 10**12)) for _ in range(2000)]
-    for num, den in cases:
-        with localcontext() as ctx:
-            ctx.prec = 60  # exact for these sizes
-            expected = (Decimal(num) / Decimal(den)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
-        assert _divide_half_even(num, den) == int(expected) == round(Fraction(num, den)), (num, den)
-
-
 def test_euro_report_equals_converting_each_day_with_the_money_module(make_project, make_transaction):
     """Each (project, currency, day) sum is converted as registry.money.convert converts it."""
     from registry import money
