@@ -153,6 +153,28 @@ def test_bulk_child_audit_and_undo_rows_equal_orm_rows(app, make_project, make_o
     assert len(stored) == 2 and stored[0] == stored[1] and loaded[0] == loaded[1]
 
 
+@pytest.mark.parametrize("n", [0, 1, 82, 83, 84, 250, 1001])
+def test_bulk_insert_writes_every_row_in_order_whatever_the_count(app, n):
+    """Rows go by multi-row statements within chunks: whole groups, a shorter last statement
+    and chunk edges all keep every row, its values and its order."""
+    batch = pipeline.ImportBatch(kind="test", filename="x", file_hash="1" * 64, status="pending", options={})
+    db.session.add(batch)
+    db.session.flush()
+    columns = ("batch_id", "entity_type", "entity_id", "action", "before")
+    insert = BulkInsert(db.session.connection(), ImportChange.__table__, columns)
+    insert.rows_per_statement = 83  # groups of 83 in chunks of 100: 83 + 17, 83 + 17, ...
+    rows = [(batch.id, "project", 700_000 + i, "create", {"i": i} if i % 3 else None) for i in range(n)]
+    assert insert.execute(rows, chunk_size=100) == n
+    stored = db.session.execute(
+        text("SELECT entity_id, before FROM import_changes WHERE entity_id >= 700000 ORDER BY id")
+    ).all()
+    assert [r[0] for r in stored] == [700_000 + i for i in range(n)]
+    loaded = db.session.scalars(
+        select(ImportChange.before).where(ImportChange.entity_id >= 700_000).order_by(ImportChange.id)
+    ).all()
+    assert loaded == [row[4] for row in rows]
+
+
 def _tx(**kw) -> TransactionRecord:
     data = {"type": "commitment", "amount": Decimal("1000.50"), "currency": "EUR", "value_date": dt.date(2021, 3, 1)}
     data.update(kw)
