@@ -82,8 +82,10 @@ def _apply(source: FundingSource, data: dict[str, Any]) -> None:
                 try:
                     value = SourceKind(value)
                 except ValueError:
+                    kinds = ", ".join(k.value for k in SourceKind)
                     raise ValidationError(
-                        f"Unknown kind {value!r}", {"kind": ["Unknown funding source kind"]}
+                        f"Unknown kind {value!r}; a funding source is one of: {kinds}",
+                        {"kind": [f"Unknown funding source kind (one of: {kinds})"]},
                     ) from None
             if key == "managing_org_id" and db.session.get(Organisation, value) is None:
                 raise ValidationError("Unknown managing organisation", {"managing_org_id": ["No such organisation"]})

@@ -89,6 +89,18 @@ def test_funding_source_validation(api, donor, change, field):
     assert db.session.scalar(select(FundingSource).where(FundingSource.ref == "S1")) is None
 
 
+def test_an_unknown_funding_source_kind_names_the_kinds(app, actor, make_org):
+    """Scripts and forms that reach the service with a wrong kind learn the right ones."""
+    from registry.errors import ValidationError
+    from registry.services.funding import create_funding_source
+
+    body = {"ref": "S2", "name": "S", "kind": "gift", "managing_org_id": make_org().id}
+    with pytest.raises(ValidationError) as error:
+        create_funding_source(actor, body)
+    assert "'gift'" in error.value.message and "bilateral_oda" in error.value.message
+    assert "trust_fund" in error.value.errors["kind"][0]
+
+
 def test_organisation_lifecycle(api, admin, donor):
     _, token = admin
     body = {"ref": "KE-ICTA", "name": "ICT Authority", "kind": "government", "country_iso3": "KEN"}
