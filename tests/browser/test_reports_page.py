@@ -41,6 +41,17 @@ def test_reports_cross_tab_and_download(page, live_server):
     screenshot(page, "reports-cross-tab")
 
 
+def test_a_two_way_table_in_dollars_fits_a_laptop_screen(page, live_server):
+    """Region x priority area with every measure to the cent, at 1280 px: no sideways scroll,
+    and a label like 'Global/unallocated' breaks after its slash instead of widening its column."""
+    page.goto(live_server + "/reports/?by=region&by2=priority_area")
+    scroll, width = page.evaluate(
+        "() => { const e = document.querySelector('.table-scroll'); return [e.scrollWidth, e.clientWidth] }"
+    )
+    assert scroll <= width, (scroll, width)
+    assert "/<wbr>" in page.locator("table.report-table tbody").inner_html()
+
+
 def test_reports_page_fits_a_phone(phone_page, live_server):
     phone_page.goto(live_server + "/reports/")
     assert phone_page.locator("figure.chart svg").count() == 5
