@@ -310,7 +310,7 @@ class _Resolver:
                 provider_id = self.orgs[t.provider_org]
                 if provider_id is None:
                     raise LookupError
-        except (LookupError, TypeError, ValueError, OverflowError):
+        except (LookupError, TypeError, ValueError, ArithmeticError):  # ArithmeticError: sNaN, overflow
             values = _tx_values(t, self)  # raises the service's error for a bad value
             self._learn(t, values)
             return tuple(values[name] for name in TX_FIELDS)

@@ -212,6 +212,7 @@ def test_fast_transaction_path_equals_the_full_validation(app, make_source, make
         _tx(type="grant"),
         _tx(amount=1.5),
         _tx(amount=Decimal("NaN")),
+        _tx(amount=Decimal("sNaN")),
         _tx(amount=Decimal("-Infinity")),
         _tx(amount=Decimal("100000000000000")),
         _tx(amount=Decimal("99999999999999999999")),
