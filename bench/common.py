@@ -48,3 +48,19 @@ def machine() -> str:
         f"{os.cpu_count()} CPU(s) ({cpu}), Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}, load average at start {load:.2f}"
     )
+
+
+def write_section(heading: str, text: str) -> None:
+    """Put ``text`` (which starts with its own ``## `` heading) into bench/RESULTS.md, in place
+    of the section whose heading starts with ``heading``; other sections are kept as they are."""
+    results = ROOT / "bench" / "RESULTS.md"
+    current = results.read_text("utf-8") if results.exists() else "# Benchmark results\n"
+    lines = current.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
+    if start is None:
+        current = current.rstrip() + "\n\n" + text.strip() + "\n"
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        before, after = "\n".join(lines[:start]).rstrip(), "\n".join(lines[end:])
+        current = before + "\n\n" + text.strip() + "\n" + ("\n" + after.rstrip() + "\n" if after else "")
+    results.write_text(current, "utf-8")

@@ -1,6 +1,6 @@
 """Benchmark: one year of OECD CRS (~250,000 rows) imported end to end into SQLite.
 
-Run: .venv/bin/python bench/crs_bench.py [ROWS [IMPORT_ROWS]]   (figures appended to bench/RESULTS.md)
+Run: .venv/bin/python bench/crs_bench.py [ROWS [IMPORT_ROWS]]   (its section of bench/RESULTS.md is replaced)
 ROWS are read (parse, map, group, infer areas); IMPORT_ROWS (default ROWS) go end to end
 through the shared pipeline into SQLite.
 Target (issue 5): under 60 s on a 2-core machine.
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, fresh_app, machine, peak_rss_mb
+from common import fresh_app, machine, peak_rss_mb, write_section
 from crs_synth import write_crs
 
 
@@ -73,11 +73,7 @@ def main(rows: int = 250_000, import_rows: int | None = None) -> None:
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    results = ROOT / "bench" / "RESULTS.md"
-    with open(results, "a", encoding="utf-8") as handle:
-        if results.stat().st_size == 0:
-            handle.write("# Benchmark results\n")
-        handle.write(text)
+    write_section("## OECD CRS import (issue 5)", text)
 
 
 if __name__ == "__main__":

@@ -264,16 +264,6 @@ def machine() -> str:
     )
 
 
-def write_results(text: str) -> None:
-    results = REPO / "bench" / "RESULTS.md"
-    current = results.read_text("utf-8") if results.exists() else "# Benchmark results\n"
-    if SECTION in current:
-        before, _, after = current.partition(SECTION)
-        rest = after.split("\n## ", 1)
-        current = before.rstrip() + "\n" + (("\n## " + rest[1]) if len(rest) > 1 else "")
-    results.write_text(current.rstrip() + "\n\n" + text.strip() + "\n", "utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -356,7 +346,9 @@ INSERT statement, in chunks of 5,000; one audit event per project).
 """
     print(text)
     if not args.no_write:
-        write_results(text)
+        from common import write_section
+
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Reports: flows by region x area and the funding-gap workbook"
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:54329/test_6")
 
@@ -254,15 +253,9 @@ def _write(results: list[dict], seeds: dict[str, float | None], args) -> str:
         "",
     ]
     text = "\n".join(lines)
-    existing = RESULTS.read_text("utf-8") if RESULTS.exists() else "# Benchmark results\n\n"
-    if SECTION in existing:
-        before, _, after = existing.partition(SECTION)
-        rest = after.split("\n## ", 1)
-        after = ("\n## " + rest[1]) if len(rest) == 2 else ""
-        existing = before.rstrip() + "\n\n" + text + after
-    else:
-        existing = existing.rstrip() + "\n\n" + text
-    RESULTS.write_text(existing.rstrip() + "\n", "utf-8")
+    from common import write_section
+
+    write_section(SECTION, text)
     return text
 
 
