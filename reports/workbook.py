@@ -39,6 +39,7 @@ SHEET_MEASURES = [
     "undisbursed",
     "projects",
 ]
+SUMMARY_ONLY = ["pledge", "expenditure"]  # on the summary sheet, not in the tables
 SHEETS = (
     "About",
     "Summary",
@@ -110,12 +111,14 @@ def _coverage_rules(sheet, first_row: int, last_row: int, col: int, fmt: _Format
     sheet.conditional_format(*rng, {"type": "cell", "criteria": ">", "value": 0.8, "format": fmt.high})
 
 
-def _table_sheet(book, fmt: _Formats, name: str, title: str, report: Report, chart: bool = True) -> None:
+def _table_sheet(
+    book, fmt: _Formats, name: str, title: str, report: Report, chart: bool = True, measures: list | None = None
+) -> None:
     """One dimension per row, the gap measures in columns, the total last, a native bar chart."""
     sheet = book.add_worksheet(name)
     spec = report.spec
     dims = spec.dimensions
-    measures = spec.measures
+    measures = [m for m in spec.measures if measures is None or m in measures]
     sheet.write_string(0, 0, title, fmt.title)
     sheet.write_string(1, 0, f"Amounts in {spec.currency}. " + " ".join(report.notes[:1]), fmt.subtitle)
     head = 3
@@ -253,7 +256,11 @@ def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
         sheet.write_string(start, c, text, fmt.header)
     r = start
     for r, row in enumerate(by_year.rows, start=start + 1):
-        sheet.write_string(r, 0, str(row["year_label"]), fmt.text)
+        label = str(row["year_label"])
+        if label.isdigit():
+            sheet.write_number(r, 0, int(label))  # a year, sortable and filterable as a number
+        else:
+            sheet.write_string(r, 0, label, fmt.text)
         for c, m in enumerate(("commitment", "disbursement", "need"), start=1):
             _write_value(sheet, r, c, m, row.get(m), fmt)
     sheet.freeze_panes(4, 0)
@@ -399,7 +406,9 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
     totals: dict = {}  # every sheet has the same filters, so the same grand total
 
     def report(dims: list[str], stage=None) -> Report:
-        one = dataclasses.replace(base, dimensions=dims)
+        # the region sheet's report also gives the summary its pledges and expenditure
+        extra = SUMMARY_ONLY if dims == ["region"] else []
+        one = dataclasses.replace(base, dimensions=dims, measures=[*base.measures, *extra])
         return run_report(one, first=first, context=context, stage=stage, totals=totals)
 
     by_year = run_report(dataclasses.replace(base, dimensions=["year"]), context=context, totals=totals)
@@ -428,7 +437,7 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
     fmt = _Formats(book, spec.currency)
     _about_sheet(book, fmt, base, [by_region, by_category, by_area, cross], generated)
     _summary_sheet(book, fmt, by_region, by_year)
-    _table_sheet(book, fmt, "By region", "Funding by region", by_region)
+    _table_sheet(book, fmt, "By region", "Funding by region", by_region, measures=SHEET_MEASURES)
     _table_sheet(book, fmt, "By category", "Funding by recipient category (rows overlap)", by_category)
     _table_sheet(book, fmt, "By priority area", "Funding by Tunis Agenda paragraph 23 area", by_area)
     _matrix_sheet(book, fmt, cross, ref.areas)

@@ -69,14 +69,27 @@ def test_workbook_has_the_sheets_and_no_formulas(hostile):
     assert any(t and "Commitments divided by need" in t for t in texts)
 
 
-def test_workbook_figures_match_the_report(hostile):
-    data = funding_gap_workbook(build_spec(by="region"))
+@pytest.mark.parametrize("currency", ["USD", "EUR"])
+def test_workbook_figures_match_the_report(hostile, make_transaction, currency):
+    make_transaction(hostile, type="pledge", amount=Decimal("300.00"))
+    make_transaction(hostile, type="expenditure", amount=Decimal("45.50"))
+    data = funding_gap_workbook(build_spec(by="region", currency=currency))
     book = openpyxl.load_workbook(io.BytesIO(data))
     summary = book["Summary"]
     values = {summary.cell(row=r, column=1).value: summary.cell(row=r, column=2).value for r in range(5, 14)}
-    report = flows_report(by="region")
-    assert Decimal(str(values["Commitments"])) == report.total["commitment"]
-    assert Decimal(str(values["Funding gap"])) == report.total["gap"]
+    report = flows_report(by="region", currency=currency)
+    for name, measure in [
+        ("Commitments", "commitment"),
+        ("Funding gap", "gap"),
+        ("Pledges", "pledge"),  # every summary figure is filled in, in dollars too
+        ("Expenditure", "expenditure"),
+    ]:
+        assert values[name] is not None and Decimal(str(values[name])) == report.total[measure], name
+    assert report.total["pledge"] > 0 and report.total["expenditure"] > 0
+    # the sheets' tables keep their gap measures only
+    assert [c.value for c in book["By region"][4]][-1] == "Projects"
+    years = [summary.cell(row=r, column=1).value for r in range(17, summary.max_row + 1)]
+    assert years and all(isinstance(y, int) for y in years if y is not None)
 
 
 def test_single_report_workbook_opens(hostile):
