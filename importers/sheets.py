@@ -647,9 +647,9 @@ def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7
         if convention == "mdy":
             return _date(y, a, b, text)
         raise CellError(
-            f"{text!r} could be {a} {_month(b)} or {b} {_month(a)} {y}: say whether this file "
-            "writes "
-            "dates day/month/year or month/day/year (option dates = dmy or mdy)",
+            f"{text!r} could be {a} {_month(b)} or {b} {_month(a)} {y}: say whether this file writes "
+            "dates day/month/year or month/day/year (on the upload page 'Dates like 03/04/2021 mean'; "
+            "--dates dmy or mdy on the command line; dates=dmy or mdy in the API)",
             "ambiguous_date",
         )
     m = _DATE_WORDS.fullmatch(norm(t))

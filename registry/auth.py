@@ -97,6 +97,7 @@ def roles_required(*roles: str) -> Callable:
                 raise PermissionDenied("Your role does not allow this")
             return view(*args, **kwargs)
 
+        wrapped.allowed_roles = roles  # type: ignore[attr-defined]  # read by the navigation
         return wrapped
 
     return decorator

@@ -106,9 +106,16 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def navigation():
         endpoints = set(app.view_functions)
+        user = g.get("user")
+
+        def offered(endpoint: str) -> bool:
+            # A page whose view admits only some roles is not offered to a user of another
+            # role (a visitor still sees it: following it leads to the login).
+            roles = getattr(app.view_functions[endpoint], "allowed_roles", ())
+            return not roles or user is None or user.role.value in roles
 
         return {
-            "nav_items": [(e, text) for e, text in NAV if e in endpoints],
+            "nav_items": [(e, text) for e, text in NAV if e in endpoints and offered(e)],
             "has_endpoint": lambda name: name in endpoints,
-            "current_user": g.get("user"),
+            "current_user": user,
         }

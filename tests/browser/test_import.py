@@ -54,5 +54,18 @@ def test_upload_fix_mapping_preview_commit(page, live_server, tmp_path):
     page.get_by_text("Imported.").wait_for()
     assert page.locator("#batch-status").inner_text() == "committed"
     screenshot(page, "import-3-committed")
+    committed = page.url
+
+    # Undo asks first: a dismissed question leaves the import in place, an accepted one undoes it.
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.locator("#undo").click()
+    assert questions and questions[0].startswith("Undo this import?")
+    assert page.url == committed and page.locator("#batch-status").inner_text() == "committed"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#undo").click()
+    page.get_by_text("The import was undone").wait_for()
+    page.goto(committed)
+    assert page.locator("#batch-status").inner_text() == "undone"
     page.goto(live_server + "/imports/")
     assert page.get_by_text("Use the column mapping you confirmed").count() == 1

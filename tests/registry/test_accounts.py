@@ -173,3 +173,18 @@ def test_users_token_and_revoke(runner, client, make_user, make_project):
     assert "Revoked 1" in result.output and accounts.user_for_token(first) is None
     assert runner.invoke(args=["users", "revoke", "--email", user.email]).exit_code != 0
     assert runner.invoke(args=["users", "token", "--email", "nobody@x.org"]).exit_code != 0
+
+
+@pytest.mark.parametrize(
+    ("role", "offered"), [(None, True), ("donor", True), ("admin", True), ("analyst", False), ("government", False)]
+)
+def test_the_navigation_offers_import_only_to_roles_that_may_import(client, make_user, role, offered):
+    """An analyst or a government officer is not sent to a page that answers 403."""
+    if role:
+        country = "NPL" if role == "government" else None
+        user, _ = make_user(role, password="correct horse battery", country=country)
+        db.session.commit()
+        client.post("/login", data={"email": user.email, "password": "correct horse battery"})
+    page = client.get("/").get_data(as_text=True)
+    assert ('href="/imports/"' in page) is offered
+    assert 'href="/reports/"' in page
