@@ -119,7 +119,11 @@ def heat_map(
 ) -> str:
     """A matrix of coloured cells (darker = more), with the amounts written in."""
     label_w, cell_w, cell_h, top = 230, 44, 30, 70
-    width = label_w + cell_w * max(1, len(cols)) + 20
+    # Column labels longer than a cell ("Unallocated") are written slanted, with room above.
+    slanted = max((len(_truncate(c, 16)) for c in cols), default=0) > 5
+    if slanted:
+        top += 5 * max(len(_truncate(c, 16)) for c in cols)
+    width = label_w + cell_w * max(1, len(cols)) + 20 + (60 if slanted else 0)
     height = top + cell_h * max(1, len(rows)) + 30
     peak = max([v for v in values.values() if v > 0] + [Decimal(1)])
     body = [
@@ -128,9 +132,16 @@ def heat_map(
     ]
     for j, col in enumerate(cols):
         x = label_w + j * cell_w + cell_w / 2
-        body.append(
-            f'<text x="{x:.1f}" y="{top - 8}" text-anchor="middle" font-weight="600" fill="{INK}">{escape(col)}</text>'
-        )
+        if slanted:
+            body.append(
+                f'<text x="{x:.1f}" y="{top - 8}" transform="rotate(-40 {x:.1f} {top - 8})" font-weight="600" '
+                f'fill="{INK}">{escape(_truncate(col, 16))}</text>'
+            )
+        else:
+            body.append(
+                f'<text x="{x:.1f}" y="{top - 8}" text-anchor="middle" font-weight="600" fill="{INK}">'
+                f"{escape(col)}</text>"
+            )
     for i, row in enumerate(rows):
         y = top + i * cell_h
         body.append(

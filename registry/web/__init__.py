@@ -29,9 +29,12 @@ def percent(value: Decimal | None) -> str:
     return "–" if value is None else f"{Decimal(value).normalize():f} %"
 
 
-def minor_money(minor: int | None, currency: str) -> str:
-    """Integer minor units shown as an amount of the currency."""
-    return "–" if minor is None else format_amount(from_minor(minor, currency), currency)
+def minor_money(minor: int | None, currency: str, with_code: bool = True) -> str:
+    """Integer minor units shown as an amount of the currency (its code after it unless told not to)."""
+    if minor is None:
+        return "–"
+    text = format_amount(from_minor(minor, currency), currency)
+    return text if with_code else text.removesuffix(f" {currency}")
 
 
 def audit_value(value: Any) -> str:

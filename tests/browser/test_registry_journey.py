@@ -134,3 +134,14 @@ def test_project_form_fits_a_phone(phone_page, live_server):
     place = phone_page.locator("#recipients-0-place").bounding_box()
     share = phone_page.locator("#recipients-0-share").bounding_box()
     assert abs(place["y"] - share["y"]) < 5 and share["x"] > place["x"]
+
+
+def test_a_project_with_its_edit_actions_fits_a_phone(phone_page, live_server):
+    """An editor's transactions table has an actions column with a visually hidden header: that
+    header must stay inside the table's scroll box, not widen the page."""
+    login(phone_page, live_server, "admin@demo.invalid")
+    phone_page.wait_for_url(live_server + "/")
+    phone_page.goto(live_server + "/projects/1")
+    assert phone_page.locator("#transactions th .visually-hidden").count() == 1  # the editor's view
+    screenshot(phone_page, "project-editor-phone")
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
