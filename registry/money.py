@@ -258,6 +258,13 @@ def rate_table() -> RateTable:
     return RateTable.from_ecb_file(_shipped_rates_path())
 
 
+def convertible_currencies() -> list[str]:
+    """The ISO codes the registry can convert (those with ECB reference rates, and USD and EUR),
+    sorted: what forms offer wherever an amount is converted to US dollars."""
+    known = rate_table().currencies | {"USD", "EUR"}
+    return sorted(code for code in currencies() if code in known)
+
+
 RATE_PRECISION = 12  # significant digits recorded for a cross rate
 
 

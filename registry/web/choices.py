@@ -68,9 +68,10 @@ class Choices:
 
     @cached_property
     def currencies(self) -> list[tuple[str, str]]:
-        table = money.currencies()
-        rest = sorted(c for c in table if c not in COMMON_CURRENCIES)
-        return [(c, f"{c} · {table[c][0]}") for c in [*COMMON_CURRENCIES, *rest] if c in table]
+        """The currencies an amount may be given in: those the registry can convert (ECB rates)."""
+        table, usable = money.currencies(), money.convertible_currencies()
+        rest = [c for c in usable if c not in COMMON_CURRENCIES]
+        return [(c, f"{c} · {table[c][0]}") for c in [*COMMON_CURRENCIES, *rest] if c in usable]
 
     statuses = [(s.value, label(s.value)) for s in ProjectStatus]
     source_kinds = [(k.value, label(k.value)) for k in SourceKind]

@@ -26,7 +26,7 @@ from registry.errors import RegistryError, ValidationError
 from registry.extensions import db
 from registry.models import Country, Organisation, PriorityArea
 from registry.models.types import Instrument, OrganisationKind, ProjectStatus, Role
-from registry.money import currencies
+from registry.money import convertible_currencies
 from registry.services import marketplace, matching
 from registry.web.links import has_endpoint, project_url, source_url
 
@@ -62,7 +62,7 @@ def _choices() -> dict[str, Any]:
         "countries": countries,
         "areas": db.session.scalars(select(PriorityArea).order_by(PriorityArea.code)).all(),
         "instruments": [i.value for i in Instrument],
-        "currencies": sorted(currencies()),
+        "currencies": convertible_currencies(),
     }
 
 
@@ -291,7 +291,7 @@ def pipeline_project(project_id: int):
         my_sources=marketplace.sources_for(actor),
         commitments=[t for t in project.transactions if t.type.value == "commitment"],
         today=dt.date.today().isoformat(),
-        currencies=sorted(currencies()),
+        currencies=convertible_currencies(),
     )
 
 
