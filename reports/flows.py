@@ -100,6 +100,11 @@ NEED_NOT_ATTRIBUTED = (
     "funding source, source kind, finance type or flow type."
 )
 GLOBAL = "Global/unallocated"
+NEGATIVE_GAP = (
+    "A negative funding gap means more was committed than the need stated: projects funded beyond "
+    "their need, or with no need recorded (their commitments still count against the total need). "
+    "Gaps are not floored at zero, so that rows add up to the total."
+)
 UNALLOCATED_AREA = "Unallocated"
 NO_CATEGORY = "Not in any category"
 NOT_RECORDED = "Not recorded"
@@ -878,6 +883,8 @@ def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_
         f"projects without a priority area as '{UNALLOCATED_AREA}'."
     )
     notes.append("Projects are counted once per row; a project spread over several rows appears in each.")
+    if need_applies and "gap" in spec.measures and any(r["gap"] < 0 for r in [*exact_rows, total_exact]):
+        notes.append(NEGATIVE_GAP)
     if need_applies and ("year" in dims or spec.year_from or spec.year_to):
         notes.append("The need of a project is counted in the year of its need date.")
     if currency == "USD":

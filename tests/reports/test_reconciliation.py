@@ -211,3 +211,21 @@ def test_synthetic_registry_reconciles(runner):
         assert [r["projects"] for r in fast.rows] == [r["projects"] for r in slow.rows], by
     again = runner.invoke(args=["seed", "synthetic", "--projects", "5", "--transactions", "5"])
     assert again.exit_code == 1 and "already loaded" in again.output
+
+
+def test_a_negative_gap_is_explained_and_not_floored(make_project, make_transaction):
+    """Commitments beyond a stated need (or without one) make a negative gap, said in the notes."""
+    from reports.flows import NEGATIVE_GAP
+
+    funded = make_project(need={"amount": "1000.00", "currency": "USD"}, areas=[{"code": "23b"}])
+    make_transaction(funded, amount=Decimal("400.00"))
+    report = flows_report(by="priority_area")
+    assert report.total["gap"] == Decimal("600.00") and NEGATIVE_GAP not in report.notes
+
+    no_need = make_project(need=None, areas=[])
+    make_transaction(no_need, amount=Decimal("250.00"))
+    report = flows_report(by="priority_area")
+    gaps = {row["priority_area"]: row["gap"] for row in report.rows}
+    assert gaps[UNALLOCATED_AREA] == Decimal("-250.00")
+    assert sum(gaps.values()) == report.total["gap"] == Decimal("350.00")
+    assert NEGATIVE_GAP in report.notes
