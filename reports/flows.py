@@ -20,12 +20,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from math import floor
 
 from registry import money
 from registry.errors import ConversionError, ValidationError
 from registry.models import FundingSource, Organisation
 from registry.models.types import ProjectStatus, SourceKind, label
+from registry.services.shares import UNALLOCATED_AREA, allocate
 from reports import queries
 from reports.queries import TX_DIMENSIONS, TxFilter
 
@@ -105,7 +105,6 @@ NEGATIVE_GAP = (
     "their need, or with no need recorded (their commitments still count against the total need). "
     "Gaps are not floored at zero, so that rows add up to the total."
 )
-UNALLOCATED_AREA = "Unallocated"
 NO_CATEGORY = "Not in any category"
 NOT_RECORDED = "Not recorded"
 STALE_RATE_DAYS = 36_600  # fall back to the last earlier rate, however old (noted in the report)
@@ -258,20 +257,6 @@ def build_spec(
 
 
 # -- rounding ----------------------------------------------------------------
-
-
-def allocate(exact: Sequence[Fraction], total: Fraction) -> tuple[list[int], int]:
-    """Round ``exact`` values to integers that add up to the rounded ``total`` (largest remainder)."""
-    target = round(total)  # Fraction.__round__ is exact, ties to even
-    if all(type(x) is int for x in exact) and sum(exact) == target:
-        return list(exact), target  # whole minor units already (rows without share weighting)
-    floors = [floor(x) for x in exact]
-    missing = target - sum(floors)
-    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
-    out = list(floors)
-    for i in order[:missing]:
-        out[i] += 1
-    return out, target
 
 
 # -- the engine ----------------------------------------------------------------

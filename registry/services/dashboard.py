@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from sqlalchemy import func, select
 
@@ -17,9 +19,9 @@ from registry.models import (
     ProjectRecipient,
     Transaction,
 )
-from registry.models.project import SHARE_WHOLE
 from registry.models.types import ProjectStatus, TransactionType
 from registry.money import from_minor
+from registry.services.shares import UNALLOCATED_AREA, allocate
 
 
 @dataclass
@@ -33,7 +35,7 @@ class Headline:
     usd_by_type: dict[str, Decimal]
     first_year: int | None
     last_year: int | None
-    areas: list[tuple[str, str, Decimal]]
+    areas: list[tuple[str, str, Decimal]]  # (code, name, USD); code "" for the unallocated row
     demo: bool
 
 
@@ -49,22 +51,7 @@ def headline() -> Headline:
             ProjectRecipient.country_iso3.is_not(None)
         )
     )
-    # Commitments by priority area, share-weighted (integer arithmetic, cents).
-    weighted = (
-        select(
-            ProjectArea.area_code,
-            func.sum(Transaction.usd_minor * ProjectArea.share_ppm),
-        )
-        .join(Transaction, Transaction.project_id == ProjectArea.project_id)
-        .where(Transaction.type == TransactionType.COMMITMENT)
-        .group_by(ProjectArea.area_code)
-    )
-    by_area = dict(db.session.execute(weighted).all())
-    names = dict(db.session.execute(select(PriorityArea.code, PriorityArea.short_name)).all())
-    areas = [
-        (code, names[code], from_minor(round(Decimal(int(by_area.get(code) or 0)) / SHARE_WHOLE), "USD"))
-        for code in sorted(names)
-    ]
+    areas = _commitments_by_area()
     return Headline(
         projects=count(Project),
         pipeline=db.session.scalar(
@@ -80,3 +67,38 @@ def headline() -> Headline:
         areas=areas,
         demo=bool(db.session.scalar(select(func.count()).select_from(Project).where(Project.demo.is_(True)))),
     )
+
+
+def _commitments_by_area() -> list[tuple[str, str, Decimal]]:
+    """USD commitments by priority area, as the reports give them to the cent: each project's
+    commitments split by its area shares (normalised by their total), projects without an area
+    as 'Unallocated', rounded by largest remainder so the rows add up to all commitments."""
+    per_project = dict(
+        db.session.execute(
+            select(Transaction.project_id, func.sum(Transaction.usd_minor))
+            .where(Transaction.type == TransactionType.COMMITMENT)
+            .group_by(Transaction.project_id)
+        ).all()
+    )
+    project_areas: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for project_id, code, ppm in db.session.execute(
+        select(ProjectArea.project_id, ProjectArea.area_code, ProjectArea.share_ppm)
+    ):
+        project_areas[project_id].append((code, ppm))
+    exact: dict[str, Fraction] = defaultdict(Fraction)
+    for project_id, usd in per_project.items():
+        usd = int(usd or 0)
+        shares = project_areas.get(project_id)
+        if not shares:
+            exact[""] += usd
+            continue
+        whole = sum(ppm for _code, ppm in shares)
+        for code, ppm in shares:
+            exact[code] += Fraction(usd * ppm, whole)
+    names = dict(db.session.execute(select(PriorityArea.code, PriorityArea.short_name)).all())
+    codes = sorted(names) + ([""] if exact.get("") else [])
+    shown, _total = allocate([exact.get(code, Fraction(0)) for code in codes], sum(exact.values(), Fraction(0)))
+    return [
+        (code, names.get(code, UNALLOCATED_AREA), from_minor(minor, "USD"))
+        for code, minor in zip(codes, shown, strict=True)
+    ]

@@ -1,9 +1,11 @@
-"""Percentage shares: exact parsing and the rule that a set sums to 100."""
+"""Percentage shares: exact parsing, the rule that a set sums to 100, and amounts split by shares."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from math import floor
 
 from registry.errors import ValidationError
 from registry.models.project import SHARE_SCALE, SHARE_WHOLE
@@ -51,3 +53,23 @@ def split_evenly(n: int) -> list[int]:
 def share_text(ppm: int) -> str:
     """A share as a plain percentage string: 1_000_000 -> "100", 333_333 -> "33.3333"."""
     return f"{(Decimal(ppm) / SHARE_SCALE).normalize():f}"
+
+
+# The row of the amounts of projects that have no priority area.
+UNALLOCATED_AREA = "Unallocated"
+
+
+def allocate(exact: Sequence[Fraction | int], total: Fraction | int) -> tuple[list[int], int]:
+    """Round ``exact`` values to integers that add up to the rounded ``total`` (largest remainder:
+    each value is floored and the missing units go to the largest fractional parts, ties to the
+    earlier value). Every page and report that splits amounts by shares rounds this way."""
+    target = round(total)  # Fraction.__round__ is exact, ties to even
+    if all(type(x) is int for x in exact) and sum(exact) == target:
+        return list(exact), target  # whole minor units already (rows without share weighting)
+    floors = [floor(x) for x in exact]
+    missing = target - sum(floors)
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+    out = list(floors)
+    for i in order[:missing]:
+        out[i] += 1
+    return out, target

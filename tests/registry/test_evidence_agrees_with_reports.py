@@ -69,3 +69,40 @@ def test_evidence_numbers_agree_with_the_flows_report(app, history):
     # 1000 USD x 60 % + 333.33 EUR at the 2019-05-06 rate; Bangladesh and disbursements not counted.
     euro = money.convert(Decimal("333.33"), "EUR", "USD", dt.date(2019, 5, 6)).amount
     assert in_country == Decimal("600.00") + euro
+
+
+def test_the_overview_page_shows_the_reports_figures_by_area_to_the_cent(
+    client, make_project, make_transaction, make_org
+):
+    """The home page's commitments by area equal the report by priority area, cent for cent,
+    thirds and unallocated projects included, and its rows add up to all commitments."""
+    from registry.services.dashboard import headline
+
+    donor = make_org(ref="THIRDS")
+    thirds = make_project(
+        org=donor,
+        areas=[
+            {"code": "23a", "share": Decimal("33.3333")},
+            {"code": "23b", "share": Decimal("33.3333")},
+            {"code": "23c", "share": Decimal("33.3334")},
+        ],
+    )
+    for amount in ("100.00", "0.05", "1234.57"):
+        make_transaction(thirds, amount=Decimal(amount), currency="USD")
+    make_transaction(thirds, amount=Decimal("999.99"), currency="EUR", value_date=dt.date(2021, 6, 1))
+    odd = make_project(org=donor, areas=[{"code": "23b", "share": Decimal("99.99")}])  # normalised
+    make_transaction(odd, amount=Decimal("10.01"), currency="USD")
+    no_area = make_project(org=donor, areas=[])
+    make_transaction(no_area, amount=Decimal("7.77"), currency="USD")
+
+    home = {code or "Unallocated": amount for code, _name, amount in headline().areas}
+    report = flows_report(by="priority_area", measures="commitment")
+    expected = {
+        row["priority_area_label"].split(" ")[0] if row["priority_area"] else "Unallocated": row["commitment"]
+        for row in report.rows
+    }
+    for key, amount in expected.items():
+        assert home.get(key, Decimal(0)) == amount, key
+    assert sum(home.values()) == report.total["commitment"]
+    assert home["Unallocated"] == Decimal("7.77")
+    assert "Unallocated" in client.get("/").get_data(as_text=True)
