@@ -325,7 +325,10 @@ def transaction_new(project_id: int):
             "success",
         )
         return redirect(url_for("web.project", project_id=project_id) + "#transactions")
-    values = {"type": "commitment", "currency": "USD"}
+    # The project's own currency first: its latest flow's, else its need's.
+    latest = max(item.transactions, key=lambda t: (t.value_date, t.id), default=None)
+    currency = latest.currency if latest else (item.need_currency or "USD")
+    values = {"type": "commitment", "currency": currency}
     return render_transaction_form(item, None, values)
 
 

@@ -154,6 +154,9 @@ def test_transactions_add_edit_delete_with_usd_value(donor_client):
         "value_date": "2021-03-15",
     }
     assert donor_client.post(f"{url}/new", data=form).status_code == 302
+    # the next flow's form starts in the project's own currency, as a commitment
+    blank = donor_client.get(f"{url}/new").data.decode()
+    assert 'value="EUR" selected' in blank and 'value="commitment" selected' in blank
     tx = db.session.scalar(select(Transaction).where(Transaction.project_id == project.id))
     assert tx.amount == Decimal("250000.00") and tx.usd_rate_date == dt.date(2021, 3, 15)
     page = donor_client.get(f"/projects/{project.id}").data.decode()
