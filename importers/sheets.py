@@ -521,6 +521,8 @@ _SPACES = re.compile(r"[\s\u00a0\u202f\u2009'’_]")
 _DATE_ISO = re.compile(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?(?:[T ][\d:.]+Z?)?")
 _DATE_YMD = re.compile(r"(\d{4})[/.](\d{1,2})[/.](\d{1,2})")
 _DATE_XY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
+# The same dates inside a longer text (a whole CSV), not as part of a longer number.
+_DATE_XY_IN_TEXT = re.compile(r"(?<![\d/.\-])(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?![\d/.\-])")
 _MONTHS = {
     norm(m): i
     for i, names in enumerate(
@@ -663,6 +665,26 @@ def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7
     raise CellError(f"{text!r} is not a date (use YYYY-MM-DD)", "invalid_date")
 
 
+def infer_date_convention(text: str) -> tuple[str | None, str | None]:
+    """How a file writes its dates, learnt from the ones that can be read only one way.
+
+    15/01/2025 can only be day first, 01/15/2025 only month first: when a text holds dates
+    of one kind and none of the other, that is its convention ('dmy' or 'mdy'), returned
+    with an example; (None, None) when it holds neither kind, or both."""
+    seen: dict[str, str] = {}
+    for m in _DATE_XY_IN_TEXT.finditer(text):
+        a, b = int(m.group(1)), int(m.group(2))
+        if 12 < a <= 31 and 1 <= b <= 12:
+            seen.setdefault("dmy", m.group(0))
+        elif 12 < b <= 31 and 1 <= a <= 12:
+            seen.setdefault("mdy", m.group(0))
+        if len(seen) == 2:
+            return None, None
+    if len(seen) == 1:
+        return next(iter(seen.items()))
+    return None, None
+
+
 def _month(n: int) -> str:
     return dt.date(2000, n, 1).strftime("%B")
 
@@ -788,6 +810,7 @@ class Sheet:
     rows: Iterator[list]
     merged: list = field(default_factory=list)
     col_offset: int = 0  # calamine yields rows from row 1 but columns from the first used one
+    text: str | None = None  # a CSV's whole text (to learn its date convention before reading)
 
 
 def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, list[Sheet]]:
@@ -805,7 +828,7 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
         name = Path(filename).stem or "CSV"
         if wanted and wanted != name:
             pass  # a CSV has one table; the sheet name is only a label
-        return "csv", [Sheet(name, csv_rows(text, delimiter))]
+        return "csv", [Sheet(name, csv_rows(text, delimiter), text=text)]
     import python_calamine
 
     try:
@@ -1160,6 +1183,8 @@ class SheetReader:
                 label,
                 r + 1,
             )
+        if self.dates is None and sheet.text is not None:
+            self._learn_date_convention(sheet.text, first_rows, used, label, r + 1)
         needed = sorted({c.index for c in used} | set(range(6)))
         width = max(len(columns), needed[-1] + 1)
         self._record_columns = {self._record_field(c.field): c.header for c in used}
@@ -1185,6 +1210,31 @@ class SheetReader:
             del columns_of_block, block
             nonblank = list(map(any, zip(*texts.values(), strict=True)))
             end = self._read_block(plan, texts, nonblank, end, False, all_text)
+
+    def _learn_date_convention(self, text: str, first_rows: list, used: list, label, header_row: int) -> None:
+        """Take the file's own day/month order when its first rows write dates with slashes or
+        dots and the file's unambiguous dates all agree (before any date is read)."""
+        columns = [c.index for c in used if c.field in DATE_FIELDS]
+        if not any(
+            _DATE_XY.fullmatch(row[i].strip()) for row in first_rows for i in columns if i < len(row) and row[i]
+        ):
+            return
+        convention, example = infer_date_convention(text)
+        if convention is None:
+            return
+        self.dates = convention
+        self.info["dates"] = convention
+        order = "day/month/year" if convention == "dmy" else "month/day/year"
+        self.problem(
+            "warning",
+            "dates_inferred",
+            f"Dates such as 03/04/2021 are read as {order}: the file also writes {example}, which can "
+            "only be read that way. Say how the file writes dates if that is wrong.",
+            label,
+            header_row,
+            None,
+            example,
+        )
 
     def _read_block(
         self, plan: _Plan, texts: dict[int, Any], nonblank: list[bool], rownum: int, head: bool, all_text: bool = False

@@ -193,6 +193,42 @@ def test_ambiguous_dates_are_errors_unless_the_convention_is_given(app, tmp_path
     assert not _errors(problems) and records["P"].transactions[0].value_date == dt.date(2021, 4, 3)
 
 
+def test_a_files_unambiguous_dates_give_its_convention(app, tmp_path):
+    """03/02/2025 beside 15/01/2025 in the same file is 3 February: the file writes day first."""
+    rows = [
+        ["Reference", "Title", "Amount", "Currency", "Date"],
+        ["P", "T", "10", "USD", "03/02/2025"],
+        ["P", "T", "20", "USD", "15/01/2025"],
+        ["Q", "T", "30", "USD", "28.02.2025"],
+    ]
+    path = tmp_path / "dmy.csv"
+    path.write_bytes(csv_bytes(rows))
+    records, problems, info = _read(path)
+    assert not _errors(problems)
+    assert [t.value_date for t in records["P"].transactions] == [dt.date(2025, 2, 3), dt.date(2025, 1, 15)]
+    assert info["dates"] == "dmy"
+    [note] = [p for p in problems if p.code == "dates_inferred"]
+    assert note.severity == "warning" and "day/month/year" in note.message and note.value == "15/01/2025"
+
+    # month first, learnt the same way
+    path.write_bytes(csv_bytes([rows[0], ["P", "T", "10", "USD", "03/02/2025"], ["P", "T", "5", "USD", "01/15/2025"]]))
+    records, problems, _ = _read(path)
+    assert not _errors(problems) and records["P"].transactions[0].value_date == dt.date(2025, 3, 2)
+
+    # a file that writes both ways (or none) learns nothing: the ambiguous date stays an error
+    both = [*rows, ["R", "T", "1", "USD", "01/15/2025"]]
+    path.write_bytes(csv_bytes(both))
+    _, problems, _ = _read(path)
+    assert [p.code for p in _errors(problems)] == ["ambiguous_date"]
+    assert not [p for p in problems if p.code == "dates_inferred"]
+
+    # a declared convention wins over the file's evidence (for the dates that need one)
+    path.write_bytes(csv_bytes(rows))
+    records, problems, _ = _read(path, {"dates": "mdy"})
+    assert records["P"].transactions[0].value_date == dt.date(2025, 3, 2)
+    assert not [p for p in problems if p.code == "dates_inferred"]
+
+
 def test_amounts(app):
     assert parse_amount("1,234.56", ".") == (Decimal("1234.56"), None)
     assert parse_amount("1.234,56", ",") == (Decimal("1234.56"), None)
