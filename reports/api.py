@@ -59,6 +59,12 @@ def _report(args: dict, default_measures) -> Report:
     return run_report(build_spec(default_measures=default_measures, **params))
 
 
+def _file_name(stem: str, spec, suffix: str) -> str:
+    """A download's name that says what it holds: flows-by-region-priority_area-EUR.csv."""
+    by = "-".join(spec.dimensions)
+    return f"{stem}-by-{by}-{spec.currency}.{suffix}" if by else f"{stem}-{spec.currency}.{suffix}"
+
+
 def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
     return Response(
         body,
@@ -82,7 +88,8 @@ class FlowsCsv(MethodView):
     @blp.response(200, content_type="text/csv")
     def get(self, args):
         """The flows report as CSV (text cells safe from spreadsheet formulas)."""
-        return _download(to_csv(_report(args, tuple(MEASURES))), "text/csv", "flows.csv")
+        report = _report(args, tuple(MEASURES))
+        return _download(to_csv(report), "text/csv", _file_name("flows", report.spec, "csv"))
 
 
 @blp.route("/flows.xlsx")
@@ -91,7 +98,8 @@ class FlowsXlsx(MethodView):
     @blp.response(200, content_type=XLSX)
     def get(self, args):
         """The flows report as a workbook (About sheet and the table)."""
-        return _download(report_workbook(_report(args, tuple(MEASURES))), XLSX, "flows.xlsx")
+        report = _report(args, tuple(MEASURES))
+        return _download(report_workbook(report), XLSX, _file_name("flows", report.spec, "xlsx"))
 
 
 @blp.route("/funding-gap")
@@ -109,7 +117,8 @@ class FundingGapCsv(MethodView):
     @blp.response(200, content_type="text/csv")
     def get(self, args):
         """The funding-gap report as CSV."""
-        return _download(to_csv(_report(args, GAP_MEASURES)), "text/csv", "funding-gap.csv")
+        report = _report(args, GAP_MEASURES)
+        return _download(to_csv(report), "text/csv", _file_name("funding-gap", report.spec, "csv"))
 
 
 @blp.route("/funding-gap.xlsx")
@@ -121,4 +130,4 @@ class FundingGapXlsx(MethodView):
         params = dict(args)
         params["measures"] = params.pop("measure")
         spec = build_spec(default_measures=GAP_MEASURES, **params)
-        return _download(funding_gap_workbook(spec), XLSX, "funding-gap.xlsx")
+        return _download(funding_gap_workbook(spec), XLSX, f"funding-gap-{spec.currency}.xlsx")

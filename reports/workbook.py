@@ -172,17 +172,21 @@ def _table_sheet(
         sheet.insert_chart(head, len(columns) + 1, bars)
 
 
-def _about_sheet(book, fmt: _Formats, spec: ReportSpec, reports: list[Report], generated: dt.datetime) -> None:
+def _about_sheet(
+    book,
+    fmt: _Formats,
+    spec: ReportSpec,
+    reports: list[Report],
+    generated: dt.datetime,
+    sheets: tuple[str, ...] = SHEETS[1:],
+    title: str = "ICT4D funding gap workbook",
+    subtitle: str = "Funding flows and gaps by region, recipient category and Tunis Agenda paragraph 23 area.",
+) -> None:
     sheet = book.add_worksheet("About")
     sheet.set_column(0, 0, 28)
     sheet.set_column(1, 1, 100)
-    sheet.write_string(0, 0, "ICT4D funding gap workbook", fmt.title)
-    sheet.write_string(
-        1,
-        0,
-        "Funding flows and gaps by region, recipient category and Tunis Agenda paragraph 23 area.",
-        fmt.subtitle,
-    )
+    sheet.write_string(0, 0, title, fmt.title)
+    sheet.write_string(1, 0, subtitle, fmt.subtitle)
     rows: list[tuple[str, str]] = [
         ("Generated (UTC)", generated.isoformat(timespec="seconds")),
         ("Currency", spec.currency),
@@ -199,7 +203,7 @@ def _about_sheet(book, fmt: _Formats, spec: ReportSpec, reports: list[Report], g
             or "none (every project and flow)",
         )
     )
-    rows.append(("Sheets", ", ".join(SHEETS[1:])))
+    rows.append(("Sheets", ", ".join(sheets)))
     r = 3
     for key, value in rows:
         sheet.write_string(r, 0, key, fmt.key)
@@ -451,7 +455,17 @@ def report_workbook(report: Report) -> bytes:
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     fmt = _Formats(book, report.spec.currency)
-    _about_sheet(book, fmt, report.spec, [report], report.generated_at)
+    by = " x ".join(DIMENSIONS.get(d, d).lower() for d in report.spec.dimensions)
+    _about_sheet(
+        book,
+        fmt,
+        report.spec,
+        [report],
+        report.generated_at,
+        sheets=("Report",),
+        title="ICT4D funding flows",
+        subtitle=f"Funding flows by {by}, in {report.spec.currency}.",
+    )
     title = "Funding by " + " x ".join(DIMENSIONS[d].lower() for d in report.spec.dimensions)
     _table_sheet(book, fmt, "Report", title, report, chart=len(report.spec.dimensions) == 1)
     book.close()

@@ -96,6 +96,9 @@ def test_single_report_workbook_opens(hostile):
     data = report_workbook(flows_report(by=["donor"]))
     book = openpyxl.load_workbook(io.BytesIO(data))
     assert book.sheetnames == ["About", "Report"]
+    about = {book["About"].cell(row=r, column=1).value: book["About"].cell(row=r, column=2).value for r in range(1, 12)}
+    assert about["Sheets"] == "Report"  # it lists the sheets it has, not the gap workbook's
+    assert book["About"]["A1"].value == "ICT4D funding flows" and "donor" in book["About"]["A2"].value
     labels = [book["Report"].cell(row=r, column=1).value for r in range(5, 8)]
     assert f"{HOSTILE_ORG} (EVIL)" in labels
     assert "<f>" not in "".join(_sheet_xml(data).values())

@@ -60,8 +60,12 @@ def test_api_csv_and_xlsx(client, registry_data):
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert response.data.decode().splitlines()[0].startswith("country,Country,")
+    assert 'filename="flows-by-country-USD.csv"' in response.headers["Content-Disposition"]
+    response = client.get("/api/v1/reports/flows.xlsx?by=region&by=priority_area&currency=EUR")
+    assert 'filename="flows-by-region-priority_area-EUR.xlsx"' in response.headers["Content-Disposition"]
     response = client.get("/api/v1/reports/funding-gap.xlsx?region=002")
     assert response.status_code == 200
+    assert 'filename="funding-gap-USD.xlsx"' in response.headers["Content-Disposition"]
     book = openpyxl.load_workbook(io.BytesIO(response.data))
     assert "Projects with a gap" in book.sheetnames
     assert client.get("/api/v1/reports/funding-gap.csv?by=nope").status_code == 422
