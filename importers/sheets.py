@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import gc
 import io
 import json
@@ -249,7 +250,10 @@ class Lookups:
     def __init__(self) -> None:
         self.countries: dict[str, str] = {}
         self.country_names: dict[str, str] = {}
+        self._display: dict[str, str] = {}  # ISO3 -> the English name, for suggestions
+        self._region_display: dict[str, str] = {}
         for c in db.session.scalars(select(Country)):
+            self._display[c.iso3] = c.name
             self.countries[c.iso3] = c.iso3
             self.countries[c.iso2] = c.iso3
             self.countries[c.numeric] = c.iso3
@@ -262,6 +266,7 @@ class Lookups:
         self.regions: dict[str, str] = {}
         self.region_names: dict[str, str] = {}
         for r in db.session.scalars(select(Region)):
+            self._region_display[r.code] = r.name
             self.regions[r.code] = r.code
             self.region_names[norm(r.name)] = r.code
         for name, code in _csv_data("oecd_regions.csv"):
@@ -283,6 +288,21 @@ class Lookups:
         if t.isdigit() and len(t) <= 3:
             return self.countries.get(t.zfill(3))
         return self.country_names.get(norm(t))
+
+    def suggest(self, text: str, countries: bool = True, regions: bool = False) -> str | None:
+        """The closest known country (or region) name to a misspelt one ('Malawii' -> 'Malawi')."""
+        names: dict[str, str] = {}
+        if countries:
+            names.update(self.country_names)
+        if regions:
+            names.update(self.region_names)
+        close = difflib.get_close_matches(norm(text), list(names), n=1, cutoff=0.8)
+        if not close:
+            return None
+        if countries and close[0] in self.country_names:
+            code = self.country_names[close[0]]
+            return f"{self._display.get(code, close[0])} ({code})"
+        return self._region_display.get(names[close[0]], close[0])
 
     def region(self, text: str) -> str | None:
         """M49 code of a region given by code, M49 name or OECD regional name."""
@@ -1695,10 +1715,11 @@ class SheetReader:
                     region = self.lookups.region(item)
                 if country is None and region is None:
                     what = "country" if name == "country" else "region" if name == "region" else "country or region"
+                    hint = self.lookups.suggest(item, countries=name != "region", regions=name != "country")
                     self.problem(
                         "error",
                         f"unknown_{'country' if name != 'region' else 'region'}",
-                        f"Unknown {what} {item!r}",
+                        f"Unknown {what} {item!r}" + (f"; did you mean {hint}?" if hint else ""),
                         sheet,
                         rownum,
                         self._header(columns, name),

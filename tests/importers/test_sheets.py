@@ -151,6 +151,7 @@ def test_regions_areas_sectors_and_unknown_values(app, tmp_path):
         ],
         ["R2", "Other", "002", "23b", "22020", ""],
         ["R3", "Bad", "Atlantis", "23z", "ICT", ""],
+        ["R4", "Typo", "Malawii", "23b", "", ""],
     ]
     path = tmp_path / "r.csv"
     path.write_bytes(csv_bytes(rows))
@@ -163,6 +164,9 @@ def test_regions_areas_sectors_and_unknown_values(app, tmp_path):
     assert ("unknown_country", "Atlantis", 4, "Recipient") in codes
     assert ("unknown_area", "23z", 4, "Priority area") in codes
     assert ("invalid_sector", "ICT", 4, "Purpose code") in codes
+    messages = {p.value: p.message for p in _errors(problems)}
+    assert messages["Malawii"] == "Unknown country or region 'Malawii'; did you mean Malawi (MWI)?"
+    assert "did you mean" not in messages["Atlantis"]  # nothing close: no guess
 
 
 def test_dates_excel_serials_iso_words_and_ambiguity(app):
