@@ -606,6 +606,15 @@ class IatiReader:
                     tx_currency,
                 )
                 continue
+            if abs(amount) >= money.MAX_AMOUNT:
+                self.error(
+                    "bad_value",
+                    f"{value.text.strip()} is too large: amounts stay below {money.MAX_AMOUNT:,}",
+                    tx,
+                    f"{path}/value",
+                    value.text,
+                )
+                continue
             quantized = money.quantize(amount, tx_currency)
             if quantized != amount:
                 self.warn(

@@ -56,7 +56,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Context, Decimal
+from decimal import Context, Decimal, Inexact, Rounded
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -292,7 +292,9 @@ class _Resolver:
                 raise LookupError
             # Exact minor units, as money.to_minor gives them (NaN and infinities raise here);
             # more decimals than the currency has, or too large an amount, take the full path.
-            scaled = amount.scaleb(places)
+            if amount.adjusted() > 16:  # 10**17 and more (the limit is 10**14): no int() of a huge one
+                raise LookupError
+            scaled = amount.scaleb(places, _EXACT)  # never rounded: a 29th digit must count
             amount_minor = int(scaled)
             if amount_minor != scaled or not -limit < amount_minor < limit:
                 raise LookupError
@@ -344,6 +346,7 @@ class _Resolver:
 
 _TX_TYPES = {t.value: t for t in TransactionType}
 _WIDE = Context(prec=40)
+_EXACT = Context(prec=60, traps=[Inexact, Rounded])
 
 
 def _derived_shares(weights: list[Decimal]) -> list[Decimal]:

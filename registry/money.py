@@ -88,8 +88,12 @@ def parse_amount(value: str | int | Decimal, currency: str) -> Decimal:
     if abs(amount) >= MAX_AMOUNT:
         raise MoneyError(f"{value} is too large: amounts stay below {MAX_AMOUNT:,}")
     places = minor_units(currency)
-    exponent = amount.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
+    # The exponent without trailing zeros, exactly (normalize() would round beyond 28 digits
+    # and let 1000.5000000000000000000000000001 pass as 1000.50).
+    _sign, digits, exponent = amount.as_tuple()
+    significant = "".join(map(str, digits)).rstrip("0")
+    exponent = exponent + len(digits) - len(significant) if significant else 0  # zero has no decimals
+    if -exponent > places:
         raise MoneyError(
             f"{value} has more decimals than {currency} allows ({places})",
         )

@@ -655,6 +655,8 @@ def search_matches(search: SavedSearch, day: dt.date | None = None) -> list[Feed
 
 
 def new_matches(search: SavedSearch, since: dt.datetime | None = None) -> list[FeedItem]:
-    """Matches that appeared after ``since`` (default: when the search was last marked seen)."""
-    since = since or search.last_seen_at or search.created_at
-    return [item for item in search_matches(search) if item.created_at > since]
+    """Matches that appeared after ``since`` (default: when the search was last marked seen;
+    for a search never marked seen, every current match is new to its owner)."""
+    since = since or search.last_seen_at
+    items = search_matches(search)
+    return items if since is None else [item for item in items if item.created_at > since]

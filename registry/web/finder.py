@@ -400,7 +400,35 @@ PROJECT_RULE_TEXT = (
 def saved_searches():
     """The user's saved searches with their Atom and CSV addresses."""
     searches = marketplace.saved_searches(current_actor())
-    return render_template("finder/saved_searches.html", searches=searches, kinds=marketplace.SEARCH_KINDS)
+    return render_template(
+        "finder/saved_searches.html",
+        searches=searches,
+        kinds=marketplace.SEARCH_KINDS,
+        search_link=lambda search: _search_link(search, external=False),
+        criteria=_criteria_words,
+    )
+
+
+CRITERIA_LABELS = {
+    "country": "Country",
+    "priority_area": "Priority areas",
+    "instrument": "Instrument",
+    "amount": "Amount",
+    "currency": "Currency",
+    "source_id": "Fund",
+    "q": "Words",
+}
+
+
+def _criteria_words(params: dict) -> list[str]:
+    """A saved search's criteria as a reader says them: 'Country: NPL', 'Priority areas: 23b, 23f'."""
+    shown = []
+    for key, value in (params or {}).items():
+        if value in (None, ""):
+            continue
+        text = ", ".join(str(value).split(",")) if key == "priority_area" else str(value)
+        shown.append(f"{CRITERIA_LABELS.get(key, key)}: {text}")
+    return shown
 
 
 @bp.post("/saved-searches")
@@ -440,19 +468,20 @@ def saved_search_seen(search_id: int):
     return redirect(url_for("finder.saved_searches"))
 
 
-def _search_link(search) -> str:
+def _search_link(search, external: bool = True) -> str:
+    """The page that runs the saved search again."""
     params = {k: v for k, v in (search.params or {}).items() if v}
     if search.kind == "funding":
         areas = params.pop("priority_area", "")
         return url_for(
             "finder.find_funding",
-            _external=True,
+            _external=external,
             **params,
             **({"priority_area": areas.split(",")} if areas else {}),
         )
     if params.get("source_id"):
-        return url_for("finder.source_matches", source_id=int(params["source_id"]), _external=True)
-    return url_for("finder.pipeline", _external=True, **params)
+        return url_for("finder.source_matches", source_id=int(params["source_id"]), _external=external)
+    return url_for("finder.pipeline", _external=external, **params)
 
 
 def _item_link(item: marketplace.FeedItem) -> str:

@@ -92,6 +92,16 @@ def test_activity_dates_by_type_and_reversed_end_dropped():
     assert r.planned_end is None and "dates_reversed" in codes(reader)
 
 
+@pytest.mark.parametrize("value", ["1E+27", "100000000000000", "-2E+15"])
+def test_a_value_too_large_is_an_error_at_its_element(value):
+    tx = f'<transaction><transaction-type code="2"/><transaction-date iso-date="2020-02-01"/><value>{value}</value></transaction>'
+    records, reader = read(document(activity(transactions=tx)))
+    [problem] = [p for p in reader.problems if p.code == "bad_value"]
+    assert problem.severity == "error" and "too large" in problem.message and problem.value == value
+    assert problem.location.column.endswith("transaction[1]/value")
+    assert records[0].transactions == []
+
+
 def test_transaction_types_value_dates_and_currency_defaults():
     tx = (
         '<transaction><transaction-type code="1"/><transaction-date iso-date="2020-01-05"/><value>10</value></transaction>'

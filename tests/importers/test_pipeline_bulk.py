@@ -217,6 +217,8 @@ def test_fast_transaction_path_equals_the_full_validation(app, make_source, make
         _tx(amount=Decimal("100000000000000")),
         _tx(amount=Decimal("99999999999999999999")),
         _tx(amount=Decimal("1E+30")),
+        _tx(amount=Decimal("1E+999990")),
+        _tx(amount=Decimal("1000.5000000000000000000000000001")),  # a 31st digit is still a decimal
         _tx(value_date=None),
         _tx(funding_source="NO-SUCH-SOURCE"),
         _tx(provider_org="NO-SUCH-ORG"),

@@ -36,6 +36,12 @@ def test_amounts_of_a_hundred_trillion_or_more_are_refused(text):
         money.parse_amount(text, "USD")
 
 
+def test_a_decimal_beyond_the_28th_digit_still_counts():
+    with pytest.raises(MoneyError, match="more decimals"):
+        money.parse_amount("1000.5000000000000000000000000001", "EUR")
+    assert money.parse_amount("0.000", "EUR") == 0 and money.parse_amount("1E+2", "JPY") == 100
+
+
 def test_trailing_zeros_beyond_the_decimals_are_fine():
     assert money.parse_amount("10.500", "USD") == Decimal("10.5")
 
