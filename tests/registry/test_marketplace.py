@@ -258,6 +258,20 @@ def test_api_interest_and_commitment(client, people):
 # -- saved searches and feeds -------------------------------------------------------------
 
 
+def test_a_search_never_marked_seen_lists_every_current_match_as_new(client, people):
+    donor = as_actor(people["a"])
+    older = post(people, title="Posted before the search")
+    db.session.commit()
+    search = marketplace.create_saved_search(donor, "Nepal pipeline", "pipeline", {"country": "NPL"})
+    search.created_at = older.created_at + dt.timedelta(minutes=5)
+    db.session.flush()
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/feeds/saved-searches/{search.token}.csv").text)))
+    assert [r["title"] for r in rows] == ["Posted before the search"]
+    marketplace.mark_seen(donor, search)
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/feeds/saved-searches/{search.token}.csv").text)))
+    assert rows == []
+
+
 def test_saved_search_feeds(client, people, make_source):
     donor = as_actor(people["a"])
     search = marketplace.create_saved_search(donor, "Nepal pipeline", "pipeline", {"country": "NPL"})
