@@ -786,12 +786,19 @@ def _label(ref: queries.Reference, dim: str, value, names: dict) -> str:
     return str(value)
 
 
-def _sort_value(dim: str, value) -> tuple:
+BY_NAME = ("donor", "funding_source")  # rows keyed by an id read best in the order of their names
+
+
+def _sort_value(dim: str, value, labels: dict | None = None) -> tuple:
     if value is None:
         return (1, "")
     special = value in (None, GLOBAL, UNALLOCATED_AREA, NO_CATEGORY, NOT_RECORDED) or (
         isinstance(value, str) and value.startswith("Regional: ")
     )
+    if dim in BY_NAME and labels and value in labels:
+        label = labels[value]  # (ref, name)
+        name = label[-1] if isinstance(label, tuple) else label
+        return (1 if special else 0, str(name).casefold(), str(value))
     return (1 if special else 0, str(value) if not isinstance(value, int) else f"{value:08d}")
 
 
@@ -800,7 +807,7 @@ def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_
     currency = spec.currency
     overlapping = "category" in dims
     names = {d: queries.labels_for(d, {k[i] for k in cells}) for i, d in enumerate(dims)}
-    ordered = sorted(cells, key=lambda k: tuple(_sort_value(d, v) for d, v in zip(dims, k, strict=True)))
+    ordered = sorted(cells, key=lambda k: tuple(_sort_value(d, v, names.get(d)) for d, v in zip(dims, k, strict=True)))
     exact_rows = [
         {
             "pledge": _exact(cells[k], 0),

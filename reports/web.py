@@ -171,10 +171,26 @@ def index():
             short=charts.short_amount,
             query=query,
             table_query=table_query,
+            field_labels=FIELD_LABELS,
             **_choices(),
         ),
         422 if errors else 200,
     )
+
+
+# The names of the page's filters as its form shows them, for its error messages.
+FIELD_LABELS = {
+    "by": "Rows by",
+    "by2": "Then by",
+    "currency": "Currency",
+    "year_from": "From year",
+    "year_to": "To year",
+    "region": "Region",
+    "category": "Category",
+    "priority_area": "Priority area",
+    "source_kind": "Source kind",
+    "status": "Project status",
+}
 
 
 @bp.get("/charts/<name>.svg")

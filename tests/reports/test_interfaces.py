@@ -132,7 +132,23 @@ def test_reports_page(client, registry_data):
 def test_reports_page_shows_bad_filters(client):
     response = client.get("/reports/?by=region&year_from=next")
     assert response.status_code == 422
-    assert "year_from" in response.data.decode()
+    assert "<li>From year: " in response.data.decode()  # the form's own words, not year_from
+    response = client.get("/reports/?by=region&year_from=2020&year_to=2010")
+    assert response.status_code == 422 and "<li>To year: " in response.data.decode()
+
+
+def test_rows_by_donor_come_in_the_order_of_their_names(client, make_org, make_project, make_transaction):
+    from reports.flows import flows_report
+
+    for ref, name in (("Z-1", "Aardvark Fund"), ("A-1", "Zebra Agency"), ("M-1", "middle trust")):
+        org = make_org(ref=ref, name=name)
+        make_transaction(make_project(org=org), amount=Decimal("10.00"), provider_org_id=org.id)
+    labels = [row["donor_label"] for row in flows_report(by="donor").rows]
+    assert [label.split(" (")[0] for label in labels if "(" in label][:3] == [
+        "Aardvark Fund",
+        "middle trust",
+        "Zebra Agency",
+    ]
 
 
 def test_chart_download(client, registry_data):
