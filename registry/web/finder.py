@@ -292,7 +292,21 @@ def pipeline_project(project_id: int):
         commitments=[t for t in project.transactions if t.type.value == "commitment"],
         today=dt.date.today().isoformat(),
         currencies=convertible_currencies(),
+        finder_link=_finder_link(project, gap),
     )
+
+
+def _finder_link(project, gap) -> str | None:
+    """The finder's search for this project: its country, areas, instrument and remaining gap."""
+    countries = [r.country_iso3 for r in project.recipients if r.country_iso3]
+    if not countries:
+        return None
+    params: dict[str, Any] = {"country": countries[0], "priority_area": [a.area_code for a in project.areas]}
+    if project.instrument_sought:
+        params["instrument"] = project.instrument_sought.value
+    if gap.gap is not None and gap.gap > 0 and gap.currency:
+        params.update(amount=str(gap.gap), currency=gap.currency)
+    return url_for("finder.find_funding", **params)
 
 
 def _back(project_id: int):

@@ -111,6 +111,11 @@ def test_government_posts_edits_and_withdraws_through_forms(client, people):
     assert project.status is ProjectStatus.PIPELINE and project.need_currency == "EUR"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "District e-health hubs" in page and "Withdraw" in page and "800,000.00 EUR" in page
+    # one click from the project to the sources that could fund what remains of it
+    link = re.search(r'id="find-funding-for-project" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert link.startswith("/find-funding?") and "country=NPL" in link and "instrument=grant" in link
+    assert "priority_area=23f" in link and "priority_area=23l" in link and "amount=800000" in link
+    assert "currency=EUR" in link and client.get(link).status_code == 200
     missing = client.post("/pipeline/new", data={"title": "", "country": "NPL", "need_amount": "x"})
     assert missing.status_code == 422 and "Required for a pipeline project" in missing.get_data(as_text=True)
     edited = client.post(
