@@ -103,6 +103,10 @@ def _charts(spec: ReportSpec) -> dict[str, str]:
     area_codes = [r["priority_area"] for r in by_area.rows]
     values = {(r["region"], r["priority_area"]): r["commitment"] for r in cross.rows}
     timeline = [(str(r["year"]), r["commitment"], r["disbursement"]) for r in by_year.rows if r["year"] is not None]
+    # Years after the last flow carry only need (planned projects): the flow lines end there
+    # instead of falling to zero.
+    while timeline and not timeline[-1][1] and not timeline[-1][2]:
+        timeline.pop()
     first_links = [
         (
             label(r["source_kind"]) if r["source_kind"] else "No funding source",

@@ -157,3 +157,16 @@ def test_chart_download(client, registry_data):
     assert response.mimetype == "image/svg+xml"
     assert response.data.startswith(b"<svg")
     assert client.get("/reports/charts/pie.svg").status_code == 404
+
+
+def test_the_timeline_ends_with_the_last_year_of_flows(client, make_project, make_transaction):
+    """A planned project's need dated in a later year does not pull the flow lines to zero."""
+    import datetime as dt
+
+    funded = make_project()
+    make_transaction(funded, amount=Decimal("500.00"), value_date=dt.date(2021, 5, 3))
+    make_transaction(funded, amount=Decimal("700.00"), value_date=dt.date(2022, 5, 3))
+    make_project(need={"amount": "9000.00", "currency": "USD", "date": dt.date(2024, 7, 1)})
+    svg = client.get("/reports/charts/over-time.svg").get_data(as_text=True)
+    assert ">2021<" in svg and ">2022<" in svg
+    assert ">2024<" not in svg
