@@ -162,7 +162,8 @@ def index():
     """The upload form, the organisation's saved mapping and its recent imports."""
     user = current_user()
     orgs = _orgs_for(user)
-    stmt = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(20)
+    # Previews replaced by a corrected upload or mapping ("Check again") are left out.
+    stmt = select(ImportBatch).where(ImportBatch.status != "discarded").order_by(ImportBatch.id.desc()).limit(20)
     if user.role is not Role.ADMIN:
         stmt = stmt.where(ImportBatch.org_id == user.org_id)
     saved = saved_mapping(orgs[0].id) if len(orgs) == 1 else None

@@ -78,6 +78,10 @@ def test_upload_preview_fix_mapping_commit(donor_client):
     # The confirmed mapping is offered for the next file, and used.
     index = client.get("/imports/").get_data(as_text=True)
     assert "Use the column mapping you confirmed" in index
+    # previews replaced by "check again" are not listed among the recent imports
+    discarded = db.session.scalars(select(ImportBatch.id).where(ImportBatch.status == "discarded")).all()
+    assert discarded and not any(f'href="/imports/{i}"' in index for i in discarded)
+    assert f'href="/imports/{preview.id}"' in index
     rows[1][4] = "1200"
     page = _upload(client, org, csv_bytes(rows), name="next.csv", use_saved="1")
     latest = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))

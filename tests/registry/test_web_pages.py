@@ -161,6 +161,8 @@ def test_transactions_add_edit_delete_with_usd_value(donor_client):
     assert tx.amount == Decimal("250000.00") and tx.usd_rate_date == dt.date(2021, 3, 15)
     page = donor_client.get(f"/projects/{project.id}").data.decode()
     assert "250,000.00 EUR" in page and f"{tx.usd_amount:,.2f}" in page
+    # the need card says which rate turned the euros into dollars
+    assert "1,200,000.00 EUR at the ECB rate in force on 2021-01-01" in page
     bad = donor_client.post(f"{url}/{tx.id}/edit", data={**form, "amount": "1.234"})
     assert bad.status_code == 422 and "decimals" in errors_in(bad.data.decode())["amount"]
     ok = donor_client.post(f"{url}/{tx.id}/edit", data={**form, "amount": "300000"})
