@@ -1018,6 +1018,18 @@ def _plain_first(text: str) -> bool:
     return not (text[:1] in _TOTAL_INITIALS and _TOTAL.match(norm(text)))
 
 
+def _amount_as_read(t: TransactionRecord) -> str:
+    """'1,250,500.00 EUR': with the currency's decimals when the amount has no more than those."""
+    amount, currency = t.amount, t.currency
+    if money.is_currency(currency):
+        try:
+            if money.quantize(amount, currency) == amount:
+                return money.format_amount(amount, currency)
+        except ArithmeticError:
+            pass
+    return f"{amount:,} {currency}".strip()
+
+
 def _currency_code(text: str) -> str:
     """A currency as its ISO code ('$' -> USD, 'eur' -> EUR)."""
     return _SYMBOLS.get(text.lower(), text).upper()
@@ -1230,6 +1242,31 @@ class SheetReader:
             del columns_of_block, block
             nonblank = list(map(any, zip(*texts.values(), strict=True)))
             end = self._read_block(plan, texts, nonblank, end, False, all_text)
+        self._annotate_preview(sheet.name, label)
+
+    def _annotate_preview(self, sheet_name: str, label: str | None) -> None:
+        """Say under each previewed row what was read from it ('commitment 1,250.50 EUR on
+        2024-03-01'), so a donor checks amounts, types and dates before committing."""
+        preview = self.info["preview"].get(sheet_name)
+        if not preview or not preview["rows"]:
+            return
+        wanted = {r["row"] for r in preview["rows"]}
+        last = max(wanted)
+        read: dict[int, list[str]] = {}
+        for b in self.builders.values():
+            first = b.record.location
+            if first.sheet != label:
+                continue
+            if first.row is not None and first.row > last:
+                break  # projects are met in row order: the rest start below the preview
+            for t in b.record.transactions:
+                where = t.location
+                if where.row is None or where.row > last:
+                    break
+                if where.row in wanted:
+                    read.setdefault(where.row, []).append(f"{t.type} {_amount_as_read(t)} on {t.value_date}")
+        for r in preview["rows"]:
+            r["read"] = "; ".join(read.get(r["row"], []))
 
     def _learn_date_convention(self, text: str, first_rows: list, used: list, label, header_row: int) -> None:
         """Take the file's own day/month order when its first rows write dates with slashes or

@@ -472,3 +472,21 @@ def test_a_workbook_without_any_project_table_is_an_error(app, tmp_path):
     book.save(path)
     _records, problems, _ = _read(path)
     assert any(p.code in ("no_data_sheet", "missing_column") for p in _errors(problems))
+
+
+def test_the_preview_says_what_each_row_was_read_as(app, tmp_path):
+    rows = [
+        ["Référence", "Titre", "Pays", "Type", "Montant (EUR)", "Date"],
+        ["F-1", "Réseau", "Sénégal", "engagement", "125 000,50", "03/02/2024"],
+        ["F-1", "Réseau", "Sénégal", "décaissement", "1 000", "15/02/2024"],
+        ["TOTAL", "", "", "", "126 000,50", ""],
+    ]
+    path = tmp_path / "fr.csv"
+    path.write_bytes(csv_bytes(rows, delimiter=";"))
+    _, problems, info = _read(path)
+    assert not _errors(problems)
+    [preview] = info["preview"].values()
+    read = {r["row"]: r["read"] for r in preview["rows"]}
+    assert read[2] == "commitment 125,000.50 EUR on 2024-02-03"
+    assert read[3] == "disbursement 1,000.00 EUR on 2024-02-15"
+    assert read[4] == ""  # the total row gave nothing
