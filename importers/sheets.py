@@ -685,24 +685,25 @@ def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7
     raise CellError(f"{text!r} is not a date (use YYYY-MM-DD)", "invalid_date")
 
 
-def infer_date_convention(text: str) -> tuple[str | None, str | None]:
+def infer_date_convention(text: str) -> tuple[str | None, str | None, int | None]:
     """How a file writes its dates, learnt from the ones that can be read only one way.
 
     15/01/2025 can only be day first, 01/15/2025 only month first: when a text holds dates
     of one kind and none of the other, that is its convention ('dmy' or 'mdy'), returned
-    with an example; (None, None) when it holds neither kind, or both."""
-    seen: dict[str, str] = {}
+    with an example and the line it is on; (None, None, None) when it holds neither kind,
+    or both."""
+    seen: dict[str, tuple[str, int]] = {}
     for m in _DATE_XY_IN_TEXT.finditer(text):
         a, b = int(m.group(1)), int(m.group(2))
-        if 12 < a <= 31 and 1 <= b <= 12:
-            seen.setdefault("dmy", m.group(0))
-        elif 12 < b <= 31 and 1 <= a <= 12:
-            seen.setdefault("mdy", m.group(0))
-        if len(seen) == 2:
-            return None, None
+        kind = "dmy" if 12 < a <= 31 and 1 <= b <= 12 else "mdy" if 12 < b <= 31 and 1 <= a <= 12 else None
+        if kind and kind not in seen:
+            seen[kind] = (m.group(0), m.start())
+            if len(seen) == 2:
+                return None, None, None
     if len(seen) == 1:
-        return next(iter(seen.items()))
-    return None, None
+        kind, (example, at) = next(iter(seen.items()))
+        return kind, example, text.count("\n", 0, at) + 1
+    return None, None, None
 
 
 def _month(n: int) -> str:
@@ -1276,7 +1277,7 @@ class SheetReader:
             _DATE_XY.fullmatch(row[i].strip()) for row in first_rows for i in columns if i < len(row) and row[i]
         ):
             return
-        convention, example = infer_date_convention(text)
+        convention, example, line = infer_date_convention(text)
         if convention is None:
             return
         self.dates = convention
@@ -1288,8 +1289,8 @@ class SheetReader:
             f"Dates such as 03/04/2021 are read as {order}: the file also writes {example}, which can "
             "only be read that way. Say how the file writes dates if that is wrong.",
             label,
-            header_row,
-            None,
+            line if line and line > header_row else header_row,  # a CSV's line is its row
+            next((c.header for c in used if c.field in DATE_FIELDS), None),
             example,
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -59,10 +61,18 @@ def _report(args: dict, default_measures) -> Report:
     return run_report(build_spec(default_measures=default_measures, **params))
 
 
-def _file_name(stem: str, spec, suffix: str) -> str:
-    """A download's name that says what it holds: flows-by-region-priority_area-EUR.csv."""
-    by = "-".join(spec.dimensions)
-    return f"{stem}-by-{by}-{spec.currency}.{suffix}" if by else f"{stem}-{spec.currency}.{suffix}"
+def _file_name(stem: str, spec, suffix: str, by: bool = True) -> str:
+    """A download's name that says what it holds, filters included:
+    flows-by-region-priority_area-EUR-areas-23b-year_from-2020.csv."""
+    parts = [stem]
+    if by and spec.dimensions:
+        parts.append("by-" + "-".join(spec.dimensions))
+    parts.append(spec.currency)
+    for name, value in spec.filters().items():
+        values = value if isinstance(value, list) else [value]
+        parts.append(f"{name}-" + "+".join(str(v) for v in values))
+    name = re.sub(r"[^A-Za-z0-9_.+-]+", "_", "-".join(parts))
+    return f"{name[:150]}.{suffix}"
 
 
 def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
@@ -130,4 +140,4 @@ class FundingGapXlsx(MethodView):
         params = dict(args)
         params["measures"] = params.pop("measure")
         spec = build_spec(default_measures=GAP_MEASURES, **params)
-        return _download(funding_gap_workbook(spec), XLSX, f"funding-gap-{spec.currency}.xlsx")
+        return _download(funding_gap_workbook(spec), XLSX, _file_name("funding-gap", spec, "xlsx", by=False))

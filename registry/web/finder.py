@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Callable
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -24,9 +25,9 @@ from sqlalchemy import select
 from registry.auth import Unauthorised, current_actor, current_user, roles_required
 from registry.errors import RegistryError, ValidationError
 from registry.extensions import db
-from registry.models import Country, Organisation, PriorityArea
-from registry.models.types import Instrument, OrganisationKind, ProjectStatus, Role
-from registry.money import convertible_currencies
+from registry.models import Country, FundingSource, Organisation, PriorityArea
+from registry.models.types import Instrument, OrganisationKind, ProjectStatus, Role, label
+from registry.money import convertible_currencies, format_amount
 from registry.services import marketplace, matching
 from registry.web.links import has_endpoint, project_url, source_url
 
@@ -423,25 +424,30 @@ def saved_searches():
     )
 
 
-CRITERIA_LABELS = {
-    "country": "Country",
-    "priority_area": "Priority areas",
-    "instrument": "Instrument",
-    "amount": "Amount",
-    "currency": "Currency",
-    "source_id": "Fund",
-    "q": "Words",
-}
-
-
 def _criteria_words(params: dict) -> list[str]:
-    """A saved search's criteria as a reader says them: 'Country: NPL', 'Priority areas: 23b, 23f'."""
+    """A saved search's criteria as a reader says them: 'Nepal', '23b Remote access &
+    connectivity', 'Grant', '2,500,000.00 EUR', 'Fund: Digital Solidarity Fund'."""
+    params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
     shown = []
-    for key, value in (params or {}).items():
-        if value in (None, ""):
-            continue
-        text = ", ".join(str(value).split(",")) if key == "priority_area" else str(value)
-        shown.append(f"{CRITERIA_LABELS.get(key, key)}: {text}")
+    if params.get("country"):
+        country = db.session.get(Country, params["country"])
+        shown.append(country.name if country else params["country"])
+    if params.get("priority_area"):
+        codes = str(params["priority_area"]).split(",")
+        names = dict(db.session.execute(select(PriorityArea.code, PriorityArea.short_name)).all())
+        shown.append(", ".join(f"{c} {names.get(c, '')}".strip() for c in codes))
+    if params.get("instrument"):
+        shown.append(label(params["instrument"]))
+    if params.get("amount"):
+        try:
+            shown.append(format_amount(Decimal(str(params["amount"])), params.get("currency") or ""))
+        except ArithmeticError:
+            shown.append(f"{params['amount']} {params.get('currency') or ''}".strip())
+    if params.get("source_id"):
+        source = db.session.get(FundingSource, int(params["source_id"]))
+        shown.append(f"Fund: {source.name}" if source else f"Fund {params['source_id']}")
+    if params.get("q"):
+        shown.append(f"Words: {params['q']}")
     return shown
 
 

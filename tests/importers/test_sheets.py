@@ -213,6 +213,7 @@ def test_a_files_unambiguous_dates_give_its_convention(app, tmp_path):
     assert info["dates"] == "dmy"
     [note] = [p for p in problems if p.code == "dates_inferred"]
     assert note.severity == "warning" and "day/month/year" in note.message and note.value == "15/01/2025"
+    assert (note.location.row, note.location.column) == (3, "Date")  # where the example is
 
     # month first, learnt the same way
     path.write_bytes(csv_bytes([rows[0], ["P", "T", "10", "USD", "03/02/2025"], ["P", "T", "5", "USD", "01/15/2025"]]))

@@ -234,7 +234,7 @@ def test_saved_searches_pages(client, people):
     search = db.session.query(SavedSearch).one()
     page = client.get("/saved-searches").get_data(as_text=True)
     assert "Connectivity money" in page and f"/feeds/saved-searches/{search.token}.atom" in page
-    assert "Country: NPL; Priority areas: 23b" in page  # criteria in words, not key=value
+    assert "<td>Nepal; 23b Remote access" in page  # criteria in words, not key=value
     assert re.search(r'<a href="/find-funding\?[^"]*country=NPL[^"]*"[^>]*>Connectivity money</a>', page)
     assert client.post(f"/saved-searches/{search.id}/seen").status_code == 302
     login(client, people["a"])  # someone else's search is not theirs to delete

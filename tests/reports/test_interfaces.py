@@ -65,10 +65,13 @@ def test_api_csv_and_xlsx(client, registry_data):
     assert 'filename="flows-by-region-priority_area-EUR.xlsx"' in response.headers["Content-Disposition"]
     response = client.get("/api/v1/reports/funding-gap.xlsx?region=002")
     assert response.status_code == 200
-    assert 'filename="funding-gap-USD.xlsx"' in response.headers["Content-Disposition"]
+    # the filters are in the name: a filtered download never takes an unfiltered one's name
+    assert 'filename="funding-gap-USD-regions-002.xlsx"' in response.headers["Content-Disposition"]
     book = openpyxl.load_workbook(io.BytesIO(response.data))
     assert "Projects with a gap" in book.sheetnames
     assert client.get("/api/v1/reports/funding-gap.csv?by=nope").status_code == 422
+    response = client.get("/api/v1/reports/flows.csv?by=region&priority_area=23b&year_from=2020")
+    assert 'filename="flows-by-region-USD-year_from-2020-areas-23b.csv"' in response.headers["Content-Disposition"]
 
 
 def test_cli_prints_the_api_numbers(runner, client, registry_data):
