@@ -91,6 +91,7 @@ def test_government_posts_edits_and_withdraws_through_forms(client, people):
     login(client, people["npl"])
     form = client.get("/pipeline/new")
     assert form.status_code == 200
+    assert "<strong>Nepal</strong>" in form.get_data(as_text=True)  # the officer's country by name
     response = client.post(
         "/pipeline/new",
         data={
