@@ -251,6 +251,7 @@ class Lookups:
         self.countries: dict[str, str] = {}
         self.country_names: dict[str, str] = {}
         self._display: dict[str, str] = {}  # ISO3 -> the English name, for suggestions
+        self._suggestions: dict[tuple, str | None] = {}
         self._region_display: dict[str, str] = {}
         for c in db.session.scalars(select(Country)):
             self._display[c.iso3] = c.name
@@ -290,7 +291,15 @@ class Lookups:
         return self.country_names.get(norm(t))
 
     def suggest(self, text: str, countries: bool = True, regions: bool = False) -> str | None:
-        """The closest known country (or region) name to a misspelt one ('Malawii' -> 'Malawi')."""
+        """The closest known country (or region) name to a misspelt one ('Malawii' -> 'Malawi').
+
+        Remembered per text: a file may repeat the same misspelling on every row."""
+        key = (norm(text), countries, regions)
+        if key not in self._suggestions:
+            self._suggestions[key] = self._closest(text, countries, regions)
+        return self._suggestions[key]
+
+    def _closest(self, text: str, countries: bool, regions: bool) -> str | None:
         names: dict[str, str] = {}
         if countries:
             names.update(self.country_names)
