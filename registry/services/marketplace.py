@@ -442,6 +442,9 @@ def clean_search_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValidationError("Unknown search parameters", {k: ["Unknown parameter"] for k in sorted(unknown)})
     clean = {k: str(v).strip() for k, v in params.items() if v not in (None, "")}
+    for code in ("country", "currency"):  # stored as the codes are written everywhere else
+        if code in clean:
+            clean[code] = clean[code].upper()
     if kind == "funding":
         matching.build_need(
             clean.get("country"),

@@ -439,13 +439,15 @@ def _criteria_words(params: dict) -> list[str]:
     if params.get("instrument"):
         shown.append(label(params["instrument"]))
     if params.get("amount"):
+        currency = str(params.get("currency") or "").upper()
         try:
-            shown.append(format_amount(Decimal(str(params["amount"])), params.get("currency") or ""))
-        except ArithmeticError:
-            shown.append(f"{params['amount']} {params.get('currency') or ''}".strip())
+            shown.append(format_amount(Decimal(str(params["amount"])), currency))
+        except (ArithmeticError, RegistryError):  # a search stored before its values were checked
+            shown.append(f"{params['amount']} {currency}".strip())
     if params.get("source_id"):
-        source = db.session.get(FundingSource, int(params["source_id"]))
-        shown.append(f"Fund: {source.name}" if source else f"Fund {params['source_id']}")
+        source_id = str(params["source_id"])
+        source = db.session.get(FundingSource, int(source_id)) if source_id.isdigit() else None
+        shown.append(f"Fund: {source.name}" if source else f"Fund {source_id}")
     if params.get("q"):
         shown.append(f"Words: {params['q']}")
     return shown
@@ -499,7 +501,7 @@ def _search_link(search, external: bool = True) -> str:
             **params,
             **({"priority_area": areas.split(",")} if areas else {}),
         )
-    if params.get("source_id"):
+    if str(params.get("source_id") or "").isdigit():
         return url_for("finder.source_matches", source_id=int(params["source_id"]), _external=external)
     return url_for("finder.pipeline", _external=external, **params)
 

@@ -264,3 +264,26 @@ def test_every_post_form_carries_a_csrf_token(client, people):
     forms = [f for html in pages for f in re.findall(r"<form[^>]*method=\"post\".*?</form>", html, re.S)]
     assert len(forms) >= 6
     assert all('name="csrf_token"' in f for f in forms)
+
+
+def test_saved_searches_page_survives_odd_stored_values(client, people):
+    """Codes typed in lower case are stored in upper case; a row stored before its values were
+    checked (an unknown currency, a fund id that is not a number) still lets the page open."""
+    login(client, people["npl"])
+    actor = as_actor(people["npl"])
+    typed = marketplace.create_saved_search(
+        actor, "Lower case", "funding", {"country": "npl", "amount": "2500", "currency": "eur"}
+    )
+    assert typed.params["country"] == "NPL" and typed.params["currency"] == "EUR"
+    for params, kind in (
+        ({"amount": "10", "currency": "zzz", "country": "NPL"}, "funding"),
+        ({"source_id": "abc"}, "pipeline"),
+    ):
+        db.session.add(
+            SavedSearch(user_id=people["npl"].id, name=f"Old {kind}", kind=kind, params=params, token=f"t-{kind}")
+        )
+    db.session.commit()
+    page = client.get("/saved-searches")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "2,500.00 EUR" in html and "10 ZZZ" in html and "Fund abc" in html
