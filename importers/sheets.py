@@ -26,7 +26,7 @@ import re
 import unicodedata
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -550,8 +550,6 @@ _SPACES = re.compile(r"[\s\u00a0\u202f\u2009'’_]")
 _DATE_ISO = re.compile(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?(?:[T ][\d:.]+Z?)?")
 _DATE_YMD = re.compile(r"(\d{4})[/.](\d{1,2})[/.](\d{1,2})")
 _DATE_XY = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
-# The same dates inside a longer text (a whole CSV), not as part of a longer number.
-_DATE_XY_IN_TEXT = re.compile(r"(?<![\d/.\-])(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})(?![\d/.\-])")
 _MONTHS = {
     norm(m): i
     for i, names in enumerate(
@@ -694,24 +692,27 @@ def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7
     raise CellError(f"{text!r} is not a date (use YYYY-MM-DD)", "invalid_date")
 
 
-def infer_date_convention(text: str) -> tuple[str | None, str | None, int | None]:
+def infer_date_convention(cells: Iterable[tuple[Any, str]]) -> tuple[str | None, str | None, Any]:
     """How a file writes its dates, learnt from the ones that can be read only one way.
 
-    15/01/2025 can only be day first, 01/15/2025 only month first: when a text holds dates
-    of one kind and none of the other, that is its convention ('dmy' or 'mdy'), returned
-    with an example and the line it is on; (None, None, None) when it holds neither kind,
-    or both."""
-    seen: dict[str, tuple[str, int]] = {}
-    for m in _DATE_XY_IN_TEXT.finditer(text):
+    ``cells`` are (where, text) of the file's date cells. 15/01/2025 can only be day first,
+    01/15/2025 only month first: when the dates are of one kind and none of the other, that
+    is the convention ('dmy' or 'mdy'), returned with an example and where it is; (None,
+    None, None) when they are of neither kind, or both."""
+    seen: dict[str, tuple[str, Any]] = {}
+    for where, text in cells:
+        m = _DATE_XY.fullmatch(text.strip())
+        if m is None:
+            continue
         a, b = int(m.group(1)), int(m.group(2))
         kind = "dmy" if 12 < a <= 31 and 1 <= b <= 12 else "mdy" if 12 < b <= 31 and 1 <= a <= 12 else None
         if kind and kind not in seen:
-            seen[kind] = (m.group(0), m.start())
+            seen[kind] = (text.strip(), where)
             if len(seen) == 2:
                 return None, None, None
     if len(seen) == 1:
-        kind, (example, at) = next(iter(seen.items()))
-        return kind, example, text.count("\n", 0, at) + 1
+        kind, (example, where) = next(iter(seen.items()))
+        return kind, example, where
     return None, None, None
 
 
@@ -840,7 +841,8 @@ class Sheet:
     rows: Iterator[list]
     merged: list = field(default_factory=list)
     col_offset: int = 0  # calamine yields rows from row 1 but columns from the first used one
-    text: str | None = None  # a CSV's whole text (to learn its date convention before reading)
+    # A CSV's rows once more, from the start (to learn its date convention before reading).
+    reread: Callable[[], Iterator[list]] | None = None
 
 
 def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, list[Sheet]]:
@@ -858,7 +860,7 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
         name = Path(filename).stem or "CSV"
         if wanted and wanted != name:
             pass  # a CSV has one table; the sheet name is only a label
-        return "csv", [Sheet(name, csv_rows(text, delimiter), text=text)]
+        return "csv", [Sheet(name, csv_rows(text, delimiter), reread=lambda: csv_rows(text, delimiter))]
     import python_calamine
 
     try:
@@ -1182,7 +1184,7 @@ class SheetReader:
         first_rows = head[r + 1 :]
         for number, row in enumerate(first_rows, r + 2):
             if any(row) and len(preview["rows"]) < PREVIEW_ROWS:
-                preview["rows"].append({"row": number, "cells": row[: len(columns)]})
+                preview["rows"].append({"row": number, "cells": row[: len(columns)], "read": ""})
         missing = [f for f in ("reference", "title") if f not in fields]
         if missing and self.lenient_sheets:
             names = " and ".join(FIELDS[f].lower() for f in missing)
@@ -1225,8 +1227,8 @@ class SheetReader:
                 label,
                 r + 1,
             )
-        if self.dates is None and sheet.text is not None:
-            self._learn_date_convention(sheet.text, first_rows, used, label, r + 1)
+        if self.dates is None and sheet.reread is not None:
+            self._learn_date_convention(sheet.reread, first_rows, used, label, r + 1)
         needed = sorted({c.index for c in used} | set(range(6)))
         width = max(len(columns), needed[-1] + 1)
         self._record_columns = {self._record_field(c.field): c.header for c in used}
@@ -1252,43 +1254,25 @@ class SheetReader:
             del columns_of_block, block
             nonblank = list(map(any, zip(*texts.values(), strict=True)))
             end = self._read_block(plan, texts, nonblank, end, False, all_text)
-        self._annotate_preview(sheet.name, label)
 
-    def _annotate_preview(self, sheet_name: str, label: str | None) -> None:
-        """Say under each previewed row what was read from it ('commitment 1,250.50 EUR on
-        2024-03-01'), so a donor checks amounts, types and dates before committing."""
-        preview = self.info["preview"].get(sheet_name)
-        if not preview or not preview["rows"]:
-            return
-        wanted = {r["row"] for r in preview["rows"]}
-        last = max(wanted)
-        read: dict[int, list[str]] = {}
-        for b in self.builders.values():
-            first = b.record.location
-            if first.sheet != label:
-                continue
-            if first.row is not None and first.row > last:
-                break  # projects are met in row order: the rest start below the preview
-            for t in b.record.transactions:
-                where = t.location
-                if where.row is None or where.row > last:
-                    break
-                if where.row in wanted:
-                    read.setdefault(where.row, []).append(f"{t.type} {_amount_as_read(t)} on {t.value_date}")
-        for r in preview["rows"]:
-            r["read"] = "; ".join(read.get(r["row"], []))
-
-    def _learn_date_convention(self, text: str, first_rows: list, used: list, label, header_row: int) -> None:
+    def _learn_date_convention(self, reread, first_rows: list, used: list, label, header_row: int) -> None:
         """Take the file's own day/month order when its first rows write dates with slashes or
-        dots and the file's unambiguous dates all agree (before any date is read)."""
-        columns = [c.index for c in used if c.field in DATE_FIELDS]
+        dots and the unambiguous dates of its date columns all agree (before any is read)."""
+        columns = [(c.index, c.header) for c in used if c.field in DATE_FIELDS]
         if not any(
-            _DATE_XY.fullmatch(row[i].strip()) for row in first_rows for i in columns if i < len(row) and row[i]
+            _DATE_XY.fullmatch(row[i].strip()) for row in first_rows for i, _h in columns if i < len(row) and row[i]
         ):
             return
-        convention, example, line = infer_date_convention(text)
+        cells = (
+            ((number, header), row[i])
+            for number, row in enumerate(islice(reread(), header_row, None), header_row + 1)
+            for i, header in columns
+            if i < len(row) and row[i]
+        )
+        convention, example, where = infer_date_convention(cells)
         if convention is None:
             return
+        row, column = where
         self.dates = convention
         self.info["dates"] = convention
         order = "day/month/year" if convention == "dmy" else "month/day/year"
@@ -1298,8 +1282,8 @@ class SheetReader:
             f"Dates such as 03/04/2021 are read as {order}: the file also writes {example}, which can "
             "only be read that way. Say how the file writes dates if that is wrong.",
             label,
-            line if line and line > header_row else header_row,  # a CSV's line is its row
-            next((c.header for c in used if c.field in DATE_FIELDS), None),
+            row,
+            column,
             example,
         )
 
@@ -1323,6 +1307,8 @@ class SheetReader:
                 for done in range((before // 5000 + 1) * 5000, self.rows_read + 1, 5000):
                     self.progress(done, 0, "reading")
             return rownum + blk.n
+        # the previewed rows by number (the head's, and those this block adds)
+        previewed = {r["row"]: r for r in preview["rows"]} if preview is not None else None
         for k in range(blk.n):
             rownum += 1
             if not nonblank[k]:
@@ -1341,12 +1327,22 @@ class SheetReader:
                 row = [""] * plan.width
                 for i in plan.needed:
                     row[i] = texts[i][k]
-                preview["rows"].append({"row": rownum, "cells": row[: plan.n_columns]})
+                preview["rows"].append({"row": rownum, "cells": row[: plan.n_columns], "read": ""})
+                previewed[rownum] = preview["rows"][-1]
             if self.decimal is None:
                 samples = [texts[c.index][k] for c in plan.amount_cols]
                 if any(s and not isinstance(s, NumText) for s in samples):
                     self.decimal = detect_decimal(samples)
-            self._read_row(blk, k, rownum)
+            entry = previewed.get(rownum) if previewed else None
+            if entry is None:
+                self._read_row(blk, k, rownum)
+            else:  # say under the previewed row what it gave
+                builder = self.builders.get(blk.refs[k])
+                before = len(builder.record.transactions) if builder else 0
+                self._read_row(blk, k, rownum)
+                builder = self.builders.get(blk.refs[k])
+                added = builder.record.transactions[before:] if builder else []
+                entry["read"] = "; ".join(f"{t.type} {_amount_as_read(t)} on {t.value_date}" for t in added)
             if self.progress and self.rows_read % 5000 == 0:
                 self.progress(self.rows_read, 0, "reading")
         return rownum

@@ -227,6 +227,26 @@ def test_a_files_unambiguous_dates_give_its_convention(app, tmp_path):
     assert [p.code for p in _errors(problems)] == ["ambiguous_date"]
     assert not [p for p in problems if p.code == "dates_inferred"]
 
+    # only the date columns count: a version number or a date in a description proves nothing
+    noise = [
+        ["Reference", "Title", "Amount", "Currency", "Date", "Description"],
+        ["P", "T", "10", "USD", "03/04/2021", "Software v1.13.20 rollout, report printed 04/13/2021"],
+    ]
+    path.write_bytes(csv_bytes(noise))
+    _, problems, _ = _read(path)
+    assert [p.code for p in _errors(problems)] == ["ambiguous_date"]
+    # rows are records, not lines: a quoted description over three lines does not shift them
+    quoted = [
+        ["Reference", "Title", "Amount", "Currency", "Date", "Description"],
+        ["P", "T", "10", "USD", "03/04/2021", "line one\nline two\nline three"],
+        ["P", "T", "20", "USD", "15/04/2021", ""],
+    ]
+    path.write_bytes(csv_bytes(quoted))
+    records, problems, _ = _read(path)
+    [note] = [p for p in problems if p.code == "dates_inferred"]
+    assert (note.location.row, note.location.column) == (3, "Date")
+    assert records["P"].transactions[0].value_date == dt.date(2021, 4, 3)
+
     # a declared convention wins over the file's evidence (for the dates that need one)
     path.write_bytes(csv_bytes(rows))
     records, problems, _ = _read(path, {"dates": "mdy"})
@@ -491,3 +511,18 @@ def test_the_preview_says_what_each_row_was_read_as(app, tmp_path):
     assert read[2] == "commitment 125,000.50 EUR on 2024-02-03"
     assert read[3] == "disbursement 1,000.00 EUR on 2024-02-15"
     assert read[4] == ""  # the total row gave nothing
+
+
+def test_the_preview_reads_each_sheet_of_a_workbook(app, tmp_path):
+    """A project met on an earlier sheet still gets its later sheet's rows read in the preview."""
+    head = ["Reference", "Title", "Country", "Type", "Amount", "Currency", "Date"]
+    path = xlsx(
+        [head, ["P", "Portal", "KEN", "commitment", "100", "USD", "2023-05-01"]],
+        tmp_path / "years.xlsx",
+        title="2023",
+        extra_sheets={"2024": [head, ["P", "Portal", "KEN", "disbursement", "200", "USD", "2024-05-01"]]},
+    )
+    _, problems, info = _read(path)
+    assert not _errors(problems)
+    assert info["preview"]["2023"]["rows"][0]["read"] == "commitment 100.00 USD on 2023-05-01"
+    assert info["preview"]["2024"]["rows"][0]["read"] == "disbursement 200.00 USD on 2024-05-01"
