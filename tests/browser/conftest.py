@@ -33,6 +33,27 @@ def _chromium_available() -> bool:
     return Path(CHROMIUM).exists() or shutil.which("chromium") is not None
 
 
+def _buffered(app):
+    """The app with every response body read and closed before it is sent.
+
+    Werkzeug's development server does not close a response's iterable when the
+    client drops the connection mid-response, which Chromium does with icons it
+    no longer needs; the open static file then surfaces as a ResourceWarning in
+    whichever test happens to be running. None of the app's responses stream, so
+    buffering them changes nothing else.
+    """
+
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return wsgi
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """Base URL of the app served with demo data on a free loopback port."""
@@ -59,7 +80,7 @@ def live_server(tmp_path_factory):
         seed_demo()
         db.session.commit()
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _buffered(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
