@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from itertools import islice, repeat, zip_longest
 from pathlib import Path
@@ -841,8 +841,12 @@ class Sheet:
     rows: Iterator[list]
     merged: list = field(default_factory=list)
     col_offset: int = 0  # calamine yields rows from row 1 but columns from the first used one
-    # A CSV's rows once more, from the start (to learn its date convention before reading).
+    # The sheet's rows once more, from the start (to learn its date convention before reading).
     reread: Callable[[], Iterator[list]] | None = None
+
+
+def _sheet_rows(workbook: Any, name: str) -> Iterator[list]:
+    return iter(workbook.get_sheet_by_name(name).iter_rows())
 
 
 def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, list[Sheet]]:
@@ -885,7 +889,7 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
         start = sheet.start or (0, 0)
         offset = start[1] if start else 0
         merged = [((r0, c0 - offset), (r1, c1 - offset)) for (r0, c0), (r1, c1) in merged if c0 >= offset]
-        sheets.append(Sheet(name, iter(sheet.iter_rows()), merged, offset))
+        sheets.append(Sheet(name, iter(sheet.iter_rows()), merged, offset, partial(_sheet_rows, workbook, name)))
     return fmt, sheets
 
 
@@ -1257,7 +1261,9 @@ class SheetReader:
 
     def _learn_date_convention(self, reread, first_rows: list, used: list, label, header_row: int) -> None:
         """Take the file's own day/month order when its first rows write dates with slashes or
-        dots and the unambiguous dates of its date columns all agree (before any is read)."""
+        dots and the unambiguous dates of its date columns all agree (before any is read).
+
+        In a workbook only the dates typed as text count: real date cells need no convention."""
         columns = [(c.index, c.header) for c in used if c.field in DATE_FIELDS]
         if not any(
             _DATE_XY.fullmatch(row[i].strip()) for row in first_rows for i, _h in columns if i < len(row) and row[i]
@@ -1267,7 +1273,7 @@ class SheetReader:
             ((number, header), row[i])
             for number, row in enumerate(islice(reread(), header_row, None), header_row + 1)
             for i, header in columns
-            if i < len(row) and row[i]
+            if i < len(row) and isinstance(row[i], str) and row[i]
         )
         convention, example, where = infer_date_convention(cells)
         if convention is None:

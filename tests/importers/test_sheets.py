@@ -254,6 +254,31 @@ def test_a_files_unambiguous_dates_give_its_convention(app, tmp_path):
     assert not [p for p in problems if p.code == "dates_inferred"]
 
 
+def test_a_workbooks_text_dates_give_its_convention(app, tmp_path):
+    """Dates typed as text in a workbook teach the order as a CSV's do; real date cells
+    are left alone and cannot decide it."""
+    rows = [
+        ["Budget ICT 2025"],
+        ["Reference", "Title", "Amount", "Currency", "Date"],
+        ["P", "T", "10", "USD", "03/02/2025"],
+        ["P", "T", "20", "USD", dt.date(2025, 1, 15)],
+        ["Q", "T", "30", "USD", "28/02/2025"],
+    ]
+    path = xlsx(rows, tmp_path / "dmy.xlsx")
+    records, problems, info = _read(path)
+    assert not _errors(problems)
+    assert [t.value_date for t in records["P"].transactions] == [dt.date(2025, 2, 3), dt.date(2025, 1, 15)]
+    assert info["dates"] == "dmy"
+    [note] = [p for p in problems if p.code == "dates_inferred"]
+    assert (note.location.sheet, note.location.row, note.location.column) == ("Projects", 5, "Date")
+    assert note.value == "28/02/2025"
+
+    # a real date cell proves nothing: without a text date read one way only, 03/02 stays ambiguous
+    path = xlsx([*rows[:4], ["Q", "T", "30", "USD", dt.date(2025, 2, 28)]], tmp_path / "cells.xlsx")
+    _, problems, _ = _read(path)
+    assert [(p.code, p.location.row) for p in _errors(problems)] == [("ambiguous_date", 3)]
+
+
 def test_amounts(app):
     assert parse_amount("1,234.56", ".") == (Decimal("1234.56"), None)
     assert parse_amount("1.234,56", ",") == (Decimal("1234.56"), None)
