@@ -19,8 +19,9 @@ dry_run=False, progress=None, *, org_name=None, keep_report=True) -> ImportBatch
     ``kind`` reads it. ``org`` is an Organisation or its reference; with ``org_name`` an
     unknown reference is created. ``dry_run`` validates and counts everything exactly as a
     commit would, then rolls back: nothing of the file is written (with ``keep_report`` the
-    batch row is kept with status "previewed" so it can be committed). Same file (hash)
-    already committed for that organisation: returns that batch, ``batch.already_imported``
+    batch row is kept with status "previewed" so it can be committed). Same file (hash),
+    read with the same choices (``request_key``), already committed for that organisation
+    and not changed since by a later batch: returns that batch, ``batch.already_imported``
     is True and nothing changes. ``progress(done, total, stage)`` is called as work advances.
 
 ``commit_batch(batch_id, actor, progress=None) -> ImportBatch``
@@ -50,6 +51,7 @@ import datetime as dt
 import functools
 import gc
 import hashlib
+import json
 import logging
 import operator
 import shutil
@@ -64,7 +66,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from importers.bulk import BulkInsert
 from importers.models import ImportChange
@@ -244,8 +246,10 @@ def _problem(
 class _Resolver:
     """Look-ups done once per distinct value (funding sources, organisations, rates)."""
 
-    def __init__(self) -> None:
+    def __init__(self, org_id: int) -> None:
+        self.org_id = org_id  # the importing organisation, whose projects these are
         self.sources: dict[str, int | None] = {}
+        self.managers: dict[int, int] = {}  # funding source id -> its managing organisation
         self.orgs: dict[str, int | None] = {}
         self.rates: dict[tuple[str, dt.date], tuple[Decimal, dt.date]] = {}
         self.max_age = project_service._max_rate_age()
@@ -259,7 +263,14 @@ class _Resolver:
         if text not in self.sources:
             found = funding.find_funding_source(text)
             self.sources[text] = found.id if found else None
+            if found:
+                self.managers[found.id] = found.managing_org_id
         return self.sources[text]
+
+    def provider(self, tx_type: TransactionType, source_id: int | None) -> int | None:
+        """The provider of a flow that names none (see projects.implied_provider)."""
+        manager = self.managers[source_id] if source_id is not None else None
+        return project_service.implied_provider(tx_type, manager, self.org_id)
 
     def org(self, text: str) -> int | None:
         if text not in self.orgs:
@@ -312,6 +323,8 @@ class _Resolver:
                 provider_id = self.orgs[t.provider_org]
                 if provider_id is None:
                     raise LookupError
+            else:
+                provider_id = self.provider(tx_type, source_id)
         except (LookupError, TypeError, ValueError, ArithmeticError):  # ArithmeticError: sNaN, overflow
             values = _tx_values(t, self)  # raises the service's error for a bad value
             self._learn(t, values)
@@ -724,6 +737,8 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
                 f"Unknown organisation {t.provider_org!r} (give its reference, IATI identifier or exact name)",
                 {"provider_org": ["No such organisation"]},
             )
+    else:
+        provider_id = resolver.provider(tx_type, source_id)
     return {
         "funding_source_id": source_id,
         "provider_org_id": provider_id,
@@ -805,7 +820,7 @@ class _Run:
         self.problems = problems
         self.progress = progress or (lambda done, total, stage: None)
         self.chunk_size = chunk_size
-        self.resolver = _Resolver()
+        self.resolver = _Resolver(org.id)
         self.counts: Counter = Counter()
         self.reference = _Reference()
 
@@ -1166,7 +1181,22 @@ def _resolve_org(org: Organisation | str | None, org_name: str | None) -> Organi
     return found
 
 
-def _already(org: Organisation | None, kind: str, sha: str) -> ImportBatch | None:
+# Options that are bookkeeping, not a choice about how the file is read.
+_NOT_READING = frozenset({"org", "org_name", "_progress", "stored_file", "request"})
+
+
+def request_key(options: dict) -> str:
+    """The reading choices of an import (sheet, mapping, dates, decimal, currency ...) as a
+    short fingerprint: the same file read with other choices is another import."""
+    chosen = {k: v for k, v in options.items() if k not in _NOT_READING and v not in (None, "", {}, [])}
+    text = json.dumps(chosen, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _already(org: Organisation | None, kind: str, sha: str, request: str) -> ImportBatch | None:
+    """The committed batch of this file, read with the same choices, whose data the registry
+    still holds: no later committed batch has changed any of its projects since (a corrected
+    file imported after it, say). Importing that file again would change nothing."""
     if org is None:
         return None
     stmt = (
@@ -1178,9 +1208,31 @@ def _already(org: Organisation | None, kind: str, sha: str) -> ImportBatch | Non
             ImportBatch.status == "committed",
         )
         .order_by(ImportBatch.id.desc())
+    )
+    for batch in db.session.scalars(stmt):
+        # Batches from before the fingerprint was kept match any choices, as they did then.
+        if (batch.options or {}).get("request", request) == request:
+            return None if _superseded(batch) else batch
+    return None
+
+
+def _superseded(batch: ImportBatch) -> bool:
+    """Whether a later committed batch created or changed a project this batch wrote."""
+    mine = aliased(ImportChange)
+    later = aliased(ImportChange)
+    stmt = (
+        select(later.id)
+        .join(mine, (mine.entity_type == later.entity_type) & (mine.entity_id == later.entity_id))
+        .join(ImportBatch, ImportBatch.id == later.batch_id)
+        .where(
+            mine.batch_id == batch.id,
+            mine.entity_type == "project",
+            later.batch_id > batch.id,
+            ImportBatch.status == "committed",
+        )
         .limit(1)
     )
-    return db.session.scalar(stmt)
+    return db.session.scalar(stmt) is not None
 
 
 def gc_paused(func: Callable) -> Callable:
@@ -1230,7 +1282,8 @@ def run_import(
     path, sha = store_file(data, filename)
     org_obj = _resolve_org(org, org_name)
     org_ref = org.ref if isinstance(org, Organisation) else str(org).strip()
-    done = _already(org_obj, kind, sha)
+    request = request_key(options)
+    done = _already(org_obj, kind, sha, request)
     if done is not None:
         done.already_imported = True  # type: ignore[attr-defined]
         return done
@@ -1254,7 +1307,7 @@ def run_import(
         file_hash=sha,
         status="pending",
         dry_run=dry_run,
-        options={**options, "stored_file": path.name, **_info_options(info)},
+        options={**options, "stored_file": path.name, **_info_options(info), "request": request},
         counts={},
         problems=[],
         progress=0,
@@ -1390,7 +1443,7 @@ def commit_batch(batch_id: int, actor: Actor, progress: Progress | None = None) 
     org = db.session.get(Organisation, batch.org_id) if batch.org_id else None
     if org is None and not options.get("org_name"):
         raise NotFoundError("The organisation of this batch no longer exists")
-    done = _already(org, batch.kind, batch.file_hash)
+    done = _already(org, batch.kind, batch.file_hash, options.get("request") or request_key(options))
     if done is not None:
         done.already_imported = True  # type: ignore[attr-defined]
         return done

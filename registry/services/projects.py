@@ -374,7 +374,19 @@ TX_FIELDS = (
 )
 
 
-def _apply_transaction(tx: Transaction, data: dict[str, Any]) -> None:
+def implied_provider(tx_type: TransactionType, source_manager_id: int | None, project_org_id: int) -> int | None:
+    """Who provides a flow that names no provider organisation.
+
+    A flow from a funding source comes from the organisation that manages the source;
+    any other pledge, commitment, disbursement or expenditure is the project's own
+    organisation's (as IATI reads an activity's outgoing flows without a provider-org).
+    Incoming funds come from someone else, unknown until named."""
+    if tx_type == TransactionType.INCOMING_FUNDS:
+        return None
+    return source_manager_id if source_manager_id is not None else project_org_id
+
+
+def _apply_transaction(tx: Transaction, data: dict[str, Any], project_org_id: int) -> None:
     unknown = set(data) - set(TX_FIELDS)
     if unknown:
         raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
@@ -409,22 +421,31 @@ def _apply_transaction(tx: Transaction, data: dict[str, Any]) -> None:
         if db.session.get(Organisation, data["provider_org_id"]) is None:
             raise ValidationError("Unknown organisation", {"provider_org_id": ["No such organisation"]})
     conversion = to_usd(amount, currency, merged["value_date"])
-    tx.type = merged["type"]
     tx.currency = currency
     tx.value_date = merged["value_date"]
     tx.amount_minor = money.to_minor(amount, currency)
     tx.usd_minor = money.to_minor(conversion.amount, "USD")
     tx.usd_rate = str(conversion.rate)
     tx.usd_rate_date = conversion.rate_date
+    # A provider that was only implied follows the flow's new source or type.
+    implied_before = tx.type is not None and tx.provider_org_id == _implied(tx, project_org_id)
+    tx.type = merged["type"]
     for key in ("funding_source_id", "provider_org_id", "flow_type", "finance_type", "aid_type", "description"):
         if key in data:
             setattr(tx, key, data[key] if data[key] is not None or key != "description" else "")
+    if tx.provider_org_id is None or (implied_before and data.get("provider_org_id") is None):
+        tx.provider_org_id = _implied(tx, project_org_id)
+
+
+def _implied(tx: Transaction, project_org_id: int) -> int | None:
+    source = db.session.get(FundingSource, tx.funding_source_id) if tx.funding_source_id is not None else None
+    return implied_provider(tx.type, source.managing_org_id if source else None, project_org_id)
 
 
 def add_transaction(actor: Actor, project: Project, data: dict[str, Any]) -> Transaction:
     """Record a money flow in its own currency and value date, with its USD value."""
     tx = Transaction(project_id=project.id, import_batch_id=actor.import_batch_id, description="")
-    _apply_transaction(tx, dict(data))
+    _apply_transaction(tx, dict(data), project.org_id)
     project.transactions.append(tx)
     db.session.flush()
     audit.record(
@@ -442,7 +463,7 @@ def add_transaction(actor: Actor, project: Project, data: dict[str, Any]) -> Tra
 
 def update_transaction(actor: Actor, tx: Transaction, data: dict[str, Any]) -> Transaction:
     before = transaction_snapshot(tx)
-    _apply_transaction(tx, dict(data))
+    _apply_transaction(tx, dict(data), tx.project.org_id)
     after = transaction_snapshot(tx)
     if before != after:
         db.session.flush()

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -153,6 +154,62 @@ def test_corrected_file_updates_in_place_and_undo(runner, make_org, tmp_path):
     assert total == 3000 * 100
 
 
+def _total(org) -> int:
+    return db.session.scalar(select(func.sum(Transaction.amount_minor)).join(Project).where(Project.org_id == org.id))
+
+
+def test_a_file_is_already_imported_only_while_the_registry_holds_it(runner, make_org, tmp_path):
+    """v1, then the corrected v2, then v1 again: v1 is applied again, not "already imported"."""
+    org = make_org(ref="DON-AGAIN")
+    db.session.commit()
+    first, second = tmp_path / "v1.csv", tmp_path / "v2.csv"
+    first.write_bytes(csv_bytes(_rows(2)))
+    corrected = _rows(2)
+    corrected[1][4] = "1100"
+    second.write_bytes(csv_bytes(corrected))
+
+    def run(path, *options):
+        result = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-AGAIN", *options])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run(first)
+    assert "Already imported" in run(first)  # nothing happened in between
+    assert "projects updated            1" in run(second)
+    assert _total(org) == 2100 * 100
+    output = run(first)
+    assert "Already imported" not in output and "projects updated            1" in output
+    assert _total(org) == 2000 * 100  # the registry holds v1 again
+    assert "Already imported" in run(first)
+
+    # the same bytes read with other choices are another import
+    plain = tmp_path / "nocurrency.csv"
+    rows = [[c for k, c in enumerate(r) if k != 5] for r in _rows(1)]
+    rows[1][0] = "C-000"
+    plain.write_bytes(csv_bytes(rows))
+    assert "projects created            1" in run(plain, "--currency", "EUR")
+    output = run(plain, "--currency", "GBP")
+    assert "Already imported" not in output and "projects updated            1" in output
+    assert db.session.scalars(select(Transaction.currency).join(Project).where(Project.reference == "C-000")).all() == [
+        "GBP"
+    ]
+    assert "Already imported" in run(plain, "--currency", "GBP")
+
+
+def test_each_sheet_of_a_workbook_can_be_imported_on_its_own(runner, make_org, tmp_path):
+    make_org(ref="DON-SHEETS")
+    db.session.commit()
+    second = [[*r[:1], f"Other {r[1]}", *r[2:]] for r in _rows(2)]
+    second = [HEADER] + [[f"Q-{i}", *r[1:]] for i, r in enumerate(second[1:])]
+    path = xlsx(_rows(2), tmp_path / "two.xlsx", title="2023", extra_sheets={"2024": second})
+    one = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-SHEETS", "--sheet", "2023"])
+    assert one.exit_code == 0 and "projects created            2" in one.output, one.output
+    other = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-SHEETS", "--sheet", "2024"])
+    assert other.exit_code == 0 and "projects created            2" in other.output, other.output
+    again = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-SHEETS", "--sheet", "2024"])
+    assert "Already imported" in again.output
+
+
 # The database is prepared, imported into and killed in child processes, so the test's own
 # process keeps only its shared test app (and the kill is a real SIGKILL of a real process).
 SCRIPT = textwrap.dedent(
@@ -245,3 +302,22 @@ def test_killed_mid_import_leaves_nothing(tmp_path):
     out, err = again.communicate(timeout=120)
     assert out.split() == ["committed", "60"], err
     assert _counts(tmp_path / "kill.sqlite3") == (60, 60, 1)
+
+
+def test_imported_flows_count_for_the_importing_donor(runner, make_org, tmp_path):
+    """A donor's own file rarely names a provider: its flows are the donor's in reports by donor."""
+    from reports.flows import build_spec, run_report
+
+    org = make_org(ref="DON-OWN", name="Own donor")
+    db.session.commit()
+    path = xlsx(_rows(2, amount="1000.10"), tmp_path / "own.xlsx")
+    result = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-OWN"])
+    assert result.exit_code == 0, result.output
+    assert set(db.session.scalars(select(Transaction.provider_org_id))) == {org.id}
+    report = run_report(build_spec(by="donor", measures="commitment", currency="EUR", donor="DON-OWN"))
+    [row] = report.rows
+    assert (
+        row["donor"] == org.id
+        and row["donor_label"] == "Own donor (DON-OWN)"
+        and row["commitment"] == Decimal("2000.20")
+    )

@@ -195,12 +195,19 @@ def test_fast_transaction_path_equals_the_full_validation(app, make_source, make
         _tx(amount=Decimal("99999999999999.99")),  # the largest amount
         _tx(currency="JPY", amount=Decimal("-99999999999999"), value_date=dt.date(2019, 7, 4)),
         _tx(currency="SEK", amount=Decimal("0.05"), value_date=dt.date(2022, 5, 6)),
+        _tx(funding_source="FS-FAST"),
+        _tx(type="incoming_funds"),
     ]
-    fast = pipeline._Resolver()
+    owner = make_org(ref="OWNER-FAST")
+    fast = pipeline._Resolver(owner.id)
     for record in records * 2:  # the second round takes the cached path
-        expected = pipeline._tx_values(record, pipeline._Resolver())
+        expected = pipeline._tx_values(record, pipeline._Resolver(owner.id))
         assert fast.tx_row(record) == tuple(expected[name] for name in pipeline.TX_FIELDS)
     assert fast.tx_row(records[3])[:2] == (source.id, provider.id)
+    # a flow that names no provider: the importing organisation's, or its source manager's
+    assert fast.tx_row(records[0])[:2] == (None, owner.id)
+    assert fast.tx_row(records[-2])[:2] == (source.id, source.managing_org_id) != (source.id, owner.id)
+    assert fast.tx_row(records[-1])[:2] == (None, None)  # incoming funds: provider unknown
 
 
 @pytest.mark.parametrize(
@@ -225,12 +232,12 @@ def test_fast_transaction_path_equals_the_full_validation(app, make_source, make
     ],
 )
 def test_fast_transaction_path_raises_the_services_errors(app, record):
-    resolver = pipeline._Resolver()
+    resolver = pipeline._Resolver(1)
     resolver.tx_row(_tx())  # the caches know EUR, commitment and the day
     with pytest.raises(RegistryError) as fast:
         resolver.tx_row(record)
     with pytest.raises(RegistryError) as full:
-        pipeline._tx_values(record, pipeline._Resolver())
+        pipeline._tx_values(record, pipeline._Resolver(1))
     assert fast.value.message == full.value.message and fast.value.errors == full.value.errors
 
 

@@ -139,3 +139,35 @@ def test_a_stale_version_is_a_conflict(make_project):
     with pytest.raises(ConflictError):
         update_project(SYSTEM, project, {"title": "Three"}, expected_version=version)
     assert project.title == "Two"
+
+
+def test_a_flow_without_a_provider_is_its_sources_manager_or_its_project_owners(
+    make_org, make_project, make_source, make_transaction, actor
+):
+    """Reports by donor attribute every outgoing flow: a flow naming no provider counts for
+    the manager of its funding source, else for the project's organisation."""
+    from registry.services.projects import update_transaction
+
+    owner, named = make_org(), make_org()
+    project = make_project(org=owner)
+    source = make_source()
+    own = make_transaction(project)
+    from_source = make_transaction(project, funding_source_id=source.id)
+    explicit = make_transaction(project, provider_org_id=named.id, funding_source_id=source.id)
+    incoming = make_transaction(project, type="incoming_funds")
+    assert own.provider_org_id == owner.id
+    assert from_source.provider_org_id == source.managing_org_id != owner.id
+    assert explicit.provider_org_id == named.id
+    assert incoming.provider_org_id is None  # who sent incoming funds is unknown until named
+
+    # an implied provider follows the flow's source; a named one stays
+    update_transaction(actor, own, {"funding_source_id": source.id})
+    assert own.provider_org_id == source.managing_org_id
+    update_transaction(actor, from_source, {"funding_source_id": None})
+    assert from_source.provider_org_id == owner.id
+    update_transaction(actor, explicit, {"funding_source_id": None})
+    assert explicit.provider_org_id == named.id
+    update_transaction(actor, explicit, {"provider_org_id": None})  # cleared: implied again
+    assert explicit.provider_org_id == owner.id
+    update_transaction(actor, own, {"type": "incoming_funds"})
+    assert own.provider_org_id is None
