@@ -48,6 +48,7 @@ from importers.records import (
     RecipientRecord,
     TransactionRecord,
 )
+from importers.xlsx_formats import padded_cells, padded_rows
 from registry import money
 from registry.errors import RegistryError, ValidationError
 from registry.extensions import db
@@ -879,6 +880,8 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
                 {"sheet": ["Unknown sheet"]},
             )
         names = [wanted]
+    # Whole numbers Excel shows zero-padded (a reference 00123 typed in a cell formatted 00000).
+    padded = padded_cells(path, names) if fmt == "xlsx" else {}
     sheets = []
     for name in names:
         sheet = workbook.get_sheet_by_name(name)
@@ -889,7 +892,10 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
         start = sheet.start or (0, 0)
         offset = start[1] if start else 0
         merged = [((r0, c0 - offset), (r1, c1 - offset)) for (r0, c0), (r1, c1) in merged if c0 >= offset]
-        sheets.append(Sheet(name, iter(sheet.iter_rows()), merged, offset, partial(_sheet_rows, workbook, name)))
+        rows = iter(sheet.iter_rows())
+        if name in padded:
+            rows = padded_rows(rows, padded[name], offset)
+        sheets.append(Sheet(name, rows, merged, offset, partial(_sheet_rows, workbook, name)))
     return fmt, sheets
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from importers import xlsx_formats
 from importers.sheets import (
     UploadRefused,
     check_archive,
@@ -277,6 +278,36 @@ def test_a_workbooks_text_dates_give_its_convention(app, tmp_path):
     path = xlsx([*rows[:4], ["Q", "T", "30", "USD", dt.date(2025, 2, 28)]], tmp_path / "cells.xlsx")
     _, problems, _ = _read(path)
     assert [(p.code, p.location.row) for p in _errors(problems)] == [("ambiguous_date", 3)]
+
+
+def test_numbers_excel_shows_with_leading_zeros_keep_them(app, tmp_path):
+    """A reference typed as the number 123 in a cell formatted 00000 is 00123, as Excel shows it."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Projects"
+    ws.append(["Budget 2024"])  # a title row: the header and the cells are found below it
+    ws.append([None, "Reference", "Title", "Country", "Amount", "Currency", "Date"])
+    ws.append([None, 123, "Padded", "GHA", 1000, "USD", dt.date(2024, 7, 1)])
+    ws.append([None, 45, "Plain", "GHA", 2000, "USD", dt.date(2024, 7, 1)])
+    ws.append([None, 7, "Three digits", "GHA", 3000, "USD", dt.date(2024, 7, 1)])
+    ws["B3"].number_format = "00000"
+    ws["B5"].number_format = "000"
+    ws["E3"].number_format = "#,##0.00"
+    wb.save(tmp_path / "padded.xlsx")
+    records, problems, _ = _read(tmp_path / "padded.xlsx")
+    assert not _errors(problems)
+    assert sorted(records) == ["00123", "007", "45"]
+    assert records["00123"].transactions[0].amount == Decimal("1000")
+
+    # the sheet's XML is scanned in blocks: a cell tag cut by a block's end is still found
+    with zipfile.ZipFile(tmp_path / "padded.xlsx") as archive:
+        styles = xlsx_formats.padded_styles(archive)
+        whole = xlsx_formats._padded(archive.open("xl/worksheets/sheet1.xml"), styles)
+        assert whole == {2: [(1, 5)], 4: [(1, 3)]}
+        for size in (1, 7, 64):
+            assert xlsx_formats._padded(archive.open("xl/worksheets/sheet1.xml"), styles, size) == whole
 
 
 def test_amounts(app):
