@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from registry.extensions import db
 from registry.models import AuditEvent
@@ -32,7 +32,20 @@ def changes(event: AuditEvent) -> list[Change]:
 
 
 def project_history(project_id: int, limit: int | None = None) -> list[AuditEvent]:
-    """Audit events of the project and of its transactions (deleted ones too), newest first."""
+    """Audit events of the project and of its transactions (deleted ones too), newest first.
+
+    Only those since the last project deleted under the same id: a database may give a
+    new project the id of one deleted before it (SQLite reuses the highest row id), and
+    that project's past is not the new one's."""
+    last_delete = (
+        select(func.coalesce(func.max(AuditEvent.id), 0))
+        .where(
+            AuditEvent.entity_type == "project",
+            AuditEvent.entity_id == project_id,
+            AuditEvent.action == "delete",
+        )
+        .scalar_subquery()
+    )
     tx_of_project = and_(
         AuditEvent.entity_type == "transaction",
         or_(
@@ -46,7 +59,8 @@ def project_history(project_id: int, limit: int | None = None) -> list[AuditEven
             or_(
                 and_(AuditEvent.entity_type == "project", AuditEvent.entity_id == project_id),
                 tx_of_project,
-            )
+            ),
+            AuditEvent.id > last_delete,
         )
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
     )

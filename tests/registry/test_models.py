@@ -171,3 +171,20 @@ def test_a_flow_without_a_provider_is_its_sources_manager_or_its_project_owners(
     assert explicit.provider_org_id == owner.id
     update_transaction(actor, own, {"type": "incoming_funds"})
     assert own.provider_org_id is None
+
+
+def test_a_projects_history_starts_after_a_deleted_project_of_the_same_id(app, actor):
+    """SQLite gives a new project the id of one just deleted (an undone import, say): the
+    deleted project's events are not the new project's history."""
+    from registry.extensions import db
+    from registry.services import audit
+    from registry.services.history import project_history
+
+    pid = 987_654
+    audit.record(actor, "create", "project", pid, None, {"title": "Old"}, "Created Old")
+    audit.record(actor, "create", "transaction", 1, None, {"project_id": pid}, "Old flow")
+    audit.record(actor, "delete", "project", pid, {"title": "Old"}, None, "Deleted Old")
+    audit.record(actor, "create", "project", pid, None, {"title": "New"}, "Created New")
+    audit.record(actor, "create", "transaction", 2, None, {"project_id": pid}, "New flow")
+    db.session.flush()
+    assert [e.summary for e in project_history(pid)] == ["New flow", "Created New"]
