@@ -10,8 +10,10 @@ from decimal import Decimal
 import pytest
 
 from importers.sheets import (
+    AmbiguousAmount,
     UploadRefused,
     check_archive,
+    decimal_evidence,
     decode_text,
     parse_amount,
     parse_date,
@@ -288,6 +290,146 @@ def test_amounts(app):
     assert parse_amount("12 CHF", ".") == (Decimal("12"), "CHF")
     with pytest.raises(ValueError):
         parse_amount("twelve", ".")
+
+
+def test_an_amount_shows_its_decimal_mark_or_reads_both_ways(app):
+    # Unknown decimal mark: an amount that shows its own is read by it ...
+    assert parse_amount("1.250.000", None) == (Decimal("1250000"), None)
+    assert parse_amount("1.234,56 €", None) == (Decimal("1234.56"), "EUR")
+    assert parse_amount("1,234.56", None) == (Decimal("1234.56"), None)
+    assert parse_amount("12,5", None) == (Decimal("12.5"), None)
+    assert parse_amount("12.50", None) == (Decimal("12.50"), None)
+    assert parse_amount("1 250,500", None) == (Decimal("1250.500"), None)  # spaces group: the comma is decimal
+    assert parse_amount("1,25,000", None) == (Decimal("125000"), None)  # Indian grouping
+    assert [decimal_evidence(t) for t in ("1.250.000", "1,234.56", "12,5", "12.50", "0,250", "12.500", "1250")] == [
+        ",",
+        ".",
+        ",",
+        ".",
+        ",",
+        None,
+        None,
+    ]
+    # ... one whose only separator is followed by three digits reads both ways.
+    for text, thousands, decimal in (("12.500", "12500", "12.500"), ("-1,250", "-1250", "-1.250")):
+        with pytest.raises(AmbiguousAmount) as caught:
+            parse_amount(text, None)
+        assert (caught.value.as_thousands, caught.value.as_decimal) == (Decimal(thousands), Decimal(decimal))
+        assert caught.value.code == "ambiguous_amount"
+    message = str(caught.value)
+    assert "-1250 if the comma separates thousands, or -1.25 if it is the decimal mark" in message
+    assert "upload page" in message and "--decimal" in message and "decimal=" in message
+    # A declared mark always wins, and a plain number is no exception to it.
+    assert parse_amount("12.500", ",") == (Decimal("12500"), None)
+    assert parse_amount("12.500", ".") == (Decimal("12.500"), None)
+    assert parse_amount("1,250", ",") == (Decimal("1.250"), None)
+    # Thousands separators set apart groups of three: 12.50 is no amount with a decimal comma.
+    for text, decimal, other in (("1.250.000", ".", "1250000"), ("12.50", ",", "12.5"), ("1,234.5", ",", "1234.5")):
+        with pytest.raises(ValueError, match=f"with the {'point' if decimal == '.' else 'comma'} as the decimal"):
+            parse_amount(text, decimal)
+        with pytest.raises(ValueError, match=f"it would be {other}.*--decimal {',' if decimal == '.' else '.'}"):
+            parse_amount(text, decimal)
+
+
+def _amounts(records):
+    return [t.amount for r in records.values() for t in r.transactions]
+
+
+def test_european_thousands_in_a_semicolon_file(app, tmp_path):
+    """12.500 EUR in a semicolon file is twelve thousand five hundred, never 12.50 without a word."""
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant", "Devise", "Date de valeur"]
+    rows = [
+        header,
+        ["D-01", "Cybersécurité", "Maroc", "engagement", "12.500", "EUR", "15/03/2024"],
+        ["D-01", "Cybersécurité", "Maroc", "décaissement", "250.000", "EUR", "16/04/2024"],
+    ]
+    path = tmp_path / "eur.csv"
+    path.write_bytes(csv_bytes(rows, ";"))
+    records, problems, _info = _read(path)
+    assert not _errors(problems)
+    assert _amounts(records) == [Decimal("12500"), Decimal("250000")]
+    [note] = [p for p in problems if p.code == "decimal_mark_assumed"]
+    assert note.severity == "warning" and (note.location.row, note.location.column, note.value) == (
+        2,
+        "Montant",
+        "12.500",
+    )
+    assert "and 1 more amount like it" in note.message and "12500 EUR" in note.message
+    assert "means 12.5" in note.message and "--decimal ." in note.message
+
+    # The file's own evidence settles it, anywhere in the file: no warning.
+    rows.append(["D-02", "Numérique", "Tunisie", "engagement", "1.250.000", "EUR", "17/05/2024"])
+    path.write_bytes(csv_bytes(rows, ";"))
+    records, problems, info = _read(path)
+    assert not _errors(problems) and not [p for p in problems if p.code.startswith("decimal_mark")]
+    assert _amounts(records) == [Decimal("12500"), Decimal("250000"), Decimal("1250000")]
+    assert info["decimal"] == ","
+
+    # A declared decimal point wins: 12.500 is 12.5, and 1.250.000 is an error that says what to change.
+    records, problems, _ = _read(path, {"decimal": "."})
+    assert _amounts(records)[:2] == [Decimal("12.5"), Decimal("250")]
+    [error] = _errors(problems)
+    assert error.location.row == 4 and "1250000" in error.message and "--decimal ," in error.message
+
+
+def test_a_comma_file_without_evidence_makes_ambiguous_amounts_errors(app, tmp_path):
+    rows = [
+        ["Project reference", "Project title", "Recipient country", "Transaction type", "Amount", "Currency", "Date"],
+        ["N-12", "D", "Kenya", "commitment", "1,250", "USD", "2024-03-01"],
+        ["N-13", "E", "Kenya", "commitment", "2500", "USD", "2024-03-01"],
+    ]
+    path = tmp_path / "comma.csv"
+    path.write_bytes(csv_bytes(rows))
+    _, problems, _ = _read(path)
+    [error] = _errors(problems)
+    assert (error.code, error.location.row, error.location.column, error.value) == (
+        "ambiguous_amount",
+        2,
+        "Amount",
+        "1,250",
+    )
+    assert "1250 if the comma separates thousands, or 1.25 if it is the decimal mark" in error.message
+    records, problems, _ = _read(path, {"decimal": "."})
+    assert not _errors(problems) and _amounts(records) == [Decimal("1250"), Decimal("2500")]
+    # an amount far down the file (read the fast way) is evidence too
+    rows += [["N-14", "F", "Kenya", "commitment", "3000", "USD", "2024-03-01"]] * 600
+    rows.append(["N-15", "G", "Kenya", "commitment", "2,500,000", "USD", "2024-03-01"])
+    path.write_bytes(csv_bytes(rows))
+    records, problems, _ = _read(path)
+    assert not _errors(problems) and not [p for p in problems if p.code.startswith("decimal_mark")]
+    assert records["N-12"].transactions[0].amount == Decimal("1250")
+    assert records["N-15"].transactions[0].amount == Decimal("2500000")
+    # evidence both ways settles nothing
+    rows.append(["N-16", "H", "Kenya", "commitment", "10,5", "USD", "2024-03-01"])
+    path.write_bytes(csv_bytes(rows))
+    _, problems, _ = _read(path)
+    assert [(p.code, p.location.row) for p in _errors(problems)] == [("ambiguous_amount", 2)]
+
+
+def test_a_decimal_comma_with_three_decimals_in_a_two_decimal_currency_is_doubted(app, tmp_path):
+    rows = [
+        ["Project reference", "Project title", "Recipient country", "Transaction type", "Amount", "Currency", "Date"],
+        ["N-09", "C", "Kenya", "commitment", "10,5", "USD", "2024-03-01"],
+        ["N-12", "D", "Kenya", "commitment", "1,250", "USD", "2024-03-01"],
+        ["N-13", "E", "Kenya", "commitment", "2,125", "KWD", "2024-03-01"],
+    ]
+    path = tmp_path / "comma.csv"
+    path.write_bytes(csv_bytes(rows))
+    records, problems, _ = _read(path)
+    assert not _errors(problems)
+    assert _amounts(records) == [Decimal("10.5"), Decimal("1.250"), Decimal("2.125")]  # 10,5: a decimal comma
+    [note] = [p for p in problems if p.code == "decimal_mark_doubtful"]  # KWD has three decimals: no doubt
+    assert (note.severity, note.location.row, note.value) == ("warning", 3, "1,250")
+    assert "read as 1.25 USD" in note.message and "'10,5' (row 2)" in note.message
+    assert "1250 USD" in note.message and "--decimal ." in note.message
+
+
+def test_a_text_amount_in_a_workbook_that_reads_both_ways_is_an_error(app, tmp_path):
+    rows = [["Reference", "Title", "Amount", "Currency", "Year"], ["P", "T", "12.500", "EUR", 2024]]
+    _, problems, _ = _read(xlsx(rows, tmp_path / "w.xlsx"))
+    assert [(p.code, p.location.sheet, p.location.row) for p in _errors(problems)] == [
+        ("ambiguous_amount", "Projects", 2)
+    ]
 
 
 def test_headers_with_units_currencies_and_years(app):
