@@ -1687,6 +1687,7 @@ class SheetReader:
                 self._recipient_cache[rkey] = recipients
             else:
                 rkey = None  # read again (and reported again) on every row that has it
+                builder.record.incomplete.add("recipients")
         self._merge_recipients(builder, rkey, recipients)
         codes = blk.code_key(k)
         if codes != builder.last_codes:
@@ -2032,6 +2033,17 @@ class SheetReader:
                 if given:
                     try:
                         share = parse_share(given)
+                        if not 0 < share <= 100:  # the registry's rule, said here with its row
+                            self.problem(
+                                "error",
+                                "invalid_share",
+                                f"Share {given} must be above 0 and at most 100",
+                                sheet,
+                                rownum,
+                                self._header(columns, "share"),
+                                given,
+                            )
+                            share = None
                     except CellError:
                         self.problem(
                             "error",
@@ -2056,6 +2068,7 @@ class SheetReader:
             for item, share in split_items(values["area"], commas=True):
                 code = self.lookups.area(item)
                 if code is None:
+                    rec.incomplete.add("areas")
                     self.problem(
                         "error",
                         "unknown_area",
