@@ -826,28 +826,54 @@ def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7
     raise CellError(f"{text!r} is not a date (use YYYY-MM-DD)", "invalid_date")
 
 
-def infer_date_convention(cells: Iterable[tuple[Any, str]]) -> tuple[str | None, str | None, Any]:
+@dataclass
+class DateConvention:
+    """How a file writes its dates, as its date cells show it (see infer_date_convention)."""
+
+    kind: str | None = None  # 'dmy' or 'mdy'; None when the cells show neither, or both
+    example: str | None = None  # a date that can be read only that way ...
+    where: Any = None  # ... and where it is
+    ambiguous: str | None = None  # a date the convention decides (03/04/2024), if the file has one
+    ambiguous_where: Any = None
+
+
+def infer_date_convention(cells: Iterable[tuple[Any, str]]) -> DateConvention:
     """How a file writes its dates, learnt from the ones that can be read only one way.
 
     ``cells`` are (where, text) of the file's date cells. 15/01/2025 can only be day first,
     01/15/2025 only month first: when the dates are of one kind and none of the other, that
-    is the convention ('dmy' or 'mdy'), returned with an example and where it is; (None,
-    None, None) when they are of neither kind, or both."""
+    is the convention ('dmy' or 'mdy'), returned with an example and where it is, and the
+    first date that reads both ways (03/04/2025), the one the convention is needed for. Only
+    real dates count: 31/02/2024 is no day of any month, and proves nothing."""
     seen: dict[str, tuple[str, Any]] = {}
+    ambiguous: tuple[str, Any] | None = None
     for where, text in cells:
-        m = _DATE_XY.fullmatch(text.strip())
+        text = text.strip()
+        m = _DATE_XY.fullmatch(text)
         if m is None:
             continue
-        a, b = int(m.group(1)), int(m.group(2))
-        kind = "dmy" if 12 < a <= 31 and 1 <= b <= 12 else "mdy" if 12 < b <= 31 and 1 <= a <= 12 else None
-        if kind and kind not in seen:
-            seen[kind] = (text.strip(), where)
-            if len(seen) == 2:
-                return None, None, None
-    if len(seen) == 1:
-        kind, (example, where) = next(iter(seen.items()))
-        return kind, example, where
-    return None, None, None
+        a, b, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if year < 100:
+            year += 2000 if year < 70 else 1900
+        if 1 <= a <= 12 and 1 <= b <= 12:
+            if a != b and ambiguous is None:
+                ambiguous = (text, where)
+            continue
+        kind = "dmy" if b <= 12 else "mdy" if a <= 12 else None
+        if kind is None or kind in seen:
+            continue
+        day, month = (a, b) if kind == "dmy" else (b, a)
+        try:
+            dt.date(year, month, day)
+        except ValueError:
+            continue  # 31/02/2024, 00/13/2024: not a date at all
+        seen[kind] = (text, where)
+        if len(seen) == 2:
+            return DateConvention()
+    if len(seen) != 1:
+        return DateConvention()
+    kind, (example, where) = next(iter(seen.items()))
+    return DateConvention(kind, example, where, *(ambiguous or (None, None)))
 
 
 def _month(n: int) -> str:
@@ -1416,23 +1442,24 @@ class SheetReader:
             for i, header in columns
             if i < len(row) and isinstance(row[i], str) and row[i]
         )
-        convention, example, where = infer_date_convention(cells)
-        if convention is None:
+        found = infer_date_convention(cells)
+        if found.kind is None:
             return
-        row, column = where
-        self.dates = convention
-        self.info["dates"] = convention
-        order = "day/month/year" if convention == "dmy" else "month/day/year"
-        self.problem(
-            "warning",
-            "dates_inferred",
-            f"Dates such as 03/04/2021 are read as {order}: the file also writes {example}, which can "
-            "only be read that way. Say how the file writes dates if that is wrong.",
-            label,
-            row,
-            column,
-            example,
+        row, column = found.where
+        self.dates = found.kind
+        self.info["dates"] = found.kind
+        if not found.ambiguous:
+            return  # every date reads one way only: the order decides nothing worth a warning
+        order = "day/month/year" if found.kind == "dmy" else "month/day/year"
+        day = parse_date(found.ambiguous, found.kind)
+        message = (
+            f"Dates such as {found.ambiguous} (row {found.ambiguous_where[0]}) are read as {order}, "
+            f"{found.ambiguous} as {day.day} {_month(day.month)} {day.year}: the file also writes "
+            f"{found.example} (row {row}), which can only be read that way. Say how the file writes dates "
+            "if that is wrong (on the upload page 'Dates like 03/04/2021 mean'; --dates dmy or mdy on the "
+            "command line; dates=dmy or mdy in the API)."
         )
+        self.problem("warning", "dates_inferred", message, label, row, column, found.example)
 
     def _read_block(
         self, plan: _Plan, texts: dict[int, Any], nonblank: list[bool], rownum: int, head: bool, all_text: bool = False

@@ -15,6 +15,7 @@ from importers.sheets import (
     check_archive,
     decimal_evidence,
     decode_text,
+    infer_date_convention,
     parse_amount,
     parse_date,
     parse_header,
@@ -253,6 +254,45 @@ def test_a_files_unambiguous_dates_give_its_convention(app, tmp_path):
     path.write_bytes(csv_bytes(rows))
     records, problems, _ = _read(path, {"dates": "mdy"})
     assert records["P"].transactions[0].value_date == dt.date(2025, 3, 2)
+    assert not [p for p in problems if p.code == "dates_inferred"]
+
+
+def test_only_real_dates_teach_the_order_and_the_warning_quotes_the_files_own_date(app, tmp_path):
+    found = infer_date_convention([(2, "31/02/2024"), (3, "03/04/2024"), (4, "2024-05-06")])
+    assert found.kind is None  # 31 February is no date: it proves nothing
+    found = infer_date_convention([(2, "30/02/2024"), (3, "13/02/2024"), (4, "03/04/2024"), (5, "02/30/2024")])
+    assert (found.kind, found.example, found.where, found.ambiguous, found.ambiguous_where) == (
+        "dmy",
+        "13/02/2024",
+        3,
+        "03/04/2024",
+        4,
+    )
+
+    rows = [
+        ["Reference", "Title", "Amount", "Currency", "Date"],
+        ["P", "T", "10", "USD", "31/02/2024"],
+        ["P", "T", "20", "USD", "03/04/2024"],
+    ]
+    path = tmp_path / "d.csv"
+    path.write_bytes(csv_bytes(rows))
+    _, problems, info = _read(path)
+    assert [(p.code, p.location.row) for p in _errors(problems)] == [("invalid_date", 2), ("ambiguous_date", 3)]
+    assert "dates" not in info and not [p for p in problems if p.code == "dates_inferred"]
+
+    rows[1][4] = "13/02/2024"
+    path.write_bytes(csv_bytes(rows))
+    records, problems, _ = _read(path)
+    assert not _errors(problems) and records["P"].transactions[1].value_date == dt.date(2024, 4, 3)
+    [note] = [p for p in problems if p.code == "dates_inferred"]
+    assert note.message.startswith("Dates such as 03/04/2024 (row 3) are read as day/month/year, 03/04/2024 as 3 April")
+    assert "13/02/2024 (row 2)" in note.message and "03/04/2021" not in note.message.split("(on the upload page")[0]
+
+    # Nothing reads both ways: the order changes nothing, and no warning says it does.
+    rows[2][4] = "15/04/2024"
+    path.write_bytes(csv_bytes(rows))
+    _, problems, info = _read(path)
+    assert not _errors(problems) and info["dates"] == "dmy"
     assert not [p for p in problems if p.code == "dates_inferred"]
 
 
