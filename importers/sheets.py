@@ -524,9 +524,12 @@ def _forward_fill(row: list[str]) -> list[str]:
     return out
 
 
-def find_header(rows: list[list[str]], explicit: dict[str, str], header_row: int | None) -> tuple[int, list[Column]]:
-    """The header row (0-based) and its columns; -1 when none looks like a header."""
-    best: tuple[int, int, list[Column]] = (-1, 1, [])
+def find_header(
+    rows: list[list[str]], explicit: dict[str, str], header_row: int | None
+) -> tuple[int, list[Column], int]:
+    """The header row (0-based; its last row when a group row above it is part of it), its
+    columns and how many rows it spans (1 or 2); -1 when none looks like a header."""
+    best: tuple[int, int, list[Column], int] = (-1, 1, [], 1)
     candidates = [header_row - 1] if header_row else range(min(len(rows), HEADER_SCAN_ROWS))
     for r in candidates:
         if r < 0 or r >= len(rows) or not any(rows[r]):
@@ -538,8 +541,8 @@ def find_header(rows: list[list[str]], explicit: dict[str, str], header_row: int
             columns = map_columns(header_rows, explicit)
             score = _score(columns)
             if score > best[1] or (header_row and best[0] < 0):
-                best = (r, score, columns)
-    return best[0], best[2]
+                best = (r, score, columns, len(header_rows))
+    return best[0], best[2], best[3]
 
 
 # -- values --------------------------------------------------------------------
@@ -1324,7 +1327,7 @@ class SheetReader:
                 break
         _fill_merged(head, sheet.merged)
         header_row = self.options.get("header_row")
-        r, columns = find_header(head, self.explicit, int(header_row) if header_row else None)
+        r, columns, height = find_header(head, self.explicit, int(header_row) if header_row else None)
         label = sheet.name if fmt != "csv" else None
         if r < 0:
             if any(any(row) for row in head):
@@ -1352,7 +1355,8 @@ class SheetReader:
                         c.header,
                     )
         preview = self.info["preview"].setdefault(
-            sheet.name, {"header_row": r + 1, "headers": [c.header for c in columns], "rows": []}
+            sheet.name,
+            {"header_row": r + 1, "header_first": r + 2 - height, "headers": [c.header for c in columns], "rows": []},
         )
         first_rows = head[r + 1 :]
         for number, row in enumerate(first_rows, r + 2):
