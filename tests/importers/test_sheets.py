@@ -488,6 +488,48 @@ def test_headers_with_units_currencies_and_years(app):
     assert parse_header("Colour of the sky").field == "ignore"
 
 
+@pytest.mark.parametrize(
+    "header, field",
+    [
+        ("Fecha", "value_date"),
+        ("Fecha valor", "value_date"),
+        ("Fecha de valor", "value_date"),
+        ("Fecha de inicio real", "actual_start"),
+        ("Fecha de finalización real", "actual_end"),
+        ("Identificador IATI", "iati_identifier"),
+        ("Beneficiario", "recipient"),
+        ("Línea de acción CMSI", "wsis_action_line"),
+        ("Tipo de financiación", "finance_type"),
+        ("Moneda del presupuesto", "need_currency"),
+        ("Identifiant IATI", "iati_identifier"),
+        ("Date de début réelle", "actual_start"),
+        ("Pays destinataire", "country"),
+        ("Date d'opération", "value_date"),
+    ],
+)
+def test_spanish_and_french_headers(app, header, field):
+    assert parse_header(header).field == field
+
+
+def test_every_field_has_spanish_and_french_headers_that_no_other_map_takes():
+    import json
+
+    from importers.sheets import FIELDS, _data, norm
+
+    maps = {name: json.loads(_data(name))["columns"] for name in ("canonical.json", "fr.json", "es.json")}
+    for name in ("fr.json", "es.json"):
+        # every field a column can hold has a header in the language (the description is the
+        # same word in French and English: the English map has it)
+        missing = set(FIELDS) - {"ignore", "description"} - set(maps[name])
+        assert not missing, (name, missing)
+    taken: dict[str, tuple[str, str]] = {}
+    for name, columns in maps.items():
+        for field, headers in columns.items():
+            for header in headers:
+                first = taken.setdefault(norm(header), (field, name))
+                assert first[0] == field, f"{header!r} of {name} means {field}, but {first[1]} maps it to {first[0]}"
+
+
 def test_explicit_mapping_overrides_detection(app, tmp_path):
     rows = [
         ["Code", "Name", "Where", "Money", "Currency", "Year"],
