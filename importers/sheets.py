@@ -1060,6 +1060,8 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
 
 # -- rows -> projects ----------------------------------------------------------
 
+# The fields of a row that holds nothing but amounts (an unlabelled subtotal, most likely).
+_AMOUNT_ONLY = frozenset((*AMOUNT_FIELDS, "need_amount", "currency"))
 _TOTAL_INITIALS = set("TtGgSsΣ")
 _TOTAL = re.compile(r"^(grand )?(sub ?)?totals?\b|^sous total|^total general|^total des|^suma\b|^total\b")
 
@@ -1937,6 +1939,21 @@ class SheetReader:
                 rownum,
                 None,
                 ref,
+            )
+        elif values.keys() <= _AMOUNT_ONLY and (values.keys() - {"currency"} or wide_cells):
+            amounts = [values[f] for f in (*AMOUNT_FIELDS, "need_amount") if values.get(f)]
+            amounts += [text for _c, text in wide_cells]
+            self.problem(
+                "error",
+                "missing_reference",
+                f"The row holds {'amounts' if len(amounts) > 1 else 'an amount'} but no project reference "
+                "nor anything else: a subtotal? Totals are computed by the registry: delete the row, or "
+                "write 'Subtotal' in its first cell to have it skipped. If it is a transaction, give its "
+                "project reference.",
+                sheet,
+                rownum,
+                self._header(columns, "reference"),
+                "; ".join(amounts),
             )
         elif values.keys() - {"title", "description", "transaction_description"} or wide_cells:
             self.problem(

@@ -597,6 +597,31 @@ def test_notes_and_blank_rows_are_skipped(app, tmp_path):
     assert list(records) == ["N1"] and info["skipped"] == {"note_row": 1}
 
 
+def test_a_row_with_only_an_amount_is_called_a_possible_subtotal(app, tmp_path):
+    rows = [
+        ["Project reference", "Project title", "Country", "Transaction type", "Amount", "Currency", "Value date"],
+        ["K-01", "Rural telecentres", "Nepal", "disbursement", 10000.1, "USD", dt.date(2024, 2, 1)],
+        ["K-01", "Rural telecentres", "Nepal", "disbursement", 20000.2, "USD", dt.date(2024, 5, 1)],
+        [None, None, None, None, 30000.3, None, None],
+        ["K-02", "Schools", "Bhutan", "commitment", 5000, "USD", dt.date(2024, 3, 1)],
+        [None, "Schools", "Bhutan", "commitment", 5000, "USD", dt.date(2024, 3, 1)],
+    ]
+    records, problems, _ = _read(xlsx(rows, tmp_path / "sub.xlsx"))
+    first, second = _errors(problems)
+    assert (first.code, first.location.row, first.location.column, first.value) == (
+        "missing_reference",
+        4,
+        "Project reference",
+        "30000.3",
+    )
+    assert first.message.startswith("The row holds an amount but no project reference nor anything else: a subtotal?")
+    assert (second.location.row, second.message) == (6, "The project reference is missing")  # a transaction
+    # labelled as the message says, the row is skipped as a subtotal
+    rows[3][0] = "Subtotal"
+    records, problems, info = _read(xlsx(rows, tmp_path / "sub.xlsx"))
+    assert [p.location.row for p in _errors(problems)] == [6] and info["skipped"] == {"total_row": 1}
+
+
 def test_ods_workbook(app, tmp_path):
     pd = pytest.importorskip("pandas")
     path = tmp_path / "o.ods"
