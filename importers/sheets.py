@@ -2033,7 +2033,10 @@ class SheetReader:
         if values.get("need_amount"):
             col = next(c for c in columns if c.field == "need_amount")
             text = values["need_amount"]
-            amount, cur = self._amount_cache.get(text) or self._parse_amount(text)
+            if text.__class__ is NumText:  # a number cell: never read as a text that looks the same
+                amount, cur = Decimal(text), None
+            else:
+                amount, cur = self._amount_cache.get(text) or self._parse_amount(text)
             if amount is None:
                 self.problem("error", cur[0], cur[1], sheet, rownum, col.header, text)
             else:

@@ -465,11 +465,17 @@ def test_a_decimal_comma_with_three_decimals_in_a_two_decimal_currency_is_doubte
 
 
 def test_a_text_amount_in_a_workbook_that_reads_both_ways_is_an_error(app, tmp_path):
-    rows = [["Reference", "Title", "Amount", "Currency", "Year"], ["P", "T", "12.500", "EUR", 2024]]
-    _, problems, _ = _read(xlsx(rows, tmp_path / "w.xlsx"))
+    rows = [
+        ["Reference", "Title", "Amount", "Currency", "Year", "Total cost"],
+        ["P", "T", "1.125", "EUR", 2024, 1.125],  # the number cell is a number, whatever the text beside it
+        ["Q", "T", 2.125, "EUR", 2024, "1 250 000"],
+    ]
+    records, problems, _ = _read(xlsx(rows, tmp_path / "w.xlsx"))
     assert [(p.code, p.location.sheet, p.location.row) for p in _errors(problems)] == [
         ("ambiguous_amount", "Projects", 2)
     ]
+    assert records["P"].need_amount == Decimal("1.125") and records["Q"].need_amount == Decimal("1250000")
+    assert records["Q"].transactions[0].amount == Decimal("2.125")
 
 
 def test_headers_with_units_currencies_and_years(app):
