@@ -101,7 +101,7 @@ from registry.models.types import ProjectStatus, TransactionType, utcnow
 from registry.services import audit, funding, organisations
 from registry.services import projects as project_service
 from registry.services.actor import Actor
-from registry.services.shares import share_text
+from registry.services.shares import check_total, share_text, split_evenly, to_ppm
 
 log = logging.getLogger(__name__)
 
@@ -495,41 +495,90 @@ def _invalid(field_name: str, message: str) -> ValidationError:
     return ValidationError(message, {field_name: [message]})
 
 
+def _invalid_all(field_name: str, messages: list[str]) -> ValidationError:
+    return ValidationError("; ".join(messages), {field_name: messages})
+
+
+class _Invalid(ValidationError):
+    """Every rule a project breaks, each as the ValidationError its check raised."""
+
+    def __init__(self, errors: list[RegistryError]):
+        super().__init__("; ".join(e.message for e in errors))
+        self.each = errors
+
+
+def _shares(items: list[dict], field_name: str, complete: bool = True) -> list[int]:
+    """Shares in ppm by the rules of projects._shares, with every bad share named (not only the
+    first). Of an incomplete list (see ProjectRecord.incomplete) only the shares given are checked."""
+    given = [item.get("share") for item in items]
+    if all(s is None for s in given):
+        return split_evenly(len(items)) if items else []
+    messages, ppm = [], []
+    if complete and any(s is None for s in given):
+        messages.append("Give a share for every entry or for none")
+    for share in given:
+        try:
+            ppm.append(0 if share is None else to_ppm(share, field_name))
+        except ValidationError as exc:
+            messages.append(exc.message)
+            ppm.append(0)
+    if messages:
+        raise _invalid_all(field_name, messages)
+    if complete:
+        check_total(ppm, field_name)
+    return ppm
+
+
 def _recipients(rec: ProjectRecord, ref: _Reference) -> list[tuple[str | None, str | None, int]]:
-    """Recipients with shares in ppm, by the rules of projects._build_recipients."""
+    """Recipients with shares in ppm, by the rules of projects._build_recipients (every problem named)."""
     items = _recipient_items(rec)
-    shares = project_service._shares(items, "recipients")
+    messages: list[str] = []
+    try:
+        shares = _shares(items, "recipients", "recipients" not in rec.incomplete)
+    except ValidationError as exc:
+        messages += exc.errors["recipients"]
+        shares = [0] * len(items)
     out, seen = [], set()
     for item, share in zip(items, shares, strict=True):
         country, region = item.get("country"), item.get("region")
         if bool(country) == bool(region):
-            raise _invalid("recipients", "Each recipient is a country or a region, not both")
+            messages.append("Each recipient is a country or a region, not both")
+            continue
         if country:
             country = country.upper()
             if country not in ref.countries:
-                raise _invalid("recipients", f"Unknown country {country!r}")
+                messages.append(f"Unknown country {country!r}")
         if region and region not in ref.regions:
-            raise _invalid("recipients", f"Unknown M49 region {region!r}")
+            messages.append(f"Unknown M49 region {region!r}")
         if (country, region) in seen:
-            raise _invalid("recipients", f"{country or region} is listed twice")
+            messages.append(f"{country or region} is listed twice")
         seen.add((country, region))
         out.append((country, region, share))
+    if messages:
+        raise _invalid_all("recipients", messages)
     return out
 
 
 def _areas(rec: ProjectRecord, ref: _Reference) -> list[tuple[str, int, bool]]:
-    """Priority areas with shares in ppm, by the rules of projects._build_areas."""
+    """Priority areas with shares in ppm, by the rules of projects._build_areas (every problem named)."""
     items = [{"code": a.code, "share": a.share, "inferred": a.inferred} for a in rec.areas]
-    shares = project_service._shares(items, "areas")
+    messages: list[str] = []
+    try:
+        shares = _shares(items, "areas", "areas" not in rec.incomplete)
+    except ValidationError as exc:
+        messages += exc.errors["areas"]
+        shares = [0] * len(items)
     out, seen = [], set()
     for item, share in zip(items, shares, strict=True):
         code = str(item.get("code", "")).lower()
         if code not in ref.areas:
-            raise _invalid("areas", f"Unknown priority area {code!r} (expected 23a-23l)")
+            messages.append(f"Unknown priority area {code!r} (expected 23a-23l)")
         if code in seen:
-            raise _invalid("areas", f"{code} is listed twice")
+            messages.append(f"{code} is listed twice")
         seen.add(code)
         out.append((code, share, bool(item.get("inferred", False))))
+    if messages:
+        raise _invalid_all("areas", messages)
     return sorted(out)
 
 
@@ -545,14 +594,16 @@ def _sectors(rec: ProjectRecord) -> list[tuple[str, int | None]]:
 
 
 def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candidate:
-    """The record's project, checked with the registry's rules; raises ValidationError."""
+    """The record's project, checked with the registry's rules; raises _Invalid with every
+    rule it breaks (its title, its recipients and its need are all checked)."""
     p = _Candidate(org_id=org_id, reference=(rec.reference or "").strip(), title=(rec.title or "").strip())
     p.description = rec.description or ""
     p.iati_identifier = (rec.iati_identifier or "").strip() or None
+    failed: list[RegistryError] = []
     try:
         p.status = ProjectStatus(rec.status) if rec.status else ProjectStatus.ACTIVE
     except ValueError:
-        raise _invalid("status", f"Unknown status {rec.status!r}") from None
+        failed.append(_invalid("status", f"Unknown status {rec.status!r}"))
     p.planned_start, p.planned_end = rec.planned_start, rec.planned_end
     p.actual_start, p.actual_end = rec.actual_start, rec.actual_end
     errors: dict[str, list[str]] = {}
@@ -569,40 +620,58 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
         if a and b and a > b:
             errors[end] = [f"{end.replace('_', ' ').capitalize()} is before the start date"]
     if errors:
-        raise ValidationError("; ".join(m for ms in errors.values() for m in ms), errors)
+        failed.append(ValidationError("; ".join(m for ms in errors.values() for m in ms), errors))
     # Only successes are remembered: a bad list is validated (and reported) every time.
     key: tuple = tuple((r.country, r.region, r.share) for r in rec.recipients)
     if len(key) > 1 and all(r.share is None for r in rec.recipients):
         key += tuple(r.weight for r in rec.recipients)  # the weights make the shares
-    found = ref.recipient_lists.get(key)
-    if found is None:
-        recipients = _recipients(rec, ref)
-        found = ref.recipient_lists[key] = (recipients, _recipients_json(recipients))
-    p.recipients, p._recipients_json = found
-    p._recipients_src = p.recipients
+    if "recipients" in rec.incomplete:
+        key += ("incomplete",)
+    try:
+        found = ref.recipient_lists.get(key)
+        if found is None:
+            recipients = _recipients(rec, ref)
+            found = ref.recipient_lists[key] = (recipients, _recipients_json(recipients))
+        p.recipients, p._recipients_json = found
+        p._recipients_src = p.recipients
+    except RegistryError as exc:
+        failed.append(exc)
     key = tuple((a.code, a.share, a.inferred) for a in rec.areas)
-    found = ref.area_lists.get(key)
-    if found is None:
-        areas = _areas(rec, ref)
-        found = ref.area_lists[key] = (areas, _areas_json(areas))
-    p.areas, p._areas_json = found
-    p._areas_src = p.areas
+    if "areas" in rec.incomplete:
+        key += ("incomplete",)
+    try:
+        found = ref.area_lists.get(key)
+        if found is None:
+            areas = _areas(rec, ref)
+            found = ref.area_lists[key] = (areas, _areas_json(areas))
+        p.areas, p._areas_json = found
+        p._areas_src = p.areas
+    except RegistryError as exc:
+        failed.append(exc)
     key = tuple(rec.sectors)
-    sectors = ref.sector_lists.get(key)
-    if sectors is None:
-        sectors = ref.sector_lists[key] = _sectors(rec)
-    p.sectors = sectors
+    try:
+        sectors = ref.sector_lists.get(key)
+        if sectors is None:
+            sectors = ref.sector_lists[key] = _sectors(rec)
+        p.sectors = sectors
+    except RegistryError as exc:
+        failed.append(exc)
     key = tuple(rec.wsis_action_lines)
-    lines = ref.action_lines.get(key)
-    if lines is None:
-        lines = ref.action_lines[key] = project_service._action_lines(list(rec.wsis_action_lines))
-    p.wsis_action_lines = lines
+    try:
+        lines = ref.action_lines.get(key)
+        if lines is None:
+            lines = ref.action_lines[key] = project_service._action_lines(list(rec.wsis_action_lines))
+        p.wsis_action_lines = lines
+    except RegistryError as exc:
+        failed.append(exc)
     if rec.need_amount is not None:
         try:
             # The service's own need rule (decimals, sign, conversion at the start date).
             project_service._set_need(p, {"amount": rec.need_amount, "currency": rec.need_currency or ""})
         except ValidationError as exc:
-            raise ValidationError(exc.message, exc.errors or {"need": [exc.message]}) from None
+            failed.append(ValidationError(exc.message, exc.errors or {"need": [exc.message]}))
+    if failed:
+        raise _Invalid(failed)
     return p
 
 
@@ -888,12 +957,15 @@ class _Run:
         for done, (ref, rec) in enumerate(by_ref.items(), 1):
             if done % 200 == 0:
                 self.progress(done, total, "validating")
+            # Every problem of the project is reported: its own, then its transactions'.
+            bad = False
             try:
                 candidate = _build_project(rec, org.id, self.reference)
             except RegistryError as exc:
-                self._validation_problems(exc, rec.columns, rec.location)
-                continue
-            iati = candidate.iati_identifier
+                for each in exc.each if isinstance(exc, _Invalid) else [exc]:
+                    self._validation_problems(each, rec.columns, rec.location)
+                candidate, bad = None, True
+            iati = candidate.iati_identifier if candidate is not None else None
             current = existing.get(ref)
             if iati:
                 owner = iati_owner.get(iati)
@@ -905,8 +977,8 @@ class _Run:
                         iati,
                         rec.columns.get("iati_identifier"),
                     )
-                    continue
-                if iati in seen_iati:
+                    bad = True
+                elif iati in seen_iati:
                     self.error(
                         "duplicate_iati_identifier",
                         f"IATI identifier {iati} is also given to project {seen_iati[iati]!r} in this file",
@@ -914,9 +986,10 @@ class _Run:
                         iati,
                         rec.columns.get("iati_identifier"),
                     )
-                    continue
-                seen_iati[iati] = ref
-            rows, bad = [], False
+                    bad = True
+                else:
+                    seen_iati[iati] = ref
+            rows = []
             tx_row = self.resolver.tx_row
             for t in rec.transactions:
                 try:
@@ -931,7 +1004,7 @@ class _Run:
                         "funding_source": t.funding_source,
                     }.get(name, t.amount)
                     self.error(f"invalid_{name}", exc.message, t.location, value, column)
-            if bad:
+            if bad or candidate is None:
                 continue
             if current is None:
                 created.append((candidate, rows))
@@ -1375,10 +1448,11 @@ def _execute(
                     }
                 ],
             )
-        if not any(p.severity == "error" for p in problems):
-            run = _Run(batch, org, run_actor, problems, progress, chunk_size)
-            run.execute(records)
-            run_counts = run.counts
+        # Validated even when reading found errors, so that one report lists every problem
+        # of the file; nothing is written when there is any (see _Run.execute).
+        run = _Run(batch, org, run_actor, problems, progress, chunk_size)
+        run.execute(records)
+        run_counts = run.counts
     except RegistryError as exc:
         failure = exc.message
         problems.append(_problem("error", "rejected", exc.message, Location(file=batch.filename)))

@@ -113,3 +113,7 @@ class ProjectRecord:
     location: Location = field(default_factory=Location)
     # field name -> the column header (or XML path) it came from, to name it in problems
     columns: dict[str, str] = field(default_factory=dict)
+    # Lists the reader could not read in full ("recipients", "areas": an unknown country, a
+    # bad share), their problems reported already: the pipeline checks what is left of them
+    # but not that their shares add up to 100 (a dropped entry would make that a false alarm).
+    incomplete: set[str] = field(default_factory=set)

@@ -8,7 +8,7 @@ sheet, the row as Excel shows it, the column header and the value.
 
 Options (all optional; an explicit mapping overrides detection):
 ``sheet`` one sheet by name; ``mapping`` {"columns": {header: field}} or {header: field};
-``decimal`` "," or "." (else detected per file); ``dates`` "dmy" or "mdy" (needed for
+``decimal`` "," or "." (else learnt from the amounts, see parse_amount); ``dates`` "dmy" or "mdy" (needed for
 ambiguous dates like 03/04/2021); ``currency`` default currency; ``unit`` multiplier for
 every amount; ``default_type`` transaction type of a bare amount column; ``header_row``
 (1-based) to skip detection; ``max_rows``.
@@ -525,9 +525,12 @@ def _forward_fill(row: list[str]) -> list[str]:
     return out
 
 
-def find_header(rows: list[list[str]], explicit: dict[str, str], header_row: int | None) -> tuple[int, list[Column]]:
-    """The header row (0-based) and its columns; -1 when none looks like a header."""
-    best: tuple[int, int, list[Column]] = (-1, 1, [])
+def find_header(
+    rows: list[list[str]], explicit: dict[str, str], header_row: int | None
+) -> tuple[int, list[Column], int]:
+    """The header row (0-based; its last row when a group row above it is part of it), its
+    columns and how many rows it spans (1 or 2); -1 when none looks like a header."""
+    best: tuple[int, int, list[Column], int] = (-1, 1, [], 1)
     candidates = [header_row - 1] if header_row else range(min(len(rows), HEADER_SCAN_ROWS))
     for r in candidates:
         if r < 0 or r >= len(rows) or not any(rows[r]):
@@ -539,8 +542,8 @@ def find_header(rows: list[list[str]], explicit: dict[str, str], header_row: int
             columns = map_columns(header_rows, explicit)
             score = _score(columns)
             if score > best[1] or (header_row and best[0] < 0):
-                best = (r, score, columns)
-    return best[0], best[2]
+                best = (r, score, columns, len(header_rows))
+    return best[0], best[2], best[3]
 
 
 # -- values --------------------------------------------------------------------
@@ -584,26 +587,61 @@ class CellError(ValueError):
         self.code = code
 
 
-def detect_decimal(samples: Iterable[str]) -> str:
-    """',' when the file's text amounts use a decimal comma, else '.'."""
-    comma = point = 0
-    for text in samples:
-        if isinstance(text, NumText) or not text:
-            continue
-        if re.search(r"\d,\d{1,2}\)?$", text) or re.search(r"\.\d{3},\d", text):
-            comma += 1
-        elif re.search(r"\d\.\d{1,2}\)?$", text) or re.search(r",\d{3}\.\d", text):
-            point += 1
-    return "," if comma > point else "."
+# How to declare a file's decimal mark, in the words of each way in (upload page, command line, API).
+DECIMAL_HOW = (
+    "choose the decimal separator on the upload page (1,234.56 or 1.234,56), "
+    "--decimal . or --decimal , on the command line, decimal=. or decimal=, in the API"
+)
 
 
-def parse_amount(text: str, decimal: str) -> tuple[Decimal, str | None]:
-    """An amount from text with separators, symbols, parentheses; and a currency if named."""
-    if isinstance(text, NumText) or _PLAIN_NUMBER.fullmatch(text):
-        try:
-            return Decimal(text), None
-        except InvalidOperation:
-            raise CellError(f"{text!r} is not an amount", "invalid_amount") from None
+def _declare(mark: str) -> str:
+    """How to say that ``mark`` is the file's decimal mark, in the words of each way in."""
+    example = "1,234.56" if mark == "." else "1.234,56"
+    return (
+        f"choose the decimal separator {example} on the upload page, --decimal {mark} on the command line, "
+        f"decimal={mark} in the API"
+    )
+
+
+def _mark_name(mark: str) -> str:
+    return "the comma" if mark == "," else "the point"
+
+
+class AmbiguousAmount(CellError):
+    """An amount whose only separator is followed by three digits (12.500, 1,250): a thousands
+    separator or a decimal mark, and nothing in the text says which."""
+
+    def __init__(self, text: str, separator: str, whole: str, fraction: str, negative: bool, currency: str | None):
+        sign = "-" if negative else ""
+        self.text, self.separator, self.currency = text, separator, currency
+        self.as_thousands = Decimal(f"{sign}{whole}{fraction}")
+        self.as_decimal = Decimal(f"{sign}{whole}.{fraction}")
+        super().__init__(
+            f"Ambiguous amount {text!r}: {self.as_thousands} if {_mark_name(separator)} separates thousands, "
+            f"or {_plain(self.as_decimal)} if it is the decimal mark, and the file's other amounts do not show "
+            f"which. Say how the file writes its decimal mark: {DECIMAL_HOW}",
+            "ambiguous_amount",
+        )
+
+
+def _plain(value: Decimal) -> str:
+    """A number as plain digits without trailing zeros after its point (1.250 -> 1.25)."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+_PLAIN_INTEGER = re.compile(r"-?\d+")
+# A plain number whose point can only be a decimal point: one, two or more than three digits
+# after it, or 0 or more than three digits before it. 12.500 (perhaps 12500) is not one.
+_POINT_DECIMAL = re.compile(r"-?(?:\d+(?:\.(?:\d\d?|\d{4,}))?|(?:0|\d{4,})\.\d+)")
+_DIGITS = re.compile(r"[0-9]*")
+# Digit groups set apart by spaces or apostrophes (1 234 567, 1'234): then a lone ',' or '.'
+# in the amount is its decimal mark.
+_SPACE_GROUPS = re.compile(r"\d[\s\u00a0\u202f\u2009'’_]\d{3}(?!\d)")
+
+
+def _amount_parts(text: str) -> tuple[str, bool, str | None, bool]:
+    """(digits with their ',' and '.', negative, named currency, grouped by spaces) of a text amount."""
     t = text.strip()
     currency = None
     negative = False
@@ -615,6 +653,7 @@ def parse_amount(text: str, decimal: str) -> tuple[Decimal, str | None]:
     token = _CURRENCY_TOKEN.search(t)
     if token and money.is_currency(token.group(0).upper()):
         currency, t = token.group(0).upper(), t.replace(token.group(0), "")
+    spaced = _SPACE_GROUPS.search(t) is not None
     t = _SPACES.sub("", t)
     if t.endswith("-") and t[:-1].replace(",", "").replace(".", "").isdigit():
         negative, t = True, t[:-1]
@@ -622,14 +661,112 @@ def parse_amount(text: str, decimal: str) -> tuple[Decimal, str | None]:
         negative, t = not negative, t[1:]
     elif t.startswith("+"):
         t = t[1:]
-    if decimal == ",":
-        t = t.replace(".", "").replace(",", ".")
-    else:
-        t = t.replace(",", "")
-    if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", t):
-        raise CellError(f"{text!r} is not an amount", "invalid_amount")
-    value = Decimal(t)
-    return (-value if negative else value), currency
+    return t, negative, currency, spaced
+
+
+def _own_mark(t: str, spaced: bool) -> str | None:
+    """The decimal mark the digits of an amount show by themselves, or None.
+
+    1.234,56 and 1,234.56: the last of two different marks; 1.250.000: the other mark than the
+    repeated one; 12,5 or 12.50 (not three digits after a lone mark), 0,250, 1250,500 or
+    1 250,500: the lone mark. None for 12.500 or 1,250 (either way) and for plain digits."""
+    commas, points = t.count(","), t.count(".")
+    if commas and points:
+        return "," if t.rfind(",") > t.rfind(".") else "."
+    if commas + points > 1:
+        return "." if commas else ","
+    if commas + points == 0:
+        return None
+    separator = "," if commas else "."
+    whole, fraction = t.split(separator)
+    if spaced or len(fraction) != 3 or not whole or whole.startswith("0") or len(whole) > 3:
+        return separator
+    return None
+
+
+def decimal_evidence(text: str) -> str | None:
+    """The decimal mark (',' or '.') a text amount proves by itself, else None (see _own_mark)."""
+    if not text or text.__class__ is NumText or _PLAIN_INTEGER.fullmatch(text):
+        return None
+    t, _negative, _currency, spaced = _amount_parts(text)
+    if _number(t, None, spaced) is None:
+        return None
+    return _own_mark(t, spaced)
+
+
+def parse_amount(text: str, decimal: str | None) -> tuple[Decimal, str | None]:
+    """An amount from text with separators, symbols, parentheses; and a currency if named.
+
+    ``decimal`` is the file's decimal mark (',' or '.'), or None when the file has not said:
+    then an amount is read by the mark it shows itself (1.234,56; 1,234.56; 1.250.000; 12,5;
+    12.50), and one that reads both ways (12.500, 1,250) raises AmbiguousAmount. Thousands
+    separators must set apart groups of three digits (or the Indian 1,25,000)."""
+    if isinstance(text, NumText) or (
+        _PLAIN_INTEGER.fullmatch(text)
+        or (_PLAIN_NUMBER.fullmatch(text) if decimal == "." else decimal is None and _POINT_DECIMAL.fullmatch(text))
+    ):
+        try:
+            return Decimal(text), None
+        except InvalidOperation:
+            raise CellError(f"{text!r} is not an amount", "invalid_amount") from None
+    t, negative, currency, spaced = _amount_parts(text)
+    value = _number(t, decimal, spaced)
+    if value is not None:
+        return (-value if negative else value), currency
+    if decimal is None and t.count(",") + t.count(".") == 1 and _own_mark(t, spaced) is None:
+        separator = "," if "," in t else "."
+        whole, fraction = t.split(separator)
+        if _DIGITS.fullmatch(whole + fraction):
+            raise AmbiguousAmount(text, separator, whole, fraction, negative, currency)
+    other = None if decimal is None else _number(t, "," if decimal == "." else ".", spaced)
+    if other is not None:
+        mark = "," if decimal == "." else "."
+        raise CellError(
+            f"{text!r} is not an amount with {_mark_name(decimal)} as the decimal mark, as chosen for this "
+            f"file; with {_mark_name(mark)} it would be {_plain(-other if negative else other)}. If that is "
+            f"right, {_declare(mark)}",
+            "invalid_amount",
+        )
+    raise CellError(f"{text!r} is not an amount", "invalid_amount")
+
+
+def _number(t: str, decimal: str | None, spaced: bool) -> Decimal | None:
+    """The value of digits with separators, by the given decimal mark or else the one they show
+    themselves; None when they are no number that way, or (no mark given) read both ways."""
+    if not t or not _DIGITS.fullmatch(t.replace(",", "").replace(".", "")):
+        return None
+    mark = decimal or _own_mark(t, spaced)
+    if mark is None:
+        if "," in t or "." in t:
+            return None  # 12.500: either way
+        mark = "."
+    thousands = "," if mark == "." else "."
+    whole, has_mark, fraction = t.partition(mark)
+    if (has_mark and not fraction) or mark in fraction or thousands in fraction:
+        return None
+    groups = whole.split(thousands)
+    if len(groups) > 1 and not (
+        1 <= len(groups[0]) <= 3
+        and len(groups[-1]) == 3
+        and (all(len(g) == 3 for g in groups[1:]) or (thousands == "," and all(len(g) == 2 for g in groups[1:-1])))
+    ):
+        return None
+    digits = "".join(groups)
+    if not digits and not fraction:
+        return None
+    return Decimal(f"{digits or '0'}.{fraction}" if fraction else digits)
+
+
+def parse_share(text: str) -> Decimal:
+    """A percentage ('60', '33,3', '12.5 %'): its one ',' or '.' is a decimal mark (no share
+    reaches a thousand)."""
+    t = _SPACES.sub("", text.replace("%", ""))
+    if not _SHARE_NUMBER.fullmatch(t):
+        raise CellError(f"{text!r} is not a percentage", "invalid_share")
+    return Decimal(t.replace(",", "."))
+
+
+_SHARE_NUMBER = re.compile(r"[-+]?(?:\d+(?:[.,]\d+)?|[.,]\d+)")
 
 
 def _date(y: int, m: int, d: int, text: str) -> dt.date:
@@ -693,28 +830,54 @@ def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7
     raise CellError(f"{text!r} is not a date (use YYYY-MM-DD)", "invalid_date")
 
 
-def infer_date_convention(cells: Iterable[tuple[Any, str]]) -> tuple[str | None, str | None, Any]:
+@dataclass
+class DateConvention:
+    """How a file writes its dates, as its date cells show it (see infer_date_convention)."""
+
+    kind: str | None = None  # 'dmy' or 'mdy'; None when the cells show neither, or both
+    example: str | None = None  # a date that can be read only that way ...
+    where: Any = None  # ... and where it is
+    ambiguous: str | None = None  # a date the convention decides (03/04/2024), if the file has one
+    ambiguous_where: Any = None
+
+
+def infer_date_convention(cells: Iterable[tuple[Any, str]]) -> DateConvention:
     """How a file writes its dates, learnt from the ones that can be read only one way.
 
     ``cells`` are (where, text) of the file's date cells. 15/01/2025 can only be day first,
     01/15/2025 only month first: when the dates are of one kind and none of the other, that
-    is the convention ('dmy' or 'mdy'), returned with an example and where it is; (None,
-    None, None) when they are of neither kind, or both."""
+    is the convention ('dmy' or 'mdy'), returned with an example and where it is, and the
+    first date that reads both ways (03/04/2025), the one the convention is needed for. Only
+    real dates count: 31/02/2024 is no day of any month, and proves nothing."""
     seen: dict[str, tuple[str, Any]] = {}
+    ambiguous: tuple[str, Any] | None = None
     for where, text in cells:
-        m = _DATE_XY.fullmatch(text.strip())
+        text = text.strip()
+        m = _DATE_XY.fullmatch(text)
         if m is None:
             continue
-        a, b = int(m.group(1)), int(m.group(2))
-        kind = "dmy" if 12 < a <= 31 and 1 <= b <= 12 else "mdy" if 12 < b <= 31 and 1 <= a <= 12 else None
-        if kind and kind not in seen:
-            seen[kind] = (text.strip(), where)
-            if len(seen) == 2:
-                return None, None, None
-    if len(seen) == 1:
-        kind, (example, where) = next(iter(seen.items()))
-        return kind, example, where
-    return None, None, None
+        a, b, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if year < 100:
+            year += 2000 if year < 70 else 1900
+        if 1 <= a <= 12 and 1 <= b <= 12:
+            if a != b and ambiguous is None:
+                ambiguous = (text, where)
+            continue
+        kind = "dmy" if b <= 12 else "mdy" if a <= 12 else None
+        if kind is None or kind in seen:
+            continue
+        day, month = (a, b) if kind == "dmy" else (b, a)
+        try:
+            dt.date(year, month, day)
+        except ValueError:
+            continue  # 31/02/2024, 00/13/2024: not a date at all
+        seen[kind] = (text, where)
+        if len(seen) == 2:
+            return DateConvention()
+    if len(seen) != 1:
+        return DateConvention()
+    kind, (example, where) = next(iter(seen.items()))
+    return DateConvention(kind, example, where, *(ambiguous or (None, None)))
 
 
 def _month(n: int) -> str:
@@ -844,6 +1007,7 @@ class Sheet:
     col_offset: int = 0  # calamine yields rows from row 1 but columns from the first used one
     # The sheet's rows once more, from the start (to learn its date convention before reading).
     reread: Callable[[], Iterator[list]] | None = None
+    delimiter: str | None = None  # of a CSV file
 
 
 def _sheet_rows(workbook: Any, name: str) -> Iterator[list]:
@@ -865,7 +1029,8 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
         name = Path(filename).stem or "CSV"
         if wanted and wanted != name:
             pass  # a CSV has one table; the sheet name is only a label
-        return "csv", [Sheet(name, csv_rows(text, delimiter), reread=lambda: csv_rows(text, delimiter))]
+        rows = csv_rows(text, delimiter)
+        return "csv", [Sheet(name, rows, reread=lambda: csv_rows(text, delimiter), delimiter=delimiter)]
     import python_calamine
 
     try:
@@ -901,6 +1066,8 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
 
 # -- rows -> projects ----------------------------------------------------------
 
+# The fields of a row that holds nothing but amounts (an unlabelled subtotal, most likely).
+_AMOUNT_ONLY = frozenset((*AMOUNT_FIELDS, "need_amount", "currency"))
 _TOTAL_INITIALS = set("TtGgSsΣ")
 _TOTAL = re.compile(r"^(grand )?(sub ?)?totals?\b|^sous total|^total general|^total des|^suma\b|^total\b")
 
@@ -1098,6 +1265,13 @@ class SheetReader:
         self._tx_type_cache: dict[str, str | None] = {}
         self._recipient_cache: dict[tuple, list] = {}
         self._amount_cache: dict[str, tuple] = {}
+        # The decimal mark of a sheet's ambiguous amounts (12.500, 1,250), learnt from its
+        # other amounts when the first such amount is met (see _learnt_mark).
+        self._mark_source: tuple | None = None  # (reread, amount columns, header rows, semicolons)
+        self._learnt: tuple | None = None  # (mark or None, example text, row, column)
+        # text -> (how it was read, its separator, the reading, the other reading)
+        self._amount_notes: dict[str, tuple[str, str, Decimal, Decimal]] = {}
+        self._noted: dict[tuple[str, str], list] = {}  # (how, separator) -> [count, first example]
         # Column-wise conversions, remembered per distinct text (see _lookup).
         self._caches: dict[str, dict[type, dict]] = {
             name: {} for name in ("ref", "first", "type", "currency", "value_date")
@@ -1148,7 +1322,7 @@ class SheetReader:
             rows_read=self.rows_read,
             rows_skipped=sum(self.skipped.values()),
             skipped=dict(self.skipped),
-            decimal=self.decimal or ".",
+            decimal=self.decimal or self.info.get("decimal"),
             projects=len(records),
         )
         return ReadResult(records, self.problems, self.info)
@@ -1161,7 +1335,7 @@ class SheetReader:
                 break
         _fill_merged(head, sheet.merged)
         header_row = self.options.get("header_row")
-        r, columns = find_header(head, self.explicit, int(header_row) if header_row else None)
+        r, columns, height = find_header(head, self.explicit, int(header_row) if header_row else None)
         label = sheet.name if fmt != "csv" else None
         if r < 0:
             if any(any(row) for row in head):
@@ -1189,7 +1363,8 @@ class SheetReader:
                         c.header,
                     )
         preview = self.info["preview"].setdefault(
-            sheet.name, {"header_row": r + 1, "headers": [c.header for c in columns], "rows": []}
+            sheet.name,
+            {"header_row": r + 1, "header_first": r + 2 - height, "headers": [c.header for c in columns], "rows": []},
         )
         first_rows = head[r + 1 :]
         for number, row in enumerate(first_rows, r + 2):
@@ -1224,10 +1399,7 @@ class SheetReader:
         used = [c for c in columns if c.field != "ignore"]
         amount_cols = [c for c in used if c.field in AMOUNT_FIELDS or c.field == "need_amount"]
         rest = sheet.rows
-        # Decide the decimal separator from the first rows when neither declared nor known.
-        if self.decimal is None:
-            samples = [row[c.index] for row in first_rows for c in amount_cols if c.index < len(row)]
-            self.decimal = detect_decimal(samples) if samples else None
+        self._start_amounts(sheet, amount_cols, r + 1, first_rows)
         has_type = "transaction_type" in fields
         if "amount" in fields and not has_type and not self.options.get("default_type"):
             self.problem(
@@ -1264,6 +1436,7 @@ class SheetReader:
             del columns_of_block, block
             nonblank = list(map(any, zip(*texts.values(), strict=True)))
             end = self._read_block(plan, texts, nonblank, end, False, all_text)
+        self._amount_warnings(label)
 
     def _learn_date_convention(self, reread, first_rows: list, used: list, label, header_row: int) -> None:
         """Take the file's own day/month order when its first rows write dates with slashes or
@@ -1281,23 +1454,24 @@ class SheetReader:
             for i, header in columns
             if i < len(row) and isinstance(row[i], str) and row[i]
         )
-        convention, example, where = infer_date_convention(cells)
-        if convention is None:
+        found = infer_date_convention(cells)
+        if found.kind is None:
             return
-        row, column = where
-        self.dates = convention
-        self.info["dates"] = convention
-        order = "day/month/year" if convention == "dmy" else "month/day/year"
-        self.problem(
-            "warning",
-            "dates_inferred",
-            f"Dates such as 03/04/2021 are read as {order}: the file also writes {example}, which can "
-            "only be read that way. Say how the file writes dates if that is wrong.",
-            label,
-            row,
-            column,
-            example,
+        row, column = found.where
+        self.dates = found.kind
+        self.info["dates"] = found.kind
+        if not found.ambiguous:
+            return  # every date reads one way only: the order decides nothing worth a warning
+        order = "day/month/year" if found.kind == "dmy" else "month/day/year"
+        day = parse_date(found.ambiguous, found.kind)
+        message = (
+            f"Dates such as {found.ambiguous} (row {found.ambiguous_where[0]}) are read as {order}, "
+            f"{found.ambiguous} as {day.day} {_month(day.month)} {day.year}: the file also writes "
+            f"{found.example} (row {row}), which can only be read that way. Say how the file writes dates "
+            "if that is wrong (on the upload page 'Dates like 03/04/2021 mean'; --dates dmy or mdy on the "
+            "command line; dates=dmy or mdy in the API)."
         )
+        self.problem("warning", "dates_inferred", message, label, row, column, found.example)
 
     def _read_block(
         self, plan: _Plan, texts: dict[int, Any], nonblank: list[bool], rownum: int, head: bool, all_text: bool = False
@@ -1308,7 +1482,6 @@ class SheetReader:
         preview = self.info["preview"].get(plan.sheet_name)
         if (
             not head
-            and self.decimal is not None
             and self.rows_read + n_read <= self.max_rows
             and (preview is None or len(preview["rows"]) >= PREVIEW_ROWS)
         ):
@@ -1341,10 +1514,6 @@ class SheetReader:
                     row[i] = texts[i][k]
                 preview["rows"].append({"row": rownum, "cells": row[: plan.n_columns], "read": ""})
                 previewed[rownum] = preview["rows"][-1]
-            if self.decimal is None:
-                samples = [texts[c.index][k] for c in plan.amount_cols]
-                if any(s and not isinstance(s, NumText) for s in samples):
-                    self.decimal = detect_decimal(samples)
             entry = previewed.get(rownum) if previewed else None
             if entry is None:
                 self._read_row(blk, k, rownum)
@@ -1384,10 +1553,14 @@ class SheetReader:
         default_type = blk.default_type
         type_texts = blk.types if not default_type else [t or default_type for t in blk.types]
         tx_types = _lookup(type_texts, self._caches["type"], lambda t: self._tx_type(t) if t else None, blk.all_text)
-        # Amounts: plain numbers directly; anything else through the cached parser.
-        plain = _PLAIN_NUMBER.fullmatch
+        # Amounts: plain numbers that read one way only directly; anything else (12.500,
+        # 1.234,56) through the cached parser.
+        plain = (
+            _PLAIN_NUMBER if self.decimal == "." else _PLAIN_INTEGER if self.decimal == "," else _POINT_DECIMAL
+        ).fullmatch
         amounts = [Decimal(t) if plain(t) else None for t in blk.amounts]
         named: dict[int, str] = {}
+        notes, noted = self._amount_notes, {}
         for k, t in enumerate(blk.amounts):
             if t and amounts[k] is None:
                 if t.__class__ is NumText:
@@ -1398,8 +1571,11 @@ class SheetReader:
                     continue
                 parsed = self._amount_cache.get(t) or self._parse_amount(t)
                 amounts[k] = parsed[0]
-                if parsed[0] is not None and parsed[1]:
-                    named[k] = parsed[1]
+                if parsed[0] is not None:
+                    if parsed[1]:
+                        named[k] = parsed[1]
+                    if t in notes:
+                        noted[k] = t
         if col.unit != 1 or self.unit != 1:
             amounts = [None if a is None else a * col.unit * self.unit for a in amounts]
         fallback = _currency_code(col.currency or self.default_currency or "")
@@ -1458,6 +1634,8 @@ class SheetReader:
             if rkey != b.last_rkey and rkey not in b.plain_rkeys:
                 self._merge_recipients(b, rkey, recipients)
             b.record.transactions.append(tx)
+            if noted and k in noted:
+                self._note_amount(noted[k], tx.currency, rownum + k + 1, col.header)
             t = tx.type
             b.currencies.add(tx.currency)
             for key, _rec in recipients:
@@ -1548,6 +1726,7 @@ class SheetReader:
                 self._recipient_cache[rkey] = recipients
             else:
                 rkey = None  # read again (and reported again) on every row that has it
+                builder.record.incomplete.add("recipients")
         self._merge_recipients(builder, rkey, recipients)
         codes = blk.code_key(k)
         if codes != builder.last_codes:
@@ -1625,6 +1804,8 @@ class SheetReader:
             return None
         if when is None:
             return None
+        if text in self._amount_notes:
+            self._note_amount(text, currency, rownum, c.header)
         return SheetTransaction(
             tx_type,
             amount * c.unit * self.unit if (c.unit != 1 or self.unit != 1) else amount,
@@ -1640,15 +1821,117 @@ class SheetReader:
         )
 
     def _parse_amount(self, text: str) -> tuple:
-        """(amount, named currency) of a text cell, or (None, (code, message)); remembered per text."""
+        """(amount, named currency) of a text cell, or (None, (code, message)); remembered per text.
+
+        An amount that reads both ways (12.500, 1,250) is read by the decimal mark the sheet's
+        other amounts show; when they show none, in a semicolon-separated file (a spreadsheet
+        set to a decimal comma) its separator is taken for a thousands separator, with a
+        warning; anywhere else it is an error that says how to declare the mark."""
         try:
-            parsed = parse_amount(text, self.decimal or ".")
+            parsed = parse_amount(text, self.decimal)
+        except AmbiguousAmount as exc:
+            mark = self._learnt_mark()
+            if mark is None and not self._mark_source[3]:
+                parsed = (None, (exc.code, str(exc)))
+            elif mark == exc.separator:  # 1,250 in a file that writes 10,5: 1.25, perhaps wrongly
+                parsed = (exc.as_decimal, exc.currency)
+                self._amount_notes[text] = ("decimals", exc.separator, exc.as_decimal, exc.as_thousands)
+            else:
+                parsed = (exc.as_thousands, exc.currency)
+                if mark is None:  # nothing to go by but the semicolons
+                    self._amount_notes[text] = ("assumed", exc.separator, exc.as_thousands, exc.as_decimal)
         except CellError as exc:
             parsed = (None, (exc.code, str(exc)))
         if len(self._amount_cache) >= CACHE_LIMIT:
             self._amount_cache.clear()
         self._amount_cache[text] = parsed
         return parsed
+
+    def _start_amounts(self, sheet: Sheet, amount_cols: list[Column], header_row: int, first_rows: list) -> None:
+        """Make ready to read a sheet's amounts: nothing learnt yet about its decimal mark."""
+        self._amount_cache.clear()
+        self._amount_notes.clear()
+        self._noted.clear()
+        self._learnt = None
+        self._mark_source = (sheet.reread, amount_cols, header_row, sheet.delimiter == ";")
+        if self.decimal is None and "decimal" not in self.info:
+            marks = {decimal_evidence(row[c.index]) for row in first_rows for c in amount_cols if c.index < len(row)}
+            marks.discard(None)
+            if len(marks) == 1:
+                self.info["decimal"] = marks.pop()  # what the first rows show (for the preview)
+
+    def _learnt_mark(self) -> str | None:
+        """The decimal mark the sheet's amounts show (1.250.000, 1.234,56, 12,5 ...), when they
+        show one and only one; read from the whole sheet once, when an amount needs it."""
+        if self._learnt is None:
+            reread, columns, header_row, _semicolons = self._mark_source
+            indexes = [c.index for c in columns]
+            found: dict[str, tuple] = {}
+            seen: dict[str, str | None] = {}
+            rows = enumerate(islice(reread(), header_row, None), header_row + 1) if reread else ()
+            for number, row in rows:
+                for i in indexes:
+                    text = row[i] if i < len(row) else None
+                    if not text or not isinstance(text, str):
+                        continue
+                    if text not in seen:
+                        seen[text] = decimal_evidence(text.strip())
+                    mark = seen[text]
+                    if mark and mark not in found:
+                        found[mark] = (text.strip(), number, i)
+                if len(found) == 2:
+                    break
+            if len(found) == 1:
+                mark, (example, number, i) = next(iter(found.items()))
+                header = next(c.header for c in columns if c.index == i)
+                self._learnt = (mark, example, number, header)
+                self.info["decimal"] = mark
+            else:
+                self._learnt = (None, None, None, None)
+        return self._learnt[0]
+
+    def _note_amount(self, text: str, currency: str, row: int, column: str | None) -> None:
+        """Count an amount read one of two ways, for the sheet's warning (see _amount_warnings)."""
+        how, separator, amount, other = self._amount_notes[text]
+        if how == "decimals" and (not money.is_currency(currency) or money.minor_units(currency) >= 3):
+            return  # three decimals are right for KWD, and an unknown currency is an error anyway
+        entry = self._noted.get((how, separator))
+        if entry is None:
+            self._noted[(how, separator)] = [1, (row, column, text, amount, other, currency)]
+        else:
+            entry[0] += 1
+            if row < entry[1][0]:
+                entry[1] = (row, column, text, amount, other, currency)
+
+    def _amount_warnings(self, sheet: str | None) -> None:
+        """One warning per way the sheet's ambiguous amounts were read, at the first of them."""
+        for (how, separator), (count, (row, column, text, amount, other_reading, currency)) in sorted(
+            self._noted.items(), key=lambda item: item[1][1][0]
+        ):
+            other = "," if separator == "." else "."
+            more = f" (and {count - 1} more amount{'s' if count > 2 else ''} like it)" if count > 1 else ""
+            if how == "assumed":
+                why = (
+                    "files separated by semicolons are written where the decimal mark is a comma"
+                    if separator == "."
+                    else "amounts with three decimals are rare"
+                )
+                message = (
+                    f"{text!r}{more} was read as {amount} {currency}, with {_mark_name(separator)} as a "
+                    f"thousands separator: no amount of the file shows its decimal mark, and {why}. "
+                    f"If {text!r} means {_plain(other_reading)}, {_declare(separator)}"
+                )
+                code = "decimal_mark_assumed"
+            else:
+                _mark, example, proof_row, _column = self._learnt
+                message = (
+                    f"{text!r}{more} was read as {_plain(amount)} {currency}: the file writes {example!r} "
+                    f"(row {proof_row}), so {_mark_name(separator)} is its decimal mark. But {currency} amounts "
+                    f"have {money.minor_units(currency)} decimals: if {text!r} means "
+                    f"{other_reading} {currency}, correct the file or {_declare(other)}"
+                )
+                code = "decimal_mark_doubtful"
+            self.problem("warning", code, message, sheet, row, column, text)
 
     def _skip_row(self, values, wide_cells, ref, first_text, columns, sheet, rownum) -> None:
         """A row without a project reference, or with only a long text in it: a note or an error."""
@@ -1662,6 +1945,21 @@ class SheetReader:
                 rownum,
                 None,
                 ref,
+            )
+        elif values.keys() <= _AMOUNT_ONLY and (values.keys() - {"currency"} or wide_cells):
+            amounts = [values[f] for f in (*AMOUNT_FIELDS, "need_amount") if values.get(f)]
+            amounts += [text for _c, text in wide_cells]
+            self.problem(
+                "error",
+                "missing_reference",
+                f"The row holds {'amounts' if len(amounts) > 1 else 'an amount'} but no project reference "
+                "nor anything else: a subtotal? Totals are computed by the registry: delete the row, or "
+                "write 'Subtotal' in its first cell to have it skipped. If it is a transaction, give its "
+                "project reference.",
+                sheet,
+                rownum,
+                self._header(columns, "reference"),
+                "; ".join(amounts),
             )
         elif values.keys() - {"title", "description", "transaction_description"} or wide_cells:
             self.problem(
@@ -1740,8 +2038,14 @@ class SheetReader:
                 setattr(rec, name, self._date(values[name], name, columns, sheet, rownum))
         if values.get("need_amount"):
             col = next(c for c in columns if c.field == "need_amount")
-            try:
-                amount, cur = parse_amount(values["need_amount"], self.decimal or ".")
+            text = values["need_amount"]
+            if text.__class__ is NumText:  # a number cell: never read as a text that looks the same
+                amount, cur = Decimal(text), None
+            else:
+                amount, cur = self._amount_cache.get(text) or self._parse_amount(text)
+            if amount is None:
+                self.problem("error", cur[0], cur[1], sheet, rownum, col.header, text)
+            else:
                 rec.need_amount = amount * col.unit * self.unit
                 rec.need_currency = (
                     values.get("need_currency")
@@ -1751,8 +2055,8 @@ class SheetReader:
                     or self.default_currency
                     or ""
                 ).upper()
-            except CellError as exc:
-                self.problem("error", exc.code, str(exc), sheet, rownum, col.header, values["need_amount"])
+                if text in self._amount_notes:
+                    self._note_amount(text, rec.need_currency, rownum, col.header)
 
     def _recipients(self, values, columns, sheet, rownum) -> list[tuple[tuple, RecipientRecord]]:
         out = []
@@ -1785,7 +2089,18 @@ class SheetReader:
                 given = item_share or (share_text if len(items) == 1 else None)
                 if given:
                     try:
-                        share, _ = parse_amount(given.replace("%", "").strip(), self.decimal or ".")
+                        share = parse_share(given)
+                        if not 0 < share <= 100:  # the registry's rule, said here with its row
+                            self.problem(
+                                "error",
+                                "invalid_share",
+                                f"Share {given} must be above 0 and at most 100",
+                                sheet,
+                                rownum,
+                                self._header(columns, "share"),
+                                given,
+                            )
+                            share = None
                     except CellError:
                         self.problem(
                             "error",
@@ -1810,6 +2125,7 @@ class SheetReader:
             for item, share in split_items(values["area"], commas=True):
                 code = self.lookups.area(item)
                 if code is None:
+                    rec.incomplete.add("areas")
                     self.problem(
                         "error",
                         "unknown_area",

@@ -76,6 +76,30 @@ def test_one_bad_record_rejects_everything(app, actor, make_org):
     assert any("XXX" in p["message"] and p["row"] == 2 for p in batch.problems)
 
 
+def test_every_problem_of_every_record_is_reported(app, actor, make_org):
+    """A reader's error does not hide the rules the records break, nor one rule another."""
+    org = make_org(ref="DON")
+    read_error = pipeline._problem("error", "unknown_country", "Unknown country 'Wakanda'", Location(row=2))
+    shares = _record("P1", title="")  # no title and shares that break two rules ...
+    shares.recipients = [RecipientRecord(country="KEN", share=Decimal(-20)), RecipientRecord("UGA", share=Decimal(120))]
+    shares.transactions[0].currency = "XXX"  # ... and a transaction with an unknown currency
+    incomplete = _record("P2", countries=(("KEN", None),))
+    incomplete.recipients[0].share = Decimal(60)  # 40 % went to a country the reader did not know
+    incomplete.incomplete.add("recipients")
+    batch = pipeline.run_import(
+        "test", "f.csv", b"many", org, actor, records=[shares, incomplete], problems=[read_error]
+    )
+    assert batch.status == "failed"
+    assert [p["message"] for p in batch.problems] == [
+        "Unknown country 'Wakanda'",
+        "A project title is required",
+        "Share -20 must be above 0 and at most 100",
+        "Share 120 must be above 0 and at most 100",
+        "Unknown currency 'XXX'",
+    ]  # and not that P2's remaining 60 % fall short of 100
+    assert batch.counts["errors"] == 5
+
+
 def test_an_amount_too_large_for_the_registry_is_a_cell_error_not_a_crash(app, actor, make_org):
     """Beyond a hundred trillion the minor units would overflow their column: refused by cell."""
     org = make_org(ref="DON")

@@ -11,9 +11,12 @@ import pytest
 
 from importers import xlsx_formats
 from importers.sheets import (
+    AmbiguousAmount,
     UploadRefused,
     check_archive,
+    decimal_evidence,
     decode_text,
+    infer_date_convention,
     parse_amount,
     parse_date,
     parse_header,
@@ -255,6 +258,45 @@ def test_a_files_unambiguous_dates_give_its_convention(app, tmp_path):
     assert not [p for p in problems if p.code == "dates_inferred"]
 
 
+def test_only_real_dates_teach_the_order_and_the_warning_quotes_the_files_own_date(app, tmp_path):
+    found = infer_date_convention([(2, "31/02/2024"), (3, "03/04/2024"), (4, "2024-05-06")])
+    assert found.kind is None  # 31 February is no date: it proves nothing
+    found = infer_date_convention([(2, "30/02/2024"), (3, "13/02/2024"), (4, "03/04/2024"), (5, "02/30/2024")])
+    assert (found.kind, found.example, found.where, found.ambiguous, found.ambiguous_where) == (
+        "dmy",
+        "13/02/2024",
+        3,
+        "03/04/2024",
+        4,
+    )
+
+    rows = [
+        ["Reference", "Title", "Amount", "Currency", "Date"],
+        ["P", "T", "10", "USD", "31/02/2024"],
+        ["P", "T", "20", "USD", "03/04/2024"],
+    ]
+    path = tmp_path / "d.csv"
+    path.write_bytes(csv_bytes(rows))
+    _, problems, info = _read(path)
+    assert [(p.code, p.location.row) for p in _errors(problems)] == [("invalid_date", 2), ("ambiguous_date", 3)]
+    assert "dates" not in info and not [p for p in problems if p.code == "dates_inferred"]
+
+    rows[1][4] = "13/02/2024"
+    path.write_bytes(csv_bytes(rows))
+    records, problems, _ = _read(path)
+    assert not _errors(problems) and records["P"].transactions[1].value_date == dt.date(2024, 4, 3)
+    [note] = [p for p in problems if p.code == "dates_inferred"]
+    assert note.message.startswith("Dates such as 03/04/2024 (row 3) are read as day/month/year, 03/04/2024 as 3 April")
+    assert "13/02/2024 (row 2)" in note.message and "03/04/2021" not in note.message.split("(on the upload page")[0]
+
+    # Nothing reads both ways: the order changes nothing, and no warning says it does.
+    rows[2][4] = "15/04/2024"
+    path.write_bytes(csv_bytes(rows))
+    _, problems, info = _read(path)
+    assert not _errors(problems) and info["dates"] == "dmy"
+    assert not [p for p in problems if p.code == "dates_inferred"]
+
+
 def test_a_workbooks_text_dates_give_its_convention(app, tmp_path):
     """Dates typed as text in a workbook teach the order as a CSV's do; real date cells
     are left alone and cannot decide it."""
@@ -321,6 +363,152 @@ def test_amounts(app):
         parse_amount("twelve", ".")
 
 
+def test_an_amount_shows_its_decimal_mark_or_reads_both_ways(app):
+    # Unknown decimal mark: an amount that shows its own is read by it ...
+    assert parse_amount("1.250.000", None) == (Decimal("1250000"), None)
+    assert parse_amount("1.234,56 €", None) == (Decimal("1234.56"), "EUR")
+    assert parse_amount("1,234.56", None) == (Decimal("1234.56"), None)
+    assert parse_amount("12,5", None) == (Decimal("12.5"), None)
+    assert parse_amount("12.50", None) == (Decimal("12.50"), None)
+    assert parse_amount("1 250,500", None) == (Decimal("1250.500"), None)  # spaces group: the comma is decimal
+    assert parse_amount("1,25,000", None) == (Decimal("125000"), None)  # Indian grouping
+    assert [decimal_evidence(t) for t in ("1.250.000", "1,234.56", "12,5", "12.50", "0,250", "12.500", "1250")] == [
+        ",",
+        ".",
+        ",",
+        ".",
+        ",",
+        None,
+        None,
+    ]
+    # ... one whose only separator is followed by three digits reads both ways.
+    for text, thousands, decimal in (("12.500", "12500", "12.500"), ("-1,250", "-1250", "-1.250")):
+        with pytest.raises(AmbiguousAmount) as caught:
+            parse_amount(text, None)
+        assert (caught.value.as_thousands, caught.value.as_decimal) == (Decimal(thousands), Decimal(decimal))
+        assert caught.value.code == "ambiguous_amount"
+    message = str(caught.value)
+    assert "-1250 if the comma separates thousands, or -1.25 if it is the decimal mark" in message
+    assert "upload page" in message and "--decimal" in message and "decimal=" in message
+    # A declared mark always wins, and a plain number is no exception to it.
+    assert parse_amount("12.500", ",") == (Decimal("12500"), None)
+    assert parse_amount("12.500", ".") == (Decimal("12.500"), None)
+    assert parse_amount("1,250", ",") == (Decimal("1.250"), None)
+    # Thousands separators set apart groups of three: 12.50 is no amount with a decimal comma.
+    for text, decimal, other in (("1.250.000", ".", "1250000"), ("12.50", ",", "12.5"), ("1,234.5", ",", "1234.5")):
+        with pytest.raises(ValueError, match=f"with the {'point' if decimal == '.' else 'comma'} as the decimal"):
+            parse_amount(text, decimal)
+        with pytest.raises(ValueError, match=f"it would be {other}.*--decimal {',' if decimal == '.' else '.'}"):
+            parse_amount(text, decimal)
+
+
+def _amounts(records):
+    return [t.amount for r in records.values() for t in r.transactions]
+
+
+def test_european_thousands_in_a_semicolon_file(app, tmp_path):
+    """12.500 EUR in a semicolon file is twelve thousand five hundred, never 12.50 without a word."""
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant", "Devise", "Date de valeur"]
+    rows = [
+        header,
+        ["D-01", "Cybersécurité", "Maroc", "engagement", "12.500", "EUR", "15/03/2024"],
+        ["D-01", "Cybersécurité", "Maroc", "décaissement", "250.000", "EUR", "16/04/2024"],
+    ]
+    path = tmp_path / "eur.csv"
+    path.write_bytes(csv_bytes(rows, ";"))
+    records, problems, _info = _read(path)
+    assert not _errors(problems)
+    assert _amounts(records) == [Decimal("12500"), Decimal("250000")]
+    [note] = [p for p in problems if p.code == "decimal_mark_assumed"]
+    assert note.severity == "warning" and (note.location.row, note.location.column, note.value) == (
+        2,
+        "Montant",
+        "12.500",
+    )
+    assert "and 1 more amount like it" in note.message and "12500 EUR" in note.message
+    assert "means 12.5" in note.message and "--decimal ." in note.message
+
+    # The file's own evidence settles it, anywhere in the file: no warning.
+    rows.append(["D-02", "Numérique", "Tunisie", "engagement", "1.250.000", "EUR", "17/05/2024"])
+    path.write_bytes(csv_bytes(rows, ";"))
+    records, problems, info = _read(path)
+    assert not _errors(problems) and not [p for p in problems if p.code.startswith("decimal_mark")]
+    assert _amounts(records) == [Decimal("12500"), Decimal("250000"), Decimal("1250000")]
+    assert info["decimal"] == ","
+
+    # A declared decimal point wins: 12.500 is 12.5, and 1.250.000 is an error that says what to change.
+    records, problems, _ = _read(path, {"decimal": "."})
+    assert _amounts(records)[:2] == [Decimal("12.5"), Decimal("250")]
+    [error] = _errors(problems)
+    assert error.location.row == 4 and "1250000" in error.message and "--decimal ," in error.message
+
+
+def test_a_comma_file_without_evidence_makes_ambiguous_amounts_errors(app, tmp_path):
+    rows = [
+        ["Project reference", "Project title", "Recipient country", "Transaction type", "Amount", "Currency", "Date"],
+        ["N-12", "D", "Kenya", "commitment", "1,250", "USD", "2024-03-01"],
+        ["N-13", "E", "Kenya", "commitment", "2500", "USD", "2024-03-01"],
+    ]
+    path = tmp_path / "comma.csv"
+    path.write_bytes(csv_bytes(rows))
+    _, problems, _ = _read(path)
+    [error] = _errors(problems)
+    assert (error.code, error.location.row, error.location.column, error.value) == (
+        "ambiguous_amount",
+        2,
+        "Amount",
+        "1,250",
+    )
+    assert "1250 if the comma separates thousands, or 1.25 if it is the decimal mark" in error.message
+    records, problems, _ = _read(path, {"decimal": "."})
+    assert not _errors(problems) and _amounts(records) == [Decimal("1250"), Decimal("2500")]
+    # an amount far down the file (read the fast way) is evidence too
+    rows += [["N-14", "F", "Kenya", "commitment", "3000", "USD", "2024-03-01"]] * 600
+    rows.append(["N-15", "G", "Kenya", "commitment", "2,500,000", "USD", "2024-03-01"])
+    path.write_bytes(csv_bytes(rows))
+    records, problems, _ = _read(path)
+    assert not _errors(problems) and not [p for p in problems if p.code.startswith("decimal_mark")]
+    assert records["N-12"].transactions[0].amount == Decimal("1250")
+    assert records["N-15"].transactions[0].amount == Decimal("2500000")
+    # evidence both ways settles nothing
+    rows.append(["N-16", "H", "Kenya", "commitment", "10,5", "USD", "2024-03-01"])
+    path.write_bytes(csv_bytes(rows))
+    _, problems, _ = _read(path)
+    assert [(p.code, p.location.row) for p in _errors(problems)] == [("ambiguous_amount", 2)]
+
+
+def test_a_decimal_comma_with_three_decimals_in_a_two_decimal_currency_is_doubted(app, tmp_path):
+    rows = [
+        ["Project reference", "Project title", "Recipient country", "Transaction type", "Amount", "Currency", "Date"],
+        ["N-09", "C", "Kenya", "commitment", "10,5", "USD", "2024-03-01"],
+        ["N-12", "D", "Kenya", "commitment", "1,250", "USD", "2024-03-01"],
+        ["N-13", "E", "Kenya", "commitment", "2,125", "KWD", "2024-03-01"],
+    ]
+    path = tmp_path / "comma.csv"
+    path.write_bytes(csv_bytes(rows))
+    records, problems, _ = _read(path)
+    assert not _errors(problems)
+    assert _amounts(records) == [Decimal("10.5"), Decimal("1.250"), Decimal("2.125")]  # 10,5: a decimal comma
+    [note] = [p for p in problems if p.code == "decimal_mark_doubtful"]  # KWD has three decimals: no doubt
+    assert (note.severity, note.location.row, note.value) == ("warning", 3, "1,250")
+    assert "read as 1.25 USD" in note.message and "'10,5' (row 2)" in note.message
+    assert "1250 USD" in note.message and "--decimal ." in note.message
+
+
+def test_a_text_amount_in_a_workbook_that_reads_both_ways_is_an_error(app, tmp_path):
+    rows = [
+        ["Reference", "Title", "Amount", "Currency", "Year", "Total cost"],
+        ["P", "T", "1.125", "EUR", 2024, 1.125],  # the number cell is a number, whatever the text beside it
+        ["Q", "T", 2.125, "EUR", 2024, "1 250 000"],
+    ]
+    records, problems, _ = _read(xlsx(rows, tmp_path / "w.xlsx"))
+    assert [(p.code, p.location.sheet, p.location.row) for p in _errors(problems)] == [
+        ("ambiguous_amount", "Projects", 2)
+    ]
+    assert records["P"].need_amount == Decimal("1.125") and records["Q"].need_amount == Decimal("1250000")
+    assert records["Q"].transactions[0].amount == Decimal("2.125")
+
+
 def test_headers_with_units_currencies_and_years(app):
     col = parse_header("Disbursements 2022 (EUR millions)")
     assert (col.field, col.year, col.currency, col.unit) == (
@@ -335,6 +523,48 @@ def test_headers_with_units_currencies_and_years(app):
     assert parse_header("iati-identifier").field == "iati_identifier"
     assert parse_header("USD_Disbursement").unit == Decimal(1_000_000)
     assert parse_header("Colour of the sky").field == "ignore"
+
+
+@pytest.mark.parametrize(
+    "header, field",
+    [
+        ("Fecha", "value_date"),
+        ("Fecha valor", "value_date"),
+        ("Fecha de valor", "value_date"),
+        ("Fecha de inicio real", "actual_start"),
+        ("Fecha de finalización real", "actual_end"),
+        ("Identificador IATI", "iati_identifier"),
+        ("Beneficiario", "recipient"),
+        ("Línea de acción CMSI", "wsis_action_line"),
+        ("Tipo de financiación", "finance_type"),
+        ("Moneda del presupuesto", "need_currency"),
+        ("Identifiant IATI", "iati_identifier"),
+        ("Date de début réelle", "actual_start"),
+        ("Pays destinataire", "country"),
+        ("Date d'opération", "value_date"),
+    ],
+)
+def test_spanish_and_french_headers(app, header, field):
+    assert parse_header(header).field == field
+
+
+def test_every_field_has_spanish_and_french_headers_that_no_other_map_takes():
+    import json
+
+    from importers.sheets import FIELDS, _data, norm
+
+    maps = {name: json.loads(_data(name))["columns"] for name in ("canonical.json", "fr.json", "es.json")}
+    for name in ("fr.json", "es.json"):
+        # every field a column can hold has a header in the language (the description is the
+        # same word in French and English: the English map has it)
+        missing = set(FIELDS) - {"ignore", "description"} - set(maps[name])
+        assert not missing, (name, missing)
+    taken: dict[str, tuple[str, str]] = {}
+    for name, columns in maps.items():
+        for field, headers in columns.items():
+            for header in headers:
+                first = taken.setdefault(norm(header), (field, name))
+                assert first[0] == field, f"{header!r} of {name} means {field}, but {first[1]} maps it to {first[0]}"
 
 
 def test_explicit_mapping_overrides_detection(app, tmp_path):
@@ -402,6 +632,31 @@ def test_notes_and_blank_rows_are_skipped(app, tmp_path):
     path.write_bytes(csv_bytes(rows))
     records, problems, info = _read(path)
     assert list(records) == ["N1"] and info["skipped"] == {"note_row": 1}
+
+
+def test_a_row_with_only_an_amount_is_called_a_possible_subtotal(app, tmp_path):
+    rows = [
+        ["Project reference", "Project title", "Country", "Transaction type", "Amount", "Currency", "Value date"],
+        ["K-01", "Rural telecentres", "Nepal", "disbursement", 10000.1, "USD", dt.date(2024, 2, 1)],
+        ["K-01", "Rural telecentres", "Nepal", "disbursement", 20000.2, "USD", dt.date(2024, 5, 1)],
+        [None, None, None, None, 30000.3, None, None],
+        ["K-02", "Schools", "Bhutan", "commitment", 5000, "USD", dt.date(2024, 3, 1)],
+        [None, "Schools", "Bhutan", "commitment", 5000, "USD", dt.date(2024, 3, 1)],
+    ]
+    records, problems, _ = _read(xlsx(rows, tmp_path / "sub.xlsx"))
+    first, second = _errors(problems)
+    assert (first.code, first.location.row, first.location.column, first.value) == (
+        "missing_reference",
+        4,
+        "Project reference",
+        "30000.3",
+    )
+    assert first.message.startswith("The row holds an amount but no project reference nor anything else: a subtotal?")
+    assert (second.location.row, second.message) == (6, "The project reference is missing")  # a transaction
+    # labelled as the message says, the row is skipped as a subtotal
+    rows[3][0] = "Subtotal"
+    records, problems, info = _read(xlsx(rows, tmp_path / "sub.xlsx"))
+    assert [p.location.row for p in _errors(problems)] == [6] and info["skipped"] == {"total_row": 1}
 
 
 def test_ods_workbook(app, tmp_path):

@@ -91,6 +91,28 @@ def test_fast_reading_equals_row_by_row(app, tmp_path, monkeypatch, kind):
     assert _result(path, {"currency": "GBP"}) == fast
 
 
+def test_ambiguous_amounts_are_read_and_counted_alike_both_ways(app, tmp_path, monkeypatch):
+    """12.500 in a semicolon file without evidence: thousands, one warning counting every cell."""
+    rows = _rows(2 * BLOCK_ROWS + 5, odd=False)
+    for row in rows[1:]:
+        row[4] = row[4].split(".")[0]  # whole amounts: nothing shows the decimal mark
+    changed = range(3, len(rows), 50)
+    for i in changed:
+        rows[i][4] = f"{i}.500"
+    rows[53][4] = "3.500"  # the same text again: counted again
+    path = tmp_path / "donor.csv"
+    path.write_bytes(csv_bytes([[c.isoformat() if isinstance(c, dt.date) else c for c in r] for r in rows], ";"))
+    fast = _result(path, {"currency": "GBP"})
+    records, problems, _info = fast
+    amounts = {t["location"]["row"]: t["amount"] for r in records for t in r["transactions"]}
+    assert amounts[4] == amounts[54] == 3500 and amounts[104] == 103500
+    assert not [p for p in problems if p["severity"] == "error"]
+    [note] = [p for p in problems if p["code"] == "decimal_mark_assumed"]
+    assert note["row"] == 4 and f"and {len(changed) - 1} more amounts like it" in note["message"]
+    _row_by_row(monkeypatch)
+    assert _result(path, {"currency": "GBP"}) == fast
+
+
 def test_a_transaction_location_is_made_when_asked(app, tmp_path):
     path = tmp_path / "donor.csv"
     path.write_bytes(csv_bytes(_rows(20, odd=False)))

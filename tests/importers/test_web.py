@@ -13,7 +13,7 @@ from importers.models import SavedMapping
 from registry.extensions import db
 from registry.models import ImportBatch, Project
 from registry.services import accounts
-from tests.importers.helpers import csv_bytes
+from tests.importers.helpers import csv_bytes, xlsx
 
 ROWS = [
     ["Code", "Project title", "Country", "Transaction type", "Amount", "Currency", "Value date"],
@@ -86,6 +86,22 @@ def test_upload_preview_fix_mapping_commit(donor_client):
     page = _upload(client, org, csv_bytes(rows), name="next.csv", use_saved="1")
     latest = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
     assert latest.status == "previewed" and latest.counts["projects_updated"] == 1
+
+
+def test_the_preview_names_both_rows_of_a_two_row_header(donor_client, tmp_path):
+    client, org = donor_client
+    rows = [
+        ["Portefeuille numérique"],
+        [],
+        ["Référence", "Intitulé du projet", "Pays bénéficiaire", "Engagements", None],
+        [None, None, None, 2023, 2024],
+        ["00123", "Fibre rurale", "Côte d'Ivoire", 500000, 250000],
+    ]
+    path = xlsx(rows, tmp_path / "merged.xlsx", merges=("D3:E3", "A3:A4", "B3:B4", "C3:C4"))
+    html = _upload(client, org, path.read_bytes(), name="merged.xlsx", currency="EUR").get_data(as_text=True)
+    assert "Header found on rows 3-4." in html
+    html = _upload(client, org, csv_bytes(ROWS), name="one.csv").get_data(as_text=True)
+    assert "Header found on row 1." in html
 
 
 def test_problem_report_downloads(donor_client):
