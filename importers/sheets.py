@@ -2172,14 +2172,56 @@ class SheetReader:
                 r.share = r.share * 100
         if all(s is None for s in shares) and len(b.currencies) <= 1:
             totals = list(b.weights.values())
-            for kind in ("commitment", "disbursement", "expenditure", "pledge", "incoming_funds"):
+            for kind in _WEIGHT_KINDS:
                 if any(w.get(kind) for w in totals):
                     for key, r in b.recipients.items():
                         r.weight = b.weights[key].get(kind)
+                    if len(b.recipients) > 1:
+                        self._check_split(b, kind)
                     break
         rec.recipients = recipients
         rec.areas = list(b.areas.values())
         return rec
+
+    def _check_split(self, b: _Builder, kind: str) -> None:
+        """Warn when a project's flows of another type split over its countries unlike the
+        ones its shares come from: reports spread every flow of a project by one set of shares."""
+        proportions = {}
+        for each in _WEIGHT_KINDS:
+            total = sum(w.get(each) or 0 for w in b.weights.values())
+            if total > 0:
+                proportions[each] = {key: (w.get(each) or 0) / total for key, w in b.weights.items()}
+        base = proportions.get(kind)
+        if base is None:
+            return
+        for other, split in proportions.items():
+            if other == kind or all(abs(split[key] - base[key]) <= Decimal("0.005") for key in base):
+                continue
+
+            def words(shares: dict) -> str:
+                parts = []
+                for key, share in shares.items():
+                    if share:
+                        r = b.recipients[key]
+                        parts.append(f"{r.country or r.region} {share * 100:.0f}%")
+                return ", ".join(parts)
+
+            loc = b.record.location
+            self.problem(
+                "warning",
+                "split_differs",
+                f"Project {b.record.reference!r}: its country shares come from its {kind}s ({words(base)}), "
+                f"but its {other.replace('_', ' ')}s split otherwise ({words(split)}). Reports spread every flow "
+                "of a project by the same shares; give a country share column, or one project per country, "
+                "if they should differ.",
+                loc.sheet,
+                loc.row,
+                b.record.columns.get("recipients"),
+            )
+            return
+
+
+_WEIGHT_KINDS = ("commitment", "disbursement", "expenditure", "pledge", "incoming_funds")
 
 
 def read_sheet_file(path: Path, filename: str, options: dict) -> ReadResult:

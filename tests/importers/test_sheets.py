@@ -352,6 +352,30 @@ def test_numbers_excel_shows_with_leading_zeros_keep_them(app, tmp_path):
             assert xlsx_formats._padded(archive.open("xl/worksheets/sheet1.xml"), styles, size) == whole
 
 
+def test_a_split_that_differs_by_flow_type_is_pointed_out(app, tmp_path):
+    """Shares come from the commitments; a disbursement to Kenya alone would be spread 75/25
+    over Kenya and Uganda by the reports: the donor is told, at the project's first row."""
+    header = ["Project reference", "Project title", "Recipient country", "Transaction type", "Amount", "Currency"]
+    rows = [
+        header,
+        ["M-01", "E-health", "Kenya", "commitment", "30000", "USD"],
+        ["M-01", "E-health", "Uganda", "commitment", "10000", "USD"],
+        ["M-01", "E-health", "Kenya", "disbursement", "5000", "USD"],
+        ["M-02", "Same split", "Kenya", "commitment", "300", "USD"],
+        ["M-02", "Same split", "Uganda", "commitment", "100", "USD"],
+        ["M-02", "Same split", "Kenya", "disbursement", "30", "USD"],
+        ["M-02", "Same split", "Uganda", "disbursement", "10", "USD"],
+    ]
+    path = tmp_path / "split.csv"
+    path.write_bytes(csv_bytes([[*r, "Value date" if i == 0 else "2024-03-01"] for i, r in enumerate(rows)]))
+    records, problems, _ = _read(path)
+    assert not _errors(problems)
+    [note] = [p for p in problems if p.code == "split_differs"]
+    assert (note.location.row, note.location.column) == (2, "Recipient country")
+    assert "'M-01'" in note.message and "KEN 75%, UGA 25%" in note.message and "(KEN 100%)" in note.message
+    assert [r.weight for r in records["M-01"].recipients] == [Decimal("30000"), Decimal("10000")]
+
+
 def test_amounts(app):
     assert parse_amount("1,234.56", ".") == (Decimal("1234.56"), None)
     assert parse_amount("1.234,56", ",") == (Decimal("1234.56"), None)
