@@ -40,6 +40,7 @@ from registry.models import ImportBatch, Organisation
 from registry.models.types import Role
 from registry.services.actor import Actor
 from registry.services.permissions import can_import
+from registry.web.choices import choices
 
 bp = Blueprint("imports_web", __name__, url_prefix="/imports", template_folder="templates")
 
@@ -173,6 +174,7 @@ def index():
         batches=list(db.session.scalars(stmt)),
         saved=saved,
         orgs_by_id={o.id: o for o in orgs},
+        currencies=choices().currencies,
     )
 
 
@@ -260,6 +262,7 @@ def show(batch_id: int):
         options=options,
         org=db.session.get(Organisation, batch.org_id) if batch.org_id else None,
         problems=summary["problems"][:1000],
+        currencies=choices().currencies,
     )
 
 

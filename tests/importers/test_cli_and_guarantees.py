@@ -245,3 +245,20 @@ def test_killed_mid_import_leaves_nothing(tmp_path):
     out, err = again.communicate(timeout=120)
     assert out.split() == ["committed", "60"], err
     assert _counts(tmp_path / "kill.sqlite3") == (60, 60, 1)
+
+
+def test_cli_without_any_currency_says_first_to_pass_currency(runner, make_org, tmp_path):
+    make_org(ref="DON-NOCUR")
+    db.session.commit()
+    rows = [[h for h in HEADER if h != "Currency"]] + [
+        [f"P-{i}", f"Project {i}", "KEN", "commitment", "1000", "2021-03-01"] for i in range(3)
+    ]
+    path = tmp_path / "no-currency.csv"
+    path.write_bytes(csv_bytes(rows))
+    result = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-NOCUR"])
+    assert result.exit_code == 1
+    guidance = result.output.find("3 amounts have no currency")
+    assert -1 < guidance < result.output.find("No currency:"), result.output
+    assert "--currency" in result.output
+    fixed = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-NOCUR", "--currency", "XOF"])
+    assert fixed.exit_code == 0, fixed.output
