@@ -13,18 +13,24 @@ from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
-from sqlalchemy import select
+from sqlalchemy import false, func, select
 
 from importers import pipeline
+from registry.api.common import paginate
 from registry.auth import Unauthorised, current_actor, current_user
 from registry.errors import NotFoundError, PermissionDenied, ValidationError, error_body
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation
 from registry.models.types import Role
+from registry.schemas.common import ID
+from registry.schemas.projects import Page, PageQuery
 from registry.services.organisations import find_organisation
 from registry.services.permissions import can_import
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports", description="Imports of donor files")
+
+# A batch's life: pending -> running -> previewed -> committed | failed | undone | discarded
+STATUSES = ["pending", "running", "previewed", "committed", "failed", "undone", "discarded"]
 
 
 class ImportForm(Schema):
@@ -71,6 +77,16 @@ class ImportBatchOut(Schema):
     mapping = fields.Dict(allow_none=True)
     created_at = fields.String(allow_none=True)
     finished_at = fields.String(allow_none=True)
+
+
+class ImportBatchPage(Page):
+    items = fields.List(fields.Nested(ImportBatchOut))
+
+
+class ImportQuery(PageQuery):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    kind = fields.String(validate=validate.OneOf(["sheet", "iati", "crs"]))
+    org_id = fields.Integer(validate=ID)
 
 
 def _user():
@@ -201,14 +217,21 @@ class Imports(MethodView):
         )
         return respond(batch, created=True)
 
-    @blp.response(200, ImportBatchOut(many=True))
-    def get(self):
-        """The latest import batches of your organisation (all, for an admin)."""
+    @blp.arguments(ImportQuery, location="query", unknown=RAISE)
+    @blp.response(200, ImportBatchPage)
+    def get(self, args):
+        """Import batches of your organisation (all, for an admin), newest first; filter by
+        ``status``, ``kind`` or ``org_id``."""
         user = _user()
-        stmt = select(ImportBatch).order_by(ImportBatch.id.desc()).limit(100)
+        conditions = [getattr(ImportBatch, key) == args[key] for key in ("status", "kind", "org_id") if key in args]
         if user.role is not Role.ADMIN:
-            stmt = stmt.where(ImportBatch.org_id == user.org_id)
-        return [pipeline.batch_summary(b) for b in db.session.scalars(stmt)]
+            # As for one batch (get_batch_for): donors see their organisation's, no one else's.
+            mine = user.role is Role.DONOR and user.org_id is not None
+            conditions.append(ImportBatch.org_id == user.org_id if mine else false())
+        query = select(ImportBatch).where(*conditions).order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
+        body, headers = paginate(query, select(func.count(ImportBatch.id)).where(*conditions), args)
+        body["items"] = [pipeline.batch_summary(batch) for batch in body["items"]]
+        return body, headers
 
 
 @blp.route("/<int:batch_id>")

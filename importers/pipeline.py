@@ -1331,7 +1331,29 @@ def gc_paused(func: Callable) -> Callable:
 
 def _read(kind: str, path: Path, filename: str, options: dict) -> ReadResult:
     reader = get_reader(kind)
-    return reader.read(path, filename, options)
+    result = reader.read(path, filename, options)
+    _explain_missing_currency(result, filename, options)
+    return result
+
+
+NO_FILE_CURRENCY = (
+    "{n} amounts have no currency: the file has no Currency column and no currency was chosen for it. "
+    'Choose the currency of the file: "Currency of the file" on the upload page (or on the preview, then '
+    '"Check again"), --currency with flask import sheet, or the currency field of the API. '
+    'Or add a Currency column, or name the currency in the amount headers ("Amount (EUR)").'
+)
+
+
+def _explain_missing_currency(result: ReadResult, filename: str, options: dict) -> None:
+    """A file without any currency gets one message first that says what to do, before the
+    error of each amount (which alone would only repeat "No currency" row after row)."""
+    missing = sum(1 for p in result.problems if p.code == "missing_currency")
+    columns = (result.info.get("mapping") or {}).get("columns") or {}
+    if not missing or options.get("currency") or "currency" in columns.values():
+        return
+    result.problems.insert(
+        0, _problem("error", "no_file_currency", NO_FILE_CURRENCY.format(n=f"{missing:,}"), Location(file=filename))
+    )
 
 
 @gc_paused

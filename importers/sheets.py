@@ -1784,7 +1784,10 @@ class SheetReader:
             self.problem(
                 "error",
                 "missing_currency",
-                'No currency: add a currency column, name it in the header ("Amount (EUR)") or choose one for the file',
+                "No currency: the Currency cell is empty; fill it, or choose the currency of the file when uploading it"
+                if self._header(used, "currency")
+                else "No currency: choose the currency of the file when uploading it, add a Currency column, "
+                'or name the currency in the header ("Amount (EUR)")',
                 sheet,
                 rownum,
                 c.header,

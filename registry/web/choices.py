@@ -68,7 +68,7 @@ class Choices:
 
     @cached_property
     def currencies(self) -> list[tuple[str, str]]:
-        """The currencies an amount may be given in: those the registry can convert (ECB rates)."""
+        """The currencies an amount may be given in: those the registry can convert (ECB rates, euro parities)."""
         table, usable = money.currencies(), money.convertible_currencies()
         rest = [c for c in usable if c not in COMMON_CURRENCIES]
         return [(c, f"{c} · {table[c][0]}") for c in [*COMMON_CURRENCIES, *rest] if c in usable]

@@ -145,3 +145,20 @@ def test_a_project_with_its_edit_actions_fits_a_phone(phone_page, live_server):
     assert phone_page.locator("#transactions th .visually-hidden").count() == 1  # the editor's view
     screenshot(phone_page, "project-editor-phone")
     assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_projects_transactions_show_their_dollar_values_on_a_phone(phone_page, live_server):
+    """No column of the transactions, the USD values least of all, is out of sight on a phone."""
+    login(phone_page, live_server, "donor@demo.invalid")
+    phone_page.wait_for_url(live_server + "/")
+    phone_page.goto(live_server + "/projects/10")
+    screenshot(phone_page, "project-transactions-phone")
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = phone_page.evaluate(
+        "() => { const e = document.querySelector('#transactions .table-scroll');"
+        " return [e.scrollWidth, e.clientWidth] }"
+    )
+    assert box[0] <= box[1], box
+    usd = phone_page.locator("#transactions td[data-label='USD']").first
+    assert usd.is_visible() and usd.bounding_box()["x"] + usd.bounding_box()["width"] <= 390
+    assert re.fullmatch(r"[\d,]+\.\d\d", usd.inner_text().strip())

@@ -135,3 +135,43 @@ def test_upload_limits(app, client, donor, tmp_path):
     assert response.status_code == 422 and "not a file we can import" in response.json["message"]
     response = _upload(client, headers, dry_run=True, mapping="{not json")
     assert response.status_code == 422 and "mapping" in response.json["errors"]
+
+
+def test_the_list_of_imports_is_paged_newest_first_and_filtered(client, donor, make_org, actor):
+    org, headers = donor
+    ids = []
+    for n in range(3):
+        rows = [r[:] for r in ROWS]
+        rows[1][1] = f"Connected clinics {n}"  # a different file each time
+        ids.append(_upload(client, headers, csv_bytes(rows), dry_run=True).json["id"])
+    bad = [r[:] for r in ROWS]
+    bad[2][4] = "lots"
+    ids.append(_upload(client, headers, csv_bytes(bad)).json["batch"]["id"])
+    # another organisation's import stays out of this donor's list
+    other = make_org(ref="OTHER-LIST")
+    admin = accounts.create_user(actor, "admin-list@example.org", "admin")
+    admin_headers = {"Authorization": f"Bearer {accounts.issue_token(actor, admin)}"}
+    db.session.commit()
+    other_id = _upload(client, admin_headers, org=other.ref, dry_run=True).json["id"]
+
+    response = client.get("/api/v1/imports?per_page=2", headers=headers)
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert (body["total"], body["page"], body["per_page"], body["pages"]) == (4, 1, 2, 2)
+    assert response.headers["X-Total-Count"] == "4" and 'rel="next"' in response.headers["Link"]
+    assert [b["id"] for b in body["items"]] == ids[::-1][:2]
+    second = client.get("/api/v1/imports?per_page=2&page=2", headers=headers).json
+    assert [b["id"] for b in second["items"]] == ids[::-1][2:]
+
+    failed = client.get("/api/v1/imports?status=failed", headers=headers).json
+    assert [b["id"] for b in failed["items"]] == [ids[3]] and failed["items"][0]["problems"]
+    assert client.get("/api/v1/imports?status=committed", headers=headers).json["total"] == 0
+    everyone = client.get("/api/v1/imports", headers=admin_headers).json
+    assert everyone["total"] == 5 and everyone["items"][0]["id"] == other_id
+    theirs = client.get(f"/api/v1/imports?org_id={other.id}", headers=admin_headers).json
+    assert [b["id"] for b in theirs["items"]] == [other_id]
+    assert client.get(f"/api/v1/imports?org_id={other.id}", headers=headers).json["total"] == 0
+
+    assert client.get("/api/v1/imports?status=lost", headers=headers).status_code == 422
+    assert client.get("/api/v1/imports?colour=red", headers=headers).status_code == 422
+    assert client.get("/api/v1/imports").status_code == 401

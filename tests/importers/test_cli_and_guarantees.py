@@ -321,3 +321,20 @@ def test_imported_flows_count_for_the_importing_donor(runner, make_org, tmp_path
         and row["donor_label"] == "Own donor (DON-OWN)"
         and row["commitment"] == Decimal("2000.20")
     )
+
+
+def test_cli_without_any_currency_says_first_to_pass_currency(runner, make_org, tmp_path):
+    make_org(ref="DON-NOCUR")
+    db.session.commit()
+    rows = [[h for h in HEADER if h != "Currency"]] + [
+        [f"P-{i}", f"Project {i}", "KEN", "commitment", "1000", "2021-03-01"] for i in range(3)
+    ]
+    path = tmp_path / "no-currency.csv"
+    path.write_bytes(csv_bytes(rows))
+    result = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-NOCUR"])
+    assert result.exit_code == 1
+    guidance = result.output.find("3 amounts have no currency")
+    assert -1 < guidance < result.output.find("No currency:"), result.output
+    assert "--currency" in result.output
+    fixed = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-NOCUR", "--currency", "XOF"])
+    assert fixed.exit_code == 0, fixed.output

@@ -151,3 +151,66 @@ def test_blank_template(client):
     sources = {dv.formula1 for dv in wb["Projects"].data_validations.dataValidation}
     assert {"Countries", "Types", "Currencies", "Areas"} <= sources
     assert "KEN" in [c.value for c in wb["Lists"]["A"]]
+
+
+def test_a_file_without_currency_says_first_to_choose_the_files_currency(donor_client):
+    client, org = donor_client
+    index = client.get("/imports/").get_data(as_text=True)
+    field = index[index.find('<select id="currency"') : index.find("</select>", index.find('<select id="currency"'))]
+    # Optional and empty: no code that looks like a default.
+    assert '<option value="" selected>' in field and 'placeholder="USD"' not in index
+    assert 'value="XOF"' in field and "Only when the file has no currency column" in index
+    rows = [
+        ["Project reference", "Title", "Country", "Commitment 2023", "Commitment 2024"],
+        ["NC-1", "Schools online", "Kenya", "1000", "2000"],
+        ["NC-2", "Clinics online", "Senegal", "500", ""],
+    ]
+    html = _upload(client, org, csv_bytes(rows), name="no-currency.csv").get_data(as_text=True)
+    batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert batch.status == "failed"
+    first = batch.problems[0]
+    assert first["code"] == "no_file_currency" and first["row"] is None
+    assert first["message"].startswith("3 amounts have no currency")
+    assert "Currency of the file" in first["message"] and "--currency" in first["message"]
+    assert [p["code"] for p in batch.problems].count("no_file_currency") == 1  # once, not per row
+    problems = html[html.find('id="problems"') :]
+    assert problems.find("3 amounts have no currency") < problems.find("No currency:")
+    # The rows as read say why a row gave nothing, rather than a bare dash.
+    assert "Not read (Commitment 2023: No currency; Commitment 2024: No currency)" in html
+    assert "Not read (Commitment 2023: No currency)" in html
+    # Choosing the currency on the preview and checking again imports the file.
+    form = {f"map:{h}": v for h, v in batch.options["mapping"]["columns"].items()}
+    page = client.post(f"/imports/{batch.id}/remap", data={**form, "currency": "XOF"}, follow_redirects=True)
+    again = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert again.status == "previewed", again.problems
+    assert 'value="XOF" selected' in page.get_data(as_text=True)
+
+
+def test_an_empty_currency_cell_is_reported_on_its_row_only(donor_client):
+    client, org = donor_client
+    rows = [r[:] for r in ROWS]
+    rows[0][0] = "Project reference"
+    rows[2][2], rows[2][5] = "Uganda", ""
+    _upload(client, org, csv_bytes(rows), name="one-empty.csv", currency="")
+    batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    missing = [p for p in batch.problems if "currency" in p["code"]]
+    assert [(p["code"], p["row"]) for p in missing] == [("missing_currency", 3)]
+    assert "the Currency cell is empty" in missing[0]["message"]
+
+
+def test_a_preview_is_discarded_and_an_import_shows_its_columns_read_only(donor_client):
+    client, org = donor_client
+    rows = [r[:] for r in ROWS]
+    rows[0][0], rows[2][2] = "Project reference", "Uganda"
+    html = _upload(client, org, csv_bytes(rows)).get_data(as_text=True)
+    batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert batch.status == "previewed", batch.problems
+    # Nothing was imported yet: discarding is not an undo.
+    assert "Discard this preview? Nothing from this file was imported" in html and "Undo this import?" not in html
+    assert 'name="map:Project reference"' in html and 'id="recheck"' in html
+    page = client.post(f"/imports/{batch.id}/commit", follow_redirects=True).get_data(as_text=True)
+    assert "Imported." in page
+    mapping = page[page.find('id="mapping"') : page.find("</table>", page.find('id="mapping"'))]
+    assert '<th scope="row">Project reference</th>' in mapping and "Recipient country" in mapping
+    assert "<select" not in page and 'id="recheck"' not in page and 'id="mapping-form"' not in page
+    assert "Undo this import?" in page

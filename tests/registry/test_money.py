@@ -161,7 +161,20 @@ def test_integer_division_rounds_like_decimal_half_even():
 
 
 @pytest.mark.parametrize(
-    ("source", "target"), [("EUR", "USD"), ("JPY", "USD"), ("USD", "JPY"), ("ISK", "KRW"), ("GBP", "SEK")]
+    ("source", "target"),
+    [
+        ("EUR", "USD"),
+        ("JPY", "USD"),
+        ("USD", "JPY"),
+        ("ISK", "KRW"),
+        ("GBP", "SEK"),
+        # currencies fixed to the euro, both ways
+        ("XOF", "USD"),
+        ("USD", "XAF"),
+        ("KMF", "EUR"),
+        ("CVE", "JPY"),
+        ("EUR", "BAM"),
+    ],
 )
 def test_converting_minor_units_in_integers_equals_convert(source, target):
     import random
@@ -175,3 +188,58 @@ def test_converting_minor_units_in_integers_equals_convert(source, target):
         rate, _day = money.exchange_rate(source, target, day)
         converted = money.convert_minor(minor, money.minor_ratio(rate, source, target))
         assert converted == money.to_minor(expected.amount, target), (amount, source, target, day)
+
+
+# --------------------------------------------------------------------------- currencies fixed to the euro
+
+
+@pytest.mark.parametrize(
+    ("code", "per_euro", "decimals"),
+    [
+        ("XOF", "655.957", 0),
+        ("XAF", "655.957", 0),
+        ("KMF", "491.96775", 0),
+        ("CVE", "110.265", 2),
+        ("BAM", "1.95583", 2),
+    ],
+)
+def test_currencies_fixed_to_the_euro_convert_at_their_legal_parity(code, per_euro, decimals):
+    day = dt.date(2023, 5, 14)  # a Sunday: the ECB publishes nothing, the parity holds all the same
+    from_euro = money.convert(Decimal("1000.00"), "EUR", code, day)
+    assert from_euro.rate == Decimal(per_euro)
+    assert from_euro.amount == money.quantize(Decimal("1000") * Decimal(per_euro), code)
+    assert from_euro.rate_date == day
+    assert money.minor_units(code) == decimals
+    to_euro = money.convert(Decimal(per_euro) * 1000, code, "EUR", day)
+    assert to_euro.amount == Decimal("1000.00")
+
+
+def test_a_cfa_franc_amount_reaches_the_dollar_through_the_ecb_euro_rate_of_its_day():
+    # 2024-06-28: 1 EUR = 1.0705 USD (ECB); 1 EUR = 655.957 XOF (fixed)
+    result = money.convert(Decimal("65595700"), "XOF", "USD", dt.date(2024, 6, 30))  # a Sunday
+    with localcontext() as ctx:
+        ctx.prec = money.RATE_PRECISION
+        expected_rate = Decimal("1.0705") / Decimal("655.957")
+    assert result.rate == expected_rate
+    assert result.rate_date == dt.date(2024, 6, 28)  # the ECB day whose dollar rate was used
+    assert result.amount == Decimal("107050.00")
+    back = money.convert(Decimal("107050.00"), "USD", "XOF", dt.date(2024, 6, 28))
+    assert back.amount == Decimal("65595700")
+
+
+def test_the_two_cfa_francs_are_at_par():
+    result = money.convert(Decimal("1250000"), "XOF", "XAF", dt.date(2010, 3, 3))
+    assert (result.amount, result.rate) == (Decimal("1250000"), Decimal(1))
+
+
+def test_a_parity_does_not_reach_back_before_1999():
+    with pytest.raises(ConversionError, match="XOF is fixed to the euro .* only from 1999-01-01") as info:
+        money.convert(Decimal("1000"), "XOF", "EUR", dt.date(1998, 12, 31))
+    assert "1998-12-31" in info.value.message
+    assert money.convert(Decimal("1000"), "XOF", "EUR", dt.date(1999, 1, 1)).amount == Decimal("1.52")
+
+
+def test_forms_offer_the_currencies_fixed_to_the_euro():
+    assert {"XOF", "XAF", "KMF", "CVE", "BAM"} <= set(money.convertible_currencies())
+    assert money.is_convertible("XOF")
+    assert not money.is_convertible("KES")

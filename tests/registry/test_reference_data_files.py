@@ -34,6 +34,7 @@ OUR_FILES = {
     ],
     "category_memberships.csv": ["iso3", "category", "valid_from", "valid_to", "source"],
     "priority_areas.csv": ["code", "short_name", "description", "main_list"],
+    "euro_pegs.csv": ["code", "per_euro", "valid_from", "source"],
 }
 CATEGORIES = {"LDC", "LLDC", "SIDS", "HIPC", "EIT", "FCS", "OCC"}
 INCOME_GROUPS = {"LDC", "OLIC", "LMIC", "UMIC"}

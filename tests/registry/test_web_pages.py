@@ -177,6 +177,31 @@ def test_transactions_add_edit_delete_with_usd_value(donor_client):
     assert sorted(actions) == ["create", "delete", "update"]
 
 
+def test_flows_in_cfa_francs_are_offered_and_recorded(donor_client):
+    """West and Central African budgets are in CFA francs, fixed to the euro; forms offer them."""
+    donor_client.post("/projects/new", data=project_form(need_amount="655957000", need_currency="XOF"))
+    project = db.session.scalar(select(Project).where(Project.reference == "WEB-1"))
+    url = f"/projects/{project.id}/transactions"
+    blank = donor_client.get(f"{url}/new").data.decode()
+    for code in ("XOF", "XAF", "KMF", "CVE", "BAM"):
+        assert f'<option value="{code}"' in blank, code
+    form = {"type": "commitment", "amount": "131191400", "currency": "XOF", "value_date": "2021-03-15"}
+    response = donor_client.post(f"{url}/new", data=form)
+    assert response.status_code == 302, errors_in(response.data.decode())
+    tx = db.session.scalar(select(Transaction).where(Transaction.project_id == project.id))
+    assert (tx.amount, tx.currency, tx.usd_rate_date) == (Decimal("131191400"), "XOF", dt.date(2021, 3, 15))
+    # 200,000 EUR at the ECB rate of 2021-03-15 (1.192 USD per EUR)
+    assert tx.usd_amount == Decimal("238400.00")
+    page = donor_client.get(f"/projects/{project.id}").data.decode()
+    assert "131,191,400 XOF" in page and "655,957,000 XOF" in page
+    finder = donor_client.get("/find-funding").data.decode()
+    assert '<option value="XOF"' in finder
+    match = donor_client.get(
+        "/api/v1/funding-sources/match?country=SEN&priority_area=23b&amount=655957000&currency=XOF"
+    )
+    assert match.status_code == 200, match.get_json()
+
+
 def test_delete_project_through_the_form(donor_client):
     donor_client.post("/projects/new", data=project_form())
     project = db.session.scalar(select(Project).where(Project.reference == "WEB-1"))

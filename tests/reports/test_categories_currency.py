@@ -97,3 +97,27 @@ def test_euro_report_equals_converting_each_day_with_the_money_module(make_proje
         expected += money.convert(Decimal(amount), currency, "EUR", day).amount
     report = flows_report(by=["country"], measures="commitment", currency="EUR")
     assert report.total["commitment"] == expected
+
+
+def test_flows_in_cfa_francs_and_a_report_in_cfa_francs(make_project, make_transaction):
+    """Currencies fixed to the euro convert through their parity and that day's ECB euro rate."""
+    project = make_project(recipients=[{"country": "SEN", "share": Decimal(100)}])
+    flows = [
+        ("250000000", "XOF", dt.date(2023, 3, 15)),
+        ("1000000", "XAF", dt.date(2023, 3, 18)),
+        ("12345.67", "USD", dt.date(2021, 3, 1)),
+    ]
+    for amount, currency, day in flows:
+        make_transaction(project, amount=Decimal(amount), currency=currency, value_date=day)
+    in_euro = flows_report(by="country", measures="commitment", currency="EUR")
+    assert in_euro.total["commitment"] == sum(
+        money.convert(Decimal(amount), currency, "EUR", day).amount for amount, currency, day in flows
+    )
+    assert any("XAF 655.957 per EUR" in note and "XOF 655.957 per EUR" in note for note in in_euro.notes)
+    in_cfa = flows_report(by="country", measures="commitment", currency="XOF")
+    assert in_cfa.spec.currency == "XOF"
+    assert (
+        in_cfa.total["commitment"]
+        == Decimal("251000000") + money.convert(Decimal("12345.67"), "USD", "XOF", dt.date(2021, 3, 1)).amount
+    )
+    assert in_cfa.total["commitment"] == in_cfa.total["commitment"].to_integral_value()
