@@ -2078,10 +2078,12 @@ class SheetReader:
                 if country is None and region is None:
                     what = "country" if name == "country" else "region" if name == "region" else "country or region"
                     hint = self.lookups.suggest(item, countries=name != "region", regions=name != "country")
+                    absent = _NOT_IN_ISO.get(norm(item))
                     self.problem(
                         "error",
                         f"unknown_{'country' if name != 'region' else 'region'}",
-                        f"Unknown {what} {item!r}" + (f"; did you mean {hint}?" if hint else ""),
+                        f"Unknown {what} {item!r}"
+                        + (f": {absent}" if absent else f"; did you mean {hint}?" if hint else ""),
                         sheet,
                         rownum,
                         self._header(columns, name),
@@ -2223,6 +2225,13 @@ class SheetReader:
             )
             return
 
+
+# Recipients on the DAC list that ISO 3166-1 does not code, so the registry has no country for them.
+_KOSOVO = (
+    "Kosovo has no ISO 3166-1 code, so the registry has no country for it: give its region, "
+    "Southern Europe (039), instead, and name Kosovo in the title or description"
+)
+_NOT_IN_ISO = {"kosovo": _KOSOVO, "xkx": _KOSOVO, "xk": _KOSOVO}
 
 _WEIGHT_KINDS = ("commitment", "disbursement", "expenditure", "pledge", "incoming_funds")
 

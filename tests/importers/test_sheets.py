@@ -156,6 +156,7 @@ def test_regions_areas_sectors_and_unknown_values(app, tmp_path):
         ["R2", "Other", "002", "23b", "22020", ""],
         ["R3", "Bad", "Atlantis", "23z", "ICT", ""],
         ["R4", "Typo", "Malawii", "23b", "", ""],
+        ["R5", "Not in ISO", "Kosovo", "23b", "", ""],
     ]
     path = tmp_path / "r.csv"
     path.write_bytes(csv_bytes(rows))
@@ -171,6 +172,9 @@ def test_regions_areas_sectors_and_unknown_values(app, tmp_path):
     messages = {p.value: p.message for p in _errors(problems)}
     assert messages["Malawii"] == "Unknown country or region 'Malawii'; did you mean Malawi (MWI)?"
     assert "did you mean" not in messages["Atlantis"]  # nothing close: no guess
+    # a DAC recipient without an ISO 3166-1 code: what to do instead
+    assert messages["Kosovo"].startswith("Unknown country or region 'Kosovo': Kosovo has no ISO 3166-1 code")
+    assert "Southern Europe (039)" in messages["Kosovo"]
 
 
 def test_dates_excel_serials_iso_words_and_ambiguity(app):
