@@ -243,6 +243,9 @@ def _problem(
     return Problem(severity, message, loc, None if value is None else str(value), code)
 
 
+_MISSING = object()
+
+
 class _Resolver:
     """Look-ups done once per distinct value (funding sources, organisations, rates)."""
 
@@ -250,6 +253,7 @@ class _Resolver:
         self.org_id = org_id  # the importing organisation, whose projects these are
         self.sources: dict[str, int | None] = {}
         self.managers: dict[int, int] = {}  # funding source id -> its managing organisation
+        self._providers: dict[tuple, int | None] = {}  # (type, source id) -> implied provider
         self.orgs: dict[str, int | None] = {}
         self.rates: dict[tuple[str, dt.date], tuple[Decimal, dt.date]] = {}
         self.max_age = project_service._max_rate_age()
@@ -268,9 +272,12 @@ class _Resolver:
         return self.sources[text]
 
     def provider(self, tx_type: TransactionType, source_id: int | None) -> int | None:
-        """The provider of a flow that names none (see projects.implied_provider)."""
-        manager = self.managers[source_id] if source_id is not None else None
-        return project_service.implied_provider(tx_type, manager, self.org_id)
+        """The provider of a flow that names none (see projects.implied_provider), once per kind."""
+        key = (tx_type, source_id)
+        if key not in self._providers:
+            manager = self.managers[source_id] if source_id is not None else None
+            self._providers[key] = project_service.implied_provider(tx_type, manager, self.org_id)
+        return self._providers[key]
 
     def org(self, text: str) -> int | None:
         if text not in self.orgs:
@@ -324,7 +331,9 @@ class _Resolver:
                 if provider_id is None:
                     raise LookupError
             else:
-                provider_id = self.provider(tx_type, source_id)
+                provider_id = self._providers.get((tx_type, source_id), _MISSING)
+                if provider_id is _MISSING:
+                    provider_id = self.provider(tx_type, source_id)
         except (LookupError, TypeError, ValueError, ArithmeticError):  # ArithmeticError: sNaN, overflow
             values = _tx_values(t, self)  # raises the service's error for a bad value
             self._learn(t, values)

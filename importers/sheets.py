@@ -1317,7 +1317,9 @@ class SheetReader:
                 None,
                 None,
             )
+        self._splits: list = []  # projects whose flows split over their countries unlike their shares
         records = [self._finish(b) for b in self.builders.values()]
+        self._report_splits()
         self.info.update(
             rows_read=self.rows_read,
             rows_skipped=sum(self.skipped.values()),
@@ -2189,8 +2191,8 @@ class SheetReader:
         return rec
 
     def _check_split(self, b: _Builder, kind: str) -> None:
-        """Warn when a project's flows of another type split over its countries unlike the
-        ones its shares come from: reports spread every flow of a project by one set of shares."""
+        """Note a project whose flows of another type split over its countries unlike the ones
+        its shares come from (reported once for the file by ``_report_splits``)."""
         proportions = {}
         for each in _WEIGHT_KINDS:
             total = sum(w.get(each) or 0 for w in b.weights.values())
@@ -2200,30 +2202,39 @@ class SheetReader:
         if base is None:
             return
         for other, split in proportions.items():
-            if other == kind or all(abs(split[key] - base[key]) <= Decimal("0.005") for key in base):
-                continue
+            if other != kind and any(abs(split[key] - base[key]) > Decimal("0.005") for key in base):
+                self._splits.append((b, kind, base, other, split))
+                return
 
-            def words(shares: dict) -> str:
-                parts = []
-                for key, share in shares.items():
-                    if share:
-                        r = b.recipients[key]
-                        parts.append(f"{r.country or r.region} {share * 100:.0f}%")
-                return ", ".join(parts)
-
-            loc = b.record.location
-            self.problem(
-                "warning",
-                "split_differs",
-                f"Project {b.record.reference!r}: its country shares come from its {kind}s ({words(base)}), "
-                f"but its {other.replace('_', ' ')}s split otherwise ({words(split)}). Reports spread every flow "
-                "of a project by the same shares; give a country share column, or one project per country, "
-                "if they should differ.",
-                loc.sheet,
-                loc.row,
-                b.record.columns.get("recipients"),
-            )
+    def _report_splits(self) -> None:
+        """One warning for the file: reports spread every flow of a project by one set of shares."""
+        if not self._splits:
             return
+        b, kind, base, other, split = self._splits[0]
+
+        def words(shares: dict) -> str:
+            parts = []
+            for key, share in shares.items():
+                if share:
+                    r = b.recipients[key]
+                    parts.append(f"{r.country or r.region} {share * 100:.0f}%")
+            return ", ".join(parts)
+
+        more = len(self._splits) - 1
+        loc = b.record.location
+        self.problem(
+            "warning",
+            "split_differs",
+            f"Project {b.record.reference!r}"
+            + (f" (and {more:,} more project{'s' if more > 1 else ''})" if more else "")
+            + f": its country shares come from its {kind}s ({words(base)}), but its "
+            f"{other.replace('_', ' ')}s split otherwise ({words(split)}). Reports spread every flow of a "
+            "project by the same shares; give a country share column, or one project per country, if "
+            "they should differ.",
+            loc.sheet,
+            loc.row,
+            b.record.columns.get("recipients"),
+        )
 
 
 # Recipients on the DAC list that ISO 3166-1 does not code, so the registry has no country for them.

@@ -369,6 +369,9 @@ def test_a_split_that_differs_by_flow_type_is_pointed_out(app, tmp_path):
         ["M-02", "Same split", "Uganda", "commitment", "100", "USD"],
         ["M-02", "Same split", "Kenya", "disbursement", "30", "USD"],
         ["M-02", "Same split", "Uganda", "disbursement", "10", "USD"],
+        ["M-03", "Other", "Ghana", "commitment", "50", "USD"],
+        ["M-03", "Other", "Togo", "commitment", "50", "USD"],
+        ["M-03", "Other", "Togo", "expenditure", "50", "USD"],
     ]
     path = tmp_path / "split.csv"
     path.write_bytes(csv_bytes([[*r, "Value date" if i == 0 else "2024-03-01"] for i, r in enumerate(rows)]))
@@ -376,7 +379,9 @@ def test_a_split_that_differs_by_flow_type_is_pointed_out(app, tmp_path):
     assert not _errors(problems)
     [note] = [p for p in problems if p.code == "split_differs"]
     assert (note.location.row, note.location.column) == (2, "Recipient country")
-    assert "'M-01'" in note.message and "KEN 75%, UGA 25%" in note.message and "(KEN 100%)" in note.message
+    # one warning for the file, with the first project as its example
+    assert note.message.startswith("Project 'M-01' (and 1 more project): its country shares come from its commitments")
+    assert "KEN 75%, UGA 25%" in note.message and "disbursements split otherwise (KEN 100%)" in note.message
     assert [r.weight for r in records["M-01"].recipients] == [Decimal("30000"), Decimal("10000")]
 
 
