@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, selectinload
 
@@ -1267,10 +1267,21 @@ def _resolve_org(org: Organisation | str | None, org_name: str | None) -> Organi
 _NOT_READING = frozenset({"org", "org_name", "_progress", "stored_file", "request"})
 
 
-def request_key(options: dict) -> str:
-    """The reading choices of an import (sheet, mapping, dates, decimal, currency ...) as a
-    short fingerprint: the same file read with other choices is another import."""
-    chosen = {k: v for k, v in options.items() if k not in _NOT_READING and v not in (None, "", {}, [])}
+# What a reader reports it used (the columns as mapped, the sheets read, the decimal mark
+# and date order), which stands for the options that only steer it there.
+_EFFECTIVE = ("mapping", "sheets", "decimal", "dates")
+
+
+def request_key(options: dict, info: dict | None = None) -> str:
+    """How a file was read, as a short fingerprint: the same file read otherwise (another
+    sheet, currency, mapping, decimal mark ...) is another import. The reader's own account
+    of what it used counts, not how it was asked: a saved mapping that maps the columns as
+    they were detected is the same reading."""
+    empty = (None, "", {}, [])
+    chosen = {k: v for k, v in options.items() if k not in _NOT_READING and v not in empty}
+    for name in _EFFECTIVE:
+        if (info or {}).get(name) not in empty:
+            chosen[name] = info[name]  # type: ignore[index]
     text = json.dumps(chosen, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -1298,23 +1309,58 @@ def _already(org: Organisation | None, kind: str, sha: str, request: str) -> Imp
     return None
 
 
-def _superseded(batch: ImportBatch) -> bool:
-    """Whether a later committed batch created or changed a project this batch wrote."""
+def _changed_later(batch: ImportBatch) -> int | None:
+    """The id of a batch committed after this one that created or changed one of its projects.
+
+    "After" is by commit, not by batch id: a previewed batch keeps its id when it is committed
+    later, but the change rows a commit writes are numbered in commit order."""
     mine = aliased(ImportChange)
     later = aliased(ImportChange)
     stmt = (
-        select(later.id)
+        select(later.batch_id)
         .join(mine, (mine.entity_type == later.entity_type) & (mine.entity_id == later.entity_id))
         .join(ImportBatch, ImportBatch.id == later.batch_id)
         .where(
             mine.batch_id == batch.id,
             mine.entity_type == "project",
-            later.batch_id > batch.id,
+            later.batch_id != batch.id,
+            later.id > mine.id,
             ImportBatch.status == "committed",
         )
         .limit(1)
     )
-    return db.session.scalar(stmt) is not None
+    return db.session.scalar(stmt)
+
+
+def _superseded(batch: ImportBatch) -> bool:
+    """Whether the registry no longer holds what the batch wrote: a batch committed after it
+    changed one of its projects, or one of them was deleted or edited by hand since."""
+    if _changed_later(batch) is not None:
+        return True
+    ids = list(
+        db.session.scalars(
+            select(ImportChange.entity_id).where(
+                ImportChange.batch_id == batch.id, ImportChange.entity_type == "project"
+            )
+        )
+    )
+    for chunk in _chunks(ids, 500):
+        present = db.session.scalar(select(func.count()).select_from(Project).where(Project.id.in_(chunk)))
+        if present < len(set(chunk)):
+            return True
+        edited = db.session.scalar(
+            select(AuditEvent.id)
+            .where(
+                AuditEvent.entity_type == "project",
+                AuditEvent.entity_id.in_(chunk),
+                AuditEvent.occurred_at > batch.finished_at,
+                AuditEvent.channel != "import",  # imports and undos are judged by their change rows
+            )
+            .limit(1)
+        )
+        if edited is not None:
+            return True
+    return False
 
 
 def gc_paused(func: Callable) -> Callable:
@@ -1386,11 +1432,6 @@ def run_import(
     path, sha = store_file(data, filename)
     org_obj = _resolve_org(org, org_name)
     org_ref = org.ref if isinstance(org, Organisation) else str(org).strip()
-    request = request_key(options)
-    done = _already(org_obj, kind, sha, request)
-    if done is not None:
-        done.already_imported = True  # type: ignore[attr-defined]
-        return done
     if org_obj is not None:
         options.setdefault("org", org_obj.ref)
     else:
@@ -1403,6 +1444,11 @@ def run_import(
             list(result.problems) + list(problems or []),
             result.info,
         )
+    request = request_key(options, info)
+    done = _already(org_obj, kind, sha, request)
+    if done is not None:
+        done.already_imported = True  # type: ignore[attr-defined]
+        return done
     batch = ImportBatch(
         kind=kind,
         org_id=org_obj.id if org_obj else None,
@@ -1579,24 +1625,12 @@ def undo_batch(batch_id: int, actor: Actor) -> ImportBatch:
     changes = list(
         db.session.scalars(select(ImportChange).where(ImportChange.batch_id == batch.id).order_by(ImportChange.id))
     )
-    project_ids = [c.entity_id for c in changes if c.entity_type == "project"]
-    for chunk in _chunks(project_ids, 500):
-        later = db.session.scalar(
-            select(ImportChange.batch_id)
-            .join(ImportBatch, ImportBatch.id == ImportChange.batch_id)
-            .where(
-                ImportChange.entity_type == "project",
-                ImportChange.entity_id.in_(chunk),
-                ImportChange.batch_id > batch.id,
-                ImportBatch.status == "committed",
-            )
-            .limit(1)
+    later = _changed_later(batch)
+    if later:
+        raise ConflictError(
+            f"Import batch {later} changed the same projects later; undo it first",
+            {"batch": [f"Undo batch {later} first"]},
         )
-        if later:
-            raise ConflictError(
-                f"Import batch {later} changed the same projects later; undo it first",
-                {"batch": [f"Undo batch {later} first"]},
-            )
     undo_actor = actor.via("import", batch.id)
     table = Transaction.__table__
     try:

@@ -214,3 +214,19 @@ def test_a_preview_is_discarded_and_an_import_shows_its_columns_read_only(donor_
     assert '<th scope="row">Project reference</th>' in mapping and "Recipient country" in mapping
     assert "<select" not in page and 'id="recheck"' not in page and 'id="mapping-form"' not in page
     assert "Undo this import?" in page
+
+
+def test_the_same_file_uploaded_again_is_already_imported(donor_client):
+    """The saved mapping (offered, and used by default) maps the columns as they were detected:
+    the same reading of the same file, so the second upload says it was imported already."""
+    client, org = donor_client
+    rows = [["Project reference", *ROWS[0][1:]], ROWS[1]]
+    _upload(client, org, csv_bytes(rows))
+    batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert batch.status == "previewed", batch.problems
+    client.post(f"/imports/{batch.id}/commit", follow_redirects=True)
+    assert db.session.get(ImportBatch, batch.id).status == "committed"
+    assert db.session.scalar(select(SavedMapping).where(SavedMapping.org_id == org.id)) is not None
+    page = _upload(client, org, csv_bytes(rows), use_saved="1")
+    last = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert last.id == batch.id and "lready imported" in page.get_data(as_text=True)

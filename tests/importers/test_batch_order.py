@@ -1,0 +1,92 @@
+"""Batches follow the order of their commits (a preview may be committed after a later
+import), and a file is "already imported" only while the registry holds what it brought."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from importers import pipeline
+from registry.errors import ConflictError
+from registry.extensions import db
+from registry.models import Project, Transaction
+from tests.importers.helpers import csv_bytes
+
+HEADER = ["Project reference", "Title", "Country", "Transaction type", "Amount", "Currency", "Value date"]
+
+
+def _file(amount: str, title: str = "Schools") -> bytes:
+    return csv_bytes([HEADER, ["P-1", title, "KEN", "commitment", amount, "EUR", "2021-03-01"]])
+
+
+def _amount(org) -> int:
+    return db.session.scalar(
+        select(func.sum(Transaction.amount_minor))
+        .join(Project)
+        .where(Project.reference == "P-1", Project.org_id == org.id)
+    )
+
+
+def _late_preview(org, actor):
+    """Preview B, import A, then commit B: B's data is in the registry, though its id is lower."""
+    preview_b = pipeline.run_import("sheet", "b.csv", _file("1100"), org, actor, dry_run=True)
+    batch_a = pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)
+    assert preview_b.id < batch_a.id and _amount(org) == 100_000
+    assert pipeline.commit_batch(preview_b.id, actor).status == "committed"
+    assert _amount(org) == 110_000
+    return batch_a, preview_b
+
+
+def test_a_preview_committed_late_counts_as_the_later_import(app, actor, make_org):
+    org = make_org(ref="DON-ORDER")
+    db.session.commit()
+    _late_preview(org, actor)
+    again = pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)
+    assert not getattr(again, "already_imported", False)
+    assert _amount(org) == 100_000  # A's data again
+
+
+def test_undo_refuses_a_batch_whose_projects_a_later_commit_changed(app, actor, make_org):
+    org = make_org(ref="DON-UNDO")
+    db.session.commit()
+    batch_a, preview_b = _late_preview(org, actor)
+    with pytest.raises(ConflictError) as refused:
+        pipeline.undo_batch(batch_a.id, actor)
+    assert f"Import batch {preview_b.id} changed the same projects later" in refused.value.message
+    db.session.rollback()
+    assert _amount(org) == 110_000  # nothing undone: B's data stays
+    pipeline.undo_batch(preview_b.id, actor)  # the later commit can be undone, then the earlier
+    pipeline.undo_batch(batch_a.id, actor)
+    assert _amount(org) is None
+
+
+def test_a_file_whose_project_was_deleted_or_edited_by_hand_is_imported_again(app, actor, make_org):
+    from registry.services import projects as project_service
+
+    org = make_org(ref="DON-DEL")
+    db.session.commit()
+    pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)
+    project = db.session.scalar(select(Project).where(Project.org_id == org.id))
+    project_service.update_project(actor, project, {"title": "Renamed by hand"})
+    db.session.commit()
+    again = pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)
+    assert not getattr(again, "already_imported", False)
+    assert db.session.scalar(select(Project.title).where(Project.org_id == org.id)) == "Schools"
+    assert getattr(pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor), "already_imported", False)
+
+    project_service.delete_project(actor, db.session.scalar(select(Project).where(Project.org_id == org.id)))
+    db.session.commit()
+    again = pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)
+    assert not getattr(again, "already_imported", False)
+    assert _amount(org) == 100_000  # the deleted project is back from the file
+
+
+def test_after_undoing_a_later_batch_the_first_file_is_already_imported(app, actor, make_org):
+    org = make_org(ref="DON-BACK")
+    db.session.commit()
+    pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)
+    later = pipeline.run_import("sheet", "b.csv", _file("1100"), org, actor)
+    pipeline.undo_batch(later.id, actor)
+    db.session.commit()
+    assert _amount(org) == 100_000
+    assert getattr(pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor), "already_imported", False)
