@@ -48,11 +48,13 @@ def _unknown_providers(records: list[ProjectRecord], problems: list[Problem], fi
                 dropped[tx.provider_org] += 1
                 first.setdefault(tx.provider_org, tx.location)
                 tx.provider_org = None
+                tx.provider_unknown = True
     for name, n in dropped.items():
         problems.append(
             Problem(
                 "warning",
-                f"Provider organisation {name!r} is not in the registry: left off {n} transaction(s)",
+                f"Provider organisation {name!r} is not in the registry: "
+                f"{n} transaction(s) recorded without a provider",
                 first[name],
                 name,
                 "unknown_provider_org",

@@ -330,7 +330,7 @@ class _Resolver:
                 provider_id = self.orgs[t.provider_org]
                 if provider_id is None:
                     raise LookupError
-            else:
+            elif not t.provider_unknown:
                 provider_id = self._providers.get((tx_type, source_id), _MISSING)
                 if provider_id is _MISSING:
                     provider_id = self.provider(tx_type, source_id)
@@ -815,7 +815,7 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
                 f"Unknown organisation {t.provider_org!r} (give its reference, IATI identifier or exact name)",
                 {"provider_org": ["No such organisation"]},
             )
-    else:
+    elif not t.provider_unknown:
         provider_id = resolver.provider(tx_type, source_id)
     return {
         "funding_source_id": source_id,

@@ -86,6 +86,9 @@ class TransactionRecord:
     aid_type: str | None = None
     description: str = ""
     location: Location = field(default_factory=Location)
+    # A provider the file names but the registry does not know: the flow is stored without
+    # one (not with the provider implied for a flow that names none).
+    provider_unknown: bool = False
 
 
 @dataclass

@@ -5,7 +5,9 @@ provider, so reports by donor showed a donor's own imported flows as "Not record
 Every pledge, commitment, disbursement and expenditure that names none now gets the
 provider the services give such a flow (registry.services.projects.implied_provider):
 the organisation managing its funding source, else the project's own organisation.
-Incoming funds keep an unknown provider. The report triggers mark the changed projects.
+Incoming funds keep an unknown provider. Flows brought by IATI imports are left as they
+are: there a missing provider may also be one the file named but the registry did not know,
+which must stay unrecorded. The report triggers mark the changed projects.
 
 Revision ID: 0010_implied_providers
 Revises: 0009_partial_source_index
@@ -31,6 +33,10 @@ def upgrade():
                 ELSE (SELECT org_id FROM projects WHERE projects.id = transactions.project_id)
             END
             WHERE provider_org_id IS NULL AND type <> 'incoming_funds'
+              AND NOT EXISTS (
+                  SELECT 1 FROM import_batches
+                  WHERE import_batches.id = transactions.import_batch_id AND import_batches.kind = 'iati'
+              )
             """
         )
     )

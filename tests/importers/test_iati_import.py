@@ -65,6 +65,29 @@ def test_reimport_updates_by_identifier_and_never_counts_twice(app, tmp_path):
     assert amounts == [Decimal("700.00"), Decimal("1500.00")]
 
 
+def test_a_provider_the_registry_does_not_know_stays_unrecorded(app, tmp_path):
+    """A flow without provider-org is the publisher's own; one naming an unknown provider is
+    recorded without one, not credited to the publisher."""
+    unknown = (
+        '<transaction><transaction-type code="3"/><transaction-date iso-date="2020-05-01"/>'
+        '<value currency="USD" value-date="2020-05-01">700.00</value>'
+        '<provider-org ref="GB-GOV-1"><narrative>FCDO</narrative></provider-org></transaction>'
+    )
+    own = (
+        '<transaction><transaction-type code="2"/><transaction-date iso-date="2020-04-01"/>'
+        '<value currency="USD" value-date="2020-04-01">900.00</value></transaction>'
+    )
+    path = tmp_path / "a.xml"
+    path.write_bytes(document(activity(transactions=unknown + own)))
+    result = import_iati(path, ADMIN)
+    assert result.ok
+    project = db.session.scalar(select(Project).where(Project.iati_identifier == "XM-TEST-1-P1"))
+    providers = {t.type.value: t.provider_org_id for t in project.transactions}
+    assert providers == {"disbursement": None, "commitment": project.org_id}
+    [warning] = [p for b in result.batches for p in b.problems if p["code"] == "unknown_provider_org"]
+    assert "recorded without a provider" in warning["message"]
+
+
 def test_dry_run_writes_nothing(app, tmp_path):
     result = import_iati(write(tmp_path, document(activity())), ADMIN, dry_run=True)
     assert result.batches[0].status == "previewed"

@@ -75,18 +75,27 @@ def test_flows_without_a_provider_get_the_one_the_services_imply(tmp_path):
                 f" version, created_at, updated_at) VALUES (1, 1, 'P', 'T', '', 'active', '', 0, 1, {stamp})"
             )
         )
-        for tid, source, provider, kind in (
-            (1, "NULL", "NULL", "commitment"),
-            (2, "1", "NULL", "disbursement"),
-            (3, "NULL", "NULL", "incoming_funds"),
-            (4, "1", "3", "commitment"),
+        for bid, kind in ((1, "sheet"), (2, "iati")):
+            conn.execute(
+                text(
+                    "INSERT INTO import_batches (id, kind, filename, file_hash, status, dry_run, options, counts,"
+                    f" problems, progress, created_at) VALUES ({bid}, '{kind}', 'f', 'h{bid}', 'committed', 0, '{{}}',"
+                    " '{}', '[]', 100, '2024-01-01')"
+                )
+            )
+        for tid, source, provider, kind, batch in (
+            (1, "NULL", "NULL", "commitment", "1"),
+            (2, "1", "NULL", "disbursement", "NULL"),
+            (3, "NULL", "NULL", "incoming_funds", "NULL"),
+            (4, "1", "3", "commitment", "NULL"),
+            (5, "NULL", "NULL", "disbursement", "2"),
         ):
             conn.execute(
                 text(
                     "INSERT INTO transactions (id, project_id, funding_source_id, provider_org_id, type, amount_minor,"
-                    " currency, value_date, description, usd_minor, usd_rate, usd_rate_date, created_at)"
-                    f" VALUES ({tid}, 1, {source}, {provider}, '{kind}', 100, 'USD', '2024-01-01', '', 100, '1',"
-                    " '2024-01-01', '2024-01-01')"
+                    " currency, value_date, description, usd_minor, usd_rate, usd_rate_date, created_at,"
+                    f" import_batch_id) VALUES ({tid}, 1, {source}, {provider}, '{kind}', 100, 'USD', '2024-01-01',"
+                    f" '', 100, '1', '2024-01-01', '2024-01-01', {batch})"
                 )
             )
     head = flask("db", "upgrade", database=database)
@@ -95,6 +104,7 @@ def test_flows_without_a_provider_get_the_one_the_services_imply(tmp_path):
         providers = conn.execute(text("SELECT id, provider_org_id FROM transactions ORDER BY id")).all()
         dirty = conn.execute(text("SELECT project_id FROM report_dirty")).scalars().all()
     engine.dispose()
-    # the owner; the source's manager; incoming funds stay unknown; a named provider is kept
-    assert [tuple(r) for r in providers] == [(1, 1), (2, 2), (3, None), (4, 3)]
+    # the owner; the source's manager; incoming funds stay unknown; a named provider is kept;
+    # an IATI flow stays as it is (its file may have named a provider the registry did not know)
+    assert [tuple(r) for r in providers] == [(1, 1), (2, 2), (3, None), (4, 3), (5, None)]
     assert 1 in dirty  # the report facts of the project are recomputed
