@@ -437,6 +437,12 @@ def _apply_transaction(tx: Transaction, data: dict[str, Any], project_org_id: in
         tx.provider_org_id = _implied(tx, project_org_id)
 
 
+def provider_is_implied(tx: Transaction) -> bool:
+    """Whether the flow's provider is the one implied for it (a form shows it as not chosen,
+    so that it follows the flow's source when that changes)."""
+    return tx.provider_org_id is not None and tx.provider_org_id == _implied(tx, tx.project.org_id)
+
+
 def _implied(tx: Transaction, project_org_id: int) -> int | None:
     source = db.session.get(FundingSource, tx.funding_source_id) if tx.funding_source_id is not None else None
     return implied_provider(tx.type, source.managing_org_id if source else None, project_org_id)

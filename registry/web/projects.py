@@ -276,6 +276,8 @@ def state_from_transaction(tx: Transaction) -> dict[str, str]:
     for key in ("funding_source_id", "provider_org_id", "flow_type", "finance_type", "aid_type"):
         value = getattr(tx, key)
         values[key] = "" if value is None else str(value)
+    if service.provider_is_implied(tx):
+        values["provider_org_id"] = ""  # "Implied": it follows the source if that is changed
     return values
 
 

@@ -177,6 +177,27 @@ def test_transactions_add_edit_delete_with_usd_value(donor_client):
     assert sorted(actions) == ["create", "delete", "update"]
 
 
+def test_an_implied_provider_follows_a_new_source_in_the_edit_form(donor_client, make_source):
+    """The form shows an implied provider as not chosen, so changing only the funding source
+    credits the flow to the new source's manager."""
+    donor_client.post("/projects/new", data=project_form())
+    project = db.session.scalar(select(Project).where(Project.reference == "WEB-1"))
+    url = f"/projects/{project.id}/transactions"
+    form = {"type": "commitment", "amount": "1000", "currency": "EUR", "value_date": "2021-03-15"}
+    assert donor_client.post(f"{url}/new", data=form).status_code == 302
+    tx = db.session.scalar(select(Transaction).where(Transaction.project_id == project.id))
+    assert tx.provider_org_id == project.org_id
+    edit = donor_client.get(f"{url}/{tx.id}/edit").data.decode()
+    assert '<option value="">Implied: the source' in edit
+    assert f'<option value="{project.org_id}" selected' not in edit
+    source = make_source()
+    db.session.commit()
+    posted = {**form, "funding_source_id": str(source.id), "provider_org_id": ""}
+    assert donor_client.post(f"{url}/{tx.id}/edit", data=posted).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Transaction, tx.id).provider_org_id == source.managing_org_id != project.org_id
+
+
 def test_flows_in_cfa_francs_are_offered_and_recorded(donor_client):
     """West and Central African budgets are in CFA francs, fixed to the euro; forms offer them."""
     donor_client.post("/projects/new", data=project_form(need_amount="655957000", need_currency="XOF"))
