@@ -1637,7 +1637,7 @@ class SheetReader:
                 self._merge_recipients(b, rkey, recipients)
             b.record.transactions.append(tx)
             if noted and k in noted:
-                self._note_amount(noted[k], tx.currency, rownum + k + 1, col.header)
+                self._note_amount(noted[k], tx.currency, rownum + k + 1, col.header, col.unit * self.unit)
             t = tx.type
             b.currencies.add(tx.currency)
             for key, _rec in recipients:
@@ -1810,7 +1810,7 @@ class SheetReader:
         if when is None:
             return None
         if text in self._amount_notes:
-            self._note_amount(text, currency, rownum, c.header)
+            self._note_amount(text, currency, rownum, c.header, c.unit * self.unit)
         return SheetTransaction(
             tx_type,
             amount * c.unit * self.unit if (c.unit != 1 or self.unit != 1) else amount,
@@ -1829,9 +1829,10 @@ class SheetReader:
         """(amount, named currency) of a text cell, or (None, (code, message)); remembered per text.
 
         An amount that reads both ways (12.500, 1,250) is read by the decimal mark the sheet's
-        other amounts show; when they show none, in a semicolon-separated file (a spreadsheet
-        set to a decimal comma) its separator is taken for a thousands separator, with a
-        warning; anywhere else it is an error that says how to declare the mark."""
+        other amounts show; when they do not settle it, in a semicolon-separated file (written
+        by a spreadsheet set to a decimal comma) the comma is the decimal mark and the point a
+        thousands separator, with a warning; anywhere else it is an error that says how to
+        declare the mark."""
         try:
             parsed = parse_amount(text, self.decimal)
         except AmbiguousAmount as exc:
@@ -1841,9 +1842,12 @@ class SheetReader:
             elif mark == exc.separator:  # 1,250 in a file that writes 10,5: 1.25, perhaps wrongly
                 parsed = (exc.as_decimal, exc.currency)
                 self._amount_notes[text] = ("decimals", exc.separator, exc.as_decimal, exc.as_thousands)
+            elif mark is None and exc.separator == ",":  # nothing but the semicolons: a decimal comma
+                parsed = (exc.as_decimal, exc.currency)
+                self._amount_notes[text] = ("assumed", exc.separator, exc.as_decimal, exc.as_thousands)
             else:
                 parsed = (exc.as_thousands, exc.currency)
-                if mark is None:  # nothing to go by but the semicolons
+                if mark is None:  # nothing to go by but the semicolons: the point separates thousands
                     self._amount_notes[text] = ("assumed", exc.separator, exc.as_thousands, exc.as_decimal)
         except CellError as exc:
             parsed = (None, (exc.code, str(exc)))
@@ -1895,11 +1899,17 @@ class SheetReader:
                 self._learnt = (None, None, None, None)
         return self._learnt[0]
 
-    def _note_amount(self, text: str, currency: str, row: int, column: str | None) -> None:
-        """Count an amount read one of two ways, for the sheet's warning (see _amount_warnings)."""
+    def _note_amount(
+        self, text: str, currency: str, row: int, column: str | None, factor: Decimal = Decimal(1)
+    ) -> None:
+        """Count an amount read one of two ways, for the sheet's warning (see _amount_warnings);
+        ``factor`` is the unit of its column (thousands, millions), so the warning gives the
+        amount as stored."""
         how, separator, amount, other = self._amount_notes[text]
-        if how == "decimals" and (not money.is_currency(currency) or money.minor_units(currency) >= 3):
-            return  # three decimals are right for KWD, and an unknown currency is an error anyway
+        if how == "decimals" and (factor != 1 or not money.is_currency(currency) or money.minor_units(currency) >= 3):
+            return  # 12.250 USD millions, or three decimals in KWD, are right; an unknown currency is an error
+        if factor != 1:
+            amount, other = amount * factor, other * factor
         entry = self._noted.get((how, separator))
         if entry is None:
             self._noted[(how, separator)] = [1, (row, column, text, amount, other, currency)]
@@ -1916,15 +1926,12 @@ class SheetReader:
             other = "," if separator == "." else "."
             more = f" (and {count - 1} more amount{'s' if count > 2 else ''} like it)" if count > 1 else ""
             if how == "assumed":
-                why = (
-                    "files separated by semicolons are written where the decimal mark is a comma"
-                    if separator == "."
-                    else "amounts with three decimals are rare"
-                )
+                role = "a thousands separator" if separator == "." else "the decimal mark"
                 message = (
-                    f"{text!r}{more} was read as {amount} {currency}, with {_mark_name(separator)} as a "
-                    f"thousands separator: no amount of the file shows its decimal mark, and {why}. "
-                    f"If {text!r} means {_plain(other_reading)}, {_declare(separator)}"
+                    f"{text!r}{more} was read as {_plain(amount)} {currency}, with {_mark_name(separator)} as "
+                    f"{role}: the file's amounts do not settle its decimal mark, and files separated by "
+                    f"semicolons are written where the decimal mark is a comma. If {text!r} means "
+                    f"{_plain(other_reading)} {currency}, {_declare('.')}"
                 )
                 code = "decimal_mark_assumed"
             else:

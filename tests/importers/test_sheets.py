@@ -439,6 +439,39 @@ def _amounts(records):
     return [t.amount for r in records.values() for t in r.transactions]
 
 
+def test_a_semicolon_files_comma_is_its_decimal_mark_and_units_count_in_the_warning(app, tmp_path):
+    """In a semicolon file nothing else settles, 1,250 is 1.25 (the comma is the decimal mark
+    there), and a warning about an amount in a column of thousands gives the amount as stored."""
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant (EUR milliers)", "Date de valeur"]
+    rows = [header, ["D-01", "Cyber", "Maroc", "engagement", "1,250", "2024-03-15"]]
+    path = tmp_path / "comma.csv"
+    path.write_bytes(csv_bytes(rows, ";"))
+    records, problems, _ = _read(path)
+    assert not _errors(problems)
+    assert _amounts(records) == [Decimal("1250")]  # 1.25 thousand euros
+    [note] = [p for p in problems if p.code == "decimal_mark_assumed"]
+    assert "read as 1250 EUR, with the comma as the decimal mark" in note.message
+    assert "means 1250000 EUR" in note.message
+
+    rows[1][4] = "12.500"
+    path.write_bytes(csv_bytes(rows, ";"))
+    records, problems, _ = _read(path)
+    assert _amounts(records) == [Decimal("12500000")]
+    [note] = [p for p in problems if p.code == "decimal_mark_assumed"]
+    assert "read as 12500000 EUR, with the point as a thousands separator" in note.message
+
+    # In a column of millions, 12.250 beside 1.5 is 12.25 million: no doubt to raise
+    rows = [
+        ["Reference", "Title", "Country", "Amount (USD millions)", "Date"],
+        ["P", "T", "KEN", "1.5", "2024-03-15"],
+        ["P", "T", "KEN", "12.250", "2024-03-15"],
+    ]
+    path.write_bytes(csv_bytes(rows, "\t"))
+    records, problems, _ = _read(path)
+    assert not _errors(problems) and not [p for p in problems if p.code.startswith("decimal_mark")]
+    assert _amounts(records) == [Decimal("1500000"), Decimal("12250000")]
+
+
 def test_european_thousands_in_a_semicolon_file(app, tmp_path):
     """12.500 EUR in a semicolon file is twelve thousand five hundred, never 12.50 without a word."""
     header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant", "Devise", "Date de valeur"]
