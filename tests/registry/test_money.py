@@ -201,6 +201,7 @@ def test_converting_minor_units_in_integers_equals_convert(source, target):
         ("KMF", "491.96775", 0),
         ("CVE", "110.265", 2),
         ("BAM", "1.95583", 2),
+        ("STN", "24.5", 2),
     ],
 )
 def test_currencies_fixed_to_the_euro_convert_at_their_legal_parity(code, per_euro, decimals):
