@@ -21,8 +21,9 @@ from lxml import etree
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PACKAGE_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
-# "00000", also written with escapes or quotes as some writers do ("\0\0\0\0\0", "0000;@")
-_ZEROS = re.compile(r"^(?:\\?0){2,}(?:;@)?$")
+# "00000", also written with escapes or quotes as some writers do ("\0\0\0\0\0", "0000;@"),
+# or with a section for negatives ("00000;-00000")
+_ZEROS = re.compile(r"^((?:\\?0){2,})(?:;-?\1)?(?:;@)?$")
 _CELL = re.compile(r"^([A-Z]+)(\d+)$")
 _ATTR_R = re.compile(rb'\br="([A-Z]+\d+)"')
 _ATTR_T = re.compile(rb'\bt="(\w+)"')
@@ -41,8 +42,9 @@ def padded_styles(archive: zipfile.ZipFile) -> dict[int, int]:
     widths: dict[str, int] = {}
     for fmt in root.iterfind(f"{{{MAIN}}}numFmts/{{{MAIN}}}numFmt"):
         code = (fmt.get("formatCode") or "").replace('"', "")
-        if _ZEROS.match(code):
-            widths[fmt.get("numFmtId", "")] = code.count("0")
+        match = _ZEROS.match(code)
+        if match:
+            widths[fmt.get("numFmtId", "")] = match.group(1).count("0")
     if not widths:
         return {}
     styles: dict[int, int] = {}

@@ -339,7 +339,7 @@ def test_numbers_excel_shows_with_leading_zeros_keep_them(app, tmp_path):
     ws.append([None, 45, "Plain", "GHA", 2000, "USD", dt.date(2024, 7, 1)])
     ws.append([None, 7, "Three digits", "GHA", 3000, "USD", dt.date(2024, 7, 1)])
     ws["B3"].number_format = "00000"
-    ws["B5"].number_format = "000"
+    ws["B5"].number_format = "000;-000"  # a section for negatives too
     ws["E3"].number_format = "#,##0.00"
     wb.save(tmp_path / "padded.xlsx")
     records, problems, _ = _read(tmp_path / "padded.xlsx")
