@@ -426,24 +426,29 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
     # numerator / denominator are minor units of the report's currency, exactly.
     conversions: dict[tuple[str, dt.date], tuple[int, int]] = {}
 
-    def converted(minor: int, cur: str, day: dt.date) -> int:
-        if cur == spec.currency:
-            return minor
-        if minor == 0:
-            return 0
+    def ratio_of(cur: str, day: dt.date | str) -> tuple[int, int]:
+        """The conversion of (currency, day), looked up once (the day may come as ISO text)."""
         ratio = conversions.get((cur, day))
         if ratio is None:
+            on = dt.date.fromisoformat(day) if isinstance(day, str) else day
             try:
-                rate, rate_day = money.exchange_rate(cur, spec.currency, day, _max_age())
+                rate, rate_day = money.exchange_rate(cur, spec.currency, on, _max_age())
             except ConversionError:
                 # Planned flows dated beyond the published rates: the last rate, said in the notes.
-                rate, rate_day = money.exchange_rate(cur, spec.currency, day, STALE_RATE_DAYS)
-                stale.add((cur, day))
+                rate, rate_day = money.exchange_rate(cur, spec.currency, on, STALE_RATE_DAYS)
+                stale.add((cur, on))
             ratio = conversions[(cur, day)] = money.minor_ratio(rate, cur, spec.currency)
             rate_days.append(rate_day)
+        return ratio
+
+    def converted(minor: int, cur: str, day: dt.date | str) -> int:
+        if cur == spec.currency or minor == 0:
+            return minor
         # The same value as registry.money.convert (amount times rate, rounded half-even
         # once), in integers: a million groups cannot afford a Decimal context each.
-        return money.convert_minor(minor, ratio)
+        return money.convert_minor(minor, ratio_of(cur, day))
+
+    convert_minor, same = money.convert_minor, spec.currency
 
     for row in queries.project_flow_sums(tx_dims, filters, usd=usd, breakpoints=breakpoints):
         pid = row[0]
@@ -453,14 +458,23 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
         if breakpoints is not None:
             bucket = row[pos]
             pos += 1
+        acc = partial[(pid, dim_values, bucket)]
         if usd:
-            amounts = [int(v or 0) for v in row[pos : pos + 4]]
+            for i in range(4):
+                acc[i] += int(row[pos + i] or 0)
         else:
             cur, day = row[pos], row[pos + 1]
-            amounts = [converted(int(v or 0), cur, day) for v in row[pos + 2 : pos + 6]]
-        acc = partial[(pid, dim_values, bucket)]
-        for i in range(4):
-            acc[i] += amounts[i]
+            ratio = None
+            for i in range(4):
+                minor = row[pos + 2 + i]
+                if not minor:  # most groups hold one flow: one type of four
+                    continue
+                if cur == same:
+                    acc[i] += int(minor)
+                else:
+                    if ratio is None:
+                        ratio = ratio_of(cur, day)
+                    acc[i] += convert_minor(int(minor), ratio)
     # Need is a project attribute: no donor, funding source or finance type to attribute it to.
     need_applies = not (set(tx_dims) - {"year"}) and not spec.source_kinds and not spec.donors
     if need_applies:

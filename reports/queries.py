@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     MetaData,
     Numeric,
+    String,
     Table,
     and_,
     case,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.sql import ColumnElement, FromClause
 
@@ -121,7 +123,8 @@ def project_flow_sums(
     caller converts each group at the rate of its value date. With ``breakpoints``
     each row also carries the index of the category-membership period of its date.
     Row: (project_id, *dims, [bucket], [currency, value_date], pledge, commitment,
-    disbursement, expenditure).
+    disbursement, expenditure). The value date comes as the driver gives it (ISO text on
+    SQLite: parsing a million dates the caller looks up by text would cost a second).
     """
     if usd and facts_apply(tx_dims, filters):
         return _fact_sums(tx_dims, filters, with_period=breakpoints is not None)
@@ -132,7 +135,7 @@ def project_flow_sums(
     if breakpoints is not None:
         keys.append(bucket_expression(Transaction.value_date, breakpoints))
     if not usd:
-        keys += [Transaction.currency, Transaction.value_date]
+        keys += [Transaction.currency, type_coerce(Transaction.value_date, String)]
     stmt = _filtered_flows(select(*keys, *sums), tx_dims, filters)
     stmt = stmt.group_by(*keys)
     _no_jit()
