@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, selectinload
 
@@ -244,6 +244,9 @@ def _problem(
 
 
 _MISSING = object()
+# The record fields (``ProjectRecord.columns``) that carry money: a file with none of them
+# says nothing about a project's flows.
+_FLOW_FIELDS = frozenset({"amount", "commitment", "disbursement", "expenditure", "pledge", "incoming_funds"})
 
 
 class _Resolver:
@@ -1021,8 +1024,12 @@ class _Run:
             _keep_absent(candidate, current, rec)
             before = current.snapshot()
             after = candidate.snapshot()
-            old_rows = old_tx.get(current.id, [])
-            same_tx = sorted(map(_tx_key, old_rows)) == sorted(map(_new_tx_key, rows))
+            if rec.columns and not rec.transactions and not set(rec.columns) & _FLOW_FIELDS:
+                # The file carries no amounts at all (a list of projects): their flows stay.
+                old_rows, same_tx = None, True
+            else:
+                old_rows = old_tx.get(current.id, [])
+                same_tx = sorted(map(_tx_key, old_rows)) == sorted(map(_new_tx_key, rows))
             if before == after and same_tx:
                 self.counts["projects_unchanged"] += 1
                 continue
@@ -1116,7 +1123,7 @@ class _Run:
         db.session.flush()
         self._insert_created(created)
         # Replace the transactions earlier imports brought for the updated projects.
-        replaced = [p.id for p, *_ in updated]
+        replaced = [p.id for p, _c, _b, old_rows, _r in updated if old_rows is not None]
         for chunk in _chunks(replaced, 500):
             db.session.execute(
                 delete(Transaction).where(Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None)),
@@ -1149,10 +1156,14 @@ class _Run:
         for project, _candidate, before, old_rows, rows in updated:
             after = project_service.snapshot(project)
             changed_names = audit.changed_fields(before, after)
-            before = {**before, "transactions": len(old_rows)}
-            after["transactions"] = len(rows)
             what = f"changed {', '.join(changed_names)}; " if changed_names else ""
-            summary = f"Import {what}replaced {len(old_rows)} imported transactions with {len(rows)}"
+            if old_rows is None:  # a file without amounts: the flows were kept
+                old_rows = []
+                summary = f"Import {what}kept its transactions (the file has no amounts)"
+            else:
+                before = {**before, "transactions": len(old_rows)}
+                after["transactions"] = len(rows)
+                summary = f"Import {what}replaced {len(old_rows)} imported transactions with {len(rows)}"
             events.append(event("update", project.id, before, after, summary))
             undo = {
                 "snapshot": before,
@@ -1166,7 +1177,7 @@ class _Run:
         self.counts["projects_created"] += len(created)
         self.counts["projects_updated"] += len(updated)
         self.counts["transactions"] += total
-        self.counts["transactions_replaced"] += sum(len(u[3]) for u in updated)
+        self.counts["transactions_replaced"] += sum(len(u[3] or ()) for u in updated)
         db.session.flush()
 
     def _orm_projects(self, updated: list[tuple]) -> list[tuple]:
@@ -1355,6 +1366,20 @@ def _superseded(batch: ImportBatch) -> bool:
                 AuditEvent.entity_id.in_(chunk),
                 AuditEvent.occurred_at > batch.finished_at,
                 AuditEvent.channel != "import",  # imports and undos are judged by their change rows
+            )
+            .limit(1)
+        )
+        if edited is not None:
+            return True
+        # a flow of these projects added, changed or deleted by hand
+        flows = [AuditEvent.after["project_id"].as_integer(), AuditEvent.before["project_id"].as_integer()]
+        edited = db.session.scalar(
+            select(AuditEvent.id)
+            .where(
+                AuditEvent.entity_type == "transaction",
+                or_(*(column.in_(chunk) for column in flows)),
+                AuditEvent.occurred_at > batch.finished_at,
+                AuditEvent.channel != "import",
             )
             .limit(1)
         )

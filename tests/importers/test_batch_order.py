@@ -90,3 +90,18 @@ def test_after_undoing_a_later_batch_the_first_file_is_already_imported(app, act
     db.session.commit()
     assert _amount(org) == 100_000
     assert getattr(pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor), "already_imported", False)
+
+
+def test_a_file_whose_flow_was_changed_by_hand_is_imported_again(app, actor, make_org):
+    from registry.services import projects as project_service
+
+    org = make_org(ref="DON-TX")
+    db.session.commit()
+    pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)
+    tx = db.session.scalar(select(Transaction).join(Project).where(Project.org_id == org.id))
+    project_service.update_transaction(actor, tx, {"amount": "999"})
+    db.session.commit()
+    assert _amount(org) == 99_900
+    again = pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)
+    assert not getattr(again, "already_imported", False)
+    assert _amount(org) == 100_000  # the file's amount again

@@ -338,3 +338,26 @@ def test_cli_without_any_currency_says_first_to_pass_currency(runner, make_org, 
     assert "--currency" in result.output
     fixed = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-NOCUR", "--currency", "XOF"])
     assert fixed.exit_code == 0, fixed.output
+
+
+def test_a_file_without_amounts_keeps_the_projects_flows(runner, make_org, tmp_path):
+    """A list of projects (no amount column, or one not recognised) updates the projects and
+    leaves their flows alone: it says nothing about money."""
+    org = make_org(ref="DON-LIST")
+    db.session.commit()
+    first = tmp_path / "flows.csv"
+    first.write_bytes(csv_bytes(_rows(1)))
+    assert runner.invoke(args=["import", "sheet", str(first), "--org", "DON-LIST"]).exit_code == 0
+    listing = tmp_path / "list.csv"
+    listing.write_bytes(
+        csv_bytes([["Project reference", "Title", "Country", "Montant (inconnu)"], ["P-000", "Renamed", "KEN", "5"]])
+    )
+    result = runner.invoke(args=["import", "sheet", str(listing), "--org", "DON-LIST"])
+    assert result.exit_code == 0, result.output
+    assert "projects updated            1" in result.output and "replaced                    0" in result.output
+    assert db.session.scalar(select(Project.title).where(Project.org_id == org.id)) == "Renamed"
+    assert _total(org) == 1000 * 100  # the commitment is still there
+    batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert runner.invoke(args=["import", "undo", str(batch.id)]).exit_code == 0
+    assert db.session.scalar(select(Project.title).where(Project.org_id == org.id)) == "Project 0"
+    assert _total(org) == 1000 * 100
