@@ -85,6 +85,8 @@ def format_value(measure: str, value) -> str:
         return f"{value:,}"
     if measure == "coverage":
         return f"{Decimal(value) * 100:.1f} %"
+    if isinstance(value, Decimal):
+        return f"{value:,}"  # the report currency's own decimals (none for JPY or XOF)
     return f"{value:,.2f}"
 
 

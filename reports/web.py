@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, render_template, request
 from sqlalchemy import select
 
+from registry import money
 from registry.errors import ValidationError
 from registry.extensions import db
 from registry.models import PriorityArea, RecipientCategory, Region
@@ -143,8 +144,12 @@ def _choices() -> dict:
         ).all(),
         "source_kinds": [(k.value, label(k.value)) for k in SourceKind],
         "statuses": [(s.value, label(s.value)) for s in ProjectStatus],
-        "currencies": ["USD", "EUR", "GBP", "JPY", "CHF", "SEK", "CAD", "AUD"],
+        # every currency a report can be converted to, the usual ones first
+        "currencies": [*COMMON_CURRENCIES, *(c for c in money.convertible_currencies() if c not in COMMON_CURRENCIES)],
     }
+
+
+COMMON_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CHF", "SEK", "CAD", "AUD", "XOF", "XAF")
 
 
 @bp.get("/")

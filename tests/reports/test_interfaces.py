@@ -132,6 +132,17 @@ def test_reports_page(client, registry_data):
     assert "/api/v1/reports/flows.csv?" in html and "funding-gap.xlsx" in html
 
 
+def test_reports_page_in_cfa_francs_keeps_the_currency_and_its_decimals(client, registry_data):
+    """XOF is offered, stays selected, and has no decimals in the table."""
+    import re
+
+    html = client.get("/reports/?by=region&currency=XOF").data.decode()
+    assert "<option selected>XOF</option>" in html and ">STN</option>" in html
+    cells = re.findall(r'<td class="num">([^<]*)</td>', html)
+    money_cells = [c for c in cells if re.fullmatch(r"-?[\d,]+(\.\d+)?", c)]
+    assert money_cells and not [c for c in money_cells if "." in c]
+
+
 def test_reports_page_shows_bad_filters(client):
     response = client.get("/reports/?by=region&year_from=next")
     assert response.status_code == 422
