@@ -905,6 +905,45 @@ class _Run:
         self.counts: Counter = Counter()
         self.reference = _Reference()
 
+    def _warn_other_sheets(self, updated: list) -> None:
+        """One warning when this file replaces flows that another sheet of a workbook brought.
+
+        A donor with one sheet per year who imports the sheets one at a time would otherwise
+        lose each earlier year's flows silently (the file is the truth for its projects)."""
+        sheet = (self.batch.options or {}).get("sheet")
+        if not sheet:
+            return  # all the sheets of the file are read: nothing of a sheet is lost
+        old_batches = {row["import_batch_id"] for u in updated for row in (u[3] or ())}
+        if not old_batches:
+            return
+        lost: dict[int, str | None] = {}  # batch id -> the sheet it read
+        for batch_id, file_hash, options in db.session.execute(
+            select(ImportBatch.id, ImportBatch.file_hash, ImportBatch.options).where(ImportBatch.id.in_(old_batches))
+        ):
+            other = (options or {}).get("sheet")
+            if sheet and other != sheet and (file_hash == self.batch.file_hash or other):
+                lost[batch_id] = other
+        if not lost:
+            return
+        projects = flows = 0
+        for _project, _candidate, _before, old_rows, _rows in updated:
+            hits = sum(1 for r in old_rows or () if r["import_batch_id"] in lost)
+            projects += bool(hits)
+            flows += hits
+        sources = ", ".join(
+            f"import {b} ({'sheet ' + repr(name) if name else 'all sheets'})" for b, name in sorted(lost.items())
+        )
+        self.problems.append(
+            _problem(
+                "warning",
+                "other_sheet_replaced",
+                f"This import replaces {flows} flows of {projects} projects that {sources} brought: a file "
+                "is the whole truth for its projects. If the sheets of a workbook hold different years or "
+                "flows of the same projects, import them together (all sheets), not one at a time.",
+                Location(file=self.batch.filename, sheet=sheet),
+            )
+        )
+
     def error(self, code: str, message: str, location: Location | None, value: Any = None, column=None) -> None:
         self.problems.append(_problem("error", code, message, location, value, column))
 
@@ -1035,6 +1074,7 @@ class _Run:
                 continue
             updated.append((current, candidate if before != after else None, before, old_rows, rows))
         self.progress(total, total, "validating")
+        self._warn_other_sheets(updated)
         if any(p.severity == "error" for p in self.problems):
             return  # nothing is written; the caller rolls back
         self._write(created, updated)

@@ -361,3 +361,17 @@ def test_a_file_without_amounts_keeps_the_projects_flows(runner, make_org, tmp_p
     assert runner.invoke(args=["import", "undo", str(batch.id)]).exit_code == 0
     assert db.session.scalar(select(Project.title).where(Project.org_id == org.id)) == "Project 0"
     assert _total(org) == 1000 * 100
+
+
+def test_importing_another_sheet_alone_warns_that_it_replaces_the_first_sheets_flows(runner, make_org, tmp_path):
+    make_org(ref="DON-YEARS")
+    db.session.commit()
+    sheet_2024 = [HEADER] + [["P-000", "Project 0", "KEN", "commitment", "500", "EUR", "2024-03-01"]]
+    path = xlsx(_rows(1), tmp_path / "years.xlsx", title="2023", extra_sheets={"2024": sheet_2024})
+    first = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-YEARS", "--sheet", "2023"])
+    assert first.exit_code == 0 and "other_sheet" not in first.output
+    second = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-YEARS", "--sheet", "2024", "--dry-run"])
+    assert "This import replaces 1 flows of 1 projects that import" in second.output, second.output
+    assert "(sheet '2023') brought" in second.output and "import them together" in second.output
+    together = runner.invoke(args=["import", "sheet", str(path), "--org", "DON-YEARS", "--dry-run"])
+    assert "This import replaces" not in together.output  # all sheets: the first sheet's flows come again
