@@ -333,12 +333,19 @@ class Lookups:
 # -- headers -------------------------------------------------------------------
 
 _UNITS = [
-    (re.compile(r"\b(billions?|bn|milliards?)\b"), Decimal(1_000_000_000)),
-    (re.compile(r"\b(millions?|mn|mio|mln|millones|m)\b"), Decimal(1_000_000)),
+    (re.compile(r"\b(billions?|bn|milliards?|mds?|mil millones)\b"), Decimal(1_000_000_000)),
+    (re.compile(r"\b(millions?|mn|mio|mln|millones|m|meur|musd)\b"), Decimal(1_000_000)),
     (re.compile(r"\b(thousands?|000s?|000|k|milliers?|miles|keur|kusd)\b"), Decimal(1000)),
 ]
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d|21\d\d)\b")
 _SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+# Currency words of headers (after norm: "d'euros" is "deuros"); a unit word that names its
+# currency too (KEUR, MUSD).
+_CURRENCY_WORDS = {"euro": "EUR", "euros": "EUR", "deuros": "EUR", "keur": "EUR", "meur": "EUR"}
+_CURRENCY_WORDS |= {"kusd": "USD", "musd": "USD"}
+# "FCFA" is two currencies: the West African XOF (BCEAO) and the Central African XAF (BEAC).
+_CFA_WORDS = {"fcfa", "cfa", "f cfa", "francs cfa", "franc cfa"}
+CFA_CHOICE = "FCFA is two currencies: XOF (West Africa, BCEAO) or XAF (Central Africa, BEAC)"
 _FILLER = {
     "in",
     "en",
@@ -368,6 +375,7 @@ class Column:
     unit: Decimal = Decimal(1)
     currency: str | None = None
     detected: bool = True
+    cfa: bool = False  # the header says FCFA: XOF or XAF, the currency is not given
 
     @property
     def spec(self) -> str:
@@ -387,39 +395,53 @@ def parse_header(text: str) -> Column:
         _apply_extra(col, alias[1])
         return col
     rest = " " + n + " "
+    for words, replacement in ((" f cfa ", " fcfa "), (" francs cfa ", " fcfa "), (" franc cfa ", " fcfa ")):
+        rest = rest.replace(words, replacement)
     for pattern, factor in _UNITS:
         if pattern.search(rest):
-            rest = pattern.sub(" ", rest)
             col.unit = factor
+            for word in pattern.findall(rest):
+                col.currency = _CURRENCY_WORDS.get(word, col.currency)
+            rest = pattern.sub(" ", rest)
             break
     year = _YEAR.search(rest)
     if year:
         col.year = int(year.group(1))
         rest = _YEAR.sub(" ", rest)
-    words = []
+    words, kept = [], []
     for word in rest.split():
-        code = _SYMBOLS.get(word) or (word.upper() if len(word) == 3 and money.is_currency(word.upper()) else None)
+        code = (
+            _SYMBOLS.get(word)
+            or _CURRENCY_WORDS.get(word)
+            or (word.upper() if len(word) == 3 and money.is_currency(word.upper()) else None)
+        )
         if code:
             col.currency = code
-        elif word not in _FILLER:
-            words.append(word)
+        elif word in _CFA_WORDS:
+            col.cfa = True
+        else:
+            kept.append(word)
+            if word not in _FILLER:
+                words.append(word)
     rest = " ".join(words)
     if not rest:
         # "2021" alone, or "Amount (USD thousands)": a plain amount column.
         col.field = (
-            "amount" if (col.currency or col.unit != 1 or n.startswith(("amount", "montant", "monto"))) else "ignore"
+            "amount"
+            if (col.currency or col.cfa or col.unit != 1 or n.startswith(("amount", "montant", "monto")))
+            else "ignore"
         )
         if col.year and col.field == "ignore":
             col.field = "year_amount"
         return col
-    alias = column_aliases().get(rest)
+    # "Total cost": the filler words count when they make a header ("total" is one of them).
+    alias = column_aliases().get(" ".join(kept)) or column_aliases().get(rest)
     if alias and (alias[0] in AMOUNT_FIELDS or alias[0] == "need_amount"):
         col.field = alias[0]
         _apply_extra(col, alias[1])
     else:
+        # Not a column the reader knows; its unit and currency stay for a mapping that names it.
         col.year = None
-        col.unit = Decimal(1)
-        col.currency = None
     if col.field in WIDE_TYPES:
         col.tx_type = col.field
     return col
@@ -445,7 +467,7 @@ def parse_spec(spec: str, header: str, index: int) -> Column:
         )
     detected = parse_header(header)
     col = Column(index=index, header=header, field=base, detected=False)
-    col.unit, col.currency = detected.unit, detected.currency
+    col.unit, col.currency, col.cfa = detected.unit, detected.currency, detected.cfa
     if base in WIDE_TYPES:
         col.tx_type = base
         col.year = int(year) if year.strip().isdigit() else detected.year
@@ -1782,6 +1804,18 @@ class SheetReader:
         if amount == 0 and c.tx_type:
             return None  # an empty year in a wide layout
         currency = _currency_code(values.get("currency") or named or c.currency or self.default_currency or "")
+        if not currency and c.cfa:
+            self.problem(
+                "error",
+                "ambiguous_currency",
+                f"No currency: the header {c.header!r} says FCFA, and {CFA_CHOICE}. Write XOF or XAF in the "
+                "header (or in a Currency column), or choose the currency of the file when uploading it",
+                sheet,
+                rownum,
+                c.header,
+                text,
+            )
+            return None
         if not currency:
             self.problem(
                 "error",

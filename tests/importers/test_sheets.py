@@ -903,3 +903,49 @@ def test_the_preview_reads_each_sheet_of_a_workbook(app, tmp_path):
     assert not _errors(problems)
     assert info["preview"]["2023"]["rows"][0]["read"] == "commitment 100.00 USD on 2023-05-01"
     assert info["preview"]["2024"]["rows"][0]["read"] == "disbursement 200.00 USD on 2024-05-01"
+
+
+@pytest.mark.parametrize(
+    "header, field, unit, currency",
+    [
+        ("Montant (en milliers d'euros)", "amount", 1000, "EUR"),
+        ("Amount (thousands of euros)", "amount", 1000, "EUR"),
+        ("Montant (millions d'euros)", "amount", 1_000_000, "EUR"),
+        ("Montant (millions FCFA)", "amount", 1_000_000, None),
+        ("Montant (Mds EUR)", "amount", 1_000_000_000, "EUR"),
+        ("Montant (en KEUR)", "amount", 1000, "EUR"),
+        ("Monto (mil millones de euros)", "amount", 1_000_000_000, "EUR"),
+        ("Amount ('000 USD)", "amount", 1000, "USD"),
+        ("Coût total (EUR milliers)", "need_amount", 1000, "EUR"),
+        ("Coût total (EUR)", "need_amount", 1, "EUR"),
+        ("Total cost (EUR)", "need_amount", 1, "EUR"),
+        ("Total cost (USD thousands)", "need_amount", 1000, "USD"),
+    ],
+)
+def test_header_units_and_currencies_in_words(app, header, field, unit, currency):
+    col = parse_header(header)
+    assert (col.field, col.unit, col.currency) == (field, Decimal(unit), currency)
+
+
+def test_a_column_mapped_by_hand_keeps_the_unit_its_header_names(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Financement (en milliers d'euros)", "Date"]
+    path = tmp_path / "m.csv"
+    path.write_bytes(csv_bytes([header, ["K-06", "T", "Mali", "engagement", "1 250", "15/03/2024"]], ";"))
+    mapping = {"columns": {"Financement (en milliers d'euros)": "amount"}}
+    records, problems, _ = _read(path, {"mapping": mapping})
+    assert not _errors(problems), problems
+    t = records["K-06"].transactions[0]
+    assert (t.amount, t.currency) == (Decimal("1250000"), "EUR")
+
+
+def test_fcfa_in_a_header_keeps_the_unit_and_asks_xof_or_xaf(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant (millions FCFA)", "Date de valeur"]
+    path = tmp_path / "f.csv"
+    path.write_bytes(csv_bytes([header, ["K-08", "T", "Burkina Faso", "engagement", "125", "15/03/2024"]], ";"))
+    _records, problems, _ = _read(path)
+    [error] = _errors(problems)
+    assert error.code == "ambiguous_currency" and "XOF" in error.message and "XAF" in error.message
+    records, problems, _ = _read(path, {"currency": "XOF"})
+    assert not _errors(problems), problems
+    t = records["K-08"].transactions[0]
+    assert (t.amount, t.currency) == (Decimal("125000000"), "XOF")
