@@ -638,11 +638,16 @@ class AmbiguousAmount(CellError):
         self.text, self.separator, self.currency = text, separator, currency
         self.as_thousands = Decimal(f"{sign}{whole}{fraction}")
         self.as_decimal = Decimal(f"{sign}{whole}.{fraction}")
-        super().__init__(
-            f"Ambiguous amount {text!r}: {self.as_thousands} if {_mark_name(separator)} separates thousands, "
-            f"or {_plain(self.as_decimal)} if it is the decimal mark, and the file's other amounts do not show "
-            f"which. Say how the file writes its decimal mark: {DECIMAL_HOW}",
-            "ambiguous_amount",
+        super().__init__(self.describe(), "ambiguous_amount")
+
+    def describe(self, factor: Decimal = Decimal(1), currency: str | None = None) -> str:
+        """The error, with both readings as they would be stored (the column's unit applied)."""
+        cur = f" {currency}" if currency else ""
+        return (
+            f"Ambiguous amount {self.text!r}: {_shown(self.as_thousands * factor)}{cur} if "
+            f"{_mark_name(self.separator)} separates thousands, or {_shown(self.as_decimal * factor)}{cur} if it "
+            f"is the decimal mark, and the file's other amounts do not show which. Say how the file writes its "
+            f"decimal mark: {DECIMAL_HOW}"
         )
 
 
@@ -650,6 +655,14 @@ def _plain(value: Decimal) -> str:
     """A number as plain digits without trailing zeros after its point (1.250 -> 1.25)."""
     text = f"{value:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _shown(value: Decimal) -> str:
+    """An amount for a message: _plain, its thousands set apart from five digits on (12500000
+    -> 12,500,000; 1250 stays 1250, which would read like the cell '1,250' it came from)."""
+    text = _plain(value)
+    whole, point, fraction = text.partition(".")
+    return f"{Decimal(whole):,}{point}{fraction}" if len(whole.lstrip("-")) > 4 else text
 
 
 _PLAIN_INTEGER = re.compile(r"-?\d+")
@@ -1241,6 +1254,11 @@ def _amount_as_read(t: TransactionRecord) -> str:
     return f"{amount:,} {currency}".strip()
 
 
+def _places(currency: str) -> int | None:
+    """The decimals of a currency (0 for XOF, 2 for EUR), None for an unknown code."""
+    return money.minor_units(currency) if currency and money.is_currency(currency) else None
+
+
 def _currency_code(text: str) -> str:
     """A currency as its ISO code ('$' -> USD, 'eur' -> EUR)."""
     return _SYMBOLS.get(text.lower(), text).upper()
@@ -1584,6 +1602,7 @@ class SheetReader:
         ).fullmatch
         amounts = [Decimal(t) if plain(t) else None for t in blk.amounts]
         named: dict[int, str] = {}
+        texts: list[int] = []  # the rows whose amount was read from text with separators or symbols
         notes, noted = self._amount_notes, {}
         for k, t in enumerate(blk.amounts):
             if t and amounts[k] is None:
@@ -1596,6 +1615,7 @@ class SheetReader:
                 parsed = self._amount_cache.get(t) or self._parse_amount(t)
                 amounts[k] = parsed[0]
                 if parsed[0] is not None:
+                    texts.append(k)
                     if parsed[1]:
                         named[k] = parsed[1]
                     if t in notes:
@@ -1607,6 +1627,14 @@ class SheetReader:
         codes = [c or fallback for c in codes]
         for k, name in named.items():
             codes[k] = _currency_code(blk.currencies[k] or name or col.currency or self.default_currency or "")
+        for k in texts:
+            # 1,250 XOF (no decimals: 1250), or more decimals than the currency has: the slow way
+            places = _places(codes[k])
+            if places is not None and (
+                (places == 0 and k in noted)
+                or amounts[k] != amounts[k].quantize(Decimal(1).scaleb(-places), "ROUND_DOWN")
+            ):
+                ok[k] = False
         dates = _lookup(blk.value_dates, self._caches["value_date"], self._date_or_none, blk.all_text)
         if col.year:
             year_date = dt.date(col.year, 7, 1)
@@ -1792,18 +1820,24 @@ class SheetReader:
         """One amount cell as a transaction, or None (reported, or an empty year of a wide layout)."""
         if text.__class__ is NumText:  # a number cell: no separators, no symbols
             try:
-                amount, named = Decimal(text), None
+                amount = Decimal(text)
             except InvalidOperation:
                 self.problem("error", "invalid_amount", f"{text!r} is not an amount", sheet, rownum, c.header, text)
                 return None
+            currency = _currency_code(values.get("currency") or c.currency or self.default_currency or "")
         else:
-            amount, named = self._amount_cache.get(text) or self._parse_amount(text)
-            if amount is None:
-                self.problem("error", named[0], named[1], sheet, rownum, c.header, text)
+            settled = self._settle(
+                text,
+                values.get("currency"),
+                c.currency or self.default_currency,
+                c.unit * self.unit,
+                (sheet, rownum, c.header),
+            )
+            if settled is None:
                 return None
+            amount, currency = settled
         if amount == 0 and c.tx_type:
             return None  # an empty year in a wide layout
-        currency = _currency_code(values.get("currency") or named or c.currency or self.default_currency or "")
         if not currency and c.cfa:
             self.problem(
                 "error",
@@ -1843,8 +1877,6 @@ class SheetReader:
             return None
         if when is None:
             return None
-        if text in self._amount_notes:
-            self._note_amount(text, currency, rownum, c.header, c.unit * self.unit)
         return SheetTransaction(
             tx_type,
             amount * c.unit * self.unit if (c.unit != 1 or self.unit != 1) else amount,
@@ -1872,7 +1904,7 @@ class SheetReader:
         except AmbiguousAmount as exc:
             mark = self._learnt_mark()
             if mark is None and not self._mark_source[3]:
-                parsed = (None, (exc.code, str(exc)))
+                parsed = (None, (exc.code, str(exc), exc))
             elif mark == exc.separator:  # 1,250 in a file that writes 10,5: 1.25, perhaps wrongly
                 parsed = (exc.as_decimal, exc.currency)
                 self._amount_notes[text] = ("decimals", exc.separator, exc.as_decimal, exc.as_thousands)
@@ -1884,11 +1916,57 @@ class SheetReader:
                 if mark is None:  # nothing to go by but the semicolons: the point separates thousands
                     self._amount_notes[text] = ("assumed", exc.separator, exc.as_thousands, exc.as_decimal)
         except CellError as exc:
-            parsed = (None, (exc.code, str(exc)))
+            parsed = (None, (exc.code, str(exc), exc))
         if len(self._amount_cache) >= CACHE_LIMIT:
             self._amount_cache.clear()
         self._amount_cache[text] = parsed
         return parsed
+
+    def _settle(
+        self, text: str, given: str | None, fallback: str | None, factor: Decimal, where: tuple
+    ) -> tuple[Decimal, str] | None:
+        """(amount before the column's unit, currency) of a text amount cell, or None (reported).
+
+        The currency is the row's (``given``), else the one the cell names, else ``fallback``
+        (the column's, the file's). A currency without decimals (XOF, JPY) settles an amount that
+        reads both ways (1,250 XOF is 1250); errors quote the cell's own text."""
+        amount, named = self._amount_cache.get(text) or self._parse_amount(text)
+        if amount is None:
+            exc = named[2] if len(named) > 2 else None
+            if not isinstance(exc, AmbiguousAmount):
+                self.problem("error", named[0], named[1], *where, text)
+                return None
+            currency = _currency_code(given or exc.currency or fallback or "")
+            if _places(currency) == 0 and exc.as_decimal != exc.as_decimal.to_integral_value():
+                amount = exc.as_thousands
+                self._note_amount(
+                    text, currency, where[1], where[2], factor, ("currency", exc.separator, amount, exc.as_decimal)
+                )
+                return amount, currency
+            self.problem("error", exc.code, exc.describe(factor, currency or None), *where, text)
+            return None
+        currency = _currency_code(given or named or fallback or "")
+        note = self._amount_notes.get(text)
+        if note is not None:
+            how, separator, reading, other = note
+            if _places(currency) == 0 and reading != reading.to_integral_value() and other == other.to_integral_value():
+                amount, note = other, ("currency", separator, other, reading)
+            self._note_amount(text, currency, where[1], where[2], factor, note)
+        places = _places(currency)
+        stored = amount * factor
+        # (a plain 1000.50 XOF is left to the import's own check, which quotes it as it is)
+        exact = places is None or stored == stored.quantize(Decimal(1).scaleb(-places), rounding="ROUND_DOWN")
+        if not exact and (factor != 1 or not _PLAIN_NUMBER.fullmatch(text)):
+            self.problem(
+                "error",
+                "invalid_amount",
+                f"{text!r} is read as {_shown(stored)} {currency}, but {currency} amounts have "
+                f"{places or 'no'} decimals: correct the amount or its currency",
+                *where,
+                text,
+            )
+            return None
+        return amount, currency
 
     def _start_amounts(self, sheet: Sheet, amount_cols: list[Column], header_row: int, first_rows: list) -> None:
         """Make ready to read a sheet's amounts: nothing learnt yet about its decimal mark."""
@@ -1934,12 +2012,18 @@ class SheetReader:
         return self._learnt[0]
 
     def _note_amount(
-        self, text: str, currency: str, row: int, column: str | None, factor: Decimal = Decimal(1)
+        self,
+        text: str,
+        currency: str,
+        row: int,
+        column: str | None,
+        factor: Decimal = Decimal(1),
+        note: tuple | None = None,
     ) -> None:
         """Count an amount read one of two ways, for the sheet's warning (see _amount_warnings);
         ``factor`` is the unit of its column (thousands, millions), so the warning gives the
-        amount as stored."""
-        how, separator, amount, other = self._amount_notes[text]
+        amount as stored; ``note`` is how it was read (else as the sheet's amounts say)."""
+        how, separator, amount, other = note or self._amount_notes[text]
         if how == "decimals" and (factor != 1 or not money.is_currency(currency) or money.minor_units(currency) >= 3):
             return  # 12.250 USD millions, or three decimals in KWD, are right; an unknown currency is an error
         if factor != 1:
@@ -1962,19 +2046,26 @@ class SheetReader:
             if how == "assumed":
                 role = "a thousands separator" if separator == "." else "the decimal mark"
                 message = (
-                    f"{text!r}{more} was read as {_plain(amount)} {currency}, with {_mark_name(separator)} as "
+                    f"{text!r}{more} was read as {_shown(amount)} {currency}, with {_mark_name(separator)} as "
                     f"{role}: the file's amounts do not settle its decimal mark, and files separated by "
                     f"semicolons are written where the decimal mark is a comma. If {text!r} means "
-                    f"{_plain(other_reading)} {currency}, {_declare('.')}"
+                    f"{_shown(other_reading)} {currency}, {_declare('.')}"
                 )
                 code = "decimal_mark_assumed"
+            elif how == "currency":
+                message = (
+                    f"{text!r}{more} was read as {_shown(amount)} {currency}, with {_mark_name(separator)} as a "
+                    f"thousands separator: {currency} amounts have no decimals, so it cannot be "
+                    f"{_shown(other_reading)}. If that is wrong, correct the amount or its currency"
+                )
+                code = "decimal_mark_by_currency"
             else:
                 _mark, example, proof_row, _column = self._learnt
                 message = (
-                    f"{text!r}{more} was read as {_plain(amount)} {currency}: the file writes {example!r} "
+                    f"{text!r}{more} was read as {_shown(amount)} {currency}: the file writes {example!r} "
                     f"(row {proof_row}), so {_mark_name(separator)} is its decimal mark. But {currency} amounts "
                     f"have {money.minor_units(currency)} decimals: if {text!r} means "
-                    f"{other_reading} {currency}, correct the file or {_declare(other)}"
+                    f"{_shown(other_reading)} {currency}, correct the file or {_declare(other)}"
                 )
                 code = "decimal_mark_doubtful"
             self.problem("warning", code, message, sheet, row, column, text)
@@ -2085,24 +2176,16 @@ class SheetReader:
         if values.get("need_amount"):
             col = next(c for c in columns if c.field == "need_amount")
             text = values["need_amount"]
+            fallback = col.currency or values.get("currency") or self.default_currency
             if text.__class__ is NumText:  # a number cell: never read as a text that looks the same
-                amount, cur = Decimal(text), None
+                settled = Decimal(text), _currency_code(values.get("need_currency") or fallback or "")
             else:
-                amount, cur = self._amount_cache.get(text) or self._parse_amount(text)
-            if amount is None:
-                self.problem("error", cur[0], cur[1], sheet, rownum, col.header, text)
-            else:
-                rec.need_amount = amount * col.unit * self.unit
-                rec.need_currency = (
-                    values.get("need_currency")
-                    or cur
-                    or col.currency
-                    or values.get("currency")
-                    or self.default_currency
-                    or ""
-                ).upper()
-                if text in self._amount_notes:
-                    self._note_amount(text, rec.need_currency, rownum, col.header)
+                settled = self._settle(
+                    text, values.get("need_currency"), fallback, col.unit * self.unit, (sheet, rownum, col.header)
+                )
+            if settled is not None:
+                rec.need_amount = settled[0] * col.unit * self.unit
+                rec.need_currency = settled[1]
 
     def _recipients(self, values, columns, sheet, rownum) -> list[tuple[tuple, RecipientRecord]]:
         out = []

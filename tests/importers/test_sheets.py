@@ -451,14 +451,14 @@ def test_a_semicolon_files_comma_is_its_decimal_mark_and_units_count_in_the_warn
     assert _amounts(records) == [Decimal("1250")]  # 1.25 thousand euros
     [note] = [p for p in problems if p.code == "decimal_mark_assumed"]
     assert "read as 1250 EUR, with the comma as the decimal mark" in note.message
-    assert "means 1250000 EUR" in note.message
+    assert "means 1,250,000 EUR" in note.message
 
     rows[1][4] = "12.500"
     path.write_bytes(csv_bytes(rows, ";"))
     records, problems, _ = _read(path)
     assert _amounts(records) == [Decimal("12500000")]
     [note] = [p for p in problems if p.code == "decimal_mark_assumed"]
-    assert "read as 12500000 EUR, with the point as a thousands separator" in note.message
+    assert "read as 12,500,000 EUR, with the point as a thousands separator" in note.message
 
     # In a column of millions, 12.250 beside 1.5 is 12.25 million: no doubt to raise
     rows = [
@@ -491,7 +491,7 @@ def test_european_thousands_in_a_semicolon_file(app, tmp_path):
         "Montant",
         "12.500",
     )
-    assert "and 1 more amount like it" in note.message and "12500 EUR" in note.message
+    assert "and 1 more amount like it" in note.message and "12,500 EUR" in note.message
     assert "means 12.5" in note.message and "--decimal ." in note.message
 
     # The file's own evidence settles it, anywhere in the file: no warning.
@@ -525,7 +525,7 @@ def test_a_comma_file_without_evidence_makes_ambiguous_amounts_errors(app, tmp_p
         "Amount",
         "1,250",
     )
-    assert "1250 if the comma separates thousands, or 1.25 if it is the decimal mark" in error.message
+    assert "1250 USD if the comma separates thousands, or 1.25 USD if it is the decimal mark" in error.message
     records, problems, _ = _read(path, {"decimal": "."})
     assert not _errors(problems) and _amounts(records) == [Decimal("1250"), Decimal("2500")]
     # an amount far down the file (read the fast way) is evidence too
@@ -949,3 +949,47 @@ def test_fcfa_in_a_header_keeps_the_unit_and_asks_xof_or_xaf(app, tmp_path):
     assert not _errors(problems), problems
     t = records["K-08"].transactions[0]
     assert (t.amount, t.currency) == (Decimal("125000000"), "XOF")
+
+
+def test_the_need_columns_unit_counts_in_its_decimal_mark_warning(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant (EUR)", "Date", "Besoin (EUR milliers)"]
+    path = tmp_path / "need.csv"
+    path.write_bytes(csv_bytes([header, ["K-11", "T", "Togo", "engagement", "250", "15/03/2024", "12.500"]], ";"))
+    records, problems, _ = _read(path)
+    assert not _errors(problems), problems
+    assert records["K-11"].need_amount == Decimal("12500000")
+    [note] = [p for p in problems if p.code == "decimal_mark_assumed"]
+    assert "read as 12,500,000 EUR" in note.message and "means 12,500 EUR" in note.message
+
+
+def test_the_ambiguous_amount_error_gives_both_readings_in_the_columns_unit(app, tmp_path):
+    header = ["Project reference", "Title", "Country", "Transaction type", "Amount (EUR thousands)", "Date"]
+    path = tmp_path / "amb.csv"
+    path.write_bytes(csv_bytes([header, ["K-12", "T", "Togo", "commitment", "12.500", "2024-03-15"]]))
+    _records, problems, _ = _read(path)
+    [error] = _errors(problems)
+    assert error.code == "ambiguous_amount"
+    assert "12,500,000 EUR if the point separates thousands, or 12,500 EUR if it is the decimal mark" in error.message
+
+
+def test_a_currency_without_decimals_settles_an_amount_that_reads_both_ways(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant", "Devise", "Date de valeur"]
+    rows = [header, ["X-01", "T", "Côte d'Ivoire", "engagement", "1,250", "XOF", "15/03/2024"]]
+    for delimiter in (";", ","):
+        path = tmp_path / "xof.csv"
+        path.write_bytes(csv_bytes(rows, delimiter))
+        records, problems, _ = _read(path)
+        assert not _errors(problems), problems
+        assert records["X-01"].transactions[0].amount == Decimal("1250")
+        [note] = [p for p in problems if p.code == "decimal_mark_by_currency"]
+        assert note.value == "1,250" and "XOF amounts have no decimals" in note.message
+
+
+def test_an_amount_with_more_decimals_than_its_currency_is_quoted_as_written(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant", "Devise", "Date de valeur"]
+    rows = [header, ["X-02", "T", "Côte d'Ivoire", "engagement", "1 250,5", "XOF", "15/03/2024"]]
+    path = tmp_path / "xof.csv"
+    path.write_bytes(csv_bytes(rows, ";"))
+    _records, problems, _ = _read(path)
+    [error] = _errors(problems)
+    assert error.message.startswith("'1 250,5' is read as 1250.5 XOF, but XOF amounts have no decimals")
