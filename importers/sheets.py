@@ -666,6 +666,7 @@ def _shown(value: Decimal) -> str:
 
 
 _PLAIN_INTEGER = re.compile(r"-?\d+")
+_CFA_TEXT = re.compile(r"\b(?:francs? )?f ?cfa\b", re.IGNORECASE)
 # A plain number whose point can only be a decimal point: one, two or more than three digits
 # after it, or 0 or more than three digits before it. 12.500 (perhaps 12500) is not one.
 _POINT_DECIMAL = re.compile(r"-?(?:\d+(?:\.(?:\d\d?|\d{4,}))?|(?:0|\d{4,})\.\d+)")
@@ -685,6 +686,9 @@ def _amount_parts(text: str) -> tuple[str, bool, str | None, bool]:
     for symbol, code in (("US$", "USD"), ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY")):
         if symbol in t:
             currency, t = code, t.replace(symbol, "")
+    cfa = _CFA_TEXT.search(t)
+    if cfa:
+        currency, t = "FCFA", t[: cfa.start()] + t[cfa.end() :]
     token = _CURRENCY_TOKEN.search(t)
     if token and money.is_currency(token.group(0).upper()):
         currency, t = token.group(0).upper(), t.replace(token.group(0), "")
@@ -1259,9 +1263,19 @@ def _places(currency: str) -> int | None:
     return money.minor_units(currency) if currency and money.is_currency(currency) else None
 
 
+_CURRENCY_SPELLINGS = {"EURO": "EUR", "EUROS": "EUR", "F CFA": "FCFA", "CFA": "FCFA", "FRANCS CFA": "FCFA"}
+# Codes that name no currency the registry can take, and what to write instead.
+_NOT_A_CODE = {
+    "FCFA": f"{CFA_CHOICE}. Write the one the amount is in",
+    "STD": "STD is the dobra of São Tomé and Príncipe before 2018; it was redenominated as STN "
+    "(1 STN = 1000 STD). Write STN, with amounts in old dobras divided by 1000",
+}
+
+
 def _currency_code(text: str) -> str:
-    """A currency as its ISO code ('$' -> USD, 'eur' -> EUR)."""
-    return _SYMBOLS.get(text.lower(), text).upper()
+    """A currency as its ISO code ('$' -> USD, 'eur' -> EUR, 'Euros' -> EUR, 'F CFA' -> FCFA)."""
+    code = _SYMBOLS.get(text.lower(), text).strip().upper()
+    return _CURRENCY_SPELLINGS.get(" ".join(code.split()), code)
 
 
 class SheetTransaction(TransactionRecord):
@@ -1627,6 +1641,9 @@ class SheetReader:
         codes = [c or fallback for c in codes]
         for k, name in named.items():
             codes[k] = _currency_code(blk.currencies[k] or name or col.currency or self.default_currency or "")
+        for k, code in enumerate(codes):
+            if code in _NOT_A_CODE:
+                ok[k] = False  # FCFA, STD: an error that says what to write
         for k in texts:
             # 1,250 XOF (no decimals: 1250), or more decimals than the currency has: the slow way
             places = _places(codes[k])
@@ -1825,6 +1842,8 @@ class SheetReader:
                 self.problem("error", "invalid_amount", f"{text!r} is not an amount", sheet, rownum, c.header, text)
                 return None
             currency = _currency_code(values.get("currency") or c.currency or self.default_currency or "")
+            if not self._known_code(currency, sheet, rownum, c.header, text):
+                return None
         else:
             settled = self._settle(
                 text,
@@ -1946,6 +1965,8 @@ class SheetReader:
             self.problem("error", exc.code, exc.describe(factor, currency or None), *where, text)
             return None
         currency = _currency_code(given or named or fallback or "")
+        if not self._known_code(currency, *where, text):
+            return None
         note = self._amount_notes.get(text)
         if note is not None:
             how, separator, reading, other = note
@@ -1967,6 +1988,22 @@ class SheetReader:
             )
             return None
         return amount, currency
+
+    def _known_code(self, currency: str, sheet: str, rownum: int, column: str | None, text: str) -> bool:
+        """False (reported) for a currency that names none the registry can take (FCFA, STD)."""
+        why = _NOT_A_CODE.get(currency)
+        if why is None:
+            return True
+        self.problem(
+            "error",
+            "ambiguous_currency" if currency == "FCFA" else "unknown_currency",
+            f"{'FCFA' if currency == 'FCFA' else repr(currency)} is not a currency code the registry takes: {why}",
+            sheet,
+            rownum,
+            column,
+            text,
+        )
+        return False
 
     def _start_amounts(self, sheet: Sheet, amount_cols: list[Column], header_row: int, first_rows: list) -> None:
         """Make ready to read a sheet's amounts: nothing learnt yet about its decimal mark."""

@@ -993,3 +993,27 @@ def test_an_amount_with_more_decimals_than_its_currency_is_quoted_as_written(app
     _records, problems, _ = _read(path)
     [error] = _errors(problems)
     assert error.message.startswith("'1 250,5' is read as 1250.5 XOF, but XOF amounts have no decimals")
+
+
+def test_currency_spellings_euros_fcfa_and_the_old_dobra(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant", "Devise", "Date de valeur"]
+    rows = [
+        header,
+        ["E-1", "T", "Mali", "engagement", "100", "EURO", "15/03/2024"],
+        ["E-2", "T", "Mali", "engagement", "200", "euros", "15/03/2024"],
+        ["C-1", "T", "Niger", "engagement", "50 000 000", "FCFA", "15/03/2024"],
+        ["C-2", "T", "Niger", "engagement", "12 500 000 F CFA", "", "15/03/2024"],
+        ["S-1", "T", "Sao Tome and Principe", "engagement", "24500", "STD", "15/03/2016"],
+    ]
+    path = tmp_path / "cur.csv"
+    path.write_bytes(csv_bytes(rows, ";"))
+    records, problems, _ = _read(path)
+    assert [(t.amount, t.currency) for r in ("E-1", "E-2") for t in records[r].transactions] == [
+        (Decimal("100"), "EUR"),
+        (Decimal("200"), "EUR"),
+    ]
+    errors = {p.location.row: p for p in _errors(problems)}
+    assert sorted(errors) == [4, 5, 6]
+    for row in (4, 5):
+        assert errors[row].code == "ambiguous_currency" and "XOF (West Africa, BCEAO) or XAF" in errors[row].message
+    assert "Write STN" in errors[6].message
