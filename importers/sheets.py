@@ -53,6 +53,7 @@ from registry import money
 from registry.errors import RegistryError, ValidationError
 from registry.extensions import db
 from registry.models import Country, PriorityArea, Region
+from registry.services import funding
 
 HEADER_SCAN_ROWS = 30
 PREVIEW_ROWS = 20
@@ -1319,6 +1320,7 @@ class SheetReader:
         self._tx_type_cache: dict[str, str | None] = {}
         self._recipient_cache: dict[tuple, list] = {}
         self._amount_cache: dict[str, tuple] = {}
+        self._sources: dict[str, bool] = {}  # funding source text -> known (see _check_source)
         # The decimal mark of a sheet's ambiguous amounts (12.500, 1,250), learnt from its
         # other amounts when the first such amount is met (see _learnt_mark).
         self._mark_source: tuple | None = None  # (reread, amount columns, header rows, semicolons)
@@ -1642,8 +1644,8 @@ class SheetReader:
         for k, name in named.items():
             codes[k] = _currency_code(blk.currencies[k] or name or col.currency or self.default_currency or "")
         for k, code in enumerate(codes):
-            if code in _NOT_A_CODE:
-                ok[k] = False  # FCFA, STD: an error that says what to write
+            if code and (code in _NOT_A_CODE or not money.is_currency(code)):
+                ok[k] = False  # FCFA, STD: an error that says what to write; XYZ: its funding source checked
         for k in texts:
             # 1,250 XOF (no decimals: 1250), or more decimals than the currency has: the slow way
             places = _places(codes[k])
@@ -1819,6 +1821,9 @@ class SheetReader:
                     self._header(used, "transaction_type"),
                     type_text,
                 )
+                # the row's other cells are checked all the same (their problems reported too)
+                if self._transaction(plan.amount_col, values["amount"], "commitment", values, used, sheet, rownum):
+                    self._check_source(values, used, sheet, rownum)
             else:
                 cells.append((plan.amount_col, values["amount"], tx_type))
         for c, text in wide_cells:
@@ -1834,16 +1839,22 @@ class SheetReader:
                 w[tx_type] = w.get(tx_type, Decimal(0)) + tx.amount
 
     def _transaction(self, c: Column, text: str, tx_type: str, values: dict, used, sheet, rownum) -> Any:
-        """One amount cell as a transaction, or None (reported, or an empty year of a wide layout)."""
+        """One amount cell as a transaction, or None (reported, or an empty year of a wide layout).
+
+        Every problem of the row's cells is reported, not only the first: a bad amount does not
+        hide a bad date, and a transaction dropped for one has its funding source checked too
+        (the import checks the funding sources of the transactions it is given)."""
+        ok = True
+        currency = ""
         if text.__class__ is NumText:  # a number cell: no separators, no symbols
             try:
-                amount = Decimal(text)
+                amount: Decimal | None = Decimal(text)
             except InvalidOperation:
                 self.problem("error", "invalid_amount", f"{text!r} is not an amount", sheet, rownum, c.header, text)
-                return None
+                amount = None
             currency = _currency_code(values.get("currency") or c.currency or self.default_currency or "")
-            if not self._known_code(currency, sheet, rownum, c.header, text):
-                return None
+            if not self._known_code(currency, sheet, rownum, self._currency_column(values, used, c), text):
+                ok = False
         else:
             settled = self._settle(
                 text,
@@ -1851,13 +1862,13 @@ class SheetReader:
                 c.currency or self.default_currency,
                 c.unit * self.unit,
                 (sheet, rownum, c.header),
+                self._currency_column(values, used, c),
             )
-            if settled is None:
-                return None
-            amount, currency = settled
+            amount, currency = settled if settled is not None else (None, "")
         if amount == 0 and c.tx_type:
             return None  # an empty year in a wide layout
-        if not currency and c.cfa:
+        ok = ok and amount is not None
+        if ok and not currency and c.cfa:
             self.problem(
                 "error",
                 "ambiguous_currency",
@@ -1868,8 +1879,8 @@ class SheetReader:
                 c.header,
                 text,
             )
-            return None
-        if not currency:
+            ok = False
+        elif ok and not currency:
             self.problem(
                 "error",
                 "missing_currency",
@@ -1882,7 +1893,7 @@ class SheetReader:
                 c.header,
                 text,
             )
-            return None
+            ok = False
         if values.get("value_date"):
             when = self._date(values["value_date"], "value_date", used, sheet, rownum)
         elif c.year:
@@ -1893,9 +1904,13 @@ class SheetReader:
             self.problem(
                 "error", "missing_date", "No value date or year for this amount", sheet, rownum, c.header, text
             )
+            when = None
+        if not ok or when is None:
+            self._check_source(values, used, sheet, rownum)
             return None
-        if when is None:
-            return None
+        if not money.is_currency(currency):
+            # The import refuses the unknown currency (XYZ) first, and would not say more.
+            self._check_source(values, used, sheet, rownum)
         return SheetTransaction(
             tx_type,
             amount * c.unit * self.unit if (c.unit != 1 or self.unit != 1) else amount,
@@ -1942,7 +1957,13 @@ class SheetReader:
         return parsed
 
     def _settle(
-        self, text: str, given: str | None, fallback: str | None, factor: Decimal, where: tuple
+        self,
+        text: str,
+        given: str | None,
+        fallback: str | None,
+        factor: Decimal,
+        where: tuple,
+        currency_column: str | None = None,
     ) -> tuple[Decimal, str] | None:
         """(amount before the column's unit, currency) of a text amount cell, or None (reported).
 
@@ -1965,7 +1986,7 @@ class SheetReader:
             self.problem("error", exc.code, exc.describe(factor, currency or None), *where, text)
             return None
         currency = _currency_code(given or named or fallback or "")
-        if not self._known_code(currency, *where, text):
+        if not self._known_code(currency, where[0], where[1], currency_column or where[2], text):
             return None
         note = self._amount_notes.get(text)
         if note is not None:
@@ -1989,11 +2010,34 @@ class SheetReader:
             return None
         return amount, currency
 
+    def _currency_column(self, values: dict, used: list[Column], c: Column) -> str | None:
+        """The column a transaction's currency comes from: its row's Currency cell, else the amount's."""
+        return self._header(used, "currency") if values.get("currency") else c.header
+
+    def _check_source(self, values: dict, used: list[Column], sheet: str, rownum: int) -> None:
+        """Report an unknown funding source of a transaction the reader drops for another problem
+        (the import checks those of the transactions it is given, with the same message)."""
+        text = values.get("funding_source")
+        if not text:
+            return
+        if text not in self._sources:
+            self._sources[text] = funding.find_funding_source(text) is not None
+        if not self._sources[text]:
+            self.problem(
+                "error",
+                "invalid_funding_source",
+                f"Unknown funding source {text!r} (give its reference or exact name)",
+                sheet,
+                rownum,
+                self._header(used, "funding_source"),
+                text,
+            )
+
     def _known_code(self, currency: str, sheet: str, rownum: int, column: str | None, text: str) -> bool:
         """False (reported) for a currency that names none the registry can take (FCFA, STD)."""
         why = _NOT_A_CODE.get(currency)
         if why is None:
-            return True
+            return True  # an unknown code (XYZ) is the import's to report
         self.problem(
             "error",
             "ambiguous_currency" if currency == "FCFA" else "unknown_currency",
