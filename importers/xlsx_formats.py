@@ -15,6 +15,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -33,26 +34,81 @@ def _parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
-def padded_styles(archive: zipfile.ZipFile) -> dict[int, int]:
-    """Cell style index -> the number of digits its number format pads to (2 or more)."""
+def padded_styles(archive: zipfile.ZipFile) -> dict[int, int | tuple[int, str, str]]:
+    """Cell style index -> the number of digits its number format pads to (2 or more), or
+    (digits, text before, text after) for a format that shows text around them ("NCA-"00000)."""
     try:
         root = etree.fromstring(archive.read("xl/styles.xml"), _parser())
     except (KeyError, etree.XMLSyntaxError):
         return {}
-    widths: dict[str, int] = {}
+    widths: dict[str, int | tuple[int, str, str]] = {}
     for fmt in root.iterfind(f"{{{MAIN}}}numFmts/{{{MAIN}}}numFmt"):
-        code = (fmt.get("formatCode") or "").replace('"', "")
-        match = _ZEROS.match(code)
+        raw = fmt.get("formatCode") or ""
+        match = _ZEROS.match(raw.replace('"', ""))
         if match:
             widths[fmt.get("numFmtId", "")] = match.group(1).count("0")
+        else:
+            pad = _pad_format(raw)
+            if pad:
+                widths[fmt.get("numFmtId", "")] = pad
     if not widths:
         return {}
-    styles: dict[int, int] = {}
+    styles: dict[int, int | tuple[int, str, str]] = {}
     for index, xf in enumerate(root.iterfind(f"{{{MAIN}}}cellXfs/{{{MAIN}}}xf")):
         width = widths.get(xf.get("numFmtId", ""))
         if width:
             styles[index] = width
     return styles
+
+
+# Characters a number format shows as they are without quotes; [$-409] is a locale, shown as nothing.
+_SHOWN = set(" -+/():$")
+_LOCALE = re.compile(r"\[(?:\$-[0-9A-Fa-f]+|Black|Blue|Cyan|Green|Magenta|Red|White|Yellow|Color\d+)\]", re.I)
+
+
+def _pad_format(code: str) -> int | tuple[int, str, str] | None:
+    """What a format such as 00000_), [$-409]00000 or "NCA-"00000 shows around its zeros:
+    the digits, or (digits, text before, text after); None for any other format."""
+    sections = code.split(";")
+    first = sections[0]
+    # the sections for negatives and zero (00000;-00000, 00000_);(00000), 0000;@) pad alike
+    if any(extra not in ("@", "") and _pad_format(extra.lstrip("-")) is None for extra in sections[1:]):
+        return None
+    first = _LOCALE.sub("", first)
+    before, after, zeros = [], [], 0
+    i = 0
+    while i < len(first):
+        char = first[i]
+        if char == '"':
+            end = first.find('"', i + 1)
+            if end < 0:
+                return None
+            (after if zeros else before).append(first[i + 1 : end])
+            i = end + 1
+            continue
+        if char == "_" and i + 1 < len(first):  # the width of the next character: a space
+            i += 2
+            continue
+        if char == "\\" and i + 1 < len(first):
+            char = first[i + 1]
+            i += 1
+            if char != "0":
+                (after if zeros else before).append(char)
+                i += 1
+                continue
+        if char == "0":
+            if after:
+                return None  # zeros on both sides of a text
+            zeros += 1
+        elif char in _SHOWN:
+            (after if zeros else before).append(char)
+        else:
+            return None  # #, a decimal point, a date, a colour...
+        i += 1
+    prefix, suffix = "".join(before), "".join(after).rstrip()
+    if prefix or suffix:
+        return (zeros, prefix, suffix) if zeros else None
+    return zeros if zeros >= 2 else None
 
 
 def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
@@ -100,7 +156,7 @@ def padded_cells(path: Path, sheet_names: list[str]) -> dict[str, dict[int, list
         return {}
 
 
-def _padded(handle, styles: dict[int, int], block_size: int = 1 << 22) -> dict[int, list[tuple[int, int]]]:
+def _padded(handle, styles: dict[int, Any], block_size: int = 1 << 22) -> dict[int, list[tuple[int, int]]]:
     """The padded numeric cells of a sheet part, found by a pattern over its bytes.
 
     Only the cell tags carrying one of the padded styles match, so the scan runs in the
@@ -143,5 +199,9 @@ def padded_rows(rows: Iterator[list], cells: dict[int, list[tuple[int, int]]], c
                 whole = value.__class__ is int or (value.__class__ is float and value.is_integer())
                 if whole and value >= 0:
                     row = list(row)
-                    row[k] = str(int(value)).zfill(width)
+                    if width.__class__ is tuple:
+                        digits, prefix, suffix = width
+                        row[k] = f"{prefix}{str(int(value)).zfill(digits)}{suffix}"
+                    else:
+                        row[k] = str(int(value)).zfill(width)
         yield row

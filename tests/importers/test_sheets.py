@@ -1017,3 +1017,19 @@ def test_currency_spellings_euros_fcfa_and_the_old_dobra(app, tmp_path):
     for row in (4, 5):
         assert errors[row].code == "ambiguous_currency" and "XOF (West Africa, BCEAO) or XAF" in errors[row].message
     assert "Write STN" in errors[6].message
+
+
+def test_zero_padded_formats_with_spaces_locales_and_text_show_as_excel_shows_them(app, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Reference", "Title", "Country", "Amount", "Currency", "Date"])
+    formats = ["00000_)", "[$-409]00000", '"NCA-"00000', "00000_);(00000)", "@", "0"]
+    for i, fmt in enumerate(formats):
+        ws.append([120 + i, f"Format {fmt}", "GHA", 1000, "USD", dt.date(2024, 7, 1)])
+        ws.cell(row=ws.max_row, column=1).number_format = fmt
+    wb.save(tmp_path / "formats.xlsx")
+    records, problems, _ = _read(tmp_path / "formats.xlsx")
+    assert not _errors(problems), problems
+    assert sorted(records) == ["00120", "00121", "00123", "124", "125", "NCA-00122"]
