@@ -48,7 +48,7 @@ from importers.records import (
     RecipientRecord,
     TransactionRecord,
 )
-from importers.xlsx_formats import padded_cells, padded_rows
+from importers.xlsx_formats import ods_padded_cells, padded_cells, padded_rows
 from registry import money
 from registry.errors import RegistryError, ValidationError
 from registry.extensions import db
@@ -1085,8 +1085,8 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
                 {"sheet": ["Unknown sheet"]},
             )
         names = [wanted]
-    # Whole numbers Excel shows zero-padded (a reference 00123 typed in a cell formatted 00000).
-    padded = padded_cells(path, names) if fmt == "xlsx" else {}
+    # Whole numbers Excel (or an ODS file) shows zero-padded (a reference 00123 typed in a cell formatted 00000).
+    padded = padded_cells(path, names) if fmt == "xlsx" else ods_padded_cells(path, names) if fmt == "ods" else {}
     sheets = []
     for name in names:
         sheet = workbook.get_sheet_by_name(name)

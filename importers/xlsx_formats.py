@@ -5,7 +5,8 @@ A donor types project 00123 into a cell formatted ``00000``: the cell holds the 
 "123" and no longer match project 00123. Calamine does not expose number formats, so
 this module reads just enough of the archive to know which cells carry such a format:
 the styles part first (small), and the sheet's XML only when some style pads numbers
-with zeros, which most workbooks never use.
+with zeros, which most workbooks never use. An ODS file stores the text it shows next to
+the number, so there the cells whose style pads numbers take that text (ods_padded_cells).
 """
 
 from __future__ import annotations
@@ -205,3 +206,99 @@ def padded_rows(rows: Iterator[list], cells: dict[int, list[tuple[int, int]]], c
                     else:
                         row[k] = str(int(value)).zfill(width)
         yield row
+
+
+# -- ODS -----------------------------------------------------------------------
+
+OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+STYLE = "urn:oasis:names:tc:opendocument:xmlns:style:1.0"
+NUMBER = "urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0"
+TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+_MAX_REPEAT = 10_000  # a repeated blank row or column at the end of a sheet is not walked through
+
+
+def _ods_padded_styles(root) -> set[str]:
+    """Names of the cell styles whose number style shows whole numbers with leading zeros."""
+    numbers = {
+        style.get(f"{{{STYLE}}}name")
+        for style in root.iter(f"{{{NUMBER}}}number-style")
+        for number in style.iterfind(f"{{{NUMBER}}}number")
+        if int(number.get(f"{{{NUMBER}}}min-integer-digits") or 1) >= 2
+        and int(number.get(f"{{{NUMBER}}}decimal-places") or 0) == 0
+    }
+    return {
+        style.get(f"{{{STYLE}}}name")
+        for style in root.iter(f"{{{STYLE}}}style")
+        if style.get(f"{{{STYLE}}}data-style-name") in numbers
+    }
+
+
+def ods_padded_cells(path: Path, sheet_names: list[str]) -> dict[str, dict[int, list[tuple[int, int]]]]:
+    """Per sheet, row (from 0) -> [(column from 0, digits)] of the number cells an ODS file
+    shows zero-padded (00131): the cell's own style names a number style with a minimum of
+    two or more integer digits, and the text the file stores for the cell is those digits.
+    (A padding style given only as a column's default cell style is not looked at.)"""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            styles: set[str] = set()
+            for part in ("styles.xml", "content.xml"):
+                if part in archive.namelist():
+                    with archive.open(part) as handle:
+                        head = handle.read()
+                    if b"min-integer-digits" in head:
+                        if part == "content.xml":
+                            # the automatic styles come before the body: parse only them
+                            end = head.find(b"</office:automatic-styles>")
+                            if end < 0:
+                                continue
+                            head = head[:end] + b"</office:automatic-styles></office:document-content>"
+                        styles |= _ods_padded_styles(etree.fromstring(head, _parser()))
+            if not styles:
+                return {}
+            with archive.open("content.xml") as handle:
+                return _ods_cells(handle, styles, set(sheet_names))
+    except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, OSError, ValueError):
+        return {}
+
+
+def _ods_cells(handle, styles: set[str], wanted: set[str]) -> dict[str, dict[int, list[tuple[int, int]]]]:
+    found: dict[str, dict[int, list[tuple[int, int]]]] = {}
+    sheet, row, column = None, -1, 0
+    cell_tags = (f"{{{TABLE}}}table-cell", f"{{{TABLE}}}covered-table-cell")
+    for event, element in etree.iterparse(
+        handle,
+        events=("start", "end"),
+        tag=(f"{{{TABLE}}}table", f"{{{TABLE}}}table-row", *cell_tags),
+        resolve_entities=False,
+        no_network=True,
+    ):
+        tag = element.tag
+        if tag == f"{{{TABLE}}}table":
+            if event == "start":
+                name = element.get(f"{{{TABLE}}}name")
+                sheet, row = (name if name in wanted else None), -1
+            else:
+                element.clear()
+            continue
+        if tag == f"{{{TABLE}}}table-row":
+            if event == "start":
+                row, column = row + 1, 0
+            else:
+                row += min(int(element.get(f"{{{TABLE}}}number-rows-repeated") or 1), _MAX_REPEAT) - 1
+                element.clear()
+            continue
+        if event == "start":
+            continue
+        if (
+            sheet is not None
+            and element.get(f"{{{TABLE}}}style-name") in styles
+            and element.get(f"{{{OFFICE}}}value-type") == "float"
+        ):
+            shown = "".join(element.itertext()).strip()
+            value = element.get(f"{{{OFFICE}}}value") or ""
+            if shown.isdigit() and shown.startswith("0") and value.isdigit() and int(shown) == int(value):
+                found.setdefault(sheet, {}).setdefault(row, []).append((column, len(shown)))
+        column += min(int(element.get(f"{{{TABLE}}}number-columns-repeated") or 1), _MAX_REPEAT)
+        element.clear()
+    return found

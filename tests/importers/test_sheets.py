@@ -1033,3 +1033,62 @@ def test_zero_padded_formats_with_spaces_locales_and_text_show_as_excel_shows_th
     records, problems, _ = _read(tmp_path / "formats.xlsx")
     assert not _errors(problems), problems
     assert sorted(records) == ["00120", "00121", "00123", "124", "125", "NCA-00122"]
+
+
+def test_ods_numbers_shown_with_leading_zeros_keep_them(app, tmp_path):
+    """An ODS number cell shown as 00131 (its style's minimum of five integer digits) is 00131:
+    the file stores the text it shows next to the number."""
+    ns = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+        'xmlns:number="urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    )
+
+    def cell(text, number=None, style=None, repeat=None):
+        attrs = f' office:value-type="float" office:value="{number}"' if number is not None else ""
+        attrs += f' table:style-name="{style}"' if style else ""
+        attrs += f' table:number-columns-repeated="{repeat}"' if repeat else ""
+        kind = "" if number is not None else ' office:value-type="string"'
+        return f"<table:table-cell{kind}{attrs}><text:p>{text}</text:p></table:table-cell>"
+
+    def row(*cells, repeat=None):
+        attrs = f' table:number-rows-repeated="{repeat}"' if repeat else ""
+        return f"<table:table-row{attrs}>{''.join(cells)}</table:table-row>"
+
+    rows = [
+        row(*(cell(h) for h in ("Reference", "Title", "Country", "Amount", "Currency", "Date"))),
+        row(
+            cell("00131", 131, "ce1"), cell("Padded"), cell("GHA"), cell("1000", 1000), cell("USD"), cell("2024-07-01")
+        ),
+        row(cell("", repeat=6), repeat=2),  # two blank rows
+        row(cell("P-9"), cell("GHA", repeat=2), cell("0042", 42, "ce1"), cell("USD"), cell("2024-07-01")),
+        row(cell("00132", 132), cell("Plain"), cell("GHA"), cell("1000", 1000), cell("USD"), cell("2024-07-01")),
+    ]
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} office:version="1.2">'
+        '<office:automatic-styles><number:number-style style:name="N5"><number:number '
+        'number:decimal-places="0" number:min-integer-digits="5"/></number:number-style>'
+        '<style:style style:name="ce1" style:family="table-cell" style:data-style-name="N5"/>'
+        "</office:automatic-styles><office:body><office:spreadsheet>"
+        f'<table:table table:name="Refs">{"".join(rows)}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    path = tmp_path / "refs.ods"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        archive.writestr("META-INF/manifest.xml", manifest)
+        archive.writestr("content.xml", content)
+    assert xlsx_formats.ods_padded_cells(path, ["Refs"]) == {"Refs": {1: [(0, 5)], 4: [(3, 4)]}}
+    records, problems, _ = _read(path)
+    assert not _errors(problems), problems
+    assert sorted(records) == ["00131", "132", "P-9"]
