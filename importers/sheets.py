@@ -48,11 +48,12 @@ from importers.records import (
     RecipientRecord,
     TransactionRecord,
 )
-from importers.xlsx_formats import padded_cells, padded_rows
+from importers.xlsx_formats import ods_padded_cells, padded_cells, padded_rows
 from registry import money
 from registry.errors import RegistryError, ValidationError
 from registry.extensions import db
 from registry.models import Country, PriorityArea, Region
+from registry.services import funding
 
 HEADER_SCAN_ROWS = 30
 PREVIEW_ROWS = 20
@@ -333,12 +334,19 @@ class Lookups:
 # -- headers -------------------------------------------------------------------
 
 _UNITS = [
-    (re.compile(r"\b(billions?|bn|milliards?)\b"), Decimal(1_000_000_000)),
-    (re.compile(r"\b(millions?|mn|mio|mln|millones|m)\b"), Decimal(1_000_000)),
+    (re.compile(r"\b(billions?|bn|milliards?|mds?|mil millones)\b"), Decimal(1_000_000_000)),
+    (re.compile(r"\b(millions?|mn|mio|mln|millones|m|meur|musd)\b"), Decimal(1_000_000)),
     (re.compile(r"\b(thousands?|000s?|000|k|milliers?|miles|keur|kusd)\b"), Decimal(1000)),
 ]
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d|21\d\d)\b")
 _SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+# Currency words of headers (after norm: "d'euros" is "deuros"); a unit word that names its
+# currency too (KEUR, MUSD).
+_CURRENCY_WORDS = {"euro": "EUR", "euros": "EUR", "deuros": "EUR", "keur": "EUR", "meur": "EUR"}
+_CURRENCY_WORDS |= {"kusd": "USD", "musd": "USD"}
+# "FCFA" is two currencies: the West African XOF (BCEAO) and the Central African XAF (BEAC).
+_CFA_WORDS = {"fcfa", "cfa", "f cfa", "francs cfa", "franc cfa"}
+CFA_CHOICE = "FCFA is two currencies: XOF (West Africa, BCEAO) or XAF (Central Africa, BEAC)"
 _FILLER = {
     "in",
     "en",
@@ -368,6 +376,7 @@ class Column:
     unit: Decimal = Decimal(1)
     currency: str | None = None
     detected: bool = True
+    cfa: bool = False  # the header says FCFA: XOF or XAF, the currency is not given
 
     @property
     def spec(self) -> str:
@@ -387,39 +396,53 @@ def parse_header(text: str) -> Column:
         _apply_extra(col, alias[1])
         return col
     rest = " " + n + " "
+    for words, replacement in ((" f cfa ", " fcfa "), (" francs cfa ", " fcfa "), (" franc cfa ", " fcfa ")):
+        rest = rest.replace(words, replacement)
     for pattern, factor in _UNITS:
         if pattern.search(rest):
-            rest = pattern.sub(" ", rest)
             col.unit = factor
+            for word in pattern.findall(rest):
+                col.currency = _CURRENCY_WORDS.get(word, col.currency)
+            rest = pattern.sub(" ", rest)
             break
     year = _YEAR.search(rest)
     if year:
         col.year = int(year.group(1))
         rest = _YEAR.sub(" ", rest)
-    words = []
+    words, kept = [], []
     for word in rest.split():
-        code = _SYMBOLS.get(word) or (word.upper() if len(word) == 3 and money.is_currency(word.upper()) else None)
+        code = (
+            _SYMBOLS.get(word)
+            or _CURRENCY_WORDS.get(word)
+            or (word.upper() if len(word) == 3 and money.is_currency(word.upper()) else None)
+        )
         if code:
             col.currency = code
-        elif word not in _FILLER:
-            words.append(word)
+        elif word in _CFA_WORDS:
+            col.cfa = True
+        else:
+            kept.append(word)
+            if word not in _FILLER:
+                words.append(word)
     rest = " ".join(words)
     if not rest:
         # "2021" alone, or "Amount (USD thousands)": a plain amount column.
         col.field = (
-            "amount" if (col.currency or col.unit != 1 or n.startswith(("amount", "montant", "monto"))) else "ignore"
+            "amount"
+            if (col.currency or col.cfa or col.unit != 1 or n.startswith(("amount", "montant", "monto")))
+            else "ignore"
         )
         if col.year and col.field == "ignore":
             col.field = "year_amount"
         return col
-    alias = column_aliases().get(rest)
+    # "Total cost": the filler words count when they make a header ("total" is one of them).
+    alias = column_aliases().get(" ".join(kept)) or column_aliases().get(rest)
     if alias and (alias[0] in AMOUNT_FIELDS or alias[0] == "need_amount"):
         col.field = alias[0]
         _apply_extra(col, alias[1])
     else:
+        # Not a column the reader knows; its unit and currency stay for a mapping that names it.
         col.year = None
-        col.unit = Decimal(1)
-        col.currency = None
     if col.field in WIDE_TYPES:
         col.tx_type = col.field
     return col
@@ -445,7 +468,7 @@ def parse_spec(spec: str, header: str, index: int) -> Column:
         )
     detected = parse_header(header)
     col = Column(index=index, header=header, field=base, detected=False)
-    col.unit, col.currency = detected.unit, detected.currency
+    col.unit, col.currency, col.cfa = detected.unit, detected.currency, detected.cfa
     if base in WIDE_TYPES:
         col.tx_type = base
         col.year = int(year) if year.strip().isdigit() else detected.year
@@ -616,11 +639,16 @@ class AmbiguousAmount(CellError):
         self.text, self.separator, self.currency = text, separator, currency
         self.as_thousands = Decimal(f"{sign}{whole}{fraction}")
         self.as_decimal = Decimal(f"{sign}{whole}.{fraction}")
-        super().__init__(
-            f"Ambiguous amount {text!r}: {self.as_thousands} if {_mark_name(separator)} separates thousands, "
-            f"or {_plain(self.as_decimal)} if it is the decimal mark, and the file's other amounts do not show "
-            f"which. Say how the file writes its decimal mark: {DECIMAL_HOW}",
-            "ambiguous_amount",
+        super().__init__(self.describe(), "ambiguous_amount")
+
+    def describe(self, factor: Decimal = Decimal(1), currency: str | None = None) -> str:
+        """The error, with both readings as they would be stored (the column's unit applied)."""
+        cur = f" {currency}" if currency else ""
+        return (
+            f"Ambiguous amount {self.text!r}: {_shown(self.as_thousands * factor)}{cur} if "
+            f"{_mark_name(self.separator)} separates thousands, or {_shown(self.as_decimal * factor)}{cur} if it "
+            f"is the decimal mark, and the file's other amounts do not show which. Say how the file writes its "
+            f"decimal mark: {DECIMAL_HOW}"
         )
 
 
@@ -630,7 +658,16 @@ def _plain(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _shown(value: Decimal) -> str:
+    """An amount for a message: _plain, its thousands set apart from five digits on (12500000
+    -> 12,500,000; 1250 stays 1250, which would read like the cell '1,250' it came from)."""
+    text = _plain(value)
+    whole, point, fraction = text.partition(".")
+    return f"{Decimal(whole):,}{point}{fraction}" if len(whole.lstrip("-")) > 4 else text
+
+
 _PLAIN_INTEGER = re.compile(r"-?\d+")
+_CFA_TEXT = re.compile(r"\b(?:francs? )?f ?cfa\b", re.IGNORECASE)
 # A plain number whose point can only be a decimal point: one, two or more than three digits
 # after it, or 0 or more than three digits before it. 12.500 (perhaps 12500) is not one.
 _POINT_DECIMAL = re.compile(r"-?(?:\d+(?:\.(?:\d\d?|\d{4,}))?|(?:0|\d{4,})\.\d+)")
@@ -650,6 +687,9 @@ def _amount_parts(text: str) -> tuple[str, bool, str | None, bool]:
     for symbol, code in (("US$", "USD"), ("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY")):
         if symbol in t:
             currency, t = code, t.replace(symbol, "")
+    cfa = _CFA_TEXT.search(t)
+    if cfa:
+        currency, t = "FCFA", t[: cfa.start()] + t[cfa.end() :]
     token = _CURRENCY_TOKEN.search(t)
     if token and money.is_currency(token.group(0).upper()):
         currency, t = token.group(0).upper(), t.replace(token.group(0), "")
@@ -1045,8 +1085,8 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> tuple[str, lis
                 {"sheet": ["Unknown sheet"]},
             )
         names = [wanted]
-    # Whole numbers Excel shows zero-padded (a reference 00123 typed in a cell formatted 00000).
-    padded = padded_cells(path, names) if fmt == "xlsx" else {}
+    # Whole numbers Excel (or an ODS file) shows zero-padded (a reference 00123 typed in a cell formatted 00000).
+    padded = padded_cells(path, names) if fmt == "xlsx" else ods_padded_cells(path, names) if fmt == "ods" else {}
     sheets = []
     for name in names:
         sheet = workbook.get_sheet_by_name(name)
@@ -1219,9 +1259,24 @@ def _amount_as_read(t: TransactionRecord) -> str:
     return f"{amount:,} {currency}".strip()
 
 
+def _places(currency: str) -> int | None:
+    """The decimals of a currency (0 for XOF, 2 for EUR), None for an unknown code."""
+    return money.minor_units(currency) if currency and money.is_currency(currency) else None
+
+
+_CURRENCY_SPELLINGS = {"EURO": "EUR", "EUROS": "EUR", "F CFA": "FCFA", "CFA": "FCFA", "FRANCS CFA": "FCFA"}
+# Codes that name no currency the registry can take, and what to write instead.
+_NOT_A_CODE = {
+    "FCFA": f"{CFA_CHOICE}. Write the one the amount is in",
+    "STD": "STD is the dobra of São Tomé and Príncipe before 2018; it was redenominated as STN "
+    "(1 STN = 1000 STD). Write STN, with amounts in old dobras divided by 1000",
+}
+
+
 def _currency_code(text: str) -> str:
-    """A currency as its ISO code ('$' -> USD, 'eur' -> EUR)."""
-    return _SYMBOLS.get(text.lower(), text).upper()
+    """A currency as its ISO code ('$' -> USD, 'eur' -> EUR, 'Euros' -> EUR, 'F CFA' -> FCFA)."""
+    code = _SYMBOLS.get(text.lower(), text).strip().upper()
+    return _CURRENCY_SPELLINGS.get(" ".join(code.split()), code)
 
 
 class SheetTransaction(TransactionRecord):
@@ -1265,6 +1320,7 @@ class SheetReader:
         self._tx_type_cache: dict[str, str | None] = {}
         self._recipient_cache: dict[tuple, list] = {}
         self._amount_cache: dict[str, tuple] = {}
+        self._sources: dict[str, bool] = {}  # funding source text -> known (see _check_source)
         # The decimal mark of a sheet's ambiguous amounts (12.500, 1,250), learnt from its
         # other amounts when the first such amount is met (see _learnt_mark).
         self._mark_source: tuple | None = None  # (reread, amount columns, header rows, semicolons)
@@ -1562,6 +1618,7 @@ class SheetReader:
         ).fullmatch
         amounts = [Decimal(t) if plain(t) else None for t in blk.amounts]
         named: dict[int, str] = {}
+        texts: list[int] = []  # the rows whose amount was read from text with separators or symbols
         notes, noted = self._amount_notes, {}
         for k, t in enumerate(blk.amounts):
             if t and amounts[k] is None:
@@ -1574,6 +1631,7 @@ class SheetReader:
                 parsed = self._amount_cache.get(t) or self._parse_amount(t)
                 amounts[k] = parsed[0]
                 if parsed[0] is not None:
+                    texts.append(k)
                     if parsed[1]:
                         named[k] = parsed[1]
                     if t in notes:
@@ -1585,6 +1643,17 @@ class SheetReader:
         codes = [c or fallback for c in codes]
         for k, name in named.items():
             codes[k] = _currency_code(blk.currencies[k] or name or col.currency or self.default_currency or "")
+        for k, code in enumerate(codes):
+            if code and (code in _NOT_A_CODE or not money.is_currency(code)):
+                ok[k] = False  # FCFA, STD: an error that says what to write; XYZ: its funding source checked
+        for k in texts:
+            # 1,250 XOF (no decimals: 1250), or more decimals than the currency has: the slow way
+            places = _places(codes[k])
+            if places is not None and (
+                (places == 0 and k in noted)
+                or amounts[k] != amounts[k].quantize(Decimal(1).scaleb(-places), "ROUND_DOWN")
+            ):
+                ok[k] = False
         dates = _lookup(blk.value_dates, self._caches["value_date"], self._date_or_none, blk.all_text)
         if col.year:
             year_date = dt.date(col.year, 7, 1)
@@ -1752,6 +1821,9 @@ class SheetReader:
                     self._header(used, "transaction_type"),
                     type_text,
                 )
+                # the row's other cells are checked all the same (their problems reported too)
+                if self._transaction(plan.amount_col, values["amount"], "commitment", values, used, sheet, rownum):
+                    self._check_source(values, used, sheet, rownum)
             else:
                 cells.append((plan.amount_col, values["amount"], tx_type))
         for c, text in wide_cells:
@@ -1767,22 +1839,48 @@ class SheetReader:
                 w[tx_type] = w.get(tx_type, Decimal(0)) + tx.amount
 
     def _transaction(self, c: Column, text: str, tx_type: str, values: dict, used, sheet, rownum) -> Any:
-        """One amount cell as a transaction, or None (reported, or an empty year of a wide layout)."""
+        """One amount cell as a transaction, or None (reported, or an empty year of a wide layout).
+
+        Every problem of the row's cells is reported, not only the first: a bad amount does not
+        hide a bad date, and a transaction dropped for one has its funding source checked too
+        (the import checks the funding sources of the transactions it is given)."""
+        ok = True
+        currency = ""
         if text.__class__ is NumText:  # a number cell: no separators, no symbols
             try:
-                amount, named = Decimal(text), None
+                amount: Decimal | None = Decimal(text)
             except InvalidOperation:
                 self.problem("error", "invalid_amount", f"{text!r} is not an amount", sheet, rownum, c.header, text)
-                return None
+                amount = None
+            currency = _currency_code(values.get("currency") or c.currency or self.default_currency or "")
+            if not self._known_code(currency, sheet, rownum, self._currency_column(values, used, c), text):
+                ok = False
         else:
-            amount, named = self._amount_cache.get(text) or self._parse_amount(text)
-            if amount is None:
-                self.problem("error", named[0], named[1], sheet, rownum, c.header, text)
-                return None
+            settled = self._settle(
+                text,
+                values.get("currency"),
+                c.currency or self.default_currency,
+                c.unit * self.unit,
+                (sheet, rownum, c.header),
+                self._currency_column(values, used, c),
+            )
+            amount, currency = settled if settled is not None else (None, "")
         if amount == 0 and c.tx_type:
             return None  # an empty year in a wide layout
-        currency = _currency_code(values.get("currency") or named or c.currency or self.default_currency or "")
-        if not currency:
+        ok = ok and amount is not None
+        if ok and not currency and c.cfa:
+            self.problem(
+                "error",
+                "ambiguous_currency",
+                f"No currency: the header {c.header!r} says FCFA, and {CFA_CHOICE}. Write XOF or XAF in the "
+                "header (or in a Currency column), or choose the currency of the file when uploading it",
+                sheet,
+                rownum,
+                c.header,
+                text,
+            )
+            ok = False
+        elif ok and not currency:
             self.problem(
                 "error",
                 "missing_currency",
@@ -1795,7 +1893,7 @@ class SheetReader:
                 c.header,
                 text,
             )
-            return None
+            ok = False
         if values.get("value_date"):
             when = self._date(values["value_date"], "value_date", used, sheet, rownum)
         elif c.year:
@@ -1806,11 +1904,13 @@ class SheetReader:
             self.problem(
                 "error", "missing_date", "No value date or year for this amount", sheet, rownum, c.header, text
             )
+            when = None
+        if not ok or when is None:
+            self._check_source(values, used, sheet, rownum)
             return None
-        if when is None:
-            return None
-        if text in self._amount_notes:
-            self._note_amount(text, currency, rownum, c.header, c.unit * self.unit)
+        if not money.is_currency(currency):
+            # The import refuses the unknown currency (XYZ) first, and would not say more.
+            self._check_source(values, used, sheet, rownum)
         return SheetTransaction(
             tx_type,
             amount * c.unit * self.unit if (c.unit != 1 or self.unit != 1) else amount,
@@ -1838,7 +1938,7 @@ class SheetReader:
         except AmbiguousAmount as exc:
             mark = self._learnt_mark()
             if mark is None and not self._mark_source[3]:
-                parsed = (None, (exc.code, str(exc)))
+                parsed = (None, (exc.code, str(exc), exc))
             elif mark == exc.separator:  # 1,250 in a file that writes 10,5: 1.25, perhaps wrongly
                 parsed = (exc.as_decimal, exc.currency)
                 self._amount_notes[text] = ("decimals", exc.separator, exc.as_decimal, exc.as_thousands)
@@ -1850,11 +1950,104 @@ class SheetReader:
                 if mark is None:  # nothing to go by but the semicolons: the point separates thousands
                     self._amount_notes[text] = ("assumed", exc.separator, exc.as_thousands, exc.as_decimal)
         except CellError as exc:
-            parsed = (None, (exc.code, str(exc)))
+            parsed = (None, (exc.code, str(exc), exc))
         if len(self._amount_cache) >= CACHE_LIMIT:
             self._amount_cache.clear()
         self._amount_cache[text] = parsed
         return parsed
+
+    def _settle(
+        self,
+        text: str,
+        given: str | None,
+        fallback: str | None,
+        factor: Decimal,
+        where: tuple,
+        currency_column: str | None = None,
+    ) -> tuple[Decimal, str] | None:
+        """(amount before the column's unit, currency) of a text amount cell, or None (reported).
+
+        The currency is the row's (``given``), else the one the cell names, else ``fallback``
+        (the column's, the file's). A currency without decimals (XOF, JPY) settles an amount that
+        reads both ways (1,250 XOF is 1250); errors quote the cell's own text."""
+        amount, named = self._amount_cache.get(text) or self._parse_amount(text)
+        if amount is None:
+            exc = named[2] if len(named) > 2 else None
+            if not isinstance(exc, AmbiguousAmount):
+                self.problem("error", named[0], named[1], *where, text)
+                return None
+            currency = _currency_code(given or exc.currency or fallback or "")
+            if _places(currency) == 0 and exc.as_decimal != exc.as_decimal.to_integral_value():
+                amount = exc.as_thousands
+                self._note_amount(
+                    text, currency, where[1], where[2], factor, ("currency", exc.separator, amount, exc.as_decimal)
+                )
+                return amount, currency
+            self.problem("error", exc.code, exc.describe(factor, currency or None), *where, text)
+            return None
+        currency = _currency_code(given or named or fallback or "")
+        if not self._known_code(currency, where[0], where[1], currency_column or where[2], text):
+            return None
+        note = self._amount_notes.get(text)
+        if note is not None:
+            how, separator, reading, other = note
+            if _places(currency) == 0 and reading != reading.to_integral_value() and other == other.to_integral_value():
+                amount, note = other, ("currency", separator, other, reading)
+            self._note_amount(text, currency, where[1], where[2], factor, note)
+        places = _places(currency)
+        stored = amount * factor
+        # (a plain 1000.50 XOF is left to the import's own check, which quotes it as it is)
+        exact = places is None or stored == stored.quantize(Decimal(1).scaleb(-places), rounding="ROUND_DOWN")
+        if not exact and (factor != 1 or not _PLAIN_NUMBER.fullmatch(text)):
+            self.problem(
+                "error",
+                "invalid_amount",
+                f"{text!r} is read as {_shown(stored)} {currency}, but {currency} amounts have "
+                f"{places or 'no'} decimals: correct the amount or its currency",
+                *where,
+                text,
+            )
+            return None
+        return amount, currency
+
+    def _currency_column(self, values: dict, used: list[Column], c: Column) -> str | None:
+        """The column a transaction's currency comes from: its row's Currency cell, else the amount's."""
+        return self._header(used, "currency") if values.get("currency") else c.header
+
+    def _check_source(self, values: dict, used: list[Column], sheet: str, rownum: int) -> None:
+        """Report an unknown funding source of a transaction the reader drops for another problem
+        (the import checks those of the transactions it is given, with the same message)."""
+        text = values.get("funding_source")
+        if not text:
+            return
+        if text not in self._sources:
+            self._sources[text] = funding.find_funding_source(text) is not None
+        if not self._sources[text]:
+            self.problem(
+                "error",
+                "invalid_funding_source",
+                f"Unknown funding source {text!r} (give its reference or exact name)",
+                sheet,
+                rownum,
+                self._header(used, "funding_source"),
+                text,
+            )
+
+    def _known_code(self, currency: str, sheet: str, rownum: int, column: str | None, text: str) -> bool:
+        """False (reported) for a currency that names none the registry can take (FCFA, STD)."""
+        why = _NOT_A_CODE.get(currency)
+        if why is None:
+            return True  # an unknown code (XYZ) is the import's to report
+        self.problem(
+            "error",
+            "ambiguous_currency" if currency == "FCFA" else "unknown_currency",
+            f"{'FCFA' if currency == 'FCFA' else repr(currency)} is not a currency code the registry takes: {why}",
+            sheet,
+            rownum,
+            column,
+            text,
+        )
+        return False
 
     def _start_amounts(self, sheet: Sheet, amount_cols: list[Column], header_row: int, first_rows: list) -> None:
         """Make ready to read a sheet's amounts: nothing learnt yet about its decimal mark."""
@@ -1900,12 +2093,18 @@ class SheetReader:
         return self._learnt[0]
 
     def _note_amount(
-        self, text: str, currency: str, row: int, column: str | None, factor: Decimal = Decimal(1)
+        self,
+        text: str,
+        currency: str,
+        row: int,
+        column: str | None,
+        factor: Decimal = Decimal(1),
+        note: tuple | None = None,
     ) -> None:
         """Count an amount read one of two ways, for the sheet's warning (see _amount_warnings);
         ``factor`` is the unit of its column (thousands, millions), so the warning gives the
-        amount as stored."""
-        how, separator, amount, other = self._amount_notes[text]
+        amount as stored; ``note`` is how it was read (else as the sheet's amounts say)."""
+        how, separator, amount, other = note or self._amount_notes[text]
         if how == "decimals" and (factor != 1 or not money.is_currency(currency) or money.minor_units(currency) >= 3):
             return  # 12.250 USD millions, or three decimals in KWD, are right; an unknown currency is an error
         if factor != 1:
@@ -1928,19 +2127,26 @@ class SheetReader:
             if how == "assumed":
                 role = "a thousands separator" if separator == "." else "the decimal mark"
                 message = (
-                    f"{text!r}{more} was read as {_plain(amount)} {currency}, with {_mark_name(separator)} as "
+                    f"{text!r}{more} was read as {_shown(amount)} {currency}, with {_mark_name(separator)} as "
                     f"{role}: the file's amounts do not settle its decimal mark, and files separated by "
                     f"semicolons are written where the decimal mark is a comma. If {text!r} means "
-                    f"{_plain(other_reading)} {currency}, {_declare('.')}"
+                    f"{_shown(other_reading)} {currency}, {_declare('.')}"
                 )
                 code = "decimal_mark_assumed"
+            elif how == "currency":
+                message = (
+                    f"{text!r}{more} was read as {_shown(amount)} {currency}, with {_mark_name(separator)} as a "
+                    f"thousands separator: {currency} amounts have no decimals, so it cannot be "
+                    f"{_shown(other_reading)}. If that is wrong, correct the amount or its currency"
+                )
+                code = "decimal_mark_by_currency"
             else:
                 _mark, example, proof_row, _column = self._learnt
                 message = (
-                    f"{text!r}{more} was read as {_plain(amount)} {currency}: the file writes {example!r} "
+                    f"{text!r}{more} was read as {_shown(amount)} {currency}: the file writes {example!r} "
                     f"(row {proof_row}), so {_mark_name(separator)} is its decimal mark. But {currency} amounts "
                     f"have {money.minor_units(currency)} decimals: if {text!r} means "
-                    f"{other_reading} {currency}, correct the file or {_declare(other)}"
+                    f"{_shown(other_reading)} {currency}, correct the file or {_declare(other)}"
                 )
                 code = "decimal_mark_doubtful"
             self.problem("warning", code, message, sheet, row, column, text)
@@ -2051,24 +2257,16 @@ class SheetReader:
         if values.get("need_amount"):
             col = next(c for c in columns if c.field == "need_amount")
             text = values["need_amount"]
+            fallback = col.currency or values.get("currency") or self.default_currency
             if text.__class__ is NumText:  # a number cell: never read as a text that looks the same
-                amount, cur = Decimal(text), None
+                settled = Decimal(text), _currency_code(values.get("need_currency") or fallback or "")
             else:
-                amount, cur = self._amount_cache.get(text) or self._parse_amount(text)
-            if amount is None:
-                self.problem("error", cur[0], cur[1], sheet, rownum, col.header, text)
-            else:
-                rec.need_amount = amount * col.unit * self.unit
-                rec.need_currency = (
-                    values.get("need_currency")
-                    or cur
-                    or col.currency
-                    or values.get("currency")
-                    or self.default_currency
-                    or ""
-                ).upper()
-                if text in self._amount_notes:
-                    self._note_amount(text, rec.need_currency, rownum, col.header)
+                settled = self._settle(
+                    text, values.get("need_currency"), fallback, col.unit * self.unit, (sheet, rownum, col.header)
+                )
+            if settled is not None:
+                rec.need_amount = settled[0] * col.unit * self.unit
+                rec.need_currency = settled[1]
 
     def _recipients(self, values, columns, sheet, rownum) -> list[tuple[tuple, RecipientRecord]]:
         out = []

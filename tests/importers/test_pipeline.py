@@ -200,3 +200,33 @@ def test_readers_plug_in_by_content_detection(app, actor, make_org):
         assert committed.status == "committed" and calls == ["a.xml", "a.xml"]
     finally:
         pipeline.READERS.pop("fake-xml")
+
+
+def test_every_problem_of_a_row_is_reported_not_only_the_first(app, actor, make_org):
+    from tests.importers.helpers import csv_bytes
+
+    org = make_org(ref="DON-ROW")
+    header = ["Project reference", "Title", "Country", "Transaction type", "Amount", "Currency", "Value date"]
+    header.append("Funding source")
+    rows = [
+        header,
+        ["Q-03", "Three", "Ghana", "commitment", "1O00", "USD", "2024-13-01", "No such fund"],
+        ["Q-05", "Two", "Ghana", "commitment", "1000", "USD", "2024-13-01", "No such fund"],
+        ["Q-06", "Two", "Ghana", "commitment", "1000", "XYZ", "2024-03-01", "No such fund"],
+        ["Q-07", "Two", "Ghana", "gift", "1O00", "USD", "2024-03-01", "No such fund"],
+    ]
+    batch = pipeline.run_import("sheet", "rows.csv", csv_bytes(rows), org, actor)
+    assert batch.status == "failed"
+    got = sorted((p["row"], p["code"]) for p in batch.problems if p["severity"] == "error")
+    assert got == [
+        (2, "invalid_amount"),
+        (2, "invalid_date"),
+        (2, "invalid_funding_source"),
+        (3, "invalid_date"),
+        (3, "invalid_funding_source"),
+        (4, "invalid_currency"),
+        (4, "invalid_funding_source"),
+        (5, "invalid_amount"),
+        (5, "invalid_funding_source"),
+        (5, "unknown_transaction_type"),
+    ], batch.problems

@@ -451,14 +451,14 @@ def test_a_semicolon_files_comma_is_its_decimal_mark_and_units_count_in_the_warn
     assert _amounts(records) == [Decimal("1250")]  # 1.25 thousand euros
     [note] = [p for p in problems if p.code == "decimal_mark_assumed"]
     assert "read as 1250 EUR, with the comma as the decimal mark" in note.message
-    assert "means 1250000 EUR" in note.message
+    assert "means 1,250,000 EUR" in note.message
 
     rows[1][4] = "12.500"
     path.write_bytes(csv_bytes(rows, ";"))
     records, problems, _ = _read(path)
     assert _amounts(records) == [Decimal("12500000")]
     [note] = [p for p in problems if p.code == "decimal_mark_assumed"]
-    assert "read as 12500000 EUR, with the point as a thousands separator" in note.message
+    assert "read as 12,500,000 EUR, with the point as a thousands separator" in note.message
 
     # In a column of millions, 12.250 beside 1.5 is 12.25 million: no doubt to raise
     rows = [
@@ -491,7 +491,7 @@ def test_european_thousands_in_a_semicolon_file(app, tmp_path):
         "Montant",
         "12.500",
     )
-    assert "and 1 more amount like it" in note.message and "12500 EUR" in note.message
+    assert "and 1 more amount like it" in note.message and "12,500 EUR" in note.message
     assert "means 12.5" in note.message and "--decimal ." in note.message
 
     # The file's own evidence settles it, anywhere in the file: no warning.
@@ -525,7 +525,7 @@ def test_a_comma_file_without_evidence_makes_ambiguous_amounts_errors(app, tmp_p
         "Amount",
         "1,250",
     )
-    assert "1250 if the comma separates thousands, or 1.25 if it is the decimal mark" in error.message
+    assert "1250 USD if the comma separates thousands, or 1.25 USD if it is the decimal mark" in error.message
     records, problems, _ = _read(path, {"decimal": "."})
     assert not _errors(problems) and _amounts(records) == [Decimal("1250"), Decimal("2500")]
     # an amount far down the file (read the fast way) is evidence too
@@ -903,3 +903,192 @@ def test_the_preview_reads_each_sheet_of_a_workbook(app, tmp_path):
     assert not _errors(problems)
     assert info["preview"]["2023"]["rows"][0]["read"] == "commitment 100.00 USD on 2023-05-01"
     assert info["preview"]["2024"]["rows"][0]["read"] == "disbursement 200.00 USD on 2024-05-01"
+
+
+@pytest.mark.parametrize(
+    "header, field, unit, currency",
+    [
+        ("Montant (en milliers d'euros)", "amount", 1000, "EUR"),
+        ("Amount (thousands of euros)", "amount", 1000, "EUR"),
+        ("Montant (millions d'euros)", "amount", 1_000_000, "EUR"),
+        ("Montant (millions FCFA)", "amount", 1_000_000, None),
+        ("Montant (Mds EUR)", "amount", 1_000_000_000, "EUR"),
+        ("Montant (en KEUR)", "amount", 1000, "EUR"),
+        ("Monto (mil millones de euros)", "amount", 1_000_000_000, "EUR"),
+        ("Amount ('000 USD)", "amount", 1000, "USD"),
+        ("Coût total (EUR milliers)", "need_amount", 1000, "EUR"),
+        ("Coût total (EUR)", "need_amount", 1, "EUR"),
+        ("Total cost (EUR)", "need_amount", 1, "EUR"),
+        ("Total cost (USD thousands)", "need_amount", 1000, "USD"),
+    ],
+)
+def test_header_units_and_currencies_in_words(app, header, field, unit, currency):
+    col = parse_header(header)
+    assert (col.field, col.unit, col.currency) == (field, Decimal(unit), currency)
+
+
+def test_a_column_mapped_by_hand_keeps_the_unit_its_header_names(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Financement (en milliers d'euros)", "Date"]
+    path = tmp_path / "m.csv"
+    path.write_bytes(csv_bytes([header, ["K-06", "T", "Mali", "engagement", "1 250", "15/03/2024"]], ";"))
+    mapping = {"columns": {"Financement (en milliers d'euros)": "amount"}}
+    records, problems, _ = _read(path, {"mapping": mapping})
+    assert not _errors(problems), problems
+    t = records["K-06"].transactions[0]
+    assert (t.amount, t.currency) == (Decimal("1250000"), "EUR")
+
+
+def test_fcfa_in_a_header_keeps_the_unit_and_asks_xof_or_xaf(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant (millions FCFA)", "Date de valeur"]
+    path = tmp_path / "f.csv"
+    path.write_bytes(csv_bytes([header, ["K-08", "T", "Burkina Faso", "engagement", "125", "15/03/2024"]], ";"))
+    _records, problems, _ = _read(path)
+    [error] = _errors(problems)
+    assert error.code == "ambiguous_currency" and "XOF" in error.message and "XAF" in error.message
+    records, problems, _ = _read(path, {"currency": "XOF"})
+    assert not _errors(problems), problems
+    t = records["K-08"].transactions[0]
+    assert (t.amount, t.currency) == (Decimal("125000000"), "XOF")
+
+
+def test_the_need_columns_unit_counts_in_its_decimal_mark_warning(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant (EUR)", "Date", "Besoin (EUR milliers)"]
+    path = tmp_path / "need.csv"
+    path.write_bytes(csv_bytes([header, ["K-11", "T", "Togo", "engagement", "250", "15/03/2024", "12.500"]], ";"))
+    records, problems, _ = _read(path)
+    assert not _errors(problems), problems
+    assert records["K-11"].need_amount == Decimal("12500000")
+    [note] = [p for p in problems if p.code == "decimal_mark_assumed"]
+    assert "read as 12,500,000 EUR" in note.message and "means 12,500 EUR" in note.message
+
+
+def test_the_ambiguous_amount_error_gives_both_readings_in_the_columns_unit(app, tmp_path):
+    header = ["Project reference", "Title", "Country", "Transaction type", "Amount (EUR thousands)", "Date"]
+    path = tmp_path / "amb.csv"
+    path.write_bytes(csv_bytes([header, ["K-12", "T", "Togo", "commitment", "12.500", "2024-03-15"]]))
+    _records, problems, _ = _read(path)
+    [error] = _errors(problems)
+    assert error.code == "ambiguous_amount"
+    assert "12,500,000 EUR if the point separates thousands, or 12,500 EUR if it is the decimal mark" in error.message
+
+
+def test_a_currency_without_decimals_settles_an_amount_that_reads_both_ways(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant", "Devise", "Date de valeur"]
+    rows = [header, ["X-01", "T", "Côte d'Ivoire", "engagement", "1,250", "XOF", "15/03/2024"]]
+    for delimiter in (";", ","):
+        path = tmp_path / "xof.csv"
+        path.write_bytes(csv_bytes(rows, delimiter))
+        records, problems, _ = _read(path)
+        assert not _errors(problems), problems
+        assert records["X-01"].transactions[0].amount == Decimal("1250")
+        [note] = [p for p in problems if p.code == "decimal_mark_by_currency"]
+        assert note.value == "1,250" and "XOF amounts have no decimals" in note.message
+
+
+def test_an_amount_with_more_decimals_than_its_currency_is_quoted_as_written(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant", "Devise", "Date de valeur"]
+    rows = [header, ["X-02", "T", "Côte d'Ivoire", "engagement", "1 250,5", "XOF", "15/03/2024"]]
+    path = tmp_path / "xof.csv"
+    path.write_bytes(csv_bytes(rows, ";"))
+    _records, problems, _ = _read(path)
+    [error] = _errors(problems)
+    assert error.message.startswith("'1 250,5' is read as 1250.5 XOF, but XOF amounts have no decimals")
+
+
+def test_currency_spellings_euros_fcfa_and_the_old_dobra(app, tmp_path):
+    header = ["Référence", "Titre", "Pays", "Type de transaction", "Montant", "Devise", "Date de valeur"]
+    rows = [
+        header,
+        ["E-1", "T", "Mali", "engagement", "100", "EURO", "15/03/2024"],
+        ["E-2", "T", "Mali", "engagement", "200", "euros", "15/03/2024"],
+        ["C-1", "T", "Niger", "engagement", "50 000 000", "FCFA", "15/03/2024"],
+        ["C-2", "T", "Niger", "engagement", "12 500 000 F CFA", "", "15/03/2024"],
+        ["S-1", "T", "Sao Tome and Principe", "engagement", "24500", "STD", "15/03/2016"],
+    ]
+    path = tmp_path / "cur.csv"
+    path.write_bytes(csv_bytes(rows, ";"))
+    records, problems, _ = _read(path)
+    assert [(t.amount, t.currency) for r in ("E-1", "E-2") for t in records[r].transactions] == [
+        (Decimal("100"), "EUR"),
+        (Decimal("200"), "EUR"),
+    ]
+    errors = {p.location.row: p for p in _errors(problems)}
+    assert sorted(errors) == [4, 5, 6]
+    for row in (4, 5):
+        assert errors[row].code == "ambiguous_currency" and "XOF (West Africa, BCEAO) or XAF" in errors[row].message
+    assert "Write STN" in errors[6].message
+
+
+def test_zero_padded_formats_with_spaces_locales_and_text_show_as_excel_shows_them(app, tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Reference", "Title", "Country", "Amount", "Currency", "Date"])
+    formats = ["00000_)", "[$-409]00000", '"NCA-"00000', "00000_);(00000)", "@", "0"]
+    for i, fmt in enumerate(formats):
+        ws.append([120 + i, f"Format {fmt}", "GHA", 1000, "USD", dt.date(2024, 7, 1)])
+        ws.cell(row=ws.max_row, column=1).number_format = fmt
+    wb.save(tmp_path / "formats.xlsx")
+    records, problems, _ = _read(tmp_path / "formats.xlsx")
+    assert not _errors(problems), problems
+    assert sorted(records) == ["00120", "00121", "00123", "124", "125", "NCA-00122"]
+
+
+def test_ods_numbers_shown_with_leading_zeros_keep_them(app, tmp_path):
+    """An ODS number cell shown as 00131 (its style's minimum of five integer digits) is 00131:
+    the file stores the text it shows next to the number."""
+    ns = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" '
+        'xmlns:number="urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    )
+
+    def cell(text, number=None, style=None, repeat=None):
+        attrs = f' office:value-type="float" office:value="{number}"' if number is not None else ""
+        attrs += f' table:style-name="{style}"' if style else ""
+        attrs += f' table:number-columns-repeated="{repeat}"' if repeat else ""
+        kind = "" if number is not None else ' office:value-type="string"'
+        return f"<table:table-cell{kind}{attrs}><text:p>{text}</text:p></table:table-cell>"
+
+    def row(*cells, repeat=None):
+        attrs = f' table:number-rows-repeated="{repeat}"' if repeat else ""
+        return f"<table:table-row{attrs}>{''.join(cells)}</table:table-row>"
+
+    rows = [
+        row(*(cell(h) for h in ("Reference", "Title", "Country", "Amount", "Currency", "Date"))),
+        row(
+            cell("00131", 131, "ce1"), cell("Padded"), cell("GHA"), cell("1000", 1000), cell("USD"), cell("2024-07-01")
+        ),
+        row(cell("", repeat=6), repeat=2),  # two blank rows
+        row(cell("P-9"), cell("GHA", repeat=2), cell("0042", 42, "ce1"), cell("USD"), cell("2024-07-01")),
+        row(cell("00132", 132), cell("Plain"), cell("GHA"), cell("1000", 1000), cell("USD"), cell("2024-07-01")),
+    ]
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} office:version="1.2">'
+        '<office:automatic-styles><number:number-style style:name="N5"><number:number '
+        'number:decimal-places="0" number:min-integer-digits="5"/></number:number-style>'
+        '<style:style style:name="ce1" style:family="table-cell" style:data-style-name="N5"/>'
+        "</office:automatic-styles><office:body><office:spreadsheet>"
+        f'<table:table table:name="Refs">{"".join(rows)}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    path = tmp_path / "refs.ods"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet", zipfile.ZIP_STORED)
+        archive.writestr("META-INF/manifest.xml", manifest)
+        archive.writestr("content.xml", content)
+    assert xlsx_formats.ods_padded_cells(path, ["Refs"]) == {"Refs": {1: [(0, 5)], 4: [(3, 4)]}}
+    records, problems, _ = _read(path)
+    assert not _errors(problems), problems
+    assert sorted(records) == ["00131", "132", "P-9"]
