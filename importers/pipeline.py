@@ -787,39 +787,47 @@ def _load_existing(org_id: int, refs: list[str]) -> dict[str, _Candidate]:
 
 
 def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
-    """Column values of a transaction, validated as add_transaction validates them."""
+    """Column values of a transaction, validated as add_transaction validates them.
+
+    Every bad value is reported, not only the first: the ValidationError raised maps each
+    field to its message (and its message joins them)."""
+    found: dict[str, str] = {}
     tx_type = _TX_TYPES.get(str(t.type).strip().lower())
     if tx_type is None:
-        raise ValidationError(
-            f"Unknown transaction type {t.type!r} (pledge, commitment, disbursement, expenditure, incoming_funds)",
-            {"type": ["Unknown transaction type"]},
+        found["type"] = (
+            f"Unknown transaction type {t.type!r} (pledge, commitment, disbursement, expenditure, incoming_funds)"
         )
     currency = str(t.currency or "").strip().upper()
     if not currency:
-        raise ValidationError("The currency is missing", {"currency": ["Required"]})
-    if not money.is_currency(currency):
-        raise ValidationError(f"Unknown currency {currency!r}", {"currency": ["Not an ISO 4217 currency code"]})
+        found["currency"] = "The currency is missing"
+    elif not money.is_currency(currency):
+        found["currency"] = f"Unknown currency {currency!r}"
     if t.value_date is None:
-        raise ValidationError("The value date is missing", {"value_date": ["Required"]})
-    amount = money.parse_amount(t.amount, currency)
-    conversion = resolver.usd(amount, currency, t.value_date)
+        found["value_date"] = "The value date is missing"
+    amount = conversion = None
+    if "currency" not in found:
+        try:
+            amount = money.parse_amount(t.amount, currency)
+            if t.value_date is not None:
+                conversion = resolver.usd(amount, currency, t.value_date)
+        except RegistryError as exc:
+            found.setdefault(next(iter(exc.errors), "amount") if exc.errors else "amount", exc.message)
     source_id = provider_id = None
     if t.funding_source:
         source_id = resolver.source(t.funding_source)
         if source_id is None:
-            raise ValidationError(
-                f"Unknown funding source {t.funding_source!r} (give its reference or exact name)",
-                {"funding_source": ["No such funding source"]},
-            )
+            found["funding_source"] = f"Unknown funding source {t.funding_source!r} (give its reference or exact name)"
     if t.provider_org:
         provider_id = resolver.org(t.provider_org)
         if provider_id is None:
-            raise ValidationError(
-                f"Unknown organisation {t.provider_org!r} (give its reference, IATI identifier or exact name)",
-                {"provider_org": ["No such organisation"]},
+            found["provider_org"] = (
+                f"Unknown organisation {t.provider_org!r} (give its reference, IATI identifier or exact name)"
             )
-    elif not t.provider_unknown:
+    elif not t.provider_unknown and tx_type is not None:
         provider_id = resolver.provider(tx_type, source_id)
+    if found:
+        raise ValidationError("; ".join(found.values()), {name: [message] for name, message in found.items()})
+    assert amount is not None and conversion is not None and t.value_date is not None
     return {
         "funding_source_id": source_id,
         "provider_org_id": provider_id,
@@ -1047,14 +1055,18 @@ class _Run:
                     rows.append(tx_row(t))
                 except RegistryError as exc:
                     bad = True
-                    name = next(iter(exc.errors), "amount") if exc.errors else "amount"
-                    column = t.location.column if name == "amount" else rec.columns.get(name, t.location.column)
-                    value = {
-                        "type": t.type,
-                        "currency": t.currency,
-                        "funding_source": t.funding_source,
-                    }.get(name, t.amount)
-                    self.error(f"invalid_{name}", exc.message, t.location, value, column)
+                    fields = exc.errors or {"amount": [exc.message]}
+                    for name, messages in fields.items():
+                        column = t.location.column if name == "amount" else rec.columns.get(name, t.location.column)
+                        value = {
+                            "type": t.type,
+                            "currency": t.currency,
+                            "funding_source": t.funding_source,
+                            "provider_org": t.provider_org,
+                            "value_date": None,
+                        }.get(name, t.amount)
+                        message = exc.message if len(fields) == 1 else str(messages[0])
+                        self.error(f"invalid_{name}", message, t.location, value, column)
             if bad or candidate is None:
                 continue
             if current is None:

@@ -1908,9 +1908,8 @@ class SheetReader:
         if not ok or when is None:
             self._check_source(values, used, sheet, rownum)
             return None
-        if not money.is_currency(currency):
-            # The import refuses the unknown currency (XYZ) first, and would not say more.
-            self._check_source(values, used, sheet, rownum)
+        # A transaction passed on (an unknown currency such as XYZ included) has all its
+        # values checked by the import, its funding source too.
         return SheetTransaction(
             tx_type,
             amount * c.unit * self.unit if (c.unit != 1 or self.unit != 1) else amount,

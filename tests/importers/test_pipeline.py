@@ -230,3 +230,22 @@ def test_every_problem_of_a_row_is_reported_not_only_the_first(app, actor, make_
         (5, "invalid_funding_source"),
         (5, "unknown_transaction_type"),
     ], batch.problems
+
+
+def test_every_bad_value_of_a_transaction_is_reported_by_the_import(app, actor, make_org):
+    """A transaction the reader passes on (its cells read well) is validated value by value:
+    an unknown currency, funding source and provider are three problems, not the first one."""
+    from tests.importers.helpers import csv_bytes
+
+    org = make_org(ref="DON-VALUES")
+    header = ["Project reference", "Title", "Country", "Amount", "Currency", "Value date", "Funding source", "Provider"]
+    rows = [header, ["V-01", "One", "Ghana", "1000", "XYZ", "2024-03-01", "No such fund", "No such donor"]]
+    batch = pipeline.run_import("sheet", "values.csv", csv_bytes(rows), org, actor)
+    assert batch.status == "failed"
+    got = {(p["code"], p["column"]): p["message"] for p in batch.problems if p["severity"] == "error"}
+    assert set(got) == {
+        ("invalid_currency", "Currency"),
+        ("invalid_funding_source", "Funding source"),
+        ("invalid_provider_org", "Provider"),
+    }, batch.problems
+    assert got[("invalid_provider_org", "Provider")].startswith("Unknown organisation 'No such donor'")
