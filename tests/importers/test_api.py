@@ -89,7 +89,7 @@ def test_the_422_lists_the_problems_of_every_row(client, donor):
         header,
         ["N-07", "A", "Wakanda", "100", "commitment", "60000", "USD", "2024-03-01"],
         ["N-08", "B", "Kenya", "-5", "commitment", "10", "USD", "2024-03-01"],
-        ["N-10", "D", "Kenya", "100", "commitment", "10", "XXX", "2024-03-01"],
+        ["N-10", "D", "Kenya", "100", "commitment", "10", "EUX", "2024-03-01"],
         ["N-11", "", "Kenya", "100", "commitment", "10", "USD", "2024-03-01"],
         ["N-12", "E", "Kenya", "60", "commitment", "10", "USD", "2024-03-01"],
         ["N-12", "E", "Wakanda", "40", "commitment", "10", "USD", "2024-03-01"],
@@ -100,7 +100,7 @@ def test_the_422_lists_the_problems_of_every_row(client, donor):
         "row 2, column 'Recipient country': Unknown country 'Wakanda'",
         "row 3, column 'Country share (%)': Share -5 must be above 0 and at most 100",
         "row 7, column 'Recipient country': Unknown country 'Wakanda'",
-        "row 4, column 'Currency': Unknown currency 'XXX'",
+        "row 4, column 'Currency': Unknown currency 'EUX'",
         "row 5, column 'Project title': A project title is required",
     ]  # N-12's 60 % alone is no error of its own: Wakanda's 40 % could not be read
 

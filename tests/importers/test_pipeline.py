@@ -82,7 +82,7 @@ def test_every_problem_of_every_record_is_reported(app, actor, make_org):
     read_error = pipeline._problem("error", "unknown_country", "Unknown country 'Wakanda'", Location(row=2))
     shares = _record("P1", title="")  # no title and shares that break two rules ...
     shares.recipients = [RecipientRecord(country="KEN", share=Decimal(-20)), RecipientRecord("UGA", share=Decimal(120))]
-    shares.transactions[0].currency = "XXX"  # ... and a transaction with an unknown currency
+    shares.transactions[0].currency = "EUX"  # ... and a transaction with an unknown currency (a typo of EUR)
     incomplete = _record("P2", countries=(("KEN", None),))
     incomplete.recipients[0].share = Decimal(60)  # 40 % went to a country the reader did not know
     incomplete.incomplete.add("recipients")
@@ -95,7 +95,7 @@ def test_every_problem_of_every_record_is_reported(app, actor, make_org):
         "A project title is required",
         "Share -20 must be above 0 and at most 100",
         "Share 120 must be above 0 and at most 100",
-        "Unknown currency 'XXX'",
+        "Unknown currency 'EUX'",
     ]  # and not that P2's remaining 60 % fall short of 100
     assert batch.counts["errors"] == 5
 
