@@ -639,43 +639,24 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
         key += tuple(r.weight for r in rec.recipients)  # the weights make the shares
     if "recipients" in rec.incomplete:
         key += ("incomplete",)
-    try:
-        found = ref.recipient_lists.get(key)
-        if found is None:
-            recipients = _recipients(rec, ref)
-            found = ref.recipient_lists[key] = (recipients, _recipients_json(recipients))
+    found = _remembered(ref.recipient_lists, key, failed, lambda: _with_json(_recipients(rec, ref), _recipients_json))
+    if found is not _MISSING:
         p.recipients, p._recipients_json = found
         p._recipients_src = p.recipients
-    except RegistryError as exc:
-        failed.append(exc)
     key = tuple((a.code, a.share, a.inferred) for a in rec.areas)
     if "areas" in rec.incomplete:
         key += ("incomplete",)
-    try:
-        found = ref.area_lists.get(key)
-        if found is None:
-            areas = _areas(rec, ref)
-            found = ref.area_lists[key] = (areas, _areas_json(areas))
+    found = _remembered(ref.area_lists, key, failed, lambda: _with_json(_areas(rec, ref), _areas_json))
+    if found is not _MISSING:
         p.areas, p._areas_json = found
         p._areas_src = p.areas
-    except RegistryError as exc:
-        failed.append(exc)
-    key = tuple(rec.sectors)
-    try:
-        sectors = ref.sector_lists.get(key)
-        if sectors is None:
-            sectors = ref.sector_lists[key] = _sectors(rec)
-        p.sectors = sectors
-    except RegistryError as exc:
-        failed.append(exc)
-    key = tuple(rec.wsis_action_lines)
-    try:
-        lines = ref.action_lines.get(key)
-        if lines is None:
-            lines = ref.action_lines[key] = project_service._action_lines(list(rec.wsis_action_lines))
-        p.wsis_action_lines = lines
-    except RegistryError as exc:
-        failed.append(exc)
+    found = _remembered(ref.sector_lists, tuple(rec.sectors), failed, lambda: _sectors(rec))
+    if found is not _MISSING:
+        p.sectors = found
+    lines = tuple(rec.wsis_action_lines)
+    found = _remembered(ref.action_lines, lines, failed, lambda: project_service._action_lines(list(lines)))
+    if found is not _MISSING:
+        p.wsis_action_lines = found
     if rec.need_amount is not None:
         try:
             # The service's own need rule (decimals, sign, conversion at the start date).
@@ -784,6 +765,22 @@ def _load_existing(org_id: int, refs: list[str]) -> dict[str, _Candidate]:
         for pid, code, ppm in db.session.execute(stmt):
             by_id[pid].sectors.append((code, ppm))
     return existing
+
+
+def _remembered(cache: dict, key: Any, failed: list, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per key of ``cache``. A RegistryError goes to ``failed`` and is not
+    remembered (a bad list is validated, and reported, every time); _MISSING is returned then."""
+    found = cache.get(key, _MISSING)
+    if found is _MISSING:
+        try:
+            found = cache[key] = compute()
+        except RegistryError as exc:
+            failed.append(exc)
+    return found
+
+
+def _with_json(values: list, to_json: Callable[[list], Any]) -> tuple[list, Any]:
+    return values, to_json(values)
 
 
 def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
