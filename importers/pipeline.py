@@ -418,6 +418,7 @@ class _Candidate:
     areas: list[tuple[str, int, bool]] = field(default_factory=list)  # sorted by code
     sectors: list[tuple[str, int | None]] = field(default_factory=list)  # sorted by code
     wsis_action_lines: str = ""
+    other_identifiers: str = ""  # newline-separated aliases (IATI other-identifier)
     need_minor: int | None = None
     need_currency: str | None = None
     need_usd_minor: int | None = None

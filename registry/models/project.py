@@ -31,11 +31,14 @@ SHARE_WHOLE = 1_000_000
 
 
 class ProjectRecipient(db.Model):
-    """One recipient of a project: a country, or a region when no country is named."""
+    """One recipient of a project: a country, or a region when no country is named.
+
+    A row with neither is the share a source gave to an empty or unknown recipient: it stays
+    unallocated in reports rather than being handed to the other recipients."""
 
     __tablename__ = "project_recipients"
     __table_args__ = (
-        CheckConstraint("(country_iso3 IS NULL) <> (region_code IS NULL)", name="country_or_region"),
+        CheckConstraint("country_iso3 IS NULL OR region_code IS NULL", name="country_or_region"),
         CheckConstraint("share_ppm > 0 AND share_ppm <= 1000000", name="share_range"),
         UniqueConstraint("project_id", "country_iso3", "region_code"),
         Index("ix_project_recipients_country", "country_iso3", "project_id"),
@@ -125,6 +128,8 @@ class Project(db.Model):
     need_date: Mapped[dt.date | None] = mapped_column(Date)
     # Comma-separated WSIS action line codes (C1..C11), kept small and ordered.
     wsis_action_lines: Mapped[str] = mapped_column(String(60), default="")
+    # Other identifiers of the activity (IATI other-identifier), newline-separated: aliases.
+    other_identifiers: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Pipeline projects: what the recipient asks for, and whom to contact.
     instrument_sought: Mapped[Instrument | None] = mapped_column(enum_column(Instrument, "instrument_sought"))
     contact_name: Mapped[str | None] = mapped_column(String(200))

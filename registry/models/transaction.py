@@ -21,6 +21,7 @@ class Transaction(db.Model):
     __tablename__ = "transactions"
     __table_args__ = (
         CheckConstraint("usd_rate_date IS NULL OR usd_minor IS NOT NULL", name="usd_has_rate"),
+        CheckConstraint("recipient_country_iso3 IS NULL OR recipient_region_code IS NULL", name="one_recipient"),
         Index("ix_transactions_project_type", "project_id", "type"),
         # Only the flows that name a source (most do not); every look-up gives one.
         Index(
@@ -44,10 +45,20 @@ class Transaction(db.Model):
     finance_type: Mapped[str | None] = mapped_column(String(8))
     aid_type: Mapped[str | None] = mapped_column(String(8))
     description: Mapped[str] = mapped_column(String(1000), default="")
-    # USD value at the ECB rate of the value date; the rate (USD per unit) and its date.
-    usd_minor: Mapped[int] = mapped_column(BigInteger)
-    usd_rate: Mapped[str] = mapped_column(String(40))
-    usd_rate_date: Mapped[dt.date] = mapped_column(Date)
+    # USD value at the rate of the value date; the rate (USD per unit), its date and its source
+    # (RATE_SOURCES in registry.money). All empty when no source can convert the flow (a
+    # currency no source has, an impossible date): the flow is kept in its own currency.
+    usd_minor: Mapped[int | None] = mapped_column(BigInteger)
+    usd_rate: Mapped[str | None] = mapped_column(String(40))
+    usd_rate_date: Mapped[dt.date | None] = mapped_column(Date)
+    usd_rate_source: Mapped[str | None] = mapped_column(String(16))
+    # A recipient given on the flow itself (IATI transaction recipient-country/-region): it
+    # wins over the project's recipient shares for this flow.
+    recipient_country_iso3: Mapped[str | None] = mapped_column(ForeignKey("countries.iso3"))
+    recipient_region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))
+    # False while a flow recorded against another organisation's funding source waits for
+    # that organisation's confirmation.
+    confirmed: Mapped[bool] = mapped_column(default=True, server_default=text("1"))
     import_batch_id: Mapped[int | None] = mapped_column(
         ForeignKey("import_batches.id", ondelete="SET NULL"), index=True
     )
@@ -62,8 +73,8 @@ class Transaction(db.Model):
         return from_minor(self.amount_minor, self.currency)
 
     @property
-    def usd_amount(self) -> Decimal:
-        return from_minor(self.usd_minor, "USD")
+    def usd_amount(self) -> Decimal | None:
+        return None if self.usd_minor is None else from_minor(self.usd_minor, "USD")
 
     def __repr__(self) -> str:
         return f"<Transaction {self.type} {self.amount} {self.currency} {self.value_date}>"

@@ -1,5 +1,7 @@
 """Column helpers shared by the models."""
 
+from __future__ import annotations
+
 import datetime as dt
 from enum import StrEnum
 
@@ -75,19 +77,67 @@ class ProjectStatus(StrEnum):
 
 
 class TransactionType(StrEnum):
-    """Money flows, following IATI transaction types (code in ``iati_code``)."""
+    """Money flows: the 13 IATI 2.03 transaction types (code in ``iati_code``).
+
+    ``pledge`` is the outgoing pledge (IATI 12); incoming commitments and pledges (11, 13)
+    are what an implementer receives, not what a donor gives, and are kept apart."""
 
     INCOMING_FUNDS = "incoming_funds"
     COMMITMENT = "commitment"
     DISBURSEMENT = "disbursement"
     EXPENDITURE = "expenditure"
+    INTEREST_PAYMENT = "interest_payment"
+    LOAN_REPAYMENT = "loan_repayment"
+    REIMBURSEMENT = "reimbursement"
+    PURCHASE_OF_EQUITY = "purchase_of_equity"
+    SALE_OF_EQUITY = "sale_of_equity"
+    CREDIT_GUARANTEE = "credit_guarantee"
+    INCOMING_COMMITMENT = "incoming_commitment"
     PLEDGE = "pledge"
+    INCOMING_PLEDGE = "incoming_pledge"
 
     @property
     def iati_code(self) -> str:
-        return {"incoming_funds": "1", "commitment": "2", "disbursement": "3", "expenditure": "4", "pledge": "11"}[
-            self.value
-        ]
+        return IATI_TRANSACTION_CODES[self.value]
+
+    @classmethod
+    def from_iati(cls, code: str) -> TransactionType | None:
+        """The type of an IATI 2.x numeric code or 1.x letter code; None when unknown."""
+        code = (code or "").strip().upper()
+        value = IATI_TRANSACTION_TYPES.get(code) or IATI_1_LETTER_CODES.get(code)
+        return cls(value) if value else None
+
+
+# IATI TransactionType codelist (2.03) -> registry type value, and back.
+IATI_TRANSACTION_TYPES = {
+    "1": "incoming_funds",
+    "2": "commitment",
+    "3": "disbursement",
+    "4": "expenditure",
+    "5": "interest_payment",
+    "6": "loan_repayment",
+    "7": "reimbursement",
+    "8": "purchase_of_equity",
+    "9": "sale_of_equity",
+    "10": "credit_guarantee",
+    "11": "incoming_commitment",
+    "12": "pledge",
+    "13": "incoming_pledge",
+}
+IATI_TRANSACTION_CODES = {value: code for code, value in IATI_TRANSACTION_TYPES.items()}
+# IATI 1.x letter codes, still met in 2.x files.
+IATI_1_LETTER_CODES = {
+    "IF": "incoming_funds",
+    "C": "commitment",
+    "D": "disbursement",
+    "E": "expenditure",
+    "IR": "interest_payment",
+    "LR": "loan_repayment",
+    "R": "reimbursement",
+    "QP": "purchase_of_equity",
+    "QS": "sale_of_equity",
+    "CG": "credit_guarantee",
+}
 
 
 class Role(StrEnum):
@@ -145,6 +195,14 @@ LABELS: dict[str, str] = {
     "disbursement": "Disbursement",
     "expenditure": "Expenditure",
     "pledge": "Pledge",
+    "interest_payment": "Interest payment",
+    "loan_repayment": "Loan repayment",
+    "reimbursement": "Reimbursement",
+    "purchase_of_equity": "Purchase of equity",
+    "sale_of_equity": "Sale of equity",
+    "credit_guarantee": "Credit guarantee",
+    "incoming_commitment": "Incoming commitment",
+    "incoming_pledge": "Incoming pledge",
     "admin": "Administrator",
     "donor": "Donor editor",
     "analyst": "Analyst",
