@@ -40,5 +40,10 @@ def export_iati_command(out: str, org: str | None, **options) -> None:
     except SchemaError as exc:
         raise click.BadParameter(f"{exc.messages}") from None
     with open(out, "wb") as handle:
-        n = write_iati(projects_for_export(project_query(ProjectFilters.from_mapping(args))), handle)
-    click.echo(f"Wrote {n} activities to {out} (IATI 2.03).")
+        result = write_iati(projects_for_export(project_query(ProjectFilters.from_mapping(args))), handle)
+    click.echo(f"Wrote {result.activities} activities to {out} (IATI 2.03).")
+    if result.notes:
+        # The same notes are XML comments in the activities they concern.
+        click.echo(f"{len(result.notes)} note(s) on data the standard cannot carry as the registry has it:")
+        for note in result.notes:
+            click.echo(f"  {note}")

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,9 +13,10 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
+from importers.iati_export import write_iati
 from importers.interop import import_iati
 from registry.extensions import db
-from registry.models import Project
+from registry.models import Country, Project, ProjectRecipient
 from registry.services.actor import Actor
 from registry.services.organisations import delete_organisation
 from registry.services.projects import delete_project
@@ -224,3 +226,95 @@ def test_round_trip_into_an_empty_registry(client, projects, tmp_path, schema):
     assert result.ok, [p for b in result.batches for p in b.problems if p["severity"] == "error"]
     after = {p.reference: _state(p) for p in db.session.scalars(select(Project))}
     assert after == before
+
+
+# IATI TransactionType codelist, version 2.03.
+IATI_203_CODES = {
+    "incoming_funds": "1",
+    "commitment": "2",
+    "disbursement": "3",
+    "expenditure": "4",
+    "interest_payment": "5",
+    "loan_repayment": "6",
+    "reimbursement": "7",
+    "purchase_of_equity": "8",
+    "sale_of_equity": "9",
+    "credit_guarantee": "10",
+    "incoming_commitment": "11",
+    "pledge": "12",  # outgoing pledge
+    "incoming_pledge": "13",
+}
+
+
+def _export(*projects) -> etree._Element:
+    db.session.flush()
+    buffer = io.BytesIO()
+    write_iati(list(projects), buffer)
+    return etree.fromstring(buffer.getvalue())
+
+
+def test_every_transaction_type_is_written_with_its_203_code(make_project, make_transaction, schema):
+    project = make_project()
+    for n, kind in enumerate(IATI_203_CODES, start=1):
+        make_transaction(project, type=kind, amount=Decimal(n), value_date=dt.date(2020, 1, n))
+    doc = _export(project)
+    schema.assertValid(doc)
+    written = [(t.find("transaction-type").get("code"), t.findtext("value")) for t in doc.iter("transaction")]
+    assert written == [(IATI_203_CODES[kind], f"{n}.00") for n, kind in enumerate(IATI_203_CODES, start=1)]
+
+
+def test_kosovo_is_xk_on_the_activity_and_on_a_flow(make_project, make_transaction, schema):
+    if db.session.get(Country, "XKX") is None:  # the reference data may not list it yet
+        db.session.add(Country(iso3="XKX", iso2="XK", numeric="412", name="Kosovo", region_code="150"))
+        db.session.flush()
+    on_activity = make_project(recipients=[{"country": "XKX", "share": Decimal(100)}])
+    on_flow = make_project(recipients=[{"country": "SRB", "share": Decimal(100)}])
+    make_transaction(on_flow).recipient_country_iso3 = "XKX"
+    doc = _export(on_activity, on_flow)
+    schema.assertValid(doc)
+    first, second = doc.findall("iati-activity")
+    assert [c.get("code") for c in first.findall("recipient-country")] == ["XK"]
+    assert second.findall("recipient-country") == []
+    assert [c.get("code") for c in second.findall("transaction/recipient-country")] == ["XK"]
+
+
+def test_identifiers_and_aliases(make_org, make_project, schema):
+    donor = make_org(ref="DONOR-I", iati_ref="XM-DAC-7")
+    odd = make_project(org=donor, reference="R/1?")
+    odd.other_identifiers = "A3:XM-DAC-7-OLD-1\n  legacy number 12 \n\nB1:XM-OLD\nurn:x:1\nA3:XM-DAC-7-OLD-1"
+    prefixed = make_project(org=donor, reference="XM-DAC-7-9")
+    doc = _export(odd, prefixed)
+    schema.assertValid(doc)
+    first, second = doc.findall("iati-activity")
+    # / & | ? are forbidden in identifiers (rule 1.3.13): percent-encoded where we build one.
+    assert first.findtext("iati-identifier") == "XM-DAC-7-R%2F1%3F"
+    assert [(o.get("type"), o.get("ref")) for o in first.findall("other-identifier")] == [
+        ("A1", "R/1?"),
+        ("A3", "XM-DAC-7-OLD-1"),
+        ("A9", "legacy number 12"),
+        ("B1", "XM-OLD"),
+        ("A9", "urn:x:1"),
+    ]
+    assert second.findtext("iati-identifier") == "XM-DAC-7-9"
+
+
+def test_an_unconverted_flow_keeps_its_currency_and_value(make_project, make_transaction, schema):
+    project = make_project()
+    tx = make_transaction(project, amount=Decimal("1.00"), currency="USD")
+    # A flow no rate source could convert: kept in its own currency, without a USD value.
+    tx.currency, tx.amount_minor = "MNT", 1234567
+    tx.usd_minor = tx.usd_rate = tx.usd_rate_date = tx.usd_rate_source = None
+    doc = _export(project)
+    schema.assertValid(doc)
+    value = doc.find("iati-activity/transaction/value")
+    assert (value.get("currency"), value.text) == ("MNT", "12345.67")
+
+
+def test_cli_prints_the_notes_of_the_export(runner, make_project, tmp_path):
+    project = make_project(reference="NOTE-1", recipients=[{"country": "KEN", "share": Decimal(100)}])
+    project.recipients[0].share_ppm = 750_000
+    project.recipients.append(ProjectRecipient(share_ppm=250_000))
+    db.session.flush()
+    result = runner.invoke(args=["export", "iati", str(tmp_path / "out.xml")])
+    assert result.exit_code == 0, result.output
+    assert "NOTE-1: 25 % of the recipient shares is unallocated" in result.output
