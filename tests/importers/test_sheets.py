@@ -159,6 +159,7 @@ def test_regions_areas_sectors_and_unknown_values(app, tmp_path):
         ["R5", "Not in ISO", "Kosovo", "23b", "", ""],
         ["R6", "Alpha-2", "XK", "23b", "", ""],
         ["R7", "Alpha-3", "xkx", "23b", "", ""],
+        ["R8", "UN wording", "Kosovo (UNSCR 1244/99)", "23b", "", ""],
     ]
     path = tmp_path / "r.csv"
     path.write_bytes(csv_bytes(rows))
@@ -176,7 +177,7 @@ def test_regions_areas_sectors_and_unknown_values(app, tmp_path):
     assert "did you mean" not in messages["Atlantis"]  # nothing close: no guess
     # Kosovo is on the DAC list without an ISO 3166-1 code: by name, XK (IATI) and XKX alike
     assert "Kosovo" not in messages
-    for ref in ("R5", "R6", "R7"):
+    for ref in ("R5", "R6", "R7", "R8"):
         assert [(r.country, r.region) for r in records[ref].recipients] == [("XKX", None)], ref
 
 
