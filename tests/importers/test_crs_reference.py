@@ -344,3 +344,16 @@ def test_import_page_takes_the_prices_option(app, client, actor, make_org):
         assert batch.status == "previewed" and batch.options["prices"] == "constant"
     finally:
         app.config["IMPORT_BACKGROUND"] = True
+
+
+def test_every_active_iati_country_code_maps_to_a_registry_country():
+    from tests.conftest import FIXTURES
+
+    path = FIXTURES / "iati-codelists" / "Country.xml"
+    if not path.is_file():
+        pytest.skip("IATI codelists fixture not available")
+    items = etree.parse(str(path)).getroot().iter("codelist-item")
+    active = {i.findtext("code"): i.findtext("name/narrative") for i in items if i.get("status") != "withdrawn"}
+    assert active["XK"] == "Kosovo"
+    unmapped = {code: name for code, name in active.items() if iso2_to_iso3(code) is None}
+    assert unmapped == {}
