@@ -465,11 +465,12 @@ class CrsReader:
                 # Former recipients keep their rows (the file says where the money went); say when a
                 # year falls outside the country's dated membership of the DAC list.
                 years = group["year"]
-                off = years.map(
-                    lambda y, iso3=known.iso3: (
-                        not (on_dac_list(iso3, dt.date(int(y), 1, 1)) or on_dac_list(iso3, dt.date(int(y), 12, 31)))
-                    )
-                )
+                off_years = [
+                    y
+                    for y in years.unique().tolist()
+                    if not (on_dac_list(known.iso3, dt.date(y, 1, 1)) or on_dac_list(known.iso3, dt.date(y, 12, 31)))
+                ]
+                off = years.isin(off_years)
                 if off.any():
                     listed = ", ".join(
                         f"{a:%Y-%m-%d} to {b:%Y-%m-%d}" if b else f"from {a:%Y-%m-%d}"
