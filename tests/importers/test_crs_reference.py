@@ -268,7 +268,7 @@ def test_current_and_constant_prices_are_never_mixed():
         read(pipe([row()]), prices="constant")
 
 
-def test_constant_price_flows_are_stored_apart_and_left_out_of_current_price_reports(app, tmp_path):
+def test_constant_price_flows_are_stored_apart_and_left_out_of_current_price_reports(app, client, tmp_path):
     header = HEADER + DEFL
     path = tmp_path / "crs.txt"
     path.write_bytes(pipe([row(commitment="1.5") + ["1.2", ""]], header))
@@ -278,6 +278,9 @@ def test_constant_price_flows_are_stored_apart_and_left_out_of_current_price_rep
     assert result.ok and not any(getattr(b, "already_imported", False) for b in result.batches)
     stored = sorted((t.amount_minor, t.usd_minor, t.price_basis) for t in db.session.scalars(select(Transaction)))
     assert (120_000_000, None, "constant") in stored
+    project = db.session.scalar(select(Project))
+    listed = client.get(f"/api/v1/projects/{project.id}/transactions").get_json()
+    assert sorted((t["amount"], t["price_basis"]) for t in listed) == [("1200000.00", "constant"), ("1500000.00", None)]
     # reports count current prices only: the constant-price flow is not added to them
     totals = {r["country"]: r["commitment"] for r in flows_report(by="country").rows}
     assert totals["KEN"] == Decimal("1500000.00")
