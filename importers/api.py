@@ -45,6 +45,13 @@ class ImportForm(Schema):
     dates = fields.String(validate=validate.OneOf(["dmy", "mdy"]))
     decimal = fields.String(validate=validate.OneOf([",", "."]))
     currency = fields.String(validate=validate.Length(equal=3))
+    prices = fields.String(
+        validate=validate.OneOf(["current", "constant"]),
+        metadata={
+            "description": "CRS files: constant reads USD_Commitment_Defl/USD_Disbursement_Defl (constant USD), "
+            "stored apart from current-price flows (default current)"
+        },
+    )
 
 
 class ImportFile(Schema):
@@ -130,7 +137,7 @@ def get_batch_for(user, batch_id: int) -> ImportBatch:
 
 def options_from(args: dict) -> dict:
     """Reader options from form fields (the mapping JSON parsed and checked)."""
-    options = {k: args[k] for k in ("sheet", "dates", "decimal", "currency") if args.get(k)}
+    options = {k: args[k] for k in ("sheet", "dates", "decimal", "currency", "prices") if args.get(k)}
     if args.get("mapping"):
         try:
             mapping = json.loads(args["mapping"])

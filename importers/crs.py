@@ -7,9 +7,12 @@ lower-cased letters and digits only. One row is one activity x recipient x year;
 are grouped into projects by (donor code, CRS id), else (donor code, project number).
 
 Amounts: every amount column of CRS (``USD_Commitment``, ``USD_Disbursement``,
-``Commitment_National``, ``Disbursement_National``) is in MILLIONS of its currency. The
-national-currency columns are used where present and non-empty (with ``currency_code``);
-otherwise the USD ones. Mapping rules are documented in docs/crs-import.md.
+``Commitment_National``, ``Disbursement_National``, and the deflated ``USD_Commitment_Defl``,
+``USD_Disbursement_Defl``) is in MILLIONS of its currency. In current prices (the default)
+the national-currency columns are used where present and non-empty (with
+``currency_code``), otherwise the USD ones; the deflated columns (constant USD) are read
+only with ``prices="constant"``, and then nothing else is, so that the two are never mixed.
+Mapping rules are documented in docs/iati-crs.md.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import pandas as pd
 
 from importers.allocate import shares_from_weights
 from importers.areas import Sector, infer_areas
-from importers.mapping import Mapping, load_mapping
+from importers.mapping import Mapping, dac_list_periods, load_mapping, on_dac_list
 from importers.records import (
     AreaRecord,
     Location,
@@ -60,6 +63,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "long_description": ("longdescription",),
     "usd_commitment": ("usdcommitment",),
     "usd_disbursement": ("usddisbursement",),
+    "usd_commitment_defl": ("usdcommitmentdefl",),
+    "usd_disbursement_defl": ("usddisbursementdefl",),
     "commitment_national": ("commitmentnational",),
     "disbursement_national": ("disbursementnational",),
     "currency_code": ("currencycode",),
@@ -79,7 +84,11 @@ CODE_COLUMNS = (
     "project_number",
     "currency_code",
 )
-REQUIRED = ("year", "donor_code", "recipient_code", "purpose_code")
+# The year may also come from CommitmentDate (real extracts without a Year column).
+REQUIRED = ("donor_code", "recipient_code", "purpose_code")
+PRICES = ("current", "constant")
+CURRENT_COLUMNS = ("usd_commitment", "usd_disbursement", "commitment_national", "disbursement_national")
+CONSTANT_COLUMNS = ("usd_commitment_defl", "usd_disbursement_defl")
 MILLION = 6  # decimal exponent: CRS amounts are in millions
 # CRS FlowCode -> IATI FlowType: ODA grants (11), ODA loans (13) and equity (19) are ODA (10);
 # other official flows (14) are OOF (20); private development finance (30) stays 30.
@@ -220,6 +229,7 @@ class CrsReader:
     filename: str = ""
     years: set[int] | None = None
     purposes: tuple[str, ...] | None = None
+    prices: str = "current"  # "constant": read the deflated columns (constant USD) instead
     mapping: Mapping = field(default_factory=load_mapping)
     counts: dict[str, int] = field(default_factory=dict)
     _issues: dict[tuple, _Issue] = field(default_factory=dict)
@@ -230,6 +240,8 @@ class CrsReader:
         if not self.filename:
             self.filename = Path(self.source).name if isinstance(self.source, str | Path) else "upload"
         self.counts = {"rows": 0, "rows_kept": 0, "projects": 0, "transactions": 0}
+        if self.prices not in PRICES:
+            raise CrsFileError(f"Unknown price basis {self.prices!r} (current or constant)")
 
     @property
     def problems(self) -> list[Problem]:
@@ -239,7 +251,7 @@ class CrsReader:
             suffix = f" ({issue.count} rows, first at row {issue.first_row})" if issue.count > 1 else ""
             result.append(
                 Problem(
-                    severity="error" if issue.code in ("bad_amount", "bad_year") else "warning",
+                    severity="error" if issue.code in ("bad_amount", "bad_year", "no_year") else "warning",
                     code=issue.code,
                     message=issue.message + suffix,
                     location=Location(file=self.filename, row=issue.first_row, column=issue.column),
@@ -269,11 +281,12 @@ class CrsReader:
         frame = frame.rename(columns=rename)[list(rename.values())]
         self.headers = originals
         missing = [c for c in REQUIRED if c not in frame.columns]
+        if "year" not in frame.columns and "commitment_date" not in frame.columns:
+            missing.insert(0, "year")
         if missing:
-            wanted = ", ".join(COLUMNS[c][0] for c in missing)
+            wanted = ", ".join("Year (or CommitmentDate)" if c == "year" else COLUMNS[c][0] for c in missing)
             raise CrsFileError(f"{self.filename}: not CRS microdata: no column for {wanted}")
-        if "usd_commitment" not in frame.columns and "usd_disbursement" not in frame.columns:
-            raise CrsFileError(f"{self.filename}: no USD_Commitment or USD_Disbursement column")
+        self._check_amount_columns(frame)
         for column in COLUMNS:
             if column not in frame.columns:
                 frame[column] = ""
@@ -283,11 +296,54 @@ class CrsReader:
         frame["row"] = np.arange(2, len(frame) + 2)  # the header is row 1
         return frame
 
+    def _check_amount_columns(self, frame: pd.DataFrame) -> None:
+        """The amount columns the price basis asks for are there; current and constant never mix."""
+        current = [self.headers[c] for c in CURRENT_COLUMNS if c in frame.columns]
+        constant = [self.headers[c] for c in CONSTANT_COLUMNS if c in frame.columns]
+        if self.prices == "constant":
+            if not constant:
+                found = ", ".join(current) or "none"
+                raise CrsFileError(
+                    f"{self.filename}: constant prices were asked for, but the file has no USD_Commitment_Defl "
+                    f"or USD_Disbursement_Defl column (amount columns found: {found}); import it without "
+                    "--prices constant"
+                )
+            return
+        if "usd_commitment" in frame.columns or "usd_disbursement" in frame.columns:
+            return
+        if constant:
+            raise CrsFileError(
+                f"{self.filename}: the amounts are in constant prices only ({', '.join(constant)}), and this "
+                "import reads current prices (USD_Commitment, USD_Disbursement), which the file lacks. To import "
+                "the constant-price amounts as such, kept apart from current prices, use --prices constant "
+                "(prices=constant in the API)"
+            )
+        raise CrsFileError(f"{self.filename}: no USD_Commitment or USD_Disbursement column")
+
     def _filter(self, frame: pd.DataFrame) -> pd.DataFrame:
-        year = pd.to_numeric(frame["year"], errors="coerce")
-        bad = frame.loc[year.isna(), "row"].tolist()
-        if bad:
-            self._note("bad_year", "Year is not a number", bad, column=self.headers.get("year"))
+        if "year" in self.headers:
+            year = pd.to_numeric(frame["year"], errors="coerce")
+            bad = frame.loc[year.isna(), "row"].tolist()
+            if bad:
+                self._note("bad_year", "Year is not a number", bad, column=self.headers.get("year"))
+        else:
+            # Real extracts without a Year column: the CRS year is the year of the commitment date.
+            days = frame["commitment_date"].map(_day)
+            year = pd.to_numeric(days.map(lambda d: d.year if d else None), errors="coerce")
+            bad = frame.loc[year.isna(), "row"].tolist()
+            if bad:
+                lost = frame.loc[year.isna()].copy()
+                suffix = "_defl" if self.prices == "constant" else ""
+                for kind in ("commitment", "disbursement"):
+                    lost[kind] = _millions(lost[f"usd_{kind}{suffix}"].to_numpy())
+                    lost[f"{kind}_currency"] = "USD"
+                self._note(
+                    "no_year",
+                    "The file has no Year column and CommitmentDate is empty or not a date, so the row has no "
+                    f"year and cannot be imported ({_amounts_text(lost)} in USD columns)",
+                    bad,
+                    column=self.headers.get("commitment_date"),
+                )
         keep = year.notna()
         if self.years is not None:
             keep &= year.isin(list(self.years))
@@ -306,6 +362,14 @@ class CrsReader:
 
     def _money(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per row: currency, commitment and disbursement in units (Decimal), exactly."""
+        if self.prices == "constant":
+            # Constant USD only: the national and current-price columns are not read at all.
+            frame["commitment_currency"] = frame["disbursement_currency"] = "USD"
+            frame["commitment"] = _millions(frame["usd_commitment_defl"].to_numpy())
+            frame["disbursement"] = _millions(frame["usd_disbursement_defl"].to_numpy())
+            frame["usd_weight"] = [c if c is not None and c.is_finite() else Decimal(0) for c in frame["commitment"]]
+            self._note_bad_amounts(frame)
+            return frame
         national = frame["currency_code"].map(lambda c: self.mapping.currencies.get(c, c if len(c) == 3 else ""))
         has_national = (national != "") & (
             (frame["commitment_national"] != "") | (frame["disbursement_national"] != "")
@@ -326,10 +390,18 @@ class CrsReader:
         nat_c = _millions(frame["commitment_national"].to_numpy())
         nat_d = _millions(frame["disbursement_national"].to_numpy())
         use = has_national.to_numpy()
-        frame["currency"] = np.where(use, national.to_numpy(), "USD")
-        frame["commitment"] = [n if u else c for n, c, u in zip(nat_c, usd_c, use, strict=True)]
-        frame["disbursement"] = [n if u else d for n, d, u in zip(nat_d, usd_d, use, strict=True)]
+        codes = national.to_numpy()
+        # Per amount: the national one where the row gives it, else the USD one (a row with a
+        # national commitment but only a USD disbursement keeps its disbursement, in USD).
+        for kind, nat, usd in (("commitment", nat_c, usd_c), ("disbursement", nat_d, usd_d)):
+            national_here = [u and n is not None for u, n in zip(use, nat, strict=True)]
+            frame[kind] = [n if h else c for n, c, h in zip(nat, usd, national_here, strict=True)]
+            frame[f"{kind}_currency"] = np.where(national_here, codes, "USD")
         frame["usd_weight"] = [c if c is not None and c.is_finite() else Decimal(0) for c in usd_c]
+        self._note_bad_amounts(frame)
+        return frame
+
+    def _note_bad_amounts(self, frame: pd.DataFrame) -> None:
         bad = [
             r
             for r, c, d in zip(frame["row"], frame["commitment"], frame["disbursement"], strict=True)
@@ -337,7 +409,6 @@ class CrsReader:
         ]
         if bad:
             self._note("bad_amount", "An amount column holds something that is not a number", bad)
-        return frame
 
     def __iter__(self) -> Iterator[ProjectRecord]:
         frame = self._money(self._filter(self._frame()))
@@ -374,24 +445,47 @@ class CrsReader:
                     code,
                     self.headers.get("donor_code"),
                 )
-        for code, rows in frame.groupby("recipient_code")["row"]:
+        for code, group in frame.groupby("recipient_code"):
+            rows = group["row"]
             known = self.mapping.recipients.get(code)
-            if known is None:
+            if known is None or (known.iso3 is None and known.region is None):
+                why = (
+                    f"Recipient code {code} is not in crs_recipients.csv"
+                    if known is None
+                    else f"Recipient {code} ({known.name}) is not a place"
+                )
                 self._note(
-                    "unknown_recipient",
-                    f"Recipient code {code} is not in crs_recipients.csv: those rows have no recipient",
+                    "unknown_recipient" if known is None else "unspecified_recipient",
+                    f"{why}: the money of those rows stays unallocated (no country or region): {_amounts_text(group)}",
                     rows.tolist(),
                     code,
                     self.headers.get("recipient_code"),
                 )
-            elif known.iso3 is None and known.region is None:
-                self._note(
-                    "unspecified_recipient",
-                    f"Recipient {code} ({known.name}) is not a place: those rows have no recipient",
-                    rows.tolist(),
-                    code,
-                    self.headers.get("recipient_code"),
-                )
+            elif known.iso3 and known.iso3 in dac_list_periods():
+                # Former recipients keep their rows (the file says where the money went); say when a
+                # year falls outside the country's dated membership of the DAC list.
+                years = group["year"]
+                off_years = [
+                    y
+                    for y in years.unique().tolist()
+                    if not (on_dac_list(known.iso3, dt.date(y, 1, 1)) or on_dac_list(known.iso3, dt.date(y, 12, 31)))
+                ]
+                off = years.isin(off_years)
+                if off.any():
+                    listed = ", ".join(
+                        f"{a:%Y-%m-%d} to {b:%Y-%m-%d}" if b else f"from {a:%Y-%m-%d}"
+                        for a, b in dac_list_periods()[known.iso3]
+                    )
+                    first_years = sorted({int(y) for y in years[off]})
+                    self._note(
+                        "not_on_dac_list",
+                        f"Recipient {code} ({known.name}) was not on the DAC list of ODA recipients in "
+                        f"{_years_text(first_years)} (on it {listed}): those rows are imported on "
+                        f"{known.iso3} all the same, as the file gives them",
+                        group.loc[off, "row"].tolist(),
+                        code,
+                        self.headers.get("recipient_code"),
+                    )
 
     def _project(self, donor_code: str, key: str, index: list[int], col: dict) -> ProjectRecord | None:
         first = index[0]
@@ -413,6 +507,7 @@ class CrsReader:
         )
         # Recipients weighted by USD commitments (else equal), summed over the project's rows.
         weights: dict[tuple, Decimal] = {}
+        unallocated = Decimal(0)  # the weight of rows whose recipient is no place
         sectors: dict[str, Decimal] = {}
         years = []
         for i in index:
@@ -421,11 +516,17 @@ class CrsReader:
             if mapped and (mapped.iso3 or mapped.region):
                 k = (mapped.iso3, None if mapped.iso3 else mapped.region)
                 weights[k] = weights.get(k, Decimal(0)) + abs(weight)
+            else:
+                unallocated += abs(weight)
             purpose = col["purpose_code"][i]
             sectors[purpose] = sectors.get(purpose, Decimal(0)) + abs(weight)
             years.append(int(col["year"][i]))
             self._transactions(record, i, col)
         if weights:
+            # The share of rows without a place stays unallocated (a row with neither country nor
+            # region), never handed to the project's other recipients (warned in _check_codes).
+            if unallocated > 0:
+                weights[(None, None)] = unallocated
             keys = list(weights)
             record.recipients = [
                 RecipientRecord(country=k[0], region=k[1], share=s)
@@ -465,12 +566,12 @@ class CrsReader:
         day = _day(col["commitment_date"][i])
         value_date = day if day and day.year == year else dt.date(year, 12, 31)
         common = {
-            "currency": col["currency"][i],
             "flow_type": FLOW_TYPES.get(col["flow_code"][i], col["flow_code"][i] or None),
             "finance_type": col["finance_type"][i] or None,
             "aid_type": col["aid_type"][i] or None,
             "location": Location(file=self.filename, row=int(col["row"][i])),
         }
+        constant = self.prices == "constant"
         for kind in ("commitment", "disbursement"):
             amount = col[kind][i]
             if amount is None or not amount.is_finite() or amount == 0:
@@ -479,12 +580,38 @@ class CrsReader:
                 TransactionRecord(
                     type=kind,
                     amount=amount,
+                    currency=col[f"{kind}_currency"][i],
                     value_date=dt.date(year, 12, 31) if kind == "disbursement" else value_date,
-                    description=f"CRS {year}, recipient {col['recipient_code'][i]}",
+                    description=f"CRS {year}, recipient {col['recipient_code'][i]}"
+                    + (", constant prices (USD_Commitment_Defl/USD_Disbursement_Defl)" if constant else ""),
+                    price_basis="constant" if constant else None,
                     **common,
                 )
             )
             self.counts["transactions"] += 1
+
+
+def _amounts_text(group: pd.DataFrame) -> str:
+    """'commitments USD 1,500,000.00; disbursements USD 0.00' for some rows, by currency."""
+    totals: dict[tuple[str, str], Decimal] = {}
+    for kind in ("commitment", "disbursement"):
+        for currency, amount in zip(group[f"{kind}_currency"], group[kind], strict=True):
+            if amount is not None and amount.is_finite():
+                totals[(f"{kind}s", currency)] = totals.get((f"{kind}s", currency), Decimal(0)) + amount
+    if not totals:
+        return "no amounts"
+    return "; ".join(f"{kind} {currency} {amount:,.2f}" for (kind, currency), amount in sorted(totals.items()))
+
+
+def _years_text(years: list[int]) -> str:
+    """[1995, 1996, 1997, 2001] -> '1995-1997, 2001'."""
+    spans: list[list[int]] = []
+    for year in years:
+        if spans and year == spans[-1][1] + 1:
+            spans[-1][1] = year
+        else:
+            spans.append([year, year])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
 
 
 @lru_cache(maxsize=65_536)  # a CRS year repeats a few thousand distinct dates over its rows
@@ -509,6 +636,7 @@ def read_crs(
     filename: str = "",
     years: set[int] | None = None,
     purposes: tuple[str, ...] | None = None,
+    prices: str = "current",
 ) -> CrsReader:
     """A reader over one CRS file: iterate it for records, then read ``problems``."""
-    return CrsReader(source, filename=filename, years=years, purposes=purposes)
+    return CrsReader(source, filename=filename, years=years, purposes=purposes, prices=prices)

@@ -102,6 +102,7 @@ def _read_crs(path: Path, filename: str, options: dict) -> pipeline.ReadResult:
             filename=filename,
             years=set(options["years"]) if options.get("years") else None,
             purposes=tuple(options["purposes"]) if options.get("purposes") else None,
+            prices=options.get("prices") or "current",
         )
         donor = options.get("donor")
         records = []
@@ -248,20 +249,23 @@ def import_crs(
     *,
     years: set[int] | None = None,
     purposes: tuple[str, ...] | None = None,
+    prices: str = "current",
     dry_run: bool = False,
     progress: Callable | None = None,
     filename: str | None = None,
 ) -> GroupedImport:
-    """Import a CRS file: one batch per donor (each all-or-nothing)."""
+    """Import a CRS file: one batch per donor (each all-or-nothing); ``prices="constant"`` reads the
+    deflated columns, stored as constant-price flows apart from current prices."""
     filename = filename or path.name
     try:
-        reader = read_crs(path, filename=filename, years=years, purposes=purposes)
+        reader = read_crs(path, filename=filename, years=years, purposes=purposes, prices=prices)
         records = list(reader)
     except CrsFileError as exc:
         raise ValidationError(str(exc), {"file": [str(exc)]}) from None
     options = {
         "years": sorted(years) if years else None,
         "purposes": list(purposes) if purposes else None,
+        "prices": prices,
     }
     return _run_groups(
         "crs",

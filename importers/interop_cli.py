@@ -103,9 +103,17 @@ def register(group: AppGroup) -> None:
     @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("--years", default=None, help="Years to keep, e.g. 2019-2023 or 2021,2022.")
     @click.option("--purpose", default=None, help="DAC purpose codes to keep, e.g. 22010,22020,22030,22040.")
+    @click.option(
+        "--prices",
+        type=click.Choice(["current", "constant"]),
+        default="current",
+        show_default=True,
+        help="constant reads USD_Commitment_Defl/USD_Disbursement_Defl (constant USD), kept apart from "
+        "current-price flows; nothing else is read then.",
+    )
     @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
     @with_appcontext
-    def import_crs_command(path: Path, years: str | None, purpose: str | None, dry_run: bool) -> None:
+    def import_crs_command(path: Path, years: str | None, purpose: str | None, prices: str, dry_run: bool) -> None:
         """Import OECD CRS microdata (pipe text, CSV, XLSX, or zipped): one batch per donor."""
         from importers.crs import parse_purposes, parse_years
         from importers.interop import import_crs
@@ -115,7 +123,7 @@ def register(group: AppGroup) -> None:
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
         try:
-            result = import_crs(path, CLI_ACTOR, years=year_set, purposes=purposes, dry_run=dry_run)
+            result = import_crs(path, CLI_ACTOR, years=year_set, purposes=purposes, prices=prices, dry_run=dry_run)
         except RegistryError as exc:
             click.echo(f"error: {exc.message}", err=True)
             raise SystemExit(1) from None

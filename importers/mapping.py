@@ -9,6 +9,7 @@ so an admin's edit applies to the next import without a restart;
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -113,8 +114,27 @@ def _reference_codes() -> tuple[dict[str, str], frozenset[str], frozenset[str]]:
 
 
 def iso2_to_iso3(code: str) -> str | None:
-    """ISO 3166 alpha-2 (as IATI writes countries) -> alpha-3, or None when unknown."""
+    """ISO 3166 alpha-2 (as IATI writes countries) -> alpha-3, or None when unknown.
+
+    Kosovo, which ISO 3166-1 does not code, is XK -> XKX (the codes IATI and the World Bank use)."""
     return _reference_codes()[0].get(code.strip().upper())
+
+
+@cache
+def dac_list_periods() -> dict[str, tuple[tuple[dt.date, dt.date | None], ...]]:
+    """ISO3 -> the periods ``[valid_from, valid_to)`` it was on the OECD DAC List of ODA Recipients."""
+    data = resources.files("registry").joinpath("data")
+    periods: dict[str, list[tuple[dt.date, dt.date | None]]] = {}
+    for row in csv.DictReader(data.joinpath("category_memberships.csv").read_text("utf-8").splitlines()):
+        if row["category"] == "DAC":
+            end = dt.date.fromisoformat(row["valid_to"]) if row["valid_to"] else None
+            periods.setdefault(row["iso3"], []).append((dt.date.fromisoformat(row["valid_from"]), end))
+    return {iso3: tuple(sorted(spans)) for iso3, spans in periods.items()}
+
+
+def on_dac_list(iso3: str, day: dt.date) -> bool:
+    """Whether a country was on the DAC List of ODA Recipients on a date."""
+    return any(start <= day and (end is None or day < end) for start, end in dac_list_periods().get(iso3, ()))
 
 
 def known_country(iso3: str) -> bool:

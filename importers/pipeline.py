@@ -124,6 +124,7 @@ TX_FIELDS = (
     "usd_minor",
     "usd_rate",
     "usd_rate_date",
+    "price_basis",
 )
 TX_INSERT = ("project_id", "import_batch_id", "created_at", *TX_FIELDS)
 # Every column of a stored transaction (read back for the undo log of replaced ones).
@@ -306,6 +307,8 @@ class _Resolver:
         distinct value; anything unusual (an unknown code, an amount that is not a Decimal,
         a missing rate) takes the full path of ``_tx_values``, which raises its errors."""
         try:
+            if t.price_basis is not None:  # constant prices: not converted (the full path)
+                raise LookupError
             tx_type = self._types[t.type]
             currency, places, limit = self._currencies[t.currency]
             amount, on = t.amount, t.value_date
@@ -355,6 +358,7 @@ class _Resolver:
             usd_minor,
             rate_text,
             rate_day,
+            None,
         )
 
     def _learn(self, t: TransactionRecord, values: dict[str, Any]) -> None:
@@ -554,7 +558,7 @@ def _recipients(rec: ProjectRecord, ref: _Reference) -> list[tuple[str | None, s
     out, seen = [], set()
     for item, share in zip(items, shares, strict=True):
         country, region = item.get("country"), item.get("region")
-        if bool(country) == bool(region):
+        if country and region:  # neither: the unallocated share of an empty or unknown code
             messages.append("Each recipient is a country or a region, not both")
             continue
         if country:
@@ -803,10 +807,15 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
     if t.value_date is None:
         found["value_date"] = "The value date is missing"
     amount = conversion = None
+    constant = t.price_basis is not None
+    if constant and (t.price_basis != "constant" or currency != "USD"):
+        found["price_basis"] = (
+            f"A flow in constant prices is in constant USD (price basis {t.price_basis!r}, {currency})"
+        )
     if "currency" not in found:
         try:
             amount = money.parse_amount(t.amount, currency)
-            if t.value_date is not None:
+            if t.value_date is not None and not constant:
                 conversion = resolver.usd(amount, currency, t.value_date)
         except RegistryError as exc:
             found.setdefault(next(iter(exc.errors), "amount") if exc.errors else "amount", exc.message)
@@ -825,7 +834,7 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
         provider_id = resolver.provider(tx_type, source_id)
     if found:
         raise ValidationError("; ".join(found.values()), {name: [message] for name, message in found.items()})
-    assert amount is not None and conversion is not None and t.value_date is not None
+    assert amount is not None and (conversion is not None or constant) and t.value_date is not None
     return {
         "funding_source_id": source_id,
         "provider_org_id": provider_id,
@@ -837,9 +846,11 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
         "finance_type": t.finance_type or None,
         "aid_type": t.aid_type or None,
         "description": (t.description or "")[:1000],
-        "usd_minor": money.to_minor(conversion.amount, "USD"),
-        "usd_rate": str(conversion.rate),
-        "usd_rate_date": conversion.rate_date,
+        # A constant-price amount has no USD value at its date: no current-price total counts it.
+        "usd_minor": money.to_minor(conversion.amount, "USD") if conversion else None,
+        "usd_rate": str(conversion.rate) if conversion else None,
+        "usd_rate_date": conversion.rate_date if conversion else None,
+        "price_basis": t.price_basis,
     }
 
 
@@ -962,6 +973,13 @@ class _Run:
                 text = exc.message if len(fields) == 1 and message in ("Required",) else message
                 self.error(f"invalid_{name or 'value'}", text, location, column=column)
 
+    def _same_prices(self):
+        """The stored flows a re-import replaces: those of its own price basis only, so that importing
+        a CRS file at constant prices never removes the current-price flows (nor the reverse)."""
+        if (self.batch.options or {}).get("prices") == "constant":
+            return Transaction.price_basis == "constant"
+        return Transaction.price_basis.is_(None)
+
     def execute(self, records: Iterable[ProjectRecord]) -> None:
         records = list(records)
         total = len(records)
@@ -998,7 +1016,9 @@ class _Run:
         cols = [Transaction.__table__.c[name] for name in TX_COLUMNS]
         ids = [p.id for p in existing.values()]
         for chunk in _chunks(ids, 500):
-            stmt = select(*cols).where(Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None))
+            stmt = select(*cols).where(
+                Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None), self._same_prices()
+            )
             for row in db.session.execute(stmt).mappings():
                 old_tx.setdefault(row["project_id"], []).append(dict(row))
         # IATI identifiers must stay unique across the registry.
@@ -1176,7 +1196,9 @@ class _Run:
         replaced = [p.id for p, _c, _b, old_rows, _r in updated if old_rows is not None]
         for chunk in _chunks(replaced, 500):
             db.session.execute(
-                delete(Transaction).where(Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None)),
+                delete(Transaction).where(
+                    Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None), self._same_prices()
+                ),
                 execution_options={"synchronize_session": False},
             )
         connection = db.session.connection()

@@ -89,6 +89,9 @@ class TransactionRecord:
     # A provider the file names but the registry does not know: the flow is stored without
     # one (not with the provider implied for a flow that names none).
     provider_unknown: bool = False
+    # None: current prices. "constant": the source gives the amount in constant prices (OECD
+    # CRS deflated columns); stored apart from current-price flows (Transaction.price_basis).
+    price_basis: str | None = None
 
 
 @dataclass

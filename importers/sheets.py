@@ -259,7 +259,8 @@ class Lookups:
             self._display[c.iso3] = c.name
             self.countries[c.iso3] = c.iso3
             self.countries[c.iso2] = c.iso3
-            self.countries[c.numeric] = c.iso3
+            if c.numeric:  # Kosovo (XKX) has no ISO 3166-1 numeric code
+                self.countries[c.numeric] = c.iso3
             for name in (c.name, c.name_fr):
                 if name:
                     self.country_names[norm(name)] = c.iso3
@@ -2284,12 +2285,10 @@ class SheetReader:
                 if country is None and region is None:
                     what = "country" if name == "country" else "region" if name == "region" else "country or region"
                     hint = self.lookups.suggest(item, countries=name != "region", regions=name != "country")
-                    absent = _NOT_IN_ISO.get(norm(item))
                     self.problem(
                         "error",
                         f"unknown_{'country' if name != 'region' else 'region'}",
-                        f"Unknown {what} {item!r}"
-                        + (f": {absent}" if absent else f"; did you mean {hint}?" if hint else ""),
+                        f"Unknown {what} {item!r}" + (f"; did you mean {hint}?" if hint else ""),
                         sheet,
                         rownum,
                         self._header(columns, name),
@@ -2440,13 +2439,6 @@ class SheetReader:
             b.record.columns.get("recipients"),
         )
 
-
-# Recipients on the DAC list that ISO 3166-1 does not code, so the registry has no country for them.
-_KOSOVO = (
-    "Kosovo has no ISO 3166-1 code, so the registry has no country for it: give its region, "
-    "Southern Europe (039), instead, and name Kosovo in the title or description"
-)
-_NOT_IN_ISO = {"kosovo": _KOSOVO, "xkx": _KOSOVO, "xk": _KOSOVO}
 
 _WEIGHT_KINDS = ("commitment", "disbursement", "expenditure", "pledge", "incoming_funds")
 

@@ -198,6 +198,8 @@ def upload():
         raise PermissionDenied("You may not import files for this organisation")
     kind = detect(data, upload.filename)
     options = {k: request.form[k] for k in ("sheet", "dates", "decimal", "currency") if request.form.get(k)}
+    if kind == "crs" and request.form.get("prices") == "constant":
+        options["prices"] = "constant"  # the CRS deflated columns, stored apart (docs/iati-crs.md)
     saved = saved_mapping(org.id, kind)
     if saved and request.form.get("use_saved"):
         for key, value in saved.mapping.items():

@@ -90,7 +90,8 @@ def _sums_select(points: Sequence[dt.date]):
     period: ColumnElement = bucket_expression(Transaction.value_date, points) if points else cast(0, Integer)
     sums = [func.sum(case((Transaction.type == kind, Transaction.usd_minor), else_=0)) for kind in FLOW_TYPES]
     keys = (Transaction.project_id, year, period, *[getattr(Transaction, name) for name in ATTRIBUTES])
-    stmt = select(*keys, *sums).where(Transaction.type.in_(FLOW_TYPES))
+    # Constant-price flows (price_basis set) are a separate measure: never in these sums.
+    stmt = select(*keys, *sums).where(Transaction.type.in_(FLOW_TYPES), Transaction.price_basis.is_(None))
     return stmt, keys
 
 

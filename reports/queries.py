@@ -415,7 +415,8 @@ def _transaction_sums(tx_dims: Sequence[str], filters: TxFilter, breakpoints: Se
 
 def _filtered_flows(stmt, tx_dims: Sequence[str], filters: TxFilter):
     """A SELECT over the transactions limited to the summed types and the filters (joins as needed)."""
-    stmt = stmt.where(Transaction.type.in_(FLOW_TYPES))
+    # Constant-price flows (price_basis set) are a separate measure, never summed with current prices.
+    stmt = stmt.where(Transaction.type.in_(FLOW_TYPES), Transaction.price_basis.is_(None))
     if "source_kind" in tx_dims or filters.source_kinds:
         stmt = stmt.outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
     if filters.statuses:

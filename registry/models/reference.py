@@ -25,13 +25,14 @@ class Region(db.Model):
 
 
 class Country(db.Model):
-    """An ISO 3166-1 country or territory with its M49 region and DAC status."""
+    """An ISO 3166-1 country or territory (and Kosovo, XK/XKX) with its M49 region and DAC status."""
 
     __tablename__ = "countries"
 
     iso3: Mapped[str] = mapped_column(String(3), primary_key=True)
     iso2: Mapped[str] = mapped_column(String(2), unique=True)
-    numeric: Mapped[str] = mapped_column(String(3), unique=True)
+    # ISO 3166-1 numeric; NULL for Kosovo (XKX), which ISO 3166-1 does not code.
+    numeric: Mapped[str | None] = mapped_column(String(3), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     name_fr: Mapped[str | None] = mapped_column(String(100))
     region_code: Mapped[str | None] = mapped_column(ForeignKey("regions.code"))

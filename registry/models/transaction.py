@@ -52,6 +52,10 @@ class Transaction(db.Model):
     usd_rate: Mapped[str | None] = mapped_column(String(40))
     usd_rate_date: Mapped[dt.date | None] = mapped_column(Date)
     usd_rate_source: Mapped[str | None] = mapped_column(String(16))
+    # NULL: current prices (every flow but these). "constant": an amount the source gives in
+    # constant prices (OECD CRS deflated columns); it has no USD value at its date (usd_minor
+    # NULL), so no current-price total counts it (migration 0016).
+    price_basis: Mapped[str | None] = mapped_column(String(16))
     # A recipient given on the flow itself (IATI transaction recipient-country/-region): it
     # wins over the project's recipient shares for this flow.
     recipient_country_iso3: Mapped[str | None] = mapped_column(ForeignKey("countries.iso3"))

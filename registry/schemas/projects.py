@@ -263,6 +263,8 @@ class TransactionOut(Schema):
     usd = fields.Function(lambda t: str(t.usd_amount))
     usd_rate = fields.String()
     usd_rate_date = fields.Date()
+    # null: current prices; "constant": constant-price amount (CRS deflated), no USD at its date
+    price_basis = fields.String(allow_none=True)
     funding_source_id = fields.Integer(allow_none=True)
     provider_org_id = fields.Integer(allow_none=True)
     flow_type = fields.String(allow_none=True)

@@ -100,7 +100,7 @@ def load_reference(data_dir: Path | None = None) -> LoadCounts:
             {
                 "iso3": r["iso3"],
                 "iso2": r["iso2"],
-                "numeric": r["numeric"],
+                "numeric": r["numeric"] or None,  # Kosovo (XKX) has no ISO numeric code
                 "name": r["name"],
                 "name_fr": r.get("name_fr") or None,
                 "region_code": r["region_code"] or None,

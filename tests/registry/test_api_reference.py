@@ -14,7 +14,9 @@ def test_countries_list(client):
     response = client.get("/api/v1/countries")
     assert response.status_code == 200
     countries = response.get_json()
-    assert len(countries) == 249
+    assert len(countries) == 250  # the 249 of ISO 3166-1 and Kosovo
+    kosovo = next(c for c in countries if c["iso3"] == "XKX")
+    assert (kosovo["iso2"], kosovo["numeric"], kosovo["subregion"]["code"]) == ("XK", None, "039")
     kenya = next(c for c in countries if c["iso3"] == "KEN")
     assert kenya["region"] == {"code": "002", "name": "Africa"}
     assert kenya["subregion"]["code"] == "202"
@@ -71,7 +73,8 @@ def test_priority_areas(client):
 
 def test_recipient_categories_with_dated_members(client):
     categories = {c["code"]: c for c in client.get("/api/v1/recipient-categories?as_of=2022-06-30").get_json()}
-    assert set(categories) == {"LDC", "LLDC", "SIDS", "HIPC", "EIT", "FCS", "OCC"}
+    assert set(categories) == {"LDC", "LLDC", "SIDS", "HIPC", "EIT", "FCS", "OCC", "DAC"}
+    assert "XKX" in categories["DAC"]["members"] and "CHL" not in categories["DAC"]["members"]  # graduated 2018
     assert "BTN" in categories["LDC"]["members"]
     later = {c["code"]: c for c in client.get("/api/v1/recipient-categories?as_of=2024-06-30").get_json()}
     assert "BTN" not in later["LDC"]["members"]

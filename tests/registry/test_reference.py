@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from registry.extensions import db
 from registry.models import CategoryMembership, Country, PriorityArea
-from registry.services.reference import categories_on, load_reference, members_on
+from registry.services.reference import categories_on, countries_in_region, load_reference, members_on
 
 TODAY = dt.date.today()
 
@@ -59,9 +59,20 @@ def test_every_iso_country_and_territory_is_there(app):
     import pycountry
 
     codes = set(db.session.scalars(select(Country.iso3)))
-    assert codes == {c.alpha_3 for c in pycountry.countries}
+    assert codes == {c.alpha_3 for c in pycountry.countries} | {"XKX"}  # and Kosovo, which ISO does not code
     namibia = db.session.get(Country, "NAM")
     assert namibia.iso2 == "NA"
+
+
+def test_kosovo_is_stored_without_a_numeric_code_and_dated_on_the_dac_list(app):
+    kosovo = db.session.get(Country, "XKX")
+    assert (kosovo.iso2, kosovo.numeric, kosovo.region_code, kosovo.subregion_code) == ("XK", None, "150", "039")
+    assert "DAC" in kosovo.categories_on(dt.date(2023, 6, 30))
+    assert "DAC" not in kosovo.categories_on(dt.date(2005, 6, 30))
+    assert "XKX" in countries_in_region("039")
+    # a former recipient is on the list for its old years only
+    assert "KOR" in members_on("DAC", dt.date(1995, 6, 30))
+    assert "KOR" not in members_on("DAC", dt.date(2005, 6, 30))
 
 
 def test_dac_recipients_and_income_groups(app):

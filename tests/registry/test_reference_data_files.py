@@ -36,13 +36,15 @@ OUR_FILES = {
     "priority_areas.csv": ["code", "short_name", "description", "main_list"],
     "euro_pegs.csv": ["code", "per_euro", "valid_from", "source"],
 }
-CATEGORIES = {"LDC", "LLDC", "SIDS", "HIPC", "EIT", "FCS", "OCC"}
+CATEGORIES = {"LDC", "LLDC", "SIDS", "HIPC", "EIT", "FCS", "OCC", "DAC"}
+# On the DAC list but not in ISO 3166-1: Kosovo, XK in IATI, XKX where three letters are needed.
+NOT_IN_ISO = {"XKX"}
 INCOME_GROUPS = {"LDC", "OLIC", "LMIC", "UMIC"}
 LEVELS = {"world", "region", "subregion", "intermediate"}
 PARENT_LEVEL = {"region": "world", "subregion": "region", "intermediate": "subregion"}
 
 # Countries/territories in ISO 3166-1 that the M49 table does not list separately.
-NOT_IN_M49 = {"TWN"}
+NOT_IN_M49 = {"TWN", "XKX"}
 # Non-UN-member SIDS (associate members of UN regional commissions) that UN-OHRLLS lists
 # but the M49 table does not flag as SIDS. Documented in SOURCES.md.
 SIDS_EXTRAS_NOT_IN_M49 = {"BMU", "CYM", "GLP", "MTQ", "TCA"}
@@ -146,9 +148,11 @@ def test_regions(regions):
 
 def test_countries_match_pycountry(countries):
     iso = {c.alpha_3: c for c in pycountry.countries}
-    assert set(countries) == set(iso)
-    assert len(countries) == 249
+    assert set(countries) == set(iso) | NOT_IN_ISO
+    assert len(countries) == 250
     for iso3, r in countries.items():
+        if iso3 in NOT_IN_ISO:
+            continue
         c = iso[iso3]
         assert r["iso2"] == c.alpha_2
         assert r["numeric"] == c.numeric and re.fullmatch(r"\d{3}", r["numeric"])
@@ -196,7 +200,7 @@ def test_membership_rows_valid(memberships, countries):
     assert memberships
     for m in memberships:
         assert m["iso3"] in countries, m
-        assert pycountry.countries.get(alpha_3=m["iso3"]) is not None, m
+        assert m["iso3"] in NOT_IN_ISO or pycountry.countries.get(alpha_3=m["iso3"]) is not None, m
         assert m["category"] in CATEGORIES, m
         assert m["source"], m
         start, end = parse_date(m["valid_from"]), parse_date(m["valid_to"])
@@ -292,6 +296,7 @@ def m49():
 
 def test_m49_region_codes(m49, countries, regions):
     assert set(m49) <= set(countries)
+    assert not set(m49) & NOT_IN_M49
     assert set(countries) - set(m49) == NOT_IN_M49
     diffs = []
     for iso3, f in m49.items():
@@ -331,3 +336,40 @@ def test_m49_sids_flags(m49, memberships):
     # ... and our extras are only documented non-UN-member SIDS that M49 does not flag
     assert ours - flagged <= SIDS_EXTRAS_NOT_IN_M49
     assert not flagged & SIDS_EXTRAS_NOT_IN_M49
+
+
+# --------------------------------------------------------------------------- Kosovo and the DAC list
+
+
+def test_kosovo_is_a_dac_recipient_in_southern_europe(countries, memberships):
+    kosovo = countries["XKX"]
+    assert (kosovo["iso2"], kosovo["numeric"], kosovo["name"]) == ("XK", "", "Kosovo")
+    assert (kosovo["region_code"], kosovo["subregion_code"], kosovo["intermediate_code"]) == ("150", "039", "")
+    assert kosovo["dac_recipient"] == "1" and kosovo["income_group"] == "UMIC"
+    assert is_member(memberships, "XKX", "DAC", dt.date(2024, 6, 30))
+    assert not is_member(memberships, "XKX", "DAC", dt.date(2007, 6, 30))  # reported under Serbia then
+    assert is_member(memberships, "XKX", "FCS", dt.date(2024, 7, 1))
+
+
+def test_dac_column_is_the_dated_list_in_force_for_2024_and_2025_flows(countries, memberships):
+    """countries.csv describes the list for 2024-2025 flows; the dated rows must agree with it."""
+    for day in (dt.date(2024, 1, 1), dt.date(2025, 12, 31)):
+        on_list = {m["iso3"] for m in memberships if is_member(memberships, m["iso3"], "DAC", day)}
+        assert on_list == {iso3 for iso3, r in countries.items() if r["dac_recipient"] == "1"}, day
+
+
+@pytest.mark.parametrize(
+    "iso3,last_year",
+    [
+        ("KOR", 1999), ("CYP", 1999), ("ISR", 1996), ("HRV", 2010), ("SVN", 1995), ("MLT", 2002),
+        ("BHR", 2004), ("SAU", 2007), ("OMN", 2010), ("TTO", 2010), ("BRB", 2010), ("KNA", 2013),
+        ("CHL", 2017), ("URY", 2017), ("SYC", 2017), ("COK", 2019), ("ATG", 2021), ("NRU", 2025),
+    ],
+)  # fmt: skip
+def test_former_recipients_keep_their_dated_membership(memberships, countries, iso3, last_year):
+    assert is_member(memberships, iso3, "DAC", dt.date(last_year, 12, 31))
+    assert is_member(memberships, iso3, "DAC", dt.date(last_year - 3, 6, 30))
+    assert not is_member(memberships, iso3, "DAC", dt.date(last_year + 1, 1, 1))
+    # every DAC row starts on the first day of a membership and the list's rows have a source
+    rows = [m for m in memberships if m["iso3"] == iso3 and m["category"] == "DAC"]
+    assert rows and all("History of DAC Lists" in m["source"] for m in rows)
