@@ -23,7 +23,7 @@ from importers.allocate import shares_from_weights
 from importers.iati import AREA_VOCABULARY, AREA_VOCABULARY_URI, INFERRED_MARK
 from registry.extensions import db
 from registry.models import Country, PriorityArea, Project
-from registry.models.types import OrganisationKind, ProjectStatus
+from registry.models.types import OrganisationKind, ProjectStatus, TransactionType
 from registry.money import from_minor
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -45,13 +45,8 @@ ORG_TYPES = {
     OrganisationKind.NGO: "21",
     OrganisationKind.PRIVATE: "70",
 }
-TX_CODES = {
-    "incoming_funds": "1",
-    "commitment": "2",
-    "disbursement": "3",
-    "expenditure": "4",
-    "pledge": "11",
-}
+# Every stored type by its IATI 2.03 code: the outgoing pledge is 12 (11 is an incoming commitment).
+TX_CODES = {t.value: t.iati_code for t in TransactionType}
 
 
 def _percent(share_ppm: int) -> str:
