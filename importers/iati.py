@@ -507,7 +507,26 @@ class IatiReader:
     def _recipients(self, act, record: IatiProjectRecord, on_transactions: bool, unplaced: list[tuple]) -> None:
         """The project's recipient shares. ``unplaced``: the flows whose own recipient (given on the
         transaction) the registry cannot place, with that entry and its element."""
-        elems = [e for e in act if e.tag in ("recipient-country", "recipient-region")]
+        elems, seen = [], {}
+        for elem in act:
+            if elem.tag not in ("recipient-country", "recipient-region"):
+                continue
+            key = (elem.tag, *(" ".join((elem.get(a) or "").split()) for a in ("code", "vocabulary", "percentage")))
+            if key in seen:
+                seen[key] += 1
+                continue
+            seen[key] = 1
+            elems.append(elem)
+        for (tag, code, _vocabulary, percentage), times in seen.items():
+            if times > 1:
+                self.warn(
+                    "repeated_recipient",
+                    f"{tag} {code or '(empty)'}{f' with {percentage} %' if percentage else ''} is listed {times} "
+                    "times: read once (a repetition, not more shares)",
+                    act,
+                    f"{tag}/@code",
+                    code,
+                )
         entries = [(self._recipient(e, e.tag, e.tag), e) for e in elems]
         own = [t for t in record.transactions if t.recipient_country or t.recipient_region]
         loose = [t for t in record.transactions if not (t.recipient_country or t.recipient_region)]
@@ -651,7 +670,7 @@ class IatiReader:
                     "recipient-country/@percentage",
                     total,
                 )
-            elif total != 100:
+            elif abs(total - 100) >= Decimal("0.0001"):  # a difference a stored share (4 decimals) can show
                 self.warn(
                     "percentages_rescaled",
                     f"Recipient percentages add up to {total}, not 100: each is divided by {total} "
@@ -736,11 +755,14 @@ class IatiReader:
             if day is None:
                 continue
             named = [e for e in tx if e.tag in ("recipient-country", "recipient-region")]
-            entry = self._recipient(named[0], named[0].tag, f"{path}/{named[0].tag}") if named else None
+            found = [(self._recipient(e, e.tag, f"{path}/{e.tag}"), e) for e in named]
+            # IATI allows one recipient per transaction: the first one the registry can place.
+            entry, where = next(((e, el) for e, el in found if not e.why), found[0]) if found else (None, None)
             if len(named) > 1:
                 self.warn(
                     "several_recipients",
-                    f"A transaction has {len(named)} recipients; IATI allows one: the first ({entry.label}) is used",
+                    f"A transaction has {len(named)} recipients ({', '.join(e.label for e, _ in found)}); IATI "
+                    f"allows one: {entry.label} is used",
                     tx,
                     f"{path}/{named[1].tag}",
                 )
@@ -766,7 +788,7 @@ class IatiReader:
             if entry is not None:
                 given = True
                 if entry.why:
-                    unplaced.append((flow, entry, named[0]))
+                    unplaced.append((flow, entry, where))
         return given, unplaced
 
     def _tx_date(self, tx, value, record: IatiProjectRecord, path: str) -> dt.date | None:

@@ -423,3 +423,28 @@ def test_unallocated_rows_reconcile_the_money_of_the_file(app, tmp_path):
     )
     assert total == 100_004 * MILLION
     assert stored_recipients("XM-TEST-1-P1") == [("", "", 500_000), ("", "202", 250_000), ("CHN", "", 250_000)]
+
+
+def test_a_repeated_recipient_is_read_once_and_a_country_beside_its_region_keeps_its_proportion():
+    """Kenya 100 % and "Africa, regional" 100 % listed three times over: the repetitions are
+    one entry, and the two percentages (200 in all) are divided by their sum: 50 % each."""
+    recipients = (
+        '<recipient-country code="KE" percentage="100"/>'
+        + '<recipient-region code="298" vocabulary="1" percentage="100"/>' * 3
+    )
+    records, reader = read(document(activity(recipients=recipients)))
+    assert [(r.country, r.region, r.share) for r in records[0].recipients] == [
+        ("KEN", None, Decimal(50)),
+        (None, "002", Decimal(50)),
+    ]
+    problems = {p.code: p.message for p in reader.problems}
+    assert "listed 3 times" in problems["repeated_recipient"]
+    assert "add up to 200" in problems["percentages_rescaled"]
+
+
+def test_a_transaction_with_two_recipients_keeps_the_one_the_registry_can_place():
+    flows = tx("3", "10", inside='<recipient-region code="998" vocabulary="1"/><recipient-country code="DK"/>')
+    records, reader = read(document(activity(recipients="", transactions=flows)))
+    assert [(t.recipient_country, t.recipient_region) for t in records[0].transactions] == [("DNK", None)]
+    [warning] = [p for p in reader.problems if p.code == "several_recipients"]
+    assert "998, DK" in warning.message and "DK is used" in warning.message
