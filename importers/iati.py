@@ -3,7 +3,7 @@
 The file is streamed with lxml ``iterparse``: each ``iati-activity`` is read, turned into a
 record and cleared together with its earlier siblings, so memory stays bounded whatever
 the file size. Any DOCTYPE (and with it any entity declaration: XXE, "billion laughs") is
-refused before a single record is produced. Mapping rules are in docs/iati-import.md.
+refused before a single record is produced. Mapping rules are in docs/iati-crs.md.
 """
 
 from __future__ import annotations
