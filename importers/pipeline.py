@@ -1097,6 +1097,7 @@ class _Run:
                             "currency": t.currency,
                             "funding_source": t.funding_source,
                             "provider_org": t.provider_org,
+                            "recipient": t.recipient_country or t.recipient_region,
                             "value_date": None,
                         }.get(name, t.amount)
                         message = exc.message if len(fields) == 1 else str(messages[0])
@@ -1245,6 +1246,7 @@ class _Run:
         batch_id = self.batch.id
         previous = {p.id: p.import_batch_id for p, *_ in updated}
         updated = self._orm_projects(updated)
+        aliases = {p.id: p.other_identifiers for p, *_ in updated}  # for the undo log
         changed = [(p, c) for p, c, *_ in updated if c is not None]
         if updated:
             # Updated projects go through the ORM (version counter, child collections).
@@ -1319,6 +1321,7 @@ class _Run:
                 "snapshot": before,
                 "import_batch_id": previous.get(project.id),
                 "transactions": [_jsonable_row(r) for r in old_rows],
+                "other_identifiers": aliases[project.id],
             }
             changes.append((batch_id, "project", project.id, "update", undo))
         BulkInsert(connection, AuditEvent.__table__, EVENT_COLUMNS).execute(events, self.chunk_size)
@@ -1841,6 +1844,9 @@ def undo_batch(batch_id: int, actor: Actor) -> ImportBatch:
             snap = dict(saved.get("snapshot") or {})
             old_rows = [_restore_row(r) for r in saved.get("transactions", [])]
             data = {k: snap[k] for k in project_service.SCALAR_FIELDS if k in snap}
+            for k in ("planned_start", "planned_end", "actual_start", "actual_end"):
+                if data.get(k):  # the snapshot keeps dates as ISO text
+                    data[k] = dt.date.fromisoformat(data[k])
             for k in ("recipients", "areas", "sectors", "wsis_action_lines", "need"):
                 if k in snap:
                     data[k] = snap[k]
@@ -1851,6 +1857,8 @@ def undo_batch(batch_id: int, actor: Actor) -> ImportBatch:
             db.session.flush()
             with db.session.no_autoflush:
                 project_service._apply(project, data)
+            if "other_identifiers" in saved:
+                project.other_identifiers = saved["other_identifiers"]
             project.import_batch_id = saved.get("import_batch_id")
             project.updated_at = utcnow()
             db.session.flush()

@@ -448,3 +448,52 @@ def test_a_transaction_with_two_recipients_keeps_the_one_the_registry_can_place(
     assert [(t.recipient_country, t.recipient_region) for t in records[0].transactions] == [("DNK", None)]
     [warning] = [p for p in reader.problems if p.code == "several_recipients"]
     assert "998, DK" in warning.message and "DK is used" in warning.message
+
+
+def test_a_flow_whose_recipient_changes_is_updated_and_undone(app, tmp_path):
+    from importers.pipeline import undo_batch
+
+    first = document(activity(recipients="", transactions=tx("2", "10.00", inside='<recipient-country code="NG"/>')))
+    imported(tmp_path, first)
+    moved = tmp_path / "moved.xml"
+    moved.write_bytes(first.replace(b'code="NG"', b'code="GH"'))
+    result = import_iati(moved, ADMIN)
+    assert result.ok and result.batches[0].counts["projects_updated"] == 1
+    assert db.session.scalars(select(Transaction.recipient_country_iso3)).all() == ["GHA"]
+    undo_batch(result.batches[0].id, ADMIN)
+    assert db.session.scalars(select(Transaction.recipient_country_iso3)).all() == ["NGA"]
+
+
+def test_new_aliases_alone_update_the_project_and_undo_restores_them(app, tmp_path):
+    from importers.pipeline import undo_batch
+
+    imported(tmp_path, document(activity(extra='<other-identifier ref="P-1" type="A1"/>')))
+    again = tmp_path / "again.xml"
+    again.write_bytes(document(activity(extra='<other-identifier ref="P-2" type="A1"/>')))
+    result = import_iati(again, ADMIN)
+    assert result.ok and result.batches[0].counts["projects_updated"] == 1
+    assert db.session.scalar(select(Project.other_identifiers)) == "A1 P-2"
+    undo_batch(result.batches[0].id, ADMIN)
+    assert db.session.scalar(select(Project.other_identifiers)) == "A1 P-1"
+
+
+def test_a_flow_naming_an_unknown_recipient_is_refused_where_it_is(app, tmp_path, make_org):
+    """A reader that hands the pipeline a recipient the registry lacks gets an error on that
+    flow (never a database error)."""
+    from importers.pipeline import run_import
+    from importers.records import Location, ProjectRecord, TransactionRecord
+
+    make_org(ref="XM-TEST-1", name="Test donor")
+    flow = TransactionRecord(
+        type="commitment",
+        amount=Decimal("5.00"),
+        currency="USD",
+        value_date=dt.date(2020, 1, 1),
+        recipient_country="ZZZ",
+        location=Location(file="x.xml", row=7, column="transaction[1]"),
+    )
+    record = ProjectRecord(reference="R-1", title="T", transactions=[flow])
+    batch = run_import("iati", "x.xml", b"records", "XM-TEST-1", ADMIN, records=[record], problems=[])
+    [error] = [p for p in batch.problems if p["severity"] == "error"]
+    assert "Unknown recipient country 'ZZZ'" in error["message"] and error["row"] == 7
+    assert error["value"] == "ZZZ"
