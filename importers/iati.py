@@ -613,37 +613,13 @@ class IatiReader:
         """Countries AND regions with their percentages; an empty or unknown code keeps its share
         unallocated. Nobody is scaled up to take someone else's share: percentages that do not
         add up to 100 are all divided by their sum."""
-        for entry, elem in found:
-            if entry.why:
-                pct = f"{entry.percentage} %" if entry.percentage is not None else "its share"
-                self.warn(
-                    "unallocated_recipient",
-                    f"{entry.why}: {pct} of the activity's flows ({_money_text(loose, entry.percentage)}) "
-                    "stays unallocated, not handed to the other recipients",
-                    elem,
-                    f"{elem.tag}/@code",
-                    entry.label,
-                )
-        # Merge repeated codes (several IATI region codes can map to the same M49 region, and
-        # every unknown code is the one unallocated row).
-        merged: dict[tuple, _Entry] = {}
-        for entry, _ in found:
-            key = (entry.country, entry.region)
-            if key in merged:
-                old = merged[key]
-                old.percentage = (
-                    None if old.percentage is None or entry.percentage is None else old.percentage + entry.percentage
-                )
-            else:
-                merged[key] = _Entry(entry.country, entry.region, entry.percentage, entry.label, entry.why)
-        entries = list(merged.values())
-        given = [e.percentage for e in entries]
+        given = [entry.percentage for entry, _ in found]
         if all(p is None for p in given):
-            weights = [Decimal(1)] * len(entries)
-            if len(entries) > 1:
+            weights = [Decimal(1)] * len(found)
+            if len(found) > 1:
                 self.warn(
                     "equal_split",
-                    f"No recipient percentages: the {len(entries)} recipients get equal shares",
+                    f"No recipient percentages: the {len(found)} recipients get equal shares",
                     act,
                     "recipient-country/@percentage",
                 )
@@ -662,10 +638,10 @@ class IatiReader:
             weights = list(given)
             total = sum(weights)
             if total <= 0:
-                weights = [Decimal(1)] * len(entries)
+                weights = [Decimal(1)] * len(found)
                 self.warn(
                     "equal_split",
-                    f"Recipient percentages add up to {total}: the {len(entries)} recipients get equal shares",
+                    f"Recipient percentages add up to {total}: the {len(found)} recipients get equal shares",
                     act,
                     "recipient-country/@percentage",
                     total,
@@ -679,12 +655,31 @@ class IatiReader:
                     "recipient-country/@percentage",
                     total,
                 )
-        keep = [(e, w) for e, w in zip(entries, weights, strict=True) if w > 0] or [(e, Decimal(1)) for e in entries]
+        total = sum(weights)
+        for (entry, elem), weight in zip(found, weights, strict=True):
+            if entry.why and weight > 0:
+                effective = weight * 100 / total
+                stated = f"{entry.percentage} %" if entry.percentage is not None else "its share"
+                if entry.percentage is None or effective != entry.percentage:
+                    stated += f" ({effective.quantize(Decimal('0.0001')).normalize():f} % of the activity)"
+                self.warn(
+                    "unallocated_recipient",
+                    f"{entry.why}: {stated} of the activity's flows ({_money_text(loose, effective)}) "
+                    "stays unallocated, not handed to the other recipients",
+                    elem,
+                    f"{elem.tag}/@code",
+                    entry.label,
+                )
+        # One row per place: several codes may name one M49 region, and every code the
+        # registry cannot place is the one unallocated row.
+        merged: dict[tuple, Decimal] = {}
+        for (entry, _), weight in zip(found, weights, strict=True):
+            key = (entry.country, entry.region)
+            merged[key] = merged.get(key, Decimal(0)) + weight
+        keep = [(k, w) for k, w in merged.items() if w > 0] or [(k, Decimal(1)) for k in merged]
         shares = shares_from_weights([w for _, w in keep])
         record.recipients = [
-            RecipientRecord(country=e.country, region=e.region, share=s)
-            for (e, _), s in zip(keep, shares, strict=True)
-            if s > 0
+            RecipientRecord(country=k[0], region=k[1], share=s) for (k, _), s in zip(keep, shares, strict=True) if s > 0
         ]
 
     # -- money -----------------------------------------------------------------

@@ -176,12 +176,23 @@ def test_percentages_off_100_are_divided_by_their_sum(percentages, total, expect
 def test_an_unknown_code_among_percentages_off_100_keeps_its_proportion():
     """KE 40 + unknown 40 = 80: each divided by 80, the unknown half stays unallocated."""
     recipients = '<recipient-country code="KE" percentage="40"/><recipient-country code="QQ" percentage="40"/>'
-    records, reader = read(document(activity(recipients=recipients)))
+    records, reader = read(document(activity(recipients=recipients, transactions=tx("2", "1000.00"))))
     assert [(r.country, r.region, r.share) for r in records[0].recipients] == [
         ("KEN", None, Decimal(50)),
         (None, None, Decimal(50)),
     ]
-    assert {"percentages_rescaled", "unallocated_recipient"} <= {p.code for p in reader.problems}
+    assert "percentages_rescaled" in {p.code for p in reader.problems}
+    [warning] = [p for p in reader.problems if p.code == "unallocated_recipient"]
+    # 40 of 80 is half of the activity: 500.00 of the 1,000.00 committed.
+    assert "40 % (50 % of the activity)" in warning.message and "500.00 USD" in warning.message
+
+
+def test_an_unknown_code_without_percentage_keeps_what_is_left():
+    recipients = '<recipient-country code="KE" percentage="60"/><recipient-country code="QQ"/>'
+    records, reader = read(document(activity(recipients=recipients, transactions=tx("2", "1000.00"))))
+    assert [(r.country, r.share) for r in records[0].recipients] == [("KEN", 60), (None, 40)]
+    [warning] = [p for p in reader.problems if p.code == "unallocated_recipient"]
+    assert "its share (40 % of the activity)" in warning.message and "400.00 USD" in warning.message
 
 
 @pytest.mark.skipif(iso2_to_iso3("XK") is None, reason="needs Kosovo (XKX) in the registry's country list")
