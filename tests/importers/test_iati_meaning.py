@@ -508,3 +508,13 @@ def test_a_flow_naming_an_unknown_recipient_is_refused_where_it_is(app, tmp_path
     [error] = [p for p in batch.problems if p["severity"] == "error"]
     assert "Unknown recipient country 'ZZZ'" in error["message"] and error["row"] == 7
     assert error["value"] == "ZZZ"
+
+
+def test_spreadsheets_read_the_iati_type_codes_as_iati_means_them():
+    from importers.sheets import vocabulary
+
+    words = vocabulary()["transaction_type"]
+    assert {code: words[code] for code in IATI_2_03} == IATI_2_03
+    assert {code.lower(): words[code.lower()] for code in IATI_1_LETTERS} == {
+        code.lower(): kind for code, kind in IATI_1_LETTERS.items()
+    }
