@@ -576,9 +576,10 @@ class IatiReader:
             return
         keys = list(dict.fromkeys((t.recipient_country, t.recipient_region) for t in own))
         weights = self._recipient_weights(own, keys)
-        record.recipients = [
+        record.recipients = [  # a share too small to store leaves the list, not its flows
             RecipientRecord(country=k[0], region=k[1], share=s)
             for k, s in zip(keys, shares_from_weights(weights), strict=True)
+            if s > 0
         ]
         if len(keys) > 1:
             self.warn(

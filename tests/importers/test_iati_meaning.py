@@ -518,3 +518,14 @@ def test_spreadsheets_read_the_iati_type_codes_as_iati_means_them():
     assert {code.lower(): words[code.lower()] for code in IATI_1_LETTERS} == {
         code.lower(): kind for code, kind in IATI_1_LETTERS.items()
     }
+
+
+def test_a_recipient_with_a_tiny_part_of_the_commitments_never_rejects_the_activity(app, tmp_path):
+    flows = (
+        tx("2", "90000000000.00", inside='<recipient-country code="KE"/>'),
+        tx("2", "0.01", inside='<recipient-country code="UG"/>'),
+    )
+    result, problems = imported(tmp_path, document(activity(recipients="", transactions="".join(flows))))
+    assert result.ok, [p for p in problems if p["severity"] == "error"]
+    kept = db.session.execute(select(Transaction.recipient_country_iso3, Transaction.amount_minor)).all()
+    assert sorted(kept) == [("KEN", 9_000_000_000_000), ("UGA", 1)]
