@@ -3,7 +3,7 @@
 The file is streamed with lxml ``iterparse``: each ``iati-activity`` is read, turned into a
 record and cleared together with its earlier siblings, so memory stays bounded whatever
 the file size. Any DOCTYPE (and with it any entity declaration: XXE, "billion laughs") is
-refused before a single record is produced. Mapping rules are in docs/iati-import.md.
+refused before a single record is produced. Mapping rules are in docs/iati-crs.md.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from importers.records import (
 )
 from registry import money
 from registry.errors import ConversionError, MoneyError
+from registry.models.types import TransactionType
+from registry.services.projects import to_usd
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 SUPPORTED_VERSIONS = ("2.01", "2.02", "2.03")
@@ -50,16 +52,11 @@ STATUS = {
     "5": "cancelled",
     "6": "suspended",
 }
-# IATI TransactionType -> registry type; both pledge codes (11 incoming, 12 outgoing) are pledges.
-TRANSACTION_TYPES = {
-    "1": "incoming_funds",
-    "2": "commitment",
-    "3": "disbursement",
-    "4": "expenditure",
-    "11": "pledge",
-    "12": "pledge",
-}
 DATE_FIELDS = {"1": "planned_start", "2": "actual_start", "3": "planned_end", "4": "actual_end"}
+# A flow without a readable date of its own is dated on the activity's, in this order.
+FALLBACK_DATES = ("actual_start", "planned_start", "actual_end", "planned_end")
+# A date outside these years parses but is no real value date (a typo such as 1010-12-09).
+PLAUSIBLE_YEARS = (1900, dt.date.today().year + 50)
 TITLE_MAX, DESCRIPTION_MAX, TX_DESCRIPTION_MAX = 500, 20_000, 1000
 
 
@@ -81,10 +78,13 @@ class IatiProjectRecord(ProjectRecord):
 
 @dataclass
 class _Entry:
+    """One recipient as the file gives it. Neither country nor region: unallocated, ``why``."""
+
     country: str | None
     region: str | None
     percentage: Decimal | None
     label: str
+    why: str = ""
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -137,6 +137,7 @@ class IatiReader:
         }
         self.version: str | None = None
         self.root_lang: str | None = None
+        self._identifiers: dict[str, tuple[str, int | None]] = {}  # -> (publisher, line)
 
     # -- problems ------------------------------------------------------------
 
@@ -264,6 +265,8 @@ class IatiReader:
         if not identifier:
             self.error("no_identifier", "An activity has no iati-identifier; it cannot be imported", act)
             return None
+        if self._seen_twice(act, identifier):
+            return None
         sectors = self._sectors(act)
         if self.sector_filter == "ict" and not self._is_ict(sectors, act):
             self.counts["filtered_out"] += 1
@@ -280,20 +283,27 @@ class IatiReader:
         descriptions = act.findall("description")
         general = [d for d in descriptions if (d.get("type") or "1") == "1"] or descriptions
         description = self._narrative(general[0], lang) if general else ""
-        # The publisher's own identifier (other-identifier type A1) is the registry reference
-        # when given: our own export writes the project reference there.
-        own = next(
-            (o.get("ref").strip() for o in act.findall("other-identifier") if o.get("type") == "A1" and o.get("ref")),
-            None,
-        )
+        # The iati-identifier identifies the activity and is the project reference; the other
+        # identifiers (the publisher's own A1, a previous one, ...) are aliases only: several
+        # activities may share one, which never merges them.
+        aliases = []
+        for other in act.findall("other-identifier"):
+            ref = " ".join((other.get("ref") or "").split())
+            if ref:
+                # "TYPE:ref", as the export writes them back (a ref alone when the type is missing).
+                kind = (other.get("type") or "").strip().upper()
+                alias = f"{kind}:{ref}" if kind else ref
+                if alias not in aliases:
+                    aliases.append(alias)
         record = IatiProjectRecord(
-            reference=(own or identifier)[:120],
+            reference=identifier[:120],
             title=title,
             org=(reporting.get("ref") or None) if reporting is not None else None,
             org_name=self._narrative(reporting, lang) or None if reporting is not None else None,
             iati_identifier=identifier,
             description=description[:DESCRIPTION_MAX],
             location=Location(file=self.filename, row=act.sourceline, column="iati-activity"),
+            other_identifiers=aliases,
         )
         if len(identifier) > 120:
             self.warn("reference_truncated", "Identifier longer than 120 characters: reference cut", act)
@@ -321,10 +331,34 @@ class IatiReader:
             "finance_type": self._code(act, "default-finance-type"),
             "aid_type": self._aid_type(act, "default-aid-type"),
         }
-        self._transactions(act, record, currency, defaults, lang)
-        self._recipients(act, record)
+        on_transactions, unplaced = self._transactions(act, record, currency, defaults, lang)
+        self._recipients(act, record, on_transactions, unplaced)
         self._budgets(act, record, currency)
         return record
+
+    def _seen_twice(self, act, identifier: str) -> bool:
+        """True (with an error) when the identifier was met before in the file: an
+        iati-identifier names one activity, so the later one is left out and said so."""
+        reporting = act.find("reporting-org")
+        publisher = ((reporting.get("ref") or "").strip() if reporting is not None else "") or "(no reporting-org)"
+        first = self._identifiers.get(identifier)
+        if first is None:
+            self._identifiers[identifier] = (publisher, act.sourceline)
+            return False
+        first_publisher, first_line = first
+        if first_publisher == publisher:
+            message = (
+                f"iati-identifier {identifier} appears twice for publisher {publisher} (first at line "
+                f"{first_line}): an identifier names one activity, so this one is left out"
+            )
+        else:
+            message = (
+                f"iati-identifier {identifier} is used by two publishers in this file: {first_publisher} "
+                f"(line {first_line}) and {publisher}: an identifier names one activity, so this one is "
+                "left out"
+            )
+        self.error("duplicate_iati_identifier", message, act, "iati-identifier", identifier)
+        return True
 
     def _code(self, act, tag: str) -> str | None:
         elem = act.find(tag)
@@ -422,117 +456,173 @@ class IatiReader:
 
     # -- recipients ----------------------------------------------------------
 
-    def _entries(self, elems_countries, elems_regions) -> list[tuple[_Entry, object]]:
-        entries = []
-        for elem in elems_countries:
-            code = (elem.get("code") or "").strip().upper()
+    def _recipient(self, elem, kind: str, path: str) -> _Entry:
+        """A recipient-country or recipient-region element as an entry. An empty or unknown
+        code gives an unallocated entry (neither country nor region) that says why."""
+        code = (elem.get("code") or "").strip()
+        raw = elem.get("percentage")
+        percentage = _decimal(raw)
+        if raw is not None and raw.strip() and (percentage is None or percentage < 0):
+            self.warn(
+                "bad_percentage",
+                f"Percentage {raw.strip()!r} of recipient {code or '(empty)'} is not a number from 0 to 100: "
+                "read as not given",
+                elem,
+                f"{path}/@percentage",
+                raw,
+            )
+            percentage = None
+        if kind == "recipient-country":
+            code = code.upper()
+            if not code:
+                return _Entry(None, None, percentage, "(empty)", "recipient-country has no code")
             iso3 = iso2_to_iso3(code)
             if iso3 is None:
-                self.warn(
-                    "unknown_country",
-                    "Unknown recipient-country code: left out",
-                    elem,
-                    "recipient-country/@code",
-                    code,
-                )
-                continue
-            entries.append((_Entry(iso3, None, _decimal(elem.get("percentage")), code), elem))
-        for elem in elems_regions:
-            code = (elem.get("code") or "").strip()
-            vocabulary = (elem.get("vocabulary") or "1").strip()
-            region = None
-            if vocabulary == "1":
-                mapped = self.mapping.recipients.get(code)
-                region = mapped.region if mapped else None
-                if mapped and mapped.iso3:
-                    entries.append((_Entry(mapped.iso3, None, _decimal(elem.get("percentage")), code), elem))
-                    continue
-            elif vocabulary == "2" and known_region(code.zfill(3)):
-                region = code.zfill(3)
-            if region is None:
-                self.warn(
-                    "unmapped_region",
-                    f"Recipient region {code} (vocabulary {vocabulary}) has no M49 equivalent: left out",
-                    elem,
-                    "recipient-region/@code",
-                    code,
-                )
-                continue
-            entries.append((_Entry(None, region, _decimal(elem.get("percentage")), code), elem))
-        return entries
+                why = f"recipient-country {code} is not a country the registry knows"
+                return _Entry(None, None, percentage, code, why)
+            return _Entry(iso3, None, percentage, code)
+        vocabulary = (elem.get("vocabulary") or "1").strip()
+        if not code:
+            return _Entry(None, None, percentage, "(empty)", "recipient-region has no code")
+        if vocabulary == "1":
+            mapped = self.mapping.recipients.get(code)
+            if mapped and mapped.iso3:
+                return _Entry(mapped.iso3, None, percentage, code)
+            if mapped and mapped.region:
+                return _Entry(None, mapped.region, percentage, code)
+            why = (
+                f'DAC region {code} "{mapped.name}" has no UN M49 equivalent'
+                if mapped
+                else f"recipient-region {code} is not a DAC region code"
+            )
+            return _Entry(None, None, percentage, code, why)
+        if vocabulary == "2" and known_region(code.zfill(3)):
+            return _Entry(None, code.zfill(3), percentage, code)
+        return _Entry(
+            None,
+            None,
+            percentage,
+            code,
+            f"recipient-region {code} (vocabulary {vocabulary}) is not a UN M49 region the registry knows",
+        )
 
-    def _recipients(self, act, record: IatiProjectRecord) -> None:
-        entries = self._entries(act.findall("recipient-country"), act.findall("recipient-region"))
+    def _recipients(self, act, record: IatiProjectRecord, on_transactions: bool, unplaced: list[tuple]) -> None:
+        """The project's recipient shares. ``unplaced``: the flows whose own recipient (given on the
+        transaction) the registry cannot place, with that entry and its element."""
+        elems, seen = [], {}
+        for elem in act:
+            if elem.tag not in ("recipient-country", "recipient-region"):
+                continue
+            key = (elem.tag, *(" ".join((elem.get(a) or "").split()) for a in ("code", "vocabulary", "percentage")))
+            if key in seen:
+                seen[key] += 1
+                continue
+            seen[key] = 1
+            elems.append(elem)
+        for (tag, code, _vocabulary, percentage), times in seen.items():
+            if times > 1:
+                self.warn(
+                    "repeated_recipient",
+                    f"{tag} {code or '(empty)'}{f' with {percentage} %' if percentage else ''} is listed {times} "
+                    "times: read once (a repetition, not more shares)",
+                    act,
+                    f"{tag}/@code",
+                    code,
+                )
+        entries = [(self._recipient(e, e.tag, e.tag), e) for e in elems]
+        own = [t for t in record.transactions if t.recipient_country or t.recipient_region]
+        loose = [t for t in record.transactions if not (t.recipient_country or t.recipient_region)]
         if entries:
-            self._activity_shares(act, record, [e for e, _ in entries])
-            return
-        tx_entries = []
-        has_commitments = any(t.get("code") == "2" for t in act.iterfind("transaction/transaction-type"))
-        for tx in act.findall("transaction"):
-            found = self._entries(tx.findall("recipient-country"), tx.findall("recipient-region"))
-            weight = self._tx_weight(tx, act, has_commitments)
-            for entry, _ in found[:1]:  # IATI allows one recipient per transaction
-                tx_entries.append((entry, weight))
-        if not tx_entries:
-            return
-        weights: dict[tuple, Decimal] = {}
-        for entry, weight in tx_entries:
-            key = (entry.country, entry.region)
-            weights[key] = weights.get(key, Decimal(0)) + weight
-        keys = [k for k in weights if weights[k] > 0] or list(weights)
-        shares = shares_from_weights([weights[k] for k in keys])
-        record.recipients = [
-            RecipientRecord(country=k[0], region=k[1], share=s) for k, s in zip(keys, shares, strict=True)
-        ]
-        self.warn(
-            "shares_from_transactions",
-            "Recipients are given on transactions: shares follow each recipient's total "
-            "of commitments "
-            "(else of all transactions), in USD at each value date",
-            act,
-            "transaction/recipient-country",
-        )
-
-    def _tx_weight(self, tx, act, has_commitments: bool) -> Decimal:
-        """Weight of a transaction for recipient shares: its absolute USD value. Commitments
-        count; other transactions count only when the activity has no commitment."""
-        type_elem = tx.find("transaction-type")
-        code = type_elem.get("code") if type_elem is not None else ""
-        if has_commitments and code != "2":
-            return Decimal(0)
-        value = tx.find("value")
-        amount = _decimal(value.text if value is not None else None)
-        if amount is None:
-            return Decimal(0)
-        currency = (value.get("currency") or act.get("default-currency") or "USD").strip().upper()
-        day = _date(value.get("value-date")) or _date(
-            tx.find("transaction-date").get("iso-date") if tx.find("transaction-date") is not None else None
-        )
-        try:
-            return abs(money.convert(amount, currency, "USD", day or dt.date.today(), 31).amount)
-        except (ConversionError, MoneyError):
-            return abs(amount)
-
-    def _activity_shares(self, act, record: IatiProjectRecord, entries: list[_Entry]) -> None:
-        # Merge repeated codes (several IATI region codes can map to the same M49 region).
-        merged: dict[tuple, _Entry] = {}
-        for entry in entries:
-            key = (entry.country, entry.region)
-            if key in merged:
-                old = merged[key]
-                old.percentage = (
-                    None if old.percentage is None or entry.percentage is None else old.percentage + entry.percentage
+            self._activity_shares(act, record, entries, loose)
+            if on_transactions:
+                self.warn(
+                    "recipients_on_both",
+                    "Recipients are given both on the activity and on transactions (IATI asks for one or "
+                    f"the other): the {len(own)} flows with their own recipient keep it; the activity's "
+                    "shares apply to the other flows",
+                    act,
+                    "transaction/recipient-country",
                 )
-            else:
-                merged[key] = entry
-        entries = list(merged.values())
-        given = [e.percentage for e in entries]
+            for tx_record, entry, elem in unplaced:
+                self.warn(
+                    "unknown_recipient",
+                    f"{entry.why}: this flow ({_money_text([tx_record])}) follows the activity's recipient shares",
+                    elem,
+                    tx_record.location.column,
+                    entry.label,
+                )
+            return
+        if not on_transactions:
+            return
+        for tx_record, entry, elem in unplaced:
+            self.warn(
+                "unknown_recipient",
+                f"{entry.why}: this flow ({_money_text([tx_record])}) stays unallocated",
+                elem,
+                tx_record.location.column,
+                entry.label,
+            )
+        if loose:
+            # Some flows have no recipient the registry can place: their money stays
+            # unallocated, so the project's own list is one unallocated share (the flows with
+            # their own recipient keep it; the need is not split by guesswork).
+            record.recipients = [RecipientRecord(country=None, region=None, share=Decimal(100))]
+            self.warn(
+                "unallocated",
+                f"Recipients are given on transactions, and {len(loose)} of {len(record.transactions)} flows "
+                f"have none the registry can place ({_money_text(loose)}): those flows and the need stay "
+                "unallocated; each other flow stays with its own recipient",
+                act,
+                "transaction/recipient-country",
+            )
+            return
+        keys = list(dict.fromkeys((t.recipient_country, t.recipient_region) for t in own))
+        weights = self._recipient_weights(own, keys)
+        record.recipients = [  # a share too small to store leaves the list, not its flows
+            RecipientRecord(country=k[0], region=k[1], share=s)
+            for k, s in zip(keys, shares_from_weights(weights), strict=True)
+            if s > 0
+        ]
+        if len(keys) > 1:
+            self.warn(
+                "shares_from_transactions",
+                "Recipients are given on transactions: each flow stays with its own recipient. The project "
+                "lists them with shares following each one's commitments (its other flows when it has none) in "
+                "USD at each value date, or equal shares when a flow cannot be converted; these shares split "
+                "only the need",
+                act,
+                "transaction/recipient-country",
+            )
+
+    def _recipient_weights(self, flows: list[TransactionRecord], keys: list[tuple]) -> list[Decimal]:
+        """Each recipient's commitments in USD (its other flows when it has no commitment); all
+        equal when a flow cannot be converted."""
+        commitments = {
+            (t.recipient_country, t.recipient_region) for t in flows if t.type == TransactionType.COMMITMENT.value
+        }
+        totals = dict.fromkeys(keys, Decimal(0))
+        for t in flows:
+            key = (t.recipient_country, t.recipient_region)
+            if key in commitments and t.type != TransactionType.COMMITMENT.value:
+                continue
+            try:
+                usd = to_usd(t.amount, t.currency, t.value_date).amount
+            except (ConversionError, MoneyError):
+                return [Decimal(1)] * len(keys)
+            totals[key] += abs(usd)
+        return [totals[k] for k in keys]
+
+    def _activity_shares(self, act, record: IatiProjectRecord, found: list[tuple], loose: list) -> None:
+        """Countries AND regions with their percentages; an empty or unknown code keeps its share
+        unallocated. Nobody is scaled up to take someone else's share: percentages that do not
+        add up to 100 are all divided by their sum."""
+        given = [entry.percentage for entry, _ in found]
         if all(p is None for p in given):
-            weights = [Decimal(1)] * len(entries)
-            if len(entries) > 1:
+            weights = [Decimal(1)] * len(found)
+            if len(found) > 1:
                 self.warn(
                     "equal_split",
-                    f"No recipient percentages: the {len(entries)} recipients get equal shares",
+                    f"No recipient percentages: the {len(found)} recipients get equal shares",
                     act,
                     "recipient-country/@percentage",
                 )
@@ -550,53 +640,87 @@ class IatiReader:
         else:
             weights = list(given)
             total = sum(weights)
-            if abs(total - 100) > Decimal("0.01") and total > 0:
+            if total <= 0:
+                weights = [Decimal(1)] * len(found)
                 self.warn(
-                    "percentages_rescaled",
-                    f"Recipient percentages add up to {total}, not 100: scaled proportionally",
+                    "equal_split",
+                    f"Recipient percentages add up to {total}: the {len(found)} recipients get equal shares",
                     act,
                     "recipient-country/@percentage",
                     total,
                 )
-        keep = [(e, w) for e, w in zip(entries, weights, strict=True) if w > 0] or [(e, Decimal(1)) for e in entries]
+            elif abs(total - 100) >= Decimal("0.0001"):  # a difference a stored share (4 decimals) can show
+                self.warn(
+                    "percentages_rescaled",
+                    f"Recipient percentages add up to {total}, not 100: each is divided by {total} "
+                    "(every recipient keeps its proportion, the unallocated included)",
+                    act,
+                    "recipient-country/@percentage",
+                    total,
+                )
+        total = sum(weights)
+        for (entry, elem), weight in zip(found, weights, strict=True):
+            if entry.why and weight > 0:
+                effective = weight * 100 / total
+                stated = f"{entry.percentage} %" if entry.percentage is not None else "its share"
+                if entry.percentage is None or effective != entry.percentage:
+                    stated += f" ({effective.quantize(Decimal('0.0001')).normalize():f} % of the activity)"
+                self.warn(
+                    "unallocated_recipient",
+                    f"{entry.why}: {stated} of the activity's flows ({_money_text(loose, effective)}) "
+                    "stays unallocated, not handed to the other recipients",
+                    elem,
+                    f"{elem.tag}/@code",
+                    entry.label,
+                )
+        # One row per place: several codes may name one M49 region, and every code the
+        # registry cannot place is the one unallocated row.
+        merged: dict[tuple, Decimal] = {}
+        for (entry, _), weight in zip(found, weights, strict=True):
+            key = (entry.country, entry.region)
+            merged[key] = merged.get(key, Decimal(0)) + weight
+        keep = [(k, w) for k, w in merged.items() if w > 0] or [(k, Decimal(1)) for k in merged]
         shares = shares_from_weights([w for _, w in keep])
         record.recipients = [
-            RecipientRecord(country=e.country, region=e.region, share=s)
-            for (e, _), s in zip(keep, shares, strict=True)
-            if s > 0
+            RecipientRecord(country=k[0], region=k[1], share=s) for (k, _), s in zip(keep, shares, strict=True) if s > 0
         ]
 
     # -- money -----------------------------------------------------------------
 
-    def _transactions(self, act, record: IatiProjectRecord, currency: str | None, defaults: dict, lang: str) -> None:
+    def _transactions(self, act, record: IatiProjectRecord, currency: str | None, defaults: dict, lang: str) -> tuple:
+        """The activity's flows into ``record.transactions``. Returns whether any transaction names
+        a recipient, and the flows whose named recipient cannot be placed (see _recipients)."""
+        given, unplaced = False, []
         for index, tx in enumerate(act.findall("transaction"), start=1):
             path = f"transaction[{index}]"
             type_elem = tx.find("transaction-type")
             code = (type_elem.get("code") or "").strip() if type_elem is not None else ""
-            kind = TRANSACTION_TYPES.get(code)
+            kind = TransactionType.from_iati(code)
+            value = tx.find("value")
+            raw = (value.text or "").strip() if value is not None else ""
+            tx_currency = ((value.get("currency") or "").strip().upper() if value is not None else "") or currency
             if kind is None:
                 self.counts["transactions_skipped"] += 1
+                carried = f"{raw} {tx_currency or '(no currency)'}" if raw else "no value"
                 self.warn(
                     "transaction_type",
-                    f"Transaction type {code or '(none)'} is not a flow the registry keeps "
-                    "(1, 2, 3, 4, 11, 12): left out",
+                    f"Transaction type {code or '(none)'} is not an IATI 2.03 transaction type (1 to 13, or a "
+                    f"1.x letter code): this flow of {carried} is left out",
                     tx,
                     f"{path}/transaction-type/@code",
                     code,
                 )
                 continue
-            value = tx.find("value")
-            amount = _decimal(value.text if value is not None else None)
+            amount = _decimal(raw)
             if amount is None:
                 self.error(
                     "bad_value",
                     "Transaction value is missing or not a number",
                     tx,
                     f"{path}/value",
-                    value.text if value is not None else None,
+                    raw or None,
                 )
                 continue
-            tx_currency = ((value.get("currency") or "").strip().upper()) or currency
             if not tx_currency or not money.is_currency(tx_currency):
                 self.error(
                     "currency",
@@ -609,10 +733,10 @@ class IatiReader:
             if abs(amount) >= money.MAX_AMOUNT:
                 self.error(
                     "bad_value",
-                    f"{value.text.strip()} is too large: amounts stay below {money.MAX_AMOUNT:,}",
+                    f"{raw} is too large: amounts stay below {money.MAX_AMOUNT:,}",
                     tx,
                     f"{path}/value",
-                    value.text,
+                    raw,
                 )
                 continue
             quantized = money.quantize(amount, tx_currency)
@@ -625,34 +749,104 @@ class IatiReader:
                     amount,
                 )
                 amount = quantized
-            date_elem = tx.find("transaction-date")
-            day = _date(value.get("value-date")) or _date(date_elem.get("iso-date") if date_elem is not None else None)
+            day = self._tx_date(tx, value, record, path)
             if day is None:
-                self.error(
+                continue
+            named = [e for e in tx if e.tag in ("recipient-country", "recipient-region")]
+            found = [(self._recipient(e, e.tag, f"{path}/{e.tag}"), e) for e in named]
+            # IATI allows one recipient per transaction: the first one the registry can place.
+            entry, where = next(((e, el) for e, el in found if not e.why), found[0]) if found else (None, None)
+            if len(named) > 1:
+                self.warn(
+                    "several_recipients",
+                    f"A transaction has {len(named)} recipients ({', '.join(e.label for e, _ in found)}); IATI "
+                    f"allows one: {entry.label} is used",
+                    tx,
+                    f"{path}/{named[1].tag}",
+                )
+            provider = tx.find("provider-org")
+            flow = TransactionRecord(
+                type=kind.value,
+                amount=amount,
+                currency=tx_currency,
+                value_date=day,
+                provider_org=(provider.get("ref") or self._narrative(provider, lang) or None)
+                if provider is not None
+                else None,
+                flow_type=self._code(tx, "flow-type") or defaults["flow_type"],
+                finance_type=self._code(tx, "finance-type") or defaults["finance_type"],
+                aid_type=self._aid_type(tx, "aid-type") or defaults["aid_type"],
+                description=self._narrative(tx.find("description"), lang)[:TX_DESCRIPTION_MAX],
+                location=Location(file=self.filename, row=tx.sourceline, column=path),
+                recipient_country=entry.country if entry else None,
+                recipient_region=entry.region if entry else None,
+            )
+            record.transactions.append(flow)
+            self.counts["transactions"] += 1
+            if entry is not None:
+                given = True
+                if entry.why:
+                    unplaced.append((flow, entry, where))
+        return given, unplaced
+
+    def _tx_date(self, tx, value, record: IatiProjectRecord, path: str) -> dt.date | None:
+        """The flow's date: value/@value-date, else transaction-date/@iso-date, else the activity's
+        dates. A date that parses but is no plausible value date (1010-12-09) gives way to a
+        plausible one, else is kept as written: conversion flags it; the flow is never dropped."""
+        date_elem = tx.find("transaction-date")
+        written = (
+            ("value/@value-date", value.get("value-date") if value is not None else None),
+            ("transaction-date/@iso-date", date_elem.get("iso-date") if date_elem is not None else None),
+        )
+        given = [(where, text.strip()) for where, text in written if text and text.strip()]
+        readable = [(where, text, _date(text)) for where, text in given if _date(text) is not None]
+        plausible = [r for r in readable if PLAUSIBLE_YEARS[0] <= r[2].year <= PLAUSIBLE_YEARS[1]]
+        unreadable = [(where, text) for where, text in given if _date(text) is None]
+        for where, text in unreadable:
+            self.warn("bad_date", f"{where} {text!r} is not a date: ignored", tx, f"{path}/{where}", text)
+        if plausible:
+            where, text, day = plausible[0]
+            if readable[0] is not plausible[0]:
+                first = readable[0]
+                self.warn(
+                    "implausible_date",
+                    f"{first[0]} {first[1]} is not a plausible date: the {where} {text} is used",
+                    tx,
+                    f"{path}/{first[0]}",
+                    first[1],
+                )
+            return day
+        if readable:
+            where, text, day = readable[0]
+            self.warn(
+                "implausible_date",
+                f"{where} {text} is not a plausible date (before {PLAUSIBLE_YEARS[0]} or after "
+                f"{PLAUSIBLE_YEARS[1]}): the flow is kept with its date as written; no exchange rate "
+                "can convert it",
+                tx,
+                f"{path}/{where}",
+                text,
+            )
+            return day
+        for name in FALLBACK_DATES:
+            day = getattr(record, name)
+            if day is not None:
+                self.warn(
                     "no_date",
-                    "Transaction has neither value/@value-date nor transaction-date",
+                    "The transaction has no readable date of its own: it is dated on the activity's "
+                    f"{name.replace('_', ' ')} date {day}",
                     tx,
                     f"{path}/value/@value-date",
                 )
-                continue
-            provider = tx.find("provider-org")
-            record.transactions.append(
-                TransactionRecord(
-                    type=kind,
-                    amount=amount,
-                    currency=tx_currency,
-                    value_date=day,
-                    provider_org=(provider.get("ref") or self._narrative(provider, lang) or None)
-                    if provider is not None
-                    else None,
-                    flow_type=self._code(tx, "flow-type") or defaults["flow_type"],
-                    finance_type=self._code(tx, "finance-type") or defaults["finance_type"],
-                    aid_type=self._aid_type(tx, "aid-type") or defaults["aid_type"],
-                    description=self._narrative(tx.find("description"), lang)[:TX_DESCRIPTION_MAX],
-                    location=Location(file=self.filename, row=tx.sourceline, column=path),
-                )
-            )
-            self.counts["transactions"] += 1
+                return day
+        self.error(
+            "no_date",
+            "The transaction has no readable date (value/@value-date, transaction-date/@iso-date), nor "
+            "has the activity: this transaction cannot be imported",
+            tx,
+            f"{path}/value/@value-date",
+        )
+        return None
 
     def _budgets(self, act, record: IatiProjectRecord, currency: str | None) -> None:
         """Need = the sum of the budgets; where a period has a revised budget (type 2) it replaces
@@ -702,9 +896,39 @@ class IatiReader:
                     )
                     continue
             total += amount
-        if need_currency and total > 0:
-            record.need_amount = money.quantize(total, need_currency)
-            record.need_currency = need_currency
+        if not need_currency or total <= 0:
+            return
+        need = money.quantize(total, need_currency)
+        # Nothing in the budgets rejects an activity: a need the registry cannot keep is left out.
+        why = None
+        if need >= money.MAX_AMOUNT:
+            why = f"is too large (amounts stay below {money.MAX_AMOUNT:,})"
+        else:
+            try:
+                to_usd(need, need_currency, record.planned_start or dt.date.today())  # as the need is stored
+            except (ConversionError, MoneyError) as exc:
+                why = f"cannot be converted to USD ({exc.message})"
+        if why:
+            self.warn(
+                "budget_need",
+                f"The need (sum of the budgets, {need:,} {need_currency}) {why}: it is left out, the activity is kept",
+                act,
+                "budget",
+            )
+            return
+        record.need_amount = need
+        record.need_currency = need_currency
+
+
+def _money_text(flows: list[TransactionRecord], percentage: Decimal | None = None) -> str:
+    """The money of ``flows`` (times ``percentage`` %) by type and currency, for a warning."""
+    totals: dict[tuple[str, str], Decimal] = {}
+    for t in flows:
+        totals[(t.type, t.currency)] = totals.get((t.type, t.currency), Decimal(0)) + t.amount
+    if percentage is not None:
+        totals = {k: v * percentage / 100 for k, v in totals.items()}
+    parts = [f"{kind.replace('_', ' ')} {money.quantize(v, cur):,} {cur}" for (kind, cur), v in totals.items()]
+    return "; ".join(parts) or "no flows"
 
 
 def read_iati(source: str | Path | BinaryIO, *, sector_filter: str = "all", filename: str | None = None) -> IatiReader:

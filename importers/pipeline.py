@@ -125,6 +125,8 @@ TX_FIELDS = (
     "usd_rate",
     "usd_rate_date",
     "price_basis",
+    "recipient_country_iso3",
+    "recipient_region_code",
 )
 TX_INSERT = ("project_id", "import_batch_id", "created_at", *TX_FIELDS)
 # Every column of a stored transaction (read back for the undo log of replaced ones).
@@ -266,6 +268,13 @@ class _Resolver:
         self._currencies: dict[Any, tuple[str, int, int]] = {}  # code, decimals, limit in minor units
         # (currency, day) -> (ratio of money.minor_ratio to USD, the rate as text, the rate's day)
         self._usd_rates: dict[tuple[str, dt.date], tuple[tuple[int, int], str, dt.date]] = {}
+        self._places: tuple[set[str], set[str]] | None = None  # known countries, regions
+
+    def places(self) -> tuple[set[str], set[str]]:
+        """The countries (ISO3) and regions (M49) a flow's own recipient may name."""
+        if self._places is None:
+            self._places = (set(db.session.scalars(select(Country.iso3))), set(db.session.scalars(select(Region.code))))
+        return self._places
 
     def source(self, text: str) -> int | None:
         if text not in self.sources:
@@ -340,6 +349,11 @@ class _Resolver:
                 provider_id = self._providers.get((tx_type, source_id), _MISSING)
                 if provider_id is _MISSING:
                     provider_id = self.provider(tx_type, source_id)
+            country, region = t.recipient_country, t.recipient_region
+            if country or region:
+                countries, regions = self.places()
+                if (country and country not in countries) or (region and region not in regions) or (country and region):
+                    raise LookupError
         except (LookupError, TypeError, ValueError, ArithmeticError):  # ArithmeticError: sNaN, overflow
             values = _tx_values(t, self)  # raises the service's error for a bad value
             self._learn(t, values)
@@ -359,6 +373,8 @@ class _Resolver:
             rate_text,
             rate_day,
             None,
+            country or None,
+            region or None,
         )
 
     def _learn(self, t: TransactionRecord, values: dict[str, Any]) -> None:
@@ -557,10 +573,11 @@ def _recipients(rec: ProjectRecord, ref: _Reference) -> list[tuple[str | None, s
         shares = [0] * len(items)
     out, seen = [], set()
     for item, share in zip(items, shares, strict=True):
-        country, region = item.get("country"), item.get("region")
-        if country and region:  # neither: the unallocated share of an empty or unknown code
+        country, region = item.get("country") or None, item.get("region") or None
+        if country and region:
             messages.append("Each recipient is a country or a region, not both")
             continue
+        # Neither: the share a file gave to an empty or unknown recipient, kept unallocated.
         if country:
             country = country.upper()
             if country not in ref.countries:
@@ -616,6 +633,7 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
     p = _Candidate(org_id=org_id, reference=(rec.reference or "").strip(), title=(rec.title or "").strip())
     p.description = rec.description or ""
     p.iati_identifier = (rec.iati_identifier or "").strip() or None
+    p.other_identifiers = "\n".join(rec.other_identifiers or ())
     failed: list[RegistryError] = []
     try:
         p.status = ProjectStatus(rec.status) if rec.status else ProjectStatus.ACTIVE
@@ -689,6 +707,7 @@ CHANGED_FIELDS = (
     "need_currency",
     "need_usd_minor",
     "need_date",
+    "other_identifiers",
 )
 RECORD_FIELDS = {
     "iati_identifier": ("iati_identifier",),
@@ -710,6 +729,8 @@ def _keep_absent(candidate: _Candidate, current: _Candidate, rec: ProjectRecord)
     of the record is taken as given (IATI activities are complete descriptions)."""
     for name in ("instrument_sought", "contact_name", "contact_email"):
         setattr(candidate, name, getattr(current, name))
+    if rec.other_identifiers is None:  # the file gives no aliases: the stored ones stay
+        candidate.other_identifiers = current.other_identifiers
     if not rec.columns:
         return
     present = set(rec.columns)
@@ -796,9 +817,7 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
     found: dict[str, str] = {}
     tx_type = _TX_TYPES.get(str(t.type).strip().lower())
     if tx_type is None:
-        found["type"] = (
-            f"Unknown transaction type {t.type!r} (pledge, commitment, disbursement, expenditure, incoming_funds)"
-        )
+        found["type"] = f"Unknown transaction type {t.type!r} ({', '.join(_TX_TYPES)})"
     currency = str(t.currency or "").strip().upper()
     if not currency:
         found["currency"] = "The currency is missing"
@@ -832,6 +851,14 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
             )
     elif not t.provider_unknown and tx_type is not None:
         provider_id = resolver.provider(tx_type, source_id)
+    country, region = t.recipient_country or None, t.recipient_region or None
+    countries, regions = resolver.places() if country or region else ((), ())
+    if country and region:
+        found["recipient"] = "A flow has one recipient: a country or a region, not both"
+    elif country and country not in countries:
+        found["recipient"] = f"Unknown recipient country {country!r}"
+    elif region and region not in regions:
+        found["recipient"] = f"Unknown recipient M49 region {region!r}"
     if found:
         raise ValidationError("; ".join(found.values()), {name: [message] for name, message in found.items()})
     assert amount is not None and (conversion is not None or constant) and t.value_date is not None
@@ -851,6 +878,8 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
         "usd_rate": str(conversion.rate) if conversion else None,
         "usd_rate_date": conversion.rate_date if conversion else None,
         "price_basis": t.price_basis,
+        "recipient_country_iso3": country,
+        "recipient_region_code": region,
     }
 
 
@@ -867,14 +896,20 @@ def _tx_key(row: dict[str, Any]) -> tuple:
         row["finance_type"],
         row["aid_type"],
         row["description"] or "",
+        row["recipient_country_iso3"],
+        row["recipient_region_code"],
     )
+
+
+_RECIPIENT_AT = (TX_FIELDS.index("recipient_country_iso3"), TX_FIELDS.index("recipient_region_code"))
 
 
 def _new_tx_key(row: tuple) -> tuple:
     """``_tx_key`` of a validated transaction tuple (TX_FIELDS order)."""
     source, provider, tx_type, amount, currency, on, flow, finance, aid, description = row[:10]
     tx_type = str(tx_type.value if hasattr(tx_type, "value") else tx_type)
-    return (tx_type, amount, currency, on, source, provider, flow, finance, aid, description or "")
+    country, region = row[_RECIPIENT_AT[0]], row[_RECIPIENT_AT[1]]
+    return (tx_type, amount, currency, on, source, provider, flow, finance, aid, description or "", country, region)
 
 
 def _jsonable_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -1010,6 +1045,7 @@ class _Run:
                 )
                 continue
             by_ref[key] = rec
+        by_ref = self._match_stored(by_ref)
         existing = _load_existing(org.id, [r for r in by_ref if r])
         # Transactions earlier imports brought for those projects: the file replaces them.
         old_tx: dict[int, list[dict]] = {}
@@ -1081,6 +1117,7 @@ class _Run:
                             "currency": t.currency,
                             "funding_source": t.funding_source,
                             "provider_org": t.provider_org,
+                            "recipient": t.recipient_country or t.recipient_region,
                             "value_date": None,
                         }.get(name, t.amount)
                         message = exc.message if len(fields) == 1 else str(messages[0])
@@ -1093,21 +1130,85 @@ class _Run:
             _keep_absent(candidate, current, rec)
             before = current.snapshot()
             after = candidate.snapshot()
+            changed = before != after or candidate.other_identifiers != (current.other_identifiers or "")
             if rec.columns and not rec.transactions and not set(rec.columns) & _FLOW_FIELDS:
                 # The file carries no amounts at all (a list of projects): their flows stay.
                 old_rows, same_tx = None, True
             else:
                 old_rows = old_tx.get(current.id, [])
                 same_tx = sorted(map(_tx_key, old_rows)) == sorted(map(_new_tx_key, rows))
-            if before == after and same_tx:
+            if not changed and same_tx:
                 self.counts["projects_unchanged"] += 1
                 continue
-            updated.append((current, candidate if before != after else None, before, old_rows, rows))
+            updated.append((current, candidate if changed else None, before, old_rows, rows))
         self.progress(total, total, "validating")
         self._warn_other_sheets(updated)
         if any(p.severity == "error" for p in self.problems):
             return  # nothing is written; the caller rolls back
         self._write(created, updated)
+
+    def _match_stored(self, by_ref: dict[str, ProjectRecord]) -> dict[str, ProjectRecord]:
+        """The records keyed by the reference of the stored project each one updates.
+
+        A record identified by its IATI identifier (IATI activities: reference = identifier)
+        updates the organisation's project with that IATI identifier first, else the one with
+        that reference, else the one whose reference is the activity's other-identifier of type
+        A1 (the registry reference our export writes there, or an earlier import's reference)
+        when no other activity of the file gives that A1 and the stored project has no other
+        IATI identifier. The stored reference is kept: projects are found again, never doubled."""
+        table, org_id = Project.__table__, self.org.id
+        by_iati = {
+            rec.iati_identifier.strip(): ref
+            for ref, rec in by_ref.items()
+            if rec.iati_identifier and ref == rec.iati_identifier.strip()[:120]
+        }
+        if not by_iati:
+            return by_ref
+        stored: dict[str, str] = {}  # key of the record -> reference of the stored project
+        for chunk in _chunks(list(by_iati), 500):
+            stmt = select(table.c.iati_identifier, table.c.reference).where(
+                table.c.org_id == org_id, table.c.iati_identifier.in_(chunk)
+            )
+            stored.update((by_iati[iati], reference) for iati, reference in db.session.execute(stmt))
+        direct: set[str] = set()
+        for chunk in _chunks(list(by_iati.values()), 500):
+            stmt = select(table.c.reference).where(table.c.org_id == org_id, table.c.reference.in_(chunk))
+            direct.update(db.session.scalars(stmt))
+        owners: dict[str, list[str]] = {}  # A1 identifier -> the records giving it
+        for ref in by_iati.values():
+            for alias in by_ref[ref].other_identifiers or ():
+                kind, _, value = alias.partition(":")
+                if kind == "A1" and value:
+                    owners.setdefault(value, []).append(ref)
+        wanted = {
+            value: refs[0]
+            for value, refs in owners.items()
+            if len(refs) == 1 and refs[0] not in stored and refs[0] not in direct and value not in by_ref
+        }
+        for chunk in _chunks(list(wanted), 500):
+            stmt = select(table.c.reference, table.c.iati_identifier).where(
+                table.c.org_id == org_id, table.c.reference.in_(chunk)
+            )
+            for reference, iati in db.session.execute(stmt):
+                if iati is None:
+                    stored[wanted[reference]] = reference
+        if not stored:
+            return by_ref
+        out: dict[str, ProjectRecord] = {}
+        for ref, rec in by_ref.items():
+            key = stored.get(ref, ref)
+            if key in out:
+                self.error(
+                    "duplicate_project",
+                    f"Activity {rec.iati_identifier or ref} and the record at {out[key].location.describe()} "
+                    f"would both update project {key!r}",
+                    rec.location,
+                    ref,
+                )
+                continue
+            rec.reference = key
+            out[key] = rec
+        return out
 
     def _insert_created(self, created: list[tuple[_Candidate, list[tuple]]]) -> list[int]:
         """New projects and their recipients, areas and sectors, by cursor executemany.
@@ -1165,6 +1266,7 @@ class _Run:
         batch_id = self.batch.id
         previous = {p.id: p.import_batch_id for p, *_ in updated}
         updated = self._orm_projects(updated)
+        aliases = {p.id: p.other_identifiers for p, *_ in updated}  # for the undo log
         changed = [(p, c) for p, c, *_ in updated if c is not None]
         if updated:
             # Updated projects go through the ORM (version counter, child collections).
@@ -1241,6 +1343,7 @@ class _Run:
                 "snapshot": before,
                 "import_batch_id": previous.get(project.id),
                 "transactions": [_jsonable_row(r) for r in old_rows],
+                "other_identifiers": aliases[project.id],
             }
             changes.append((batch_id, "project", project.id, "update", undo))
         BulkInsert(connection, AuditEvent.__table__, EVENT_COLUMNS).execute(events, self.chunk_size)
@@ -1763,6 +1866,9 @@ def undo_batch(batch_id: int, actor: Actor) -> ImportBatch:
             snap = dict(saved.get("snapshot") or {})
             old_rows = [_restore_row(r) for r in saved.get("transactions", [])]
             data = {k: snap[k] for k in project_service.SCALAR_FIELDS if k in snap}
+            for k in ("planned_start", "planned_end", "actual_start", "actual_end"):
+                if data.get(k):  # the snapshot keeps dates as ISO text
+                    data[k] = dt.date.fromisoformat(data[k])
             for k in ("recipients", "areas", "sectors", "wsis_action_lines", "need"):
                 if k in snap:
                     data[k] = snap[k]
@@ -1773,6 +1879,8 @@ def undo_batch(batch_id: int, actor: Actor) -> ImportBatch:
             db.session.flush()
             with db.session.no_autoflush:
                 project_service._apply(project, data)
+            if "other_identifiers" in saved:
+                project.other_identifiers = saved["other_identifiers"]
             project.import_batch_id = saved.get("import_batch_id")
             project.updated_at = utcnow()
             db.session.flush()

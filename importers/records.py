@@ -58,6 +58,9 @@ class Problem:
 
 @dataclass
 class RecipientRecord:
+    """A recipient and its share. Neither country nor region: the share a file gave to an
+    empty or unknown recipient, kept UNALLOCATED (never handed to the other recipients)."""
+
     country: str | None = None  # ISO3
     region: str | None = None  # M49 code
     share: Decimal | None = None  # percent; None = derive (see pipeline rules)
@@ -75,7 +78,7 @@ class AreaRecord:
 
 @dataclass
 class TransactionRecord:
-    type: str  # pledge, commitment, disbursement, expenditure, incoming_funds
+    type: str  # a registry.models.types.TransactionType value (commitment, disbursement, ...)
     amount: Decimal
     currency: str
     value_date: dt.date
@@ -92,6 +95,10 @@ class TransactionRecord:
     # None: current prices. "constant": the source gives the amount in constant prices (OECD
     # CRS deflated columns); stored apart from current-price flows (Transaction.price_basis).
     price_basis: str | None = None
+    # A recipient given on the flow itself (IATI transaction recipient-country/-region): the
+    # flow's money goes to it, whatever the project's recipient shares say.
+    recipient_country: str | None = None  # ISO3
+    recipient_region: str | None = None  # M49 code
 
 
 @dataclass
@@ -123,3 +130,7 @@ class ProjectRecord:
     # bad share), their problems reported already: the pipeline checks what is left of them
     # but not that their shares add up to 100 (a dropped entry would make that a false alarm).
     incomplete: set[str] = field(default_factory=set)
+    # Other identifiers of the activity (IATI other-identifier), each "TYPE REF" (e.g.
+    # "A1 P-0007"): aliases kept on the project. None: the file carries none, the stored
+    # ones stay.
+    other_identifiers: list[str] | None = None

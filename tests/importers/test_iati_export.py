@@ -178,7 +178,6 @@ def test_cli_export(runner, projects, tmp_path, schema):
 
 def _state(project: Project) -> dict:
     return {
-        "reference": project.reference,
         "title": project.title,
         "description": project.description,
         "status": project.status,
@@ -209,10 +208,20 @@ def _state(project: Project) -> dict:
     }
 
 
+def _exported(data: bytes) -> dict[str, str]:
+    """The registry reference of each exported activity (other-identifier A1), by iati-identifier."""
+    return {
+        act.findtext("iati-identifier"): act.find("other-identifier[@type='A1']").get("ref")
+        for act in etree.fromstring(data).findall("iati-activity")
+    }
+
+
 def test_round_trip_into_an_empty_registry(client, projects, tmp_path, schema):
-    before = {p.reference: _state(p) for p in projects}
     data = client.get("/api/v1/projects.iati.xml").data
     schema.assertValid(etree.fromstring(data))
+    exported = _exported(data)
+    reference_of = {ref: iati for iati, ref in exported.items()}
+    before = {reference_of[p.reference]: _state(p) for p in projects}
     # Empty the registry of what was exported, then import the file back.
     for project in projects:
         org = project.org
@@ -224,8 +233,40 @@ def test_round_trip_into_an_empty_registry(client, projects, tmp_path, schema):
     path.write_bytes(data)
     result = import_iati(path, ADMIN)
     assert result.ok, [p for b in result.batches for p in b.problems if p["severity"] == "error"]
-    after = {p.reference: _state(p) for p in db.session.scalars(select(Project))}
+    imported = db.session.scalars(select(Project)).all()
+    after = {p.iati_identifier: _state(p) for p in imported}
     assert after == before
+    # In a registry that never knew them, the iati-identifier identifies each activity and is
+    # its reference; the reference it had where it was exported comes back as its A1 alias.
+    for project in imported:
+        assert project.reference == project.iati_identifier
+        assert project.other_identifiers == f"A1:{exported[project.iati_identifier]}"
+
+
+def test_round_trip_into_the_same_registry_finds_every_project(client, projects, tmp_path):
+    """Re-importing our own export updates the projects it came from (found by IATI identifier,
+    else by the A1 other-identifier that carries the registry reference): no project is doubled
+    and no reference changes. (Flows entered by hand are not replaced by an import: only the
+    flows earlier imports brought are, so they are left out of this comparison.)"""
+
+    def fields(project: Project) -> dict:
+        return {k: v for k, v in _state(project).items() if k != "transactions"}
+
+    before = {p.reference: fields(p) for p in projects}
+    ids = sorted(p.id for p in projects)
+    data = client.get("/api/v1/projects.iati.xml").data
+    path = tmp_path / "export.xml"
+    path.write_bytes(data)
+    result = import_iati(path, ADMIN)
+    assert result.ok, [p for b in result.batches for p in b.problems if p["severity"] == "error"]
+    stored = db.session.scalars(select(Project).order_by(Project.id)).all()
+    assert [p.id for p in stored] == ids
+    assert {p.reference: fields(p) for p in stored} == before
+    # The project that had no IATI identifier now has the one it was published under.
+    assert {p.reference: p.iati_identifier for p in stored} == {
+        "P-0001": "XM-DAC-99-A-P-0001",
+        "B-7": "DONOR-B-B-7",
+    }
 
 
 # IATI TransactionType codelist, version 2.03.

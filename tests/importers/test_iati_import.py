@@ -145,12 +145,21 @@ def xml_totals(path: Path) -> tuple[dict, dict]:
     totals per (type, currency)."""
     by_recipient: dict = defaultdict(Decimal)
     by_type: dict = defaultdict(Decimal)
+    # The IATI 2.03 TransactionType codelist: every type is a flow of its own.
     types = {
         "1": "incoming_funds",
         "2": "commitment",
         "3": "disbursement",
         "4": "expenditure",
-        "11": "pledge",
+        "5": "interest_payment",
+        "6": "loan_repayment",
+        "7": "reimbursement",
+        "8": "purchase_of_equity",
+        "9": "sale_of_equity",
+        "10": "credit_guarantee",
+        "11": "incoming_commitment",
+        "12": "pledge",
+        "13": "incoming_pledge",
     }
     for act in etree.parse(str(path)).getroot().iter("iati-activity"):
         currency = act.get("default-currency")

@@ -116,12 +116,14 @@ def test_transaction_types_value_dates_and_currency_defaults():
     )
     records, reader = read(document(activity(transactions=tx, currency="GBP")))
     got = [(t.type, t.amount, t.currency, t.value_date) for t in records[0].transactions]
+    # IATI 2.03: 11 is an incoming commitment, 12 the outgoing pledge, 5 an interest payment.
     assert got == [
         ("incoming_funds", Decimal(10), "GBP", dt.date(2020, 1, 5)),
         ("disbursement", Decimal("20.5"), "EUR", dt.date(2020, 2, 28)),
         ("expenditure", Decimal(30), "GBP", dt.date(2020, 4, 1)),
-        ("pledge", Decimal(40), "GBP", dt.date(2020, 5, 1)),
+        ("incoming_commitment", Decimal(40), "GBP", dt.date(2020, 5, 1)),
         ("pledge", Decimal(50), "GBP", dt.date(2020, 6, 1)),
+        ("interest_payment", Decimal(60), "GBP", dt.date(2020, 7, 1)),
     ]
     second = records[0].transactions[1]
     assert (second.provider_org, second.flow_type, second.finance_type, second.aid_type) == (
@@ -130,7 +132,7 @@ def test_transaction_types_value_dates_and_currency_defaults():
         "421",
         "B01",
     )
-    assert "transaction_type" in codes(reader)  # type 5 (interest repayment) is left out, and said so
+    assert not reader.problems
 
 
 def test_a_transaction_without_currency_is_an_error():
@@ -180,15 +182,19 @@ def test_regions_map_from_dac_and_m49_vocabularies():
     assert [(r.region, r.share) for r in records[0].recipients] == [("202", 50), ("142", 50)]
 
 
-def test_recipients_on_transactions_share_by_commitments():
+def test_recipients_on_transactions_stay_on_each_flow():
     tx = "".join(
         f'<transaction><transaction-type code="{t}"/><transaction-date iso-date="2020-01-05"/>'
         f'<value value-date="2020-01-05">{v}</value><recipient-country code="{c}"/></transaction>'
         for t, v, c in (("2", 300, "KE"), ("2", 100, "UG"), ("3", 999, "TZ"))
     )
     records, reader = read(document(activity(recipients="", transactions=tx)))
+    flows = [(t.type, t.amount, t.recipient_country) for t in records[0].transactions]
+    assert flows == [("commitment", 300, "KEN"), ("commitment", 100, "UGA"), ("disbursement", 999, "TZA")]
+    # The project lists every recipient; its shares follow each one's commitments (Tanzania has
+    # none: its disbursement), in USD, and split only the need: 300, 100 and 999 of 1399.
     shares = {r.country: r.share for r in records[0].recipients}
-    assert shares == {"KEN": 75, "UGA": 25}  # disbursements do not weigh when there are commitments
+    assert shares == {"KEN": Decimal("21.4439"), "UGA": Decimal("7.1480"), "TZA": Decimal("71.4081")}
     assert "shares_from_transactions" in codes(reader)
 
 
@@ -250,9 +256,11 @@ def test_budgets_make_the_need_revised_replacing_original():
     assert (records[0].need_amount, records[0].need_currency) == (Decimal("350.00"), "USD")
 
 
-def test_other_identifier_a1_is_the_reference():
-    records, _ = read(document(activity(extra='<other-identifier ref="P-0007" type="A1"/>')))
-    assert records[0].reference == "P-0007" and records[0].iati_identifier == "XM-TEST-1-P1"
+def test_the_iati_identifier_is_the_reference_and_other_identifiers_are_aliases():
+    extra = '<other-identifier ref="P-0007" type="A1"/><other-identifier ref="GB-GOV-3" type="B1"/>'
+    records, _ = read(document(activity(extra=extra)))
+    assert records[0].reference == "XM-TEST-1-P1" and records[0].iati_identifier == "XM-TEST-1-P1"
+    assert records[0].other_identifiers == ["A1:P-0007", "B1:GB-GOV-3"]
 
 
 XXE = '<!DOCTYPE iati-activities [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
