@@ -158,6 +158,9 @@ def _table_sheet(
         _coverage_rules(sheet, head + 1, last, len(dims) + measures.index("coverage"), fmt)
     for n, note in enumerate(report.notes[1:], start=total_row + 2):
         sheet.write_string(n, 0, note, fmt.subtitle)
+    r = total_row + 2 + len(report.notes[1:]) + 1
+    for dim, margin_rows in report.margins.items():
+        r = _margin_block(sheet, fmt, report, dim, margin_rows, measures, r) + 2
     if chart and report.rows and len(dims) == 1:
         bars = book.add_chart({"type": "bar"})
         for m, color in (("need", "#9DB6C4"), ("commitment", BRAND), ("disbursement", "#E07A1F")):
@@ -178,6 +181,28 @@ def _table_sheet(
         bars.set_legend({"position": "bottom"})
         bars.set_size({"width": 720, "height": max(320, 26 * len(report.rows) + 120)})
         sheet.insert_chart(head, len(columns) + 1, bars)
+
+
+def _margin_block(sheet, fmt: _Formats, report: Report, dim: str, rows: list[dict], measures: list, r: int) -> int:
+    """A cross-tab's totals by one of its dimensions (the report by that dimension alone), which
+    its rows add up to; returns the row of the block's Total row."""
+    spec = report.spec
+    sheet.write_string(r, 0, f"Totals by {DIMENSIONS[dim].lower()} (the rows above add up to these)", fmt.key)
+    amounts = [m for m in measures if m != "projects"]  # a project can sit in several rows
+    head = r + 1
+    sheet.write_string(head, 0, DIMENSIONS[dim], fmt.header)
+    for c, m in enumerate(amounts, start=1):
+        text = f"{MEASURES[m]} ({spec.currency})" if m != "coverage" else MEASURES[m]
+        sheet.write_string(head, c, text, fmt.header)
+    r = head
+    for r, row in enumerate(rows, start=head + 1):
+        sheet.write_string(r, 0, str(row[f"{dim}_label"]), fmt.text)
+        for c, m in enumerate(amounts, start=1):
+            _write_value(sheet, r, c, m, row.get(m), fmt)
+    sheet.write_string(r + 1, 0, _total_label([dim]), fmt.total_text)
+    for c, m in enumerate(amounts, start=1):
+        _write_value(sheet, r + 1, c, m, report.total.get(m), fmt, total=True)
+    return r + 1
 
 
 def _about_sheet(

@@ -275,3 +275,36 @@ def test_cross_tabs_add_up_to_the_one_dimensional_reports(client, awkward, curre
         if "category" not in by:
             assert sum(Decimal(r[m]) for r in cross["rows"]) == Decimal(cross["total"][m])
         assert cross["total"][m] == one[by[0]]["total"][m]
+
+
+def test_a_cross_tab_workbook_shows_the_totals_its_rows_add_up_to(client, awkward):
+    response = client.get("/api/v1/reports/flows.xlsx?by=region&by=priority_area&measure=commitment&measure=gap")
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data))["Report"]
+    header, rows, total = _table(sheet, 4)
+    assert header == ["Region", "Priority area", "Commitments (USD)", "Funding gap (USD)"]
+    assert total is not None
+    one = {dim: _json(client, "funding-gap", (dim,), "USD") for dim in ("region", "priority_area")}
+    starts = {
+        sheet.cell(row=r, column=1).value: r
+        for r in range(1, sheet.max_row + 1)
+        if str(sheet.cell(row=r, column=1).value).startswith("Totals by ")
+    }
+    assert set(starts) == {
+        "Totals by region (the rows above add up to these)",
+        "Totals by priority area (the rows above add up to these)",
+    }
+    for position, dim in enumerate(("region", "priority_area")):
+        block_head, block_rows, block_total = _table(
+            sheet, starts[f"Totals by {DIMENSIONS[dim].lower()} (the rows above add up to these)"] + 1
+        )
+        expected = {str(r[f"{dim}_label"]): r for r in one[dim]["rows"]}
+        assert [v[0] for v in block_rows] == list(expected)
+        for values in block_rows:
+            _same_figures({"commitment": values[1], "gap": values[2]}, expected[values[0]], ("commitment", "gap"), dim)
+            for col, m in ((2, "commitment"), (3, "gap")):
+                cells = [_number(v[col]) for v in rows if v[position] == values[0]]
+                assert sum(cells) == _number(values[1 if m == "commitment" else 2]), (dim, values[0], m)
+        _same_figures(
+            {"commitment": block_total[1], "gap": block_total[2]}, one[dim]["total"], ("commitment", "gap"), dim
+        )
