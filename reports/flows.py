@@ -849,11 +849,12 @@ def _exact_measures(parts: dict[int, list[int]]) -> dict[str, Fraction | int]:
     return out
 
 
-def _round_cross(dims, parts_of, exact_rows, total_exact, names, overlapping):
+def _round_cross(dims, parts_of, exact_rows, total_exact, names, overlapping, measures):
     """Round a cross-tab's cells (controlled rounding, see reports.rounding).
 
     ``parts_of``: each cell's numerators per denominator, in display order; ``exact_rows`` their
-    exact measures. Returns, per amount measure, the cells in minor units (``key -> int``, a cell that had no
+    exact measures; ``measures``: the amount measures to round (the report's own). Returns, per
+    amount measure, the cells in minor units (``key -> int``, a cell that had no
     money only if it had to take a unit), the displayed total, the margins (per dimension
     position, ``[(value, exact measures, {measure: minor units})]`` in display order: the
     figures of the report by that dimension alone) and the cells rounded further than one unit.
@@ -877,7 +878,7 @@ def _round_cross(dims, parts_of, exact_rows, total_exact, names, overlapping):
     margins: dict[int, dict[str, list[int]]] = {p: {} for p in controlled}
     off: dict[str, list[tuple]] = {}
     keys = list(parts_of)
-    for m in AMOUNT_MEASURES:
+    for m in measures:
         exact = {k: r[m] for k, r in zip(keys, exact_rows, strict=True)}
         if overlapping:
             p = controlled[0]
@@ -924,10 +925,16 @@ def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_
     margins: dict[str, list[dict]] = {}
     off: dict[str, list[tuple]] = {}
     if len(dims) == 2:
+        # Only the measures asked for: a cell that takes a cent in one measure is shown as a row,
+        # and a measure nobody reads must not add rows.
+        asked = [m for m in AMOUNT_MEASURES if m in spec.measures]
         shown, shown_total, lines, off = _round_cross(
-            dims, {k: cells[k] for k in ordered}, exact_rows, total_exact, names, overlapping
+            dims, {k: cells[k] for k in ordered}, exact_rows, total_exact, names, overlapping, asked
         )
-        extra = {k for by_key in shown.values() for k in by_key} - set(cells)
+        for m in AMOUNT_MEASURES:
+            if m not in asked:
+                shown[m], shown_total[m] = None, round(total_exact[m])
+        extra = {k for by_key in shown.values() if by_key is not None for k in by_key} - set(cells)
         if extra:
             # A unit that had to go to a cell without money (see reports.rounding): show the cell.
             zero = _exact_measures({})
@@ -938,7 +945,7 @@ def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_
             dim = dims[p]
             margins[dim] = []
             for value, exact, minor in line:
-                margin = {m: money.from_minor(minor[m], currency) for m in AMOUNT_MEASURES}
+                margin = {m: money.from_minor(minor[m], currency) if m in minor else None for m in AMOUNT_MEASURES}
                 margin["coverage"] = _ratio(exact["commitment"], exact["need"])
                 margin["_exact"] = exact
                 margin[dim] = value
@@ -959,7 +966,7 @@ def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_
     for m in AMOUNT_MEASURES:
         by_key = shown[m]
         for row, key in zip(rows, ordered, strict=True):
-            row[m] = money.from_minor(by_key.get(key, 0), currency)
+            row[m] = None if by_key is None else money.from_minor(by_key.get(key, 0), currency)
         total[m] = money.from_minor(shown_total[m], currency)
     for row, exact, key in zip(rows, exact_rows, ordered, strict=True):
         row["coverage"] = _ratio(exact["commitment"], exact["need"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
 from fractions import Fraction
 from math import ceil, floor
 
@@ -165,3 +166,33 @@ def test_large_table_is_rounded_quickly():
     assert time.perf_counter() - started < 5
     for row, target in row_totals.items():
         assert sum(v for (r, _), v in shown.items() if r == row) == target
+
+
+def test_a_report_shows_and_names_a_cell_rounded_beyond_one_cent(app):
+    """The conflicting case inside a report: the cent lands in a cell without money, which the
+    report then shows (so that its rows still add up) and names in a note."""
+    from reports import queries
+    from reports.flows import _finish, build_spec
+
+    spec = build_spec(by=["region", "priority_area"], measures=["commitment"])
+    # commitments of 0.3, 0.3 and 0.4 cent (numerators over a denominator of 10)
+    cells = {
+        ("Africa", "23b"): {10: [0, 3, 0, 0, 0]},
+        ("Africa", "23c"): {10: [0, 3, 0, 0, 0]},
+        ("Asia", "23a"): {10: [0, 4, 0, 0, 0]},
+    }
+    grand = {10: [0, 10, 0, 0, 0]}
+    report = _finish(spec, queries.load_reference(), cells, {k: 1 for k in cells}, grand, 1, [], [], True)
+    shown = {(r["region"], r["priority_area"]): r["commitment"] for r in report.rows}
+    assert shown == {
+        ("Africa", "23a"): Decimal("0.01"),
+        ("Africa", "23b"): Decimal("0.00"),
+        ("Africa", "23c"): Decimal("0.00"),
+        ("Asia", "23a"): Decimal("0.00"),
+    }
+    assert [(m["region"], m["commitment"]) for m in report.margins["region"]] == [
+        ("Africa", Decimal("0.01")),
+        ("Asia", Decimal("0.00")),
+    ]
+    assert report.total["commitment"] == Decimal("0.01")
+    assert any("1 cell(s)" in note and "Africa / 23a" in note for note in report.notes)
