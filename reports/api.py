@@ -53,6 +53,11 @@ class ReportOut(Schema):
     notes = fields.List(fields.String())
     generated_at = fields.String()
     exchange_rates = fields.String()
+    margins = fields.Dict(
+        metadata={
+            "description": "two dimensions: each dimension's totals, which the cross-tab's rows/columns add up to"
+        }
+    )
 
 
 def _report(args: dict, default_measures) -> Report:

@@ -10,6 +10,8 @@ Two stages (see docs/reports.md):
 
 Displayed amounts are rounded so that the rows add up exactly to the displayed
 total (largest remainder) and each row is within one minor unit of its exact value.
+A cross-tab (two dimensions) is rounded under control (``reports.rounding``): its rows
+and its columns add up to the reports by each dimension alone, to the minor unit.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from registry.models.types import ProjectStatus, SourceKind, label
 from registry.services.shares import UNALLOCATED_AREA, allocate
 from reports import queries
 from reports.queries import TX_DIMENSIONS, TxFilter
+from reports.rounding import controlled_round
 
 DIMENSIONS: dict[str, str] = {
     "region": "Region",
@@ -276,10 +279,13 @@ class Report:
     generated_at: dt.datetime
     rate_note: str
     rate_dates: tuple[dt.date, dt.date] | None
+    # A cross-tab's row and column totals: dimension -> one row per value (the same figures as
+    # the report by that dimension alone), in display order. Empty for one dimension.
+    margins: dict[str, list[dict]] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         """The API shape: amounts as decimal strings."""
-        return {
+        out = {
             "dimensions": list(self.spec.dimensions),
             "measures": list(self.spec.measures),
             "currency": self.spec.currency,
@@ -290,6 +296,17 @@ class Report:
             "generated_at": self.generated_at.isoformat(timespec="seconds"),
             "exchange_rates": self.rate_note,
         }
+        if self.margins:
+            amounts = [m for m in self.spec.measures if m in (*AMOUNT_MEASURES, "coverage")]
+            out["margins"] = {
+                dim: [
+                    {dim: row[dim], f"{dim}_label": row[f"{dim}_label"]}
+                    | {m: None if row.get(m) is None else str(row[m]) for m in amounts}
+                    for row in rows
+                ]
+                for dim, rows in self.margins.items()
+            }
+        return out
 
 
 def _json_row(row: dict, spec: ReportSpec) -> dict:
@@ -671,7 +688,7 @@ def _run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None, total
     report = _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, [], with_need)
     # Measures that were not asked for were not summed: never show them as zeros.
     skipped = [m for m in (*AMOUNT_MEASURES, "coverage") if not set(RAW_AMOUNTS[m]) <= set(amounts)]
-    for row in [*report.rows, report.total]:
+    for row in [*report.rows, report.total, *(r for line in report.margins.values() for r in line)]:
         for m in skipped:
             row[m] = None
             row["_exact"].pop(m, None)
@@ -824,49 +841,136 @@ def _sort_value(dim: str, value, labels: dict | None = None) -> tuple:
     return (1 if special else 0, str(value) if not isinstance(value, int) else f"{value:08d}")
 
 
+def _exact_measures(parts: dict[int, list[int]]) -> dict[str, Fraction | int]:
+    """Every amount measure's exact value from a cell's numerators per denominator."""
+    out = {m: _exact(parts, i) for i, m in enumerate(("pledge", "commitment", "disbursement", "expenditure", "need"))}
+    out["gap"] = out["need"] - out["commitment"]
+    out["undisbursed"] = out["commitment"] - out["disbursement"]
+    return out
+
+
+def _round_cross(dims, parts_of, exact_rows, total_exact, names, overlapping, measures):
+    """Round a cross-tab's cells (controlled rounding, see reports.rounding).
+
+    ``parts_of``: each cell's numerators per denominator, in display order; ``exact_rows`` their
+    exact measures; ``measures``: the amount measures to round (the report's own). Returns, per
+    amount measure, the cells in minor units (``key -> int``, a cell that had no
+    money only if it had to take a unit), the displayed total, the margins (per dimension
+    position, ``[(value, exact measures, {measure: minor units})]`` in display order: the
+    figures of the report by that dimension alone) and the cells rounded further than one unit.
+    Categories overlap: a category's row adds up to the category's own figure and the other
+    dimension has no margin (its values are counted once per category).
+    """
+    # Exact margins, summed per denominator like the cells (a Fraction sum per cell is slow).
+    line_parts: list[dict] = [defaultdict(dict), defaultdict(dict)]
+    for key, cell in parts_of.items():
+        for p in (0, 1):
+            parts = line_parts[p][key[p]]
+            for den, nums in cell.items():
+                acc = parts.setdefault(den, [0, 0, 0, 0, 0])
+                for i in range(5):
+                    acc[i] += nums[i]
+    values = [sorted(line_parts[p], key=lambda v, d=dims[p]: _sort_value(d, v, names.get(d))) for p in (0, 1)]
+    exact_lines = [{v: _exact_measures(line_parts[p][v]) for v in values[p]} for p in (0, 1)]
+    controlled = [p for p in (0, 1) if not overlapping or dims[p] == "category"]
+    shown: dict[str, dict[tuple, int]] = {}
+    shown_total: dict[str, int] = {}
+    margins: dict[int, dict[str, list[int]]] = {p: {} for p in controlled}
+    off: dict[str, list[tuple]] = {}
+    keys = list(parts_of)
+    for m in measures:
+        exact = {k: r[m] for k, r in zip(keys, exact_rows, strict=True)}
+        if overlapping:
+            p = controlled[0]
+            line_minor = [round(exact_lines[p][v][m]) for v in values[p]]
+            by_line: dict = defaultdict(list)
+            for k in keys:
+                by_line[k[p]].append(k)
+            cells_minor: dict[tuple, int] = {}
+            for v in values[p]:
+                line_keys = by_line[v]
+                # allocate's total is round(exact line sum): the category's own figure
+                rounded, _target = allocate([exact[k] for k in line_keys], exact_lines[p][v][m])
+                cells_minor.update(zip(line_keys, rounded, strict=True))
+            margins[p][m] = line_minor
+            shown[m], shown_total[m], off[m] = cells_minor, round(total_exact[m]), []
+            continue
+        row_minor, total_minor = allocate([exact_lines[0][v][m] for v in values[0]], total_exact[m])
+        col_minor, _total = allocate([exact_lines[1][v][m] for v in values[1]], total_exact[m])
+        cells_minor, off[m] = controlled_round(
+            exact, dict(zip(values[0], row_minor, strict=True)), dict(zip(values[1], col_minor, strict=True))
+        )
+        margins[0][m], margins[1][m] = row_minor, col_minor
+        shown[m], shown_total[m] = cells_minor, total_minor
+    lines = {
+        p: [(v, exact_lines[p][v], {m: margins[p][m][n] for m in margins[p]}) for n, v in enumerate(values[p])]
+        for p in controlled
+    }
+    return shown, shown_total, lines, off
+
+
 def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_days, need_applies) -> Report:
     dims = spec.dimensions
     currency = spec.currency
     overlapping = "category" in dims
     names = {d: queries.labels_for(d, {k[i] for k in cells}) for i, d in enumerate(dims)}
-    ordered = sorted(cells, key=lambda k: tuple(_sort_value(d, v, names.get(d)) for d, v in zip(dims, k, strict=True)))
-    exact_rows = [
-        {
-            "pledge": _exact(cells[k], 0),
-            "commitment": _exact(cells[k], 1),
-            "disbursement": _exact(cells[k], 2),
-            "expenditure": _exact(cells[k], 3),
-            "need": _exact(cells[k], 4),
-        }
-        for k in ordered
-    ]
-    for r in exact_rows:
-        r["gap"] = r["need"] - r["commitment"]
-        r["undisbursed"] = r["commitment"] - r["disbursement"]
-    total_exact = {
-        "pledge": _exact(grand, 0),
-        "commitment": _exact(grand, 1),
-        "disbursement": _exact(grand, 2),
-        "expenditure": _exact(grand, 3),
-        "need": _exact(grand, 4),
-    }
-    total_exact["gap"] = total_exact["need"] - total_exact["commitment"]
-    total_exact["undisbursed"] = total_exact["commitment"] - total_exact["disbursement"]
+
+    def sort_key(k: tuple) -> tuple:
+        return tuple(_sort_value(d, v, names.get(d)) for d, v in zip(dims, k, strict=True))
+
+    ordered = sorted(cells, key=sort_key)
+    exact_rows = [_exact_measures(cells[k]) for k in ordered]
+    total_exact = _exact_measures(grand)
+
+    margins: dict[str, list[dict]] = {}
+    off: dict[str, list[tuple]] = {}
+    if len(dims) == 2:
+        # Only the measures asked for: a cell that takes a cent in one measure is shown as a row,
+        # and a measure nobody reads must not add rows.
+        asked = [m for m in AMOUNT_MEASURES if m in spec.measures]
+        shown, shown_total, lines, off = _round_cross(
+            dims, {k: cells[k] for k in ordered}, exact_rows, total_exact, names, overlapping, asked
+        )
+        for m in AMOUNT_MEASURES:
+            if m not in asked:
+                shown[m], shown_total[m] = None, round(total_exact[m])
+        extra = {k for by_key in shown.values() if by_key is not None for k in by_key} - set(cells)
+        if extra:
+            # A unit that had to go to a cell without money (see reports.rounding): show the cell.
+            zero = _exact_measures({})
+            exact_of = dict(zip(ordered, exact_rows, strict=True)) | {k: dict(zero) for k in extra}
+            ordered = sorted([*ordered, *extra], key=sort_key)
+            exact_rows = [exact_of[k] for k in ordered]
+        for p, line in lines.items():
+            dim = dims[p]
+            margins[dim] = []
+            for value, exact, minor in line:
+                margin = {m: money.from_minor(minor[m], currency) if m in minor else None for m in AMOUNT_MEASURES}
+                margin["coverage"] = _ratio(exact["commitment"], exact["need"])
+                margin["_exact"] = exact
+                margin[dim] = value
+                margin[f"{dim}_label"] = _label(ref, dim, value, names.get(dim, {}))
+                margins[dim].append(margin)
+    else:
+        shown, shown_total = {}, {}
+        for m in AMOUNT_MEASURES:
+            if overlapping:
+                minor = [round(r[m]) for r in exact_rows]
+                shown_total[m] = round(total_exact[m])
+            else:
+                minor, shown_total[m] = allocate([r[m] for r in exact_rows], total_exact[m])
+            shown[m] = dict(zip(ordered, minor, strict=True))
 
     rows: list[dict] = [{} for _ in ordered]
     total: dict = {}
     for m in AMOUNT_MEASURES:
-        if overlapping:
-            shown = [round(r[m]) for r in exact_rows]
-            shown_total = round(total_exact[m])
-        else:
-            shown, shown_total = allocate([r[m] for r in exact_rows], total_exact[m])
-        for row, minor in zip(rows, shown, strict=True):
-            row[m] = money.from_minor(minor, currency)
-        total[m] = money.from_minor(shown_total, currency)
+        by_key = shown[m]
+        for row, key in zip(rows, ordered, strict=True):
+            row[m] = None if by_key is None else money.from_minor(by_key.get(key, 0), currency)
+        total[m] = money.from_minor(shown_total[m], currency)
     for row, exact, key in zip(rows, exact_rows, ordered, strict=True):
         row["coverage"] = _ratio(exact["commitment"], exact["need"])
-        row["projects"] = _count(cell_projects[key])
+        row["projects"] = _count(cell_projects[key]) if key in cell_projects else 0
         row["_exact"] = exact
         for dim, value in zip(dims, key, strict=True):
             row[dim] = value
@@ -878,7 +982,7 @@ def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_
         total[dim] = "Total"
         total[f"{dim}_label"] = "Total"
     if not need_applies:
-        for row in [*rows, total]:
+        for row in [*rows, total, *(r for line in margins.values() for r in line)]:
             for m in NEED_MEASURES:
                 row[m] = None
     if overlapping:
@@ -887,10 +991,30 @@ def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_
             "do not add up to the total; a flow counts in a category when its country belonged to it "
             "on the flow's value date (need: on the project's need date)."
         )
+        if len(dims) == 2:
+            notes.append(
+                "Each category's cells add up exactly to the category's own figure (the report by "
+                "category alone) and each cell is within one cent of its exact value."
+            )
+    elif len(dims) == 2:
+        notes.append(
+            "Amounts are multiplied by the country share and the priority-area share of their project; "
+            "cells are rounded so that each row and each column adds up exactly to the report by that "
+            "dimension alone, and all to the total (controlled rounding); each cell is within one cent "
+            "of its exact value unless a note below says otherwise."
+        )
     else:
         notes.append(
             "Amounts are multiplied by the country share and the priority-area share of their project; "
             "rows add up exactly to the total and each row is within one cent of its exact value."
+        )
+    beyond = sorted({k for m in spec.measures for k in off.get(m, [])}, key=sort_key)
+    if beyond:
+        cells_text = "; ".join(" / ".join(str(v) for v in k) for k in beyond[:10])
+        notes.append(
+            f"{len(beyond)} cell(s) of this cross-tab differ from their exact value by one cent or more "
+            f"(less than two), because the rows' and the columns' own roundings could not both be met "
+            f"otherwise: {cells_text}."
         )
     notes.append(
         f"Flows without a recipient country appear as '{GLOBAL}' or 'Regional: <region>'; "
@@ -911,7 +1035,7 @@ def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_
             f"Converted from each flow's original currency to {currency} at the {money.RATE_SOURCE} "
             f"of its value date{span}, per project, day and currency, rounded half-even."
         )
-    return Report(spec, rows, total, notes, dt.datetime.now(dt.UTC), rate_note, rate_dates)
+    return Report(spec, rows, total, notes, dt.datetime.now(dt.UTC), rate_note, rate_dates, margins)
 
 
 def _count(projects: set[int] | int) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import xlsxwriter
 
@@ -111,6 +111,14 @@ def _coverage_rules(sheet, first_row: int, last_row: int, col: int, fmt: _Format
     sheet.conditional_format(*rng, {"type": "cell", "criteria": ">", "value": 0.8, "format": fmt.high})
 
 
+OVERLAP_TOTAL = "Total (not the sum of the rows: categories overlap, each flow counts once)"
+
+
+def _total_label(dims: list[str]) -> str:
+    """A category's rows overlap (a country can be LDC and SIDS): the Total row says so."""
+    return OVERLAP_TOTAL if "category" in dims else "Total"
+
+
 def _table_sheet(
     book, fmt: _Formats, name: str, title: str, report: Report, chart: bool = True, measures: list | None = None
 ) -> None:
@@ -137,7 +145,7 @@ def _table_sheet(
     last = r
     total_row = last + 1
     for c, _dim in enumerate(dims):
-        sheet.write_string(total_row, c, "Total" if c == 0 else "", fmt.total_text)
+        sheet.write_string(total_row, c, _total_label(dims) if c == 0 else "", fmt.total_text)
     for c, m in enumerate(measures, start=len(dims)):
         _write_value(sheet, total_row, c, m, report.total.get(m), fmt, total=True)
     sheet.freeze_panes(head + 1, len(dims))
@@ -150,6 +158,9 @@ def _table_sheet(
         _coverage_rules(sheet, head + 1, last, len(dims) + measures.index("coverage"), fmt)
     for n, note in enumerate(report.notes[1:], start=total_row + 2):
         sheet.write_string(n, 0, note, fmt.subtitle)
+    r = total_row + 2 + len(report.notes[1:]) + 1
+    for dim, margin_rows in report.margins.items():
+        r = _margin_block(sheet, fmt, report, dim, margin_rows, measures, r) + 2
     if chart and report.rows and len(dims) == 1:
         bars = book.add_chart({"type": "bar"})
         for m, color in (("need", "#9DB6C4"), ("commitment", BRAND), ("disbursement", "#E07A1F")):
@@ -170,6 +181,28 @@ def _table_sheet(
         bars.set_legend({"position": "bottom"})
         bars.set_size({"width": 720, "height": max(320, 26 * len(report.rows) + 120)})
         sheet.insert_chart(head, len(columns) + 1, bars)
+
+
+def _margin_block(sheet, fmt: _Formats, report: Report, dim: str, rows: list[dict], measures: list, r: int) -> int:
+    """A cross-tab's totals by one of its dimensions (the report by that dimension alone), which
+    its rows add up to; returns the row of the block's Total row."""
+    spec = report.spec
+    sheet.write_string(r, 0, f"Totals by {DIMENSIONS[dim].lower()} (the rows above add up to these)", fmt.key)
+    amounts = [m for m in measures if m != "projects"]  # a project can sit in several rows
+    head = r + 1
+    sheet.write_string(head, 0, DIMENSIONS[dim], fmt.header)
+    for c, m in enumerate(amounts, start=1):
+        text = f"{MEASURES[m]} ({spec.currency})" if m != "coverage" else MEASURES[m]
+        sheet.write_string(head, c, text, fmt.header)
+    r = head
+    for r, row in enumerate(rows, start=head + 1):
+        sheet.write_string(r, 0, str(row[f"{dim}_label"]), fmt.text)
+        for c, m in enumerate(amounts, start=1):
+            _write_value(sheet, r, c, m, row.get(m), fmt)
+    sheet.write_string(r + 1, 0, _total_label([dim]), fmt.total_text)
+    for c, m in enumerate(amounts, start=1):
+        _write_value(sheet, r + 1, c, m, report.total.get(m), fmt, total=True)
+    return r + 1
 
 
 def _about_sheet(
@@ -237,7 +270,7 @@ def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
     sheet.set_column(0, 0, 30)
     sheet.set_column(1, 6, 18)
     sheet.write_string(3, 0, "Measure", fmt.header)
-    sheet.write_string(3, 1, "Value", fmt.header)
+    sheet.write_string(3, 1, "Total", fmt.header)
     r = 3
     for m in (
         "need",
@@ -267,6 +300,9 @@ def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
             sheet.write_string(r, 0, label, fmt.text)
         for c, m in enumerate(("commitment", "disbursement", "need"), start=1):
             _write_value(sheet, r, c, m, row.get(m), fmt)
+    sheet.write_string(r + 1, 0, "Total", fmt.total_text)
+    for c, m in enumerate(("commitment", "disbursement", "need"), start=1):
+        _write_value(sheet, r + 1, c, m, by_year.total.get(m), fmt, total=True)
     sheet.freeze_panes(4, 0)
     if by_year.rows:
         line = book.add_chart({"type": "line"})
@@ -293,27 +329,32 @@ def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
 
 
 def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> None:
-    """Regions down, priority areas across: commitments and the funding gap, colour-scaled."""
+    """Regions down, priority areas across: commitments and the funding gap, colour-scaled.
+
+    The cells are rounded under control (reports.rounding): each row adds up to its Total
+    column, which is the region's figure on "By region", each column to its Total row, the
+    area's figure on "By priority area", and both to the grand total.
+    """
     sheet = book.add_worksheet("Region x area")
     cur = cross.spec.currency
     sheet.write_string(0, 0, "Region x priority area", fmt.title)
-    sheet.write_string(1, 0, f"Amounts in {cur}; share-weighted; each block adds up to its total.", fmt.subtitle)
-    regions: list[str] = []
-    area_keys: list[str] = []
-    values: dict[tuple[str, str], dict] = {}
-    for row in cross.rows:
-        reg, area = row["region"], row["priority_area"]
-        if reg not in regions:
-            regions.append(reg)
-        if area not in area_keys:
-            area_keys.append(area)
-        values[(reg, area)] = row
-    area_keys.sort(key=lambda a: (a not in areas, a))
+    sheet.write_string(
+        1,
+        0,
+        f"Amounts in {cur}; share-weighted. Each row adds up to its region on 'By region', each column "
+        "to its area on 'By priority area', and both to the total, to the cent.",
+        fmt.subtitle,
+    )
+    region_totals = cross.margins.get("region", [])
+    area_totals = cross.margins.get("priority_area", [])
+    regions = [m["region"] for m in region_totals]
+    area_keys = [m["priority_area"] for m in area_totals]
+    values: dict[tuple[str, str], dict] = {(row["region"], row["priority_area"]): row for row in cross.rows}
     sheet.set_column(0, 0, 34)
     sheet.set_column(1, len(area_keys) + 1, 16)
     r = 3
     for measure in ("commitment", "gap"):
-        if measure not in cross.spec.measures:
+        if measure not in cross.spec.measures or cross.total.get(measure) is None:
             continue
         sheet.write_string(r, 0, f"{MEASURES[measure]} ({cur})", fmt.key)
         r += 1
@@ -324,16 +365,18 @@ def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> 
             sheet.write_string(head, c, text, fmt.header)
         sheet.write_string(head, len(area_keys) + 1, "Total", fmt.header)
         sheet.set_row(head, 45)
-        for i, reg in enumerate(regions, start=1):
+        for i, (reg, region_total) in enumerate(zip(regions, region_totals, strict=True), start=1):
             sheet.write_string(head + i, 0, reg, fmt.text)
-            row_total = Decimal(0)
             for c, area in enumerate(area_keys, start=1):
                 cell = values.get((reg, area))
-                value = cell.get(measure) if cell else Decimal(0)
-                row_total += value or 0
-                _write_value(sheet, head + i, c, measure, value or Decimal(0), fmt)
-            _write_value(sheet, head + i, len(area_keys) + 1, measure, row_total, fmt, total=True)
+                value = cell.get(measure) if cell else None
+                _write_value(sheet, head + i, c, measure, value if value is not None else Decimal(0), fmt)
+            _write_value(sheet, head + i, len(area_keys) + 1, measure, region_total[measure], fmt, total=True)
         last = head + len(regions)
+        sheet.write_string(last + 1, 0, "Total", fmt.total_text)
+        for c, area_total in enumerate(area_totals, start=1):
+            _write_value(sheet, last + 1, c, measure, area_total[measure], fmt, total=True)
+        _write_value(sheet, last + 1, len(area_keys) + 1, measure, cross.total[measure], fmt, total=True)
         if regions:
             sheet.conditional_format(
                 head + 1,
@@ -348,7 +391,9 @@ def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> 
             )
         if measure == "commitment":
             sheet.freeze_panes(head + 1, 1)
-        r = last + 3
+        r = last + 4
+    for n, note in enumerate(note for note in cross.notes if "cell(s) of this cross-tab" in note):
+        sheet.write_string(r + n, 0, note, fmt.subtitle)
 
 
 def _projects_sheet(book, fmt: _Formats, report: Report) -> None:
@@ -385,8 +430,21 @@ def _projects_sheet(book, fmt: _Formats, report: Report) -> None:
             sheet.write_string(r, c, text, fmt.text)
         for c, m in enumerate(("need", "commitment", "gap", "coverage", "disbursement"), start=4):
             _write_value(sheet, r, c, m, row.get(m), fmt)
+    last = r
+    # The projects listed are those with a gap only: their total is not the report's total.
+    sheet.write_string(last + 1, 0, "Total of the projects listed (not of every project)", fmt.total_text)
+    for c in (1, 2, 3):
+        sheet.write_blank(last + 1, c, None, fmt.total_text)
+    listed = {m: sum((row[m] for row in rows), Decimal(0)) for m in ("need", "commitment", "gap", "disbursement")}
+    listed["coverage"] = (
+        str((listed["commitment"] / listed["need"]).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
+        if listed["need"] > 0
+        else None
+    )
+    for c, m in enumerate(("need", "commitment", "gap", "coverage", "disbursement"), start=4):
+        _write_value(sheet, last + 1, c, m, listed[m], fmt, total=True)
     sheet.freeze_panes(head + 1, 2)
-    sheet.autofilter(head, 0, max(r, head), len(columns) - 1)
+    sheet.autofilter(head, 0, max(last, head), len(columns) - 1)
     sheet.set_column(0, 0, 16)
     sheet.set_column(1, 1, 48)
     sheet.set_column(2, 2, 30)
