@@ -99,12 +99,19 @@ def day(text: str | None) -> str | None:
 
 
 def activity_allocation(act) -> dict[str, Fraction]:
-    """Key -> fraction of the activity's flows: a country's ISO3, 'REGION', or 'NONE'."""
+    """Key -> fraction of the activity's flows: a country's ISO3, 'REGION', or 'NONE'.
+
+    An element repeated exactly (same code, vocabulary and percentage: real exports repeat
+    them) says the same thing twice and counts once."""
     entries: list[tuple[str, Decimal | None]] = []
-    for elem in act.findall("recipient-country"):
-        entries.append((iso3(elem.get("code")) or "NONE", _pct(elem)))
-    for elem in act.findall("recipient-region"):
-        entries.append(("REGION", _pct(elem)))
+    seen: set[tuple] = set()
+    for elem in [*act.findall("recipient-country"), *act.findall("recipient-region")]:
+        said = (elem.tag, elem.get("code"), elem.get("vocabulary"), elem.get("percentage"))
+        if said in seen:
+            continue
+        seen.add(said)
+        key = (iso3(elem.get("code")) or "NONE") if elem.tag == "recipient-country" else "REGION"
+        entries.append((key, _pct(elem)))
     if not entries:
         return {"NONE": Fraction(1)}
     given = [p for _, p in entries if p is not None]
@@ -145,10 +152,10 @@ def read_flows(path: Path) -> tuple[set[str], list[dict]]:
             own = tx.find("recipient-country")
             own_region = tx.find("recipient-region")
             if own is not None:
-                recipient = ("country", iso3(own.get("code")))
+                recipient = ("country", iso3(own.get("code"))) if iso3(own.get("code")) else None
                 shares = {iso3(own.get("code")) or "NONE": Fraction(1)}
             elif own_region is not None:
-                recipient = ("region", None)
+                recipient = None  # a region, or a code no region list knows: never a country's
                 shares = {"REGION": Fraction(1)}
             else:
                 recipient, shares = None, allocation
@@ -201,9 +208,9 @@ def test_every_cent_of_a_real_file_lands_where_iati_says(app, path):
     ).all()
     landed: Counter = Counter()
     usd: dict[tuple, int | None] = {}
-    for ident, kind, cur, minor, value_date, country, region, usd_minor in rows:
+    for ident, kind, cur, minor, value_date, country, _region, usd_minor in rows:
         amount = Transaction(amount_minor=minor, currency=cur).amount
-        recipient = ("country", country) if country else ("region", None) if region else None
+        recipient = ("country", country) if country else None
         key = flow_key(ident, kind.value, cur, amount, value_date.isoformat(), recipient)
         landed[key] += 1
         usd[key] = usd_minor
