@@ -132,6 +132,7 @@ TX_FIELDS = (
     "usd_minor",
     "usd_rate",
     "usd_rate_date",
+    "confirmed",  # see projects.flow_confirmed: another organisation's source waits for it
 )
 TX_INSERT = ("project_id", "import_batch_id", "created_at", *TX_FIELDS)
 # Every column of a stored transaction (read back for the undo log of replaced ones).
@@ -260,8 +261,10 @@ _FLOW_FIELDS = frozenset({"amount", "commitment", "disbursement", "expenditure",
 class _Resolver:
     """Look-ups done once per distinct value (funding sources, organisations, rates)."""
 
-    def __init__(self, org_id: int) -> None:
+    def __init__(self, org_id: int, actor: Actor | None = None) -> None:
         self.org_id = org_id  # the importing organisation, whose projects these are
+        self.actor = actor
+        self._confirmed: dict[int | None, bool] = {None: True}  # funding source id -> flows confirmed
         self.sources: dict[str, int | None] = {}
         self.managers: dict[int, int] = {}  # funding source id -> its managing organisation
         self._providers: dict[tuple, int | None] = {}  # (type, source id) -> implied provider
@@ -282,12 +285,22 @@ class _Resolver:
                 self.managers[found.id] = found.managing_org_id
         return self.sources[text]
 
+    def confirmed(self, source_id: int | None) -> bool:
+        """Whether the run's flows from this source stand confirmed (projects.flow_confirmed)."""
+        found = self._confirmed.get(source_id)
+        if found is None:
+            manager = self.managers[source_id]  # type: ignore[index]
+            actor = self.actor or Actor(label="import", channel="import", role="admin")
+            found = self._confirmed[source_id] = project_service.flow_confirmed(actor, manager, self.org_id)
+        return found
+
     def provider(self, tx_type: TransactionType, source_id: int | None) -> int | None:
         """The provider of a flow that names none (see projects.implied_provider), once per kind."""
         key = (tx_type, source_id)
         if key not in self._providers:
             manager = self.managers[source_id] if source_id is not None else None
-            self._providers[key] = project_service.implied_provider(tx_type, manager, self.org_id)
+            confirmed = self.confirmed(source_id)
+            self._providers[key] = project_service.implied_provider(tx_type, manager, self.org_id, confirmed)
         return self._providers[key]
 
     def org(self, text: str) -> int | None:
@@ -363,6 +376,7 @@ class _Resolver:
             usd_minor,
             rate_text,
             rate_day,
+            self.confirmed(source_id),
         )
 
     def _learn(self, t: TransactionRecord, values: dict[str, Any]) -> None:
@@ -848,6 +862,7 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
         "usd_minor": money.to_minor(conversion.amount, "USD"),
         "usd_rate": str(conversion.rate),
         "usd_rate_date": conversion.rate_date,
+        "confirmed": resolver.confirmed(source_id),
     }
 
 
@@ -915,7 +930,7 @@ class _Run:
         self.problems = problems
         self.progress = progress or (lambda done, total, stage: None)
         self.chunk_size = chunk_size
-        self.resolver = _Resolver(org.id)
+        self.resolver = _Resolver(org.id, actor)
         self.counts: Counter = Counter()
         self.reference = _Reference()
 

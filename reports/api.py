@@ -41,6 +41,13 @@ class ReportQuery(Schema):
     source_kind = fields.List(fields.String(), load_default=list)
     donor = fields.List(fields.String(), load_default=list, metadata={"description": "organisation refs"})
     status = fields.List(fields.String(), load_default=list)
+    confirmed = fields.String(
+        load_default="all",
+        metadata={
+            "description": "all (default): every flow, the meta says how much is unconfirmed; only: flows "
+            "confirmed by the organisation that manages their funding source"
+        },
+    )
 
 
 class ReportOut(Schema):
@@ -53,6 +60,9 @@ class ReportOut(Schema):
     notes = fields.List(fields.String())
     generated_at = fields.String()
     exchange_rates = fields.String()
+    confirmation = fields.Dict(
+        metadata={"description": "confirmed (all|only), unconfirmed_flows, unconfirmed_included, unconfirmed_amounts"}
+    )
 
 
 def _report(args: dict, default_measures) -> Report:
