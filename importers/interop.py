@@ -265,11 +265,8 @@ def _run_groups(
     saved = [
         None if getattr(b, "already_imported", False) else {c: getattr(b, c) for c in _BATCH_COLUMNS} for b in batches
     ]
+    errors_by_org = {(f["options"] or {}).get("org"): (f["counts"] or {}).get("errors", 0) for f in saved if f}
     outer.rollback()
-    errors_by_org = {
-        b.options.get("org") if b.options else None: b.counts.get("errors_in_batch", b.counts.get("errors", 0))
-        for b in fresh
-    }
     for batch, fields in zip(batches, saved, strict=True):
         if fields is None:
             result.batches.append(batch)  # already imported: it is as it was

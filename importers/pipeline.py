@@ -358,6 +358,9 @@ class _Resolver:
                 provider_id = self._providers.get((tx_type, source_id), _MISSING)
                 if provider_id is _MISSING:
                     provider_id = self.provider(tx_type, source_id)
+            confirmed = self._confirmed.get(source_id)
+            if confirmed is None:
+                confirmed = self.confirmed(source_id)
         except (LookupError, TypeError, ValueError, ArithmeticError):  # ArithmeticError: sNaN, overflow
             values = _tx_values(t, self)  # raises the service's error for a bad value
             self._learn(t, values)
@@ -376,7 +379,7 @@ class _Resolver:
             usd_minor,
             rate_text,
             rate_day,
-            self.confirmed(source_id),
+            confirmed,
         )
 
     def _learn(self, t: TransactionRecord, values: dict[str, Any]) -> None:
@@ -1792,7 +1795,7 @@ def _execute(
         run.execute(records)
         if any(p.severity == "error" for p in problems):
             invalid = invalid_records(records, problems, spans)
-        if skip_invalid and invalid is not None and invalid["valid"]:
+        if skip_invalid and invalid is not None:
             # Nothing was written by the first pass (an error stops it before writing): run
             # again over the valid records alone, the left-out ones' errors set aside.
             good, left = _left_out(records, problems)

@@ -304,3 +304,17 @@ def test_sheet_skip_invalid_leaves_out_the_whole_project_of_a_bad_row(runner, tm
     # S-2 goes whole: its 400 commitment is not imported without its refused disbursement.
     assert set(db.session.scalars(select(Project.reference))) == {"S-1"}
     assert "S-2 (row 3)" in done.output and "commitment USD 400" in done.output
+
+
+def test_a_publisher_with_no_valid_activity_does_not_sink_the_others_with_skip_invalid(app, tmp_path):
+    data = document(
+        activity("PUB-A-1", org="PUB-A", transactions=_tx("2", "1000.00")),
+        activity("PUB-D-1", org="PUB-D", transactions=_tx("2", "80.00", currency="EUX")),
+    )
+    path = _file(tmp_path, data)
+    assert not import_iati(path, ADMIN).ok
+    result = import_iati(path, ADMIN, skip_invalid=True)
+    assert result.ok and _identifiers() == {"PUB-A-1"}
+    d_batch = next(b for b in result.batches if b.options["org"] == "PUB-D")
+    assert d_batch.status == "committed" and d_batch.counts["projects_created"] == 0
+    assert d_batch.counts["invalid_records"]["items"][0]["iati_identifier"] == "PUB-D-1"

@@ -240,3 +240,29 @@ def test_report_parameter_in_the_api_and_a_bad_value(setting, client):
     assert body["total"]["commitment"] == "300.00" and body["confirmation"]["confirmed"] == "all"
     bad = client.get("/api/v1/reports/flows?by=region&confirmed=some")
     assert bad.status_code == 422 and "confirmed" in bad.json["errors"]
+
+
+def test_reports_page_offers_the_choice_and_says_which_was_used(setting, client):
+    _donor, _owner, project, _own, other, donor_actor, _oa = setting
+    _flow(donor_actor, project, other, amount="300.00")
+    db.session.commit()
+    page = client.get("/reports/?by=region&confirmed=only").get_data(as_text=True)
+    assert 'name="confirmed"' in page
+    assert "Flows counted: confirmed flows only; unconfirmed flows left out of these figures: 1." in page
+    page = client.get("/reports/?by=region").get_data(as_text=True)
+    assert "Flows counted: all, unconfirmed included; unconfirmed flows in these figures: 1." in page
+    assert "include 1 unconfirmed flows (commitments USD 300.00)" in page
+
+
+def test_the_workbook_about_sheet_says_which_flows_it_counts(setting):
+    import openpyxl
+
+    from reports.flows import GAP_MEASURES, build_spec
+    from reports.workbook import funding_gap_workbook
+
+    _donor, _owner, project, _own, other, donor_actor, _oa = setting
+    _flow(donor_actor, project, other, amount="300.00")
+    book = openpyxl.load_workbook(io.BytesIO(funding_gap_workbook(build_spec(default_measures=GAP_MEASURES))))
+    about = {row[0]: row[1] for row in book["About"].iter_rows(values_only=True) if row[0]}
+    assert about["Flows counted"].startswith("All flows, unconfirmed included; 1 unconfirmed flows included")
+    assert "commitment USD 300.00" in about["Flows counted"]
