@@ -318,3 +318,15 @@ def test_a_publisher_with_no_valid_activity_does_not_sink_the_others_with_skip_i
     d_batch = next(b for b in result.batches if b.options["org"] == "PUB-D")
     assert d_batch.status == "committed" and d_batch.counts["projects_created"] == 0
     assert d_batch.counts["invalid_records"]["items"][0]["iati_identifier"] == "PUB-D-1"
+
+
+def test_the_page_of_a_grouped_batch_points_to_the_whole_file(app, client, actor, tmp_path):
+    result = import_iati(_file(tmp_path, three_publishers()), ADMIN)
+    c_batch = next(b for b in result.batches if b.options["org"] == "PUB-C")
+    admin = accounts.create_user(actor, "admin-grouped@example.org", "admin")
+    db.session.commit()
+    with client.session_transaction() as session:
+        session["user_id"] = admin.id
+    html = client.get(f"/imports/{c_batch.id}").get_data(as_text=True)
+    assert 'id="grouped-file"' in html and 'id="skip-invalid"' not in html
+    assert "PUB-C-2" in html
