@@ -290,7 +290,7 @@ class _Resolver:
         found = self._confirmed.get(source_id)
         if found is None:
             manager = self.managers[source_id]  # type: ignore[index]
-            actor = self.actor or Actor(label="import", channel="import", role="admin")
+            actor = self.actor or Actor(label="import", channel="import")  # vouches for no one
             found = self._confirmed[source_id] = project_service.flow_confirmed(actor, manager, self.org_id)
         return found
 
