@@ -41,6 +41,13 @@ class ImportForm(Schema):
     org_name = fields.String(metadata={"description": "Creates the organisation when it is new (admins)"})
     mapping = fields.String(metadata={"description": 'JSON: {"columns": {"header": "field"}, ...}'})
     dry_run = fields.Boolean(load_default=False)
+    skip_invalid = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Leave out the projects that have errors (listed in counts.invalid_records "
+            "with the money they carry) and import the others; errors about the whole file still reject it"
+        },
+    )
     sheet = fields.String()
     dates = fields.String(validate=validate.OneOf(["dmy", "mdy"]))
     decimal = fields.String(validate=validate.OneOf([",", "."]))
@@ -67,6 +74,17 @@ class ProblemOut(Schema):
     row = fields.Integer(allow_none=True)
     column = fields.String(allow_none=True)
     value = fields.String(allow_none=True)
+    left_out = fields.Boolean(metadata={"description": "The error's project was left out (skip_invalid)"})
+
+
+class CommitQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    skip_invalid = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also commit a failed preview, leaving out the projects that have errors"},
+    )
 
 
 class ImportBatchOut(Schema):
@@ -172,11 +190,14 @@ def respond(batch: ImportBatch, created: bool = False):
     if batch.status == "failed":
         errors = [p for p in summary["problems"] if p["severity"] == "error"]
         count = summary["counts"].get("errors", len(errors))
-        body = error_body(
-            422,
-            f"The file has {count} errors; nothing was imported",
-            {"file": [f"{_where(p)}: {p['message']}" for p in errors[:100]]},
-        )
+        offer = summary["counts"].get("invalid_records")
+        message = f"The file has {count} errors; nothing was imported"
+        if offer and not offer.get("left_out") and offer["valid"]:
+            message += (
+                f". {offer['valid']} projects are valid: send skip_invalid=true to import them and leave out "
+                f"the {offer['invalid'] + offer['items_without_record']} that have errors"
+            )
+        body = error_body(422, message, {"file": [f"{_where(p)}: {p['message']}" for p in errors[:100]]})
         body["batch"] = ImportBatchOut().dump(summary)
         response = jsonify(body)
         response.status_code = 422
@@ -221,6 +242,7 @@ class Imports(MethodView):
             options=options_from(form),
             dry_run=form["dry_run"],
             org_name=form.get("org_name"),
+            skip_invalid=form["skip_invalid"],
         )
         return respond(batch, created=True)
 
@@ -262,12 +284,14 @@ class ImportOne(MethodView):
 
 @blp.route("/<int:batch_id>/commit")
 class ImportCommit(MethodView):
+    @blp.arguments(CommitQuery, location="query")
     @blp.response(200, ImportBatchOut)
     @blp.alt_response(422, description="The file was rejected on commit")
-    def post(self, batch_id: int):
-        """Commit a previewed batch."""
+    def post(self, args, batch_id: int):
+        """Commit a previewed batch (with ``skip_invalid=true``, also a failed preview whose
+        errors concern some projects only: those are left out and listed)."""
         batch = get_batch_for(_user(), batch_id)
-        return respond(pipeline.commit_batch(batch.id, current_actor()))
+        return respond(pipeline.commit_batch(batch.id, current_actor(), skip_invalid=args["skip_invalid"]))
 
 
 def init_api(api) -> None:

@@ -68,6 +68,35 @@ def echo_summary(batch: ImportBatch, max_problems: int = 50) -> None:
     more = len(batch.problems or []) - max_problems
     if more > 0:
         click.echo(f"  ... and {more} more problems")
+    echo_left_out(c)
+
+
+def _money_text(money: list[dict]) -> str:
+    return "; ".join(f"{m['type']} {m['currency']} {m['amount']}" for m in money) or "no amounts read"
+
+
+def echo_left_out(counts: dict, most: int = 50, unit: str = "row") -> None:
+    """What leaving the invalid records out leaves (or would leave) out, with its money."""
+    found = counts.get("invalid_records")
+    if not found:
+        return
+    n, extra = found["invalid"], found.get("items_without_record", 0)
+    what = f"{n} activities" + (f" and {extra} rows or items that are no activity" if extra else "")
+    if found.get("left_out"):
+        click.echo(f"  Left out (they have errors): {what}, carrying {_money_text(found['money'])}")
+    else:
+        click.echo(
+            f"  {found['valid']} activities are valid and {what} have errors: import with --skip-invalid "
+            f"to import the valid ones and leave these out (they carry {_money_text(found['money'])})"
+        )
+    for item in found.get("items", [])[:most]:
+        name = item.get("iati_identifier") or item.get("reference") or "(no activity)"
+        where = ", ".join(x for x in (item.get("sheet"), item.get("row") and f"{unit} {item['row']}") if x)
+        reasons = "; ".join(item.get("reasons") or [])
+        money = f" [{_money_text(item['money'])}]" if item.get("money") else ""
+        click.echo(f"    - {name} ({where}): {reasons}{money}")
+    if len(found.get("items", [])) > most:
+        click.echo(f"    ... and {len(found['items']) - most} more (see the batch's report)")
 
 
 def _options(mapping: Path | None, **given) -> dict:
@@ -80,7 +109,15 @@ def _options(mapping: Path | None, **given) -> dict:
     return options
 
 
-def run_cli_import(kind: str, file: Path, org: str, org_name: str | None, options: dict, dry_run: bool) -> None:
+def run_cli_import(
+    kind: str,
+    file: Path,
+    org: str,
+    org_name: str | None,
+    options: dict,
+    dry_run: bool,
+    skip_invalid: bool = False,
+) -> None:
     """Run an import with a progress bar and a summary; exit 1 when nothing was imported."""
     try:
         with click.progressbar(length=100, label="Reading    ", show_eta=False) as bar:
@@ -95,6 +132,7 @@ def run_cli_import(kind: str, file: Path, org: str, org_name: str | None, option
                 progress=StageBar(bar),
                 org_name=org_name,
                 keep_report=not dry_run,
+                skip_invalid=skip_invalid,
             )
             bar.update(100)
     except RegistryError as exc:
@@ -127,6 +165,11 @@ def run_cli_import(kind: str, file: Path, org: str, org_name: str | None, option
 @click.option("--decimal", type=click.Choice([",", "."]), help="Decimal separator of text amounts.")
 @click.option("--currency", help="Currency of amounts that name none.")
 @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Leave out the projects that have errors (listed with their money) and import the others.",
+)
 def import_sheet(
     file: Path,
     org: str,
@@ -137,10 +180,11 @@ def import_sheet(
     decimal: str | None,
     currency: str | None,
     dry_run: bool,
+    skip_invalid: bool,
 ) -> None:
-    """Import a donor spreadsheet (XLSX, XLS, ODS or CSV)."""
+    """Import a donor spreadsheet (XLSX, XLS, ODS or CSV): all-or-nothing, unless --skip-invalid."""
     options = _options(mapping, sheet=sheet, dates=dates, decimal=decimal, currency=currency)
-    run_cli_import("sheet", file, org, org_name, options, dry_run)
+    run_cli_import("sheet", file, org, org_name, options, dry_run, skip_invalid)
 
 
 @import_cli.command("undo")

@@ -219,6 +219,7 @@ class _Issue:
     first_row: int | None = None
     value: str | None = None
     column: str | None = None
+    rows: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -256,6 +257,7 @@ class CrsReader:
                     message=issue.message + suffix,
                     location=Location(file=self.filename, row=issue.first_row, column=issue.column),
                     value=issue.value,
+                    rows=tuple(issue.rows),
                 )
             )
         return result
@@ -264,6 +266,7 @@ class CrsReader:
         key = (code, value)
         issue = self._issues.setdefault(key, _Issue(code, message, 0, rows[0] if rows else None, value, column))
         issue.count += len(rows)
+        issue.rows.extend(rows)
 
     # -- reading -------------------------------------------------------------
 
@@ -505,6 +508,7 @@ class CrsReader:
             description=description,
             location=Location(file=self.filename, row=int(col["row"][first])),
         )
+        record.rows = [(None, int(col["row"][i])) for i in index]  # a problem on any row is the activity's
         # Recipients weighted by USD commitments (else equal), summed over the project's rows.
         weights: dict[tuple, Decimal] = {}
         unallocated = Decimal(0)  # the weight of rows whose recipient is no place

@@ -3,8 +3,12 @@
 Both readers are registered with ``importers.pipeline`` (so uploads to ``POST
 /api/v1/imports`` are detected by content, and previewed batches can be committed later).
 A batch belongs to one organisation: a file holding several publishers (IATI) or donors
-(CRS) is imported as one batch per organisation, each all-or-nothing, unless an
-organisation is forced with ``org`` (everything then goes to that organisation).
+(CRS) is imported as one batch per organisation, unless an organisation is forced with
+``org`` (everything then goes to that organisation). The file is all-or-nothing across its
+batches: they are written in ONE database transaction, committed when every batch passed;
+an error anywhere rejects every batch. With ``skip_invalid`` the activities that have errors
+are left out (and listed with the money they carried) and the rest is committed, still in
+one transaction; errors that concern the whole file reject it all the same.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from importers.iati import IatiFileError, UnsafeXMLError, looks_like_iati, read_
 from importers.records import Location, Problem, ProjectRecord
 from registry.errors import ValidationError
 from registry.extensions import db
-from registry.models import Country, ImportBatch, PriorityArea, Region
+from registry.models import Country, ImportBatch, Organisation, PriorityArea, Region
+from registry.models.types import utcnow
 from registry.services import organisations
 from registry.services.actor import Actor
 
@@ -91,6 +96,7 @@ def _read_iati(path: Path, filename: str, options: dict) -> pipeline.ReadResult:
         if reader.counts["filtered_out"]
         else {},
         "iati_version": reader.version,
+        "record_spans": True,  # a problem's line number is inside its activity
     }
     return pipeline.ReadResult(records=records, problems=problems, info=info)
 
@@ -151,12 +157,37 @@ class GroupedImport:
     def ok(self) -> bool:
         return bool(self.batches) and all(b.status in ("committed", "previewed") for b in self.batches)
 
+    @property
+    def offer(self) -> tuple[int, int] | None:
+        """(valid, invalid) activities when leaving the invalid ones out would let the file in:
+        every error of a failed file concerns some activities, none the file as a whole."""
+        if self.ok:
+            return None
+        valid = invalid = 0
+        for batch in self.batches:
+            counts = batch.counts or {}
+            found = counts.get("invalid_records")
+            if found:
+                valid, invalid = valid + found["valid"], invalid + found["invalid"] + found["items_without_record"]
+            elif counts.get("errors_in_batch", counts.get("errors", 0)):
+                return None  # an error no activity carries
+            else:
+                valid += counts.get("projects", 0)
+        return (valid, invalid) if invalid else None
+
 
 def _by_org(records: Iterable[ProjectRecord]) -> dict[tuple[str, str | None], list[ProjectRecord]]:
     groups: dict[tuple[str, str | None], list[ProjectRecord]] = {}
     for record in records:
         groups.setdefault((record.org or "", record.org_name), []).append(record)
     return groups
+
+
+_BATCH_COLUMNS = ("kind", "org_id", "user_id", "filename", "file_hash", "options", "counts", "problems", "status")
+
+
+def _error_key(problem: dict) -> tuple:
+    return tuple(problem.get(k) for k in ("code", "file", "sheet", "row", "column", "message"))
 
 
 def _run_groups(
@@ -170,9 +201,13 @@ def _run_groups(
     actor: Actor,
     dry_run: bool,
     progress: Callable | None,
+    *,
+    skip_invalid: bool = False,
+    spans: bool = False,
 ) -> GroupedImport:
-    """One batch per organisation. Every batch carries the file's problems, so an error
-    anywhere in the file rejects every batch of it: the file is all-or-nothing."""
+    """One batch per organisation, all in ONE database transaction: committed together when
+    every batch passed, else none is (a dry run always rolls back). A failed file reports every
+    batch failed, each with the file's errors; the counts never say ``errors: 0`` then."""
     result = GroupedImport(problems=problems)
     # Reference rows stay referenced for the whole run: the validators look countries,
     # regions and areas up by primary key once per record, and the session's identity map
@@ -183,23 +218,100 @@ def _run_groups(
             "Some activities have no reporting organisation: say which organisation the file belongs to (--org)",
             {"org": ["Required for this file"]},
         )
-    for (org_ref, org_name), records in groups.items():
-        for record in records:
-            record.org = None  # the batch's organisation owns them
-        batch = pipeline.run_import(
-            kind,
-            filename,
-            path,
-            org_ref,
-            actor,
-            records=records,
-            problems=list(problems),
-            options={**options, option_key: org_ref},
-            dry_run=dry_run,
-            progress=progress,
-            org_name=org_name or org_ref,
-        )
-        result.batches.append(batch)
+    # The reader's problems go to the batch of the activity they concern; those of the file
+    # as a whole go to every batch (see pipeline.attribute).
+    pipeline.attribute([r for records in groups.values() for r in records], problems, spans)
+    outer = db.session.begin_nested()
+    batches: list[ImportBatch] = []
+    try:
+        for (org_ref, org_name), records in groups.items():
+            for record in records:
+                record.org = None  # the batch's organisation owns them
+            mine = {id(r) for r in records}
+            own = [p for p in problems if not p.owners or any(id(o) in mine for o in p.owners)]
+            # Written as a commit would write it, also for a dry run: the next batches are
+            # checked against this one's projects (IATI identifiers are unique registry-wide).
+            batch = pipeline.run_import(
+                kind,
+                filename,
+                path,
+                org_ref,
+                actor,
+                records=records,
+                problems=own,
+                options={**options, option_key: org_ref},
+                dry_run=False,
+                progress=progress,
+                org_name=org_name or org_ref,
+                skip_invalid=skip_invalid,
+                record_spans=spans,
+                commit=False,
+            )
+            batches.append(batch)
+    except BaseException:
+        outer.rollback()
+        raise
+    fresh = [b for b in batches if not getattr(b, "already_imported", False)]
+    file_errors = len({_error_key(p) for b in fresh for p in b.problems or [] if p.get("severity") == "error"})
+    failed = any(b.status == "failed" for b in fresh)
+    for b in fresh:
+        b.counts = {**(b.counts or {}), "file_errors": file_errors, "batches_in_file": len(batches)}
+    if not failed and not dry_run:
+        outer.commit()
+        db.session.commit()
+        result.batches = batches
+        del reference_rows
+        return result
+    # Nothing of the file stays: keep what each batch found, roll back, then write the reports.
+    saved = [
+        None if getattr(b, "already_imported", False) else {c: getattr(b, c) for c in _BATCH_COLUMNS} for b in batches
+    ]
+    errors_by_org = {(f["options"] or {}).get("org"): (f["counts"] or {}).get("errors", 0) for f in saved if f}
+    outer.rollback()
+    for batch, fields in zip(batches, saved, strict=True):
+        if fields is None:
+            result.batches.append(batch)  # already imported: it is as it was
+            continue
+        if fields["org_id"] is not None and db.session.get(Organisation, fields["org_id"]) is None:
+            fields["org_id"] = None  # created by the rolled-back run
+        counts, stored = dict(fields.pop("counts") or {}), list(fields.pop("problems") or [])
+        if failed:
+            own = counts.get("errors", 0)
+            counts["errors_in_batch"] = own
+            counts["errors"] = max(own, file_errors)
+            others = {k: v for k, v in errors_by_org.items() if v and k != (fields["options"] or {}).get("org")}
+            if others:
+                where = ", ".join(f"{ref}: {n}" for ref, n in others.items())
+                stored.insert(
+                    0,
+                    {
+                        "severity": "error",
+                        "code": "file_rejected",
+                        "message": f"Nothing of the file was imported: a file is all-or-nothing, and it has "
+                        f"{file_errors} errors ({where}). Fix them, or import it again leaving the invalid "
+                        "activities out (--skip-invalid).",
+                        "file": filename,
+                        "sheet": None,
+                        "row": None,
+                        "column": None,
+                        "value": None,
+                    },
+                )
+                mine = {_error_key(p) for p in stored}
+                for other in fresh:
+                    for p in other.problems or []:
+                        if p.get("severity") == "error" and _error_key(p) not in mine:
+                            stored.append(p)
+                            mine.add(_error_key(p))
+                stored = stored[: pipeline.MAX_STORED_PROBLEMS]
+            fields["status"] = "failed"
+        else:
+            fields["status"] = "previewed"
+        report = ImportBatch(**fields, counts=counts, problems=stored, dry_run=dry_run, progress=100)
+        report.finished_at = utcnow()
+        db.session.add(report)
+        result.batches.append(report)
+    db.session.commit()
     del reference_rows
     return result
 
@@ -222,13 +334,23 @@ def import_iati(
     dry_run: bool = False,
     progress: Callable | None = None,
     filename: str | None = None,
+    skip_invalid: bool = False,
 ) -> GroupedImport:
-    """Import an IATI file: under ``org`` when given, else one batch per reporting organisation."""
+    """Import an IATI file: under ``org`` when given, else one batch per reporting organisation
+    (all in one transaction). ``skip_invalid`` leaves the activities with errors out."""
     filename = filename or path.name
     options = {"sector_filter": sector_filter}
     if org:
         batch = pipeline.run_import(
-            "iati", filename, path, org, actor, options=options, dry_run=dry_run, progress=progress
+            "iati",
+            filename,
+            path,
+            org,
+            actor,
+            options=options,
+            dry_run=dry_run,
+            progress=progress,
+            skip_invalid=skip_invalid,
         )
         return GroupedImport(batches=[batch], problems=[])
     reader = read_iati(path, sector_filter=sector_filter, filename=filename)
@@ -239,7 +361,20 @@ def import_iati(
     problems = list(reader.problems)
     _unknown_providers(records, problems, filename)
     groups = _by_org(records)
-    return _run_groups("iati", path, filename, groups, problems, options, "publisher", actor, dry_run, progress)
+    return _run_groups(
+        "iati",
+        path,
+        filename,
+        groups,
+        problems,
+        options,
+        "publisher",
+        actor,
+        dry_run,
+        progress,
+        skip_invalid=skip_invalid,
+        spans=True,
+    )
 
 
 @pipeline.gc_paused  # a CRS year is some 600,000 record objects: no cycle scans over them
@@ -253,8 +388,10 @@ def import_crs(
     dry_run: bool = False,
     progress: Callable | None = None,
     filename: str | None = None,
+    skip_invalid: bool = False,
 ) -> GroupedImport:
-    """Import a CRS file: one batch per donor (each all-or-nothing); ``prices="constant"`` reads the
+    """Import a CRS file: one batch per donor, all in one transaction (all-or-nothing);
+    ``skip_invalid`` leaves the activities with errors out; ``prices="constant"`` reads the
     deflated columns, stored as constant-price flows apart from current prices."""
     filename = filename or path.name
     try:
@@ -278,4 +415,5 @@ def import_crs(
         actor,
         dry_run,
         progress,
+        skip_invalid=skip_invalid,
     )

@@ -11,11 +11,16 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup, with_appcontext
 
+from importers.cli import echo_left_out
 from importers.mapping import MappingError, load_mapping, mapping_dir
 from registry.errors import RegistryError
 from registry.services.actor import Actor
 
 CLI_ACTOR = Actor(label="command line", channel="cli", role="admin")
+SKIP_HELP = (
+    "Leave out the activities that have errors (listed with the money they carry) and import the "
+    "others, in one transaction; errors about the whole file still reject it."
+)
 
 
 def _files(target: Path) -> list[Path]:
@@ -37,7 +42,8 @@ def _report(result, dry_run: bool) -> bool:
             f"{counts.get('projects_created', 0)} created, "
             f"{counts.get('projects_updated', 0)} updated, "
             f"{counts.get('projects_unchanged', 0)} unchanged; "
-            f"transactions {counts.get('transactions', 0)}"
+            f"transactions {counts.get('transactions', 0)}; errors {counts.get('errors', 0)}"
+            + (f" ({counts['errors_in_batch']} in this batch)" if "errors_in_batch" in counts else "")
         )
     shown = 0
     seen = set()
@@ -61,6 +67,21 @@ def _report(result, dry_run: bool) -> bool:
             shown += 1
     if shown > 40:
         click.echo(f"  ... and {shown - 40} more problems (see the batches' reports)")
+    for batch in result.batches:
+        found = (batch.counts or {}).get("invalid_records")
+        if found and (found.get("left_out") or len(result.batches) == 1):
+            click.echo(f"  batch {batch.id}:")
+            echo_left_out(batch.counts, unit="line" if batch.kind == "iati" else "row")
+    offer = result.offer
+    if offer and len(result.batches) > 1:
+        valid, invalid = offer
+        click.echo(
+            f"  Nothing was imported. {valid} activities are valid and {invalid} have errors: run again with "
+            "--skip-invalid to import the valid ones, in one transaction, and leave the others out."
+        )
+        for batch in result.batches:
+            if (batch.counts or {}).get("invalid_records"):
+                echo_left_out(batch.counts, unit="line" if batch.kind == "iati" else "row")
     return result.ok
 
 
@@ -78,8 +99,11 @@ def register(group: AppGroup) -> None:
         help="ict keeps only activities with a DAC 220xx sector.",
     )
     @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
+    @click.option("--skip-invalid", is_flag=True, help=SKIP_HELP)
     @with_appcontext
-    def import_iati_command(target: Path, org: str | None, sector_filter: str, dry_run: bool) -> None:
+    def import_iati_command(
+        target: Path, org: str | None, sector_filter: str, dry_run: bool, skip_invalid: bool
+    ) -> None:
         """Import IATI activity XML (2.01-2.03): a file, or every .xml file of a folder."""
         from importers.interop import import_iati
 
@@ -90,7 +114,14 @@ def register(group: AppGroup) -> None:
         for path in files:
             click.echo(f"{path.name}:")
             try:
-                result = import_iati(path, CLI_ACTOR, org=org, sector_filter=sector_filter, dry_run=dry_run)
+                result = import_iati(
+                    path,
+                    CLI_ACTOR,
+                    org=org,
+                    sector_filter=sector_filter,
+                    dry_run=dry_run,
+                    skip_invalid=skip_invalid,
+                )
             except RegistryError as exc:
                 click.echo(f"  error: {exc.message}")
                 ok = False
@@ -112,8 +143,11 @@ def register(group: AppGroup) -> None:
         "current-price flows; nothing else is read then.",
     )
     @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
+    @click.option("--skip-invalid", is_flag=True, help=SKIP_HELP)
     @with_appcontext
-    def import_crs_command(path: Path, years: str | None, purpose: str | None, prices: str, dry_run: bool) -> None:
+    def import_crs_command(
+        path: Path, years: str | None, purpose: str | None, prices: str, dry_run: bool, skip_invalid: bool
+    ) -> None:
         """Import OECD CRS microdata (pipe text, CSV, XLSX, or zipped): one batch per donor."""
         from importers.crs import parse_purposes, parse_years
         from importers.interop import import_crs
@@ -123,7 +157,15 @@ def register(group: AppGroup) -> None:
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
         try:
-            result = import_crs(path, CLI_ACTOR, years=year_set, purposes=purposes, prices=prices, dry_run=dry_run)
+            result = import_crs(
+                path,
+                CLI_ACTOR,
+                years=year_set,
+                purposes=purposes,
+                prices=prices,
+                dry_run=dry_run,
+                skip_invalid=skip_invalid,
+            )
         except RegistryError as exc:
             click.echo(f"error: {exc.message}", err=True)
             raise SystemExit(1) from None

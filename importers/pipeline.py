@@ -13,7 +13,8 @@ Public entry points (all need an app context; they commit or roll back themselve
     ``options["_progress"]`` (when set) is the progress callback, for the reading stage.
 
 ``run_import(kind, filename, data, org, actor, records=None, problems=None, options=None,
-dry_run=False, progress=None, *, org_name=None, keep_report=True) -> ImportBatch``
+dry_run=False, progress=None, *, org_name=None, keep_report=True, skip_invalid=False,
+record_spans=False, commit=True) -> ImportBatch``
     Import a file. ``data`` is bytes or a path (it is stored under the instance folder so a
     previewed batch can be committed later). Without ``records`` the registered reader of
     ``kind`` reads it. ``org`` is an Organisation or its reference; with ``org_name`` an
@@ -23,9 +24,15 @@ dry_run=False, progress=None, *, org_name=None, keep_report=True) -> ImportBatch
     read with the same choices (``request_key``), already committed for that organisation
     and not changed since by a later batch: returns that batch, ``batch.already_imported``
     is True and nothing changes. ``progress(done, total, stage)`` is called as work advances.
+    ``skip_invalid`` leaves out the records that have errors (``attribute`` tells which records
+    an error concerns) and imports the others; ``counts["invalid_records"]`` lists them with
+    their money. It is also there, as an offer, on a failed batch whose errors all concern
+    records. ``commit=False`` leaves a passing run uncommitted, for a caller that commits
+    several batches at once (a file of several organisations: ``importers.interop``).
 
-``commit_batch(batch_id, actor, progress=None) -> ImportBatch``
-    Commit a previewed batch: re-reads the stored file with the same options.
+``commit_batch(batch_id, actor, progress=None, *, skip_invalid=False) -> ImportBatch``
+    Commit a previewed batch: re-reads the stored file with the same options (with
+    ``skip_invalid``, a failed one too, without its invalid records).
 
 ``undo_batch(batch_id, actor) -> ImportBatch``
     Delete what the batch created, restore what it changed (projects, their replaced
@@ -47,6 +54,7 @@ only projects an import changes go through the ORM.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import gc
@@ -127,6 +135,7 @@ TX_FIELDS = (
     "price_basis",
     "recipient_country_iso3",
     "recipient_region_code",
+    "confirmed",  # see projects.flow_confirmed: another organisation's source waits for it
 )
 TX_INSERT = ("project_id", "import_batch_id", "created_at", *TX_FIELDS)
 # Every column of a stored transaction (read back for the undo log of replaced ones).
@@ -255,8 +264,10 @@ _FLOW_FIELDS = frozenset({"amount", "commitment", "disbursement", "expenditure",
 class _Resolver:
     """Look-ups done once per distinct value (funding sources, organisations, rates)."""
 
-    def __init__(self, org_id: int) -> None:
+    def __init__(self, org_id: int, actor: Actor | None = None) -> None:
         self.org_id = org_id  # the importing organisation, whose projects these are
+        self.actor = actor
+        self._confirmed: dict[int | None, bool] = {None: True}  # funding source id -> flows confirmed
         self.sources: dict[str, int | None] = {}
         self.managers: dict[int, int] = {}  # funding source id -> its managing organisation
         self._providers: dict[tuple, int | None] = {}  # (type, source id) -> implied provider
@@ -284,12 +295,22 @@ class _Resolver:
                 self.managers[found.id] = found.managing_org_id
         return self.sources[text]
 
+    def confirmed(self, source_id: int | None) -> bool:
+        """Whether the run's flows from this source stand confirmed (projects.flow_confirmed)."""
+        found = self._confirmed.get(source_id)
+        if found is None:
+            manager = self.managers[source_id]  # type: ignore[index]
+            actor = self.actor or Actor(label="import", channel="import")  # vouches for no one
+            found = self._confirmed[source_id] = project_service.flow_confirmed(actor, manager, self.org_id)
+        return found
+
     def provider(self, tx_type: TransactionType, source_id: int | None) -> int | None:
         """The provider of a flow that names none (see projects.implied_provider), once per kind."""
         key = (tx_type, source_id)
         if key not in self._providers:
             manager = self.managers[source_id] if source_id is not None else None
-            self._providers[key] = project_service.implied_provider(tx_type, manager, self.org_id)
+            confirmed = self.confirmed(source_id)
+            self._providers[key] = project_service.implied_provider(tx_type, manager, self.org_id, confirmed)
         return self._providers[key]
 
     def org(self, text: str) -> int | None:
@@ -354,6 +375,9 @@ class _Resolver:
                 countries, regions = self.places()
                 if (country and country not in countries) or (region and region not in regions) or (country and region):
                     raise LookupError
+            confirmed = self._confirmed.get(source_id)
+            if confirmed is None:
+                confirmed = self.confirmed(source_id)
         except (LookupError, TypeError, ValueError, ArithmeticError):  # ArithmeticError: sNaN, overflow
             values = _tx_values(t, self)  # raises the service's error for a bad value
             self._learn(t, values)
@@ -375,6 +399,7 @@ class _Resolver:
             None,
             country or None,
             region or None,
+            confirmed,
         )
 
     def _learn(self, t: TransactionRecord, values: dict[str, Any]) -> None:
@@ -880,6 +905,7 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
         "price_basis": t.price_basis,
         "recipient_country_iso3": country,
         "recipient_region_code": region,
+        "confirmed": resolver.confirmed(source_id),
     }
 
 
@@ -953,7 +979,7 @@ class _Run:
         self.problems = problems
         self.progress = progress or (lambda done, total, stage: None)
         self.chunk_size = chunk_size
-        self.resolver = _Resolver(org.id)
+        self.resolver = _Resolver(org.id, actor)
         self.counts: Counter = Counter()
         self.reference = _Reference()
 
@@ -1611,6 +1637,147 @@ def _explain_missing_currency(result: ReadResult, filename: str, options: dict) 
     )
 
 
+# -- skip-invalid: which records the errors concern -----------------------------
+
+# Errors that concern an item of the file that is no record (an activity without an
+# identifier, a row without a project reference, a CRS row without a year): leaving the
+# invalid records out leaves that item out too, and lists it.
+STANDALONE_ERRORS = frozenset({"no_identifier", "missing_reference", "bad_year"})
+MAX_LISTED = 1000  # left-out records listed one by one on the batch (the totals keep them all)
+
+
+def attribute(records: Iterable[ProjectRecord], problems: list[Problem], spans: bool = False) -> None:
+    """Set ``Problem.owners``, the records each problem concerns, for problems not attributed yet.
+
+    A record owns the rows of its own location, of its transactions and of ``rows`` (every row
+    a reader read into it). With ``spans`` (IATI XML, where a line number is inside its
+    activity) a record owns the lines from its start to the next record's start. A problem
+    without a row, or on a row no record owns, gets ``[]``: it concerns the file as a whole
+    (or, for ``STANDALONE_ERRORS``, an item of the file that is no record)."""
+    todo = [p for p in problems if p.owners is None]
+    if not todo:
+        return
+    records = list(records)
+    owner: dict[tuple[str | None, int], ProjectRecord] = {}
+    starts: list[tuple[int, int]] = []
+    for index, rec in enumerate(records):
+        loc = rec.location
+        if spans:
+            if loc.row is not None:
+                starts.append((loc.row, index))
+            continue
+        if loc.row is not None:
+            owner.setdefault((loc.sheet, loc.row), rec)
+        for sheet, row in rec.rows:
+            owner.setdefault((sheet, row), rec)
+        for t in rec.transactions:
+            where = t.__dict__.get("_where")  # a SheetTransaction's lazy location
+            sheet, row = (where[1], where[2]) if isinstance(where, tuple) else (t.location.sheet, t.location.row)
+            if row is not None:
+                owner.setdefault((sheet, row), rec)
+    starts.sort()
+    lines = [line for line, _ in starts]
+    for problem in todo:
+        found: list[ProjectRecord] = []
+        rows = problem.rows or ((problem.location.row,) if problem.location.row is not None else ())
+        if problem.code in STANDALONE_ERRORS and problem.severity == "error":
+            rows = ()  # the item itself goes; it is no record
+        for row in rows:
+            if spans:
+                at = bisect.bisect_right(lines, row) - 1
+                rec = records[starts[at][1]] if at >= 0 else None
+            else:
+                rec = owner.get((problem.location.sheet, row))
+            if rec is None:
+                found = []
+                break  # a row of the problem no record owns: it is not one record's to leave out
+            if all(rec is not r for r in found):
+                found.append(rec)
+        problem.owners = found
+
+
+def _file_level(problem: Problem) -> bool:
+    """An error that no record carries: leaving records out cannot cure it."""
+    return problem.severity == "error" and not problem.owners and problem.code not in STANDALONE_ERRORS
+
+
+def _money_of(records: Iterable[ProjectRecord]) -> dict[tuple[str, str], Decimal]:
+    """The records' amounts as read, summed by transaction type and currency."""
+    totals: dict[tuple[str, str], Decimal] = {}
+    for rec in records:
+        for t in rec.transactions:
+            if isinstance(t.amount, Decimal) and t.amount.is_finite():
+                key = (str(getattr(t.type, "value", t.type)), str(t.currency or "").upper() or "?")
+                totals[key] = totals.get(key, Decimal(0)) + t.amount
+    return totals
+
+
+def _money_json(totals: dict[tuple[str, str], Decimal]) -> list[dict[str, str]]:
+    return [{"type": k[0], "currency": k[1], "amount": str(v)} for k, v in sorted(totals.items())]
+
+
+def invalid_records(records: list[ProjectRecord], problems: list[Problem], spans: bool = False) -> dict | None:
+    """What leaving the invalid records out would leave out, or None when an error concerns the
+    whole file (it rejects the file whatever the user says) or there is no error.
+
+    Returns ``{"valid": n, "invalid": m, "items_without_record": k, "money": [...],
+    "items": [...]}``: each item a left-out record (reference, IATI identifier, where, why, the
+    money it carried by type and currency) or an item of the file that is no record."""
+    errors = [p for p in problems if p.severity == "error"]
+    if not errors:
+        return None
+    attribute(records, problems, spans)
+    if any(_file_level(p) for p in errors):
+        return None
+    reasons: dict[int, list[Problem]] = {}
+    for p in errors:
+        for rec in p.owners or ():
+            reasons.setdefault(id(rec), []).append(p)
+    bad = [rec for rec in records if id(rec) in reasons]
+    items: list[dict] = []
+    for rec in bad:
+        items.append(
+            {
+                "reference": rec.reference,
+                "iati_identifier": rec.iati_identifier,
+                "sheet": rec.location.sheet,
+                "row": rec.location.row,
+                "reasons": [p.message for p in reasons[id(rec)]][:20],
+                "money": _money_json(_money_of([rec])),
+            }
+        )
+    alone = [p for p in errors if not p.owners]
+    for p in alone:
+        items.append(
+            {
+                "reference": None,
+                "iati_identifier": None,
+                "sheet": p.location.sheet,
+                "row": p.location.row,
+                "rows": len(p.rows) or 1,
+                "reasons": [p.message],
+                "value": p.value,
+                "money": [],
+            }
+        )
+    return {
+        "valid": len(records) - len(bad),
+        "invalid": len(bad),
+        "items_without_record": len(alone),
+        "money": _money_json(_money_of(bad)),
+        "items": items[:MAX_LISTED],
+    }
+
+
+def _left_out(records: list[ProjectRecord], problems: list[Problem]) -> tuple[list[ProjectRecord], list[Problem]]:
+    """The valid records, and the problems the left-out ones (and items without a record) take
+    with them; run after ``invalid_records`` said leaving them out is possible."""
+    errors = [p for p in problems if p.severity == "error"]
+    bad = {id(rec) for p in errors for rec in p.owners or ()}
+    gone = [p for p in errors if p.owners or p.code in STANDALONE_ERRORS]
+    return [rec for rec in records if id(rec) not in bad], gone
+
+
 @gc_paused
 def run_import(
     kind: str,
@@ -1626,9 +1793,22 @@ def run_import(
     *,
     org_name: str | None = None,
     keep_report: bool = True,
+    skip_invalid: bool = False,
+    record_spans: bool = False,
+    commit: bool = True,
 ) -> ImportBatch:
-    """Import a file all-or-nothing (or preview it with dry_run); see the module docstring."""
+    """Import a file all-or-nothing (or preview it with dry_run); see the module docstring.
+
+    ``skip_invalid``: the records that have errors are left out and the others imported; the
+    batch's counts list what was left out (``invalid_records``). Errors that concern the whole
+    file still reject it. ``record_spans``: a line number belongs to the record that starts at
+    or before it (XML), for records given by the caller (a reader says so in its info).
+    ``commit=False``: nothing is committed: a passing run is left in the session for the caller
+    to commit with others (a file of several organisations, see importers.interop); a failing
+    one is rolled back and its report returned unsaved."""
     options = dict(options or {})
+    if skip_invalid:
+        options["skip_invalid"] = True  # another reading of the file: its own fingerprint
     path, sha = store_file(data, filename)
     org_obj = _resolve_org(org, org_name)
     org_ref = org.ref if isinstance(org, Organisation) else str(org).strip()
@@ -1636,7 +1816,7 @@ def run_import(
         options.setdefault("org", org_obj.ref)
     else:
         options.update({"org": org_ref, "org_name": org_name})
-    info: dict = {}
+    info: dict = {"record_spans": record_spans} if record_spans else {}
     if records is None:
         result = _read(kind, path, filename, {**options, "_progress": progress})
         records, problems, info = (
@@ -1673,7 +1853,9 @@ def run_import(
         info,
         dry_run,
         progress,
-        keep_report,
+        keep_report and commit,
+        skip_invalid=skip_invalid,
+        commit=commit,
     )
 
 
@@ -1694,12 +1876,19 @@ def _execute(
     dry_run: bool,
     progress: Progress | None,
     keep_report: bool,
+    *,
+    skip_invalid: bool = False,
+    commit: bool = True,
 ) -> ImportBatch:
     records = list(records)
     fresh = batch.id is None
     chunk_size = int(batch.options.get("chunk_size") or CHUNK_SIZE)
     run_counts: Counter = Counter()
     failure: str | None = None
+    spans = bool(info.get("record_spans"))
+    given = list(problems)  # the reader's, before the run adds its own
+    left: list[Problem] = []  # errors that left with their records (skip_invalid)
+    invalid: dict | None = None
     # The run's own savepoint: a dry run or a rejected file rolls back exactly the run.
     nested = db.session.begin_nested()
     try:
@@ -1729,6 +1918,17 @@ def _execute(
         # of the file; nothing is written when there is any (see _Run.execute).
         run = _Run(batch, org, run_actor, problems, progress, chunk_size)
         run.execute(records)
+        if any(p.severity == "error" for p in problems):
+            invalid = invalid_records(records, problems, spans)
+        if skip_invalid and invalid is not None:
+            # Nothing was written by the first pass (an error stops it before writing): run
+            # again over the valid records alone, the left-out ones' errors set aside.
+            good, left = _left_out(records, problems)
+            gone = {id(p) for p in left}
+            problems = [p for p in given if id(p) not in gone]
+            run = _Run(batch, org, run_actor, problems, progress, chunk_size)
+            run.execute(good)
+            invalid["left_out"] = not any(p.severity == "error" for p in problems)
         run_counts = run.counts
     except RegistryError as exc:
         failure = exc.message
@@ -1742,8 +1942,14 @@ def _execute(
         nested.rollback()
         raise
     ok = failure is None and not any(p.severity == "error" for p in problems)
-    counts = _finish_counts(run_counts, info, problems, len(records))
+    if failure is not None:
+        invalid = None  # the database or a rule refused the file as a whole
+    counts = _finish_counts(run_counts, info, problems + left, len(records))
+    if invalid is not None:
+        invalid.setdefault("left_out", False)
+        counts["invalid_records"] = invalid
     stored = [p.as_dict() for p in problems[:MAX_STORED_PROBLEMS]]
+    stored += [{**p.as_dict(), "left_out": True} for p in left[: max(0, MAX_STORED_PROBLEMS - len(stored))]]
     fields = {
         "kind": batch.kind,
         "org_id": batch.org_id,
@@ -1757,8 +1963,9 @@ def _execute(
         batch.status, batch.counts, batch.problems = "committed", counts, stored
         batch.progress, batch.finished_at = 100, utcnow()
         nested.commit()
-        db.session.commit()
-        log.info("Import batch %s committed: %s", batch.id, counts)
+        if commit:
+            db.session.commit()
+            log.info("Import batch %s committed: %s", batch.id, counts)
         return batch
     nested.rollback()
     status = "previewed" if ok else "failed"
@@ -1780,12 +1987,18 @@ def _execute(
 
 
 @gc_paused
-def commit_batch(batch_id: int, actor: Actor, progress: Progress | None = None) -> ImportBatch:
-    """Commit a previewed batch: read its stored file again and import it for real."""
+def commit_batch(
+    batch_id: int, actor: Actor, progress: Progress | None = None, *, skip_invalid: bool = False
+) -> ImportBatch:
+    """Commit a previewed batch: read its stored file again and import it for real.
+
+    With ``skip_invalid`` a failed preview whose errors all concern some records can be
+    committed too: those records are left out (see run_import)."""
     batch = db.session.get(ImportBatch, batch_id)
     if batch is None:
         raise NotFoundError(f"No import batch {batch_id}")
-    if batch.status != "previewed":
+    allowed = ("previewed", "failed") if skip_invalid else ("previewed",)
+    if batch.status not in allowed:
         raise ConflictError(f"Import batch {batch_id} is {batch.status}; only a previewed batch can be committed")
     options = dict(batch.options or {})
     path = storage_dir() / options.get("stored_file", "")
@@ -1794,11 +2007,19 @@ def commit_batch(batch_id: int, actor: Actor, progress: Progress | None = None) 
     org = db.session.get(Organisation, batch.org_id) if batch.org_id else None
     if org is None and not options.get("org_name"):
         raise NotFoundError("The organisation of this batch no longer exists")
+    result = None
+    if skip_invalid and not options.get("skip_invalid"):
+        # Another reading of the file than the preview's: its own fingerprint.
+        options["skip_invalid"] = True
+        result = _read(batch.kind, path, batch.filename, {**options, "_progress": progress})
+        options["request"] = request_key(options, result.info)
+        batch.options = options
     done = _already(org, batch.kind, batch.file_hash, options.get("request") or request_key(options))
     if done is not None:
         done.already_imported = True  # type: ignore[attr-defined]
         return done
-    result = _read(batch.kind, path, batch.filename, {**options, "_progress": progress})
+    if result is None:
+        result = _read(batch.kind, path, batch.filename, {**options, "_progress": progress})
     batch.dry_run = False
     return _execute(
         batch,
@@ -1812,6 +2033,7 @@ def commit_batch(batch_id: int, actor: Actor, progress: Progress | None = None) 
         False,
         progress,
         True,
+        skip_invalid=skip_invalid or bool(options.get("skip_invalid")),
     )
 
 

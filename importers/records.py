@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass
@@ -42,6 +43,12 @@ class Problem:
     location: Location = field(default_factory=Location)
     value: str | None = None
     code: str = ""  # a short machine name of the kind of problem, e.g. "unknown_country"
+    # Every row the problem stands for when a reader reports several at once (location.row
+    # is the first); the pipeline uses them to tell which records the problem concerns.
+    rows: tuple[int, ...] = ()
+    # The records the problem concerns (set by pipeline.attribute): None not yet known,
+    # [] none (the file as a whole, or a row that is no record's).
+    owners: list[Any] | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {
@@ -130,7 +137,10 @@ class ProjectRecord:
     # bad share), their problems reported already: the pipeline checks what is left of them
     # but not that their shares add up to 100 (a dropped entry would make that a false alarm).
     incomplete: set[str] = field(default_factory=set)
-    # Other identifiers of the activity (IATI other-identifier), each "TYPE REF" (e.g.
-    # "A1 P-0007"): aliases kept on the project. None: the file carries none, the stored
+    # Other identifiers of the activity (IATI other-identifier), each "TYPE:REF" (e.g.
+    # "A1:P-0007"): aliases kept on the project. None: the file carries none, the stored
     # ones stay.
     other_identifiers: list[str] | None = None
+    # (sheet, row) of every row of the file read into this record, when the reader knows them
+    # beyond the record's own location and its transactions' (a row whose amount was refused).
+    rows: list[tuple[str | None, int]] = field(default_factory=list)

@@ -1789,6 +1789,7 @@ class SheetReader:
                     self._header(used, "title"),
                     title,
                 )
+        flows = len(builder.record.transactions)
         rkey: tuple | None = blk.recipient_key(k)
         recipients = self._recipient_cache.get(rkey)
         if recipients is None:
@@ -1838,6 +1839,8 @@ class SheetReader:
             for key, _rec in recipients:
                 w = builder.weights[key]
                 w[tx_type] = w.get(tx_type, Decimal(0)) + tx.amount
+        if len(builder.record.transactions) == flows:  # a row that gave no flow: still the project's
+            builder.record.rows.append((sheet, rownum))  # (its problems leave with it: skip-invalid)
 
     def _transaction(self, c: Column, text: str, tx_type: str, values: dict, used, sheet, rownum) -> Any:
         """One amount cell as a transaction, or None (reported, or an empty year of a wide layout).

@@ -332,16 +332,24 @@ def remap(batch_id: int):
 @bp.post("/<int:batch_id>/commit")
 @roles_required("admin", "donor")
 def commit(batch_id: int):
-    """Commit a clean preview; the mapping is saved for the organisation's next file."""
+    """Commit a clean preview; the mapping is saved for the organisation's next file.
+
+    With ``skip_invalid`` (the "Import the N valid projects" button) a preview whose errors all
+    concern some projects is committed without them; the report lists what was left out."""
     batch = _batch_for(batch_id)
-    if batch.status != "previewed":
+    skip_invalid = bool(request.form.get("skip_invalid"))
+    offer = (batch.counts or {}).get("invalid_records") or {}
+    if not (batch.status == "previewed" or (skip_invalid and batch.status == "failed" and offer.get("valid"))):
         flash("Only a preview without errors can be committed.", "error")
         return redirect(url_for(".show", batch_id=batch.id))
     if batch.org_id:
         save_mapping(batch.org_id, batch.kind, batch.options or {})
     actor: Actor = current_actor()
     bid = batch.id
-    job_id = start_job(lambda progress: pipeline.commit_batch(bid, actor, progress), f"Importing {batch.filename}")
+    job_id = start_job(
+        lambda progress: pipeline.commit_batch(bid, actor, progress, skip_invalid=skip_invalid),
+        f"Importing {batch.filename}",
+    )
     return redirect(url_for(".job", job_id=job_id))
 
 

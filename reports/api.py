@@ -41,6 +41,13 @@ class ReportQuery(Schema):
     source_kind = fields.List(fields.String(), load_default=list)
     donor = fields.List(fields.String(), load_default=list, metadata={"description": "organisation refs"})
     status = fields.List(fields.String(), load_default=list)
+    confirmed = fields.String(
+        load_default="all",
+        metadata={
+            "description": "all (default): every flow, the meta says how much is unconfirmed; only: flows "
+            "confirmed by the organisation that manages their funding source"
+        },
+    )
 
 
 class ReportOut(Schema):
@@ -57,6 +64,9 @@ class ReportOut(Schema):
         metadata={
             "description": "two dimensions: each dimension's totals, which the cross-tab's rows/columns add up to"
         }
+    )
+    confirmation = fields.Dict(
+        metadata={"description": "confirmed (all|only), unconfirmed_flows, unconfirmed_included, unconfirmed_amounts"}
     )
 
 

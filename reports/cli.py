@@ -40,6 +40,13 @@ def _filter_options(func):
         click.option("--source-kind", multiple=True, help="Funding source kind, e.g. bilateral_oda."),
         click.option("--donor", multiple=True, help="Donor organisation reference."),
         click.option("--status", multiple=True, help="Project status, e.g. active."),
+        click.option(
+            "--confirmed",
+            type=click.Choice(["all", "only"]),
+            default="all",
+            show_default=True,
+            help="all: every flow (the notes say how much is unconfirmed); only: confirmed flows alone.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -60,6 +67,7 @@ def _params(kwargs: dict) -> dict:
         "source_kind": list(kwargs["source_kind"]),
         "donor": list(kwargs["donor"]),
         "status": list(kwargs["status"]),
+        "confirmed": kwargs["confirmed"],
     }
 
 

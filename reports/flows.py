@@ -19,13 +19,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
+from sqlalchemy import func, select
+
 from registry import money
 from registry.errors import ConversionError, ValidationError
-from registry.models import FundingSource, Organisation
+from registry.extensions import db
+from registry.models import FundingSource, Organisation, Transaction
 from registry.models.types import ProjectStatus, SourceKind, label
 from registry.services.shares import UNALLOCATED_AREA, allocate
 from reports import queries
@@ -78,6 +81,10 @@ AMOUNT_MEASURES = (
     "undisbursed",
 )
 NEED_MEASURES = ("need", "gap", "coverage")
+FLOW_MEASURES = ("pledge", "commitment", "disbursement", "expenditure")
+# Report parameter ``confirmed``: "all" (the default: no money leaves a report unsaid; the
+# meta and a note say how much of it is unconfirmed) or "only" (confirmed flows alone).
+CONFIRMED = ("all", "only")
 # The sums (0 pledge, 1 commitment, 2 disbursement, 3 expenditure, 4 need) each measure needs.
 RAW_AMOUNTS: dict[str, tuple[int, ...]] = {
     "pledge": (0,),
@@ -130,6 +137,9 @@ class ReportSpec:
     source_kinds: list[str] = field(default_factory=list)
     donors: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
+    # "all": every flow, unconfirmed ones included (the meta says how much); "only": only flows
+    # confirmed by the organisation that manages their funding source (see CONFIRMED).
+    confirmed: str = "all"
 
     def filters(self) -> dict:
         """The filters in force, as plain values (for the response and the workbook)."""
@@ -148,6 +158,8 @@ class ReportSpec:
         ):
             if getattr(self, name):
                 out[name] = list(getattr(self, name))
+        if self.confirmed != "all":
+            out["confirmed"] = self.confirmed
         return out
 
 
@@ -176,6 +188,7 @@ def build_spec(
     source_kind: Iterable[str] | str | None = None,
     donor: Iterable[str] | str | None = None,
     status: Iterable[str] | str | None = None,
+    confirmed: str | None = None,
     default_measures: Sequence[str] = tuple(MEASURES),
 ) -> ReportSpec:
     """Validate raw parameters (API, CLI, page) into a spec; a ValidationError names each bad one."""
@@ -244,9 +257,13 @@ def build_spec(
         _ids, missing = queries.resolve_refs(Organisation, donors)
         if missing:
             errors["donor"] = [f"No organisation with reference {m!r}" for m in missing]
+    confirmation = (confirmed or "all").strip().lower()
+    if confirmation not in CONFIRMED:
+        errors["confirmed"] = [f"Unknown choice {confirmed!r}; expected one of {', '.join(CONFIRMED)}"]
     if errors:
         raise ValidationError("The report parameters are not valid", errors)
     return ReportSpec(
+        confirmed=confirmation,
         dimensions=dims,
         measures=wanted,
         currency=cur,
@@ -282,6 +299,8 @@ class Report:
     # A cross-tab's row and column totals: dimension -> one row per value (the same figures as
     # the report by that dimension alone), in display order. Empty for one dimension.
     margins: dict[str, list[dict]] = field(default_factory=dict)
+    # Which flows the figures include and how much unconfirmed money (see _unconfirmed).
+    confirmation: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
         """The API shape: amounts as decimal strings."""
@@ -295,6 +314,7 @@ class Report:
             "notes": list(self.notes),
             "generated_at": self.generated_at.isoformat(timespec="seconds"),
             "exchange_rates": self.rate_note,
+            "confirmation": self.confirmation,
         }
         if self.margins:
             amounts = [m for m in self.spec.measures if m in (*AMOUNT_MEASURES, "coverage")]
@@ -432,6 +452,7 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
         statuses=spec.statuses,
         source_kinds=spec.source_kinds,
         donor_ids=donor_ids,
+        confirmed_only=spec.confirmed == "only",
     )
     notes: list[str] = []
     # amounts: [pledge, commitment, disbursement, expenditure, need]
@@ -534,7 +555,61 @@ def run_report(
 ) -> Report:
     """Compute a report (see the module docstring); ``first`` and ``context`` let a workbook
     reuse one stage-one result and the share lists for several reports with the same filters,
-    and ``totals`` (a dict the caller keeps while the data cannot change) their grand totals."""
+    and ``totals`` (a dict the caller keeps while the data cannot change) their grand totals.
+
+    The report's ``confirmation`` says which flows it counts (``spec.confirmed``) and how much
+    unconfirmed money its figures include (or leave out)."""
+    report = _compute(spec, first=first, context=context, in_database=in_database, stage=stage, totals=totals)
+    _unconfirmed(report, context)
+    return report
+
+
+def _unconfirmed(report: Report, context: tuple[queries.Reference, dict, dict] | None) -> None:
+    """Say which flows the figures count and how much unconfirmed money they include: the
+    difference, in the report's currency and with its shares and filters, between the report
+    of every flow and the report of confirmed flows only (computed only when unconfirmed
+    flows pass the filters at all)."""
+    spec = report.spec
+    filters = replace(tx_filter(spec), confirmed_only=False)
+    stmt = select(func.count(), func.coalesce(func.sum(Transaction.usd_minor), 0)).where(
+        Transaction.confirmed.is_(False)
+    )
+    flows, usd = db.session.execute(queries._filtered_flows(stmt, [], filters)).one()
+    zero = str(money.from_minor(0, spec.currency))
+    amounts = {m: zero for m in FLOW_MEASURES if m in spec.measures}
+    if flows:
+        other = _compute(replace(spec, confirmed="only" if spec.confirmed == "all" else "all"), context=context)
+        every, confirmed = (report, other) if spec.confirmed == "all" else (other, report)
+        for m in amounts:
+            diff = every.total["_exact"][m] - confirmed.total["_exact"][m]
+            amounts[m] = str(money.from_minor(round(diff), spec.currency))
+    included = spec.confirmed == "all"
+    report.confirmation = {
+        "confirmed": spec.confirmed,
+        "unconfirmed_flows": flows,
+        "unconfirmed_included": included,
+        "unconfirmed_amounts": amounts,
+    }
+    if flows:
+        shown = "; ".join(f"{MEASURES[m].lower()} {spec.currency} {a}" for m, a in amounts.items() if a != zero)
+        how = "include" if included else "leave out"
+        other_way = "confirmed=only leaves them out" if included else "confirmed=all includes them"
+        report.notes.append(
+            f"These figures {how} {flows} unconfirmed flows ({shown or 'nothing in the rows shown'}): flows a "
+            f"donor recorded against another organisation's funding source, not yet confirmed by that "
+            f"organisation; {other_way}."
+        )
+
+
+def _compute(
+    spec: ReportSpec,
+    *,
+    first: StageOne | None = None,
+    context: tuple[queries.Reference, dict, dict] | None = None,
+    in_database: bool | None = None,
+    stage=None,
+    totals: dict | None = None,
+) -> Report:
     dims = spec.dimensions
     uses_category = "category" in dims or bool(spec.categories)
     if in_database is None:
@@ -622,6 +697,7 @@ def tx_filter(spec: ReportSpec) -> TxFilter:
         statuses=spec.statuses,
         source_kinds=spec.source_kinds,
         donor_ids=donor_ids,
+        confirmed_only=spec.confirmed == "only",
     )
 
 

@@ -75,6 +75,9 @@ class TxFilter:
     source_kinds: list[str] = field(default_factory=list)
     donor_ids: list[int] = field(default_factory=list)
     funding_source_ids: list[int] = field(default_factory=list)
+    # Only flows confirmed by the organisation managing their funding source (report
+    # parameter confirmed=only); the facts do not keep confirmation, so the flows are read.
+    confirmed_only: bool = False
 
 
 def _tx_dimension_column(name: str) -> ColumnElement:
@@ -144,8 +147,9 @@ def project_flow_sums(
 
 
 def facts_apply(tx_dims: Sequence[str], filters: TxFilter) -> bool:
-    """Whether the report facts can answer (every USD report: they keep each flow attribute)."""
-    return True
+    """Whether the report facts can answer (every USD report of all flows: they keep each
+    flow attribute but not whether the flow is confirmed)."""
+    return not filters.confirmed_only
 
 
 FACT_DIMENSIONS = {
@@ -431,6 +435,8 @@ def _filtered_flows(stmt, tx_dims: Sequence[str], filters: TxFilter):
         stmt = stmt.where(Transaction.provider_org_id.in_(filters.donor_ids))
     if filters.funding_source_ids:
         stmt = stmt.where(Transaction.funding_source_id.in_(filters.funding_source_ids))
+    if filters.confirmed_only:
+        stmt = stmt.where(Transaction.confirmed.is_(True))
     return stmt
 
 

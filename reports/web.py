@@ -47,6 +47,7 @@ FILTER_KEYS = (
     "priority_area",
     "source_kind",
     "status",
+    "confirmed",
 )
 CHARTS = ("by-region", "by-area", "heat-map", "over-time", "sankey")
 
@@ -66,6 +67,7 @@ def _spec_from_request() -> ReportSpec:
         priority_area=args.getlist("priority_area"),
         source_kind=args.getlist("source_kind"),
         status=args.getlist("status"),
+        confirmed=args.get("confirmed") or "all",
     )
 
 
@@ -199,6 +201,7 @@ FIELD_LABELS = {
     "priority_area": "Priority area",
     "source_kind": "Source kind",
     "status": "Project status",
+    "confirmed": "Flows counted",
 }
 
 

@@ -236,6 +236,15 @@ def _about_sheet(
             or "none (every project and flow)",
         )
     )
+    confirmation = reports[0].confirmation or {}
+    unconfirmed = confirmation.get("unconfirmed_flows", 0)
+    counted = "Confirmed flows only" if spec.confirmed == "only" else "All flows, unconfirmed included"
+    counted += f"; {unconfirmed} unconfirmed flows "
+    counted += "included" if confirmation.get("unconfirmed_included", True) else "left out"
+    if unconfirmed:
+        amounts = confirmation.get("unconfirmed_amounts", {}).items()
+        counted += " (" + "; ".join(f"{m} {spec.currency} {a}" for m, a in amounts) + ")"
+    rows.append(("Flows counted", counted))
     rows.append(("Sheets", ", ".join(sheets)))
     r = 3
     for key, value in rows:

@@ -213,3 +213,18 @@ class TransactionDetail(MethodView):
         rights.guard_project(project, (data or {}).get("project_version"))
         service.delete_transaction(current_actor(), tx)
         commit()
+
+
+@blp.route("/projects/<int:project_id>/transactions/<int:tx_id>/confirm")
+class TransactionConfirm(MethodView):
+    @blp.response(200, TransactionOut)
+    @blp.alt_response(403, description="You do not speak for the organisation that manages the flow's source")
+    @blp.alt_response(409, description="The flow is confirmed already")
+    def post(self, project_id: int, tx_id: int):
+        """Confirm a flow another organisation recorded against your funding source: it then
+        counts as your organisation's (its provider, when none was named) in the reports."""
+        require_user()
+        tx = load_transaction(load(Project, project_id, "project"), tx_id)
+        service.confirm_transaction(current_actor(), tx)
+        commit()
+        return tx, {"ETag": transaction_etag(tx)}

@@ -271,4 +271,7 @@ class TransactionOut(Schema):
     finance_type = fields.String(allow_none=True)
     aid_type = fields.String(allow_none=True)
     description = fields.String()
+    confirmed = fields.Boolean(
+        metadata={"description": "False while the organisation managing the flow's funding source has not confirmed it"}
+    )
     created_at = fields.DateTime()

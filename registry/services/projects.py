@@ -10,7 +10,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from registry import money
-from registry.errors import ConflictError, NotFoundError, ValidationError
+from registry.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import (
     Country,
@@ -94,6 +94,7 @@ def transaction_snapshot(tx: Transaction) -> dict[str, Any]:
             "aid_type": tx.aid_type,
             "description": tx.description,
             "usd": str(tx.usd_amount),
+            "confirmed": tx.confirmed,
         }
     )
 
@@ -374,19 +375,48 @@ TX_FIELDS = (
 )
 
 
-def implied_provider(tx_type: TransactionType, source_manager_id: int | None, project_org_id: int) -> int | None:
+def may_confirm(actor: Actor, source_manager_id: int | None) -> bool:
+    """Whether the actor speaks for the organisation that manages a funding source: one of
+    its donor editors, or an administrator (who acts for any organisation: the command line,
+    the seed, an administrator's own entry)."""
+    if actor.role == "admin":
+        return True
+    return actor.role == "donor" and actor.org_id is not None and actor.org_id == source_manager_id
+
+
+def flow_confirmed(actor: Actor, source_manager_id: int | None, project_org_id: int) -> bool:
+    """Who may credit whom: a flow recorded against a funding source that another organisation
+    manages than the project's stands unconfirmed until that organisation confirms it,
+    unless the actor speaks for it (see may_confirm). Every path (forms, API, imports) asks this."""
+    if source_manager_id is None or source_manager_id == project_org_id:
+        return True
+    return may_confirm(actor, source_manager_id)
+
+
+def implied_provider(
+    tx_type: TransactionType, source_manager_id: int | None, project_org_id: int, confirmed: bool = True
+) -> int | None:
     """Who provides a flow that names no provider organisation.
 
-    A flow from a funding source comes from the organisation that manages the source;
-    any other pledge, commitment, disbursement or expenditure is the project's own
+    A flow from a funding source comes from the organisation that manages the source, once
+    that organisation has confirmed it: until then it is the reporting organisation's (the
+    project's), so that naming someone's source does not make them a donor in the reports.
+    Any other pledge, commitment, disbursement or expenditure is the project's own
     organisation's (as IATI reads an activity's outgoing flows without a provider-org).
     Incoming funds come from someone else, unknown until named."""
     if tx_type == TransactionType.INCOMING_FUNDS:
         return None
-    return source_manager_id if source_manager_id is not None else project_org_id
+    if source_manager_id is not None and confirmed:
+        return source_manager_id
+    return project_org_id
 
 
-def _apply_transaction(tx: Transaction, data: dict[str, Any], project_org_id: int) -> None:
+def _source_manager(source_id: int | None) -> int | None:
+    source = db.session.get(FundingSource, source_id) if source_id is not None else None
+    return source.managing_org_id if source is not None else None
+
+
+def _apply_transaction(tx: Transaction, data: dict[str, Any], project_org_id: int, actor: Actor) -> None:
     unknown = set(data) - set(TX_FIELDS)
     if unknown:
         raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
@@ -421,18 +451,24 @@ def _apply_transaction(tx: Transaction, data: dict[str, Any], project_org_id: in
         if db.session.get(Organisation, data["provider_org_id"]) is None:
             raise ValidationError("Unknown organisation", {"provider_org_id": ["No such organisation"]})
     conversion = to_usd(amount, currency, merged["value_date"])
+    source_before = tx.funding_source_id
     tx.currency = currency
     tx.value_date = merged["value_date"]
     tx.amount_minor = money.to_minor(amount, currency)
     tx.usd_minor = money.to_minor(conversion.amount, "USD")
     tx.usd_rate = str(conversion.rate)
     tx.usd_rate_date = conversion.rate_date
-    # A provider that was only implied follows the flow's new source or type.
+    # A provider that was only implied follows the flow's new source, type or confirmation.
     implied_before = tx.type is not None and tx.provider_org_id == _implied(tx, project_org_id)
     tx.type = merged["type"]
     for key in ("funding_source_id", "provider_org_id", "flow_type", "finance_type", "aid_type", "description"):
         if key in data:
             setattr(tx, key, data[key] if data[key] is not None or key != "description" else "")
+    manager = _source_manager(tx.funding_source_id)
+    if tx.confirmed is None or tx.funding_source_id != source_before or not may_confirm(actor, manager):
+        # A new flow, another source, or a change by someone who does not speak for the
+        # source (what its organisation confirmed is no longer what is recorded).
+        tx.confirmed = flow_confirmed(actor, manager, project_org_id)
     if tx.provider_org_id is None or (implied_before and data.get("provider_org_id") is None):
         tx.provider_org_id = _implied(tx, project_org_id)
 
@@ -444,14 +480,16 @@ def provider_is_implied(tx: Transaction) -> bool:
 
 
 def _implied(tx: Transaction, project_org_id: int) -> int | None:
-    source = db.session.get(FundingSource, tx.funding_source_id) if tx.funding_source_id is not None else None
-    return implied_provider(tx.type, source.managing_org_id if source else None, project_org_id)
+    confirmed = tx.confirmed is not False
+    return implied_provider(tx.type, _source_manager(tx.funding_source_id), project_org_id, confirmed)
 
 
 def add_transaction(actor: Actor, project: Project, data: dict[str, Any]) -> Transaction:
-    """Record a money flow in its own currency and value date, with its USD value."""
-    tx = Transaction(project_id=project.id, import_batch_id=actor.import_batch_id, description="")
-    _apply_transaction(tx, dict(data), project.org_id)
+    """Record a money flow in its own currency and value date, with its USD value.
+
+    A flow against another organisation's funding source is unconfirmed (see flow_confirmed)."""
+    tx = Transaction(project_id=project.id, import_batch_id=actor.import_batch_id, description="", confirmed=None)
+    _apply_transaction(tx, dict(data), project.org_id, actor)
     project.transactions.append(tx)
     db.session.flush()
     audit.record(
@@ -469,7 +507,7 @@ def add_transaction(actor: Actor, project: Project, data: dict[str, Any]) -> Tra
 
 def update_transaction(actor: Actor, tx: Transaction, data: dict[str, Any]) -> Transaction:
     before = transaction_snapshot(tx)
-    _apply_transaction(tx, dict(data), tx.project.org_id)
+    _apply_transaction(tx, dict(data), tx.project.org_id, actor)
     after = transaction_snapshot(tx)
     if before != after:
         db.session.flush()
@@ -478,6 +516,46 @@ def update_transaction(actor: Actor, tx: Transaction, data: dict[str, Any]) -> T
             actor, "update", "transaction", tx.id, before, after, f"Changed {', '.join(changed)}", tx.project.org_id
         )
     return tx
+
+
+def confirm_transaction(actor: Actor, tx: Transaction) -> Transaction:
+    """The source's organisation confirms a flow another organisation recorded against its
+    funding source: the source's manager becomes the flow's provider (when none was named)."""
+    manager = _source_manager(tx.funding_source_id)
+    if not may_confirm(actor, manager):
+        raise PermissionDenied("Only the organisation that manages the flow's funding source can confirm it")
+    if tx.confirmed:
+        raise ConflictError("This flow is confirmed already")
+    before = transaction_snapshot(tx)
+    implied_before = tx.provider_org_id == _implied(tx, tx.project.org_id)
+    tx.confirmed = True
+    if implied_before:
+        tx.provider_org_id = _implied(tx, tx.project.org_id)
+    db.session.flush()
+    audit.record(
+        actor,
+        "confirm",
+        "transaction",
+        tx.id,
+        before,
+        transaction_snapshot(tx),
+        f"Confirmed {tx.type.value} of {money.format_amount(tx.amount, tx.currency)} on project {tx.project_id}",
+        tx.project.org_id,
+    )
+    return tx
+
+
+def awaiting_confirmation(org_id: int, source_id: int | None = None) -> list[Transaction]:
+    """Unconfirmed flows recorded against the funding sources an organisation manages."""
+    stmt = (
+        select(Transaction)
+        .join(FundingSource, FundingSource.id == Transaction.funding_source_id)
+        .where(Transaction.confirmed.is_(False), FundingSource.managing_org_id == org_id)
+        .order_by(Transaction.value_date, Transaction.id)
+    )
+    if source_id is not None:
+        stmt = stmt.where(Transaction.funding_source_id == source_id)
+    return list(db.session.scalars(stmt))
 
 
 def delete_transaction(actor: Actor, tx: Transaction) -> None:

@@ -22,6 +22,7 @@ from registry.schemas.funding import FundingSourceIn, FundingSourceQuery
 from registry.schemas.organisations import OrganisationQuery
 from registry.services import funding as service
 from registry.services import permissions, rights
+from registry.services.projects import awaiting_confirmation
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
 from registry.web import forms
 from registry.web.choices import choices
@@ -85,14 +86,17 @@ def funding_source(source_id: int):
     )
     filters = ProjectFilters(funding_source_id=source.id, sort="-start")
     projects = list(db.session.scalars(with_details(project_query(filters)).limit(50)))
+    can_edit = permissions.can_edit_source(current_user(), source)
     return render_template(
         "sources/detail.html",
         source=source,
+        # Flows other organisations recorded against this source, for its organisation to confirm.
+        awaiting=awaiting_confirmation(source.managing_org_id, source.id) if can_edit else [],
         usd={k.value: money.from_minor(v or 0, "USD") for k, v in usd.items()},
         projects=projects,
         project_count=db.session.scalar(project_count_query(filters)),
         totals=usd_totals([p.id for p in projects]),
-        can_edit=permissions.can_edit_source(current_user(), source),
+        can_edit=can_edit,
     )
 
 

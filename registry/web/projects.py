@@ -108,6 +108,12 @@ def project(project_id: int):
         sources=sorted(sources.values(), key=lambda s: s.name),
         history=[(e, changes(e)) for e in events],
         can_edit=permissions.can_edit_project(user, item),
+        # Unconfirmed flows the user may confirm: their organisation manages the flow's source.
+        can_confirm={
+            t.id
+            for t in item.transactions
+            if t.confirmed is False and t.funding_source and permissions.can_edit_source(user, t.funding_source)
+        },
         show_people=user is not None,
     )
 
@@ -350,6 +356,21 @@ def transaction_edit(project_id: int, tx_id: int):
         flash("Saved the transaction", "success")
         return redirect(url_for("web.project", project_id=project_id) + "#transactions")
     return render_transaction_form(item, tx, state_from_transaction(tx))
+
+
+@bp.post("/projects/<int:project_id>/transactions/<int:tx_id>/confirm")
+@login_required
+def transaction_confirm(project_id: int, tx_id: int):
+    """The funding source's organisation confirms a flow another organisation recorded against it."""
+    item = rights.load(Project, project_id, "project")
+    tx = rights.transaction_of(item, tx_id)
+    service.confirm_transaction(current_actor(), tx)
+    db.session.commit()
+    flash("Confirmed: the flow now counts as your organisation's", "success")
+    back = request.form.get("next")
+    if back and back.startswith("/") and not back.startswith("//"):
+        return redirect(back)
+    return redirect(url_for("web.project", project_id=project_id) + "#transactions")
 
 
 @bp.post("/projects/<int:project_id>/transactions/<int:tx_id>/delete")

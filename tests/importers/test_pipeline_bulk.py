@@ -19,6 +19,7 @@ from registry.models import AuditEvent, Project, Transaction
 from registry.models.project import ProjectArea, ProjectRecipient
 from registry.models.types import Instrument, ProjectStatus, TransactionType, utcnow
 from registry.services import projects as project_service
+from registry.services.actor import Actor
 
 
 def _stored(table, where: str, **params) -> list[tuple]:
@@ -199,14 +200,21 @@ def test_fast_transaction_path_equals_the_full_validation(app, make_source, make
         _tx(type="incoming_funds"),
     ]
     owner = make_org(ref="OWNER-FAST")
-    fast = pipeline._Resolver(owner.id)
+    admin = Actor(label="admin", channel="import", role="admin")
+    donor = Actor(label="donor", channel="import", role="donor", org_id=owner.id)
+    fast, fast_donor = pipeline._Resolver(owner.id, admin), pipeline._Resolver(owner.id, donor)
     for record in records * 2:  # the second round takes the cached path
-        expected = pipeline._tx_values(record, pipeline._Resolver(owner.id))
-        assert fast.tx_row(record) == tuple(expected[name] for name in pipeline.TX_FIELDS)
+        for resolver, actor in ((fast, admin), (fast_donor, donor)):
+            expected = pipeline._tx_values(record, pipeline._Resolver(owner.id, actor))
+            assert resolver.tx_row(record) == tuple(expected[name] for name in pipeline.TX_FIELDS)
     assert fast.tx_row(records[3])[:2] == (source.id, provider.id)
     # a flow that names no provider: the importing organisation's, or its source manager's
+    # once confirmed (an administrator's import is; a donor's on another's source is not)
     assert fast.tx_row(records[0])[:2] == (None, owner.id)
     assert fast.tx_row(records[-2])[:2] == (source.id, source.managing_org_id) != (source.id, owner.id)
+    assert fast.tx_row(records[-2])[-1] is True
+    assert fast_donor.tx_row(records[-2])[:2] == (source.id, owner.id)
+    assert fast_donor.tx_row(records[-2])[-1] is False
     assert fast.tx_row(records[-1])[:2] == (None, None)  # incoming funds: provider unknown
 
 

@@ -177,9 +177,10 @@ def test_transactions_add_edit_delete_with_usd_value(donor_client):
     assert sorted(actions) == ["create", "delete", "update"]
 
 
-def test_an_implied_provider_follows_a_new_source_in_the_edit_form(donor_client, make_source):
+def test_an_implied_provider_follows_a_new_source_in_the_edit_form(donor_client, make_source, actor):
     """The form shows an implied provider as not chosen, so changing only the funding source
-    credits the flow to the new source's manager."""
+    credits the flow to the new source's manager, once that organisation confirms it (until
+    then it stays the reporting donor's: naming a source does not make its manager a donor)."""
     donor_client.post("/projects/new", data=project_form())
     project = db.session.scalar(select(Project).where(Project.reference == "WEB-1"))
     url = f"/projects/{project.id}/transactions"
@@ -195,7 +196,12 @@ def test_an_implied_provider_follows_a_new_source_in_the_edit_form(donor_client,
     posted = {**form, "funding_source_id": str(source.id), "provider_org_id": ""}
     assert donor_client.post(f"{url}/{tx.id}/edit", data=posted).status_code == 302
     db.session.expire_all()
-    assert db.session.get(Transaction, tx.id).provider_org_id == source.managing_org_id != project.org_id
+    tx = db.session.get(Transaction, tx.id)
+    assert tx.confirmed is False and tx.provider_org_id == project.org_id != source.managing_org_id
+    from registry.services.projects import confirm_transaction
+
+    confirm_transaction(actor, tx)  # an administrator, or the source's organisation
+    assert tx.confirmed is True and tx.provider_org_id == source.managing_org_id
 
 
 def test_flows_in_cfa_francs_are_offered_and_recorded(donor_client):
