@@ -130,6 +130,7 @@ def state_from_project(item: Project) -> dict[str, Any]:
     values["instrument_sought"] = item.instrument_sought.value if item.instrument_sought else ""
     values["version"] = str(item.version)
     values["org_id"] = str(item.org_id)
+    values["sectors"] = ", ".join(s.code for s in item.sectors)
     if item.need_minor is not None and item.need_currency:
         values["need_amount"] = str(money.from_minor(item.need_minor, item.need_currency))
         values["need_currency"] = item.need_currency
@@ -188,7 +189,7 @@ def _save_project(item: Project | None) -> Project:
     raw, rows = forms.project_data(request.form)
     if item is not None:
         raw.pop("org_id", None)
-    data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines",))
+    data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines", "sectors"))
     if user.role is Role.GOVERNMENT:
         data["status"] = ProjectStatus.PIPELINE.value
     try:
