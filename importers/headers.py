@@ -61,7 +61,8 @@ def _vocabulary() -> tuple[frozenset[str], dict[str, str], dict[str, _Field]]:
 
 
 def _concept(word: str, words: dict[str, str]) -> str | None:
-    """The concept of a word, its plural tried off (commitments, countries, países)."""
+    """The concept of a word, its plural tried off (commitments, countries, países) and a French
+    elided article (d', l') too."""
     forms = [word]
     if word.endswith("ies"):
         forms.append(word[:-3] + "y")
@@ -72,6 +73,9 @@ def _concept(word: str, words: dict[str, str]) -> str | None:
     for form in forms:
         if form in words:
             return words[form]
+    if word[:1] in ("d", "l") and len(word) > 3:
+        # French elision, its apostrophe taken out by the normalising: d'engagement, l'opération.
+        return _concept(word[1:], words)
     return None
 
 

@@ -412,8 +412,9 @@ def parse_header(text: str) -> Column:
     if year:
         col.year = int(year.group(1))
         rest = _YEAR.sub(" ", rest)
-    words, kept = [], []
+    words, kept, spoken = [], [], []  # spoken: every word, currency codes included
     for word in rest.split():
+        spoken.append(word)
         code = (
             _SYMBOLS.get(word)
             or _CURRENCY_WORDS.get(word)
@@ -447,6 +448,11 @@ def parse_header(text: str) -> Column:
         # No column map names it: read it by the meaning of its words ("Date of commitment",
         # "Montant engagé", "Disbursed 2023"); a header that may mean two fields is a question.
         found = meaning(tuple(kept))
+        if not (found.field or found.candidates) and len(spoken) > len(kept):
+            # A word taken for a currency code may be a word of the header: "Code CAD" (the
+            # French DAC) is the purpose code, not an amount in Canadian dollars.
+            found = meaning(tuple(spoken))
+            col.currency = None if found.field else col.currency
         col.field, col.question, col.by_meaning = found.field or "ignore", found.candidates, bool(found.field)
         if col.field not in AMOUNT_FIELDS or col.field == "amount":
             # A year or unit only says something of a wide amount column; the unit and
@@ -1532,7 +1538,7 @@ class SheetReader:
         that may be about money is an error, so that no amount is left out unnoticed."""
         detected = [c for c in columns if c.detected]
         typed = sorted({c.field for c in columns if c.field in WIDE_TYPES}, key=WIDE_TYPES.index)
-        money = [c for c in columns if c.field in AMOUNT_FIELDS]
+        money = [c for c in columns if c.field in AMOUNT_FIELDS or MONEY_FIELDS.intersection(c.question)]
         has_type = any(c.field == "transaction_type" for c in columns)
         dates = [c for c in columns if c.field == "value_date"]
         for c in detected:
