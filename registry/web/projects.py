@@ -189,6 +189,13 @@ def _save_project(item: Project | None) -> Project:
     raw, rows = forms.project_data(request.form)
     if item is not None:
         raw.pop("org_id", None)
+    places = zip(rows["recipients"], raw["recipients"], strict=True)
+    unplaced = [n for n, r in places if not r.get("country") and not r.get("region")]
+    if unplaced:
+        # The API may send an unallocated share on purpose; on the form a share without a
+        # place is a row left half-filled, not money to leave unallocated.
+        message = "Choose a country or region for this share"
+        raise forms.FormErrors({f"recipients.{n}.country": [message] for n in unplaced})
     data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines", "sectors"))
     if user.role is Role.GOVERNMENT:
         data["status"] = ProjectStatus.PIPELINE.value
