@@ -63,7 +63,13 @@ def area_rules() -> AreaRules | None:
     if not has_app_context():
         return None
     provider: Callable[[], AreaRules] | None = current_app.extensions.get(RULES_KEY)
-    return provider() if provider is not None else None
+    if provider is None:
+        return None
+    try:
+        return provider()
+    except ValueError as exc:  # a mapping file an admin broke: no inference, said in the log
+        current_app.logger.warning("Paragraph 23 areas are not inferred: %s", exc)
+        return None
 
 
 def _sector_weights(sectors: list[Sector], rules: AreaRules) -> dict[str, Decimal]:
