@@ -1534,31 +1534,43 @@ class SheetReader:
         """Ask about the headers that may mean two fields (never guess which): the header alone
         (importers.headers) or beside the sheet's other columns ("Amount" beside Commitment and
         Disbursement columns, "Date" where the flows have another date column or there are no
-        flows). An asked column is left out until a mapping says what it holds; a question
-        that may be about money is an error, so that no amount is left out unnoticed."""
+        flows, two columns of the flows' date on one row). An asked column is left out until a
+        mapping says what it holds; a question that may be about money or the flows' dates is
+        an error, so that no amount is left out or misdated unnoticed."""
         detected = [c for c in columns if c.detected]
         typed = sorted({c.field for c in columns if c.field in WIDE_TYPES}, key=WIDE_TYPES.index)
         money = [c for c in columns if c.field in AMOUNT_FIELDS or MONEY_FIELDS.intersection(c.question)]
         has_type = any(c.field == "transaction_type" for c in columns)
         dates = [c for c in columns if c.field == "value_date"]
+        bare = [c for c in dates if meaning(tuple(norm(c.header).split())).concepts == {"DATE"}]
+        named = [c for c in dates if c not in bare]  # "Date of commitment", "Payment date" ...
+        several = named if len(named) > 1 else []
         for c in detected:
+            why = ""
             if c.field == "amount" and typed and not has_type:
                 c.question = (*typed, "ignore")
-            elif c.field == "value_date" and meaning(tuple(norm(c.header).split())).concepts == {"DATE"}:
-                others = [d for d in dates if d is not c]
-                if others or not money:
-                    c.question = ("value_date", "planned_start", "planned_end", "actual_start", "actual_end")
+            elif c in bare and (len(dates) > 1 or not money):
+                c.question = ("value_date", "planned_start", "planned_end", "actual_start", "actual_end")
+            elif c in several:
+                # "Date of commitment" beside "Date of disbursement": a row has one value date.
+                c.question = ("value_date", "ignore")
+                others = " and ".join(repr(d.header) for d in several if d is not c)
+                why = (
+                    f" Column {others} gives the flows' date too, and a row has one: keep one as the value "
+                    "date and map the other to ignore, or give each flow a row of its own (with a Transaction "
+                    "type column)."
+                )
             if not c.question:
                 continue
             about_money = any(f in MONEY_FIELDS for f in c.question)
             c.field, c.tx_type, c.year = "ignore", None, None
             words = ", ".join(FIELDS[f] for f in c.question if f != "ignore")
             if "ignore" in c.question:
-                words += " (or a total to leave out)"
+                words += " (or a column to leave out)"
             self.problem(
                 "error" if about_money or "value_date" in c.question else "warning",
                 "ambiguous_header",
-                f"Which field is column {c.header!r}? It may be: {words}. Say which in the mapping "
+                f"Which field is column {c.header!r}? It may be: {words}.{why} Say which in the mapping "
                 "(the drop-down of the column on the preview, or the mapping option): it is not guessed",
                 label,
                 header_row,

@@ -277,3 +277,21 @@ def test_a_header_that_may_mean_two_amounts_is_an_error_in_a_workbook(app, tmp_p
     [asked] = [p for p in result.problems if p.code == "ambiguous_header"]
     assert asked.severity == "error" and asked.location.sheet == "Projects" and asked.location.row == 1
     assert "Commitment amount" in asked.message and "Disbursement amount" in asked.message
+
+
+def test_two_flow_dates_on_one_row_are_asked(app, tmp_path):
+    """A row has one value date: a commitment date beside a disbursement date is not guessed."""
+    rows = [
+        ["Project number", "Name of the project", "Commitment", "Date of commitment", "Disbursement"],
+        ["P-1", "Schools online", "1000", "2023-01-10", "400"],
+    ]
+    rows[0].append("Date du décaissement")
+    rows[1].append("2023-06-30")
+    _records, problems, _ = _read(tmp_path, rows, {"currency": "USD"})
+    asked = [p for p in problems if p.code == "ambiguous_header"]
+    assert {p.location.column for p in asked} == {"Date of commitment", "Date du décaissement"}
+    assert all(p.severity == "error" and "a row has one" in p.message for p in asked)
+    answered = {"mapping": {"Date du décaissement": "ignore"}, "currency": "USD"}
+    records, problems, _ = _read(tmp_path, rows, answered)
+    assert not [p for p in problems if p.severity == "error"], problems
+    assert {t.value_date for t in records["P-1"].transactions} == {dt.date(2023, 1, 10)}
