@@ -425,7 +425,8 @@ class _Candidate:
     contact_email: str | None = None
     id: int | None = None
     import_batch_id: int | None = None  # of a stored project (see _load_existing)
-    areas_inferred: bool = False  # the areas were inferred from the file's purpose codes
+    # True: the areas were inferred from the file's purpose codes; None: the codes point at none.
+    areas_inferred: bool | None = False
 
     # JSON-ready snapshot parts of the recipients, areas and sectors, shared by every
     # candidate with the same lists (set by _build_project; built on demand otherwise).
@@ -561,7 +562,7 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
     if not given and rec.sectors and "areas" not in rec.incomplete:
         # Purpose codes and no area: the areas the registry infers (as for IATI and CRS).
         given = _inferred_areas(rec, ref)
-        p.areas_inferred = bool(given)
+        p.areas_inferred = True if given else None
     key = tuple((a.code, a.share, a.inferred) for a in given)
     if "areas" in rec.incomplete:
         key += ("incomplete",)
@@ -943,6 +944,20 @@ class _Run:
                 for each in exc.each if isinstance(exc, _Invalid) else [exc]:
                     self._validation_problems(each, rec.columns, rec.location)
                 candidate, bad = None, True
+            if candidate is not None and candidate.areas_inferred is None and rec.columns:
+                # Purpose codes that point at no area (99810). Readers of whole activities (IATI,
+                # CRS, which list no columns) infer, and say so, themselves.
+                self.problems.append(
+                    _problem(
+                        "warning",
+                        "no_area",
+                        f"No paragraph 23 area could be inferred from the purpose codes {', '.join(rec.sectors)}: "
+                        "set one by hand, or give the areas in a Priority area column",
+                        rec.location,
+                        ", ".join(rec.sectors),
+                        rec.columns.get("sectors"),
+                    )
+                )
             iati = candidate.iati_identifier if candidate is not None else None
             current = existing.get(ref)
             if iati:

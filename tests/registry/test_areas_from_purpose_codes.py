@@ -24,7 +24,8 @@ TITLE = "Project Zeta"  # no keyword of area_keywords.csv: the purpose code deci
 
 def mapped(code: str) -> dict[str, Decimal]:
     text = resources.files("importers").joinpath("data/dac_purpose_areas.csv").read_text("utf-8")
-    return {row["area"]: Decimal(row["share"]) for row in csv.DictReader(text.splitlines()) if row["code"] == code}
+    rows = csv.DictReader(text.splitlines())
+    return {row["area"]: Decimal(row["share"]) for row in rows if row["code"] == code and row["area"]}
 
 
 def areas_of(project: Project) -> dict[str, Decimal]:
@@ -108,3 +109,19 @@ def test_a_file_without_codes_keeps_the_areas_a_user_chose(app, make_org, make_p
     project = db.session.scalar(select(Project).where(Project.reference == "S-2"))
     assert [(a.area_code, a.inferred) for a in project.areas] == [("23e", False)]
     assert [s.code for s in project.sectors] == ["22040"]
+
+
+def test_purpose_codes_that_point_at_no_area_are_said(app, make_org, tmp_path):
+    """99810 (sectors not specified) is deliberately unmapped: the import says no area came of it."""
+    assert mapped("99810") == {}
+    rows = [
+        ["Project reference", "Title", "DAC purpose code", "Commitment", "Currency", "Value date"],
+        ["S-3", TITLE, "99810", "1000", "USD", "2023-01-01"],
+    ]
+    path = tmp_path / "donor.csv"
+    path.write_bytes(csv_bytes(rows))
+    batch = pipeline.run_import("sheet", path.name, path, make_org(ref="DON"), ADMIN)
+    assert batch.status == "committed", batch.problems
+    [warning] = [p for p in batch.problems if p["code"] == "no_area"]
+    assert warning["severity"] == "warning" and "99810" in warning["message"] and warning["row"] == 2
+    assert warning["column"] == "DAC purpose code"
