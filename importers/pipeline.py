@@ -1490,7 +1490,7 @@ def run_import(
 
 def _info_options(info: dict) -> dict:
     """Facts from the reading worth keeping on the batch (the detected mapping, the preview)."""
-    return {k: info[k] for k in ("mapping", "preview", "headers", "sheet", "fields") if k in info}
+    return {k: info[k] for k in ("mapping", "preview", "headers", "sheet", "fields", "questions") if k in info}
 
 
 def _execute(
