@@ -545,9 +545,7 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
             {name: getattr(p, name) for name in project_service.DATE_FIELDS},
         )
     except ValidationError as exc:
-        failed.append(exc)
-        if "status" not in exc.errors:
-            p.status = ProjectStatus(rec.status) if rec.status else ProjectStatus.ACTIVE
+        failed.append(exc)  # the project is refused: its status no longer matters
     # Only successes are remembered: a bad list is validated (and reported) every time.
     key: tuple = tuple((r.country, r.region, r.share) for r in rec.recipients)
     if len(key) > 1 and all(r.share is None for r in rec.recipients):
