@@ -1568,7 +1568,8 @@ class SheetReader:
             if "ignore" in c.question:
                 words += " (or a column to leave out)"
             self.problem(
-                "error" if about_money or "value_date" in c.question else "warning",
+                # A sheet without amounts has no flows to misdate: its question does not stop it.
+                "error" if about_money or ("value_date" in c.question and money) else "warning",
                 "ambiguous_header",
                 f"Which field is column {c.header!r}? It may be: {words}.{why} Say which in the mapping "
                 "(the drop-down of the column on the preview, or the mapping option): it is not guessed",

@@ -251,8 +251,11 @@ def test_a_bare_date_beside_another_flow_date_is_asked(app, tmp_path):
 
 def test_a_bare_date_in_a_list_of_projects_is_asked(app, tmp_path):
     rows = [["Project number", "Name of the project", "Fecha"], ["P-1", "Schools online", "2021-01-01"]]
-    _records, problems, _ = _read(tmp_path, rows)
-    assert _question(problems, "Fecha")
+    records, problems, _ = _read(tmp_path, rows)
+    [asked] = _question(problems, "Fecha")
+    # Without amounts no flow can be misdated: the list of projects is read, the column left out.
+    assert asked.severity == "warning" and "Planned start" in asked.message
+    assert records["P-1"].planned_start is None
 
 
 def test_a_bare_date_with_flows_is_their_value_date(app, tmp_path):
