@@ -9,6 +9,12 @@ def init_app(app: Flask, api: Api) -> None:
     import importers.models  # noqa: F401  (tables known to the metadata and to migrations)
 
     app.config.setdefault("IMPORT_MAX_UNCOMPRESSED", 300 * 1024 * 1024)
+    from importers.mapping import load_mapping
+    from registry.services.areas import RULES_KEY
+
+    # The registry infers paragraph 23 areas from purpose codes with the importers' mapping
+    # (data an admin edits), given to it here: the registry never imports the importers.
+    app.extensions[RULES_KEY] = load_mapping
     import importers.sheets  # noqa: F401  (registers the spreadsheet reader)
     from importers import export_api, export_cli, interop, interop_cli
     from importers.cli import import_cli

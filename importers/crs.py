@@ -536,7 +536,9 @@ class CrsReader:
                 RecipientRecord(country=k[0], region=k[1], share=s)
                 for k, s in zip(keys, shares_from_weights([weights[k] for k in keys]), strict=True)
             ]
-        record.sectors = [c for c in sectors if len(c) == 5 and c.isdigit()]
+        # 3-digit categories only infer areas; any other code goes to the registry's rule, which
+        # takes 5-digit purpose codes and refuses the rest (the same verdict as on every path).
+        record.sectors = [c for c in sectors if c and not (len(c) == 3 and c.isdigit())]
         total = sum(sectors.values())
         sector_list = [
             Sector(c, "1" if len(c) == 5 else "2", (w * 100 / total) if total > 0 else None) for c, w in sectors.items()

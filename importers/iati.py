@@ -32,6 +32,7 @@ from importers.records import (
 from registry import money
 from registry.errors import ConversionError, MoneyError
 from registry.models.types import TransactionType
+from registry.services import rules
 from registry.services.projects import to_usd
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -724,7 +725,10 @@ class IatiReader:
             if not tx_currency or not money.is_currency(tx_currency):
                 self.error(
                     "currency",
-                    "No valid currency: neither value/@currency nor the activity's default-currency",
+                    f"{rules.unknown_currency(tx_currency)}: neither value/@currency nor the activity's "
+                    "default-currency is an ISO 4217 code"
+                    if tx_currency
+                    else "No valid currency: neither value/@currency nor the activity's default-currency",
                     tx,
                     f"{path}/value/@currency",
                     tx_currency,

@@ -78,7 +78,7 @@ from sqlalchemy.orm import aliased, selectinload
 
 from importers.bulk import BulkInsert
 from importers.models import ImportChange
-from importers.records import Location, Problem, ProjectRecord, TransactionRecord
+from importers.records import AreaRecord, Location, Problem, ProjectRecord, TransactionRecord
 from registry import money
 from registry.errors import (
     ConflictError,
@@ -93,7 +93,6 @@ from registry.models import (
     Country,
     ImportBatch,
     Organisation,
-    PriorityArea,
     Project,
     Region,
     Transaction,
@@ -106,10 +105,11 @@ from registry.models.project import (
     ProjectSector,
 )
 from registry.models.types import ProjectStatus, TransactionType, utcnow
-from registry.services import audit, funding, organisations
+from registry.services import areas as area_service
+from registry.services import audit, funding, organisations, rules
 from registry.services import projects as project_service
 from registry.services.actor import Actor
-from registry.services.shares import check_total, share_text, split_evenly, to_ppm
+from registry.services.shares import share_text
 
 log = logging.getLogger(__name__)
 
@@ -414,7 +414,6 @@ class _Resolver:
             self._usd_rates[(currency, t.value_date)] = (ratio, values["usd_rate"], rate_day)
 
 
-_TX_TYPES = {t.value: t for t in TransactionType}
 _WIDE = Context(prec=40)
 _EXACT = Context(prec=60, traps=[Inexact, Rounded])
 
@@ -473,6 +472,8 @@ class _Candidate:
     contact_email: str | None = None
     id: int | None = None
     import_batch_id: int | None = None  # of a stored project (see _load_existing)
+    # True: the areas were inferred from the file's purpose codes; None: the codes point at none.
+    areas_inferred: bool | None = False
 
     # JSON-ready snapshot parts of the recipients, areas and sectors, shared by every
     # candidate with the same lists (set by _build_project; built on demand otherwise).
@@ -536,25 +537,16 @@ def _areas_json(areas: list[tuple[str, int, bool]]) -> list[dict]:
 
 
 class _Reference:
-    """Codes the registry knows, read once per run."""
+    """Codes the registry knows, and the area mapping, read once per run."""
 
     def __init__(self) -> None:
-        self.countries = set(db.session.scalars(select(Country.iso3)))
-        self.regions = set(db.session.scalars(select(Region.code)))
-        self.areas = set(db.session.scalars(select(PriorityArea.code)))
+        self.codes = rules.known_codes()
+        self.area_rules = area_service.area_rules()
         # Validated lists by the record's raw values: most projects of a file share them.
         self.recipient_lists: dict[tuple, tuple[list, list]] = {}
         self.area_lists: dict[tuple, tuple[list, list]] = {}
         self.sector_lists: dict[tuple, list] = {}
         self.action_lines: dict[tuple, str] = {}
-
-
-def _invalid(field_name: str, message: str) -> ValidationError:
-    return ValidationError(message, {field_name: [message]})
-
-
-def _invalid_all(field_name: str, messages: list[str]) -> ValidationError:
-    return ValidationError("; ".join(messages), {field_name: messages})
 
 
 class _Invalid(ValidationError):
@@ -565,122 +557,43 @@ class _Invalid(ValidationError):
         self.each = errors
 
 
-def _shares(items: list[dict], field_name: str, complete: bool = True) -> list[int]:
-    """Shares in ppm by the rules of projects._shares, with every bad share named (not only the
-    first). Of an incomplete list (see ProjectRecord.incomplete) only the shares given are checked."""
-    given = [item.get("share") for item in items]
-    if all(s is None for s in given):
-        return split_evenly(len(items)) if items else []
-    messages, ppm = [], []
-    if complete and any(s is None for s in given):
-        messages.append("Give a share for every entry or for none")
-    for share in given:
-        try:
-            ppm.append(0 if share is None else to_ppm(share, field_name))
-        except ValidationError as exc:
-            messages.append(exc.message)
-            ppm.append(0)
-    if messages:
-        raise _invalid_all(field_name, messages)
-    if complete:
-        check_total(ppm, field_name)
-    return ppm
-
-
 def _recipients(rec: ProjectRecord, ref: _Reference) -> list[tuple[str | None, str | None, int]]:
-    """Recipients with shares in ppm, by the rules of projects._build_recipients (every problem named)."""
-    items = _recipient_items(rec)
-    messages: list[str] = []
-    try:
-        shares = _shares(items, "recipients", "recipients" not in rec.incomplete)
-    except ValidationError as exc:
-        messages += exc.errors["recipients"]
-        shares = [0] * len(items)
-    out, seen = [], set()
-    for item, share in zip(items, shares, strict=True):
-        country, region = item.get("country") or None, item.get("region") or None
-        if country and region:
-            messages.append("Each recipient is a country or a region, not both")
-            continue
-        # Neither: the share a file gave to an empty or unknown recipient, kept unallocated.
-        if country:
-            country = country.upper()
-            if country not in ref.countries:
-                messages.append(f"Unknown country {country!r}")
-        if region and region not in ref.regions:
-            messages.append(f"Unknown M49 region {region!r}")
-        if (country, region) in seen:
-            messages.append(f"{country or region} is listed twice")
-        seen.add((country, region))
-        out.append((country, region, share))
-    if messages:
-        raise _invalid_all("recipients", messages)
-    return out
+    """Recipients with shares in ppm (shares derived from weights when none is given)."""
+    items = [(item["country"], item["region"], item["share"]) for item in _recipient_items(rec)]
+    return rules.recipients(items, ref.codes, "recipients" not in rec.incomplete)
 
 
-def _areas(rec: ProjectRecord, ref: _Reference) -> list[tuple[str, int, bool]]:
-    """Priority areas with shares in ppm, by the rules of projects._build_areas (every problem named)."""
-    items = [{"code": a.code, "share": a.share, "inferred": a.inferred} for a in rec.areas]
-    messages: list[str] = []
-    try:
-        shares = _shares(items, "areas", "areas" not in rec.incomplete)
-    except ValidationError as exc:
-        messages += exc.errors["areas"]
-        shares = [0] * len(items)
-    out, seen = [], set()
-    for item, share in zip(items, shares, strict=True):
-        code = str(item.get("code", "")).lower()
-        if code not in ref.areas:
-            messages.append(f"Unknown priority area {code!r} (expected 23a-23l)")
-        if code in seen:
-            messages.append(f"{code} is listed twice")
-        seen.add(code)
-        out.append((code, share, bool(item.get("inferred", False))))
-    if messages:
-        raise _invalid_all("areas", messages)
-    return sorted(out)
+def _areas(rec: ProjectRecord, given: list[AreaRecord], ref: _Reference) -> list[tuple[str, int, bool]]:
+    """Priority areas with shares in ppm, sorted by code."""
+    items = [(a.code, a.share, a.inferred) for a in given]
+    return rules.areas(items, ref.codes, "areas" not in rec.incomplete)
 
 
-def _sectors(rec: ProjectRecord) -> list[tuple[str, int | None]]:
-    """DAC purpose codes, by the rules of projects._build_sectors."""
-    out = {}
-    for item in rec.sectors:
-        code = str(item).strip()
-        if not (len(code) == 5 and code.isdigit()):
-            raise _invalid("sectors", f"{code!r} is not a DAC 5-digit purpose code")
-        out[code] = None
-    return sorted(out.items())
+def _inferred_areas(rec: ProjectRecord, ref: _Reference) -> list[AreaRecord]:
+    """The areas the registry infers from the record's purpose codes when it gives none."""
+    found = area_service.areas_from_sectors(rec.sectors, rec.title, rec.description, ref.area_rules)
+    return [AreaRecord(code=code, share=share, inferred=True) for code, share in found]
 
 
 def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candidate:
-    """The record's project, checked with the registry's rules; raises _Invalid with every
-    rule it breaks (its title, its recipients and its need are all checked)."""
+    """The record's project, checked with the registry's rules (registry.services.rules); raises
+    _Invalid with every rule it breaks (its title, its recipients and its need are all checked)."""
     p = _Candidate(org_id=org_id, reference=(rec.reference or "").strip(), title=(rec.title or "").strip())
     p.description = rec.description or ""
     p.iati_identifier = (rec.iati_identifier or "").strip() or None
     p.other_identifiers = "\n".join(rec.other_identifiers or ())
-    failed: list[RegistryError] = []
-    try:
-        p.status = ProjectStatus(rec.status) if rec.status else ProjectStatus.ACTIVE
-    except ValueError:
-        failed.append(_invalid("status", f"Unknown status {rec.status!r}"))
     p.planned_start, p.planned_end = rec.planned_start, rec.planned_end
     p.actual_start, p.actual_end = rec.actual_start, rec.actual_end
-    errors: dict[str, list[str]] = {}
-    if not p.reference:
-        errors["reference"] = ["A project reference is required"]
-    elif len(p.reference) > 120:
-        errors["reference"] = ["A project reference has at most 120 characters"]
-    if not p.title:
-        errors["title"] = ["A project title is required"]
-    elif len(p.title) > 500:
-        errors["title"] = ["A project title has at most 500 characters"]
-    for start, end in (("planned_start", "planned_end"), ("actual_start", "actual_end")):
-        a, b = getattr(p, start), getattr(p, end)
-        if a and b and a > b:
-            errors[end] = [f"{end.replace('_', ' ').capitalize()} is before the start date"]
-    if errors:
-        failed.append(ValidationError("; ".join(m for ms in errors.values() for m in ms), errors))
+    failed: list[RegistryError] = []
+    try:
+        p.status = rules.project_fields(
+            rec.reference,
+            rec.title,
+            rec.status,
+            {name: getattr(p, name) for name in project_service.DATE_FIELDS},
+        )
+    except ValidationError as exc:
+        failed.append(exc)  # the project is refused: its status no longer matters
     # Only successes are remembered: a bad list is validated (and reported) every time.
     key: tuple = tuple((r.country, r.region, r.share) for r in rec.recipients)
     if len(key) > 1 and all(r.share is None for r in rec.recipients):
@@ -691,23 +604,28 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
     if found is not _MISSING:
         p.recipients, p._recipients_json = found
         p._recipients_src = p.recipients
-    key = tuple((a.code, a.share, a.inferred) for a in rec.areas)
+    given = rec.areas
+    if not given and rec.sectors and "areas" not in rec.incomplete:
+        # Purpose codes and no area: the areas the registry infers (as for IATI and CRS).
+        given = _inferred_areas(rec, ref)
+        p.areas_inferred = True if given else None
+    key = tuple((a.code, a.share, a.inferred) for a in given)
     if "areas" in rec.incomplete:
         key += ("incomplete",)
-    found = _remembered(ref.area_lists, key, failed, lambda: _with_json(_areas(rec, ref), _areas_json))
+    found = _remembered(ref.area_lists, key, failed, lambda: _with_json(_areas(rec, given, ref), _areas_json))
     if found is not _MISSING:
         p.areas, p._areas_json = found
         p._areas_src = p.areas
-    found = _remembered(ref.sector_lists, tuple(rec.sectors), failed, lambda: _sectors(rec))
+    found = _remembered(ref.sector_lists, tuple(rec.sectors), failed, lambda: rules.sectors(rec.sectors))
     if found is not _MISSING:
         p.sectors = found
     lines = tuple(rec.wsis_action_lines)
-    found = _remembered(ref.action_lines, lines, failed, lambda: project_service._action_lines(list(lines)))
+    found = _remembered(ref.action_lines, lines, failed, lambda: rules.action_lines(lines))
     if found is not _MISSING:
         p.wsis_action_lines = found
     if rec.need_amount is not None:
         try:
-            # The service's own need rule (decimals, sign, conversion at the start date).
+            # The service's own need rule (currency, decimals, sign, conversion at the start date).
             project_service._set_need(p, {"amount": rec.need_amount, "currency": rec.need_currency or ""})
         except ValidationError as exc:
             failed.append(ValidationError(exc.message, exc.errors or {"need": [exc.message]}))
@@ -765,7 +683,10 @@ def _keep_absent(candidate: _Candidate, current: _Candidate, rec: ProjectRecord)
                 setattr(candidate, attr, getattr(current, attr))
     if "recipients" not in present:
         candidate.recipients = list(current.recipients)
-    if "areas" not in present:
+    if "areas" not in present and not (
+        candidate.areas_inferred and all(inferred for _code, _ppm, inferred in current.areas)
+    ):
+        # Areas inferred from the file's purpose codes replace only areas inferred before.
         candidate.areas = list(current.areas)
     if "sectors" not in present:
         candidate.sectors = list(current.sectors)
@@ -840,14 +761,16 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
     Every bad value is reported, not only the first: the ValidationError raised maps each
     field to its message (and its message joins them)."""
     found: dict[str, str] = {}
-    tx_type = _TX_TYPES.get(str(t.type).strip().lower())
-    if tx_type is None:
-        found["type"] = f"Unknown transaction type {t.type!r} ({', '.join(_TX_TYPES)})"
-    currency = str(t.currency or "").strip().upper()
-    if not currency:
-        found["currency"] = "The currency is missing"
-    elif not money.is_currency(currency):
-        found["currency"] = f"Unknown currency {currency!r}"
+    # The registry's own rules and messages (registry.services.rules) for type, currency, amount.
+    tx_type = currency = None
+    try:
+        tx_type = rules.transaction_type(t.type)
+    except ValidationError as exc:
+        found["type"] = exc.message
+    try:
+        currency = rules.currency(t.currency)
+    except ValidationError as exc:
+        found["currency"] = exc.message
     if t.value_date is None:
         found["value_date"] = "The value date is missing"
     amount = conversion = None
@@ -856,9 +779,9 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
         found["price_basis"] = (
             f"A flow in constant prices is in constant USD (price basis {t.price_basis!r}, {currency})"
         )
-    if "currency" not in found:
+    if currency is not None:
         try:
-            amount = money.parse_amount(t.amount, currency)
+            amount = rules.amount(t.amount, currency)
             if t.value_date is not None and not constant:
                 conversion = resolver.usd(amount, currency, t.value_date)
         except RegistryError as exc:
@@ -1104,6 +1027,20 @@ class _Run:
                 for each in exc.each if isinstance(exc, _Invalid) else [exc]:
                     self._validation_problems(each, rec.columns, rec.location)
                 candidate, bad = None, True
+            if candidate is not None and candidate.areas_inferred is None and rec.columns:
+                # Purpose codes that point at no area (99810). Readers of whole activities (IATI,
+                # CRS, which list no columns) infer, and say so, themselves.
+                self.problems.append(
+                    _problem(
+                        "warning",
+                        "no_area",
+                        f"No paragraph 23 area could be inferred from the purpose codes {', '.join(rec.sectors)}: "
+                        "set one by hand, or give the areas in a Priority area column",
+                        rec.location,
+                        ", ".join(rec.sectors),
+                        rec.columns.get("sectors"),
+                    )
+                )
             iati = candidate.iati_identifier if candidate is not None else None
             current = existing.get(ref)
             if iati:
@@ -1861,7 +1798,7 @@ def run_import(
 
 def _info_options(info: dict) -> dict:
     """Facts from the reading worth keeping on the batch (the detected mapping, the preview)."""
-    return {k: info[k] for k in ("mapping", "preview", "headers", "sheet", "fields") if k in info}
+    return {k: info[k] for k in ("mapping", "preview", "headers", "sheet", "fields", "questions") if k in info}
 
 
 def _execute(

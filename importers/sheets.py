@@ -39,6 +39,7 @@ from typing import Any
 from flask import current_app, has_app_context
 from sqlalchemy import select
 
+from importers.headers import MONEY_FIELDS, meaning
 from importers.pipeline import ReadResult, register_reader
 from importers.records import (
     AreaRecord,
@@ -378,6 +379,8 @@ class Column:
     currency: str | None = None
     detected: bool = True
     cfa: bool = False  # the header says FCFA: XOF or XAF, the currency is not given
+    by_meaning: bool = False  # read from the header's words (importers.headers), not a column map
+    question: tuple[str, ...] = ()  # the fields an ambiguous header may mean: asked, never guessed
 
     @property
     def spec(self) -> str:
@@ -410,8 +413,9 @@ def parse_header(text: str) -> Column:
     if year:
         col.year = int(year.group(1))
         rest = _YEAR.sub(" ", rest)
-    words, kept = [], []
+    words, kept, spoken = [], [], []  # spoken: every word, currency codes included
     for word in rest.split():
+        spoken.append(word)
         code = (
             _SYMBOLS.get(word)
             or _CURRENCY_WORDS.get(word)
@@ -442,8 +446,19 @@ def parse_header(text: str) -> Column:
         col.field = alias[0]
         _apply_extra(col, alias[1])
     else:
-        # Not a column the reader knows; its unit and currency stay for a mapping that names it.
-        col.year = None
+        # No column map names it: read it by the meaning of its words ("Date of commitment",
+        # "Montant engagé", "Disbursed 2023"); a header that may mean two fields is a question.
+        found = meaning(tuple(kept))
+        if not (found.field or found.candidates) and len(spoken) > len(kept):
+            # A word taken for a currency code may be a word of the header: "Code CAD" (the
+            # French DAC) is the purpose code, not an amount in Canadian dollars.
+            found = meaning(tuple(spoken))
+            col.currency = None if found.field else col.currency
+        col.field, col.question, col.by_meaning = found.field or "ignore", found.candidates, bool(found.field)
+        if col.field not in AMOUNT_FIELDS or col.field == "amount":
+            # A year or unit only says something of a wide amount column; the unit and
+            # currency stay for a mapping that names the column.
+            col.year = None
     if col.field in WIDE_TYPES:
         col.tx_type = col.field
     return col
@@ -1322,6 +1337,7 @@ class SheetReader:
         self._recipient_cache: dict[tuple, list] = {}
         self._amount_cache: dict[str, tuple] = {}
         self._sources: dict[str, bool] = {}  # funding source text -> known (see _check_source)
+        self._year_dated: set[tuple] = set()  # (sheet, header) of columns dated by their year
         # The decimal mark of a sheet's ambiguous amounts (12.500, 1,250), learnt from its
         # other amounts when the first such amount is met (see _learnt_mark).
         self._mark_source: tuple | None = None  # (reread, amount columns, header rows, semicolons)
@@ -1406,13 +1422,14 @@ class SheetReader:
                     None,
                 )
             return
+        self._ask(columns, label, r + 1)
         fields = {c.field for c in columns}
         self.info["sheets"].append(sheet.name)
         mapping = self.info["mapping"]["columns"]
         for c in columns:
             if c.header:
                 mapping.setdefault(c.header, c.spec)
-                if c.field == "ignore":
+                if c.field == "ignore" and not c.question:
                     self.problem(
                         "warning",
                         "unknown_column",
@@ -1496,6 +1513,72 @@ class SheetReader:
             nonblank = list(map(any, zip(*texts.values(), strict=True)))
             end = self._read_block(plan, texts, nonblank, end, False, all_text)
         self._amount_warnings(label)
+
+    def _year_end(self, c: Column, sheet: str | None, rownum: int) -> dt.date:
+        """The value date of an amount whose only date is the year its header names
+        ("Disbursed 2023"): 31 December of that year, said once per column."""
+        key = (sheet, c.header)
+        if key not in self._year_dated:
+            self._year_dated.add(key)
+            self.problem(
+                "warning",
+                "date_from_header",
+                f"The amounts of column {c.header!r} have no date of their own: they are dated "
+                f"31 December {c.year}, the end of the year the header names",
+                sheet,
+                rownum,
+                c.header,
+            )
+        return dt.date(c.year or 1, 12, 31)
+
+    def _ask(self, columns: list[Column], label: str | None, header_row: int) -> None:
+        """Ask about the headers that may mean two fields (never guess which): the header alone
+        (importers.headers) or beside the sheet's other columns ("Amount" beside Commitment and
+        Disbursement columns, "Date" where the flows have another date column or there are no
+        flows, two columns of the flows' date on one row). An asked column is left out until a
+        mapping says what it holds; a question that may be about money or the flows' dates is
+        an error, so that no amount is left out or misdated unnoticed."""
+        detected = [c for c in columns if c.detected]
+        typed = sorted({c.field for c in columns if c.field in WIDE_TYPES}, key=WIDE_TYPES.index)
+        money = [c for c in columns if c.field in AMOUNT_FIELDS or MONEY_FIELDS.intersection(c.question)]
+        has_type = any(c.field == "transaction_type" for c in columns)
+        dates = [c for c in columns if c.field == "value_date"]
+        bare = [c for c in dates if meaning(tuple(norm(c.header).split())).concepts == {"DATE"}]
+        named = [c for c in dates if c not in bare]  # "Date of commitment", "Payment date" ...
+        several = named if len(named) > 1 else []
+        for c in detected:
+            why = ""
+            if c.field == "amount" and typed and not has_type:
+                c.question = (*typed, "ignore")
+            elif c in bare and (len(dates) > 1 or not money):
+                c.question = ("value_date", "planned_start", "planned_end", "actual_start", "actual_end")
+            elif c in several:
+                # "Date of commitment" beside "Date of disbursement": a row has one value date.
+                c.question = ("value_date", "ignore")
+                others = " and ".join(repr(d.header) for d in several if d is not c)
+                why = (
+                    f" Column {others} gives the flows' date too, and a row has one: keep one as the value "
+                    "date and map the other to ignore, or give each flow a row of its own (with a Transaction "
+                    "type column)."
+                )
+            if not c.question:
+                continue
+            about_money = any(f in MONEY_FIELDS for f in c.question)
+            c.field, c.tx_type, c.year = "ignore", None, None
+            words = ", ".join(FIELDS[f] for f in c.question if f != "ignore")
+            if "ignore" in c.question:
+                words += " (or a column to leave out)"
+            self.problem(
+                # A sheet without amounts has no flows to misdate: its question does not stop it.
+                "error" if about_money or ("value_date" in c.question and money) else "warning",
+                "ambiguous_header",
+                f"Which field is column {c.header!r}? It may be: {words}.{why} Say which in the mapping "
+                "(the drop-down of the column on the preview, or the mapping option): it is not guessed",
+                label,
+                header_row,
+                c.header,
+            )
+        self.info.setdefault("questions", {}).update({c.header: list(c.question) for c in detected if c.question})
 
     def _learn_date_convention(self, reread, first_rows: list, used: list, label, header_row: int) -> None:
         """Take the file's own day/month order when its first rows write dates with slashes or
@@ -1656,8 +1739,8 @@ class SheetReader:
             ):
                 ok[k] = False
         dates = _lookup(blk.value_dates, self._caches["value_date"], self._date_or_none, blk.all_text)
-        if col.year:
-            year_date = dt.date(col.year, 7, 1)
+        if col.year and any(d is None and not v for d, v in zip(dates, blk.value_dates, strict=True)):
+            year_date = self._year_end(col, plan.label, rownum + 1)
             dates = [d if d is not None or v else year_date for d, v in zip(dates, blk.value_dates, strict=True)]
         elif "year" in plan.fields:
             years = _lookup(blk.years, self._caches["value_date"], self._date_or_none, blk.all_text)
@@ -1901,7 +1984,7 @@ class SheetReader:
         if values.get("value_date"):
             when = self._date(values["value_date"], "value_date", used, sheet, rownum)
         elif c.year:
-            when = dt.date(c.year, 7, 1)
+            when = self._year_end(c, sheet, rownum)
         elif values.get("year"):
             when = self._date(values["year"], "year", used, sheet, rownum)
         else:

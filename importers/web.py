@@ -261,6 +261,7 @@ def show(batch_id: int):
         preview=preview,
         mapping=mapping,
         fields=FIELDS,
+        questions=options.get("questions") or {},
         options=options,
         org=db.session.get(Organisation, batch.org_id) if batch.org_id else None,
         problems=summary["problems"][:1000],

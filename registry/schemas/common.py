@@ -15,7 +15,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from registry import errors, money
 from registry.extensions import db
 from registry.models import Country, PriorityArea, Region
-from registry.services import shares
+from registry.services import rules
 
 MAX_AMOUNT = money.MAX_AMOUNT
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER keys
@@ -90,7 +90,7 @@ class Currency(fields.String):
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
         code = super()._deserialize(value, attr, data, **kwargs).strip().upper()
         if not money.is_currency(code):
-            raise ValidationError(f"{code!r} is not an ISO 4217 currency code")
+            raise ValidationError(rules.unknown_currency(code))
         return code
 
 
@@ -106,39 +106,34 @@ def check_amount(value: str | None, currency: str | None, field: str) -> None:
 
 def check_shares(items: list[dict], field: str) -> None:
     """Every entry has a share or none does; given shares add up to 100 within 0.01."""
-    given = [item.get("share") for item in items]
-    if not items or all(s is None for s in given):
-        return
-    if any(s is None for s in given):
-        raise ValidationError({field: ["Give a share for every entry or for none"]})
     try:
-        shares.check_total([shares.to_ppm(s, field) for s in given], field)
+        rules.shares([item.get("share") for item in items], field)
     except errors.ValidationError as exc:
-        raise ValidationError({field: [exc.message]}) from None
+        raise ValidationError({field: exc.errors[field]}) from None
 
 
 def check_ordered(data: dict, start: str, end: str) -> None:
     """The end date is not before the start date."""
     if data.get(start) and data.get(end) and data[start] > data[end]:
-        raise ValidationError({end: ["Is before the start date"]})
+        raise ValidationError({end: [rules.before_start(end)]})
 
 
 def country_exists(code: str) -> None:
     """Validator: an ISO 3166 alpha-3 code in the reference data."""
     if db.session.get(Country, code.upper()) is None:
-        raise ValidationError(f"Unknown country {code!r} (ISO 3166 alpha-3, e.g. KEN)")
+        raise ValidationError(rules.unknown_country(code.upper()) + " (ISO 3166 alpha-3, e.g. KEN)")
 
 
 def region_exists(code: str) -> None:
     """Validator: a UN M49 region code in the reference data."""
     if db.session.get(Region, code.zfill(3)) is None:
-        raise ValidationError(f"Unknown M49 region {code!r}")
+        raise ValidationError(rules.unknown_region(code))
 
 
 def area_exists(code: str) -> None:
     """Validator: a paragraph 23 priority area code (23a-23l)."""
     if db.session.get(PriorityArea, code.lower()) is None:
-        raise ValidationError(f"Unknown priority area {code!r} (23a-23l)")
+        raise ValidationError(rules.unknown_area(code.lower()))
 
 
 def flatten(messages: dict | list | str, prefix: str = "") -> dict[str, list[str]]:

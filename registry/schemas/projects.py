@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from registry import money
+from registry.errors import RegistryError
 from registry.models.types import (
     WSIS_ACTION_LINES,
     Instrument,
@@ -28,11 +29,20 @@ from registry.schemas.common import (
     region_exists,
     run_checks,
 )
+from registry.services import rules
 from registry.services.search import SORT_CHOICES
 
 STATUSES = [s.value for s in ProjectStatus]
 INSTRUMENTS = [i.value for i in Instrument]
 TRANSACTION_TYPES = [t.value for t in TransactionType]
+
+
+def purpose_code(code: str) -> None:
+    """Validator: a DAC 5-digit purpose code (the rule of registry.services.rules.sectors)."""
+    try:
+        rules.sectors([code])
+    except RegistryError as exc:
+        raise ValidationError(exc.message) from None
 
 
 class RecipientIn(StrictSchema):
@@ -42,8 +52,9 @@ class RecipientIn(StrictSchema):
 
     @validates_schema
     def one_of(self, data: dict, **kwargs) -> None:
-        if bool(data.get("country")) == bool(data.get("region")):
-            raise ValidationError("Give a country or a region, not both", "country")
+        # Neither is the unallocated share (see registry.services.rules.recipients).
+        if data.get("country") and data.get("region"):
+            raise ValidationError(rules.BOTH_PLACES, "country")
 
 
 class AreaIn(StrictSchema):
@@ -60,7 +71,7 @@ class NeedIn(StrictSchema):
     def amount_fits_currency(self, data: dict, **kwargs) -> None:
         check_amount(data.get("amount"), data.get("currency"), "amount")
         if str(data.get("amount", "")).startswith("-"):
-            raise ValidationError("The need cannot be negative", "amount")
+            raise ValidationError(rules.NEGATIVE_NEED, "amount")
 
 
 class ProjectIn(StrictSchema):
@@ -84,7 +95,7 @@ class ProjectIn(StrictSchema):
     recipients = fields.List(fields.Nested(RecipientIn), validate=validate.Length(max=300))
     areas = fields.List(fields.Nested(AreaIn), validate=validate.Length(max=12))
     sectors = fields.List(
-        fields.String(validate=validate.Regexp(r"^\d{5}$", error="Not a DAC 5-digit purpose code")),
+        fields.String(validate=purpose_code),
         validate=validate.Length(max=100),
     )
     wsis_action_lines = fields.List(fields.String(validate=validate.OneOf(list(WSIS_ACTION_LINES))))

@@ -42,7 +42,7 @@ from registry.models import (
 )
 from registry.models.project import SHARE_WHOLE
 from registry.models.types import Instrument, OrganisationKind, ProjectStatus, Role
-from registry.services import audit, matching, permissions, projects
+from registry.services import audit, matching, permissions, projects, rules
 from registry.services.actor import Actor
 from registry.services.shares import split_evenly
 
@@ -132,9 +132,7 @@ def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
             raise ValidationError(f"Unknown priority area {code!r}", {"areas": [f"Unknown area {code!r}"]})
     need = data.get("need")
     if need and need.get("amount") not in (None, ""):
-        currency = str(need.get("currency") or "").strip().upper()
-        if not money.is_currency(currency):
-            raise ValidationError(f"Unknown currency {currency!r}", {"need": ["Not an ISO 4217 currency"]})
+        currency = rules.currency(need.get("currency"), "need")
         try:
             amount = money.parse_amount(need["amount"], currency)
         except MoneyError as exc:
@@ -401,9 +399,7 @@ def commit_to_pipeline_project(
         raise PermissionDenied("Commit only from a funding source your organisation manages")
     if project.status not in (ProjectStatus.PIPELINE, ProjectStatus.ACTIVE):
         raise ConflictError("This project is withdrawn or closed", {"status": [f"Status is {project.status.value}"]})
-    currency = (currency or "").strip().upper()
-    if not money.is_currency(currency):
-        raise ValidationError(f"Unknown currency {currency!r}", {"currency": ["Not an ISO 4217 currency code"]})
+    currency = rules.currency(currency)
     _check_text({"description": description})
     value = money.parse_amount(amount, currency) if not isinstance(amount, Decimal) else amount
     if value <= 0:

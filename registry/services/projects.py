@@ -13,21 +13,18 @@ from registry import money
 from registry.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import (
-    Country,
     FundingSource,
     Organisation,
-    PriorityArea,
     Project,
     ProjectArea,
     ProjectRecipient,
-    Region,
     Transaction,
 )
 from registry.models.project import ProjectSector
-from registry.models.types import WSIS_ACTION_LINES, Instrument, ProjectStatus, TransactionType
-from registry.services import audit
+from registry.models.types import Instrument, ProjectStatus, TransactionType
+from registry.services import areas, audit, rules
 from registry.services.actor import Actor
-from registry.services.shares import check_total, share_text, split_evenly, to_ppm
+from registry.services.shares import share_text
 
 SCALAR_FIELDS = (
     "reference",
@@ -44,6 +41,7 @@ SCALAR_FIELDS = (
     "contact_email",
 )
 LIST_FIELDS = ("recipients", "areas", "sectors", "wsis_action_lines", "need")
+DATE_FIELDS = ("planned_start", "planned_end", "actual_start", "actual_end")
 
 
 def _max_rate_age() -> int:
@@ -116,101 +114,60 @@ def find_project(org_id: int, reference: str) -> Project | None:
 # -- validation of parts -----------------------------------------------------
 
 
-def _shares(items: list[dict], field: str) -> list[int]:
-    given = [item.get("share") for item in items]
-    if all(s is None for s in given):
-        return split_evenly(len(items)) if items else []
-    if any(s is None for s in given):
-        raise ValidationError(
-            "Give a share for every entry or for none", {field: ["Give a share for every entry or for none"]}
-        )
-    ppm = [to_ppm(s, field) for s in given]
-    check_total(ppm, field)
-    return ppm
+# The rules themselves are registry.services.rules (shared with the API schemas and the
+# import pipeline); these build the ORM rows from what they return.
 
 
-def _build_recipients(items: list[dict]) -> list[ProjectRecipient]:
-    shares = _shares(items, "recipients")
-    rows, seen = [], set()
-    for item, share in zip(items, shares, strict=True):
-        country, region = item.get("country"), item.get("region")
-        if bool(country) == bool(region):
-            raise ValidationError(
-                "Each recipient is a country or a region, not both",
-                {"recipients": ["Each recipient is a country or a region, not both"]},
-            )
-        if country:
-            country = country.upper()
-            if db.session.get(Country, country) is None:
-                raise ValidationError(f"Unknown country {country!r}", {"recipients": [f"Unknown country {country!r}"]})
-        if region and db.session.get(Region, region) is None:
-            raise ValidationError(f"Unknown M49 region {region!r}", {"recipients": [f"Unknown region {region!r}"]})
-        key = (country, region)
-        if key in seen:
-            raise ValidationError(
-                f"{country or region} is listed twice", {"recipients": [f"{country or region} is listed twice"]}
-            )
-        seen.add(key)
-        rows.append(ProjectRecipient(country_iso3=country, region_code=region, share_ppm=share))
-    return rows
+def _build_recipients(items: list[dict], codes: rules.Codes | None = None) -> list[ProjectRecipient]:
+    checked = rules.recipients(
+        [(item.get("country"), item.get("region"), item.get("share")) for item in items], codes or rules.known_codes()
+    )
+    return [ProjectRecipient(country_iso3=c, region_code=r, share_ppm=ppm) for c, r, ppm in checked]
 
 
-def _build_areas(items: list[dict]) -> list[ProjectArea]:
-    shares = _shares(items, "areas")
-    rows, seen = [], set()
-    for item, share in zip(items, shares, strict=True):
-        code = str(item.get("code", "")).lower()
-        if db.session.get(PriorityArea, code) is None:
-            raise ValidationError(
-                f"Unknown priority area {code!r} (expected 23a-23l)", {"areas": [f"Unknown priority area {code!r}"]}
-            )
-        if code in seen:
-            raise ValidationError(f"{code} is listed twice", {"areas": [f"{code} is listed twice"]})
-        seen.add(code)
-        rows.append(ProjectArea(area_code=code, share_ppm=share, inferred=bool(item.get("inferred", False))))
-    return rows
+def _build_areas(items: list[dict], codes: rules.Codes | None = None) -> list[ProjectArea]:
+    checked = rules.areas(
+        [(item.get("code"), item.get("share"), item.get("inferred", False)) for item in items],
+        codes or rules.known_codes(),
+    )
+    return [ProjectArea(area_code=code, share_ppm=ppm, inferred=inferred) for code, ppm, inferred in checked]
 
 
 def _build_sectors(items: list) -> list[ProjectSector]:
-    rows = []
-    for item in items:
-        code = str(item["code"] if isinstance(item, dict) else item).strip()
-        if not (len(code) == 5 and code.isdigit()):
-            raise ValidationError(
-                f"{code!r} is not a DAC 5-digit purpose code", {"sectors": [f"{code!r} is not a 5-digit code"]}
-            )
-        share = item.get("share") if isinstance(item, dict) else None
-        rows.append(ProjectSector(code=code, share_ppm=to_ppm(share, "sectors") if share is not None else None))
-    return rows
+    return [ProjectSector(code=code, share_ppm=ppm) for code, ppm in rules.sectors(items)]
 
 
 def _action_lines(items: list[str]) -> str:
-    codes = []
-    for item in items:
-        code = str(item).strip().upper()
-        if code not in WSIS_ACTION_LINES:
-            raise ValidationError(
-                f"Unknown WSIS action line {item!r} (C1-C11)", {"wsis_action_lines": [f"Unknown action line {item!r}"]}
-            )
-        if code not in codes:
-            codes.append(code)
-    return ",".join(sorted(codes, key=lambda c: int(c[1:])))
+    return rules.action_lines(items)
 
 
-def _set_need(project: Project, need: dict | None) -> None:
+def _set_need(project: Any, need: dict | None) -> None:
+    """The project's need, its USD value at its date (the given one, else the planned start, else today)."""
     if not need or need.get("amount") in (None, ""):
         project.need_minor = project.need_currency = project.need_usd_minor = project.need_date = None
         return
-    currency = str(need.get("currency") or "").upper()
-    amount = money.parse_amount(need["amount"], currency)
-    if amount < 0:
-        raise ValidationError("The need cannot be negative", {"need": ["The need cannot be negative"]})
+    amount, currency = rules.need(need["amount"], need.get("currency"))
     on = need.get("date") or project.planned_start or dt.date.today()
     conversion = to_usd(amount, currency, on)
     project.need_minor = money.to_minor(amount, currency)
     project.need_currency = currency
     project.need_usd_minor = money.to_minor(conversion.amount, "USD")
     project.need_date = on
+
+
+def _infer_areas(project: Project, data: dict[str, Any]) -> None:
+    """Areas inferred from the project's purpose codes when it has none of its own.
+
+    Only when the sectors are given and the project has no areas, or only inferred ones
+    that the new sectors replace; areas a user chose are never replaced."""
+    if not data.get("sectors") or any(not a.inferred for a in project.areas):
+        return
+    if data.get("areas") and any(not item.get("inferred", False) for item in data["areas"]):
+        return
+    found = areas.areas_from_sectors([s.code for s in project.sectors], project.title, project.description)
+    if found:
+        wanted = [{"code": code, "share": share, "inferred": True} for code, share in found]
+        project.areas = _merge(project.areas, _build_areas(wanted), lambda a: a.area_code)
 
 
 def _merge(existing: list, wanted: list, key) -> list:
@@ -267,6 +224,7 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
         project.wsis_action_lines = _action_lines(list(data["wsis_action_lines"] or []))
     if "need" in data:
         _set_need(project, data["need"])
+    _infer_areas(project, data)
     _check(project)
 
 
@@ -278,12 +236,9 @@ def _check(project: Project) -> None:
         errors["title"] = ["Required"]
     if project.status is None:
         errors["status"] = ["Required"]
-    for start, end in (("planned_start", "planned_end"), ("actual_start", "actual_end")):
-        a, b = getattr(project, start), getattr(project, end)
-        if a and b and a > b:
-            errors[end] = [f"{end.replace('_', ' ').capitalize()} is before the start date"]
+    errors.update(rules.date_order({name: getattr(project, name) for name in DATE_FIELDS}))
     if errors:
-        raise ValidationError("The project is not valid", errors)
+        raise ValidationError("; ".join(m for ms in errors.values() for m in ms), errors)
     if project.iati_identifier:
         clash = db.session.scalar(
             select(Project.id).where(Project.iati_identifier == project.iati_identifier, Project.id != project.id)
@@ -437,13 +392,8 @@ def _apply_transaction(tx: Transaction, data: dict[str, Any], project_org_id: in
             errors[required] = ["Required"]
     if errors:
         raise ValidationError("The transaction is not valid", errors)
-    currency = str(merged["currency"]).upper()
-    if not money.is_currency(currency):
-        raise ValidationError(f"Unknown currency {currency!r}", {"currency": ["Not an ISO 4217 currency code"]})
-    try:
-        amount = money.parse_amount(merged["amount"], currency)
-    except ValidationError as exc:
-        raise ValidationError(exc.message, {"amount": [exc.message]}) from None
+    currency = rules.currency(merged["currency"])
+    amount = rules.amount(merged["amount"], currency)
     if "funding_source_id" in data and data["funding_source_id"] is not None:
         if db.session.get(FundingSource, data["funding_source_id"]) is None:
             raise ValidationError("Unknown funding source", {"funding_source_id": ["No such funding source"]})

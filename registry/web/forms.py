@@ -88,6 +88,7 @@ def project_data(form: MultiDict) -> tuple[dict[str, Any], dict[str, list[int]]]
         data["recipients"].append(entry)
     areas = _rows(form, "areas", ("code", "share"))
     data["areas"] = [{"code": row["code"], "share": row["share"] or None} for _, row in areas]
+    data["sectors"] = split_codes(_text(form, "sectors"))
     lines = form.getlist("wsis_action_lines")
     data["wsis_action_lines"] = [line for line in lines if line]
     return data, {"recipients": [n for n, _ in recipients], "areas": [n for n, _ in areas]}

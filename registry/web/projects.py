@@ -136,6 +136,7 @@ def state_from_project(item: Project) -> dict[str, Any]:
     values["instrument_sought"] = item.instrument_sought.value if item.instrument_sought else ""
     values["version"] = str(item.version)
     values["org_id"] = str(item.org_id)
+    values["sectors"] = ", ".join(s.code for s in item.sectors)
     if item.need_minor is not None and item.need_currency:
         values["need_amount"] = str(money.from_minor(item.need_minor, item.need_currency))
         values["need_currency"] = item.need_currency
@@ -194,7 +195,14 @@ def _save_project(item: Project | None) -> Project:
     raw, rows = forms.project_data(request.form)
     if item is not None:
         raw.pop("org_id", None)
-    data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines",))
+    places = zip(rows["recipients"], raw["recipients"], strict=True)
+    unplaced = [n for n, r in places if not r.get("country") and not r.get("region")]
+    if unplaced:
+        # The API may send an unallocated share on purpose; on the form a share without a
+        # place is a row left half-filled, not money to leave unallocated.
+        message = "Choose a country or region for this share"
+        raise forms.FormErrors({f"recipients.{n}.country": [message] for n in unplaced})
+    data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines", "sectors"))
     if user.role is Role.GOVERNMENT:
         data["status"] = ProjectStatus.PIPELINE.value
     try:

@@ -230,3 +230,34 @@ def test_the_same_file_uploaded_again_is_already_imported(donor_client):
     page = _upload(client, org, csv_bytes(rows), use_saved="1")
     last = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
     assert last.id == batch.id and "lready imported" in page.get_data(as_text=True)
+
+
+def test_the_preview_asks_which_field_an_ambiguous_header_is(donor_client):
+    client, org = donor_client
+    rows = [
+        ["Project reference", "Title", "Country", "Commitment", "Disbursement", "Amount", "Currency", "Value date"],
+        ["Q-1", "Schools online", "Kenya", "1000", "400", "1400", "USD", "2021-01-04"],
+    ]
+    html = _upload(client, org, csv_bytes(rows)).get_data(as_text=True)
+    assert "Which is it? Commitment amount or Disbursement amount or (ignore this column)" in html
+    select = re.search(r'<select[^>]*data-header="Amount".*?</select>', html, re.S).group(0)
+    assert '<option value="" selected>— choose —</option>' in select
+    assert not re.search(r'value="ignore"\s+selected', select)
+    batch = db.session.scalar(select_batch())
+    assert batch.status == "failed" and batch.options["questions"] == {
+        "Amount": ["commitment", "disbursement", "ignore"]
+    }
+    # Left unanswered, it is asked again; answered, the file is understood.
+    form = {f"map:{h}": v for h, v in batch.options["mapping"]["columns"].items()}
+    form["map:Amount"] = ""
+    client.post(f"/imports/{batch.id}/remap", data=form, follow_redirects=True)
+    again = db.session.scalar(select_batch())
+    assert again.status == "failed" and any(p["code"] == "ambiguous_header" for p in again.problems)
+    form["map:Amount"] = "ignore"
+    client.post(f"/imports/{again.id}/remap", data=form, follow_redirects=True)
+    answered = db.session.scalar(select_batch())
+    assert answered.status == "previewed", answered.problems
+
+
+def select_batch():
+    return select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1)
