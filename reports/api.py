@@ -53,6 +53,9 @@ class ReportOut(Schema):
     notes = fields.List(fields.String())
     generated_at = fields.String()
     exchange_rates = fields.String()
+    conversion = fields.Dict(
+        metadata={"description": "amounts converted at IMF annual rates (and their share), and amounts not converted"}
+    )
 
 
 def _report(args: dict, default_measures) -> Report:

@@ -10,7 +10,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from registry import money
-from registry.errors import ConflictError, NotFoundError, ValidationError
+from registry.errors import ConflictError, ConversionError, NotFoundError, ValidationError
 from registry.extensions import db
 from registry.models import (
     Country,
@@ -51,7 +51,7 @@ def _max_rate_age() -> int:
 
 
 def to_usd(amount: Decimal, currency: str, on: dt.date) -> money.Conversion:
-    """Convert an amount to USD at the ECB rate of ``on`` (see registry.money)."""
+    """Convert an amount to USD at the rate of ``on`` (ECB daily, else IMF annual: see registry.money)."""
     return money.convert(amount, currency, "USD", on, _max_rate_age())
 
 
@@ -93,7 +93,7 @@ def transaction_snapshot(tx: Transaction) -> dict[str, Any]:
             "finance_type": tx.finance_type,
             "aid_type": tx.aid_type,
             "description": tx.description,
-            "usd": str(tx.usd_amount),
+            "usd": str(tx.usd_amount) if tx.usd_minor is not None else None,
         }
     )
 
@@ -386,7 +386,9 @@ def implied_provider(tx_type: TransactionType, source_manager_id: int | None, pr
     return source_manager_id if source_manager_id is not None else project_org_id
 
 
-def _apply_transaction(tx: Transaction, data: dict[str, Any], project_org_id: int) -> None:
+def _apply_transaction(
+    tx: Transaction, data: dict[str, Any], project_org_id: int, keep_unconverted: bool = False
+) -> None:
     unknown = set(data) - set(TX_FIELDS)
     if unknown:
         raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
@@ -420,13 +422,25 @@ def _apply_transaction(tx: Transaction, data: dict[str, Any], project_org_id: in
     if "provider_org_id" in data and data["provider_org_id"] is not None:
         if db.session.get(Organisation, data["provider_org_id"]) is None:
             raise ValidationError("Unknown organisation", {"provider_org_id": ["No such organisation"]})
-    conversion = to_usd(amount, currency, merged["value_date"])
+    try:
+        conversion: money.Conversion | None = to_usd(amount, currency, merged["value_date"])
+    except ConversionError as exc:
+        # A person typing the flow can fix the date or currency: refused. A file's flow is kept
+        # in its own currency, without a USD value, and reported (see docs/import.md).
+        if not keep_unconverted:
+            raise ConversionError(
+                f"{exc.message}. Give the amount in a currency and on a date that can be converted (or in US dollars).",
+                currency=exc.currency,
+                date=exc.date,
+            ) from None
+        conversion = None
     tx.currency = currency
     tx.value_date = merged["value_date"]
     tx.amount_minor = money.to_minor(amount, currency)
-    tx.usd_minor = money.to_minor(conversion.amount, "USD")
-    tx.usd_rate = str(conversion.rate)
-    tx.usd_rate_date = conversion.rate_date
+    tx.usd_minor = money.to_minor(conversion.amount, "USD") if conversion else None
+    tx.usd_rate = str(conversion.rate) if conversion else None
+    tx.usd_rate_date = conversion.rate_date if conversion else None
+    tx.usd_rate_source = conversion.source if conversion else None
     # A provider that was only implied follows the flow's new source or type.
     implied_before = tx.type is not None and tx.provider_org_id == _implied(tx, project_org_id)
     tx.type = merged["type"]
@@ -451,7 +465,7 @@ def _implied(tx: Transaction, project_org_id: int) -> int | None:
 def add_transaction(actor: Actor, project: Project, data: dict[str, Any]) -> Transaction:
     """Record a money flow in its own currency and value date, with its USD value."""
     tx = Transaction(project_id=project.id, import_batch_id=actor.import_batch_id, description="")
-    _apply_transaction(tx, dict(data), project.org_id)
+    _apply_transaction(tx, dict(data), project.org_id, keep_unconverted=actor.channel == "import")
     project.transactions.append(tx)
     db.session.flush()
     audit.record(
@@ -469,7 +483,7 @@ def add_transaction(actor: Actor, project: Project, data: dict[str, Any]) -> Tra
 
 def update_transaction(actor: Actor, tx: Transaction, data: dict[str, Any]) -> Transaction:
     before = transaction_snapshot(tx)
-    _apply_transaction(tx, dict(data), tx.project.org_id)
+    _apply_transaction(tx, dict(data), tx.project.org_id, keep_unconverted=actor.channel == "import")
     after = transaction_snapshot(tx)
     if before != after:
         db.session.flush()
