@@ -164,20 +164,20 @@ def apply_rates_load(actor: Actor, load: RatesLoad, *, reconvert: bool) -> None:
     (the session is flushed, not committed; ``install_rates_file`` then puts the file in place)."""
     if reconvert and load.updates:
         db.session.execute(
-            update(Transaction)
-            .where(Transaction.id == bindparam("tx_id"))
+            update(Transaction.__table__)
+            .where(Transaction.__table__.c.id == bindparam("tx_id"))
             .values(
                 usd_minor=bindparam("usd_minor"),
                 usd_rate=bindparam("usd_rate"),
                 usd_rate_date=bindparam("usd_rate_date"),
                 usd_rate_source=bindparam("usd_rate_source"),
-            )
-            .execution_options(synchronize_session=False),
+            ),
             [
                 {"tx_id": i, "usd_minor": u, "usd_rate": r, "usd_rate_date": d, "usd_rate_source": s}
                 for i, u, r, d, s in load.updates
             ],
         )
+        db.session.expire_all()  # flows already loaded read their new values
     before = current_file(load.kind)
     after = {**load.summary(), "reconverted_flows": load.changed_flows if reconvert else 0}
     audit.record(
