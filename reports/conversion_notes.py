@@ -45,14 +45,22 @@ PLURAL = {
 NOT_DAILY_FLOWS = text(f"({NOT_DAILY})")
 
 
-def annotate(report: Report, filters: TxFilter, keys: Any, first: StageOne | None = None) -> Report:
-    """Add the conversion meta and notes to a computed report (see the module docstring)."""
+def annotate(report: Report, filters: TxFilter, make_keys: Callable[[], Any], first: StageOne | None = None) -> Report:
+    """Add the conversion meta and notes to a computed report (see the module docstring).
+
+    ``make_keys`` gives the report's flows._Keys (membership periods, geographic filters),
+    built only when a flow to list or weigh needs it."""
     spec = report.spec
+    keys = _Lazy(make_keys)
     if spec.currency == "USD":
-        annual, unconverted = _stored(filters, keys)
+        annual, unconverted = _stored(filters, keys, bool(spec.categories))
     else:
         annual = dict(first.annual) if first is not None else {}
-        unconverted = _flows_of(filters, keys, first.unconverted) if first is not None and first.unconverted else []
+        unconverted = (
+            _flows_of(filters, keys, bool(spec.categories), first.unconverted)
+            if first is not None and first.unconverted
+            else []
+        )
     weigh = _weigher(spec, keys, {pid for pid, _b in annual} | {row[0] for row in unconverted})
     report.conversion = {
         "annual_rates": _annual_meta(report, annual, weigh),
@@ -64,10 +72,22 @@ def annotate(report: Report, filters: TxFilter, keys: Any, first: StageOne | Non
     return report
 
 
+class _Lazy:
+    """The report's keys, built on first use (most reports have no flow to list)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make, self._found = make, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._found is None:
+            self._found = self._make()
+        return getattr(self._found, name)
+
+
 # -- reading the flows -------------------------------------------------------------
 
 
-def _stored(filters: TxFilter, keys: Any) -> tuple[dict, list]:
+def _stored(filters: TxFilter, keys: Any, categories: bool) -> tuple[dict, list]:
     """USD reports: the stored flows converted at annual rates, summed by (project, period), and
     the stored flows with no USD value, as (project, period, type, currency, amount, flows)."""
     stmt = select(
@@ -91,7 +111,7 @@ def _stored(filters: TxFilter, keys: Any) -> tuple[dict, list]:
     annual: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     unconverted: list[tuple] = []
     for pid, tx_type, currency, day, missing, amount, usd, count in db.session.execute(stmt):
-        bucket = keys.bucket_of(day) if keys.spec.categories else 0
+        bucket = keys.bucket_of(day) if categories else 0
         if missing:
             unconverted.append((pid, bucket, tx_type.value, currency, int(amount), int(count)))
         else:
@@ -99,7 +119,7 @@ def _stored(filters: TxFilter, keys: Any) -> tuple[dict, list]:
     return dict(annual), unconverted
 
 
-def _flows_of(filters: TxFilter, keys: Any, groups: set[tuple[str, Any]]) -> list[tuple]:
+def _flows_of(filters: TxFilter, keys: Any, categories: bool, groups: set[tuple[str, Any]]) -> list[tuple]:
     """Reports in another currency: the flows of the (currency, day) groups no rate converts."""
     days = sorted({(cur, day if isinstance(day, dt.date) else dt.date.fromisoformat(day)) for cur, day in groups})
     out: list[tuple] = []
@@ -117,7 +137,7 @@ def _flows_of(filters: TxFilter, keys: Any, groups: set[tuple[str, Any]]) -> lis
             Transaction.project_id, Transaction.type, Transaction.currency, Transaction.value_date
         )
         for pid, tx_type, currency, day, amount, count in db.session.execute(stmt):
-            bucket = keys.bucket_of(day) if keys.spec.categories else 0
+            bucket = keys.bucket_of(day) if categories else 0
             out.append((pid, bucket, tx_type.value, currency, int(amount), int(count)))
     return out
 

@@ -550,7 +550,7 @@ def run_report(
     if in_database:
         ref = context[0] if context else queries.load_reference()
         report = _run_in_database(spec, ref, stage, totals)
-        return conversion_notes.annotate(report, tx_filter(spec), _Keys(ref, spec))
+        return conversion_notes.annotate(report, tx_filter(spec), lambda: _Keys(ref, spec))
     ref, recipients, areas = context or load_context()
     keys = _Keys(ref, spec)
     if first is None or (uses_category and not first.with_buckets):
@@ -621,7 +621,7 @@ def run_report(
         first.rate_days,
         first.need_applies,
     )
-    return conversion_notes.annotate(report, tx_filter(spec), keys, first)
+    return conversion_notes.annotate(report, tx_filter(spec), lambda: keys, first)
 
 
 def tx_filter(spec: ReportSpec) -> TxFilter:
