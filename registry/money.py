@@ -37,9 +37,10 @@ from pathlib import Path
 
 from registry.errors import ConversionError, MoneyError
 
+# Reads in "converted at the {RATE_SOURCE} of its value date".
 RATE_SOURCE = (
-    "European Central Bank euro reference rates (daily), the legal euro parities, "
-    "and IMF annual average rates where the ECB has none"
+    "European Central Bank daily reference rate (or legal euro parity, or IMF annual average "
+    "where the ECB publishes no rate)"
 )
 ECB_SOURCE = "European Central Bank euro foreign exchange reference rates"
 IMF_SOURCE = "IMF International Financial Statistics, annual average exchange rates (ENDA)"

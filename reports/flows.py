@@ -195,8 +195,8 @@ def build_spec(
         errors["currency"] = [f"Unknown currency {cur!r} (expected an ISO 4217 code such as USD or EUR)"]
     elif not money.is_convertible(cur):
         errors["currency"] = [
-            f"No exchange rates are available for {cur}; choose USD, EUR, another ECB currency "
-            "or a currency fixed to the euro (XOF, XAF, ...)"
+            f"No exchange rates are available for {cur} (neither the ECB nor the IMF publishes it); "
+            "choose USD, EUR or another currency with ECB or IMF rates"
         ]
     years: dict[str, int | None] = {}
     for name, value in (("year_from", year_from), ("year_to", year_to)):
