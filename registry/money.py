@@ -26,6 +26,7 @@ import datetime as dt
 import io
 import os
 import re
+import time
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,9 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
+
+from flask import current_app, has_app_context
 
 from registry.errors import ConversionError, MoneyError
 
@@ -173,10 +177,11 @@ RATE_SOURCES: dict[str, str] = {
     "ecb+parity+imf_annual": "a cross rate: a legal euro parity and the ECB daily rate, and the IMF annual average",
 }
 ANNUAL_SOURCES = frozenset(s for s in RATE_SOURCES if IMF_ANNUAL in s)
+_SOURCES = {frozenset({ECB}): ECB, frozenset({ECB, PARITY}): "ecb+parity", frozenset({PARITY}): PARITY}
 
 
-def _source_of(tags: set[str]) -> str:
-    return "+".join(t for t in (ECB, PARITY, IMF_ANNUAL) if t in tags) or IDENTITY
+def _source_of(tags: frozenset[str] | set[str]) -> str:
+    return _SOURCES.get(tags) or "+".join(t for t in (ECB, PARITY, IMF_ANNUAL) if t in tags) or IDENTITY
 
 
 @dataclass(frozen=True)
@@ -192,9 +197,10 @@ class Conversion:
     source: str = IDENTITY
 
 
-@dataclass(frozen=True)
-class Quote:
-    """Units of the target currency for one unit of the source currency, with its date and source."""
+class Quote(NamedTuple):
+    """Units of the target currency for one unit of the source currency, with its date and source.
+
+    (A tuple: a report in another currency asks for tens of thousands of them.)"""
 
     rate: Decimal
     rate_date: dt.date
@@ -486,15 +492,15 @@ ECB_LOADED = "ecb_rates.csv"  # loaded into RATES_DIR: the CSV inside whatever w
 IMF_FILE = "imf_rates.csv"
 
 
-def rates_dir() -> Path | None:
-    """The folder of loaded rate files (the app's ``RATES_DIR``), when there is an app."""
-    try:
-        from flask import current_app, has_app_context
-    except ImportError:  # pragma: no cover
-        return None
+def _rates_dir_text() -> str | None:
     if not has_app_context():
         return None
-    value = current_app.config.get("RATES_DIR")
+    return current_app.config.get("RATES_DIR") or None
+
+
+def rates_dir() -> Path | None:
+    """The folder of loaded rate files (the app's ``RATES_DIR``), when there is an app."""
+    value = _rates_dir_text()
     return Path(value) if value else None
 
 
@@ -530,10 +536,32 @@ def rates_in_force(ecb: RateTable | None = None, imf: AnnualTable | None = None)
         _TRIAL.update(before)
 
 
+# A process looks for a newly loaded file at most this often (a report converts thousands of
+# (currency, day) groups: a file-system check for each would cost more than the conversions).
+RECHECK_SECONDS = 5.0
+_RECENT: dict[tuple[str, str | None], tuple[float, object]] = {}
+
+
+def forget_tables() -> None:
+    """Look for the rate files again at the next conversion (after a file is loaded)."""
+    _RECENT.clear()
+
+
 def _table(kind: str):
     """The table of a file, read once per file version (a newly loaded file is read again)."""
     if kind in _TRIAL:
         return _TRIAL[kind]
+    memo_key = (kind, _rates_dir_text())
+    recent = _RECENT.get(memo_key)
+    now = time.monotonic()
+    if recent is not None and now - recent[0] < RECHECK_SECONDS:
+        return recent[1]
+    found = _read_table(kind)
+    _RECENT[memo_key] = (now, found)
+    return found
+
+
+def _read_table(kind: str):
     path = rate_file(kind)
     key = (kind, str(path), os.stat(path).st_mtime_ns)
     found = _TABLES.get(key)
@@ -636,15 +664,22 @@ def quote(source: str, target: str, on: dt.date, max_age_days: int = 7) -> Quote
     return Quote(rate, max(days, default=on), _source_of(tags))
 
 
-def _per_euro(currency: str, on: dt.date, max_age_days: int) -> tuple[Decimal, dt.date | None, set[str]]:
+_ONE = Decimal(1)
+_NO_TAGS: frozenset[str] = frozenset()
+_ECB_TAGS = frozenset({ECB})
+_PARITY_TAGS = frozenset({PARITY})
+_IMF_TAGS = frozenset({IMF_ANNUAL})
+
+
+def _per_euro(currency: str, on: dt.date, max_age_days: int) -> tuple[Decimal, dt.date | None, frozenset[str]]:
     """Units of ``currency`` per 1 EUR on ``on``, the ECB day of that rate (None when the rate is
     the euro itself or a fixed parity, which need no publication), and the source tags."""
     if currency == "EUR":
-        return Decimal(1), None, set()
+        return _ONE, None, _NO_TAGS
     peg = euro_pegs().get(currency)
     if peg is None:
         rate, day = rate_table().per_euro(currency, on, max_age_days)
-        return rate, day, {ECB}
+        return rate, day, _ECB_TAGS
     if on < peg.valid_from:
         raise ConversionError(
             f"{currency} is fixed to the euro ({peg.per_euro} per EUR) only from {peg.valid_from.isoformat()}; "
@@ -652,21 +687,21 @@ def _per_euro(currency: str, on: dt.date, max_age_days: int) -> tuple[Decimal, d
             currency=currency,
             date=on,
         )
-    return peg.per_euro, None, {PARITY}
+    return peg.per_euro, None, _PARITY_TAGS
 
 
-def _per_usd(currency: str, on: dt.date, max_age_days: int) -> tuple[Decimal, Decimal, dt.date | None, set[str]]:
+def _per_usd(currency: str, on: dt.date, max_age_days: int) -> tuple[Decimal, Decimal, dt.date | None, frozenset[str]]:
     """Units of ``currency`` per 1 USD on ``on`` as an exact quotient (numerator, denominator),
     the rate's date (31 December of the year for an annual rate) and the source tags: the
     ECB (with a parity) when it has both the currency and the dollar that day, else the IMF
     annual average of the year."""
     if currency == "USD":
-        return Decimal(1), Decimal(1), None, set()
+        return _ONE, _ONE, None, _NO_TAGS
     try:
         rate, day, tags = _per_euro(currency, on, max_age_days)
         usd, usd_day, _ = _per_euro("USD", on, max_age_days)
         published = [d for d in (day, usd_day) if d is not None]
-        return rate, usd, max(published, default=on), tags | {ECB}
+        return rate, usd, max(published, default=on), tags | _ECB_TAGS
     except ConversionError as ecb_failed:
         try:
             rate, year = annual_table().per_usd(currency, on)
@@ -678,7 +713,7 @@ def _per_usd(currency: str, on: dt.date, max_age_days: int) -> tuple[Decimal, De
             raise ConversionError(
                 f"No exchange rate for {currency} on {on.isoformat()}: {reason}", currency=currency, date=on
             ) from None
-        return rate, Decimal(1), dt.date(year, 12, 31), {IMF_ANNUAL}
+        return rate, _ONE, dt.date(year, 12, 31), _IMF_TAGS
 
 
 def convert(amount: Decimal, source: str, target: str, on: dt.date, max_age_days: int = 7) -> Conversion:

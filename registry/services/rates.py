@@ -207,6 +207,7 @@ def install_rates_file(load: RatesLoad) -> Path:
     temporary = target.with_suffix(".tmp")
     temporary.write_text(load.text, "utf-8")
     os.replace(temporary, target)
+    money.forget_tables()
     return target
 
 
