@@ -682,7 +682,9 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
     if rec.need_amount is not None:
         try:
             # The service's own need rule (decimals, sign, conversion at the start date).
-            project_service._set_need(p, {"amount": rec.need_amount, "currency": rec.need_currency or ""})
+            project_service._set_need(
+                p, {"amount": rec.need_amount, "currency": rec.need_currency or ""}, keep_unconverted=True
+            )
         except ValidationError as exc:
             failed.append(ValidationError(exc.message, exc.errors or {"need": [exc.message]}))
     if failed:
@@ -990,6 +992,23 @@ class _Run:
             )
         )
 
+    def _warn_unconverted_need(self, project: _Candidate, rec: ProjectRecord) -> None:
+        """A need kept in its own currency because no rate converts it at its date."""
+        need = money.format_amount(money.from_minor(project.need_minor, project.need_currency), project.need_currency)
+        on = project.need_date.isoformat() if project.need_date else "its date"
+        self.problems.append(
+            _problem(
+                "warning",
+                "unconverted_need",
+                f"The need of {need} of project {rec.reference!r} is kept in {project.need_currency} without a "
+                f"US dollar value (no exchange rate on {on}), and left out of the reports' needs and gaps "
+                "(their notes list it)",
+                rec.location,
+                str(rec.need_amount),
+                rec.columns.get("need_amount"),
+            )
+        )
+
     def error(self, code: str, message: str, location: Location | None, value: Any = None, column=None) -> None:
         self.problems.append(_problem("error", code, message, location, value, column))
 
@@ -1062,6 +1081,8 @@ class _Run:
                 for each in exc.each if isinstance(exc, _Invalid) else [exc]:
                     self._validation_problems(each, rec.columns, rec.location)
                 candidate, bad = None, True
+            if candidate is not None and candidate.need_minor is not None and candidate.need_usd_minor is None:
+                self._warn_unconverted_need(candidate, rec)
             iati = candidate.iati_identifier if candidate is not None else None
             current = existing.get(ref)
             if iati:

@@ -26,7 +26,7 @@ from sqlalchemy import and_, func, or_, select, text
 
 from registry import money
 from registry.extensions import db
-from registry.models import ProjectArea, ProjectRecipient, Transaction
+from registry.models import Project, ProjectArea, ProjectRecipient, Transaction
 from registry.models.transaction import NOT_DAILY
 from reports import queries
 from reports.queries import FLOW_TYPES, TxFilter
@@ -35,7 +35,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from reports.flows import Report, StageOne
 
 MEASURE_OF = {t: t.value for t in FLOW_TYPES}  # pledge, commitment, disbursement, expenditure
+ORDER = [*MEASURE_OF.values(), "need"]
 PLURAL = {
+    "need": "needs",
     "pledge": "pledges",
     "commitment": "commitments",
     "disbursement": "disbursements",
@@ -61,12 +63,15 @@ def annotate(report: Report, filters: TxFilter, make_keys: Callable[[], Any], fi
             if first is not None and first.unconverted
             else []
         )
-    weigh = _weigher(spec, keys, {pid for pid, _b in annual} | {row[0] for row in unconverted})
+    needs = _unconverted_needs(spec, keys) if _shows_need(report) else []
+    weigh = _weigher(spec, keys, {pid for pid, _b in annual} | {row[0] for row in [*unconverted, *needs]})
     report.conversion = {
         "annual_rates": _annual_meta(report, annual, weigh),
         "unconverted": _unconverted_meta(unconverted, weigh),
     }
-    for note in (annual_note(report), unconverted_note(report)):
+    if needs:
+        report.conversion["unconverted_needs"] = _unconverted_meta(needs, weigh)
+    for note in (annual_note(report), unconverted_note(report), unconverted_needs_note(report)):
         if note:
             report.notes.append(note)
     return report
@@ -144,6 +149,30 @@ def _flows_of(filters: TxFilter, keys: Any, categories: bool, groups: set[tuple[
         for pid, tx_type, currency, day, amount, count in db.session.execute(stmt):
             bucket = keys.bucket_of(day) if categories else 0
             out.append((pid, bucket, tx_type.value, currency, int(amount), int(count)))
+    return out
+
+
+def _shows_need(report: Report) -> bool:
+    """Whether the report shows need (or gap, coverage) figures."""
+    return any(report.total.get(m) is not None for m in ("need", "gap", "coverage") if m in report.spec.measures)
+
+
+def _unconverted_needs(spec: Any, keys: Any) -> list[tuple]:
+    """Projects whose need no rate converts (kept by an import), as the rows of unconverted flows."""
+    stmt = select(Project.id, Project.need_minor, Project.need_currency, Project.need_date).where(
+        Project.need_minor.is_not(None), Project.need_usd_minor.is_(None)
+    )
+    if spec.statuses:
+        stmt = stmt.where(Project.status.in_(spec.statuses))
+    out = []
+    for pid, minor, currency, day in db.session.execute(stmt):
+        year = day.year if day else None
+        if (spec.year_from or spec.year_to) and (
+            year is None or (spec.year_from and year < spec.year_from) or (spec.year_to and year > spec.year_to)
+        ):
+            continue
+        bucket = keys.bucket_of(day) if spec.categories and day else 0
+        out.append((pid, bucket, "need", currency, int(minor), 1))
     return out
 
 
@@ -245,7 +274,7 @@ def _unconverted_meta(rows: list[tuple], weigh: Callable[[int, int], Fraction]) 
                 "flows": entry["flows"],
                 "by_measure": {
                     m: str(money.from_minor(_round(v), currency))
-                    for m, v in sorted(entry["by"].items(), key=lambda kv: list(MEASURE_OF.values()).index(kv[0]))
+                    for m, v in sorted(entry["by"].items(), key=lambda kv: ORDER.index(kv[0]))
                 },
             }
         )
@@ -277,6 +306,19 @@ def unconverted_note(report: Report) -> str | None:
     )
 
 
+def unconverted_needs_note(report: Report) -> str | None:
+    """The note listing the needs left out of need, gap and coverage for want of a rate."""
+    entries = report.conversion.get("unconverted_needs") or []
+    if not entries:
+        return None
+    count = sum(e["flows"] for e in entries)
+    parts = [f"{money.format_amount(Decimal(e['amount']), e['currency'])} ({e['flows']})" for e in entries]
+    return (
+        f"Needs not converted, so not in the need, gap and coverage figures: {count} "
+        f"project{'s' if count != 1 else ''} whose need no exchange rate covers on its date: " + "; ".join(parts) + "."
+    )
+
+
 def annual_note(report: Report) -> str | None:
     """The note saying how much of each figure was converted at IMF annual average rates."""
     annual = report.conversion.get("annual_rates") or {}
@@ -298,14 +340,18 @@ def annual_note(report: Report) -> str | None:
 
 def csv_footer(report: Report) -> list[list[str]]:
     """Rows that end a report's CSV: a blank row, then one ``Note`` row per conversion note."""
-    notes = [n for n in (annual_note(report), unconverted_note(report)) if n]
+    notes = [n for n in (annual_note(report), unconverted_note(report), unconverted_needs_note(report)) if n]
     return [[], *(["Note", n] for n in notes)] if notes else []
 
 
 def about_rows(reports: list[Report]) -> list[tuple[str, str]]:
     """Rows of the workbook's About sheet: the annual-rate part and the unconverted amounts."""
     rows: list[tuple[str, str]] = []
-    for title, make in (("Annual rates", annual_note), ("Not converted", unconverted_note)):
+    for title, make in (
+        ("Annual rates", annual_note),
+        ("Not converted", unconverted_note),
+        ("Needs not converted", unconverted_needs_note),
+    ):
         seen: list[str] = []
         for report in reports:
             note = make(report)

@@ -196,7 +196,9 @@ def _action_lines(items: list[str]) -> str:
     return ",".join(sorted(codes, key=lambda c: int(c[1:])))
 
 
-def _set_need(project: Project, need: dict | None) -> None:
+def _set_need(project: Project, need: dict | None, keep_unconverted: bool = False) -> None:
+    """Set the project's need and its USD value at the need date. A need no rate converts is
+    refused, or with ``keep_unconverted`` (imports) kept in its currency without a USD value."""
     if not need or need.get("amount") in (None, ""):
         project.need_minor = project.need_currency = project.need_usd_minor = project.need_date = None
         return
@@ -205,10 +207,15 @@ def _set_need(project: Project, need: dict | None) -> None:
     if amount < 0:
         raise ValidationError("The need cannot be negative", {"need": ["The need cannot be negative"]})
     on = need.get("date") or project.planned_start or dt.date.today()
-    conversion = to_usd(amount, currency, on)
+    try:
+        usd_minor: int | None = money.to_minor(to_usd(amount, currency, on).amount, "USD")
+    except ConversionError:
+        if not keep_unconverted:
+            raise
+        usd_minor = None
     project.need_minor = money.to_minor(amount, currency)
     project.need_currency = currency
-    project.need_usd_minor = money.to_minor(conversion.amount, "USD")
+    project.need_usd_minor = usd_minor
     project.need_date = on
 
 

@@ -177,3 +177,22 @@ def test_the_workbook_about_sheet_says_what_was_not_converted(imported):
     about = {row[0]: row[1] for row in book["About"].iter_rows(values_only=True) if row and row[0]}
     assert "250,100.00 NPR" in about["Not converted"] and "1,000.00 KPW" in about["Not converted"]
     assert "IMF annual average" in about["Annual rates"]
+
+
+def test_a_need_no_rate_converts_is_kept_flagged_and_listed(app, actor, make_org, rates):
+    # No start date: the need is dated today, years after the last IMF rate of NPR (2020)
+    rows = [
+        [*HEADER, "Need", "Need currency"],
+        ["NP-9", "Nepal libraries", "Nepal", "commitment", "1183.00", "NPR", "2020-06-15", "500000.00", "NPR"],
+    ]
+    batch = pipeline.run_import("sheet", "need.csv", csv_bytes(rows), make_org(ref="DON-NEED"), actor)
+    assert batch.status == "committed", batch.problems
+    (warning,) = [p for p in batch.problems if p["code"] == "unconverted_need"]
+    assert "The need of 500,000.00 NPR of project 'NP-9' is kept in NPR" in warning["message"]
+    report = flows_report(by="region", measures="need,commitment,gap")
+    assert report.total["need"] == Decimal("0.00")
+    assert report.total["commitment"] == cents(Decimal("1183.00") * per("118.3")) == Decimal("10.00")
+    assert report.conversion["unconverted_needs"] == [
+        {"currency": "NPR", "amount": "500000.00", "flows": 1, "by_measure": {"need": "500000.00"}}
+    ]
+    assert any(n.startswith("Needs not converted") and "500,000.00 NPR (1)" in n for n in report.notes)
