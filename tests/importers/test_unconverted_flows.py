@@ -196,3 +196,16 @@ def test_a_need_no_rate_converts_is_kept_flagged_and_listed(app, actor, make_org
         {"currency": "NPR", "amount": "500000.00", "flows": 1, "by_measure": {"need": "500000.00"}}
     ]
     assert any(n.startswith("Needs not converted") and "500,000.00 NPR (1)" in n for n in report.notes)
+
+
+def test_pages_and_the_api_show_an_unconverted_flow_as_not_converted(imported, client):
+    tx = _flows(imported)[("KPW", "2020-06-01")]
+    page = client.get(f"/projects/{tx.project_id}").get_data(as_text=True)
+    assert "1,000.00 KPW" in page and "Not converted" in page
+    npr = _flows(imported)[("NPR", "2020-06-15")]
+    page = client.get(f"/projects/{npr.project_id}").get_data(as_text=True)
+    assert f"{per('118.3')}" in page and "IMF annual average 2020" in page
+    listed = client.get(f"/api/v1/projects/{tx.project_id}/transactions").get_json()
+    assert [(t["currency"], t["usd"], t["usd_rate"], t["usd_rate_source"]) for t in listed] == [
+        ("KPW", None, None, None)
+    ]
