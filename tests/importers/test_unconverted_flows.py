@@ -209,3 +209,15 @@ def test_pages_and_the_api_show_an_unconverted_flow_as_not_converted(imported, c
     assert [(t["currency"], t["usd"], t["usd_rate"], t["usd_rate_source"]) for t in listed] == [
         ("KPW", None, None, None)
     ]
+
+
+def test_the_report_api_and_its_csv_carry_the_conversion_meta(imported, client):
+    body = client.get("/api/v1/reports/flows?by=country&measure=commitment").get_json()
+    assert body["total"]["commitment"] == "200000.00"
+    assert [(e["currency"], e["amount"], e["flows"]) for e in body["conversion"]["unconverted"]] == [
+        ("KPW", "1000.00", 1),
+        ("NPR", "250100.00", 2),
+    ]
+    assert body["conversion"]["annual_rates"]["commitment"]["share"] == "0.5423"
+    csv_text = client.get("/api/v1/reports/funding-gap.csv?by=region").get_data(as_text=True)
+    assert "Not converted, so not in the figures: 3 flows" in csv_text
