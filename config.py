@@ -42,6 +42,8 @@ class Config:
     # last published date) uses the latest earlier rate at most this many days old.
     RATE_MAX_AGE_DAYS = int(os.environ.get("RATE_MAX_AGE_DAYS", 7))
     REPORTING_CURRENCY = "USD"
+    # Rate files loaded with `flask reference rates load` (they override registry/data/).
+    RATES_DIR = os.environ.get("RATES_DIR", str(INSTANCE_DIR / "rates"))
 
     API_TITLE = "ICT4D Funding Registry API"
     API_VERSION = "v1"

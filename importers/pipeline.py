@@ -82,6 +82,7 @@ from importers.records import AreaRecord, Location, Problem, ProjectRecord, Tran
 from registry import money
 from registry.errors import (
     ConflictError,
+    ConversionError,
     NotFoundError,
     PreconditionFailed,
     RegistryError,
@@ -136,7 +137,11 @@ TX_FIELDS = (
     "recipient_country_iso3",
     "recipient_region_code",
     "confirmed",  # see projects.flow_confirmed: another organisation's source waits for it
+    "usd_rate_source",
 )
+_USD_AT = TX_FIELDS.index("usd_minor")
+_TYPE_AT, _AMOUNT_AT = TX_FIELDS.index("type"), TX_FIELDS.index("amount_minor")
+_CURRENCY_AT, _VALUE_DATE_AT = TX_FIELDS.index("currency"), TX_FIELDS.index("value_date")
 TX_INSERT = ("project_id", "import_batch_id", "created_at", *TX_FIELDS)
 # Every column of a stored transaction (read back for the undo log of replaced ones).
 TX_COLUMNS = ("id", "project_id", *TX_FIELDS, "import_batch_id", "created_at")
@@ -272,13 +277,15 @@ class _Resolver:
         self.managers: dict[int, int] = {}  # funding source id -> its managing organisation
         self._providers: dict[tuple, int | None] = {}  # (type, source id) -> implied provider
         self.orgs: dict[str, int | None] = {}
-        self.rates: dict[tuple[str, dt.date], tuple[Decimal, dt.date]] = {}
+        # (currency, day) -> its rate to USD, or why there is none (the flow is kept unconverted)
+        self.rates: dict[tuple[str, dt.date], money.Quote | str] = {}
         self.max_age = project_service._max_rate_age()
         # Caches of the fast path (tx_row), filled by the full path (_tx_values) as it validates.
         self._types: dict[Any, TransactionType] = {}
         self._currencies: dict[Any, tuple[str, int, int]] = {}  # code, decimals, limit in minor units
-        # (currency, day) -> (ratio of money.minor_ratio to USD, the rate as text, the rate's day)
-        self._usd_rates: dict[tuple[str, dt.date], tuple[tuple[int, int], str, dt.date]] = {}
+        # (currency, day) -> (ratio of money.minor_ratio to USD, the rate as text, the rate's day, its
+        # source), all None when the flow cannot be converted
+        self._usd_rates: dict[tuple[str, dt.date], tuple] = {}
         self._places: tuple[set[str], set[str]] | None = None  # known countries, regions
 
     def places(self) -> tuple[set[str], set[str]]:
@@ -319,16 +326,26 @@ class _Resolver:
             self.orgs[text] = found.id if found else None
         return self.orgs[text]
 
-    def usd(self, amount: Decimal, currency: str, on: dt.date) -> money.Conversion:
-        """Same result as registry.money.convert, with the rate looked up once per day."""
+    def usd(self, amount: Decimal, currency: str, on: dt.date) -> money.Conversion | None:
+        """Same result as registry.money.convert, with the rate looked up once per day; None when
+        no source can convert it (``unconverted`` says why)."""
         if currency == "USD":
-            return money.Conversion(money.quantize(amount, "USD"), "USD", Decimal(1), on)
+            return money.Conversion(money.quantize(amount, "USD"), "USD", Decimal(1), on, money.IDENTITY)
         key = (currency, on)
         if key not in self.rates:
-            self.rates[key] = money.exchange_rate(currency, "USD", on, self.max_age)
-        rate, rate_day = self.rates[key]
-        value = _WIDE.multiply(amount, rate)  # the precision registry.money.convert uses
-        return money.Conversion(money.quantize(value, "USD"), "USD", rate, rate_day)
+            try:
+                self.rates[key] = money.quote(currency, "USD", on, self.max_age)
+            except ConversionError as exc:
+                self.rates[key] = exc.message
+        found = self.rates[key]
+        if isinstance(found, str):
+            return None
+        value = _WIDE.multiply(amount, found.rate)  # the precision registry.money.convert uses
+        return money.Conversion(money.quantize(value, "USD"), "USD", found.rate, found.rate_date, found.source)
+
+    def unconverted(self, currency: str, on: dt.date) -> str:
+        """Why a flow in ``currency`` dated ``on`` was kept unconverted."""
+        return str(self.rates.get((currency, on), ""))
 
     def tx_row(self, t: TransactionRecord) -> tuple:
         """The transaction's column values (in ``TX_FIELDS`` order), validated as add_transaction does.
@@ -353,10 +370,10 @@ class _Resolver:
             if amount_minor != scaled or not -limit < amount_minor < limit:
                 raise LookupError
             if currency == "USD":
-                usd_minor, rate_text, rate_day = amount_minor, "1", on
+                usd_minor, rate_text, rate_day, rate_source = amount_minor, "1", on, money.IDENTITY
             else:
-                ratio, rate_text, rate_day = self._usd_rates[(currency, on)]
-                usd_minor = money.convert_minor(amount_minor, ratio)
+                ratio, rate_text, rate_day, rate_source = self._usd_rates[(currency, on)]
+                usd_minor = money.convert_minor(amount_minor, ratio) if ratio is not None else None
             source_id = provider_id = None
             if t.funding_source:
                 source_id = self.sources[t.funding_source]
@@ -400,6 +417,7 @@ class _Resolver:
             country or None,
             region or None,
             confirmed,
+            rate_source,
         )
 
     def _learn(self, t: TransactionRecord, values: dict[str, Any]) -> None:
@@ -409,9 +427,12 @@ class _Resolver:
         places = money.minor_units(currency)
         self._currencies[t.currency] = (currency, places, int(money.MAX_AMOUNT.scaleb(places)))
         if currency != "USD":
-            rate, rate_day = self.rates[(currency, t.value_date)]
-            ratio = money.minor_ratio(rate, currency, "USD")
-            self._usd_rates[(currency, t.value_date)] = (ratio, values["usd_rate"], rate_day)
+            found = self.rates[(currency, t.value_date)]
+            if isinstance(found, str):
+                self._usd_rates[(currency, t.value_date)] = (None, None, None, None)
+            else:
+                ratio = money.minor_ratio(found.rate, currency, "USD")
+                self._usd_rates[(currency, t.value_date)] = (ratio, values["usd_rate"], found.rate_date, found.source)
 
 
 _WIDE = Context(prec=40)
@@ -625,8 +646,10 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
         p.wsis_action_lines = found
     if rec.need_amount is not None:
         try:
-            # The service's own need rule (currency, decimals, sign, conversion at the start date).
-            project_service._set_need(p, {"amount": rec.need_amount, "currency": rec.need_currency or ""})
+            # The service's own need rule (decimals, sign, conversion at the start date).
+            project_service._set_need(
+                p, {"amount": rec.need_amount, "currency": rec.need_currency or ""}, keep_unconverted=True
+            )
         except ValidationError as exc:
             failed.append(ValidationError(exc.message, exc.errors or {"need": [exc.message]}))
     if failed:
@@ -809,7 +832,7 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
         found["recipient"] = f"Unknown recipient M49 region {region!r}"
     if found:
         raise ValidationError("; ".join(found.values()), {name: [message] for name, message in found.items()})
-    assert amount is not None and (conversion is not None or constant) and t.value_date is not None
+    assert amount is not None and t.value_date is not None
     return {
         "funding_source_id": source_id,
         "provider_org_id": provider_id,
@@ -821,7 +844,8 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
         "finance_type": t.finance_type or None,
         "aid_type": t.aid_type or None,
         "description": (t.description or "")[:1000],
-        # A constant-price amount has no USD value at its date: no current-price total counts it.
+        # A constant-price amount has no USD value at its date, and a flow no source can convert
+        # is kept in its own currency (the run warns about it): no current-price total counts either.
         "usd_minor": money.to_minor(conversion.amount, "USD") if conversion else None,
         "usd_rate": str(conversion.rate) if conversion else None,
         "usd_rate_date": conversion.rate_date if conversion else None,
@@ -829,6 +853,7 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
         "recipient_country_iso3": country,
         "recipient_region_code": region,
         "confirmed": resolver.confirmed(source_id),
+        "usd_rate_source": conversion.source if conversion else None,
     }
 
 
@@ -945,6 +970,40 @@ class _Run:
             )
         )
 
+    def _warn_unconverted(self, t: TransactionRecord, row: tuple, rec: ProjectRecord) -> None:
+        """A flow kept in its own currency because no rate source converts it: say which, how much, why."""
+        currency, on = row[_CURRENCY_AT], row[_VALUE_DATE_AT]
+        amount = money.format_amount(money.from_minor(row[_AMOUNT_AT], currency), currency)
+        self.problems.append(
+            _problem(
+                "warning",
+                "unconverted_amount",
+                f"The {row[_TYPE_AT].value.replace('_', ' ')} of {amount} dated {on.isoformat()} of project "
+                f"{rec.reference!r} is kept in {currency} without a US dollar value, and left out of the "
+                f"reports' figures (their notes list it): {self.resolver.unconverted(currency, on)}",
+                t.location,
+                t.amount,
+                t.location.column,
+            )
+        )
+
+    def _warn_unconverted_need(self, project: _Candidate, rec: ProjectRecord) -> None:
+        """A need kept in its own currency because no rate converts it at its date."""
+        need = money.format_amount(money.from_minor(project.need_minor, project.need_currency), project.need_currency)
+        on = project.need_date.isoformat() if project.need_date else "its date"
+        self.problems.append(
+            _problem(
+                "warning",
+                "unconverted_need",
+                f"The need of {need} of project {rec.reference!r} is kept in {project.need_currency} without a "
+                f"US dollar value (no exchange rate on {on}), and left out of the reports' needs and gaps "
+                "(their notes list it)",
+                rec.location,
+                str(rec.need_amount),
+                rec.columns.get("need_amount"),
+            )
+        )
+
     def error(self, code: str, message: str, location: Location | None, value: Any = None, column=None) -> None:
         self.problems.append(_problem("error", code, message, location, value, column))
 
@@ -1041,6 +1100,8 @@ class _Run:
                         rec.columns.get("sectors"),
                     )
                 )
+            if candidate is not None and candidate.need_minor is not None and candidate.need_usd_minor is None:
+                self._warn_unconverted_need(candidate, rec)
             iati = candidate.iati_identifier if candidate is not None else None
             current = existing.get(ref)
             if iati:
@@ -1070,6 +1131,8 @@ class _Run:
             for t in rec.transactions:
                 try:
                     rows.append(tx_row(t))
+                    if rows[-1][_USD_AT] is None:
+                        self._warn_unconverted(t, rows[-1], rec)
                 except RegistryError as exc:
                     bad = True
                     fields = exc.errors or {"amount": [exc.message]}

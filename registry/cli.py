@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from registry.errors import RegistryError
 from registry.extensions import db
 
 reference_cli = AppGroup("reference", help="Reference data (countries, regions, categories, areas).")
@@ -32,6 +35,48 @@ def reference_load() -> None:
         bucket = getattr(counts, kind)
         if bucket:
             click.echo(f"{kind.capitalize()}: " + ", ".join(f"{n} {t}" for t, n in sorted(bucket.items())))
+
+
+rates_cli = AppGroup("rates", help="Exchange rates: the ECB daily and IMF annual rate files.")
+reference_cli.add_command(rates_cli)
+
+
+@rates_cli.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and show what it would change; change nothing.")
+@click.option("--apply", "reconvert", is_flag=True, help="Also re-convert the stored flows it changes.")
+def rates_load(file: Path, dry_run: bool, reconvert: bool) -> None:
+    """Check FILE (ECB eurofxref-hist CSV or ZIP, or IMF annual CSV), show what it changes in the
+    stored flows, and put it in force (in RATES_DIR, overriding the shipped file), with an
+    audit entry. Stored flows keep their USD values unless --apply is given."""
+    from flask import current_app
+
+    from registry.services import rates
+    from registry.services.actor import SYSTEM
+
+    try:
+        load = rates.read_rates_file(file)
+    except RegistryError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{rates.KINDS[load.kind]}: {load.name}, {load.currencies} currencies, {load.span[0]} to {load.span[1]}")
+    rates.diff_stored_flows(load, current_app.config.get("RATE_MAX_AGE_DAYS", 7))
+    for line in rates.describe_changes(load):
+        click.echo(line)
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
+        return
+    try:
+        rates.apply_rates_load(SYSTEM, load, reconvert=reconvert)
+        target = rates.install_rates_file(load)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    click.echo(f"Rates in force from {target}.")
+    if load.updates and not reconvert:
+        click.echo("Stored flows keep their USD values; run again with --apply to re-convert them.")
+    elif load.updates:
+        click.echo(f"{load.changed_flows} stored flows re-converted.")
 
 
 @seed_cli.command("demo")

@@ -68,6 +68,9 @@ class ReportOut(Schema):
     confirmation = fields.Dict(
         metadata={"description": "confirmed (all|only), unconfirmed_flows, unconfirmed_included, unconfirmed_amounts"}
     )
+    conversion = fields.Dict(
+        metadata={"description": "amounts converted at IMF annual rates (and their share), and amounts not converted"}
+    )
 
 
 def _report(args: dict, default_measures) -> Report:

@@ -88,7 +88,12 @@ def _sums_select(points: Sequence[dt.date]):
 
     year = cast(extract("year", Transaction.value_date), Integer)
     period: ColumnElement = bucket_expression(Transaction.value_date, points) if points else cast(0, Integer)
-    sums = [func.sum(case((Transaction.type == kind, Transaction.usd_minor), else_=0)) for kind in FLOW_TYPES]
+    # A flow with no USD value (no rate converts it) adds nothing: coalesce, or a group of only
+    # such flows would sum to NULL (the conversion notes list them).
+    sums = [
+        func.coalesce(func.sum(case((Transaction.type == kind, Transaction.usd_minor), else_=0)), 0)
+        for kind in FLOW_TYPES
+    ]
     keys = (Transaction.project_id, year, period, *[getattr(Transaction, name) for name in ATTRIBUTES])
     # Constant-price flows (price_basis set) are a separate measure: never in these sums.
     stmt = select(*keys, *sums).where(Transaction.type.in_(FLOW_TYPES), Transaction.price_basis.is_(None))

@@ -31,7 +31,7 @@ from registry.extensions import db
 from registry.models import FundingSource, Organisation, Transaction
 from registry.models.types import ProjectStatus, SourceKind, label
 from registry.services.shares import UNALLOCATED_AREA, allocate
-from reports import queries
+from reports import conversion_notes, queries
 from reports.queries import TX_DIMENSIONS, TxFilter
 from reports.rounding import controlled_round
 
@@ -117,6 +117,7 @@ NEGATIVE_GAP = (
 )
 NO_CATEGORY = "Not in any category"
 NOT_RECORDED = "Not recorded"
+_UNSET = object()
 STALE_RATE_DAYS = 36_600  # fall back to the last earlier rate, however old (noted in the report)
 TOTAL_KEY = ("__total__",)  # the grand-total accumulator inside a project's share profile
 
@@ -210,8 +211,8 @@ def build_spec(
         errors["currency"] = [f"Unknown currency {cur!r} (expected an ISO 4217 code such as USD or EUR)"]
     elif not money.is_convertible(cur):
         errors["currency"] = [
-            f"No exchange rates are available for {cur}; choose USD, EUR, another ECB currency "
-            "or a currency fixed to the euro (XOF, XAF, ...)"
+            f"No exchange rates are available for {cur} (neither the ECB nor the IMF publishes it); "
+            "choose USD, EUR or another currency with ECB or IMF rates"
         ]
     years: dict[str, int | None] = {}
     for name, value in (("year_from", year_from), ("year_to", year_to)):
@@ -301,6 +302,8 @@ class Report:
     margins: dict[str, list[dict]] = field(default_factory=dict)
     # Which flows the figures include and how much unconfirmed money (see _unconfirmed).
     confirmation: dict = field(default_factory=dict)
+    # what was converted at annual rates and what could not be converted (conversion_notes)
+    conversion: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
         """The API shape: amounts as decimal strings."""
@@ -315,6 +318,7 @@ class Report:
             "generated_at": self.generated_at.isoformat(timespec="seconds"),
             "exchange_rates": self.rate_note,
             "confirmation": self.confirmation,
+            "conversion": self.conversion,
         }
         if self.margins:
             amounts = [m for m in self.spec.measures if m in (*AMOUNT_MEASURES, "coverage")]
@@ -436,6 +440,10 @@ class StageOne:
     need_applies: bool
     notes: list[str]
     rate_days: list[dt.date]
+    # (project, period) -> the 4 flow amounts converted at an IMF annual rate; and the
+    # (currency, day) groups no source converts (see reports/conversion_notes.py)
+    annual: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    unconverted: set[tuple[str, dt.date | str]] = field(default_factory=set)
 
 
 def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None) -> StageOne:
@@ -462,21 +470,32 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
     stale: set[tuple[str, dt.date]] = set()
     # (currency, day) -> (numerator, denominator): minor units of the flow's currency times
     # numerator / denominator are minor units of the report's currency, exactly.
-    conversions: dict[tuple[str, dt.date], tuple[int, int]] = {}
+    conversions: dict[tuple[str, dt.date], tuple[int, int] | None] = {}
+    annual_days: set[tuple[str, dt.date | str]] = set()  # converted at an IMF annual rate
+    annual: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    unconverted: set[tuple[str, dt.date | str]] = set()
 
-    def ratio_of(cur: str, day: dt.date | str) -> tuple[int, int]:
-        """The conversion of (currency, day), looked up once (the day may come as ISO text)."""
-        ratio = conversions.get((cur, day))
-        if ratio is None:
+    def ratio_of(cur: str, day: dt.date | str) -> tuple[int, int] | None:
+        """The conversion of (currency, day), looked up once (the day may come as ISO text);
+        None when no source converts it (the report's note lists those amounts)."""
+        ratio = conversions.get((cur, day), _UNSET)
+        if ratio is _UNSET:
             on = dt.date.fromisoformat(day) if isinstance(day, str) else day
             try:
-                rate, rate_day = money.exchange_rate(cur, spec.currency, on, _max_age())
+                found = money.quote(cur, spec.currency, on, _max_age())
             except ConversionError:
-                # Planned flows dated beyond the published rates: the last rate, said in the notes.
-                rate, rate_day = money.exchange_rate(cur, spec.currency, on, STALE_RATE_DAYS)
-                stale.add((cur, on))
-            ratio = conversions[(cur, day)] = money.minor_ratio(rate, cur, spec.currency)
-            rate_days.append(rate_day)
+                try:
+                    # Planned flows dated beyond the published rates: the last rate, said in the notes.
+                    found = money.quote(cur, spec.currency, on, STALE_RATE_DAYS)
+                    stale.add((cur, on))
+                except ConversionError:
+                    conversions[(cur, day)] = None
+                    unconverted.add((cur, day))
+                    return None
+            ratio = conversions[(cur, day)] = money.minor_ratio(found.rate, cur, spec.currency)
+            if found.source in money.ANNUAL_SOURCES:
+                annual_days.add((cur, day))
+            rate_days.append(found.rate_date)
         return ratio
 
     def converted(minor: int, cur: str, day: dt.date | str) -> int:
@@ -484,7 +503,8 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
             return minor
         # The same value as registry.money.convert (amount times rate, rounded half-even
         # once), in integers: a million groups cannot afford a Decimal context each.
-        return money.convert_minor(minor, ratio_of(cur, day))
+        ratio = ratio_of(cur, day)
+        return money.convert_minor(minor, ratio) if ratio is not None else 0
 
     convert_minor, same = money.convert_minor, spec.currency
 
@@ -502,7 +522,7 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
                 acc[i] += int(row[pos + i] or 0)
         else:
             cur, day = row[pos], row[pos + 1]
-            ratio = None
+            ratio = _UNSET
             for i in range(4):
                 minor = row[pos + 2 + i]
                 if not minor:  # most groups hold one flow: one type of four
@@ -510,9 +530,14 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
                 if cur == same:
                     acc[i] += int(minor)
                 else:
-                    if ratio is None:
+                    if ratio is _UNSET:
                         ratio = ratio_of(cur, day)
-                    acc[i] += convert_minor(int(minor), ratio)
+                    if ratio is None:
+                        continue  # not convertible: left out of the figures, listed in the notes
+                    value = convert_minor(int(minor), ratio)
+                    acc[i] += value
+                    if annual_days and (cur, day) in annual_days:
+                        annual[(pid, bucket)][i] += value
     # Need is a project attribute: no donor, funding source or finance type to attribute it to.
     need_applies = not (set(tx_dims) - {"year"}) and not spec.source_kinds and not spec.donors
     if need_applies:
@@ -541,7 +566,7 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
     if pegged and conversions:
         parities = ", ".join(f"{code} {pegs[code].per_euro} per EUR" for code in pegged)
         notes.append(f"Currencies fixed to the euro are converted through their legal parity ({parities}).")
-    return StageOne(tx_dims, with_buckets, partial, need_applies, notes, rate_days)
+    return StageOne(tx_dims, with_buckets, partial, need_applies, notes, rate_days, dict(annual), unconverted)
 
 
 def run_report(
@@ -615,7 +640,9 @@ def _compute(
     if in_database is None:
         in_database = spec.currency == "USD"
     if in_database:
-        return _run_in_database(spec, context[0] if context else queries.load_reference(), stage, totals)
+        ref = context[0] if context else queries.load_reference()
+        report = _run_in_database(spec, ref, stage, totals)
+        return conversion_notes.annotate(report, tx_filter(spec), lambda: _Keys(ref, spec))
     ref, recipients, areas = context or load_context()
     keys = _Keys(ref, spec)
     if first is None or (uses_category and not first.with_buckets):
@@ -675,7 +702,7 @@ def _compute(
                 if amounts[i]:
                     target[i] += amounts[i] * weight
 
-    return _finish(
+    report = _finish(
         spec,
         ref,
         cells,
@@ -686,6 +713,7 @@ def _compute(
         first.rate_days,
         first.need_applies,
     )
+    return conversion_notes.annotate(report, tx_filter(spec), lambda: keys, first)
 
 
 def tx_filter(spec: ReportSpec) -> TxFilter:

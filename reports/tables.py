@@ -6,6 +6,7 @@ import csv
 import io
 from decimal import Decimal
 
+from reports import conversion_notes
 from reports.flows import DIMENSIONS, MEASURES, Report
 
 # A cell starting with one of these is read as a formula by spreadsheet programs.
@@ -74,6 +75,8 @@ def to_csv(report: Report) -> str:
     for row in [*report.rows, report.total]:
         values = cells(report, row)
         writer.writerow([safe_text(v) if isinstance(v, str) else ("" if v is None else str(v)) for v in values])
+    for footer in conversion_notes.csv_footer(report):  # amounts not converted, or at annual rates
+        writer.writerow([safe_text(v) for v in footer])
     return buffer.getvalue()
 
 

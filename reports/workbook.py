@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import xlsxwriter
 
 from registry import money
-from reports import queries
+from reports import conversion_notes, queries
 from reports.flows import (
     DEFINITIONS,
     DIMENSIONS,
@@ -225,6 +225,7 @@ def _about_sheet(
         ("Currency", spec.currency),
         ("Exchange rates", reports[0].rate_note),
     ]
+    rows += conversion_notes.about_rows(reports)
     days = [r.rate_dates for r in reports if r.rate_dates]
     if days:
         rows.append(("Rate dates", f"{min(d[0] for d in days)} to {max(d[1] for d in days)}"))

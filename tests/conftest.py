@@ -66,6 +66,8 @@ def _app(database_url, tmp_path_factory):
             "WTF_CSRF_ENABLED": False,
             "SECRET_KEY": "test",
             "SESSION_COOKIE_SECURE": False,
+            # the shipped rate files, never one a developer loaded into the instance folder
+            "RATES_DIR": str(tmp_path_factory.mktemp("rates")),
         }
     )
     with app.app_context():

@@ -8,7 +8,7 @@
   at the rate of its date (``usd_minor`` is NULL), so no current-price total can count it.
 
 Revision ID: 0016_reference_kosovo_prices
-Revises: 0011_real_data
+Revises: 0012_rate_sources
 Create Date: 2026-12-07 01:20:00
 """
 from alembic import op
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0016_reference_kosovo_prices'
-down_revision = '0011_real_data'
+down_revision = '0012_rate_sources'
 branch_labels = None
 depends_on = None
 

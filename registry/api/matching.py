@@ -358,7 +358,7 @@ class Commitments(MethodView):
             "amount": str(tx.amount),
             "currency": tx.currency,
             "value_date": tx.value_date,
-            "usd": str(tx.usd_amount),
+            "usd": str(tx.usd_amount) if tx.usd_minor is not None else None,
         }
 
 

@@ -14,6 +14,8 @@ from registry.models.organisation import Organisation, enum_column
 from registry.models.types import TransactionType, UTCDateTime, utcnow
 from registry.money import from_minor
 
+NOT_DAILY = "usd_minor IS NULL OR usd_rate_source = 'imf_annual'"
+
 
 class Transaction(db.Model):
     """An amount in its original currency and value date, with its USD value and the rate used."""
@@ -29,6 +31,13 @@ class Transaction(db.Model):
             "funding_source_id",
             sqlite_where=text("funding_source_id IS NOT NULL"),
             postgresql_where=text("funding_source_id IS NOT NULL"),
+        ),
+        # The flows a report's conversion note lists (annual rates, not converted): few or none.
+        Index(
+            "ix_transactions_not_daily",
+            "project_id",
+            sqlite_where=text(NOT_DAILY),
+            postgresql_where=text(NOT_DAILY),
         ),
     )
 

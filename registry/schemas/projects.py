@@ -271,9 +271,13 @@ class TransactionOut(Schema):
     amount = fields.Function(lambda t: str(t.amount))
     currency = fields.String()
     value_date = fields.Date()
-    usd = fields.Function(lambda t: str(t.usd_amount))
-    usd_rate = fields.String()
-    usd_rate_date = fields.Date()
+    # All null for a flow no rate source converts (kept in its own currency).
+    usd = fields.Function(lambda t: str(t.usd_amount) if t.usd_minor is not None else None)
+    usd_rate = fields.String(allow_none=True)
+    usd_rate_date = fields.Date(allow_none=True)
+    usd_rate_source = fields.String(
+        allow_none=True, metadata={"description": "ecb, ecb+parity, imf_annual (rate date: 31 December) or identity"}
+    )
     # null: current prices; "constant": constant-price amount (CRS deflated), no USD at its date
     price_basis = fields.String(allow_none=True)
     funding_source_id = fields.Integer(allow_none=True)

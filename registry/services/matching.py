@@ -735,7 +735,7 @@ def funding_gaps(projects: list[Project]) -> dict[int, Gap]:
     out = {}
     for project in projects:
         commits = by_project.get(project.id, [])
-        committed_usd = money.from_minor(sum(r[4] for r in commits), "USD")
+        committed_usd = money.from_minor(sum(r[4] or 0 for r in commits), "USD")  # unconverted flows: none
         need_usd = money.from_minor(project.need_usd_minor, "USD") if project.need_usd_minor is not None else None
         need = cur = committed = gap = None
         if project.need_minor is not None and project.need_currency:

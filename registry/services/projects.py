@@ -10,7 +10,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from registry import money
-from registry.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
+from registry.errors import ConflictError, ConversionError, NotFoundError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import (
     FundingSource,
@@ -49,7 +49,7 @@ def _max_rate_age() -> int:
 
 
 def to_usd(amount: Decimal, currency: str, on: dt.date) -> money.Conversion:
-    """Convert an amount to USD at the ECB rate of ``on`` (see registry.money)."""
+    """Convert an amount to USD at the rate of ``on`` (ECB daily, else IMF annual: see registry.money)."""
     return money.convert(amount, currency, "USD", on, _max_rate_age())
 
 
@@ -91,7 +91,7 @@ def transaction_snapshot(tx: Transaction) -> dict[str, Any]:
             "finance_type": tx.finance_type,
             "aid_type": tx.aid_type,
             "description": tx.description,
-            "usd": str(tx.usd_amount),
+            "usd": str(tx.usd_amount) if tx.usd_minor is not None else None,
             "confirmed": tx.confirmed,
         }
     )
@@ -141,17 +141,23 @@ def _action_lines(items: list[str]) -> str:
     return rules.action_lines(items)
 
 
-def _set_need(project: Any, need: dict | None) -> None:
-    """The project's need, its USD value at its date (the given one, else the planned start, else today)."""
+def _set_need(project: Any, need: dict | None, keep_unconverted: bool = False) -> None:
+    """Set the project's need and its USD value at the need date. A need no rate converts is
+    refused, or with ``keep_unconverted`` (imports) kept in its currency without a USD value."""
     if not need or need.get("amount") in (None, ""):
         project.need_minor = project.need_currency = project.need_usd_minor = project.need_date = None
         return
     amount, currency = rules.need(need["amount"], need.get("currency"))
     on = need.get("date") or project.planned_start or dt.date.today()
-    conversion = to_usd(amount, currency, on)
+    try:
+        usd_minor: int | None = money.to_minor(to_usd(amount, currency, on).amount, "USD")
+    except ConversionError:
+        if not keep_unconverted:
+            raise
+        usd_minor = None
     project.need_minor = money.to_minor(amount, currency)
     project.need_currency = currency
-    project.need_usd_minor = money.to_minor(conversion.amount, "USD")
+    project.need_usd_minor = usd_minor
     project.need_date = on
 
 
@@ -371,7 +377,9 @@ def _source_manager(source_id: int | None) -> int | None:
     return source.managing_org_id if source is not None else None
 
 
-def _apply_transaction(tx: Transaction, data: dict[str, Any], project_org_id: int, actor: Actor) -> None:
+def _apply_transaction(
+    tx: Transaction, data: dict[str, Any], project_org_id: int, actor: Actor, keep_unconverted: bool = False
+) -> None:
     unknown = set(data) - set(TX_FIELDS)
     if unknown:
         raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
@@ -400,14 +408,26 @@ def _apply_transaction(tx: Transaction, data: dict[str, Any], project_org_id: in
     if "provider_org_id" in data and data["provider_org_id"] is not None:
         if db.session.get(Organisation, data["provider_org_id"]) is None:
             raise ValidationError("Unknown organisation", {"provider_org_id": ["No such organisation"]})
-    conversion = to_usd(amount, currency, merged["value_date"])
+    try:
+        conversion: money.Conversion | None = to_usd(amount, currency, merged["value_date"])
+    except ConversionError as exc:
+        # A person typing the flow can fix the date or currency: refused. A file's flow is kept
+        # in its own currency, without a USD value, and reported (see docs/import.md).
+        if not keep_unconverted:
+            raise ConversionError(
+                f"{exc.message}. Give the amount in a currency and on a date that can be converted (or in US dollars).",
+                currency=exc.currency,
+                date=exc.date,
+            ) from None
+        conversion = None
     source_before = tx.funding_source_id
     tx.currency = currency
     tx.value_date = merged["value_date"]
     tx.amount_minor = money.to_minor(amount, currency)
-    tx.usd_minor = money.to_minor(conversion.amount, "USD")
-    tx.usd_rate = str(conversion.rate)
-    tx.usd_rate_date = conversion.rate_date
+    tx.usd_minor = money.to_minor(conversion.amount, "USD") if conversion else None
+    tx.usd_rate = str(conversion.rate) if conversion else None
+    tx.usd_rate_date = conversion.rate_date if conversion else None
+    tx.usd_rate_source = conversion.source if conversion else None
     # A provider that was only implied follows the flow's new source, type or confirmation.
     implied_before = tx.type is not None and tx.provider_org_id == _implied(tx, project_org_id)
     tx.type = merged["type"]
@@ -439,7 +459,7 @@ def add_transaction(actor: Actor, project: Project, data: dict[str, Any]) -> Tra
 
     A flow against another organisation's funding source is unconfirmed (see flow_confirmed)."""
     tx = Transaction(project_id=project.id, import_batch_id=actor.import_batch_id, description="", confirmed=None)
-    _apply_transaction(tx, dict(data), project.org_id, actor)
+    _apply_transaction(tx, dict(data), project.org_id, actor, keep_unconverted=actor.channel == "import")
     project.transactions.append(tx)
     db.session.flush()
     audit.record(
@@ -457,7 +477,7 @@ def add_transaction(actor: Actor, project: Project, data: dict[str, Any]) -> Tra
 
 def update_transaction(actor: Actor, tx: Transaction, data: dict[str, Any]) -> Transaction:
     before = transaction_snapshot(tx)
-    _apply_transaction(tx, dict(data), tx.project.org_id, actor)
+    _apply_transaction(tx, dict(data), tx.project.org_id, actor, keep_unconverted=actor.channel == "import")
     after = transaction_snapshot(tx)
     if before != after:
         db.session.flush()

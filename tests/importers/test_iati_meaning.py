@@ -374,11 +374,6 @@ def test_an_unreadable_date_falls_back_to_the_activity_then_errs_on_that_flow_on
     assert error.code == "no_date" and error.location.column.startswith("transaction[2]")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the pipeline keeps a flow no rate can convert (unconverted, with a warning) once the "
-    "rates work is merged; until then conversion rejects it. Remove this mark then.",
-)
 def test_a_typo_date_never_sinks_the_activity_on_import(app, tmp_path):
     data = document(activity(transactions=tx("2", "10") + _dated("1010-12-09", "1010-12-09")))
     result, problems = imported(tmp_path, data)

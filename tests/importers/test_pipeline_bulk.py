@@ -212,9 +212,10 @@ def test_fast_transaction_path_equals_the_full_validation(app, make_source, make
     # once confirmed (an administrator's import is; a donor's on another's source is not)
     assert fast.tx_row(records[0])[:2] == (None, owner.id)
     assert fast.tx_row(records[-2])[:2] == (source.id, source.managing_org_id) != (source.id, owner.id)
-    assert fast.tx_row(records[-2])[-1] is True
+    confirmed_at = pipeline.TX_FIELDS.index("confirmed")
+    assert fast.tx_row(records[-2])[confirmed_at] is True
     assert fast_donor.tx_row(records[-2])[:2] == (source.id, owner.id)
-    assert fast_donor.tx_row(records[-2])[-1] is False
+    assert fast_donor.tx_row(records[-2])[confirmed_at] is False
     assert fast.tx_row(records[-1])[:2] == (None, None)  # incoming funds: provider unknown
 
 

@@ -78,13 +78,15 @@ def test_government_defaults_to_its_country(client, people):
 
 
 def test_forms_offer_only_currencies_the_registry_can_convert(client, people):
-    """Nepal's rupee has no ECB rate: a need in NPR could never be compared or reported."""
+    """Nepal's rupee converts at IMF annual rates; North Korea's won has no rate in any source:
+    a need in KPW could never be compared or reported."""
     login(client, people["npl"])
     for url in ("/find-funding", "/pipeline/new"):
         html = client.get(url).get_data(as_text=True)
         offered = set(re.findall(r'<option value="([A-Z]{3})"[^>]*>[A-Z]{3}</option>', html))
         assert {"USD", "EUR", "GBP", "JPY"} <= offered, url
-        assert "NPR" not in offered and "KES" not in offered, url
+        assert "NPR" in offered and "KES" in offered, url
+        assert "KPW" not in offered and "VES" not in offered, url
 
 
 def test_government_posts_edits_and_withdraws_through_forms(client, people):

@@ -111,8 +111,8 @@ def test_too_many_decimals_in_a_transaction_is_a_field_error(make_project, make_
 
 def test_an_unconvertible_transaction_is_refused_with_currency_and_date(make_project, make_transaction):
     with pytest.raises(ValidationError) as info:
-        make_transaction(make_project(), amount="10", currency="KES", value_date=dt.date(2020, 1, 2))
-    assert "KES" in info.value.message
+        make_transaction(make_project(), amount="10", currency="KPW", value_date=dt.date(2020, 1, 2))
+    assert "KPW" in info.value.message
 
 
 def test_every_change_writes_an_audit_event(make_project, make_transaction):

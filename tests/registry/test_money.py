@@ -94,15 +94,16 @@ def test_a_date_before_the_rates_is_an_error_naming_currency_and_date():
     assert info.value.date == dt.date(1990, 5, 1)
 
 
-def test_a_currency_without_ecb_rates_is_an_error_not_one_to_one():
-    with pytest.raises(ConversionError, match="KES"):
-        money.convert(Decimal("100"), "KES", "USD", dt.date(2020, 1, 2))
+def test_a_currency_no_source_has_is_an_error_not_one_to_one():
+    # North Korea's won: neither the ECB nor the IMF publishes it.
+    with pytest.raises(ConversionError, match="ECB does not publish KPW, and the IMF publishes no annual average"):
+        money.convert(Decimal("100"), "KPW", "USD", dt.date(2020, 1, 2))
 
 
-def test_a_gap_longer_than_the_allowed_age_is_an_error():
-    # The ECB stopped publishing the rouble on 2022-03-01.
-    with pytest.raises(ConversionError, match="RUB"):
-        money.convert(Decimal("1"), "RUB", "USD", dt.date(2022, 6, 1))
+def test_a_gap_longer_than_the_allowed_age_falls_back_to_the_imf_annual_average():
+    # The ECB stopped publishing the rouble on 2022-03-01; the IMF's 2022 average (68.48... RUB per USD).
+    result = money.convert(Decimal("1000"), "RUB", "USD", dt.date(2022, 6, 1))
+    assert result.source == "imf_annual" and result.rate_date == dt.date(2022, 12, 31)
 
 
 def test_recent_dates_after_the_last_publication_use_the_last_rate():
@@ -234,13 +235,16 @@ def test_the_two_cfa_francs_are_at_par():
 
 
 def test_a_parity_does_not_reach_back_before_1999():
-    with pytest.raises(ConversionError, match="XOF is fixed to the euro .* only from 1999-01-01") as info:
+    # Before the euro, XOF converts at the IMF's annual average, and the euro had none.
+    with pytest.raises(ConversionError, match="EUR on 1998-12-31") as info:
         money.convert(Decimal("1000"), "XOF", "EUR", dt.date(1998, 12, 31))
-    assert "1998-12-31" in info.value.message
+    assert "the IMF annual averages of EUR start in 1999" in info.value.message
     assert money.convert(Decimal("1000"), "XOF", "EUR", dt.date(1999, 1, 1)).amount == Decimal("1.52")
+    assert money.convert(Decimal("1000"), "XOF", "USD", dt.date(1998, 12, 31)).source == "imf_annual"
 
 
 def test_forms_offer_the_currencies_fixed_to_the_euro():
     assert {"XOF", "XAF", "KMF", "CVE", "BAM"} <= set(money.convertible_currencies())
     assert money.is_convertible("XOF")
-    assert not money.is_convertible("KES")
+    assert money.is_convertible("KES")  # IMF annual averages
+    assert not money.is_convertible("KPW")

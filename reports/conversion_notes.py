@@ -1,0 +1,361 @@
+"""What a report converted at annual rates, and what it could not convert at all.
+
+A report sums converted amounts only. A flow that no rate source converts (a currency no
+source has, an impossible date) stays in its own currency: the report never leaves it out
+silently, but lists it in a note with its totals by currency and its number of flows. And
+as the IMF's annual averages are coarser than the ECB's daily rates, the report says how
+much of each figure was converted at an annual rate. Both go to ``Report.conversion`` (the
+JSON's ``conversion``), to the notes (the page, the text table, the workbook), to the CSV's
+footer and to the workbook's About sheet.
+
+Amounts are weighted like the report's own figures: by the share of each project that the
+report's country, region, category and priority-area filters keep (all of it without such
+filters).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, or_, select, text
+
+from registry import money
+from registry.extensions import db
+from registry.models import Project, ProjectArea, ProjectRecipient, Transaction
+from registry.models.transaction import NOT_DAILY
+from reports import queries
+from reports.queries import FLOW_TYPES, TxFilter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reports.flows import Report, StageOne
+
+MEASURE_OF = {t: t.value for t in FLOW_TYPES}  # pledge, commitment, disbursement, expenditure
+ORDER = [*MEASURE_OF.values(), "need"]
+PLURAL = {
+    "need": "needs",
+    "pledge": "pledges",
+    "commitment": "commitments",
+    "disbursement": "disbursements",
+    "expenditure": "expenditure",
+}
+# The partial index's own predicate, as literal SQL (SQLite uses the index only for it).
+NOT_DAILY_FLOWS = text(f"({NOT_DAILY})")
+
+
+def annotate(report: Report, filters: TxFilter, make_keys: Callable[[], Any], first: StageOne | None = None) -> Report:
+    """Add the conversion meta and notes to a computed report (see the module docstring).
+
+    ``make_keys`` gives the report's flows._Keys (membership periods, geographic filters),
+    built only when a flow to list or weigh needs it."""
+    spec = report.spec
+    keys = _Lazy(make_keys)
+    if spec.currency == "USD":
+        annual, unconverted = _stored(filters, keys, bool(spec.categories))
+    else:
+        annual = dict(first.annual) if first is not None else {}
+        unconverted = (
+            _flows_of(filters, keys, bool(spec.categories), first.unconverted)
+            if first is not None and first.unconverted
+            else []
+        )
+    needs = _unconverted_needs(spec, keys) if _shows_need(report) else []
+    weigh = _weigher(spec, keys, {pid for pid, _b in annual} | {row[0] for row in [*unconverted, *needs]})
+    report.conversion = {
+        "annual_rates": _annual_meta(report, annual, weigh),
+        "unconverted": _unconverted_meta(unconverted, weigh),
+    }
+    if needs:
+        report.conversion["unconverted_needs"] = _unconverted_meta(needs, weigh)
+    for note in (annual_note(report), unconverted_note(report), unconverted_needs_note(report)):
+        if note:
+            report.notes.append(note)
+    return report
+
+
+class _Lazy:
+    """The report's keys, built on first use (most reports have no flow to list)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make, self._found = make, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._found is None:
+            self._found = self._make()
+        return getattr(self._found, name)
+
+
+# -- reading the flows -------------------------------------------------------------
+
+
+def _stored(filters: TxFilter, keys: Any, categories: bool) -> tuple[dict, list]:
+    """USD reports: the stored flows converted at annual rates, summed by (project, period), and
+    the stored flows with no USD value, as (project, period, type, currency, amount, flows)."""
+    # The ids first, by the partial index alone: with the report's other conditions beside it,
+    # a planner may prefer an index over all the flows (SQLite did, reading 200,000 of them).
+    ids = db.session.scalars(select(Transaction.id).where(NOT_DAILY_FLOWS)).all()
+    annual: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    unconverted: list[tuple] = []
+    rows: list[tuple] = []
+    for start in range(0, len(ids), 1000):
+        stmt = select(
+            Transaction.project_id,
+            Transaction.type,
+            Transaction.currency,
+            Transaction.value_date,
+            Transaction.usd_minor.is_(None),
+            func.sum(Transaction.amount_minor),
+            func.sum(Transaction.usd_minor),
+            func.count(),
+        ).where(Transaction.id.in_(ids[start : start + 1000]))
+        stmt = queries._filtered_flows(stmt, [], filters).group_by(
+            Transaction.project_id,
+            Transaction.type,
+            Transaction.currency,
+            Transaction.value_date,
+            Transaction.usd_minor.is_(None),
+        )
+        rows += db.session.execute(stmt).all()
+    for pid, tx_type, currency, day, missing, amount, usd, count in rows:
+        bucket = keys.bucket_of(day) if categories else 0
+        if missing:
+            unconverted.append((pid, bucket, tx_type.value, currency, int(amount), int(count)))
+        else:
+            annual[(pid, bucket)][FLOW_TYPES.index(tx_type)] += int(usd)
+    return dict(annual), unconverted
+
+
+def _flows_of(filters: TxFilter, keys: Any, categories: bool, groups: set[tuple[str, Any]]) -> list[tuple]:
+    """Reports in another currency: the flows of the (currency, day) groups no rate converts."""
+    days = sorted({(cur, day if isinstance(day, dt.date) else dt.date.fromisoformat(day)) for cur, day in groups})
+    out: list[tuple] = []
+    for start in range(0, len(days), 200):
+        chunk = days[start : start + 200]
+        stmt = select(
+            Transaction.project_id,
+            Transaction.type,
+            Transaction.currency,
+            Transaction.value_date,
+            func.sum(Transaction.amount_minor),
+            func.count(),
+        ).where(or_(*(and_(Transaction.currency == c, Transaction.value_date == d) for c, d in chunk)))
+        stmt = queries._filtered_flows(stmt, [], filters).group_by(
+            Transaction.project_id, Transaction.type, Transaction.currency, Transaction.value_date
+        )
+        for pid, tx_type, currency, day, amount, count in db.session.execute(stmt):
+            bucket = keys.bucket_of(day) if categories else 0
+            out.append((pid, bucket, tx_type.value, currency, int(amount), int(count)))
+    return out
+
+
+def _shows_need(report: Report) -> bool:
+    """Whether the report shows need (or gap, coverage) figures."""
+    return any(report.total.get(m) is not None for m in ("need", "gap", "coverage") if m in report.spec.measures)
+
+
+def _unconverted_needs(spec: Any, keys: Any) -> list[tuple]:
+    """Projects whose need no rate converts (kept by an import), as the rows of unconverted flows."""
+    stmt = select(Project.id, Project.need_minor, Project.need_currency, Project.need_date).where(
+        Project.need_minor.is_not(None), Project.need_usd_minor.is_(None)
+    )
+    if spec.statuses:
+        stmt = stmt.where(Project.status.in_(spec.statuses))
+    out = []
+    for pid, minor, currency, day in db.session.execute(stmt):
+        year = day.year if day else None
+        if (spec.year_from or spec.year_to) and (
+            year is None or (spec.year_from and year < spec.year_from) or (spec.year_to and year > spec.year_to)
+        ):
+            continue
+        bucket = keys.bucket_of(day) if spec.categories and day else 0
+        out.append((pid, bucket, "need", currency, int(minor), 1))
+    return out
+
+
+def _weigher(spec: Any, keys: Any, projects: set[int]) -> Callable[[int, int], Fraction]:
+    """(project, period) -> the share of the project the report's filters keep (1 without them)."""
+    if not (spec.countries or spec.regions or spec.categories or spec.areas) or not projects:
+        return lambda pid, bucket: Fraction(1)
+    ids = sorted(projects)
+    recipients: dict[int, list] = defaultdict(list)
+    areas: dict[int, list] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for pid, iso3, region, share in db.session.execute(
+            select(
+                ProjectRecipient.project_id,
+                ProjectRecipient.country_iso3,
+                ProjectRecipient.region_code,
+                ProjectRecipient.share_ppm,
+            ).where(ProjectRecipient.project_id.in_(chunk))
+        ):
+            recipients[pid].append((iso3, region, share))
+        for pid, code, share in db.session.execute(
+            select(ProjectArea.project_id, ProjectArea.area_code, ProjectArea.share_ppm).where(
+                ProjectArea.project_id.in_(chunk)
+            )
+        ):
+            areas[pid].append((code, share))
+    memo: dict[tuple[int, int], Fraction] = {}
+
+    def weight(pid: int, bucket: int) -> Fraction:
+        found = memo.get((pid, bucket))
+        if found is None:
+            recs = recipients.get(pid) or [(None, None, 1)]
+            ars = areas.get(pid) or [(None, 1)]
+            kept_r = sum(
+                share
+                for iso3, region, share in recs
+                if keys.geo_allowed(iso3, region)
+                and (not spec.categories or set(keys.categories(iso3, bucket)) & set(spec.categories))
+            )
+            kept_a = sum(share for code, share in ars if not spec.areas or code in spec.areas)
+            found = memo[(pid, bucket)] = Fraction(kept_r * kept_a, sum(r[2] for r in recs) * sum(a[1] for a in ars))
+        return found
+
+    return weight
+
+
+# -- the meta ------------------------------------------------------------------------
+
+
+def _round(value: Fraction) -> int:
+    return round(value)  # Fraction rounds half to even
+
+
+def _annual_meta(report: Report, annual: dict, weigh: Callable[[int, int], Fraction]) -> dict:
+    """Per flow measure: the amount converted at annual rates and its share of the figure."""
+    currency = report.spec.currency
+    exact = [Fraction(0)] * 4
+    for (pid, bucket), amounts in annual.items():
+        w = weigh(pid, bucket)
+        for i in range(4):
+            if amounts[i]:
+                exact[i] += amounts[i] * w
+    out: dict[str, dict] = {}
+    for i, tx_type in enumerate(FLOW_TYPES):
+        measure = MEASURE_OF[tx_type]
+        minor = _round(exact[i])
+        total = report.total.get("_exact", {}).get(measure)
+        entry: dict[str, Any] = {"amount": str(money.from_minor(minor, currency))}
+        if total is not None and total != 0:
+            entry["share"] = str(
+                (Decimal(minor) / Decimal(_round(Fraction(total)) or 1)).quantize(
+                    Decimal("0.0001"), rounding=ROUND_HALF_EVEN
+                )
+            )
+        if minor or measure in report.spec.measures:
+            out[measure] = entry
+    return out
+
+
+def _unconverted_meta(rows: list[tuple], weigh: Callable[[int, int], Fraction]) -> list[dict]:
+    """Per currency: the amount and number of flows left out, and the amount by measure."""
+    by_currency: dict[str, dict[str, Any]] = {}
+    for pid, bucket, measure, currency, amount, count in rows:
+        w = weigh(pid, bucket)
+        if not w:
+            continue
+        entry = by_currency.setdefault(currency, {"exact": Fraction(0), "flows": 0, "by": defaultdict(Fraction)})
+        entry["exact"] += amount * w
+        entry["flows"] += count
+        entry["by"][measure] += amount * w
+    out = []
+    for currency in sorted(by_currency):
+        entry = by_currency[currency]
+        out.append(
+            {
+                "currency": currency,
+                "amount": str(money.from_minor(_round(entry["exact"]), currency)),
+                "flows": entry["flows"],
+                "by_measure": {
+                    m: str(money.from_minor(_round(v), currency))
+                    for m, v in sorted(entry["by"].items(), key=lambda kv: ORDER.index(kv[0]))
+                },
+            }
+        )
+    return out
+
+
+# -- the words -----------------------------------------------------------------------
+
+
+def unconverted_note(report: Report) -> str | None:
+    """The note listing the amounts left out for want of a rate, by currency (None when none)."""
+    entries = report.conversion.get("unconverted") or []
+    if not entries:
+        return None
+    flows = sum(e["flows"] for e in entries)
+    parts = []
+    for e in entries:
+        by = ", ".join(
+            f"{PLURAL[m]} {money.format_amount(Decimal(v), e['currency'])}" for m, v in e["by_measure"].items()
+        )
+        parts.append(
+            f"{money.format_amount(Decimal(e['amount']), e['currency'])} ({e['flows']} "
+            f"flow{'s' if e['flows'] != 1 else ''}: {by})"
+        )
+    return (
+        f"Not converted, so not in the figures: {flows} flow{'s' if flows != 1 else ''} kept in "
+        f"{'its' if flows == 1 else 'their'} own currency because no exchange rate covers "
+        f"{'its' if flows == 1 else 'their'} currency and date: " + "; ".join(parts) + "."
+    )
+
+
+def unconverted_needs_note(report: Report) -> str | None:
+    """The note listing the needs left out of need, gap and coverage for want of a rate."""
+    entries = report.conversion.get("unconverted_needs") or []
+    if not entries:
+        return None
+    count = sum(e["flows"] for e in entries)
+    parts = [f"{money.format_amount(Decimal(e['amount']), e['currency'])} ({e['flows']})" for e in entries]
+    return (
+        f"Needs not converted, so not in the need, gap and coverage figures: {count} "
+        f"project{'s' if count != 1 else ''} whose need no exchange rate covers on its date: " + "; ".join(parts) + "."
+    )
+
+
+def annual_note(report: Report) -> str | None:
+    """The note saying how much of each figure was converted at IMF annual average rates."""
+    annual = report.conversion.get("annual_rates") or {}
+    currency = report.spec.currency
+    parts = []
+    for measure, entry in annual.items():
+        amount = Decimal(entry["amount"])
+        if not amount:
+            continue
+        share = f" ({Decimal(entry['share']) * 100:.1f} % of the figure)" if "share" in entry else ""
+        parts.append(f"{PLURAL[measure]} {money.format_amount(amount, currency)}{share}")
+    if not parts:
+        return None
+    return (
+        "Converted at IMF annual average rates (a currency the ECB does not publish, or a date before "
+        "its daily rates): " + "; ".join(parts) + ". Every other amount at ECB daily rates or legal euro parities."
+    )
+
+
+def csv_footer(report: Report) -> list[list[str]]:
+    """Rows that end a report's CSV: a blank row, then one ``Note`` row per conversion note."""
+    notes = [n for n in (annual_note(report), unconverted_note(report), unconverted_needs_note(report)) if n]
+    return [[], *(["Note", n] for n in notes)] if notes else []
+
+
+def about_rows(reports: list[Report]) -> list[tuple[str, str]]:
+    """Rows of the workbook's About sheet: the annual-rate part and the unconverted amounts."""
+    rows: list[tuple[str, str]] = []
+    for title, make in (
+        ("Annual rates", annual_note),
+        ("Not converted", unconverted_note),
+        ("Needs not converted", unconverted_needs_note),
+    ):
+        seen: list[str] = []
+        for report in reports:
+            note = make(report)
+            if note and note not in seen:
+                seen.append(note)
+        rows += [(title, note) for note in seen]
+    return rows
