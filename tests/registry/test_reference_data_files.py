@@ -290,6 +290,7 @@ def m49():
     return {r["ISO-alpha3 Code"]: r for r in rows if r["ISO-alpha3 Code"]}
 
 
+@pytest.mark.fixtures
 def test_m49_region_codes(m49, countries, regions):
     assert set(m49) <= set(countries)
     assert set(countries) - set(m49) == NOT_IN_M49
@@ -316,12 +317,14 @@ def test_m49_region_codes(m49, countries, regions):
         ("LLDC", "Land Locked Developing Countries (LLDC)"),
     ],
 )
+@pytest.mark.fixtures
 def test_m49_ldc_lldc_flags(m49, memberships, category, column):
     flagged = {iso3 for iso3, f in m49.items() if f[column].strip()}
     ours = current_members(memberships, category)
     assert sorted(ours - flagged) == [] and sorted(flagged - ours) == []
 
 
+@pytest.mark.fixtures
 def test_m49_sids_flags(m49, memberships):
     column = "Small Island Developing States (SIDS)"
     flagged = {iso3 for iso3, f in m49.items() if f[column].strip()}
