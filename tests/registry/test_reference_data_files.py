@@ -35,6 +35,7 @@ OUR_FILES = {
     "category_memberships.csv": ["iso3", "category", "valid_from", "valid_to", "source"],
     "priority_areas.csv": ["code", "short_name", "description", "main_list"],
     "euro_pegs.csv": ["code", "per_euro", "valid_from", "source"],
+    "income_groups.csv": ["code", "name"],
 }
 CATEGORIES = {"LDC", "LLDC", "SIDS", "HIPC", "EIT", "FCS", "OCC"}
 INCOME_GROUPS = {"LDC", "OLIC", "LMIC", "UMIC"}
@@ -183,6 +184,12 @@ def test_dac_columns(countries):
         else:
             assert r["income_group"] == "", iso3
     assert countries["HTI"]["income_group"] == "LDC"
+
+
+def test_every_income_group_has_its_dac_label(countries):
+    labels = {r["code"]: r["name"] for r in read_rows("income_groups.csv")}
+    assert set(labels) == INCOME_GROUPS
+    assert labels["OLIC"] == "Other low income" and labels["LDC"] == "Least developed countries"
     assert countries["PRK"]["income_group"] == "OLIC"
     assert countries["BTN"]["income_group"] == "LMIC"  # graduated from LDC in December 2023
     assert countries["FRA"]["dac_recipient"] == "0"
