@@ -158,3 +158,36 @@ def test_the_reader_finds_imports_inside_functions_and_importorskip(tmp_path):
     assert imported_names(module) == {"os", "lxml", "flask", "xlwt"}
     assert requirement_name("psycopg[binary]>=3.1") == "psycopg"
     assert requirement_name("Flask_SQLAlchemy >= 3.1") == "flask-sqlalchemy"
+
+
+def locked(name: str) -> tuple[dict[str, str], set[str]]:
+    """The pins of a lock file, and the packages it pins because pyproject.toml asks for them."""
+    pins: dict[str, str] = {}
+    direct: set[str] = set()
+    current = None
+    for line in (REPO / "requirements" / name).read_text(encoding="utf-8").splitlines():
+        pin = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", line)
+        if pin:
+            current = normalise(pin.group(1))
+            pins[current] = pin.group(2)
+        elif current and "(pyproject.toml)" in line:
+            direct.add(current)
+    return pins, direct
+
+
+@pytest.mark.parametrize(
+    "lock,groups",
+    [("runtime.txt", ["runtime"]), ("test.txt", ["runtime", "test"]), ("dev.txt", ["runtime", "test", "dev"])],
+)
+def test_the_lock_files_were_made_from_the_declared_dependencies(deps, lock, groups):
+    """A dependency added to or removed from pyproject.toml without `make lock` fails here."""
+    _, direct = locked(lock)
+    assert direct == set().union(*(deps[g] for g in groups)), "run `make lock` and commit requirements/"
+
+
+def test_the_lock_files_agree_on_every_version():
+    runtime, _ = locked("runtime.txt")
+    test, _ = locked("test.txt")
+    dev, _ = locked("dev.txt")
+    assert {name: test[name] for name in runtime} == runtime
+    assert {name: dev[name] for name in test} == test
