@@ -6,21 +6,42 @@ FLASK := $(PY) -m flask --app wsgi
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run test setup db install install-test browser lint bench clean
+.PHONY: run test setup db install install-test install-dev lock browser lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+# Every machine installs the same versions: the lock files in requirements/ (pip-tools'
+# pip-compile, `make lock`), then the project itself without resolving anything again.
+LOCK := requirements
+
+$(VENV)/.installed: pyproject.toml $(LOCK)/runtime.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -r $(LOCK)/runtime.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed $(LOCK)/test.txt
+	$(PY) -m pip install --quiet -r $(LOCK)/test.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-test $(LOCK)/dev.txt
+	$(PY) -m pip install --quiet -r $(LOCK)/dev.txt
 	touch $@
 
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+install-dev: $(VENV)/.installed-dev
+
+## lock: resolve pyproject.toml's dependencies again, at the newest versions it allows, into
+## requirements/runtime.txt, test.txt (runtime + test) and dev.txt (+ dev); commit the result
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND="make lock" $(PY) -m piptools compile --quiet --upgrade --strip-extras \
+	--no-emit-index-url --no-emit-find-links --no-emit-trusted-host
+lock: install-dev
+	$(PIP_COMPILE) -o $(LOCK)/runtime.txt pyproject.toml
+	$(PIP_COMPILE) --extra test -c $(LOCK)/runtime.txt -o $(LOCK)/test.txt pyproject.toml
+	$(PIP_COMPILE) --extra test --extra dev -c $(LOCK)/test.txt -o $(LOCK)/dev.txt pyproject.toml
 
 ## db: create or upgrade the database, load reference and demo data (idempotent)
 db: install
@@ -52,12 +73,14 @@ browser:
 test: install-test browser
 	$(PY) -m pytest -q
 
-lint: install-test
+lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+## bench: both benchmarks at a small size (BENCH_ARGS=--full for the sizes bench/RESULTS.md reports)
+BENCH_ARGS ?=
 bench: install-test
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance/*.sqlite3*

@@ -8,7 +8,7 @@ postgresql://postgres@127.0.0.1:54329/test_6) is reachable. Figures are written
 to bench/RESULTS.md (this section is replaced; other sections are kept).
 
     .venv/bin/python bench/report_bench.py [--projects 20000] [--transactions 1000000]
-        [--sqlite PATH] [--no-postgres] [--runs 5]
+        [--sqlite PATH] [--no-postgres] [--runs 5] [--no-write]
 """
 
 from __future__ import annotations
@@ -253,9 +253,10 @@ def _write(results: list[dict], seeds: dict[str, float | None], args) -> str:
         "",
     ]
     text = "\n".join(lines)
-    from common import write_section
+    if not args.no_write:
+        from common import write_section
 
-    write_section(SECTION, text)
+        write_section(SECTION, text)
     return text
 
 
@@ -266,6 +267,7 @@ def main() -> None:
     parser.add_argument("--sqlite", type=Path, help="SQLite file to build or reuse (default: a temporary file)")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-write", action="store_true", help="print the figures without writing bench/RESULTS.md")
     args = parser.parse_args()
 
     results, seeds = [], {}

@@ -30,6 +30,7 @@ from registry.errors import ConversionError, ValidationError
 from registry.extensions import db
 from registry.models import FundingSource, Organisation, Transaction
 from registry.models.types import ProjectStatus, SourceKind, label
+from registry.services import reference
 from registry.services.shares import UNALLOCATED_AREA, allocate
 from reports import conversion_notes, queries
 from reports.queries import TX_DIMENSIONS, TxFilter
@@ -99,12 +100,7 @@ RAW_AMOUNTS: dict[str, tuple[int, ...]] = {
 }
 GAP_MEASURES = ("need", "commitment", "gap", "coverage", "disbursement", "undisbursed", "projects")
 GEO_DIMENSIONS = ("region", "subregion", "country", "category", "income_group")
-INCOME_GROUPS = {
-    "LDC": "Least developed countries",
-    "OLIC": "Other low income",
-    "LMIC": "Lower-middle income",
-    "UMIC": "Upper-middle income",
-}
+INCOME_GROUPS = reference.income_groups()  # code -> label, from registry/data/income_groups.csv
 NEED_NOT_ATTRIBUTED = (
     "Need, funding gap and coverage are recorded per project, so they are not shown by donor, "
     "funding source, source kind, finance type or flow type."

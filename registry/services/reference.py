@@ -43,6 +43,11 @@ def _rows(data_dir: Path, name: str) -> list[dict[str, str]]:
         return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
+def income_groups(data_dir: Path | None = None) -> dict[str, str]:
+    """Label of each DAC income group code of countries.csv (income_groups.csv)."""
+    return {row["code"]: row["name"] for row in _rows(data_dir or _data_dir(), "income_groups.csv")}
+
+
 def sources(data_dir: Path | None = None) -> dict[str, dict[str, str]]:
     """Source and as-of date of each shipped reference file."""
     path = (data_dir or _data_dir()) / "sources.json"

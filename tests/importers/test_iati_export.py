@@ -117,6 +117,7 @@ def projects(make_org, make_project, make_transaction):
     return [p1, p2]
 
 
+@pytest.mark.fixtures
 def test_export_validates_against_the_iati_203_schema(client, projects, schema):
     response = client.get("/api/v1/projects.iati.xml")
     assert response.status_code == 200 and response.mimetype == "application/xml"
@@ -166,6 +167,7 @@ def test_bad_filters_are_a_422_with_the_error_shape(client, query):
     assert set(response.json) >= {"code", "status", "message", "errors"}
 
 
+@pytest.mark.fixtures
 def test_cli_export(runner, projects, tmp_path, schema):
     out = tmp_path / "out.xml"
     result = runner.invoke(args=["export", "iati", str(out), "--country", "NPL"])
@@ -216,6 +218,7 @@ def _exported(data: bytes) -> dict[str, str]:
     }
 
 
+@pytest.mark.fixtures
 def test_round_trip_into_an_empty_registry(client, projects, tmp_path, schema):
     data = client.get("/api/v1/projects.iati.xml").data
     schema.assertValid(etree.fromstring(data))
@@ -294,6 +297,7 @@ def _export(*projects) -> etree._Element:
     return etree.fromstring(buffer.getvalue())
 
 
+@pytest.mark.fixtures
 def test_every_transaction_type_is_written_with_its_203_code(make_project, make_transaction, schema):
     project = make_project()
     for n, kind in enumerate(IATI_203_CODES, start=1):
@@ -304,6 +308,7 @@ def test_every_transaction_type_is_written_with_its_203_code(make_project, make_
     assert written == [(IATI_203_CODES[kind], f"{n}.00") for n, kind in enumerate(IATI_203_CODES, start=1)]
 
 
+@pytest.mark.fixtures
 def test_kosovo_is_xk_on_the_activity_and_on_a_flow(make_project, make_transaction, schema):
     if db.session.get(Country, "XKX") is None:  # the reference data may not list it yet
         db.session.add(Country(iso3="XKX", iso2="XK", numeric="412", name="Kosovo", region_code="150"))
@@ -319,6 +324,7 @@ def test_kosovo_is_xk_on_the_activity_and_on_a_flow(make_project, make_transacti
     assert [c.get("code") for c in second.findall("transaction/recipient-country")] == ["XK"]
 
 
+@pytest.mark.fixtures
 def test_identifiers_and_aliases(make_org, make_project, schema):
     donor = make_org(ref="DONOR-I", iati_ref="XM-DAC-7")
     odd = make_project(org=donor, reference="R/1?")
@@ -339,6 +345,7 @@ def test_identifiers_and_aliases(make_org, make_project, schema):
     assert second.findtext("iati-identifier") == "XM-DAC-7-9"
 
 
+@pytest.mark.fixtures
 def test_an_unconverted_flow_keeps_its_currency_and_value(make_project, make_transaction, schema):
     project = make_project()
     tx = make_transaction(project, amount=Decimal("1.00"), currency="USD")

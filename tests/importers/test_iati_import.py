@@ -198,6 +198,7 @@ def registry_totals() -> dict:
     return {(where, t.value): Decimal(n) / 100 / 1_000_000 for where, t, n in rows}
 
 
+@pytest.mark.fixtures
 @pytest.mark.skipif(not (FIXTURES / "iati" / "es-maec-indonesia_v2.01.xml").exists(), reason="real fixtures absent")
 def test_real_spanish_file_totals_match_the_xml(app):
     path = FIXTURES / "iati" / "es-maec-indonesia_v2.01.xml"
@@ -227,6 +228,7 @@ def test_real_spanish_file_totals_match_the_xml(app):
     "name",
     ["fi-mfa_v2.03.xml", "gb-beis-gcrf_v2.03.xml", "multi-publisher-dportal-export_v2.03.xml"],
 )
+@pytest.mark.fixtures
 def test_real_files_import_with_transactions_matching(app, name):
     path = FIXTURES / "iati" / name
     if not path.exists():

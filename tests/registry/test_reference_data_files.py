@@ -35,6 +35,7 @@ OUR_FILES = {
     "category_memberships.csv": ["iso3", "category", "valid_from", "valid_to", "source"],
     "priority_areas.csv": ["code", "short_name", "description", "main_list"],
     "euro_pegs.csv": ["code", "per_euro", "valid_from", "source"],
+    "income_groups.csv": ["code", "name"],
 }
 CATEGORIES = {"LDC", "LLDC", "SIDS", "HIPC", "EIT", "FCS", "OCC", "DAC"}
 # On the DAC list but not in ISO 3166-1: Kosovo, XK in IATI, XKX where three letters are needed.
@@ -187,6 +188,12 @@ def test_dac_columns(countries):
         else:
             assert r["income_group"] == "", iso3
     assert countries["HTI"]["income_group"] == "LDC"
+
+
+def test_every_income_group_has_its_dac_label(countries):
+    labels = {r["code"]: r["name"] for r in read_rows("income_groups.csv")}
+    assert set(labels) == INCOME_GROUPS
+    assert labels["OLIC"] == "Other low income" and labels["LDC"] == "Least developed countries"
     assert countries["PRK"]["income_group"] == "OLIC"
     assert countries["BTN"]["income_group"] == "LMIC"  # graduated from LDC in December 2023
     assert countries["FRA"]["dac_recipient"] == "0"
@@ -294,6 +301,7 @@ def m49():
     return {r["ISO-alpha3 Code"]: r for r in rows if r["ISO-alpha3 Code"]}
 
 
+@pytest.mark.fixtures
 def test_m49_region_codes(m49, countries, regions):
     assert set(m49) <= set(countries)
     assert not set(m49) & NOT_IN_M49
@@ -321,12 +329,14 @@ def test_m49_region_codes(m49, countries, regions):
         ("LLDC", "Land Locked Developing Countries (LLDC)"),
     ],
 )
+@pytest.mark.fixtures
 def test_m49_ldc_lldc_flags(m49, memberships, category, column):
     flagged = {iso3 for iso3, f in m49.items() if f[column].strip()}
     ours = current_members(memberships, category)
     assert sorted(ours - flagged) == [] and sorted(flagged - ours) == []
 
 
+@pytest.mark.fixtures
 def test_m49_sids_flags(m49, memberships):
     column = "Small Island Developing States (SIDS)"
     flagged = {iso3 for iso3, f in m49.items() if f[column].strip()}
