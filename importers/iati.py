@@ -61,6 +61,27 @@ PLAUSIBLE_YEARS = (1900, dt.date.today().year + 50)
 TITLE_MAX, DESCRIPTION_MAX, TX_DESCRIPTION_MAX = 500, 20_000, 1000
 
 
+def _relative_shares(weights: list[Decimal]) -> list[Decimal] | None:
+    """Percentages that do not add up to 100, kept as they are (to the 4 decimals a share
+    holds) when that keeps every recipient's proportion exactly: the registry divides a
+    project's shares by their sum, so 100 + 20 stays five sixths and one sixth to the cent,
+    where shares scaled to 100 (83.3333 + 16.6667) would not. None when the weights add up to
+    100, or when 4 decimals cannot keep their proportions (then they are scaled to 100)."""
+    total = sum(weights)
+    if total == 100 or total <= 0 or any(w <= 0 or w > 100 for w in weights):
+        return None
+    if len(set(weights)) == 1:  # equal shares (none given, or all alike): equal to the last decimal
+        share = (Decimal(100) / len(weights)).quantize(Decimal("0.0001"))
+        return [share] * len(weights) if share > 0 else None
+    kept = [w.quantize(Decimal("0.0001")) for w in weights]
+    if any(k <= 0 for k in kept):
+        return None
+    kept_total = sum(kept)
+    if any(k * total != w * kept_total for k, w in zip(kept, weights, strict=True)):
+        return None
+    return kept
+
+
 class UnsafeXMLError(ValueError):
     """The file declares a DOCTYPE or entities; it is refused unread."""
 
@@ -681,7 +702,12 @@ class IatiReader:
             key = (entry.country, entry.region)
             merged[key] = merged.get(key, Decimal(0)) + weight
         keep = [(k, w) for k, w in merged.items() if w > 0] or [(k, Decimal(1)) for k in merged]
-        shares = shares_from_weights([w for _, w in keep])
+        shares = _relative_shares([w for _, w in keep])
+        if shares is None:
+            shares = shares_from_weights([w for _, w in keep])
+        else:
+            # Kept as the file gives them; each recipient's part is its share divided by their sum.
+            record.relative.add("recipients")
         record.recipients = [
             RecipientRecord(country=k[0], region=k[1], share=s) for (k, _), s in zip(keep, shares, strict=True) if s > 0
         ]

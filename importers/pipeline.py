@@ -581,7 +581,8 @@ class _Invalid(ValidationError):
 def _recipients(rec: ProjectRecord, ref: _Reference) -> list[tuple[str | None, str | None, int]]:
     """Recipients with shares in ppm (shares derived from weights when none is given)."""
     items = [(item["country"], item["region"], item["share"]) for item in _recipient_items(rec)]
-    return rules.recipients(items, ref.codes, "recipients" not in rec.incomplete)
+    complete = "recipients" not in rec.incomplete and "recipients" not in rec.relative
+    return rules.recipients(items, ref.codes, complete)
 
 
 def _areas(rec: ProjectRecord, given: list[AreaRecord], ref: _Reference) -> list[tuple[str, int, bool]]:
@@ -619,7 +620,7 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
     key: tuple = tuple((r.country, r.region, r.share) for r in rec.recipients)
     if len(key) > 1 and all(r.share is None for r in rec.recipients):
         key += tuple(r.weight for r in rec.recipients)  # the weights make the shares
-    if "recipients" in rec.incomplete:
+    if "recipients" in rec.incomplete or "recipients" in rec.relative:
         key += ("incomplete",)
     found = _remembered(ref.recipient_lists, key, failed, lambda: _with_json(_recipients(rec, ref), _recipients_json))
     if found is not _MISSING:

@@ -137,6 +137,10 @@ class ProjectRecord:
     # bad share), their problems reported already: the pipeline checks what is left of them
     # but not that their shares add up to 100 (a dropped entry would make that a false alarm).
     incomplete: set[str] = field(default_factory=set)
+    # Lists whose shares are relative weights, as the file gives them ("recipients": IATI
+    # percentages that do not add up to 100): each part is its share divided by their sum,
+    # as the reports divide them, so no sum to 100 is asked of them.
+    relative: set[str] = field(default_factory=set)
     # Other identifiers of the activity (IATI other-identifier), each "TYPE:REF" (e.g.
     # "A1:P-0007"): aliases kept on the project. None: the file carries none, the stored
     # ones stay.

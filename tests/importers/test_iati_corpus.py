@@ -140,8 +140,8 @@ def reading(path: Path) -> tuple[dict, dict, int]:
             elif shares:
                 for place, fraction in shares.items():
                     totals[(place, kind, currency)] += amount * fraction
-                    # A share is stored in whole millionths, rounded by largest remainder so that
-                    # the shares add up to 100 %: each is off by less than a millionth.
+                    # A share is stored to 4 decimals of a percent (whole millionths): a
+                    # percentage with more decimals is off by less than a millionth.
                     slack[(place, kind, currency)] += abs(amount) / 1_000_000
             else:
                 totals[(UNALLOCATED, kind, currency)] += amount
@@ -167,6 +167,12 @@ def stored() -> dict:
     ).all()
     for place, kind, currency, minor in own:
         out[(place, kind.value, currency)] += money.from_minor(minor, currency)
+    # A project's shares are divided by their sum (100 %, or the file's percentages as given).
+    totals = (
+        select(ProjectRecipient.project_id, func.sum(ProjectRecipient.share_ppm).label("whole"))
+        .group_by(ProjectRecipient.project_id)
+        .subquery()
+    )
     shared = db.session.execute(
         select(
             func.coalesce(ProjectRecipient.country_iso3, ProjectRecipient.region_code, UNALLOCATED),
@@ -174,12 +180,14 @@ def stored() -> dict:
             Transaction.currency,
             Transaction.amount_minor,
             ProjectRecipient.share_ppm,
+            totals.c.whole,
         )
         .join(ProjectRecipient, ProjectRecipient.project_id == Transaction.project_id)
+        .join(totals, totals.c.project_id == Transaction.project_id)
         .where(Transaction.recipient_country_iso3.is_(None), Transaction.recipient_region_code.is_(None))
     ).all()
-    for place, kind, currency, minor, ppm in shared:
-        out[(place, kind.value, currency)] += money.from_minor(minor, currency) * ppm / 1_000_000
+    for place, kind, currency, minor, ppm, whole in shared:
+        out[(place, kind.value, currency)] += money.from_minor(minor, currency) * ppm / whole
     unplaced = db.session.execute(
         select(Transaction.type, Transaction.currency, func.sum(Transaction.amount_minor))
         .where(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,12 @@ def imported(tmp_path: Path, data: bytes):
 def stored_recipients(iati_identifier: str) -> list[tuple]:
     project = db.session.scalar(select(Project).where(Project.iati_identifier == iati_identifier))
     return sorted((r.country_iso3 or "", r.region_code or "", r.share_ppm) for r in project.recipients)
+
+
+def proportions(shares: list) -> list[Fraction]:
+    """Each share divided by their sum: the part of the money the registry gives it."""
+    total = sum(Fraction(str(s)) for s in shares)
+    return [Fraction(str(s)) / total for s in shares]
 
 
 def warnings(problems: list[dict], code: str) -> list[dict]:
@@ -158,9 +165,9 @@ def test_an_empty_or_unknown_code_keeps_its_share_unallocated(app, tmp_path, ele
     ("percentages", "total", "expected"),
     [
         # 80: 40/80 = 50 %, 40/80 = 50 %
-        ((40, 40), "80", [("KEN", 500_000), ("UGA", 500_000)]),
+        ((40, 40), "80", [("KEN", Fraction(1, 2)), ("UGA", Fraction(1, 2))]),
         # 120: 90/120 = 75 %, 30/120 = 25 %
-        ((90, 30), "120", [("KEN", 750_000), ("UGA", 250_000)]),
+        ((90, 30), "120", [("KEN", Fraction(3, 4)), ("UGA", Fraction(1, 4))]),
     ],
 )
 def test_percentages_off_100_are_divided_by_their_sum(percentages, total, expected, app, tmp_path):
@@ -168,7 +175,10 @@ def test_percentages_off_100_are_divided_by_their_sum(percentages, total, expect
     recipients = f'<recipient-country code="KE" percentage="{ke}"/><recipient-country code="UG" percentage="{ug}"/>'
     result, problems = imported(tmp_path, document(activity(recipients=recipients)))
     assert result.ok
-    assert [(c, ppm) for c, _, ppm in stored_recipients("XM-TEST-1-P1")] == expected
+    stored = stored_recipients("XM-TEST-1-P1")
+    # The percentages are kept as given; each recipient's part is its share of their sum.
+    assert [c for c, _, _ in stored] == [c for c, _ in expected]
+    assert proportions([ppm for _, _, ppm in stored]) == [f for _, f in expected]
     [warning] = warnings(problems, "percentages_rescaled")
     assert f"add up to {total}" in warning["message"]
 
@@ -177,10 +187,8 @@ def test_an_unknown_code_among_percentages_off_100_keeps_its_proportion():
     """KE 40 + unknown 40 = 80: each divided by 80, the unknown half stays unallocated."""
     recipients = '<recipient-country code="KE" percentage="40"/><recipient-country code="QQ" percentage="40"/>'
     records, reader = read(document(activity(recipients=recipients, transactions=tx("2", "1000.00"))))
-    assert [(r.country, r.region, r.share) for r in records[0].recipients] == [
-        ("KEN", None, Decimal(50)),
-        (None, None, Decimal(50)),
-    ]
+    assert [(r.country, r.region) for r in records[0].recipients] == [("KEN", None), (None, None)]
+    assert proportions([r.share for r in records[0].recipients]) == [Fraction(1, 2), Fraction(1, 2)]
     assert "percentages_rescaled" in {p.code for p in reader.problems}
     [warning] = [p for p in reader.problems if p.code == "unallocated_recipient"]
     # 40 of 80 is half of the activity: 500.00 of the 1,000.00 committed.
@@ -439,10 +447,8 @@ def test_a_repeated_recipient_is_read_once_and_a_country_beside_its_region_keeps
         + '<recipient-region code="298" vocabulary="1" percentage="100"/>' * 3
     )
     records, reader = read(document(activity(recipients=recipients)))
-    assert [(r.country, r.region, r.share) for r in records[0].recipients] == [
-        ("KEN", None, Decimal(50)),
-        (None, "002", Decimal(50)),
-    ]
+    assert [(r.country, r.region) for r in records[0].recipients] == [("KEN", None), (None, "002")]
+    assert proportions([r.share for r in records[0].recipients]) == [Fraction(1, 2), Fraction(1, 2)]
     problems = {p.code: p.message for p in reader.problems}
     assert "listed 3 times" in problems["repeated_recipient"]
     assert "add up to 200" in problems["percentages_rescaled"]

@@ -151,11 +151,8 @@ def test_recipient_percentages_on_the_activity():
 def test_missing_percentages_split_equally_with_a_warning():
     recipients = '<recipient-country code="KE"/><recipient-country code="UG"/><recipient-country code="TZ"/>'
     records, reader = read(document(activity(recipients=recipients)))
-    assert [r.share for r in records[0].recipients] == [
-        Decimal("33.3334"),
-        Decimal("33.3333"),
-        Decimal("33.3333"),
-    ]
+    # Equal shares, equal to the last decimal: each gets a third of the money exactly.
+    assert [r.share for r in records[0].recipients] == [Decimal("33.3333")] * 3
     warning = next(p for p in reader.problems if p.code == "equal_split")
     assert warning.severity == "warning" and warning.location.row is not None
 
@@ -169,8 +166,14 @@ def test_partial_percentages_share_the_rest_and_bad_totals_are_rescaled():
     assert "partial_percentages" in codes(reader)
     recipients = '<recipient-country code="KE" percentage="30"/><recipient-country code="UG" percentage="30"/>'
     records, reader = read(document(activity(recipients=recipients)))
-    assert [r.share for r in records[0].recipients] == [50, 50]
+    assert [r.share for r in records[0].recipients] == [50, 50]  # alike: equal shares
     assert "percentages_rescaled" in codes(reader)
+    recipients = '<recipient-country code="KE" percentage="100"/><recipient-country code="UG" percentage="20"/>'
+    records, reader = read(document(activity(recipients=recipients)))
+    # 100 + 20 kept as given (scaled to 100 they would be 83.3333 + 16.6667, a few cents off):
+    # each recipient's part is its share of their sum, five sixths and one sixth exactly.
+    assert [r.share for r in records[0].recipients] == [100, 20]
+    assert "recipients" in records[0].relative
 
 
 def test_regions_map_from_dac_and_m49_vocabularies():
