@@ -29,6 +29,11 @@ def percent(value: Decimal | None) -> str:
     return "–" if value is None else f"{Decimal(value).normalize():f} %"
 
 
+def share_percent(value: Decimal | None) -> str:
+    """A share of the whole, to the 4 decimals a share is shown with ('83.3333 %')."""
+    return "–" if value is None else percent(Decimal(value).quantize(Decimal("0.0001")))
+
+
 def minor_money(minor: int | None, currency: str, with_code: bool = True) -> str:
     """Integer minor units shown as an amount of the currency (its code after it unless told not to)."""
     if minor is None:
@@ -100,6 +105,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["percent"] = percent
+    app.jinja_env.filters["share_percent"] = share_percent
     app.jinja_env.filters["minor_money"] = minor_money
     app.jinja_env.filters["audit_value"] = audit_value
     app.jinja_env.globals["source_range"] = source_range
