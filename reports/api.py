@@ -53,6 +53,7 @@ class ReportOut(Schema):
     notes = fields.List(fields.String())
     generated_at = fields.String()
     exchange_rates = fields.String()
+    transaction_types = fields.Dict(metadata={"description": "the IATI transaction types each measure counts"})
 
 
 def _report(args: dict, default_measures) -> Report:
