@@ -430,21 +430,27 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
     stale: set[tuple[str, dt.date]] = set()
     # (currency, day) -> (numerator, denominator): minor units of the flow's currency times
     # numerator / denominator are minor units of the report's currency, exactly.
-    conversions: dict[tuple[str, dt.date], tuple[int, int]] = {}
+    conversions: dict[tuple[str, dt.date], tuple[int, int] | None] = {}
+    # Amounts no rate converts (a currency no source has, an impossible date): left out, said in the notes.
+    unconverted: dict[str, int] = defaultdict(int)
 
-    def ratio_of(cur: str, day: dt.date | str) -> tuple[int, int]:
+    def ratio_of(cur: str, day: dt.date | str) -> tuple[int, int] | None:
         """The conversion of (currency, day), looked up once (the day may come as ISO text)."""
-        ratio = conversions.get((cur, day))
-        if ratio is None:
-            on = dt.date.fromisoformat(day) if isinstance(day, str) else day
+        if (cur, day) in conversions:
+            return conversions[(cur, day)]
+        on = dt.date.fromisoformat(day) if isinstance(day, str) else day
+        try:
+            rate, rate_day = money.exchange_rate(cur, spec.currency, on, _max_age())
+        except ConversionError:
+            # Planned flows dated beyond the published rates: the last rate, said in the notes.
             try:
-                rate, rate_day = money.exchange_rate(cur, spec.currency, on, _max_age())
-            except ConversionError:
-                # Planned flows dated beyond the published rates: the last rate, said in the notes.
                 rate, rate_day = money.exchange_rate(cur, spec.currency, on, STALE_RATE_DAYS)
-                stale.add((cur, on))
-            ratio = conversions[(cur, day)] = money.minor_ratio(rate, cur, spec.currency)
-            rate_days.append(rate_day)
+            except ConversionError:
+                conversions[(cur, day)] = None
+                return None
+            stale.add((cur, on))
+        ratio = conversions[(cur, day)] = money.minor_ratio(rate, cur, spec.currency)
+        rate_days.append(rate_day)
         return ratio
 
     def converted(minor: int, cur: str, day: dt.date | str) -> int:
@@ -452,7 +458,11 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
             return minor
         # The same value as registry.money.convert (amount times rate, rounded half-even
         # once), in integers: a million groups cannot afford a Decimal context each.
-        return money.convert_minor(minor, ratio_of(cur, day))
+        ratio = ratio_of(cur, day)
+        if ratio is None:
+            unconverted[cur] += minor
+            return 0
+        return money.convert_minor(minor, ratio)
 
     convert_minor, same = money.convert_minor, spec.currency
 
@@ -483,6 +493,9 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
                 else:
                     if ratio is None:
                         ratio = ratio_of(cur, day)
+                    if ratio is None:
+                        unconverted[cur] += int(minor)
+                        continue
                     acc[i] += convert_minor(int(minor), ratio)
     # Need is a project attribute: no donor, funding source or finance type to attribute it to.
     need_applies = not (set(tx_dims) - {"year"}) and not spec.source_kinds and not spec.donors
@@ -502,6 +515,12 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
             partial[(pid, dim_values, bucket, None)][4] += value
     else:
         notes.append(NEED_NOT_ATTRIBUTED)
+    if unconverted:
+        amounts = ", ".join(f"{cur} {money.from_minor(v, cur):,}" for cur, v in sorted(unconverted.items()))
+        notes.append(
+            f"Left out: amounts no exchange rate converts to {spec.currency} (a currency no rate source "
+            f"publishes, or a date before every rate): {amounts}."
+        )
     if stale:
         notes.append(
             f"{len(stale)} currency/date pairs fall after the last published rate or in a gap of the "

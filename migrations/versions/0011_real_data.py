@@ -155,8 +155,8 @@ def upgrade():
     with op.batch_alter_table('projects', schema=None) as batch_op:
         batch_op.add_column(sa.Column('other_identifiers', sa.Text(), nullable=False, server_default=''))
     if op.get_bind().dialect.name == 'postgresql':
-        op.drop_constraint('ck_transactions_transaction_type', 'transactions', type_='check')
-        op.create_check_constraint('ck_transactions_transaction_type', 'transactions', _in(NEW_TYPES))
+        op.drop_constraint(op.f('ck_transactions_transaction_type'), 'transactions', type_='check')
+        op.create_check_constraint(op.f('ck_transactions_transaction_type'), 'transactions', _in(NEW_TYPES))
         for column in ('usd_minor', 'usd_rate', 'usd_rate_date'):
             op.alter_column('transactions', column, nullable=True)
         op.add_column('transactions', sa.Column('usd_rate_source', sa.String(length=16), nullable=True))
@@ -174,11 +174,11 @@ def upgrade():
             ['recipient_region_code'], ['code'],
         )
         op.create_check_constraint(
-            'ck_transactions_one_recipient', 'transactions',
+            op.f('ck_transactions_one_recipient'), 'transactions',
             'recipient_country_iso3 IS NULL OR recipient_region_code IS NULL',
         )
-        op.drop_constraint('ck_project_recipients_country_or_region', 'project_recipients', type_='check')
-        op.create_check_constraint('ck_project_recipients_country_or_region', 'project_recipients', RECIPIENT_CHECK_NEW)
+        op.drop_constraint(op.f('ck_project_recipients_country_or_region'), 'project_recipients', type_='check')
+        op.create_check_constraint(op.f('ck_project_recipients_country_or_region'), 'project_recipients', RECIPIENT_CHECK_NEW)
     else:
         # SQLite cannot change a CHECK constraint in place: the tables are rebuilt, rows and ids kept.
         op.execute(SQLITE_TRANSACTIONS.format(types=_in(NEW_TYPES)))
@@ -204,17 +204,17 @@ def downgrade():
     op.execute("DELETE FROM transactions WHERE usd_minor IS NULL OR " + "type NOT IN (" + ", ".join(f"'{v}'" for v in OLD_TYPES) + ")")
     op.execute("DELETE FROM project_recipients WHERE country_iso3 IS NULL AND region_code IS NULL")
     if op.get_bind().dialect.name == 'postgresql':
-        op.drop_constraint('ck_project_recipients_country_or_region', 'project_recipients', type_='check')
-        op.create_check_constraint('ck_project_recipients_country_or_region', 'project_recipients', RECIPIENT_CHECK_OLD)
-        op.drop_constraint('ck_transactions_one_recipient', 'transactions', type_='check')
+        op.drop_constraint(op.f('ck_project_recipients_country_or_region'), 'project_recipients', type_='check')
+        op.create_check_constraint(op.f('ck_project_recipients_country_or_region'), 'project_recipients', RECIPIENT_CHECK_OLD)
+        op.drop_constraint(op.f('ck_transactions_one_recipient'), 'transactions', type_='check')
         op.drop_constraint('fk_transactions_recipient_region_code_regions', 'transactions', type_='foreignkey')
         op.drop_constraint('fk_transactions_recipient_country_iso3_countries', 'transactions', type_='foreignkey')
         for column in ('confirmed', 'recipient_region_code', 'recipient_country_iso3', 'usd_rate_source'):
             op.drop_column('transactions', column)
         for column in ('usd_minor', 'usd_rate', 'usd_rate_date'):
             op.alter_column('transactions', column, nullable=False)
-        op.drop_constraint('ck_transactions_transaction_type', 'transactions', type_='check')
-        op.create_check_constraint('ck_transactions_transaction_type', 'transactions', _in(OLD_TYPES))
+        op.drop_constraint(op.f('ck_transactions_transaction_type'), 'transactions', type_='check')
+        op.create_check_constraint(op.f('ck_transactions_transaction_type'), 'transactions', _in(OLD_TYPES))
     else:
         old = (
             SQLITE_TRANSACTIONS.format(types=_in(OLD_TYPES))
