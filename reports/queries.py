@@ -621,7 +621,7 @@ def weighted_cells(
     member = ReportCategoryMember.__table__.alias("m")
     geo = [d for d in dims if d in ("region", "subregion", "country", "income_group")]
     if with_recipients:
-        # A flow that names its own recipient goes wholly to it (weight 1 of 1): the project's
+        # A flow that names its own recipient goes wholly to it (weight R of R, below): the project's
         # recipient rows are joined only to the rows of flows that name none.
         own = and_(f.c.tx_country.is_(None), f.c.tx_region.is_(None))
         iso3 = func.coalesce(recipient.c.country_iso3, f.c.tx_country)
@@ -638,7 +638,10 @@ def weighted_cells(
             keys.append(func.coalesce(member.c.category_code, MISSING_KEY))
         else:
             keys.append(_geo_column(d, iso3, region, recipient, country))
-    r_share = func.coalesce(recipient.c.share_ppm, 1) if with_recipients else literal(1)
+    # A flow that names its own recipient weighs the project's whole recipient total R (R / R = 1):
+    # every row of a project then has the same denominator, so a cell groups each project once
+    # (its distinct-project count is right) however its flows are spread.
+    r_share = func.coalesce(recipient.c.share_ppm, rtot.c.tot, 1) if with_recipients else literal(1)
     a_share = func.coalesce(area.c.share_ppm, 1) if with_areas else literal(1)
     r_tot = func.coalesce(rtot.c.tot, 1) if with_recipients else literal(1)
     a_tot = func.coalesce(atot.c.tot, 1) if with_areas else literal(1)
@@ -662,7 +665,7 @@ def weighted_cells(
     stmt = select(*keys, den, *numerators, projects).select_from(f)
     if with_recipients:
         stmt = stmt.outerjoin(recipient, and_(recipient.c.project_id == f.c.pid, own)).outerjoin(
-            rtot, and_(rtot.c.project_id == f.c.pid, own)
+            rtot, rtot.c.project_id == f.c.pid
         )
     if with_areas:
         stmt = stmt.outerjoin(area, area.c.project_id == f.c.pid).outerjoin(atot, atot.c.project_id == f.c.pid)
