@@ -5,9 +5,13 @@ instead of being spread over the project's recipient shares. The report facts th
 group the flows by that recipient too: ``tx_country`` / ``tx_region`` in both facts
 tables. Both are empty for the flows that follow the project's shares, so
 ``report_project_facts`` can no longer be keyed by its grouping columns: it gets an id
-and an index by project, like ``report_flow_facts``. The facts are derived data: the
+and an index by project and flow recipient (the order reports group by). The facts are derived data: the
 table is made again empty, and the facts' new format (reports/facts.py) rebuilds them
 on the next report.
+
+Two partial indexes find the projects whose flows name a country or a region (few flows
+do), so that "a project is in a country when a recipient row or one of its flows is
+there" stays a look-up in the project list, the finder and the reports.
 
 Revision ID: 0014_flow_recipient_facts
 Revises: 0011_real_data
@@ -41,14 +45,28 @@ def upgrade():
         *[sa.Column(name, sa.BigInteger(), nullable=False) for name in MEASURES],
         sa.PrimaryKeyConstraint('id', name=op.f('pk_report_project_facts')),
     )
-    op.create_index(op.f('ix_report_project_facts_project_id'), 'report_project_facts', ['project_id'], unique=False)
+    op.create_index(
+        'ix_report_project_facts_project', 'report_project_facts', ['project_id', 'tx_country', 'tx_region'], unique=False
+    )
+    # Projects by the recipient their flows name: few flows name one, so partial indexes.
+    for column, name in (('recipient_country_iso3', 'country'), ('recipient_region_code', 'region')):
+        op.create_index(
+            f'ix_transactions_recipient_{name}',
+            'transactions',
+            [column, 'project_id'],
+            unique=False,
+            sqlite_where=sa.text(f'{column} IS NOT NULL'),
+            postgresql_where=sa.text(f'{column} IS NOT NULL'),
+        )
     # Built with the old layout: rebuilt from the flows by the next report.
     op.execute("DELETE FROM report_flow_facts")
     op.execute("DELETE FROM report_state WHERE key IN ('flow_facts', 'category_members', 'flow_watermark')")
 
 
 def downgrade():
-    op.drop_index(op.f('ix_report_project_facts_project_id'), table_name='report_project_facts')
+    op.drop_index('ix_transactions_recipient_region', table_name='transactions')
+    op.drop_index('ix_transactions_recipient_country', table_name='transactions')
+    op.drop_index('ix_report_project_facts_project', table_name='report_project_facts')
     op.drop_table('report_project_facts')
     op.create_table(
         'report_project_facts',

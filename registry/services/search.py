@@ -106,14 +106,16 @@ def _transaction(*conditions: ColumnElement) -> ColumnElement:
 def _place(countries, regions=None) -> ColumnElement:
     """A project is in a place when one of its recipients is, or one of its flows names it
     as the flow's own recipient (the flow then goes there whatever the project's shares)."""
+    # The flows' side as IN (a look-up in the partial index of the flows that name a
+    # recipient), not EXISTS per project (which would read every project's flows).
     found = [
         _recipient(ProjectRecipient.country_iso3.in_(countries)),
-        _transaction(Transaction.recipient_country_iso3.in_(countries)),
+        Project.id.in_(select(Transaction.project_id).where(Transaction.recipient_country_iso3.in_(countries))),
     ]
     if regions is not None:
         found += [
             _recipient(ProjectRecipient.region_code.in_(regions)),
-            _transaction(Transaction.recipient_region_code.in_(regions)),
+            Project.id.in_(select(Transaction.project_id).where(Transaction.recipient_region_code.in_(regions))),
         ]
     return or_(*found)
 
