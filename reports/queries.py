@@ -589,6 +589,9 @@ def weighted_cells(
     with_recipients = (
         any(d != "priority_area" for d in share_dims) or bool(countries) or region_codes is not None or bool(categories)
     )
+    # Most registries have no flow that names its own recipient: then the plain share join
+    # (no flow recipient in the per-project keys, no join condition) is all there is to do.
+    flow_places = with_recipients and flows_name_recipients()
     f = (
         stage
         if stage is not None
@@ -597,7 +600,7 @@ def weighted_cells(
             filters,
             with_need=with_need,
             breakpoints=breakpoints if by_period else None,
-            with_recipient=with_recipients,
+            with_recipient=flow_places,
         ).subquery("f")
     )
     postgres = db.session.get_bind().dialect.name == "postgresql"
@@ -620,7 +623,8 @@ def weighted_cells(
     country = Country.__table__.alias("c")
     member = ReportCategoryMember.__table__.alias("m")
     geo = [d for d in dims if d in ("region", "subregion", "country", "income_group")]
-    if with_recipients:
+    iso3, region, own = recipient.c.country_iso3, recipient.c.region_code, literal(True)
+    if flow_places:
         # A flow that names its own recipient goes wholly to it (weight R of R, below): the project's
         # recipient rows are joined only to the rows of flows that name none.
         own = and_(f.c.tx_country.is_(None), f.c.tx_region.is_(None))
@@ -664,9 +668,8 @@ def weighted_cells(
     projects = func.count(func.distinct(f.c.pid)) if count_projects else literal(0)
     stmt = select(*keys, den, *numerators, projects).select_from(f)
     if with_recipients:
-        stmt = stmt.outerjoin(recipient, and_(recipient.c.project_id == f.c.pid, own)).outerjoin(
-            rtot, rtot.c.project_id == f.c.pid
-        )
+        on = and_(recipient.c.project_id == f.c.pid, own) if flow_places else recipient.c.project_id == f.c.pid
+        stmt = stmt.outerjoin(recipient, on).outerjoin(rtot, rtot.c.project_id == f.c.pid)
     if with_areas:
         stmt = stmt.outerjoin(area, area.c.project_id == f.c.pid).outerjoin(atot, atot.c.project_id == f.c.pid)
     if geo or region_codes is not None:
@@ -701,6 +704,14 @@ def weighted_cells(
     stmt = stmt.where(or_(*[f.c[f"m{i}"] != 0 for i in range(5)])).group_by(*keys, den)
     _no_jit()
     return db.session.execute(stmt).all(), "one" if postgres else "split"
+
+
+def flows_name_recipients() -> bool:
+    """Whether any flow names its own recipient country or region (two partial-index look-ups)."""
+    for column in (Transaction.recipient_country_iso3, Transaction.recipient_region_code):
+        if db.session.scalar(select(Transaction.project_id).where(column.is_not(None)).limit(1)) is not None:
+            return True
+    return False
 
 
 def _unweighted_cells(

@@ -420,3 +420,23 @@ def test_random_registry_with_flow_recipients_reconciles(runner):
     assert nigeria.total["commitment"] >= Decimal(named) / 100  # at least what is named to it
     by_country = run_report(build_spec(by="country", measures=["commitment"]))
     assert any(r["country_label"] == UNALLOCATED_RECIPIENT for r in by_country.rows)
+
+
+def test_unallocated_half_without_any_flow_recipient(make_project, make_transaction):
+    """No flow names a recipient here (the plain share join): China keeps exactly half."""
+    project = make_project(
+        recipients=[{"country": "CHN", "share": D(50)}, {"country": "IND", "share": D(50)}],
+        areas=[{"code": "23d", "share": D(100)}],
+    )
+    next(r for r in project.recipients if r.country_iso3 == "IND").country_iso3 = None
+    db.session.flush()
+    _flow(make_transaction, project, "1000.00", dt.date(2020, 6, 1))
+    _flow(make_transaction, project, "0.02", dt.date(2020, 6, 1))
+    assert not queries.flows_name_recipients()
+    for in_database in PATHS:
+        rows, total, _ = _by(in_database, by="country")
+        assert rows == {"China": D("500.01"), UNALLOCATED_RECIPIENT: D("500.01")} and total == D("1000.02")
+        rows, total, _ = _by(in_database, by="country", country="CHN")
+        assert rows == {"China": D("500.01")} and total == D("500.01")
+        rows, total, _ = _by(in_database, by="region", region="142")
+        assert rows == {"Asia": D("500.01")}
