@@ -524,7 +524,10 @@ def _evidence_tables(iso3: str, areas: list[str], day: dt.date) -> _EvidenceTabl
         scopes["region"] = (
             ProjectRecipient,
             or_(ProjectRecipient.country_iso3.in_(members), ProjectRecipient.region_code.in_(inside)),
-            or_(Transaction.recipient_country_iso3.in_(members), Transaction.recipient_region_code.in_(inside)),
+            or_(
+                and_(Transaction.recipient_country_iso3.is_not(None), Transaction.recipient_country_iso3.in_(members)),
+                and_(Transaction.recipient_region_code.is_not(None), Transaction.recipient_region_code.in_(inside)),
+            ),
         )
     by_source, by_org = {}, {}
     for scope in ("country", "region", "area"):
@@ -550,7 +553,10 @@ def _similar_candidates(iso3: str, areas: list[str], day: dt.date) -> list[dict]
         ),
         # a project whose flows name the place themselves is there too
         select(Transaction.project_id).where(
-            or_(Transaction.recipient_country_iso3.in_(members), Transaction.recipient_region_code.in_(inside))
+            or_(
+                and_(Transaction.recipient_country_iso3.is_not(None), Transaction.recipient_country_iso3.in_(members)),
+                and_(Transaction.recipient_region_code.is_not(None), Transaction.recipient_region_code.in_(inside)),
+            )
         ),
     )
     in_area = select(ProjectArea.project_id).where(ProjectArea.area_code.in_(areas or ["-"]))

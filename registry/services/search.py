@@ -110,12 +110,22 @@ def _place(countries, regions=None) -> ColumnElement:
     # recipient), not EXISTS per project (which would read every project's flows).
     found = [
         _recipient(ProjectRecipient.country_iso3.in_(countries)),
-        Project.id.in_(select(Transaction.project_id).where(Transaction.recipient_country_iso3.in_(countries))),
+        Project.id.in_(
+            select(Transaction.project_id).where(
+                # said outright, so that PostgreSQL may read the partial index of such flows
+                Transaction.recipient_country_iso3.is_not(None),
+                Transaction.recipient_country_iso3.in_(countries),
+            )
+        ),
     ]
     if regions is not None:
         found += [
             _recipient(ProjectRecipient.region_code.in_(regions)),
-            Project.id.in_(select(Transaction.project_id).where(Transaction.recipient_region_code.in_(regions))),
+            Project.id.in_(
+                select(Transaction.project_id).where(
+                    Transaction.recipient_region_code.is_not(None), Transaction.recipient_region_code.in_(regions)
+                )
+            ),
         ]
     return or_(*found)
 
