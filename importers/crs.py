@@ -517,20 +517,23 @@ class CrsReader:
         for i in index:
             weight = col["usd_weight"][i]
             mapped = self.mapping.recipients.get(col["recipient_code"][i])
+            place = None
             if mapped and (mapped.iso3 or mapped.region):
-                k = (mapped.iso3, None if mapped.iso3 else mapped.region)
+                place = k = (mapped.iso3, None if mapped.iso3 else mapped.region)
                 weights[k] = weights.get(k, Decimal(0)) + abs(weight)
             else:
                 unallocated += abs(weight)
             purpose = col["purpose_code"][i]
             sectors[purpose] = sectors.get(purpose, Decimal(0)) + abs(weight)
             years.append(int(col["year"][i]))
-            self._transactions(record, i, col)
-        if weights:
-            # The share of rows without a place stays unallocated (a row with neither country nor
-            # region), never handed to the project's other recipients (warned in _check_codes).
-            if unallocated > 0:
-                weights[(None, None)] = unallocated
+            self._transactions(record, i, col, place)
+        if unallocated > 0:
+            # A row's flows carry the row's own recipient; the flows of rows without a place have
+            # none, and the project's list is then the unallocated row alone, so that they are
+            # never spread over the recipients of the other rows (warned in _check_codes).
+            record.recipients = [RecipientRecord(share=Decimal(100))]
+        elif weights:
+            # Every flow names its recipient: the list (by USD commitments) splits only the need.
             keys = list(weights)
             record.recipients = [
                 RecipientRecord(country=k[0], region=k[1], share=s)
@@ -565,7 +568,9 @@ class CrsReader:
         record.status = "completed" if record.planned_end and record.planned_end < dt.date.today() else "active"
         return record
 
-    def _transactions(self, record: ProjectRecord, i: int, col: dict) -> None:
+    def _transactions(self, record: ProjectRecord, i: int, col: dict, place: tuple | None) -> None:
+        """The row's commitment and disbursement, each with the row's recipient (a CRS row is one
+        activity x recipient x year: its money is that recipient's, whatever the project's others)."""
         year = int(col["year"][i])
         # CRS flows are annual totals: dated on the commitment date when given in that year,
         # else on 31 December of the year they were reported for.
@@ -591,6 +596,8 @@ class CrsReader:
                     description=f"CRS {year}, recipient {col['recipient_code'][i]}"
                     + (", constant prices (USD_Commitment_Defl/USD_Disbursement_Defl)" if constant else ""),
                     price_basis="constant" if constant else None,
+                    recipient_country=place[0] if place else None,
+                    recipient_region=place[1] if place else None,
                     **common,
                 )
             )

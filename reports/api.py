@@ -71,6 +71,7 @@ class ReportOut(Schema):
     conversion = fields.Dict(
         metadata={"description": "amounts converted at IMF annual rates (and their share), and amounts not converted"}
     )
+    transaction_types = fields.Dict(metadata={"description": "the IATI transaction types each measure counts"})
 
 
 def _report(args: dict, default_measures) -> Report:

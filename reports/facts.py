@@ -3,7 +3,8 @@
 A report by region and area over a million flows cannot afford to read a million
 flows. The facts table holds, per project, value-date year, category-membership
 period, funding source, donor, finance type and flow type, the sums of the flows'
-stored USD values by type (see reports/models.py): a few rows per project. Every
+stored USD values by type (see reports/models.py), and apart the flows that name their
+own recipient country or region (which go wholly to it): a few rows per project. Every
 report in USD reads them instead of the transactions, and weights them by the shares
 as before, so the figures are the same to the cent.
 
@@ -32,13 +33,15 @@ from reports.models import ReportCategoryMember, ReportDirty, ReportFlowFact, Re
 STATE_KEY = "flow_facts"
 MEMBERS_KEY = "category_members"
 WATERMARK_KEY = "flow_watermark"  # SQLite only: see the migration 0008_report_facts
-FORMAT = "2"  # bump when the facts' content changes: a different signature rebuilds them
+FORMAT = "3"  # bump when the facts' content changes: a different signature rebuilds them
 REFRESHED = "report_facts_refreshed"  # session.info flag: the caller should commit the refresh
 LOCK_ID = 7_231_001  # PostgreSQL advisory lock serialising refreshes
 CHUNK = 500
 MEASURE_COLUMNS = ("pledge", "commitment", "disbursement", "expenditure")
 # The flows' own attributes the facts keep, so that reports by donor or source read them too.
 ATTRIBUTES = ("funding_source_id", "provider_org_id", "finance_type", "flow_type")
+# The recipient a flow names itself (fact column, transaction column): it wins over the shares.
+RECIPIENT = (("tx_country", "recipient_country_iso3"), ("tx_region", "recipient_region_code"))
 
 
 def memberships() -> list[tuple[str, str, dt.date, dt.date | None]]:
@@ -88,13 +91,18 @@ def _sums_select(points: Sequence[dt.date]):
 
     year = cast(extract("year", Transaction.value_date), Integer)
     period: ColumnElement = bucket_expression(Transaction.value_date, points) if points else cast(0, Integer)
-    # A flow with no USD value (no rate converts it) adds nothing: coalesce, or a group of only
-    # such flows would sum to NULL (the conversion notes list them).
-    sums = [
-        func.coalesce(func.sum(case((Transaction.type == kind, Transaction.usd_minor), else_=0)), 0)
-        for kind in FLOW_TYPES
-    ]
-    keys = (Transaction.project_id, year, period, *[getattr(Transaction, name) for name in ATTRIBUTES])
+    # usd_minor is empty for a flow no rate source could convert: it counts as 0 here (the
+    # facts' columns are NOT NULL, and a group of such flows alone would sum to NULL); the
+    # reports list those flows apart in their own currency.
+    usd = func.coalesce(Transaction.usd_minor, 0)
+    sums = [func.sum(case((Transaction.type == kind, usd), else_=0)) for kind in FLOW_TYPES]
+    keys = (
+        Transaction.project_id,
+        year,
+        period,
+        *[getattr(Transaction, name) for name in ATTRIBUTES],
+        *[getattr(Transaction, column) for _fact, column in RECIPIENT],
+    )
     # Constant-price flows (price_basis set) are a separate measure: never in these sums.
     stmt = select(*keys, *sums).where(Transaction.type.in_(FLOW_TYPES), Transaction.price_basis.is_(None))
     return stmt, keys
@@ -105,15 +113,16 @@ def _insert_facts(project_ids: Sequence[int] | None, points: Sequence[dt.date]) 
     if project_ids is not None:
         stmt = stmt.where(Transaction.project_id.in_(list(project_ids)))
     stmt = stmt.group_by(*keys)
-    columns = ["project_id", "year", "period", *ATTRIBUTES, *MEASURE_COLUMNS]
+    recipient = [fact for fact, _column in RECIPIENT]
+    columns = ["project_id", "year", "period", *ATTRIBUTES, *recipient, *MEASURE_COLUMNS]
     db.session.execute(insert(ReportFlowFact.__table__).from_select(columns, stmt))
     # The coarser table, from the rows just written (a few per project, not every flow).
     f = ReportFlowFact
-    keys = (f.project_id, f.year, f.period)
+    keys = (f.project_id, f.year, f.period, *[getattr(f, name) for name in recipient])
     coarse = select(*keys, *[func.sum(getattr(f, m)) for m in MEASURE_COLUMNS]).group_by(*keys)
     if project_ids is not None:
         coarse = coarse.where(f.project_id.in_(list(project_ids)))
-    columns = ["project_id", "year", "period", *MEASURE_COLUMNS]
+    columns = ["project_id", "year", "period", *recipient, *MEASURE_COLUMNS]
     db.session.execute(insert(ReportProjectFact.__table__).from_select(columns, coarse))
 
 

@@ -62,8 +62,8 @@ MEASURES: dict[str, str] = {
     "projects": "Projects",
 }
 DEFINITIONS: dict[str, str] = {
-    "pledge": "Promises not yet committed (IATI transaction type 11), share-weighted.",
-    "commitment": "Firm obligations to provide an amount (IATI type 2), share-weighted.",
+    "pledge": "Promises not yet committed (IATI transaction type 12, outgoing pledge), share-weighted.",
+    "commitment": "Firm obligations to provide an amount (IATI type 2, outgoing commitment), share-weighted.",
     "disbursement": "Money actually paid out (IATI type 3), share-weighted.",
     "expenditure": "Money spent by the implementer (IATI type 4), share-weighted.",
     "need": "The project's total cost or stated requirement, converted at the rate of its need date, share-weighted.",
@@ -105,7 +105,9 @@ NEED_NOT_ATTRIBUTED = (
     "Need, funding gap and coverage are recorded per project, so they are not shown by donor, "
     "funding source, source kind, finance type or flow type."
 )
-GLOBAL = "Global/unallocated"
+GLOBAL = "Global (no recipient country/region given)"
+UNALLOCATED_RECIPIENT = "Unallocated (recipient not stated or unknown)"
+NO_RECIPIENT = ""  # the region of the stand-in recipient of a project with none (global)
 NEGATIVE_GAP = (
     "A negative funding gap means more was committed than the need stated: projects funded beyond "
     "their need, or with no need recorded (their commitments still count against the total need). "
@@ -315,6 +317,7 @@ class Report:
             "exchange_rates": self.rate_note,
             "confirmation": self.confirmation,
             "conversion": self.conversion,
+            "transaction_types": queries.measure_types(),
         }
         if self.margins:
             amounts = [m for m in self.spec.measures if m in (*AMOUNT_MEASURES, "coverage")]
@@ -408,8 +411,10 @@ class _Keys:
     def geo_key(self, dim: str, iso3: str | None, region: str | None) -> tuple[str, str]:
         """(value, label) of a recipient in a geographic dimension other than category."""
         if iso3 is None:
-            if region is None:
+            if region == NO_RECIPIENT:
                 return GLOBAL, GLOBAL
+            if region is None:
+                return UNALLOCATED_RECIPIENT, UNALLOCATED_RECIPIENT
             name = f"Regional: {self.ref.regions.get(region, (region,))[0]}"
             return name, name
         name, reg, sub, income = self.ref.countries[iso3]
@@ -428,7 +433,8 @@ class _Keys:
 
 @dataclass
 class StageOne:
-    """Per project sums in the report currency: (project, tx-dimension values, period) -> 5 amounts."""
+    """Per project sums in the report currency: (project, tx-dimension values, period, flow's own
+    recipient or None) -> 5 amounts."""
 
     tx_dims: list[str]
     with_buckets: bool
@@ -512,7 +518,10 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
         if breakpoints is not None:
             bucket = row[pos]
             pos += 1
-        acc = partial[(pid, dim_values, bucket)]
+        # a flow that names its own recipient goes wholly to it, not over the project's shares
+        place = (row[pos], row[pos + 1]) if row[pos] is not None or row[pos + 1] is not None else None
+        pos += 2
+        acc = partial[(pid, dim_values, bucket, place)]
         if usd:
             for i in range(4):
                 acc[i] += int(row[pos + i] or 0)
@@ -549,7 +558,7 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
                 value = converted(int(need_minor), need_cur, need_date) if need_date else 0
             dim_values = (year,) if tx_dims == ["year"] else ()
             bucket = keys.bucket_of(need_date) if (breakpoints is not None and need_date) else 0
-            partial[(pid, dim_values, bucket)][4] += value
+            partial[(pid, dim_values, bucket, None)][4] += value
     else:
         notes.append(NEED_NOT_ATTRIBUTED)
     if stale:
@@ -650,15 +659,19 @@ def _compute(
     cell_projects: dict[tuple, set[int]] = defaultdict(set)
     grand: dict[int, list[int]] = {}
     grand_projects: set[int] = set()
-    profile_cache: dict[tuple[int, int], tuple[int, list[tuple[tuple, int]]]] = {}
+    profile_cache: dict[tuple, tuple[int, list[tuple[tuple, int]]]] = {}
 
-    def profile(pid: int, bucket: int) -> tuple[int, list[tuple[tuple, int]]]:
-        """(denominator, [(share-dimension key parts, numerator)]) of a project in a period."""
-        cache_key = (pid, bucket if uses_category else 0)
+    def profile(pid: int, bucket: int, place: tuple | None) -> tuple[int, list[tuple[tuple, int]]]:
+        """(denominator, [(share-dimension key parts, numerator)]) of a project in a period
+        (of the flows' own recipient ``place`` when they name one)."""
+        cache_key = (pid, bucket if uses_category else 0, place)
         found = profile_cache.get(cache_key)
         if found is not None:
             return found
-        recs = recipients.get(pid) or [(None, None, 1)]
+        if place is not None:
+            recs = [(place[0], place[1], 1)]
+        else:
+            recs = recipients.get(pid) or [(None, NO_RECIPIENT, 1)]
         ars = areas.get(pid) or [(None, 1)]
         rec_total = sum(r[2] for r in recs)
         area_total = sum(a[1] for a in ars)
@@ -682,10 +695,10 @@ def _compute(
         profile_cache[cache_key] = result
         return result
 
-    for (pid, dim_values, bucket), amounts in first.partial.items():
+    for (pid, dim_values, bucket, place), amounts in first.partial.items():
         if not any(amounts):
             continue
-        denominator, parts = profile(pid, bucket)
+        denominator, parts = profile(pid, bucket, place)
         for share_key, weight in parts:
             if share_key is TOTAL_KEY:
                 target = grand.setdefault(denominator, [0, 0, 0, 0, 0])
@@ -829,6 +842,8 @@ def _decode(dim: str, value, ref: queries.Reference):
         return NO_CATEGORY if value == queries.MISSING_KEY else value
     if value == queries.MISSING_KEY:
         return NOT_RECORDED
+    if value == queries.UNALLOCATED_KEY:
+        return UNALLOCATED_RECIPIENT
     if value.startswith(queries.GLOBAL_KEY):
         code = value[len(queries.GLOBAL_KEY) :]
         if not code:
@@ -931,7 +946,7 @@ BY_NAME = ("donor", "funding_source")  # rows keyed by an id read best in the or
 def _sort_value(dim: str, value, labels: dict | None = None) -> tuple:
     if value is None:
         return (1, "")
-    special = value in (None, GLOBAL, UNALLOCATED_AREA, NO_CATEGORY, NOT_RECORDED) or (
+    special = value in (None, GLOBAL, UNALLOCATED_RECIPIENT, UNALLOCATED_AREA, NO_CATEGORY, NOT_RECORDED) or (
         isinstance(value, str) and value.startswith("Regional: ")
     )
     if dim in BY_NAME and labels and value in labels:
@@ -1117,9 +1132,13 @@ def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_
             f"otherwise: {cells_text}."
         )
     notes.append(
-        f"Flows without a recipient country appear as '{GLOBAL}' or 'Regional: <region>'; "
+        "A flow that names its own recipient country or region counts wholly for it; other flows are "
+        "spread over their project's recipient shares. Flows to a region appear as 'Regional: <region>', "
+        f"the share a source gave to no or an unknown recipient as '{UNALLOCATED_RECIPIENT}' (never "
+        f"handed to the other recipients), projects without any recipient as '{GLOBAL}', and "
         f"projects without a priority area as '{UNALLOCATED_AREA}'."
     )
+    notes.append(queries.measure_types_note())
     notes.append("Projects are counted once per row; a project spread over several rows appears in each.")
     if need_applies and "gap" in spec.measures and any(r["gap"] < 0 for r in [*exact_rows, total_exact]):
         notes.append(NEGATIVE_GAP)

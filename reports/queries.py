@@ -61,6 +61,43 @@ FLOW_TYPES: tuple[TransactionType, ...] = (
     TransactionType.EXPENDITURE,
 )
 
+# Which IATI transaction types each amount measure counts: FLOW_TYPES and nothing else.
+# Incoming funds, commitments and pledges (1, 11, 13) are what an implementer receives;
+# interest, loan repayments, reimbursements, equity and guarantees (5-10) are not
+# ICT4D funding given: no measure counts them.
+MEASURE_TYPES: dict[str, TransactionType] = {t.value: t for t in FLOW_TYPES}
+EXCLUDED_TYPES: tuple[TransactionType, ...] = tuple(t for t in TransactionType if t not in FLOW_TYPES)
+
+
+def measure_types() -> dict:
+    """What each amount measure counts, for a report's metadata: IATI codes and type names."""
+    return {
+        "measures": {
+            name: {"iati_types": [kind.iati_code], "transaction_types": [kind.value]}
+            for name, kind in MEASURE_TYPES.items()
+        },
+        "not_counted": {
+            "iati_types": sorted((t.iati_code for t in EXCLUDED_TYPES), key=int),
+            "transaction_types": [t.value for t in sorted(EXCLUDED_TYPES, key=lambda t: int(t.iati_code))],
+        },
+    }
+
+
+def measure_types_note() -> str:
+    """The same in words, for the notes of a report (CSV, workbook, terminal)."""
+    names = {
+        TransactionType.PLEDGE: "pledges: type 12 (outgoing pledge)",
+        TransactionType.COMMITMENT: "commitments: 2 (outgoing commitment)",
+        TransactionType.DISBURSEMENT: "disbursements: 3",
+        TransactionType.EXPENDITURE: "expenditure: 4",
+    }
+    counted = "; ".join(names[t] for t in FLOW_TYPES)
+    left = ", ".join(
+        f"{t.iati_code} {t.value.replace('_', ' ')}" for t in sorted(EXCLUDED_TYPES, key=lambda t: int(t.iati_code))
+    )
+    return f"IATI transaction types counted: {counted}. No measure counts the other types ({left})."
+
+
 # Dimensions that are attributes of a transaction (grouped in stage one).
 TX_DIMENSIONS = ("year", "funding_source", "source_kind", "donor", "finance_type", "flow_type")
 
@@ -125,18 +162,23 @@ def project_flow_sums(
     the original minor units, grouped also by currency and value date so that the
     caller converts each group at the rate of its value date. With ``breakpoints``
     each row also carries the index of the category-membership period of its date.
-    Row: (project_id, *dims, [bucket], [currency, value_date], pledge, commitment,
-    disbursement, expenditure). The value date comes as the driver gives it (ISO text on
-    SQLite: parsing a million dates the caller looks up by text would cost a second).
+    Every row also carries the recipient country and region the flows name themselves
+    (both empty for flows that follow the project's shares).
+    Row: (project_id, *dims, [bucket], flow country, flow region, [currency, value_date],
+    pledge, commitment, disbursement, expenditure). The value date comes as the driver
+    gives it (ISO text on SQLite: parsing a million dates the caller looks up by text would
+    cost a second).
     """
     if usd and facts_apply(tx_dims, filters):
         return _fact_sums(tx_dims, filters, with_period=breakpoints is not None)
-    amount = Transaction.usd_minor if usd else Transaction.amount_minor
+    # a flow without a USD value (no rate source could convert it) adds nothing in USD
+    amount = func.coalesce(Transaction.usd_minor, 0) if usd else Transaction.amount_minor
     sums = [func.sum(case((Transaction.type == kind, amount), else_=0)) for kind in FLOW_TYPES]
     keys: list[ColumnElement] = [Transaction.project_id]
     keys += [_tx_dimension_column(d) for d in tx_dims]
     if breakpoints is not None:
         keys.append(bucket_expression(Transaction.value_date, breakpoints))
+    keys += [Transaction.recipient_country_iso3, Transaction.recipient_region_code]
     if not usd:
         keys += [Transaction.currency, type_coerce(Transaction.value_date, String)]
     stmt = _filtered_flows(select(*keys, *sums), tx_dims, filters)
@@ -161,8 +203,9 @@ FACT_DIMENSIONS = {
 }
 
 
-def _fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool = False):
-    """SELECT pid, d_<dim>..., [period], m0..m3 from the report facts (refreshed first)."""
+def _fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool = False, with_recipient: bool = True):
+    """SELECT pid, d_<dim>..., [period], [tx_country, tx_region], m0..m3 from the report facts
+    (refreshed first). ``with_recipient``: keep apart the flows that name their own recipient."""
     facts.ensure_fresh()
     coarse = set(tx_dims) <= {"year"} and not (filters.source_kinds or filters.donor_ids or filters.funding_source_ids)
     f = ReportProjectFact if coarse else ReportFlowFact
@@ -172,6 +215,8 @@ def _fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool
         keys.append(column.label(f"d_{d}"))
     if with_period:
         keys.append(f.period.label("period"))
+    if with_recipient:
+        keys += [f.tx_country.label("tx_country"), f.tx_region.label("tx_region")]
     # bigint, not the NUMERIC PostgreSQL gives a sum of bigints: a project's sums fit, and the
     # outer aggregates over bigint need a fraction of the memory (no spill to disk)
     sums = [cast(func.sum(getattr(f, name)), BigInteger).label(f"m{i}") for i, name in enumerate(facts.MEASURE_COLUMNS)]
@@ -346,34 +391,52 @@ def resolve_refs(model, refs: Sequence[str]) -> tuple[list[int], list[str]]:
 # -- stage two in SQL (the fast path) -------------------------------------------------
 
 SPLIT = 1_000_000  # products are split at 10^6 so that SQLite's 64-bit sums never overflow
-GLOBAL_KEY = "~"  # a recipient region follows it ("~002"); alone it means no recipient
+GLOBAL_KEY = "~"  # a recipient region follows it ("~002"); alone it means no recipient at all
 MISSING_KEY = "?"
+UNALLOCATED_KEY = "!"  # a recipient share with neither country nor region: kept unallocated
 
 
-def _geo_column(dim: str, recipient, country) -> ColumnElement:
+def _geo_column(dim: str, iso3: ColumnElement, region: ColumnElement, recipient, country) -> ColumnElement:
+    """The key of a geographic dimension: of the flow's own recipient, else of the project's.
+
+    ``iso3`` / ``region``: the recipient of the row (the flow's, or the project's recipient
+    row joined); a project recipient row with neither is the unallocated share, and no
+    recipient at all (no row joined, none on the flow) is a global project."""
     attribute = {
         "region": country.c.region_code,
         "subregion": country.c.subregion_code,
-        "country": recipient.c.country_iso3,
+        "country": iso3,
         "income_group": country.c.income_group,
     }[dim]
     return case(
-        (recipient.c.country_iso3.is_(None), literal(GLOBAL_KEY) + func.coalesce(recipient.c.region_code, "")),
-        else_=func.coalesce(attribute, MISSING_KEY),
+        (iso3.is_not(None), func.coalesce(attribute, MISSING_KEY)),
+        (region.is_not(None), literal(GLOBAL_KEY) + region),
+        (recipient.c.project_id.is_(None), literal(GLOBAL_KEY)),
+        else_=literal(UNALLOCATED_KEY),
     )
 
 
 def project_sums(
-    tx_dims: Sequence[str], filters: TxFilter, *, with_need: bool, breakpoints: Sequence[dt.date] | None = None
+    tx_dims: Sequence[str],
+    filters: TxFilter,
+    *,
+    with_need: bool,
+    breakpoints: Sequence[dt.date] | None = None,
+    with_recipient: bool = True,
 ):
-    """SELECT of per-project USD sums (pid, d_<dim>..., [period], m0..m4): flows, then needs (UNION ALL).
+    """SELECT of per-project USD sums (pid, d_<dim>..., [period], [tx_country, tx_region], m0..m4):
+    flows, then needs (UNION ALL).
 
-    With ``breakpoints`` each row also carries the membership period of its dates."""
+    With ``breakpoints`` each row also carries the membership period of its dates; with
+    ``with_recipient`` the recipient its flows name themselves (empty: the project's shares;
+    always empty for the need, which follows the project's shares)."""
     with_period = breakpoints is not None
     if facts_apply(tx_dims, filters):
-        flows = _fact_select(tx_dims, filters, with_period=with_period).add_columns(literal(0).label("m4"))
+        flows = _fact_select(tx_dims, filters, with_period=with_period, with_recipient=with_recipient).add_columns(
+            literal(0).label("m4")
+        )
     else:
-        flows = _transaction_sums(tx_dims, filters, breakpoints)
+        flows = _transaction_sums(tx_dims, filters, breakpoints, with_recipient=with_recipient)
     parts = flows
     if with_need:
         need_keys = (
@@ -382,6 +445,8 @@ def project_sums(
         if with_period:
             day = func.coalesce(Project.need_date, literal(dt.date.min, type_=Date()))
             need_keys.append(bucket_expression(day, breakpoints).label("period"))
+        if with_recipient:
+            need_keys += [cast(None, String(3)).label("tx_country"), cast(None, String(3)).label("tx_region")]
         needs = select(
             Project.id.label("pid"),
             *need_keys,
@@ -404,15 +469,27 @@ def project_sums(
     return parts
 
 
-def _transaction_sums(tx_dims: Sequence[str], filters: TxFilter, breakpoints: Sequence[dt.date] | None = None):
-    """SELECT pid, d_<dim>..., [period], m0..m4 (m4 = 0) straight from the transactions (any dimension)."""
+def _transaction_sums(
+    tx_dims: Sequence[str],
+    filters: TxFilter,
+    breakpoints: Sequence[dt.date] | None = None,
+    *,
+    with_recipient: bool = True,
+):
+    """SELECT pid, d_<dim>..., [period], [tx_country, tx_region], m0..m4 (m4 = 0) straight from the
+    transactions (any dimension)."""
+    usd = func.coalesce(Transaction.usd_minor, 0)  # an unconverted flow adds nothing in USD
     sums = [
-        func.sum(case((Transaction.type == kind, Transaction.usd_minor), else_=0)).label(f"m{i}")
-        for i, kind in enumerate(FLOW_TYPES)
+        func.sum(case((Transaction.type == kind, usd), else_=0)).label(f"m{i}") for i, kind in enumerate(FLOW_TYPES)
     ]
     tx_keys = [_tx_dimension_column(d).label(f"d_{d}") for d in tx_dims]
     if breakpoints is not None:
         tx_keys.append(bucket_expression(Transaction.value_date, breakpoints).label("period"))
+    if with_recipient:
+        tx_keys += [
+            Transaction.recipient_country_iso3.label("tx_country"),
+            Transaction.recipient_region_code.label("tx_region"),
+        ]
     flows = select(Transaction.project_id.label("pid"), *tx_keys, *sums, literal(0).label("m4"))
     return _filtered_flows(flows, tx_dims, filters).group_by(Transaction.project_id, *tx_keys)
 
@@ -451,6 +528,8 @@ def staged_sums(filters: TxFilter, *, with_need: bool) -> Iterator[Table]:
         f"report_stage_{next(_stage_ids)}",
         MetaData(),
         Column("pid", BigInteger),
+        Column("tx_country", String(3)),
+        Column("tx_region", String(3)),
         *[Column(f"m{i}", BigInteger) for i in range(5)],
         prefixes=["TEMPORARY"],
     )
@@ -460,7 +539,8 @@ def staged_sums(filters: TxFilter, *, with_need: bool) -> Iterator[Table]:
     try:
         conn.execute(
             insert(table).from_select(
-                ["pid", "m0", "m1", "m2", "m3", "m4"], project_sums([], filters, with_need=with_need)
+                ["pid", "tx_country", "tx_region", "m0", "m1", "m2", "m3", "m4"],
+                project_sums([], filters, with_need=with_need),
             )
         )
         yield table
@@ -508,15 +588,29 @@ def weighted_cells(
         facts.ensure_fresh()  # the category members of each period are kept with the facts
         if breakpoints is None:
             breakpoints = facts.breakpoints()
+    share_dims = [d for d in dims if d not in TX_DIMENSIONS and d != "project"]
+    # A project's area shares add up to its area denominator: without an area dimension or
+    # filter, spreading over the areas and adding the pieces up again changes nothing, so
+    # the areas are not joined at all (and likewise the recipients without a geographic one).
+    with_areas = "priority_area" in dims or bool(areas)
+    with_recipients = (
+        any(d != "priority_area" for d in share_dims) or bool(countries) or region_codes is not None or bool(categories)
+    )
+    # Most registries have no flow that names its own recipient: then the plain share join
+    # (no flow recipient in the per-project keys, no join condition) is all there is to do.
+    flow_places = with_recipients and flows_name_recipients()
     f = (
         stage
         if stage is not None
         else project_sums(
-            tx_dims, filters, with_need=with_need, breakpoints=breakpoints if by_period else None
+            tx_dims,
+            filters,
+            with_need=with_need,
+            breakpoints=breakpoints if by_period else None,
+            with_recipient=flow_places,
         ).subquery("f")
     )
     postgres = db.session.get_bind().dialect.name == "postgresql"
-    share_dims = [d for d in dims if d not in TX_DIMENSIONS and d != "project"]
     if not share_dims and not countries and region_codes is None and not areas and not categories:
         # The shares of a project add up to its denominator, so spreading an amount over
         # them and adding the pieces up again gives the amount itself: no share join.
@@ -536,6 +630,13 @@ def weighted_cells(
     country = Country.__table__.alias("c")
     member = ReportCategoryMember.__table__.alias("m")
     geo = [d for d in dims if d in ("region", "subregion", "country", "income_group")]
+    iso3, region, own = recipient.c.country_iso3, recipient.c.region_code, literal(True)
+    if flow_places:
+        # A flow that names its own recipient goes wholly to it (weight R of R, below): the project's
+        # recipient rows are joined only to the rows of flows that name none.
+        own = and_(f.c.tx_country.is_(None), f.c.tx_region.is_(None))
+        iso3 = func.coalesce(recipient.c.country_iso3, f.c.tx_country)
+        region = func.coalesce(recipient.c.region_code, f.c.tx_region)
     keys: list[ColumnElement] = []
     for d in dims:
         if d in TX_DIMENSIONS:
@@ -547,15 +648,11 @@ def weighted_cells(
         elif d == "category":
             keys.append(func.coalesce(member.c.category_code, MISSING_KEY))
         else:
-            keys.append(_geo_column(d, recipient, country))
-    # A project's area shares add up to its area denominator: without an area dimension or
-    # filter, spreading over the areas and adding the pieces up again changes nothing, so
-    # the areas are not joined at all (and likewise the recipients without a geographic one).
-    with_areas = "priority_area" in dims or bool(areas)
-    with_recipients = (
-        any(d != "priority_area" for d in share_dims) or bool(countries) or region_codes is not None or bool(categories)
-    )
-    r_share = func.coalesce(recipient.c.share_ppm, 1) if with_recipients else literal(1)
+            keys.append(_geo_column(d, iso3, region, recipient, country))
+    # A flow that names its own recipient weighs the project's whole recipient total R (R / R = 1):
+    # every row of a project then has the same denominator, so a cell groups each project once
+    # (its distinct-project count is right) however its flows are spread.
+    r_share = func.coalesce(recipient.c.share_ppm, rtot.c.tot, 1) if with_recipients else literal(1)
     a_share = func.coalesce(area.c.share_ppm, 1) if with_areas else literal(1)
     r_tot = func.coalesce(rtot.c.tot, 1) if with_recipients else literal(1)
     a_tot = func.coalesce(atot.c.tot, 1) if with_areas else literal(1)
@@ -578,30 +675,27 @@ def weighted_cells(
     projects = func.count(func.distinct(f.c.pid)) if count_projects else literal(0)
     stmt = select(*keys, den, *numerators, projects).select_from(f)
     if with_recipients:
-        stmt = stmt.outerjoin(recipient, recipient.c.project_id == f.c.pid).outerjoin(
-            rtot, rtot.c.project_id == f.c.pid
-        )
+        on = and_(recipient.c.project_id == f.c.pid, own) if flow_places else recipient.c.project_id == f.c.pid
+        stmt = stmt.outerjoin(recipient, on).outerjoin(rtot, rtot.c.project_id == f.c.pid)
     if with_areas:
         stmt = stmt.outerjoin(area, area.c.project_id == f.c.pid).outerjoin(atot, atot.c.project_id == f.c.pid)
     if geo or region_codes is not None:
-        stmt = stmt.outerjoin(country, country.c.iso3 == recipient.c.country_iso3)
+        stmt = stmt.outerjoin(country, country.c.iso3 == iso3)
     if "category" in dims:
-        stmt = stmt.outerjoin(
-            member, and_(member.c.country_iso3 == recipient.c.country_iso3, member.c.period == f.c.period)
-        )
+        stmt = stmt.outerjoin(member, and_(member.c.country_iso3 == iso3, member.c.period == f.c.period))
     if categories:
         chosen = ReportCategoryMember.__table__.alias("mc")
         stmt = stmt.where(
             select(chosen.c.period)
             .where(
-                chosen.c.country_iso3 == recipient.c.country_iso3,
+                chosen.c.country_iso3 == iso3,
                 chosen.c.period == f.c.period,
                 chosen.c.category_code.in_(list(categories)),
             )
             .exists()
         )
     if countries:
-        stmt = stmt.where(recipient.c.country_iso3.in_(list(countries)))
+        stmt = stmt.where(iso3.in_(list(countries)))
     if region_codes is not None:
         codes = list(region_codes)
         stmt = stmt.where(
@@ -609,7 +703,7 @@ def weighted_cells(
                 country.c.region_code.in_(codes),
                 country.c.subregion_code.in_(codes),
                 country.c.intermediate_code.in_(codes),
-                and_(recipient.c.country_iso3.is_(None), recipient.c.region_code.in_(codes)),
+                and_(iso3.is_(None), region.in_(codes)),
             )
         )
     if areas:
@@ -617,6 +711,14 @@ def weighted_cells(
     stmt = stmt.where(or_(*[f.c[f"m{i}"] != 0 for i in range(5)])).group_by(*keys, den)
     _no_jit()
     return db.session.execute(stmt).all(), "one" if postgres else "split"
+
+
+def flows_name_recipients() -> bool:
+    """Whether any flow names its own recipient country or region (two partial-index look-ups)."""
+    for column in (Transaction.recipient_country_iso3, Transaction.recipient_region_code):
+        if db.session.scalar(select(Transaction.project_id).where(column.is_not(None)).limit(1)) is not None:
+            return True
+    return False
 
 
 def _unweighted_cells(

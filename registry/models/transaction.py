@@ -39,6 +39,22 @@ class Transaction(db.Model):
             sqlite_where=text(NOT_DAILY),
             postgresql_where=text(NOT_DAILY),
         ),
+        # Projects by the recipient their flows name (few flows name one): "a project is in a
+        # country when a recipient row or one of its flows is there" stays a look-up.
+        Index(
+            "ix_transactions_recipient_country",
+            "recipient_country_iso3",
+            "project_id",
+            sqlite_where=text("recipient_country_iso3 IS NOT NULL"),
+            postgresql_where=text("recipient_country_iso3 IS NOT NULL"),
+        ),
+        Index(
+            "ix_transactions_recipient_region",
+            "recipient_region_code",
+            "project_id",
+            sqlite_where=text("recipient_region_code IS NOT NULL"),
+            postgresql_where=text("recipient_region_code IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 
 from registry.extensions import db
 from registry.models import (
@@ -46,11 +46,12 @@ def headline() -> Headline:
         db.session.execute(select(Transaction.type, func.sum(Transaction.usd_minor)).group_by(Transaction.type)).all()
     )
     years = db.session.execute(select(func.min(Transaction.value_date), func.max(Transaction.value_date))).one()
-    countries = db.session.scalar(
-        select(func.count(func.distinct(ProjectRecipient.country_iso3))).where(
-            ProjectRecipient.country_iso3.is_not(None)
-        )
-    )
+    # Countries a project names as recipients, and those named on a flow itself.
+    named = union(
+        select(ProjectRecipient.country_iso3.label("iso3")).where(ProjectRecipient.country_iso3.is_not(None)),
+        select(Transaction.recipient_country_iso3.label("iso3")).where(Transaction.recipient_country_iso3.is_not(None)),
+    ).subquery()
+    countries = db.session.scalar(select(func.count()).select_from(named))
     areas = _commitments_by_area()
     return Headline(
         projects=count(Project),

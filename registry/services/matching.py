@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, union
 from sqlalchemy.orm import selectinload
 
 from registry import money
@@ -427,29 +427,35 @@ def _org_keys(provider: int | None, source_org: int | None) -> set[int]:
     return {k for k in (provider, source_org) if k is not None}
 
 
-def _weighted_rows(join_model, condition, since: dt.date, until: dt.date):
-    """(source id, provider org, source's org, project id, sum of usd_minor * share_ppm)."""
+def _weighted_rows(join_model, condition, since: dt.date, until: dt.date, flow_condition=None):
+    """(source id, provider org, source's org, project id, sum of usd_minor * share_ppm).
+
+    ``flow_condition`` (a place: country or region scope): a flow that names its own
+    recipient goes wholly to it (weight SHARE_WHOLE when its recipient is in the place) and
+    is not spread over the project's recipient shares."""
     provider = _provider_key().label("provider")
-    stmt = (
-        select(
-            Transaction.funding_source_id,
-            provider,
-            FundingSource.managing_org_id,
-            Transaction.project_id,
-            func.sum(Transaction.usd_minor * join_model.share_ppm),
+    keys = (Transaction.funding_source_id, provider, FundingSource.managing_org_id, Transaction.project_id)
+
+    def flows(weight, *where):
+        return (
+            select(*keys, func.sum(Transaction.usd_minor * weight))
+            .join(Project, Project.id == Transaction.project_id)
+            .outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
+            .where(
+                Transaction.type == TransactionType.COMMITMENT,
+                Transaction.value_date >= since,
+                Transaction.value_date <= until,
+                *where,
+            )
+            .group_by(*keys)
         )
-        .join(Project, Project.id == Transaction.project_id)
-        .outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
-        .join(join_model, join_model.project_id == Transaction.project_id)
-        .where(
-            Transaction.type == TransactionType.COMMITMENT,
-            Transaction.value_date >= since,
-            Transaction.value_date <= until,
-            condition,
-        )
-        .group_by(Transaction.funding_source_id, provider, FundingSource.managing_org_id, Transaction.project_id)
-    )
-    return db.session.execute(stmt).all()
+
+    shared = flows(join_model.share_ppm, condition).join(join_model, join_model.project_id == Transaction.project_id)
+    if flow_condition is None:
+        return db.session.execute(shared).all()
+    shared = shared.where(Transaction.recipient_country_iso3.is_(None), Transaction.recipient_region_code.is_(None))
+    own = flows(literal(SHARE_WHOLE), flow_condition)
+    return db.session.execute(shared).all() + db.session.execute(own).all()
 
 
 def _usd(total_minor_ppm: int) -> Decimal:
@@ -505,7 +511,11 @@ def _evidence_tables(iso3: str, areas: list[str], day: dt.date) -> _EvidenceTabl
     since = _years_before(day, EVIDENCE_YEARS)
     region = evidence_region(iso3)
     scopes = {
-        "country": (ProjectRecipient, ProjectRecipient.country_iso3 == iso3),
+        "country": (
+            ProjectRecipient,
+            ProjectRecipient.country_iso3 == iso3,
+            Transaction.recipient_country_iso3 == iso3,
+        ),
         "area": (ProjectArea, ProjectArea.area_code.in_(areas or ["-"])),
     }
     if region:
@@ -514,13 +524,18 @@ def _evidence_tables(iso3: str, areas: list[str], day: dt.date) -> _EvidenceTabl
         scopes["region"] = (
             ProjectRecipient,
             or_(ProjectRecipient.country_iso3.in_(members), ProjectRecipient.region_code.in_(inside)),
+            or_(
+                and_(Transaction.recipient_country_iso3.is_not(None), Transaction.recipient_country_iso3.in_(members)),
+                and_(Transaction.recipient_region_code.is_not(None), Transaction.recipient_region_code.in_(inside)),
+            ),
         )
     by_source, by_org = {}, {}
     for scope in ("country", "region", "area"):
         if scope not in scopes:
             by_source[scope], by_org[scope] = {}, {}
             continue
-        rows = _weighted_rows(*scopes[scope], since, day)
+        join_model, condition, *flow_condition = scopes[scope]
+        rows = _weighted_rows(join_model, condition, since, day, *flow_condition)
         by_source[scope] = _fold(rows, lambda row: {row[0]} - {None})
         by_org[scope] = _fold(rows, lambda row: _org_keys(row[1], row[2]))
     return _EvidenceTables(since, day, region, by_source, by_org)
@@ -532,8 +547,17 @@ def _similar_candidates(iso3: str, areas: list[str], day: dt.date) -> list[dict]
     members = reference.countries_in_region(region) if region else [iso3]
     inside = reference.region_and_descendants(region) if region else set()
     since = _years_before(day, EVIDENCE_YEARS)
-    place = select(ProjectRecipient.project_id).where(
-        or_(ProjectRecipient.country_iso3.in_(members), ProjectRecipient.region_code.in_(inside))
+    place = union(
+        select(ProjectRecipient.project_id).where(
+            or_(ProjectRecipient.country_iso3.in_(members), ProjectRecipient.region_code.in_(inside))
+        ),
+        # a project whose flows name the place themselves is there too
+        select(Transaction.project_id).where(
+            or_(
+                and_(Transaction.recipient_country_iso3.is_not(None), Transaction.recipient_country_iso3.in_(members)),
+                and_(Transaction.recipient_region_code.is_not(None), Transaction.recipient_region_code.in_(inside)),
+            )
+        ),
     )
     in_area = select(ProjectArea.project_id).where(ProjectArea.area_code.in_(areas or ["-"]))
     stmt = (
@@ -807,9 +831,11 @@ def pipeline_projects(filters: dict | None = None) -> list[Project]:
         .order_by(Project.created_at.desc(), Project.id.desc())
     )
     if filters.get("country"):
+        iso3 = filters["country"].upper()
         stmt = stmt.where(
-            Project.id.in_(
-                select(ProjectRecipient.project_id).where(ProjectRecipient.country_iso3 == filters["country"].upper())
+            or_(
+                Project.id.in_(select(ProjectRecipient.project_id).where(ProjectRecipient.country_iso3 == iso3)),
+                Project.id.in_(select(Transaction.project_id).where(Transaction.recipient_country_iso3 == iso3)),
             )
         )
     if filters.get("priority_area"):
@@ -833,17 +859,26 @@ def matching_projects(
     gaps = funding_gaps(projects)
     # A track record in the project's country earns the same bonus as on the finder side.
     since = _years_before(day, EVIDENCE_YEARS)
+    # The country a commitment went to: the one it names itself, else its project's recipients.
     known = set(
         db.session.scalars(
-            select(ProjectRecipient.country_iso3)
-            .join(Transaction, Transaction.project_id == ProjectRecipient.project_id)
+            select(func.coalesce(Transaction.recipient_country_iso3, ProjectRecipient.country_iso3))
+            .select_from(Transaction)
+            .outerjoin(
+                ProjectRecipient,
+                and_(
+                    ProjectRecipient.project_id == Transaction.project_id,
+                    Transaction.recipient_country_iso3.is_(None),
+                    Transaction.recipient_region_code.is_(None),
+                ),
+            )
             .join(Project, Project.id == Transaction.project_id)
             .outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
             .where(
                 Transaction.type == TransactionType.COMMITMENT,
                 Transaction.value_date >= since,
                 Transaction.value_date <= day,
-                ProjectRecipient.country_iso3.is_not(None),
+                func.coalesce(Transaction.recipient_country_iso3, ProjectRecipient.country_iso3).is_not(None),
                 or_(
                     Transaction.funding_source_id == source.id,
                     _provider_key() == source.managing_org_id,

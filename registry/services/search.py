@@ -103,6 +103,33 @@ def _transaction(*conditions: ColumnElement) -> ColumnElement:
     return exists().where(Transaction.project_id == Project.id, *conditions)
 
 
+def _place(countries, regions=None) -> ColumnElement:
+    """A project is in a place when one of its recipients is, or one of its flows names it
+    as the flow's own recipient (the flow then goes there whatever the project's shares)."""
+    # The flows' side as IN (a look-up in the partial index of the flows that name a
+    # recipient), not EXISTS per project (which would read every project's flows).
+    found = [
+        _recipient(ProjectRecipient.country_iso3.in_(countries)),
+        Project.id.in_(
+            select(Transaction.project_id).where(
+                # said outright, so that PostgreSQL may read the partial index of such flows
+                Transaction.recipient_country_iso3.is_not(None),
+                Transaction.recipient_country_iso3.in_(countries),
+            )
+        ),
+    ]
+    if regions is not None:
+        found += [
+            _recipient(ProjectRecipient.region_code.in_(regions)),
+            Project.id.in_(
+                select(Transaction.project_id).where(
+                    Transaction.recipient_region_code.is_not(None), Transaction.recipient_region_code.in_(regions)
+                )
+            ),
+        ]
+    return or_(*found)
+
+
 def _region_condition(code: str) -> ColumnElement:
     codes = region_and_descendants(code.strip().zfill(3))
     in_region = select(Country.iso3).where(
@@ -112,10 +139,7 @@ def _region_condition(code: str) -> ColumnElement:
             Country.intermediate_code.in_(codes),
         )
     )
-    return or_(
-        _recipient(ProjectRecipient.country_iso3.in_(in_region)),
-        _recipient(ProjectRecipient.region_code.in_(codes)),
-    )
+    return _place(in_region, codes)
 
 
 def _category_condition(code: str, period: tuple[dt.date, dt.date] | None) -> ColumnElement:
@@ -125,7 +149,7 @@ def _category_condition(code: str, period: tuple[dt.date, dt.date] | None) -> Co
         CategoryMembership.valid_from <= end,
         or_(CategoryMembership.valid_to.is_(None), CategoryMembership.valid_to > start),
     )
-    return _recipient(ProjectRecipient.country_iso3.in_(members))
+    return _place(members)
 
 
 def _period_condition(start: dt.date, end: dt.date) -> ColumnElement:
@@ -140,7 +164,7 @@ def conditions(filters: ProjectFilters) -> list[ColumnElement]:
     """The WHERE conditions of a filter set (reusable in other queries on Project)."""
     where: list[ColumnElement] = []
     if filters.country:
-        where.append(_recipient(ProjectRecipient.country_iso3 == filters.country.strip().upper()))
+        where.append(_place([filters.country.strip().upper()]))
     if filters.region:
         where.append(_region_condition(filters.region))
     period = filters.period()

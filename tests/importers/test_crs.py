@@ -171,7 +171,16 @@ def test_rows_group_into_projects_by_donor_and_crs_id_with_amounts_in_millions()
     de = projects["2021000009"]
     assert [(r.region, r.share) for r in de.recipients] == [("202", 100)]
     assert {t.finance_type for t in de.transactions} == {"421"}
-    assert projects["PN-DE-10"].recipients == []
+    # Each row's flows keep the row's recipient (248 Kenya, 285 Uganda), whatever the project's others.
+    assert sorted((t.recipient_country, t.type, t.amount) for t in uk.transactions) == [
+        ("KEN", "commitment", Decimal("1500000.00")),
+        ("KEN", "disbursement", Decimal("1.00")),
+        ("KEN", "disbursement", Decimal("250000.00")),
+        ("UGA", "commitment", Decimal("500000.00")),
+    ]
+    # An unspecified recipient: the project's money stays unallocated.
+    assert [(r.country, r.region, r.share) for r in projects["PN-DE-10"].recipients] == [(None, None, 100)]
+    assert all(t.recipient_country is None and t.recipient_region is None for t in projects["PN-DE-10"].transactions)
     assert "unspecified_recipient" in {p.code for p in reader.problems}
 
 

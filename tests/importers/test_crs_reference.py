@@ -175,8 +175,15 @@ def test_money_without_a_place_stays_unallocated_with_a_warning_that_says_how_mu
         row(recipient="9999", crs_id="M-2", commitment="0.1"),  # no such code
     ]
     projects, reader = read(pipe(rows))
-    # 0.5 of 2.0 has no place: it stays unallocated, Kenya is not scaled up to take it
-    assert [(r.country, r.region, r.share) for r in projects["M-1"].recipients] == [("KEN", None, 75), (None, None, 25)]
+    # Each row's flows carry the row's recipient; 0.5 of 2.0 has no place: it stays unallocated
+    # (the project's list is the unallocated row alone), Kenya is not scaled up to take it.
+    assert [(t.recipient_country, t.type, t.amount) for t in projects["M-1"].transactions] == [
+        ("KEN", "commitment", Decimal("1500000.00")),
+        ("KEN", "disbursement", Decimal("500000.00")),
+        (None, "commitment", Decimal("500000.00")),
+        (None, "disbursement", Decimal("250000.00")),
+    ]
+    assert [(r.country, r.region, r.share) for r in projects["M-1"].recipients] == [(None, None, 100)]
     problems = problems_by_code(reader)
     unspecified = problems["unspecified_recipient"][0].message
     assert "stays unallocated" in unspecified
@@ -188,10 +195,13 @@ def test_money_without_a_place_stays_unallocated_with_a_warning_that_says_how_mu
     assert import_crs(path, ADMIN).ok
     project = db.session.scalar(select(Project).where(Project.reference == "M-1"))
     stored = sorted(((r.country_iso3 or ""), r.share_ppm) for r in project.recipients)
-    assert stored == [("", 250_000), ("KEN", 750_000)]
+    assert stored == [("", 1_000_000)]
     # Kenya keeps its own 1.5 million, not 2.0; the rest (0.5 + 0.1) is reported as unallocated
-    by_country = {r["country"]: r["commitment"] for r in flows_report(by="country").rows}
-    assert by_country == {"KEN": Decimal("1500000.00"), "Global/unallocated": Decimal("600000.00")}
+    by_country = {r["country_label"]: r["commitment"] for r in flows_report(by="country").as_json()["rows"]}
+    assert by_country == {
+        "Kenya": "1500000.00",
+        "Unallocated (recipient not stated or unknown)": "600000.00",
+    }
 
 
 # --------------------------------------------------------------------------- no Year column

@@ -19,30 +19,38 @@ def _key(value) -> str:
     return "" if value is None else str(value)
 
 
+KEYS = 9  # project, year, period, four attributes, the flow's own recipient country and region
+
+
 def _facts() -> list[tuple]:
-    """The facts as sorted tuples (project, year, period, attributes..., four sums)."""
+    """The facts as sorted tuples (project, year, period, attributes..., recipient, four sums)."""
     f = ReportFlowFact
-    columns = [f.project_id, f.year, f.period, *[getattr(f, a) for a in facts.ATTRIBUTES]]
+    columns = [f.project_id, f.year, f.period, *[getattr(f, a) for a in facts.ATTRIBUTES], f.tx_country, f.tx_region]
     columns += [getattr(f, m) for m in facts.MEASURE_COLUMNS]
     rows = db.session.execute(select(*columns))
-    return sorted(tuple(_key(v) for v in r[:7]) + tuple(int(v) for v in r[7:]) for r in rows)
+    return sorted(tuple(_key(v) for v in r[:KEYS]) + tuple(int(v) for v in r[KEYS:]) for r in rows)
 
 
 def _from_transactions() -> list[tuple]:
     """The same sums computed straight from the transactions (what the facts must equal)."""
     stmt, keys = facts._sums_select(facts.breakpoints())
     rows = db.session.execute(stmt.group_by(*keys))
-    return sorted(tuple(_key(v) for v in r[:7]) + tuple(int(v) for v in r[7:]) for r in rows)
+    return sorted(tuple(_key(v) for v in r[:KEYS]) + tuple(int(v) for v in r[KEYS:]) for r in rows)
 
 
 def _coarse() -> list[tuple]:
     """The per-project table and the same sums grouped from the detailed facts."""
     p, f = ReportProjectFact, ReportFlowFact
     sums = [func.sum(getattr(f, m)) for m in facts.MEASURE_COLUMNS]
-    grouped = select(f.project_id, f.year, f.period, *sums).group_by(f.project_id, f.year, f.period)
-    stored = select(p.project_id, p.year, p.period, *[getattr(p, m) for m in facts.MEASURE_COLUMNS])
-    as_tuples = [sorted(tuple(int(v) for v in r) for r in db.session.execute(q)) for q in (stored, grouped)]
-    return as_tuples
+    keys = (f.project_id, f.year, f.period, f.tx_country, f.tx_region)
+    grouped = select(*keys, *sums).group_by(*keys)
+    stored = select(
+        p.project_id, p.year, p.period, p.tx_country, p.tx_region, *[getattr(p, m) for m in facts.MEASURE_COLUMNS]
+    )
+    return [
+        sorted(tuple(_key(v) for v in r[:5]) + tuple(int(v) for v in r[5:]) for r in db.session.execute(q))
+        for q in (stored, grouped)
+    ]
 
 
 def _check() -> dict[str, int]:
@@ -73,6 +81,18 @@ def test_facts_follow_every_kind_of_write(registry_data, actor, make_transaction
     delete_transaction(actor, tx)
     db.session.flush()
     _check()
+
+    # A flow that names its own recipient is kept apart; one no rate source could convert
+    # (no USD value) adds nothing in USD and breaks nothing.
+    flows = sorted(db.session.scalars(select(Transaction.id).where(Transaction.project_id == three.id)))
+    db.session.execute(update(Transaction).where(Transaction.id == flows[0]).values(recipient_country_iso3="NGA"))
+    db.session.execute(
+        update(Transaction)
+        .where(Transaction.id == flows[1])
+        .values(usd_minor=None, usd_rate=None, usd_rate_date=None, usd_rate_source=None)
+    )
+    _check()
+    assert [k for k in _facts() if k[0] == str(three.id) and k[7] == "NGA"]
 
     # Writers that bypass the services: raw SQL through the same connection.
     db.session.execute(
