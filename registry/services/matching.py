@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 
 from sqlalchemy import and_, case, func, literal, or_, select, union
 from sqlalchemy.orm import selectinload
@@ -436,9 +437,9 @@ def _weighted_rows(join_model, condition, since: dt.date, until: dt.date, flow_c
     provider = _provider_key().label("provider")
     keys = (Transaction.funding_source_id, provider, FundingSource.managing_org_id, Transaction.project_id)
 
-    def flows(weight, *where):
+    def flows(weight, *where, extra=()):
         return (
-            select(*keys, func.sum(Transaction.usd_minor * weight))
+            select(*keys, func.sum(Transaction.usd_minor * weight), *extra)
             .join(Project, Project.id == Transaction.project_id)
             .outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
             .where(
@@ -450,12 +451,34 @@ def _weighted_rows(join_model, condition, since: dt.date, until: dt.date, flow_c
             .group_by(*keys)
         )
 
-    shared = flows(join_model.share_ppm, condition).join(join_model, join_model.project_id == Transaction.project_id)
+    # A project's shares are divided by their sum: 100 %, or an imported file's percentages as
+    # given when they do not add up to 100 (see importers' relative shares).
+    whole = (
+        select(join_model.project_id, func.sum(join_model.share_ppm).label("whole"))
+        .group_by(join_model.project_id)
+        .subquery()
+    )
+    shared = (
+        flows(join_model.share_ppm, condition, extra=(whole.c.whole,))
+        .join(join_model, join_model.project_id == Transaction.project_id)
+        .join(whole, whole.c.project_id == Transaction.project_id)
+        .group_by(whole.c.whole)
+    )
+    if flow_condition is not None:
+        shared = shared.where(Transaction.recipient_country_iso3.is_(None), Transaction.recipient_region_code.is_(None))
+    rows = [(*row[:4], _per_whole(row[4], row[5])) for row in db.session.execute(shared)]
     if flow_condition is None:
-        return db.session.execute(shared).all()
-    shared = shared.where(Transaction.recipient_country_iso3.is_(None), Transaction.recipient_region_code.is_(None))
+        return rows
     own = flows(literal(SHARE_WHOLE), flow_condition)
-    return db.session.execute(shared).all() + db.session.execute(own).all()
+    return rows + db.session.execute(own).all()
+
+
+def _per_whole(total: int | None, whole: int | None) -> int | None:
+    """usd_minor * share_ppm summed over a project whose shares add up to ``whole``, as if they
+    added up to 100 % (rounded to a millionth of a cent: the figures are rounded to the cent later)."""
+    if total is None or not whole or whole == SHARE_WHOLE:
+        return total
+    return round(Fraction(int(total) * SHARE_WHOLE, int(whole)))
 
 
 def _usd(total_minor_ppm: int) -> Decimal:
