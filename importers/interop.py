@@ -177,9 +177,15 @@ class GroupedImport:
 
 
 def _by_org(records: Iterable[ProjectRecord]) -> dict[tuple[str, str | None], list[ProjectRecord]]:
+    """The records by reporting organisation: one group per reference, named as its first record
+    names it (a publisher may spell its name two ways in one file: "World Vision UK" and "World
+    Vision United Kingdom" are one organisation, one batch, and none of its activities is lost)."""
+    names: dict[str, str | None] = {}
     groups: dict[tuple[str, str | None], list[ProjectRecord]] = {}
     for record in records:
-        groups.setdefault((record.org or "", record.org_name), []).append(record)
+        ref = record.org or ""
+        name = names.setdefault(ref, record.org_name)
+        groups.setdefault((ref, name), []).append(record)
     return groups
 
 

@@ -530,3 +530,38 @@ def test_a_recipient_with_a_tiny_part_of_the_commitments_never_rejects_the_activ
     assert result.ok, [p for p in problems if p["severity"] == "error"]
     kept = db.session.execute(select(Transaction.recipient_country_iso3, Transaction.amount_minor)).all()
     assert sorted(kept) == [("KEN", 9_000_000_000_000), ("UGA", 1)]
+
+
+def test_a_publisher_that_spells_its_name_two_ways_loses_no_activity(app, tmp_path):
+    """Real exports name one reporting-org "World Vision UK" and "World Vision United Kingdom":
+    one organisation, one batch, every activity imported (the second spelling's activities were
+    once taken for an import already done, and silently dropped)."""
+    first = activity("XM-TEST-1-A")
+    second = activity("XM-TEST-1-B").replace(
+        "<narrative>Test donor</narrative></reporting-org>",
+        "<narrative>Test donor (long name)</narrative></reporting-org>",
+    )
+    result, problems = imported(tmp_path, document(first, second))
+    assert result.ok, [p for p in problems if p["severity"] == "error"]
+    assert len(result.batches) == 1
+    assert sorted(db.session.scalars(select(Project.iati_identifier))) == ["XM-TEST-1-A", "XM-TEST-1-B"]
+
+
+def test_a_flow_in_special_drawing_rights_lands_at_the_imf_annual_rate(app, tmp_path):
+    """XDR (the IMF's SDR) is in IATI's Currency codelist and in real files (the African
+    Development Bank's): kept in XDR, converted at the IMF's 2020 average, 0.717936734517021
+    SDR per US dollar (imf_rates.csv, row 2020-12-31 XDR)."""
+    flows = (
+        '<transaction><transaction-type code="2"/><transaction-date iso-date="2020-07-22"/>'
+        '<value currency="XDR" value-date="2020-07-22">26666666</value></transaction>'
+    )
+    result, problems = imported(tmp_path, document(activity(transactions=flows)))
+    assert result.ok, [p for p in problems if p["severity"] == "error"]
+    [flow] = db.session.scalars(select(Transaction)).all()
+    usd = (Decimal("26666666") / Decimal("0.717936734517021")).quantize(Decimal("0.01"))
+    assert (flow.currency, flow.amount, flow.usd_amount, flow.usd_rate_source) == (
+        "XDR",
+        Decimal("26666666.00"),
+        usd,
+        "imf_annual",
+    )

@@ -160,6 +160,8 @@ def read_flows(path: Path) -> tuple[set[str], list[dict]]:
                 shares = {"REGION": Fraction(1)}
             else:
                 recipient, shares = None, allocation
+            if value is None or not (value.text or "").strip():
+                continue  # no amount to read: the importer reports the transaction (an error)
             currency = (value.get("currency") or "").strip().upper() or default_currency
             flows.append(
                 {
