@@ -71,7 +71,15 @@ def annotate(report: Report, filters: TxFilter, make_keys: Callable[[], Any], fi
     }
     if needs:
         report.conversion["unconverted_needs"] = _unconverted_meta(needs, weigh)
-    for note in (annual_note(report), unconverted_note(report), unconverted_needs_note(report)):
+    constant = _constant_prices(filters)
+    if constant:
+        report.conversion["constant_prices"] = constant
+    for note in (
+        annual_note(report),
+        unconverted_note(report),
+        unconverted_needs_note(report),
+        constant_prices_note(report),
+    ):
         if note:
             report.notes.append(note)
     return report
@@ -303,6 +311,42 @@ def unconverted_note(report: Report) -> str | None:
         f"Not converted, so not in the figures: {flows} flow{'s' if flows != 1 else ''} kept in "
         f"{'its' if flows == 1 else 'their'} own currency because no exchange rate covers "
         f"{'its' if flows == 1 else 'their'} currency and date: " + "; ".join(parts) + "."
+    )
+
+
+def _constant_prices(filters: TxFilter) -> dict[str, dict]:
+    """The flows recorded at constant prices (OECD CRS deflated amounts, ``price_basis``), by
+    measure: a measure of their own, never added to the current-price figures. Years, donors and
+    funding sources narrow them as they narrow the report; places and areas do not."""
+    stmt = select(Transaction.type, func.sum(Transaction.amount_minor), func.count()).where(
+        Transaction.price_basis == "constant", Transaction.type.in_(FLOW_TYPES)
+    )
+    if filters.year_from is not None:
+        stmt = stmt.where(Transaction.value_date >= dt.date(filters.year_from, 1, 1))
+    if filters.year_to is not None:
+        stmt = stmt.where(Transaction.value_date < dt.date(filters.year_to + 1, 1, 1))
+    if filters.donor_ids:
+        stmt = stmt.where(Transaction.provider_org_id.in_(filters.donor_ids))
+    if filters.funding_source_ids:
+        stmt = stmt.where(Transaction.funding_source_id.in_(filters.funding_source_ids))
+    out: dict[str, dict] = {}
+    for tx_type, minor, count in db.session.execute(stmt.group_by(Transaction.type)):
+        out[tx_type.value] = {"amount": str(money.from_minor(int(minor), "USD")), "currency": "USD", "flows": count}
+    return out
+
+
+def constant_prices_note(report: Report) -> str | None:
+    """The note saying what was recorded at constant prices and left apart (None when nothing)."""
+    found = report.conversion.get("constant_prices") or {}
+    if not found:
+        return None
+    flows = sum(v["flows"] for v in found.values())
+    parts = ", ".join(
+        f"{PLURAL[m]} {money.format_amount(Decimal(v['amount']), 'USD')} (constant USD)" for m, v in found.items()
+    )
+    return (
+        f"Not in the figures: {flows} flow{'s' if flows != 1 else ''} recorded at constant prices "
+        f"(OECD CRS deflated amounts, kept apart from current prices and never added to them): {parts}."
     )
 
 
