@@ -200,6 +200,13 @@ class IatiReader:
             yield from self._iterate(self.source)
 
     def _iterate(self, source: BinaryIO) -> Iterator[ProjectRecord]:
+        # Whether the file declares a DOCTYPE or entities, to tell such a refusal from a file that
+        # is simply not XML (an error page or a JSON body saved as .xml) when parsing fails early.
+        declares = True
+        if source.seekable():
+            head = source.read(65536).lower()
+            source.seek(0)
+            declares = b"<!doctype" in head or b"<!entity" in head
         context = etree.iterparse(
             source,
             events=("start", "end"),
@@ -236,7 +243,7 @@ class IatiReader:
                     self.counts["kept"] += 1
                     yield record
         except etree.XMLSyntaxError as exc:
-            if not checked or "entit" in str(exc).lower() and "DOCTYPE" in str(exc):
+            if (not checked and declares) or "entit" in str(exc).lower() and "DOCTYPE" in str(exc):
                 raise UnsafeXMLError(
                     f"{self.filename}: refused: the file declares a DOCTYPE or entities, "
                     "which IATI "

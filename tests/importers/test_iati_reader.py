@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from importers.iati import IatiFileError, UnsafeXMLError, read_iati
+from importers.iati import IatiFileError, IatiReader, UnsafeXMLError, read_iati
 from tests.importers.iati_xml import activity, document
 
 
@@ -301,3 +301,10 @@ def test_many_activities_stream_in_file_order():
     for i, record in enumerate(reader):
         assert record.iati_identifier == f"A-{i}"
     assert reader.counts["kept"] == 50
+
+
+def test_a_file_that_is_not_xml_is_called_so_not_a_doctype_refusal():
+    """A JSON body saved as .xml (a real d-portal download) is not well-formed XML: the message
+    says so, rather than blaming a DOCTYPE the file does not have."""
+    with pytest.raises(IatiFileError, match="not well-formed XML"):
+        list(IatiReader(io.BytesIO(b'{"result":[],"duration":3.357}'), filename="dportal_140.xml"))
