@@ -964,6 +964,17 @@ def _exact_measures(parts: dict[int, list[int]]) -> dict[str, Fraction | int]:
     return out
 
 
+def _shown_differences(row: dict) -> None:
+    """The gap shown is the need shown minus the commitments shown, and the undisbursed the
+    commitments shown minus the disbursements shown: a reader who subtracts gets the figure,
+    and since the rounded needs and commitments add up along every row and column, so do
+    these (rounded on their own, a gap could show 195,302.58 beside a need of 195,302.57 and
+    no commitment)."""
+    for measure, plus, minus in (("gap", "need", "commitment"), ("undisbursed", "commitment", "disbursement")):
+        if row.get(measure) is not None and row.get(plus) is not None and row.get(minus) is not None:
+            row[measure] = row[plus] - row[minus]
+
+
 def _round_cross(dims, parts_of, exact_rows, total_exact, names, overlapping, measures):
     """Round a cross-tab's cells (controlled rounding, see reports.rounding).
 
@@ -1042,7 +1053,14 @@ def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_
     if len(dims) == 2:
         # Only the measures asked for: a cell that takes a cent in one measure is shown as a row,
         # and a measure nobody reads must not add rows.
-        asked = [m for m in AMOUNT_MEASURES if m in spec.measures]
+        # The gap and the undisbursed amount are differences of the figures shown (see
+        # _shown_differences): asking for them rounds what they are made of too.
+        wanted = set(spec.measures)
+        if "gap" in wanted:
+            wanted |= {"need", "commitment"}
+        if "undisbursed" in wanted:
+            wanted |= {"commitment", "disbursement"}
+        asked = [m for m in AMOUNT_MEASURES if m in wanted]
         shown, shown_total, lines, off = _round_cross(
             dims, {k: cells[k] for k in ordered}, exact_rows, total_exact, names, overlapping, asked
         )
@@ -1096,6 +1114,8 @@ def _finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_
     for dim in dims:
         total[dim] = "Total"
         total[f"{dim}_label"] = "Total"
+    for row in [*rows, total, *(r for line in margins.values() for r in line)]:
+        _shown_differences(row)
     if not need_applies:
         for row in [*rows, total, *(r for line in margins.values() for r in line)]:
             for m in NEED_MEASURES:

@@ -333,3 +333,19 @@ def test_a_cross_tab_workbook_shows_the_totals_its_rows_add_up_to(client, awkwar
         _same_figures(
             {"commitment": block_total[1], "gap": block_total[2]}, one[dim]["total"], ("commitment", "gap"), dim
         )
+
+
+@pytest.mark.parametrize("by", [("country",), ("region",), ("priority_area",), ("region", "priority_area")])
+@pytest.mark.parametrize("currency", ["USD", "EUR"])
+def test_the_gap_shown_is_the_need_shown_minus_the_commitments_shown(client, awkward, by, currency):
+    """A reader who subtracts gets the figure: in every row, margin and total, gap = need -
+    commitments and undisbursed = commitments - disbursements, as shown (to the cent)."""
+    body = _json(client, "funding-gap", by, currency)
+    lines = [*body["rows"], body["total"], *(r for line in body.get("margins", {}).values() for r in line)]
+    assert lines
+    for line in lines:
+        need, commitment, gap = (Decimal(line[m]) for m in ("need", "commitment", "gap"))
+        assert gap == need - commitment, line
+        if line.get("undisbursed") is not None:
+            undisbursed = Decimal(line["undisbursed"])
+            assert undisbursed == Decimal(line["commitment"]) - Decimal(line["disbursement"]), line
