@@ -81,7 +81,8 @@ def _report(result, dry_run: bool) -> bool:
         )
         for batch in result.batches:
             if (batch.counts or {}).get("invalid_records"):
-                echo_left_out(batch.counts, unit="line" if batch.kind == "iati" else "row")
+                click.echo(f"  batch {batch.id}:")
+                echo_left_out(batch.counts, unit="line" if batch.kind == "iati" else "row", offer=False)
     return result.ok
 
 

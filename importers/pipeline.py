@@ -1717,6 +1717,20 @@ def _money_json(totals: dict[tuple[str, str], Decimal]) -> list[dict[str, str]]:
     return [{"type": k[0], "currency": k[1], "amount": str(v)} for k, v in sorted(totals.items())]
 
 
+def money_text(entries: list[dict]) -> str:
+    """``_money_json``'s entries as every message writes money: "incoming commitment 56,250.50
+    BDT; disbursement 1,000.00 USD" (the type in words, thousands separators, the currency)."""
+    parts = []
+    for m in entries or ():
+        currency = m["currency"]
+        try:
+            digits = money.format_amount(Decimal(m["amount"]), currency if money.is_currency(currency) else "")
+        except (ArithmeticError, ValueError):
+            digits = str(m["amount"])
+        parts.append(f"{str(m['type']).replace('_', ' ')} {digits.removesuffix(' ' + currency)} {currency}")
+    return "; ".join(parts)
+
+
 def invalid_records(records: list[ProjectRecord], problems: list[Problem], spans: bool = False) -> dict | None:
     """What leaving the invalid records out would leave out, or None when an error concerns the
     whole file (it rejects the file whatever the user says) or there is no error.

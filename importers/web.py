@@ -268,6 +268,7 @@ def show(batch_id: int):
         currencies=choices().currencies,
         row_problems=_row_problems(preview, summary["problems"]),
         editable=batch.status in ("previewed", "failed"),
+        money_text=pipeline.money_text,
     )
 
 
