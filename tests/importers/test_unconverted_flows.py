@@ -221,3 +221,19 @@ def test_the_report_api_and_its_csv_carry_the_conversion_meta(imported, client):
     assert body["conversion"]["annual_rates"]["commitment"]["share"] == "0.5423"
     csv_text = client.get("/api/v1/reports/funding-gap.csv?by=region").get_data(as_text=True)
     assert "Not converted, so not in the figures: 3 flows" in csv_text
+
+
+def test_the_project_page_names_the_rate_sources_its_flows_use(imported, client):
+    """The note under a project's flows named the ECB daily rates even when every flow was
+    converted at an IMF annual average (ET-1) or not converted at all (KP-1)."""
+    flows = _flows(imported)
+    etb = client.get(f"/projects/{flows[('ETB', '2020-03-02')].project_id}").get_data(as_text=True)
+    note = etb[etb.find('id="rates-note"') :][:600]
+    assert "IMF annual average" in note and "ECB euro reference rates" not in note, note
+    kpw = client.get(f"/projects/{flows[('KPW', '2020-06-01')].project_id}").get_data(as_text=True)
+    note = kpw[kpw.find('id="rates-note"') :][:600]
+    assert "not converted" in note and "ECB euro reference rates" not in note, note
+    # NP-1 has both: the NPR commitment at the IMF annual average, the EUR disbursement at the ECB's.
+    both = client.get(f"/projects/{flows[('NPR', '2020-06-15')].project_id}").get_data(as_text=True)
+    note = both[both.find('id="rates-note"') :][:600]
+    assert "ECB euro reference rates" in note and "IMF annual average" in note, note
