@@ -328,7 +328,12 @@ def annual_note(report: Report) -> str | None:
         amount = Decimal(entry["amount"])
         if not amount:
             continue
-        share = f" ({Decimal(entry['share']) * 100:.1f} % of the figure)" if "share" in entry else ""
+        share = ""
+        if "share" in entry:
+            percent = Decimal(entry["share"]) * 100
+            # A non-zero amount is never "0.0 %" of the figure: that reads as none.
+            shown = f"{percent:.1f} %" if percent >= Decimal("0.05") else "less than 0.1 %"
+            share = f" ({shown} of the figure)"
         parts.append(f"{PLURAL[measure]} {money.format_amount(amount, currency)}{share}")
     if not parts:
         return None

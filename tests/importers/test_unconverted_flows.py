@@ -237,3 +237,15 @@ def test_the_project_page_names_the_rate_sources_its_flows_use(imported, client)
     both = client.get(f"/projects/{flows[('NPR', '2020-06-15')].project_id}").get_data(as_text=True)
     note = both[both.find('id="rates-note"') :][:600]
     assert "ECB euro reference rates" in note and "IMF annual average" in note, note
+
+
+def test_a_small_share_at_annual_rates_is_never_written_as_zero(imported, actor, make_org):
+    """Next to two billion dollars, the 108,453.09 USD converted at IMF annual rates are 0.005 %
+    of the commitments: the note said '0.0 % of the figure', which reads as none."""
+    org = make_org(ref="DON-BIG")
+    big = [HEADER, ["US-BIG", "Backbone", "Kenya", "commitment", "2000000000.00", "USD", "2020-03-02"]]
+    pipeline.run_import("sheet", "big.csv", csv_bytes(big), org, actor)
+    report = flows_report(by="country", measures="commitment,disbursement")
+    annual = next(n for n in report.notes if n.startswith("Converted at IMF annual"))
+    assert f"commitments {ANNUAL_COMMITMENTS:,} USD (less than 0.1 % of the figure)" in annual, annual
+    assert "0.0 %" not in annual
