@@ -267,7 +267,7 @@ def _about_sheet(
         for note in report.notes:
             if note not in seen:
                 seen.append(note)
-    for note in seen:
+    for note in conversion_notes.without_covered(seen):
         r += 1
         sheet.write_string(r, 1, note, fmt.wrap)
 

@@ -249,3 +249,19 @@ def test_a_small_share_at_annual_rates_is_never_written_as_zero(imported, actor,
     annual = next(n for n in report.notes if n.startswith("Converted at IMF annual"))
     assert f"commitments {ANNUAL_COMMITMENTS:,} USD (less than 0.1 % of the figure)" in annual, annual
     assert "0.0 %" not in annual
+
+
+def test_the_workbook_says_once_what_was_converted_at_annual_rates(imported, actor, make_org):
+    """The summary shows expenditure, the other sheets do not: the About sheet listed two
+    'Annual rates' rows (one naming the expenditure with its share, one without), and its
+    Notes both again, as if they were two different amounts."""
+    org = make_org(ref="DON-EXP")
+    spent = [HEADER, ["ET-2", "Ethiopia spend", "Ethiopia", "expenditure", "215000.00", "ETB", "2020-03-02"]]
+    pipeline.run_import("sheet", "spent.csv", csv_bytes(spent), org, actor)
+    book = openpyxl.load_workbook(io.BytesIO(funding_gap_workbook(build_spec(by="region"))))
+    rows = [row for row in book["About"].iter_rows(values_only=True) if row and (row[0] or row[1])]
+    annual = [row[1] for row in rows if row[0] == "Annual rates"]
+    # 215,000 ETB / 21.5 (IMF 2020) = 10,000.00 USD of expenditure.
+    assert len(annual) == 1 and "expenditure 10,000.00 USD" in annual[0], annual
+    notes = [row[1] for row in rows if row[0] is None and str(row[1]).startswith("Converted at IMF annual")]
+    assert notes == annual, notes
