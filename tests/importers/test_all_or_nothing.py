@@ -395,3 +395,18 @@ def test_the_page_writes_the_money_left_out_in_words(app, client, actor, make_or
         assert re.search(r'data-label="Where">\s*line \d+<', html), html[html.find('id="left-out"') :][:1500]
     finally:
         app.config["IMPORT_BACKGROUND"] = True
+
+
+def test_a_refused_file_names_each_publisher_and_creates_nothing_in_words(runner, tmp_path):
+    """The batch lines of a refused or previewed file said 'organisation id None' (the
+    organisation the rolled-back run would have created) and 'projects 1 created'."""
+    path = _file(tmp_path, _big_left_out())
+    for args in (["import", "iati", str(path)], ["import", "iati", str(path), "--dry-run"]):
+        output = runner.invoke(args=args).output
+        lines = [line for line in output.splitlines() if line.strip().startswith("batch ") and ";" in line]
+        assert len(lines) == 2, output
+        assert "organisation id None" not in output
+        assert "PUB-A" in lines[0] and "PUB-B" in lines[1], lines
+        assert "1 to create" in lines[0] and "created" not in lines[0], lines
+    done = runner.invoke(args=["import", "iati", str(path), "--skip-invalid"]).output
+    assert "1 created" in done and "PUB-A" in done
