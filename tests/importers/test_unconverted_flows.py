@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import openpyxl
@@ -265,3 +266,15 @@ def test_the_workbook_says_once_what_was_converted_at_annual_rates(imported, act
     assert len(annual) == 1 and "expenditure 10,000.00 USD" in annual[0], annual
     notes = [row[1] for row in rows if row[0] is None and str(row[1]).startswith("Converted at IMF annual")]
     assert notes == annual, notes
+
+
+def test_the_home_page_says_which_flows_its_dollar_totals_leave_out(imported, client):
+    """The home page's USD totals summed the flows that have a dollar value and said nothing of
+    the three kept in their own currency (250,000 NPR dated 1010-12-09, 100 NPR of 2030, 1,000
+    KPW); its 'Value dates' range started in 1010."""
+    page = client.get("/").get_data(as_text=True)
+    panel = page[page.find("Money flows (USD)") :][:1500]
+    assert "Value dates 2020–2021" in panel, panel
+    assert "3 flows kept in their own currency (no exchange rate) are not in these totals" in panel, panel
+    commitments = re.search(r"Commitments</th><td class=\"num\">([\d,.]+)<", panel).group(1)
+    assert Decimal(commitments.replace(",", "")) == ALL_COMMITMENTS
