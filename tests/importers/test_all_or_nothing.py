@@ -183,6 +183,8 @@ def test_crs_two_donors_all_or_nothing_then_skip_invalid(app, tmp_path, runner):
     assert db.session.scalar(select(func.count()).select_from(Project)) == 0 and _committed() == 0
     refused = runner.invoke(args=["import", "crs", str(path)])
     assert refused.exit_code == 1 and "--skip-invalid" in refused.output
+    # One row of the file has no year: it is counted once, not once per donor of the file.
+    assert "2 activities are valid and 1 have errors" in refused.output, refused.output
     done = runner.invoke(args=["import", "crs", str(path), "--skip-invalid"])
     assert done.exit_code == 0, done.output
     refs = set(db.session.scalars(select(Project.reference)))
@@ -410,3 +412,24 @@ def test_a_refused_file_names_each_publisher_and_creates_nothing_in_words(runner
         assert "1 to create" in lines[0] and "created" not in lines[0], lines
     done = runner.invoke(args=["import", "iati", str(path), "--skip-invalid"]).output
     assert "1 created" in done and "PUB-A" in done
+
+
+def test_a_crs_row_without_a_year_is_left_out_with_skip_invalid(app, tmp_path, runner):
+    """An extract without a Year column whose row has no readable CommitmentDate: the refusal
+    said to import again with --skip-invalid, which then refused the file the same way."""
+    header = "DonorCode,DonorName,CrsID,ProjectNumber,RecipientCode,PurposeCode,FlowCode,Finance_t,Aid_t,ProjectTitle,CommitmentDate,USD_Commitment,USD_Disbursement"
+    rows = [
+        "12,United Kingdom,2021000101,UK-101,248,22040,11,110,C01,Kenya broadband,2021-05-03,1.5,0.25",
+        "5,Germany,2019000200,DE-200,289,22040,11,110,C01,Regional ICT,2019-03-01,0.5,",
+        "5,Germany,2019000201,DE-201,347,22040,11,110,C01,Guatemala schools,not a date,0.75,",
+    ]
+    path = _file(tmp_path, ("\n".join([header, *rows]) + "\n").encode(), "crs.csv")
+    refused = runner.invoke(args=["import", "crs", str(path)])
+    assert refused.exit_code == 1 and "--skip-invalid" in refused.output
+    # One row of the file has no year: it is counted once, not once per donor of the file.
+    assert "2 activities are valid and 1 have errors" in refused.output, refused.output
+    done = runner.invoke(args=["import", "crs", str(path), "--skip-invalid"])
+    assert done.exit_code == 0, done.output
+    assert set(db.session.scalars(select(Project.reference))) == {"2021000101", "2019000200"}
+    # The row left out is listed with the money it carried: 0.75 M USD of commitments.
+    assert "commitments USD 750,000.00" in done.output or "750,000.00 USD" in done.output, done.output
