@@ -72,11 +72,13 @@ def echo_summary(batch: ImportBatch, max_problems: int = 50) -> None:
 
 
 def _money_text(money: list[dict]) -> str:
-    return "; ".join(f"{m['type']} {m['currency']} {m['amount']}" for m in money) or "no amounts read"
+    return pipeline.money_text(money) or "no amounts read"
 
 
-def echo_left_out(counts: dict, most: int = 50, unit: str = "row") -> None:
-    """What leaving the invalid records out leaves (or would leave) out, with its money."""
+def echo_left_out(counts: dict, most: int = 50, unit: str = "row", offer: bool = True) -> None:
+    """What leaving the invalid records out leaves (or would leave) out, with its money.
+    ``offer=False``: one batch of a file whose offer was made for the whole file; its own
+    listing makes no second offer (with other counts)."""
     found = counts.get("invalid_records")
     if not found:
         return
@@ -84,6 +86,8 @@ def echo_left_out(counts: dict, most: int = 50, unit: str = "row") -> None:
     what = f"{n} activities" + (f" and {extra} rows or items that are no activity" if extra else "")
     if found.get("left_out"):
         click.echo(f"  Left out (they have errors): {what}, carrying {_money_text(found['money'])}")
+    elif not offer:
+        click.echo(f"  With errors: {what}, carrying {_money_text(found['money'])}")
     else:
         click.echo(
             f"  {found['valid']} activities are valid and {what} have errors: import with --skip-invalid "

@@ -736,10 +736,18 @@ class IatiReader:
             if kind is None:
                 self.counts["transactions_skipped"] += 1
                 carried = f"{raw} {tx_currency or '(no currency)'}" if raw else "no value"
+                text = (type_elem.text or "").strip() if type_elem is not None else ""
+                if code:
+                    what = (
+                        f"Transaction type {code} is not an IATI 2.03 transaction type (1 to 13, or a 1.x letter code)"
+                    )
+                elif text:
+                    what = f"transaction-type has no @code (its text {text!r} is not where IATI puts the type)"
+                else:
+                    what = "The transaction has no transaction-type/@code"
                 self.warn(
                     "transaction_type",
-                    f"Transaction type {code or '(none)'} is not an IATI 2.03 transaction type (1 to 13, or a "
-                    f"1.x letter code): this flow of {carried} is left out",
+                    f"{what}: this flow of {carried} is left out",
                     tx,
                     f"{path}/transaction-type/@code",
                     code,

@@ -164,15 +164,21 @@ class GroupedImport:
         if self.ok:
             return None
         valid = invalid = 0
+        loose: set[tuple] = set()  # rows that are no activity go to every batch: counted once
         for batch in self.batches:
             counts = batch.counts or {}
             found = counts.get("invalid_records")
             if found:
-                valid, invalid = valid + found["valid"], invalid + found["invalid"] + found["items_without_record"]
+                valid, invalid = valid + found["valid"], invalid + found["invalid"]
+                items = [i for i in found.get("items", []) if not (i.get("reference") or i.get("iati_identifier"))]
+                loose |= {(i.get("sheet"), i.get("row"), tuple(i.get("reasons") or ())) for i in items}
+                if len(items) < found["items_without_record"]:  # more than the list holds
+                    invalid += found["items_without_record"] - len(items)
             elif counts.get("errors_in_batch", counts.get("errors", 0)):
                 return None  # an error no activity carries
             else:
                 valid += counts.get("projects", 0)
+        invalid += len(loose)
         return (valid, invalid) if invalid else None
 
 

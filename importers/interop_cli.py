@@ -36,11 +36,13 @@ def _report(result, dry_run: bool) -> bool:
         label = "previewed (dry run, nothing written)" if dry_run and batch.status == "previewed" else batch.status
         if getattr(batch, "already_imported", False):
             label = "already imported: nothing changed"
-        org = batch.org_id
+        # The publisher as the file names it: a refused run created no organisation.
+        org = (batch.options or {}).get("org") or (batch.options or {}).get("publisher") or f"id {batch.org_id}"
+        written = batch.status == "committed"
         click.echo(
-            f"  batch {batch.id} (organisation id {org}): {label}; projects "
-            f"{counts.get('projects_created', 0)} created, "
-            f"{counts.get('projects_updated', 0)} updated, "
+            f"  batch {batch.id} (organisation {org}): {label}; projects "
+            f"{counts.get('projects_created', 0)} {'created' if written else 'to create'}, "
+            f"{counts.get('projects_updated', 0)} {'updated' if written else 'to update'}, "
             f"{counts.get('projects_unchanged', 0)} unchanged; "
             f"transactions {counts.get('transactions', 0)}; errors {counts.get('errors', 0)}"
             + (f" ({counts['errors_in_batch']} in this batch)" if "errors_in_batch" in counts else "")
@@ -81,7 +83,8 @@ def _report(result, dry_run: bool) -> bool:
         )
         for batch in result.batches:
             if (batch.counts or {}).get("invalid_records"):
-                echo_left_out(batch.counts, unit="line" if batch.kind == "iati" else "row")
+                click.echo(f"  batch {batch.id}:")
+                echo_left_out(batch.counts, unit="line" if batch.kind == "iati" else "row", offer=False)
     return result.ok
 
 

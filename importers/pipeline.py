@@ -1643,7 +1643,7 @@ def _explain_missing_currency(result: ReadResult, filename: str, options: dict) 
 # Errors that concern an item of the file that is no record (an activity without an
 # identifier, a row without a project reference, a CRS row without a year): leaving the
 # invalid records out leaves that item out too, and lists it.
-STANDALONE_ERRORS = frozenset({"no_identifier", "missing_reference", "bad_year"})
+STANDALONE_ERRORS = frozenset({"no_identifier", "missing_reference", "bad_year", "no_year"})
 MAX_LISTED = 1000  # left-out records listed one by one on the batch (the totals keep them all)
 
 
@@ -1715,6 +1715,20 @@ def _money_of(records: Iterable[ProjectRecord]) -> dict[tuple[str, str], Decimal
 
 def _money_json(totals: dict[tuple[str, str], Decimal]) -> list[dict[str, str]]:
     return [{"type": k[0], "currency": k[1], "amount": str(v)} for k, v in sorted(totals.items())]
+
+
+def money_text(entries: list[dict]) -> str:
+    """``_money_json``'s entries as every message writes money: "incoming commitment 56,250.50
+    BDT; disbursement 1,000.00 USD" (the type in words, thousands separators, the currency)."""
+    parts = []
+    for m in entries or ():
+        currency = m["currency"]
+        try:
+            digits = money.format_amount(Decimal(m["amount"]), currency if money.is_currency(currency) else "")
+        except (ArithmeticError, ValueError):
+            digits = str(m["amount"])
+        parts.append(f"{str(m['type']).replace('_', ' ')} {digits.removesuffix(' ' + currency)} {currency}")
+    return "; ".join(parts)
 
 
 def invalid_records(records: list[ProjectRecord], problems: list[Problem], spans: bool = False) -> dict | None:

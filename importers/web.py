@@ -193,7 +193,11 @@ def upload():
     if not data:
         flash("The file is empty.", "error")
         return redirect(url_for(".index"))
-    org = db.session.get(Organisation, request.form.get("org_id", type=int) or user.org_id or 0)
+    org_id = request.form.get("org_id", type=int) or user.org_id
+    if not org_id:
+        flash("Choose the organisation whose projects the file holds.", "error")
+        return redirect(url_for(".index"))
+    org = db.session.get(Organisation, org_id)
     if org is None or not can_import(user, org):
         raise PermissionDenied("You may not import files for this organisation")
     kind = detect(data, upload.filename)
@@ -268,6 +272,7 @@ def show(batch_id: int):
         currencies=choices().currencies,
         row_problems=_row_problems(preview, summary["problems"]),
         editable=batch.status in ("previewed", "failed"),
+        money_text=pipeline.money_text,
     )
 
 

@@ -363,6 +363,11 @@ def unconverted_needs_note(report: Report) -> str | None:
     )
 
 
+ANNUAL_PREFIX = (
+    "Converted at IMF annual average rates (a currency the ECB does not publish, or a date before its daily rates): "
+)
+
+
 def annual_note(report: Report) -> str | None:
     """The note saying how much of each figure was converted at IMF annual average rates."""
     annual = report.conversion.get("annual_rates") or {}
@@ -372,20 +377,49 @@ def annual_note(report: Report) -> str | None:
         amount = Decimal(entry["amount"])
         if not amount:
             continue
-        share = f" ({Decimal(entry['share']) * 100:.1f} % of the figure)" if "share" in entry else ""
+        share = ""
+        if "share" in entry:
+            percent = Decimal(entry["share"]) * 100
+            # A non-zero amount is never "0.0 %" of the figure: that reads as none.
+            shown = f"{percent:.1f} %" if percent >= Decimal("0.05") else "less than 0.1 %"
+            share = f" ({shown} of the figure)"
         parts.append(f"{PLURAL[measure]} {money.format_amount(amount, currency)}{share}")
     if not parts:
         return None
-    return (
-        "Converted at IMF annual average rates (a currency the ECB does not publish, or a date before "
-        "its daily rates): " + "; ".join(parts) + ". Every other amount at ECB daily rates or legal euro parities."
-    )
+    return ANNUAL_PREFIX + "; ".join(parts) + ". Every other amount at ECB daily rates or legal euro parities."
 
 
 def csv_footer(report: Report) -> list[list[str]]:
     """Rows that end a report's CSV: a blank row, then one ``Note`` row per conversion note."""
     notes = [n for n in (annual_note(report), unconverted_note(report), unconverted_needs_note(report)) if n]
     return [[], *(["Note", n] for n in notes)] if notes else []
+
+
+def _annual_parts(note: str) -> set[str] | None:
+    """The "<measure> <amount> (<share>)" parts of an annual-rate note, else None."""
+    if not note.startswith(ANNUAL_PREFIX):
+        return None
+    return set(note[len(ANNUAL_PREFIX) :].split(". Every other")[0].split("; "))
+
+
+def without_covered(notes: list[str]) -> list[str]:
+    """The notes without an annual-rate note another one already says: the reports of one
+    workbook share their filters and flows, and a report that shows fewer measures names fewer
+    of the same amounts (the same expenditure, with or without its share of a figure)."""
+
+    def says(wider: set[str], part: str) -> bool:
+        return any(other == part or other.startswith(part + " (") for other in wider)
+
+    annual = {note: _annual_parts(note) for note in notes}
+    kept = []
+    for note in notes:
+        mine = annual[note]
+        if mine is not None and any(
+            other != note and parts is not None and all(says(parts, p) for p in mine) for other, parts in annual.items()
+        ):
+            continue
+        kept.append(note)
+    return kept
 
 
 def about_rows(reports: list[Report]) -> list[tuple[str, str]]:
@@ -401,5 +435,5 @@ def about_rows(reports: list[Report]) -> list[tuple[str, str]]:
             note = make(report)
             if note and note not in seen:
                 seen.append(note)
-        rows += [(title, note) for note in seen]
+        rows += [(title, note) for note in without_covered(seen)]
     return rows

@@ -244,7 +244,15 @@ def _about_sheet(
     counted += "included" if confirmation.get("unconfirmed_included", True) else "left out"
     if unconfirmed:
         amounts = confirmation.get("unconfirmed_amounts", {}).items()
-        counted += " (" + "; ".join(f"{m} {spec.currency} {a}" for m, a in amounts) + ")"
+        counted += (
+            " ("
+            + "; ".join(
+                f"{conversion_notes.PLURAL.get(m, m)} {money.format_amount(Decimal(a), spec.currency)}"
+                for m, a in amounts
+                if Decimal(a)
+            )
+            + ")"
+        )
     rows.append(("Flows counted", counted))
     rows.append(("Sheets", ", ".join(sheets)))
     r = 3
@@ -267,7 +275,7 @@ def _about_sheet(
         for note in report.notes:
             if note not in seen:
                 seen.append(note)
-    for note in seen:
+    for note in conversion_notes.without_covered(seen):
         r += 1
         sheet.write_string(r, 1, note, fmt.wrap)
 

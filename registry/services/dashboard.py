@@ -35,6 +35,7 @@ class Headline:
     usd_by_type: dict[str, Decimal]
     first_year: int | None
     last_year: int | None
+    unconverted: int  # flows kept in their own currency (no rate): not in usd_by_type
     areas: list[tuple[str, str, Decimal]]  # (code, name, USD); code "" for the unallocated row
     demo: bool
 
@@ -45,7 +46,12 @@ def headline() -> Headline:
     totals = dict(
         db.session.execute(select(Transaction.type, func.sum(Transaction.usd_minor)).group_by(Transaction.type)).all()
     )
-    years = db.session.execute(select(func.min(Transaction.value_date), func.max(Transaction.value_date))).one()
+    # The dates of the flows in the dollar totals; those kept in their own currency are counted apart.
+    converted = Transaction.usd_minor.is_not(None)
+    years = db.session.execute(
+        select(func.min(Transaction.value_date), func.max(Transaction.value_date)).where(converted)
+    ).one()
+    unconverted = db.session.scalar(select(func.count()).select_from(Transaction).where(~converted))
     # Countries a project names as recipients, and those named on a flow itself.
     named = union(
         select(ProjectRecipient.country_iso3.label("iso3")).where(ProjectRecipient.country_iso3.is_not(None)),
@@ -65,6 +71,7 @@ def headline() -> Headline:
         usd_by_type={t.value: from_minor(int(totals.get(t) or 0), "USD") for t in TransactionType},
         first_year=years[0].year if years[0] else None,
         last_year=years[1].year if years[1] else None,
+        unconverted=unconverted or 0,
         areas=areas,
         demo=bool(db.session.scalar(select(func.count()).select_from(Project).where(Project.demo.is_(True)))),
     )

@@ -7,6 +7,7 @@ what was left out and the money it carried."""
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -152,7 +153,7 @@ def test_the_cli_says_what_it_left_out(runner, tmp_path):
     assert _identifiers() == set()
     done = runner.invoke(args=["import", "iati", str(path), "--skip-invalid"])
     assert done.exit_code == 0, done.output
-    assert "Left out (they have errors): 1 activities, carrying commitment USD 500.00" in done.output
+    assert "Left out (they have errors): 1 activities, carrying commitment 500.00 USD" in done.output
     assert "PUB-C-2" in done.output
     assert _identifiers() == {"PUB-A-1", "PUB-B-1", "PUB-C-1"}
 
@@ -182,6 +183,8 @@ def test_crs_two_donors_all_or_nothing_then_skip_invalid(app, tmp_path, runner):
     assert db.session.scalar(select(func.count()).select_from(Project)) == 0 and _committed() == 0
     refused = runner.invoke(args=["import", "crs", str(path)])
     assert refused.exit_code == 1 and "--skip-invalid" in refused.output
+    # One row of the file has no year: it is counted once, not once per donor of the file.
+    assert "2 activities are valid and 1 have errors" in refused.output, refused.output
     done = runner.invoke(args=["import", "crs", str(path), "--skip-invalid"])
     assert done.exit_code == 0, done.output
     refs = set(db.session.scalars(select(Project.reference)))
@@ -267,7 +270,7 @@ def test_page_offers_the_button_and_imports_the_valid_activities(app, client, ac
         page = client.post("/imports/", data=body, content_type="multipart/form-data", follow_redirects=True)
         html = page.get_data(as_text=True)
         assert "Import the 1 valid activities, leave out 1" in html
-        assert "PUB-A-2" in html and "commitment USD 700.00" in html
+        assert "PUB-A-2" in html and "commitment 700.00 USD" in html
         batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
         assert batch.status == "failed" and _identifiers() == set()
         page = client.post(f"/imports/{batch.id}/commit", data={"skip_invalid": "1"}, follow_redirects=True)
@@ -303,7 +306,7 @@ def test_sheet_skip_invalid_leaves_out_the_whole_project_of_a_bad_row(runner, tm
     assert done.exit_code == 0, done.output
     # S-2 goes whole: its 400 commitment is not imported without its refused disbursement.
     assert set(db.session.scalars(select(Project.reference))) == {"S-1"}
-    assert "S-2 (row 3)" in done.output and "commitment USD 400" in done.output
+    assert "S-2 (row 3)" in done.output and "commitment 400.00 USD" in done.output
 
 
 def test_a_publisher_with_no_valid_activity_does_not_sink_the_others_with_skip_invalid(app, tmp_path):
@@ -330,3 +333,103 @@ def test_the_page_of_a_grouped_batch_points_to_the_whole_file(app, client, actor
     html = client.get(f"/imports/{c_batch.id}").get_data(as_text=True)
     assert 'id="grouped-file"' in html and 'id="skip-invalid"' not in html
     assert "PUB-C-2" in html
+
+
+# -- what the user reads about the money left out ------------------------------------
+
+
+def _big_left_out() -> bytes:
+    """PUB-A clean; PUB-B's second activity has an incoming commitment of 56,250.5 BDT and a
+    flow without a value (the reader refuses it)."""
+    return document(
+        activity("PUB-A-1", org="PUB-A", transactions=_tx("2", "1000.00")),
+        activity("PUB-B-1", org="PUB-B", transactions=_tx("2", "2000.00")),
+        activity(
+            "PUB-B-2",
+            org="PUB-B",
+            transactions=_tx("11", "56250.50", currency="BDT") + _tx("3", ""),
+        ),
+    )
+
+
+def test_the_money_left_out_reads_as_the_warnings_do(runner, tmp_path):
+    """The amounts left out are written as every other message writes money: the type in words,
+    thousands separators, then the currency; never the stored enumeration name."""
+    path = _file(tmp_path, _big_left_out())
+    refused = runner.invoke(args=["import", "iati", str(path)])
+    assert refused.exit_code == 1
+    assert "incoming commitment 56,250.50 BDT" in refused.output, refused.output
+    assert "incoming_commitment" not in refused.output
+    done = runner.invoke(args=["import", "iati", str(path), "--skip-invalid"])
+    assert done.exit_code == 0, done.output
+    assert "carrying incoming commitment 56,250.50 BDT" in done.output, done.output
+
+
+def test_a_refused_multi_publisher_file_makes_one_offer(runner, tmp_path):
+    """The file-wide offer counts every publisher; the publisher's own listing does not make a
+    second offer with other numbers (2 valid of the file, 1 valid of PUB-B)."""
+    path = _file(tmp_path, _big_left_out())
+    refused = runner.invoke(args=["import", "iati", str(path)])
+    assert "2 activities are valid and 1 have errors" in refused.output
+    assert "1 activities are valid" not in refused.output, refused.output
+    assert "PUB-B-2" in refused.output
+
+
+def test_the_page_writes_the_money_left_out_in_words(app, client, actor, make_org):
+    app.config["IMPORT_BACKGROUND"] = False
+    try:
+        org = make_org(ref="PUB-B", name="Publisher B")
+        user = accounts.create_user(actor, "donor-words@example.org", "donor", org=org)
+        db.session.commit()
+        with client.session_transaction() as session:
+            session["user_id"] = user.id
+        data = document(
+            activity("PUB-B-1", org="PUB-B", transactions=_tx("2", "2000.00")),
+            activity("PUB-B-2", org="PUB-B", transactions=_tx("11", "56250.50", currency="BDT") + _tx("3", "")),
+        )
+        body = {"file": (io.BytesIO(data), "b.xml"), "org_id": str(org.id)}
+        html = client.post("/imports/", data=body, content_type="multipart/form-data", follow_redirects=True)
+        html = html.get_data(as_text=True)
+        assert "Import the 1 valid activities, leave out 1" in html
+        assert "incoming commitment 56,250.50 BDT" in html
+        assert "incoming_commitment" not in html
+        # An XML file has lines, not rows.
+        assert re.search(r'data-label="Where">\s*line \d+<', html), html[html.find('id="left-out"') :][:1500]
+    finally:
+        app.config["IMPORT_BACKGROUND"] = True
+
+
+def test_a_refused_file_names_each_publisher_and_creates_nothing_in_words(runner, tmp_path):
+    """The batch lines of a refused or previewed file said 'organisation id None' (the
+    organisation the rolled-back run would have created) and 'projects 1 created'."""
+    path = _file(tmp_path, _big_left_out())
+    for args in (["import", "iati", str(path)], ["import", "iati", str(path), "--dry-run"]):
+        output = runner.invoke(args=args).output
+        lines = [line for line in output.splitlines() if line.strip().startswith("batch ") and ";" in line]
+        assert len(lines) == 2, output
+        assert "organisation id None" not in output
+        assert "PUB-A" in lines[0] and "PUB-B" in lines[1], lines
+        assert "1 to create" in lines[0] and "created" not in lines[0], lines
+    done = runner.invoke(args=["import", "iati", str(path), "--skip-invalid"]).output
+    assert "1 created" in done and "PUB-A" in done
+
+
+def test_a_crs_row_without_a_year_is_left_out_with_skip_invalid(app, tmp_path, runner):
+    """An extract without a Year column whose row has no readable CommitmentDate: the refusal
+    said to import again with --skip-invalid, which then refused the file the same way."""
+    header = "DonorCode,DonorName,CrsID,ProjectNumber,RecipientCode,PurposeCode,FlowCode,Finance_t,Aid_t,ProjectTitle,CommitmentDate,USD_Commitment,USD_Disbursement"
+    rows = [
+        "12,United Kingdom,2021000101,UK-101,248,22040,11,110,C01,Kenya broadband,2021-05-03,1.5,0.25",
+        "5,Germany,2019000200,DE-200,289,22040,11,110,C01,Regional ICT,2019-03-01,0.5,",
+        "5,Germany,2019000201,DE-201,347,22040,11,110,C01,Guatemala schools,not a date,0.75,",
+    ]
+    path = _file(tmp_path, ("\n".join([header, *rows]) + "\n").encode(), "crs.csv")
+    refused = runner.invoke(args=["import", "crs", str(path)])
+    assert refused.exit_code == 1 and "--skip-invalid" in refused.output
+    # One row of the file has no year: it is counted once, not once per donor of the file.
+    assert "2 activities are valid and 1 have errors" in refused.output, refused.output
+    done = runner.invoke(args=["import", "crs", str(path), "--skip-invalid"])
+    assert done.exit_code == 0, done.output
+    assert set(db.session.scalars(select(Project.reference))) == {"2021000101", "2019000200"}
+    # The row left out is listed with the money it carried: 0.75 M USD of commitments.
+    assert "commitments USD 750,000.00" in done.output or "750,000.00 USD" in done.output, done.output

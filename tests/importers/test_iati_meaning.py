@@ -565,3 +565,22 @@ def test_a_flow_in_special_drawing_rights_lands_at_the_imf_annual_rate(app, tmp_
         usd,
         "imf_annual",
     )
+
+
+def test_a_type_written_as_text_is_named_as_the_file_writes_it():
+    """d-portal exports hold <transaction-type>1</transaction-type> (no @code): the warning said
+    'Transaction type (none)', which a reader of the file, who sees a 1, cannot match."""
+    data = document(
+        activity(
+            "XM-TEXT-1",
+            transactions=tx("2", "100.00")
+            + '<transaction><transaction-type>1</transaction-type><transaction-date iso-date="2020-09-30"/>'
+            '<value currency="EUR" value-date="2020-09-30"></value></transaction>',
+        )
+    )
+    records, reader = read(data)
+    (problem,) = [p for p in reader.problems if p.code == "transaction_type"]
+    assert "(none)" not in problem.message
+    assert "no @code" in problem.message and "'1'" in problem.message, problem.message
+    assert "no value" in problem.message
+    assert [t.amount for t in records[0].transactions] == [Decimal("100.00")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 import openpyxl
@@ -221,3 +222,59 @@ def test_the_report_api_and_its_csv_carry_the_conversion_meta(imported, client):
     assert body["conversion"]["annual_rates"]["commitment"]["share"] == "0.5423"
     csv_text = client.get("/api/v1/reports/funding-gap.csv?by=region").get_data(as_text=True)
     assert "Not converted, so not in the figures: 3 flows" in csv_text
+
+
+def test_the_project_page_names_the_rate_sources_its_flows_use(imported, client):
+    """The note under a project's flows named the ECB daily rates even when every flow was
+    converted at an IMF annual average (ET-1) or not converted at all (KP-1)."""
+    flows = _flows(imported)
+    etb = client.get(f"/projects/{flows[('ETB', '2020-03-02')].project_id}").get_data(as_text=True)
+    note = etb[etb.find('id="rates-note"') :][:600]
+    assert "IMF annual average" in note and "ECB euro reference rates" not in note, note
+    kpw = client.get(f"/projects/{flows[('KPW', '2020-06-01')].project_id}").get_data(as_text=True)
+    note = kpw[kpw.find('id="rates-note"') :][:600]
+    assert "not converted" in note and "ECB euro reference rates" not in note, note
+    # NP-1 has both: the NPR commitment at the IMF annual average, the EUR disbursement at the ECB's.
+    both = client.get(f"/projects/{flows[('NPR', '2020-06-15')].project_id}").get_data(as_text=True)
+    note = both[both.find('id="rates-note"') :][:600]
+    assert "ECB euro reference rates" in note and "IMF annual average" in note, note
+
+
+def test_a_small_share_at_annual_rates_is_never_written_as_zero(imported, actor, make_org):
+    """Next to two billion dollars, the 108,453.09 USD converted at IMF annual rates are 0.005 %
+    of the commitments: the note said '0.0 % of the figure', which reads as none."""
+    org = make_org(ref="DON-BIG")
+    big = [HEADER, ["US-BIG", "Backbone", "Kenya", "commitment", "2000000000.00", "USD", "2020-03-02"]]
+    pipeline.run_import("sheet", "big.csv", csv_bytes(big), org, actor)
+    report = flows_report(by="country", measures="commitment,disbursement")
+    annual = next(n for n in report.notes if n.startswith("Converted at IMF annual"))
+    assert f"commitments {ANNUAL_COMMITMENTS:,} USD (less than 0.1 % of the figure)" in annual, annual
+    assert "0.0 %" not in annual
+
+
+def test_the_workbook_says_once_what_was_converted_at_annual_rates(imported, actor, make_org):
+    """The summary shows expenditure, the other sheets do not: the About sheet listed two
+    'Annual rates' rows (one naming the expenditure with its share, one without), and its
+    Notes both again, as if they were two different amounts."""
+    org = make_org(ref="DON-EXP")
+    spent = [HEADER, ["ET-2", "Ethiopia spend", "Ethiopia", "expenditure", "215000.00", "ETB", "2020-03-02"]]
+    pipeline.run_import("sheet", "spent.csv", csv_bytes(spent), org, actor)
+    book = openpyxl.load_workbook(io.BytesIO(funding_gap_workbook(build_spec(by="region"))))
+    rows = [row for row in book["About"].iter_rows(values_only=True) if row and (row[0] or row[1])]
+    annual = [row[1] for row in rows if row[0] == "Annual rates"]
+    # 215,000 ETB / 21.5 (IMF 2020) = 10,000.00 USD of expenditure.
+    assert len(annual) == 1 and "expenditure 10,000.00 USD" in annual[0], annual
+    notes = [row[1] for row in rows if row[0] is None and str(row[1]).startswith("Converted at IMF annual")]
+    assert notes == annual, notes
+
+
+def test_the_home_page_says_which_flows_its_dollar_totals_leave_out(imported, client):
+    """The home page's USD totals summed the flows that have a dollar value and said nothing of
+    the three kept in their own currency (250,000 NPR dated 1010-12-09, 100 NPR of 2030, 1,000
+    KPW); its 'Value dates' range started in 1010."""
+    page = client.get("/").get_data(as_text=True)
+    panel = page[page.find("Money flows (USD)") :][:1500]
+    assert "Value dates 2020–2021" in panel, panel
+    assert "3 flows kept in their own currency (no exchange rate) are not in these totals" in panel, panel
+    commitments = re.search(r"Commitments</th><td class=\"num\">([\d,.]+)<", panel).group(1)
+    assert Decimal(commitments.replace(",", "")) == ALL_COMMITMENTS

@@ -261,3 +261,29 @@ def test_the_preview_asks_which_field_an_ambiguous_header_is(donor_client):
 
 def select_batch():
     return select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1)
+
+
+def test_an_administrator_chooses_the_organisation_it_is_never_the_first_of_the_list(app, client, actor, make_org):
+    """The administrator's organisation list used to preselect the first organisation by name:
+    a file uploaded without looking (a multi-publisher IATI export) was credited to whoever
+    sorts first. The choice is now required and an upload without it imports nothing."""
+    app.config["IMPORT_BACKGROUND"] = False
+    try:
+        make_org(ref="AAA-FIRST", name="Aardvark Aid")
+        make_org(ref="ZZZ-LAST", name="Zebra Fund")
+        admin = accounts.create_user(actor, "admin-web@example.org", "admin")
+        db.session.commit()
+        with client.session_transaction() as session:
+            session["user_id"] = admin.id
+        html = client.get("/imports/").get_data(as_text=True)
+        select_html = html[html.find('<select id="org_id"') : html.find("</select>", html.find('<select id="org_id"'))]
+        assert "required" in select_html.split(">")[0]
+        assert re.search(r'<option value="" selected', select_html), select_html
+        before = db.session.scalar(select(func.count()).select_from(ImportBatch))
+        body = {"file": (io.BytesIO(csv_bytes(ROWS)), "donor.csv")}
+        page = client.post("/imports/", data=body, content_type="multipart/form-data", follow_redirects=True)
+        assert page.status_code == 200
+        assert "Choose the organisation whose projects the file holds" in page.get_data(as_text=True)
+        assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == before
+    finally:
+        app.config["IMPORT_BACKGROUND"] = True
