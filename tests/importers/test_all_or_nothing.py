@@ -330,3 +330,21 @@ def test_the_page_of_a_grouped_batch_points_to_the_whole_file(app, client, actor
     html = client.get(f"/imports/{c_batch.id}").get_data(as_text=True)
     assert 'id="grouped-file"' in html and 'id="skip-invalid"' not in html
     assert "PUB-C-2" in html
+    # Without the button, a hand-made POST is refused as well: nothing of the file is written.
+    page = client.post(f"/imports/{c_batch.id}/commit", data={"skip_invalid": "1"}, follow_redirects=True)
+    assert "Only a preview without errors can be committed." in page.get_data(as_text=True)
+    assert _identifiers() == set() and _committed() == 0
+
+
+def test_a_failed_batch_of_a_grouped_file_cannot_be_committed_alone(app, tmp_path):
+    """The page shows no button for it, and the API and the page's form refuse it too: committing
+    one publisher's valid activities would break the file's single transaction."""
+    from registry.errors import ConflictError
+
+    result = import_iati(_file(tmp_path, three_publishers()), ADMIN)
+    c_batch = next(b for b in result.batches if b.options["org"] == "PUB-C")
+    assert c_batch.status == "failed" and c_batch.counts["invalid_records"]["valid"] == 1
+    with pytest.raises(ConflictError, match="skip-invalid"):
+        pipeline.commit_batch(c_batch.id, ADMIN, skip_invalid=True)
+    db.session.rollback()
+    assert _identifiers() == set() and _committed() == 0
