@@ -1641,9 +1641,10 @@ def _explain_missing_currency(result: ReadResult, filename: str, options: dict) 
 # -- skip-invalid: which records the errors concern -----------------------------
 
 # Errors that concern an item of the file that is no record (an activity without an
-# identifier, a row without a project reference, a CRS row without a year): leaving the
-# invalid records out leaves that item out too, and lists it.
-STANDALONE_ERRORS = frozenset({"no_identifier", "missing_reference", "bad_year"})
+# identifier or one whose identifier came before in the file, a row without a project
+# reference, a CRS row without a year): leaving the invalid records out leaves that item out
+# too, and lists it.
+STANDALONE_ERRORS = frozenset({"no_identifier", "repeated_activity", "missing_reference", "bad_year"})
 MAX_LISTED = 1000  # left-out records listed one by one on the batch (the totals keep them all)
 
 

@@ -348,3 +348,20 @@ def test_a_failed_batch_of_a_grouped_file_cannot_be_committed_alone(app, tmp_pat
         pipeline.commit_batch(c_batch.id, ADMIN, skip_invalid=True)
     db.session.rollback()
     assert _identifiers() == set() and _committed() == 0
+
+
+def test_an_identifier_given_twice_leaves_out_the_repeat_not_the_activity_before_it(app, tmp_path):
+    """The repeated activity yields no record, so its error is an item of the file: it must not
+    be pinned on the activity whose lines precede it (PUB-B-1, of another publisher, valid)."""
+    data = document(
+        activity("PUB-A-1", org="PUB-A", transactions=_tx("2", "1000.00")),
+        activity("PUB-B-1", org="PUB-B", transactions=_tx("2", "2000.00")),
+        activity("PUB-A-1", org="PUB-A", transactions=_tx("2", "9.00")),
+    )
+    result = import_iati(_file(tmp_path, data), ADMIN, skip_invalid=True)
+    assert result.ok, [b.problems for b in result.batches]
+    assert _identifiers() == {"PUB-A-1", "PUB-B-1"}
+    total = db.session.scalar(select(func.sum(Transaction.amount_minor)))
+    assert total == (1000 + 2000) * 100  # the first PUB-A-1 and PUB-B-1, whole; not the repeat
+    b_batch = next(b for b in result.batches if b.options["org"] == "PUB-B")
+    assert not (b_batch.counts.get("invalid_records") or {}).get("invalid")
