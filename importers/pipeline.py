@@ -1642,9 +1642,9 @@ def _explain_missing_currency(result: ReadResult, filename: str, options: dict) 
 
 # Errors that concern an item of the file that is no record (an activity without an
 # identifier or one whose identifier came before in the file, a row without a project
-# reference, a CRS row without a year): leaving the invalid records out leaves that item out
-# too, and lists it.
-STANDALONE_ERRORS = frozenset({"no_identifier", "repeated_activity", "missing_reference", "bad_year"})
+# reference, a CRS row without a year, from its Year column or its CommitmentDate): leaving the
+# invalid records out leaves that item out too, and lists it.
+STANDALONE_ERRORS = frozenset({"no_identifier", "repeated_activity", "missing_reference", "bad_year", "no_year"})
 MAX_LISTED = 1000  # left-out records listed one by one on the batch (the totals keep them all)
 
 

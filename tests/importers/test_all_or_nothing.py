@@ -365,3 +365,23 @@ def test_an_identifier_given_twice_leaves_out_the_repeat_not_the_activity_before
     assert total == (1000 + 2000) * 100  # the first PUB-A-1 and PUB-B-1, whole; not the repeat
     b_batch = next(b for b in result.batches if b.options["org"] == "PUB-B")
     assert not (b_batch.counts.get("invalid_records") or {}).get("invalid")
+
+
+def test_a_crs_row_without_any_year_is_left_out_alone_with_skip_invalid(app, tmp_path):
+    """A CRS extract without a Year column whose row has no CommitmentDate has no year: like a
+    row whose Year is not a number, it is an item of the file that skip-invalid leaves out
+    (and lists with its money), not an error that rejects the whole file."""
+    header = "DonorCode,DonorName,CrsID,ProjectNumber,RecipientCode,PurposeCode,FlowCode,ProjectTitle,CommitmentDate,USD_Commitment,USD_Disbursement"
+    rows = [
+        "12,United Kingdom,2020000001,UK-1,248,22020,11,Rural connectivity,2020-05-04,1.5,0.25",
+        "12,United Kingdom,2020000002,UK-2,248,22020,11,School networks,,0.75,",
+    ]
+    path = _file(tmp_path, ("\n".join([header, *rows]) + "\n").encode(), "crs.csv")
+    refused = import_crs(path, ADMIN)
+    assert not refused.ok and refused.offer == (1, 1)
+    result = import_crs(path, ADMIN, skip_invalid=True)
+    assert result.ok, [b.problems for b in result.batches]
+    assert set(db.session.scalars(select(Project.reference))) == {"2020000001"}
+    (batch,) = result.batches
+    (item,) = batch.counts["invalid_records"]["items"]
+    assert item["row"] == 3 and "USD 750,000.00" in item["reasons"][0]
