@@ -386,7 +386,9 @@ class IatiReader:
                 f"(line {first_line}) and {publisher}: an identifier names one activity, so this one is "
                 "left out"
             )
-        self.error("duplicate_iati_identifier", message, act, "iati-identifier", identifier)
+        # No record comes of the repeat: its error is an item of the file (pipeline.STANDALONE_ERRORS),
+        # never the error of the activity whose lines precede it.
+        self.error("repeated_activity", message, act, "iati-identifier", identifier)
         return True
 
     def _code(self, act, tag: str) -> str | None:

@@ -887,6 +887,51 @@ def _new_tx_key(row: tuple) -> tuple:
     return (tx_type, amount, currency, on, source, provider, flow, finance, aid, description or "", country, region)
 
 
+_SOURCE_AT, _PROVIDER_AT = TX_FIELDS.index("funding_source_id"), TX_FIELDS.index("provider_org_id")
+_CONFIRMED_AT = TX_FIELDS.index("confirmed")
+
+
+def _keep_confirmations(old_rows: list[dict[str, Any]], rows: list[tuple], resolver: _Resolver) -> list[tuple]:
+    """The file's flows, those its organisation's source confirmed kept confirmed.
+
+    A flow on another organisation's funding source comes unconfirmed from a file; when the
+    stored flow it replaces is that same flow (every field but the provider the confirmation
+    set) and was confirmed, what the source's organisation confirmed is still what is
+    recorded: it stays confirmed, with that provider (as projects.flow_confirmed asks again
+    only after a change). Otherwise a re-import would hand the flow back to the donor."""
+    pool: dict[tuple, list[int | None]] = {}
+    for old in old_rows:
+        if old.get("confirmed") and old["funding_source_id"] is not None:
+            key = list(_tx_key(old))
+            key[5] = None  # the provider
+            pool.setdefault(tuple(key), []).append(old["provider_org_id"])
+    if not pool:
+        return rows
+    out = []
+    for row in rows:
+        source = row[_SOURCE_AT]
+        if not row[_CONFIRMED_AT] and source is not None:
+            key = list(_new_tx_key(row))
+            key[5] = None
+            providers = pool.get(tuple(key))
+            if providers:
+                tx_type = rules.transaction_type(row[_TYPE_AT])
+                manager = resolver.managers.get(source)
+                implied = resolver.provider(tx_type, source)  # the file's flow: unconfirmed
+                confirmed_provider = project_service.implied_provider(tx_type, manager, resolver.org_id, True)
+                for n, old_provider in enumerate(providers):
+                    if old_provider == row[_PROVIDER_AT] or (
+                        row[_PROVIDER_AT] == implied and old_provider == confirmed_provider
+                    ):
+                        providers.pop(n)
+                        changed = list(row)
+                        changed[_PROVIDER_AT], changed[_CONFIRMED_AT] = old_provider, True
+                        row = tuple(changed)
+                        break
+        out.append(row)
+    return out
+
+
 def _jsonable_row(row: dict[str, Any]) -> dict[str, Any]:
     """A stored transaction row as JSON values (audit._jsonable only where a value needs it)."""
     plain = (int, str, type(None))
@@ -1163,6 +1208,7 @@ class _Run:
                 old_rows, same_tx = None, True
             else:
                 old_rows = old_tx.get(current.id, [])
+                rows = _keep_confirmations(old_rows, rows, self.resolver)
                 same_tx = sorted(map(_tx_key, old_rows)) == sorted(map(_new_tx_key, rows))
             if not changed and same_tx:
                 self.counts["projects_unchanged"] += 1
@@ -1641,9 +1687,10 @@ def _explain_missing_currency(result: ReadResult, filename: str, options: dict) 
 # -- skip-invalid: which records the errors concern -----------------------------
 
 # Errors that concern an item of the file that is no record (an activity without an
-# identifier, a row without a project reference, a CRS row without a year): leaving the
+# identifier or one whose identifier came before in the file, a row without a project
+# reference, a CRS row without a year, from its Year column or its CommitmentDate): leaving the
 # invalid records out leaves that item out too, and lists it.
-STANDALONE_ERRORS = frozenset({"no_identifier", "missing_reference", "bad_year", "no_year"})
+STANDALONE_ERRORS = frozenset({"no_identifier", "repeated_activity", "missing_reference", "bad_year", "no_year"})
 MAX_LISTED = 1000  # left-out records listed one by one on the batch (the totals keep them all)
 
 
@@ -2015,6 +2062,14 @@ def commit_batch(
     allowed = ("previewed", "failed") if skip_invalid else ("previewed",)
     if batch.status not in allowed:
         raise ConflictError(f"Import batch {batch_id} is {batch.status}; only a previewed batch can be committed")
+    if batch.status == "failed" and (batch.counts or {}).get("batches_in_file", 1) > 1:
+        # One organisation's batch of a file of several: committing it alone would break the
+        # file's single transaction (the others stay out). The file is imported again whole.
+        raise ConflictError(
+            f"Import batch {batch_id} is one of {batch.counts['batches_in_file']} organisations' batches of one "
+            "file, which is all-or-nothing: import the file again with --skip-invalid to import the valid "
+            "activities of all of them"
+        )
     options = dict(batch.options or {})
     path = storage_dir() / options.get("stored_file", "")
     if not path.is_file() or file_hash(path) != batch.file_hash:

@@ -1514,20 +1514,28 @@ class SheetReader:
             end = self._read_block(plan, texts, nonblank, end, False, all_text)
         self._amount_warnings(label)
 
-    def _year_end(self, c: Column, sheet: str | None, rownum: int) -> dt.date:
+    def _year_end(self, c: Column, sheet: str | None, rownum: int, other: dt.date | None = None) -> dt.date:
         """The value date of an amount whose only date is the year its header names
-        ("Disbursed 2023"): 31 December of that year, said once per column."""
-        key = (sheet, c.header)
+        ("Disbursed 2023"): 31 December of that year, said once per column. ``other``: the row's
+        date, of another year (the "Date of commitment" beside it), which the column does not take."""
+        key = (sheet, c.header, other is not None)
         if key not in self._year_dated:
             self._year_dated.add(key)
+            message = (
+                f"The amounts of column {c.header!r} are dated 31 December {c.year}, the end of the year the "
+                f"header names, not on the row's date {other.isoformat()}, which is of another year"
+                if other is not None
+                else f"The amounts of column {c.header!r} have no date of their own: they are dated "
+                f"31 December {c.year}, the end of the year the header names"
+            )
             self.problem(
                 "warning",
                 "date_from_header",
-                f"The amounts of column {c.header!r} have no date of their own: they are dated "
-                f"31 December {c.year}, the end of the year the header names",
+                message,
                 sheet,
                 rownum,
                 c.header,
+                other.isoformat() if other is not None else None,
             )
         return dt.date(c.year or 1, 12, 31)
 
@@ -1739,9 +1747,20 @@ class SheetReader:
             ):
                 ok[k] = False
         dates = _lookup(blk.value_dates, self._caches["value_date"], self._date_or_none, blk.all_text)
-        if col.year and any(d is None and not v for d, v in zip(dates, blk.value_dates, strict=True)):
-            year_date = self._year_end(col, plan.label, rownum + 1)
-            dates = [d if d is not None or v else year_date for d, v in zip(dates, blk.value_dates, strict=True)]
+        if col.year and any(
+            (d is None and not v) or (d is not None and d.year != col.year)
+            for d, v in zip(dates, blk.value_dates, strict=True)
+        ):
+            # A row date in the header's year wins; none, or one of another year (a "Date of
+            # commitment" beside "Disbursed 2023"), gives way to the year the header names.
+            dated = []
+            for k, (d, v) in enumerate(zip(dates, blk.value_dates, strict=True)):
+                if d is not None and d.year != col.year:
+                    d = self._year_end(col, plan.label, rownum + 1 + k, d)
+                elif d is None and not v:
+                    d = self._year_end(col, plan.label, rownum + 1 + k)
+                dated.append(d)
+            dates = dated
         elif "year" in plan.fields:
             years = _lookup(blk.years, self._caches["value_date"], self._date_or_none, blk.all_text)
             dates = [d if d is not None or v else y for d, v, y in zip(dates, blk.value_dates, years, strict=True)]
@@ -1983,6 +2002,8 @@ class SheetReader:
             ok = False
         if values.get("value_date"):
             when = self._date(values["value_date"], "value_date", used, sheet, rownum)
+            if c.year and when is not None and when.year != c.year:
+                when = self._year_end(c, sheet, rownum, when)  # the header's year, not another's
         elif c.year:
             when = self._year_end(c, sheet, rownum)
         elif values.get("year"):

@@ -345,7 +345,9 @@ def commit(batch_id: int):
     batch = _batch_for(batch_id)
     skip_invalid = bool(request.form.get("skip_invalid"))
     offer = (batch.counts or {}).get("invalid_records") or {}
-    if not (batch.status == "previewed" or (skip_invalid and batch.status == "failed" and offer.get("valid"))):
+    grouped = (batch.counts or {}).get("batches_in_file", 1) > 1  # a file of several organisations: whole
+    skippable = skip_invalid and batch.status == "failed" and offer.get("valid") and not grouped
+    if not (batch.status == "previewed" or skippable):
         flash("Only a preview without errors can be committed.", "error")
         return redirect(url_for(".show", batch_id=batch.id))
     if batch.org_id:

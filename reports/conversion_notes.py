@@ -10,7 +10,8 @@ footer and to the workbook's About sheet.
 
 Amounts are weighted like the report's own figures: by the share of each project that the
 report's country, region, category and priority-area filters keep (all of it without such
-filters).
+filters). A flow that names its own recipient weighs as the report's figures weigh it: wholly
+where it names, never by the project's shares.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ PLURAL = {
 }
 # The partial index's own predicate, as literal SQL (SQLite uses the index only for it).
 NOT_DAILY_FLOWS = text(f"({NOT_DAILY})")
+# The recipient a flow names itself: the flow goes wholly there (as in the report's figures).
+PLACE = (Transaction.recipient_country_iso3, Transaction.recipient_region_code)
+
+
+def _place(country: str | None, region: str | None) -> tuple[str | None, str | None] | None:
+    return (country, region) if country is not None or region is not None else None
 
 
 def annotate(report: Report, filters: TxFilter, make_keys: Callable[[], Any], first: StageOne | None = None) -> Report:
@@ -64,7 +71,7 @@ def annotate(report: Report, filters: TxFilter, make_keys: Callable[[], Any], fi
             else []
         )
     needs = _unconverted_needs(spec, keys) if _shows_need(report) else []
-    weigh = _weigher(spec, keys, {pid for pid, _b in annual} | {row[0] for row in [*unconverted, *needs]})
+    weigh = _weigher(spec, keys, {key[0] for key in annual} | {row[0] for row in [*unconverted, *needs]})
     report.conversion = {
         "annual_rates": _annual_meta(report, annual, weigh),
         "unconverted": _unconverted_meta(unconverted, weigh),
@@ -101,12 +108,13 @@ class _Lazy:
 
 
 def _stored(filters: TxFilter, keys: Any, categories: bool) -> tuple[dict, list]:
-    """USD reports: the stored flows converted at annual rates, summed by (project, period), and
-    the stored flows with no USD value, as (project, period, type, currency, amount, flows)."""
+    """USD reports: the stored flows converted at annual rates, summed by (project, period, flow's
+    own recipient), and the stored flows with no USD value, as (project, period, flow's own
+    recipient, type, currency, amount, flows); the recipient is None for a flow that names none."""
     # The ids first, by the partial index alone: with the report's other conditions beside it,
     # a planner may prefer an index over all the flows (SQLite did, reading 200,000 of them).
     ids = db.session.scalars(select(Transaction.id).where(NOT_DAILY_FLOWS)).all()
-    annual: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    annual: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     unconverted: list[tuple] = []
     rows: list[tuple] = []
     for start in range(0, len(ids), 1000):
@@ -116,6 +124,7 @@ def _stored(filters: TxFilter, keys: Any, categories: bool) -> tuple[dict, list]
             Transaction.currency,
             Transaction.value_date,
             Transaction.usd_minor.is_(None),
+            *PLACE,
             func.sum(Transaction.amount_minor),
             func.sum(Transaction.usd_minor),
             func.count(),
@@ -126,14 +135,16 @@ def _stored(filters: TxFilter, keys: Any, categories: bool) -> tuple[dict, list]
             Transaction.currency,
             Transaction.value_date,
             Transaction.usd_minor.is_(None),
+            *PLACE,
         )
         rows += db.session.execute(stmt).all()
-    for pid, tx_type, currency, day, missing, amount, usd, count in rows:
+    for pid, tx_type, currency, day, missing, country, region, amount, usd, count in rows:
         bucket = keys.bucket_of(day) if categories else 0
+        place = _place(country, region)
         if missing:
-            unconverted.append((pid, bucket, tx_type.value, currency, int(amount), int(count)))
+            unconverted.append((pid, bucket, place, tx_type.value, currency, int(amount), int(count)))
         else:
-            annual[(pid, bucket)][FLOW_TYPES.index(tx_type)] += int(usd)
+            annual[(pid, bucket, place)][FLOW_TYPES.index(tx_type)] += int(usd)
     return dict(annual), unconverted
 
 
@@ -148,15 +159,16 @@ def _flows_of(filters: TxFilter, keys: Any, categories: bool, groups: set[tuple[
             Transaction.type,
             Transaction.currency,
             Transaction.value_date,
+            *PLACE,
             func.sum(Transaction.amount_minor),
             func.count(),
         ).where(or_(*(and_(Transaction.currency == c, Transaction.value_date == d) for c, d in chunk)))
         stmt = queries._filtered_flows(stmt, [], filters).group_by(
-            Transaction.project_id, Transaction.type, Transaction.currency, Transaction.value_date
+            Transaction.project_id, Transaction.type, Transaction.currency, Transaction.value_date, *PLACE
         )
-        for pid, tx_type, currency, day, amount, count in db.session.execute(stmt):
+        for pid, tx_type, currency, day, country, region, amount, count in db.session.execute(stmt):
             bucket = keys.bucket_of(day) if categories else 0
-            out.append((pid, bucket, tx_type.value, currency, int(amount), int(count)))
+            out.append((pid, bucket, _place(country, region), tx_type.value, currency, int(amount), int(count)))
     return out
 
 
@@ -180,14 +192,15 @@ def _unconverted_needs(spec: Any, keys: Any) -> list[tuple]:
         ):
             continue
         bucket = keys.bucket_of(day) if spec.categories and day else 0
-        out.append((pid, bucket, "need", currency, int(minor), 1))
+        out.append((pid, bucket, None, "need", currency, int(minor), 1))  # a need follows the shares
     return out
 
 
-def _weigher(spec: Any, keys: Any, projects: set[int]) -> Callable[[int, int], Fraction]:
-    """(project, period) -> the share of the project the report's filters keep (1 without them)."""
+def _weigher(spec: Any, keys: Any, projects: set[int]) -> Callable[[int, int, tuple | None], Fraction]:
+    """(project, period, flow's own recipient or None) -> the share of the project's flows the
+    report's filters keep (1 without them). A flow that names its own recipient is wholly there."""
     if not (spec.countries or spec.regions or spec.categories or spec.areas) or not projects:
-        return lambda pid, bucket: Fraction(1)
+        return lambda pid, bucket, place: Fraction(1)
     ids = sorted(projects)
     recipients: dict[int, list] = defaultdict(list)
     areas: dict[int, list] = defaultdict(list)
@@ -208,12 +221,12 @@ def _weigher(spec: Any, keys: Any, projects: set[int]) -> Callable[[int, int], F
             )
         ):
             areas[pid].append((code, share))
-    memo: dict[tuple[int, int], Fraction] = {}
+    memo: dict[tuple, Fraction] = {}
 
-    def weight(pid: int, bucket: int) -> Fraction:
-        found = memo.get((pid, bucket))
+    def weight(pid: int, bucket: int, place: tuple | None) -> Fraction:
+        found = memo.get((pid, bucket, place))
         if found is None:
-            recs = recipients.get(pid) or [(None, None, 1)]
+            recs = [(*place, 1)] if place is not None else recipients.get(pid) or [(None, None, 1)]
             ars = areas.get(pid) or [(None, 1)]
             kept_r = sum(
                 share
@@ -222,7 +235,8 @@ def _weigher(spec: Any, keys: Any, projects: set[int]) -> Callable[[int, int], F
                 and (not spec.categories or set(keys.categories(iso3, bucket)) & set(spec.categories))
             )
             kept_a = sum(share for code, share in ars if not spec.areas or code in spec.areas)
-            found = memo[(pid, bucket)] = Fraction(kept_r * kept_a, sum(r[2] for r in recs) * sum(a[1] for a in ars))
+            whole = sum(r[2] for r in recs) * sum(a[1] for a in ars)
+            found = memo[(pid, bucket, place)] = Fraction(kept_r * kept_a, whole)
         return found
 
     return weight
@@ -239,8 +253,8 @@ def _annual_meta(report: Report, annual: dict, weigh: Callable[[int, int], Fract
     """Per flow measure: the amount converted at annual rates and its share of the figure."""
     currency = report.spec.currency
     exact = [Fraction(0)] * 4
-    for (pid, bucket), amounts in annual.items():
-        w = weigh(pid, bucket)
+    for (pid, bucket, place), amounts in annual.items():
+        w = weigh(pid, bucket, place)
         for i in range(4):
             if amounts[i]:
                 exact[i] += amounts[i] * w
@@ -264,8 +278,8 @@ def _annual_meta(report: Report, annual: dict, weigh: Callable[[int, int], Fract
 def _unconverted_meta(rows: list[tuple], weigh: Callable[[int, int], Fraction]) -> list[dict]:
     """Per currency: the amount and number of flows left out, and the amount by measure."""
     by_currency: dict[str, dict[str, Any]] = {}
-    for pid, bucket, measure, currency, amount, count in rows:
-        w = weigh(pid, bucket)
+    for pid, bucket, place, measure, currency, amount, count in rows:
+        w = weigh(pid, bucket, place)
         if not w:
             continue
         entry = by_currency.setdefault(currency, {"exact": Fraction(0), "flows": 0, "by": defaultdict(Fraction)})

@@ -442,9 +442,10 @@ class StageOne:
     need_applies: bool
     notes: list[str]
     rate_days: list[dt.date]
-    # (project, period) -> the 4 flow amounts converted at an IMF annual rate; and the
+    # (project, period, flow's own recipient or None) -> the 4 flow amounts converted at an IMF
+    # annual rate; and the
     # (currency, day) groups no source converts (see reports/conversion_notes.py)
-    annual: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    annual: dict[tuple, list[int]] = field(default_factory=dict)
     unconverted: set[tuple[str, dt.date | str]] = field(default_factory=set)
 
 
@@ -474,7 +475,7 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
     # numerator / denominator are minor units of the report's currency, exactly.
     conversions: dict[tuple[str, dt.date], tuple[int, int] | None] = {}
     annual_days: set[tuple[str, dt.date | str]] = set()  # converted at an IMF annual rate
-    annual: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    annual: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     unconverted: set[tuple[str, dt.date | str]] = set()
 
     def ratio_of(cur: str, day: dt.date | str) -> tuple[int, int] | None:
@@ -542,7 +543,7 @@ def stage_one(spec: ReportSpec, keys: _Keys, *, with_buckets: bool | None = None
                     value = convert_minor(int(minor), ratio)
                     acc[i] += value
                     if annual_days and (cur, day) in annual_days:
-                        annual[(pid, bucket)][i] += value
+                        annual[(pid, bucket, place)][i] += value
     # Need is a project attribute: no donor, funding source or finance type to attribute it to.
     need_applies = not (set(tx_dims) - {"year"}) and not spec.source_kinds and not spec.donors
     if need_applies:

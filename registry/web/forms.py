@@ -58,6 +58,10 @@ def _remap(errors: dict[str, list[str]], prefix: str, numbers: list[int]) -> dic
     return out
 
 
+# The recipient choice of a share kept unallocated (a row with neither country nor region).
+UNALLOCATED_PLACE = "unallocated"
+
+
 def project_data(form: MultiDict) -> tuple[dict[str, Any], dict[str, list[int]]]:
     """The project form as a ProjectIn dict, and the form row numbers of each list."""
     data: dict[str, Any] = {
@@ -83,6 +87,8 @@ def project_data(form: MultiDict) -> tuple[dict[str, Any], dict[str, list[int]]]
         entry: dict[str, Any] = {"share": row["share"] or None}
         if place.startswith("R:"):
             entry["region"] = place[2:]
+        elif place == UNALLOCATED_PLACE:
+            entry["country"] = entry["region"] = None  # the unallocated share, chosen as such
         else:
             entry["country"] = place or None
         data["recipients"].append(entry)

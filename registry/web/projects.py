@@ -142,7 +142,7 @@ def state_from_project(item: Project) -> dict[str, Any]:
         values["need_currency"] = item.need_currency
     recipients = [
         {
-            "place": r.country_iso3 or f"R:{r.region_code}",
+            "place": r.country_iso3 or (f"R:{r.region_code}" if r.region_code else forms.UNALLOCATED_PLACE),
             "share": f"{r.share.normalize():f}",
         }
         for r in item.recipients
@@ -195,11 +195,10 @@ def _save_project(item: Project | None) -> Project:
     raw, rows = forms.project_data(request.form)
     if item is not None:
         raw.pop("org_id", None)
-    places = zip(rows["recipients"], raw["recipients"], strict=True)
-    unplaced = [n for n, r in places if not r.get("country") and not r.get("region")]
+    unplaced = [n for n in rows["recipients"] if not (request.form.get(f"recipients-{n}-place") or "").strip()]
     if unplaced:
-        # The API may send an unallocated share on purpose; on the form a share without a
-        # place is a row left half-filled, not money to leave unallocated.
+        # An unallocated share is chosen as such ("Unallocated"); a share without any choice
+        # is a row left half-filled, not money to leave unallocated.
         message = "Choose a country or region for this share"
         raise forms.FormErrors({f"recipients.{n}.country": [message] for n in unplaced})
     data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines", "sectors"))

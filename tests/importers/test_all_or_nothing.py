@@ -333,6 +333,61 @@ def test_the_page_of_a_grouped_batch_points_to_the_whole_file(app, client, actor
     html = client.get(f"/imports/{c_batch.id}").get_data(as_text=True)
     assert 'id="grouped-file"' in html and 'id="skip-invalid"' not in html
     assert "PUB-C-2" in html
+    # Without the button, a hand-made POST is refused as well: nothing of the file is written.
+    page = client.post(f"/imports/{c_batch.id}/commit", data={"skip_invalid": "1"}, follow_redirects=True)
+    assert "Only a preview without errors can be committed." in page.get_data(as_text=True)
+    assert _identifiers() == set() and _committed() == 0
+
+
+def test_a_failed_batch_of_a_grouped_file_cannot_be_committed_alone(app, tmp_path):
+    """The page shows no button for it, and the API and the page's form refuse it too: committing
+    one publisher's valid activities would break the file's single transaction."""
+    from registry.errors import ConflictError
+
+    result = import_iati(_file(tmp_path, three_publishers()), ADMIN)
+    c_batch = next(b for b in result.batches if b.options["org"] == "PUB-C")
+    assert c_batch.status == "failed" and c_batch.counts["invalid_records"]["valid"] == 1
+    with pytest.raises(ConflictError, match="skip-invalid"):
+        pipeline.commit_batch(c_batch.id, ADMIN, skip_invalid=True)
+    db.session.rollback()
+    assert _identifiers() == set() and _committed() == 0
+
+
+def test_an_identifier_given_twice_leaves_out_the_repeat_not_the_activity_before_it(app, tmp_path):
+    """The repeated activity yields no record, so its error is an item of the file: it must not
+    be pinned on the activity whose lines precede it (PUB-B-1, of another publisher, valid)."""
+    data = document(
+        activity("PUB-A-1", org="PUB-A", transactions=_tx("2", "1000.00")),
+        activity("PUB-B-1", org="PUB-B", transactions=_tx("2", "2000.00")),
+        activity("PUB-A-1", org="PUB-A", transactions=_tx("2", "9.00")),
+    )
+    result = import_iati(_file(tmp_path, data), ADMIN, skip_invalid=True)
+    assert result.ok, [b.problems for b in result.batches]
+    assert _identifiers() == {"PUB-A-1", "PUB-B-1"}
+    total = db.session.scalar(select(func.sum(Transaction.amount_minor)))
+    assert total == (1000 + 2000) * 100  # the first PUB-A-1 and PUB-B-1, whole; not the repeat
+    b_batch = next(b for b in result.batches if b.options["org"] == "PUB-B")
+    assert not (b_batch.counts.get("invalid_records") or {}).get("invalid")
+
+
+def test_a_crs_row_without_any_year_is_left_out_alone_with_skip_invalid(app, tmp_path):
+    """A CRS extract without a Year column whose row has no CommitmentDate has no year: like a
+    row whose Year is not a number, it is an item of the file that skip-invalid leaves out
+    (and lists with its money), not an error that rejects the whole file."""
+    header = "DonorCode,DonorName,CrsID,ProjectNumber,RecipientCode,PurposeCode,FlowCode,ProjectTitle,CommitmentDate,USD_Commitment,USD_Disbursement"
+    rows = [
+        "12,United Kingdom,2020000001,UK-1,248,22020,11,Rural connectivity,2020-05-04,1.5,0.25",
+        "12,United Kingdom,2020000002,UK-2,248,22020,11,School networks,,0.75,",
+    ]
+    path = _file(tmp_path, ("\n".join([header, *rows]) + "\n").encode(), "crs.csv")
+    refused = import_crs(path, ADMIN)
+    assert not refused.ok and refused.offer == (1, 1)
+    result = import_crs(path, ADMIN, skip_invalid=True)
+    assert result.ok, [b.problems for b in result.batches]
+    assert set(db.session.scalars(select(Project.reference))) == {"2020000001"}
+    (batch,) = result.batches
+    (item,) = batch.counts["invalid_records"]["items"]
+    assert item["row"] == 3 and "USD 750,000.00" in item["reasons"][0]
 
 
 # -- what the user reads about the money left out ------------------------------------

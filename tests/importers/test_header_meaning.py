@@ -216,6 +216,25 @@ def test_a_row_date_wins_over_the_year_of_the_header(app, tmp_path):
     assert not [p for p in problems if p.code == "date_from_header"]
 
 
+def test_a_row_date_of_another_year_does_not_move_a_dated_column_out_of_its_year(app, tmp_path):
+    """ "Disbursed 2023" beside "Date of commitment" 2019-03-01: the disbursement is 2023's (the
+    header says so), not moved to 2019 by the commitment's date; the commitment keeps its date."""
+    rows = [
+        ["Project number", "Name of the project", "Date of commitment", "Amount committed", "Disbursed 2023"]
+        + ["Currency"],
+        ["P-1", "Schools online", "2019-03-01", "1000", "400", "USD"],
+    ]
+    records, problems, _ = _read(tmp_path, rows)
+    assert not [p for p in problems if p.severity == "error"], problems
+    dates = sorted((t.type, t.amount, t.value_date) for t in records["P-1"].transactions)
+    assert dates == [
+        ("commitment", Decimal(1000), dt.date(2019, 3, 1)),
+        ("disbursement", Decimal(400), dt.date(2023, 12, 31)),
+    ]
+    [warned] = [p for p in problems if p.code == "date_from_header"]
+    assert warned.location.column == "Disbursed 2023" and "2019-03-01" in warned.message
+
+
 def _question(problems, header):
     return [p for p in problems if p.code == "ambiguous_header" and p.location.column == header]
 

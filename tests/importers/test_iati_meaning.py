@@ -327,7 +327,7 @@ def test_an_identifier_twice_for_one_publisher_is_an_error_naming_both():
     records, reader = read(document(activity("XM-TEST-1-P1"), activity("XM-TEST-1-P1")))
     assert len(records) == 1
     [error] = [p for p in reader.problems if p.severity == "error"]
-    assert error.code == "duplicate_iati_identifier" and error.value == "XM-TEST-1-P1"
+    assert error.code == "repeated_activity" and error.value == "XM-TEST-1-P1"
     assert "twice for publisher XM-TEST-1" in error.message and "first at line" in error.message
 
 

@@ -278,3 +278,37 @@ def test_the_home_page_says_which_flows_its_dollar_totals_leave_out(imported, cl
     assert "3 flows kept in their own currency (no exchange rate) are not in these totals" in panel, panel
     commitments = re.search(r"Commitments</th><td class=\"num\">([\d,.]+)<", panel).group(1)
     assert Decimal(commitments.replace(",", "")) == ALL_COMMITMENTS
+
+
+def _named_flow(project, actor, currency: str, amount: str, day: dt.date, country: str) -> Transaction:
+    """A flow that names its own recipient, in ``currency`` as an import stores it."""
+    from registry.services.actor import Actor
+    from registry.services.projects import add_transaction
+
+    importer = Actor(label="import", channel="import", role="admin")
+    tx = add_transaction(
+        importer, project, {"type": "commitment", "amount": Decimal(amount), "currency": currency, "value_date": day}
+    )
+    tx.recipient_country_iso3 = country
+    db.session.flush()
+    return tx
+
+
+@pytest.mark.parametrize("currency", ["USD", "EUR"])
+def test_a_flow_named_to_its_own_country_is_listed_in_that_countrys_report(app, actor, make_project, rates, currency):
+    """A project in Kenya whose flows name Nigeria: the money no rate converts, and the money
+    converted at an annual rate, belong to Nigeria's report (the flow's own recipient wins),
+    not to Kenya's; left out of Nigeria's notes, it would leave the report without a word."""
+    project = make_project(recipients=[{"country": "KEN", "share": Decimal(100)}])
+    _named_flow(project, actor, "KPW", "1000.00", dt.date(2020, 6, 1), "NGA")  # no source has KPW
+    _named_flow(project, actor, "NPR", "1000000.00", dt.date(2020, 6, 15), "NGA")  # IMF annual 2020
+    db.session.commit()
+    nigeria = flows_report(by="country", measures="commitment", country="NGA", currency=currency)
+    assert nigeria.conversion["unconverted"] == [
+        {"currency": "KPW", "amount": "1000.00", "flows": 1, "by_measure": {"commitment": "1000.00"}}
+    ]
+    annual = nigeria.conversion["annual_rates"]["commitment"]["amount"]
+    assert Decimal(annual) == nigeria.total["commitment"] != 0  # all of Nigeria's money, at the IMF rate
+    kenya = flows_report(by="country", measures="commitment", country="KEN", currency=currency)
+    assert kenya.conversion["unconverted"] == []
+    assert kenya.conversion["annual_rates"]["commitment"]["amount"] == "0.00"

@@ -266,3 +266,30 @@ def test_the_workbook_about_sheet_says_which_flows_it_counts(setting):
     about = {row[0]: row[1] for row in book["About"].iter_rows(values_only=True) if row[0]}
     assert about["Flows counted"].startswith("All flows, unconfirmed included; 1 unconfirmed flows included")
     assert about["Flows counted"].endswith("(commitments 300.00 USD)")  # as every note writes money, no zeros
+
+
+def test_a_confirmed_flow_stays_confirmed_when_the_donor_imports_its_file_again(setting):
+    """The donor's next file (one project more) brings the same flow: what the source's
+    organisation confirmed is still what is recorded, so the flow stays confirmed and B's, not
+    silently handed back to the donor in the reports by donor."""
+    from importers import pipeline
+
+    donor, owner, _project, _own, other, donor_actor, owner_actor = setting
+    head = "Project reference,Title,Country,Transaction type,Amount,Currency,Value date,Funding source\n"
+    first = head + f"IMP-1,Schools,Kenya,commitment,100,USD,2021-01-04,{other.ref}\n"
+    pipeline.run_import("sheet", "flows.csv", first.encode(), donor, donor_actor)
+    tx = db.session.scalar(select(Transaction).where(Transaction.funding_source_id == other.id))
+    assert tx.confirmed is False and tx.provider_org_id == donor.id
+    confirm_transaction(owner_actor, tx)
+    db.session.commit()
+    again = first + "IMP-2,Clinics,Kenya,commitment,50,USD,2021-02-01,\n"
+    batch = pipeline.run_import("sheet", "flows-2.csv", again.encode(), donor, donor_actor)
+    assert batch.status == "committed", batch.problems
+    (kept,) = db.session.scalars(select(Transaction).where(Transaction.funding_source_id == other.id)).all()
+    assert kept.confirmed is True and kept.provider_org_id == owner.id
+    assert batch.counts["projects_unchanged"] == 1 and batch.counts["projects_created"] == 1
+    # A flow the donor changed asks for the confirmation again, as on every other path.
+    changed = first.replace(",100,", ",120,") + "IMP-2,Clinics,Kenya,commitment,50,USD,2021-02-01,\n"
+    pipeline.run_import("sheet", "flows-3.csv", changed.encode(), donor, donor_actor)
+    (redone,) = db.session.scalars(select(Transaction).where(Transaction.funding_source_id == other.id)).all()
+    assert redone.confirmed is False and redone.provider_org_id == donor.id

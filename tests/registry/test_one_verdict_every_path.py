@@ -331,3 +331,37 @@ def test_the_form_asks_for_the_place_of_a_share(donor_client):
     )
     assert response.status_code == 422
     assert "Choose a country or region for this share" in response.data.decode()
+
+
+def test_the_edit_form_keeps_an_unallocated_share(donor_client, donor, make_project):
+    """An imported project with an unallocated share can be edited on the form without giving
+    that share to a country: the form shows it as unallocated and saves it so."""
+    import html as html_lib
+
+    user, _token = donor
+    project = make_project(
+        org=user.org, recipients=[{"country": "KEN", "share": "60"}, {"country": None, "region": None, "share": "40"}]
+    )
+    db.session.commit()
+    page = html_lib.unescape(donor_client.get(f"/projects/{project.id}/edit").data.decode())
+    # the second row's select shows the unallocated choice, selected
+    second = page[page.index('name="recipients-1-place"') :]
+    second = second[: second.index("</select>")]
+    chosen = [o for o in second.split("<option")[1:] if " selected" in o.split(">")[0]]
+    assert len(chosen) == 1 and "Unallocated" in chosen[0]
+    value = chosen[0].split('value="')[1].split('"')[0]
+    form = project_form(
+        title="Schools online, renamed",
+        reference=project.reference,
+        version=str(project.version),
+        **{"recipients-1-place": value, "recipients-1-share": "40", "recipients-0-share": "60"},
+    )
+    response = donor_client.post(f"/projects/{project.id}/edit", data=form)
+    assert response.status_code == 302, response.data.decode()[:2000]
+    db.session.expire_all()
+    saved = db.session.get(Project, project.id)
+    assert saved.title == "Schools online, renamed"
+    assert sorted((r.country_iso3 or "", r.region_code, r.share_ppm) for r in saved.recipients) == [
+        ("", None, 400_000),
+        ("KEN", None, 600_000),
+    ]
