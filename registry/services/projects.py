@@ -148,7 +148,7 @@ def _set_need(project: Any, need: dict | None, keep_unconverted: bool = False) -
         project.need_minor = project.need_currency = project.need_usd_minor = project.need_date = None
         return
     amount, currency = rules.need(need["amount"], need.get("currency"))
-    on = need.get("date") or project.planned_start or dt.date.today()
+    on = need.get("date") or project.planned_start or project.actual_start or dt.date.today()
     try:
         usd_minor: int | None = money.to_minor(to_usd(amount, currency, on).amount, "USD")
     except ConversionError:
