@@ -2062,13 +2062,18 @@ def commit_batch(
     allowed = ("previewed", "failed") if skip_invalid else ("previewed",)
     if batch.status not in allowed:
         raise ConflictError(f"Import batch {batch_id} is {batch.status}; only a previewed batch can be committed")
-    if batch.status == "failed" and (batch.counts or {}).get("batches_in_file", 1) > 1:
-        # One organisation's batch of a file of several: committing it alone would break the
-        # file's single transaction (the others stay out). The file is imported again whole.
+    if (batch.counts or {}).get("batches_in_file", 1) > 1:
+        # One organisation's batch of a file of several, previewed or failed: committing it alone
+        # would break the file's single transaction (the others stay out). The file is imported
+        # again whole.
+        how = (
+            "with --skip-invalid to import the valid activities of all of them"
+            if batch.status == "failed"
+            else ("without --dry-run to import all of them in one transaction")
+        )
         raise ConflictError(
             f"Import batch {batch_id} is one of {batch.counts['batches_in_file']} organisations' batches of one "
-            "file, which is all-or-nothing: import the file again with --skip-invalid to import the valid "
-            "activities of all of them"
+            f"file, which is all-or-nothing: import the file again {how}"
         )
     options = dict(batch.options or {})
     path = storage_dir() / options.get("stored_file", "")

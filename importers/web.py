@@ -347,6 +347,13 @@ def commit(batch_id: int):
     offer = (batch.counts or {}).get("invalid_records") or {}
     grouped = (batch.counts or {}).get("batches_in_file", 1) > 1  # a file of several organisations: whole
     skippable = skip_invalid and batch.status == "failed" and offer.get("valid") and not grouped
+    if grouped:
+        flash(
+            "This batch is one organisation's part of a file of several, which is all-or-nothing: "
+            "import the whole file again from the command line.",
+            "error",
+        )
+        return redirect(url_for(".show", batch_id=batch.id))
     if not (batch.status == "previewed" or skippable):
         flash("Only a preview without errors can be committed.", "error")
         return redirect(url_for(".show", batch_id=batch.id))

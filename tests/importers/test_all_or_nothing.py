@@ -335,7 +335,7 @@ def test_the_page_of_a_grouped_batch_points_to_the_whole_file(app, client, actor
     assert "PUB-C-2" in html
     # Without the button, a hand-made POST is refused as well: nothing of the file is written.
     page = client.post(f"/imports/{c_batch.id}/commit", data={"skip_invalid": "1"}, follow_redirects=True)
-    assert "Only a preview without errors can be committed." in page.get_data(as_text=True)
+    assert "import the whole file again from the command line" in page.get_data(as_text=True)
     assert _identifiers() == set() and _committed() == 0
 
 
@@ -488,3 +488,37 @@ def test_a_crs_row_without_a_year_is_left_out_with_skip_invalid(app, tmp_path, r
     assert set(db.session.scalars(select(Project.reference))) == {"2021000101", "2019000200"}
     # The row left out is listed with the money it carried: 0.75 M USD of commitments.
     assert "commitments USD 750,000.00" in done.output or "750,000.00 USD" in done.output, done.output
+
+
+def test_a_previewed_batch_of_a_grouped_file_cannot_be_committed_alone(app, tmp_path):
+    """A dry run of a file of several publishers gives a preview per publisher: committing one
+    of them alone would import that publisher and leave the others out of an all-or-nothing file."""
+    from registry.errors import ConflictError
+
+    clean = document(
+        activity("PUB-A-1", org="PUB-A", transactions=_tx("2", "1000.00")),
+        activity("PUB-B-1", org="PUB-B", transactions=_tx("2", "2000.00")),
+    )
+    result = import_iati(_file(tmp_path, clean), ADMIN, dry_run=True)
+    assert [b.status for b in result.batches] == ["previewed", "previewed"]
+    with pytest.raises(ConflictError, match="without --dry-run"):
+        pipeline.commit_batch(result.batches[0].id, ADMIN)
+    db.session.rollback()
+    assert _identifiers() == set() and _committed() == 0
+
+
+def test_the_page_of_a_grouped_preview_offers_no_commit(app, client, actor, tmp_path):
+    clean = document(
+        activity("PUB-A-1", org="PUB-A", transactions=_tx("2", "1000.00")),
+        activity("PUB-B-1", org="PUB-B", transactions=_tx("2", "2000.00")),
+    )
+    result = import_iati(_file(tmp_path, clean), ADMIN, dry_run=True)
+    admin = accounts.create_user(actor, "admin-preview@example.org", "admin")
+    db.session.commit()
+    with client.session_transaction() as session:
+        session["user_id"] = admin.id
+    html = client.get(f"/imports/{result.batches[0].id}").get_data(as_text=True)
+    assert 'id="grouped-preview"' in html and 'id="commit"' not in html
+    page = client.post(f"/imports/{result.batches[0].id}/commit", follow_redirects=True)
+    assert "import the whole file again from the command line" in page.get_data(as_text=True)
+    assert _identifiers() == set() and _committed() == 0
