@@ -359,6 +359,7 @@ def test_import_page_takes_the_prices_option(app, client, actor, make_org):
         app.config["IMPORT_BACKGROUND"] = True
 
 
+@pytest.mark.fixtures  # a skip fails when the shared fixtures are present
 def test_every_active_iati_country_code_maps_to_a_registry_country():
     from tests.conftest import FIXTURES
 
