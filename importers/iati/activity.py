@@ -1,0 +1,110 @@
+"""The description of one activity: what it is called and says, who reports and takes part,
+its other identifiers, its status and its dates."""
+
+from __future__ import annotations
+
+from importers.iati.context import IatiProjectRecord, ReadingContext
+from importers.iati.values import narrative, parse_date
+from importers.records import Location
+
+# IATI ActivityStatus -> registry status. 3 "Finalisation" means the physical activity is
+# complete (only the accounts remain open), so it counts as completed.
+STATUS = {
+    "1": "pipeline",
+    "2": "active",
+    "3": "completed",
+    "4": "completed",
+    "5": "cancelled",
+    "6": "suspended",
+}
+DATE_FIELDS = {"1": "planned_start", "2": "actual_start", "3": "planned_end", "4": "actual_end"}
+TITLE_MAX, DESCRIPTION_MAX = 500, 20_000
+
+
+def read_description(ctx: ReadingContext, act, identifier: str, lang: str) -> IatiProjectRecord:
+    """A record with the activity's reference, title, description, organisations, aliases and status."""
+    reporting = act.find("reporting-org")
+    title = narrative(act.find("title"), lang)
+    if not title:
+        ctx.warn("no_title", "No title: the identifier is used as title", act, "title", identifier)
+        title = identifier
+    if len(title) > TITLE_MAX:
+        ctx.warn("title_truncated", f"Title longer than {TITLE_MAX} characters was cut", act, "title")
+        title = title[: TITLE_MAX - 1] + "…"
+    descriptions = act.findall("description")
+    general = [d for d in descriptions if (d.get("type") or "1") == "1"] or descriptions
+    description = narrative(general[0], lang) if general else ""
+    record = IatiProjectRecord(
+        reference=identifier[:120],
+        title=title,
+        org=(reporting.get("ref") or None) if reporting is not None else None,
+        org_name=narrative(reporting, lang) or None if reporting is not None else None,
+        iati_identifier=identifier,
+        description=description[:DESCRIPTION_MAX],
+        location=Location(file=ctx.filename, row=act.sourceline, column="iati-activity"),
+        other_identifiers=other_identifiers(act),
+    )
+    if len(identifier) > 120:
+        ctx.warn("reference_truncated", "Identifier longer than 120 characters: reference cut", act)
+    for org in act.findall("participating-org"):
+        record.participating_orgs.append({"role": org.get("role"), "ref": org.get("ref"), "name": narrative(org, lang)})
+    status = act.find("activity-status")
+    code = status.get("code") if status is not None else None
+    record.status = STATUS.get(code or "")
+    if record.status is None:
+        ctx.warn(
+            "status",
+            "No known activity-status: imported as active",
+            act if status is None else status,
+            "activity-status",
+            code,
+        )
+        record.status = "active"
+    return record
+
+
+def other_identifiers(act) -> list[str]:
+    """The activity's other identifiers as "TYPE:ref" (a ref alone when the type is missing).
+
+    The iati-identifier identifies the activity and is the project reference; the other
+    identifiers (the publisher's own A1, a previous one, ...) are aliases only: several
+    activities may share one, which never merges them."""
+    aliases = []
+    for other in act.findall("other-identifier"):
+        ref = " ".join((other.get("ref") or "").split())
+        if ref:
+            # As the export writes them back.
+            kind = (other.get("type") or "").strip().upper()
+            alias = f"{kind}:{ref}" if kind else ref
+            if alias not in aliases:
+                aliases.append(alias)
+    return aliases
+
+
+def read_dates(ctx: ReadingContext, act, record: IatiProjectRecord) -> None:
+    """The planned and actual start and end; an end before its start is left out, and said so."""
+    for elem in act.findall("activity-date"):
+        name = DATE_FIELDS.get((elem.get("type") or "").strip())
+        if name is None:
+            continue
+        day = parse_date(elem.get("iso-date"))
+        if day is None:
+            ctx.warn(
+                "bad_date",
+                "Not an ISO date: ignored",
+                elem,
+                "activity-date/@iso-date",
+                elem.get("iso-date"),
+            )
+            continue
+        setattr(record, name, day)
+    for start, end in (("planned_start", "planned_end"), ("actual_start", "actual_end")):
+        a, b = getattr(record, start), getattr(record, end)
+        if a and b and a > b:
+            ctx.warn(
+                "dates_reversed",
+                f"{end.replace('_', ' ')} {b} is before {start.replace('_', ' ')} {a}: the end date was left out",
+                act,
+                "activity-date",
+            )
+            setattr(record, end, None)

@@ -1,0 +1,229 @@
+"""An activity's flows: each transaction's type, value, currency and value date, checked as the
+registry keeps money (an ISO 4217 currency, no more decimals than it allows, a real date).
+
+A transaction is left out only with a problem that says which one and why; its money in the
+message when the value could be read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import NamedTuple
+
+from importers.iati.context import IatiProjectRecord, ReadingContext
+from importers.iati.recipients import UnplacedFlow, read_recipient
+from importers.iati.values import aid_type_of, code_of, narrative, parse_date, parse_decimal
+from importers.records import Location, TransactionRecord
+from registry import money
+from registry.models.types import TransactionType
+from registry.services import rules
+
+# A flow without a readable date of its own is dated on the activity's, in this order.
+FALLBACK_DATES = ("actual_start", "planned_start", "actual_end", "planned_end")
+# A date outside these years parses but is no real value date (a typo such as 1010-12-09).
+PLAUSIBLE_YEARS = (1900, dt.date.today().year + 50)
+TX_DESCRIPTION_MAX = 1000
+
+
+@dataclass(frozen=True)
+class FlowDefaults:
+    """The activity's default flow, finance and aid types, for transactions that give none."""
+
+    flow_type: str | None
+    finance_type: str | None
+    aid_type: str | None
+
+    @classmethod
+    def of(cls, act) -> FlowDefaults:
+        return cls(
+            code_of(act, "default-flow-type"),
+            code_of(act, "default-finance-type"),
+            aid_type_of(act, "default-aid-type"),
+        )
+
+
+@dataclass
+class FlowsRead:
+    """What the reading of the transactions tells the recipients: whether any transaction
+    names a recipient, and the flows whose named recipient cannot be placed."""
+
+    named_recipient: bool = False
+    unplaced: list[UnplacedFlow] = field(default_factory=list)
+
+
+class WrittenDate(NamedTuple):
+    """A date as the transaction writes it: where (the XML path), the text, and the day it reads as."""
+
+    where: str
+    text: str
+    day: dt.date
+
+
+def read_transactions(
+    ctx: ReadingContext, act, record: IatiProjectRecord, currency: str | None, defaults: FlowDefaults, lang: str
+) -> FlowsRead:
+    """The activity's flows into ``record.transactions`` (``currency``: the activity's default)."""
+    read = FlowsRead()
+    for index, tx in enumerate(act.findall("transaction"), start=1):
+        path = f"transaction[{index}]"
+        type_elem = tx.find("transaction-type")
+        code = (type_elem.get("code") or "").strip() if type_elem is not None else ""
+        kind = TransactionType.from_iati(code)
+        value = tx.find("value")
+        raw = (value.text or "").strip() if value is not None else ""
+        tx_currency = ((value.get("currency") or "").strip().upper() if value is not None else "") or currency
+        if kind is None:
+            ctx.counts["transactions_skipped"] += 1
+            carried = f"{raw} {tx_currency or '(no currency)'}" if raw else "no value"
+            text = (type_elem.text or "").strip() if type_elem is not None else ""
+            if code:
+                what = f"Transaction type {code} is not an IATI 2.03 transaction type (1 to 13, or a 1.x letter code)"
+            elif text:
+                what = f"transaction-type has no @code (its text {text!r} is not where IATI puts the type)"
+            else:
+                what = "The transaction has no transaction-type/@code"
+            ctx.warn(
+                "transaction_type",
+                f"{what}: this flow of {carried} is left out",
+                tx,
+                f"{path}/transaction-type/@code",
+                code,
+            )
+            continue
+        amount = read_amount(ctx, tx, path, raw, tx_currency)
+        if amount is None:
+            continue
+        day = value_date(ctx, tx, value, record, path)
+        if day is None:
+            continue
+        named = [e for e in tx if e.tag in ("recipient-country", "recipient-region")]
+        found = [read_recipient(ctx, e, f"{path}/{e.tag}") for e in named]
+        # IATI allows one recipient per transaction: the first one the registry can place.
+        entry = next((e for e in found if not e.why), found[0]) if found else None
+        if len(named) > 1:
+            ctx.warn(
+                "several_recipients",
+                f"A transaction has {len(named)} recipients ({', '.join(e.label for e in found)}); IATI "
+                f"allows one: {entry.label} is used",
+                tx,
+                f"{path}/{named[1].tag}",
+            )
+        provider = tx.find("provider-org")
+        flow = TransactionRecord(
+            type=kind.value,
+            amount=amount,
+            currency=tx_currency,
+            value_date=day,
+            provider_org=(provider.get("ref") or narrative(provider, lang) or None) if provider is not None else None,
+            flow_type=code_of(tx, "flow-type") or defaults.flow_type,
+            finance_type=code_of(tx, "finance-type") or defaults.finance_type,
+            aid_type=aid_type_of(tx, "aid-type") or defaults.aid_type,
+            description=narrative(tx.find("description"), lang)[:TX_DESCRIPTION_MAX],
+            location=Location(file=ctx.filename, row=tx.sourceline, column=path),
+            recipient_country=entry.country if entry else None,
+            recipient_region=entry.region if entry else None,
+        )
+        record.transactions.append(flow)
+        ctx.counts["transactions"] += 1
+        if entry is not None:
+            read.named_recipient = True
+            if entry.why:
+                read.unplaced.append(UnplacedFlow(flow, entry))
+    return read
+
+
+def read_amount(ctx: ReadingContext, tx, path: str, raw: str, currency: str | None) -> Decimal | None:
+    """The transaction's value as an exact Decimal in ``currency``, rounded (with a warning) to
+    the currency's decimals; None, with an error, when it cannot be kept."""
+    amount = parse_decimal(raw)
+    if amount is None:
+        ctx.error("bad_value", "Transaction value is missing or not a number", tx, f"{path}/value", raw or None)
+        return None
+    if not currency or not money.is_currency(currency):
+        ctx.error(
+            "currency",
+            f"{rules.unknown_currency(currency)}: neither value/@currency nor the activity's "
+            "default-currency is an ISO 4217 code"
+            if currency
+            else "No valid currency: neither value/@currency nor the activity's default-currency",
+            tx,
+            f"{path}/value/@currency",
+            currency,
+        )
+        return None
+    if abs(amount) >= money.MAX_AMOUNT:
+        ctx.error("bad_value", f"{raw} is too large: amounts stay below {money.MAX_AMOUNT:,}", tx, f"{path}/value", raw)
+        return None
+    quantized = money.quantize(amount, currency)
+    if quantized != amount:
+        ctx.warn(
+            "rounded",
+            f"{amount} has more decimals than {currency} allows: rounded to {quantized}",
+            tx,
+            f"{path}/value",
+            amount,
+        )
+        return quantized
+    return amount
+
+
+def value_date(ctx: ReadingContext, tx, value, record: IatiProjectRecord, path: str) -> dt.date | None:
+    """The flow's date: value/@value-date, else transaction-date/@iso-date, else the activity's
+    dates. A date that parses but is no plausible value date (1010-12-09) gives way to a
+    plausible one, else is kept as written: conversion flags it; the flow is never dropped."""
+    date_elem = tx.find("transaction-date")
+    written = (
+        ("value/@value-date", value.get("value-date") if value is not None else None),
+        ("transaction-date/@iso-date", date_elem.get("iso-date") if date_elem is not None else None),
+    )
+    given = [(where, text.strip()) for where, text in written if text and text.strip()]
+    readable = [WrittenDate(where, text, parse_date(text)) for where, text in given if parse_date(text) is not None]
+    plausible = [r for r in readable if PLAUSIBLE_YEARS[0] <= r.day.year <= PLAUSIBLE_YEARS[1]]
+    unreadable = [(where, text) for where, text in given if parse_date(text) is None]
+    for where, text in unreadable:
+        ctx.warn("bad_date", f"{where} {text!r} is not a date: ignored", tx, f"{path}/{where}", text)
+    if plausible:
+        chosen = plausible[0]
+        if readable[0] is not chosen:
+            first = readable[0]
+            ctx.warn(
+                "implausible_date",
+                f"{first.where} {first.text} is not a plausible date: the {chosen.where} {chosen.text} is used",
+                tx,
+                f"{path}/{first.where}",
+                first.text,
+            )
+        return chosen.day
+    if readable:
+        first = readable[0]
+        ctx.warn(
+            "implausible_date",
+            f"{first.where} {first.text} is not a plausible date (before {PLAUSIBLE_YEARS[0]} or after "
+            f"{PLAUSIBLE_YEARS[1]}): the flow is kept with its date as written; no exchange rate "
+            "can convert it",
+            tx,
+            f"{path}/{first.where}",
+            first.text,
+        )
+        return first.day
+    for name in FALLBACK_DATES:
+        day = getattr(record, name)
+        if day is not None:
+            ctx.warn(
+                "no_date",
+                "The transaction has no readable date of its own: it is dated on the activity's "
+                f"{name.replace('_', ' ')} date {day}",
+                tx,
+                f"{path}/value/@value-date",
+            )
+            return day
+    ctx.error(
+        "no_date",
+        "The transaction has no readable date (value/@value-date, transaction-date/@iso-date), nor "
+        "has the activity: this transaction cannot be imported",
+        tx,
+        f"{path}/value/@value-date",
+    )
+    return None
