@@ -1,0 +1,75 @@
+"""A CRS file as a frame of text cells: pipe-delimited text (UTF-8 or UTF-16), CSV, XLSX, or a
+zip holding one of them, as the OECD distributes it and as people pass it around."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import zipfile
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+
+
+class CrsFileError(ValueError):
+    """The file cannot be read as CRS microdata (message says why)."""
+
+
+def read_frame(source: str | Path | BinaryIO, filename: str = "") -> pd.DataFrame:
+    """Read a CRS file (txt/csv, xlsx, or a zip holding one of them) as text cells."""
+    raw = source.read() if hasattr(source, "read") else Path(source).read_bytes()
+    name = (filename or (str(source) if isinstance(source, str | Path) else "")).lower()
+    if raw[:4] == b"PK\x03\x04" and not name.endswith((".xlsx", ".xlsm")):
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            members = [i for i in archive.infolist() if not i.is_dir()]
+            if not members:
+                raise CrsFileError("The zip archive is empty")
+            member = max(members, key=lambda i: i.file_size)
+            if member.file_size > 4 * 1024**3:
+                raise CrsFileError(f"{member.filename} declares {member.file_size} bytes: too large")
+            if "xl/workbook.xml" in archive.namelist():
+                return _read_excel(raw)
+            raw = archive.read(member)
+            name = member.filename.lower()
+    if name.endswith((".xlsx", ".xlsm", ".xls", ".ods")) or raw[:4] == b"PK\x03\x04":
+        return _read_excel(raw)
+    return _read_text(_decode(raw))
+
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[3:].decode("utf-8")
+    # UTF-16 without a BOM shows as every other byte NUL in the ASCII header.
+    if len(raw) > 3 and raw[1] == 0 and raw[3] == 0:
+        return raw.decode("utf-16-le")
+    if len(raw) > 3 and raw[0] == 0 and raw[2] == 0:
+        return raw.decode("utf-16-be")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def _read_text(text: str) -> pd.DataFrame:
+    first = text.split("\n", 1)[0]
+    counts = {sep: first.count(sep) for sep in ("|", "\t", ";", ",")}
+    sep = max(counts, key=lambda s: counts[s])
+    if counts[sep] == 0:
+        raise CrsFileError("No column separator found in the header line (expected | , ; or tab)")
+    return pd.read_csv(
+        io.StringIO(text),
+        sep=sep,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        quoting=3 if sep == "|" else 0,  # the OECD's pipe files do not quote
+        engine="c",
+    )
+
+
+def _read_excel(raw: bytes) -> pd.DataFrame:
+    frame = pd.read_excel(io.BytesIO(raw), dtype=str, engine="calamine", keep_default_na=False, na_filter=False)
+    return frame.astype(str)
