@@ -1,0 +1,145 @@
+"""Exact money: Decimal amounts, integer minor units in storage, conversion between currencies.
+
+No float ever touches an amount. Amounts are stored as integer minor units (cents) with
+their ISO 4217 currency; conversion follows one rule (``quote``, see ``conversion``). The
+package, one module for each thing it holds:
+
+- ``amounts``: currencies and their decimals, typed amounts, Decimal <-> minor units,
+  rounding, and rates applied to minor units in integers (``minor_ratio``, ``convert_minor``);
+- ``rate_tables``: the ECB daily euro rates and the IMF annual averages as tables, read
+  exactly and checked line by line;
+- ``rate_files``: which rate files are in force (shipped or loaded into ``RATES_DIR``), read
+  once per file version, and the legal euro parities;
+- ``conversion``: the rule (``quote``) and the converted amount it gives (``convert``).
+
+Every name is re-exported here: callers write ``from registry import money`` and
+``money.convert(...)`` whatever module holds it.
+"""
+
+from registry.money.amounts import (
+    MAX_AMOUNT,
+    Currency,
+    MinorRatio,
+    convert_minor,
+    currencies,
+    divide_half_even,
+    format_amount,
+    from_minor,
+    is_currency,
+    minor_ratio,
+    minor_units,
+    normalise_typed,
+    parse_amount,
+    quantize,
+    to_minor,
+)
+from registry.money.conversion import (
+    ANNUAL_SOURCES,
+    ECB,
+    ECB_SOURCE,
+    IDENTITY,
+    IMF_ANNUAL,
+    IMF_SOURCE,
+    PARITY,
+    RATE_PRECISION,
+    RATE_SOURCE,
+    RATE_SOURCES,
+    Conversion,
+    EuroRate,
+    Quote,
+    UsdRate,
+    convert,
+    exchange_rate,
+    quote,
+    to_usd_or_none,
+)
+from registry.money.rate_files import (
+    ECB_FILE,
+    ECB_LOADED,
+    IMF_FILE,
+    RECHECK_SECONDS,
+    EuroPeg,
+    annual_table,
+    convertible_currencies,
+    euro_pegs,
+    forget_tables,
+    is_convertible,
+    rate_file,
+    rate_table,
+    rates_dir,
+    rates_in_force,
+    shipped_file,
+)
+from registry.money.rate_tables import (
+    FUTURE_GRACE_DAYS,
+    IMF_COLUMNS,
+    AnnualRate,
+    AnnualTable,
+    EcbColumns,
+    PublishedRate,
+    RatesFileError,
+    RateTable,
+    check_ecb_text,
+    ecb_text,
+)
+
+__all__ = [
+    "ANNUAL_SOURCES",
+    "ECB",
+    "ECB_FILE",
+    "ECB_LOADED",
+    "ECB_SOURCE",
+    "FUTURE_GRACE_DAYS",
+    "IDENTITY",
+    "IMF_ANNUAL",
+    "IMF_COLUMNS",
+    "IMF_FILE",
+    "IMF_SOURCE",
+    "MAX_AMOUNT",
+    "PARITY",
+    "RATE_PRECISION",
+    "RATE_SOURCE",
+    "RATE_SOURCES",
+    "RECHECK_SECONDS",
+    "AnnualRate",
+    "AnnualTable",
+    "Conversion",
+    "Currency",
+    "EcbColumns",
+    "EuroPeg",
+    "EuroRate",
+    "MinorRatio",
+    "PublishedRate",
+    "Quote",
+    "RateTable",
+    "RatesFileError",
+    "UsdRate",
+    "annual_table",
+    "check_ecb_text",
+    "convert",
+    "convert_minor",
+    "convertible_currencies",
+    "currencies",
+    "divide_half_even",
+    "ecb_text",
+    "euro_pegs",
+    "exchange_rate",
+    "forget_tables",
+    "format_amount",
+    "from_minor",
+    "is_convertible",
+    "is_currency",
+    "minor_ratio",
+    "minor_units",
+    "normalise_typed",
+    "parse_amount",
+    "quantize",
+    "quote",
+    "rate_file",
+    "rate_table",
+    "rates_dir",
+    "rates_in_force",
+    "shipped_file",
+    "to_minor",
+    "to_usd_or_none",
+]
