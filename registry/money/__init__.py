@@ -81,6 +81,7 @@ from registry.money.rate_tables import (
     RateTable,
     check_ecb_text,
     ecb_text,
+    rates_text,
 )
 
 __all__ = [
@@ -139,6 +140,7 @@ __all__ = [
     "rate_table",
     "rates_dir",
     "rates_in_force",
+    "rates_text",
     "shipped_file",
     "to_minor",
     "to_usd_or_none",

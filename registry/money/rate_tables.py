@@ -164,13 +164,19 @@ def _is_rate(cell: str) -> bool:
 
 def ecb_text(path: Path) -> str:
     """The CSV text of an ECB history file, plain or zipped as the ECB publishes it."""
-    if path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path) as archive:
+    return rates_text(path.read_bytes(), path.name)
+
+
+def rates_text(raw: bytes, name: str) -> str:
+    """The CSV text of a rates file: the file itself, or the one CSV inside a zip (a name ending
+    in .zip, or a zip's first bytes), as the ECB publishes it."""
+    if name.lower().endswith(".zip") or raw[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
             names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
             if len(names) != 1:
-                raise RatesFileError(f"{path.name}: the archive should hold one CSV file, not {len(names)}")
+                raise RatesFileError(f"{name}: the archive should hold one CSV file, not {len(names)}")
             return archive.read(names[0]).decode("utf-8-sig")
-    return path.read_text("utf-8-sig")
+    return raw.decode("utf-8-sig")
 
 
 _DECIMAL_TEXT = re.compile(r"^\d+(\.\d+)?$")

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import os
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select, update
 
@@ -43,6 +43,33 @@ class CurrencyChange:
     newly_unconverted: int = 0
 
 
+class Span(NamedTuple):
+    """The first and last day (ECB) or year (IMF) a rates file covers, as text."""
+
+    first: str
+    last: str
+
+
+class UsdValue(NamedTuple):
+    """A flow's USD value as stored: minor units, the rate (text), its date and its source;
+    all None when the flow cannot be converted."""
+
+    minor: int | None
+    rate: str | None
+    rate_date: dt.date | None
+    source: str | None
+
+
+class FlowUpdate(NamedTuple):
+    """A stored flow whose USD value a rates file changes, and its new value."""
+
+    tx_id: int
+    value: UsdValue
+
+
+NOT_CONVERTED = UsdValue(None, None, None, None)
+
+
 @dataclass
 class RatesLoad:
     """A checked rates file and what it would change."""
@@ -52,11 +79,10 @@ class RatesLoad:
     text: str
     sha256: str
     table: money.RateTable | money.AnnualTable
-    span: tuple[str, str]
+    span: Span
     currencies: int
     changes: dict[str, CurrencyChange] = field(default_factory=dict)
-    # (id, usd_minor, usd_rate, usd_rate_date, usd_rate_source) of every flow that changes
-    updates: list[tuple] = field(default_factory=list)
+    updates: list[FlowUpdate] = field(default_factory=list)  # every flow whose USD value changes
 
     @property
     def changed_flows(self) -> int:
@@ -68,8 +94,8 @@ class RatesLoad:
             "kind": self.kind,
             "file": self.name,
             "sha256": self.sha256,
-            "first": self.span[0],
-            "last": self.span[1],
+            "first": self.span.first,
+            "last": self.span.last,
             "currencies": self.currencies,
         }
 
@@ -79,15 +105,7 @@ def read_rates_file(path: Path) -> RatesLoad:
 
     Raises ValidationError saying the file, line, column and value of the first problem."""
     try:
-        raw = path.read_bytes()
-        if path.suffix.lower() == ".zip" or raw[:2] == b"PK":
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
-                if len(names) != 1:
-                    raise money.RatesFileError(f"{path.name}: the archive should hold one CSV file, not {len(names)}")
-                text = archive.read(names[0]).decode("utf-8-sig")
-        else:
-            text = raw.decode("utf-8-sig")
+        text = money.rates_text(path.read_bytes(), path.name)
     except (OSError, UnicodeDecodeError, zipfile.BadZipFile, money.RatesFileError) as exc:
         raise ValidationError(f"{path.name}: cannot be read as a rates file ({exc})", {"file": [str(exc)]}) from None
     first_line = text.split("\n", 1)[0]
@@ -98,12 +116,12 @@ def read_rates_file(path: Path) -> RatesLoad:
             money.check_ecb_text(text, path.name)
             table: money.RateTable | money.AnnualTable = money.RateTable.from_ecb_text(text)
             days = [b for c in table.currencies if c != "EUR" and (b := table.bounds(c))]
-            span = (min(d[0] for d in days).isoformat(), max(d[1] for d in days).isoformat())
+            span = Span(min(d[0] for d in days).isoformat(), max(d[1] for d in days).isoformat())
             currencies = len(table.currencies - {"EUR"})
         else:
             table = money.AnnualTable.from_text(text, path.name)
             years = [y for c in table.currencies for y in table.rates(c)]
-            span = (str(min(years)), str(max(years)))
+            span = Span(str(min(years)), str(max(years)))
             currencies = len(table.currencies)
     except money.RatesFileError as exc:
         raise ValidationError(str(exc), {"file": [str(exc)]}) from None
@@ -125,9 +143,9 @@ def diff_stored_flows(load: RatesLoad, max_age_days: int = 7) -> RatesLoad:
         Transaction.usd_rate_source,
     ).where(Transaction.currency != "USD")
     quotes: dict[tuple[str, dt.date], money.Quote | None] = {}
-    ratios: dict[tuple[str, dt.date], tuple[int, int]] = {}
+    ratios: dict[tuple[str, dt.date], money.MinorRatio] = {}
     changes: dict[str, CurrencyChange] = defaultdict(CurrencyChange)
-    updates: list[tuple] = []
+    updates: list[FlowUpdate] = []
     with money.rates_in_force(**{load.kind: load.table}):
         for tx_id, cur, day, amount, usd, rate, rate_day, source in db.session.execute(stmt):
             key = (cur, day)
@@ -139,21 +157,21 @@ def diff_stored_flows(load: RatesLoad, max_age_days: int = 7) -> RatesLoad:
                     quotes[key] = None
             found = quotes[key]
             if found is None:
-                new = (None, None, None, None)
+                new = NOT_CONVERTED
             else:
-                new = (money.convert_minor(amount, ratios[key]), str(found.rate), found.rate_date, found.source)
-            if new == (usd, rate, rate_day, source):
+                new = UsdValue(money.convert_minor(amount, ratios[key]), str(found.rate), found.rate_date, found.source)
+            if new == UsdValue(usd, rate, rate_day, source):
                 continue
-            updates.append((tx_id, *new))
+            updates.append(FlowUpdate(tx_id, new))
             change = changes[cur]
             change.flows += 1
-            if usd is None and new[0] is not None:
+            if usd is None and new.minor is not None:
                 change.newly_converted += 1
-            elif usd is not None and new[0] is None:
+            elif usd is not None and new.minor is None:
                 change.newly_unconverted += 1
             elif usd is not None:
                 change.usd_before += usd
-                change.usd_after += new[0]
+                change.usd_after += new.minor
     load.changes = dict(sorted(changes.items()))
     load.updates = updates
     return load
@@ -173,8 +191,14 @@ def apply_rates_load(actor: Actor, load: RatesLoad, *, reconvert: bool) -> None:
                 usd_rate_source=bindparam("usd_rate_source"),
             ),
             [
-                {"tx_id": i, "usd_minor": u, "usd_rate": r, "usd_rate_date": d, "usd_rate_source": s}
-                for i, u, r, d, s in load.updates
+                {
+                    "tx_id": u.tx_id,
+                    "usd_minor": u.value.minor,
+                    "usd_rate": u.value.rate,
+                    "usd_rate_date": u.value.rate_date,
+                    "usd_rate_source": u.value.source,
+                }
+                for u in load.updates
             ],
         )
         db.session.expire_all()  # flows already loaded read their new values
@@ -187,7 +211,7 @@ def apply_rates_load(actor: Actor, load: RatesLoad, *, reconvert: bool) -> None:
         0,
         before,
         after,
-        f"Loaded {KINDS[load.kind]} from {load.name} ({load.span[0]} to {load.span[1]}); "
+        f"Loaded {KINDS[load.kind]} from {load.name} ({load.span.first} to {load.span.last}); "
         + (
             f"{load.changed_flows} stored flows re-converted"
             if reconvert
