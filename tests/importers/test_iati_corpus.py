@@ -25,6 +25,7 @@ from registry import money
 from registry.extensions import db
 from registry.models import Country, Project, ProjectRecipient, Region, Transaction
 from registry.services.actor import Actor
+from tests.importers.iati_codes import ANY_TYPE_CODE
 
 FIXTURES = next(
     (p / "shared" / "fixtures" for p in Path(__file__).resolve().parents if (p / "shared" / "fixtures").is_dir()),
@@ -33,32 +34,6 @@ FIXTURES = next(
 FILES = sorted((FIXTURES / "iati").glob("*.xml")) + sorted((FIXTURES / "iati" / "corpus").glob("*.xml"))
 DAC_REGIONS = Path(__file__).resolve().parents[2] / "importers" / "data" / "crs_recipients.csv"
 ADMIN = Actor(label="tester", channel="cli", role="admin")
-# IATI 2.03 TransactionType codelist, and the 1.x letters.
-TYPES = {
-    "1": "incoming_funds",
-    "2": "commitment",
-    "3": "disbursement",
-    "4": "expenditure",
-    "5": "interest_payment",
-    "6": "loan_repayment",
-    "7": "reimbursement",
-    "8": "purchase_of_equity",
-    "9": "sale_of_equity",
-    "10": "credit_guarantee",
-    "11": "incoming_commitment",
-    "12": "pledge",
-    "13": "incoming_pledge",
-    "IF": "incoming_funds",
-    "C": "commitment",
-    "D": "disbursement",
-    "E": "expenditure",
-    "IR": "interest_payment",
-    "LR": "loan_repayment",
-    "R": "reimbursement",
-    "QP": "purchase_of_equity",
-    "QS": "sale_of_equity",
-    "CG": "credit_guarantee",
-}
 UNALLOCATED = ""
 
 
@@ -125,7 +100,7 @@ def reading(path: Path) -> tuple[dict, dict, int]:
         activities += 1
         shares = _shares(act, countries, dac, regions)
         for tx in act.iter("transaction"):
-            kind = TYPES.get((tx.find("transaction-type").get("code") or "").strip().upper())
+            kind = ANY_TYPE_CODE.get((tx.find("transaction-type").get("code") or "").strip().upper())
             value = tx.find("value")
             if kind is None or value is None:
                 continue

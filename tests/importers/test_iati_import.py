@@ -16,6 +16,7 @@ from importers.interop import import_iati
 from registry.extensions import db
 from registry.models import ImportBatch, Project, ProjectRecipient, Transaction
 from registry.services.actor import Actor
+from tests.importers.iati_codes import TRANSACTION_TYPES
 from tests.importers.iati_xml import activity, document
 
 FIXTURES = next(
@@ -145,22 +146,6 @@ def xml_totals(path: Path) -> tuple[dict, dict]:
     totals per (type, currency)."""
     by_recipient: dict = defaultdict(Decimal)
     by_type: dict = defaultdict(Decimal)
-    # The IATI 2.03 TransactionType codelist: every type is a flow of its own.
-    types = {
-        "1": "incoming_funds",
-        "2": "commitment",
-        "3": "disbursement",
-        "4": "expenditure",
-        "5": "interest_payment",
-        "6": "loan_repayment",
-        "7": "reimbursement",
-        "8": "purchase_of_equity",
-        "9": "sale_of_equity",
-        "10": "credit_guarantee",
-        "11": "incoming_commitment",
-        "12": "pledge",
-        "13": "incoming_pledge",
-    }
     for act in etree.parse(str(path)).getroot().iter("iati-activity"):
         currency = act.get("default-currency")
         countries = [(c.get("code"), Decimal(c.get("percentage") or 100)) for c in act.findall("recipient-country")]
@@ -170,7 +155,8 @@ def xml_totals(path: Path) -> tuple[dict, dict]:
             (code, rest / len(regions)) for code in regions if rest
         ]
         for tx in act.findall("transaction"):
-            kind = types.get(tx.find("transaction-type").get("code"))
+            # The IATI 2.03 TransactionType codelist: every type is a flow of its own.
+            kind = TRANSACTION_TYPES.get(tx.find("transaction-type").get("code"))
             if kind is None:
                 continue
             value = tx.find("value")

@@ -22,6 +22,7 @@ from registry.extensions import db
 from registry.models import Project, ProjectRecipient, Transaction
 from registry.models.types import TransactionType
 from registry.services.actor import Actor
+from tests.importers.iati_codes import LETTER_CODES, TRANSACTION_TYPES
 from tests.importers.iati_xml import activity, document
 
 ADMIN = Actor(label="tester", channel="cli", role="admin")
@@ -211,49 +212,36 @@ def test_kosovo_is_a_recipient(app, tmp_path):
 
 # -- transaction types -------------------------------------------------------
 
-# The IATI 2.03 TransactionType codelist and the 1.x letters, written out from the standard.
-IATI_2_03 = {
-    "1": "incoming_funds",
-    "2": "commitment",
-    "3": "disbursement",
-    "4": "expenditure",
-    "5": "interest_payment",
-    "6": "loan_repayment",
-    "7": "reimbursement",
-    "8": "purchase_of_equity",
-    "9": "sale_of_equity",
-    "10": "credit_guarantee",
-    "11": "incoming_commitment",
-    "12": "pledge",
-    "13": "incoming_pledge",
-}
-IATI_1_LETTERS = {
-    "IF": "incoming_funds",
-    "C": "commitment",
-    "D": "disbursement",
-    "E": "expenditure",
-    "IR": "interest_payment",
-    "LR": "loan_repayment",
-    "R": "reimbursement",
-    "QP": "purchase_of_equity",
-    "QS": "sale_of_equity",
-    "CG": "credit_guarantee",
-}
+
+@pytest.mark.fixtures  # a skip fails when the shared fixtures are present
+def test_the_transaction_types_written_in_the_tests_are_the_codelists():
+    from lxml import etree
+
+    from tests.conftest import FIXTURES
+
+    path = FIXTURES / "iati-codelists" / "TransactionType.xml"
+    if not path.is_file():
+        pytest.skip("IATI codelists fixture not available")
+    items = etree.parse(str(path)).getroot().iter("codelist-item")
+    names = {i.findtext("code"): i.findtext("name/narrative") for i in items if i.get("status") != "withdrawn"}
+    assert names["12"] == "Outgoing Pledge"
+    words = {code: name.lower().removeprefix("outgoing ").replace(" ", "_") for code, name in names.items()}
+    assert words == TRANSACTION_TYPES
 
 
 def test_all_13_types_and_the_1x_letters_are_stored_as_what_they_are(app, tmp_path):
-    codes = list(IATI_2_03) + list(IATI_1_LETTERS)
+    codes = list(TRANSACTION_TYPES) + list(LETTER_CODES)
     flows = "".join(tx(code, f"{i + 1}.00") for i, code in enumerate(codes))
     result, problems = imported(tmp_path, document(activity(transactions=flows)))
     assert result.ok, [p for p in problems if p["severity"] == "error"]
     assert not warnings(problems, "transaction_type")
     stored = {t.amount_minor: t.type for t in db.session.scalars(select(Transaction))}
-    expected = {**IATI_2_03, **IATI_1_LETTERS}
+    expected = {**TRANSACTION_TYPES, **LETTER_CODES}
     assert {minor: kind.value for minor, kind in stored.items()} == {
         (i + 1) * 100: expected[code] for i, code in enumerate(codes)
     }
     # Each stored type gives back its own 2.03 code.
-    assert {kind.iati_code for kind in stored.values()} == set(IATI_2_03)
+    assert {kind.iati_code for kind in stored.values()} == set(TRANSACTION_TYPES)
 
 
 def test_type_11_is_an_incoming_commitment_and_12_the_pledge():
@@ -513,9 +501,9 @@ def test_spreadsheets_read_the_iati_type_codes_as_iati_means_them():
     from importers.sheets import vocabulary
 
     words = vocabulary()["transaction_type"]
-    assert {code: words[code] for code in IATI_2_03} == IATI_2_03
-    assert {code.lower(): words[code.lower()] for code in IATI_1_LETTERS} == {
-        code.lower(): kind for code, kind in IATI_1_LETTERS.items()
+    assert {code: words[code] for code in TRANSACTION_TYPES} == TRANSACTION_TYPES
+    assert {code.lower(): words[code.lower()] for code in LETTER_CODES} == {
+        code.lower(): kind for code, kind in LETTER_CODES.items()
     }
 
 

@@ -42,6 +42,7 @@ from registry.models import Project, Transaction
 from registry.services.actor import Actor
 from reports.flows import flows_report
 from tests.conftest import FIXTURES
+from tests.importers.iati_codes import ANY_TYPE_CODE
 
 IATI = FIXTURES / "iati"
 # More real files to check by hand: REGISTRY_IATI_CORPUS=folder runs the same test over its *.xml.
@@ -58,23 +59,7 @@ FILES = sorted(
 ADMIN = Actor(label="tester", channel="cli", role="admin")
 pytestmark = pytest.mark.fixtures  # a skip fails when the shared fixtures are present
 
-# IATI TransactionType (2.03 numeric codes and the 1.x letters), read from the codelist's meaning.
 COMMITMENT, DISBURSEMENT = "commitment", "disbursement"
-TYPES = {
-    "1": "incoming_funds", "IF": "incoming_funds",
-    "2": COMMITMENT, "C": COMMITMENT,
-    "3": DISBURSEMENT, "D": DISBURSEMENT,
-    "4": "expenditure", "E": "expenditure",
-    "5": "interest_payment", "IR": "interest_payment",
-    "6": "loan_repayment", "LR": "loan_repayment",
-    "7": "reimbursement", "R": "reimbursement",
-    "8": "purchase_of_equity", "QP": "purchase_of_equity",
-    "9": "sale_of_equity", "QS": "sale_of_equity",
-    "10": "credit_guarantee", "CG": "credit_guarantee",
-    "11": "incoming_commitment",
-    "12": "pledge",
-    "13": "incoming_pledge",
-}  # fmt: skip
 
 
 def iso3(code: str | None) -> str | None:
@@ -158,7 +143,7 @@ def read_flows(path: Path) -> tuple[set[str], list[dict]]:
         allocation = activity_allocation(act)
         for tx in act.findall("transaction"):
             type_elem = tx.find("transaction-type")
-            kind = TYPES.get((type_elem.get("code") or "").strip().upper()) if type_elem is not None else None
+            kind = ANY_TYPE_CODE.get((type_elem.get("code") or "").strip().upper()) if type_elem is not None else None
             value = tx.find("value")
             date_elem = tx.find("transaction-date")
             own = tx.find("recipient-country")
