@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from flask import current_app
 from lxml import etree
@@ -107,11 +107,25 @@ def activity_identifier(project: Project) -> str:
     return own if own.startswith(prefix + "-") else f"{prefix}-{own}"
 
 
-def other_identifiers(project: Project) -> list[tuple[str, str]]:
-    """(type, ref) of the project's other identifiers: the reference as A1 (the publisher's own
-    identifier, read back as the reference on import), then each alias once."""
+class OtherIdentifier(NamedTuple):
+    """An other-identifier as written: its @type (A1, B1, ...) and @ref."""
+
+    kind: str
+    ref: str
+
+
+class Period(NamedTuple):
+    """A budget period: its first and last day."""
+
+    start: dt.date
+    end: dt.date
+
+
+def other_identifiers(project: Project) -> list[OtherIdentifier]:
+    """The project's other identifiers: the reference as A1 (the publisher's own identifier,
+    read back as the reference on import), then each alias once."""
     reference = project.reference.strip()
-    out = [("A1", reference)]
+    out = [OtherIdentifier("A1", reference)]
     identifier = activity_identifier(project)
     for line in (project.other_identifiers or "").splitlines():
         line = line.strip()
@@ -119,15 +133,15 @@ def other_identifiers(project: Project) -> list[tuple[str, str]]:
             continue
         head, sep, rest = line.partition(":")
         if sep and head.strip().upper() in OTHER_IDENTIFIER_TYPES and rest.strip():
-            pair = (head.strip().upper(), rest.strip())
+            pair = OtherIdentifier(head.strip().upper(), rest.strip())
         else:
-            pair = (ALIAS_TYPE, line)
-        if pair not in out and pair[1] != identifier:
+            pair = OtherIdentifier(ALIAS_TYPE, line)
+        if pair not in out and pair.ref != identifier:
             out.append(pair)
     return out
 
 
-def budget_periods(start: dt.date, end: dt.date | None) -> list[tuple[dt.date, dt.date]]:
+def budget_periods(start: dt.date, end: dt.date | None) -> list[Period]:
     """The budget periods of a project running from ``start`` to ``end``: calendar years, the
     first and last cut at the project's dates; a single year from ``start`` without an end."""
     if end is None or end < start:
@@ -135,9 +149,10 @@ def budget_periods(start: dt.date, end: dt.date | None) -> list[tuple[dt.date, d
             next_year = start.replace(year=start.year + 1)
         except ValueError:  # 29 February
             next_year = dt.date(start.year + 1, 3, 1)
-        return [(start, next_year - dt.timedelta(days=1))]
+        return [Period(start, next_year - dt.timedelta(days=1))]
     return [
-        (max(start, dt.date(year, 1, 1)), min(end, dt.date(year, 12, 31))) for year in range(start.year, end.year + 1)
+        Period(max(start, dt.date(year, 1, 1)), min(end, dt.date(year, 12, 31)))
+        for year in range(start.year, end.year + 1)
     ]
 
 
@@ -191,8 +206,8 @@ class _Activity:
             act, "participating-org", ref=_org_ref(org), role="1", type=ORG_TYPES.get(org.kind, "90")
         )
         etree.SubElement(funder, "narrative").text = org.name
-        for kind, ref in other_identifiers(project):
-            etree.SubElement(act, "other-identifier", ref=ref, type=kind)
+        for other in other_identifiers(project):
+            etree.SubElement(act, "other-identifier", ref=other.ref, type=other.kind)
         etree.SubElement(act, "activity-status", code=STATUS_CODES.get(project.status, "2"))
         dates = self._dates()
         for code, day in sorted(dates.items()):
@@ -299,12 +314,12 @@ class _Activity:
         if project.need_minor is None or not project.need_currency:
             return
         periods = budget_periods(start, end)
-        parts = split_minor(project.need_minor, [(b - a).days + 1 for a, b in periods])
-        for (period_start, period_end), part in zip(periods, parts, strict=True):
+        parts = split_minor(project.need_minor, [(p.end - p.start).days + 1 for p in periods])
+        for period, part in zip(periods, parts, strict=True):
             budget = etree.SubElement(act, "budget", type="1", status="1")
-            etree.SubElement(budget, "period-start", **{"iso-date": period_start.isoformat()})
-            etree.SubElement(budget, "period-end", **{"iso-date": period_end.isoformat()})
-            value_date = project.need_date or period_start
+            etree.SubElement(budget, "period-start", **{"iso-date": period.start.isoformat()})
+            etree.SubElement(budget, "period-end", **{"iso-date": period.end.isoformat()})
+            value_date = project.need_date or period.start
             value = etree.SubElement(
                 budget, "value", currency=project.need_currency, **{"value-date": value_date.isoformat()}
             )
