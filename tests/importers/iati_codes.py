@@ -6,6 +6,11 @@ the registry's table (registry/models/types.py); test_iati_meaning checks that t
 this one, and this one against the codelist file of the shared fixtures.
 """
 
+import pytest
+from lxml import etree
+
+from tests.conftest import FIXTURES
+
 # Code -> the registry's word for the type (the codelist's name, "Outgoing" left out).
 TRANSACTION_TYPES = {
     "1": "incoming_funds",
@@ -36,3 +41,13 @@ LETTER_CODES = {
     "CG": "credit_guarantee",
 }
 ANY_TYPE_CODE = {**TRANSACTION_TYPES, **LETTER_CODES}
+
+
+def active_codelist(name: str) -> dict[str, str]:
+    """Code -> English name of the items of an IATI codelist of the shared fixtures that are
+    not withdrawn; skips the test when the codelist is not there."""
+    path = FIXTURES / "iati-codelists" / f"{name}.xml"
+    if not path.is_file():
+        pytest.skip("IATI codelists fixture not available")
+    items = etree.parse(str(path)).getroot().iter("codelist-item")
+    return {i.findtext("code"): i.findtext("name/narrative") for i in items if i.get("status") != "withdrawn"}

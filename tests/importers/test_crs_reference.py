@@ -21,6 +21,7 @@ from registry.models import Project, Transaction
 from registry.services.actor import Actor
 from registry.services.reference import categories_on
 from reports.flows import flows_report
+from tests.importers.iati_codes import active_codelist
 from tests.importers.iati_xml import activity, document
 
 ADMIN = Actor(label="tester", channel="cli", role="admin")
@@ -361,13 +362,7 @@ def test_import_page_takes_the_prices_option(app, client, actor, make_org):
 
 @pytest.mark.fixtures  # a skip fails when the shared fixtures are present
 def test_every_active_iati_country_code_maps_to_a_registry_country():
-    from tests.conftest import FIXTURES
-
-    path = FIXTURES / "iati-codelists" / "Country.xml"
-    if not path.is_file():
-        pytest.skip("IATI codelists fixture not available")
-    items = etree.parse(str(path)).getroot().iter("codelist-item")
-    active = {i.findtext("code"): i.findtext("name/narrative") for i in items if i.get("status") != "withdrawn"}
+    active = active_codelist("Country")
     assert active["XK"] == "Kosovo"
     unmapped = {code: name for code, name in active.items() if iso2_to_iso3(code) is None}
     assert unmapped == {}
