@@ -27,6 +27,7 @@ from typing import NamedTuple
 from registry.errors import ConversionError
 from registry.money.amounts import minor_units, quantize
 from registry.money.rate_files import annual_table, euro_pegs, rate_table
+from registry.money.rate_tables import PublishedRate
 
 # Reads in "converted at the {RATE_SOURCE} of its value date".
 RATE_SOURCE = (
@@ -90,10 +91,10 @@ RATE_PRECISION = 12  # significant digits recorded for a rate that is a quotient
 _WIDE = Context(prec=60)  # products of published rates, exactly
 
 
-def exchange_rate(source: str, target: str, on: dt.date, max_age_days: int = 7) -> tuple[Decimal, dt.date]:
+def exchange_rate(source: str, target: str, on: dt.date, max_age_days: int = 7) -> PublishedRate:
     """Units of ``target`` for one unit of ``source`` on a date, and the rate date used."""
     found = quote(source, target, on, max_age_days)
-    return found.rate, found.rate_date
+    return PublishedRate(found.rate, found.rate_date)
 
 
 def quote(source: str, target: str, on: dt.date, max_age_days: int = 7) -> Quote:

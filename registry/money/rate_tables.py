@@ -39,6 +39,13 @@ class AnnualRate(NamedTuple):
     year: int
 
 
+class DaySpan(NamedTuple):
+    """The first and last day of a currency's rates."""
+
+    first: dt.date
+    last: dt.date
+
+
 class EcbColumns(NamedTuple):
     """The ECB history file as read: its days, and each currency's cells (text), one per day."""
 
@@ -123,9 +130,10 @@ class RateTable:
     def currencies(self) -> set[str]:
         return set(self._known)
 
-    def bounds(self, currency: str) -> tuple[dt.date, dt.date] | None:
+    def bounds(self, currency: str) -> DaySpan | None:
+        """The first and last day with a rate of ``currency``; None when the file has none."""
         days = self._column(currency)
-        return (days[0], days[-1]) if days else None
+        return DaySpan(days[0], days[-1]) if days else None
 
     def rates(self, currency: str) -> dict[dt.date, Decimal]:
         """Every published rate of a currency (for comparing two rate files)."""

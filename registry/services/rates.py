@@ -116,7 +116,7 @@ def read_rates_file(path: Path) -> RatesLoad:
             money.check_ecb_text(text, path.name)
             table: money.RateTable | money.AnnualTable = money.RateTable.from_ecb_text(text)
             days = [b for c in table.currencies if c != "EUR" and (b := table.bounds(c))]
-            span = Span(min(d[0] for d in days).isoformat(), max(d[1] for d in days).isoformat())
+            span = Span(min(d.first for d in days).isoformat(), max(d.last for d in days).isoformat())
             currencies = len(table.currencies - {"EUR"})
         else:
             table = money.AnnualTable.from_text(text, path.name)
