@@ -14,7 +14,7 @@ from registry.errors import ConflictError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import AuditEvent, PipelineInterest
 from registry.models.types import ProjectStatus
-from registry.services import accounts, marketplace
+from registry.services import accounts, marketplace, matching
 from registry.services.actor import Actor
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -119,7 +119,7 @@ def test_only_the_countrys_government_edits_and_withdraws(people):
     marketplace.update_pipeline_project(as_actor(people["admin"]), project, {"title": "By admin"})
     marketplace.withdraw_pipeline_project(as_actor(people["npl"]), project)
     assert project.status is ProjectStatus.CANCELLED
-    assert project not in marketplace.matching.pipeline_projects()
+    assert project not in matching.pipeline_projects()
     with pytest.raises(ConflictError):  # withdrawn: no more edits
         marketplace.update_pipeline_project(as_actor(people["npl"]), project, {"title": "Again"})
 
@@ -164,7 +164,7 @@ def test_commitment_links_the_source_and_activates(people):
     assert tx.funding_source_id == people["fund_a"].id and tx.type.value == "commitment"
     assert tx.provider_org_id == people["fund_a"].managing_org_id
     assert project.status is ProjectStatus.ACTIVE
-    gap = marketplace.matching.funding_gaps([project])[project.id]
+    gap = matching.funding_gaps([project])[project.id]
     assert gap.gap_usd == Decimal("900000.00")
 
 
