@@ -31,24 +31,32 @@ def as_actor(user) -> Actor:
     )
 
 
-@pytest.fixture
-def people(actor, make_org, make_source):
-    """Nepal's and Kenya's governments, two donors with a fund each, an analyst."""
+def governments_and_donors(actor, make_org) -> dict:
+    """Nepal's and Kenya's governments and two donors, each with a user account, and the
+    organisations behind them (``gov_npl``, ``donor_a``, ``donor_b``)."""
     gov_npl = make_org(ref="GOV-NPL", name="Government of Nepal", kind="government", country_iso3="NPL")
     gov_ken = make_org(ref="GOV-KEN", name="Government of Kenya", kind="government", country_iso3="KEN")
     donor_a = make_org(ref="DONOR-A", name="Donor A")
     donor_b = make_org(ref="DONOR-B", name="Donor B")
-    users = {
+    return {
         "npl": accounts.create_user(actor, "gov@npl.example", "government", org=gov_npl, country_iso3="NPL"),
         "ken": accounts.create_user(actor, "gov@ken.example", "government", org=gov_ken, country_iso3="KEN"),
         "a": accounts.create_user(actor, "a@donor.example", "donor", org=donor_a),
         "b": accounts.create_user(actor, "b@donor.example", "donor", org=donor_b),
-        "analyst": accounts.create_user(actor, "analyst@example.org", "analyst"),
-        "admin": accounts.create_user(actor, "admin@example.org", "admin"),
+        "gov_npl": gov_npl,
+        "donor_a": donor_a,
+        "donor_b": donor_b,
     }
-    users["fund_a"] = make_source(name="Fund A", managing_org_id=donor_a.id, countries=["NPL"])
-    users["fund_b"] = make_source(name="Fund B", managing_org_id=donor_b.id)
-    users["gov_npl"] = gov_npl
+
+
+@pytest.fixture
+def people(actor, make_org, make_source):
+    """Nepal's and Kenya's governments, two donors with a fund each, an analyst."""
+    users = governments_and_donors(actor, make_org)
+    users["analyst"] = accounts.create_user(actor, "analyst@example.org", "analyst")
+    users["admin"] = accounts.create_user(actor, "admin@example.org", "admin")
+    users["fund_a"] = make_source(name="Fund A", managing_org_id=users["donor_a"].id, countries=["NPL"])
+    users["fund_b"] = make_source(name="Fund B", managing_org_id=users["donor_b"].id)
     # Error responses roll the session back: keep the setup (the test's outer transaction
     # is still rolled back at the end).
     db.session.commit()
@@ -231,28 +239,15 @@ def test_api_interest_and_commitment(client, people):
     assert other.status_code == 403
     assert db.session.get(PipelineInterest, interest["id"]) is not None
     assert client.delete(f"{url}/interests/{interest['id']}", headers=token(people, "a")).status_code == 204
-    commit = client.post(
-        f"{url}/commitments",
-        headers=token(people, "a"),
-        json={
-            "funding_source_id": people["fund_a"].id,
-            "amount": "500000",
-            "currency": "USD",
-            "value_date": "2026-02-01",
-        },
-    )
+
+    def commit_from_fund_a(who, amount, **extra):
+        body = {"funding_source_id": people["fund_a"].id, "amount": amount, "currency": "USD", **extra}
+        return client.post(f"{url}/commitments", headers=token(people, who), json=body)
+
+    commit = commit_from_fund_a("a", "500000", value_date="2026-02-01")
     assert commit.status_code == 201, commit.get_json()
     assert commit.get_json()["project_status"] == "active"
-    wrong = client.post(
-        f"{url}/commitments",
-        headers=token(people, "b"),
-        json={
-            "funding_source_id": people["fund_a"].id,
-            "amount": "1",
-            "currency": "USD",
-        },
-    )
-    assert wrong.status_code == 403
+    assert commit_from_fund_a("b", "1").status_code == 403  # donor B does not manage fund A
 
 
 # -- saved searches and feeds -------------------------------------------------------------

@@ -22,11 +22,11 @@ from registry.services.matching.criteria import (
     NOT_MET,
     UNKNOWN,
     WEIGHTS,
+    Assessed,
     Criterion,
     ReferenceCache,
     assess,
     base_score,
-    hard_failures,
 )
 from registry.services.matching.donor import (
     Gap,
@@ -71,6 +71,7 @@ __all__ = [
     "SIMILAR_LIMIT",
     "UNKNOWN",
     "WEIGHTS",
+    "Assessed",
     "Candidate",
     "Criterion",
     "Evidence",
@@ -93,7 +94,6 @@ __all__ = [
     "find_funding",
     "funding_gaps",
     "get_source",
-    "hard_failures",
     "looks_like_code",
     "matching_projects",
     "pipeline_projects",

@@ -54,9 +54,20 @@ class Criterion:
         return self.key in HARD
 
 
-def hard_failures(criteria: list[Criterion]) -> list[Criterion]:
-    """The hard criteria that are not met: any one of them rules a source out."""
-    return [c for c in criteria if c.hard and c.status == NOT_MET]
+class Assessed:
+    """What a source matched against a need and a project matched against a source share:
+    the criteria judged, and eligibility, lost by failing any hard one."""
+
+    criteria: list[Criterion]
+
+    @property
+    def eligible(self) -> bool:
+        return not self.failed
+
+    @property
+    def failed(self) -> list[Criterion]:
+        """The hard criteria that are not met."""
+        return [c for c in self.criteria if c.hard and c.status == NOT_MET]
 
 
 def base_score(criteria: list[Criterion]) -> int:

@@ -18,11 +18,11 @@ from registry.models import FundingSource, Project, ProjectArea, ProjectRecipien
 from registry.models.types import Instrument, ProjectStatus, TransactionType
 from registry.services.matching.criteria import (
     UNKNOWN,
+    Assessed,
     Criterion,
     ReferenceCache,
     assess,
     base_score,
-    hard_failures,
 )
 from registry.services.matching.evidence import BONUS_COUNTRY, countries_funded_by
 from registry.services.matching.need import project_need
@@ -94,21 +94,13 @@ def funding_gaps(projects: list[Project]) -> dict[int, Gap]:
 
 
 @dataclass
-class ProjectMatch:
+class ProjectMatch(Assessed):
     """A pipeline project assessed against a funding source."""
 
     project: Project
     criteria: list[Criterion]
     gap: Gap
     score: int = 0
-
-    @property
-    def eligible(self) -> bool:
-        return not self.failed
-
-    @property
-    def failed(self) -> list[Criterion]:
-        return hard_failures(self.criteria)
 
 
 def project_sort_key(match: ProjectMatch):

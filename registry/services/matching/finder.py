@@ -16,14 +16,14 @@ from registry import money
 from registry.errors import ConversionError, NotFoundError
 from registry.extensions import db
 from registry.models import FundingSource
-from registry.services.matching.criteria import Criterion, ReferenceCache, assess, base_score, hard_failures
+from registry.services.matching.criteria import Assessed, Criterion, ReferenceCache, assess, base_score
 from registry.services.matching.evidence import Evidence, evidence_bonus, evidence_tables
 from registry.services.matching.need import Need
 from registry.services.matching.similar import Similar, similar_candidates, similar_projects
 
 
 @dataclass
-class SourceMatch:
+class SourceMatch(Assessed):
     """A funding source assessed against a need."""
 
     source: FundingSource
@@ -31,14 +31,6 @@ class SourceMatch:
     score: int = 0
     evidence: Evidence | None = None
     similar: list[Similar] = field(default_factory=list)
-
-    @property
-    def eligible(self) -> bool:
-        return not self.failed
-
-    @property
-    def failed(self) -> list[Criterion]:
-        return hard_failures(self.criteria)
 
     @property
     def committed_in_country(self) -> Decimal:
