@@ -131,12 +131,21 @@ class WeightedRow(NamedTuple):
     total: int | None  # sum of usd_minor * share_ppm
 
 
-def _weighted_rows(join_model, condition, since: dt.date, until: dt.date, flow_condition=None) -> list[WeightedRow]:
-    """The commitments of every project in the scope, weighted by the project's share for it.
+class Scope(NamedTuple):
+    """Where evidence is counted: the share rows a project is weighted by and which of them count.
 
     ``flow_condition`` (a place: country or region scope): a flow that names its own
     recipient goes wholly to it (weight SHARE_WHOLE when its recipient is in the place) and
     is not spread over the project's recipient shares."""
+
+    join_model: type[ProjectRecipient] | type[ProjectArea]
+    condition: ColumnElement[bool]
+    flow_condition: ColumnElement[bool] | None = None
+
+
+def _weighted_rows(scope: Scope, since: dt.date, until: dt.date) -> list[WeightedRow]:
+    """The commitments of every project in the scope, weighted by the project's share for it."""
+    join_model, condition, flow_condition = scope
     keys = (
         Transaction.funding_source_id,
         provider_key().label("provider"),
@@ -145,7 +154,7 @@ def _weighted_rows(join_model, condition, since: dt.date, until: dt.date, flow_c
     )
 
     def flows(weight, *where, extra=()):
-        stmt = select(*keys, func.sum(Transaction.usd_minor * weight), *extra)
+        stmt = select(*keys, func.sum(Transaction.usd_minor * weight).label("total"), *extra)
         return commitments_between(stmt, since, until).where(*where).group_by(*keys)
 
     # A project's shares are divided by their sum: 100 %, or an imported file's percentages as
@@ -163,11 +172,13 @@ def _weighted_rows(join_model, condition, since: dt.date, until: dt.date, flow_c
     )
     if flow_condition is not None:
         shared = shared.where(Transaction.recipient_country_iso3.is_(None), Transaction.recipient_region_code.is_(None))
-    rows = [WeightedRow(*row[:4], _per_whole(row[4], row[5])) for row in db.session.execute(shared)]
+    rows = [
+        WeightedRow(*row[: len(keys)], total=_per_whole(row.total, row.whole)) for row in db.session.execute(shared)
+    ]
     if flow_condition is None:
         return rows
     own = flows(literal(SHARE_WHOLE), flow_condition)
-    return rows + [WeightedRow(*row) for row in db.session.execute(own)]
+    return rows + [WeightedRow._make(row) for row in db.session.execute(own)]
 
 
 def _per_whole(total: int | None, whole: int | None) -> int | None:
@@ -232,24 +243,23 @@ def evidence_tables(iso3: str, areas: list[str], day: dt.date) -> EvidenceTables
     since = years_before(day, EVIDENCE_YEARS)
     region = evidence_region(iso3)
     scopes = {
-        "country": (
+        "country": Scope(
             ProjectRecipient,
             ProjectRecipient.country_iso3 == iso3,
             Transaction.recipient_country_iso3 == iso3,
         ),
-        "area": (ProjectArea, ProjectArea.area_code.in_(areas or ["-"])),
+        "area": Scope(ProjectArea, ProjectArea.area_code.in_(areas or ["-"])),
     }
     if region:
         inside = reference.region_and_descendants(region)
         members = reference.countries_in_region(region)
-        scopes["region"] = (ProjectRecipient, recipients_in(members, inside), flows_in(members, inside))
+        scopes["region"] = Scope(ProjectRecipient, recipients_in(members, inside), flows_in(members, inside))
     by_source, by_org = {}, {}
     for scope in SCOPES:
         if scope not in scopes:
             by_source[scope], by_org[scope] = {}, {}
             continue
-        join_model, condition, *flow_condition = scopes[scope]
-        rows = _weighted_rows(join_model, condition, since, day, *flow_condition)
+        rows = _weighted_rows(scopes[scope], since, day)
         by_source[scope] = _fold(rows, lambda row: {row.source_id} - {None})
         by_org[scope] = _fold(rows, lambda row: org_keys(row.provider, row.source_org))
     return EvidenceTables(since, day, region, by_source, by_org)
