@@ -78,7 +78,7 @@ def base_score(criteria: list[Criterion]) -> int:
 class ReferenceCache:
     """Reference lookups cached for one finder run (regions, categories on the date)."""
 
-    def __init__(self, day: dt.date):
+    def __init__(self, day: dt.date) -> None:
         self.day = day
         self.regions = {r.code: r for r in db.session.scalars(select(Region))}
         self._descendants: dict[str, set[str]] = {}

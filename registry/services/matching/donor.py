@@ -103,7 +103,7 @@ class ProjectMatch(Assessed):
     score: int = 0
 
 
-def project_sort_key(match: ProjectMatch):
+def project_sort_key(match: ProjectMatch) -> tuple[int, Decimal, str, int]:
     """Score high to low, then the larger remaining USD gap first, then title, then id."""
     gap = match.gap.gap_usd if match.gap.gap_usd is not None else Decimal("-Infinity")
     return (-match.score, -gap, match.project.title.casefold(), match.project.id)

@@ -8,6 +8,7 @@ to the cent at the end (docs/funding-finder.md, "Evidence").
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -72,7 +73,7 @@ def years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def provider_key():
+def provider_key() -> ColumnElement[int]:
     """The organisation that provides a commitment: its provider organisation, else (when no
     funding source is named either) the project's own organisation."""
     return func.coalesce(Transaction.provider_org_id, case((Transaction.funding_source_id.is_(None), Project.org_id)))
@@ -153,7 +154,7 @@ def _weighted_rows(scope: Scope, since: dt.date, until: dt.date) -> list[Weighte
         Transaction.project_id,
     )
 
-    def flows(weight, *where, extra=()):
+    def flows(weight: ColumnElement[int], *where: ColumnElement[bool], extra: tuple = ()) -> Select:
         stmt = select(*keys, func.sum(Transaction.usd_minor * weight).label("total"), *extra)
         return commitments_between(stmt, since, until).where(*where).group_by(*keys)
 
@@ -201,7 +202,7 @@ class Tally:
         return Figures(money.quantize(Decimal(self.total) / SHARE_WHOLE / 100, "USD"), len(self.projects))
 
 
-def _fold(rows: list[WeightedRow], keys) -> dict[int, Tally]:
+def _fold(rows: list[WeightedRow], keys: Callable[[WeightedRow], set[int]]) -> dict[int, Tally]:
     """Totals and distinct projects per key; ``keys(row)`` gives the keys a row counts for."""
     out: dict[int, Tally] = {}
     for row in rows:

@@ -73,7 +73,7 @@ def _sources() -> list[FundingSource]:
     )
 
 
-def source_sort_key(match: SourceMatch):
+def source_sort_key(match: SourceMatch) -> tuple[int, Decimal, str, int]:
     """Score high to low, then USD committed in the country high to low, then name, then id."""
     return (
         -match.score,

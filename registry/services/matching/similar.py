@@ -141,7 +141,7 @@ def similar_projects(
     """
     chosen = [c for c in candidates if source.id in c.sources or source.managing_org_id in c.orgs]
 
-    def key(c: Candidate):
+    def key(c: Candidate) -> tuple[bool, bool, Decimal, int]:
         size = _size_distance(c.committed_usd, amount_usd) if amount_usd else Decimal(0)
         return (source.id not in c.sources, not c.same_country, size, c.project.id)
 
