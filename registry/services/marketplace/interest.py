@@ -84,6 +84,7 @@ def withdraw_interest(actor: Actor, interest: PipelineInterest) -> None:
 
 
 def get_interest(project: Project, interest_id: int) -> PipelineInterest:
+    """One interest recorded on this project, or NotFoundError."""
     interest = db.session.get(PipelineInterest, interest_id)
     if interest is None or interest.project_id != project.id:
         raise NotFoundError(f"No interest {interest_id} on project {project.id}")

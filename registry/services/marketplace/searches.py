@@ -136,6 +136,7 @@ def search_by_token(token: str) -> SavedSearch:
 
 
 def delete_saved_search(actor: Actor, search: SavedSearch) -> None:
+    """Delete a saved search (its feed token stops working); the audit trail keeps its name."""
     audit.record(
         actor,
         "delete",
