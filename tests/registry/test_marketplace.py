@@ -14,7 +14,7 @@ from registry.errors import ConflictError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import AuditEvent, PipelineInterest
 from registry.models.types import ProjectStatus
-from registry.services import accounts, marketplace
+from registry.services import accounts, marketplace, matching
 from registry.services.actor import Actor
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -31,24 +31,32 @@ def as_actor(user) -> Actor:
     )
 
 
-@pytest.fixture
-def people(actor, make_org, make_source):
-    """Nepal's and Kenya's governments, two donors with a fund each, an analyst."""
+def governments_and_donors(actor, make_org) -> dict:
+    """Nepal's and Kenya's governments and two donors, each with a user account, and the
+    organisations behind them (``gov_npl``, ``donor_a``, ``donor_b``)."""
     gov_npl = make_org(ref="GOV-NPL", name="Government of Nepal", kind="government", country_iso3="NPL")
     gov_ken = make_org(ref="GOV-KEN", name="Government of Kenya", kind="government", country_iso3="KEN")
     donor_a = make_org(ref="DONOR-A", name="Donor A")
     donor_b = make_org(ref="DONOR-B", name="Donor B")
-    users = {
+    return {
         "npl": accounts.create_user(actor, "gov@npl.example", "government", org=gov_npl, country_iso3="NPL"),
         "ken": accounts.create_user(actor, "gov@ken.example", "government", org=gov_ken, country_iso3="KEN"),
         "a": accounts.create_user(actor, "a@donor.example", "donor", org=donor_a),
         "b": accounts.create_user(actor, "b@donor.example", "donor", org=donor_b),
-        "analyst": accounts.create_user(actor, "analyst@example.org", "analyst"),
-        "admin": accounts.create_user(actor, "admin@example.org", "admin"),
+        "gov_npl": gov_npl,
+        "donor_a": donor_a,
+        "donor_b": donor_b,
     }
-    users["fund_a"] = make_source(name="Fund A", managing_org_id=donor_a.id, countries=["NPL"])
-    users["fund_b"] = make_source(name="Fund B", managing_org_id=donor_b.id)
-    users["gov_npl"] = gov_npl
+
+
+@pytest.fixture
+def people(actor, make_org, make_source):
+    """Nepal's and Kenya's governments, two donors with a fund each, an analyst."""
+    users = governments_and_donors(actor, make_org)
+    users["analyst"] = accounts.create_user(actor, "analyst@example.org", "analyst")
+    users["admin"] = accounts.create_user(actor, "admin@example.org", "admin")
+    users["fund_a"] = make_source(name="Fund A", managing_org_id=users["donor_a"].id, countries=["NPL"])
+    users["fund_b"] = make_source(name="Fund B", managing_org_id=users["donor_b"].id)
     # Error responses roll the session back: keep the setup (the test's outer transaction
     # is still rolled back at the end).
     db.session.commit()
@@ -119,7 +127,7 @@ def test_only_the_countrys_government_edits_and_withdraws(people):
     marketplace.update_pipeline_project(as_actor(people["admin"]), project, {"title": "By admin"})
     marketplace.withdraw_pipeline_project(as_actor(people["npl"]), project)
     assert project.status is ProjectStatus.CANCELLED
-    assert project not in marketplace.matching.pipeline_projects()
+    assert project not in matching.pipeline_projects()
     with pytest.raises(ConflictError):  # withdrawn: no more edits
         marketplace.update_pipeline_project(as_actor(people["npl"]), project, {"title": "Again"})
 
@@ -164,7 +172,7 @@ def test_commitment_links_the_source_and_activates(people):
     assert tx.funding_source_id == people["fund_a"].id and tx.type.value == "commitment"
     assert tx.provider_org_id == people["fund_a"].managing_org_id
     assert project.status is ProjectStatus.ACTIVE
-    gap = marketplace.matching.funding_gaps([project])[project.id]
+    gap = matching.funding_gaps([project])[project.id]
     assert gap.gap_usd == Decimal("900000.00")
 
 
@@ -231,28 +239,15 @@ def test_api_interest_and_commitment(client, people):
     assert other.status_code == 403
     assert db.session.get(PipelineInterest, interest["id"]) is not None
     assert client.delete(f"{url}/interests/{interest['id']}", headers=token(people, "a")).status_code == 204
-    commit = client.post(
-        f"{url}/commitments",
-        headers=token(people, "a"),
-        json={
-            "funding_source_id": people["fund_a"].id,
-            "amount": "500000",
-            "currency": "USD",
-            "value_date": "2026-02-01",
-        },
-    )
+
+    def commit_from_fund_a(who, amount, **extra):
+        body = {"funding_source_id": people["fund_a"].id, "amount": amount, "currency": "USD", **extra}
+        return client.post(f"{url}/commitments", headers=token(people, who), json=body)
+
+    commit = commit_from_fund_a("a", "500000", value_date="2026-02-01")
     assert commit.status_code == 201, commit.get_json()
     assert commit.get_json()["project_status"] == "active"
-    wrong = client.post(
-        f"{url}/commitments",
-        headers=token(people, "b"),
-        json={
-            "funding_source_id": people["fund_a"].id,
-            "amount": "1",
-            "currency": "USD",
-        },
-    )
-    assert wrong.status_code == 403
+    assert commit_from_fund_a("b", "1").status_code == 403  # donor B does not manage fund A
 
 
 # -- saved searches and feeds -------------------------------------------------------------

@@ -10,32 +10,24 @@ import pytest
 from registry.extensions import db
 from registry.models import PipelineInterest, Project, SavedSearch
 from registry.models.types import ProjectStatus
-from registry.services import accounts, marketplace
-from tests.registry.test_marketplace import PROJECT, as_actor
+from registry.services import marketplace
+from tests.registry.test_marketplace import PROJECT, as_actor, governments_and_donors
 
 
 @pytest.fixture
 def people(actor, make_org, make_source):
-    gov_npl = make_org(ref="GOV-NPL", name="Government of Nepal", kind="government", country_iso3="NPL")
-    gov_ken = make_org(ref="GOV-KEN", name="Government of Kenya", kind="government", country_iso3="KEN")
-    donor_a = make_org(ref="DONOR-A", name="Donor A")
-    donor_b = make_org(ref="DONOR-B", name="Donor B")
-    users = {
-        "npl": accounts.create_user(actor, "gov@npl.example", "government", org=gov_npl, country_iso3="NPL"),
-        "ken": accounts.create_user(actor, "gov@ken.example", "government", org=gov_ken, country_iso3="KEN"),
-        "a": accounts.create_user(actor, "a@donor.example", "donor", org=donor_a),
-        "b": accounts.create_user(actor, "b@donor.example", "donor", org=donor_b),
-    }
+    """Nepal's and Kenya's governments, a donor with an Asian fund, another with a closed one."""
+    users = governments_and_donors(actor, make_org)
     users["fund_a"] = make_source(
         name="Asia Connect Fund",
-        managing_org_id=donor_a.id,
+        managing_org_id=users["donor_a"].id,
         regions=["142"],
         areas=["23b"],
         min_amount="100000",
         max_amount="5000000",
     )
     users["closed"] = make_source(
-        name="Old Window Fund", managing_org_id=donor_b.id, window_until=dt.date(2020, 12, 31)
+        name="Old Window Fund", managing_org_id=users["donor_b"].id, window_until=dt.date(2020, 12, 31)
     )
     db.session.commit()
     return users
@@ -182,29 +174,17 @@ def test_donor_commits_from_the_project_page(client, people):
     login(client, people["a"])
     page = client.get(f"/pipeline/{project.id}").get_data(as_text=True)
     assert "Record commitment" in page and "Asia Connect Fund" in page
-    response = client.post(
-        f"/pipeline/{project.id}/commit",
-        data={
-            "funding_source_id": people["fund_a"].id,
-            "amount": "500000",
-            "currency": "USD",
-            "value_date": "2026-01-15",
-        },
-    )
+
+    def commit(amount, **options):
+        form = {"funding_source_id": people["fund_a"].id, "amount": amount, "currency": "USD"}
+        return client.post(f"/pipeline/{project.id}/commit", data=dict(form, value_date="2026-01-15"), **options)
+
+    response = commit("500000")
     assert response.status_code == 302
     project = db.session.get(Project, project.id)
     assert project.status is ProjectStatus.ACTIVE
     assert [t.funding_source_id for t in project.transactions] == [people["fund_a"].id]
-    bad = client.post(
-        f"/pipeline/{project.id}/commit",
-        data={
-            "funding_source_id": people["fund_a"].id,
-            "amount": "1.001",
-            "currency": "USD",
-            "value_date": "2026-01-15",
-        },
-        follow_redirects=True,
-    )
+    bad = commit("1.001", follow_redirects=True)
     assert "more decimals" in bad.get_data(as_text=True)
 
 

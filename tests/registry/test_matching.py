@@ -254,39 +254,15 @@ def test_evidence_agrees_with_an_independent_computation(make_org, make_source, 
     regional = make_project(recipients=[{"region": "034"}], areas=[{"code": "23a"}])
     kenya = make_project(recipients=[{"country": "KEN"}], areas=[{"code": "23b"}])
     txs = [
-        make_transaction(
-            split,
-            funding_source_id=source.id,
-            amount=Decimal("1000000.01"),
-            currency="EUR",
-            value_date=dt.date(2019, 3, 4),
-        ),
-        make_transaction(
-            whole,
-            funding_source_id=source.id,
-            amount=Decimal("250000"),
-            value_date=dt.date(2016, 1, 5),
-        ),
-        make_transaction(
-            regional,
-            funding_source_id=source.id,
-            amount=Decimal("77777.77"),
-            value_date=dt.date(2021, 1, 5),
-        ),
-        make_transaction(
-            kenya,
-            funding_source_id=source.id,
-            amount=Decimal("5000"),
-            value_date=dt.date(2021, 1, 5),
-        ),
-        # by the same organisation through another source
-        make_transaction(
-            whole,
-            funding_source_id=other_source.id,
-            provider_org_id=donor.id,
-            amount=Decimal("1000"),
-            value_date=dt.date(2022, 1, 5),
-        ),
+        make_transaction(project, funding_source_id=fund.id, amount=Decimal(amount), value_date=day, **extra)
+        for project, fund, amount, day, extra in [
+            (split, source, "1000000.01", dt.date(2019, 3, 4), {"currency": "EUR"}),
+            (whole, source, "250000", dt.date(2016, 1, 5), {}),
+            (regional, source, "77777.77", dt.date(2021, 1, 5), {}),
+            (kenya, source, "5000", dt.date(2021, 1, 5), {}),
+            # by the same organisation through another source
+            (whole, other_source, "1000", dt.date(2022, 1, 5), {"provider_org_id": donor.id}),
+        ]
     ]
     # Outside the ten years, and a disbursement: neither counts.
     make_transaction(whole, funding_source_id=source.id, amount=Decimal("9"), value_date=dt.date(2014, 6, 29))

@@ -7,6 +7,23 @@ from decimal import Decimal
 
 import pytest
 
+from registry import money
+from registry.services import marketplace, matching
+
+
+def pipeline_project(admin, gov, title, country, amount, currency="USD", **extra):
+    """A grant sought for area 23b, posted by an administrator for a government (``extra`` overrides)."""
+    data = {
+        "title": title,
+        "country": country,
+        "areas": ["23b"],
+        "need": {"amount": amount, "currency": currency},
+        "instrument_sought": "grant",
+        "contact_email": "pm@gov.example",
+        **extra,
+    }
+    return marketplace.post_pipeline_project(admin, data, gov)
+
 
 def error_shape(response, status):
     body = response.get_json()
@@ -92,8 +109,6 @@ def test_match_route_is_not_captured_by_an_id_route(client):
 
 
 def test_matching_projects(client, actor, make_org, make_source):
-    from registry.services import marketplace
-
     gov = make_org(ref="GOV-NPL", name="Government of Nepal", kind="government", country_iso3="NPL")
     source = make_source(
         regions=["034"],
@@ -103,43 +118,10 @@ def test_matching_projects(client, actor, make_org, make_source):
         amount_currency="USD",
     )
     admin = actor
-    fits = marketplace.post_pipeline_project(
-        admin,
-        {
-            "title": "Rural broadband",
-            "country": "NPL",
-            "areas": ["23b"],
-            "need": {"amount": "2000000", "currency": "USD"},
-            "instrument_sought": "grant",
-            "contact_email": "pm@gov.example",
-        },
-        gov,
-    )
-    too_big = marketplace.post_pipeline_project(
-        admin,
-        {
-            "title": "National backbone",
-            "country": "NPL",
-            "areas": ["23b"],
-            "need": {"amount": "9000000", "currency": "USD"},
-            "instrument_sought": "grant",
-            "contact_email": "pm@gov.example",
-        },
-        gov,
-    )
+    fits = pipeline_project(admin, gov, "Rural broadband", "NPL", "2000000")
+    too_big = pipeline_project(admin, gov, "National backbone", "NPL", "9000000")
     kenya_gov = make_org(ref="GOV-KEN", name="Government of Kenya", kind="government", country_iso3="KEN")
-    elsewhere = marketplace.post_pipeline_project(
-        admin,
-        {
-            "title": "Kenya hubs",
-            "country": "KEN",
-            "areas": ["23b"],
-            "need": {"amount": "1000000", "currency": "USD"},
-            "instrument_sought": "grant",
-            "contact_email": "pm@gov.example",
-        },
-        kenya_gov,
-    )
+    elsewhere = pipeline_project(admin, kenya_gov, "Kenya hubs", "KEN", "1000000")
     body = client.get(f"/api/v1/funding-sources/{source.id}/matching-projects").get_json()
     ids = [p["project"]["id"] for p in body["projects"]]
     assert ids == [fits.id, too_big.id]  # the amount is soft: ranked lower, not excluded
@@ -153,22 +135,9 @@ def test_matching_projects(client, actor, make_org, make_source):
 
 
 def test_gap_counts_commitments_in_both_currencies(actor, make_org, make_source):
-    from registry import money
-    from registry.services import marketplace, matching
-
     gov = make_org(ref="GOV-NPL", name="Government of Nepal", kind="government", country_iso3="NPL")
-    project = marketplace.post_pipeline_project(
-        actor,
-        {
-            "title": "Schools online",
-            "country": "NPL",
-            "areas": ["23f"],
-            "need": {"amount": "1000000", "currency": "EUR"},
-            "instrument_sought": "grant",
-            "contact_email": "pm@gov.example",
-            "planned_start": dt.date(2024, 1, 2),
-        },
-        gov,
+    project = pipeline_project(
+        actor, gov, "Schools online", "NPL", "1000000", "EUR", areas=["23f"], planned_start=dt.date(2024, 1, 2)
     )
     source = make_source()
     day = dt.date(2024, 3, 1)

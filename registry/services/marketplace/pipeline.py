@@ -1,0 +1,253 @@
+"""Pipeline projects: a recipient government posts, changes and withdraws its requests.
+
+Only the country's government organisation (and an administrator) may change a pipeline
+project; a withdrawn one leaves the marketplace (docs/funding-finder.md, "Pipeline projects").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from registry import money
+from registry.errors import ConflictError, MoneyError, NotFoundError, PermissionDenied, ValidationError
+from registry.extensions import db
+from registry.models import AuditEvent, Country, Organisation, PriorityArea, Project, ProjectArea, ProjectRecipient
+from registry.models.project import SHARE_WHOLE
+from registry.models.types import OrganisationKind, ProjectStatus, Role
+from registry.services import audit, permissions, projects, rules
+from registry.services.actor import Actor
+from registry.services.marketplace.common import check_text, is_admin, user_of
+from registry.services.matching import looks_like_code
+from registry.services.shares import split_evenly
+
+# What a government may set on a pipeline project (the rest belongs to donors' projects).
+PIPELINE_FIELDS = (
+    "reference",
+    "title",
+    "description",
+    "country",
+    "areas",
+    "need",
+    "instrument_sought",
+    "planned_start",
+    "planned_end",
+    "contact_name",
+    "contact_email",
+)
+REQUIRED = ("title", "country", "areas", "need", "instrument_sought", "contact_email")
+
+
+def get_pipeline_project(project_id: int) -> Project:
+    """A pipeline (or withdrawn pipeline) project by id, or NotFoundError."""
+    project = db.session.get(Project, project_id)
+    if project is None:
+        raise NotFoundError(f"No project with id {project_id}")
+    return project
+
+
+def project_country(project: Project) -> str | None:
+    """The single recipient country of a pipeline project, if it has one."""
+    countries = [r.country_iso3 for r in project.recipients if r.country_iso3]
+    return countries[0] if len(countries) == 1 else None
+
+
+def can_edit_pipeline(actor: Actor, project: Project) -> bool:
+    """Only the country's government organisation (and an admin) edits a pipeline project."""
+    if is_admin(actor):
+        return True
+    if actor.role != Role.GOVERNMENT.value:
+        return False
+    user = user_of(actor)
+    return user is not None and permissions.can_edit_project(user, project)
+
+
+def _may_manage(actor: Actor, project: Project) -> bool:
+    """The project's government organisation for its own country (whatever the status), or an admin."""
+    if is_admin(actor):
+        return True
+    countries = {r.country_iso3 for r in project.recipients}
+    return (
+        actor.role == Role.GOVERNMENT.value
+        and actor.org_id is not None
+        and project.org_id == actor.org_id
+        and countries <= {actor.country_iso3}
+    )
+
+
+def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    unknown = set(data) - set(PIPELINE_FIELDS)
+    if unknown:
+        raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
+    errors: dict[str, list[str]] = {}
+    for key in REQUIRED:
+        if partial and key not in data:
+            continue
+        value = data.get(key)
+        empty = value in (None, "", [], {}) or (key == "need" and (value or {}).get("amount") in (None, ""))
+        if empty:
+            errors[key] = ["Required for a pipeline project"]
+    if errors:
+        raise ValidationError("The pipeline project is not complete", errors)
+    check_text(data)
+    country = data.get("country")
+    if country is not None and not looks_like_code(str(country)):
+        raise ValidationError(f"Unknown country {country!r}", {"country": ["Not an ISO 3166 alpha-3 code"]})
+    for item in data.get("areas") or []:
+        code = item.get("code") if isinstance(item, dict) else item
+        if not looks_like_code(str(code)):
+            raise ValidationError(f"Unknown priority area {code!r}", {"areas": [f"Unknown area {code!r}"]})
+    need = data.get("need")
+    if need and need.get("amount") not in (None, ""):
+        currency = rules.currency(need.get("currency"), "need")
+        try:
+            amount = money.parse_amount(need["amount"], currency)
+        except MoneyError as exc:
+            raise ValidationError(exc.message, {"need": [exc.message]}) from None
+        if amount <= 0:
+            raise ValidationError("The need must be above zero", {"need": ["Must be above zero"]})
+        data = dict(data, need={"amount": amount, "currency": currency})
+    out = {k: v for k, v in data.items() if k != "country"}
+    if "areas" in out:
+        out["areas"] = [a if isinstance(a, dict) else {"code": a} for a in out["areas"]]
+    if "country" in data:
+        out["recipients"] = [{"country": str(data["country"]).upper()}]
+    return out
+
+
+def _next_reference(org: Organisation, country: str) -> str:
+    """PIPE-<country>-<year>-<n>: readable, unique within the organisation."""
+    year = dt.date.today().year
+    prefix = f"PIPE-{country}-{year}-"
+    taken = set(db.session.scalars(select(Project.reference).where(Project.org_id == org.id)))
+    n = 1
+    while f"{prefix}{n:03d}" in taken:
+        n += 1
+    return f"{prefix}{n:03d}"
+
+
+def post_pipeline_project(actor: Actor, data: dict[str, Any], org: Organisation | None = None) -> Project:
+    """A government posts a pipeline project for its own country (an admin for any government)."""
+    data = dict(data)
+    if is_admin(actor):
+        if org is None:
+            raise ValidationError("Choose the government organisation", {"org_id": ["Required for administrators"]})
+    elif actor.role == Role.GOVERNMENT.value:
+        user = user_of(actor)
+        if user is None or user.org is None:
+            raise PermissionDenied("Your account belongs to no government organisation; ask an administrator")
+        org = user.org
+        data.setdefault("country", user.country_iso3)
+        if str(data.get("country") or "").upper() != user.country_iso3:
+            raise PermissionDenied(f"A government posts pipeline projects for its own country ({user.country_iso3})")
+    else:
+        raise PermissionDenied("Only recipient governments post pipeline projects")
+    if org.kind is not OrganisationKind.GOVERNMENT and not is_admin(actor):
+        raise PermissionDenied("Pipeline projects are posted by government organisations")
+    values = _pipeline_data(data, partial=False)
+    values["status"] = ProjectStatus.PIPELINE
+    if not values.get("reference"):
+        values["reference"] = _next_reference(org, values["recipients"][0]["country"])
+    return projects.create_project(actor, org, values)
+
+
+def update_pipeline_project(
+    actor: Actor, project: Project, data: dict[str, Any], expected_version: int | None = None
+) -> Project:
+    """Change a pipeline project; only its country's government (or an admin)."""
+    # Rights first: someone who may not edit learns nothing about the project's state.
+    if not _may_manage(actor, project):
+        raise PermissionDenied("Only the country's government may change this pipeline project")
+    if project.status is not ProjectStatus.PIPELINE:
+        raise ConflictError("Only open pipeline projects can be changed here", {"status": ["Not pipeline"]})
+    data = dict(data)
+    if "country" in data and not is_admin(actor) and str(data["country"]).upper() != actor.country_iso3:
+        raise PermissionDenied(f"A government posts pipeline projects for its own country ({actor.country_iso3})")
+    values = _pipeline_data(data, partial=True)
+    projects.check_version(project.version, expected_version)
+    _change_places(actor, project, values)
+    return projects.update_project(actor, project, values, expected_version)
+
+
+def _change_places(actor: Actor, project: Project, values: dict[str, Any]) -> None:
+    """Change the country and areas row by row, taking them out of ``values``.
+
+    Replacing the rows wholesale would insert a row with the same (project, code) before
+    the old one is deleted, which the unique constraints refuse; so rows are kept,
+    re-shared, added and removed in place, and the change is audited here.
+    """
+    before = projects.snapshot(project)
+    if "recipients" in values:
+        country = values.pop("recipients")[0]["country"]
+        if db.session.get(Country, country) is None:
+            raise ValidationError(f"Unknown country {country!r}", {"country": ["Unknown ISO3 code"]})
+        if project_country(project) != country:
+            for extra in project.recipients[1:]:
+                project.recipients.remove(extra)
+            if project.recipients:
+                row = project.recipients[0]
+                row.country_iso3, row.region_code, row.share_ppm = country, None, SHARE_WHOLE
+            else:
+                project.recipients.append(ProjectRecipient(country_iso3=country, share_ppm=SHARE_WHOLE))
+    if "areas" in values:
+        codes = []
+        for item in values.pop("areas"):
+            code = str(item.get("code", "")).strip().lower()
+            if db.session.get(PriorityArea, code) is None:
+                raise ValidationError(f"Unknown priority area {code!r}", {"areas": [f"Unknown area {code!r}"]})
+            if code not in codes:
+                codes.append(code)
+        if not codes:
+            raise ValidationError("Give at least one priority area", {"areas": ["Required"]})
+        shares = dict(zip(sorted(codes), split_evenly(len(codes)), strict=True))
+        for row in list(project.areas):
+            if row.area_code not in shares:
+                project.areas.remove(row)
+        db.session.flush()
+        existing = {row.area_code: row for row in project.areas}
+        for code, share in shares.items():
+            if code in existing:
+                existing[code].share_ppm = share
+            else:
+                project.areas.append(ProjectArea(area_code=code, share_ppm=share))
+    db.session.flush()
+    after = projects.snapshot(project)
+    if before != after:
+        changed = audit.changed_fields(before, after)
+        audit.record(
+            actor, "update", "project", project.id, before, after, f"Changed {', '.join(changed)}", project.org_id
+        )
+
+
+def withdraw_pipeline_project(actor: Actor, project: Project, expected_version: int | None = None) -> Project:
+    """Withdraw a pipeline project: its status becomes cancelled and it leaves the marketplace."""
+    if not _may_manage(actor, project):
+        raise PermissionDenied("Only the country's government may withdraw this pipeline project")
+    if project.status is not ProjectStatus.PIPELINE:
+        raise ConflictError("Only open pipeline projects can be withdrawn", {"status": ["Not pipeline"]})
+    projects.update_project(actor, project, {"status": ProjectStatus.CANCELLED}, expected_version)
+    audit.record(
+        actor,
+        "update",
+        "project",
+        project.id,
+        None,
+        {"withdrawn": True},
+        f"Withdrew pipeline project {project.title}",
+        project.org_id,
+    )
+    return project
+
+
+def was_withdrawn(project: Project) -> bool:
+    """True when the project left the marketplace by withdrawal (its audit trail says so)."""
+    if project.status is not ProjectStatus.CANCELLED:
+        return False
+    stmt = select(AuditEvent.id).where(
+        AuditEvent.entity_type == "project",
+        AuditEvent.entity_id == project.id,
+        AuditEvent.summary.like("Withdrew pipeline project%"),
+    )
+    return db.session.scalar(stmt.limit(1)) is not None

@@ -1,0 +1,156 @@
+"""Saved searches: the finder's or the marketplace's parameters, checked like a live search,
+each with a secret feed token (docs/funding-finder.md, "Saved searches and feeds")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+
+from registry.errors import NotFoundError, PermissionDenied, ValidationError
+from registry.extensions import db
+from registry.models import Country, PriorityArea, SavedSearch
+from registry.models.types import Instrument
+from registry.services import audit, matching
+from registry.services.actor import Actor
+from registry.services.marketplace.common import check_text, is_admin
+from registry.services.matching import looks_like_code
+
+SEARCH_KINDS = {"funding": "Funding sources for a need", "pipeline": "Pipeline projects"}
+FUNDING_KEYS = ("country", "priority_area", "instrument", "amount", "currency")
+PIPELINE_KEYS = ("source_id", "country", "priority_area", "instrument", "q")
+
+
+def clean_search_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Validate a saved search's parameters the same way the live search does."""
+    if kind not in SEARCH_KINDS:
+        raise ValidationError(f"Unknown kind {kind!r}", {"kind": [f"One of {', '.join(SEARCH_KINDS)}"]})
+    keys = FUNDING_KEYS if kind == "funding" else PIPELINE_KEYS
+    unknown = set(params) - set(keys)
+    if unknown:
+        raise ValidationError("Unknown search parameters", {k: ["Unknown parameter"] for k in sorted(unknown)})
+    clean = {k: str(v).strip() for k, v in params.items() if v not in (None, "")}
+    for code in ("country", "currency"):  # stored as the codes are written everywhere else
+        if code in clean:
+            clean[code] = clean[code].upper()
+    if kind == "funding":
+        matching.build_need(
+            clean.get("country"),
+            clean.get("priority_area"),
+            clean.get("instrument"),
+            clean.get("amount"),
+            clean.get("currency"),
+        )
+    else:
+        pipeline_filters(clean)
+        if "source_id" in clean:
+            try:
+                matching.get_source(int(clean["source_id"]))
+            except ValueError:
+                raise ValidationError("Not a funding source id", {"source_id": ["Not a number"]}) from None
+    return clean
+
+
+def pipeline_filters(params: dict[str, Any]) -> dict[str, Any]:
+    """Check the marketplace filters (country, priority area, instrument, text)."""
+    errors: dict[str, list[str]] = {}
+    country = str(params.get("country") or "").strip().upper() or None
+    if country and (not looks_like_code(country) or db.session.get(Country, country) is None):
+        errors["country"] = [f"Unknown country {country!r} (expected an ISO 3166 alpha-3 code)"]
+    area = str(params.get("priority_area") or "").strip().lower() or None
+    if area and (not looks_like_code(area) or db.session.get(PriorityArea, area) is None):
+        errors["priority_area"] = [f"Unknown priority area {area!r} (expected 23a-23l)"]
+    instrument = str(params.get("instrument") or "").strip().lower() or None
+    if instrument and instrument not in {i.value for i in Instrument}:
+        errors["instrument"] = [f"Unknown instrument {instrument!r}"]
+    text = str(params.get("q") or "")
+    if "\x00" in text:
+        errors["q"] = ["The text contains a NUL character"]
+    if errors:
+        raise ValidationError("The filters are not valid; see errors for each field", errors)
+    return {
+        "country": country,
+        "priority_area": area,
+        "instrument": instrument,
+        "q": str(params.get("q") or "").strip() or None,
+    }
+
+
+def create_saved_search(actor: Actor, name: str, kind: str, params: dict[str, Any]) -> SavedSearch:
+    """Save a search for the logged-in user, with a fresh secret feed token."""
+    if actor.user_id is None:
+        raise PermissionDenied("Log in to save searches")
+    name = (name or "").strip()
+    check_text({"name": name})
+    if not name:
+        raise ValidationError("Give the search a name", {"name": ["Required"]})
+    search = SavedSearch(
+        user_id=actor.user_id,
+        name=name[:200],
+        kind=kind,
+        params=clean_search_params(kind, dict(params)),
+        token=secrets.token_urlsafe(32),
+    )
+    db.session.add(search)
+    db.session.flush()
+    audit.record(
+        actor,
+        "create",
+        "saved_search",
+        search.id,
+        None,
+        {"name": search.name, "kind": kind, "params": search.params},
+        f"Saved search {search.name}",
+    )
+    return search
+
+
+def saved_searches(actor: Actor) -> list[SavedSearch]:
+    """The actor's own saved searches."""
+    if actor.user_id is None:
+        return []
+    stmt = (
+        select(SavedSearch)
+        .where(SavedSearch.user_id == actor.user_id)
+        .order_by(SavedSearch.created_at.desc(), SavedSearch.id.desc())
+    )
+    return list(db.session.scalars(stmt))
+
+
+def get_saved_search(actor: Actor, search_id: int) -> SavedSearch:
+    """One of the actor's saved searches (others' are reported as absent)."""
+    search = db.session.get(SavedSearch, search_id)
+    if search is None or (search.user_id != actor.user_id and not is_admin(actor)):
+        raise NotFoundError(f"No saved search with id {search_id}")
+    return search
+
+
+def search_by_token(token: str) -> SavedSearch:
+    """The saved search a feed token opens, or NotFoundError."""
+    search = db.session.scalar(select(SavedSearch).where(SavedSearch.token == token)) if token else None
+    if search is None:
+        raise NotFoundError("No saved search has this feed address (it may have been deleted)")
+    return search
+
+
+def delete_saved_search(actor: Actor, search: SavedSearch) -> None:
+    """Delete a saved search (its feed token stops working); the audit trail keeps its name."""
+    audit.record(
+        actor,
+        "delete",
+        "saved_search",
+        search.id,
+        {"name": search.name},
+        None,
+        f"Deleted saved search {search.name}",
+    )
+    db.session.delete(search)
+    db.session.flush()
+
+
+def mark_seen(actor: Actor, search: SavedSearch) -> None:
+    """Remember that the user has seen the current matches (the CSV then lists only newer ones)."""
+    search.last_seen_at = dt.datetime.now(dt.UTC)
+    db.session.flush()

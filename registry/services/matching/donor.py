@@ -1,0 +1,170 @@
+"""The donor side: open pipeline projects, their remaining funding gaps, and the projects
+that fit one funding source, ranked by the same criteria and weights as the finder."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from registry import money
+from registry.errors import ConversionError
+from registry.extensions import db
+from registry.models import FundingSource, Project, ProjectArea, ProjectRecipient, Transaction
+from registry.models.types import Instrument, ProjectStatus, TransactionType
+from registry.services.matching.criteria import (
+    UNKNOWN,
+    Assessed,
+    Criterion,
+    ReferenceCache,
+    assess,
+    base_score,
+)
+from registry.services.matching.evidence import BONUS_COUNTRY, countries_funded_by
+from registry.services.matching.need import project_need
+
+
+@dataclass
+class Gap:
+    """A project's need minus its commitments, in USD and in the need's currency."""
+
+    need_usd: Decimal | None
+    committed_usd: Decimal
+    gap_usd: Decimal | None
+    need: Decimal | None
+    currency: str | None
+    committed: Decimal | None
+    gap: Decimal | None
+
+
+def _converted(commitment, currency: str) -> Decimal:
+    """A commitment row's amount in ``currency`` at the rate of its own value date."""
+    amount = money.from_minor(commitment.amount_minor, commitment.currency)
+    return money.convert(amount, commitment.currency, currency, commitment.value_date).amount
+
+
+def funding_gaps(projects: list[Project]) -> dict[int, Gap]:
+    """Remaining funding gap of each project; commitments converted at their own value dates."""
+    ids = [p.id for p in projects]
+    rows = (
+        db.session.execute(
+            select(
+                Transaction.project_id,
+                Transaction.amount_minor,
+                Transaction.currency,
+                Transaction.value_date,
+                Transaction.usd_minor,
+            ).where(Transaction.project_id.in_(ids), Transaction.type == TransactionType.COMMITMENT)
+        ).all()
+        if ids
+        else []
+    )
+    by_project: dict[int, list] = defaultdict(list)
+    for row in rows:
+        by_project[row.project_id].append(row)
+    out = {}
+    for project in projects:
+        commits = by_project.get(project.id, [])
+        committed_usd = money.from_minor(sum(r.usd_minor or 0 for r in commits), "USD")  # unconverted flows: none
+        need_usd = money.from_minor(project.need_usd_minor, "USD") if project.need_usd_minor is not None else None
+        need = cur = committed = gap = None
+        if project.need_minor is not None and project.need_currency:
+            cur = project.need_currency
+            need = money.from_minor(project.need_minor, cur)
+            try:
+                committed = sum((_converted(r, cur) for r in commits), Decimal(0))
+                committed = money.quantize(committed, cur)
+                gap = need - committed
+            except ConversionError:
+                committed = gap = None
+        out[project.id] = Gap(
+            need_usd=need_usd,
+            committed_usd=committed_usd,
+            gap_usd=need_usd - committed_usd if need_usd is not None else None,
+            need=need,
+            currency=cur,
+            committed=committed,
+            gap=gap,
+        )
+    return out
+
+
+@dataclass
+class ProjectMatch(Assessed):
+    """A pipeline project assessed against a funding source."""
+
+    project: Project
+    criteria: list[Criterion]
+    gap: Gap
+    score: int = 0
+
+
+def project_sort_key(match: ProjectMatch) -> tuple[int, Decimal, str, int]:
+    """Score high to low, then the larger remaining USD gap first, then title, then id."""
+    gap = match.gap.gap_usd if match.gap.gap_usd is not None else Decimal("-Infinity")
+    return (-match.score, -gap, match.project.title.casefold(), match.project.id)
+
+
+def pipeline_projects(filters: dict | None = None) -> list[Project]:
+    """Open pipeline projects, optionally by country, priority area, instrument sought."""
+    filters = filters or {}
+    stmt = (
+        select(Project)
+        .where(Project.status == ProjectStatus.PIPELINE)
+        .options(selectinload(Project.recipients), selectinload(Project.areas), selectinload(Project.org))
+        .order_by(Project.created_at.desc(), Project.id.desc())
+    )
+    if filters.get("country"):
+        iso3 = filters["country"].upper()
+        stmt = stmt.where(
+            or_(
+                Project.id.in_(select(ProjectRecipient.project_id).where(ProjectRecipient.country_iso3 == iso3)),
+                Project.id.in_(select(Transaction.project_id).where(Transaction.recipient_country_iso3 == iso3)),
+            )
+        )
+    if filters.get("priority_area"):
+        stmt = stmt.where(
+            Project.id.in_(select(ProjectArea.project_id).where(ProjectArea.area_code == filters["priority_area"]))
+        )
+    if filters.get("instrument"):
+        stmt = stmt.where(Project.instrument_sought == Instrument(filters["instrument"]))
+    if filters.get("q"):
+        stmt = stmt.where(Project.title.ilike(f"%{filters['q']}%"))
+    return list(db.session.scalars(stmt))
+
+
+def matching_projects(
+    source: FundingSource, day: dt.date | None = None, include_failing: bool = False
+) -> list[ProjectMatch]:
+    """Pipeline projects ranked by fit to the source; only eligible ones unless asked.
+
+    The amount judged is the project's remaining gap; a track record in the project's
+    country earns the same bonus as on the finder side."""
+    day = day or dt.date.today()
+    ref = ReferenceCache(day)
+    projects = pipeline_projects()
+    gaps = funding_gaps(projects)
+    known = countries_funded_by(source, day)
+    out = []
+    for project in projects:
+        gap = gaps[project.id]
+        ask = gap.gap if gap.gap is not None and gap.gap > 0 else None
+        need = project_need(project, day, ask, gap.currency if ask is not None else None)
+        criteria = assess(source, need, ref)
+        if ask is None and gap.need is not None:
+            criteria = [
+                Criterion("amount", UNKNOWN, "Nothing left to fund: commitments cover the need")
+                if c.key == "amount"
+                else c
+                for c in criteria
+            ]
+        match = ProjectMatch(project, criteria, gap)
+        match.score = base_score(criteria) + (BONUS_COUNTRY if set(need.countries) & known else 0)
+        if match.eligible or include_failing:
+            out.append(match)
+    out.sort(key=project_sort_key)
+    return out

@@ -1,0 +1,110 @@
+"""What is to be funded: the Need the finder judges sources against, built from the finder's
+input (checked field by field) or from a pipeline project."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from registry import money
+from registry.errors import MoneyError, ValidationError
+from registry.extensions import db
+from registry.models import Country, PriorityArea, Project
+from registry.models.types import Instrument
+
+
+@dataclass
+class Need:
+    """What is to be funded: where, what, how, how much, and the date it is judged on."""
+
+    countries: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    areas: list[str] = field(default_factory=list)
+    instrument: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    day: dt.date = field(default_factory=dt.date.today)
+
+
+def looks_like_code(text: str) -> bool:
+    """Letters and digits only: anything else is no code (and never reaches the database,
+    which may refuse characters such as NUL outright)."""
+    return bool(re.fullmatch(r"[A-Za-z0-9]{1,8}", text or ""))
+
+
+def build_need(
+    country: str | None,
+    areas: Iterable[str] | str | None,
+    instrument: str | None = None,
+    amount: str | Decimal | None = None,
+    currency: str | None = None,
+    day: dt.date | None = None,
+) -> Need:
+    """Check finder input and return a Need; raises ValidationError naming each bad field."""
+    errors: dict[str, list[str]] = {}
+    iso3 = (country or "").strip().upper()
+    if not iso3:
+        errors["country"] = ["Required: an ISO 3166 alpha-3 code, e.g. NPL"]
+    elif not looks_like_code(iso3) or db.session.get(Country, iso3) is None:
+        errors["country"] = [f"Unknown country {iso3!r} (expected an ISO 3166 alpha-3 code, e.g. NPL)"]
+    if isinstance(areas, str):
+        areas = [a for a in areas.replace(";", ",").split(",")]
+    codes = []
+    for code in areas or []:
+        code = str(code).strip().lower()
+        if not code:
+            continue
+        if not looks_like_code(code) or db.session.get(PriorityArea, code) is None:
+            errors.setdefault("priority_area", []).append(f"Unknown priority area {code!r} (expected 23a-23l)")
+        elif code not in codes:
+            codes.append(code)
+    if instrument:
+        try:
+            instrument = Instrument(instrument.strip().lower()).value
+        except ValueError:
+            choices = ", ".join(i.value for i in Instrument)
+            errors["instrument"] = [f"Unknown instrument {instrument!r} (one of {choices})"]
+    parsed = None
+    cur = (currency or "").strip().upper() or None
+    if amount not in (None, ""):
+        if cur is None:
+            errors["currency"] = ["Give the currency of the amount (ISO 4217, e.g. USD)"]
+        elif not money.is_currency(cur):
+            errors["currency"] = [f"Unknown currency {cur!r} (expected ISO 4217, e.g. USD)"]
+        else:
+            try:
+                parsed = money.parse_amount(amount, cur)
+            except MoneyError as exc:
+                errors["amount"] = [exc.message]
+            else:
+                if parsed <= 0:
+                    errors["amount"] = ["The amount must be above zero"]
+    elif cur and not money.is_currency(cur):
+        errors["currency"] = [f"Unknown currency {cur!r} (expected ISO 4217, e.g. USD)"]
+    if errors:
+        raise ValidationError("The search is not valid; see errors for each field", errors)
+    return Need(
+        countries=[iso3],
+        areas=codes,
+        instrument=instrument or None,
+        amount=parsed,
+        currency=cur if parsed is not None else None,
+        day=day or dt.date.today(),
+    )
+
+
+def project_need(project: Project, day: dt.date, amount: Decimal | None = None, currency: str | None = None) -> Need:
+    """A pipeline project seen as a need (its recipients, areas, instrument sought; the amount
+    asked, when given, is what is left to fund)."""
+    return Need(
+        countries=[r.country_iso3 for r in project.recipients if r.country_iso3],
+        regions=[r.region_code for r in project.recipients if r.region_code],
+        areas=[a.area_code for a in project.areas],
+        instrument=project.instrument_sought.value if project.instrument_sought else None,
+        amount=amount,
+        currency=currency,
+        day=day,
+    )
