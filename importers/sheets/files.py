@@ -167,9 +167,7 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> OpenedFile:
         raw = path.read_bytes()
         text = decode_text(raw).text
         delimiter = sniff_delimiter(text)
-        name = Path(filename).stem or "CSV"
-        if wanted and wanted != name:
-            pass  # a CSV has one table; the sheet name is only a label
+        name = Path(filename).stem or "CSV"  # a CSV has one table: a sheet asked for is this one
         rows = csv_rows(text, delimiter)
         return OpenedFile("csv", [Sheet(name, rows, reread=lambda: csv_rows(text, delimiter), delimiter=delimiter)])
     import python_calamine

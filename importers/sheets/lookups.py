@@ -94,6 +94,7 @@ class Lookups:
         return self.region_names.get(n) or self.region_names.get(n.replace(" regional", "").strip())
 
     def area(self, text: str) -> str | None:
+        """Code of a priority area given by code (23b, para 23b) or short name."""
         t = norm(text).replace(" ", "")
         m = re.fullmatch(r"(?:para(?:graph)?)?(23[a-l])", t)
         if m:

@@ -355,6 +355,7 @@ class SheetReader(FastRows, RowReader, ProjectCells):
 
     @staticmethod
     def _record_field(name: str) -> str:
+        """The field of a ProjectRecord a column's field fills (problems of the record name the column)."""
         return {
             "country": "recipients",
             "region": "recipients",
