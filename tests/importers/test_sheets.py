@@ -9,7 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from importers import xlsx_formats
 from importers.sheets import (
     AmbiguousAmount,
     UploadRefused,
@@ -22,6 +21,7 @@ from importers.sheets import (
     parse_header,
     read_sheet_file,
     sniff_delimiter,
+    xlsx_formats,
 )
 from tests.importers.helpers import csv_bytes, xlsx
 
@@ -621,9 +621,10 @@ def test_spanish_and_french_headers(app, header, field):
 def test_every_field_has_spanish_and_french_headers_that_no_other_map_takes():
     import json
 
-    from importers.sheets import FIELDS, _data, norm
+    from importers.sheets import FIELDS, norm
+    from importers.sheets.fields import column_map_text
 
-    maps = {name: json.loads(_data(name))["columns"] for name in ("canonical.json", "fr.json", "es.json")}
+    maps = {name: json.loads(column_map_text(name))["columns"] for name in ("canonical.json", "fr.json", "es.json")}
     for name in ("fr.json", "es.json"):
         # every field a column can hold has a header in the language (the description is the
         # same word in French and English: the English map has it)

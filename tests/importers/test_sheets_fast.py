@@ -13,6 +13,7 @@ import pytest
 from importers import sheets
 from importers.records import Location
 from importers.sheets import BLOCK_ROWS, SheetReader, SheetTransaction, csv_rows, read_sheet_file
+from importers.sheets.text import column_texts
 from tests.importers.helpers import csv_bytes, xlsx
 
 HEADERS = ["Project reference", "Title", "Country", "Transaction type", "Amount", "Currency", "Value date", "Notes"]
@@ -154,6 +155,6 @@ def test_quoted_csv_goes_through_the_csv_module():
 def test_column_texts_keep_number_and_boolean_cells_apart():
     cells = (True, 1.0, 1, "1", "", 2.5, dt.datetime(2021, 3, 4, 5, 6))
     cache: dict = {}
-    texts = sheets._column_texts(cells, cache, all_text=False)
+    texts = column_texts(cells, cache, all_text=False)
     assert texts == [sheets.cell_text(c) for c in cells]
     assert texts[0] == "TRUE" and type(texts[1]) is sheets.NumText and type(texts[3]) is str

@@ -16,7 +16,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lxml import etree
 
@@ -31,18 +31,36 @@ _ATTR_R = re.compile(rb'\br="([A-Z]+\d+)"')
 _ATTR_T = re.compile(rb'\bt="(\w+)"')
 
 
+class Padding(NamedTuple):
+    """A number format that shows text around its zero-padded digits ("NCA-"00000)."""
+
+    digits: int
+    prefix: str
+    suffix: str
+
+
+Width = int | Padding  # the digits a format pads whole numbers to, or its Padding
+
+
+class PaddedCell(NamedTuple):
+    """A cell whose whole number is shown zero-padded: its column (from 0) and its width."""
+
+    column: int
+    width: Width
+
+
 def _parser() -> etree.XMLParser:
     return etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
 
-def padded_styles(archive: zipfile.ZipFile) -> dict[int, int | tuple[int, str, str]]:
+def padded_styles(archive: zipfile.ZipFile) -> dict[int, Width]:
     """Cell style index -> the number of digits its number format pads to (2 or more), or
     (digits, text before, text after) for a format that shows text around them ("NCA-"00000)."""
     try:
         root = etree.fromstring(archive.read("xl/styles.xml"), _parser())
     except (KeyError, etree.XMLSyntaxError):
         return {}
-    widths: dict[str, int | tuple[int, str, str]] = {}
+    widths: dict[str, Width] = {}
     for fmt in root.iterfind(f"{{{MAIN}}}numFmts/{{{MAIN}}}numFmt"):
         raw = fmt.get("formatCode") or ""
         match = _ZEROS.match(raw.replace('"', ""))
@@ -54,7 +72,7 @@ def padded_styles(archive: zipfile.ZipFile) -> dict[int, int | tuple[int, str, s
                 widths[fmt.get("numFmtId", "")] = pad
     if not widths:
         return {}
-    styles: dict[int, int | tuple[int, str, str]] = {}
+    styles: dict[int, Width] = {}
     for index, xf in enumerate(root.iterfind(f"{{{MAIN}}}cellXfs/{{{MAIN}}}xf")):
         width = widths.get(xf.get("numFmtId", ""))
         if width:
@@ -67,9 +85,9 @@ _SHOWN = set(" -+/():$")
 _LOCALE = re.compile(r"\[(?:\$-[0-9A-Fa-f]+|Black|Blue|Cyan|Green|Magenta|Red|White|Yellow|Color\d+)\]", re.I)
 
 
-def _pad_format(code: str) -> int | tuple[int, str, str] | None:
+def _pad_format(code: str) -> Width | None:
     """What a format such as 00000_), [$-409]00000 or "NCA-"00000 shows around its zeros:
-    the digits, or (digits, text before, text after); None for any other format."""
+    the digits, or its Padding (digits, text before, text after); None for any other format."""
     sections = code.split(";")
     first = sections[0]
     # the sections for negatives and zero (00000;-00000, 00000_);(00000), 0000;@) pad alike
@@ -108,7 +126,7 @@ def _pad_format(code: str) -> int | tuple[int, str, str] | None:
         i += 1
     prefix, suffix = "".join(before), "".join(after).rstrip()
     if prefix or suffix:
-        return (zeros, prefix, suffix) if zeros else None
+        return Padding(zeros, prefix, suffix) if zeros else None
     return zeros if zeros >= 2 else None
 
 
@@ -132,7 +150,7 @@ def _column_index(letters: str) -> int:
     return index - 1
 
 
-def padded_cells(path: Path, sheet_names: list[str]) -> dict[str, dict[int, list[tuple[int, int]]]]:
+def padded_cells(path: Path, sheet_names: list[str]) -> dict[str, dict[int, list[PaddedCell]]]:
     """Per sheet, row (from 0) -> [(column from 0, digits)] of the numeric cells shown zero-padded.
 
     Empty when the workbook has no such format (the styles part alone tells), or when the
@@ -157,7 +175,7 @@ def padded_cells(path: Path, sheet_names: list[str]) -> dict[str, dict[int, list
         return {}
 
 
-def _padded(handle, styles: dict[int, Any], block_size: int = 1 << 22) -> dict[int, list[tuple[int, int]]]:
+def _padded(handle, styles: dict[int, Any], block_size: int = 1 << 22) -> dict[int, list[PaddedCell]]:
     """The padded numeric cells of a sheet part, found by a pattern over its bytes.
 
     Only the cell tags carrying one of the padded styles match, so the scan runs in the
@@ -166,7 +184,7 @@ def _padded(handle, styles: dict[int, Any], block_size: int = 1 << 22) -> dict[i
     block's end is completed by the next block."""
     ids = "|".join(str(i) for i in sorted(styles))
     tag = re.compile(rb'<(?:\w+:)?c\s[^>]*?\bs="(' + ids.encode() + rb')"[^>]*>')
-    found: dict[int, list[tuple[int, int]]] = {}
+    found: dict[int, list[PaddedCell]] = {}
     tail = b""
     while True:
         block = handle.read(block_size)
@@ -184,25 +202,24 @@ def _padded(handle, styles: dict[int, Any], block_size: int = 1 << 22) -> dict[i
             cell = _CELL.match(ref.group(1).decode()) if ref else None
             if cell:
                 width = styles[int(match.group(1))]
-                found.setdefault(int(cell.group(2)) - 1, []).append((_column_index(cell.group(1)), width))
+                found.setdefault(int(cell.group(2)) - 1, []).append(PaddedCell(_column_index(cell.group(1)), width))
         if not block:
             return found
         tail = data[cut:]
 
 
-def padded_rows(rows: Iterator[list], cells: dict[int, list[tuple[int, int]]], col_offset: int) -> Iterator[list]:
+def padded_rows(rows: Iterator[list], cells: dict[int, list[PaddedCell]], col_offset: int) -> Iterator[list]:
     """The rows with each whole number of a zero-padded cell as the text Excel shows (00123)."""
     for index, row in enumerate(rows):
-        for column, width in cells.get(index, ()):
-            k = column - col_offset
+        for cell in cells.get(index, ()):
+            k, width = cell.column - col_offset, cell.width
             if 0 <= k < len(row):
                 value = row[k]
                 whole = value.__class__ is int or (value.__class__ is float and value.is_integer())
                 if whole and value >= 0:
                     row = list(row)
-                    if width.__class__ is tuple:
-                        digits, prefix, suffix = width
-                        row[k] = f"{prefix}{str(int(value)).zfill(digits)}{suffix}"
+                    if width.__class__ is Padding:
+                        row[k] = f"{width.prefix}{str(int(value)).zfill(width.digits)}{width.suffix}"
                     else:
                         row[k] = str(int(value)).zfill(width)
         yield row
@@ -234,7 +251,7 @@ def _ods_padded_styles(root) -> set[str]:
     }
 
 
-def ods_padded_cells(path: Path, sheet_names: list[str]) -> dict[str, dict[int, list[tuple[int, int]]]]:
+def ods_padded_cells(path: Path, sheet_names: list[str]) -> dict[str, dict[int, list[PaddedCell]]]:
     """Per sheet, row (from 0) -> [(column from 0, digits)] of the number cells an ODS file
     shows zero-padded (00131): the cell's own style names a number style with a minimum of
     two or more integer digits, and the text the file stores for the cell is those digits.
@@ -262,8 +279,8 @@ def ods_padded_cells(path: Path, sheet_names: list[str]) -> dict[str, dict[int, 
         return {}
 
 
-def _ods_cells(handle, styles: set[str], wanted: set[str]) -> dict[str, dict[int, list[tuple[int, int]]]]:
-    found: dict[str, dict[int, list[tuple[int, int]]]] = {}
+def _ods_cells(handle, styles: set[str], wanted: set[str]) -> dict[str, dict[int, list[PaddedCell]]]:
+    found: dict[str, dict[int, list[PaddedCell]]] = {}
     sheet, row, column = None, -1, 0
     cell_tags = (f"{{{TABLE}}}table-cell", f"{{{TABLE}}}covered-table-cell")
     for event, element in etree.iterparse(
@@ -298,7 +315,7 @@ def _ods_cells(handle, styles: set[str], wanted: set[str]) -> dict[str, dict[int
             shown = "".join(element.itertext()).strip()
             value = element.get(f"{{{OFFICE}}}value") or ""
             if shown.isdigit() and shown.startswith("0") and value.isdigit() and int(shown) == int(value):
-                found.setdefault(sheet, {}).setdefault(row, []).append((column, len(shown)))
+                found.setdefault(sheet, {}).setdefault(row, []).append(PaddedCell(column, len(shown)))
         column += min(int(element.get(f"{{{TABLE}}}number-columns-repeated") or 1), _MAX_REPEAT)
         element.clear()
     return found

@@ -2,7 +2,7 @@
 
 A header no column map names exactly ("Date of commitment", "Montant engagé", "Fecha de
 compromiso", "Disbursed 2023") reaches this module as its normalised words (lower case,
-accents off, units, currencies and years already taken out by ``importers.sheets``). Each
+accents off, units, currencies and years already taken out by ``importers.sheets.columns``). Each
 word is dropped as a stop word or looked up as a CONCEPT (``importers/column_maps/meaning.json``:
 "engage", "compromiso" and "committed" are all COMMIT; "fecha" and "date" are DATE). A
 field is a candidate when one of its core concept sets is all in the header, and it MATCHES
