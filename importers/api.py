@@ -15,14 +15,13 @@ from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
-from sqlalchemy import false, func, select
+from sqlalchemy import func, select
 
 from importers import operations, pipeline
 from registry.api.common import commit, paginate
 from registry.auth import Unauthorised, current_actor, current_user
 from registry.errors import ValidationError, error_body
 from registry.models import ImportBatch, Organisation
-from registry.models.types import Role
 from registry.schemas.common import ID
 from registry.schemas.projects import Page, PageQuery
 
@@ -231,10 +230,7 @@ class Imports(MethodView):
         ``status``, ``kind`` or ``org_id``."""
         user = _user()
         conditions = [getattr(ImportBatch, key) == args[key] for key in ("status", "kind", "org_id") if key in args]
-        if user.role is not Role.ADMIN:
-            # As for one batch (get_batch_for): donors see their organisation's, no one else's.
-            mine = user.role is Role.DONOR and user.org_id is not None
-            conditions.append(ImportBatch.org_id == user.org_id if mine else false())
+        conditions.append(operations.visible_batches(user))
         query = select(ImportBatch).where(*conditions).order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
         body, headers = paginate(query, select(func.count(ImportBatch.id)).where(*conditions), args)
         body["items"] = [pipeline.batch_summary(batch) for batch in body["items"]]

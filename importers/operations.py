@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, false, select, true
 
 from importers.models import SavedMapping
 from registry.errors import NotFoundError, PermissionDenied, ValidationError
@@ -49,6 +49,15 @@ def batch_for(who: Any, batch_id: int) -> ImportBatch:
     if not (_is_admin(who) or (org is not None and can_import(who, org))):
         raise PermissionDenied("This import belongs to another organisation")
     return batch
+
+
+def visible_batches(who: Any) -> ColumnElement[bool]:
+    """The condition on ``ImportBatch`` of the batches ``who`` may list: as for one batch
+    (``batch_for``), donors see their organisation's, admins every one, no one else any."""
+    if _is_admin(who):
+        return true()
+    mine = who is not None and who.role == Role.DONOR and who.org_id is not None
+    return ImportBatch.org_id == who.org_id if mine else false()
 
 
 def discard(batch: ImportBatch) -> ImportBatch:

@@ -32,7 +32,6 @@ from importers.template import template_workbook
 from registry.auth import current_actor, current_user, roles_required
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation
-from registry.models.types import Role
 from registry.services.actor import Actor
 from registry.web.choices import choices
 
@@ -53,9 +52,12 @@ def index():
     user = current_user()
     orgs = operations.importable_orgs(user)
     # Previews replaced by a corrected upload or mapping ("Check again") are left out.
-    stmt = select(ImportBatch).where(ImportBatch.status != "discarded").order_by(ImportBatch.id.desc()).limit(20)
-    if user.role is not Role.ADMIN:
-        stmt = stmt.where(ImportBatch.org_id == user.org_id)
+    stmt = (
+        select(ImportBatch)
+        .where(ImportBatch.status != "discarded", operations.visible_batches(user))
+        .order_by(ImportBatch.id.desc())
+        .limit(20)
+    )
     saved = operations.saved_mapping(orgs[0].id) if len(orgs) == 1 else None
     return render_template(
         "imports/index.html",

@@ -16,38 +16,16 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from importers.models import ImportChange
-from importers.pipeline.common import (
-    CHUNK_SIZE,
-    MAX_STORED_PROBLEMS,
-    Progress,
-    _problem,
-    gc_paused,
-)
+from importers.pipeline.common import CHUNK_SIZE, MAX_STORED_PROBLEMS, Progress, _problem, gc_paused
 from importers.pipeline.idempotence import _already, request_key
-from importers.pipeline.invalid import (
-    _left_out,
-    invalid_records,
-)
-from importers.pipeline.readers import (
-    _read,
-    file_hash,
-    storage_dir,
-    store_file,
-)
+from importers.pipeline.invalid import _left_out, invalid_records
+from importers.pipeline.readers import _read, file_hash, storage_dir, store_file
 from importers.pipeline.resolve import _resolve_org
 from importers.pipeline.run import _Run
 from importers.records import Location, Problem, ProjectRecord
-from registry.errors import (
-    ConflictError,
-    NotFoundError,
-    PreconditionFailed,
-    RegistryError,
-)
+from registry.errors import ConflictError, NotFoundError, PreconditionFailed, RegistryError
 from registry.extensions import db
-from registry.models import (
-    ImportBatch,
-    Organisation,
-)
+from registry.models import ImportBatch, Organisation
 from registry.models.types import utcnow
 from registry.services import organisations
 from registry.services.actor import Actor

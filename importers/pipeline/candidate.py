@@ -12,20 +12,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from importers.pipeline.common import (
-    _chunks,
-)
+from importers.pipeline.common import _chunks
 from importers.records import ProjectRecord
 from registry import money
 from registry.extensions import db
-from registry.models import (
-    Project,
-)
-from registry.models.project import (
-    ProjectArea,
-    ProjectRecipient,
-    ProjectSector,
-)
+from registry.models import Project
+from registry.models.project import ProjectArea, ProjectRecipient, ProjectSector
 from registry.models.types import ProjectStatus
 from registry.services import projects as project_service
 from registry.services.shares import share_text

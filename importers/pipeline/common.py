@@ -14,7 +14,9 @@ Progress = Callable[[int, int, str], None]
 CHUNK_SIZE = 5000  # transactions per INSERT executemany (and per progress step)
 MAX_STORED_PROBLEMS = 5000  # the batch keeps this many; the counts keep them all
 # A validated transaction is a tuple of these values (see _Resolver.tx_row); the batch's
-# rows get project_id, import_batch_id and created_at in front of them (TX_INSERT).
+# rows get project_id, import_batch_id and created_at in front of them (TX_INSERT). It stays a
+# plain tuple, not a named one: it is the INSERT's row as the driver takes it, a hundred
+# thousand of them in a large file; its positions are named by the *_AT constants below.
 TX_FIELDS = (
     "funding_source_id",
     "provider_org_id",

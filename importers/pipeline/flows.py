@@ -7,15 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from importers.pipeline.common import (
-    _TYPE_AT,
-    TX_FIELDS,
-)
+from importers.pipeline.common import _TYPE_AT, TX_FIELDS
 from importers.pipeline.resolve import _Resolver
-from registry.models import (
-    ImportBatch,
-    Transaction,
-)
+from registry.models import ImportBatch, Transaction
 from registry.models.types import TransactionType
 from registry.services import audit, rules
 from registry.services import projects as project_service

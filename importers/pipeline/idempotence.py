@@ -10,16 +10,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
 from importers.models import ImportChange
-from importers.pipeline.common import (
-    _chunks,
-)
+from importers.pipeline.common import _chunks
 from registry.extensions import db
-from registry.models import (
-    AuditEvent,
-    ImportBatch,
-    Organisation,
-    Project,
-)
+from registry.models import AuditEvent, ImportBatch, Organisation, Project
 
 # Options that are bookkeeping, not a choice about how the file is read.
 _NOT_READING = frozenset({"org", "org_name", "_progress", "stored_file", "request"})

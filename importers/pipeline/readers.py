@@ -13,13 +13,9 @@ from typing import Any
 
 from flask import current_app
 
-from importers.pipeline.common import (
-    _problem,
-)
+from importers.pipeline.common import _problem
 from importers.records import Location, Problem, ProjectRecord
-from registry.errors import (
-    ValidationError,
-)
+from registry.errors import ValidationError
 
 # -- readers -------------------------------------------------------------------
 

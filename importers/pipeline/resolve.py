@@ -12,26 +12,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from importers.pipeline.common import (
-    _MISSING,
-    TX_FIELDS,
-)
-from importers.pipeline.validate import (
-    _tx_values,
-)
+from importers.pipeline.common import _MISSING, TX_FIELDS
+from importers.pipeline.validate import _tx_values
 from importers.records import TransactionRecord
 from registry import money
-from registry.errors import (
-    ConversionError,
-    NotFoundError,
-    ValidationError,
-)
+from registry.errors import ConversionError, NotFoundError, ValidationError
 from registry.extensions import db
-from registry.models import (
-    Country,
-    Organisation,
-    Region,
-)
+from registry.models import Country, Organisation, Region
 from registry.models.types import TransactionType
 from registry.services import funding, organisations
 from registry.services import projects as project_service

@@ -12,12 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from importers.pipeline import notices, write
-from importers.pipeline.candidate import (
-    _Candidate,
-    _keep_absent,
-    _load_existing,
-    match_stored,
-)
+from importers.pipeline.candidate import _Candidate, _keep_absent, _load_existing, match_stored
 from importers.pipeline.common import (
     _CURRENCY_AT,
     _FLOW_FIELDS,
@@ -28,30 +23,14 @@ from importers.pipeline.common import (
     _chunks,
     _problem,
 )
-from importers.pipeline.flows import (
-    _keep_confirmations,
-    _new_tx_key,
-    _tx_key,
-    same_prices,
-)
+from importers.pipeline.flows import _keep_confirmations, _new_tx_key, _tx_key, same_prices
 from importers.pipeline.resolve import _Resolver
-from importers.pipeline.validate import (
-    _build_project,
-    _Invalid,
-    _Reference,
-)
+from importers.pipeline.validate import _build_project, _Invalid, _Reference
 from importers.pipeline.write import Created, Updated
 from importers.records import Location, Problem, ProjectRecord
-from registry.errors import (
-    RegistryError,
-)
+from registry.errors import RegistryError
 from registry.extensions import db
-from registry.models import (
-    ImportBatch,
-    Organisation,
-    Project,
-    Transaction,
-)
+from registry.models import ImportBatch, Organisation, Project, Transaction
 from registry.services.actor import Actor
 
 

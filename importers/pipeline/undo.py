@@ -8,21 +8,11 @@ import datetime as dt
 from sqlalchemy import delete, insert, select
 
 from importers.models import ImportChange
-from importers.pipeline.flows import (
-    _restore_row,
-)
+from importers.pipeline.flows import _restore_row
 from importers.pipeline.idempotence import _changed_later
-from registry.errors import (
-    ConflictError,
-    NotFoundError,
-)
+from registry.errors import ConflictError, NotFoundError
 from registry.extensions import db
-from registry.models import (
-    ImportBatch,
-    Organisation,
-    Project,
-    Transaction,
-)
+from registry.models import ImportBatch, Organisation, Project, Transaction
 from registry.models.types import utcnow
 from registry.services import audit, organisations
 from registry.services import projects as project_service

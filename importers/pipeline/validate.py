@@ -8,24 +8,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from importers.pipeline.candidate import (
-    _areas_json,
-    _Candidate,
-    _recipients_json,
-)
-from importers.pipeline.common import (
-    _MISSING,
-)
+from importers.pipeline.candidate import _areas_json, _Candidate, _recipients_json
+from importers.pipeline.common import _MISSING
 from importers.records import AreaRecord, ProjectRecord, TransactionRecord
 from registry import money
-from registry.errors import (
-    RegistryError,
-    ValidationError,
-)
-from registry.models.project import (
-    SHARE_SCALE,
-    SHARE_WHOLE,
-)
+from registry.errors import RegistryError, ValidationError
+from registry.models.project import SHARE_SCALE, SHARE_WHOLE
 from registry.services import areas as area_service
 from registry.services import projects as project_service
 from registry.services import rules

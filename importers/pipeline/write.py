@@ -14,32 +14,13 @@ from sqlalchemy.orm import selectinload
 
 from importers.bulk import BulkInsert
 from importers.models import ImportChange
-from importers.pipeline.candidate import (
-    CHANGED_FIELDS,
-    _Candidate,
-)
-from importers.pipeline.common import (
-    TX_INSERT,
-    _chunks,
-)
-from importers.pipeline.flows import (
-    _jsonable_row,
-    same_prices,
-)
-from registry.errors import (
-    ConflictError,
-)
+from importers.pipeline.candidate import CHANGED_FIELDS, _Candidate
+from importers.pipeline.common import TX_INSERT, _chunks
+from importers.pipeline.flows import _jsonable_row, same_prices
+from registry.errors import ConflictError
 from registry.extensions import db
-from registry.models import (
-    AuditEvent,
-    Project,
-    Transaction,
-)
-from registry.models.project import (
-    ProjectArea,
-    ProjectRecipient,
-    ProjectSector,
-)
+from registry.models import AuditEvent, Project, Transaction
+from registry.models.project import ProjectArea, ProjectRecipient, ProjectSector
 from registry.models.types import utcnow
 from registry.services import audit
 from registry.services import projects as project_service
