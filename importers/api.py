@@ -2,7 +2,9 @@
 
 ``POST /api/v1/imports`` takes a multipart upload; the kind of file (spreadsheet, and
 the IATI / CRS readers once registered) is detected from its content by
-``importers.pipeline.detect_kind``, so every reader shares this endpoint.
+``importers.pipeline.detect_kind``, so every reader shares this endpoint. Every write is one
+unit of work committed at the end of its view by ``registry.api.common.commit`` (a conflict
+is 409, as for every API write); the pipeline never commits.
 """
 
 from __future__ import annotations
@@ -13,19 +15,15 @@ from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
-from sqlalchemy import false, func, select
+from sqlalchemy import func, select
 
-from importers import pipeline
-from registry.api.common import paginate
+from importers import operations, pipeline
+from registry.api.common import commit, paginate
 from registry.auth import Unauthorised, current_actor, current_user
-from registry.errors import NotFoundError, PermissionDenied, ValidationError, error_body
-from registry.extensions import db
+from registry.errors import ValidationError, error_body
 from registry.models import ImportBatch, Organisation
-from registry.models.types import Role
 from registry.schemas.common import ID
 from registry.schemas.projects import Page, PageQuery
-from registry.services.organisations import find_organisation
-from registry.services.permissions import can_import
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1/imports", description="Imports of donor files")
 
@@ -123,34 +121,12 @@ def _user():
 
 def _org_for(user, ref: str | None, org_name: str | None) -> Organisation | str:
     """The organisation an upload is for, checked against who is uploading."""
-    if not ref:
-        if user.org_id is None:
-            raise ValidationError("Say which organisation the file is for", {"org": ["Required"]})
-        return db.session.get(Organisation, user.org_id)
-    org = find_organisation(ref)
-    if org is None:
-        if not org_name:
-            raise NotFoundError(
-                f"Organisation {ref!r} is not in the registry; give org_name to create it",
-                {"org": [f"Unknown organisation {ref!r}"]},
-            )
-        if user.role is not Role.ADMIN:
-            raise PermissionDenied("Only an administrator can create an organisation while importing")
-        return ref
-    if not can_import(user, org):
-        raise PermissionDenied(f"You may not import files for {org.name}")
-    return org
+    return operations.import_owner(user, ref=ref, org_name=org_name)
 
 
 def get_batch_for(user, batch_id: int) -> ImportBatch:
     """A batch the user may see: their organisation's, or any for an admin."""
-    batch = db.session.get(ImportBatch, batch_id)
-    if batch is None:
-        raise NotFoundError(f"No import batch {batch_id}")
-    org = db.session.get(Organisation, batch.org_id) if batch.org_id else None
-    if not (user.role is Role.ADMIN or (org is not None and can_import(user, org))):
-        raise PermissionDenied("This import belongs to another organisation")
-    return batch
+    return operations.batch_for(user, batch_id)
 
 
 def options_from(args: dict) -> dict:
@@ -244,6 +220,7 @@ class Imports(MethodView):
             org_name=form.get("org_name"),
             skip_invalid=form["skip_invalid"],
         )
+        commit()  # the request's unit of work: a failed file's report is kept too
         return respond(batch, created=True)
 
     @blp.arguments(ImportQuery, location="query", unknown=RAISE)
@@ -253,10 +230,7 @@ class Imports(MethodView):
         ``status``, ``kind`` or ``org_id``."""
         user = _user()
         conditions = [getattr(ImportBatch, key) == args[key] for key in ("status", "kind", "org_id") if key in args]
-        if user.role is not Role.ADMIN:
-            # As for one batch (get_batch_for): donors see their organisation's, no one else's.
-            mine = user.role is Role.DONOR and user.org_id is not None
-            conditions.append(ImportBatch.org_id == user.org_id if mine else false())
+        conditions.append(operations.visible_batches(user))
         query = select(ImportBatch).where(*conditions).order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
         body, headers = paginate(query, select(func.count(ImportBatch.id)).where(*conditions), args)
         body["items"] = [pipeline.batch_summary(batch) for batch in body["items"]]
@@ -276,10 +250,11 @@ class ImportOne(MethodView):
         user = _user()
         batch = get_batch_for(user, batch_id)
         if batch.status in ("previewed", "failed"):
-            batch.status = "discarded"
-            db.session.commit()
-            return pipeline.batch_summary(batch)
-        return pipeline.batch_summary(pipeline.undo_batch(batch.id, current_actor()))
+            operations.discard(batch)
+        else:
+            batch = pipeline.undo_batch(batch.id, current_actor())
+        commit()
+        return pipeline.batch_summary(batch)
 
 
 @blp.route("/<int:batch_id>/commit")
@@ -291,7 +266,9 @@ class ImportCommit(MethodView):
         """Commit a previewed batch (with ``skip_invalid=true``, also a failed preview whose
         errors concern some projects only: those are left out and listed)."""
         batch = get_batch_for(_user(), batch_id)
-        return respond(pipeline.commit_batch(batch.id, current_actor(), skip_invalid=args["skip_invalid"]))
+        batch = pipeline.commit_batch(batch.id, current_actor(), skip_invalid=args["skip_invalid"])
+        commit()
+        return respond(batch)
 
 
 def init_api(api) -> None:

@@ -1,4 +1,8 @@
-"""Commands: ``flask import sheet FILE --org REF`` (IATI and CRS commands join this group)."""
+"""Commands: ``flask import sheet FILE --org REF`` (IATI and CRS commands join this group).
+
+A command is one unit of work: it commits once, after the pipeline (which never commits)
+returned; an error leaves the session to be rolled back when the command's app context ends.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from importers import pipeline
+from importers import operations, pipeline
 from registry.errors import RegistryError
+from registry.extensions import db
 from registry.models import ImportBatch
 from registry.services.actor import Actor
 
@@ -124,12 +129,13 @@ def run_cli_import(
 ) -> None:
     """Run an import with a progress bar and a summary; exit 1 when nothing was imported."""
     try:
+        owner = operations.import_owner(CLI_ACTOR, ref=org, org_name=org_name)
         with click.progressbar(length=100, label="Reading    ", show_eta=False) as bar:
             batch = pipeline.run_import(
                 kind,
                 file.name,
                 file,
-                org,
+                owner,
                 CLI_ACTOR,
                 options=options,
                 dry_run=dry_run,
@@ -139,6 +145,7 @@ def run_cli_import(
                 skip_invalid=skip_invalid,
             )
             bar.update(100)
+        db.session.commit()  # the command's unit of work (a failed file's report is kept too)
     except RegistryError as exc:
         raise click.ClickException(exc.message) from None
     echo_summary(batch)
@@ -197,6 +204,7 @@ def undo(batch_id: int) -> None:
     """Undo a committed import batch: remove what it created, restore what it changed."""
     try:
         batch = pipeline.undo_batch(batch_id, CLI_ACTOR)
+        db.session.commit()
     except RegistryError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"Batch {batch.id} undone.")

@@ -217,8 +217,8 @@ def _run_groups(
     skip_invalid: bool = False,
     spans: bool = False,
 ) -> GroupedImport:
-    """One batch per organisation, all in ONE database transaction: committed together when
-    every batch passed, else none is (a dry run always rolls back). A failed file reports every
+    """One batch per organisation, all in ONE savepoint: kept together when every batch passed,
+    else none is (a dry run always rolls back); the caller commits. A failed file reports every
     batch failed, each with the file's errors; the counts never say ``errors: 0`` then."""
     result = GroupedImport(problems=problems)
     # Reference rows stay referenced for the whole run: the validators look countries,
@@ -257,7 +257,7 @@ def _run_groups(
                 org_name=org_name or org_ref,
                 skip_invalid=skip_invalid,
                 record_spans=spans,
-                commit=False,
+                keep_report=False,  # the reports of a file that is not written are written below
             )
             batches.append(batch)
     except BaseException:
@@ -269,8 +269,7 @@ def _run_groups(
     for b in fresh:
         b.counts = {**(b.counts or {}), "file_errors": file_errors, "batches_in_file": len(batches)}
     if not failed and not dry_run:
-        outer.commit()
-        db.session.commit()
+        outer.commit()  # releases the file's savepoint: the caller's commit makes it durable
         result.batches = batches
         del reference_rows
         return result
@@ -323,7 +322,7 @@ def _run_groups(
         report.finished_at = utcnow()
         db.session.add(report)
         result.batches.append(report)
-    db.session.commit()
+    db.session.flush()
     del reference_rows
     return result
 

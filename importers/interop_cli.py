@@ -1,7 +1,8 @@
 """`flask import iati`, `flask import crs` and `flask import reload-mapping`.
 
 The commands are attached to the shared ``import`` command group (``importers.cli.import_cli``)
-by ``importers.init_app``.
+by ``importers.init_app``. Each file is one unit of work (all-or-nothing across its batches):
+the command commits after each file, the pipeline never does.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 from importers.cli import echo_left_out
 from importers.mapping import MappingError, load_mapping, mapping_dir
 from registry.errors import RegistryError
+from registry.extensions import db
 from registry.services.actor import Actor
 
 CLI_ACTOR = Actor(label="command line", channel="cli", role="admin")
@@ -125,7 +127,9 @@ def register(group: AppGroup) -> None:
                     dry_run=dry_run,
                     skip_invalid=skip_invalid,
                 )
+                db.session.commit()
             except RegistryError as exc:
+                db.session.rollback()
                 click.echo(f"  error: {exc.message}")
                 ok = False
                 continue
@@ -169,6 +173,7 @@ def register(group: AppGroup) -> None:
                 dry_run=dry_run,
                 skip_invalid=skip_invalid,
             )
+            db.session.commit()
         except RegistryError as exc:
             click.echo(f"error: {exc.message}", err=True)
             raise SystemExit(1) from None

@@ -1,25 +1,21 @@
 """Import pages: upload -> preview (rows as read, editable mapping, every problem) -> commit.
 
-Previews and commits of large files run in a background thread with their own app
-context; the page polls a small JSON status endpoint and shows a progress bar. Set
-``IMPORT_BACKGROUND = False`` to run them inline (tests).
+Previews and commits of large files run as background jobs (``importers.jobs``, each one unit
+of work that commits once); the page polls a small JSON status endpoint and shows a progress
+bar. A page that changes something itself commits once, at its end. Who may see a batch, the
+organisation an import is for and the mapping memory are ``importers.operations``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import threading
-import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -29,129 +25,21 @@ from flask import (
 )
 from sqlalchemy import select
 
-from importers import pipeline
-from importers.models import SavedMapping
+from importers import operations, pipeline
+from importers.jobs import JOBS, start_job
 from importers.sheets import FIELDS
 from importers.template import template_workbook
 from registry.auth import current_actor, current_user, roles_required
-from registry.errors import PermissionDenied, RegistryError
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation
-from registry.models.types import Role
 from registry.services.actor import Actor
-from registry.services.permissions import can_import
 from registry.web.choices import choices
 
 bp = Blueprint("imports_web", __name__, url_prefix="/imports", template_folder="templates")
 
-# Background jobs of this process: id -> state. Small, in memory, forgotten after an hour.
-JOBS: dict[str, dict[str, Any]] = {}
-JOB_LOCK = threading.Lock()
-STAGE_RANGES = {"reading": (0, 40), "validating": (40, 70), "writing": (70, 99)}
-
-
-def _orgs_for(user) -> list[Organisation]:
-    if user.role is Role.ADMIN:
-        return list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
-    org = db.session.get(Organisation, user.org_id) if user.org_id else None
-    return [org] if org else []
-
 
 def _batch_for(batch_id: int) -> ImportBatch:
-    batch = db.session.get(ImportBatch, batch_id)
-    if batch is None:
-        abort(404)
-    user = current_user()
-    org = db.session.get(Organisation, batch.org_id) if batch.org_id else None
-    if not (user.role is Role.ADMIN or (org is not None and can_import(user, org))):
-        raise PermissionDenied("This import belongs to another organisation")
-    return batch
-
-
-def saved_mapping(org_id: int | None, kind: str = "sheet") -> SavedMapping | None:
-    """The mapping an organisation confirmed last time, if any."""
-    if org_id is None:
-        return None
-    return db.session.scalar(select(SavedMapping).where(SavedMapping.org_id == org_id, SavedMapping.kind == kind))
-
-
-def save_mapping(org_id: int, kind: str, options: dict) -> None:
-    """Remember the confirmed mapping and conventions for the organisation's next file."""
-    mapping = dict(options.get("mapping") or {})
-    for key in ("dates", "decimal", "currency"):
-        if options.get(key):
-            mapping[key] = options[key]
-    row = saved_mapping(org_id, kind) or SavedMapping(org_id=org_id, kind=kind)
-    row.mapping = mapping
-    db.session.add(row)
-    db.session.commit()
-
-
-# -- background jobs -----------------------------------------------------------
-
-
-def _progress_for(job_id: str):
-    def report(done: int, total: int, stage: str) -> None:
-        low, high = STAGE_RANGES.get(stage, (0, 99))
-        percent = high if not total else low + (high - low) * min(done, total) // max(total, 1)
-        if stage == "reading" and not total:
-            percent = min(low + 1 + done // 5000, high - 1)
-        with JOB_LOCK:
-            job = JOBS.get(job_id)
-            if job is not None:
-                job.update(stage=stage, percent=max(job.get("percent", 0), percent))
-
-    return report
-
-
-def start_job(work, label: str) -> str:
-    """Run ``work(progress) -> ImportBatch`` in the background (or inline) and return a job id."""
-    job_id = uuid.uuid4().hex
-    with JOB_LOCK:
-        for key in [k for k, j in JOBS.items() if time.time() - j["started"] > 3600]:
-            JOBS.pop(key, None)
-        JOBS[job_id] = {
-            "state": "running",
-            "stage": "reading",
-            "percent": 0,
-            "label": label,
-            "started": time.time(),
-        }
-    app = current_app._get_current_object()
-
-    def run() -> None:
-        with app.app_context():
-            try:
-                batch = work(_progress_for(job_id))
-                result = {
-                    "state": "done",
-                    "batch_id": batch.id,
-                    "percent": 100,
-                    "status": batch.status,
-                    "already": bool(getattr(batch, "already_imported", False)),
-                }
-            except RegistryError as exc:
-                db.session.rollback()
-                result = {"state": "error", "message": exc.message, "percent": 100}
-            except Exception:  # the page must learn the job ended; the log keeps the trace
-                db.session.rollback()
-                current_app.logger.exception("Import job %s failed", job_id)
-                result = {
-                    "state": "error",
-                    "message": "The import failed on our side; nothing was saved.",
-                    "percent": 100,
-                }
-            finally:
-                db.session.remove()
-            with JOB_LOCK:
-                JOBS[job_id].update(result)
-
-    if current_app.config.get("IMPORT_BACKGROUND", True):
-        threading.Thread(target=run, name=f"import-{job_id[:8]}", daemon=True).start()
-    else:
-        run()
-        db.session.expire_all()  # the job wrote through its own session
-    return job_id
+    return operations.batch_for(current_user(), batch_id)
 
 
 # -- pages ---------------------------------------------------------------------
@@ -162,12 +50,15 @@ def start_job(work, label: str) -> str:
 def index():
     """The upload form, the organisation's saved mapping and its recent imports."""
     user = current_user()
-    orgs = _orgs_for(user)
+    orgs = operations.importable_orgs(user)
     # Previews replaced by a corrected upload or mapping ("Check again") are left out.
-    stmt = select(ImportBatch).where(ImportBatch.status != "discarded").order_by(ImportBatch.id.desc()).limit(20)
-    if user.role is not Role.ADMIN:
-        stmt = stmt.where(ImportBatch.org_id == user.org_id)
-    saved = saved_mapping(orgs[0].id) if len(orgs) == 1 else None
+    stmt = (
+        select(ImportBatch)
+        .where(ImportBatch.status != "discarded", operations.visible_batches(user))
+        .order_by(ImportBatch.id.desc())
+        .limit(20)
+    )
+    saved = operations.saved_mapping(orgs[0].id) if len(orgs) == 1 else None
     return render_template(
         "imports/index.html",
         orgs=orgs,
@@ -197,19 +88,13 @@ def upload():
     if not org_id:
         flash("Choose the organisation whose projects the file holds.", "error")
         return redirect(url_for(".index"))
-    org = db.session.get(Organisation, org_id)
-    if org is None or not can_import(user, org):
-        raise PermissionDenied("You may not import files for this organisation")
+    org = operations.import_owner(user, org_id=org_id)
     kind = detect(data, upload.filename)
     options = {k: request.form[k] for k in ("sheet", "dates", "decimal", "currency") if request.form.get(k)}
     if kind == "crs" and request.form.get("prices") == "constant":
         options["prices"] = "constant"  # the CRS deflated columns, stored apart (docs/iati-crs.md)
-    saved = saved_mapping(org.id, kind)
-    if saved and request.form.get("use_saved"):
-        for key, value in saved.mapping.items():
-            if key in ("dates", "decimal", "currency"):
-                options.setdefault(key, value)
-        options["mapping"] = {"columns": saved.mapping.get("columns", {})}
+    if request.form.get("use_saved"):
+        options = operations.with_saved_mapping(options, operations.saved_mapping(org.id, kind))
     path, _sha = pipeline.store_file(data, upload.filename)
     actor, org_ref, filename = current_actor(), org.ref, upload.filename
 
@@ -317,8 +202,8 @@ def remap(batch_id: int):
     options = {k: v for k, v in (batch.options or {}).items() if k in ("sheet", "org", "org_name")}
     options.update({k: request.form[k] for k in ("dates", "decimal", "currency", "sheet") if request.form.get(k)})
     options["mapping"] = _mapping_from_form()
-    path = pipeline.storage_dir() / (batch.options or {}).get("stored_file", "")
-    batch.status = "discarded"
+    path = stored_path(batch)
+    operations.discard(batch)
     db.session.commit()
     actor, kind, filename, org_ref = (
         current_actor(),
@@ -358,7 +243,8 @@ def commit(batch_id: int):
         flash("Only a preview without errors can be committed.", "error")
         return redirect(url_for(".show", batch_id=batch.id))
     if batch.org_id:
-        save_mapping(batch.org_id, batch.kind, batch.options or {})
+        operations.remember_mapping(batch.org_id, batch.kind, batch.options or {})
+        db.session.commit()  # the mapping is remembered whatever becomes of the job
     actor: Actor = current_actor()
     bid = batch.id
     job_id = start_job(
@@ -375,12 +261,13 @@ def undo(batch_id: int):
     batch = _batch_for(batch_id)
     if batch.status == "committed":
         pipeline.undo_batch(batch.id, current_actor())
+        db.session.commit()
         flash(
             "The import was undone: what it created is removed, what it changed is restored.",
             "success",
         )
     elif batch.status in ("previewed", "failed"):
-        batch.status = "discarded"
+        operations.discard(batch)
         db.session.commit()
         flash("The preview was discarded.", "success")
     return redirect(url_for(".index"))

@@ -28,11 +28,15 @@ def _amount(org) -> int:
 
 
 def _late_preview(org, actor):
-    """Preview B, import A, then commit B: B's data is in the registry, though its id is lower."""
+    """Preview B, import A, then commit B: B's data is in the registry, though its id is lower.
+    Each step is committed, as the request or command that runs it commits."""
     preview_b = pipeline.run_import("sheet", "b.csv", _file("1100"), org, actor, dry_run=True)
+    db.session.commit()
     batch_a = pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)
+    db.session.commit()
     assert preview_b.id < batch_a.id and _amount(org) == 100_000
     assert pipeline.commit_batch(preview_b.id, actor).status == "committed"
+    db.session.commit()
     assert _amount(org) == 110_000
     return batch_a, preview_b
 

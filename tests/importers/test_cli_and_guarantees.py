@@ -242,6 +242,7 @@ SCRIPT = textwrap.dedent(
         else:
             batch = pipeline.run_import("sheet", "big.csv", {path!r}, "DON-KILL", actor,
                                         options={{"chunk_size": 10}}, progress=progress)
+            db.session.commit()  # the caller's one commit: killed before it, nothing is kept
             print(batch.status, batch.counts["transactions"], flush=True)
     """
 )
