@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from flask import Response
 from flask.views import MethodView
@@ -47,58 +48,84 @@ def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
     )
 
 
-@blp.route("/flows")
-class Flows(MethodView):
-    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
-    @blp.response(200, ReportOut)
-    def get(self, spec: ReportSpec):
-        """Share-weighted flows by one or two dimensions; amounts as decimal strings."""
-        return run_report(spec).as_json()
+def _as_json(spec: ReportSpec) -> dict:
+    return run_report(spec).as_json()
 
 
-@blp.route("/flows.csv")
-class FlowsCsv(MethodView):
-    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
-    @blp.response(200, content_type="text/csv")
-    def get(self, spec: ReportSpec):
-        """The flows report as CSV (text cells safe from spreadsheet formulas)."""
+def _as_csv(stem: str) -> Callable[[ReportSpec], Response]:
+    def respond(spec: ReportSpec) -> Response:
         report = run_report(spec)
-        return _download(to_csv(report), "text/csv", _file_name("flows", report.spec, "csv"))
+        return _download(to_csv(report), "text/csv", _file_name(stem, report.spec, "csv"))
+
+    return respond
 
 
-@blp.route("/flows.xlsx")
-class FlowsXlsx(MethodView):
-    @blp.arguments(ReportQuery, location="query", unknown=RAISE)
-    @blp.response(200, content_type=XLSX)
+def _flows_workbook(spec: ReportSpec) -> Response:
+    report = run_report(spec)
+    return _download(report_workbook(report), XLSX, _file_name("flows", report.spec, "xlsx"))
+
+
+def _gap_workbook(spec: ReportSpec) -> Response:
+    return _download(funding_gap_workbook(spec), XLSX, _file_name("funding-gap", spec, "xlsx", by=False))
+
+
+def _route(path: str, endpoint: str, query: type[ReportQuery], doc: str, respond, **response) -> None:
+    """A GET endpoint answering ``respond(spec)``, its parameters loaded through ``query``
+    (a bad one: 422 naming it) and documented in the OpenAPI document with ``doc``."""
+
     def get(self, spec: ReportSpec):
-        """The flows report as a workbook (About sheet and the table)."""
-        report = run_report(spec)
-        return _download(report_workbook(report), XLSX, _file_name("flows", report.spec, "xlsx"))
+        return respond(spec)
+
+    get.__doc__ = doc
+    get = blp.arguments(query, location="query", unknown=RAISE)(blp.response(200, **response)(get))
+    blp.route(path, endpoint=endpoint)(type(endpoint, (MethodView,), {"get": get}))
 
 
-@blp.route("/funding-gap")
-class FundingGap(MethodView):
-    @blp.arguments(GapQuery, location="query", unknown=RAISE)
-    @blp.response(200, ReportOut)
-    def get(self, spec: ReportSpec):
-        """Need, commitments, funding gap, coverage and undisbursed balance by one or two dimensions."""
-        return run_report(spec).as_json()
-
-
-@blp.route("/funding-gap.csv")
-class FundingGapCsv(MethodView):
-    @blp.arguments(GapQuery, location="query", unknown=RAISE)
-    @blp.response(200, content_type="text/csv")
-    def get(self, spec: ReportSpec):
-        """The funding-gap report as CSV."""
-        report = run_report(spec)
-        return _download(to_csv(report), "text/csv", _file_name("funding-gap", report.spec, "csv"))
-
-
-@blp.route("/funding-gap.xlsx")
-class FundingGapXlsx(MethodView):
-    @blp.arguments(GapQuery, location="query", unknown=RAISE)
-    @blp.response(200, content_type=XLSX)
-    def get(self, spec: ReportSpec):
-        """The analyst's funding-gap workbook (About, Summary, By region, ... Projects with a gap)."""
-        return _download(funding_gap_workbook(spec), XLSX, _file_name("funding-gap", spec, "xlsx", by=False))
+_route(
+    "/flows",
+    "Flows",
+    ReportQuery,
+    "Share-weighted flows by one or two dimensions; amounts as decimal strings.",
+    _as_json,
+    schema=ReportOut,
+)
+_route(
+    "/flows.csv",
+    "FlowsCsv",
+    ReportQuery,
+    "The flows report as CSV (text cells safe from spreadsheet formulas).",
+    _as_csv("flows"),
+    content_type="text/csv",
+)
+_route(
+    "/flows.xlsx",
+    "FlowsXlsx",
+    ReportQuery,
+    "The flows report as a workbook (About sheet and the table).",
+    _flows_workbook,
+    content_type=XLSX,
+)
+_route(
+    "/funding-gap",
+    "FundingGap",
+    GapQuery,
+    "Need, commitments, funding gap, coverage and undisbursed balance by one or two dimensions.",
+    _as_json,
+    schema=ReportOut,
+)
+_route(
+    "/funding-gap.csv",
+    "FundingGapCsv",
+    GapQuery,
+    "The funding-gap report as CSV.",
+    _as_csv("funding-gap"),
+    content_type="text/csv",
+)
+_route(
+    "/funding-gap.xlsx",
+    "FundingGapXlsx",
+    GapQuery,
+    "The analyst's funding-gap workbook (About, Summary, By region, ... Projects with a gap).",
+    _gap_workbook,
+    content_type=XLSX,
+)

@@ -35,8 +35,8 @@ from sqlalchemy.sql import ColumnElement, FromClause
 
 from registry.extensions import db
 from registry.models import Country, Project, ProjectArea, ProjectRecipient, Transaction
-from reports import dimensions, facts
-from reports.flow_sums import TxFilter, bucket_expression, fact_select, facts_apply, no_jit, transaction_sums
+from reports import dimensions, facts, flow_sums
+from reports.flow_sums import TxFilter, bucket_expression, fact_select, no_jit, transaction_sums
 from reports.models import ReportCategoryMember
 
 SPLIT = 1_000_000  # products are split at 10^6 so that SQLite's 64-bit sums never overflow
@@ -80,7 +80,7 @@ def project_sums(
     ``with_recipient`` the recipient its flows name themselves (empty: the project's shares;
     always empty for the need, which follows the project's shares)."""
     with_period = breakpoints is not None
-    if facts_apply(tx_dims, filters):
+    if flow_sums.facts_apply(tx_dims, filters):
         flows = fact_select(tx_dims, filters, with_period=with_period, with_recipient=with_recipient).add_columns(
             literal(0).label("m4")
         )

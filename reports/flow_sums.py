@@ -9,7 +9,7 @@ of the transactions when they keep every dimension asked for.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import BigInteger, Date, String, case, cast, func, literal, select, text, type_coerce
@@ -160,21 +160,8 @@ def fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool 
     # outer aggregates over bigint need a fraction of the memory (no spill to disk)
     sums = [cast(func.sum(getattr(f, name)), BigInteger).label(f"m{i}") for i, name in enumerate(facts.MEASURE_COLUMNS)]
     stmt = select(*keys, *sums)
-    if _joins_source(tx_dims, filters):
-        stmt = stmt.outerjoin(FundingSource, FundingSource.id == f.funding_source_id)
-    if filters.statuses:
-        stmt = stmt.join(Project, Project.id == f.project_id).where(Project.status.in_(filters.statuses))
-    if filters.year_from is not None:
-        stmt = stmt.where(f.year >= filters.year_from)
-    if filters.year_to is not None:
-        stmt = stmt.where(f.year <= filters.year_to)
-    if filters.source_kinds:
-        stmt = stmt.where(FundingSource.kind.in_(filters.source_kinds))
-    if filters.donor_ids:
-        stmt = stmt.where(f.provider_org_id.in_(filters.donor_ids))
-    if filters.funding_source_ids:
-        stmt = stmt.where(f.funding_source_id.in_(filters.funding_source_ids))
-    return stmt.group_by(*keys)
+    years = (lambda year: f.year >= year, lambda year: f.year <= year)
+    return _narrowed(stmt, tx_dims, filters, f, years).group_by(*keys)
 
 
 def _fact_sums(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool) -> list[tuple]:
@@ -212,22 +199,34 @@ def filtered_flows(stmt, tx_dims: Sequence[str], filters: TxFilter):
     """A SELECT over the transactions limited to the summed types and the filters (joins as needed)."""
     # Constant-price flows (price_basis set) are a separate measure, never summed with current prices.
     stmt = stmt.where(Transaction.type.in_(FLOW_TYPES), Transaction.price_basis.is_(None))
+    years = (
+        lambda year: Transaction.value_date >= dt.date(year, 1, 1),
+        lambda year: Transaction.value_date < dt.date(year + 1, 1, 1),
+    )
+    stmt = _narrowed(stmt, tx_dims, filters, Transaction, years)
+    if filters.confirmed_only:
+        stmt = stmt.where(Transaction.confirmed.is_(True))
+    return stmt
+
+
+def _narrowed(stmt, tx_dims: Sequence[str], filters: TxFilter, flows, years: tuple[Callable, Callable]):
+    """``stmt`` over ``flows`` (the transactions or a facts table: both name the project, the
+    donor and the funding source alike) narrowed by the filters; ``years``: the conditions
+    "from year" and "to year" on its dates."""
     if _joins_source(tx_dims, filters):
-        stmt = stmt.outerjoin(FundingSource, FundingSource.id == Transaction.funding_source_id)
+        stmt = stmt.outerjoin(FundingSource, FundingSource.id == flows.funding_source_id)
     if filters.statuses:
-        stmt = stmt.join(Project, Project.id == Transaction.project_id).where(Project.status.in_(filters.statuses))
+        stmt = stmt.join(Project, Project.id == flows.project_id).where(Project.status.in_(filters.statuses))
     if filters.year_from is not None:
-        stmt = stmt.where(Transaction.value_date >= dt.date(filters.year_from, 1, 1))
+        stmt = stmt.where(years[0](filters.year_from))
     if filters.year_to is not None:
-        stmt = stmt.where(Transaction.value_date < dt.date(filters.year_to + 1, 1, 1))
+        stmt = stmt.where(years[1](filters.year_to))
     if filters.source_kinds:
         stmt = stmt.where(FundingSource.kind.in_(filters.source_kinds))
     if filters.donor_ids:
-        stmt = stmt.where(Transaction.provider_org_id.in_(filters.donor_ids))
+        stmt = stmt.where(flows.provider_org_id.in_(filters.donor_ids))
     if filters.funding_source_ids:
-        stmt = stmt.where(Transaction.funding_source_id.in_(filters.funding_source_ids))
-    if filters.confirmed_only:
-        stmt = stmt.where(Transaction.confirmed.is_(True))
+        stmt = stmt.where(flows.funding_source_id.in_(filters.funding_source_ids))
     return stmt
 
 

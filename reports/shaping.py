@@ -263,6 +263,31 @@ def finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_d
         for row in [*rows, total, *(r for line in margins.values() for r in line)]:
             for m in NEED_MEASURES:
                 row[m] = None
+    beyond = sorted({k for m in spec.measures for k in off.get(m, [])}, key=sort_key)
+    notes += _notes(spec, beyond, [*exact_rows, total_exact], need_applies)
+    rate_note, rate_dates = _rate_note(currency, rate_days)
+    return Report(spec, rows, total, notes, dt.datetime.now(dt.UTC), rate_note, rate_dates, margins)
+
+
+def _count(projects: set[int] | int) -> int:
+    return projects if isinstance(projects, int) else len(projects)
+
+
+def _ratio(numerator: Fraction, denominator: Fraction) -> str | None:
+    if denominator <= 0:
+        return None
+    value = Decimal(numerator.numerator * denominator.denominator) / Decimal(
+        numerator.denominator * denominator.numerator
+    )
+    return str(value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
+
+
+def _notes(spec: ReportSpec, beyond: list[tuple], exact: list[dict], need_applies: bool) -> list[str]:
+    """The notes of a report on how its figures add up (``beyond``: the cross-tab cells rounded
+    further than one unit; ``exact``: the exact measures of the rows and of the total)."""
+    dims = spec.dimensions
+    overlapping = "category" in dims
+    notes: list[str] = []
     if overlapping:
         notes.append(
             "Recipient categories overlap (a country can be LDC and SIDS at once), so category rows "
@@ -286,7 +311,6 @@ def finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_d
             "Amounts are multiplied by the country share and the priority-area share of their project; "
             "rows add up exactly to the total and each row is within one cent of its exact value."
         )
-    beyond = sorted({k for m in spec.measures for k in off.get(m, [])}, key=sort_key)
     if beyond:
         cells_text = "; ".join(" / ".join(str(v) for v in k) for k in beyond[:10])
         notes.append(
@@ -303,10 +327,15 @@ def finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_d
     )
     notes.append(measure_types_note())
     notes.append("Projects are counted once per row; a project spread over several rows appears in each.")
-    if need_applies and "gap" in spec.measures and any(r["gap"] < 0 for r in [*exact_rows, total_exact]):
+    if need_applies and "gap" in spec.measures and any(r["gap"] < 0 for r in exact):
         notes.append(NEGATIVE_GAP)
     if need_applies and ("year" in dims or spec.year_from or spec.year_to):
         notes.append("The need of a project is counted in the year of its need date.")
+    return notes
+
+
+def _rate_note(currency: str, rate_days: list[dt.date]) -> tuple[str, tuple[dt.date, dt.date] | None]:
+    """Which rates converted the figures (and the range of their dates)."""
     if currency == "USD":
         rate_note = f"USD values of each flow at the {money.RATE_SOURCE} of its value date, as recorded with the flow."
         rate_dates = None
@@ -317,17 +346,4 @@ def finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_d
             f"Converted from each flow's original currency to {currency} at the {money.RATE_SOURCE} "
             f"of its value date{span}, per project, day and currency, rounded half-even."
         )
-    return Report(spec, rows, total, notes, dt.datetime.now(dt.UTC), rate_note, rate_dates, margins)
-
-
-def _count(projects: set[int] | int) -> int:
-    return projects if isinstance(projects, int) else len(projects)
-
-
-def _ratio(numerator: Fraction, denominator: Fraction) -> str | None:
-    if denominator <= 0:
-        return None
-    value = Decimal(numerator.numerator * denominator.denominator) / Decimal(
-        numerator.denominator * denominator.numerator
-    )
-    return str(value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
+    return rate_note, rate_dates
