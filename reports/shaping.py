@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
+from typing import NamedTuple
 
 from registry import money
 from registry.services.shares import UNALLOCATED_AREA, allocate
@@ -118,7 +119,16 @@ def shown_differences(row: dict) -> None:
             row[measure] = row[plus] - row[minus]
 
 
-def round_cross(dims, parts_of, exact_rows, total_exact, names, overlapping, measures):
+class CrossRounding(NamedTuple):
+    """A cross-tab rounded (see round_cross)."""
+
+    shown: dict[str, dict[tuple, int]]  # measure -> cell key -> minor units
+    total: dict[str, int]  # measure -> the displayed total in minor units
+    lines: dict[int, list[tuple]]  # dimension position -> [(value, exact measures, {measure: minor})]
+    off: dict[str, list[tuple]]  # measure -> the cells rounded further than one unit
+
+
+def round_cross(dims, parts_of, exact_rows, total_exact, names, overlapping, measures) -> CrossRounding:
     """Round a cross-tab's cells (controlled rounding, see reports.rounding).
 
     ``parts_of``: each cell's numerators per denominator, in display order; ``exact_rows`` their
@@ -175,7 +185,7 @@ def round_cross(dims, parts_of, exact_rows, total_exact, names, overlapping, mea
         p: [(v, exact_lines[p][v], {m: margins[p][m][n] for m in margins[p]}) for n, v in enumerate(values[p])]
         for p in controlled
     }
-    return shown, shown_total, lines, off
+    return CrossRounding(shown, shown_total, lines, off)
 
 
 def finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_days, need_applies) -> Report:
