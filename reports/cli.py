@@ -14,7 +14,9 @@ from flask.cli import AppGroup, with_appcontext
 from registry.errors import RegistryError
 from registry.extensions import db
 from reports import facts
-from reports.flows import GAP_MEASURES, MEASURES, Report, build_spec, run_report
+from reports.dimensions import DIMENSION_LABELS, GAP_MEASURES, MEASURE_LABELS
+from reports.flows import Report, run_report
+from reports.schemas import load_spec
 from reports.tables import to_csv, to_text_table
 
 report_cli = AppGroup("report", help="Funding flows and funding gaps (the same numbers as the API).")
@@ -27,9 +29,11 @@ def _filter_options(func):
             "--by",
             "by",
             multiple=True,
-            help="Dimension (repeat for a cross-tab): region, country, ...",
+            help="Dimension (repeat for a cross-tab): " + ", ".join(DIMENSION_LABELS) + ".",
         ),
-        click.option("--measure", "measures", multiple=True, help="Measure (repeat): commitment, gap, ..."),
+        click.option(
+            "--measure", "measure", multiple=True, help="Measure (repeat): " + ", ".join(MEASURE_LABELS) + "."
+        ),
         click.option("--currency", default="USD", show_default=True, help="Reporting currency (ISO 4217)."),
         click.option("--year-from", type=int, help="First year of value dates."),
         click.option("--year-to", type=int, help="Last year of value dates."),
@@ -54,21 +58,8 @@ def _filter_options(func):
 
 
 def _params(kwargs: dict) -> dict:
-    return {
-        "by": list(kwargs["by"]),
-        "measures": list(kwargs["measures"]),
-        "currency": kwargs["currency"],
-        "year_from": kwargs["year_from"],
-        "year_to": kwargs["year_to"],
-        "region": list(kwargs["region"]),
-        "country": list(kwargs["country"]),
-        "category": list(kwargs["category"]),
-        "priority_area": list(kwargs["priority_area"]),
-        "source_kind": list(kwargs["source_kind"]),
-        "donor": list(kwargs["donor"]),
-        "status": list(kwargs["status"]),
-        "confirmed": kwargs["confirmed"],
-    }
+    """The options as the report parameters of the query string (the options bear their names)."""
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in kwargs.items()}
 
 
 def _fail(exc: RegistryError) -> None:
@@ -88,42 +79,33 @@ def _print(report: Report, fmt: str) -> None:
         click.echo(to_text_table(report))
 
 
-@report_cli.command("flows")
-@_filter_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-)
-def report_flows(fmt: str, **kwargs) -> None:
-    """Print share-weighted flows by one or two dimensions."""
-    try:
-        report = run_report(build_spec(default_measures=tuple(MEASURES), **_params(kwargs)))
-    except RegistryError as exc:
-        _fail(exc)
-    facts.commit_refresh()
-    _print(report, fmt)
+def _report_command(name: str, default_measures, help_text: str) -> click.Command:
+    """`flask report <name>`: the report of the options (default measures ``default_measures``)."""
+
+    @report_cli.command(name, help=help_text)
+    @_filter_options
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "csv", "json"]),
+        default="table",
+        show_default=True,
+    )
+    def command(fmt: str, **kwargs) -> None:
+        try:
+            report = run_report(load_spec(_params(kwargs), default_measures))
+        except RegistryError as exc:
+            _fail(exc)
+        facts.commit_refresh()
+        _print(report, fmt)
+
+    return command
 
 
-@report_cli.command("gap")
-@_filter_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
+report_flows = _report_command("flows", tuple(MEASURE_LABELS), "Print share-weighted flows by one or two dimensions.")
+report_gap = _report_command(
+    "gap", GAP_MEASURES, "Print need, commitments, funding gap and coverage by one or two dimensions."
 )
-def report_gap(fmt: str, **kwargs) -> None:
-    """Print need, commitments, funding gap and coverage by one or two dimensions."""
-    try:
-        report = run_report(build_spec(default_measures=GAP_MEASURES, **_params(kwargs)))
-    except RegistryError as exc:
-        _fail(exc)
-    facts.commit_refresh()
-    _print(report, fmt)
 
 
 @click.command("funding-gap")
@@ -134,9 +116,8 @@ def funding_gap_command(out: Path, **kwargs) -> None:
     """Write the funding-gap workbook (XLSX) for the filters to OUT."""
     from reports.workbook import funding_gap_workbook
 
-    params = _params(kwargs)
     try:
-        spec = build_spec(default_measures=GAP_MEASURES, **params)
+        spec = load_spec(_params(kwargs), GAP_MEASURES)
         data = funding_gap_workbook(spec)
     except RegistryError as exc:
         _fail(exc)

@@ -15,17 +15,9 @@ from registry.extensions import db
 from registry.models import PriorityArea, RecipientCategory, Region
 from registry.models.types import ProjectStatus, SourceKind, label
 from reports import charts, queries
-from reports.flows import (
-    DIMENSIONS,
-    MEASURES,
-    Report,
-    ReportSpec,
-    _Keys,
-    build_spec,
-    load_context,
-    run_report,
-    stage_one,
-)
+from reports.dimensions import DIMENSION_LABELS, MEASURE_LABELS
+from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
+from reports.schemas import load_spec
 from reports.tables import format_value
 
 bp = Blueprint(
@@ -52,23 +44,17 @@ FILTER_KEYS = (
 CHARTS = ("by-region", "by-area", "heat-map", "over-time", "sankey")
 
 
+LIST_KEYS = ("region", "country", "category", "priority_area", "source_kind", "status")
+
+
 def _spec_from_request() -> ReportSpec:
+    """The page's form through the API's schema (its rows by / then by are the API's ``by``)."""
     args = request.args
-    by = [d for d in (args.get("by"), args.get("by2")) if d] or ["region"]
-    return build_spec(
-        by=by,
-        measures=PAGE_MEASURES,
-        currency=args.get("currency") or "USD",
-        year_from=args.get("year_from") or None,
-        year_to=args.get("year_to") or None,
-        region=args.getlist("region"),
-        country=args.getlist("country"),
-        category=args.getlist("category"),
-        priority_area=args.getlist("priority_area"),
-        source_kind=args.getlist("source_kind"),
-        status=args.getlist("status"),
-        confirmed=args.get("confirmed") or "all",
-    )
+    params: dict = {key: args.getlist(key) for key in LIST_KEYS}
+    params |= {key: args.get(key) or None for key in ("currency", "year_from", "year_to", "confirmed")}
+    params["by"] = [d for d in (args.get("by"), args.get("by2")) if d]
+    params["measure"] = PAGE_MEASURES
+    return load_spec(params)
 
 
 def _filter_query(extra: dict | None = None) -> str:
@@ -83,10 +69,10 @@ def _charts(spec: ReportSpec) -> dict[str, str]:
     # In USD every chart is one query over the report facts; in another currency one pass
     # over the flows (converted per day) serves the charts without a transaction dimension.
     if spec.currency == "USD":
-        context, first = (queries.load_reference(), {}, {}), None
+        context, first = Context(queries.load_reference(), {}, {}), None
     else:
         context = load_context()
-        first = stage_one(base, _Keys(context[0], base))
+        first = stage_one(base, RowKeys(context.reference, base))
     cur = spec.currency
 
     def report(dims: list[str], reuse: bool = True) -> Report:
@@ -136,7 +122,7 @@ def _choices() -> dict:
         .order_by(Region.name)
     ).all()
     return {
-        "dimensions": DIMENSIONS,
+        "dimensions": DIMENSION_LABELS,
         "regions": regions,
         "categories": db.session.execute(
             select(RecipientCategory.code, RecipientCategory.name).order_by(RecipientCategory.code)
@@ -177,7 +163,7 @@ def index():
             errors=errors,
             args=request.args,
             measures=PAGE_MEASURES,
-            measure_names=MEASURES,
+            measure_names=MEASURE_LABELS,
             fmt=format_value,
             short=charts.short_amount,
             query=query,

@@ -172,7 +172,8 @@ def test_a_report_shows_and_names_a_cell_rounded_beyond_one_cent(app):
     """The conflicting case inside a report: the cent lands in a cell without money, which the
     report then shows (so that its rows still add up) and names in a note."""
     from reports import queries
-    from reports.flows import _finish, build_spec
+    from reports.schemas import build_spec
+    from reports.shaping import finish
 
     spec = build_spec(by=["region", "priority_area"], measures=["commitment"])
     # commitments of 0.3, 0.3 and 0.4 cent (numerators over a denominator of 10)
@@ -182,7 +183,7 @@ def test_a_report_shows_and_names_a_cell_rounded_beyond_one_cent(app):
         ("Asia", "23a"): {10: [0, 4, 0, 0, 0]},
     }
     grand = {10: [0, 10, 0, 0, 0]}
-    report = _finish(spec, queries.load_reference(), cells, {k: 1 for k in cells}, grand, 1, [], [], True)
+    report = finish(spec, queries.load_reference(), cells, {k: 1 for k in cells}, grand, 1, [], [], True)
     shown = {(r["region"], r["priority_area"]): r["commitment"] for r in report.rows}
     assert shown == {
         ("Africa", "23a"): Decimal("0.01"),
