@@ -21,7 +21,7 @@ from registry.models import (
     Transaction,
 )
 from registry.models.project import ProjectSector
-from registry.models.types import Instrument, ProjectStatus, TransactionType
+from registry.models.types import Instrument, ProjectStatus, Role, TransactionType
 from registry.services import areas, audit, rules
 from registry.services.actor import Actor
 from registry.services.shares import share_text
@@ -340,9 +340,9 @@ def may_confirm(actor: Actor, source_manager_id: int | None) -> bool:
     """Whether the actor speaks for the organisation that manages a funding source: one of
     its donor editors, or an administrator (who acts for any organisation: the command line,
     the seed, an administrator's own entry)."""
-    if actor.role == "admin":
+    if actor.role == Role.ADMIN:
         return True
-    return actor.role == "donor" and actor.org_id is not None and actor.org_id == source_manager_id
+    return actor.role == Role.DONOR and actor.org_id is not None and actor.org_id == source_manager_id
 
 
 def flow_confirmed(actor: Actor, source_manager_id: int | None, project_org_id: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import ceil
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 from marshmallow import EXCLUDE
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, select
@@ -13,7 +13,7 @@ from registry import money
 from registry.api.funding import source_query
 from registry.api.organisations import org_query
 from registry.auth import current_actor, current_user, login_required
-from registry.errors import NotFoundError, PermissionDenied, RegistryError
+from registry.errors import PermissionDenied
 from registry.extensions import db
 from registry.models import FundingSource, Organisation, Project, Transaction
 from registry.models.types import Role
@@ -27,6 +27,7 @@ from registry.services.search import ProjectFilters, project_count_query, projec
 from registry.web import forms
 from registry.web.choices import choices
 from registry.web.projects import page_url, usd_totals
+from registry.web.saving import delete, reloaded, save
 from registry.web.views import bp
 
 PER_PAGE = 25
@@ -141,32 +142,24 @@ def render_source_form(state: dict, errors, source: FundingSource | None):
 
 
 def _save_source(source: FundingSource | None) -> FundingSource:
+    """Validate the posted form and add or change the source (not committed); FormErrors on bad input."""
     user = current_user()
     data = forms.validate(
         FundingSourceIn(),
         forms.source_data(request.form),
         lists=("countries", "regions", "areas", "categories", "instruments"),
     )
-    try:
-        if source is None:
-            rights.check_new_source(user, data)
-            saved = service.create_funding_source(current_actor(), data)
-        else:
-            if data.get("managing_org_id") is None:
-                data.pop("managing_org_id", None)
-            else:
-                rights.forbid_unless(
-                    permissions.can_create_source(user, data["managing_org_id"]),
-                    "You may not hand the funding source to another organisation",
-                )
-            saved = service.update_funding_source(current_actor(), source, data, forms.version_of(request.form))
-        db.session.commit()
-        return saved
-    except (PermissionDenied, NotFoundError):
-        raise
-    except RegistryError as exc:
-        db.session.rollback()
-        raise forms.service_errors(exc) from None
+    if source is None:
+        rights.check_new_source(user, data)
+        return service.create_funding_source(current_actor(), data)
+    if data.get("managing_org_id") is None:
+        data.pop("managing_org_id", None)
+    else:
+        rights.forbid_unless(
+            permissions.can_create_source(user, data["managing_org_id"]),
+            "You may not hand the funding source to another organisation",
+        )
+    return service.update_funding_source(current_actor(), source, data, forms.version_of(request.form))
 
 
 @bp.route("/funding-sources/new", methods=["GET", "POST"])
@@ -177,12 +170,12 @@ def funding_source_new():
     if user.role not in (Role.ADMIN, Role.DONOR):
         raise PermissionDenied("Your role does not allow adding funding sources")
     if request.method == "POST":
-        try:
-            source = _save_source(None)
-        except forms.FormErrors as errors:
-            return render_source_form(state_from_form(), errors, None)
-        flash(f"Added “{source.name}”", "success")
-        return redirect(url_for("web.funding_source", source_id=source.id))
+        return save(
+            lambda: _save_source(None),
+            lambda source: f"Added “{source.name}”",
+            lambda source: url_for("web.funding_source", source_id=source.id),
+            refused=lambda errors: render_source_form(state_from_form(), errors, None),
+        )
     values = {"amount_currency": "USD", "managing_org_id": str(user.org_id or "")}
     state = {"fields": values, "instruments": [], "areas": [], "categories": []}
     return render_source_form(state, None, None)
@@ -194,13 +187,12 @@ def funding_source_edit(source_id: int):
     """Change a funding source's rules."""
     source = rights.source_to_change(current_user(), source_id)
     if request.method == "POST":
-        try:
-            _save_source(source)
-        except forms.FormErrors as errors:
-            source = db.session.get(FundingSource, source_id)
-            return render_source_form(state_from_form(), errors, source)
-        flash("Saved your changes", "success")
-        return redirect(url_for("web.funding_source", source_id=source_id))
+        return save(
+            lambda: _save_source(source),
+            "Saved your changes",
+            url_for("web.funding_source", source_id=source_id),
+            refused=lambda errors: render_source_form(state_from_form(), errors, reloaded(FundingSource, source_id)),
+        )
     return render_source_form(state_from_source(source), None, source)
 
 
@@ -209,11 +201,12 @@ def funding_source_edit(source_id: int):
 def funding_source_delete(source_id: int):
     """Delete a funding source; transactions keep their amounts and lose the link."""
     source = rights.source_to_change(current_user(), source_id)
-    name = source.name
-    service.delete_funding_source(current_actor(), source, forms.version_of(request.form))
-    db.session.commit()
-    flash(f"Deleted “{name}”", "success")
-    return redirect(url_for("web.funding_sources"))
+    return delete(
+        lambda: service.delete_funding_source(current_actor(), source, forms.version_of(request.form)),
+        source.name,
+        gone_to=url_for("web.funding_sources"),
+        kept_at=url_for("web.funding_source", source_id=source_id),
+    )
 
 
 # -- organisations -----------------------------------------------------------
