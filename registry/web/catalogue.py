@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import ceil
 
-from flask import render_template, request, url_for
+from flask import render_template, request
 from marshmallow import EXCLUDE
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, select
@@ -27,7 +27,7 @@ from registry.services.search import ProjectFilters, project_count_query, projec
 from registry.web import forms
 from registry.web.choices import choices
 from registry.web.projects import page_url, usd_totals
-from registry.web.saving import delete, reloaded, save
+from registry.web.saving import ObjectPages
 from registry.web.views import bp
 
 PER_PAGE = 25
@@ -162,6 +162,21 @@ def _save_source(source: FundingSource | None) -> FundingSource:
     return service.update_funding_source(current_actor(), source, data, forms.version_of(request.form))
 
 
+SOURCE_PAGES = ObjectPages(
+    model=FundingSource,
+    id_arg="source_id",
+    to_change=rights.source_to_change,
+    save=_save_source,
+    remove=service.delete_funding_source,
+    render=render_source_form,
+    state_of=state_from_source,
+    posted_state=state_from_form,
+    detail="web.funding_source",
+    listing="web.funding_sources",
+    name=lambda source: source.name,
+)
+
+
 @bp.route("/funding-sources/new", methods=["GET", "POST"])
 @login_required
 def funding_source_new():
@@ -169,44 +184,22 @@ def funding_source_new():
     user = current_user()
     if user.role not in (Role.ADMIN, Role.DONOR):
         raise PermissionDenied("Your role does not allow adding funding sources")
-    if request.method == "POST":
-        return save(
-            lambda: _save_source(None),
-            lambda source: f"Added “{source.name}”",
-            lambda source: url_for("web.funding_source", source_id=source.id),
-            refused=lambda errors: render_source_form(state_from_form(), errors, None),
-        )
     values = {"amount_currency": "USD", "managing_org_id": str(user.org_id or "")}
-    state = {"fields": values, "instruments": [], "areas": [], "categories": []}
-    return render_source_form(state, None, None)
+    return SOURCE_PAGES.new({"fields": values, "instruments": [], "areas": [], "categories": []})
 
 
 @bp.route("/funding-sources/<int:source_id>/edit", methods=["GET", "POST"])
 @login_required
 def funding_source_edit(source_id: int):
     """Change a funding source's rules."""
-    source = rights.source_to_change(current_user(), source_id)
-    if request.method == "POST":
-        return save(
-            lambda: _save_source(source),
-            "Saved your changes",
-            url_for("web.funding_source", source_id=source_id),
-            refused=lambda errors: render_source_form(state_from_form(), errors, reloaded(FundingSource, source_id)),
-        )
-    return render_source_form(state_from_source(source), None, source)
+    return SOURCE_PAGES.edit(source_id)
 
 
 @bp.post("/funding-sources/<int:source_id>/delete")
 @login_required
 def funding_source_delete(source_id: int):
     """Delete a funding source; transactions keep their amounts and lose the link."""
-    source = rights.source_to_change(current_user(), source_id)
-    return delete(
-        lambda: service.delete_funding_source(current_actor(), source, forms.version_of(request.form)),
-        source.name,
-        gone_to=url_for("web.funding_sources"),
-        kept_at=url_for("web.funding_source", source_id=source_id),
-    )
+    return SOURCE_PAGES.delete(source_id)
 
 
 # -- organisations -----------------------------------------------------------

@@ -23,10 +23,11 @@ from sqlalchemy import select
 from registry.auth import Unauthorised, current_actor, current_user, roles_required
 from registry.errors import RegistryError, ValidationError
 from registry.extensions import db
-from registry.models import Country, FundingSource, Organisation, PriorityArea, Project
+from registry.models import Country, FundingSource, Organisation, PriorityArea, Project, SavedSearch
 from registry.models.types import Instrument, OrganisationKind, ProjectStatus, Role, label
 from registry.money import convertible_currencies, format_amount
 from registry.services import marketplace, matching
+from registry.services.actor import Actor
 from registry.web.forms import FormErrors
 from registry.web.links import has_endpoint, project_url, source_url
 from registry.web.saving import reloaded, save
@@ -462,25 +463,24 @@ def saved_search_create():
 @bp.post("/saved-searches/<int:search_id>/delete")
 @requires()
 def saved_search_delete(search_id: int):
-    actor = current_actor()
-    search = marketplace.get_saved_search(actor, search_id)
-    return save(
-        lambda: marketplace.delete_saved_search(actor, search),
-        "Saved search deleted; its feed address no longer works.",
-        url_for("finder.saved_searches"),
+    return _on_saved_search(
+        search_id, marketplace.delete_saved_search, "Saved search deleted; its feed address no longer works."
     )
 
 
 @bp.post("/saved-searches/<int:search_id>/seen")
 @requires()
 def saved_search_seen(search_id: int):
+    return _on_saved_search(
+        search_id, marketplace.mark_seen, "Marked as seen: the CSV now lists only matches newer than this."
+    )
+
+
+def _on_saved_search(search_id: int, change: Callable[[Actor, SavedSearch], Any], done: str):
+    """Apply ``change`` to one of the user's own saved searches, and go back to the list."""
     actor = current_actor()
     search = marketplace.get_saved_search(actor, search_id)
-    return save(
-        lambda: marketplace.mark_seen(actor, search),
-        "Marked as seen: the CSV now lists only matches newer than this.",
-        url_for("finder.saved_searches"),
-    )
+    return save(lambda: change(actor, search), done, url_for("finder.saved_searches"))
 
 
 def _search_link(search, external: bool = True) -> str:

@@ -28,7 +28,7 @@ from registry.services.history import changes, project_history
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
 from registry.web import forms
 from registry.web.choices import choices
-from registry.web.saving import delete, reloaded, save
+from registry.web.saving import ObjectPages, reloaded, save
 from registry.web.views import bp
 
 PER_PAGE = 25
@@ -214,6 +214,22 @@ def _save_project(item: Project | None) -> Project:
     return service.update_project(current_actor(), item, data, forms.version_of(request.form))
 
 
+PROJECT_PAGES = ObjectPages(
+    model=Project,
+    id_arg="project_id",
+    to_change=rights.project_to_change,
+    save=_save_project,
+    remove=service.delete_project,
+    render=render_project_form,
+    state_of=state_from_project,
+    posted_state=state_from_form,
+    detail="web.project",
+    listing="web.projects",
+    name=lambda item: item.title,
+    added="Registered",
+)
+
+
 @bp.route("/projects/new", methods=["GET", "POST"])
 @login_required
 def project_new():
@@ -221,50 +237,23 @@ def project_new():
     user = current_user()
     if user.role not in EDITOR_ROLES:
         raise PermissionDenied("Your role does not allow registering projects")
-    if request.method == "POST":
-        return save(
-            lambda: _save_project(None),
-            lambda item: f"Registered “{item.title}”",
-            lambda item: url_for("web.project", project_id=item.id),
-            refused=lambda errors: render_project_form(state_from_form(), errors, None),
-        )
     status = "pipeline" if user.role is Role.GOVERNMENT else "active"
     values = {"status": status, "need_currency": "USD", "org_id": str(user.org_id or "")}
-    state = {
-        "fields": values,
-        "recipients": rows_for([]),
-        "areas": rows_for([]),
-        "action_lines": [],
-    }
-    return render_project_form(state, None, None)
+    return PROJECT_PAGES.new({"fields": values, "recipients": rows_for([]), "areas": rows_for([]), "action_lines": []})
 
 
 @bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
 @login_required
 def project_edit(project_id: int):
     """Change a project; a stale form (someone saved meanwhile) is refused with a reload link."""
-    item = rights.project_to_change(current_user(), project_id)
-    if request.method == "POST":
-        return save(
-            lambda: _save_project(item),
-            "Saved your changes",
-            url_for("web.project", project_id=project_id),
-            refused=lambda errors: render_project_form(state_from_form(), errors, reloaded(Project, project_id)),
-        )
-    return render_project_form(state_from_project(item), None, item)
+    return PROJECT_PAGES.edit(project_id)
 
 
 @bp.post("/projects/<int:project_id>/delete")
 @login_required
 def project_delete(project_id: int):
     """Delete a project and its transactions (the audit trail keeps them)."""
-    item = rights.project_to_change(current_user(), project_id)
-    return delete(
-        lambda: service.delete_project(current_actor(), item, forms.version_of(request.form)),
-        item.title,
-        gone_to=url_for("web.projects"),
-        kept_at=url_for("web.project", project_id=project_id),
-    )
+    return PROJECT_PAGES.delete(project_id)
 
 
 # -- transactions ------------------------------------------------------------
