@@ -42,12 +42,23 @@ def commit() -> None:
     unit_of_work.commit()
 
 
+def saved(kind: str, obj: Any, **headers: str) -> tuple[Any, dict[str, str]]:
+    """End an API write (``commit``) and answer the saved object with its new version's ETag."""
+    commit()
+    return with_etag(kind, obj, **headers)
+
+
 # -- ETags -------------------------------------------------------------------
 
 
 def version_etag(kind: str, obj: Any) -> str:
     """A strong ETag from the object's optimistic-locking version."""
     return f'"{kind}-{obj.id}-v{obj.version}"'
+
+
+def with_etag(kind: str, obj: Any, **headers: str) -> tuple[Any, dict[str, str]]:
+    """A view's answer: the object, with its version ETag (and any other headers)."""
+    return obj, {"ETag": version_etag(kind, obj), **headers}
 
 
 def content_etag(kind: str, object_id: int, snapshot: dict) -> str:

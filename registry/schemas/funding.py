@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from registry import money
 from registry.models.types import Instrument, SourceKind
@@ -14,12 +14,14 @@ from registry.schemas.common import (
     Currency,
     DecimalString,
     StrictSchema,
+    VersionedOut,
     area_exists,
     check_amount,
     check_ordered,
     country_exists,
     region_exists,
     run_checks,
+    version_field,
 )
 from registry.schemas.projects import OrgRef, Page, PageQuery
 
@@ -66,7 +68,7 @@ class FundingSourceIn(StrictSchema):
 
 
 class FundingSourcePatch(FundingSourceIn):
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    version = version_field()
 
 
 def _amount(source, key: str) -> str | None:
@@ -74,7 +76,7 @@ def _amount(source, key: str) -> str | None:
     return None if minor is None else str(money.from_minor(minor, source.amount_currency))
 
 
-class FundingSourceOut(Schema):
+class FundingSourceOut(VersionedOut):
     id = fields.Integer()
     ref = fields.String()
     name = fields.String()
@@ -92,10 +94,6 @@ class FundingSourceOut(Schema):
     window_until = fields.Date(allow_none=True)
     website = fields.String(allow_none=True)
     description = fields.String()
-    demo = fields.Boolean()
-    version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
 
 
 class FundingSourcePage(Page):

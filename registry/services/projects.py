@@ -25,6 +25,7 @@ from registry.models.types import Instrument, ProjectStatus, Role, TransactionTy
 from registry.services import areas, audit, rules
 from registry.services.actor import Actor
 from registry.services.shares import share_text
+from registry.services.versions import check_version, update_versioned
 
 SCALAR_FIELDS = (
     "reference",
@@ -266,16 +267,6 @@ def _check(project: Project) -> None:
         )
 
 
-def check_version(project_version: int, expected: int | None) -> None:
-    """Refuse a change based on a stale read (optimistic locking)."""
-    if expected is not None and expected != project_version:
-        raise ConflictError(
-            f"The object was changed by someone else (version {project_version}, you sent {expected}); "
-            "reload it and apply your change again",
-            {"version": [f"Current version is {project_version}"]},
-        )
-
-
 # -- operations --------------------------------------------------------------
 
 
@@ -296,21 +287,22 @@ def update_project(
     actor: Actor, project: Project, data: dict[str, Any], expected_version: int | None = None
 ) -> Project:
     """Change a project; ``expected_version`` guards against lost updates."""
-    check_version(project.version, expected_version)
-    before = snapshot(project)
-    with db.session.no_autoflush:
-        _apply(project, dict(data))
-    after = snapshot(project)
-    if before != after:
+
+    def mark_import(changed: Project) -> None:
         if actor.import_batch_id:
-            project.import_batch_id = actor.import_batch_id
-        project.updated_at = dt.datetime.now(dt.UTC)
-        db.session.flush()
-        changed = audit.changed_fields(before, after)
-        audit.record(
-            actor, "update", "project", project.id, before, after, f"Changed {', '.join(changed)}", project.org_id
-        )
-    return project
+            changed.import_batch_id = actor.import_batch_id
+
+    return update_versioned(
+        actor,
+        project,
+        "project",
+        data,
+        apply=_apply,
+        snapshot=snapshot,
+        org_id=lambda p: p.org_id,
+        expected_version=expected_version,
+        on_change=mark_import,
+    )
 
 
 def delete_project(actor: Actor, project: Project, expected_version: int | None = None) -> None:
