@@ -14,7 +14,7 @@ from registry.models.funding import FundingSourceInstrument
 from registry.models.types import Instrument, SourceKind
 from registry.services import audit
 from registry.services.actor import Actor
-from registry.services.versions import check_version, update_versioned
+from registry.services.versions import check_version, reject_unknown_fields, update_versioned
 
 SCALAR_FIELDS = ("ref", "name", "kind", "managing_org_id", "window_from", "window_until", "website", "description")
 LIST_FIELDS = (
@@ -71,9 +71,7 @@ def _lookup(model, codes: list[str], field: str, normalise=str.upper) -> list:
 
 
 def _apply(source: FundingSource, data: dict[str, Any]) -> None:
-    unknown = set(data) - set(SCALAR_FIELDS) - set(LIST_FIELDS)
-    if unknown:
-        raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
+    reject_unknown_fields(data, SCALAR_FIELDS, LIST_FIELDS)
     for key in SCALAR_FIELDS:
         if key in data:
             value = data[key]

@@ -21,11 +21,11 @@ from registry.models import (
     Transaction,
 )
 from registry.models.project import ProjectSector
-from registry.models.types import Instrument, ProjectStatus, Role, TransactionType
-from registry.services import areas, audit, rules
+from registry.models.types import Instrument, ProjectStatus, TransactionType
+from registry.services import areas, audit, permissions, rules
 from registry.services.actor import Actor
 from registry.services.shares import share_text
-from registry.services.versions import check_version, update_versioned
+from registry.services.versions import check_version, reject_unknown_fields, update_versioned
 
 SCALAR_FIELDS = (
     "reference",
@@ -198,9 +198,7 @@ def _merge(existing: list, wanted: list, key) -> list:
 
 
 def _apply(project: Project, data: dict[str, Any]) -> None:
-    unknown = set(data) - set(SCALAR_FIELDS) - set(LIST_FIELDS)
-    if unknown:
-        raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
+    reject_unknown_fields(data, SCALAR_FIELDS, LIST_FIELDS)
     for key in SCALAR_FIELDS:
         if key in data:
             value = data[key]
@@ -332,9 +330,7 @@ def may_confirm(actor: Actor, source_manager_id: int | None) -> bool:
     """Whether the actor speaks for the organisation that manages a funding source: one of
     its donor editors, or an administrator (who acts for any organisation: the command line,
     the seed, an administrator's own entry)."""
-    if actor.role == Role.ADMIN:
-        return True
-    return actor.role == Role.DONOR and actor.org_id is not None and actor.org_id == source_manager_id
+    return permissions.speaks_for(actor.role, actor.org_id, source_manager_id)
 
 
 def flow_confirmed(actor: Actor, source_manager_id: int | None, project_org_id: int) -> bool:
@@ -372,9 +368,7 @@ def _source_manager(source_id: int | None) -> int | None:
 def _apply_transaction(
     tx: Transaction, data: dict[str, Any], project_org_id: int, actor: Actor, keep_unconverted: bool = False
 ) -> None:
-    unknown = set(data) - set(TX_FIELDS)
-    if unknown:
-        raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
+    reject_unknown_fields(data, TX_FIELDS)
     errors: dict[str, list[str]] = {}
     merged = {
         "type": tx.type,

@@ -1,4 +1,5 @@
-"""Changing an object that carries an optimistic-locking version (projects, funding sources)."""
+"""Changing an object that carries an optimistic-locking version (projects, funding sources)
+and the checks every such change makes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from registry.errors import ConflictError
+from registry.errors import ConflictError, ValidationError
 from registry.extensions import db
 from registry.services import audit
 from registry.services.actor import Actor
@@ -22,6 +23,13 @@ def check_version(current: int, expected: int | None) -> None:
             "reload it and apply your change again",
             {"version": [f"Current version is {current}"]},
         )
+
+
+def reject_unknown_fields(data: dict[str, Any], *known: tuple[str, ...]) -> None:
+    """Refuse a change that names a field the object does not have (422, each one named)."""
+    unknown = set(data).difference(*known)
+    if unknown:
+        raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
 
 
 def update_versioned(
