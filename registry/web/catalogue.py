@@ -42,26 +42,17 @@ def _query_args(schema_cls) -> tuple[dict, dict]:
         return schema_cls(unknown=EXCLUDE).load({}), errors
 
 
-def _page(query, count, args: dict):
+def _list_page(template: str, schema_cls, query_for, extra=lambda items: {}):
+    """A filtered, paginated list read through the API's query schema and query; bad filters
+    are reported on the page, not fatal. ``extra`` adds what the template needs of the items."""
+    args, errors = _query_args(schema_cls)
+    query, count = query_for(args)
     total = db.session.scalar(count) or 0
     pages = max(1, ceil(total / args["per_page"]))
     page = min(args["page"], pages)
     items = list(db.session.scalars(query.limit(args["per_page"]).offset((page - 1) * args["per_page"])))
-    return items, total, page, pages
-
-
-# -- funding sources -----------------------------------------------------------
-
-
-@bp.get("/funding-sources")
-def funding_sources():
-    """Funding sources with their kind, instruments and amounts."""
-    args, errors = _query_args(FundingSourceQuery)
-    query, count = source_query(args)
-    items, total, page, pages = _page(query, count, args)
-    user = current_user()
     return render_template(
-        "sources/list.html",
+        template,
         items=items,
         total=total,
         page=page,
@@ -70,8 +61,19 @@ def funding_sources():
         args=args,
         filter_errors=errors,
         choices=choices(),
-        can_create=user is not None and user.role in (Role.ADMIN, Role.DONOR),
+        **extra(items),
     )
+
+
+# -- funding sources -----------------------------------------------------------
+
+
+@bp.get("/funding-sources")
+def funding_sources():
+    """Funding sources with their kind, instruments and amounts."""
+    user = current_user()
+    can_create = user is not None and user.role in (Role.ADMIN, Role.DONOR)
+    return _list_page("sources/list.html", FundingSourceQuery, source_query, lambda items: {"can_create": can_create})
 
 
 @bp.get("/funding-sources/<int:source_id>")
@@ -208,28 +210,16 @@ def funding_source_delete(source_id: int):
 @bp.get("/organisations")
 def organisations():
     """Donors, funds, governments and implementers, with their number of projects."""
-    args, errors = _query_args(OrganisationQuery)
-    query, count = org_query(args)
-    items, total, page, pages = _page(query, count, args)
-    counts = dict(
-        db.session.execute(
+
+    def project_counts(items: list[Organisation]) -> dict:
+        query = (
             select(Project.org_id, func.count(Project.id))
             .where(Project.org_id.in_([o.id for o in items]))
             .group_by(Project.org_id)
-        ).all()
-    )
-    return render_template(
-        "orgs/list.html",
-        items=items,
-        counts=counts,
-        total=total,
-        page=page,
-        pages=pages,
-        page_url=page_url,
-        args=args,
-        filter_errors=errors,
-        choices=choices(),
-    )
+        )
+        return {"counts": dict(db.session.execute(query).all())}
+
+    return _list_page("orgs/list.html", OrganisationQuery, org_query, project_counts)
 
 
 @bp.get("/organisations/<int:org_id>")
