@@ -39,7 +39,7 @@ def save(
     """Run ``change`` and commit once; then flash ``done`` and redirect to ``to`` (either may
     be a function of what ``change`` returned). On a refusal, roll back and call ``refused``
     with the errors (a form page renders itself again), or flash the reason and redirect to
-    ``refused`` (a URL; ``to`` when none is given)."""
+    ``refused`` (a URL; else ``to``, or the home page when ``to`` needs the result)."""
     try:
         result = change()
         commit()
@@ -51,7 +51,7 @@ def save(
         if callable(refused):
             return refused(errors)
         flash(describe(exc) if isinstance(exc, RegistryError) else errors.message, "error")
-        return redirect(refused or (to if isinstance(to, str) else "/"))
+        return redirect(refused or (to if isinstance(to, str) else url_for("web.home")))
     flash(done(result) if callable(done) else done, "success")
     return redirect(to(result) if callable(to) else to)
 
