@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import click
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -259,3 +260,34 @@ def test_no_service_calls_commit():
     found = {p.name: lines for p in sorted((REGISTRY / "services").glob("*.py")) if (lines := _commit_calls(p))}
     assert found == {}
     assert _commit_calls(REGISTRY / "unit_of_work.py")  # the check sees a commit where there is one
+
+
+def test_a_clash_at_commit_is_a_conflict_on_every_channel(app, make_org):
+    """A key taken meanwhile surfaces only at commit: the API gets ConflictError (409), a
+    page a flash and a redirect (never a 500), a command its message and exit status 1."""
+    from flask import get_flashed_messages
+
+    from registry.api.common import commit as api_commit
+    from registry.errors import ConflictError
+    from registry.models.types import OrganisationKind
+    from registry.unit_of_work import command_unit
+    from registry.web.saving import save
+
+    make_org(ref="TAKEN")
+    db.session.commit()
+
+    def clash() -> None:
+        db.session.add(Organisation(ref="TAKEN", name="Again", kind=next(iter(OrganisationKind))))
+
+    with pytest.raises(ConflictError, match="clashes with existing data"):
+        clash()
+        api_commit()
+    with app.test_request_context("/organisations/new", method="POST"):
+        response = save(clash, "Saved", "/done", refused="/back")
+        assert response.status_code == 302 and response.location == "/back"
+        [(category, message)] = get_flashed_messages(with_categories=True)
+        assert category == "error" and "clashes with existing data" in message
+    with pytest.raises(click.ClickException, match="clashes with existing data"):
+        with command_unit():
+            clash()
+    assert db.session.scalar(select(func.count()).where(Organisation.ref == "TAKEN")) == 1
