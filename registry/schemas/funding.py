@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from registry import money
 from registry.models.types import Instrument, SourceKind
@@ -76,13 +76,18 @@ def _amount(source, key: str) -> str | None:
     return None if minor is None else str(money.from_minor(minor, source.amount_currency))
 
 
-class FundingSourceOut(VersionedOut):
+class SourceRefOut(Schema):
+    """A funding source as other resources name it (the finder's matches, for one)."""
+
     id = fields.Integer()
     ref = fields.String()
     name = fields.String()
     kind = fields.String()
     managing_org = fields.Nested(OrgRef)
     instruments = fields.List(fields.String())
+
+
+class FundingSourceOut(SourceRefOut, VersionedOut):
     countries = fields.Function(lambda s: [c.iso3 for c in s.countries])
     regions = fields.Function(lambda s: [r.code for r in s.regions])
     categories = fields.Function(lambda s: [c.code for c in s.categories])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from registry.schemas.funding import SourceRefOut
 from registry.schemas.projects import OrgRef
 from registry.schemas.reference import StrictSchema
 
@@ -55,15 +56,6 @@ class SimilarOut(Schema):
     committed_usd = fields.String()
     same_country = fields.Boolean()
     url = fields.String()
-
-
-class SourceRefOut(Schema):
-    id = fields.Integer()
-    ref = fields.String()
-    name = fields.String()
-    kind = fields.String()
-    managing_org = fields.Nested(OrgRef)
-    instruments = fields.List(fields.String())
 
 
 class SourceMatchOut(Schema):
