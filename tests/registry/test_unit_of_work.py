@@ -246,12 +246,16 @@ def test_services_never_commit_while_seeding_the_demo_data(app):
     assert commits == []
 
 
-def _commit_calls(path: Path) -> list[int]:
+def _commit_calls(path: Path, session_only: bool = False) -> list[int]:
+    """Lines that call ``something.commit()`` (only ``….session.commit()`` with session_only)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     return [
         node.lineno
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "commit"
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "commit"
+        and (not session_only or (isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "session"))
     ]
 
 
@@ -260,6 +264,16 @@ def test_no_service_calls_commit():
     found = {p.name: lines for p in sorted((REGISTRY / "services").glob("*.py")) if (lines := _commit_calls(p))}
     assert found == {}
     assert _commit_calls(REGISTRY / "unit_of_work.py")  # the check sees a commit where there is one
+
+
+def test_the_registry_commits_the_session_in_one_place():
+    """Views, CLI commands and helpers end their unit of work through unit_of_work.commit."""
+    found = {
+        str(p.relative_to(REGISTRY)): lines
+        for p in sorted(REGISTRY.rglob("*.py"))
+        if (lines := _commit_calls(p, session_only=True))
+    }
+    assert list(found) == ["unit_of_work.py"] and len(found["unit_of_work.py"]) == 1
 
 
 def test_a_clash_at_commit_is_a_conflict_on_every_channel(app, make_org):
