@@ -5,26 +5,14 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from registry.errors import RegistryError
-from registry.extensions import db
+from registry.models.types import Role
 from registry.services import accounts
 from registry.services.actor import Actor
 from registry.services.organisations import find_organisation
+from registry.unit_of_work import command_unit
 
 users_cli = AppGroup("users", help="User accounts and API tokens.")
-CLI = Actor(label="command line", channel="cli", role="admin")
-
-
-def _run(action):
-    """Run one change: commit on success, roll back and exit non-zero on refusal."""
-    try:
-        result = action()
-        db.session.commit()
-        return result
-    except RegistryError as exc:
-        db.session.rollback()
-        details = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.errors.items())
-        raise click.ClickException(exc.message + (f" ({details})" if details else "")) from None
+CLI = Actor(label="command line", channel="cli", role=Role.ADMIN)
 
 
 def _user(email: str):
@@ -36,7 +24,7 @@ def _user(email: str):
 
 @users_cli.command("create")
 @click.option("--email", required=True)
-@click.option("--role", required=True, type=click.Choice(["admin", "donor", "government", "analyst"]))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--org", "org_ref", help="Organisation reference (required for donors)")
 @click.option("--country", help="ISO3 country (governments; default: the organisation's)")
 @click.option("--name", default="")
@@ -59,7 +47,7 @@ def create(
     if password is not None and len(password) < 10:
         raise click.ClickException("Use a password of at least 10 characters")
 
-    def action():
+    with command_unit():
         user = accounts.create_user(
             CLI,
             email,
@@ -69,9 +57,7 @@ def create(
             country_iso3=country.upper() if country else None,
             name=name,
         )
-        return user, accounts.issue_token(CLI, user, "created with the account")
-
-    user, token = _run(action)
+        token = accounts.issue_token(CLI, user, "created with the account")
     where = f", {user.org.name}" if user.org else ""
     click.echo(f"Created {user.email} ({user.role.value}{where}).")
     click.echo(f"API token (shown only now; store it safely):\n{token}")
@@ -83,7 +69,8 @@ def create(
 def token(email: str, label: str) -> None:
     """Issue a new API token for a user (printed once)."""
     user = _user(email)
-    value = _run(lambda: accounts.issue_token(CLI, user, label))
+    with command_unit():
+        value = accounts.issue_token(CLI, user, label)
     click.echo(f"API token for {user.email} (shown only now):\n{value}")
 
 
@@ -93,7 +80,8 @@ def token(email: str, label: str) -> None:
 def revoke(email: str, prefix: str | None) -> None:
     """Revoke a user's API tokens (all, or the one with the given prefix)."""
     user = _user(email)
-    count = _run(lambda: accounts.revoke_tokens(CLI, user, prefix))
+    with command_unit():
+        count = accounts.revoke_tokens(CLI, user, prefix)
     if count == 0:
         raise click.ClickException("No active token matched; nothing was revoked")
     click.echo(f"Revoked {count} token(s) of {user.email}.")

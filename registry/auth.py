@@ -15,6 +15,7 @@ from flask import Flask, abort, g, redirect, request, session, url_for
 from registry.errors import PermissionDenied, RegistryError
 from registry.extensions import db
 from registry.models import User
+from registry.models.types import Role
 from registry.services import accounts
 from registry.services.actor import Actor
 
@@ -67,7 +68,7 @@ def current_actor() -> Actor:
         channel=channel,
         user_id=user.id,
         org_id=user.org_id,
-        role=user.role.value,
+        role=user.role,
         country_iso3=user.country_iso3,
     )
 
@@ -82,7 +83,7 @@ def logout_user() -> None:
     session.clear()
 
 
-def roles_required(*roles: str) -> Callable:
+def roles_required(*roles: Role) -> Callable:
     """Require a logged-in user with one of ``roles`` (any role when none are given)."""
 
     def decorator(view: Callable) -> Callable:
@@ -93,7 +94,7 @@ def roles_required(*roles: str) -> Callable:
                 if request.path.startswith("/api/"):
                     raise Unauthorised("Log in or send an API token to do this")
                 return redirect(url_for("auth.login", next=request.full_path))
-            if roles and user.role.value not in roles:
+            if roles and user.role not in roles:
                 raise PermissionDenied("Your role does not allow this")
             return view(*args, **kwargs)
 

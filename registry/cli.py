@@ -1,4 +1,7 @@
-"""Admin command line: `flask --app wsgi reference load`, `flask --app wsgi seed demo`."""
+"""Admin command line: `flask --app wsgi reference load`, `flask --app wsgi seed demo`.
+
+Every command that writes does so inside one ``command_unit()``: it commits once when
+the block ends, or rolls back and exits non-zero."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from registry.errors import RegistryError
-from registry.extensions import db
+from registry.unit_of_work import command_unit
 
 reference_cli = AppGroup("reference", help="Reference data (countries, regions, categories, areas).")
 seed_cli = AppGroup("seed", help="Demonstration and synthetic data.")
@@ -20,12 +23,8 @@ def reference_load() -> None:
     """Create or update the reference data from the shipped files (idempotent)."""
     from registry.services.reference import load_reference, sources
 
-    try:
+    with command_unit():
         counts = load_reference()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     for name, meta in sources().items():
         click.echo(f"  {name}: {meta.get('source', '')} (as of {meta.get('as_of', '?')})")
     if not counts.changed:
@@ -65,13 +64,9 @@ def rates_load(file: Path, dry_run: bool, reconvert: bool) -> None:
     if dry_run:
         click.echo("Dry run: nothing was changed.")
         return
-    try:
+    with command_unit():
         rates.apply_rates_load(SYSTEM, load, reconvert=reconvert)
         target = rates.install_rates_file(load)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     click.echo(f"Rates in force from {target}.")
     if load.updates and not reconvert:
         click.echo("Stored flows keep their USD values; run again with --apply to re-convert them.")
@@ -84,12 +79,8 @@ def seed_demo() -> None:
     """Load the deterministic demo data set (idempotent; everything labelled demo)."""
     from registry.services.demo import seed_demo as run
 
-    try:
+    with command_unit():
         result = run(progress=lambda label, n: click.echo(f"  {label}: {n}"))
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     if result.created == 0:
         click.echo("Demo data already loaded: nothing changed.")
     else:

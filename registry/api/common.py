@@ -10,11 +10,10 @@ from urllib.parse import urlencode
 
 from flask import request
 from sqlalchemy import Select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
+from registry import unit_of_work
 from registry.auth import Unauthorised, current_user
-from registry.errors import ConflictError, NotFoundError, PreconditionFailed
+from registry.errors import NotFoundError, PreconditionFailed
 from registry.extensions import db
 from registry.models import User
 from registry.schemas.common import MAX_ID
@@ -37,15 +36,16 @@ def require_user() -> User:
 
 
 def commit() -> None:
-    """End the request's unit of work: everything is saved, or nothing."""
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise ConflictError("The object was changed by someone else meanwhile; reload it and try again") from None
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise ConflictError(f"The change clashes with existing data: {exc.orig}") from None
+    """End an API write's unit of work: everything is saved, or nothing. A clash with another
+    writer (stale version, unique key taken) is a ConflictError, which the API answers with 409;
+    a stale If-Match was refused before any change (412, see ``check_if_match``)."""
+    unit_of_work.commit()
+
+
+def saved(kind: str, obj: Any, **headers: str) -> tuple[Any, dict[str, str]]:
+    """End an API write (``commit``) and answer the saved object with its new version's ETag."""
+    commit()
+    return with_etag(kind, obj, **headers)
 
 
 # -- ETags -------------------------------------------------------------------
@@ -54,6 +54,11 @@ def commit() -> None:
 def version_etag(kind: str, obj: Any) -> str:
     """A strong ETag from the object's optimistic-locking version."""
     return f'"{kind}-{obj.id}-v{obj.version}"'
+
+
+def with_etag(kind: str, obj: Any, **headers: str) -> tuple[Any, dict[str, str]]:
+    """A view's answer: the object, with its version ETag (and any other headers)."""
+    return obj, {"ETag": version_etag(kind, obj), **headers}
 
 
 def content_etag(kind: str, object_id: int, snapshot: dict) -> str:

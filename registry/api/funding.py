@@ -14,7 +14,9 @@ from registry.api.common import (
     paginate,
     require_json_body,
     require_user,
+    saved,
     version_etag,
+    with_etag,
 )
 from registry.auth import current_actor, forbid_unless
 from registry.models import FundingSource
@@ -73,8 +75,7 @@ class FundingSources(MethodView):
         """Add a funding source managed by your organisation (admins: any)."""
         rights.check_new_source(require_user(), data)
         source = service.create_funding_source(current_actor(), data)
-        commit()
-        return source, {"ETag": version_etag("source", source)}
+        return saved("source", source)
 
 
 @blp.route("/funding-sources/<int:source_id>")
@@ -83,7 +84,7 @@ class FundingSourceDetail(MethodView):
     def get(self, source_id: int):
         """One funding source; the ETag carries its version."""
         source = load(FundingSource, source_id, "funding source")
-        return source, {"ETag": version_etag("source", source)}
+        return with_etag("source", source)
 
     @blp.arguments(FundingSourcePatch(partial=True))
     @blp.response(200, FundingSourceOut)
@@ -99,8 +100,7 @@ class FundingSourceDetail(MethodView):
             )
         expected = data.pop("version", None)
         service.update_funding_source(current_actor(), source, data, expected)
-        commit()
-        return source, {"ETag": version_etag("source", source)}
+        return saved("source", source)
 
     @blp.arguments(ProjectDelete(partial=True), required=False)
     @blp.response(204)

@@ -10,10 +10,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from registry.api.common import commit
 from registry.auth import current_actor, roles_required
 from registry.errors import NotFoundError
 from registry.extensions import db
 from registry.models import FundingSource, Organisation, PipelineInterest, Project, SavedSearch
+from registry.models.types import Role
 from registry.schemas.matching import (
     CommitmentIn,
     CommitmentOut,
@@ -250,7 +252,7 @@ class PipelineProjects(MethodView):
         gaps = matching.funding_gaps(listed)
         return [project_out(p, gaps[p.id]) for p in listed]
 
-    @roles_required("government", "admin")
+    @roles_required(Role.GOVERNMENT, Role.ADMIN)
     @blp.arguments(PipelineProjectIn)
     @blp.response(201, PipelineProjectOut)
     def post(self, args):
@@ -261,7 +263,7 @@ class PipelineProjects(MethodView):
             if org is None:
                 raise NotFoundError(f"No organisation with id {args['org_id']}")
         project = marketplace.post_pipeline_project(current_actor(), _pipeline_data(args), org)
-        db.session.commit()
+        commit()
         return project_out(project)
 
 
@@ -272,26 +274,26 @@ class PipelineProjectDetail(MethodView):
         """One pipeline project with its remaining gap."""
         return project_out(marketplace.get_pipeline_project(project_id))
 
-    @roles_required("government", "admin")
+    @roles_required(Role.GOVERNMENT, Role.ADMIN)
     @blp.arguments(PipelineProjectPatch)
     @blp.response(200, PipelineProjectOut)
     def patch(self, args, project_id: int):
         """Change your pipeline project; send the version you read to guard against lost updates."""
         project = marketplace.get_pipeline_project(project_id)
         marketplace.update_pipeline_project(current_actor(), project, _pipeline_data(args), args.get("version"))
-        db.session.commit()
+        commit()
         return project_out(project)
 
 
 @blp.route("/pipeline-projects/<int:project_id>/withdraw")
 class PipelineWithdraw(MethodView):
-    @roles_required("government", "admin")
+    @roles_required(Role.GOVERNMENT, Role.ADMIN)
     @blp.response(200, PipelineProjectOut)
     def post(self, project_id: int):
         """Withdraw your pipeline project (its status becomes cancelled)."""
         project = marketplace.get_pipeline_project(project_id)
         marketplace.withdraw_pipeline_project(current_actor(), project)
-        db.session.commit()
+        commit()
         return project_out(project)
 
 
@@ -309,14 +311,14 @@ class Interests(MethodView):
             rows = [r for r in rows if actor.org_id is not None and r.org_id == actor.org_id]
         return [interest_out(r) for r in rows]
 
-    @roles_required("donor", "admin")
+    @roles_required(Role.DONOR, Role.ADMIN)
     @blp.arguments(InterestIn)
     @blp.response(201, InterestOut)
     def post(self, args, project_id: int):
         """Record your organisation's interest in the project."""
         project = marketplace.get_pipeline_project(project_id)
         interest = marketplace.express_interest(current_actor(), project, args["note"])
-        db.session.commit()
+        commit()
         return interest_out(interest)
 
 
@@ -328,12 +330,12 @@ class InterestDetail(MethodView):
         """Withdraw an interest (only the organisation that recorded it, or an admin)."""
         project = marketplace.get_pipeline_project(project_id)
         marketplace.withdraw_interest(current_actor(), marketplace.get_interest(project, interest_id))
-        db.session.commit()
+        commit()
 
 
 @blp.route("/pipeline-projects/<int:project_id>/commitments")
 class Commitments(MethodView):
-    @roles_required("donor", "admin")
+    @roles_required(Role.DONOR, Role.ADMIN)
     @blp.arguments(CommitmentIn)
     @blp.response(201, CommitmentOut)
     def post(self, args, project_id: int):
@@ -349,7 +351,7 @@ class Commitments(MethodView):
             args["value_date"],
             args["description"],
         )
-        db.session.commit()
+        commit()
         return {
             "transaction_id": tx.id,
             "project_id": project.id,
@@ -379,7 +381,7 @@ class SavedSearches(MethodView):
     def post(self, args):
         """Save a finder ("funding") or marketplace ("pipeline") search."""
         search = marketplace.create_saved_search(current_actor(), args["name"], args["kind"], args["params"])
-        db.session.commit()
+        commit()
         return search_out(search)
 
 
@@ -391,4 +393,4 @@ class SavedSearchDetail(MethodView):
         """Delete a saved search; its feed address stops working."""
         actor = current_actor()
         marketplace.delete_saved_search(actor, marketplace.get_saved_search(actor, search_id))
-        db.session.commit()
+        commit()

@@ -14,7 +14,9 @@ from registry.api.common import (
     paginate,
     require_json_body,
     require_user,
+    saved,
     version_etag,
+    with_etag,
 )
 from registry.auth import current_actor, forbid_unless
 from registry.models import Organisation
@@ -28,7 +30,7 @@ from registry.schemas.organisations import (
 from registry.schemas.projects import ProjectDelete
 from registry.services import organisations as service
 from registry.services import permissions
-from registry.services.projects import check_version
+from registry.services.versions import check_version
 
 blp = Blueprint(
     "organisations_api",
@@ -74,8 +76,7 @@ class Organisations(MethodView):
         """Add an organisation (administrators)."""
         forbid_unless(permissions.can_manage_orgs(require_user()), "Only administrators add organisations")
         org = service.create_organisation(current_actor(), data)
-        commit()
-        return org, {"ETag": version_etag("organisation", org)}
+        return saved("organisation", org)
 
 
 @blp.route("/organisations/<int:org_id>")
@@ -84,7 +85,7 @@ class OrganisationDetail(MethodView):
     def get(self, org_id: int):
         """One organisation; the ETag carries its version."""
         org = load(Organisation, org_id, "organisation")
-        return org, {"ETag": version_etag("organisation", org)}
+        return with_etag("organisation", org)
 
     @blp.arguments(OrganisationPatch(partial=True))
     @blp.response(200, OrganisationOut)
@@ -96,8 +97,7 @@ class OrganisationDetail(MethodView):
         check_if_match(version_etag("organisation", org))
         check_version(org.version, data.pop("version", None))
         service.update_organisation(current_actor(), org, data)
-        commit()
-        return org, {"ETag": version_etag("organisation", org)}
+        return saved("organisation", org)
 
     @blp.arguments(ProjectDelete(partial=True), required=False)
     @blp.response(204)

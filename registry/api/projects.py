@@ -14,7 +14,9 @@ from registry.api.common import (
     paginate,
     require_json_body,
     require_user,
+    saved,
     version_etag,
+    with_etag,
 )
 from registry.auth import current_actor, current_user
 from registry.errors import ValidationError
@@ -80,11 +82,7 @@ class Projects(MethodView):
             data.setdefault("status", ProjectStatus.PIPELINE.value)
         rights.check_may_save(user, org, None, data)
         project = service.create_project(current_actor(), org, data)
-        commit()
-        return project, {
-            "ETag": project_etag(project),
-            "Location": f"/api/v1/projects/{project.id}",
-        }
+        return saved("project", project, Location=f"/api/v1/projects/{project.id}")
 
 
 @blp.route("/projects/<int:project_id>")
@@ -93,7 +91,7 @@ class ProjectDetail(MethodView):
     def get(self, project_id: int):
         """One project; the ETag carries its version."""
         project = load(Project, project_id, "project")
-        return project, {"ETag": project_etag(project)}
+        return with_etag("project", project)
 
     @blp.arguments(ProjectPatch(partial=True))
     @blp.response(200, ProjectOut)
@@ -106,8 +104,7 @@ class ProjectDetail(MethodView):
             raise ValidationError("A project cannot move to another organisation", {"org_id": ["Read-only"]})
         rights.check_may_save(user, project.org, project, data)
         service.update_project(current_actor(), project, data, expected)
-        commit()
-        return project, {"ETag": project_etag(project)}
+        return saved("project", project)
 
     @blp.arguments(ProjectDelete(partial=True), required=False)
     @blp.response(204)

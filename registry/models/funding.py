@@ -22,30 +22,21 @@ from registry.models.organisation import Organisation, enum_column
 from registry.models.reference import Country, PriorityArea, RecipientCategory, Region
 from registry.models.types import Instrument, SourceKind, UTCDateTime, utcnow
 
-funding_source_countries = Table(
-    "funding_source_countries",
-    db.metadata,
-    Column("funding_source_id", ForeignKey("funding_sources.id", ondelete="CASCADE"), primary_key=True),
-    Column("country_iso3", ForeignKey("countries.iso3"), primary_key=True),
-)
-funding_source_regions = Table(
-    "funding_source_regions",
-    db.metadata,
-    Column("funding_source_id", ForeignKey("funding_sources.id", ondelete="CASCADE"), primary_key=True),
-    Column("region_code", ForeignKey("regions.code"), primary_key=True),
-)
-funding_source_categories = Table(
-    "funding_source_categories",
-    db.metadata,
-    Column("funding_source_id", ForeignKey("funding_sources.id", ondelete="CASCADE"), primary_key=True),
-    Column("category_code", ForeignKey("recipient_categories.code"), primary_key=True),
-)
-funding_source_areas = Table(
-    "funding_source_areas",
-    db.metadata,
-    Column("funding_source_id", ForeignKey("funding_sources.id", ondelete="CASCADE"), primary_key=True),
-    Column("area_code", ForeignKey("priority_areas.code"), primary_key=True),
-)
+
+def _source_link(name: str, column: str, target: str) -> Table:
+    """An association table from a funding source's eligibility rule to a reference row."""
+    return Table(
+        name,
+        db.metadata,
+        Column("funding_source_id", ForeignKey("funding_sources.id", ondelete="CASCADE"), primary_key=True),
+        Column(column, ForeignKey(target), primary_key=True),
+    )
+
+
+funding_source_countries = _source_link("funding_source_countries", "country_iso3", "countries.iso3")
+funding_source_regions = _source_link("funding_source_regions", "region_code", "regions.code")
+funding_source_categories = _source_link("funding_source_categories", "category_code", "recipient_categories.code")
+funding_source_areas = _source_link("funding_source_areas", "area_code", "priority_areas.code")
 
 
 class FundingSourceInstrument(db.Model):

@@ -20,6 +20,22 @@ from registry.services import rules
 MAX_AMOUNT = money.MAX_AMOUNT
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER keys
 ID = validate.Range(min=1, max=MAX_ID)
+
+
+def version_field(description: str = "The version you read; a stale version gets 409") -> fields.Integer:
+    """The optimistic-locking version a client sends with a change or a delete."""
+    return fields.Integer(load_default=None, validate=ID, metadata={"description": description})
+
+
+class VersionedOut(Schema):
+    """What every object with an optimistic-locking version shows besides its own fields."""
+
+    demo = fields.Boolean()
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
 YEAR = validate.Range(min=1900, max=2200)
 REQUIRED_TEXT = "Required (at most {max} characters)"
 

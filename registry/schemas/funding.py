@@ -14,12 +14,14 @@ from registry.schemas.common import (
     Currency,
     DecimalString,
     StrictSchema,
+    VersionedOut,
     area_exists,
     check_amount,
     check_ordered,
     country_exists,
     region_exists,
     run_checks,
+    version_field,
 )
 from registry.schemas.projects import OrgRef, Page, PageQuery
 
@@ -66,7 +68,7 @@ class FundingSourceIn(StrictSchema):
 
 
 class FundingSourcePatch(FundingSourceIn):
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    version = version_field()
 
 
 def _amount(source, key: str) -> str | None:
@@ -74,13 +76,18 @@ def _amount(source, key: str) -> str | None:
     return None if minor is None else str(money.from_minor(minor, source.amount_currency))
 
 
-class FundingSourceOut(Schema):
+class SourceRefOut(Schema):
+    """A funding source as other resources name it (the finder's matches, for one)."""
+
     id = fields.Integer()
     ref = fields.String()
     name = fields.String()
     kind = fields.String()
     managing_org = fields.Nested(OrgRef)
     instruments = fields.List(fields.String())
+
+
+class FundingSourceOut(SourceRefOut, VersionedOut):
     countries = fields.Function(lambda s: [c.iso3 for c in s.countries])
     regions = fields.Function(lambda s: [r.code for r in s.regions])
     categories = fields.Function(lambda s: [c.code for c in s.categories])
@@ -92,10 +99,6 @@ class FundingSourceOut(Schema):
     window_until = fields.Date(allow_none=True)
     website = fields.String(allow_none=True)
     description = fields.String()
-    demo = fields.Boolean()
-    version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
 
 
 class FundingSourcePage(Page):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from registry.schemas.funding import SourceRefOut
+from registry.schemas.projects import OrgRef
 from registry.schemas.reference import StrictSchema
 
 
@@ -56,21 +58,6 @@ class SimilarOut(Schema):
     url = fields.String()
 
 
-class OrgRefOut(Schema):
-    id = fields.Integer()
-    ref = fields.String()
-    name = fields.String()
-
-
-class SourceRefOut(Schema):
-    id = fields.Integer()
-    ref = fields.String()
-    name = fields.String()
-    kind = fields.String()
-    managing_org = fields.Nested(OrgRefOut)
-    instruments = fields.List(fields.String())
-
-
 class SourceMatchOut(Schema):
     rank = fields.Integer(allow_none=True)
     source = fields.Nested(SourceRefOut)
@@ -120,7 +107,7 @@ class PipelineProjectOut(Schema):
     title = fields.String()
     description = fields.String()
     status = fields.String()
-    org = fields.Nested(OrgRefOut)
+    org = fields.Nested(OrgRef)
     countries = fields.List(fields.String())
     regions = fields.List(fields.String())
     areas = fields.List(fields.String())
@@ -194,7 +181,7 @@ class InterestIn(StrictSchema):
 class InterestOut(Schema):
     id = fields.Integer()
     project_id = fields.Integer()
-    org = fields.Nested(OrgRefOut)
+    org = fields.Nested(OrgRef)
     user_email = fields.String(allow_none=True)
     note = fields.String()
     created_at = fields.DateTime()

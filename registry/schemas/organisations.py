@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from registry.models.types import OrganisationKind
-from registry.schemas.common import REQUIRED_TEXT, StrictSchema, country_exists
+from registry.schemas.common import REQUIRED_TEXT, StrictSchema, VersionedOut, country_exists, version_field
 from registry.schemas.projects import Page, PageQuery
 
 KINDS = [k.value for k in OrganisationKind]
@@ -22,10 +22,10 @@ class OrganisationIn(StrictSchema):
 
 
 class OrganisationPatch(OrganisationIn):
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    version = version_field()
 
 
-class OrganisationOut(Schema):
+class OrganisationOut(VersionedOut):
     id = fields.Integer()
     ref = fields.String()
     name = fields.String()
@@ -34,10 +34,6 @@ class OrganisationOut(Schema):
     country_iso3 = fields.String(allow_none=True)
     website = fields.String(allow_none=True)
     description = fields.String()
-    demo = fields.Boolean()
-    version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
 
 
 class OrganisationPage(Page):

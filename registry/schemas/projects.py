@@ -21,6 +21,7 @@ from registry.schemas.common import (
     DecimalString,
     Share,
     StrictSchema,
+    VersionedOut,
     area_exists,
     check_amount,
     check_ordered,
@@ -28,6 +29,7 @@ from registry.schemas.common import (
     country_exists,
     region_exists,
     run_checks,
+    version_field,
 )
 from registry.services import rules
 from registry.services.search import SORT_CHOICES
@@ -116,15 +118,11 @@ class ProjectIn(StrictSchema):
 class ProjectPatch(ProjectIn):
     """A change to a project: any subset of fields, plus the version it was read at."""
 
-    version = fields.Integer(
-        load_default=None,
-        validate=validate.Range(min=1, max=2**31 - 1),
-        metadata={"description": "The version you read; a stale version gets 409"},
-    )
+    version = version_field()
 
 
 class ProjectDelete(StrictSchema):
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    version = version_field()
 
 
 class OrgRef(Schema):
@@ -160,7 +158,7 @@ def need_out(project) -> dict | None:
     }
 
 
-class ProjectOut(Schema):
+class ProjectOut(VersionedOut):
     id = fields.Integer()
     org = fields.Nested(OrgRef)
     reference = fields.String()
@@ -180,10 +178,6 @@ class ProjectOut(Schema):
     instrument_sought = fields.String(allow_none=True)
     contact_name = fields.String(allow_none=True)
     contact_email = fields.String(allow_none=True)
-    demo = fields.Boolean()
-    version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
 
 
 class Page(Schema):
@@ -247,11 +241,7 @@ class TransactionIn(StrictSchema):
         check_amount(data.get("amount"), data.get("currency"), "amount")
 
 
-PROJECT_VERSION = fields.Integer(
-    load_default=None,
-    validate=validate.Range(min=1, max=2**31 - 1),
-    metadata={"description": "The project's version you read; a stale one gets 409"},
-)
+PROJECT_VERSION = version_field("The project's version you read; a stale one gets 409")
 
 
 class TransactionDelete(StrictSchema):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from registry.models.types import Role
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -13,7 +15,7 @@ class Actor:
     channel: str  # web, api, cli, import, seed
     user_id: int | None = None
     org_id: int | None = None
-    role: str | None = None
+    role: Role | None = None
     country_iso3: str | None = None
     import_batch_id: int | None = None
 
@@ -21,5 +23,5 @@ class Actor:
         return replace(self, channel=channel, import_batch_id=import_batch_id)
 
 
-SYSTEM = Actor(label="system", channel="cli", role="admin")
-SEED = Actor(label="demo seed", channel="seed", role="admin")
+SYSTEM = Actor(label="system", channel="cli", role=Role.ADMIN)
+SEED = Actor(label="demo seed", channel="seed", role=Role.ADMIN)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,7 +14,7 @@ from registry.models.funding import FundingSourceInstrument
 from registry.models.types import Instrument, SourceKind
 from registry.services import audit
 from registry.services.actor import Actor
-from registry.services.projects import check_version
+from registry.services.versions import check_version, reject_unknown_fields, update_versioned
 
 SCALAR_FIELDS = ("ref", "name", "kind", "managing_org_id", "window_from", "window_until", "website", "description")
 LIST_FIELDS = (
@@ -72,9 +71,7 @@ def _lookup(model, codes: list[str], field: str, normalise=str.upper) -> list:
 
 
 def _apply(source: FundingSource, data: dict[str, Any]) -> None:
-    unknown = set(data) - set(SCALAR_FIELDS) - set(LIST_FIELDS)
-    if unknown:
-        raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
+    reject_unknown_fields(data, SCALAR_FIELDS, LIST_FIELDS)
     for key in SCALAR_FIELDS:
         if key in data:
             value = data[key]
@@ -177,27 +174,17 @@ def create_funding_source(actor: Actor, data: dict[str, Any], *, demo: bool = Fa
 def update_funding_source(
     actor: Actor, source: FundingSource, data: dict[str, Any], expected_version: int | None = None
 ) -> FundingSource:
-    check_version(source.version, expected_version)
-    before = snapshot(source)
-    with db.session.no_autoflush:
-        _apply(source, dict(data))
-    after = snapshot(source)
-    if before != after:
-        # Touch the row so its version moves even when only linked lists changed.
-        source.updated_at = dt.datetime.now(dt.UTC)
-        db.session.flush()
-        changed = audit.changed_fields(before, after)
-        audit.record(
-            actor,
-            "update",
-            "funding_source",
-            source.id,
-            before,
-            after,
-            f"Changed {', '.join(changed)}",
-            source.managing_org_id,
-        )
-    return source
+    """Change a funding source's rules; ``expected_version`` guards against lost updates."""
+    return update_versioned(
+        actor,
+        source,
+        "funding_source",
+        data,
+        apply=_apply,
+        snapshot=snapshot,
+        org_id=lambda s: s.managing_org_id,
+        expected_version=expected_version,
+    )
 
 
 def delete_funding_source(actor: Actor, source: FundingSource, expected_version: int | None = None) -> None:

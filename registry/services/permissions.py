@@ -46,37 +46,33 @@ def government_project_ok(user: User, status: str | ProjectStatus, country_codes
     return ProjectStatus(status) is ProjectStatus.PIPELINE and country_codes <= {user.country_iso3}
 
 
-def can_edit_source(user: User | None, source: FundingSource) -> bool:
-    if user is None:
-        return False
-    if user.role is Role.ADMIN:
+def speaks_for(role: Role | str | None, own_org_id: int | None, org_id: int | None) -> bool:
+    """Whether someone of ``role`` in organisation ``own_org_id`` acts for organisation ``org_id``:
+    an administrator acts for any organisation, a donor editor for their own."""
+    if role == Role.ADMIN:
         return True
-    return user.role is Role.DONOR and source.managing_org_id == user.org_id
+    return role == Role.DONOR and org_id is not None and org_id == own_org_id
+
+
+def _speaks_for(user: User | None, org_id: int | None) -> bool:
+    return user is not None and speaks_for(user.role, user.org_id, org_id)
+
+
+def can_edit_source(user: User | None, source: FundingSource) -> bool:
+    return _speaks_for(user, source.managing_org_id)
 
 
 def can_create_source(user: User | None, managing_org_id: int | None) -> bool:
-    if user is None:
-        return False
-    if user.role is Role.ADMIN:
-        return True
-    return user.role is Role.DONOR and managing_org_id == user.org_id
+    return _speaks_for(user, managing_org_id)
 
 
 def can_edit_org(user: User | None, org: Organisation) -> bool:
-    if user is None:
-        return False
-    if user.role is Role.ADMIN:
-        return True
-    return user.role is Role.DONOR and org.id == user.org_id
+    return _speaks_for(user, org.id)
 
 
 def can_import(user: User | None, org: Organisation | None) -> bool:
     """Donors import for their organisation; admins for any."""
-    if user is None:
-        return False
-    if user.role is Role.ADMIN:
-        return True
-    return user.role is Role.DONOR and org is not None and org.id == user.org_id
+    return _speaks_for(user, org.id if org is not None else None)
 
 
 def can_save_project(

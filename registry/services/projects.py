@@ -22,9 +22,10 @@ from registry.models import (
 )
 from registry.models.project import ProjectSector
 from registry.models.types import Instrument, ProjectStatus, TransactionType
-from registry.services import areas, audit, rules
+from registry.services import areas, audit, permissions, rules
 from registry.services.actor import Actor
 from registry.services.shares import share_text
+from registry.services.versions import check_version, reject_unknown_fields, update_versioned
 
 SCALAR_FIELDS = (
     "reference",
@@ -197,9 +198,7 @@ def _merge(existing: list, wanted: list, key) -> list:
 
 
 def _apply(project: Project, data: dict[str, Any]) -> None:
-    unknown = set(data) - set(SCALAR_FIELDS) - set(LIST_FIELDS)
-    if unknown:
-        raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
+    reject_unknown_fields(data, SCALAR_FIELDS, LIST_FIELDS)
     for key in SCALAR_FIELDS:
         if key in data:
             value = data[key]
@@ -266,16 +265,6 @@ def _check(project: Project) -> None:
         )
 
 
-def check_version(project_version: int, expected: int | None) -> None:
-    """Refuse a change based on a stale read (optimistic locking)."""
-    if expected is not None and expected != project_version:
-        raise ConflictError(
-            f"The object was changed by someone else (version {project_version}, you sent {expected}); "
-            "reload it and apply your change again",
-            {"version": [f"Current version is {project_version}"]},
-        )
-
-
 # -- operations --------------------------------------------------------------
 
 
@@ -296,21 +285,22 @@ def update_project(
     actor: Actor, project: Project, data: dict[str, Any], expected_version: int | None = None
 ) -> Project:
     """Change a project; ``expected_version`` guards against lost updates."""
-    check_version(project.version, expected_version)
-    before = snapshot(project)
-    with db.session.no_autoflush:
-        _apply(project, dict(data))
-    after = snapshot(project)
-    if before != after:
+
+    def mark_import(changed: Project) -> None:
         if actor.import_batch_id:
-            project.import_batch_id = actor.import_batch_id
-        project.updated_at = dt.datetime.now(dt.UTC)
-        db.session.flush()
-        changed = audit.changed_fields(before, after)
-        audit.record(
-            actor, "update", "project", project.id, before, after, f"Changed {', '.join(changed)}", project.org_id
-        )
-    return project
+            changed.import_batch_id = actor.import_batch_id
+
+    return update_versioned(
+        actor,
+        project,
+        "project",
+        data,
+        apply=_apply,
+        snapshot=snapshot,
+        org_id=lambda p: p.org_id,
+        expected_version=expected_version,
+        on_change=mark_import,
+    )
 
 
 def delete_project(actor: Actor, project: Project, expected_version: int | None = None) -> None:
@@ -340,9 +330,7 @@ def may_confirm(actor: Actor, source_manager_id: int | None) -> bool:
     """Whether the actor speaks for the organisation that manages a funding source: one of
     its donor editors, or an administrator (who acts for any organisation: the command line,
     the seed, an administrator's own entry)."""
-    if actor.role == "admin":
-        return True
-    return actor.role == "donor" and actor.org_id is not None and actor.org_id == source_manager_id
+    return permissions.speaks_for(actor.role, actor.org_id, source_manager_id)
 
 
 def flow_confirmed(actor: Actor, source_manager_id: int | None, project_org_id: int) -> bool:
@@ -380,9 +368,7 @@ def _source_manager(source_id: int | None) -> int | None:
 def _apply_transaction(
     tx: Transaction, data: dict[str, Any], project_org_id: int, actor: Actor, keep_unconverted: bool = False
 ) -> None:
-    unknown = set(data) - set(TX_FIELDS)
-    if unknown:
-        raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
+    reject_unknown_fields(data, TX_FIELDS)
     errors: dict[str, list[str]] = {}
     merged = {
         "type": tx.type,

@@ -121,7 +121,7 @@ def init_app(app: Flask) -> None:
             # A page whose view admits only some roles is not offered to a user of another
             # role (a visitor still sees it: following it leads to the login).
             roles = getattr(app.view_functions[endpoint], "allowed_roles", ())
-            return not roles or user is None or user.role.value in roles
+            return not roles or user is None or user.role in roles
 
         return {
             "nav_items": [(e, text) for e, text in NAV if e in endpoints and offered(e)],

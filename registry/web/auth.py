@@ -7,17 +7,12 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from registry.auth import current_user, login_user, logout_user
-from registry.extensions import db
+from registry.models.types import Role
 from registry.services import accounts
 
 bp = Blueprint("auth", __name__)
 
-DEMO_ACCOUNTS = [
-    ("admin@demo.invalid", "admin"),
-    ("donor@demo.invalid", "donor"),
-    ("government@demo.invalid", "government"),
-    ("analyst@demo.invalid", "analyst"),
-]
+DEMO_ACCOUNTS = [(f"{role}@demo.invalid", role) for role in Role]
 
 
 def safe_next(target: str | None) -> str:
@@ -47,8 +42,7 @@ def login():
             if user is None or not user.active or not accounts.verify_password(user, password):
                 errors["form"] = "That e-mail address and password do not match an active account"
             else:
-                login_user(user)
-                db.session.commit()
+                login_user(user)  # the session cookie only: no data changes, nothing to commit
                 flash(f"Signed in as {user.email}", "success")
                 return redirect(safe_next(next_url))
     demo = [(e, role) for e, role in DEMO_ACCOUNTS if accounts.find_user(e) is not None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import ceil
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request
 from marshmallow import EXCLUDE
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, select
@@ -13,7 +13,7 @@ from registry import money
 from registry.api.funding import source_query
 from registry.api.organisations import org_query
 from registry.auth import current_actor, current_user, login_required
-from registry.errors import NotFoundError, PermissionDenied, RegistryError
+from registry.errors import PermissionDenied
 from registry.extensions import db
 from registry.models import FundingSource, Organisation, Project, Transaction
 from registry.models.types import Role
@@ -27,6 +27,7 @@ from registry.services.search import ProjectFilters, project_count_query, projec
 from registry.web import forms
 from registry.web.choices import choices
 from registry.web.projects import page_url, usd_totals
+from registry.web.saving import ObjectPages
 from registry.web.views import bp
 
 PER_PAGE = 25
@@ -41,26 +42,17 @@ def _query_args(schema_cls) -> tuple[dict, dict]:
         return schema_cls(unknown=EXCLUDE).load({}), errors
 
 
-def _page(query, count, args: dict):
+def _list_page(template: str, schema_cls, query_for, extra=lambda items: {}):
+    """A filtered, paginated list read through the API's query schema and query; bad filters
+    are reported on the page, not fatal. ``extra`` adds what the template needs of the items."""
+    args, errors = _query_args(schema_cls)
+    query, count = query_for(args)
     total = db.session.scalar(count) or 0
     pages = max(1, ceil(total / args["per_page"]))
     page = min(args["page"], pages)
     items = list(db.session.scalars(query.limit(args["per_page"]).offset((page - 1) * args["per_page"])))
-    return items, total, page, pages
-
-
-# -- funding sources -----------------------------------------------------------
-
-
-@bp.get("/funding-sources")
-def funding_sources():
-    """Funding sources with their kind, instruments and amounts."""
-    args, errors = _query_args(FundingSourceQuery)
-    query, count = source_query(args)
-    items, total, page, pages = _page(query, count, args)
-    user = current_user()
     return render_template(
-        "sources/list.html",
+        template,
         items=items,
         total=total,
         page=page,
@@ -69,8 +61,19 @@ def funding_sources():
         args=args,
         filter_errors=errors,
         choices=choices(),
-        can_create=user is not None and user.role in (Role.ADMIN, Role.DONOR),
+        **extra(items),
     )
+
+
+# -- funding sources -----------------------------------------------------------
+
+
+@bp.get("/funding-sources")
+def funding_sources():
+    """Funding sources with their kind, instruments and amounts."""
+    user = current_user()
+    can_create = user is not None and user.role in (Role.ADMIN, Role.DONOR)
+    return _list_page("sources/list.html", FundingSourceQuery, source_query, lambda items: {"can_create": can_create})
 
 
 @bp.get("/funding-sources/<int:source_id>")
@@ -141,32 +144,39 @@ def render_source_form(state: dict, errors, source: FundingSource | None):
 
 
 def _save_source(source: FundingSource | None) -> FundingSource:
+    """Validate the posted form and add or change the source (not committed); FormErrors on bad input."""
     user = current_user()
     data = forms.validate(
         FundingSourceIn(),
         forms.source_data(request.form),
         lists=("countries", "regions", "areas", "categories", "instruments"),
     )
-    try:
-        if source is None:
-            rights.check_new_source(user, data)
-            saved = service.create_funding_source(current_actor(), data)
-        else:
-            if data.get("managing_org_id") is None:
-                data.pop("managing_org_id", None)
-            else:
-                rights.forbid_unless(
-                    permissions.can_create_source(user, data["managing_org_id"]),
-                    "You may not hand the funding source to another organisation",
-                )
-            saved = service.update_funding_source(current_actor(), source, data, forms.version_of(request.form))
-        db.session.commit()
-        return saved
-    except (PermissionDenied, NotFoundError):
-        raise
-    except RegistryError as exc:
-        db.session.rollback()
-        raise forms.service_errors(exc) from None
+    if source is None:
+        rights.check_new_source(user, data)
+        return service.create_funding_source(current_actor(), data)
+    if data.get("managing_org_id") is None:
+        data.pop("managing_org_id", None)
+    else:
+        rights.forbid_unless(
+            permissions.can_create_source(user, data["managing_org_id"]),
+            "You may not hand the funding source to another organisation",
+        )
+    return service.update_funding_source(current_actor(), source, data, forms.version_of(request.form))
+
+
+SOURCE_PAGES = ObjectPages(
+    model=FundingSource,
+    id_arg="source_id",
+    to_change=rights.source_to_change,
+    save=_save_source,
+    remove=service.delete_funding_source,
+    render=render_source_form,
+    state_of=state_from_source,
+    posted_state=state_from_form,
+    detail="web.funding_source",
+    listing="web.funding_sources",
+    name=lambda source: source.name,
+)
 
 
 @bp.route("/funding-sources/new", methods=["GET", "POST"])
@@ -176,44 +186,22 @@ def funding_source_new():
     user = current_user()
     if user.role not in (Role.ADMIN, Role.DONOR):
         raise PermissionDenied("Your role does not allow adding funding sources")
-    if request.method == "POST":
-        try:
-            source = _save_source(None)
-        except forms.FormErrors as errors:
-            return render_source_form(state_from_form(), errors, None)
-        flash(f"Added “{source.name}”", "success")
-        return redirect(url_for("web.funding_source", source_id=source.id))
     values = {"amount_currency": "USD", "managing_org_id": str(user.org_id or "")}
-    state = {"fields": values, "instruments": [], "areas": [], "categories": []}
-    return render_source_form(state, None, None)
+    return SOURCE_PAGES.new({"fields": values, "instruments": [], "areas": [], "categories": []})
 
 
 @bp.route("/funding-sources/<int:source_id>/edit", methods=["GET", "POST"])
 @login_required
 def funding_source_edit(source_id: int):
     """Change a funding source's rules."""
-    source = rights.source_to_change(current_user(), source_id)
-    if request.method == "POST":
-        try:
-            _save_source(source)
-        except forms.FormErrors as errors:
-            source = db.session.get(FundingSource, source_id)
-            return render_source_form(state_from_form(), errors, source)
-        flash("Saved your changes", "success")
-        return redirect(url_for("web.funding_source", source_id=source_id))
-    return render_source_form(state_from_source(source), None, source)
+    return SOURCE_PAGES.edit(source_id)
 
 
 @bp.post("/funding-sources/<int:source_id>/delete")
 @login_required
 def funding_source_delete(source_id: int):
     """Delete a funding source; transactions keep their amounts and lose the link."""
-    source = rights.source_to_change(current_user(), source_id)
-    name = source.name
-    service.delete_funding_source(current_actor(), source, forms.version_of(request.form))
-    db.session.commit()
-    flash(f"Deleted “{name}”", "success")
-    return redirect(url_for("web.funding_sources"))
+    return SOURCE_PAGES.delete(source_id)
 
 
 # -- organisations -----------------------------------------------------------
@@ -222,28 +210,16 @@ def funding_source_delete(source_id: int):
 @bp.get("/organisations")
 def organisations():
     """Donors, funds, governments and implementers, with their number of projects."""
-    args, errors = _query_args(OrganisationQuery)
-    query, count = org_query(args)
-    items, total, page, pages = _page(query, count, args)
-    counts = dict(
-        db.session.execute(
+
+    def project_counts(items: list[Organisation]) -> dict:
+        query = (
             select(Project.org_id, func.count(Project.id))
             .where(Project.org_id.in_([o.id for o in items]))
             .group_by(Project.org_id)
-        ).all()
-    )
-    return render_template(
-        "orgs/list.html",
-        items=items,
-        counts=counts,
-        total=total,
-        page=page,
-        pages=pages,
-        page_url=page_url,
-        args=args,
-        filter_errors=errors,
-        choices=choices(),
-    )
+        )
+        return {"counts": dict(db.session.execute(query).all())}
+
+    return _list_page("orgs/list.html", OrganisationQuery, org_query, project_counts)
 
 
 @bp.get("/organisations/<int:org_id>")

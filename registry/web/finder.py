@@ -14,8 +14,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    flash,
-    redirect,
     render_template,
     request,
     url_for,
@@ -25,16 +23,19 @@ from sqlalchemy import select
 from registry.auth import Unauthorised, current_actor, current_user, roles_required
 from registry.errors import RegistryError, ValidationError
 from registry.extensions import db
-from registry.models import Country, FundingSource, Organisation, PriorityArea
+from registry.models import Country, FundingSource, Organisation, PriorityArea, Project, SavedSearch
 from registry.models.types import Instrument, OrganisationKind, ProjectStatus, Role, label
 from registry.money import convertible_currencies, format_amount
 from registry.services import marketplace, matching
+from registry.services.actor import Actor
+from registry.web.forms import FormErrors
 from registry.web.links import has_endpoint, project_url, source_url
+from registry.web.saving import reloaded, save
 
 bp = Blueprint("finder", __name__, template_folder="templates")
 
 
-def requires(*roles: str) -> Callable:
+def requires(*roles: Role) -> Callable:
     """roles_required, answering 401 instead of redirecting while no login page exists."""
 
     def decorator(view: Callable) -> Callable:
@@ -192,84 +193,80 @@ def _governments() -> list[Organisation]:
 
 
 @bp.route("/pipeline/new", methods=["GET", "POST"])
-@requires("government", "admin")
+@requires(Role.GOVERNMENT, Role.ADMIN)
 def pipeline_new():
     """A government posts a pipeline project for its country."""
     user = current_user()
-    errors: dict = {}
-    values: dict[str, Any] = {
-        "country": user.country_iso3 or "",
-        "need_currency": "USD",
-        "areas": [],
-    }
     if request.method == "POST":
-        values = request.form.to_dict()
-        values["areas"] = request.form.getlist("areas")
-        try:
+
+        def post() -> Project:
             org = None
             if user.role is Role.ADMIN:
                 org = db.session.get(Organisation, request.form.get("org_id", type=int) or 0)
-            project = marketplace.post_pipeline_project(current_actor(), _pipeline_form_data(request.form), org)
-            db.session.commit()
-            flash("Your pipeline project is published: donors can now find it.", "success")
-            return redirect(url_for("finder.pipeline_project", project_id=project.id))
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = exc.errors
+            return marketplace.post_pipeline_project(current_actor(), _pipeline_form_data(request.form), org)
+
+        return save(
+            post,
+            "Your pipeline project is published: donors can now find it.",
+            lambda project: url_for("finder.pipeline_project", project_id=project.id),
+            refused=lambda errors: _pipeline_form(None, _posted_values(), errors),
+        )
+    return _pipeline_form(None, {"country": user.country_iso3 or "", "need_currency": "USD", "areas": []})
+
+
+def _posted_values() -> dict[str, Any]:
+    """The pipeline form as posted, to show again with its errors."""
+    values: dict[str, Any] = request.form.to_dict()
+    values["areas"] = request.form.getlist("areas")
+    return values
+
+
+def _pipeline_form(project: Project | None, values: dict[str, Any], errors: FormErrors | None = None):
+    """The pipeline project form (administrators posting a new one choose the government)."""
+    admin_posts = project is None and current_user().role is Role.ADMIN
     return render_template(
         "finder/pipeline_form.html",
-        project=None,
+        project=project,
         values=values,
-        errors=errors,
-        governments=_governments() if user.role is Role.ADMIN else [],
+        errors=errors.errors if errors else {},
+        message=errors.message if errors else None,
+        governments=_governments() if admin_posts else [],
         **_choices(),
     ), (422 if errors else 200)
 
 
 @bp.route("/pipeline/<int:project_id>/edit", methods=["GET", "POST"])
-@requires("government", "admin")
+@requires(Role.GOVERNMENT, Role.ADMIN)
 def pipeline_edit(project_id: int):
     """The government changes its pipeline project."""
     project = marketplace.get_pipeline_project(project_id)
     actor = current_actor()
     if not marketplace.can_edit_pipeline(actor, project) or project.status is not ProjectStatus.PIPELINE:
         abort(403, "Only the country's government may change this pipeline project while it is open")
-    errors: dict = {}
     if request.method == "POST":
-        values = request.form.to_dict()
-        values["areas"] = request.form.getlist("areas")
-        try:
-            data = _pipeline_form_data(request.form)
-            marketplace.update_pipeline_project(actor, project, data, request.form.get("version", type=int))
-            db.session.commit()
-            flash("Changes saved.", "success")
-            return redirect(url_for("finder.pipeline_project", project_id=project.id))
-        except ValidationError as exc:
-            db.session.rollback()
-            errors = exc.errors
-    else:
-        gap = matching.funding_gaps([project])[project.id]
-        values = {
-            "title": project.title,
-            "description": project.description,
-            "country": marketplace.project_country(project) or "",
-            "areas": [a.area_code for a in project.areas],
-            "instrument_sought": project.instrument_sought.value if project.instrument_sought else "",
-            "need_amount": str(gap.need) if gap.need is not None else "",
-            "need_currency": gap.currency or "USD",
-            "planned_start": project.planned_start.isoformat() if project.planned_start else "",
-            "planned_end": project.planned_end.isoformat() if project.planned_end else "",
-            "contact_name": project.contact_name or "",
-            "contact_email": project.contact_email or "",
-        }
-    return render_template(
-        "finder/pipeline_form.html",
-        project=project,
-        values=values,
-        errors=errors,
-        governments=[],
-        **_choices(),
-    ), (422 if errors else 200)
+        return save(
+            lambda: marketplace.update_pipeline_project(
+                actor, project, _pipeline_form_data(request.form), request.form.get("version", type=int)
+            ),
+            "Changes saved.",
+            url_for("finder.pipeline_project", project_id=project_id),
+            refused=lambda errors: _pipeline_form(reloaded(Project, project_id), _posted_values(), errors),
+        )
+    gap = matching.funding_gaps([project])[project.id]
+    values = {
+        "title": project.title,
+        "description": project.description,
+        "country": marketplace.project_country(project) or "",
+        "areas": [a.area_code for a in project.areas],
+        "instrument_sought": project.instrument_sought.value if project.instrument_sought else "",
+        "need_amount": str(gap.need) if gap.need is not None else "",
+        "need_currency": gap.currency or "USD",
+        "planned_start": project.planned_start.isoformat() if project.planned_start else "",
+        "planned_end": project.planned_end.isoformat() if project.planned_end else "",
+        "contact_name": project.contact_name or "",
+        "contact_email": project.contact_email or "",
+    }
+    return _pipeline_form(project, values)
 
 
 @bp.get("/pipeline/<int:project_id>")
@@ -288,7 +285,7 @@ def pipeline_project(project_id: int):
         withdrawn=marketplace.was_withdrawn(project),
         interested=interested,
         my_interest=marketplace.interest_of(project, actor.org_id),
-        may_express=actor.role in (Role.DONOR.value, Role.ADMIN.value) and actor.org_id is not None,
+        may_express=actor.role in (Role.DONOR, Role.ADMIN) and actor.org_id is not None,
         my_sources=marketplace.sources_for(actor),
         commitments=[t for t in project.transactions if t.type.value == "commitment"],
         today=dt.date.today().isoformat(),
@@ -310,74 +307,70 @@ def _finder_link(project, gap) -> str | None:
     return url_for("finder.find_funding", **params)
 
 
-def _back(project_id: int):
-    return redirect(url_for("finder.pipeline_project", project_id=project_id))
+def _back(project_id: int) -> str:
+    return url_for("finder.pipeline_project", project_id=project_id)
 
 
 @bp.post("/pipeline/<int:project_id>/withdraw")
-@requires("government", "admin")
+@requires(Role.GOVERNMENT, Role.ADMIN)
 def pipeline_withdraw(project_id: int):
     project = marketplace.get_pipeline_project(project_id)
-    marketplace.withdraw_pipeline_project(current_actor(), project)
-    db.session.commit()
-    flash("The project is withdrawn from the marketplace.", "success")
-    return _back(project_id)
+    return save(
+        lambda: marketplace.withdraw_pipeline_project(current_actor(), project),
+        "The project is withdrawn from the marketplace.",
+        _back(project_id),
+    )
 
 
 @bp.post("/pipeline/<int:project_id>/interest")
-@requires("donor", "admin")
+@requires(Role.DONOR, Role.ADMIN)
 def interest_add(project_id: int):
     project = marketplace.get_pipeline_project(project_id)
-    try:
-        marketplace.express_interest(current_actor(), project, request.form.get("note", ""))
-        db.session.commit()
-        flash("Your interest is recorded; the government can see it and contact you.", "success")
-    except ValidationError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return _back(project_id)
+    return save(
+        lambda: marketplace.express_interest(current_actor(), project, request.form.get("note", "")),
+        "Your interest is recorded; the government can see it and contact you.",
+        _back(project_id),
+    )
 
 
 @bp.post("/pipeline/<int:project_id>/interest/<int:interest_id>/withdraw")
 @requires()
 def interest_withdraw(project_id: int, interest_id: int):
     project = marketplace.get_pipeline_project(project_id)
-    marketplace.withdraw_interest(current_actor(), marketplace.get_interest(project, interest_id))
-    db.session.commit()
-    flash("Interest withdrawn.", "success")
-    return _back(project_id)
+    interest = marketplace.get_interest(project, interest_id)
+    return save(
+        lambda: marketplace.withdraw_interest(current_actor(), interest),
+        "Interest withdrawn.",
+        _back(project_id),
+    )
 
 
 @bp.post("/pipeline/<int:project_id>/commit")
-@requires("donor", "admin")
+@requires(Role.DONOR, Role.ADMIN)
 def commit(project_id: int):
     """A donor commits money from one of its funding sources; the project becomes active."""
     project = marketplace.get_pipeline_project(project_id)
     form = request.form
-    try:
-        source = matching.get_source(form.get("funding_source_id", type=int) or 0)
-        marketplace.commit_to_pipeline_project(
+    source = matching.get_source(form.get("funding_source_id", type=int) or 0)
+    return save(
+        lambda: marketplace.commit_to_pipeline_project(
             current_actor(),
             project,
             source,
             form.get("amount", "").strip(),
             form.get("currency", ""),
             _day(form.get("value_date", "").strip()),
-        )
-        db.session.commit()
-        flash(f"Commitment recorded from {source.name}; the project is now active.", "success")
-    except ValidationError as exc:
-        db.session.rollback()
-        details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
-        flash(f"{exc.message}{' (' + details + ')' if details else ''}", "error")
-    return _back(project_id)
+        ),
+        f"Commitment recorded from {source.name}; the project is now active.",
+        _back(project_id),
+    )
 
 
 # -- the donor side -----------------------------------------------------------------------
 
 
 @bp.get("/my-funds")
-@requires("donor", "admin")
+@requires(Role.DONOR, Role.ADMIN)
 def my_funds():
     """The donor's funding sources, each with its count of matching pipeline projects."""
     sources = marketplace.sources_for(current_actor())
@@ -460,34 +453,34 @@ def saved_search_create():
     kind = form.get("kind", "")
     keys = marketplace.FUNDING_KEYS if kind == "funding" else marketplace.PIPELINE_KEYS
     params = {k: form.get(k, "") for k in keys if form.get(k)}
-    try:
-        search = marketplace.create_saved_search(current_actor(), form.get("name", ""), kind, params)
-        db.session.commit()
-        flash(f"Saved “{search.name}”. Subscribe to its feed to hear of new matches.", "success")
-    except RegistryError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    return redirect(url_for("finder.saved_searches"))
+    return save(
+        lambda: marketplace.create_saved_search(current_actor(), form.get("name", ""), kind, params),
+        lambda search: f"Saved “{search.name}”. Subscribe to its feed to hear of new matches.",
+        url_for("finder.saved_searches"),
+    )
 
 
 @bp.post("/saved-searches/<int:search_id>/delete")
 @requires()
 def saved_search_delete(search_id: int):
-    actor = current_actor()
-    marketplace.delete_saved_search(actor, marketplace.get_saved_search(actor, search_id))
-    db.session.commit()
-    flash("Saved search deleted; its feed address no longer works.", "success")
-    return redirect(url_for("finder.saved_searches"))
+    return _on_saved_search(
+        search_id, marketplace.delete_saved_search, "Saved search deleted; its feed address no longer works."
+    )
 
 
 @bp.post("/saved-searches/<int:search_id>/seen")
 @requires()
 def saved_search_seen(search_id: int):
+    return _on_saved_search(
+        search_id, marketplace.mark_seen, "Marked as seen: the CSV now lists only matches newer than this."
+    )
+
+
+def _on_saved_search(search_id: int, change: Callable[[Actor, SavedSearch], Any], done: str):
+    """Apply ``change`` to one of the user's own saved searches, and go back to the list."""
     actor = current_actor()
-    marketplace.mark_seen(actor, marketplace.get_saved_search(actor, search_id))
-    db.session.commit()
-    flash("Marked as seen: the CSV now lists only matches newer than this.", "success")
-    return redirect(url_for("finder.saved_searches"))
+    search = marketplace.get_saved_search(actor, search_id)
+    return save(lambda: change(actor, search), done, url_for("finder.saved_searches"))
 
 
 def _search_link(search, external: bool = True) -> str:

@@ -1,7 +1,7 @@
 """Project pages: list with filters, detail with history, forms for projects and transactions.
 
 Views stay thin: load (with the same rights checks as the API), call the service,
-commit once, render.
+commit once through ``saving.save``, render.
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 from math import ceil
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 from marshmallow import EXCLUDE
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, select
 
 from registry import money
 from registry.auth import current_actor, current_user, login_required
-from registry.errors import NotFoundError, PermissionDenied, RegistryError
+from registry.errors import PermissionDenied
 from registry.extensions import db
 from registry.models import Project, Transaction
 from registry.models.types import ProjectStatus, Role
@@ -28,10 +28,11 @@ from registry.services.history import changes, project_history
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
 from registry.web import forms
 from registry.web.choices import choices
+from registry.web.saving import ObjectPages, reloaded, save
 from registry.web.views import bp
 
 PER_PAGE = 25
-EDITOR_ROLES = ("admin", "donor", "government")
+EDITOR_ROLES = (Role.ADMIN, Role.DONOR, Role.GOVERNMENT)
 
 
 def usd_totals(project_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -90,7 +91,7 @@ def projects():
         args=args,
         filter_errors=errors,
         choices=choices(),
-        can_create=current_user() is not None and current_user().role.value in EDITOR_ROLES,
+        can_create=current_user() is not None and current_user().role in EDITOR_ROLES,
     )
 
 
@@ -190,7 +191,7 @@ def render_project_form(state: dict, errors: forms.FormErrors | None, item: Proj
 
 
 def _save_project(item: Project | None) -> Project:
-    """Validate the posted form and create or change the project; FormErrors on bad input."""
+    """Validate the posted form and create or change the project (not committed); FormErrors on bad input."""
     user = current_user()
     raw, rows = forms.project_data(request.form)
     if item is not None:
@@ -204,22 +205,29 @@ def _save_project(item: Project | None) -> Project:
     data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines", "sectors"))
     if user.role is Role.GOVERNMENT:
         data["status"] = ProjectStatus.PIPELINE.value
-    try:
-        if item is None:
-            org = rights.reporting_org(user, data.pop("org_id", None))
-            rights.check_may_save(user, org, None, data)
-            saved = service.create_project(current_actor(), org, data)
-        else:
-            data.pop("org_id", None)
-            rights.check_may_save(user, item.org, item, data)
-            saved = service.update_project(current_actor(), item, data, forms.version_of(request.form))
-        db.session.commit()
-        return saved
-    except (PermissionDenied, NotFoundError):
-        raise
-    except RegistryError as exc:
-        db.session.rollback()
-        raise forms.service_errors(exc) from None
+    if item is None:
+        org = rights.reporting_org(user, data.pop("org_id", None))
+        rights.check_may_save(user, org, None, data)
+        return service.create_project(current_actor(), org, data)
+    data.pop("org_id", None)
+    rights.check_may_save(user, item.org, item, data)
+    return service.update_project(current_actor(), item, data, forms.version_of(request.form))
+
+
+PROJECT_PAGES = ObjectPages(
+    model=Project,
+    id_arg="project_id",
+    to_change=rights.project_to_change,
+    save=_save_project,
+    remove=service.delete_project,
+    render=render_project_form,
+    state_of=state_from_project,
+    posted_state=state_from_form,
+    detail="web.project",
+    listing="web.projects",
+    name=lambda item: item.title,
+    added="Registered",
+)
 
 
 @bp.route("/projects/new", methods=["GET", "POST"])
@@ -227,52 +235,25 @@ def _save_project(item: Project | None) -> Project:
 def project_new():
     """Register a project of your organisation (governments: a pipeline project)."""
     user = current_user()
-    if user.role.value not in EDITOR_ROLES:
+    if user.role not in EDITOR_ROLES:
         raise PermissionDenied("Your role does not allow registering projects")
-    if request.method == "POST":
-        try:
-            item = _save_project(None)
-        except forms.FormErrors as errors:
-            return render_project_form(state_from_form(), errors, None)
-        flash(f"Registered “{item.title}”", "success")
-        return redirect(url_for("web.project", project_id=item.id))
     status = "pipeline" if user.role is Role.GOVERNMENT else "active"
     values = {"status": status, "need_currency": "USD", "org_id": str(user.org_id or "")}
-    state = {
-        "fields": values,
-        "recipients": rows_for([]),
-        "areas": rows_for([]),
-        "action_lines": [],
-    }
-    return render_project_form(state, None, None)
+    return PROJECT_PAGES.new({"fields": values, "recipients": rows_for([]), "areas": rows_for([]), "action_lines": []})
 
 
 @bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
 @login_required
 def project_edit(project_id: int):
     """Change a project; a stale form (someone saved meanwhile) is refused with a reload link."""
-    item = rights.project_to_change(current_user(), project_id)
-    if request.method == "POST":
-        try:
-            _save_project(item)
-        except forms.FormErrors as errors:
-            item = db.session.get(Project, project_id) or abort(404)
-            return render_project_form(state_from_form(), errors, item)
-        flash("Saved your changes", "success")
-        return redirect(url_for("web.project", project_id=project_id))
-    return render_project_form(state_from_project(item), None, item)
+    return PROJECT_PAGES.edit(project_id)
 
 
 @bp.post("/projects/<int:project_id>/delete")
 @login_required
 def project_delete(project_id: int):
     """Delete a project and its transactions (the audit trail keeps them)."""
-    item = rights.project_to_change(current_user(), project_id)
-    title = item.title
-    service.delete_project(current_actor(), item, forms.version_of(request.form))
-    db.session.commit()
-    flash(f"Deleted “{title}”", "success")
-    return redirect(url_for("web.projects"))
+    return PROJECT_PAGES.delete(project_id)
 
 
 # -- transactions ------------------------------------------------------------
@@ -307,20 +288,12 @@ def render_transaction_form(item: Project, tx: Transaction | None, values: dict,
 
 
 def _save_transaction(item: Project, tx: Transaction | None) -> Transaction:
+    """Validate the posted form and add or change the flow (not committed); FormErrors on bad input."""
     data = forms.validate(TransactionIn(), forms.transaction_data(request.form))
-    try:
-        rights.guard_project(item)
-        if tx is None:
-            saved = service.add_transaction(current_actor(), item, data)
-        else:
-            saved = service.update_transaction(current_actor(), tx, data)
-        db.session.commit()
-        return saved
-    except (PermissionDenied, NotFoundError):
-        raise
-    except RegistryError as exc:
-        db.session.rollback()
-        raise forms.service_errors(exc) from None
+    rights.guard_project(item)
+    if tx is None:
+        return service.add_transaction(current_actor(), item, data)
+    return service.update_transaction(current_actor(), tx, data)
 
 
 @bp.route("/projects/<int:project_id>/transactions/new", methods=["GET", "POST"])
@@ -329,17 +302,17 @@ def transaction_new(project_id: int):
     """Add a pledge, commitment, disbursement or expenditure."""
     item = rights.project_to_change(current_user(), project_id)
     if request.method == "POST":
-        try:
-            tx = _save_transaction(item, None)
-        except forms.FormErrors as errors:
-            item = db.session.get(Project, project_id)
-            return render_transaction_form(item, None, request.form.to_dict(), errors)
-        flash(
-            f"Added {tx.type.value} of {money.format_amount(tx.amount, tx.currency)}"
-            f" (USD {money.format_amount(tx.usd_amount)})",
-            "success",
+        return save(
+            lambda: _save_transaction(item, None),
+            lambda tx: (
+                f"Added {tx.type.value} of {money.format_amount(tx.amount, tx.currency)}"
+                f" (USD {money.format_amount(tx.usd_amount)})"
+            ),
+            url_for("web.project", project_id=project_id) + "#transactions",
+            refused=lambda errors: render_transaction_form(
+                reloaded(Project, project_id), None, request.form.to_dict(), errors
+            ),
         )
-        return redirect(url_for("web.project", project_id=project_id) + "#transactions")
     # The project's own currency first: its latest flow's, else its need's.
     latest = max(item.transactions, key=lambda t: (t.value_date, t.id), default=None)
     currency = latest.currency if latest else (item.need_currency or "USD")
@@ -354,14 +327,14 @@ def transaction_edit(project_id: int, tx_id: int):
     item = rights.project_to_change(current_user(), project_id)
     tx = rights.transaction_of(item, tx_id)
     if request.method == "POST":
-        try:
-            _save_transaction(item, tx)
-        except forms.FormErrors as errors:
-            item = db.session.get(Project, project_id)
-            tx = db.session.get(Transaction, tx_id)
-            return render_transaction_form(item, tx, request.form.to_dict(), errors)
-        flash("Saved the transaction", "success")
-        return redirect(url_for("web.project", project_id=project_id) + "#transactions")
+        return save(
+            lambda: _save_transaction(item, tx),
+            "Saved the transaction",
+            url_for("web.project", project_id=project_id) + "#transactions",
+            refused=lambda errors: render_transaction_form(
+                reloaded(Project, project_id), reloaded(Transaction, tx_id), request.form.to_dict(), errors
+            ),
+        )
     return render_transaction_form(item, tx, state_from_transaction(tx))
 
 
@@ -371,13 +344,14 @@ def transaction_confirm(project_id: int, tx_id: int):
     """The funding source's organisation confirms a flow another organisation recorded against it."""
     item = rights.load(Project, project_id, "project")
     tx = rights.transaction_of(item, tx_id)
-    service.confirm_transaction(current_actor(), tx)
-    db.session.commit()
-    flash("Confirmed: the flow now counts as your organisation's", "success")
     back = request.form.get("next")
-    if back and back.startswith("/") and not back.startswith("//"):
-        return redirect(back)
-    return redirect(url_for("web.project", project_id=project_id) + "#transactions")
+    if not (back and back.startswith("/") and not back.startswith("//")):
+        back = url_for("web.project", project_id=project_id) + "#transactions"
+    return save(
+        lambda: service.confirm_transaction(current_actor(), tx),
+        "Confirmed: the flow now counts as your organisation's",
+        back,
+    )
 
 
 @bp.post("/projects/<int:project_id>/transactions/<int:tx_id>/delete")
@@ -387,7 +361,8 @@ def transaction_delete(project_id: int, tx_id: int):
     item = rights.project_to_change(current_user(), project_id)
     tx = rights.transaction_of(item, tx_id)
     rights.guard_project(item)
-    service.delete_transaction(current_actor(), tx)
-    db.session.commit()
-    flash("Deleted the transaction", "success")
-    return redirect(url_for("web.project", project_id=project_id) + "#transactions")
+    return save(
+        lambda: service.delete_transaction(current_actor(), tx),
+        "Deleted the transaction",
+        url_for("web.project", project_id=project_id) + "#transactions",
+    )

@@ -1,0 +1,61 @@
+"""The end of a unit of work: one commit per request or command, or nothing saved.
+
+Services add and flush, never commit. Each channel ends its unit of work through one
+helper built on :func:`commit`, which turns the two ways a commit can clash with other
+writers into the one domain error, :class:`ConflictError`:
+
+- the API: ``registry.api.common.commit`` (the error handler answers 409);
+- the pages: ``registry.web.saving.save`` (a flash and a redirect, or the form again);
+- the command line: :func:`command_unit` (a message and a non-zero exit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from registry.errors import ConflictError, RegistryError
+from registry.extensions import db
+
+STALE_MESSAGE = "The object was changed by someone else meanwhile; reload it and try again"
+
+
+def commit() -> None:
+    """Save the unit of work, or roll it back and raise ConflictError when it clashes with
+    another writer (a stale optimistic-locking version, a unique key taken meanwhile)."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise ConflictError(STALE_MESSAGE) from None
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ConflictError(f"The change clashes with existing data: {exc.orig}") from None
+
+
+def describe(error: RegistryError) -> str:
+    """A domain error in one line: its message, then the problem of each field."""
+    details = "; ".join(
+        f"{key}: {', '.join(map(str, value)) if isinstance(value, list | tuple) else value}"
+        for key, value in error.errors.items()
+    )
+    return error.message + (f" ({details})" if details else "")
+
+
+@contextmanager
+def command_unit() -> Iterator[None]:
+    """A CLI command's unit of work: commit once when the block ends, roll back on any error;
+    a refusal by the registry's rules ends the command with its message and exit status 1."""
+    try:
+        yield
+        commit()
+    except RegistryError as exc:
+        db.session.rollback()
+        raise click.ClickException(describe(exc)) from None
+    except BaseException:
+        db.session.rollback()
+        raise
