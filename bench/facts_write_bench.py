@@ -1,0 +1,163 @@
+"""What keeping the report facts fresh costs a write (not part of the test run).
+
+The writer's commit refreshes the facts of the projects it changed (``reports.facts``:
+a ``before_commit`` listener). On a registry built by `seed synthetic` (SQLite file
+and, when reachable, PostgreSQL), this times:
+
+- one flow edited through the service and committed: the commit with the listener,
+  and the same commit with the listener removed (the difference is the refresh);
+- an import of a donor sheet of 10,000 flows (500 projects) through the pipeline:
+  the whole import and, apart, the refresh inside its commit.
+
+    .venv/bin/python bench/facts_write_bench.py [--sqlite PATH] [--postgres URL]
+        [--projects 2000] [--transactions 100000] [--rows 10000] [--edits 30]
+
+Prints the figures; writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def _app(url: str, projects: int, transactions: int):
+    from flask_migrate import upgrade
+    from sqlalchemy import func, select, text
+
+    from registry.app import create_app
+    from registry.extensions import db
+    from registry.models import Transaction
+    from registry.services.reference import load_reference
+    from reports.synthetic import seed_synthetic
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING", "IMPORT_STORAGE": tempfile.mkdtemp()})
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        load_reference()
+        db.session.commit()
+        if db.session.scalar(select(func.count()).select_from(Transaction)) < transactions:
+            seed_synthetic(projects, transactions, progress=lambda _text: None)
+            db.session.commit()  # the facts are built inside this commit
+        with db.engine.connect() as conn:
+            if db.engine.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
+            else:
+                conn.execute(text("ANALYZE"))
+                conn.commit()
+    return app
+
+
+def _edits(app, n: int) -> dict[str, float]:
+    """Median ms of committing one edited flow, with and without the facts listener."""
+    from flask_sqlalchemy.session import Session as AppSession
+    from sqlalchemy import event, select
+
+    from registry.extensions import db
+    from registry.models import Transaction
+    from registry.services.actor import Actor
+    from registry.services.projects import update_transaction
+    from reports import facts
+
+    actor = Actor("bench", "cli", role="admin")
+    out = {}
+    with app.app_context():
+        ids = list(db.session.scalars(select(Transaction.id).where(Transaction.type == "commitment").limit(n)))
+        for label in ("with refresh", "without"):
+            if label == "without":
+                event.remove(AppSession, "before_commit", facts.refresh_before_commit)
+            times = []
+            for i, tx_id in enumerate(ids):
+                tx = db.session.get(Transaction, tx_id)
+                started = time.perf_counter()
+                update_transaction(actor, tx, {"amount": tx.amount + Decimal("0.01") * (1 if i % 2 else -1)})
+                db.session.commit()
+                times.append(time.perf_counter() - started)
+            out[label] = statistics.median(times) * 1000
+        event.listen(AppSession, "before_commit", facts.refresh_before_commit)
+        facts.ensure_fresh()
+        db.session.commit()
+    return out
+
+
+def _import(app, rows: int, workdir: Path) -> dict[str, float]:
+    """Seconds of an import of ``rows`` flows, and of the refresh inside its commit."""
+    from import_bench import generate
+
+    from importers import pipeline
+    from registry.extensions import db
+    from registry.services.actor import Actor
+    from registry.services.organisations import create_organisation
+    from reports import facts
+
+    _xlsx, csv_path = generate(rows, workdir)
+    actor = Actor("bench", "cli", role="admin")
+    spent: list[tuple[float, dict]] = []
+    original = facts.ensure_fresh
+
+    def timed(**kwargs) -> dict:
+        started = time.perf_counter()
+        done = original(**kwargs)
+        spent.append((time.perf_counter() - started, done))
+        return done
+
+    with app.app_context():
+        ref = f"BENCH-{dt.datetime.now():%H%M%S}"
+        create_organisation(actor, {"ref": ref, "name": "Bench donor", "kind": "donor_agency"})
+        db.session.commit()
+        facts.ensure_fresh = timed
+        try:
+            started = time.perf_counter()
+            batch = pipeline.run_import("sheet", csv_path.name, csv_path, ref, actor)
+            total = time.perf_counter() - started
+        finally:
+            facts.ensure_fresh = original
+        if batch.status != "committed":
+            raise SystemExit(f"import failed: {batch.counts} {batch.problems[:3]}")
+    refresh = sum(s for s, _done in spent)
+    projects = sum(done["projects"] for _s, done in spent)
+    return {"import": total, "refresh": refresh, "projects": projects, "flows": batch.counts["transactions"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sqlite", type=Path)
+    parser.add_argument("--postgres", help="postgresql://... (its public schema is emptied)")
+    parser.add_argument("--projects", type=int, default=2000)
+    parser.add_argument("--transactions", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--edits", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        urls = [("SQLite", f"sqlite:///{args.sqlite or Path(tmp) / 'bench.sqlite3'}")]
+        if args.postgres:
+            urls.append(("PostgreSQL", "postgresql+psycopg://" + args.postgres.split("://", 1)[1]))
+        for label, url in urls:
+            app = _app(url, args.projects, args.transactions)
+            edits = _edits(app, args.edits)
+            imported = _import(app, args.rows, Path(tmp))
+            print(
+                f"{label}: one flow edit committed {edits['with refresh']:.1f} ms "
+                f"(without the refresh {edits['without']:.1f} ms); import of {imported['flows']:,} flows "
+                f"{imported['import']:.2f} s, of which the facts refresh in its commit "
+                f"{imported['refresh']:.3f} s ({imported['projects']:,} projects)",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
