@@ -7,7 +7,10 @@ and, when reachable, PostgreSQL), this times:
 - one flow edited through the service and committed: the commit with the listener,
   and the same commit with the listener removed (the difference is the refresh);
 - an import of a donor sheet of 10,000 flows (500 projects) through the pipeline:
-  the whole import and, apart, the refresh inside its commit.
+  the whole import and, apart, the refresh inside its commit;
+- a report (region x area, commitments) read on fresh facts, on facts left stale by raw
+  SQL touching 1 and 200 projects (the report refreshes inside its read transaction,
+  rolled back), and, for comparison, read from the flows without the facts.
 
     .venv/bin/python bench/facts_write_bench.py [--sqlite PATH] [--postgres URL]
         [--projects 2000] [--transactions 100000] [--rows 10000] [--edits 30]
@@ -23,7 +26,6 @@ import statistics
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,24 +76,24 @@ def _edits(app, n: int) -> dict[str, float]:
     from reports import facts
 
     actor = Actor("bench", "cli", role="admin")
-    out = {}
+    times: dict[str, list[float]] = {"with refresh": [], "without": []}
     with app.app_context():
-        ids = list(db.session.scalars(select(Transaction.id).where(Transaction.type == "commitment").limit(n)))
-        for label in ("with refresh", "without"):
+        ids = list(db.session.scalars(select(Transaction.id).where(Transaction.type == "commitment").limit(2 * n)))
+        for i, tx_id in enumerate(ids):
+            # alternate, so that both see the same machine load and the same warm caches
+            label = "without" if i % 2 else "with refresh"
             if label == "without":
                 event.remove(AppSession, "before_commit", facts.refresh_before_commit)
-            times = []
-            for i, tx_id in enumerate(ids):
-                tx = db.session.get(Transaction, tx_id)
-                started = time.perf_counter()
-                update_transaction(actor, tx, {"amount": tx.amount + Decimal("0.01") * (1 if i % 2 else -1)})
-                db.session.commit()
-                times.append(time.perf_counter() - started)
-            out[label] = statistics.median(times) * 1000
-        event.listen(AppSession, "before_commit", facts.refresh_before_commit)
+            tx = db.session.get(Transaction, tx_id)
+            started = time.perf_counter()
+            update_transaction(actor, tx, {"amount": tx.amount + 1})
+            db.session.commit()
+            times[label].append(time.perf_counter() - started)
+            if label == "without":
+                event.listen(AppSession, "before_commit", facts.refresh_before_commit)
         facts.ensure_fresh()
         db.session.commit()
-    return out
+    return {label: statistics.median(values) * 1000 for label, values in times.items()}
 
 
 def _import(app, rows: int, workdir: Path) -> dict[str, float]:
@@ -133,6 +135,56 @@ def _import(app, rows: int, workdir: Path) -> dict[str, float]:
     return {"import": total, "refresh": refresh, "projects": projects, "flows": batch.counts["transactions"]}
 
 
+def _stale_reads(app, runs: int = 3) -> dict[str, float]:
+    """Median seconds of one report on fresh facts, on facts stale in 1 and 200 projects
+    (raw SQL, rolled back after each run), and read from the flows (no facts at all)."""
+    from sqlalchemy import bindparam, select, text
+
+    from registry.extensions import db
+    from registry.models import Transaction
+    from reports import queries
+    from reports.flows import build_spec, run_report
+
+    out = {}
+    with app.app_context():
+        spec = build_spec(by=["region", "priority_area"], measures=["commitment"])
+        projects = list(db.session.scalars(select(Transaction.project_id).distinct().limit(200)))
+        touch = text("UPDATE transactions SET usd_minor = usd_minor + 1 WHERE project_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        )
+
+        def stale_in(n: int) -> float:
+            times = []
+            for _ in range(runs):
+                db.session.execute(touch, {"ids": projects[:n]})
+                started = time.perf_counter()
+                run_report(spec)
+                times.append(time.perf_counter() - started)
+                db.session.rollback()
+            return statistics.median(times)
+
+        out["fresh"] = statistics.median(_runs(lambda: run_report(spec), runs))
+        out["stale 1"] = stale_in(1)
+        out["stale 200"] = stale_in(200)
+        original = queries.facts_apply
+        queries.facts_apply = lambda tx_dims, filters: False
+        try:
+            out["flows"] = statistics.median(_runs(lambda: run_report(spec), runs))
+        finally:
+            queries.facts_apply = original
+        db.session.rollback()
+    return out
+
+
+def _runs(func, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sqlite", type=Path)
@@ -150,11 +202,14 @@ def main() -> None:
             app = _app(url, args.projects, args.transactions)
             edits = _edits(app, args.edits)
             imported = _import(app, args.rows, Path(tmp))
+            reads = _stale_reads(app)
             print(
                 f"{label}: one flow edit committed {edits['with refresh']:.1f} ms "
                 f"(without the refresh {edits['without']:.1f} ms); import of {imported['flows']:,} flows "
                 f"{imported['import']:.2f} s, of which the facts refresh in its commit "
-                f"{imported['refresh']:.3f} s ({imported['projects']:,} projects)",
+                f"{imported['refresh']:.3f} s ({imported['projects']:,} projects); report region x area: "
+                f"fresh facts {reads['fresh']:.3f} s, stale in 1 project {reads['stale 1']:.3f} s, "
+                f"in 200 {reads['stale 200']:.3f} s, from the flows {reads['flows']:.3f} s",
                 flush=True,
             )
 

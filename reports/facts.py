@@ -70,6 +70,7 @@ CHUNK = 500
 _STATEMENTS: dict[tuple, tuple] = {}  # see _insert_statements
 _LAYOUTS: dict[str, list[dt.date]] = {}  # signature -> membership periods (see _layout)
 _STALE: dict = {}  # dialect -> the statement of stale()
+_DELETES: list = []  # see _delete_facts
 log = logging.getLogger(__name__)
 MEASURE_COLUMNS = ("pledge", "commitment", "disbursement", "expenditure")
 # The flows' own attributes the facts keep, so that reports by donor or source read them too.
@@ -178,11 +179,15 @@ def _insert_facts(project_ids: Sequence[int] | None, points: Sequence[dt.date]) 
 
 
 def _delete_facts(project_ids: Sequence[int] | None) -> None:
-    for model in (ReportFlowFact, ReportProjectFact):
-        stmt = delete(model.__table__)
-        if project_ids is not None:
-            stmt = stmt.where(model.project_id.in_(list(project_ids)))
-        db.session.execute(stmt)
+    if project_ids is None:
+        for model in (ReportFlowFact, ReportProjectFact):
+            db.session.execute(delete(model.__table__))
+        return
+    if not _DELETES:  # built once, like the inserts
+        ids = bindparam("ids", expanding=True)
+        _DELETES.extend(delete(m.__table__).where(m.project_id.in_(ids)) for m in (ReportFlowFact, ReportProjectFact))
+    for stmt in _DELETES:
+        db.session.execute(stmt, {"ids": list(project_ids)})
 
 
 def _lock() -> None:
@@ -236,17 +241,15 @@ def ensure_fresh(trust_layout: bool = False) -> dict[str, int]:
     of refreshing one project). A read always checks them."""
     points, sig = _layout(trust_layout)
     state = db.session.get(ReportState, STATE_KEY)
-    sqlite = db.session.get_bind().dialect.name == "sqlite"
-    watermark = _watermark() if sqlite else None
-    if state is not None and state.value == sig:
-        new_rows = sqlite and watermark is not None and _has_new_flows(watermark)
-        if not new_rows and db.session.scalar(select(ReportDirty.project_id).limit(1)) is None:
-            return {"rebuilt": 0, "projects": 0}
+    if state is not None and state.value == sig and not stale():
+        return {"rebuilt": 0, "projects": 0}
     _lock()
     # Re-read under the lock: another refresh may have done the work meanwhile.
     state = db.session.get(ReportState, STATE_KEY, populate_existing=True)
     marks = db.session.execute(select(ReportDirty.project_id, ReportDirty.generation)).all()
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
     if sqlite:
+        watermark = _watermark()
         high = db.session.scalar(select(func.max(Transaction.id))) or 0
         if watermark is None:
             state = None  # never built with a watermark: build everything
@@ -292,11 +295,6 @@ def _set_watermark(value: int) -> None:
         db.session.add(ReportState(key=WATERMARK_KEY, value=str(value)))
     else:
         state.value = str(value)
-
-
-def _has_new_flows(watermark: int) -> bool:
-    """SQLite: whether any flow was inserted since the facts were refreshed (id above the watermark)."""
-    return bool(db.session.scalar(select(exists().where(Transaction.id > watermark))))
 
 
 def _new_projects(watermark: int) -> list[int]:
