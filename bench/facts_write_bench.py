@@ -34,33 +34,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def _app(url: str, projects: int, transactions: int):
-    from flask_migrate import upgrade
-    from sqlalchemy import func, select, text
+    """The report benchmark's synthetic registry (reused when the database holds it)."""
+    from report_bench import _prepare
 
-    from registry.app import create_app
-    from registry.extensions import db
-    from registry.models import Transaction
-    from registry.services.reference import load_reference
-    from reports.synthetic import seed_synthetic
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "LOG_LEVEL": "WARNING", "IMPORT_STORAGE": tempfile.mkdtemp()})
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
-        load_reference()
-        db.session.commit()
-        if db.session.scalar(select(func.count()).select_from(Transaction)) < transactions:
-            seed_synthetic(projects, transactions, progress=lambda _text: None)
-            db.session.commit()  # the facts are built inside this commit
-        with db.engine.connect() as conn:
-            if db.engine.dialect.name == "postgresql":
-                conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
-            else:
-                conn.execute(text("ANALYZE"))
-                conn.commit()
+    app, _seeded, _built = _prepare(url, projects, transactions, fresh=True)
+    app.config["IMPORT_STORAGE"] = tempfile.mkdtemp()
     return app
 
 

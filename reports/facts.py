@@ -36,6 +36,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from flask import has_app_context
 from flask_sqlalchemy.session import Session as AppSession
 from sqlalchemy import (
     Integer,
@@ -70,7 +71,7 @@ CHUNK = 500
 _STATEMENTS: dict[tuple, tuple] = {}  # see _insert_statements
 _LAYOUTS: dict[str, list[dt.date]] = {}  # signature -> membership periods (see _layout)
 _STALE: dict = {}  # dialect -> the statement of stale()
-_DELETES: list = []  # see _delete_facts
+_DELETES: dict = {}  # see _delete_facts
 log = logging.getLogger(__name__)
 MEASURE_COLUMNS = ("pledge", "commitment", "disbursement", "expenditure")
 # The flows' own attributes the facts keep, so that reports by donor or source read them too.
@@ -183,10 +184,13 @@ def _delete_facts(project_ids: Sequence[int] | None) -> None:
         for model in (ReportFlowFact, ReportProjectFact):
             db.session.execute(delete(model.__table__))
         return
-    if not _DELETES:  # built once, like the inserts
+    statements = _DELETES.get("by_project")
+    if statements is None:  # built once, like the inserts
         ids = bindparam("ids", expanding=True)
-        _DELETES.extend(delete(m.__table__).where(m.project_id.in_(ids)) for m in (ReportFlowFact, ReportProjectFact))
-    for stmt in _DELETES:
+        models = (ReportFlowFact, ReportProjectFact)
+        statements = tuple(delete(m.__table__).where(m.project_id.in_(ids)) for m in models)
+        _DELETES["by_project"] = statements
+    for stmt in statements:
         db.session.execute(stmt, {"ids": list(project_ids)})
 
 
@@ -356,7 +360,9 @@ def refresh_before_commit(session: Session) -> None:
 
     Savepoint releases are skipped (the outermost commit follows), and so are sessions
     other than the application's current one (the facts are read and written through it)."""
-    if session.in_nested_transaction() or not db.session.registry.has() or db.session() is not session:
+    if session.in_nested_transaction() or not has_app_context():
+        return
+    if not db.session.registry.has() or db.session() is not session:
         return
     session.flush()  # the ORM changes still pending: their triggers mark the projects now
     members_changed = session.info.pop(MEMBERS_CHANGED, False)
