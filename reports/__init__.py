@@ -10,12 +10,8 @@ def init_app(app: Flask, api: Api) -> None:
     from reports import api as reports_api
     from reports import cli, facts, models, web  # noqa: F401  (models: the facts tables join the metadata)
 
-    @app.after_request
-    def keep_refresh(response):
-        # A report brought the facts up to date: keep that work for the next request.
-        if response.status_code < 400:
-            facts.commit_refresh()
-        return response
+    # The writer's commit brings the facts up to date; a read never commits (reports/facts.py).
+    facts.install()
 
     # The API is for scripts with tokens, not browser forms: no CSRF on it.
     csrf.exempt(reports_api.blp)

@@ -8,22 +8,53 @@ own recipient country or region (which go wholly to it): a few rows per project.
 report in USD reads them instead of the transactions, and weights them by the shares
 as before, so the figures are the same to the cent.
 
-Freshness: triggers on ``transactions`` mark the changed projects in ``report_dirty``
+Staleness: triggers on ``transactions`` mark the changed projects in ``report_dirty``
 inside the writer's transaction (on SQLite, where a row trigger costs more than the
 insert itself, new flows are found instead by their id above a watermark, and only
-updates and deletes fire triggers); :func:`ensure_fresh` (called before the facts are
-read) recomputes exactly those projects, or everything when the membership periods
-changed (the reference data was reloaded) or the facts were never built. The facts
-are therefore never stale when read, whoever wrote the flows and however.
+updates and deletes fire triggers). :func:`ensure_fresh` recomputes exactly those
+projects, or everything when the membership periods changed (the reference data was
+reloaded) or the facts were never built, in the current transaction; it never commits.
+
+When: the WRITER's commit brings them up to date. :func:`install` (called by
+``reports.init_app``; the registry never imports reports) adds a ``before_commit``
+listener to the application's sessions: before the outermost commit it flushes, asks
+the database in one statement whether anything is stale (:func:`stale`: a mark, a flow
+above the watermark, facts never built; it sees bulk inserts through the DB-API cursor
+as well as ORM writes, since the triggers and the watermark do) or whether the unit of
+work changed category memberships, and if so refreshes inside the same transaction, so
+the flows and their facts are committed together. A read (a GET, a report command)
+never commits: if the facts are stale anyway (raw SQL from outside the application),
+the report's own :func:`ensure_fresh` recomputes them inside the read transaction and
+the request's end rolls that work back; the figures are right either way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import time
 from collections.abc import Sequence
 
-from sqlalchemy import Integer, case, cast, delete, extract, func, insert, select, text, tuple_
+from flask import has_app_context
+from flask_sqlalchemy.session import Session as AppSession
+from sqlalchemy import (
+    Integer,
+    bindparam,
+    case,
+    cast,
+    delete,
+    event,
+    exists,
+    extract,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from registry.extensions import db
@@ -34,9 +65,14 @@ STATE_KEY = "flow_facts"
 MEMBERS_KEY = "category_members"
 WATERMARK_KEY = "flow_watermark"  # SQLite only: see the migration 0008_report_facts
 FORMAT = "3"  # bump when the facts' content changes: a different signature rebuilds them
-REFRESHED = "report_facts_refreshed"  # session.info flag: the caller should commit the refresh
+MEMBERS_CHANGED = "report_members_changed"  # session.info flag: this unit of work wrote memberships
 LOCK_ID = 7_231_001  # PostgreSQL advisory lock serialising refreshes
 CHUNK = 500
+_STATEMENTS: dict[tuple, tuple] = {}  # see _insert_statements
+_LAYOUTS: dict[str, list[dt.date]] = {}  # signature -> membership periods (see _layout)
+_STALE: dict = {}  # dialect -> the statement of stale()
+_DELETES: dict = {}  # see _delete_facts
+log = logging.getLogger(__name__)
 MEASURE_COLUMNS = ("pledge", "commitment", "disbursement", "expenditure")
 # The flows' own attributes the facts keep, so that reports by donor or source read them too.
 ATTRIBUTES = ("funding_source_id", "provider_org_id", "finance_type", "flow_type")
@@ -108,30 +144,54 @@ def _sums_select(points: Sequence[dt.date]):
     return stmt, keys
 
 
-def _insert_facts(project_ids: Sequence[int] | None, points: Sequence[dt.date]) -> None:
+def _insert_statements(points: Sequence[dt.date], by_project: bool) -> tuple:
+    """The two INSERT ... SELECT that write the facts (of the projects bound to ``ids`` when
+    ``by_project``). Built once per layout: the period CASE over every breakpoint costs more
+    to build than refreshing one project does to run."""
+    key = (tuple(points), by_project)
+    cached = _STATEMENTS.get(key)
+    if cached is not None:
+        return cached
+    ids = bindparam("ids", expanding=True)
     stmt, keys = _sums_select(points)
-    if project_ids is not None:
-        stmt = stmt.where(Transaction.project_id.in_(list(project_ids)))
-    stmt = stmt.group_by(*keys)
+    if by_project:
+        stmt = stmt.where(Transaction.project_id.in_(ids))
     recipient = [fact for fact, _column in RECIPIENT]
     columns = ["project_id", "year", "period", *ATTRIBUTES, *recipient, *MEASURE_COLUMNS]
-    db.session.execute(insert(ReportFlowFact.__table__).from_select(columns, stmt))
+    flows = insert(ReportFlowFact.__table__).from_select(columns, stmt.group_by(*keys))
     # The coarser table, from the rows just written (a few per project, not every flow).
     f = ReportFlowFact
     keys = (f.project_id, f.year, f.period, *[getattr(f, name) for name in recipient])
     coarse = select(*keys, *[func.sum(getattr(f, m)) for m in MEASURE_COLUMNS]).group_by(*keys)
-    if project_ids is not None:
-        coarse = coarse.where(f.project_id.in_(list(project_ids)))
+    if by_project:
+        coarse = coarse.where(f.project_id.in_(ids))
     columns = ["project_id", "year", "period", *recipient, *MEASURE_COLUMNS]
-    db.session.execute(insert(ReportProjectFact.__table__).from_select(columns, coarse))
+    cached = (flows, insert(ReportProjectFact.__table__).from_select(columns, coarse))
+    if len(_STATEMENTS) > 8:  # layouts of earlier membership periods
+        _STATEMENTS.clear()
+    _STATEMENTS[key] = cached
+    return cached
+
+
+def _insert_facts(project_ids: Sequence[int] | None, points: Sequence[dt.date]) -> None:
+    params = {} if project_ids is None else {"ids": list(project_ids)}
+    for stmt in _insert_statements(points, project_ids is not None):
+        db.session.execute(stmt, params)
 
 
 def _delete_facts(project_ids: Sequence[int] | None) -> None:
-    for model in (ReportFlowFact, ReportProjectFact):
-        stmt = delete(model.__table__)
-        if project_ids is not None:
-            stmt = stmt.where(model.project_id.in_(list(project_ids)))
-        db.session.execute(stmt)
+    if project_ids is None:
+        for model in (ReportFlowFact, ReportProjectFact):
+            db.session.execute(delete(model.__table__))
+        return
+    statements = _DELETES.get("by_project")
+    if statements is None:  # built once, like the inserts
+        ids = bindparam("ids", expanding=True)
+        models = (ReportFlowFact, ReportProjectFact)
+        statements = tuple(delete(m.__table__).where(m.project_id.in_(ids)) for m in models)
+        _DELETES["by_project"] = statements
+    for stmt in statements:
+        db.session.execute(stmt, {"ids": list(project_ids)})
 
 
 def _lock() -> None:
@@ -139,16 +199,25 @@ def _lock() -> None:
         db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOCK_ID})
 
 
-def ensure_fresh() -> dict[str, int]:
-    """Bring the facts up to date (in the current transaction); returns what was done.
+def _try_lock() -> bool:
+    """Take the refresh lock if it is free (always, on SQLite: one writer at a time there)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(db.session.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": LOCK_ID}))
 
-    The caller commits when ``db.session.info[REFRESHED]`` is set (the report pages, API
-    and commands do), so the work is done once; left uncommitted it is simply redone."""
+
+def _layout(trust_stored: bool) -> tuple[list[dt.date], str]:
+    """The membership periods (breakpoints) and their signature, the per-period category
+    members brought up to date when the memberships changed (see :func:`ensure_fresh`)."""
+    if trust_stored:
+        state = db.session.get(ReportState, STATE_KEY)
+        known = _LAYOUTS.get(state.value) if state is not None else None
+        if known is not None:
+            return known, state.value
     members = memberships()
     points = breakpoints(members)
     sig = signature(points)
     members_sig = hashlib.sha256((FORMAT + repr(members)).encode()).hexdigest()[:40]
-    state = db.session.get(ReportState, STATE_KEY)
     members_state = db.session.get(ReportState, MEMBERS_KEY)
     if members_state is None or members_state.value != members_sig:
         _lock()
@@ -161,18 +230,30 @@ def ensure_fresh() -> dict[str, int]:
         else:
             members_state.value = members_sig
         db.session.flush()
-        db.session.info[REFRESHED] = True
-    sqlite = db.session.get_bind().dialect.name == "sqlite"
-    watermark = _watermark() if sqlite else None
-    if state is not None and state.value == sig:
-        new_rows = sqlite and watermark is not None and _new_projects(watermark, limit=1)
-        if not new_rows and db.session.scalar(select(ReportDirty.project_id).limit(1)) is None:
-            return {"rebuilt": 0, "projects": 0}
+    _LAYOUTS[sig] = points  # a signature names one list of periods (a hash of it)
+    return points, sig
+
+
+def ensure_fresh(trust_layout: bool = False) -> dict[str, int]:
+    """Bring the facts up to date in the current transaction (never commits); returns what
+    was done. The writer's commit keeps the work (see :func:`install`); a read that had to
+    do it (facts made stale by a writer outside the application) leaves it uncommitted.
+
+    ``trust_layout``: the caller knows the memberships did not change (a commit that wrote
+    none): the membership periods the facts were built with are taken as they are when this
+    process knows them, instead of reading and hashing every membership (most of the cost
+    of refreshing one project). A read always checks them."""
+    points, sig = _layout(trust_layout)
+    state = db.session.get(ReportState, STATE_KEY)
+    if state is not None and state.value == sig and not stale():
+        return {"rebuilt": 0, "projects": 0}
     _lock()
     # Re-read under the lock: another refresh may have done the work meanwhile.
     state = db.session.get(ReportState, STATE_KEY, populate_existing=True)
     marks = db.session.execute(select(ReportDirty.project_id, ReportDirty.generation)).all()
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
     if sqlite:
+        watermark = _watermark()
         high = db.session.scalar(select(func.max(Transaction.id))) or 0
         if watermark is None:
             state = None  # never built with a watermark: build everything
@@ -203,7 +284,6 @@ def ensure_fresh() -> dict[str, int]:
             delete(ReportDirty.__table__).where(tuple_(ReportDirty.project_id, ReportDirty.generation).in_(chunk))
         )
     db.session.flush()
-    db.session.info[REFRESHED] = True
     return done
 
 
@@ -221,12 +301,10 @@ def _set_watermark(value: int) -> None:
         state.value = str(value)
 
 
-def _new_projects(watermark: int, limit: int | None = None) -> list[int]:
-    """SQLite: projects with flows inserted since the facts were refreshed (id above the watermark)."""
-    stmt = select(Transaction.project_id).where(Transaction.id > watermark).distinct()
-    if limit:
-        stmt = stmt.limit(limit)
-    return list(db.session.scalars(stmt))
+def _new_projects(watermark: int) -> list[int]:
+    """SQLite: the projects of the flows above the watermark. Read by id range and made distinct
+    here: a DISTINCT in SQL makes SQLite scan the whole project index instead."""
+    return sorted(set(db.session.scalars(select(Transaction.project_id).where(Transaction.id > watermark))))
 
 
 def forget() -> None:
@@ -236,7 +314,81 @@ def forget() -> None:
     db.session.expire_all()
 
 
-def commit_refresh() -> None:
-    """Commit a refresh done for a read-only report request (keeps the work for the next one)."""
-    if db.session.info.pop(REFRESHED, False):
-        db.session.commit()
+def stale() -> bool:
+    """Whether :func:`ensure_fresh` may have flows to catch up on, in one cheap statement:
+    the facts were never built, a project is marked, or (SQLite) a flow lies above the
+    watermark. A change of the memberships is not seen here (see :func:`install`)."""
+    dialect = db.session.get_bind().dialect.name
+    stmt = _STALE.get(dialect)
+    if stmt is None:  # built once: building it would cost more than running it
+        built = select(func.count()).where(ReportState.key.in_([STATE_KEY, MEMBERS_KEY])).scalar_subquery()
+        checks = [built < 2, exists().where(ReportDirty.project_id.is_not(None))]
+        if dialect == "sqlite":
+            mark = select(cast(ReportState.value, Integer)).where(ReportState.key == WATERMARK_KEY).scalar_subquery()
+            checks.append(exists().where(Transaction.id > func.coalesce(mark, -1)))
+        stmt = _STALE[dialect] = select(case((or_(*checks), 1), else_=0))
+    return bool(db.session.execute(stmt).scalar())
+
+
+def _touches_memberships(session: Session) -> bool:
+    return any(isinstance(o, CategoryMembership) for o in (*session.new, *session.dirty, *session.deleted))
+
+
+def _note_flush(session: Session, _context, _instances) -> None:
+    if _touches_memberships(session):
+        session.info[MEMBERS_CHANGED] = True
+
+
+def _note_statement(state) -> None:
+    # ORM or Core DML on the memberships through the session (bulk update, delete, insert)
+    table = getattr(state.statement, "table", None)
+    if not state.is_select and getattr(table, "name", None) == CategoryMembership.__tablename__:
+        state.session.info[MEMBERS_CHANGED] = True
+
+
+def _forget_notes(session: Session, *_args) -> None:
+    session.info.pop(MEMBERS_CHANGED, None)
+
+
+def _forget_on_rollback(session: Session, previous) -> None:
+    if previous.parent is None:  # the whole unit of work, not a savepoint inside it
+        _forget_notes(session)
+
+
+def refresh_before_commit(session: Session) -> None:
+    """``before_commit`` listener: refresh the facts inside the committing unit of work.
+
+    Savepoint releases are skipped (the outermost commit follows), and so are sessions
+    other than the application's current one (the facts are read and written through it)."""
+    if session.in_nested_transaction() or not has_app_context():
+        return
+    if not db.session.registry.has() or db.session() is not session:
+        return
+    session.flush()  # the ORM changes still pending: their triggers mark the projects now
+    members_changed = session.info.pop(MEMBERS_CHANGED, False)
+    if members_changed or stale():
+        if not _try_lock():
+            # Another commit is refreshing. Waiting for it while this transaction holds its
+            # own rows (marks included) could deadlock: the marks stay for the next commit,
+            # and a report before then refreshes for itself.
+            log.info("report facts: another refresh is running; this commit's changes stay marked")
+            return
+        started = time.perf_counter()
+        done = ensure_fresh(trust_layout=not members_changed)
+        log.debug("report facts refreshed on commit in %.3f s: %s", time.perf_counter() - started, done)
+
+
+LISTENERS = (
+    ("before_commit", refresh_before_commit),
+    ("before_flush", _note_flush),
+    ("do_orm_execute", _note_statement),
+    ("after_commit", _forget_notes),
+    ("after_soft_rollback", _forget_on_rollback),
+)
+
+
+def install() -> None:
+    """Listen to every Flask-SQLAlchemy session (once per process, whatever the apps)."""
+    for name, listener in LISTENERS:
+        if not event.contains(AppSession, name, listener):
+            event.listen(AppSession, name, listener)

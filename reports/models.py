@@ -7,9 +7,10 @@ the sums of the USD values of its pledges, commitments, disbursements and
 expenditure: a few rows per project instead of every flow. Database triggers on
 ``transactions`` mark the projects whose flows change in ``report_dirty`` (in the same
 database transaction as the change, whoever writes: services, importers, raw SQL,
-cascading deletes), and :mod:`reports.facts` recomputes exactly those projects before a
-report reads the facts. ``report_state`` records which membership periods the facts
-were built with, so that reloading the reference data rebuilds them.
+cascading deletes), and :mod:`reports.facts` recomputes exactly those projects inside
+the writer's commit (a report that finds them stale anyway recomputes them for itself,
+without committing). ``report_state`` records which membership periods the facts were
+built with, so that reloading the reference data rebuilds them.
 """
 
 from sqlalchemy import BigInteger, Index, Integer, String

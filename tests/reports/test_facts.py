@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select, text, tuple_, update
+from sqlalchemy import delete, event, func, select, text, tuple_, update
 
 from registry.extensions import db
 from registry.models import CategoryMembership, Transaction
@@ -64,8 +64,10 @@ def _check() -> dict[str, int]:
 
 def test_facts_follow_every_kind_of_write(registry_data, actor, make_transaction):
     """Service writes, raw SQL inserts, updates and deletes, cascading deletes: all seen."""
+    assert db.session.get(ReportState, facts.STATE_KEY) is not None  # built by the setup's commit
+    facts.forget()
     first = _check()
-    assert first["rebuilt"] == 1  # never built in this database: built from scratch
+    assert first["rebuilt"] == 1  # forgotten: built from scratch
     assert _facts(), "the registry's flows are in the facts"
     assert _check() == {"rebuilt": 0, "projects": 0}  # nothing changed: nothing to do
 
@@ -196,10 +198,19 @@ def test_reports_from_facts_equal_reports_from_the_flows(registry_data, monkeypa
         assert a == b
 
 
-def test_report_requests_keep_the_refresh(client, registry_data, make_transaction):
-    """A report request commits the refresh it did, so the next one has nothing to do."""
+def test_report_requests_refresh_without_committing(client, registry_data, make_transaction):
+    """A report request on stale facts brings them up to date for itself and commits nothing
+    (a real request's end rolls that work back); the writer's commit is what keeps them."""
     make_transaction(registry_data["three"], amount=Decimal("3.00"))
+    session = db.session()
+    commits = []
+    count = commits.append
+    event.listen(session, "before_commit", count)
     assert client.get("/api/v1/reports/flows?by=region&measure=commitment").status_code == 200
+    event.remove(session, "before_commit", count)
+    assert commits == []
+    make_transaction(registry_data["three"], amount=Decimal("4.00"))
+    db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(ReportDirty)) == 0
     assert facts.ensure_fresh() == {"rebuilt": 0, "projects": 0}
 
