@@ -162,3 +162,32 @@ def test_a_name_is_only_found_where_it_is_defined_not_where_it_is_imported():
     assert defined_in("readers.store_file", ["importers/pipeline/readers.py"])
     assert defined_in("_Resolver.tx_row", ["importers/pipeline/resolve.py"])
     assert not defined_in("_Resolver.execute", ["importers/pipeline/resolve.py"])
+
+
+def imported_packages(path: Path) -> set[str]:
+    """The top-level packages a module imports (anywhere in it, functions included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_dependencies_point_one_way_as_the_page_says():
+    # "registry/ never imports them, and they never import each other. The one exception is registry/app.py"
+    text = " ".join(DOC.read_text("utf-8").split())
+    assert "they never import each other. The one exception is `registry/app.py`" in text
+    wrong = []
+    for package, forbidden in (
+        ("registry", {"importers", "reports"}),
+        ("importers", {"reports"}),
+        ("reports", {"importers"}),
+    ):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            module = path.relative_to(ROOT).as_posix()
+            if module != "registry/app.py" and imported_packages(path) & forbidden:
+                wrong.append(f"{module} imports {', '.join(sorted(imported_packages(path) & forbidden))}")
+    assert wrong == []
+    assert imported_packages(ROOT / "registry/app.py") >= {"importers", "reports"}
