@@ -372,6 +372,10 @@ def refresh_before_commit(session: Session) -> None:
             # own rows (marks included) could deadlock: the marks stay for the next commit,
             # and a report before then refreshes for itself.
             log.info("report facts: another refresh is running; this commit's changes stay marked")
+            if members_changed:
+                # No mark says the periods changed: drop the facts' signature instead, so that
+                # the next commit sees them stale (never built) and rebuilds them all.
+                session.execute(delete(ReportState.__table__).where(ReportState.key == STATE_KEY))
             return
         started = time.perf_counter()
         done = ensure_fresh(trust_layout=not members_changed)

@@ -224,7 +224,7 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
     if "areas" in data:
         project.areas = _merge(project.areas, _build_areas(list(data["areas"] or [])), lambda a: a.area_code)
     if "sectors" in data:
-        project.sectors = _build_sectors(list(data["sectors"] or []))
+        project.sectors = _merge(project.sectors, _build_sectors(list(data["sectors"] or [])), lambda s: s.code)
     if "wsis_action_lines" in data:
         project.wsis_action_lines = _action_lines(list(data["wsis_action_lines"] or []))
     if "need" in data:

@@ -296,6 +296,20 @@ def test_patch_shares_keeping_the_same_codes(api, donor):
     assert [a["share"] for a in history[0]["before"]["areas"]] == ["70.5", "29.5"]
 
 
+def test_patch_keeping_the_same_sector_codes(api, donor):
+    """Saving a project with the purpose codes it has (an edit of its title on the page posts
+    them again) keeps them: 200, not a clash of each code with itself."""
+    token = donor[1]
+    created = api("post", "/api/v1/projects", token, json=project_body(sectors=["22020", "22040"])).get_json()
+    change = {"title": "Community networks, phase 2", "sectors": ["22040", "22020", "11330"]}
+    response = api("patch", f"/api/v1/projects/{created['id']}", token, json=change)
+    assert response.status_code == 200, response.get_json()
+    assert sorted(response.get_json()["sectors"]) == ["11330", "22020", "22040"]
+    project = db.session.get(Project, created["id"])
+    assert sorted(s.code for s in project.sectors) == ["11330", "22020", "22040"]
+    assert project.title == "Community networks, phase 2"
+
+
 def test_transaction_changes_are_guarded_by_the_project_version(api, donor):
     token = donor[1]
     created = api("post", "/api/v1/projects", token, json=project_body()).get_json()

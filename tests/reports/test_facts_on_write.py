@@ -305,3 +305,26 @@ def test_a_commit_does_not_wait_for_a_refresh_running_elsewhere(client, make_pro
     db.session.commit()
     _fresh_without_reading()
     assert _commitments_in(client, "GHA") == Decimal("11.01")
+
+
+def test_a_membership_change_committed_during_a_refresh_elsewhere_is_not_forgotten(
+    client, registry_data, make_project, make_transaction
+):
+    """PostgreSQL: a commit that changes the memberships while another transaction holds the
+    refresh lock cannot rebuild the periods itself; the next commit must, else the stored
+    facts keep the old periods for good (and every report rebuilds them all for itself)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite lets one writer at a time, there is no lock to wait for")
+    with db.engine.connect() as other:
+        other.execute(text("SELECT pg_advisory_lock(:id)"), {"id": facts.LOCK_ID})
+        membership = db.session.scalars(select(CategoryMembership).limit(1)).one()
+        membership.valid_from = dt.date(2020, 6, 15)  # a new period boundary
+        db.session.commit()  # does not wait, and cannot rebuild
+        other.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": facts.LOCK_ID})
+        other.commit()
+    project = make_project(recipients=[{"country": "GHA", "share": Decimal(100)}])
+    make_transaction(project, amount=Decimal("5.05"))
+    db.session.commit()  # an ordinary write: it must catch up on the periods too
+    state = db.session.get(ReportState, facts.STATE_KEY, populate_existing=True)
+    assert state is not None and state.value == facts.signature(facts.breakpoints())
+    _fresh_without_reading()
