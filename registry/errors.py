@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -65,6 +66,17 @@ class ConflictError(RegistryError):
     code = 409
 
 
+STALE_MESSAGE = "The object was changed by someone else meanwhile; reload it and try again"
+
+
+def clash(error: IntegrityError | StaleDataError) -> ConflictError:
+    """A write the database refused because another writer got there first (a stale
+    optimistic-locking version, a unique key taken meanwhile), as the registry's 409."""
+    if isinstance(error, StaleDataError):
+        return ConflictError(STALE_MESSAGE)
+    return ConflictError(f"The change clashes with existing data: {error.orig}")
+
+
 class PreconditionFailed(RegistryError):
     code = 412
 
@@ -106,12 +118,14 @@ def register_errorhandlers(app: Flask) -> None:
         return _respond(error.code, error.message, error.errors)
 
     @app.errorhandler(StaleDataError)
-    def handle_stale(error: StaleDataError):
-        # Optimistic locking: the row's version moved on between read and write.
+    @app.errorhandler(IntegrityError)
+    def handle_clash(error: IntegrityError | StaleDataError):
+        # A flush inside a service or the commit met another writer's change: a 409, never a 500.
         from registry.extensions import db
 
         db.session.rollback()
-        return _respond(409, "The object was changed by someone else meanwhile; reload it and try again")
+        conflict = clash(error)
+        return _respond(conflict.code, conflict.message)
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):

@@ -18,10 +18,8 @@ import click
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from registry.errors import ConflictError, RegistryError
+from registry.errors import RegistryError, clash
 from registry.extensions import db
-
-STALE_MESSAGE = "The object was changed by someone else meanwhile; reload it and try again"
 
 
 def commit() -> None:
@@ -29,12 +27,9 @@ def commit() -> None:
     another writer (a stale optimistic-locking version, a unique key taken meanwhile)."""
     try:
         db.session.commit()
-    except StaleDataError:
+    except (StaleDataError, IntegrityError) as exc:
         db.session.rollback()
-        raise ConflictError(STALE_MESSAGE) from None
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise ConflictError(f"The change clashes with existing data: {exc.orig}") from None
+        raise clash(exc) from None
 
 
 def describe(error: RegistryError) -> str:

@@ -16,9 +16,11 @@ from typing import Any, Generic, TypeVar
 
 from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from registry.auth import Unauthorised, current_actor, current_user
-from registry.errors import NotFoundError, PermissionDenied, RegistryError
+from registry.errors import NotFoundError, PermissionDenied, RegistryError, clash
 from registry.extensions import db
 from registry.models import User
 from registry.services.actor import Actor
@@ -41,7 +43,11 @@ def save(
     with the errors (a form page renders itself again), or flash the reason and redirect to
     ``refused`` (a URL; else ``to``, or the home page when ``to`` needs the result)."""
     try:
-        result = change()
+        try:
+            result = change()
+        except (IntegrityError, StaleDataError) as exc:  # a flush inside the service met another writer
+            db.session.rollback()
+            raise clash(exc) from None
         commit()
     except (FormErrors, RegistryError) as exc:
         if isinstance(exc, NOT_REFUSALS):

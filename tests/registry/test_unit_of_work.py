@@ -23,6 +23,7 @@ from registry.extensions import db
 from registry.models import FundingSource, Organisation, Project, Transaction, User
 from registry.models.types import ProjectStatus, Role
 from registry.services import marketplace
+from registry.services import projects as projects_service
 from registry.services.actor import Actor
 from registry.services.demo import seed_demo
 
@@ -285,3 +286,49 @@ def test_a_clash_at_commit_is_a_conflict_on_every_channel(app, make_org):
         with command_unit():
             clash()
     assert db.session.scalar(select(func.count()).where(Organisation.ref == "TAKEN")) == 1
+
+
+def test_a_clash_met_by_a_flush_inside_a_service_is_a_conflict_not_a_500(app, client, donor, make_org):
+    """A service that flushes (to get ids, to check a rule) may meet another writer's key
+    before the commit: the page shows the reason and the API answers 409, never a 500."""
+    from flask import get_flashed_messages
+
+    from registry.models.types import OrganisationKind
+    from registry.web.saving import save
+
+    make_org(ref="TAKEN")
+    db.session.commit()
+
+    def flushing_service() -> None:
+        db.session.add(Organisation(ref="TAKEN", name="Again", kind=next(iter(OrganisationKind))))
+        db.session.flush()
+
+    with app.test_request_context("/organisations/new", method="POST"):
+        response = save(flushing_service, "Saved", "/done", refused="/back")
+        assert response.status_code == 302 and response.location == "/back"
+        [(category, message)] = get_flashed_messages(with_categories=True)
+        assert category == "error" and "clashes with existing data" in message
+
+    # Through the API: the app's error handler turns the same refusal into the JSON 409.
+    _, token = donor
+    url = "/api/v1/projects"
+    body = {
+        "reference": "UOW-9",
+        "title": "Flush clash",
+        "recipients": [{"country": "KEN"}],
+        "areas": [{"code": "23b"}],
+    }
+    original = projects_service.create_project
+
+    def create_then_clash(*args, **kwargs):
+        project = original(*args, **kwargs)
+        flushing_service()
+        return project
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(projects_service, "create_project", create_then_clash)
+        with counting_commits() as commits:
+            response = client.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 409, response.get_json()
+    assert response.get_json()["code"] == 409 and "clashes with existing data" in response.get_json()["message"]
+    assert commits == [] and db.session.scalar(select(func.count()).where(Project.reference == "UOW-9")) == 0
