@@ -14,12 +14,13 @@ from flask.cli import AppGroup
 
 from importers import operations, pipeline
 from registry.models import ImportBatch
+from registry.models.types import Role
 from registry.services.actor import Actor
 from registry.unit_of_work import command_unit
 
 import_cli = AppGroup("import", help="Import donor spreadsheets, IATI activity files and CRS returns.")
 
-CLI_ACTOR = Actor(label="cli", channel="cli", role="admin")
+CLI_ACTOR = Actor(label="cli", channel="cli", role=Role.ADMIN)
 STAGES = {"reading": (0, 40), "validating": (40, 70), "writing": (70, 100)}
 
 

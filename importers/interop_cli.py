@@ -18,9 +18,10 @@ from importers.mapping import MappingError, load_mapping, mapping_dir
 from registry import unit_of_work
 from registry.errors import RegistryError
 from registry.extensions import db
+from registry.models.types import Role
 from registry.services.actor import Actor
 
-CLI_ACTOR = Actor(label="command line", channel="cli", role="admin")
+CLI_ACTOR = Actor(label="command line", channel="cli", role=Role.ADMIN)
 SKIP_HELP = (
     "Leave out the activities that have errors (listed with the money they carry) and import the "
     "others, in one transaction; errors about the whole file still reject it."

@@ -34,6 +34,7 @@ from importers.template import template_workbook
 from registry.auth import current_actor, current_user, roles_required
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation
+from registry.models.types import Role
 from registry.services.actor import Actor
 from registry.web.choices import choices
 from registry.web.saving import save
@@ -49,7 +50,7 @@ def _batch_for(batch_id: int) -> ImportBatch:
 
 
 @bp.get("/")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def index():
     """The upload form, the organisation's saved mapping and its recent imports."""
     user = current_user()
@@ -73,7 +74,7 @@ def index():
 
 
 @bp.post("/")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def upload():
     """Store the upload and start its preview (a dry run)."""
     from importers.api import detect
@@ -111,7 +112,7 @@ def upload():
 
 
 @bp.get("/jobs/<job_id>")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def job(job_id: str):
     """Progress of a running preview or commit; moves on to the batch when done."""
     state = JOBS.get(job_id)
@@ -123,7 +124,7 @@ def job(job_id: str):
 
 
 @bp.get("/jobs/<job_id>.json")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def job_status(job_id: str):
     """The job's state for the polling page."""
     state = JOBS.get(job_id)
@@ -136,7 +137,7 @@ def job_status(job_id: str):
 
 
 @bp.get("/<int:batch_id>")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def show(batch_id: int):
     """The preview: rows as read, the mapping (editable), counts and every problem."""
     batch = _batch_for(batch_id)
@@ -195,7 +196,7 @@ def _mapping_from_form() -> dict:
 
 
 @bp.post("/<int:batch_id>/remap")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def remap(batch_id: int):
     """Check the same file again with the mapping and conventions chosen on the page."""
     batch = _batch_for(batch_id)
@@ -228,7 +229,7 @@ def remap(batch_id: int):
 
 
 @bp.post("/<int:batch_id>/commit")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def commit(batch_id: int):
     """Commit a clean preview; the mapping is saved for the organisation's next file.
 
@@ -268,7 +269,7 @@ def commit(batch_id: int):
 
 
 @bp.post("/<int:batch_id>/undo")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def undo(batch_id: int):
     """Undo a committed batch, or discard a preview."""
     batch = _batch_for(batch_id)
@@ -285,7 +286,7 @@ def undo(batch_id: int):
 
 
 @bp.get("/<int:batch_id>/problems.<fmt>")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def problems(batch_id: int, fmt: str):
     """Every problem of a batch as CSV or XLSX."""
     batch = _batch_for(batch_id)

@@ -58,7 +58,7 @@ def can_edit_pipeline(actor: Actor, project: Project) -> bool:
     """Only the country's government organisation (and an admin) edits a pipeline project."""
     if is_admin(actor):
         return True
-    if actor.role != Role.GOVERNMENT.value:
+    if actor.role != Role.GOVERNMENT:
         return False
     user = user_of(actor)
     return user is not None and permissions.can_edit_project(user, project)
@@ -70,7 +70,7 @@ def _may_manage(actor: Actor, project: Project) -> bool:
         return True
     countries = {r.country_iso3 for r in project.recipients}
     return (
-        actor.role == Role.GOVERNMENT.value
+        actor.role == Role.GOVERNMENT
         and actor.org_id is not None
         and project.org_id == actor.org_id
         and countries <= {actor.country_iso3}
@@ -134,7 +134,7 @@ def post_pipeline_project(actor: Actor, data: dict[str, Any], org: Organisation 
     if is_admin(actor):
         if org is None:
             raise ValidationError("Choose the government organisation", {"org_id": ["Required for administrators"]})
-    elif actor.role == Role.GOVERNMENT.value:
+    elif actor.role == Role.GOVERNMENT:
         user = user_of(actor)
         if user is None or user.org is None:
             raise PermissionDenied("Your account belongs to no government organisation; ask an administrator")
