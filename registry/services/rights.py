@@ -11,6 +11,7 @@ from registry.extensions import db
 from registry.models import FundingSource, Organisation, Project, Transaction, User
 from registry.models.types import ProjectStatus, Role
 from registry.services import permissions
+from registry.services.versions import check_version
 
 MAX_ID = 2**31 - 1
 
@@ -97,8 +98,6 @@ def guard_project(project: Project, expected_version: int | None = None) -> None
     own versioned UPDATE (409) instead of silently overwriting this change.
     """
     import datetime as dt
-
-    from registry.services.projects import check_version
 
     check_version(project.version, expected_version)
     project.updated_at = dt.datetime.now(dt.UTC)

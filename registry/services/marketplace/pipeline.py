@@ -22,6 +22,7 @@ from registry.services.actor import Actor
 from registry.services.marketplace.common import check_text, is_admin, user_of
 from registry.services.matching import looks_like_code
 from registry.services.shares import split_evenly
+from registry.services.versions import check_version
 
 # What a government may set on a pipeline project (the rest belongs to donors' projects).
 PIPELINE_FIELDS = (
@@ -166,7 +167,7 @@ def update_pipeline_project(
     if "country" in data and not is_admin(actor) and str(data["country"]).upper() != actor.country_iso3:
         raise PermissionDenied(f"A government posts pipeline projects for its own country ({actor.country_iso3})")
     values = _pipeline_data(data, partial=True)
-    projects.check_version(project.version, expected_version)
+    check_version(project.version, expected_version)
     _change_places(actor, project, values)
     return projects.update_project(actor, project, values, expected_version)
 
