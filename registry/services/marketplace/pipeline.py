@@ -12,13 +12,14 @@ from typing import Any
 from sqlalchemy import select
 
 from registry import money
-from registry.errors import ConflictError, MoneyError, NotFoundError, PermissionDenied, ValidationError
+from registry.errors import ConflictError, MoneyError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import AuditEvent, Country, Organisation, PriorityArea, Project, ProjectArea, ProjectRecipient
 from registry.models.project import SHARE_WHOLE
 from registry.models.types import OrganisationKind, ProjectStatus, Role
 from registry.services import audit, permissions, projects, rules
 from registry.services.actor import Actor
+from registry.services.lookup import load
 from registry.services.marketplace.common import check_text, is_admin, user_of
 from registry.services.matching import looks_like_code
 from registry.services.shares import split_evenly
@@ -43,10 +44,7 @@ REQUIRED = ("title", "country", "areas", "need", "instrument_sought", "contact_e
 
 def get_pipeline_project(project_id: int) -> Project:
     """A pipeline (or withdrawn pipeline) project by id, or NotFoundError."""
-    project = db.session.get(Project, project_id)
-    if project is None:
-        raise NotFoundError(f"No project with id {project_id}")
-    return project
+    return load(Project, project_id, "project")
 
 
 def project_country(project: Project) -> str | None:
