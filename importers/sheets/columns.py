@@ -68,7 +68,7 @@ class Column:
     currency: str | None = None
     detected: bool = True
     cfa: bool = False  # the header says FCFA: XOF or XAF, the currency is not given
-    by_meaning: bool = False  # read from the header's words (importers.headers), not a column map
+    by_meaning: bool = False  # read from the header's words (importers.sheets.meaning), not a column map
     question: tuple[str, ...] = ()  # the fields an ambiguous header may mean: asked, never guessed
 
     @property
