@@ -219,6 +219,7 @@ SCRIPT = textwrap.dedent(
     from registry.app import create_app
     from registry.extensions import db
     from importers import pipeline
+    from registry.models.types import Role
     from registry.services.actor import Actor
 
     app = create_app({{"SQLALCHEMY_DATABASE_URI": {url!r}, "IMPORT_STORAGE": {storage!r}}})
