@@ -38,6 +38,7 @@ def main(rows: int = 250_000, import_rows: int | None = None) -> None:
         from importers.interop import import_crs
         from registry.extensions import db
         from registry.models import Project, Transaction
+        from registry.models.types import Role
         from registry.services.actor import Actor
 
         started, cpu = time.perf_counter(), time.process_time()
@@ -46,7 +47,7 @@ def main(rows: int = 250_000, import_rows: int | None = None) -> None:
         read_s, read_cpu = time.perf_counter() - started, time.process_time() - cpu
 
         started, cpu = time.perf_counter(), time.process_time()
-        result = import_crs(imported, Actor(label="bench", channel="cli", role="admin"))
+        result = import_crs(imported, Actor(label="bench", channel="cli", role=Role.ADMIN))
         db.session.commit()  # the caller's commit (as the command does): part of the time
         total_s, total_cpu = time.perf_counter() - started, time.process_time() - cpu
         assert result.ok, [p for b in result.batches for p in b.problems if p["severity"] == "error"][:3]

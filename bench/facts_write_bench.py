@@ -49,11 +49,12 @@ def _edits(app, n: int) -> dict[str, float]:
 
     from registry.extensions import db
     from registry.models import Transaction
+    from registry.models.types import Role
     from registry.services.actor import Actor
     from registry.services.projects import update_transaction
     from reports import facts
 
-    actor = Actor("bench", "cli", role="admin")
+    actor = Actor("bench", "cli", role=Role.ADMIN)
     times: dict[str, list[float]] = {"with refresh": [], "without": []}
     with app.app_context():
         ids = list(db.session.scalars(select(Transaction.id).where(Transaction.type == "commitment").limit(2 * n)))
@@ -80,12 +81,13 @@ def _import(app, rows: int, workdir: Path) -> dict[str, float]:
 
     from importers import pipeline
     from registry.extensions import db
+    from registry.models.types import Role
     from registry.services.actor import Actor
     from registry.services.organisations import create_organisation
     from reports import facts
 
     _xlsx, csv_path = generate(rows, workdir)
-    actor = Actor("bench", "cli", role="admin")
+    actor = Actor("bench", "cli", role=Role.ADMIN)
     spent: list[tuple[float, dict]] = []
     original = facts.ensure_fresh
 

@@ -103,10 +103,11 @@ def main(megabytes: int = 50, import_megabytes: int | None = None) -> None:
         from importers.interop import import_iati
         from registry.extensions import db
         from registry.models import Project, Transaction
+        from registry.models.types import Role
         from registry.services.actor import Actor
 
         started = time.perf_counter()
-        result = import_iati(imported, Actor(label="bench", channel="cli", role="admin"))
+        result = import_iati(imported, Actor(label="bench", channel="cli", role=Role.ADMIN))
         db.session.commit()  # the caller's commit (as the command does): part of the time
         total_s = time.perf_counter() - started
         assert result.ok, [p for b in result.batches for p in b.problems if p["severity"] == "error"][:3]

@@ -175,6 +175,7 @@ def case_import(path: Path, db_path: Path) -> dict:
     from importers import pipeline
     from registry.app import create_app
     from registry.extensions import db
+    from registry.models.types import Role
     from registry.services.actor import Actor
     from registry.services.organisations import create_organisation
     from registry.services.reference import load_reference
@@ -187,7 +188,7 @@ def case_import(path: Path, db_path: Path) -> dict:
         }
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    actor = Actor("bench", "cli", role="admin")
+    actor = Actor("bench", "cli", role=Role.ADMIN)
     with app.app_context():
         upgrade()
         load_reference()

@@ -13,14 +13,14 @@ import click
 from flask.cli import AppGroup
 
 from importers import operations, pipeline
-from registry.errors import RegistryError
-from registry.extensions import db
 from registry.models import ImportBatch
+from registry.models.types import Role
 from registry.services.actor import Actor
+from registry.unit_of_work import command_unit
 
 import_cli = AppGroup("import", help="Import donor spreadsheets, IATI activity files and CRS returns.")
 
-CLI_ACTOR = Actor(label="cli", channel="cli", role="admin")
+CLI_ACTOR = Actor(label="cli", channel="cli", role=Role.ADMIN)
 STAGES = {"reading": (0, 40), "validating": (40, 70), "writing": (70, 100)}
 
 
@@ -128,7 +128,7 @@ def run_cli_import(
     skip_invalid: bool = False,
 ) -> None:
     """Run an import with a progress bar and a summary; exit 1 when nothing was imported."""
-    try:
+    with command_unit():  # the command's unit of work (a failed file's report is kept too)
         owner = operations.import_owner(CLI_ACTOR, ref=org, org_name=org_name)
         with click.progressbar(length=100, label="Reading    ", show_eta=False) as bar:
             batch = pipeline.run_import(
@@ -145,9 +145,6 @@ def run_cli_import(
                 skip_invalid=skip_invalid,
             )
             bar.update(100)
-        db.session.commit()  # the command's unit of work (a failed file's report is kept too)
-    except RegistryError as exc:
-        raise click.ClickException(exc.message) from None
     echo_summary(batch)
     if getattr(batch, "already_imported", False):
         return
@@ -202,9 +199,6 @@ def import_sheet(
 @click.argument("batch_id", type=int)
 def undo(batch_id: int) -> None:
     """Undo a committed import batch: remove what it created, restore what it changed."""
-    try:
+    with command_unit():
         batch = pipeline.undo_batch(batch_id, CLI_ACTOR)
-        db.session.commit()
-    except RegistryError as exc:
-        raise click.ClickException(exc.message) from None
     click.echo(f"Batch {batch.id} undone.")

@@ -2,7 +2,8 @@
 
 The commands are attached to the shared ``import`` command group (``importers.cli.import_cli``)
 by ``importers.init_app``. Each file is one unit of work (all-or-nothing across its batches):
-the command commits after each file, the pipeline never does.
+the command commits after each file through ``registry.unit_of_work.commit`` (a clash with
+another writer is a ConflictError, reported like any refusal), the pipeline never commits.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from flask.cli import AppGroup, with_appcontext
 
 from importers.cli import echo_left_out
 from importers.mapping import MappingError, load_mapping, mapping_dir
+from registry import unit_of_work
 from registry.errors import RegistryError
 from registry.extensions import db
+from registry.models.types import Role
 from registry.services.actor import Actor
 
-CLI_ACTOR = Actor(label="command line", channel="cli", role="admin")
+CLI_ACTOR = Actor(label="command line", channel="cli", role=Role.ADMIN)
 SKIP_HELP = (
     "Leave out the activities that have errors (listed with the money they carry) and import the "
     "others, in one transaction; errors about the whole file still reject it."
@@ -127,8 +130,11 @@ def register(group: AppGroup) -> None:
                     dry_run=dry_run,
                     skip_invalid=skip_invalid,
                 )
-                db.session.commit()
-            except RegistryError as exc:
+                # One commit per file, not one for the command: each file is all-or-nothing on
+                # its own, so a bad file is reported and rolled back while the files before it
+                # stay saved and the next ones are still read.
+                unit_of_work.commit()
+            except RegistryError as exc:  # a refusal, or a clash at commit (ConflictError)
                 db.session.rollback()
                 click.echo(f"  error: {exc.message}")
                 ok = False
@@ -173,8 +179,9 @@ def register(group: AppGroup) -> None:
                 dry_run=dry_run,
                 skip_invalid=skip_invalid,
             )
-            db.session.commit()
+            unit_of_work.commit()  # the command's unit of work: the whole file, every donor's batch
         except RegistryError as exc:
+            db.session.rollback()
             click.echo(f"error: {exc.message}", err=True)
             raise SystemExit(1) from None
         if not result.batches:

@@ -19,6 +19,7 @@ from flask import current_app
 from registry.errors import RegistryError
 from registry.extensions import db
 from registry.models import ImportBatch
+from registry.unit_of_work import commit
 
 # Background jobs of this process: id -> state. Small, in memory, forgotten after an hour.
 JOBS: dict[str, dict[str, Any]] = {}
@@ -46,7 +47,7 @@ def _run_job(job_id: str, work: Work) -> dict[str, Any]:
     """Do the work as one unit: commit what it leaves in the session, or roll it all back."""
     try:
         batch = work(_progress_for(job_id))
-        db.session.commit()
+        commit()  # a clash with another writer is a ConflictError: the job ends in error
         return {
             "state": "done",
             "batch_id": batch.id,

@@ -32,7 +32,6 @@ CONVENTIONS = ("dates", "decimal", "currency")
 
 
 def _is_admin(who: Any) -> bool:
-    # A user's role is a Role; the command line's actor says "admin" (Role is a StrEnum).
     return who is not None and who.role == Role.ADMIN
 
 

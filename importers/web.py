@@ -2,7 +2,9 @@
 
 Previews and commits of large files run as background jobs (``importers.jobs``, each one unit
 of work that commits once); the page polls a small JSON status endpoint and shows a progress
-bar. A page that changes something itself commits once, at its end. Who may see a batch, the
+bar. A page that changes something itself commits once, at its end, through
+``registry.web.saving.save`` (a refusal or a clash with another writer is a flash and a
+redirect, never a 500). Who may see a batch, the
 organisation an import is for and the mapping memory are ``importers.operations``.
 """
 
@@ -32,8 +34,10 @@ from importers.template import template_workbook
 from registry.auth import current_actor, current_user, roles_required
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation
+from registry.models.types import Role
 from registry.services.actor import Actor
 from registry.web.choices import choices
+from registry.web.saving import save
 
 bp = Blueprint("imports_web", __name__, url_prefix="/imports", template_folder="templates")
 
@@ -46,7 +50,7 @@ def _batch_for(batch_id: int) -> ImportBatch:
 
 
 @bp.get("/")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def index():
     """The upload form, the organisation's saved mapping and its recent imports."""
     user = current_user()
@@ -70,7 +74,7 @@ def index():
 
 
 @bp.post("/")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def upload():
     """Store the upload and start its preview (a dry run)."""
     from importers.api import detect
@@ -108,7 +112,7 @@ def upload():
 
 
 @bp.get("/jobs/<job_id>")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def job(job_id: str):
     """Progress of a running preview or commit; moves on to the batch when done."""
     state = JOBS.get(job_id)
@@ -120,7 +124,7 @@ def job(job_id: str):
 
 
 @bp.get("/jobs/<job_id>.json")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def job_status(job_id: str):
     """The job's state for the polling page."""
     state = JOBS.get(job_id)
@@ -133,7 +137,7 @@ def job_status(job_id: str):
 
 
 @bp.get("/<int:batch_id>")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def show(batch_id: int):
     """The preview: rows as read, the mapping (editable), counts and every problem."""
     batch = _batch_for(batch_id)
@@ -192,7 +196,7 @@ def _mapping_from_form() -> dict:
 
 
 @bp.post("/<int:batch_id>/remap")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def remap(batch_id: int):
     """Check the same file again with the mapping and conventions chosen on the page."""
     batch = _batch_for(batch_id)
@@ -203,8 +207,6 @@ def remap(batch_id: int):
     options.update({k: request.form[k] for k in ("dates", "decimal", "currency", "sheet") if request.form.get(k)})
     options["mapping"] = _mapping_from_form()
     path = stored_path(batch)
-    operations.discard(batch)
-    db.session.commit()
     actor, kind, filename, org_ref = (
         current_actor(),
         batch.kind,
@@ -217,11 +219,17 @@ def remap(batch_id: int):
             kind, filename, path, org_ref, actor, options=options, dry_run=True, progress=progress
         )
 
-    return redirect(url_for(".job", job_id=start_job(work, f"Checking {filename} again")))
+    # The old preview is discarded in this request's unit of work; the new check is a job of its own.
+    return save(
+        lambda: operations.discard(batch),
+        None,
+        lambda _: url_for(".job", job_id=start_job(work, f"Checking {filename} again")),
+        refused=url_for(".show", batch_id=batch_id),
+    )
 
 
 @bp.post("/<int:batch_id>/commit")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def commit(batch_id: int):
     """Commit a clean preview; the mapping is saved for the organisation's next file.
 
@@ -242,39 +250,43 @@ def commit(batch_id: int):
     if not (batch.status == "previewed" or skippable):
         flash("Only a preview without errors can be committed.", "error")
         return redirect(url_for(".show", batch_id=batch.id))
-    if batch.org_id:
-        operations.remember_mapping(batch.org_id, batch.kind, batch.options or {})
-        db.session.commit()  # the mapping is remembered whatever becomes of the job
     actor: Actor = current_actor()
-    bid = batch.id
-    job_id = start_job(
-        lambda progress: pipeline.commit_batch(bid, actor, progress, skip_invalid=skip_invalid),
-        f"Importing {batch.filename}",
-    )
-    return redirect(url_for(".job", job_id=job_id))
+    bid, filename, org_id, kind, options = batch.id, batch.filename, batch.org_id, batch.kind, batch.options
+
+    def remember() -> None:
+        if org_id:
+            operations.remember_mapping(org_id, kind, options or {})
+
+    def started(_: None) -> str:
+        job_id = start_job(
+            lambda progress: pipeline.commit_batch(bid, actor, progress, skip_invalid=skip_invalid),
+            f"Importing {filename}",
+        )
+        return url_for(".job", job_id=job_id)
+
+    # The mapping is remembered in this request's unit of work, whatever becomes of the job.
+    return save(remember, None, started, refused=url_for(".show", batch_id=bid))
 
 
 @bp.post("/<int:batch_id>/undo")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def undo(batch_id: int):
     """Undo a committed batch, or discard a preview."""
     batch = _batch_for(batch_id)
     if batch.status == "committed":
-        pipeline.undo_batch(batch.id, current_actor())
-        db.session.commit()
-        flash(
+        return save(
+            lambda: pipeline.undo_batch(batch.id, current_actor()),
             "The import was undone: what it created is removed, what it changed is restored.",
-            "success",
+            url_for(".index"),
+            refused=url_for(".show", batch_id=batch.id),
         )
-    elif batch.status in ("previewed", "failed"):
-        operations.discard(batch)
-        db.session.commit()
-        flash("The preview was discarded.", "success")
+    if batch.status in ("previewed", "failed"):
+        return save(lambda: operations.discard(batch), "The preview was discarded.", url_for(".index"))
     return redirect(url_for(".index"))
 
 
 @bp.get("/<int:batch_id>/problems.<fmt>")
-@roles_required("admin", "donor")
+@roles_required(Role.ADMIN, Role.DONOR)
 def problems(batch_id: int, fmt: str):
     """Every problem of a batch as CSV or XLSX."""
     batch = _batch_for(batch_id)

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from registry.errors import RegistryError
-from registry.extensions import db
+from registry.unit_of_work import command_unit
 from reports import facts
 from reports.dimensions import DIMENSION_LABELS, GAP_MEASURES, MEASURE_LABELS
 from reports.flows import Report, run_report
@@ -140,18 +140,14 @@ def synthetic_command(projects: int, transactions: int, random_seed: int) -> Non
     from reports.synthetic import SyntheticExists, seed_synthetic
 
     try:
-        counts = seed_synthetic(projects, transactions, random_seed, progress=lambda text: click.echo(f"  {text}"))
-        started = time.perf_counter()
-        facts.ensure_fresh()  # what the commit would do anyway, timed: flows and facts commit together
-        click.echo(f"  report facts brought up to date in {time.perf_counter() - started:.1f} s")
-        db.session.commit()
+        with command_unit():  # the command's one commit; anything raised rolls it all back
+            counts = seed_synthetic(projects, transactions, random_seed, progress=lambda text: click.echo(f"  {text}"))
+            started = time.perf_counter()
+            facts.ensure_fresh()  # what the commit would do anyway, timed: flows and facts commit together
+            click.echo(f"  report facts brought up to date in {time.perf_counter() - started:.1f} s")
     except SyntheticExists as exc:
-        db.session.rollback()
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
-    except Exception:
-        db.session.rollback()
-        raise
     click.echo("Synthetic data loaded: " + ", ".join(f"{n:,} {what}" for what, n in counts.items()))
 
 
@@ -160,10 +156,10 @@ def synthetic_command(projects: int, transactions: int, random_seed: int) -> Non
 def report_refresh(rebuild: bool) -> None:
     """Bring the report facts (per-project sums of the flows) up to date now."""
     started = time.perf_counter()
-    if rebuild:
-        facts.forget()
-    done = facts.ensure_fresh()
-    db.session.commit()  # the command's one commit
+    with command_unit():  # the command's one commit
+        if rebuild:
+            facts.forget()
+        done = facts.ensure_fresh()
     what = "rebuilt for every project" if done["rebuilt"] else f"recomputed for {done['projects']:,} changed projects"
     click.echo(f"Report facts {what} in {time.perf_counter() - started:.1f} s.")
 

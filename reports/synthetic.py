@@ -76,6 +76,18 @@ def _weighted(rng: random.Random, options) -> str:
     return rng.choices(values, weights)[0]
 
 
+def _insert_labelled(model: type, key: str, rows: list[dict], now: dt.datetime) -> list[int]:
+    """Insert ``rows`` of ``model`` in chunks, each labelled demo at version 1 with no
+    description, and answer their new ids in the rows' order (read back by their ``key``
+    column: every synthetic key starts with SYN-)."""
+    stamp = {"description": "", "demo": True, "version": 1, "created_at": now, "updated_at": now}
+    for offset in range(0, len(rows), CHUNK):
+        db.session.execute(insert(model.__table__), [{**row, **stamp} for row in rows[offset : offset + CHUNK]])
+    column = getattr(model, key)
+    ids = dict(db.session.execute(select(column, model.id).where(column.like("SYN-%"))).all())
+    return [ids[row[key]] for row in rows]
+
+
 def seed_synthetic(
     n_projects: int,
     n_transactions: int,
@@ -101,19 +113,10 @@ def seed_synthetic(
             "ref": f"SYN-ORG-{i:04d}",
             "name": f"Synthetic donor {i}",
             "kind": "donor_agency" if i % 3 else "multilateral",
-            "description": "",
-            "demo": True,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
         }
         for i in range(n_orgs)
     ]
-    db.session.execute(insert(Organisation.__table__), org_rows)
-    org_ids = dict(
-        db.session.execute(select(Organisation.ref, Organisation.id).where(Organisation.ref.like("SYN-%"))).all()
-    )
-    org_list = [org_ids[r["ref"]] for r in org_rows]
+    org_list = _insert_labelled(Organisation, "ref", org_rows, now)
     source_rows = [
         {
             "ref": f"SYN-FS-{i:04d}",
@@ -121,19 +124,10 @@ def seed_synthetic(
             "kind": SOURCE_KINDS[i % len(SOURCE_KINDS)],
             "managing_org_id": org_list[i % len(org_list)],
             "amount_currency": "USD",
-            "description": "",
-            "demo": True,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
         }
         for i in range(n_orgs)
     ]
-    db.session.execute(insert(FundingSource.__table__), source_rows)
-    source_ids = dict(
-        db.session.execute(select(FundingSource.ref, FundingSource.id).where(FundingSource.ref.like("SYN-%"))).all()
-    )
-    source_list = [source_ids[r["ref"]] for r in source_rows]
+    source_list = _insert_labelled(FundingSource, "ref", source_rows, now)
     progress(f"{n_orgs} organisations and funding sources")
 
     rates: dict[tuple[str, dt.date], tuple[Decimal, dt.date]] = {}
@@ -169,7 +163,6 @@ def seed_synthetic(
                 "org_id": org,
                 "reference": f"SYN-{i:06d}",
                 "title": f"Synthetic ICT4D project {i}",
-                "description": "",
                 "status": rng.choice(("active", "active", "active", "completed", "pipeline")),
                 "planned_start": start,
                 "planned_end": end,
@@ -178,17 +171,10 @@ def seed_synthetic(
                 "need_usd_minor": need_usd,
                 "need_date": need_date,
                 "wsis_action_lines": "",
-                "demo": True,
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
             }
         )
         plans.append((org, start, end, cur, size))
-    for offset in range(0, len(project_rows), CHUNK):
-        db.session.execute(insert(Project.__table__), project_rows[offset : offset + CHUNK])
-    ids = dict(db.session.execute(select(Project.reference, Project.id).where(Project.reference.like("SYN-%"))).all())
-    project_ids = [ids[r["reference"]] for r in project_rows]
+    project_ids = _insert_labelled(Project, "reference", project_rows, now)
     progress(f"{n_projects:,} projects")
 
     recipient_rows, area_rows = [], []

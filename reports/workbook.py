@@ -40,6 +40,8 @@ SHEET_MEASURES = [
     "projects",
 ]
 SUMMARY_ONLY = ["pledge", "expenditure"]  # on the summary sheet, not in the tables
+# The summary sheet: the tables' money measures, then those it alone shows, the count of projects last.
+SUMMARY_MEASURES = [*(m for m in SHEET_MEASURES if m != "projects"), *SUMMARY_ONLY, "projects"]
 SHEETS = (
     "About",
     "Summary",
@@ -290,17 +292,7 @@ def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
     sheet.write_string(3, 0, "Measure", fmt.header)
     sheet.write_string(3, 1, "Total", fmt.header)
     r = 3
-    for m in (
-        "need",
-        "commitment",
-        "disbursement",
-        "gap",
-        "coverage",
-        "undisbursed",
-        "pledge",
-        "expenditure",
-        "projects",
-    ):
+    for m in SUMMARY_MEASURES:
         r += 1
         sheet.write_string(r, 0, MEASURES[m], fmt.key)
         _write_value(sheet, r, 1, m, total.total.get(m), fmt)

@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from registry.app import create_app
 from registry.extensions import db
+from registry.models.types import Role
 from registry.services.actor import Actor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,7 +159,7 @@ def runner(app):
 
 @pytest.fixture
 def actor() -> Actor:
-    return Actor(label="tester", channel="cli", role="admin")
+    return Actor(label="tester", channel="cli", role=Role.ADMIN)
 
 
 @pytest.fixture

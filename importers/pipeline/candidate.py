@@ -119,17 +119,11 @@ def _areas_json(areas: list[tuple[str, int, bool]]) -> list[dict]:
     return [{"code": code, "share": share_text(ppm), "inferred": inferred} for code, ppm, inferred in areas]
 
 
-# Fields a file sets on a project (instrument sought and contact stay as entered by hand).
+# What a project keeps as entered by hand: a file never sets it.
+HAND_ENTERED = ("instrument_sought", "contact_name", "contact_email")
+# Fields a file sets on a project: its own scalar fields but those entered by hand, then the rest.
 CHANGED_FIELDS = (
-    "reference",
-    "iati_identifier",
-    "title",
-    "description",
-    "status",
-    "planned_start",
-    "planned_end",
-    "actual_start",
-    "actual_end",
+    *(name for name in project_service.SCALAR_FIELDS if name not in HAND_ENTERED),
     "wsis_action_lines",
     "need_minor",
     "need_currency",

@@ -31,6 +31,7 @@ from importers.records import Location, Problem, ProjectRecord
 from registry.errors import RegistryError
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation, Project, Transaction
+from registry.models.types import Role
 from registry.services.actor import Actor
 
 
@@ -125,7 +126,7 @@ class _Run:
                 if other is None:
                     self.error("unknown_org", f"Unknown organisation {rec.org!r}", rec.location, rec.org)
                     continue
-                if self.actor.role != "admin":
+                if self.actor.role != Role.ADMIN:
                     self.error(
                         "other_org",
                         f"This file is imported for {org.ref}; project {rec.reference!r} belongs to {rec.org!r}",

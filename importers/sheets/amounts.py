@@ -3,7 +3,7 @@
 Separators, symbols, parentheses and trailing minus signs; the decimal mark given for the
 file, or else the one the amount shows itself (1.234,56; 1,234.56; 1.250.000; 12,5), and
 an ``AmbiguousAmount`` for one that reads both ways (12.500, 1,250), which the sheet's
-other amounts may settle (``importers.sheets.decimal_marks``). No float anywhere.
+other amounts may settle (``importers.sheets.sheet_amounts``). No float anywhere.
 """
 
 from __future__ import annotations

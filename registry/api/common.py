@@ -13,18 +13,9 @@ from sqlalchemy import Select
 
 from registry import unit_of_work
 from registry.auth import Unauthorised, current_user
-from registry.errors import NotFoundError, PreconditionFailed
+from registry.errors import PreconditionFailed
 from registry.extensions import db
 from registry.models import User
-from registry.schemas.common import MAX_ID
-
-
-def load(model: type, object_id: int, what: str) -> Any:
-    """The object with this id, or 404 (ids beyond the key range are simply unknown)."""
-    obj = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
-    if obj is None:
-        raise NotFoundError(f"No {what} with id {object_id}")
-    return obj
 
 
 def require_user() -> User:

@@ -10,7 +10,6 @@ from sqlalchemy import func, or_, select
 from registry.api.common import (
     check_if_match,
     commit,
-    load,
     paginate,
     require_json_body,
     require_user,
@@ -30,6 +29,7 @@ from registry.schemas.funding import (
 from registry.schemas.projects import ProjectDelete
 from registry.services import funding as service
 from registry.services import permissions, rights
+from registry.services.lookup import load
 
 blp = Blueprint("funding_api", __name__, url_prefix="/api/v1", description="Funding sources and their rules")
 blp.before_request(require_json_body)

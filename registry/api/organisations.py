@@ -10,7 +10,6 @@ from sqlalchemy import func, or_, select
 from registry.api.common import (
     check_if_match,
     commit,
-    load,
     paginate,
     require_json_body,
     require_user,
@@ -30,6 +29,7 @@ from registry.schemas.organisations import (
 from registry.schemas.projects import ProjectDelete
 from registry.services import organisations as service
 from registry.services import permissions
+from registry.services.lookup import load
 from registry.services.versions import check_version
 
 blp = Blueprint(

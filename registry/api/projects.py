@@ -10,7 +10,6 @@ from registry.api.common import (
     check_if_match,
     commit,
     content_etag,
-    load,
     paginate,
     require_json_body,
     require_user,
@@ -39,6 +38,7 @@ from registry.schemas.projects import (
 from registry.services import projects as service
 from registry.services import rights
 from registry.services.history import changes, project_history
+from registry.services.lookup import load
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
 
 blp = Blueprint(

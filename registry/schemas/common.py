@@ -16,9 +16,9 @@ from registry import errors, money
 from registry.extensions import db
 from registry.models import Country, PriorityArea, Region
 from registry.services import rules
+from registry.services.lookup import MAX_ID
 
 MAX_AMOUNT = money.MAX_AMOUNT
-MAX_ID = 2**31 - 1  # PostgreSQL INTEGER keys
 ID = validate.Range(min=1, max=MAX_ID)
 
 

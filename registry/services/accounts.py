@@ -10,12 +10,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from registry.errors import ConflictError, NotFoundError, ValidationError
+from registry.errors import ConflictError, ValidationError
 from registry.extensions import db
 from registry.models import ApiToken, Country, Organisation, User
 from registry.models.types import Role
 from registry.services import audit
 from registry.services.actor import Actor
+from registry.services.lookup import load
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "ict4d_"
@@ -150,7 +151,4 @@ def user_for_token(token: str) -> User | None:
 
 
 def get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFoundError(f"No user with id {user_id}")
-    return user
+    return load(User, user_id, "user")

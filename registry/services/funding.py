@@ -7,13 +7,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from registry import money
-from registry.errors import ConflictError, NotFoundError, ValidationError
+from registry.errors import ConflictError, ValidationError
 from registry.extensions import db
 from registry.models import Country, FundingSource, Organisation, PriorityArea, RecipientCategory, Region, Transaction
 from registry.models.funding import FundingSourceInstrument
 from registry.models.types import Instrument, SourceKind
 from registry.services import audit
 from registry.services.actor import Actor
+from registry.services.lookup import load
 from registry.services.versions import check_version, reject_unknown_fields, update_versioned
 
 SCALAR_FIELDS = ("ref", "name", "kind", "managing_org_id", "window_from", "window_until", "website", "description")
@@ -44,10 +45,7 @@ def snapshot(source: FundingSource) -> dict[str, Any]:
 
 
 def get_funding_source(source_id: int) -> FundingSource:
-    source = db.session.get(FundingSource, source_id)
-    if source is None:
-        raise NotFoundError(f"No funding source with id {source_id}")
-    return source
+    return load(FundingSource, source_id, "funding source")
 
 
 def find_funding_source(ref_or_name: str) -> FundingSource | None:

@@ -6,12 +6,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from registry.errors import ConflictError, NotFoundError, ValidationError
+from registry.errors import ConflictError, ValidationError
 from registry.extensions import db
 from registry.models import Country, FundingSource, Organisation, Project
 from registry.models.types import OrganisationKind
 from registry.services import audit
 from registry.services.actor import Actor
+from registry.services.lookup import load
 
 FIELDS = ("ref", "name", "kind", "iati_ref", "country_iso3", "website", "description")
 
@@ -22,10 +23,7 @@ def snapshot(org: Organisation) -> dict[str, Any]:
 
 
 def get_organisation(org_id: int) -> Organisation:
-    org = db.session.get(Organisation, org_id)
-    if org is None:
-        raise NotFoundError(f"No organisation with id {org_id}")
-    return org
+    return load(Organisation, org_id, "organisation")
 
 
 def find_organisation(ref_or_name: str) -> Organisation | None:

@@ -46,7 +46,7 @@ def government_project_ok(user: User, status: str | ProjectStatus, country_codes
     return ProjectStatus(status) is ProjectStatus.PIPELINE and country_codes <= {user.country_iso3}
 
 
-def speaks_for(role: Role | str | None, own_org_id: int | None, org_id: int | None) -> bool:
+def speaks_for(role: Role | None, own_org_id: int | None, org_id: int | None) -> bool:
     """Whether someone of ``role`` in organisation ``own_org_id`` acts for organisation ``org_id``:
     an administrator acts for any organisation, a donor editor for their own."""
     if role == Role.ADMIN:

@@ -10,7 +10,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from registry import money
-from registry.errors import ConflictError, ConversionError, NotFoundError, PermissionDenied, ValidationError
+from registry.errors import ConflictError, ConversionError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import (
     FundingSource,
@@ -24,6 +24,7 @@ from registry.models.project import ProjectSector
 from registry.models.types import Instrument, ProjectStatus, TransactionType
 from registry.services import areas, audit, permissions, rules
 from registry.services.actor import Actor
+from registry.services.lookup import load
 from registry.services.shares import share_text
 from registry.services.versions import check_version, reject_unknown_fields, update_versioned
 
@@ -102,10 +103,7 @@ def transaction_snapshot(tx: Transaction) -> dict[str, Any]:
 
 
 def get_project(project_id: int) -> Project:
-    project = db.session.get(Project, project_id)
-    if project is None:
-        raise NotFoundError(f"No project with id {project_id}")
-    return project
+    return load(Project, project_id, "project")
 
 
 def find_project(org_id: int, reference: str) -> Project | None:

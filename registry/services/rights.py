@@ -7,20 +7,11 @@ call on the same object are refused for the same reason.
 from __future__ import annotations
 
 from registry.errors import NotFoundError, PermissionDenied, ValidationError
-from registry.extensions import db
 from registry.models import FundingSource, Organisation, Project, Transaction, User
 from registry.models.types import ProjectStatus, Role
 from registry.services import permissions
-
-MAX_ID = 2**31 - 1
-
-
-def load(model: type, object_id: int, what: str):
-    """The object with this id, or 404 (ids beyond the key range are simply unknown)."""
-    obj = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
-    if obj is None:
-        raise NotFoundError(f"No {what} with id {object_id}")
-    return obj
+from registry.services.lookup import load
+from registry.services.versions import check_version
 
 
 def forbid_unless(allowed: bool, message: str) -> None:
@@ -97,8 +88,6 @@ def guard_project(project: Project, expected_version: int | None = None) -> None
     own versioned UPDATE (409) instead of silently overwriting this change.
     """
     import datetime as dt
-
-    from registry.services.projects import check_version
 
     check_version(project.version, expected_version)
     project.updated_at = dt.datetime.now(dt.UTC)

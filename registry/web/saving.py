@@ -34,12 +34,12 @@ NOT_REFUSALS = (PermissionDenied, NotFoundError, Unauthorised)
 
 def save(
     change: Callable[[], T],
-    done: str | Callable[[T], str],
+    done: str | Callable[[T], str] | None,
     to: str | Callable[[T], str],
     refused: Callable[[FormErrors], ResponseReturnValue] | str | None = None,
 ) -> ResponseReturnValue:
-    """Run ``change`` and commit once; then flash ``done`` and redirect to ``to`` (either may
-    be a function of what ``change`` returned). On a refusal, roll back and call ``refused``
+    """Run ``change`` and commit once; then flash ``done`` (unless None) and redirect to ``to``
+    (either may be a function of what ``change`` returned). On a refusal, roll back and call ``refused``
     with the errors (a form page renders itself again), or flash the reason and redirect to
     ``refused`` (a URL; else ``to``, or the home page when ``to`` needs the result)."""
     try:
@@ -58,7 +58,8 @@ def save(
             return refused(errors)
         flash(describe(exc) if isinstance(exc, RegistryError) else errors.message, "error")
         return redirect(refused or (to if isinstance(to, str) else url_for("web.home")))
-    flash(done(result) if callable(done) else done, "success")
+    if done is not None:
+        flash(done(result) if callable(done) else done, "success")
     return redirect(to(result) if callable(to) else to)
 
 

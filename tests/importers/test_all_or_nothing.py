@@ -19,11 +19,12 @@ from importers import pipeline
 from importers.interop import import_crs, import_iati
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation, Project, Transaction
+from registry.models.types import Role
 from registry.services import accounts
 from registry.services.actor import Actor
 from tests.importers.iati_xml import activity, document
 
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 
 
 def _tx(kind: str, amount: str, currency: str = "USD", day: str = "2021-03-01") -> str:

@@ -219,10 +219,11 @@ SCRIPT = textwrap.dedent(
     from registry.app import create_app
     from registry.extensions import db
     from importers import pipeline
+    from registry.models.types import Role
     from registry.services.actor import Actor
 
     app = create_app({{"SQLALCHEMY_DATABASE_URI": {url!r}, "IMPORT_STORAGE": {storage!r}}})
-    actor = Actor("t", "cli", role="admin")
+    actor = Actor("t", "cli", role=Role.ADMIN)
 
     def progress(done, total, stage):
         if stage == "writing" and {kill!r}:

@@ -17,9 +17,10 @@ from importers.crs import CrsFileError, parse_purposes, parse_years, read_crs
 from importers.interop import import_crs
 from registry.extensions import db
 from registry.models import Organisation, Project, Transaction
+from registry.models.types import Role
 from registry.services.actor import Actor
 
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 HEADER = [
     "Year",
     "DonorCode",

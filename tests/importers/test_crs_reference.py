@@ -18,13 +18,14 @@ from importers.interop import import_crs, import_iati
 from importers.mapping import iso2_to_iso3, load_mapping
 from registry.extensions import db
 from registry.models import Project, Transaction
+from registry.models.types import Role
 from registry.services.actor import Actor
 from registry.services.reference import categories_on
 from reports.flows import flows_report
 from tests.importers.iati_codes import active_codelist
 from tests.importers.iati_xml import activity, document
 
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 HEADER = [
     "Year",
     "DonorCode",

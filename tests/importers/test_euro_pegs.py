@@ -14,6 +14,7 @@ from importers.interop import import_crs, import_iati
 from registry import money
 from registry.extensions import db
 from registry.models import Project, Transaction
+from registry.models.types import Role
 from registry.services.actor import Actor
 from tests.importers.helpers import csv_bytes, xlsx
 from tests.importers.iati_xml import activity, document
@@ -21,7 +22,7 @@ from tests.importers.test_crs import HEADER as CRS_HEADER
 from tests.importers.test_crs import ROWS as CRS_ROWS
 from tests.importers.test_crs import pipe_text
 
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 HEADER = ["Project reference", "Title", "Country", "Transaction type", "Amount", "Currency", "Value date"]
 
 

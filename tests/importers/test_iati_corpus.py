@@ -24,6 +24,7 @@ from importers.interop import import_iati
 from registry import money
 from registry.extensions import db
 from registry.models import Country, Project, ProjectRecipient, Region, Transaction
+from registry.models.types import Role
 from registry.services.actor import Actor
 from tests.importers.iati_codes import ANY_TYPE_CODE
 
@@ -33,7 +34,7 @@ FIXTURES = next(
 )
 FILES = sorted((FIXTURES / "iati").glob("*.xml")) + sorted((FIXTURES / "iati" / "corpus").glob("*.xml"))
 DAC_REGIONS = Path(__file__).resolve().parents[2] / "importers" / "data" / "crs_recipients.csv"
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 UNALLOCATED = ""
 
 

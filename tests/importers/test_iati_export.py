@@ -17,6 +17,7 @@ from importers.iati_export import write_iati
 from importers.interop import import_iati
 from registry.extensions import db
 from registry.models import Country, Project, ProjectRecipient
+from registry.models.types import Role
 from registry.services.actor import Actor
 from registry.services.organisations import delete_organisation
 from registry.services.projects import delete_project
@@ -30,7 +31,7 @@ SCHEMA = next(
     ),
     None,
 )
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from importers.interop import import_iati
 from registry.extensions import db
 from registry.models import ImportBatch, Project, ProjectRecipient, Transaction
+from registry.models.types import Role
 from registry.services.actor import Actor
 from tests.importers.iati_codes import TRANSACTION_TYPES
 from tests.importers.iati_xml import activity, document
@@ -23,7 +24,7 @@ FIXTURES = next(
     (p / "shared" / "fixtures" for p in Path(__file__).resolve().parents if (p / "shared" / "fixtures").is_dir()),
     Path("/nonexistent"),
 )
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 
 
 def write(tmp_path: Path, data: bytes, name: str = "act.xml") -> Path:

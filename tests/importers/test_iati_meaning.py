@@ -20,12 +20,12 @@ from importers.iati import read_iati
 from importers.interop import import_iati
 from registry.extensions import db
 from registry.models import Project, ProjectRecipient, Transaction
-from registry.models.types import TransactionType
+from registry.models.types import Role, TransactionType
 from registry.services.actor import Actor
 from tests.importers.iati_codes import LETTER_CODES, TRANSACTION_TYPES, active_codelist
 from tests.importers.iati_xml import activity, document
 
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 MILLION = 1_000_000  # share_ppm of 100 %
 
 

@@ -17,7 +17,7 @@ from registry.errors import RegistryError
 from registry.extensions import db
 from registry.models import AuditEvent, Project, Transaction
 from registry.models.project import ProjectArea, ProjectRecipient
-from registry.models.types import Instrument, ProjectStatus, TransactionType, utcnow
+from registry.models.types import Instrument, ProjectStatus, Role, TransactionType, utcnow
 from registry.services import projects as project_service
 from registry.services.actor import Actor
 
@@ -200,8 +200,8 @@ def test_fast_transaction_path_equals_the_full_validation(app, make_source, make
         _tx(type="incoming_funds"),
     ]
     owner = make_org(ref="OWNER-FAST")
-    admin = Actor(label="admin", channel="import", role="admin")
-    donor = Actor(label="donor", channel="import", role="donor", org_id=owner.id)
+    admin = Actor(label="admin", channel="import", role=Role.ADMIN)
+    donor = Actor(label="donor", channel="import", role=Role.DONOR, org_id=owner.id)
     fast, fast_donor = pipeline._Resolver(owner.id, admin), pipeline._Resolver(owner.id, donor)
     for record in records * 2:  # the second round takes the cached path
         for resolver, actor in ((fast, admin), (fast_donor, donor)):

@@ -17,6 +17,7 @@ from importers import operations, pipeline
 from importers.interop import import_iati
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation, Project, Transaction
+from registry.models.types import Role
 from registry.services import accounts
 from registry.services.actor import Actor
 from tests.importers.helpers import csv_bytes
@@ -24,7 +25,7 @@ from tests.importers.iati_xml import activity, document
 from tests.importers.test_all_or_nothing import _tx
 from tests.importers.test_pipeline import _record
 
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 ROWS = [
     ["Project reference", "Title", "Country", "Transaction type", "Amount", "Currency", "Value date"],
     ["UOW-1", "Connected clinics", "Kenya", "commitment", "1000", "USD", "2021-01-04"],

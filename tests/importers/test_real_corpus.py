@@ -39,6 +39,7 @@ from importers.interop import import_iati
 from registry.errors import ValidationError
 from registry.extensions import db
 from registry.models import Project, Transaction
+from registry.models.types import Role
 from registry.services.actor import Actor
 from reports.flows import flows_report
 from tests.conftest import FIXTURES
@@ -56,7 +57,7 @@ FILES = sorted(
     ],
     key=lambda p: p.stat().st_size,
 )
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 pytestmark = pytest.mark.fixtures  # a skip fails when the shared fixtures are present
 
 COMMITMENT, DISBURSEMENT = "commitment", "disbursement"

@@ -19,6 +19,7 @@ from importers import pipeline
 from registry import money
 from registry.extensions import db
 from registry.models import Transaction
+from registry.models.types import Role
 from reports import tables
 from reports.flows import build_spec, flows_report
 from reports.workbook import funding_gap_workbook
@@ -285,7 +286,7 @@ def _named_flow(project, actor, currency: str, amount: str, day: dt.date, countr
     from registry.services.actor import Actor
     from registry.services.projects import add_transaction
 
-    importer = Actor(label="import", channel="import", role="admin")
+    importer = Actor(label="import", channel="import", role=Role.ADMIN)
     tx = add_transaction(
         importer, project, {"type": "commitment", "amount": Decimal(amount), "currency": currency, "value_date": day}
     )

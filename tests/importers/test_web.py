@@ -287,3 +287,26 @@ def test_an_administrator_chooses_the_organisation_it_is_never_the_first_of_the_
         assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == before
     finally:
         app.config["IMPORT_BACKGROUND"] = True
+
+
+def test_an_undo_refused_at_the_requests_save_is_a_flash_not_an_error_page(donor_client):
+    """Undoing a batch a later import changed is refused inside the request's one unit of work
+    (registry.web.saving.save): the batch's page again with the reason, nothing undone."""
+    client, org = donor_client
+    header = ["Project reference", *ROWS[0][1:]]
+    batches = []
+    for title in ("Schools online", "Schools online, second phase"):
+        _upload(client, org, csv_bytes([header, ["W-1", title, *ROWS[1][2:]]]))
+        batch = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+        assert batch.status == "previewed", batch.problems
+        client.post(f"/imports/{batch.id}/commit", follow_redirects=True)
+        assert db.session.get(ImportBatch, batch.id).status == "committed"
+        batches.append(batch.id)
+    first, later = batches
+    answer = client.post(f"/imports/{first}/undo")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith(f"/imports/{first}")
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert f"Import batch {later} changed the same projects later; undo it first" in page
+    db.session.expire_all()
+    assert db.session.get(ImportBatch, first).status == "committed"
+    assert db.session.scalar(select(Project.title).where(Project.reference == "W-1")) == "Schools online, second phase"

@@ -15,10 +15,11 @@ from sqlalchemy import select
 from importers import pipeline
 from registry.extensions import db
 from registry.models import Project
+from registry.models.types import Role
 from registry.services.actor import Actor
 from tests.importers.helpers import csv_bytes
 
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 TITLE = "Project Zeta"  # no keyword of area_keywords.csv: the purpose code decides alone
 
 

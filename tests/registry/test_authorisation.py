@@ -19,6 +19,7 @@ from registry.models import (
     SavedSearch,
     Transaction,
 )
+from registry.models.types import Role
 from registry.services import funding, organisations, projects
 from registry.services.actor import Actor
 
@@ -143,7 +144,7 @@ def other_org_objects(make_org, make_project, make_source, make_transaction):
     tx = make_transaction(project, funding_source_id=source.id)
     from registry.services.accounts import create_user
 
-    owner = create_user(Actor(label="t", channel="cli", role="admin"), "other@other.example", "donor", org=org)
+    owner = create_user(Actor(label="t", channel="cli", role=Role.ADMIN), "other@other.example", "donor", org=org)
     interest = PipelineInterest(project_id=project.id, org_id=org.id, user_id=owner.id)
     search = SavedSearch(user_id=owner.id, name="Theirs", kind="pipeline", params={}, token="other-token")
     db.session.add_all([interest, search])

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from registry.errors import ConflictError, PermissionDenied
 from registry.extensions import db
 from registry.models import AuditEvent, Transaction
+from registry.models.types import Role
 from registry.services import accounts
 from registry.services.actor import Actor
 from registry.services.projects import (
@@ -34,8 +35,8 @@ def setting(make_org, make_project, make_source):
     project = make_project(org=donor)
     own_source = make_source(managing_org_id=donor.id)
     other_source = make_source(managing_org_id=fund_owner.id, name="B's digital fund")
-    donor_actor = Actor(label="a@donor", channel="api", org_id=donor.id, role="donor", user_id=None)
-    owner_actor = Actor(label="b@fund", channel="api", org_id=fund_owner.id, role="donor")
+    donor_actor = Actor(label="a@donor", channel="api", org_id=donor.id, role=Role.DONOR, user_id=None)
+    owner_actor = Actor(label="b@fund", channel="api", org_id=fund_owner.id, role=Role.DONOR)
     return donor, fund_owner, project, own_source, other_source, donor_actor, owner_actor
 
 
@@ -53,8 +54,8 @@ def test_the_rule(setting):
     assert flow_confirmed(donor_actor, donor.id, donor.id)  # the project's own organisation's source
     assert not flow_confirmed(donor_actor, owner.id, donor.id)  # someone else's source
     assert flow_confirmed(owner_actor, owner.id, donor.id)  # the source's organisation records it
-    assert flow_confirmed(Actor(label="admin", channel="cli", role="admin"), owner.id, donor.id)
-    analyst = Actor(label="x", channel="api", org_id=owner.id, role="analyst")
+    assert flow_confirmed(Actor(label="admin", channel="cli", role=Role.ADMIN), owner.id, donor.id)
+    analyst = Actor(label="x", channel="api", org_id=owner.id, role=Role.ANALYST)
     assert not flow_confirmed(analyst, owner.id, donor.id)  # an analyst does not speak for it
 
 

@@ -21,11 +21,12 @@ from sqlalchemy import func, select
 from importers import pipeline
 from registry.extensions import db
 from registry.models import Project, Transaction
+from registry.models.types import Role
 from registry.services.actor import Actor
 from tests.importers.helpers import csv_bytes, xlsx
 from tests.importers.iati_xml import activity, document
 
-ADMIN = Actor(label="tester", channel="cli", role="admin")
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 HEADERS = ["Project reference", "Title", "Country", "Share (%)", "Priority area", "Purpose code"]
 HEADERS += ["Planned start", "Planned end", "Total cost", "Need currency"]
 HEADERS += ["Transaction type", "Amount", "Currency", "Value date"]

@@ -27,7 +27,10 @@ from registry.services import projects as projects_service
 from registry.services.actor import Actor
 from registry.services.demo import seed_demo
 
-REGISTRY = Path(__file__).resolve().parents[2] / "registry"
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY = ROOT / "registry"
+# The product's packages: every one ends its units of work through the registry's helpers.
+PRODUCT = ("registry", "importers", "reports")
 
 
 # Query strings that make a route do its real work rather than show an empty form.
@@ -242,19 +245,26 @@ def _commit_calls(path: Path, session_only: bool = False) -> list[int]:
 
 def test_no_service_calls_commit():
     """Also the services the seed does not reach: the unit of work is the caller's."""
-    found = {p.name: lines for p in sorted((REGISTRY / "services").glob("*.py")) if (lines := _commit_calls(p))}
+    found = {
+        str(p.relative_to(REGISTRY)): lines
+        for p in sorted((REGISTRY / "services").rglob("*.py"))  # the packages (matching/, marketplace/) too
+        if (lines := _commit_calls(p))
+    }
     assert found == {}
     assert _commit_calls(REGISTRY / "unit_of_work.py")  # the check sees a commit where there is one
 
 
-def test_the_registry_commits_the_session_in_one_place():
-    """Views, CLI commands and helpers end their unit of work through unit_of_work.commit."""
+def test_the_product_commits_the_session_in_one_place():
+    """Views, CLI commands, jobs and helpers of the registry, the importers and the reports
+    end their unit of work through registry.unit_of_work.commit (a savepoint's own
+    ``nested.commit()`` is not a session commit and is not counted)."""
     found = {
-        str(p.relative_to(REGISTRY)): lines
-        for p in sorted(REGISTRY.rglob("*.py"))
+        p.relative_to(ROOT).as_posix(): lines
+        for package in PRODUCT
+        for p in sorted((ROOT / package).rglob("*.py"))
         if (lines := _commit_calls(p, session_only=True))
     }
-    assert list(found) == ["unit_of_work.py"] and len(found["unit_of_work.py"]) == 1
+    assert list(found) == ["registry/unit_of_work.py"] and len(found["registry/unit_of_work.py"]) == 1
 
 
 def test_a_clash_at_commit_is_a_conflict_on_every_channel(app, make_org):

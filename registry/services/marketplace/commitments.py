@@ -22,7 +22,7 @@ def sources_for(actor: Actor) -> list[FundingSource]:
     """Funding sources the actor may commit from: their organisation's (every one for an admin)."""
     stmt = select(FundingSource).order_by(FundingSource.name, FundingSource.id)
     if not is_admin(actor):
-        if actor.role != Role.DONOR.value or actor.org_id is None:
+        if actor.role != Role.DONOR or actor.org_id is None:
             return []
         stmt = stmt.where(FundingSource.managing_org_id == actor.org_id)
     return list(db.session.scalars(stmt))
@@ -39,7 +39,7 @@ def commit_to_pipeline_project(
 ) -> Transaction:
     """Commit money from a donor's funding source: the project is linked to the source and,
     if it was in the pipeline, becomes active."""
-    if not (is_admin(actor) or (actor.role == Role.DONOR.value and actor.org_id == source.managing_org_id)):
+    if not (is_admin(actor) or (actor.role == Role.DONOR and actor.org_id == source.managing_org_id)):
         raise PermissionDenied("Commit only from a funding source your organisation manages")
     if project.status not in (ProjectStatus.PIPELINE, ProjectStatus.ACTIVE):
         raise ConflictError("This project is withdrawn or closed", {"status": [f"Status is {project.status.value}"]})

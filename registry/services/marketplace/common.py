@@ -18,7 +18,7 @@ def user_of(actor: Actor) -> User | None:
 
 def is_admin(actor: Actor) -> bool:
     """Administrators may do everything the marketplace's rules give anyone."""
-    return actor.role == Role.ADMIN.value
+    return actor.role == Role.ADMIN
 
 
 def check_text(values: dict[str, Any]) -> None:

@@ -34,12 +34,12 @@ def interest_of(project: Project, org_id: int | None) -> PipelineInterest | None
 
 def can_see_interests(actor: Actor, project: Project) -> bool:
     """The project's government and administrators see every interested organisation."""
-    return is_admin(actor) or (actor.role == Role.GOVERNMENT.value and actor.org_id == project.org_id)
+    return is_admin(actor) or (actor.role == Role.GOVERNMENT and actor.org_id == project.org_id)
 
 
 def express_interest(actor: Actor, project: Project, note: str = "") -> PipelineInterest:
     """A donor records its organisation's interest in a pipeline project."""
-    if actor.role not in (Role.DONOR.value, Role.ADMIN.value) or actor.org_id is None:
+    if actor.role not in (Role.DONOR, Role.ADMIN) or actor.org_id is None:
         raise PermissionDenied("Only donor organisations record interest in pipeline projects")
     if project.status is not ProjectStatus.PIPELINE:
         raise ConflictError("This project is no longer in the pipeline", {"status": ["Not pipeline"]})

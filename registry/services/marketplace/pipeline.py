@@ -12,16 +12,18 @@ from typing import Any
 from sqlalchemy import select
 
 from registry import money
-from registry.errors import ConflictError, MoneyError, NotFoundError, PermissionDenied, ValidationError
+from registry.errors import ConflictError, MoneyError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import AuditEvent, Country, Organisation, PriorityArea, Project, ProjectArea, ProjectRecipient
 from registry.models.project import SHARE_WHOLE
 from registry.models.types import OrganisationKind, ProjectStatus, Role
 from registry.services import audit, permissions, projects, rules
 from registry.services.actor import Actor
+from registry.services.lookup import load
 from registry.services.marketplace.common import check_text, is_admin, user_of
 from registry.services.matching import looks_like_code
 from registry.services.shares import split_evenly
+from registry.services.versions import check_version
 
 # What a government may set on a pipeline project (the rest belongs to donors' projects).
 PIPELINE_FIELDS = (
@@ -42,10 +44,7 @@ REQUIRED = ("title", "country", "areas", "need", "instrument_sought", "contact_e
 
 def get_pipeline_project(project_id: int) -> Project:
     """A pipeline (or withdrawn pipeline) project by id, or NotFoundError."""
-    project = db.session.get(Project, project_id)
-    if project is None:
-        raise NotFoundError(f"No project with id {project_id}")
-    return project
+    return load(Project, project_id, "project")
 
 
 def project_country(project: Project) -> str | None:
@@ -58,7 +57,7 @@ def can_edit_pipeline(actor: Actor, project: Project) -> bool:
     """Only the country's government organisation (and an admin) edits a pipeline project."""
     if is_admin(actor):
         return True
-    if actor.role != Role.GOVERNMENT.value:
+    if actor.role != Role.GOVERNMENT:
         return False
     user = user_of(actor)
     return user is not None and permissions.can_edit_project(user, project)
@@ -70,7 +69,7 @@ def _may_manage(actor: Actor, project: Project) -> bool:
         return True
     countries = {r.country_iso3 for r in project.recipients}
     return (
-        actor.role == Role.GOVERNMENT.value
+        actor.role == Role.GOVERNMENT
         and actor.org_id is not None
         and project.org_id == actor.org_id
         and countries <= {actor.country_iso3}
@@ -134,7 +133,7 @@ def post_pipeline_project(actor: Actor, data: dict[str, Any], org: Organisation 
     if is_admin(actor):
         if org is None:
             raise ValidationError("Choose the government organisation", {"org_id": ["Required for administrators"]})
-    elif actor.role == Role.GOVERNMENT.value:
+    elif actor.role == Role.GOVERNMENT:
         user = user_of(actor)
         if user is None or user.org is None:
             raise PermissionDenied("Your account belongs to no government organisation; ask an administrator")
@@ -166,7 +165,7 @@ def update_pipeline_project(
     if "country" in data and not is_admin(actor) and str(data["country"]).upper() != actor.country_iso3:
         raise PermissionDenied(f"A government posts pipeline projects for its own country ({actor.country_iso3})")
     values = _pipeline_data(data, partial=True)
-    projects.check_version(project.version, expected_version)
+    check_version(project.version, expected_version)
     _change_places(actor, project, values)
     return projects.update_project(actor, project, values, expected_version)
 

@@ -13,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from registry import money
-from registry.errors import ConversionError, NotFoundError
+from registry.errors import ConversionError
 from registry.extensions import db
 from registry.models import FundingSource
+from registry.services.lookup import load
 from registry.services.matching.criteria import Assessed, Criterion, ReferenceCache, assess, base_score
 from registry.services.matching.evidence import Evidence, evidence_bonus, evidence_tables
 from registry.services.matching.need import Need
@@ -49,10 +50,7 @@ class FinderResult:
 
 def get_source(source_id: int) -> FundingSource:
     """The funding source with this id, or NotFoundError."""
-    source = db.session.get(FundingSource, source_id)
-    if source is None:
-        raise NotFoundError(f"No funding source with id {source_id}")
-    return source
+    return load(FundingSource, source_id, "funding source")
 
 
 def _sources() -> list[FundingSource]:
