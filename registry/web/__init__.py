@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, g
 
-from registry.models.types import label
+from registry.models.types import Role, label
 from registry.money import format_amount, from_minor
 
 # (endpoint, label): links appear in the navigation once their page is registered.
@@ -111,6 +111,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["source_range"] = source_range
     app.jinja_env.globals["window"] = window
     app.jinja_env.globals["org_name"] = org_name
+    app.jinja_env.globals["Role"] = Role  # templates compare roles as members, as the code does
 
     @app.context_processor
     def navigation():

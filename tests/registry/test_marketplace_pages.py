@@ -202,6 +202,20 @@ def test_pipeline_list_and_projects_matching_my_fund(client, people):
     assert f'data-project-id="{project.id}"' in page
 
 
+def test_each_role_sees_its_own_links_and_fields(client, people):
+    """The pages' role checks: a donor is offered the projects matching its funds, a
+    government posts for its own country only (no country to choose)."""
+    post_project(people)
+    listing = client.get("/pipeline").get_data(as_text=True)
+    assert "Projects matching my funds" not in listing  # anonymous
+    login(client, people["a"])
+    assert "Projects matching my funds" in client.get("/pipeline").get_data(as_text=True)
+    login(client, people["npl"])
+    assert "Projects matching my funds" not in client.get("/pipeline").get_data(as_text=True)
+    form = client.get("/pipeline/new").get_data(as_text=True)
+    assert '<input type="hidden" name="country" value="NPL">' in form and '<select id="country"' not in form
+
+
 def test_saved_searches_pages(client, people):
     login(client, people["npl"])
     response = client.post(
