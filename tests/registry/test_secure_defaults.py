@@ -12,7 +12,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 import pytest
-from flask import abort
+from werkzeug.exceptions import default_exceptions
 
 from config import unsafe_settings
 from registry.app import create_app
@@ -169,17 +169,12 @@ def test_an_upload_over_the_limit_is_a_json_413(app, api, make_user):
 
 
 @pytest.mark.parametrize("code", [400, 404, 405, 413, 414, 415, 429, 431, 500, 503])
-def test_every_http_error_raised_in_the_app_has_the_json_shape(code):
+def test_every_http_error_raised_in_the_app_has_the_json_shape(app, code):
     """414 and 431 are answered by the server (werkzeug, gunicorn) or the proxy before a request
     reaches the app when the line or headers are too long; raised inside the app they too
     have the shape."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "TESTING": True})
-
-    @app.get("/api/v1/test-abort")
-    def test_abort():
-        abort(code)
-
-    response = app.test_client().get("/api/v1/test-abort")
+    with app.test_request_context("/api/v1/projects", method="POST"):
+        response = app.make_response(app.handle_user_exception(default_exceptions[code]()))
     assert response.status_code == code and response.is_json
     body = response.get_json()
     assert set(body) == SHAPE and body["code"] == code and body["status"] == HTTPStatus(code).phrase
