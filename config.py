@@ -26,8 +26,26 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# Where the app runs: REGISTRY_ENV (or FLASK_ENV, which Flask once documented for this) names it.
+# Unset means development, so `make run`, the tests and the command line on a laptop need no step;
+# a server is declared with REGISTRY_ENV=production, and then `unsafe_settings` must find nothing.
+ENVIRONMENTS = ("development", "test", "production")
+DEFAULT_SECRET_KEY = "dev-only-change-me"
+# Keys anyone can read in this repository (its defaults, tests, benchmarks) or guess first.
+KNOWN_SECRET_KEYS = frozenset(
+    {DEFAULT_SECRET_KEY, "test", "bench", "browser-tests", "dev", "development", "secret", "change-me", "changeme"}
+)
+MIN_SECRET_KEY_LENGTH = 32
+MAKE_A_KEY = "python -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+def _environment() -> str:
+    return (os.environ.get("REGISTRY_ENV") or os.environ.get("FLASK_ENV") or "development").strip().lower()
+
+
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    REGISTRY_ENV = _environment()
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = _database_url()
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     # Session cookie: HttpOnly and SameSite=Lax always; Secure unless serving plain
@@ -62,3 +80,53 @@ class Config:
     }
     WTF_CSRF_TIME_LIMIT = None
     JSON_SORT_KEYS = False
+
+
+class UnsafeConfiguration(RuntimeError):
+    """The app was asked to run in production with settings that would make it unsafe."""
+
+
+def unsafe_settings(config: dict) -> list[str]:
+    """What is unsafe in ``config`` for its environment: one sentence a setting, naming it and
+    how to set it right (nothing outside production, beyond a misspelt environment name)."""
+    env = config.get("REGISTRY_ENV") or "development"
+    if env not in ENVIRONMENTS:
+        return [f"REGISTRY_ENV (or FLASK_ENV) is {env!r}; set it to one of {', '.join(ENVIRONMENTS)}"]
+    if env != "production":
+        return []
+    problems = []
+    key = config.get("SECRET_KEY") or ""
+    how = f"set SECRET_KEY to a long random value, e.g. the output of {MAKE_A_KEY}"
+    if not key or key == DEFAULT_SECRET_KEY:
+        problems.append(f"SECRET_KEY is not set (the development default signs anyone's session cookie); {how}")
+    elif key in KNOWN_SECRET_KEYS:
+        problems.append(f"SECRET_KEY is {key!r}, a value published in the repository; {how}")
+    elif len(key) < MIN_SECRET_KEY_LENGTH:
+        problems.append(f"SECRET_KEY has {len(key)} characters, fewer than {MIN_SECRET_KEY_LENGTH}; {how}")
+    if not config.get("SESSION_COOKIE_SECURE"):
+        problems.append(
+            "SESSION_COOKIE_SECURE is off, so the session cookie travels over plain http; "
+            "remove SESSION_COOKIE_SECURE=0 from the environment (it is on by default) and serve over HTTPS"
+        )
+    if not config.get("SESSION_COOKIE_HTTPONLY"):
+        problems.append("SESSION_COOKIE_HTTPONLY is off, so scripts can read the session cookie; leave it on")
+    if config.get("DEBUG"):
+        problems.append(
+            "DEBUG is on (FLASK_DEBUG=1 or --debug): the debugger runs code for anyone who reaches it; "
+            "unset FLASK_DEBUG and drop --debug"
+        )
+    if config.get("TESTING"):
+        problems.append("TESTING is on, which hides errors and is meant for the test suite only; do not set it")
+    if config.get("WTF_CSRF_ENABLED") is False:
+        problems.append("WTF_CSRF_ENABLED is off, so any site can post the forms as a logged-in user; leave it on")
+    return problems
+
+
+def check_settings(config: dict) -> None:
+    """Refuse to start with unsafe settings: raise UnsafeConfiguration listing each of them."""
+    problems = unsafe_settings(config)
+    if problems:
+        env = config.get("REGISTRY_ENV")
+        raise UnsafeConfiguration(
+            f"Refusing to start with REGISTRY_ENV={env}:\n" + "\n".join(f"  - {p}" for p in problems)
+        )

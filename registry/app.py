@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from config import INSTANCE_DIR, Config
+from config import INSTANCE_DIR, Config, check_settings
 from registry.extensions import api, csrf, db, migrate
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -19,6 +19,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     if test_config:
         app.config.update(test_config)
+    # A production start with a default key, a cookie sent over http or the debugger on stops here.
+    check_settings({**app.config, "DEBUG": app.debug})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 

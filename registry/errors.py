@@ -1,7 +1,8 @@
 """Domain errors and the one JSON error shape of the whole application.
 
 Every error the API returns looks like
-``{"code": 422, "status": "Unprocessable Entity", "message": "...", "errors": {...}}``.
+``{"code": 422, "status": "Unprocessable Entity", "message": "...", "errors": {...}}``, 413
+(an upload over ``MAX_CONTENT_LENGTH``) and any other HTTP error raised in the app included.
 Services raise the domain errors below; the handlers registered on the app turn
 them (and every HTTP error, 404 and 405 included) into that shape for API
 requests and into an HTML page for browsers.
@@ -82,12 +83,10 @@ class PreconditionFailed(RegistryError):
 
 
 def error_body(code: int, message: str | None = None, errors: dict | None = None) -> dict:
-    """The error shape shared by every API response."""
+    """The error shape shared by every API response: ``errors`` is always there (``{}`` when
+    no field is to blame), so a client reads every error the same way."""
     status = HTTPStatus(code)
-    body: dict[str, Any] = {"code": code, "status": status.phrase, "message": message or status.description}
-    if errors:
-        body["errors"] = errors
-    return body
+    return {"code": code, "status": status.phrase, "message": message or status.description, "errors": errors or {}}
 
 
 def _wants_json() -> bool:

@@ -100,6 +100,7 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
             rec.title,
             rec.status,
             {name: getattr(p, name) for name in project_service.DATE_FIELDS},
+            rec.description,
         )
     except ValidationError as exc:
         failed.append(exc)  # the project is refused: its status no longer matters

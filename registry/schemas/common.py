@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from registry import errors, money
 from registry.extensions import db
@@ -41,10 +41,17 @@ REQUIRED_TEXT = "Required (at most {max} characters)"
 
 
 class StrictSchema(Schema):
-    """An input schema: unknown fields are an error."""
+    """An input schema: unknown fields are an error, and so is a text with a bidirectional
+    control character (the rule of ``registry.services.rules.plain_text``, for every text field)."""
 
     class Meta:
         unknown = RAISE
+
+    @validates_schema(skip_on_field_errors=False)
+    def plain_text(self, data: dict, **kwargs) -> None:
+        errors = rules.plain_text(data)
+        if errors:
+            raise ValidationError(errors)
 
 
 class DecimalString(fields.Field):

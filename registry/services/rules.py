@@ -59,6 +59,35 @@ def before_start(end_field: str) -> str:
     return f"{end_field.replace('_', ' ').capitalize()} is before the start date"
 
 
+# Bidirectional embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): invisible,
+# they reorder what a reader sees ("Schools\u202eenilno" shows as "Schoolsonline"), so a title
+# could pass for another. They are refused, never stripped: the registry does not change what a
+# donor wrote behind their back. The marks U+200E/U+200F (LRM, RLM) stay allowed, and right-to-left
+# scripts need none of these controls.
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def bidi_control(value: str) -> str | None:
+    """The message refusing a text with a bidirectional control character, or None when it has
+    none: the first such character's code point and its position (1 = the first character)."""
+    for position, char in enumerate(value, start=1):
+        if char in BIDI_CONTROLS:
+            return (
+                f"Contains the invisible bidirectional control U+{ord(char):04X} at character {position};"
+                " remove it (it can make the text display as something else)"
+            )
+    return None
+
+
+def plain_text(values: dict[str, Any]) -> dict[str, list[str]]:
+    """{field: [message]} for each text value holding a bidirectional control character."""
+    errors: dict[str, list[str]] = {}
+    for field, value in values.items():
+        if isinstance(value, str) and (message := bidi_control(value)):
+            errors[field] = [message]
+    return errors
+
+
 BOTH_PLACES = "Each recipient is a country or a region (or neither: an unallocated share), not both"
 EVERY_SHARE = "Give a share for every entry or for none"
 NEGATIVE_NEED = "The need cannot be negative"
@@ -216,8 +245,10 @@ def project_fields(
     title: str | None,
     status: Any,
     dates: dict[str, dt.date | None],
+    description: str | None = None,
 ) -> ProjectStatus:
-    """Reference, title, status and dates of a project; returns the status (active when none)."""
+    """Reference, title, description, status and dates of a project; returns the status (active
+    when none)."""
     errors: dict[str, list[str]] = {}
     reference, title = (reference or "").strip(), (title or "").strip()
     if not reference:
@@ -234,6 +265,8 @@ def project_fields(
             result = ProjectStatus(status.value if isinstance(status, ProjectStatus) else str(status).strip().lower())
         except ValueError:
             errors["status"] = [f"Unknown status {status!r}"]
+    for field, messages in plain_text({"reference": reference, "title": title, "description": description}).items():
+        errors.setdefault(field, []).extend(messages)
     errors.update(date_order(dates))
     if errors:
         raise ValidationError("; ".join(m for ms in errors.values() for m in ms), errors)

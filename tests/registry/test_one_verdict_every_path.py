@@ -103,6 +103,22 @@ CASES = {
         transaction={"amount": "10.5", "currency": "JPY"},
         rows=[{"Amount": "10.5", "Currency": "JPY"}],
     ),
+    # U+202E (right-to-left override) at the 8th character: "Schools\u202eenilno" displays as
+    # "Schoolsonline". Refused on every path (never stripped), naming the field and the position.
+    "bidirectional control in the title": Case(
+        r"U\+202E at character 8",
+        project={"title": "Schools\u202eenilno"},
+        form={"title": "Schools\u202eenilno"},
+        rows=[{"Title": "Schools\u202eenilno"}],
+        iati={"title": "<narrative>Schools\u202eenilno</narrative>"},
+        crs={"ProjectTitle": "Schools\u202eenilno"},
+    ),
+    "bidirectional isolate in the reference": Case(
+        r"U\+2066 at character 3",
+        project={"reference": "V-\u20661"},
+        form={"reference": "V-\u20661"},
+        rows=[{"Project reference": "V-\u20661"}],
+    ),
 }
 
 
