@@ -9,6 +9,7 @@ from flask import Flask
 
 from config import INSTANCE_DIR, Config, check_settings
 from registry.extensions import api, csrf, db, migrate
+from registry.security import init_app as init_security
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -28,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    init_security(app)
     return app
 
 
@@ -49,10 +51,12 @@ def register_blueprints(app: Flask) -> None:
     from importers import init_app as init_importers
     from registry.api import register_api
     from registry.auth import init_app as init_auth
+    from registry.health import init_app as init_health
     from registry.web import init_app as init_web
     from reports import init_app as init_reports
 
     init_auth(app)
+    init_health(app, str(MIGRATIONS_DIR))
     register_api(api)
     init_web(app)
     init_importers(app, api)

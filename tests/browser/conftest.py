@@ -107,16 +107,28 @@ def browser():
             browser.close()
 
 
+def _watch_csp(page) -> list[str]:
+    """The console messages in which Chromium reports something the CSP refused."""
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    return blocked
+
+
 @pytest.fixture
 def page(browser):
     """A fresh browser context (no cookies) and page, 1280x900."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    blocked = _watch_csp(page)
     try:
         yield page
     finally:
         context.close()
+    assert blocked == [], f"the Content-Security-Policy blocked something: {blocked}"
 
 
 @pytest.fixture
@@ -125,10 +137,12 @@ def phone_page(browser):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
+    blocked = _watch_csp(page)
     try:
         yield page
     finally:
         context.close()
+    assert blocked == [], f"the Content-Security-Policy blocked something: {blocked}"
 
 
 def screenshot(page, name: str) -> Path:
