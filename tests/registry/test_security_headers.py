@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask
 
-from registry.app import create_app
+from registry import security
 from tests.registry.test_unit_of_work import _login, _url, demo  # noqa: F401  (the demo fixture)
 
 EXPECTED = {
@@ -80,18 +81,23 @@ def test_pages_have_no_inline_script_or_handler(app, client, demo):  # noqa: F81
 
 
 @pytest.mark.parametrize("env, sends_hsts", [("production", True), ("development", False), ("test", False)])
-def test_hsts_only_in_production(env, sends_hsts, database_url):
-    settings = {
-        "REGISTRY_ENV": env,
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SECRET_KEY": "a-long-production-secret-key-for-this-test-only-0123456789",
-        "SESSION_COOKIE_SECURE": env == "production",
-    }
-    app = create_app(settings)
-    response = app.test_client().get("/healthz")
+def test_hsts_only_in_production(env, sends_hsts):
+    """The hook as create_app installs it, on an app configured for each environment."""
+    app = Flask(__name__)
+    app.config["REGISTRY_ENV"] = env
+    security.init_app(app)
+    app.add_url_rule("/", "index", lambda: "ok")
+    response = app.test_client().get("/")
     assert response.status_code == 200
     hsts = response.headers.get("Strict-Transport-Security")
     if sends_hsts:
         assert hsts is not None and "max-age=31536000" in hsts
     else:
         assert hsts is None
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_app_reads_its_environment_for_hsts(app):
+    """The test app runs as test (REGISTRY_ENV unset or test): no HSTS on its responses."""
+    assert app.config["REGISTRY_ENV"] != "production"
+    assert "Strict-Transport-Security" not in app.test_client().get("/healthz").headers
