@@ -60,12 +60,12 @@ def create(
             country_iso3=country.upper() if country else None,
             name=name,
         )
-        token = tokens.issue(
-            CLI, user, "created with the account", lifetimes=tokens.Lifetimes.of(current_app.config)
-        ).secret
+        issued = tokens.issue(CLI, user, "created with the account", lifetimes=tokens.Lifetimes.of(current_app.config))
     where = f", {user.org.name}" if user.org else ""
     click.echo(f"Created {user.email} ({user.role.value}{where}).")
-    click.echo(f"API token (shown only now; store it safely):\n{token}")
+    scopes = ", ".join(issued.token.scopes.split())
+    click.echo(f"API token {issued.token.id} ({scopes}; expires {_when(issued.token.expires_at)}).")
+    click.echo(f"Shown only now; store it safely:\n{issued.secret}")
 
 
 @users_cli.command("token")

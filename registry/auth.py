@@ -61,8 +61,10 @@ def _token_user(secret: str) -> User:
         if refused.missing is None:
             raise Unauthorised(refused.message) from None
         raise PermissionDenied(refused.message, {"scope": [f"Missing: {refused.missing}"]}) from None
-    if touched:
-        commit()  # last_used_at alone, before the view does anything
+    if touched and request.method in SAFE_METHODS:
+        # A read never commits its own work, so last_used_at is committed alone, before the
+        # view runs; a write's one commit at its end carries it.
+        commit()
     return user
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlalchemy import Select, select
@@ -115,7 +115,7 @@ class Issued:
     """A token just issued: the stored row and the secret, which exists nowhere else."""
 
     token: ApiToken
-    secret: str
+    secret: str = field(repr=False)  # never in a log line or a traceback's locals
 
 
 def issue(

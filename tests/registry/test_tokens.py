@@ -16,6 +16,7 @@ from registry.extensions import db
 from registry.models import ApiToken, AuditEvent
 from registry.services import accounts, tokens
 from registry.services.actor import Actor
+from tests.registry.test_unit_of_work import counting_commits
 
 CSV = [
     ["Project reference", "Title", "Country", "Transaction type", "Amount", "Currency", "Value date"],
@@ -182,11 +183,32 @@ def test_a_read_records_when_the_token_was_last_used(api, donor, issue):
     row, secret = issue(donor, "read")
     assert row.last_used_at is None
     before = tokens.utcnow()
-    assert api("get", "/api/v1/projects", secret).status_code == 200
+    with counting_commits() as commits:
+        assert api("get", "/api/v1/projects", secret).status_code == 200
+    assert len(commits) == 1  # the use, and nothing the view did
     # A GET's unit of work ends in a rollback (here the request shares the test's session, so
     # roll it back as the end of a request does): the time survives it, it was committed.
     db.session.rollback()
     assert row.last_used_at is not None and row.last_used_at >= before.replace(microsecond=0)
+    with counting_commits() as commits:  # used again within the minute: nothing to write
+        assert api("get", "/api/v1/projects", secret).status_code == 200
+    assert commits == []
+
+
+def test_a_write_keeps_to_its_one_commit_and_records_the_use_in_it(api, donor, issue, make_project):
+    row, secret = issue(donor, "write")
+    project = make_project(org=donor.org)
+    db.session.commit()
+    with counting_commits() as commits:
+        assert api("patch", f"/api/v1/projects/{project.id}", secret, json={"title": "Used"}).status_code == 200
+    assert len(commits) == 1
+    db.session.rollback()
+    assert row.last_used_at is not None
+    row.last_used_at = None
+    db.session.commit()
+    with counting_commits() as commits:  # a refused write commits nothing, the use included
+        assert api("patch", f"/api/v1/projects/{project.id}", secret, json={"title": ""}).status_code == 422
+    assert commits == []
 
 
 def test_last_used_is_written_at_most_once_a_minute(app, donor, issue):
@@ -357,3 +379,5 @@ def test_users_create_prints_a_token_with_every_scope(runner, make_org):
     user = accounts.find_user("new@example.org")
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == tokens.hash_token(_secret(result.output))))
     assert row.user_id == user.id and row.scopes == "read write import" and row.expires_at > row.created_at
+    expires = row.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    assert f"API token {row.id} (read, write, import; expires {expires})" in result.output
