@@ -62,6 +62,9 @@ class Config:
     REPORTING_CURRENCY = "USD"
     # Rate files loaded with `flask reference rates load` (they override registry/data/).
     RATES_DIR = os.environ.get("RATES_DIR", str(INSTANCE_DIR / "rates"))
+    # API tokens: the lifetime of a new token when none is chosen, and the longest allowed (days).
+    API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", 90))
+    API_TOKEN_MAX_DAYS = int(os.environ.get("API_TOKEN_MAX_DAYS", 365))
 
     API_TITLE = "ICT4D Funding Registry API"
     API_VERSION = "v1"

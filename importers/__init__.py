@@ -25,9 +25,13 @@ def init_app(app: Flask, api: Api) -> None:
     app.cli.add_command(import_cli)
     app.cli.add_command(export_cli.export_cli)
     from importers.api import init_api
+    from registry.auth import token_scope_for
     from registry.extensions import csrf
 
     init_api(api)
+    # An API token works on the imports' routes, reads included, only with the 'import' scope.
+    token_scope_for(app, "imports", "import")
+    token_scope_for(app, "imports_web", "import")
     csrf.exempt(export_api.blp)
     api.register_blueprint(export_api.blp)
     from importers.web import bp as web_bp

@@ -30,7 +30,8 @@ class User(db.Model):
 
 
 class ApiToken(db.Model):
-    """A bearer token, stored only as its SHA-256 hash."""
+    """A bearer token, stored only as its SHA-256 hash, with what it may do (its scopes) and
+    until when: an expired or revoked token authenticates nobody."""
 
     __tablename__ = "api_tokens"
 
@@ -38,8 +39,11 @@ class ApiToken(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))  # first characters, to tell tokens apart
-    label: Mapped[str] = mapped_column(String(100), default="")
+    name: Mapped[str] = mapped_column(String(100), default="")  # what the token is for
+    # Space-separated, in the order read, write, import (registry/services/tokens.py keeps it so).
+    scopes: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

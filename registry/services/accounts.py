@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import secrets
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
@@ -14,12 +10,12 @@ from registry.errors import ConflictError, ValidationError
 from registry.extensions import db
 from registry.models import ApiToken, Country, Organisation, User
 from registry.models.types import Role
-from registry.services import audit
+from registry.services import audit, tokens
 from registry.services.actor import Actor
 from registry.services.lookup import load
 
 _hasher = PasswordHasher()
-TOKEN_PREFIX = "ict4d_"
+TOKEN_PREFIX = tokens.TOKEN_PREFIX
 
 
 def hash_password(password: str) -> str:
@@ -36,8 +32,7 @@ def verify_password(user: User, password: str) -> bool:
         return False
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+hash_token = tokens.hash_token
 
 
 def find_user(email: str) -> User | None:
@@ -100,54 +95,24 @@ def create_user(
 
 
 def issue_token(actor: Actor, user: User, label: str = "") -> str:
-    """Create an API token for the user and return it; only its hash is stored."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:12], label=label))
-    db.session.flush()
-    audit.record(
-        actor,
-        "create",
-        "api_token",
-        user.id,
-        None,
-        {"prefix": token[:12], "label": label},
-        f"Issued API token {token[:12]}… for {user.email}",
-        user.org_id,
-    )
-    return token
+    """Create an API token with every scope and the default lifetime; return its secret
+    (``registry.services.tokens.issue`` chooses scopes and expiry)."""
+    return tokens.issue(actor, user, label).secret
 
 
 def revoke_tokens(actor: Actor, user: User, prefix: str | None = None) -> int:
     """Revoke a user's tokens (all, or those starting with ``prefix``); returns how many."""
     stmt = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-    tokens = [t for t in db.session.scalars(stmt) if prefix is None or t.prefix.startswith(prefix[:12])]
-    now = dt.datetime.now(dt.UTC)
-    for token in tokens:
-        token.revoked_at = now
-    if tokens:
-        audit.record(
-            actor,
-            "update",
-            "api_token",
-            user.id,
-            None,
-            {"revoked": [t.prefix for t in tokens]},
-            f"Revoked {len(tokens)} API token(s) of {user.email}",
-            user.org_id,
-        )
-    db.session.flush()
-    return len(tokens)
+    found = [t for t in db.session.scalars(stmt) if prefix is None or t.prefix.startswith(prefix[:12])]
+    return sum(tokens.revoke(actor, token) for token in found)
 
 
 def user_for_token(token: str) -> User | None:
-    """The active user holding this (unrevoked) token, or None."""
-    row = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-    )
-    if row is None or not row.user.active:
+    """The active user holding this token if it is unrevoked, unexpired and may read, or None."""
+    try:
+        return tokens.authenticate(token, tokens.Scope.READ)[0]
+    except tokens.TokenRefused:
         return None
-    row.last_used_at = dt.datetime.now(dt.UTC)
-    return row.user
 
 
 def get_user(user_id: int) -> User:

@@ -99,9 +99,10 @@ def init_app(app: Flask) -> None:
     input_guard.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
-    from registry.web import finder
+    from registry.web import finder, tokens
 
     app.register_blueprint(finder.bp)
+    app.register_blueprint(tokens.bp)
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["percent"] = percent

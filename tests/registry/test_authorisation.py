@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from registry.extensions import db
 from registry.models import (
+    ApiToken,
     AuditEvent,
     FundingSource,
     ImportBatch,
@@ -20,7 +21,7 @@ from registry.models import (
     Transaction,
 )
 from registry.models.types import Role
-from registry.services import funding, organisations, projects
+from registry.services import funding, organisations, projects, tokens
 from registry.services.actor import Actor
 
 MUTATING = {"POST", "PATCH", "PUT", "DELETE"}
@@ -34,6 +35,8 @@ NOT_OBJECT_ROUTES |= {
     "finder_api.SavedSearches",
     "finder.saved_search_create",
 }
+# Creating an API token makes one for the user alone (test_tokens_pages.py); revoking one is walked below.
+NOT_OBJECT_ROUTES |= {"tokens.mine"}
 
 PROJECT_JSON = {
     "reference": "HIJACK",
@@ -83,6 +86,8 @@ def body_for(rule: str, method: str, other: dict) -> dict:
         return {"json": TX_JSON} if api else {"data": TX_FORM}
     if rule.endswith("/delete"):
         return {"data": {"version": "1"}}
+    if rule.endswith("/revoke"):
+        return {"data": {}}
     if "/projects" in rule:
         if api:
             return {"json": {**PROJECT_JSON, "org_id": other["org"]}}
@@ -106,6 +111,7 @@ def url_for_rule(rule, other: dict) -> str:
         "interest_id": other["interest"],
         "search_id": other["search"],
         "batch_id": other["batch"],
+        "token_id": other["token"],
     }
     values = {}
     for arg in rule.arguments:
@@ -133,6 +139,7 @@ def world_state(other: dict) -> dict:
         ],
         "batch": db.session.get(ImportBatch, other["batch"]).status,
         "audit": count(AuditEvent),
+        "token": db.session.get(ApiToken, other["token"]).revoked_at,
     }
 
 
@@ -147,6 +154,7 @@ def other_org_objects(make_org, make_project, make_source, make_transaction):
     owner = create_user(Actor(label="t", channel="cli", role=Role.ADMIN), "other@other.example", "donor", org=org)
     interest = PipelineInterest(project_id=project.id, org_id=org.id, user_id=owner.id)
     search = SavedSearch(user_id=owner.id, name="Theirs", kind="pipeline", params={}, token="other-token")
+    token = tokens.issue(Actor(label="t", channel="cli", role=Role.ADMIN), owner).token
     db.session.add_all([interest, search])
     from importers import pipeline
 
@@ -168,6 +176,7 @@ def other_org_objects(make_org, make_project, make_source, make_transaction):
         "interest": interest.id,
         "search": search.id,
         "batch": batch.id,
+        "token": token.id,
     }
 
 
@@ -204,6 +213,7 @@ def test_a_donor_cannot_touch_another_organisations_objects_through_any_route(
     assert "POST /funding-sources/<int:source_id>/delete" in tried
     assert "DELETE /api/v1/projects/<int:project_id>/transactions/<int:tx_id>" in tried
     assert "POST /api/v1/imports" in tried and "POST /imports/<int:batch_id>/undo" in tried
+    assert "POST /account/tokens/<int:token_id>/revoke" in tried
     assert len(tried) >= 20
 
 
