@@ -18,6 +18,7 @@ from registry.models import (
     Project,
     SavedSearch,
     Transaction,
+    User,
 )
 from registry.models.types import Role
 from registry.services import funding, organisations, projects
@@ -73,6 +74,10 @@ def body_for(rule: str, method: str, other: dict) -> dict:
         return {"data": {**field, "file": (io.BytesIO(CSV), "theirs.csv")}, "content_type": "multipart/form-data"}
     if rule.startswith(("/api/v1/imports/", "/imports/")):
         return {"data": {}}
+    if rule.startswith("/admin/"):  # invite an admin, make the other organisation's user one
+        return {"data": {"email": "hijack@example.org", "role": "admin", "org_id": str(other["org"])}}
+    if rule.startswith("/invitation/"):  # set a password with a link one does not hold
+        return {"data": {"password": "hijacked-password", "confirmation": "hijacked-password"}}
     if rule.endswith("/commitments") or rule.endswith("/commit"):
         commitment = {"funding_source_id": other["source"], "amount": "5", "currency": "USD"}
         return {"json": commitment} if api else {"data": commitment}
@@ -106,6 +111,8 @@ def url_for_rule(rule, other: dict) -> str:
         "interest_id": other["interest"],
         "search_id": other["search"],
         "batch_id": other["batch"],
+        "user_id": other["user"],
+        "token": "not-an-invitation",
     }
     values = {}
     for arg in rule.arguments:
@@ -132,6 +139,7 @@ def world_state(other: dict) -> dict:
             for m in (Project, Transaction, FundingSource, Organisation, PipelineInterest, SavedSearch, ImportBatch)
         ],
         "batch": db.session.get(ImportBatch, other["batch"]).status,
+        "user": (lambda u: (u.role, u.active, u.password_hash))(db.session.get(User, other["user"])),
         "audit": count(AuditEvent),
     }
 
@@ -168,6 +176,7 @@ def other_org_objects(make_org, make_project, make_source, make_transaction):
         "interest": interest.id,
         "search": search.id,
         "batch": batch.id,
+        "user": owner.id,
     }
 
 
