@@ -54,7 +54,7 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
-def _newest_first(stmt: Select) -> Select:
+def newest_first(stmt: Select) -> Select:
     return stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
 
 
@@ -62,7 +62,7 @@ def audit_page(filters: AuditFilters, page: int = 1, per_page: int = 50) -> tupl
     """One page of the events that match, newest first, and how many match in all."""
     query = filters.query()
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    stmt = _newest_first(query).limit(per_page).offset((max(page, 1) - 1) * per_page)
+    stmt = newest_first(query).limit(per_page).offset((max(page, 1) - 1) * per_page)
     return list(db.session.scalars(stmt)), total
 
 

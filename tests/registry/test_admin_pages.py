@@ -187,19 +187,19 @@ def test_deactivation_ends_sessions_and_revokes_tokens(client, admin, make_user,
         with browser.session_transaction() as session:
             session["user_id"] = donor.id
         assert b"Log out" in browser.get("/").data
-        assert api("get", "/api/v1/audit-events", token).status_code == 200
+        assert api("patch", "/api/v1/projects/0", token, json={}).status_code == 404  # the token works
         response = client.post(f"/admin/users/{donor.id}/deactivate")
         assert response.status_code == 302
         assert "1 API token(s) revoked" in client.get(response.headers["Location"]).data.decode()
         assert b"Log out" not in browser.get("/").data  # the old session cookie signs nobody in
         assert browser.get("/projects/new").status_code == 302  # to the login
-    assert api("get", "/api/v1/audit-events", token).status_code == 401
+    assert api("patch", "/api/v1/projects/0", token, json={}).status_code == 401
     db.session.expire_all()
     assert db.session.scalar(select(ApiToken).where(ApiToken.user_id == donor.id)).revoked_at is not None
     assert client.post(f"/admin/users/{donor.id}/reactivate").status_code == 302
     db.session.expire_all()
     assert db.session.get(User, donor.id).active
-    assert api("get", "/api/v1/audit-events", token).status_code == 401  # tokens stay revoked
+    assert api("patch", "/api/v1/projects/0", token, json={}).status_code == 401  # tokens stay revoked
 
 
 def test_audit_trail_filters_and_pages(client, admin, make_user, make_project):
@@ -292,3 +292,18 @@ def test_import_jobs_list_every_organisation(client, admin, make_org, make_user)
     assert "3 / 1" in page and ">12<" in page
     assert "projects-2024.xlsx" not in client.get("/admin/imports?status=failed").data.decode()
     assert "were ignored" in client.get("/admin/imports?status=bogus").data.decode()
+
+
+def test_the_command_reloads_as_the_page_does_and_is_listed(client, admin, runner):
+    db.session.get(Country, "KEN").name = "Kenya (edited)"
+    db.session.commit()
+    result = runner.invoke(args=["reference", "load"])
+    assert result.exit_code == 0 and "Updated: 1 countries" in result.output
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.entity_type == "reference_data").order_by(AuditEvent.id.desc())
+    )
+    assert event.after["updated"] == {"countries": 1}
+    assert event.after["rows"] == [
+        {"table": "countries", "kind": "updated", "key": "KEN", "fields": {"name": ["Kenya (edited)", "Kenya"]}}
+    ]
+    assert f"/admin/reference/reloads/{event.id}" in client.get("/admin/reference").data.decode()
