@@ -1,9 +1,9 @@
 """Reference data for the administrator: each table as it is, a reload from the shipped files
 (the same load as `flask --app wsgi reference load`), and what the last reloads changed.
 
-A reload is recorded in the audit trail (kind ``reference_data``) with the rows it added,
-changed and removed, so that what it did can be read afterwards, by anyone who asks, from
-the page or the API.
+A reload, from the page or the command, is recorded in the audit trail (kind
+``reference_data``) with the rows it added, changed and removed, so that what it did can be
+read afterwards on the administrator's pages.
 """
 
 from __future__ import annotations
@@ -68,10 +68,6 @@ class TableSummary:
     as_of: str
 
 
-def _file_rows(name: str) -> list[dict[str, str]]:
-    return data_file_rows(name)
-
-
 def summaries() -> list[TableSummary]:
     """Every reference table with its number of rows and the source and date of its file."""
     meta = sources()
@@ -80,7 +76,7 @@ def summaries() -> list[TableSummary]:
         if table.in_database:
             count = db.session.scalar(select(func.count()).select_from(table.model)) or 0
         else:
-            count = len(_file_rows(table.file))
+            count = len(data_file_rows(table.file))
         info = meta.get(table.file, {})
         out.append(TableSummary(table, count, info.get("source", ""), info.get("as_of", "")))
     return out
@@ -97,7 +93,7 @@ def table_rows(table: Table, page: int = 1, per_page: int = 100) -> tuple[list[l
     """One page of the table's rows (as text, in its columns' order), and how many in all."""
     start = (max(page, 1) - 1) * per_page
     if not table.in_database:
-        rows = _file_rows(table.file)
+        rows = data_file_rows(table.file)
         return [[row.get(c, "") for c in table.columns] for row in rows[start : start + per_page]], len(rows)
     keys = [getattr(table.model, c) for c in table.columns if c in ("iso3", "code", "country_iso3", "category_code")]
     if table.model is CategoryMembership:
