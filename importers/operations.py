@@ -84,7 +84,10 @@ def import_owner(
 
     By id (the pages' choice) or by reference (the API and the command line); no reference:
     the importer's own organisation. An unknown reference with ``org_name`` is returned as the
-    reference, for the run to create (admins only)."""
+    reference, for the run to create (admins only). Only donor editors and administrators
+    import (a government or an analyst is refused before anything else is looked at)."""
+    if not (_is_admin(who) or (who is not None and who.role == Role.DONOR)):
+        raise PermissionDenied("Only donor editors and administrators import files")
     if org_id is not None:
         org = db.session.get(Organisation, org_id)
         if org is None or not (_is_admin(who) or can_import(who, org)):

@@ -20,11 +20,14 @@ seed_cli = AppGroup("seed", help="Demonstration and synthetic data.")
 
 @reference_cli.command("load")
 def reference_load() -> None:
-    """Create or update the reference data from the shipped files (idempotent)."""
-    from registry.services.reference import load_reference, sources
+    """Create or update the reference data from the shipped files (idempotent; recorded in the
+    audit trail with the rows it changed, as a reload from the administrator's page is)."""
+    from registry.services.actor import SYSTEM
+    from registry.services.admin_reference import reload_reference
+    from registry.services.reference import sources
 
     with command_unit():
-        counts = load_reference()
+        counts, _ = reload_reference(SYSTEM)
     for name, meta in sources().items():
         click.echo(f"  {name}: {meta.get('source', '')} (as of {meta.get('as_of', '?')})")
     if not counts.changed:

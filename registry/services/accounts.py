@@ -54,20 +54,7 @@ def create_user(
     email = email.strip().lower()
     if "@" not in email:
         raise ValidationError(f"{email!r} is not an e-mail address", {"email": ["Not an e-mail address"]})
-    try:
-        role_value = Role(role)
-    except ValueError:
-        raise ValidationError(
-            f"Unknown role {role!r}", {"role": [f"One of {', '.join(r.value for r in Role)}"]}
-        ) from None
-    if role_value is Role.DONOR and org is None:
-        raise ValidationError("A donor editor belongs to an organisation", {"org": ["Required for donors"]})
-    if role_value is Role.GOVERNMENT:
-        country_iso3 = country_iso3 or (org.country_iso3 if org else None)
-        if not country_iso3:
-            raise ValidationError("A government account needs a country", {"country": ["Required for governments"]})
-    if country_iso3 and db.session.get(Country, country_iso3) is None:
-        raise ValidationError(f"Unknown country {country_iso3!r}", {"country": ["Unknown ISO3 code"]})
+    role_value, country_iso3 = role_fields(role, org, country_iso3)
     if find_user(email):
         raise ConflictError(f"A user with e-mail {email} already exists", {"email": ["Already used"]})
     user = User(
@@ -92,6 +79,26 @@ def create_user(
         user.org_id,
     )
     return user
+
+
+def role_fields(role: str | Role, org: Organisation | None, country_iso3: str | None) -> tuple[Role, str | None]:
+    """The role and country an account of ``role`` in ``org`` gets: a donor editor belongs to an
+    organisation, a government account to a country (by default its organisation's)."""
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise ValidationError(
+            f"Unknown role {role!r}", {"role": [f"One of {', '.join(r.value for r in Role)}"]}
+        ) from None
+    if role_value is Role.DONOR and org is None:
+        raise ValidationError("A donor editor belongs to an organisation", {"org": ["Required for donors"]})
+    if role_value is Role.GOVERNMENT:
+        country_iso3 = country_iso3 or (org.country_iso3 if org else None)
+        if not country_iso3:
+            raise ValidationError("A government account needs a country", {"country": ["Required for governments"]})
+    if country_iso3 and db.session.get(Country, country_iso3) is None:
+        raise ValidationError(f"Unknown country {country_iso3!r}", {"country": ["Unknown ISO3 code"]})
+    return role_value, country_iso3
 
 
 def issue_token(actor: Actor, user: User, label: str = "") -> str:

@@ -3,7 +3,9 @@
 - admin: everything;
 - donor editor: the projects, transactions and funding sources of their organisation,
   and their organisation's record;
-- recipient government: pipeline projects of their own organisation for their own country;
+- recipient government: pipeline projects of their own organisation for their own country,
+  posted through the marketplace (``marketplace.post_pipeline_project``, which asks for what a
+  pipeline project needs), then edited and withdrawn there or on the project's own page;
 - analyst: reads and exports only.
 """
 
@@ -21,6 +23,16 @@ def can_create_project(user: User | None, org: Organisation) -> bool:
     if user.role in (Role.DONOR, Role.GOVERNMENT):
         return user.org_id == org.id
     return False
+
+
+def can_register_project(user: User | None) -> bool:
+    """Registering a project through the project form or ``POST /api/v1/projects`` is for donor
+    editors (of an organisation) and administrators. A government posts its pipeline projects
+    through the marketplace instead, whose service requires the need, the instrument sought
+    and a contact that donors read; the general form would let it skip them."""
+    if user is None:
+        return False
+    return user.role is Role.ADMIN or (user.role is Role.DONOR and user.org_id is not None)
 
 
 def can_edit_project(user: User | None, project: Project) -> bool:

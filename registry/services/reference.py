@@ -18,16 +18,30 @@ from registry.models import CategoryMembership, Country, PriorityArea, Recipient
 
 
 @dataclass
+class RowChange:
+    """One row a reference load added, changed or removed; ``fields`` maps a changed column
+    to its values before and after."""
+
+    table: str
+    kind: str  # created, updated, deleted
+    key: str
+    fields: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass
 class LoadCounts:
-    """What a reference load did, per table."""
+    """What a reference load did, per table, and row by row."""
 
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
+    rows: list[RowChange] = field(default_factory=list)
 
-    def add(self, kind: str, table: str, n: int = 1) -> None:
+    def add(self, kind: str, table: str, n: int = 1, key: str = "", fields: dict | None = None) -> None:
         bucket = getattr(self, kind)
         bucket[table] = bucket.get(table, 0) + n
+        if key:
+            self.rows.append(RowChange(table, kind, key, fields or {}))
 
     @property
     def changed(self) -> bool:
@@ -41,6 +55,11 @@ def _data_dir() -> Path:
 def _rows(data_dir: Path, name: str) -> list[dict[str, str]]:
     with open(data_dir / name, encoding="utf-8", newline="") as handle:
         return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def data_file_rows(name: str) -> list[dict[str, str]]:
+    """The rows of a shipped reference file, as text."""
+    return _rows(_data_dir(), name)
 
 
 def income_groups(data_dir: Path | None = None) -> dict[str, str]:
@@ -62,15 +81,19 @@ def _upsert(model, key: str, rows: Iterable[dict], counts: LoadCounts, table: st
         obj = existing.get(values[key])
         if obj is None:
             db.session.add(model(**values))
-            counts.add("created", table)
+            counts.add("created", table, key=str(values[key]))
             continue
-        dirty = False
+        changed: dict[str, tuple[str, str]] = {}
         for attr, value in values.items():
             if getattr(obj, attr) != value:
+                changed[attr] = (_text(getattr(obj, attr)), _text(value))
                 setattr(obj, attr, value)
-                dirty = True
-        if dirty:
-            counts.add("updated", table)
+        if changed:
+            counts.add("updated", table, key=str(values[key]), fields=changed)
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
 
 
 def _date(text: str) -> dt.date | None:
@@ -149,10 +172,14 @@ def _load_memberships(rows: list[dict[str, str]], counts: LoadCounts) -> None:
     existing = {
         (m.country_iso3, m.category_code, m.valid_from): m for m in db.session.scalars(select(CategoryMembership))
     }
+
+    def label(key: tuple) -> str:
+        return f"{key[0]} {key[1]} from {key[2]}"
+
     for key, membership in existing.items():
         if key not in wanted:
             db.session.delete(membership)
-            counts.add("deleted", "category_memberships")
+            counts.add("deleted", "category_memberships", key=label(key))
     for key, (valid_to, source) in wanted.items():
         membership = existing.get(key)
         if membership is None:
@@ -162,10 +189,12 @@ def _load_memberships(rows: list[dict[str, str]], counts: LoadCounts) -> None:
                     country_iso3=iso3, category_code=category, valid_from=valid_from, valid_to=valid_to, source=source
                 )
             )
-            counts.add("created", "category_memberships")
+            counts.add("created", "category_memberships", key=label(key))
         elif (membership.valid_to, membership.source) != (valid_to, source):
+            pairs = (("valid_to", membership.valid_to, valid_to), ("source", membership.source, source))
+            changed = {name: (_text(old), _text(new)) for name, old, new in pairs if old != new}
             membership.valid_to, membership.source = valid_to, source
-            counts.add("updated", "category_memberships")
+            counts.add("updated", "category_memberships", key=label(key), fields=changed)
 
 
 def get_country(iso3: str) -> Country:

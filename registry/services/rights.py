@@ -20,7 +20,9 @@ def forbid_unless(allowed: bool, message: str) -> None:
 
 
 def reporting_org(user: User, org_id: int | None) -> Organisation:
-    """The organisation a new project belongs to: the user's own, or any for admins."""
+    """The organisation a new project belongs to: the user's own, or any for admins (403 for a
+    role that does not register projects: governments post pipeline projects instead)."""
+    check_may_register(user)
     if user.role is Role.ADMIN:
         if org_id is None:
             raise ValidationError("Say which organisation reports the project", {"org_id": ["Required"]})
@@ -30,6 +32,19 @@ def reporting_org(user: User, org_id: int | None) -> Organisation:
         "You may only register projects of your own organisation",
     )
     return load(Organisation, user.org_id, "organisation")
+
+
+GOVERNMENT_POSTS_PIPELINE = (
+    "Governments post pipeline projects for their own country: Pipeline → Post a pipeline project,"
+    " or POST /api/v1/pipeline-projects"
+)
+
+
+def check_may_register(user: User | None) -> None:
+    """403 unless the user may register a project through the project form or the projects API."""
+    if user is not None and user.role is Role.GOVERNMENT:
+        forbid_unless(permissions.can_register_project(user), GOVERNMENT_POSTS_PIPELINE)
+    forbid_unless(permissions.can_register_project(user), "Your role does not allow registering projects")
 
 
 def check_may_save(user: User, org: Organisation, project: Project | None, data: dict) -> None:

@@ -103,6 +103,9 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(finder.bp)
     app.register_blueprint(tokens.bp)
+    from registry.web import admin
+
+    admin.init_app(app)
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["percent"] = percent
@@ -125,8 +128,11 @@ def init_app(app: Flask) -> None:
             roles = getattr(app.view_functions[endpoint], "allowed_roles", ())
             return not roles or user is None or user.role in roles
 
+        items = [(e, text) for e, text in NAV if e in endpoints and offered(e)]
+        if user is not None and user.role is Role.ADMIN:
+            items.append(("admin.index", "Admin"))  # never offered to a visitor, unlike the pages above
         return {
-            "nav_items": [(e, text) for e, text in NAV if e in endpoints and offered(e)],
+            "nav_items": items,
             "has_endpoint": lambda name: name in endpoints,
             "current_user": user,
         }

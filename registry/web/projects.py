@@ -16,7 +16,6 @@ from sqlalchemy import func, select
 
 from registry import money
 from registry.auth import current_actor, current_user, login_required
-from registry.errors import PermissionDenied
 from registry.extensions import db
 from registry.models import Project, Transaction
 from registry.models.types import ProjectStatus, Role
@@ -32,7 +31,6 @@ from registry.web.saving import ObjectPages, reloaded, save
 from registry.web.views import bp
 
 PER_PAGE = 25
-EDITOR_ROLES = (Role.ADMIN, Role.DONOR, Role.GOVERNMENT)
 
 
 def usd_totals(project_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -91,7 +89,8 @@ def projects():
         args=args,
         filter_errors=errors,
         choices=choices(),
-        can_create=current_user() is not None and current_user().role in EDITOR_ROLES,
+        can_create=permissions.can_register_project(current_user()),
+        can_post_pipeline=current_user() is not None and current_user().role is Role.GOVERNMENT,
     )
 
 
@@ -233,12 +232,11 @@ PROJECT_PAGES = ObjectPages(
 @bp.route("/projects/new", methods=["GET", "POST"])
 @login_required
 def project_new():
-    """Register a project of your organisation (governments: a pipeline project)."""
+    """Register a project of your organisation (donors and admins; governments post pipeline
+    projects on the Pipeline pages, and are told so with a 403, as the API tells them)."""
     user = current_user()
-    if user.role not in EDITOR_ROLES:
-        raise PermissionDenied("Your role does not allow registering projects")
-    status = "pipeline" if user.role is Role.GOVERNMENT else "active"
-    values = {"status": status, "need_currency": "USD", "org_id": str(user.org_id or "")}
+    rights.check_may_register(user)
+    values = {"status": "active", "need_currency": "USD", "org_id": str(user.org_id or "")}
     return PROJECT_PAGES.new({"fields": values, "recipients": rows_for([]), "areas": rows_for([]), "action_lines": []})
 
 

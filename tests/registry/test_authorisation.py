@@ -19,6 +19,7 @@ from registry.models import (
     Project,
     SavedSearch,
     Transaction,
+    User,
 )
 from registry.models.types import Role
 from registry.services import funding, organisations, projects, tokens
@@ -76,6 +77,10 @@ def body_for(rule: str, method: str, other: dict) -> dict:
         return {"data": {**field, "file": (io.BytesIO(CSV), "theirs.csv")}, "content_type": "multipart/form-data"}
     if rule.startswith(("/api/v1/imports/", "/imports/")):
         return {"data": {}}
+    if rule.startswith("/admin/"):  # invite an admin, make the other organisation's user one
+        return {"data": {"email": "hijack@example.org", "role": "admin", "org_id": str(other["org"])}}
+    if rule.startswith("/invitation/"):  # set a password with a link one does not hold
+        return {"data": {"password": "hijacked-password", "confirmation": "hijacked-password"}}
     if rule.endswith("/commitments") or rule.endswith("/commit"):
         commitment = {"funding_source_id": other["source"], "amount": "5", "currency": "USD"}
         return {"json": commitment} if api else {"data": commitment}
@@ -112,6 +117,8 @@ def url_for_rule(rule, other: dict) -> str:
         "search_id": other["search"],
         "batch_id": other["batch"],
         "token_id": other["token"],
+        "user_id": other["user"],
+        "token": "not-an-invitation",
     }
     values = {}
     for arg in rule.arguments:
@@ -138,6 +145,7 @@ def world_state(other: dict) -> dict:
             for m in (Project, Transaction, FundingSource, Organisation, PipelineInterest, SavedSearch, ImportBatch)
         ],
         "batch": db.session.get(ImportBatch, other["batch"]).status,
+        "user": (lambda u: (u.role, u.active, u.password_hash))(db.session.get(User, other["user"])),
         "audit": count(AuditEvent),
         "token": db.session.get(ApiToken, other["token"]).revoked_at,
     }
@@ -177,6 +185,7 @@ def other_org_objects(make_org, make_project, make_source, make_transaction):
         "search": search.id,
         "batch": batch.id,
         "token": token.id,
+        "user": owner.id,
     }
 
 
@@ -258,22 +267,33 @@ def test_role_matrix(api, make_user, make_org, make_project):
     _, government = make_user("government", org=nepal, country="NPL")
     _, analyst = make_user("analyst")
     theirs = make_project()
+    db.session.commit()  # a refused request rolls back what it found uncommitted
 
     pipeline_npl = {**PROJECT_JSON, "status": "pipeline", "recipients": [{"country": "NPL"}]}
-    # Governments: pipeline projects for their own country only.
-    assert _status(api, "post", "/api/v1/projects", government, json=pipeline_npl) == 201
-    active = {**pipeline_npl, "reference": "G2", "status": "active"}
-    assert _status(api, "post", "/api/v1/projects", government, json=active) == 403
-    abroad = {**pipeline_npl, "reference": "G3", "recipients": [{"country": "KEN"}]}
-    assert _status(api, "post", "/api/v1/projects", government, json=abroad) == 403
+    # Governments: pipeline projects for their own country only, posted through the marketplace
+    # (which asks for the need, the instrument and a contact); the projects API refuses them.
+    assert _status(api, "post", "/api/v1/projects", government, json=pipeline_npl) == 403
+    posted = {
+        "title": "Clinics",
+        "country": "NPL",
+        "areas": ["23f"],
+        "need": {"amount": "100000", "currency": "USD"},
+        "instrument_sought": "grant",
+        "contact_email": "plan@example.org",
+    }
+    assert _status(api, "post", "/api/v1/pipeline-projects", government, json=posted) == 201
+    abroad = {**posted, "country": "KEN"}
+    assert _status(api, "post", "/api/v1/pipeline-projects", government, json=abroad) == 403
     gov_project = db.session.scalar(select(Project).where(Project.org_id == nepal.id))
     url = f"/api/v1/projects/{gov_project.id}"
     assert _status(api, "patch", url, government, json={"status": "active"}) == 403
     assert _status(api, "patch", url, government, json={"title": "Clinics online"}) == 200
     assert _status(api, "patch", f"/api/v1/projects/{theirs.id}", government, json={}) == 403
 
-    # Analysts read and export only.
-    assert _status(api, "get", "/api/v1/audit-events", analyst) == 200
+    # Analysts read and export only; the whole audit trail (every account's e-mail and what it
+    # changed) is for administrators, on the API as on the pages.
+    assert _status(api, "get", "/api/v1/audit-events", analyst) == 403
+    assert _status(api, "get", "/api/v1/audit-events", admin) == 200
     assert _status(api, "post", "/api/v1/projects", analyst, json=PROJECT_JSON) == 403
     assert _status(api, "patch", url, analyst, json={"title": "x"}) == 403
     assert _status(api, "post", "/api/v1/funding-sources", analyst, json=SOURCE_JSON) == 403
@@ -296,16 +316,17 @@ def test_role_matrix(api, make_user, make_org, make_project):
     assert _status(api, "delete", f"/api/v1/organisations/{donor_org.id}", admin) == 409
 
 
-def test_government_form_forces_pipeline_and_own_country(client, make_user, make_org):
+def test_government_is_sent_to_the_pipeline_form_not_the_project_form(client, make_user, make_org):
     nepal = make_org(ref="GOV-NPL2", kind="government", country_iso3="NPL")
     user, _ = make_user("government", org=nepal, country="NPL")
+    db.session.commit()
     with client.session_transaction() as session:
         session["user_id"] = user.id
-    form = {**PROJECT_FORM, "recipients-0-place": "NPL", "status": "active", "reference": "GF1"}
-    response = client.post("/projects/new", data=form)
-    assert response.status_code == 302
-    project = db.session.scalar(select(Project).where(Project.reference == "GF1"))
-    assert project.status.value == "pipeline"
-    form["reference"], form["recipients-0-place"] = "GF2", "KEN"
+    listing = client.get("/projects").data.decode()
+    assert "Register a project" not in listing and 'href="/pipeline/new"' in listing
+    refused = client.get("/projects/new")
+    assert refused.status_code == 403 and "Post a pipeline project" in refused.data.decode()
+    form = {**PROJECT_FORM, "recipients-0-place": "NPL", "status": "pipeline", "reference": "GF1"}
     assert client.post("/projects/new", data=form).status_code == 403
-    assert db.session.scalar(select(Project).where(Project.reference == "GF2")) is None
+    assert db.session.scalar(select(Project).where(Project.reference == "GF1")) is None
+    assert client.get("/pipeline/new").status_code == 200

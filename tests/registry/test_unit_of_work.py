@@ -20,7 +20,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from registry.extensions import db
-from registry.models import FundingSource, Organisation, Project, Transaction, User
+from registry.models import AuditEvent, FundingSource, Organisation, Project, Transaction, User
 from registry.models.types import ProjectStatus, Role
 from registry.services import marketplace
 from registry.services import projects as projects_service
@@ -101,6 +101,10 @@ def demo(app):
         "fmt": "csv",
         "name": "region",
         "filename": "app.css",
+        "kind": "project",
+        "object_id": tx.project_id,
+        "user_id": donor.id,
+        "event_id": db.session.scalar(select(AuditEvent.id).limit(1)),
     }
 
 

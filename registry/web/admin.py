@@ -1,0 +1,110 @@
+"""The administrator's pages, under /admin: users, the audit trail, reference data, import jobs.
+
+Every page here is for administrators only (403 for any other role, the login for a visitor);
+the rules live in the services (``registry/services/admin_*.py``), the views load, call and
+render, and every form post ends through ``registry.web.saving.save``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from math import ceil
+
+from flask import Blueprint, Flask, render_template, request, url_for
+
+from registry.auth import roles_required
+from registry.models.types import Role
+from registry.services.lookup import MAX_ID
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+admin_only = roles_required(Role.ADMIN)
+PER_PAGE = 50
+
+# The administrator's pages, in the order of the sub-navigation: (endpoint, label).
+SECTIONS = [
+    ("admin.users", "Users"),
+    ("admin.audit", "Audit trail"),
+    ("admin.reference", "Reference data"),
+    ("admin.imports", "Import jobs"),
+]
+
+
+class Args:
+    """The query string of a list page: values read one by one, what could not be read kept
+    to be shown ("ignored"), never a 500."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def text(self, name: str) -> str | None:
+        value = request.args.get(name, "").strip()
+        return value or None
+
+    def number(self, name: str) -> int | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if value.isdigit() and 0 < int(value) <= MAX_ID:
+            return int(value)
+        self.errors[name] = f"{value!r} is not an id"
+        return None
+
+    def day(self, name: str) -> dt.date | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.errors[name] = f"{value!r} is not a date (YYYY-MM-DD)"
+            return None
+
+    def choice(self, name: str, options: tuple[str, ...] | list[str]) -> str | None:
+        value = self.text(name)
+        if value is None or value in options:
+            return value
+        self.errors[name] = f"{value!r} is not one of the choices"
+        return None
+
+    def page(self) -> int:
+        value = self.text("page") or "1"
+        return int(value) if value.isdigit() and 0 < int(value) <= 100_000 else 1
+
+
+def pages_of(total: int, per_page: int = PER_PAGE) -> int:
+    return max(1, ceil(total / per_page))
+
+
+def page_url(page: int) -> str:
+    """This list page with the same filters, at another page."""
+    args = request.args.to_dict()
+    args["page"] = str(page)
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+@bp.get("/")
+@admin_only
+def index():
+    """Where the administrator's pages are."""
+    return render_template("admin/index.html")
+
+
+def init_app(app: Flask) -> None:
+    """Register the administrator's pages and the invitation page their links open."""
+    from registry.web import admin_audit, admin_jobs, admin_reference, admin_users  # noqa: F401  (routes attach to bp)
+
+    app.register_blueprint(bp)
+    app.register_blueprint(admin_users.invitations)
+    app.jinja_env.globals["admin_sections"] = SECTIONS
+    app.jinja_env.globals["history_link"] = history_link
+
+
+def history_link(kind: str, obj) -> str | None:
+    """The object's full history page, for a user who may read it (its editors, admins), else None."""
+    from flask import g
+
+    from registry.services.admin_audit import may_see_history
+
+    if not may_see_history(g.get("user"), kind, obj):
+        return None
+    return url_for("admin.history", kind=kind, object_id=obj.id)
