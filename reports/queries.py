@@ -99,7 +99,7 @@ def project_needs(statuses: Sequence[str]) -> list[Need]:
         Project.need_currency,
         Project.need_usd_minor,
         Project.need_date,
-    ).where(Project.need_minor.is_not(None))
+    ).where(Project.need_minor.is_not(None), Project.deleted_at.is_(None))
     if statuses:
         stmt = stmt.where(Project.status.in_(statuses))
     return [Need(*row) for row in db.session.execute(stmt)]
