@@ -50,7 +50,7 @@ def owner_org_id(kind: str, obj: Any) -> int | None:
     if kind == "project":
         return obj.org_id
     if kind == "transaction":
-        return _project_of(obj).org_id
+        return project_of(obj).org_id
     if kind == "funding_source":
         return obj.managing_org_id
     return obj.id
@@ -64,9 +64,14 @@ def may_restore(actor_role: Role | None, actor_org_id: int | None, kind: str, ob
     return speaks_for(actor_role, actor_org_id, owner_org_id(kind, obj))
 
 
-def _project_of(tx: Transaction) -> Project:
+def project_of(tx: Transaction) -> Project:
     """A flow's project, deleted or not (the relationship would hide a deleted one)."""
     return db.session.get(Project, tx.project_id, execution_options=INCLUDE_DELETED)
+
+
+def kind_of(model: type) -> str:
+    """The kind of a model (the keys of KINDS)."""
+    return next(k for k, m in KINDS.items() if m is model)
 
 
 def _mark(obj: Any, actor: Actor, when: dt.datetime) -> None:
@@ -280,7 +285,7 @@ def restore_transaction(actor: Actor, tx: Transaction) -> Transaction:
     with the project)."""
     from registry.services.projects import transaction_snapshot
 
-    project = _project_of(tx)
+    project = project_of(tx)
     if project.deleted_at is not None:
         raise ConflictError(f"The flow's project {project.id} is deleted; restore the project")
     before = _stamp(tx)
