@@ -202,7 +202,8 @@ class _Run:
             stmt = select(projects.c.reference, projects.c.id, projects.c.deleted_at, projects.c.deleted_by).where(
                 projects.c.id.in_(chunk), projects.c.deleted_at.is_not(None)
             )
-            deleted.update((ref, (pid, when, who)) for ref, pid, when, who in db.session.execute(stmt))
+            rows = db.session.execute(stmt, execution_options=INCLUDE_DELETED)
+            deleted.update((ref, (pid, when, who)) for ref, pid, when, who in rows)
         old_flows: dict[int, list[dict]] = {}
         deleted_flows: dict[int, Counter] = {}
         table = Transaction.__table__
@@ -211,7 +212,7 @@ class _Run:
             stmt = select(*cols, table.c.deleted_at).where(
                 table.c.project_id.in_(chunk), table.c.import_batch_id.is_not(None), same_prices(self.batch)
             )
-            for row in db.session.execute(stmt).mappings():
+            for row in db.session.execute(stmt, execution_options=INCLUDE_DELETED).mappings():
                 if row["deleted_at"] is None:
                     old_flows.setdefault(row["project_id"], []).append({k: row[k] for k in TX_COLUMNS})
                 else:
