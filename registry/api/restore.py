@@ -10,10 +10,13 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields
+from sqlalchemy import func, select
 
 from registry.api.common import commit, content_etag, require_json_body, require_user, version_etag
 from registry.auth import current_actor, forbid_unless
 from registry.errors import NotFoundError
+from registry.extensions import db
+from registry.models.soft_delete import INCLUDE_DELETED
 from registry.models.types import Role
 from registry.schemas.funding import FundingSourceOut
 from registry.schemas.organisations import OrganisationOut
@@ -51,7 +54,8 @@ class DeletedOut(Schema):
 
 class DeletedList(Schema):
     items = fields.List(fields.Nested(DeletedOut))
-    total = fields.Integer()
+    page = fields.Integer()
+    total = fields.Integer(metadata={"description": "How many are deleted in all"})
 
 
 def restore_url(kind: str, obj) -> str:
@@ -109,9 +113,15 @@ class Deleted(MethodView):
         else:
             forbid_unless(user.role is Role.DONOR and kind != "organisation", "Only owners and administrators")
             org_id = user.org_id
-        objs = deletion.list_deleted(kind, org_id, limit=args["page"] * args["per_page"])
-        page = objs[(args["page"] - 1) * args["per_page"] :]
-        return {"items": [describe(kind, o) for o in page], "total": len(page)}
+        query = deletion.deleted_query(kind, org_id)
+        total = db.session.scalar(
+            select(func.count()).select_from(query.order_by(None).subquery()), execution_options=INCLUDE_DELETED
+        )
+        page = db.session.scalars(
+            query.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"]),
+            execution_options=INCLUDE_DELETED,
+        )
+        return {"items": [describe(kind, o) for o in page], "total": total, "page": args["page"]}
 
 
 @blp.route("/projects/<int:project_id>/restore")

@@ -71,8 +71,8 @@ def body_for(rule: str, method: str, other: dict) -> dict:
         # An upload on behalf of the other organisation.
         field = {"org": "OTHER"} if api else {"org_id": str(other["org"])}
         return {"data": {**field, "file": (io.BytesIO(CSV), "theirs.csv")}, "content_type": "multipart/form-data"}
-    if rule.startswith(("/api/v1/imports/", "/imports/")):
-        return {"data": {}}
+    if rule.startswith(("/api/v1/imports/", "/imports/")) or rule.endswith("/restore"):
+        return {"data": {}}  # a restore has no body (who may restore: tests/registry/test_soft_delete.py)
     if rule.endswith("/commitments") or rule.endswith("/commit"):
         commitment = {"funding_source_id": other["source"], "amount": "5", "currency": "USD"}
         return {"json": commitment} if api else {"data": commitment}
@@ -106,6 +106,8 @@ def url_for_rule(rule, other: dict) -> str:
         "interest_id": other["interest"],
         "search_id": other["search"],
         "batch_id": other["batch"],
+        "what": "projects",  # the Deleted pages: /deleted/<what>/<object_id>/restore
+        "object_id": other["project"],
     }
     values = {}
     for arg in rule.arguments:
@@ -114,7 +116,7 @@ def url_for_rule(rule, other: dict) -> str:
         values[arg] = ids[arg]
     url = rule.rule
     for arg, value in values.items():
-        url = re.sub(rf"<(?:\w+:)?{arg}>", str(value), url)
+        url = re.sub(rf"<(?:[^<>]+:)?{arg}>", str(value), url)
     return url
 
 
@@ -204,6 +206,7 @@ def test_a_donor_cannot_touch_another_organisations_objects_through_any_route(
     assert "POST /funding-sources/<int:source_id>/delete" in tried
     assert "DELETE /api/v1/projects/<int:project_id>/transactions/<int:tx_id>" in tried
     assert "POST /api/v1/imports" in tried and "POST /imports/<int:batch_id>/undo" in tried
+    assert "POST /api/v1/projects/<int:project_id>/restore" in tried
     assert len(tried) >= 20
 
 

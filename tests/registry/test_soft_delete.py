@@ -75,8 +75,10 @@ def test_api_delete_hides_a_project_and_restore_brings_it_back(api, donor, proje
     assert events["items"][0]["after"]["transactions"] == 3
     assert len(events["items"][0]["before"]["transactions"]) == 3
 
-    deleted = api("get", "/api/v1/deleted/projects", token).get_json()["items"]
-    assert [(d["id"], d["restore"]) for d in deleted] == [(project.id, f"{url}/restore")]
+    deleted = api("get", "/api/v1/deleted/projects", token).get_json()
+    assert [(d["id"], d["restore"]) for d in deleted["items"]] == [(project.id, f"{url}/restore")]
+    assert deleted["total"] == 1
+    assert api("get", "/api/v1/deleted/projects?page=2", token).get_json() == {"items": [], "page": 2, "total": 1}
 
     restored = api("post", f"{url}/restore", token)
     assert restored.status_code == 200, restored.get_json()
