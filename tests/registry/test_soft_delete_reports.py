@@ -229,3 +229,41 @@ def test_reimport_keeps_a_flow_deleted_by_hand_deleted(app, actor, make_org):
         db.session.scalar(select(func.sum(Transaction.amount_minor)).where(Transaction.project_id == project.id))
         == 140_000
     )
+
+
+def test_import_undo_still_removes_what_it_created_even_when_deleted(app, actor, make_org):
+    org = make_org(ref="SD-UNDO")
+    db.session.commit()
+    data = csv_bytes([HEADER, ["U-1", "Undo me", "KEN", "commitment", "1000", "USD", "2021-03-01"]])
+    batch = pipeline.run_import("sheet", "a.csv", data, org, actor)
+    db.session.commit()
+    project = db.session.scalar(select(Project).where(Project.org_id == org.id))
+    deletion.delete_project(actor, project)
+    db.session.commit()
+    pipeline.undo_batch(batch.id, actor)
+    db.session.commit()
+    every = select(func.count()).select_from(Project).where(Project.org_id == org.id)
+    assert db.session.scalar(every, execution_options=INCLUDE_DELETED) == 0  # gone for good, not restorable
+    flows = select(func.count()).select_from(Transaction).where(Transaction.project_id == project.id)
+    assert db.session.scalar(flows, execution_options=INCLUDE_DELETED) == 0
+
+
+def test_import_undo_refuses_to_refill_a_project_deleted_since(app, actor, make_org):
+    org = make_org(ref="SD-UNDO2")
+    db.session.commit()
+    first = csv_bytes([HEADER, ["U-2", "Kept", "KEN", "commitment", "1000", "USD", "2021-03-01"]])
+    second = csv_bytes([HEADER, ["U-2", "Kept", "KEN", "commitment", "1500", "USD", "2021-03-01"]])
+    pipeline.run_import("sheet", "a.csv", first, org, actor)
+    db.session.commit()
+    later = pipeline.run_import("sheet", "b.csv", second, org, actor)
+    db.session.commit()
+    project = db.session.scalar(select(Project).where(Project.org_id == org.id))
+    deletion.delete_project(actor, project)
+    db.session.commit()
+    from registry.errors import ConflictError
+
+    with pytest.raises(ConflictError, match="restore it before undoing"):
+        pipeline.undo_batch(later.id, actor)
+    db.session.rollback()
+    live = select(Transaction.amount_minor).where(Transaction.project_id == project.id)
+    assert db.session.execute(live, execution_options=INCLUDE_DELETED).scalars().all() == [150_000]
