@@ -267,3 +267,25 @@ def test_import_undo_refuses_to_refill_a_project_deleted_since(app, actor, make_
     db.session.rollback()
     live = select(Transaction.amount_minor).where(Transaction.project_id == project.id)
     assert db.session.execute(live, execution_options=INCLUDE_DELETED).scalars().all() == [150_000]
+
+
+@pytest.mark.parametrize("currency", ["USD", "EUR"])
+@pytest.mark.parametrize("by", ["source_kind", "funding_source"])
+def test_a_deleted_funding_sources_flows_stay_where_they_were_recorded(
+    client, make_project, make_transaction, make_source, actor, by, currency
+):
+    """The money is the projects': deleting the source it was recorded against hides the
+    source from the catalogue and the finder, not the money, nor its attribution."""
+    source = make_source(name="Closing fund", kind="multilateral")
+    project = make_project()
+    make_transaction(project, amount=Decimal("777.77"), funding_source_id=source.id)
+    make_transaction(project, amount=Decimal("22.23"))
+    db.session.commit()
+    url = f"/api/v1/reports/flows?by={by}&measure=commitment&currency={currency}"
+    before = client.get(url).get_json()
+    deletion.delete_funding_source(actor, source)
+    db.session.commit()
+    after = client.get(url).get_json()
+    assert after["total"] == before["total"] and after["rows"] == before["rows"]
+    labels = {row[f"{by}_label"] for row in after["rows"]}
+    assert labels == {"Multilateral" if by == "source_kind" else f"Closing fund ({source.ref})", "Not recorded"}
