@@ -90,7 +90,7 @@ def _restore(kind: str, object_id: int, project_id: int | None = None):
     if project_id is not None and obj.project_id != project_id:
         raise NotFoundError(f"Project {project_id} has no deleted transaction {object_id}")
     forbid_unless(
-        deletion.may_restore(user.role, user.org_id, kind, obj),
+        deletion.may_restore(user, kind, obj),
         f"Only the {deletion.LABELS[kind]}'s organisation or an administrator may restore it",
     )
     deletion.restore(current_actor(), kind, obj)
@@ -111,7 +111,8 @@ class Deleted(MethodView):
         if user.role is Role.ADMIN:
             org_id = None
         else:
-            forbid_unless(user.role is Role.DONOR and kind != "organisation", "Only owners and administrators")
+            owners = user.role is Role.DONOR or (user.role is Role.GOVERNMENT and kind in ("project", "transaction"))
+            forbid_unless(owners and kind != "organisation", "Only owners and administrators")
             org_id = user.org_id
         query = deletion.deleted_query(kind, org_id)
         total = db.session.scalar(

@@ -23,11 +23,10 @@ from registry.errors import ConflictError, NotFoundError
 from registry.extensions import db
 from registry.models import FundingSource, Organisation, Project, Transaction
 from registry.models.soft_delete import INCLUDE_DELETED
-from registry.models.types import Role, utcnow
-from registry.services import audit
+from registry.models.types import utcnow
+from registry.services import audit, permissions
 from registry.services.actor import Actor
 from registry.services.lookup import MAX_ID
-from registry.services.permissions import speaks_for
 from registry.services.versions import check_version
 
 # The kinds as the URLs, the audit trail and the command line name them.
@@ -56,12 +55,18 @@ def owner_org_id(kind: str, obj: Any) -> int | None:
     return obj.id
 
 
-def may_restore(actor_role: Role | None, actor_org_id: int | None, kind: str, obj: Any) -> bool:
-    """Owner (the organisation's donor editors) or administrator; organisations: administrators
-    only, as creating and deleting them is."""
+def may_restore(user: Any, kind: str, obj: Any) -> bool:
+    """The people who may delete the object may restore it: its owner (the organisation's
+    donor editors; a government, its own pipeline projects) or an administrator;
+    organisations: administrators only, as creating and deleting them is."""
+    if user is None:
+        return False
     if kind == "organisation":
-        return actor_role == Role.ADMIN
-    return speaks_for(actor_role, actor_org_id, owner_org_id(kind, obj))
+        return permissions.can_manage_orgs(user)
+    if kind == "funding_source":
+        return permissions.can_edit_source(user, obj)
+    project = obj if kind == "project" else project_of(obj)
+    return permissions.can_edit_project(user, project)
 
 
 def project_of(tx: Transaction) -> Project:

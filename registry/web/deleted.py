@@ -37,7 +37,7 @@ def _owner_scope(kind: str) -> int | None:
     user = current_user()
     if user.role is Role.ADMIN:
         return None
-    if kind == "organisation":
+    if kind == "organisation" or (user.role is Role.GOVERNMENT and kind == "funding_source"):
         abort(403)
     return user.org_id
 
@@ -56,13 +56,14 @@ def org_of(kind: str, obj: Any) -> str:
 
 @bp.get("/deleted")
 @bp.get("/deleted/<any(projects, flows, 'funding-sources', organisations):what>")
-@roles_required(Role.ADMIN, Role.DONOR)
+@roles_required(Role.ADMIN, Role.DONOR, Role.GOVERNMENT)
 def index(what: str = "projects") -> ResponseReturnValue:
     """The deleted objects of a kind the user may restore, newest deletion first."""
     kind, heading = PAGES[what]
     scope = _owner_scope(kind)
     items = deletion.list_deleted(kind, scope)
-    tabs = [(segment, title) for segment, (k, title) in PAGES.items() if k != "organisation" or scope is None]
+    own = {"project", "transaction"} | ({"funding_source"} if current_user().role is not Role.GOVERNMENT else set())
+    tabs = [(segment, title) for segment, (k, title) in PAGES.items() if k in own or scope is None]
     rows = [
         {
             "obj": obj,
@@ -76,13 +77,13 @@ def index(what: str = "projects") -> ResponseReturnValue:
 
 
 @bp.post("/deleted/<any(projects, flows, 'funding-sources', organisations):what>/<int:object_id>/restore")
-@roles_required(Role.ADMIN, Role.DONOR)
+@roles_required(Role.ADMIN, Role.DONOR, Role.GOVERNMENT)
 def restore(what: str, object_id: int) -> ResponseReturnValue:
     """The Restore button: the object is back, with an audit entry, or the reason it is not."""
     kind, _heading = PAGES[what]
     obj = deletion.load_deleted(kind, object_id)
     user = current_user()
-    if not deletion.may_restore(user.role, user.org_id, kind, obj):
+    if not deletion.may_restore(user, kind, obj):
         abort(403)
     name = name_of(kind, obj)
     return save(
@@ -120,7 +121,7 @@ def load_or_deleted(model: type, object_id: int, what: str) -> Any:
         kind = deletion.kind_of(model)
         obj = deletion.find_deleted(kind, object_id)
         user = current_user()
-        if obj is None or user is None or not deletion.may_restore(user.role, user.org_id, kind, obj):
+        if obj is None or not deletion.may_restore(user, kind, obj):
             raise
         page = render_template(
             "deleted/object.html",

@@ -290,3 +290,27 @@ def test_deleted_pages_per_kind_for_an_administrator(client, login, make_source,
     assert client.post(f"/deleted/flows/{tx.id}/restore").status_code == 302
     for model, object_id in ((FundingSource, source.id), (Organisation, org.id), (Transaction, tx.id)):
         assert _raw(model, object_id).deleted_at is None
+
+
+def test_a_government_deletes_and_restores_its_own_pipeline_project(api, make_user, make_org):
+    org = make_org(kind="government", name="Ministry of ICT")
+    _user, token = make_user("government", org=org, country="NPL")
+    _other, other_token = make_user("government", org=make_org(kind="government"), country="KEN")
+    db.session.commit()
+    body = {
+        "reference": "GOV-1",
+        "title": "District connectivity",
+        "status": "pipeline",
+        "recipients": [{"country": "NPL", "share": "100"}],
+    }
+    created = api("post", "/api/v1/projects", token, json=body)
+    assert created.status_code == 201, created.get_json()
+    url = f"/api/v1/projects/{created.get_json()['id']}"
+    assert api("delete", url, token).status_code == 204
+    assert [d["id"] for d in api("get", "/api/v1/deleted/projects", token).get_json()["items"]] == [
+        created.get_json()["id"]
+    ]
+    assert api("get", "/api/v1/deleted/funding-sources", token).status_code == 403
+    assert api("post", f"{url}/restore", other_token).status_code == 403
+    assert api("post", f"{url}/restore", token).status_code == 200
+    assert api("get", url).status_code == 200
