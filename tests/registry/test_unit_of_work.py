@@ -101,6 +101,7 @@ def demo(app):
         "fmt": "csv",
         "name": "region",
         "filename": "app.css",
+        "what": "projects",  # the deleted objects' lists: /deleted/<what>, /api/v1/deleted/<what>
     }
 
 
@@ -112,7 +113,7 @@ def _url(rule, objects: dict) -> str:
             key = "pipeline_id"
         if key not in objects:
             raise AssertionError(f"Teach test_unit_of_work about <{arg}> in {rule.rule}")
-        url = re.sub(rf"<(?:\w+:)?{arg}>", str(objects[key]), url)
+        url = re.sub(rf"<(?:[^<>]+:)?{arg}>", str(objects[key]), url)
     return url + QUERIES.get(rule.endpoint, "")
 
 
