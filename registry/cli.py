@@ -101,3 +101,6 @@ def init_app(app: Flask) -> None:
     from registry.accounts_cli import users_cli
 
     app.cli.add_command(users_cli)
+    from registry.deleted_cli import deleted_cli
+
+    app.cli.add_command(deleted_cli)

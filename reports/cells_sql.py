@@ -101,7 +101,7 @@ def project_sums(
             *need_keys,
             *[literal(0).label(f"m{i}") for i in range(4)],
             Project.need_usd_minor.label("m4"),
-        ).where(Project.need_usd_minor.is_not(None), Project.need_usd_minor != 0)
+        ).where(Project.need_usd_minor.is_not(None), Project.need_usd_minor != 0, Project.deleted_at.is_(None))
         if filters.statuses:
             needs = needs.where(Project.status.in_(filters.statuses))
         if filters.year_from is not None:

@@ -180,7 +180,7 @@ def _shows_need(report: Report) -> bool:
 def _unconverted_needs(spec: Any, keys: Any) -> list[tuple]:
     """Projects whose need no rate converts (kept by an import), as the rows of unconverted flows."""
     stmt = select(Project.id, Project.need_minor, Project.need_currency, Project.need_date).where(
-        Project.need_minor.is_not(None), Project.need_usd_minor.is_(None)
+        Project.need_minor.is_not(None), Project.need_usd_minor.is_(None), Project.deleted_at.is_(None)
     )
     if spec.statuses:
         stmt = stmt.where(Project.status.in_(spec.statuses))

@@ -139,8 +139,12 @@ def _sums_select(points: Sequence[dt.date]):
         *[getattr(Transaction, name) for name in ATTRIBUTES],
         *[getattr(Transaction, column) for _fact, column in RECIPIENT],
     )
-    # Constant-price flows (price_basis set) are a separate measure: never in these sums.
-    stmt = select(*keys, *sums).where(Transaction.type.in_(FLOW_TYPES), Transaction.price_basis.is_(None))
+    # Constant-price flows (price_basis set) are a separate measure: never in these sums. Deleted
+    # flows (a deleted project's flows are deleted with it) are in no report: this INSERT ...
+    # SELECT is not an ORM read, so it says so itself (registry.models.soft_delete).
+    stmt = select(*keys, *sums).where(
+        Transaction.type.in_(FLOW_TYPES), Transaction.price_basis.is_(None), Transaction.deleted_at.is_(None)
+    )
     return stmt, keys
 
 

@@ -198,7 +198,11 @@ def transaction_sums(
 def filtered_flows(stmt, tx_dims: Sequence[str], filters: TxFilter):
     """A SELECT over the transactions limited to the summed types and the filters (joins as needed)."""
     # Constant-price flows (price_basis set) are a separate measure, never summed with current prices.
-    stmt = stmt.where(Transaction.type.in_(FLOW_TYPES), Transaction.price_basis.is_(None))
+    # Deleted flows are in no report; said here because some of these SELECTs run on the
+    # connection or inside an INSERT, where the ORM's filter of deleted rows does not reach.
+    stmt = stmt.where(
+        Transaction.type.in_(FLOW_TYPES), Transaction.price_basis.is_(None), Transaction.deleted_at.is_(None)
+    )
     years = (
         lambda year: Transaction.value_date >= dt.date(year, 1, 1),
         lambda year: Transaction.value_date < dt.date(year + 1, 1, 1),

@@ -99,7 +99,7 @@ def project_needs(statuses: Sequence[str]) -> list[Need]:
         Project.need_currency,
         Project.need_usd_minor,
         Project.need_date,
-    ).where(Project.need_minor.is_not(None))
+    ).where(Project.need_minor.is_not(None), Project.deleted_at.is_(None))
     if statuses:
         stmt = stmt.where(Project.status.in_(statuses))
     return [Need(*row) for row in db.session.execute(stmt)]
@@ -212,7 +212,10 @@ def labels_for(dimension: str, keys: Iterable) -> dict:
     if len(ids) <= 1000:  # a long IN list costs more to send and parse than reading every row
         stmt = stmt.where(id_column.in_(ids))
     wanted = set(ids)
-    return {row[0]: (row[1], row[2]) for row in db.session.execute(stmt) if row[0] in wanted}
+    # A flow stays attributed to the source and donor it was recorded against when that source
+    # or organisation is deleted (registry.models.soft_delete): its row keeps their name.
+    rows = db.session.execute(stmt, execution_options={"include_deleted": True})
+    return {row[0]: (row[1], row[2]) for row in rows if row[0] in wanted}
 
 
 def resolve_refs(model, refs: Sequence[str]) -> tuple[list[int], list[str]]:

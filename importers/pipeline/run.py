@@ -31,6 +31,7 @@ from importers.records import Location, Problem, ProjectRecord
 from registry.errors import RegistryError
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation, Project, Transaction
+from registry.models.soft_delete import INCLUDE_DELETED
 from registry.models.types import Role
 from registry.services.actor import Actor
 
@@ -42,6 +43,10 @@ class Stored:
     projects: dict[str, _Candidate]  # by reference (see candidate._load_existing)
     old_flows: dict[int, list[dict]]  # project id -> the imported flows a re-import replaces
     iati_owner: dict[str, int]  # IATI identifier -> the project that has it
+    # Deleted projects the file names (reference -> (id, deleted_at, deleted_by)): refused, never
+    # silently brought back; and the keys of each live project's deleted flows (they stay deleted).
+    deleted: dict[str, tuple] = field(default_factory=dict)
+    deleted_flows: dict[int, Counter] = field(default_factory=dict)
     seen_iati: dict[str, str] = field(default_factory=dict)  # in this file: identifier -> reference
 
 
@@ -89,6 +94,9 @@ class _Run:
         for done, (ref, rec) in enumerate(by_ref.items(), 1):
             if done % 200 == 0:
                 self.progress(done, total, "validating")
+            if ref in stored.deleted:
+                self._refuse_deleted(ref, rec, *stored.deleted[ref])
+                continue
             current = stored.projects.get(ref)
             # Every problem of the project is reported: its own, then its transactions'.
             candidate = self._project(rec)
@@ -114,6 +122,44 @@ class _Run:
 
     def _write(self, created: list[Created], updated: list[Updated]) -> None:
         write.write_batch(self, created, updated)
+
+    def _without_deleted(self, rec: ProjectRecord, rows: list[tuple], deleted: Counter | None) -> list[tuple]:
+        """The file's flows but those the registry holds as deleted (an earlier import brought
+        them and someone deleted them): they stay deleted, each with a warning, and are not
+        imported again beside the deleted row."""
+        if not deleted:
+            return rows
+        left = Counter(deleted)
+        kept = []
+        for row in rows:
+            key = _new_tx_key(row)
+            if left[key] > 0:
+                left[key] -= 1
+                self.problems.append(
+                    _problem(
+                        "warning",
+                        "deleted_flow",
+                        f"A {key[0]} of {key[1]} minor units {key[2]} on {key[3]} of project {rec.reference!r} "
+                        "was deleted in the registry: it stays deleted and is not imported again "
+                        "(restore it to count it)",
+                        rec.location,
+                    )
+                )
+                continue
+            kept.append(row)
+        return kept
+
+    def _refuse_deleted(self, ref: str, rec: ProjectRecord, pid: int, when: Any, who: str | None) -> None:
+        """A file naming a deleted project is refused for it: importing it again would either
+        bring the project back unasked or make a second one beside it."""
+        self.error(
+            "deleted_project",
+            f"Project {ref!r} (id {pid}) was deleted on {when:%Y-%m-%d} by {who}; restore it first "
+            f"(Deleted projects page, POST /api/v1/projects/{pid}/restore or "
+            f"flask --app wsgi deleted restore project {pid}), then import the file again",
+            rec.location,
+            ref,
+        )
 
     def _by_reference(self, records: list[ProjectRecord]) -> dict[str, ProjectRecord]:
         """The file's projects by reference; a record of another organisation, or a second record
@@ -150,20 +196,33 @@ class _Run:
         """The stored projects the file meets, the flows earlier imports brought for them (the file
         replaces them), and who holds the file's IATI identifiers (unique across the registry)."""
         existing = _load_existing(self.org.id, [r for r in by_ref if r])
-        old_flows: dict[int, list[dict]] = {}
-        cols = [Transaction.__table__.c[name] for name in TX_COLUMNS]
+        projects = Project.__table__
+        deleted: dict[str, tuple] = {}
         for chunk in _chunks([p.id for p in existing.values()], 500):
-            stmt = select(*cols).where(
-                Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None), same_prices(self.batch)
+            stmt = select(projects.c.reference, projects.c.id, projects.c.deleted_at, projects.c.deleted_by).where(
+                projects.c.id.in_(chunk), projects.c.deleted_at.is_not(None)
             )
-            for row in db.session.execute(stmt).mappings():
-                old_flows.setdefault(row["project_id"], []).append(dict(row))
+            rows = db.session.execute(stmt, execution_options=INCLUDE_DELETED)
+            deleted.update((ref, (pid, when, who)) for ref, pid, when, who in rows)
+        old_flows: dict[int, list[dict]] = {}
+        deleted_flows: dict[int, Counter] = {}
+        table = Transaction.__table__
+        cols = [table.c[name] for name in TX_COLUMNS]
+        for chunk in _chunks([p.id for p in existing.values() if p.reference not in deleted], 500):
+            stmt = select(*cols, table.c.deleted_at).where(
+                table.c.project_id.in_(chunk), table.c.import_batch_id.is_not(None), same_prices(self.batch)
+            )
+            for row in db.session.execute(stmt, execution_options=INCLUDE_DELETED).mappings():
+                if row["deleted_at"] is None:
+                    old_flows.setdefault(row["project_id"], []).append({k: row[k] for k in TX_COLUMNS})
+                else:
+                    deleted_flows.setdefault(row["project_id"], Counter())[_tx_key(row)] += 1
         iati_owner: dict[str, int] = {}
         iati_ids = [r.iati_identifier.strip() for r in by_ref.values() if r.iati_identifier]
         for chunk in _chunks(iati_ids, 500):
             stmt = select(Project.iati_identifier, Project.id).where(Project.iati_identifier.in_(chunk))
-            iati_owner.update({i: pid for i, pid in db.session.execute(stmt)})
-        return Stored(existing, old_flows, iati_owner)
+            iati_owner.update({i: pid for i, pid in db.session.execute(stmt, execution_options=INCLUDE_DELETED)})
+        return Stored(existing, old_flows, iati_owner, deleted=deleted, deleted_flows=deleted_flows)
 
     def _project(self, rec: ProjectRecord) -> _Candidate | None:
         """The record's project checked by the registry's rules, or None (its problems reported)."""
@@ -241,6 +300,7 @@ class _Run:
             old_rows, same_tx = None, True
         else:
             old_rows = stored.old_flows.get(current.id, [])
+            rows = self._without_deleted(rec, rows, stored.deleted_flows.get(current.id))
             rows = _keep_confirmations(old_rows, rows, self.resolver)
             same_tx = sorted(map(_tx_key, old_rows)) == sorted(map(_new_tx_key, rows))
         if not changed and same_tx:

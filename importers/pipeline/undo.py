@@ -13,6 +13,7 @@ from importers.pipeline.idempotence import _changed_later
 from registry.errors import ConflictError, NotFoundError
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation, Project, Transaction
+from registry.models.soft_delete import INCLUDE_DELETED
 from registry.models.types import utcnow
 from registry.services import audit, organisations
 from registry.services import projects as project_service
@@ -42,7 +43,7 @@ def undo_batch(batch_id: int, actor: Actor) -> ImportBatch:
         for change in reversed(changes):
             if change.entity_type != "project":
                 continue
-            project = db.session.get(Project, change.entity_id)
+            project = db.session.get(Project, change.entity_id, execution_options=INCLUDE_DELETED)
             if project is None:
                 continue
             n = db.session.execute(
@@ -67,6 +68,13 @@ def undo_batch(batch_id: int, actor: Actor) -> ImportBatch:
                 )
                 db.session.delete(project)
                 continue
+            if project.deleted_at is not None:
+                # Undo would put the import's old flows back into a deleted project.
+                raise ConflictError(
+                    f"Project {project.id} ({project.reference}) was deleted after import {batch.id} changed it;"
+                    " restore it before undoing the import",
+                    {"batch": [f"Restore project {project.id} first"]},
+                )
             saved = change.before or {}
             snap = dict(saved.get("snapshot") or {})
             old_rows = [_restore_row(r) for r in saved.get("transactions", [])]
@@ -106,9 +114,9 @@ def undo_batch(batch_id: int, actor: Actor) -> ImportBatch:
         db.session.flush()
         for change in changes:
             if change.entity_type == "organisation" and change.action == "create":
-                org = db.session.get(Organisation, change.entity_id)
+                org = db.session.get(Organisation, change.entity_id, execution_options=INCLUDE_DELETED)
                 if org is not None:
-                    organisations.delete_organisation(undo_actor, org)
+                    organisations.remove_organisation(undo_actor, org)
         batch.status = "undone"
         batch.finished_at = utcnow()
         batch.counts = {**(batch.counts or {}), "undone_at": utcnow().isoformat()}

@@ -144,7 +144,11 @@ def write_batch(run: _Run, created: list[Created], updated: list[Updated]) -> No
     for chunk in _chunks(replaced, 500):
         db.session.execute(
             delete(Transaction).where(
-                Transaction.project_id.in_(chunk), Transaction.import_batch_id.is_not(None), same_prices(run.batch)
+                Transaction.project_id.in_(chunk),
+                Transaction.import_batch_id.is_not(None),
+                same_prices(run.batch),
+                # a flow deleted in the registry stays, deleted and restorable (see _Run._without_deleted)
+                Transaction.deleted_at.is_(None),
             ),
             execution_options={"synchronize_session": False},
         )

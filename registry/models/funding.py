@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from registry.extensions import db
 from registry.models.organisation import Organisation, enum_column
 from registry.models.reference import Country, PriorityArea, RecipientCategory, Region
+from registry.models.soft_delete import SoftDeleted
 from registry.models.types import Instrument, SourceKind, UTCDateTime, utcnow
 
 
@@ -48,7 +49,7 @@ class FundingSourceInstrument(db.Model):
     instrument: Mapped[Instrument] = mapped_column(enum_column(Instrument, "instrument"), primary_key=True)
 
 
-class FundingSource(db.Model):
+class FundingSource(SoftDeleted, db.Model):
     """A pot of money: who manages it, what it offers, who and what it funds."""
 
     __tablename__ = "funding_sources"

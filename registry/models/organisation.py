@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.extensions import db
 from registry.models.reference import Country
+from registry.models.soft_delete import SoftDeleted
 from registry.models.types import OrganisationKind, UTCDateTime, utcnow
 
 
@@ -25,7 +26,7 @@ def enum_column(enum_cls, name: str) -> Enum:
     )
 
 
-class Organisation(db.Model):
+class Organisation(SoftDeleted, db.Model):
     __tablename__ = "organisations"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from registry.extensions import db
 from registry.models.organisation import Organisation, enum_column
 from registry.models.reference import Country, PriorityArea, Region
+from registry.models.soft_delete import SoftDeleted
 from registry.models.types import Instrument, ProjectStatus, UTCDateTime, utcnow
 
 # Shares are percentages kept exactly as integers: parts per million of the
@@ -94,7 +95,7 @@ class ProjectSector(db.Model):
     share_ppm: Mapped[int | None] = mapped_column(Integer)
 
 
-class Project(db.Model):
+class Project(SoftDeleted, db.Model):
     __tablename__ = "projects"
     __table_args__ = (
         UniqueConstraint("org_id", "reference"),

@@ -11,13 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from registry.extensions import db
 from registry.models.funding import FundingSource
 from registry.models.organisation import Organisation, enum_column
+from registry.models.soft_delete import SoftDeleted
 from registry.models.types import TransactionType, UTCDateTime, utcnow
 from registry.money import from_minor
 
 NOT_DAILY = "usd_minor IS NULL OR usd_rate_source = 'imf_annual'"
 
 
-class Transaction(db.Model):
+class Transaction(SoftDeleted, db.Model):
     """An amount in its original currency and value date, with its USD value and the rate used."""
 
     __tablename__ = "transactions"

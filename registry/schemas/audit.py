@@ -34,4 +34,4 @@ class AuditQuery(PageQuery):
     entity_type = fields.String(validate=validate.OneOf(ENTITY_TYPES))
     entity_id = fields.Integer(validate=ID)
     org_id = fields.Integer(validate=ID)
-    action = fields.String(validate=validate.OneOf(["create", "update", "delete"]))
+    action = fields.String(validate=validate.OneOf(["create", "update", "delete", "restore", "confirm"]))

@@ -9,13 +9,14 @@ from sqlalchemy import func, select
 from registry import money
 from registry.errors import ConflictError, ValidationError
 from registry.extensions import db
-from registry.models import Country, FundingSource, Organisation, PriorityArea, RecipientCategory, Region, Transaction
+from registry.models import Country, FundingSource, Organisation, PriorityArea, RecipientCategory, Region
 from registry.models.funding import FundingSourceInstrument
+from registry.models.soft_delete import INCLUDE_DELETED
 from registry.models.types import Instrument, SourceKind
-from registry.services import audit
+from registry.services import audit, deletion
 from registry.services.actor import Actor
 from registry.services.lookup import load
-from registry.services.versions import check_version, reject_unknown_fields, update_versioned
+from registry.services.versions import reject_unknown_fields, update_versioned
 
 SCALAR_FIELDS = ("ref", "name", "kind", "managing_org_id", "window_from", "window_until", "website", "description")
 LIST_FIELDS = (
@@ -144,10 +145,15 @@ def _check(source: FundingSource) -> None:
     if errors:
         raise ValidationError("The funding source is not valid", errors)
     clash = db.session.scalar(
-        select(FundingSource.id).where(FundingSource.ref == source.ref, FundingSource.id != source.id)
+        select(FundingSource.id).where(FundingSource.ref == source.ref, FundingSource.id != source.id),
+        execution_options=INCLUDE_DELETED,
     )
     if clash:
-        raise ConflictError(f"Another funding source already uses reference {source.ref!r}", {"ref": ["Already used"]})
+        raise ConflictError(
+            f"Another funding source already uses reference {source.ref!r}"
+            + deletion.clash_note("funding_source", clash),
+            {"ref": ["Already used"]},
+        )
 
 
 def create_funding_source(actor: Actor, data: dict[str, Any], *, demo: bool = False) -> FundingSource:
@@ -187,20 +193,5 @@ def update_funding_source(
 
 
 def delete_funding_source(actor: Actor, source: FundingSource, expected_version: int | None = None) -> None:
-    """Delete a source; its transactions keep their amounts and lose the link."""
-    check_version(source.version, expected_version)
-    used = db.session.scalar(
-        select(func.count()).select_from(Transaction).where(Transaction.funding_source_id == source.id)
-    )
-    audit.record(
-        actor,
-        "delete",
-        "funding_source",
-        source.id,
-        snapshot(source),
-        None,
-        f"Deleted {source.name} (unlinked from {used} transactions)",
-        source.managing_org_id,
-    )
-    db.session.delete(source)
-    db.session.flush()
+    """Delete a source: marked deleted, restorable; its flows keep their link (registry.services.deletion)."""
+    deletion.delete_funding_source(actor, source, expected_version)

@@ -34,8 +34,9 @@ def changes(event: AuditEvent) -> list[Change]:
 def project_history(project_id: int, limit: int | None = None) -> list[AuditEvent]:
     """Audit events of the project and of its transactions (deleted ones too), newest first.
 
-    Only those since the last project deleted under the same id: a database may give a
-    new project the id of one deleted before it (SQLite reuses the highest row id), and
+    Only those since the last project removed for good under the same id (import undo; a
+    soft delete keeps the row and its id): a database may give a new project the id of one
+    removed before it (SQLite reuses the highest row id), and
     that project's past is not the new one's."""
     last_delete = (
         select(func.coalesce(func.max(AuditEvent.id), 0))
@@ -43,6 +44,8 @@ def project_history(project_id: int, limit: int | None = None) -> list[AuditEven
             AuditEvent.entity_type == "project",
             AuditEvent.entity_id == project_id,
             AuditEvent.action == "delete",
+            # a permanent removal (import undo); a soft delete keeps the id, its after says when
+            AuditEvent.after["deleted_at"].as_string().is_(None),
         )
         .scalar_subquery()
     )

@@ -15,6 +15,7 @@ def load(model: type, object_id: int, what: str) -> Any:
     """The object with this id, or NotFoundError "No <what> with id <id>" (ids beyond the key
     range are simply unknown, never a database error)."""
     obj = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
-    if obj is None:
+    # A deleted object is not found (the session may still hold it after its delete).
+    if obj is None or getattr(obj, "deleted_at", None) is not None:
         raise NotFoundError(f"No {what} with id {object_id}")
     return obj

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from registry.errors import ConflictError, ValidationError
 from registry.extensions import db
 from registry.models import Country, FundingSource, Organisation, Project
+from registry.models.soft_delete import INCLUDE_DELETED
 from registry.models.types import OrganisationKind
-from registry.services import audit
+from registry.services import audit, deletion
 from registry.services.actor import Actor
 from registry.services.lookup import load
 
@@ -56,9 +57,14 @@ def _check_unique(org: Organisation) -> None:
     for column, value, field in ((Organisation.ref, org.ref, "ref"), (Organisation.iati_ref, org.iati_ref, "iati_ref")):
         if value is None:
             continue
-        clash = db.session.scalar(select(Organisation.id).where(column == value, Organisation.id != org.id))
+        clash = db.session.scalar(
+            select(Organisation.id).where(column == value, Organisation.id != org.id), execution_options=INCLUDE_DELETED
+        )
         if clash:
-            raise ConflictError(f"Another organisation already uses {field} {value!r}", {field: ["Already used"]})
+            raise ConflictError(
+                f"Another organisation already uses {field} {value!r}" + deletion.clash_note("organisation", clash),
+                {field: ["Already used"]},
+            )
 
 
 def create_organisation(actor: Actor, data: dict[str, Any], *, demo: bool = False) -> Organisation:
@@ -88,13 +94,23 @@ def update_organisation(actor: Actor, org: Organisation, data: dict[str, Any]) -
 
 
 def delete_organisation(actor: Actor, org: Organisation) -> None:
-    """Delete an organisation that has no projects and manages no funding source."""
-    used = db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id))
+    """Delete an organisation: marked deleted, restorable; refused while it has live projects
+    or funding sources (registry.services.deletion)."""
+    deletion.delete_organisation(actor, org)
+
+
+def remove_organisation(actor: Actor, org: Organisation) -> None:
+    """Remove an organisation for good (import undo: the organisation an import created),
+    when nothing, live or deleted, refers to it."""
+    used = db.session.scalar(
+        select(func.count()).select_from(Project).where(Project.org_id == org.id), execution_options=INCLUDE_DELETED
+    )
     used += db.session.scalar(
-        select(func.count()).select_from(FundingSource).where(FundingSource.managing_org_id == org.id)
+        select(func.count()).select_from(FundingSource).where(FundingSource.managing_org_id == org.id),
+        execution_options=INCLUDE_DELETED,
     )
     if used:
         raise ConflictError(f"{org.name} still has projects or funding sources; delete or move them first")
-    audit.record(actor, "delete", "organisation", org.id, snapshot(org), None, f"Deleted {org.name}", org.id)
+    audit.record(actor, "delete", "organisation", org.id, snapshot(org), None, f"Removed {org.name}", org.id)
     db.session.delete(org)
     db.session.flush()

@@ -21,12 +21,13 @@ from registry.models import (
     Transaction,
 )
 from registry.models.project import ProjectSector
+from registry.models.soft_delete import INCLUDE_DELETED
 from registry.models.types import Instrument, ProjectStatus, TransactionType
-from registry.services import areas, audit, permissions, rules
+from registry.services import areas, audit, deletion, permissions, rules
 from registry.services.actor import Actor
 from registry.services.lookup import load
 from registry.services.shares import share_text
-from registry.services.versions import check_version, reject_unknown_fields, update_versioned
+from registry.services.versions import reject_unknown_fields, update_versioned
 
 SCALAR_FIELDS = (
     "reference",
@@ -244,21 +245,25 @@ def _check(project: Project) -> None:
         raise ValidationError("; ".join(m for ms in errors.values() for m in ms), errors)
     if project.iati_identifier:
         clash = db.session.scalar(
-            select(Project.id).where(Project.iati_identifier == project.iati_identifier, Project.id != project.id)
+            select(Project.id).where(Project.iati_identifier == project.iati_identifier, Project.id != project.id),
+            execution_options=INCLUDE_DELETED,
         )
         if clash:
             raise ConflictError(
-                f"IATI identifier {project.iati_identifier} is already used by project {clash}",
+                f"IATI identifier {project.iati_identifier} is already used by project {clash}"
+                + deletion.clash_note("project", clash),
                 {"iati_identifier": ["Already used"]},
             )
     clash = db.session.scalar(
         select(Project.id).where(
             Project.org_id == project.org_id, Project.reference == project.reference, Project.id != project.id
-        )
+        ),
+        execution_options=INCLUDE_DELETED,
     )
     if clash:
         raise ConflictError(
-            f"This organisation already has a project with reference {project.reference!r}",
+            f"This organisation already has a project with reference {project.reference!r}"
+            + deletion.clash_note("project", clash),
             {"reference": ["Already used by another project of this organisation"]},
         )
 
@@ -302,12 +307,8 @@ def update_project(
 
 
 def delete_project(actor: Actor, project: Project, expected_version: int | None = None) -> None:
-    check_version(project.version, expected_version)
-    before = snapshot(project)
-    before["transactions"] = [transaction_snapshot(t) for t in project.transactions]
-    audit.record(actor, "delete", "project", project.id, before, None, f"Deleted {project.title}", project.org_id)
-    db.session.delete(project)
-    db.session.flush()
+    """Delete a project and its money flows: marked deleted, restorable (registry.services.deletion)."""
+    deletion.delete_project(actor, project, expected_version)
 
 
 TX_FIELDS = (
@@ -513,8 +514,5 @@ def awaiting_confirmation(org_id: int, source_id: int | None = None) -> list[Tra
 
 
 def delete_transaction(actor: Actor, tx: Transaction) -> None:
-    audit.record(
-        actor, "delete", "transaction", tx.id, transaction_snapshot(tx), None, "Deleted transaction", tx.project.org_id
-    )
-    db.session.delete(tx)
-    db.session.flush()
+    """Delete a money flow: marked deleted, restorable (registry.services.deletion)."""
+    deletion.delete_transaction(actor, tx)

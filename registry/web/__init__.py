@@ -89,7 +89,8 @@ def org_name(org_id: int) -> str:
     from registry.extensions import db
     from registry.models import Organisation
 
-    org = db.session.get(Organisation, org_id)
+    # a deleted organisation keeps its name in the history of what it did
+    org = db.session.get(Organisation, org_id, execution_options={"include_deleted": True})
     return org.name if org else f"organisation {org_id}"
 
 
@@ -99,12 +100,11 @@ def init_app(app: Flask) -> None:
     input_guard.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
-    from registry.web import finder, tokens
+    from registry.web import admin, deleted, finder, tokens
 
     app.register_blueprint(finder.bp)
     app.register_blueprint(tokens.bp)
-    from registry.web import admin
-
+    app.register_blueprint(deleted.bp)
     admin.init_app(app)
     app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["label"] = label

@@ -26,6 +26,7 @@ from registry.services.projects import awaiting_confirmation
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
 from registry.web import forms
 from registry.web.choices import choices
+from registry.web.deleted import load_or_deleted
 from registry.web.projects import page_url, usd_totals
 from registry.web.saving import ObjectPages
 from registry.web.views import bp
@@ -79,7 +80,7 @@ def funding_sources():
 @bp.get("/funding-sources/<int:source_id>")
 def funding_source(source_id: int):
     """One funding source: its rules and the projects drawing on it."""
-    source = rights.load(FundingSource, source_id, "funding source")
+    source = load_or_deleted(FundingSource, source_id, "funding source")
     usd = dict(
         db.session.execute(
             select(Transaction.type, func.sum(Transaction.usd_minor))
@@ -225,7 +226,7 @@ def organisations():
 @bp.get("/organisations/<int:org_id>")
 def organisation(org_id: int):
     """One organisation: its projects, the funding sources it manages and its money flows."""
-    org = rights.load(Organisation, org_id, "organisation")
+    org = load_or_deleted(Organisation, org_id, "organisation")
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
     filters = ProjectFilters(org_id=org.id, sort="-start")
     total = db.session.scalar(project_count_query(filters)) or 0

@@ -27,6 +27,7 @@ from registry.services.history import changes, project_history
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
 from registry.web import forms
 from registry.web.choices import choices
+from registry.web.deleted import load_or_deleted
 from registry.web.saving import ObjectPages, reloaded, save
 from registry.web.views import bp
 
@@ -97,7 +98,7 @@ def projects():
 @bp.get("/projects/<int:project_id>")
 def project(project_id: int):
     """One project: recipients and areas with shares, money flows, funding sources, history."""
-    item = rights.load(Project, project_id, "project")
+    item = load_or_deleted(Project, project_id, "project")
     user = current_user()
     sources = {t.funding_source.id: t.funding_source for t in item.transactions if t.funding_source}
     events = project_history(item.id, limit=100)

@@ -78,11 +78,27 @@ def test_a_file_whose_project_was_deleted_or_edited_by_hand_is_imported_again(ap
     assert db.session.scalar(select(Project.title).where(Project.org_id == org.id)) == "Schools"
     assert getattr(pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor), "already_imported", False)
 
-    project_service.delete_project(actor, db.session.scalar(select(Project).where(Project.org_id == org.id)))
+    deleted = db.session.scalar(select(Project).where(Project.org_id == org.id))
+    project_service.delete_project(actor, deleted)
     db.session.commit()
+    # A deleted project is neither brought back by the file nor doubled beside it: the file is
+    # refused for it, saying how to restore it (a delete no longer removes the row).
     again = pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)
+    db.session.commit()
     assert not getattr(again, "already_imported", False)
-    assert _amount(org) == 100_000  # the deleted project is back from the file
+    assert again.status == "failed", (again.status, again.problems)
+    assert [p["code"] for p in again.problems] == ["deleted_project"]
+    assert f"restore project {deleted.id}" in again.problems[0]["message"]
+    assert db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id)) == 0
+    from registry.services import deletion
+
+    deletion.restore_project(actor, deletion.load_deleted("project", deleted.id))
+    db.session.commit()
+    assert _amount(org) == 100_000  # restored with its flows, as they were
+    pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)  # now it meets the restored one
+    db.session.commit()
+    assert _amount(org) == 100_000
+    assert db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id)) == 1
 
 
 def test_after_undoing_a_later_batch_the_first_file_is_already_imported(app, actor, make_org):
@@ -93,7 +109,10 @@ def test_after_undoing_a_later_batch_the_first_file_is_already_imported(app, act
     pipeline.undo_batch(later.id, actor)
     db.session.commit()
     assert _amount(org) == 100_000
-    assert getattr(pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor), "already_imported", False)
+    pipeline.run_import("sheet", "a.csv", _file("1000"), org, actor)  # now it meets the restored one
+    db.session.commit()
+    assert _amount(org) == 100_000
+    assert db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id)) == 1
 
 
 def test_a_file_whose_flow_was_changed_by_hand_is_imported_again(app, actor, make_org):

@@ -75,8 +75,8 @@ def body_for(rule: str, method: str, other: dict) -> dict:
         # An upload on behalf of the other organisation.
         field = {"org": "OTHER"} if api else {"org_id": str(other["org"])}
         return {"data": {**field, "file": (io.BytesIO(CSV), "theirs.csv")}, "content_type": "multipart/form-data"}
-    if rule.startswith(("/api/v1/imports/", "/imports/")):
-        return {"data": {}}
+    if rule.startswith(("/api/v1/imports/", "/imports/")) or rule.endswith("/restore"):
+        return {"data": {}}  # a restore has no body (who may restore: tests/registry/test_soft_delete.py)
     if rule.startswith("/admin/"):  # invite an admin, make the other organisation's user one
         return {"data": {"email": "hijack@example.org", "role": "admin", "org_id": str(other["org"])}}
     if rule.startswith("/invitation/"):  # set a password with a link one does not hold
@@ -119,6 +119,8 @@ def url_for_rule(rule, other: dict) -> str:
         "token_id": other["token"],
         "user_id": other["user"],
         "token": "not-an-invitation",
+        "what": "projects",  # the Deleted pages: /deleted/<what>/<object_id>/restore
+        "object_id": other["project"],
     }
     values = {}
     for arg in rule.arguments:
@@ -127,7 +129,7 @@ def url_for_rule(rule, other: dict) -> str:
         values[arg] = ids[arg]
     url = rule.rule
     for arg, value in values.items():
-        url = re.sub(rf"<(?:\w+:)?{arg}>", str(value), url)
+        url = re.sub(rf"<(?:[^<>]+:)?{arg}>", str(value), url)
     return url
 
 
@@ -223,6 +225,7 @@ def test_a_donor_cannot_touch_another_organisations_objects_through_any_route(
     assert "DELETE /api/v1/projects/<int:project_id>/transactions/<int:tx_id>" in tried
     assert "POST /api/v1/imports" in tried and "POST /imports/<int:batch_id>/undo" in tried
     assert "POST /account/tokens/<int:token_id>/revoke" in tried
+    assert "POST /api/v1/projects/<int:project_id>/restore" in tried
     assert len(tried) >= 20
 
 

@@ -105,6 +105,7 @@ def demo(app):
         "object_id": tx.project_id,
         "user_id": donor.id,
         "event_id": db.session.scalar(select(AuditEvent.id).limit(1)),
+        "what": "projects",  # the deleted objects' lists: /deleted/<what>, /api/v1/deleted/<what>
     }
 
 
@@ -116,7 +117,7 @@ def _url(rule, objects: dict) -> str:
             key = "pipeline_id"
         if key not in objects:
             raise AssertionError(f"Teach test_unit_of_work about <{arg}> in {rule.rule}")
-        url = re.sub(rf"<(?:\w+:)?{arg}>", str(objects[key]), url)
+        url = re.sub(rf"<(?:[^<>]+:)?{arg}>", str(objects[key]), url)
     return url + QUERIES.get(rule.endpoint, "")
 
 

@@ -170,7 +170,9 @@ def test_transactions_add_edit_delete_with_usd_value(donor_client):
     db.session.expire_all()
     assert db.session.get(Transaction, tx.id).amount == Decimal("300000.00")
     assert donor_client.post(f"{url}/{tx.id}/delete").status_code == 302
-    assert db.session.get(Transaction, tx.id) is None
+    # a delete now marks the row deleted (restorable): no read finds it any more
+    assert db.session.scalar(select(Transaction).where(Transaction.id == tx.id)) is None
+    assert db.session.get(Transaction, tx.id, execution_options={"include_deleted": True}).deleted_at is not None
     actions = db.session.scalars(
         select(AuditEvent.action).where(AuditEvent.entity_type == "transaction", AuditEvent.entity_id == tx.id)
     ).all()
@@ -234,7 +236,9 @@ def test_delete_project_through_the_form(donor_client):
     project = db.session.scalar(select(Project).where(Project.reference == "WEB-1"))
     response = donor_client.post(f"/projects/{project.id}/delete", data={"version": "1"})
     assert response.status_code == 302
-    assert db.session.get(Project, project.id) is None
+    # a delete now marks the row deleted (restorable): no read finds it any more
+    assert db.session.scalar(select(Project).where(Project.id == project.id)) is None
+    assert db.session.get(Project, project.id, execution_options={"include_deleted": True}).deleted_at is not None
 
 
 def test_funding_source_forms(donor_client):
@@ -271,7 +275,9 @@ def test_funding_source_forms(donor_client):
     page = donor_client.get(f"/funding-sources/{source.id}").data.decode()
     assert "Nepal" in page and "EUR 50,000.00 – 2,000,000.00" in page
     assert donor_client.post(f"/funding-sources/{source.id}/delete", data={"version": "2"}).status_code == 302
-    assert db.session.get(FundingSource, source.id) is None
+    # a delete now marks the row deleted (restorable): no read finds it any more
+    assert db.session.scalar(select(FundingSource).where(FundingSource.id == source.id)) is None
+    assert db.session.get(FundingSource, source.id, execution_options={"include_deleted": True}).deleted_at is not None
 
 
 def test_analysts_get_no_forms(client, make_user):
