@@ -5,7 +5,7 @@ every list, report and export, and restorable by its owner or an administrator. 
 still removes the rows an import created.
 
 Revision ID: 0019_soft_delete
-Revises: 0014_flow_recipient_facts
+Revises: 0018_token_scopes
 Create Date: 2026-12-07 06:00:00
 """
 
@@ -16,7 +16,7 @@ from registry.models.types import UTCDateTime
 
 
 revision = "0019_soft_delete"
-down_revision = "0014_flow_recipient_facts"
+down_revision = "0018_token_scopes"
 branch_labels = None
 depends_on = None
 
