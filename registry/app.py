@@ -10,6 +10,7 @@ from flask import Flask
 from config import INSTANCE_DIR, Config, check_settings
 from registry.extensions import api, csrf, db, migrate
 from registry.security import init_app as init_security
+from registry.sqlite import BUSY_TIMEOUT_MS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -35,10 +36,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # The default pool shares one connection per thread; keep a timeout for writers.
+        # A writer waits this long for another's lock (the driver's timeout is SQLite's busy
+        # timeout; registry/sqlite.py sets the same value on every connection).
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
-            "connect_args": {"timeout": 30},
+            "connect_args": {"timeout": BUSY_TIMEOUT_MS / 1000},
         }
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
