@@ -10,7 +10,6 @@ from flask import Flask
 from config import INSTANCE_DIR, Config, check_settings
 from registry.extensions import api, csrf, db, migrate
 from registry.security import init_app as init_security
-from registry.sqlite import BUSY_TIMEOUT_MS
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -37,10 +36,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A writer waits this long for another's lock (the driver's timeout is SQLite's busy
-        # timeout; registry/sqlite.py sets the same value on every connection).
+        # timeout); past it the request is a 503 with Retry-After (registry/errors.py).
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
-            "connect_args": {"timeout": BUSY_TIMEOUT_MS / 1000},
+            "connect_args": {"timeout": float(app.config["SQLITE_BUSY_TIMEOUT"])},
         }
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))

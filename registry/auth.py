@@ -18,6 +18,7 @@ from registry.models import User
 from registry.models.types import Role
 from registry.services import accounts
 from registry.services.actor import Actor
+from registry.sqlite import READ_METHODS
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -51,7 +52,9 @@ def _identify() -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorised("Use 'Authorization: Bearer <token>'")
-        user = accounts.user_for_token(token.strip())
+        # A read never commits: recording the token's use there would only make the read take
+        # the database's write lock (and wait for, or be refused by, the writers) for nothing.
+        user = accounts.user_for_token(token.strip(), touch=request.method not in READ_METHODS)
         if user is None:
             raise Unauthorised("The API token is unknown or revoked")
         g.user = user

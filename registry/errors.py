@@ -159,7 +159,7 @@ def register_errorhandlers(app: Flask) -> None:
         db.session.rollback()
         if not is_contention(error):
             return handle_unexpected(error)
-        log.warning("Database busy on %s %s: %s", request.method, request.path, error.orig)
+        log.warning("Database busy on %s %s: %s [%s]", request.method, request.path, error.orig, error.statement)
         response = _respond(503, "The database is busy with other changes; nothing was saved. Try again in a moment.")
         if isinstance(response, tuple):
             response = app.make_response(response)

@@ -1,4 +1,4 @@
-"""SQLite connections: WAL, enforced foreign keys, a busy timeout, and how a transaction begins.
+"""SQLite connections: WAL, enforced foreign keys, and how a transaction begins.
 
 SQLite lets one writer at a time. A transaction begun with a plain (deferred) ``BEGIN`` takes
 the write lock only at its first write; if another writer committed since it first read, the
@@ -24,9 +24,6 @@ from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-# How long a unit of work waits for another writer's lock before giving up (the API then answers
-# 503 with Retry-After, see registry/errors.py).
-BUSY_TIMEOUT_MS = 10_000
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _writing: ContextVar[bool | None] = ContextVar("registry_sqlite_writing", default=None)
@@ -68,7 +65,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # The busy timeout (how long a writer waits for another's lock) is the driver's ``timeout``,
+    # set from SQLITE_BUSY_TIMEOUT by create_app.
     cursor.close()
 
 

@@ -139,14 +139,15 @@ def revoke_tokens(actor: Actor, user: User, prefix: str | None = None) -> int:
     return len(tokens)
 
 
-def user_for_token(token: str) -> User | None:
-    """The active user holding this (unrevoked) token, or None."""
+def user_for_token(token: str, *, touch: bool = True) -> User | None:
+    """The active user holding this (unrevoked) token, or None; ``touch`` records the use."""
     row = db.session.scalar(
         select(ApiToken).where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
     )
     if row is None or not row.user.active:
         return None
-    row.last_used_at = dt.datetime.now(dt.UTC)
+    if touch:
+        row.last_used_at = dt.datetime.now(dt.UTC)
     return row.user
 
 
