@@ -1,7 +1,8 @@
 """Many clients edit one project at once through a real threaded HTTP server.
 
-Each edit is what a careful client does: GET the project and its ETag, PATCH with If-Match, and
-on 412 (someone saved in between) read again and retry. Every edit adds one to a counter kept in
+Each edit is what a careful client does: read the project and its ETag (a GET, or the answer of
+its own previous PATCH), PATCH with If-Match, and on 412 (someone saved in between) read again
+and retry. Every edit adds one to a counter kept in
 the title, so a lost update shows: the final counter would be below the number of edits the
 server acknowledged. The server runs on its own database: a SQLite file in WAL mode, or, when
 DATABASE_URL is set (CI's second run), a schema of its own in that PostgreSQL database.
@@ -130,6 +131,7 @@ class Client:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.auth = {"Authorization": f"Bearer {token}"}
         self.statuses: Counter = Counter()
+        self.read: tuple[str, int] | None = None  # (ETag, counter) of the last state read
 
     def call(self, method: str, url: str, body: dict | None = None, **headers: str):
         headers = {**self.auth, **headers}
@@ -144,18 +146,25 @@ class Client:
         return response.status, response.getheader("ETag"), json.loads(data) if data else None
 
     def add_one(self, url: str) -> None:
-        """GET, then PATCH the counter up by one with If-Match; retry while someone was faster
-        (after a short random pause, as a polite client does, so that the retries spread out)."""
+        """PATCH the counter up by one with If-Match, from the state last read: the answer of
+        this client's previous edit, else a GET. On 412 (someone was faster) pause a random
+        moment, as a polite client does so that retries spread out, read again and retry."""
         for attempt in itertools.count():
             if attempt:
                 time.sleep(random.uniform(0, 0.02 * 2 ** min(attempt, 3)))
-            status, etag, body = self.call("GET", url)
-            assert status == 200 and etag, (status, body)
-            counter = int(body["title"].removeprefix("Counter "))
-            status, _, answer = self.call("PATCH", url, {"title": f"Counter {counter + 1}"}, **{"If-Match": etag})
+            if self.read is None:
+                status, etag, body = self.call("GET", url)
+                assert status == 200 and etag, (status, body)
+                self.read = etag, int(body["title"].removeprefix("Counter "))
+            etag, counter = self.read
+            change = {"title": f"Counter {counter + 1}"}
+            status, new_etag, answer = self.call("PATCH", url, change, **{"If-Match": etag})
             if status == 200:
+                # The answer carries the saved state and its ETag: the next edit starts from it.
+                self.read = new_etag, int(answer["title"].removeprefix("Counter "))
                 return
             assert status in RETRY, (status, answer)
+            self.read = None
 
     def run(self, url: str, edits: int) -> Counter:
         try:

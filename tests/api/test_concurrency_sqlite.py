@@ -64,16 +64,12 @@ def test_a_write_request_takes_the_write_lock_when_its_transaction_begins(engine
     assert someone_can_write(sqlite_file)
 
 
-def test_writing_and_command_units_begin_immediate_outside_requests(app, engine, sqlite_file):
+def test_writing_and_command_units_begin_immediate_outside_requests(engine, sqlite_file):
     with engine.connect() as conn:
         conn.execute(text("SELECT n FROM counter"))
         assert someone_can_write(sqlite_file)  # a plain read: deferred
         conn.rollback()
     with writing(), engine.connect() as conn:
-        conn.execute(text("SELECT n FROM counter"))
-        assert not someone_can_write(sqlite_file)
-        conn.rollback()
-    with command_unit(), engine.connect() as conn:
         conn.execute(text("SELECT n FROM counter"))
         assert not someone_can_write(sqlite_file)
         conn.rollback()
@@ -158,3 +154,15 @@ def test_a_write_that_cannot_get_the_lock_is_a_503_with_retry_after(busy_app):
     page = client.post("/login", data={"email": "someone@example.org", "password": "x" * 12})
     assert page.status_code == 503 and page.headers["Retry-After"] == "1"
     assert "text/html" in page.content_type and b"busy" in page.data
+
+
+def test_a_command_unit_begins_immediate(app, engine, sqlite_file):
+    """The command line's unit of work is a writer's (the app's own session commits at its end)."""
+    with command_unit(), engine.connect() as conn:
+        conn.execute(text("SELECT n FROM counter"))
+        assert not someone_can_write(sqlite_file)
+        conn.rollback()
+    with engine.connect() as conn:
+        conn.execute(text("SELECT n FROM counter"))
+        assert someone_can_write(sqlite_file)  # after the unit, reads are deferred again
+        conn.rollback()
