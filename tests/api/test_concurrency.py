@@ -117,10 +117,16 @@ def served(database_uri, tmp_path):
         yield server.server_port, token, project_id, app
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(timeout=10)
         quiet.setLevel(level)
         with app.app_context():
             db.session.remove()
+            # A handler thread ends its request (and gives its connection back) just after
+            # the client has read the answer: wait for that before closing the connections.
+            deadline = time.monotonic() + 10
+            while db.engine.pool.checkedout() and time.monotonic() < deadline:
+                time.sleep(0.05)
             db.engine.dispose()
 
 
