@@ -59,6 +59,8 @@ class Config:
     # Exchange rates: a value date with no ECB rate (weekend, holiday, or after the
     # last published date) uses the latest earlier rate at most this many days old.
     RATE_MAX_AGE_DAYS = int(os.environ.get("RATE_MAX_AGE_DAYS", 7))
+    # SQLite: seconds a write waits for another writer's lock before the request answers 503.
+    SQLITE_BUSY_TIMEOUT = float(os.environ.get("SQLITE_BUSY_TIMEOUT", 10))
     REPORTING_CURRENCY = "USD"
     # Rate files loaded with `flask reference rates load` (they override registry/data/).
     RATES_DIR = os.environ.get("RATES_DIR", str(INSTANCE_DIR / "rates"))

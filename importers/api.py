@@ -18,7 +18,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import func, select
 
 from importers import operations, pipeline
-from registry.api.common import commit, paginate
+from registry.api.common import check_if_match, commit, paginate
 from registry.auth import Unauthorised, current_actor, current_user
 from registry.errors import ValidationError, error_body
 from registry.models import ImportBatch, Organisation
@@ -160,6 +160,11 @@ def detect(data: bytes, filename: str) -> str:
     return kind
 
 
+def batch_etag(batch: ImportBatch) -> str:
+    """A batch changes only by its status (previewed, committed, undone...): its ETag says which."""
+    return f'"import-{batch.id}-{batch.status}"'
+
+
 def respond(batch: ImportBatch, created: bool = False):
     """201/200 with the batch; 422 in the one error shape (plus the batch) when it failed."""
     summary = pipeline.batch_summary(batch)
@@ -180,6 +185,7 @@ def respond(batch: ImportBatch, created: bool = False):
         return response
     response = jsonify(ImportBatchOut().dump(summary))
     response.status_code = 201 if created and not summary["already_imported"] else 200
+    response.headers["ETag"] = batch_etag(batch)
     return response
 
 
@@ -241,14 +247,17 @@ class Imports(MethodView):
 class ImportOne(MethodView):
     @blp.response(200, ImportBatchOut)
     def get(self, batch_id: int):
-        """Status, counts and every problem of a batch."""
-        return pipeline.batch_summary(get_batch_for(_user(), batch_id))
+        """Status, counts and every problem of a batch; the ETag follows its status."""
+        batch = get_batch_for(_user(), batch_id)
+        return pipeline.batch_summary(batch), {"ETag": batch_etag(batch)}
 
     @blp.response(200, ImportBatchOut)
     def delete(self, batch_id: int):
-        """Undo a committed batch (or discard a preview)."""
+        """Undo a committed batch (or discard a preview). Send If-Match with the ETag of your last
+        GET of the batch (stale: 412), or ``*``; neither: 428."""
         user = _user()
         batch = get_batch_for(user, batch_id)
+        check_if_match(batch_etag(batch))
         if batch.status in ("previewed", "failed"):
             operations.discard(batch)
         else:

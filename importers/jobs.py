@@ -19,6 +19,7 @@ from flask import current_app
 from registry.errors import RegistryError
 from registry.extensions import db
 from registry.models import ImportBatch
+from registry.sqlite import writing
 from registry.unit_of_work import commit
 
 # Background jobs of this process: id -> state. Small, in memory, forgotten after an hour.
@@ -46,8 +47,9 @@ def _progress_for(job_id: str):
 def _run_job(job_id: str, work: Work) -> dict[str, Any]:
     """Do the work as one unit: commit what it leaves in the session, or roll it all back."""
     try:
-        batch = work(_progress_for(job_id))
-        commit()  # a clash with another writer is a ConflictError: the job ends in error
+        with writing():  # on SQLite the job's transaction takes the write lock when it begins
+            batch = work(_progress_for(job_id))
+            commit()  # a clash with another writer is a ConflictError: the job ends in error
         return {
             "state": "done",
             "batch_id": batch.id,

@@ -35,10 +35,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # The default pool shares one connection per thread; keep a timeout for writers.
+        # A writer waits this long for another's lock (the driver's timeout is SQLite's busy
+        # timeout); past it the request is a 503 with Retry-After (registry/errors.py).
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
-            "connect_args": {"timeout": 30},
+            "connect_args": {"timeout": float(app.config["SQLITE_BUSY_TIMEOUT"])},
         }
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))

@@ -11,16 +11,19 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
-from registry.errors import PermissionDenied, RegistryError
+from registry.errors import PermissionDenied, RegistryError, is_contention
 from registry.extensions import db
-from registry.models import User
+from registry.models import ApiToken, User
 from registry.models.types import Role
 from registry.services import tokens
 from registry.services.actor import Actor
+from registry.sqlite import READ_METHODS, writing
 from registry.unit_of_work import commit
 
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+SAFE_METHODS = READ_METHODS
 
 
 class Unauthorised(RegistryError):
@@ -62,10 +65,31 @@ def _token_user(secret: str) -> User:
             raise Unauthorised(refused.message) from None
         raise PermissionDenied(refused.message, {"scope": [f"Missing: {refused.missing}"]}) from None
     if touched and request.method in SAFE_METHODS:
-        # A read never commits its own work, so last_used_at is committed alone, before the
-        # view runs; a write's one commit at its end carries it.
-        commit()
+        _commit_read_use(secret)
     return user
+
+
+def _commit_read_use(secret: str) -> None:
+    """A read never commits its own work, so the token's last use (written at most once a
+    minute, tokens.USE_PRECISION) is committed alone, before the view runs; a write's one commit
+    at its end carries it. The record is a writer's: it is begun as one (BEGIN IMMEDIATE on
+    SQLite, registry/sqlite.py) rather than turning the read's transaction into a writer midway,
+    which SQLite refuses at once while another writer holds the lock. If the database stays too
+    busy for the record, the read goes on without it (the next use records it): bookkeeping
+    never fails a read."""
+    with db.session.no_autoflush:  # the change is written below, as a writer's, not here
+        token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == tokens.hash_token(secret)))
+    token_id, used_at = token.id, token.last_used_at
+    db.session.rollback()
+    try:
+        with writing():
+            db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=used_at))
+            commit()
+    except OperationalError as error:
+        db.session.rollback()
+        if not is_contention(error):
+            raise
+        current_app.logger.warning("API token %s: last use not recorded, the database is busy", token_id)
 
 
 def _is_api_write() -> bool:

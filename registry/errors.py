@@ -16,7 +16,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -79,7 +79,31 @@ def clash(error: IntegrityError | StaleDataError) -> ConflictError:
 
 
 class PreconditionFailed(RegistryError):
+    """The If-Match sent is not the object's current ETag: it changed since the client read it."""
+
     code = 412
+
+
+class PreconditionRequired(RegistryError):
+    """A change sent neither If-Match nor the version it is based on (RFC 6585)."""
+
+    code = 428
+
+
+# How long a client should wait before trying again after the database was too busy.
+RETRY_AFTER_SECONDS = 1
+# SQLSTATEs of PostgreSQL's transient refusals: serialization failure, deadlock, lock not available.
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+def is_contention(error: OperationalError) -> bool:
+    """Whether the database refused only because another writer held a lock for too long
+    (SQLite "database is locked" after the busy timeout; a PostgreSQL deadlock or lock timeout)."""
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
+        return True
+    text = str(orig).lower()
+    return type(orig).__module__.startswith("sqlite3") and ("database is locked" in text or "busy" in text)
 
 
 def error_body(code: int, message: str | None = None, errors: dict | None = None) -> dict:
@@ -125,6 +149,22 @@ def register_errorhandlers(app: Flask) -> None:
         db.session.rollback()
         conflict = clash(error)
         return _respond(conflict.code, conflict.message)
+
+    @app.errorhandler(OperationalError)
+    def handle_operational(error: OperationalError):
+        # Another writer held the database for longer than the busy timeout: nothing was saved,
+        # and the same request may well succeed a moment later, so 503 with Retry-After.
+        from registry.extensions import db
+
+        db.session.rollback()
+        if not is_contention(error):
+            return handle_unexpected(error)
+        log.warning("Database busy on %s %s: %s [%s]", request.method, request.path, error.orig, error.statement)
+        response = _respond(503, "The database is busy with other changes; nothing was saved. Try again in a moment.")
+        if isinstance(response, tuple):
+            response = app.make_response(response)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http(error: HTTPException):

@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from registry.errors import RegistryError, clash
 from registry.extensions import db
+from registry.sqlite import writing
 
 
 def commit() -> None:
@@ -44,10 +45,13 @@ def describe(error: RegistryError) -> str:
 @contextmanager
 def command_unit() -> Iterator[None]:
     """A CLI command's unit of work: commit once when the block ends, roll back on any error;
-    a refusal by the registry's rules ends the command with its message and exit status 1."""
+    a refusal by the registry's rules ends the command with its message and exit status 1.
+    On SQLite the unit begins with the write lock (BEGIN IMMEDIATE, see registry/sqlite.py)
+    when no transaction is open yet."""
     try:
-        yield
-        commit()
+        with writing():
+            yield
+            commit()
     except RegistryError as exc:
         db.session.rollback()
         raise click.ClickException(describe(exc)) from None

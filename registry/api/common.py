@@ -13,7 +13,7 @@ from sqlalchemy import Select
 
 from registry import unit_of_work
 from registry.auth import Unauthorised, current_user
-from registry.errors import PreconditionFailed
+from registry.errors import PreconditionFailed, PreconditionRequired
 from registry.extensions import db
 from registry.models import User
 
@@ -58,13 +58,26 @@ def content_etag(kind: str, object_id: int, snapshot: dict) -> str:
     return f'"{kind}-{object_id}-{digest[:16]}"'
 
 
-def check_if_match(current: str) -> None:
-    """Honour ``If-Match``: a stale ETag gets 412 and nothing changes."""
+ANY_ETAG = "*"
+
+
+def check_if_match(current: str, version: int | None = None, *, version_field: str = "version") -> None:
+    """A change must say which state of the object it is based on, so that nobody overwrites a
+    change they never saw: ``If-Match`` with the ETag they read (stale: 412, nothing changes), or
+    the version in the body (``version_field``; stale: 409, checked by the service). Neither is
+    428 Precondition Required. ``If-Match: *`` says, on purpose, "whatever its state"."""
     header = request.headers.get("If-Match")
     if not header:
+        if version is None:
+            raise PreconditionRequired(
+                "Say which state of the object your change is based on: send the header If-Match "
+                f'with the ETag of your last GET of it, or "{version_field}" in the JSON body; '
+                "a change made by someone else meanwhile is then refused instead of overwritten",
+                {"If-Match": [f"Required: the ETag you read (or {version_field!r} in the body)"]},
+            )
         return
     wanted = {tag.strip().removeprefix("W/") for tag in header.split(",")}
-    if "*" in wanted or current in wanted:
+    if ANY_ETAG in wanted or current in wanted:
         return
     raise PreconditionFailed(
         f"The object changed since you read it (current ETag {current}); reload it and try again",

@@ -89,10 +89,11 @@ class FundingSourceDetail(MethodView):
     @blp.arguments(FundingSourcePatch(partial=True))
     @blp.response(200, FundingSourceOut)
     def patch(self, data, source_id: int):
-        """Change a funding source; a stale If-Match gets 412, a stale ``version`` 409."""
+        """Change a funding source. Send If-Match (stale: 412) or ``version`` (stale: 409);
+        neither: 428."""
         user = require_user()
         source = load_source_for_change(source_id)
-        check_if_match(version_etag("source", source))
+        check_if_match(version_etag("source", source), data.get("version"))
         if "managing_org_id" in data:
             forbid_unless(
                 permissions.can_create_source(user, data["managing_org_id"]),
@@ -105,8 +106,10 @@ class FundingSourceDetail(MethodView):
     @blp.arguments(ProjectDelete(partial=True), required=False)
     @blp.response(204)
     def delete(self, data, source_id: int):
-        """Delete a funding source; its transactions keep their amounts and lose the link."""
+        """Delete a funding source; its transactions keep their amounts and lose the link. Send
+        If-Match (stale: 412) or ``version`` (stale: 409); neither: 428."""
         source = load_source_for_change(source_id)
-        check_if_match(version_etag("source", source))
-        service.delete_funding_source(current_actor(), source, (data or {}).get("version"))
+        expected = (data or {}).get("version")
+        check_if_match(version_etag("source", source), expected)
+        service.delete_funding_source(current_actor(), source, expected)
         commit()

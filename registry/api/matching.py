@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from registry.api.common import commit
+from registry.api.common import check_if_match, commit, version_etag
 from registry.auth import current_actor, roles_required
 from registry.errors import NotFoundError
 from registry.extensions import db
@@ -242,6 +242,16 @@ def _pipeline_data(args: dict) -> dict:
     return data
 
 
+def interest_etag(interest: PipelineInterest) -> str:
+    """An interest never changes once recorded: its ETag names it."""
+    return f'"interest-{interest.id}"'
+
+
+def saved_search_etag(search: SavedSearch) -> str:
+    """A saved search never changes once saved: its ETag names it."""
+    return f'"saved-search-{search.id}"'
+
+
 @blp.route("/pipeline-projects")
 class PipelineProjects(MethodView):
     @blp.arguments(PipelineQuery, location="query", unknown=RAISE)
@@ -264,25 +274,31 @@ class PipelineProjects(MethodView):
                 raise NotFoundError(f"No organisation with id {args['org_id']}")
         project = marketplace.post_pipeline_project(current_actor(), _pipeline_data(args), org)
         commit()
-        return project_out(project)
+        return project_out(project), {"ETag": version_etag("project", project)}
 
 
 @blp.route("/pipeline-projects/<int:project_id>")
 class PipelineProjectDetail(MethodView):
     @blp.response(200, PipelineProjectOut)
     def get(self, project_id: int):
-        """One pipeline project with its remaining gap."""
-        return project_out(marketplace.get_pipeline_project(project_id))
+        """One pipeline project with its remaining gap; the ETag carries its version."""
+        project = marketplace.get_pipeline_project(project_id)
+        return project_out(project), {"ETag": version_etag("project", project)}
 
     @roles_required(Role.GOVERNMENT, Role.ADMIN)
     @blp.arguments(PipelineProjectPatch)
     @blp.response(200, PipelineProjectOut)
     def patch(self, args, project_id: int):
-        """Change your pipeline project; send the version you read to guard against lost updates."""
+        """Change your pipeline project. Send If-Match with the ETag you read (stale: 412) or the
+        ``version`` (stale: 409); neither: 428."""
         project = marketplace.get_pipeline_project(project_id)
+        read = version_etag("project", project)
         marketplace.update_pipeline_project(current_actor(), project, _pipeline_data(args), args.get("version"))
+        # The service checks the rights first (403 tells nothing of the project's state); a
+        # refused precondition then rolls its change back before anything is saved.
+        check_if_match(read, args.get("version"))
         commit()
-        return project_out(project)
+        return project_out(project), {"ETag": version_etag("project", project)}
 
 
 @blp.route("/pipeline-projects/<int:project_id>/withdraw")
@@ -319,7 +335,7 @@ class Interests(MethodView):
         project = marketplace.get_pipeline_project(project_id)
         interest = marketplace.express_interest(current_actor(), project, args["note"])
         commit()
-        return interest_out(interest)
+        return interest_out(interest), {"ETag": interest_etag(interest)}
 
 
 @blp.route("/pipeline-projects/<int:project_id>/interests/<int:interest_id>")
@@ -327,9 +343,14 @@ class InterestDetail(MethodView):
     @roles_required()
     @blp.response(204)
     def delete(self, project_id: int, interest_id: int):
-        """Withdraw an interest (only the organisation that recorded it, or an admin)."""
+        """Withdraw an interest (only the organisation that recorded it, or an admin). Send
+        If-Match with the ETag given when it was recorded, or ``*``; neither: 428."""
         project = marketplace.get_pipeline_project(project_id)
-        marketplace.withdraw_interest(current_actor(), marketplace.get_interest(project, interest_id))
+        interest = marketplace.get_interest(project, interest_id)
+        read = interest_etag(interest)
+        marketplace.withdraw_interest(current_actor(), interest)
+        # After the service's rights check (403 first); a refused precondition rolls it back.
+        check_if_match(read)
         commit()
 
 
@@ -382,7 +403,7 @@ class SavedSearches(MethodView):
         """Save a finder ("funding") or marketplace ("pipeline") search."""
         search = marketplace.create_saved_search(current_actor(), args["name"], args["kind"], args["params"])
         commit()
-        return search_out(search)
+        return search_out(search), {"ETag": saved_search_etag(search)}
 
 
 @blp.route("/saved-searches/<int:search_id>")
@@ -390,7 +411,10 @@ class SavedSearchDetail(MethodView):
     @roles_required()
     @blp.response(204)
     def delete(self, search_id: int):
-        """Delete a saved search; its feed address stops working."""
+        """Delete a saved search; its feed address stops working. Send If-Match with the ETag
+        given when it was saved, or ``*``; neither: 428."""
         actor = current_actor()
-        marketplace.delete_saved_search(actor, marketplace.get_saved_search(actor, search_id))
+        search = marketplace.get_saved_search(actor, search_id)
+        check_if_match(saved_search_etag(search))
+        marketplace.delete_saved_search(actor, search)
         commit()

@@ -90,23 +90,27 @@ class OrganisationDetail(MethodView):
     @blp.arguments(OrganisationPatch(partial=True))
     @blp.response(200, OrganisationOut)
     def patch(self, data, org_id: int):
-        """Change an organisation (administrators, or its own donor editors)."""
+        """Change an organisation (administrators, or its own donor editors). Send If-Match
+        (stale: 412) or ``version`` (stale: 409); neither: 428."""
         user = require_user()
         org = load(Organisation, org_id, "organisation")
         forbid_unless(permissions.can_edit_org(user, org), "You may not change this organisation")
-        check_if_match(version_etag("organisation", org))
-        check_version(org.version, data.pop("version", None))
+        expected = data.pop("version", None)
+        check_if_match(version_etag("organisation", org), expected)
+        check_version(org.version, expected)
         service.update_organisation(current_actor(), org, data)
         return saved("organisation", org)
 
     @blp.arguments(ProjectDelete(partial=True), required=False)
     @blp.response(204)
     def delete(self, data, org_id: int):
-        """Delete an organisation with no projects or funding sources (administrators)."""
+        """Delete an organisation with no projects or funding sources (administrators). Send
+        If-Match (stale: 412) or ``version`` (stale: 409); neither: 428."""
         user = require_user()
         org = load(Organisation, org_id, "organisation")
         forbid_unless(permissions.can_manage_orgs(user), "Only administrators delete organisations")
-        check_if_match(version_etag("organisation", org))
-        check_version(org.version, (data or {}).get("version"))
+        expected = (data or {}).get("version")
+        check_if_match(version_etag("organisation", org), expected)
+        check_version(org.version, expected)
         service.delete_organisation(current_actor(), org)
         commit()

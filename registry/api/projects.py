@@ -96,10 +96,10 @@ class ProjectDetail(MethodView):
     @blp.arguments(ProjectPatch(partial=True))
     @blp.response(200, ProjectOut)
     def patch(self, data, project_id: int):
-        """Change a project. Send If-Match (stale: 412) or ``version`` (stale: 409)."""
+        """Change a project. Send If-Match (stale: 412) or ``version`` (stale: 409); neither: 428."""
         user, project = load_project_for_change(project_id)
-        check_if_match(project_etag(project))
         expected = data.pop("version", None)
+        check_if_match(project_etag(project), expected)
         if "org_id" in data:
             raise ValidationError("A project cannot move to another organisation", {"org_id": ["Read-only"]})
         rights.check_may_save(user, project.org, project, data)
@@ -109,10 +109,12 @@ class ProjectDetail(MethodView):
     @blp.arguments(ProjectDelete(partial=True), required=False)
     @blp.response(204)
     def delete(self, data, project_id: int):
-        """Delete a project and its transactions (If-Match and ``version`` honoured)."""
+        """Delete a project and its transactions. Send If-Match (stale: 412) or ``version``
+        (stale: 409); neither: 428."""
         _, project = load_project_for_change(project_id)
-        check_if_match(project_etag(project))
-        service.delete_project(current_actor(), project, (data or {}).get("version"))
+        expected = (data or {}).get("version")
+        check_if_match(project_etag(project), expected)
+        service.delete_project(current_actor(), project, expected)
         commit()
 
 
@@ -191,11 +193,13 @@ class TransactionDetail(MethodView):
     @blp.arguments(TransactionPatch(partial=True))
     @blp.response(200, TransactionOut)
     def patch(self, data, project_id: int, tx_id: int):
-        """Change a money flow; send If-Match with the ETag you read (stale: 412)."""
+        """Change a money flow. Send If-Match with the flow's ETag (stale: 412) or the project's
+        ``project_version`` (stale: 409); neither: 428."""
         _, project = load_project_for_change(project_id)
         tx = load_transaction(project, tx_id)
-        check_if_match(transaction_etag(tx))
-        rights.guard_project(project, data.pop("project_version", None))
+        expected = data.pop("project_version", None)
+        check_if_match(transaction_etag(tx), expected, version_field="project_version")
+        rights.guard_project(project, expected)
         service.update_transaction(current_actor(), tx, data)
         commit()
         return tx, {"ETag": transaction_etag(tx)}
@@ -203,11 +207,13 @@ class TransactionDetail(MethodView):
     @blp.arguments(TransactionDelete, required=False)
     @blp.response(204)
     def delete(self, data, project_id: int, tx_id: int):
-        """Delete a money flow (If-Match and ``project_version`` honoured)."""
+        """Delete a money flow. Send If-Match with the flow's ETag (stale: 412) or the project's
+        ``project_version`` (stale: 409); neither: 428."""
         _, project = load_project_for_change(project_id)
         tx = load_transaction(project, tx_id)
-        check_if_match(transaction_etag(tx))
-        rights.guard_project(project, (data or {}).get("project_version"))
+        expected = (data or {}).get("project_version")
+        check_if_match(transaction_etag(tx), expected, version_field="project_version")
+        rights.guard_project(project, expected)
         service.delete_transaction(current_actor(), tx)
         commit()
 

@@ -62,7 +62,14 @@ def test_preview_then_commit_then_undo(client, donor):
     assert committed.json["status"] == "committed" and _projects(org) == 2
     again = _upload(client, headers)
     assert again.status_code == 200 and again.json["already_imported"] is True
-    undone = client.delete(f"/api/v1/imports/{batch['id']}", headers=headers)
+    # An undo says which state of the batch it is based on: the preview's ETag is stale now.
+    assert client.delete(f"/api/v1/imports/{batch['id']}", headers=headers).status_code == 428
+    stale = {**headers, "If-Match": response.headers["ETag"]}
+    assert client.delete(f"/api/v1/imports/{batch['id']}", headers=stale).status_code == 412
+    assert _projects(org) == 2
+    read = {**headers, "If-Match": client.get(f"/api/v1/imports/{batch['id']}", headers=headers).headers["ETag"]}
+    assert read["If-Match"] == committed.headers["ETag"]
+    undone = client.delete(f"/api/v1/imports/{batch['id']}", headers=read)
     assert undone.status_code == 200 and undone.json["status"] == "undone"
     assert _projects(org) == 0
 

@@ -34,3 +34,16 @@ def api(client):
         return getattr(client, method)(url, headers=headers, **kwargs)
 
     return call
+
+
+@pytest.fixture
+def etag(client):
+    """The ETag a GET of ``url`` answers: what a client sends back as If-Match to change it."""
+
+    def read(url: str, token: str | None = None) -> str:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200 and response.headers.get("ETag"), (url, response.status_code)
+        return response.headers["ETag"]
+
+    return read

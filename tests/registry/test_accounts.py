@@ -162,11 +162,12 @@ def test_users_token_and_revoke(runner, client, make_user, make_project):
     project = make_project(org=user.org)
     db.session.commit()
     headers = {"Authorization": f"Bearer {second}"}
-    assert client.patch(f"/api/v1/projects/{project.id}", json={}, headers=headers).status_code == 200
+    unchanged = {"version": project.version}
+    assert client.patch(f"/api/v1/projects/{project.id}", json=unchanged, headers=headers).status_code == 200
 
     result = runner.invoke(args=["users", "revoke", "--email", user.email, "--prefix", second[:12]])
     assert result.exit_code == 0 and "Revoked 1" in result.output
-    assert client.patch(f"/api/v1/projects/{project.id}", json={}, headers=headers).status_code == 401
+    assert client.patch(f"/api/v1/projects/{project.id}", json=unchanged, headers=headers).status_code == 401
     assert accounts.user_for_token(first) is not None  # the other token still works
 
     result = runner.invoke(args=["users", "revoke", "--email", user.email])

@@ -158,13 +158,13 @@ def test_concurrent_writers_cannot_lose_an_update(api, donor):
     assert db.session.get(Project, created["id"]).title != "Mine"
 
 
-def test_delete_project(api, donor):
+def test_delete_project(api, donor, etag):
     token = donor[1]
     created = api("post", "/api/v1/projects", token, json=project_body()).get_json()
     url = f"/api/v1/projects/{created['id']}"
-    assert api("delete", url, token).status_code == 204
+    assert api("delete", url, token, headers={"If-Match": etag(url)}).status_code == 204
     assert_error(api("get", url), 404)
-    assert_error(api("delete", url, token), 404)
+    assert_error(api("delete", url, token, headers={"If-Match": "*"}), 404)
 
 
 def test_transactions_crud_with_usd_value(api, donor):
@@ -191,14 +191,16 @@ def test_transactions_crud_with_usd_value(api, donor):
     changed = api("patch", tx_url, token, json={"amount": "120000"}, headers={"If-Match": etag})
     assert changed.status_code == 200 and changed.get_json()["amount"] == "120000.00"
     assert_error(api("patch", tx_url, token, json={"amount": "1"}, headers={"If-Match": etag}), 412)
-    assert_error(api("patch", tx_url, token, json={"amount": "1.001"}), 422, "amount")
-    assert_error(api("patch", tx_url, token, json={"amount": 1.5}), 422, "amount")
-    assert_error(api("patch", tx_url, token, json={"currency": "XYZ"}), 422, "currency")
-    assert_error(api("patch", tx_url, token, json={"rate": "1"}), 422, "rate")
+    # With the current ETag, only the values can be refused.
+    current = {"If-Match": changed.headers["ETag"]}
+    assert_error(api("patch", tx_url, token, json={"amount": "1.001"}, headers=current), 422, "amount")
+    assert_error(api("patch", tx_url, token, json={"amount": 1.5}, headers=current), 422, "amount")
+    assert_error(api("patch", tx_url, token, json={"currency": "XYZ"}, headers=current), 422, "currency")
+    assert_error(api("patch", tx_url, token, json={"rate": "1"}, headers=current), 422, "rate")
     assert_error(api("post", url, token, json={**body, "value_date": "1950-01-01"}), 422, "currency")
     assert_error(api("post", url, token, json={**body, "funding_source_id": 999999}), 422)
     assert_error(api("get", f"{url}/999999"), 404)
-    assert api("delete", tx_url, token).status_code == 204
+    assert api("delete", tx_url, token, headers={"If-Match": api("get", tx_url).headers["ETag"]}).status_code == 204
     assert db.session.get(Transaction, tx["id"]) is None
 
 
@@ -207,14 +209,19 @@ def test_transaction_of_another_project_is_404(api, donor, make_project, make_tr
     mine = api("post", "/api/v1/projects", token, json=project_body()).get_json()
     other_tx = make_transaction(make_project())
     assert_error(api("get", f"/api/v1/projects/{mine['id']}/transactions/{other_tx.id}"), 404)
-    assert_error(api("delete", f"/api/v1/projects/{mine['id']}/transactions/{other_tx.id}", token), 404)
+    other_url = f"/api/v1/projects/{mine['id']}/transactions/{other_tx.id}"
+    assert_error(api("delete", other_url, token, headers={"If-Match": "*"}), 404)
 
 
-def test_every_change_is_audited_with_channel_and_actor(api, donor):
+def test_every_change_is_audited_with_channel_and_actor(api, donor, etag):
     user, token = donor
     created = api("post", "/api/v1/projects", token, json=project_body()).get_json()
     pid = created["id"]
-    api("patch", f"/api/v1/projects/{pid}", token, json={"title": "Audited"})
+    project_url = f"/api/v1/projects/{pid}"
+    assert (
+        api("patch", project_url, token, json={"title": "Audited"}, headers={"If-Match": etag(project_url)}).status_code
+        == 200
+    )
     tx = api(
         "post",
         f"/api/v1/projects/{pid}/transactions",
@@ -226,8 +233,9 @@ def test_every_change_is_audited_with_channel_and_actor(api, donor):
             "value_date": "2022-01-03",
         },
     ).get_json()
-    api("patch", f"/api/v1/projects/{pid}/transactions/{tx['id']}", token, json={"amount": "11"})
-    api("delete", f"/api/v1/projects/{pid}/transactions/{tx['id']}", token)
+    tx_url = f"/api/v1/projects/{pid}/transactions/{tx['id']}"
+    assert api("patch", tx_url, token, json={"amount": "11"}, headers={"If-Match": etag(tx_url)}).status_code == 200
+    assert api("delete", tx_url, token, headers={"If-Match": etag(tx_url)}).status_code == 204
     history = api("get", f"/api/v1/projects/{pid}/history", token).get_json()["items"]
     kinds = [(e["entity_type"], e["action"]) for e in history]
     assert kinds == [
@@ -243,7 +251,7 @@ def test_every_change_is_audited_with_channel_and_actor(api, donor):
     # Anonymous readers see the history without the person's e-mail.
     public = api("get", f"/api/v1/projects/{pid}/history").get_json()["items"]
     assert public[0]["actor"] is None and public[0]["org_id"] == user.org_id
-    api("delete", f"/api/v1/projects/{pid}", token)
+    assert api("delete", project_url, token, headers={"If-Match": etag(project_url)}).status_code == 204
     rows = db.session.scalars(
         select(AuditEvent).where(AuditEvent.entity_type == "project", AuditEvent.entity_id == pid)
     ).all()
@@ -280,6 +288,7 @@ def test_patch_shares_keeping_the_same_codes(api, donor):
     change = {
         "recipients": [{"country": "KEN", "share": "10"}, {"country": "UGA", "share": "90"}],
         "areas": [{"code": "23d", "share": "100"}],
+        "version": created["version"],
     }
     response = api("patch", f"/api/v1/projects/{created['id']}", token, json=change)
     assert response.status_code == 200, response.get_json()
@@ -301,7 +310,7 @@ def test_patch_keeping_the_same_sector_codes(api, donor):
     them again) keeps them: 200, not a clash of each code with itself."""
     token = donor[1]
     created = api("post", "/api/v1/projects", token, json=project_body(sectors=["22020", "22040"])).get_json()
-    change = {"title": "Community networks, phase 2", "sectors": ["22040", "22020", "11330"]}
+    change = {"title": "Community networks, phase 2", "sectors": ["22040", "22020", "11330"], "version": 1}
     response = api("patch", f"/api/v1/projects/{created['id']}", token, json=change)
     assert response.status_code == 200, response.get_json()
     assert sorted(response.get_json()["sectors"]) == ["11330", "22020", "22040"]
@@ -326,16 +335,17 @@ def test_transaction_changes_are_guarded_by_the_project_version(api, donor):
     assert ok.status_code == 200 and ok.get_json()["amount"] == "11.00"
 
 
-def test_concurrent_transaction_writers_cannot_lose_an_update(api, donor):
+def test_concurrent_transaction_writers_cannot_lose_an_update(api, donor, etag):
     token = donor[1]
     created = api("post", "/api/v1/projects", token, json=project_body()).get_json()
     url = f"/api/v1/projects/{created['id']}/transactions"
     body = {"type": "commitment", "amount": "10.00", "currency": "USD", "value_date": "2021-03-15"}
     tx = api("post", url, token, json=body).get_json()
+    read = etag(f"{url}/{tx['id']}")  # the flow's ETag stays current: only its project moves
     project = db.session.get(Project, created["id"])
     # Another writer changes the project (e.g. one of its flows) behind this session's back.
     db.session.execute(Project.__table__.update().where(Project.id == project.id).values(version=project.version + 1))
-    response = api("patch", f"{url}/{tx['id']}", token, json={"amount": "99"})
+    response = api("patch", f"{url}/{tx['id']}", token, json={"amount": "99"}, headers={"If-Match": read})
     assert_error(response, 409)
     db.session.expire_all()
     assert db.session.get(Transaction, tx["id"]).amount == Decimal("10.00")

@@ -55,7 +55,8 @@ def test_areas_a_user_gives_are_kept_and_inferred_ones_follow_the_codes(api, don
     assert [(a["code"], a["inferred"]) for a in created["areas"]] == [("23e", False)]
     inferred = api("post", "/api/v1/projects", token, json={"reference": "A-3", "title": TITLE, "sectors": ["22040"]})
     project_id = inferred.get_json()["id"]
-    changed = api("patch", f"/api/v1/projects/{project_id}", token, json={"sectors": ["11330"]})
+    read = {"If-Match": inferred.headers["ETag"]}
+    changed = api("patch", f"/api/v1/projects/{project_id}", token, json={"sectors": ["11330"]}, headers=read)
     assert changed.status_code == 200, changed.get_json()
     assert {a["code"]: Decimal(a["share"]) for a in changed.get_json()["areas"]} == mapped("11330")
 

@@ -212,6 +212,8 @@ def test_a_donor_cannot_touch_another_organisations_objects_through_any_route(
         url = url_for_rule(rule, other_org_objects)
         kwargs = body_for(rule.rule, method, other_org_objects)
         headers = {"Authorization": f"Bearer {token}"} if rule.rule.startswith("/api/") else {}
+        if rule.rule.startswith("/api/") and method in {"PATCH", "PUT", "DELETE"}:
+            headers["If-Match"] = "*"  # a precondition that holds, so that only the rights can refuse
         response = client.open(url, method=method, headers=headers, **kwargs)
         assert response.status_code in (403, 404), (method, url, response.status_code)
         if rule.rule.startswith("/api/"):
@@ -262,7 +264,7 @@ def _status(api, method, url, token, **kwargs):
     return api(method, url, token, **kwargs).status_code
 
 
-def test_role_matrix(api, make_user, make_org, make_project):
+def test_role_matrix(api, etag, make_user, make_org, make_project):
     donor_org = make_org(ref="MINE")
     nepal = make_org(ref="GOV-NPL", kind="government", country_iso3="NPL")
     _, admin = make_user("admin")
@@ -289,8 +291,8 @@ def test_role_matrix(api, make_user, make_org, make_project):
     assert _status(api, "post", "/api/v1/pipeline-projects", government, json=abroad) == 403
     gov_project = db.session.scalar(select(Project).where(Project.org_id == nepal.id))
     url = f"/api/v1/projects/{gov_project.id}"
-    assert _status(api, "patch", url, government, json={"status": "active"}) == 403
-    assert _status(api, "patch", url, government, json={"title": "Clinics online"}) == 200
+    assert _status(api, "patch", url, government, json={"status": "active", "version": 1}) == 403
+    assert _status(api, "patch", url, government, json={"title": "Clinics online", "version": 1}) == 200
     assert _status(api, "patch", f"/api/v1/projects/{theirs.id}", government, json={}) == 403
 
     # Analysts read and export only; the whole audit trail (every account's e-mail and what it
@@ -305,18 +307,21 @@ def test_role_matrix(api, make_user, make_org, make_project):
     assert _status(api, "post", "/api/v1/projects", donor, json=PROJECT_JSON) == 201
     assert _status(api, "post", "/api/v1/funding-sources", donor, json=SOURCE_JSON) == 201
     assert _status(api, "post", "/api/v1/organisations", donor, json=ORG_JSON) == 403
-    assert _status(api, "patch", f"/api/v1/organisations/{donor_org.id}", donor, json={"name": "N"}) == 200
+    org_url = f"/api/v1/organisations/{donor_org.id}"
+    assert _status(api, "patch", org_url, donor, json={"name": "N"}, headers={"If-Match": etag(org_url)}) == 200
     assert _status(api, "delete", f"/api/v1/organisations/{donor_org.id}", donor) == 403
 
     # Admins: everything, for any organisation.
     body = {**PROJECT_JSON, "reference": "A1", "org_id": nepal.id}
     assert _status(api, "post", "/api/v1/projects", admin, json=body) == 201
     assert _status(api, "post", "/api/v1/projects", admin, json=PROJECT_JSON) == 422  # which org?
-    assert _status(api, "patch", f"/api/v1/projects/{theirs.id}", admin, json={"title": "A"}) == 200
+    their_url = f"/api/v1/projects/{theirs.id}"
+    assert _status(api, "patch", their_url, admin, json={"title": "A"}, headers={"If-Match": etag(their_url)}) == 200
     assert _status(api, "post", "/api/v1/organisations", admin, json=ORG_JSON) == 201
     empty = make_org(ref="EMPTY")
-    assert _status(api, "delete", f"/api/v1/organisations/{empty.id}", admin) == 204
-    assert _status(api, "delete", f"/api/v1/organisations/{donor_org.id}", admin) == 409
+    empty_url = f"/api/v1/organisations/{empty.id}"
+    assert _status(api, "delete", empty_url, admin, headers={"If-Match": etag(empty_url)}) == 204
+    assert _status(api, "delete", org_url, admin, headers={"If-Match": etag(org_url)}) == 409
 
 
 def test_government_is_sent_to_the_pipeline_form_not_the_project_form(client, make_user, make_org):

@@ -204,12 +204,20 @@ def test_api_post_edit_withdraw(client, people):
     assert ken.status_code == 403
     stale = client.patch(url, json={"title": "X", "version": 99}, headers=token(people, "npl"))
     assert stale.status_code == 409
+    unsure = client.patch(url, json={"title": "X"}, headers=token(people, "npl"))
+    assert unsure.status_code == 428 and "If-Match" in unsure.get_json()["errors"]
+    assert client.get(url).headers["ETag"] == created.headers["ETag"]  # nothing changed
     changed = client.patch(
         url,
         json={"title": "Hill networks", "version": project["version"]},
         headers=token(people, "npl"),
     )
     assert changed.status_code == 200 and changed.get_json()["title"] == "Hill networks"
+    assert changed.headers["ETag"] != created.headers["ETag"]
+    stale_tag = client.patch(
+        url, json={"title": "X"}, headers={**token(people, "npl"), "If-Match": created.headers["ETag"]}
+    )
+    assert stale_tag.status_code == 412
     bad = client.post("/api/v1/pipeline-projects", json=dict(body, areas=["23z"]), headers=token(people, "npl"))
     assert bad.status_code == 422 and "areas" in bad.get_json()["errors"]
     listed = client.get("/api/v1/pipeline-projects?country=NPL").get_json()
@@ -238,7 +246,10 @@ def test_api_interest_and_commitment(client, people):
     other = client.delete(f"{url}/interests/{interest['id']}", headers=token(people, "b"))
     assert other.status_code == 403
     assert db.session.get(PipelineInterest, interest["id"]) is not None
-    assert client.delete(f"{url}/interests/{interest['id']}", headers=token(people, "a")).status_code == 204
+    assert client.delete(f"{url}/interests/{interest['id']}", headers=token(people, "a")).status_code == 428
+    assert db.session.get(PipelineInterest, interest["id"]) is not None
+    mine = {**token(people, "a"), "If-Match": made.headers["ETag"]}
+    assert client.delete(f"{url}/interests/{interest['id']}", headers=mine).status_code == 204
 
     def commit_from_fund_a(who, amount, **extra):
         body = {"funding_source_id": people["fund_a"].id, "amount": amount, "currency": "USD", **extra}
@@ -325,7 +336,9 @@ def test_saved_search_api_and_ownership(client, people):
     assert body["atom_url"].endswith(".atom") and body["csv_url"].endswith(".csv")
     assert client.get("/api/v1/saved-searches", headers=token(people, "b")).get_json() == []
     assert client.delete(f"/api/v1/saved-searches/{body['id']}", headers=token(people, "b")).status_code == 404
-    assert client.delete(f"/api/v1/saved-searches/{body['id']}", headers=token(people, "a")).status_code == 204
+    assert client.delete(f"/api/v1/saved-searches/{body['id']}", headers=token(people, "a")).status_code == 428
+    mine = {**token(people, "a"), "If-Match": created.headers["ETag"]}
+    assert client.delete(f"/api/v1/saved-searches/{body['id']}", headers=mine).status_code == 204
     bad = client.post(
         "/api/v1/saved-searches",
         headers=token(people, "a"),

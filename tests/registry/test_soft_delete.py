@@ -15,6 +15,10 @@ from registry.models import AuditEvent, FundingSource, Organisation, Project, Tr
 from registry.models.soft_delete import INCLUDE_DELETED
 from registry.services import deletion
 
+# These tests are about who may do what, not about concurrent edits: every PATCH and DELETE
+# says it applies to whatever state the object is in (tests/api/test_concurrency_preconditions.py).
+ANY_STATE = {"If-Match": "*"}
+
 
 def _raw(model, object_id):
     """The row as stored, deleted or not."""
@@ -55,7 +59,7 @@ def test_api_delete_hides_a_project_and_restore_brings_it_back(api, donor, make_
     user, token = donor
     project, flows = project_with_flows
     url = f"/api/v1/projects/{project.id}"
-    assert api("delete", url, token).status_code == 204
+    assert api("delete", url, token, headers=ANY_STATE).status_code == 204
 
     stored = _raw(Project, project.id)
     assert stored.deleted_at is not None and stored.deleted_by == user.email
@@ -66,8 +70,8 @@ def test_api_delete_hides_a_project_and_restore_brings_it_back(api, donor, make_
     assert project.id not in [p["id"] for p in listed["items"]]
     assert project.id not in [p["id"] for p in api("get", "/api/v1/projects?q=broadband").get_json()["items"]]
     # a second delete finds nothing; an edit neither
-    assert api("delete", url, token).status_code == 404
-    assert api("patch", url, token, json={"title": "x"}).status_code == 404
+    assert api("delete", url, token, headers=ANY_STATE).status_code == 404
+    assert api("patch", url, token, json={"title": "x"}, headers=ANY_STATE).status_code == 404
 
     # the audit of a deleted object stays readable (the whole trail is the administrators')
     _admin, admin_token = make_user("admin")
@@ -97,10 +101,10 @@ def test_restoring_a_project_brings_back_exactly_the_flows_deleted_with_it(api, 
     project, flows = project_with_flows
     alone = flows[1]
     tx_url = f"/api/v1/projects/{project.id}/transactions/{alone.id}"
-    assert api("delete", tx_url, token).status_code == 204
+    assert api("delete", tx_url, token, headers=ANY_STATE).status_code == 204
     assert api("get", tx_url, token).status_code == 404
     assert [d["id"] for d in api("get", "/api/v1/deleted/transactions", token).get_json()["items"]] == [alone.id]
-    assert api("delete", f"/api/v1/projects/{project.id}", token).status_code == 204
+    assert api("delete", f"/api/v1/projects/{project.id}", token, headers=ANY_STATE).status_code == 204
     # the flows deleted with the project are not listed apart: they come back with it
     assert [d["id"] for d in api("get", "/api/v1/deleted/transactions", token).get_json()["items"]] == []
     # a flow of a deleted project cannot come back alone
@@ -120,7 +124,7 @@ def test_restoring_a_project_brings_back_exactly_the_flows_deleted_with_it(api, 
 def test_only_the_owner_or_an_administrator_restores(api, donor, make_user, project_with_flows):
     _user, token = donor
     project, _flows = project_with_flows
-    assert api("delete", f"/api/v1/projects/{project.id}", token).status_code == 204
+    assert api("delete", f"/api/v1/projects/{project.id}", token, headers=ANY_STATE).status_code == 204
     _other, other_token = make_user("donor")
     _analyst, analyst_token = make_user("analyst")
     _admin, admin_token = make_user("admin")
@@ -147,7 +151,7 @@ def test_funding_source_delete_hides_it_from_lists_and_the_finder(api, make_user
         return [m["source"]["id"] for m in body["matches"]] + [m["source"]["id"] for m in body["failing"]]
 
     assert source.id in matched()
-    assert api("delete", url, token).status_code == 204
+    assert api("delete", url, token, headers=ANY_STATE).status_code == 204
     assert api("get", url).status_code == 404
     assert source.id not in [s["id"] for s in api("get", "/api/v1/funding-sources?per_page=100").get_json()["items"]]
     assert source.id not in matched()
@@ -163,7 +167,7 @@ def test_an_organisation_with_live_projects_is_not_deleted(api, make_user, make_
     source = make_source(managing_org_id=org.id)
     db.session.commit()
     url = f"/api/v1/organisations/{org.id}"
-    refused = api("delete", url, token)
+    refused = api("delete", url, token, headers=ANY_STATE)
     assert refused.status_code == 409
     assert "2 live project(s) and 1 live funding source(s)" in refused.get_json()["message"]
     assert _raw(Organisation, org.id).deleted_at is None
@@ -173,8 +177,8 @@ def test_an_organisation_with_live_projects_is_not_deleted(api, make_user, make_
         f"/api/v1/projects/{second.id}",
         f"/api/v1/funding-sources/{source.id}",
     ):
-        assert api("delete", path, token).status_code == 204
-    assert api("delete", url, token).status_code == 204  # deleted projects do not hold it back
+        assert api("delete", path, token, headers=ANY_STATE).status_code == 204
+    assert api("delete", url, token, headers=ANY_STATE).status_code == 204  # deleted projects do not hold it back
     assert api("get", url).status_code == 404
     assert org.id not in [o["id"] for o in api("get", "/api/v1/organisations?per_page=100").get_json()["items"]]
     # its project cannot come back before it
@@ -188,7 +192,7 @@ def test_an_organisation_with_live_projects_is_not_deleted(api, make_user, make_
 def test_a_deleted_key_stays_taken_and_says_so(api, donor, project_with_flows):
     _user, token = donor
     project, _flows = project_with_flows
-    assert api("delete", f"/api/v1/projects/{project.id}", token).status_code == 204
+    assert api("delete", f"/api/v1/projects/{project.id}", token, headers=ANY_STATE).status_code == 204
     again = api("post", "/api/v1/projects", token, json={"reference": "RB-1", "title": "Again", "status": "active"})
     assert again.status_code == 409
     assert "deleted" in again.get_json()["message"] and "restore it" in again.get_json()["message"]
@@ -309,7 +313,7 @@ def test_a_government_deletes_and_restores_its_own_pipeline_project(api, make_us
     created = api("post", "/api/v1/pipeline-projects", token, json=body)
     assert created.status_code == 201, created.get_json()
     url = f"/api/v1/projects/{created.get_json()['id']}"
-    assert api("delete", url, token).status_code == 204
+    assert api("delete", url, token, headers=ANY_STATE).status_code == 204
     assert [d["id"] for d in api("get", "/api/v1/deleted/projects", token).get_json()["items"]] == [
         created.get_json()["id"]
     ]

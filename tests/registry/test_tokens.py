@@ -18,6 +18,10 @@ from registry.services import accounts, tokens
 from registry.services.actor import Actor
 from tests.registry.test_unit_of_work import counting_commits
 
+# These tests are about who may do what, not about concurrent edits: every PATCH and DELETE
+# says it applies to whatever state the object is in (tests/api/test_concurrency_preconditions.py).
+ANY_STATE = {"If-Match": "*"}
+
 CSV = [
     ["Project reference", "Title", "Country", "Transaction type", "Amount", "Currency", "Value date"],
     ["TOK-1", "Connected clinics", "Kenya", "commitment", "1000", "USD", "2021-01-04"],
@@ -91,13 +95,13 @@ def test_a_revoked_token_is_401_saying_it_was_revoked(api, donor, issue, actor, 
     project = make_project(org=donor.org)
     tokens.revoke(actor, row, now=dt.datetime(2026, 5, 6, 7, 8, tzinfo=dt.UTC))
     db.session.commit()
-    body = _error(api("patch", f"/api/v1/projects/{project.id}", secret, json={}), 401)
+    body = _error(api("patch", f"/api/v1/projects/{project.id}", secret, json={}, headers=ANY_STATE), 401)
     assert body["message"].startswith("The API token was revoked on 2026-05-06 07:08 UTC"), body
     # Revoked even after it would have expired: the revocation is what it says.
     row.expires_at = dt.datetime(2026, 5, 7, tzinfo=dt.UTC)
     db.session.commit()
     assert "revoked" in _error(api("get", "/api/v1/projects", secret), 401)["message"]
-    assert api("patch", f"/api/v1/projects/{project.id}", other_secret, json={}).status_code == 200
+    assert api("patch", f"/api/v1/projects/{project.id}", other_secret, json={}, headers=ANY_STATE).status_code == 200
 
 
 def test_a_token_of_a_deactivated_account_is_401(api, donor, issue):
@@ -139,7 +143,10 @@ def test_a_token_without_read_gets_403_on_authenticated_reads(api, donor, issue,
         assert "lacks the 'read' scope" in error["message"] and "it has: write" in error["message"]
     # The same read without a token is public, and the write the token is for works.
     assert api("get", "/api/v1/projects").status_code == 200
-    assert api("patch", f"/api/v1/projects/{project.id}", secret, json={"title": "Written"}).status_code == 200
+    assert (
+        api("patch", f"/api/v1/projects/{project.id}", secret, json={"title": "Written"}, headers=ANY_STATE).status_code
+        == 200
+    )
 
 
 def test_a_token_without_import_gets_403_on_the_import_endpoints(api, donor, issue, uploads):
@@ -161,7 +168,10 @@ def test_an_import_only_token_imports_and_does_nothing_else(api, donor, issue, u
     assert committed.status_code == 200 and committed.json["status"] == "committed", committed.json
     project = make_project(org=donor.org)
     db.session.commit()
-    assert "'write'" in _error(api("patch", f"/api/v1/projects/{project.id}", secret, json={}), 403)["message"]
+    assert (
+        "'write'"
+        in _error(api("patch", f"/api/v1/projects/{project.id}", secret, json={}, headers=ANY_STATE), 403)["message"]
+    )
     assert "'read'" in _error(api("get", "/api/v1/projects", secret), 403)["message"]
 
 
@@ -170,7 +180,9 @@ def test_scopes_narrow_the_role_never_widen_it(api, make_user, issue, make_proje
     _, secret = issue(analyst)  # every scope, but an analyst edits nothing
     project = make_project()
     db.session.commit()
-    assert _error(api("patch", f"/api/v1/projects/{project.id}", secret, json={}), 403)["errors"] == {}
+    assert (
+        _error(api("patch", f"/api/v1/projects/{project.id}", secret, json={}, headers=ANY_STATE), 403)["errors"] == {}
+    )
 
 
 def test_an_unknown_path_stays_404_whatever_the_token_may_do(api, donor, issue):
@@ -200,14 +212,22 @@ def test_a_write_keeps_to_its_one_commit_and_records_the_use_in_it(api, donor, i
     project = make_project(org=donor.org)
     db.session.commit()
     with counting_commits() as commits:
-        assert api("patch", f"/api/v1/projects/{project.id}", secret, json={"title": "Used"}).status_code == 200
+        assert (
+            api(
+                "patch", f"/api/v1/projects/{project.id}", secret, json={"title": "Used"}, headers=ANY_STATE
+            ).status_code
+            == 200
+        )
     assert len(commits) == 1
     db.session.rollback()
     assert row.last_used_at is not None
     row.last_used_at = None
     db.session.commit()
     with counting_commits() as commits:  # a refused write commits nothing, the use included
-        assert api("patch", f"/api/v1/projects/{project.id}", secret, json={"title": ""}).status_code == 422
+        assert (
+            api("patch", f"/api/v1/projects/{project.id}", secret, json={"title": ""}, headers=ANY_STATE).status_code
+            == 422
+        )
     assert commits == []
 
 
@@ -359,7 +379,10 @@ def test_users_tokens_lists_and_revoke_token_revokes_by_id(runner, api, donor, i
 
     result = runner.invoke(args=["users", "revoke-token", str(row.id)])
     assert result.exit_code == 0 and f"Revoked API token {row.id}" in result.output
-    assert "revoked" in api("patch", f"/api/v1/projects/{project.id}", secret, json={}).get_json()["message"]
+    assert (
+        "revoked"
+        in api("patch", f"/api/v1/projects/{project.id}", secret, json={}, headers=ANY_STATE).get_json()["message"]
+    )
     assert api("get", "/api/v1/projects", kept_secret).status_code == 200
     listing = runner.invoke(args=["users", "tokens", "--email", donor.email]).output
     assert any(line.split()[:3] == [str(row.id), row.prefix, "revoked"] for line in listing.splitlines())

@@ -122,12 +122,14 @@ def test_a_write_through_the_api_refreshes_in_its_commit(client, donor, make_pro
     _fresh_without_reading()
     second = client.post(url, json={**body, "amount": "250.50", "value_date": "2022-01-02"}, headers=headers)
     assert second.status_code == 201
-    changed = client.patch(f"{url}/{first.get_json()['id']}", json={"amount": "999.99"}, headers=headers)
+    read = {**headers, "If-Match": first.headers["ETag"]}
+    changed = client.patch(f"{url}/{first.get_json()['id']}", json={"amount": "999.99"}, headers=read)
     assert changed.status_code == 200, changed.get_json()
     _fresh_without_reading()
     writes = commits["n"]
     assert _commitments_in(client, "MWI") == Decimal("999.99") + Decimal("250.50")
-    assert client.delete(f"{url}/{second.get_json()['id']}", headers=headers).status_code == 204
+    read = {**headers, "If-Match": second.headers["ETag"]}
+    assert client.delete(f"{url}/{second.get_json()['id']}", headers=read).status_code == 204
     _fresh_without_reading()
     assert _commitments_in(client, "MWI") == Decimal("999.99")
     assert commits["n"] == writes + 1  # the delete; the two reports committed nothing
