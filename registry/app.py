@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from config import INSTANCE_DIR, Config, check_settings
-from registry.extensions import api, csrf, db, migrate
+from registry.extensions import api, csrf, db, limiter, login_manager, migrate
 from registry.security import init_app as init_security
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -44,6 +44,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     api.init_app(app)
     csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
     import registry.models  # noqa: F401  (the models must be known to metadata)
 
 
