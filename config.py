@@ -60,6 +60,9 @@ class Config:
     # Rate limits (Flask-Limiter, registry/rate_limits.py), in its notation ("5 per minute;20 per
     # hour"). The counters must be shared by every process of a server: Redis in production
     # (redis://host:6379/0); memory:// counts in one process only, for a laptop and the tests.
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none; the
+    # client address the rate limits count by is then the proxy's, shared by every client).
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_LOGIN_IP = os.environ.get("RATELIMIT_LOGIN_IP", "20 per minute;100 per hour")

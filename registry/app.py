@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config, check_settings
 from registry.extensions import api, csrf, db, limiter, login_manager, migrate
@@ -23,6 +24,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     # A production start with a default key, a cookie sent over http or the debugger on stops here.
     check_settings({**app.config, "DEBUG": app.debug})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config.get("TRUSTED_PROXIES"):
+        # the client's address and scheme as the proxies saw them (the rate limits count by address)
+        proxies = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
     register_extensions(app)

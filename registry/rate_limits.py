@@ -19,6 +19,7 @@ the limiter from the application-wide limits below.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -42,7 +43,7 @@ def setting(name: str) -> Callable[[], str]:
 
 
 def client_address() -> str:
-    """The client's address (behind a reverse proxy, ProxyFix must set it: docs/deploy.md)."""
+    """The client's address (behind a reverse proxy, set TRUSTED_PROXIES so that it is the client's)."""
     return "ip:" + get_remote_address()
 
 
@@ -159,25 +160,25 @@ def login_limits(view: Callable) -> Callable:
     return per_address(per_account(view))
 
 
-def upload_limit() -> RouteLimit:
-    """Decorate a view that takes an upload (an import): limited per user, one count shared by every
-    upload view."""
+@functools.cache
+def _shared(setting_name: str, scope: str, what: str) -> RouteLimit:
+    # one limit object a scope: decorating several views with it keeps one count and one check
     return _limiter().shared_limit(
-        setting(UPLOADS),
-        scope="uploads",
+        setting(setting_name),
+        scope=scope,
         key_func=user_or_address,
         on_breach=_remember_wait,
-        error_message=_message("Too many uploads"),
+        error_message=_message(what),
     )
 
 
-def export_limit() -> RouteLimit:
-    """Decorate a view that builds an export (CSV, workbook, XML): limited per user (per address when
-    anonymous), one count shared by every export view."""
-    return _limiter().shared_limit(
-        setting(EXPORTS),
-        scope="exports",
-        key_func=user_or_address,
-        on_breach=_remember_wait,
-        error_message=_message("Too many exports"),
-    )
+def upload_limit(view: Callable) -> Callable:
+    """Limit a view (or the function of a view) that takes an upload to import, per user; every
+    upload view draws on the same count."""
+    return _shared(UPLOADS, "uploads", "Too many uploads")(view)
+
+
+def export_limit(view: Callable) -> Callable:
+    """Limit a function that builds an export (CSV, workbook, XML) before it does the work, per user
+    (per address when anonymous); every export draws on the same count."""
+    return _shared(EXPORTS, "exports", "Too many exports")(view)
