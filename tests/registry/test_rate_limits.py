@@ -229,21 +229,22 @@ def test_two_processes_share_the_counts_through_redis(app, database_url):
     assert _attempts(database_url, "memory://", prefix, email, 1) == [400]
 
 
-def test_behind_trusted_proxies_each_client_address_counts_alone(app, database_url):
+def test_trusted_proxies_put_proxyfix_in_front_of_the_app():
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
     from registry.app import create_app
 
-    proxied = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "WTF_CSRF_ENABLED": False,
-            "SECRET_KEY": "test",
-            "SESSION_COOKIE_SECURE": False,
-            "TRUSTED_PROXIES": 1,
-            "RATELIMIT_LOGIN_IP": "2 per minute",
-        }
-    )
-    client = proxied.test_client()
+    base = {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False}
+    assert not isinstance(create_app(base).wsgi_app, ProxyFix)
+    proxied = create_app({**base, "TRUSTED_PROXIES": 2}).wsgi_app
+    assert isinstance(proxied, ProxyFix) and proxied.x_for == 2 and proxied.x_proto == 2
+
+
+def test_behind_a_trusted_proxy_each_client_address_counts_alone(app, client, monkeypatch):
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    monkeypatch.setattr(app, "wsgi_app", ProxyFix(app.wsgi_app, x_for=1, x_proto=1))  # TRUSTED_PROXIES=1
+    monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_IP", "2 per minute")
 
     def from_(address: str):
         return login(client, f"guess-{uuid.uuid4().hex}@example.org", headers={"X-Forwarded-For": address})
