@@ -24,10 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # A production start with a default key, a cookie sent over http or the debugger on stops here.
     check_settings({**app.config, "DEBUG": app.debug})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    if app.config.get("TRUSTED_PROXIES"):
-        # the client's address and scheme as the proxies saw them (the rate limits count by address)
-        proxies = int(app.config["TRUSTED_PROXIES"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+    trust_proxies(app)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
     register_extensions(app)
@@ -36,6 +33,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_commands(app)
     init_security(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` reverse proxies, take the client's address and scheme from the
+    headers they set (the rate limits count by client address)."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:

@@ -229,21 +229,25 @@ def test_two_processes_share_the_counts_through_redis(app, database_url):
     assert _attempts(database_url, "memory://", prefix, email, 1) == [400]
 
 
-def test_trusted_proxies_put_proxyfix_in_front_of_the_app():
+def test_trusted_proxies_put_proxyfix_in_front_of_the_app(app):
+    from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from registry.app import create_app
+    from registry.app import trust_proxies
 
-    base = {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "test", "SESSION_COOKIE_SECURE": False}
-    assert not isinstance(create_app(base).wsgi_app, ProxyFix)
-    proxied = create_app({**base, "TRUSTED_PROXIES": 2}).wsgi_app
-    assert isinstance(proxied, ProxyFix) and proxied.x_for == 2 and proxied.x_proto == 2
+    assert app.config["TRUSTED_PROXIES"] == 0 and not isinstance(app.wsgi_app, ProxyFix)
+    behind = Flask(__name__)
+    behind.config["TRUSTED_PROXIES"] = 2
+    trust_proxies(behind)
+    assert isinstance(behind.wsgi_app, ProxyFix) and behind.wsgi_app.x_for == 2 and behind.wsgi_app.x_proto == 2
 
 
 def test_behind_a_trusted_proxy_each_client_address_counts_alone(app, client, monkeypatch):
-    from werkzeug.middleware.proxy_fix import ProxyFix
+    from registry.app import trust_proxies
 
-    monkeypatch.setattr(app, "wsgi_app", ProxyFix(app.wsgi_app, x_for=1, x_proto=1))  # TRUSTED_PROXIES=1
+    monkeypatch.setattr(app, "wsgi_app", app.wsgi_app)  # put back after the test
+    monkeypatch.setitem(app.config, "TRUSTED_PROXIES", 1)
+    trust_proxies(app)
     monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_IP", "2 per minute")
 
     def from_(address: str):
