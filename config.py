@@ -53,6 +53,24 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    # A session ends after this long without a request, and this long after its login however
+    # active (registry/auth.py); logging out or a new password ends every session of the user.
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", 30))
+    SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", 12))
+    # Rate limits (Flask-Limiter, registry/rate_limits.py), in its notation ("5 per minute;20 per
+    # hour"). The counters must be shared by every process of a server: Redis in production
+    # (redis://host:6379/0); memory:// counts in one process only, for a laptop and the tests.
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none; the
+    # client address the rate limits count by is then the proxy's, shared by every client).
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_LOGIN_IP = os.environ.get("RATELIMIT_LOGIN_IP", "20 per minute;100 per hour")
+    RATELIMIT_LOGIN_ACCOUNT = os.environ.get("RATELIMIT_LOGIN_ACCOUNT", "5 per minute;20 per hour")
+    RATELIMIT_API_TOKEN = os.environ.get("RATELIMIT_API_TOKEN", "300 per minute")
+    RATELIMIT_API_TOKEN_FAILURES = os.environ.get("RATELIMIT_API_TOKEN_FAILURES", "20 per minute")
+    RATELIMIT_UPLOADS = os.environ.get("RATELIMIT_UPLOADS", "10 per minute;100 per hour")
+    RATELIMIT_EXPORTS = os.environ.get("RATELIMIT_EXPORTS", "30 per minute;300 per hour")
     # Uploads: anything larger is refused with 413 before it is read.
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", 50 * 1024 * 1024))
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", 500_000))
@@ -124,6 +142,18 @@ def unsafe_settings(config: dict) -> list[str]:
         problems.append("TESTING is on, which hides errors and is meant for the test suite only; do not set it")
     if config.get("WTF_CSRF_ENABLED") is False:
         problems.append("WTF_CSRF_ENABLED is off, so any site can post the forms as a logged-in user; leave it on")
+    storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if storage.startswith("memory://"):
+        problems.append(
+            "RATELIMIT_STORAGE_URI is memory://, so each server process counts logins, token use and "
+            "uploads on its own and the limits multiply with the processes; set it to a store they "
+            "share, e.g. RATELIMIT_STORAGE_URI=redis://localhost:6379/0"
+        )
+    if config.get("RATELIMIT_ENABLED") is False:
+        problems.append(
+            "RATELIMIT_ENABLED is off, so passwords and tokens can be guessed at full speed; "
+            "remove RATELIMIT_ENABLED=0 from the environment"
+        )
     return problems
 
 

@@ -22,6 +22,7 @@ from registry.api.common import check_if_match, commit, paginate
 from registry.auth import Unauthorised, current_actor, current_user
 from registry.errors import ValidationError, error_body
 from registry.models import ImportBatch, Organisation
+from registry.rate_limits import upload_limit
 from registry.schemas.common import ID
 from registry.schemas.projects import Page, PageQuery
 
@@ -205,6 +206,8 @@ class Imports(MethodView):
     @blp.response(201, ImportBatchOut)
     @blp.alt_response(422, description="The file was rejected; the body lists every problem")
     @blp.alt_response(413, description="The upload or the unpacked workbook is too large")
+    @blp.alt_response(429, description="Too many uploads by this user; Retry-After says when to try again")
+    @upload_limit
     def post(self, form, files):
         """Upload a file to import it (or, with dry_run, to preview it for a later commit)."""
         user = _user()

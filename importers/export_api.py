@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from importers.iati_export import projects_for_export, write_iati
+from registry.rate_limits import export_limit
 from registry.schemas.projects import ProjectQuery
 from registry.services.search import ProjectFilters, project_query
 
@@ -27,6 +28,7 @@ class ProjectsIati(MethodView):
             }
         },
     )
+    @export_limit
     def get(self, args):
         """The projects matching the filters of the project list, as IATI 2.03 XML."""
         filters = ProjectFilters.from_mapping(args)

@@ -35,6 +35,7 @@ from registry.auth import current_actor, current_user, roles_required
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation
 from registry.models.types import Role
+from registry.rate_limits import upload_limit
 from registry.services.actor import Actor
 from registry.web.choices import choices
 from registry.web.saving import save
@@ -75,6 +76,7 @@ def index():
 
 @bp.post("/")
 @roles_required(Role.ADMIN, Role.DONOR)
+@upload_limit
 def upload():
     """Store the upload and start its preview (a dry run)."""
     from importers.api import detect

@@ -1,4 +1,4 @@
-"""`flask users ...`: create accounts, issue and revoke API tokens."""
+"""`flask users ...`: create accounts, set passwords, issue and revoke API tokens."""
 
 from __future__ import annotations
 
@@ -139,3 +139,14 @@ def revoke(email: str, prefix: str | None) -> None:
     if count == 0:
         raise click.ClickException("No active token matched; nothing was revoked")
     click.echo(f"Revoked {count} token(s) of {user.email}.")
+
+
+@users_cli.command("password")
+@click.option("--email", required=True)
+def password(email: str) -> None:
+    """Set a new password for a user (asked twice); every session of the user ends."""
+    user = _user(email)
+    value = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with command_unit():
+        accounts.set_password(CLI, user, value)
+    click.echo(f"New password set for {user.email}; every session of the account has ended.")

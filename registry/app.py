@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, g
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config, check_settings
-from registry.extensions import api, csrf, db, migrate
+from registry.extensions import api, csrf, db, limiter, login_manager, migrate
 from registry.security import init_app as init_security
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -23,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # A production start with a default key, a cookie sent over http or the debugger on stops here.
     check_settings({**app.config, "DEBUG": app.debug})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    trust_proxies(app)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
     register_extensions(app)
@@ -31,6 +33,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_commands(app)
     init_security(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind ``TRUSTED_PROXIES`` reverse proxies, take the client's address and scheme from the
+    headers they set (the rate limits count by client address)."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:
@@ -45,7 +55,23 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     api.init_app(app)
     csrf.init_app(app)
+    login_manager.init_app(app)
+    # Registered before the limiter's, so it runs after the limiter added its headers.
+    app.after_request(_retry_after_only_when_asked)
+    limiter.init_app(app)
     import registry.models  # noqa: F401  (the models must be known to metadata)
+
+
+def _retry_after_only_when_asked(response):
+    """Flask-Limiter puts its window's reset as Retry-After on every response it counts, and
+    raises a 503's own (``g.retry_after``, registry/errors.py) to it. Retry-After is kept for the answers that ask
+    the client to come back, 429 and 503, each with its own; the X-RateLimit-* headers stay."""
+    if response.status_code == 503:
+        if g.get("retry_after"):
+            response.headers["Retry-After"] = g.retry_after
+    elif response.status_code != 429:
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def register_blueprints(app: Flask) -> None:

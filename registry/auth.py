@@ -3,27 +3,40 @@
 API writes authenticate only with ``Authorization: Bearer <token>`` (the API is
 exempt from CSRF, so a session cookie must never authorise a write there); pages
 use the session cookie and CSRF-protected forms. Reading published data needs no login.
+
+Sessions are Flask-Login's, in the signed session cookie, with three limits the server checks
+on every request, so that a copied cookie is not a key for ever:
+
+- the cookie names the user's ``session_version``; logging out or setting a new password raises
+  it, which ends every session of that user, on every device, cookies saved by anyone included;
+- ``SESSION_IDLE_MINUTES`` without a request ends the session;
+- ``SESSION_MAX_HOURS`` after the login the session ends, however active.
 """
 
 from __future__ import annotations
 
+import functools
+import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+import flask_login
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from registry.errors import PermissionDenied, RegistryError, is_contention
-from registry.extensions import db
+from registry.extensions import db, login_manager
 from registry.models import ApiToken, User
 from registry.models.types import Role
-from registry.services import tokens
+from registry.services import accounts, tokens
 from registry.services.actor import Actor
 from registry.sqlite import READ_METHODS, writing
 from registry.unit_of_work import commit
 
 SAFE_METHODS = READ_METHODS
+IDENTIFIED = "registry.identified"
 
 
 class Unauthorised(RegistryError):
@@ -99,10 +112,23 @@ def _is_api_write() -> bool:
 def _load_user() -> None:
     """Who calls; an anonymous API write is refused here, before any view parses its input, so
     that a caller without a token learns nothing about what the endpoint would accept (401, not 422)."""
-    _identify()
+    identify()
     # (an unknown path or method stays the 404 or 405 it is)
     if g.user is None and _is_api_write() and request.url_rule and request.endpoint not in PUBLIC_API_WRITES:
         raise Unauthorised("Send 'Authorization: Bearer <token>' to change data")
+
+
+def identify() -> User | None:
+    """Who makes this request (worked out once a request; the rate limits may ask first)."""
+    # marked on the request, not on g: g belongs to the app context, which may outlive a request
+    if not request.environ.get(IDENTIFIED):
+        request.environ[IDENTIFIED] = True
+        try:
+            _identify()
+        except Unauthorised:
+            g.user = None
+            raise
+    return g.user
 
 
 def _identify() -> None:
@@ -115,17 +141,21 @@ def _identify() -> None:
         g.user = _token_user(token.strip())
         g.auth_via = "token"
         return
-    user_id = session.get("user_id")
-    if user_id is None:
+    if "_user_id" not in session:
         return
     if _is_api_write():
         return  # session cookies never authorise API writes
-    user = db.session.get(User, user_id)
-    if user is None or not user.active:
-        session.clear()
+    g.pop("_login_user", None)  # Flask-Login's answer of an earlier request in the same app context
+    held = flask_login.current_user
+    if not held.is_authenticated:
+        ended = g.pop("session_ended", None) or "Your session has ended"
+        _forget_session()
+        if not request.path.startswith("/api/"):
+            flash(f"{ended}; please log in again", "error")
         return
-    g.user = user
+    g.user = held.user
     g.auth_via = "session"
+    _touch_session()
 
 
 def current_user() -> User | None:
@@ -149,14 +179,120 @@ def current_actor() -> Actor:
     )
 
 
+# --------------------------------------------------------------------------- sessions
+
+
+class SessionUser:
+    """What Flask-Login holds for a session: the user, and an id that carries the user's
+    session version, so that raising the version makes every earlier cookie name nobody."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, user: User):
+        self.user = user
+
+    @property
+    def is_active(self) -> bool:
+        return self.user.active
+
+    def get_id(self) -> str:
+        return f"{self.user.id}:{self.user.session_version}"
+
+
+def now() -> float:
+    """The clock of session timeouts (the tests move it)."""
+    return time.time()
+
+
+# The last-seen time is written back at most this often, so that a burst of requests (a page
+# and its assets) does not rewrite the cookie each time; the idle timeout is this much coarse.
+TOUCH_EVERY_SECONDS = 60
+
+
+def session_stamps() -> dict[str, int]:
+    """The times a new session starts with: the login (absolute timeout) and the last request (idle)."""
+    moment = int(now())
+    return {"_login_at": moment, "_seen_at": moment}
+
+
+def _ended() -> str | None:
+    """Why the session of this request is over by the clock, or None while it runs."""
+    login_at, seen_at = session.get("_login_at"), session.get("_seen_at")
+    if not isinstance(login_at, int) or not isinstance(seen_at, int):
+        return "Your session has ended"
+    moment = now()
+    max_hours = current_app.config["SESSION_MAX_HOURS"]
+    if moment - login_at > max_hours * 3600:
+        return f"Your session ended {max_hours} hours after you logged in"
+    idle = current_app.config["SESSION_IDLE_MINUTES"]
+    if moment - seen_at > idle * 60:
+        return f"Your session ended after {idle} minutes without activity"
+    return None
+
+
+def _session_user(session_id: str) -> SessionUser | None:
+    """Flask-Login's user loader: the user of a session that is still current, else None."""
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None  # a cookie from before versioned sessions
+    ended = _ended()
+    if ended:
+        g.session_ended = ended
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return SessionUser(user)
+
+
+def _touch_session() -> None:
+    moment = int(now())
+    if moment - session.get("_seen_at", 0) >= TOUCH_EVERY_SECONDS:
+        session["_seen_at"] = moment
+
+
+def _forget_session() -> None:
+    flask_login.logout_user()
+    for key in ("_login_at", "_seen_at"):
+        session.pop(key, None)
+
+
 def login_user(user: User) -> None:
-    session.clear()
-    session["user_id"] = user.id
+    """Start a session for ``user`` (who has just proved their password)."""
+    session.clear()  # nothing of an earlier visitor's session carries over
+    flask_login.login_user(SessionUser(user))
+    session.update(session_stamps())
     session.permanent = False
+    g.user = user
 
 
 def logout_user() -> None:
+    """End the session of this request; the caller ends the others with ``accounts.end_sessions``."""
+    _forget_session()
     session.clear()
+    g.user = None
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, or None. An unknown or inactive account costs
+    the same argon2 verification as a known one, so the time of an answer does not tell which."""
+    user = accounts.find_user(email)
+    if user is None or not user.active or not user.password_hash:
+        accounts.verify_password(_decoy(), password)
+        return None
+    return user if accounts.verify_password(user, password) else None
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    return accounts.hash_password(secrets.token_urlsafe(24))
+
+
+def _decoy() -> User:
+    # a transient user (never added to the database session) with the hash of a random password,
+    # made with the same parameters as every real hash
+    return User(password_hash=_decoy_hash())
 
 
 def roles_required(*roles: Role) -> Callable:
@@ -184,6 +320,7 @@ login_required = roles_required()
 
 
 def init_app(app: Flask) -> None:
+    login_manager.user_loader(_session_user)
     app.before_request(_load_user)
 
 
@@ -195,13 +332,17 @@ def forbid_unless(allowed: bool, message: str = "You may not change this object"
 
 __all__ = [
     "Unauthorised",
+    "SessionUser",
     "abort",
+    "authenticate",
     "current_actor",
     "current_user",
     "forbid_unless",
+    "identify",
     "init_app",
     "login_required",
     "login_user",
     "logout_user",
     "roles_required",
+    "session_stamps",
 ]

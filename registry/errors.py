@@ -15,7 +15,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -163,7 +163,7 @@ def register_errorhandlers(app: Flask) -> None:
         response = _respond(503, "The database is busy with other changes; nothing was saved. Try again in a moment.")
         if isinstance(response, tuple):
             response = app.make_response(response)
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response.headers["Retry-After"] = g.retry_after = str(RETRY_AFTER_SECONDS)
         return response
 
     @app.errorhandler(HTTPException)

@@ -1,5 +1,7 @@
 """Every Flask extension object of the application, created unbound."""
 
+from flask_limiter import Limiter
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -8,6 +10,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 import registry.sqlite  # noqa: F401  (WAL, foreign keys and BEGIN IMMEDIATE on SQLite connections)
+from registry.rate_limits import API_TOKEN_LIMITS, client_address
 
 # Stable constraint names, so that Alembic migrations can refer to them.
 NAMING_CONVENTION = {
@@ -27,3 +30,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 api = Api()
 csrf = CSRFProtect()
+# Sessions: registry.auth gives it the user loader and checks versions and timeouts.
+login_manager = LoginManager()
+# Rate limits: what is limited and by which key is in registry.rate_limits; the counters live in
+# RATELIMIT_STORAGE_URI. Its checks run before the app's own before-request hooks.
+limiter = Limiter(key_func=client_address, application_limits=API_TOKEN_LIMITS, headers_enabled=True)

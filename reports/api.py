@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from registry.rate_limits import export_limit
 from reports.flows import run_report
 from reports.schemas import GapQuery, ReportOut, ReportQuery
 from reports.spec import ReportSpec
@@ -53,6 +54,7 @@ def _as_json(spec: ReportSpec) -> dict:
 
 
 def _as_csv(stem: str) -> Callable[[ReportSpec], Response]:
+    @export_limit
     def respond(spec: ReportSpec) -> Response:
         report = run_report(spec)
         return _download(to_csv(report), "text/csv", _file_name(stem, report.spec, "csv"))
@@ -60,11 +62,13 @@ def _as_csv(stem: str) -> Callable[[ReportSpec], Response]:
     return respond
 
 
+@export_limit
 def _flows_workbook(spec: ReportSpec) -> Response:
     report = run_report(spec)
     return _download(report_workbook(report), XLSX, _file_name("flows", report.spec, "xlsx"))
 
 
+@export_limit
 def _gap_workbook(spec: ReportSpec) -> Response:
     return _download(funding_gap_workbook(spec), XLSX, _file_name("funding-gap", spec, "xlsx", by=False))
 

@@ -18,7 +18,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import text
 
 from registry.app import create_app
-from registry.extensions import db
+from registry.extensions import db, limiter
 from registry.models.types import Role
 from registry.services.actor import Actor
 
@@ -130,8 +130,10 @@ def _app(database_url, tmp_path_factory):
 
 @pytest.fixture
 def app(_app):
-    """The app, with every change of the test rolled back afterwards."""
+    """The app, with every change of the test rolled back afterwards (and no rate-limit counts
+    left by an earlier test: they would refuse a test for what another one did)."""
     with _app.app_context():
+        limiter.reset()
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session

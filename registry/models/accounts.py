@@ -25,6 +25,8 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     demo: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session cookie; raising it (logout, a new password) ends all of them.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     org: Mapped[Organisation | None] = relationship()
 

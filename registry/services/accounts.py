@@ -32,6 +32,37 @@ def verify_password(user: User, password: str) -> bool:
         return False
 
 
+MIN_PASSWORD_LENGTH = 10
+
+
+def end_sessions(user: User) -> None:
+    """End every login session of ``user`` (logout, a new password): each session cookie names the
+    session version it was made with, and from now on none matches."""
+    user.session_version = (user.session_version or 1) + 1
+    db.session.flush()
+
+
+def set_password(actor: Actor, user: User, password: str) -> None:
+    """Give ``user`` a new password; every session of the user ends (they log in again with it)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"A password has at least {MIN_PASSWORD_LENGTH} characters",
+            {"password": [f"At least {MIN_PASSWORD_LENGTH} characters"]},
+        )
+    user.password_hash = hash_password(password)
+    end_sessions(user)
+    audit.record(
+        actor,
+        "update",
+        "user",
+        user.id,
+        None,
+        {"password": "changed", "sessions": "ended"},
+        f"Set a new password for {user.email}; every session of the account ended",
+        user.org_id,
+    )
+
+
 hash_token = tokens.hash_token
 
 

@@ -28,7 +28,6 @@ from registry.services import accounts, audit
 from registry.services.actor import Actor
 from registry.services.lookup import load
 
-MIN_PASSWORD = 10  # as the command line asks (flask users create --password-prompt)
 INVITATION_SALT = "registry-invitation"
 
 
@@ -138,8 +137,9 @@ def deactivate_user(actor: Actor, user: User) -> int:
     audit.record(
         actor, "update", "user", user.id, {"active": True}, {"active": False}, f"Deactivated {user.email}", user.org_id
     )
-    # Its sessions end here too: registry.auth reads the account on every request and signs
-    # an inactive one out (no server-side session state to clear besides ``active``).
+    # Its sessions end for good: an inactive account is signed out on its next request, and the
+    # new session version keeps its old cookies dead should the account be reactivated.
+    accounts.end_sessions(user)
     return accounts.revoke_tokens(actor, user)
 
 
@@ -192,17 +192,11 @@ def invited_user(token: str, secret_key: str, max_age_days: int) -> User:
 
 
 def set_password(actor: Actor, user: User, password: str, confirmation: str) -> User:
-    """Set the account's password (which also spends its invitation link)."""
-    errors: dict[str, list[str]] = {}
-    if len(password) < MIN_PASSWORD:
-        errors["password"] = [f"Use at least {MIN_PASSWORD} characters"]
-    elif password != confirmation:
-        errors["confirmation"] = ["The two passwords differ"]
-    if errors:
-        raise ValidationError("Choose another password", errors)
-    user.password_hash = accounts.hash_password(password)
-    audit.record(actor, "update", "user", user.id, None, {"password": "set"}, f"Set the password of {user.email}")
-    db.session.flush()
+    """Set the account's password from an invitation link (which the new password spends); the
+    rules and the ending of every session are accounts.set_password's."""
+    if password != confirmation and len(password) >= accounts.MIN_PASSWORD_LENGTH:
+        raise ValidationError("Choose another password", {"confirmation": ["The two passwords differ"]})
+    accounts.set_password(actor, user, password)
     return user
 
 

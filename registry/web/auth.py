@@ -1,4 +1,9 @@
-"""Signing in and out of the web pages (session cookie; every form carries a CSRF token)."""
+"""Signing in and out of the web pages (session cookie; every form carries a CSRF token), and
+changing one's password.
+
+Failed logins are rate-limited per address and per account (registry/rate_limits.py); logging
+out and a new password end every session of the user (registry/auth.py).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from registry.auth import current_user, login_user, logout_user
+from registry.auth import authenticate, current_actor, current_user, login_required, login_user, logout_user
 from registry.models.types import Role
+from registry.rate_limits import login_limits
 from registry.services import accounts
+from registry.web.saving import save
 
 bp = Blueprint("auth", __name__)
 
@@ -26,20 +33,21 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_limits
 def login():
     """Sign in with e-mail and password."""
     errors: dict[str, str] = {}
     email = request.form.get("email", "").strip()
     next_url = request.values.get("next", "")
     if request.method == "POST":
-        user = accounts.find_user(email) if email else None
         password = request.form.get("password", "")
         if not email:
             errors["email"] = "Enter your e-mail address"
         if not password:
             errors["password"] = "Enter your password"
         if not errors:
-            if user is None or not user.active or not accounts.verify_password(user, password):
+            user = authenticate(email, password)
+            if user is None:
                 errors["form"] = "That e-mail address and password do not match an active account"
             else:
                 login_user(user)  # the session cookie only: no data changes, nothing to commit
@@ -55,8 +63,46 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out (a POST with a CSRF token, so another site cannot sign you out)."""
-    if current_user() is not None:
+    """Sign out (a POST with a CSRF token, so another site cannot sign you out). Every session of the
+    account ends, on this device and on any other, so a copied cookie is worth nothing afterwards."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("web.home"))
+
+    def end_all() -> None:
+        accounts.end_sessions(user)
         logout_user()
-        flash("Signed out", "success")
-    return redirect(url_for("web.home"))
+
+    return save(end_all, "Signed out", url_for("web.home"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Change one's own password (the current one first); every session ends, this one included."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        user = current_user()
+        current = request.form.get("current_password", "")
+        new = request.form.get("new_password", "")
+        if not current:
+            errors["current_password"] = "Enter your current password"
+        elif not accounts.verify_password(user, current):
+            errors["current_password"] = "That is not your current password"
+        if len(new) < accounts.MIN_PASSWORD_LENGTH:
+            errors["new_password"] = f"Use at least {accounts.MIN_PASSWORD_LENGTH} characters"
+        elif new != request.form.get("confirm_password", ""):
+            errors["confirm_password"] = "The two new passwords differ"
+        if not errors:
+            actor = current_actor()
+
+            def change() -> None:
+                accounts.set_password(actor, user, new)
+                logout_user()
+
+            return save(
+                change,
+                "Your password is changed and every session of your account has ended; log in with the new password",
+                url_for("auth.login"),
+            )
+    return render_template("auth/password.html", errors=errors), 400 if errors else 200

@@ -80,7 +80,9 @@ def test_admin_invites_someone_who_sets_a_password_and_is_then_deactivated(wide_
 
     page.get_by_role("link", name="Changes to this account").click()
     events = page.locator("ol.history").inner_text()
-    assert "Deactivated officer@ministry.example" in events and "Set the password" in events
+    assert (
+        "Deactivated officer@ministry.example" in events and "Set a new password for officer@ministry.example" in events
+    )
     assert "Created account officer@ministry.example" in events
 
 

@@ -23,6 +23,7 @@ from registry.models.types import Role
 from registry.services import accounts
 from registry.services.actor import Actor
 from tests.importers.iati_xml import activity, document
+from tests.sessions import log_in
 
 ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 
@@ -265,8 +266,7 @@ def test_page_offers_the_button_and_imports_the_valid_activities(app, client, ac
         org = make_org(ref="PUB-A", name="Publisher A")
         user = accounts.create_user(actor, "donor-skip@example.org", "donor", org=org)
         db.session.commit()
-        with client.session_transaction() as session:
-            session["user_id"] = user.id
+        log_in(client, user)
         body = {"file": (io.BytesIO(_one_publisher()), "a.xml"), "org_id": str(org.id)}
         page = client.post("/imports/", data=body, content_type="multipart/form-data", follow_redirects=True)
         html = page.get_data(as_text=True)
@@ -329,8 +329,7 @@ def test_the_page_of_a_grouped_batch_points_to_the_whole_file(app, client, actor
     c_batch = next(b for b in result.batches if b.options["org"] == "PUB-C")
     admin = accounts.create_user(actor, "admin-grouped@example.org", "admin")
     db.session.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = admin.id
+    log_in(client, admin)
     html = client.get(f"/imports/{c_batch.id}").get_data(as_text=True)
     assert 'id="grouped-file"' in html and 'id="skip-invalid"' not in html
     assert "PUB-C-2" in html
@@ -437,8 +436,7 @@ def test_the_page_writes_the_money_left_out_in_words(app, client, actor, make_or
         org = make_org(ref="PUB-B", name="Publisher B")
         user = accounts.create_user(actor, "donor-words@example.org", "donor", org=org)
         db.session.commit()
-        with client.session_transaction() as session:
-            session["user_id"] = user.id
+        log_in(client, user)
         data = document(
             activity("PUB-B-1", org="PUB-B", transactions=_tx("2", "2000.00")),
             activity("PUB-B-2", org="PUB-B", transactions=_tx("11", "56250.50", currency="BDT") + _tx("3", "")),
@@ -516,8 +514,7 @@ def test_the_page_of_a_grouped_preview_offers_no_commit(app, client, actor, tmp_
     result = import_iati(_file(tmp_path, clean), ADMIN, dry_run=True)
     admin = accounts.create_user(actor, "admin-preview@example.org", "admin")
     db.session.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = admin.id
+    log_in(client, admin)
     html = client.get(f"/imports/{result.batches[0].id}").get_data(as_text=True)
     assert 'id="grouped-preview"' in html and 'id="commit"' not in html
     page = client.post(f"/imports/{result.batches[0].id}/commit", follow_redirects=True)

@@ -24,6 +24,7 @@ from registry.services.reference import categories_on
 from reports.flows import flows_report
 from tests.importers.iati_codes import active_codelist
 from tests.importers.iati_xml import activity, document
+from tests.sessions import log_in
 
 ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 HEADER = [
@@ -342,8 +343,7 @@ def test_import_page_takes_the_prices_option(app, client, actor, make_org):
         org = make_org(ref="CRS-WEB", name="CRS web donor")
         user = accounts.create_user(actor, "crs-web@example.org", "donor", org=org)
         db.session.commit()
-        with client.session_transaction() as session:
-            session["user_id"] = user.id
+        log_in(client, user)
         assert 'name="prices"' in client.get("/imports/").get_data(as_text=True)
         header = [h for h in HEADER if not h.startswith("USD_")] + DEFL
         data = pipe([row()[:-2] + ["1.2", "0.3"]], header)

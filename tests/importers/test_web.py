@@ -14,6 +14,7 @@ from registry.extensions import db
 from registry.models import ImportBatch, Project
 from registry.services import accounts
 from tests.importers.helpers import csv_bytes, xlsx
+from tests.sessions import log_in
 
 ROWS = [
     ["Code", "Project title", "Country", "Transaction type", "Amount", "Currency", "Value date"],
@@ -28,8 +29,7 @@ def donor_client(app, client, actor, make_org):
     org = make_org(ref="WEB-DON", name="Web donor")
     user = accounts.create_user(actor, "donor-web@example.org", "donor", org=org)
     db.session.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     yield client, org
     app.config["IMPORT_BACKGROUND"] = True
 
@@ -273,8 +273,7 @@ def test_an_administrator_chooses_the_organisation_it_is_never_the_first_of_the_
         make_org(ref="ZZZ-LAST", name="Zebra Fund")
         admin = accounts.create_user(actor, "admin-web@example.org", "admin")
         db.session.commit()
-        with client.session_transaction() as session:
-            session["user_id"] = admin.id
+        log_in(client, admin)
         html = client.get("/imports/").get_data(as_text=True)
         select_html = html[html.find('<select id="org_id"') : html.find("</select>", html.find('<select id="org_id"'))]
         assert "required" in select_html.split(">")[0]

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from registry.extensions import db
 from registry.models import ApiToken, AuditEvent, Country, ImportBatch, User
 from registry.services import accounts, admin_users
+from tests.sessions import log_in
 
 ADMIN_PAGES = [
     "/admin/",
@@ -31,8 +32,7 @@ def sign_in(client):
 
     def sign(user):
         db.session.commit()  # a refused request rolls back what it finds uncommitted
-        with client.session_transaction() as session:
-            session["user_id"] = user.id
+        log_in(client, user)
         return client
 
     return sign
@@ -184,8 +184,7 @@ def test_deactivation_ends_sessions_and_revokes_tokens(client, admin, make_user,
     donor, token = make_user("donor")
     db.session.commit()
     with app.test_client() as browser:
-        with browser.session_transaction() as session:
-            session["user_id"] = donor.id
+        log_in(browser, donor)
         assert b"Log out" in browser.get("/").data
         assert api("patch", "/api/v1/projects/0", token, json={}).status_code == 404  # the token works
         response = client.post(f"/admin/users/{donor.id}/deactivate")

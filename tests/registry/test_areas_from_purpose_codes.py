@@ -18,6 +18,7 @@ from registry.models import Project
 from registry.models.types import Role
 from registry.services.actor import Actor
 from tests.importers.helpers import csv_bytes
+from tests.sessions import log_in
 
 ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 TITLE = "Project Zeta"  # no keyword of area_keywords.csv: the purpose code decides alone
@@ -64,8 +65,7 @@ def test_areas_a_user_gives_are_kept_and_inferred_ones_follow_the_codes(api, don
 def test_the_form_infers_areas_from_purpose_codes(client, donor):
     user, _ = donor
     db.session.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     form = {"title": TITLE, "reference": "F-1", "status": "active", "sectors": "22040", "recipients-0-place": "KEN"}
     response = client.post("/projects/new", data=form)
     assert response.status_code == 302, response.data.decode()[:2000]

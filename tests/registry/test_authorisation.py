@@ -24,10 +24,12 @@ from registry.models import (
 from registry.models.types import Role
 from registry.services import funding, organisations, projects, tokens
 from registry.services.actor import Actor
+from tests.sessions import log_in
 
 MUTATING = {"POST", "PATCH", "PUT", "DELETE"}
 # Routes that change no registry object of anyone (signing in and out).
-NOT_OBJECT_ROUTES = {"auth.login", "auth.logout"}
+# (changing one's own password touches nobody else: tests/registry/test_sessions.py)
+NOT_OBJECT_ROUTES = {"auth.login", "auth.logout", "auth.password"}
 # Routes that record the user's own interest or saved search, touching nobody else's
 # objects (their rules are tested in test_marketplace*.py).
 NOT_OBJECT_ROUTES |= {
@@ -204,8 +206,7 @@ def test_a_donor_cannot_touch_another_organisations_objects_through_any_route(
 ):
     user, token = make_user("donor")
     db.session.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     before = world_state(other_org_objects)
     tried = []
     for rule, method in mutating_rules(app):
@@ -253,8 +254,7 @@ def test_anonymous_users_read_but_cannot_write(client, other_org_objects):
 def test_a_session_cookie_never_authorises_an_api_write(client, make_user, other_org_objects):
     user, _ = make_user("admin")
     db.session.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     response = client.delete(f"/api/v1/projects/{other_org_objects['project']}")
     assert response.status_code == 401
     assert db.session.get(Project, other_org_objects["project"]) is not None
@@ -328,8 +328,7 @@ def test_government_is_sent_to_the_pipeline_form_not_the_project_form(client, ma
     nepal = make_org(ref="GOV-NPL2", kind="government", country_iso3="NPL")
     user, _ = make_user("government", org=nepal, country="NPL")
     db.session.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     listing = client.get("/projects").data.decode()
     assert "Register a project" not in listing and 'href="/pipeline/new"' in listing
     refused = client.get("/projects/new")

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from registry.extensions import db
 from registry.models import AuditEvent
+from tests.sessions import log_in
 
 BAD_JSON_BODIES = [
     {"data": "{not json", "content_type": "application/json"},
@@ -173,8 +174,7 @@ def test_unknown_ids_are_404_not_500(client, admin_token):
 
 def test_forms_answer_bad_input_with_a_page_not_a_500(app, client, make_user, objects):
     user, _ = make_user("admin")
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/") or "POST" not in (rule.methods or set()):
             continue

@@ -25,6 +25,7 @@ from registry.services.projects import (
     update_transaction,
 )
 from reports.flows import flows_report, gap_report
+from tests.sessions import log_in
 
 
 @pytest.fixture
@@ -147,8 +148,7 @@ def test_pages_offer_the_confirmation_to_the_sources_organisation(setting, clien
     db.session.commit()
     anonymous = client.get(f"/projects/{project.id}").get_data(as_text=True)
     assert "unconfirmed" in anonymous and f'id="confirm-{tx.id}"' not in anonymous
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     page = client.get(f"/projects/{project.id}").get_data(as_text=True)
     assert f'id="confirm-{tx.id}"' in page
     source_page = client.get(f"/funding-sources/{other.id}").get_data(as_text=True)

@@ -12,6 +12,7 @@ from registry.models import PipelineInterest, Project, SavedSearch
 from registry.models.types import ProjectStatus
 from registry.services import marketplace
 from tests.registry.test_marketplace import PROJECT, as_actor, governments_and_donors
+from tests.sessions import log_in
 
 
 @pytest.fixture
@@ -34,8 +35,7 @@ def people(actor, make_org, make_source):
 
 
 def login(client, user):
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
 
 
 def post_project(people, **overrides):

@@ -25,6 +25,7 @@ from registry.models.types import Role
 from registry.services.actor import Actor
 from tests.importers.helpers import csv_bytes, xlsx
 from tests.importers.iati_xml import activity, document
+from tests.sessions import log_in
 
 ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 HEADERS = ["Project reference", "Title", "Country", "Share (%)", "Priority area", "Purpose code"]
@@ -180,8 +181,7 @@ def donor(make_user):
 def donor_client(client, donor):
     user, _ = donor
     db.session.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     return client
 
 

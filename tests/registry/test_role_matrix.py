@@ -14,6 +14,7 @@ from registry.models import PipelineInterest, Project
 from registry.services import marketplace
 from registry.services.actor import Actor
 from tests.conftest import REPO
+from tests.sessions import log_in
 
 # The matrix is about who may do what: each PATCH applies to whatever state the object is in
 # (the If-Match rule has its own tests, tests/api/test_concurrency_preconditions.py).
@@ -87,8 +88,7 @@ def _verdict(status: int, where: str) -> bool:
 
 
 def _page(client, user, method: str, url: str, **kwargs) -> bool:
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     response = client.open(url, method=method, **kwargs)
     return _verdict(response.status_code, f"{method} {url}")
 
@@ -202,8 +202,7 @@ def test_pages_api_and_readme_agree_for_every_role(role, app, client, api, world
 
 def test_a_government_sees_no_register_button_and_gets_the_pipeline_form(client, world):
     user, _ = world["users"]["government"]
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     listing = client.get("/projects").data.decode()
     assert "Register a project" not in listing and "Post a pipeline project" in listing
     refused = client.get("/projects/new").data.decode()

@@ -26,6 +26,9 @@ SHAPE = {"code", "status", "message", "errors"}
 # -- 1. a production start refuses unsafe settings ----------------------------------
 
 
+SHARED_STORE = "redis://127.0.0.1:6379/0"
+
+
 def _start(tmp_path, **env) -> subprocess.CompletedProcess:
     """Import the WSGI entry point, as a production server does, with only ``env`` set."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
@@ -40,8 +43,10 @@ def test_a_production_start_without_a_secret_key_is_refused(tmp_path):
     assert started.returncode != 0
     assert "UnsafeConfiguration" in started.stderr
     assert re.search(r"SECRET_KEY is not set.*token_hex", started.stderr), started.stderr
-    # the same start with a real key and the shipped defaults goes ahead
-    assert _start(tmp_path, REGISTRY_ENV="production", SECRET_KEY=GOOD_KEY).returncode == 0
+    # the same start with a real key, a shared store of rate-limit counts (its server is reached
+    # at the first counted request, not at the start) and the shipped defaults goes ahead
+    started = _start(tmp_path, REGISTRY_ENV="production", SECRET_KEY=GOOD_KEY, RATELIMIT_STORAGE_URI=SHARED_STORE)
+    assert started.returncode == 0, started.stderr
     # and a laptop (no environment named, as `make run` and the tests) needs no key
     assert _start(tmp_path, SESSION_COOKIE_SECURE="0").returncode == 0
 
@@ -56,13 +61,15 @@ def test_a_production_start_without_a_secret_key_is_refused(tmp_path):
         ({"DEBUG": True}, r"DEBUG is on \(FLASK_DEBUG=1 or --debug\)"),
         ({"TESTING": True}, r"TESTING is on"),
         ({"WTF_CSRF_ENABLED": False}, r"WTF_CSRF_ENABLED is off"),
+        ({"RATELIMIT_STORAGE_URI": "memory://"}, r"RATELIMIT_STORAGE_URI is memory://.*redis://"),
+        ({"RATELIMIT_ENABLED": False}, r"RATELIMIT_ENABLED is off"),
     ],
 )
 def test_each_unsafe_production_setting_is_named(settings, phrase):
     from config import UnsafeConfiguration
 
     config = {"REGISTRY_ENV": "production", "SECRET_KEY": GOOD_KEY, "SESSION_COOKIE_SECURE": True}
-    config |= {"SESSION_COOKIE_HTTPONLY": True, **settings}
+    config |= {"SESSION_COOKIE_HTTPONLY": True, "RATELIMIT_STORAGE_URI": SHARED_STORE, **settings}
     with pytest.raises(UnsafeConfiguration, match=phrase):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", **config})
     # outside production the same settings are a developer's choice

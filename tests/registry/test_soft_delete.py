@@ -14,6 +14,7 @@ from registry.extensions import db
 from registry.models import AuditEvent, FundingSource, Organisation, Project, Transaction
 from registry.models.soft_delete import INCLUDE_DELETED
 from registry.services import deletion
+from tests.sessions import log_in
 
 # These tests are about who may do what, not about concurrent edits: every PATCH and DELETE
 # says it applies to whatever state the object is in (tests/api/test_concurrency_preconditions.py).
@@ -224,8 +225,7 @@ def login(client, make_user):
     def as_role(role: str, org=None):
         user, _token = make_user(role, org=org)
         db.session.commit()
-        with client.session_transaction() as session:  # signed in, as the page tests do
-            session["user_id"] = user.id
+        log_in(client, user)
         return user
 
     return as_role

@@ -26,6 +26,7 @@ from registry.services import marketplace
 from registry.services import projects as projects_service
 from registry.services.actor import Actor
 from registry.services.demo import seed_demo
+from tests.sessions import log_in
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = ROOT / "registry"
@@ -57,8 +58,7 @@ def counting_commits() -> Iterator[list[Session]]:
 
 
 def _login(client, user: User) -> None:
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
 
 
 @pytest.fixture

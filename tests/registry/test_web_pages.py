@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from registry.extensions import db
 from registry.models import AuditEvent, FundingSource, Project, Transaction
+from tests.sessions import log_in
 
 
 @pytest.fixture
 def donor_client(client, make_user):
     user, _ = make_user("donor")
     db.session.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     client.user = user
     return client
 
@@ -283,8 +283,7 @@ def test_funding_source_forms(donor_client):
 def test_analysts_get_no_forms(client, make_user):
     user, _ = make_user("analyst")
     db.session.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     assert client.get("/projects/new").status_code == 403
     assert client.get("/funding-sources/new").status_code == 403
     assert b"Register a project" not in client.get("/projects").data

@@ -24,6 +24,7 @@ from reports.models import ReportState
 from reports.web import CHARTS
 from tests.importers.helpers import csv_bytes
 from tests.reports.test_facts import _facts, _from_transactions
+from tests.sessions import log_in
 
 COLUMNS = ["Project reference", "Title", "Country", "Transaction type", "Amount", "Currency", "Value date"]
 
@@ -139,8 +140,7 @@ def test_a_write_through_a_page_form_refreshes_in_its_commit(client, donor, make
     org, user, _headers = donor
     project = make_project(org=org, recipients=[{"country": "ZMB", "share": Decimal(100)}])
     db.session.commit()
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
+    log_in(client, user)
     form = {"type": "commitment", "amount": "3141.59", "currency": "USD", "value_date": "2021-02-01"}
     response = client.post(f"/projects/{project.id}/transactions/new", data=form)
     assert response.status_code == 302, response.data[:2000]
