@@ -14,6 +14,7 @@ from typing import Any
 from flask import current_app
 
 from importers.pipeline.common import _problem
+from importers.pipeline.content import check_content
 from importers.records import Location, Problem, ProjectRecord
 from registry.errors import ValidationError
 
@@ -115,6 +116,7 @@ def store_file(data: bytes | Path, filename: str) -> tuple[Path, str]:
 
 def _read(kind: str, path: Path, filename: str, options: dict) -> ReadResult:
     reader = get_reader(kind)
+    check_content(path, filename)  # the content is what the name says, and importable (else 422)
     result = reader.read(path, filename, options)
     _explain_missing_currency(result, filename, options)
     return result
