@@ -206,13 +206,16 @@ class Imports(MethodView):
         data = upload.read()
         if not data:
             raise ValidationError("The file is empty", {"file": ["Empty file"]})
-        kind = detect(data, upload.filename or "upload")
+        filename = upload.filename or "upload"
+        path, _sha = pipeline.store_file(data, filename)
+        pipeline.check_upload(path, filename)  # what it really is, and whole (else 422)
+        kind = detect(data, filename)
         org = _org_for(user, form.get("org"), form.get("org_name"))
         actor = current_actor()
         batch = pipeline.run_import(
             kind,
-            upload.filename or "upload",
-            data,
+            filename,
+            path,
             org,
             actor,
             options=options_from(form),

@@ -15,7 +15,7 @@ from typing import BinaryIO
 import pandas as pd
 
 from importers.pipeline.content import OLE_MAGIC
-from importers.sheets.ole2 import DamagedOle2, check_ole2
+from importers.pipeline.ole2 import DamagedOle2, check_ole2
 
 
 class CrsFileError(ValueError):

@@ -10,6 +10,7 @@ extension names, with a 422 that names the file and what it really holds.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -157,4 +158,48 @@ def check_content(path: Path, filename: str) -> Content:
             "save it in the format its name says, or give it the name of its format",
             {"file": [f"Named as {promised}, the content is {content.label}"]},
         )
+    return content
+
+
+# What a damaged archive raises while it is unpacked: a bad CRC or a cut archive (BadZipFile,
+# EOFError), a corrupt deflate stream (zlib.error), an unknown compression method or encryption.
+UNPACK_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError, ValueError)
+
+
+def check_whole(path: Path, filename: str, content: Content) -> None:
+    """Refuse a workbook whose structure is damaged (422 naming the file and the damage): every
+    part of a ZIP archive is unpacked once, streaming, and its CRC checked; every sector chain of
+    an OLE2 file is walked. Text needs no such check: every byte sequence reads as some text."""
+    name = Path(filename or "upload").name
+    if content.kind in ("xlsx", "ods", "zip"):
+        part = "(the archive's directory)"
+        try:
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    part = info.filename
+                    with archive.open(info) as handle:
+                        while handle.read(1 << 20):
+                            pass
+        except UNPACK_ERRORS as exc:
+            raise ValidationError(
+                f"{name!r} is damaged: part {part!r} of the archive cannot be unpacked ({exc})",
+                {"file": [f"Damaged part {part}: {exc}"]},
+            ) from None
+    elif content.kind == "xls":
+        from importers.pipeline.ole2 import DamagedOle2, check_ole2
+
+        try:
+            check_ole2(path)
+        except DamagedOle2 as exc:
+            raise ValidationError(
+                f"{name!r} cannot be read as an Excel 97-2003 workbook: it is damaged ({exc})",
+                {"file": [f"Damaged Excel 97-2003 workbook: {exc}"]},
+            ) from None
+
+
+def check_upload(path: Path, filename: str) -> Content:
+    """An upload checked before it is accepted for reading: its content is importable and what
+    its name says (``check_content``), and its structure is whole (``check_whole``)."""
+    content = check_content(path, filename)
+    check_whole(path, filename, content)
     return content

@@ -23,8 +23,8 @@ from typing import Any, NamedTuple
 from flask import current_app, has_app_context
 
 from importers.pipeline.content import OLE_MAGIC, ZIP_MAGIC, check_content
+from importers.pipeline.ole2 import DamagedOle2, check_ole2
 from importers.sheets import row_count
-from importers.sheets.ole2 import DamagedOle2, check_ole2
 from importers.sheets.xlsx_formats import _sheet_parts as _xlsx_sheet_parts
 from importers.sheets.xlsx_formats import ods_padded_cells, padded_cells, padded_rows
 from registry.errors import RegistryError, ValidationError
