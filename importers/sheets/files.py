@@ -132,9 +132,10 @@ def scan_archive(path: Path, filename: str, fmt: str, wanted: str | None, stop_a
 
 
 def _too_many(filename: str, counted: int, limit: int, stopped: bool) -> TooManyRows:
-    more = f"more than {counted - 1:,}" if stopped else f"{counted:,}"
+    """``stopped``: the count stopped once past the limit (the file has at least ``counted`` rows)."""
+    many = f"at least {counted:,}" if stopped else f"{counted:,}"
     return TooManyRows(
-        f"{_name(filename)!r} has {more} rows, more than the limit of {limit:,}; "
+        f"{_name(filename)!r} has {many} rows, more than the limit of {limit:,}; "
         "split it into smaller files. Nothing was read.",
         counted,
         limit,

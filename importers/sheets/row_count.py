@@ -57,6 +57,15 @@ class _RowScan:
         first, rest = segments[0], segments[1:]
         if self.open_row is not None and not self.has_value:
             self.has_value = any(tag in first for tag in self.value_tags)
+        if rest and not self.repeated:
+            # The common case, kept to one pass of C-level searches per row: every row but the
+            # last of the block is complete here.
+            self._close()
+            a, b = self.value_tags
+            self.count += sum(1 for segment in rest[:-1] if a in segment or b in segment)
+            self.open_row = b""
+            self.has_value = a in rest[-1] or b in rest[-1]
+            rest = []
         for segment in rest:
             self._close()
             self.open_row = segment[:400]
