@@ -107,7 +107,7 @@ def _respond(code: int, message: str, errors: dict | None = None):
     ), code
 
 
-DEFAULT_MAX_URL_LENGTH = 8192  # characters of path and query string; longer is a 414
+DEFAULT_MAX_URL_LENGTH = 4000  # path and query string; below gunicorn's limit_request_line (4,094)
 
 
 def _too_large_message(app: Flask, default: str) -> str:
