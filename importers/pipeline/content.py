@@ -130,7 +130,8 @@ def identify(path: Path) -> Content:
     if head.startswith(OLE_MAGIC):
         return Content("xls", "an Excel 97-2003 workbook (OLE2)")
     for magic, label in SIGNATURES:
-        if head.startswith(magic):
+        # "MZ" is also how text about Mozambique may begin: an executable has NULs right after.
+        if head.startswith(magic) and (magic != b"MZ" or b"\x00" in head[:256]):
             return Content("other", label)
     return _text_content(head)
 

@@ -113,6 +113,7 @@ def test_content_is_identified_by_its_bytes(app, tmp_path):
         "a.exe": (EXECUTABLE, "other"),
         "a.pdf": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "other"),
         "a.bin": (bytes(range(256)) * 4, "other"),
+        "mz.csv": (csv_bytes([["MZ", "Mozambique", "1000"]]), "text"),  # text, not an executable
     }
     for name, (data, kind) in cases.items():
         path = tmp_path / name
