@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import openpyxl
 import pytest
 
 from registry.extensions import db
@@ -40,3 +43,22 @@ def test_a_funding_source_without_a_managing_organisation_is_a_422(client, admin
     response = client.post("/api/v1/funding-sources", json=body, headers=admin_headers)
     assert response.status_code == 422
     assert response.json["errors"] == {"managing_org_id": ["No such organisation"]}
+
+
+def test_a_saved_search_id_beyond_the_key_range_is_not_found(client, admin_headers):
+    # was 500: OverflowError on the primary key lookup
+    response = client.delete("/api/v1/saved-searches/9223372036854775808", headers=admin_headers)
+    assert response.status_code == 404
+    assert response.json["message"] == "No saved search with id 9223372036854775808"
+
+
+def test_the_flows_workbook_of_the_gap_alone_has_no_empty_chart(client, admin_headers, make_project, make_transaction):
+    # was 500: a bar chart with no series (the gap is not drawn) made xlsxwriter refuse the workbook
+    make_transaction(make_project())
+    db.session.commit()
+    response = client.get("/api/v1/reports/flows.xlsx?measure=gap", headers=admin_headers)
+    assert response.status_code == 200
+    assert response.data[:2] == b"PK"
+    book = openpyxl.load_workbook(io.BytesIO(response.data))
+    assert "Report" in book.sheetnames
+    assert book["Report"]._charts == []
