@@ -1,5 +1,7 @@
 """Importers: donor spreadsheets, IATI activity XML and OECD CRS files."""
 
+import os
+
 from flask import Flask
 from flask_smorest import Api
 
@@ -9,6 +11,8 @@ def init_app(app: Flask, api: Api) -> None:
     import importers.models  # noqa: F401  (tables known to the metadata and to migrations)
 
     app.config.setdefault("IMPORT_MAX_UNCOMPRESSED", 300 * 1024 * 1024)
+    # Rejected uploads are deleted once older than this (importers.pipeline.retention).
+    app.config.setdefault("IMPORT_REJECTED_RETENTION_DAYS", float(os.environ.get("IMPORT_REJECTED_RETENTION_DAYS", 7)))
     from importers.mapping import load_mapping
     from registry.services.areas import RULES_KEY
 
@@ -17,12 +21,13 @@ def init_app(app: Flask, api: Api) -> None:
     app.extensions[RULES_KEY] = load_mapping
     import importers.sheets  # noqa: F401  (registers the spreadsheet reader)
     from importers import export_api, export_cli, interop, interop_cli
-    from importers.cli import import_cli
+    from importers.cli import import_cli, imports_cli
 
     # IATI and CRS after the spreadsheet reader: upload detection asks later readers first.
     interop.register_readers()
     interop_cli.register(import_cli)
     app.cli.add_command(import_cli)
+    app.cli.add_command(imports_cli)
     app.cli.add_command(export_cli.export_cli)
     from importers.api import init_api
     from registry.auth import token_scope_for

@@ -211,17 +211,20 @@ class Imports(MethodView):
     def post(self, form, files):
         """Upload a file to import it (or, with dry_run, to preview it for a later commit)."""
         user = _user()
+        org = _org_for(user, form.get("org"), form.get("org_name"))  # who may import, before reading
         upload = files["file"]
         data = upload.read()
         if not data:
             raise ValidationError("The file is empty", {"file": ["Empty file"]})
-        kind = detect(data, upload.filename or "upload")
-        org = _org_for(user, form.get("org"), form.get("org_name"))
+        filename = upload.filename or "upload"
+        path, _sha = pipeline.store_file(data, filename)
+        pipeline.check_upload(path, filename)  # what it really is, and whole (else 422)
+        kind = detect(data, filename)
         actor = current_actor()
         batch = pipeline.run_import(
             kind,
-            upload.filename or "upload",
-            data,
+            filename,
+            path,
             org,
             actor,
             options=options_from(form),

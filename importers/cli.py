@@ -19,6 +19,7 @@ from registry.services.actor import Actor
 from registry.unit_of_work import command_unit
 
 import_cli = AppGroup("import", help="Import donor spreadsheets, IATI activity files and CRS returns.")
+imports_cli = AppGroup("imports", help="Housekeeping of the uploaded files kept for imports.")
 
 CLI_ACTOR = Actor(label="cli", channel="cli", role=Role.ADMIN)
 STAGES = {"reading": (0, 40), "validating": (40, 70), "writing": (70, 100)}
@@ -202,3 +203,27 @@ def undo(batch_id: int) -> None:
     with command_unit():
         batch = pipeline.undo_batch(batch_id, CLI_ACTOR)
     click.echo(f"Batch {batch.id} undone.")
+
+
+@imports_cli.command("purge-uploads")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0),
+    help="Keep rejected uploads this many days (default: IMPORT_REJECTED_RETENTION_DAYS, 7).",
+)
+def purge_uploads(days: float | None) -> None:
+    """Delete the rejected uploads older than the retention period (files no pending, previewed,
+    committed or undone batch needs). Also done on each new upload; run it from cron where
+    uploads are rare."""
+    from flask import current_app
+
+    from importers.pipeline.retention import purge_rejected_uploads
+
+    if days is not None:
+        current_app.config["IMPORT_REJECTED_RETENTION_DAYS"] = days
+    folder = pipeline.storage_dir()
+    done = purge_rejected_uploads(folder)
+    click.echo(
+        f"Deleted {len(done.deleted)} rejected uploads ({done.bytes_freed:,} bytes) from {folder}; "
+        f"kept {done.kept} older files that batches still need."
+    )

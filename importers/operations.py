@@ -24,6 +24,7 @@ from registry.errors import NotFoundError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation
 from registry.models.types import Role
+from registry.services import lookup
 from registry.services.organisations import find_organisation
 from registry.services.permissions import can_import
 
@@ -41,9 +42,7 @@ def _is_admin(who: Any) -> bool:
 def batch_for(who: Any, batch_id: int) -> ImportBatch:
     """A batch ``who`` may see and act on: their organisation's, or any for an admin
     (NotFoundError, PermissionDenied otherwise)."""
-    batch = db.session.get(ImportBatch, batch_id)
-    if batch is None:
-        raise NotFoundError(f"No import batch {batch_id}")
+    batch = lookup.load(ImportBatch, batch_id, "import batch")  # an id beyond the key range is unknown, not a 500
     org = db.session.get(Organisation, batch.org_id) if batch.org_id else None
     if not (_is_admin(who) or (org is not None and can_import(who, org))):
         raise PermissionDenied("This import belongs to another organisation")

@@ -95,13 +95,14 @@ def upload():
         flash("Choose the organisation whose projects the file holds.", "error")
         return redirect(url_for(".index"))
     org = operations.import_owner(user, org_id=org_id)
+    path, _sha = pipeline.store_file(data, upload.filename)
+    pipeline.check_upload(path, upload.filename)  # what it really is, and whole (else a 422 page)
     kind = detect(data, upload.filename)
     options = {k: request.form[k] for k in ("sheet", "dates", "decimal", "currency") if request.form.get(k)}
     if kind == "crs" and request.form.get("prices") == "constant":
         options["prices"] = "constant"  # the CRS deflated columns, stored apart (docs/iati-crs.md)
     if request.form.get("use_saved"):
         options = operations.with_saved_mapping(options, operations.saved_mapping(org.id, kind))
-    path, _sha = pipeline.store_file(data, upload.filename)
     actor, org_ref, filename = current_actor(), org.ref, upload.filename
 
     def work(progress):

@@ -2,7 +2,8 @@
 
 Every error the API returns looks like
 ``{"code": 422, "status": "Unprocessable Entity", "message": "...", "errors": {...}}``, 413
-(an upload over ``MAX_CONTENT_LENGTH``) and any other HTTP error raised in the app included.
+(an upload over ``MAX_CONTENT_LENGTH``), 414 (an address over ``MAX_URL_LENGTH``) and any
+other HTTP error raised in the app included.
 Services raise the domain errors below; the handlers registered on the app turn
 them (and every HTTP error, 404 and 405 included) into that shape for API
 requests and into an HTML page for browsers.
@@ -15,7 +16,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, abort, g, jsonify, render_template, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -130,8 +131,42 @@ def _respond(code: int, message: str, errors: dict | None = None):
     ), code
 
 
+DEFAULT_MAX_URL_LENGTH = 4000  # path and query string; below gunicorn's limit_request_line (4,094)
+
+
+def _too_large_message(app: Flask, default: str) -> str:
+    """Why a request is too large: the whole body over MAX_CONTENT_LENGTH, else one form field
+    over MAX_FORM_MEMORY_SIZE (Werkzeug refuses both with 413)."""
+    limit = app.config.get("MAX_CONTENT_LENGTH")
+    if limit and (request.content_length is None or request.content_length > limit):
+        return f"The upload is larger than the limit of {limit:,} bytes"
+    field_limit = app.config.get("MAX_FORM_MEMORY_SIZE")
+    if field_limit:
+        return f"A form field is larger than the limit of {field_limit:,} bytes; send the file as a file"
+    return default
+
+
+def refuse_long_urls(app: Flask) -> None:
+    """Answer 414 (in the error shape) to an address longer than MAX_URL_LENGTH, before routing:
+    a filter that long is a mistake or an attack, and proxies would cut it anyway."""
+    app.config.setdefault("MAX_URL_LENGTH", DEFAULT_MAX_URL_LENGTH)
+
+    @app.before_request
+    def check_url_length():
+        limit = int(app.config["MAX_URL_LENGTH"])
+        length = len(request.path) + len(request.query_string)
+        if length > limit:
+            abort(
+                414,
+                description=f"The address is {length:,} characters long, more than the limit of {limit:,}; "
+                "shorten the query (or send long filters in a request body)",
+            )
+
+
 def register_errorhandlers(app: Flask) -> None:
-    """Attach the handlers to the app (a blueprint handler would miss 404/405)."""
+    """Attach the handlers to the app (a blueprint handler would miss 404/405); refuse
+    over-long addresses with 414."""
+    refuse_long_urls(app)
 
     @app.errorhandler(RegistryError)
     def handle_domain(error: RegistryError):
@@ -193,8 +228,7 @@ def register_errorhandlers(app: Flask) -> None:
                 errors = next(iter(errors.values()))
             message = "The input is not valid; see errors for each field"
         if code == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
-            message = f"The upload is larger than the limit of {limit:,} bytes" if limit else message
+            message = _too_large_message(app, message)
         response = _respond(code, message, errors)
         if isinstance(response, tuple):
             return response

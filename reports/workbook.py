@@ -163,11 +163,12 @@ def _table_sheet(
     r = total_row + 2 + len(report.notes[1:]) + 1
     for dim, margin_rows in report.margins.items():
         r = _margin_block(sheet, fmt, report, dim, margin_rows, measures, r) + 2
-    if chart and report.rows and len(dims) == 1:
+    charted = [
+        (m, c) for m, c in (("need", "#9DB6C4"), ("commitment", BRAND), ("disbursement", "#E07A1F")) if m in measures
+    ]
+    if chart and report.rows and len(dims) == 1 and charted:  # no bar to draw (gap alone): no chart
         bars = book.add_chart({"type": "bar"})
-        for m, color in (("need", "#9DB6C4"), ("commitment", BRAND), ("disbursement", "#E07A1F")):
-            if m not in measures:
-                continue
+        for m, color in charted:
             col = len(dims) + measures.index(m)
             bars.add_series(
                 {

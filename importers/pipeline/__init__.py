@@ -83,6 +83,7 @@ from importers.pipeline.common import (
     _problem,
     gc_paused,
 )
+from importers.pipeline.content import check_content, check_upload, identify
 from importers.pipeline.idempotence import request_key
 from importers.pipeline.invalid import MAX_LISTED, STANDALONE_ERRORS, attribute, invalid_records, money_text
 from importers.pipeline.readers import (
@@ -148,6 +149,9 @@ __all__ = [
     "request_key",
     "run_import",
     "storage_dir",
+    "check_content",
+    "check_upload",
+    "identify",
     "store_file",
     "undo_batch",
 ]

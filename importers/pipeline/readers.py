@@ -5,6 +5,7 @@ hash, so a previewed batch can be committed later and a re-import recognised).""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from typing import Any
 from flask import current_app
 
 from importers.pipeline.common import _problem
+from importers.pipeline.content import check_content
+from importers.pipeline.retention import purge_rejected_uploads
 from importers.records import Location, Problem, ProjectRecord
 from registry.errors import ValidationError
 
@@ -99,10 +102,16 @@ def file_hash(data: bytes | Path) -> str:
 
 
 def store_file(data: bytes | Path, filename: str) -> tuple[Path, str]:
-    """Keep a copy of the file named by its hash; returns (path, sha256)."""
+    """Keep a copy of the file named by its hash; returns (path, sha256).
+
+    Each new upload also deletes the rejected uploads older than their retention period
+    (``importers.pipeline.retention``); a file uploaded again counts from now."""
     sha = file_hash(data)
     suffix = Path(filename).suffix.lower()[:10]
-    target = storage_dir() / f"{sha}{suffix}"
+    folder = storage_dir()
+    target = folder / f"{sha}{suffix}"
+    if isinstance(data, Path) and data.resolve() == target.resolve():
+        return target, sha  # stored already (by the upload view, before it was checked)
     if not target.exists():
         tmp = target.with_suffix(target.suffix + ".part")
         if isinstance(data, bytes | bytearray):
@@ -110,11 +119,18 @@ def store_file(data: bytes | Path, filename: str) -> tuple[Path, str]:
         else:
             shutil.copyfile(data, tmp)
         tmp.replace(target)
+    else:
+        os.utime(target)  # uploaded again: its retention starts again
+    try:
+        purge_rejected_uploads(folder, keep=target)
+    except OSError as exc:  # housekeeping never refuses an upload
+        current_app.logger.warning("Could not purge old rejected uploads: %s", exc)
     return target, sha
 
 
 def _read(kind: str, path: Path, filename: str, options: dict) -> ReadResult:
     reader = get_reader(kind)
+    check_content(path, filename)  # the content is what the name says, and importable (else 422)
     result = reader.read(path, filename, options)
     _explain_missing_currency(result, filename, options)
     return result

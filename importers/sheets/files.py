@@ -11,6 +11,7 @@ import gc
 import io
 import re
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,8 +22,14 @@ from typing import Any, NamedTuple
 
 from flask import current_app, has_app_context
 
+from importers.pipeline.content import OLE_MAGIC, ZIP_MAGIC, check_content
+from importers.pipeline.ole2 import DamagedOle2, check_ole2
+from importers.sheets import row_count
+from importers.sheets.xlsx_formats import _sheet_parts as _xlsx_sheet_parts
 from importers.sheets.xlsx_formats import ods_padded_cells, padded_cells, padded_rows
 from registry.errors import RegistryError, ValidationError
+
+HEADER_ROOM = 30  # rows a header may sit in or below (importers.sheets.columns.HEADER_SCAN_ROWS)
 
 
 class UploadRefused(RegistryError):
@@ -31,8 +38,18 @@ class UploadRefused(RegistryError):
     code = 413
 
 
-ZIP_MAGIC = b"PK\x03\x04"
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+class TooManyRows(ValidationError):
+    """The file holds more rows than the import limit, counted before it is read (422)."""
+
+    def __init__(self, message: str, counted: int, limit: int):
+        super().__init__(message, {"file": [message]})
+        self.counted = counted
+        self.limit = limit
+
+
+# What a damaged archive raises while it is unpacked: a bad CRC or a cut archive (BadZipFile,
+# EOFError), a corrupt deflate stream (zlib.error), an unknown compression method or encryption.
+UNPACK_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError, ValueError)
 
 
 def config_limit(name: str, default: int) -> int:
@@ -40,15 +57,24 @@ def config_limit(name: str, default: int) -> int:
     return int(current_app.config.get(name, default)) if has_app_context() else default
 
 
-def check_archive(path: Path) -> str:
-    """Refuse an XLSX/ODS whose declared uncompressed size is too large (before parsing)."""
+def _name(filename: str) -> str:
+    return Path(filename or "upload").name
+
+
+def check_archive(path: Path, filename: str = "") -> str:
+    """Refuse an XLSX/ODS whose declared uncompressed size is too large (before parsing), or whose
+    archive is damaged; its format ('xlsx' or 'ods')."""
     limit = config_limit("IMPORT_MAX_UNCOMPRESSED", 300 * 1024 * 1024)
+    name = _name(filename or path.name)
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             names = {i.filename for i in infos}
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ValidationError(f"The file is not a readable XLSX or ODS workbook: {exc}") from None
+    except UNPACK_ERRORS as exc:
+        raise ValidationError(
+            f"{name!r} is not a readable XLSX or ODS workbook: its ZIP archive is damaged ({exc})",
+            {"file": [f"Damaged ZIP archive: {exc}"]},
+        ) from None
     if len(infos) > 10_000:
         raise UploadRefused(f"The workbook holds {len(infos):,} parts; that is not a spreadsheet we can open")
     declared = sum(i.file_size for i in infos)
@@ -64,7 +90,56 @@ def check_archive(path: Path) -> str:
         return "ods"
     if "[Content_Types].xml" in names:
         return "xlsx"
-    raise ValidationError("The file is a ZIP archive but not an XLSX or ODS workbook")
+    raise ValidationError(f"{name!r} is a ZIP archive but not an XLSX or ODS workbook", {"file": ["Not a workbook"]})
+
+
+def _damaged(filename: str, part: str, exc: BaseException) -> ValidationError:
+    message = f"{_name(filename)!r} is damaged: part {part!r} of the workbook cannot be unpacked ({exc})"
+    return ValidationError(message, {"file": [f"Damaged part {part}: {exc}"]})
+
+
+def scan_archive(path: Path, filename: str, fmt: str, wanted: str | None, stop_above: int) -> int:
+    """Unpack every part of an XLSX/ODS archive once, streaming, to check it whole (a damaged
+    part is a ValidationError naming it), and count the rows of its sheets (the sheet
+    ``wanted`` only, when one is named) up to ``stop_above``."""
+    rows = 0
+    with zipfile.ZipFile(path) as archive:
+        sheets: set[str] = set()
+        if fmt == "xlsx":
+            try:
+                parts = _xlsx_sheet_parts(archive)
+            except Exception:  # the workbook part is checked below, and calamine says what it lacks
+                parts = {}
+            sheets = {parts[wanted]} if wanted in parts else set(parts.values())
+            if not sheets:
+                sheets = {n for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")}
+        for info in archive.infolist():
+            part = info.filename
+            try:
+                if fmt == "xlsx" and part in sheets:
+                    rows += row_count.xlsx_part_rows(archive, part, stop_above - rows)
+                elif fmt == "ods" and part == "content.xml":
+                    rows += row_count.ods_table_rows(archive, wanted, stop_above - rows)
+                else:
+                    with archive.open(info) as handle:
+                        while handle.read(1 << 20):
+                            pass
+            except UNPACK_ERRORS as exc:
+                raise _damaged(filename, part, exc) from None
+            if rows > stop_above:
+                return rows
+    return rows
+
+
+def _too_many(filename: str, counted: int, limit: int, stopped: bool) -> TooManyRows:
+    """``stopped``: the count stopped once past the limit (the file has at least ``counted`` rows)."""
+    many = f"at least {counted:,}" if stopped else f"{counted:,}"
+    return TooManyRows(
+        f"{_name(filename)!r} has {many} rows, more than the limit of {limit:,}; "
+        "split it into smaller files. Nothing was read.",
+        counted,
+        limit,
+    )
 
 
 class Decoded(NamedTuple):
@@ -144,8 +219,8 @@ class Sheet:
     delimiter: str | None = None  # of a CSV file
 
 
-def _sheet_rows(workbook: Any, name: str) -> Iterator[list]:
-    return iter(workbook.get_sheet_by_name(name).iter_rows())
+def _sheet_rows(workbook: Any, name: str, filename: str = "", fmt: str = "xlsx") -> Iterator[list]:
+    return _guarded(iter(workbook.get_sheet_by_name(name).iter_rows()), filename, fmt, name)
 
 
 class OpenedFile(NamedTuple):
@@ -155,28 +230,81 @@ class OpenedFile(NamedTuple):
     sheets: list[Sheet]
 
 
-def open_sheets(path: Path, filename: str, wanted: str | None) -> OpenedFile:
-    """The file's format and its sheets (the chosen one only, when named)."""
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-    if head.startswith(ZIP_MAGIC):
-        fmt = check_archive(path)
-    elif head.startswith(OLE_MAGIC):
-        fmt = "xls"
-    else:
+def _reader_failure(exc: BaseException) -> bool:
+    """An error of a reader's native code: any Exception, or a Rust panic of calamine (pyo3's
+    PanicException derives from BaseException, so ``except Exception`` misses it)."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+def _unreadable(filename: str, fmt: str, exc: BaseException, sheet: str | None = None) -> ValidationError:
+    where = f"sheet {sheet!r} of " if sheet else ""
+    what = {"xlsx": "XLSX workbook", "ods": "OpenDocument spreadsheet", "xls": "Excel 97-2003 workbook"}[fmt]
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    message = f"{where}{_name(filename)!r} cannot be read as an {what}: it is damaged ({reason})"
+    return ValidationError(message[0].upper() + message[1:], {"file": [f"Damaged {what}: {reason}"]})
+
+
+def _guarded(rows: Iterator[list], filename: str, fmt: str, sheet: str) -> Iterator[list]:
+    """The rows of a workbook's sheet; a failure of the native reader while converting them is a
+    ValidationError naming the sheet, never a 500."""
+    try:
+        yield from rows
+    except BaseException as exc:
+        if not _reader_failure(exc):
+            raise
+        raise _unreadable(filename, fmt, exc, sheet) from None
+
+
+def _row_limit(max_rows: int | None) -> int | None:
+    """The count above which a file is refused before reading: the row limit plus the rows that
+    may sit above and in the header (the reader's own count settles a file just over it)."""
+    return None if max_rows is None else max_rows + HEADER_ROOM
+
+
+def open_sheets(path: Path, filename: str, wanted: str | None, max_rows: int | None = None) -> OpenedFile:
+    """The file's format and its sheets (the chosen one only, when named).
+
+    The content decides the format, and must be what the name says (``check_content``); a
+    damaged workbook is a ValidationError naming the file and the damage. With ``max_rows``, a
+    file that holds more rows than that (and the header's room) is refused with
+    ``TooManyRows`` before any sheet is loaded: the rows are counted streaming."""
+    content = check_content(path, filename)
+    stop_above = _row_limit(max_rows)
+    if content.kind in ("text", "xml"):
+        if stop_above is not None:
+            with open(path, "rb") as handle:
+                decoded = decode_text(handle.read(65536))
+            # Line ends and delimiters are ASCII in every single-byte encoding and in UTF-8.
+            encoding = decoded.encoding if decoded.encoding.startswith("utf-16") else "utf-8"
+            counted = row_count.csv_rows_count(path, encoding, sniff_delimiter(decoded.text), stop_above)
+            if counted > stop_above:
+                raise _too_many(filename, counted, max_rows, True)
         raw = path.read_bytes()
         text = decode_text(raw).text
         delimiter = sniff_delimiter(text)
         name = Path(filename).stem or "CSV"  # a CSV has one table: a sheet asked for is this one
         rows = csv_rows(text, delimiter)
         return OpenedFile("csv", [Sheet(name, rows, reread=lambda: csv_rows(text, delimiter), delimiter=delimiter)])
+    if content.kind in ("xlsx", "ods") or content.kind == "zip":
+        fmt = check_archive(path, filename)
+        counted = scan_archive(path, filename, fmt, wanted, stop_above if stop_above is not None else 1 << 62)
+        if stop_above is not None and counted > stop_above:
+            raise _too_many(filename, counted, max_rows, True)
+    else:
+        fmt = "xls"
+        try:
+            check_ole2(path)  # calamine follows a looping chain until the process is killed
+        except DamagedOle2 as exc:
+            raise _unreadable(filename, fmt, exc) from None
     import python_calamine
 
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own error types for damaged files
-        raise ValidationError(f"The workbook cannot be read: {exc}") from None
-    names = workbook.sheet_names
+        names = workbook.sheet_names
+    except BaseException as exc:  # calamine raises its own error types (and panics) for damaged files
+        if not _reader_failure(exc):
+            raise
+        raise _unreadable(filename, fmt, exc) from None
     if wanted:
         if wanted not in names:
             raise ValidationError(
@@ -187,19 +315,31 @@ def open_sheets(path: Path, filename: str, wanted: str | None) -> OpenedFile:
     # Whole numbers Excel (or an ODS file) shows zero-padded (a reference 00123 typed in a cell formatted 00000).
     padded = padded_cells(path, names) if fmt == "xlsx" else ods_padded_cells(path, names) if fmt == "ods" else {}
     sheets = []
+    height = 0
     for name in names:
-        sheet = workbook.get_sheet_by_name(name)
+        try:
+            sheet = workbook.get_sheet_by_name(name)
+        except BaseException as exc:
+            if not _reader_failure(exc):
+                raise
+            raise _unreadable(filename, fmt, exc, name) from None
+        height += sheet.height
+        if fmt == "xls" and stop_above is not None and height > stop_above:
+            # An XLS file is not compressed: its sheets, loaded, take no more than the upload.
+            raise _too_many(filename, height, max_rows, False)
         try:
             merged = list(sheet.merged_cell_ranges or [])
-        except Exception:  # not every format reports merges
+        except BaseException as exc:  # not every format reports merges
+            if not _reader_failure(exc):
+                raise
             merged = []
         start = sheet.start or (0, 0)
         offset = start[1] if start else 0
         merged = [((r0, c0 - offset), (r1, c1 - offset)) for (r0, c0), (r1, c1) in merged if c0 >= offset]
-        rows = iter(sheet.iter_rows())
+        rows = _guarded(iter(sheet.iter_rows()), filename, fmt, name)
         if name in padded:
             rows = padded_rows(rows, padded[name], offset)
-        sheets.append(Sheet(name, rows, merged, offset, partial(_sheet_rows, workbook, name)))
+        sheets.append(Sheet(name, rows, merged, offset, partial(_sheet_rows, workbook, name, filename, fmt)))
     return OpenedFile(fmt, sheets)
 
 

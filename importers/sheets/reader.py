@@ -34,7 +34,7 @@ from importers.sheets.columns import (
 from importers.sheets.dates import DATE_XY, infer_date_convention, month_name, parse_date
 from importers.sheets.fast import FastRows
 from importers.sheets.fields import AMOUNT_FIELDS, DATE_FIELDS, FIELDS
-from importers.sheets.files import Sheet, config_limit, gc_paused, open_sheets
+from importers.sheets.files import Sheet, TooManyRows, config_limit, gc_paused, open_sheets
 from importers.sheets.lookups import Lookups
 from importers.sheets.projects import ProjectBuilder, ProjectCells
 from importers.sheets.rows import RowReader
@@ -111,7 +111,13 @@ class SheetReader(FastRows, RowReader, ProjectCells):
             return self._read(path)
 
     def _read(self, path: Path) -> ReadResult:
-        opened = open_sheets(path, self.filename, self.options.get("sheet"))
+        try:
+            opened = open_sheets(path, self.filename, self.options.get("sheet"), self.max_rows)
+        except TooManyRows as exc:
+            # Refused before a sheet was loaded: the report says so, and that nothing was read.
+            self.problem("error", "too_many_rows", exc.message, None, None)
+            self.info.update(rows_read=0, rows_counted=exc.counted, rows_skipped=0, skipped={}, projects=0)
+            return ReadResult([], self.problems, self.info)
         fmt, sheets = opened.format, opened.sheets
         self.info["format"] = fmt
         # Reading every sheet of a workbook: sheets that hold no project table (the

@@ -83,8 +83,8 @@ def _apply(source: FundingSource, data: dict[str, Any]) -> None:
                         f"Unknown kind {value!r}; a funding source is one of: {kinds}",
                         {"kind": [f"Unknown funding source kind (one of: {kinds})"]},
                     ) from None
-            # (None: an administrator's source that no organisation manages)
-            if key == "managing_org_id" and value is not None and db.session.get(Organisation, value) is None:
+            # None: an administrator without an organisation gave none (no default to take).
+            if key == "managing_org_id" and (value is None or db.session.get(Organisation, value) is None):
                 raise ValidationError("Unknown managing organisation", {"managing_org_id": ["No such organisation"]})
             setattr(source, key, value)
     if "instruments" in data:

@@ -15,6 +15,7 @@ from registry.models import Country, PriorityArea, SavedSearch
 from registry.models.types import Instrument
 from registry.services import audit, matching
 from registry.services.actor import Actor
+from registry.services.lookup import MAX_ID
 from registry.services.marketplace.common import check_text, is_admin
 from registry.services.matching import looks_like_code
 
@@ -121,7 +122,7 @@ def saved_searches(actor: Actor) -> list[SavedSearch]:
 
 def get_saved_search(actor: Actor, search_id: int) -> SavedSearch:
     """One of the actor's saved searches (others' are reported as absent)."""
-    search = db.session.get(SavedSearch, search_id)
+    search = db.session.get(SavedSearch, search_id) if 0 < search_id <= MAX_ID else None  # beyond the keys: absent
     if search is None or (search.user_id != actor.user_id and not is_admin(actor)):
         raise NotFoundError(f"No saved search with id {search_id}")
     return search
