@@ -118,6 +118,18 @@ def check_sqlite_backup(path: Path) -> Summary:
     return Summary(path, path.stat().st_size, revision, projects, flows)
 
 
+def _copy(source: sqlite3.Connection, target_path: str, journal_mode: str) -> None:
+    """Copy the database open on SOURCE to TARGET_PATH with the online backup API; close both."""
+    target = sqlite3.connect(target_path)
+    try:
+        # pages=-1: the whole database in one step, so in one read transaction.
+        source.backup(target, pages=-1)
+        target.execute(f"PRAGMA journal_mode={journal_mode}")
+    finally:
+        target.close()
+        source.close()
+
+
 def backup_sqlite(url: str, out: Path) -> Summary:
     """Copy the database of URL to OUT with SQLite's online backup API (one point in time)."""
     source_path = sqlite_path(url)
@@ -127,16 +139,8 @@ def backup_sqlite(url: str, out: Path) -> Summary:
     fd, partial = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
     os.close(fd)
     try:
-        source = sqlite3.connect(source_path, timeout=30)
-        target = sqlite3.connect(partial)
-        try:
-            # pages=-1: the whole database in one step, so in one read transaction.
-            source.backup(target, pages=-1)
-            # The copy stands alone: one file, no WAL beside it.
-            target.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            target.close()
-            source.close()
+        # The copy stands alone: one file, no WAL beside it.
+        _copy(sqlite3.connect(source_path, timeout=30), partial, "DELETE")
         os.replace(partial, out)
     except sqlite3.Error as exc:
         raise BackupError(f"Backup of {source_path} failed: {exc}.") from None
@@ -154,14 +158,7 @@ def restore_sqlite(url: str, source: Path) -> Summary:
     fd, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".restoring", dir=target.parent)
     os.close(fd)
     try:
-        reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-        writer = sqlite3.connect(partial)
-        try:
-            reader.backup(writer, pages=-1)
-            writer.execute("PRAGMA journal_mode=WAL")
-        finally:
-            writer.close()
-            reader.close()
+        _copy(sqlite3.connect(f"file:{source}?mode=ro", uri=True), partial, "WAL")
         # Fold the live database's WAL away so no stale log is replayed onto the new file.
         if target.exists():
             live = sqlite3.connect(target, timeout=30)
