@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from registry.errors import RegistryError
 
@@ -222,32 +223,60 @@ def _run(command: list[str], env: dict[str, str], what: str) -> None:
         raise BackupError(f"{what} failed (exit {result.returncode}): {' '.join(detail[-3:])}")
 
 
-def pg_contents(url: str) -> tuple[str, int, int]:
-    """The schema revision and counts of projects and flows of the PostgreSQL database URL."""
+def _pg_engine(url: str):
     from sqlalchemy import create_engine
 
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    engine = create_engine(url)
+    return create_engine(url)
+
+
+def _pg_counts(conn) -> tuple[str, int, int]:
+    """The schema revision and the counts of projects and flows, on a SQLAlchemy connection."""
+    from sqlalchemy import text
+
+    revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    projects = conn.execute(text("SELECT count(*) FROM projects")).scalar_one()
+    flows = conn.execute(text("SELECT count(*) FROM transactions")).scalar_one()
+    return revision, projects, flows
+
+
+def pg_contents(url: str) -> tuple[str, int, int]:
+    """The schema revision and counts of projects and flows of the PostgreSQL database URL."""
+    engine = _pg_engine(url)
     try:
         with engine.connect() as conn:
-            return _contents(conn.connection.dbapi_connection)
+            return _pg_counts(conn)
     finally:
         engine.dispose()
 
 
 def backup_postgresql(url: str, out: Path) -> Summary:
+    """Dump the database of URL to OUT (pg_dump's custom format), one snapshot; the summary
+    counts that same snapshot, so it describes the file, not the database a moment later."""
+    from sqlalchemy import text
+
     args, env = pg_connection(url)
     tool = pg_tool("pg_dump")
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
     os.close(fd)
+    engine = _pg_engine(url)
     try:
-        # One pg_dump is one snapshot (repeatable read): consistent while the app writes.
-        _run([tool, "--format=custom", "--file", partial, *args], env, "pg_dump")
-        revision, projects, flows = pg_contents(url)
+        # A repeatable-read transaction exports its snapshot; pg_dump reads through that same
+        # snapshot (--snapshot) while the transaction stays open, and the counts are taken in
+        # it too. Commits made meanwhile by the app are in neither.
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+                revision, projects, flows = _pg_counts(conn)
+                _run([tool, "--format=custom", f"--snapshot={snapshot}", "--file", partial, *args], env, "pg_dump")
         os.replace(partial, out)
+    except SQLAlchemyError as exc:
+        raise BackupError(f"Backup failed: the database does not answer ({type(exc).__name__}: {exc}).") from None
     finally:
+        engine.dispose()
         if os.path.exists(partial):
             os.unlink(partial)
     return Summary(out, out.stat().st_size, revision, projects, flows)
