@@ -62,6 +62,11 @@ class Config:
     REPORTING_CURRENCY = "USD"
     # Rate files loaded with `flask reference rates load` (they override registry/data/).
     RATES_DIR = os.environ.get("RATES_DIR", str(INSTANCE_DIR / "rates"))
+    # Logs: json (one object per line) or text; unset, json in production and text elsewhere.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT") or None
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host; 0 trusts none.
+    TRUSTED_PROXY_HOPS = int(os.environ.get("TRUSTED_PROXY_HOPS", 0))
 
     API_TITLE = "ICT4D Funding Registry API"
     API_VERSION = "v1"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config, check_settings
 from registry.extensions import api, csrf, db, migrate
+from registry.logging_setup import init_app as init_logging
 from registry.security import init_app as init_security
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -23,7 +24,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     # A production start with a default key, a cookie sent over http or the debugger on stops here.
     check_settings({**app.config, "DEBUG": app.debug})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    # First of the hooks: every later hook and log line of a request knows its id.
+    init_logging(app)
+    if app.config.get("TRUSTED_PROXY_HOPS"):
+        # Behind that many reverse proxies: the client's address, scheme and host come from
+        # their X-Forwarded-* headers (rate limits and logs see the client, not the proxy).
+        hops = app.config["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     register_extensions(app)
     register_blueprints(app)
