@@ -9,7 +9,7 @@ import json
 import logging
 
 import pytest
-from flask import Blueprint, current_app
+from flask import current_app
 
 from registry.app import create_app
 from registry.extensions import db
@@ -46,31 +46,27 @@ def log_lines():
         root.setLevel(level)
 
 
-def _noisy_blueprint() -> Blueprint:
-    bp = Blueprint("noisy_for_logging_test", __name__)
+def _noisy():
+    current_app.logger.info('first\nsecond line, with "quotes"')
+    logging.getLogger("some.library").warning("a library speaks")
+    return {"ok": True}
 
-    @bp.get("/api/v1/_log-test")
-    def noisy():
-        current_app.logger.info('first\nsecond line, with "quotes"')
-        logging.getLogger("some.library").warning("a library speaks")
-        return {"ok": True}
 
-    @bp.get("/api/v1/_boom")
-    def boom():
-        raise RuntimeError("kaboom")
-
-    return bp
+def _boom():
+    raise RuntimeError("kaboom")
 
 
 @pytest.fixture
-def noisy_app(app):
-    if "noisy_for_logging_test" not in app.blueprints:
-        app.register_blueprint(_noisy_blueprint())
+def noisy_app(app, monkeypatch):
+    """Two API views of the app's own replaced for the test (the session app has served
+    requests already, so no route can be added): one that logs, one that fails."""
+    monkeypatch.setitem(app.view_functions, "reference.PriorityAreas", _noisy)
+    monkeypatch.setitem(app.view_functions, "reference.RecipientCategories", _boom)
     return app
 
 
 def test_every_line_of_a_request_carries_its_id_and_the_id_comes_back(noisy_app, client, log_lines):
-    response = client.get("/api/v1/_log-test")
+    response = client.get("/api/v1/priority-areas")
     assert response.status_code == 200
     request_id = response.headers["X-Request-ID"]
     assert len(request_id) == 32 and int(request_id, 16) >= 0  # made here: a random hex id
@@ -81,11 +77,13 @@ def test_every_line_of_a_request_carries_its_id_and_the_id_comes_back(noisy_app,
     assert by_logger["registry.app"]["message"] == 'first\nsecond line, with "quotes"'
     assert by_logger["some.library"]["level"] == "WARNING"
     done = by_logger["registry.request"]
-    assert done["method"] == "GET" and done["path"] == "/api/v1/_log-test" and done["status"] == 200
+    assert done["method"] == "GET" and done["path"] == "/api/v1/priority-areas" and done["status"] == 200
     assert isinstance(done["duration_ms"], float) and done["duration_ms"] >= 0
     assert list(done)[:4] == ["time", "level", "logger", "message"] and done["time"].endswith("Z")
     # no line of the request lacks the id
-    assert all(line.get("request_id") == request_id for line in log_lines() if line.get("path") == "/api/v1/_log-test")
+    assert all(
+        line.get("request_id") == request_id for line in log_lines() if line.get("path") == "/api/v1/priority-areas"
+    )
 
 
 def test_a_sane_incoming_id_is_kept_and_an_insane_one_replaced(client, log_lines):
@@ -118,12 +116,12 @@ def test_api_error_bodies_carry_the_request_id(api, client, make_user):
 
 
 def test_a_500_logs_the_exception_with_the_id_the_body_names(noisy_app, client, log_lines):
-    response = client.get("/api/v1/_boom", headers={"X-Request-ID": "trace-500"})
+    response = client.get("/api/v1/recipient-categories", headers={"X-Request-ID": "trace-500"})
     assert response.status_code == 500
     assert response.get_json()["request_id"] == "trace-500"
     lines = [line for line in log_lines() if line.get("request_id") == "trace-500"]
     error = next(line for line in lines if line["level"] == "ERROR")
-    assert "RuntimeError: kaboom" in error["exception"] and error["path"] == "/api/v1/_boom"
+    assert "RuntimeError: kaboom" in error["exception"] and error["path"] == "/api/v1/recipient-categories"
     done = next(line for line in lines if line["logger"] == "registry.request")
     assert done["status"] == 500 and done["level"] == "WARNING"
 
