@@ -57,12 +57,12 @@ class Config:
     # active (registry/auth.py); logging out or a new password ends every session of the user.
     SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", 30))
     SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", 12))
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host (0: none; the
+    # client address the rate limits count by is then the proxy's, shared by every client).
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))
     # Rate limits (Flask-Limiter, registry/rate_limits.py), in its notation ("5 per minute;20 per
     # hour"). The counters must be shared by every process of a server: Redis in production
     # (redis://host:6379/0); memory:// counts in one process only, for a laptop and the tests.
-    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none; the
-    # client address the rate limits count by is then the proxy's, shared by every client).
-    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", 0))
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_LOGIN_IP = os.environ.get("RATELIMIT_LOGIN_IP", "20 per minute;100 per hour")
@@ -85,6 +85,9 @@ class Config:
     # API tokens: the lifetime of a new token when none is chosen, and the longest allowed (days).
     API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", 90))
     API_TOKEN_MAX_DAYS = int(os.environ.get("API_TOKEN_MAX_DAYS", 365))
+    # Logs: json (one object per line) or text; unset, json in production and text elsewhere.
+    LOG_FORMAT = os.environ.get("LOG_FORMAT") or None
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     API_TITLE = "ICT4D Funding Registry API"
     API_VERSION = "v1"

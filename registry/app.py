@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from flask import Flask, g
@@ -10,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import INSTANCE_DIR, Config, check_settings
 from registry.extensions import api, csrf, db, limiter, login_manager, migrate
+from registry.logging_setup import init_app as init_logging
 from registry.security import init_app as init_security
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -24,8 +24,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     # A production start with a default key, a cookie sent over http or the debugger on stops here.
     check_settings({**app.config, "DEBUG": app.debug})
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    # First of the hooks: every later hook and log line of a request knows its id.
+    init_logging(app)
     trust_proxies(app)
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
     register_extensions(app)
     register_blueprints(app)
@@ -40,7 +41,7 @@ def trust_proxies(app: Flask) -> None:
     headers they set (the rate limits count by client address)."""
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:

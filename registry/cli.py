@@ -1,4 +1,5 @@
-"""Admin command line: `flask --app wsgi reference load`, `flask --app wsgi seed demo`.
+"""Admin command line: `flask --app wsgi reference load`, `flask --app wsgi seed demo`,
+`flask --app wsgi backup OUT` and `flask --app wsgi restore IN`.
 
 Every command that writes does so inside one ``command_unit()``: it commits once when
 the block ends, or rolls back and exits non-zero."""
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.engine import make_url
 
 from registry.errors import RegistryError
 from registry.unit_of_work import command_unit
@@ -94,10 +96,54 @@ def seed_demo() -> None:
             click.echo(f"  {role:<11} {email}  password: {password}")
 
 
+@click.command("backup")
+@with_appcontext
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(out: Path) -> None:
+    """Back up the database to OUT: SQLite's online backup (a copy at one point in time, safe
+    while the app runs) or, on PostgreSQL, pg_dump's custom format."""
+    from flask import current_app
+
+    from registry.services.backup import backup
+
+    try:
+        summary = backup(current_app.config["SQLALCHEMY_DATABASE_URI"], out)
+    except RegistryError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Backed up to {summary.describe()}.")
+
+
+@click.command("restore")
+@with_appcontext
+@click.argument("source", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Replace the database without asking.")
+def restore_command(source: Path, yes: bool) -> None:
+    """Replace the whole database by the backup IN (made by `backup`). The backup is checked
+    first; on any failure the database is left as it was."""
+    from flask import current_app
+
+    from registry.extensions import db
+    from registry.services.backup import restore
+
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    shown = make_url(url).render_as_string(hide_password=True)
+    if not yes:
+        click.confirm(f"Replace every row of {shown} by the contents of {source}?", abort=True)
+    db.session.remove()
+    db.engine.dispose()
+    try:
+        summary = restore(url, source)
+    except RegistryError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Restored {summary.describe()}.")
+
+
 def init_app(app: Flask) -> None:
     """Attach the registry's command groups to the app."""
     app.cli.add_command(reference_cli)
     app.cli.add_command(seed_cli)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     from registry.accounts_cli import users_cli
 
     app.cli.add_command(users_cli)

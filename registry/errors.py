@@ -1,7 +1,8 @@
 """Domain errors and the one JSON error shape of the whole application.
 
 Every error the API returns looks like
-``{"code": 422, "status": "Unprocessable Entity", "message": "...", "errors": {...}}``, 413
+``{"code": 422, "status": "Unprocessable Entity", "message": "...", "errors": {...}, "request_id": "..."}``
+(``request_id``: the request's id, also in its X-Request-ID header and its log lines), 413
 (an upload over ``MAX_CONTENT_LENGTH``), 414 (an address over ``MAX_URL_LENGTH``) and any
 other HTTP error raised in the app included.
 Services raise the domain errors below; the handlers registered on the app turn
@@ -20,6 +21,8 @@ from flask import Flask, abort, g, jsonify, render_template, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
+
+from registry.logging_setup import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +114,11 @@ def error_body(code: int, message: str | None = None, errors: dict | None = None
     """The error shape shared by every API response: ``errors`` is always there (``{}`` when
     no field is to blame), so a client reads every error the same way."""
     status = HTTPStatus(code)
-    return {"code": code, "status": status.phrase, "message": message or status.description, "errors": errors or {}}
+    body = {"code": code, "status": status.phrase, "message": message or status.description, "errors": errors or {}}
+    request_id = current_request_id()
+    if request_id:  # the id in the logs and the X-Request-ID header, for the user to quote
+        body["request_id"] = request_id
+    return body
 
 
 def _wants_json() -> bool:

@@ -125,7 +125,12 @@ def _app(database_url, tmp_path_factory):
         load_reference()
         db.session.commit()
         db.session.remove()
-    return app
+    yield app
+    # Close the pool's connections now: an app dropped later (another test's create_app
+    # takes over the extensions' references to it) would leave them to the garbage
+    # collector, which warns of a connection deleted while still open.
+    with app.app_context():
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from registry.extensions import db
 from registry.services import accounts
 
-SHAPE = {"code", "status", "message", "errors"}
+SHAPE = {"code", "status", "message", "errors", "request_id"}
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from registry.extensions import db
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD_KEY = "9f1c" * 16
-SHAPE = {"code", "status", "message", "errors"}
+SHAPE = {"code", "status", "message", "errors", "request_id"}
 
 
 # -- 1. a production start refuses unsafe settings ----------------------------------
@@ -172,6 +172,7 @@ def test_an_upload_over_the_limit_is_a_json_413(app, api, make_user):
         "status": "Request Entity Too Large",
         "message": "The upload is larger than the limit of 2,000 bytes",
         "errors": {},
+        "request_id": response.headers["X-Request-ID"],
     }
 
 

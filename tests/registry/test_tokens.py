@@ -66,7 +66,7 @@ def _upload(api, secret, dry_run=True):
 def _error(response, code: int) -> dict:
     assert response.status_code == code, response.get_json()
     body = response.get_json()
-    assert set(body) == {"code", "status", "message", "errors"} and body["code"] == code
+    assert set(body) == {"code", "status", "message", "errors", "request_id"} and body["code"] == code
     return body
 
 
