@@ -5,19 +5,25 @@ the IATI / CRS readers once registered) is detected from its content by
 ``importers.pipeline.detect_kind``, so every reader shares this endpoint. Every write is one
 unit of work committed at the end of its view by ``registry.api.common.commit`` (a conflict
 is 409, as for every API write); the pipeline never commits.
+
+A client that sends ``Prefer: respond-async`` (RFC 7240) gets the work done by a queue worker
+instead (``importers.jobs``): ``202 Accepted`` at once, with the job in the body and its
+address in ``Location`` (``GET /api/v1/jobs/<id>``: status, progress, and the batch when done).
+Uploads, commits and undos all take it; a large file should always be sent that way.
 """
 
 from __future__ import annotations
 
 import json
 
-from flask import jsonify
+from flask import jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import func, select
 
-from importers import operations, pipeline
+from importers import jobs, operations, pipeline
+from registry import queue
 from registry.api.common import commit, paginate
 from registry.auth import Unauthorised, current_actor, current_user
 from registry.errors import ValidationError, error_body
@@ -160,6 +166,21 @@ def detect(data: bytes, filename: str) -> str:
     return kind
 
 
+def wants_async() -> bool:
+    """Whether the client asked for the work to be queued (``Prefer: respond-async``)."""
+    prefer = request.headers.get("Prefer", "")
+    return any(p.strip().split("=")[0].lower() == "respond-async" for p in prefer.split(","))
+
+
+def accepted(job):
+    """202 with the queued job and where to follow it."""
+    response = jsonify(queue.job_view(job))
+    response.status_code = 202
+    response.headers["Location"] = url_for("jobs.JobOne", job_id=job.id)
+    response.headers["Preference-Applied"] = "respond-async"
+    return response
+
+
 def respond(batch: ImportBatch, created: bool = False):
     """201/200 with the batch; 422 in the one error shape (plus the batch) when it failed."""
     summary = pipeline.batch_summary(batch)
@@ -199,6 +220,7 @@ class Imports(MethodView):
     @blp.response(201, ImportBatchOut)
     @blp.alt_response(422, description="The file was rejected; the body lists every problem")
     @blp.alt_response(413, description="The upload or the unpacked workbook is too large")
+    @blp.alt_response(202, description="With Prefer: respond-async, the queued job (follow its Location)")
     def post(self, form, files):
         """Upload a file to import it (or, with dry_run, to preview it for a later commit)."""
         user = _user()
@@ -209,6 +231,22 @@ class Imports(MethodView):
         kind = detect(data, upload.filename or "upload")
         org = _org_for(user, form.get("org"), form.get("org_name"))
         actor = current_actor()
+        if wants_async():
+            path, _sha = pipeline.store_file(data, upload.filename or "upload")
+            job = jobs.start_import(
+                kind,
+                upload.filename or "upload",
+                path.name,
+                org.ref if isinstance(org, Organisation) else org,
+                actor,
+                user,
+                options=options_from(form),
+                dry_run=form["dry_run"],
+                org_name=form.get("org_name"),
+                skip_invalid=form["skip_invalid"],
+                org_id=org.id if isinstance(org, Organisation) else None,
+            )
+            return accepted(job)
         batch = pipeline.run_import(
             kind,
             upload.filename or "upload",
@@ -251,6 +289,9 @@ class ImportOne(MethodView):
         batch = get_batch_for(user, batch_id)
         if batch.status in ("previewed", "failed"):
             operations.discard(batch)
+        elif wants_async():
+            pipeline.check_undo(batch)
+            return accepted(jobs.start_undo(batch, current_actor(), user))
         else:
             batch = pipeline.undo_batch(batch.id, current_actor())
         commit()
@@ -265,7 +306,10 @@ class ImportCommit(MethodView):
     def post(self, args, batch_id: int):
         """Commit a previewed batch (with ``skip_invalid=true``, also a failed preview whose
         errors concern some projects only: those are left out and listed)."""
-        batch = get_batch_for(_user(), batch_id)
+        user = _user()
+        batch = get_batch_for(user, batch_id)
+        if wants_async():
+            return accepted(jobs.start_commit(batch, current_actor(), user, skip_invalid=args["skip_invalid"]))
         batch = pipeline.commit_batch(batch.id, current_actor(), skip_invalid=args["skip_invalid"])
         commit()
         return respond(batch)

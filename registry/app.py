@@ -45,6 +45,9 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
     csrf.init_app(app)
     import registry.models  # noqa: F401  (the models must be known to metadata)
+    from registry.queue import init_app as init_queue
+
+    init_queue(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -71,5 +74,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from registry.cli import init_app as init_cli
+    from registry.jobs_cli import jobs_cli
 
     init_cli(app)
+    app.cli.add_command(jobs_cli)

@@ -5,11 +5,11 @@ from flask_smorest import Api
 
 def register_api(api: Api) -> None:
     """Register every registry API blueprint on the Api object."""
-    from registry.api import audit, funding, matching, organisations, projects, reference
+    from registry.api import audit, funding, jobs, matching, organisations, projects, reference
 
     # The API is for scripts with tokens, not browser forms: no CSRF on it.
     from registry.extensions import csrf
 
-    for blueprint in (reference.blp, projects.blp, funding.blp, organisations.blp, audit.blp, matching.blp):
+    for blueprint in (reference.blp, projects.blp, funding.blp, organisations.blp, audit.blp, matching.blp, jobs.blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
