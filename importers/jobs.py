@@ -36,7 +36,9 @@ IMPORT_UNDO = "import.undo"
 
 def import_percent(stage: str, done: int, total: int) -> int:
     """An import's stage progress as a share of the whole job (reading is the longest)."""
-    low, high = STAGE_RANGES.get(stage, (0, 99))
+    if stage not in STAGE_RANGES:
+        return 0  # starting
+    low, high = STAGE_RANGES[stage]
     if stage == "reading" and not total:
         return min(low + 1 + done // 5000, high - 1)
     return high if not total else low + (high - low) * min(done, total) // max(total, 1)

@@ -107,7 +107,16 @@ class Queue:
             # Its own app context, so its own session: in immediate mode too, where the job
             # runs inside the request that queued it.
             with queue.app.app_context():
-                run_job(job_id, retries_left)
+                try:
+                    run_job(job_id, retries_left)
+                except TaskTimeout:
+                    # The hard stop (SIGALRM, process workers) struck outside the work itself.
+                    db.session.rollback()
+                    _finish_failed(
+                        job_id, f"The job went over {_time_text(queue.app.config)} and was stopped; nothing was saved."
+                    )
+                finally:
+                    db.session.remove()
 
         self.task = run_job_task
 
@@ -127,7 +136,7 @@ class Queue:
         kind = KINDS.get(kind_name)
         retries = kind.retries if kind else 0
         message = self.task.s(
-            job_id, retries=retries, retry_delay=kind.retry_delay if kind else 0, timeout=time_limit(self.app.config)
+            job_id, retries=retries, retry_delay=kind.retry_delay if kind else 0, timeout=hard_limit(self.app.config)
         )
         self.huey.enqueue(message)
 
@@ -164,6 +173,17 @@ def queue() -> Queue:
 
 def time_limit(config: dict) -> int:
     return int(config.get("JOB_TIME_LIMIT") or DEFAULT_TIME_LIMIT)
+
+
+def hard_limit(config: dict) -> int:
+    """When a process worker stops a job by force (huey's timeout, SIGALRM): a little after the
+    time limit, which the job's own progress checks enforce first."""
+    limit = time_limit(config)
+    return limit + max(5, limit // 10)
+
+
+def _time_text(config: dict) -> str:
+    return f"the time limit of {time_limit(config)} s"
 
 
 def memory_limit_mb(config: dict) -> int:
@@ -283,7 +303,7 @@ class JobProgress:
     def check_limits(self) -> None:
         elapsed = time.monotonic() - self.started
         if elapsed > self.time_limit:
-            raise JobLimitExceeded(f"the time limit of {self.time_limit} s")
+            raise JobLimitExceeded(_time_text(self.app.config))
         if _resident_mb() > self.memory_limit:
             raise JobLimitExceeded(f"the memory limit of {self.memory_limit} MB")
 
@@ -354,7 +374,7 @@ def run_job(job_id: int, retries_left: int = 0) -> None:
         if isinstance(exc, JobLimitExceeded):
             limit = str(exc)
         elif isinstance(exc, TaskTimeout):
-            limit = f"the time limit of {time_limit(app.config)} s"
+            limit = _time_text(app.config)
         else:
             limit = f"the memory limit of {memory_limit_mb(app.config)} MB"
         _finish_failed(job_id, f"The job went over {limit} and was stopped; nothing was saved.", progress.state)
@@ -378,7 +398,7 @@ def run_job(job_id: int, retries_left: int = 0) -> None:
 
 def _finish_failed(job_id: int, message: str, state: tuple[int, int, str] | None = None) -> None:
     job = db.session.get(Job, job_id)
-    if job is None:
+    if job is None or job.status == "done":  # a done job's work is committed: it stays done
         return
     job.status, job.finished_at, job.message = "failed", utcnow(), message
     if state and state[2]:
@@ -431,6 +451,8 @@ def percent(job: Job, done: int, total: int, stage: str) -> int:
     """How far a job is, 0-100 (100 only when it ended)."""
     if job.status in ("done", "failed"):
         return 100
+    if job.status != "running":
+        return 0
     kind = KINDS.get(job.kind)
     if kind is not None and kind.percent is not None and stage:
         return max(0, min(99, kind.percent(stage, done, total)))
