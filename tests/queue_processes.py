@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[1]
+PASSWORD = "queue tests password 1"
 HEADER = ["Project reference", "Project title", "Country", "Transaction type", "Amount", "Currency", "Value date"]
 
 
@@ -103,7 +104,8 @@ def prepare(env: dict[str, str]) -> str:
         "with app.app_context():\n"
         "    org = organisations.create_organisation(SYSTEM, {'ref': 'Q-DON', 'name': 'Queue donor',"
         " 'kind': 'donor_agency'})\n"
-        "    user = accounts.create_user(SYSTEM, 'queue-donor@example.org', 'donor', org=org)\n"
+        "    user = accounts.create_user(SYSTEM, 'queue-donor@example.org', 'donor', org=org,"
+        f" password={PASSWORD!r})\n"
         "    token = accounts.issue_token(SYSTEM, user, 'queue tests')\n"
         "    commit()\n"
         "    print(token)\n"

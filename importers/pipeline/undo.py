@@ -1,26 +1,27 @@
 """Undo of a committed batch: remove what it created, restore what it changed from the undo
 log, in one savepoint. The caller commits.
 
-The projects a batch created are removed in bulk, a few hundred at a time: their flows, their
-recipient, area and sector rows and the projects themselves by set-based DELETEs, and one
-audit event each written by one multi-row INSERT (the "before" read with plain SELECTs, not
-by loading each project). The projects it changed are restored one by one from their saved
-snapshot, as before: there are few of those, and each needs the registry's rules."""
+The projects a batch created are removed in bulk: their flows, their recipient, area and
+sector rows and the projects themselves by one set-based DELETE a table, and one audit event
+each, written by multi-row INSERTs a chunk at a time. A removed project's audit event names
+it (reference, title, organisation, flows removed); its full state is the ``after`` of its
+earlier events (the import's create, an edit since), so nothing is lost from its history.
+The projects it changed are restored one by one from their saved snapshot, as before: there
+are few of those, and each needs the registry's rules."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Select, delete, func, insert, select
 
+from importers.bulk import BulkInsert
 from importers.models import ImportChange
 from importers.pipeline.common import _chunks
 from importers.pipeline.flows import _restore_row
 from importers.pipeline.idempotence import _changed_later
-from registry import money
 from registry.errors import ConflictError, NotFoundError
 from registry.extensions import db
 from registry.models import (
@@ -38,9 +39,10 @@ from registry.models.types import utcnow
 from registry.services import audit, organisations
 from registry.services import projects as project_service
 from registry.services.actor import Actor
-from registry.services.shares import share_text
 
-CHUNK = 500  # projects per DELETE ... IN (...): well under every driver's parameter limit
+AUDIT_COLUMNS = ("occurred_at", "user_id", "actor", "org_id", "channel", "action", "entity_type", "entity_id",
+                 "summary", "before", "after", "import_batch_id")  # fmt: skip
+CHUNK = 2000  # projects whose audit events are read and written together
 Progress = Callable[[int, int, str], None]
 
 
@@ -73,7 +75,7 @@ def undo_batch(batch_id: int, actor: Actor, progress: Progress | None = None) ->
     undo_actor = actor.via("import", batch.id)
     total = len(created) + len(changed)
     with db.session.begin_nested():
-        removed = _remove_created(batch, created, undo_actor, progress, total)
+        gone, removed = _remove_created(batch, created, undo_actor, progress, total)
         restored = 0
         for n, change_id in enumerate(changed, 1):
             restored += _restore_changed(batch, db.session.get(ImportChange, change_id), undo_actor)
@@ -87,7 +89,7 @@ def undo_batch(batch_id: int, actor: Actor, progress: Progress | None = None) ->
                     organisations.delete_organisation(undo_actor, org)
         batch.status = "undone"
         batch.finished_at = utcnow()
-        undone = {"projects_removed": len(created), "projects_restored": len(changed), "transactions_removed": removed}
+        undone = {"projects_removed": gone, "projects_restored": len(changed), "transactions_removed": removed}
         batch.counts = {**(batch.counts or {}), "undone_at": utcnow().isoformat(), "undone": undone}
         db.session.flush()
     if progress is not None:
@@ -95,113 +97,72 @@ def undo_batch(batch_id: int, actor: Actor, progress: Progress | None = None) ->
     return batch
 
 
-def _remove_created(batch: ImportBatch, ids: list[int], actor: Actor, progress: Progress | None, total: int) -> int:
+def _remove_created(
+    batch: ImportBatch, ids: list[int], actor: Actor, progress: Progress | None, total: int
+) -> tuple[int, int]:
     """Delete the projects the batch created (those still there), their flows and rows, in bulk;
-    one audit event each. Returns the number of flows removed."""
-    removed = 0
+    one audit event each. Returns how many projects and flows were removed.
+
+    The audit events are written a chunk of projects at a time (their snapshots read by range of
+    ids); the rows go by one DELETE a table, each naming the batch's created projects by a
+    subquery of its undo log rather than by a list of ids."""
+    created = select(ImportChange.entity_id).where(
+        ImportChange.batch_id == batch.id, ImportChange.entity_type == "project", ImportChange.action == "create"
+    )
+    removed = gone = 0
     done = 0
-    sync = {"synchronize_session": False}
-    for chunk in _chunks(ids, CHUNK):
-        befores = _snapshots(chunk)
-        present = list(befores)
-        if present:
-            flows = dict(
-                db.session.execute(
-                    select(Transaction.project_id, func.count())
-                    .where(Transaction.project_id.in_(present))
-                    .group_by(Transaction.project_id)
-                ).all()
-            )
-            db.session.execute(delete(Transaction).where(Transaction.project_id.in_(present)), execution_options=sync)
-            for child in (ProjectRecipient, ProjectArea, ProjectSector, PipelineInterest):
-                db.session.execute(delete(child).where(child.project_id.in_(present)), execution_options=sync)
-            db.session.execute(delete(Project).where(Project.id.in_(present)), execution_options=sync)
-            now = utcnow()
-            events = []
-            for pid, before in befores.items():
-                n = flows.get(pid, 0)
-                removed += n
-                before["transactions"] = n
-                events.append(
-                    {
-                        "occurred_at": now,
-                        "user_id": actor.user_id,
-                        "actor": actor.label,
-                        "org_id": before.get("org_id") if before.get("org_id") is not None else actor.org_id,
-                        "channel": actor.channel,
-                        "action": "delete",
-                        "entity_type": "project",
-                        "entity_id": pid,
-                        "summary": f"Undo of import {batch.id}: removed {before['title']} and its {n} transactions"[
-                            :500
-                        ],
-                        "before": before,
-                        "after": None,
-                        "import_batch_id": actor.import_batch_id,
-                    }
-                )
-            db.session.execute(insert(AuditEvent), events)
+    events_table = BulkInsert(db.session.connection(), AuditEvent.__table__, AUDIT_COLUMNS)
+    for chunk in _chunks(sorted(ids), CHUNK):
+        low, high = chunk[0], chunk[-1]
+        befores = _snapshots(created, low, high)
+        now = utcnow()
+        events = []
+        for pid, before in befores.items():
+            n = before["transactions"]
+            removed += n
+            owner = before.get("org_id") if before.get("org_id") is not None else actor.org_id
+            summary = f"Undo of import {batch.id}: removed {before['title']} and its {n} transactions"
+            events.append(
+                (now, actor.user_id, actor.label, owner, actor.channel, "delete", "project", pid, summary[:500],
+                 before, None, actor.import_batch_id)
+            )  # fmt: skip
+        if events:
+            events_table.execute(events)
+        gone += len(events)
         done += len(chunk)
         if progress is not None:
             progress(done, total, "undoing")
+    sync = {"synchronize_session": False}
+    db.session.execute(delete(Transaction).where(Transaction.project_id.in_(created)), execution_options=sync)
+    for child in (ProjectRecipient, ProjectArea, ProjectSector, PipelineInterest):
+        db.session.execute(delete(child).where(child.project_id.in_(created)), execution_options=sync)
+    db.session.execute(delete(Project).where(Project.id.in_(created)), execution_options=sync)
     # Objects of the removed rows that the session may hold are stale now.
     db.session.expire_all()
-    return removed
+    return gone, removed
 
 
-def _snapshots(ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The audit snapshot (``projects.snapshot``'s shape) of each project of ``ids`` that exists,
-    read with four SELECTs instead of loading the objects."""
-    fields = [getattr(Project, f) for f in project_service.SCALAR_FIELDS]
+def _snapshots(created: Select, low: int, high: int) -> dict[int, dict[str, Any]]:
+    """What the audit event of a removed project says it was: reference, title, organisation and
+    how many flows go with it (one SELECT a chunk). The project's full state is the ``after`` of
+    its latest earlier audit event (the import's create, or an edit since), so the history loses
+    nothing."""
+    flows = (
+        select(func.count())
+        .select_from(Transaction)
+        .where(Transaction.project_id == Project.id)
+        .correlate(Project)
+        .scalar_subquery()
+    )
     rows = db.session.execute(
-        select(
-            Project.id, *fields, Project.org_id, Project.need_minor, Project.need_currency, Project.wsis_action_lines
-        ).where(Project.id.in_(ids))
+        select(Project.id, Project.reference, Project.title, Project.org_id, Project.import_batch_id, flows).where(
+            Project.id.between(low, high), Project.id.in_(created)
+        )
     ).all()
-    recipients: dict[int, list] = defaultdict(list)
-    for r in db.session.execute(
-        select(
-            ProjectRecipient.project_id,
-            ProjectRecipient.country_iso3,
-            ProjectRecipient.region_code,
-            ProjectRecipient.share_ppm,
-        )
-        .where(ProjectRecipient.project_id.in_(ids))
-        .order_by(ProjectRecipient.project_id, ProjectRecipient.id)
-    ):
-        recipients[r[0]].append({"country": r[1], "region": r[2], "share": share_text(r[3])})
-    areas: dict[int, list] = defaultdict(list)
-    for a in db.session.execute(
-        select(ProjectArea.project_id, ProjectArea.area_code, ProjectArea.share_ppm, ProjectArea.inferred)
-        .where(ProjectArea.project_id.in_(ids))
-        .order_by(ProjectArea.project_id, ProjectArea.area_code)
-    ):
-        areas[a[0]].append({"code": a[1], "share": share_text(a[2]), "inferred": a[3]})
-    sectors: dict[int, list] = defaultdict(list)
-    for c in db.session.execute(
-        select(ProjectSector.project_id, ProjectSector.code)
-        .where(ProjectSector.project_id.in_(ids))
-        .order_by(ProjectSector.project_id, ProjectSector.code)
-    ):
-        sectors[c[0]].append(c[1])
-    names = project_service.SCALAR_FIELDS
-    out: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        pid = row[0]
-        data: dict[str, Any] = dict(zip(names, row[1 : 1 + len(names)], strict=True))
-        org_id, need_minor, need_currency, lines = row[1 + len(names) :]
-        data["org_id"] = org_id
-        data["need"] = (
-            {"amount": str(money.from_minor(need_minor, need_currency)), "currency": need_currency}
-            if need_minor is not None and need_currency
-            else None
-        )
-        data["recipients"] = recipients.get(pid, [])
-        data["areas"] = areas.get(pid, [])
-        data["sectors"] = sectors.get(pid, [])
-        data["wsis_action_lines"] = [c for c in (lines or "").split(",") if c]
-        out[pid] = audit._jsonable(data)
-    return out
+    return {
+        pid: {"reference": reference, "title": title, "org_id": org_id, "import_batch_id": batch_id, "transactions": n}
+        for pid, reference, title, org_id, batch_id, n in rows
+    }
 
 
 def _restore_changed(batch: ImportBatch, change: ImportChange, undo_actor: Actor) -> int:
