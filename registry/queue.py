@@ -381,6 +381,10 @@ def run_job(job_id: int, retries_left: int = 0) -> None:
     except RegistryError as exc:
         db.session.rollback()
         _finish_failed(job_id, exc.message, progress.state)
+    except KeyboardInterrupt:  # the worker was told to stop now (SIGTERM to a process worker)
+        db.session.rollback()
+        _finish_failed(job_id, "The worker was stopped while the job ran; nothing was saved.", progress.state)
+        raise
     except Exception as exc:
         db.session.rollback()
         log.exception("Job %s (%s) failed", job_id, kind.name)

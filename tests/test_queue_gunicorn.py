@@ -53,6 +53,13 @@ class Browser:
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), error.read()
 
+    def answers(self, path: str) -> bool:
+        """Whether the server is up and answers 200 (a refused connection is not yet)."""
+        try:
+            return self.request(path)[0] == 200
+        except urllib.error.URLError:
+            return False
+
     def login(self, email: str, password: str) -> None:
         _status, _headers, body = self.request("/login")
         token = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
@@ -62,10 +69,11 @@ class Browser:
 
 
 def _served_by(log_path, pattern: str) -> list[int]:
-    """The pids of the gunicorn workers that answered requests matching ``pattern`` with 2xx."""
+    """The pids of the gunicorn workers that answered requests matching ``pattern`` with 2xx (gunicorn
+    writes the pid as <pid>)."""
     pids = []
     for line in log_path.read_text(errors="replace").splitlines():
-        found = re.match(r'^(\d+) "([^"]*)" (\d{3})$', line.strip())
+        found = re.match(r'^<?(\d+)>? "([^"]*)" (\d{3})$', line.strip())
         if found and re.search(pattern, found.group(2)) and found.group(3).startswith("2"):
             pids.append(int(found.group(1)))
     return pids
@@ -89,7 +97,7 @@ def test_an_import_posted_to_one_web_worker_is_followed_through_the_other(tmp_pa
     ]  # fmt: skip
     with process(gunicorn, env, tmp_path / "gunicorn.log"), worker(env, tmp_path / "worker.log"):
         web = Browser(f"http://127.0.0.1:{port}")
-        wait_for(lambda: web.request("/healthz")[0] == 200, 60, 0.25, "gunicorn to answer /healthz")
+        wait_for(lambda: web.answers("/healthz"), 90, 0.25, "gunicorn to answer /healthz")
         body, content_type = multipart({"org": "Q-DON"}, "donor.csv", csv_bytes(donor_rows(ROWS)))
         status, headers, answer = web.request(
             "/api/v1/imports",
