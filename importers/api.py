@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import json
 
-from flask import jsonify, request, url_for
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import func, select
 
 from importers import jobs, operations, pipeline
-from registry import queue
 from registry.api.common import commit, paginate
+from registry.api.jobs import accepted, wants_async
 from registry.auth import Unauthorised, current_actor, current_user
 from registry.errors import ValidationError, error_body
 from registry.models import ImportBatch, Organisation
@@ -164,21 +164,6 @@ def detect(data: bytes, filename: str) -> str:
             {"file": ["Unsupported file type"]},
         )
     return kind
-
-
-def wants_async() -> bool:
-    """Whether the client asked for the work to be queued (``Prefer: respond-async``)."""
-    prefer = request.headers.get("Prefer", "")
-    return any(p.strip().split("=")[0].lower() == "respond-async" for p in prefer.split(","))
-
-
-def accepted(job):
-    """202 with the queued job and where to follow it."""
-    response = jsonify(queue.job_view(job))
-    response.status_code = 202
-    response.headers["Location"] = url_for("jobs.JobOne", job_id=job.id)
-    response.headers["Preference-Applied"] = "respond-async"
-    return response
 
 
 def respond(batch: ImportBatch, created: bool = False):

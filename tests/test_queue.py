@@ -213,3 +213,44 @@ def test_the_jobs_commands_list_and_show_the_rows(app, runner, donor, storage, c
     # the worker refuses to start where jobs run inline
     worker = runner.invoke(args=["jobs", "worker"])
     assert worker.exit_code == 1 and "QUEUE_IMMEDIATE" in worker.output
+
+
+def test_a_large_export_is_a_job_whose_file_is_downloaded_from_it(app, client, donor, tmp_path, make_project,
+                                                                  make_transaction):  # fmt: skip
+    from openpyxl import load_workbook
+
+    user, headers = donor
+    app.config["JOB_FILES"] = str(tmp_path / "job-files")
+    try:
+        make_transaction(make_project(reference="EXP-1"))
+        db.session.commit()
+        url = "/api/v1/reports/funding-gap.xlsx?currency=USD"
+        direct = client.get(url, headers=headers)
+        assert direct.status_code == 200
+        queued = client.get(url, headers={**headers, "Prefer": "respond-async"})
+        assert queued.status_code == 202, queued.get_json()
+        job = client.get(queued.headers["Location"], headers=headers).get_json()
+        assert job["status"] == "done" and job["kind"] == "export.funding_gap", job
+        assert job["result"]["filename"].startswith("funding-gap-USD") and job["result"]["bytes"] > 0
+        download = client.get(queued.headers["Location"] + "/file", headers=headers)
+        assert download.status_code == 200 and download.headers["Content-Disposition"].startswith("attachment")
+        data = download.data
+        download.close()  # a file sent from disk
+        queued_book = load_workbook(io.BytesIO(data))
+        direct_book = load_workbook(io.BytesIO(direct.data))
+        assert queued_book.sheetnames == direct_book.sheetnames
+
+        def cells(book, name):  # every cell but the time the workbook was made
+            rows = [[c.value for c in row] for row in book[name].iter_rows()]
+            return [row for row in rows if row[:1] != ["Generated (UTC)"]]
+
+        for name in direct_book.sheetnames:  # the same workbook, cell for cell
+            assert cells(queued_book, name) == cells(direct_book, name), name
+        # a bad parameter is refused at once, as without the header; nobody else downloads the file
+        bad = "/api/v1/reports/funding-gap.xlsx?currency=XX"
+        assert client.get(bad, headers={**headers, "Prefer": "respond-async"}).status_code == 422
+        assert client.get(queued.headers["Location"] + "/file").status_code == 401
+        anonymous = client.get(url, headers={"Prefer": "respond-async"})
+        assert anonymous.status_code == 401
+    finally:
+        app.config.pop("JOB_FILES")
