@@ -28,7 +28,10 @@ DEV = ("bench",)
 
 # Declared, needed, and never imported by name.
 USED_WITHOUT_IMPORT = {
-    "runtime": {"psycopg": "SQLAlchemy's PostgreSQL driver, loaded from a postgresql+psycopg:// URL"},
+    "runtime": {
+        "psycopg": "SQLAlchemy's PostgreSQL driver, loaded from a postgresql+psycopg:// URL",
+        "gunicorn": "the production server, run as a command (gunicorn wsgi:app)",
+    },
     "test": {"odfpy": 'pandas\' ODS writer (to_excel(engine="odf")) in tests/importers/test_sheets.py'},
     "dev": {"ruff": "the linter and formatter (make lint)", "pip-tools": "pip-compile writes the lock files"},
 }
