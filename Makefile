@@ -59,7 +59,11 @@ run: db
 	@echo "  analyst@demo.invalid     analyst: read and export"
 	@echo "API tokens: flask --app wsgi users token --email donor@demo.invalid"
 	@echo ""
-	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	@echo "Serving on http://$(HOST):$(PORT) with a queue worker beside it (Ctrl-C stops both)"
+	@# The worker runs in the background of this one shell and is stopped when the server ends,
+	@# however it ends (Ctrl-C, an error): imports, undos and fact rebuilds are jobs it runs.
+	@$(FLASK) jobs worker --workers 1 --worker-type thread & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	SESSION_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT)
 
 ## browser: Debian's Chromium for the browser tests (skipped when absent)

@@ -39,6 +39,9 @@ def init_app(app: Flask, api: Api) -> None:
     token_scope_for(app, "imports_web", "import")
     csrf.exempt(export_api.blp)
     api.register_blueprint(export_api.blp)
+    from importers.jobs import register as register_jobs
     from importers.web import bp as web_bp
+
+    register_jobs()
 
     app.register_blueprint(web_bp)

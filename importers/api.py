@@ -5,6 +5,11 @@ the IATI / CRS readers once registered) is detected from its content by
 ``importers.pipeline.detect_kind``, so every reader shares this endpoint. Every write is one
 unit of work committed at the end of its view by ``registry.api.common.commit`` (a conflict
 is 409, as for every API write); the pipeline never commits.
+
+A client that sends ``Prefer: respond-async`` (RFC 7240) gets the work done by a queue worker
+instead (``importers.jobs``): ``202 Accepted`` at once, with the job in the body and its
+address in ``Location`` (``GET /api/v1/jobs/<id>``: status, progress, and the batch when done).
+Uploads, commits and undos all take it; a large file should always be sent that way.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import func, select
 
-from importers import operations, pipeline
+from importers import jobs, operations, pipeline
 from registry.api.common import check_if_match, commit, paginate
+from registry.api.jobs import accepted, wants_async
 from registry.auth import Unauthorised, current_actor, current_user
 from registry.errors import ValidationError, error_body
 from registry.models import ImportBatch, Organisation
@@ -206,6 +212,7 @@ class Imports(MethodView):
     @blp.response(201, ImportBatchOut)
     @blp.alt_response(422, description="The file was rejected; the body lists every problem")
     @blp.alt_response(413, description="The upload or the unpacked workbook is too large")
+    @blp.alt_response(202, description="With Prefer: respond-async, the queued job (follow its Location)")
     @blp.alt_response(429, description="Too many uploads by this user; Retry-After says when to try again")
     @upload_limit
     def post(self, form, files):
@@ -221,6 +228,21 @@ class Imports(MethodView):
         pipeline.check_upload(path, filename)  # what it really is, and whole (else 422)
         kind = detect(data, filename)
         actor = current_actor()
+        if wants_async():
+            job = jobs.start_import(
+                kind,
+                filename,
+                path.name,
+                org.ref if isinstance(org, Organisation) else org,
+                actor,
+                user,
+                options=options_from(form),
+                dry_run=form["dry_run"],
+                org_name=form.get("org_name"),
+                skip_invalid=form["skip_invalid"],
+                org_id=org.id if isinstance(org, Organisation) else None,
+            )
+            return accepted(job)
         batch = pipeline.run_import(
             kind,
             filename,
@@ -266,6 +288,9 @@ class ImportOne(MethodView):
         check_if_match(batch_etag(batch))
         if batch.status in ("previewed", "failed"):
             operations.discard(batch)
+        elif wants_async():
+            pipeline.check_undo(batch)
+            return accepted(jobs.start_undo(batch, current_actor(), user))
         else:
             batch = pipeline.undo_batch(batch.id, current_actor())
         commit()
@@ -280,7 +305,10 @@ class ImportCommit(MethodView):
     def post(self, args, batch_id: int):
         """Commit a previewed batch (with ``skip_invalid=true``, also a failed preview whose
         errors concern some projects only: those are left out and listed)."""
-        batch = get_batch_for(_user(), batch_id)
+        user = _user()
+        batch = get_batch_for(user, batch_id)
+        if wants_async():
+            return accepted(jobs.start_commit(batch, current_actor(), user, skip_invalid=args["skip_invalid"]))
         batch = pipeline.commit_batch(batch.id, current_actor(), skip_invalid=args["skip_invalid"])
         commit()
         return respond(batch)

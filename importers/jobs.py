@@ -1,97 +1,165 @@
-"""The background job runner of the import pages: a preview or a commit of a large file runs in
-a thread with its own app context (and so its own session), and the page polls its state.
+"""Import jobs on the queue (``registry.queue``): a file checked or imported, a preview
+committed, a batch undone, each run by a queue worker as one unit of work.
 
-A job is one unit of work: the runner commits once when the work returns (the pipeline never
-commits), or rolls back when it raises. Set ``IMPORT_BACKGROUND = False`` to run jobs inline
-(tests); they still run in their own app context and session.
+A job's arguments are plain values kept on its row (``jobs.params``): the stored file's name
+(``pipeline.store_file`` keeps uploads in ``IMPORT_STORAGE``, which web and worker processes
+share), the organisation, the options, and who asked (an ``Actor`` as a dict). The worker
+commits the work together with the job's end; the pipeline itself never commits.
+
+Retries: an import, a commit and an undo are idempotent by design, so a job that failed on an
+unexpected error (a lost connection, a locked database) is tried again, twice:
+- the work and the job's "done" are one transaction, so an attempt either left nothing or
+  finished the job (a finished job is never run again);
+- a file imported again with the same reading is recognised (``pipeline.idempotence``) and
+  changes nothing; committing a batch or undoing one checks its status first.
+A refusal by the registry's rules (a ``RegistryError``) is never retried.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-import uuid
-from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
-from flask import current_app
+from importers import pipeline
+from registry import queue
+from registry.models import ImportBatch, Job, User
+from registry.models.types import Role
+from registry.services.actor import Actor
 
-from registry.errors import RegistryError
-from registry.extensions import db
-from registry.models import ImportBatch
-from registry.sqlite import writing
-from registry.unit_of_work import commit
-
-# Background jobs of this process: id -> state. Small, in memory, forgotten after an hour.
-JOBS: dict[str, dict[str, Any]] = {}
-JOB_LOCK = threading.Lock()
 STAGE_RANGES = {"reading": (0, 40), "validating": (40, 70), "writing": (70, 99)}
+RETRIES = 2
 
-Work = Callable[[Callable[[int, int, str], None]], ImportBatch]
-
-
-def _progress_for(job_id: str):
-    def report(done: int, total: int, stage: str) -> None:
-        low, high = STAGE_RANGES.get(stage, (0, 99))
-        percent = high if not total else low + (high - low) * min(done, total) // max(total, 1)
-        if stage == "reading" and not total:
-            percent = min(low + 1 + done // 5000, high - 1)
-        with JOB_LOCK:
-            job = JOBS.get(job_id)
-            if job is not None:
-                job.update(stage=stage, percent=max(job.get("percent", 0), percent))
-
-    return report
+IMPORT_FILE = "import.file"
+IMPORT_COMMIT = "import.commit"
+IMPORT_UNDO = "import.undo"
 
 
-def _run_job(job_id: str, work: Work) -> dict[str, Any]:
-    """Do the work as one unit: commit what it leaves in the session, or roll it all back."""
-    try:
-        with writing():  # on SQLite the job's transaction takes the write lock when it begins
-            batch = work(_progress_for(job_id))
-            commit()  # a clash with another writer is a ConflictError: the job ends in error
-        return {
-            "state": "done",
-            "batch_id": batch.id,
-            "percent": 100,
-            "status": batch.status,
-            "already": bool(getattr(batch, "already_imported", False)),
-        }
-    except RegistryError as exc:
-        db.session.rollback()
-        return {"state": "error", "message": exc.message, "percent": 100}
-    except Exception:  # the page must learn the job ended; the log keeps the trace
-        db.session.rollback()
-        current_app.logger.exception("Import job %s failed", job_id)
-        return {"state": "error", "message": "The import failed on our side; nothing was saved.", "percent": 100}
-    finally:
-        db.session.remove()
+def import_percent(stage: str, done: int, total: int) -> int:
+    """An import's stage progress as a share of the whole job (reading is the longest)."""
+    if stage not in STAGE_RANGES:
+        return 0  # starting
+    low, high = STAGE_RANGES[stage]
+    if stage == "reading" and not total:
+        return min(low + 1 + done // 5000, high - 1)
+    return high if not total else low + (high - low) * min(done, total) // max(total, 1)
 
 
-def start_job(work: Work, label: str) -> str:
-    """Run ``work(progress) -> ImportBatch`` in the background (or inline) and return a job id."""
-    job_id = uuid.uuid4().hex
-    with JOB_LOCK:
-        for key in [k for k, j in JOBS.items() if time.time() - j["started"] > 3600]:
-            JOBS.pop(key, None)
-        JOBS[job_id] = {
-            "state": "running",
-            "stage": "reading",
-            "percent": 0,
-            "label": label,
-            "started": time.time(),
-        }
-    app = current_app._get_current_object()
+def actor_params(actor: Actor) -> dict[str, Any]:
+    """An Actor as plain values for a job's row."""
+    values = asdict(actor)
+    values["role"] = str(actor.role) if actor.role is not None else None
+    return values
 
-    def run() -> None:
-        with app.app_context():
-            result = _run_job(job_id, work)
-        with JOB_LOCK:
-            JOBS[job_id].update(result)
 
-    if current_app.config.get("IMPORT_BACKGROUND", True):
-        threading.Thread(target=run, name=f"import-{job_id[:8]}", daemon=True).start()
-    else:
-        run()
-        db.session.expire_all()  # the job wrote through its own session
-    return job_id
+def actor_from(values: dict[str, Any]) -> Actor:
+    role = values.get("role")
+    return Actor(**{**values, "role": Role(role) if role else None})
+
+
+def batch_result(batch: ImportBatch) -> dict[str, Any]:
+    """What a finished import job tells: its batch and the batch's counts."""
+    counts = batch.counts or {}
+    return {
+        "batch_id": batch.id,
+        "status": batch.status,
+        "already": bool(getattr(batch, "already_imported", False)),
+        "counts": {
+            k: counts.get(k, 0)
+            for k in (
+                "projects",
+                "projects_created",
+                "projects_updated",
+                "projects_unchanged",
+                "transactions",
+                "errors",
+                "warnings",
+            )
+        },
+    }
+
+
+# --------------------------------------------------------------------------- the work
+
+
+def _import_file(params: dict, progress: queue.Progress) -> dict:
+    path = pipeline.storage_dir() / params["stored_file"]
+    batch = pipeline.run_import(
+        params["kind"],
+        params["filename"],
+        path,
+        params["org"],
+        actor_from(params["actor"]),
+        options=params.get("options") or {},
+        dry_run=bool(params.get("dry_run")),
+        progress=progress,
+        org_name=params.get("org_name"),
+        skip_invalid=bool(params.get("skip_invalid")),
+    )
+    return batch_result(batch)
+
+
+def _commit(params: dict, progress: queue.Progress) -> dict:
+    batch = pipeline.commit_batch(
+        params["batch_id"], actor_from(params["actor"]), progress, skip_invalid=bool(params.get("skip_invalid"))
+    )
+    return batch_result(batch)
+
+
+def _undo(params: dict, progress: queue.Progress) -> dict:
+    batch = pipeline.undo_batch(params["batch_id"], actor_from(params["actor"]), progress=progress)
+    result = batch_result(batch)
+    result["undone"] = (batch.counts or {}).get("undone", {})
+    return result
+
+
+def register() -> None:
+    """Declare the import jobs (called by ``importers.init_app``)."""
+    queue.register_kind(IMPORT_FILE, _import_file, retries=RETRIES, percent=import_percent)
+    queue.register_kind(IMPORT_COMMIT, _commit, retries=RETRIES, percent=import_percent)
+    queue.register_kind(IMPORT_UNDO, _undo, retries=RETRIES)
+
+
+# --------------------------------------------------------------------------- starting
+
+
+def start_import(
+    kind: str,
+    filename: str,
+    stored_file: str,
+    org: str,
+    actor: Actor,
+    owner: User | None,
+    *,
+    options: dict | None = None,
+    dry_run: bool = False,
+    org_name: str | None = None,
+    skip_invalid: bool = False,
+    label: str | None = None,
+    org_id: int | None = None,
+) -> Job:
+    """Queue the import (or check, with dry_run) of a stored upload; commits the job row."""
+    params = {
+        "kind": kind,
+        "filename": filename,
+        "stored_file": stored_file,
+        "org": org,
+        "org_name": org_name,
+        "actor": actor_params(actor),
+        "options": options or {},
+        "dry_run": dry_run,
+        "skip_invalid": skip_invalid,
+    }
+    text = label or (f"Checking {filename}" if dry_run else f"Importing {filename}")
+    return queue.submit(IMPORT_FILE, params, text, owner, org_id)
+
+
+def start_commit(batch: ImportBatch, actor: Actor, owner: User | None, *, skip_invalid: bool = False) -> Job:
+    """Queue the commit of a previewed batch; commits the job row."""
+    params = {"batch_id": batch.id, "actor": actor_params(actor), "skip_invalid": skip_invalid}
+    return queue.submit(IMPORT_COMMIT, params, f"Importing {batch.filename}", owner, batch.org_id)
+
+
+def start_undo(batch: ImportBatch, actor: Actor, owner: User | None) -> Job:
+    """Queue the undo of a committed batch; commits the job row."""
+    params = {"batch_id": batch.id, "actor": actor_params(actor)}
+    return queue.submit(IMPORT_UNDO, params, f"Undoing the import of {batch.filename}", owner, batch.org_id)

@@ -1,8 +1,8 @@
 """Import pages: upload -> preview (rows as read, editable mapping, every problem) -> commit.
 
-Previews and commits of large files run as background jobs (``importers.jobs``, each one unit
-of work that commits once); the page polls a small JSON status endpoint and shows a progress
-bar. A page that changes something itself commits once, at its end, through
+Checks, commits and undos of files run as jobs on the queue (``importers.jobs``, run by a
+queue worker, each one unit of work); the page polls a small JSON status endpoint, which reads
+the job's row, and shows a progress bar. A page that changes something itself commits once, at its end, through
 ``registry.web.saving.save`` (a refusal or a clash with another writer is a flash and a
 redirect, never a 500). Who may see a batch, the
 organisation an import is for and the mapping memory are ``importers.operations``.
@@ -27,10 +27,10 @@ from flask import (
 )
 from sqlalchemy import select
 
-from importers import operations, pipeline
-from importers.jobs import JOBS, start_job
+from importers import jobs, operations, pipeline
 from importers.sheets import FIELDS
 from importers.template import template_workbook
+from registry import queue
 from registry.auth import current_actor, current_user, roles_required
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation
@@ -103,40 +103,41 @@ def upload():
         options["prices"] = "constant"  # the CRS deflated columns, stored apart (docs/iati-crs.md)
     if request.form.get("use_saved"):
         options = operations.with_saved_mapping(options, operations.saved_mapping(org.id, kind))
-    actor, org_ref, filename = current_actor(), org.ref, upload.filename
-
-    def work(progress):
-        return pipeline.run_import(
-            kind, filename, path, org_ref, actor, options=options, dry_run=True, progress=progress
-        )
-
-    job_id = start_job(work, f"Checking {filename}")
-    return redirect(url_for(".job", job_id=job_id))
+    job = jobs.start_import(
+        kind, upload.filename, path.name, org.ref, current_actor(), user, options=options, dry_run=True, org_id=org.id
+    )
+    return redirect(url_for(".job", job_id=job.id))
 
 
-@bp.get("/jobs/<job_id>")
+def _job_state(job_id: int) -> dict:
+    """The job as the progress page shows it (404/403 when it is not the user's to see)."""
+    view = queue.job_view(queue.job_for(current_user(), job_id))
+    state = {"done": "done", "failed": "error"}.get(view["status"], "running")
+    body = {**view, "state": state, "done": view["done"], "total": view["total"]}
+    result = view["result"]
+    if state == "done" and result.get("batch_id"):
+        if view["kind"] == jobs.IMPORT_UNDO:
+            body["url"] = url_for(".show", batch_id=result["batch_id"], undone=1)
+        else:
+            body["url"] = url_for(".show", batch_id=result["batch_id"], already=1 if result.get("already") else None)
+    return body
+
+
+@bp.get("/jobs/<int:job_id>")
 @roles_required(Role.ADMIN, Role.DONOR)
-def job(job_id: str):
-    """Progress of a running preview or commit; moves on to the batch when done."""
-    state = JOBS.get(job_id)
-    if state is None:
-        abort(404)
-    if state["state"] == "done":
-        return redirect(url_for(".show", batch_id=state["batch_id"], already=1 if state.get("already") else None))
+def job(job_id: int):
+    """Progress of a queued or running check, commit or undo; moves on to the batch when done."""
+    state = _job_state(job_id)
+    if state.get("url"):
+        return redirect(state["url"])
     return render_template("imports/job.html", job_id=job_id, job=state)
 
 
-@bp.get("/jobs/<job_id>.json")
+@bp.get("/jobs/<int:job_id>.json")
 @roles_required(Role.ADMIN, Role.DONOR)
-def job_status(job_id: str):
-    """The job's state for the polling page."""
-    state = JOBS.get(job_id)
-    if state is None:
-        return jsonify({"state": "unknown"}), 404
-    body = {k: v for k, v in state.items() if k != "started"}
-    if state.get("batch_id"):
-        body["url"] = url_for(".show", batch_id=state["batch_id"], already=1 if state.get("already") else None)
-    return jsonify(body)
+def job_status(job_id: int):
+    """The job's state for the polling page (read from the database: any web process answers)."""
+    return jsonify(_job_state(job_id))
 
 
 @bp.get("/<int:batch_id>")
@@ -150,6 +151,8 @@ def show(batch_id: int):
     mapping = (summary.get("mapping") or {}).get("columns", {})
     if getattr(batch, "already_imported", False) or request.args.get("already"):
         flash("This file was already imported; nothing changed.", "success")
+    if request.args.get("undone") and batch.status == "undone":
+        flash("The import was undone: what it created is removed, what it changed is restored.", "success")
     return render_template(
         "imports/show.html",
         batch=batch,
@@ -209,26 +212,32 @@ def remap(batch_id: int):
     options = {k: v for k, v in (batch.options or {}).items() if k in ("sheet", "org", "org_name")}
     options.update({k: request.form[k] for k in ("dates", "decimal", "currency", "sheet") if request.form.get(k)})
     options["mapping"] = _mapping_from_form()
-    path = stored_path(batch)
-    actor, kind, filename, org_ref = (
+    user, actor, kind, filename, org_ref = (
+        current_user(),
         current_actor(),
         batch.kind,
         batch.filename,
         options.get("org", ""),
     )
+    stored, org_id = (batch.options or {}).get("stored_file", ""), batch.org_id
 
-    def work(progress):
-        return pipeline.run_import(
-            kind, filename, path, org_ref, actor, options=options, dry_run=True, progress=progress
+    def checked_again(_: None) -> str:
+        job = jobs.start_import(
+            kind,
+            filename,
+            stored,
+            org_ref,
+            actor,
+            user,
+            options=options,
+            dry_run=True,
+            org_id=org_id,
+            label=f"Checking {filename} again",
         )
+        return url_for(".job", job_id=job.id)
 
     # The old preview is discarded in this request's unit of work; the new check is a job of its own.
-    return save(
-        lambda: operations.discard(batch),
-        None,
-        lambda _: url_for(".job", job_id=start_job(work, f"Checking {filename} again")),
-        refused=url_for(".show", batch_id=batch_id),
-    )
+    return save(lambda: operations.discard(batch), None, checked_again, refused=url_for(".show", batch_id=batch_id))
 
 
 @bp.post("/<int:batch_id>/commit")
@@ -254,18 +263,15 @@ def commit(batch_id: int):
         flash("Only a preview without errors can be committed.", "error")
         return redirect(url_for(".show", batch_id=batch.id))
     actor: Actor = current_actor()
-    bid, filename, org_id, kind, options = batch.id, batch.filename, batch.org_id, batch.kind, batch.options
+    bid, org_id, kind, options = batch.id, batch.org_id, batch.kind, batch.options
 
     def remember() -> None:
         if org_id:
             operations.remember_mapping(org_id, kind, options or {})
 
     def started(_: None) -> str:
-        job_id = start_job(
-            lambda progress: pipeline.commit_batch(bid, actor, progress, skip_invalid=skip_invalid),
-            f"Importing {filename}",
-        )
-        return url_for(".job", job_id=job_id)
+        job = jobs.start_commit(db.session.get(ImportBatch, bid), actor, current_user(), skip_invalid=skip_invalid)
+        return url_for(".job", job_id=job.id)
 
     # The mapping is remembered in this request's unit of work, whatever becomes of the job.
     return save(remember, None, started, refused=url_for(".show", batch_id=bid))
@@ -277,10 +283,14 @@ def undo(batch_id: int):
     """Undo a committed batch, or discard a preview."""
     batch = _batch_for(batch_id)
     if batch.status == "committed":
+        # What refuses an undo is checked here, so the page says it at once; the undo is a job.
+        bid = batch.id
         return save(
-            lambda: pipeline.undo_batch(batch.id, current_actor()),
-            "The import was undone: what it created is removed, what it changed is restored.",
-            url_for(".index"),
+            lambda: pipeline.check_undo(batch),
+            None,
+            lambda _: url_for(
+                ".job", job_id=jobs.start_undo(db.session.get(ImportBatch, bid), current_actor(), current_user()).id
+            ),
             refused=url_for(".show", batch_id=batch.id),
         )
     if batch.status in ("previewed", "failed"):

@@ -61,15 +61,17 @@ def register_extensions(app: Flask) -> None:
     app.after_request(_retry_after_only_when_asked)
     limiter.init_app(app)
     import registry.models  # noqa: F401  (the models must be known to metadata)
+    from registry.queue import init_app as init_queue
+
+    init_queue(app)
 
 
 def _retry_after_only_when_asked(response):
     """Flask-Limiter puts its window's reset as Retry-After on every response it counts, and
     raises a 503's own (``g.retry_after``, registry/errors.py) to it. Retry-After is kept for the answers that ask
     the client to come back, 429 and 503, each with its own; the X-RateLimit-* headers stay."""
-    if response.status_code == 503:
-        if g.get("retry_after"):
-            response.headers["Retry-After"] = g.retry_after
+    if response.status_code == 503 and g.get("retry_after"):
+        response.headers["Retry-After"] = g.retry_after
     elif response.status_code != 429:
         response.headers.pop("Retry-After", None)
     return response
@@ -99,5 +101,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from registry.cli import init_app as init_cli
+    from registry.jobs_cli import jobs_cli
 
     init_cli(app)
+    app.cli.add_command(jobs_cli)

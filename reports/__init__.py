@@ -12,6 +12,9 @@ def init_app(app: Flask, api: Api) -> None:
 
     # The writer's commit brings the facts up to date; a read never commits (reports/facts.py).
     facts.install()
+    from reports import jobs
+
+    jobs.register()
 
     # The API is for scripts with tokens, not browser forms: no CSRF on it.
     csrf.exempt(reports_api.blp)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from registry.api.jobs import accepted, wants_async
+from registry.auth import Unauthorised, current_user
 from registry.rate_limits import export_limit
 from reports.flows import run_report
 from reports.schemas import GapQuery, ReportOut, ReportQuery
@@ -70,6 +72,13 @@ def _flows_workbook(spec: ReportSpec) -> Response:
 
 @export_limit
 def _gap_workbook(spec: ReportSpec) -> Response:
+    if wants_async():  # a large export: made by a queue worker, downloaded from the job
+        from reports.jobs import start_gap_export
+
+        user = current_user()
+        if user is None:
+            raise Unauthorised("Log in or send an API token to queue an export")
+        return accepted(start_gap_export(request.query_string.decode(), user))
     return _download(funding_gap_workbook(spec), XLSX, _file_name("funding-gap", spec, "xlsx", by=False))
 
 

@@ -115,6 +115,8 @@ def _app(database_url, tmp_path_factory):
             "SESSION_COOKIE_SECURE": False,
             # the shipped rate files, never one a developer loaded into the instance folder
             "RATES_DIR": str(tmp_path_factory.mktemp("rates")),
+            # jobs run inline when queued (tests/test_queue_worker.py runs a real worker process)
+            "QUEUE_IMMEDIATE": True,
         }
     )
     with app.app_context():

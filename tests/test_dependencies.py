@@ -31,6 +31,7 @@ USED_WITHOUT_IMPORT = {
     "runtime": {
         "psycopg": "SQLAlchemy's PostgreSQL driver, loaded from a postgresql+psycopg:// URL",
         "redis": "the rate-limit counters' client, loaded by limits from RATELIMIT_STORAGE_URI=redis://...",
+        "gunicorn": "the production server, run as a command (gunicorn wsgi:app)",
     },
     "test": {"odfpy": 'pandas\' ODS writer (to_excel(engine="odf")) in tests/importers/test_sheets.py'},
     "dev": {"ruff": "the linter and formatter (make lint)", "pip-tools": "pip-compile writes the lock files"},

@@ -102,7 +102,7 @@ from importers.pipeline.readers import (
 )
 from importers.pipeline.resolve import _Resolver
 from importers.pipeline.run import _Run
-from importers.pipeline.undo import undo_batch
+from importers.pipeline.undo import check_undo, undo_batch
 from importers.pipeline.validate import _build_project, _tx_values
 from importers.pipeline.write import EVENT_COLUMNS, Created, Updated
 from registry.models import ImportBatch  # noqa: F401  (imported from here by older code and tests)
@@ -138,6 +138,7 @@ __all__ = [
     "_tx_values",
     "attribute",
     "batch_summary",
+    "check_undo",
     "commit_batch",
     "detect_kind",
     "file_hash",

@@ -4,6 +4,7 @@ from registry.models.accounts import ApiToken, User
 from registry.models.audit import AuditEvent
 from registry.models.funding import FundingSource
 from registry.models.imports import ImportBatch
+from registry.models.jobs import Job
 from registry.models.marketplace import PipelineInterest, SavedSearch
 from registry.models.organisation import Organisation
 from registry.models.project import Project, ProjectArea, ProjectRecipient
@@ -23,6 +24,7 @@ __all__ = [
     "Country",
     "FundingSource",
     "ImportBatch",
+    "Job",
     "Organisation",
     "PipelineInterest",
     "PriorityArea",

@@ -72,6 +72,7 @@ def live_server(tmp_path_factory):
             "SECRET_KEY": "browser-tests",
             "SESSION_COOKIE_SECURE": False,
             "WTF_CSRF_ENABLED": True,
+            "QUEUE_IMMEDIATE": True,  # jobs run inline, in the request that queues them
         }
     )
     with app.app_context():

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from importers import operations, pipeline
 from importers.interop import import_iati
 from registry.extensions import db
-from registry.models import ImportBatch, Organisation, Project, Transaction
+from registry.models import ImportBatch, Job, Organisation, Project, Transaction
 from registry.models.types import Role
 from registry.services import accounts
 from registry.services.actor import Actor
@@ -179,6 +179,11 @@ def test_the_background_job_commits_once(client, app, actor, make_org, commits):
         content_type="multipart/form-data",
     )
     assert page.status_code == 302
-    assert len(commits) == 1  # the preview job's unit of work
+    # The request commits the queued job, once. The worker (inline here) commits the job's
+    # start, then the preview together with the job's end, in its own session.
+    request_commit, *worker = commits
+    assert len(worker) == 2 and worker[0] is worker[1] and worker[0] is not request_commit
     preview = db.session.scalar(select(ImportBatch).where(ImportBatch.org_id == org.id))
     assert preview is not None and preview.status == "previewed"
+    job = db.session.scalar(select(Job).order_by(Job.id.desc()).limit(1))
+    assert job.status == "done" and job.result["batch_id"] == preview.id and job.attempts == 1

@@ -238,13 +238,14 @@ def test_import_undo_still_removes_what_it_created_even_when_deleted(app, actor,
     batch = pipeline.run_import("sheet", "a.csv", data, org, actor)
     db.session.commit()
     project = db.session.scalar(select(Project).where(Project.org_id == org.id))
+    project_id = project.id
     deletion.delete_project(actor, project)
     db.session.commit()
     pipeline.undo_batch(batch.id, actor)
     db.session.commit()
     every = select(func.count()).select_from(Project).where(Project.org_id == org.id)
     assert db.session.scalar(every, execution_options=INCLUDE_DELETED) == 0  # gone for good, not restorable
-    flows = select(func.count()).select_from(Transaction).where(Transaction.project_id == project.id)
+    flows = select(func.count()).select_from(Transaction).where(Transaction.project_id == project_id)
     assert db.session.scalar(flows, execution_options=INCLUDE_DELETED) == 0
 
 
