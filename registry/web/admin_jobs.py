@@ -11,7 +11,8 @@ from registry.web.admin import PER_PAGE, Args, admin_only, bp, page_url, pages_o
 @bp.get("/imports")
 @admin_only
 def imports():
-    """Recent imports of every organisation, with owner, status and counts; filter by status."""
+    """What the job queue is doing, and the recent imports of every organisation with owner,
+    status and counts; filter the imports by status."""
     args = Args()
     status = args.choice("status", service.STATUSES)
     page = args.page()
@@ -19,6 +20,7 @@ def imports():
     return render_template(
         "admin/imports.html",
         jobs=jobs,
+        queued=service.queue_jobs(),
         total=total,
         page=page,
         pages=pages_of(total),

@@ -293,6 +293,29 @@ def test_import_jobs_list_every_organisation(client, admin, make_org, make_user)
     assert "were ignored" in client.get("/admin/imports?status=bogus").data.decode()
 
 
+def test_import_jobs_show_what_the_queue_waits_on_runs_and_failed(client, admin, make_org, make_user):
+    from registry import queue
+
+    org = make_org(ref="Q-ORG", name="Queueing Agency")
+    donor, _ = make_user("donor", org=org)
+    jobs = {}
+    for status in ("queued", "running", "failed", "done"):
+        job = queue.create_job("import.file", {}, f"Checking {status}.xlsx", donor, org.id)
+        job.status = status
+        jobs[status] = job
+    jobs["running"].stage, jobs["running"].progress_done, jobs["running"].progress_total = "writing", 1, 2
+    jobs["failed"].message, jobs["failed"].attempts = "The file 'failed.xlsx' is not a workbook", 3
+    db.session.commit()
+    page = client.get("/admin/imports").data.decode()
+    queue_part = page[page.index("On the job queue") : page.index("<h2>Imports</h2>")]
+    for status in ("queued", "running", "failed"):
+        assert f"Checking {status}.xlsx" in queue_part, status
+    assert "Checking done.xlsx" not in queue_part  # a finished job is in the imports below, not here
+    assert "Queueing Agency" in queue_part and donor.email in queue_part
+    assert "is not a workbook" in queue_part and "writing" in queue_part
+    assert queue_part.index("Checking queued.xlsx") < queue_part.index("Checking failed.xlsx")
+
+
 def test_the_command_reloads_as_the_page_does_and_is_listed(client, admin, runner):
     db.session.get(Country, "KEN").name = "Kenya (edited)"
     db.session.commit()
