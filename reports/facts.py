@@ -52,7 +52,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
@@ -280,15 +279,26 @@ def ensure_fresh(trust_layout: bool = False) -> dict[str, int]:
             _delete_facts(chunk)
             _insert_facts(chunk, points)
         done = {"rebuilt": 0, "projects": len(ids)}
-    # Remove only the marks seen: a change made meanwhile keeps its mark (higher generation).
-    seen_marks = [tuple(m) for m in marks if m[1] is not None]
-    for start in range(0, len(seen_marks), CHUNK):
-        chunk = seen_marks[start : start + CHUNK]
-        db.session.execute(
-            delete(ReportDirty.__table__).where(tuple_(ReportDirty.project_id, ReportDirty.generation).in_(chunk))
-        )
+    _forget_seen_marks(marks)
     db.session.flush()
     return done
+
+
+def _forget_seen_marks(marks) -> None:
+    """Remove the marks this refresh saw, and only those: a change made meanwhile keeps its mark
+    (its generation went up). The marks are grouped by generation (after a bulk write nearly all
+    share one), so each DELETE names its projects by the primary key, ``generation = g AND
+    project_id IN (...)``; a row-value ``(project_id, generation) IN`` list is not an index
+    lookup on PostgreSQL and made the refresh after a large undo quadratic."""
+    by_generation: dict[int, list[int]] = {}
+    for project_id, generation in marks:
+        if generation is not None:
+            by_generation.setdefault(generation, []).append(project_id)
+    table = ReportDirty.__table__
+    for generation, ids in by_generation.items():
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            db.session.execute(delete(table).where(table.c.generation == generation, table.c.project_id.in_(chunk)))
 
 
 def _watermark() -> int | None:
