@@ -1,5 +1,5 @@
 """Load benchmark: a fresh registry (SQLite or PostgreSQL, the demo data or 50,000 synthetic
-projects more) served by gunicorn with 4 workers on loopback, 50 readers and 5 importing
+projects more) served by gunicorn with 4 workers and a queue worker on loopback, 50 readers and 5 importing
 donors from bench/load/locustfile.py for 2 minutes, then p50/p95/p99 and errors by group.
 
     .venv/bin/python bench/load/run.py --db sqlite --data demo
@@ -31,7 +31,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import machine  # noqa: E402  (bench/common.py)
 
-GROUPS = {"page": "pages", "api": "API reads", "download": "downloads", "import": "imports (5 donors)"}
+GROUPS = {
+    "page": "pages",
+    "api": "API reads",
+    "download": "downloads",
+    "upload": "uploads (answered 202, queued)",
+    "import": "imports, upload to job end (5 donors)",
+    "job": "job polls",
+}
 
 
 def free_port() -> int:
@@ -98,6 +105,14 @@ def wait_ready(base: str, server: subprocess.Popen, log: Path, seconds: float = 
         time.sleep(0.5)
 
 
+def empty_redis(base: str) -> None:
+    """Start from empty rate-limit counters and an empty queue."""
+    import redis
+
+    for number in (14, 15):
+        redis.Redis.from_url(f"{base}/{number}").flushdb()
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -146,6 +161,12 @@ def main() -> None:
     parser.add_argument("--donors", type=int, default=5)
     parser.add_argument("--rows", type=int, default=5000, help="rows of each uploaded file")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--queue-workers", type=int, default=2, help="jobs the queue worker runs at once")
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("LOAD_REDIS", "redis://127.0.0.1:6379"),
+        help="a Redis server; its databases 14 (rate-limit counters) and 15 (the queue) are emptied",
+    )
     parser.add_argument("--out", type=Path, help="keep logs and locust's CSV here")
     args = parser.parse_args()
 
@@ -173,12 +194,30 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(args.workers),
+        # Production keeps rate-limit counters and the queue in Redis, shared by every process.
+        "RATELIMIT_STORAGE_URI": f"{args.redis}/14",
+        "QUEUE_URL": f"{args.redis}/15",
+        # Every simulated user comes from 127.0.0.1, so the per-address limits (anonymous exports,
+        # refused tokens) would count 50 people as one, and the donors share one token: the
+        # limits are raised here so that the run measures the registry, not its rate limiter.
+        "RATELIMIT_EXPORTS": "100000 per minute",
+        "RATELIMIT_UPLOADS": "100000 per minute",
+        "RATELIMIT_API_TOKEN": "100000 per minute",
     }
+    empty_redis(args.redis)
     print(f"{args.db}, {args.data} data, {args.workers} workers, out: {out}", flush=True)
     token = prepare(env, args.data, args.projects, args.transactions)
 
     server_log = out / "gunicorn.log"
-    with server_log.open("wb") as log:
+    worker_log = out / "queue-worker.log"
+    with server_log.open("wb") as log, worker_log.open("wb") as wlog:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "worker", "--workers", str(args.queue_workers)],
+            cwd=ROOT,
+            env=env,
+            stdout=wlog,
+            stderr=subprocess.STDOUT,
+        )
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
             cwd=ROOT,
@@ -229,18 +268,21 @@ def main() -> None:
             )
             elapsed = time.perf_counter() - started
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            for process in (server, worker):
+                process.send_signal(signal.SIGTERM)
+            for process in (server, worker):
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
     samples = json.loads(samples_path.read_text())
     print()
     print(f"{machine()}")
     print(
         f"{args.db}, {args.data} data, gunicorn {args.workers} workers, {args.readers} readers + "
-        f"{args.donors} donors uploading {args.rows:,}-row files, {args.duration} s ({elapsed:.0f} s with the stop)"
+        f"{args.donors} donors uploading {args.rows:,}-row files, a queue worker running {args.queue_workers} jobs "
+        f"at once, {args.duration} s ({elapsed:.0f} s with the stop)"
     )
     print()
     print(summary(samples, out / "locust_stats.csv", args.duration))
