@@ -50,6 +50,12 @@ def begins_immediate() -> bool:
     return has_request_context() and request.method not in READ_METHODS
 
 
+def is_plain_read() -> bool:
+    """Whether the current unit of work is a web request that reads only (GET, HEAD, OPTIONS)
+    and was not declared a writer."""
+    return has_request_context() and request.method in READ_METHODS and not _writing.get()
+
+
 def is_sqlite(dbapi_connection) -> bool:
     return type(dbapi_connection).__module__.startswith("sqlite3")
 

@@ -186,7 +186,7 @@ def weighted_cells(
     if stage is not None and (tx_dims or by_period):
         raise ValueError("staged sums carry no transaction-level dimension and no period")
     if by_period:
-        facts.ensure_fresh()  # the category members of each period are kept with the facts
+        facts.ensure_fresh_for_read()  # the category members of each period are kept with the facts
         if breakpoints is None:
             breakpoints = facts.breakpoints()
     share_dims = [d for d in dims if not dimensions.is_flow_level(d) and d != "project"]

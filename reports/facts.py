@@ -22,10 +22,12 @@ the database in one statement whether anything is stale (:func:`stale`: a mark, 
 above the watermark, facts never built; it sees bulk inserts through the DB-API cursor
 as well as ORM writes, since the triggers and the watermark do) or whether the unit of
 work changed category memberships, and if so refreshes inside the same transaction, so
-the flows and their facts are committed together. A read (a GET, a report command)
-never commits: if the facts are stale anyway (raw SQL from outside the application),
-the report's own :func:`ensure_fresh` recomputes them inside the read transaction and
-the request's end rolls that work back; the figures are right either way.
+the flows and their facts are committed together. A report command never commits:
+if the facts are stale anyway (raw SQL from outside the application), the report's own
+:func:`ensure_fresh` recomputes them inside the read transaction and the end rolls that work
+back; the figures are right either way. A GET on PostgreSQL that finds marks left by a commit
+which could not take the refresh lock commits the refresh instead (:func:`ensure_fresh_for_read`),
+so that the reads after it do not each redo it behind the lock.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from sqlalchemy.sql import ColumnElement
 
 from registry.extensions import db
 from registry.models import CategoryMembership, Transaction
+from registry.sqlite import is_plain_read
 from reports.models import ReportCategoryMember, ReportDirty, ReportFlowFact, ReportProjectFact, ReportState
 
 STATE_KEY = "flow_facts"
@@ -65,6 +68,7 @@ MEMBERS_KEY = "category_members"
 WATERMARK_KEY = "flow_watermark"  # SQLite only: see the migration 0008_report_facts
 FORMAT = "3"  # bump when the facts' content changes: a different signature rebuilds them
 MEMBERS_CHANGED = "report_members_changed"  # session.info flag: this unit of work wrote memberships
+WROTE = "report_unit_wrote"  # session.info flag: this unit of work flushed or executed a change
 LOCK_ID = 7_231_001  # PostgreSQL advisory lock serialising refreshes
 CHUNK = 500
 _STATEMENTS: dict[tuple, tuple] = {}  # see _insert_statements
@@ -301,6 +305,35 @@ def _forget_seen_marks(marks) -> None:
             db.session.execute(delete(table).where(table.c.generation == generation, table.c.project_id.in_(chunk)))
 
 
+def ensure_fresh_for_read() -> dict[str, int]:
+    """What a report calls before reading the facts: :func:`ensure_fresh`, and on PostgreSQL,
+    in a read that wrote nothing, the refresh committed at once when there was one to do.
+
+    Marks outlive their writer's commit when that commit found another refresh running (it
+    does not wait for it: see :func:`refresh_before_commit`). A read that refreshed inside its
+    own transaction and rolled the work back would leave them to the next read, which waits
+    for the refresh lock and does the same work again: under steady imports every report and
+    project page queued behind the one before (a minute and more under load). The first read
+    to find them commits the refresh, the same work the writer's commit would have done, and
+    the reads after it find the facts fresh. A read on SQLite, or one whose unit of work wrote
+    something (a test, a command), refreshes for itself without committing, as before."""
+    session = db.session()
+    if (
+        session.get_bind().dialect.name != "postgresql"
+        or not is_plain_read()
+        or session.info.get(WROTE)
+        or session.new
+        or session.dirty
+        or session.deleted
+        or not stale()
+    ):
+        return ensure_fresh()
+    done = ensure_fresh()
+    session.commit()  # ends the read's transaction, and with it the refresh lock
+    log.info("report facts refreshed and committed by a read: %s", done)
+    return done
+
+
 def _watermark() -> int | None:
     """SQLite: the highest flow id the facts include (new flows are found above it)."""
     state = db.session.get(ReportState, WATERMARK_KEY, populate_existing=True)
@@ -349,6 +382,8 @@ def _touches_memberships(session: Session) -> bool:
 
 
 def _note_flush(session: Session, _context, _instances) -> None:
+    if session.new or session.dirty or session.deleted:
+        session.info[WROTE] = True
     if _touches_memberships(session):
         session.info[MEMBERS_CHANGED] = True
 
@@ -356,12 +391,15 @@ def _note_flush(session: Session, _context, _instances) -> None:
 def _note_statement(state) -> None:
     # ORM or Core DML on the memberships through the session (bulk update, delete, insert)
     table = getattr(state.statement, "table", None)
+    if not state.is_select:
+        state.session.info[WROTE] = True
     if not state.is_select and getattr(table, "name", None) == CategoryMembership.__tablename__:
         state.session.info[MEMBERS_CHANGED] = True
 
 
 def _forget_notes(session: Session, *_args) -> None:
     session.info.pop(MEMBERS_CHANGED, None)
+    session.info.pop(WROTE, None)
 
 
 def _forget_on_rollback(session: Session, previous) -> None:

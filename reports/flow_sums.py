@@ -144,7 +144,7 @@ def _joins_source(tx_dims: Sequence[str], filters: TxFilter) -> bool:
 def fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool = False, with_recipient: bool = True):
     """SELECT pid, d_<dim>..., [period], [tx_country, tx_region], m0..m3 from the report facts
     (refreshed first). ``with_recipient``: keep apart the flows that name their own recipient."""
-    facts.ensure_fresh()
+    facts.ensure_fresh_for_read()
     dims = [dimensions.get(d) for d in tx_dims]
     coarse = all(d.in_project_facts for d in dims) and not (
         filters.source_kinds or filters.donor_ids or filters.funding_source_ids
