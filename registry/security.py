@@ -1,11 +1,11 @@
 """Security headers on every response: pages, API, static files and errors.
 
 Set in one ``after_request`` hook so nothing can be served without them. The
-Content-Security-Policy lets scripts come only from the app's own files: no inline
-``<script>`` block and no ``on*=`` handler is allowed. ``style-src`` allows
-``'unsafe-inline'`` for one reason: three bars (the home page's amounts, the finder's
-coverage and an import job's progress) draw their width from the data with a
-``style="width: …%"`` attribute, and a CSP without it would drop those widths.
+Content-Security-Policy lets scripts and styles come only from the app's own files: no
+inline ``<script>`` or ``<style>`` block, no ``on*=`` handler and no ``style=`` attribute is
+allowed. Bars whose length comes from the data (the home page's amounts, the finder's
+coverage, a job's progress) are SVG rects with a ``width`` attribute, and the charts are
+sized by the style sheet.
 Strict-Transport-Security is sent only when REGISTRY_ENV=production, where the app is
 behind https; sent from a development server over http it would pin the browser to
 https for the host.
@@ -19,7 +19,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
+        "style-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",

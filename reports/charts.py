@@ -57,8 +57,7 @@ def short_amount(value: Decimal | None) -> str:
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'role="img" aria-label="{escape(title)}" font-family="{FONT}" font-size="12" '
-        f'style="max-width:100%;height:auto">'
+        f'role="img" aria-label="{escape(title)}" font-family="{FONT}" font-size="12">'
         f"<title>{escape(title)}</title>"
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>' + "".join(body) + "</svg>"
     )

@@ -16,6 +16,7 @@ EXPECTED = {
 CSP_DIRECTIVES = {
     "default-src": "'self'",
     "script-src": "'self'",
+    "style-src": "'self'",
     "object-src": "'none'",
     "base-uri": "'self'",
     "form-action": "'self'",
@@ -64,8 +65,8 @@ def test_errors_and_anonymous_requests_carry_the_headers(client):
     _assert_headers(response, "POST /api/v1/projects")
 
 
-def test_pages_have_no_inline_script_or_handler(app, client, demo):  # noqa: F811
-    """What the CSP would block: an inline <script> or an on*= attribute in a page."""
+def test_pages_have_no_inline_script_handler_or_style(app, client, demo):  # noqa: F811
+    """What the CSP would block: an inline <script> or <style>, an on*= or a style= attribute."""
     import re
 
     _login(client, demo["admin"])
@@ -78,6 +79,7 @@ def test_pages_have_no_inline_script_or_handler(app, client, demo):  # noqa: F81
         page = response.get_data(as_text=True)
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), rule.rule
         assert not re.search(r"<[^>]+\son[a-z]+\s*=", page), rule.rule
+        assert not re.search(r"<style\b|<[^>]+\sstyle\s*=", page), rule.rule
 
 
 @pytest.mark.parametrize("env, sends_hsts", [("production", True), ("development", False), ("test", False)])

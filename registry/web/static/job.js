@@ -9,7 +9,7 @@
       .then(function (r) { return r.json(); })
       .then(function (s) {
         bar.setAttribute("aria-valuenow", s.percent || 0);
-        bar.firstElementChild.style.width = (s.percent || 0) + "%";
+        bar.querySelector("rect").setAttribute("width", s.percent || 0);
         if (s.state === "done" && s.url) { window.location.assign(s.url); return; }
         if (s.state === "error" || s.state === "unknown") {
           error.hidden = false; error.textContent = s.message || "The job is no longer known; see recent imports.";
