@@ -133,7 +133,9 @@ def test_a_job_over_its_time_limit_ends_failed_saying_so_and_saves_nothing(tmp_p
     app = _web_app(web_apps, tmp_path, database, JOB_TIME_LIMIT=1)
     client = app.test_client()
     with worker(env, tmp_path / "worker.log"):
-        queued = _queue_import(client, token, ROWS)
+        # Eight times the usual file: the usual one can be read and written in under a second
+        # on a quiet machine, and the limit is checked as the work advances.
+        queued = _queue_import(client, token, 8 * ROWS)
         assert queued.status_code == 202, queued.get_json()
         job, _seen = _follow(_reader(app), queued.headers["Location"])
     assert job["status"] == "failed", job
