@@ -305,7 +305,9 @@ def roles_required(*roles: Role) -> Callable:
             if user is None:
                 if request.path.startswith("/api/"):
                     raise Unauthorised("Log in or send an API token to do this")
-                return redirect(url_for("auth.login", next=request.full_path))
+                # full_path ends in a bare "?" when there is no query string: not worth keeping
+                here = request.full_path if request.query_string else request.path
+                return redirect(url_for("auth.login", next=here))
             if roles and user.role not in roles:
                 raise PermissionDenied("Your role does not allow this")
             return view(*args, **kwargs)

@@ -251,6 +251,15 @@ def test_anonymous_users_read_but_cannot_write(client, other_org_objects):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
+def test_the_login_redirect_keeps_where_you_were_and_nothing_more(client):
+    """The page asked for comes back after the login, with its query string if it had one,
+    and no stray "?" when it had none."""
+    plain = client.get("/imports/")
+    assert plain.status_code == 302 and plain.headers["Location"] == "/login?next=/imports/"
+    queried = client.get("/pipeline/new?country=NPL")
+    assert queried.status_code == 302 and queried.headers["Location"] == "/login?next=/pipeline/new?country%3DNPL"
+
+
 def test_a_session_cookie_never_authorises_an_api_write(client, make_user, other_org_objects):
     user, _ = make_user("admin")
     db.session.commit()
