@@ -112,6 +112,9 @@ def find_funding():
         render_template(
             "finder/find.html",
             form=form,
+            weights=matching.WEIGHTS,
+            max_bonus=matching.MAX_BONUS,
+            max_score=matching.MAX_SCORE,
             result=result,
             country_name=country_name,
             errors=errors,

@@ -56,6 +56,20 @@ def test_find_funding_form_and_results(client, people):
     assert 'data-status="met"' in ranked and "Similar past projects" in ranked or "No similar past project" in ranked
 
 
+def test_the_finder_scores_out_of_what_a_source_can_reach(client, people):
+    """Every criterion met (30 + 30 + 20 + 20 + 10) and the largest track-record bonus (10 for
+    the country, else 5 for the region, and 5 for the area): 125, not a number typed in a page."""
+    from registry.services import matching
+
+    assert matching.MAX_SCORE == 30 + 30 + 20 + 20 + 10 + 10 + 5
+    html = client.get("/find-funding?country=NPL&priority_area=23b&instrument=grant").get_data(as_text=True)
+    out_of = set(re.findall(r"/(\d+)</span></span>", html))
+    assert out_of == {"125"}, out_of
+    assert "/130" not in html and "plus up to 15 for a track record" in html
+    scores = [int(s) for s in re.findall(r'class="score"[^>]*><strong>(\d+)</strong>', html)]
+    assert scores and max(scores) <= matching.MAX_SCORE
+
+
 def test_find_funding_bad_input_is_shown_on_the_form(client, people):
     page = client.get("/find-funding?country=ZZZ&amount=1.234&currency=USD")
     html = page.get_data(as_text=True)

@@ -22,13 +22,16 @@ from registry.models import Country, FundingSource, Project, ProjectArea, Projec
 from registry.models.project import SHARE_WHOLE
 from registry.models.types import TransactionType
 from registry.services import reference
-from registry.services.matching.criteria import ReferenceCache
+from registry.services.matching.criteria import WEIGHTS, ReferenceCache
 
 # Evidence bonus: the source (or its managing organisation) already commits there.
 BONUS_COUNTRY = 10
 BONUS_REGION = 5
 BONUS_AREA = 5
 EVIDENCE_YEARS = 10
+MAX_BONUS = max(BONUS_COUNTRY, BONUS_REGION) + BONUS_AREA  # the country's or the region's, and the area's
+# The highest score a source can reach: every criterion met and the largest track-record bonus.
+MAX_SCORE = sum(WEIGHTS.values()) + MAX_BONUS
 SCOPES = ("country", "region", "area")
 
 
