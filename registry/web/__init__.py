@@ -34,6 +34,18 @@ def share_percent(value: Decimal | None) -> str:
     return "–" if value is None else percent(Decimal(value).quantize(Decimal("0.0001")))
 
 
+def rate(value: Decimal | str | None) -> str:
+    """An exchange rate to 6 significant digits for reading (9.82635159327 -> 9.82635); the
+    exact rate used stays in the data, the API and every export."""
+    if value is None:
+        return "–"
+    exact = Decimal(value)
+    if not exact:
+        return "0"
+    shown = round(exact, 5 - exact.adjusted())
+    return f"{shown.normalize():f}" if shown == shown.to_integral() else f"{shown:f}".rstrip("0").rstrip(".")
+
+
 def minor_money(minor: int | None, currency: str, with_code: bool = True) -> str:
     """Integer minor units shown as an amount of the currency (its code after it unless told not to)."""
     if minor is None:
@@ -111,6 +123,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["share_percent"] = share_percent
     app.jinja_env.filters["minor_money"] = minor_money
+    app.jinja_env.filters["rate"] = rate
     app.jinja_env.filters["audit_value"] = audit_value
     app.jinja_env.globals["source_range"] = source_range
     app.jinja_env.globals["window"] = window

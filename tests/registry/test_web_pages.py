@@ -68,6 +68,22 @@ def test_lists_and_details_render_for_everyone(client, make_project, make_source
     assert project.org.name in client.get("/organisations").data.decode()
 
 
+def test_a_flows_rate_reads_to_six_significant_digits_with_the_exact_one_on_hover(
+    client, make_project, make_transaction
+):
+    project = make_project(title="Rates shown")
+    tx = make_transaction(project, currency="SEK", amount=Decimal("1000.00"), value_date=dt.date(2020, 6, 1))
+    db.session.commit()
+    exact = Decimal(tx.usd_rate)
+    assert len(exact.as_tuple().digits) > 6  # a cross rate through the euro: more digits than a reader needs
+    detail = client.get(f"/projects/{project.id}").data.decode()
+    cell = re.search(r'<span title="([^"]+)">([^<]+)</span> <span class="muted">\(2020', detail)
+    assert cell is not None, detail
+    assert Decimal(cell.group(1)) == exact
+    assert Decimal(cell.group(2)) == round(exact, 5 - exact.adjusted())  # 6 significant digits
+    assert len(cell.group(2).replace(".", "").lstrip("0")) <= 6
+
+
 def test_list_reports_bad_filters_instead_of_failing(client, make_project):
     make_project(title="Still listed")
     page = client.get("/projects?country=KENYA&year_from=abc&page=-3")
