@@ -8,23 +8,17 @@ import csv
 import io
 import tempfile
 import zipfile
-import zlib
 from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
 
-from importers.pipeline.content import OLE_MAGIC
+from importers.pipeline.content import OLE_MAGIC, UNPACK_ERRORS
 from importers.pipeline.ole2 import DamagedOle2, check_ole2
 
 
 class CrsFileError(ValueError):
     """The file cannot be read as CRS microdata (message says why)."""
-
-
-# What a damaged zip raises while it is opened or unpacked (a cut archive, a bad CRC, a corrupt
-# deflate stream, an unknown compression method).
-UNPACK_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError, ValueError)
 
 
 def read_frame(source: str | Path | BinaryIO, filename: str = "") -> pd.DataFrame:

@@ -11,7 +11,6 @@ import gc
 import io
 import re
 import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from typing import Any, NamedTuple
 
 from flask import current_app, has_app_context
 
-from importers.pipeline.content import OLE_MAGIC, ZIP_MAGIC, check_content
+from importers.pipeline.content import OLE_MAGIC, UNPACK_ERRORS, ZIP_MAGIC, check_content
 from importers.pipeline.ole2 import DamagedOle2, check_ole2
 from importers.sheets import row_count
 from importers.sheets.xlsx_formats import _sheet_parts as _xlsx_sheet_parts
@@ -45,11 +44,6 @@ class TooManyRows(ValidationError):
         super().__init__(message, {"file": [message]})
         self.counted = counted
         self.limit = limit
-
-
-# What a damaged archive raises while it is unpacked: a bad CRC or a cut archive (BadZipFile,
-# EOFError), a corrupt deflate stream (zlib.error), an unknown compression method or encryption.
-UNPACK_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError, ValueError)
 
 
 def config_limit(name: str, default: int) -> int:
