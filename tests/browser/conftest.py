@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -118,10 +119,11 @@ def _watch_csp(page) -> list[str]:
     return blocked
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh browser context (no cookies) and page, 1280x900."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+@contextmanager
+def opened_page(browser, **context_options):
+    """A page in a fresh browser context (no cookies), closed on leaving; anything the
+    Content-Security-Policy blocked while it was open fails the test."""
+    context = browser.new_context(**context_options)
     page = context.new_page()
     page.set_default_timeout(15_000)
     blocked = _watch_csp(page)
@@ -130,20 +132,24 @@ def page(browser):
     finally:
         context.close()
     assert blocked == [], f"the Content-Security-Policy blocked something: {blocked}"
+
+
+LAPTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page, 1280x900."""
+    with opened_page(browser, **LAPTOP) as fresh:
+        yield fresh
 
 
 @pytest.fixture
 def phone_page(browser):
     """A fresh page at a phone's width (390 px)."""
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    blocked = _watch_csp(page)
-    try:
-        yield page
-    finally:
-        context.close()
-    assert blocked == [], f"the Content-Security-Policy blocked something: {blocked}"
+    with opened_page(browser, **PHONE) as fresh:
+        yield fresh
 
 
 def screenshot(page, name: str) -> Path:

@@ -6,25 +6,21 @@ import re
 
 import pytest
 
-from tests.browser.conftest import _watch_csp, login, screenshot
+from tests.browser.conftest import PHONE, login, opened_page, screenshot
 
 pytestmark = pytest.mark.browser
 
 WIDTHS = {"": 1366, "-phone": 390}
 
 
+WIDE = {"viewport": {"width": 1366, "height": 900}}
+
+
 @pytest.fixture
 def wide_page(browser):
     """A fresh page at a laptop's width (1366 px)."""
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    blocked = _watch_csp(page)
-    try:
-        yield page
-    finally:
-        context.close()
-    assert blocked == [], f"the Content-Security-Policy blocked something: {blocked}"
+    with opened_page(browser, **WIDE) as fresh:
+        yield fresh
 
 
 def _fits(page) -> None:
@@ -54,9 +50,7 @@ def test_admin_invites_someone_who_sets_a_password_and_is_then_deactivated(wide_
     screenshot(page, "admin-user-invited")
     _fits(page)
 
-    invited = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
-    try:
-        phone = invited.new_page()
+    with opened_page(browser, **PHONE) as phone:
         phone.goto(link)
         screenshot(phone, "admin-set-password-phone")
         phone.fill("#f-password", "a-long-password")
@@ -75,8 +69,6 @@ def test_admin_invites_someone_who_sets_a_password_and_is_then_deactivated(wide_
         assert "Deactivated officer@ministry.example" in page.locator(".flashes").inner_text()
         phone.goto(live_server + "/")
         assert "officer@ministry.example" not in phone.locator("header").text_content()  # signed out
-    finally:
-        invited.close()
 
     page.get_by_role("link", name="Changes to this account").click()
     events = page.locator("ol.history").inner_text()
@@ -139,9 +131,7 @@ def test_admin_sees_a_donors_import_in_the_jobs_list(wide_page, browser, live_se
         b"Project reference,Title,Country,Priority area,Type,Amount,Currency,Value date\n"
         b"ADM-1,Backbone study,KEN,23c,commitment,250000,EUR,2024-03-01\n"
     )
-    donor = browser.new_context(viewport={"width": 1366, "height": 900})
-    try:
-        page = donor.new_page()
+    with opened_page(browser, **WIDE) as page:
         login(page, live_server, "donor@demo.invalid")
         page.wait_for_url(live_server + "/")
         page.goto(live_server + "/imports/")
@@ -149,8 +139,6 @@ def test_admin_sees_a_donors_import_in_the_jobs_list(wide_page, browser, live_se
         page.get_by_role("button", name="Upload and check").click()
         page.wait_for_url(re.compile(r"/imports/\d+"))
         page.locator("#batch-status").wait_for()
-    finally:
-        donor.close()
     login(wide_page, live_server, "admin@demo.invalid")
     wide_page.wait_for_url(live_server + "/")
     wide_page.goto(live_server + "/admin/imports")
