@@ -6,7 +6,7 @@ FLASK := $(PY) -m flask --app wsgi
 PORT ?= 5000
 HOST ?= 127.0.0.1
 
-.PHONY: run test setup db install install-test install-dev lock browser lint bench clean
+.PHONY: run test setup db install install-test install-dev lock browser lint bench clean translations translate-update
 
 # Every machine installs the same versions: the lock files in requirements/ (pip-tools'
 # pip-compile, `make lock`), then the project itself without resolving anything again.
@@ -28,7 +28,18 @@ $(VENV)/.installed-dev: $(VENV)/.installed-test $(LOCK)/dev.txt
 	$(PY) -m pip install --quiet -r $(LOCK)/dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+## translations: compile each language's catalogue (registry/translations/*/messages.po) for the app
+CATALOGUES := $(wildcard registry/translations/*/LC_MESSAGES/messages.po)
+translations: $(CATALOGUES:.po=.mo)
+
+registry/translations/%/LC_MESSAGES/messages.mo: registry/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(PY) -m babel.messages.frontend -q compile -i $< -o $@
+
+## translate-update: extract the messages of the code and templates and merge them into each .po
+translate-update: install
+	$(FLASK) translate update
+
+install: $(VENV)/.installed translations
 
 install-test: $(VENV)/.installed-test
 
@@ -44,7 +55,7 @@ lock: install-dev
 	$(PIP_COMPILE) --extra test --extra dev -c $(LOCK)/test.txt -o $(LOCK)/dev.txt pyproject.toml
 
 ## db: create or upgrade the database, load reference and demo data (idempotent)
-db: install
+db: install translations
 	$(FLASK) db upgrade
 	$(FLASK) reference load
 	$(FLASK) seed demo
@@ -74,7 +85,7 @@ browser:
 	  else echo "chromium not found: browser tests will be skipped (apt-get install chromium)"; fi; }
 
 ## test: set everything up with the test dependencies and run the whole suite
-test: install-test browser
+test: install-test browser translations
 	$(PY) -m pytest -q
 
 lint: install-dev

@@ -57,6 +57,9 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
+    from registry.i18n import init_app as init_i18n
+
+    init_i18n(app)
     # Registered before the limiter's, so it runs after the limiter added its headers.
     app.after_request(_retry_after_only_when_asked)
     limiter.init_app(app)
@@ -102,6 +105,8 @@ def register_errorhandlers(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     from registry.cli import init_app as init_cli
     from registry.jobs_cli import jobs_cli
+    from registry.translate_cli import translate_cli
 
     init_cli(app)
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(translate_cli)

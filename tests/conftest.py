@@ -27,6 +27,21 @@ FIXTURES = REPO.parent / "shared" / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def pytest_sessionstart(session):
+    """The app reads compiled catalogues (messages.mo): compile any that is missing or older than
+    its messages.po, as `make translations` does, so that a plain `pytest` sees the current ones."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (REPO / "registry" / "translations").glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as source:
+                catalogue = read_po(source)
+            with mo.open("wb") as target:
+                write_mo(target, catalogue)
+
+
 # --------------------------------------------------------------------------- honest skips
 # A test that reads the shared real files carries the marker ``fixtures``; a test that
 # drives Chromium carries ``browser``. Both skip cleanly on a machine without them, but a

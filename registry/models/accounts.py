@@ -27,6 +27,8 @@ class User(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Part of every session cookie; raising it (logout, a new password) ends all of them.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # The language of the user's pages (registry/i18n.py LANGUAGES); none: the browser's.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     org: Mapped[Organisation | None] = relationship()
 

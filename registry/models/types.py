@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
+from flask_babel import gettext
 from sqlalchemy import DateTime, TypeDecorator
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogue where it is defined; it is translated where it is shown."""
+    return message
+
 
 
 def utcnow() -> dt.datetime:
@@ -148,69 +155,70 @@ class Role(StrEnum):
 
 
 WSIS_ACTION_LINES = {
-    "C1": "The role of governments and all stakeholders in the promotion of ICTs for development",
-    "C2": "Information and communication infrastructure",
-    "C3": "Access to information and knowledge",
-    "C4": "Capacity building",
-    "C5": "Building confidence and security in the use of ICTs",
-    "C6": "Enabling environment",
-    "C7": "ICT applications (e-government, e-business, e-learning, e-health, ...)",
-    "C8": "Cultural diversity and identity, linguistic diversity and local content",
-    "C9": "Media",
-    "C10": "Ethical dimensions of the Information Society",
-    "C11": "International and regional cooperation",
+    "C1": N_("The role of governments and all stakeholders in the promotion of ICTs for development"),
+    "C2": N_("Information and communication infrastructure"),
+    "C3": N_("Access to information and knowledge"),
+    "C4": N_("Capacity building"),
+    "C5": N_("Building confidence and security in the use of ICTs"),
+    "C6": N_("Enabling environment"),
+    "C7": N_("ICT applications (e-government, e-business, e-learning, e-health, ...)"),
+    "C8": N_("Cultural diversity and identity, linguistic diversity and local content"),
+    "C9": N_("Media"),
+    "C10": N_("Ethical dimensions of the Information Society"),
+    "C11": N_("International and regional cooperation"),
 }
 
 LABELS: dict[str, str] = {
-    "bilateral_oda": "Bilateral ODA",
-    "multilateral": "Multilateral",
-    "regional_fund": "Regional fund",
-    "digital_solidarity_fund": "Digital Solidarity Fund",
-    "universal_service_fund": "Universal service fund",
-    "private": "Private",
-    "south_south": "South-South cooperation",
-    "debt_swap": "Debt swap",
-    "trust_fund": "Trust fund",
-    "other": "Other",
-    "donor_agency": "Donor agency",
-    "regional_bank": "Regional development bank",
-    "fund": "Fund",
-    "government": "Government",
-    "implementer": "Implementer",
-    "ngo": "NGO",
-    "grant": "Grant",
-    "concessional_loan": "Concessional loan",
-    "non_concessional_loan": "Non-concessional loan",
-    "guarantee": "Guarantee",
-    "equity": "Equity",
-    "technical_assistance": "Technical assistance",
-    "in_kind": "In-kind",
-    "pipeline": "Pipeline",
-    "active": "Active",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
-    "suspended": "Suspended",
-    "incoming_funds": "Incoming funds",
-    "commitment": "Commitment",
-    "disbursement": "Disbursement",
-    "expenditure": "Expenditure",
-    "pledge": "Pledge",
-    "interest_payment": "Interest payment",
-    "loan_repayment": "Loan repayment",
-    "reimbursement": "Reimbursement",
-    "purchase_of_equity": "Purchase of equity",
-    "sale_of_equity": "Sale of equity",
-    "credit_guarantee": "Credit guarantee",
-    "incoming_commitment": "Incoming commitment",
-    "incoming_pledge": "Incoming pledge",
-    "admin": "Administrator",
-    "donor": "Donor editor",
-    "analyst": "Analyst",
+    "bilateral_oda": N_("Bilateral ODA"),
+    "multilateral": N_("Multilateral"),
+    "regional_fund": N_("Regional fund"),
+    "digital_solidarity_fund": N_("Digital Solidarity Fund"),
+    "universal_service_fund": N_("Universal service fund"),
+    "private": N_("Private"),
+    "south_south": N_("South-South cooperation"),
+    "debt_swap": N_("Debt swap"),
+    "trust_fund": N_("Trust fund"),
+    "other": N_("Other"),
+    "donor_agency": N_("Donor agency"),
+    "regional_bank": N_("Regional development bank"),
+    "fund": N_("Fund"),
+    "government": N_("Government"),
+    "implementer": N_("Implementer"),
+    "ngo": N_("NGO"),
+    "grant": N_("Grant"),
+    "concessional_loan": N_("Concessional loan"),
+    "non_concessional_loan": N_("Non-concessional loan"),
+    "guarantee": N_("Guarantee"),
+    "equity": N_("Equity"),
+    "technical_assistance": N_("Technical assistance"),
+    "in_kind": N_("In-kind"),
+    "pipeline": N_("Pipeline"),
+    "active": N_("Active"),
+    "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"),
+    "suspended": N_("Suspended"),
+    "incoming_funds": N_("Incoming funds"),
+    "commitment": N_("Commitment"),
+    "disbursement": N_("Disbursement"),
+    "expenditure": N_("Expenditure"),
+    "pledge": N_("Pledge"),
+    "interest_payment": N_("Interest payment"),
+    "loan_repayment": N_("Loan repayment"),
+    "reimbursement": N_("Reimbursement"),
+    "purchase_of_equity": N_("Purchase of equity"),
+    "sale_of_equity": N_("Sale of equity"),
+    "credit_guarantee": N_("Credit guarantee"),
+    "incoming_commitment": N_("Incoming commitment"),
+    "incoming_pledge": N_("Incoming pledge"),
+    "admin": N_("Administrator"),
+    "donor": N_("Donor editor"),
+    "analyst": N_("Analyst"),
 }
 
 
 def label(value: str | None) -> str:
-    """Readable label of an enumeration value."""
+    """Readable label of an enumeration value, in the reader's language."""
     if value is None:
         return ""
-    return LABELS.get(str(value), str(value).replace("_", " ").capitalize())
+    known = LABELS.get(str(value))
+    return gettext(known) if known else str(value).replace("_", " ").capitalize()

@@ -35,6 +35,15 @@ def verify_password(user: User, password: str) -> bool:
 MIN_PASSWORD_LENGTH = 10
 
 
+def set_language(user: User, language: str | None) -> None:
+    """The language of the user's pages from now on (None: follow the browser)."""
+    from registry.i18n import LANGUAGES
+
+    if language is not None and language not in LANGUAGES:
+        raise ValidationError("Unknown language", {"language": [f"one of {', '.join(LANGUAGES)}"]})
+    user.language = language
+
+
 def end_sessions(user: User) -> None:
     """End every login session of ``user`` (logout, a new password): each session cookie names the
     session version it was made with, and from now on none matches."""

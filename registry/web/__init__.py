@@ -7,20 +7,22 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, g
+from flask_babel import lazy_gettext as _l
 
+from registry.i18n import money
 from registry.models.types import Role, label
-from registry.money import format_amount, from_minor
+from registry.money import from_minor
 
 # (endpoint, label): links appear in the navigation once their page is registered.
 NAV = [
-    ("web.home", "Overview"),
-    ("web.projects", "Projects"),
-    ("web.funding_sources", "Funding sources"),
-    ("web.organisations", "Organisations"),
-    ("finder.find_funding", "Find funding"),
-    ("finder.pipeline", "Pipeline"),
-    ("reports_web.index", "Reports"),
-    ("imports_web.index", "Import"),
+    ("web.home", _l("Overview")),
+    ("web.projects", _l("Projects")),
+    ("web.funding_sources", _l("Funding sources")),
+    ("web.organisations", _l("Organisations")),
+    ("finder.find_funding", _l("Find funding")),
+    ("finder.pipeline", _l("Pipeline")),
+    ("reports_web.index", _l("Reports")),
+    ("imports_web.index", _l("Import")),
 ]
 
 
@@ -50,7 +52,7 @@ def minor_money(minor: int | None, currency: str, with_code: bool = True) -> str
     """Integer minor units shown as an amount of the currency (its code after it unless told not to)."""
     if minor is None:
         return "–"
-    text = format_amount(from_minor(minor, currency), currency)
+    text = money(from_minor(minor, currency), currency)
     return text if with_code else text.removesuffix(f" {currency}")
 
 
@@ -81,7 +83,7 @@ def source_range(source) -> str:
     if low is None and high is None:
         return "–"
     cur = source.amount_currency
-    text = lambda m: format_amount(from_minor(m, cur))  # noqa: E731
+    text = lambda m: money(from_minor(m, cur), cur).removesuffix(f" {cur}")  # noqa: E731
     if low is not None and high is not None:
         return f"{cur} {text(low)} – {text(high)}"
     return f"{cur} from {text(low)}" if low is not None else f"{cur} up to {text(high)}"
@@ -118,7 +120,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(tokens.bp)
     app.register_blueprint(deleted.bp)
     admin.init_app(app)
-    app.jinja_env.filters["money"] = format_amount
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["share_percent"] = share_percent
@@ -143,7 +144,7 @@ def init_app(app: Flask) -> None:
 
         items = [(e, text) for e, text in NAV if e in endpoints and offered(e)]
         if user is not None and user.role is Role.ADMIN:
-            items.append(("admin.index", "Admin"))  # never offered to a visitor, unlike the pages above
+            items.append(("admin.index", _l("Admin")))  # never offered to a visitor, unlike the pages above
         return {
             "nav_items": items,
             "has_endpoint": lambda name: name in endpoints,

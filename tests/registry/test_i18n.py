@@ -1,0 +1,140 @@
+"""The language of each request, the switch, and numbers, dates and names for the reader's locale."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from contextlib import contextmanager
+from decimal import Decimal
+
+from flask_babel import refresh
+
+from registry import i18n
+from registry.extensions import db
+from tests.sessions import log_in
+
+
+@contextmanager
+def reading_in(app, language: str, path: str = "/"):
+    """A request context of a reader whose browser asks for ``language``."""
+    with app.test_request_context(path, headers={"Accept-Language": language}):
+        refresh()
+        yield
+
+
+def html_lang(response) -> tuple[str, str]:
+    match = re.search(r'<html lang="([^"]+)" dir="([^"]+)"', response.get_data(as_text=True))
+    assert match, "no lang and dir on <html>"
+    return match.group(1), match.group(2)
+
+
+def test_pages_follow_the_browser_then_english(client):
+    assert html_lang(client.get("/")) == ("en", "ltr")
+    assert html_lang(client.get("/", headers={"Accept-Language": "fr-CH, fr;q=0.9, en;q=0.8"})) == ("fr", "ltr")
+    assert html_lang(client.get("/", headers={"Accept-Language": "zh-CN"})) == ("zh", "ltr")
+    assert html_lang(client.get("/", headers={"Accept-Language": "de-DE"})) == ("en", "ltr")
+
+
+def test_arabic_pages_are_laid_out_right_to_left(client):
+    assert html_lang(client.get("/", headers={"Accept-Language": "ar"})) == ("ar", "rtl")
+
+
+def test_every_page_offers_the_six_languages_each_named_in_itself(client):
+    page = client.get("/projects").get_data(as_text=True)
+    for code, name in i18n.LANGUAGES.items():
+        assert f'value="{code}" lang="{code}"' in page and name in page
+
+
+def test_the_switch_remembers_the_choice_on_the_browser_and_returns_to_the_page(client):
+    response = client.post("/language", data={"language": "es", "next": "/projects?status=active"})
+    assert response.status_code == 302 and response.headers["Location"] == "/projects?status=active"
+    assert "lang=es" in response.headers["Set-Cookie"] and "HttpOnly" in response.headers["Set-Cookie"]
+    # the choice outranks the browser's header from now on
+    assert html_lang(client.get("/", headers={"Accept-Language": "fr"})) == ("es", "ltr")
+
+
+def test_the_switch_never_sends_to_another_site(client):
+    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+        response = client.post("/language", data={"language": "fr", "next": target})
+        assert response.headers["Location"] == "/"
+    # an unknown language changes nothing
+    response = client.post("/language", data={"language": "xx", "next": "/projects"})
+    assert "Set-Cookie" not in response.headers
+
+
+def test_a_logged_in_users_choice_is_their_setting_on_every_device(app, client, make_user):
+    user, _ = make_user("analyst")
+    db.session.commit()
+    log_in(client, user)
+    client.post("/language", data={"language": "ru", "next": "/"})
+    db.session.refresh(user)
+    assert user.language == "ru"
+    other_device = app.test_client()
+    log_in(other_device, user)
+    assert html_lang(other_device.get("/", headers={"Accept-Language": "en"})) == ("ru", "ltr")
+
+
+def test_api_errors_follow_accept_language_first(client, make_user):
+    user, token = make_user("analyst")
+    user.language = "ru"
+    db.session.commit()
+    with client.application.test_request_context("/api/v1/projects", headers={"Accept-Language": "fr"}):
+        from flask import g
+
+        g.user = user
+        assert i18n.language_of_request() == "fr"
+    with client.application.test_request_context("/projects", headers={"Accept-Language": "fr"}):
+        from flask import g
+
+        g.user = user
+        assert i18n.language_of_request() == "ru"
+
+
+def test_numbers_and_amounts_are_written_as_the_locale_writes_them(app):
+    amount = Decimal("1250000.5")
+    expected = {
+        "en": "1,250,000.50 USD",
+        "fr": "1\u202f250\u202f000,50 USD",
+        "es": "1.250.000,50 USD",
+        "ru": "1\xa0250\xa0000,50 USD",
+    }
+    for language, text in expected.items():
+        with reading_in(app, language):
+            assert i18n.money(amount, "USD") == text
+    with reading_in(app, "en"):
+        assert i18n.money(Decimal("1500"), "JPY") == "1,500 JPY"  # the currency's own decimals
+        assert i18n.date(dt.date(2026, 12, 7)) == "Dec 7, 2026"
+    with reading_in(app, "fr"):
+        assert i18n.date(dt.date(2026, 12, 7)) == "7 déc. 2026"
+
+
+def test_large_amounts_read_at_a_glance_with_the_exact_figure_kept(app):
+    with reading_in(app, "en"):
+        assert i18n.compact_number(Decimal("6754466233.43")) == "6.75 bn"
+        assert i18n.compact_number(Decimal("12345678")) == "12.3 m"
+        assert i18n.compact_number(Decimal("123456789")) == "123 m"
+        assert i18n.compact_number(Decimal("2500000000000")) == "2.5 tn"
+        assert i18n.compact_number(Decimal("950000.49")) == "950,000"
+        markup = str(i18n.compact_money(Decimal("6754466233.43"), "USD"))
+        assert 'title="6,754,466,233.43 USD"' in markup and ">6.75 bn USD<" in markup
+        assert 'value="6754466233.43"' in markup
+    with reading_in(app, "fr"):
+        assert i18n.compact_number(Decimal("6754466233.43")) == "6,75\xa0Md"
+    with reading_in(app, "ru"):
+        assert i18n.compact_number(Decimal("12345678")) == "12,3\xa0млн"
+
+
+def test_names_sort_as_readers_expect_not_by_code_point():
+    names = ["Cuba", "Côte d'Ivoire", "Croatia", "Costa Rica", "Cameroon"]
+    assert i18n.sorted_by_name(names) == ["Cameroon", "Costa Rica", "Côte d'Ivoire", "Croatia", "Cuba"]
+    assert sorted(names) != i18n.sorted_by_name(names)  # plain sorting puts Côte d'Ivoire after Cuba
+
+
+def test_country_names_come_from_the_readers_language(app):
+    with reading_in(app, "fr"):
+        assert i18n.territory_name("CI", "Côte d'Ivoire") == "Côte d’Ivoire"
+        assert i18n.territory_name("NP", "Nepal") == "Népal"
+    with reading_in(app, "zh"):
+        assert i18n.territory_name("NP", "Nepal") == "尼泊尔"
+    with reading_in(app, "en"):
+        assert i18n.territory_name(None, "Regional") == "Regional"
