@@ -236,6 +236,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = date
     app.jinja_env.filters["datetime"] = datetime
     app.jinja_env.globals["sort_key"] = sort_key
+    from registry.reference_names import FILTERS
+
+    app.jinja_env.filters.update(FILTERS)
 
     @app.context_processor
     def languages():

@@ -138,3 +138,35 @@ def test_country_names_come_from_the_readers_language(app):
         assert i18n.territory_name("NP", "Nepal") == "尼泊尔"
     with reading_in(app, "en"):
         assert i18n.territory_name(None, "Regional") == "Regional"
+
+
+def test_every_reference_name_of_the_shipped_files_is_in_the_catalogue_list():
+    """A new or renamed area, category or income group cannot miss its translation."""
+    import csv
+
+    from registry import reference_names as names
+
+    data = i18n.TRANSLATIONS.parent / "data"
+
+    def read(name):
+        with (data / name).open(encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+
+    areas = read("priority_areas.csv")
+    assert names.AREA_NAMES == {row["code"]: row["short_name"] for row in areas}
+    assert names.AREA_DESCRIPTIONS == {row["code"]: row["description"] for row in areas}
+    categories = read("recipient_categories.csv")
+    assert names.CATEGORY_NAMES == {row["code"]: row["name"] for row in categories}
+    assert names.CATEGORY_DESCRIPTIONS == {row["code"]: row["description"] for row in categories}
+    assert names.INCOME_GROUP_NAMES == {row["code"]: row["name"] for row in read("income_groups.csv")}
+    assert names.REGION_NAMES == {row["code"]: row["name"] for row in read("regions.csv")}
+
+
+def test_countries_are_named_in_the_readers_language(app):
+    from registry.reference_names import country_name, region_name
+
+    with reading_in(app, "es"):
+        assert country_name("CI", "Côte d'Ivoire") == "Côte d’Ivoire"
+    with reading_in(app, "en"):
+        assert region_name("002") == "Africa"
+        assert region_name("XYZ", "Somewhere") == "Somewhere"  # not in the reference data: as given
