@@ -133,7 +133,9 @@ def compact_money(value: Decimal | int | str | None, currency: str | None = None
     cents on hover); exports and the API always carry the exact one."""
     if value is None:
         return Markup("–")
-    exact = number(value, 2)
+    from registry.money import minor_units
+
+    exact = number(value, minor_units(currency) if currency else 2)  # to the currency's own unit
     suffix = f" {currency}" if currency else ""
     return Markup('<data class="amount-compact" value="{raw}" title="{exact}{suffix}">{short}{suffix}</data>').format(
         raw=f"{Decimal(value):f}", exact=exact, short=compact_number(value), suffix=suffix

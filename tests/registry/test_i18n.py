@@ -118,6 +118,7 @@ def test_large_amounts_read_at_a_glance_with_the_exact_figure_kept(app):
         markup = str(i18n.compact_money(Decimal("6754466233.43"), "USD"))
         assert 'title="6,754,466,233.43 USD"' in markup and ">6.75 bn USD<" in markup
         assert 'value="6754466233.43"' in markup
+        assert 'title="1,234,567,890 XOF"' in str(i18n.compact_money(Decimal("1234567890"), "XOF"))
     with reading_in(app, "fr"):
         assert i18n.compact_number(Decimal("6754466233.43")) == "6,75\xa0Md"
     with reading_in(app, "ru"):
