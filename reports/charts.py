@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from markupsafe import escape
 
 BRAND = "#0b5d7a"
@@ -63,6 +64,11 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> str:
     )
 
 
+def _nothing(x: float, y: float) -> str:
+    """What a chart shows when no flow passes the filters."""
+    return f'<text x="{x}" y="{y}" fill="{MUTED}">{escape(_("No flows match the filters."))}</text>'
+
+
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -71,9 +77,10 @@ def bar_chart(
     items: Sequence[tuple[str, Decimal, Decimal | None]],
     title: str,
     currency: str,
-    series: tuple[str, str] = ("Commitments", "Need"),
+    series: tuple[str, str] | None = None,
 ) -> str:
     """Horizontal bars: one row per item with a main bar and an optional thinner comparison bar behind it."""
+    series = series or (_("Commitments"), _("Need"))
     label_w, right_pad, row_h, top = 200, 70, 30, 44
     width = 600
     height = top + row_h * max(1, len(items)) + 36
@@ -105,7 +112,7 @@ def bar_chart(
         end = max(w, float((compare or 0) / top_value) * plot_w if compare else 0)
         body.append(f'<text x="{label_w + end + 6:.1f}" y="{y + 18}" fill="{MUTED}">{escape(_short(value))}</text>')
     if not items:
-        body.append(f'<text x="{label_w}" y="{top + 18}" fill="{MUTED}">No flows match the filters.</text>')
+        body.append(_nothing(label_w, top + 18))
     return _svg(width, height, title, body)
 
 
@@ -127,7 +134,8 @@ def heat_map(
     peak = max([v for v in values.values() if v > 0] + [Decimal(1)])
     body = [
         f'<text x="0" y="18" font-size="15" font-weight="700" fill="{INK}">{escape(title)}</text>',
-        f'<text x="0" y="36" fill="{MUTED}">{escape(currency)}; darker cells carry more money</text>',
+        f'<text x="0" y="36" fill="{MUTED}">'
+        f"{escape(_('%(currency)s; darker cells carry more money', currency=currency))}</text>",
     ]
     for j, col in enumerate(cols):
         x = label_w + j * cell_w + cell_w / 2
@@ -172,9 +180,10 @@ def line_chart(
     points: Sequence[tuple[str, Decimal, Decimal]],
     title: str,
     currency: str,
-    series: tuple[str, str] = ("Commitments", "Disbursements"),
+    series: tuple[str, str] | None = None,
 ) -> str:
     """Two lines over the years (e.g. commitments and disbursements)."""
+    series = series or (_("Commitments"), _("Disbursements"))
     width, height = 1000, 320
     left, right, top, bottom = 70, 20, 50, 40
     plot_w, plot_h = width - left - right, height - top - bottom
@@ -193,7 +202,7 @@ def line_chart(
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{MUTED}">{escape(_short(value))}</text>'
         )
     if not points:
-        body.append(f'<text x="{left + 10}" y="{top + 30}" fill="{MUTED}">No flows match the filters.</text>')
+        body.append(_nothing(left + 10, top + 30))
         return _svg(width, height, title, body)
     step = plot_w / max(1, len(points) - 1)
     every = max(1, -(-len(points) // 12))
@@ -226,9 +235,10 @@ def sankey(
     second: Sequence[tuple[str, str, Decimal]],
     title: str,
     currency: str,
-    columns: tuple[str, str, str] = ("Source kind", "Priority area", "Region"),
+    columns: tuple[str, str, str] | None = None,
 ) -> str:
     """A three-column flow diagram: links first[a -> b] and second[b -> c], widths proportional to money."""
+    columns = columns or (_("Source kind"), _("Priority area"), _("Region"))
     width, height = 1000, 540
     top, bottom, node_w, gap = 56, 16, 14, 6
     xs = (210, width // 2 - node_w // 2, width - 240)
@@ -297,5 +307,5 @@ def sankey(
                     f"{escape(_truncate(n, 28))} · {escape(_short(levels[level][n]))}</text>"
                 )
     if not first:
-        body.append(f'<text x="{xs[0]}" y="{top + 30}" fill="{MUTED}">No flows match the filters.</text>')
+        body.append(_nothing(xs[0], top + 30))
     return _svg(width, height, title, body)

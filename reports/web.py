@@ -7,6 +7,8 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from registry import money
@@ -15,7 +17,7 @@ from registry.extensions import db
 from registry.models import PriorityArea, RecipientCategory, Region
 from registry.models.types import ProjectStatus, SourceKind, label
 from reports import charts, queries
-from reports.dimensions import DIMENSION_LABELS, MEASURE_LABELS
+from reports.dimensions import dimension_names, measure_name
 from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
 from reports.schemas import load_spec
 from reports.tables import format_value
@@ -98,7 +100,7 @@ def _charts(spec: ReportSpec) -> dict[str, str]:
         timeline.pop()
     first_links = [
         (
-            label(r["source_kind"]) if r["source_kind"] else "No funding source",
+            label(r["source_kind"]) if r["source_kind"] else _("No funding source"),
             r["priority_area"],
             r["commitment"],
         )
@@ -107,11 +109,13 @@ def _charts(spec: ReportSpec) -> dict[str, str]:
     ]
     second_links = [(r["priority_area"], r["region"], r["commitment"]) for r in cross.rows if r["commitment"] > 0]
     return {
-        "by-region": charts.bar_chart(bars(by_region, "region"), "Commitments and need by region", cur),
-        "by-area": charts.bar_chart(bars(by_area, "priority_area"), "Commitments and need by priority area", cur),
-        "heat-map": charts.heat_map(regions, area_codes, values, "Commitments: region x priority area", cur),
-        "over-time": charts.line_chart(timeline, "Commitments and disbursements over time", cur),
-        "sankey": charts.sankey(first_links, second_links, "From funding source kind to priority area to region", cur),
+        "by-region": charts.bar_chart(bars(by_region, "region"), _("Commitments and need by region"), cur),
+        "by-area": charts.bar_chart(bars(by_area, "priority_area"), _("Commitments and need by priority area"), cur),
+        "heat-map": charts.heat_map(regions, area_codes, values, _("Commitments: region x priority area"), cur),
+        "over-time": charts.line_chart(timeline, _("Commitments and disbursements over time"), cur),
+        "sankey": charts.sankey(
+            first_links, second_links, _("From funding source kind to priority area to region"), cur
+        ),
     }
 
 
@@ -122,7 +126,7 @@ def _choices() -> dict:
         .order_by(Region.name)
     ).all()
     return {
-        "dimensions": DIMENSION_LABELS,
+        "dimensions": dimension_names(),
         "regions": regions,
         "categories": db.session.execute(
             select(RecipientCategory.code, RecipientCategory.name).order_by(RecipientCategory.code)
@@ -163,7 +167,7 @@ def index():
             errors=errors,
             args=request.args,
             measures=PAGE_MEASURES,
-            measure_names=MEASURE_LABELS,
+            measure_names={m: measure_name(m) for m in PAGE_MEASURES},
             fmt=format_value,
             short=charts.short_amount,
             query=query,
@@ -177,17 +181,17 @@ def index():
 
 # The names of the page's filters as its form shows them, for its error messages.
 FIELD_LABELS = {
-    "by": "Rows by",
-    "by2": "Then by",
-    "currency": "Currency",
-    "year_from": "From year",
-    "year_to": "To year",
-    "region": "Region",
-    "category": "Category",
-    "priority_area": "Priority area",
-    "source_kind": "Source kind",
-    "status": "Project status",
-    "confirmed": "Flows counted",
+    "by": _l("Rows by"),
+    "by2": _l("Then by"),
+    "currency": _l("Currency"),
+    "year_from": _l("From year"),
+    "year_to": _l("To year"),
+    "region": _l("Region"),
+    "category": _l("Category"),
+    "priority_area": _l("Priority area"),
+    "source_kind": _l("Source kind"),
+    "status": _l("Project status"),
+    "confirmed": _l("Flows counted"),
 }
 
 
