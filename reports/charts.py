@@ -9,6 +9,8 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from markupsafe import escape
 
+from registry import i18n
+
 BRAND = "#0b5d7a"
 ACCENT = "#e07a1f"
 SOFT = "#9db6c4"
@@ -31,29 +33,9 @@ FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'Liberation S
 
 
 def _short(value: Decimal | float | int) -> str:
-    """Compact amount: 1.2 bn, 35.4 m, 12 k."""
-    v = Decimal(value)
-    sign = "-" if v < 0 else ""
-    v = abs(v)
-    for size, suffix in (
-        (Decimal(10) ** 9, " bn"),
-        (Decimal(10) ** 6, " m"),
-        (Decimal(10) ** 3, " k"),
-    ):
-        if v >= size:
-            return f"{sign}{v / size:,.1f}{suffix}"
-    return f"{sign}{v:,.0f}"
-
-
-def short_amount(value: Decimal | None) -> str:
-    """Compact amount for headline figures (6.75 bn); the exact one goes in a tooltip."""
-    if value is None:
-        return "–"
-    v = Decimal(value)
-    for size, suffix in ((Decimal(10) ** 9, " bn"), (Decimal(10) ** 6, " m")):
-        if abs(v) >= size:
-            return f"{v / size:,.2f}{suffix}"
-    return f"{v:,.0f}"
+    """An amount as read at a glance, as the reader's locale abbreviates it: 6.75 bn, 12.3 m,
+    12,346 (the exact figure is in the element's hover title)."""
+    return i18n.compact_number(Decimal(value))
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
@@ -151,8 +133,9 @@ def _amount(x: float, y: float, value: Decimal, currency: str, anchor: str = "st
 
 
 def exact(value: Decimal, currency: str) -> str:
-    """The exact figure of an amount, with its currency (the hover text of a chart's amounts)."""
-    return f"{value:,} {currency}"
+    """The exact figure of an amount to its currency's minor unit (the hover text of a chart's
+    amounts): 6,750,123,456.78 USD."""
+    return i18n.money(value, currency)
 
 
 def heat_map(
@@ -167,7 +150,7 @@ def heat_map(
     ``rows`` and ``cols`` are (key, label); ``values`` are by (row key, column key). A column
     is headed by its code when it has a short one (23a, KEN), else by its label (slanted when
     long); a legend under the matrix names each column its header does not name in full."""
-    label_w, cell_w, cell_h, top = 230, 44, 30, 70
+    label_w, cell_w, cell_h, top = 230, 52, 30, 70
     heads = [_column_head(key, label, j) for j, (key, label) in enumerate(cols)]
     slanted = max((len(h) for h in heads), default=0) > 5
     if slanted:

@@ -6,13 +6,15 @@ import dataclasses
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from babel.numbers import format_percent
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
+from markupsafe import Markup
 from sqlalchemy import select
 
-from registry import money
+from registry import i18n, money
 from registry.errors import ValidationError
 from registry.extensions import db
 from registry.models import PriorityArea, RecipientCategory, Region
@@ -21,7 +23,6 @@ from reports import charts, dimensions, queries
 from reports.dimensions import dimension_name, dimension_names, measure_name
 from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
 from reports.schemas import load_spec
-from reports.tables import format_value
 
 bp = Blueprint(
     "reports_web",
@@ -71,6 +72,7 @@ def _filter_query(extra: dict | None = None) -> str:
 # Where a dimension has many values (countries, donors), a chart shows the largest and sums
 # the rest in one "others" bar, row, column or node, so that every one shown is labelled.
 MOST_BARS, MOST_ROWS, MOST_COLUMNS, MOST_LINES, MOST_NODES = 20, 25, 20, 6, 10
+UNFOLDED = {"year"}  # a timeline keeps every year, in their order
 OTHERS = "\x00others"  # the key of the sum of the values not shown (no dimension has it)
 # The flow diagram starts from where the money comes from: the first of these not already chosen.
 ORIGINS = ("source_kind", "donor", "funding_source")
@@ -142,7 +144,8 @@ def _charts(spec: ReportSpec, names=CHARTS, known: Report | None = None) -> dict
     def bars(dim: str) -> str:
         rep = report(dim)
         keys = [r[dim] for r in rep.rows]
-        shown, folded = _largest(keys, {r[dim]: r["commitment"] for r in rep.rows}, MOST_BARS)
+        most = len(keys) if dim in UNFOLDED else MOST_BARS
+        shown, folded = _largest(keys, {r[dim]: r["commitment"] for r in rep.rows}, most)
         items = [(name_of(dim, r), r["commitment"], r["need"]) for r in rep.rows if r[dim] not in folded]
         if folded:
             rest = [r for r in rep.rows if r[dim] in folded]
@@ -159,6 +162,7 @@ def _charts(spec: ReportSpec, names=CHARTS, known: Report | None = None) -> dict
         ``most``, and key -> the key it is shown under (itself or OTHERS)."""
         lines = rep.margins.get(dim) or []
         keys = [r[dim] for r in lines]
+        most = len(keys) if dim in UNFOLDED else most
         shown, folded = _largest(keys, {r[dim]: r["commitment"] for r in lines}, most)
         names = {r[dim]: name_of(dim, r) for r in lines}
         names[OTHERS] = _others(len(folded))
@@ -269,6 +273,28 @@ def _fold_links(first: list[tuple], second: list[tuple], most: int) -> tuple[lis
     return merge(first, renames[0], renames[1]), merge(second, renames[1], renames[2])
 
 
+def compact_amount(value: Decimal | None, currency: str) -> Markup:
+    """An amount as read at a glance (6.75 bn, 12,346) in an element whose hover title is the
+    exact figure to the currency's minor unit (6,750,123,456.78 USD); the downloads carry it too."""
+    if value is None:
+        return Markup("–")
+    return Markup('<data class="amount-compact" value="{raw}" title="{exact}">{short}</data>').format(
+        raw=f"{Decimal(value):f}", exact=i18n.money(value, currency), short=i18n.compact_number(value)
+    )
+
+
+def measure_cell(measure: str, value, currency: str) -> Markup | str:
+    """A measure's value in a table cell: amounts abbreviated with the exact figure on hover,
+    coverage as a percentage, the projects counted, as the reader's locale writes numbers."""
+    if value is None:
+        return "–"
+    if measure == "projects":
+        return i18n.number(value)
+    if measure == "coverage":
+        return format_percent(Decimal(value), format="#,##0.0 %", locale=get_locale(), decimal_quantization=True)
+    return compact_amount(value, currency)
+
+
 def _choices() -> dict:
     regions = db.session.execute(
         select(Region.code, Region.name, Region.level)
@@ -319,8 +345,8 @@ def index():
             args=request.args,
             measures=PAGE_MEASURES,
             measure_names={m: measure_name(m) for m in PAGE_MEASURES},
-            fmt=format_value,
-            short=charts.short_amount,
+            cell=measure_cell,
+            amount=compact_amount,
             query=query,
             table_query=table_query,
             field_labels=FIELD_LABELS,
