@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from flask import Response, request
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
@@ -77,7 +78,7 @@ def _gap_workbook(spec: ReportSpec) -> Response:
 
         user = current_user()
         if user is None:
-            raise Unauthorised("Log in or send an API token to queue an export")
+            raise Unauthorised(_("Log in or send an API token to queue an export"))
         return accepted(start_gap_export(request.query_string.decode(), user))
     return _download(funding_gap_workbook(spec), XLSX, _file_name("funding-gap", spec, "xlsx", by=False))
 

@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select, text
 
 from registry import money
@@ -406,7 +407,7 @@ def annual_note(report: Report) -> str | None:
 def csv_footer(report: Report) -> list[list[str]]:
     """Rows that end a report's CSV: a blank row, then one ``Note`` row per conversion note."""
     notes = [n for n in (annual_note(report), unconverted_note(report), unconverted_needs_note(report)) if n]
-    return [[], *(["Note", n] for n in notes)] if notes else []
+    return [[], *([_("Note"), n] for n in notes)] if notes else []
 
 
 def _annual_parts(note: str) -> set[str] | None:
@@ -440,9 +441,9 @@ def about_rows(reports: list[Report]) -> list[tuple[str, str]]:
     """Rows of the workbook's About sheet: the annual-rate part and the unconverted amounts."""
     rows: list[tuple[str, str]] = []
     for title, make in (
-        ("Annual rates", annual_note),
-        ("Not converted", unconverted_note),
-        ("Needs not converted", unconverted_needs_note),
+        (_("Annual rates"), annual_note),
+        (_("Not converted"), unconverted_note),
+        (_("Needs not converted"), unconverted_needs_note),
     ):
         seen: list[str] = []
         for report in reports:

@@ -31,12 +31,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import gettext
 from sqlalchemy import cast, extract
 from sqlalchemy.sql import ColumnElement
 
 from registry.extensions import db
 from registry.models import FundingSource, Organisation, Project, Transaction
-from registry.models.types import SourceKind, TransactionType, label
+from registry.models.types import N_, SourceKind, TransactionType, label
 from registry.services import reference
 
 if TYPE_CHECKING:
@@ -192,6 +193,22 @@ class FlowLevelKeys:
 
 
 DIMENSION_LABELS = Labels(_DIMENSIONS, lambda d: d.public)
+
+
+def dimension_name(key: str) -> str:
+    """A dimension's label in the reader's language (``Region``, ``Région``); its key when unknown.
+
+    The labels of ``DIMENSION_LABELS`` stay English: the OpenAPI document and the command
+    line read them; people read these."""
+    found = _DIMENSIONS.get(key)
+    return gettext(found.label) if found is not None else key
+
+
+def dimension_names() -> dict[str, str]:
+    """key -> label in the reader's language of every public dimension, in declaration order."""
+    return {d.key: gettext(d.label) for d in public()}
+
+
 FLOW_LEVEL = FlowLevelKeys()
 
 
@@ -200,12 +217,12 @@ def _country_names(ref: Reference) -> dict[str, str]:
 
 
 for _dimension in (
-    Dimension("region", "Region", "M49 region (continent) of the recipient country", Level.RECIPIENT),
-    Dimension("subregion", "Sub-region", "M49 sub-region of the recipient country", Level.RECIPIENT),
-    Dimension("country", "Country", "recipient country (ISO 3166 alpha-3)", Level.RECIPIENT, codes=_country_names),
+    Dimension("region", N_("Region"), "M49 region (continent) of the recipient country", Level.RECIPIENT),
+    Dimension("subregion", N_("Sub-region"), "M49 sub-region of the recipient country", Level.RECIPIENT),
+    Dimension("country", N_("Country"), "recipient country (ISO 3166 alpha-3)", Level.RECIPIENT, codes=_country_names),
     Dimension(
         "category",
-        "Recipient category",
+        N_("Recipient category"),
         "recipient category the country belonged to on the flow's value date (LDC, SIDS...; rows overlap)",
         Level.RECIPIENT,
         codes=lambda ref: ref.categories,
@@ -213,14 +230,14 @@ for _dimension in (
     ),
     Dimension(
         "income_group",
-        "DAC income group",
+        N_("DAC income group"),
         "OECD DAC income group of the recipient country",
         Level.RECIPIENT,
         codes=lambda ref: INCOME_GROUPS,
     ),
     Dimension(
         "priority_area",
-        "Priority area",
+        N_("Priority area"),
         "priority area of the project (paragraph 23, 23a-23l), by its area shares",
         Level.AREA,
         codes=lambda ref: ref.areas,
@@ -228,7 +245,7 @@ for _dimension in (
     ),
     Dimension(
         "funding_source",
-        "Funding source",
+        N_("Funding source"),
         "funding source the flow is recorded against",
         Level.FLOW,
         sql=lambda: Transaction.funding_source_id,
@@ -238,7 +255,7 @@ for _dimension in (
     ),
     Dimension(
         "source_kind",
-        "Funding source kind",
+        N_("Funding source kind"),
         "kind of the flow's funding source (bilateral ODA, multilateral...)",
         Level.FLOW,
         sql=lambda: FundingSource.kind,
@@ -248,7 +265,7 @@ for _dimension in (
     ),
     Dimension(
         "donor",
-        "Donor organisation",
+        N_("Donor organisation"),
         "organisation providing the flow",
         Level.FLOW,
         sql=lambda: Transaction.provider_org_id,
@@ -258,7 +275,7 @@ for _dimension in (
     ),
     Dimension(
         "finance_type",
-        "Finance type",
+        N_("Finance type"),
         "IATI finance type of the flow (110 grant, 410 loan...)",
         Level.FLOW,
         sql=lambda: Transaction.finance_type,
@@ -266,7 +283,7 @@ for _dimension in (
     ),
     Dimension(
         "flow_type",
-        "Flow type",
+        N_("Flow type"),
         "IATI flow type of the flow (10 ODA, 30 private...)",
         Level.FLOW,
         sql=lambda: Transaction.flow_type,
@@ -274,7 +291,7 @@ for _dimension in (
     ),
     Dimension(
         "year",
-        "Year",
+        N_("Year"),
         "year of the flow's value date (need: of the project's need date)",
         Level.FLOW,
         sql=lambda: cast(extract("year", Transaction.value_date), db.Integer),
@@ -285,7 +302,7 @@ for _dimension in (
     ),
     Dimension(
         "project",
-        "Project",
+        N_("Project"),
         "the project itself",
         Level.PROJECT,
         decode=_int,
@@ -320,66 +337,69 @@ _MEASURES: dict[str, Measure] = {
     for m in (
         Measure(
             "pledge",
-            "Pledges",
-            "Promises not yet committed (IATI transaction type 12, outgoing pledge), share-weighted.",
+            N_("Pledges"),
+            N_("Promises not yet committed (IATI transaction type 12, outgoing pledge), share-weighted."),
             (0,),
             transaction_type=TransactionType.PLEDGE,
         ),
         Measure(
             "commitment",
-            "Commitments",
-            "Firm obligations to provide an amount (IATI type 2, outgoing commitment), share-weighted.",
+            N_("Commitments"),
+            N_("Firm obligations to provide an amount (IATI type 2, outgoing commitment), share-weighted."),
             (1,),
             transaction_type=TransactionType.COMMITMENT,
         ),
         Measure(
             "disbursement",
-            "Disbursements",
-            "Money actually paid out (IATI type 3), share-weighted.",
+            N_("Disbursements"),
+            N_("Money actually paid out (IATI type 3), share-weighted."),
             (2,),
             transaction_type=TransactionType.DISBURSEMENT,
         ),
         Measure(
             "expenditure",
-            "Expenditure",
-            "Money spent by the implementer (IATI type 4), share-weighted.",
+            N_("Expenditure"),
+            N_("Money spent by the implementer (IATI type 4), share-weighted."),
             (3,),
             transaction_type=TransactionType.EXPENDITURE,
         ),
         Measure(
             "need",
-            "Need",
-            "The project's total cost or stated requirement, converted at the rate of its need date, share-weighted.",
+            N_("Need"),
+            N_(
+                "The project's total cost or stated requirement, converted at the rate of its need date, "
+                "share-weighted."
+            ),
             (4,),
             from_need=True,
         ),
         Measure(
             "gap",
-            "Funding gap",
-            "Funding gap: need minus commitments.",
+            N_("Funding gap"),
+            N_("Funding gap: need minus commitments."),
             (1, 4),
             from_need=True,
             difference=("need", "commitment"),
         ),
         Measure(
             "coverage",
-            "Coverage",
-            "Commitments divided by need (1 = fully covered); empty where there is no need.",
+            N_("Coverage"),
+            N_("Commitments divided by need (1 = fully covered); empty where there is no need."),
             (1, 4),
             kind="ratio",
             from_need=True,
         ),
         Measure(
             "undisbursed",
-            "Undisbursed balance",
-            "Undisbursed balance: commitments minus disbursements.",
+            N_("Undisbursed balance"),
+            N_("Undisbursed balance: commitments minus disbursements."),
             (1, 2),
             difference=("commitment", "disbursement"),
         ),
         Measure(
             "projects",
-            "Projects",
-            "Number of distinct projects with a flow or a need in the row (a project can be in several rows).",
+            N_("Projects"),
+            N_("Number of distinct projects with a flow or a need in the row (a project can be in several rows)."),
             (),
             kind="count",
         ),
@@ -396,6 +416,19 @@ def measures() -> list[Measure]:
 
 
 MEASURE_LABELS = Labels(_MEASURES, lambda m: True)
+
+
+def measure_name(key: str) -> str:
+    """A measure's label in the reader's language (``Commitments``, ``Engagements``)."""
+    found = _MEASURES.get(key)
+    return gettext(found.label) if found is not None else key
+
+
+def measure_definition(key: str) -> str:
+    """A measure's meaning in the reader's language (the workbooks' definitions)."""
+    return gettext(_MEASURES[key].meaning)
+
+
 DEFINITIONS: dict[str, str] = {m.key: m.meaning for m in _MEASURES.values()}
 AMOUNT_MEASURES = tuple(m.key for m in _MEASURES.values() if m.kind == "amount")
 NEED_MEASURES = tuple(m.key for m in _MEASURES.values() if m.from_need)

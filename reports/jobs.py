@@ -9,10 +9,12 @@ from __future__ import annotations
 import uuid
 
 from flask import current_app
+from flask_babel import force_locale
 from marshmallow import RAISE
 
 from registry import queue
 from registry.api.jobs import job_files
+from registry.i18n import DEFAULT_LANGUAGE, current_language
 from registry.models import Job, User
 from reports import facts
 
@@ -39,7 +41,9 @@ def _gap_export(params: dict, progress: queue.Progress) -> dict:
     # The same parameters, read by the same schema as the request that queued the job.
     with current_app.test_request_context("/?" + params["query"]):
         spec = blp.ARGUMENTS_PARSER.parse(GapQuery(unknown=RAISE), location="query")
-    body = funding_gap_workbook(spec)
+    # in the language of the request that queued it (jobs queued before: English)
+    with force_locale(params.get("language") or DEFAULT_LANGUAGE):
+        body = funding_gap_workbook(spec)
     (job_files() / params["file"]).write_bytes(body)
     progress(1, 1, "exporting")
     filename = _file_name("funding-gap", spec, "xlsx", by=False)
@@ -48,7 +52,7 @@ def _gap_export(params: dict, progress: queue.Progress) -> dict:
 
 def start_gap_export(query_string: str, owner: User) -> Job:
     """Queue the funding-gap workbook of a query (commits the job row)."""
-    params = {"query": query_string, "file": f"funding-gap-{uuid.uuid4().hex}.xlsx"}
+    params = {"query": query_string, "file": f"funding-gap-{uuid.uuid4().hex}.xlsx", "language": current_language()}
     return queue.submit(GAP_EXPORT, params, "Funding-gap workbook", owner, owner.org_id)
 
 

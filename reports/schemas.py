@@ -16,18 +16,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from flask_babel import gettext as _
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates_schema
 from sqlalchemy import select
 
 from registry import errors, money
 from registry.extensions import db
 from registry.models import Country, Organisation, PriorityArea, RecipientCategory, Region
-from registry.models.types import ProjectStatus, SourceKind, label
+from registry.models.types import N_, ProjectStatus, SourceKind, label
 from reports import dimensions, queries
 from reports.dimensions import MEASURE_LABELS
 from reports.spec import CONFIRMED, ReportSpec
 
-INVALID = "The report parameters are not valid"
+INVALID = N_("The report parameters are not valid")
 
 
 def _dimension_entries() -> dict[str, str]:
@@ -53,7 +54,7 @@ class Choice(validate.Validator):
 
     def __call__(self, value: str) -> str:
         if value not in self.entries():
-            raise ValidationError(f"Must be one of: {', '.join(self.choices)}.")
+            raise ValidationError(_("Must be one of: %(choices)s.", choices=", ".join(self.choices)))
         return value
 
 
@@ -115,9 +116,9 @@ class Year(fields.Integer):
         try:
             year = int(str(value))
         except ValueError:
-            raise ValidationError(f"{value!r} is not a year") from None
+            raise ValidationError(_("%(value)s is not a year", value=repr(value))) from None
         if not 1900 <= year <= 2200:
-            raise ValidationError(f"{value} is outside 1900-2200")
+            raise ValidationError(_("%(year)s is outside %(first)s-%(last)s", year=value, first=1900, last=2200))
         return year
 
 
@@ -127,11 +128,16 @@ class Currency(fields.String):
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         code = (super()._deserialize(value, attr, data, **kwargs) or "USD").strip().upper()
         if not money.is_currency(code):
-            raise ValidationError(f"Unknown currency {code!r} (expected an ISO 4217 code such as USD or EUR)")
+            raise ValidationError(
+                _("Unknown currency %(code)s (expected an ISO 4217 code such as USD or EUR)", code=repr(code))
+            )
         if not money.is_convertible(code):
             raise ValidationError(
-                f"No exchange rates are available for {code} (neither the ECB nor the IMF publishes it); "
-                "choose USD, EUR or another currency with ECB or IMF rates"
+                _(
+                    "No exchange rates are available for %(code)s (neither the ECB nor the IMF publishes it); "
+                    "choose USD, EUR or another currency with ECB or IMF rates",
+                    code=code,
+                )
             )
         return code
 
@@ -142,48 +148,63 @@ class Confirmed(fields.String):
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         choice = (super()._deserialize(value, attr, data, **kwargs) or "all").strip().lower()
         if choice not in CONFIRMED:
-            raise ValidationError(f"Unknown choice {value!r}; expected one of {', '.join(CONFIRMED)}")
+            raise ValidationError(
+                _(
+                    "Unknown choice %(value)s; expected one of %(choices)s",
+                    value=repr(value),
+                    choices=", ".join(CONFIRMED),
+                )
+            )
         return choice
 
 
 def _dimensions_check(keys: list[str]) -> list[str]:
     known = _dimension_entries()
-    problems = [f"Unknown dimension {d!r}; expected one of {', '.join(known)}" for d in keys if d not in known]
+    choices = ", ".join(known)
+    problems = [
+        _("Unknown dimension %(name)s; expected one of %(choices)s", name=repr(d), choices=choices)
+        for d in keys
+        if d not in known
+    ]
     if len(keys) > 2:
-        problems.append("At most two dimensions (a cross-tab)")
+        problems.append(_("At most two dimensions (a cross-tab)"))
     if len(set(keys)) != len(keys):
-        problems.append("A dimension is given twice")
+        problems.append(_("A dimension is given twice"))
     return problems
 
 
 def _measures_check(keys: list[str]) -> list[str]:
+    choices = ", ".join(MEASURE_LABELS)
     return [
-        f"Unknown measure {m!r}; expected one of {', '.join(MEASURE_LABELS)}" for m in keys if m not in MEASURE_LABELS
+        _("Unknown measure %(name)s; expected one of %(choices)s", name=repr(m), choices=choices)
+        for m in keys
+        if m not in MEASURE_LABELS
     ]
 
 
 def _known(column, message: str) -> Callable[[list[str]], list[str]]:
-    """A check that every code is in ``column`` (one query for all of them)."""
+    """A check that every code is in ``column`` (one query for all of them); ``message`` (marked
+    with N_, a ``%(code)s`` in it) in the request's language."""
 
     def check(codes: list[str]) -> list[str]:
         if not codes:
             return []
         found = set(db.session.scalars(select(column).where(column.in_(codes))))
-        return [message.format(code=code) for code in codes if code not in found]
+        return [_(message, code=repr(code)) for code in codes if code not in found]
 
     return check
 
 
 def _in(values: Iterable[str], message: str) -> Callable[[list[str]], list[str]]:
     allowed = set(values)
-    return lambda codes: [message.format(code=code) for code in codes if code not in allowed]
+    return lambda codes: [_(message, code=repr(code)) for code in codes if code not in allowed]
 
 
 def _donors_check(refs: list[str]) -> list[str]:
     if not refs:
         return []
     _ids, missing = queries.resolve_refs(Organisation, refs)
-    return [f"No organisation with reference {m!r}" for m in missing]
+    return [_("No organisation with reference %(ref)s", ref=repr(m)) for m in missing]
 
 
 class ReportQuery(Schema):
@@ -210,34 +231,34 @@ class ReportQuery(Schema):
     year_to = Year("Last year of value dates (need: of need dates).")
     region = Codes(
         "M49 region codes, e.g. 002 (Africa).",
-        check=_known(Region.code, "Unknown M49 region code {code!r} (e.g. 002 for Africa)"),
+        check=_known(Region.code, N_("Unknown M49 region code %(code)s (e.g. 002 for Africa)")),
     )
     country = Codes(
         "ISO 3166 alpha-3 country codes.",
         normalise=str.upper,
-        check=_known(Country.iso3, "Unknown country {code!r} (ISO 3166 alpha-3, e.g. KEN)"),
+        check=_known(Country.iso3, N_("Unknown country %(code)s (ISO 3166 alpha-3, e.g. KEN)")),
     )
     category = Codes(
         "Recipient categories, e.g. LDC.",
         normalise=str.upper,
-        check=_known(RecipientCategory.code, "Unknown recipient category {code!r}"),
+        check=_known(RecipientCategory.code, N_("Unknown recipient category %(code)s")),
     )
     priority_area = Codes(
         "Priority areas (paragraph 23), e.g. 23b.",
         normalise=str.lower,
-        check=_known(PriorityArea.code, "Unknown priority area {code!r} (23a-23l)"),
+        check=_known(PriorityArea.code, N_("Unknown priority area %(code)s (23a-23l)")),
     )
     source_kind = Codes(
         "Kinds of funding source.",
         normalise=str.lower,
-        check=_in((k.value for k in SourceKind), "Unknown funding source kind {code!r}"),
+        check=_in((k.value for k in SourceKind), N_("Unknown funding source kind %(code)s")),
         entries=lambda: {k.value: label(k.value) for k in SourceKind},
     )
     donor = Codes("Donor organisations, by reference (or id).", check=_donors_check)
     status = Codes(
         "Project statuses.",
         normalise=str.lower,
-        check=_in((s.value for s in ProjectStatus), "Unknown project status {code!r}"),
+        check=_in((s.value for s in ProjectStatus), N_("Unknown project status %(code)s")),
         entries=lambda: {s.value: label(s.value) for s in ProjectStatus},
     )
     confirmed = Confirmed(
@@ -257,7 +278,7 @@ class ReportQuery(Schema):
     def _years_in_order(self, data: dict, **kwargs: Any) -> None:
         start, end = data.get("year_from"), data.get("year_to")
         if start and end and start > end:
-            raise ValidationError("The end year is before the start year", "year_to")
+            raise ValidationError(_("The end year is before the start year"), "year_to")
 
     @post_load
     def _spec(self, data: dict, **kwargs: Any) -> ReportSpec:
@@ -291,7 +312,7 @@ def load_spec(params: Mapping[str, Any], default_measures: Sequence[str] | None 
     try:
         return ReportQuery(default_measures=default_measures).load(data)
     except ValidationError as exc:
-        raise errors.ValidationError(INVALID, exc.normalized_messages()) from None
+        raise errors.ValidationError(_(INVALID), exc.normalized_messages()) from None
 
 
 def build_spec(

@@ -6,8 +6,11 @@ import csv
 import io
 from decimal import Decimal
 
+from flask_babel import gettext as _
+
 from reports import conversion_notes
-from reports.flows import DIMENSIONS, MEASURES, Report
+from reports.dimensions import dimension_name, measure_name
+from reports.flows import Report
 
 # A cell starting with one of these is read as a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
@@ -38,27 +41,36 @@ def _with_code(dim: str, codes: bool | None) -> bool:
 
 
 def header(report: Report, *, codes: bool | None = True) -> list[str]:
-    """Column titles: each dimension (with its code column) then each measure."""
+    """Column titles: each dimension (with its code column, titled by its key, which scripts
+    read back) then each measure; the titles people read in the request's language."""
     cols: list[str] = []
     for dim in report.spec.dimensions:
         if _with_code(dim, codes):
             cols.append(dim)
-        cols.append(DIMENSIONS[dim])
-    cols += [f"{MEASURES[m]} ({report.spec.currency})" if _is_amount(m) else MEASURES[m] for m in report.spec.measures]
+        cols.append(dimension_name(dim))
+    cols += [measure_title(m, report.spec.currency) for m in report.spec.measures]
     return cols
+
+
+def measure_title(measure: str, currency: str) -> str:
+    """A measure's column title, with the currency of an amount: ``Commitments (USD)``."""
+    if not _is_amount(measure):
+        return measure_name(measure)
+    return _("%(measure)s (%(currency)s)", measure=measure_name(measure), currency=currency)
 
 
 def _is_amount(measure: str) -> bool:
     return measure not in ("coverage", "projects")
 
 
-def cells(report: Report, row: dict, *, codes: bool | None = True) -> list:
-    """The values of one row in header order (Decimal amounts, str labels, int counts)."""
+def cells(report: Report, row: dict, *, codes: bool | None = True, label: str | None = None) -> list:
+    """The values of one row in header order (Decimal amounts, str labels, int counts);
+    ``label`` in place of the row's own labels (the total's, in the reader's language)."""
     out: list = []
     for dim in report.spec.dimensions:
         if _with_code(dim, codes):
             out.append("" if row.get(dim) is None else str(row[dim]))
-        out.append(row.get(f"{dim}_label", ""))
+        out.append(row.get(f"{dim}_label", "") if label is None else label)
     for m in report.spec.measures:
         value = row.get(m)
         if m == "coverage" and value is not None:
@@ -73,7 +85,8 @@ def to_csv(report: Report) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header(report))
     for row in [*report.rows, report.total]:
-        values = cells(report, row)
+        # the total's code cells keep "Total" (scripts look for it); its label cells are read
+        values = cells(report, row, label=_("Total") if row is report.total else None)
         writer.writerow([safe_text(v) if isinstance(v, str) else ("" if v is None else str(v)) for v in values])
     for footer in conversion_notes.csv_footer(report):  # amounts not converted, or at annual rates
         writer.writerow([safe_text(v) for v in footer])

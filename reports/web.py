@@ -6,19 +6,23 @@ import dataclasses
 from decimal import Decimal
 from urllib.parse import urlencode
 
+from babel.numbers import format_percent
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import select
 
-from registry import money
+from registry import i18n, money
 from registry.errors import ValidationError
 from registry.extensions import db
 from registry.models import PriorityArea, RecipientCategory, Region
 from registry.models.types import ProjectStatus, SourceKind, label
-from reports import charts, queries
-from reports.dimensions import DIMENSION_LABELS, MEASURE_LABELS
+from reports import charts, dimensions, queries
+from reports.dimensions import dimension_name, dimension_names, measure_name
 from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
 from reports.schemas import load_spec
-from reports.tables import format_value
 
 bp = Blueprint(
     "reports_web",
@@ -41,7 +45,9 @@ FILTER_KEYS = (
     "status",
     "confirmed",
 )
-CHARTS = ("by-region", "by-area", "heat-map", "over-time", "sankey")
+CHARTS = ("by-rows", "by-columns", "heat-map", "over-time", "sankey")
+# The names the first two charts had when they were always by region and by priority area.
+FORMER_NAMES = {"by-region": "by-rows", "by-area": "by-columns"}
 
 
 LIST_KEYS = ("region", "country", "category", "priority_area", "source_kind", "status")
@@ -63,9 +69,54 @@ def _filter_query(extra: dict | None = None) -> str:
     return urlencode(pairs)
 
 
-def _charts(spec: ReportSpec) -> dict[str, str]:
-    """Every chart of the page for the filters of ``spec`` (one pass over the flows for most)."""
-    base = dataclasses.replace(spec, dimensions=["region"], measures=list(PAGE_MEASURES))
+# Where a dimension has many values (countries, donors), a chart shows the largest and sums
+# the rest in one "others" bar, row, column or node, so that every one shown is labelled.
+MOST_BARS, MOST_ROWS, MOST_COLUMNS, MOST_LINES, MOST_NODES = 20, 25, 20, 6, 10
+UNFOLDED = {"year"}  # a timeline keeps every year, in their order
+OTHERS = "\x00others"  # the key of the sum of the values not shown (no dimension has it)
+# The flow diagram starts from where the money comes from: the first of these not already chosen.
+ORIGINS = ("source_kind", "donor", "funding_source")
+
+
+def chart_dimensions(spec: ReportSpec) -> tuple[str, str]:
+    """The rows and columns of the charts: the page's "Rows by" and "Then by"; without a
+    "Then by", priority areas (or regions, when the rows are priority areas)."""
+    rows = spec.dimensions[0]
+    if len(spec.dimensions) > 1:
+        return rows, spec.dimensions[1]
+    return rows, "priority_area" if rows != "priority_area" else "region"
+
+
+def chart_headings(spec: ReportSpec) -> list[tuple[str, str]]:
+    """(name, heading) of each chart of the page, for the chosen dimensions."""
+    rows, cols = chart_dimensions(spec)
+    return [
+        ("by-rows", _("By %(dimension)s", dimension=dimension_name(rows).lower())),
+        ("by-columns", _("By %(dimension)s", dimension=dimension_name(cols).lower())),
+        ("heat-map", _("%(rows)s x %(columns)s", rows=dimension_name(rows), columns=dimension_name(cols))),
+        ("over-time", _("Over time")),
+        ("sankey", _("Flow diagram")),
+    ]
+
+
+def _others(count: int) -> str:
+    return ngettext("%(num)d other", "%(num)d others", count)
+
+
+def _largest(keys: list, weight: dict, most: int) -> tuple[list, set]:
+    """The keys to show, in their order: all of them, or the ``most - 1`` largest by ``weight``
+    and OTHERS for the rest; and the set of keys summed into OTHERS."""
+    if len(keys) <= most:
+        return keys, set()
+    kept = set(sorted(keys, key=lambda k: -weight.get(k, 0))[: most - 1])
+    return [k for k in keys if k in kept] + [OTHERS], {k for k in keys if k not in kept}
+
+
+def _charts(spec: ReportSpec, names=CHARTS, known: Report | None = None) -> dict[str, str]:
+    """The charts ``names`` of the page for the dimensions and filters of ``spec`` (one pass
+    over the flows serves those without a flow-level dimension); ``known``: the page's report."""
+    rows_dim, cols_dim = chart_dimensions(spec)
+    base = dataclasses.replace(spec, dimensions=[rows_dim], measures=list(PAGE_MEASURES))
     # In USD every chart is one query over the report facts; in another currency one pass
     # over the flows (converted per day) serves the charts without a transaction dimension.
     if spec.currency == "USD":
@@ -74,45 +125,174 @@ def _charts(spec: ReportSpec) -> dict[str, str]:
         context = load_context()
         first = stage_one(base, RowKeys(context.reference, base))
     cur = spec.currency
+    reports: dict[tuple[str, ...], Report] = {}
+    if known is not None:
+        reports[tuple(known.spec.dimensions)] = known
 
-    def report(dims: list[str], reuse: bool = True) -> Report:
-        one = dataclasses.replace(base, dimensions=dims)
-        return run_report(one, first=first if reuse else None, context=context)
+    def report(*dims: str) -> Report:
+        if dims not in reports:
+            one = dataclasses.replace(base, dimensions=list(dims))
+            reuse = first if not dimensions.flow_level(dims) else None
+            reports[dims] = run_report(one, first=reuse, context=context)
+        return reports[dims]
 
-    by_region = report(["region"])
-    by_area = report(["priority_area"])
-    cross = report(["region", "priority_area"])
-    by_year = report(["year"], reuse=False)
-    kind_area = report(["source_kind", "priority_area"], reuse=False)
+    def name_of(dim: str, row: dict) -> str:
+        if row[dim] is None and dim in ORIGINS:
+            return _("No funding source")
+        return str(row[f"{dim}_label"])
 
-    def bars(rep: Report, dim: str) -> list[tuple[str, Decimal, Decimal | None]]:
-        return [(str(r[f"{dim}_label"]), r["commitment"], r["need"]) for r in rep.rows]
+    def bars(dim: str) -> str:
+        rep = report(dim)
+        keys = [r[dim] for r in rep.rows]
+        most = len(keys) if dim in UNFOLDED else MOST_BARS
+        shown, folded = _largest(keys, {r[dim]: r["commitment"] for r in rep.rows}, most)
+        items = [(name_of(dim, r), r["commitment"], r["need"]) for r in rep.rows if r[dim] not in folded]
+        if folded:
+            rest = [r for r in rep.rows if r[dim] in folded]
+            needs = [r["need"] for r in rest if r["need"] is not None]
+            items.append((_others(len(folded)), sum(r["commitment"] for r in rest), sum(needs) if needs else None))
+        title = _("Commitments and need by %(dimension)s", dimension=dimension_name(dim).lower())
+        return charts.bar_chart(items, title, cur)
 
-    regions = [r["region"] for r in by_region.rows]
-    area_codes = [r["priority_area"] for r in by_area.rows]
-    values = {(r["region"], r["priority_area"]): r["commitment"] for r in cross.rows}
-    timeline = [(str(r["year"]), r["commitment"], r["disbursement"]) for r in by_year.rows if r["year"] is not None]
-    # Years after the last flow carry only need (planned projects): the flow lines end there
-    # instead of falling to zero.
-    while timeline and not timeline[-1][1] and not timeline[-1][2]:
-        timeline.pop()
-    first_links = [
-        (
-            label(r["source_kind"]) if r["source_kind"] else "No funding source",
-            r["priority_area"],
-            r["commitment"],
+    def cross() -> Report:
+        return report(rows_dim, cols_dim)
+
+    def labelled(dim: str, rep: Report, most: int) -> tuple[list[tuple], dict]:
+        """(key, label) of the values of ``dim`` in a cross-tab in its order, the largest
+        ``most``, and key -> the key it is shown under (itself or OTHERS)."""
+        lines = rep.margins.get(dim) or []
+        keys = [r[dim] for r in lines]
+        most = len(keys) if dim in UNFOLDED else most
+        shown, folded = _largest(keys, {r[dim]: r["commitment"] for r in lines}, most)
+        names = {r[dim]: name_of(dim, r) for r in lines}
+        names[OTHERS] = _others(len(folded))
+        under = {k: (OTHERS if k in folded else k) for k in keys}
+        return [(k, names[k]) for k in shown], under
+
+    def heat_map() -> str:
+        rep = cross()
+        rows, row_of = labelled(rows_dim, rep, MOST_ROWS)
+        cols, col_of = labelled(cols_dim, rep, MOST_COLUMNS)
+        values: dict[tuple, Decimal] = {}
+        for r in rep.rows:
+            key = (row_of.get(r[rows_dim], OTHERS), col_of.get(r[cols_dim], OTHERS))
+            values[key] = values.get(key, Decimal(0)) + r["commitment"]
+        title = _(
+            "Commitments: %(rows)s x %(columns)s",
+            rows=dimension_name(rows_dim).lower(),
+            columns=dimension_name(cols_dim).lower(),
         )
-        for r in kind_area.rows
-        if r["commitment"] > 0
-    ]
-    second_links = [(r["priority_area"], r["region"], r["commitment"]) for r in cross.rows if r["commitment"] > 0]
-    return {
-        "by-region": charts.bar_chart(bars(by_region, "region"), "Commitments and need by region", cur),
-        "by-area": charts.bar_chart(bars(by_area, "priority_area"), "Commitments and need by priority area", cur),
-        "heat-map": charts.heat_map(regions, area_codes, values, "Commitments: region x priority area", cur),
-        "over-time": charts.line_chart(timeline, "Commitments and disbursements over time", cur),
-        "sankey": charts.sankey(first_links, second_links, "From funding source kind to priority area to region", cur),
+        return charts.heat_map(rows, cols, values, title, cur)
+
+    def over_time() -> str:
+        if "year" in (rows_dim, cols_dim):  # the years are chosen: the two flows over them
+            rep = report("year")
+            years = [r for r in rep.rows if r["year"] is not None]
+            labels = [str(r["year"]) for r in years]
+            series = [
+                (measure_name("commitment"), [r["commitment"] for r in years]),
+                (measure_name("disbursement"), [r["disbursement"] for r in years]),
+            ]
+            title = _("Commitments and disbursements over time")
+        else:  # one line of commitments per value of the rows
+            rep = report(rows_dim, "year")
+            lines, line_of = labelled(rows_dim, rep, MOST_LINES)
+            labels = sorted({str(r["year"]) for r in rep.rows if r["year"] is not None})
+            sums: dict[tuple, Decimal] = {}
+            for r in rep.rows:
+                if r["year"] is not None:
+                    key = (line_of.get(r[rows_dim], OTHERS), str(r["year"]))
+                    sums[key] = sums.get(key, Decimal(0)) + r["commitment"]
+            series = [(name, [sums.get((key, y), Decimal(0)) for y in labels]) for key, name in lines]
+            title = _("Commitments over time by %(dimension)s", dimension=dimension_name(rows_dim).lower())
+        # Years after the last flow carry only need (planned projects): the lines end there
+        # instead of falling to zero.
+        while labels and not any(values[len(labels) - 1] for _name, values in series):
+            labels = labels[:-1]
+            series = [(name, values[:-1]) for name, values in series]
+        return charts.line_chart(labels, series, title, cur)
+
+    def sankey() -> str:
+        origin = next(d for d in ORIGINS if d not in (rows_dim, cols_dim))
+        rep_first, rep_second = report(origin, rows_dim), cross()
+        first_links = [
+            (name_of(origin, r), name_of(rows_dim, r), r["commitment"]) for r in rep_first.rows if r["commitment"] > 0
+        ]
+        second_links = [
+            (name_of(rows_dim, r), name_of(cols_dim, r), r["commitment"])
+            for r in rep_second.rows
+            if r["commitment"] > 0
+        ]
+        first_links, second_links = _fold_links(first_links, second_links, MOST_NODES)
+        names = tuple(dimension_name(d) for d in (origin, rows_dim, cols_dim))
+        title = _(
+            "From %(first)s to %(second)s to %(third)s",
+            first=names[0].lower(),
+            second=names[1].lower(),
+            third=names[2].lower(),
+        )
+        return charts.sankey(first_links, second_links, title, cur, columns=names)
+
+    draw = {
+        "by-rows": lambda: bars(rows_dim),
+        "by-columns": lambda: bars(cols_dim),
+        "heat-map": heat_map,
+        "over-time": over_time,
+        "sankey": sankey,
     }
+    return {name: draw[name]() for name in names}
+
+
+def _fold_links(first: list[tuple], second: list[tuple], most: int) -> tuple[list[tuple], list[tuple]]:
+    """The links of a flow diagram with at most ``most`` nodes in each column: the smaller
+    nodes of a column summed into one (its others)."""
+    columns = [
+        [(a, v) for a, _b, v in first],
+        [(b, v) for _a, b, v in first] + [(b, v) for b, _c, v in second],
+        [(c, v) for _b, c, v in second],
+    ]
+    renames: list[dict[str, str]] = []
+    for n, pairs in enumerate(columns):
+        totals: dict[str, Decimal] = {}
+        for name, v in pairs:
+            totals[name] = totals.get(name, Decimal(0)) + v
+        if n == 1:  # the middle column's money is counted once, not on both of its sides
+            totals = {k: v / 2 for k, v in totals.items()}
+        keys = list(totals)
+        _shown, folded = _largest(keys, totals, most)
+        other = _others(len(folded))
+        renames.append({k: (other if k in folded else k) for k in keys})
+
+    def merge(links: list[tuple], left: dict, right: dict) -> list[tuple]:
+        out: dict[tuple[str, str], Decimal] = {}
+        for a, b, v in links:
+            key = (left[a], right[b])
+            out[key] = out.get(key, Decimal(0)) + v
+        return [(a, b, v) for (a, b), v in out.items()]
+
+    return merge(first, renames[0], renames[1]), merge(second, renames[1], renames[2])
+
+
+def compact_amount(value: Decimal | None, currency: str) -> Markup:
+    """An amount as read at a glance (6.75 bn, 12,346) in an element whose hover title is the
+    exact figure to the currency's minor unit (6,750,123,456.78 USD); the downloads carry it too."""
+    if value is None:
+        return Markup("–")
+    return Markup('<data class="amount-compact" value="{raw}" title="{exact}">{short}</data>').format(
+        raw=f"{Decimal(value):f}", exact=i18n.money(value, currency), short=i18n.compact_number(value)
+    )
+
+
+def measure_cell(measure: str, value, currency: str) -> Markup | str:
+    """A measure's value in a table cell: amounts abbreviated with the exact figure on hover,
+    coverage as a percentage, the projects counted, as the reader's locale writes numbers."""
+    if value is None:
+        return "–"
+    if measure == "projects":
+        return i18n.number(value)
+    if measure == "coverage":
+        return format_percent(Decimal(value), format="#,##0.0 %", locale=get_locale(), decimal_quantization=True)
+    return compact_amount(value, currency)
 
 
 def _choices() -> dict:
@@ -122,7 +302,7 @@ def _choices() -> dict:
         .order_by(Region.name)
     ).all()
     return {
-        "dimensions": DIMENSION_LABELS,
+        "dimensions": dimension_names(),
         "regions": regions,
         "categories": db.session.execute(
             select(RecipientCategory.code, RecipientCategory.name).order_by(RecipientCategory.code)
@@ -148,7 +328,7 @@ def index():
     try:
         spec = _spec_from_request()
         report = run_report(spec)
-        chart_svgs = _charts(spec)
+        chart_svgs = _charts(spec, known=report)
     except ValidationError as exc:
         errors = exc.errors
     query = _filter_query()
@@ -160,12 +340,13 @@ def index():
             "reports/index.html",
             report=report,
             charts=chart_svgs,
+            chart_headings=chart_headings(spec) if report else [],
             errors=errors,
             args=request.args,
             measures=PAGE_MEASURES,
-            measure_names=MEASURE_LABELS,
-            fmt=format_value,
-            short=charts.short_amount,
+            measure_names={m: measure_name(m) for m in PAGE_MEASURES},
+            cell=measure_cell,
+            amount=compact_amount,
             query=query,
             table_query=table_query,
             field_labels=FIELD_LABELS,
@@ -177,32 +358,36 @@ def index():
 
 # The names of the page's filters as its form shows them, for its error messages.
 FIELD_LABELS = {
-    "by": "Rows by",
-    "by2": "Then by",
-    "currency": "Currency",
-    "year_from": "From year",
-    "year_to": "To year",
-    "region": "Region",
-    "category": "Category",
-    "priority_area": "Priority area",
-    "source_kind": "Source kind",
-    "status": "Project status",
-    "confirmed": "Flows counted",
+    "by": _l("Rows by"),
+    "by2": _l("Then by"),
+    "currency": _l("Currency"),
+    "year_from": _l("From year"),
+    "year_to": _l("To year"),
+    "region": _l("Region"),
+    "category": _l("Category"),
+    "priority_area": _l("Priority area"),
+    "source_kind": _l("Source kind"),
+    "status": _l("Project status"),
+    "confirmed": _l("Flows counted"),
 }
 
 
 @bp.get("/charts/<name>.svg")
 def chart(name: str):
-    """One chart as an SVG file (the download button of each chart)."""
+    """One chart as an SVG file (the download button of each chart), named after what it shows:
+    by-donor.svg, heat-map-region-year.svg."""
+    name = FORMER_NAMES.get(name, name)
     if name not in CHARTS:
         abort(404)
     try:
         spec = _spec_from_request()
     except ValidationError as exc:
         return Response(exc.message, status=422, mimetype="text/plain")
-    svg = _charts(spec)[name]
+    svg = _charts(spec, names=[name])[name]
+    rows, cols = chart_dimensions(spec)
+    filename = {"by-rows": f"by-{rows}", "by-columns": f"by-{cols}", "heat-map": f"heat-map-{rows}-{cols}"}
     return Response(
         svg,
         mimetype="image/svg+xml",
-        headers={"Content-Disposition": f'attachment; filename="{name}.svg"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename.get(name, name)}.svg"'},
     )

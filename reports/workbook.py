@@ -13,13 +13,14 @@ import io
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import xlsxwriter
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
-from registry import money
+from registry import i18n, money
+from registry.models.types import N_
 from reports import conversion_notes, queries
+from reports.dimensions import DEFINITIONS, dimension_name, measure_definition, measure_name
 from reports.flows import (
-    DEFINITIONS,
-    DIMENSIONS,
-    MEASURES,
     Report,
     ReportSpec,
     _Keys,
@@ -29,6 +30,7 @@ from reports.flows import (
     stage_one,
     tx_filter,
 )
+from reports.tables import measure_title
 
 SHEET_MEASURES = [
     "need",
@@ -42,16 +44,25 @@ SHEET_MEASURES = [
 SUMMARY_ONLY = ["pledge", "expenditure"]  # on the summary sheet, not in the tables
 # The summary sheet: the tables' money measures, then those it alone shows, the count of projects last.
 SUMMARY_MEASURES = [*(m for m in SHEET_MEASURES if m != "projects"), *SUMMARY_ONLY, "projects"]
+# The sheets' names in English; each workbook names them in the request's language (sheet_name).
 SHEETS = (
-    "About",
-    "Summary",
-    "By region",
-    "By category",
-    "By priority area",
-    "Region x area",
-    "Projects with a gap",
+    N_("About"),
+    N_("Summary"),
+    N_("By region"),
+    N_("By category"),
+    N_("By priority area"),
+    N_("Region x area"),
+    N_("Projects with a gap"),
 )
+REPORT_SHEET = N_("Report")  # the one table of a single report's workbook
 BRAND = "#0B5D7A"
+SHEET_NAME_FORBIDDEN = str.maketrans({c: " " for c in "[]:*?/\\"})
+
+
+def sheet_name(name: str) -> str:
+    """A sheet's name in the reader's language, as Excel takes it: at most 31 characters,
+    none of []:*?/\\."""
+    return _(name).translate(SHEET_NAME_FORBIDDEN).strip("' ")[:31].strip()
 
 
 def _number(value: Decimal | int) -> float:
@@ -113,12 +124,12 @@ def _coverage_rules(sheet, first_row: int, last_row: int, col: int, fmt: _Format
     sheet.conditional_format(*rng, {"type": "cell", "criteria": ">", "value": 0.8, "format": fmt.high})
 
 
-OVERLAP_TOTAL = "Total (not the sum of the rows: categories overlap, each flow counts once)"
+OVERLAP_TOTAL = N_("Total (not the sum of the rows: categories overlap, each flow counts once)")
 
 
 def _total_label(dims: list[str]) -> str:
     """A category's rows overlap (a country can be LDC and SIDS): the Total row says so."""
-    return OVERLAP_TOTAL if "category" in dims else "Total"
+    return _(OVERLAP_TOTAL) if "category" in dims else _("Total")
 
 
 def _table_sheet(
@@ -130,12 +141,11 @@ def _table_sheet(
     dims = spec.dimensions
     measures = [m for m in spec.measures if measures is None or m in measures]
     sheet.write_string(0, 0, title, fmt.title)
-    sheet.write_string(1, 0, f"Amounts in {spec.currency}. " + " ".join(report.notes[:1]), fmt.subtitle)
+    amounts_in = _("Amounts in %(currency)s.", currency=spec.currency)
+    sheet.write_string(1, 0, " ".join([amounts_in, *report.notes[:1]]), fmt.subtitle)
     head = 3
-    columns = [DIMENSIONS.get(d, d) for d in dims]
-    columns += [
-        f"{MEASURES[m]} ({spec.currency})" if m not in ("coverage", "projects") else MEASURES[m] for m in measures
-    ]
+    columns = [dimension_name(d) for d in dims]
+    columns += [measure_title(m, spec.currency) for m in measures]
     for c, text in enumerate(columns):
         sheet.write_string(head, c, text, fmt.header)
     r = head
@@ -178,7 +188,7 @@ def _table_sheet(
                     "fill": {"color": color},
                 }
             )
-        bars.set_title({"name": f"{title} ({spec.currency})"})
+        bars.set_title({"name": _("%(title)s (%(currency)s)", title=title, currency=spec.currency)})
         bars.set_y_axis({"reverse": True})
         bars.set_x_axis({"num_format": "#,##0"})
         bars.set_legend({"position": "bottom"})
@@ -190,13 +200,17 @@ def _margin_block(sheet, fmt: _Formats, report: Report, dim: str, rows: list[dic
     """A cross-tab's totals by one of its dimensions (the report by that dimension alone), which
     its rows add up to; returns the row of the block's Total row."""
     spec = report.spec
-    sheet.write_string(r, 0, f"Totals by {DIMENSIONS[dim].lower()} (the rows above add up to these)", fmt.key)
+    sheet.write_string(
+        r,
+        0,
+        _("Totals by %(dimension)s (the rows above add up to these)", dimension=dimension_name(dim).lower()),
+        fmt.key,
+    )
     amounts = [m for m in measures if m != "projects"]  # a project can sit in several rows
     head = r + 1
-    sheet.write_string(head, 0, DIMENSIONS[dim], fmt.header)
+    sheet.write_string(head, 0, dimension_name(dim), fmt.header)
     for c, m in enumerate(amounts, start=1):
-        text = f"{MEASURES[m]} ({spec.currency})" if m != "coverage" else MEASURES[m]
-        sheet.write_string(head, c, text, fmt.header)
+        sheet.write_string(head, c, measure_title(m, spec.currency), fmt.header)
     r = head
     for r, row in enumerate(rows, start=head + 1):
         sheet.write_string(r, 0, str(row[f"{dim}_label"]), fmt.text)
@@ -215,63 +229,51 @@ def _about_sheet(
     reports: list[Report],
     generated: dt.datetime,
     sheets: tuple[str, ...] = SHEETS[1:],
-    title: str = "ICT4D funding gap workbook",
-    subtitle: str = "Funding flows and gaps by region, recipient category and Tunis Agenda paragraph 23 area.",
+    title: str | None = None,
+    subtitle: str | None = None,
 ) -> None:
-    sheet = book.add_worksheet("About")
+    """The workbook's first sheet: what it holds, for which filters, and what each measure means
+    (``sheets``: the English names of the sheets after it)."""
+    sheet = book.add_worksheet(sheet_name(SHEETS[0]))
     sheet.set_column(0, 0, 28)
     sheet.set_column(1, 1, 100)
-    sheet.write_string(0, 0, title, fmt.title)
+    sheet.write_string(0, 0, title or _("ICT4D funding gap workbook"), fmt.title)
+    subtitle = subtitle or _("Funding flows and gaps by region, recipient category and Tunis Agenda paragraph 23 area.")
     sheet.write_string(1, 0, subtitle, fmt.subtitle)
     rows: list[tuple[str, str]] = [
-        ("Generated (UTC)", generated.isoformat(timespec="seconds")),
-        ("Currency", spec.currency),
-        ("Exchange rates", reports[0].rate_note),
+        (_("Generated (UTC)"), generated.isoformat(timespec="seconds")),
+        (_("Currency"), spec.currency),
+        (_("Exchange rates"), reports[0].rate_note),
     ]
     rows += conversion_notes.about_rows(reports)
     days = [r.rate_dates for r in reports if r.rate_dates]
     if days:
-        rows.append(("Rate dates", f"{min(d[0] for d in days)} to {max(d[1] for d in days)}"))
-    filters = spec.filters()
+        first, last = min(d[0] for d in days), max(d[1] for d in days)
+        rows.append((_("Rate dates"), _("%(first)s to %(last)s", first=first, last=last)))
+    filters = spec.filters()  # parameter names and codes, as a script would send them
     rows.append(
         (
-            "Filters",
+            _("Filters"),
             "; ".join(f"{k}: {v if not isinstance(v, list) else ', '.join(map(str, v))}" for k, v in filters.items())
-            or "none (every project and flow)",
+            or _("none (every project and flow)"),
         )
     )
-    confirmation = reports[0].confirmation or {}
-    unconfirmed = confirmation.get("unconfirmed_flows", 0)
-    counted = "Confirmed flows only" if spec.confirmed == "only" else "All flows, unconfirmed included"
-    counted += f"; {unconfirmed} unconfirmed flows "
-    counted += "included" if confirmation.get("unconfirmed_included", True) else "left out"
-    if unconfirmed:
-        amounts = confirmation.get("unconfirmed_amounts", {}).items()
-        counted += (
-            " ("
-            + "; ".join(
-                f"{conversion_notes.PLURAL.get(m, m)} {money.format_amount(Decimal(a), spec.currency)}"
-                for m, a in amounts
-                if Decimal(a)
-            )
-            + ")"
-        )
-    rows.append(("Flows counted", counted))
-    rows.append(("Sheets", ", ".join(sheets)))
+    rows.append((_("Flows counted"), _flows_counted(spec, reports[0].confirmation or {})))
+    rows.append((_("Sheets"), ", ".join(sheet_name(s) for s in sheets)))
     r = 3
     for key, value in rows:
         sheet.write_string(r, 0, key, fmt.key)
         sheet.write_string(r, 1, value, fmt.wrap)
         r += 1
     r += 1
-    sheet.write_string(r, 0, "Measure", fmt.header)
-    sheet.write_string(r, 1, "Definition", fmt.header)
-    for m, text in DEFINITIONS.items():
+    sheet.write_string(r, 0, _("Measure"), fmt.header)
+    sheet.write_string(r, 1, _("Definition"), fmt.header)
+    for m in DEFINITIONS:
         r += 1
-        sheet.write_string(r, 0, MEASURES[m], fmt.key)
-        sheet.write_string(r, 1, text, fmt.wrap)
+        sheet.write_string(r, 0, measure_name(m), fmt.key)
+        sheet.write_string(r, 1, measure_definition(m), fmt.wrap)
     r += 2
-    sheet.write_string(r, 0, "Notes", fmt.header)
+    sheet.write_string(r, 0, _("Notes"), fmt.header)
     sheet.write_string(r, 1, "", fmt.header)
     seen: list[str] = []
     for report in reports:
@@ -283,23 +285,49 @@ def _about_sheet(
         sheet.write_string(r, 1, note, fmt.wrap)
 
 
+def _flows_counted(spec: ReportSpec, confirmation: dict) -> str:
+    """Which flows the figures count, and the unconfirmed money they include or leave out."""
+    unconfirmed = confirmation.get("unconfirmed_flows", 0)
+    if spec.confirmed == "only":
+        counted = ngettext(
+            "Confirmed flows only; %(num)d unconfirmed flow left out",
+            "Confirmed flows only; %(num)d unconfirmed flows left out",
+            unconfirmed,
+        )
+    else:
+        counted = ngettext(
+            "All flows, unconfirmed included; %(num)d unconfirmed flow included",
+            "All flows, unconfirmed included; %(num)d unconfirmed flows included",
+            unconfirmed,
+        )
+    amounts = [
+        f"{measure_name(m).lower()} {i18n.money(Decimal(a), spec.currency)}"
+        for m, a in confirmation.get("unconfirmed_amounts", {}).items()
+        if Decimal(a)
+    ]
+    if unconfirmed and amounts:
+        counted = _("%(counted)s (%(amounts)s)", counted=counted, amounts="; ".join(amounts))
+    return counted
+
+
 def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
-    sheet = book.add_worksheet("Summary")
+    name = sheet_name(SHEETS[1])
+    sheet = book.add_worksheet(name)
     cur = total.spec.currency
-    sheet.write_string(0, 0, "Summary", fmt.title)
-    sheet.write_string(1, 0, f"Amounts in {cur}", fmt.subtitle)
+    sheet.write_string(0, 0, _("Summary"), fmt.title)
+    sheet.write_string(1, 0, _("Amounts in %(currency)s", currency=cur), fmt.subtitle)
     sheet.set_column(0, 0, 30)
     sheet.set_column(1, 6, 18)
-    sheet.write_string(3, 0, "Measure", fmt.header)
-    sheet.write_string(3, 1, "Total", fmt.header)
+    sheet.write_string(3, 0, _("Measure"), fmt.header)
+    sheet.write_string(3, 1, _("Total"), fmt.header)
     r = 3
     for m in SUMMARY_MEASURES:
         r += 1
-        sheet.write_string(r, 0, MEASURES[m], fmt.key)
+        sheet.write_string(r, 0, measure_name(m), fmt.key)
         _write_value(sheet, r, 1, m, total.total.get(m), fmt)
     start = r + 3
-    sheet.write_string(start - 1, 0, "By year of value date (need: year of need date)", fmt.key)
-    cols = ["Year", f"Commitments ({cur})", f"Disbursements ({cur})", f"Need ({cur})"]
+    sheet.write_string(start - 1, 0, _("By year of value date (need: year of need date)"), fmt.key)
+    cols = [dimension_name("year"), *(measure_title(m, cur) for m in ("commitment", "disbursement", "need"))]
     for c, text in enumerate(cols):
         sheet.write_string(start, c, text, fmt.header)
     r = start
@@ -311,7 +339,7 @@ def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
             sheet.write_string(r, 0, label, fmt.text)
         for c, m in enumerate(("commitment", "disbursement", "need"), start=1):
             _write_value(sheet, r, c, m, row.get(m), fmt)
-    sheet.write_string(r + 1, 0, "Total", fmt.total_text)
+    sheet.write_string(r + 1, 0, _("Total"), fmt.total_text)
     for c, m in enumerate(("commitment", "disbursement", "need"), start=1):
         _write_value(sheet, r + 1, c, m, by_year.total.get(m), fmt, total=True)
     sheet.freeze_panes(4, 0)
@@ -320,9 +348,9 @@ def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
         for c, color in ((1, BRAND), (2, "#E07A1F")):
             line.add_series(
                 {
-                    "name": ["Summary", start, c],
-                    "categories": ["Summary", start + 1, 0, r, 0],
-                    "values": ["Summary", start + 1, c, r, c],
+                    "name": [name, start, c],
+                    "categories": [name, start + 1, 0, r, 0],
+                    "values": [name, start + 1, c, r, c],
                     "line": {"color": color, "width": 2.25},
                     "marker": {
                         "type": "circle",
@@ -332,7 +360,7 @@ def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
                     },
                 }
             )
-        line.set_title({"name": f"Commitments and disbursements over time ({cur})"})
+        line.set_title({"name": _("Commitments and disbursements over time (%(currency)s)", currency=cur)})
         line.set_y_axis({"num_format": "#,##0"})
         line.set_legend({"position": "bottom"})
         line.set_size({"width": 720, "height": 360})
@@ -346,14 +374,19 @@ def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> 
     column, which is the region's figure on "By region", each column to its Total row, the
     area's figure on "By priority area", and both to the grand total.
     """
-    sheet = book.add_worksheet("Region x area")
+    sheet = book.add_worksheet(sheet_name(SHEETS[5]))
     cur = cross.spec.currency
-    sheet.write_string(0, 0, "Region x priority area", fmt.title)
+    sheet.write_string(0, 0, _("Region x priority area"), fmt.title)
     sheet.write_string(
         1,
         0,
-        f"Amounts in {cur}; share-weighted. Each row adds up to its region on 'By region', each column "
-        "to its area on 'By priority area', and both to the total, to the cent.",
+        _(
+            "Amounts in %(currency)s; share-weighted. Each row adds up to its region on '%(by_region)s', each "
+            "column to its area on '%(by_area)s', and both to the total, to the cent.",
+            currency=cur,
+            by_region=sheet_name(SHEETS[2]),
+            by_area=sheet_name(SHEETS[4]),
+        ),
         fmt.subtitle,
     )
     region_totals = cross.margins.get("region", [])
@@ -367,14 +400,14 @@ def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> 
     for measure in ("commitment", "gap"):
         if measure not in cross.spec.measures or cross.total.get(measure) is None:
             continue
-        sheet.write_string(r, 0, f"{MEASURES[measure]} ({cur})", fmt.key)
+        sheet.write_string(r, 0, measure_title(measure, cur), fmt.key)
         r += 1
         head = r
-        sheet.write_string(head, 0, "Region", fmt.header)
+        sheet.write_string(head, 0, dimension_name("region"), fmt.header)
         for c, area in enumerate(area_keys, start=1):
             text = f"{area} {areas[area]}" if area in areas else area
             sheet.write_string(head, c, text, fmt.header)
-        sheet.write_string(head, len(area_keys) + 1, "Total", fmt.header)
+        sheet.write_string(head, len(area_keys) + 1, _("Total"), fmt.header)
         sheet.set_row(head, 45)
         for i, (reg, region_total) in enumerate(zip(regions, region_totals, strict=True), start=1):
             sheet.write_string(head + i, 0, reg, fmt.text)
@@ -384,7 +417,7 @@ def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> 
                 _write_value(sheet, head + i, c, measure, value if value is not None else Decimal(0), fmt)
             _write_value(sheet, head + i, len(area_keys) + 1, measure, region_total[measure], fmt, total=True)
         last = head + len(regions)
-        sheet.write_string(last + 1, 0, "Total", fmt.total_text)
+        sheet.write_string(last + 1, 0, _("Total"), fmt.total_text)
         for c, area_total in enumerate(area_totals, start=1):
             _write_value(sheet, last + 1, c, measure, area_total[measure], fmt, total=True)
         _write_value(sheet, last + 1, len(area_keys) + 1, measure, cross.total[measure], fmt, total=True)
@@ -408,28 +441,24 @@ def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> 
 
 
 def _projects_sheet(book, fmt: _Formats, report: Report) -> None:
-    sheet = book.add_worksheet("Projects with a gap")
+    sheet = book.add_worksheet(sheet_name(SHEETS[6]))
     cur = report.spec.currency
-    sheet.write_string(0, 0, "Projects with a funding gap", fmt.title)
+    sheet.write_string(0, 0, _("Projects with a funding gap"), fmt.title)
     sheet.write_string(
         1,
         0,
-        f"Need above commitments, largest gap first; amounts in {cur}, within the filters.",
+        _("Need above commitments, largest gap first; amounts in %(currency)s, within the filters.", currency=cur),
         fmt.subtitle,
     )
     rows = [r for r in report.rows if r.get("gap") is not None and r["gap"] > 0]
     rows.sort(key=lambda r: (-r["gap"], r["project"]))
     facts = queries.project_facts([r["project"] for r in rows]) if rows else {}
     columns = [
-        "Reference",
-        "Title",
-        "Organisation",
-        "Status",
-        f"Need ({cur})",
-        f"Commitments ({cur})",
-        f"Funding gap ({cur})",
-        "Coverage",
-        f"Disbursements ({cur})",
+        _("Reference"),
+        _("Title"),
+        _("Organisation"),
+        _("Status"),
+        *(measure_title(m, cur) for m in ("need", "commitment", "gap", "coverage", "disbursement")),
     ]
     head = 3
     for c, text in enumerate(columns):
@@ -443,7 +472,7 @@ def _projects_sheet(book, fmt: _Formats, report: Report) -> None:
             _write_value(sheet, r, c, m, row.get(m), fmt)
     last = r
     # The projects listed are those with a gap only: their total is not the report's total.
-    sheet.write_string(last + 1, 0, "Total of the projects listed (not of every project)", fmt.total_text)
+    sheet.write_string(last + 1, 0, _("Total of the projects listed (not of every project)"), fmt.total_text)
     for c in (1, 2, 3):
         sheet.write_blank(last + 1, c, None, fmt.total_text)
     listed = {m: sum((row[m] for row in rows), Decimal(0)) for m in ("need", "commitment", "gap", "disbursement")}
@@ -502,17 +531,18 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     book.set_properties(
         {
-            "title": "ICT4D funding gap",
-            "subject": "Funding flows and gaps",
+            "title": _("ICT4D funding gap"),
+            "subject": _("Funding flows and gaps"),
             "company": "ICT4D Funding Registry",
         }
     )
     fmt = _Formats(book, spec.currency)
     _about_sheet(book, fmt, base, [by_region, by_category, by_area, cross], generated)
     _summary_sheet(book, fmt, by_region, by_year)
-    _table_sheet(book, fmt, "By region", "Funding by region", by_region, measures=SHEET_MEASURES)
-    _table_sheet(book, fmt, "By category", "Funding by recipient category (rows overlap)", by_category)
-    _table_sheet(book, fmt, "By priority area", "Funding by Tunis Agenda paragraph 23 area", by_area)
+    _table_sheet(book, fmt, sheet_name(SHEETS[2]), _("Funding by region"), by_region, measures=SHEET_MEASURES)
+    title = _("Funding by recipient category (rows overlap)")
+    _table_sheet(book, fmt, sheet_name(SHEETS[3]), title, by_category)
+    _table_sheet(book, fmt, sheet_name(SHEETS[4]), _("Funding by Tunis Agenda paragraph 23 area"), by_area)
     _matrix_sheet(book, fmt, cross, ref.areas)
     _projects_sheet(book, fmt, by_project)
     book.close()
@@ -524,18 +554,28 @@ def report_workbook(report: Report) -> bytes:
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     fmt = _Formats(book, report.spec.currency)
-    by = " x ".join(DIMENSIONS.get(d, d).lower() for d in report.spec.dimensions)
+    names = [dimension_name(d).lower() for d in report.spec.dimensions]
+    if len(names) == 1:
+        subtitle = _("Funding flows by %(rows)s, in %(currency)s.", rows=names[0], currency=report.spec.currency)
+        title = _("Funding by %(rows)s", rows=names[0])
+    else:
+        subtitle = _(
+            "Funding flows by %(rows)s x %(columns)s, in %(currency)s.",
+            rows=names[0],
+            columns=names[1],
+            currency=report.spec.currency,
+        )
+        title = _("Funding by %(rows)s x %(columns)s", rows=names[0], columns=names[1])
     _about_sheet(
         book,
         fmt,
         report.spec,
         [report],
         report.generated_at,
-        sheets=("Report",),
-        title="ICT4D funding flows",
-        subtitle=f"Funding flows by {by}, in {report.spec.currency}.",
+        sheets=(REPORT_SHEET,),
+        title=_("ICT4D funding flows"),
+        subtitle=subtitle,
     )
-    title = "Funding by " + " x ".join(DIMENSIONS[d].lower() for d in report.spec.dimensions)
-    _table_sheet(book, fmt, "Report", title, report, chart=len(report.spec.dimensions) == 1)
+    _table_sheet(book, fmt, sheet_name(REPORT_SHEET), title, report, chart=len(report.spec.dimensions) == 1)
     book.close()
     return buffer.getvalue()

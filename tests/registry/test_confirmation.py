@@ -265,7 +265,7 @@ def test_the_workbook_about_sheet_says_which_flows_it_counts(setting):
     _flow(donor_actor, project, other, amount="300.00")
     book = openpyxl.load_workbook(io.BytesIO(funding_gap_workbook(build_spec(default_measures=GAP_MEASURES))))
     about = {row[0]: row[1] for row in book["About"].iter_rows(values_only=True) if row[0]}
-    assert about["Flows counted"].startswith("All flows, unconfirmed included; 1 unconfirmed flows included")
+    assert about["Flows counted"].startswith("All flows, unconfirmed included; 1 unconfirmed flow included")
     assert about["Flows counted"].endswith("(commitments 300.00 USD)")  # as every note writes money, no zeros
 
 
