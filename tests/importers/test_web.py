@@ -241,7 +241,7 @@ def test_the_preview_asks_which_field_an_ambiguous_header_is(donor_client):
         ["Q-1", "Schools online", "Kenya", "1000", "400", "1400", "USD", "2021-01-04"],
     ]
     html = _upload(client, org, csv_bytes(rows)).get_data(as_text=True)
-    assert "Which is it? Commitment amount or Disbursement amount or (ignore this column)" in html
+    assert "Which is it? Commitment amount, Disbursement amount, or (ignore this column)" in html
     select = re.search(r'<select[^>]*data-header="Amount".*?</select>', html, re.S).group(0)
     assert '<option value="" selected>— choose —</option>' in select
     assert not re.search(r'value="ignore"\s+selected', select)
