@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from importers.messages import Text
 from importers.models import ImportChange
 from importers.pipeline.common import CHUNK_SIZE, MAX_STORED_PROBLEMS, Progress, _problem, gc_paused
 from importers.pipeline.idempotence import _already, request_key
@@ -26,7 +27,7 @@ from importers.records import Location, Problem, ProjectRecord
 from registry.errors import ConflictError, NotFoundError, PreconditionFailed, RegistryError
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation
-from registry.models.types import utcnow
+from registry.models.types import N_, utcnow
 from registry.services import organisations
 from registry.services.actor import Actor
 
@@ -257,7 +258,7 @@ def _run(batch: ImportBatch, given: BatchInput) -> Outcome:
     except IntegrityError as exc:
         # A rule the database enforces that validation did not foresee: reject, never half-write.
         log.warning("Import %s rejected by the database: %s", batch.filename, exc.orig)
-        outcome.failure = f"The database refused the data: {exc.orig}"
+        outcome.failure = Text(N_("The database refused the data: %(error)s"), error=exc.orig)
     if outcome.failure is not None:
         outcome.problems.append(_problem("error", "rejected", outcome.failure, Location(file=batch.filename)))
         outcome.invalid = None  # the database or a rule refused the file as a whole
