@@ -42,7 +42,7 @@ from registry.services.actor import Actor
 from registry.web.choices import choices
 from registry.web.saving import save
 
-bp = Blueprint("imports_web", __name__, url_prefix="/imports", template_folder="templates")
+bp = Blueprint("imports_web", __name__, url_prefix="/imports", template_folder="templates", static_folder="static")
 
 
 # -- words shown on the pages, in the reader's language ---------------------------------------

@@ -311,3 +311,21 @@ def test_an_undo_refused_at_the_requests_save_is_a_flash_not_an_error_page(donor
     db.session.expire_all()
     assert db.session.get(ImportBatch, first).status == "committed"
     assert db.session.scalar(select(Project.title).where(Project.reference == "W-1")) == "Schools online, second phase"
+
+
+def test_the_first_rows_table_is_a_focusable_scroll_region_with_a_cue(donor_client, client):
+    """Wider than the page at 1366 px, the rows as read scroll in a region the keyboard can
+    reach, named for screen readers, with a note and shaded edges (CSS from a file: the CSP
+    forbids style attributes)."""
+    client, org = donor_client
+    html = _upload(client, org, csv_bytes(ROWS)).get_data(as_text=True)
+    region = re.search(r'<div class="table-scroll preview-scroll"[^>]*>', html).group(0)
+    assert 'role="region"' in region and 'tabindex="0"' in region
+    assert 'aria-label="First rows as read"' in region and 'aria-describedby="preview-note-1"' in region
+    assert "scroll it sideways to see every column" in html
+    assert " style=" not in html and "<style" not in html
+    css_url = re.search(r'<link rel="stylesheet" href="([^"]*imports\.css)"', html).group(1)
+    with client.get(css_url) as css:
+        assert css.status_code == 200 and css.mimetype == "text/css"
+        text = css.get_data(as_text=True)
+    assert ".preview-scroll" in text and "overflow-x: auto" in text
