@@ -280,7 +280,18 @@ def show(batch_id: int):
         by_message={p["message"]: p for p in summary["problems"]},
         editable=batch.status in ("previewed", "failed"),
         money_text=pipeline.money_text,
+        undone_at=_when((batch.counts or {}).get("undone_at")),
     )
+
+
+def _when(text: str | None):
+    """A moment kept as ISO text in a batch's counts (when it was undone), or None."""
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _row_problems(preview: dict, problems: list[dict], most: int = 3) -> dict[str, dict[int, list[str]]]:
