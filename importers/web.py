@@ -281,7 +281,35 @@ def show(batch_id: int):
         editable=batch.status in ("previewed", "failed"),
         money_text=pipeline.money_text,
         undone_at=_when((batch.counts or {}).get("undone_at")),
+        missing=_missing_columns(preview, summary["problems"]),
     )
+
+
+def _missing_columns(preview: dict, problems: list[dict]) -> list[dict]:
+    """The sheets that were not read because a column every project needs is missing: which
+    column, in which sheet, and the headers the sheet has instead (said before anything else,
+    rather than "0 rows read" above rows that are listed)."""
+    from importers.sheets.reader import NO_COLUMN
+
+    field_of = {message: field for field, message in NO_COLUMN.items()}
+    single = next(iter(preview)) if len(preview) == 1 else None
+    found = []
+    for problem in problems:
+        field = field_of.get(problem.get("message", ""))
+        if problem.get("code") != "missing_column" or field is None:
+            continue
+        key = problem.get("sheet") or single
+        sheet = preview.get(key) or {}
+        found.append(
+            {
+                "field": field,
+                "sheet": problem.get("sheet"),  # None: a CSV file, which has no sheets
+                "preview": key,
+                "row": problem.get("row") or sheet.get("header_row"),
+                "headers": ", ".join(repr(h) for h in sheet.get("headers", []) if h),
+            }
+        )
+    return found
 
 
 def _when(text: str | None):

@@ -321,7 +321,8 @@ def test_the_first_rows_table_is_a_focusable_scroll_region_with_a_cue(donor_clie
     html = _upload(client, org, csv_bytes(ROWS)).get_data(as_text=True)
     region = re.search(r'<div class="table-scroll preview-scroll"[^>]*>', html).group(0)
     assert 'role="region"' in region and 'tabindex="0"' in region
-    assert 'aria-label="First rows as read"' in region and 'aria-describedby="preview-note-1"' in region
+    assert 'aria-labelledby="preview-title-1"' in region and 'aria-describedby="preview-note-1"' in region
+    assert '<h2 id="preview-title-1">First rows of the file, not read</h2>' in html  # its name
     assert "scroll it sideways to see every column" in html
     assert " style=" not in html and "<style" not in html
     css_url = re.search(r'<link rel="stylesheet" href="([^"]*imports\.css)"', html).group(1)
@@ -329,3 +330,18 @@ def test_the_first_rows_table_is_a_focusable_scroll_region_with_a_cue(donor_clie
         assert css.status_code == 200 and css.mimetype == "text/css"
         text = css.get_data(as_text=True)
     assert ".preview-scroll" in text and "overflow-x: auto" in text
+
+
+def test_a_file_without_a_title_column_says_which_column_is_missing(donor_client):
+    """Not "0 rows read" above a list of rows: the page says first that nothing was read, for
+    want of which column, and what the header has instead."""
+    client, org = donor_client
+    rows = [["Project reference", "Country", "Transaction type", "Amount", "Currency", "Value date"]]
+    rows += [[f"NT-{i}", "Kenya", "commitment", "1000", "USD", "2021-01-04"] for i in range(3)]
+    html = _upload(client, org, csv_bytes(rows), name="no-title.csv").get_data(as_text=True)
+    notice = html[html.find('id="missing-columns"') :][:1200]
+    assert "Nothing was read: the file has no column for the project title." in notice, notice
+    assert "Its header, on row 1, has: &#39;Project reference&#39;, &#39;Country&#39;" in notice
+    assert "choose the column that holds it" in notice
+    assert "First rows of the file, not read" in html and "First rows as read" not in html
+    assert html.find('id="missing-columns"') < html.find('class="kpis"')
