@@ -27,7 +27,7 @@ from importers import jobs, messages, operations, pipeline
 from registry.api.common import check_if_match, commit, paginate
 from registry.api.jobs import accepted, wants_async
 from registry.auth import Unauthorised, current_actor, current_user
-from registry.errors import ValidationError, error_body
+from registry.errors import ConflictError, ValidationError, error_body
 from registry.models import ImportBatch, Organisation
 from registry.rate_limits import upload_limit
 from registry.schemas.common import ID
@@ -339,7 +339,27 @@ class ImportCommit(MethodView):
             return accepted(jobs.start_commit(batch, current_actor(), user, skip_invalid=args["skip_invalid"]))
         batch = pipeline.commit_batch(batch.id, current_actor(), skip_invalid=args["skip_invalid"])
         commit()
+        differs = (batch.options or {}).get("differs") if batch.status == "previewed" else None
+        if differs:
+            raise ConflictError(
+                _(
+                    "The registry changed since the preview: committing now would do otherwise than it said "
+                    "(preview: %(preview)s; now: %(now)s). Nothing was imported: preview the file again.",
+                    preview=_counts_text(differs["preview"]),
+                    now=_counts_text(differs["now"]),
+                ),
+                {"counts": [json.dumps(differs, sort_keys=True)]},
+            )
         return respond(batch)
+
+
+def _counts_text(counts: dict) -> str:
+    return _(
+        "%(created)s projects to create, %(updated)s to update, %(flows)s flows",
+        created=counts.get("projects_created", 0),
+        updated=counts.get("projects_updated", 0),
+        flows=counts.get("transactions", 0),
+    )
 
 
 def init_api(api) -> None:

@@ -229,6 +229,8 @@ def _job_state(job_id: int) -> dict:
     if state == "done" and result.get("batch_id"):
         if view["kind"] == jobs.IMPORT_UNDO:
             body["url"] = url_for(".show", batch_id=result["batch_id"], undone=1)
+        elif view["kind"] == jobs.IMPORT_COMMIT and result.get("status") == "previewed":
+            body["url"] = url_for(".show", batch_id=result["batch_id"], differs=1)
         else:
             body["url"] = url_for(".show", batch_id=result["batch_id"], already=1 if result.get("already") else None)
     return body
@@ -282,6 +284,7 @@ def show(batch_id: int):
         money_text=pipeline.money_text,
         undone_at=_when((batch.counts or {}).get("undone_at")),
         missing=_missing_columns(preview, summary["problems"]),
+        differs=options.get("differs"),
     )
 
 
@@ -365,9 +368,14 @@ def remap(batch_id: int):
     if batch.status not in ("previewed", "failed"):
         flash(_("Only a preview can be checked again."), "error")
         return redirect(url_for(".show", batch_id=batch.id))
-    options = {k: v for k, v in (batch.options or {}).items() if k in ("sheet", "org", "org_name")}
-    options.update({k: request.form[k] for k in ("dates", "decimal", "currency", "sheet") if request.form.get(k)})
-    options["mapping"] = _mapping_from_form()
+    if request.form.get("keep"):
+        # The same reading again (the registry changed since the preview): the same choices.
+        kept = ("sheet", "org", "org_name", "mapping", "dates", "decimal", "currency", "prices")
+        options = {k: v for k, v in (batch.options or {}).items() if k in kept}
+    else:
+        options = {k: v for k, v in (batch.options or {}).items() if k in ("sheet", "org", "org_name")}
+        options.update({k: request.form[k] for k in ("dates", "decimal", "currency", "sheet") if request.form.get(k)})
+        options["mapping"] = _mapping_from_form()
     user, actor, kind, filename, org_ref = (
         current_user(),
         current_actor(),
@@ -419,6 +427,9 @@ def commit(batch_id: int):
         return redirect(url_for(".show", batch_id=batch.id))
     if not (batch.status == "previewed" or skippable):
         flash(_("Only a preview without errors can be committed."), "error")
+        return redirect(url_for(".show", batch_id=batch.id))
+    if (batch.options or {}).get("differs"):
+        flash(_("The registry changed since this preview: check the file again before committing it."), "error")
         return redirect(url_for(".show", batch_id=batch.id))
     actor: Actor = current_actor()
     bid, org_id, kind, options = batch.id, batch.org_id, batch.kind, batch.options

@@ -345,3 +345,50 @@ def test_a_file_without_a_title_column_says_which_column_is_missing(donor_client
     assert "choose the column that holds it" in notice
     assert "First rows of the file, not read" in html and "First rows as read" not in html
     assert html.find('id="missing-columns"') < html.find('class="kpis"')
+
+
+GOOD = [
+    ["Project reference", "Project title", "Country", "Transaction type", "Amount", "Currency", "Value date"],
+    ["D-1", "Schools online", "Kenya", "commitment", "1000", "USD", "2021-01-04"],
+    ["D-2", "Clinics online", "Uganda", "commitment", "500", "USD", "2021-01-04"],
+]
+
+
+def test_a_commit_that_would_differ_from_its_preview_is_not_made(donor_client, actor):
+    """Another import between the preview and the commit: the commit says how it differs
+    (what the preview said, what it would do now) and asks for a new check; nothing is saved."""
+    from importers import pipeline
+    from registry.unit_of_work import commit
+
+    client, org = donor_client
+    _upload(client, org, csv_bytes(GOOD), name="two.csv")
+    preview = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert preview.status == "previewed" and preview.counts["projects_created"] == 2
+    other = pipeline.run_import("sheet", "one.csv", csv_bytes(GOOD[:2]), org, actor)
+    assert other.status == "committed"
+    commit()
+    page = client.post(f"/imports/{preview.id}/commit", follow_redirects=True)
+    html = page.get_data(as_text=True)
+    db.session.expire_all()
+    preview = db.session.get(ImportBatch, preview.id)
+    assert preview.status == "previewed", preview.options.get("differs")
+    assert preview.options["differs"]["preview"]["projects_created"] == 2
+    assert preview.options["differs"]["now"]["projects_created"] == 1
+    assert preview.options["differs"]["now"]["projects_unchanged"] == 1  # the other file brought it as is
+    notice = html[html.find('id="differs"') :][:3000]
+    assert "Not committed: the registry changed since this preview" in notice
+    row = re.search(
+        r"<th scope=\"row\">Projects to create</th><td class=\"num\">2</td><td class=\"num\"><strong>1<", notice
+    )
+    assert row, notice
+    assert 'id="check-again"' in notice and 'id="commit"' not in html
+    assert db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id)) == 1
+    # A second try is refused the same way, until the file is checked again.
+    page = client.post(f"/imports/{preview.id}/commit", follow_redirects=True)
+    assert "check the file again before committing it" in page.get_data(as_text=True)
+    page = client.post(f"/imports/{preview.id}/remap", data={"keep": "1"}, follow_redirects=True)
+    fresh = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert fresh.id != preview.id and fresh.status == "previewed" and "differs" not in fresh.options
+    assert fresh.counts["projects_created"] == 1 and fresh.counts["projects_unchanged"] == 1
+    page = client.post(f"/imports/{fresh.id}/commit", follow_redirects=True)
+    assert "Imported." in page.get_data(as_text=True)
