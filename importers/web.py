@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 from flask import (
@@ -30,6 +31,7 @@ from flask_babel import ngettext, pgettext
 from sqlalchemy import select
 
 from importers import jobs, messages, operations, pipeline
+from importers.owner import propose
 from importers.sheets import FIELDS
 from importers.template import template_workbook
 from registry import queue
@@ -196,23 +198,80 @@ def upload():
     if not data:
         flash(_("The file is empty."), "error")
         return redirect(url_for(".index"))
-    org_id = request.form.get("org_id", type=int) or user.org_id
-    if not org_id:
+    is_admin = user.role == Role.ADMIN
+    # An administrator's import has no default owner: chosen, or proposed from the file.
+    org_id = request.form.get("org_id", type=int) or (None if is_admin else user.org_id)
+    if not org_id and not is_admin:
         flash(_("Choose the organisation whose projects the file holds."), "error")
         return redirect(url_for(".index"))
-    org = operations.import_owner(user, org_id=org_id)
+    org = operations.import_owner(user, org_id=org_id) if org_id else None
     path, _sha = pipeline.store_file(data, upload.filename)
     pipeline.check_upload(path, upload.filename)  # what it really is, and whole (else a 422 page)
     kind = detect(data, upload.filename)
     options = {k: request.form[k] for k in ("sheet", "dates", "decimal", "currency") if request.form.get(k)}
     if kind == "crs" and request.form.get("prices") == "constant":
         options["prices"] = "constant"  # the CRS deflated columns, stored apart (docs/iati-crs.md)
-    if request.form.get("use_saved"):
+    if org is None:
+        proposal = propose(kind, path, upload.filename)
+        if proposal.org is None:
+            # Nothing to propose: the administrator chooses before anything is checked.
+            return render_template(
+                "imports/owner.html",
+                orgs=operations.importable_orgs(user),
+                named=proposal.named,
+                filename=upload.filename,
+                stored=path.name,
+                kind=kind,
+                options=json.dumps(options),
+                use_saved=request.form.get("use_saved", ""),
+            )
+        org = operations.import_owner(user, org_id=proposal.org.id)
+        options["owner"] = {"proposed_from": proposal.named, "confirmed": False}
+    return _start_check(user, org, kind, upload.filename, path.name, options, bool(request.form.get("use_saved")))
+
+
+def _start_check(user, org: Organisation, kind: str, filename: str, stored: str, options: dict, use_saved: bool):
+    if use_saved:
         options = operations.with_saved_mapping(options, operations.saved_mapping(org.id, kind))
     job = jobs.start_import(
-        kind, upload.filename, path.name, org.ref, current_actor(), user, options=options, dry_run=True, org_id=org.id
+        kind, filename, stored, org.ref, current_actor(), user, options=options, dry_run=True, org_id=org.id
     )
     return redirect(url_for(".job", job_id=job.id))
+
+
+@bp.post("/owner")
+@roles_required(Role.ADMIN)
+def choose_owner():
+    """Check an uploaded file for the organisation the administrator chose (the file proposed
+    none that the registry knows)."""
+    user = current_user()
+    stored, filename, kind = (request.form.get(k, "") for k in ("stored", "filename", "kind"))
+    path = pipeline.storage_dir() / stored
+    if not stored or Path(stored).name != stored or not path.is_file() or kind not in pipeline.READERS:
+        flash(_("The uploaded file is no longer available; upload it again."), "error")
+        return redirect(url_for(".index"))
+    org_id = request.form.get("org_id", type=int)
+    try:
+        options = json.loads(request.form.get("options") or "{}")
+    except json.JSONDecodeError:
+        options = None
+    if not isinstance(options, dict):
+        abort(400)
+    options = {k: v for k, v in options.items() if k in ("sheet", "dates", "decimal", "currency", "prices")}
+    if not org_id:
+        flash(_("Choose the organisation whose projects the file holds."), "error")
+        return render_template(
+            "imports/owner.html",
+            orgs=operations.importable_orgs(user),
+            named=request.form.get("named") or None,
+            filename=filename,
+            stored=stored,
+            kind=kind,
+            options=json.dumps(options),
+            use_saved=request.form.get("use_saved", ""),
+        )
+    org = operations.import_owner(user, org_id=org_id)
+    return _start_check(user, org, kind, filename, stored, options, bool(request.form.get("use_saved")))
 
 
 def _job_state(job_id: int) -> dict:
@@ -285,6 +344,10 @@ def show(batch_id: int):
         undone_at=_when((batch.counts or {}).get("undone_at")),
         missing=_missing_columns(preview, summary["problems"]),
         differs=options.get("differs"),
+        owner=options.get("owner") or {},
+        owner_choices=operations.importable_orgs(current_user())
+        if (options.get("owner") or {}).get("confirmed") is False
+        else [],
     )
 
 
@@ -370,10 +433,10 @@ def remap(batch_id: int):
         return redirect(url_for(".show", batch_id=batch.id))
     if request.form.get("keep"):
         # The same reading again (the registry changed since the preview): the same choices.
-        kept = ("sheet", "org", "org_name", "mapping", "dates", "decimal", "currency", "prices")
+        kept = ("sheet", "org", "org_name", "mapping", "dates", "decimal", "currency", "prices", "owner")
         options = {k: v for k, v in (batch.options or {}).items() if k in kept}
     else:
-        options = {k: v for k, v in (batch.options or {}).items() if k in ("sheet", "org", "org_name")}
+        options = {k: v for k, v in (batch.options or {}).items() if k in ("sheet", "org", "org_name", "owner")}
         options.update({k: request.form[k] for k in ("dates", "decimal", "currency", "sheet") if request.form.get(k)})
         options["mapping"] = _mapping_from_form()
     user, actor, kind, filename, org_ref = (
@@ -431,10 +494,22 @@ def commit(batch_id: int):
     if (batch.options or {}).get("differs"):
         flash(_("The registry changed since this preview: check the file again before committing it."), "error")
         return redirect(url_for(".show", batch_id=batch.id))
+    owner = (batch.options or {}).get("owner") or {}
+    confirming = bool(owner) and not owner.get("confirmed")
+    if confirming:
+        chosen = request.form.get("owner_id", type=int)
+        if not chosen:
+            flash(_("Choose the organisation the file is imported for before committing it."), "error")
+            return redirect(url_for(".show", batch_id=batch.id))
+        if chosen != batch.org_id:
+            return _check_for_another_owner(batch, chosen)
     actor: Actor = current_actor()
     bid, org_id, kind, options = batch.id, batch.org_id, batch.kind, batch.options
 
     def remember() -> None:
+        if confirming:  # the administrator confirmed the organisation the file proposed
+            confirmed = db.session.get(ImportBatch, bid)
+            confirmed.options = {**(confirmed.options or {}), "owner": {**owner, "confirmed": True}}
         if org_id:
             operations.remember_mapping(org_id, kind, options or {})
 
@@ -444,6 +519,24 @@ def commit(batch_id: int):
 
     # The mapping is remembered in this request's unit of work, whatever becomes of the job.
     return save(remember, None, started, refused=url_for(".show", batch_id=bid))
+
+
+def _check_for_another_owner(batch: ImportBatch, org_id: int):
+    """The administrator chose another owner than the file proposed: what the file would create
+    or update depends on whose projects exist, so the file is checked again for that one."""
+    user, actor = current_user(), current_actor()
+    org = operations.import_owner(user, org_id=org_id)
+    kept = ("sheet", "mapping", "dates", "decimal", "currency", "prices")
+    options = {k: v for k, v in (batch.options or {}).items() if k in kept}
+    kind, filename, stored = batch.kind, batch.filename, (batch.options or {}).get("stored_file", "")
+
+    def checked(_: None) -> str:
+        job = jobs.start_import(
+            kind, filename, stored, org.ref, actor, user, options=options, dry_run=True, org_id=org.id, again=True
+        )
+        return url_for(".job", job_id=job.id)
+
+    return save(lambda: operations.discard(batch), None, checked, refused=url_for(".show", batch_id=batch.id))
 
 
 @bp.post("/<int:batch_id>/undo")

@@ -268,7 +268,8 @@ def select_batch():
 def test_an_administrator_chooses_the_organisation_it_is_never_the_first_of_the_list(app, client, actor, make_org):
     """The administrator's organisation list used to preselect the first organisation by name:
     a file uploaded without looking (a multi-publisher IATI export) was credited to whoever
-    sorts first. The choice is now required and an upload without it imports nothing."""
+    sorts first. Nothing is preselected: left empty, the owner is proposed from the file, and a
+    file that proposes none (a spreadsheet) asks for it before anything is checked."""
     app.config["IMPORT_BACKGROUND"] = False
     try:
         make_org(ref="AAA-FIRST", name="Aardvark Aid")
@@ -278,13 +279,15 @@ def test_an_administrator_chooses_the_organisation_it_is_never_the_first_of_the_
         log_in(client, admin)
         html = client.get("/imports/").get_data(as_text=True)
         select_html = html[html.find('<select id="org_id"') : html.find("</select>", html.find('<select id="org_id"'))]
-        assert "required" in select_html.split(">")[0]
-        assert re.search(r'<option value="" selected', select_html), select_html
+        assert re.search(r'<option value="" selected>\(propose it from the file\)', select_html), select_html
         before = db.session.scalar(select(func.count()).select_from(ImportBatch))
         body = {"file": (io.BytesIO(csv_bytes(ROWS)), "donor.csv")}
         page = client.post("/imports/", data=body, content_type="multipart/form-data", follow_redirects=True)
-        assert page.status_code == 200
-        assert "Choose the organisation whose projects the file holds" in page.get_data(as_text=True)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and 'id="choose-owner"' in html
+        assert "no organisation is proposed" in html
+        owner_select = html[html.find('<select id="org_id"') : html.find("</select>", html.find('<select id="org_id"'))]
+        assert re.search(r'<option value="" selected disabled>', owner_select) and "required" in owner_select
         assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == before
     finally:
         app.config["IMPORT_BACKGROUND"] = True
