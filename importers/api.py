@@ -18,15 +18,16 @@ import json
 
 from flask import jsonify
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import func, select
 
-from importers import jobs, operations, pipeline
+from importers import jobs, messages, operations, pipeline
 from registry.api.common import check_if_match, commit, paginate
 from registry.api.jobs import accepted, wants_async
 from registry.auth import Unauthorised, current_actor, current_user
-from registry.errors import ValidationError, error_body
+from registry.errors import ConflictError, ValidationError, error_body
 from registry.models import ImportBatch, Organisation
 from registry.rate_limits import upload_limit
 from registry.schemas.common import ID
@@ -122,7 +123,7 @@ class ImportQuery(PageQuery):
 def _user():
     user = current_user()
     if user is None:
-        raise Unauthorised("Send an API token to import files")
+        raise Unauthorised(_("Send an API token to import files"))
     return user
 
 
@@ -143,9 +144,11 @@ def options_from(args: dict) -> dict:
         try:
             mapping = json.loads(args["mapping"])
         except json.JSONDecodeError as exc:
-            raise ValidationError(f"The mapping is not valid JSON: {exc}", {"mapping": [str(exc)]}) from None
+            raise ValidationError(
+                _("The mapping is not valid JSON: %(error)s", error=exc), {"mapping": [str(exc)]}
+            ) from None
         if not isinstance(mapping, dict):
-            raise ValidationError("The mapping must be a JSON object", {"mapping": ["Expected an object"]})
+            raise ValidationError(_("The mapping must be a JSON object"), {"mapping": [_("Expected an object")]})
         options["mapping"] = mapping
     return options
 
@@ -154,17 +157,20 @@ def detect(data: bytes, filename: str) -> str:
     """The reader kind of an upload, from its content (then its extension)."""
     kind = pipeline.detect_kind(data[:4096], filename or "")
     if kind is None:
+        formats = ", ".join(["XLSX", "XLS", "ODS", "CSV", *(k.upper() for k in pipeline.READERS if k != "sheet")])
         raise ValidationError(
-            f"{filename!r} is not a file we can import (XLSX, XLS, ODS, CSV"
-            + (
-                ", " + ", ".join(k.upper() for k in pipeline.READERS if k != "sheet")
-                if len(pipeline.READERS) > 1
-                else ""
-            )
-            + ")",
-            {"file": ["Unsupported file type"]},
+            _("%(file)s is not a file we can import (%(formats)s)", file=repr(filename), formats=formats),
+            {"file": [_("Unsupported file type")]},
         )
     return kind
+
+
+def _summary(batch: ImportBatch) -> dict:
+    """The batch as the API gives it: its problems' messages in the language asked for
+    (Accept-Language), their fields as ever (importers.messages)."""
+    summary = pipeline.batch_summary(batch)
+    summary["problems"] = [messages.api_problem(p) for p in summary["problems"]]
+    return summary
 
 
 def batch_etag(batch: ImportBatch) -> str:
@@ -174,18 +180,22 @@ def batch_etag(batch: ImportBatch) -> str:
 
 def respond(batch: ImportBatch, created: bool = False):
     """201/200 with the batch; 422 in the one error shape (plus the batch) when it failed."""
-    summary = pipeline.batch_summary(batch)
+    summary = _summary(batch)
     if batch.status == "failed":
         errors = [p for p in summary["problems"] if p["severity"] == "error"]
         count = summary["counts"].get("errors", len(errors))
         offer = summary["counts"].get("invalid_records")
-        message = f"The file has {count} errors; nothing was imported"
         if offer and not offer.get("left_out") and offer["valid"]:
-            message += (
-                f". {offer['valid']} projects are valid: send skip_invalid=true to import them and leave out "
-                f"the {offer['invalid'] + offer['items_without_record']} that have errors"
+            message = _(
+                "The file has %(count)s errors; nothing was imported. %(valid)s projects are valid: send "
+                "skip_invalid=true to import them and leave out the %(invalid)s that have errors",
+                count=count,
+                valid=offer["valid"],
+                invalid=offer["invalid"] + offer["items_without_record"],
             )
-        body = error_body(422, message, {"file": [f"{_where(p)}: {p['message']}" for p in errors[:100]]})
+        else:
+            message = _("The file has %(count)s errors; nothing was imported", count=count)
+        body = error_body(422, message, {"file": [_where(p, messages.shown(p)) for p in errors[:100]]})
         body["batch"] = ImportBatchOut().dump(summary)
         response = jsonify(body)
         response.status_code = 422
@@ -196,13 +206,31 @@ def respond(batch: ImportBatch, created: bool = False):
     return response
 
 
-def _where(problem: dict) -> str:
-    parts = [
-        problem.get("sheet"),
-        f"row {problem['row']}" if problem.get("row") else None,
-        f"column {problem['column']!r}" if problem.get("column") else None,
-    ]
-    return ", ".join(p for p in parts if p) or problem.get("file") or "file"
+def _where(problem: dict, message: str) -> str:
+    """Where a problem is and what it is, in one line ("Sheet1, row 4, column 'Country': ...")."""
+    sheet, row, column = problem.get("sheet"), problem.get("row"), problem.get("column")
+    column = repr(column) if column else None
+    if sheet and row and column:
+        return _(
+            "%(sheet)s, row %(row)s, column %(column)s: %(message)s",
+            sheet=sheet,
+            row=row,
+            column=column,
+            message=message,
+        )
+    if sheet and row:
+        return _("%(sheet)s, row %(row)s: %(message)s", sheet=sheet, row=row, message=message)
+    if row and column:
+        return _("row %(row)s, column %(column)s: %(message)s", row=row, column=column, message=message)
+    if row:
+        return _("row %(row)s: %(message)s", row=row, message=message)
+    if sheet and column:
+        return _("%(sheet)s, column %(column)s: %(message)s", sheet=sheet, column=column, message=message)
+    if column:
+        return _("column %(column)s: %(message)s", column=column, message=message)
+    if sheet:
+        return _("%(where)s: %(message)s", where=sheet, message=message)
+    return _("%(where)s: %(message)s", where=problem.get("file") or _("file"), message=message)
 
 
 @blp.route("")
@@ -222,7 +250,7 @@ class Imports(MethodView):
         upload = files["file"]
         data = upload.read()
         if not data:
-            raise ValidationError("The file is empty", {"file": ["Empty file"]})
+            raise ValidationError(_("The file is empty"), {"file": [_("Empty file")]})
         filename = upload.filename or "upload"
         path, _sha = pipeline.store_file(data, filename)
         pipeline.check_upload(path, filename)  # what it really is, and whole (else 422)
@@ -267,7 +295,7 @@ class Imports(MethodView):
         conditions.append(operations.visible_batches(user))
         query = select(ImportBatch).where(*conditions).order_by(ImportBatch.created_at.desc(), ImportBatch.id.desc())
         body, headers = paginate(query, select(func.count(ImportBatch.id)).where(*conditions), args)
-        body["items"] = [pipeline.batch_summary(batch) for batch in body["items"]]
+        body["items"] = [_summary(batch) for batch in body["items"]]
         return body, headers
 
 
@@ -277,7 +305,7 @@ class ImportOne(MethodView):
     def get(self, batch_id: int):
         """Status, counts and every problem of a batch; the ETag follows its status."""
         batch = get_batch_for(_user(), batch_id)
-        return pipeline.batch_summary(batch), {"ETag": batch_etag(batch)}
+        return _summary(batch), {"ETag": batch_etag(batch)}
 
     @blp.response(200, ImportBatchOut)
     def delete(self, batch_id: int):
@@ -294,7 +322,7 @@ class ImportOne(MethodView):
         else:
             batch = pipeline.undo_batch(batch.id, current_actor())
         commit()
-        return pipeline.batch_summary(batch)
+        return _summary(batch)
 
 
 @blp.route("/<int:batch_id>/commit")
@@ -311,7 +339,27 @@ class ImportCommit(MethodView):
             return accepted(jobs.start_commit(batch, current_actor(), user, skip_invalid=args["skip_invalid"]))
         batch = pipeline.commit_batch(batch.id, current_actor(), skip_invalid=args["skip_invalid"])
         commit()
+        differs = (batch.options or {}).get("differs") if batch.status == "previewed" else None
+        if differs:
+            raise ConflictError(
+                _(
+                    "The registry changed since the preview: committing now would do otherwise than it said "
+                    "(preview: %(preview)s; now: %(now)s). Nothing was imported: preview the file again.",
+                    preview=_counts_text(differs["preview"]),
+                    now=_counts_text(differs["now"]),
+                ),
+                {"counts": [json.dumps(differs, sort_keys=True)]},
+            )
         return respond(batch)
+
+
+def _counts_text(counts: dict) -> str:
+    return _(
+        "%(created)s projects to create, %(updated)s to update, %(flows)s flows",
+        created=counts.get("projects_created", 0),
+        updated=counts.get("projects_updated", 0),
+        flows=counts.get("transactions", 0),
+    )
 
 
 def init_api(api) -> None:

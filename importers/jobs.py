@@ -136,8 +136,12 @@ def start_import(
     skip_invalid: bool = False,
     label: str | None = None,
     org_id: int | None = None,
+    again: bool = False,
 ) -> Job:
-    """Queue the import (or check, with dry_run) of a stored upload; commits the job row."""
+    """Queue the import (or check, with dry_run) of a stored upload; commits the job row.
+
+    The row's label is English (logs, the API's job); the pages name the job in the reader's
+    language from its kind and parameters (``again``: a preview checked again)."""
     params = {
         "kind": kind,
         "filename": filename,
@@ -149,7 +153,11 @@ def start_import(
         "dry_run": dry_run,
         "skip_invalid": skip_invalid,
     }
-    text = label or (f"Checking {filename}" if dry_run else f"Importing {filename}")
+    if again:
+        params["again"] = True
+    text = label or (
+        f"Checking {filename} again" if again else f"Checking {filename}" if dry_run else f"Importing {filename}"
+    )
     return queue.submit(IMPORT_FILE, params, text, owner, org_id)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, false, select, true
 
 from importers.models import SavedMapping
@@ -45,7 +46,7 @@ def batch_for(who: Any, batch_id: int) -> ImportBatch:
     batch = lookup.load(ImportBatch, batch_id, "import batch")  # an id beyond the key range is unknown, not a 500
     org = db.session.get(Organisation, batch.org_id) if batch.org_id else None
     if not (_is_admin(who) or (org is not None and can_import(who, org))):
-        raise PermissionDenied("This import belongs to another organisation")
+        raise PermissionDenied(_("This import belongs to another organisation"))
     return batch
 
 
@@ -86,28 +87,28 @@ def import_owner(
     reference, for the run to create (admins only). Only donor editors and administrators
     import (a government or an analyst is refused before anything else is looked at)."""
     if not (_is_admin(who) or (who is not None and who.role == Role.DONOR)):
-        raise PermissionDenied("Only donor editors and administrators import files")
+        raise PermissionDenied(_("Only donor editors and administrators import files"))
     if org_id is not None:
         org = db.session.get(Organisation, org_id)
         if org is None or not (_is_admin(who) or can_import(who, org)):
-            raise PermissionDenied("You may not import files for this organisation")
+            raise PermissionDenied(_("You may not import files for this organisation"))
         return org
     if not ref:
         if who is None or who.org_id is None:
-            raise ValidationError("Say which organisation the file is for", {"org": ["Required"]})
+            raise ValidationError(_("Say which organisation the file is for"), {"org": [_("Required")]})
         return db.session.get(Organisation, who.org_id)
     org = find_organisation(ref)
     if org is None:
         if not org_name:
             raise NotFoundError(
-                f"Organisation {ref!r} is not in the registry; give its name (org_name) to create it",
-                {"org": [f"Unknown organisation {ref!r}"]},
+                _("Organisation %(ref)s is not in the registry; give its name (org_name) to create it", ref=repr(ref)),
+                {"org": [_("Unknown organisation %(ref)s", ref=repr(ref))]},
             )
         if not _is_admin(who):
-            raise PermissionDenied("Only an administrator can create an organisation while importing")
+            raise PermissionDenied(_("Only an administrator can create an organisation while importing"))
         return ref
     if not (_is_admin(who) or can_import(who, org)):
-        raise PermissionDenied(f"You may not import files for {org.name}")
+        raise PermissionDenied(_("You may not import files for %(name)s", name=org.name))
     return org
 
 

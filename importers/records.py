@@ -51,15 +51,20 @@ class Problem:
     owners: list[Any] | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
+        """The problem as the batch keeps it; a message written as a ``Text`` also keeps its
+        message id and parameters, to be shown in the reader's language (importers.messages)."""
+        from importers.messages import as_stored
+
         return {
             "severity": self.severity,
             "code": self.code,
-            "message": self.message,
+            "message": str(self.message),
             "file": self.location.file,
             "sheet": self.location.sheet,
             "row": self.location.row,
             "column": self.location.column,
             "value": self.value,
+            **as_stored(self.message),
         }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
+from importers.messages import Text
 from importers.models import ImportChange
 from importers.pipeline.common import CHUNK_SIZE, MAX_STORED_PROBLEMS, Progress, _problem, gc_paused
 from importers.pipeline.idempotence import _already, request_key
@@ -26,7 +27,7 @@ from importers.records import Location, Problem, ProjectRecord
 from registry.errors import ConflictError, NotFoundError, PreconditionFailed, RegistryError
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation
-from registry.models.types import utcnow
+from registry.models.types import N_, utcnow
 from registry.services import organisations
 from registry.services.actor import Actor
 
@@ -68,6 +69,8 @@ class BatchInput:
     progress: Progress | None = None
     keep_report: bool = True  # a batch that is not committed still keeps its report row
     skip_invalid: bool = False
+    # The counts of the preview being committed: a commit that would do otherwise is not made.
+    expected: dict | None = None
 
 
 @dataclass
@@ -196,6 +199,17 @@ def _execute(batch: ImportBatch, given: BatchInput) -> ImportBatch:
         "options": batch.options,
         "dry_run": given.dry_run,
     }
+    differs = _differs(given.expected, counts) if outcome.ok and not given.dry_run else None
+    if differs:
+        # What exists changed since the preview (an undo, another import): committing now
+        # would do something else than the user saw. Nothing is written; the preview stays,
+        # with what differs, to be checked again.
+        nested.rollback()
+        batch = db.session.get(ImportBatch, batch.id)
+        batch.options = {**(batch.options or {}), "differs": differs}
+        db.session.flush()
+        log.info("Import batch %s not committed: it differs from its preview %s", batch.id, differs)
+        return batch
     if outcome.ok and not given.dry_run:
         batch.status, batch.counts, batch.problems = "committed", counts, stored
         batch.progress, batch.finished_at = 100, utcnow()
@@ -219,6 +233,22 @@ def _execute(batch: ImportBatch, given: BatchInput) -> ImportBatch:
     batch.progress, batch.finished_at = 100, utcnow()
     db.session.flush()
     return batch
+
+
+# What a preview announces and its commit must do alike.
+COMPARED = ("projects_created", "projects_updated", "projects_unchanged", "transactions", "transactions_replaced")
+
+
+def _differs(expected: dict | None, counts: dict) -> dict | None:
+    """The counts where a commit would differ from its preview, as {"preview": ..., "now": ...},
+    or None when it does what the preview said."""
+    if expected is None:
+        return None
+    before = {k: int(expected.get(k) or 0) for k in COMPARED}
+    now = {k: int(counts.get(k) or 0) for k in COMPARED}
+    if before == now:
+        return None
+    return {"preview": before, "now": now}
 
 
 def _run(batch: ImportBatch, given: BatchInput) -> Outcome:
@@ -257,7 +287,7 @@ def _run(batch: ImportBatch, given: BatchInput) -> Outcome:
     except IntegrityError as exc:
         # A rule the database enforces that validation did not foresee: reject, never half-write.
         log.warning("Import %s rejected by the database: %s", batch.filename, exc.orig)
-        outcome.failure = f"The database refused the data: {exc.orig}"
+        outcome.failure = Text(N_("The database refused the data: %(error)s"), error=exc.orig)
     if outcome.failure is not None:
         outcome.problems.append(_problem("error", "rejected", outcome.failure, Location(file=batch.filename)))
         outcome.invalid = None  # the database or a rule refused the file as a whole
@@ -291,6 +321,11 @@ def commit_batch(
 ) -> ImportBatch:
     """Commit a previewed batch: read its stored file again and import it for real.
 
+    When the registry changed since the preview (an undo, another import) so that the commit
+    would create, update or replace other than the preview said, nothing is written: the batch
+    stays previewed, ``options["differs"]`` holding the preview's counts and the counts now, and
+    it is to be checked again.
+
     With ``skip_invalid`` a failed preview whose errors all concern some records can be
     committed too: those records are left out (see run_import)."""
     batch = db.session.get(ImportBatch, batch_id)
@@ -313,6 +348,10 @@ def commit_batch(
             f"file, which is all-or-nothing: import the file again {how}"
         )
     options = dict(batch.options or {})
+    if options.pop("differs", None) is not None:
+        batch.options = options  # committed again: compared afresh
+    # A clean preview is committed only if the commit does what it announced.
+    expected = dict(batch.counts or {}) if batch.status == "previewed" and not skip_invalid else None
     path = storage_dir() / options.get("stored_file", "")
     if not path.is_file() or file_hash(path) != batch.file_hash:
         raise PreconditionFailed("The uploaded file of this batch is no longer available; upload it again")
@@ -343,6 +382,7 @@ def commit_batch(
         result.info,
         progress=progress,
         skip_invalid=skip_invalid or bool(options.get("skip_invalid")),
+        expected=expected,
     )
     return _execute(batch, given)
 

@@ -15,7 +15,7 @@ from registry.extensions import db
 from registry.models import AuditEvent, ImportBatch, Organisation, Project
 
 # Options that are bookkeeping, not a choice about how the file is read.
-_NOT_READING = frozenset({"org", "org_name", "_progress", "stored_file", "request"})
+_NOT_READING = frozenset({"org", "org_name", "_progress", "stored_file", "request", "owner"})
 
 
 # What a reader reports it used (the columns as mapped, the sheets read, the decimal mark

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from importers.messages import Text
 from importers.pipeline.candidate import _Candidate
 from importers.pipeline.common import _AMOUNT_AT, _CURRENCY_AT, _TYPE_AT, _VALUE_DATE_AT, _problem
 from importers.pipeline.write import Updated
@@ -12,6 +13,7 @@ from importers.records import Location, Problem, ProjectRecord, TransactionRecor
 from registry import money
 from registry.extensions import db
 from registry.models import ImportBatch
+from registry.models.types import N_
 
 
 def other_sheets_replaced(batch: ImportBatch, updated: list[Updated]) -> Problem | None:
@@ -45,9 +47,16 @@ def other_sheets_replaced(batch: ImportBatch, updated: list[Updated]) -> Problem
     return _problem(
         "warning",
         "other_sheet_replaced",
-        f"This import replaces {flows} flows of {projects} projects that {sources} brought: a file "
-        "is the whole truth for its projects. If the sheets of a workbook hold different years or "
-        "flows of the same projects, import them together (all sheets), not one at a time.",
+        Text(
+            N_(
+                "This import replaces %(flows)s flows of %(projects)s projects that %(sources)s brought: a file "
+                "is the whole truth for its projects. If the sheets of a workbook hold different years or "
+                "flows of the same projects, import them together (all sheets), not one at a time."
+            ),
+            flows=flows,
+            projects=projects,
+            sources=sources,
+        ),
         Location(file=batch.filename, sheet=sheet),
     )
 
@@ -59,9 +68,18 @@ def unconverted_flow(t: TransactionRecord, row: tuple, rec: ProjectRecord, why: 
     return _problem(
         "warning",
         "unconverted_amount",
-        f"The {row[_TYPE_AT].value.replace('_', ' ')} of {amount} dated {on.isoformat()} of project "
-        f"{rec.reference!r} is kept in {currency} without a US dollar value, and left out of the "
-        f"reports' figures (their notes list it): {why}",
+        Text(
+            N_(
+                "The %(type)s of %(amount)s dated %(date)s of project %(ref)s is kept in %(currency)s without "
+                "a US dollar value, and left out of the reports' figures (their notes list it): %(why)s"
+            ),
+            type=row[_TYPE_AT].value.replace("_", " "),
+            amount=amount,
+            date=on.isoformat(),
+            ref=repr(rec.reference),
+            currency=currency,
+            why=why,
+        ),
         t.location,
         t.amount,
         t.location.column,
@@ -75,9 +93,16 @@ def unconverted_need(project: _Candidate, rec: ProjectRecord) -> Problem:
     return _problem(
         "warning",
         "unconverted_need",
-        f"The need of {need} of project {rec.reference!r} is kept in {project.need_currency} without a "
-        f"US dollar value (no exchange rate on {on}), and left out of the reports' needs and gaps "
-        "(their notes list it)",
+        Text(
+            N_(
+                "The need of %(need)s of project %(ref)s is kept in %(currency)s without a US dollar value "
+                "(no exchange rate on %(date)s), and left out of the reports' needs and gaps (their notes list it)"
+            ),
+            need=need,
+            ref=repr(rec.reference),
+            currency=project.need_currency,
+            date=on,
+        ),
         rec.location,
         str(rec.need_amount),
         rec.columns.get("need_amount"),
@@ -90,8 +115,13 @@ def no_area(rec: ProjectRecord) -> Problem:
     return _problem(
         "warning",
         "no_area",
-        f"No paragraph 23 area could be inferred from the purpose codes {', '.join(rec.sectors)}: "
-        "set one by hand, or give the areas in a Priority area column",
+        Text(
+            N_(
+                "No paragraph 23 area could be inferred from the purpose codes %(codes)s: "
+                "set one by hand, or give the areas in a Priority area column"
+            ),
+            codes=", ".join(rec.sectors),
+        ),
         rec.location,
         ", ".join(rec.sectors),
         rec.columns.get("sectors"),

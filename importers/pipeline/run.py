@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from importers.messages import Text
 from importers.pipeline import notices, write
 from importers.pipeline.candidate import _Candidate, _keep_absent, _load_existing, match_stored
 from importers.pipeline.common import (
@@ -32,7 +33,7 @@ from registry.errors import RegistryError
 from registry.extensions import db
 from registry.models import ImportBatch, Organisation, Project, Transaction
 from registry.models.soft_delete import INCLUDE_DELETED
-from registry.models.types import Role
+from registry.models.types import N_, Role
 from registry.services.actor import Actor
 
 
@@ -139,9 +140,18 @@ class _Run:
                     _problem(
                         "warning",
                         "deleted_flow",
-                        f"A {key[0]} of {key[1]} minor units {key[2]} on {key[3]} of project {rec.reference!r} "
-                        "was deleted in the registry: it stays deleted and is not imported again "
-                        "(restore it to count it)",
+                        Text(
+                            N_(
+                                "A %(type)s of %(minor)s minor units %(currency)s on %(date)s of project %(ref)s "
+                                "was deleted in the registry: it stays deleted and is not imported again "
+                                "(restore it to count it)"
+                            ),
+                            type=str(key[0]),
+                            minor=str(key[1]),
+                            currency=str(key[2]),
+                            date=str(key[3]),
+                            ref=repr(rec.reference),
+                        ),
                         rec.location,
                     )
                 )
@@ -154,9 +164,17 @@ class _Run:
         bring the project back unasked or make a second one beside it."""
         self.error(
             "deleted_project",
-            f"Project {ref!r} (id {pid}) was deleted on {when:%Y-%m-%d} by {who}; restore it first "
-            f"(Deleted projects page, POST /api/v1/projects/{pid}/restore or "
-            f"flask --app wsgi deleted restore project {pid}), then import the file again",
+            Text(
+                N_(
+                    "Project %(ref)s (id %(id)s) was deleted on %(date)s by %(who)s; restore it first "
+                    "(Deleted projects page, POST /api/v1/projects/%(id)s/restore or "
+                    "flask --app wsgi deleted restore project %(id)s), then import the file again"
+                ),
+                ref=repr(ref),
+                id=str(pid),
+                date=f"{when:%Y-%m-%d}",
+                who=str(who),
+            ),
             rec.location,
             ref,
         )

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
+from importers.messages import Text
 from importers.sheets.text import CellError, NumText
 from registry import money
+from registry.models.types import N_
 
 CURRENCY_SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
 CFA_CHOICE = "FCFA is two currencies: XOF (West Africa, BCEAO) or XAF (Central Africa, BEAC)"
@@ -186,7 +188,7 @@ def parse_amount(text: str, decimal: str | None) -> Amount:
         try:
             return Amount(Decimal(text), None)
         except InvalidOperation:
-            raise CellError(f"{text!r} is not an amount", "invalid_amount") from None
+            raise CellError(Text(N_("%(value)s is not an amount"), value=repr(text)), "invalid_amount") from None
     parts = _amount_parts(text)
     t, spaced, negative = parts.digits, parts.spaced, parts.negative
     value = _number(t, decimal, spaced)
@@ -206,7 +208,7 @@ def parse_amount(text: str, decimal: str | None) -> Amount:
             f"right, {declare(mark)}",
             "invalid_amount",
         )
-    raise CellError(f"{text!r} is not an amount", "invalid_amount")
+    raise CellError(Text(N_("%(value)s is not an amount"), value=repr(text)), "invalid_amount")
 
 
 def _number(t: str, decimal: str | None, spaced: bool) -> Decimal | None:

@@ -12,48 +12,50 @@ from importlib import resources
 from typing import NamedTuple
 
 from importers.sheets.text import norm
+from registry.models.types import N_
 
 AMOUNT_FIELDS = ("amount", "commitment", "disbursement", "expenditure", "pledge", "incoming_funds")
 WIDE_TYPES = ("commitment", "disbursement", "expenditure", "pledge", "incoming_funds")
 DATE_FIELDS = ("planned_start", "planned_end", "actual_start", "actual_end", "value_date")
 
 
-# The fields a column can be mapped to, in the order the mapping drop-downs show them.
+# The fields a column can be mapped to, in the order the mapping drop-downs show them (the
+# labels in English, translated where they are shown).
 FIELDS: dict[str, str] = {
-    "reference": "Project reference",
-    "title": "Project title",
-    "description": "Description",
-    "iati_identifier": "IATI identifier",
-    "status": "Status",
-    "planned_start": "Planned start",
-    "planned_end": "Planned end",
-    "actual_start": "Actual start",
-    "actual_end": "Actual end",
-    "country": "Recipient country",
-    "region": "Recipient region",
-    "recipient": "Recipient (country or region)",
-    "share": "Recipient share (%)",
-    "area": "Priority area(s)",
-    "sector": "DAC purpose code(s)",
-    "wsis_action_line": "WSIS action line(s)",
-    "transaction_type": "Transaction type",
-    "amount": "Amount",
-    "currency": "Currency",
-    "value_date": "Value date",
-    "year": "Year",
-    "funding_source": "Funding source",
-    "provider_org": "Provider organisation",
-    "flow_type": "Flow type",
-    "finance_type": "Finance type",
-    "aid_type": "Aid type",
-    "transaction_description": "Transaction description",
-    "need_amount": "Need (total cost)",
-    "need_currency": "Need currency",
-    "commitment": "Commitment amount",
-    "disbursement": "Disbursement amount",
-    "expenditure": "Expenditure amount",
-    "pledge": "Pledge amount",
-    "ignore": "(ignore this column)",
+    "reference": N_("Project reference"),
+    "title": N_("Project title"),
+    "description": N_("Description"),
+    "iati_identifier": N_("IATI identifier"),
+    "status": N_("Status"),
+    "planned_start": N_("Planned start"),
+    "planned_end": N_("Planned end"),
+    "actual_start": N_("Actual start"),
+    "actual_end": N_("Actual end"),
+    "country": N_("Recipient country"),
+    "region": N_("Recipient region"),
+    "recipient": N_("Recipient (country or region)"),
+    "share": N_("Recipient share (%)"),
+    "area": N_("Priority area(s)"),
+    "sector": N_("DAC purpose code(s)"),
+    "wsis_action_line": N_("WSIS action line(s)"),
+    "transaction_type": N_("Transaction type"),
+    "amount": N_("Amount"),
+    "currency": N_("Currency"),
+    "value_date": N_("Value date"),
+    "year": N_("Year"),
+    "funding_source": N_("Funding source"),
+    "provider_org": N_("Provider organisation"),
+    "flow_type": N_("Flow type"),
+    "finance_type": N_("Finance type"),
+    "aid_type": N_("Aid type"),
+    "transaction_description": N_("Transaction description"),
+    "need_amount": N_("Need (total cost)"),
+    "need_currency": N_("Need currency"),
+    "commitment": N_("Commitment amount"),
+    "disbursement": N_("Disbursement amount"),
+    "expenditure": N_("Expenditure amount"),
+    "pledge": N_("Pledge amount"),
+    "ignore": N_("(ignore this column)"),
 }
 
 

@@ -20,6 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from importers.messages import Text
 from importers.pipeline import ReadResult
 from importers.records import Location, Problem, TransactionRecord
 from importers.sheets.blocks import Block, Plan, TextBlock, head_block, text_blocks
@@ -33,7 +34,7 @@ from importers.sheets.columns import (
 )
 from importers.sheets.dates import DATE_XY, infer_date_convention, month_name, parse_date
 from importers.sheets.fast import FastRows
-from importers.sheets.fields import AMOUNT_FIELDS, DATE_FIELDS, FIELDS
+from importers.sheets.fields import AMOUNT_FIELDS, DATE_FIELDS
 from importers.sheets.files import Sheet, TooManyRows, config_limit, gc_paused, open_sheets
 from importers.sheets.lookups import Lookups
 from importers.sheets.projects import ProjectBuilder, ProjectCells
@@ -41,8 +42,21 @@ from importers.sheets.rows import RowReader
 from importers.sheets.sheet_amounts import SheetAmounts
 from importers.sheets.text import cell_text
 from registry import money
+from registry.models.types import N_
 
 PREVIEW_ROWS = 20  # data rows shown under the header on the preview, with what each gave
+
+# What a sheet without the columns every project needs is told (whole sentences, translated
+# when shown: importers.messages).
+NO_COLUMN = {
+    "reference": N_("No column for the project reference was found"),
+    "title": N_("No column for the project title was found"),
+}
+SHEET_SKIPPED = {
+    ("reference",): N_("Sheet skipped: it has no column for the project reference"),
+    ("title",): N_("Sheet skipped: it has no column for the project title"),
+    ("reference", "title"): N_("Sheet skipped: it has no column for the project reference and project title"),
+}
 
 
 def _amount_as_read(t: TransactionRecord) -> str:
@@ -132,8 +146,10 @@ class SheetReader(FastRows, RowReader, ProjectCells):
             self.problem(
                 "error",
                 "no_data_sheet",
-                "No sheet has columns for the project reference and title; "
-                "check the header row, or choose the sheet and map its columns",
+                N_(
+                    "No sheet has columns for the project reference and title; "
+                    "check the header row, or choose the sheet and map its columns"
+                ),
                 None,
                 None,
             )
@@ -164,7 +180,7 @@ class SheetReader(FastRows, RowReader, ProjectCells):
                 self.problem(
                     "warning",
                     "no_header",
-                    "No header row was recognised in this sheet; it was skipped",
+                    N_("No header row was recognised in this sheet; it was skipped"),
                     label,
                     None,
                 )
@@ -199,7 +215,7 @@ class SheetReader(FastRows, RowReader, ProjectCells):
                     self.problem(
                         "warning",
                         "unknown_column",
-                        f"Column {c.header!r} was not recognised and is ignored",
+                        Text(N_("Column %(header)s was not recognised and is ignored"), header=repr(c.header)),
                         label,
                         r + 1,
                         c.header,
@@ -218,11 +234,10 @@ class SheetReader(FastRows, RowReader, ProjectCells):
                 preview["rows"].append({"row": number, "cells": row[: len(columns)], "read": ""})
         missing = [f for f in ("reference", "title") if f not in fields]
         if missing and self.lenient_sheets:
-            names = " and ".join(FIELDS[f].lower() for f in missing)
             self.problem(
                 "warning",
                 "sheet_skipped",
-                f"Sheet skipped: it has no column for the {names}",
+                SHEET_SKIPPED[tuple(missing)],
                 label,
                 r + 1,
                 None,
@@ -235,7 +250,7 @@ class SheetReader(FastRows, RowReader, ProjectCells):
                 self.problem(
                     "error",
                     "missing_column",
-                    f"No column for the {FIELDS[f].lower()} was found",
+                    NO_COLUMN[f],
                     label,
                     r + 1,
                     None,

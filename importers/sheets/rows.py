@@ -14,6 +14,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from importers.messages import Text
 from importers.records import Location, ProjectRecord
 from importers.sheets.amounts import CFA_CHOICE, currency_code
 from importers.sheets.blocks import TOTAL, Block, is_total
@@ -23,6 +24,7 @@ from importers.sheets.fields import AMOUNT_FIELDS, vocabulary
 from importers.sheets.projects import ProjectBuilder, SheetTransaction
 from importers.sheets.sheet_amounts import Where
 from importers.sheets.text import CellError, NumText, norm
+from registry.models.types import N_
 from registry.services import funding
 
 # The fields of a row that holds nothing but amounts (an unlabelled subtotal, most likely).
@@ -43,7 +45,7 @@ class RowReader:
             self.problem(
                 "warning",
                 "total_row",
-                "Total row skipped (totals are computed by the registry)",
+                N_("Total row skipped (totals are computed by the registry)"),
                 sheet,
                 rownum,
                 None,
@@ -70,7 +72,11 @@ class RowReader:
                 self.problem(
                     "warning",
                     "title_differs",
-                    f"Project {ref!r} has another title on row {builder.record.location.row}; the first one is kept",
+                    Text(
+                        N_("Project %(ref)s has another title on row %(row)s; the first one is kept"),
+                        ref=repr(ref),
+                        row=str(builder.record.location.row),
+                    ),
                     sheet,
                     rownum,
                     header_of(used, "title"),
@@ -101,10 +107,15 @@ class RowReader:
                 self.problem(
                     "error",
                     "unknown_transaction_type",
-                    f"Unknown transaction type {type_text!r} (commitment, disbursement, "
-                    "expenditure, pledge, incoming funds)"
+                    Text(
+                        N_(
+                            "Unknown transaction type %(value)s (commitment, disbursement, "
+                            "expenditure, pledge, incoming funds)"
+                        ),
+                        value=repr(type_text),
+                    )
                     if type_text
-                    else "The transaction type is missing",
+                    else N_("The transaction type is missing"),
                     sheet,
                     rownum,
                     header_of(used, "transaction_type"),
@@ -137,7 +148,15 @@ class RowReader:
             try:
                 amount: Decimal | None = Decimal(text)
             except InvalidOperation:
-                self.problem("error", "invalid_amount", f"{text!r} is not an amount", sheet, rownum, c.header, text)
+                self.problem(
+                    "error",
+                    "invalid_amount",
+                    Text(N_("%(value)s is not an amount"), value=repr(text)),
+                    sheet,
+                    rownum,
+                    c.header,
+                    text,
+                )
                 amount = None
             currency = currency_code(values.get("currency") or c.currency or self.default_currency or "")
             if not self.amounts.known_code(currency, sheet, rownum, self._currency_column(values, used, c), text):
@@ -159,8 +178,14 @@ class RowReader:
             self.problem(
                 "error",
                 "ambiguous_currency",
-                f"No currency: the header {c.header!r} says FCFA, and {CFA_CHOICE}. Write XOF or XAF in the "
-                "header (or in a Currency column), or choose the currency of the file when uploading it",
+                Text(
+                    N_(
+                        "No currency: the header %(header)s says FCFA, and %(choice)s. Write XOF or XAF in the "
+                        "header (or in a Currency column), or choose the currency of the file when uploading it"
+                    ),
+                    header=repr(c.header),
+                    choice=CFA_CHOICE,
+                ),
                 sheet,
                 rownum,
                 c.header,
@@ -171,10 +196,15 @@ class RowReader:
             self.problem(
                 "error",
                 "missing_currency",
-                "No currency: the Currency cell is empty; fill it, or choose the currency of the file when uploading it"
+                N_(
+                    "No currency: the Currency cell is empty; fill it, or choose the currency of the file "
+                    "when uploading it"
+                )
                 if header_of(used, "currency")
-                else "No currency: choose the currency of the file when uploading it, add a Currency column, "
-                'or name the currency in the header ("Amount (EUR)")',
+                else N_(
+                    "No currency: choose the currency of the file when uploading it, add a Currency column, "
+                    'or name the currency in the header ("Amount (EUR)")'
+                ),
                 sheet,
                 rownum,
                 c.header,
@@ -229,10 +259,17 @@ class RowReader:
             self.problem(
                 "error",
                 "missing_reference",
-                f"The row holds {'amounts' if len(amounts) > 1 else 'an amount'} but no project reference "
-                "nor anything else: a subtotal? Totals are computed by the registry: delete the row, or "
-                "write 'Subtotal' in its first cell to have it skipped. If it is a transaction, give its "
-                "project reference.",
+                N_(
+                    "The row holds amounts but no project reference nor anything else: a subtotal? Totals "
+                    "are computed by the registry: delete the row, or write 'Subtotal' in its first cell to "
+                    "have it skipped. If it is a transaction, give its project reference."
+                )
+                if len(amounts) > 1
+                else N_(
+                    "The row holds an amount but no project reference nor anything else: a subtotal? Totals "
+                    "are computed by the registry: delete the row, or write 'Subtotal' in its first cell to "
+                    "have it skipped. If it is a transaction, give its project reference."
+                ),
                 sheet,
                 rownum,
                 header_of(columns, "reference"),
@@ -242,7 +279,7 @@ class RowReader:
             self.problem(
                 "error",
                 "missing_reference",
-                "The project reference is missing",
+                N_("The project reference is missing"),
                 sheet,
                 rownum,
                 header_of(columns, "reference"),
@@ -252,7 +289,7 @@ class RowReader:
             self.problem(
                 "warning",
                 "note_row",
-                "Row without a project reference skipped (a note?)",
+                N_("Row without a project reference skipped (a note?)"),
                 sheet,
                 rownum,
                 None,
@@ -277,11 +314,24 @@ class RowReader:
         if key not in self._year_dated:
             self._year_dated.add(key)
             message = (
-                f"The amounts of column {c.header!r} are dated 31 December {c.year}, the end of the year the "
-                f"header names, not on the row's date {other.isoformat()}, which is of another year"
+                Text(
+                    N_(
+                        "The amounts of column %(header)s are dated 31 December %(year)s, the end of the year "
+                        "the header names, not on the row's date %(date)s, which is of another year"
+                    ),
+                    header=repr(c.header),
+                    year=str(c.year),
+                    date=other.isoformat(),
+                )
                 if other is not None
-                else f"The amounts of column {c.header!r} have no date of their own: they are dated "
-                f"31 December {c.year}, the end of the year the header names"
+                else Text(
+                    N_(
+                        "The amounts of column %(header)s have no date of their own: they are dated "
+                        "31 December %(year)s, the end of the year the header names"
+                    ),
+                    header=repr(c.header),
+                    year=str(c.year),
+                )
             )
             self.problem(
                 "warning",
@@ -310,7 +360,7 @@ class RowReader:
             self.problem(
                 "error",
                 "invalid_funding_source",
-                f"Unknown funding source {text!r} (give its reference or exact name)",
+                Text(N_("Unknown funding source %(value)s (give its reference or exact name)"), value=repr(text)),
                 sheet,
                 rownum,
                 header_of(used, "funding_source"),
@@ -326,7 +376,7 @@ class RowReader:
         try:
             found = parse_date(text, self.dates, year_day)
         except CellError as exc:
-            self.problem("error", exc.code, str(exc), sheet, rownum, header_of(columns, field_name), text)
+            self.problem("error", exc.code, exc.message, sheet, rownum, header_of(columns, field_name), text)
             return None
         if type(text) is str:
             self._date_cache[key] = found

@@ -169,7 +169,7 @@ class SheetAmounts:
         amount, error = parsed.value, parsed.error
         if amount is None:
             if not isinstance(error, AmbiguousAmount):
-                self.problem("error", error.code, str(error), *where, text)
+                self.problem("error", error.code, error.message, *where, text)
                 return None
             currency = currency_code(given or error.currency or fallback or "")
             if currency_places(currency) == 0 and error.as_decimal != error.as_decimal.to_integral_value():

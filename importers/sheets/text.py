@@ -32,6 +32,7 @@ class CellError(ValueError):
     def __init__(self, message: str, code: str):
         super().__init__(message)
         self.code = code
+        self.message = message  # a Text keeps its message id (importers.messages)
 
 
 _PUNCT = re.compile(r"[^0-9a-z%$€£]+")

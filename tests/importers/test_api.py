@@ -182,3 +182,16 @@ def test_the_list_of_imports_is_paged_newest_first_and_filtered(client, donor, m
     assert client.get("/api/v1/imports?status=lost", headers=headers).status_code == 422
     assert client.get("/api/v1/imports?colour=red", headers=headers).status_code == 422
     assert client.get("/api/v1/imports").status_code == 401
+
+
+def test_a_commit_that_would_differ_from_its_preview_is_a_conflict(client, donor):
+    org, headers = donor
+    preview = _upload(client, headers, dry_run=True).json
+    assert preview["counts"]["projects_created"] == 2
+    assert _upload(client, headers, data=csv_bytes(ROWS[:2]), name="one.csv").status_code == 201
+    response = client.post(f"/api/v1/imports/{preview['id']}/commit", headers=headers)
+    assert response.status_code == 409, response.json
+    assert "preview the file again" in response.json["message"]
+    assert "preview: 2 projects to create" in response.json["message"]
+    assert _projects(org) == 1
+    assert client.get(f"/api/v1/imports/{preview['id']}", headers=headers).json["status"] == "previewed"

@@ -4,6 +4,7 @@ what it changed, and leaves every other row as it was."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -153,4 +154,9 @@ def test_the_undo_page_queues_a_job_and_lands_on_the_undone_batch(app, client, a
     assert status["state"] == "done" and status["url"].endswith(f"/imports/{batch.id}?undone=1")
     html = client.get(status["url"]).get_data(as_text=True)
     assert "The import was undone" in html
+    # The page says what the undo removed, not what a preview would create.
+    assert "This import was undone on" in html and "to create" not in html
+    removed = re.search(r'id="count-removed">(\d+)<', html)
+    assert removed and removed.group(1) == "4", html[html.find('id="undone"') :][:600]
+    assert "projects removed" in html and "transactions removed" in html
     assert db.session.scalar(select(db.func.count()).select_from(Project).where(Project.org_id == org.id)) == 0

@@ -241,7 +241,7 @@ def test_the_preview_asks_which_field_an_ambiguous_header_is(donor_client):
         ["Q-1", "Schools online", "Kenya", "1000", "400", "1400", "USD", "2021-01-04"],
     ]
     html = _upload(client, org, csv_bytes(rows)).get_data(as_text=True)
-    assert "Which is it? Commitment amount or Disbursement amount or (ignore this column)" in html
+    assert "Which is it? Commitment amount, Disbursement amount, or (ignore this column)" in html
     select = re.search(r'<select[^>]*data-header="Amount".*?</select>', html, re.S).group(0)
     assert '<option value="" selected>— choose —</option>' in select
     assert not re.search(r'value="ignore"\s+selected', select)
@@ -268,7 +268,8 @@ def select_batch():
 def test_an_administrator_chooses_the_organisation_it_is_never_the_first_of_the_list(app, client, actor, make_org):
     """The administrator's organisation list used to preselect the first organisation by name:
     a file uploaded without looking (a multi-publisher IATI export) was credited to whoever
-    sorts first. The choice is now required and an upload without it imports nothing."""
+    sorts first. Nothing is preselected: left empty, the owner is proposed from the file, and a
+    file that proposes none (a spreadsheet) asks for it before anything is checked."""
     app.config["IMPORT_BACKGROUND"] = False
     try:
         make_org(ref="AAA-FIRST", name="Aardvark Aid")
@@ -278,13 +279,15 @@ def test_an_administrator_chooses_the_organisation_it_is_never_the_first_of_the_
         log_in(client, admin)
         html = client.get("/imports/").get_data(as_text=True)
         select_html = html[html.find('<select id="org_id"') : html.find("</select>", html.find('<select id="org_id"'))]
-        assert "required" in select_html.split(">")[0]
-        assert re.search(r'<option value="" selected', select_html), select_html
+        assert re.search(r'<option value="" selected>\(propose it from the file\)', select_html), select_html
         before = db.session.scalar(select(func.count()).select_from(ImportBatch))
         body = {"file": (io.BytesIO(csv_bytes(ROWS)), "donor.csv")}
         page = client.post("/imports/", data=body, content_type="multipart/form-data", follow_redirects=True)
-        assert page.status_code == 200
-        assert "Choose the organisation whose projects the file holds" in page.get_data(as_text=True)
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and 'id="choose-owner"' in html
+        assert "no organisation is proposed" in html
+        owner_select = html[html.find('<select id="org_id"') : html.find("</select>", html.find('<select id="org_id"'))]
+        assert re.search(r'<option value="" selected disabled>', owner_select) and "required" in owner_select
         assert db.session.scalar(select(func.count()).select_from(ImportBatch)) == before
     finally:
         app.config["IMPORT_BACKGROUND"] = True
@@ -311,3 +314,84 @@ def test_an_undo_refused_at_the_requests_save_is_a_flash_not_an_error_page(donor
     db.session.expire_all()
     assert db.session.get(ImportBatch, first).status == "committed"
     assert db.session.scalar(select(Project.title).where(Project.reference == "W-1")) == "Schools online, second phase"
+
+
+def test_the_first_rows_table_is_a_focusable_scroll_region_with_a_cue(donor_client, client):
+    """Wider than the page at 1366 px, the rows as read scroll in a region the keyboard can
+    reach, named for screen readers, with a note and shaded edges (CSS from a file: the CSP
+    forbids style attributes)."""
+    client, org = donor_client
+    html = _upload(client, org, csv_bytes(ROWS)).get_data(as_text=True)
+    region = re.search(r'<div class="table-scroll preview-scroll"[^>]*>', html).group(0)
+    assert 'role="region"' in region and 'tabindex="0"' in region
+    assert 'aria-labelledby="preview-title-1"' in region and 'aria-describedby="preview-note-1"' in region
+    assert '<h2 id="preview-title-1">First rows of the file, not read</h2>' in html  # its name
+    assert "scroll it sideways to see every column" in html
+    assert " style=" not in html and "<style" not in html
+    css_url = re.search(r'<link rel="stylesheet" href="([^"]*imports\.css)"', html).group(1)
+    with client.get(css_url) as css:
+        assert css.status_code == 200 and css.mimetype == "text/css"
+        text = css.get_data(as_text=True)
+    assert ".preview-scroll" in text and "overflow-x: auto" in text
+
+
+def test_a_file_without_a_title_column_says_which_column_is_missing(donor_client):
+    """Not "0 rows read" above a list of rows: the page says first that nothing was read, for
+    want of which column, and what the header has instead."""
+    client, org = donor_client
+    rows = [["Project reference", "Country", "Transaction type", "Amount", "Currency", "Value date"]]
+    rows += [[f"NT-{i}", "Kenya", "commitment", "1000", "USD", "2021-01-04"] for i in range(3)]
+    html = _upload(client, org, csv_bytes(rows), name="no-title.csv").get_data(as_text=True)
+    notice = html[html.find('id="missing-columns"') :][:1200]
+    assert "Nothing was read: the file has no column for the project title." in notice, notice
+    assert "Its header, on row 1, has: &#39;Project reference&#39;, &#39;Country&#39;" in notice
+    assert "choose the column that holds it" in notice
+    assert "First rows of the file, not read" in html and "First rows as read" not in html
+    assert html.find('id="missing-columns"') < html.find('class="kpis"')
+
+
+GOOD = [
+    ["Project reference", "Project title", "Country", "Transaction type", "Amount", "Currency", "Value date"],
+    ["D-1", "Schools online", "Kenya", "commitment", "1000", "USD", "2021-01-04"],
+    ["D-2", "Clinics online", "Uganda", "commitment", "500", "USD", "2021-01-04"],
+]
+
+
+def test_a_commit_that_would_differ_from_its_preview_is_not_made(donor_client, actor):
+    """Another import between the preview and the commit: the commit says how it differs
+    (what the preview said, what it would do now) and asks for a new check; nothing is saved."""
+    from importers import pipeline
+    from registry.unit_of_work import commit
+
+    client, org = donor_client
+    _upload(client, org, csv_bytes(GOOD), name="two.csv")
+    preview = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert preview.status == "previewed" and preview.counts["projects_created"] == 2
+    other = pipeline.run_import("sheet", "one.csv", csv_bytes(GOOD[:2]), org, actor)
+    assert other.status == "committed"
+    commit()
+    page = client.post(f"/imports/{preview.id}/commit", follow_redirects=True)
+    html = page.get_data(as_text=True)
+    db.session.expire_all()
+    preview = db.session.get(ImportBatch, preview.id)
+    assert preview.status == "previewed", preview.options.get("differs")
+    assert preview.options["differs"]["preview"]["projects_created"] == 2
+    assert preview.options["differs"]["now"]["projects_created"] == 1
+    assert preview.options["differs"]["now"]["projects_unchanged"] == 1  # the other file brought it as is
+    notice = html[html.find('id="differs"') :][:3000]
+    assert "Not committed: the registry changed since this preview" in notice
+    row = re.search(
+        r"<th scope=\"row\">Projects to create</th><td class=\"num\">2</td><td class=\"num\"><strong>1<", notice
+    )
+    assert row, notice
+    assert 'id="check-again"' in notice and 'id="commit"' not in html
+    assert db.session.scalar(select(func.count()).select_from(Project).where(Project.org_id == org.id)) == 1
+    # A second try is refused the same way, until the file is checked again.
+    page = client.post(f"/imports/{preview.id}/commit", follow_redirects=True)
+    assert "check the file again before committing it" in page.get_data(as_text=True)
+    page = client.post(f"/imports/{preview.id}/remap", data={"keep": "1"}, follow_redirects=True)
+    fresh = db.session.scalar(select(ImportBatch).order_by(ImportBatch.id.desc()).limit(1))
+    assert fresh.id != preview.id and fresh.status == "previewed" and "differs" not in fresh.options
+    assert fresh.counts["projects_created"] == 1 and fresh.counts["projects_unchanged"] == 1
+    page = client.post(f"/imports/{fresh.id}/commit", follow_redirects=True)
+    assert "Imported." in page.get_data(as_text=True)
