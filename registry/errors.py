@@ -8,6 +8,11 @@ other HTTP error raised in the app included.
 Services raise the domain errors below; the handlers registered on the app turn
 them (and every HTTP error, 404 and 405 included) into that shape for API
 requests and into an HTML page for browsers.
+
+``message`` and the messages in ``errors`` are in the request's language: the services say
+them with ``gettext`` when they raise (English outside a request: the command line, the
+queue's worker). The machine fields (``code``, ``status``, the field names, ``request_id``)
+never change.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, abort, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -71,15 +78,15 @@ class ConflictError(RegistryError):
     code = 409
 
 
-STALE_MESSAGE = "The object was changed by someone else meanwhile; reload it and try again"
+STALE_MESSAGE = _l("The object was changed by someone else meanwhile; reload it and try again")
 
 
 def clash(error: IntegrityError | StaleDataError) -> ConflictError:
     """A write the database refused because another writer got there first (a stale
     optimistic-locking version, a unique key taken meanwhile), as the registry's 409."""
     if isinstance(error, StaleDataError):
-        return ConflictError(STALE_MESSAGE)
-    return ConflictError(f"The change clashes with existing data: {error.orig}")
+        return ConflictError(str(STALE_MESSAGE))
+    return ConflictError(_("The change clashes with existing data: %(detail)s", detail=error.orig))
 
 
 class PreconditionFailed(RegistryError):
@@ -144,12 +151,17 @@ DEFAULT_MAX_URL_LENGTH = 4000  # path and query string; below gunicorn's limit_r
 def _too_large_message(app: Flask, default: str) -> str:
     """Why a request is too large: the whole body over MAX_CONTENT_LENGTH, else one form field
     over MAX_FORM_MEMORY_SIZE (Werkzeug refuses both with 413)."""
+    from registry.i18n import number
+
     limit = app.config.get("MAX_CONTENT_LENGTH")
     if limit and (request.content_length is None or request.content_length > limit):
-        return f"The upload is larger than the limit of {limit:,} bytes"
+        return _("The upload is larger than the limit of %(limit)s bytes", limit=number(limit))
     field_limit = app.config.get("MAX_FORM_MEMORY_SIZE")
     if field_limit:
-        return f"A form field is larger than the limit of {field_limit:,} bytes; send the file as a file"
+        return _(
+            "A form field is larger than the limit of %(limit)s bytes; send the file as a file",
+            limit=number(field_limit),
+        )
     return default
 
 
@@ -160,13 +172,19 @@ def refuse_long_urls(app: Flask) -> None:
 
     @app.before_request
     def check_url_length():
+        from registry.i18n import number
+
         limit = int(app.config["MAX_URL_LENGTH"])
         length = len(request.path) + len(request.query_string)
         if length > limit:
             abort(
                 414,
-                description=f"The address is {length:,} characters long, more than the limit of {limit:,}; "
-                "shorten the query (or send long filters in a request body)",
+                description=_(
+                    "The address is %(length)s characters long, more than the limit of %(limit)s; "
+                    "shorten the query (or send long filters in a request body)",
+                    length=number(length),
+                    limit=number(limit),
+                ),
             )
 
 
@@ -202,7 +220,9 @@ def register_errorhandlers(app: Flask) -> None:
         if not is_contention(error):
             return handle_unexpected(error)
         log.warning("Database busy on %s %s: %s [%s]", request.method, request.path, error.orig, error.statement)
-        response = _respond(503, "The database is busy with other changes; nothing was saved. Try again in a moment.")
+        response = _respond(
+            503, _("The database is busy with other changes; nothing was saved. Try again in a moment.")
+        )
         if isinstance(response, tuple):
             response = app.make_response(response)
         response.headers["Retry-After"] = g.retry_after = str(RETRY_AFTER_SECONDS)
@@ -233,7 +253,7 @@ def register_errorhandlers(app: Flask) -> None:
                 }
             ):
                 errors = next(iter(errors.values()))
-            message = "The input is not valid; see errors for each field"
+            message = _("The input is not valid; see errors for each field")
         if code == 413:
             message = _too_large_message(app, message)
         response = _respond(code, message, errors)
@@ -250,4 +270,4 @@ def register_errorhandlers(app: Flask) -> None:
 
         db.session.rollback()
         log.exception("Unhandled error on %s %s", request.method, request.path)
-        return _respond(500, "Something went wrong on our side; nothing was saved.")
+        return _respond(500, _("Something went wrong on our side; nothing was saved."))
