@@ -11,8 +11,10 @@ requests and into an HTML page for browsers.
 
 ``message`` and the messages in ``errors`` are in the request's language: the services say
 them with ``gettext`` when they raise (English outside a request: the command line, the
-queue's worker). The machine fields (``code``, ``status``, the field names, ``request_id``)
-never change.
+queue's worker); the validation messages of marshmallow and webargs are looked up in the
+catalogue when the response is shaped (``registry.schemas.messages``). The machine fields
+(``code``, ``status``, the field names, ``request_id``) never change.
+
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from registry.logging_setup import current_request_id
+from registry.schemas.messages import translate_validation_messages
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +256,7 @@ def register_errorhandlers(app: Flask) -> None:
                 }
             ):
                 errors = next(iter(errors.values()))
+            errors = translate_validation_messages(errors)
             message = _("The input is not valid; see errors for each field")
         if code == 413:
             message = _too_large_message(app, message)

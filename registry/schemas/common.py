@@ -5,7 +5,8 @@ path is valid in the other. Amounts are decimal strings, never floats; shares
 are percentages with at most 4 decimals that add up to 100 within 0.01.
 
 Messages raised while loading are said in the request's language; the ones declared with a
-field (its ``default_error_messages``, a validator's ``error``) are marked with ``N_``.
+field (its ``default_error_messages``, a validator's ``error``) are marked with ``N_`` and
+translated where they reach people (``registry.schemas.messages``), as marshmallow's own are.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from registry import errors, money
 from registry.extensions import db
 from registry.models import Country, PriorityArea, Region
-from registry.models.types import N_
+from registry.schemas.messages import N_, translate_message, validation_template
 from registry.services import rules
 from registry.services.lookup import MAX_ID
 
@@ -42,7 +43,7 @@ class VersionedOut(Schema):
 
 
 YEAR = validate.Range(min=1900, max=2200)
-REQUIRED_TEXT = N_("Required (at most {max} characters)")
+REQUIRED_TEXT = validation_template(N_("Required (at most {max} characters)"))
 
 
 class StrictSchema(Schema):
@@ -165,19 +166,20 @@ def area_exists(code: str) -> None:
 
 
 def flatten(messages: dict | list | str, prefix: str = "") -> dict[str, list[str]]:
-    """Marshmallow's nested messages as ``{"recipients.0.share": [...]}`` (for forms)."""
+    """Marshmallow's nested messages as ``{"recipients.0.share": [...]}`` (for forms), each in
+    the request's language."""
     flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
             name = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                flat.setdefault(name, []).extend(value)
+                flat.setdefault(name, []).extend(translate_message(v) for v in value)
             else:
                 flat.update(flatten(value, name))
     elif isinstance(messages, list):
-        flat.setdefault(prefix or "_schema", []).extend(str(m) for m in messages)
+        flat.setdefault(prefix or "_schema", []).extend(translate_message(str(m)) for m in messages)
     else:
-        flat.setdefault(prefix or "_schema", []).append(str(messages))
+        flat.setdefault(prefix or "_schema", []).append(translate_message(str(messages)))
     return flat
 
 

@@ -8,7 +8,6 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from registry import money
 from registry.errors import RegistryError
 from registry.models.types import (
-    N_,
     WSIS_ACTION_LINES,
     Instrument,
     ProjectStatus,
@@ -33,6 +32,7 @@ from registry.schemas.common import (
     run_checks,
     version_field,
 )
+from registry.schemas.messages import N_
 from registry.services import rules
 from registry.services.search import SORT_CHOICES
 
