@@ -11,11 +11,12 @@ requests and into an HTML page for browsers.
 
 ``message`` and the messages in ``errors`` are in the request's language: the services say
 them with ``gettext`` when they raise (English outside a request: the command line, the
-queue's worker); the validation messages of marshmallow and webargs are looked up in the
-catalogue when the response is shaped (``registry.schemas.messages``). The machine fields
-(``code``, ``status``, the field names, ``request_id``) never change.
-
+queue's worker); the validation messages of marshmallow and webargs, and the standard
+descriptions of the HTTP errors, are looked up in the catalogue when the response is shaped
+(``registry.schemas.messages``, ``HTTP_MESSAGES``). The machine fields (``code``, ``status``,
+the field names, ``request_id``) never change.
 """
+
 
 from __future__ import annotations
 
@@ -120,11 +121,67 @@ def is_contention(error: OperationalError) -> bool:
     return type(orig).__module__.startswith("sqlite3") and ("database is locked" in text or "busy" in text)
 
 
+# What an HTTP error says when nothing more precise is known: Werkzeug's descriptions, in the
+# catalogue so that they follow the request's language (``status`` stays the standard phrase).
+HTTP_MESSAGES = {
+    400: _l("The browser (or proxy) sent a request that this server could not understand."),
+    401: _l(
+        "The server could not verify that you are authorized to access the URL requested. You either "
+        "supplied the wrong credentials (e.g. a bad password), or your browser doesn't understand how to "
+        "supply the credentials required."
+    ),
+    403: _l(
+        "You don't have the permission to access the requested resource. It is either read-protected or "
+        "not readable by the server."
+    ),
+    404: _l(
+        "The requested URL was not found on the server. If you entered the URL manually please check your "
+        "spelling and try again."
+    ),
+    405: _l("The method is not allowed for the requested URL."),
+    406: _l(
+        "The resource identified by the request is only capable of generating response entities which have "
+        "content characteristics not acceptable according to the accept headers sent in the request."
+    ),
+    409: _l(
+        "A conflict happened while processing the request. The resource might have been modified while the "
+        "request was being processed."
+    ),
+    410: _l(
+        "The requested URL is no longer available on this server and there is no forwarding address. If you "
+        "followed a link from a foreign page, please contact the author of this page."
+    ),
+    412: _l("The precondition on the request for the URL failed positive evaluation."),
+    413: _l("The data value transmitted exceeds the capacity limit."),
+    414: _l(
+        "The length of the requested URL exceeds the capacity limit for this server. The request cannot be processed."
+    ),
+    415: _l("The server does not support the media type transmitted in the request."),
+    422: _l("The request was well-formed but was unable to be followed due to semantic errors."),
+    428: _l('This request is required to be conditional; try using "If-Match" or "If-Unmodified-Since".'),
+    429: _l("This user has exceeded an allotted request count. Try again later."),
+    500: _l(
+        "The server encountered an internal error and was unable to complete your request. Either the server "
+        "is overloaded or there is an error in the application."
+    ),
+    503: _l(
+        "The server is temporarily unable to service your request due to maintenance downtime or capacity "
+        "problems. Please try again later."
+    ),
+}
+
+
+def http_message(code: int) -> str:
+    """What an HTTP error of ``code`` says by default, in the request's language."""
+    known = HTTP_MESSAGES.get(code)
+    return str(known) if known is not None else HTTPStatus(code).description
+
+
 def error_body(code: int, message: str | None = None, errors: dict | None = None) -> dict:
     """The error shape shared by every API response: ``errors`` is always there (``{}`` when
     no field is to blame), so a client reads every error the same way."""
     status = HTTPStatus(code)
-    body = {"code": code, "status": status.phrase, "message": message or status.description, "errors": errors or {}}
+    body = {"code": code, "status": status.phrase, "message": message or http_message(code), "errors": errors or {}}
     request_id = current_request_id()
     if request_id:  # the id in the logs and the X-Request-ID header, for the user to quote
         body["request_id"] = request_id
@@ -236,6 +293,9 @@ def register_errorhandlers(app: Flask) -> None:
         code = error.code or 500
         errors = None
         message = error.description
+        if message == type(error).description and code in HTTP_MESSAGES:
+            # Werkzeug's own wording (no more precise description was given): the catalogue's
+            message = http_message(code)
         # flask-smorest / webargs put marshmallow messages on error.data
         data = getattr(error, "data", None) or {}
         if isinstance(data, dict) and "messages" in data:
