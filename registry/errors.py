@@ -17,7 +17,6 @@ descriptions of the HTTP errors, are looked up in the catalogue when the respons
 the field names, ``request_id``) never change.
 """
 
-
 from __future__ import annotations
 
 import datetime as dt

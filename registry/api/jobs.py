@@ -112,6 +112,5 @@ class JobFile(MethodView):
             if job.status == "done":
                 raise NotFoundError(_("Job %(job)s has no file to download", job=job_id))
             raise NotFoundError(_("Job %(job)s has no file to download yet", job=job_id))
-
         return send_file(path, mimetype=job.result.get("mimetype"), as_attachment=True,
                          download_name=job.result.get("filename") or made)  # fmt: skip

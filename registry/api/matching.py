@@ -273,7 +273,6 @@ class PipelineProjects(MethodView):
             org = db.session.get(Organisation, args["org_id"])
             if org is None:
                 raise NotFoundError(not_found("organisation", args["org_id"]))
-
         project = marketplace.post_pipeline_project(current_actor(), _pipeline_data(args), org)
         commit()
         return project_out(project), {"ETag": version_etag("project", project)}

@@ -103,7 +103,6 @@ class ProjectDetail(MethodView):
         check_if_match(project_etag(project), expected)
         if "org_id" in data:
             raise ValidationError(_("A project cannot move to another organisation"), {"org_id": [_("Read-only")]})
-
         rights.check_may_save(user, project.org, project, data)
         service.update_project(current_actor(), project, data, expected)
         return saved("project", project)

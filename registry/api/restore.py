@@ -96,7 +96,6 @@ def _restore_refused(kind: str) -> str:
 
 
 def _restore(kind: str, object_id: int, project_id: int | None = None):
-
     user = require_user()
     obj = deletion.load_deleted(kind, object_id)
     if project_id is not None and obj.project_id != project_id:

@@ -148,7 +148,6 @@ def role_fields(role: str | Role, org: Organisation | None, country_iso3: str | 
         raise ValidationError(
             _("Unknown country %(code)s", code=repr(country_iso3)), {"country": [_("Unknown ISO3 code")]}
         )
-
     return role_value, country_iso3
 
 

@@ -44,7 +44,6 @@ def recent_imports(status: str | None = None, page: int = 1, per_page: int = 50)
             _("Unknown import status %(status)s", status=repr(status)),
             {"status": [_("One of %(choices)s", choices=", ".join(STATUSES))]},
         )
-
     owner = aliased(User)
     conditions = [ImportBatch.status == status] if status else []
     total = db.session.scalar(select(func.count(ImportBatch.id)).where(*conditions)) or 0

@@ -163,5 +163,4 @@ def get_reload(event_id: int) -> AuditEvent:
     event = db.session.get(AuditEvent, event_id)
     if event is None or event.entity_type != ENTITY:
         raise NotFoundError(_("No reference data reload %(id)s", id=event_id))
-
     return event

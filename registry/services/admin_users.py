@@ -213,7 +213,6 @@ def set_password(actor: Actor, user: User, password: str, confirmation: str) -> 
     rules and the ending of every session are accounts.set_password's."""
     if password != confirmation and len(password) >= accounts.MIN_PASSWORD_LENGTH:
         raise ValidationError(_("Choose another password"), {"confirmation": [_("The two passwords differ")]})
-
     accounts.set_password(actor, user, password)
     return user
 

@@ -33,5 +33,4 @@ def load(model: type, object_id: int, what: str) -> Any:
     # A deleted object is not found (the session may still hold it after its delete).
     if obj is None or getattr(obj, "deleted_at", None) is not None:
         raise NotFoundError(not_found(what, object_id))
-
     return obj

@@ -123,7 +123,6 @@ def remove_organisation(actor: Actor, org: Organisation) -> None:
     )
     if used:
         raise ConflictError(_("%(org)s still has projects or funding sources; delete or move them first", org=org.name))
-
     audit.record(actor, "delete", "organisation", org.id, snapshot(org), None, f"Removed {org.name}", org.id)
     db.session.delete(org)
     db.session.flush()

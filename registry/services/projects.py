@@ -509,7 +509,6 @@ def confirm_transaction(actor: Actor, tx: Transaction) -> Transaction:
         raise PermissionDenied(_("Only the organisation that manages the flow's funding source can confirm it"))
     if tx.confirmed:
         raise ConflictError(_("This flow is confirmed already"))
-
     before = transaction_snapshot(tx)
     implied_before = tx.provider_org_id == _implied(tx, tx.project.org_id)
     tx.confirmed = True

@@ -203,7 +203,6 @@ def get_country(iso3: str) -> Country:
     country = db.session.get(Country, iso3.upper()) if iso3 else None
     if country is None:
         raise NotFoundError(_("No country with ISO 3166 alpha-3 code %(code)s", code=repr(iso3)))
-
     return country
 
 

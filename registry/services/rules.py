@@ -88,10 +88,11 @@ def bidi_control(value: str) -> str | None:
     none: the first such character's code point and its position (1 = the first character)."""
     for position, char in enumerate(value, start=1):
         if char in BIDI_CONTROLS:
+            code_point = f"U+{ord(char):04X}"
             return _(
                 "Contains the invisible bidirectional control %(code_point)s at character %(position)s;"
                 " remove it (it can make the text display as something else)",
-                code_point=f"U+{ord(char):04X}",
+                code_point=code_point,
                 position=position,
             )
     return None
@@ -361,7 +362,6 @@ def flow_values(type_: Any, value: Any, code: Any, value_date: dt.date | None) -
         found.update(exc.errors)
     if value_date is None:
         found["value_date"] = [_("The value date is missing")]
-
     if text is not None:
         try:
             parsed = amount(value, text)

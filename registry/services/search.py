@@ -217,7 +217,6 @@ def _order_by(sort: str) -> list[ColumnElement]:
             _("Unknown sort %(sort)s", sort=repr(sort)),
             {"sort": [_("One of %(choices)s", choices=", ".join(SORT_CHOICES))]},
         )
-
     order: list[ColumnElement] = []
     for column in SORTS[key]:
         # Missing values (no start date, no need) go last in both directions, portably.

@@ -39,9 +39,8 @@ def check_total(shares_ppm: Iterable[int], field: str) -> None:
         return
     total = sum(shares)
     if abs(total - SHARE_WHOLE) > TOLERANCE_PPM:
-        percent = Decimal(total) / SHARE_SCALE
-        message = _("Shares must add up to 100; these add up to %(total)s", total=f"{percent.normalize():f}")
-
+        percent = f"{(Decimal(total) / SHARE_SCALE).normalize():f}"
+        message = _("Shares must add up to 100; these add up to %(total)s", total=percent)
         raise ValidationError(message, {field: [message]})
 
 

@@ -285,7 +285,6 @@ def authenticate(secret: str, needed: Scope | None, now: dt.datetime | None = No
         raise TokenRefused(401, _("The account holding this API token is deactivated"))
     if needed is not None and needed not in scopes_of(token):
         raise TokenRefused(403, _lacks(needed, scopes_of(token)), missing=needed)
-
     touched = token.last_used_at is None or now - token.last_used_at >= USE_PRECISION
     if touched:
         token.last_used_at = now

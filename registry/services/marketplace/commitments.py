@@ -52,7 +52,6 @@ def commit_to_pipeline_project(
     value = money.parse_amount(amount, currency) if not isinstance(amount, Decimal) else amount
     if value <= 0:
         raise ValidationError(_("A commitment is above zero"), {"amount": [_("Must be above zero")]})
-
     tx = projects.add_transaction(
         actor,
         project,

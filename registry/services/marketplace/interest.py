@@ -93,5 +93,4 @@ def get_interest(project: Project, interest_id: int) -> PipelineInterest:
         raise NotFoundError(
             _("No interest %(interest)s on project %(project)s", interest=interest_id, project=project.id)
         )
-
     return interest

@@ -243,7 +243,6 @@ def withdraw_pipeline_project(actor: Actor, project: Project, expected_version: 
         raise PermissionDenied(_("Only the country's government may withdraw this pipeline project"))
     if project.status is not ProjectStatus.PIPELINE:
         raise ConflictError(_("Only open pipeline projects can be withdrawn"), {"status": [_("Not pipeline")]})
-
     projects.update_project(actor, project, {"status": ProjectStatus.CANCELLED}, expected_version)
     audit.record(
         actor,

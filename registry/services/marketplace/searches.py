@@ -137,7 +137,6 @@ def search_by_token(token: str) -> SavedSearch:
     search = db.session.scalar(select(SavedSearch).where(SavedSearch.token == token)) if token else None
     if search is None:
         raise NotFoundError(_("No saved search has this feed address (it may have been deleted)"))
-
     return search
 
 

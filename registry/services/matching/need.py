@@ -98,7 +98,6 @@ def build_need(
         errors["currency"] = [_("Unknown currency %(code)s (expected ISO 4217, e.g. USD)", code=repr(cur))]
     if errors:
         raise ValidationError(_("The search is not valid; see errors for each field"), errors)
-
     return Need(
         countries=[iso3],
         areas=codes,
