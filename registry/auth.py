@@ -23,6 +23,7 @@ from functools import wraps
 
 import flask_login
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
@@ -76,7 +77,7 @@ def _token_user(secret: str) -> User:
     except tokens.TokenRefused as refused:
         if refused.missing is None:
             raise Unauthorised(refused.message) from None
-        raise PermissionDenied(refused.message, {"scope": [f"Missing: {refused.missing}"]}) from None
+        raise PermissionDenied(refused.message, {"scope": [_("Missing: %(scope)s", scope=refused.missing)]}) from None
     if touched and request.method in SAFE_METHODS:
         _commit_read_use(secret)
     return user
@@ -115,7 +116,7 @@ def _load_user() -> None:
     identify()
     # (an unknown path or method stays the 404 or 405 it is)
     if g.user is None and _is_api_write() and request.url_rule and request.endpoint not in PUBLIC_API_WRITES:
-        raise Unauthorised("Send 'Authorization: Bearer <token>' to change data")
+        raise Unauthorised(_("Send 'Authorization: Bearer <token>' to change data"))
 
 
 def identify() -> User | None:
@@ -135,9 +136,9 @@ def _identify() -> None:
     g.user = None
     header = request.headers.get("Authorization", "")
     if header:
-        scheme, _, token = header.partition(" ")
+        scheme, _space, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorised("Use 'Authorization: Bearer <token>'")
+            raise Unauthorised(_("Use 'Authorization: Bearer <token>'"))
         g.user = _token_user(token.strip())
         g.auth_via = "token"
         return
@@ -148,10 +149,10 @@ def _identify() -> None:
     g.pop("_login_user", None)  # Flask-Login's answer of an earlier request in the same app context
     held = flask_login.current_user
     if not held.is_authenticated:
-        ended = g.pop("session_ended", None) or "Your session has ended"
+        ended = g.pop("session_ended", None) or _ended_message(SESSION_ENDED)
         _forget_session()
         if not request.path.startswith("/api/"):
-            flash(f"{ended}; please log in again", "error")
+            flash(ended, "error")
         return
     g.user = held.user
     g.auth_via = "session"
@@ -216,24 +217,43 @@ def session_stamps() -> dict[str, int]:
     return {"_login_at": moment, "_seen_at": moment}
 
 
+SESSION_ENDED, SESSION_TOO_OLD, SESSION_IDLE = "ended", "too old", "idle"
+
+
+def _ended_message(why: str) -> str:
+    """What the login page says when a session is over, a whole sentence for each reason."""
+    if why == SESSION_TOO_OLD:
+        return _(
+            "Your session ended %(hours)s hours after you logged in; please log in again",
+            hours=current_app.config["SESSION_MAX_HOURS"],
+        )
+    if why == SESSION_IDLE:
+        return _(
+            "Your session ended after %(minutes)s minutes without activity; please log in again",
+            minutes=current_app.config["SESSION_IDLE_MINUTES"],
+        )
+    return _("Your session has ended; please log in again")
+
+
 def _ended() -> str | None:
-    """Why the session of this request is over by the clock, or None while it runs."""
+    """Why the session of this request is over by the clock (the message to show), or None
+    while it runs."""
     login_at, seen_at = session.get("_login_at"), session.get("_seen_at")
     if not isinstance(login_at, int) or not isinstance(seen_at, int):
-        return "Your session has ended"
+        return _ended_message(SESSION_ENDED)
     moment = now()
     max_hours = current_app.config["SESSION_MAX_HOURS"]
     if moment - login_at > max_hours * 3600:
-        return f"Your session ended {max_hours} hours after you logged in"
+        return _ended_message(SESSION_TOO_OLD)
     idle = current_app.config["SESSION_IDLE_MINUTES"]
     if moment - seen_at > idle * 60:
-        return f"Your session ended after {idle} minutes without activity"
+        return _ended_message(SESSION_IDLE)
     return None
 
 
 def _session_user(session_id: str) -> SessionUser | None:
     """Flask-Login's user loader: the user of a session that is still current, else None."""
-    user_id, _, version = session_id.partition(":")
+    user_id, _colon, version = session_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None  # a cookie from before versioned sessions
     ended = _ended()
@@ -304,12 +324,12 @@ def roles_required(*roles: Role) -> Callable:
             user = current_user()
             if user is None:
                 if request.path.startswith("/api/"):
-                    raise Unauthorised("Log in or send an API token to do this")
+                    raise Unauthorised(_("Log in or send an API token to do this"))
                 # full_path ends in a bare "?" when there is no query string: not worth keeping
                 here = request.full_path if request.query_string else request.path
                 return redirect(url_for("auth.login", next=here))
             if roles and user.role not in roles:
-                raise PermissionDenied("Your role does not allow this")
+                raise PermissionDenied(_("Your role does not allow this"))
             return view(*args, **kwargs)
 
         wrapped.allowed_roles = roles  # type: ignore[attr-defined]  # read by the navigation
@@ -326,10 +346,10 @@ def init_app(app: Flask) -> None:
     app.before_request(_load_user)
 
 
-def forbid_unless(allowed: bool, message: str = "You may not change this object") -> None:
-    """Raise 403 unless ``allowed``."""
+def forbid_unless(allowed: bool, message: str | None = None) -> None:
+    """Raise 403 unless ``allowed`` (saying ``message``, by default that the object may not be changed)."""
     if not allowed:
-        raise PermissionDenied(message)
+        raise PermissionDenied(message or _("You may not change this object"))
 
 
 __all__ = [

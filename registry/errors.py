@@ -8,6 +8,13 @@ other HTTP error raised in the app included.
 Services raise the domain errors below; the handlers registered on the app turn
 them (and every HTTP error, 404 and 405 included) into that shape for API
 requests and into an HTML page for browsers.
+
+``message`` and the messages in ``errors`` are in the request's language: the services say
+them with ``gettext`` when they raise (English outside a request: the command line, the
+queue's worker); the validation messages of marshmallow and webargs, and the standard
+descriptions of the HTTP errors, are looked up in the catalogue when the response is shaped
+(``registry.schemas.messages``, ``HTTP_MESSAGES``). The machine fields (``code``, ``status``,
+the field names, ``request_id``) never change.
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, abort, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from registry.logging_setup import current_request_id
+from registry.schemas.messages import translate_validation_messages
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +81,15 @@ class ConflictError(RegistryError):
     code = 409
 
 
-STALE_MESSAGE = "The object was changed by someone else meanwhile; reload it and try again"
+STALE_MESSAGE = _l("The object was changed by someone else meanwhile; reload it and try again")
 
 
 def clash(error: IntegrityError | StaleDataError) -> ConflictError:
     """A write the database refused because another writer got there first (a stale
     optimistic-locking version, a unique key taken meanwhile), as the registry's 409."""
     if isinstance(error, StaleDataError):
-        return ConflictError(STALE_MESSAGE)
-    return ConflictError(f"The change clashes with existing data: {error.orig}")
+        return ConflictError(str(STALE_MESSAGE))
+    return ConflictError(_("The change clashes with existing data: %(detail)s", detail=error.orig))
 
 
 class PreconditionFailed(RegistryError):
@@ -110,11 +120,67 @@ def is_contention(error: OperationalError) -> bool:
     return type(orig).__module__.startswith("sqlite3") and ("database is locked" in text or "busy" in text)
 
 
+# What an HTTP error says when nothing more precise is known: Werkzeug's descriptions, in the
+# catalogue so that they follow the request's language (``status`` stays the standard phrase).
+HTTP_MESSAGES = {
+    400: _l("The browser (or proxy) sent a request that this server could not understand."),
+    401: _l(
+        "The server could not verify that you are authorized to access the URL requested. You either "
+        "supplied the wrong credentials (e.g. a bad password), or your browser doesn't understand how to "
+        "supply the credentials required."
+    ),
+    403: _l(
+        "You don't have the permission to access the requested resource. It is either read-protected or "
+        "not readable by the server."
+    ),
+    404: _l(
+        "The requested URL was not found on the server. If you entered the URL manually please check your "
+        "spelling and try again."
+    ),
+    405: _l("The method is not allowed for the requested URL."),
+    406: _l(
+        "The resource identified by the request is only capable of generating response entities which have "
+        "content characteristics not acceptable according to the accept headers sent in the request."
+    ),
+    409: _l(
+        "A conflict happened while processing the request. The resource might have been modified while the "
+        "request was being processed."
+    ),
+    410: _l(
+        "The requested URL is no longer available on this server and there is no forwarding address. If you "
+        "followed a link from a foreign page, please contact the author of this page."
+    ),
+    412: _l("The precondition on the request for the URL failed positive evaluation."),
+    413: _l("The data value transmitted exceeds the capacity limit."),
+    414: _l(
+        "The length of the requested URL exceeds the capacity limit for this server. The request cannot be processed."
+    ),
+    415: _l("The server does not support the media type transmitted in the request."),
+    422: _l("The request was well-formed but was unable to be followed due to semantic errors."),
+    428: _l('This request is required to be conditional; try using "If-Match" or "If-Unmodified-Since".'),
+    429: _l("This user has exceeded an allotted request count. Try again later."),
+    500: _l(
+        "The server encountered an internal error and was unable to complete your request. Either the server "
+        "is overloaded or there is an error in the application."
+    ),
+    503: _l(
+        "The server is temporarily unable to service your request due to maintenance downtime or capacity "
+        "problems. Please try again later."
+    ),
+}
+
+
+def http_message(code: int) -> str:
+    """What an HTTP error of ``code`` says by default, in the request's language."""
+    known = HTTP_MESSAGES.get(code)
+    return str(known) if known is not None else HTTPStatus(code).description
+
+
 def error_body(code: int, message: str | None = None, errors: dict | None = None) -> dict:
     """The error shape shared by every API response: ``errors`` is always there (``{}`` when
     no field is to blame), so a client reads every error the same way."""
     status = HTTPStatus(code)
-    body = {"code": code, "status": status.phrase, "message": message or status.description, "errors": errors or {}}
+    body = {"code": code, "status": status.phrase, "message": message or http_message(code), "errors": errors or {}}
     request_id = current_request_id()
     if request_id:  # the id in the logs and the X-Request-ID header, for the user to quote
         body["request_id"] = request_id
@@ -144,12 +210,17 @@ DEFAULT_MAX_URL_LENGTH = 4000  # path and query string; below gunicorn's limit_r
 def _too_large_message(app: Flask, default: str) -> str:
     """Why a request is too large: the whole body over MAX_CONTENT_LENGTH, else one form field
     over MAX_FORM_MEMORY_SIZE (Werkzeug refuses both with 413)."""
+    from registry.i18n import number
+
     limit = app.config.get("MAX_CONTENT_LENGTH")
     if limit and (request.content_length is None or request.content_length > limit):
-        return f"The upload is larger than the limit of {limit:,} bytes"
+        return _("The upload is larger than the limit of %(limit)s bytes", limit=number(limit))
     field_limit = app.config.get("MAX_FORM_MEMORY_SIZE")
     if field_limit:
-        return f"A form field is larger than the limit of {field_limit:,} bytes; send the file as a file"
+        return _(
+            "A form field is larger than the limit of %(limit)s bytes; send the file as a file",
+            limit=number(field_limit),
+        )
     return default
 
 
@@ -160,13 +231,19 @@ def refuse_long_urls(app: Flask) -> None:
 
     @app.before_request
     def check_url_length():
+        from registry.i18n import number
+
         limit = int(app.config["MAX_URL_LENGTH"])
         length = len(request.path) + len(request.query_string)
         if length > limit:
             abort(
                 414,
-                description=f"The address is {length:,} characters long, more than the limit of {limit:,}; "
-                "shorten the query (or send long filters in a request body)",
+                description=_(
+                    "The address is %(length)s characters long, more than the limit of %(limit)s; "
+                    "shorten the query (or send long filters in a request body)",
+                    length=number(length),
+                    limit=number(limit),
+                ),
             )
 
 
@@ -202,7 +279,9 @@ def register_errorhandlers(app: Flask) -> None:
         if not is_contention(error):
             return handle_unexpected(error)
         log.warning("Database busy on %s %s: %s [%s]", request.method, request.path, error.orig, error.statement)
-        response = _respond(503, "The database is busy with other changes; nothing was saved. Try again in a moment.")
+        response = _respond(
+            503, _("The database is busy with other changes; nothing was saved. Try again in a moment.")
+        )
         if isinstance(response, tuple):
             response = app.make_response(response)
         response.headers["Retry-After"] = g.retry_after = str(RETRY_AFTER_SECONDS)
@@ -213,6 +292,9 @@ def register_errorhandlers(app: Flask) -> None:
         code = error.code or 500
         errors = None
         message = error.description
+        if message == type(error).description and code in HTTP_MESSAGES:
+            # Werkzeug's own wording (no more precise description was given): the catalogue's
+            message = http_message(code)
         # flask-smorest / webargs put marshmallow messages on error.data
         data = getattr(error, "data", None) or {}
         if isinstance(data, dict) and "messages" in data:
@@ -233,7 +315,8 @@ def register_errorhandlers(app: Flask) -> None:
                 }
             ):
                 errors = next(iter(errors.values()))
-            message = "The input is not valid; see errors for each field"
+            errors = translate_validation_messages(errors)
+            message = _("The input is not valid; see errors for each field")
         if code == 413:
             message = _too_large_message(app, message)
         response = _respond(code, message, errors)
@@ -250,4 +333,4 @@ def register_errorhandlers(app: Flask) -> None:
 
         db.session.rollback()
         log.exception("Unhandled error on %s %s", request.method, request.path)
-        return _respond(500, "Something went wrong on our side; nothing was saved.")
+        return _respond(500, _("Something went wrong on our side; nothing was saved."))

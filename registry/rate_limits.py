@@ -26,6 +26,8 @@ from collections.abc import Callable
 
 from flask import current_app, g, request
 from flask.wrappers import Response
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_limiter import ApplicationLimit, RequestLimit, RouteLimit
 from flask_limiter.util import get_remote_address
 
@@ -48,7 +50,7 @@ def client_address() -> str:
 
 
 def _bearer_token() -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _space, token = request.headers.get("Authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
@@ -94,18 +96,63 @@ def _remember_wait(limit: RequestLimit) -> None:
     g.rate_limit_wait = max(1, int(limit.reset_at - time.time()))
 
 
-def _wait() -> str:
-    seconds = g.get("rate_limit_wait")
-    if not seconds:
-        return "a while"
+def _wait(seconds: int) -> str:
+    """How long until the limit lets the client in again, in the request's language."""
     minutes, rest = divmod(seconds, 60)
     if not minutes:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    return f"{minutes} minute{'s' if minutes != 1 else ''}" + (f" {rest} s" if rest else "")
+        return ngettext("%(num)d second", "%(num)d seconds", seconds)
+    if not rest:
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    return ngettext("%(num)d minute %(seconds)d s", "%(num)d minutes %(seconds)d s", minutes, seconds=rest)
 
 
-def _message(what: str) -> Callable[[], str]:
-    return lambda: f"{what}; try again in {_wait()}."
+def N_(message: str) -> str:
+    """Marks a message for the catalogue; it is translated where it is said."""
+    return message
+
+
+# What a refusal says, a whole sentence for each limit: with the wait ("try again in 5 seconds")
+# when the limiter said when the window ends, else without it. Said in the request's language
+# when the refusal is made.
+REFUSALS = {
+    "api-token": (
+        N_("Too many requests with this API token; try again in %(wait)s."),
+        N_("Too many requests with this API token; try again later."),
+    ),
+    "api-token-refused": (
+        N_("Too many refused API tokens from this address; try again in %(wait)s."),
+        N_("Too many refused API tokens from this address; try again later."),
+    ),
+    "login-account": (
+        N_("Too many failed logins for this account; try again in %(wait)s."),
+        N_("Too many failed logins for this account; try again later."),
+    ),
+    "login-address": (
+        N_("Too many failed logins from this address; try again in %(wait)s."),
+        N_("Too many failed logins from this address; try again later."),
+    ),
+    "uploads": (
+        N_("Too many uploads; try again in %(wait)s."),
+        N_("Too many uploads; try again later."),
+    ),
+    "exports": (
+        N_("Too many exports; try again in %(wait)s."),
+        N_("Too many exports; try again later."),
+    ),
+}
+
+
+def refusal(which: str) -> str:
+    """The message of a refusal by the limit ``which`` (a key of REFUSALS)."""
+    with_wait, without = REFUSALS[which]
+    seconds = g.get("rate_limit_wait")
+    if not seconds:
+        return _(without)
+    return _(with_wait, wait=_wait(seconds))
+
+
+def _message(which: str) -> Callable[[], str]:
+    return lambda: refusal(which)
 
 
 # Every request that sends a token counts against that token; a refused token counts against the
@@ -117,7 +164,7 @@ API_TOKEN_LIMITS = [
         scope="api-token",
         exempt_when=_no_token,
         on_breach=_remember_wait,
-        error_message=_message("Too many requests with this API token"),
+        error_message=_message("api-token"),
     ),
     ApplicationLimit(
         limit_provider=setting(API_TOKEN_FAILURES),
@@ -126,7 +173,7 @@ API_TOKEN_LIMITS = [
         exempt_when=_no_authorization,
         deduct_when=_refused,
         on_breach=_remember_wait,
-        error_message=_message("Too many refused API tokens from this address"),
+        error_message=_message("api-token-refused"),
     ),
 ]
 
@@ -147,7 +194,7 @@ def login_limits(view: Callable) -> Callable:
         exempt_when=_no_account,
         deduct_when=_login_failed,
         on_breach=_remember_wait,
-        error_message=_message("Too many failed logins for this account"),
+        error_message=_message("login-account"),
     )
     per_address = limiter.limit(
         setting(LOGIN_IP),
@@ -155,30 +202,30 @@ def login_limits(view: Callable) -> Callable:
         methods=["POST"],
         deduct_when=_login_failed,
         on_breach=_remember_wait,
-        error_message=_message("Too many failed logins from this address"),
+        error_message=_message("login-address"),
     )
     return per_address(per_account(view))
 
 
 @functools.cache
-def _shared(setting_name: str, scope: str, what: str) -> RouteLimit:
+def _shared(setting_name: str, scope: str) -> RouteLimit:
     # one limit object a scope: decorating several views with it keeps one count and one check
     return _limiter().shared_limit(
         setting(setting_name),
         scope=scope,
         key_func=user_or_address,
         on_breach=_remember_wait,
-        error_message=_message(what),
+        error_message=_message(scope),
     )
 
 
 def upload_limit(view: Callable) -> Callable:
     """Limit a view (or the function of a view) that takes an upload to import, per user; every
     upload view draws on the same count."""
-    return _shared(UPLOADS, "uploads", "Too many uploads")(view)
+    return _shared(UPLOADS, "uploads")(view)
 
 
 def export_limit(view: Callable) -> Callable:
     """Limit a function that builds an export (CSV, workbook, XML) before it does the work, per user
     (per address when anonymous); every export draws on the same count."""
-    return _shared(EXPORTS, "exports", "Too many exports")(view)
+    return _shared(EXPORTS, "exports")(view)

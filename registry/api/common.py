@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import request
+from flask_babel import gettext as _
 from sqlalchemy import Select
 
 from registry import unit_of_work
@@ -22,7 +23,7 @@ def require_user() -> User:
     """The authenticated user; API writes need a bearer token (401 otherwise)."""
     user = current_user()
     if user is None:
-        raise Unauthorised("Send 'Authorization: Bearer <token>' to change data")
+        raise Unauthorised(_("Send 'Authorization: Bearer <token>' to change data"))
     return user
 
 
@@ -70,18 +71,21 @@ def check_if_match(current: str, version: int | None = None, *, version_field: s
     if not header:
         if version is None:
             raise PreconditionRequired(
-                "Say which state of the object your change is based on: send the header If-Match "
-                f'with the ETag of your last GET of it, or "{version_field}" in the JSON body; '
-                "a change made by someone else meanwhile is then refused instead of overwritten",
-                {"If-Match": [f"Required: the ETag you read (or {version_field!r} in the body)"]},
+                _(
+                    "Say which state of the object your change is based on: send the header If-Match "
+                    'with the ETag of your last GET of it, or "%(field)s" in the JSON body; '
+                    "a change made by someone else meanwhile is then refused instead of overwritten",
+                    field=version_field,
+                ),
+                {"If-Match": [_("Required: the ETag you read (or %(field)s in the body)", field=repr(version_field))]},
             )
         return
     wanted = {tag.strip().removeprefix("W/") for tag in header.split(",")}
     if ANY_ETAG in wanted or current in wanted:
         return
     raise PreconditionFailed(
-        f"The object changed since you read it (current ETag {current}); reload it and try again",
-        {"If-Match": [f"Current ETag is {current}"]},
+        _("The object changed since you read it (current ETag %(etag)s); reload it and try again", etag=current),
+        {"If-Match": [_("Current ETag is %(etag)s", etag=current)]},
     )
 
 
@@ -115,4 +119,4 @@ def require_json_body() -> None:
         if not request.is_json:
             from werkzeug.exceptions import UnsupportedMediaType
 
-            raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json)")
+            raise UnsupportedMediaType(_("Send the body as JSON (Content-Type: application/json)"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import current_app, jsonify, request, send_file, url_for
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import func, select
@@ -108,6 +109,8 @@ class JobFile(MethodView):
         made = (job.result or {}).get("file") if job.status == "done" else None
         path = job_files() / made if made else None
         if path is None or path.name != made or not path.is_file():
-            raise NotFoundError(f"Job {job_id} has no file to download" + ("" if job.status == "done" else " yet"))
+            if job.status == "done":
+                raise NotFoundError(_("Job %(job)s has no file to download", job=job_id))
+            raise NotFoundError(_("Job %(job)s has no file to download yet", job=job_id))
         return send_file(path, mimetype=job.result.get("mimetype"), as_attachment=True,
                          download_name=job.result.get("filename") or made)  # fmt: skip

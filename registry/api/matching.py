@@ -33,6 +33,7 @@ from registry.schemas.matching import (
     SavedSearchOut,
 )
 from registry.services import marketplace, matching
+from registry.services.lookup import not_found
 from registry.web.links import project_url
 
 blp = Blueprint(
@@ -271,7 +272,7 @@ class PipelineProjects(MethodView):
         if args.get("org_id") is not None:
             org = db.session.get(Organisation, args["org_id"])
             if org is None:
-                raise NotFoundError(f"No organisation with id {args['org_id']}")
+                raise NotFoundError(not_found("organisation", args["org_id"]))
         project = marketplace.post_pipeline_project(current_actor(), _pipeline_data(args), org)
         commit()
         return project_out(project), {"ETag": version_etag("project", project)}

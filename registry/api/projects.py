@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
@@ -101,7 +102,7 @@ class ProjectDetail(MethodView):
         expected = data.pop("version", None)
         check_if_match(project_etag(project), expected)
         if "org_id" in data:
-            raise ValidationError("A project cannot move to another organisation", {"org_id": ["Read-only"]})
+            raise ValidationError(_("A project cannot move to another organisation"), {"org_id": [_("Read-only")]})
         rights.check_may_save(user, project.org, project, data)
         service.update_project(current_actor(), project, data, expected)
         return saved("project", project)
@@ -111,7 +112,7 @@ class ProjectDetail(MethodView):
     def delete(self, data, project_id: int):
         """Delete a project and its transactions. Send If-Match (stale: 412) or ``version``
         (stale: 409); neither: 428."""
-        _, project = load_project_for_change(project_id)
+        _user, project = load_project_for_change(project_id)
         expected = (data or {}).get("version")
         check_if_match(project_etag(project), expected)
         service.delete_project(current_actor(), project, expected)
@@ -172,7 +173,7 @@ class Transactions(MethodView):
     @blp.response(201, TransactionOut)
     def post(self, data, project_id: int):
         """Record a pledge, commitment, disbursement or expenditure of the project."""
-        _, project = load_project_for_change(project_id)
+        _user, project = load_project_for_change(project_id)
         rights.guard_project(project)
         tx = service.add_transaction(current_actor(), project, data)
         commit()
@@ -195,7 +196,7 @@ class TransactionDetail(MethodView):
     def patch(self, data, project_id: int, tx_id: int):
         """Change a money flow. Send If-Match with the flow's ETag (stale: 412) or the project's
         ``project_version`` (stale: 409); neither: 428."""
-        _, project = load_project_for_change(project_id)
+        _user, project = load_project_for_change(project_id)
         tx = load_transaction(project, tx_id)
         expected = data.pop("project_version", None)
         check_if_match(transaction_etag(tx), expected, version_field="project_version")
@@ -209,7 +210,7 @@ class TransactionDetail(MethodView):
     def delete(self, data, project_id: int, tx_id: int):
         """Delete a money flow. Send If-Match with the flow's ETag (stale: 412) or the project's
         ``project_version`` (stale: 409); neither: 428."""
-        _, project = load_project_for_change(project_id)
+        _user, project = load_project_for_change(project_id)
         tx = load_transaction(project, tx_id)
         expected = (data or {}).get("project_version")
         check_if_match(transaction_etag(tx), expected, version_field="project_version")

@@ -8,6 +8,7 @@ editors) or an administrator.
 from __future__ import annotations
 
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields
 from sqlalchemy import func, select
@@ -84,15 +85,28 @@ def describe(kind: str, obj) -> dict:
     }
 
 
+def _restore_refused(kind: str) -> str:
+    if kind == "project":
+        return _("Only the project's organisation or an administrator may restore it")
+    if kind == "transaction":
+        return _("Only the money flow's organisation or an administrator may restore it")
+    if kind == "funding_source":
+        return _("Only the funding source's organisation or an administrator may restore it")
+    return _("Only the organisation's organisation or an administrator may restore it")
+
+
 def _restore(kind: str, object_id: int, project_id: int | None = None):
     user = require_user()
     obj = deletion.load_deleted(kind, object_id)
     if project_id is not None and obj.project_id != project_id:
-        raise NotFoundError(f"Project {project_id} has no deleted transaction {object_id}")
-    forbid_unless(
-        deletion.may_restore(user, kind, obj),
-        f"Only the {deletion.LABELS[kind]}'s organisation or an administrator may restore it",
-    )
+        raise NotFoundError(
+            _(
+                "Project %(project)s has no deleted transaction %(transaction)s",
+                project=project_id,
+                transaction=object_id,
+            )
+        )
+    forbid_unless(deletion.may_restore(user, kind, obj), _restore_refused(kind))
     deletion.restore(current_actor(), kind, obj)
     commit()
     return obj

@@ -3,6 +3,10 @@
 The same validators serve the API and the web forms, so a value valid in one
 path is valid in the other. Amounts are decimal strings, never floats; shares
 are percentages with at most 4 decimals that add up to 100 within 0.01.
+
+Messages raised while loading are said in the request's language; the ones declared with a
+field (its ``default_error_messages``, a validator's ``error``) are marked with ``N_`` and
+translated where they reach people (``registry.schemas.messages``), as marshmallow's own are.
 """
 
 from __future__ import annotations
@@ -10,11 +14,13 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import gettext as _
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from registry import errors, money
 from registry.extensions import db
 from registry.models import Country, PriorityArea, Region
+from registry.schemas.messages import N_, translate_message, validation_template
 from registry.services import rules
 from registry.services.lookup import MAX_ID
 
@@ -37,7 +43,7 @@ class VersionedOut(Schema):
 
 
 YEAR = validate.Range(min=1900, max=2200)
-REQUIRED_TEXT = "Required (at most {max} characters)"
+REQUIRED_TEXT = validation_template(N_("Required (at most {max} characters)"))
 
 
 class StrictSchema(Schema):
@@ -58,9 +64,9 @@ class DecimalString(fields.Field):
     """A decimal amount given as a string (or an integer); floats are refused."""
 
     default_error_messages = {
-        "float": 'Give amounts as decimal strings such as "1250.50", not floating-point numbers',
-        "invalid": "Not a decimal amount",
-        "too_large": "The amount is too large",
+        "float": N_('Give amounts as decimal strings such as "1250.50", not floating-point numbers'),
+        "invalid": N_("Not a decimal amount"),
+        "too_large": N_("The amount is too large"),
     }
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
@@ -88,7 +94,7 @@ class DecimalString(fields.Field):
 class Share(fields.Field):
     """A percentage above 0 and at most 100 with at most 4 decimals, as a Decimal."""
 
-    default_error_messages = {"invalid": "Not a percentage between 0 and 100 (at most 4 decimals)"}
+    default_error_messages = {"invalid": N_("Not a percentage between 0 and 100 (at most 4 decimals)")}
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -144,7 +150,7 @@ def check_ordered(data: dict, start: str, end: str) -> None:
 def country_exists(code: str) -> None:
     """Validator: an ISO 3166 alpha-3 code in the reference data."""
     if db.session.get(Country, code.upper()) is None:
-        raise ValidationError(rules.unknown_country(code.upper()) + " (ISO 3166 alpha-3, e.g. KEN)")
+        raise ValidationError(_("Unknown country %(code)s (ISO 3166 alpha-3, e.g. KEN)", code=repr(code.upper())))
 
 
 def region_exists(code: str) -> None:
@@ -160,19 +166,20 @@ def area_exists(code: str) -> None:
 
 
 def flatten(messages: dict | list | str, prefix: str = "") -> dict[str, list[str]]:
-    """Marshmallow's nested messages as ``{"recipients.0.share": [...]}`` (for forms)."""
+    """Marshmallow's nested messages as ``{"recipients.0.share": [...]}`` (for forms), each in
+    the request's language."""
     flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
             name = f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                flat.setdefault(name, []).extend(value)
+                flat.setdefault(name, []).extend(translate_message(v) for v in value)
             else:
                 flat.update(flatten(value, name))
     elif isinstance(messages, list):
-        flat.setdefault(prefix or "_schema", []).extend(str(m) for m in messages)
+        flat.setdefault(prefix or "_schema", []).extend(translate_message(str(m)) for m in messages)
     else:
-        flat.setdefault(prefix or "_schema", []).append(str(messages))
+        flat.setdefault(prefix or "_schema", []).append(translate_message(str(messages)))
     return flat
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from registry import money
@@ -59,10 +60,10 @@ class FundingSourceIn(StrictSchema):
             for key in ("min_amount", "max_amount"):
                 check_amount(data.get(key), currency, key)
                 if str(data.get(key) or "").startswith("-"):
-                    raise ValidationError("Cannot be negative", key)
+                    raise ValidationError(_("Cannot be negative"), key)
             low, high = data.get("min_amount"), data.get("max_amount")
             if low and high and Decimal(low) > Decimal(high):
-                raise ValidationError("The maximum is below the minimum", "max_amount")
+                raise ValidationError(_("The maximum is below the minimum"), "max_amount")
 
         run_checks(lambda: check_ordered(data, "window_from", "window_until"), amounts)
 

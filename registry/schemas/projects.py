@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from registry import money
@@ -31,6 +32,7 @@ from registry.schemas.common import (
     run_checks,
     version_field,
 )
+from registry.schemas.messages import N_
 from registry.services import rules
 from registry.services.search import SORT_CHOICES
 
@@ -56,7 +58,7 @@ class RecipientIn(StrictSchema):
     def one_of(self, data: dict, **kwargs) -> None:
         # Neither is the unallocated share (see registry.services.rules.recipients).
         if data.get("country") and data.get("region"):
-            raise ValidationError(rules.BOTH_PLACES, "country")
+            raise ValidationError(_(rules.BOTH_PLACES), "country")
 
 
 class AreaIn(StrictSchema):
@@ -73,7 +75,7 @@ class NeedIn(StrictSchema):
     def amount_fits_currency(self, data: dict, **kwargs) -> None:
         check_amount(data.get("amount"), data.get("currency"), "amount")
         if str(data.get("amount", "")).startswith("-"):
-            raise ValidationError(rules.NEGATIVE_NEED, "amount")
+            raise ValidationError(_(rules.NEGATIVE_NEED), "amount")
 
 
 class ProjectIn(StrictSchema):
@@ -199,8 +201,8 @@ class PageQuery(StrictSchema):
 class ProjectQuery(PageQuery):
     """Filters, sort and page of the project list (see registry.services.search)."""
 
-    country = fields.String(validate=validate.Regexp(r"^[A-Za-z]{3}$", error="An ISO3 code"))
-    region = fields.String(validate=validate.Regexp(r"^\d{1,3}$", error="An M49 code"))
+    country = fields.String(validate=validate.Regexp(r"^[A-Za-z]{3}$", error=N_("An ISO3 code")))
+    region = fields.String(validate=validate.Regexp(r"^\d{1,3}$", error=N_("An M49 code")))
     category = fields.String(validate=validate.Length(max=8))
     area = fields.String(validate=validate.Length(max=3))
     status = fields.String(validate=validate.OneOf(STATUSES))
@@ -216,7 +218,7 @@ class ProjectQuery(PageQuery):
     @validates_schema(skip_on_field_errors=False)
     def years_ordered(self, data: dict, **kwargs) -> None:
         if data.get("year_from") and data.get("year_to") and data["year_from"] > data["year_to"]:
-            raise ValidationError("Is before year_from", "year_to")
+            raise ValidationError(_("Is before year_from"), "year_to")
 
 
 # -- transactions ------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry.errors import ConflictError, ValidationError
@@ -40,7 +41,7 @@ def set_language(user: User, language: str | None) -> None:
     from registry.i18n import LANGUAGES
 
     if language is not None and language not in LANGUAGES:
-        raise ValidationError("Unknown language", {"language": [f"one of {', '.join(LANGUAGES)}"]})
+        raise ValidationError(_("Unknown language"), {"language": [_("one of %(codes)s", codes=", ".join(LANGUAGES))]})
     user.language = language
 
 
@@ -55,8 +56,8 @@ def set_password(actor: Actor, user: User, password: str) -> None:
     """Give ``user`` a new password; every session of the user ends (they log in again with it)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
-            f"A password has at least {MIN_PASSWORD_LENGTH} characters",
-            {"password": [f"At least {MIN_PASSWORD_LENGTH} characters"]},
+            _("A password has at least %(min)s characters", min=MIN_PASSWORD_LENGTH),
+            {"password": [_("At least %(min)s characters", min=MIN_PASSWORD_LENGTH)]},
         )
     user.password_hash = hash_password(password)
     end_sessions(user)
@@ -93,10 +94,14 @@ def create_user(
     """Create an account; donors need an organisation, governments a country."""
     email = email.strip().lower()
     if "@" not in email:
-        raise ValidationError(f"{email!r} is not an e-mail address", {"email": ["Not an e-mail address"]})
+        raise ValidationError(
+            _("%(email)s is not an e-mail address", email=repr(email)), {"email": [_("Not an e-mail address")]}
+        )
     role_value, country_iso3 = role_fields(role, org, country_iso3)
     if find_user(email):
-        raise ConflictError(f"A user with e-mail {email} already exists", {"email": ["Already used"]})
+        raise ConflictError(
+            _("A user with e-mail %(email)s already exists", email=email), {"email": [_("Already used")]}
+        )
     user = User(
         email=email,
         name=name,
@@ -128,16 +133,21 @@ def role_fields(role: str | Role, org: Organisation | None, country_iso3: str | 
         role_value = Role(role)
     except ValueError:
         raise ValidationError(
-            f"Unknown role {role!r}", {"role": [f"One of {', '.join(r.value for r in Role)}"]}
+            _("Unknown role %(role)s", role=repr(role)),
+            {"role": [_("One of %(choices)s", choices=", ".join(r.value for r in Role))]},
         ) from None
     if role_value is Role.DONOR and org is None:
-        raise ValidationError("A donor editor belongs to an organisation", {"org": ["Required for donors"]})
+        raise ValidationError(_("A donor editor belongs to an organisation"), {"org": [_("Required for donors")]})
     if role_value is Role.GOVERNMENT:
         country_iso3 = country_iso3 or (org.country_iso3 if org else None)
         if not country_iso3:
-            raise ValidationError("A government account needs a country", {"country": ["Required for governments"]})
+            raise ValidationError(
+                _("A government account needs a country"), {"country": [_("Required for governments")]}
+            )
     if country_iso3 and db.session.get(Country, country_iso3) is None:
-        raise ValidationError(f"Unknown country {country_iso3!r}", {"country": ["Unknown ISO3 code"]})
+        raise ValidationError(
+            _("Unknown country %(code)s", code=repr(country_iso3)), {"country": [_("Unknown ISO3 code")]}
+        )
     return role_value, country_iso3
 
 

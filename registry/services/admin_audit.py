@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
 from registry.errors import PermissionDenied, ValidationError
@@ -33,7 +34,7 @@ class AuditFilters:
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.until < self.since:
-            raise ValidationError("The end date is before the start date", {"until": ["Before the start date"]})
+            raise ValidationError(_("The end date is before the start date"), {"until": [_("Before the start date")]})
 
     def query(self) -> Select:
         conditions = []
@@ -87,12 +88,23 @@ def may_see_history(user: User | None, kind: str, obj) -> bool:
 def object_for_history(user: User | None, kind: str, object_id: int):
     """The object whose history ``user`` asks for: theirs to change, or any for an admin (404, 403)."""
     if kind not in HISTORY_KINDS:
-        raise ValidationError(f"No history is kept for {kind!r}", {"kind": [f"One of {', '.join(HISTORY_KINDS)}"]})
-    model, what, _ = HISTORY_KINDS[kind]
+        raise ValidationError(
+            _("No history is kept for %(kind)s", kind=repr(kind)),
+            {"kind": [_("One of %(choices)s", choices=", ".join(HISTORY_KINDS))]},
+        )
+    model, what, _may_see = HISTORY_KINDS[kind]
     obj = load(model, object_id, what)
     if not may_see_history(user, kind, obj):
-        raise PermissionDenied(f"Only the {what}'s editors and administrators see its full history")
+        raise PermissionDenied(_history_refused(kind))
     return obj
+
+
+def _history_refused(kind: str) -> str:
+    if kind == "project":
+        return _("Only the project's editors and administrators see its full history")
+    if kind == "funding_source":
+        return _("Only the funding source's editors and administrators see its full history")
+    return _("Only the organisation's editors and administrators see its full history")
 
 
 def object_history(kind: str, object_id: int, page: int = 1, per_page: int = 50) -> tuple[list[AuditEvent], int]:

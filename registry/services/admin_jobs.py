@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
@@ -39,7 +40,10 @@ class ImportJob:
 def recent_imports(status: str | None = None, page: int = 1, per_page: int = 50) -> tuple[list[ImportJob], int]:
     """The imports of every organisation, newest first (one page), and how many in all."""
     if status is not None and status not in STATUSES:
-        raise ValidationError(f"Unknown import status {status!r}", {"status": [f"One of {', '.join(STATUSES)}"]})
+        raise ValidationError(
+            _("Unknown import status %(status)s", status=repr(status)),
+            {"status": [_("One of %(choices)s", choices=", ".join(STATUSES))]},
+        )
     owner = aliased(User)
     conditions = [ImportBatch.status == status] if status else []
     total = db.session.scalar(select(func.count(ImportBatch.id)).where(*conditions)) or 0

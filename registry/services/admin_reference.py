@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from registry.errors import NotFoundError
@@ -85,7 +86,7 @@ def summaries() -> list[TableSummary]:
 def get_table(name: str) -> Table:
     """The reference table of this name, or NotFoundError."""
     if name not in TABLES:
-        raise NotFoundError(f"No reference table {name!r}")
+        raise NotFoundError(_("No reference table %(name)s", name=repr(name)))
     return TABLES[name]
 
 
@@ -161,5 +162,5 @@ def get_reload(event_id: int) -> AuditEvent:
     """One reload's audit event, or NotFoundError."""
     event = db.session.get(AuditEvent, event_id)
     if event is None or event.entity_type != ENTITY:
-        raise NotFoundError(f"No reference data reload {event_id}")
+        raise NotFoundError(_("No reference data reload %(id)s", id=event_id))
     return event

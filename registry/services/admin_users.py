@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import Select, func, select
 
@@ -92,14 +93,26 @@ def _other_active_admins(user: User) -> int:
     return db.session.scalar(stmt) or 0
 
 
-def _keep_an_admin(actor: Actor, user: User, what: str) -> None:
-    """Nobody locks the registry out of its own administration."""
+def _keep_an_admin(actor: Actor, user: User, change: str) -> None:
+    """Nobody locks the registry out of its own administration (``change``: "demote" or
+    "deactivate")."""
     if user.role is not Role.ADMIN or not user.active:
         return
+    demote = change == "demote"
     if actor.user_id == user.id:
-        raise PermissionDenied(f"You cannot {what} your own administrator account; ask another administrator")
+        if demote:
+            message = _(
+                "You cannot remove the administrator role of your own administrator account; ask another administrator"
+            )
+        else:
+            message = _("You cannot deactivate your own administrator account; ask another administrator")
+        raise PermissionDenied(message)
     if _other_active_admins(user) == 0:
-        raise ValidationError(f"This is the last active administrator: you cannot {what} it", {"role": ["Last admin"]})
+        if demote:
+            message = _("This is the last active administrator: you cannot remove the administrator role of it")
+        else:
+            message = _("This is the last active administrator: you cannot deactivate it")
+        raise ValidationError(message, {"role": [_("Last admin")]})
 
 
 def change_user(
@@ -114,7 +127,7 @@ def change_user(
     org = _org(org_id)
     role_value, country = accounts.role_fields(role, org, (country_iso3 or "").upper() or None)
     if role_value is not Role.ADMIN:
-        _keep_an_admin(actor, user, "remove the administrator role of")
+        _keep_an_admin(actor, user, "demote")
     before = _snapshot(user)
     user.role, user.org_id, user.country_iso3 = role_value, org.id if org else None, country
     if name is not None:
@@ -131,7 +144,9 @@ def change_user(
 def deactivate_user(actor: Actor, user: User) -> int:
     """Deactivate an account: its sessions end and its API tokens are revoked (returns how many)."""
     if not user.active:
-        raise ValidationError(f"{user.email} is already deactivated", {"active": ["Already inactive"]})
+        raise ValidationError(
+            _("%(email)s is already deactivated", email=user.email), {"active": [_("Already inactive")]}
+        )
     _keep_an_admin(actor, user, "deactivate")
     user.active = False
     audit.record(
@@ -146,7 +161,7 @@ def deactivate_user(actor: Actor, user: User) -> int:
 def reactivate_user(actor: Actor, user: User) -> User:
     """Let a deactivated account sign in again (its revoked tokens stay revoked)."""
     if user.active:
-        raise ValidationError(f"{user.email} is already active", {"active": ["Already active"]})
+        raise ValidationError(_("%(email)s is already active", email=user.email), {"active": [_("Already active")]})
     user.active = True
     audit.record(
         actor, "update", "user", user.id, {"active": False}, {"active": True}, f"Reactivated {user.email}", user.org_id
@@ -171,7 +186,9 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
 def invitation_token(user: User, secret_key: str) -> str:
     """The token of a set-password link for the account (valid until a password is set)."""
     if not user.active:
-        raise ValidationError(f"{user.email} is deactivated: reactivate it first", {"active": ["Inactive"]})
+        raise ValidationError(
+            _("%(email)s is deactivated: reactivate it first", email=user.email), {"active": [_("Inactive")]}
+        )
     return _serializer(secret_key).dumps({"user": user.id, "print": _fingerprint(user)})
 
 
@@ -181,13 +198,13 @@ def invited_user(token: str, secret_key: str, max_age_days: int) -> User:
         data = _serializer(secret_key).loads(token, max_age=max_age_days * 86400)
     except SignatureExpired:
         raise NotFoundError(
-            f"This link is more than {max_age_days} days old; ask an administrator for a new one"
+            _("This link is more than %(days)s days old; ask an administrator for a new one", days=max_age_days)
         ) from None
     except BadSignature:
-        raise NotFoundError("This link is not valid; ask an administrator for a new one") from None
+        raise NotFoundError(_("This link is not valid; ask an administrator for a new one")) from None
     user = db.session.get(User, data.get("user")) if isinstance(data, dict) else None
     if user is None or not user.active or data.get("print") != _fingerprint(user):
-        raise NotFoundError("This link was already used or is no longer valid; ask an administrator for a new one")
+        raise NotFoundError(_("This link was already used or is no longer valid; ask an administrator for a new one"))
     return user
 
 
@@ -195,7 +212,7 @@ def set_password(actor: Actor, user: User, password: str, confirmation: str) -> 
     """Set the account's password from an invitation link (which the new password spends); the
     rules and the ending of every session are accounts.set_password's."""
     if password != confirmation and len(password) >= accounts.MIN_PASSWORD_LENGTH:
-        raise ValidationError("Choose another password", {"confirmation": ["The two passwords differ"]})
+        raise ValidationError(_("Choose another password"), {"confirmation": [_("The two passwords differ")]})
     accounts.set_password(actor, user, password)
     return user
 

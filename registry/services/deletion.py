@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
 from registry import money
@@ -170,14 +171,33 @@ def delete_organisation(actor: Actor, org: Organisation) -> None:
         select(func.count()).select_from(FundingSource).where(FundingSource.managing_org_id == org.id)
     )
     if projects or sources:
-        what = " and ".join(
-            text
-            for n, text in ((projects, f"{projects} live project(s)"), (sources, f"{sources} live funding source(s)"))
-            if n
-        )
+        if projects and sources:
+            message = _(
+                "%(org)s still has %(projects)s live project(s) and %(sources)s live funding source(s); "
+                "delete or move them first",
+                org=org.name,
+                projects=projects,
+                sources=sources,
+            )
+        elif projects:
+            message = _(
+                "%(org)s still has %(projects)s live project(s); delete or move them first",
+                org=org.name,
+                projects=projects,
+            )
+        else:
+            message = _(
+                "%(org)s still has %(sources)s live funding source(s); delete or move them first",
+                org=org.name,
+                sources=sources,
+            )
         raise ConflictError(
-            f"{org.name} still has {what}; delete or move them first",
-            {"organisation": [f"{projects} projects, {sources} funding sources"]},
+            message,
+            {
+                "organisation": [
+                    _("%(projects)s projects, %(sources)s funding sources", projects=projects, sources=sources)
+                ]
+            },
         )
     before = snapshot(org)
     _mark(org, actor, utcnow())
@@ -203,8 +223,18 @@ def load_deleted(kind: str, object_id: int) -> Any:
     model = KINDS[kind]
     obj = db.session.get(model, object_id, execution_options=INCLUDE_DELETED) if 0 < object_id <= MAX_ID else None
     if obj is None or obj.deleted_at is None:
-        raise NotFoundError(f"No deleted {LABELS[kind]} with id {object_id}")
+        raise NotFoundError(_not_found_deleted(kind, object_id))
     return obj
+
+
+def _not_found_deleted(kind: str, object_id: int) -> str:
+    messages = {
+        "project": _("No deleted project with id %(id)s", id=object_id),
+        "transaction": _("No deleted money flow with id %(id)s", id=object_id),
+        "funding_source": _("No deleted funding source with id %(id)s", id=object_id),
+        "organisation": _("No deleted organisation with id %(id)s", id=object_id),
+    }
+    return messages[kind]
 
 
 def find_deleted(kind: str, object_id: int) -> Any | None:
@@ -256,7 +286,7 @@ def restore_project(actor: Actor, project: Project) -> Project:
 
     org = db.session.get(Organisation, project.org_id, execution_options=INCLUDE_DELETED)
     if org is not None and org.deleted_at is not None:
-        raise ConflictError(f"The project's organisation {org.name} is deleted; restore it first")
+        raise ConflictError(_("The project's organisation %(org)s is deleted; restore it first", org=org.name))
     when = project.deleted_at
     flows = list(
         db.session.scalars(
@@ -292,7 +322,7 @@ def restore_transaction(actor: Actor, tx: Transaction) -> Transaction:
 
     project = project_of(tx)
     if project.deleted_at is not None:
-        raise ConflictError(f"The flow's project {project.id} is deleted; restore the project")
+        raise ConflictError(_("The flow's project %(project)s is deleted; restore the project", project=project.id))
     before = _stamp(tx)
     _clear(tx)
     db.session.flush()
@@ -316,7 +346,7 @@ def restore_funding_source(actor: Actor, source: FundingSource) -> FundingSource
 
     org = db.session.get(Organisation, source.managing_org_id, execution_options=INCLUDE_DELETED)
     if org is not None and org.deleted_at is not None:
-        raise ConflictError(f"The source's organisation {org.name} is deleted; restore it first")
+        raise ConflictError(_("The source's organisation %(org)s is deleted; restore it first", org=org.name))
     before = _stamp(source)
     _clear(source)
     db.session.flush()
@@ -354,10 +384,11 @@ def restore(actor: Actor, kind: str, obj: Any) -> Any:
     }[kind](actor, obj)
 
 
-def clash_note(kind: str, object_id: int) -> str:
-    """Said after "already used by ..." when the row holding the key is a deleted one: its
-    key stays taken so that restoring it can never clash."""
+def deleted_holder(kind: str, object_id: int) -> dict[str, str] | None:
+    """When the row holding a key another object wants is a deleted one (its key stays taken so
+    that restoring it can never clash): when and by whom it was deleted, for the message that
+    says to restore it rather than add it again; None when the holder is live."""
     obj = find_deleted(kind, object_id)
     if obj is None:
-        return ""
-    return f" (deleted {obj.deleted_at:%Y-%m-%d} by {obj.deleted_by}; restore it rather than adding it again)"
+        return None
+    return {"date": f"{obj.deleted_at:%Y-%m-%d}", "by": str(obj.deleted_by)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from registry import money
@@ -63,7 +64,8 @@ def _lookup(model, codes: list[str], field: str, normalise=str.upper) -> list:
     for code in codes:
         obj = db.session.get(model, normalise(str(code)))
         if obj is None:
-            raise ValidationError(f"Unknown code {code!r}", {field: [f"Unknown code {code!r}"]})
+            message = _("Unknown code %(code)s", code=repr(code))
+            raise ValidationError(message, {field: [message]})
         if obj not in found:
             found.append(obj)
     return found
@@ -80,12 +82,18 @@ def _apply(source: FundingSource, data: dict[str, Any]) -> None:
                 except ValueError:
                     kinds = ", ".join(k.value for k in SourceKind)
                     raise ValidationError(
-                        f"Unknown kind {value!r}; a funding source is one of: {kinds}",
-                        {"kind": [f"Unknown funding source kind (one of: {kinds})"]},
+                        _(
+                            "Unknown kind %(kind)s; a funding source is one of: %(kinds)s",
+                            kind=repr(value),
+                            kinds=kinds,
+                        ),
+                        {"kind": [_("Unknown funding source kind (one of: %(kinds)s)", kinds=kinds)]},
                     ) from None
             # None: an administrator without an organisation gave none (no default to take).
             if key == "managing_org_id" and (value is None or db.session.get(Organisation, value) is None):
-                raise ValidationError("Unknown managing organisation", {"managing_org_id": ["No such organisation"]})
+                raise ValidationError(
+                    _("Unknown managing organisation"), {"managing_org_id": [_("No such organisation")]}
+                )
             setattr(source, key, value)
     if "instruments" in data:
         rows = []
@@ -93,9 +101,8 @@ def _apply(source: FundingSource, data: dict[str, Any]) -> None:
             try:
                 instrument = Instrument(value)
             except ValueError:
-                raise ValidationError(
-                    f"Unknown instrument {value!r}", {"instruments": [f"Unknown instrument {value!r}"]}
-                ) from None
+                message = _("Unknown instrument %(instrument)s", instrument=repr(value))
+                raise ValidationError(message, {"instruments": [message]}) from None
             if instrument not in [r.instrument for r in rows]:
                 rows.append(FundingSourceInstrument(instrument=instrument))
         source.instrument_rows = rows
@@ -110,7 +117,9 @@ def _apply(source: FundingSource, data: dict[str, Any]) -> None:
     if "amount_currency" in data or "min_amount" in data or "max_amount" in data:
         currency = str(data.get("amount_currency") or source.amount_currency or "USD").upper()
         if not money.is_currency(currency):
-            raise ValidationError(f"Unknown currency {currency!r}", {"amount_currency": ["Not an ISO 4217 code"]})
+            raise ValidationError(
+                _("Unknown currency %(code)s", code=repr(currency)), {"amount_currency": [_("Not an ISO 4217 code")]}
+            )
         for key in ("min", "max"):
             if f"{key}_amount" in data:
                 value = data[f"{key}_amount"]
@@ -123,7 +132,8 @@ def _apply(source: FundingSource, data: dict[str, Any]) -> None:
                 setattr(source, f"{key}_amount_minor", minor)
             elif getattr(source, f"{key}_amount_minor") is not None and currency != source.amount_currency:
                 raise ValidationError(
-                    "Give the amounts again when changing their currency", {"amount_currency": ["Give amounts too"]}
+                    _("Give the amounts again when changing their currency"),
+                    {"amount_currency": [_("Give amounts too")]},
                 )
         source.amount_currency = currency
     _check(source)
@@ -133,27 +143,33 @@ def _check(source: FundingSource) -> None:
     errors: dict[str, list[str]] = {}
     for key in ("ref", "name", "kind", "managing_org_id"):
         if getattr(source, key) in (None, ""):
-            errors[key] = ["Required"]
+            errors[key] = [_("Required")]
     if (
         source.min_amount_minor is not None
         and source.max_amount_minor is not None
         and source.min_amount_minor > source.max_amount_minor
     ):
-        errors["max_amount"] = ["The maximum is below the minimum"]
+        errors["max_amount"] = [_("The maximum is below the minimum")]
     if source.window_from and source.window_until and source.window_from > source.window_until:
-        errors["window_until"] = ["The window closes before it opens"]
+        errors["window_until"] = [_("The window closes before it opens")]
     if errors:
-        raise ValidationError("The funding source is not valid", errors)
+        raise ValidationError(_("The funding source is not valid"), errors)
     clash = db.session.scalar(
         select(FundingSource.id).where(FundingSource.ref == source.ref, FundingSource.id != source.id),
         execution_options=INCLUDE_DELETED,
     )
     if clash:
-        raise ConflictError(
-            f"Another funding source already uses reference {source.ref!r}"
-            + deletion.clash_note("funding_source", clash),
-            {"ref": ["Already used"]},
-        )
+        deleted = deletion.deleted_holder("funding_source", clash)
+        if deleted is None:
+            message = _("Another funding source already uses reference %(ref)s", ref=repr(source.ref))
+        else:
+            message = _(
+                "Another funding source already uses reference %(ref)s (deleted %(date)s by %(by)s; restore it "
+                "rather than adding it again)",
+                ref=repr(source.ref),
+                **deleted,
+            )
+        raise ConflictError(message, {"ref": [_("Already used")]})
 
 
 def create_funding_source(actor: Actor, data: dict[str, Any], *, demo: bool = False) -> FundingSource:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from registry.errors import ConflictError, ValidationError
@@ -42,14 +43,17 @@ def _apply(org: Organisation, data: dict[str, Any]) -> None:
         try:
             data["kind"] = OrganisationKind(data["kind"])
         except ValueError:
-            raise ValidationError(f"Unknown organisation kind {data['kind']!r}", {"kind": ["Unknown kind"]}) from None
+            raise ValidationError(
+                _("Unknown organisation kind %(kind)s", kind=repr(data["kind"])), {"kind": [_("Unknown kind")]}
+            ) from None
     if data.get("country_iso3") and db.session.get(Country, data["country_iso3"]) is None:
         raise ValidationError(
-            f"Unknown country {data['country_iso3']!r}", {"country_iso3": ["Unknown ISO 3166 alpha-3 code"]}
+            _("Unknown country %(code)s", code=repr(data["country_iso3"])),
+            {"country_iso3": [_("Unknown ISO 3166 alpha-3 code")]},
         )
     for key, value in data.items():
         if key not in FIELDS:
-            raise ValidationError(f"Unknown field {key!r}", {key: ["Unknown field"]})
+            raise ValidationError(_("Unknown field %(field)s", field=repr(key)), {key: [_("Unknown field")]})
         setattr(org, key, value)
 
 
@@ -61,17 +65,25 @@ def _check_unique(org: Organisation) -> None:
             select(Organisation.id).where(column == value, Organisation.id != org.id), execution_options=INCLUDE_DELETED
         )
         if clash:
-            raise ConflictError(
-                f"Another organisation already uses {field} {value!r}" + deletion.clash_note("organisation", clash),
-                {field: ["Already used"]},
-            )
+            deleted = deletion.deleted_holder("organisation", clash)
+            if deleted is None:
+                message = _("Another organisation already uses %(field)s %(value)s", field=field, value=repr(value))
+            else:
+                message = _(
+                    "Another organisation already uses %(field)s %(value)s (deleted %(date)s by %(by)s; restore it "
+                    "rather than adding it again)",
+                    field=field,
+                    value=repr(value),
+                    **deleted,
+                )
+            raise ConflictError(message, {field: [_("Already used")]})
 
 
 def create_organisation(actor: Actor, data: dict[str, Any], *, demo: bool = False) -> Organisation:
     """Add an organisation; ``ref``, ``name`` and ``kind`` are required."""
     missing = [f for f in ("ref", "name", "kind") if not data.get(f)]
     if missing:
-        raise ValidationError("Missing required fields", {f: ["Required"] for f in missing})
+        raise ValidationError(_("Missing required fields"), {f: [_("Required")] for f in missing})
     org = Organisation(demo=demo, import_batch_id=actor.import_batch_id)
     _apply(org, dict(data))
     _check_unique(org)
@@ -110,7 +122,7 @@ def remove_organisation(actor: Actor, org: Organisation) -> None:
         execution_options=INCLUDE_DELETED,
     )
     if used:
-        raise ConflictError(f"{org.name} still has projects or funding sources; delete or move them first")
+        raise ConflictError(_("%(org)s still has projects or funding sources; delete or move them first", org=org.name))
     audit.record(actor, "delete", "organisation", org.id, snapshot(org), None, f"Removed {org.name}", org.id)
     db.session.delete(org)
     db.session.flush()

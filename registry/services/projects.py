@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app, has_app_context
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry import money
@@ -205,13 +206,16 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
                 try:
                     value = ProjectStatus(value)
                 except ValueError:
-                    raise ValidationError(f"Unknown status {value!r}", {"status": ["Unknown status"]}) from None
+                    raise ValidationError(
+                        _("Unknown status %(status)s", status=repr(value)), {"status": [_("Unknown status")]}
+                    ) from None
             if key == "instrument_sought" and value:
                 try:
                     value = Instrument(value)
                 except ValueError:
                     raise ValidationError(
-                        f"Unknown instrument {value!r}", {"instrument_sought": ["Unknown instrument"]}
+                        _("Unknown instrument %(instrument)s", instrument=repr(value)),
+                        {"instrument_sought": [_("Unknown instrument")]},
                     ) from None
             setattr(project, key, value)
     if "recipients" in data:
@@ -235,11 +239,11 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
 def _check(project: Project) -> None:
     errors: dict[str, list[str]] = {}
     if not (project.reference or "").strip():
-        errors["reference"] = ["Required"]
+        errors["reference"] = [_("Required")]
     if not (project.title or "").strip():
-        errors["title"] = ["Required"]
+        errors["title"] = [_("Required")]
     if project.status is None:
-        errors["status"] = ["Required"]
+        errors["status"] = [_("Required")]
     errors.update(rules.date_order({name: getattr(project, name) for name in DATE_FIELDS}))
     if errors:
         raise ValidationError("; ".join(m for ms in errors.values() for m in ms), errors)
@@ -249,11 +253,22 @@ def _check(project: Project) -> None:
             execution_options=INCLUDE_DELETED,
         )
         if clash:
-            raise ConflictError(
-                f"IATI identifier {project.iati_identifier} is already used by project {clash}"
-                + deletion.clash_note("project", clash),
-                {"iati_identifier": ["Already used"]},
-            )
+            deleted = deletion.deleted_holder("project", clash)
+            if deleted is None:
+                message = _(
+                    "IATI identifier %(identifier)s is already used by project %(project)s",
+                    identifier=project.iati_identifier,
+                    project=clash,
+                )
+            else:
+                message = _(
+                    "IATI identifier %(identifier)s is already used by project %(project)s (deleted %(date)s by "
+                    "%(by)s; restore it rather than adding it again)",
+                    identifier=project.iati_identifier,
+                    project=clash,
+                    **deleted,
+                )
+            raise ConflictError(message, {"iati_identifier": [_("Already used")]})
     clash = db.session.scalar(
         select(Project.id).where(
             Project.org_id == project.org_id, Project.reference == project.reference, Project.id != project.id
@@ -261,11 +276,20 @@ def _check(project: Project) -> None:
         execution_options=INCLUDE_DELETED,
     )
     if clash:
-        raise ConflictError(
-            f"This organisation already has a project with reference {project.reference!r}"
-            + deletion.clash_note("project", clash),
-            {"reference": ["Already used by another project of this organisation"]},
-        )
+        deleted = deletion.deleted_holder("project", clash)
+        if deleted is None:
+            message = _(
+                "This organisation already has a project with reference %(reference)s",
+                reference=repr(project.reference),
+            )
+        else:
+            message = _(
+                "This organisation already has a project with reference %(reference)s (deleted %(date)s by "
+                "%(by)s; restore it rather than adding it again)",
+                reference=repr(project.reference),
+                **deleted,
+            )
+        raise ConflictError(message, {"reference": [_("Already used by another project of this organisation")]})
 
 
 # -- operations --------------------------------------------------------------
@@ -379,20 +403,20 @@ def _apply_transaction(
     try:
         merged["type"] = TransactionType(merged["type"]) if merged["type"] else None
     except ValueError:
-        errors["type"] = [f"Unknown transaction type {merged['type']!r}"]
+        errors["type"] = [_("Unknown transaction type %(type)s", type=repr(merged["type"]))]
     for required in ("type", "currency", "value_date", "amount"):
         if merged.get(required) in (None, "") and required not in errors:
-            errors[required] = ["Required"]
+            errors[required] = [_("Required")]
     if errors:
-        raise ValidationError("The transaction is not valid", errors)
+        raise ValidationError(_("The transaction is not valid"), errors)
     currency = rules.currency(merged["currency"])
     amount = rules.amount(merged["amount"], currency)
     if "funding_source_id" in data and data["funding_source_id"] is not None:
         if db.session.get(FundingSource, data["funding_source_id"]) is None:
-            raise ValidationError("Unknown funding source", {"funding_source_id": ["No such funding source"]})
+            raise ValidationError(_("Unknown funding source"), {"funding_source_id": [_("No such funding source")]})
     if "provider_org_id" in data and data["provider_org_id"] is not None:
         if db.session.get(Organisation, data["provider_org_id"]) is None:
-            raise ValidationError("Unknown organisation", {"provider_org_id": ["No such organisation"]})
+            raise ValidationError(_("Unknown organisation"), {"provider_org_id": [_("No such organisation")]})
     try:
         conversion: money.Conversion | None = to_usd(amount, currency, merged["value_date"])
     except ConversionError as exc:
@@ -400,7 +424,11 @@ def _apply_transaction(
         # in its own currency, without a USD value, and reported (see docs/import.md).
         if not keep_unconverted:
             raise ConversionError(
-                f"{exc.message}. Give the amount in a currency and on a date that can be converted (or in US dollars).",
+                _(
+                    "%(problem)s. Give the amount in a currency and on a date that can be converted "
+                    "(or in US dollars).",
+                    problem=exc.message,
+                ),
                 currency=exc.currency,
                 date=exc.date,
             ) from None
@@ -478,9 +506,9 @@ def confirm_transaction(actor: Actor, tx: Transaction) -> Transaction:
     funding source: the source's manager becomes the flow's provider (when none was named)."""
     manager = _source_manager(tx.funding_source_id)
     if not may_confirm(actor, manager):
-        raise PermissionDenied("Only the organisation that manages the flow's funding source can confirm it")
+        raise PermissionDenied(_("Only the organisation that manages the flow's funding source can confirm it"))
     if tx.confirmed:
-        raise ConflictError("This flow is confirmed already")
+        raise ConflictError(_("This flow is confirmed already"))
     before = transaction_snapshot(tx)
     implied_before = tx.provider_org_id == _implied(tx, tx.project.org_id)
     tx.confirmed = True

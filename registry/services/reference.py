@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry.errors import NotFoundError
@@ -201,7 +202,7 @@ def get_country(iso3: str) -> Country:
     """The country with this ISO 3166 alpha-3 code, or NotFoundError."""
     country = db.session.get(Country, iso3.upper()) if iso3 else None
     if country is None:
-        raise NotFoundError(f"No country with ISO 3166 alpha-3 code {iso3!r}")
+        raise NotFoundError(_("No country with ISO 3166 alpha-3 code %(code)s", code=repr(iso3)))
     return country
 
 

@@ -19,44 +19,60 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry import money
 from registry.errors import RegistryError, ValidationError
 from registry.extensions import db
 from registry.models import Country, PriorityArea, Region
-from registry.models.types import WSIS_ACTION_LINES, ProjectStatus, TransactionType
+from registry.models.types import N_, WSIS_ACTION_LINES, ProjectStatus, TransactionType
 from registry.services.shares import check_total, split_evenly, to_ppm
 
 # -- the messages every path gives ---------------------------------------------
 
 
+# Each says its message in the language of the request it is called in (English elsewhere: an
+# import run by the queue's worker, the command line).
+
+
 def unknown_country(code: str) -> str:
-    return f"Unknown country {code!r}"
+    return _("Unknown country %(code)s", code=repr(code))
 
 
 def unknown_region(code: str) -> str:
-    return f"Unknown M49 region {code!r}"
+    return _("Unknown M49 region %(code)s", code=repr(code))
 
 
 def unknown_area(code: str) -> str:
-    return f"Unknown priority area {code!r} (expected 23a-23l)"
+    return _("Unknown priority area %(code)s (expected 23a-23l)", code=repr(code))
 
 
 def bad_sector(code: str) -> str:
-    return f"{code!r} is not a DAC 5-digit purpose code"
+    return _("%(code)s is not a DAC 5-digit purpose code", code=repr(code))
 
 
 def unknown_currency(code: str) -> str:
-    return f"Unknown currency {code!r}"
+    return _("Unknown currency %(code)s", code=repr(code))
 
 
 def unknown_action_line(code: str) -> str:
-    return f"Unknown WSIS action line {code!r} (C1-C11)"
+    return _("Unknown WSIS action line %(code)s (C1-C11)", code=repr(code))
+
+
+# The end dates that have a start date before them, each named whole in its message.
+_BEFORE_START = {
+    "planned_end": N_("Planned end is before the start date"),
+    "actual_end": N_("Actual end is before the start date"),
+    "window_until": N_("Window until is before the start date"),
+}
 
 
 def before_start(end_field: str) -> str:
-    return f"{end_field.replace('_', ' ').capitalize()} is before the start date"
+    known = _BEFORE_START.get(end_field)
+    if known is not None:
+        return _(known)
+    return _("%(field)s is before the start date", field=end_field.replace("_", " ").capitalize())
 
 
 # Bidirectional embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): invisible,
@@ -72,9 +88,12 @@ def bidi_control(value: str) -> str | None:
     none: the first such character's code point and its position (1 = the first character)."""
     for position, char in enumerate(value, start=1):
         if char in BIDI_CONTROLS:
-            return (
-                f"Contains the invisible bidirectional control U+{ord(char):04X} at character {position};"
-                " remove it (it can make the text display as something else)"
+            code_point = f"U+{ord(char):04X}"
+            return _(
+                "Contains the invisible bidirectional control %(code_point)s at character %(position)s;"
+                " remove it (it can make the text display as something else)",
+                code_point=code_point,
+                position=position,
             )
     return None
 
@@ -88,9 +107,10 @@ def plain_text(values: dict[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
-BOTH_PLACES = "Each recipient is a country or a region (or neither: an unallocated share), not both"
-EVERY_SHARE = "Give a share for every entry or for none"
-NEGATIVE_NEED = "The need cannot be negative"
+# English, for the catalogue; say them with gettext where they are given.
+BOTH_PLACES = N_("Each recipient is a country or a region (or neither: an unallocated share), not both")
+EVERY_SHARE = N_("Give a share for every entry or for none")
+NEGATIVE_NEED = N_("The need cannot be negative")
 TRANSACTION_TYPES = ", ".join(t.value for t in TransactionType)
 
 
@@ -130,7 +150,7 @@ def shares(given: Sequence[Any], field: str, complete: bool = True) -> list[int]
         return split_evenly(len(given)) if given else []
     messages, ppm = [], []
     if complete and any(s is None for s in given):
-        messages.append(EVERY_SHARE)
+        messages.append(_(EVERY_SHARE))
     for share in given:
         try:
             ppm.append(0 if share is None else to_ppm(share, field))
@@ -163,14 +183,17 @@ def recipients(items: Sequence[tuple[Any, Any, Any]], codes: Codes, complete: bo
         country = str(country).strip().upper() or None if country else None
         region = str(region).strip() or None if region else None
         if country and region:
-            messages.append(BOTH_PLACES)
+            messages.append(_(BOTH_PLACES))
             continue
         if country and country not in codes.countries:
             messages.append(unknown_country(country))
         if region and region not in codes.regions:
             messages.append(unknown_region(region))
         if (country, region) in seen:
-            messages.append(f"{country or region or 'The unallocated share'} is listed twice")
+            if country or region:
+                messages.append(_("%(code)s is listed twice", code=country or region))
+            else:
+                messages.append(_("The unallocated share is listed twice"))
         seen.add((country, region))
         out.append((country, region, share))
     if messages:
@@ -195,7 +218,7 @@ def areas(items: Sequence[tuple[Any, Any, Any]], codes: Codes, complete: bool = 
         if code not in codes.areas:
             messages.append(unknown_area(code))
         if code in seen:
-            messages.append(f"{code} is listed twice")
+            messages.append(_("%(code)s is listed twice", code=code))
         seen.add(code)
         out.append((code, share, bool(inferred)))
     if messages:
@@ -252,19 +275,19 @@ def project_fields(
     errors: dict[str, list[str]] = {}
     reference, title = (reference or "").strip(), (title or "").strip()
     if not reference:
-        errors["reference"] = ["A project reference is required"]
+        errors["reference"] = [_("A project reference is required")]
     elif len(reference) > 120:
-        errors["reference"] = ["A project reference has at most 120 characters"]
+        errors["reference"] = [_("A project reference has at most %(max)s characters", max=120)]
     if not title:
-        errors["title"] = ["A project title is required"]
+        errors["title"] = [_("A project title is required")]
     elif len(title) > 500:
-        errors["title"] = ["A project title has at most 500 characters"]
+        errors["title"] = [_("A project title has at most %(max)s characters", max=500)]
     result = ProjectStatus.ACTIVE
     if status:
         try:
             result = ProjectStatus(status.value if isinstance(status, ProjectStatus) else str(status).strip().lower())
         except ValueError:
-            errors["status"] = [f"Unknown status {status!r}"]
+            errors["status"] = [_("Unknown status %(status)s", status=repr(status))]
     for field, messages in plain_text({"reference": reference, "title": title, "description": description}).items():
         errors.setdefault(field, []).extend(messages)
     errors.update(date_order(dates))
@@ -290,7 +313,7 @@ def currency(code: Any, field: str = "currency") -> str:
     """An active ISO 4217 code, upper-cased."""
     text = str(code or "").strip().upper()
     if not text:
-        raise _invalid(field, ["The currency is missing"])
+        raise _invalid(field, [_("The currency is missing")])
     if not money.is_currency(text):
         raise _invalid(field, [unknown_currency(text)])
     return text
@@ -309,7 +332,7 @@ def need(value: Any, code: Any) -> tuple[Decimal, str]:
     code = currency(code, "need")
     parsed = amount(value, code, "need")
     if parsed < 0:
-        raise _invalid("need", [NEGATIVE_NEED])
+        raise _invalid("need", [_(NEGATIVE_NEED)])
     return parsed, code
 
 
@@ -320,7 +343,9 @@ def transaction_type(value: Any) -> TransactionType:
     try:
         return TransactionType(str(value or "").strip().lower())
     except ValueError:
-        raise _invalid("type", [f"Unknown transaction type {value!r} ({TRANSACTION_TYPES})"]) from None
+        raise _invalid(
+            "type", [_("Unknown transaction type %(type)s (%(types)s)", type=repr(value), types=TRANSACTION_TYPES)]
+        ) from None
 
 
 def flow_values(type_: Any, value: Any, code: Any, value_date: dt.date | None) -> tuple[TransactionType, Decimal, str]:
@@ -336,7 +361,7 @@ def flow_values(type_: Any, value: Any, code: Any, value_date: dt.date | None) -
     except ValidationError as exc:
         found.update(exc.errors)
     if value_date is None:
-        found["value_date"] = ["The value date is missing"]
+        found["value_date"] = [_("The value date is missing")]
     if text is not None:
         try:
             parsed = amount(value, text)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, fields
 
+from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -212,7 +213,10 @@ def _order_by(sort: str) -> list[ColumnElement]:
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key not in SORTS:
-        raise ValidationError(f"Unknown sort {sort!r}", {"sort": [f"One of {', '.join(SORT_CHOICES)}"]})
+        raise ValidationError(
+            _("Unknown sort %(sort)s", sort=repr(sort)),
+            {"sort": [_("One of %(choices)s", choices=", ".join(SORT_CHOICES))]},
+        )
     order: list[ColumnElement] = []
     for column in SORTS[key]:
         # Missing values (no start date, no need) go last in both directions, portably.

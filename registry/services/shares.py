@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from math import floor
 
+from flask_babel import gettext as _
+
 from registry.errors import ValidationError
 from registry.models.project import SHARE_SCALE, SHARE_WHOLE
 
@@ -18,17 +20,15 @@ def to_ppm(value: Decimal | str | int, field: str) -> int:
     try:
         percent = Decimal(str(value))
     except InvalidOperation:
-        raise ValidationError(f"{value!r} is not a percentage", {field: [f"{value!r} is not a percentage"]}) from None
+        message = _("%(value)s is not a percentage", value=repr(value))
+        raise ValidationError(message, {field: [message]}) from None
     ppm = percent * SHARE_SCALE
     if ppm != ppm.to_integral_value():
-        raise ValidationError(
-            f"Share {value} has more than 4 decimals", {field: [f"Share {value} has more than 4 decimals"]}
-        )
+        message = _("Share %(value)s has more than 4 decimals", value=value)
+        raise ValidationError(message, {field: [message]})
     if not 0 < ppm <= SHARE_WHOLE:
-        raise ValidationError(
-            f"Share {value} must be above 0 and at most 100",
-            {field: [f"Share {value} must be above 0 and at most 100"]},
-        )
+        message = _("Share %(value)s must be above 0 and at most 100", value=value)
+        raise ValidationError(message, {field: [message]})
     return int(ppm)
 
 
@@ -39,8 +39,8 @@ def check_total(shares_ppm: Iterable[int], field: str) -> None:
         return
     total = sum(shares)
     if abs(total - SHARE_WHOLE) > TOLERANCE_PPM:
-        percent = Decimal(total) / SHARE_SCALE
-        message = f"Shares must add up to 100; these add up to {percent.normalize():f}"
+        percent = f"{(Decimal(total) / SHARE_SCALE).normalize():f}"
+        message = _("Shares must add up to 100; these add up to %(total)s", total=percent)
         raise ValidationError(message, {field: [message]})
 
 

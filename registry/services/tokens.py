@@ -15,12 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, select
 
 from registry.errors import NotFoundError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import ApiToken, User
-from registry.models.types import Role, utcnow
+from registry.models.types import N_, Role, utcnow
 from registry.services import audit
 from registry.services.actor import Actor
 
@@ -40,11 +41,12 @@ class Scope(StrEnum):
 
 
 ALL_SCOPES: tuple[Scope, ...] = (Scope.READ, Scope.WRITE, Scope.IMPORT)
-# What each scope lets a token do, in words for the pages, the CLI and the error messages.
+# What each scope lets a token do, in words for the pages and the CLI (translate them with
+# gettext where they are shown).
 SCOPE_MEANS = {
-    Scope.READ: "read data through the API",
-    Scope.WRITE: "change data through the API",
-    Scope.IMPORT: "upload, commit and undo imports",
+    Scope.READ: N_("read data through the API"),
+    Scope.WRITE: N_("change data through the API"),
+    Scope.IMPORT: N_("upload, commit and undo imports"),
 }
 
 
@@ -62,10 +64,14 @@ def parse_scopes(values: Iterable[str]) -> tuple[Scope, ...]:
             wanted.add(Scope(value.strip().lower()))
         except ValueError:
             raise ValidationError(
-                f"Unknown token scope {value!r}", {"scopes": [f"One or more of {', '.join(ALL_SCOPES)}"]}
+                _("Unknown token scope %(scope)s", scope=repr(value)),
+                {"scopes": [_("One or more of %(scopes)s", scopes=", ".join(ALL_SCOPES))]},
             ) from None
     if not wanted:
-        raise ValidationError("A token needs at least one scope", {"scopes": [f"Choose from {', '.join(ALL_SCOPES)}"]})
+        raise ValidationError(
+            _("A token needs at least one scope"),
+            {"scopes": [_("Choose from %(scopes)s", scopes=", ".join(ALL_SCOPES))]},
+        )
     return tuple(s for s in ALL_SCOPES if s in wanted)
 
 
@@ -101,11 +107,13 @@ def _lifetime(days: int | None, lifetimes: Lifetimes) -> dt.timedelta:
     if days is None:
         days = min(lifetimes.default, max_days)
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ValidationError("A token lives at least one day", {"expires_in": ["A whole number of days, 1 or more"]})
+        raise ValidationError(
+            _("A token lives at least one day"), {"expires_in": [_("A whole number of days, 1 or more")]}
+        )
     if days > max_days:
         raise ValidationError(
-            f"A token lives at most {max_days} days (API_TOKEN_MAX_DAYS)",
-            {"expires_in": [f"At most {max_days} days"]},
+            _("A token lives at most %(max)s days (API_TOKEN_MAX_DAYS)", max=max_days),
+            {"expires_in": [_("At most %(max)s days", max=max_days)]},
         )
     return dt.timedelta(days=days)
 
@@ -132,7 +140,9 @@ def issue(
     most as ``lifetimes`` say); return it with its secret. Only the hash is stored."""
     name = (name or "").strip()
     if len(name) > NAME_LENGTH:
-        raise ValidationError(f"A token name has at most {NAME_LENGTH} characters", {"name": ["Too long"]})
+        raise ValidationError(
+            _("A token name has at most %(max)s characters", max=NAME_LENGTH), {"name": [_("Too long")]}
+        )
     chosen = parse_scopes(scopes)
     lifetime = _lifetime(days, lifetimes)
     now = now or utcnow()
@@ -180,16 +190,16 @@ def get(actor: Actor, token_id: int) -> ApiToken:
     """A token the actor may manage (404 if there is none with that id, 403 if not theirs)."""
     token = db.session.get(ApiToken, token_id)
     if token is None:
-        raise NotFoundError(f"No API token with id {token_id}")
+        raise NotFoundError(_("No API token with id %(id)s", id=token_id))
     if not may_manage(actor, token):
-        raise PermissionDenied("This API token is not yours")
+        raise PermissionDenied(_("This API token is not yours"))
     return token
 
 
 def revoke(actor: Actor, token: ApiToken, now: dt.datetime | None = None) -> bool:
     """Revoke a token (its holder or an admin); False when it was already revoked."""
     if not may_manage(actor, token):
-        raise PermissionDenied("This API token is not yours")
+        raise PermissionDenied(_("This API token is not yours"))
     if token.revoked_at is not None:
         return False
     token.revoked_at = now or utcnow()
@@ -232,6 +242,31 @@ def _when(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _lacks(needed: Scope, held: Iterable[Scope]) -> str:
+    """Why a token may not do this: the scope it lacks, what that scope is for, the ones it has."""
+    has = ", ".join(held)
+    if needed is Scope.READ:
+        return _(
+            "This API token lacks the '%(scope)s' scope, which it needs to read data through the API; "
+            "it has: %(has)s. Create a token with the '%(scope)s' scope",
+            scope=needed.value,
+            has=has,
+        )
+    if needed is Scope.WRITE:
+        return _(
+            "This API token lacks the '%(scope)s' scope, which it needs to change data through the API; "
+            "it has: %(has)s. Create a token with the '%(scope)s' scope",
+            scope=needed.value,
+            has=has,
+        )
+    return _(
+        "This API token lacks the '%(scope)s' scope, which it needs to upload, commit and undo imports; "
+        "it has: %(has)s. Create a token with the '%(scope)s' scope",
+        scope=needed.value,
+        has=has,
+    )
+
+
 def authenticate(secret: str, needed: Scope | None, now: dt.datetime | None = None) -> tuple[User, bool]:
     """The user a presented token stands for, if it is known, unrevoked, unexpired, of an
     active account and carries the ``needed`` scope (if any); else TokenRefused saying which of these
@@ -239,20 +274,17 @@ def authenticate(secret: str, needed: Scope | None, now: dt.datetime | None = No
     now = now or utcnow()
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
     if token is None:
-        raise TokenRefused(401, "The API token is not known; check that it was copied whole, or create a new one")
+        raise TokenRefused(401, _("The API token is not known; check that it was copied whole, or create a new one"))
     if token.revoked_at is not None:
-        raise TokenRefused(401, f"The API token was revoked on {_when(token.revoked_at)}; create a new one")
-    if token.expires_at <= now:
-        raise TokenRefused(401, f"The API token expired on {_when(token.expires_at)}; create a new one")
-    if not token.user.active:
-        raise TokenRefused(401, "The account holding this API token is deactivated")
-    if needed is not None and needed not in scopes_of(token):
         raise TokenRefused(
-            403,
-            f"This API token lacks the '{needed}' scope, which it needs to {SCOPE_MEANS[needed]}; "
-            f"it has: {', '.join(scopes_of(token))}. Create a token with the '{needed}' scope",
-            missing=needed,
+            401, _("The API token was revoked on %(when)s; create a new one", when=_when(token.revoked_at))
         )
+    if token.expires_at <= now:
+        raise TokenRefused(401, _("The API token expired on %(when)s; create a new one", when=_when(token.expires_at)))
+    if not token.user.active:
+        raise TokenRefused(401, _("The account holding this API token is deactivated"))
+    if needed is not None and needed not in scopes_of(token):
+        raise TokenRefused(403, _lacks(needed, scopes_of(token)), missing=needed)
     touched = token.last_used_at is None or now - token.last_used_at >= USE_PRECISION
     if touched:
         token.last_used_at = now

@@ -7,6 +7,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from flask_babel import gettext as _
+
 from registry.errors import ConflictError, ValidationError
 from registry.extensions import db
 from registry.services import audit
@@ -19,9 +21,13 @@ def check_version(current: int, expected: int | None) -> None:
     """Refuse a change based on a stale read (optimistic locking)."""
     if expected is not None and expected != current:
         raise ConflictError(
-            f"The object was changed by someone else (version {current}, you sent {expected}); "
-            "reload it and apply your change again",
-            {"version": [f"Current version is {current}"]},
+            _(
+                "The object was changed by someone else (version %(current)s, you sent %(expected)s); "
+                "reload it and apply your change again",
+                current=current,
+                expected=expected,
+            ),
+            {"version": [_("Current version is %(current)s", current=current)]},
         )
 
 
@@ -29,7 +35,7 @@ def reject_unknown_fields(data: dict[str, Any], *known: tuple[str, ...]) -> None
     """Refuse a change that names a field the object does not have (422, each one named)."""
     unknown = set(data).difference(*known)
     if unknown:
-        raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
+        raise ValidationError(_("Unknown fields"), {k: [_("Unknown field")] for k in sorted(unknown)})
 
 
 def update_versioned(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry import money
@@ -40,14 +41,17 @@ def commit_to_pipeline_project(
     """Commit money from a donor's funding source: the project is linked to the source and,
     if it was in the pipeline, becomes active."""
     if not (is_admin(actor) or (actor.role == Role.DONOR and actor.org_id == source.managing_org_id)):
-        raise PermissionDenied("Commit only from a funding source your organisation manages")
+        raise PermissionDenied(_("Commit only from a funding source your organisation manages"))
     if project.status not in (ProjectStatus.PIPELINE, ProjectStatus.ACTIVE):
-        raise ConflictError("This project is withdrawn or closed", {"status": [f"Status is {project.status.value}"]})
+        raise ConflictError(
+            _("This project is withdrawn or closed"),
+            {"status": [_("Status is %(status)s", status=project.status.value)]},
+        )
     currency = rules.currency(currency)
     check_text({"description": description})
     value = money.parse_amount(amount, currency) if not isinstance(amount, Decimal) else amount
     if value <= 0:
-        raise ValidationError("A commitment is above zero", {"amount": ["Must be above zero"]})
+        raise ValidationError(_("A commitment is above zero"), {"amount": [_("Must be above zero")]})
     tx = projects.add_transaction(
         actor,
         project,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+
 from registry.errors import ValidationError
 from registry.extensions import db
 from registry.models import User
@@ -25,4 +27,4 @@ def check_text(values: dict[str, Any]) -> None:
     """Refuse text with NUL characters: no database column can hold them."""
     bad = sorted(k for k, v in values.items() if isinstance(v, str) and "\x00" in v)
     if bad:
-        raise ValidationError("Text contains a NUL character", {k: ["Contains a NUL character"] for k in bad})
+        raise ValidationError(_("Text contains a NUL character"), {k: [_("Contains a NUL character")] for k in bad})

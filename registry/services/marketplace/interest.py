@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
@@ -40,15 +41,17 @@ def can_see_interests(actor: Actor, project: Project) -> bool:
 def express_interest(actor: Actor, project: Project, note: str = "") -> PipelineInterest:
     """A donor records its organisation's interest in a pipeline project."""
     if actor.role not in (Role.DONOR, Role.ADMIN) or actor.org_id is None:
-        raise PermissionDenied("Only donor organisations record interest in pipeline projects")
+        raise PermissionDenied(_("Only donor organisations record interest in pipeline projects"))
     if project.status is not ProjectStatus.PIPELINE:
-        raise ConflictError("This project is no longer in the pipeline", {"status": ["Not pipeline"]})
+        raise ConflictError(_("This project is no longer in the pipeline"), {"status": [_("Not pipeline")]})
     if interest_of(project, actor.org_id) is not None:
-        raise ConflictError("Your organisation has already recorded interest", {"project": ["Already interested"]})
+        raise ConflictError(
+            _("Your organisation has already recorded interest"), {"project": [_("Already interested")]}
+        )
     note = (note or "").strip()
     check_text({"note": note})
     if len(note) > 2000:
-        raise ValidationError("The note is too long", {"note": ["At most 2,000 characters"]})
+        raise ValidationError(_("The note is too long"), {"note": [_("At most 2,000 characters")]})
     interest = PipelineInterest(project_id=project.id, org_id=actor.org_id, user_id=actor.user_id, note=note)
     db.session.add(interest)
     db.session.flush()
@@ -68,7 +71,7 @@ def express_interest(actor: Actor, project: Project, note: str = "") -> Pipeline
 def withdraw_interest(actor: Actor, interest: PipelineInterest) -> None:
     """Remove an interest; only its organisation (or an administrator)."""
     if not (is_admin(actor) or (actor.org_id is not None and actor.org_id == interest.org_id)):
-        raise PermissionDenied("Only the organisation that recorded this interest may withdraw it")
+        raise PermissionDenied(_("Only the organisation that recorded this interest may withdraw it"))
     audit.record(
         actor,
         "delete",
@@ -87,5 +90,7 @@ def get_interest(project: Project, interest_id: int) -> PipelineInterest:
     """One interest recorded on this project, or NotFoundError."""
     interest = db.session.get(PipelineInterest, interest_id)
     if interest is None or interest.project_id != project.id:
-        raise NotFoundError(f"No interest {interest_id} on project {project.id}")
+        raise NotFoundError(
+            _("No interest %(interest)s on project %(project)s", interest=interest_id, project=project.id)
+        )
     return interest

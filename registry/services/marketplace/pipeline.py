@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry import money
@@ -79,7 +80,7 @@ def _may_manage(actor: Actor, project: Project) -> bool:
 def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     unknown = set(data) - set(PIPELINE_FIELDS)
     if unknown:
-        raise ValidationError("Unknown fields", {k: ["Unknown field"] for k in sorted(unknown)})
+        raise ValidationError(_("Unknown fields"), {k: [_("Unknown field")] for k in sorted(unknown)})
     errors: dict[str, list[str]] = {}
     for key in REQUIRED:
         if partial and key not in data:
@@ -87,17 +88,22 @@ def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         value = data.get(key)
         empty = value in (None, "", [], {}) or (key == "need" and (value or {}).get("amount") in (None, ""))
         if empty:
-            errors[key] = ["Required for a pipeline project"]
+            errors[key] = [_("Required for a pipeline project")]
     if errors:
-        raise ValidationError("The pipeline project is not complete", errors)
+        raise ValidationError(_("The pipeline project is not complete"), errors)
     check_text(data)
     country = data.get("country")
     if country is not None and not looks_like_code(str(country)):
-        raise ValidationError(f"Unknown country {country!r}", {"country": ["Not an ISO 3166 alpha-3 code"]})
+        raise ValidationError(
+            _("Unknown country %(code)s", code=repr(country)), {"country": [_("Not an ISO 3166 alpha-3 code")]}
+        )
     for item in data.get("areas") or []:
         code = item.get("code") if isinstance(item, dict) else item
         if not looks_like_code(str(code)):
-            raise ValidationError(f"Unknown priority area {code!r}", {"areas": [f"Unknown area {code!r}"]})
+            raise ValidationError(
+                _("Unknown priority area %(code)s", code=repr(code)),
+                {"areas": [_("Unknown area %(code)s", code=repr(code))]},
+            )
     need = data.get("need")
     if need and need.get("amount") not in (None, ""):
         currency = rules.currency(need.get("currency"), "need")
@@ -106,7 +112,7 @@ def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         except MoneyError as exc:
             raise ValidationError(exc.message, {"need": [exc.message]}) from None
         if amount <= 0:
-            raise ValidationError("The need must be above zero", {"need": ["Must be above zero"]})
+            raise ValidationError(_("The need must be above zero"), {"need": [_("Must be above zero")]})
         data = dict(data, need={"amount": amount, "currency": currency})
     out = {k: v for k, v in data.items() if k != "country"}
     if "areas" in out:
@@ -132,19 +138,23 @@ def post_pipeline_project(actor: Actor, data: dict[str, Any], org: Organisation 
     data = dict(data)
     if is_admin(actor):
         if org is None:
-            raise ValidationError("Choose the government organisation", {"org_id": ["Required for administrators"]})
+            raise ValidationError(
+                _("Choose the government organisation"), {"org_id": [_("Required for administrators")]}
+            )
     elif actor.role == Role.GOVERNMENT:
         user = user_of(actor)
         if user is None or user.org is None:
-            raise PermissionDenied("Your account belongs to no government organisation; ask an administrator")
+            raise PermissionDenied(_("Your account belongs to no government organisation; ask an administrator"))
         org = user.org
         data.setdefault("country", user.country_iso3)
         if str(data.get("country") or "").upper() != user.country_iso3:
-            raise PermissionDenied(f"A government posts pipeline projects for its own country ({user.country_iso3})")
+            raise PermissionDenied(
+                _("A government posts pipeline projects for its own country (%(country)s)", country=user.country_iso3)
+            )
     else:
-        raise PermissionDenied("Only recipient governments post pipeline projects")
+        raise PermissionDenied(_("Only recipient governments post pipeline projects"))
     if org.kind is not OrganisationKind.GOVERNMENT and not is_admin(actor):
-        raise PermissionDenied("Pipeline projects are posted by government organisations")
+        raise PermissionDenied(_("Pipeline projects are posted by government organisations"))
     values = _pipeline_data(data, partial=False)
     values["status"] = ProjectStatus.PIPELINE
     if not values.get("reference"):
@@ -158,12 +168,14 @@ def update_pipeline_project(
     """Change a pipeline project; only its country's government (or an admin)."""
     # Rights first: someone who may not edit learns nothing about the project's state.
     if not _may_manage(actor, project):
-        raise PermissionDenied("Only the country's government may change this pipeline project")
+        raise PermissionDenied(_("Only the country's government may change this pipeline project"))
     if project.status is not ProjectStatus.PIPELINE:
-        raise ConflictError("Only open pipeline projects can be changed here", {"status": ["Not pipeline"]})
+        raise ConflictError(_("Only open pipeline projects can be changed here"), {"status": [_("Not pipeline")]})
     data = dict(data)
     if "country" in data and not is_admin(actor) and str(data["country"]).upper() != actor.country_iso3:
-        raise PermissionDenied(f"A government posts pipeline projects for its own country ({actor.country_iso3})")
+        raise PermissionDenied(
+            _("A government posts pipeline projects for its own country (%(country)s)", country=actor.country_iso3)
+        )
     values = _pipeline_data(data, partial=True)
     check_version(project.version, expected_version)
     _change_places(actor, project, values)
@@ -181,7 +193,9 @@ def _change_places(actor: Actor, project: Project, values: dict[str, Any]) -> No
     if "recipients" in values:
         country = values.pop("recipients")[0]["country"]
         if db.session.get(Country, country) is None:
-            raise ValidationError(f"Unknown country {country!r}", {"country": ["Unknown ISO3 code"]})
+            raise ValidationError(
+                _("Unknown country %(code)s", code=repr(country)), {"country": [_("Unknown ISO3 code")]}
+            )
         if project_country(project) != country:
             for extra in project.recipients[1:]:
                 project.recipients.remove(extra)
@@ -195,11 +209,14 @@ def _change_places(actor: Actor, project: Project, values: dict[str, Any]) -> No
         for item in values.pop("areas"):
             code = str(item.get("code", "")).strip().lower()
             if db.session.get(PriorityArea, code) is None:
-                raise ValidationError(f"Unknown priority area {code!r}", {"areas": [f"Unknown area {code!r}"]})
+                raise ValidationError(
+                    _("Unknown priority area %(code)s", code=repr(code)),
+                    {"areas": [_("Unknown area %(code)s", code=repr(code))]},
+                )
             if code not in codes:
                 codes.append(code)
         if not codes:
-            raise ValidationError("Give at least one priority area", {"areas": ["Required"]})
+            raise ValidationError(_("Give at least one priority area"), {"areas": [_("Required")]})
         shares = dict(zip(sorted(codes), split_evenly(len(codes)), strict=True))
         for row in list(project.areas):
             if row.area_code not in shares:
@@ -223,9 +240,9 @@ def _change_places(actor: Actor, project: Project, values: dict[str, Any]) -> No
 def withdraw_pipeline_project(actor: Actor, project: Project, expected_version: int | None = None) -> Project:
     """Withdraw a pipeline project: its status becomes cancelled and it leaves the marketplace."""
     if not _may_manage(actor, project):
-        raise PermissionDenied("Only the country's government may withdraw this pipeline project")
+        raise PermissionDenied(_("Only the country's government may withdraw this pipeline project"))
     if project.status is not ProjectStatus.PIPELINE:
-        raise ConflictError("Only open pipeline projects can be withdrawn", {"status": ["Not pipeline"]})
+        raise ConflictError(_("Only open pipeline projects can be withdrawn"), {"status": [_("Not pipeline")]})
     projects.update_project(actor, project, {"status": ProjectStatus.CANCELLED}, expected_version)
     audit.record(
         actor,

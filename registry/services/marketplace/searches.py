@@ -7,6 +7,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry.errors import NotFoundError, PermissionDenied, ValidationError
@@ -27,11 +28,14 @@ PIPELINE_KEYS = ("source_id", "country", "priority_area", "instrument", "q")
 def clean_search_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     """Validate a saved search's parameters the same way the live search does."""
     if kind not in SEARCH_KINDS:
-        raise ValidationError(f"Unknown kind {kind!r}", {"kind": [f"One of {', '.join(SEARCH_KINDS)}"]})
+        raise ValidationError(
+            _("Unknown kind %(kind)s", kind=repr(kind)),
+            {"kind": [_("One of %(choices)s", choices=", ".join(SEARCH_KINDS))]},
+        )
     keys = FUNDING_KEYS if kind == "funding" else PIPELINE_KEYS
     unknown = set(params) - set(keys)
     if unknown:
-        raise ValidationError("Unknown search parameters", {k: ["Unknown parameter"] for k in sorted(unknown)})
+        raise ValidationError(_("Unknown search parameters"), {k: [_("Unknown parameter")] for k in sorted(unknown)})
     clean = {k: str(v).strip() for k, v in params.items() if v not in (None, "")}
     for code in ("country", "currency"):  # stored as the codes are written everywhere else
         if code in clean:
@@ -50,7 +54,7 @@ def clean_search_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
             try:
                 matching.get_source(int(clean["source_id"]))
             except ValueError:
-                raise ValidationError("Not a funding source id", {"source_id": ["Not a number"]}) from None
+                raise ValidationError(_("Not a funding source id"), {"source_id": [_("Not a number")]}) from None
     return clean
 
 
@@ -59,18 +63,18 @@ def pipeline_filters(params: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     country = str(params.get("country") or "").strip().upper() or None
     if country and (not looks_like_code(country) or db.session.get(Country, country) is None):
-        errors["country"] = [f"Unknown country {country!r} (expected an ISO 3166 alpha-3 code)"]
+        errors["country"] = [_("Unknown country %(code)s (expected an ISO 3166 alpha-3 code)", code=repr(country))]
     area = str(params.get("priority_area") or "").strip().lower() or None
     if area and (not looks_like_code(area) or db.session.get(PriorityArea, area) is None):
-        errors["priority_area"] = [f"Unknown priority area {area!r} (expected 23a-23l)"]
+        errors["priority_area"] = [_("Unknown priority area %(code)s (expected 23a-23l)", code=repr(area))]
     instrument = str(params.get("instrument") or "").strip().lower() or None
     if instrument and instrument not in {i.value for i in Instrument}:
-        errors["instrument"] = [f"Unknown instrument {instrument!r}"]
+        errors["instrument"] = [_("Unknown instrument %(instrument)s", instrument=repr(instrument))]
     text = str(params.get("q") or "")
     if "\x00" in text:
-        errors["q"] = ["The text contains a NUL character"]
+        errors["q"] = [_("The text contains a NUL character")]
     if errors:
-        raise ValidationError("The filters are not valid; see errors for each field", errors)
+        raise ValidationError(_("The filters are not valid; see errors for each field"), errors)
     return {
         "country": country,
         "priority_area": area,
@@ -82,11 +86,11 @@ def pipeline_filters(params: dict[str, Any]) -> dict[str, Any]:
 def create_saved_search(actor: Actor, name: str, kind: str, params: dict[str, Any]) -> SavedSearch:
     """Save a search for the logged-in user, with a fresh secret feed token."""
     if actor.user_id is None:
-        raise PermissionDenied("Log in to save searches")
+        raise PermissionDenied(_("Log in to save searches"))
     name = (name or "").strip()
     check_text({"name": name})
     if not name:
-        raise ValidationError("Give the search a name", {"name": ["Required"]})
+        raise ValidationError(_("Give the search a name"), {"name": [_("Required")]})
     search = SavedSearch(
         user_id=actor.user_id,
         name=name[:200],
@@ -124,7 +128,7 @@ def get_saved_search(actor: Actor, search_id: int) -> SavedSearch:
     """One of the actor's saved searches (others' are reported as absent)."""
     search = db.session.get(SavedSearch, search_id) if 0 < search_id <= MAX_ID else None  # beyond the keys: absent
     if search is None or (search.user_id != actor.user_id and not is_admin(actor)):
-        raise NotFoundError(f"No saved search with id {search_id}")
+        raise NotFoundError(_("No saved search with id %(id)s", id=search_id))
     return search
 
 
@@ -132,7 +136,7 @@ def search_by_token(token: str) -> SavedSearch:
     """The saved search a feed token opens, or NotFoundError."""
     search = db.session.scalar(select(SavedSearch).where(SavedSearch.token == token)) if token else None
     if search is None:
-        raise NotFoundError("No saved search has this feed address (it may have been deleted)")
+        raise NotFoundError(_("No saved search has this feed address (it may have been deleted)"))
     return search
 
 

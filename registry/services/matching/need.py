@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask_babel import gettext as _
+
 from registry import money
 from registry.errors import MoneyError, ValidationError
 from registry.extensions import db
@@ -47,9 +49,11 @@ def build_need(
     errors: dict[str, list[str]] = {}
     iso3 = (country or "").strip().upper()
     if not iso3:
-        errors["country"] = ["Required: an ISO 3166 alpha-3 code, e.g. NPL"]
+        errors["country"] = [_("Required: an ISO 3166 alpha-3 code, e.g. NPL")]
     elif not looks_like_code(iso3) or db.session.get(Country, iso3) is None:
-        errors["country"] = [f"Unknown country {iso3!r} (expected an ISO 3166 alpha-3 code, e.g. NPL)"]
+        errors["country"] = [
+            _("Unknown country %(code)s (expected an ISO 3166 alpha-3 code, e.g. NPL)", code=repr(iso3))
+        ]
     if isinstance(areas, str):
         areas = [a for a in areas.replace(";", ",").split(",")]
     codes = []
@@ -58,7 +62,9 @@ def build_need(
         if not code:
             continue
         if not looks_like_code(code) or db.session.get(PriorityArea, code) is None:
-            errors.setdefault("priority_area", []).append(f"Unknown priority area {code!r} (expected 23a-23l)")
+            errors.setdefault("priority_area", []).append(
+                _("Unknown priority area %(code)s (expected 23a-23l)", code=repr(code))
+            )
         elif code not in codes:
             codes.append(code)
     if instrument:
@@ -66,14 +72,20 @@ def build_need(
             instrument = Instrument(instrument.strip().lower()).value
         except ValueError:
             choices = ", ".join(i.value for i in Instrument)
-            errors["instrument"] = [f"Unknown instrument {instrument!r} (one of {choices})"]
+            errors["instrument"] = [
+                _(
+                    "Unknown instrument %(instrument)s (one of %(choices)s)",
+                    instrument=repr(instrument),
+                    choices=choices,
+                )
+            ]
     parsed = None
     cur = (currency or "").strip().upper() or None
     if amount not in (None, ""):
         if cur is None:
-            errors["currency"] = ["Give the currency of the amount (ISO 4217, e.g. USD)"]
+            errors["currency"] = [_("Give the currency of the amount (ISO 4217, e.g. USD)")]
         elif not money.is_currency(cur):
-            errors["currency"] = [f"Unknown currency {cur!r} (expected ISO 4217, e.g. USD)"]
+            errors["currency"] = [_("Unknown currency %(code)s (expected ISO 4217, e.g. USD)", code=repr(cur))]
         else:
             try:
                 parsed = money.parse_amount(amount, cur)
@@ -81,11 +93,11 @@ def build_need(
                 errors["amount"] = [exc.message]
             else:
                 if parsed <= 0:
-                    errors["amount"] = ["The amount must be above zero"]
+                    errors["amount"] = [_("The amount must be above zero")]
     elif cur and not money.is_currency(cur):
-        errors["currency"] = [f"Unknown currency {cur!r} (expected ISO 4217, e.g. USD)"]
+        errors["currency"] = [_("Unknown currency %(code)s (expected ISO 4217, e.g. USD)", code=repr(cur))]
     if errors:
-        raise ValidationError("The search is not valid; see errors for each field", errors)
+        raise ValidationError(_("The search is not valid; see errors for each field"), errors)
     return Need(
         countries=[iso3],
         areas=codes,
