@@ -30,6 +30,8 @@ MUTATING = {"POST", "PATCH", "PUT", "DELETE"}
 # Routes that change no registry object of anyone (signing in and out).
 # (changing one's own password touches nobody else: tests/registry/test_sessions.py)
 NOT_OBJECT_ROUTES = {"auth.login", "auth.logout", "auth.password"}
+# Choosing the language of one's own pages (tests/registry/test_i18n.py).
+NOT_OBJECT_ROUTES |= {"i18n.switch_language"}
 # Routes that record the user's own interest or saved search, touching nobody else's
 # objects (their rules are tested in test_marketplace*.py).
 NOT_OBJECT_ROUTES |= {
