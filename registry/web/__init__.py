@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, g
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from registry.i18n import money
+from registry.i18n import money, number
 from registry.models.types import Role, label
 from registry.money import from_minor
 
@@ -70,7 +71,8 @@ def audit_value(value: Any) -> str:
             return f"{name} {value['share']} %"
         return "; ".join(f"{k} {audit_value(v)}" for k, v in value.items())
     if isinstance(value, str) and _AMOUNT_TEXT.match(value):
-        return f"{Decimal(value):,}"  # amounts as elsewhere on the page: 1,250,000.00
+        amount = Decimal(value)  # as elsewhere on the page, to the places given: 1,250,000.00
+        return number(amount, -amount.as_tuple().exponent)
     return label(value) if isinstance(value, str) and value.islower() and "_" in value else str(value)
 
 
@@ -85,17 +87,19 @@ def source_range(source) -> str:
     cur = source.amount_currency
     text = lambda m: money(from_minor(m, cur), cur).removesuffix(f" {cur}")  # noqa: E731
     if low is not None and high is not None:
-        return f"{cur} {text(low)} – {text(high)}"
-    return f"{cur} from {text(low)}" if low is not None else f"{cur} up to {text(high)}"
+        return _("%(currency)s %(low)s – %(high)s", currency=cur, low=text(low), high=text(high))
+    if low is not None:
+        return _("%(currency)s from %(amount)s", currency=cur, amount=text(low))
+    return _("%(currency)s up to %(amount)s", currency=cur, amount=text(high))
 
 
 def window(source) -> str:
     """When a funding source takes applications."""
     if not source.window_from and not source.window_until:
-        return "Open"
+        return _("Open")
     start = source.window_from.isoformat() if source.window_from else "…"
     end = source.window_until.isoformat() if source.window_until else "…"
-    return f"{start} to {end}"
+    return _("%(start)s to %(end)s", start=start, end=end)
 
 
 def org_name(org_id: int) -> str:
@@ -105,7 +109,7 @@ def org_name(org_id: int) -> str:
 
     # a deleted organisation keeps its name in the history of what it did
     org = db.session.get(Organisation, org_id, execution_options={"include_deleted": True})
-    return org.name if org else f"organisation {org_id}"
+    return org.name if org else _("organisation %(id)s", id=org_id)
 
 
 def init_app(app: Flask) -> None:

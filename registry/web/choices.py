@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from babel.numbers import get_currency_name
 from flask import g
+from flask_babel import get_locale, gettext
 from sqlalchemy import select
 
 from registry import money
@@ -71,14 +73,40 @@ class Choices:
         """The currencies an amount may be given in: those the registry can convert (ECB rates, euro parities)."""
         table, usable = money.currencies(), money.convertible_currencies()
         rest = [c for c in usable if c not in COMMON_CURRENCIES]
-        return [(c, f"{c} · {table[c][0]}") for c in [*COMMON_CURRENCIES, *rest] if c in usable]
+        locale = get_locale()
+        # The registry's English names; CLDR's in the other languages.
+        english = locale is None or locale.language == "en"
 
-    statuses = [(s.value, label(s.value)) for s in ProjectStatus]
-    source_kinds = [(k.value, label(k.value)) for k in SourceKind]
-    org_kinds = [(k.value, label(k.value)) for k in OrganisationKind]
-    instruments = [(i.value, label(i.value)) for i in Instrument]
-    transaction_types = [(t.value, label(t.value)) for t in TransactionType]
-    action_lines = sorted(WSIS_ACTION_LINES.items(), key=lambda item: int(item[0][1:]))
+        def name(code: str) -> str:
+            return table[code][0] if english else get_currency_name(code, locale=locale)
+
+        return [(c, f"{c} · {name(c)}") for c in [*COMMON_CURRENCIES, *rest] if c in usable]
+
+    # Labels in the reader's language: made for each request, not once at import.
+    @cached_property
+    def statuses(self) -> list[tuple[str, str]]:
+        return [(s.value, label(s.value)) for s in ProjectStatus]
+
+    @cached_property
+    def source_kinds(self) -> list[tuple[str, str]]:
+        return [(k.value, label(k.value)) for k in SourceKind]
+
+    @cached_property
+    def org_kinds(self) -> list[tuple[str, str]]:
+        return [(k.value, label(k.value)) for k in OrganisationKind]
+
+    @cached_property
+    def instruments(self) -> list[tuple[str, str]]:
+        return [(i.value, label(i.value)) for i in Instrument]
+
+    @cached_property
+    def transaction_types(self) -> list[tuple[str, str]]:
+        return [(t.value, label(t.value)) for t in TransactionType]
+
+    @cached_property
+    def action_lines(self) -> list[tuple[str, str]]:
+        lines = sorted(WSIS_ACTION_LINES.items(), key=lambda item: int(item[0][1:]))
+        return [(code, gettext(text)) for code, text in lines]
 
 
 def choices() -> Choices:

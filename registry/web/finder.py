@@ -18,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry.auth import Unauthorised, current_actor, current_user, roles_required
@@ -44,7 +45,7 @@ def requires(*roles: Role) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
             if current_user() is None and not has_endpoint("auth.login"):
-                raise Unauthorised("Log in to do this")
+                raise Unauthorised(_("Log in to do this"))
             return guarded(*args, **kwargs)
 
         return wrapped
@@ -74,7 +75,9 @@ def _day(text: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValidationError("The date is not valid", {"date": [f"{text!r} is not a date (YYYY-MM-DD)"]}) from None
+        raise ValidationError(
+            _("The date is not valid"), {"date": [_("%(text)s is not a date (YYYY-MM-DD)", text=repr(text))]}
+        ) from None
 
 
 # -- find funding -------------------------------------------------------------------------
@@ -181,7 +184,8 @@ def _pipeline_form_data(form) -> dict[str, Any]:
         try:
             data[key] = dt.date.fromisoformat(text) if text else None
         except ValueError:
-            raise ValidationError("A date is not valid", {key: [f"{text!r} is not a date"]}) from None
+            message = _("%(text)s is not a date", text=repr(text))
+            raise ValidationError(_("A date is not valid"), {key: [message]}) from None
     if form.get("country"):
         data["country"] = form["country"]
     return data
@@ -210,7 +214,7 @@ def pipeline_new():
 
         return save(
             post,
-            "Your pipeline project is published: donors can now find it.",
+            _("Your pipeline project is published: donors can now find it."),
             lambda project: url_for("finder.pipeline_project", project_id=project.id),
             refused=lambda errors: _pipeline_form(None, _posted_values(), errors),
         )
@@ -245,13 +249,13 @@ def pipeline_edit(project_id: int):
     project = marketplace.get_pipeline_project(project_id)
     actor = current_actor()
     if not marketplace.can_edit_pipeline(actor, project) or project.status is not ProjectStatus.PIPELINE:
-        abort(403, "Only the country's government may change this pipeline project while it is open")
+        abort(403, _("Only the country's government may change this pipeline project while it is open"))
     if request.method == "POST":
         return save(
             lambda: marketplace.update_pipeline_project(
                 actor, project, _pipeline_form_data(request.form), request.form.get("version", type=int)
             ),
-            "Changes saved.",
+            _("Changes saved."),
             url_for("finder.pipeline_project", project_id=project_id),
             refused=lambda errors: _pipeline_form(reloaded(Project, project_id), _posted_values(), errors),
         )
@@ -320,7 +324,7 @@ def pipeline_withdraw(project_id: int):
     project = marketplace.get_pipeline_project(project_id)
     return save(
         lambda: marketplace.withdraw_pipeline_project(current_actor(), project),
-        "The project is withdrawn from the marketplace.",
+        _("The project is withdrawn from the marketplace."),
         _back(project_id),
     )
 
@@ -331,7 +335,7 @@ def interest_add(project_id: int):
     project = marketplace.get_pipeline_project(project_id)
     return save(
         lambda: marketplace.express_interest(current_actor(), project, request.form.get("note", "")),
-        "Your interest is recorded; the government can see it and contact you.",
+        _("Your interest is recorded; the government can see it and contact you."),
         _back(project_id),
     )
 
@@ -343,7 +347,7 @@ def interest_withdraw(project_id: int, interest_id: int):
     interest = marketplace.get_interest(project, interest_id)
     return save(
         lambda: marketplace.withdraw_interest(current_actor(), interest),
-        "Interest withdrawn.",
+        _("Interest withdrawn."),
         _back(project_id),
     )
 
@@ -364,7 +368,7 @@ def commit(project_id: int):
             form.get("currency", ""),
             _day(form.get("value_date", "").strip()),
         ),
-        f"Commitment recorded from {source.name}; the project is now active.",
+        _("Commitment recorded from %(source)s; the project is now active.", source=source.name),
         _back(project_id),
     )
 
@@ -392,15 +396,12 @@ def source_matches(source_id: int):
         source=source,
         found=found,
         include=include,
-        rule=PROJECT_RULE_TEXT,
+        rule=_(
+            "Score: eligibility 30, priority area 30, instrument 20, amount 20 (the remaining gap within "
+            "the source's range), window 10, plus 10 when the fund already committed money in the "
+            "country. Ties: larger remaining gap first, then title."
+        ),
     )
-
-
-PROJECT_RULE_TEXT = (
-    "Score: eligibility 30, priority area 30, instrument 20, amount 20 (the remaining gap within "
-    "the source's range), window 10, plus 10 when the fund already committed money in the "
-    "country. Ties: larger remaining gap first, then title."
-)
 
 
 # -- saved searches and feeds -------------------------------------------------------------
@@ -414,7 +415,8 @@ def saved_searches():
     return render_template(
         "finder/saved_searches.html",
         searches=searches,
-        kinds=marketplace.SEARCH_KINDS,
+        # the kinds of marketplace.SEARCH_KINDS, in the reader's language
+        kinds={"funding": _("Funding sources for a need"), "pipeline": _("Pipeline projects")},
         search_link=lambda search: _search_link(search, external=False),
         criteria=_criteria_words,
     )
@@ -443,9 +445,9 @@ def _criteria_words(params: dict) -> list[str]:
     if params.get("source_id"):
         source_id = str(params["source_id"])
         source = db.session.get(FundingSource, int(source_id)) if source_id.isdigit() else None
-        shown.append(f"Fund: {source.name}" if source else f"Fund {source_id}")
+        shown.append(_("Fund: %(name)s", name=source.name) if source else _("Fund %(id)s", id=source_id))
     if params.get("q"):
-        shown.append(f"Words: {params['q']}")
+        shown.append(_("Words: %(words)s", words=params["q"]))
     return shown
 
 
@@ -458,7 +460,7 @@ def saved_search_create():
     params = {k: form.get(k, "") for k in keys if form.get(k)}
     return save(
         lambda: marketplace.create_saved_search(current_actor(), form.get("name", ""), kind, params),
-        lambda search: f"Saved “{search.name}”. Subscribe to its feed to hear of new matches.",
+        lambda search: _("Saved “%(name)s”. Subscribe to its feed to hear of new matches.", name=search.name),
         url_for("finder.saved_searches"),
     )
 
@@ -467,7 +469,7 @@ def saved_search_create():
 @requires()
 def saved_search_delete(search_id: int):
     return _on_saved_search(
-        search_id, marketplace.delete_saved_search, "Saved search deleted; its feed address no longer works."
+        search_id, marketplace.delete_saved_search, _("Saved search deleted; its feed address no longer works.")
     )
 
 
@@ -475,7 +477,7 @@ def saved_search_delete(search_id: int):
 @requires()
 def saved_search_seen(search_id: int):
     return _on_saved_search(
-        search_id, marketplace.mark_seen, "Marked as seen: the CSV now lists only matches newer than this."
+        search_id, marketplace.mark_seen, _("Marked as seen: the CSV now lists only matches newer than this.")
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask_babel import gettext
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 from werkzeug.datastructures import MultiDict
@@ -25,7 +26,9 @@ MAX_ROWS = 60
 class FormErrors(Exception):
     """The form has errors, keyed by field name (``recipients.2.share``, ``title``)."""
 
-    def __init__(self, errors: dict[str, list[str]], message: str = "Please correct the errors below"):
+    def __init__(self, errors: dict[str, list[str]], message: str | None = None):
+        if message is None:
+            message = gettext("Please correct the errors below")
         super().__init__(message)
         self.errors = errors
         self.message = message

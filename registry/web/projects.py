@@ -10,6 +10,7 @@ from math import ceil
 from typing import Any
 
 from flask import render_template, request, url_for
+from flask_babel import gettext as _
 from marshmallow import EXCLUDE
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, select
@@ -17,8 +18,9 @@ from sqlalchemy import func, select
 from registry import money
 from registry.auth import current_actor, current_user, login_required
 from registry.extensions import db
+from registry.i18n import money as money_text
 from registry.models import Project, Transaction
-from registry.models.types import ProjectStatus, Role
+from registry.models.types import ProjectStatus, Role, label
 from registry.schemas.common import flatten
 from registry.schemas.projects import ProjectIn, ProjectQuery, TransactionIn
 from registry.services import permissions, rights
@@ -200,7 +202,7 @@ def _save_project(item: Project | None) -> Project:
     if unplaced:
         # An unallocated share is chosen as such ("Unallocated"); a share without any choice
         # is a row left half-filled, not money to leave unallocated.
-        message = "Choose a country or region for this share"
+        message = _("Choose a country or region for this share")
         raise forms.FormErrors({f"recipients.{n}.country": [message] for n in unplaced})
     data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines", "sectors"))
     if user.role is Role.GOVERNMENT:
@@ -226,7 +228,7 @@ PROJECT_PAGES = ObjectPages(
     detail="web.project",
     listing="web.projects",
     name=lambda item: item.title,
-    added="Registered",
+    added=lambda item: _("Registered “%(name)s”", name=item.title),
 )
 
 
@@ -303,9 +305,11 @@ def transaction_new(project_id: int):
     if request.method == "POST":
         return save(
             lambda: _save_transaction(item, None),
-            lambda tx: (
-                f"Added {tx.type.value} of {money.format_amount(tx.amount, tx.currency)}"
-                f" (USD {money.format_amount(tx.usd_amount)})"
+            lambda tx: _(
+                "Added %(type)s of %(amount)s (USD %(usd)s)",
+                type=label(tx.type.value).lower(),
+                amount=money_text(tx.amount, tx.currency),
+                usd=money_text(tx.usd_amount),
             ),
             url_for("web.project", project_id=project_id) + "#transactions",
             refused=lambda errors: render_transaction_form(
@@ -328,7 +332,7 @@ def transaction_edit(project_id: int, tx_id: int):
     if request.method == "POST":
         return save(
             lambda: _save_transaction(item, tx),
-            "Saved the transaction",
+            _("Saved the transaction"),
             url_for("web.project", project_id=project_id) + "#transactions",
             refused=lambda errors: render_transaction_form(
                 reloaded(Project, project_id), reloaded(Transaction, tx_id), request.form.to_dict(), errors
@@ -348,7 +352,7 @@ def transaction_confirm(project_id: int, tx_id: int):
         back = url_for("web.project", project_id=project_id) + "#transactions"
     return save(
         lambda: service.confirm_transaction(current_actor(), tx),
-        "Confirmed: the flow now counts as your organisation's",
+        _("Confirmed: the flow now counts as your organisation's"),
         back,
     )
 
@@ -362,6 +366,6 @@ def transaction_delete(project_id: int, tx_id: int):
     rights.guard_project(item)
     return save(
         lambda: service.delete_transaction(current_actor(), tx),
-        "Deleted the transaction",
+        _("Deleted the transaction"),
         url_for("web.project", project_id=project_id) + "#transactions",
     )
