@@ -10,7 +10,7 @@ from flask import Flask, g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from registry.i18n import money, number
+from registry.i18n import current_language, money, number, sort_key, territory_name
 from registry.models.types import Role, label
 from registry.money import from_minor
 
@@ -102,6 +102,22 @@ def window(source) -> str:
     return _("%(start)s to %(end)s", start=start, end=end)
 
 
+def country_label(country) -> str:
+    """A country's name in the reader's language: CLDR's, by its alpha-2 code, falling back to
+    the registry's name; English keeps the registry's own (UN-style) names."""
+    if country is None:
+        return ""
+    name = getattr(country, "name", "") or ""
+    if current_language() == "en":
+        return name
+    return territory_name(getattr(country, "iso2", None), name)
+
+
+def by_name(items, name=lambda item: item):
+    """Items sorted by their name as readers expect (collation: Côte d'Ivoire beside Costa Rica)."""
+    return sorted(items, key=lambda item: sort_key(name(item)))
+
+
 def org_name(org_id: int) -> str:
     """An organisation's name for the history list."""
     from registry.extensions import db
@@ -130,6 +146,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["minor_money"] = minor_money
     app.jinja_env.filters["rate"] = rate
     app.jinja_env.filters["audit_value"] = audit_value
+    app.jinja_env.filters["country_label"] = country_label
+    app.jinja_env.filters["by_name"] = by_name
     app.jinja_env.globals["source_range"] = source_range
     app.jinja_env.globals["window"] = window
     app.jinja_env.globals["org_name"] = org_name

@@ -25,7 +25,7 @@ from registry.services import funding as service
 from registry.services import permissions, rights
 from registry.services.projects import awaiting_confirmation
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
-from registry.web import forms
+from registry.web import by_name, forms
 from registry.web.choices import choices
 from registry.web.deleted import load_or_deleted
 from registry.web.projects import page_url, usd_totals
@@ -236,10 +236,8 @@ def organisation(org_id: int):
     projects = list(
         db.session.scalars(with_details(project_query(filters)).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
     )
-    sources = list(
-        db.session.scalars(
-            select(FundingSource).where(FundingSource.managing_org_id == org.id).order_by(FundingSource.name)
-        )
+    sources = by_name(
+        db.session.scalars(select(FundingSource).where(FundingSource.managing_org_id == org.id)), lambda s: s.name
     )
     usd = dict(
         db.session.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from babel.numbers import get_currency_name
-from flask import g
+from flask import g, has_request_context, request
 from flask_babel import get_locale, gettext
 from sqlalchemy import select
 
@@ -28,6 +28,7 @@ from registry.models.types import (
     TransactionType,
     label,
 )
+from registry.web import by_name, country_label
 
 # Currencies most flows use first; the rest alphabetically after them.
 COMMON_CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CHF", "SEK", "NOK", "DKK", "CAD", "AUD"]
@@ -38,13 +39,14 @@ class Choices:
 
     @cached_property
     def countries(self) -> list[tuple[str, str]]:
-        rows = db.session.execute(select(Country.iso3, Country.name).order_by(Country.name))
-        return [(iso3, name) for iso3, name in rows]
+        """(alpha-3 code, name in the reader's language), in the reader's alphabetical order."""
+        rows = db.session.execute(select(Country.iso3, Country.iso2, Country.name))
+        return by_name([(row.iso3, country_label(row)) for row in rows], lambda option: option[1])
 
     @cached_property
     def regions(self) -> list[tuple[str, str]]:
-        rows = db.session.execute(select(Region.code, Region.name).where(Region.level != "world").order_by(Region.name))
-        return [(code, name) for code, name in rows]
+        rows = db.session.execute(select(Region.code, Region.name).where(Region.level != "world"))
+        return by_name([(code, name) for code, name in rows], lambda option: option[1])
 
     @cached_property
     def areas(self) -> list[tuple[str, str]]:
@@ -60,13 +62,13 @@ class Choices:
 
     @cached_property
     def organisations(self) -> list[tuple[int, str]]:
-        rows = db.session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name))
-        return [(i, name) for i, name in rows]
+        rows = db.session.execute(select(Organisation.id, Organisation.name))
+        return by_name([(i, name) for i, name in rows], lambda option: option[1])
 
     @cached_property
     def funding_sources(self) -> list[tuple[int, str]]:
-        rows = db.session.execute(select(FundingSource.id, FundingSource.name).order_by(FundingSource.name))
-        return [(i, name) for i, name in rows]
+        rows = db.session.execute(select(FundingSource.id, FundingSource.name))
+        return by_name([(i, name) for i, name in rows], lambda option: option[1])
 
     @cached_property
     def currencies(self) -> list[tuple[str, str]]:
@@ -110,7 +112,10 @@ class Choices:
 
 
 def choices() -> Choices:
-    """This request's option lists."""
+    """This request's option lists (kept with the request: its language names the options, and
+    an application context may outlive one request)."""
+    if has_request_context():
+        return request.environ.setdefault("registry.choices", Choices())
     if "choices" not in g:
         g.choices = Choices()
     return g.choices

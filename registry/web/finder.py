@@ -8,7 +8,7 @@ import io
 from collections.abc import Callable
 from decimal import Decimal
 from functools import wraps
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import (
     Blueprint,
@@ -29,6 +29,7 @@ from registry.models.types import Instrument, OrganisationKind, ProjectStatus, R
 from registry.money import convertible_currencies, format_amount
 from registry.services import marketplace, matching
 from registry.services.actor import Actor
+from registry.web import by_name, country_label
 from registry.web.forms import FormErrors
 from registry.web.links import has_endpoint, project_url, source_url
 from registry.web.saving import reloaded, save
@@ -59,14 +60,20 @@ def finder_helpers() -> dict[str, Any]:
 
 
 def _choices() -> dict[str, Any]:
-    """Options of the forms: countries, areas, instruments, currencies."""
-    countries = db.session.scalars(select(Country).where(Country.dac_recipient.is_(True)).order_by(Country.name)).all()
+    """Options of the forms: countries (named in the reader's language, in their alphabetical
+    order), areas, instruments, currencies."""
+    countries = db.session.scalars(select(Country).where(Country.dac_recipient.is_(True))).all()
     return {
-        "countries": countries,
+        "countries": by_name([CountryOption(c.iso3, country_label(c)) for c in countries], lambda c: c.name),
         "areas": db.session.scalars(select(PriorityArea).order_by(PriorityArea.code)).all(),
         "instruments": [i.value for i in Instrument],
         "currencies": convertible_currencies(),
     }
+
+
+class CountryOption(NamedTuple):
+    iso3: str
+    name: str
 
 
 def _day(text: str | None) -> dt.date | None:
@@ -108,7 +115,7 @@ def find_funding():
                 _day(form["date"]),
             )
             result = matching.find_funding(need)
-            country_name = db.session.get(Country, need.countries[0]).name
+            country_name = country_label(db.session.get(Country, need.countries[0]))
         except ValidationError as exc:
             errors, status = exc.errors, 422
     return (
@@ -192,11 +199,8 @@ def _pipeline_form_data(form) -> dict[str, Any]:
 
 
 def _governments() -> list[Organisation]:
-    return list(
-        db.session.scalars(
-            select(Organisation).where(Organisation.kind == OrganisationKind.GOVERNMENT).order_by(Organisation.name)
-        )
-    )
+    governments = db.session.scalars(select(Organisation).where(Organisation.kind == OrganisationKind.GOVERNMENT))
+    return by_name(governments, lambda org: org.name)
 
 
 @bp.route("/pipeline/new", methods=["GET", "POST"])
@@ -293,7 +297,7 @@ def pipeline_project(project_id: int):
         interested=interested,
         my_interest=marketplace.interest_of(project, actor.org_id),
         may_express=actor.role in (Role.DONOR, Role.ADMIN) and actor.org_id is not None,
-        my_sources=marketplace.sources_for(actor),
+        my_sources=by_name(marketplace.sources_for(actor), lambda s: s.name),
         commitments=[t for t in project.transactions if t.type.value == "commitment"],
         today=dt.date.today().isoformat(),
         currencies=convertible_currencies(),
@@ -380,7 +384,7 @@ def commit(project_id: int):
 @requires(Role.DONOR, Role.ADMIN)
 def my_funds():
     """The donor's funding sources, each with its count of matching pipeline projects."""
-    sources = marketplace.sources_for(current_actor())
+    sources = by_name(marketplace.sources_for(current_actor()), lambda s: s.name)
     counts = {s.id: len(matching.matching_projects(s)) for s in sources}
     return render_template("finder/my_funds.html", sources=sources, counts=counts)
 
@@ -429,7 +433,7 @@ def _criteria_words(params: dict) -> list[str]:
     shown = []
     if params.get("country"):
         country = db.session.get(Country, params["country"])
-        shown.append(country.name if country else params["country"])
+        shown.append(country_label(country) if country else params["country"])
     if params.get("priority_area"):
         codes = str(params["priority_area"]).split(",")
         names = dict(db.session.execute(select(PriorityArea.code, PriorityArea.short_name)).all())

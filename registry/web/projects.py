@@ -27,7 +27,7 @@ from registry.services import permissions, rights
 from registry.services import projects as service
 from registry.services.history import changes, project_history
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
-from registry.web import forms
+from registry.web import by_name, forms
 from registry.web.choices import choices
 from registry.web.deleted import load_or_deleted
 from registry.web.saving import ObjectPages, reloaded, save
@@ -108,7 +108,7 @@ def project(project_id: int):
         "projects/detail.html",
         project=item,
         totals=usd_totals([item.id]).get(item.id, {}),
-        sources=sorted(sources.values(), key=lambda s: s.name),
+        sources=by_name(sources.values(), lambda s: s.name),
         history=[(e, changes(e)) for e in events],
         can_edit=permissions.can_edit_project(user, item),
         # Unconfirmed flows the user may confirm: their organisation manages the flow's source.
