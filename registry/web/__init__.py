@@ -9,8 +9,9 @@ from typing import Any
 from flask import Flask, g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
-from registry.i18n import current_language, money, number, sort_key, territory_name
+from registry.i18n import compact_money, current_language, money, number, sort_key, territory_name
 from registry.models.types import Role, label
 from registry.money import from_minor
 
@@ -79,18 +80,24 @@ def audit_value(value: Any) -> str:
 _AMOUNT_TEXT = re.compile(r"^-?\d+\.\d+$")
 
 
-def source_range(source) -> str:
-    """'USD 50,000.00 – 2,000,000.00' for a funding source's amount per project."""
+def source_range(source, compact: bool = False) -> Markup:
+    """'USD 50,000.00 – 2,000,000.00' for a funding source's amount per project; ``compact``
+    abbreviates the amounts for a list ('USD 50,000 – 2 m'), the exact figures on hover."""
     low, high = source.min_amount_minor, source.max_amount_minor
     if low is None and high is None:
-        return "–"
+        return Markup("–")
     cur = source.amount_currency
-    text = lambda m: money(from_minor(m, cur), cur).removesuffix(f" {cur}")  # noqa: E731
+
+    def text(minor: int) -> str | Markup:
+        amount = from_minor(minor, cur)
+        return compact_money(amount) if compact else money(amount, cur).removesuffix(f" {cur}")
+
+    # The message is ours; the amounts are escaped unless they are the compact figure's markup.
     if low is not None and high is not None:
-        return _("%(currency)s %(low)s – %(high)s", currency=cur, low=text(low), high=text(high))
+        return Markup(_("%(currency)s %(low)s – %(high)s")) % {"currency": cur, "low": text(low), "high": text(high)}
     if low is not None:
-        return _("%(currency)s from %(amount)s", currency=cur, amount=text(low))
-    return _("%(currency)s up to %(amount)s", currency=cur, amount=text(high))
+        return Markup(_("%(currency)s from %(amount)s")) % {"currency": cur, "amount": text(low)}
+    return Markup(_("%(currency)s up to %(amount)s")) % {"currency": cur, "amount": text(high)}
 
 
 def window(source) -> str:
