@@ -136,7 +136,7 @@ def org_name(org_id: int) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import auth, catalogue, input_guard, projects, views  # noqa: F401  (routes attach to views.bp)
+    from registry.web import auth, catalogue, codelists, input_guard, projects, views  # noqa: F401  (routes attach to views.bp)
 
     input_guard.init_app(app)
     app.register_blueprint(views.bp)
@@ -158,6 +158,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["source_range"] = source_range
     app.jinja_env.globals["window"] = window
     app.jinja_env.globals["org_name"] = org_name
+    app.jinja_env.globals["code_name"] = codelists.name
     app.jinja_env.globals["Role"] = Role  # templates compare roles as members, as the code does
 
     @app.context_processor

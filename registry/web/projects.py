@@ -27,13 +27,14 @@ from registry.services import permissions, rights
 from registry.services import projects as service
 from registry.services.history import changes, project_history
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
-from registry.web import by_name, forms
+from registry.web import by_name, codelists, forms
 from registry.web.choices import choices
 from registry.web.deleted import load_or_deleted
 from registry.web.saving import ObjectPages, reloaded, save
 from registry.web.views import bp
 
 PER_PAGE = 25
+SECTOR_ROWS = 3  # purpose code rows offered without JavaScript
 
 
 def usd_totals(project_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -139,7 +140,6 @@ def state_from_project(item: Project) -> dict[str, Any]:
     values["instrument_sought"] = item.instrument_sought.value if item.instrument_sought else ""
     values["version"] = str(item.version)
     values["org_id"] = str(item.org_id)
-    values["sectors"] = ", ".join(s.code for s in item.sectors)
     if item.need_minor is not None and item.need_currency:
         values["need_amount"] = str(money.from_minor(item.need_minor, item.need_currency))
         values["need_currency"] = item.need_currency
@@ -155,6 +155,7 @@ def state_from_project(item: Project) -> dict[str, Any]:
         "fields": values,
         "recipients": rows_for(recipients),
         "areas": rows_for(areas),
+        "sectors": rows_for([{"code": s.code} for s in item.sectors], minimum=SECTOR_ROWS),
         "action_lines": item.action_lines,
     }
 
@@ -174,6 +175,9 @@ def state_from_form() -> dict[str, Any]:
         "fields": form.to_dict(),
         "recipients": rows("recipients", ("place", "share")),
         "areas": rows("areas", ("code", "share")),
+        "sectors": rows_for(
+            [{"code": code} for code in forms.sector_codes(form)][: forms.MAX_ROWS], minimum=SECTOR_ROWS
+        ),
         "action_lines": form.getlist("wsis_action_lines"),
     }
 
@@ -182,6 +186,7 @@ def render_project_form(state: dict, errors: forms.FormErrors | None, item: Proj
     user = current_user()
     return render_template(
         "projects/form.html",
+        purpose_codes=codelists.options("sectors"),
         project=item,
         state=state,
         errors=errors.errors if errors else {},
@@ -205,6 +210,9 @@ def _save_project(item: Project | None) -> Project:
         message = _("Choose a country or region for this share")
         raise forms.FormErrors({f"recipients.{n}.country": [message] for n in unplaced})
     data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines", "sectors"))
+    unknown = codelists.errors({"sectors": data.get("sectors") or []})
+    if unknown:
+        raise forms.FormErrors(unknown)
     if user.role is Role.GOVERNMENT:
         data["status"] = ProjectStatus.PIPELINE.value
     if item is None:
@@ -240,7 +248,15 @@ def project_new():
     user = current_user()
     rights.check_may_register(user)
     values = {"status": "active", "need_currency": "USD", "org_id": str(user.org_id or "")}
-    return PROJECT_PAGES.new({"fields": values, "recipients": rows_for([]), "areas": rows_for([]), "action_lines": []})
+    return PROJECT_PAGES.new(
+        {
+            "fields": values,
+            "recipients": rows_for([]),
+            "areas": rows_for([]),
+            "sectors": rows_for([], minimum=SECTOR_ROWS),
+            "action_lines": [],
+        }
+    )
 
 
 @bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
@@ -282,6 +298,8 @@ def render_transaction_form(item: Project, tx: Transaction | None, values: dict,
         project=item,
         tx=tx,
         values=values,
+        # the IATI code lists, each with the flow's own code kept when the list no longer offers it
+        codes={key: codelists.options(key, values.get(key)) for key in ("flow_type", "finance_type", "aid_type")},
         errors=errors.errors if errors else {},
         message=errors.message if errors else None,
         choices=choices(),
@@ -291,6 +309,9 @@ def render_transaction_form(item: Project, tx: Transaction | None, values: dict,
 def _save_transaction(item: Project, tx: Transaction | None) -> Transaction:
     """Validate the posted form and add or change the flow (not committed); FormErrors on bad input."""
     data = forms.validate(TransactionIn(), forms.transaction_data(request.form))
+    unknown = codelists.errors({key: [data[key]] for key in ("flow_type", "finance_type", "aid_type") if data.get(key)})
+    if unknown:
+        raise forms.FormErrors(unknown)
     rights.guard_project(item)
     if tx is None:
         return service.add_transaction(current_actor(), item, data)
