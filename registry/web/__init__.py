@@ -7,9 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask, g
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
-from registry.i18n import money
+from registry.i18n import compact_money, current_language, money, number, sort_key, territory_name
 from registry.models.types import Role, label
 from registry.money import from_minor
 
@@ -70,32 +72,57 @@ def audit_value(value: Any) -> str:
             return f"{name} {value['share']} %"
         return "; ".join(f"{k} {audit_value(v)}" for k, v in value.items())
     if isinstance(value, str) and _AMOUNT_TEXT.match(value):
-        return f"{Decimal(value):,}"  # amounts as elsewhere on the page: 1,250,000.00
+        amount = Decimal(value)  # as elsewhere on the page, to the places given: 1,250,000.00
+        return number(amount, -amount.as_tuple().exponent)
     return label(value) if isinstance(value, str) and value.islower() and "_" in value else str(value)
 
 
 _AMOUNT_TEXT = re.compile(r"^-?\d+\.\d+$")
 
 
-def source_range(source) -> str:
-    """'USD 50,000.00 – 2,000,000.00' for a funding source's amount per project."""
+def source_range(source, compact: bool = False) -> Markup:
+    """'USD 50,000.00 – 2,000,000.00' for a funding source's amount per project; ``compact``
+    abbreviates the amounts for a list ('USD 50,000 – 2 m'), the exact figures on hover."""
     low, high = source.min_amount_minor, source.max_amount_minor
     if low is None and high is None:
-        return "–"
+        return Markup("–")
     cur = source.amount_currency
-    text = lambda m: money(from_minor(m, cur), cur).removesuffix(f" {cur}")  # noqa: E731
+
+    def text(minor: int) -> str | Markup:
+        amount = from_minor(minor, cur)
+        return compact_money(amount) if compact else money(amount, cur).removesuffix(f" {cur}")
+
+    # The message is ours; the amounts are escaped unless they are the compact figure's markup.
     if low is not None and high is not None:
-        return f"{cur} {text(low)} – {text(high)}"
-    return f"{cur} from {text(low)}" if low is not None else f"{cur} up to {text(high)}"
+        return Markup(_("%(currency)s %(low)s – %(high)s")) % {"currency": cur, "low": text(low), "high": text(high)}
+    if low is not None:
+        return Markup(_("%(currency)s from %(amount)s")) % {"currency": cur, "amount": text(low)}
+    return Markup(_("%(currency)s up to %(amount)s")) % {"currency": cur, "amount": text(high)}
 
 
 def window(source) -> str:
     """When a funding source takes applications."""
     if not source.window_from and not source.window_until:
-        return "Open"
+        return _("Open")
     start = source.window_from.isoformat() if source.window_from else "…"
     end = source.window_until.isoformat() if source.window_until else "…"
-    return f"{start} to {end}"
+    return _("%(start)s to %(end)s", start=start, end=end)
+
+
+def country_label(country) -> str:
+    """A country's name in the reader's language: CLDR's, by its alpha-2 code, falling back to
+    the registry's name; English keeps the registry's own (UN-style) names."""
+    if country is None:
+        return ""
+    name = getattr(country, "name", "") or ""
+    if current_language() == "en":
+        return name
+    return territory_name(getattr(country, "iso2", None), name)
+
+
+def by_name(items, name=lambda item: item):
+    """Items sorted by their name as readers expect (collation: Côte d'Ivoire beside Costa Rica)."""
+    return sorted(items, key=lambda item: sort_key(name(item)))
 
 
 def org_name(org_id: int) -> str:
@@ -105,11 +132,11 @@ def org_name(org_id: int) -> str:
 
     # a deleted organisation keeps its name in the history of what it did
     org = db.session.get(Organisation, org_id, execution_options={"include_deleted": True})
-    return org.name if org else f"organisation {org_id}"
+    return org.name if org else _("organisation %(id)s", id=org_id)
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import auth, catalogue, input_guard, projects, views  # noqa: F401  (routes attach to views.bp)
+    from registry.web import auth, catalogue, codelists, input_guard, projects, views  # noqa: F401  (routes attach to views.bp)
 
     input_guard.init_app(app)
     app.register_blueprint(views.bp)
@@ -126,9 +153,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["minor_money"] = minor_money
     app.jinja_env.filters["rate"] = rate
     app.jinja_env.filters["audit_value"] = audit_value
+    app.jinja_env.filters["country_label"] = country_label
+    app.jinja_env.filters["by_name"] = by_name
     app.jinja_env.globals["source_range"] = source_range
     app.jinja_env.globals["window"] = window
     app.jinja_env.globals["org_name"] = org_name
+    app.jinja_env.globals["code_name"] = codelists.name
     app.jinja_env.globals["Role"] = Role  # templates compare roles as members, as the code does
 
     @app.context_processor

@@ -5,6 +5,7 @@ from __future__ import annotations
 from math import ceil
 
 from flask import render_template, request
+from flask_babel import gettext as _
 from marshmallow import EXCLUDE
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, select
@@ -24,7 +25,7 @@ from registry.services import funding as service
 from registry.services import permissions, rights
 from registry.services.projects import awaiting_confirmation
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
-from registry.web import forms
+from registry.web import by_name, forms
 from registry.web.choices import choices
 from registry.web.deleted import load_or_deleted
 from registry.web.projects import page_url, usd_totals
@@ -160,7 +161,7 @@ def _save_source(source: FundingSource | None) -> FundingSource:
     else:
         rights.forbid_unless(
             permissions.can_create_source(user, data["managing_org_id"]),
-            "You may not hand the funding source to another organisation",
+            _("You may not hand the funding source to another organisation"),
         )
     return service.update_funding_source(current_actor(), source, data, forms.version_of(request.form))
 
@@ -186,7 +187,7 @@ def funding_source_new():
     """Add a funding source your organisation manages."""
     user = current_user()
     if user.role not in (Role.ADMIN, Role.DONOR):
-        raise PermissionDenied("Your role does not allow adding funding sources")
+        raise PermissionDenied(_("Your role does not allow adding funding sources"))
     values = {"amount_currency": "USD", "managing_org_id": str(user.org_id or "")}
     return SOURCE_PAGES.new({"fields": values, "instruments": [], "areas": [], "categories": []})
 
@@ -235,10 +236,8 @@ def organisation(org_id: int):
     projects = list(
         db.session.scalars(with_details(project_query(filters)).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
     )
-    sources = list(
-        db.session.scalars(
-            select(FundingSource).where(FundingSource.managing_org_id == org.id).order_by(FundingSource.name)
-        )
+    sources = by_name(
+        db.session.scalars(select(FundingSource).where(FundingSource.managing_org_id == org.id)), lambda s: s.name
     )
     usd = dict(
         db.session.execute(

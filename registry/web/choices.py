@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from flask import g
+from babel.numbers import get_currency_name
+from flask import g, has_request_context, request
+from flask_babel import get_locale, gettext
 from sqlalchemy import select
 
 from registry import money
@@ -26,6 +28,7 @@ from registry.models.types import (
     TransactionType,
     label,
 )
+from registry.web import by_name, country_label
 
 # Currencies most flows use first; the rest alphabetically after them.
 COMMON_CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CHF", "SEK", "NOK", "DKK", "CAD", "AUD"]
@@ -36,13 +39,14 @@ class Choices:
 
     @cached_property
     def countries(self) -> list[tuple[str, str]]:
-        rows = db.session.execute(select(Country.iso3, Country.name).order_by(Country.name))
-        return [(iso3, name) for iso3, name in rows]
+        """(alpha-3 code, name in the reader's language), in the reader's alphabetical order."""
+        rows = db.session.execute(select(Country.iso3, Country.iso2, Country.name))
+        return by_name([(row.iso3, country_label(row)) for row in rows], lambda option: option[1])
 
     @cached_property
     def regions(self) -> list[tuple[str, str]]:
-        rows = db.session.execute(select(Region.code, Region.name).where(Region.level != "world").order_by(Region.name))
-        return [(code, name) for code, name in rows]
+        rows = db.session.execute(select(Region.code, Region.name).where(Region.level != "world"))
+        return by_name([(code, name) for code, name in rows], lambda option: option[1])
 
     @cached_property
     def areas(self) -> list[tuple[str, str]]:
@@ -58,31 +62,60 @@ class Choices:
 
     @cached_property
     def organisations(self) -> list[tuple[int, str]]:
-        rows = db.session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name))
-        return [(i, name) for i, name in rows]
+        rows = db.session.execute(select(Organisation.id, Organisation.name))
+        return by_name([(i, name) for i, name in rows], lambda option: option[1])
 
     @cached_property
     def funding_sources(self) -> list[tuple[int, str]]:
-        rows = db.session.execute(select(FundingSource.id, FundingSource.name).order_by(FundingSource.name))
-        return [(i, name) for i, name in rows]
+        rows = db.session.execute(select(FundingSource.id, FundingSource.name))
+        return by_name([(i, name) for i, name in rows], lambda option: option[1])
 
     @cached_property
     def currencies(self) -> list[tuple[str, str]]:
         """The currencies an amount may be given in: those the registry can convert (ECB rates, euro parities)."""
         table, usable = money.currencies(), money.convertible_currencies()
         rest = [c for c in usable if c not in COMMON_CURRENCIES]
-        return [(c, f"{c} · {table[c][0]}") for c in [*COMMON_CURRENCIES, *rest] if c in usable]
+        locale = get_locale()
+        # The registry's English names; CLDR's in the other languages.
+        english = locale is None or locale.language == "en"
 
-    statuses = [(s.value, label(s.value)) for s in ProjectStatus]
-    source_kinds = [(k.value, label(k.value)) for k in SourceKind]
-    org_kinds = [(k.value, label(k.value)) for k in OrganisationKind]
-    instruments = [(i.value, label(i.value)) for i in Instrument]
-    transaction_types = [(t.value, label(t.value)) for t in TransactionType]
-    action_lines = sorted(WSIS_ACTION_LINES.items(), key=lambda item: int(item[0][1:]))
+        def name(code: str) -> str:
+            return table[code][0] if english else get_currency_name(code, locale=locale)
+
+        return [(c, f"{c} · {name(c)}") for c in [*COMMON_CURRENCIES, *rest] if c in usable]
+
+    # Labels in the reader's language: made for each request, not once at import.
+    @cached_property
+    def statuses(self) -> list[tuple[str, str]]:
+        return [(s.value, label(s.value)) for s in ProjectStatus]
+
+    @cached_property
+    def source_kinds(self) -> list[tuple[str, str]]:
+        return [(k.value, label(k.value)) for k in SourceKind]
+
+    @cached_property
+    def org_kinds(self) -> list[tuple[str, str]]:
+        return [(k.value, label(k.value)) for k in OrganisationKind]
+
+    @cached_property
+    def instruments(self) -> list[tuple[str, str]]:
+        return [(i.value, label(i.value)) for i in Instrument]
+
+    @cached_property
+    def transaction_types(self) -> list[tuple[str, str]]:
+        return [(t.value, label(t.value)) for t in TransactionType]
+
+    @cached_property
+    def action_lines(self) -> list[tuple[str, str]]:
+        lines = sorted(WSIS_ACTION_LINES.items(), key=lambda item: int(item[0][1:]))
+        return [(code, gettext(text)) for code, text in lines]
 
 
 def choices() -> Choices:
-    """This request's option lists."""
+    """This request's option lists (kept with the request: its language names the options, and
+    an application context may outlive one request)."""
+    if has_request_context():
+        return request.environ.setdefault("registry.choices", Choices())
     if "choices" not in g:
         g.choices = Choices()
     return g.choices

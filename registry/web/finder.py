@@ -8,7 +8,7 @@ import io
 from collections.abc import Callable
 from decimal import Decimal
 from functools import wraps
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import (
     Blueprint,
@@ -18,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from registry.auth import Unauthorised, current_actor, current_user, roles_required
@@ -28,6 +29,7 @@ from registry.models.types import Instrument, OrganisationKind, ProjectStatus, R
 from registry.money import convertible_currencies, format_amount
 from registry.services import marketplace, matching
 from registry.services.actor import Actor
+from registry.web import by_name, country_label
 from registry.web.forms import FormErrors
 from registry.web.links import has_endpoint, project_url, source_url
 from registry.web.saving import reloaded, save
@@ -44,7 +46,7 @@ def requires(*roles: Role) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
             if current_user() is None and not has_endpoint("auth.login"):
-                raise Unauthorised("Log in to do this")
+                raise Unauthorised(_("Log in to do this"))
             return guarded(*args, **kwargs)
 
         return wrapped
@@ -58,14 +60,20 @@ def finder_helpers() -> dict[str, Any]:
 
 
 def _choices() -> dict[str, Any]:
-    """Options of the forms: countries, areas, instruments, currencies."""
-    countries = db.session.scalars(select(Country).where(Country.dac_recipient.is_(True)).order_by(Country.name)).all()
+    """Options of the forms: countries (named in the reader's language, in their alphabetical
+    order), areas, instruments, currencies."""
+    countries = db.session.scalars(select(Country).where(Country.dac_recipient.is_(True))).all()
     return {
-        "countries": countries,
+        "countries": by_name([CountryOption(c.iso3, country_label(c)) for c in countries], lambda c: c.name),
         "areas": db.session.scalars(select(PriorityArea).order_by(PriorityArea.code)).all(),
         "instruments": [i.value for i in Instrument],
         "currencies": convertible_currencies(),
     }
+
+
+class CountryOption(NamedTuple):
+    iso3: str
+    name: str
 
 
 def _day(text: str | None) -> dt.date | None:
@@ -74,7 +82,9 @@ def _day(text: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValidationError("The date is not valid", {"date": [f"{text!r} is not a date (YYYY-MM-DD)"]}) from None
+        raise ValidationError(
+            _("The date is not valid"), {"date": [_("%(text)s is not a date (YYYY-MM-DD)", text=repr(text))]}
+        ) from None
 
 
 # -- find funding -------------------------------------------------------------------------
@@ -105,7 +115,7 @@ def find_funding():
                 _day(form["date"]),
             )
             result = matching.find_funding(need)
-            country_name = db.session.get(Country, need.countries[0]).name
+            country_name = country_label(db.session.get(Country, need.countries[0]))
         except ValidationError as exc:
             errors, status = exc.errors, 422
     return (
@@ -181,18 +191,16 @@ def _pipeline_form_data(form) -> dict[str, Any]:
         try:
             data[key] = dt.date.fromisoformat(text) if text else None
         except ValueError:
-            raise ValidationError("A date is not valid", {key: [f"{text!r} is not a date"]}) from None
+            message = _("%(text)s is not a date", text=repr(text))
+            raise ValidationError(_("A date is not valid"), {key: [message]}) from None
     if form.get("country"):
         data["country"] = form["country"]
     return data
 
 
 def _governments() -> list[Organisation]:
-    return list(
-        db.session.scalars(
-            select(Organisation).where(Organisation.kind == OrganisationKind.GOVERNMENT).order_by(Organisation.name)
-        )
-    )
+    governments = db.session.scalars(select(Organisation).where(Organisation.kind == OrganisationKind.GOVERNMENT))
+    return by_name(governments, lambda org: org.name)
 
 
 @bp.route("/pipeline/new", methods=["GET", "POST"])
@@ -210,7 +218,7 @@ def pipeline_new():
 
         return save(
             post,
-            "Your pipeline project is published: donors can now find it.",
+            _("Your pipeline project is published: donors can now find it."),
             lambda project: url_for("finder.pipeline_project", project_id=project.id),
             refused=lambda errors: _pipeline_form(None, _posted_values(), errors),
         )
@@ -245,13 +253,13 @@ def pipeline_edit(project_id: int):
     project = marketplace.get_pipeline_project(project_id)
     actor = current_actor()
     if not marketplace.can_edit_pipeline(actor, project) or project.status is not ProjectStatus.PIPELINE:
-        abort(403, "Only the country's government may change this pipeline project while it is open")
+        abort(403, _("Only the country's government may change this pipeline project while it is open"))
     if request.method == "POST":
         return save(
             lambda: marketplace.update_pipeline_project(
                 actor, project, _pipeline_form_data(request.form), request.form.get("version", type=int)
             ),
-            "Changes saved.",
+            _("Changes saved."),
             url_for("finder.pipeline_project", project_id=project_id),
             refused=lambda errors: _pipeline_form(reloaded(Project, project_id), _posted_values(), errors),
         )
@@ -289,7 +297,7 @@ def pipeline_project(project_id: int):
         interested=interested,
         my_interest=marketplace.interest_of(project, actor.org_id),
         may_express=actor.role in (Role.DONOR, Role.ADMIN) and actor.org_id is not None,
-        my_sources=marketplace.sources_for(actor),
+        my_sources=by_name(marketplace.sources_for(actor), lambda s: s.name),
         commitments=[t for t in project.transactions if t.type.value == "commitment"],
         today=dt.date.today().isoformat(),
         currencies=convertible_currencies(),
@@ -320,7 +328,7 @@ def pipeline_withdraw(project_id: int):
     project = marketplace.get_pipeline_project(project_id)
     return save(
         lambda: marketplace.withdraw_pipeline_project(current_actor(), project),
-        "The project is withdrawn from the marketplace.",
+        _("The project is withdrawn from the marketplace."),
         _back(project_id),
     )
 
@@ -331,7 +339,7 @@ def interest_add(project_id: int):
     project = marketplace.get_pipeline_project(project_id)
     return save(
         lambda: marketplace.express_interest(current_actor(), project, request.form.get("note", "")),
-        "Your interest is recorded; the government can see it and contact you.",
+        _("Your interest is recorded; the government can see it and contact you."),
         _back(project_id),
     )
 
@@ -343,7 +351,7 @@ def interest_withdraw(project_id: int, interest_id: int):
     interest = marketplace.get_interest(project, interest_id)
     return save(
         lambda: marketplace.withdraw_interest(current_actor(), interest),
-        "Interest withdrawn.",
+        _("Interest withdrawn."),
         _back(project_id),
     )
 
@@ -364,7 +372,7 @@ def commit(project_id: int):
             form.get("currency", ""),
             _day(form.get("value_date", "").strip()),
         ),
-        f"Commitment recorded from {source.name}; the project is now active.",
+        _("Commitment recorded from %(source)s; the project is now active.", source=source.name),
         _back(project_id),
     )
 
@@ -376,7 +384,7 @@ def commit(project_id: int):
 @requires(Role.DONOR, Role.ADMIN)
 def my_funds():
     """The donor's funding sources, each with its count of matching pipeline projects."""
-    sources = marketplace.sources_for(current_actor())
+    sources = by_name(marketplace.sources_for(current_actor()), lambda s: s.name)
     counts = {s.id: len(matching.matching_projects(s)) for s in sources}
     return render_template("finder/my_funds.html", sources=sources, counts=counts)
 
@@ -392,15 +400,12 @@ def source_matches(source_id: int):
         source=source,
         found=found,
         include=include,
-        rule=PROJECT_RULE_TEXT,
+        rule=_(
+            "Score: eligibility 30, priority area 30, instrument 20, amount 20 (the remaining gap within "
+            "the source's range), window 10, plus 10 when the fund already committed money in the "
+            "country. Ties: larger remaining gap first, then title."
+        ),
     )
-
-
-PROJECT_RULE_TEXT = (
-    "Score: eligibility 30, priority area 30, instrument 20, amount 20 (the remaining gap within "
-    "the source's range), window 10, plus 10 when the fund already committed money in the "
-    "country. Ties: larger remaining gap first, then title."
-)
 
 
 # -- saved searches and feeds -------------------------------------------------------------
@@ -414,7 +419,8 @@ def saved_searches():
     return render_template(
         "finder/saved_searches.html",
         searches=searches,
-        kinds=marketplace.SEARCH_KINDS,
+        # the kinds of marketplace.SEARCH_KINDS, in the reader's language
+        kinds={"funding": _("Funding sources for a need"), "pipeline": _("Pipeline projects")},
         search_link=lambda search: _search_link(search, external=False),
         criteria=_criteria_words,
     )
@@ -427,7 +433,7 @@ def _criteria_words(params: dict) -> list[str]:
     shown = []
     if params.get("country"):
         country = db.session.get(Country, params["country"])
-        shown.append(country.name if country else params["country"])
+        shown.append(country_label(country) if country else params["country"])
     if params.get("priority_area"):
         codes = str(params["priority_area"]).split(",")
         names = dict(db.session.execute(select(PriorityArea.code, PriorityArea.short_name)).all())
@@ -443,9 +449,9 @@ def _criteria_words(params: dict) -> list[str]:
     if params.get("source_id"):
         source_id = str(params["source_id"])
         source = db.session.get(FundingSource, int(source_id)) if source_id.isdigit() else None
-        shown.append(f"Fund: {source.name}" if source else f"Fund {source_id}")
+        shown.append(_("Fund: %(name)s", name=source.name) if source else _("Fund %(id)s", id=source_id))
     if params.get("q"):
-        shown.append(f"Words: {params['q']}")
+        shown.append(_("Words: %(words)s", words=params["q"]))
     return shown
 
 
@@ -458,7 +464,7 @@ def saved_search_create():
     params = {k: form.get(k, "") for k in keys if form.get(k)}
     return save(
         lambda: marketplace.create_saved_search(current_actor(), form.get("name", ""), kind, params),
-        lambda search: f"Saved “{search.name}”. Subscribe to its feed to hear of new matches.",
+        lambda search: _("Saved “%(name)s”. Subscribe to its feed to hear of new matches.", name=search.name),
         url_for("finder.saved_searches"),
     )
 
@@ -467,7 +473,7 @@ def saved_search_create():
 @requires()
 def saved_search_delete(search_id: int):
     return _on_saved_search(
-        search_id, marketplace.delete_saved_search, "Saved search deleted; its feed address no longer works."
+        search_id, marketplace.delete_saved_search, _("Saved search deleted; its feed address no longer works.")
     )
 
 
@@ -475,7 +481,7 @@ def saved_search_delete(search_id: int):
 @requires()
 def saved_search_seen(search_id: int):
     return _on_saved_search(
-        search_id, marketplace.mark_seen, "Marked as seen: the CSV now lists only matches newer than this."
+        search_id, marketplace.mark_seen, _("Marked as seen: the CSV now lists only matches newer than this.")
     )
 
 

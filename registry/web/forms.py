@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask_babel import gettext
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 from werkzeug.datastructures import MultiDict
@@ -25,7 +26,9 @@ MAX_ROWS = 60
 class FormErrors(Exception):
     """The form has errors, keyed by field name (``recipients.2.share``, ``title``)."""
 
-    def __init__(self, errors: dict[str, list[str]], message: str = "Please correct the errors below"):
+    def __init__(self, errors: dict[str, list[str]], message: str | None = None):
+        if message is None:
+            message = gettext("Please correct the errors below")
         super().__init__(message)
         self.errors = errors
         self.message = message
@@ -94,7 +97,7 @@ def project_data(form: MultiDict) -> tuple[dict[str, Any], dict[str, list[int]]]
         data["recipients"].append(entry)
     areas = _rows(form, "areas", ("code", "share"))
     data["areas"] = [{"code": row["code"], "share": row["share"] or None} for _, row in areas]
-    data["sectors"] = split_codes(_text(form, "sectors"))
+    data["sectors"] = sector_codes(form)
     lines = form.getlist("wsis_action_lines")
     data["wsis_action_lines"] = [line for line in lines if line]
     return data, {"recipients": [n for n, _ in recipients], "areas": [n for n, _ in areas]}
@@ -114,6 +117,15 @@ def transaction_data(form: MultiDict) -> dict[str, Any]:
     for key in ("flow_type", "finance_type", "aid_type"):
         data[key] = _text(form, key) or None
     return data
+
+
+def sector_codes(form: MultiDict) -> list[str]:
+    """The DAC purpose codes of the project form, once each in the order given: one per row
+    (``sectors-<i>-code``, each row searchable in the list), or several in the ``sectors`` field."""
+    codes = split_codes(_text(form, "sectors"))
+    for _n, row in _rows(form, "sectors", ("code",)):
+        codes += split_codes(row["code"])
+    return list(dict.fromkeys(codes))
 
 
 def split_codes(text: str) -> list[str]:

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from flask import Flask, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -33,7 +34,7 @@ def refuse_unstorable_text() -> None:
         if request.is_json:
             values.append(request.get_json(silent=True))
     if any(_bad(v) for v in values):
-        raise BadRequest("Text may not contain NUL characters or unpaired surrogates")
+        raise BadRequest(_("Text may not contain NUL characters or unpaired surrogates"))
 
 
 def init_app(app: Flask) -> None:

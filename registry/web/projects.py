@@ -10,6 +10,7 @@ from math import ceil
 from typing import Any
 
 from flask import render_template, request, url_for
+from flask_babel import gettext as _
 from marshmallow import EXCLUDE
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import func, select
@@ -17,21 +18,23 @@ from sqlalchemy import func, select
 from registry import money
 from registry.auth import current_actor, current_user, login_required
 from registry.extensions import db
+from registry.i18n import money as money_text
 from registry.models import Project, Transaction
-from registry.models.types import ProjectStatus, Role
+from registry.models.types import ProjectStatus, Role, label
 from registry.schemas.common import flatten
 from registry.schemas.projects import ProjectIn, ProjectQuery, TransactionIn
 from registry.services import permissions, rights
 from registry.services import projects as service
 from registry.services.history import changes, project_history
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
-from registry.web import forms
+from registry.web import by_name, codelists, forms
 from registry.web.choices import choices
 from registry.web.deleted import load_or_deleted
 from registry.web.saving import ObjectPages, reloaded, save
 from registry.web.views import bp
 
 PER_PAGE = 25
+SECTOR_ROWS = 3  # purpose code rows offered without JavaScript
 
 
 def usd_totals(project_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -106,7 +109,7 @@ def project(project_id: int):
         "projects/detail.html",
         project=item,
         totals=usd_totals([item.id]).get(item.id, {}),
-        sources=sorted(sources.values(), key=lambda s: s.name),
+        sources=by_name(sources.values(), lambda s: s.name),
         history=[(e, changes(e)) for e in events],
         can_edit=permissions.can_edit_project(user, item),
         # Unconfirmed flows the user may confirm: their organisation manages the flow's source.
@@ -137,7 +140,6 @@ def state_from_project(item: Project) -> dict[str, Any]:
     values["instrument_sought"] = item.instrument_sought.value if item.instrument_sought else ""
     values["version"] = str(item.version)
     values["org_id"] = str(item.org_id)
-    values["sectors"] = ", ".join(s.code for s in item.sectors)
     if item.need_minor is not None and item.need_currency:
         values["need_amount"] = str(money.from_minor(item.need_minor, item.need_currency))
         values["need_currency"] = item.need_currency
@@ -153,6 +155,7 @@ def state_from_project(item: Project) -> dict[str, Any]:
         "fields": values,
         "recipients": rows_for(recipients),
         "areas": rows_for(areas),
+        "sectors": rows_for([{"code": s.code} for s in item.sectors], minimum=SECTOR_ROWS),
         "action_lines": item.action_lines,
     }
 
@@ -172,6 +175,9 @@ def state_from_form() -> dict[str, Any]:
         "fields": form.to_dict(),
         "recipients": rows("recipients", ("place", "share")),
         "areas": rows("areas", ("code", "share")),
+        "sectors": rows_for(
+            [{"code": code} for code in forms.sector_codes(form)][: forms.MAX_ROWS], minimum=SECTOR_ROWS
+        ),
         "action_lines": form.getlist("wsis_action_lines"),
     }
 
@@ -180,6 +186,7 @@ def render_project_form(state: dict, errors: forms.FormErrors | None, item: Proj
     user = current_user()
     return render_template(
         "projects/form.html",
+        purpose_codes=codelists.options("sectors"),
         project=item,
         state=state,
         errors=errors.errors if errors else {},
@@ -200,9 +207,12 @@ def _save_project(item: Project | None) -> Project:
     if unplaced:
         # An unallocated share is chosen as such ("Unallocated"); a share without any choice
         # is a row left half-filled, not money to leave unallocated.
-        message = "Choose a country or region for this share"
+        message = _("Choose a country or region for this share")
         raise forms.FormErrors({f"recipients.{n}.country": [message] for n in unplaced})
     data = forms.validate(ProjectIn(), raw, rows, lists=("wsis_action_lines", "sectors"))
+    unknown = codelists.errors({"sectors": data.get("sectors") or []})
+    if unknown:
+        raise forms.FormErrors(unknown)
     if user.role is Role.GOVERNMENT:
         data["status"] = ProjectStatus.PIPELINE.value
     if item is None:
@@ -226,7 +236,7 @@ PROJECT_PAGES = ObjectPages(
     detail="web.project",
     listing="web.projects",
     name=lambda item: item.title,
-    added="Registered",
+    added=lambda item: _("Registered “%(name)s”", name=item.title),
 )
 
 
@@ -238,7 +248,15 @@ def project_new():
     user = current_user()
     rights.check_may_register(user)
     values = {"status": "active", "need_currency": "USD", "org_id": str(user.org_id or "")}
-    return PROJECT_PAGES.new({"fields": values, "recipients": rows_for([]), "areas": rows_for([]), "action_lines": []})
+    return PROJECT_PAGES.new(
+        {
+            "fields": values,
+            "recipients": rows_for([]),
+            "areas": rows_for([]),
+            "sectors": rows_for([], minimum=SECTOR_ROWS),
+            "action_lines": [],
+        }
+    )
 
 
 @bp.route("/projects/<int:project_id>/edit", methods=["GET", "POST"])
@@ -280,6 +298,8 @@ def render_transaction_form(item: Project, tx: Transaction | None, values: dict,
         project=item,
         tx=tx,
         values=values,
+        # the IATI code lists, each with the flow's own code kept when the list no longer offers it
+        codes={key: codelists.options(key, values.get(key)) for key in ("flow_type", "finance_type", "aid_type")},
         errors=errors.errors if errors else {},
         message=errors.message if errors else None,
         choices=choices(),
@@ -289,6 +309,9 @@ def render_transaction_form(item: Project, tx: Transaction | None, values: dict,
 def _save_transaction(item: Project, tx: Transaction | None) -> Transaction:
     """Validate the posted form and add or change the flow (not committed); FormErrors on bad input."""
     data = forms.validate(TransactionIn(), forms.transaction_data(request.form))
+    unknown = codelists.errors({key: [data[key]] for key in ("flow_type", "finance_type", "aid_type") if data.get(key)})
+    if unknown:
+        raise forms.FormErrors(unknown)
     rights.guard_project(item)
     if tx is None:
         return service.add_transaction(current_actor(), item, data)
@@ -303,9 +326,11 @@ def transaction_new(project_id: int):
     if request.method == "POST":
         return save(
             lambda: _save_transaction(item, None),
-            lambda tx: (
-                f"Added {tx.type.value} of {money.format_amount(tx.amount, tx.currency)}"
-                f" (USD {money.format_amount(tx.usd_amount)})"
+            lambda tx: _(
+                "Added %(type)s of %(amount)s (USD %(usd)s)",
+                type=label(tx.type.value).lower(),
+                amount=money_text(tx.amount, tx.currency),
+                usd=money_text(tx.usd_amount),
             ),
             url_for("web.project", project_id=project_id) + "#transactions",
             refused=lambda errors: render_transaction_form(
@@ -328,7 +353,7 @@ def transaction_edit(project_id: int, tx_id: int):
     if request.method == "POST":
         return save(
             lambda: _save_transaction(item, tx),
-            "Saved the transaction",
+            _("Saved the transaction"),
             url_for("web.project", project_id=project_id) + "#transactions",
             refused=lambda errors: render_transaction_form(
                 reloaded(Project, project_id), reloaded(Transaction, tx_id), request.form.to_dict(), errors
@@ -348,7 +373,7 @@ def transaction_confirm(project_id: int, tx_id: int):
         back = url_for("web.project", project_id=project_id) + "#transactions"
     return save(
         lambda: service.confirm_transaction(current_actor(), tx),
-        "Confirmed: the flow now counts as your organisation's",
+        _("Confirmed: the flow now counts as your organisation's"),
         back,
     )
 
@@ -362,6 +387,6 @@ def transaction_delete(project_id: int, tx_id: int):
     rights.guard_project(item)
     return save(
         lambda: service.delete_transaction(current_actor(), tx),
-        "Deleted the transaction",
+        _("Deleted the transaction"),
         url_for("web.project", project_id=project_id) + "#transactions",
     )

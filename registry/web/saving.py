@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -85,7 +86,7 @@ class ObjectPages(Generic[T]):
     detail: str  # endpoint of the object's page
     listing: str  # endpoint of the list it is deleted from
     name: Callable[[T], str]
-    added: str = "Added"
+    added: Callable[[T], str] | None = None  # the flash after a new object is saved ("Added “…”")
 
     def url(self, object_id: int) -> str:
         return url_for(self.detail, **{self.id_arg: object_id})
@@ -96,7 +97,7 @@ class ObjectPages(Generic[T]):
             return self.render(blank, None, None)
         return save(
             lambda: self.save(None),
-            lambda obj: f"{self.added} “{self.name(obj)}”",
+            lambda obj: self.added(obj) if self.added else _("Added “%(name)s”", name=self.name(obj)),
             lambda obj: self.url(obj.id),
             refused=lambda errors: self.render(self.posted_state(), errors, None),
         )
@@ -108,7 +109,7 @@ class ObjectPages(Generic[T]):
             return self.render(self.state_of(obj), None, obj)
         return save(
             lambda: self.save(obj),
-            "Saved your changes",
+            _("Saved your changes"),
             self.url(object_id),
             refused=lambda errors: self.render(self.posted_state(), errors, reloaded(self.model, object_id)),
         )
@@ -118,7 +119,7 @@ class ObjectPages(Generic[T]):
         obj = self.to_change(current_user(), object_id)
         return save(
             lambda: self.remove(current_actor(), obj, version_of(request.form)),
-            f"Deleted “{self.name(obj)}”",
+            _("Deleted “%(name)s”", name=self.name(obj)),
             url_for(self.listing),
             refused=self.url(object_id),
         )
