@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask_babel import gettext
 
-from registry.i18n import territory_name
+from registry.i18n import DEFAULT_LANGUAGE, current_language, territory_name
 from registry.models.types import N_
 
 AREA_NAMES = {
@@ -171,10 +171,13 @@ def region_name(value, fallback: str = "") -> str:
 
 def country_name(value, fallback: str = "") -> str:
     """A country's name in the reader's language: CLDR by its ISO 3166 alpha-2 code (a Country,
-    or an alpha-2 code), else the registry's English name."""
+    or an alpha-2 code), else the registry's own name."""
     iso2 = getattr(value, "iso2", value)
     english = fallback or getattr(value, "name", "") or (iso2 or "")
-    return territory_name(iso2, english) if iso2 else english
+    # English keeps the registry's own UN-style names (CLDR's English says "Congo - Kinshasa").
+    if not iso2 or (current_language() == DEFAULT_LANGUAGE and english):
+        return english
+    return territory_name(iso2, english)
 
 
 FILTERS = {

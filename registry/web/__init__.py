@@ -11,9 +11,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from registry.i18n import compact_money, current_language, money, number, sort_key, territory_name
+from registry.i18n import compact_money, money, number, sorted_by_name
 from registry.models.types import Role, label
 from registry.money import from_minor
+from registry.reference_names import country_name
 
 # (endpoint, label): links appear in the navigation once their page is registered.
 NAV = [
@@ -110,19 +111,13 @@ def window(source) -> str:
 
 
 def country_label(country) -> str:
-    """A country's name in the reader's language: CLDR's, by its alpha-2 code, falling back to
-    the registry's name; English keeps the registry's own (UN-style) names."""
-    if country is None:
-        return ""
-    name = getattr(country, "name", "") or ""
-    if current_language() == "en":
-        return name
-    return territory_name(getattr(country, "iso2", None), name)
+    """A country's name in the reader's language (registry.reference_names.country_name)."""
+    return "" if country is None else country_name(country)
 
 
 def by_name(items, name=lambda item: item):
     """Items sorted by their name as readers expect (collation: Côte d'Ivoire beside Costa Rica)."""
-    return sorted(items, key=lambda item: sort_key(name(item)))
+    return sorted_by_name(items, name)
 
 
 def org_name(org_id: int) -> str:
