@@ -114,12 +114,13 @@ def init_app(app: Flask) -> None:
     input_guard.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
-    from registry.web import admin, deleted, finder, tokens
+    from registry.web import admin, api_docs, deleted, finder, tokens
 
     app.register_blueprint(finder.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(deleted.bp)
     admin.init_app(app)
+    api_docs.init_app(app)
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["share_percent"] = share_percent
