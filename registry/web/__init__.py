@@ -136,12 +136,15 @@ def init_app(app: Flask) -> None:
     input_guard.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
-    from registry.web import admin, deleted, finder, tokens
+    from registry.web import admin, api_docs, deleted, finder, tokens
+    from registry.web import help as help_guides
 
     app.register_blueprint(finder.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(deleted.bp)
     admin.init_app(app)
+    api_docs.init_app(app)
+    help_guides.init_app(app)
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["percent"] = percent
     app.jinja_env.filters["share_percent"] = share_percent

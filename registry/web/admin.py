@@ -11,6 +11,8 @@ import datetime as dt
 from math import ceil
 
 from flask import Blueprint, Flask, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from registry.auth import roles_required
 from registry.models.types import Role
@@ -22,11 +24,49 @@ PER_PAGE = 50
 
 # The administrator's pages, in the order of the sub-navigation: (endpoint, label).
 SECTIONS = [
-    ("admin.users", "Users"),
-    ("admin.audit", "Audit trail"),
-    ("admin.reference", "Reference data"),
-    ("admin.imports", "Import jobs"),
+    ("admin.users", _l("Users")),
+    ("admin.audit", _l("Audit trail")),
+    ("admin.reference", _l("Reference data")),
+    ("admin.imports", _l("Import jobs")),
 ]
+
+# What an audit event did, as its badge and the audit trail's filter say it.
+ACTION_LABELS = {
+    "create": _l("Create"),
+    "update": _l("Update"),
+    "delete": _l("Delete"),
+    "confirm": _l("Confirm"),
+    "restore": _l("Restore"),
+}
+
+# The state of an import or of a job on the queue, as its badge says it.
+STATUS_WORDS = {
+    "pending": _l("pending"),
+    "previewed": _l("previewed"),
+    "committed": _l("committed"),
+    "failed": _l("failed"),
+    "undone": _l("undone"),
+    "discarded": _l("discarded"),
+    "queued": _l("queued"),
+    "running": _l("running"),
+    "done": _l("done"),
+}
+
+
+def action_label(action: str) -> str:
+    known = ACTION_LABELS.get(action)
+    return str(known) if known else action.capitalize()
+
+
+def status_word(status: str) -> str:
+    known = STATUS_WORDS.get(status)
+    return str(known) if known else status
+
+
+def utc(moment: dt.datetime, seconds: bool = False) -> str:
+    """A moment of the audit trail or a token as the registry writes it, in UTC to the minute
+    (or the second): 2026-03-01 14:05 UTC."""
+    return _("%(moment)s UTC", moment=moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"))
 
 
 class Args:
@@ -46,7 +86,7 @@ class Args:
             return None
         if value.isdigit() and 0 < int(value) <= MAX_ID:
             return int(value)
-        self.errors[name] = f"{value!r} is not an id"
+        self.errors[name] = _("%(value)s is not an id", value=repr(value))
         return None
 
     def day(self, name: str) -> dt.date | None:
@@ -56,14 +96,14 @@ class Args:
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
-            self.errors[name] = f"{value!r} is not a date (YYYY-MM-DD)"
+            self.errors[name] = _("%(value)s is not a date (YYYY-MM-DD)", value=repr(value))
             return None
 
     def choice(self, name: str, options: tuple[str, ...] | list[str]) -> str | None:
         value = self.text(name)
         if value is None or value in options:
             return value
-        self.errors[name] = f"{value!r} is not one of the choices"
+        self.errors[name] = _("%(value)s is not one of the choices", value=repr(value))
         return None
 
     def page(self) -> int:
@@ -97,6 +137,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin_users.invitations)
     app.jinja_env.globals["admin_sections"] = SECTIONS
     app.jinja_env.globals["history_link"] = history_link
+    app.jinja_env.globals["action_label"] = action_label
+    app.jinja_env.globals["status_word"] = status_word
+    app.jinja_env.filters["utc"] = utc
 
 
 def history_link(kind: str, obj) -> str | None:

@@ -4,6 +4,8 @@ invitation link opens, where the invited person sets a password."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from registry.auth import current_actor
@@ -18,8 +20,12 @@ from registry.web.forms import FormErrors
 from registry.web.saving import reloaded, save
 
 DEFAULT_INVITATION_DAYS = 7
-ROLES = [(r.value, label(r.value)) for r in Role]
 ACTIVE = {"yes": True, "no": False}
+
+
+def roles() -> list[tuple[str, str]]:
+    """The roles to choose from, named in the reader's language."""
+    return [(r.value, label(r.value)) for r in Role]
 
 
 def invitation_days() -> int:
@@ -54,7 +60,7 @@ def users():
         page=page,
         pages=pages_of(total),
         page_url=page_url,
-        roles=ROLES,
+        roles=roles(),
         organisations=choices().organisations,
         selected={"role": role or "", "org": str(filters.org_id or ""), "active": active or ""},
         filter_errors=args.errors,
@@ -77,7 +83,7 @@ def _user_form(values: dict, errors: FormErrors | None, user: User | None):
         values=values,
         errors=errors.errors if errors else {},
         message=errors.message if errors else None,
-        roles=ROLES,
+        roles=roles(),
         organisations=choices().organisations,
         countries=choices().countries,
         days=invitation_days(),
@@ -106,7 +112,7 @@ def invite():
             form.get("country"),
             form.get("name", ""),
         ),
-        lambda user: f"Invited {user.email}: pass on the link below, the registry sends no e-mail",
+        lambda user: _("Invited %(email)s: pass on the link below, the registry sends no e-mail", email=user.email),
         lambda user: url_for("admin.user", user_id=user.id),
         refused=lambda errors: _user_form(form.to_dict(), errors, None),
     )
@@ -133,7 +139,7 @@ def user(user_id: int):
         lambda: service.change_user(
             current_actor(), item, form.get("role", ""), _org_id(form), form.get("country"), form.get("name")
         ),
-        f"Saved the changes to {item.email}",
+        _("Saved the changes to %(email)s", email=item.email),
         url_for("admin.user", user_id=user_id),
         refused=lambda errors: _user_form(form.to_dict(), errors, reloaded(User, user_id)),
     )
@@ -146,7 +152,12 @@ def deactivate(user_id: int):
     item = service.get_user(user_id)
     return save(
         lambda: service.deactivate_user(current_actor(), item),
-        lambda revoked: f"Deactivated {item.email}: signed out everywhere, {revoked} API token(s) revoked",
+        lambda revoked: ngettext(
+            "Deactivated %(email)s: signed out everywhere, %(num)d API token revoked",
+            "Deactivated %(email)s: signed out everywhere, %(num)d API tokens revoked",
+            revoked,
+            email=item.email,
+        ),
         url_for("admin.user", user_id=user_id),
     )
 
@@ -158,7 +169,7 @@ def reactivate(user_id: int):
     item = service.get_user(user_id)
     return save(
         lambda: service.reactivate_user(current_actor(), item),
-        f"Reactivated {item.email}",
+        _("Reactivated %(email)s", email=item.email),
         url_for("admin.user", user_id=user_id),
     )
 
@@ -185,7 +196,7 @@ def accept(token: str):
         lambda: service.set_password(
             actor, invited, request.form.get("password", ""), request.form.get("confirmation", "")
         ),
-        "Your password is set: sign in with your e-mail address and it",
+        _("Your password is set: sign in with your e-mail address and it"),
         url_for("auth.login"),
         refused=refused,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from registry.auth import authenticate, current_actor, current_user, login_required, login_user, logout_user
 from registry.models.types import Role
@@ -42,16 +43,16 @@ def login():
     if request.method == "POST":
         password = request.form.get("password", "")
         if not email:
-            errors["email"] = "Enter your e-mail address"
+            errors["email"] = _("Enter your e-mail address")
         if not password:
-            errors["password"] = "Enter your password"
+            errors["password"] = _("Enter your password")
         if not errors:
             user = authenticate(email, password)
             if user is None:
-                errors["form"] = "That e-mail address and password do not match an active account"
+                errors["form"] = _("That e-mail address and password do not match an active account")
             else:
                 login_user(user)  # the session cookie only: no data changes, nothing to commit
-                flash(f"Signed in as {user.email}", "success")
+                flash(_("Signed in as %(email)s", email=user.email), "success")
                 return redirect(safe_next(next_url))
     demo = [(e, role) for e, role in DEMO_ACCOUNTS if accounts.find_user(e) is not None]
     status = 400 if errors else 200
@@ -73,7 +74,7 @@ def logout():
         accounts.end_sessions(user)
         logout_user()
 
-    return save(end_all, "Signed out", url_for("web.home"))
+    return save(end_all, _("Signed out"), url_for("web.home"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -86,13 +87,13 @@ def password():
         current = request.form.get("current_password", "")
         new = request.form.get("new_password", "")
         if not current:
-            errors["current_password"] = "Enter your current password"
+            errors["current_password"] = _("Enter your current password")
         elif not accounts.verify_password(user, current):
-            errors["current_password"] = "That is not your current password"
+            errors["current_password"] = _("That is not your current password")
         if len(new) < accounts.MIN_PASSWORD_LENGTH:
-            errors["new_password"] = f"Use at least {accounts.MIN_PASSWORD_LENGTH} characters"
+            errors["new_password"] = _("Use at least %(num)d characters", num=accounts.MIN_PASSWORD_LENGTH)
         elif new != request.form.get("confirm_password", ""):
-            errors["confirm_password"] = "The two new passwords differ"
+            errors["confirm_password"] = _("The two new passwords differ")
         if not errors:
             actor = current_actor()
 
@@ -102,7 +103,7 @@ def password():
 
             return save(
                 change,
-                "Your password is changed and every session of your account has ended; log in with the new password",
+                _("Your password is changed and every session of your account has ended; log in with the new password"),
                 url_for("auth.login"),
             )
     return render_template("auth/password.html", errors=errors), 400 if errors else 200

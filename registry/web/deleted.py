@@ -8,13 +8,16 @@ from typing import Any
 
 from flask import Blueprint, abort, make_response, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from registry.auth import current_actor, current_user, roles_required
 from registry.errors import NotFoundError
 from registry.extensions import db
+from registry.i18n import money
 from registry.models import Organisation
 from registry.models.soft_delete import INCLUDE_DELETED
-from registry.models.types import Role
+from registry.models.types import Role, label
 from registry.services import audit, deletion
 from registry.services.history import changes, project_history
 from registry.services.lookup import load
@@ -22,14 +25,45 @@ from registry.web.saving import save
 
 bp = Blueprint("deleted", __name__, template_folder="templates")
 
-# URL segment -> (kind of registry.services.deletion, heading)
+# URL segment -> (kind of registry.services.deletion, heading, tab)
 PAGES = {
-    "projects": ("project", "Deleted projects"),
-    "flows": ("transaction", "Deleted money flows"),
-    "funding-sources": ("funding_source", "Deleted funding sources"),
-    "organisations": ("organisation", "Deleted organisations"),
+    "projects": ("project", _l("Deleted projects"), _l("Projects")),
+    "flows": ("transaction", _l("Deleted money flows"), _l("Money flows")),
+    "funding-sources": ("funding_source", _l("Deleted funding sources"), _l("Funding sources")),
+    "organisations": ("organisation", _l("Deleted organisations"), _l("Organisations")),
 }
-SEGMENT = {kind: segment for segment, (kind, _heading) in PAGES.items()}
+SEGMENT = {kind: segment for segment, (kind, _heading, _tab) in PAGES.items()}
+
+
+def words_of(kind: str, org: str) -> dict[str, str]:
+    """The deleted object's page in whole sentences for its kind (translators see each one)."""
+    if kind == "project":
+        return {
+            "of": _("Project of %(organisation)s", organisation=org),
+            "deleted": _("This project is deleted."),
+            "restore": _("Restore this project"),
+            "all": _("All deleted projects"),
+        }
+    if kind == "transaction":
+        return {
+            "of": _("Money flow of %(organisation)s", organisation=org),
+            "deleted": _("This money flow is deleted."),
+            "restore": _("Restore this money flow"),
+            "all": _("All deleted money flows"),
+        }
+    if kind == "funding_source":
+        return {
+            "of": _("Funding source of %(organisation)s", organisation=org),
+            "deleted": _("This funding source is deleted."),
+            "restore": _("Restore this funding source"),
+            "all": _("All deleted funding sources"),
+        }
+    return {
+        "of": _("Organisation of %(organisation)s", organisation=org),
+        "deleted": _("This organisation is deleted."),
+        "restore": _("Restore this organisation"),
+        "all": _("All deleted organisations"),
+    }
 
 
 def _owner_scope(kind: str) -> int | None:
@@ -44,7 +78,12 @@ def _owner_scope(kind: str) -> int | None:
 
 def name_of(kind: str, obj: Any) -> str:
     if kind == "transaction":
-        return f"{obj.type.value.capitalize()} of {obj.amount:,} {obj.currency} on {obj.value_date}"
+        return _(
+            "%(kind)s of %(amount)s on %(date)s",
+            kind=label(obj.type.value),
+            amount=money(obj.amount, obj.currency),
+            date=obj.value_date,
+        )
     return getattr(obj, "title", None) or obj.name
 
 
@@ -59,11 +98,11 @@ def org_of(kind: str, obj: Any) -> str:
 @roles_required(Role.ADMIN, Role.DONOR, Role.GOVERNMENT)
 def index(what: str = "projects") -> ResponseReturnValue:
     """The deleted objects of a kind the user may restore, newest deletion first."""
-    kind, heading = PAGES[what]
+    kind, heading, _tab = PAGES[what]
     scope = _owner_scope(kind)
     items = deletion.list_deleted(kind, scope)
     own = {"project", "transaction"} | ({"funding_source"} if current_user().role is not Role.GOVERNMENT else set())
-    tabs = [(segment, title) for segment, (k, title) in PAGES.items() if k in own or scope is None]
+    tabs = [(segment, tab) for segment, (k, _heading, tab) in PAGES.items() if k in own or scope is None]
     rows = [
         {
             "obj": obj,
@@ -80,7 +119,7 @@ def index(what: str = "projects") -> ResponseReturnValue:
 @roles_required(Role.ADMIN, Role.DONOR, Role.GOVERNMENT)
 def restore(what: str, object_id: int) -> ResponseReturnValue:
     """The Restore button: the object is back, with an audit entry, or the reason it is not."""
-    kind, _heading = PAGES[what]
+    kind = PAGES[what][0]
     obj = deletion.load_deleted(kind, object_id)
     user = current_user()
     if not deletion.may_restore(user, kind, obj):
@@ -88,7 +127,7 @@ def restore(what: str, object_id: int) -> ResponseReturnValue:
     name = name_of(kind, obj)
     return save(
         lambda: deletion.restore(current_actor(), kind, obj),
-        f"Restored “{name}”",
+        _("Restored “%(name)s”", name=name),
         lambda restored: restored_url(kind, restored),
         refused=url_for("deleted.index", what=what),
     )
@@ -127,10 +166,9 @@ def load_or_deleted(model: type, object_id: int, what: str) -> Any:
             "deleted/object.html",
             kind=kind,
             what=SEGMENT[kind],
-            label=deletion.LABELS[kind],
             obj=obj,
             name=name_of(kind, obj),
-            org=org_of(kind, obj),
+            words=words_of(kind, org_of(kind, obj)),
             history=[(e, changes(e)) for e in _history(kind, obj)],
         )
         abort(make_response(page, 410))

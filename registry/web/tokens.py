@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from registry.auth import current_actor, current_user, login_required, roles_required
 from registry.errors import RegistryError
@@ -24,6 +26,12 @@ from registry.web.saving import save
 
 bp = Blueprint("tokens", __name__)
 ADMIN_ROWS = 500  # the newest tokens shown on the administrator's page
+# What each scope lets a token do, as the creation form says it.
+SCOPE_MEANS = {
+    tokens.Scope.READ: _l("read data through the API"),
+    tokens.Scope.WRITE: _l("change data through the API"),
+    tokens.Scope.IMPORT: _l("upload, commit and undo imports"),
+}
 
 
 def _form_state(lifetimes: tokens.Lifetimes) -> dict:
@@ -41,7 +49,7 @@ def _posted_state() -> dict:
 
 def _days(text: str) -> int:
     if not text.isdigit() or len(text) > 6:
-        raise FormErrors({"expires_in": ["A whole number of days"]})
+        raise FormErrors({"expires_in": [_("A whole number of days")]})
     return int(text)
 
 
@@ -58,7 +66,7 @@ def _render_mine(
         form_message=errors.message if errors else None,
         issued=issued,
         lifetimes=lifetimes,
-        scopes=[(s.value, tokens.SCOPE_MEANS[s]) for s in tokens.ALL_SCOPES],
+        scopes=[(s.value, SCOPE_MEANS.get(s, tokens.SCOPE_MEANS[s])) for s in tokens.ALL_SCOPES],
         status_of=tokens.status_of,
         is_admin=user.role is Role.ADMIN,
     )
@@ -102,11 +110,15 @@ def revoke(token_id: int) -> ResponseReturnValue:
     actor = current_actor()
     token = tokens.get(actor, token_id)
     back = safe_next(request.form.get("next") or url_for("tokens.mine"))
-    label = f"{token.name or 'unnamed'} ({token.prefix}…)"
+    name = token.name or _("unnamed")
     if token.revoked_at is not None:
-        flash(f"The token {label} was already revoked", "success")
+        flash(_("The token %(name)s (%(prefix)s…) was already revoked", name=name, prefix=token.prefix), "success")
         return redirect(back)
-    return save(lambda: tokens.revoke(actor, token), f"Revoked the token {label}", back)
+    return save(
+        lambda: tokens.revoke(actor, token),
+        _("Revoked the token %(name)s (%(prefix)s…)", name=name, prefix=token.prefix),
+        back,
+    )
 
 
 @bp.get("/admin/tokens")
@@ -117,7 +129,7 @@ def every() -> ResponseReturnValue:
     chosen = request.args.get("user", "").strip()
     user = db.session.get(User, int(chosen)) if chosen.isdigit() and len(chosen) < 10 else None
     if chosen and user is None:
-        flash(f"No user with id {chosen!r}: showing every user's tokens", "error")
+        flash(_("No user with id %(id)s: showing every user's tokens", id=repr(chosen)), "error")
     rows = db.session.scalars(tokens.listing(user).limit(ADMIN_ROWS + 1)).all()
     return render_template(
         "tokens/every.html",

@@ -189,7 +189,7 @@ def test_deactivation_ends_sessions_and_revokes_tokens(client, admin, make_user,
         assert api("patch", "/api/v1/projects/0", token, json={}).status_code == 404  # the token works
         response = client.post(f"/admin/users/{donor.id}/deactivate")
         assert response.status_code == 302
-        assert "1 API token(s) revoked" in client.get(response.headers["Location"]).data.decode()
+        assert "1 API token revoked" in client.get(response.headers["Location"]).data.decode()
         assert b"Log out" not in browser.get("/").data  # the old session cookie signs nobody in
         assert browser.get("/projects/new").status_code == 302  # to the login
     assert api("patch", "/api/v1/projects/0", token, json={}).status_code == 401

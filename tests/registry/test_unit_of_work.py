@@ -106,6 +106,7 @@ def demo(app):
         "user_id": donor.id,
         "event_id": db.session.scalar(select(AuditEvent.id).limit(1)),
         "what": "projects",  # the deleted objects' lists: /deleted/<what>, /api/v1/deleted/<what>
+        "slug": "donor",  # a guide under /help
     }
 
 
