@@ -37,7 +37,7 @@ DECORATION = {".brand-mark"}
 
 def test_stylesheets_are_served(app, client):
     with app.test_request_context():
-        urls = [url_for("web.static", filename=name) for name in ("app.css", "finder.css", "admin.css")]
+        urls = [url_for("web.static", filename=name) for name in ("app.css", "finder.css", "admin.css", "menu.js")]
     for url in urls:
         response = client.get(url)
         assert response.status_code == 200, url
