@@ -29,7 +29,8 @@ def test_arabic_pages_lay_out_right_to_left(browser, live_server, options):
         assert brand["x"] + brand["width"] > width * 0.6, brand
         # a table's text starts on the right; its figures line up on the left (the end)
         assert style(page, "table.data thead th", "textAlign") == "start"
-        assert style(page, "table.data td.num", "textAlign") == "end"
+        # (left, not end: a figure that reads left to right would end on the right)
+        assert style(page, "table.data td.num", "textAlign") == "left"
         assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
@@ -44,3 +45,17 @@ def test_the_arabic_header_and_skip_link_mirror(browser, live_server):
         assert skip["x"] + skip["width"] >= page.viewport_size["width"] - 1  # in the right-hand corner
         # a key figure's coloured edge is on its right
         assert style(page, ".kpi", "borderRightWidth") == "4px"
+
+
+def test_figures_and_charts_stay_readable_in_arabic(browser, live_server):
+    with arabic(browser, PHONE) as page:
+        page.goto(live_server + "/reports/")
+        # a figure reads left to right (its minus sign before it), aligned at the table's end
+        assert style(page, "table.data td.num", "unicodeBidi") == "plaintext"
+        # a key figure lines up with its label on the right
+        value = page.locator(".kpi-value").first.bounding_box()
+        card = page.locator(".kpi").first.bounding_box()
+        assert value["x"] + value["width"] > card["x"] + card["width"] - 30, (value, card)
+        # a chart keeps the layout it was drawn with, and scrolls from its labels' side
+        assert style(page, ".chart-body svg", "direction") == "ltr"
+        assert page.eval_on_selector(".chart-body", "(el) => el.scrollLeft") == 0
