@@ -32,7 +32,7 @@ def test_reports_cross_tab_and_download(page, live_server):
     page.select_option("#by", "priority_area")
     page.select_option("#by2", "year")
     page.select_option("#currency", "EUR")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")  # not the language switch's buttons above
     assert "by=priority_area" in page.url
     assert "EUR" in page.locator(".kpis").inner_text()
     with page.expect_download() as info:
