@@ -165,4 +165,5 @@ def login(page, base_url: str, email: str, password: str = "demo-password") -> N
     page.goto(f"{base_url}/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    # the login form's own button, not the language switch's (they come first on the page)
+    page.click("form:has(input[name=password]) [type=submit]")
