@@ -116,7 +116,19 @@ def guide(slug: str):
     found = BY_SLUG.get(slug)
     if found is None:
         abort(404)
-    return render_template(f"help/{slug}.html", guide=found, guides=GUIDES)
+    from registry.services import matching
+    from registry.services.matching.evidence import BONUS_AREA, BONUS_COUNTRY, BONUS_REGION
+
+    # The finder's weights as the finder uses them, never typed in the guide.
+    score = {
+        **matching.WEIGHTS,
+        "country": BONUS_COUNTRY,
+        "region": BONUS_REGION,
+        "area_evidence": BONUS_AREA,
+        "country_or_region": max(BONUS_COUNTRY, BONUS_REGION),
+        "max": matching.MAX_SCORE,
+    }
+    return render_template(f"help/{slug}.html", guide=found, guides=GUIDES, score=score)
 
 
 def init_app(app: Flask) -> None:

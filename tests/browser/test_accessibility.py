@@ -64,11 +64,6 @@ SCROLL_REGION = (
     '{where} needs tabindex="0" with role="region" and an aria-label'
 )
 KNOWN: dict[tuple[str, str], dict[str, str]] = {
-    ("finder-results", "phone"): {
-        "scrollable-region-focusable": SCROLL_REGION.format(
-            where="evidence table wrapper (finder/_source_card.html, .card-body .table-scroll)"
-        )
-    },
     ("reports", "phone"): {
         "scrollable-region-focusable": SCROLL_REGION.format(
             where="table wrapper and chart boxes (reports/index.html, .table-scroll and .chart-body)"

@@ -38,3 +38,19 @@ def test_an_unknown_guide_is_a_404(client):
 def test_every_page_links_the_help_and_the_api_reference(client):
     page = client.get("/").get_data(as_text=True)
     assert 'href="/help/"' in page and 'href="/api/v1/docs"' in page
+
+
+def test_the_guide_gives_the_finders_own_weights_and_maximum(client, monkeypatch):
+    """The score table is the finder's weights, not figures typed in the guide: change a weight
+    and the guide follows."""
+    import re
+
+    from registry.services import matching
+
+    page = client.get("/help/ministry").get_data(as_text=True)
+    assert re.search(r'Highest score</th><td class="num">%d</td>' % matching.MAX_SCORE, page)
+    monkeypatch.setitem(matching.WEIGHTS, "instrument", 25)
+    monkeypatch.setattr(matching, "MAX_SCORE", matching.MAX_SCORE + 5)
+    page = client.get("/help/ministry").get_data(as_text=True)
+    assert re.search(r'Instrument</td><td class="num">25</td>', page)
+    assert re.search(r'Highest score</th><td class="num">%d</td>' % matching.MAX_SCORE, page)
