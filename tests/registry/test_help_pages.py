@@ -48,9 +48,9 @@ def test_the_guide_gives_the_finders_own_weights_and_maximum(client, monkeypatch
     from registry.services import matching
 
     page = client.get("/help/ministry").get_data(as_text=True)
-    assert re.search(r'Highest score</th><td class="num">%d</td>' % matching.MAX_SCORE, page)
+    assert re.search(f'Highest score</th><td class="num">{matching.MAX_SCORE}</td>', page)
     monkeypatch.setitem(matching.WEIGHTS, "instrument", 25)
     monkeypatch.setattr(matching, "MAX_SCORE", matching.MAX_SCORE + 5)
     page = client.get("/help/ministry").get_data(as_text=True)
     assert re.search(r'Instrument</td><td class="num">25</td>', page)
-    assert re.search(r'Highest score</th><td class="num">%d</td>' % matching.MAX_SCORE, page)
+    assert re.search(f'Highest score</th><td class="num">{matching.MAX_SCORE}</td>', page)
