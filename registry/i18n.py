@@ -143,16 +143,36 @@ def compact_money(value: Decimal | int | str | None, currency: str | None = None
 
 
 def date(value) -> str:
-    """A date as the reader's locale writes it in its medium form (7 Dec 2026, 7 déc. 2026)."""
+    """A date as the reader's locale writes it (Dec 7, 2026; 7 déc. 2026; 2026年12月7日)."""
     from babel.dates import format_date
 
     return "–" if value is None else format_date(value, format="medium", locale=_locale())
 
 
-def datetime(value) -> str:
-    from babel.dates import format_datetime
+def month(value) -> str:
+    """A month and year (Dec 2026, déc. 2026, 2026年12月)."""
+    from babel.dates import format_skeleton
 
-    return "–" if value is None else format_datetime(value, format="medium", locale=_locale())
+    return "–" if value is None else format_skeleton("yMMM", value, locale=_locale())
+
+
+def datetime(value, seconds: bool = False) -> str:
+    """A moment in UTC as the reader's locale writes it, the zone named (Dec 7, 2026, 14:05 UTC):
+    the registry keeps and shows every moment in UTC."""
+    import datetime as dt
+
+    from babel.dates import format_date, format_time
+    from flask_babel import gettext
+
+    if value is None:
+        return "–"
+    moment = value.astimezone(dt.UTC) if value.tzinfo else value
+    locale = _locale()
+    day = format_date(moment.date(), format="medium", locale=locale)
+    time = format_time(moment.time(), "HH:mm:ss" if seconds else "HH:mm", locale=locale)
+    # the locale's own way of joining a date and a time ("{1}, {0}", "{1} {0}", "{1} في {0}"...)
+    text = str(locale.datetime_formats["medium"]).replace("{1}", day).replace("{0}", time)
+    return gettext("%(moment)s UTC", moment=text)
 
 
 def territory_name(iso2: str | None, fallback: str = "") -> str:
@@ -237,6 +257,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["compact"] = compact_number
     app.jinja_env.filters["date"] = date
     app.jinja_env.filters["datetime"] = datetime
+    app.jinja_env.filters["utc"] = datetime
+    app.jinja_env.filters["month"] = month
     app.jinja_env.globals["sort_key"] = sort_key
     from registry.reference_names import FILTERS
 
@@ -250,4 +272,3 @@ def init_app(app: Flask) -> None:
             "current_language": language,
             "text_direction": text_direction(language),
         }
-

@@ -14,7 +14,6 @@ def N_(message: str) -> str:
     return message
 
 
-
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

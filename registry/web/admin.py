@@ -63,12 +63,6 @@ def status_word(status: str) -> str:
     return str(known) if known else status
 
 
-def utc(moment: dt.datetime, seconds: bool = False) -> str:
-    """A moment of the audit trail or a token as the registry writes it, in UTC to the minute
-    (or the second): 2026-03-01 14:05 UTC."""
-    return _("%(moment)s UTC", moment=moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"))
-
-
 class Args:
     """The query string of a list page: values read one by one, what could not be read kept
     to be shown ("ignored"), never a 500."""
@@ -139,7 +133,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["history_link"] = history_link
     app.jinja_env.globals["action_label"] = action_label
     app.jinja_env.globals["status_word"] = status_word
-    app.jinja_env.filters["utc"] = utc
 
 
 def history_link(kind: str, obj) -> str | None:

@@ -171,3 +171,16 @@ def test_countries_are_named_in_the_readers_language(app):
     with reading_in(app, "en"):
         assert region_name("002") == "Africa"
         assert region_name("XYZ", "Somewhere") == "Somewhere"  # not in the reference data: as given
+
+
+def test_moments_are_written_in_the_readers_locale_in_utc(app):
+    moment = dt.datetime(2026, 12, 7, 14, 5, 9, tzinfo=dt.UTC)
+    with reading_in(app, "en"):
+        assert i18n.datetime(moment) == "Dec 7, 2026, 14:05 UTC"
+        assert i18n.datetime(moment, seconds=True) == "Dec 7, 2026, 14:05:09 UTC"
+        assert i18n.month(dt.date(2027, 3, 1)) == "Mar 2027"
+        # a moment in another zone is shown in UTC
+        plus_two = dt.timezone(dt.timedelta(hours=2))
+        assert i18n.datetime(dt.datetime(2026, 12, 7, 16, 5, tzinfo=plus_two)) == "Dec 7, 2026, 14:05 UTC"
+    with reading_in(app, "zh"):
+        assert i18n.date(dt.date(2026, 12, 7)) == "2026年12月7日"

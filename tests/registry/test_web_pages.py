@@ -178,7 +178,7 @@ def test_transactions_add_edit_delete_with_usd_value(donor_client):
     page = donor_client.get(f"/projects/{project.id}").data.decode()
     assert "250,000.00 EUR" in page and f"{tx.usd_amount:,.2f}" in page
     # the need card says which rate turned the euros into dollars
-    assert "1,200,000.00 EUR at the ECB rate in force on 2021-01-01" in page
+    assert "1,200,000.00 EUR at the ECB rate in force on Jan 1, 2021" in page
     bad = donor_client.post(f"{url}/{tx.id}/edit", data={**form, "amount": "1.234"})
     assert bad.status_code == 422 and "decimals" in errors_in(bad.data.decode())["amount"]
     ok = donor_client.post(f"{url}/{tx.id}/edit", data={**form, "amount": "300000"})
