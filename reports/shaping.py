@@ -16,6 +16,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import NamedTuple
 
+from flask_babel import gettext
+
 from registry import money
 from registry.services.shares import UNALLOCATED_AREA, allocate
 from reports import queries
@@ -265,8 +267,8 @@ def finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_d
     total["projects"] = _count(grand_projects)
     total["_exact"] = total_exact
     for dim in dims:
-        total[dim] = "Total"
-        total[f"{dim}_label"] = "Total"
+        total[dim] = "Total"  # the key scripts look for
+        total[f"{dim}_label"] = gettext("Total")
     for row in [*rows, total, *(r for line in margins.values() for r in line)]:
         shown_differences(row)
     if not need_applies:

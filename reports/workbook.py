@@ -367,7 +367,7 @@ def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
         sheet.insert_chart(3, 3, line)
 
 
-def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> None:
+def _matrix_sheet(book, fmt: _Formats, cross: Report) -> None:
     """Regions down, priority areas across: commitments and the funding gap, colour-scaled.
 
     The cells are rounded under control (reports.rounding): each row adds up to its Total
@@ -404,13 +404,12 @@ def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> 
         r += 1
         head = r
         sheet.write_string(head, 0, dimension_name("region"), fmt.header)
-        for c, area in enumerate(area_keys, start=1):
-            text = f"{area} {areas[area]}" if area in areas else area
-            sheet.write_string(head, c, text, fmt.header)
+        for c, area_total in enumerate(area_totals, start=1):
+            sheet.write_string(head, c, str(area_total["priority_area_label"]), fmt.header)
         sheet.write_string(head, len(area_keys) + 1, _("Total"), fmt.header)
         sheet.set_row(head, 45)
         for i, (reg, region_total) in enumerate(zip(regions, region_totals, strict=True), start=1):
-            sheet.write_string(head + i, 0, reg, fmt.text)
+            sheet.write_string(head + i, 0, str(region_total["region_label"]), fmt.text)
             for c, area in enumerate(area_keys, start=1):
                 cell = values.get((reg, area))
                 value = cell.get(measure) if cell else None
@@ -543,7 +542,7 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
     title = _("Funding by recipient category (rows overlap)")
     _table_sheet(book, fmt, sheet_name(SHEETS[3]), title, by_category)
     _table_sheet(book, fmt, sheet_name(SHEETS[4]), _("Funding by Tunis Agenda paragraph 23 area"), by_area)
-    _matrix_sheet(book, fmt, cross, ref.areas)
+    _matrix_sheet(book, fmt, cross)
     _projects_sheet(book, fmt, by_project)
     book.close()
     return buffer.getvalue()
