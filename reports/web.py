@@ -23,6 +23,7 @@ from registry.reference_names import area_name, category_name, region_name
 from reports import charts, dimensions, queries
 from reports.dimensions import dimension_name, dimension_names, measure_name
 from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
+from reports.notes import shown
 from reports.schemas import load_spec
 
 bp = Blueprint(
@@ -357,6 +358,7 @@ def index():
             query=query,
             table_query=table_query,
             field_labels=FIELD_LABELS,
+            note_text=shown,
             **_choices(),
         ),
         422 if errors else 200,

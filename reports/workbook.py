@@ -30,6 +30,7 @@ from reports.flows import (
     stage_one,
     tx_filter,
 )
+from reports.notes import kind, shown
 from reports.tables import measure_title
 
 SHEET_MEASURES = [
@@ -142,7 +143,7 @@ def _table_sheet(
     measures = [m for m in spec.measures if measures is None or m in measures]
     sheet.write_string(0, 0, title, fmt.title)
     amounts_in = _("Amounts in %(currency)s.", currency=spec.currency)
-    sheet.write_string(1, 0, " ".join([amounts_in, *report.notes[:1]]), fmt.subtitle)
+    sheet.write_string(1, 0, " ".join([amounts_in, *(shown(n) for n in report.notes[:1])]), fmt.subtitle)
     head = 3
     columns = [dimension_name(d) for d in dims]
     columns += [measure_title(m, spec.currency) for m in measures]
@@ -169,7 +170,7 @@ def _table_sheet(
     if "coverage" in measures:
         _coverage_rules(sheet, head + 1, last, len(dims) + measures.index("coverage"), fmt)
     for n, note in enumerate(report.notes[1:], start=total_row + 2):
-        sheet.write_string(n, 0, note, fmt.subtitle)
+        sheet.write_string(n, 0, shown(note), fmt.subtitle)
     r = total_row + 2 + len(report.notes[1:]) + 1
     for dim, margin_rows in report.margins.items():
         r = _margin_block(sheet, fmt, report, dim, margin_rows, measures, r) + 2
@@ -243,7 +244,7 @@ def _about_sheet(
     rows: list[tuple[str, str]] = [
         (_("Generated (UTC)"), generated.isoformat(timespec="seconds")),
         (_("Currency"), spec.currency),
-        (_("Exchange rates"), reports[0].rate_note),
+        (_("Exchange rates"), shown(reports[0].rate_note)),
     ]
     rows += conversion_notes.about_rows(reports)
     days = [r.rate_dates for r in reports if r.rate_dates]
@@ -282,7 +283,7 @@ def _about_sheet(
                 seen.append(note)
     for note in conversion_notes.without_covered(seen):
         r += 1
-        sheet.write_string(r, 1, note, fmt.wrap)
+        sheet.write_string(r, 1, shown(note), fmt.wrap)
 
 
 def _flows_counted(spec: ReportSpec, confirmation: dict) -> str:
@@ -435,8 +436,8 @@ def _matrix_sheet(book, fmt: _Formats, cross: Report) -> None:
         if measure == "commitment":
             sheet.freeze_panes(head + 1, 1)
         r = last + 4
-    for n, note in enumerate(note for note in cross.notes if "cell(s) of this cross-tab" in note):
-        sheet.write_string(r + n, 0, note, fmt.subtitle)
+    for n, note in enumerate(note for note in cross.notes if kind(note) == "beyond_one_cent"):
+        sheet.write_string(r + n, 0, shown(note), fmt.subtitle)
 
 
 def _projects_sheet(book, fmt: _Formats, report: Report) -> None:
