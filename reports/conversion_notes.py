@@ -31,6 +31,7 @@ from registry.extensions import db
 from registry.models import Project, ProjectArea, ProjectRecipient, Transaction
 from registry.models.transaction import NOT_DAILY
 from reports import queries
+from reports.notes import Note, kind, shown
 from reports.queries import FLOW_TYPES, TxFilter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,13 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MEASURE_OF = {t: t.value for t in FLOW_TYPES}  # pledge, commitment, disbursement, expenditure
 ORDER = [*MEASURE_OF.values(), "need"]
-PLURAL = {
-    "need": "needs",
-    "pledge": "pledges",
-    "commitment": "commitments",
-    "disbursement": "disbursements",
-    "expenditure": "expenditure",
-}
 # The partial index's own predicate, as literal SQL (SQLite uses the index only for it).
 NOT_DAILY_FLOWS = text(f"({NOT_DAILY})")
 # The recipient a flow names itself: the flow goes wholly there (as in the report's figures).
@@ -307,26 +301,10 @@ def _unconverted_meta(rows: list[tuple], weigh: Callable[[int, int], Fraction]) 
 # -- the words -----------------------------------------------------------------------
 
 
-def unconverted_note(report: Report) -> str | None:
+def unconverted_note(report: Report) -> Note | None:
     """The note listing the amounts left out for want of a rate, by currency (None when none)."""
     entries = report.conversion.get("unconverted") or []
-    if not entries:
-        return None
-    flows = sum(e["flows"] for e in entries)
-    parts = []
-    for e in entries:
-        by = ", ".join(
-            f"{PLURAL[m]} {money.format_amount(Decimal(v), e['currency'])}" for m, v in e["by_measure"].items()
-        )
-        parts.append(
-            f"{money.format_amount(Decimal(e['amount']), e['currency'])} ({e['flows']} "
-            f"flow{'s' if e['flows'] != 1 else ''}: {by})"
-        )
-    return (
-        f"Not converted, so not in the figures: {flows} flow{'s' if flows != 1 else ''} kept in "
-        f"{'its' if flows == 1 else 'their'} own currency because no exchange rate covers "
-        f"{'its' if flows == 1 else 'their'} currency and date: " + "; ".join(parts) + "."
-    )
+    return Note("unconverted", entries=entries) if entries else None
 
 
 def _constant_prices(filters: TxFilter) -> dict[str, dict]:
@@ -350,71 +328,38 @@ def _constant_prices(filters: TxFilter) -> dict[str, dict]:
     return out
 
 
-def constant_prices_note(report: Report) -> str | None:
+def constant_prices_note(report: Report) -> Note | None:
     """The note saying what was recorded at constant prices and left apart (None when nothing)."""
     found = report.conversion.get("constant_prices") or {}
-    if not found:
-        return None
-    flows = sum(v["flows"] for v in found.values())
-    parts = ", ".join(
-        f"{PLURAL[m]} {money.format_amount(Decimal(v['amount']), 'USD')} (constant USD)" for m, v in found.items()
-    )
-    return (
-        f"Not in the figures: {flows} flow{'s' if flows != 1 else ''} recorded at constant prices "
-        f"(OECD CRS deflated amounts, kept apart from current prices and never added to them): {parts}."
-    )
+    return Note("constant_prices", found=found) if found else None
 
 
-def unconverted_needs_note(report: Report) -> str | None:
+def unconverted_needs_note(report: Report) -> Note | None:
     """The note listing the needs left out of need, gap and coverage for want of a rate."""
     entries = report.conversion.get("unconverted_needs") or []
-    if not entries:
-        return None
-    count = sum(e["flows"] for e in entries)
-    parts = [f"{money.format_amount(Decimal(e['amount']), e['currency'])} ({e['flows']})" for e in entries]
-    return (
-        f"Needs not converted, so not in the need, gap and coverage figures: {count} "
-        f"project{'s' if count != 1 else ''} whose need no exchange rate covers on its date: " + "; ".join(parts) + "."
-    )
+    return Note("unconverted_needs", entries=entries) if entries else None
 
 
-ANNUAL_PREFIX = (
-    "Converted at IMF annual average rates (a currency the ECB does not publish, or a date before its daily rates): "
-)
-
-
-def annual_note(report: Report) -> str | None:
+def annual_note(report: Report) -> Note | None:
     """The note saying how much of each figure was converted at IMF annual average rates."""
     annual = report.conversion.get("annual_rates") or {}
-    currency = report.spec.currency
-    parts = []
-    for measure, entry in annual.items():
-        amount = Decimal(entry["amount"])
-        if not amount:
-            continue
-        share = ""
-        if "share" in entry:
-            percent = Decimal(entry["share"]) * 100
-            # A non-zero amount is never "0.0 %" of the figure: that reads as none.
-            shown = f"{percent:.1f} %" if percent >= Decimal("0.05") else "less than 0.1 %"
-            share = f" ({shown} of the figure)"
-        parts.append(f"{PLURAL[measure]} {money.format_amount(amount, currency)}{share}")
-    if not parts:
-        return None
-    return ANNUAL_PREFIX + "; ".join(parts) + ". Every other amount at ECB daily rates or legal euro parities."
+    parts = [
+        (measure, entry["amount"], entry.get("share")) for measure, entry in annual.items() if Decimal(entry["amount"])
+    ]
+    return Note("annual_rates", parts=parts, currency=report.spec.currency) if parts else None
 
 
 def csv_footer(report: Report) -> list[list[str]]:
     """Rows that end a report's CSV: a blank row, then one ``Note`` row per conversion note."""
     notes = [n for n in (annual_note(report), unconverted_note(report), unconverted_needs_note(report)) if n]
-    return [[], *([_("Note"), n] for n in notes)] if notes else []
+    return [[], *([_("Note"), shown(n)] for n in notes)] if notes else []
 
 
-def _annual_parts(note: str) -> set[str] | None:
-    """The "<measure> <amount> (<share>)" parts of an annual-rate note, else None."""
-    if not note.startswith(ANNUAL_PREFIX):
+def _annual_parts(note: str) -> dict[str, tuple[str, str | None]] | None:
+    """measure -> (amount, share) of an annual-rate note, else None."""
+    if kind(note) != "annual_rates":
         return None
-    return set(note[len(ANNUAL_PREFIX) :].split(". Every other")[0].split("; "))
+    return {measure: (amount, share) for measure, amount, share in note.params["parts"]}
 
 
 def without_covered(notes: list[str]) -> list[str]:
@@ -422,15 +367,18 @@ def without_covered(notes: list[str]) -> list[str]:
     workbook share their filters and flows, and a report that shows fewer measures names fewer
     of the same amounts (the same expenditure, with or without its share of a figure)."""
 
-    def says(wider: set[str], part: str) -> bool:
-        return any(other == part or other.startswith(part + " (") for other in wider)
+    def says(wider: dict, measure: str, said: tuple[str, str | None]) -> bool:
+        amount, share = said
+        found = wider.get(measure)
+        return found is not None and found[0] == amount and (share is None or found[1] == share)
 
     annual = {note: _annual_parts(note) for note in notes}
     kept = []
     for note in notes:
         mine = annual[note]
         if mine is not None and any(
-            other != note and parts is not None and all(says(parts, p) for p in mine) for other, parts in annual.items()
+            other != note and parts is not None and all(says(parts, m, said) for m, said in mine.items())
+            for other, parts in annual.items()
         ):
             continue
         kept.append(note)
@@ -450,5 +398,5 @@ def about_rows(reports: list[Report]) -> list[tuple[str, str]]:
             note = make(report)
             if note and note not in seen:
                 seen.append(note)
-        rows += [(title, note) for note in without_covered(seen)]
+        rows += [(title, shown(note)) for note in without_covered(seen)]
     return rows

@@ -36,8 +36,10 @@ from sqlalchemy import cast, extract
 from sqlalchemy.sql import ColumnElement
 
 from registry.extensions import db
+from registry.i18n import current_language
 from registry.models import FundingSource, Organisation, Project, Transaction
 from registry.models.types import N_, SourceKind, TransactionType, label
+from registry.reference_names import area_name, category_name, country_name, income_group_name
 from registry.services import reference
 
 if TYPE_CHECKING:
@@ -212,8 +214,37 @@ def dimension_names() -> dict[str, str]:
 FLOW_LEVEL = FlowLevelKeys()
 
 
+# The code lists rows are labelled from, in the reader's language: the registry's own names
+# for a reader of English (CLDR words some countries otherwise) and where the catalogue or CLDR
+# has none.
+
+
+def in_english() -> bool:
+    return current_language() == "en"
+
+
 def _country_names(ref: Reference) -> dict[str, str]:
-    return {iso3: row[0] for iso3, row in ref.countries.items()}
+    if in_english():
+        return {iso3: row[0] for iso3, row in ref.countries.items()}
+    return {iso3: country_name(ref.iso2.get(iso3), row[0]) for iso3, row in ref.countries.items()}
+
+
+def _category_names(ref: Reference) -> dict[str, str]:
+    if in_english():
+        return dict(ref.categories)
+    return {code: category_name(code, name) for code, name in ref.categories.items()}
+
+
+def _income_group_names(ref: Reference) -> dict[str, str]:
+    if in_english():
+        return dict(INCOME_GROUPS)
+    return {code: income_group_name(code, name) for code, name in INCOME_GROUPS.items()}
+
+
+def _area_names(ref: Reference) -> dict[str, str]:
+    if in_english():
+        return dict(ref.areas)
+    return {code: area_name(code, name) for code, name in ref.areas.items()}
 
 
 for _dimension in (
@@ -225,7 +256,7 @@ for _dimension in (
         N_("Recipient category"),
         "recipient category the country belonged to on the flow's value date (LDC, SIDS...; rows overlap)",
         Level.RECIPIENT,
-        codes=lambda ref: ref.categories,
+        codes=_category_names,
         code_in_label=True,
     ),
     Dimension(
@@ -233,14 +264,14 @@ for _dimension in (
         N_("DAC income group"),
         "OECD DAC income group of the recipient country",
         Level.RECIPIENT,
-        codes=lambda ref: INCOME_GROUPS,
+        codes=_income_group_names,
     ),
     Dimension(
         "priority_area",
         N_("Priority area"),
         "priority area of the project (paragraph 23, 23a-23l), by its area shares",
         Level.AREA,
-        codes=lambda ref: ref.areas,
+        codes=_area_names,
         code_in_label=True,
     ),
     Dimension(

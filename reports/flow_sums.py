@@ -46,17 +46,9 @@ def measure_types() -> dict:
 
 def measure_types_note() -> str:
     """The same in words, for the notes of a report (CSV, workbook, terminal)."""
-    names = {
-        TransactionType.PLEDGE: "pledges: type 12 (outgoing pledge)",
-        TransactionType.COMMITMENT: "commitments: 2 (outgoing commitment)",
-        TransactionType.DISBURSEMENT: "disbursements: 3",
-        TransactionType.EXPENDITURE: "expenditure: 4",
-    }
-    counted = "; ".join(names[t] for t in FLOW_TYPES)
-    left = ", ".join(
-        f"{t.iati_code} {t.value.replace('_', ' ')}" for t in sorted(EXCLUDED_TYPES, key=lambda t: int(t.iati_code))
-    )
-    return f"IATI transaction types counted: {counted}. No measure counts the other types ({left})."
+    from reports.notes import Note
+
+    return Note("transaction_types")
 
 
 @dataclass

@@ -57,6 +57,7 @@ from reports.keys import (  # noqa: F401  (re-exported)
     RowKeys,
     compose,
 )
+from reports.notes import Note
 from reports.schemas import build_spec
 from reports.shaping import NEGATIVE_GAP, Report, finish  # noqa: F401
 from reports.spec import CONFIRMED, NEED_NOT_ATTRIBUTED, ReportSpec, need_applies, tx_filter  # noqa: F401
@@ -123,14 +124,8 @@ def _unconfirmed(report: Report, context: Context | None) -> None:
         "unconfirmed_amounts": amounts,
     }
     if flows:
-        shown = "; ".join(f"{MEASURE_LABELS[m].lower()} {spec.currency} {a}" for m, a in amounts.items() if a != zero)
-        how = "include" if included else "leave out"
-        other_way = "confirmed=only leaves them out" if included else "confirmed=all includes them"
-        report.notes.append(
-            f"These figures {how} {flows} unconfirmed flows ({shown or 'nothing in the rows shown'}): flows a "
-            f"donor recorded against another organisation's funding source, not yet confirmed by that "
-            f"organisation; {other_way}."
-        )
+        shown = [(m, a) for m, a in amounts.items() if a != zero]
+        report.notes.append(Note("unconfirmed", count=flows, included=included, amounts=shown, currency=spec.currency))
 
 
 def _compute(

@@ -11,17 +11,25 @@ import bisect
 import datetime as dt
 from collections import defaultdict
 
+from flask_babel import gettext
+
+from registry.models.types import N_
+from registry.reference_names import region_name
 from registry.services.reference import region_and_descendants
 from registry.services.shares import UNALLOCATED_AREA
 from reports import dimensions, queries
 from reports.dimensions import INCOME_GROUPS
 from reports.spec import ReportSpec
 
-GLOBAL = "Global (no recipient country/region given)"
-UNALLOCATED_RECIPIENT = "Unallocated (recipient not stated or unknown)"
+# The keys of the rows that are no country, region or code; the English keys stay in the JSON,
+# the CSV's code columns and the facts, and their labels are said in the reader's language.
+GLOBAL = N_("Global (no recipient country/region given)")
+UNALLOCATED_RECIPIENT = N_("Unallocated (recipient not stated or unknown)")
 NO_RECIPIENT = ""  # the region of the stand-in recipient of a project with none (global)
-NO_CATEGORY = "Not in any category"
-NOT_RECORDED = "Not recorded"
+NO_CATEGORY = N_("Not in any category")
+NOT_RECORDED = N_("Not recorded")
+N_("Unallocated")  # the label of registry.services.shares.UNALLOCATED_AREA, for the catalogue
+REGIONAL = "Regional: "  # the key of the flows to a region: "Regional: Eastern Africa"
 GEO_DIMENSIONS = ("region", "subregion", "country", "category", "income_group")
 
 
@@ -92,7 +100,7 @@ class RowKeys:
                 return GLOBAL, GLOBAL
             if region is None:
                 return UNALLOCATED_RECIPIENT, UNALLOCATED_RECIPIENT
-            name = f"Regional: {self.ref.regions.get(region, (region,))[0]}"
+            name = f"{REGIONAL}{self.ref.regions.get(region, (region,))[0]}"
             return name, name
         name, reg, sub, income = self.ref.countries[iso3]
         if dim == "country":
@@ -151,13 +159,42 @@ def label(ref: queries.Reference, dim: str, value, names: dict) -> str:
 
 
 def labeller(ref: queries.Reference, dim: str, names: dict):
-    """value -> label of the rows of a dimension (``names``: queries.labels_for of its ids)."""
+    """value -> label of the rows of a dimension in the reader's language (``names``:
+    queries.labels_for of its ids); the keys themselves stay as they are."""
     inner = dimensions.get(dim).labeller(ref, names)
+    region_codes = _region_codes(ref) if dim in GEO_DIMENSIONS else {}
 
     def labelled(value) -> str:
-        return NOT_RECORDED if value is None else inner(value)
+        if value is None:
+            return gettext(NOT_RECORDED)
+        special = special_label(value, region_codes)
+        if special is not None:
+            return special
+        if dim in ("region", "subregion") and value in region_codes and not dimensions.in_english():
+            return region_name(region_codes[value], value)
+        return inner(value)
 
     return labelled
+
+
+def _region_codes(ref: queries.Reference) -> dict[str, str]:
+    """English name -> M49 code of every region (the region and sub-region rows are keyed by name)."""
+    return {info[0]: code for code, info in ref.regions.items()}
+
+
+def special_label(value, region_codes: dict[str, str]) -> str | None:
+    """The label of a row that is no country or code (global, unallocated, a region's own
+    flows, not recorded) in the reader's language, else None."""
+    if not isinstance(value, str):
+        return None
+    if value in SPECIAL:
+        return gettext(value)
+    if value.startswith(REGIONAL):
+        english = value[len(REGIONAL) :]
+        if not dimensions.in_english():
+            english = region_name(region_codes.get(english), english)
+        return gettext("Regional: %(region)s", region=english)
+    return None
 
 
 SPECIAL = (GLOBAL, UNALLOCATED_RECIPIENT, UNALLOCATED_AREA, NO_CATEGORY, NOT_RECORDED)
@@ -168,7 +205,7 @@ def sort_value(dim: str, value, labels: dict | None = None) -> tuple:
     unallocated and global rows last."""
     if value is None:
         return (1, "")
-    special = value in SPECIAL or (isinstance(value, str) and value.startswith("Regional: "))
+    special = value in SPECIAL or (isinstance(value, str) and value.startswith(REGIONAL))
     if labels and value in labels and dimensions.get(dim).sort_by_name:
         label_ = labels[value]  # (ref, name)
         name = label_[-1] if isinstance(label_, tuple) else label_

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sqlalchemy import and_, literal, or_, select
@@ -142,6 +142,7 @@ class Reference:
     areas: dict[str, str]  # code -> short name
     categories: dict[str, str]  # code -> name
     memberships: list[Membership]
+    iso2: dict[str, str] = field(default_factory=dict)  # iso3 -> ISO 3166 alpha-2 (names from CLDR)
 
     def breakpoints(self) -> list[dt.date]:
         """Every date on which some country joins or leaves a category, sorted."""
@@ -197,7 +198,8 @@ def load_reference() -> Reference:
             )
         )
     ]
-    return Reference(countries, regions, country_regions, areas, categories, memberships)
+    iso2 = {iso3: code for iso3, code in db.session.execute(select(Country.iso3, Country.iso2))}
+    return Reference(countries, regions, country_regions, areas, categories, memberships, iso2)
 
 
 def labels_for(dimension: str, keys: Iterable) -> dict:

@@ -16,20 +16,19 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import NamedTuple
 
+from flask_babel import gettext
+
 from registry import money
-from registry.services.shares import UNALLOCATED_AREA, allocate
+from registry.services.shares import allocate
 from reports import queries
 from reports.dimensions import AMOUNT_MEASURES, DIFFERENCES, NEED_MEASURES, SUMS
 from reports.flow_sums import measure_types, measure_types_note
-from reports.keys import GLOBAL, UNALLOCATED_RECIPIENT, labeller, sort_value
+from reports.keys import labeller, sort_value
+from reports.notes import Note, shown
 from reports.rounding import controlled_round
 from reports.spec import ReportSpec
 
-NEGATIVE_GAP = (
-    "A negative funding gap means more was committed than the need stated: projects funded beyond "
-    "their need, or with no need recorded (their commitments still count against the total need). "
-    "Gaps are not floored at zero, so that rows add up to the total."
-)
+NEGATIVE_GAP = Note("negative_gap")
 
 
 @dataclass
@@ -60,9 +59,9 @@ class Report:
             "filters": self.spec.filters(),
             "rows": [json_row(r, self.spec) for r in self.rows],
             "total": json_row(self.total, self.spec),
-            "notes": list(self.notes),
+            "notes": [shown(n) for n in self.notes],
             "generated_at": self.generated_at.isoformat(timespec="seconds"),
-            "exchange_rates": self.rate_note,
+            "exchange_rates": shown(self.rate_note),
             "confirmation": self.confirmation,
             "conversion": self.conversion,
             "transaction_types": measure_types(),
@@ -265,8 +264,8 @@ def finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_d
     total["projects"] = _count(grand_projects)
     total["_exact"] = total_exact
     for dim in dims:
-        total[dim] = "Total"
-        total[f"{dim}_label"] = "Total"
+        total[dim] = "Total"  # the key scripts look for
+        total[f"{dim}_label"] = gettext("Total")
     for row in [*rows, total, *(r for line in margins.values() for r in line)]:
         shown_differences(row)
     if not need_applies:
@@ -299,61 +298,31 @@ def _notes(spec: ReportSpec, beyond: list[tuple], exact: list[dict], need_applie
     overlapping = "category" in dims
     notes: list[str] = []
     if overlapping:
-        notes.append(
-            "Recipient categories overlap (a country can be LDC and SIDS at once), so category rows "
-            "do not add up to the total; a flow counts in a category when its country belonged to it "
-            "on the flow's value date (need: on the project's need date)."
-        )
+        notes.append(Note("categories_overlap"))
         if len(dims) == 2:
-            notes.append(
-                "Each category's cells add up exactly to the category's own figure (the report by "
-                "category alone) and each cell is within one cent of its exact value."
-            )
+            notes.append(Note("categories_cross"))
     elif len(dims) == 2:
-        notes.append(
-            "Amounts are multiplied by the country share and the priority-area share of their project; "
-            "cells are rounded so that each row and each column adds up exactly to the report by that "
-            "dimension alone, and all to the total (controlled rounding); each cell is within one cent "
-            "of its exact value unless a note below says otherwise."
-        )
+        notes.append(Note("cross_rounding"))
     else:
-        notes.append(
-            "Amounts are multiplied by the country share and the priority-area share of their project; "
-            "rows add up exactly to the total and each row is within one cent of its exact value."
-        )
+        notes.append(Note("rounding"))
     if beyond:
         cells_text = "; ".join(" / ".join(str(v) for v in k) for k in beyond[:10])
-        notes.append(
-            f"{len(beyond)} cell(s) of this cross-tab differ from their exact value by one cent or more "
-            f"(less than two), because the rows' and the columns' own roundings could not both be met "
-            f"otherwise: {cells_text}."
-        )
-    notes.append(
-        "A flow that names its own recipient country or region counts wholly for it; other flows are "
-        "spread over their project's recipient shares. Flows to a region appear as 'Regional: <region>', "
-        f"the share a source gave to no or an unknown recipient as '{UNALLOCATED_RECIPIENT}' (never "
-        f"handed to the other recipients), projects without any recipient as '{GLOBAL}', and "
-        f"projects without a priority area as '{UNALLOCATED_AREA}'."
-    )
+        notes.append(Note("beyond_one_cent", count=len(beyond), cells=cells_text))
+    notes.append(Note("recipients"))
     notes.append(measure_types_note())
-    notes.append("Projects are counted once per row; a project spread over several rows appears in each.")
+    notes.append(Note("projects_counted"))
     if need_applies and "gap" in spec.measures and any(r["gap"] < 0 for r in exact):
         notes.append(NEGATIVE_GAP)
     if need_applies and ("year" in dims or spec.year_from or spec.year_to):
-        notes.append("The need of a project is counted in the year of its need date.")
+        notes.append(Note("need_year"))
     return notes
 
 
 def _rate_note(currency: str, rate_days: list[dt.date]) -> tuple[str, tuple[dt.date, dt.date] | None]:
     """Which rates converted the figures (and the range of their dates)."""
     if currency == "USD":
-        rate_note = f"USD values of each flow at the {money.RATE_SOURCE} of its value date, as recorded with the flow."
-        rate_dates = None
-    else:
-        rate_dates = (min(rate_days), max(rate_days)) if rate_days else None
-        span = f" (rate dates {rate_dates[0]} to {rate_dates[1]})" if rate_dates else ""
-        rate_note = (
-            f"Converted from each flow's original currency to {currency} at the {money.RATE_SOURCE} "
-            f"of its value date{span}, per project, day and currency, rounded half-even."
-        )
-    return rate_note, rate_dates
+        return Note("rates", currency=currency), None
+    rate_dates = (min(rate_days), max(rate_days)) if rate_days else None
+    if rate_dates is None:
+        return Note("rates", currency=currency), None
+    return Note("rates", currency=currency, first=str(rate_dates[0]), last=str(rate_dates[1])), rate_dates

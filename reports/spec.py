@@ -12,14 +12,12 @@ from registry.models import Organisation
 from reports import dimensions, queries
 from reports.dimensions import MEASURE_LABELS
 from reports.flow_sums import TxFilter
+from reports.notes import Note
 
 # Report parameter ``confirmed``: "all" (the default: no money leaves a report unsaid; the
 # meta and a note say how much of it is unconfirmed) or "only" (confirmed flows alone).
 CONFIRMED = ("all", "only")
-NEED_NOT_ATTRIBUTED = (
-    "Need, funding gap and coverage are recorded per project, so they are not shown by donor, "
-    "funding source, source kind, finance type or flow type."
-)
+NEED_NOT_ATTRIBUTED = Note("need_not_attributed")
 
 
 @dataclass

@@ -19,6 +19,7 @@ from registry import money
 from registry.errors import ConversionError
 from reports import dimensions, queries
 from reports.keys import RowKeys, tx_value
+from reports.notes import Note
 from reports.spec import NEED_NOT_ATTRIBUTED, ReportSpec, need_applies, tx_filter
 
 _UNSET = object()
@@ -165,15 +166,11 @@ def stage_one(spec: ReportSpec, keys: RowKeys, *, with_buckets: bool | None = No
     else:
         notes.append(NEED_NOT_ATTRIBUTED)
     if stale:
-        notes.append(
-            f"{len(stale)} currency/date pairs fall after the last published rate or in a gap of the "
-            f"rate history; the last earlier rate was used for them."
-        )
+        notes.append(Note("stale_rates", count=len(stale)))
     pegs = money.euro_pegs()
     pegged = sorted(({cur for cur, _day in conversions} | {spec.currency}) & pegs.keys())
     if pegged and conversions:
-        parities = ", ".join(f"{code} {pegs[code].per_euro} per EUR" for code in pegged)
-        notes.append(f"Currencies fixed to the euro are converted through their legal parity ({parities}).")
+        notes.append(Note("euro_parities", parities=[(code, str(pegs[code].per_euro)) for code in pegged]))
     return StageOne(tx_dims, with_buckets, partial, with_need, notes, rate_days, dict(annual), unconverted)
 
 

@@ -19,9 +19,11 @@ from registry.errors import ValidationError
 from registry.extensions import db
 from registry.models import PriorityArea, RecipientCategory, Region
 from registry.models.types import ProjectStatus, SourceKind, label
+from registry.reference_names import area_name, category_name, region_name
 from reports import charts, dimensions, queries
 from reports.dimensions import dimension_name, dimension_names, measure_name
 from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
+from reports.notes import shown
 from reports.schemas import load_spec
 
 bp = Blueprint(
@@ -301,15 +303,21 @@ def _choices() -> dict:
         .where(Region.level.in_(("region", "subregion")))
         .order_by(Region.name)
     ).all()
+    categories = db.session.execute(
+        select(RecipientCategory.code, RecipientCategory.name).order_by(RecipientCategory.code)
+    ).all()
+    areas = db.session.execute(select(PriorityArea.code, PriorityArea.short_name).order_by(PriorityArea.code)).all()
+    if not dimensions.in_english():  # the reference data's names in the reader's language
+        regions = i18n.sorted_by_name(
+            [(code, region_name(code, name), level) for code, name, level in regions], key=lambda r: r[1]
+        )
+        categories = [(code, category_name(code, name)) for code, name in categories]
+        areas = [(code, area_name(code, name)) for code, name in areas]
     return {
         "dimensions": dimension_names(),
         "regions": regions,
-        "categories": db.session.execute(
-            select(RecipientCategory.code, RecipientCategory.name).order_by(RecipientCategory.code)
-        ).all(),
-        "areas": db.session.execute(
-            select(PriorityArea.code, PriorityArea.short_name).order_by(PriorityArea.code)
-        ).all(),
+        "categories": categories,
+        "areas": areas,
         "source_kinds": [(k.value, label(k.value)) for k in SourceKind],
         "statuses": [(s.value, label(s.value)) for s in ProjectStatus],
         # every currency a report can be converted to, the usual ones first
@@ -350,6 +358,7 @@ def index():
             query=query,
             table_query=table_query,
             field_labels=FIELD_LABELS,
+            note_text=shown,
             **_choices(),
         ),
         422 if errors else 200,

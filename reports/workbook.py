@@ -30,6 +30,7 @@ from reports.flows import (
     stage_one,
     tx_filter,
 )
+from reports.notes import kind, shown
 from reports.tables import measure_title
 
 SHEET_MEASURES = [
@@ -142,7 +143,7 @@ def _table_sheet(
     measures = [m for m in spec.measures if measures is None or m in measures]
     sheet.write_string(0, 0, title, fmt.title)
     amounts_in = _("Amounts in %(currency)s.", currency=spec.currency)
-    sheet.write_string(1, 0, " ".join([amounts_in, *report.notes[:1]]), fmt.subtitle)
+    sheet.write_string(1, 0, " ".join([amounts_in, *(shown(n) for n in report.notes[:1])]), fmt.subtitle)
     head = 3
     columns = [dimension_name(d) for d in dims]
     columns += [measure_title(m, spec.currency) for m in measures]
@@ -169,7 +170,7 @@ def _table_sheet(
     if "coverage" in measures:
         _coverage_rules(sheet, head + 1, last, len(dims) + measures.index("coverage"), fmt)
     for n, note in enumerate(report.notes[1:], start=total_row + 2):
-        sheet.write_string(n, 0, note, fmt.subtitle)
+        sheet.write_string(n, 0, shown(note), fmt.subtitle)
     r = total_row + 2 + len(report.notes[1:]) + 1
     for dim, margin_rows in report.margins.items():
         r = _margin_block(sheet, fmt, report, dim, margin_rows, measures, r) + 2
@@ -243,7 +244,7 @@ def _about_sheet(
     rows: list[tuple[str, str]] = [
         (_("Generated (UTC)"), generated.isoformat(timespec="seconds")),
         (_("Currency"), spec.currency),
-        (_("Exchange rates"), reports[0].rate_note),
+        (_("Exchange rates"), shown(reports[0].rate_note)),
     ]
     rows += conversion_notes.about_rows(reports)
     days = [r.rate_dates for r in reports if r.rate_dates]
@@ -282,7 +283,7 @@ def _about_sheet(
                 seen.append(note)
     for note in conversion_notes.without_covered(seen):
         r += 1
-        sheet.write_string(r, 1, note, fmt.wrap)
+        sheet.write_string(r, 1, shown(note), fmt.wrap)
 
 
 def _flows_counted(spec: ReportSpec, confirmation: dict) -> str:
@@ -367,7 +368,7 @@ def _summary_sheet(book, fmt: _Formats, total: Report, by_year: Report) -> None:
         sheet.insert_chart(3, 3, line)
 
 
-def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> None:
+def _matrix_sheet(book, fmt: _Formats, cross: Report) -> None:
     """Regions down, priority areas across: commitments and the funding gap, colour-scaled.
 
     The cells are rounded under control (reports.rounding): each row adds up to its Total
@@ -404,13 +405,12 @@ def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> 
         r += 1
         head = r
         sheet.write_string(head, 0, dimension_name("region"), fmt.header)
-        for c, area in enumerate(area_keys, start=1):
-            text = f"{area} {areas[area]}" if area in areas else area
-            sheet.write_string(head, c, text, fmt.header)
+        for c, area_total in enumerate(area_totals, start=1):
+            sheet.write_string(head, c, str(area_total["priority_area_label"]), fmt.header)
         sheet.write_string(head, len(area_keys) + 1, _("Total"), fmt.header)
         sheet.set_row(head, 45)
         for i, (reg, region_total) in enumerate(zip(regions, region_totals, strict=True), start=1):
-            sheet.write_string(head + i, 0, reg, fmt.text)
+            sheet.write_string(head + i, 0, str(region_total["region_label"]), fmt.text)
             for c, area in enumerate(area_keys, start=1):
                 cell = values.get((reg, area))
                 value = cell.get(measure) if cell else None
@@ -436,8 +436,8 @@ def _matrix_sheet(book, fmt: _Formats, cross: Report, areas: dict[str, str]) -> 
         if measure == "commitment":
             sheet.freeze_panes(head + 1, 1)
         r = last + 4
-    for n, note in enumerate(note for note in cross.notes if "cell(s) of this cross-tab" in note):
-        sheet.write_string(r + n, 0, note, fmt.subtitle)
+    for n, note in enumerate(note for note in cross.notes if kind(note) == "beyond_one_cent"):
+        sheet.write_string(r + n, 0, shown(note), fmt.subtitle)
 
 
 def _projects_sheet(book, fmt: _Formats, report: Report) -> None:
@@ -543,7 +543,7 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
     title = _("Funding by recipient category (rows overlap)")
     _table_sheet(book, fmt, sheet_name(SHEETS[3]), title, by_category)
     _table_sheet(book, fmt, sheet_name(SHEETS[4]), _("Funding by Tunis Agenda paragraph 23 area"), by_area)
-    _matrix_sheet(book, fmt, cross, ref.areas)
+    _matrix_sheet(book, fmt, cross)
     _projects_sheet(book, fmt, by_project)
     book.close()
     return buffer.getvalue()
