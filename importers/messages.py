@@ -19,6 +19,11 @@ language. So a problem's message is translated when it is shown, never when it i
 
 Because a ``Text`` is a ``str``, code that only reads or joins messages is unchanged; a message
 glued to another string becomes plain English text again (shown as written).
+
+A parameter may itself be a ``Text``: a whole sentence that several messages share (why a
+recipient cannot be placed, what a CRS problem is before its count of rows). It is kept as its
+own id and parameters and translated on its own when shown, so the outer message is a whole
+sentence with a placeholder for another one, never fragments glued together.
 """
 
 from __future__ import annotations
@@ -47,7 +52,10 @@ class Text(str):
 
 
 def _plain(value: Any) -> Any:
-    """A parameter as a JSON value: integers stay numbers, everything else its text."""
+    """A parameter as a JSON value: integers stay numbers, a ``Text`` its id and parameters,
+    everything else its text."""
+    if isinstance(value, Text):
+        return {"template": value.template, "params": value.params}
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int):
@@ -56,10 +64,16 @@ def _plain(value: Any) -> Any:
 
 
 def _english(value: Any) -> Any:
+    if isinstance(value, dict):  # a message kept as a parameter of another
+        params = value.get("params") or {}
+        template = value.get("template") or ""
+        return template % {k: _english(v) for k, v in params.items()} if params else template
     return f"{value:,}" if isinstance(value, int) else value
 
 
 def _localised(value: Any) -> Any:
+    if isinstance(value, dict):
+        return render(value.get("template") or "", value.get("params"))
     if isinstance(value, int):
         from registry.i18n import number
 
@@ -74,7 +88,7 @@ def render(template: str, params: dict[str, Any] | None) -> str:
     try:
         return gettext(template) % values if values else gettext(template)
     except (KeyError, TypeError, ValueError):
-        return template % {k: _english(v) for k, v in (params or {}).items()} if params else template
+        return _english({"template": template, "params": params})
 
 
 def shown(problem: dict | str | None) -> str:
