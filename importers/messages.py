@@ -56,6 +56,8 @@ def _plain(value: Any) -> Any:
     everything else its text."""
     if isinstance(value, Text):
         return {"template": value.template, "params": value.params}
+    if isinstance(value, list | tuple):  # several labels or messages, shown joined by commas
+        return [_plain(v) for v in value]
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, int):
@@ -64,6 +66,8 @@ def _plain(value: Any) -> Any:
 
 
 def _english(value: Any) -> Any:
+    if isinstance(value, list):
+        return ", ".join(str(_english(v)) for v in value)
     if isinstance(value, dict):  # a message kept as a parameter of another
         params = value.get("params") or {}
         template = value.get("template") or ""
@@ -72,6 +76,8 @@ def _english(value: Any) -> Any:
 
 
 def _localised(value: Any) -> Any:
+    if isinstance(value, list):
+        return ", ".join(str(_localised(v)) for v in value)
     if isinstance(value, dict):
         return render(value.get("template") or "", value.get("params"))
     if isinstance(value, int):
