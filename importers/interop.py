@@ -23,11 +23,12 @@ from sqlalchemy import select
 from importers import pipeline
 from importers.crs import CrsFileError, read_crs
 from importers.iati import IatiFileError, UnsafeXMLError, looks_like_iati, read_iati
+from importers.messages import Text
 from importers.records import Location, Problem, ProjectRecord
 from registry.errors import ValidationError
 from registry.extensions import db
 from registry.models import Country, ImportBatch, Organisation, PriorityArea, Region
-from registry.models.types import utcnow
+from registry.models.types import N_, utcnow
 from registry.services import organisations
 from registry.services.actor import Actor
 
@@ -58,8 +59,14 @@ def _unknown_providers(records: list[ProjectRecord], problems: list[Problem], fi
         problems.append(
             Problem(
                 "warning",
-                f"Provider organisation {name!r} is not in the registry: "
-                f"{n} transaction(s) recorded without a provider",
+                Text(
+                    N_(
+                        "Provider organisation %(name)s is not in the registry: %(n)s transaction(s) recorded "
+                        "without a provider"
+                    ),
+                    name=repr(name),
+                    n=n,
+                ),
                 first[name],
                 name,
                 "unknown_provider_org",
@@ -78,8 +85,12 @@ def _read_iati(path: Path, filename: str, options: dict) -> pipeline.ReadResult:
             if not publisher and record.org and options.get("org") and record.org != options["org"]:
                 reader.warn(
                     "other_publisher",
-                    f"Activity {record.iati_identifier} is reported by {record.org}; "
-                    f"imported under {options.get('org')}",
+                    Text(
+                        N_("Activity %(identifier)s is reported by %(org)s; imported under %(batch_org)s"),
+                        identifier=record.iati_identifier,
+                        org=record.org,
+                        batch_org=options.get("org"),
+                    ),
                     None,
                 )
                 reader.problems[-1].location = record.location

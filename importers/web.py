@@ -147,6 +147,7 @@ def words() -> dict:
         "severity_label": severity_label,
         "skipped_text": skipped_text,
         "shown": messages.shown,
+        "code_name": messages.code_name,
         "either": either,
     }
 
@@ -340,7 +341,7 @@ def show(batch_id: int):
         row_problems=_row_problems(preview, summary["problems"]),
         by_message={p["message"]: p for p in summary["problems"]},
         editable=batch.status in ("previewed", "failed"),
-        money_text=pipeline.money_text,
+        money_text=messages.money_shown,
         undone_at=_when((batch.counts or {}).get("undone_at")),
         missing=_missing_columns(preview, summary["problems"]),
         differs=options.get("differs"),

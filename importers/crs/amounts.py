@@ -17,6 +17,8 @@ import pandas as pd
 
 from importers.crs.issues import IssueLog
 from importers.mapping import Mapping
+from importers.messages import Text
+from registry.models.types import N_
 
 MILLION = 6  # decimal exponent: CRS amounts are in millions
 CENT = Decimal("0.01")
@@ -56,7 +58,7 @@ def read_amounts(
     for code, rows in unknown.groupby("currency_code")["row"]:
         issues.note(
             "unknown_currency",
-            f"Currency code {code} is not in crs_currencies.csv: the USD columns were used",
+            Text(N_("Currency code %(code)s is not in crs_currencies.csv: the USD columns were used"), code=code),
             rows.tolist(),
             code,
             headers.get("currency_code"),
@@ -87,7 +89,7 @@ def _note_bad_amounts(frame: pd.DataFrame, issues: IssueLog) -> None:
         if (c is not None and not c.is_finite()) or (d is not None and not d.is_finite())
     ]
     if bad:
-        issues.note("bad_amount", "An amount column holds something that is not a number", bad)
+        issues.note("bad_amount", N_("An amount column holds something that is not a number"), bad)
 
 
 def amounts_text(group: pd.DataFrame) -> str:

@@ -10,6 +10,8 @@ import pandas as pd
 from importers.crs.amounts import amounts_text
 from importers.crs.issues import IssueLog
 from importers.mapping import Mapping, dac_list_periods, on_dac_list
+from importers.messages import Text
+from registry.models.types import N_
 
 
 def check_codes(frame: pd.DataFrame, mapping: Mapping, issues: IssueLog, headers: dict[str, str]) -> None:
@@ -18,8 +20,14 @@ def check_codes(frame: pd.DataFrame, mapping: Mapping, issues: IssueLog, headers
         if code not in mapping.donors:
             issues.note(
                 "unknown_donor",
-                f"Donor code {code} is not in crs_donors.csv: its rows are imported under an "
-                f"organisation CRS-DONOR-{code}",
+                Text(
+                    N_(
+                        "Donor code %(code)s is not in crs_donors.csv: its rows are imported under an "
+                        "organisation %(org)s"
+                    ),
+                    code=code,
+                    org=f"CRS-DONOR-{code}",
+                ),
                 rows.tolist(),
                 code,
                 headers.get("donor_code"),
@@ -29,13 +37,17 @@ def check_codes(frame: pd.DataFrame, mapping: Mapping, issues: IssueLog, headers
         known = mapping.recipients.get(code)
         if known is None or (known.iso3 is None and known.region is None):
             why = (
-                f"Recipient code {code} is not in crs_recipients.csv"
+                Text(N_("Recipient code %(code)s is not in crs_recipients.csv"), code=code)
                 if known is None
-                else f"Recipient {code} ({known.name}) is not a place"
+                else Text(N_("Recipient %(code)s (%(name)s) is not a place"), code=code, name=known.name)
             )
             issues.note(
                 "unknown_recipient" if known is None else "unspecified_recipient",
-                f"{why}: the money of those rows stays unallocated (no country or region): {amounts_text(group)}",
+                Text(
+                    N_("%(why)s: the money of those rows stays unallocated (no country or region): %(money)s"),
+                    why=why,
+                    money=amounts_text(group),
+                ),
                 rows.tolist(),
                 code,
                 headers.get("recipient_code"),
@@ -58,9 +70,18 @@ def check_codes(frame: pd.DataFrame, mapping: Mapping, issues: IssueLog, headers
                 first_years = sorted({int(y) for y in years[off]})
                 issues.note(
                     "not_on_dac_list",
-                    f"Recipient {code} ({known.name}) was not on the DAC list of ODA recipients in "
-                    f"{years_text(first_years)} (on it {listed}): those rows are imported on "
-                    f"{known.iso3} all the same, as the file gives them",
+                    Text(
+                        N_(
+                            "Recipient %(code)s (%(name)s) was not on the DAC list of ODA recipients in %(years)s "
+                            "(on it %(listed)s): those rows are imported on %(iso3)s all the same, as the file "
+                            "gives them"
+                        ),
+                        code=code,
+                        name=known.name,
+                        years=years_text(first_years),
+                        listed=listed,
+                        iso3=known.iso3,
+                    ),
                     group.loc[off, "row"].tolist(),
                     code,
                     headers.get("recipient_code"),

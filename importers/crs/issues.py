@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from importers.messages import Text
 from importers.records import Location, Problem
+from registry.models.types import N_
 
 ERROR_CODES = ("bad_amount", "bad_year", "no_year")  # the rest are warnings
 
@@ -40,12 +42,18 @@ class IssueLog:
         """One problem per kind and value, with its count and first row."""
         result = []
         for issue in self.issues.values():
-            suffix = f" ({issue.count} rows, first at row {issue.first_row})" if issue.count > 1 else ""
             result.append(
                 Problem(
                     severity="error" if issue.code in ERROR_CODES else "warning",
                     code=issue.code,
-                    message=issue.message + suffix,
+                    message=Text(
+                        N_("%(problem)s (%(count)s rows, first at row %(row)s)"),
+                        problem=issue.message if isinstance(issue.message, Text) else Text(issue.message),
+                        count=issue.count,
+                        row=str(issue.first_row),
+                    )
+                    if issue.count > 1
+                    else issue.message,
                     location=Location(file=self.filename, row=issue.first_row, column=issue.column),
                     value=issue.value,
                     rows=tuple(issue.rows),

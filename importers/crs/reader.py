@@ -23,7 +23,9 @@ from importers.crs.files import CrsFileError, read_frame
 from importers.crs.issues import IssueLog
 from importers.crs.projects import ProjectBuilder, day
 from importers.mapping import Mapping, load_mapping
+from importers.messages import Text
 from importers.records import Problem, ProjectRecord
+from registry.models.types import N_
 
 
 @dataclass
@@ -85,7 +87,7 @@ class CrsReader:
             year = pd.to_numeric(frame["year"], errors="coerce")
             bad = frame.loc[year.isna(), "row"].tolist()
             if bad:
-                self.issues.note("bad_year", "Year is not a number", bad, column=self.headers.get("year"))
+                self.issues.note("bad_year", N_("Year is not a number"), bad, column=self.headers.get("year"))
         else:
             # Real extracts without a Year column: the CRS year is the year of the commitment date.
             days = frame["commitment_date"].map(day)
@@ -99,8 +101,13 @@ class CrsReader:
                     lost[f"{kind}_currency"] = "USD"
                 self.issues.note(
                     "no_year",
-                    "The file has no Year column and CommitmentDate is empty or not a date, so the row has no "
-                    f"year and cannot be imported ({amounts_text(lost)} in USD columns)",
+                    Text(
+                        N_(
+                            "The file has no Year column and CommitmentDate is empty or not a date, so the row has "
+                            "no year and cannot be imported (%(money)s in USD columns)"
+                        ),
+                        money=amounts_text(lost),
+                    ),
                     bad,
                     column=self.headers.get("commitment_date"),
                 )

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from importers.iati.context import IatiProjectRecord, ReadingContext
 from importers.iati.values import narrative, parse_date
+from importers.messages import Text
 from importers.records import Location
+from registry.models.types import N_
 
 # IATI ActivityStatus -> registry status. 3 "Finalisation" means the physical activity is
 # complete (only the accounts remain open), so it counts as completed.
@@ -26,10 +28,15 @@ def read_description(ctx: ReadingContext, act, identifier: str, lang: str) -> Ia
     reporting = act.find("reporting-org")
     title = narrative(act.find("title"), lang)
     if not title:
-        ctx.warn("no_title", "No title: the identifier is used as title", act, "title", identifier)
+        ctx.warn("no_title", N_("No title: the identifier is used as title"), act, "title", identifier)
         title = identifier
     if len(title) > TITLE_MAX:
-        ctx.warn("title_truncated", f"Title longer than {TITLE_MAX} characters was cut", act, "title")
+        ctx.warn(
+            "title_truncated",
+            Text(N_("Title longer than %(max)s characters was cut"), max=str(TITLE_MAX)),
+            act,
+            "title",
+        )
         title = title[: TITLE_MAX - 1] + "…"
     descriptions = act.findall("description")
     general = [d for d in descriptions if (d.get("type") or "1") == "1"] or descriptions
@@ -45,7 +52,7 @@ def read_description(ctx: ReadingContext, act, identifier: str, lang: str) -> Ia
         other_identifiers=other_identifiers(act),
     )
     if len(identifier) > 120:
-        ctx.warn("reference_truncated", "Identifier longer than 120 characters: reference cut", act)
+        ctx.warn("reference_truncated", N_("Identifier longer than 120 characters: reference cut"), act)
     for org in act.findall("participating-org"):
         record.participating_orgs.append({"role": org.get("role"), "ref": org.get("ref"), "name": narrative(org, lang)})
     status = act.find("activity-status")
@@ -54,7 +61,7 @@ def read_description(ctx: ReadingContext, act, identifier: str, lang: str) -> Ia
     if record.status is None:
         ctx.warn(
             "status",
-            "No known activity-status: imported as active",
+            N_("No known activity-status: imported as active"),
             act if status is None else status,
             "activity-status",
             code,
@@ -91,7 +98,7 @@ def read_dates(ctx: ReadingContext, act, record: IatiProjectRecord) -> None:
         if day is None:
             ctx.warn(
                 "bad_date",
-                "Not an ISO date: ignored",
+                N_("Not an ISO date: ignored"),
                 elem,
                 "activity-date/@iso-date",
                 elem.get("iso-date"),
@@ -103,7 +110,13 @@ def read_dates(ctx: ReadingContext, act, record: IatiProjectRecord) -> None:
         if a and b and a > b:
             ctx.warn(
                 "dates_reversed",
-                f"{end.replace('_', ' ')} {b} is before {start.replace('_', ' ')} {a}: the end date was left out",
+                Text(
+                    N_("planned end %(end)s is before planned start %(start)s: the end date was left out")
+                    if end == "planned_end"
+                    else N_("actual end %(end)s is before actual start %(start)s: the end date was left out"),
+                    end=b.isoformat(),
+                    start=a.isoformat(),
+                ),
                 act,
                 "activity-date",
             )

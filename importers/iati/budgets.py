@@ -8,8 +8,10 @@ from typing import NamedTuple
 
 from importers.iati.context import IatiProjectRecord, ReadingContext
 from importers.iati.values import parse_date, parse_decimal
+from importers.messages import Text
 from registry import money
 from registry.errors import ConversionError, MoneyError
+from registry.models.types import N_
 from registry.services.projects import to_usd
 
 
@@ -38,11 +40,11 @@ def read_budgets(ctx: ReadingContext, act, record: IatiProjectRecord, currency: 
         value = budget.find("value")
         amount = parse_decimal(value.text if value is not None else None)
         if amount is None:
-            ctx.warn("budget_value", "Budget without a numeric value: left out", budget, "budget/value")
+            ctx.warn("budget_value", N_("Budget without a numeric value: left out"), budget, "budget/value")
             continue
         cur = ((value.get("currency") or "").strip().upper()) or currency
         if not cur or not money.is_currency(cur):
-            ctx.warn("budget_currency", "Budget without a valid currency: left out", budget, "budget/value")
+            ctx.warn("budget_currency", N_("Budget without a valid currency: left out"), budget, "budget/value")
             continue
         need_currency = need_currency or cur
         if cur != need_currency:
@@ -50,28 +52,44 @@ def read_budgets(ctx: ReadingContext, act, record: IatiProjectRecord, currency: 
             try:
                 amount = money.convert(amount, cur, need_currency, day, 31).amount
             except (ConversionError, MoneyError) as exc:
-                ctx.warn("budget_currency", f"Budget not converted ({exc}): left out", budget, "budget/value")
+                ctx.warn(
+                    "budget_currency",
+                    Text(N_("Budget not converted (%(error)s): left out"), error=exc),
+                    budget,
+                    "budget/value",
+                )
                 continue
         total += amount
     if not need_currency or total <= 0:
         return
     need = money.quantize(total, need_currency)
     # Nothing in the budgets rejects an activity: a need the registry cannot keep is left out.
-    why = None
+    message = None
     if need >= money.MAX_AMOUNT:
-        why = f"is too large (amounts stay below {money.MAX_AMOUNT:,})"
+        message = Text(
+            N_(
+                "The need (sum of the budgets, %(need)s %(currency)s) is too large (amounts stay below "
+                "%(max)s): it is left out, the activity is kept"
+            ),
+            need=f"{need:,}",
+            currency=need_currency,
+            max=f"{money.MAX_AMOUNT:,}",
+        )
     else:
         try:
             to_usd(need, need_currency, record.planned_start or dt.date.today())  # as the need is stored
         except (ConversionError, MoneyError) as exc:
-            why = f"cannot be converted to USD ({exc.message})"
-    if why:
-        ctx.warn(
-            "budget_need",
-            f"The need (sum of the budgets, {need:,} {need_currency}) {why}: it is left out, the activity is kept",
-            act,
-            "budget",
-        )
+            message = Text(
+                N_(
+                    "The need (sum of the budgets, %(need)s %(currency)s) cannot be converted to USD "
+                    "(%(error)s): it is left out, the activity is kept"
+                ),
+                need=f"{need:,}",
+                currency=need_currency,
+                error=exc.message,
+            )
+    if message:
+        ctx.warn("budget_need", message, act, "budget")
         return
     record.need_amount = need
     record.need_currency = need_currency

@@ -20,7 +20,9 @@ from importers.iati.sectors import is_ict, read_sectors, sectors_to_record
 from importers.iati.transactions import FlowDefaults, read_transactions
 from importers.iati.xml import XML_LANG, check_version, stream_activities
 from importers.mapping import Mapping, load_mapping
+from importers.messages import Text
 from importers.records import ProjectRecord
+from registry.models.types import N_
 
 
 class FirstSeen(NamedTuple):
@@ -78,14 +80,14 @@ class IatiReader(ReadingContext):
         self.version = version or None
         self.root_lang = root.get(XML_LANG)
         if not version:
-            self.warn("no_version", "iati-activities has no @version; read as IATI 2.03", root, "@version")
+            self.warn("no_version", N_("iati-activities has no @version; read as IATI 2.03"), root, "@version")
         check_version(version, self.filename)
 
     def _activity(self, act) -> IatiProjectRecord | None:
         lang = act.get(XML_LANG) or self.root_lang or "en"
         identifier = " ".join((act.findtext("iati-identifier") or "").split())
         if not identifier:
-            self.error("no_identifier", "An activity has no iati-identifier; it cannot be imported", act)
+            self.error("no_identifier", N_("An activity has no iati-identifier; it cannot be imported"), act)
             return None
         if self._seen_twice(act, identifier):
             return None
@@ -112,15 +114,26 @@ class IatiReader(ReadingContext):
             self._identifiers[identifier] = FirstSeen(publisher, act.sourceline)
             return False
         if first.publisher == publisher:
-            message = (
-                f"iati-identifier {identifier} appears twice for publisher {publisher} (first at line "
-                f"{first.line}): an identifier names one activity, so this one is left out"
+            message = Text(
+                N_(
+                    "iati-identifier %(identifier)s appears twice for publisher %(publisher)s (first at line "
+                    "%(line)s): an identifier names one activity, so this one is left out"
+                ),
+                identifier=identifier,
+                publisher=publisher,
+                line=str(first.line),
             )
         else:
-            message = (
-                f"iati-identifier {identifier} is used by two publishers in this file: {first.publisher} "
-                f"(line {first.line}) and {publisher}: an identifier names one activity, so this one is "
-                "left out"
+            message = Text(
+                N_(
+                    "iati-identifier %(identifier)s is used by two publishers in this file: %(first)s "
+                    "(line %(line)s) and %(publisher)s: an identifier names one activity, so this one is "
+                    "left out"
+                ),
+                identifier=identifier,
+                first=first.publisher,
+                line=str(first.line),
+                publisher=publisher,
             )
         # No record comes of the repeat: its error is an item of the file (pipeline.STANDALONE_ERRORS),
         # never the error of the activity whose lines precede it.

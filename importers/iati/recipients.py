@@ -15,10 +15,11 @@ from importers.allocate import shares_from_weights
 from importers.iati.context import IatiProjectRecord, ReadingContext
 from importers.iati.values import parse_decimal
 from importers.mapping import iso2_to_iso3, known_region
+from importers.messages import Text
 from importers.records import RecipientRecord, TransactionRecord
 from registry import money
 from registry.errors import ConversionError, MoneyError
-from registry.models.types import TransactionType
+from registry.models.types import N_, TransactionType
 from registry.services.projects import to_usd
 
 
@@ -39,7 +40,7 @@ class RecipientEntry:
     region: str | None
     percentage: Decimal | None
     label: str
-    why: str = ""
+    why: str = ""  # a Text: a whole sentence, shown in the reader's language
     elem: object = None
 
     @property
@@ -69,8 +70,11 @@ def _entry(ctx: ReadingContext, elem, kind: str, path: str) -> RecipientEntry:
     if raw is not None and raw.strip() and (percentage is None or percentage < 0):
         ctx.warn(
             "bad_percentage",
-            f"Percentage {raw.strip()!r} of recipient {code or '(empty)'} is not a number from 0 to 100: "
-            "read as not given",
+            Text(
+                N_("Percentage %(value)s of recipient %(code)s is not a number from 0 to 100: read as not given"),
+                value=repr(raw.strip()),
+                code=code or "(empty)",
+            ),
             elem,
             f"{path}/@percentage",
             raw,
@@ -79,15 +83,15 @@ def _entry(ctx: ReadingContext, elem, kind: str, path: str) -> RecipientEntry:
     if kind == "recipient-country":
         code = code.upper()
         if not code:
-            return RecipientEntry(None, None, percentage, "(empty)", "recipient-country has no code")
+            return RecipientEntry(None, None, percentage, "(empty)", Text(N_("recipient-country has no code")))
         iso3 = iso2_to_iso3(code)
         if iso3 is None:
-            why = f"recipient-country {code} is not a country the registry knows"
+            why = Text(N_("recipient-country %(code)s is not a country the registry knows"), code=code)
             return RecipientEntry(None, None, percentage, code, why)
         return RecipientEntry(iso3, None, percentage, code)
     vocabulary = (elem.get("vocabulary") or "1").strip()
     if not code:
-        return RecipientEntry(None, None, percentage, "(empty)", "recipient-region has no code")
+        return RecipientEntry(None, None, percentage, "(empty)", Text(N_("recipient-region has no code")))
     if vocabulary == "1":
         mapped = ctx.mapping.recipients.get(code)
         if mapped and mapped.iso3:
@@ -95,9 +99,9 @@ def _entry(ctx: ReadingContext, elem, kind: str, path: str) -> RecipientEntry:
         if mapped and mapped.region:
             return RecipientEntry(None, mapped.region, percentage, code)
         why = (
-            f'DAC region {code} "{mapped.name}" has no UN M49 equivalent'
+            Text(N_('DAC region %(code)s "%(name)s" has no UN M49 equivalent'), code=code, name=mapped.name)
             if mapped
-            else f"recipient-region {code} is not a DAC region code"
+            else Text(N_("recipient-region %(code)s is not a DAC region code"), code=code)
         )
         return RecipientEntry(None, None, percentage, code, why)
     if vocabulary == "2" and known_region(code.zfill(3)):
@@ -107,7 +111,11 @@ def _entry(ctx: ReadingContext, elem, kind: str, path: str) -> RecipientEntry:
         None,
         percentage,
         code,
-        f"recipient-region {code} (vocabulary {vocabulary}) is not a UN M49 region the registry knows",
+        Text(
+            N_("recipient-region %(code)s (vocabulary %(vocabulary)s) is not a UN M49 region the registry knows"),
+            code=code,
+            vocabulary=vocabulary,
+        ),
     )
 
 
@@ -130,8 +138,23 @@ def read_recipients(
         if times > 1:
             ctx.warn(
                 "repeated_recipient",
-                f"{tag} {code or '(empty)'}{f' with {percentage} %' if percentage else ''} is listed {times} "
-                "times: read once (a repetition, not more shares)",
+                Text(
+                    N_(
+                        "%(tag)s %(code)s with %(percentage)s %% is listed %(times)s times: read once (a "
+                        "repetition, not more shares)"
+                    ),
+                    tag=tag,
+                    code=code or "(empty)",
+                    percentage=percentage,
+                    times=times,
+                )
+                if percentage
+                else Text(
+                    N_("%(tag)s %(code)s is listed %(times)s times: read once (a repetition, not more shares)"),
+                    tag=tag,
+                    code=code or "(empty)",
+                    times=times,
+                ),
                 act,
                 f"{tag}/@code",
                 code,
@@ -144,16 +167,25 @@ def read_recipients(
         if on_transactions:
             ctx.warn(
                 "recipients_on_both",
-                "Recipients are given both on the activity and on transactions (IATI asks for one or "
-                f"the other): the {len(own)} flows with their own recipient keep it; the activity's "
-                "shares apply to the other flows",
+                Text(
+                    N_(
+                        "Recipients are given both on the activity and on transactions (IATI asks for one or "
+                        "the other): the %(n)s flows with their own recipient keep it; the activity's "
+                        "shares apply to the other flows"
+                    ),
+                    n=len(own),
+                ),
                 act,
                 "transaction/recipient-country",
             )
         for flow, entry in unplaced:
             ctx.warn(
                 "unknown_recipient",
-                f"{entry.why}: this flow ({money_text([flow])}) follows the activity's recipient shares",
+                Text(
+                    N_("%(why)s: this flow (%(money)s) follows the activity's recipient shares"),
+                    why=entry.why,
+                    money=money_text([flow]),
+                ),
                 entry.elem,
                 flow.location.column,
                 entry.label,
@@ -164,7 +196,7 @@ def read_recipients(
     for flow, entry in unplaced:
         ctx.warn(
             "unknown_recipient",
-            f"{entry.why}: this flow ({money_text([flow])}) stays unallocated",
+            Text(N_("%(why)s: this flow (%(money)s) stays unallocated"), why=entry.why, money=money_text([flow])),
             entry.elem,
             flow.location.column,
             entry.label,
@@ -176,9 +208,16 @@ def read_recipients(
         record.recipients = [RecipientRecord(country=None, region=None, share=Decimal(100))]
         ctx.warn(
             "unallocated",
-            f"Recipients are given on transactions, and {len(loose)} of {len(record.transactions)} flows "
-            f"have none the registry can place ({money_text(loose)}): those flows and the need stay "
-            "unallocated; each other flow stays with its own recipient",
+            Text(
+                N_(
+                    "Recipients are given on transactions, and %(n)s of %(total)s flows have none the registry "
+                    "can place (%(money)s): those flows and the need stay unallocated; each other flow stays "
+                    "with its own recipient"
+                ),
+                n=len(loose),
+                total=len(record.transactions),
+                money=money_text(loose),
+            ),
             act,
             "transaction/recipient-country",
         )
@@ -193,10 +232,12 @@ def read_recipients(
     if len(places) > 1:
         ctx.warn(
             "shares_from_transactions",
-            "Recipients are given on transactions: each flow stays with its own recipient. The project "
-            "lists them with shares following each one's commitments (its other flows when it has none) in "
-            "USD at each value date, or equal shares when a flow cannot be converted; these shares split "
-            "only the need",
+            N_(
+                "Recipients are given on transactions: each flow stays with its own recipient. The project "
+                "lists them with shares following each one's commitments (its other flows when it has none) in "
+                "USD at each value date, or equal shares when a flow cannot be converted; these shares split "
+                "only the need"
+            ),
             act,
             "transaction/recipient-country",
         )
@@ -237,7 +278,7 @@ def _activity_shares(
         if len(found) > 1:
             ctx.warn(
                 "equal_split",
-                f"No recipient percentages: the {len(found)} recipients get equal shares",
+                Text(N_("No recipient percentages: the %(n)s recipients get equal shares"), n=len(found)),
                 act,
                 "recipient-country/@percentage",
             )
@@ -248,7 +289,11 @@ def _activity_shares(
         weights = [p if p is not None else fill for p in given]
         ctx.warn(
             "partial_percentages",
-            f"Some recipients have no percentage: the {missing} without one share the remaining {max(rest, 0)} %",
+            Text(
+                N_("Some recipients have no percentage: the %(n)s without one share the remaining %(rest)s %%"),
+                n=missing,
+                rest=max(rest, 0),
+            ),
             act,
             "recipient-country/@percentage",
         )
@@ -259,7 +304,11 @@ def _activity_shares(
             weights = [Decimal(1)] * len(found)
             ctx.warn(
                 "equal_split",
-                f"Recipient percentages add up to {total}: the {len(found)} recipients get equal shares",
+                Text(
+                    N_("Recipient percentages add up to %(total)s: the %(n)s recipients get equal shares"),
+                    total=total,
+                    n=len(found),
+                ),
                 act,
                 "recipient-country/@percentage",
                 total,
@@ -267,8 +316,13 @@ def _activity_shares(
         elif abs(total - 100) >= Decimal("0.0001"):  # a difference a stored share (4 decimals) can show
             ctx.warn(
                 "percentages_rescaled",
-                f"Recipient percentages add up to {total}, not 100: each is divided by {total} "
-                "(every recipient keeps its proportion, the unallocated included)",
+                Text(
+                    N_(
+                        "Recipient percentages add up to %(total)s, not 100: each is divided by %(total)s "
+                        "(every recipient keeps its proportion, the unallocated included)"
+                    ),
+                    total=total,
+                ),
                 act,
                 "recipient-country/@percentage",
                 total,
@@ -277,13 +331,31 @@ def _activity_shares(
     for entry, weight in zip(found, weights, strict=True):
         if entry.why and weight > 0:
             effective = weight * 100 / total
-            stated = f"{entry.percentage} %" if entry.percentage is not None else "its share"
-            if entry.percentage is None or effective != entry.percentage:
-                stated += f" ({effective.quantize(Decimal('0.0001')).normalize():f} % of the activity)"
+            of_activity = f"{effective.quantize(Decimal('0.0001')).normalize():f}"
+            if entry.percentage is None:
+                message = N_(
+                    "%(why)s: its share (%(effective)s %% of the activity) of the activity's flows (%(money)s) "
+                    "stays unallocated, not handed to the other recipients"
+                )
+            elif effective != entry.percentage:
+                message = N_(
+                    "%(why)s: %(percentage)s %% (%(effective)s %% of the activity) of the activity's flows "
+                    "(%(money)s) stays unallocated, not handed to the other recipients"
+                )
+            else:
+                message = N_(
+                    "%(why)s: %(percentage)s %% of the activity's flows (%(money)s) stays unallocated, not "
+                    "handed to the other recipients"
+                )
             ctx.warn(
                 "unallocated_recipient",
-                f"{entry.why}: {stated} of the activity's flows ({money_text(loose, effective)}) "
-                "stays unallocated, not handed to the other recipients",
+                Text(
+                    message,
+                    why=entry.why,
+                    percentage=str(entry.percentage),
+                    effective=of_activity,
+                    money=money_text(loose, effective),
+                ),
                 entry.elem,
                 f"{entry.elem.tag}/@code",
                 entry.label,

@@ -12,6 +12,7 @@ from importers.areas import Sector, infer_areas
 from importers.iati.context import IatiProjectRecord, ReadingContext
 from importers.iati.values import narrative, parse_decimal
 from importers.records import AreaRecord
+from registry.models.types import N_
 
 # Our own vocabulary for the paragraph 23 areas, used on export (sector vocabulary 99).
 AREA_VOCABULARY = "99"
@@ -81,7 +82,7 @@ def sectors_to_record(ctx: ReadingContext, act, sectors: list[SectorElement], re
     if not record.areas:
         ctx.warn(
             "no_area",
-            "No paragraph 23 area could be inferred from the sectors or the words: set one by hand",
+            N_("No paragraph 23 area could be inferred from the sectors or the words: set one by hand"),
             act,
             "sector",
         )

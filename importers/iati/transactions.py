@@ -15,13 +15,27 @@ from typing import NamedTuple
 from importers.iati.context import IatiProjectRecord, ReadingContext
 from importers.iati.recipients import UnplacedFlow, read_recipient
 from importers.iati.values import aid_type_of, code_of, narrative, parse_date, parse_decimal
+from importers.messages import Text
 from importers.records import Location, TransactionRecord
 from registry import money
-from registry.models.types import TransactionType
-from registry.services import rules
+from registry.models.types import N_, TransactionType
 
 # A flow without a readable date of its own is dated on the activity's, in this order.
 FALLBACK_DATES = ("actual_start", "planned_start", "actual_end", "planned_end")
+_FALLBACK_MESSAGES = {
+    "actual_start": N_(
+        "The transaction has no readable date of its own: it is dated on the activity's actual start date %(day)s"
+    ),
+    "planned_start": N_(
+        "The transaction has no readable date of its own: it is dated on the activity's planned start date %(day)s"
+    ),
+    "actual_end": N_(
+        "The transaction has no readable date of its own: it is dated on the activity's actual end date %(day)s"
+    ),
+    "planned_end": N_(
+        "The transaction has no readable date of its own: it is dated on the activity's planned end date %(day)s"
+    ),
+}
 # A date outside these years parses but is no real value date (a typo such as 1010-12-09).
 PLAUSIBLE_YEARS = (1900, dt.date.today().year + 50)
 TX_DESCRIPTION_MAX = 1000
@@ -76,17 +90,31 @@ def read_transactions(
         tx_currency = ((value.get("currency") or "").strip().upper() if value is not None else "") or currency
         if kind is None:
             ctx.counts["transactions_skipped"] += 1
-            carried = f"{raw} {tx_currency or '(no currency)'}" if raw else "no value"
             text = (type_elem.text or "").strip() if type_elem is not None else ""
             if code:
-                what = f"Transaction type {code} is not an IATI 2.03 transaction type (1 to 13, or a 1.x letter code)"
+                what = Text(
+                    N_(
+                        "Transaction type %(code)s is not an IATI 2.03 transaction type (1 to 13, or a 1.x letter code)"
+                    ),
+                    code=code,
+                )
             elif text:
-                what = f"transaction-type has no @code (its text {text!r} is not where IATI puts the type)"
+                what = Text(
+                    N_("transaction-type has no @code (its text %(text)s is not where IATI puts the type)"),
+                    text=repr(text),
+                )
             else:
-                what = "The transaction has no transaction-type/@code"
+                what = Text(N_("The transaction has no transaction-type/@code"))
             ctx.warn(
                 "transaction_type",
-                f"{what}: this flow of {carried} is left out",
+                Text(
+                    N_("%(why)s: this flow of %(amount)s %(currency)s is left out"),
+                    why=what,
+                    amount=raw,
+                    currency=tx_currency or "(no currency)",
+                )
+                if raw
+                else Text(N_("%(why)s: this flow of no value is left out"), why=what),
                 tx,
                 f"{path}/transaction-type/@code",
                 code,
@@ -105,8 +133,12 @@ def read_transactions(
         if len(named) > 1:
             ctx.warn(
                 "several_recipients",
-                f"A transaction has {len(named)} recipients ({', '.join(e.label for e in found)}); IATI "
-                f"allows one: {entry.label} is used",
+                Text(
+                    N_("A transaction has %(n)s recipients (%(codes)s); IATI allows one: %(used)s is used"),
+                    n=len(named),
+                    codes=", ".join(e.label for e in found),
+                    used=entry.label,
+                ),
                 tx,
                 f"{path}/{named[1].tag}",
             )
@@ -139,28 +171,41 @@ def read_amount(ctx: ReadingContext, tx, path: str, raw: str, currency: str | No
     the currency's decimals; None, with an error, when it cannot be kept."""
     amount = parse_decimal(raw)
     if amount is None:
-        ctx.error("bad_value", "Transaction value is missing or not a number", tx, f"{path}/value", raw or None)
+        ctx.error("bad_value", N_("Transaction value is missing or not a number"), tx, f"{path}/value", raw or None)
         return None
     if not currency or not money.is_currency(currency):
         ctx.error(
             "currency",
-            f"{rules.unknown_currency(currency)}: neither value/@currency nor the activity's "
-            "default-currency is an ISO 4217 code"
+            Text(
+                N_("%(why)s: neither value/@currency nor the activity's default-currency is an ISO 4217 code"),
+                why=Text(N_("Unknown currency %(code)s"), code=repr(currency)),
+            )
             if currency
-            else "No valid currency: neither value/@currency nor the activity's default-currency",
+            else N_("No valid currency: neither value/@currency nor the activity's default-currency"),
             tx,
             f"{path}/value/@currency",
             currency,
         )
         return None
     if abs(amount) >= money.MAX_AMOUNT:
-        ctx.error("bad_value", f"{raw} is too large: amounts stay below {money.MAX_AMOUNT:,}", tx, f"{path}/value", raw)
+        ctx.error(
+            "bad_value",
+            Text(N_("%(value)s is too large: amounts stay below %(max)s"), value=raw, max=f"{money.MAX_AMOUNT:,}"),
+            tx,
+            f"{path}/value",
+            raw,
+        )
         return None
     quantized = money.quantize(amount, currency)
     if quantized != amount:
         ctx.warn(
             "rounded",
-            f"{amount} has more decimals than {currency} allows: rounded to {quantized}",
+            Text(
+                N_("%(amount)s has more decimals than %(currency)s allows: rounded to %(rounded)s"),
+                amount=str(amount),
+                currency=currency,
+                rounded=str(quantized),
+            ),
             tx,
             f"{path}/value",
             amount,
@@ -183,14 +228,26 @@ def value_date(ctx: ReadingContext, tx, value, record: IatiProjectRecord, path: 
     plausible = [r for r in readable if PLAUSIBLE_YEARS[0] <= r.day.year <= PLAUSIBLE_YEARS[1]]
     unreadable = [(where, text) for where, text in given if parse_date(text) is None]
     for where, text in unreadable:
-        ctx.warn("bad_date", f"{where} {text!r} is not a date: ignored", tx, f"{path}/{where}", text)
+        ctx.warn(
+            "bad_date",
+            Text(N_("%(where)s %(text)s is not a date: ignored"), where=where, text=repr(text)),
+            tx,
+            f"{path}/{where}",
+            text,
+        )
     if plausible:
         chosen = plausible[0]
         if readable[0] is not chosen:
             first = readable[0]
             ctx.warn(
                 "implausible_date",
-                f"{first.where} {first.text} is not a plausible date: the {chosen.where} {chosen.text} is used",
+                Text(
+                    N_("%(where)s %(text)s is not a plausible date: the %(chosen)s %(day)s is used"),
+                    where=first.where,
+                    text=first.text,
+                    chosen=chosen.where,
+                    day=chosen.text,
+                ),
                 tx,
                 f"{path}/{first.where}",
                 first.text,
@@ -200,9 +257,16 @@ def value_date(ctx: ReadingContext, tx, value, record: IatiProjectRecord, path: 
         first = readable[0]
         ctx.warn(
             "implausible_date",
-            f"{first.where} {first.text} is not a plausible date (before {PLAUSIBLE_YEARS[0]} or after "
-            f"{PLAUSIBLE_YEARS[1]}): the flow is kept with its date as written; no exchange rate "
-            "can convert it",
+            Text(
+                N_(
+                    "%(where)s %(text)s is not a plausible date (before %(first)s or after %(last)s): the flow "
+                    "is kept with its date as written; no exchange rate can convert it"
+                ),
+                where=first.where,
+                text=first.text,
+                first=str(PLAUSIBLE_YEARS[0]),
+                last=str(PLAUSIBLE_YEARS[1]),
+            ),
             tx,
             f"{path}/{first.where}",
             first.text,
@@ -213,16 +277,17 @@ def value_date(ctx: ReadingContext, tx, value, record: IatiProjectRecord, path: 
         if day is not None:
             ctx.warn(
                 "no_date",
-                "The transaction has no readable date of its own: it is dated on the activity's "
-                f"{name.replace('_', ' ')} date {day}",
+                Text(_FALLBACK_MESSAGES[name], day=day.isoformat()),
                 tx,
                 f"{path}/value/@value-date",
             )
             return day
     ctx.error(
         "no_date",
-        "The transaction has no readable date (value/@value-date, transaction-date/@iso-date), nor "
-        "has the activity: this transaction cannot be imported",
+        N_(
+            "The transaction has no readable date (value/@value-date, transaction-date/@iso-date), nor "
+            "has the activity: this transaction cannot be imported"
+        ),
         tx,
         f"{path}/value/@value-date",
     )

@@ -19,31 +19,11 @@ from registry import money
 from registry.models.types import N_
 
 CURRENCY_SYMBOLS = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
-CFA_CHOICE = "FCFA is two currencies: XOF (West Africa, BCEAO) or XAF (Central Africa, BEAC)"
+CFA_CHOICE = Text(N_("FCFA is two currencies: XOF (West Africa, BCEAO) or XAF (Central Africa, BEAC)"))
 
 PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _CURRENCY_TOKEN = re.compile(r"[A-Za-z]{3}")
 SPACES = re.compile(r"[\s\u00a0\u202f\u2009'’_]")
-
-
-# How to declare a file's decimal mark, in the words of each way in (upload page, command line, API).
-DECIMAL_HOW = (
-    "choose the decimal separator on the upload page (1,234.56 or 1.234,56), "
-    "--decimal . or --decimal , on the command line, decimal=. or decimal=, in the API"
-)
-
-
-def declare(mark: str) -> str:
-    """How to say that ``mark`` is the file's decimal mark, in the words of each way in."""
-    example = "1,234.56" if mark == "." else "1.234,56"
-    return (
-        f"choose the decimal separator {example} on the upload page, --decimal {mark} on the command line, "
-        f"decimal={mark} in the API"
-    )
-
-
-def mark_name(mark: str) -> str:
-    return "the comma" if mark == "," else "the point"
 
 
 class AmbiguousAmount(CellError):
@@ -59,13 +39,43 @@ class AmbiguousAmount(CellError):
 
     def describe(self, factor: Decimal = Decimal(1), currency: str | None = None) -> str:
         """The error, with both readings as they would be stored (the column's unit applied)."""
-        cur = f" {currency}" if currency else ""
-        return (
-            f"Ambiguous amount {self.text!r}: {shown(self.as_thousands * factor)}{cur} if "
-            f"{mark_name(self.separator)} separates thousands, or {shown(self.as_decimal * factor)}{cur} if it "
-            f"is the decimal mark, and the file's other amounts do not show which. Say how the file writes its "
-            f"decimal mark: {DECIMAL_HOW}"
-        )
+        thousands, decimal = shown(self.as_thousands * factor), shown(self.as_decimal * factor)
+        if currency:
+            thousands, decimal = (
+                Text(_WITH_CURRENCY, amount=thousands, currency=currency),
+                Text(_WITH_CURRENCY, amount=decimal, currency=currency),
+            )
+        return Text(_AMBIGUOUS[self.separator], text=repr(self.text), thousands=thousands, decimal=decimal)
+
+
+_WITH_CURRENCY = N_("%(amount)s %(currency)s")
+_AMBIGUOUS = {
+    ",": N_(
+        "Ambiguous amount %(text)s: %(thousands)s if the comma separates thousands, or %(decimal)s if it is the "
+        "decimal mark, and the file's other amounts do not show which. Say how the file writes its decimal "
+        "mark: choose the decimal separator on the upload page (1,234.56 or 1.234,56), --decimal . or "
+        "--decimal , on the command line, decimal=. or decimal=, in the API"
+    ),
+    ".": N_(
+        "Ambiguous amount %(text)s: %(thousands)s if the point separates thousands, or %(decimal)s if it is the "
+        "decimal mark, and the file's other amounts do not show which. Say how the file writes its decimal "
+        "mark: choose the decimal separator on the upload page (1,234.56 or 1.234,56), --decimal . or "
+        "--decimal , on the command line, decimal=. or decimal=, in the API"
+    ),
+}
+# An amount that reads as a number only with the other decimal mark than the file's, by that mark.
+_OTHER_MARK = {
+    ",": N_(
+        "%(text)s is not an amount with the point as the decimal mark, as chosen for this file; with the comma "
+        "it would be %(other)s. If that is right, choose the decimal separator 1.234,56 on the upload page, "
+        "--decimal , on the command line, decimal=, in the API"
+    ),
+    ".": N_(
+        "%(text)s is not an amount with the comma as the decimal mark, as chosen for this file; with the point "
+        "it would be %(other)s. If that is right, choose the decimal separator 1,234.56 on the upload page, "
+        "--decimal . on the command line, decimal=. in the API"
+    ),
+}
 
 
 def _plain(value: Decimal) -> str:
@@ -203,9 +213,7 @@ def parse_amount(text: str, decimal: str | None) -> Amount:
     if other is not None:
         mark = "," if decimal == "." else "."
         raise CellError(
-            f"{text!r} is not an amount with {mark_name(decimal)} as the decimal mark, as chosen for this "
-            f"file; with {mark_name(mark)} it would be {_plain(-other if negative else other)}. If that is "
-            f"right, {declare(mark)}",
+            Text(_OTHER_MARK[mark], text=repr(text), other=_plain(-other if negative else other)),
             "invalid_amount",
         )
     raise CellError(Text(N_("%(value)s is not an amount"), value=repr(text)), "invalid_amount")
@@ -246,9 +254,18 @@ def currency_places(currency: str) -> int | None:
 _CURRENCY_SPELLINGS = {"EURO": "EUR", "EUROS": "EUR", "F CFA": "FCFA", "CFA": "FCFA", "FRANCS CFA": "FCFA"}
 # Codes that name no currency the registry can take, and what to write instead.
 NOT_A_CODE = {
-    "FCFA": f"{CFA_CHOICE}. Write the one the amount is in",
-    "STD": "STD is the dobra of São Tomé and Príncipe before 2018; it was redenominated as STN "
-    "(1 STN = 1000 STD). Write STN, with amounts in old dobras divided by 1000",
+    "FCFA": Text(
+        N_(
+            "FCFA is two currencies: XOF (West Africa, BCEAO) or XAF (Central Africa, BEAC). Write the one "
+            "the amount is in"
+        )
+    ),
+    "STD": Text(
+        N_(
+            "STD is the dobra of São Tomé and Príncipe before 2018; it was redenominated as STN "
+            "(1 STN = 1000 STD). Write STN, with amounts in old dobras divided by 1000"
+        )
+    ),
 }
 
 

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
+from importers.messages import Text
 from importers.sheets.amounts import CURRENCY_SYMBOLS
 from importers.sheets.fields import AMOUNT_FIELDS, FIELDS, WIDE_TYPES, column_aliases
 from importers.sheets.meaning import MONEY_FIELDS, meaning
 from importers.sheets.text import norm
 from registry import money
 from registry.errors import ValidationError
+from registry.models.types import N_
 
 HEADER_SCAN_ROWS = 30  # the rows a header is looked for in
 
@@ -316,24 +318,35 @@ def ask_about(
             # "Date of commitment" beside "Date of disbursement": a row has one value date.
             c.question = ("value_date", "ignore")
             others = " and ".join(repr(d.header) for d in several if d is not c)
-            why = (
-                f" Column {others} gives the flows' date too, and a row has one: keep one as the value "
-                "date and map the other to ignore, or give each flow a row of its own (with a Transaction "
-                "type column)."
-            )
+            why = others
         if not c.question:
             continue
         about_money = any(f in MONEY_FIELDS for f in c.question)
         c.field, c.tx_type, c.year = "ignore", None, None
-        words = ", ".join(FIELDS[f] for f in c.question if f != "ignore")
-        if "ignore" in c.question:
-            words += " (or a column to leave out)"
+        words = [Text(FIELDS[f]) for f in c.question if f != "ignore"]
+        if why:
+            template = N_(
+                "Which field is column %(header)s? It may be: %(fields)s (or a column to leave out). Column "
+                "%(others)s gives the flows' date too, and a row has one: keep one as the value date and map the "
+                "other to ignore, or give each flow a row of its own (with a Transaction type column). Say which "
+                "in the mapping (the drop-down of the column on the preview, or the mapping option): it is not "
+                "guessed"
+            )
+        elif "ignore" in c.question:
+            template = N_(
+                "Which field is column %(header)s? It may be: %(fields)s (or a column to leave out). Say which in "
+                "the mapping (the drop-down of the column on the preview, or the mapping option): it is not guessed"
+            )
+        else:
+            template = N_(
+                "Which field is column %(header)s? It may be: %(fields)s. Say which in the mapping (the drop-down "
+                "of the column on the preview, or the mapping option): it is not guessed"
+            )
         problem(
             # A sheet without amounts has no flows to misdate: its question does not stop it.
             "error" if about_money or ("value_date" in c.question and money_columns) else "warning",
             "ambiguous_header",
-            f"Which field is column {c.header!r}? It may be: {words}.{why} Say which in the mapping "
-            "(the drop-down of the column on the preview, or the mapping option): it is not guessed",
+            Text(template, header=repr(c.header), fields=words, others=why),
             label,
             header_row,
             c.header,

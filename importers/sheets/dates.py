@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from importers.messages import Text
 from importers.sheets.text import CellError, DateText, NumText, norm
+from registry.models.types import N_
 
 _DATE_ISO = re.compile(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?(?:[T ][\d:.]+Z?)?")
 _DATE_YMD = re.compile(r"(\d{4})[/.](\d{1,2})[/.](\d{1,2})")
@@ -45,7 +47,7 @@ def _date(y: int, m: int, d: int, text: str) -> dt.date:
     try:
         return dt.date(y, m, d)
     except ValueError:
-        raise CellError(f"{text!r} is not a real date", "invalid_date") from None
+        raise CellError(Text(N_("%(value)s is not a real date"), value=repr(text)), "invalid_date") from None
 
 
 def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7, 1)) -> dt.date:
@@ -57,13 +59,13 @@ def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7
         try:
             number = Decimal(t)
         except InvalidOperation:
-            raise CellError(f"{text!r} is not a date", "invalid_date") from None
+            raise CellError(Text(N_("%(value)s is not a date"), value=repr(text)), "invalid_date") from None
         n = int(number)
         if 1900 <= n <= 2200 and number == n:
             return dt.date(n, *year_day)
         if 0 < number < 2958466:
             return EXCEL_EPOCH + dt.timedelta(days=n)
-        raise CellError(f"{text!r} is not a date", "invalid_date")
+        raise CellError(Text(N_("%(value)s is not a date"), value=repr(text)), "invalid_date")
     m = _DATE_ISO.fullmatch(t)
     if m:
         return _date(int(m.group(1)), int(m.group(2)), int(m.group(3) or 1), text)
@@ -86,9 +88,16 @@ def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7
         if convention == "mdy":
             return _date(y, a, b, text)
         raise CellError(
-            f"{text!r} could be {a} {month_name(b)} or {b} {month_name(a)} {y}: say whether this file writes "
-            "dates day/month/year or month/day/year (on the upload page 'Dates like 03/04/2021 mean'; "
-            "--dates dmy or mdy on the command line; dates=dmy or mdy in the API)",
+            Text(
+                N_(
+                    "%(value)s could be %(first)s or %(second)s: say whether this file writes dates "
+                    "day/month/year or month/day/year (on the upload page 'Dates like 03/04/2021 mean'; --dates "
+                    "dmy or mdy on the command line; dates=dmy or mdy in the API)"
+                ),
+                value=repr(text),
+                first=f"{a} {month_name(b)}",
+                second=f"{b} {month_name(a)} {y}",
+            ),
             "ambiguous_date",
         )
     m = _DATE_WORDS.fullmatch(norm(t))
@@ -99,7 +108,7 @@ def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7
             month, day, year = _MONTHS.get(m.group(4)), int(m.group(5)), int(m.group(6))
         if month:
             return _date(year, month, day, text)
-    raise CellError(f"{text!r} is not a date (use YYYY-MM-DD)", "invalid_date")
+    raise CellError(Text(N_("%(value)s is not a date (use YYYY-MM-DD)"), value=repr(text)), "invalid_date")
 
 
 @dataclass

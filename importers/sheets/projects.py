@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
+from importers.messages import Text
 from importers.records import AreaRecord, Location, ProjectRecord, RecipientRecord, TransactionRecord
 from importers.sheets.amounts import Amount, currency_code
 from importers.sheets.columns import header_of
@@ -22,6 +23,25 @@ from importers.sheets.fields import WIDE_TYPES, vocabulary
 from importers.sheets.sheet_amounts import Where
 from importers.sheets.text import CellError, NumText, norm
 from importers.sheets.values import parse_share, split_items
+from registry.models.types import N_
+
+# An unknown recipient, by the column it is in; with a suggestion or without.
+_UNKNOWN = {
+    "country": (N_("Unknown country %(value)s"), N_("Unknown country %(value)s; did you mean %(hint)s?")),
+    "region": (N_("Unknown region %(value)s"), N_("Unknown region %(value)s; did you mean %(hint)s?")),
+    "recipient": (
+        N_("Unknown country or region %(value)s"),
+        N_("Unknown country or region %(value)s; did you mean %(hint)s?"),
+    ),
+}
+# The flows a project's country shares are read from, named in the plural.
+_FLOWS = {
+    "commitment": N_("commitments"),
+    "disbursement": N_("disbursements"),
+    "expenditure": N_("expenditures"),
+    "pledge": N_("pledges"),
+    "incoming_funds": N_("incoming funds"),
+}
 
 _WEIGHT_KINDS = WIDE_TYPES  # the flows a project's country shares may come from, in this order
 
@@ -122,7 +142,10 @@ class ProjectCells:
                 self.problem(
                     "error",
                     "unknown_status",
-                    f"Unknown status {values['status']!r} (pipeline, active, completed, cancelled, suspended)",
+                    Text(
+                        N_("Unknown status %(value)s (pipeline, active, completed, cancelled, suspended)"),
+                        value=repr(values["status"]),
+                    ),
                     sheet,
                     rownum,
                     header_of(columns, "status"),
@@ -163,12 +186,11 @@ class ProjectCells:
                 if country is None and name in ("region", "recipient"):
                     region = self.lookups.region(item)
                 if country is None and region is None:
-                    what = "country" if name == "country" else "region" if name == "region" else "country or region"
                     hint = self.lookups.suggest(item, countries=name != "region", regions=name != "country")
                     self.problem(
                         "error",
                         f"unknown_{'country' if name != 'region' else 'region'}",
-                        f"Unknown {what} {item!r}" + (f"; did you mean {hint}?" if hint else ""),
+                        Text(_UNKNOWN[name][bool(hint)], value=repr(item), hint=hint or ""),
                         sheet,
                         rownum,
                         header_of(columns, name),
@@ -184,7 +206,7 @@ class ProjectCells:
                             self.problem(
                                 "error",
                                 "invalid_share",
-                                f"Share {given} must be above 0 and at most 100",
+                                Text(N_("Share %(value)s must be above 0 and at most 100"), value=given),
                                 sheet,
                                 rownum,
                                 header_of(columns, "share"),
@@ -195,7 +217,7 @@ class ProjectCells:
                         self.problem(
                             "error",
                             "invalid_share",
-                            f"{given!r} is not a percentage",
+                            Text(N_("%(value)s is not a percentage"), value=repr(given)),
                             sheet,
                             rownum,
                             header_of(columns, "share"),
@@ -216,7 +238,7 @@ class ProjectCells:
                     self.problem(
                         "error",
                         "unknown_area",
-                        f"Unknown priority area {item!r} (23a-23l or its name)",
+                        Text(N_("Unknown priority area %(value)s (23a-23l or its name)"), value=repr(item)),
                         sheet,
                         rownum,
                         header_of(columns, "area"),
@@ -231,7 +253,7 @@ class ProjectCells:
                     self.problem(
                         "error",
                         "invalid_sector",
-                        f"{item!r} is not a DAC 5-digit purpose code",
+                        Text(N_("%(value)s is not a DAC 5-digit purpose code"), value=repr(item)),
                         sheet,
                         rownum,
                         header_of(columns, "sector"),
@@ -302,13 +324,29 @@ class ProjectCells:
         self.problem(
             "warning",
             "split_differs",
-            f"Project {b.record.reference!r}"
-            + (f" (and {more:,} more project{'s' if more > 1 else ''})" if more else "")
-            + f": its country shares come from its {kind}s ({words(base)}), but its "
-            f"{other.replace('_', ' ')}s split otherwise ({words(split)}). Reports spread every flow of a "
-            "project by the same shares; give a country share column, or one project per country, if "
-            "they should differ.",
+            Text(
+                N_(
+                    "Project %(project)s: its country shares come from its %(kind)s (%(base)s), but its %(other)s "
+                    "split otherwise (%(split)s). Reports spread every flow of a project by the same shares; give a "
+                    "country share column, or one project per country, if they should differ."
+                ),
+                project=repr(b.record.reference)
+                if not more
+                else Text(N_("%(ref)s (and 1 more project)"), ref=repr(b.record.reference))
+                if more == 1
+                else Text(N_("%(ref)s (and %(n)s more projects)"), ref=repr(b.record.reference), n=more),
+                kind=_flows(kind),
+                base=words(base),
+                other=_flows(other),
+                split=words(split),
+            ),
             loc.sheet,
             loc.row,
             b.record.columns.get("recipients"),
         )
+
+
+def _flows(kind: str) -> str:
+    """The flows of a type named in the plural, as a message of its own ("commitments")."""
+    plural = _FLOWS.get(kind)
+    return Text(plural) if plural else f"{kind.replace('_', ' ')}s"

@@ -17,6 +17,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, NamedTuple
 
+from importers.messages import Text
 from importers.sheets.amounts import (
     NOT_A_CODE,
     PLAIN_NUMBER,
@@ -25,15 +26,53 @@ from importers.sheets.amounts import (
     currency_code,
     currency_places,
     decimal_evidence,
-    declare,
     fits,
-    mark_name,
     parse_amount,
     shown,
 )
 from importers.sheets.columns import Column
 from importers.sheets.text import CACHE_LIMIT, CellError
 from registry import money
+from registry.models.types import N_
+
+# How an amount read one of two ways was read, by how and separator: each a whole sentence.
+_READ_AS = {
+    ("assumed", "."): N_(
+        "%(amounts)s was read as %(amount)s %(currency)s, with the point as a thousands separator: the file's "
+        "amounts do not settle its decimal mark, and files separated by semicolons are written where the "
+        "decimal mark is a comma. If %(text)s means %(other)s %(currency)s, choose the decimal separator "
+        "1,234.56 on the upload page, --decimal . on the command line, decimal=. in the API"
+    ),
+    ("assumed", ","): N_(
+        "%(amounts)s was read as %(amount)s %(currency)s, with the comma as the decimal mark: the file's "
+        "amounts do not settle its decimal mark, and files separated by semicolons are written where the "
+        "decimal mark is a comma. If %(text)s means %(other)s %(currency)s, choose the decimal separator "
+        "1,234.56 on the upload page, --decimal . on the command line, decimal=. in the API"
+    ),
+    ("currency", "."): N_(
+        "%(amounts)s was read as %(amount)s %(currency)s, with the point as a thousands separator: "
+        "%(currency)s amounts have no decimals, so it cannot be %(other)s. If that is wrong, correct the "
+        "amount or its currency"
+    ),
+    ("currency", ","): N_(
+        "%(amounts)s was read as %(amount)s %(currency)s, with the comma as a thousands separator: "
+        "%(currency)s amounts have no decimals, so it cannot be %(other)s. If that is wrong, correct the "
+        "amount or its currency"
+    ),
+    ("decimals", "."): N_(
+        "%(amounts)s was read as %(amount)s %(currency)s: the file writes %(example)s (row %(row)s), so the "
+        "point is its decimal mark. But %(currency)s amounts have %(places)s decimals: if %(text)s means "
+        "%(other)s %(currency)s, correct the file or choose the decimal separator 1.234,56 on the upload "
+        "page, --decimal , on the command line, decimal=, in the API"
+    ),
+    ("decimals", ","): N_(
+        "%(amounts)s was read as %(amount)s %(currency)s: the file writes %(example)s (row %(row)s), so the "
+        "comma is its decimal mark. But %(currency)s amounts have %(places)s decimals: if %(text)s means "
+        "%(other)s %(currency)s, correct the file or choose the decimal separator 1,234.56 on the upload "
+        "page, --decimal . on the command line, decimal=. in the API"
+    ),
+}
+_CODES = {"assumed": "decimal_mark_assumed", "currency": "decimal_mark_by_currency"}
 
 
 class Where(NamedTuple):
@@ -198,8 +237,26 @@ class SheetAmounts:
             self.problem(
                 "error",
                 "invalid_amount",
-                f"{text!r} is read as {shown(stored)} {currency}, but {currency} amounts have "
-                f"{places or 'no'} decimals: correct the amount or its currency",
+                Text(
+                    N_(
+                        "%(text)s is read as %(amount)s %(currency)s, but %(currency)s amounts have %(places)s "
+                        "decimals: correct the amount or its currency"
+                    ),
+                    text=repr(text),
+                    amount=shown(stored),
+                    currency=currency,
+                    places=str(places),
+                )
+                if places
+                else Text(
+                    N_(
+                        "%(text)s is read as %(amount)s %(currency)s, but %(currency)s amounts have no decimals: "
+                        "correct the amount or its currency"
+                    ),
+                    text=repr(text),
+                    amount=shown(stored),
+                    currency=currency,
+                ),
                 *where,
                 text,
             )
@@ -214,7 +271,11 @@ class SheetAmounts:
         self.problem(
             "error",
             "ambiguous_currency" if currency == "FCFA" else "unknown_currency",
-            f"{'FCFA' if currency == 'FCFA' else repr(currency)} is not a currency code the registry takes: {why}",
+            Text(
+                N_("%(currency)s is not a currency code the registry takes: %(why)s"),
+                currency="FCFA" if currency == "FCFA" else repr(currency),
+                why=why,
+            ),
             sheet,
             rownum,
             column,
@@ -284,31 +345,23 @@ class SheetAmounts:
         for (how, separator), noted in sorted(self._noted.items(), key=lambda item: item[1].first.row):
             count, first = noted.count, noted.first
             text, amount, other_reading, currency = first.text, first.amount, first.other, first.currency
-            other = "," if separator == "." else "."
-            more = f" (and {count - 1} more amount{'s' if count > 2 else ''} like it)" if count > 1 else ""
-            if how == "assumed":
-                role = "a thousands separator" if separator == "." else "the decimal mark"
-                message = (
-                    f"{text!r}{more} was read as {shown(amount)} {currency}, with {mark_name(separator)} as "
-                    f"{role}: the file's amounts do not settle its decimal mark, and files separated by "
-                    f"semicolons are written where the decimal mark is a comma. If {text!r} means "
-                    f"{shown(other_reading)} {currency}, {declare('.')}"
-                )
-                code = "decimal_mark_assumed"
-            elif how == "currency":
-                message = (
-                    f"{text!r}{more} was read as {shown(amount)} {currency}, with {mark_name(separator)} as a "
-                    f"thousands separator: {currency} amounts have no decimals, so it cannot be "
-                    f"{shown(other_reading)}. If that is wrong, correct the amount or its currency"
-                )
-                code = "decimal_mark_by_currency"
+            if count == 1:
+                amounts = repr(text)
+            elif count == 2:
+                amounts = Text(N_("%(text)s (and 1 more amount like it)"), text=repr(text))
             else:
-                learnt = self._learnt
-                message = (
-                    f"{text!r}{more} was read as {shown(amount)} {currency}: the file writes {learnt.example!r} "
-                    f"(row {learnt.row}), so {mark_name(separator)} is its decimal mark. But {currency} amounts "
-                    f"have {money.minor_units(currency)} decimals: if {text!r} means "
-                    f"{shown(other_reading)} {currency}, correct the file or {declare(other)}"
-                )
-                code = "decimal_mark_doubtful"
+                amounts = Text(N_("%(text)s (and %(n)s more amounts like it)"), text=repr(text), n=str(count - 1))
+            learnt = self._learnt
+            message = Text(
+                _READ_AS[(how, separator)],
+                amounts=amounts,
+                text=repr(text),
+                amount=shown(amount),
+                other=shown(other_reading),
+                currency=currency,
+                example=repr(learnt.example) if how == "decimals" else "",
+                row=str(learnt.row) if how == "decimals" else "",
+                places=str(money.minor_units(currency)) if how == "decimals" else "",
+            )
+            code = _CODES.get(how, "decimal_mark_doubtful")
             self.problem("warning", code, message, sheet, first.row, first.column, text)

@@ -12,10 +12,12 @@
         bar.querySelector("rect").setAttribute("width", s.percent || 0);
         if (s.state === "done" && s.url) { window.location.assign(s.url); return; }
         if (s.state === "error" || s.state === "unknown") {
-          error.hidden = false; error.textContent = s.message || "The job is no longer known; see recent imports.";
+          error.hidden = false; error.textContent = s.message || box.dataset.unknown;
           return;
         }
-        stage.textContent = (s.stage || "working").replace(/^./, function (c) { return c.toUpperCase(); }) + "… " + (s.percent || 0) + "%";
+        // The page gives the words ("%(stage)s… %(percent)s%") in the reader's language.
+        var name = s.stage ? s.stage.replace(/^./, function (c) { return c.toUpperCase(); }) : box.dataset.working;
+        stage.textContent = box.dataset.stage.replace("%(stage)s", name).replace("%(percent)s", s.percent || 0).replace("%%", "%");
         setTimeout(poll, 600);
       })
       .catch(function () { setTimeout(poll, 1500); });
