@@ -58,28 +58,7 @@ PATH_FROM = {"pipeline-project": ("/pipeline", "main a[href*='/pipeline/']:not([
 # Findings in templates that base.html and the stylesheets cannot fix, left to their owners:
 # {(page name, size): {rule id: reason}}. Such a page still fails on any other finding, and
 # fails when a listed finding is gone (so that the entry is removed).
-SCROLL_REGION = (
-    "scrollable-region-focusable: a box that scrolls sideways (or, for a tall cross-tab, down) "
-    "can't be reached by keyboard in browsers that don't focus scrollers; the template's "
-    '{where} needs tabindex="0" with role="region" and an aria-label'
-)
-KNOWN: dict[tuple[str, str], dict[str, str]] = {
-    ("reports", "phone"): {
-        "scrollable-region-focusable": SCROLL_REGION.format(
-            where="table wrapper and chart boxes (reports/index.html, .table-scroll and .chart-body)"
-        )
-    },
-    ("reports-cross-tab", "laptop"): {
-        "scrollable-region-focusable": SCROLL_REGION.format(
-            where="cross-tab wrapper (reports/index.html, .table-scroll.tall)"
-        )
-    },
-    ("reports-cross-tab", "phone"): {
-        "scrollable-region-focusable": SCROLL_REGION.format(
-            where="table wrapper and chart boxes (reports/index.html, .table-scroll and .chart-body)"
-        )
-    },
-}
+KNOWN: dict[tuple[str, str], dict[str, str]] = {}
 
 
 @pytest.fixture(scope="module")
