@@ -18,7 +18,10 @@ from registry.i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS
 
 REPO = TRANSLATIONS.parents[1]
 POT = TRANSLATIONS / "messages.pot"
-KEYWORDS = ("_", "gettext", "ngettext:1,2", "lazy_gettext", "_l", "N_", "pgettext:1c,2", "npgettext:1c,2,3")
+KEYWORDS = (
+    "_", "gettext", "ngettext:1,2", "lazy_gettext", "_l", "N_",
+    "pgettext:1c,2", "lazy_pgettext:1c,2", "npgettext:1c,2,3",
+)  # fmt: skip
 
 translate_cli = AppGroup("translate", help="The catalogues of the six UN languages (Babel).")
 

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from markupsafe import Markup
 
 from registry.i18n import compact_money, money, number, sorted_by_name
@@ -23,7 +24,7 @@ NAV = [
     ("web.funding_sources", _l("Funding sources")),
     ("web.organisations", _l("Organisations")),
     ("finder.find_funding", _l("Find funding")),
-    ("finder.pipeline", _l("Pipeline")),
+    ("finder.pipeline", lazy_pgettext("navigation", "Pipeline")),  # the list, not the status
     ("reports_web.index", _l("Reports")),
     ("imports_web.index", _l("Import")),
 ]
