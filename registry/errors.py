@@ -194,13 +194,38 @@ def _wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
+# The status lines a page can show, in the reader's language (the JSON keeps the standard phrase).
+STATUS_PHRASES = {
+    400: _l("Bad Request"),
+    401: _l("Unauthorized"),
+    403: _l("Forbidden"),
+    404: _l("Not Found"),
+    405: _l("Method Not Allowed"),
+    409: _l("Conflict"),
+    410: _l("Gone"),
+    412: _l("Precondition Failed"),
+    413: _l("Request Entity Too Large"),
+    414: _l("Request-URI Too Long"),
+    415: _l("Unsupported Media Type"),
+    422: _l("Unprocessable Entity"),
+    428: _l("Precondition Required"),
+    429: _l("Too Many Requests"),
+    500: _l("Internal Server Error"),
+    503: _l("Service Unavailable"),
+}
+
+
 def _respond(code: int, message: str, errors: dict | None = None):
     if _wants_json():
         response = jsonify(error_body(code, message, errors))
         response.status_code = code
         return response
     return render_template(
-        "error.html", code=code, status=HTTPStatus(code).phrase, message=message, errors=errors
+        "error.html",
+        code=code,
+        status=str(STATUS_PHRASES.get(code, HTTPStatus(code).phrase)),
+        message=message,
+        errors=errors,
     ), code
 
 

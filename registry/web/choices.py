@@ -28,6 +28,7 @@ from registry.models.types import (
     TransactionType,
     label,
 )
+from registry.reference_names import area_name, category_name, region_name
 from registry.web import by_name, country_label
 
 # Currencies most flows use first; the rest alphabetically after them.
@@ -46,19 +47,19 @@ class Choices:
     @cached_property
     def regions(self) -> list[tuple[str, str]]:
         rows = db.session.execute(select(Region.code, Region.name).where(Region.level != "world"))
-        return by_name([(code, name) for code, name in rows], lambda option: option[1])
+        return by_name([(code, region_name(code, name)) for code, name in rows], lambda option: option[1])
 
     @cached_property
     def areas(self) -> list[tuple[str, str]]:
         rows = db.session.execute(select(PriorityArea.code, PriorityArea.short_name).order_by(PriorityArea.code))
-        return [(code, name) for code, name in rows]
+        return [(code, area_name(code, name)) for code, name in rows]
 
     @cached_property
     def categories(self) -> list[tuple[str, str]]:
         rows = db.session.execute(
             select(RecipientCategory.code, RecipientCategory.name).order_by(RecipientCategory.code)
         )
-        return [(code, name) for code, name in rows]
+        return [(code, category_name(code, name)) for code, name in rows]
 
     @cached_property
     def organisations(self) -> list[tuple[int, str]]:

@@ -184,3 +184,10 @@ def test_moments_are_written_in_the_readers_locale_in_utc(app):
         assert i18n.datetime(dt.datetime(2026, 12, 7, 16, 5, tzinfo=plus_two)) == "Dec 7, 2026, 14:05 UTC"
     with reading_in(app, "zh"):
         assert i18n.date(dt.date(2026, 12, 7)) == "2026年12月7日"
+
+
+def test_an_error_pages_status_line_is_in_the_readers_language(client):
+    english = client.get("/no-such-page").get_data(as_text=True)
+    assert "404 · Not Found" in english
+    french = client.get("/no-such-page", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "404 · Not Found" not in french and "<h1>404 · " in french
