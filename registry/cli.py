@@ -150,3 +150,7 @@ def init_app(app: Flask) -> None:
     from registry.deleted_cli import deleted_cli
 
     app.cli.add_command(deleted_cli)
+    from registry.catalogue_cli import project_cli, source_cli
+
+    for group in (project_cli, source_cli):
+        app.cli.add_command(group)
