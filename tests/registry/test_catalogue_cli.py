@@ -290,3 +290,13 @@ def test_a_source_is_not_handed_to_another_organisation(runner, donor, make_org,
     assert result.exit_code == 1 and "You may not hand the funding source to another organisation" in result.output
     stranger = runner.invoke(args=["funding-source", "update", str(make_source().id), path, "--as", donor.email])
     assert stranger.exit_code == 1 and "You may not change this funding source" in stranger.output
+
+
+def test_without_pyyaml_yaml_is_refused_and_json_still_read(runner, donor, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "yaml", None)  # import yaml now raises ImportError
+    result = runner.invoke(args=["project", "create", write(tmp_path, "p.yaml", "title: x\n"), "--as", donor.email])
+    assert result.exit_code == 1 and "reading YAML needs the PyYAML package" in result.output
+    result = runner.invoke(args=["project", "create", write(tmp_path, "p.json", PROJECT), "--as", donor.email])
+    assert result.exit_code == 0, result.output
