@@ -68,7 +68,7 @@ def funding_result(need, result) -> dict:
 @click.option("--area", "areas", multiple=True, help="Paragraph 23 priority area, e.g. 23b (repeat for several)")
 @click.option("--instrument", help="Instrument sought, e.g. grant, concessional_loan")
 @click.option("--amount", help="Amount sought (a decimal, e.g. 2500000)")
-@click.option("--currency", default=None, help="ISO 4217 code of the amount (default with an amount: USD)")
+@click.option("--currency", default=None, help="ISO 4217 code of the amount (required with an amount)")
 @click.option("--date", "day", type=DAY, help="Judge the rules on this date (default: today)")
 @click.option("--failing/--no-failing", default=True, show_default=True, help="Also list the sources that do not fit")
 @format_option()
@@ -92,7 +92,7 @@ def finder_funding(
             [code for given in areas for code in given.split(",")],
             instrument,
             amount,
-            (currency or "USD") if amount else currency,
+            currency,  # an amount without its currency is refused, as the API refuses it
             _day(day),
         )
         result = matching.find_funding(need)

@@ -315,3 +315,11 @@ def test_a_saved_search_is_checked_as_the_live_search(runner, market, params, me
     result = runner.invoke(args=[*args, *params])
     assert result.exit_code in (1, 2) and message in result.output
     assert db.session.scalar(select(func.count(SavedSearch.id))) == 0
+
+
+def test_an_amount_without_its_currency_is_refused_as_the_api_refuses_it(runner, client):
+    api = client.get("/api/v1/funding-sources/match?country=NPL&amount=2000000")
+    assert api.status_code == 422
+    result = runner.invoke(args=["finder", "funding", "--country", "NPL", "--amount", "2000000"])
+    assert result.exit_code == 1, result.output
+    assert "currency" in result.output.lower()
