@@ -8,7 +8,7 @@ def init_app(app: Flask, api: Api) -> None:
     """Register the reports' API, pages and commands (called by create_app)."""
     from registry.extensions import csrf
     from reports import api as reports_api
-    from reports import cli, facts, models, web  # noqa: F401  (models: the facts tables join the metadata)
+    from reports import cli, downloads_api, facts, models, web  # noqa: F401  (models: the facts tables join the metadata)
 
     # The writer's commit brings the facts up to date; a read never commits (reports/facts.py).
     facts.install()
@@ -18,6 +18,8 @@ def init_app(app: Flask, api: Api) -> None:
 
     # The API is for scripts with tokens, not browser forms: no CSRF on it.
     csrf.exempt(reports_api.blp)
+    csrf.exempt(downloads_api.blp)
     api.register_blueprint(reports_api.blp)
+    api.register_blueprint(downloads_api.blp)
     app.register_blueprint(web.bp)
     cli.init_app(app)

@@ -20,7 +20,7 @@ from registry.extensions import db
 from registry.models import PriorityArea, RecipientCategory, Region
 from registry.models.types import ProjectStatus, SourceKind, label
 from registry.reference_names import area_name, category_name, region_name
-from reports import charts, dimensions, queries
+from reports import charts, dimensions, downloads, queries
 from reports.dimensions import dimension_name, dimension_names, measure_name
 from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
 from reports.notes import shown
@@ -357,6 +357,7 @@ def index():
             amount=compact_amount,
             query=query,
             table_query=table_query,
+            downloads=downloads.page_links(request.args),
             field_labels=FIELD_LABELS,
             note_text=shown,
             **_choices(),
