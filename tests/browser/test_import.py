@@ -52,6 +52,8 @@ def test_upload_fix_mapping_preview_commit(page, live_server, tmp_path):
     page.wait_for_url(re.compile(r"/imports/\d+"))
     page.locator("#batch-status").wait_for()
     assert page.locator("#batch-status").inner_text() == "previewed"
+    # six columns fit a laptop's width: no note that the table scrolls
+    assert page.locator(".scroll-note").count() == 1 and page.locator(".scroll-note").is_hidden()
     assert page.locator("#count-created").inner_text() == "2"
     assert page.get_by_text("Total row skipped").count() == 1
     screenshot(page, "import-2-preview")
@@ -101,6 +103,11 @@ def test_a_preview_with_problems_reads_on_a_phone(phone_page, live_server, tmp_p
     page.wait_for_url(re.compile(r"/imports/\d+"))
     assert page.locator("#batch-status").inner_text() == "failed"
     screenshot(page, "import-problems-phone")
+    # the note that the first rows scroll sideways is shown exactly when they do
+    for note in page.locator(".scroll-note").all():
+        region = page.locator(f'[aria-describedby~="{note.get_attribute("id")}"]')
+        overflows = region.evaluate("e => e.scrollWidth > e.clientWidth")
+        assert note.is_visible() == overflows
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     # The whole menu (when shown: on a phone it folds behind its button) and the brand are on
     # the screen, none of it cut by an edge.

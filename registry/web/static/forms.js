@@ -31,6 +31,19 @@
       if (first) first.focus();
     });
   });
+  // A note that a table scrolls sideways is shown only while it does (the page says so
+  // without scripts, when the table has many columns).
+  var notes = Array.prototype.slice.call(document.querySelectorAll(".scroll-note[id]"));
+  function placeScrollNotes() {
+    notes.forEach(function (note) {
+      var region = document.querySelector('[aria-describedby~="' + note.id + '"]');
+      if (region) note.hidden = region.scrollWidth <= region.clientWidth;
+    });
+  }
+  if (notes.length) {
+    placeScrollNotes();
+    window.addEventListener("resize", placeScrollNotes);
+  }
   // Ask before deleting.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {
