@@ -191,3 +191,17 @@ def test_an_error_pages_status_line_is_in_the_readers_language(client):
     assert "404 · Not Found" in english
     french = client.get("/no-such-page", headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "404 · Not Found" not in french and "<h1>404 · " in french
+
+
+def test_the_shipped_catalogues_answer_api_errors_in_the_callers_language(client):
+    """With the real catalogues: the same 404 in the six languages, English without a header."""
+    messages = {}
+    for language in [None, *i18n.LANGUAGES]:
+        headers = {"Accept-Language": language} if language else {}
+        response = client.get("/api/v1/projects/999999", headers=headers)
+        assert response.status_code == 404 and response.json["code"] == 404
+        messages[language] = response.json["message"]
+    assert messages[None] == messages["en"] == "No project with id 999999"
+    assert messages["fr"] == "Aucun projet ayant l'identifiant 999999"
+    others = [messages[code] for code in ("ar", "zh", "fr", "ru", "es")]
+    assert len(set(others)) == 5 and all("999999" in text and text != messages["en"] for text in others)
