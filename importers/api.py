@@ -362,6 +362,41 @@ def _counts_text(counts: dict) -> str:
     )
 
 
+class TemplateQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    org = fields.String(
+        metadata={
+            "description": "Reference of the organisation whose projects fill the template (a donor: its own "
+            "only); without it, the blank template"
+        }
+    )
+
+
+@blp.route("/template.xlsx")
+class Template(MethodView):
+    @blp.arguments(TemplateQuery, location="query")
+    @blp.response(200, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    @blp.alt_response(403, description="The organisation is not yours")
+    def get(self, args):
+        """The import template: blank, or with ``org`` filled with that organisation's projects and
+        flows (one row per flow, each with its flow id), to edit and import again."""
+        from flask import Response
+
+        from importers.template import template_workbook
+        from importers.web import filled_download
+
+        if not args.get("org"):
+            return Response(
+                template_workbook(),
+                mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                headers={"Content-Disposition": 'attachment; filename="ict4d-donor-template.xlsx"'},
+            )
+        org = _org_for(_user(), args["org"], None)
+        return filled_download(org)
+
+
 def init_api(api) -> None:
     """Register the blueprint (the API is for token clients: no CSRF)."""
     from registry.extensions import csrf

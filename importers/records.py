@@ -111,6 +111,9 @@ class TransactionRecord:
     # flow's money goes to it, whatever the project's recipient shares say.
     recipient_country: str | None = None  # ISO3
     recipient_region: str | None = None  # M49 code
+    # The registry's id of the stored flow this one is (the filled template's "Flow id", as
+    # written in the cell): the import updates that flow instead of adding one.
+    flow_id: str | None = None
 
 
 @dataclass

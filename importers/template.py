@@ -1,14 +1,25 @@
-"""The blank donor template: an instructions sheet, the canonical columns, drop-down lists."""
+"""The donor template: an instructions sheet, the canonical columns, drop-down lists; blank
+(``template_workbook``) or filled with an organisation's projects and flows
+(``filled_workbook``, the "Download my projects" of the import page and the API).
+
+The filled template is the round trip's first half: edited in a spreadsheet and uploaded
+again, each row's flow id tells the import which stored flow the row is, so that it updates
+that flow instead of adding another (``importers.pipeline.run``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+from collections.abc import Iterator
+from typing import IO, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from registry import money
 from registry.extensions import db
-from registry.models import Country, PriorityArea, Region
+from registry.models import Country, FundingSource, Organisation, PriorityArea, Project, Region, Transaction
+from registry.services.shares import share_text
 
 # (header, what goes in it, width, list name for a drop-down or None)
 TEMPLATE_COLUMNS = [
@@ -65,25 +76,61 @@ TEMPLATE_COLUMNS = [
     ("Transaction description", "Optional note on the flow.", 30, None),
     ("Need (total cost)", "Total cost of the project (optional).", 14, None),
     ("Need currency", "Currency of the need.", 10, "Currencies"),
+    (
+        "Flow id",
+        "The registry's number of the flow on the row (filled in by 'Download my projects'): keep it to "
+        "update that flow, leave it empty for a new one.",
+        10,
+        None,
+    ),
 ]
 STATUSES = ["pipeline", "active", "completed", "cancelled", "suspended"]
 TYPES = ["commitment", "disbursement", "expenditure", "pledge", "incoming_funds"]
 
 
 def template_workbook(rows: int = 2000) -> bytes:
-    """The template as XLSX bytes, with data validation on the coded columns."""
+    """The blank template as XLSX bytes, with data validation on the coded columns."""
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    _write_template(wb, rows, ())
+    wb.close()
+    return buffer.getvalue()
+
+
+def filled_workbook(org: Organisation, out: IO[bytes], rows: int = 2000) -> None:
+    """The template filled with the organisation's projects (soft-deleted ones left out) and
+    their current-price flows, one row per flow, written to ``out``.
+
+    Rows are streamed (xlsxwriter's constant_memory: each row is written to disk as soon as
+    the next one starts), projects read from the database a chunk at a time, so a large
+    organisation's file costs little memory. Text cells are written as text, never as
+    formulas: a title starting with "=" stays a title."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(
+        out,
+        {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False},
+    )
+    _write_template(wb, rows, _project_rows(org))
+    wb.close()
+
+
+def _write_template(wb: Any, rows: int, data: Iterator[list[Any]] | tuple) -> None:
+    """The three sheets; ``data``: the Projects sheet's rows, each a list of cell values in
+    TEMPLATE_COLUMNS order (None: an empty cell)."""
     import xlsxwriter
 
     countries = list(db.session.execute(select(Country.iso3, Country.name).order_by(Country.iso3)))
     regions = list(db.session.execute(select(Region.code, Region.name).order_by(Region.code)))
     areas = list(db.session.execute(select(PriorityArea.code, PriorityArea.short_name).order_by(PriorityArea.code)))
     currencies = sorted(money.currencies())
-    buffer = io.BytesIO()
-    wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
     bold = wb.add_format({"bold": True})
     head = wb.add_format({"bold": True, "bg_color": "#0B5D7A", "font_color": "#FFFFFF", "text_wrap": True})
     wrap = wb.add_format({"text_wrap": True, "valign": "top"})
     text = wb.add_format({"num_format": "@"})
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
 
     info = wb.add_worksheet("Instructions")
     info.set_column(0, 0, 26)
@@ -98,12 +145,16 @@ def template_workbook(rows: int = 2000) -> bytes:
         "Importing the same file twice changes nothing; a corrected file updates the projects "
         "in place and replaces the flows the earlier file brought.",
         "Drop-down lists come from the Lists sheet; codes are checked again when you import.",
+        "'Download my projects' fills this template with your projects, one row per flow. Edit it and "
+        "import it again: the preview lists every change (project, field, before, after). Keep the "
+        "'Flow id' of a row to update that flow; a new row without one adds a flow; a flow whose row "
+        "you delete is kept in the registry and listed in the preview (delete it in the registry).",
     ]
     for i, note in enumerate(notes, 2):
         info.write(i, 1, note, wrap)
-    info.write(8, 0, "Column", bold)
-    info.write(8, 1, "What goes in it", bold)
-    for i, (header, help_text, _w, _l) in enumerate(TEMPLATE_COLUMNS, 9):
+    info.write(9, 0, "Column", bold)
+    info.write(9, 1, "What goes in it", bold)
+    for i, (header, help_text, _w, _l) in enumerate(TEMPLATE_COLUMNS, 10):
         info.write(i, 0, header)
         info.write(i, 1, help_text, wrap)
 
@@ -132,6 +183,7 @@ def template_workbook(rows: int = 2000) -> bytes:
     for i, (code, name) in enumerate(areas, 1):
         lists.write(i, 10, code)
         lists.write(i, 11, name)
+    sheet.set_row(0, 30)
     for col, (header, help_text, width, list_name) in enumerate(TEMPLATE_COLUMNS):
         sheet.write(0, col, header, head)
         sheet.set_column(col, col, width, text if header == "Project reference" else None)
@@ -151,6 +203,94 @@ def template_workbook(rows: int = 2000) -> bytes:
                 },
             )
     sheet.freeze_panes(1, 1)
-    sheet.set_row(0, 30)
-    wb.close()
-    return buffer.getvalue()
+    for r, values in enumerate(data, 1):
+        for col, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            if isinstance(value, str):
+                sheet.write_string(r, col, value)
+            elif isinstance(value, dt.date):
+                sheet.write_datetime(r, col, dt.datetime.combine(value, dt.time()), day)
+            else:
+                sheet.write_number(r, col, value)
+
+
+COLUMN_AT = {header: i for i, (header, *_rest) in enumerate(TEMPLATE_COLUMNS)}
+CHUNK = 500  # projects read from the database at a time
+
+
+def _project_rows(org: Organisation) -> Iterator[list[Any]]:
+    """The organisation's projects as template rows: one per flow, or one per recipient when
+    a project has more recipients than flows (at least one row per project)."""
+    sources = {i: ref for i, ref in db.session.execute(select(FundingSource.id, FundingSource.ref))}
+    ids = list(db.session.scalars(select(Project.id).where(Project.org_id == org.id).order_by(Project.reference)))
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        stmt = (
+            select(Project)
+            .where(Project.id.in_(chunk))
+            .options(selectinload(Project.recipients), selectinload(Project.areas), selectinload(Project.sectors))
+            .order_by(Project.reference)
+        )
+        projects = list(db.session.scalars(stmt))
+        flows: dict[int, list[Transaction]] = {}
+        tx = select(Transaction).where(Transaction.project_id.in_(chunk), Transaction.price_basis.is_(None))
+        for t in db.session.scalars(tx.order_by(Transaction.value_date, Transaction.id)):
+            flows.setdefault(t.project_id, []).append(t)
+        for project in projects:
+            yield from _rows_of(project, flows.get(project.id, []), sources)
+        for read in (*projects, *(t for each in flows.values() for t in each)):
+            db.session.expunge(read)  # read once, written once: nothing to keep in the session
+
+
+def _rows_of(project: Project, flows: list[Transaction], sources: dict[int, str]) -> Iterator[list[Any]]:
+    """A project's rows: its own cells on the first, a recipient and a flow on each."""
+    own = [None] * len(TEMPLATE_COLUMNS)
+
+    def put(row: list, header: str, value: Any) -> None:
+        row[COLUMN_AT[header]] = value
+
+    put(own, "Project reference", project.reference)
+    put(own, "Project title", project.title)
+    put(own, "Description", project.description or None)
+    put(own, "Status", project.status.value if project.status else None)
+    put(own, "Planned start", project.planned_start)
+    put(own, "Planned end", project.planned_end)
+    if project.areas and not all(a.inferred for a in project.areas):
+        # Areas the registry inferred from the purpose codes are left to be inferred again.
+        put(own, "Priority area", "; ".join(f"{a.area_code} ({share_text(a.share_ppm)}%)" for a in project.areas))
+    put(own, "Purpose code", "; ".join(s.code for s in project.sectors) or None)
+    put(own, "WSIS action line", "; ".join(c for c in (project.wsis_action_lines or "").split(",") if c) or None)
+    if project.need_minor is not None and project.need_currency:
+        put(own, "Need (total cost)", _number(money.from_minor(project.need_minor, project.need_currency)))
+        put(own, "Need currency", project.need_currency)
+    recipients = list(project.recipients)
+    for i in range(max(len(flows), len(recipients), 1)):
+        # The project's own cells on its first row only (the import reads them there): one
+        # place to edit a title; the reference on every row.
+        row = list(own) if i == 0 else [None] * len(TEMPLATE_COLUMNS)
+        put(row, "Project reference", project.reference)
+        if i < len(recipients):
+            r = recipients[i]
+            put(row, "Recipient country", r.country_iso3)
+            put(row, "Recipient region", r.region_code)
+            put(row, "Country share (%)", _number(share_text(r.share_ppm)))
+        if i < len(flows):
+            t = flows[i]
+            put(row, "Transaction type", t.type.value)
+            put(row, "Amount", _number(money.from_minor(t.amount_minor, t.currency)))
+            put(row, "Currency", t.currency)
+            put(row, "Value date", t.value_date)
+            put(row, "Funding source", sources.get(t.funding_source_id))
+            put(row, "Flow type", t.flow_type)
+            put(row, "Finance type", t.finance_type)
+            put(row, "Aid type", t.aid_type)
+            put(row, "Transaction description", t.description or None)
+            put(row, "Flow id", t.id)
+        yield row
+
+
+def _number(value: Any) -> int | float:
+    """A decimal as the number a spreadsheet cell holds (whole numbers stay whole)."""
+    number = float(value)
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number

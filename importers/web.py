@@ -33,7 +33,7 @@ from sqlalchemy import select
 from importers import jobs, messages, operations, pipeline
 from importers.owner import propose
 from importers.sheets import FIELDS
-from importers.template import template_workbook
+from importers.template import filled_workbook, template_workbook
 from registry import queue
 from registry.auth import current_actor, current_user, roles_required
 from registry.extensions import db
@@ -125,6 +125,41 @@ def job_label(kind: str, params: dict, stored: str) -> str:
     return stored
 
 
+def change_label(name: str, flow: int | None) -> str:
+    """What a line of the list of changes is about ("Title", "Amount of flow 12", "New flow")."""
+    project_fields = {
+        "project": _("New project"),
+        "flow": _("New flow"),
+        "flows": _("Flows (replaced)"),
+        "title": _("Title"),
+        "description": _("Description"),
+        "status": _("Status"),
+        "planned_start": _("Planned start"),
+        "planned_end": _("Planned end"),
+        "actual_start": _("Actual start"),
+        "actual_end": _("Actual end"),
+        "need": _("Need (total cost)"),
+        "recipients": _("Recipients and shares"),
+        "areas": _("Priority areas and shares"),
+        "sectors": _("DAC purpose codes"),
+        "wsis_action_lines": _("WSIS action lines"),
+        "iati_identifier": _("IATI identifier"),
+    }
+    if flow is None:
+        return project_fields.get(name, name)
+    flow_fields = {
+        "type": _("Type of flow %(id)s", id=flow),
+        "amount": _("Amount of flow %(id)s", id=flow),
+        "value_date": _("Value date of flow %(id)s", id=flow),
+        "funding_source": _("Funding source of flow %(id)s", id=flow),
+        "flow_type": _("Flow type of flow %(id)s", id=flow),
+        "finance_type": _("Finance type of flow %(id)s", id=flow),
+        "aid_type": _("Aid type of flow %(id)s", id=flow),
+        "description": _("Description of flow %(id)s", id=flow),
+    }
+    return flow_fields.get(name, f"{name} ({flow})")
+
+
 def either(keys: list[str]) -> str:
     """Fields a column could be, as a list of alternatives in the reader's language ("A or B")."""
     from babel.lists import format_list
@@ -149,6 +184,7 @@ def words() -> dict:
         "shown": messages.shown,
         "code_name": messages.code_name,
         "either": either,
+        "change_label": change_label,
     }
 
 
@@ -175,6 +211,7 @@ def index():
     saved = operations.saved_mapping(orgs[0].id) if len(orgs) == 1 else None
     return render_template(
         "imports/index.html",
+        is_admin=user.role == Role.ADMIN,
         orgs=orgs,
         batches=list(db.session.scalars(stmt)),
         saved=saved,
@@ -610,6 +647,56 @@ def template():
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": 'attachment; filename="ict4d-donor-template.xlsx"'},
     )
+
+
+@bp.get("/my-projects.xlsx")
+@roles_required(Role.ADMIN, Role.DONOR)
+def my_projects():
+    """The template filled with an organisation's projects and flows: a donor's own, the one an
+    administrator chooses (``org_id``). Edited and imported again, it updates what changed."""
+    user = current_user()
+    org_id = request.args.get("org_id", type=int) or (None if user.role == Role.ADMIN else user.org_id)
+    if not org_id:
+        flash(_("Choose the organisation whose projects to download."), "error")
+        return redirect(url_for(".index"))
+    return filled_download(operations.import_owner(user, org_id=org_id))
+
+
+def filled_download(org: Organisation) -> Response:
+    """The filled template as a download, written to a temporary file and streamed from it."""
+    import tempfile
+
+    out = tempfile.TemporaryFile()
+    try:
+        filled_workbook(org, out)
+    except BaseException:
+        out.close()
+        raise
+    size = out.tell()
+    out.seek(0)
+
+    def chunks():
+        try:
+            while block := out.read(1 << 16):
+                yield block
+        finally:
+            out.close()
+
+    return Response(
+        chunks(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filled_name(org)}"',
+            "Content-Length": str(size),
+        },
+    )
+
+
+def filled_name(org: Organisation) -> str:
+    """The download's file name: the organisation's reference, in characters any system keeps."""
+    import re
+
+    return f"ict4d-projects-{re.sub(r'[^A-Za-z0-9._-]+', '-', org.ref).strip('-') or org.id}.xlsx"
 
 
 def stored_path(batch: ImportBatch) -> Path:

@@ -46,10 +46,15 @@ def _finish_counts(run_counts: Counter, info: dict, problems: list[Problem], rec
         "projects_unchanged": run_counts.get("projects_unchanged", 0),
         "transactions": run_counts.get("transactions", 0),
         "transactions_replaced": run_counts.get("transactions_replaced", 0),
+        "transactions_updated": run_counts.get("transactions_updated", 0),
+        "transactions_kept": run_counts.get("transactions_kept", 0),
         "errors": sum(1 for p in problems if p.severity == "error"),
         "warnings": sum(1 for p in problems if p.severity != "error"),
         "problems": dict(sorted(by_code.items())),
     }
+    if run_counts.get("changes_total"):  # what the file changes, field by field (the first ones)
+        counts["changes"] = run_counts["changes"]
+        counts["changes_total"] = run_counts["changes_total"]
     return counts
 
 
@@ -236,7 +241,14 @@ def _execute(batch: ImportBatch, given: BatchInput) -> ImportBatch:
 
 
 # What a preview announces and its commit must do alike.
-COMPARED = ("projects_created", "projects_updated", "projects_unchanged", "transactions", "transactions_replaced")
+COMPARED = (
+    "projects_created",
+    "projects_updated",
+    "projects_unchanged",
+    "transactions",
+    "transactions_replaced",
+    "transactions_updated",
+)
 
 
 def _differs(expected: dict | None, counts: dict) -> dict | None:

@@ -9,13 +9,13 @@ import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import selectinload
 
 from importers.bulk import BulkInsert
 from importers.models import ImportChange
 from importers.pipeline.candidate import CHANGED_FIELDS, _Candidate
-from importers.pipeline.common import TX_INSERT, _chunks
+from importers.pipeline.common import TX_FIELDS, TX_INSERT, _chunks
 from importers.pipeline.flows import _jsonable_row, same_prices
 from registry.errors import ConflictError
 from registry.extensions import db
@@ -43,13 +43,18 @@ class Updated(NamedTuple):
     ``project`` is the stored project (a plain candidate while validating, the ORM object once
     ``orm_projects`` loaded it); ``candidate`` its new values, None when only its flows change;
     ``before`` its snapshot; ``old_rows`` the imported flows the file replaces (None: the file
-    has no amounts and they stay); ``rows`` the file's flows."""
+    has no amounts and they stay); ``rows`` the file's flows.
+
+    ``flows_updated`` (a file whose rows carry flow ids): the stored flows the file updates in
+    place, each (stored row, new ``TX_FIELDS`` tuple); ``old_rows`` are then those stored rows
+    (for the undo log), ``rows`` the flows it adds, and no other flow is replaced."""
 
     project: Any
     candidate: _Candidate | None
     before: dict
     old_rows: list[dict] | None
     rows: list[tuple]
+    flows_updated: list[tuple[dict, tuple]] | None = None
 
 
 def insert_created(run: _Run, created: list[Created]) -> list[int]:
@@ -140,7 +145,7 @@ def write_batch(run: _Run, created: list[Created], updated: list[Updated]) -> No
     db.session.flush()
     insert_created(run, created)
     # Replace the transactions earlier imports brought for the updated projects.
-    replaced = [u.project.id for u in updated if u.old_rows is not None]
+    replaced = [u.project.id for u in updated if u.old_rows is not None and u.flows_updated is None]
     for chunk in _chunks(replaced, 500):
         db.session.execute(
             delete(Transaction).where(
@@ -152,6 +157,9 @@ def write_batch(run: _Run, created: list[Created], updated: list[Updated]) -> No
             ),
             execution_options={"synchronize_session": False},
         )
+    in_place = [(old, new) for u in updated for old, new in u.flows_updated or ()]
+    if in_place:
+        update_in_place(in_place, batch_id)
     connection = db.session.connection()
     now = utcnow()
     all_rows: list[tuple] = []
@@ -182,7 +190,11 @@ def write_batch(run: _Run, created: list[Created], updated: list[Updated]) -> No
         after = project_service.snapshot(project)
         changed_names = audit.changed_fields(before, after)
         what = f"changed {', '.join(changed_names)}; " if changed_names else ""
-        if old_rows is None:  # a file without amounts: the flows were kept
+        if u.flows_updated is not None:  # rows with flow ids: those flows updated, new ones added
+            before = {**before, "transactions": len(old_rows)}
+            after["transactions"] = len(old_rows) + len(rows)
+            summary = f"Import {what}updated {len(old_rows)} transactions and added {len(rows)}"
+        elif old_rows is None:  # a file without amounts: the flows were kept
             old_rows = []
             summary = f"Import {what}kept its transactions (the file has no amounts)"
         else:
@@ -203,8 +215,25 @@ def write_batch(run: _Run, created: list[Created], updated: list[Updated]) -> No
     run.counts["projects_created"] += len(created)
     run.counts["projects_updated"] += len(updated)
     run.counts["transactions"] += total
-    run.counts["transactions_replaced"] += sum(len(u.old_rows or ()) for u in updated)
+    run.counts["transactions_replaced"] += sum(len(u.old_rows or ()) for u in updated if u.flows_updated is None)
+    run.counts["transactions_updated"] += len(in_place)
     db.session.flush()
+
+
+def update_in_place(flows: list[tuple[dict, tuple]], batch_id: int) -> None:
+    """Set the new values of flows a file updates (rows with a flow id), keeping their ids; the
+    batch is recorded on them, and its undo puts the stored rows back (see undo)."""
+    table = Transaction.__table__
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("flow_id"))
+        .values({name: bindparam(f"new_{name}") for name in TX_FIELDS} | {"import_batch_id": batch_id})
+    )
+    params = [
+        {"flow_id": old["id"], **{f"new_{n}": v for n, v in zip(TX_FIELDS, new, strict=True)}} for old, new in flows
+    ]
+    for chunk in _chunks(params, 1000):
+        db.session.execute(stmt, chunk, execution_options={"synchronize_session": False})
 
 
 def orm_projects(updated: list[Updated]) -> list[Updated]:

@@ -83,6 +83,10 @@ class FastRows:
                 strict=False,
             )
         ]
+        if "flow_id" in blk.fields:  # the filled template's flow ids
+            for tx, flow_id in zip(txs, blk.optional("flow_id"), strict=True):
+                if tx is not None:
+                    tx.flow_id = flow_id
         refs, titles, builders, recipient_cache = blk.refs, blk.titles, self.builders, self._recipient_cache
         for k, rkey, codes_k in zip(range(n), blk.recipient_keys(), blk.code_keys(), strict=True):
             tx = txs[k]

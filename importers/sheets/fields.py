@@ -51,6 +51,7 @@ FIELDS: dict[str, str] = {
     "transaction_description": N_("Transaction description"),
     "need_amount": N_("Need (total cost)"),
     "need_currency": N_("Need currency"),
+    "flow_id": N_("Flow id"),
     "commitment": N_("Commitment amount"),
     "disbursement": N_("Disbursement amount"),
     "expenditure": N_("Expenditure amount"),

@@ -226,7 +226,7 @@ class RowReader:
             return None
         # A transaction passed on (an unknown currency such as XYZ included) has all its
         # values checked by the import, its funding source too.
-        return SheetTransaction(
+        tx = SheetTransaction(
             tx_type,
             amount * c.unit * self.unit if (c.unit != 1 or self.unit != 1) else amount,
             currency,
@@ -239,6 +239,9 @@ class RowReader:
             values.get("transaction_description", ""),
             (self.filename, sheet, rownum, c.header),
         )
+        if not c.tx_type:  # the row's own amount: its flow id (a wide layout's cells have none)
+            tx.flow_id = values.get("flow_id") or None
+        return tx
 
     def _skip_row(self, values, wide_cells, ref, first_text, columns, sheet, rownum) -> None:
         """A row without a project reference, or with only a long text in it: a note or an error."""
