@@ -17,10 +17,10 @@ from sqlalchemy import select
 from registry import i18n, money
 from registry.errors import ValidationError
 from registry.extensions import db
-from registry.models import PriorityArea, RecipientCategory, Region
+from registry.models import Country, PriorityArea, RecipientCategory, Region
 from registry.models.types import ProjectStatus, SourceKind, label
 from registry.reference_names import area_name, category_name, region_name
-from reports import charts, dimensions, downloads, queries
+from reports import charts, dimensions, downloads, maps, queries
 from reports.dimensions import dimension_name, dimension_names, measure_name
 from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
 from reports.notes import shown
@@ -332,11 +332,13 @@ COMMON_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CHF", "SEK", "CAD", "AUD", "XO
 def index():
     """The reports page."""
     errors: dict = {}
-    report = chart_svgs = None
+    report = chart_svgs = world_map = None
+    map_measure = request.args.get("map") if request.args.get("map") in maps.MEASURES else "gap"
     try:
         spec = _spec_from_request()
         report = run_report(spec)
         chart_svgs = _charts(spec, known=report)
+        world_map = _map(spec, map_measure)
     except ValidationError as exc:
         errors = exc.errors
     query = _filter_query()
@@ -360,6 +362,10 @@ def index():
             downloads=downloads.page_links(request.args),
             field_labels=FIELD_LABELS,
             note_text=shown,
+            world_map=world_map,
+            map_measure=map_measure,
+            map_choices=_map_choices(),
+            map_query=_filter_query({"measure": map_measure}),
             **_choices(),
         ),
         422 if errors else 200,
@@ -400,4 +406,40 @@ def chart(name: str):
         svg,
         mimetype="image/svg+xml",
         headers={"Content-Disposition": f'attachment; filename="{filename.get(name, name)}.svg"'},
+    )
+
+
+def _map(spec: ReportSpec, measure: str, highlight: str | None = None, page: bool = True) -> tuple[maps.MapData, str]:
+    """The world map of ``measure`` by recipient country for the page's filters: (its data, its
+    SVG); on the page the amounts not allocated to one country are its table, not in the drawing."""
+    by_country = dataclasses.replace(spec, dimensions=["country"], measures=list(maps.MEASURES))
+    countries = set(db.session.scalars(select(Country.iso3)))
+    data = maps.map_data(run_report(by_country), measure, countries)
+    title = _("%(measure)s by recipient country", measure=measure_name(measure))
+    return data, maps.svg(data, title, highlight=highlight, list_apart=not page)
+
+
+def _map_choices() -> list[tuple[str, str, str]]:
+    """(measure, name, the page's address showing it) of each measure the map can show."""
+    keep = [(k, v) for k in (*FILTER_KEYS, "by", "by2") for v in request.args.getlist(k) if v]
+    return [(m, measure_name(m), "?" + urlencode([*keep, ("map", m)]) + "#map") for m in maps.MEASURES]
+
+
+@bp.get("/map.svg")
+def map_svg():
+    """The world map as an SVG file: ``measure`` (commitment, disbursement, need, gap, coverage),
+    the reports' filters, and ``highlight`` (an ISO alpha-3 code) to outline one country."""
+    measure = request.args.get("measure") or "gap"
+    if measure not in maps.MEASURES:
+        return Response(_("Unknown measure: %(measure)s", measure=measure), status=422, mimetype="text/plain")
+    try:
+        spec = _spec_from_request()
+    except ValidationError as exc:
+        return Response(exc.message, status=422, mimetype="text/plain")
+    highlight = (request.args.get("highlight") or "").upper() or None
+    _data, svg = _map(spec, measure, highlight=highlight, page=False)
+    return Response(
+        svg,
+        mimetype="image/svg+xml",
+        headers={"Content-Disposition": f'attachment; filename="map-{measure}.svg"'},
     )
