@@ -297,3 +297,14 @@ def test_saved_searches_page_survives_odd_stored_values(client, people):
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "2,500.00 EUR" in html and "10 ZZZ" in html and "Fund abc" in html
+
+
+def test_the_finder_shows_the_gap_map_with_the_country_sought_outlined(client):
+    """The reports' world map on the finder, following the areas sought; the map itself answers."""
+    import re
+
+    page = client.get("/find-funding?country=NPL&priority_area=23b&amount=500000&currency=USD").get_data(as_text=True)
+    src = re.search(r'<figure class="panel finder-map">\s*<img src="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert "highlight=NPL" in src and "priority_area=23b" in src and "measure=gap" in src
+    svg = client.get(src)
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
