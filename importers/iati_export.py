@@ -6,7 +6,9 @@ with the number of projects. What each registry field becomes, which rules the f
 which ones the data cannot meet are in docs/iati-crs.md ("Export"). The paragraph 23 areas are
 a ``sector`` of vocabulary 99 (reporting organisation) with a vocabulary URI pointing at
 docs/area-mapping.md, so the file carries them in the standard and our importer reads them
-back as stated (not inferred) areas.
+back as stated (not inferred) areas. The WSIS action lines (C1-C11) are ``tag`` elements of
+vocabulary 99 with a vocabulary URI where they are defined (the ITU's WSIS Stocktaking by
+default): tags carry no percentage, as action lines carry no shares.
 
 Where the data cannot be said exactly as IATI wants it (an unallocated recipient share, a
 flow dated after the export day, a date the standard needs and the project lacks), the
@@ -30,9 +32,10 @@ from sqlalchemy.orm import selectinload
 
 from importers.allocate import shares_from_weights
 from importers.iati import AREA_VOCABULARY, AREA_VOCABULARY_URI, INFERRED_MARK
+from importers.iati.sectors import ACTION_LINE_VOCABULARY, ACTION_LINE_VOCABULARY_URI
 from registry.extensions import db
 from registry.models import Country, PriorityArea, Project, Transaction
-from registry.models.types import OrganisationKind, ProjectStatus, TransactionType
+from registry.models.types import WSIS_ACTION_LINES, OrganisationKind, ProjectStatus, TransactionType
 from registry.money import from_minor
 from registry.services.shares import allocate
 
@@ -86,6 +89,7 @@ class _Context:
     area_names: dict[str, str]
     area_uri: str
     today: dt.date
+    action_line_uri: str = ACTION_LINE_VOCABULARY_URI
 
 
 def _percent(percent: Decimal) -> str:
@@ -215,6 +219,7 @@ class _Activity:
         if not self.recipients_on_flows:
             self._activity_recipients(act)
         self._sectors(act)
+        self._tags(act)
         self._budgets(act, dates.get("1") or dates["2"], dates.get("3") or dates.get("4"))
         self._planned_disbursements(act)
         self._transactions(act)
@@ -304,6 +309,14 @@ class _Activity:
             )
             name = self.ctx.area_names.get(area.area_code, area.area_code)
             etree.SubElement(elem, "narrative").text = name + (INFERRED_MARK if area.inferred else "")
+
+    def _tags(self, act: etree._Element) -> None:
+        """The WSIS action lines, after the sectors as the schema orders them."""
+        for code in sorted(self.project.action_lines, key=lambda c: int(c[1:]) if c[1:].isdigit() else 99):
+            elem = etree.SubElement(
+                act, "tag", vocabulary=ACTION_LINE_VOCABULARY, **{"vocabulary-uri": self.ctx.action_line_uri}, code=code
+            )
+            etree.SubElement(elem, "narrative").text = str(WSIS_ACTION_LINES.get(code, code))
 
     # -- money -------------------------------------------------------------------
 
@@ -426,7 +439,10 @@ def write_iati(projects: Iterable[Project], out: BinaryIO, *, today: dt.date | N
     # Where the registry's documentation is published (docs/area-mapping.md, its
     # "paragraph-23-areas" section); a deployment sets its own address.
     area_uri = current_app.config.get("IATI_AREA_VOCABULARY_URI", AREA_VOCABULARY_URI)
-    ctx = _Context(iso2=iso2, area_names=area_names, area_uri=area_uri, today=today or now.date())
+    action_line_uri = current_app.config.get("IATI_ACTION_LINE_VOCABULARY_URI", ACTION_LINE_VOCABULARY_URI)
+    ctx = _Context(
+        iso2=iso2, area_names=area_names, area_uri=area_uri, today=today or now.date(), action_line_uri=action_line_uri
+    )
     result = ExportResult()
     with etree.xmlfile(out, encoding="utf-8") as xf:
         xf.write_declaration()

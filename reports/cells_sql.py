@@ -30,11 +30,13 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from registry.extensions import db
 from registry.models import Country, Project, ProjectArea, ProjectRecipient, Transaction
+from registry.models.types import WSIS_ACTION_LINES
 from reports import dimensions, facts, flow_sums
 from reports.flow_sums import TxFilter, bucket_expression, fact_select, no_jit, transaction_sums
 from reports.models import ReportCategoryMember
@@ -104,6 +106,8 @@ def project_sums(
         ).where(Project.need_usd_minor.is_not(None), Project.need_usd_minor != 0, Project.deleted_at.is_(None))
         if filters.statuses:
             needs = needs.where(Project.status.in_(filters.statuses))
+        if filters.action_lines:
+            needs = needs.where(Project.has_action_line(filters.action_lines))
         if filters.year_from is not None:
             needs = needs.where(Project.need_date >= dt.date(filters.year_from, 1, 1))
         if filters.year_to is not None:
@@ -195,7 +199,10 @@ def weighted_cells(
     # the areas are not joined at all (and likewise the recipients without a geographic one).
     with_areas = "priority_area" in dims or bool(areas)
     with_recipients = (
-        any(d != "priority_area" for d in share_dims) or bool(countries) or region_codes is not None or bool(categories)
+        any(d not in ("priority_area", "action_line") for d in share_dims)
+        or bool(countries)
+        or region_codes is not None
+        or bool(categories)
     )
     # Most registries have no flow that names its own recipient: then the plain share join
     # (no flow recipient in the per-project keys, no join condition) is all there is to do.
@@ -230,6 +237,8 @@ def weighted_cells(
     area = ProjectArea.__table__.alias("a")
     country = Country.__table__.alias("c")
     member = ReportCategoryMember.__table__.alias("m")
+    tagged = Project.__table__.alias("pt")
+    lines = union_all(*[select(literal(code).label("code")) for code in WSIS_ACTION_LINES]).subquery("wl")
     geo = [d for d in dims if d in ("region", "subregion", "country", "income_group")]
     iso3, region, own = recipient.c.country_iso3, recipient.c.region_code, literal(True)
     if flow_places:
@@ -248,6 +257,8 @@ def weighted_cells(
             keys.append(func.coalesce(area.c.area_code, GLOBAL_KEY))
         elif d == "category":
             keys.append(func.coalesce(member.c.category_code, MISSING_KEY))
+        elif d == "action_line":
+            keys.append(func.coalesce(lines.c.code, MISSING_KEY))
         else:
             keys.append(_geo_column(d, iso3, region, recipient, country))
     # A flow that names its own recipient weighs the project's whole recipient total R (R / R = 1):
@@ -282,6 +293,12 @@ def weighted_cells(
         stmt = stmt.outerjoin(area, area.c.project_id == f.c.pid).outerjoin(atot, atot.c.project_id == f.c.pid)
     if geo or region_codes is not None:
         stmt = stmt.outerjoin(country, country.c.iso3 == iso3)
+    if "action_line" in dims:
+        # no shares: the project's whole amount in the row of each of its action lines (rows overlap)
+        listed = literal(",") + tagged.c.wsis_action_lines + literal(",")
+        stmt = stmt.outerjoin(tagged, tagged.c.id == f.c.pid).outerjoin(
+            lines, listed.like(literal("%,") + lines.c.code + literal(",%"))
+        )
     if "category" in dims:
         stmt = stmt.outerjoin(member, and_(member.c.country_iso3 == iso3, member.c.period == f.c.period))
     if categories:

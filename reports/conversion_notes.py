@@ -179,6 +179,8 @@ def _unconverted_needs(spec: Any, keys: Any) -> list[tuple]:
     )
     if spec.statuses:
         stmt = stmt.where(Project.status.in_(spec.statuses))
+    if spec.action_lines:
+        stmt = stmt.where(Project.has_action_line(spec.action_lines))
     out = []
     for pid, minor, currency, day in db.session.execute(stmt):
         year = day.year if day else None

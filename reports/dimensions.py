@@ -14,6 +14,9 @@ the workbooks), and where its value comes from:
 - ``Level.RECIPIENT`` and ``Level.AREA``: where a project's money goes, by the shares of its
   recipients (countries, regions and what a country belongs to) and of its priority areas,
   weighted in stage two (``reports.keys`` and ``reports.cells_sql``).
+- ``Level.TAG``: a label a project carries without shares (its WSIS action lines): the
+  project's whole money sits in the row of each of its tags, so these rows overlap and do
+  not add up to the total (like recipient categories; ``OVERLAPPING``).
 - ``Level.PROJECT``: the project itself (the workbook's list of projects; not a parameter).
 
 Labels: ``names`` reads (reference, name) of the ids a dimension holds (donor, funding
@@ -38,7 +41,7 @@ from sqlalchemy.sql import ColumnElement
 from registry.extensions import db
 from registry.i18n import current_language
 from registry.models import FundingSource, Organisation, Project, Transaction
-from registry.models.types import N_, SourceKind, TransactionType, label
+from registry.models.types import N_, WSIS_ACTION_LINES, SourceKind, TransactionType, label
 from registry.reference_names import area_name, category_name, country_name, income_group_name
 from registry.services import reference
 
@@ -52,6 +55,7 @@ class Level(enum.StrEnum):
     FLOW = "flow"
     RECIPIENT = "recipient"
     AREA = "area"
+    TAG = "tag"
     PROJECT = "project"
 
 
@@ -213,6 +217,16 @@ def dimension_names() -> dict[str, str]:
 
 FLOW_LEVEL = FlowLevelKeys()
 
+# The dimensions whose rows overlap: a flow counts in full in each row it belongs to (a country
+# in several recipient categories, a project with several WSIS action lines), so the rows do not
+# add up to the total, which counts every flow once.
+OVERLAPPING = ("category", "action_line")
+
+
+def overlaps(dims) -> bool:
+    """Whether a report by ``dims`` has overlapping rows (see OVERLAPPING)."""
+    return any(d in OVERLAPPING for d in dims)
+
 
 # The code lists rows are labelled from, in the reader's language: the registry's own names
 # for a reader of English (CLDR words some countries otherwise) and where the catalogue or CLDR
@@ -247,6 +261,10 @@ def _area_names(ref: Reference) -> dict[str, str]:
     return {code: area_name(code, name) for code, name in ref.areas.items()}
 
 
+def _action_line_names(ref: Reference) -> dict[str, str]:
+    return {code: gettext(text) for code, text in WSIS_ACTION_LINES.items()}
+
+
 for _dimension in (
     Dimension("region", N_("Region"), "M49 region (continent) of the recipient country", Level.RECIPIENT),
     Dimension("subregion", N_("Sub-region"), "M49 sub-region of the recipient country", Level.RECIPIENT),
@@ -272,6 +290,15 @@ for _dimension in (
         "priority area of the project (paragraph 23, 23a-23l), by its area shares",
         Level.AREA,
         codes=_area_names,
+        code_in_label=True,
+    ),
+    Dimension(
+        "action_line",
+        N_("WSIS action line"),
+        "WSIS action line of the project (C1-C11); a project with several counts in full in each, so the "
+        "rows overlap and do not add up to the total",
+        Level.TAG,
+        codes=_action_line_names,
         code_in_label=True,
     ),
     Dimension(

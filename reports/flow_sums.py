@@ -61,6 +61,7 @@ class TxFilter:
     source_kinds: list[str] = field(default_factory=list)
     donor_ids: list[int] = field(default_factory=list)
     funding_source_ids: list[int] = field(default_factory=list)
+    action_lines: list[str] = field(default_factory=list)  # projects tagged with any of these
     # Only flows confirmed by the organisation managing their funding source (report
     # parameter confirmed=only); the facts do not keep confirmation, so the flows are read.
     confirmed_only: bool = False
@@ -211,8 +212,12 @@ def _narrowed(stmt, tx_dims: Sequence[str], filters: TxFilter, flows, years: tup
     "from year" and "to year" on its dates."""
     if _joins_source(tx_dims, filters):
         stmt = stmt.outerjoin(FundingSource, FundingSource.id == flows.funding_source_id)
+    if filters.statuses or filters.action_lines:
+        stmt = stmt.join(Project, Project.id == flows.project_id)
     if filters.statuses:
-        stmt = stmt.join(Project, Project.id == flows.project_id).where(Project.status.in_(filters.statuses))
+        stmt = stmt.where(Project.status.in_(filters.statuses))
+    if filters.action_lines:
+        stmt = stmt.where(Project.has_action_line(filters.action_lines))
     if filters.year_from is not None:
         stmt = stmt.where(years[0](filters.year_from))
     if filters.year_to is not None:

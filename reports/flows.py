@@ -170,6 +170,7 @@ def _compute(
         else:
             recs = recipients.get(pid) or [(None, NO_RECIPIENT, 1)]
         ars = areas.get(pid) or [(None, 1)]
+        lines = keys.action_lines(pid) if "action_line" in dims else ()
         rec_total = sum(r[2] for r in recs)
         area_total = sum(a[1] for a in ars)
         merged: dict[tuple, int] = defaultdict(int)
@@ -183,9 +184,9 @@ def _compute(
                 if spec.areas and code not in spec.areas:
                     continue
                 weight = r_share * a_share
-                for key in keys.share_keys(dims, iso3, region, code, cats):
+                for key in keys.share_keys(dims, iso3, region, code, cats, lines):
                     merged[key] += weight
-                # a flow counts once in the total even when it sits in several category rows
+                # a flow counts once in the total even when it sits in several category or action-line rows
                 merged[TOTAL_KEY] += weight
         denominator = rec_total * area_total
         result = (denominator, list(merged.items()))

@@ -45,7 +45,7 @@ def run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None, totals
         "breakpoints": keys.breakpoints if ("category" in dims or spec.categories) else None,
     }
     count = "projects" in spec.measures
-    overlapping = "category" in dims  # a flow sits in every category of its country: rows overlap
+    overlapping = dimensions.overlaps(dims)  # a flow sits in every category of its country: rows overlap
     amounts = sorted({i for m in spec.measures for i in RAW_AMOUNTS[m]})
     options["amounts"] = amounts
     rows, layout = cells_sql.weighted_cells(dims, filters, count_projects=count, **options)

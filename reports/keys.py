@@ -46,6 +46,7 @@ class RowKeys:
             by_country[iso3].append((cat, start, end))
         self._by_country = by_country
         self._share_memo: dict[tuple, list[tuple]] = {}
+        self._lines: dict[int, list[str]] | None = None
         self.region_filter: set[str] | None = None
         if spec.regions:
             self.region_filter = set()
@@ -73,14 +74,20 @@ class RowKeys:
             self._members[key] = found
         return found
 
-    def share_keys(self, dims, iso3, region, area, cats) -> list[tuple]:
+    def share_keys(self, dims, iso3, region, area, cats, lines=()) -> list[tuple]:
         """The row keys of one recipient x area (memoised: few distinct combinations)."""
-        memo_key = (iso3, region, area, tuple(cats))
+        memo_key = (iso3, region, area, tuple(cats), tuple(lines))
         found = self._share_memo.get(memo_key)
         if found is None:
-            found = share_keys(dims, self, iso3, region, area, cats)
+            found = share_keys(dims, self, iso3, region, area, cats, lines)
             self._share_memo[memo_key] = found
         return found
+
+    def action_lines(self, pid: int) -> list[str]:
+        """The WSIS action lines of a project (every project's read once)."""
+        if self._lines is None:
+            self._lines = queries.project_action_lines()
+        return self._lines.get(pid, [])
 
     def geo_allowed(self, iso3: str | None, region: str | None) -> bool:
         if self.spec.countries and iso3 not in self.spec.countries:
@@ -121,8 +128,9 @@ def tx_value(dim: str, value):
     return None if value is None else dimensions.get(dim).decode(value)
 
 
-def share_keys(dims, keys: RowKeys, iso3, region, area, cats) -> list[tuple]:
-    """Every key combination of the share dimensions for one recipient x area (several for categories)."""
+def share_keys(dims, keys: RowKeys, iso3, region, area, cats, lines=()) -> list[tuple]:
+    """Every key combination of the share dimensions for one recipient x area (several for
+    categories, and for the WSIS action lines ``lines`` of the project)."""
     parts: list[list] = []
     for dim in dims:
         if dimensions.is_flow_level(dim) or dim == "project":
@@ -131,6 +139,8 @@ def share_keys(dims, keys: RowKeys, iso3, region, area, cats) -> list[tuple]:
             parts.append([area if area is not None else UNALLOCATED_AREA])
         elif dim == "category":
             parts.append(list(cats) if cats else [NO_CATEGORY])
+        elif dim == "action_line":
+            parts.append(list(lines) if lines else [NOT_RECORDED])
         else:
             parts.append([keys.geo_key(dim, iso3, region)[0]])
     combos: list[tuple] = [()]
@@ -210,4 +220,6 @@ def sort_value(dim: str, value, labels: dict | None = None) -> tuple:
         label_ = labels[value]  # (ref, name)
         name = label_[-1] if isinstance(label_, tuple) else label_
         return (1 if special else 0, str(name).casefold(), str(value))
+    if dim == "action_line" and isinstance(value, str) and value[1:].isdigit():
+        return (0, f"{int(value[1:]):08d}")  # C2 before C10
     return (1 if special else 0, str(value) if not isinstance(value, int) else f"{value:08d}")

@@ -328,6 +328,19 @@ WORDINGS: dict[str, Callable[..., str]] = {
             "each cell is within one cent of its exact value."
         )
     ),
+    "action_lines_overlap": _fixed(
+        N_(
+            "WSIS action lines carry no shares: a project tagged with several action lines counts in full in each "
+            "of them, so the action-line rows do not add up to the total, which counts every project once. "
+            "Projects tagged with none are under Not recorded."
+        )
+    ),
+    "action_lines_cross": _fixed(
+        N_(
+            "Each action line's cells add up exactly to the action line's own figure (the report by action line "
+            "alone) and each cell is within one cent of its exact value."
+        )
+    ),
     "cross_rounding": _fixed(
         N_(
             "Amounts are multiplied by the country share and the priority-area share of their project; cells are "

@@ -91,8 +91,8 @@ class ProjectInfo(NamedTuple):
     organisation: str
 
 
-def project_needs(statuses: Sequence[str]) -> list[Need]:
-    """The need of every project that has one (of the statuses given, if any)."""
+def project_needs(statuses: Sequence[str], action_lines: Sequence[str] = ()) -> list[Need]:
+    """The need of every project that has one (of the statuses and action lines given, if any)."""
     stmt = select(
         Project.id,
         Project.need_minor,
@@ -102,7 +102,15 @@ def project_needs(statuses: Sequence[str]) -> list[Need]:
     ).where(Project.need_minor.is_not(None), Project.deleted_at.is_(None))
     if statuses:
         stmt = stmt.where(Project.status.in_(statuses))
+    if action_lines:
+        stmt = stmt.where(Project.has_action_line(action_lines))
     return [Need(*row) for row in db.session.execute(stmt)]
+
+
+def project_action_lines() -> dict[int, list[str]]:
+    """project id -> its WSIS action lines, of every project tagged with any."""
+    stmt = select(Project.id, Project.wsis_action_lines).where(Project.wsis_action_lines != "")
+    return {pid: [c for c in lines.split(",") if c] for pid, lines in db.session.execute(stmt)}
 
 
 def recipient_shares() -> list[tuple[int, str | None, str | None, int]]:

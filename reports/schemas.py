@@ -23,7 +23,7 @@ from sqlalchemy import select
 from registry import errors, money
 from registry.extensions import db
 from registry.models import Country, Organisation, PriorityArea, RecipientCategory, Region
-from registry.models.types import N_, ProjectStatus, SourceKind, label
+from registry.models.types import N_, WSIS_ACTION_LINES, ProjectStatus, SourceKind, label
 from reports import dimensions, queries
 from reports.dimensions import MEASURE_LABELS
 from reports.spec import CONFIRMED, ReportSpec
@@ -261,6 +261,12 @@ class ReportQuery(Schema):
         check=_in((s.value for s in ProjectStatus), N_("Unknown project status %(code)s")),
         entries=lambda: {s.value: label(s.value) for s in ProjectStatus},
     )
+    action_line = Codes(
+        "WSIS action lines, e.g. C5: the projects tagged with any of them.",
+        normalise=str.upper,
+        check=_in(WSIS_ACTION_LINES, N_("Unknown WSIS action line %(code)s (C1-C11)")),
+        entries=lambda: dict(WSIS_ACTION_LINES),
+    )
     confirmed = Confirmed(
         load_default="all",
         validate=validate.OneOf(CONFIRMED),
@@ -295,6 +301,7 @@ class ReportQuery(Schema):
             source_kinds=data["source_kind"],
             donors=data["donor"],
             statuses=data["status"],
+            action_lines=data["action_line"],
             confirmed=data["confirmed"],
         )
 

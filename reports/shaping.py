@@ -20,7 +20,7 @@ from flask_babel import gettext
 
 from registry import money
 from registry.services.shares import allocate
-from reports import queries
+from reports import dimensions, queries
 from reports.dimensions import AMOUNT_MEASURES, DIFFERENCES, NEED_MEASURES, SUMS
 from reports.flow_sums import measure_types, measure_types_note
 from reports.keys import labeller, sort_value
@@ -150,7 +150,7 @@ def round_cross(dims, parts_of, exact_rows, total_exact, names, overlapping, mea
                     acc[i] += nums[i]
     values = [sorted(line_parts[p], key=lambda v, d=dims[p]: sort_value(d, v, names.get(d))) for p in (0, 1)]
     exact_lines = [{v: exact_measures(line_parts[p][v]) for v in values[p]} for p in (0, 1)]
-    controlled = [p for p in (0, 1) if not overlapping or dims[p] == "category"]
+    controlled = [p for p in (0, 1) if not overlapping or dims[p] in dimensions.OVERLAPPING][: 1 if overlapping else 2]
     shown: dict[str, dict[tuple, int]] = {}
     shown_total: dict[str, int] = {}
     margins: dict[int, dict[str, list[int]]] = {p: {} for p in controlled}
@@ -190,7 +190,7 @@ def round_cross(dims, parts_of, exact_rows, total_exact, names, overlapping, mea
 def finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, rate_days, need_applies) -> Report:
     dims = spec.dimensions
     currency = spec.currency
-    overlapping = "category" in dims
+    overlapping = dimensions.overlaps(dims)
     names = {d: queries.labels_for(d, {k[i] for k in cells}) for i, d in enumerate(dims)}
     labels = {d: labeller(ref, d, names.get(d, {})) for d in dims}
 
@@ -295,12 +295,15 @@ def _notes(spec: ReportSpec, beyond: list[tuple], exact: list[dict], need_applie
     """The notes of a report on how its figures add up (``beyond``: the cross-tab cells rounded
     further than one unit; ``exact``: the exact measures of the rows and of the total)."""
     dims = spec.dimensions
-    overlapping = "category" in dims
+    overlapping = dimensions.overlaps(dims)
     notes: list[str] = []
     if overlapping:
-        notes.append(Note("categories_overlap"))
+        if "category" in dims:
+            notes.append(Note("categories_overlap"))
+        if "action_line" in dims:
+            notes.append(Note("action_lines_overlap"))
         if len(dims) == 2:
-            notes.append(Note("categories_cross"))
+            notes.append(Note("categories_cross" if "category" in dims else "action_lines_cross"))
     elif len(dims) == 2:
         notes.append(Note("cross_rounding"))
     else:

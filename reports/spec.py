@@ -36,6 +36,7 @@ class ReportSpec:
     source_kinds: list[str] = field(default_factory=list)
     donors: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
+    action_lines: list[str] = field(default_factory=list)  # WSIS action lines (C1-C11): projects tagged with any
     # "all": every flow, unconfirmed ones included (the meta says how much); "only": only flows
     # confirmed by the organisation that manages their funding source (see CONFIRMED).
     confirmed: str = "all"
@@ -54,6 +55,7 @@ class ReportSpec:
             "source_kinds",
             "donors",
             "statuses",
+            "action_lines",
         ):
             if getattr(self, name):
                 out[name] = list(getattr(self, name))
@@ -69,6 +71,7 @@ def tx_filter(spec: ReportSpec) -> TxFilter:
         year_from=spec.year_from,
         year_to=spec.year_to,
         statuses=spec.statuses,
+        action_lines=spec.action_lines,
         source_kinds=spec.source_kinds,
         donor_ids=donor_ids,
         confirmed_only=spec.confirmed == "only",

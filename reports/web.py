@@ -18,7 +18,7 @@ from registry import i18n, money
 from registry.errors import ValidationError
 from registry.extensions import db
 from registry.models import Country, PriorityArea, RecipientCategory, Region
-from registry.models.types import ProjectStatus, SourceKind, label
+from registry.models.types import WSIS_ACTION_LINES, ProjectStatus, SourceKind, label
 from registry.reference_names import area_name, category_name, region_name
 from reports import charts, dimensions, downloads, maps, queries
 from reports.dimensions import dimension_name, dimension_names, measure_name
@@ -45,6 +45,7 @@ FILTER_KEYS = (
     "priority_area",
     "source_kind",
     "status",
+    "action_line",
     "confirmed",
 )
 CHARTS = ("by-rows", "by-columns", "heat-map", "over-time", "sankey")
@@ -52,7 +53,7 @@ CHARTS = ("by-rows", "by-columns", "heat-map", "over-time", "sankey")
 FORMER_NAMES = {"by-region": "by-rows", "by-area": "by-columns"}
 
 
-LIST_KEYS = ("region", "country", "category", "priority_area", "source_kind", "status")
+LIST_KEYS = ("region", "country", "category", "priority_area", "source_kind", "status", "action_line")
 
 
 def _spec_from_request() -> ReportSpec:
@@ -320,6 +321,7 @@ def _choices() -> dict:
         "areas": areas,
         "source_kinds": [(k.value, label(k.value)) for k in SourceKind],
         "statuses": [(s.value, label(s.value)) for s in ProjectStatus],
+        "action_lines": [(code, _(text)) for code, text in WSIS_ACTION_LINES.items()],
         # every currency a report can be converted to, the usual ones first
         "currencies": [*COMMON_CURRENCIES, *(c for c in money.convertible_currencies() if c not in COMMON_CURRENCIES)],
     }
@@ -384,6 +386,7 @@ FIELD_LABELS = {
     "priority_area": _l("Priority area"),
     "source_kind": _l("Source kind"),
     "status": _l("Project status"),
+    "action_line": _l("WSIS action line"),
     "confirmed": _l("Flows counted"),
 }
 

@@ -16,7 +16,7 @@ from importers.iati.activity import read_dates, read_description
 from importers.iati.budgets import read_budgets
 from importers.iati.context import IatiProjectRecord, ReadingContext
 from importers.iati.recipients import read_recipients
-from importers.iati.sectors import is_ict, read_sectors, sectors_to_record
+from importers.iati.sectors import is_ict, read_action_lines, read_sectors, sectors_to_record
 from importers.iati.transactions import FlowDefaults, read_transactions
 from importers.iati.xml import XML_LANG, check_version, stream_activities
 from importers.mapping import Mapping, load_mapping
@@ -98,6 +98,7 @@ class IatiReader(ReadingContext):
         record = read_description(self, act, identifier, lang)
         read_dates(self, act, record)
         sectors_to_record(self, act, sectors, record)
+        record.wsis_action_lines = read_action_lines(act)
         currency = (act.get("default-currency") or "").strip().upper() or None
         flows = read_transactions(self, act, record, currency, FlowDefaults.of(act), lang)
         read_recipients(self, act, record, flows.named_recipient, flows.unplaced)

@@ -19,6 +19,25 @@ AREA_VOCABULARY = "99"
 AREA_VOCABULARY_URI = "https://ict4d-registry.invalid/docs/area-mapping#paragraph-23-areas"
 INFERRED_MARK = " [inferred]"
 AREA_CODE = re.compile(r"^23[a-l]$")
+# The WSIS action lines C1-C11 as an activity ``tag`` of vocabulary 99 (reporting organisation):
+# IATI has no vocabulary of its own for them, so the tag names where they are defined.
+ACTION_LINE_VOCABULARY = "99"
+ACTION_LINE_VOCABULARY_URI = "https://www.itu.int/net/wsis/stocktaking/"
+ACTION_LINE_CODE = re.compile(r"^C(?:[1-9]|1[01])$")
+
+
+def read_action_lines(act) -> list[str]:
+    """The WSIS action lines an activity is tagged with: ``tag`` elements of vocabulary 98 or 99
+    whose vocabulary URI names WSIS (other publishers' own tags are not ours to read) and whose
+    code is C1-C11; in the order of the action lines."""
+    found = set()
+    for elem in act.findall("tag"):
+        vocabulary = (elem.get("vocabulary") or "").strip()
+        uri = (elem.get("vocabulary-uri") or "").strip().lower()
+        code = (elem.get("code") or "").strip().upper()
+        if vocabulary in ("98", "99") and "wsis" in uri and ACTION_LINE_CODE.match(code):
+            found.add(code)
+    return sorted(found, key=lambda c: int(c[1:]))
 
 
 class SectorElement(NamedTuple):

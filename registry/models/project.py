@@ -15,6 +15,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    literal,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -158,6 +160,12 @@ class Project(SoftDeleted, db.Model):
     @property
     def action_lines(self) -> list[str]:
         return [c for c in self.wsis_action_lines.split(",") if c]
+
+    @classmethod
+    def has_action_line(cls, codes, column=None):
+        """SQL condition: the project is tagged with any of the WSIS action lines ``codes``."""
+        tagged = literal(",") + (cls.wsis_action_lines if column is None else column) + literal(",")
+        return or_(*[tagged.like(f"%,{code},%") for code in codes])
 
     def __repr__(self) -> str:
         return f"<Project {self.id} {self.reference}>"

@@ -206,6 +206,7 @@ class ProjectQuery(PageQuery):
     category = fields.String(validate=validate.Length(max=8))
     area = fields.String(validate=validate.Length(max=3))
     status = fields.String(validate=validate.OneOf(STATUSES))
+    action_line = fields.String(validate=validate.OneOf(list(WSIS_ACTION_LINES)))
     funding_source_id = fields.Integer(validate=ID)
     source_kind = fields.String(validate=validate.OneOf([k.value for k in SourceKind]))
     donor_org_id = fields.Integer(validate=ID)

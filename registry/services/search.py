@@ -17,6 +17,7 @@ Meaning of the filters:
   ``valid_to`` exclusive).
 - ``area``: a paragraph 23 priority area (23a-23l).
 - ``status``: project status (pipeline, active, ...).
+- ``action_line``: a WSIS action line (C1-C11) the project is tagged with.
 - ``funding_source_id`` / ``source_kind``: a transaction of the project draws on that
   funding source / on a funding source of that kind.
 - ``donor_org_id``: the organisation reports the project, or provides the money of
@@ -72,6 +73,7 @@ class ProjectFilters:
     category: str | None = None
     area: str | None = None
     status: str | None = None
+    action_line: str | None = None
     funding_source_id: int | None = None
     source_kind: str | None = None
     donor_org_id: int | None = None
@@ -180,6 +182,8 @@ def conditions(filters: ProjectFilters) -> list[ColumnElement]:
         )
     if filters.status:
         where.append(Project.status == str(filters.status))
+    if filters.action_line:
+        where.append(Project.has_action_line([filters.action_line.strip().upper()]))
     if filters.funding_source_id is not None:
         where.append(_transaction(Transaction.funding_source_id == filters.funding_source_id))
     if filters.source_kind:

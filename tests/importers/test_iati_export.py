@@ -61,6 +61,7 @@ def projects(make_org, make_project, make_transaction):
             {"code": "23a", "share": Decimal("14.5")},
         ],
         sectors=["22020", "22040"],
+        wsis_action_lines=["C11", "C2", "C4"],
         planned_start=dt.date(2020, 1, 1),
         planned_end=dt.date(2023, 12, 31),
         actual_start=dt.date(2020, 3, 1),
@@ -193,6 +194,7 @@ def _state(project: Project) -> dict:
         "recipients": sorted((r.country_iso3 or "", r.region_code or "", r.share_ppm) for r in project.recipients),
         "areas": sorted((a.area_code, a.share_ppm, a.inferred) for a in project.areas),
         "sectors": sorted(s.code for s in project.sectors),
+        "action_lines": sorted(project.action_lines),
         "need": (project.need_minor, project.need_currency),
         "transactions": sorted(
             (
@@ -355,3 +357,30 @@ def test_cli_prints_the_notes_of_the_export(runner, make_project, tmp_path):
     result = runner.invoke(args=["export", "iati", str(tmp_path / "out.xml")])
     assert result.exit_code == 0, result.output
     assert "NOTE-1: 25 % of the recipient shares is unallocated" in result.output
+
+
+def test_action_lines_are_tags_of_a_declared_vocabulary(client, projects, schema):
+    root = etree.fromstring(client.get("/api/v1/projects.iati.xml").data)
+    schema.assertValid(root)
+    act = next(a for a in root.iter("iati-activity") if a.findtext("iati-identifier") == "XM-DAC-99-A-P-0001")
+    tags = act.findall("tag")
+    assert [t.get("code") for t in tags] == ["C2", "C4", "C11"]
+    assert {t.get("vocabulary") for t in tags} == {"99"}
+    assert {t.get("vocabulary-uri") for t in tags} == {"https://www.itu.int/net/wsis/stocktaking/"}
+    assert tags[0].findtext("narrative") == "Information and communication infrastructure"
+    assert tags[0].get("percentage") is None  # action lines carry no shares
+    other = next(a for a in root.iter("iati-activity") if a is not act)
+    assert other.findall("tag") == []
+
+
+def test_only_wsis_tags_are_read_as_action_lines():
+    from importers.iati.sectors import read_action_lines
+
+    act = etree.fromstring(
+        '<iati-activity><tag vocabulary="99" vocabulary-uri="https://www.itu.int/net/wsis/stocktaking/" code="c7"/>'
+        '<tag vocabulary="99" vocabulary-uri="https://example.org/our-tags" code="C5"/>'
+        '<tag vocabulary="1" code="C3"/>'
+        '<tag vocabulary="99" vocabulary-uri="https://example.org/wsis-lines" code="C12"/>'
+        '<tag vocabulary="98" vocabulary-uri="https://example.org/wsis-lines" code="C10"/></iati-activity>'
+    )
+    assert read_action_lines(act) == ["C7", "C10"]
