@@ -111,6 +111,8 @@ class TransactionRecord:
     # flow's money goes to it, whatever the project's recipient shares say.
     recipient_country: str | None = None  # ISO3
     recipient_region: str | None = None  # M49 code
+    # IATI TiedStatus code (3, 4, 5); None: the project's default_tied_status applies.
+    tied_status: str | None = None
 
 
 @dataclass
@@ -134,6 +136,8 @@ class ProjectRecord:
     areas: list[AreaRecord] = field(default_factory=list)
     sectors: list[str] = field(default_factory=list)
     wsis_action_lines: list[str] = field(default_factory=list)
+    # IATI TiedStatus code of the flows that give none (IATI default-tied-status); None: unknown.
+    default_tied_status: str | None = None
     transactions: list[TransactionRecord] = field(default_factory=list)
     location: Location = field(default_factory=Location)
     # field name -> the column header (or XML path) it came from, to name it in problems
