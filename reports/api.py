@@ -15,6 +15,7 @@ from registry.api.jobs import accepted, wants_async
 from registry.auth import Unauthorised, current_user
 from registry.rate_limits import export_limit
 from reports.flows import run_report
+from reports.tied import tied_report
 from reports.schemas import GapQuery, ReportOut, ReportQuery
 from reports.spec import ReportSpec
 from reports.tables import to_csv
@@ -118,6 +119,15 @@ _route(
     "The flows report as a workbook (About sheet and the table).",
     _flows_workbook,
     content_type=XLSX,
+)
+_route(
+    "/tied",
+    "TiedStatus",
+    ReportQuery,
+    "Commitments by OECD DAC tying status (tied, partially tied, untied, unknown) and the untied share "
+    "untied / (tied + partially tied + untied), unknown apart and never counted as untied, by one or two "
+    "dimensions (measure is ignored).",
+    lambda spec: tied_report(spec),
 )
 _route(
     "/funding-gap",
