@@ -15,10 +15,10 @@ from registry.api.jobs import accepted, wants_async
 from registry.auth import Unauthorised, current_user
 from registry.rate_limits import export_limit
 from reports.flows import run_report
-from reports.tied import tied_report
 from reports.schemas import GapQuery, ReportOut, ReportQuery
 from reports.spec import ReportSpec
 from reports.tables import to_csv
+from reports.tied import tied_report
 from reports.workbook import funding_gap_workbook, report_workbook
 
 blp = Blueprint(
