@@ -220,6 +220,9 @@ class _Activity:
             self._activity_recipients(act)
         self._sectors(act)
         self._tags(act)
+        if self.project.default_tied_status:
+            # after the sectors, tags and the other defaults, before the budgets (the schema's order)
+            etree.SubElement(act, "default-tied-status", code=self.project.default_tied_status)
         self._budgets(act, dates.get("1") or dates["2"], dates.get("3") or dates.get("4"))
         self._planned_disbursements(act)
         self._transactions(act)
@@ -428,6 +431,9 @@ class _Activity:
             etree.SubElement(t, "finance-type", code=tx.finance_type)
         if tx.aid_type:
             etree.SubElement(t, "aid-type", code=tx.aid_type)
+        if tx.tied_status:
+            # the flow's own; one without follows the activity's default-tied-status
+            etree.SubElement(t, "tied-status", code=tx.tied_status)
 
 
 def write_iati(projects: Iterable[Project], out: BinaryIO, *, today: dt.date | None = None) -> ExportResult:

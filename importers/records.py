@@ -114,6 +114,8 @@ class TransactionRecord:
     # The registry's id of the stored flow this one is (the filled template's "Flow id", as
     # written in the cell): the import updates that flow instead of adding one.
     flow_id: str | None = None
+    # IATI TiedStatus code (3, 4, 5); None: the project's default_tied_status applies.
+    tied_status: str | None = None
 
 
 @dataclass
@@ -137,6 +139,8 @@ class ProjectRecord:
     areas: list[AreaRecord] = field(default_factory=list)
     sectors: list[str] = field(default_factory=list)
     wsis_action_lines: list[str] = field(default_factory=list)
+    # IATI TiedStatus code of the flows that give none (IATI default-tied-status); None: unknown.
+    default_tied_status: str | None = None
     transactions: list[TransactionRecord] = field(default_factory=list)
     location: Location = field(default_factory=Location)
     # field name -> the column header (or XML path) it came from, to name it in problems

@@ -18,6 +18,7 @@ from reports.flows import run_report
 from reports.schemas import GapQuery, ReportOut, ReportQuery
 from reports.spec import ReportSpec
 from reports.tables import to_csv
+from reports.tied import tied_report
 from reports.workbook import funding_gap_workbook, report_workbook
 
 blp = Blueprint(
@@ -118,6 +119,15 @@ _route(
     "The flows report as a workbook (About sheet and the table).",
     _flows_workbook,
     content_type=XLSX,
+)
+_route(
+    "/tied",
+    "TiedStatus",
+    ReportQuery,
+    "Commitments by OECD DAC tying status (tied, partially tied, untied, unknown) and the untied share "
+    "untied / (tied + partially tied + untied), unknown apart and never counted as untied, by one or two "
+    "dimensions (measure is ignored).",
+    lambda spec: tied_report(spec),
 )
 _route(
     "/funding-gap",

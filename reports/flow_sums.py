@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import BigInteger, Date, String, case, cast, func, literal, select, text, type_coerce
+from sqlalchemy import BigInteger, Date, String, case, cast, func, literal, or_, select, text, type_coerce
 from sqlalchemy.sql import ColumnElement
 
 from registry.extensions import db
@@ -65,6 +65,15 @@ class TxFilter:
     # Only flows confirmed by the organisation managing their funding source (report
     # parameter confirmed=only); the facts do not keep confirmation, so the flows are read.
     confirmed_only: bool = False
+    # Only flows of these tied statuses (IATI TiedStatus codes; "" for unknown): the share
+    # of each in reports.tied. The facts do not keep the status, so the flows are read.
+    tied_statuses: list[str] = field(default_factory=list)
+
+
+def tied_status_expression() -> ColumnElement:
+    """A flow's tied status: its own, else its project's default (NULL: unknown)."""
+    default = select(Project.default_tied_status).where(Project.id == Transaction.project_id).scalar_subquery()
+    return func.coalesce(Transaction.tied_status, default)
 
 
 def bucket_expression(column, breakpoints: Sequence[dt.date]) -> ColumnElement:
@@ -127,7 +136,11 @@ def facts_apply(tx_dims: Sequence[str], filters: TxFilter) -> bool:
     """Whether the report facts can answer: they keep every flow attribute asked for (a
     dimension declared without a fact column is read from the transactions) but not whether
     a flow is confirmed."""
-    return not filters.confirmed_only and all(dimensions.get(d).fact or dimensions.get(d).joins_source for d in tx_dims)
+    return (
+        not filters.confirmed_only
+        and not filters.tied_statuses
+        and all(dimensions.get(d).fact or dimensions.get(d).joins_source for d in tx_dims)
+    )
 
 
 def _joins_source(tx_dims: Sequence[str], filters: TxFilter) -> bool:
@@ -203,6 +216,13 @@ def filtered_flows(stmt, tx_dims: Sequence[str], filters: TxFilter):
     stmt = _narrowed(stmt, tx_dims, filters, Transaction, years)
     if filters.confirmed_only:
         stmt = stmt.where(Transaction.confirmed.is_(True))
+    if filters.tied_statuses:
+        status = tied_status_expression()
+        known = [code for code in filters.tied_statuses if code]
+        wanted = [status.in_(known)] if known else []
+        if "" in filters.tied_statuses:
+            wanted.append(status.is_(None))
+        stmt = stmt.where(or_(*wanted))
     return stmt
 
 

@@ -40,6 +40,8 @@ class ReportSpec:
     # "all": every flow, unconfirmed ones included (the meta says how much); "only": only flows
     # confirmed by the organisation that manages their funding source (see CONFIRMED).
     confirmed: str = "all"
+    # Only flows of these tied statuses (see reports.tied; not a report parameter).
+    tied_statuses: list[str] = field(default_factory=list)
 
     def filters(self) -> dict:
         """The filters in force, as plain values (for the response and the workbook)."""
@@ -75,6 +77,7 @@ def tx_filter(spec: ReportSpec) -> TxFilter:
         source_kinds=spec.source_kinds,
         donor_ids=donor_ids,
         confirmed_only=spec.confirmed == "only",
+        tied_statuses=list(spec.tied_statuses),
     )
 
 

@@ -38,6 +38,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "commitment_date": ("commitmentdate",),
     "start_date": ("expectedstartdate", "startdate"),
     "end_date": ("completiondate", "expectedcompletiondate"),
+    # The row's commitment by OECD DAC tying status (USD millions; the deflated spellings
+    # when a file has only those): which of them holds the money is the row's tied status.
+    "usd_untied": ("usdamountuntied", "usdamountuntieddefl"),
+    "usd_partially_tied": ("usdamountpartialtied", "usdamountpartialtieddefl"),
+    "usd_tied": ("usdamounttied", "usdamounttieddefl"),
 }
 CODE_COLUMNS = (
     "year",

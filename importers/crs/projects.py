@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -147,6 +147,7 @@ class ProjectBuilder:
             "flow_type": FLOW_TYPES.get(col["flow_code"][i], col["flow_code"][i] or None),
             "finance_type": col["finance_type"][i] or None,
             "aid_type": col["aid_type"][i] or None,
+            "tied_status": tied_status(col, i),
             "location": Location(file=self.filename, row=int(col["row"][i])),
         }
         constant = self.prices == "constant"
@@ -169,3 +170,24 @@ class ProjectBuilder:
                 )
             )
             self.counts["transactions"] += 1
+
+
+# CRS columns of the commitment by tying status -> IATI TiedStatus code.
+TIED_COLUMNS = (("usd_untied", "5"), ("usd_partially_tied", "3"), ("usd_tied", "4"))
+
+
+def tied_status(col: dict, i: int) -> str | None:
+    """The IATI TiedStatus code of a CRS row: the tying status whose column (USD_AmountUntied,
+    USD_AmountPartialTied, USD_AmountTied) holds the row's money when exactly one does.
+    None (unknown, never counted as untied) when none does, or when the row splits its money
+    over several statuses (a flow carries one status)."""
+    found = []
+    for column, code in TIED_COLUMNS:
+        cell = (col.get(column, ())[i] if column in col else "") or ""
+        try:
+            amount = Decimal(cell.strip().replace(",", "")) if cell.strip() else Decimal(0)
+        except (InvalidOperation, AttributeError):
+            continue
+        if amount.is_finite() and amount != 0:
+            found.append(code)
+    return found[0] if len(found) == 1 else None

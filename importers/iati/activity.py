@@ -4,7 +4,7 @@ its other identifiers, its status and its dates."""
 from __future__ import annotations
 
 from importers.iati.context import IatiProjectRecord, ReadingContext
-from importers.iati.values import narrative, parse_date
+from importers.iati.values import narrative, parse_date, tied_status_of
 from importers.messages import Text
 from importers.records import Location
 from registry.models.types import N_
@@ -67,6 +67,7 @@ def read_description(ctx: ReadingContext, act, identifier: str, lang: str) -> Ia
             code,
         )
         record.status = "active"
+    record.default_tied_status = tied_status_of(ctx, act, "default-tied-status")
     return record
 
 

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from importers.iati.context import IatiProjectRecord, ReadingContext
 from importers.iati.recipients import UnplacedFlow, read_recipient
-from importers.iati.values import aid_type_of, code_of, narrative, parse_date, parse_decimal
+from importers.iati.values import aid_type_of, code_of, narrative, parse_date, parse_decimal, tied_status_of
 from importers.messages import Text
 from importers.records import Location, TransactionRecord
 from registry import money
@@ -152,6 +152,8 @@ def read_transactions(
             flow_type=code_of(tx, "flow-type") or defaults.flow_type,
             finance_type=code_of(tx, "finance-type") or defaults.finance_type,
             aid_type=aid_type_of(tx, "aid-type") or defaults.aid_type,
+            # the flow's own; without one the project's default (default-tied-status) applies
+            tied_status=tied_status_of(ctx, tx, "tied-status"),
             description=narrative(tx.find("description"), lang)[:TX_DESCRIPTION_MAX],
             location=Location(file=ctx.filename, row=tx.sourceline, column=path),
             recipient_country=entry.country if entry else None,

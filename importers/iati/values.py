@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from importers.iati.xml import XML_LANG
+from registry.models.types import N_, TIED_STATUS_CODES
 
 
 def parse_date(value: str | None) -> dt.date | None:
@@ -53,4 +54,20 @@ def aid_type_of(parent, tag: str) -> str | None:
     for elem in parent.findall(tag):
         if (elem.get("vocabulary") or "1") == "1" and elem.get("code"):
             return elem.get("code").strip()
+    return None
+
+
+def tied_status_of(ctx, parent, tag: str) -> str | None:
+    """The IATI TiedStatus code (3 partially tied, 4 tied, 5 untied) of the ``tag`` child of
+    ``parent``; None when absent, and when not one of these (with a warning: unknown)."""
+    code = code_of(parent, tag)
+    if code is None or code in TIED_STATUS_CODES:
+        return code
+    ctx.warn(
+        "tied_status",
+        N_("Not an IATI TiedStatus code (3 partially tied, 4 tied, 5 untied): the tied status is unknown"),
+        parent.find(tag),
+        f"{tag}/@code",
+        code,
+    )
     return None

@@ -53,6 +53,7 @@ class _Candidate:
     instrument_sought: Any = None
     contact_name: str | None = None
     contact_email: str | None = None
+    default_tied_status: str | None = None  # IATI TiedStatus code
     id: int | None = None
     import_batch_id: int | None = None  # of a stored project (see _load_existing)
     # True: the areas were inferred from the file's purpose codes; None: the codes point at none.
@@ -85,6 +86,7 @@ class _Candidate:
             "instrument_sought": instrument.value if isinstance(instrument, Enum) else instrument,
             "contact_name": self.contact_name,
             "contact_email": self.contact_email,
+            "default_tied_status": self.default_tied_status,
             "org_id": self.org_id,
         }
         data["need"] = (
@@ -140,6 +142,7 @@ RECORD_FIELDS = {
     "actual_start": ("actual_start",),
     "actual_end": ("actual_end",),
     "wsis_action_lines": ("wsis_action_lines",),
+    "default_tied_status": ("default_tied_status",),
     "need": ("need_minor", "need_currency", "need_usd_minor", "need_date"),
 }
 

@@ -36,9 +36,11 @@ TX_FIELDS = (
     "recipient_region_code",
     "confirmed",  # see projects.flow_confirmed: another organisation's source waits for it
     "usd_rate_source",
+    "tied_status",  # IATI TiedStatus code; None: the project's default applies
 )
 _USD_AT = TX_FIELDS.index("usd_minor")
 _TYPE_AT, _AMOUNT_AT = TX_FIELDS.index("type"), TX_FIELDS.index("amount_minor")
+_TIED_AT = TX_FIELDS.index("tied_status")
 _CURRENCY_AT, _VALUE_DATE_AT = TX_FIELDS.index("currency"), TX_FIELDS.index("value_date")
 TX_INSERT = ("project_id", "import_batch_id", "created_at", *TX_FIELDS)
 # Every column of a stored transaction (read back for the undo log of replaced ones).

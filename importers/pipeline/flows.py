@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from importers.pipeline.common import _TYPE_AT, TX_FIELDS
+from importers.pipeline.common import _TIED_AT, _TYPE_AT, TX_FIELDS
 from importers.pipeline.resolve import _Resolver
 from registry.models import ImportBatch, Transaction
 from registry.models.types import TransactionType
@@ -30,6 +30,7 @@ def _tx_key(row: dict[str, Any]) -> tuple:
         row["description"] or "",
         row["recipient_country_iso3"],
         row["recipient_region_code"],
+        row["tied_status"],
     )
 
 
@@ -41,7 +42,22 @@ def _new_tx_key(row: tuple) -> tuple:
     source, provider, tx_type, amount, currency, on, flow, finance, aid, description = row[:10]
     tx_type = str(tx_type.value if hasattr(tx_type, "value") else tx_type)
     country, region = row[_RECIPIENT_AT[0]], row[_RECIPIENT_AT[1]]
-    return (tx_type, amount, currency, on, source, provider, flow, finance, aid, description or "", country, region)
+    tied = row[_TIED_AT]
+    return (
+        tx_type,
+        amount,
+        currency,
+        on,
+        source,
+        provider,
+        flow,
+        finance,
+        aid,
+        description or "",
+        country,
+        region,
+        tied,
+    )
 
 
 _SOURCE_AT, _PROVIDER_AT = TX_FIELDS.index("funding_source_id"), TX_FIELDS.index("provider_org_id")

@@ -177,6 +177,7 @@ class _Resolver:
             region or None,
             confirmed,
             rate_source,
+            t.tied_status or None,
         )
 
     def _learn(self, t: TransactionRecord, values: dict[str, Any]) -> None:

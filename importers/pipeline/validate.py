@@ -93,6 +93,7 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
     p.other_identifiers = "\n".join(rec.other_identifiers or ())
     p.planned_start, p.planned_end = rec.planned_start, rec.planned_end
     p.actual_start, p.actual_end = rec.actual_start, rec.actual_end
+    p.default_tied_status = rec.default_tied_status or None
     failed: list[RegistryError] = []
     try:
         p.status = rules.project_fields(
@@ -238,4 +239,5 @@ def _tx_values(t: TransactionRecord, resolver: _Resolver) -> dict[str, Any]:
         "recipient_region_code": region,
         "confirmed": resolver.confirmed(source_id),
         "usd_rate_source": conversion.source if conversion else None,
+        "tied_status": t.tied_status or None,
     }

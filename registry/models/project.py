@@ -137,6 +137,9 @@ class Project(SoftDeleted, db.Model):
     instrument_sought: Mapped[Instrument | None] = mapped_column(enum_column(Instrument, "instrument_sought"))
     contact_name: Mapped[str | None] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(200))
+    # IATI TiedStatus code (3 partially tied, 4 tied, 5 untied) of the project's flows that
+    # give none of their own (IATI default-tied-status); empty: unknown.
+    default_tied_status: Mapped[str | None] = mapped_column(String(1))
     demo: Mapped[bool] = mapped_column(default=False)
     import_batch_id: Mapped[int | None] = mapped_column(
         ForeignKey("import_batches.id", ondelete="SET NULL"), index=True

@@ -70,6 +70,9 @@ class Transaction(SoftDeleted, db.Model):
     flow_type: Mapped[str | None] = mapped_column(String(8))
     finance_type: Mapped[str | None] = mapped_column(String(8))
     aid_type: Mapped[str | None] = mapped_column(String(8))
+    # IATI TiedStatus code (3 partially tied, 4 tied, 5 untied); empty: the project's default
+    # applies (see effective_tied_status), and when that is empty too, unknown.
+    tied_status: Mapped[str | None] = mapped_column(String(1))
     description: Mapped[str] = mapped_column(String(1000), default="")
     # USD value at the rate of the value date; the rate (USD per unit), its date and its source
     # (RATE_SOURCES in registry.money). All empty when no source can convert the flow (a
@@ -101,6 +104,11 @@ class Transaction(SoftDeleted, db.Model):
     @property
     def amount(self) -> Decimal:
         return from_minor(self.amount_minor, self.currency)
+
+    @property
+    def effective_tied_status(self) -> str | None:
+        """The flow's own tied status, else its project's default; None: unknown."""
+        return self.tied_status or (self.project.default_tied_status if self.project is not None else None)
 
     @property
     def usd_amount(self) -> Decimal | None:

@@ -146,6 +146,36 @@ IATI_1_LETTER_CODES = {
 }
 
 
+# IATI TiedStatus codelist (the OECD DAC tying status of a flow) -> registry value. Stored
+# as the code; no code is "unknown", which no report counts as untied.
+TIED_STATUS_CODES = {"3": "partially_tied", "4": "tied", "5": "untied"}
+TIED_STATUS_VALUES = {value: code for code, value in TIED_STATUS_CODES.items()}
+
+
+def tied_status_code(value: object) -> str | None:
+    """The IATI TiedStatus code of what a form, a file or the API gives: the code (3, 4, 5,
+    also 3.0 from a spreadsheet), or the words tied, partially tied, untied (any case, with
+    spaces, hyphens or underscores). None for an empty value; ValueError for anything else."""
+    text = str(value if value is not None else "").strip().lower()
+    if not text:
+        return None
+    if text.endswith(".0"):
+        text = text[:-2]
+    if text in TIED_STATUS_CODES:
+        return text
+    words = "_".join(text.replace("-", " ").replace("_", " ").split())
+    if words in TIED_STATUS_VALUES:
+        return TIED_STATUS_VALUES[words]
+    raise ValueError(f"unknown tied status {value!r}")
+
+
+def tied_status_label(code: str | None) -> str:
+    """The readable tied status of a code in the reader's language ("Unknown" for none)."""
+    if not code:
+        return gettext("Unknown")
+    return label(TIED_STATUS_CODES.get(code, code))
+
+
 class Role(StrEnum):
     ADMIN = "admin"
     DONOR = "donor"
@@ -209,6 +239,9 @@ LABELS: dict[str, str] = {
     "credit_guarantee": N_("Credit guarantee"),
     "incoming_commitment": N_("Incoming commitment"),
     "incoming_pledge": N_("Incoming pledge"),
+    "tied": N_("Tied"),
+    "partially_tied": N_("Partially tied"),
+    "untied": N_("Untied"),
     "admin": N_("Administrator"),
     "donor": N_("Donor editor"),
     "analyst": N_("Analyst"),

@@ -13,6 +13,7 @@ from registry.models.types import (
     ProjectStatus,
     SourceKind,
     TransactionType,
+    tied_status_code,
 )
 from registry.schemas.common import (
     ID,
@@ -47,6 +48,32 @@ def purpose_code(code: str) -> None:
         rules.sectors([code])
     except RegistryError as exc:
         raise ValidationError(exc.message) from None
+
+
+class TiedStatus(fields.String):
+    """An IATI TiedStatus code: 3 partially tied, 4 tied, 5 untied (the words are taken too);
+    null: unknown (a flow's null follows its project's default)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("allow_none", True)
+        kwargs.setdefault(
+            "metadata",
+            {
+                "description": "IATI TiedStatus code: 3 partially tied, 4 tied, 5 untied "
+                "(or tied, partially_tied, untied); null: unknown",
+                "enum": ["3", "4", "5", None],
+            },
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return tied_status_code(text)
+        except ValueError:
+            raise ValidationError(
+                _("Unknown tied status %(value)s: 3 partially tied, 4 tied, 5 untied", value=repr(text))
+            ) from None
 
 
 class RecipientIn(StrictSchema):
@@ -106,6 +133,7 @@ class ProjectIn(StrictSchema):
     instrument_sought = fields.String(allow_none=True, validate=validate.OneOf(INSTRUMENTS))
     contact_name = fields.String(allow_none=True, validate=validate.Length(max=200))
     contact_email = fields.Email(allow_none=True, validate=validate.Length(max=200))
+    default_tied_status = TiedStatus()
 
     @validates_schema(skip_on_field_errors=False)
     def consistent(self, data: dict, **kwargs) -> None:
@@ -180,6 +208,7 @@ class ProjectOut(VersionedOut):
     instrument_sought = fields.String(allow_none=True)
     contact_name = fields.String(allow_none=True)
     contact_email = fields.String(allow_none=True)
+    default_tied_status = fields.String(allow_none=True)
 
 
 class Page(Schema):
@@ -237,6 +266,7 @@ class TransactionIn(StrictSchema):
     flow_type = fields.String(allow_none=True, validate=validate.Length(max=8))
     finance_type = fields.String(allow_none=True, validate=validate.Length(max=8))
     aid_type = fields.String(allow_none=True, validate=validate.Length(max=8))
+    tied_status = TiedStatus()
     description = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
     @validates_schema(skip_on_field_errors=False)
@@ -278,6 +308,11 @@ class TransactionOut(Schema):
     flow_type = fields.String(allow_none=True)
     finance_type = fields.String(allow_none=True)
     aid_type = fields.String(allow_none=True)
+    tied_status = fields.String(allow_none=True, metadata={"description": "The flow's own IATI TiedStatus code"})
+    effective_tied_status = fields.String(
+        allow_none=True,
+        metadata={"description": "The flow's tied status, else its project's default; null: unknown"},
+    )
     description = fields.String()
     confirmed = fields.Boolean(
         metadata={"description": "False while the organisation managing the flow's funding source has not confirmed it"}

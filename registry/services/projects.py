@@ -23,7 +23,7 @@ from registry.models import (
 )
 from registry.models.project import ProjectSector
 from registry.models.soft_delete import INCLUDE_DELETED
-from registry.models.types import Instrument, ProjectStatus, TransactionType
+from registry.models.types import Instrument, ProjectStatus, TransactionType, tied_status_code
 from registry.services import areas, audit, deletion, permissions, rules
 from registry.services.actor import Actor
 from registry.services.lookup import load
@@ -43,6 +43,7 @@ SCALAR_FIELDS = (
     "instrument_sought",
     "contact_name",
     "contact_email",
+    "default_tied_status",
 )
 LIST_FIELDS = ("recipients", "areas", "sectors", "wsis_action_lines", "need")
 DATE_FIELDS = ("planned_start", "planned_end", "actual_start", "actual_end")
@@ -94,6 +95,7 @@ def transaction_snapshot(tx: Transaction) -> dict[str, Any]:
             "flow_type": tx.flow_type,
             "finance_type": tx.finance_type,
             "aid_type": tx.aid_type,
+            "tied_status": tx.tied_status,
             "description": tx.description,
             "usd": str(tx.usd_amount) if tx.usd_minor is not None else None,
             "confirmed": tx.confirmed,
@@ -217,6 +219,8 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
                         _("Unknown instrument %(instrument)s", instrument=repr(value)),
                         {"instrument_sought": [_("Unknown instrument")]},
                     ) from None
+            if key == "default_tied_status":
+                value = _tied_status(value, key)
             setattr(project, key, value)
     if "recipients" in data:
         project.recipients = _merge(
@@ -234,6 +238,17 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
         _set_need(project, data["need"])
     _infer_areas(project, data)
     _check(project)
+
+
+def _tied_status(value: Any, field: str) -> str | None:
+    """The IATI TiedStatus code of a value (code or words); None: unknown."""
+    try:
+        return tied_status_code(value)
+    except ValueError:
+        raise ValidationError(
+            _("Unknown tied status %(value)s: 3 partially tied, 4 tied, 5 untied", value=repr(value)),
+            {field: [_("Unknown tied status")]},
+        ) from None
 
 
 def _check(project: Project) -> None:
@@ -345,6 +360,7 @@ TX_FIELDS = (
     "flow_type",
     "finance_type",
     "aid_type",
+    "tied_status",
     "description",
 )
 
@@ -444,6 +460,8 @@ def _apply_transaction(
     # A provider that was only implied follows the flow's new source, type or confirmation.
     implied_before = tx.type is not None and tx.provider_org_id == _implied(tx, project_org_id)
     tx.type = merged["type"]
+    if "tied_status" in data:
+        tx.tied_status = _tied_status(data["tied_status"], "tied_status")
     for key in ("funding_source_id", "provider_org_id", "flow_type", "finance_type", "aid_type", "description"):
         if key in data:
             setattr(tx, key, data[key] if data[key] is not None or key != "description" else "")
