@@ -19,11 +19,12 @@ from flask_babel import gettext, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from registry import money
+from registry import i18n, money
 from registry.errors import ConversionError
 from registry.extensions import db
 from registry.models import Country, FundingSource, Region
 from registry.models.types import N_, label
+from registry.reference_names import country_name, region_name
 from registry.services import reference
 from registry.services.matching.need import Need
 from registry.services.matching.wording import all_of, clauses, one_of
@@ -108,8 +109,9 @@ class ReferenceCache:
         return self._categories[iso3]
 
     def region_name(self, code: str) -> str:
+        """A region's name in the reader's language with its M49 code: Southern Asia (034)."""
         region = self.regions.get(code)
-        return f"{region.name} ({code})" if region else code
+        return f"{region_name(code, region.name)} ({code})" if region else code
 
 
 def assess(source: FundingSource, need: Need, ref: ReferenceCache | None = None) -> list[Criterion]:
@@ -142,8 +144,8 @@ def _region_chain(country: Country) -> list[str]:
 def _country_eligibility(source: FundingSource, iso3: str, ref: ReferenceCache) -> CountryVerdict:
     """Whether one country is eligible, and why (country list, M49 region, dated category)."""
     country = ref.country(iso3)
-    name = country.name if country else iso3
-    day = ref.day.isoformat()
+    name = country_name(country) if country else iso3
+    day = i18n.date(ref.day)
     if iso3 in {c.iso3 for c in source.countries}:
         return CountryVerdict(True, _("%(country)s is on the source's list of eligible countries", country=name))
     chain = _region_chain(country) if country else []
@@ -311,10 +313,11 @@ def _range_text(source: FundingSource) -> str:
     cur = source.amount_currency
     low, high = _bounds(source)
     if low is not None and high is not None:
-        return _("%(low)s–%(high)s", low=money.format_amount(low), high=money.format_amount(high, cur))
+        low_text = i18n.number(low, money.minor_units(cur))
+        return _("%(low)s–%(high)s", low=low_text, high=i18n.money(high, cur))
     if low is not None:
-        return _("at least %(amount)s", amount=money.format_amount(low, cur))
-    return _("at most %(amount)s", amount=money.format_amount(high, cur))
+        return _("at least %(amount)s", amount=i18n.money(low, cur))
+    return _("at most %(amount)s", amount=i18n.money(high, cur))
 
 
 # The amount's verdict, by where it falls and whether it was converted to the source's currency.
@@ -355,10 +358,10 @@ def _amount(source: FundingSource, amount: Decimal | None, currency: str | None,
         where, status = "within", MET
     reason = gettext(
         AMOUNT_REASONS[where, currency != cur],
-        amount=money.format_amount(amount, currency),
-        converted=money.format_amount(value, cur),
-        rate_date=conversion.rate_date.isoformat(),
-        rate=conversion.rate,
+        amount=i18n.money(amount, currency),
+        converted=i18n.money(value, cur),
+        rate_date=i18n.date(conversion.rate_date),
+        rate=i18n.number(conversion.rate),
         range=_range_text(source),
     )
     return Criterion("amount", status, reason)
@@ -366,30 +369,30 @@ def _amount(source: FundingSource, amount: Decimal | None, currency: str | None,
 
 def _window(source: FundingSource, day: dt.date) -> Criterion:
     opens, closes = source.window_from, source.window_until
-    when = day.isoformat()
+    when = i18n.date(day)
     if opens is None and closes is None:
         return Criterion("window", MET, _("No application window: applications are taken all year"))
     if opens is not None and day < opens:
         return Criterion(
             "window",
             NOT_MET,
-            _("Not open yet: the window opens on %(opens)s (judged on %(day)s)", opens=opens.isoformat(), day=when),
+            _("Not open yet: the window opens on %(opens)s (judged on %(day)s)", opens=i18n.date(opens), day=when),
         )
     if closes is not None and day > closes:
         return Criterion(
             "window",
             NOT_MET,
-            _("Closed: the window closed on %(closes)s (judged on %(day)s)", closes=closes.isoformat(), day=when),
+            _("Closed: the window closed on %(closes)s (judged on %(day)s)", closes=i18n.date(closes), day=when),
         )
     if closes is None:
-        reason = _("Open on %(day)s (window from %(opens)s)", day=when, opens=opens.isoformat())
+        reason = _("Open on %(day)s (window from %(opens)s)", day=when, opens=i18n.date(opens))
     elif opens is None:
-        reason = _("Open on %(day)s (window until %(closes)s)", day=when, closes=closes.isoformat())
+        reason = _("Open on %(day)s (window until %(closes)s)", day=when, closes=i18n.date(closes))
     else:
         reason = _(
             "Open on %(day)s (window %(opens)s to %(closes)s)",
             day=when,
-            opens=opens.isoformat(),
-            closes=closes.isoformat(),
+            opens=i18n.date(opens),
+            closes=i18n.date(closes),
         )
     return Criterion("window", MET, reason)
