@@ -52,7 +52,7 @@ def test_find_funding_form_and_results(client, people):
     assert page.status_code == 200
     ranked, _, failing = html.partition('id="failing-heading"')
     assert "Asia Connect Fund" in ranked and "Old Window Fund" in failing
-    assert "the window closed on 2020-12-31" in failing
+    assert "the window closed on Dec 31, 2020" in failing
     assert 'data-status="met"' in ranked and "Similar past projects" in ranked or "No similar past project" in ranked
 
 

@@ -105,8 +105,8 @@ def test_category_is_judged_on_the_date(make_source):
     source = make_source(categories=["LDC"])
     before = criterion(source, need(country="BTN", day=dt.date(2022, 6, 30)), "eligibility")
     after = criterion(source, need(country="BTN", day=dt.date(2024, 6, 30)), "eligibility")
-    assert before.status == MET and "LDC on 2022-06-30" in before.reason
-    assert after.status == NOT_MET and "2024-06-30" in after.reason
+    assert before.status == MET and "LDC on Jun 30, 2022" in before.reason
+    assert after.status == NOT_MET and "Jun 30, 2024" in after.reason
     assert "LLDC" in after.reason  # says which categories Bhutan does hold on that date
 
 
@@ -148,7 +148,7 @@ def test_amount_in_another_currency_is_converted_at_the_date(make_source):
     assert Decimal("1000000") < in_eur < Decimal("2000000")
     c = criterion(source, need(amount="2000000", day=day), "amount")
     assert c.status == MET
-    assert money.format_amount(in_eur, "EUR") in c.reason and "ECB rate of 2024-06-28" in c.reason
+    assert money.format_amount(in_eur, "EUR") in c.reason and "ECB rate of Jun 28, 2024" in c.reason
     # Just above the maximum once converted: 2,000,000 EUR is more than 2,000,000 USD
     above = money.convert(Decimal("2000000"), "EUR", "USD", day).amount + Decimal("1")
     assert criterion(source, need(amount=str(above), day=day), "amount").status == NOT_MET
@@ -171,7 +171,7 @@ def test_only_a_minimum(make_source):
 def test_window(make_source):
     closed = make_source(window_from=dt.date(2020, 1, 1), window_until=dt.date(2023, 12, 31))
     c = criterion(closed, need(), "window")
-    assert c.status == NOT_MET and "closed on 2023-12-31" in c.reason
+    assert c.status == NOT_MET and "closed on Dec 31, 2023" in c.reason
     later = make_source(window_from=dt.date(2025, 1, 1))
     assert criterion(later, need(), "window").status == NOT_MET
     open_ = make_source(window_from=dt.date(2024, 1, 1), window_until=dt.date(2024, 12, 31))
@@ -179,6 +179,54 @@ def test_window(make_source):
     # The last day of the window still counts.
     assert criterion(closed, need(day=dt.date(2023, 12, 31)), "window").status == MET
     assert criterion(make_source(), need(), "window").status == MET
+
+
+# -- the reasons' wording --------------------------------------------------------------
+
+
+def test_an_ineligible_country_is_told_each_rule_of_the_source_as_a_whole_clause(make_source):
+    source = make_source(countries=["KEN", "UGA"], regions=["002"], categories=["SIDS"])
+    assert criterion(source, need(), "eligibility").reason == (
+        "Nepal is not eligible: the source funds countries KEN and UGA; the source funds region Africa (002); "
+        "the source funds category SIDS (Nepal has DAC, LDC, and LLDC on Jun 30, 2024)"
+    )
+    assert criterion(make_source(countries=["KEN"]), need(), "eligibility").reason == (
+        "Nepal is not eligible: the source funds country KEN"
+    )
+    many = make_source(countries=["KEN", "UGA", "TZA", "RWA", "BDI", "ETH", "SOM"])
+    assert criterion(many, need(), "eligibility").reason == "Nepal is not eligible: the source funds 7 listed countries"
+
+
+def test_eligible_reasons_name_the_region_and_the_categories_held(make_source):
+    assert criterion(make_source(regions=["142"]), need(), "eligibility").reason == (
+        "Nepal is in eligible region Asia (142) through Southern Asia (034)"
+    )
+    assert criterion(make_source(regions=["034"]), need(), "eligibility").reason == (
+        "Nepal is in eligible region Southern Asia (034)"
+    )
+    assert criterion(make_source(categories=["LDC", "LLDC"]), need(), "eligibility").reason == (
+        "Nepal belongs to LDC and LLDC on Jun 30, 2024"
+    )
+
+
+def test_area_instrument_amount_and_window_reasons_read_as_sentences(make_source):
+    assert criterion(make_source(areas=["23f"]), need(areas=["23b", "23c"]), "area").reason == (
+        "The source funds 23f, not 23b or 23c"
+    )
+    assert criterion(make_source(instruments=["concessional_loan", "guarantee"]), need(), "instrument").reason == (
+        "The source offers concessional loan and guarantee, not grant"
+    )
+    assert criterion(make_source(min_amount="1", max_amount="9000000"), need(), "amount").reason == (
+        "2,500,000.00 USD is within the source's range (1.00–9,000,000.00 USD)"
+    )
+    assert criterion(make_source(window_from=dt.date(2024, 1, 1)), need(), "window").reason == (
+        "Open on Jun 30, 2024 (window from Jan 1, 2024)"
+    )
+    assert criterion(make_source(window_until=dt.date(2024, 12, 1)), need(), "window").reason == (
+        "Open on Jun 30, 2024 (window until Dec 1, 2024)"
+    )
+    both = make_source(window_from=dt.date(2024, 1, 1), window_until=dt.date(2024, 12, 1))
+    assert criterion(both, need(), "window").reason == "Open on Jun 30, 2024 (window Jan 1, 2024 to Dec 1, 2024)"
 
 
 # -- ranking -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ in docs/funding-finder.md; keep the two in step. The package, by what each modul
 
 - ``need``: the Need, checked from the finder's input or read from a pipeline project;
 - ``criteria``: the five criteria, their weights, the reasons, ``assess`` and ``base_score``;
+- ``wording``: lists and clauses of the reasons joined as the reader's language joins them;
 - ``evidence``: the commitment queries, share-weighted track records and the evidence bonus;
 - ``similar``: past projects like the need, for each source;
 - ``finder``: ``find_funding``, every source ranked for one need;

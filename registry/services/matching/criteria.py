@@ -1,6 +1,8 @@
 """The criteria a funding source is judged on, their weights, and the reason given for each.
 
-Every criterion is met, not met or unknown, always with a reason a person can check.
+Every criterion is met, not met or unknown, always with a reason a person can check, worded
+as whole sentences in the reader's language when the finder runs for a request (the page, the
+API) and in English elsewhere (the command line, the queue's worker).
 Eligibility, the application window and the instrument are *hard*: a source failing one
 cannot fund the need as asked. The weights and reasons are documented in
 docs/funding-finder.md; keep the two in step.
@@ -13,27 +15,32 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
+from flask_babel import gettext, ngettext
+from flask_babel import gettext as _
 from sqlalchemy import select
 
-from registry import money
+from registry import i18n, money
 from registry.errors import ConversionError
 from registry.extensions import db
 from registry.models import Country, FundingSource, Region
-from registry.models.types import label
+from registry.models.types import N_, label
+from registry.reference_names import country_name, region_name
 from registry.services import reference
 from registry.services.matching.need import Need
+from registry.services.matching.wording import all_of, clauses, one_of
 
 MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
 
 # Points a met criterion adds to the score; unknown and not met add nothing.
 WEIGHTS = {"eligibility": 30, "area": 30, "instrument": 20, "amount": 20, "window": 10}
 HARD = ("eligibility", "window", "instrument")
+# The criteria's names in English, translated where they are shown (Criterion.label).
 LABELS = {
-    "eligibility": "Eligibility",
-    "area": "Priority area",
-    "instrument": "Instrument",
-    "amount": "Amount",
-    "window": "Application window",
+    "eligibility": N_("Eligibility"),
+    "area": N_("Priority area"),
+    "instrument": N_("Instrument"),
+    "amount": N_("Amount"),
+    "window": N_("Application window"),
 }
 
 
@@ -47,7 +54,8 @@ class Criterion:
 
     @property
     def label(self) -> str:
-        return LABELS[self.key]
+        """The criterion's name in the reader's language."""
+        return gettext(LABELS[self.key])
 
     @property
     def hard(self) -> bool:
@@ -101,8 +109,9 @@ class ReferenceCache:
         return self._categories[iso3]
 
     def region_name(self, code: str) -> str:
+        """A region's name in the reader's language with its M49 code: Southern Asia (034)."""
         region = self.regions.get(code)
-        return f"{region.name} ({code})" if region else code
+        return f"{region_name(code, region.name)} ({code})" if region else code
 
 
 def assess(source: FundingSource, need: Need, ref: ReferenceCache | None = None) -> list[Criterion]:
@@ -135,50 +144,115 @@ def _region_chain(country: Country) -> list[str]:
 def _country_eligibility(source: FundingSource, iso3: str, ref: ReferenceCache) -> CountryVerdict:
     """Whether one country is eligible, and why (country list, M49 region, dated category)."""
     country = ref.country(iso3)
-    name = country.name if country else iso3
+    name = country_name(country) if country else iso3
+    day = i18n.date(ref.day)
     if iso3 in {c.iso3 for c in source.countries}:
-        return CountryVerdict(True, f"{name} is on the source's list of eligible countries")
+        return CountryVerdict(True, _("%(country)s is on the source's list of eligible countries", country=name))
     chain = _region_chain(country) if country else []
     for region in source.regions:
         inside = ref.descendants(region.code)
         hit = next((c for c in chain if c in inside), None)
+        if hit == region.code:
+            return CountryVerdict(
+                True, _("%(country)s is in eligible region %(region)s", country=name, region=ref.region_name(hit))
+            )
         if hit:
-            via = "" if hit == region.code else f" through {ref.region_name(hit)}"
-            return CountryVerdict(True, f"{name} is in eligible region {ref.region_name(region.code)}{via}")
+            return CountryVerdict(
+                True,
+                _(
+                    "%(country)s is in eligible region %(region)s through %(part)s",
+                    country=name,
+                    region=ref.region_name(region.code),
+                    part=ref.region_name(hit),
+                ),
+            )
     held = ref.categories(iso3)
     wanted = [c.code for c in source.categories]
     shared = [c for c in wanted if c in held]
     if shared:
-        return CountryVerdict(True, f"{name} belongs to {', '.join(shared)} on {ref.day.isoformat()}")
-    parts = []
+        return CountryVerdict(
+            True,
+            _("%(country)s belongs to %(categories)s on %(date)s", country=name, categories=all_of(shared), date=day),
+        )
+    rules = []
     if source.countries:
         codes = [c.iso3 for c in source.countries]
-        listed = ", ".join(codes) if len(codes) <= 6 else f"{len(codes)} listed countries"
-        parts.append(f"countr{'y' if len(codes) == 1 else 'ies'} {listed}")
+        if len(codes) <= 6:
+            rules.append(
+                ngettext(
+                    "the source funds country %(countries)s",
+                    "the source funds countries %(countries)s",
+                    len(codes),
+                    countries=all_of(codes),
+                )
+            )
+        else:
+            rules.append(
+                ngettext(
+                    "the source funds %(num)d listed country", "the source funds %(num)d listed countries", len(codes)
+                )
+            )
     if source.regions:
-        parts.append("regions " + ", ".join(ref.region_name(r.code) for r in source.regions))
+        rules.append(
+            ngettext(
+                "the source funds region %(regions)s",
+                "the source funds regions %(regions)s",
+                len(source.regions),
+                regions=all_of(ref.region_name(r.code) for r in source.regions),
+            )
+        )
     if wanted:
-        held_text = ", ".join(held) if held else "no recipient category"
-        parts.append(f"categories {', '.join(wanted)} ({name} has {held_text} on {ref.day.isoformat()})")
-    return CountryVerdict(False, f"{name} is not eligible: the source funds " + "; ".join(parts))
+        if held:
+            rules.append(
+                ngettext(
+                    "the source funds category %(categories)s (%(country)s has %(held)s on %(date)s)",
+                    "the source funds categories %(categories)s (%(country)s has %(held)s on %(date)s)",
+                    len(wanted),
+                    categories=all_of(wanted),
+                    country=name,
+                    held=all_of(held),
+                    date=day,
+                )
+            )
+        else:
+            rules.append(
+                ngettext(
+                    "the source funds category %(categories)s (%(country)s has no recipient category on %(date)s)",
+                    "the source funds categories %(categories)s (%(country)s has no recipient category on %(date)s)",
+                    len(wanted),
+                    categories=all_of(wanted),
+                    country=name,
+                    date=day,
+                )
+            )
+    return CountryVerdict(False, _("%(country)s is not eligible: %(rules)s", country=name, rules=clauses(rules)))
 
 
 def _eligibility(source: FundingSource, need: Need, ref: ReferenceCache) -> Criterion:
     if not (source.countries or source.regions or source.categories):
-        return Criterion("eligibility", MET, "Open to every recipient country and region")
+        return Criterion("eligibility", MET, _("Open to every recipient country and region"))
     if not need.countries and not need.regions:
-        return Criterion("eligibility", UNKNOWN, "The need names no recipient country or region")
+        return Criterion("eligibility", UNKNOWN, _("The need names no recipient country or region"))
     verdicts = [_country_eligibility(source, iso3, ref) for iso3 in need.countries]
     for code in need.regions:
         listed = [r.code for r in source.regions if code in ref.descendants(r.code)]
         verdicts.append(
-            CountryVerdict(True, f"Region {ref.region_name(code)} is within eligible {ref.region_name(listed[0])}")
+            CountryVerdict(
+                True,
+                _(
+                    "Region %(region)s is within eligible %(eligible)s",
+                    region=ref.region_name(code),
+                    eligible=ref.region_name(listed[0]),
+                ),
+            )
             if listed
-            else CountryVerdict(False, f"Region {ref.region_name(code)} is not among the source's eligible regions")
+            else CountryVerdict(
+                False, _("Region %(region)s is not among the source's eligible regions", region=ref.region_name(code))
+            )
         )
     # Every recipient has to be eligible: a source cannot pay for the part it may not fund.
     met = all(v.eligible for v in verdicts)
-    return Criterion("eligibility", MET if met else NOT_MET, "; ".join(v.reason for v in verdicts))
+    return Criterion("eligibility", MET if met else NOT_MET, clauses(v.reason for v in verdicts))
 
 
 # -- area, instrument, amount, window -----------------------------------------------------
@@ -187,27 +261,36 @@ def _eligibility(source: FundingSource, need: Need, ref: ReferenceCache) -> Crit
 def _area(source: FundingSource, need: Need) -> Criterion:
     funded = [a.code for a in source.areas]
     if not need.areas:
-        return Criterion("area", UNKNOWN, "No priority area was given")
+        return Criterion("area", UNKNOWN, _("No priority area was given"))
     if not funded:
-        return Criterion("area", MET, "The source funds every priority area")
+        return Criterion("area", MET, _("The source funds every priority area"))
     shared = [a for a in need.areas if a in funded]
     if shared:
-        return Criterion("area", MET, f"The source funds {', '.join(shared)}")
-    return Criterion("area", NOT_MET, f"The source funds {', '.join(funded)}, not {', '.join(need.areas)}")
+        return Criterion("area", MET, _("The source funds %(areas)s", areas=all_of(shared)))
+    return Criterion(
+        "area",
+        NOT_MET,
+        _("The source funds %(funded)s, not %(asked)s", funded=all_of(funded), asked=one_of(need.areas)),
+    )
 
 
 def _instrument(source: FundingSource, need: Need) -> Criterion:
     offered = source.instruments
     if not need.instrument:
-        return Criterion("instrument", UNKNOWN, "No instrument was asked for")
+        return Criterion("instrument", UNKNOWN, _("No instrument was asked for"))
     if not offered:
-        return Criterion("instrument", UNKNOWN, "The source publishes no instruments")
+        return Criterion("instrument", UNKNOWN, _("The source publishes no instruments"))
+    asked = label(need.instrument).lower()
     if need.instrument in offered:
-        return Criterion("instrument", MET, f"The source offers {label(need.instrument).lower()}")
+        return Criterion("instrument", MET, _("The source offers %(instrument)s", instrument=asked))
     return Criterion(
         "instrument",
         NOT_MET,
-        f"The source offers {', '.join(label(i).lower() for i in offered)}, not {label(need.instrument).lower()}",
+        _(
+            "The source offers %(offered)s, not %(asked)s",
+            offered=all_of(label(i).lower() for i in offered),
+            asked=asked,
+        ),
     )
 
 
@@ -230,45 +313,86 @@ def _range_text(source: FundingSource) -> str:
     cur = source.amount_currency
     low, high = _bounds(source)
     if low is not None and high is not None:
-        return f"{money.format_amount(low)}–{money.format_amount(high, cur)}"
+        low_text = i18n.number(low, money.minor_units(cur))
+        return _("%(low)s–%(high)s", low=low_text, high=i18n.money(high, cur))
     if low is not None:
-        return f"at least {money.format_amount(low, cur)}"
-    return f"at most {money.format_amount(high, cur)}"
+        return _("at least %(amount)s", amount=i18n.money(low, cur))
+    return _("at most %(amount)s", amount=i18n.money(high, cur))
+
+
+# The amount's verdict, by where it falls and whether it was converted to the source's currency.
+AMOUNT_REASONS = {
+    ("below", False): N_("%(amount)s is below the source's range (%(range)s)"),
+    ("above", False): N_("%(amount)s is above the source's range (%(range)s)"),
+    ("within", False): N_("%(amount)s is within the source's range (%(range)s)"),
+    ("below", True): N_(
+        "%(amount)s = %(converted)s at the ECB rate of %(rate_date)s (%(rate)s) is below the source's range (%(range)s)"
+    ),
+    ("above", True): N_(
+        "%(amount)s = %(converted)s at the ECB rate of %(rate_date)s (%(rate)s) is above the source's range (%(range)s)"
+    ),
+    ("within", True): N_(
+        "%(amount)s = %(converted)s at the ECB rate of %(rate_date)s (%(rate)s) "
+        "is within the source's range (%(range)s)"
+    ),
+}
 
 
 def _amount(source: FundingSource, amount: Decimal | None, currency: str | None, day: dt.date) -> Criterion:
     if amount is None or currency is None:
-        return Criterion("amount", UNKNOWN, "No amount was given")
+        return Criterion("amount", UNKNOWN, _("No amount was given"))
     if source.min_amount_minor is None and source.max_amount_minor is None:
-        return Criterion("amount", UNKNOWN, "The source publishes no amount range")
+        return Criterion("amount", UNKNOWN, _("The source publishes no amount range"))
     cur = source.amount_currency
     try:
         conversion = money.convert(amount, currency, cur, day)
     except ConversionError as exc:
-        return Criterion("amount", UNKNOWN, f"Cannot compare amounts: {exc.message}")
+        return Criterion("amount", UNKNOWN, _("Cannot compare amounts: %(reason)s", reason=exc.message))
     value = conversion.amount
-    shown = money.format_amount(amount, currency)
-    if currency != cur:
-        shown += (
-            f" = {money.format_amount(value, cur)} at the ECB rate of "
-            f"{conversion.rate_date.isoformat()} ({conversion.rate})"
-        )
     low, high = _bounds(source)
     if low is not None and value < low:
-        return Criterion("amount", NOT_MET, f"{shown} is below the source's range ({_range_text(source)})")
-    if high is not None and value > high:
-        return Criterion("amount", NOT_MET, f"{shown} is above the source's range ({_range_text(source)})")
-    return Criterion("amount", MET, f"{shown} is within the source's range ({_range_text(source)})")
+        where, status = "below", NOT_MET
+    elif high is not None and value > high:
+        where, status = "above", NOT_MET
+    else:
+        where, status = "within", MET
+    reason = gettext(
+        AMOUNT_REASONS[where, currency != cur],
+        amount=i18n.money(amount, currency),
+        converted=i18n.money(value, cur),
+        rate_date=i18n.date(conversion.rate_date),
+        rate=i18n.number(conversion.rate),
+        range=_range_text(source),
+    )
+    return Criterion("amount", status, reason)
 
 
 def _window(source: FundingSource, day: dt.date) -> Criterion:
     opens, closes = source.window_from, source.window_until
-    when = day.isoformat()
+    when = i18n.date(day)
     if opens is None and closes is None:
-        return Criterion("window", MET, "No application window: applications are taken all year")
+        return Criterion("window", MET, _("No application window: applications are taken all year"))
     if opens is not None and day < opens:
-        return Criterion("window", NOT_MET, f"Not open yet: the window opens on {opens.isoformat()} (judged on {when})")
+        return Criterion(
+            "window",
+            NOT_MET,
+            _("Not open yet: the window opens on %(opens)s (judged on %(day)s)", opens=i18n.date(opens), day=when),
+        )
     if closes is not None and day > closes:
-        return Criterion("window", NOT_MET, f"Closed: the window closed on {closes.isoformat()} (judged on {when})")
-    span = f"{opens.isoformat() if opens else '…'} to {closes.isoformat() if closes else '…'}"
-    return Criterion("window", MET, f"Open on {when} (window {span})")
+        return Criterion(
+            "window",
+            NOT_MET,
+            _("Closed: the window closed on %(closes)s (judged on %(day)s)", closes=i18n.date(closes), day=when),
+        )
+    if closes is None:
+        reason = _("Open on %(day)s (window from %(opens)s)", day=when, opens=i18n.date(opens))
+    elif opens is None:
+        reason = _("Open on %(day)s (window until %(closes)s)", day=when, closes=i18n.date(closes))
+    else:
+        reason = _(
+            "Open on %(day)s (window %(opens)s to %(closes)s)",
+            day=when,
+            opens=i18n.date(opens),
+            closes=i18n.date(closes),
+        )
+    return Criterion("window", MET, reason)

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
@@ -157,7 +158,7 @@ def matching_projects(
         criteria = assess(source, need, ref)
         if ask is None and gap.need is not None:
             criteria = [
-                Criterion("amount", UNKNOWN, "Nothing left to fund: commitments cover the need")
+                Criterion("amount", UNKNOWN, _("Nothing left to fund: commitments cover the need"))
                 if c.key == "amount"
                 else c
                 for c in criteria
