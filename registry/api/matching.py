@@ -122,8 +122,37 @@ def gap_out(gap: matching.Gap) -> dict:
     }
 
 
-def project_out(project: Project, gap: matching.Gap | None = None) -> dict:
+def _org_ref(org: Organisation | None) -> dict | None:
+    return None if org is None else {"id": org.id, "ref": org.ref, "name": org.name}
+
+
+def commitment_ref_out(tx) -> dict:
+    source = tx.funding_source
+    return {
+        "transaction_id": tx.id,
+        "org": _org_ref(marketplace.committer(tx)),
+        "funding_source": None if source is None else {"id": source.id, "ref": source.ref, "name": source.name},
+        "amount": str(tx.amount),
+        "currency": tx.currency,
+        "usd": _text(tx.usd_amount),
+        "value_date": tx.value_date,
+    }
+
+
+def project_out(
+    project: Project,
+    gap: matching.Gap | None = None,
+    commitments: list | None = None,
+    interested: list[PipelineInterest] | None = None,
+) -> dict:
+    """A pipeline project with its remaining gap, who has committed and who is interested
+    (organisations named to logged-in readers; notes stay with the government)."""
     gap = gap or matching.funding_gaps([project])[project.id]
+    if commitments is None:
+        commitments = marketplace.commitments_to(project)
+    if interested is None:
+        interested = marketplace.interests(project)
+    named = marketplace.can_see_who_is_interested(current_actor())
     org = project.org
     return {
         "id": project.id,
@@ -141,6 +170,9 @@ def project_out(project: Project, gap: matching.Gap | None = None) -> dict:
         "contact_name": project.contact_name,
         "contact_email": project.contact_email,
         "gap": gap_out(gap),
+        "commitments": [commitment_ref_out(t) for t in commitments],
+        "interested": [{"org": _org_ref(i.org), "created_at": i.created_at} for i in interested] if named else [],
+        "interest_count": len(interested),
         "version": project.version,
         "created_at": project.created_at,
         "url": url_for("finder.pipeline_project", project_id=project.id, _external=True),
@@ -215,6 +247,9 @@ class MatchingProjects(MethodView):
         source = matching.get_source(source_id)
         day = args["date"] or dt.date.today()
         found = matching.matching_projects(source, day, include_failing=args["include_failing"])
+        ids = [m.project.id for m in found]
+        commitments = marketplace.commitments_by_project(ids)
+        interested = marketplace.interests_by_project(ids)
         return {
             "source": source_out(source),
             "date": day,
@@ -226,7 +261,9 @@ class MatchingProjects(MethodView):
                     "eligible": m.eligible,
                     "failed": [c.key for c in m.failed],
                     "criteria": [criterion_out(c) for c in m.criteria],
-                    "project": project_out(m.project, m.gap),
+                    "project": project_out(
+                        m.project, m.gap, commitments.get(m.project.id, []), interested.get(m.project.id, [])
+                    ),
                 }
                 for i, m in enumerate(found, start=1)
             ],
@@ -258,10 +295,18 @@ class PipelineProjects(MethodView):
     @blp.arguments(PipelineQuery, location="query", unknown=RAISE)
     @blp.response(200, PipelineProjectOut(many=True))
     def get(self, args):
-        """Open pipeline projects (newest first) with their remaining funding gap."""
-        listed = matching.pipeline_projects(marketplace.pipeline_filters(args))
-        gaps = matching.funding_gaps(listed)
-        return [project_out(p, gaps[p.id]) for p in listed]
+        """Pipeline projects still seeking money (listed until commitments cover the need) with
+        their remaining gap, who has committed and who is interested. Filters: ``has_commitments``
+        (true: already co-financed), ``min_gap`` (USD); ``sort``: newest (default), gap
+        (largest remaining gap in USD first) or gap_asc."""
+        listing = marketplace.open_projects(marketplace.pipeline_filters(args))
+        ids = [p.id for p in listing.projects]
+        commitments = marketplace.commitments_by_project(ids)
+        interested = marketplace.interests_by_project(ids)
+        return [
+            project_out(p, listing.gaps[p.id], commitments.get(p.id, []), interested.get(p.id, []))
+            for p in listing.projects
+        ]
 
     @roles_required(Role.GOVERNMENT, Role.ADMIN)
     @blp.arguments(PipelineProjectIn)
@@ -307,7 +352,8 @@ class PipelineWithdraw(MethodView):
     @roles_required(Role.GOVERNMENT, Role.ADMIN)
     @blp.response(200, PipelineProjectOut)
     def post(self, project_id: int):
-        """Withdraw your pipeline project (its status becomes cancelled)."""
+        """Withdraw your pipeline project from the marketplace: cancelled when nobody has
+        committed to it, else active with the money committed so far."""
         project = marketplace.get_pipeline_project(project_id)
         marketplace.withdraw_pipeline_project(current_actor(), project)
         commit()
@@ -361,7 +407,8 @@ class Commitments(MethodView):
     @blp.arguments(CommitmentIn)
     @blp.response(201, CommitmentOut)
     def post(self, args, project_id: int):
-        """Commit money from your funding source: links the project to it; pipeline -> active."""
+        """Commit money from your funding source: links the project to it; the project stays in
+        the pipeline (listed with its remaining gap) until commitments cover its need, then is active."""
         project = marketplace.get_pipeline_project(project_id)
         source = matching.get_source(args["funding_source_id"])
         tx = marketplace.commit_to_pipeline_project(
@@ -383,6 +430,7 @@ class Commitments(MethodView):
             "currency": tx.currency,
             "value_date": tx.value_date,
             "usd": str(tx.usd_amount) if tx.usd_minor is not None else None,
+            "gap": gap_out(matching.funding_gaps([project])[project.id]),
         }
 
 

@@ -101,6 +101,21 @@ class GapOut(Schema):
     gap_usd = fields.String(allow_none=True)
 
 
+class CommitmentRefOut(Schema):
+    transaction_id = fields.Integer()
+    org = fields.Nested(OrgRef, allow_none=True)
+    funding_source = fields.Dict(allow_none=True, metadata={"description": "id, ref, name"})
+    amount = fields.String()
+    currency = fields.String()
+    usd = fields.String(allow_none=True)
+    value_date = fields.Date()
+
+
+class InterestedOut(Schema):
+    org = fields.Nested(OrgRef)
+    created_at = fields.DateTime()
+
+
 class PipelineProjectOut(Schema):
     id = fields.Integer()
     reference = fields.String()
@@ -117,6 +132,11 @@ class PipelineProjectOut(Schema):
     contact_name = fields.String(allow_none=True)
     contact_email = fields.String(allow_none=True)
     gap = fields.Nested(GapOut)
+    commitments = fields.List(fields.Nested(CommitmentRefOut), metadata={"description": "Who has committed"})
+    interested = fields.List(
+        fields.Nested(InterestedOut), metadata={"description": "Organisations interested (logged-in readers)"}
+    )
+    interest_count = fields.Integer()
     version = fields.Integer()
     created_at = fields.DateTime()
     url = fields.String()
@@ -172,6 +192,9 @@ class PipelineQuery(StrictSchema):
     priority_area = fields.String(load_default=None)
     instrument = fields.String(load_default=None)
     q = fields.String(load_default=None)
+    has_commitments = fields.Boolean(load_default=None, allow_none=True)
+    min_gap = fields.String(load_default=None, metadata={"description": "Smallest remaining gap in USD"})
+    sort = fields.String(load_default=None, metadata={"description": "newest (default), gap or gap_asc"})
 
 
 class InterestIn(StrictSchema):
@@ -204,6 +227,7 @@ class CommitmentOut(Schema):
     currency = fields.String()
     value_date = fields.Date()
     usd = fields.String()
+    gap = fields.Nested(GapOut, metadata={"description": "The project's remaining gap after this commitment"})
 
 
 class SavedSearchIn(StrictSchema):

@@ -127,6 +127,7 @@ def find_funding():
             max_score=matching.MAX_SCORE,
             result=result,
             country_name=country_name,
+            sought_for=_sought_for(args.get("project"), form),
             errors=errors,
             search_params={
                 "country": form["country"],
@@ -146,19 +147,21 @@ def find_funding():
 
 @bp.get("/pipeline")
 def pipeline():
-    """Pipeline projects seeking funding, with filters and each one's remaining gap."""
-    args = {k: request.args.get(k, "") for k in ("country", "priority_area", "instrument", "q")}
-    errors, listed, status = {}, [], 200
+    """Pipeline projects seeking funding until their need is covered, with filters and each
+    one's remaining gap (sortable)."""
+    keys = ("country", "priority_area", "instrument", "q", "has_commitments", "min_gap", "sort")
+    args = {k: request.args.get(k, "") for k in keys}
+    errors, listing, status = {}, marketplace.Listing([], {}), 200
     try:
-        listed = matching.pipeline_projects(marketplace.pipeline_filters(args))
+        listing = marketplace.open_projects(marketplace.pipeline_filters(args))
     except ValidationError as exc:
         errors, status = exc.errors, 422
-    gaps = matching.funding_gaps(listed)
     return (
         render_template(
             "finder/pipeline.html",
-            projects=listed,
-            gaps=gaps,
+            projects=listing.projects,
+            gaps=listing.gaps,
+            committed={p.id for p in listing.projects if marketplace.has_commitments(listing.gaps[p.id])},
             form=args,
             errors=errors,
             can_post=_may_post(),
@@ -282,23 +285,26 @@ def pipeline_edit(project_id: int):
 
 @bp.get("/pipeline/<int:project_id>")
 def pipeline_project(project_id: int):
-    """A project seen from the marketplace: need, gap, contact, interest, commitments."""
+    """A project seen from the marketplace: need, gap, contact, interest, and who has
+    committed (organisation, funding source, amount, date) so that donors can coordinate."""
     project = marketplace.get_pipeline_project(project_id)
     actor = current_actor()
     gap = matching.funding_gaps([project])[project.id]
     interested = marketplace.interests(project)
+    commitments = marketplace.commitments_to(project)
     return render_template(
         "finder/project.html",
         project=project,
         gap=gap,
         can_edit=project.status is ProjectStatus.PIPELINE and marketplace.can_edit_pipeline(actor, project),
         can_see_interests=marketplace.can_see_interests(actor, project),
+        can_see_who=marketplace.can_see_who_is_interested(actor),
         withdrawn=marketplace.was_withdrawn(project),
         interested=interested,
         my_interest=marketplace.interest_of(project, actor.org_id),
         may_express=actor.role in (Role.DONOR, Role.ADMIN) and actor.org_id is not None,
         my_sources=by_name(marketplace.sources_for(actor), lambda s: s.name),
-        commitments=[t for t in project.transactions if t.type.value == "commitment"],
+        commitments=[(t, marketplace.committer(t)) for t in commitments],
         today=dt.date.today().isoformat(),
         currencies=convertible_currencies(),
         finder_link=_finder_link(project, gap),
@@ -314,8 +320,22 @@ def _finder_link(project, gap) -> str | None:
     if project.instrument_sought:
         params["instrument"] = project.instrument_sought.value
     if gap.gap is not None and gap.gap > 0 and gap.currency:
-        params.update(amount=str(gap.gap), currency=gap.currency)
+        params.update(amount=str(gap.gap), currency=gap.currency, project=project.id)
     return url_for("finder.find_funding", **params)
+
+
+def _sought_for(project_id: str | None, form: dict[str, Any]) -> dict[str, Any] | None:
+    """When the finder runs for a pipeline project with its remaining gap as the amount: the
+    project and its need, committed amount and gap, to say where the amount comes from."""
+    if not project_id or not project_id.isdigit() or not form["amount"]:
+        return None
+    project = db.session.get(Project, int(project_id))
+    if project is None or project.status is not ProjectStatus.PIPELINE:
+        return None
+    gap = matching.funding_gaps([project])[project.id]
+    if gap.gap is None or gap.currency != form["currency"] or str(gap.gap) != form["amount"]:
+        return None  # the reader changed the amount: it is no longer the project's gap
+    return {"project": project, "gap": gap}
 
 
 def _back(project_id: int) -> str:
@@ -359,7 +379,8 @@ def interest_withdraw(project_id: int, interest_id: int):
 @bp.post("/pipeline/<int:project_id>/commit")
 @requires(Role.DONOR, Role.ADMIN)
 def commit(project_id: int):
-    """A donor commits money from one of its funding sources; the project becomes active."""
+    """A donor commits money from one of its funding sources; the project stays listed with
+    its remaining gap until its need is covered, then becomes active."""
     project = marketplace.get_pipeline_project(project_id)
     form = request.form
     source = matching.get_source(form.get("funding_source_id", type=int) or 0)
@@ -372,9 +393,18 @@ def commit(project_id: int):
             form.get("currency", ""),
             _day(form.get("value_date", "").strip()),
         ),
-        _("Commitment recorded from %(source)s; the project is now active.", source=source.name),
+        lambda _tx: _committed_message(project, source),
         _back(project_id),
     )
+
+
+def _committed_message(project: Project, source: FundingSource) -> str:
+    if project.status is ProjectStatus.PIPELINE:
+        return _(
+            "Commitment recorded from %(source)s; the project stays listed for co-financing until its need is covered.",
+            source=source.name,
+        )
+    return _("Commitment recorded from %(source)s; the project is now active.", source=source.name)
 
 
 # -- the donor side -----------------------------------------------------------------------

@@ -160,7 +160,7 @@ def test_interest_rules(people):
     assert db.session.query(AuditEvent).filter_by(entity_type="pipeline_interest", action="delete").count() == 1
 
 
-def test_commitment_links_the_source_and_activates(people):
+def test_commitment_links_the_source_and_the_project_stays_listed(people):
     project = post(people)
     with pytest.raises(PermissionDenied):  # donor B does not manage fund A
         marketplace.commit_to_pipeline_project(as_actor(people["b"]), project, people["fund_a"], "100", "USD")
@@ -171,9 +171,10 @@ def test_commitment_links_the_source_and_activates(people):
     )
     assert tx.funding_source_id == people["fund_a"].id and tx.type.value == "commitment"
     assert tx.provider_org_id == people["fund_a"].managing_org_id
-    assert project.status is ProjectStatus.ACTIVE
+    assert project.status is ProjectStatus.PIPELINE  # 900,000 of the 1,500,000 still unfunded
     gap = matching.funding_gaps([project])[project.id]
     assert gap.gap_usd == Decimal("900000.00")
+    assert [p.id for p in marketplace.open_projects().projects] == [project.id]
 
 
 # -- API ----------------------------------------------------------------------------------
@@ -257,7 +258,8 @@ def test_api_interest_and_commitment(client, people):
 
     commit = commit_from_fund_a("a", "500000", value_date="2026-02-01")
     assert commit.status_code == 201, commit.get_json()
-    assert commit.get_json()["project_status"] == "active"
+    assert commit.get_json()["project_status"] == "pipeline"
+    assert commit.get_json()["gap"]["gap"] == "1000000.00"
     assert commit_from_fund_a("b", "1").status_code == 403  # donor B does not manage fund A
 
 

@@ -8,7 +8,8 @@ the pages and the CLI cannot drift apart; they flush and never commit. By module
 
 - ``pipeline``: post, change and withdraw a pipeline project; who may;
 - ``interest``: donors' interest, recorded and withdrawn;
-- ``commitments``: money committed from a donor's source, which makes the project active;
+- ``commitments``: money committed from a donor's source (the project is active once its need is covered);
+- ``cofinancing``: the open list with each project's remaining gap, who has committed, who is interested;
 - ``searches``: saved searches and the marketplace's list filters;
 - ``feeds``: a saved search's current and new matches, for the Atom and CSV feeds;
 - ``common``: the actor's account and role, text a database column can hold.
@@ -16,6 +17,19 @@ the pages and the CLI cannot drift apart; they flush and never commit. By module
 Callers import from here (``from registry.services import marketplace``).
 """
 
+from registry.services.marketplace.cofinancing import (
+    SORTS,
+    Listing,
+    can_see_who_is_interested,
+    commitments_by_project,
+    commitments_to,
+    committer,
+    has_commitments,
+    interests_by_project,
+    is_covered,
+    open_projects,
+    settle,
+)
 from registry.services.marketplace.commitments import commit_to_pipeline_project, sources_for
 from registry.services.marketplace.feeds import FeedItem, new_matches, search_matches
 from registry.services.marketplace.interest import (
@@ -57,9 +71,20 @@ __all__ = [
     "PIPELINE_KEYS",
     "REQUIRED",
     "SEARCH_KINDS",
+    "SORTS",
     "FeedItem",
+    "Listing",
     "can_edit_pipeline",
     "can_see_interests",
+    "can_see_who_is_interested",
+    "commitments_to",
+    "commitments_by_project",
+    "committer",
+    "has_commitments",
+    "interests_by_project",
+    "is_covered",
+    "open_projects",
+    "settle",
     "clean_search_params",
     "commit_to_pipeline_project",
     "create_saved_search",

@@ -1,5 +1,5 @@
-"""Commitments to pipeline projects: money from a donor's own funding source, which makes the
-project active."""
+"""Commitments to pipeline projects: money from a donor's own funding source. The project stays
+in the pipeline, open to co-financing, until commitments cover its need; then it is active."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from registry.models import FundingSource, Project, Transaction
 from registry.models.types import ProjectStatus, Role
 from registry.services import projects, rules
 from registry.services.actor import Actor
+from registry.services.marketplace.cofinancing import settle
 from registry.services.marketplace.common import check_text, is_admin
 
 
@@ -38,8 +39,9 @@ def commit_to_pipeline_project(
     day: dt.date | None = None,
     description: str = "",
 ) -> Transaction:
-    """Commit money from a donor's funding source: the project is linked to the source and,
-    if it was in the pipeline, becomes active."""
+    """Commit money from a donor's funding source: the project is linked to the source; a
+    pipeline project becomes active once its commitments cover its need, and stays listed
+    with its remaining gap until then."""
     if not (is_admin(actor) or (actor.role == Role.DONOR and actor.org_id == source.managing_org_id)):
         raise PermissionDenied(_("Commit only from a funding source your organisation manages"))
     if project.status not in (ProjectStatus.PIPELINE, ProjectStatus.ACTIVE):
@@ -65,6 +67,5 @@ def commit_to_pipeline_project(
             "description": description or f"Commitment from {source.name}",
         },
     )
-    if project.status is ProjectStatus.PIPELINE:
-        projects.update_project(actor, project, {"status": ProjectStatus.ACTIVE})
+    settle(actor, project)
     return tx

@@ -9,6 +9,7 @@ from typing import Any
 from registry import money
 from registry.models import SavedSearch
 from registry.services import matching
+from registry.services.marketplace.cofinancing import open_projects
 from registry.services.marketplace.searches import pipeline_filters
 
 
@@ -71,16 +72,15 @@ def _source_item(rank: int, m: matching.SourceMatch) -> FeedItem:
 
 def _pipeline_items(params: dict[str, Any], day: dt.date) -> list[FeedItem]:
     """Pipeline projects under the saved filters: ranked for the source when one is named,
-    else in the marketplace's order (newest first, unscored)."""
+    else in the marketplace's order (newest first unless the search sorts by gap, unscored)."""
     if params.get("source_id"):
         source = matching.get_source(int(params["source_id"]))
         found = matching.matching_projects(source, day)
-        keep = {p.id for p in matching.pipeline_projects(pipeline_filters(params))}
+        keep = {p.id for p in open_projects(pipeline_filters(params)).projects}
         found = [m for m in found if m.project.id in keep]
     else:
-        listed = matching.pipeline_projects(pipeline_filters(params))
-        gaps = matching.funding_gaps(listed)
-        found = [matching.ProjectMatch(p, [], gaps[p.id]) for p in listed]
+        listed = open_projects(pipeline_filters(params))
+        found = [matching.ProjectMatch(p, [], listed.gaps[p.id]) for p in listed.projects]
     return [_project_item(rank, m) for rank, m in enumerate(found, start=1)]
 
 

@@ -1,7 +1,8 @@
 """Pipeline projects: a recipient government posts, changes and withdraws its requests.
 
 Only the country's government organisation (and an administrator) may change a pipeline
-project; a withdrawn one leaves the marketplace (docs/funding-finder.md, "Pipeline projects").
+project; a withdrawn one leaves the marketplace (docs/funding-finder.md, "Pipeline projects"):
+cancelled when nobody has committed to it, else active with the money committed so far.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from registry.models.types import OrganisationKind, ProjectStatus, Role
 from registry.services import audit, permissions, projects, rules
 from registry.services.actor import Actor
 from registry.services.lookup import load
+from registry.services.marketplace.cofinancing import commitments_to, settle
 from registry.services.marketplace.common import check_text, is_admin, user_of
 from registry.services.matching import looks_like_code
 from registry.services.shares import split_evenly
@@ -179,7 +181,10 @@ def update_pipeline_project(
     values = _pipeline_data(data, partial=True)
     check_version(project.version, expected_version)
     _change_places(actor, project, values)
-    return projects.update_project(actor, project, values, expected_version)
+    projects.update_project(actor, project, values, expected_version)
+    if "need" in values:  # a need lowered to what is already committed is covered
+        settle(actor, project)
+    return project
 
 
 def _change_places(actor: Actor, project: Project, values: dict[str, Any]) -> None:
@@ -238,12 +243,14 @@ def _change_places(actor: Actor, project: Project, values: dict[str, Any]) -> No
 
 
 def withdraw_pipeline_project(actor: Actor, project: Project, expected_version: int | None = None) -> Project:
-    """Withdraw a pipeline project: its status becomes cancelled and it leaves the marketplace."""
+    """Withdraw a pipeline project from the marketplace: cancelled when nobody has committed to
+    it, else active (it goes ahead with the money committed, and seeks no more here)."""
     if not _may_manage(actor, project):
         raise PermissionDenied(_("Only the country's government may withdraw this pipeline project"))
     if project.status is not ProjectStatus.PIPELINE:
         raise ConflictError(_("Only open pipeline projects can be withdrawn"), {"status": [_("Not pipeline")]})
-    projects.update_project(actor, project, {"status": ProjectStatus.CANCELLED}, expected_version)
+    status = ProjectStatus.ACTIVE if commitments_to(project) else ProjectStatus.CANCELLED
+    projects.update_project(actor, project, {"status": status}, expected_version)
     audit.record(
         actor,
         "update",

@@ -10,19 +10,23 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from registry.errors import NotFoundError, PermissionDenied, ValidationError
+from registry import money
+from registry.errors import MoneyError, NotFoundError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import Country, PriorityArea, SavedSearch
 from registry.models.types import Instrument
 from registry.services import audit, matching
 from registry.services.actor import Actor
 from registry.services.lookup import MAX_ID
+from registry.services.marketplace.cofinancing import SORTS
 from registry.services.marketplace.common import check_text, is_admin
 from registry.services.matching import looks_like_code
 
 SEARCH_KINDS = {"funding": "Funding sources for a need", "pipeline": "Pipeline projects"}
 FUNDING_KEYS = ("country", "priority_area", "instrument", "amount", "currency")
-PIPELINE_KEYS = ("source_id", "country", "priority_area", "instrument", "q")
+PIPELINE_KEYS = ("source_id", "country", "priority_area", "instrument", "q", "has_commitments", "min_gap", "sort")
+YES = ("true", "yes", "1", "on")
+NO = ("false", "no", "0", "off")
 
 
 def clean_search_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +63,8 @@ def clean_search_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def pipeline_filters(params: dict[str, Any]) -> dict[str, Any]:
-    """Check the marketplace filters (country, priority area, instrument, text)."""
+    """Check the marketplace filters (country, priority area, instrument, text; whether
+    someone has committed, the smallest remaining gap in USD; the order)."""
     errors: dict[str, list[str]] = {}
     country = str(params.get("country") or "").strip().upper() or None
     if country and (not looks_like_code(country) or db.session.get(Country, country) is None):
@@ -73,6 +78,27 @@ def pipeline_filters(params: dict[str, Any]) -> dict[str, Any]:
     text = str(params.get("q") or "")
     if "\x00" in text:
         errors["q"] = [_("The text contains a NUL character")]
+    committed = params.get("has_commitments")
+    if isinstance(committed, str):
+        word = committed.strip().lower()
+        committed = True if word in YES else False if word in NO else None if not word else word
+    if committed is not None and not isinstance(committed, bool):
+        errors["has_commitments"] = [_("Give true or false")]
+    min_gap = params.get("min_gap")
+    if min_gap not in (None, ""):
+        try:
+            min_gap = money.parse_amount(min_gap, "USD")
+        except MoneyError:
+            min_gap = None
+            errors["min_gap"] = [_("Not an amount in USD")]
+        else:
+            if min_gap < 0:
+                errors["min_gap"] = [_("Must be zero or more")]
+    else:
+        min_gap = None
+    sort = str(params.get("sort") or "").strip().lower() or None
+    if sort and sort not in SORTS:
+        errors["sort"] = [_("One of %(choices)s", choices=", ".join(SORTS))]
     if errors:
         raise ValidationError(_("The filters are not valid; see errors for each field"), errors)
     return {
@@ -80,6 +106,9 @@ def pipeline_filters(params: dict[str, Any]) -> dict[str, Any]:
         "priority_area": area,
         "instrument": instrument,
         "q": str(params.get("q") or "").strip() or None,
+        "has_commitments": committed,
+        "min_gap": min_gap,
+        "sort": sort,
     }
 
 
