@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 from registry.extensions import db
 from registry.models import Project, ProjectRecipient, Transaction
 from registry.models.types import WSIS_ACTION_LINES
-from reports.tables import safe_text
+from registry.spreadsheet_safety import safe_text
 
 COLUMNS = (
     "title",

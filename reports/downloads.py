@@ -60,10 +60,10 @@ from registry.models.types import IATI_TRANSACTION_CODES
 from registry.services.reference import region_and_descendants
 from registry.services.search import ProjectFilters
 from registry.services.search import conditions as project_conditions
+from registry.spreadsheet_safety import safe_text
 from reports import queries
 from reports.schemas import Codes, ReportQuery
 from reports.spec import ReportSpec
-from reports.tables import safe_text
 
 FORMATS = {
     "csv": "text/csv",

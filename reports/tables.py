@@ -8,20 +8,10 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 
+from registry.spreadsheet_safety import safe_text
 from reports import conversion_notes
 from reports.dimensions import dimension_name, measure_name
 from reports.flows import Report
-
-# A cell starting with one of these is read as a formula by spreadsheet programs.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
-
-
-def safe_text(value: str) -> str:
-    """Text that a spreadsheet shows as text, never runs as a formula (OWASP CSV injection)."""
-    if value and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
 
 # Dimensions whose value (a code or id) differs from the label shown to people.
 CODED = {

@@ -10,8 +10,9 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
+from registry.spreadsheet_safety import safe_text
 from reports.flows import build_spec, flows_report
-from reports.tables import safe_text, to_csv
+from reports.tables import to_csv
 from reports.workbook import SHEETS, funding_gap_workbook, report_workbook
 
 HOSTILE_TITLE = '=HYPERLINK("http://evil.invalid","click me")'
