@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from importers.crs.files import CrsFileError
+from importers.messages import Text
+from registry.models.types import N_
 
 # Canonical column -> the normalised spellings seen in CRS files of different years.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -91,8 +93,10 @@ def canonical_frame(frame: pd.DataFrame, filename: str, prices: str) -> Canonica
     if "year" not in frame.columns and "commitment_date" not in frame.columns:
         missing.insert(0, "year")
     if missing:
-        wanted = ", ".join("Year (or CommitmentDate)" if c == "year" else COLUMNS[c][0] for c in missing)
-        raise CrsFileError(f"{filename}: not CRS microdata: no column for {wanted}")
+        wanted = [Text(N_("Year (or CommitmentDate)")) if c == "year" else COLUMNS[c][0] for c in missing]
+        raise CrsFileError(
+            Text(N_("%(file)s: not CRS microdata: no column for %(columns)s"), file=filename, columns=wanted)
+        )
     check_amount_columns(frame, headers, filename, prices)
     for column in COLUMNS:
         if column not in frame.columns:
@@ -109,24 +113,46 @@ def check_amount_columns(frame: pd.DataFrame, headers: dict[str, str], filename:
     current = [headers[c] for c in CURRENT_COLUMNS if c in frame.columns]
     constant = [headers[c] for c in CONSTANT_COLUMNS if c in frame.columns]
     if prices == "constant":
-        if not constant:
-            found = ", ".join(current) or "none"
+        if not constant and current:
             raise CrsFileError(
-                f"{filename}: constant prices were asked for, but the file has no USD_Commitment_Defl "
-                f"or USD_Disbursement_Defl column (amount columns found: {found}); import it without "
-                "--prices constant"
+                Text(
+                    N_(
+                        "%(file)s: constant prices were asked for, but the file has no USD_Commitment_Defl or "
+                        "USD_Disbursement_Defl column (amount columns found: %(columns)s); import it without "
+                        "--prices constant"
+                    ),
+                    file=filename,
+                    columns=current,
+                )
+            )
+        if not constant:
+            raise CrsFileError(
+                Text(
+                    N_(
+                        "%(file)s: constant prices were asked for, but the file has no USD_Commitment_Defl or "
+                        "USD_Disbursement_Defl column (amount columns found: none); import it without "
+                        "--prices constant"
+                    ),
+                    file=filename,
+                )
             )
         return
     if "usd_commitment" in frame.columns or "usd_disbursement" in frame.columns:
         return
     if constant:
         raise CrsFileError(
-            f"{filename}: the amounts are in constant prices only ({', '.join(constant)}), and this "
-            "import reads current prices (USD_Commitment, USD_Disbursement), which the file lacks. To import "
-            "the constant-price amounts as such, kept apart from current prices, use --prices constant "
-            "(prices=constant in the API)"
+            Text(
+                N_(
+                    "%(file)s: the amounts are in constant prices only (%(columns)s), and this import reads "
+                    "current prices (USD_Commitment, USD_Disbursement), which the file lacks. To import the "
+                    "constant-price amounts as such, kept apart from current prices, use --prices constant "
+                    "(prices=constant in the API)"
+                ),
+                file=filename,
+                columns=constant,
+            )
         )
-    raise CrsFileError(f"{filename}: no USD_Commitment or USD_Disbursement column")
+    raise CrsFileError(Text(N_("%(file)s: no USD_Commitment or USD_Disbursement column"), file=filename))
 
 
 def parse_years(text: str | None) -> set[int] | None:
@@ -142,12 +168,12 @@ def parse_years(text: str | None) -> set[int] | None:
         if match:
             a, b = int(match.group(1)), int(match.group(2))
             if a > b:
-                raise ValueError(f"Year range {part} runs backwards")
+                raise ValueError(Text(N_("Year range %(range)s runs backwards"), range=part))
             years.update(range(a, b + 1))
         elif re.fullmatch(r"\d{4}", part):
             years.add(int(part))
         else:
-            raise ValueError(f"{part!r} is not a year or a year range like 2019-2023")
+            raise ValueError(Text(N_("%(value)s is not a year or a year range like 2019-2023"), value=repr(part)))
     return years
 
 
@@ -158,5 +184,7 @@ def parse_purposes(text: str | None) -> tuple[str, ...] | None:
     codes = tuple(c.strip() for c in str(text).split(",") if c.strip())
     for code in codes:
         if not (code.isdigit() and len(code) in (3, 5)):
-            raise ValueError(f"{code!r} is not a DAC purpose code (5 digits) or category (3 digits)")
+            raise ValueError(
+                Text(N_("%(value)s is not a DAC purpose code (5 digits) or category (3 digits)"), value=repr(code))
+            )
     return codes

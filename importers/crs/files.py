@@ -13,12 +13,18 @@ from typing import BinaryIO
 
 import pandas as pd
 
+from importers.messages import Text
 from importers.pipeline.content import OLE_MAGIC, UNPACK_ERRORS
 from importers.pipeline.ole2 import DamagedOle2, check_ole2
+from registry.models.types import N_
 
 
 class CrsFileError(ValueError):
-    """The file cannot be read as CRS microdata (message says why)."""
+    """The file cannot be read as CRS microdata (message says why). ``str(exc)`` is the message
+    as given: a ``Text`` stays one (English, shown in the reader's language)."""
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args and isinstance(self.args[0], str) else super().__str__()
 
 
 def read_frame(source: str | Path | BinaryIO, filename: str = "") -> pd.DataFrame:
@@ -32,23 +38,35 @@ def read_frame(source: str | Path | BinaryIO, filename: str = "") -> pd.DataFram
             with zipfile.ZipFile(io.BytesIO(raw)) as archive:
                 members = [i for i in archive.infolist() if not i.is_dir()]
                 if not members:
-                    raise CrsFileError(f"{shown}: the zip archive is empty")
+                    raise CrsFileError(Text(N_("%(file)s: the zip archive is empty"), file=shown))
                 member = max(members, key=lambda i: i.file_size)
                 if member.file_size > 4 * 1024**3:
-                    raise CrsFileError(f"{member.filename} declares {member.file_size} bytes: too large")
+                    raise CrsFileError(
+                        Text(
+                            N_("%(member)s declares %(size)s bytes: too large"),
+                            member=member.filename,
+                            size=member.file_size,
+                        )
+                    )
                 if "xl/workbook.xml" in archive.namelist():
                     return _read_excel(raw, shown)
                 raw = archive.read(member)
                 name = member.filename.lower()
         except UNPACK_ERRORS as exc:
-            raise CrsFileError(f"{shown}: the zip archive is damaged and cannot be unpacked ({exc})") from None
+            raise CrsFileError(
+                Text(
+                    N_("%(file)s: the zip archive is damaged and cannot be unpacked (%(error)s)"), file=shown, error=exc
+                )
+            ) from None
     if name.endswith((".xlsx", ".xlsm", ".xls", ".ods")) or raw[:4] == b"PK\x03\x04":
         return _read_excel(raw, shown)
     try:
         return _read_text(_decode(raw))
     except (pd.errors.ParserError, csv.Error, UnicodeError) as exc:
         reason = str(exc).replace("Error tokenizing data. C error: ", "").strip()
-        raise CrsFileError(f"{shown}: the text cannot be read as CRS rows ({reason})") from None
+        raise CrsFileError(
+            Text(N_("%(file)s: the text cannot be read as CRS rows (%(error)s)"), file=shown, error=reason)
+        ) from None
 
 
 def _decode(raw: bytes) -> str:
@@ -72,7 +90,7 @@ def _read_text(text: str) -> pd.DataFrame:
     counts = {sep: first.count(sep) for sep in ("|", "\t", ";", ",")}
     sep = max(counts, key=lambda s: counts[s])
     if counts[sep] == 0:
-        raise CrsFileError("No column separator found in the header line (expected | , ; or tab)")
+        raise CrsFileError(Text(N_("No column separator found in the header line (expected | , ; or tab)")))
     return pd.read_csv(
         io.StringIO(text),
         sep=sep,
@@ -93,12 +111,16 @@ def _read_excel(raw: bytes, shown: str = "workbook") -> pd.DataFrame:
             try:
                 check_ole2(Path(handle.name))  # a looping chain would exhaust memory in calamine
             except DamagedOle2 as exc:
-                raise CrsFileError(f"{shown}: the workbook is damaged and cannot be read ({exc})") from None
+                raise CrsFileError(_damaged_workbook(shown, exc)) from None
     try:
         frame = pd.read_excel(io.BytesIO(raw), dtype=str, engine="calamine", keep_default_na=False, na_filter=False)
     except BaseException as exc:  # calamine's own errors, and its panics (a BaseException)
         if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
             raise
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CrsFileError(f"{shown}: the workbook is damaged and cannot be read ({reason})") from None
+        raise CrsFileError(_damaged_workbook(shown, reason)) from None
     return frame.astype(str)
+
+
+def _damaged_workbook(shown: str, reason: object) -> Text:
+    return Text(N_("%(file)s: the workbook is damaged and cannot be read (%(error)s)"), file=shown, error=reason)

@@ -13,15 +13,26 @@ from typing import BinaryIO
 
 from lxml import etree
 
+from importers.messages import Text
+from registry.models.types import N_
+
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 SUPPORTED_VERSIONS = ("2.01", "2.02", "2.03")
 
 
-class UnsafeXMLError(ValueError):
+class _Refusal(ValueError):
+    """A refusal of the whole file: ``str(exc)`` is its message, a ``Text`` (English, shown in
+    the reader's language), so that the batch keeps its id and parameters."""
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args and isinstance(self.args[0], str) else super().__str__()
+
+
+class UnsafeXMLError(_Refusal):
     """The file declares a DOCTYPE or entities; it is refused unread."""
 
 
-class IatiFileError(ValueError):
+class IatiFileError(_Refusal):
     """The file is not IATI activity XML that can be read (broken XML, wrong version)."""
 
 
@@ -70,13 +81,17 @@ def stream_activities(source: BinaryIO, filename: str, on_root: Callable[[object
     except etree.XMLSyntaxError as exc:
         if (not checked and declares) or "entit" in str(exc).lower() and "DOCTYPE" in str(exc):
             raise UnsafeXMLError(
-                f"{filename}: refused: the file declares a DOCTYPE or entities, "
-                "which IATI "
-                "files never need (protection against XXE and entity expansion)"
+                Text(
+                    N_(
+                        "%(file)s: refused: the file declares a DOCTYPE or entities, which IATI files never need "
+                        "(protection against XXE and entity expansion)"
+                    ),
+                    file=filename,
+                )
             ) from None
-        raise IatiFileError(f"{filename}: not well-formed XML: {exc}") from None
+        raise IatiFileError(Text(N_("%(file)s: not well-formed XML: %(error)s"), file=filename, error=exc)) from None
     if not checked:
-        raise IatiFileError(f"{filename}: no iati-activities element: not IATI activity XML")
+        raise IatiFileError(Text(N_("%(file)s: no iati-activities element: not IATI activity XML"), file=filename))
 
 
 def refuse_doctype(elem, filename: str) -> None:
@@ -84,19 +99,40 @@ def refuse_doctype(elem, filename: str) -> None:
     is not ``iati-activities``."""
     info = elem.getroottree().docinfo
     if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise UnsafeXMLError(
-            f"{filename}: refused: the file declares a DOCTYPE"
-            f" ({info.doctype or 'internal subset'}); IATI files never need one, and DOCTYPEs"
-            " carry entity attacks (XXE, billion laughs). Nothing was imported."
-        )
+        if info.doctype:
+            message = Text(
+                N_(
+                    "%(file)s: refused: the file declares a DOCTYPE (%(doctype)s); IATI files never need one, "
+                    "and DOCTYPEs carry entity attacks (XXE, billion laughs). Nothing was imported."
+                ),
+                file=filename,
+                doctype=info.doctype,
+            )
+        else:
+            message = Text(
+                N_(
+                    "%(file)s: refused: the file declares a DOCTYPE (internal subset); IATI files never need "
+                    "one, and DOCTYPEs carry entity attacks (XXE, billion laughs). Nothing was imported."
+                ),
+                file=filename,
+            )
+        raise UnsafeXMLError(message)
     if elem.tag != "iati-activities":
-        raise IatiFileError(f"{filename}: the root element is <{elem.tag}>, not <iati-activities>")
+        raise IatiFileError(
+            Text(N_("%(file)s: the root element is <%(tag)s>, not <iati-activities>"), file=filename, tag=str(elem.tag))
+        )
 
 
 def check_version(version: str, filename: str) -> None:
     """Raise IatiFileError for a stated version this reader does not read (an empty one is read as 2.03)."""
     if version and version not in SUPPORTED_VERSIONS:
-        raise IatiFileError(f"{filename}: IATI version {version} is not supported (versions 2.01 to 2.03 are)")
+        raise IatiFileError(
+            Text(
+                N_("%(file)s: IATI version %(version)s is not supported (versions 2.01 to 2.03 are)"),
+                file=filename,
+                version=version,
+            )
+        )
 
 
 def looks_like_iati(head: bytes) -> bool:

@@ -12,13 +12,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from importers.messages import Text
 from importers.pipeline.common import _chunks
-from importers.records import ProjectRecord
+from importers.records import Location, ProjectRecord
 from registry import money
 from registry.extensions import db
 from registry.models import Project
 from registry.models.project import ProjectArea, ProjectRecipient, ProjectSector
-from registry.models.types import ProjectStatus
+from registry.models.types import N_, ProjectStatus
 from registry.services import projects as project_service
 from registry.services.shares import share_text
 
@@ -274,8 +275,12 @@ def match_stored(org_id: int, by_ref: dict[str, ProjectRecord], error: Callable[
         if key in out:
             error(
                 "duplicate_project",
-                f"Activity {rec.iati_identifier or ref} and the record at {out[key].location.describe()} "
-                f"would both update project {key!r}",
+                Text(
+                    N_("Activity %(activity)s and the record at %(place)s would both update project %(ref)s"),
+                    activity=rec.iati_identifier or ref,
+                    place=place(out[key].location),
+                    ref=repr(key),
+                ),
                 rec.location,
                 ref,
             )
@@ -283,3 +288,25 @@ def match_stored(org_id: int, by_ref: dict[str, ProjectRecord], error: Callable[
         rec.reference = key
         out[key] = rec
     return out
+
+
+# Where a record is, as a message names it ("f.csv, sheet 'Data', row 3"): by which of the file,
+# the sheet and the row are known.
+_PLACES = {
+    (True, True, True): N_("%(file)s, sheet %(sheet)s, row %(row)s"),
+    (True, True, False): N_("%(file)s, sheet %(sheet)s"),
+    (True, False, True): N_("%(file)s, row %(row)s"),
+    (False, True, True): N_("sheet %(sheet)s, row %(row)s"),
+    (False, True, False): N_("sheet %(sheet)s"),
+    (False, False, True): N_("row %(row)s"),
+}
+
+
+def place(location: Location) -> Text | str:
+    """Where a record is, in words shown in the reader's language (``Location.describe``)."""
+    template = _PLACES.get((bool(location.file), bool(location.sheet), location.row is not None))
+    if template is None or location.column:
+        return location.describe()  # the file's name alone, or a cell (not a record's place)
+    params = {"file": location.file, "sheet": repr(location.sheet), "row": str(location.row)}
+    used = {k: v for k, v in params.items() if f"%({k})s" in template}
+    return Text(template, **used)

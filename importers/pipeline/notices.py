@@ -41,9 +41,12 @@ def other_sheets_replaced(batch: ImportBatch, updated: list[Updated]) -> Problem
         hits = sum(1 for r in u.old_rows or () if r["import_batch_id"] in lost)
         projects += bool(hits)
         flows += hits
-    sources = ", ".join(
-        f"import {b} ({'sheet ' + repr(name) if name else 'all sheets'})" for b, name in sorted(lost.items())
-    )
+    sources = [
+        Text(N_("import %(batch)s (sheet %(sheet)s)"), batch=str(b), sheet=repr(name))
+        if name
+        else Text(N_("import %(batch)s (all sheets)"), batch=str(b))
+        for b, name in sorted(lost.items())
+    ]
     return _problem(
         "warning",
         "other_sheet_replaced",

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from importers.messages import Text
 from importers.pipeline import notices, write
-from importers.pipeline.candidate import _Candidate, _keep_absent, _load_existing, match_stored
+from importers.pipeline.candidate import _Candidate, _keep_absent, _load_existing, match_stored, place
 from importers.pipeline.common import (
     _CURRENCY_AT,
     _FLOW_FIELDS,
@@ -201,12 +201,22 @@ class _Run:
             if rec.org and self.resolver.org(rec.org) not in (org.id,):
                 other = self.resolver.org(rec.org)
                 if other is None:
-                    self.error("unknown_org", f"Unknown organisation {rec.org!r}", rec.location, rec.org)
+                    self.error(
+                        "unknown_org",
+                        Text(N_("Unknown organisation %(org)s"), org=repr(rec.org)),
+                        rec.location,
+                        rec.org,
+                    )
                     continue
                 if self.actor.role != Role.ADMIN:
                     self.error(
                         "other_org",
-                        f"This file is imported for {org.ref}; project {rec.reference!r} belongs to {rec.org!r}",
+                        Text(
+                            N_("This file is imported for %(org)s; project %(ref)s belongs to %(other)s"),
+                            org=org.ref,
+                            ref=repr(rec.reference),
+                            other=repr(rec.org),
+                        ),
                         rec.location,
                         rec.org,
                     )
@@ -215,7 +225,11 @@ class _Run:
             if key in by_ref:
                 self.error(
                     "duplicate_project",
-                    f"Project {key!r} appears twice in the file (first at {by_ref[key].location.describe()})",
+                    Text(
+                        N_("Project %(ref)s appears twice in the file (first at %(place)s)"),
+                        ref=repr(key),
+                        place=place(by_ref[key].location),
+                    ),
                     rec.location,
                     key,
                 )
@@ -293,9 +307,14 @@ class _Run:
             return True
         owner = stored.iati_owner.get(iati)
         if owner is not None and (current is None or owner != current.id):
-            message, code = f"IATI identifier {iati} is already used by project {owner}", "iati_identifier_taken"
+            message = Text(N_("IATI identifier %(iati)s is already used by project %(id)s"), iati=iati, id=str(owner))
+            code = "iati_identifier_taken"
         elif iati in stored.seen_iati:
-            message = f"IATI identifier {iati} is also given to project {stored.seen_iati[iati]!r} in this file"
+            message = Text(
+                N_("IATI identifier %(iati)s is also given to project %(ref)s in this file"),
+                iati=iati,
+                ref=repr(stored.seen_iati[iati]),
+            )
             code = "duplicate_iati_identifier"
         else:
             stored.seen_iati[iati] = ref

@@ -175,8 +175,17 @@ def parse_spec(spec: str, header: str, index: int) -> Column:
     base = base.strip().lower()
     if base not in FIELDS:
         raise ValidationError(
-            f"Unknown field {spec!r} for column {header!r}",
-            {"mapping": [f"{header}: unknown field {spec!r}; choose one of {', '.join(FIELDS)}"]},
+            Text(N_("Unknown field %(field)s for column %(column)s"), field=repr(spec), column=repr(header)),
+            {
+                "mapping": [
+                    Text(
+                        N_("%(column)s: unknown field %(field)s; choose one of %(fields)s"),
+                        column=header,
+                        field=repr(spec),
+                        fields=list(FIELDS),
+                    )
+                ]
+            },
         )
     detected = parse_header(header)
     col = Column(index=index, header=header, field=base, detected=False)
@@ -195,9 +204,13 @@ def explicit_mapping(options: dict) -> dict[str, str]:
         try:
             mapping = json.loads(mapping)
         except json.JSONDecodeError as exc:
-            raise ValidationError(f"The mapping is not valid JSON: {exc}", {"mapping": [str(exc)]}) from None
+            raise ValidationError(
+                Text(N_("The mapping is not valid JSON: %(error)s"), error=exc), {"mapping": [str(exc)]}
+            ) from None
     if not isinstance(mapping, dict):
-        raise ValidationError("The mapping must be a JSON object", {"mapping": ["Expected an object"]})
+        raise ValidationError(
+            Text(N_("The mapping must be a JSON object")), {"mapping": [Text(N_("Expected an object"))]}
+        )
     columns = mapping.get("columns", mapping)
     for key in ("decimal", "dates", "currency", "unit", "default_type", "sheet", "header_row"):
         if key in mapping and key not in options:

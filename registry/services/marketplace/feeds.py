@@ -6,11 +6,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from registry import money
+from flask_babel import gettext as _
+
+from registry import i18n
 from registry.models import SavedSearch
 from registry.services import matching
 from registry.services.marketplace.cofinancing import open_projects
 from registry.services.marketplace.searches import pipeline_filters
+from registry.services.matching.wording import all_of
 
 
 @dataclass
@@ -50,13 +53,17 @@ def _funding_items(params: dict[str, Any], day: dt.date) -> list[FeedItem]:
 
 def _source_item(rank: int, m: matching.SourceMatch) -> FeedItem:
     met = [c.label for c in m.criteria if c.status == matching.MET]
+    if met:
+        summary = _("Score %(score)s; met: %(criteria)s", score=m.score, criteria=all_of(met))
+    else:
+        summary = _("Score %(score)s; no criterion met", score=m.score)
     return FeedItem(
         "source",
         m.source.id,
         m.source.name,
         m.source.created_at,
         m.source.updated_at,
-        f"Score {m.score}; met: {', '.join(met)}",
+        summary,
         {
             "rank": rank,
             "score": m.score,
@@ -94,7 +101,12 @@ def _project_item(rank: int, m: matching.ProjectMatch) -> FeedItem:
         p.title,
         p.created_at,
         p.updated_at,
-        f"{', '.join(countries)} · areas {', '.join(areas)} · gap {money.format_amount(gap.gap_usd, 'USD')}",
+        _(
+            "%(countries)s · areas %(areas)s · gap %(gap)s",
+            countries=all_of(countries),
+            areas=all_of(areas),
+            gap=i18n.money(gap.gap_usd, "USD"),
+        ),
         {
             "rank": rank,
             "score": m.score if m.criteria else "",
