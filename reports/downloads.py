@@ -847,11 +847,15 @@ def rows(choice: Choice) -> Iterator[list]:
     owner = "project_id" if choice.resource.name == "transactions" else "id"
     lists = _source_lists if choice.resource.name == "funding-sources" else _project_lists
     result = db.session.execute(_statement(choice), execution_options={"yield_per": BATCH})
-    for batch in result.mappings().partitions():
-        more = lists(sorted({row[owner] for row in batch}), needs) if needs else {}
-        for row in batch:
-            extra = more.get(row[owner], {})
-            yield [column.value(row, extra) for column in choice.columns]
+    try:
+        for batch in result.mappings().partitions():
+            more = lists(sorted({row[owner] for row in batch}), needs) if needs else {}
+            for row in batch:
+                extra = more.get(row[owner], {})
+                yield [column.value(row, extra) for column in choice.columns]
+    finally:
+        # A download stopped early (the client went away) closes its server-side cursor too.
+        result.close()
 
 
 # -- the formats ------------------------------------------------------------------------------

@@ -158,7 +158,7 @@ def test_the_reports_page_shows_the_map(client, registry_data):
     assert "style=" not in page[page.index('id="map"') : page.index("chart-grid")]
 
 
-@pytest.mark.parametrize(("language", "figure"), [("fr", "Kenya: 333,36 USD"), ("ar", "333.36")])
+@pytest.mark.parametrize(("language", "figure"), [("fr", "Kenya\u00a0: 333,36 USD"), ("ar", "333.36")])
 def test_the_map_speaks_the_readers_language(client, registry_data, language, figure):
     response = client.get("/reports/map.svg?measure=commitment", headers={"Accept-Language": language})
     root = ET.fromstring(response.get_data(as_text=True))
