@@ -52,6 +52,11 @@ class Text(str):
         text.template, text.params = template, plain
         return text
 
+    def translated(self) -> str:
+        """The message in the reader's language (registry/errors.py shows an error's message
+        through this when it has it, without knowing the importers)."""
+        return render(self.template, self.params)
+
 
 def _plain(value: Any) -> Any:
     """A parameter as a JSON value: integers stay numbers, a ``Text`` its id and parameters,

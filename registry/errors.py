@@ -216,6 +216,11 @@ STATUS_PHRASES = {
 
 
 def _respond(code: int, message: str, errors: dict | None = None):
+    # A message that carries its own translation (an importer's, which remembers its id and
+    # parameters) is shown in the reader's language.
+    translated = getattr(message, "translated", None)
+    if callable(translated):
+        message = translated()
     if _wants_json():
         response = jsonify(error_body(code, message, errors))
         response.status_code = code

@@ -47,7 +47,8 @@ class CrsReader:
         self.counts = {"rows": 0, "rows_kept": 0, "projects": 0, "transactions": 0}
         self.issues = IssueLog(self.filename)
         if self.prices not in PRICES:
-            raise CrsFileError(f"Unknown price basis {self.prices!r} (current or constant)")
+            unknown = N_("Unknown price basis %(prices)s (current or constant)")
+            raise CrsFileError(Text(unknown, prices=repr(self.prices)))
 
     @property
     def problems(self) -> list[Problem]:

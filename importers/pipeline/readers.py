@@ -14,11 +14,13 @@ from typing import Any
 
 from flask import current_app
 
+from importers.messages import Text
 from importers.pipeline.common import _problem
 from importers.pipeline.content import check_content
 from importers.pipeline.retention import purge_rejected_uploads
 from importers.records import Location, Problem, ProjectRecord
 from registry.errors import ValidationError
+from registry.models.types import N_
 
 # -- readers -------------------------------------------------------------------
 
@@ -136,8 +138,8 @@ def _read(kind: str, path: Path, filename: str, options: dict) -> ReadResult:
     return result
 
 
-NO_FILE_CURRENCY = (
-    "{n} amounts have no currency: the file has no Currency column and no currency was chosen for it. "
+NO_FILE_CURRENCY = N_(
+    "%(n)s amounts have no currency: the file has no Currency column and no currency was chosen for it. "
     'Choose the currency of the file: "Currency of the file" on the upload page (or on the preview, then '
     '"Check again"), --currency with flask import sheet, or the currency field of the API. '
     'Or add a Currency column, or name the currency in the amount headers ("Amount (EUR)").'
@@ -152,5 +154,5 @@ def _explain_missing_currency(result: ReadResult, filename: str, options: dict) 
     if not missing or options.get("currency") or "currency" in columns.values():
         return
     result.problems.insert(
-        0, _problem("error", "no_file_currency", NO_FILE_CURRENCY.format(n=f"{missing:,}"), Location(file=filename))
+        0, _problem("error", "no_file_currency", Text(NO_FILE_CURRENCY, n=missing), Location(file=filename))
     )

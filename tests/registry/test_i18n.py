@@ -205,3 +205,19 @@ def test_the_shipped_catalogues_answer_api_errors_in_the_callers_language(client
     assert messages["fr"] == "Aucun projet ayant l'identifiant 999999"
     others = [messages[code] for code in ("ar", "zh", "fr", "ru", "es")]
     assert len(set(others)) == 5 and all("999999" in text and text != messages["en"] for text in others)
+
+
+def test_an_error_whose_message_carries_its_translation_is_shown_in_the_readers_language(app):
+    """An importer's message (its id and parameters kept) raised inside a request: the error
+    page and the API's JSON show it translated, through the shipped catalogue."""
+    from importers.messages import Text
+    from registry.errors import _respond
+    from registry.models.types import N_
+
+    message = Text(N_("Unknown price basis %(prices)s (current or constant)"), prices="'nominal'")
+    assert message == "Unknown price basis 'nominal' (current or constant)"  # stored in English
+    with reading_in(app, "fr", "/api/v1/imports"):
+        response = _respond(422, message)
+        assert response.get_json()["message"] == "Base de prix inconnue 'nominal' (current ou constant)"
+    with reading_in(app, "en", "/api/v1/imports"):
+        assert _respond(422, message).get_json()["message"] == str(message)
