@@ -13,69 +13,71 @@ import io
 from collections.abc import Iterator
 from typing import IO, Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from registry import money
 from registry.extensions import db
 from registry.models import Country, FundingSource, Organisation, PriorityArea, Project, Region, Transaction
+from registry.models.types import N_
 from registry.services.shares import share_text
 
 # (header, what goes in it, width, list name for a drop-down or None)
 TEMPLATE_COLUMNS = [
     (
         "Project reference",
-        "Your own reference; the same on every row of one project (keeps leading zeros).",
+        N_("Your own reference; the same on every row of one project (keeps leading zeros)."),
         18,
         None,
     ),
-    ("Project title", "Short title of the project.", 40, None),
-    ("Description", "Optional.", 40, None),
-    ("Status", "pipeline, active, completed, cancelled or suspended.", 12, "Statuses"),
-    ("Planned start", "Date (YYYY-MM-DD) or a year.", 13, None),
-    ("Planned end", "Date (YYYY-MM-DD) or a year.", 13, None),
+    ("Project title", N_("Short title of the project."), 40, None),
+    ("Description", N_("Optional."), 40, None),
+    ("Status", N_("pipeline, active, completed, cancelled or suspended."), 12, "Statuses"),
+    ("Planned start", N_("Date (YYYY-MM-DD) or a year."), 13, None),
+    ("Planned end", N_("Date (YYYY-MM-DD) or a year."), 13, None),
     (
         "Recipient country",
-        "ISO3 code (or name); one per row. Leave empty for a regional project.",
+        N_("ISO3 code (or name); one per row. Leave empty for a regional project."),
         14,
         "Countries",
     ),
-    ("Recipient region", "UN M49 code of a region when no country applies.", 14, "Regions"),
+    ("Recipient region", N_("UN M49 code of a region when no country applies."), 14, "Regions"),
     (
         "Country share (%)",
-        "Optional. Without shares, each country's amounts give its share.",
+        N_("Optional. Without shares, each country's amounts give its share."),
         12,
         None,
     ),
     (
         "Priority area",
-        "Tunis Agenda para. 23 codes 23a-23l, several separated by ';'.",
+        N_("Tunis Agenda para. 23 codes 23a-23l, several separated by ';'."),
         14,
         "Areas",
     ),
-    ("Purpose code", "OECD DAC 5-digit purpose code(s), e.g. 22040.", 12, None),
-    ("WSIS action line", "C1-C11, several separated by ';'.", 12, None),
+    ("Purpose code", N_("OECD DAC 5-digit purpose code(s), e.g. 22040."), 12, None),
+    ("WSIS action line", N_("C1-C11, several separated by ';'."), 12, None),
     (
         "Transaction type",
-        "commitment, disbursement, expenditure, pledge or incoming_funds.",
+        N_("commitment, disbursement, expenditure, pledge or incoming_funds."),
         16,
         "Types",
     ),
-    ("Amount", "Positive number; negative or (in parentheses) for a reversal.", 14, None),
-    ("Currency", "ISO 4217 code, e.g. USD, EUR.", 10, "Currencies"),
-    ("Value date", "Date of the flow (YYYY-MM-DD), or the year for annual figures.", 13, None),
+    ("Amount", N_("Positive number; negative or (in parentheses) for a reversal."), 14, None),
+    ("Currency", N_("ISO 4217 code, e.g. USD, EUR."), 10, "Currencies"),
+    ("Value date", N_("Date of the flow (YYYY-MM-DD), or the year for annual figures."), 13, None),
     (
         "Funding source",
-        "Reference or exact name of a funding source in the registry (optional).",
+        N_("Reference or exact name of a funding source in the registry (optional)."),
         18,
         None,
     ),
-    ("Flow type", "IATI flow type code (optional), e.g. 10 ODA.", 10, None),
-    ("Finance type", "IATI finance type code (optional), e.g. 110 grant.", 10, None),
-    ("Aid type", "IATI aid type code (optional), e.g. C01.", 10, None),
-    ("Transaction description", "Optional note on the flow.", 30, None),
-    ("Need (total cost)", "Total cost of the project (optional).", 14, None),
-    ("Need currency", "Currency of the need.", 10, "Currencies"),
+    ("Flow type", N_("IATI flow type code (optional), e.g. 10 ODA."), 10, None),
+    ("Finance type", N_("IATI finance type code (optional), e.g. 110 grant."), 10, None),
+    ("Aid type", N_("IATI aid type code (optional), e.g. C01."), 10, None),
+    ("Transaction description", N_("Optional note on the flow."), 30, None),
+    ("Need (total cost)", N_("Total cost of the project (optional)."), 14, None),
+    ("Need currency", N_("Currency of the need."), 10, "Currencies"),
     (
         "Flow id",
         "The registry's number of the flow on the row (filled in by 'Download my projects'): keep it to "
@@ -135,28 +137,37 @@ def _write_template(wb: Any, rows: int, data: Iterator[list[Any]] | tuple) -> No
     info = wb.add_worksheet("Instructions")
     info.set_column(0, 0, 26)
     info.set_column(1, 1, 90)
-    info.write(0, 0, "ICT4D Funding Registry: donor import template", bold)
+    # The explanations in the reader's language; the column names stay the ones the import reads.
+    info.write(0, 0, _("ICT4D Funding Registry: donor import template"), bold)
     notes = [
-        "One row per money flow (commitment, disbursement, ...) of a project and recipient country.",
-        "Rows with the same project reference make one project; its countries' shares come from "
-        "the 'Country share (%)' column or, when it is empty, from each country's amounts.",
-        "Several years? Either one row per flow with its value date, or columns such as "
-        "'Commitment 2023', 'Disbursement 2024' (one per type and year).",
-        "Importing the same file twice changes nothing; a corrected file updates the projects "
-        "in place and replaces the flows the earlier file brought.",
-        "Drop-down lists come from the Lists sheet; codes are checked again when you import.",
-        "'Download my projects' fills this template with your projects, one row per flow. Edit it and "
-        "import it again: the preview lists every change (project, field, before, after). Keep the "
-        "'Flow id' of a row to update that flow; a new row without one adds a flow; a flow whose row "
-        "you delete is kept in the registry and listed in the preview (delete it in the registry).",
+        N_("One row per money flow (commitment, disbursement, ...) of a project and recipient country."),
+        N_(
+            "Rows with the same project reference make one project; its countries' shares come from "
+            "the 'Country share (%)' column or, when it is empty, from each country's amounts."
+        ),
+        N_(
+            "Several years? Either one row per flow with its value date, or columns such as "
+            "'Commitment 2023', 'Disbursement 2024' (one per type and year)."
+        ),
+        N_(
+            "Importing the same file twice changes nothing; a corrected file updates the projects "
+            "in place and replaces the flows the earlier file brought."
+        ),
+        N_("Drop-down lists come from the Lists sheet; codes are checked again when you import."),
+        N_(
+            "'Download my projects' fills this template with your projects, one row per flow. Edit it and "
+            "import it again: the preview lists every change (project, field, before, after). Keep the "
+            "'Flow id' of a row to update that flow; a new row without one adds a flow; a flow whose row "
+            "you delete is kept in the registry and listed in the preview (delete it in the registry)."
+        ),
     ]
     for i, note in enumerate(notes, 2):
-        info.write(i, 1, note, wrap)
-    info.write(9, 0, "Column", bold)
-    info.write(9, 1, "What goes in it", bold)
+        info.write(i, 1, _(note), wrap)
+    info.write(9, 0, _("Column"), bold)
+    info.write(9, 1, _("What goes in it"), bold)
     for i, (header, help_text, _w, _l) in enumerate(TEMPLATE_COLUMNS, 10):
         info.write(i, 0, header)
-        info.write(i, 1, help_text, wrap)
+        info.write(i, 1, _(help_text), wrap)
 
     sheet = wb.add_worksheet("Projects")
     lists = wb.add_worksheet("Lists")
@@ -187,7 +198,7 @@ def _write_template(wb: Any, rows: int, data: Iterator[list[Any]] | tuple) -> No
     for col, (header, help_text, width, list_name) in enumerate(TEMPLATE_COLUMNS):
         sheet.write(0, col, header, head)
         sheet.set_column(col, col, width, text if header == "Project reference" else None)
-        sheet.write_comment(0, col, help_text)
+        sheet.write_comment(0, col, _(help_text))
         if list_name:
             sheet.data_validation(
                 1,
@@ -199,7 +210,7 @@ def _write_template(wb: Any, rows: int, data: Iterator[list[Any]] | tuple) -> No
                     "source": f"={list_name}",
                     "error_type": "warning",
                     "input_title": header,
-                    "input_message": help_text[:250],
+                    "input_message": _(help_text)[:250],
                 },
             )
     sheet.freeze_panes(1, 1)
