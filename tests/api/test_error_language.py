@@ -10,12 +10,10 @@ only if it was looked up in the catalogue in the request's language.
 from __future__ import annotations
 
 import pytest
-from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
 
-from registry import i18n
 from registry.schemas.messages import translate_validation_messages
 from registry.services.lookup import load
+from tests.catalogues import FRENCH_READER, use_french_catalogue
 
 FRENCH = {
     "No project with id %(id)s": "Aucun projet n'a l'identifiant %(id)s",
@@ -37,20 +35,8 @@ FRENCH = {
 @pytest.fixture
 def french(app, tmp_path, monkeypatch):
     """The app reads a French catalogue that translates the messages of FRENCH."""
-    catalogue = Catalog(locale="fr", domain="messages")
-    for english, french in FRENCH.items():
-        catalogue.add(english, french)
-    folder = tmp_path / "fr" / "LC_MESSAGES"
-    folder.mkdir(parents=True)
-    with (folder / "messages.mo").open("wb") as target:
-        write_mo(target, catalogue)
-    monkeypatch.setattr(app.extensions["babel"], "translation_directories", [str(tmp_path)])
-    # the translations loaded so far (the shipped ones) are cached by locale: start afresh
-    monkeypatch.setattr(i18n.babel.domain_instance, "cache", {})
+    use_french_catalogue(app, tmp_path, monkeypatch, FRENCH)
     return app
-
-
-FRENCH_READER = {"Accept-Language": "fr-FR, fr;q=0.9, en;q=0.5"}
 
 
 def test_a_service_error_is_said_in_the_request_language_with_its_values(french, client):

@@ -15,6 +15,7 @@ from registry.extensions import db
 from registry.models import ImportBatch
 from registry.models.types import N_
 from registry.services import accounts
+from tests.catalogues import FRENCH_READER, use_french_catalogue
 from tests.importers.helpers import csv_bytes
 from tests.sessions import log_in
 
@@ -91,26 +92,12 @@ FRENCH = {
     "%(why)s: %(percentage)s %% of the activity's flows (%(money)s) stays unallocated, not handed to the other "
     "recipients": "%(why)s : %(percentage)s %% des flux de l’activité (%(money)s) restent sans bénéficiaire",
 }
-FRENCH_READER = {"Accept-Language": "fr-FR, fr;q=0.9, en;q=0.5"}
 
 
 @pytest.fixture
 def french(app, tmp_path, monkeypatch):
     """The app reads a French catalogue that translates the messages of FRENCH."""
-    from babel.messages.catalog import Catalog
-    from babel.messages.mofile import write_mo
-
-    from registry import i18n
-
-    catalogue = Catalog(locale="fr", domain="messages")
-    for english, french in FRENCH.items():
-        catalogue.add(english, french)
-    folder = tmp_path / "fr" / "LC_MESSAGES"
-    folder.mkdir(parents=True)
-    with (folder / "messages.mo").open("wb") as target:
-        write_mo(target, catalogue)
-    monkeypatch.setattr(app.extensions["babel"], "translation_directories", [str(tmp_path)])
-    monkeypatch.setattr(i18n.babel.domain_instance, "cache", {})
+    use_french_catalogue(app, tmp_path, monkeypatch, FRENCH)
     return app
 
 

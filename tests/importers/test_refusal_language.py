@@ -16,6 +16,7 @@ from importers.iati.xml import check_version
 from registry.extensions import db
 from registry.models import ImportBatch
 from registry.services import accounts
+from tests.catalogues import FRENCH_READER, use_french_catalogue
 from tests.importers.iati_xml import activity, document
 from tests.sessions import log_in
 
@@ -25,27 +26,13 @@ FRENCH = {
     VERSION: "%(file)s : la version IATI %(version)s n’est pas prise en charge (les versions 2.01 à 2.03 le sont)",
     NO_USD: "%(file)s : aucune colonne USD_Commitment ni USD_Disbursement",
 }
-FRENCH_READER = {"Accept-Language": "fr-FR, fr;q=0.9, en;q=0.5"}
 CRS_WITHOUT_AMOUNTS = b"Year|DonorCode|CrsID|PurposeCode|RecipientCode\n2022|1|2022000001|22040|248\n"
 
 
 @pytest.fixture
 def french(app, tmp_path, monkeypatch):
     """The app reads a French catalogue that translates the two refusals of FRENCH."""
-    from babel.messages.catalog import Catalog
-    from babel.messages.mofile import write_mo
-
-    from registry import i18n
-
-    catalogue = Catalog(locale="fr", domain="messages")
-    for english, french in FRENCH.items():
-        catalogue.add(english, french)
-    folder = tmp_path / "fr" / "LC_MESSAGES"
-    folder.mkdir(parents=True)
-    with (folder / "messages.mo").open("wb") as target:
-        write_mo(target, catalogue)
-    monkeypatch.setattr(app.extensions["babel"], "translation_directories", [str(tmp_path)])
-    monkeypatch.setattr(i18n.babel.domain_instance, "cache", {})
+    use_french_catalogue(app, tmp_path, monkeypatch, FRENCH)
     return app
 
 

@@ -14,12 +14,10 @@ import re
 from decimal import Decimal
 
 import pytest
-from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
 
-from registry import i18n
 from registry.extensions import db
 from registry.services import matching
+from tests.catalogues import FRENCH_READER, use_french_catalogue
 
 FRENCH = {
     "Eligibility": "Éligibilité",
@@ -52,7 +50,6 @@ FRENCH = {
         "de la source (%(range)s)"
     ),
 }
-FRENCH_READER = {"Accept-Language": "fr-FR, fr;q=0.9, en;q=0.5"}
 DAY = dt.date(2024, 6, 28)
 QUERY = "country=NPL&priority_area=23b&instrument=grant&amount=2000000&currency=USD&date=2024-06-28"
 
@@ -60,18 +57,7 @@ QUERY = "country=NPL&priority_area=23b&instrument=grant&amount=2000000&currency=
 @pytest.fixture
 def french(app, tmp_path, monkeypatch):
     """The app reads a French catalogue that translates the messages of FRENCH."""
-    catalogue = Catalog(locale="fr", domain="messages")
-    for english, french in FRENCH.items():
-        if isinstance(french, tuple):  # French has three plural forms (one, many, other)
-            french = (french[0], *[french[1]] * (catalogue.num_plurals - 1))
-        catalogue.add(english, french)
-    folder = tmp_path / "fr" / "LC_MESSAGES"
-    folder.mkdir(parents=True)
-    with (folder / "messages.mo").open("wb") as target:
-        write_mo(target, catalogue)
-    monkeypatch.setattr(app.extensions["babel"], "translation_directories", [str(tmp_path)])
-    # the translations loaded so far (the shipped ones) are cached by locale: start afresh
-    monkeypatch.setattr(i18n.babel.domain_instance, "cache", {})
+    use_french_catalogue(app, tmp_path, monkeypatch, FRENCH)
     return app
 
 
