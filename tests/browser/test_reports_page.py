@@ -21,7 +21,10 @@ def test_reports_page_shows_table_and_charts(page, live_server):
         assert box and box["width"] > 300 and box["height"] > 150
     # every chart has its own download, and the table its CSV and XLSX
     assert page.locator("figure.chart a[download]").count() == 5
-    assert page.get_by_role("link", name="CSV").count() == 1
+    table_head = page.locator("section[aria-labelledby=table-title] .panel-head")
+    assert table_head.get_by_role("link", name="CSV", exact=True).count() == 1
+    # and the data behind the figures: flows, projects and funding sources, each as CSV
+    assert page.locator("ul.downloads-flat").get_by_role("link", name="CSV", exact=True).count() == 3
     assert page.get_by_role("link", name="Funding-gap workbook").count() == 1
     assert requests and all(url.startswith(live_server) for url in requests)
     screenshot(page, "reports")
