@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from babel import Locale
 from babel.numbers import format_compact_decimal, format_decimal
-from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
 from flask_babel import Babel, get_locale, refresh
 from markupsafe import Markup
 from pyuca import Collator
@@ -204,25 +203,16 @@ def sorted_by_name(items, key=lambda item: item):
 # --- the switch -----------------------------------------------------------------------------
 
 
-def _safe_next(target: str | None) -> str:
-    """Back to the page the switch was used on; never to another site."""
-    if not target:
-        return url_for("web.home")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("web.home")
-    return target
-
-
 @bp.post("/language")
 def switch_language():
     """Choose the language of the pages: remembered on this browser, and as the user's own
     setting when logged in (so it follows them to another device)."""
     from registry.services.accounts import set_language
     from registry.unit_of_work import commit
+    from registry.web.auth import safe_next  # the login's own check: a local path, never another site
 
     language = request.form.get("language", "")
-    target = _safe_next(request.form.get("next"))
+    target = safe_next(request.form.get("next"))
     if language not in LANGUAGES:
         return redirect(target)
     user = g.get("user")
