@@ -24,6 +24,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import func, select
 
 from importers import jobs, messages, operations, pipeline
+from importers.records import Location
 from registry.api.common import check_if_match, commit, paginate
 from registry.api.jobs import accepted, wants_async
 from registry.auth import Unauthorised, current_actor, current_user
@@ -207,30 +208,11 @@ def respond(batch: ImportBatch, created: bool = False):
 
 
 def _where(problem: dict, message: str) -> str:
-    """Where a problem is and what it is, in one line ("Sheet1, row 4, column 'Country': ...")."""
-    sheet, row, column = problem.get("sheet"), problem.get("row"), problem.get("column")
-    column = repr(column) if column else None
-    if sheet and row and column:
-        return _(
-            "%(sheet)s, row %(row)s, column %(column)s: %(message)s",
-            sheet=sheet,
-            row=row,
-            column=column,
-            message=message,
-        )
-    if sheet and row:
-        return _("%(sheet)s, row %(row)s: %(message)s", sheet=sheet, row=row, message=message)
-    if row and column:
-        return _("row %(row)s, column %(column)s: %(message)s", row=row, column=column, message=message)
-    if row:
-        return _("row %(row)s: %(message)s", row=row, message=message)
-    if sheet and column:
-        return _("%(sheet)s, column %(column)s: %(message)s", sheet=sheet, column=column, message=message)
-    if column:
-        return _("column %(column)s: %(message)s", column=column, message=message)
-    if sheet:
-        return _("%(where)s: %(message)s", where=sheet, message=message)
-    return _("%(where)s: %(message)s", where=problem.get("file") or _("file"), message=message)
+    """Where a problem is and what it is, in one line ("sheet 'Sheet1', row 4, column 'Country': ..."),
+    in the reader's language."""
+    where = Location(sheet=problem.get("sheet"), row=problem.get("row") or None, column=problem.get("column"))
+    place = messages.shown(where.describe()) or problem.get("file") or _("file")
+    return _("%(where)s: %(message)s", where=place, message=message)
 
 
 @blp.route("")

@@ -28,6 +28,7 @@ sentence with a placeholder for another one, never fragments glued together.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask_babel import gettext
@@ -59,8 +60,11 @@ class Text(str):
 
 
 def _plain(value: Any) -> Any:
-    """A parameter as a JSON value: integers stay numbers, a ``Text`` its id and parameters,
-    everything else its text."""
+    """A parameter as a JSON value: integers stay numbers, a ``Text`` its id and parameters, a
+    date its ISO text (written as the reader's locale writes dates when shown), everything else
+    its text."""
+    if isinstance(value, dt.date):
+        return {"date": value.isoformat()}
     if isinstance(value, Text):
         return {"template": value.template, "params": value.params}
     if isinstance(value, list | tuple):  # several labels or messages, shown joined by commas
@@ -75,6 +79,8 @@ def _plain(value: Any) -> Any:
 def _english(value: Any) -> Any:
     if isinstance(value, list):
         return ", ".join(str(_english(v)) for v in value)
+    if isinstance(value, dict) and "date" in value:
+        return _long_date(value["date"], "en_GB")  # 3 April 2021: neither order to guess
     if isinstance(value, dict):  # a message kept as a parameter of another
         params = value.get("params") or {}
         template = value.get("template") or ""
@@ -85,6 +91,11 @@ def _english(value: Any) -> Any:
 def _localised(value: Any) -> Any:
     if isinstance(value, list):
         return ", ".join(str(_localised(v)) for v in value)
+    if isinstance(value, dict) and "date" in value:
+        from registry.i18n import current_language
+
+        language = current_language()
+        return _long_date(value["date"], "en_GB" if language == "en" else language)
     if isinstance(value, dict):
         return render(value.get("template") or "", value.get("params"))
     if isinstance(value, int):
@@ -92,6 +103,13 @@ def _localised(value: Any) -> Any:
 
         return number(value)
     return value
+
+
+def _long_date(iso: str, locale: str) -> str:
+    """A date with its month's name (3 April 2021, 3 avril 2021, 2021年4月3日)."""
+    from babel.dates import format_date
+
+    return format_date(dt.date.fromisoformat(iso), format="long", locale=locale)
 
 
 def render(template: str, params: dict[str, Any] | None) -> str:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from registry.models.types import N_
+
 
 @dataclass
 class Location:
@@ -24,14 +26,37 @@ class Location:
     column: str | None = None  # the column header as written in the file (or XML path)
 
     def describe(self) -> str:
-        parts = [self.file] if self.file else []
-        if self.sheet:
-            parts.append(f"sheet {self.sheet!r}")
-        if self.row is not None:
-            parts.append(f"row {self.row}")
-        if self.column:
-            parts.append(f"column {self.column!r}")
-        return ", ".join(parts)
+        """Where the value is ("f.csv, sheet 'Data', row 3, column 'Amount'"): a ``Text``, so a
+        message that names it shows it in the reader's language while its own text (the logs'
+        and the command line's) stays English."""
+        from importers.messages import Text
+
+        known = (bool(self.file), bool(self.sheet), self.row is not None, bool(self.column))
+        template = _PLACES.get(known)
+        if template is None:
+            return self.file  # the file's name alone, or nothing
+        params = {"file": self.file, "sheet": repr(self.sheet), "row": str(self.row), "column": repr(self.column)}
+        return Text(template, **{k: v for k, v in params.items() if f"%({k})s" in template})
+
+
+# Where a value is, by which of the file, the sheet, the row and the column are known: each a
+# whole phrase, so that a translation puts the parts in its own order.
+_PLACES = {
+    (True, True, True, True): N_("%(file)s, sheet %(sheet)s, row %(row)s, column %(column)s"),
+    (True, True, True, False): N_("%(file)s, sheet %(sheet)s, row %(row)s"),
+    (True, True, False, True): N_("%(file)s, sheet %(sheet)s, column %(column)s"),
+    (True, True, False, False): N_("%(file)s, sheet %(sheet)s"),
+    (True, False, True, True): N_("%(file)s, row %(row)s, column %(column)s"),
+    (True, False, True, False): N_("%(file)s, row %(row)s"),
+    (True, False, False, True): N_("%(file)s, column %(column)s"),
+    (False, True, True, True): N_("sheet %(sheet)s, row %(row)s, column %(column)s"),
+    (False, True, True, False): N_("sheet %(sheet)s, row %(row)s"),
+    (False, True, False, True): N_("sheet %(sheet)s, column %(column)s"),
+    (False, True, False, False): N_("sheet %(sheet)s"),
+    (False, False, True, True): N_("row %(row)s, column %(column)s"),
+    (False, False, True, False): N_("row %(row)s"),
+    (False, False, False, True): N_("column %(column)s"),
+}
 
 
 @dataclass

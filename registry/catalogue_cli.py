@@ -1,5 +1,6 @@
-"""`flask --app wsgi project create|update|show` and `funding-source create|update|show`: register
-and change projects and funding sources from a JSON or YAML file (``-``: stdin) with the fields
+"""`flask --app wsgi project create|update|show`, `flow add|list|show|update|delete --project ID` and
+`funding-source create|update|show`: register and change projects, their money flows and funding
+sources from a JSON or YAML file (``-``: stdin) with the fields
 of the API's request bodies, read by the same schemas and saved by the same services, with the
 rights of the user named by ``--as`` (default: the system, an administrator's script).
 
@@ -16,6 +17,7 @@ from registry.cli_support import (
     as_option,
     echo_fields,
     echo_json,
+    echo_table,
     expected_version,
     format_option,
     load_input,
@@ -28,6 +30,7 @@ from registry.models.types import ProjectStatus, Role
 from registry.unit_of_work import command_unit
 
 project_cli = AppGroup("project", help="Projects: register, change and show them (JSON or YAML input).")
+flow_cli = AppGroup("flow", help="A project's money flows: add, list, show, change, delete (JSON or YAML input).")
 source_cli = AppGroup("funding-source", help="Funding sources: add, change and show them (JSON or YAML input).")
 
 INPUT = click.File("r", encoding="utf-8-sig")
@@ -147,6 +150,158 @@ def _done(verb: str, what: str, obj, echo, output: str) -> None:
     if output == "table":
         click.echo(f"{verb} {what} {obj.id} (version {obj.version}).")
     echo(obj, output)
+
+
+# -- money flows ----------------------------------------------------------------------------
+
+PROJECT_OPTION = click.option("--project", "project_id", type=int, required=True, help="The project's id")
+
+
+def flow_json(tx) -> dict:
+    from registry.schemas.projects import TransactionOut
+
+    return TransactionOut().dump(tx)
+
+
+def echo_flow(tx, output: str) -> None:
+    body = flow_json(tx)
+    if output == "json":
+        echo_json(body)
+        return
+    usd = None
+    if body["usd"] is not None:
+        usd = f"{body['usd']} (rate {body['usd_rate']} of {body['usd_rate_date']}, {body['usd_rate_source']})"
+    echo_fields(
+        [
+            ("id", body["id"]),
+            ("project", body["project_id"]),
+            ("type", body["type"]),
+            ("amount", f"{body['amount']} {body['currency']}"),
+            ("value date", body["value_date"]),
+            ("usd", usd),
+            ("price basis", body["price_basis"]),
+            ("funding source", body["funding_source_id"]),
+            ("provider organisation", body["provider_org_id"]),
+            ("flow type", body["flow_type"]),
+            ("finance type", body["finance_type"]),
+            ("aid type", body["aid_type"]),
+            ("tied status", body["effective_tied_status"]),
+            ("description", body["description"]),
+            ("confirmed", "yes" if body["confirmed"] else "no"),
+            ("project version", tx.project.version),
+        ]
+    )
+
+
+def _flow_done(verb: str, tx, output: str) -> None:
+    if output == "table":
+        click.echo(f"{verb} flow {tx.id} of project {tx.project_id} (project version {tx.project.version}).")
+    echo_flow(tx, output)
+
+
+@flow_cli.command("add")
+@PROJECT_OPTION
+@click.argument("file", type=INPUT)
+@as_option()
+@format_option()
+def flow_add(project_id: int, file, as_email: str | None, output: str) -> None:
+    """Record a money flow of project --project from FILE (JSON or YAML, - for stdin) with the
+    fields of POST /api/v1/projects/<id>/transactions."""
+    from registry.schemas.projects import TransactionIn
+    from registry.services import projects, rights
+
+    document = read_document(file)
+    who = acting(as_email)
+    with command_unit():
+        data = load_input(TransactionIn(), document)
+        project = rights.project_to_change(who.user, project_id)
+        rights.guard_project(project)
+        tx = projects.add_transaction(who.actor, project, data)
+    _flow_done("Recorded", tx, output)
+
+
+@flow_cli.command("list")
+@PROJECT_OPTION
+@format_option()
+def flow_list(project_id: int, output: str) -> None:
+    """The money flows of project --project by value date: a table, or the JSON of
+    GET /api/v1/projects/<id>/transactions."""
+    from registry.models import Project
+    from registry.services.lookup import load
+
+    with reading():
+        flows = [flow_json(tx) for tx in load(Project, project_id, "project").transactions]
+    if output == "json":
+        echo_json(flows)
+        return
+    columns = ("id", "type", "value_date", "amount", "currency", "usd", "funding_source_id", "confirmed")
+    headers = ("id", "type", "value date", "amount", "currency", "usd", "funding source", "confirmed")
+    rows = [[("yes" if f[c] else "no") if c == "confirmed" else f[c] for c in columns] for f in flows]
+    echo_table(headers, rows, right=("amount", "usd"))
+    click.echo(f"{len(flows)} flow(s)")
+
+
+@flow_cli.command("show")
+@PROJECT_OPTION
+@click.argument("flow_id", type=int)
+@format_option()
+def flow_show(project_id: int, flow_id: int, output: str) -> None:
+    """Show flow FLOW_ID of project --project: a table, or the JSON of
+    GET /api/v1/projects/<id>/transactions/<flow id>."""
+    from registry.models import Project
+    from registry.services import rights
+    from registry.services.lookup import load
+
+    with reading():
+        echo_flow(rights.transaction_of(load(Project, project_id, "project"), flow_id), output)
+
+
+@flow_cli.command("update")
+@PROJECT_OPTION
+@click.argument("flow_id", type=int)
+@click.argument("file", type=INPUT)
+@as_option()
+@version_options
+@format_option()
+def flow_update(
+    project_id: int, flow_id: int, file, as_email: str | None, version: int | None, force: bool, output: str
+) -> None:
+    """Change flow FLOW_ID of project --project with the fields in FILE (JSON or YAML, - for
+    stdin; any subset of PATCH /api/v1/projects/<id>/transactions/<flow id>). Say the project's
+    version the change is based on (--version or "project_version" in the file), or --force."""
+    from registry.schemas.projects import TransactionPatch
+    from registry.services import projects, rights
+
+    document = read_document(file)
+    who = acting(as_email)
+    with command_unit():
+        data = load_input(TransactionPatch(partial=True), document)
+        project = rights.project_to_change(who.user, project_id)
+        tx = rights.transaction_of(project, flow_id)
+        expected = expected_version(data, version, force, field="project_version")
+        rights.guard_project(project, expected)
+        projects.update_transaction(who.actor, tx, data)
+    _flow_done("Changed", tx, output)
+
+
+@flow_cli.command("delete")
+@PROJECT_OPTION
+@click.argument("flow_id", type=int)
+@as_option()
+@version_options
+def flow_delete(project_id: int, flow_id: int, as_email: str | None, version: int | None, force: bool) -> None:
+    """Delete flow FLOW_ID of project --project (restorable: `deleted restore flow ID`). Say the
+    project's version the deletion is based on (--version), or --force."""
+    from registry.services import projects, rights
+
+    who = acting(as_email)
+    with command_unit():
+        project = rights.project_to_change(who.user, project_id)
+        tx = rights.transaction_of(project, flow_id)
+        expected = expected_version({}, version, force, field="project_version")
+        rights.guard_project(project, expected)
+        projects.delete_transaction(who.actor, tx)
+    click.echo(f"Deleted flow {flow_id} of project {project_id}.")
 
 
 # -- funding sources ------------------------------------------------------------------------

@@ -150,8 +150,8 @@ def init_app(app: Flask) -> None:
     from registry.deleted_cli import deleted_cli
 
     app.cli.add_command(deleted_cli)
-    from registry.catalogue_cli import project_cli, source_cli
+    from registry.catalogue_cli import flow_cli, project_cli, source_cli
     from registry.finder_cli import finder_cli, pipeline_cli, searches_cli
 
-    for group in (project_cli, source_cli, finder_cli, pipeline_cli, searches_cli):
+    for group in (project_cli, flow_cli, source_cli, finder_cli, pipeline_cli, searches_cli):
         app.cli.add_command(group)

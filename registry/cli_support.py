@@ -177,17 +177,18 @@ def flat_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "_schema": [str(messages)]}
 
 
-def expected_version(data: dict, version: int | None, force: bool) -> int | None:
-    """The version a change is based on: ``--version``, or ``version`` in the file; ``--force``
-    says "whatever its state" (the API's If-Match: *). Neither is refused, as the API's 428."""
-    given = data.pop("version", None)
+def expected_version(data: dict, version: int | None, force: bool, field: str = "version") -> int | None:
+    """The version a change is based on: ``--version``, or ``field`` in the file (a flow's
+    change: its project's ``project_version``, as in the API); ``--force`` says "whatever its
+    state" (the API's If-Match: *). Neither is refused, as the API's 428."""
+    given = data.pop(field, None)
     if version is not None:
         given = version
     if given is None and not force:
         raise PreconditionRequired(
             "Say which state of the object your change is based on: give --version (the version "
-            '`show` prints) or "version" in the file, or --force to change it whatever its state',
-            {"version": ["Required (or --force)"]},
+            f'`show` prints) or "{field}" in the file, or --force to change it whatever its state',
+            {field: ["Required (or --force)"]},
         )
     return given
 

@@ -39,7 +39,10 @@ def describe(error: RegistryError) -> str:
         f"{key}: {', '.join(map(str, value)) if isinstance(value, list | tuple) else value}"
         for key, value in error.errors.items()
     )
-    return error.message + (f" ({details})" if details else "")
+    # A message that carries its own translation (an importer's) reads in the reader's language.
+    translated = getattr(error.message, "translated", None)
+    message = translated() if callable(translated) else error.message
+    return message + (f" ({details})" if details else "")
 
 
 @contextmanager

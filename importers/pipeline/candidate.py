@@ -290,23 +290,6 @@ def match_stored(org_id: int, by_ref: dict[str, ProjectRecord], error: Callable[
     return out
 
 
-# Where a record is, as a message names it ("f.csv, sheet 'Data', row 3"): by which of the file,
-# the sheet and the row are known.
-_PLACES = {
-    (True, True, True): N_("%(file)s, sheet %(sheet)s, row %(row)s"),
-    (True, True, False): N_("%(file)s, sheet %(sheet)s"),
-    (True, False, True): N_("%(file)s, row %(row)s"),
-    (False, True, True): N_("sheet %(sheet)s, row %(row)s"),
-    (False, True, False): N_("sheet %(sheet)s"),
-    (False, False, True): N_("row %(row)s"),
-}
-
-
-def place(location: Location) -> Text | str:
-    """Where a record is, in words shown in the reader's language (``Location.describe``)."""
-    template = _PLACES.get((bool(location.file), bool(location.sheet), location.row is not None))
-    if template is None or location.column:
-        return location.describe()  # the file's name alone, or a cell (not a record's place)
-    params = {"file": location.file, "sheet": repr(location.sheet), "row": str(location.row)}
-    used = {k: v for k, v in params.items() if f"%({k})s" in template}
-    return Text(template, **used)
+def place(location: Location) -> str:
+    """Where a record is, in words shown in the reader's language."""
+    return location.describe()

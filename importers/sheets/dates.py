@@ -95,8 +95,8 @@ def parse_date(text: str, convention: str | None, year_day: tuple[int, int] = (7
                     "dmy or mdy on the command line; dates=dmy or mdy in the API)"
                 ),
                 value=repr(text),
-                first=f"{a} {month_name(b)}",
-                second=f"{b} {month_name(a)} {y}",
+                first=dt.date(y, b, a),
+                second=dt.date(y, a, b),
             ),
             "ambiguous_date",
         )
@@ -159,7 +159,3 @@ def infer_date_convention(cells: Iterable[tuple[Any, str]]) -> DateConvention:
         return DateConvention()
     kind, (example, where) = next(iter(seen.items()))
     return DateConvention(kind, example, where, *(ambiguous or (None, None)))
-
-
-def month_name(n: int) -> str:
-    return dt.date(2000, n, 1).strftime("%B")

@@ -21,12 +21,14 @@ from typing import Any, NamedTuple
 
 from flask import current_app, has_app_context
 
+from importers.messages import Text
 from importers.pipeline.content import OLE_MAGIC, UNPACK_ERRORS, ZIP_MAGIC, check_content
 from importers.pipeline.ole2 import DamagedOle2, check_ole2
 from importers.sheets import row_count
 from importers.sheets.xlsx_formats import _sheet_parts as _xlsx_sheet_parts
 from importers.sheets.xlsx_formats import ods_padded_cells, padded_cells, padded_rows
 from registry.errors import RegistryError, ValidationError
+from registry.models.types import N_
 
 HEADER_ROOM = 30  # rows a header may sit in or below (importers.sheets.columns.HEADER_SCAN_ROWS)
 
@@ -230,12 +232,28 @@ def _reader_failure(exc: BaseException) -> bool:
     return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
+# A workbook a reader cannot open, by its format and by whether one of its sheets is the damaged
+# part: whole sentences, translated when shown (importers.messages).
+_UNREADABLE = {
+    ("xlsx", False): N_("%(file)s cannot be read as an XLSX workbook: it is damaged (%(reason)s)"),
+    ("xlsx", True): N_("Sheet %(sheet)s of %(file)s cannot be read as an XLSX workbook: it is damaged (%(reason)s)"),
+    ("ods", False): N_("%(file)s cannot be read as an OpenDocument spreadsheet: it is damaged (%(reason)s)"),
+    ("ods", True): N_(
+        "Sheet %(sheet)s of %(file)s cannot be read as an OpenDocument spreadsheet: it is damaged (%(reason)s)"
+    ),
+    ("xls", False): N_("%(file)s cannot be read as an Excel 97-2003 workbook: it is damaged (%(reason)s)"),
+    ("xls", True): N_(
+        "Sheet %(sheet)s of %(file)s cannot be read as an Excel 97-2003 workbook: it is damaged (%(reason)s)"
+    ),
+}
+_DAMAGED = {"xlsx": "XLSX workbook", "ods": "OpenDocument spreadsheet", "xls": "Excel 97-2003 workbook"}
+
+
 def _unreadable(filename: str, fmt: str, exc: BaseException, sheet: str | None = None) -> ValidationError:
-    where = f"sheet {sheet!r} of " if sheet else ""
-    what = {"xlsx": "XLSX workbook", "ods": "OpenDocument spreadsheet", "xls": "Excel 97-2003 workbook"}[fmt]
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    message = f"{where}{_name(filename)!r} cannot be read as an {what}: it is damaged ({reason})"
-    return ValidationError(message[0].upper() + message[1:], {"file": [f"Damaged {what}: {reason}"]})
+    where = {"sheet": repr(sheet)} if sheet else {}
+    message = Text(_UNREADABLE[fmt, bool(sheet)], file=repr(_name(filename)), reason=reason, **where)
+    return ValidationError(message, {"file": [f"Damaged {_DAMAGED[fmt]}: {reason}"]})
 
 
 def _guarded(rows: Iterator[list], filename: str, fmt: str, sheet: str) -> Iterator[list]:
@@ -302,7 +320,7 @@ def open_sheets(path: Path, filename: str, wanted: str | None, max_rows: int | N
     if wanted:
         if wanted not in names:
             raise ValidationError(
-                f"There is no sheet {wanted!r}; the sheets are {', '.join(names)}",
+                Text(N_("There is no sheet %(sheet)s; the sheets are %(sheets)s"), sheet=repr(wanted), sheets=names),
                 {"sheet": ["Unknown sheet"]},
             )
         names = [wanted]

@@ -32,7 +32,7 @@ from importers.sheets.columns import (
     fill_merged,
     find_header,
 )
-from importers.sheets.dates import DATE_XY, infer_date_convention, month_name, parse_date
+from importers.sheets.dates import DATE_XY, infer_date_convention, parse_date
 from importers.sheets.fast import FastRows
 from importers.sheets.fields import AMOUNT_FIELDS, DATE_FIELDS
 from importers.sheets.files import Sheet, TooManyRows, config_limit, gc_paused, open_sheets
@@ -43,6 +43,22 @@ from importers.sheets.sheet_amounts import SheetAmounts
 from importers.sheets.text import cell_text
 from registry import money
 from registry.models.types import N_
+
+# A file's dates read in the order its unambiguous dates show, by that order.
+_DATES_INFERRED = {
+    "dmy": N_(
+        "Dates such as %(ambiguous)s (row %(ambiguous_row)s) are read as day/month/year, %(ambiguous)s as %(date)s: "
+        "the file also writes %(example)s (row %(row)s), which can only be read that way. Say how the file writes "
+        "dates if that is wrong (on the upload page 'Dates like 03/04/2021 mean'; --dates dmy or mdy on the command "
+        "line; dates=dmy or mdy in the API)."
+    ),
+    "mdy": N_(
+        "Dates such as %(ambiguous)s (row %(ambiguous_row)s) are read as month/day/year, %(ambiguous)s as %(date)s: "
+        "the file also writes %(example)s (row %(row)s), which can only be read that way. Say how the file writes "
+        "dates if that is wrong (on the upload page 'Dates like 03/04/2021 mean'; --dates dmy or mdy on the command "
+        "line; dates=dmy or mdy in the API)."
+    ),
+}
 
 PREVIEW_ROWS = 20  # data rows shown under the header on the preview, with what each gave
 
@@ -307,14 +323,13 @@ class SheetReader(FastRows, RowReader, ProjectCells):
         self.info["dates"] = found.kind
         if not found.ambiguous:
             return  # every date reads one way only: the order decides nothing worth a warning
-        order = "day/month/year" if found.kind == "dmy" else "month/day/year"
-        day = parse_date(found.ambiguous, found.kind)
-        message = (
-            f"Dates such as {found.ambiguous} (row {found.ambiguous_where[0]}) are read as {order}, "
-            f"{found.ambiguous} as {day.day} {month_name(day.month)} {day.year}: the file also writes "
-            f"{found.example} (row {row}), which can only be read that way. Say how the file writes dates "
-            "if that is wrong (on the upload page 'Dates like 03/04/2021 mean'; --dates dmy or mdy on the "
-            "command line; dates=dmy or mdy in the API)."
+        message = Text(
+            _DATES_INFERRED[found.kind],
+            ambiguous=found.ambiguous,
+            ambiguous_row=str(found.ambiguous_where[0]),
+            date=parse_date(found.ambiguous, found.kind),
+            example=found.example,
+            row=str(row),
         )
         self.problem("warning", "dates_inferred", message, label, row, column, found.example)
 

@@ -43,3 +43,14 @@ def test_the_api_reference_shows_each_users_main_calls(client):
     for path in ("/api/v1/projects", "/api/v1/funding-sources/match", "/api/v1/reports/funding-gap"):
         assert path in page
     assert page.count('class="call-method"') >= 8
+
+
+def test_what_the_registry_writes_on_the_reference_follows_the_readers_language(client):
+    from flask_babel import force_locale, gettext
+
+    page = client.get("/api/v1/docs", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    with client.application.test_request_context(), force_locale("fr"):
+        title, calls, donor = gettext("API reference"), gettext("Main calls"), gettext("Donor officer")
+    assert "API reference" != title and "Main calls" != calls  # the shipped catalogue translates them
+    assert f"<h1>{title}</h1>" in page and calls in page and donor in page
+    assert ">Main calls<" not in page and 'lang="fr"' in page
