@@ -34,7 +34,8 @@ from importers.allocate import shares_from_weights
 from importers.iati import AREA_VOCABULARY, AREA_VOCABULARY_URI, INFERRED_MARK
 from importers.iati.sectors import ACTION_LINE_VOCABULARY, ACTION_LINE_VOCABULARY_URI
 from registry.extensions import db
-from registry.models import Country, PriorityArea, Project, Transaction
+from registry.models import Country, PlannedDisbursement, PriorityArea, Project, ProjectBudget, Transaction
+from registry.models.plans import BUDGET_STATUS_CODES, PLAN_KIND_CODES
 from registry.models.types import WSIS_ACTION_LINES, OrganisationKind, ProjectStatus, TransactionType
 from registry.money import from_minor
 from registry.services.shares import allocate
@@ -324,9 +325,17 @@ class _Activity:
     # -- money -------------------------------------------------------------------
 
     def _budgets(self, act: etree._Element, start: dt.date, end: dt.date | None) -> None:
-        """The need as budgets of at most a year each (rule 7.5.3): the registry keeps one need
-        per project, so it is spread over the periods in proportion to their days, to the cent."""
+        """The project's budgets as stored (its forward plan); a project without any gets its need
+        as budgets of at most a year each (rule 7.5.3), spread over the periods in proportion to
+        their days, to the cent."""
         project = self.project
+        if project.budgets:
+            for stored in project.budgets:
+                budget = etree.SubElement(
+                    act, "budget", type=PLAN_KIND_CODES[stored.kind], status=BUDGET_STATUS_CODES[stored.status]
+                )
+                self._plan_value(budget, stored)
+            return
         if project.need_minor is None or not project.need_currency:
             return
         periods = budget_periods(start, end)
@@ -341,7 +350,26 @@ class _Activity:
             )
             value.text = str(from_minor(part, project.need_currency))
 
+    def _plan_value(self, elem: etree._Element, plan: ProjectBudget | PlannedDisbursement) -> None:
+        """A stored plan's period and value, in its own currency at its value date."""
+        etree.SubElement(elem, "period-start", **{"iso-date": plan.period_start.isoformat()})
+        if plan.period_end is not None:
+            etree.SubElement(elem, "period-end", **{"iso-date": plan.period_end.isoformat()})
+        value = etree.SubElement(elem, "value", currency=plan.currency, **{"value-date": plan.value_date.isoformat()})
+        value.text = str(plan.amount)
+
     def _planned_disbursements(self, act: etree._Element) -> None:
+        for stored in self.project.planned_disbursements:
+            planned = etree.SubElement(act, "planned-disbursement", type=PLAN_KIND_CODES[stored.kind])
+            self._plan_value(planned, stored)
+            for tag, ref, name in (
+                ("provider-org", stored.provider_ref, stored.provider_name),
+                ("receiver-org", stored.receiver_ref, stored.receiver_name),
+            ):
+                if ref or name:
+                    org = etree.SubElement(planned, tag, **({"ref": ref} if ref else {}))
+                    if name:
+                        etree.SubElement(org, "narrative").text = name
         for tx in self.forecasts:
             planned = etree.SubElement(act, "planned-disbursement", type="1")
             day = tx.value_date.isoformat()
@@ -475,6 +503,8 @@ def projects_for_export(stmt) -> Iterable[Project]:
                 selectinload(Project.areas),
                 selectinload(Project.sectors),
                 selectinload(Project.transactions).selectinload(Transaction.provider_org),
+                selectinload(Project.budgets),
+                selectinload(Project.planned_disbursements),
             )
             .order_by(Project.id)
         )

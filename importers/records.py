@@ -144,6 +144,45 @@ class TransactionRecord:
 
 
 @dataclass
+class PlanRecord:
+    """A budget or a planned disbursement as read (its values in the names of
+    ``registry.services.plans``), with where it came from."""
+
+    period_start: dt.date
+    amount: Decimal
+    currency: str
+    value_date: dt.date | None = None
+    period_end: dt.date | None = None
+    kind: str = "original"  # IATI BudgetType: original, revised
+    status: str | None = None  # budgets: IATI BudgetStatus indicative, committed
+    provider_ref: str | None = None
+    provider_name: str | None = None
+    receiver_ref: str | None = None
+    receiver_name: str | None = None
+    location: Location = field(default_factory=Location)
+
+    def as_budget(self) -> dict[str, Any]:
+        """The values ``registry.services.plans`` takes for a budget."""
+        return {
+            "kind": self.kind,
+            "status": self.status,
+            "period_start": self.period_start,
+            "period_end": self.period_end,
+            "amount": self.amount,
+            "currency": self.currency,
+            "value_date": self.value_date,
+        }
+
+    def as_planned(self) -> dict[str, Any]:
+        """The values ``registry.services.plans`` takes for a planned disbursement."""
+        out = self.as_budget()
+        del out["status"]
+        for name in ("provider_ref", "provider_name", "receiver_ref", "receiver_name"):
+            out[name] = getattr(self, name)
+        return out
+
+
+@dataclass
 class ProjectRecord:
     """One project as read from a file, before it touches the registry."""
 
@@ -182,6 +221,10 @@ class ProjectRecord:
     # "A1:P-0007"): aliases kept on the project. None: the file carries none, the stored
     # ones stay.
     other_identifiers: list[str] | None = None
+    # Forward plans (IATI budget and planned-disbursement; a sheet's "Planned <year>" columns).
+    # None: the file gives none, the stored ones stay; a list (even empty) replaces them.
+    budgets: list[PlanRecord] | None = None
+    planned_disbursements: list[PlanRecord] | None = None
     # (sheet, row) of every row of the file read into this record, when the reader knows them
     # beyond the record's own location and its transactions' (a row whose amount was refused).
     rows: list[tuple[str | None, int]] = field(default_factory=list)

@@ -8,7 +8,10 @@ def init_app(app: Flask, api: Api) -> None:
     """Register the reports' API, pages and commands (called by create_app)."""
     from registry.extensions import csrf
     from reports import api as reports_api
-    from reports import cli, downloads_api, facts, models, web  # noqa: F401  (models: the facts tables join the metadata)
+
+    # models: the facts tables join the metadata; forward_api: its routes join the reports'
+    # blueprint before it is registered
+    from reports import cli, downloads_api, facts, forward_api, models, web  # noqa: F401
 
     # The writer's commit brings the facts up to date; a read never commits (reports/facts.py).
     facts.install()

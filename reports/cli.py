@@ -151,6 +151,58 @@ def synthetic_command(projects: int, transactions: int, random_seed: int) -> Non
     click.echo("Synthetic data loaded: " + ", ".join(f"{n:,} {what}" for what, n in counts.items()))
 
 
+@report_cli.command("predictability")
+@click.option("--currency", default="USD", show_default=True, help="Reporting currency (ISO 4217).")
+@click.option("--year-from", type=int, help="First year shown.")
+@click.option("--year-to", type=int, help="Last year shown.")
+@click.option("--donor", multiple=True, help="Donor organisation reference.")
+@with_appcontext
+def report_predictability(currency: str, year_from: int | None, year_to: int | None, donor: tuple[str, ...]) -> None:
+    """Print planned and disbursed by year, in-year predictability, absorption and disbursement lag, by donor."""
+    from reports.forward import predictability
+
+    years = range(year_from, year_to + 1) if year_from and year_to else None
+    report = predictability(currency.upper(), years, donor)
+    for row in [*report["rows"], report["total"]]:
+        click.echo(
+            f"{row['donor']}: committed {row['committed']} disbursed {row['disbursed']} {report['currency']}, "
+            f"absorption {row['absorption'] or '-'}, lag {row['disbursement_lag_days'] or '-'} days"
+        )
+        for year in row["years"]:
+            click.echo(
+                f"  {year['year']}: planned {year['planned']} disbursed {year['disbursed']}"
+                f" in-year predictability {year['in_year_predictability'] or '-'}"
+            )
+    for note in report["notes"]:
+        click.echo(f"note: {note}")
+
+
+@report_cli.command("forward")
+@click.option("--by", "by", type=click.Choice(["country", "region", "area"]), default="country", show_default=True)
+@click.option("--currency", default="USD", show_default=True, help="Reporting currency (ISO 4217).")
+@click.option("--start-year", type=int, help="First of the three years (default: next year).")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True)
+@with_appcontext
+def report_forward(by: str, currency: str, start_year: int | None, fmt: str) -> None:
+    """Print what is planned for each of the next three years by country, region or priority area."""
+    from reports.forward import forward_spending
+    from reports.forward_api import forward_csv
+
+    report = forward_spending(by, currency.upper(), start_year)
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2))
+        return
+    if fmt == "csv":
+        click.echo(forward_csv(report), nl=False)
+        return
+    years = [str(y) for y in report["years"]]
+    click.echo("\t".join([by, *years, "total"]))
+    for row in [*report["rows"], {"key": "Total", **report["total"]}]:
+        click.echo("\t".join([row["key"] or "(unallocated)", *(row[y] for y in years), row["total"]]))
+    for note in report["notes"]:
+        click.echo(f"note: {note}")
+
+
 @report_cli.command("refresh")
 @click.option("--rebuild", is_flag=True, help="Recompute the facts of every project, not only the changed ones.")
 def report_refresh(rebuild: bool) -> None:

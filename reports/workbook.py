@@ -30,6 +30,7 @@ from reports.flows import (
     stage_one,
     tx_filter,
 )
+from reports.forward_sheet import FORWARD_DEFINITIONS, forward_view_sheet
 from reports.notes import kind, shown
 from reports.tables import measure_title
 
@@ -54,6 +55,7 @@ SHEETS = (
     N_("By priority area"),
     N_("Region x area"),
     N_("Projects with a gap"),
+    N_("Forward view"),
 )
 REPORT_SHEET = N_("Report")  # the one table of a single report's workbook
 BRAND = "#0B5D7A"
@@ -273,6 +275,11 @@ def _about_sheet(
         r += 1
         sheet.write_string(r, 0, measure_name(m), fmt.key)
         sheet.write_string(r, 1, measure_definition(m), fmt.wrap)
+    if sheet_name(SHEETS[7]) in (sheet_name(s) for s in sheets):
+        for name, definition in FORWARD_DEFINITIONS:
+            r += 1
+            sheet.write_string(r, 0, str(name), fmt.key)
+            sheet.write_string(r, 1, str(definition), fmt.wrap)
     r += 2
     sheet.write_string(r, 0, _("Notes"), fmt.header)
     sheet.write_string(r, 1, "", fmt.header)
@@ -545,6 +552,7 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
     _table_sheet(book, fmt, sheet_name(SHEETS[4]), _("Funding by Tunis Agenda paragraph 23 area"), by_area)
     _matrix_sheet(book, fmt, cross)
     _projects_sheet(book, fmt, by_project)
+    forward_view_sheet(book, fmt, sheet_name(SHEETS[7]), spec.currency, spec.donors)
     book.close()
     return buffer.getvalue()
 

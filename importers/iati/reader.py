@@ -3,7 +3,7 @@
 The stages of one activity, in order: its identity (an iati-identifier met twice is left
 out), its sectors (and the ICT filter), its description and dates (``activity``), its areas
 (``sectors``), its flows (``transactions``), its recipients (``recipients``), its need
-(``budgets``). Mapping rules are in docs/iati-crs.md.
+(``budgets``), its forward plans (``plans``). Mapping rules are in docs/iati-crs.md.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import BinaryIO, NamedTuple
 from importers.iati.activity import read_dates, read_description
 from importers.iati.budgets import read_budgets
 from importers.iati.context import IatiProjectRecord, ReadingContext
+from importers.iati.plans import read_plans
 from importers.iati.recipients import read_recipients
 from importers.iati.sectors import is_ict, read_action_lines, read_sectors, sectors_to_record
 from importers.iati.transactions import FlowDefaults, read_transactions
@@ -103,6 +104,7 @@ class IatiReader(ReadingContext):
         flows = read_transactions(self, act, record, currency, FlowDefaults.of(act), lang)
         read_recipients(self, act, record, flows.named_recipient, flows.unplaced)
         read_budgets(self, act, record, currency)
+        read_plans(self, act, record, currency, lang)
         return record
 
     def _seen_twice(self, act, identifier: str) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from importers.messages import Text
-from importers.pipeline import notices, write
+from importers.pipeline import notices, plans, write
 from importers.pipeline.candidate import _Candidate, _keep_absent, _load_existing, match_stored, place
 from importers.pipeline.common import (
     _CURRENCY_AT,
@@ -101,6 +101,7 @@ class _Run:
         stored = self._stored(by_ref)
         created: list[Created] = []
         updated: list[Updated] = []
+        kept: list[ProjectRecord] = []  # the records written (created, changed or unchanged): their plans
         for done, (ref, rec) in enumerate(by_ref.items(), 1):
             if done % 200 == 0:
                 self.progress(done, total, "validating")
@@ -114,6 +115,7 @@ class _Run:
             rows = self._flows(rec)
             if rows is None or bad:
                 continue
+            kept.append(rec)
             if current is None:
                 created.append(Created(candidate, rows))
                 self._said(ref, None, "project", None, candidate.title)
@@ -133,6 +135,7 @@ class _Run:
         if any(p.severity == "error" for p in self.problems):
             return  # nothing is written; the caller rolls back
         self._write(created, updated)
+        plans.write_plans(self, kept)
 
     def _write(self, created: list[Created], updated: list[Updated]) -> None:
         write.write_batch(self, created, updated)

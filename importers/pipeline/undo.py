@@ -19,6 +19,7 @@ from sqlalchemy import Select, delete, func, insert, select
 
 from importers.bulk import BulkInsert
 from importers.models import ImportChange
+from importers.pipeline import plans
 from importers.pipeline.common import _chunks
 from importers.pipeline.flows import _restore_row
 from importers.pipeline.idempotence import _changed_later
@@ -82,6 +83,10 @@ def undo_batch(batch_id: int, actor: Actor, progress: Progress | None = None) ->
             restored += _restore_changed(batch, db.session.get(ImportChange, change_id), undo_actor)
             if progress is not None and n % 50 == 0:
                 progress(len(created) + n, total, "undoing")
+        db.session.flush()
+        for row in reversed(rows):
+            if row.entity_type == "plans":
+                plans.restore_plans(db.session.get(ImportChange, row.id), undo_actor)
         db.session.flush()
         for row in rows:
             if row.entity_type == "organisation" and row.action == "create":

@@ -23,6 +23,7 @@ from registry.errors import ValidationError
 from registry.models import Project, Transaction, User
 from registry.models.types import ProjectStatus, Role
 from registry.schemas.audit import AuditEventPage
+from registry.schemas.plans import PlansIn, PlansOut
 from registry.schemas.projects import (
     PageQuery,
     ProjectDelete,
@@ -36,6 +37,7 @@ from registry.schemas.projects import (
     TransactionOut,
     TransactionPatch,
 )
+from registry.services import plans as plan_service
 from registry.services import projects as service
 from registry.services import rights
 from registry.services.history import changes, project_history
@@ -152,6 +154,48 @@ class ProjectHistory(MethodView):
             "pages": pages,
         }
         return body, {"X-Total-Count": str(total)}
+
+
+# -- forward plans -----------------------------------------------------------
+
+
+def plans_etag(project: Project) -> str:
+    return content_etag("plans", project.id, plan_service.snapshot(project))
+
+
+def plans_body(project: Project) -> dict:
+    return {
+        "project_id": project.id,
+        "budgets": project.budgets,
+        "planned_disbursements": project.planned_disbursements,
+    }
+
+
+@blp.route("/projects/<int:project_id>/plans")
+class ProjectPlans(MethodView):
+    @blp.response(200, PlansOut)
+    def get(self, project_id: int):
+        """The project's forward plans: budgets (IATI budget) and planned disbursements (IATI
+        planned-disbursement) by period, each in its currency at its value date, with its USD
+        value at that date's rate (null while no rate is published for it)."""
+        project = load(Project, project_id, "project")
+        return plans_body(project), {"ETag": plans_etag(project)}
+
+    @blp.arguments(PlansIn)
+    @blp.response(200, PlansOut)
+    def put(self, data, project_id: int):
+        """Replace the project's budgets and/or planned disbursements (a list left out stays).
+        Send If-Match with the plans' ETag (stale: 412) or the project's ``project_version``
+        (stale: 409); neither: 428."""
+        _user, project = load_project_for_change(project_id)
+        expected = data.pop("project_version", None)
+        check_if_match(plans_etag(project), expected, version_field="project_version")
+        rights.guard_project(project, expected)
+        plan_service.set_plans(
+            current_actor(), project, budgets=data.get("budgets"), planned=data.get("planned_disbursements")
+        )
+        commit()
+        return plans_body(project), {"ETag": plans_etag(project)}
 
 
 # -- transactions ------------------------------------------------------------

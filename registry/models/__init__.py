@@ -7,6 +7,7 @@ from registry.models.imports import ImportBatch
 from registry.models.jobs import Job
 from registry.models.marketplace import PipelineInterest, SavedSearch
 from registry.models.organisation import Organisation
+from registry.models.plans import PlannedDisbursement, ProjectBudget
 from registry.models.project import Project, ProjectArea, ProjectRecipient
 from registry.models.reference import (
     CategoryMembership,
@@ -27,9 +28,11 @@ __all__ = [
     "Job",
     "Organisation",
     "PipelineInterest",
+    "PlannedDisbursement",
     "PriorityArea",
     "Project",
     "ProjectArea",
+    "ProjectBudget",
     "ProjectRecipient",
     "RecipientCategory",
     "Region",

@@ -157,6 +157,13 @@ class Project(SoftDeleted, db.Model):
     transactions: Mapped[list[Transaction]] = relationship(  # noqa: F821
         back_populates="project", cascade="all, delete-orphan", order_by="Transaction.value_date"
     )
+    # Forward plans (registry.models.plans): budgets and planned disbursements by period.
+    budgets: Mapped[list[ProjectBudget]] = relationship(  # noqa: F821
+        cascade="all, delete-orphan", order_by="(ProjectBudget.period_start, ProjectBudget.id)"
+    )
+    planned_disbursements: Mapped[list[PlannedDisbursement]] = relationship(  # noqa: F821
+        cascade="all, delete-orphan", order_by="(PlannedDisbursement.period_start, PlannedDisbursement.id)"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -1,0 +1,208 @@
+"""IATI forward plans: every budget and planned disbursement of a real file lands with its type,
+status, period, value, currency and value date (read here from the XML by IATI's rules, not by
+the importer's code); a re-import replaces them, never adds them twice; undo puts back the ones
+replaced; the export writes them back and the import reads the same plans again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from sqlalchemy import func, select
+
+from importers.iati_export import write_iati
+from importers.interop import import_iati
+from importers.pipeline import run_import
+from importers.pipeline.undo import undo_batch
+from registry.extensions import db
+from registry.models import PlannedDisbursement, Project, ProjectBudget
+from registry.models.types import Role
+from registry.services.actor import Actor
+
+FIXTURES = next(
+    (p / "shared" / "fixtures" for p in Path(__file__).resolve().parents if (p / "shared" / "fixtures").is_dir()),
+    Path("/nonexistent"),
+)
+CORPUS = FIXTURES / "iati" / "corpus" / "dportal_62.xml"
+ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
+BUDGET_TYPES = {"1": "original", "2": "revised"}
+BUDGET_STATUSES = {"1": "indicative", "2": "committed"}
+
+
+def _day(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text[:10]) if text else None
+
+
+def read_plans(path: Path) -> tuple[Counter, Counter]:
+    """Each activity's budgets and planned disbursements as IATI defines them: @type (BudgetType,
+    1 when absent), a budget's @status (BudgetStatus, 1 when absent), period-start/-end, value
+    with @currency (else the activity's default-currency) and @value-date."""
+    budgets: Counter = Counter()
+    planned: Counter = Counter()
+    for act in etree.parse(str(path)).getroot().iter("iati-activity"):
+        identifier = " ".join((act.findtext("iati-identifier") or "").split())
+        default = act.get("default-currency")
+        for elem in act.findall("budget") + act.findall("planned-disbursement"):
+            value = elem.find("value")
+            start = _day(elem.find("period-start").get("iso-date"))
+            end_elem = elem.find("period-end")
+            key = (
+                identifier,
+                BUDGET_TYPES[elem.get("type") or "1"],
+                start,
+                _day(end_elem.get("iso-date")) if end_elem is not None else None,
+                Decimal(value.text.strip()),
+                value.get("currency") or default,
+                _day(value.get("value-date")),
+            )
+            if elem.tag == "budget":
+                budgets[(*key, BUDGET_STATUSES[elem.get("status") or "1"])] += 1
+            else:
+                provider = elem.find("provider-org")
+                planned[(*key, provider.get("ref") if provider is not None else None)] += 1
+    return budgets, planned
+
+
+def stored_plans() -> tuple[Counter, Counter]:
+    budgets: Counter = Counter()
+    for b, ident in db.session.execute(
+        select(ProjectBudget, Project.iati_identifier).join(Project, Project.id == ProjectBudget.project_id)
+    ):
+        budgets[(ident, b.kind, b.period_start, b.period_end, b.amount, b.currency, b.value_date, b.status)] += 1
+    planned: Counter = Counter()
+    for p, ident in db.session.execute(
+        select(PlannedDisbursement, Project.iati_identifier).join(Project, Project.id == PlannedDisbursement.project_id)
+    ):
+        key = (ident, p.kind, p.period_start, p.period_end, p.amount, p.currency, p.value_date, p.provider_ref)
+        planned[key] += 1
+    return budgets, planned
+
+
+@pytest.mark.fixtures  # a skip fails where the shared fixtures are present
+@pytest.mark.skipif(not CORPUS.is_file(), reason="real fixtures absent")
+def test_every_budget_and_planned_disbursement_of_a_real_file_lands(app):
+    expected_budgets, expected_planned = read_plans(CORPUS)
+    assert sum(expected_budgets.values()) == 5 and sum(expected_planned.values()) == 4  # what the file holds
+    result = import_iati(CORPUS, ADMIN)
+    assert result.ok
+    got_budgets, got_planned = stored_plans()
+    assert got_budgets == expected_budgets
+    assert got_planned == expected_planned
+    # One of them, written out here from the file: the revised budget of 2019-04-24 to 2020-03-31
+    assert (
+        got_budgets[
+            (
+                next(k[0] for k in expected_budgets),
+                "revised",
+                dt.date(2019, 4, 24),
+                dt.date(2020, 3, 31),
+                Decimal("23202519"),
+                "GBP",
+                dt.date(2020, 5, 28),
+                "committed",
+            )
+        ]
+        == 1
+    )
+
+    # The same file again, as a new reading (another file name): the plans are replaced, not added
+    again = import_iati(CORPUS, ADMIN, filename="again.xml")
+    assert again.ok
+    assert stored_plans() == (expected_budgets, expected_planned)
+
+
+def _xml(plans: str, default_currency: str = "EUR") -> bytes:
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<iati-activities version="2.03">
+ <iati-activity default-currency="{default_currency}">
+  <iati-identifier>XM-TEST-PLAN-1</iati-identifier>
+  <reporting-org ref="XM-TEST" type="10"><narrative>Test donor</narrative></reporting-org>
+  <title><narrative>Rural broadband plan</narrative></title>
+  <activity-status code="2"/>
+  <activity-date type="1" iso-date="2024-01-01"/>
+  <recipient-country code="KE" percentage="100"/>
+  <sector vocabulary="1" code="22040" percentage="100"/>
+  {plans}
+ </iati-activity>
+</iati-activities>""".encode()
+
+
+def _planned(start: str, end: str, amount: str, extra: str = "") -> str:
+    return (
+        f'<planned-disbursement type="1"><period-start iso-date="{start}"/><period-end iso-date="{end}"/>'
+        f'<value value-date="{start}"{extra}>{amount}</value></planned-disbursement>'
+    )
+
+
+def test_a_newer_file_replaces_the_plans_and_undo_puts_them_back(app, make_org):
+    make_org(ref="XM-TEST", name="Test donor")
+    first = _xml(_planned("2024-01-01", "2024-12-31", "1000.00") + _planned("2025-01-01", "2025-12-31", "2000.00"))
+    batch = run_import("iati", "plans.xml", first, "XM-TEST", ADMIN)
+    assert batch.status == "committed", batch.problems
+    second = _xml(_planned("2025-01-01", "2025-12-31", "2500.00"))
+    newer = run_import("iati", "plans-2.xml", second, "XM-TEST", ADMIN)
+    assert newer.status == "committed", newer.problems
+    amounts = lambda: sorted(str(p.amount) for p in db.session.scalars(select(PlannedDisbursement)))  # noqa: E731
+    assert amounts() == ["2500.00"]
+    undo_batch(newer.id, ADMIN)
+    db.session.expire_all()
+    assert amounts() == ["1000.00", "2000.00"]
+
+
+def test_a_plan_that_cannot_be_kept_is_left_out_with_its_money(app, make_org):
+    make_org(ref="XM-TEST", name="Test donor")
+    plans = (
+        _planned("2024-01-01", "2023-12-31", "700.00")  # ends before it starts
+        + _planned("2024-01-01", "2024-12-31", "-5.00")  # negative
+        + _planned("2024-01-01", "2024-12-31", "12.345", ' currency="USD"')  # rounded half-even to 12.34
+    )
+    batch = run_import("iati", "bad-plans.xml", _xml(plans), "XM-TEST", ADMIN)
+    assert batch.status == "committed"
+    messages = [p["message"] for p in batch.problems]
+    assert any("Planned disbursement of 700.00 EUR left out" in m for m in messages), messages
+    assert any("Planned disbursement of -5.00 EUR left out" in m for m in messages), messages
+    assert [(p.amount, p.currency) for p in db.session.scalars(select(PlannedDisbursement))] == [
+        (Decimal("12.34"), "USD")
+    ]
+
+
+def test_plans_go_out_in_the_export_and_come_back_the_same(app, make_org):
+    make_org(ref="XM-TEST", name="Test donor")
+    plans = (
+        '<budget type="1" status="2"><period-start iso-date="2024-01-01"/><period-end iso-date="2024-12-31"/>'
+        '<value value-date="2024-01-01">300000.00</value></budget>'
+        '<budget type="2" status="1"><period-start iso-date="2024-01-01"/><period-end iso-date="2024-12-31"/>'
+        '<value currency="USD" value-date="2024-06-01">320000.50</value></budget>'
+        + _planned("2025-01-01", "2025-06-30", "150000.00")
+        + '<planned-disbursement type="2"><period-start iso-date="2025-07-01"/>'
+        '<value currency="GBP" value-date="2024-02-01">99.99</value>'
+        '<provider-org ref="XM-TEST"><narrative>Test donor</narrative></provider-org>'
+        '<receiver-org ref="KE-GOV"><narrative>Ministry of ICT</narrative></receiver-org></planned-disbursement>'
+    )
+    batch = run_import("iati", "plans.xml", _xml(plans), "XM-TEST", ADMIN)
+    assert batch.status == "committed", batch.problems
+    before = stored_plans()
+    project = db.session.scalar(select(Project))
+    out = io.BytesIO()
+    write_iati([project], out, today=dt.date(2026, 1, 1))
+    root = etree.fromstring(out.getvalue())
+    # Stored budgets are written as they are, not the need spread over the years
+    assert [(b.get("type"), b.get("status"), b.findtext("value")) for b in root.iter("budget")] == [
+        ("1", "2", "300000.00"),
+        ("2", "1", "320000.50"),
+    ]
+    # The export read into an empty registry gives the same plans
+    db.session.query(PlannedDisbursement).delete()
+    db.session.query(ProjectBudget).delete()
+    db.session.flush()
+    back = run_import("iati", "export.xml", out.getvalue(), "XM-TEST", ADMIN)
+    assert back.status == "committed", back.problems
+    assert stored_plans() == before
+    receiver = db.session.scalar(select(PlannedDisbursement).where(PlannedDisbursement.currency == "GBP"))
+    assert (receiver.receiver_ref, receiver.receiver_name, receiver.kind) == ("KE-GOV", "Ministry of ICT", "revised")
+    assert db.session.scalar(select(func.count(PlannedDisbursement.id))) == 2
