@@ -80,6 +80,9 @@ class Config:
     # SQLite: seconds a write waits for another writer's lock before the request answers 503.
     SQLITE_BUSY_TIMEOUT = float(os.environ.get("SQLITE_BUSY_TIMEOUT", 10))
     REPORTING_CURRENCY = "USD"
+    # Report currencies besides USD whose converted report facts are kept up to date on write
+    # (reports in them read the facts; a report in any other currency converts every flow).
+    REPORT_CURRENCIES = tuple(c for c in os.environ.get("REPORT_CURRENCIES", "EUR").replace(" ", "").split(",") if c)
     # Rate files loaded with `flask reference rates load` (they override registry/data/).
     RATES_DIR = os.environ.get("RATES_DIR", str(INSTANCE_DIR / "rates"))
     # API tokens: the lifetime of a new token when none is chosen, and the longest allowed (days).

@@ -39,6 +39,7 @@ from registry.models import Country, Project, ProjectArea, ProjectRecipient, Tra
 from registry.models.types import WSIS_ACTION_LINES
 from reports import dimensions, facts, flow_sums
 from reports.flow_sums import TxFilter, bucket_expression, fact_select, no_jit, transaction_sums
+from reports.fx_facts import FxSource, fx_select
 from reports.models import ReportCategoryMember
 
 SPLIT = 1_000_000  # products are split at 10^6 so that SQLite's 64-bit sums never overflow
@@ -74,22 +75,31 @@ def project_sums(
     with_need: bool,
     breakpoints: Sequence[dt.date] | None = None,
     with_recipient: bool = True,
+    fx: FxSource | None = None,
 ):
     """SELECT of per-project USD sums (pid, d_<dim>..., [period], [tx_country, tx_region], m0..m4):
     flows, then needs (UNION ALL).
 
     With ``breakpoints`` each row also carries the membership period of its dates; with
     ``with_recipient`` the recipient its flows name themselves (empty: the project's shares;
-    always empty for the need, which follows the project's shares)."""
+    always empty for the need, which follows the project's shares). With ``fx`` the sums are
+    in another currency: of its converted facts and of the needs converted for the report."""
     with_period = breakpoints is not None
-    if flow_sums.facts_apply(tx_dims, filters):
+    if fx is not None:
+        flows = fx_select(
+            tx_dims, filters, fx.currency, with_period=with_period, with_recipient=with_recipient
+        ).add_columns(literal(0).label("m4"))
+    elif flow_sums.facts_apply(tx_dims, filters):
         flows = fact_select(tx_dims, filters, with_period=with_period, with_recipient=with_recipient).add_columns(
             literal(0).label("m4")
         )
     else:
         flows = transaction_sums(tx_dims, filters, breakpoints, with_recipient=with_recipient)
     parts = flows
+    if with_need and fx is not None and fx.needs is None:
+        raise ValueError("a report in another currency with need needs its converted needs")
     if with_need:
+        need = Project.need_usd_minor if fx is None else fx.needs.c.minor
         need_keys = (
             [cast(extract("year", Project.need_date), db.Integer).label("d_year")] if tx_dims == ["year"] else []
         )
@@ -102,8 +112,10 @@ def project_sums(
             Project.id.label("pid"),
             *need_keys,
             *[literal(0).label(f"m{i}") for i in range(4)],
-            Project.need_usd_minor.label("m4"),
-        ).where(Project.need_usd_minor.is_not(None), Project.need_usd_minor != 0, Project.deleted_at.is_(None))
+            need.label("m4"),
+        ).where(need.is_not(None), need != 0, Project.deleted_at.is_(None))
+        if fx is not None:
+            needs = needs.join(fx.needs, fx.needs.c.pid == Project.id)
         if filters.statuses:
             needs = needs.where(Project.status.in_(filters.statuses))
         if filters.action_lines:
@@ -169,8 +181,9 @@ def weighted_cells(
     categories: Sequence[str] = (),
     breakpoints: Sequence[dt.date] | None = None,
     amounts: Iterable[int] = range(5),
+    fx: FxSource | None = None,
 ) -> tuple[list[tuple], str]:
-    """Share-weighted sums per report cell, computed entirely in the database (USD only).
+    """Share-weighted sums per report cell, computed entirely in the database.
 
     Each row: (*dimension keys, denominator, *numerators, projects). For every amount
     measure (pledge, commitment, disbursement, expenditure, need) the exact cell value
@@ -182,7 +195,8 @@ def weighted_cells(
     categories in its membership period (``breakpoints``, the facts' own periods): a
     flow sits in every category row its country belonged to on its value date.
     ``amounts``: the indexes of the sums wanted (the others come back as zeros: each
-    weighted sum costs its share of the query's time).
+    weighted sum costs its share of the query's time). ``fx``: the sums in another currency
+    (``reports.fx_facts``), not in USD.
     """
     amounts = set(amounts)
     tx_dims = dimensions.flow_level(dims)
@@ -216,6 +230,7 @@ def weighted_cells(
             with_need=with_need,
             breakpoints=breakpoints if by_period else None,
             with_recipient=flow_places,
+            fx=fx,
         ).subquery("f")
     )
     postgres = db.session.get_bind().dialect.name == "postgresql"

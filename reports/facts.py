@@ -61,6 +61,7 @@ from sqlalchemy.sql import ColumnElement
 from registry.extensions import db
 from registry.models import CategoryMembership, Transaction
 from registry.sqlite import is_plain_read
+from reports import fx_facts
 from reports.models import ReportCategoryMember, ReportDirty, ReportFlowFact, ReportProjectFact, ReportState
 
 STATE_KEY = "flow_facts"
@@ -253,6 +254,10 @@ def ensure_fresh(trust_layout: bool = False) -> dict[str, int]:
     points, sig = _layout(trust_layout)
     state = db.session.get(ReportState, STATE_KEY)
     if state is not None and state.value == sig and not stale():
+        behind = fx_facts.behind(sig)
+        if behind:  # the rate files or the report currencies changed: convert again
+            _lock()
+            fx_facts.rebuild(fx_facts.behind(sig), points, sig)
         return {"rebuilt": 0, "projects": 0}
     _lock()
     # Re-read under the lock: another refresh may have done the work meanwhile.
@@ -275,6 +280,7 @@ def ensure_fresh(trust_layout: bool = False) -> dict[str, int]:
             db.session.add(ReportState(key=STATE_KEY, value=sig))
         else:
             state.value = sig
+        fx_facts.rebuild(fx_facts.kept_currencies(), points, sig)
         done = {"rebuilt": 1, "projects": len(marks)}
     else:
         ids = [pid for pid, _generation in marks]
@@ -282,6 +288,8 @@ def ensure_fresh(trust_layout: bool = False) -> dict[str, int]:
             chunk = ids[start : start + CHUNK]
             _delete_facts(chunk)
             _insert_facts(chunk, points)
+        fx_facts.refresh(ids, points, sig)  # the kept currencies up to date (the others just below)
+        fx_facts.rebuild(fx_facts.behind(sig), points, sig)
         done = {"rebuilt": 0, "projects": len(ids)}
     _forget_seen_marks(marks)
     db.session.flush()
@@ -303,6 +311,12 @@ def _forget_seen_marks(marks) -> None:
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
             db.session.execute(delete(table).where(table.c.generation == generation, table.c.project_id.in_(chunk)))
+
+
+def built_layout() -> str | None:
+    """The signature the USD facts were built with (None: never built)."""
+    state = db.session.get(ReportState, STATE_KEY)
+    return state.value if state is not None else None
 
 
 def ensure_fresh_for_read() -> dict[str, int]:
@@ -418,7 +432,7 @@ def refresh_before_commit(session: Session) -> None:
         return
     session.flush()  # the ORM changes still pending: their triggers mark the projects now
     members_changed = session.info.pop(MEMBERS_CHANGED, False)
-    if members_changed or stale():
+    if members_changed or stale() or fx_facts.behind(built_layout()):
         if not _try_lock():
             # Another commit is refreshing. Waiting for it while this transaction holds its
             # own rows (marks included) could deadlock: the marks stay for the next commit,

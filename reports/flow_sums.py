@@ -102,8 +102,8 @@ def project_flow_sums(
     """Per project (and flow-level dimension) sums of pledges, commitments, disbursements, expenditure.
 
     With ``usd`` the sums are of the stored USD minor units; otherwise they are of
-    the original minor units, grouped also by currency and value date so that the
-    caller converts each group at the rate of its value date. With ``breakpoints``
+    the original minor units of each flow (with its currency and value date) so that the
+    caller converts each flow at the rate of its value date, rounded on its own. With ``breakpoints``
     each row also carries the index of the category-membership period of its date.
     Every row also carries the recipient country and region the flows name themselves
     (both empty for flows that follow the project's shares).
@@ -123,10 +123,13 @@ def project_flow_sums(
     if breakpoints is not None:
         keys.append(bucket_expression(Transaction.value_date, breakpoints))
     keys += [Transaction.recipient_country_iso3, Transaction.recipient_region_code]
+    group = list(keys)
     if not usd:
         keys += [Transaction.currency, type_coerce(Transaction.value_date, String)]
+        # each flow converted and rounded on its own, as its stored USD value is: one row per flow
+        group = [*keys, Transaction.id]
     stmt = filtered_flows(select(*keys, *sums), tx_dims, filters)
-    stmt = stmt.group_by(*keys)
+    stmt = stmt.group_by(*group)
     no_jit()
     # Core rows straight from the connection: up to a row per flow in another currency.
     return db.session.connection().execute(stmt).all()

@@ -4,7 +4,8 @@ Two stages (see docs/reports.md):
 
 1. the database sums the transactions per project (and per flow-level dimension such as
    year or donor) - the only step that touches every flow (``reports.flow_sums``; in
-   another currency than USD, converted per day in ``reports.stage_one``);
+   another currency than USD, converted flow by flow in ``reports.stage_one``, or read from
+   the converted facts of the currencies the registry reports in, ``reports.fx_facts``);
 2. each project sum is spread over the project's recipients and priority areas by their
    shares, with exact integer arithmetic, and summed into the report's cells: here
    (:func:`_compute`) or, in USD, in the database (``reports.in_database``).
@@ -31,7 +32,7 @@ from registry import money
 from registry.extensions import db
 from registry.models import FundingSource, Transaction
 from registry.services.shares import UNALLOCATED_AREA, allocate  # noqa: F401  (re-exported)
-from reports import conversion_notes, queries
+from reports import conversion_notes, fx_facts, queries
 from reports.dimensions import (  # noqa: F401  (re-exported)
     AMOUNT_MEASURES,
     DEFINITIONS,
@@ -140,11 +141,16 @@ def _compute(
     dims = spec.dimensions
     uses_category = "category" in dims or bool(spec.categories)
     if in_database is None:
-        in_database = spec.currency == "USD"
-    if in_database:
+        in_database = spec.currency == "USD" or fx_facts.answers(spec)
+    if in_database and spec.currency == "USD":
         ref = context[0] if context else queries.load_reference()
         report = run_in_database(spec, ref, stage, totals)
         return conversion_notes.annotate(report, tx_filter(spec), lambda: RowKeys(ref, spec))
+    if in_database and fx_facts.answers(spec):
+        # another currency whose converted facts are kept: the same fast path on them
+        ref = context[0] if context else queries.load_reference()
+        report, converted = fx_facts.run(spec, ref, totals)
+        return conversion_notes.annotate(report, tx_filter(spec), lambda: RowKeys(ref, spec), converted)
     ref, recipients, areas = context or load_context()
     keys = RowKeys(ref, spec)
     if first is None or (uses_category and not first.with_buckets):

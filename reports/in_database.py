@@ -29,8 +29,21 @@ class Cell(NamedTuple):
     projects: int
 
 
-def run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None, totals: dict | None = None) -> Report:
-    """The fast path (USD, no recipient category): stage one and the share weighting in one SQL query."""
+def run_in_database(
+    spec: ReportSpec,
+    ref: queries.Reference,
+    stage=None,
+    totals: dict | None = None,
+    *,
+    fx=None,
+    notes: list | None = None,
+    rate_days: list | None = None,
+) -> Report:
+    """The fast path: stage one and the share weighting in one SQL query.
+
+    In USD it reads the report facts; in another currency ``fx`` (``reports.fx_facts.FxSource``)
+    names the converted facts and needs, and ``notes`` / ``rate_days`` are what converting
+    them found (``reports.fx_facts.run``)."""
     keys = RowKeys(ref, spec)
     dims = spec.dimensions
     with_need = need_applies(spec)
@@ -43,6 +56,7 @@ def run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None, totals
         "areas": spec.areas,
         "categories": spec.categories,
         "breakpoints": keys.breakpoints if ("category" in dims or spec.categories) else None,
+        "fx": fx,
     }
     count = "projects" in spec.measures
     overlapping = dimensions.overlaps(dims)  # a flow sits in every category of its country: rows overlap
@@ -63,6 +77,7 @@ def run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None, totals
         memo = stage.info if stage is not None else (totals if totals is not None else {})
         memo_key = (
             "total",
+            spec.currency,
             tuple(spec.countries),
             tuple(sorted(keys.region_filter or ())),
             tuple(spec.areas),
@@ -77,10 +92,11 @@ def run_in_database(spec: ReportSpec, ref: queries.Reference, stage=None, totals
             for cell in memo[memo_key]:
                 _add(grand, cell)
         grand_projects = sum(cell.projects for cell in memo[memo_key])
-    notes: list[str] = []
+    shown: list = []
     if not with_need:
-        notes.append(NEED_NOT_ATTRIBUTED)
-    report = finish(spec, ref, cells, cell_projects, grand, grand_projects, notes, [], with_need)
+        shown.append(NEED_NOT_ATTRIBUTED)
+    shown += notes or []
+    report = finish(spec, ref, cells, cell_projects, grand, grand_projects, shown, rate_days or [], with_need)
     # Measures that were not asked for were not summed: never show them as zeros.
     skipped = [m for m in (*AMOUNT_MEASURES, "coverage") if not set(RAW_AMOUNTS[m]) <= set(amounts)]
     for row in [*report.rows, report.total, *(r for line in report.margins.values() for r in line)]:

@@ -13,7 +13,9 @@ without committing). ``report_state`` records which membership periods the facts
 built with, so that reloading the reference data rebuilds them.
 """
 
-from sqlalchemy import BigInteger, Index, Integer, String
+import datetime as dt
+
+from sqlalchemy import BigInteger, Date, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.extensions import db
@@ -57,6 +59,43 @@ class ReportProjectFact(db.Model):
     period: Mapped[int] = mapped_column(Integer)
     tx_country: Mapped[str | None] = mapped_column(String(3))
     tx_region: Mapped[str | None] = mapped_column(String(3))
+    pledge: Mapped[int] = mapped_column(BigInteger)
+    commitment: Mapped[int] = mapped_column(BigInteger)
+    disbursement: Mapped[int] = mapped_column(BigInteger)
+    expenditure: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportFxFact(db.Model):
+    """The same sums as :class:`ReportFlowFact` in another report currency (``currency``), each
+    flow converted on its own at the rate of its value date and rounded half-even to the
+    currency's minor unit, as its stored USD value is (reports/fx_facts.py).
+
+    Kept apart by the flows' own currency and by how they were converted (``rate_kind``:
+    ``same`` needed no rate, ``daily`` an ECB or parity rate, ``annual`` an IMF annual average,
+    ``none`` no rate at all: its sums are zero and the report lists those flows in their own
+    currency); ``day`` is the value date of flows converted at an older rate than the report
+    allows (planned flows beyond the published rates) or not at all, empty otherwise;
+    ``rate_from`` / ``rate_to`` the dates of the earliest and latest rates used."""
+
+    __tablename__ = "report_fx_facts"
+    __table_args__ = (Index("ix_report_fx_facts_currency_project", "currency", "project_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    project_id: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int] = mapped_column(Integer)
+    period: Mapped[int] = mapped_column(Integer)
+    funding_source_id: Mapped[int | None] = mapped_column(Integer)
+    provider_org_id: Mapped[int | None] = mapped_column(Integer)
+    finance_type: Mapped[str | None] = mapped_column(String(8))
+    flow_type: Mapped[str | None] = mapped_column(String(8))
+    tx_country: Mapped[str | None] = mapped_column(String(3))
+    tx_region: Mapped[str | None] = mapped_column(String(3))
+    source_currency: Mapped[str] = mapped_column(String(3))
+    rate_kind: Mapped[str] = mapped_column(String(8))
+    day: Mapped[dt.date | None] = mapped_column(Date)
+    rate_from: Mapped[dt.date | None] = mapped_column(Date)
+    rate_to: Mapped[dt.date | None] = mapped_column(Date)
     pledge: Mapped[int] = mapped_column(BigInteger)
     commitment: Mapped[int] = mapped_column(BigInteger)
     disbursement: Mapped[int] = mapped_column(BigInteger)

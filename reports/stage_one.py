@@ -1,9 +1,11 @@
 """Stage one of a report in Python: the flows' per-project sums converted to the report's currency.
 
-A report in another currency than USD cannot read the stored USD values: the database sums
-the flows per project, currency and value date (``reports.flow_sums.project_flow_sums``) and
-each group is converted here at the rate of its day, exactly (integer ratios, rounded
-half-even once per group), before stage two spreads it over the shares (``reports.flows``).
+A report in another currency than USD cannot read the stored USD values: the database
+reads the flows with their currency and value date (``reports.flow_sums.project_flow_sums``)
+and each flow is converted here at the rate of its day, exactly (integer ratios, rounded
+half-even once per flow, as its stored USD value is), before stage two spreads the
+per-project sums over the shares (``reports.flows``). The currencies the registry reports
+in keep these sums converted in advance (``reports.fx_facts``): the same figures, fast.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from flask import current_app
 from registry import money
 from registry.errors import ConversionError
 from reports import dimensions, queries
+from reports.fx_facts import STALE_RATE_DAYS  # noqa: F401  (the last earlier rate, however old: noted)
 from reports.keys import RowKeys, tx_value
 from reports.notes import Note
 from reports.spec import NEED_NOT_ATTRIBUTED, ReportSpec, need_applies, tx_filter
 
 _UNSET = object()
-STALE_RATE_DAYS = 36_600  # fall back to the last earlier rate, however old (noted in the report)
 
 
 class PartKey(NamedTuple):
