@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0027_fx_facts'
-down_revision = '0022_tied_status'
+down_revision = '0025_forward_plans'
 branch_labels = None
 depends_on = None
 
