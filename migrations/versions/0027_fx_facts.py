@@ -6,7 +6,7 @@ kept up to date with the USD facts for the currencies the registry reports in
 (REPORT_CURRENCIES), instead of converting every flow at each report.
 
 Revision ID: 0027_fx_facts
-Revises: 0022_tied_status
+Revises: 0025_forward_plans
 Create Date: 2026-12-12 10:00:00
 """
 from alembic import op
