@@ -131,6 +131,20 @@ def test_names_sort_as_readers_expect_not_by_code_point():
     assert sorted(names) != i18n.sorted_by_name(names)  # plain sorting puts Côte d'Ivoire after Cuba
 
 
+def test_a_chinese_reader_gets_names_in_pinyin_order(app):
+    # Afghanistan ā fù hàn, Algeria ā ěr jí lì yà, Brazil bā xī, Costa Rica gē sī dá lí jiā,
+    # Côte d'Ivoire kē tè dí wǎ, Cuba gǔ bā, China zhōng guó: the order of a Chinese
+    # dictionary's pinyin index (tones break ties between equal letters)
+    names = ["中国", "科特迪瓦", "古巴", "巴西", "哥斯达黎加", "阿尔及利亚", "阿富汗"]
+    pinyin_order = ["阿尔及利亚", "阿富汗", "巴西", "哥斯达黎加", "古巴", "科特迪瓦", "中国"]
+    with reading_in(app, "zh"):
+        assert i18n.sorted_by_name(names) == pinyin_order
+        # Latin names among Chinese ones keep their alphabetical place
+        assert i18n.sorted_by_name(["ZTE", "阿富汗", "Bhutan"]) == ["阿富汗", "Bhutan", "ZTE"]
+    with reading_in(app, "en"):  # the code points' radical-and-stroke order is not pinyin
+        assert i18n.sorted_by_name(names) != pinyin_order
+
+
 def test_country_names_come_from_the_readers_language(app):
     with reading_in(app, "fr"):
         assert i18n.territory_name("CI", "Côte d'Ivoire") == "Côte d’Ivoire"
