@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import machine, write_section  # noqa: E402
+from common import machine, write_section  # noqa: E402  (the benchmarks run as scripts from bench/)
 
 SECTION = "## Reports in other currencies (EUR, XOF, NPR) from converted facts"
 CURRENCIES = ("EUR", "XOF", "NPR")
