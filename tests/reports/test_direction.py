@@ -205,3 +205,30 @@ def test_iati_keeps_collaboration_type_and_funding_partners(app, make_org, tmp_p
     assert list(direction.flow_directions(tri).values()) == ["triangular"]
     assert list(direction.flow_directions(south).values()) == ["south_south"]
     assert list(direction.flow_directions(c8).values()) == ["triangular"]
+
+
+def test_page_command_line_csv_and_workbook_by_direction(app, client, runner, flow_of):
+    import io
+    import json
+
+    from openpyxl import load_workbook
+
+    flow_of("SWE", amount="40.10")
+    flow_of("BRA", amount="2.05")
+    db.session.commit()
+    page = client.get("/reports/?by=direction&measure=commitment")
+    assert page.status_code == 200
+    html = page.data.decode()
+    assert '<option value="direction" selected>Flow direction</option>' in html
+    assert "North-South" in html and "South-South" in html
+    result = runner.invoke(args=["report", "flows", "--by", "direction", "--measure", "commitment", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["direction"]: r["commitment"] for r in json.loads(result.output)["rows"]}
+    assert rows == {"north_south": "40.10", "south_south": "2.05"}
+    with client.get("/api/v1/reports/flows.csv?by=direction&measure=commitment") as csv_response:
+        text = csv_response.data.decode("utf-8-sig")
+    assert "North-South" in text and "40.10" in text and "2.05" in text
+    with client.get("/api/v1/reports/flows.xlsx?by=direction&measure=commitment") as xlsx_response:
+        book = load_workbook(io.BytesIO(xlsx_response.data), read_only=True)
+    cells = [str(c) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for c in row if c]
+    assert "North-South" in cells and "South-South" in cells
