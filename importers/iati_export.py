@@ -221,6 +221,9 @@ class _Activity:
             self._activity_recipients(act)
         self._sectors(act)
         self._tags(act)
+        if self.project.collaboration_type:
+            # after the tags, before the defaults (the schema's order)
+            etree.SubElement(act, "collaboration-type", code=self.project.collaboration_type)
         if self.project.default_tied_status:
             # after the sectors, tags and the other defaults, before the budgets (the schema's order)
             etree.SubElement(act, "default-tied-status", code=self.project.default_tied_status)

@@ -205,6 +205,11 @@ class ProjectRecord:
     wsis_action_lines: list[str] = field(default_factory=list)
     # IATI TiedStatus code of the flows that give none (IATI default-tied-status); None: unknown.
     default_tied_status: str | None = None
+    # IATI CollaborationType code (8: bilateral, triangular co-operation); None: not given.
+    collaboration_type: str | None = None
+    # The organisations funding the activity (IATI participating-org role 1) besides its
+    # provider, "type|ref" a line (registry.services.direction.partners_text).
+    funding_partners: str = ""
     transactions: list[TransactionRecord] = field(default_factory=list)
     location: Location = field(default_factory=Location)
     # field name -> the column header (or XML path) it came from, to name it in problems

@@ -43,7 +43,7 @@ from registry.i18n import current_language
 from registry.models import FundingSource, Organisation, Project, Transaction
 from registry.models.types import N_, WSIS_ACTION_LINES, SourceKind, TransactionType, label
 from registry.reference_names import area_name, category_name, country_name, income_group_name
-from registry.services import reference
+from registry.services import direction, reference
 
 if TYPE_CHECKING:
     from reports.queries import Reference
@@ -330,6 +330,16 @@ for _dimension in (
         fact="provider_org_id",
         names=lambda: (Organisation.id, Organisation.ref, Organisation.name),
         sort_by_name=True,
+    ),
+    Dimension(
+        "direction",
+        N_("Flow direction"),
+        "North-South, South-South, triangular or multilateral: from the provider's country and its DAC "
+        "membership on the flow's value date, the provider's kind, the activity's IATI collaboration type and "
+        "funding partners, or the project's direction set by hand; unknown (no provider country) is its own row",
+        Level.FLOW,
+        sql=direction.direction_expression,
+        codes=lambda ref: {value: direction.label(value) for value in direction.VALUES},
     ),
     Dimension(
         "finance_type",

@@ -18,6 +18,7 @@ from sqlalchemy.sql import ColumnElement
 from registry.extensions import db
 from registry.models import FundingSource, Project, Transaction
 from registry.models.types import TransactionType
+from registry.services import direction
 from reports import dimensions, facts
 from reports.dimensions import FLOW_TYPES
 from reports.models import ReportFlowFact, ReportProjectFact
@@ -68,6 +69,10 @@ class TxFilter:
     # Only flows of these tied statuses (IATI TiedStatus codes; "" for unknown): the share
     # of each in reports.tied. The facts do not keep the status, so the flows are read.
     tied_statuses: list[str] = field(default_factory=list)
+    # Only flows of these directions (registry.services.direction.VALUES); the facts do not
+    # keep the direction (it follows the providers' countries and DAC membership), so the
+    # flows are read.
+    directions: list[str] = field(default_factory=list)
 
 
 def tied_status_expression() -> ColumnElement:
@@ -142,6 +147,7 @@ def facts_apply(tx_dims: Sequence[str], filters: TxFilter) -> bool:
     return (
         not filters.confirmed_only
         and not filters.tied_statuses
+        and not filters.directions
         and all(dimensions.get(d).fact or dimensions.get(d).joins_source for d in tx_dims)
     )
 
@@ -226,6 +232,8 @@ def filtered_flows(stmt, tx_dims: Sequence[str], filters: TxFilter):
         if "" in filters.tied_statuses:
             wanted.append(status.is_(None))
         stmt = stmt.where(or_(*wanted))
+    if filters.directions:
+        stmt = stmt.where(direction.direction_expression().in_(filters.directions))
     return stmt
 
 

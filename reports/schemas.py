@@ -24,6 +24,8 @@ from registry import errors, money
 from registry.extensions import db
 from registry.models import Country, Organisation, PriorityArea, RecipientCategory, Region
 from registry.models.types import N_, WSIS_ACTION_LINES, ProjectStatus, SourceKind, label
+from registry.services.direction import VALUES as DIRECTION_VALUES
+from registry.services.direction import label as direction_label
 from reports import dimensions, queries
 from reports.dimensions import MEASURE_LABELS
 from reports.spec import CONFIRMED, ReportSpec
@@ -267,6 +269,12 @@ class ReportQuery(Schema):
         check=_in(WSIS_ACTION_LINES, N_("Unknown WSIS action line %(code)s (C1-C11)")),
         entries=lambda: dict(WSIS_ACTION_LINES),
     )
+    direction = Codes(
+        "Flow directions: north_south, south_south, triangular, multilateral, unknown.",
+        normalise=str.lower,
+        check=_in(DIRECTION_VALUES, N_("Unknown flow direction %(code)s")),
+        entries=lambda: {value: direction_label(value) for value in DIRECTION_VALUES},
+    )
     confirmed = Confirmed(
         load_default="all",
         validate=validate.OneOf(CONFIRMED),
@@ -303,6 +311,7 @@ class ReportQuery(Schema):
             statuses=data["status"],
             action_lines=data["action_line"],
             confirmed=data["confirmed"],
+            directions=data["direction"],
         )
 
 

@@ -40,6 +40,8 @@ class ReportSpec:
     # "all": every flow, unconfirmed ones included (the meta says how much); "only": only flows
     # confirmed by the organisation that manages their funding source (see CONFIRMED).
     confirmed: str = "all"
+    # Only flows of these directions (north_south, south_south, triangular, multilateral, unknown).
+    directions: list[str] = field(default_factory=list)
     # Only flows of these tied statuses (see reports.tied; not a report parameter).
     tied_statuses: list[str] = field(default_factory=list)
 
@@ -58,6 +60,7 @@ class ReportSpec:
             "donors",
             "statuses",
             "action_lines",
+            "directions",
         ):
             if getattr(self, name):
                 out[name] = list(getattr(self, name))
@@ -78,9 +81,11 @@ def tx_filter(spec: ReportSpec) -> TxFilter:
         donor_ids=donor_ids,
         confirmed_only=spec.confirmed == "only",
         tied_statuses=list(spec.tied_statuses),
+        directions=list(spec.directions),
     )
 
 
 def need_applies(spec: ReportSpec) -> bool:
     """Whether need, gap and coverage can be shown (not by donor, source or finance type)."""
-    return dimensions.need_carried(spec.dimensions) and not spec.source_kinds and not spec.donors
+    narrowed_to_flows = spec.source_kinds or spec.donors or spec.directions
+    return dimensions.need_carried(spec.dimensions) and not narrowed_to_flows

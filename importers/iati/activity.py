@@ -8,6 +8,7 @@ from importers.iati.values import narrative, parse_date, tied_status_of
 from importers.messages import Text
 from importers.records import Location
 from registry.models.types import N_
+from registry.services import direction
 
 # IATI ActivityStatus -> registry status. 3 "Finalisation" means the physical activity is
 # complete (only the accounts remain open), so it counts as completed.
@@ -55,6 +56,16 @@ def read_description(ctx: ReadingContext, act, identifier: str, lang: str) -> Ia
         ctx.warn("reference_truncated", N_("Identifier longer than 120 characters: reference cut"), act)
     for org in act.findall("participating-org"):
         record.participating_orgs.append({"role": org.get("role"), "ref": org.get("ref"), "name": narrative(org, lang)})
+    # The funding organisations (role 1) with their IATI organisation type: a DAC member or a
+    # multilateral among them funding a Southern provider makes the cooperation triangular.
+    record.funding_partners = direction.partners_text(
+        [
+            (org.get("type"), org.get("ref") or "")
+            for org in act.findall("participating-org")
+            if (org.get("role") or "").strip() == "1"
+        ]
+    )
+    record.collaboration_type = collaboration_type_of(ctx, act)
     status = act.find("activity-status")
     code = status.get("code") if status is not None else None
     record.status = STATUS.get(code or "")
@@ -69,6 +80,26 @@ def read_description(ctx: ReadingContext, act, identifier: str, lang: str) -> Ia
         record.status = "active"
     record.default_tied_status = tied_status_of(ctx, act, "default-tied-status")
     return record
+
+
+def collaboration_type_of(ctx: ReadingContext, act) -> str | None:
+    """The activity's IATI CollaborationType code; None when absent, and when not a code of
+    the list (with a warning)."""
+    elem = act.find("collaboration-type")
+    code = (elem.get("code") or "").strip() if elem is not None else ""
+    if not code:
+        return None
+    try:
+        return direction.collaboration_type(code)
+    except ValueError:
+        ctx.warn(
+            "collaboration_type",
+            N_("Not an IATI CollaborationType code: the collaboration type is left empty"),
+            elem,
+            "collaboration-type/@code",
+            code,
+        )
+        return None
 
 
 def other_identifiers(act) -> list[str]:

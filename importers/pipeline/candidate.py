@@ -55,6 +55,10 @@ class _Candidate:
     contact_name: str | None = None
     contact_email: str | None = None
     default_tied_status: str | None = None  # IATI TiedStatus code
+    collaboration_type: str | None = None  # IATI CollaborationType code
+    funding_partners: str = ""  # "type|ref" a line (IATI participating-org role 1)
+    direction_override: str | None = None  # set by hand only (see HAND_ENTERED)
+    direction_reason: str | None = None
     id: int | None = None
     import_batch_id: int | None = None  # of a stored project (see _load_existing)
     # True: the areas were inferred from the file's purpose codes; None: the codes point at none.
@@ -88,6 +92,10 @@ class _Candidate:
             "contact_name": self.contact_name,
             "contact_email": self.contact_email,
             "default_tied_status": self.default_tied_status,
+            "collaboration_type": self.collaboration_type,
+            "funding_partners": self.funding_partners,
+            "direction_override": self.direction_override,
+            "direction_reason": self.direction_reason,
             "org_id": self.org_id,
         }
         data["need"] = (
@@ -123,7 +131,7 @@ def _areas_json(areas: list[tuple[str, int, bool]]) -> list[dict]:
 
 
 # What a project keeps as entered by hand: a file never sets it.
-HAND_ENTERED = ("instrument_sought", "contact_name", "contact_email")
+HAND_ENTERED = ("instrument_sought", "contact_name", "contact_email", "direction_override", "direction_reason")
 # Fields a file sets on a project: its own scalar fields but those entered by hand, then the rest.
 CHANGED_FIELDS = (
     *(name for name in project_service.SCALAR_FIELDS if name not in HAND_ENTERED),
@@ -144,6 +152,8 @@ RECORD_FIELDS = {
     "actual_end": ("actual_end",),
     "wsis_action_lines": ("wsis_action_lines",),
     "default_tied_status": ("default_tied_status",),
+    "collaboration_type": ("collaboration_type",),
+    "funding_partners": ("funding_partners",),
     "need": ("need_minor", "need_currency", "need_usd_minor", "need_date"),
 }
 
@@ -153,7 +163,7 @@ def _keep_absent(candidate: _Candidate, current: _Candidate, rec: ProjectRecord)
 
     A reader lists the fields it read in ``rec.columns``; when it lists none, every field
     of the record is taken as given (IATI activities are complete descriptions)."""
-    for name in ("instrument_sought", "contact_name", "contact_email"):
+    for name in HAND_ENTERED:
         setattr(candidate, name, getattr(current, name))
     if rec.other_identifiers is None:  # the file gives no aliases: the stored ones stay
         candidate.other_identifiers = current.other_identifiers

@@ -140,6 +140,18 @@ class Project(SoftDeleted, db.Model):
     # IATI TiedStatus code (3 partially tied, 4 tied, 5 untied) of the project's flows that
     # give none of their own (IATI default-tied-status); empty: unknown.
     default_tied_status: Mapped[str | None] = mapped_column(String(1))
+    # IATI CollaborationType code of the activity (1 bilateral, 2 multilateral inflows, 4
+    # multilateral outflows, 8 bilateral triangular co-operation...); empty: not given.
+    collaboration_type: Mapped[str | None] = mapped_column(String(2))
+    # The organisations the file names as funding the activity (IATI participating-org role 1)
+    # besides its provider, one a line as "type|ref" (IATI OrganisationType code, may be empty,
+    # and the organisation's identifier): a DAC member or a multilateral among them funding a
+    # Southern provider makes the cooperation triangular (registry.services.direction).
+    funding_partners: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The direction set by hand (north_south, south_south, triangular, multilateral) instead of
+    # the derived one, with the reason, which is required (registry.services.direction).
+    direction_override: Mapped[str | None] = mapped_column(String(16))
+    direction_reason: Mapped[str | None] = mapped_column(String(1000))
     demo: Mapped[bool] = mapped_column(default=False)
     import_batch_id: Mapped[int | None] = mapped_column(
         ForeignKey("import_batches.id", ondelete="SET NULL"), index=True

@@ -35,6 +35,7 @@ from registry.schemas.common import (
 )
 from registry.schemas.messages import N_
 from registry.services import rules
+from registry.services.direction import COLLABORATION_TYPES, DIRECTIONS
 from registry.services.search import SORT_CHOICES
 
 STATUSES = [s.value for s in ProjectStatus]
@@ -134,6 +135,21 @@ class ProjectIn(StrictSchema):
     contact_name = fields.String(allow_none=True, validate=validate.Length(max=200))
     contact_email = fields.Email(allow_none=True, validate=validate.Length(max=200))
     default_tied_status = TiedStatus()
+    collaboration_type = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(COLLABORATION_TYPES),
+        metadata={"description": "IATI CollaborationType code (2, 4 multilateral; 8 triangular co-operation)"},
+    )
+    direction_override = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(DIRECTIONS),
+        metadata={"description": "The direction set by hand instead of the derived one; null: derived"},
+    )
+    direction_reason = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=1000),
+        metadata={"description": "Why the direction is set by hand (required with direction_override)"},
+    )
 
     @validates_schema(skip_on_field_errors=False)
     def consistent(self, data: dict, **kwargs) -> None:
@@ -209,6 +225,13 @@ class ProjectOut(VersionedOut):
     contact_name = fields.String(allow_none=True)
     contact_email = fields.String(allow_none=True)
     default_tied_status = fields.String(allow_none=True)
+    collaboration_type = fields.String(allow_none=True)
+    funding_partners = fields.Function(
+        lambda p: [line.split("|", 1)[1] for line in (p.funding_partners or "").splitlines() if "|" in line],
+        metadata={"description": "The organisations funding the activity (IATI participating-org role 1)"},
+    )
+    direction_override = fields.String(allow_none=True)
+    direction_reason = fields.String(allow_none=True)
 
 
 class Page(Schema):

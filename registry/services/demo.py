@@ -205,6 +205,10 @@ def seed_demo(progress: Callable[[str, int], None] | None = None) -> SeedResult:
             "sectors": sorted({PURPOSE[a] for a in chosen_areas}),
             "wsis_action_lines": sorted({ACTION_LINES[a] for a in chosen_areas}),
         }
+        if not pipeline:
+            # Tied status by the project's number (no random draw: the numbering stays stable):
+            # mostly untied, some partially tied or tied, one in ten unknown.
+            data["default_tied_status"] = DEMO_TIED_STATUS[number % len(DEMO_TIED_STATUS)]
         if pipeline:
             data["instrument_sought"] = rng.choice(["grant", "concessional_loan", "technical_assistance"])
             data["contact_name"] = "Demo contact"
@@ -224,6 +228,10 @@ def seed_demo(progress: Callable[[str, int], None] | None = None) -> SeedResult:
 
     result.accounts = _demo_accounts(orgs, result)
     return result
+
+
+# IATI TiedStatus codes of the demo projects' flows, by project number (None: unknown).
+DEMO_TIED_STATUS = ("5", "5", "5", "5", "5", "3", "3", "4", "5", None)
 
 
 def _split(rng: random.Random, n: int) -> list[Decimal]:

@@ -24,7 +24,7 @@ from registry.models import (
 from registry.models.project import ProjectSector
 from registry.models.soft_delete import INCLUDE_DELETED
 from registry.models.types import Instrument, ProjectStatus, TransactionType, tied_status_code
-from registry.services import areas, audit, deletion, permissions, rules
+from registry.services import areas, audit, deletion, direction, permissions, rules
 from registry.services.actor import Actor
 from registry.services.lookup import load
 from registry.services.shares import share_text
@@ -44,6 +44,10 @@ SCALAR_FIELDS = (
     "contact_name",
     "contact_email",
     "default_tied_status",
+    "collaboration_type",
+    "funding_partners",
+    "direction_override",
+    "direction_reason",
 )
 LIST_FIELDS = ("recipients", "areas", "sectors", "wsis_action_lines", "need")
 DATE_FIELDS = ("planned_start", "planned_end", "actual_start", "actual_end")
@@ -201,6 +205,7 @@ def _merge(existing: list, wanted: list, key) -> list:
 
 def _apply(project: Project, data: dict[str, Any]) -> None:
     reject_unknown_fields(data, SCALAR_FIELDS, LIST_FIELDS)
+    _check_direction(project, data)
     for key in SCALAR_FIELDS:
         if key in data:
             value = data[key]
@@ -221,7 +226,15 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
                     ) from None
             if key == "default_tied_status":
                 value = _tied_status(value, key)
+            if key == "collaboration_type":
+                value = _collaboration_type(value)
+            if key == "direction_override":
+                value = _direction(value)
+            if key in ("direction_reason", "funding_partners"):
+                value = (value or "").strip() or (None if key == "direction_reason" else "")
             setattr(project, key, value)
+    if project.direction_override is None:
+        project.direction_reason = None  # a reason goes with a direction set by hand
     if "recipients" in data:
         project.recipients = _merge(
             project.recipients,
@@ -249,6 +262,41 @@ def _tied_status(value: Any, field: str) -> str | None:
             _("Unknown tied status %(value)s: 3 partially tied, 4 tied, 5 untied", value=repr(value)),
             {field: [_("Unknown tied status")]},
         ) from None
+
+
+def _collaboration_type(value: Any) -> str | None:
+    try:
+        return direction.collaboration_type(value)
+    except ValueError:
+        raise ValidationError(
+            _("Unknown IATI collaboration type %(value)s", value=repr(value)),
+            {"collaboration_type": [_("Unknown collaboration type")]},
+        ) from None
+
+
+def _direction(value: Any) -> str | None:
+    try:
+        return direction.override_value(value)
+    except ValueError:
+        raise ValidationError(
+            _(
+                "Unknown direction %(value)s: north_south, south_south, triangular or multilateral",
+                value=repr(value),
+            ),
+            {"direction_override": [_("Unknown direction")]},
+        ) from None
+
+
+def _check_direction(project: Project, data: dict[str, Any]) -> None:
+    """A direction set by hand needs its reason (checked before anything changes); clearing
+    the direction clears its reason."""
+    override = _direction(data["direction_override"]) if "direction_override" in data else project.direction_override
+    reason = data["direction_reason"] if "direction_reason" in data else project.direction_reason
+    if override is not None and not (reason or "").strip():
+        raise ValidationError(
+            _("A direction set by hand needs a reason"),
+            {"direction_reason": [_("Required when the direction is set by hand")]},
+        )
 
 
 def _check(project: Project) -> None:

@@ -20,6 +20,7 @@ from registry.models import (
     Region,
 )
 from registry.models.types import (
+    N_,
     WSIS_ACTION_LINES,
     Instrument,
     OrganisationKind,
@@ -27,8 +28,10 @@ from registry.models.types import (
     SourceKind,
     TransactionType,
     label,
+    tied_status_label,
 )
 from registry.reference_names import area_name, category_name, region_name
+from registry.services import direction
 from registry.web import by_name, country_label
 
 # Currencies most flows use first; the rest alphabetically after them.
@@ -103,6 +106,19 @@ class Choices:
         return [(i.value, label(i.value)) for i in Instrument]
 
     @cached_property
+    def tied_statuses(self) -> list[tuple[str, str]]:
+        """IATI TiedStatus codes, untied first: what the Tunis Agenda prefers."""
+        return [(code, tied_status_label(code)) for code in ("5", "3", "4")]
+
+    @cached_property
+    def directions(self) -> list[tuple[str, str]]:
+        return [(value, direction.label(value)) for value in direction.DIRECTIONS]
+
+    @cached_property
+    def collaboration_types(self) -> list[tuple[str, str]]:
+        return [(code, f"{code} {gettext(text)}") for code, text in COLLABORATION_TYPE_NAMES.items()]
+
+    @cached_property
     def transaction_types(self) -> list[tuple[str, str]]:
         return [(t.value, label(t.value)) for t in TransactionType]
 
@@ -110,6 +126,18 @@ class Choices:
     def action_lines(self) -> list[tuple[str, str]]:
         lines = sorted(WSIS_ACTION_LINES.items(), key=lambda item: int(item[0][1:]))
         return [(code, gettext(text)) for code, text in lines]
+
+
+# IATI CollaborationType codelist, as the form offers it.
+COLLABORATION_TYPE_NAMES = {
+    "1": N_("Bilateral"),
+    "2": N_("Multilateral (inflows)"),
+    "3": N_("Bilateral, core contributions to NGOs and other private bodies / PPPs"),
+    "4": N_("Multilateral outflows"),
+    "6": N_("Private sector outflows"),
+    "7": N_("Bilateral, ex-post reporting on NGOs' activities funded through core contributions"),
+    "8": N_("Bilateral, triangular co-operation"),
+}
 
 
 def choices() -> Choices:

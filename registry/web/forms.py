@@ -76,6 +76,10 @@ def project_data(form: MultiDict) -> tuple[dict[str, Any], dict[str, list[int]]]
         "instrument_sought": _text(form, "instrument_sought") or None,
         "contact_name": _text(form, "contact_name") or None,
         "contact_email": _text(form, "contact_email") or None,
+        "default_tied_status": _text(form, "default_tied_status") or None,
+        "collaboration_type": _text(form, "collaboration_type") or None,
+        "direction_override": _text(form, "direction_override") or None,
+        "direction_reason": _text(form, "direction_reason") or None,
     }
     for key in ("planned_start", "planned_end", "actual_start", "actual_end"):
         data[key] = _text(form, key) or None
@@ -114,7 +118,7 @@ def transaction_data(form: MultiDict) -> dict[str, Any]:
     }
     for key in ("funding_source_id", "provider_org_id"):
         data[key] = _text(form, key) or None
-    for key in ("flow_type", "finance_type", "aid_type"):
+    for key in ("flow_type", "finance_type", "aid_type", "tied_status"):
         data[key] = _text(form, key) or None
     return data
 

@@ -20,10 +20,10 @@ from registry.auth import current_actor, current_user, login_required
 from registry.extensions import db
 from registry.i18n import money as money_text
 from registry.models import Project, Transaction
-from registry.models.types import ProjectStatus, Role, label
+from registry.models.types import ProjectStatus, Role, label, tied_status_label
 from registry.schemas.common import flatten
 from registry.schemas.projects import ProjectIn, ProjectQuery, TransactionIn
-from registry.services import permissions, rights
+from registry.services import direction, permissions, rights
 from registry.services import projects as service
 from registry.services.history import changes, project_history
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
@@ -105,9 +105,14 @@ def project(project_id: int):
     user = current_user()
     sources = {t.funding_source.id: t.funding_source for t in item.transactions if t.funding_source}
     events = project_history(item.id, limit=100)
+    flow_directions = direction.flow_directions(item)
     return render_template(
         "projects/detail.html",
         project=item,
+        flow_directions=flow_directions,
+        project_direction=direction.project_direction(item, flow_directions),
+        direction_label=direction.label,
+        tied_status_label=tied_status_label,
         totals=usd_totals([item.id]).get(item.id, {}),
         sources=by_name(sources.values(), lambda s: s.name),
         history=[(e, changes(e)) for e in events],
@@ -284,7 +289,7 @@ def state_from_transaction(tx: Transaction) -> dict[str, str]:
         "value_date": tx.value_date.isoformat(),
         "description": tx.description or "",
     }
-    for key in ("funding_source_id", "provider_org_id", "flow_type", "finance_type", "aid_type"):
+    for key in ("funding_source_id", "provider_org_id", "flow_type", "finance_type", "aid_type", "tied_status"):
         value = getattr(tx, key)
         values[key] = "" if value is None else str(value)
     if service.provider_is_implied(tx):

@@ -33,6 +33,7 @@ OUR_FILES = {
         "income_group",
     ],
     "category_memberships.csv": ["iso3", "category", "valid_from", "valid_to", "source"],
+    "dac_members.csv": ["member", "iso3", "name", "valid_from", "valid_to", "iati_org_prefixes", "source"],
     "priority_areas.csv": ["code", "short_name", "description", "main_list"],
     "euro_pegs.csv": ["code", "per_euro", "valid_from", "source"],
     "income_groups.csv": ["code", "name"],
