@@ -8,7 +8,7 @@ def init_app(app: Flask, api: Api) -> None:
     """Register the reports' API, pages and commands (called by create_app)."""
     from registry.extensions import csrf
     from reports import api as reports_api
-    from reports import cli, downloads_api, facts, models, web  # noqa: F401  (models: the facts tables join the metadata)
+    from reports import cli, country, downloads_api, facts, models, web  # noqa: F401  (models: the facts tables join the metadata)
 
     # The writer's commit brings the facts up to date; a read never commits (reports/facts.py).
     facts.install()
@@ -22,4 +22,5 @@ def init_app(app: Flask, api: Api) -> None:
     api.register_blueprint(reports_api.blp)
     api.register_blueprint(downloads_api.blp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(country.bp)
     cli.init_app(app)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from babel.numbers import format_percent
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -370,6 +370,7 @@ def index():
             map_choices=_map_choices(),
             per_person_note=maps.per_person_note,
             population_source=str(population.SOURCE),
+            country_pages=set(db.session.scalars(select(Country.iso3))),
             map_query=_filter_query({"measure": map_measure}),
             **_choices(),
         ),
@@ -415,14 +416,20 @@ def chart(name: str):
     )
 
 
-def _map(spec: ReportSpec, measure: str, highlight: str | None = None, page: bool = True) -> tuple[maps.MapData, str]:
+def _map(
+    spec: ReportSpec, measure: str, highlight: str | None = None, page: bool = True, known: Report | None = None
+) -> tuple[maps.MapData, str]:
     """The world map of ``measure`` by recipient country for the page's filters: (its data, its
-    SVG); on the page the amounts not allocated to one country are its table, not in the drawing."""
-    by_country = dataclasses.replace(spec, dimensions=["country"], measures=list(maps.REPORT_MEASURES))
+    SVG); on the page the amounts not allocated to one country are its table, not in the drawing.
+    ``known``: the report by country with the map's measures, when the caller has it already."""
+    if known is None:
+        by_country = dataclasses.replace(spec, dimensions=["country"], measures=list(maps.REPORT_MEASURES))
+        known = run_report(by_country)
     countries = set(db.session.scalars(select(Country.iso3)))
-    data = maps.map_data(run_report(by_country), measure, countries)
+    data = maps.map_data(known, measure, countries)
     title = _("%(measure)s by recipient country", measure=maps.map_measure_name(measure))
-    return data, maps.svg(data, title, highlight=highlight, list_apart=not page)
+    link = (lambda iso3: url_for("countries.country", iso3=iso3)) if page else None
+    return data, maps.svg(data, title, highlight=highlight, list_apart=not page, link=link)
 
 
 def _map_choices() -> list[tuple[str, str, str]]:
