@@ -399,7 +399,10 @@ def svg(
                 f'<text class="map-apart" x="{MARGIN}" y="{y}" fill="{charts.MUTED}">'
                 f"{escape(_('%(name)s: %(value)s', name=label, value=shown))}</text>"
             )
-    return charts._svg(drawn.width, y + 12, title, body)
+    drawing = charts._svg(drawn.width, y + 12, title, body)
+    if link:  # an image holds no links: with them the map is a named group of its countries
+        drawing = drawing.replace('role="img"', 'role="group"', 1)
+    return drawing
 
 
 def _label(data: MapData, iso3: str) -> str:
