@@ -129,6 +129,10 @@ def country(iso3: str):
             "map_svg": map_svg,
             "map_measure": measure,
             "map_choices": _map_choices(iso3),
+            "map_query": urlencode(
+                {"measure": measure, "highlight": iso3}
+                | {k: request.args[k] for k in ("currency", "year_from", "year_to") if request.args.get(k)}
+            ),
             "population_year": min(spec.year_to or population.last_year(), population.last_year()),
         }
     projects, pipeline, project_total = _projects(iso3)
