@@ -9,9 +9,9 @@ def init_app(app: Flask, api: Api) -> None:
     from registry.extensions import csrf
     from reports import api as reports_api
 
-    # models: the facts tables join the metadata; forward_api: its routes join the reports'
-    # blueprint before it is registered
-    from reports import cli, downloads_api, facts, forward_api, models, web  # noqa: F401
+    # models: the facts tables join the metadata; forward_api and country: their routes join
+    # the reports' blueprint before it is registered
+    from reports import cli, country, downloads_api, facts, forward_api, models, web  # noqa: F401
 
     # The writer's commit brings the facts up to date; a read never commits (reports/facts.py).
     facts.install()
@@ -25,4 +25,5 @@ def init_app(app: Flask, api: Api) -> None:
     api.register_blueprint(reports_api.blp)
     api.register_blueprint(downloads_api.blp)
     app.register_blueprint(web.bp)
+    app.register_blueprint(country.bp)
     cli.init_app(app)

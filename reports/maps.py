@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -23,11 +24,12 @@ from flask_babel import gettext as _
 from markupsafe import escape
 
 from registry import i18n
-from reports import charts
+from reports import charts, population
 from reports.dimensions import measure_name
 
 SHAPES = Path(__file__).resolve().parent / "data" / "world-110m.json"
-MEASURES = ("commitment", "disbursement", "need", "gap", "coverage")
+REPORT_MEASURES = ("commitment", "disbursement", "need", "gap", "coverage")  # the report's own
+MEASURES = (*REPORT_MEASURES, *population.PER_CAPITA)  # and per person
 WIDTH = 960
 MARGIN = 8
 SOUTH, NORTH = -56.0, 84.0  # latitudes drawn: Tierra del Fuego to Greenland (no Antarctica)
@@ -145,10 +147,26 @@ def _as_decimal(value) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
+def map_measure_name(measure: str) -> str:
+    """A map measure's name in the reader's language (the report's measures, and per person)."""
+    if measure == "commitment_per_capita":
+        return _("Commitments per person")
+    if measure == "disbursement_per_capita":
+        return _("Disbursements per person")
+    return measure_name(measure)
+
+
 def figure(measure: str, value, currency: str) -> str:
-    """The exact figure of a measure, as a country's hover title says it."""
+    """The exact figure of a measure, as a country's hover title says it (per person: to the
+    currency's minor unit, and "less than" one of it rather than a misleading nought)."""
     if measure == "coverage":
         return format_percent(Decimal(value), format="#,##0.0 %", locale=get_locale(), decimal_quantization=True)
+    if measure in population.PER_CAPITA:
+        from registry.money import minor_units
+
+        unit = Decimal(1).scaleb(-minor_units(currency))
+        if 0 < abs(Decimal(value)) and abs(Decimal(value)) < unit / 2:
+            return _("less than %(amount)s", amount=i18n.money(unit, currency))
     return i18n.money(value, currency)
 
 
@@ -162,6 +180,7 @@ def classify(measure: str, values: dict[str, Decimal]) -> Classes:
     for the gap negative values, as classes of their own."""
     out = Classes()
     palette = REDS if measure in ("need", "gap") else BLUES
+    per_person = measure in population.PER_CAPITA
     if measure == "coverage":
         lows = (Decimal(0), *COVERAGE_BREAKS)
         for n, low in enumerate(lows):
@@ -192,11 +211,15 @@ def classify(measure: str, values: dict[str, Decimal]) -> Classes:
         first += 1
     colours = palette[len(palette) - len(uppers) :] if len(uppers) < 3 else palette[: len(uppers)]
     low = Decimal(0)
+
+    def bound(value: Decimal) -> str:  # amounts per person are small: to the hundredth
+        return i18n.number(value, 2) if per_person else i18n.compact_number(value)
+
     for n, high in enumerate(uppers):
         name = (
-            _("up to %(high)s", high=i18n.compact_number(high))
+            _("up to %(high)s", high=bound(high))
             if n == 0
-            else _("%(low)s to %(high)s", low=i18n.compact_number(low), high=i18n.compact_number(high))
+            else _("%(low)s to %(high)s", low=bound(low), high=bound(high))
         )
         out.entries.append((colours[n], name))
         low = high
@@ -224,28 +247,77 @@ class MapData:
     values: dict[str, Decimal]
     names: dict[str, str]
     apart: list[tuple[str, Decimal | None]]
+    # Per person: the year asked (the report's last year, or None: the file's latest), the
+    # population each figure divides by, and the countries with an amount but no population.
+    year: int | None = None
+    populations: dict[str, population.Population] = field(default_factory=dict)
+    no_population: list[str] = field(default_factory=list)  # ISO alpha-3, by name
+
+    @property
+    def per_person(self) -> bool:
+        return self.measure in population.PER_CAPITA
+
+    @property
+    def apart_measure(self) -> str:
+        """The measure of the amounts not on the map (a region has no population: its amount)."""
+        return population.PER_CAPITA.get(self.measure, self.measure)
+
+    @property
+    def no_population_names(self) -> str:
+        return ", ".join(self.names[iso3] for iso3 in self.no_population)
+
+    @property
+    def population_year(self) -> int:
+        last = population.last_year()
+        return last if self.year is None else min(self.year, last)
 
 
 def map_data(report, measure: str, countries: set[str]) -> MapData:
     """A report by country (rows keyed by ISO alpha-3, or a label such as 'Regional: Africa')
-    as the values of ``measure``; ``countries``: the registry's ISO alpha-3 codes."""
+    as the values of ``measure``; ``countries``: the registry's ISO alpha-3 codes. A measure per
+    person divides the country's amount by its population (reports.population)."""
     drawn = world()
-    values, names, apart = {}, {}, []
+    amount_of = population.PER_CAPITA.get(measure, measure)
+    year = report.spec.year_to
+    values, names, apart, populations, missing = {}, {}, [], {}, []
     for row in report.rows:
-        key, value = row["country"], _as_decimal(row.get(measure))
+        key, value = row["country"], _as_decimal(row.get(amount_of))
         if key in countries and (key in drawn.shapes or key in drawn.points):
             names[key] = str(row["country_label"])
+            if value is not None and amount_of != measure:
+                people = population.population(key, year)
+                if people is None:
+                    missing.append(key)
+                    continue
+                populations[key] = people
+                value = population.per_capita(value, people)
             if value is not None:
                 values[key] = value
         elif value is not None or key not in countries:
             apart.append((str(row["country_label"]), value))
-    return MapData(measure, report.spec.currency, values, names, apart)
+    return MapData(
+        measure,
+        report.spec.currency,
+        values,
+        names,
+        apart,
+        year,
+        populations,
+        i18n.sorted_by_name(missing, key=names.get),
+    )
 
 
-def svg(data: MapData, title: str, highlight: str | None = None, list_apart: bool = True) -> str:
+def svg(
+    data: MapData,
+    title: str,
+    highlight: str | None = None,
+    list_apart: bool = True,
+    link: Callable[[str], str] | None = None,
+) -> str:
     """The map as an SVG document: every country drawn (hatched where the report has no figure),
     a circle for each small one with a figure, the legend and (``list_apart``: the file, whose
-    reader has no page around it) the amounts not allocated to one country under it."""
+    reader has no page around it) the amounts not allocated to one country under it; ``link``:
+    the address each country leads to (a page's map; the reader of the file has no site)."""
     drawn = world()
     classes = classify(data.measure, data.values)
     pattern = (
@@ -266,17 +338,22 @@ def svg(data: MapData, title: str, highlight: str | None = None, list_apart: boo
             css += " map-highlight"
         stroke = "#1d2733" if iso3 == highlight else BORDER
         width = "1.5" if iso3 == highlight else "0.5"
+        # The map's countries are a mouse's shortcut to their pages (tabindex -1): a keyboard
+        # reaches the same pages from the table beside the map.
+        opening = f'<a href="{escape(link(iso3))}" tabindex="-1">' if link else ""
+        closing = "</a>" if link else ""
         if iso3 in drawn.shapes:
             countries.append(
-                f'<path class="{css}" data-country="{escape(iso3)}" d="{drawn.shapes[iso3].path}" fill="{fill}" '
-                f'stroke="{stroke}" stroke-width="{width}" fill-rule="evenodd"><title>{escape(tip)}</title></path>'
+                f'{opening}<path class="{css}" data-country="{escape(iso3)}" d="{drawn.shapes[iso3].path}" '
+                f'fill="{fill}" stroke="{stroke}" stroke-width="{width}" fill-rule="evenodd">'
+                f"<title>{escape(tip)}</title></path>{closing}"
             )
         if (has or iso3 == highlight) and drawn.tiny(iso3):
             x, y = drawn.centre(iso3)
             markers.append(
-                f'<circle class="map-marker {css}" data-country="{escape(iso3)}" cx="{x:.1f}" cy="{y:.1f}" '
+                f'{opening}<circle class="map-marker {css}" data-country="{escape(iso3)}" cx="{x:.1f}" cy="{y:.1f}" '
                 f'r="{MARKER_RADIUS}" fill="{fill}" stroke="#1d2733" stroke-width="0.8">'
-                f"<title>{escape(tip)}</title></circle>"
+                f"<title>{escape(tip)}</title></circle>{closing}"
             )
     body += ['<g class="map-countries">', *countries, "</g>", '<g class="map-markers">', *markers, "</g>"]
 
@@ -285,7 +362,10 @@ def svg(data: MapData, title: str, highlight: str | None = None, list_apart: boo
     body.append(
         f'<text x="{MARGIN}" y="{y}" font-weight="600" fill="{charts.INK}">{escape(_legend_title(data))}</text>'
     )
-    entries = [*classes.entries, (no_data_fill, _("no figure in this report"))]
+    hatched = (
+        _("no figure in this report, or no population figure") if data.per_person else _("no figure in this report")
+    )
+    entries = [*classes.entries, (no_data_fill, hatched)]
     legend, used = charts._legend(entries, MARGIN, y + 8, drawn.width - MARGIN)
     body += legend
     y += 8 + used + 12
@@ -293,6 +373,19 @@ def svg(data: MapData, title: str, highlight: str | None = None, list_apart: boo
         f'<text x="{MARGIN}" y="{y}" fill="{charts.MUTED}">'
         f"{escape(_('Small states and islands are also shown as circles.'))}</text>"
     )
+    if data.per_person:  # the definition and the source travel with the file and its PNG
+        for line in (per_person_note(data), str(population.SOURCE)):
+            y += 17
+            body.append(f'<text class="map-source" x="{MARGIN}" y="{y}" fill="{charts.MUTED}">{escape(line)}</text>')
+        if data.no_population:
+            y += 17
+            names = _(
+                "No population figure, not on the map: %(names)s",
+                names=data.no_population_names,
+            )
+            body.append(
+                f'<text class="map-no-population" x="{MARGIN}" y="{y}" fill="{charts.MUTED}">{escape(names)}</text>'
+            )
     if data.apart and list_apart:
         y += 22
         body.append(
@@ -301,24 +394,55 @@ def svg(data: MapData, title: str, highlight: str | None = None, list_apart: boo
         )
         for label, value in data.apart:
             y += 17
-            shown = "–" if value is None else figure(data.measure, value, data.currency)
+            shown = "–" if value is None else figure(data.apart_measure, value, data.currency)
             body.append(
                 f'<text class="map-apart" x="{MARGIN}" y="{y}" fill="{charts.MUTED}">'
                 f"{escape(_('%(name)s: %(value)s', name=label, value=shown))}</text>"
             )
-    return charts._svg(drawn.width, y + 12, title, body)
+    drawing = charts._svg(drawn.width, y + 12, title, body)
+    if link:  # an image holds no links: with them the map is a named group of its countries
+        drawing = drawing.replace('role="img"', 'role="group"', 1)
+    return drawing
 
 
 def _label(data: MapData, iso3: str) -> str:
     name = data.names.get(iso3) or _country_name(iso3)
+    if iso3 in data.no_population:
+        return _("%(country)s: no population figure", country=name)
     if iso3 not in data.values:
         return _("%(country)s: no figure", country=name)
-    return _("%(country)s: %(value)s", country=name, value=figure(data.measure, data.values[iso3], data.currency))
+    value = figure(data.measure, data.values[iso3], data.currency)
+    if data.per_person:
+        people = data.populations[iso3]
+        return _(
+            "%(country)s: %(value)s per person (population %(year)s: %(people)s)",
+            country=name,
+            value=value,
+            year=people.year,
+            people=i18n.number(people.people),
+        )
+    return _("%(country)s: %(value)s", country=name, value=value)
+
+
+def per_person_note(data: MapData) -> str:
+    """What a figure per person divides by, for the map's notes."""
+    return _(
+        "Per person: the amount divided by the country's population in %(year)s (the last year of "
+        "the report, or the latest year with a figure before it).",
+        year=data.population_year,
+    )
 
 
 def _legend_title(data: MapData) -> str:
     if data.measure == "coverage":
         return _("%(measure)s (share of the need committed)", measure=measure_name(data.measure))
+    if data.per_person:
+        return _(
+            "%(measure)s, %(currency)s (population of %(year)s)",
+            measure=map_measure_name(data.measure),
+            currency=data.currency,
+            year=data.population_year,
+        )
     return _("%(measure)s, %(currency)s", measure=measure_name(data.measure), currency=data.currency)
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from babel.numbers import format_percent
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,7 +20,7 @@ from registry.extensions import db
 from registry.models import Country, PriorityArea, RecipientCategory, Region
 from registry.models.types import WSIS_ACTION_LINES, ProjectStatus, SourceKind, label
 from registry.reference_names import area_name, category_name, region_name
-from reports import charts, dimensions, downloads, maps, queries
+from reports import charts, dimensions, downloads, maps, population, queries
 from reports.dimensions import dimension_name, dimension_names, measure_name
 from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
 from reports.notes import shown
@@ -366,7 +366,11 @@ def index():
             note_text=shown,
             world_map=world_map,
             map_measure=map_measure,
+            map_measure_name=maps.map_measure_name(map_measure),
             map_choices=_map_choices(),
+            per_person_note=maps.per_person_note,
+            population_source=str(population.SOURCE),
+            country_pages=set(db.session.scalars(select(Country.iso3))),
             map_query=_filter_query({"measure": map_measure}),
             **_choices(),
         ),
@@ -412,26 +416,33 @@ def chart(name: str):
     )
 
 
-def _map(spec: ReportSpec, measure: str, highlight: str | None = None, page: bool = True) -> tuple[maps.MapData, str]:
+def _map(
+    spec: ReportSpec, measure: str, highlight: str | None = None, page: bool = True, known: Report | None = None
+) -> tuple[maps.MapData, str]:
     """The world map of ``measure`` by recipient country for the page's filters: (its data, its
-    SVG); on the page the amounts not allocated to one country are its table, not in the drawing."""
-    by_country = dataclasses.replace(spec, dimensions=["country"], measures=list(maps.MEASURES))
+    SVG); on the page the amounts not allocated to one country are its table, not in the drawing.
+    ``known``: the report by country with the map's measures, when the caller has it already."""
+    if known is None:
+        by_country = dataclasses.replace(spec, dimensions=["country"], measures=list(maps.REPORT_MEASURES))
+        known = run_report(by_country)
     countries = set(db.session.scalars(select(Country.iso3)))
-    data = maps.map_data(run_report(by_country), measure, countries)
-    title = _("%(measure)s by recipient country", measure=measure_name(measure))
-    return data, maps.svg(data, title, highlight=highlight, list_apart=not page)
+    data = maps.map_data(known, measure, countries)
+    title = _("%(measure)s by recipient country", measure=maps.map_measure_name(measure))
+    link = (lambda iso3: url_for("countries.country", iso3=iso3)) if page else None
+    return data, maps.svg(data, title, highlight=highlight, list_apart=not page, link=link)
 
 
 def _map_choices() -> list[tuple[str, str, str]]:
     """(measure, name, the page's address showing it) of each measure the map can show."""
     keep = [(k, v) for k in (*FILTER_KEYS, "by", "by2") for v in request.args.getlist(k) if v]
-    return [(m, measure_name(m), "?" + urlencode([*keep, ("map", m)]) + "#map") for m in maps.MEASURES]
+    return [(m, maps.map_measure_name(m), "?" + urlencode([*keep, ("map", m)]) + "#map") for m in maps.MEASURES]
 
 
 @bp.get("/map.svg")
 def map_svg():
-    """The world map as an SVG file: ``measure`` (commitment, disbursement, need, gap, coverage),
-    the reports' filters, and ``highlight`` (an ISO alpha-3 code) to outline one country."""
+    """The world map as an SVG file: ``measure`` (commitment, disbursement, need, gap, coverage,
+    commitment_per_capita, disbursement_per_capita), the reports' filters, and ``highlight`` (an
+    ISO alpha-3 code) to outline one country."""
     measure = request.args.get("measure") or "gap"
     if measure not in maps.MEASURES:
         return Response(_("Unknown measure: %(measure)s", measure=measure), status=422, mimetype="text/plain")

@@ -34,6 +34,7 @@ PAGES = [
     ("pipeline-project", None, None),
     ("reports", None, "/reports/"),
     ("reports-cross-tab", None, "/reports/?by=region&by2=priority_area"),
+    ("country", None, "/countries/AFG"),
     ("login", None, "/login"),
     ("error", None, "/projects/999999"),
     ("project-form", "donor", "/projects/new"),
