@@ -93,6 +93,9 @@ def body_for(rule: str, method: str, other: dict) -> dict:
         return {"json": pipeline} if api else {"data": pipeline}
     if re.search(r"/transactions(/new|/<int:tx_id>(/edit)?)?$", rule):
         return {"json": TX_JSON} if api else {"data": TX_FORM}
+    if rule.endswith("/plans"):  # a project's forward plans: a planned disbursement for next year
+        plan = {"period_start": "2030-01-01", "period_end": "2030-12-31", "amount": "1000.00", "currency": "USD"}
+        return {"json": {"planned_disbursements": [plan]}}
     if rule.endswith("/delete"):
         return {"data": {"version": "1"}}
     if rule.endswith("/revoke"):
