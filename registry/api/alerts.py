@@ -41,6 +41,10 @@ def follow_etag(item: Follow) -> str:
     return f'"follow-{item.id}-{item.frequency}"'
 
 
+def search_alert_etag(search) -> str:
+    return f'"search-alert-{search.id}-{search.alert_frequency}"'
+
+
 def notification_out(note: Notification) -> dict:
     return {
         "id": note.id,
@@ -94,7 +98,7 @@ class FollowDetail(MethodView):
         actor = current_actor()
         item = alerts.get_follow(actor, follow_id)
         check_if_match(follow_etag(item))
-        alerts.set_follow_frequency(actor, item, args["frequency"])
+        alerts.set_follow_frequency(actor, item, args["frequency"] or "")
         commit()
         return follow_out(item), {"ETag": follow_etag(item)}
 
@@ -115,18 +119,19 @@ class SearchAlert(MethodView):
     @blp.response(200, SearchAlertOut)
     def get(self, search_id: int):
         search = marketplace.get_saved_search(current_actor(), search_id)
-        return {"saved_search_id": search.id, "frequency": search.alert_frequency}
+        return {"saved_search_id": search.id, "frequency": search.alert_frequency}, {"ETag": search_alert_etag(search)}
 
     @roles_required()
     @blp.arguments(FrequencyIn)
     @blp.response(200, SearchAlertOut)
     def put(self, args, search_id: int):
-        """Set how often the saved search's new matches are e-mailed."""
+        """Set how often the saved search's new matches are e-mailed (If-Match: its ETag, or ``*``)."""
         actor = current_actor()
         search = marketplace.get_saved_search(actor, search_id)
-        alerts.set_search_frequency(actor, search, args["frequency"])
+        check_if_match(search_alert_etag(search))
+        alerts.set_search_frequency(actor, search, args["frequency"] or "")
         commit()
-        return {"saved_search_id": search.id, "frequency": search.alert_frequency}
+        return {"saved_search_id": search.id, "frequency": search.alert_frequency}, {"ETag": search_alert_etag(search)}
 
 
 @blp.route("/notifications")

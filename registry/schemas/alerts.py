@@ -19,7 +19,8 @@ class FollowIn(StrictSchema):
 
 
 class FrequencyIn(StrictSchema):
-    frequency = fields.String(required=True, validate=validate.OneOf(FREQUENCIES), metadata={"description": FREQUENCY})
+    # Required, but checked by the service after the precondition (If-Match), as every change is.
+    frequency = fields.String(load_default=None, metadata={"description": FREQUENCY + "; required"})
 
 
 class FollowOut(Schema):

@@ -367,6 +367,10 @@ def test_follows_and_notifications_through_the_api(app, api, people, make_user, 
         "patch", f"/api/v1/follows/{body['id']}", token, json={"frequency": "weekly"}, headers={"If-Match": "*"}
     )
     assert patch.status_code == 200 and patch.json["frequency"] == "weekly"
+    wrong = api(
+        "patch", f"/api/v1/follows/{body['id']}", token, json={"frequency": "hourly"}, headers={"If-Match": "*"}
+    )
+    assert wrong.status_code == 422 and "frequency" in wrong.json["errors"]
 
     from registry.services.projects import update_project
 
