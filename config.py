@@ -92,6 +92,27 @@ class Config:
     LOG_FORMAT = os.environ.get("LOG_FORMAT") or None
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
+    # E-mail (alerts, docs/alerts.md), sent by the queue worker through Flask-Mailman. With no
+    # MAIL_SERVER the e-mails are written to the log (logger registry.mail), never lost
+    # silently; MAIL_BACKEND may name another Flask-Mailman backend ("smtp", "console", "locmem").
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", 587))
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", True)  # STARTTLS on MAIL_PORT (587)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)  # TLS from the start (465); not with MAIL_USE_TLS
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_TIMEOUT = int(os.environ.get("MAIL_TIMEOUT", 30))  # seconds; a hung server fails the send, which is retried
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "ICT4D Funding Registry <no-reply@localhost>")
+    MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "")
+    # The registry's public address: the links in e-mails (no request tells it to a worker).
+    BASE_URL = os.environ.get("BASE_URL", "http://localhost:5000")
+    # When the worker sends the digests (UTC): daily at ALERTS_DAILY_HOUR, weekly on
+    # ALERTS_WEEKLY_DAY (0 Sunday .. 6 Saturday) at that hour; what is new is collected, and
+    # "immediate" alerts sent, every ALERTS_IMMEDIATE_MINUTES.
+    ALERTS_DAILY_HOUR = int(os.environ.get("ALERTS_DAILY_HOUR", 6))
+    ALERTS_WEEKLY_DAY = int(os.environ.get("ALERTS_WEEKLY_DAY", 1))
+    ALERTS_IMMEDIATE_MINUTES = int(os.environ.get("ALERTS_IMMEDIATE_MINUTES", 5))
+
     API_TITLE = "ICT4D Funding Registry API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

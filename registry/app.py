@@ -67,6 +67,11 @@ def register_extensions(app: Flask) -> None:
     from registry.queue import init_app as init_queue
 
     init_queue(app)
+    from registry.alerts_jobs import init_app as init_alerts
+    from registry.mail import init_app as init_mail
+
+    init_mail(app)
+    init_alerts(app)
 
 
 def _retry_after_only_when_asked(response):
@@ -103,6 +108,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from registry.alerts_cli import alerts_cli
     from registry.cli import init_app as init_cli
     from registry.jobs_cli import jobs_cli
     from registry.translate_cli import translate_cli
@@ -110,3 +116,4 @@ def register_commands(app: Flask) -> None:
     init_cli(app)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(translate_cli)
+    app.cli.add_command(alerts_cli)

@@ -2,6 +2,7 @@
 
 from flask_limiter import Limiter
 from flask_login import LoginManager
+from flask_mailman import Mail
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -32,6 +33,8 @@ api = Api()
 csrf = CSRFProtect()
 # Sessions: registry.auth gives it the user loader and checks versions and timeouts.
 login_manager = LoginManager()
+# E-mail (registry/mail.py chooses the backend: SMTP, or the log when no server is set).
+mail = Mail()
 # Rate limits: what is limited and by which key is in registry.rate_limits; the counters live in
 # RATELIMIT_STORAGE_URI. Its checks run before the app's own before-request hooks.
 limiter = Limiter(key_func=client_address, application_limits=API_TOKEN_LIMITS, headers_enabled=True)

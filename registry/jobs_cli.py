@@ -25,9 +25,15 @@ jobs_cli = AppGroup("jobs", help="Background jobs: the queue worker, and the job
     show_default=True,
     help="process: each job in a forked worker process, with a hard time limit (SIGALRM) and memory cap.",
 )
-def worker(workers: int, worker_type: str) -> None:
+@click.option(
+    "--periodic/--no-periodic",
+    default=True,
+    show_default=True,
+    help="Also run the periodic tasks (the alerts' collection and e-mails, docs/alerts.md).",
+)
+def worker(workers: int, worker_type: str, periodic: bool) -> None:
     """Run the queue worker (the huey consumer) until interrupted: it takes the queued jobs and
-    runs each in the app's context."""
+    runs each in the app's context, and runs the periodic tasks unless told not to."""
     q = jobs_queue.queue()
     if q.immediate:
         raise click.ClickException("QUEUE_IMMEDIATE is set: jobs run inline when queued; there is no queue to serve")
@@ -35,7 +41,7 @@ def worker(workers: int, worker_type: str) -> None:
     if problem:
         raise click.ClickException(problem)
     click.echo(f"Queue worker: {workers} {worker_type} worker(s) on {type(q.huey).__name__}", err=True)
-    consumer = q.huey.create_consumer(workers=workers, worker_type=worker_type, periodic=False)
+    consumer = q.huey.create_consumer(workers=workers, worker_type=worker_type, periodic=periodic)
     consumer.run()
 
 

@@ -5,7 +5,7 @@ from flask_smorest import Api
 
 def register_api(api: Api) -> None:
     """Register every registry API blueprint on the Api object."""
-    from registry.api import audit, funding, jobs, matching, organisations, projects, reference, restore
+    from registry.api import alerts, audit, funding, jobs, matching, organisations, projects, reference, restore
 
     # The API is for scripts with tokens, not browser forms: no CSRF on it.
     from registry.extensions import csrf
@@ -19,6 +19,7 @@ def register_api(api: Api) -> None:
         matching.blp,
         restore.blp,
         jobs.blp,
+        alerts.blp,
     )
     for blueprint in blueprints:
         csrf.exempt(blueprint)

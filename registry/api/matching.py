@@ -199,6 +199,7 @@ def search_out(search: SavedSearch) -> dict:
         "params": search.params,
         "created_at": search.created_at,
         "last_seen_at": search.last_seen_at,
+        "alert_frequency": search.alert_frequency,
         "atom_url": url_for("finder.search_feed", token=search.token, _external=True),
         "csv_url": url_for("finder.search_csv", token=search.token, _external=True),
     }
@@ -450,7 +451,9 @@ class SavedSearches(MethodView):
     @blp.response(201, SavedSearchOut)
     def post(self, args):
         """Save a finder ("funding") or marketplace ("pipeline") search."""
-        search = marketplace.create_saved_search(current_actor(), args["name"], args["kind"], args["params"])
+        search = marketplace.create_saved_search(
+            current_actor(), args["name"], args["kind"], args["params"], args["alert_frequency"]
+        )
         commit()
         return search_out(search), {"ETag": saved_search_etag(search)}
 

@@ -1,6 +1,7 @@
 """The registry's tables as SQLAlchemy 2.0 typed models."""
 
 from registry.models.accounts import ApiToken, User
+from registry.models.alerts import Follow, Notification
 from registry.models.audit import AuditEvent
 from registry.models.funding import FundingSource
 from registry.models.imports import ImportBatch
@@ -23,9 +24,11 @@ __all__ = [
     "AuditEvent",
     "CategoryMembership",
     "Country",
+    "Follow",
     "FundingSource",
     "ImportBatch",
     "Job",
+    "Notification",
     "Organisation",
     "PipelineInterest",
     "PlannedDisbursement",

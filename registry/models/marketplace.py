@@ -47,5 +47,10 @@ class SavedSearch(db.Model):
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Alerts (registry/services/alerts.py): how often its new matches are e-mailed ("off": in
+    # the app only), the matches already told (None until first checked), when last checked.
+    alert_frequency: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
+    alert_known: Mapped[list | None] = mapped_column(JSON)
+    alert_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()

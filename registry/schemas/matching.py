@@ -234,6 +234,10 @@ class SavedSearchIn(StrictSchema):
     name = fields.String(required=True)
     kind = fields.String(required=True, metadata={"description": "funding or pipeline"})
     params = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    alert_frequency = fields.String(
+        load_default="daily",
+        metadata={"description": "how often its new matches are e-mailed: immediate, daily, weekly, or off"},
+    )
 
 
 class SavedSearchOut(Schema):
@@ -243,5 +247,6 @@ class SavedSearchOut(Schema):
     params = fields.Dict()
     created_at = fields.DateTime()
     last_seen_at = fields.DateTime(allow_none=True)
+    alert_frequency = fields.String()
     atom_url = fields.String()
     csv_url = fields.String()

@@ -137,12 +137,13 @@ def init_app(app: Flask) -> None:
     input_guard.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(auth.bp)
-    from registry.web import admin, api_docs, deleted, finder, tokens
+    from registry.web import admin, alerts, api_docs, deleted, finder, tokens
     from registry.web import help as help_guides
 
     app.register_blueprint(finder.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(deleted.bp)
+    app.register_blueprint(alerts.bp)
     admin.init_app(app)
     api_docs.init_app(app)
     help_guides.init_app(app)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from registry.extensions import db
 from registry.models import (
     AuditEvent,
+    Follow,
     FundingSource,
     ImportBatch,
     Organisation,
@@ -69,7 +70,8 @@ def test_every_api_change_without_a_precondition_is_428(app, client, make_org, m
     source = make_source(managing_org_id=org.id)
     interest = PipelineInterest(project_id=project.id, org_id=org.id, user_id=admin.id)
     search = SavedSearch(user_id=admin.id, name="Mine", kind="pipeline", params={}, token="precondition-token")
-    db.session.add_all([interest, search])
+    follow = Follow(user_id=admin.id, kind="project", project_id=project.id, frequency="daily", last_event_id=0)
+    db.session.add_all([interest, search, follow])
     batch = pipeline.run_import("sheet", "preview.csv", CSV, org, Actor(label="t", channel="import"), dry_run=True)
     assert batch.status == "previewed", batch.problems
     db.session.commit()
@@ -81,6 +83,7 @@ def test_every_api_change_without_a_precondition_is_428(app, client, make_org, m
         "interest_id": interest.id,
         "search_id": search.id,
         "batch_id": batch.id,
+        "follow_id": follow.id,
     }
 
     before = _world()
@@ -115,6 +118,9 @@ def test_every_api_change_without_a_precondition_is_428(app, client, make_org, m
         "DELETE /api/v1/pipeline-projects/<int:project_id>/interests/<int:interest_id>",
         "DELETE /api/v1/saved-searches/<int:search_id>",
         "DELETE /api/v1/imports/<int:batch_id>",
+        "PATCH /api/v1/follows/<int:follow_id>",
+        "DELETE /api/v1/follows/<int:follow_id>",
+        "PUT /api/v1/saved-searches/<int:search_id>/alert",
     } <= set(tried), tried
 
 

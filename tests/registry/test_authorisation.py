@@ -12,8 +12,10 @@ from registry.extensions import db
 from registry.models import (
     ApiToken,
     AuditEvent,
+    Follow,
     FundingSource,
     ImportBatch,
+    Notification,
     Organisation,
     PipelineInterest,
     Project,
@@ -40,6 +42,9 @@ NOT_OBJECT_ROUTES |= {
     "finder_api.SavedSearches",
     "finder.saved_search_create",
 }
+# Following, and marking one's own notifications read, touch the user's own rows alone
+# (tests/registry/test_alerts.py); another's follow or notification is walked below.
+NOT_OBJECT_ROUTES |= {"alerts_api.Follows", "alerts.follow", "alerts_api.NotificationsRead", "alerts.mark_all_read"}
 # Creating an API token makes one for the user alone (test_tokens_pages.py); revoking one is walked below.
 NOT_OBJECT_ROUTES |= {"tokens.mine"}
 
@@ -81,6 +86,10 @@ def body_for(rule: str, method: str, other: dict) -> dict:
         return {"data": {**field, "file": (io.BytesIO(CSV), "theirs.csv")}, "content_type": "multipart/form-data"}
     if rule.startswith(("/api/v1/imports/", "/imports/")) or rule.endswith("/restore"):
         return {"data": {}}  # a restore has no body (who may restore: tests/registry/test_soft_delete.py)
+    if "/follows/" in rule or rule.endswith("/alert") or rule.startswith("/alerts/unsubscribe/"):
+        return {"json": {"frequency": "off"}} if api else {"data": {"frequency": "off"}}
+    if "/notifications/" in rule:
+        return {"data": {}}
     if rule.startswith("/admin/"):  # invite an admin, make the other organisation's user one
         return {"data": {"email": "hijack@example.org", "role": "admin", "org_id": str(other["org"])}}
     if rule.startswith("/invitation/"):  # set a password with a link one does not hold
@@ -125,6 +134,8 @@ def url_for_rule(rule, other: dict) -> str:
         "batch_id": other["batch"],
         "token_id": other["token"],
         "user_id": other["user"],
+        "follow_id": other["follow"],
+        "notification_id": other["notification"],
         "token": "not-an-invitation",
         "what": "projects",  # the Deleted pages: /deleted/<what>/<object_id>/restore
         "object_id": other["project"],
@@ -157,6 +168,11 @@ def world_state(other: dict) -> dict:
         "user": (lambda u: (u.role, u.active, u.password_hash))(db.session.get(User, other["user"])),
         "audit": count(AuditEvent),
         "token": db.session.get(ApiToken, other["token"]).revoked_at,
+        "alerts": (
+            db.session.get(Follow, other["follow"]).frequency,
+            db.session.get(SavedSearch, other["search"]).alert_frequency,
+            db.session.get(Notification, other["notification"]).read_at,
+        ),
     }
 
 
@@ -172,7 +188,13 @@ def other_org_objects(make_org, make_project, make_source, make_transaction):
     interest = PipelineInterest(project_id=project.id, org_id=org.id, user_id=owner.id)
     search = SavedSearch(user_id=owner.id, name="Theirs", kind="pipeline", params={}, token="other-token")
     token = tokens.issue(Actor(label="t", channel="cli", role=Role.ADMIN), owner).token
-    db.session.add_all([interest, search])
+    follow = Follow(user_id=owner.id, kind="project", project_id=project.id, frequency="daily", last_event_id=0)
+    db.session.add_all([interest, search, follow])
+    db.session.flush()
+    notification = Notification(
+        user_id=owner.id, follow_id=follow.id, object_type="project", object_id=str(project.id), template="x", params={}
+    )
+    db.session.add(notification)
     from importers import pipeline
 
     batch = pipeline.run_import(
@@ -195,6 +217,8 @@ def other_org_objects(make_org, make_project, make_source, make_transaction):
         "batch": batch.id,
         "token": token.id,
         "user": owner.id,
+        "follow": follow.id,
+        "notification": notification.id,
     }
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from registry.extensions import db
 from registry.models import AuditEvent, FundingSource, Organisation, Project, Transaction, User
 from registry.models.types import ProjectStatus, Role
-from registry.services import marketplace
+from registry.services import alerts, marketplace
 from registry.services import projects as projects_service
 from registry.services.actor import Actor
 from registry.services.demo import seed_demo
@@ -76,6 +76,8 @@ def demo(app):
     actor = Actor(label=donor.email, channel="web", user_id=donor.id, org_id=donor.org_id, role=Role.DONOR)
     interest = marketplace.express_interest(actor, pipeline, "Fits our call")
     search = marketplace.create_saved_search(actor, "Kenya", "funding", {"country": "KEN"})
+    admin_actor = Actor(label=admin.email, channel="web", user_id=admin.id, role=Role.ADMIN)
+    follow = alerts.follow(admin_actor, "project", tx.project_id)
     from importers import pipeline as imports
 
     csv = (
@@ -94,6 +96,7 @@ def demo(app):
         "org_id": donor.org_id,
         "interest_id": interest.id,
         "search_id": search.id,
+        "follow_id": follow.id,
         "token": search.token,
         "batch_id": batch.id,
         "job_id": "no-such-job",

@@ -14,6 +14,7 @@ from registry import money
 from registry.errors import MoneyError, NotFoundError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import Country, PriorityArea, SavedSearch
+from registry.models.alerts import FREQUENCIES
 from registry.models.types import Instrument
 from registry.services import audit, matching
 from registry.services.actor import Actor
@@ -112,20 +113,29 @@ def pipeline_filters(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def create_saved_search(actor: Actor, name: str, kind: str, params: dict[str, Any]) -> SavedSearch:
-    """Save a search for the logged-in user, with a fresh secret feed token."""
+def create_saved_search(
+    actor: Actor, name: str, kind: str, params: dict[str, Any], alert_frequency: str = "daily"
+) -> SavedSearch:
+    """Save a search for the logged-in user, with a fresh secret feed token and an alert of its
+    new matches at ``alert_frequency`` (registry/services/alerts.py; "off": in the app only)."""
     if actor.user_id is None:
         raise PermissionDenied(_("Log in to save searches"))
     name = (name or "").strip()
     check_text({"name": name})
     if not name:
         raise ValidationError(_("Give the search a name"), {"name": [_("Required")]})
+    if alert_frequency not in FREQUENCIES:
+        raise ValidationError(
+            _("Unknown frequency %(value)s", value=repr(alert_frequency)),
+            {"alert_frequency": [_("One of %(choices)s", choices=", ".join(FREQUENCIES))]},
+        )
     search = SavedSearch(
         user_id=actor.user_id,
         name=name[:200],
         kind=kind,
         params=clean_search_params(kind, dict(params)),
         token=secrets.token_urlsafe(32),
+        alert_frequency=alert_frequency,
     )
     db.session.add(search)
     db.session.flush()
