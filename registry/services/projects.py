@@ -22,6 +22,7 @@ from registry.models import (
     Transaction,
 )
 from registry.models.project import ProjectSector
+from registry.models.scope import infrastructure_code, scope_code
 from registry.models.soft_delete import INCLUDE_DELETED
 from registry.models.types import Instrument, ProjectStatus, TransactionType, tied_status_code
 from registry.services import areas, audit, deletion, permissions, rules
@@ -44,6 +45,8 @@ SCALAR_FIELDS = (
     "contact_name",
     "contact_email",
     "default_tied_status",
+    "scope",
+    "infrastructure",
 )
 LIST_FIELDS = ("recipients", "areas", "sectors", "wsis_action_lines", "need")
 DATE_FIELDS = ("planned_start", "planned_end", "actual_start", "actual_end")
@@ -221,6 +224,10 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
                     ) from None
             if key == "default_tied_status":
                 value = _tied_status(value, key)
+            if key == "scope":
+                value = checked_scope(value, key)
+            if key == "infrastructure":
+                value = checked_infrastructure(value, key)
             setattr(project, key, value)
     if "recipients" in data:
         project.recipients = _merge(
@@ -248,6 +255,36 @@ def _tied_status(value: Any, field: str) -> str | None:
         raise ValidationError(
             _("Unknown tied status %(value)s: 3 partially tied, 4 tied, 5 untied", value=repr(value)),
             {field: [_("Unknown tied status")]},
+        ) from None
+
+
+def checked_scope(value: Any, field: str = "scope") -> str | None:
+    """A project's scope from a code or words (registry.models.scope); None: derived."""
+    try:
+        return scope_code(value)
+    except ValueError:
+        raise ValidationError(
+            _(
+                "Unknown scope %(value)s: national, multi_country, regional or global (or an IATI "
+                "ActivityScope code 1-8)",
+                value=repr(value),
+            ),
+            {field: [_("Unknown scope")]},
+        ) from None
+
+
+def checked_infrastructure(value: Any, field: str = "infrastructure") -> str | None:
+    """A project's infrastructure kind from a code or words; None: not said."""
+    try:
+        return infrastructure_code(value)
+    except ValueError:
+        raise ValidationError(
+            _(
+                "Unknown infrastructure %(value)s: ixp, backbone, submarine_cable, satellite, data_centre, "
+                "spectrum_regulation or none",
+                value=repr(value),
+            ),
+            {field: [_("Unknown infrastructure")]},
         ) from None
 
 
