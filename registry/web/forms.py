@@ -76,6 +76,9 @@ def project_data(form: MultiDict) -> tuple[dict[str, Any], dict[str, list[int]]]
         "instrument_sought": _text(form, "instrument_sought") or None,
         "contact_name": _text(form, "contact_name") or None,
         "contact_email": _text(form, "contact_email") or None,
+        # empty: derived from the recipients / not said
+        "scope": _text(form, "scope") or None,
+        "infrastructure": _text(form, "infrastructure") or None,
     }
     for key in ("planned_start", "planned_end", "actual_start", "actual_end"):
         data[key] = _text(form, key) or None
