@@ -141,6 +141,10 @@ class ProjectRecord:
     wsis_action_lines: list[str] = field(default_factory=list)
     # IATI TiedStatus code of the flows that give none (IATI default-tied-status); None: unknown.
     default_tied_status: str | None = None
+    # Geographic scope (registry.models.scope; IATI activity-scope); None: derived from the recipients.
+    scope: str | None = None
+    # Cross-border infrastructure kind (ixp, backbone, ...); None: not said.
+    infrastructure: str | None = None
     transactions: list[TransactionRecord] = field(default_factory=list)
     location: Location = field(default_factory=Location)
     # field name -> the column header (or XML path) it came from, to name it in problems

@@ -55,6 +55,8 @@ class _Candidate:
     contact_name: str | None = None
     contact_email: str | None = None
     default_tied_status: str | None = None  # IATI TiedStatus code
+    scope: str | None = None  # registry.models.scope; None: derived from the recipients
+    infrastructure: str | None = None
     id: int | None = None
     import_batch_id: int | None = None  # of a stored project (see _load_existing)
     # True: the areas were inferred from the file's purpose codes; None: the codes point at none.
@@ -88,6 +90,8 @@ class _Candidate:
             "contact_name": self.contact_name,
             "contact_email": self.contact_email,
             "default_tied_status": self.default_tied_status,
+            "scope": self.scope,
+            "infrastructure": self.infrastructure,
             "org_id": self.org_id,
         }
         data["need"] = (
@@ -144,6 +148,8 @@ RECORD_FIELDS = {
     "actual_end": ("actual_end",),
     "wsis_action_lines": ("wsis_action_lines",),
     "default_tied_status": ("default_tied_status",),
+    "scope": ("scope",),
+    "infrastructure": ("infrastructure",),
     "need": ("need_minor", "need_currency", "need_usd_minor", "need_date"),
 }
 
@@ -155,6 +161,10 @@ def _keep_absent(candidate: _Candidate, current: _Candidate, rec: ProjectRecord)
     of the record is taken as given (IATI activities are complete descriptions)."""
     for name in ("instrument_sought", "contact_name", "contact_email"):
         setattr(candidate, name, getattr(current, name))
+    for name in ("scope", "infrastructure"):
+        # a file that says nothing of them (IATI has no infrastructure) keeps what was stated
+        if getattr(candidate, name) is None:
+            setattr(candidate, name, getattr(current, name))
     if rec.other_identifiers is None:  # the file gives no aliases: the stored ones stay
         candidate.other_identifiers = current.other_identifiers
     if not rec.columns:

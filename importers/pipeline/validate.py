@@ -94,6 +94,8 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
     p.planned_start, p.planned_end = rec.planned_start, rec.planned_end
     p.actual_start, p.actual_end = rec.actual_start, rec.actual_end
     p.default_tied_status = rec.default_tied_status or None
+    p.scope = rec.scope or None
+    p.infrastructure = rec.infrastructure or None
     failed: list[RegistryError] = []
     try:
         p.status = rules.project_fields(
