@@ -77,7 +77,7 @@ def _may_manage(actor: Actor, project: Project) -> bool:
         actor.role == Role.GOVERNMENT
         and actor.org_id is not None
         and project.org_id == actor.org_id
-        and (countries <= {actor.country_iso3} or actor.country_iso3 in countries)
+        and permissions.government_serves(actor.country_iso3, countries)
     )
 
 
