@@ -205,6 +205,7 @@ def seed_demo(progress: Callable[[str, int], None] | None = None) -> SeedResult:
             "sectors": sorted({PURPOSE[a] for a in chosen_areas}),
             "wsis_action_lines": sorted({ACTION_LINES[a] for a in chosen_areas}),
         }
+        data.update(_cross_border(chosen_areas, recipients))
         if pipeline:
             data["instrument_sought"] = rng.choice(["grant", "concessional_loan", "technical_assistance"])
             data["contact_name"] = "Demo contact"
@@ -224,6 +225,21 @@ def seed_demo(progress: Callable[[str, int], None] | None = None) -> SeedResult:
 
     result.accounts = _demo_accounts(orgs, result)
     return result
+
+
+def _cross_border(chosen_areas: list[str], recipients: list[dict]) -> dict:
+    """Scope and infrastructure of the demo's cross-border works, from what the project already
+    is (no random draw, so the rest of the data set stays the same): regional backbones over
+    several countries, exchange points for a region, cables for broadband over several countries."""
+    several = len(recipients) > 1
+    regional = len(recipients) == 1 and "region" in recipients[0]
+    if chosen_areas[0] == "23c" and several:
+        return {"infrastructure": "backbone"}  # the scope is derived: multi-country
+    if chosen_areas[0] == "23c" and regional:
+        return {"infrastructure": "ixp", "scope": "regional"}
+    if chosen_areas[0] == "23d" and several:
+        return {"infrastructure": "submarine_cable"}
+    return {}
 
 
 def _split(rng: random.Random, n: int) -> list[Decimal]:
