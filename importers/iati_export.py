@@ -36,6 +36,7 @@ from importers.iati.sectors import ACTION_LINE_VOCABULARY, ACTION_LINE_VOCABULAR
 from registry.extensions import db
 from registry.models import Country, PlannedDisbursement, PriorityArea, Project, ProjectBudget, Transaction
 from registry.models.plans import BUDGET_STATUS_CODES, PLAN_KIND_CODES
+from registry.models.scope import SCOPE_IATI_CODES
 from registry.models.types import WSIS_ACTION_LINES, OrganisationKind, ProjectStatus, TransactionType
 from registry.money import from_minor
 from registry.services.shares import allocate
@@ -217,6 +218,10 @@ class _Activity:
         dates = self._dates()
         for code, day in sorted(dates.items()):
             etree.SubElement(act, "activity-date", type=code, **{"iso-date": day.isoformat()})
+        if project.scope:
+            # the stated scope only (a derived one is the recipients' to say); after the dates,
+            # before the recipients (the schema's order)
+            etree.SubElement(act, "activity-scope", code=SCOPE_IATI_CODES[project.scope])
         if not self.recipients_on_flows:
             self._activity_recipients(act)
         self._sectors(act)

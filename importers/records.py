@@ -210,6 +210,10 @@ class ProjectRecord:
     # The organisations funding the activity (IATI participating-org role 1) besides its
     # provider, "type|ref" a line (registry.services.direction.partners_text).
     funding_partners: str = ""
+    # Geographic scope (registry.models.scope; IATI activity-scope); None: derived from the recipients.
+    scope: str | None = None
+    # Cross-border infrastructure kind (ixp, backbone, ...); None: not said.
+    infrastructure: str | None = None
     transactions: list[TransactionRecord] = field(default_factory=list)
     location: Location = field(default_factory=Location)
     # field name -> the column header (or XML path) it came from, to name it in problems

@@ -58,6 +58,21 @@ TEMPLATE_COLUMNS = [
     ("Purpose code", N_("OECD DAC 5-digit purpose code(s), e.g. 22040."), 12, None),
     ("WSIS action line", N_("C1-C11, several separated by ';'."), 12, None),
     (
+        "Scope",
+        N_("Optional: national, multi-country, regional or global. Empty: derived from the recipients."),
+        12,
+        None,
+    ),
+    (
+        "Infrastructure",
+        N_(
+            "Optional, for cross-border works: ixp, backbone, submarine_cable, satellite, data_centre, "
+            "spectrum_regulation or none."
+        ),
+        14,
+        None,
+    ),
+    (
         "Transaction type",
         N_("commitment, disbursement, expenditure, pledge or incoming_funds."),
         16,
@@ -272,6 +287,8 @@ def _rows_of(project: Project, flows: list[Transaction], sources: dict[int, str]
         put(own, "Priority area", "; ".join(f"{a.area_code} ({share_text(a.share_ppm)}%)" for a in project.areas))
     put(own, "Purpose code", "; ".join(s.code for s in project.sectors) or None)
     put(own, "WSIS action line", "; ".join(c for c in (project.wsis_action_lines or "").split(",") if c) or None)
+    put(own, "Scope", project.scope)  # the stated scope; a derived one is derived again
+    put(own, "Infrastructure", project.infrastructure)
     if project.need_minor is not None and project.need_currency:
         put(own, "Need (total cost)", _number(money.from_minor(project.need_minor, project.need_currency)))
         put(own, "Need currency", project.need_currency)

@@ -41,21 +41,13 @@ def _day(value: dt.datetime | None) -> dt.date | None:
 
 def funding_result(need, result) -> dict:
     """The finder's answer as GET /api/v1/funding-sources/match gives it."""
-    from registry.api.matching import RANKING_RULE, match_out
+    from registry.api.matching import RANKING_RULE, match_out, need_query
     from registry.schemas.matching import MatchResultOut
 
     with api_context():
         return MatchResultOut().dump(
             {
-                "query": {
-                    "country": need.countries[0],
-                    "priority_areas": need.areas,
-                    "instrument": need.instrument,
-                    "amount": None if need.amount is None else str(need.amount),
-                    "currency": need.currency,
-                    "amount_usd": None if result.amount_usd is None else str(result.amount_usd),
-                    "date": need.day,
-                },
+                "query": need_query(need, result.amount_usd),
                 "ranking_rule": RANKING_RULE,
                 "matches": [match_out(m, i) for i, m in enumerate(result.matches, start=1)],
                 "failing": [match_out(m, None) for m in result.failing],
@@ -64,7 +56,12 @@ def funding_result(need, result) -> dict:
 
 
 @finder_cli.command("funding")
-@click.option("--country", required=True, help="ISO 3166 alpha-3 code of the recipient country, e.g. NPL")
+@click.option(
+    "--country",
+    default=None,
+    help="ISO 3166 alpha-3 code of the recipient country, e.g. NPL; several separated by commas (NPL,BTN)",
+)
+@click.option("--region", default=None, help="M49 code of the recipient region, e.g. 034 (several by commas)")
 @click.option("--area", "areas", multiple=True, help="Paragraph 23 priority area, e.g. 23b (repeat for several)")
 @click.option("--instrument", help="Instrument sought, e.g. grant, concessional_loan")
 @click.option("--amount", help="Amount sought (a decimal, e.g. 2500000)")
@@ -73,7 +70,8 @@ def funding_result(need, result) -> dict:
 @click.option("--failing/--no-failing", default=True, show_default=True, help="Also list the sources that do not fit")
 @format_option()
 def finder_funding(
-    country: str,
+    country: str | None,
+    region: str | None,
     areas: tuple[str, ...],
     instrument: str | None,
     amount: str | None,
@@ -94,6 +92,7 @@ def finder_funding(
             amount,
             currency,  # an amount without its currency is refused, as the API refuses it
             _day(day),
+            region=region,
         )
         result = matching.find_funding(need)
         if output == "json":
@@ -104,7 +103,7 @@ def finder_funding(
             return
         asked = f"{need.amount} {need.currency}" if need.amount is not None else "any amount"
         click.echo(
-            f"Funding for {need.countries[0]}, areas {', '.join(need.areas) or 'any'}, "
+            f"Funding for {', '.join(need.countries + need.regions)}, areas {', '.join(need.areas) or 'any'}, "
             f"{need.instrument or 'any instrument'}, {asked}, on {need.day.isoformat()}:"
         )
         if result.matches:

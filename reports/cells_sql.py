@@ -37,6 +37,7 @@ from sqlalchemy.sql import ColumnElement, FromClause
 from registry.extensions import db
 from registry.models import Country, Project, ProjectArea, ProjectRecipient, Transaction
 from registry.models.types import WSIS_ACTION_LINES
+from registry.services.scope import effective_scope_rows
 from reports import dimensions, facts, flow_sums
 from reports.flow_sums import TxFilter, bucket_expression, fact_select, no_jit, transaction_sums
 from reports.fx_facts import FxSource, fx_select
@@ -120,6 +121,7 @@ def project_sums(
             needs = needs.where(Project.status.in_(filters.statuses))
         if filters.action_lines:
             needs = needs.where(Project.has_action_line(filters.action_lines))
+        needs = needs.where(*flow_sums.project_conditions(filters.scopes, filters.infrastructures))
         if filters.year_from is not None:
             needs = needs.where(Project.need_date >= dt.date(filters.year_from, 1, 1))
         if filters.year_to is not None:
@@ -213,7 +215,7 @@ def weighted_cells(
     # the areas are not joined at all (and likewise the recipients without a geographic one).
     with_areas = "priority_area" in dims or bool(areas)
     with_recipients = (
-        any(d not in ("priority_area", "action_line") for d in share_dims)
+        any(d not in ("priority_area", "action_line", "scope") for d in share_dims)
         or bool(countries)
         or region_codes is not None
         or bool(categories)
@@ -254,6 +256,7 @@ def weighted_cells(
     member = ReportCategoryMember.__table__.alias("m")
     tagged = Project.__table__.alias("pt")
     lines = union_all(*[select(literal(code).label("code")) for code in WSIS_ACTION_LINES]).subquery("wl")
+    scoped = effective_scope_rows().subquery("sc")
     geo = [d for d in dims if d in ("region", "subregion", "country", "income_group")]
     iso3, region, own = recipient.c.country_iso3, recipient.c.region_code, literal(True)
     if flow_places:
@@ -274,6 +277,8 @@ def weighted_cells(
             keys.append(func.coalesce(member.c.category_code, MISSING_KEY))
         elif d == "action_line":
             keys.append(func.coalesce(lines.c.code, MISSING_KEY))
+        elif d == "scope":
+            keys.append(func.coalesce(scoped.c.scope, MISSING_KEY))
         else:
             keys.append(_geo_column(d, iso3, region, recipient, country))
     # A flow that names its own recipient weighs the project's whole recipient total R (R / R = 1):
@@ -314,6 +319,9 @@ def weighted_cells(
         stmt = stmt.outerjoin(tagged, tagged.c.id == f.c.pid).outerjoin(
             lines, listed.like(literal("%,") + lines.c.code + literal(",%"))
         )
+    if "scope" in dims:
+        # no shares: the project's whole amount in the row of its one scope (rows add up)
+        stmt = stmt.outerjoin(scoped, scoped.c.project_id == f.c.pid)
     if "category" in dims:
         stmt = stmt.outerjoin(member, and_(member.c.country_iso3 == iso3, member.c.period == f.c.period))
     if categories:

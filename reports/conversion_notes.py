@@ -181,6 +181,7 @@ def _unconverted_needs(spec: Any, keys: Any) -> list[tuple]:
         stmt = stmt.where(Project.status.in_(spec.statuses))
     if spec.action_lines:
         stmt = stmt.where(Project.has_action_line(spec.action_lines))
+    stmt = stmt.where(*queries.project_conditions(spec.scopes, spec.infrastructures))
     out = []
     for pid, minor, currency, day in db.session.execute(stmt):
         year = day.year if day else None

@@ -14,9 +14,10 @@ the workbooks), and where its value comes from:
 - ``Level.RECIPIENT`` and ``Level.AREA``: where a project's money goes, by the shares of its
   recipients (countries, regions and what a country belongs to) and of its priority areas,
   weighted in stage two (``reports.keys`` and ``reports.cells_sql``).
-- ``Level.TAG``: a label a project carries without shares (its WSIS action lines): the
-  project's whole money sits in the row of each of its tags, so these rows overlap and do
-  not add up to the total (like recipient categories; ``OVERLAPPING``).
+- ``Level.TAG``: a label a project carries without shares (its WSIS action lines, its scope):
+  the project's whole money sits in the row of each of its tags, so the rows of a tag with
+  several values per project overlap and do not add up to the total (like recipient
+  categories; ``OVERLAPPING``); a project has one scope, so its rows add up.
 - ``Level.PROJECT``: the project itself (the workbook's list of projects; not a parameter).
 
 Labels: ``names`` reads (reference, name) of the ids a dimension holds (donor, funding
@@ -41,6 +42,7 @@ from sqlalchemy.sql import ColumnElement
 from registry.extensions import db
 from registry.i18n import current_language
 from registry.models import FundingSource, Organisation, Project, Transaction
+from registry.models.scope import SCOPE_LABELS
 from registry.models.types import N_, WSIS_ACTION_LINES, SourceKind, TransactionType, label
 from registry.reference_names import area_name, category_name, country_name, income_group_name
 from registry.services import direction, reference
@@ -261,6 +263,10 @@ def _area_names(ref: Reference) -> dict[str, str]:
     return {code: area_name(code, name) for code, name in ref.areas.items()}
 
 
+def _scope_names(ref: Reference) -> dict[str, str]:
+    return {code: gettext(text) for code, text in SCOPE_LABELS.items()}
+
+
 def _action_line_names(ref: Reference) -> dict[str, str]:
     return {code: gettext(text) for code, text in WSIS_ACTION_LINES.items()}
 
@@ -300,6 +306,16 @@ for _dimension in (
         Level.TAG,
         codes=_action_line_names,
         code_in_label=True,
+    ),
+    Dimension(
+        "scope",
+        N_("Scope"),
+        "geographic scope of the project: national, multi_country, regional or global, as stated, else derived "
+        "from its recipients (one country national, several multi-country, a region regional); each project sits "
+        "in one row, so the rows add up to the total, and crossed with a country its money is still split by its "
+        "country shares",
+        Level.TAG,
+        codes=_scope_names,
     ),
     Dimension(
         "funding_source",

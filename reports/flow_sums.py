@@ -19,6 +19,7 @@ from registry.extensions import db
 from registry.models import FundingSource, Project, Transaction
 from registry.models.types import TransactionType
 from registry.services import direction
+from registry.services.scope import projects_with_scope
 from reports import dimensions, facts
 from reports.dimensions import FLOW_TYPES
 from reports.models import ReportFlowFact, ReportProjectFact
@@ -63,6 +64,8 @@ class TxFilter:
     donor_ids: list[int] = field(default_factory=list)
     funding_source_ids: list[int] = field(default_factory=list)
     action_lines: list[str] = field(default_factory=list)  # projects tagged with any of these
+    scopes: list[str] = field(default_factory=list)  # projects of these scopes (stated, else derived)
+    infrastructures: list[str] = field(default_factory=list)  # projects building these kinds
     # Only flows confirmed by the organisation managing their funding source (report
     # parameter confirmed=only); the facts do not keep confirmation, so the flows are read.
     confirmed_only: bool = False
@@ -73,6 +76,16 @@ class TxFilter:
     # keep the direction (it follows the providers' countries and DAC membership), so the
     # flows are read.
     directions: list[str] = field(default_factory=list)
+
+
+def project_conditions(scopes: Sequence[str] = (), infrastructures: Sequence[str] = ()) -> list:
+    """Conditions on ``projects`` of the scope and infrastructure filters (none when not given)."""
+    out = []
+    if scopes:
+        out.append(Project.id.in_(projects_with_scope(list(scopes))))
+    if infrastructures:
+        out.append(Project.infrastructure.in_(list(infrastructures)))
+    return out
 
 
 def tied_status_expression() -> ColumnElement:
@@ -243,12 +256,13 @@ def _narrowed(stmt, tx_dims: Sequence[str], filters: TxFilter, flows, years: tup
     "from year" and "to year" on its dates."""
     if _joins_source(tx_dims, filters):
         stmt = stmt.outerjoin(FundingSource, FundingSource.id == flows.funding_source_id)
-    if filters.statuses or filters.action_lines:
+    if filters.statuses or filters.action_lines or filters.scopes or filters.infrastructures:
         stmt = stmt.join(Project, Project.id == flows.project_id)
     if filters.statuses:
         stmt = stmt.where(Project.status.in_(filters.statuses))
     if filters.action_lines:
         stmt = stmt.where(Project.has_action_line(filters.action_lines))
+    stmt = stmt.where(*project_conditions(filters.scopes, filters.infrastructures))
     if filters.year_from is not None:
         stmt = stmt.where(years[0](filters.year_from))
     if filters.year_to is not None:

@@ -177,6 +177,7 @@ def _compute(
             recs = recipients.get(pid) or [(None, NO_RECIPIENT, 1)]
         ars = areas.get(pid) or [(None, 1)]
         lines = keys.action_lines(pid) if "action_line" in dims else ()
+        scope = keys.scope_of(pid) if "scope" in dims else None
         rec_total = sum(r[2] for r in recs)
         area_total = sum(a[1] for a in ars)
         merged: dict[tuple, int] = defaultdict(int)
@@ -190,7 +191,7 @@ def _compute(
                 if spec.areas and code not in spec.areas:
                     continue
                 weight = r_share * a_share
-                for key in keys.share_keys(dims, iso3, region, code, cats, lines):
+                for key in keys.share_keys(dims, iso3, region, code, cats, lines, scope):
                     merged[key] += weight
                 # a flow counts once in the total even when it sits in several category or action-line rows
                 merged[TOTAL_KEY] += weight

@@ -18,7 +18,8 @@ FORWARD_DEFINITIONS = (
         _l("In-year predictability"),
         _l(
             "Disbursed in a year divided by what was planned for that year (Paris Declaration indicator 7, "
-            "GPEDC indicator 5a); empty when nothing was planned; more than 100 per cent when more was disbursed than planned."
+            "GPEDC indicator 5a); empty when nothing was planned; more than 100 per cent when more was "
+            "disbursed than planned."
         ),
     ),
     (_l("Absorption"), _l("Disbursements divided by commitments, all years.")),

@@ -47,6 +47,7 @@ class RowKeys:
         self._by_country = by_country
         self._share_memo: dict[tuple, list[tuple]] = {}
         self._lines: dict[int, list[str]] | None = None
+        self._scopes: dict[int, str | None] | None = None
         self.region_filter: set[str] | None = None
         if spec.regions:
             self.region_filter = set()
@@ -74,12 +75,12 @@ class RowKeys:
             self._members[key] = found
         return found
 
-    def share_keys(self, dims, iso3, region, area, cats, lines=()) -> list[tuple]:
+    def share_keys(self, dims, iso3, region, area, cats, lines=(), scope=None) -> list[tuple]:
         """The row keys of one recipient x area (memoised: few distinct combinations)."""
-        memo_key = (iso3, region, area, tuple(cats), tuple(lines))
+        memo_key = (iso3, region, area, tuple(cats), tuple(lines), scope)
         found = self._share_memo.get(memo_key)
         if found is None:
-            found = share_keys(dims, self, iso3, region, area, cats, lines)
+            found = share_keys(dims, self, iso3, region, area, cats, lines, scope)
             self._share_memo[memo_key] = found
         return found
 
@@ -88,6 +89,12 @@ class RowKeys:
         if self._lines is None:
             self._lines = queries.project_action_lines()
         return self._lines.get(pid, [])
+
+    def scope_of(self, pid: int) -> str | None:
+        """A project's scope, as stated or derived (every project's read once)."""
+        if self._scopes is None:
+            self._scopes = queries.project_scopes()
+        return self._scopes.get(pid)
 
     def geo_allowed(self, iso3: str | None, region: str | None) -> bool:
         if self.spec.countries and iso3 not in self.spec.countries:
@@ -128,9 +135,9 @@ def tx_value(dim: str, value):
     return None if value is None else dimensions.get(dim).decode(value)
 
 
-def share_keys(dims, keys: RowKeys, iso3, region, area, cats, lines=()) -> list[tuple]:
+def share_keys(dims, keys: RowKeys, iso3, region, area, cats, lines=(), scope=None) -> list[tuple]:
     """Every key combination of the share dimensions for one recipient x area (several for
-    categories, and for the WSIS action lines ``lines`` of the project)."""
+    categories, and for the WSIS action lines ``lines`` of the project; one for its ``scope``)."""
     parts: list[list] = []
     for dim in dims:
         if dimensions.is_flow_level(dim) or dim == "project":
@@ -141,6 +148,8 @@ def share_keys(dims, keys: RowKeys, iso3, region, area, cats, lines=()) -> list[
             parts.append(list(cats) if cats else [NO_CATEGORY])
         elif dim == "action_line":
             parts.append(list(lines) if lines else [NOT_RECORDED])
+        elif dim == "scope":
+            parts.append([scope or NOT_RECORDED])
         else:
             parts.append([keys.geo_key(dim, iso3, region)[0]])
     combos: list[tuple] = [()]

@@ -25,6 +25,7 @@ from registry.models import (
     RecipientCategory,
     Region,
 )
+from registry.services.scope import effective_scope_rows
 from reports import dimensions
 from reports.cells_sql import (  # noqa: F401  (re-exported: the workbook, the facts and the tests import them here)
     GLOBAL_KEY,
@@ -48,6 +49,7 @@ from reports.flow_sums import (  # noqa: F401
     filtered_flows,
     measure_types,
     measure_types_note,
+    project_conditions,
     project_flow_sums,
 )
 
@@ -91,8 +93,14 @@ class ProjectInfo(NamedTuple):
     organisation: str
 
 
-def project_needs(statuses: Sequence[str], action_lines: Sequence[str] = ()) -> list[Need]:
-    """The need of every project that has one (of the statuses and action lines given, if any)."""
+def project_needs(
+    statuses: Sequence[str],
+    action_lines: Sequence[str] = (),
+    scopes: Sequence[str] = (),
+    infrastructures: Sequence[str] = (),
+) -> list[Need]:
+    """The need of every project that has one (of the statuses, action lines, scopes and
+    infrastructure kinds given, if any)."""
     stmt = select(
         Project.id,
         Project.need_minor,
@@ -104,7 +112,13 @@ def project_needs(statuses: Sequence[str], action_lines: Sequence[str] = ()) -> 
         stmt = stmt.where(Project.status.in_(statuses))
     if action_lines:
         stmt = stmt.where(Project.has_action_line(action_lines))
+    stmt = stmt.where(*project_conditions(scopes, infrastructures))
     return [Need(*row) for row in db.session.execute(stmt)]
+
+
+def project_scopes() -> dict[int, str | None]:
+    """project id -> its scope: as stated, else derived from its recipients (registry.services.scope)."""
+    return dict(db.session.execute(effective_scope_rows()).all())
 
 
 def project_action_lines() -> dict[int, list[str]]:

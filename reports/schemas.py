@@ -23,6 +23,7 @@ from sqlalchemy import select
 from registry import errors, money
 from registry.extensions import db
 from registry.models import Country, Organisation, PriorityArea, RecipientCategory, Region
+from registry.models.scope import INFRASTRUCTURE_KINDS, INFRASTRUCTURE_LABELS, SCOPE_LABELS, SCOPES, scope_code
 from registry.models.types import N_, WSIS_ACTION_LINES, ProjectStatus, SourceKind, label
 from registry.services.direction import VALUES as DIRECTION_VALUES
 from registry.services.direction import label as direction_label
@@ -202,6 +203,14 @@ def _in(values: Iterable[str], message: str) -> Callable[[list[str]], list[str]]
     return lambda codes: [_(message, code=repr(code)) for code in codes if code not in allowed]
 
 
+def _scope_word(text: str) -> str:
+    """A scope as given (multi-country, 3...) as its code; an unknown one as given, to be named."""
+    try:
+        return scope_code(text) or text
+    except ValueError:
+        return text
+
+
 def _donors_check(refs: list[str]) -> list[str]:
     if not refs:
         return []
@@ -275,6 +284,26 @@ class ReportQuery(Schema):
         check=_in(DIRECTION_VALUES, N_("Unknown flow direction %(code)s")),
         entries=lambda: {value: direction_label(value) for value in DIRECTION_VALUES},
     )
+    scope = Codes(
+        "Project scopes: national, multi_country, regional, global (as stated, else derived from the "
+        "recipients); e.g. multi_country,regional for the cross-border projects.",
+        normalise=_scope_word,
+        check=_in(SCOPES, N_("Unknown scope %(code)s (national, multi_country, regional, global)")),
+        entries=lambda: dict(SCOPE_LABELS),
+    )
+    infrastructure = Codes(
+        "Kinds of cross-border infrastructure: ixp, backbone, submarine_cable, satellite, data_centre, "
+        "spectrum_regulation, none.",
+        normalise=str.lower,
+        check=_in(
+            INFRASTRUCTURE_KINDS,
+            N_(
+                "Unknown infrastructure %(code)s (ixp, backbone, submarine_cable, satellite, data_centre, "
+                "spectrum_regulation, none)"
+            ),
+        ),
+        entries=lambda: dict(INFRASTRUCTURE_LABELS),
+    )
     confirmed = Confirmed(
         load_default="all",
         validate=validate.OneOf(CONFIRMED),
@@ -310,6 +339,8 @@ class ReportQuery(Schema):
             donors=data["donor"],
             statuses=data["status"],
             action_lines=data["action_line"],
+            scopes=data["scope"],
+            infrastructures=data["infrastructure"],
             confirmed=data["confirmed"],
             directions=data["direction"],
         )

@@ -37,6 +37,8 @@ class ReportSpec:
     donors: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     action_lines: list[str] = field(default_factory=list)  # WSIS action lines (C1-C11): projects tagged with any
+    scopes: list[str] = field(default_factory=list)  # projects of these scopes (stated, else derived)
+    infrastructures: list[str] = field(default_factory=list)  # projects building these kinds of infrastructure
     # "all": every flow, unconfirmed ones included (the meta says how much); "only": only flows
     # confirmed by the organisation that manages their funding source (see CONFIRMED).
     confirmed: str = "all"
@@ -61,6 +63,8 @@ class ReportSpec:
             "statuses",
             "action_lines",
             "directions",
+            "scopes",
+            "infrastructures",
         ):
             if getattr(self, name):
                 out[name] = list(getattr(self, name))
@@ -77,6 +81,8 @@ def tx_filter(spec: ReportSpec) -> TxFilter:
         year_to=spec.year_to,
         statuses=spec.statuses,
         action_lines=spec.action_lines,
+        scopes=spec.scopes,
+        infrastructures=spec.infrastructures,
         source_kinds=spec.source_kinds,
         donor_ids=donor_ids,
         confirmed_only=spec.confirmed == "only",

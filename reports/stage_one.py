@@ -148,7 +148,9 @@ def stage_one(spec: ReportSpec, keys: RowKeys, *, with_buckets: bool | None = No
     # Need is a project attribute: no donor, funding source or finance type to attribute it to.
     with_need = need_applies(spec)
     if with_need:
-        for pid, need_minor, need_cur, need_usd, need_date in queries.project_needs(spec.statuses, spec.action_lines):
+        for pid, need_minor, need_cur, need_usd, need_date in queries.project_needs(
+            spec.statuses, spec.action_lines, spec.scopes, spec.infrastructures
+        ):
             year = need_date.year if need_date else None
             if (spec.year_from or spec.year_to) and year is None:
                 continue

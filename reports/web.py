@@ -18,6 +18,7 @@ from registry import i18n, money
 from registry.errors import ValidationError
 from registry.extensions import db
 from registry.models import Country, PriorityArea, RecipientCategory, Region
+from registry.models.scope import INFRASTRUCTURE_LABELS, SCOPE_LABELS
 from registry.models.types import WSIS_ACTION_LINES, ProjectStatus, SourceKind, label
 from registry.reference_names import area_name, category_name, region_name
 from reports import charts, dimensions, downloads, maps, population, queries
@@ -46,6 +47,8 @@ FILTER_KEYS = (
     "source_kind",
     "status",
     "action_line",
+    "scope",
+    "infrastructure",
     "confirmed",
 )
 CHARTS = ("by-rows", "by-columns", "heat-map", "over-time", "sankey")
@@ -53,7 +56,17 @@ CHARTS = ("by-rows", "by-columns", "heat-map", "over-time", "sankey")
 FORMER_NAMES = {"by-region": "by-rows", "by-area": "by-columns"}
 
 
-LIST_KEYS = ("region", "country", "category", "priority_area", "source_kind", "status", "action_line")
+LIST_KEYS = (
+    "region",
+    "country",
+    "category",
+    "priority_area",
+    "source_kind",
+    "status",
+    "action_line",
+    "scope",
+    "infrastructure",
+)
 
 
 def _spec_from_request() -> ReportSpec:
@@ -322,6 +335,8 @@ def _choices() -> dict:
         "source_kinds": [(k.value, label(k.value)) for k in SourceKind],
         "statuses": [(s.value, label(s.value)) for s in ProjectStatus],
         "action_lines": [(code, _(text)) for code, text in WSIS_ACTION_LINES.items()],
+        "scopes": [(code, _(text)) for code, text in SCOPE_LABELS.items()],
+        "infrastructures": [(code, _(text)) for code, text in INFRASTRUCTURE_LABELS.items()],
         # every currency a report can be converted to, the usual ones first
         "currencies": [*COMMON_CURRENCIES, *(c for c in money.convertible_currencies() if c not in COMMON_CURRENCIES)],
     }

@@ -4,9 +4,10 @@ its other identifiers, its status and its dates."""
 from __future__ import annotations
 
 from importers.iati.context import IatiProjectRecord, ReadingContext
-from importers.iati.values import narrative, parse_date, tied_status_of
+from importers.iati.values import code_of, narrative, parse_date, tied_status_of
 from importers.messages import Text
 from importers.records import Location
+from registry.models.scope import IATI_ACTIVITY_SCOPES
 from registry.models.types import N_
 from registry.services import direction
 
@@ -79,6 +80,7 @@ def read_description(ctx: ReadingContext, act, identifier: str, lang: str) -> Ia
         )
         record.status = "active"
     record.default_tied_status = tied_status_of(ctx, act, "default-tied-status")
+    record.scope = activity_scope_of(ctx, act)
     return record
 
 
@@ -100,6 +102,25 @@ def collaboration_type_of(ctx: ReadingContext, act) -> str | None:
             code,
         )
         return None
+
+
+def activity_scope_of(ctx: ReadingContext, act) -> str | None:
+    """The scope of the activity's IATI activity-scope (1 global, 2 regional, 3 multi-national,
+    4-8 national and within one country); None when absent, and when not an ActivityScope code
+    (with a warning: the scope is then derived from the recipients)."""
+    code = code_of(act, "activity-scope")
+    if code is None:
+        return None
+    if code in IATI_ACTIVITY_SCOPES:
+        return IATI_ACTIVITY_SCOPES[code]
+    ctx.warn(
+        "activity_scope",
+        N_("Not an IATI ActivityScope code (1-8): the scope is derived from the recipients"),
+        act.find("activity-scope"),
+        "activity-scope/@code",
+        code,
+    )
+    return None
 
 
 def other_identifiers(act) -> list[str]:

@@ -59,6 +59,8 @@ class _Candidate:
     funding_partners: str = ""  # "type|ref" a line (IATI participating-org role 1)
     direction_override: str | None = None  # set by hand only (see HAND_ENTERED)
     direction_reason: str | None = None
+    scope: str | None = None  # registry.models.scope; None: derived from the recipients
+    infrastructure: str | None = None
     id: int | None = None
     import_batch_id: int | None = None  # of a stored project (see _load_existing)
     # True: the areas were inferred from the file's purpose codes; None: the codes point at none.
@@ -96,6 +98,8 @@ class _Candidate:
             "funding_partners": self.funding_partners,
             "direction_override": self.direction_override,
             "direction_reason": self.direction_reason,
+            "scope": self.scope,
+            "infrastructure": self.infrastructure,
             "org_id": self.org_id,
         }
         data["need"] = (
@@ -154,6 +158,8 @@ RECORD_FIELDS = {
     "default_tied_status": ("default_tied_status",),
     "collaboration_type": ("collaboration_type",),
     "funding_partners": ("funding_partners",),
+    "scope": ("scope",),
+    "infrastructure": ("infrastructure",),
     "need": ("need_minor", "need_currency", "need_usd_minor", "need_date"),
 }
 
@@ -165,6 +171,10 @@ def _keep_absent(candidate: _Candidate, current: _Candidate, rec: ProjectRecord)
     of the record is taken as given (IATI activities are complete descriptions)."""
     for name in HAND_ENTERED:
         setattr(candidate, name, getattr(current, name))
+    for name in ("scope", "infrastructure"):
+        # a file that says nothing of them (IATI has no infrastructure) keeps what was stated
+        if getattr(candidate, name) is None:
+            setattr(candidate, name, getattr(current, name))
     if rec.other_identifiers is None:  # the file gives no aliases: the stored ones stay
         candidate.other_identifiers = current.other_identifiers
     if not rec.columns:

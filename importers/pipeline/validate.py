@@ -96,6 +96,8 @@ def _build_project(rec: ProjectRecord, org_id: int, ref: _Reference) -> _Candida
     p.default_tied_status = rec.default_tied_status or None
     p.collaboration_type = rec.collaboration_type or None
     p.funding_partners = rec.funding_partners or ""
+    p.scope = rec.scope or None
+    p.infrastructure = rec.infrastructure or None
     failed: list[RegistryError] = []
     try:
         p.status = rules.project_fields(

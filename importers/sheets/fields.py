@@ -38,6 +38,8 @@ FIELDS: dict[str, str] = {
     "area": N_("Priority area(s)"),
     "sector": N_("DAC purpose code(s)"),
     "wsis_action_line": N_("WSIS action line(s)"),
+    "scope": N_("Scope (national, multi-country, regional, global)"),
+    "infrastructure": N_("Infrastructure (IXP, backbone, submarine cable...)"),
     "transaction_type": N_("Transaction type"),
     "amount": N_("Amount"),
     "currency": N_("Currency"),

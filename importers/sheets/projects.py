@@ -23,6 +23,7 @@ from importers.sheets.fields import WIDE_TYPES, vocabulary
 from importers.sheets.sheet_amounts import Where
 from importers.sheets.text import CellError, NumText, norm
 from importers.sheets.values import parse_share, split_items
+from registry.models.scope import infrastructure_code, scope_code
 from registry.models.types import N_
 
 # An unknown recipient, by the column it is in; with a suggestion or without.
@@ -155,6 +156,44 @@ class ProjectCells:
         for name in ("planned_start", "planned_end", "actual_start", "actual_end"):
             if values.get(name):
                 setattr(rec, name, self._date(values[name], name, columns, sheet, rownum))
+        if values.get("scope"):
+            try:
+                rec.scope = scope_code(values["scope"])
+            except ValueError:
+                self.problem(
+                    "error",
+                    "unknown_scope",
+                    Text(
+                        N_(
+                            "Unknown scope %(value)s (national, multi-country, regional, global, or an IATI "
+                            "ActivityScope code 1-8)"
+                        ),
+                        value=repr(values["scope"]),
+                    ),
+                    sheet,
+                    rownum,
+                    header_of(columns, "scope"),
+                    values["scope"],
+                )
+        if values.get("infrastructure"):
+            try:
+                rec.infrastructure = infrastructure_code(values["infrastructure"])
+            except ValueError:
+                self.problem(
+                    "error",
+                    "unknown_infrastructure",
+                    Text(
+                        N_(
+                            "Unknown infrastructure %(value)s (IXP, backbone, submarine cable, satellite, "
+                            "data centre, spectrum and regulation, none)"
+                        ),
+                        value=repr(values["infrastructure"]),
+                    ),
+                    sheet,
+                    rownum,
+                    header_of(columns, "infrastructure"),
+                    values["infrastructure"],
+                )
         if values.get("need_amount"):
             col = next(c for c in columns if c.field == "need_amount")
             text = values["need_amount"]

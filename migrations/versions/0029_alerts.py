@@ -6,8 +6,8 @@ changed becomes a notification, kept as a message id and parameters so that it i
 the reader's language. Saved searches that existed before keep quiet ("off") until their
 owner asks for e-mail.
 
-Revision ID: 0023_alerts
-Revises: 0022_tied_status
+Revision ID: 0029_alerts
+Revises: 0028_direction
 Create Date: 2026-12-12 10:00:00
 """
 from alembic import op
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from registry.models.types import UTCDateTime
 
 
-revision = '0023_alerts'
-down_revision = '0022_tied_status'
+revision = '0029_alerts'
+down_revision = '0028_direction'
 branch_labels = None
 depends_on = None
 

@@ -45,7 +45,8 @@ blp = Blueprint(
 
 RANKING_RULE = (
     "score = 30 eligibility + 30 area + 20 instrument + 20 amount + 10 window (met criteria only) "
-    "+ evidence bonus (10 country, else 5 region; + 5 area); ties: score desc, USD committed in "
+    "+ evidence bonus (10 country, else 5 region; + 5 area); several countries: eligible when every one "
+    "is, the bonus for any of them; ties: score desc, USD committed in "
     "the country desc, name, id. See docs/funding-finder.md"
 )
 PROJECT_RULE = (
@@ -56,6 +57,21 @@ PROJECT_RULE = (
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def need_query(need: matching.Need, amount_usd: Decimal | None) -> dict:
+    """The need the finder judged, as the API gives it back (``country``: the first one)."""
+    return {
+        "country": need.countries[0] if need.countries else None,
+        "countries": need.countries,
+        "regions": need.regions,
+        "priority_areas": need.areas,
+        "instrument": need.instrument,
+        "amount": _text(need.amount),
+        "currency": need.currency,
+        "amount_usd": _text(amount_usd),
+        "date": need.day,
+    }
 
 
 def criterion_out(c: matching.Criterion) -> dict:
@@ -91,6 +107,7 @@ def match_out(m: matching.SourceMatch, rank: int | None) -> dict:
             "since": ev.since,
             "until": ev.until,
             "region_code": ev.region_code,
+            "region_codes": ev.region_codes,
             "region_name": ev.region_name,
             "source": _figures(ev.source),
             "managing_org": _figures(ev.org),
@@ -163,6 +180,9 @@ def project_out(
         "org": {"id": org.id, "ref": org.ref, "name": org.name},
         "countries": [r.country_iso3 for r in project.recipients if r.country_iso3],
         "regions": [r.region_code for r in project.recipients if r.region_code],
+        "scope": project.effective_scope,
+        "scope_derived": project.scope_derived,
+        "infrastructure": project.infrastructure,
         "areas": [a.area_code for a in project.areas],
         "instrument_sought": project.instrument_sought.value if project.instrument_sought else None,
         "planned_start": project.planned_start,
@@ -221,18 +241,11 @@ class FundingMatch(MethodView):
             args["amount"],
             args["currency"],
             args["date"],
+            region=args["region"],
         )
         result = matching.find_funding(need)
         return {
-            "query": {
-                "country": need.countries[0],
-                "priority_areas": need.areas,
-                "instrument": need.instrument,
-                "amount": _text(need.amount),
-                "currency": need.currency,
-                "amount_usd": _text(result.amount_usd),
-                "date": need.day,
-            },
+            "query": need_query(need, result.amount_usd),
             "ranking_rule": RANKING_RULE,
             "matches": [match_out(m, i) for i, m in enumerate(result.matches, start=1)],
             "failing": [match_out(m, None) for m in result.failing],

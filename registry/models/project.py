@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from registry.extensions import db
 from registry.models.organisation import Organisation, enum_column
 from registry.models.reference import Country, PriorityArea, Region
+from registry.models.scope import derive_scope
 from registry.models.soft_delete import SoftDeleted
 from registry.models.types import Instrument, ProjectStatus, UTCDateTime, utcnow
 
@@ -152,6 +153,12 @@ class Project(SoftDeleted, db.Model):
     # the derived one, with the reason, which is required (registry.services.direction).
     direction_override: Mapped[str | None] = mapped_column(String(16))
     direction_reason: Mapped[str | None] = mapped_column(String(1000))
+    # Geographic scope as stated (national, multi_country, regional, global; registry.models.scope);
+    # empty: derived from the recipients (``effective_scope``).
+    scope: Mapped[str | None] = mapped_column(String(16))
+    # The cross-border infrastructure the project builds (ixp, backbone, submarine_cable, ...,
+    # or none); empty: not said.
+    infrastructure: Mapped[str | None] = mapped_column(String(24))
     demo: Mapped[bool] = mapped_column(default=False)
     import_batch_id: Mapped[int | None] = mapped_column(
         ForeignKey("import_batches.id", ondelete="SET NULL"), index=True
@@ -182,6 +189,23 @@ class Project(SoftDeleted, db.Model):
     @property
     def action_lines(self) -> list[str]:
         return [c for c in self.wsis_action_lines.split(",") if c]
+
+    @property
+    def derived_scope(self) -> str | None:
+        """The scope the recipients imply (registry.models.scope.derive_scope)."""
+        return derive_scope(
+            [r.country_iso3 for r in self.recipients if r.country_iso3],
+            [r.region_code for r in self.recipients if r.region_code],
+        )
+
+    @property
+    def effective_scope(self) -> str | None:
+        """The stated scope, else the derived one (``scope_derived`` says which)."""
+        return self.scope or self.derived_scope
+
+    @property
+    def scope_derived(self) -> bool:
+        return self.scope is None and self.derived_scope is not None
 
     @classmethod
     def has_action_line(cls, codes, column=None):

@@ -10,7 +10,17 @@ from registry.schemas.reference import StrictSchema
 
 
 class MatchQuery(StrictSchema):
-    country = fields.String(required=True, metadata={"description": "ISO 3166 alpha-3 code, e.g. NPL"})
+    country = fields.String(
+        load_default=None,
+        metadata={
+            "description": "ISO 3166 alpha-3 code, e.g. NPL; several separated by commas (NPL,BTN) for one "
+            "cross-border project. Give a country, a region or both"
+        },
+    )
+    region = fields.String(
+        load_default=None,
+        metadata={"description": "M49 region code(s), e.g. 034 (Southern Asia); several separated by commas"},
+    )
     priority_area = fields.String(
         load_default=None, metadata={"description": "Paragraph 23 area(s), e.g. 23b or 23b,23c"}
     )
@@ -42,7 +52,8 @@ class ScopeFiguresOut(Schema):
 class EvidenceOut(Schema):
     since = fields.Date()
     until = fields.Date()
-    region_code = fields.String(allow_none=True)
+    region_code = fields.String(allow_none=True, metadata={"description": "The first region counted"})
+    region_codes = fields.List(fields.String(), metadata={"description": "Every region counted"})
     region_name = fields.String(allow_none=True)
     source = fields.Nested(ScopeFiguresOut)
     managing_org = fields.Nested(ScopeFiguresOut)
@@ -70,7 +81,9 @@ class SourceMatchOut(Schema):
 
 
 class NeedOut(Schema):
-    country = fields.String()
+    country = fields.String(allow_none=True, metadata={"description": "The first country asked for"})
+    countries = fields.List(fields.String(), metadata={"description": "Every country asked for"})
+    regions = fields.List(fields.String(), metadata={"description": "M49 regions asked for"})
     priority_areas = fields.List(fields.String())
     instrument = fields.String(allow_none=True)
     amount = fields.String(allow_none=True)
@@ -125,6 +138,9 @@ class PipelineProjectOut(Schema):
     org = fields.Nested(OrgRef)
     countries = fields.List(fields.String())
     regions = fields.List(fields.String())
+    scope = fields.String(allow_none=True, metadata={"description": "As stated, else derived (scope_derived)"})
+    scope_derived = fields.Boolean()
+    infrastructure = fields.String(allow_none=True)
     areas = fields.List(fields.String())
     instrument_sought = fields.String(allow_none=True)
     planned_start = fields.Date(allow_none=True)
@@ -167,7 +183,19 @@ class PipelineProjectIn(StrictSchema):
     reference = fields.String()
     title = fields.String()
     description = fields.String()
-    country = fields.String(metadata={"description": "ISO3; a government may give only its own"})
+    country = fields.String(
+        metadata={
+            "description": "ISO3; several separated by commas for a cross-border project (NPL,BTN), shared "
+            "evenly; a government gives its own, alone or with its neighbours"
+        }
+    )
+    scope = fields.String(
+        allow_none=True, metadata={"description": "national, multi_country, regional or global; null: derived"}
+    )
+    infrastructure = fields.String(
+        allow_none=True,
+        metadata={"description": "ixp, backbone, submarine_cable, satellite, data_centre, spectrum_regulation, none"},
+    )
     areas = fields.List(fields.String())
     need = fields.Nested(PipelineNeedIn)
     instrument_sought = fields.String()
@@ -188,7 +216,17 @@ class PipelineProjectPatch(PipelineProjectIn):
 
 
 class PipelineQuery(StrictSchema):
-    country = fields.String(load_default=None)
+    country = fields.String(
+        load_default=None,
+        metadata={"description": "ISO3 code(s), several separated by commas: projects in any of them"},
+    )
+    region = fields.String(
+        load_default=None,
+        metadata={"description": "M49 code(s): projects with a country in the region, or recorded against it"},
+    )
+    scope = fields.String(
+        load_default=None, metadata={"description": "national, multi_country, regional or global (several: commas)"}
+    )
     priority_area = fields.String(load_default=None)
     instrument = fields.String(load_default=None)
     q = fields.String(load_default=None)

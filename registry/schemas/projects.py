@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from registry import money
 from registry.errors import RegistryError
+from registry.models.scope import INFRASTRUCTURE_KINDS, SCOPES, infrastructure_code, scope_code
 from registry.models.types import (
     WSIS_ACTION_LINES,
     Instrument,
@@ -74,6 +75,65 @@ class TiedStatus(fields.String):
         except ValueError:
             raise ValidationError(
                 _("Unknown tied status %(value)s: 3 partially tied, 4 tied, 5 untied", value=repr(text))
+            ) from None
+
+
+class ScopeField(fields.String):
+    """A project's geographic scope: national, multi_country, regional or global (an IATI
+    ActivityScope code 1-8 is taken too); null: derived from the recipients."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("allow_none", True)
+        kwargs.setdefault(
+            "metadata",
+            {
+                "description": "national, multi_country, regional or global (or an IATI ActivityScope code "
+                "1-8); null: derived from the recipients",
+                "enum": [*SCOPES, None],
+            },
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return scope_code(text)
+        except ValueError:
+            raise ValidationError(
+                _(
+                    "Unknown scope %(value)s: national, multi_country, regional or global (or an IATI "
+                    "ActivityScope code 1-8)",
+                    value=repr(text),
+                )
+            ) from None
+
+
+class InfrastructureField(fields.String):
+    """The kind of cross-border infrastructure a project builds; null: not said."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("allow_none", True)
+        kwargs.setdefault(
+            "metadata",
+            {
+                "description": "ixp, backbone, submarine_cable, satellite, data_centre, spectrum_regulation or none; "
+                "null: not said",
+                "enum": [*INFRASTRUCTURE_KINDS, None],
+            },
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return infrastructure_code(text)
+        except ValueError:
+            raise ValidationError(
+                _(
+                    "Unknown infrastructure %(value)s: ixp, backbone, submarine_cable, satellite, data_centre, "
+                    "spectrum_regulation or none",
+                    value=repr(text),
+                )
             ) from None
 
 
@@ -150,6 +210,8 @@ class ProjectIn(StrictSchema):
         validate=validate.Length(max=1000),
         metadata={"description": "Why the direction is set by hand (required with direction_override)"},
     )
+    scope = ScopeField()
+    infrastructure = InfrastructureField()
 
     @validates_schema(skip_on_field_errors=False)
     def consistent(self, data: dict, **kwargs) -> None:
@@ -232,6 +294,15 @@ class ProjectOut(VersionedOut):
     )
     direction_override = fields.String(allow_none=True)
     direction_reason = fields.String(allow_none=True)
+    scope = fields.String(
+        attribute="effective_scope",
+        allow_none=True,
+        metadata={"description": "national, multi_country, regional or global: as stated, else derived"},
+    )
+    scope_derived = fields.Boolean(
+        metadata={"description": "True when the scope was not stated but derived from the recipients"}
+    )
+    infrastructure = fields.String(allow_none=True)
 
 
 class Page(Schema):

@@ -209,6 +209,7 @@ def seed_demo(progress: Callable[[str, int], None] | None = None) -> SeedResult:
             # Tied status by the project's number (no random draw: the numbering stays stable):
             # mostly untied, some partially tied or tied, one in ten unknown.
             data["default_tied_status"] = DEMO_TIED_STATUS[number % len(DEMO_TIED_STATUS)]
+        data.update(_cross_border(chosen_areas, recipients))
         if pipeline:
             data["instrument_sought"] = rng.choice(["grant", "concessional_loan", "technical_assistance"])
             data["contact_name"] = "Demo contact"
@@ -232,6 +233,21 @@ def seed_demo(progress: Callable[[str, int], None] | None = None) -> SeedResult:
 
 # IATI TiedStatus codes of the demo projects' flows, by project number (None: unknown).
 DEMO_TIED_STATUS = ("5", "5", "5", "5", "5", "3", "3", "4", "5", None)
+
+
+def _cross_border(chosen_areas: list[str], recipients: list[dict]) -> dict:
+    """Scope and infrastructure of the demo's cross-border works, from what the project already
+    is (no random draw, so the rest of the data set stays the same): regional backbones over
+    several countries, exchange points for a region, cables for broadband over several countries."""
+    several = len(recipients) > 1
+    regional = len(recipients) == 1 and "region" in recipients[0]
+    if chosen_areas[0] == "23c" and several:
+        return {"infrastructure": "backbone"}  # the scope is derived: multi-country
+    if chosen_areas[0] == "23c" and regional:
+        return {"infrastructure": "ixp", "scope": "regional"}
+    if chosen_areas[0] == "23d" and several:
+        return {"infrastructure": "submarine_cable"}
+    return {}
 
 
 def _split(rng: random.Random, n: int) -> list[Decimal]:

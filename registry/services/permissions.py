@@ -48,14 +48,20 @@ def can_edit_project(user: User | None, project: Project) -> bool:
         return (
             project.org_id == user.org_id
             and project.status is ProjectStatus.PIPELINE
-            and countries <= {user.country_iso3}
+            and government_serves(user.country_iso3, countries)
         )
     return False
 
 
+def government_serves(own: str | None, countries: set[str | None]) -> bool:
+    """Whether a government's pipeline project is for its own country: that country alone, or
+    with the neighbours a cross-border project serves (the government's own among them)."""
+    return countries <= {own} or (own is not None and own in countries)
+
+
 def government_project_ok(user: User, status: str | ProjectStatus, country_codes: set[str | None]) -> bool:
     """A government may only post pipeline projects for its own country."""
-    return ProjectStatus(status) is ProjectStatus.PIPELINE and country_codes <= {user.country_iso3}
+    return ProjectStatus(status) is ProjectStatus.PIPELINE and government_serves(user.country_iso3, country_codes)
 
 
 def speaks_for(role: Role | None, own_org_id: int | None, org_id: int | None) -> bool:

@@ -22,6 +22,7 @@ from registry.models import (
     Transaction,
 )
 from registry.models.project import ProjectSector
+from registry.models.scope import infrastructure_code, scope_code
 from registry.models.soft_delete import INCLUDE_DELETED
 from registry.models.types import Instrument, ProjectStatus, TransactionType, tied_status_code
 from registry.services import areas, audit, deletion, direction, permissions, rules
@@ -48,6 +49,8 @@ SCALAR_FIELDS = (
     "funding_partners",
     "direction_override",
     "direction_reason",
+    "scope",
+    "infrastructure",
 )
 LIST_FIELDS = ("recipients", "areas", "sectors", "wsis_action_lines", "need")
 DATE_FIELDS = ("planned_start", "planned_end", "actual_start", "actual_end")
@@ -232,6 +235,10 @@ def _apply(project: Project, data: dict[str, Any]) -> None:
                 value = _direction(value)
             if key in ("direction_reason", "funding_partners"):
                 value = (value or "").strip() or (None if key == "direction_reason" else "")
+            if key == "scope":
+                value = checked_scope(value, key)
+            if key == "infrastructure":
+                value = checked_infrastructure(value, key)
             setattr(project, key, value)
     if project.direction_override is None:
         project.direction_reason = None  # a reason goes with a direction set by hand
@@ -297,6 +304,36 @@ def _check_direction(project: Project, data: dict[str, Any]) -> None:
             _("A direction set by hand needs a reason"),
             {"direction_reason": [_("Required when the direction is set by hand")]},
         )
+
+
+def checked_scope(value: Any, field: str = "scope") -> str | None:
+    """A project's scope from a code or words (registry.models.scope); None: derived."""
+    try:
+        return scope_code(value)
+    except ValueError:
+        raise ValidationError(
+            _(
+                "Unknown scope %(value)s: national, multi_country, regional or global (or an IATI "
+                "ActivityScope code 1-8)",
+                value=repr(value),
+            ),
+            {field: [_("Unknown scope")]},
+        ) from None
+
+
+def checked_infrastructure(value: Any, field: str = "infrastructure") -> str | None:
+    """A project's infrastructure kind from a code or words; None: not said."""
+    try:
+        return infrastructure_code(value)
+    except ValueError:
+        raise ValidationError(
+            _(
+                "Unknown infrastructure %(value)s: ixp, backbone, submarine_cable, satellite, data_centre, "
+                "spectrum_regulation or none",
+                value=repr(value),
+            ),
+            {field: [_("Unknown infrastructure")]},
+        ) from None
 
 
 def _check(project: Project) -> None:

@@ -13,9 +13,10 @@ from flask_babel import lazy_pgettext
 from markupsafe import Markup
 
 from registry.i18n import compact_money, money, number, sorted_by_name
+from registry.models.scope import INFRASTRUCTURE_KINDS, INFRASTRUCTURE_LABELS, SCOPE_LABELS, SCOPES
 from registry.models.types import Role, label
 from registry.money import from_minor
-from registry.reference_names import country_name
+from registry.reference_names import country_name, region_name
 
 # (endpoint, label): links appear in the navigation once their page is registered.
 NAV = [
@@ -116,6 +117,35 @@ def country_label(country) -> str:
     return "" if country is None else country_name(country)
 
 
+def region_label(code: str) -> str:
+    """An M49 region's name in the reader's language with its code: Southern Asia (034)."""
+    from registry.extensions import db
+    from registry.models import Region
+
+    region = db.session.get(Region, code)
+    return f"{region_name(code, region.name)} ({code})" if region else code
+
+
+def scope_label(code: str | None) -> str:
+    """A project scope in the reader's language (National, Multi-country...)."""
+    return _(SCOPE_LABELS[code]) if code in SCOPE_LABELS else (code or "")
+
+
+def infrastructure_label(code: str | None) -> str:
+    """An infrastructure kind in the reader's language."""
+    return _(INFRASTRUCTURE_LABELS[code]) if code in INFRASTRUCTURE_LABELS else (code or "")
+
+
+def scope_choices() -> list[tuple[str, str]]:
+    """(code, label) of the scopes, in their order."""
+    return [(code, scope_label(code)) for code in SCOPES]
+
+
+def infrastructure_choices() -> list[tuple[str, str]]:
+    """(code, label) of the infrastructure kinds, in their order."""
+    return [(code, infrastructure_label(code)) for code in INFRASTRUCTURE_KINDS]
+
+
 def by_name(items, name=lambda item: item):
     """Items sorted by their name as readers expect (collation: Côte d'Ivoire beside Costa Rica)."""
     return sorted_by_name(items, name)
@@ -155,7 +185,11 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["audit_value"] = audit_value
     app.jinja_env.filters["country_label"] = country_label
     app.jinja_env.filters["by_name"] = by_name
+    app.jinja_env.filters["scope_label"] = scope_label
+    app.jinja_env.filters["infrastructure_label"] = infrastructure_label
     app.jinja_env.globals["source_range"] = source_range
+    app.jinja_env.globals["scope_choices"] = scope_choices
+    app.jinja_env.globals["infrastructure_choices"] = infrastructure_choices
     app.jinja_env.globals["window"] = window
     app.jinja_env.globals["org_name"] = org_name
     app.jinja_env.globals["code_name"] = codelists.name

@@ -29,7 +29,9 @@ from registry.models.types import Instrument, OrganisationKind, ProjectStatus, R
 from registry.money import convertible_currencies, format_amount
 from registry.services import marketplace, matching
 from registry.services.actor import Actor
-from registry.web import by_name, country_label
+from registry.services.matching.wording import all_of
+from registry.web import by_name, country_label, infrastructure_choices, region_label, scope_choices
+from registry.web.choices import choices
 from registry.web.forms import FormErrors
 from registry.web.links import has_endpoint, project_url, source_url
 from registry.web.saving import reloaded, save
@@ -68,6 +70,7 @@ def _choices() -> dict[str, Any]:
         "areas": db.session.scalars(select(PriorityArea).order_by(PriorityArea.code)).all(),
         "instruments": [i.value for i in Instrument],
         "currencies": convertible_currencies(),
+        "regions": choices().regions,
     }
 
 
@@ -95,8 +98,11 @@ def find_funding():
     """The "Find funding" form and, once a country is chosen, the ranked sources."""
     user = current_user()
     args = request.args
+    given = args.getlist("country") if "country" in args else [user.country_iso3 if user and user.country_iso3 else ""]
     form = {
-        "country": args.get("country", user.country_iso3 if user and user.country_iso3 else ""),
+        # several countries (a multiple select, or codes separated by commas): one cross-border project
+        "country": [c.upper() for c in matching.codes_of(given)],
+        "region": matching.codes_of(args.getlist("region")),
         "priority_area": args.getlist("priority_area"),
         "instrument": args.get("instrument", ""),
         "amount": args.get("amount", ""),
@@ -104,7 +110,7 @@ def find_funding():
         "date": args.get("date", ""),
     }
     result, errors, status, country_name = None, {}, 200, ""
-    if "country" in args:
+    if "country" in args or "region" in args:
         try:
             need = matching.build_need(
                 form["country"],
@@ -113,9 +119,13 @@ def find_funding():
                 form["amount"] or None,
                 form["currency"] if form["amount"] else None,
                 _day(form["date"]),
+                region=form["region"],
             )
             result = matching.find_funding(need)
-            country_name = country_label(db.session.get(Country, need.countries[0]))
+            country_name = all_of(
+                [country_label(db.session.get(Country, iso3)) for iso3 in need.countries]
+                + [region_label(code) for code in need.regions]
+            )
         except ValidationError as exc:
             errors, status = exc.errors, 422
     return (
@@ -130,7 +140,8 @@ def find_funding():
             sought_for=_sought_for(args.get("project"), form),
             errors=errors,
             search_params={
-                "country": form["country"],
+                "country": ",".join(form["country"]),
+                "region": ",".join(form["region"]),
                 "priority_area": ",".join(form["priority_area"]),
                 "instrument": form["instrument"],
                 "amount": form["amount"],
@@ -149,8 +160,11 @@ def find_funding():
 def pipeline():
     """Pipeline projects seeking funding until their need is covered, with filters and each
     one's remaining gap (sortable)."""
-    keys = ("country", "priority_area", "instrument", "q", "has_commitments", "min_gap", "sort")
+    keys = ("region", "scope", "priority_area", "instrument", "q", "has_commitments", "min_gap", "sort")
     args = {k: request.args.get(k, "") for k in keys}
+    # several countries: a multiple select, or codes separated by commas
+    args["countries"] = [c.upper() for c in matching.codes_of(request.args.getlist("country"))]
+    args["country"] = ",".join(args["countries"])
     errors, listing, status = {}, marketplace.Listing([], {}), 200
     try:
         listing = marketplace.open_projects(marketplace.pipeline_filters(args))
@@ -165,6 +179,7 @@ def pipeline():
             form=args,
             errors=errors,
             can_post=_may_post(),
+            scopes=scope_choices(),
             **_choices(),
         ),
         status,
@@ -197,7 +212,12 @@ def _pipeline_form_data(form) -> dict[str, Any]:
             message = _("%(text)s is not a date", text=repr(text))
             raise ValidationError(_("A date is not valid"), {key: [message]}) from None
     if form.get("country"):
-        data["country"] = form["country"]
+        # a cross-border project: the country, and the other countries it serves
+        partners = [c for c in form.getlist("partners") if c and c != form["country"]]
+        data["country"] = ",".join([form["country"], *partners])
+    for key in ("scope", "infrastructure"):
+        if key in form:
+            data[key] = form.get(key) or None
     return data
 
 
@@ -232,6 +252,7 @@ def _posted_values() -> dict[str, Any]:
     """The pipeline form as posted, to show again with its errors."""
     values: dict[str, Any] = request.form.to_dict()
     values["areas"] = request.form.getlist("areas")
+    values["partners"] = request.form.getlist("partners")
     return values
 
 
@@ -241,6 +262,8 @@ def _pipeline_form(project: Project | None, values: dict[str, Any], errors: Form
     return render_template(
         "finder/pipeline_form.html",
         project=project,
+        scopes=scope_choices(),
+        infrastructures=infrastructure_choices(),
         values=values,
         errors=errors.errors if errors else {},
         message=errors.message if errors else None,
@@ -267,10 +290,16 @@ def pipeline_edit(project_id: int):
             refused=lambda errors: _pipeline_form(reloaded(Project, project_id), _posted_values(), errors),
         )
     gap = matching.funding_gaps([project])[project.id]
+    countries = [r.country_iso3 for r in project.recipients if r.country_iso3]
+    user = current_user()
+    own = user.country_iso3 if user.country_iso3 in countries else (countries[0] if countries else "")
     values = {
         "title": project.title,
         "description": project.description,
-        "country": marketplace.project_country(project) or "",
+        "country": own,
+        "partners": [c for c in countries if c != own],
+        "scope": project.scope or "",
+        "infrastructure": project.infrastructure or "",
         "areas": [a.area_code for a in project.areas],
         "instrument_sought": project.instrument_sought.value if project.instrument_sought else "",
         "need_amount": str(gap.need) if gap.need is not None else "",
@@ -314,9 +343,13 @@ def pipeline_project(project_id: int):
 def _finder_link(project, gap) -> str | None:
     """The finder's search for this project: its country, areas, instrument and remaining gap."""
     countries = [r.country_iso3 for r in project.recipients if r.country_iso3]
-    if not countries:
+    regions = [r.region_code for r in project.recipients if r.region_code]
+    if not countries and not regions:
         return None
-    params: dict[str, Any] = {"country": countries[0], "priority_area": [a.area_code for a in project.areas]}
+    # a cross-border project is sought for as one need over all its countries
+    params: dict[str, Any] = {"country": countries, "priority_area": [a.area_code for a in project.areas]}
+    if regions:
+        params["region"] = regions
     if project.instrument_sought:
         params["instrument"] = project.instrument_sought.value
     if gap.gap is not None and gap.gap > 0 and gap.currency:
@@ -461,9 +494,11 @@ def _criteria_words(params: dict) -> list[str]:
     connectivity', 'Grant', '2,500,000.00 EUR', 'Fund: Digital Solidarity Fund'."""
     params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
     shown = []
-    if params.get("country"):
-        country = db.session.get(Country, params["country"])
-        shown.append(country_label(country) if country else params["country"])
+    for code in matching.codes_of(params.get("country")):
+        country = db.session.get(Country, code)
+        shown.append(country_label(country) if country else code)
+    for code in matching.codes_of(params.get("region")):
+        shown.append(region_label(code))
     if params.get("priority_area"):
         codes = str(params["priority_area"]).split(",")
         names = dict(db.session.execute(select(PriorityArea.code, PriorityArea.short_name)).all())

@@ -80,6 +80,9 @@ def project_data(form: MultiDict) -> tuple[dict[str, Any], dict[str, list[int]]]
         "collaboration_type": _text(form, "collaboration_type") or None,
         "direction_override": _text(form, "direction_override") or None,
         "direction_reason": _text(form, "direction_reason") or None,
+        # empty: derived from the recipients / not said
+        "scope": _text(form, "scope") or None,
+        "infrastructure": _text(form, "infrastructure") or None,
     }
     for key in ("planned_start", "planned_end", "actual_start", "actual_end"):
         data[key] = _text(form, key) or None

@@ -50,6 +50,8 @@ def test_match_ranks_and_explains(client, make_source):
     body = response.get_json()
     assert body["query"] == {
         "country": "NPL",
+        "countries": ["NPL"],
+        "regions": [],
         "priority_areas": ["23b"],
         "instrument": "grant",
         "amount": "2500000",

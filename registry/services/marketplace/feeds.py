@@ -47,6 +47,7 @@ def _funding_items(params: dict[str, Any], day: dt.date) -> list[FeedItem]:
         params.get("amount"),
         params.get("currency"),
         day,
+        region=params.get("region"),
     )
     return [_source_item(rank, m) for rank, m in enumerate(matching.find_funding(need).matches, start=1)]
 

@@ -17,15 +17,14 @@ from registry import money
 from registry.errors import ConflictError, MoneyError, PermissionDenied, ValidationError
 from registry.extensions import db
 from registry.models import AuditEvent, Country, Organisation, PriorityArea, Project, ProjectArea, ProjectRecipient
-from registry.models.project import SHARE_WHOLE
 from registry.models.types import OrganisationKind, ProjectStatus, Role
 from registry.services import audit, permissions, projects, rules
 from registry.services.actor import Actor
 from registry.services.lookup import load
 from registry.services.marketplace.cofinancing import commitments_to, settle
 from registry.services.marketplace.common import check_text, is_admin, user_of
-from registry.services.matching import looks_like_code
-from registry.services.shares import split_evenly
+from registry.services.matching import codes_of, looks_like_code
+from registry.services.shares import share_text, split_evenly
 from registry.services.versions import check_version
 
 # What a government may set on a pipeline project (the rest belongs to donors' projects).
@@ -41,6 +40,8 @@ PIPELINE_FIELDS = (
     "planned_end",
     "contact_name",
     "contact_email",
+    "scope",
+    "infrastructure",
 )
 REQUIRED = ("title", "country", "areas", "need", "instrument_sought", "contact_email")
 
@@ -71,11 +72,12 @@ def _may_manage(actor: Actor, project: Project) -> bool:
     if is_admin(actor):
         return True
     countries = {r.country_iso3 for r in project.recipients}
+    # a cross-border project is its posting government's, which names its own country among the others
     return (
         actor.role == Role.GOVERNMENT
         and actor.org_id is not None
         and project.org_id == actor.org_id
-        and countries <= {actor.country_iso3}
+        and permissions.government_serves(actor.country_iso3, countries)
     )
 
 
@@ -94,11 +96,11 @@ def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if errors:
         raise ValidationError(_("The pipeline project is not complete"), errors)
     check_text(data)
-    country = data.get("country")
-    if country is not None and not looks_like_code(str(country)):
-        raise ValidationError(
-            _("Unknown country %(code)s", code=repr(country)), {"country": [_("Not an ISO 3166 alpha-3 code")]}
-        )
+    for country in codes_of(data.get("country")):
+        if not looks_like_code(country):
+            raise ValidationError(
+                _("Unknown country %(code)s", code=repr(country)), {"country": [_("Not an ISO 3166 alpha-3 code")]}
+            )
     for item in data.get("areas") or []:
         code = item.get("code") if isinstance(item, dict) else item
         if not looks_like_code(str(code)):
@@ -120,8 +122,13 @@ def _pipeline_data(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     if "areas" in out:
         out["areas"] = [a if isinstance(a, dict) else {"code": a} for a in out["areas"]]
     if "country" in data:
-        out["recipients"] = [{"country": str(data["country"]).upper()}]
+        out["recipients"] = [{"country": code.upper()} for code in codes_of(data["country"])]
     return out
+
+
+def _countries(value: Any) -> list[str]:
+    """The ISO3 codes of a pipeline project's ``country``: one, or several separated by commas."""
+    return [code.upper() for code in codes_of(value)]
 
 
 def _next_reference(org: Organisation, country: str) -> str:
@@ -149,7 +156,7 @@ def post_pipeline_project(actor: Actor, data: dict[str, Any], org: Organisation 
             raise PermissionDenied(_("Your account belongs to no government organisation; ask an administrator"))
         org = user.org
         data.setdefault("country", user.country_iso3)
-        if str(data.get("country") or "").upper() != user.country_iso3:
+        if user.country_iso3 not in _countries(data.get("country")):
             raise PermissionDenied(
                 _("A government posts pipeline projects for its own country (%(country)s)", country=user.country_iso3)
             )
@@ -161,6 +168,9 @@ def post_pipeline_project(actor: Actor, data: dict[str, Any], org: Organisation 
     values["status"] = ProjectStatus.PIPELINE
     if not values.get("reference"):
         values["reference"] = _next_reference(org, values["recipients"][0]["country"])
+    if len(values["recipients"]) > 1:
+        shares = split_evenly(len(values["recipients"]))
+        values["recipients"] = [dict(r, share=share_text(s)) for r, s in zip(values["recipients"], shares, strict=True)]
     return projects.create_project(actor, org, values)
 
 
@@ -174,7 +184,7 @@ def update_pipeline_project(
     if project.status is not ProjectStatus.PIPELINE:
         raise ConflictError(_("Only open pipeline projects can be changed here"), {"status": [_("Not pipeline")]})
     data = dict(data)
-    if "country" in data and not is_admin(actor) and str(data["country"]).upper() != actor.country_iso3:
+    if "country" in data and not is_admin(actor) and actor.country_iso3 not in _countries(data["country"]):
         raise PermissionDenied(
             _("A government posts pipeline projects for its own country (%(country)s)", country=actor.country_iso3)
         )
@@ -196,19 +206,29 @@ def _change_places(actor: Actor, project: Project, values: dict[str, Any]) -> No
     """
     before = projects.snapshot(project)
     if "recipients" in values:
-        country = values.pop("recipients")[0]["country"]
-        if db.session.get(Country, country) is None:
-            raise ValidationError(
-                _("Unknown country %(code)s", code=repr(country)), {"country": [_("Unknown ISO3 code")]}
-            )
-        if project_country(project) != country:
-            for extra in project.recipients[1:]:
-                project.recipients.remove(extra)
-            if project.recipients:
-                row = project.recipients[0]
-                row.country_iso3, row.region_code, row.share_ppm = country, None, SHARE_WHOLE
+        countries = []
+        for item in values.pop("recipients"):
+            country = item["country"]
+            if db.session.get(Country, country) is None:
+                raise ValidationError(
+                    _("Unknown country %(code)s", code=repr(country)), {"country": [_("Unknown ISO3 code")]}
+                )
+            if country not in countries:
+                countries.append(country)
+        if not countries:
+            raise ValidationError(_("Give at least one country"), {"country": [_("Required")]})
+        # a cross-border project's countries share it evenly, as its areas do
+        shares = dict(zip(countries, split_evenly(len(countries)), strict=True))
+        for row in list(project.recipients):
+            if row.country_iso3 not in shares:
+                project.recipients.remove(row)
+        db.session.flush()
+        existing = {row.country_iso3: row for row in project.recipients}
+        for country, share in shares.items():
+            if country in existing:
+                existing[country].share_ppm = share
             else:
-                project.recipients.append(ProjectRecipient(country_iso3=country, share_ppm=SHARE_WHOLE))
+                project.recipients.append(ProjectRecipient(country_iso3=country, share_ppm=share))
     if "areas" in values:
         codes = []
         for item in values.pop("areas"):

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from registry import money
 from registry.errors import MoneyError, NotFoundError, PermissionDenied, ValidationError
 from registry.extensions import db
-from registry.models import Country, PriorityArea, SavedSearch
+from registry.models import Country, PriorityArea, Region, SavedSearch
 from registry.models.alerts import FREQUENCIES
+from registry.models.scope import scope_code
 from registry.models.types import Instrument
 from registry.services import audit, matching
 from registry.services.actor import Actor
@@ -24,8 +25,19 @@ from registry.services.marketplace.common import check_text, is_admin
 from registry.services.matching import looks_like_code
 
 SEARCH_KINDS = {"funding": "Funding sources for a need", "pipeline": "Pipeline projects"}
-FUNDING_KEYS = ("country", "priority_area", "instrument", "amount", "currency")
-PIPELINE_KEYS = ("source_id", "country", "priority_area", "instrument", "q", "has_commitments", "min_gap", "sort")
+FUNDING_KEYS = ("country", "region", "priority_area", "instrument", "amount", "currency")
+PIPELINE_KEYS = (
+    "source_id",
+    "country",
+    "region",
+    "scope",
+    "priority_area",
+    "instrument",
+    "q",
+    "has_commitments",
+    "min_gap",
+    "sort",
+)
 YES = ("true", "yes", "1", "on")
 NO = ("false", "no", "0", "off")
 
@@ -52,6 +64,7 @@ def clean_search_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
             clean.get("instrument"),
             clean.get("amount"),
             clean.get("currency"),
+            region=clean.get("region"),
         )
     else:
         pipeline_filters(clean)
@@ -67,9 +80,31 @@ def pipeline_filters(params: dict[str, Any]) -> dict[str, Any]:
     """Check the marketplace filters (country, priority area, instrument, text; whether
     someone has committed, the smallest remaining gap in USD; the order)."""
     errors: dict[str, list[str]] = {}
-    country = str(params.get("country") or "").strip().upper() or None
-    if country and (not looks_like_code(country) or db.session.get(Country, country) is None):
-        errors["country"] = [_("Unknown country %(code)s (expected an ISO 3166 alpha-3 code)", code=repr(country))]
+    countries: list[str] = []
+    for code in matching.codes_of(params.get("country")):
+        country = code.upper()
+        if not looks_like_code(country) or db.session.get(Country, country) is None:
+            errors.setdefault("country", []).append(
+                _("Unknown country %(code)s (expected an ISO 3166 alpha-3 code)", code=repr(country))
+            )
+        elif country not in countries:
+            countries.append(country)
+    regions: list[str] = []
+    for code in matching.codes_of(params.get("region")):
+        if not code.isdigit() or len(code) > 3 or db.session.get(Region, code.zfill(3)) is None:
+            errors.setdefault("region", []).append(
+                _("Unknown region %(code)s (expected an M49 code, e.g. 034 Southern Asia)", code=repr(code))
+            )
+        elif code.zfill(3) not in regions:
+            regions.append(code.zfill(3))
+    scopes: list[str] = []
+    for word in matching.codes_of(params.get("scope")):
+        try:
+            scopes.append(scope_code(word))
+        except ValueError:
+            errors.setdefault("scope", []).append(
+                _("Unknown scope %(value)s: national, multi_country, regional or global", value=repr(word))
+            )
     area = str(params.get("priority_area") or "").strip().lower() or None
     if area and (not looks_like_code(area) or db.session.get(PriorityArea, area) is None):
         errors["priority_area"] = [_("Unknown priority area %(code)s (expected 23a-23l)", code=repr(area))]
@@ -103,7 +138,10 @@ def pipeline_filters(params: dict[str, Any]) -> dict[str, Any]:
     if errors:
         raise ValidationError(_("The filters are not valid; see errors for each field"), errors)
     return {
-        "country": country,
+        "country": ",".join(countries) or None,
+        "countries": countries,
+        "regions": regions,
+        "scopes": scopes,
         "priority_area": area,
         "instrument": instrument,
         "q": str(params.get("q") or "").strip() or None,

@@ -50,7 +50,9 @@ from registry.services.matching.evidence import (
     countries_funded_by,
     evidence_bonus,
     evidence_region,
+    evidence_regions,
     evidence_tables,
+    place_members,
 )
 from registry.services.matching.finder import (
     FinderResult,
@@ -59,7 +61,7 @@ from registry.services.matching.finder import (
     get_source,
     source_sort_key,
 )
-from registry.services.matching.need import Need, build_need, looks_like_code, project_need
+from registry.services.matching.need import Need, build_need, codes_of, looks_like_code, project_need
 from registry.services.matching.similar import SIMILAR_LIMIT, Candidate, Similar, similar_projects
 
 __all__ = [
@@ -90,11 +92,14 @@ __all__ = [
     "assess",
     "base_score",
     "build_need",
+    "codes_of",
     "countries_funded_by",
     "evidence_bonus",
     "MAX_BONUS",
     "MAX_SCORE",
     "evidence_region",
+    "evidence_regions",
+    "place_members",
     "evidence_tables",
     "find_funding",
     "funding_gaps",

@@ -234,6 +234,7 @@ def _eligibility(source: FundingSource, need: Need, ref: ReferenceCache) -> Crit
     if not need.countries and not need.regions:
         return Criterion("eligibility", UNKNOWN, _("The need names no recipient country or region"))
     verdicts = [_country_eligibility(source, iso3, ref) for iso3 in need.countries]
+    lead = _qualifying(need.countries, verdicts, ref)
     for code in need.regions:
         listed = [r.code for r in source.regions if code in ref.descendants(r.code)]
         verdicts.append(
@@ -252,7 +253,35 @@ def _eligibility(source: FundingSource, need: Need, ref: ReferenceCache) -> Crit
         )
     # Every recipient has to be eligible: a source cannot pay for the part it may not fund.
     met = all(v.eligible for v in verdicts)
-    return Criterion("eligibility", MET if met else NOT_MET, clauses(v.reason for v in verdicts))
+    return Criterion("eligibility", MET if met else NOT_MET, clauses([*lead, *(v.reason for v in verdicts)]))
+
+
+def _qualifying(countries: list[str], verdicts: list[CountryVerdict], ref: ReferenceCache) -> list[str]:
+    """For a project over several countries, which of them qualify, said first (none for one)."""
+    if len(countries) < 2:
+        return []
+
+    def name(iso3: str) -> str:
+        country = ref.country(iso3)
+        return country_name(country) if country else iso3
+
+    yes = [name(c) for c, v in zip(countries, verdicts, strict=False) if v.eligible]
+    no = [name(c) for c, v in zip(countries, verdicts, strict=False) if not v.eligible]
+    if not no:
+        return [_("All %(num)d countries of the project qualify: %(countries)s", num=len(yes), countries=all_of(yes))]
+    if not yes:
+        return [_("None of the project's %(num)d countries qualifies", num=len(no))]
+    return [
+        ngettext(
+            "Only %(num)d of the project's countries qualifies (%(eligible)s, not %(ineligible)s): the source "
+            "cannot fund the whole cross-border project",
+            "Only %(num)d of the project's countries qualify (%(eligible)s, not %(ineligible)s): the source "
+            "cannot fund the whole cross-border project",
+            len(yes),
+            eligible=all_of(yes),
+            ineligible=all_of(no),
+        )
+    ]
 
 
 # -- area, instrument, amount, window -----------------------------------------------------

@@ -25,8 +25,15 @@ from registry.services.matching.criteria import (
     assess,
     base_score,
 )
-from registry.services.matching.evidence import BONUS_COUNTRY, countries_funded_by
-from registry.services.matching.need import project_need
+from registry.services.matching.evidence import (
+    BONUS_COUNTRY,
+    countries_funded_by,
+    flows_in,
+    place_members,
+    recipients_in,
+)
+from registry.services.matching.need import codes_of, project_need
+from registry.services.scope import projects_with_scope
 
 
 @dataclass
@@ -119,14 +126,17 @@ def pipeline_projects(filters: dict | None = None) -> list[Project]:
         .options(selectinload(Project.recipients), selectinload(Project.areas), selectinload(Project.org))
         .order_by(Project.created_at.desc(), Project.id.desc())
     )
-    if filters.get("country"):
-        iso3 = filters["country"].upper()
-        stmt = stmt.where(
-            or_(
-                Project.id.in_(select(ProjectRecipient.project_id).where(ProjectRecipient.country_iso3 == iso3)),
-                Project.id.in_(select(Transaction.project_id).where(Transaction.recipient_country_iso3 == iso3)),
-            )
-        )
+    countries = filters.get("countries") or codes_of(filters.get("country"))
+    if countries:
+        # a project over several countries is found from any of them
+        countries = [c.upper() for c in countries]
+        stmt = stmt.where(in_places(countries, set()))
+    if filters.get("regions"):
+        # ... and from a region holding any of its countries, or recorded against the region itself
+        members, inside = place_members(filters["regions"])
+        stmt = stmt.where(in_places(members, inside))
+    if filters.get("scopes"):
+        stmt = stmt.where(Project.id.in_(projects_with_scope(filters["scopes"])))
     if filters.get("priority_area"):
         stmt = stmt.where(
             Project.id.in_(select(ProjectArea.project_id).where(ProjectArea.area_code == filters["priority_area"]))
@@ -136,6 +146,15 @@ def pipeline_projects(filters: dict | None = None) -> list[Project]:
     if filters.get("q"):
         stmt = stmt.where(Project.title.ilike(f"%{filters['q']}%"))
     return list(db.session.scalars(stmt))
+
+
+def in_places(countries: list[str], regions: set[str]):
+    """SQL condition: the project has a recipient (or a flow naming one) among ``countries`` or
+    ``regions``."""
+    return or_(
+        Project.id.in_(select(ProjectRecipient.project_id).where(recipients_in(countries, regions))),
+        Project.id.in_(select(Transaction.project_id).where(flows_in(countries, regions))),
+    )
 
 
 def matching_projects(

@@ -23,6 +23,7 @@ from registry.models.project import SHARE_WHOLE
 from registry.models.types import TransactionType
 from registry.services import reference
 from registry.services.matching.criteria import WEIGHTS, ReferenceCache
+from registry.services.matching.wording import all_of
 
 # Evidence bonus: the source (or its managing organisation) already commits there.
 BONUS_COUNTRY = 10
@@ -53,6 +54,7 @@ class Evidence:
     region_name: str | None
     source: dict[str, Figures]
     org: dict[str, Figures]
+    region_codes: list[str] = field(default_factory=list)  # every region counted (several countries)
 
 
 def evidence_bonus(evidence: Evidence) -> int:
@@ -225,6 +227,7 @@ class EvidenceTables:
     region_code: str | None
     by_source: dict[str, dict[int, Tally]]
     by_org: dict[str, dict[int, Tally]]
+    region_codes: list[str] = field(default_factory=list)
 
     def for_source(self, source: FundingSource, ref: ReferenceCache) -> Evidence:
         """The figures of one source and of its managing organisation."""
@@ -236,27 +239,52 @@ class EvidenceTables:
             since=self.since,
             until=self.until,
             region_code=self.region_code,
-            region_name=ref.region_name(self.region_code) if self.region_code else None,
+            region_name=all_of(ref.region_name(c) for c in self.region_codes) if self.region_codes else None,
             source=figures(self.by_source, source.id),
             org=figures(self.by_org, source.managing_org_id),
+            region_codes=list(self.region_codes),
         )
 
 
-def evidence_tables(iso3: str, areas: list[str], day: dt.date) -> EvidenceTables:
-    """Every source's and organisation's commitments in the country, its region and the areas."""
+def evidence_regions(countries: list[str], regions: list[str] = ()) -> list[str]:
+    """The regions used for evidence: each country's M49 sub-region (else region), then the
+    regions asked for themselves, without repeats."""
+    out: list[str] = []
+    for code in [*(evidence_region(iso3) for iso3 in countries), *regions]:
+        if code and code not in out:
+            out.append(code)
+    return out
+
+
+def place_members(codes: list[str]) -> tuple[list[str], set[str]]:
+    """The member countries of the regions ``codes`` and the regions themselves with their parts."""
+    members: list[str] = []
+    inside: set[str] = set()
+    for code in codes:
+        inside |= reference.region_and_descendants(code)
+        members += [iso3 for iso3 in reference.countries_in_region(code) if iso3 not in members]
+    return members, inside
+
+
+def evidence_tables(
+    countries: list[str] | str, areas: list[str], day: dt.date, regions: list[str] = ()
+) -> EvidenceTables:
+    """Every source's and organisation's commitments in the countries, their regions (and the
+    regions asked for) and the areas. A project over several countries: in any of them, each
+    commitment weighted by the shares of those countries together."""
+    countries = [countries] if isinstance(countries, str) else list(countries)
     since = years_before(day, EVIDENCE_YEARS)
-    region = evidence_region(iso3)
+    codes = evidence_regions(countries, list(regions))
     scopes = {
         "country": Scope(
             ProjectRecipient,
-            ProjectRecipient.country_iso3 == iso3,
-            Transaction.recipient_country_iso3 == iso3,
+            ProjectRecipient.country_iso3.in_(countries or ["-"]),
+            Transaction.recipient_country_iso3.in_(countries or ["-"]),
         ),
         "area": Scope(ProjectArea, ProjectArea.area_code.in_(areas or ["-"])),
     }
-    if region:
-        inside = reference.region_and_descendants(region)
-        members = reference.countries_in_region(region)
+    if codes:
+        members, inside = place_members(codes)
         scopes["region"] = Scope(ProjectRecipient, recipients_in(members, inside), flows_in(members, inside))
     by_source, by_org = {}, {}
     for scope in SCOPES:
@@ -266,7 +294,7 @@ def evidence_tables(iso3: str, areas: list[str], day: dt.date) -> EvidenceTables
         rows = _weighted_rows(scopes[scope], since, day)
         by_source[scope] = _fold(rows, lambda row: {row.source_id} - {None})
         by_org[scope] = _fold(rows, lambda row: org_keys(row.provider, row.source_org))
-    return EvidenceTables(since, day, region, by_source, by_org)
+    return EvidenceTables(since, day, codes[0] if codes else None, by_source, by_org, codes)
 
 
 def countries_funded_by(source: FundingSource, day: dt.date) -> set[str]:

@@ -95,9 +95,8 @@ def find_funding(need: Need) -> FinderResult:
     """Assess every funding source against the need; rank the eligible ones, list the rest apart."""
     ref = ReferenceCache(need.day)
     amount_usd = _amount_usd(need)
-    iso3 = need.countries[0]
-    tables = evidence_tables(iso3, need.areas, need.day)
-    candidates = similar_candidates(iso3, need.areas, need.day)
+    tables = evidence_tables(need.countries, need.areas, need.day, need.regions)
+    candidates = similar_candidates(need.countries, need.areas, need.day, need.regions)
     matches, failing = [], []
     for source in _sources():
         criteria = assess(source, need, ref)

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from registry import money
 from registry.errors import MoneyError, ValidationError
 from registry.extensions import db
-from registry.models import Country, PriorityArea, Project
+from registry.models import Country, PriorityArea, Project, Region
 from registry.models.types import Instrument
 
 
@@ -37,23 +37,62 @@ def looks_like_code(text: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z0-9]{1,8}", text or ""))
 
 
+def codes_of(value: Iterable[str] | str | None) -> list[str]:
+    """The codes of a comma (or semicolon) list or of a list of them, stripped, empties dropped."""
+    if value is None:
+        return []
+    items = value.replace(";", ",").split(",") if isinstance(value, str) else value
+    out = []
+    for item in items:
+        for code in str(item).replace(";", ",").split(","):
+            if code.strip():
+                out.append(code.strip())
+    return out
+
+
+def _places(
+    country: Iterable[str] | str | None, region: Iterable[str] | str | None, errors: dict[str, list[str]]
+) -> tuple[list[str], list[str]]:
+    """The countries (ISO3) and M49 regions asked for, each checked; at least one is required."""
+    countries: list[str] = []
+    for code in codes_of(country):
+        iso3 = code.upper()
+        if not looks_like_code(iso3) or db.session.get(Country, iso3) is None:
+            errors.setdefault("country", []).append(
+                _("Unknown country %(code)s (expected an ISO 3166 alpha-3 code, e.g. NPL)", code=repr(iso3))
+            )
+        elif iso3 not in countries:
+            countries.append(iso3)
+    regions: list[str] = []
+    for code in codes_of(region):
+        if not re.fullmatch(r"\d{1,3}", code) or db.session.get(Region, code.zfill(3)) is None:
+            errors.setdefault("region", []).append(
+                _("Unknown region %(code)s (expected an M49 code, e.g. 034 Southern Asia)", code=repr(code))
+            )
+        elif code.zfill(3) not in regions:
+            regions.append(code.zfill(3))
+    if not countries and not regions and "country" not in errors and "region" not in errors:
+        errors["country"] = [
+            _("Required: an ISO 3166 alpha-3 code, e.g. NPL, several separated by commas, or a region")
+        ]
+    return countries, regions
+
+
 def build_need(
-    country: str | None,
+    country: Iterable[str] | str | None,
     areas: Iterable[str] | str | None,
     instrument: str | None = None,
     amount: str | Decimal | None = None,
     currency: str | None = None,
     day: dt.date | None = None,
+    region: Iterable[str] | str | None = None,
 ) -> Need:
-    """Check finder input and return a Need; raises ValidationError naming each bad field."""
+    """Check finder input and return a Need; raises ValidationError naming each bad field.
+
+    ``country``: one or several ISO3 codes (a list, or separated by commas: NPL,BTN), and/or
+    ``region``: M49 codes; a cross-border project is one need over all of them."""
     errors: dict[str, list[str]] = {}
-    iso3 = (country or "").strip().upper()
-    if not iso3:
-        errors["country"] = [_("Required: an ISO 3166 alpha-3 code, e.g. NPL")]
-    elif not looks_like_code(iso3) or db.session.get(Country, iso3) is None:
-        errors["country"] = [
-            _("Unknown country %(code)s (expected an ISO 3166 alpha-3 code, e.g. NPL)", code=repr(iso3))
-        ]
+    countries, regions = _places(country, region, errors)
     if isinstance(areas, str):
         areas = [a for a in areas.replace(";", ",").split(",")]
     codes = []
@@ -99,7 +138,8 @@ def build_need(
     if errors:
         raise ValidationError(_("The search is not valid; see errors for each field"), errors)
     return Need(
-        countries=[iso3],
+        countries=countries,
+        regions=regions,
         areas=codes,
         instrument=instrument or None,
         amount=parsed,

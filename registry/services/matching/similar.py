@@ -15,13 +15,13 @@ from registry import money
 from registry.extensions import db
 from registry.models import FundingSource, Project, ProjectArea, ProjectRecipient, Transaction
 from registry.models.types import ProjectStatus
-from registry.services import reference
 from registry.services.matching.evidence import (
     EVIDENCE_YEARS,
     commitments_between,
-    evidence_region,
+    evidence_regions,
     flows_in,
     org_keys,
+    place_members,
     provider_key,
     recipients_in,
     years_before,
@@ -59,11 +59,15 @@ class Candidate:
         return money.from_minor(self.committed_minor, "USD")
 
 
-def similar_candidates(iso3: str, areas: list[str], day: dt.date) -> list[Candidate]:
-    """Past (non-pipeline) projects in the area and in the country or its region, with funders."""
-    region = evidence_region(iso3)
-    members = reference.countries_in_region(region) if region else [iso3]
-    inside = reference.region_and_descendants(region) if region else set()
+def similar_candidates(
+    countries: list[str] | str, areas: list[str], day: dt.date, regions: list[str] = ()
+) -> list[Candidate]:
+    """Past (non-pipeline) projects in the area and in the countries or their regions (or the
+    regions asked for), with funders."""
+    countries = [countries] if isinstance(countries, str) else list(countries)
+    codes = evidence_regions(countries, list(regions))
+    members, inside = place_members(codes)
+    members += [iso3 for iso3 in countries if iso3 not in members]
     place = union(
         select(ProjectRecipient.project_id).where(recipients_in(members, inside)),
         # a project whose flows name the place themselves is there too
@@ -104,12 +108,12 @@ def similar_candidates(iso3: str, areas: list[str], day: dt.date) -> list[Candid
     candidates: dict[int, Candidate] = {}
     for project_id in ids:
         project = projects[project_id]
-        countries = [r.country_iso3 for r in project.recipients if r.country_iso3]
+        theirs = [r.country_iso3 for r in project.recipients if r.country_iso3]
         candidates[project_id] = Candidate(
             project=project,
-            countries=countries or [r.region_code for r in project.recipients if r.region_code],
+            countries=theirs or [r.region_code for r in project.recipients if r.region_code],
             areas=[a.area_code for a in project.areas],
-            same_country=iso3 in countries,
+            same_country=bool(set(theirs) & set(countries)),
         )
     for row in rows:
         candidate = candidates[row.project_id]
