@@ -1,5 +1,6 @@
 """The untied share of commitments, by any report dimension (Tunis Agenda, paragraph 27:
-financing "preferably untied").
+financing "preferably untied"). The definition and the share's formula are written once, in
+``registry.services.tied``, which the project page uses too.
 
 Definition (the OECD DAC tying status, as the CRS and IATI TiedStatus publish it): of the
 commitments whose tying status is known, the share that is untied,
@@ -23,22 +24,10 @@ from decimal import Decimal
 from fractions import Fraction
 
 from registry import money
+from registry.services.tied import AMOUNTS, GROUPS, untied_share
 from reports.spec import ReportSpec
 
-# Group -> the IATI TiedStatus codes it holds ("" : no status, unknown).
-GROUPS = {"tied": "4", "partially_tied": "3", "untied": "5", "unknown": ""}
-AMOUNTS = tuple(GROUPS)
 MEASURES = (*AMOUNTS, "untied_share")
-SHARE_PLACES = Decimal("0.0001")
-
-
-def untied_share(tied: Fraction | int, partially_tied: Fraction | int, untied: Fraction | int) -> Decimal | None:
-    """untied / (tied + partially tied + untied) to four places; None when none is known."""
-    known = Fraction(tied) + Fraction(partially_tied) + Fraction(untied)
-    if known == 0:
-        return None
-    share = Fraction(untied) / known
-    return (Decimal(share.numerator) / Decimal(share.denominator)).quantize(SHARE_PLACES)
 
 
 def tied_report(spec: ReportSpec) -> dict:
@@ -86,23 +75,4 @@ def tied_report(spec: ReportSpec) -> dict:
             "by the OECD DAC tying status (IATI TiedStatus 3 partially tied, 4 tied, 5 untied; a flow without "
             "one takes its project's default); unknown is shown apart and never counted as untied"
         ),
-    }
-
-
-def project_tied(project) -> dict:
-    """A project's commitments in USD by tied status (its flows' own status, else the
-    project's default) and its untied share: what the project page shows."""
-    from registry.models.types import TIED_STATUS_CODES, TransactionType
-
-    minor = dict.fromkeys(AMOUNTS, 0)
-    for tx in project.transactions:
-        if tx.type != TransactionType.COMMITMENT or tx.usd_minor is None or tx.price_basis is not None:
-            continue
-        code = tx.effective_tied_status
-        minor[TIED_STATUS_CODES.get(code or "", "unknown")] += tx.usd_minor
-    share = untied_share(minor["tied"], minor["partially_tied"], minor["untied"])
-    return {
-        "amounts": {group: money.from_minor(value, "USD") for group, value in minor.items()},
-        "untied_share": share,
-        "any": any(minor.values()),
     }
