@@ -19,15 +19,35 @@ of that status (``ReportSpec.tied_statuses``): every dimension works as it does 
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
+from flask_babel import gettext as _
+
 from registry import money
+from registry.models.types import N_
 from registry.services.tied import AMOUNTS, GROUPS, untied_share
+from registry.spreadsheet_safety import safe_text
 from reports.spec import ReportSpec
 
 MEASURES = (*AMOUNTS, "untied_share")
+# The measures as people read them (the page, the CSV's and the workbook's titles).
+MEASURE_LABELS = {
+    "tied": N_("Tied"),
+    "partially_tied": N_("Partially tied"),
+    "untied": N_("Untied"),
+    "unknown": N_("Unknown, not counted"),
+    "untied_share": N_("Untied share"),
+}
+DEFINITION = N_(
+    "Untied share = untied / (tied + partially tied + untied), of commitments (IATI transaction type 2), by the "
+    "OECD DAC tying status (IATI TiedStatus 3 partially tied, 4 tied, 5 untied; a flow without one takes its "
+    "project's default). Commitments of unknown status are shown apart and never counted as untied, nor in the "
+    "denominator; a row whose commitments are all of unknown status has no untied share."
+)
 
 
 def tied_report(spec: ReportSpec) -> dict:
@@ -76,3 +96,35 @@ def tied_report(spec: ReportSpec) -> dict:
             "one takes its project's default); unknown is shown apart and never counted as untied"
         ),
     }
+
+
+def measure_title(measure: str, currency: str) -> str:
+    """A measure's column title in the reader's language, an amount's with its currency."""
+    name = _(MEASURE_LABELS[measure])
+    return name if measure == "untied_share" else _("%(measure)s (%(currency)s)", measure=name, currency=currency)
+
+
+def tied_csv(report: dict) -> str:
+    """The untied-share report as CSV: each dimension's code (titled by its key, which scripts
+    read back) and name, the four amounts and the share (a fraction of 1); the total last."""
+    from reports.dimensions import dimension_name
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    dims = report["dimensions"]
+    head: list[str] = []
+    for dim in dims:
+        head += [dim, dimension_name(dim)]
+    writer.writerow(head + [measure_title(m, report["currency"]) for m in MEASURES])
+    for row in [*report["rows"], report["total"]]:
+        total = row is report["total"]
+        cells: list = []
+        for dim in dims:
+            code = row.get(dim)
+            cells += [
+                "Total" if total else ("" if code is None else str(code)),
+                _("Total") if total else row.get(f"{dim}_label"),
+            ]
+        cells += [row[m] for m in MEASURES]
+        writer.writerow([safe_text(v) if isinstance(v, str) else ("" if v is None else str(v)) for v in cells])
+    return buffer.getvalue()
