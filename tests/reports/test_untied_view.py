@@ -71,8 +71,8 @@ def test_the_csv_of_the_view(client, tied_flows):
     assert "untied-share-by-donor-USD" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.data.decode())))
     assert rows[0] == [
-        "donor", "Donor organisation", "Tied (USD)", "Partially tied (USD)", "Untied (USD)", "Unknown, not counted (USD)",
-        "Untied share",
+        "donor", "Donor organisation", "Tied (USD)", "Partially tied (USD)", "Untied (USD)",
+        "Unknown, not counted (USD)", "Untied share",
     ]  # fmt: skip
     by_name = {r[1]: r[2:] for r in rows[1:]}
     assert by_name["Donor A"] == ["300.25", "199.65", "1000.10", "0.00", "0.6667"]
