@@ -75,8 +75,8 @@ def test_the_csv_of_the_view(client, tied_flows):
         "Unknown, not counted (USD)", "Untied share",
     ]  # fmt: skip
     by_name = {r[1]: r[2:] for r in rows[1:]}
-    assert by_name["Donor A"] == ["300.25", "199.65", "1000.10", "0.00", "0.6667"]
-    assert by_name["Donor B"] == ["0.00", "0.00", "700.00", "2100.00", "1.0000"]
+    assert by_name["Donor A (UNTIED-A)"] == ["300.25", "199.65", "1000.10", "0.00", "0.6667"]
+    assert by_name["Donor B (UNTIED-B)"] == ["0.00", "0.00", "700.00", "2100.00", "1.0000"]
     assert rows[-1][:2] == ["Total", "Total"] and rows[-1][2:] == ["300.25", "199.65", "1700.10", "2100.00", "0.7728"]
 
 
