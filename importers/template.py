@@ -90,6 +90,15 @@ TEMPLATE_COLUMNS = [
     ("Flow type", N_("IATI flow type code (optional), e.g. 10 ODA."), 10, None),
     ("Finance type", N_("IATI finance type code (optional), e.g. 110 grant."), 10, None),
     ("Aid type", N_("IATI aid type code (optional), e.g. C01."), 10, None),
+    (
+        "Tied status",
+        N_(
+            "Optional: untied, partially tied or tied (IATI tied status 5, 3 or 4); empty: the project's "
+            "default tied status applies, else unknown."
+        ),
+        14,
+        "TiedStatuses",
+    ),
     ("Transaction description", N_("Optional note on the flow."), 30, None),
     ("Need (total cost)", N_("Total cost of the project (optional)."), 14, None),
     ("Need currency", N_("Currency of the need."), 10, "Currencies"),
@@ -103,6 +112,8 @@ TEMPLATE_COLUMNS = [
 ]
 STATUSES = ["pipeline", "active", "completed", "cancelled", "suspended"]
 TYPES = ["commitment", "disbursement", "expenditure", "pledge", "incoming_funds"]
+# The tied statuses as the template writes them (IATI TiedStatus 5, 3, 4), read back as codes.
+TIED_STATUSES = {"5": "untied", "3": "partially tied", "4": "tied"}
 
 
 def template_workbook(rows: int = 2000) -> bytes:
@@ -193,6 +204,7 @@ def _write_template(wb: Any, rows: int, data: Iterator[list[Any]] | tuple) -> No
         "Types": TYPES,
         "Statuses": STATUSES,
         "Currencies": currencies,
+        "TiedStatuses": list(TIED_STATUSES.values()),
     }
     for col, (name, values) in enumerate(columns.items()):
         lists.write(0, col, name, bold)
@@ -313,6 +325,7 @@ def _rows_of(project: Project, flows: list[Transaction], sources: dict[int, str]
             put(row, "Flow type", t.flow_type)
             put(row, "Finance type", t.finance_type)
             put(row, "Aid type", t.aid_type)
+            put(row, "Tied status", TIED_STATUSES.get(t.tied_status or "", t.tied_status))
             put(row, "Transaction description", t.description or None)
             put(row, "Flow id", t.id)
         yield row

@@ -156,6 +156,7 @@ def change_label(name: str, flow: int | None) -> str:
         "finance_type": _("Finance type of flow %(id)s", id=flow),
         "aid_type": _("Aid type of flow %(id)s", id=flow),
         "description": _("Description of flow %(id)s", id=flow),
+        "tied_status": _("Tied status of flow %(id)s", id=flow),
     }
     return flow_fields.get(name, f"{name} ({flow})")
 

@@ -40,9 +40,10 @@ INPUT = click.File("r", encoding="utf-8-sig")
 
 
 def project_json(project) -> dict:
-    from registry.schemas.projects import ProjectOut
+    """One project as the API's project detail gives it (its derived direction included)."""
+    from registry.schemas.projects import ProjectDetailOut
 
-    return ProjectOut().dump(project)
+    return ProjectDetailOut().dump(project)
 
 
 def echo_project(project, output: str) -> None:
@@ -63,6 +64,7 @@ def echo_project(project, output: str) -> None:
             ("areas", [f"{a['code']} {a['share']}%" for a in body["areas"]]),
             ("sectors", body["sectors"]),
             ("wsis action lines", body["wsis_action_lines"]),
+            ("direction", body["direction"]),
             ("need", f"{need['amount']} {need['currency']} (USD {need['usd'] or '-'})" if need else None),
             ("instrument sought", body["instrument_sought"]),
             ("planned", _span(body["planned_start"], body["planned_end"])),

@@ -18,7 +18,7 @@ from reports.flows import run_report
 from reports.schemas import GapQuery, ReportOut, ReportQuery
 from reports.spec import ReportSpec
 from reports.tables import to_csv
-from reports.tied import tied_report
+from reports.tied import tied_csv, tied_report
 from reports.workbook import funding_gap_workbook, report_workbook
 
 blp = Blueprint(
@@ -128,6 +128,22 @@ _route(
     "untied / (tied + partially tied + untied), unknown apart and never counted as untied, by one or two "
     "dimensions (measure is ignored).",
     lambda spec: tied_report(spec),
+)
+
+
+@export_limit
+def _tied_csv(spec: ReportSpec) -> Response:
+    return _download(tied_csv(tied_report(spec)), "text/csv", _file_name("untied-share", spec, "csv"))
+
+
+_route(
+    "/tied.csv",
+    "TiedStatusCsv",
+    ReportQuery,
+    "The untied share as CSV: per row the commitments tied, partially tied, untied and of unknown status "
+    "(never counted as untied) and the untied share as a fraction of 1; the total last.",
+    _tied_csv,
+    content_type="text/csv",
 )
 _route(
     "/funding-gap",

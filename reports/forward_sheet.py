@@ -1,5 +1,6 @@
-"""The forward view in a workbook: predictability rows any sheet can write (``write_predictability_rows``)
-and the funding-gap workbook's "Forward view" sheet. The figures are ``reports.forward``'s."""
+"""The forward view in a workbook: predictability rows any sheet can write (``write_predictability_rows``,
+which the "Quality and predictability" sheet calls) and the funding-gap workbook's "Forward view"
+sheet of forward spending. The figures are ``reports.forward``'s."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from decimal import Decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from reports.forward import forward_spending, predictability
+from reports.forward import forward_spending
 
-FORWARD_SHEET_TITLE = _l("Forward view and predictability")
+FORWARD_SHEET_TITLE = _l("Forward view: planned disbursements")
 # Measure -> its definition, for the workbook's About sheet (docs/reports.md has the sources).
 FORWARD_DEFINITIONS = (
     (_l("Planned"), _l("Planned disbursements (IATI planned-disbursement) whose period starts in the year.")),
@@ -80,17 +81,16 @@ def write_predictability_rows(sheet, row: int, report: dict, fmt) -> int:
 
 
 def forward_view_sheet(book, fmt, name: str, currency: str, donors: list[str] | None = None) -> None:
-    """The "Forward view" sheet: predictability by donor and year, then what is planned for each
-    of the next three years by region."""
+    """The "Forward view" sheet: what is planned for each of the next three years by region (the
+    predictability by donor and year is on the "Quality and predictability" sheet, which calls
+    ``write_predictability_rows``)."""
     sheet = book.add_worksheet(name)
     sheet.set_column(0, 0, 30)
     sheet.set_column(1, 6, 16)
     sheet.write_string(0, 0, str(FORWARD_SHEET_TITLE), fmt.title)
     sheet.write_string(1, 0, _("Amounts in %(currency)s.", currency=currency), fmt.subtitle)
-    report = predictability(currency, donors=donors or ())
-    row = write_predictability_rows(sheet, 3, report, fmt)
     ahead = forward_spending("region", currency, donors=donors or ())
-    row += 1
+    row = 3
     sheet.write_string(row, 0, _("Planned for the next three years by region"), fmt.key)
     row += 1
     sheet.write_string(row, 0, _("Region"), fmt.header)
@@ -105,6 +105,6 @@ def forward_view_sheet(book, fmt, name: str, currency: str, donors: list[str] | 
         )
         for c, year in enumerate([*map(str, ahead["years"]), "total"], start=1):
             sheet.write_number(row, c, float(Decimal(item[year])), fmt.total_amount if total else fmt.amount)
-    for note in report["notes"] + ahead["notes"]:
+    for note in ahead["notes"]:
         row += 2
         sheet.write_string(row, 0, note, fmt.wrap)

@@ -1,5 +1,6 @@
 """The untied share of commitments, by any report dimension (Tunis Agenda, paragraph 27:
-financing "preferably untied").
+financing "preferably untied"). The definition and the share's formula are written once, in
+``registry.services.tied``, which the project page uses too.
 
 Definition (the OECD DAC tying status, as the CRS and IATI TiedStatus publish it): of the
 commitments whose tying status is known, the share that is untied,
@@ -18,27 +19,35 @@ of that status (``ReportSpec.tied_statuses``): every dimension works as it does 
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
+from flask_babel import gettext as _
+
 from registry import money
+from registry.models.types import N_
+from registry.services.tied import AMOUNTS, GROUPS, untied_share
+from registry.spreadsheet_safety import safe_text
 from reports.spec import ReportSpec
 
-# Group -> the IATI TiedStatus codes it holds ("" : no status, unknown).
-GROUPS = {"tied": "4", "partially_tied": "3", "untied": "5", "unknown": ""}
-AMOUNTS = tuple(GROUPS)
 MEASURES = (*AMOUNTS, "untied_share")
-SHARE_PLACES = Decimal("0.0001")
-
-
-def untied_share(tied: Fraction | int, partially_tied: Fraction | int, untied: Fraction | int) -> Decimal | None:
-    """untied / (tied + partially tied + untied) to four places; None when none is known."""
-    known = Fraction(tied) + Fraction(partially_tied) + Fraction(untied)
-    if known == 0:
-        return None
-    share = Fraction(untied) / known
-    return (Decimal(share.numerator) / Decimal(share.denominator)).quantize(SHARE_PLACES)
+# The measures as people read them (the page, the CSV's and the workbook's titles).
+MEASURE_LABELS = {
+    "tied": N_("Tied"),
+    "partially_tied": N_("Partially tied"),
+    "untied": N_("Untied"),
+    "unknown": N_("Unknown, not counted"),
+    "untied_share": N_("Untied share"),
+}
+DEFINITION = N_(
+    "Untied share = untied / (tied + partially tied + untied), of commitments (IATI transaction type 2), by the "
+    "OECD DAC tying status (IATI TiedStatus 3 partially tied, 4 tied, 5 untied; a flow without one takes its "
+    "project's default). Commitments of unknown status are shown apart and never counted as untied, nor in the "
+    "denominator; a row whose commitments are all of unknown status has no untied share."
+)
 
 
 def tied_report(spec: ReportSpec) -> dict:
@@ -89,20 +98,33 @@ def tied_report(spec: ReportSpec) -> dict:
     }
 
 
-def project_tied(project) -> dict:
-    """A project's commitments in USD by tied status (its flows' own status, else the
-    project's default) and its untied share: what the project page shows."""
-    from registry.models.types import TIED_STATUS_CODES, TransactionType
+def measure_title(measure: str, currency: str) -> str:
+    """A measure's column title in the reader's language, an amount's with its currency."""
+    name = _(MEASURE_LABELS[measure])
+    return name if measure == "untied_share" else _("%(measure)s (%(currency)s)", measure=name, currency=currency)
 
-    minor = dict.fromkeys(AMOUNTS, 0)
-    for tx in project.transactions:
-        if tx.type != TransactionType.COMMITMENT or tx.usd_minor is None or tx.price_basis is not None:
-            continue
-        code = tx.effective_tied_status
-        minor[TIED_STATUS_CODES.get(code or "", "unknown")] += tx.usd_minor
-    share = untied_share(minor["tied"], minor["partially_tied"], minor["untied"])
-    return {
-        "amounts": {group: money.from_minor(value, "USD") for group, value in minor.items()},
-        "untied_share": share,
-        "any": any(minor.values()),
-    }
+
+def tied_csv(report: dict) -> str:
+    """The untied-share report as CSV: each dimension's code (titled by its key, which scripts
+    read back) and name, the four amounts and the share (a fraction of 1); the total last."""
+    from reports.dimensions import dimension_name
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    dims = report["dimensions"]
+    head: list[str] = []
+    for dim in dims:
+        head += [dim, dimension_name(dim)]
+    writer.writerow(head + [measure_title(m, report["currency"]) for m in MEASURES])
+    for row in [*report["rows"], report["total"]]:
+        total = row is report["total"]
+        cells: list = []
+        for dim in dims:
+            code = row.get(dim)
+            cells += [
+                "Total" if total else ("" if code is None else str(code)),
+                _("Total") if total else row.get(f"{dim}_label"),
+            ]
+        cells += [row[m] for m in MEASURES]
+        writer.writerow([safe_text(v) if isinstance(v, str) else ("" if v is None else str(v)) for v in cells])
+    return buffer.getvalue()

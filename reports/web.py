@@ -26,6 +26,10 @@ from reports.dimensions import dimension_name, dimension_names, measure_name
 from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
 from reports.notes import shown
 from reports.schemas import load_spec
+from reports.tied import DEFINITION as TIED_DEFINITION
+from reports.tied import MEASURES as TIED_MEASURES
+from reports.tied import measure_title as tied_title
+from reports.tied import tied_report
 
 bp = Blueprint(
     "reports_web",
@@ -52,6 +56,8 @@ FILTER_KEYS = (
     "confirmed",
 )
 CHARTS = ("by-rows", "by-columns", "heat-map", "over-time", "sankey")
+# What the page's table shows: the flows and gaps (the default), or the untied share.
+VIEWS = ("flows", "untied")
 # The names the first two charts had when they were always by region and by priority area.
 FORMER_NAMES = {"by-region": "by-rows", "by-area": "by-columns"}
 
@@ -306,9 +312,9 @@ def measure_cell(measure: str, value, currency: str) -> Markup | str:
         return "–"
     if measure == "projects":
         return i18n.number(value)
-    if measure == "coverage":
+    if measure in ("coverage", "untied_share"):
         return format_percent(Decimal(value), format="#,##0.0 %", locale=get_locale(), decimal_quantization=True)
-    return compact_amount(value, currency)
+    return compact_amount(Decimal(value), currency)
 
 
 def _choices() -> dict:
@@ -349,19 +355,25 @@ COMMON_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CHF", "SEK", "CAD", "AUD", "XO
 def index():
     """The reports page."""
     errors: dict = {}
-    report = chart_svgs = world_map = None
+    report = chart_svgs = world_map = tied = None
     map_measure = request.args.get("map") if request.args.get("map") in maps.MEASURES else "gap"
+    view = request.args.get("view") if request.args.get("view") in VIEWS else "flows"
     try:
         spec = _spec_from_request()
         report = run_report(spec)
         chart_svgs = _charts(spec, known=report)
         world_map = _map(spec, map_measure)
+        if view == "untied":  # by the rows only: four statuses by two dimensions would not read
+            tied = tied_report(dataclasses.replace(spec, dimensions=spec.dimensions[:1]))
     except ValidationError as exc:
         errors = exc.errors
     query = _filter_query()
     table_query = _filter_query({"by": request.args.get("by") or "region"})
+    tied_query = table_query
     if request.args.get("by2"):
         table_query += "&" + urlencode({"by": request.args["by2"]})
+    keep = [(k, v) for k in (*FILTER_KEYS, "by", "by2", "map") for v in request.args.getlist(k) if v]
+    view_links = {v: "?" + urlencode([*keep, *([("view", v)] if v != "flows" else [])]) for v in VIEWS}
     return (
         render_template(
             "reports/index.html",
@@ -387,6 +399,13 @@ def index():
             population_source=str(population.SOURCE),
             country_pages=set(db.session.scalars(select(Country.iso3))),
             map_query=_filter_query({"measure": map_measure}),
+            view=view,
+            view_links=view_links,
+            tied=tied,
+            tied_measures=TIED_MEASURES,
+            tied_title=tied_title,
+            tied_definition=TIED_DEFINITION,
+            tied_query=tied_query,
             **_choices(),
         ),
         422 if errors else 200,

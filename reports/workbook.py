@@ -32,6 +32,7 @@ from reports.flows import (
 )
 from reports.forward_sheet import FORWARD_DEFINITIONS, forward_view_sheet
 from reports.notes import kind, shown
+from reports.quality_sheet import QUALITY_DEFINITIONS, quality_sheet
 from reports.tables import measure_title
 
 SHEET_MEASURES = [
@@ -55,6 +56,7 @@ SHEETS = (
     N_("By priority area"),
     N_("Region x area"),
     N_("Projects with a gap"),
+    N_("Quality and predictability"),
     N_("Forward view"),
 )
 REPORT_SHEET = N_("Report")  # the one table of a single report's workbook
@@ -276,7 +278,7 @@ def _about_sheet(
         sheet.write_string(r, 0, measure_name(m), fmt.key)
         sheet.write_string(r, 1, measure_definition(m), fmt.wrap)
     if sheet_name(SHEETS[7]) in (sheet_name(s) for s in sheets):
-        for name, definition in FORWARD_DEFINITIONS:
+        for name, definition in (*QUALITY_DEFINITIONS, *FORWARD_DEFINITIONS):
             r += 1
             sheet.write_string(r, 0, str(name), fmt.key)
             sheet.write_string(r, 1, str(definition), fmt.wrap)
@@ -552,7 +554,8 @@ def funding_gap_workbook(spec: ReportSpec) -> bytes:
     _table_sheet(book, fmt, sheet_name(SHEETS[4]), _("Funding by Tunis Agenda paragraph 23 area"), by_area)
     _matrix_sheet(book, fmt, cross)
     _projects_sheet(book, fmt, by_project)
-    forward_view_sheet(book, fmt, sheet_name(SHEETS[7]), spec.currency, spec.donors)
+    quality_sheet(book, fmt, sheet_name(SHEETS[7]), spec)
+    forward_view_sheet(book, fmt, sheet_name(SHEETS[8]), spec.currency, spec.donors)
     book.close()
     return buffer.getvalue()
 

@@ -17,6 +17,7 @@ from importers.pipeline.candidate import _Candidate, _keep_absent, _load_existin
 from importers.pipeline.common import (
     _CURRENCY_AT,
     _FLOW_FIELDS,
+    _TIED_AT,
     _USD_AT,
     _VALUE_DATE_AT,
     TX_COLUMNS,
@@ -413,7 +414,7 @@ class _Run:
                 self._refuse_flow_id(rec, t, flow_id, seen, stored)
                 continue
             seen.add(flow_id)
-            new = _updated_flow(old, row)
+            new = _updated_flow(old, row, "tied_status" in rec.columns)
             if _carried(new) != _carried(_stored_tuple(old)):
                 updates.append((old, new))
                 self._said_flow(ref, old, new)
@@ -512,7 +513,7 @@ class _Run:
 MAX_CHANGES = 1000  # changes a batch keeps to list (the count keeps them all)
 # The fields of a flow the template carries: a row with a flow id sets these, the others stay.
 CARRIED = ("funding_source_id", "type", "amount_minor", "currency", "value_date", "flow_type", "finance_type",
-           "aid_type", "description")  # fmt: skip
+           "aid_type", "description", "tied_status")  # fmt: skip
 _CARRIED_AT = tuple(TX_FIELDS.index(name) for name in CARRIED)
 _KEPT_AT = tuple(TX_FIELDS.index(name) for name in ("recipient_country_iso3", "recipient_region_code", "price_basis"))
 _WHO_AT = (TX_FIELDS.index("provider_org_id"), TX_FIELDS.index("confirmed"))
@@ -540,17 +541,22 @@ def _type_text(value: Any) -> str:
 def _carried(row: tuple) -> tuple:
     values = [row[at] for at in _CARRIED_AT]
     values[1] = _type_text(values[1])
-    values[-1] = values[-1] or ""
+    values[_DESCRIPTION] = values[_DESCRIPTION] or ""
+    values[_TIED] = values[_TIED] or None
     return tuple(values)
 
 
-def _updated_flow(old: dict, row: tuple) -> tuple:
+_DESCRIPTION, _TIED = CARRIED.index("description"), CARRIED.index("tied_status")
+
+
+def _updated_flow(old: dict, row: tuple, tied_given: bool = True) -> tuple:
     """The stored flow with the file's values of the fields the template carries (and their
     conversion to dollars); its recipient and price basis kept, and its provider and
-    confirmation too unless the file changes its type or funding source."""
+    confirmation too unless the file changes its type or funding source. A file without a
+    tied-status column (a template downloaded before it had one) keeps the flow's own."""
     new = list(row)
     stored = _stored_tuple(old)
-    for at in _KEPT_AT:
+    for at in _KEPT_AT if tied_given else (*_KEPT_AT, _TIED_AT):
         new[at] = stored[at]
     same_who = all(_type_text(new[at]) == _type_text(stored[at]) for at in _SOURCE_TYPE_AT)
     if same_who:
@@ -561,7 +567,7 @@ def _updated_flow(old: dict, row: tuple) -> tuple:
 
 def _flow_fields(row: tuple, sources: dict[int, str]) -> dict[str, Any]:
     """A flow's carried fields as the list of changes shows them (amount with its currency)."""
-    (source, tx_type, minor, currency, on, flow, finance, aid, description) = (row[at] for at in _CARRIED_AT)
+    (source, tx_type, minor, currency, on, flow, finance, aid, description, tied) = (row[at] for at in _CARRIED_AT)
     return {
         "type": _type_text(tx_type),
         "amount": f"{money.from_minor(minor, currency)} {currency}",
@@ -571,6 +577,7 @@ def _flow_fields(row: tuple, sources: dict[int, str]) -> dict[str, Any]:
         "finance_type": finance,
         "aid_type": aid,
         "description": description or "",
+        "tied_status": tied or None,
     }
 
 

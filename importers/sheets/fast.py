@@ -20,8 +20,19 @@ from typing import NamedTuple
 from importers.sheets.amounts import NOT_A_CODE, currency_code, currency_places, fits, plain_number
 from importers.sheets.blocks import Block, plain_first, plain_reference
 from importers.sheets.projects import SheetTransaction
-from importers.sheets.text import NumText, cached_map
+from importers.sheets.text import CellError, NumText, cached_map
+from importers.sheets.values import tied_status
 from registry import money
+
+_BAD = object()  # a cell that is no tied status
+
+
+def _tied_or_bad(text: str) -> str | None | object:
+    """A tied-status cell's code (None when empty), or _BAD."""
+    try:
+        return tied_status(text) if text else None
+    except CellError:
+        return _BAD
 
 
 class BlockAmounts(NamedTuple):
@@ -83,6 +94,14 @@ class FastRows:
                 strict=False,
             )
         ]
+        if "tied_status" in blk.fields:
+            # a bad tied status goes the slow way, which reports it at its cell
+            tied = cached_map(blk.fields["tied_status"], self._caches["tied_status"], _tied_or_bad, blk.all_text)
+            for k, code in enumerate(tied):
+                if code is _BAD:
+                    txs[k] = None
+                elif txs[k] is not None:
+                    txs[k].tied_status = code
         if "flow_id" in blk.fields:  # the filled template's flow ids
             for tx, flow_id in zip(txs, blk.optional("flow_id"), strict=True):
                 if tx is not None:

@@ -50,6 +50,7 @@ FIELDS: dict[str, str] = {
     "flow_type": N_("Flow type"),
     "finance_type": N_("Finance type"),
     "aid_type": N_("Aid type"),
+    "tied_status": N_("Tied status"),
     "transaction_description": N_("Transaction description"),
     "need_amount": N_("Need (total cost)"),
     "need_currency": N_("Need currency"),
@@ -95,10 +96,10 @@ def column_aliases() -> dict[str, Alias]:
 
 @cache
 def vocabulary() -> dict[str, dict[str, str]]:
-    """Normalised word -> code, for transaction types and project statuses."""
+    """Normalised word -> code, for transaction types, project statuses and tied statuses."""
     data = json.loads(column_map_text("values.json"))
     out: dict[str, dict[str, str]] = {}
-    for kind in ("transaction_type", "status"):
+    for kind in ("transaction_type", "status", "tied_status"):
         out[kind] = {norm(word): code for code, words in data[kind].items() for word in words}
         out[kind].update({code: code for code in data[kind]})
     return out

@@ -115,7 +115,7 @@ class SheetReader(FastRows, RowReader, ProjectCells):
         self.amounts = SheetAmounts(self.decimal, self.info, self.problem)
         # Column-wise conversions, remembered per distinct text (see text.cached_map).
         self._caches: dict[str, dict[type, dict]] = {
-            name: {} for name in ("ref", "first", "type", "currency", "value_date")
+            name: {} for name in ("ref", "first", "type", "currency", "value_date", "tied_status")
         }
         self.progress = options.get("_progress")
 

@@ -24,6 +24,7 @@ from importers.sheets.fields import AMOUNT_FIELDS, vocabulary
 from importers.sheets.projects import ProjectBuilder, SheetTransaction
 from importers.sheets.sheet_amounts import Where
 from importers.sheets.text import CellError, NumText, norm
+from importers.sheets.values import tied_status
 from registry.models.types import N_
 from registry.services import funding
 
@@ -211,6 +212,13 @@ class RowReader:
                 text,
             )
             ok = False
+        tied = values.get("tied_status")
+        if tied:
+            try:
+                tied = tied_status(tied)
+            except CellError as exc:
+                self.problem("error", exc.code, exc.message, sheet, rownum, header_of(used, "tied_status"), tied)
+                ok = False
         date_text = values.get("value_date")
         when = self._date(date_text, "value_date", used, sheet, rownum) if date_text else None
         if c.year:
@@ -239,6 +247,7 @@ class RowReader:
             values.get("transaction_description", ""),
             (self.filename, sheet, rownum, c.header),
         )
+        tx.tied_status = tied or None
         if not c.tx_type:  # the row's own amount: its flow id (a wide layout's cells have none)
             tx.flow_id = values.get("flow_id") or None
         return tx

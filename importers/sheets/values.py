@@ -1,5 +1,5 @@
-"""Parsing the other values of a cell: percentages and lists of items with their shares
-('KEN (60%); TZA (40%)')."""
+"""Parsing the other values of a cell: percentages, lists of items with their shares
+('KEN (60%); TZA (40%)') and tied statuses."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import re
 from decimal import Decimal
 from typing import NamedTuple
 
+from importers.messages import Text
 from importers.sheets.amounts import SPACES
-from importers.sheets.text import CellError
+from importers.sheets.fields import vocabulary
+from importers.sheets.text import CellError, norm
+from registry.models.types import N_, tied_status_code
 
 _SHARE_NUMBER = re.compile(r"[-+]?(?:\d+(?:[.,]\d+)?|[.,]\d+)")
 _SHARE_SUFFIX = re.compile(r"^(.*?)[\s:]*\(?\s*(\d+(?:[.,]\d+)?)\s*%\s*\)?$")
@@ -44,3 +47,20 @@ def split_items(text: str, commas: bool = False) -> list[Item]:
         else:
             out.append(Item(part, None))
     return out
+
+
+def tied_status(text: str) -> str | None:
+    """The IATI TiedStatus code of a cell: 3, 4 or 5, or the words (partially tied, tied,
+    untied, in English, French or Spanish: importers/column_maps/values.json); None when
+    empty. CellError for anything else."""
+    try:
+        return tied_status_code(text)
+    except ValueError:
+        pass
+    code = vocabulary()["tied_status"].get(norm(text))
+    if code is None:
+        raise CellError(
+            Text(N_("Unknown tied status %(value)s: 3 partially tied, 4 tied, 5 untied"), value=repr(text)),
+            "invalid_tied_status",
+        )
+    return code

@@ -27,8 +27,8 @@ from registry.schemas.plans import PlansIn, PlansOut
 from registry.schemas.projects import (
     PageQuery,
     ProjectDelete,
+    ProjectDetailOut,
     ProjectIn,
-    ProjectOut,
     ProjectPage,
     ProjectPatch,
     ProjectQuery,
@@ -76,7 +76,7 @@ class Projects(MethodView):
         return paginate(with_details(project_query(filters)), project_count_query(filters), args)
 
     @blp.arguments(ProjectIn)
-    @blp.response(201, ProjectOut)
+    @blp.response(201, ProjectDetailOut)
     def post(self, data):
         """Register a project of your organisation (governments: pipeline, own country)."""
         user = require_user()
@@ -90,14 +90,14 @@ class Projects(MethodView):
 
 @blp.route("/projects/<int:project_id>")
 class ProjectDetail(MethodView):
-    @blp.response(200, ProjectOut)
+    @blp.response(200, ProjectDetailOut)
     def get(self, project_id: int):
-        """One project; the ETag carries its version."""
+        """One project, with its derived direction; the ETag carries its version."""
         project = load(Project, project_id, "project")
         return with_etag("project", project)
 
     @blp.arguments(ProjectPatch(partial=True))
-    @blp.response(200, ProjectOut)
+    @blp.response(200, ProjectDetailOut)
     def patch(self, data, project_id: int):
         """Change a project. Send If-Match (stale: 412) or ``version`` (stale: 409); neither: 428."""
         user, project = load_project_for_change(project_id)

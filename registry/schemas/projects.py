@@ -36,7 +36,7 @@ from registry.schemas.common import (
 )
 from registry.schemas.messages import N_
 from registry.services import rules
-from registry.services.direction import COLLABORATION_TYPES, DIRECTIONS
+from registry.services.direction import COLLABORATION_TYPES, DIRECTIONS, project_direction
 from registry.services.search import SORT_CHOICES
 
 STATUSES = [s.value for s in ProjectStatus]
@@ -303,6 +303,23 @@ class ProjectOut(VersionedOut):
         metadata={"description": "True when the scope was not stated but derived from the recipients"}
     )
     infrastructure = fields.String(allow_none=True)
+
+
+class ProjectDetailOut(ProjectOut):
+    """One project, with what is derived from its flows (not in the lists: it costs a query
+    per project)."""
+
+    direction = fields.Function(
+        lambda p: project_direction(p),
+        metadata={
+            "description": "The project's direction (one of north_south, south_south, triangular, multilateral, "
+            "unknown): its direction_override when set, else the directions derived from its flows (the "
+            "provider's country and its DAC membership on each value date, the provider's kind, the funding "
+            "source, the collaboration type; docs/reports.md, Flow direction), several when they differ, in "
+            "that order; empty when it has no flow. Given for one project (GET, POST, PATCH), not in the "
+            "project lists, where it would cost a query per project.",
+        },
+    )
 
 
 class Page(Schema):

@@ -209,6 +209,13 @@ def seed_demo(progress: Callable[[str, int], None] | None = None) -> SeedResult:
             # Tied status by the project's number (no random draw: the numbering stays stable):
             # mostly untied, some partially tied or tied, one in ten unknown.
             data["default_tied_status"] = DEMO_TIED_STATUS[number % len(DEMO_TIED_STATUS)]
+            # A few triangular activities (IATI CollaborationType 8) and a few directions set by
+            # hand with their reason, so that every direction and the override show.
+            if number % 19 == 0:
+                data["collaboration_type"] = "8"
+            elif number % 29 == 0:
+                data["direction_override"] = "south_south"
+                data["direction_reason"] = DEMO_DIRECTION_REASON
         data.update(_cross_border(chosen_areas, recipients))
         if pipeline:
             data["instrument_sought"] = rng.choice(["grant", "concessional_loan", "technical_assistance"])
@@ -231,6 +238,10 @@ def seed_demo(progress: Callable[[str, int], None] | None = None) -> SeedResult:
     return result
 
 
+DEMO_DIRECTION_REASON = (
+    "Demonstration: the funds pass through a northern trust fund, but the partner country's own "
+    "agency designs and runs the activity with its peers."
+)
 # IATI TiedStatus codes of the demo projects' flows, by project number (None: unknown).
 DEMO_TIED_STATUS = ("5", "5", "5", "5", "5", "3", "3", "4", "5", None)
 

@@ -23,7 +23,7 @@ from registry.models import Project, Transaction
 from registry.models.types import ProjectStatus, Role, label, tied_status_label
 from registry.schemas.common import flatten
 from registry.schemas.projects import ProjectIn, ProjectQuery, TransactionIn
-from registry.services import direction, permissions, rights
+from registry.services import direction, permissions, rights, tied
 from registry.services import projects as service
 from registry.services.history import changes, project_history
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
@@ -113,6 +113,7 @@ def project(project_id: int):
         project_direction=direction.project_direction(item, flow_directions),
         direction_label=direction.label,
         tied_status_label=tied_status_label,
+        tied=tied.project_tied(item),
         totals=usd_totals([item.id]).get(item.id, {}),
         sources=by_name(sources.values(), lambda s: s.name),
         history=[(e, changes(e)) for e in events],

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import SCREENSHOTS, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -59,3 +59,31 @@ def test_reports_page_fits_a_phone(phone_page, live_server):
     phone_page.goto(live_server + "/reports/")
     assert phone_page.locator("figure.chart svg").count() == 5
     screenshot(phone_page, "reports-phone")
+
+
+def test_the_untied_share_view_by_donor(page, live_server):
+    """The demo's untied share by donor at laptop size: the view switch, the table with unknown
+    apart, its CSV, and the filters keep the view."""
+    page.goto(live_server + "/reports/?by=donor")
+    page.get_by_role("link", name="Untied share", exact=True).click()
+    assert "view=untied" in page.url
+    table = page.locator("table.untied-table")
+    assert table.locator("thead th").last.text_content() == "Unknown, not counted (USD)"
+    assert table.locator("tbody tr").count() >= 5
+    assert table.locator("tfoot").inner_text().startswith("Total")
+    assert "%" in table.locator("tfoot td.share").inner_text()
+    panel = page.locator("section.untied-view .panel-head")
+    assert (
+        panel.get_by_role("link", name="CSV", exact=True).get_attribute("href").startswith("/api/v1/reports/tied.csv")
+    )
+    scroll, width = page.evaluate(
+        "() => { const e = document.querySelector('.untied-view .table-scroll');"
+        " return [e.scrollWidth, e.clientWidth] }"
+    )
+    assert scroll <= width, (scroll, width)
+    page.locator("section.untied-view").scroll_into_view_if_needed()
+    screenshot(page, "reports-untied-share")
+    page.locator("section.untied-view").screenshot(path=str(SCREENSHOTS / "reports-untied-share-table.png"))
+    page.select_option("#by", "region")
+    page.click("form.panel button[type=submit]")
+    assert "view=untied" in page.url and page.locator("table.untied-table").count() == 1

@@ -161,3 +161,21 @@ def test_seed_demo_writes_the_same_database_as_before(runner):
     assert counts == EXPECTED_COUNTS
     assert _amounts() == EXPECTED_AMOUNTS
     assert _digest() == EXPECTED_DIGEST
+
+
+def test_the_demo_shows_every_direction_and_a_direction_set_by_hand(runner):
+    from reports.flows import build_spec, run_report
+
+    assert runner.invoke(args=["seed", "demo"]).exit_code == 0
+    triangular = _count_where(Project.collaboration_type == "8")
+    by_hand = list(db.session.scalars(select(Project).where(Project.direction_override.is_not(None))))
+    # every 19th non-pipeline project is triangular by its collaboration type, every 29th (not
+    # also a 19th) set by hand, each with its reason
+    assert triangular >= 5 and len(by_hand) >= 5
+    assert all(p.direction_override == "south_south" and p.direction_reason for p in by_hand)
+    rows = {r["direction"] for r in run_report(build_spec(by="direction", measures="commitment")).rows}
+    assert {"north_south", "south_south", "triangular", "multilateral"} <= rows
+
+
+def _count_where(condition) -> int:
+    return db.session.scalar(select(func.count()).select_from(Project).where(condition))

@@ -151,15 +151,15 @@ def test_the_command_line_prints_the_same_figures(registry, runner):
     assert forward.exit_code == 0 and "23b\t1000.01\t2191.20\t0.00\t3191.21" in forward.output
 
 
-def test_the_workbook_has_a_forward_view_sheet_with_the_same_figures(registry):
+def test_the_workbook_has_the_predictability_and_a_forward_view_sheet_with_the_same_figures(registry):
     from openpyxl import load_workbook
 
     from reports.spec import ReportSpec
     from reports.workbook import funding_gap_workbook
 
     book = load_workbook(io.BytesIO(funding_gap_workbook(ReportSpec(currency="USD"))))
-    assert book.sheetnames[-1] == "Forward view"
-    rows = [[c.value for c in r] for r in book["Forward view"].iter_rows()]
+    assert book.sheetnames[-2:] == ["Quality and predictability", "Forward view"]
+    rows = [[c.value for c in r] for r in book["Quality and predictability"].iter_rows()]
     donor_2024 = next(r for r in rows if r[0] == "DONOR-A" and r[1] == 2024)
     assert donor_2024[2:5] == [159560.0, 132119.0, 0.828]
     about = [r[0].value for r in book["About"].iter_rows() if r[0].value]
