@@ -108,6 +108,14 @@ class Converter:
             out.append(f"{money.from_minor(minor, cur)} {cur} that no rate converts is left out of the figures")
         return out
 
+    def counts(self) -> dict:
+        """What the notes say, as values (for a page that words them in its reader's language):
+        how many amounts took the last rate known, and by currency what no rate converts."""
+        return {
+            "stale_rates": len(self.stale),
+            "unconverted": {cur: str(money.from_minor(minor, cur)) for cur, minor in sorted(self.unconverted.items())},
+        }
+
 
 def _amount(minor: int | Fraction, currency: str) -> str:
     return str(money.from_minor(round(minor), currency))
@@ -225,6 +233,7 @@ def predictability(currency: str = "USD", years: Iterable[int] | None = None, do
         "total": row(orgs, "Total"),
         "definitions": DEFINITIONS,
         "notes": convert.notes(),
+        "conversion": convert.counts(),
     }
 
 
@@ -320,6 +329,7 @@ def forward_spending(
             "rate of their value date and split by the project's recipient (or area) shares to the cent"
         ),
         "notes": convert.notes(),
+        "conversion": convert.counts(),
     }
 
 

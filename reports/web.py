@@ -20,7 +20,7 @@ from registry.extensions import db
 from registry.models import Country, PriorityArea, RecipientCategory, Region
 from registry.models.types import WSIS_ACTION_LINES, ProjectStatus, SourceKind, label
 from registry.reference_names import area_name, category_name, region_name
-from reports import charts, dimensions, downloads, maps, queries
+from reports import charts, dimensions, downloads, forward_page, maps, queries
 from reports.dimensions import dimension_name, dimension_names, measure_name
 from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
 from reports.notes import shown
@@ -334,13 +334,14 @@ COMMON_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CHF", "SEK", "CAD", "AUD", "XO
 def index():
     """The reports page."""
     errors: dict = {}
-    report = chart_svgs = world_map = None
+    report = chart_svgs = world_map = forward = None
     map_measure = request.args.get("map") if request.args.get("map") in maps.MEASURES else "gap"
     try:
         spec = _spec_from_request()
         report = run_report(spec)
         chart_svgs = _charts(spec, known=report)
         world_map = _map(spec, map_measure)
+        forward = forward_page.forward_section(spec)
     except ValidationError as exc:
         errors = exc.errors
     query = _filter_query()
@@ -368,6 +369,7 @@ def index():
             map_measure=map_measure,
             map_choices=_map_choices(),
             map_query=_filter_query({"measure": map_measure}),
+            forward=forward,
             **_choices(),
         ),
         422 if errors else 200,
