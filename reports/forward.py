@@ -4,9 +4,10 @@ One source of truth for the API, the command line, the reports page and the work
 
 - ``planned``: planned disbursements (IATI planned-disbursement) by calendar year, a plan
   counting in the year its period starts;
-- ``in_year_predictability`` of a year = disbursed in that year / planned for that year (the
-  Paris Declaration indicator 7 and GPEDC indicator 5a, see docs/reports.md); empty when
-  nothing was planned for the year;
+- ``in_year_predictability`` of a year = disbursed in that year / planned for that year, not
+  capped; empty when nothing was planned for the year. It is the registry's own ratio, in the
+  spirit of the Paris Declaration indicator 7 and GPEDC indicator 5a but not their computation
+  per provider and recipient country, whose method text could not be checked (docs/reports.md);
 - ``absorption`` = disbursed / committed (IATI transaction types 3 and 2), all years;
 - ``disbursement_lag``: the median, over the projects that have both, of the days from a
   project's first commitment to its first disbursement on or after it;
@@ -48,8 +49,9 @@ DEFINITIONS = {
     "planned": "planned disbursements (IATI planned-disbursement) whose period starts in the year",
     "disbursed": "disbursements (IATI transaction type 3) with a value date in the year",
     "in_year_predictability": (
-        "disbursed in the year / planned for that year (Paris Declaration indicator 7, GPEDC indicator 5a); "
-        "empty when nothing was planned"
+        "the registry's own ratio: disbursed in the year / planned for that year, not capped; empty when nothing "
+        "was planned. It does not apply the Paris Declaration indicator 7 or GPEDC indicator 5a computation "
+        "(per provider and recipient country), whose method text could not be checked (docs/reports.md)"
     ),
     "absorption": "disbursed / committed (IATI transaction types 3 and 2), all years",
     "disbursement_lag_days": (
