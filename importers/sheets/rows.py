@@ -20,12 +20,13 @@ from importers.sheets.amounts import CFA_CHOICE, currency_code
 from importers.sheets.blocks import TOTAL, Block, is_total
 from importers.sheets.columns import Column, header_of
 from importers.sheets.dates import parse_date
-from importers.sheets.fields import AMOUNT_FIELDS, vocabulary
+from importers.sheets.fields import AMOUNT_FIELDS, PLANNED, vocabulary
 from importers.sheets.projects import ProjectBuilder, SheetTransaction
 from importers.sheets.sheet_amounts import Where
 from importers.sheets.text import CellError, NumText, norm
 from registry.models.types import N_
 from registry.services import funding
+from registry.services import plans as plan_service
 
 # The fields of a row that holds nothing but amounts (an unlabelled subtotal, most likely).
 _AMOUNT_ONLY = frozenset((*AMOUNT_FIELDS, "need_amount", "currency"))
@@ -127,7 +128,10 @@ class RowReader:
             else:
                 cells.append((plan.amount_col, values["amount"], tx_type))
         for c, text in wide_cells:
-            cells.append((c, text, c.tx_type))
+            if c.field == PLANNED:
+                self._planned_cell(builder, c, text, values, used, sheet, rownum)
+            else:
+                cells.append((c, text, c.tx_type))
         for c, text, tx_type in cells:
             tx = self._transaction(c, text, tx_type, values, used, sheet, rownum)
             if tx is None:
@@ -142,6 +146,99 @@ class RowReader:
         Every problem of the row's cells is reported, not only the first: a bad amount does not
         hide a bad date, and a transaction dropped for one has its funding source checked too
         (the import checks the funding sources of the transactions it is given)."""
+        amount, currency, ok = self._cell_amount(c, text, values, used, sheet, rownum)
+        if amount == 0 and c.tx_type:
+            return None  # an empty year in a wide layout
+        date_text = values.get("value_date")
+        when = self._date(date_text, "value_date", used, sheet, rownum) if date_text else None
+        if c.year:
+            when = self._in_header_year(c, when, date_text, sheet, rownum)
+        elif not date_text and values.get("year"):
+            when = self._date(values["year"], "year", used, sheet, rownum)
+        elif not date_text:
+            self.problem(
+                "error", "missing_date", "No value date or year for this amount", sheet, rownum, c.header, text
+            )
+        if not ok or when is None:
+            self._check_source(values, used, sheet, rownum)
+            return None
+        # A transaction passed on (an unknown currency such as XYZ included) has all its
+        # values checked by the import, its funding source too.
+        tx = SheetTransaction(
+            tx_type,
+            amount * c.unit * self.unit if (c.unit != 1 or self.unit != 1) else amount,
+            currency,
+            when,
+            values.get("funding_source"),
+            values.get("provider_org"),
+            values.get("flow_type"),
+            values.get("finance_type"),
+            values.get("aid_type"),
+            values.get("transaction_description", ""),
+            (self.filename, sheet, rownum, c.header),
+        )
+        if not c.tx_type:  # the row's own amount: its flow id (a wide layout's cells have none)
+            tx.flow_id = values.get("flow_id") or None
+        return tx
+
+    def _planned_cell(self, b: ProjectBuilder, c: Column, text: str, values: dict, used, sheet, rownum) -> None:
+        """A planned disbursement for the year its header names, in the row's currency, added to
+        its project's plan of that year (zero: nothing planned that year); reported when bad."""
+        if not c.year:
+            self.problem(
+                "error",
+                "planned_without_year",
+                Text(
+                    N_(
+                        "Column %(header)s holds planned disbursements but names no year: write the year in "
+                        'the header ("Planned 2027"), or map the column to one'
+                    ),
+                    header=repr(c.header),
+                ),
+                sheet,
+                rownum,
+                c.header,
+                text,
+            )
+            return
+        if not plan_service.YEAR_MIN <= c.year <= plan_service.YEAR_MAX:
+            self.problem(
+                "error",
+                "planned_year_out_of_range",
+                Text(
+                    N_("Column %(header)s plans for %(year)s: a plan by year is for a year from %(low)s to %(high)s"),
+                    header=repr(c.header),
+                    year=str(c.year),
+                    low=str(plan_service.YEAR_MIN),
+                    high=str(plan_service.YEAR_MAX),
+                ),
+                sheet,
+                rownum,
+                c.header,
+                text,
+            )
+            return
+        amount, currency, ok = self._cell_amount(c, text, values, used, sheet, rownum)
+        if amount is None or (not ok and amount != 0):
+            return
+        if amount < 0:
+            self.problem(
+                "error",
+                "negative_plan",
+                Text(N_("A planned disbursement is not negative: %(value)s"), value=repr(text)),
+                sheet,
+                rownum,
+                c.header,
+                text,
+            )
+            return
+        if c.unit != 1 or self.unit != 1:
+            amount = amount * c.unit * self.unit
+        b.add_plan(c.year, currency if amount else "", amount, Location(self.filename, sheet, rownum))
+
+    def _cell_amount(self, c: Column, text: str, values: dict, used, sheet, rownum) -> tuple[Decimal | None, str, bool]:
+        """An amount cell read with its currency (the row's Currency cell, the header's, the
+        file's): (amount, currency, whether both are usable); every problem of it reported."""
         ok = True
         currency = ""
         if text.__class__ is NumText:  # a number cell: no separators, no symbols
@@ -171,8 +268,8 @@ class RowReader:
                 self._currency_column(values, used, c),
             )
             amount, currency = (settled.value, settled.currency) if settled is not None else (None, "")
-        if amount == 0 and c.tx_type:
-            return None  # an empty year in a wide layout
+        if amount == 0 and (c.tx_type or c.field == PLANNED):
+            return amount, currency, ok  # an empty year: no currency asked of it
         ok = ok and amount is not None
         if ok and not currency and c.cfa:
             self.problem(
@@ -211,37 +308,7 @@ class RowReader:
                 text,
             )
             ok = False
-        date_text = values.get("value_date")
-        when = self._date(date_text, "value_date", used, sheet, rownum) if date_text else None
-        if c.year:
-            when = self._in_header_year(c, when, date_text, sheet, rownum)
-        elif not date_text and values.get("year"):
-            when = self._date(values["year"], "year", used, sheet, rownum)
-        elif not date_text:
-            self.problem(
-                "error", "missing_date", "No value date or year for this amount", sheet, rownum, c.header, text
-            )
-        if not ok or when is None:
-            self._check_source(values, used, sheet, rownum)
-            return None
-        # A transaction passed on (an unknown currency such as XYZ included) has all its
-        # values checked by the import, its funding source too.
-        tx = SheetTransaction(
-            tx_type,
-            amount * c.unit * self.unit if (c.unit != 1 or self.unit != 1) else amount,
-            currency,
-            when,
-            values.get("funding_source"),
-            values.get("provider_org"),
-            values.get("flow_type"),
-            values.get("finance_type"),
-            values.get("aid_type"),
-            values.get("transaction_description", ""),
-            (self.filename, sheet, rownum, c.header),
-        )
-        if not c.tx_type:  # the row's own amount: its flow id (a wide layout's cells have none)
-            tx.flow_id = values.get("flow_id") or None
-        return tx
+        return amount, currency, ok
 
     def _skip_row(self, values, wide_cells, ref, first_text, columns, sheet, rownum) -> None:
         """A row without a project reference, or with only a long text in it: a note or an error."""
