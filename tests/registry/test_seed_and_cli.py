@@ -7,8 +7,10 @@ from registry.models import (
     Country,
     FundingSource,
     Organisation,
+    PlannedDisbursement,
     Project,
     ProjectArea,
+    ProjectBudget,
     ProjectRecipient,
     Transaction,
     User,
@@ -58,10 +60,36 @@ def test_demo_seed_meets_the_promised_shape_and_is_idempotent(app):
         "analyst",
     }
 
-    snapshot = (count(Project), count(Transaction), count(Organisation), count(FundingSource), count(User))
+    # A share of the active projects has a forward plan: the years of its last flows and the
+    # next three, with a committed budget of next year.
+    planned = set(db.session.scalars(select(PlannedDisbursement.project_id)))
+    active = set(db.session.scalars(select(Project.id).where(Project.status.in_(["active", "suspended"]))))
+    assert planned <= active and 0.2 <= len(planned) / len(active) <= 0.5
+    years = set(db.session.scalars(select(func.extract("year", PlannedDisbursement.period_start))))
+    next_year = dt.date.today().year + 1
+    assert {2024, 2025, next_year, next_year + 2} <= {int(y) for y in years}
+    assert count(ProjectBudget, ProjectBudget.status == "committed") >= len(planned) // 2
+
+    snapshot = (
+        count(Project),
+        count(Transaction),
+        count(Organisation),
+        count(FundingSource),
+        count(User),
+        count(PlannedDisbursement),
+        count(ProjectBudget),
+    )
     second = seed_demo()
     assert second.created == 0
-    assert (count(Project), count(Transaction), count(Organisation), count(FundingSource), count(User)) == snapshot
+    assert (
+        count(Project),
+        count(Transaction),
+        count(Organisation),
+        count(FundingSource),
+        count(User),
+        count(PlannedDisbursement),
+        count(ProjectBudget),
+    ) == snapshot
 
 
 def test_cli_reference_load_is_idempotent(runner):
