@@ -60,15 +60,30 @@ def test_demo_seed_meets_the_promised_shape_and_is_idempotent(app):
         "analyst",
     }
 
-    # A share of the active projects has a forward plan: the years of its last flows and the
-    # next three, with a committed budget of next year.
-    planned = set(db.session.scalars(select(PlannedDisbursement.project_id)))
-    active = set(db.session.scalars(select(Project.id).where(Project.status.in_(["active", "suspended"]))))
-    assert planned <= active and 0.2 <= len(planned) / len(active) <= 0.5
-    years = set(db.session.scalars(select(func.extract("year", PlannedDisbursement.period_start))))
+    # The projects paid in 2025 planned it; a share of the active projects has a forward plan
+    # of the next three years, with a committed budget of next year.
     next_year = dt.date.today().year + 1
-    assert {2024, 2025, next_year, next_year + 2} <= {int(y) for y in years}
-    assert count(ProjectBudget, ProjectBudget.status == "committed") >= len(planned) // 2
+    ahead = set(
+        db.session.scalars(
+            select(PlannedDisbursement.project_id).where(PlannedDisbursement.period_start >= dt.date(next_year, 1, 1))
+        )
+    )
+    active = set(db.session.scalars(select(Project.id).where(Project.status.in_(["active", "suspended"]))))
+    assert ahead <= active and 0.2 <= len(ahead) / len(active) <= 0.5
+    paid_2025 = set(
+        db.session.scalars(
+            select(Transaction.project_id).where(
+                Transaction.type == "disbursement", func.extract("year", Transaction.value_date) == 2025
+            )
+        )
+    )
+    planned_2025 = set(
+        db.session.scalars(
+            select(PlannedDisbursement.project_id).where(PlannedDisbursement.period_start == dt.date(2025, 1, 1))
+        )
+    )
+    assert planned_2025 == paid_2025
+    assert set(db.session.scalars(select(ProjectBudget.project_id).where(ProjectBudget.status == "committed"))) == ahead
 
     snapshot = (
         count(Project),
