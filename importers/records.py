@@ -234,6 +234,10 @@ class ProjectRecord:
     # None: the file gives none, the stored ones stay; a list (even empty) replaces them.
     budgets: list[PlanRecord] | None = None
     planned_disbursements: list[PlanRecord] | None = None
+    # The calendar years a sheet's "Planned <year>" cells state for the project: only the
+    # planned disbursements within those years are replaced (a year given only zeros plans
+    # nothing); None: the planned disbursements above replace all of the stored ones.
+    plan_years: set[int] | None = None
     # (sheet, row) of every row of the file read into this record, when the reader knows them
     # beyond the record's own location and its transactions' (a row whose amount was refused).
     rows: list[tuple[str | None, int]] = field(default_factory=list)

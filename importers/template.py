@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import IO, Any
 
 from flask_babel import gettext as _
@@ -21,6 +22,7 @@ from registry import money
 from registry.extensions import db
 from registry.models import Country, FundingSource, Organisation, PriorityArea, Project, Region, Transaction
 from registry.models.types import N_
+from registry.services import plans as plan_service
 from registry.services.shares import share_text
 
 # (header, what goes in it, width, list name for a drop-down or None)
@@ -110,6 +112,22 @@ TEMPLATE_COLUMNS = [
         None,
     ),
 ]
+PLAN_YEARS = 3  # the template plans the next three calendar years ("Planned 2027" ...)
+PLAN_HELP = N_(
+    "Planned disbursement in that calendar year, in the row's currency (optional): the project's "
+    "forward plan, not a flow. Empty: the registry's plan for the year stays; 0: nothing planned."
+)
+
+
+def template_columns(today: dt.date | None = None) -> list[tuple[str, str, int, str | None]]:
+    """The template's columns: the canonical ones with a "Planned <year>" column for each of the
+    next three calendar years before the flow id (the import reads any "Planned <year>")."""
+    first = (today or dt.date.today()).year + 1
+    plans = [(f"Planned {year}", PLAN_HELP, 13, None) for year in range(first, first + PLAN_YEARS)]
+    at = next(i for i, (header, *_rest) in enumerate(TEMPLATE_COLUMNS) if header == "Flow id")
+    return [*TEMPLATE_COLUMNS[:at], *plans, *TEMPLATE_COLUMNS[at:]]
+
+
 STATUSES = ["pipeline", "active", "completed", "cancelled", "suspended"]
 TYPES = ["commitment", "disbursement", "expenditure", "pledge", "incoming_funds"]
 # The tied statuses as the template writes them (IATI TiedStatus 5, 3, 4), read back as codes.
@@ -122,7 +140,7 @@ def template_workbook(rows: int = 2000) -> bytes:
 
     buffer = io.BytesIO()
     wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    _write_template(wb, rows, ())
+    _write_template(wb, rows, (), template_columns())
     wb.close()
     return buffer.getvalue()
 
@@ -141,13 +159,14 @@ def filled_workbook(org: Organisation, out: IO[bytes], rows: int = 2000) -> None
         out,
         {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False},
     )
-    _write_template(wb, rows, _project_rows(org))
+    columns = template_columns()
+    _write_template(wb, rows, _project_rows(org, columns), columns)
     wb.close()
 
 
-def _write_template(wb: Any, rows: int, data: Iterator[list[Any]] | tuple) -> None:
-    """The three sheets; ``data``: the Projects sheet's rows, each a list of cell values in
-    TEMPLATE_COLUMNS order (None: an empty cell)."""
+def _write_template(wb: Any, rows: int, data: Iterator[list[Any]] | tuple, template: list[tuple]) -> None:
+    """The three sheets; ``data``: the Projects sheet's rows, each a list of cell values in the
+    order of the ``template`` columns (None: an empty cell)."""
     import xlsxwriter
 
     countries = list(db.session.execute(select(Country.iso3, Country.name).order_by(Country.iso3)))
@@ -186,12 +205,17 @@ def _write_template(wb: Any, rows: int, data: Iterator[list[Any]] | tuple) -> No
             "'Flow id' of a row to update that flow; a new row without one adds a flow; a flow whose row "
             "you delete is kept in the registry and listed in the preview (delete it in the registry)."
         ),
+        N_(
+            "'Planned 2027' and the other year columns: what the project plans to disburse in that calendar "
+            "year, in the row's currency (its forward plan, not a flow). A year left empty keeps the plan the "
+            "registry has; write 0 when nothing is planned."
+        ),
     ]
     for i, note in enumerate(notes, 2):
         info.write(i, 1, _(note), wrap)
     info.write(9, 0, _("Column"), bold)
     info.write(9, 1, _("What goes in it"), bold)
-    for i, (header, help_text, _w, _l) in enumerate(TEMPLATE_COLUMNS, 10):
+    for i, (header, help_text, _w, _l) in enumerate(template, 10):
         info.write(i, 0, header)
         info.write(i, 1, _(help_text), wrap)
 
@@ -222,7 +246,7 @@ def _write_template(wb: Any, rows: int, data: Iterator[list[Any]] | tuple) -> No
         lists.write(i, 10, code)
         lists.write(i, 11, name)
     sheet.set_row(0, 30)
-    for col, (header, help_text, width, list_name) in enumerate(TEMPLATE_COLUMNS):
+    for col, (header, help_text, width, list_name) in enumerate(template):
         sheet.write(0, col, header, head)
         sheet.set_column(col, col, width, text if header == "Project reference" else None)
         sheet.write_comment(0, col, _(help_text))
@@ -253,11 +277,10 @@ def _write_template(wb: Any, rows: int, data: Iterator[list[Any]] | tuple) -> No
                 sheet.write_number(r, col, value)
 
 
-COLUMN_AT = {header: i for i, (header, *_rest) in enumerate(TEMPLATE_COLUMNS)}
 CHUNK = 500  # projects read from the database at a time
 
 
-def _project_rows(org: Organisation) -> Iterator[list[Any]]:
+def _project_rows(org: Organisation, template: list[tuple]) -> Iterator[list[Any]]:
     """The organisation's projects as template rows: one per flow, or one per recipient when
     a project has more recipients than flows (at least one row per project)."""
     sources = {i: ref for i, ref in db.session.execute(select(FundingSource.id, FundingSource.ref))}
@@ -267,7 +290,12 @@ def _project_rows(org: Organisation) -> Iterator[list[Any]]:
         stmt = (
             select(Project)
             .where(Project.id.in_(chunk))
-            .options(selectinload(Project.recipients), selectinload(Project.areas), selectinload(Project.sectors))
+            .options(
+                selectinload(Project.recipients),
+                selectinload(Project.areas),
+                selectinload(Project.sectors),
+                selectinload(Project.planned_disbursements),
+            )
             .order_by(Project.reference)
         )
         projects = list(db.session.scalars(stmt))
@@ -275,18 +303,24 @@ def _project_rows(org: Organisation) -> Iterator[list[Any]]:
         tx = select(Transaction).where(Transaction.project_id.in_(chunk), Transaction.price_basis.is_(None))
         for t in db.session.scalars(tx.order_by(Transaction.value_date, Transaction.id)):
             flows.setdefault(t.project_id, []).append(t)
+        at = {header: i for i, (header, *_rest) in enumerate(template)}
         for project in projects:
-            yield from _rows_of(project, flows.get(project.id, []), sources)
+            yield from _rows_of(project, flows.get(project.id, []), sources, at)
         for read in (*projects, *(t for each in flows.values() for t in each)):
             db.session.expunge(read)  # read once, written once: nothing to keep in the session
 
 
-def _rows_of(project: Project, flows: list[Transaction], sources: dict[int, str]) -> Iterator[list[Any]]:
-    """A project's rows: its own cells on the first, a recipient and a flow on each."""
-    own = [None] * len(TEMPLATE_COLUMNS)
+def _rows_of(
+    project: Project, flows: list[Transaction], sources: dict[int, str], at: dict[str, int]
+) -> Iterator[list[Any]]:
+    """A project's rows: its own cells on the first, a recipient and a flow on each, and its
+    planned disbursements of the template's years on a row of their currency (one more row
+    when no row has it)."""
+    width = len(at)
+    own: list[Any] = [None] * width
 
     def put(row: list, header: str, value: Any) -> None:
-        row[COLUMN_AT[header]] = value
+        row[at[header]] = value
 
     put(own, "Project reference", project.reference)
     put(own, "Project title", project.title)
@@ -305,10 +339,11 @@ def _rows_of(project: Project, flows: list[Transaction], sources: dict[int, str]
         put(own, "Need (total cost)", _number(money.from_minor(project.need_minor, project.need_currency)))
         put(own, "Need currency", project.need_currency)
     recipients = list(project.recipients)
+    rows: list[list[Any]] = []
     for i in range(max(len(flows), len(recipients), 1)):
         # The project's own cells on its first row only (the import reads them there): one
         # place to edit a title; the reference on every row.
-        row = list(own) if i == 0 else [None] * len(TEMPLATE_COLUMNS)
+        row = list(own) if i == 0 else [None] * width
         put(row, "Project reference", project.reference)
         if i < len(recipients):
             r = recipients[i]
@@ -328,7 +363,25 @@ def _rows_of(project: Project, flows: list[Transaction], sources: dict[int, str]
             put(row, "Tied status", TIED_STATUSES.get(t.tied_status or "", t.tied_status))
             put(row, "Transaction description", t.description or None)
             put(row, "Flow id", t.id)
-        yield row
+        rows.append(row)
+    years = {int(header.split()[1]): header for header in at if header.startswith("Planned ") and header[8:].isdigit()}
+    by_currency: dict[str, dict[int, Decimal]] = {}
+    for year, amounts in plan_service.year_amounts(project, years).items():
+        for currency, amount in amounts.items():
+            by_currency.setdefault(currency, {})[year] = amount
+    for currency, amounts in sorted(by_currency.items()):
+        # The row of the plan's currency: a flow's in it, else a row without a flow.
+        row = next((r for r in rows if r[at["Currency"]] == currency), None) or next(
+            (r for r in rows if r[at["Currency"]] is None and r[at["Amount"]] is None), None
+        )
+        if row is None:
+            row = [None] * width
+            put(row, "Project reference", project.reference)
+            rows.append(row)
+        put(row, "Currency", currency)
+        for year, amount in amounts.items():
+            put(row, years[year], _number(amount))
+    yield from rows
 
 
 def _number(value: Any) -> int | float:

@@ -38,11 +38,12 @@ def _short(value: Decimal | float | int) -> str:
     return i18n.compact_number(Decimal(value))
 
 
-def _svg(width: int, height: int, title: str, body: list[str]) -> str:
+def _svg(width: int, height: int, title: str, body: list[str], desc: str | None = None) -> str:
+    described = f"<desc>{escape(desc)}</desc>" if desc else ""
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" aria-label="{escape(title)}" font-family="{FONT}" font-size="12">'
-        f"<title>{escape(title)}</title>"
+        f"<title>{escape(title)}</title>{described}"
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>' + "".join(body) + "</svg>"
     )
 
@@ -353,3 +354,44 @@ def sankey(
     if not first:
         body.append(_nothing(xs[0], top + 30))
     return _svg(width, height, title, body)
+
+
+def stacked_bars(
+    items: Sequence[tuple[str, Sequence[Decimal]]],
+    series: Sequence[str],
+    title: str,
+    currency: str,
+    desc: str | None = None,
+    empty: str | None = None,
+) -> str:
+    """Horizontal bars, one row per item, each split into its series (the years of a forward
+    plan) in the legend's colours, its total written at its end; every part's exact figure on
+    hover. ``desc``: what the chart shows, in words (its SVG description); ``empty``: what it
+    says when there is nothing to draw."""
+    label_w, right_pad, row_h, width = 200, 70, 30, 600
+    entries = [(PALETTE[k % len(PALETTE)], name) for k, name in enumerate(series)]
+    legend, legend_h = _legend(entries, label_w, 28, width)
+    top = 28 + legend_h
+    height = top + row_h * max(1, len(items)) + 36
+    plot_w = width - label_w - right_pad
+    peak = max([sum(values, Decimal(0)) for _name, values in items] + [Decimal(1)])
+    body = [f'<text x="0" y="18" font-size="15" font-weight="700" fill="{INK}">{escape(title)}</text>', *legend]
+    for i, (name, values) in enumerate(items):
+        y = top + i * row_h
+        body.append(_label(label_w - 8, y + 18, name, 27))
+        x = float(label_w)
+        for k, value in enumerate(values):
+            if value <= 0:
+                continue
+            w = float(value / peak) * plot_w
+            body.append(
+                f'<rect x="{x:.1f}" y="{y + 6}" width="{max(w, 1.0):.1f}" height="{row_h - 14}" '
+                f'fill="{PALETTE[k % len(PALETTE)]}"><title>{escape(name)}, {escape(series[k])}: '
+                f"{escape(exact(value, currency))}</title></rect>"
+            )
+            x += w
+        body.append(_amount(x + 6, y + 18, sum(values, Decimal(0)), currency))
+    if not items:
+        nothing = empty or _("No flows match the filters.")
+        body.append(f'<text x="{label_w}" y="{top + 18}" fill="{MUTED}">{escape(nothing)}</text>')
+    return _svg(width, height, title, body, desc)

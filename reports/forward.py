@@ -4,9 +4,10 @@ One source of truth for the API, the command line, the reports page and the work
 
 - ``planned``: planned disbursements (IATI planned-disbursement) by calendar year, a plan
   counting in the year its period starts;
-- ``in_year_predictability`` of a year = disbursed in that year / planned for that year (the
-  Paris Declaration indicator 7 and GPEDC indicator 5a, see docs/reports.md); empty when
-  nothing was planned for the year;
+- ``in_year_predictability`` of a year = disbursed in that year / planned for that year, not
+  capped; empty when nothing was planned for the year. It is the registry's own ratio, in the
+  spirit of the Paris Declaration indicator 7 and GPEDC indicator 5a but not their computation
+  per provider and recipient country, whose method text could not be checked (docs/reports.md);
 - ``absorption`` = disbursed / committed (IATI transaction types 3 and 2), all years;
 - ``disbursement_lag``: the median, over the projects that have both, of the days from a
   project's first commitment to its first disbursement on or after it;
@@ -48,8 +49,9 @@ DEFINITIONS = {
     "planned": "planned disbursements (IATI planned-disbursement) whose period starts in the year",
     "disbursed": "disbursements (IATI transaction type 3) with a value date in the year",
     "in_year_predictability": (
-        "disbursed in the year / planned for that year (Paris Declaration indicator 7, GPEDC indicator 5a); "
-        "empty when nothing was planned"
+        "the registry's own ratio: disbursed in the year / planned for that year, not capped; empty when nothing "
+        "was planned. It does not apply the Paris Declaration indicator 7 or GPEDC indicator 5a computation "
+        "(per provider and recipient country), whose method text could not be checked (docs/reports.md)"
     ),
     "absorption": "disbursed / committed (IATI transaction types 3 and 2), all years",
     "disbursement_lag_days": (
@@ -107,6 +109,14 @@ class Converter:
         for cur, minor in sorted(self.unconverted.items()):
             out.append(f"{money.from_minor(minor, cur)} {cur} that no rate converts is left out of the figures")
         return out
+
+    def counts(self) -> dict:
+        """What the notes say, as values (for a page that words them in its reader's language):
+        how many amounts took the last rate known, and by currency what no rate converts."""
+        return {
+            "stale_rates": len(self.stale),
+            "unconverted": {cur: str(money.from_minor(minor, cur)) for cur, minor in sorted(self.unconverted.items())},
+        }
 
 
 def _amount(minor: int | Fraction, currency: str) -> str:
@@ -225,6 +235,7 @@ def predictability(currency: str = "USD", years: Iterable[int] | None = None, do
         "total": row(orgs, "Total"),
         "definitions": DEFINITIONS,
         "notes": convert.notes(),
+        "conversion": convert.counts(),
     }
 
 
@@ -320,6 +331,7 @@ def forward_spending(
             "rate of their value date and split by the project's recipient (or area) shares to the cent"
         ),
         "notes": convert.notes(),
+        "conversion": convert.counts(),
     }
 
 

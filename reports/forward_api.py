@@ -44,9 +44,10 @@ class Predictability(MethodView):
     @blp.arguments(PredictabilityQuery, location="query", unknown=RAISE)
     @blp.response(200)
     def get(self, args):
-        """Planned and disbursed by year with the in-year predictability (disbursed in a year /
-        planned for it: Paris Declaration indicator 7, GPEDC indicator 5a), absorption (disbursed
-        / committed) and the median days from first commitment to first disbursement, by donor."""
+        """Planned and disbursed by year with the in-year predictability (the registry's own ratio:
+        disbursed in a year / planned for it, not capped; not the Paris Declaration indicator 7 or
+        GPEDC indicator 5a computation per provider and recipient country), absorption (disbursed /
+        committed) and the median days from first commitment to first disbursement, by donor."""
         return predictability(**_predictability_args(args))
 
 

@@ -18,9 +18,10 @@ FORWARD_DEFINITIONS = (
     (
         _l("In-year predictability"),
         _l(
-            "Disbursed in a year divided by what was planned for that year (Paris Declaration indicator 7, "
-            "GPEDC indicator 5a); empty when nothing was planned; more than 100 per cent when more was "
-            "disbursed than planned."
+            "The registry's own ratio: disbursed in a year divided by what was planned for that year; empty when "
+            "nothing was planned; more than 100 per cent when more was disbursed than planned. It is not the Paris "
+            "Declaration indicator 7 or GPEDC indicator 5a value, whose computation per provider and recipient "
+            "country it does not apply."
         ),
     ),
     (_l("Absorption"), _l("Disbursements divided by commitments, all years.")),

@@ -21,7 +21,7 @@ from registry.models import Country, PriorityArea, RecipientCategory, Region
 from registry.models.scope import INFRASTRUCTURE_LABELS, SCOPE_LABELS
 from registry.models.types import WSIS_ACTION_LINES, ProjectStatus, SourceKind, label
 from registry.reference_names import area_name, category_name, region_name
-from reports import charts, dimensions, downloads, maps, population, queries
+from reports import charts, dimensions, downloads, forward_page, maps, population, queries
 from reports.dimensions import dimension_name, dimension_names, measure_name
 from reports.flows import Context, Report, ReportSpec, RowKeys, load_context, run_report, stage_one
 from reports.notes import shown
@@ -355,7 +355,7 @@ COMMON_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CHF", "SEK", "CAD", "AUD", "XO
 def index():
     """The reports page."""
     errors: dict = {}
-    report = chart_svgs = world_map = tied = None
+    report = chart_svgs = world_map = tied = forward = None
     map_measure = request.args.get("map") if request.args.get("map") in maps.MEASURES else "gap"
     view = request.args.get("view") if request.args.get("view") in VIEWS else "flows"
     try:
@@ -365,6 +365,7 @@ def index():
         world_map = _map(spec, map_measure)
         if view == "untied":  # by the rows only: four statuses by two dimensions would not read
             tied = tied_report(dataclasses.replace(spec, dimensions=spec.dimensions[:1]))
+        forward = forward_page.forward_section(spec)
     except ValidationError as exc:
         errors = exc.errors
     query = _filter_query()
@@ -406,6 +407,7 @@ def index():
             tied_title=tied_title,
             tied_definition=TIED_DEFINITION,
             tied_query=tied_query,
+            forward=forward,
             **_choices(),
         ),
         422 if errors else 200,

@@ -52,6 +52,8 @@ def _finish_counts(run_counts: Counter, info: dict, problems: list[Problem], rec
         "warnings": sum(1 for p in problems if p.severity != "error"),
         "problems": dict(sorted(by_code.items())),
     }
+    if run_counts.get("plans_replaced"):  # projects whose forward plans the file changed
+        counts["plans_replaced"] = run_counts["plans_replaced"]
     if run_counts.get("changes_total"):  # what the file changes, field by field (the first ones)
         counts["changes"] = run_counts["changes"]
         counts["changes_total"] = run_counts["changes_total"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -44,15 +45,18 @@ def write_plans(run: _Run, records: Iterable[ProjectRecord]) -> None:
         for project in db.session.scalars(stmt):
             rec = with_plans[project.reference]
             before = plan_service.snapshot(project)
-            changed = plan_service.set_plans(
-                run.actor,
-                project,
-                budgets=None if rec.budgets is None else [p.as_budget() for p in rec.budgets],
-                planned=None
-                if rec.planned_disbursements is None
-                else [p.as_planned() for p in rec.planned_disbursements],
-                summary="Import replaced the forward plans",
-            )
+            if rec.plan_years is not None:
+                changed = _set_years(run, project, rec)
+            else:
+                changed = plan_service.set_plans(
+                    run.actor,
+                    project,
+                    budgets=None if rec.budgets is None else [p.as_budget() for p in rec.budgets],
+                    planned=None
+                    if rec.planned_disbursements is None
+                    else [p.as_planned() for p in rec.planned_disbursements],
+                    summary="Import replaced the forward plans",
+                )
             if changed:
                 changes.append((run.batch.id, "plans", project.id, "update", before))
                 run.counts["plans_replaced"] += 1
@@ -62,6 +66,21 @@ def write_plans(run: _Run, records: Iterable[ProjectRecord]) -> None:
         columns = ("batch_id", "entity_type", "entity_id", "action", "before")
         BulkInsert(db.session.connection(), ImportChange.__table__, columns).execute(changes, run.chunk_size)
     db.session.flush()
+
+
+def _set_years(run: _Run, project: Project, rec: ProjectRecord) -> bool:
+    """A sheet's plans by year: the years its cells state replace the planned disbursements
+    within those years, unless these already total the same amounts (then they stay, their
+    value dates too: an unchanged file changes nothing); other years' plans stay."""
+    years: dict[int, dict[str, Decimal]] = {year: {} for year in rec.plan_years or ()}
+    for plan in rec.planned_disbursements or ():
+        amounts = years.setdefault(plan.period_start.year, {})
+        amounts[plan.currency] = amounts.get(plan.currency, Decimal(0)) + plan.amount
+    budgets_changed = rec.budgets is not None and plan_service.set_plans(
+        run.actor, project, budgets=[p.as_budget() for p in rec.budgets], summary="Import replaced the budgets"
+    )
+    changed = plan_service.set_years(run.actor, project, years, summary="Import set the planned disbursements by year")
+    return changed or budgets_changed
 
 
 def restore_plans(change: ImportChange, actor) -> None:

@@ -12,6 +12,7 @@ from itertools import islice, repeat, zip_longest
 from typing import Any, NamedTuple
 
 from importers.sheets.columns import Column
+from importers.sheets.fields import PLANNED
 from importers.sheets.text import NumText, column_texts, norm
 
 BLOCK_ROWS = 256  # data rows converted column by column at a time (small: stays in the CPU cache)
@@ -55,13 +56,14 @@ class Plan:
 
     def __post_init__(self) -> None:
         for c in self.used:
-            if not c.tx_type:
+            if not c.tx_type and c.field != PLANNED:  # a year's column is read cell by cell
                 self.fields.setdefault(c.field, []).append(c.index)
         self.amount_col = next((c for c in self.used if c.field == "amount" and not c.tx_type), None)
 
 
 class RowValues(NamedTuple):
-    """The cells of one data row: by field (the first non-empty cell of each), and its wide amount cells."""
+    """The cells of one data row: by field (the first non-empty cell of each), and its wide amount
+    cells (planned disbursements by year among them)."""
 
     values: dict[str, str]
     wide: list[tuple[Column, str]]
@@ -85,7 +87,8 @@ class Block:
         self.types, self.amounts, self.currencies = column("transaction_type"), column("amount"), column("currency")
         self.value_dates, self.years = column("value_date"), column("year")
         self.tx_descriptions = column("transaction_description")
-        self.wide = [(c, texts[c.index]) for c in plan.used if c.tx_type]
+        # The cells read one by one: wide amount columns and planned disbursements by year.
+        self.wide = [(c, texts[c.index]) for c in plan.used if c.tx_type or c.field == PLANNED]
         self.first6 = [texts[i] for i in range(6)]
         self.default_type = plan.default_type
 
@@ -123,7 +126,7 @@ class Block:
             v = self.texts[c.index][k]
             if not v:
                 continue
-            if c.tx_type:
+            if c.tx_type or c.field == PLANNED:
                 wide.append((c, v))
             elif c.field not in values:
                 values[c.field] = v

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from importers.messages import Text
 from importers.sheets.amounts import CURRENCY_SYMBOLS
-from importers.sheets.fields import AMOUNT_FIELDS, FIELDS, WIDE_TYPES, column_aliases
+from importers.sheets.fields import AMOUNT_FIELDS, FIELDS, PLANNED, WIDE_TYPES, column_aliases
 from importers.sheets.meaning import MONEY_FIELDS, meaning
 from importers.sheets.text import norm
 from registry import money
@@ -76,7 +76,11 @@ class Column:
     @property
     def spec(self) -> str:
         """The mapping value of this column: field[:year], e.g. 'commitment:2021'."""
-        return f"{self.field}:{self.year}" if self.year and self.field in WIDE_TYPES else self.field
+        return (
+            f"{self.field}:{self.year}"
+            if self.year and (self.field in WIDE_TYPES or self.field == PLANNED)
+            else self.field
+        )
 
 
 def header_of(columns: list[Column], name: str) -> str | None:
@@ -92,7 +96,8 @@ def parse_header(text: str) -> Column:
         return col
     alias = column_aliases().get(n)
     if alias:
-        col.field = alias.field
+        # "Planned" alone names no year: a plan by year needs one ("Planned 2027").
+        col.field = alias.field if alias.field != PLANNED else "ignore"
         _apply_extra(col, alias.options)
         return col
     rest = " " + n + " "
@@ -138,7 +143,9 @@ def parse_header(text: str) -> Column:
         return col
     # "Total cost": the filler words count when they make a header ("total" is one of them).
     alias = column_aliases().get(" ".join(kept)) or column_aliases().get(rest)
-    if alias and (alias.field in AMOUNT_FIELDS or alias.field == "need_amount"):
+    if alias and (
+        alias.field in AMOUNT_FIELDS or alias.field == "need_amount" or (alias.field == PLANNED and col.year)
+    ):
         col.field = alias.field
         _apply_extra(col, alias.options)
     else:
@@ -192,6 +199,8 @@ def parse_spec(spec: str, header: str, index: int) -> Column:
     col.unit, col.currency, col.cfa = detected.unit, detected.currency, detected.cfa
     if base in WIDE_TYPES:
         col.tx_type = base
+        col.year = int(year) if year.strip().isdigit() else detected.year
+    if base == PLANNED:
         col.year = int(year) if year.strip().isdigit() else detected.year
     return col
 

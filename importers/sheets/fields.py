@@ -17,6 +17,9 @@ from registry.models.types import N_
 AMOUNT_FIELDS = ("amount", "commitment", "disbursement", "expenditure", "pledge", "incoming_funds")
 WIDE_TYPES = ("commitment", "disbursement", "expenditure", "pledge", "incoming_funds")
 DATE_FIELDS = ("planned_start", "planned_end", "actual_start", "actual_end", "value_date")
+# A column of planned disbursements for the calendar year its header names ("Planned 2027",
+# "Prévu 2027", "Previsto 2027"): a forward plan of the row's project, never a flow.
+PLANNED = "planned_disbursement"
 
 
 # The fields a column can be mapped to, in the order the mapping drop-downs show them (the
@@ -59,6 +62,7 @@ FIELDS: dict[str, str] = {
     "disbursement": N_("Disbursement amount"),
     "expenditure": N_("Expenditure amount"),
     "pledge": N_("Pledge amount"),
+    PLANNED: N_("Planned disbursement (for the year in the header)"),
     "ignore": N_("(ignore this column)"),
 }
 

@@ -10,13 +10,14 @@ reader's ``problem``, ``lookups``, ``amounts``, ``default_currency``, ``unit`` a
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
 from importers.messages import Text
-from importers.records import AreaRecord, Location, ProjectRecord, RecipientRecord, TransactionRecord
+from importers.records import AreaRecord, Location, PlanRecord, ProjectRecord, RecipientRecord, TransactionRecord
 from importers.sheets.amounts import Amount, currency_code
 from importers.sheets.columns import header_of
 from importers.sheets.fields import WIDE_TYPES, vocabulary
@@ -85,6 +86,17 @@ class ProjectBuilder:
     last_codes: tuple = ()  # the area/sector/action-line texts of the previous row
     last_rkey: tuple | None = None  # the recipient texts of the previous row
     plain_rkeys: set = field(default_factory=set)  # recipient texts merged already that give no share
+    # Planned disbursements by year (the "Planned 2027" columns): (year, currency) -> the sum of
+    # its cells, and where each year was first given; a year given only zeros plans nothing.
+    plans: dict[tuple[int, str], Decimal] = field(default_factory=dict)
+    plan_years: dict[int, Location] = field(default_factory=dict)
+
+    def add_plan(self, year: int, currency: str, amount: Decimal, where: Location) -> None:
+        """Add a planned disbursement cell: its amount to the year's plan in its currency (a row
+        per country adds up, as the flows of wide columns do)."""
+        self.plan_years.setdefault(year, where)
+        if amount:
+            self.plans[(year, currency)] = self.plans.get((year, currency), Decimal(0)) + amount
 
     def add_flow(self, tx: TransactionRecord, recipients: list[Recipient]) -> None:
         """Add a transaction of a row, and its amount to the weights of the row's recipients."""
@@ -325,6 +337,19 @@ class ProjectCells:
                     break
         rec.recipients = recipients
         rec.areas = list(b.areas.values())
+        if b.plan_years:
+            # The years the file states: only their plans are replaced (plan_years).
+            rec.plan_years = set(b.plan_years)
+            rec.planned_disbursements = [
+                PlanRecord(
+                    period_start=dt.date(year, 1, 1),
+                    period_end=dt.date(year, 12, 31),
+                    amount=amount,
+                    currency=currency,
+                    location=b.plan_years[year],
+                )
+                for (year, currency), amount in sorted(b.plans.items())
+            ]
         return rec
 
     def _check_split(self, b: ProjectBuilder, kind: str) -> None:

@@ -34,7 +34,7 @@ from importers.sheets.columns import (
 )
 from importers.sheets.dates import DATE_XY, infer_date_convention, parse_date
 from importers.sheets.fast import FastRows
-from importers.sheets.fields import AMOUNT_FIELDS, DATE_FIELDS
+from importers.sheets.fields import AMOUNT_FIELDS, DATE_FIELDS, PLANNED
 from importers.sheets.files import Sheet, TooManyRows, config_limit, gc_paused, open_sheets
 from importers.sheets.lookups import Lookups
 from importers.sheets.projects import ProjectBuilder, ProjectCells
@@ -280,7 +280,7 @@ class SheetReader(FastRows, RowReader, ProjectCells):
         r, columns = found.row, found.columns
         fields = {c.field for c in columns}
         used = [c for c in columns if c.field != "ignore"]
-        amount_cols = [c for c in used if c.field in AMOUNT_FIELDS or c.field == "need_amount"]
+        amount_cols = [c for c in used if c.field in AMOUNT_FIELDS or c.field in ("need_amount", PLANNED)]
         self.amounts.start_sheet(sheet.reread, amount_cols, r + 1, first_rows, sheet.delimiter == ";")
         has_type = "transaction_type" in fields
         if "amount" in fields and not has_type and not self.options.get("default_type"):

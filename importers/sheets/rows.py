@@ -20,13 +20,14 @@ from importers.sheets.amounts import CFA_CHOICE, currency_code
 from importers.sheets.blocks import TOTAL, Block, is_total
 from importers.sheets.columns import Column, header_of
 from importers.sheets.dates import parse_date
-from importers.sheets.fields import AMOUNT_FIELDS, vocabulary
+from importers.sheets.fields import AMOUNT_FIELDS, PLANNED, vocabulary
 from importers.sheets.projects import ProjectBuilder, SheetTransaction
 from importers.sheets.sheet_amounts import Where
 from importers.sheets.text import CellError, NumText, norm
 from importers.sheets.values import tied_status
 from registry.models.types import N_
 from registry.services import funding
+from registry.services import plans as plan_service
 
 # The fields of a row that holds nothing but amounts (an unlabelled subtotal, most likely).
 _AMOUNT_ONLY = frozenset((*AMOUNT_FIELDS, "need_amount", "currency"))
@@ -128,7 +129,10 @@ class RowReader:
             else:
                 cells.append((plan.amount_col, values["amount"], tx_type))
         for c, text in wide_cells:
-            cells.append((c, text, c.tx_type))
+            if c.field == PLANNED:
+                self._planned_cell(builder, c, text, values, used, sheet, rownum)
+            else:
+                cells.append((c, text, c.tx_type))
         for c, text, tx_type in cells:
             tx = self._transaction(c, text, tx_type, values, used, sheet, rownum)
             if tx is None:
@@ -143,75 +147,9 @@ class RowReader:
         Every problem of the row's cells is reported, not only the first: a bad amount does not
         hide a bad date, and a transaction dropped for one has its funding source checked too
         (the import checks the funding sources of the transactions it is given)."""
-        ok = True
-        currency = ""
-        if text.__class__ is NumText:  # a number cell: no separators, no symbols
-            try:
-                amount: Decimal | None = Decimal(text)
-            except InvalidOperation:
-                self.problem(
-                    "error",
-                    "invalid_amount",
-                    Text(N_("%(value)s is not an amount"), value=repr(text)),
-                    sheet,
-                    rownum,
-                    c.header,
-                    text,
-                )
-                amount = None
-            currency = currency_code(values.get("currency") or c.currency or self.default_currency or "")
-            if not self.amounts.known_code(currency, sheet, rownum, self._currency_column(values, used, c), text):
-                ok = False
-        else:
-            settled = self.amounts.settle(
-                text,
-                values.get("currency"),
-                c.currency or self.default_currency,
-                c.unit * self.unit,
-                Where(sheet, rownum, c.header),
-                self._currency_column(values, used, c),
-            )
-            amount, currency = (settled.value, settled.currency) if settled is not None else (None, "")
+        amount, currency, ok = self._cell_amount(c, text, values, used, sheet, rownum)
         if amount == 0 and c.tx_type:
             return None  # an empty year in a wide layout
-        ok = ok and amount is not None
-        if ok and not currency and c.cfa:
-            self.problem(
-                "error",
-                "ambiguous_currency",
-                Text(
-                    N_(
-                        "No currency: the header %(header)s says FCFA, and %(choice)s. Write XOF or XAF in the "
-                        "header (or in a Currency column), or choose the currency of the file when uploading it"
-                    ),
-                    header=repr(c.header),
-                    choice=CFA_CHOICE,
-                ),
-                sheet,
-                rownum,
-                c.header,
-                text,
-            )
-            ok = False
-        elif ok and not currency:
-            self.problem(
-                "error",
-                "missing_currency",
-                N_(
-                    "No currency: the Currency cell is empty; fill it, or choose the currency of the file "
-                    "when uploading it"
-                )
-                if header_of(used, "currency")
-                else N_(
-                    "No currency: choose the currency of the file when uploading it, add a Currency column, "
-                    'or name the currency in the header ("Amount (EUR)")'
-                ),
-                sheet,
-                rownum,
-                c.header,
-                text,
-            )
-            ok = False
         tied = values.get("tied_status")
         if tied:
             try:
@@ -251,6 +189,135 @@ class RowReader:
         if not c.tx_type:  # the row's own amount: its flow id (a wide layout's cells have none)
             tx.flow_id = values.get("flow_id") or None
         return tx
+
+    def _planned_cell(self, b: ProjectBuilder, c: Column, text: str, values: dict, used, sheet, rownum) -> None:
+        """A planned disbursement for the year its header names, in the row's currency, added to
+        its project's plan of that year (zero: nothing planned that year); reported when bad."""
+        if not c.year:
+            self.problem(
+                "error",
+                "planned_without_year",
+                Text(
+                    N_(
+                        "Column %(header)s holds planned disbursements but names no year: write the year in "
+                        'the header ("Planned 2027"), or map the column to one'
+                    ),
+                    header=repr(c.header),
+                ),
+                sheet,
+                rownum,
+                c.header,
+                text,
+            )
+            return
+        if not plan_service.YEAR_MIN <= c.year <= plan_service.YEAR_MAX:
+            self.problem(
+                "error",
+                "planned_year_out_of_range",
+                Text(
+                    N_("Column %(header)s plans for %(year)s: a plan by year is for a year from %(low)s to %(high)s"),
+                    header=repr(c.header),
+                    year=str(c.year),
+                    low=str(plan_service.YEAR_MIN),
+                    high=str(plan_service.YEAR_MAX),
+                ),
+                sheet,
+                rownum,
+                c.header,
+                text,
+            )
+            return
+        amount, currency, ok = self._cell_amount(c, text, values, used, sheet, rownum)
+        if amount is None or (not ok and amount != 0):
+            return
+        if amount < 0:
+            self.problem(
+                "error",
+                "negative_plan",
+                Text(N_("A planned disbursement is not negative: %(value)s"), value=repr(text)),
+                sheet,
+                rownum,
+                c.header,
+                text,
+            )
+            return
+        if c.unit != 1 or self.unit != 1:
+            amount = amount * c.unit * self.unit
+        b.add_plan(c.year, currency if amount else "", amount, Location(self.filename, sheet, rownum))
+
+    def _cell_amount(self, c: Column, text: str, values: dict, used, sheet, rownum) -> tuple[Decimal | None, str, bool]:
+        """An amount cell read with its currency (the row's Currency cell, the header's, the
+        file's): (amount, currency, whether both are usable); every problem of it reported."""
+        ok = True
+        currency = ""
+        if text.__class__ is NumText:  # a number cell: no separators, no symbols
+            try:
+                amount: Decimal | None = Decimal(text)
+            except InvalidOperation:
+                self.problem(
+                    "error",
+                    "invalid_amount",
+                    Text(N_("%(value)s is not an amount"), value=repr(text)),
+                    sheet,
+                    rownum,
+                    c.header,
+                    text,
+                )
+                amount = None
+            currency = currency_code(values.get("currency") or c.currency or self.default_currency or "")
+            if not self.amounts.known_code(currency, sheet, rownum, self._currency_column(values, used, c), text):
+                ok = False
+        else:
+            settled = self.amounts.settle(
+                text,
+                values.get("currency"),
+                c.currency or self.default_currency,
+                c.unit * self.unit,
+                Where(sheet, rownum, c.header),
+                self._currency_column(values, used, c),
+            )
+            amount, currency = (settled.value, settled.currency) if settled is not None else (None, "")
+        if amount == 0 and (c.tx_type or c.field == PLANNED):
+            return amount, currency, ok  # an empty year: no currency asked of it
+        ok = ok and amount is not None
+        if ok and not currency and c.cfa:
+            self.problem(
+                "error",
+                "ambiguous_currency",
+                Text(
+                    N_(
+                        "No currency: the header %(header)s says FCFA, and %(choice)s. Write XOF or XAF in the "
+                        "header (or in a Currency column), or choose the currency of the file when uploading it"
+                    ),
+                    header=repr(c.header),
+                    choice=CFA_CHOICE,
+                ),
+                sheet,
+                rownum,
+                c.header,
+                text,
+            )
+            ok = False
+        elif ok and not currency:
+            self.problem(
+                "error",
+                "missing_currency",
+                N_(
+                    "No currency: the Currency cell is empty; fill it, or choose the currency of the file "
+                    "when uploading it"
+                )
+                if header_of(used, "currency")
+                else N_(
+                    "No currency: choose the currency of the file when uploading it, add a Currency column, "
+                    'or name the currency in the header ("Amount (EUR)")'
+                ),
+                sheet,
+                rownum,
+                c.header,
+                text,
+            )
+            ok = False
+        return amount, currency, ok
 
     def _skip_row(self, values, wide_cells, ref, first_text, columns, sheet, rownum) -> None:
         """A row without a project reference, or with only a long text in it: a note or an error."""

@@ -4,7 +4,10 @@ The names are invented; the structure is realistic: donors of every kind, fundin
 sources of every kind (the Digital Solidarity Fund and regional funds among them),
 400 projects over more than 70 countries in every region and all twelve priority
 areas, with pledges, commitments and disbursements in several currencies from 2005
-to 2025, and pipeline projects that state a need and have no funding yet.
+to 2025, and pipeline projects that state a need and have no funding yet. The projects with
+disbursements in 2024 or 2025 have planned disbursements for those years (so that their
+predictability shows), and one active or suspended project in three a forward plan of the
+next three years with a committed budget.
 Running it twice changes nothing: every record is found by its natural key first.
 
 The data set itself (organisations, funding sources and their rules, project titles,
@@ -26,7 +29,7 @@ from sqlalchemy import select
 
 from registry.extensions import db
 from registry.models import Country, FundingSource, Organisation, PriorityArea
-from registry.services import accounts, funding, organisations, projects
+from registry.services import accounts, funding, organisations, plans, projects
 from registry.services.actor import SEED
 from registry.services.projects import find_project
 
@@ -229,6 +232,10 @@ def seed_demo(progress: Callable[[str, int], None] | None = None) -> SeedResult:
         project = projects.create_project(SEED, org, data, demo=True)
         created_projects += 1
         _transactions(rng, project, org_ref, sources_by_org, sources, currency, need, start, status)
+        if status in {"active", "suspended", "completed"}:
+            ahead = number % 3 == 0 and status != "completed"
+            if _plans(random.Random(SEED_NUMBER + number), project, currency, ahead):
+                result.add("projects with plans")
         if number % 50 == 0:
             report("projects", number)
     if created_projects:
@@ -320,6 +327,59 @@ def _transactions(rng, project, org_ref, sources_by_org, sources, currency, need
                 "description": "",
             },
         )
+
+
+PLAN_PAST = (2024, 2025)  # years of flows the plans cover, so that predictability shows
+PLAN_AHEAD = 3  # and the next three years
+
+
+def _plans(rng: random.Random, project, currency: str, ahead: bool) -> bool:
+    """Plans drawn apart from the flows (their own random draws: the flows stay as they were):
+    planned disbursements of 2024 and 2025 near what was disbursed in those years (so that the
+    in-year ratio compares like with like); with ``ahead``, planned disbursements of the next
+    three years sharing what is committed and not yet paid, and an original committed budget of
+    next year (revised for some). Returns whether the project has any."""
+    by_year: dict[int, Decimal] = {}
+    committed = paid = Decimal(0)
+    for tx in project.transactions:
+        if tx.type.value == "disbursement":
+            paid += tx.amount
+            by_year[tx.value_date.year] = by_year.get(tx.value_date.year, Decimal(0)) + tx.amount
+        elif tx.type.value == "commitment":
+            committed += tx.amount
+    planned = []
+    for year in PLAN_PAST:
+        if by_year.get(year):
+            factor = Decimal(rng.choice([80, 90, 100, 100, 110, 125])) / 100
+            planned.append(_year(year, (by_year[year] * factor).quantize(Decimal(1000)), currency))
+    first = dt.date.today().year + 1
+    unpaid = max(committed - paid, Decimal(0)) or (committed / 4).quantize(Decimal(1000))
+    forward = []
+    for k in range(PLAN_AHEAD if ahead else 0):
+        part = (unpaid * Decimal(rng.choice([25, 30, 35, 40])) / 100).quantize(Decimal(1000))
+        if part > 0:
+            forward.append(_year(first + k, part, currency))
+    planned += forward
+    budgets = []
+    if forward:
+        amount = forward[0]["amount"]
+        budgets.append({**_year(first, amount, currency), "kind": "original", "status": "committed"})
+        if rng.random() < 0.3:
+            revised = (amount * Decimal("1.1")).quantize(Decimal(1000))
+            budgets.append({**_year(first, revised, currency), "kind": "revised", "status": "committed"})
+    if not planned:
+        return False
+    plans.set_plans(SEED, project, budgets=budgets, planned=planned, summary="Demo forward plan")
+    return True
+
+
+def _year(year: int, amount: Decimal, currency: str) -> dict:
+    return {
+        "period_start": dt.date(year, 1, 1),
+        "period_end": dt.date(year, 12, 31),
+        "amount": amount,
+        "currency": currency,
+    }
 
 
 def _demo_accounts(orgs: dict[str, Organisation], result: SeedResult) -> list[tuple[str, str, str]]:

@@ -188,31 +188,115 @@ def set_plans(
     return True
 
 
-def set_year_plan(actor: Actor, project: Project, amounts: Mapping[int, Decimal | str | None], currency: str) -> bool:
+YEAR_MIN, YEAR_MAX = 1950, 2100  # the years a plan by year may be stated for
+
+
+def within_year(plan: PlannedDisbursement) -> bool:
+    """A planned disbursement whose period lies in one calendar year (a plan by year replaces
+    those; a plan spanning years is left as it is)."""
+    return plan.period_end is None or plan.period_end.year == plan.period_start.year
+
+
+def year_amounts(project: Project, years: Iterable[int] | None = None) -> dict[int, dict[str, Decimal]]:
+    """The project's planned disbursements that lie within one calendar year, summed by year and
+    currency ({2027: {"EUR": Decimal("120000.00")}}): what a plan by year states and replaces."""
+    wanted = None if years is None else set(years)
+    out: dict[int, dict[str, Decimal]] = {}
+    for p in project.planned_disbursements:
+        year = p.period_start.year
+        if within_year(p) and (wanted is None or year in wanted):
+            by_currency = out.setdefault(year, {})
+            by_currency[p.currency] = by_currency.get(p.currency, Decimal(0)) + p.amount
+    return out
+
+
+def check_year_amounts(
+    years: Mapping[int, Mapping[str, Any]],
+) -> dict[int, dict[str, Decimal]]:
+    """Amounts by year and currency checked as the registry keeps money: a known currency, an
+    exact amount in it, not negative, a year from 1950 to 2100; a zero or empty amount states that
+    nothing is planned in that currency. ValidationError names the year (``years.<year>``)."""
+    out: dict[int, dict[str, Decimal]] = {}
+    for year, amounts in years.items():
+        where = _("Planned disbursements of %(year)s", year=year)
+        key = f"years.{year}"
+        if not isinstance(year, int) or not YEAR_MIN <= year <= YEAR_MAX:
+            raise ValidationError(
+                _("%(where)s: the year is not between %(low)s and %(high)s", where=where, low=YEAR_MIN, high=YEAR_MAX),
+                {key: [_("Not a year between %(low)s and %(high)s", low=YEAR_MIN, high=YEAR_MAX)]},
+            )
+        checked: dict[str, Decimal] = {}
+        for code, value in amounts.items():
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue  # nothing stated in this currency: the year has none planned in it
+            try:
+                currency = rules.currency(code)
+                amount = rules.amount(value, currency)
+            except ValidationError as exc:
+                raise ValidationError(f"{where}: {exc.message}", {key: _messages(exc)}) from None
+            if amount < 0:
+                raise ValidationError(
+                    _("%(where)s: a planned amount is not negative", where=where), {key: [_("Negative")]}
+                )
+            if amount >= money.MAX_AMOUNT:
+                raise ValidationError(_("%(where)s: the amount is too large", where=where), {key: [_("Too large")]})
+            if amount:
+                checked[currency] = checked.get(currency, Decimal(0)) + amount
+        out[year] = checked
+    return out
+
+
+def _messages(exc: ValidationError) -> list[str]:
+    found = [
+        str(m)
+        for messages in (exc.errors or {}).values()
+        for m in (messages if isinstance(messages, list) else [messages])
+    ]
+    return found or [exc.message]
+
+
+def set_years(
+    actor: Actor,
+    project: Project,
+    years: Mapping[int, Mapping[str, Decimal | str | None]],
+    summary: str = "Changed the planned disbursements by year",
+) -> bool:
     """Set the planned disbursements of whole calendar years (a donor's forward plan by year):
-    each year given replaces the project's planned disbursements of that calendar year with one
-    amount in ``currency``; a year given no amount has none left. Other plans stay."""
-    years = set(amounts)
+    ``{year: {currency: amount}}``. A year given replaces the project's planned disbursements that
+    lie within that year by one whole-year plan per currency (none when its amounts are empty or
+    zero), unless they already total exactly those amounts, in which case they stay as they are
+    (their quarters, providers and value dates: an unchanged plan is not rewritten). Plans of
+    other years, and plans spanning years, stay. Returns whether anything changed."""
+    checked = check_year_amounts(years)
+    stored = year_amounts(project, checked)
+    changed = {year for year, amounts in checked.items() if stored.get(year, {}) != amounts}
+    if not changed:
+        return False
     kept = [
         _plan_dict(p, PLANNED_FIELDS)
         for p in project.planned_disbursements
-        if not (p.period_start.year in years and (p.period_end is None or p.period_end.year == p.period_start.year))
+        if not (p.period_start.year in changed and within_year(p))
     ]
-    for year in sorted(years):
-        amount = amounts[year]
-        if amount in (None, ""):
-            continue
+    for year in sorted(changed):
         start, end = year_period(year)
-        kept.append(
-            {"kind": "original", "period_start": start, "period_end": end, "amount": amount, "currency": currency}
-        )
+        for currency, amount in sorted(checked[year].items()):
+            kept.append(
+                {"kind": "original", "period_start": start, "period_end": end, "amount": amount, "currency": currency}
+            )
     items = [
         {**item, "period_start": _day(item["period_start"]), "period_end": _day(item.get("period_end"))}
         | ({"value_date": _day(item["value_date"])} if item.get("value_date") else {})
         for item in kept
     ]
     items.sort(key=lambda item: item["period_start"])
-    return set_plans(actor, project, planned=items, summary="Changed the planned disbursements by year")
+    return set_plans(actor, project, planned=items, summary=summary)
+
+
+def set_year_plan(actor: Actor, project: Project, amounts: Mapping[int, Decimal | str | None], currency: str) -> bool:
+    """Set the planned disbursements of whole calendar years in one currency: each year given
+    replaces the project's planned disbursements within that calendar year with one amount in
+    ``currency``; a year given no amount has none left (``set_years``). Other plans stay."""
+    return set_years(actor, project, {year: {currency: amount} for year, amount in amounts.items()})
 
 
 def _day(value: Any) -> dt.date | None:
@@ -224,34 +308,43 @@ def _day(value: Any) -> dt.date | None:
 def plan_by_year(project: Project) -> list[dict[str, Any]]:
     """The project's forward plan by calendar year of the period start, for its page: per year and
     currency, the planned disbursements and the budgets (a revised budget of a period replaces
-    the original one of the same period), in their own currency."""
+    the original one of the same period), in their own currency and in US dollars at the rate of
+    each plan's value date (``*_usd``; ``usd_missing``: some amount of the row has no rate yet,
+    so its USD figure leaves it out)."""
     years: dict[tuple[int, str], dict[str, Any]] = {}
 
     def slot(year: int, currency: str) -> dict[str, Any]:
         return years.setdefault(
             (year, currency),
-            {"year": year, "currency": currency, "planned": Decimal(0), "budget": Decimal(0), "has": set()},
+            {
+                "year": year,
+                "currency": currency,
+                "planned": Decimal(0),
+                "budget": Decimal(0),
+                "planned_usd": Decimal(0),
+                "budget_usd": Decimal(0),
+                "usd_missing": False,
+                "has": set(),
+            },
         )
 
-    for p in project.planned_disbursements:
-        row = slot(p.period_start.year, p.currency)
-        row["planned"] += p.amount
-        row["has"].add("planned")
-    for b in budgets_in_force(project.budgets):
-        row = slot(b.period_start.year, b.currency)
-        row["budget"] += b.amount
-        row["has"].add("budget")
+    for kind, plans in (("planned", project.planned_disbursements), ("budget", budgets_in_force(project.budgets))):
+        for p in plans:
+            row = slot(p.period_start.year, p.currency)
+            row[kind] += p.amount
+            row["has"].add(kind)
+            if p.usd_amount is None:
+                row["usd_missing"] = True
+            else:
+                row[f"{kind}_usd"] += p.usd_amount
     out = []
     for key in sorted(years):
         row = years[key]
-        out.append(
-            {
-                "year": row["year"],
-                "currency": row["currency"],
-                "planned": row["planned"] if "planned" in row["has"] else None,
-                "budget": row["budget"] if "budget" in row["has"] else None,
-            }
-        )
+        has = row.pop("has")
+        for kind in ("planned", "budget"):
+            if kind not in has:
+                row[kind] = row[f"{kind}_usd"] = None
+        out.append(row)
     return out
 
 

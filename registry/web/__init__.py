@@ -162,7 +162,7 @@ def org_name(org_id: int) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from registry.web import auth, catalogue, codelists, input_guard, projects, views  # noqa: F401  (routes attach to views.bp)
+    from registry.web import auth, catalogue, codelists, input_guard, plans, projects, views  # noqa: F401  (routes attach to views.bp)
 
     input_guard.init_app(app)
     app.register_blueprint(views.bp)

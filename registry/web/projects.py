@@ -20,10 +20,12 @@ from registry.auth import current_actor, current_user, login_required
 from registry.extensions import db
 from registry.i18n import money as money_text
 from registry.models import Project, Transaction
+from registry.models.plans import PLAN_LABELS
 from registry.models.types import ProjectStatus, Role, label, tied_status_label
 from registry.schemas.common import flatten
 from registry.schemas.projects import ProjectIn, ProjectQuery, TransactionIn
 from registry.services import direction, permissions, rights, tied
+from registry.services import plans as plan_service
 from registry.services import projects as service
 from registry.services.history import changes, project_history
 from registry.services.search import ProjectFilters, project_count_query, project_query, with_details
@@ -125,6 +127,9 @@ def project(project_id: int):
             if t.confirmed is False and t.funding_source and permissions.can_edit_source(user, t.funding_source)
         },
         show_people=user is not None,
+        plan_years=plan_service.plan_by_year(item),
+        budgets_in_force={b.id for b in plan_service.budgets_in_force(item.budgets)},
+        plan_label=lambda value: _(PLAN_LABELS[value]) if value in PLAN_LABELS else value,
     )
 
 

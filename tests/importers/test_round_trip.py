@@ -12,16 +12,17 @@ import pytest
 from sqlalchemy import func, select
 
 from importers import pipeline
-from importers.template import TEMPLATE_COLUMNS, filled_workbook
+from importers.template import filled_workbook, template_columns
 from registry.extensions import db
-from registry.models import Transaction
+from registry.models import PlannedDisbursement, Project, Transaction
 from registry.models.types import Role
 from registry.services import accounts
+from registry.services import plans as plan_service
 from registry.services import projects as project_service
 from registry.services.actor import Actor
 from tests.sessions import log_in
 
-HEADERS = [name for name, *_ in TEMPLATE_COLUMNS]
+HEADERS = [name for name, *_ in template_columns()]
 
 
 @pytest.fixture
@@ -219,3 +220,105 @@ def test_the_api_gives_the_filled_template(app, client, actor, donor, make_org):
     assert len(rows) == 5
     assert client.get(f"/api/v1/imports/template.xlsx?org={other.ref}", headers=headers).status_code == 403
     assert client.get("/api/v1/imports/template.xlsx", headers=headers).status_code == 200  # the blank one
+
+
+def _plans(org) -> list[tuple]:
+    db.session.expire_all()
+    rows = db.session.execute(
+        select(
+            Project.reference,
+            PlannedDisbursement.period_start,
+            PlannedDisbursement.amount_minor,
+            PlannedDisbursement.currency,
+            PlannedDisbursement.value_date,
+            PlannedDisbursement.provider_name,
+        )
+        .join(Project, Project.id == PlannedDisbursement.project_id)
+        .where(Project.org_id == org.id)
+        .order_by(Project.reference, PlannedDisbursement.period_start, PlannedDisbursement.currency)
+    )
+    return [tuple(r) for r in rows]
+
+
+def test_planned_disbursements_go_round_the_trip_unchanged(donor, actor, tmp_path):
+    """The next three years' plans are written in their currency's row (one more row when no
+    row has it); uploading the file unchanged changes nothing, their value dates included, and
+    a changed cell changes that year only."""
+    year = dt.date.today().year + 1
+    one = db.session.scalar(select(Project).where(Project.reference == "007"))
+    two = db.session.scalar(select(Project).where(Project.reference == "RT-2"))
+    plan = dict(currency="USD", value_date=dt.date(2024, 1, 2))
+    plan_service.set_plans(
+        actor,
+        one,
+        planned=[
+            # two quarters of next year from an IATI file (with their provider), 1,000.00 USD in all
+            {
+                **plan,
+                "period_start": dt.date(year, 1, 1),
+                "period_end": dt.date(year, 3, 31),
+                "amount": "600.00",
+                "provider_name": "Fund",
+            },
+            {**plan, "period_start": dt.date(year, 4, 1), "period_end": dt.date(year, 6, 30), "amount": "400.00"},
+            {
+                **plan,
+                "period_start": dt.date(year + 1, 1, 1),
+                "period_end": dt.date(year + 1, 12, 31),
+                "amount": "250.50",
+                "currency": "EUR",
+            },  # 007 has no flow in euros: a row of its own
+            {
+                **plan,
+                "period_start": dt.date(year + 5, 1, 1),
+                "period_end": dt.date(year + 5, 12, 31),
+                "amount": "99.00",
+            },  # beyond the template's years
+        ],
+    )
+    plan_service.set_year_plan(actor, two, {year + 2: "7000"}, "EUR")
+    db.session.commit()
+    before = _plans(donor)
+    path = _download(donor, tmp_path / "mine.xlsx")
+    header, rows = _rows(path)
+    assert [h for h in header if h.startswith("Planned ") and h[8:].isdigit()] == [
+        f"Planned {year}",
+        f"Planned {year + 1}",
+        f"Planned {year + 2}",
+    ]
+    cells = [
+        (
+            r["Project reference"],
+            r["Currency"],
+            r[f"Planned {year}"],
+            r[f"Planned {year + 1}"],
+            r[f"Planned {year + 2}"],
+        )
+        for r in rows
+        if any(r[f"Planned {y}"] is not None for y in (year, year + 1, year + 2))
+    ]
+    assert cells == [
+        ("007", "USD", 1000, None, None),
+        ("007", "EUR", None, 250.5, None),
+        ("RT-2", "EUR", None, None, 7000),
+    ]
+    assert rows[2]["Flow id"] is None and rows[2]["Amount"] is None  # the euro plan's own row
+
+    preview = _import(donor, path)
+    assert preview.status == "previewed", preview.problems
+    c = preview.counts
+    assert (c["projects_updated"], c["transactions"], c.get("plans_replaced", 0)) == (0, 0, 0), c
+    committed = _import(donor, path, dry_run=False)
+    assert committed.status == "committed", committed.problems
+    assert _plans(donor) == before  # the quarters, the provider and the value dates are kept
+
+    edited = [{**r, f"Planned {year + 2}": 7500} if r[f"Planned {year + 2}"] == 7000 else r for r in rows]
+    _save(path, edited)
+    changed = _import(donor, path, dry_run=False)
+    assert changed.status == "committed", [p for p in changed.problems if p["severity"] == "error"]
+    assert changed.counts["plans_replaced"] == 1
+    after = _plans(donor)
+    assert [p for p in after if p[0] == "007"] == [p for p in before if p[0] == "007"]
+    assert [(p[0], p[1], p[2], p[3]) for p in after if p[0] == "RT-2"] == [
+        ("RT-2", dt.date(year + 2, 1, 1), 750000, "EUR")
+    ]

@@ -7,9 +7,9 @@ import io
 
 import openpyxl
 
-from importers.template import TEMPLATE_COLUMNS
+from importers.template import template_columns
 
-HEADERS = [name for name, *_ in TEMPLATE_COLUMNS]
+HEADERS = [name for name, *_ in template_columns()]
 
 
 def _book(client, language: str | None):

@@ -7,8 +7,10 @@ from registry.models import (
     Country,
     FundingSource,
     Organisation,
+    PlannedDisbursement,
     Project,
     ProjectArea,
+    ProjectBudget,
     ProjectRecipient,
     Transaction,
     User,
@@ -58,10 +60,51 @@ def test_demo_seed_meets_the_promised_shape_and_is_idempotent(app):
         "analyst",
     }
 
-    snapshot = (count(Project), count(Transaction), count(Organisation), count(FundingSource), count(User))
+    # The projects paid in 2025 planned it; a share of the active projects has a forward plan
+    # of the next three years, with a committed budget of next year.
+    next_year = dt.date.today().year + 1
+    ahead = set(
+        db.session.scalars(
+            select(PlannedDisbursement.project_id).where(PlannedDisbursement.period_start >= dt.date(next_year, 1, 1))
+        )
+    )
+    active = set(db.session.scalars(select(Project.id).where(Project.status.in_(["active", "suspended"]))))
+    assert ahead <= active and 0.2 <= len(ahead) / len(active) <= 0.5
+    paid_2025 = set(
+        db.session.scalars(
+            select(Transaction.project_id).where(
+                Transaction.type == "disbursement", func.extract("year", Transaction.value_date) == 2025
+            )
+        )
+    )
+    planned_2025 = set(
+        db.session.scalars(
+            select(PlannedDisbursement.project_id).where(PlannedDisbursement.period_start == dt.date(2025, 1, 1))
+        )
+    )
+    assert planned_2025 == paid_2025
+    assert set(db.session.scalars(select(ProjectBudget.project_id).where(ProjectBudget.status == "committed"))) == ahead
+
+    snapshot = (
+        count(Project),
+        count(Transaction),
+        count(Organisation),
+        count(FundingSource),
+        count(User),
+        count(PlannedDisbursement),
+        count(ProjectBudget),
+    )
     second = seed_demo()
     assert second.created == 0
-    assert (count(Project), count(Transaction), count(Organisation), count(FundingSource), count(User)) == snapshot
+    assert (
+        count(Project),
+        count(Transaction),
+        count(Organisation),
+        count(FundingSource),
+        count(User),
+        count(PlannedDisbursement),
+        count(ProjectBudget),
+    ) == snapshot
 
 
 def test_cli_reference_load_is_idempotent(runner):

@@ -46,7 +46,7 @@ def by_donor(make_org, make_project, make_transaction, make_source):
 def test_every_chart_follows_the_rows_and_then_by(client, by_donor):
     query = "by=donor&by2=year"
     page = client.get(f"/reports/?{query}").get_data(as_text=True)
-    assert page.count("<svg") == 6  # the five charts and the world map
+    assert page.count("<svg") == 7  # the five charts, the world map and the forward view
     for name in ("heat-map", "by-rows", "by-columns"):
         assert f'id="chart-{name}"' in page
     rows = _texts(_svg(client, "by-rows", query))

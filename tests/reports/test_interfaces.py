@@ -128,7 +128,7 @@ def test_reports_page(client, registry_data):
     assert response.status_code == 200
     html = response.data.decode()
     assert "Regional: Africa" in html
-    assert html.count("<svg") == 6  # the five charts and the world map
+    assert html.count("<svg") == 7  # the five charts, the world map and the forward view
     assert "/api/v1/reports/flows.csv?" in html and "funding-gap.xlsx" in html
 
 
