@@ -182,6 +182,7 @@ def refresh(project_ids: Sequence[int], points: Sequence[dt.date], layout: str) 
     if not project_ids:
         return
     kept = kept_currencies()
+    _forget_dropped(kept)
     if not kept:
         return
     expected = signature(layout)
@@ -203,6 +204,22 @@ def refresh(project_ids: Sequence[int], points: Sequence[dt.date], layout: str) 
             table = ReportFxNeed.__table__
             db.session.execute(delete(table).where(table.c.currency == currency, table.c.project_id.in_(chunk)))
             _insert_needs(currency, chunk)
+
+
+def _forget_dropped(kept: Sequence[str]) -> None:
+    """Forget the converted facts of the currencies no longer in ``REPORT_CURRENCIES``: no commit
+    keeps them up to date any more, so a currency put back in the list is converted again whole
+    instead of answering from facts older than its flows."""
+    rows = db.session.execute(select(ReportState.key).where(ReportState.key.like(STATE_PREFIX + "%")))
+    dropped = [key[len(STATE_PREFIX) :] for (key,) in rows if key[len(STATE_PREFIX) :] not in kept]
+    if not dropped:
+        return
+    db.session.execute(delete(ReportState.__table__).where(ReportState.key.in_([STATE_PREFIX + c for c in dropped])))
+    for model in (ReportFxFact, ReportFxProjectFact, ReportFxNeed):
+        db.session.execute(delete(model.__table__).where(model.currency.in_(dropped)))
+    for state in [o for o in db.session.identity_map.values() if isinstance(o, ReportState)]:
+        if state.key.startswith(STATE_PREFIX) and state.key[len(STATE_PREFIX) :] in dropped:
+            db.session.expunge(state)
 
 
 def _insert(currency: str, project_ids: Sequence[int] | None, points: Sequence[dt.date]) -> None:

@@ -183,3 +183,26 @@ def test_needs_converted_in_advance_or_since_edited(projects, monkeypatch, curre
     db.session.commit()
     report = _same_as_flow_by_flow(spec, monkeypatch)
     assert {r["country"]: r["need"] for r in report.rows}.get("NPL") in (None, Decimal(0))
+
+
+def test_a_currency_dropped_then_put_back_is_converted_again(projects, app, monkeypatch):
+    app.config["REPORT_CURRENCIES"] = ("EUR",)
+    flow = db.session.scalars(
+        select(Transaction).where(Transaction.project_id == projects["KEN"].id, Transaction.amount_minor == 250055)
+    ).one()
+    flow.amount_minor = 300000  # while XOF is not kept: no commit converts it into XOF
+    db.session.commit()
+    assert db.session.scalars(select(ReportFxProjectFact.currency).distinct()).all() == ["EUR"]
+    app.config["REPORT_CURRENCIES"] = ("EUR", "XOF")
+    spec = build_spec(by="country", measures=["commitment"], currency="XOF")
+    kenya = {r["country"]: r["commitment"] for r in _fast(spec, monkeypatch).rows}["KEN"]
+    plain = {r["country"]: r["commitment"] for r in run_report(spec, in_database=False).rows}["KEN"]
+    assert kenya == plain
+    # the commitments of Kenya: 1,000.00 USD on 2020-06-02, 3,000.00 GBP on 2021-01-04, 0.03 + 0.03 GBP on 2021-01-05
+    flows = [
+        ("1000.00", "USD", dt.date(2020, 6, 2)),
+        ("3000.00", "GBP", dt.date(2021, 1, 4)),
+        ("0.03", "GBP", dt.date(2021, 1, 5)),
+        ("0.03", "GBP", dt.date(2021, 1, 5)),
+    ]
+    assert kenya == sum(_by_hand(amount, cur, day, "XOF") for amount, cur, day in flows)
