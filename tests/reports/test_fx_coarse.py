@@ -139,9 +139,7 @@ def _same_as_flow_by_flow(spec, monkeypatch):
 def test_needs_converted_in_advance_or_since_edited(projects, monkeypatch, currency):
     _set_needs(projects)  # needs edited, no flow changed: nothing converted them yet
     assert set(fx_facts._needs_behind(currency)) == {p.id for p in projects.values()}
-    # (a measure not asked for is not summed by the fast path, so the annual-rate note gives no share of
-    # it, where converting flow by flow does: the flow measures of these flows are all asked for)
-    spec = build_spec(by="country", measures=["need", "gap", "commitment", "disbursement"], currency=currency)
+    spec = build_spec(by="country", measures=["need", "gap", "commitment"], currency=currency)
     report = _same_as_flow_by_flow(spec, monkeypatch)
     for row in report.rows:
         amount, cur, day = NEEDS[row["country"]]
@@ -206,3 +204,15 @@ def test_a_currency_dropped_then_put_back_is_converted_again(projects, app, monk
         ("0.03", "GBP", dt.date(2021, 1, 5)),
     ]
     assert kenya == sum(_by_hand(amount, cur, day, "XOF") for amount, cur, day in flows)
+
+
+@pytest.mark.parametrize("currency", CURRENCIES)
+def test_a_report_of_one_measure_says_what_flow_by_flow_says(projects, monkeypatch, currency):
+    # In rupees every flow but those already in rupees converts at an IMF annual average (the yen
+    # disbursement too): the note gives the amounts of every measure, the share of the figure shown
+    spec = build_spec(by=["region", "priority_area"], measures=["commitment"], currency=currency)
+    report = _same_as_flow_by_flow(spec, monkeypatch)
+    if currency == "NPR":
+        annual = report.conversion["annual_rates"]
+        assert set(annual["commitment"]) == {"amount", "share"}
+        assert set(annual["disbursement"]) == {"amount"}
