@@ -84,10 +84,10 @@ class Quotes:
     rule of a report: the rate of the value date (at most RATE_MAX_AGE_DAYS old), else the last
     earlier one however old (said in a note), else none."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, found: dict | None = None) -> None:
         self.target = target
         self.max_age = current_app.config.get("RATE_MAX_AGE_DAYS", 7)
-        self.found: dict[tuple[str, dt.date], Rated | None] = {}
+        self.found: dict[tuple[str, dt.date], Rated | None] = {} if found is None else found
 
     def of(self, currency: str, day: dt.date) -> Rated | None:
         key = (currency, day)
@@ -109,6 +109,26 @@ class Quotes:
         rated = Rated(money.minor_ratio(quote.rate, currency, self.target), kind, quote.rate_date, stale)
         self.found[key] = rated
         return rated
+
+
+# (signature, currency, the rate tables' identities) -> (those tables, Quotes.found): the quotes a
+# process looked up, kept across commits. The tables are held with them, so that no other table
+# can take their identity while the quotes are kept (a trial of a rate file puts its own in force).
+_KNOWN_QUOTES: dict[tuple, tuple[tuple, dict]] = {}
+KNOWN_QUOTES_MAX = 400_000
+
+
+def kept_quotes(currency: str, expected: str) -> Quotes:
+    """The quotes of ``currency`` this process already looked up under the same rate tables and
+    rules (``expected``: the converted facts' signature), so that a commit converts its flows
+    without looking the same (currency, day) up again: most of the cost of a refresh."""
+    tables = (money.rate_table(), money.annual_table())
+    key = (expected, currency, *map(id, tables))
+    if key not in _KNOWN_QUOTES and (
+        len(_KNOWN_QUOTES) >= 16 or sum(len(found) for _t, found in _KNOWN_QUOTES.values()) > KNOWN_QUOTES_MAX
+    ):
+        _KNOWN_QUOTES.clear()
+    return Quotes(currency, _KNOWN_QUOTES.setdefault(key, (tables, {}))[1])
 
 
 def kept_currencies() -> tuple[str, ...]:
@@ -168,10 +188,11 @@ def rebuild(currencies: Sequence[str], points: Sequence[dt.date], layout: str) -
     money.forget_tables()  # the rate files in force now, not those a process read seconds ago
     expected = signature(layout)
     for currency in currencies:
+        quotes = {currency: kept_quotes(currency, expected)}
         for model in (ReportFxFact, ReportFxProjectFact, ReportFxNeed):
             db.session.execute(delete(model.__table__).where(model.currency == currency))
-        _insert(currency, None, points)
-        _insert_needs(currency, None)
+        _insert(quotes, None, points)  # one currency at a time: the flows are streamed, never all held
+        _insert_needs(quotes[currency], None)
         _set_state(currency, expected)
     db.session.flush()
 
@@ -187,23 +208,24 @@ def refresh(project_ids: Sequence[int], points: Sequence[dt.date], layout: str) 
         return
     expected = signature(layout)
     states = _states(kept)
-    for currency in kept:
-        if states.get(currency) != expected:
-            continue
-        # the needs edited since they were converted (a project's need changes without its flows)
+    current = [c for c in kept if states.get(c) == expected]
+    if not current:
+        return
+    quotes = {c: kept_quotes(c, expected) for c in current}
+    for start in range(0, len(project_ids), CHUNK):
+        chunk = list(project_ids[start : start + CHUNK])
+        for model in (ReportFxFact, ReportFxProjectFact):
+            table = model.__table__
+            db.session.execute(delete(table).where(table.c.currency.in_(current), table.c.project_id.in_(chunk)))
+        _insert(quotes, chunk, points)  # the chunk's flows read once, converted into every currency
+    for currency in current:
+        # and the needs edited since they were converted (a project's need changes without its flows)
         needs = sorted(set(project_ids) | set(_needs_behind(currency)))
-        for start in range(0, len(project_ids), CHUNK):
-            chunk = list(project_ids[start : start + CHUNK])
-            for model in (ReportFxFact, ReportFxProjectFact):
-                db.session.execute(
-                    delete(model.__table__).where(model.currency == currency, model.project_id.in_(chunk))
-                )
-            _insert(currency, chunk, points)
+        table = ReportFxNeed.__table__
         for start in range(0, len(needs), CHUNK):
             chunk = needs[start : start + CHUNK]
-            table = ReportFxNeed.__table__
             db.session.execute(delete(table).where(table.c.currency == currency, table.c.project_id.in_(chunk)))
-            _insert_needs(currency, chunk)
+            _insert_needs(quotes[currency], chunk)
 
 
 def _forget_dropped(kept: Sequence[str]) -> None:
@@ -222,15 +244,15 @@ def _forget_dropped(kept: Sequence[str]) -> None:
             db.session.expunge(state)
 
 
-def _insert(currency: str, project_ids: Sequence[int] | None, points: Sequence[dt.date]) -> None:
-    """Write the converted sums of the flows (of ``project_ids``, or all) into ``currency``."""
+def _insert(quotes: dict[str, Quotes], project_ids: Sequence[int] | None, points: Sequence[dt.date]) -> None:
+    """Write the converted sums of the flows (of ``project_ids``, or all) into each currency of
+    ``quotes`` (currency -> its quotes), the flows read once for all of them."""
     from reports.flow_sums import FLOW_TYPES
 
     index = {kind: i for i, kind in enumerate(FLOW_TYPES)}
-    quotes = Quotes(currency)
     convert_minor = money.convert_minor
     days: dict[str, tuple[dt.date, int, int]] = {}  # value date as read -> (date, year, period)
-    groups: dict[tuple, list] = {}
+    targets = [(currency, q, {}) for currency, q in quotes.items()]  # (currency, quotes, groups)
     stmt = select(
         Transaction.project_id,
         Transaction.type,
@@ -256,26 +278,34 @@ def _insert(currency: str, project_ids: Sequence[int] | None, points: Sequence[d
             on = raw_day if isinstance(raw_day, dt.date) else dt.date.fromisoformat(str(raw_day)[:10])
             found = days[raw_day] = (on, on.year, bisect.bisect_right(points, on))
         on, year, period = found
-        if cur == currency:
-            value, rate_kind, rate_day, stale_day = amount, SAME, None, None
-        else:
-            rated = quotes.of(cur, on)
-            if rated is None:
-                value, rate_kind, rate_day, stale_day = 0, NONE, None, on
+        measure = index[kind]
+        for currency, currency_quotes, groups in targets:
+            if cur == currency:
+                value, rate_kind, rate_day, stale_day = amount, SAME, None, None
             else:
-                value = convert_minor(amount, rated.ratio)
-                rate_kind, rate_day = rated.kind, rated.rate_date
-                stale_day = on if rated.stale else None
-        key = (pid, year, period, source, org, finance, flow, country, region, cur, rate_kind, stale_day)
-        acc = groups.get(key)
-        if acc is None:
-            acc = groups[key] = [0, 0, 0, 0, rate_day, rate_day]
-        acc[index[kind]] += value
-        if rate_day is not None:
-            if acc[4] is None or rate_day < acc[4]:
-                acc[4] = rate_day
-            if acc[5] is None or rate_day > acc[5]:
-                acc[5] = rate_day
+                rated = currency_quotes.of(cur, on)
+                if rated is None:
+                    value, rate_kind, rate_day, stale_day = 0, NONE, None, on
+                else:
+                    value = convert_minor(amount, rated.ratio)
+                    rate_kind, rate_day = rated.kind, rated.rate_date
+                    stale_day = on if rated.stale else None
+            key = (pid, year, period, source, org, finance, flow, country, region, cur, rate_kind, stale_day)
+            acc = groups.get(key)
+            if acc is None:
+                acc = groups[key] = [0, 0, 0, 0, rate_day, rate_day]
+            acc[measure] += value
+            if rate_day is not None:
+                if acc[4] is None or rate_day < acc[4]:
+                    acc[4] = rate_day
+                if acc[5] is None or rate_day > acc[5]:
+                    acc[5] = rate_day
+    for currency, _quotes, groups in targets:
+        _write(currency, groups)
+
+
+def _write(currency: str, groups: dict[tuple, list]) -> None:
+    """Write the fine and coarse rows of the groups of :func:`_insert` converted into ``currency``."""
     names = (
         "project_id",
         "year",
@@ -386,14 +416,15 @@ def _need_rows(currency: str, projects, quotes: Quotes) -> list[dict]:
     return rows
 
 
-def _insert_needs(currency: str, project_ids: Sequence[int] | None) -> None:
-    """Convert the needs (of ``project_ids``, or all) into ``currency``."""
+def _insert_needs(quotes: Quotes, project_ids: Sequence[int] | None) -> None:
+    """Convert the needs (of ``project_ids``, or all) into the currency of ``quotes``."""
+    currency = quotes.target
     stmt = select(Project.id, Project.need_minor, Project.need_currency, Project.need_date).where(
         Project.need_minor.is_not(None), Project.need_date.is_not(None), Project.deleted_at.is_(None)
     )
     if project_ids is not None:
         stmt = stmt.where(Project.id.in_(list(project_ids)))
-    rows = _need_rows(currency, db.session.connection().execute(stmt), Quotes(currency))
+    rows = _need_rows(currency, db.session.connection().execute(stmt), quotes)
     for start in range(0, len(rows), INSERT_BATCH):
         db.session.execute(insert(ReportFxNeed.__table__), rows[start : start + INSERT_BATCH])
 
