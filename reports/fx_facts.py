@@ -249,7 +249,7 @@ def _insert(quotes: dict[str, Quotes], project_ids: Sequence[int] | None, points
     ``quotes`` (currency -> its quotes), the flows read once for all of them."""
     from reports.flow_sums import FLOW_TYPES
 
-    index = {kind: i for i, kind in enumerate(FLOW_TYPES)}
+    index = {kind.value: i for i, kind in enumerate(FLOW_TYPES)}  # the type as stored
     convert_minor = money.convert_minor
     days: dict[str, tuple[dt.date, int, int]] = {}  # value date as read -> (date, year, period)
     targets = [(currency, q, {}) for currency, q in quotes.items()]  # (currency, quotes, groups)
@@ -270,9 +270,10 @@ def _insert(quotes: dict[str, Quotes], project_ids: Sequence[int] | None, points
     )
     if project_ids is not None:
         stmt = stmt.where(Transaction.project_id.in_(list(project_ids)))
-    for pid, kind, amount, cur, raw_day, source, org, finance, flow, country, region in db.session.connection().execute(
-        stmt
-    ):
+    result = db.session.connection().execute(stmt)
+    # The rows as the driver gives them (plain values: the type as stored, the day as text on
+    # SQLite), without building a result row for each of up to a million flows.
+    for pid, kind, amount, cur, raw_day, source, org, finance, flow, country, region in result.cursor:
         found = days.get(raw_day)
         if found is None:
             on = raw_day if isinstance(raw_day, dt.date) else dt.date.fromisoformat(str(raw_day)[:10])
@@ -300,38 +301,71 @@ def _insert(quotes: dict[str, Quotes], project_ids: Sequence[int] | None, points
                     acc[4] = rate_day
                 if acc[5] is None or rate_day > acc[5]:
                     acc[5] = rate_day
+    result.close()
     for currency, _quotes, groups in targets:
         _write(currency, groups)
 
 
+FINE_COLUMNS = (
+    "currency",
+    "project_id",
+    "year",
+    "period",
+    *ATTRIBUTES,
+    "tx_country",
+    "tx_region",
+    "source_currency",
+    "rate_kind",
+    "day",
+    *MEASURE_COLUMNS,
+    "rate_from",
+    "rate_to",
+)
+DATE_COLUMNS = ("day", "rate_from", "rate_to")
+COARSE_COLUMNS = (
+    "currency",
+    "project_id",
+    "year",
+    "period",
+    "tx_country",
+    "tx_region",
+    *MEASURE_COLUMNS,
+    *ANNUAL_COLUMNS,
+    "rate_from",
+    "rate_to",
+    "rated",
+    "pegged_from",
+)
+
+
 def _write(currency: str, groups: dict[tuple, list]) -> None:
     """Write the fine and coarse rows of the groups of :func:`_insert` converted into ``currency``."""
-    names = (
-        "project_id",
-        "year",
-        "period",
-        *ATTRIBUTES,
-        "tx_country",
-        "tx_region",
-        "source_currency",
-        "rate_kind",
-        "day",
-    )
-    rows = [
-        {
-            "currency": currency,
-            **dict(zip(names, key, strict=True)),
-            **dict(zip(MEASURE_COLUMNS, acc[:4], strict=True)),
-            "rate_from": acc[4],
-            "rate_to": acc[5],
-        }
-        for key, acc in sorted(groups.items(), key=_in_project_order)
-    ]
+    fine = [(currency, *key, *acc) for key, acc in sorted(groups.items(), key=_in_project_order)]
+    _bulk_insert(ReportFxFact.__tablename__, FINE_COLUMNS, fine)
+    _bulk_insert(ReportFxProjectFact.__tablename__, COARSE_COLUMNS, _coarse_rows(currency, groups))
+
+
+def _bulk_insert(table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """INSERT rows (tuples in the order of ``columns``) through the DB-API cursor: building
+    SQLAlchemy parameters for each row costs more than the insert itself."""
+    conn = db.session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    if sqlite:  # dates as ISO text, as SQLAlchemy writes them there
+        places = [i for i, name in enumerate(columns) if name in DATE_COLUMNS]
+        iso: dict[dt.date, str] = {}
+        written = []
+        for row in rows:
+            row = list(row)
+            for i in places:
+                day = row[i]
+                if day is not None:
+                    row[i] = iso.get(day) or iso.setdefault(day, day.isoformat())
+            written.append(tuple(row))
+        rows = written
     for start in range(0, len(rows), INSERT_BATCH):
-        db.session.execute(insert(ReportFxFact.__table__), rows[start : start + INSERT_BATCH])
-    rows = _coarse_rows(currency, groups)
-    for start in range(0, len(rows), INSERT_BATCH):
-        db.session.execute(insert(ReportFxProjectFact.__table__), rows[start : start + INSERT_BATCH])
+        conn.exec_driver_sql(sql, rows[start : start + INSERT_BATCH])
 
 
 def _in_project_order(item: tuple) -> tuple:
@@ -344,10 +378,10 @@ def _in_project_order(item: tuple) -> tuple:
     return (key[0], country or "", region or "", key[1], key[2])
 
 
-def _coarse_rows(currency: str, groups: dict[tuple, list]) -> list[dict]:
-    """The rows of report_fx_project_facts from the fine groups of :func:`_insert`: the same sums
-    by (project, year, period, flow recipient), with the part converted at annual rates, the span
-    of the rates' dates and the currencies that needed a rate."""
+def _coarse_rows(currency: str, groups: dict[tuple, list]) -> list[tuple]:
+    """The rows of report_fx_project_facts (COARSE_COLUMNS) from the fine groups of :func:`_insert`:
+    the same sums by (project, year, period, flow recipient), with the part converted at annual
+    rates, the span of the rates' dates and the currencies that needed a rate."""
     coarse: dict[tuple, list] = {}
     for (pid, year, period, _s, _o, _f, _t, country, region, cur, kind, _day), acc in groups.items():
         key = (pid, year, period, country, region)
@@ -365,20 +399,15 @@ def _coarse_rows(currency: str, groups: dict[tuple, list]) -> list[dict]:
             row[8] = acc[4]
         if acc[5] is not None and (row[9] is None or acc[5] > row[9]):
             row[9] = acc[5]
-    names = ("project_id", "year", "period", "tx_country", "tx_region")
-    annual = tuple(ANNUAL_COLUMNS)
-    pegs = money.euro_pegs().keys()
+    pegs = frozenset(money.euro_pegs())
     return [
-        {
-            "currency": currency,
-            **dict(zip(names, key, strict=True)),
-            **dict(zip(MEASURE_COLUMNS, row[:4], strict=True)),
-            **dict(zip(annual, row[4:8], strict=True)),
-            "rate_from": row[8],
-            "rate_to": row[9],
-            "rated": 1 if row[10] else 0,
-            "pegged_from": ",".join(sorted(row[10] & pegs)) or None,
-        }
+        (
+            currency,
+            *key,
+            *row[:10],
+            1 if row[10] else 0,
+            (",".join(sorted(row[10] & pegs)) or None) if row[10] else None,
+        )
         for key, row in sorted(coarse.items(), key=_in_project_order)
     ]
 
