@@ -19,6 +19,12 @@ converted at an IMF annual rate, which at the last rate before a date beyond the
 ones (and on which day), which could not be converted at all (and on which day), and the
 dates of the rates used. A report in another currency reads them with the same filters as
 its figures, so its notes and warnings are those of the flow-by-flow conversion.
+
+As in USD, most reports read coarser rows, ``report_fx_project_facts`` (by project, year,
+period and flow recipient), which also carry the notes' data in columns a single aggregate
+reads (the annual-rate part of each sum, the span of rate dates, whether a rate was needed and
+which currencies fixed to the euro were converted); and ``report_fx_needs`` keeps each
+project's need converted, used while the need is still the one it was converted from.
 """
 
 from __future__ import annotations
