@@ -121,7 +121,7 @@ class Quotes:
 # process looked up, kept across commits. The tables are held with them, so that no other table
 # can take their identity while the quotes are kept (a trial of a rate file puts its own in force).
 _KNOWN_QUOTES: dict[tuple, tuple[tuple, dict]] = {}
-KNOWN_QUOTES_MAX = 200_000  # about 60 MB; 5 currencies over 20 years take ~35,000 per report currency
+KNOWN_QUOTES_MAX = 200_000  # about 80 MB; 5 currencies over 20 years take ~35,000 per report currency
 
 
 def kept_quotes(currency: str, expected: str) -> Quotes:
