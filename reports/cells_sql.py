@@ -40,7 +40,7 @@ from registry.models.types import WSIS_ACTION_LINES
 from registry.services.scope import effective_scope_rows
 from reports import dimensions, facts, flow_sums
 from reports.flow_sums import TxFilter, bucket_expression, fact_select, no_jit, transaction_sums
-from reports.fx_facts import FxSource, fx_select
+from reports.fx_facts import FxSource, fx_select, need_join
 from reports.models import ReportCategoryMember
 
 SPLIT = 1_000_000  # products are split at 10^6 so that SQLite's 64-bit sums never overflow
@@ -116,7 +116,7 @@ def project_sums(
             need.label("m4"),
         ).where(need.is_not(None), need != 0, Project.deleted_at.is_(None))
         if fx is not None:
-            needs = needs.join(fx.needs, fx.needs.c.pid == Project.id)
+            needs = needs.join(fx.needs, need_join(fx.needs, Project))
         if filters.statuses:
             needs = needs.where(Project.status.in_(filters.statuses))
         if filters.action_lines:

@@ -31,6 +31,7 @@ from registry.extensions import db
 from registry.models import Project, ProjectArea, ProjectRecipient, Transaction
 from registry.models.transaction import NOT_DAILY
 from reports import queries
+from reports.dimensions import RAW_AMOUNTS
 from reports.notes import Note, kind, shown
 from reports.queries import FLOW_TYPES, TxFilter
 
@@ -257,12 +258,15 @@ def _annual_meta(report: Report, annual: dict, weigh: Callable[[int, int], Fract
             if amounts[i]:
                 exact[i] += amounts[i] * w
     out: dict[str, dict] = {}
+    # The share of a figure the report sums for its measures (the fast path sums no other: it
+    # says the same whichever path computed the report)
+    summed = {i for m in report.spec.measures for i in RAW_AMOUNTS.get(m, ())}
     for i, tx_type in enumerate(FLOW_TYPES):
         measure = MEASURE_OF[tx_type]
         minor = _round(exact[i])
         total = report.total.get("_exact", {}).get(measure)
         entry: dict[str, Any] = {"amount": str(money.from_minor(minor, currency))}
-        if total is not None and total != 0:
+        if total is not None and total != 0 and set(RAW_AMOUNTS[measure]) <= summed:
             entry["share"] = str(
                 (Decimal(minor) / Decimal(_round(Fraction(total)) or 1)).quantize(
                     Decimal("0.0001"), rounding=ROUND_HALF_EVEN

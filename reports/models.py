@@ -15,7 +15,7 @@ built with, so that reloading the reference data rebuilds them.
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.extensions import db
@@ -78,7 +78,11 @@ class ReportFxFact(db.Model):
     ``rate_from`` / ``rate_to`` the dates of the earliest and latest rates used."""
 
     __tablename__ = "report_fx_facts"
-    __table_args__ = (Index("ix_report_fx_facts_currency_project", "currency", "project_id"),)
+    __table_args__ = (
+        Index("ix_report_fx_facts_currency_project", "currency", "project_id"),
+        # the few rows converted at an older rate or not at all (``day`` set): the notes list them
+        Index("ix_report_fx_facts_currency_day", "currency", "day"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3))
@@ -100,6 +104,62 @@ class ReportFxFact(db.Model):
     commitment: Mapped[int] = mapped_column(BigInteger)
     disbursement: Mapped[int] = mapped_column(BigInteger)
     expenditure: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportFxProjectFact(db.Model):
+    """The sums of :class:`ReportFxFact` by currency, project, year, membership period and flow
+    recipient only, as :class:`ReportProjectFact` is to the USD facts (most reports read these),
+    with what the notes of a report read: ``annual_*`` the part of each sum converted at an IMF
+    annual average, ``rate_from`` / ``rate_to`` the dates of the earliest and latest rates used,
+    ``rated`` 1 when some of its flows needed a rate (converted or not), else 0, and
+    ``pegged_from`` those of their currencies fixed to the euro, sorted and comma-separated (empty
+    for most rows: a report reads them with MIN and MAX, no grouping)."""
+
+    __tablename__ = "report_fx_project_facts"
+    # In the order reports group by (currency, project, then flow recipient): read in index order.
+    __table_args__ = (
+        Index("ix_report_fx_project_facts_currency_project", "currency", "project_id", "tx_country", "tx_region"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    project_id: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int] = mapped_column(Integer)
+    period: Mapped[int] = mapped_column(Integer)
+    tx_country: Mapped[str | None] = mapped_column(String(3))
+    tx_region: Mapped[str | None] = mapped_column(String(3))
+    pledge: Mapped[int] = mapped_column(BigInteger)
+    commitment: Mapped[int] = mapped_column(BigInteger)
+    disbursement: Mapped[int] = mapped_column(BigInteger)
+    expenditure: Mapped[int] = mapped_column(BigInteger)
+    annual_pledge: Mapped[int] = mapped_column(BigInteger)
+    annual_commitment: Mapped[int] = mapped_column(BigInteger)
+    annual_disbursement: Mapped[int] = mapped_column(BigInteger)
+    annual_expenditure: Mapped[int] = mapped_column(BigInteger)
+    rate_from: Mapped[dt.date | None] = mapped_column(Date)
+    rate_to: Mapped[dt.date | None] = mapped_column(Date)
+    rated: Mapped[int] = mapped_column(Integer)
+    pegged_from: Mapped[str | None] = mapped_column(Text)
+
+
+class ReportFxNeed(db.Model):
+    """A project's need converted into a report currency at the rate of its date (rounded as a
+    flow is), with the need it was converted from (``need_minor``, ``need_currency``,
+    ``need_date``): a report uses the stored value only while the project's need is still that
+    one, and converts any other need itself. ``rate_kind`` as in :class:`ReportFxFact`;
+    ``stale``: an older rate than the report's age rule allows was used."""
+
+    __tablename__ = "report_fx_needs"
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    need_minor: Mapped[int] = mapped_column(BigInteger)
+    need_currency: Mapped[str] = mapped_column(String(3))
+    need_date: Mapped[dt.date] = mapped_column(Date)
+    minor: Mapped[int] = mapped_column(BigInteger)
+    rate_kind: Mapped[str] = mapped_column(String(8))
+    rate_date: Mapped[dt.date | None] = mapped_column(Date)
+    stale: Mapped[bool] = mapped_column(Boolean)
 
 
 class ReportCategoryMember(db.Model):
