@@ -7,8 +7,8 @@ the finer rows, and the projects' needs converted in advance instead of converti
 at each report; the few flows converted at an older rate or not at all are found by an
 index.
 
-Revision ID: 0030_fx_coarse
-Revises: 0027_fx_facts
+Revision ID: 0031_fx_coarse
+Revises: 0030_project_scope
 Create Date: 2026-12-13 10:00:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0030_fx_coarse'
-down_revision = '0027_fx_facts'
+revision = '0031_fx_coarse'
+down_revision = '0030_project_scope'
 branch_labels = None
 depends_on = None
 
