@@ -1,9 +1,11 @@
 """How long the funding finder and the donor-side matching take on the demo data set.
 
-Run: .venv/bin/python bench/finder_bench.py [--db PATH]
+Run: .venv/bin/python bench/finder_bench.py [--db PATH] [--synthetic PROJECTS]
 Seeds a SQLite database with the demo data (once; reused when PATH exists), then times
-find_funding for a few needs and matching_projects for every funding source, and appends
-the figures to bench/RESULTS.md.
+find_funding for a few needs and matching_projects for every funding source (one source at
+a time, and all of them in one reading), and appends the figures to bench/RESULTS.md.
+With --synthetic N the database is the synthetic registry of N projects (`seed synthetic`,
+ten flows a project) instead of the demo data.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def main() -> None:
         "--db", default=str(Path(tempfile.gettempdir()) / "finder-bench.sqlite3"), help="SQLite file to use"
     )
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--synthetic", type=int, default=0, help="projects of a synthetic registry instead of the demo")
+    parser.add_argument("--sources", type=int, default=0, help="time the first N funding sources only (0: all)")
     args = parser.parse_args()
     path = Path(args.db)
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "bench"})
@@ -59,9 +63,17 @@ def main() -> None:
 
             upgrade()
             load_reference()
-            seed_demo()
+            db.session.commit()
+            if args.synthetic:
+                from reports.synthetic import seed_synthetic
+
+                app.config["REPORT_CURRENCIES"] = ()
+                seed_synthetic(args.synthetic, args.synthetic * 10, progress=lambda s: None)
+            else:
+                seed_demo()
             db.session.commit()
         from registry.models import FundingSource, Project, Transaction
+        from registry.models.types import ProjectStatus
         from registry.services import matching
 
         counts = {
@@ -74,14 +86,26 @@ def main() -> None:
             need = matching.build_need(country, areas, instrument, amount, currency, dt.date(2025, 6, 30))
             median, worst = timed(lambda need=need: matching.find_funding(need), args.repeat)
             lines.append(f"| find_funding {country} {areas} {instrument or '-'} | {median:.1f} | {worst:.1f} |")
-        sources = list(db.session.scalars(select(FundingSource)))
+        sources = list(db.session.scalars(select(FundingSource).order_by(FundingSource.id)))
+        which = f"all {len(sources)} sources"
+        if args.sources and args.sources < len(sources):
+            which = f"first {args.sources} of {len(sources)} sources"
+            sources = sources[: args.sources]
+        counts["pipeline projects"] = db.session.scalar(
+            select(func.count(Project.id)).where(Project.status == ProjectStatus.PIPELINE)
+        )
 
         def all_sources() -> None:
             for source in sources:
                 matching.matching_projects(source)
 
+        median, worst = timed(lambda: matching.matching_projects(sources[0]), args.repeat)
+        lines.append(f"| matching_projects, one source | {median:.1f} | {worst:.1f} |")
         median, worst = timed(all_sources, max(1, args.repeat // 3))
-        lines.append(f"| matching_projects, all {len(sources)} sources | {median:.1f} | {worst:.1f} |")
+        lines.append(f"| matching_projects, {which} one by one | {median:.1f} | {worst:.1f} |")
+        if hasattr(matching, "matching_projects_by_source"):  # absent before the batched reading
+            median, worst = timed(lambda: matching.matching_projects_by_source(sources), max(1, args.repeat // 3))
+            lines.append(f"| matching_projects_by_source, {which} | {median:.1f} | {worst:.1f} |")
         client = app.test_client()
         median, worst = timed(
             lambda: client.get(
@@ -96,7 +120,9 @@ def main() -> None:
         "",
         f"## Funding finder ({dt.date.today().isoformat()}, SQLite, Python {platform.python_version()})",
         "",
-        "Demo data: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + f"; {args.repeat} runs each.",
+        ("Synthetic registry: " if args.synthetic else "Demo data: ")
+        + ", ".join(f"{n} {k}" for k, n in counts.items())
+        + f"; {args.repeat} runs each.",
         "",
         "| operation | median ms | worst ms |",
         "|---|---:|---:|",

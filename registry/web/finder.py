@@ -448,7 +448,8 @@ def _committed_message(project: Project, source: FundingSource) -> str:
 def my_funds():
     """The donor's funding sources, each with its count of matching pipeline projects."""
     sources = by_name(marketplace.sources_for(current_actor()), lambda s: s.name)
-    counts = {s.id: len(matching.matching_projects(s)) for s in sources}
+    found = matching.matching_projects_by_source(sources)
+    counts = {s.id: len(found[s]) for s in sources}
     return render_template("finder/my_funds.html", sources=sources, counts=counts)
 
 

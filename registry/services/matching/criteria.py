@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flask_babel import gettext, ngettext
 from flask_babel import gettext as _
@@ -84,7 +84,9 @@ def base_score(criteria: list[Criterion]) -> int:
 
 
 class ReferenceCache:
-    """Reference lookups cached for one finder run (regions, categories on the date)."""
+    """Reference lookups cached for one finder run (regions, categories on the date), and the
+    verdicts already reached in the run: a source judged against many projects words the same
+    eligibility, area, instrument, window and range only once. One run reads one language."""
 
     def __init__(self, day: dt.date) -> None:
         self.day = day
@@ -92,6 +94,14 @@ class ReferenceCache:
         self._descendants: dict[str, set[str]] = {}
         self._categories: dict[str, list[str]] = {}
         self._countries: dict[str, Country | None] = {}
+        self._verdicts: dict[tuple, Any] = {}
+
+    def verdict(self, key: tuple, reach):
+        """``reach()`` once per key in the run (keys name the source object itself, which the
+        cache keeps alive, so no other source can take its place)."""
+        if key not in self._verdicts:
+            self._verdicts[key] = reach()
+        return self._verdicts[key]
 
     def country(self, iso3: str) -> Country | None:
         if iso3 not in self._countries:
@@ -117,13 +127,16 @@ class ReferenceCache:
 def assess(source: FundingSource, need: Need, ref: ReferenceCache | None = None) -> list[Criterion]:
     """Every criterion of the source checked against the need, in a fixed order."""
     ref = ref or ReferenceCache(need.day)
-    return [
-        _eligibility(source, need, ref),
-        _area(source, need),
-        _instrument(source, need),
-        _amount(source, need.amount, need.currency, need.day),
-        _window(source, need.day),
+    countries, regions, areas = tuple(need.countries), tuple(need.regions), tuple(need.areas)
+    cached = [
+        ref.verdict(("eligibility", source, countries, regions), lambda: _eligibility(source, need, ref)),
+        ref.verdict(("area", source, areas), lambda: _area(source, need)),
+        ref.verdict(("instrument", source, need.instrument), lambda: _instrument(source, need)),
+        _amount(source, need.amount, need.currency, need.day, ref),
+        ref.verdict(("window", source, need.day), lambda: _window(source, need.day)),
     ]
+    # each caller gets criteria of its own (callers may replace or change one)
+    return [Criterion(c.key, c.status, c.reason) for c in cached]
 
 
 # -- eligibility --------------------------------------------------------------------------
@@ -367,18 +380,28 @@ AMOUNT_REASONS = {
 }
 
 
-def _amount(source: FundingSource, amount: Decimal | None, currency: str | None, day: dt.date) -> Criterion:
+def _amount(
+    source: FundingSource, amount: Decimal | None, currency: str | None, day: dt.date, ref: ReferenceCache
+) -> Criterion:
     if amount is None or currency is None:
-        return Criterion("amount", UNKNOWN, _("No amount was given"))
+        return ref.verdict(("no amount",), lambda: Criterion("amount", UNKNOWN, _("No amount was given")))
     if source.min_amount_minor is None and source.max_amount_minor is None:
-        return Criterion("amount", UNKNOWN, _("The source publishes no amount range"))
+        return ref.verdict(
+            ("no range",), lambda: Criterion("amount", UNKNOWN, _("The source publishes no amount range"))
+        )
     cur = source.amount_currency
-    try:
-        conversion = money.convert(amount, currency, cur, day)
-    except ConversionError as exc:
-        return Criterion("amount", UNKNOWN, _("Cannot compare amounts: %(reason)s", reason=exc.message))
+
+    def convert():
+        try:
+            return money.convert(amount, currency, cur, day)
+        except ConversionError as exc:
+            return exc
+
+    conversion = ref.verdict(("convert", str(amount), currency, cur, day), convert)
+    if isinstance(conversion, ConversionError):
+        return Criterion("amount", UNKNOWN, _("Cannot compare amounts: %(reason)s", reason=conversion.message))
     value = conversion.amount
-    low, high = _bounds(source)
+    low, high = ref.verdict(("bounds", source), lambda: _bounds(source))
     if low is not None and value < low:
         where, status = "below", NOT_MET
     elif high is not None and value > high:
@@ -387,11 +410,11 @@ def _amount(source: FundingSource, amount: Decimal | None, currency: str | None,
         where, status = "within", MET
     reason = gettext(
         AMOUNT_REASONS[where, currency != cur],
-        amount=i18n.money(amount, currency),
-        converted=i18n.money(value, cur),
-        rate_date=i18n.date(conversion.rate_date),
-        rate=i18n.number(conversion.rate),
-        range=_range_text(source),
+        amount=ref.verdict(("money", str(amount), currency), lambda: i18n.money(amount, currency)),
+        converted=ref.verdict(("money", str(value), cur), lambda: i18n.money(value, cur)),
+        rate_date=ref.verdict(("date", conversion.rate_date), lambda: i18n.date(conversion.rate_date)),
+        rate=ref.verdict(("number", str(conversion.rate)), lambda: i18n.number(conversion.rate)),
+        range=ref.verdict(("range", source), lambda: _range_text(source)),
     )
     return Criterion("amount", status, reason)
 

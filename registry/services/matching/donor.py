@@ -27,7 +27,7 @@ from registry.services.matching.criteria import (
 )
 from registry.services.matching.evidence import (
     BONUS_COUNTRY,
-    countries_funded_by,
+    countries_funded_by_sources,
     flows_in,
     place_members,
     recipients_in,
@@ -164,27 +164,40 @@ def matching_projects(
 
     The amount judged is the project's remaining gap; a track record in the project's
     country earns the same bonus as on the finder side."""
+    return matching_projects_by_source([source], day, include_failing)[source]
+
+
+def matching_projects_by_source(
+    sources: list[FundingSource], day: dt.date | None = None, include_failing: bool = False
+) -> dict[FundingSource, list[ProjectMatch]]:
+    """``matching_projects`` for each of ``sources``: the pipeline projects, their gaps, their
+    needs and the sources' track records are read once for them all."""
     day = day or dt.date.today()
     ref = ReferenceCache(day)
     projects = pipeline_projects()
     gaps = funding_gaps(projects)
-    known = countries_funded_by(source, day)
-    out = []
+    asked = []
     for project in projects:
         gap = gaps[project.id]
         ask = gap.gap if gap.gap is not None and gap.gap > 0 else None
         need = project_need(project, day, ask, gap.currency if ask is not None else None)
-        criteria = assess(source, need, ref)
-        if ask is None and gap.need is not None:
-            criteria = [
-                Criterion("amount", UNKNOWN, _("Nothing left to fund: commitments cover the need"))
-                if c.key == "amount"
-                else c
-                for c in criteria
-            ]
-        match = ProjectMatch(project, criteria, gap)
-        match.score = base_score(criteria) + (BONUS_COUNTRY if set(need.countries) & known else 0)
-        if match.eligible or include_failing:
-            out.append(match)
-    out.sort(key=project_sort_key)
-    return out
+        asked.append((project, gap, need, ask is None and gap.need is not None, set(need.countries)))
+    known_by_source = countries_funded_by_sources(sources, day)
+    covered = None
+    found: dict[FundingSource, list[ProjectMatch]] = {}
+    for source in sources:
+        known = known_by_source[source]
+        out = []
+        for project, gap, need, nothing_left, countries in asked:
+            criteria = assess(source, need, ref)
+            if nothing_left:
+                if covered is None:
+                    covered = _("Nothing left to fund: commitments cover the need")
+                criteria = [Criterion("amount", UNKNOWN, covered) if c.key == "amount" else c for c in criteria]
+            match = ProjectMatch(project, criteria, gap)
+            match.score = base_score(criteria) + (BONUS_COUNTRY if countries & known else 0)
+            if match.eligible or include_failing:
+                out.append(match)
+        out.sort(key=project_sort_key)
+        found[source] = out
+    return found
