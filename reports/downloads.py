@@ -925,6 +925,9 @@ def jsonl_chunks(choice: Choice) -> Iterator[str]:
     yield "".join(parts)
 
 
+_XLSX_DECIMAL_MAX = Decimal("1e15")  # Excel keeps 15 significant digits: larger amounts are text
+
+
 def _xlsx_cell(column: Column) -> Callable[[Any], str | None]:
     """How a column's values are written in a workbook: whole numbers and amounts (Decimal) as
     numbers (an amount as the CSV writes it, every decimal kept; one of 10**15 or more, past
@@ -932,17 +935,40 @@ def _xlsx_cell(column: Column) -> Callable[[Any], str | None]:
     ISO 8601, the exchange rate kept as its source's text, codes, text) as the CSV's text, made
     safe from formulas. An empty value is an empty cell."""
 
-    def cell(value: Any) -> str | None:
-        if value is None or value == "":
-            return None
-        if column.type == "integer" and isinstance(value, int):
-            return xlsx_stream.number(str(value))
-        if column.type == "decimal" and isinstance(value, Decimal) and abs(value) < Decimal("1e15"):
-            written = str(value)
-            return xlsx_stream.number(format(value, "f") if "E" in written else written)
-        if column.type == "boolean":
-            return xlsx_stream.boolean(bool(value))
-        return xlsx_stream.text(_cell(column, value))
+    # one function a column type: this runs for every cell of a million rows
+    if column.type == "integer":
+
+        def cell(value: Any) -> str | None:
+            if value is None or value == "":
+                return None
+            return xlsx_stream.number(str(value)) if isinstance(value, int) else xlsx_stream.text(_cell(column, value))
+
+    elif column.type == "decimal":
+
+        def cell(value: Any) -> str | None:
+            if value is None or value == "":
+                return None
+            if isinstance(value, Decimal) and abs(value) < _XLSX_DECIMAL_MAX:
+                written = str(value)
+                return xlsx_stream.number(format(value, "f") if "E" in written else written)
+            return xlsx_stream.text(_cell(column, value))
+
+    elif column.type == "boolean":
+
+        def cell(value: Any) -> str | None:
+            return None if value is None or value == "" else xlsx_stream.boolean(bool(value))
+
+    elif column.type in ("string", "code", "codes"):
+
+        def cell(value: Any) -> str | None:
+            if value is None or value == "":
+                return None
+            return xlsx_stream.text(safe_text(value if value.__class__ is str else _text(value)))
+
+    else:
+
+        def cell(value: Any) -> str | None:
+            return None if value is None or value == "" else xlsx_stream.text(_text(value))
 
     return cell
 

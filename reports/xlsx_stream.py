@@ -232,7 +232,7 @@ def workbook(
             row_no += 1
             line = (
                 f'<row r="{row_no}">'
-                + "".join(f'{o}{row_no}"{c}' for o, c in zip(opens, cells, strict=True) if c is not None)
+                + "".join([f'{o}{row_no}"{c}' for o, c in zip(opens, cells, strict=True) if c is not None])
                 + "</row>"
             ).encode()
             if written + len(line) > sheet_bytes and row_no > 2:
