@@ -1,4 +1,4 @@
-"""Benchmark of the flat downloads: time to the first byte, total time and peak memory of
+"""Benchmark of the flat downloads: time to the first byte, total time, CPU time and peak memory of
 /api/v1/transactions.csv|.jsonl|.xlsx over a large synthetic registry (SQLite).
 
 Each download runs in a process of its own, so that its peak resident memory is its own; the
