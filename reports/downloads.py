@@ -7,9 +7,10 @@ The columns of each download are declared once, in ``RESOURCES``: their stable E
 declaration, so that the documentation cannot drift from the files.
 
 The rows are read from the database in batches (``yield_per``) and written as they come:
-CSV and JSON Lines are streamed to the client while the query runs; a workbook is written by
-xlsxwriter in constant-memory mode to a temporary file, then sent. Memory stays flat however
-many rows there are (``bench/download_bench.py``).
+every format is streamed to the client while the query runs. A workbook's worksheet is
+written row by row as XML and zipped as it goes (``reports.xlsx_stream``, with stream-zip):
+no temporary file, and its first bytes leave before the first row is read. Memory stays flat
+however many rows there are (``bench/download_bench.py``).
 
 The filters are the reports' (``reports.schemas.ReportQuery``: same names, same validation);
 deleted objects are left out, as in the reports.
@@ -21,15 +22,12 @@ import csv
 import datetime as dt
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-import xlsxwriter
 from flask import url_for
 from flask_babel import gettext as _
 from marshmallow import RAISE, post_load
@@ -61,7 +59,7 @@ from registry.services.reference import region_and_descendants
 from registry.services.search import ProjectFilters
 from registry.services.search import conditions as project_conditions
 from registry.spreadsheet_safety import safe_text
-from reports import queries
+from reports import queries, xlsx_stream
 from reports.schemas import Codes, ReportQuery
 from reports.spec import ReportSpec
 
@@ -71,8 +69,8 @@ FORMATS = {
     "jsonl": "application/x-ndjson",
 }
 BATCH = 2000  # rows read from the database at a time
-CHUNK = 64 * 1024  # characters of CSV or JSON Lines sent at a time
-XLSX_ROWS = 1_048_576  # rows of a worksheet, header included: more rows go on to the next sheet
+CHUNK = 64 * 1024  # characters of CSV or JSON Lines, bytes of a workbook, sent at a time
+XLSX_ROWS = xlsx_stream.ROWS  # rows of a worksheet, header included: more rows go on to the next sheet
 
 # -- the columns ------------------------------------------------------------------------------
 
@@ -418,9 +416,15 @@ def dictionary_markdown() -> str:
         "formula (starting with = + - @ and a few others) are written with a leading `'` in CSV and XLSX;",
         "JSON Lines carries the text as it is.",
         "",
-        "CSV: UTF-8, comma-separated, a header row of the keys below. XLSX: the same, on one sheet",
-        "(more than 1,048,575 rows continue on a second sheet). JSON Lines: one JSON object a line, with",
-        "the keys below; empty values are `null`.",
+        "CSV: UTF-8, comma-separated, a header row of the keys below. XLSX: the same rows and columns,",
+        "on one sheet named after the download, the keys in a frozen bold header row; integers and",
+        "amounts are numbers (an amount as the CSV writes it; one of 10^15 or more is text; `usd_rate`,",
+        "kept as its source's exact text, is text), booleans are TRUE/FALSE, dates and the rest are",
+        "the CSV's text. More than 1,048,575 rows (or a sheet's XML nearing 4 GB) continue on a",
+        "second sheet, under the header again. A text longer than Excel's 32,767 characters is cut",
+        "there in XLSX. JSON Lines: one JSON object a line, with the keys below; empty values are",
+        "`null`. Every format is streamed: the first bytes leave as the first rows are read, the",
+        "workbook included.",
         "",
         "## Types",
         "",
@@ -921,56 +925,63 @@ def jsonl_chunks(choice: Choice) -> Iterator[str]:
     yield "".join(parts)
 
 
-def xlsx_file(choice: Choice) -> str:
-    """The download as a workbook in a temporary file (its path; the caller removes it),
-    written row by row in xlsxwriter's constant-memory mode."""
-    handle, path = tempfile.mkstemp(suffix=".xlsx")
-    os.close(handle)
-    book = xlsxwriter.Workbook(
-        path,
-        {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+_XLSX_DECIMAL_MAX = Decimal("1e15")  # Excel keeps 15 significant digits: larger amounts are text
+
+
+def _xlsx_cell(column: Column) -> Callable[[Any], str | None]:
+    """How a column's values are written in a workbook: whole numbers and amounts (Decimal) as
+    numbers (an amount as the CSV writes it, every decimal kept; one of 10**15 or more, past
+    Excel's 15 significant digits, as text), booleans as booleans, the rest (dates and times in
+    ISO 8601, the exchange rate kept as its source's text, codes, text) as the CSV's text, made
+    safe from formulas. An empty value is an empty cell."""
+
+    # one function a column type: this runs for every cell of a million rows
+    if column.type == "integer":
+
+        def cell(value: Any) -> str | None:
+            if value is None or value == "":
+                return None
+            return xlsx_stream.number(str(value)) if isinstance(value, int) else xlsx_stream.text(_cell(column, value))
+
+    elif column.type == "decimal":
+
+        def cell(value: Any) -> str | None:
+            if value is None or value == "":
+                return None
+            if isinstance(value, Decimal) and abs(value) < _XLSX_DECIMAL_MAX:
+                written = str(value)
+                return xlsx_stream.number(format(value, "f") if "E" in written else written)
+            return xlsx_stream.text(_cell(column, value))
+
+    elif column.type == "boolean":
+
+        def cell(value: Any) -> str | None:
+            return None if value is None or value == "" else xlsx_stream.boolean(bool(value))
+
+    elif column.type in ("string", "code", "codes"):
+
+        def cell(value: Any) -> str | None:
+            if value is None or value == "":
+                return None
+            return xlsx_stream.text(safe_text(value if value.__class__ is str else _text(value)))
+
+    else:
+
+        def cell(value: Any) -> str | None:
+            return None if value is None or value == "" else xlsx_stream.text(_text(value))
+
+    return cell
+
+
+def xlsx_chunks(choice: Choice) -> Iterator[bytes]:
+    """The download as a workbook, zipped and sent as the rows are read (reports.xlsx_stream):
+    one sheet named after the resource, the keys in a bold frozen header row; more than
+    ``XLSX_ROWS`` rows (header included) go on on a second sheet, and so on."""
+    cells = [_xlsx_cell(c) for c in choice.columns]
+    made = ([cell(v) for cell, v in zip(cells, values, strict=True)] for values in rows(choice))
+    return xlsx_stream.workbook(
+        choice.resource.name, [c.key for c in choice.columns], made, rows_per_sheet=XLSX_ROWS, chunk_size=CHUNK
     )
-    try:
-        header = [c.key for c in choice.columns]
-        bold = book.add_format({"bold": True})
-        sheet, row_no, sheets = None, XLSX_ROWS, 0
-        for values in rows(choice):
-            if row_no >= XLSX_ROWS:
-                sheets += 1
-                sheet = book.add_worksheet(choice.resource.name if sheets == 1 else f"{choice.resource.name} {sheets}")
-                sheet.write_row(0, 0, header, bold)
-                sheet.freeze_panes(1, 0)
-                row_no = 1
-            for col_no, (column, value) in enumerate(zip(choice.columns, values, strict=True)):
-                if value is None or value == "":
-                    continue
-                if column.type == "integer" and isinstance(value, int):
-                    sheet.write_number(row_no, col_no, value)
-                elif column.type == "decimal" and isinstance(value, Decimal) and abs(value) < Decimal("1e15"):
-                    sheet.write_number(row_no, col_no, float(value))
-                elif column.type == "boolean":
-                    sheet.write_boolean(row_no, col_no, bool(value))
-                else:
-                    sheet.write_string(row_no, col_no, _cell(column, value))
-            row_no += 1
-        if sheet is None:  # no rows: the header alone
-            book.add_worksheet(choice.resource.name).write_row(0, 0, header, bold)
-        book.close()
-    except BaseException:
-        book.close()
-        os.unlink(path)
-        raise
-    return path
-
-
-def file_chunks(path: str, size: int = CHUNK) -> Iterator[bytes]:
-    """A file's bytes in chunks; the file is removed when read (or when the client goes)."""
-    try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(size):
-                yield chunk
-    finally:
-        os.unlink(path)
 
 
 def endpoint(resource: Resource, suffix: str) -> str:

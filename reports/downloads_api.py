@@ -1,8 +1,8 @@
 """Flat downloads under /api/v1: /projects.csv|.xlsx|.jsonl, /transactions.* and
 /funding-sources.*, and their data dictionary (/api/v1/downloads/dictionary.json).
 
-CSV and JSON Lines are streamed as the rows are read; a workbook is sent once written. Every
-download counts against the export rate limit, checked before any row is read."""
+Every format is streamed as the rows are read, the workbook too (zipped as it is written).
+Every download counts against the export rate limit, checked before any row is read."""
 
 from __future__ import annotations
 
@@ -35,8 +35,7 @@ def _headers(choice: Choice, suffix: str) -> dict:
 @export_limit
 def _respond(choice: Choice, suffix: str) -> Response:
     if suffix == "xlsx":
-        path = downloads.xlsx_file(choice)
-        body = downloads.file_chunks(path)
+        body = stream_with_context(downloads.xlsx_chunks(choice))
     elif suffix == "csv":
         body = stream_with_context(downloads.csv_chunks(choice))
     else:
