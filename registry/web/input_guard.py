@@ -28,9 +28,10 @@ def _bad(value: Any) -> bool:
 
 def refuse_unstorable_text() -> None:
     """400 when the query, form or JSON body holds a NUL or a lone surrogate."""
-    values: list[Any] = [*request.args.values(), *request.args.keys()]
+    # every value of a repeated parameter (?donor=&donor=%00), not only the first
+    values: list[Any] = [*request.args.keys(), *(v for _k, vs in request.args.lists() for v in vs)]
     if request.method not in ("GET", "HEAD", "OPTIONS"):
-        values += [*request.form.values(), *request.form.keys()]
+        values += [*request.form.keys(), *(v for _k, vs in request.form.lists() for v in vs)]
         if request.is_json:
             values.append(request.get_json(silent=True))
     if any(_bad(v) for v in values):

@@ -62,3 +62,18 @@ def test_the_flows_workbook_of_the_gap_alone_has_no_empty_chart(client, admin_he
     book = openpyxl.load_workbook(io.BytesIO(response.data))
     assert "Report" in book.sheetnames
     assert book["Report"]._charts == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "donor=&donor=&donor=%00%5C&year_from=202",  # found on PostgreSQL: the NUL in a repeated parameter's third value
+        "country=KEN&country=%00",
+    ],
+)
+def test_every_value_of_a_repeated_parameter_is_checked_for_unstorable_text(client, admin_headers, query):
+    response = client.get(f"/api/v1/projects.csv?{query}", headers=admin_headers)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "NUL" in response.get_json()["message"]
+    form = client.post("/login", data={"email": ["a@b.c", "a\x00@b.c"], "password": "x"})
+    assert form.status_code == 400
