@@ -111,6 +111,7 @@ def test_government_posts_and_donor_marks_interest(page, live_server, tmp_path_f
     page.goto(f"{live_server}/my-funds")
     page.locator("a.fund-tile", has_text="Nordic bilateral ICT programme").click()
     card = page.locator("article.source-card", has_text=TITLE)
+    card.first.wait_for()  # the fund's page loads after the click
     assert card.count() == 1
     assert card.locator("[data-criterion='eligibility'][data-status='met']").count() == 1
     screenshot(page, "projects-matching-my-fund")
