@@ -67,7 +67,7 @@ def test_the_flows_workbook_of_the_gap_alone_has_no_empty_chart(client, admin_he
 @pytest.mark.parametrize(
     "query",
     [
-        "donor=&donor=&donor=%00%5C&year_from=202",  # found on PostgreSQL: the NUL in a repeated parameter's third value
+        "donor=&donor=&donor=%00%5C&year_from=202",  # on PostgreSQL: a NUL in the third value
         "country=KEN&country=%00",
     ],
 )
