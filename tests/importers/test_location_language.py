@@ -105,7 +105,7 @@ def test_the_apis_errors_name_the_cell_in_the_readers_language(french, client, a
 
 
 def test_a_damaged_sheet_is_named_in_the_readers_language(french):
-    error = _unreadable("/tmp/up/donor.xlsx", "xlsx", ValueError("bad zip"), sheet="Flows")
+    error = _unreadable("uploads/donor.xlsx", "xlsx", ValueError("bad zip"), sheet="Flows")
     assert error.message == "Sheet 'Flows' of 'donor.xlsx' cannot be read as an XLSX workbook: it is damaged (bad zip)"
     with french.test_request_context("/api/v1/imports", headers=FRENCH_READER):
         assert error.message.translated() == (
