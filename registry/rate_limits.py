@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 
@@ -30,6 +31,39 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_limiter import ApplicationLimit, RequestLimit, RouteLimit
 from flask_limiter.util import get_remote_address
+from limits.storage import MemoryStorage
+
+
+class ThreadSafeMemoryStorage(MemoryStorage):
+    """memory:// counters that a threaded server can share.
+
+    limits' MemoryStorage restarts its expiry timer after each hit without a lock: two request
+    threads hitting at the same moment can start the same timer twice, which raises in one of
+    them ("threads can only be started once") or breaks the timer thread. limits merged a lock
+    for this (alisaifee/limits pull request 352) after its 5.8.0 release; until a release
+    carries it, this subclass takes the place of the memory scheme (limits registers storages
+    by scheme, the last class defined for a scheme wins) and adds that lock.
+    """
+
+    STORAGE_SCHEME = ["memory"]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str) -> None:
+        self._timer_lock = threading.Lock()
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        del state["_timer_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self._timer_lock = threading.Lock()
+        super().__setstate__(state)
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the parent's private method, by its mangled name
+        with self._timer_lock:
+            MemoryStorage._MemoryStorage__schedule_expiry(self)  # type: ignore[attr-defined]
+
 
 LOGIN_IP = "RATELIMIT_LOGIN_IP"
 LOGIN_ACCOUNT = "RATELIMIT_LOGIN_ACCOUNT"

@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -256,3 +258,56 @@ def test_behind_a_trusted_proxy_each_client_address_counts_alone(app, client, mo
     assert [from_("198.51.100.1").status_code for _ in range(2)] == [400, 400]
     assert from_("198.51.100.1").status_code == 429
     assert from_("198.51.100.2").status_code == 400  # another client behind the same proxy
+
+
+class _SlowTimerSlot:
+    """The storage's ``timer`` attribute, slow to set: it widens the moment between a thread
+    putting a new expiry timer in place and starting it, where a second thread could start the
+    same timer (limits' MemoryStorage does not lock there)."""
+
+    def __set__(self, storage, timer):
+        storage.__dict__["timer"] = timer
+        time.sleep(0.002)
+
+    def __get__(self, storage, owner=None):
+        return storage.__dict__["timer"]
+
+
+def test_memory_counters_survive_threads_hitting_at_once(app):
+    """memory:// is the thread-safe storage: eight threads hitting one key at once, each after
+    the expiry timer has ended, count every hit and start no timer twice. (limits' own
+    MemoryStorage, in the same harness, raises "threads can only be started once" and loses
+    most of the hits.)"""
+    from limits.storage import storage_from_string
+
+    from registry.extensions import limiter
+    from registry.rate_limits import ThreadSafeMemoryStorage
+
+    assert type(storage_from_string("memory://")) is ThreadSafeMemoryStorage
+    assert isinstance(limiter.storage, ThreadSafeMemoryStorage)
+
+    probe = type("Probe", (ThreadSafeMemoryStorage,), {"timer": _SlowTimerSlot()})()
+    errors: list[BaseException] = []
+    hook = threading.excepthook
+    threading.excepthook = lambda failure: errors.append(failure.exc_value)
+    barrier = threading.Barrier(8)
+
+    def hit() -> None:
+        barrier.wait()
+        for _ in range(20):
+            try:
+                probe.incr("key", 1)
+            except Exception as error:  # noqa: BLE001 - the test counts every failure
+                errors.append(error)
+            time.sleep(0.011)  # the timer (10 ms) has ended: the next hit starts a new one
+
+    try:
+        threads = [threading.Thread(target=hit) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        threading.excepthook = hook
+    assert errors == []
+    assert probe.get("key") == 8 * 20
