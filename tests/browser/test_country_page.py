@@ -21,7 +21,7 @@ def test_from_the_map_to_a_country_page(browser, live_server):
         assert page.locator(f"#map .map-highlight[data-country='{iso3}']").count() >= 1
         assert page.locator("table.country-figures td[data-measure='commitment']").inner_text().endswith("USD")
         page.get_by_role("link", name="Commitments per person", exact=True).click()
-        assert "map=commitment_per_capita" in page.url
+        page.wait_for_url("**map=commitment_per_capita**")  # the click navigates: wait for the new page
         assert "World Bank" in page.locator("#map").inner_text()
         with page.expect_download() as png:
             page.locator("#map button.map-png").click()

@@ -29,7 +29,7 @@ def test_the_map_on_the_reports_page(page, live_server):
     screenshot(page, "reports-with-map")
 
     page.get_by_role("link", name="Commitments", exact=True).click()
-    assert "map=commitment" in page.url
+    page.wait_for_url("**map=commitment**")  # the click navigates: wait for the new page
     assert "commitments" in page.locator("#map-title").inner_text()
     _element_shot(page, "#map", "map-commitment")
 

@@ -36,7 +36,7 @@ def test_reports_cross_tab_and_download(page, live_server):
     page.select_option("#by2", "year")
     page.select_option("#currency", "EUR")
     page.click("form.panel button[type=submit]")  # not the language switch above it
-    assert "by=priority_area" in page.url
+    page.wait_for_url("**by=priority_area**")  # the click navigates: wait for the new page
     assert "EUR" in page.locator(".kpis").inner_text()
     with page.expect_download() as info:
         page.locator("#chart-sankey a[download]").click()
@@ -66,7 +66,7 @@ def test_the_untied_share_view_by_donor(page, live_server):
     apart, its CSV, and the filters keep the view."""
     page.goto(live_server + "/reports/?by=donor")
     page.get_by_role("link", name="Untied share", exact=True).click()
-    assert "view=untied" in page.url
+    page.wait_for_url("**view=untied**")  # the click navigates: wait for the new page
     table = page.locator("table.untied-table")
     assert table.locator("thead th").last.text_content() == "Unknown, not counted (USD)"
     assert table.locator("tbody tr").count() >= 5
@@ -86,4 +86,6 @@ def test_the_untied_share_view_by_donor(page, live_server):
     page.locator("section.untied-view").screenshot(path=str(SCREENSHOTS / "reports-untied-share-table.png"))
     page.select_option("#by", "region")
     page.click("form.panel button[type=submit]")
-    assert "view=untied" in page.url and page.locator("table.untied-table").count() == 1
+    page.wait_for_url("**by=region**view=untied**")
+    page.locator("table.untied-table").wait_for()
+    assert page.locator("table.untied-table").count() == 1
