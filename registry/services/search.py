@@ -1,9 +1,9 @@
 """Finding projects: one filter set shared by the API, the pages, exports and the finder.
 
 ``project_query(filters)`` returns a SQLAlchemy ``Select`` of ``Project`` rows and
-``project_count_query(filters)`` the matching count. Every filter is an ``EXISTS``
-(or a plain column test) on the project, so a project never appears twice however
-many countries, areas or transactions match.
+``project_count_query(filters)`` the matching count. Every filter is an ``EXISTS``, an
+``id IN (subquery)`` or a plain column test on the project, so a project never appears twice
+however many countries, areas or transactions match.
 
 Meaning of the filters:
 
@@ -99,7 +99,9 @@ class ProjectFilters:
 
 
 def _recipient(*conditions: ColumnElement) -> ColumnElement:
-    return exists().where(ProjectRecipient.project_id == Project.id, *conditions)
+    # IN, not EXISTS per project: SQLite would probe the recipients once per project and per
+    # country of a region (0.23 s on 20,000 projects against 6 ms for the set of ids).
+    return Project.id.in_(select(ProjectRecipient.project_id).where(*conditions))
 
 
 def _transaction(*conditions: ColumnElement) -> ColumnElement:
@@ -175,10 +177,7 @@ def conditions(filters: ProjectFilters) -> list[ColumnElement]:
         where.append(_category_condition(filters.category, period))
     if filters.area:
         where.append(
-            exists().where(
-                ProjectArea.project_id == Project.id,
-                ProjectArea.area_code == filters.area.strip().lower(),
-            )
+            Project.id.in_(select(ProjectArea.project_id).where(ProjectArea.area_code == filters.area.strip().lower()))
         )
     if filters.status:
         where.append(Project.status == str(filters.status))
