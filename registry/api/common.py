@@ -104,13 +104,19 @@ def paginate(query: Select, count_query: Select, args: dict) -> tuple[dict, dict
     total = db.session.scalar(count_query) or 0
     items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
     pages = max(1, ceil(total / per_page))
+    body = {"items": items, "page": page, "per_page": per_page, "total": total, "pages": pages}
+    return body, page_headers(page, per_page, total)
+
+
+def page_headers(page: int, per_page: int, total: int) -> dict[str, str]:
+    """X-Total-Count and the Link header (first, last, prev, next) of one page of a list."""
+    pages = max(1, ceil(total / per_page))
     links = [f'<{_page_url(1)}>; rel="first"', f'<{_page_url(pages)}>; rel="last"']
     if page > 1:
         links.append(f'<{_page_url(min(page - 1, pages))}>; rel="prev"')
     if page < pages:
         links.append(f'<{_page_url(page + 1)}>; rel="next"')
-    body = {"items": items, "page": page, "per_page": per_page, "total": total, "pages": pages}
-    return body, {"X-Total-Count": str(total), "Link": ", ".join(links)}
+    return {"X-Total-Count": str(total), "Link": ", ".join(links)}
 
 
 def require_json_body() -> None:

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from registry.api.common import check_if_match, commit, version_etag
+from registry.api.common import check_if_match, commit, page_headers, version_etag
 from registry.auth import current_actor, roles_required
 from registry.errors import NotFoundError
 from registry.extensions import db
@@ -312,15 +312,18 @@ class PipelineProjects(MethodView):
         """Pipeline projects still seeking money (listed until commitments cover the need) with
         their remaining gap, who has committed and who is interested. Filters: ``has_commitments``
         (true: already co-financed), ``min_gap`` (USD); ``sort``: newest (default), gap
-        (largest remaining gap in USD first) or gap_asc."""
-        listing = marketplace.open_projects(marketplace.pipeline_filters(args))
+        (largest remaining gap in USD first) or gap_asc. Paginated: ``page`` and ``per_page``
+        (50 by default, at most 500); the total in X-Total-Count, the other pages in Link."""
+        page, per_page = args.pop("page"), args.pop("per_page")
+        listing = marketplace.open_projects(marketplace.pipeline_filters(args), page, per_page)
         ids = [p.id for p in listing.projects]
         commitments = marketplace.commitments_by_project(ids)
         interested = marketplace.interests_by_project(ids)
-        return [
+        items = [
             project_out(p, listing.gaps[p.id], commitments.get(p.id, []), interested.get(p.id, []))
             for p in listing.projects
         ]
+        return items, page_headers(page, per_page, listing.total)
 
     @roles_required(Role.GOVERNMENT, Role.ADMIN)
     @blp.arguments(PipelineProjectIn)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from registry.schemas.funding import SourceRefOut
 from registry.schemas.projects import OrgRef
@@ -233,6 +233,8 @@ class PipelineQuery(StrictSchema):
     has_commitments = fields.Boolean(load_default=None, allow_none=True)
     min_gap = fields.String(load_default=None, metadata={"description": "Smallest remaining gap in USD"})
     sort = fields.String(load_default=None, metadata={"description": "newest (default), gap or gap_asc"})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
 class InterestIn(StrictSchema):

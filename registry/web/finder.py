@@ -8,6 +8,7 @@ import io
 from collections.abc import Callable
 from decimal import Decimal
 from functools import wraps
+from math import ceil
 from typing import Any, NamedTuple
 
 from flask import (
@@ -34,6 +35,7 @@ from registry.web import by_name, country_label, infrastructure_choices, region_
 from registry.web.choices import choices
 from registry.web.forms import FormErrors
 from registry.web.links import has_endpoint, project_url, source_url
+from registry.web.projects import page_url
 from registry.web.saving import reloaded, save
 
 bp = Blueprint("finder", __name__, template_folder="templates")
@@ -156,6 +158,9 @@ def find_funding():
 # -- the marketplace ----------------------------------------------------------------------
 
 
+PIPELINE_PER_PAGE = 50
+
+
 @bp.get("/pipeline")
 def pipeline():
     """Pipeline projects seeking funding until their need is covered, with filters and each
@@ -166,14 +171,25 @@ def pipeline():
     args["countries"] = [c.upper() for c in matching.codes_of(request.args.getlist("country"))]
     args["country"] = ",".join(args["countries"])
     errors, listing, status = {}, marketplace.Listing([], {}), 200
+    page = request.args.get("page", 1, type=int)
+    page = page if page is not None and 1 <= page <= 1_000_000 else 1
     try:
-        listing = marketplace.open_projects(marketplace.pipeline_filters(args))
+        filters = marketplace.pipeline_filters(args)
+        listing = marketplace.open_projects(filters, page, PIPELINE_PER_PAGE)
+        pages = max(1, ceil(listing.total / PIPELINE_PER_PAGE))
+        if page > pages:  # past the end (the list got shorter): the last page
+            page = pages
+            listing = marketplace.open_projects(filters, page, PIPELINE_PER_PAGE)
     except ValidationError as exc:
         errors, status = exc.errors, 422
     return (
         render_template(
             "finder/pipeline.html",
             projects=listing.projects,
+            total=listing.total,
+            page=page,
+            pages=max(1, ceil(listing.total / PIPELINE_PER_PAGE)),
+            page_url=page_url,
             gaps=listing.gaps,
             committed={p.id for p in listing.projects if marketplace.has_commitments(listing.gaps[p.id])},
             form=args,

@@ -173,3 +173,41 @@ def test_the_finder_starts_from_the_remaining_gap(client, people, in_euros):
     # Another amount is the reader's own: the finder no longer says it is the gap.
     other = link.replace(f"amount={gap.gap}", "amount=5000")
     assert 'id="amount-from-gap"' not in client.get(other).get_data(as_text=True)
+
+
+def test_the_list_comes_in_pages_in_the_order_of_the_whole(client, people, monkeypatch):
+    """Seven open projects (one covered, left out): pages of three in the API give the whole
+    list's order, the total in X-Total-Count and the next page in Link; the page shows 50 at a
+    time (three here) with its pager."""
+    needs = ["200000", "3000000", "900000", "1500000", "50000", "750000", "1200000"]
+    posted = [post(people, title=f"Need {n}", need={"amount": n, "currency": "USD"}) for n in needs]
+    covered = post(people, title="Covered", need={"amount": "100000", "currency": "USD"})
+    db.session.commit()
+    commit(people, "a", covered, "100000")
+    expected = [p.id for p in sorted(posted, key=lambda p: -Decimal(p.need_minor))]  # largest gap first
+    whole = listed_ids(client, "?sort=gap&per_page=500")
+    assert whole == expected and covered.id not in whole
+    pages, url = [], "/api/v1/pipeline-projects?sort=gap&per_page=3"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200 and response.headers["X-Total-Count"] == "7"
+        pages.append([p["id"] for p in response.get_json()])
+        links = {
+            part.split('rel="')[1].rstrip('"'): part.split(";")[0].strip("<> ")
+            for part in response.headers["Link"].split(", ")
+        }
+        url = links.get("next", "").replace("http://localhost", "")
+    assert pages == [expected[0:3], expected[3:6], expected[6:]]
+    assert client.get("/api/v1/pipeline-projects?page=9&per_page=3").get_json() == []
+    for bad in ("?per_page=0", "?per_page=501", "?page=0"):
+        assert client.get(f"/api/v1/pipeline-projects{bad}").status_code == 422, bad
+
+    from registry.web import finder
+
+    monkeypatch.setattr(finder, "PIPELINE_PER_PAGE", 3)
+    second = client.get("/pipeline?sort=gap&page=2").get_data(as_text=True)
+    shown = [i for i in expected if f'data-project-id="{i}"' in second]
+    assert shown == expected[3:6]
+    assert "7 open pipeline projects" in html.unescape(second) and 'rel="next"' in second
+    last = client.get("/pipeline?sort=gap&page=99").get_data(as_text=True)  # past the end: the last page
+    assert [i for i in expected if f'data-project-id="{i}"' in last] == expected[6:]

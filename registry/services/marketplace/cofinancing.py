@@ -49,35 +49,47 @@ def has_commitments(gap: matching.Gap) -> bool:
 
 @dataclass
 class Listing:
-    """The marketplace's open projects under its filters, with each one's remaining gap."""
+    """The marketplace's open projects under its filters, with each one's remaining gap:
+    ``projects`` is the page asked for (all of them when no page was asked for), ``total``
+    how many there are in all."""
 
     projects: list[Project]
     gaps: dict[int, matching.Gap]
+    total: int = 0
 
 
 def _usd_gap_key(gap: matching.Gap) -> Decimal:
     return gap.gap_usd if gap.gap_usd is not None else Decimal("-Infinity")
 
 
-def open_projects(filters: dict[str, Any] | None = None) -> Listing:
+# What the list decides from: the gap needs only these, so thousands of pipeline projects are
+# judged from plain rows and only the page shown is loaded as objects with its relations.
+GAP_COLUMNS = (Project.id, Project.need_usd_minor, Project.need_minor, Project.need_currency)
+
+
+def open_projects(filters: dict[str, Any] | None = None, page: int | None = None, per_page: int = 50) -> Listing:
     """Pipeline projects still seeking money (a covered one is left out even before its status
-    moves), filtered by ``has_commitments`` and ``min_gap`` (USD) and sorted as ``sort`` says."""
+    moves), filtered by ``has_commitments`` and ``min_gap`` (USD) and sorted as ``sort`` says;
+    only page ``page`` (of ``per_page``) when one is asked for."""
     filters = dict(filters or {})
     with_commitments = filters.pop("has_commitments", None)
     min_gap = filters.pop("min_gap", None)
     sort = filters.pop("sort", None) or "newest"
-    listed = matching.pipeline_projects(filters)
+    listed = db.session.execute(matching.pipeline_statement(filters, *GAP_COLUMNS)).all()
     gaps = matching.funding_gaps(listed)
-    kept = [p for p in listed if not is_covered(gaps[p.id])]
+    kept = [row.id for row in listed if not is_covered(gaps[row.id])]
     if with_commitments is not None:
-        kept = [p for p in kept if has_commitments(gaps[p.id]) is with_commitments]
+        kept = [i for i in kept if has_commitments(gaps[i]) is with_commitments]
     if min_gap is not None:
-        kept = [p for p in kept if gaps[p.id].gap_usd is not None and gaps[p.id].gap_usd >= min_gap]
+        kept = [i for i in kept if gaps[i].gap_usd is not None and gaps[i].gap_usd >= min_gap]
     if sort == "gap":
-        kept.sort(key=lambda p: -_usd_gap_key(gaps[p.id]))  # stable: newest first among equals
+        kept.sort(key=lambda i: -_usd_gap_key(gaps[i]))  # stable: newest first among equals
     elif sort == "gap_asc":
-        kept.sort(key=lambda p: (gaps[p.id].gap_usd is None, _usd_gap_key(gaps[p.id])))
-    return Listing(kept, {p.id: gaps[p.id] for p in kept})
+        kept.sort(key=lambda i: (gaps[i].gap_usd is None, _usd_gap_key(gaps[i])))
+    total = len(kept)
+    if page is not None:
+        kept = kept[(page - 1) * per_page : page * per_page]
+    return Listing(matching.with_lists(kept), {i: gaps[i] for i in kept}, total)
 
 
 def commitments_by_project(project_ids: list[int]) -> dict[int, list[Transaction]]:

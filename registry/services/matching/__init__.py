@@ -36,7 +36,9 @@ from registry.services.matching.donor import (
     matching_projects,
     matching_projects_by_source,
     pipeline_projects,
+    pipeline_statement,
     project_sort_key,
+    with_lists,
 )
 from registry.services.matching.evidence import (
     BONUS_AREA,
@@ -111,8 +113,10 @@ __all__ = [
     "matching_projects",
     "matching_projects_by_source",
     "pipeline_projects",
+    "pipeline_statement",
     "project_need",
     "project_sort_key",
     "similar_projects",
     "source_sort_key",
+    "with_lists",
 ]

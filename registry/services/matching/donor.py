@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from registry import money
@@ -55,8 +55,11 @@ def _converted(commitment, currency: str) -> Decimal:
     return money.convert(amount, commitment.currency, currency, commitment.value_date).amount
 
 
-def funding_gaps(projects: list[Project]) -> dict[int, Gap]:
-    """Remaining funding gap of each project; commitments converted at their own value dates."""
+def funding_gaps(projects: list) -> dict[int, Gap]:
+    """Remaining funding gap of each project; commitments converted at their own value dates.
+
+    ``projects``: ``Project`` objects, or rows with their ``id``, ``need_usd_minor``,
+    ``need_minor`` and ``need_currency`` (what a list computes its gaps from)."""
     ids = [p.id for p in projects]
     rows = (
         db.session.execute(
@@ -117,13 +120,13 @@ def project_sort_key(match: ProjectMatch) -> tuple[int, Decimal, str, int]:
     return (-match.score, -gap, match.project.title.casefold(), match.project.id)
 
 
-def pipeline_projects(filters: dict | None = None) -> list[Project]:
-    """Open pipeline projects, optionally by country, priority area, instrument sought."""
+def pipeline_statement(filters: dict | None = None, *columns) -> Select:
+    """The open pipeline projects under ``filters`` (country, region, scope, priority area,
+    instrument sought, text), newest first: as ``Project`` objects, or as rows of ``columns``."""
     filters = filters or {}
     stmt = (
-        select(Project)
+        select(*columns or (Project,))
         .where(Project.status == ProjectStatus.PIPELINE)
-        .options(selectinload(Project.recipients), selectinload(Project.areas), selectinload(Project.org))
         .order_by(Project.created_at.desc(), Project.id.desc())
     )
     countries = filters.get("countries") or codes_of(filters.get("country"))
@@ -145,7 +148,28 @@ def pipeline_projects(filters: dict | None = None) -> list[Project]:
         stmt = stmt.where(Project.instrument_sought == Instrument(filters["instrument"]))
     if filters.get("q"):
         stmt = stmt.where(Project.title.ilike(f"%{filters['q']}%"))
+    return stmt
+
+
+def pipeline_projects(filters: dict | None = None) -> list[Project]:
+    """Open pipeline projects, optionally by country, priority area, instrument sought."""
+    stmt = pipeline_statement(filters).options(
+        selectinload(Project.recipients), selectinload(Project.areas), selectinload(Project.org)
+    )
     return list(db.session.scalars(stmt))
+
+
+def with_lists(ids: list[int]) -> list[Project]:
+    """The projects of ``ids``, in that order, with what lists show (recipients, areas, organisation)."""
+    found: dict[int, Project] = {}
+    for start in range(0, len(ids), 1000):  # bounded lists of bound parameters, whatever the count
+        stmt = (
+            select(Project)
+            .where(Project.id.in_(ids[start : start + 1000]))
+            .options(selectinload(Project.recipients), selectinload(Project.areas), selectinload(Project.org))
+        )
+        found.update((p.id, p) for p in db.session.scalars(stmt))
+    return [found[i] for i in ids]
 
 
 def in_places(countries: list[str], regions: set[str]):
