@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from registry.collector import collector_paused
 from registry.extensions import db
 from registry.models import PipelineInterest, Project, Transaction
 from registry.models.types import ProjectStatus, TransactionType
@@ -76,7 +77,8 @@ def open_projects(filters: dict[str, Any] | None = None, page: int | None = None
     min_gap = filters.pop("min_gap", None)
     sort = filters.pop("sort", None) or "newest"
     listed = db.session.execute(matching.pipeline_statement(filters, *GAP_COLUMNS)).all()
-    gaps = matching.funding_gaps(listed)
+    with collector_paused():  # a gap for each of thousands of pipeline projects
+        gaps = matching.funding_gaps(listed)
     kept = [row.id for row in listed if not is_covered(gaps[row.id])]
     if with_commitments is not None:
         kept = [i for i in kept if has_commitments(gaps[i]) is with_commitments]

@@ -13,6 +13,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from registry import money
+from registry.collector import collector_paused
 from registry.errors import ConversionError
 from registry.extensions import db
 from registry.models import FundingSource, Project, ProjectArea, ProjectRecipient, Transaction
@@ -196,7 +197,13 @@ def matching_projects_by_source(
 ) -> dict[FundingSource, list[ProjectMatch]]:
     """``matching_projects`` for each of ``sources``: the pipeline projects, their gaps, their
     needs and the sources' track records are read once for them all."""
-    day = day or dt.date.today()
+    with collector_paused():  # thousands of pipeline projects loaded as objects
+        return _matching_projects_by_source(sources, day or dt.date.today(), include_failing)
+
+
+def _matching_projects_by_source(
+    sources: list[FundingSource], day: dt.date, include_failing: bool
+) -> dict[FundingSource, list[ProjectMatch]]:
     ref = ReferenceCache(day)
     projects = pipeline_projects()
     gaps = funding_gaps(projects)
