@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 from flask import url_for
 from flask_babel import gettext as _
 from marshmallow import RAISE, post_load
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import aliased
 
 from registry import money
@@ -54,6 +54,7 @@ from registry.models.funding import (
     funding_source_regions,
 )
 from registry.models.project import SHARE_SCALE, ProjectSector
+from registry.models.scope import derive_scope
 from registry.models.types import IATI_TRANSACTION_CODES
 from registry.services.reference import region_and_descendants
 from registry.services.search import ProjectFilters
@@ -107,6 +108,18 @@ def _amount(minor: str, currency: str | None = None, fixed: str | None = None) -
 
 def _col(key: str, type_: str, meaning: str, value=None, needs: str | None = None) -> Column:
     return Column(key, type_, meaning, value or _raw(key), needs)
+
+
+def _codes_only(listed: str) -> list[str]:
+    """The codes of a ``KEN:60;UGA:40`` list, without their shares."""
+    return [item.split(":", 1)[0] for item in listed.split(";") if item]
+
+
+def _scope(row: Mapping, more: Mapping) -> str | None:
+    """The stated scope, else the one the recipients imply (registry.models.scope.derive_scope)."""
+    if row["scope"]:
+        return row["scope"]
+    return derive_scope(_codes_only(more.get("countries") or ""), _codes_only(more.get("regions") or ""))
 
 
 SHARES = (
@@ -176,6 +189,32 @@ PROJECT_COLUMNS = (
         lambda r, m: r["wsis_action_lines"].replace(",", ";"),
     ),
     _col("instrument_sought", "code", "Pipeline projects: the instrument asked for (grant, loan, ...)."),
+    _col(
+        "scope",
+        "code",
+        "Geographic scope: national, multi_country, regional or global; as stated, else as the "
+        "recipients imply it (scope_stated says which).",
+        _scope,
+        "recipients",
+    ),
+    _col(
+        "scope_stated",
+        "boolean",
+        "Whether the scope was stated (true) or derived from the recipients (false).",
+        lambda row, more: row["scope"] is not None,
+    ),
+    _col(
+        "infrastructure",
+        "code",
+        "Cross-border infrastructure the project builds: ixp, backbone, submarine_cable, satellite, "
+        "data_centre, spectrum_regulation.",
+    ),
+    _col(
+        "default_tied_status",
+        "code",
+        "IATI TiedStatus of the project's flows that state none: 3 partially tied, 4 tied, 5 untied.",
+    ),
+    _col("collaboration_type", "code", "IATI CollaborationType (1 bilateral, 2 multilateral, ..., 8 triangular)."),
     _col("description", "string", "Description."),
     _col("created_at", "datetime", "When the project was registered (UTC, ISO 8601)."),
     _col("updated_at", "datetime", "When the project last changed (UTC)."),
@@ -217,6 +256,12 @@ TRANSACTION_COLUMNS = (
     _col("flow_type", "code", "IATI FlowType code (10 ODA, 20 OOF, ...)."),
     _col("finance_type", "code", "IATI FinanceType code (110 grant, 421 loan, ...)."),
     _col("aid_type", "code", "IATI AidType code."),
+    _col(
+        "tied_status",
+        "code",
+        "IATI TiedStatus: 3 partially tied, 4 tied, 5 untied; the flow's own, else its project's default "
+        "(what the untied share counts); empty: unknown.",
+    ),
     _col("funding_source_id", "integer", "Id of the funding source the flow draws on."),
     _col("funding_source_ref", "code", "Reference of that funding source."),
     _col("source_kind", "code", "Kind of that funding source (the reports' source_kind)."),
@@ -678,6 +723,7 @@ def _statement(choice: Choice) -> Select:
                 Project.iati_identifier.label("project_iati_identifier"),
                 Project.title.label("project_title"),
                 Project.status.label("project_status"),
+                func.coalesce(Transaction.tied_status, Project.default_tied_status).label("tied_status"),
                 reporter.ref.label("org_ref"),
                 FundingSource.ref.label("funding_source_ref"),
                 FundingSource.kind.label("source_kind"),
@@ -722,6 +768,10 @@ _PROJECT_FIELDS = (
     "need_date",
     "wsis_action_lines",
     "instrument_sought",
+    "scope",
+    "infrastructure",
+    "default_tied_status",
+    "collaboration_type",
     "description",
     "created_at",
     "updated_at",

@@ -321,3 +321,33 @@ def test_the_reports_page_links_to_the_downloads(client, data):
     assert "/api/v1/transactions.csv?country=KEN" in page
     assert "/api/v1/projects.csv?country=KEN" in page
     assert "/api/v1/downloads/dictionary.json" in page
+
+
+def test_scope_infrastructure_and_tied_status_columns(client, data):
+    """A project's scope as stated or as its recipients imply it, its infrastructure, default
+    tied status and collaboration type; a flow's tied status, its own or its project's default
+    (empty: unknown), as the untied share counts it."""
+    kenya, regional = data["kenya"], data["regional"]
+    regional.scope, regional.infrastructure = "regional", "backbone"
+    kenya.default_tied_status, kenya.collaboration_type = "5", "8"
+    data["k1"].tied_status = "4"
+    db.session.commit()
+    projects = {r["title"]: r for r in _csv(client.get("/api/v1/projects.csv"))}
+    assert [projects["Kenya and Uganda"][k] for k in ("scope", "scope_stated", "default_tied_status")] == [
+        "multi_country",
+        "false",
+        "5",
+    ]
+    assert projects["Kenya and Uganda"]["collaboration_type"] == "8"
+    assert [projects["Nepal"][k] for k in ("scope", "scope_stated", "infrastructure")] == ["national", "false", ""]
+    assert [projects["Africa backbone"][k] for k in ("scope", "scope_stated", "infrastructure")] == [
+        "regional",
+        "true",
+        "backbone",
+    ]
+    flows = {int(r["id"]): r["tied_status"] for r in _csv(client.get("/api/v1/transactions.csv"))}
+    assert flows[data["k1"].id] == "4"  # its own
+    assert flows[data["k2"].id] == "5"  # the project's default
+    assert flows[data["n1"].id] == ""  # unknown
+    chosen = _jsonl(client.get("/api/v1/projects.jsonl?columns=id,scope"))
+    assert {row["scope"] for row in chosen} == {"multi_country", "national", "regional"}
