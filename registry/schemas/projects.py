@@ -347,6 +347,8 @@ class ProjectQuery(PageQuery):
     area = fields.String(validate=validate.Length(max=3))
     status = fields.String(validate=validate.OneOf(STATUSES))
     action_line = fields.String(validate=validate.OneOf(list(WSIS_ACTION_LINES)))
+    scope = fields.String(validate=validate.OneOf(SCOPES))
+    infrastructure = fields.String(validate=validate.OneOf(INFRASTRUCTURE_KINDS))
     funding_source_id = fields.Integer(validate=ID)
     source_kind = fields.String(validate=validate.OneOf([k.value for k in SourceKind]))
     donor_org_id = fields.Integer(validate=ID)

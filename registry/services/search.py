@@ -18,6 +18,8 @@ Meaning of the filters:
 - ``area``: a paragraph 23 priority area (23a-23l).
 - ``status``: project status (pipeline, active, ...).
 - ``action_line``: a WSIS action line (C1-C11) the project is tagged with.
+- ``scope``: the project's scope, as stated or as its recipients imply it (national,
+  multi_country, regional, global); ``infrastructure``: the cross-border works it builds.
 - ``funding_source_id`` / ``source_kind``: a transaction of the project draws on that
   funding source / on a funding source of that kind.
 - ``donor_org_id``: the organisation reports the project, or provides the money of
@@ -50,6 +52,7 @@ from registry.models import (
     Transaction,
 )
 from registry.services.reference import region_and_descendants
+from registry.services.scope import projects_with_scope
 
 SORTS = {
     "title": (Project.title,),
@@ -74,6 +77,8 @@ class ProjectFilters:
     area: str | None = None
     status: str | None = None
     action_line: str | None = None
+    scope: str | None = None
+    infrastructure: str | None = None
     funding_source_id: int | None = None
     source_kind: str | None = None
     donor_org_id: int | None = None
@@ -183,6 +188,10 @@ def conditions(filters: ProjectFilters) -> list[ColumnElement]:
         where.append(Project.status == str(filters.status))
     if filters.action_line:
         where.append(Project.has_action_line([filters.action_line.strip().upper()]))
+    if filters.scope:
+        where.append(Project.id.in_(projects_with_scope([filters.scope])))
+    if filters.infrastructure:
+        where.append(Project.infrastructure == filters.infrastructure)
     if filters.funding_source_id is not None:
         where.append(_transaction(Transaction.funding_source_id == filters.funding_source_id))
     if filters.source_kind:

@@ -32,7 +32,7 @@ from registry.models.types import (
 )
 from registry.reference_names import area_name, category_name, region_name
 from registry.services import direction
-from registry.web import by_name, country_label
+from registry.web import by_name, country_label, infrastructure_choices, scope_choices
 
 # Currencies most flows use first; the rest alphabetically after them.
 COMMON_CURRENCIES = ["USD", "EUR", "GBP", "JPY", "CHF", "SEK", "NOK", "DKK", "CAD", "AUD"]
@@ -121,6 +121,14 @@ class Choices:
     @cached_property
     def transaction_types(self) -> list[tuple[str, str]]:
         return [(t.value, label(t.value)) for t in TransactionType]
+
+    @cached_property
+    def scopes(self) -> list[tuple[str, str]]:
+        return scope_choices()
+
+    @cached_property
+    def infrastructure(self) -> list[tuple[str, str]]:
+        return infrastructure_choices()
 
     @cached_property
     def action_lines(self) -> list[tuple[str, str]]:

@@ -48,6 +48,33 @@ def test_the_scope_is_derived_from_the_recipients_unless_stated(make_project):
     assert {p: rows[p.id] for p in expected} == {p: scope for p, (scope, _d) in expected.items()}
 
 
+def test_the_project_list_filters_by_scope_and_infrastructure(client, make_project):
+    """The list's scope is the effective one (stated, else derived); infrastructure as stated;
+    the API and the page agree, and an unknown value is a 422 on the API."""
+    national = make_project(title="National", recipients=[{"country": "KEN", "share": Decimal(100)}])
+    multi = make_project(title="Backbone", recipients=SOUTH_ASIA, infrastructure="backbone")
+    stated = make_project(title="Stated", recipients=[{"country": "KEN", "share": Decimal(100)}], scope="regional")
+    regional = make_project(title="IXP", recipients=[{"region": "034", "share": Decimal(100)}], infrastructure="ixp")
+    db.session.commit()
+
+    def listed(query: str) -> set[int]:
+        response = client.get(f"/api/v1/projects?per_page=100&{query}")
+        assert response.status_code == 200, response.get_json()
+        return {p["id"] for p in response.get_json()["items"]}
+
+    assert listed("scope=national") == {national.id}
+    assert listed("scope=multi_country") == {multi.id}
+    assert listed("scope=regional") == {stated.id, regional.id}
+    assert listed("infrastructure=backbone") == {multi.id}
+    assert listed("scope=regional&infrastructure=ixp") == {regional.id}
+    for bad in ("scope=continental", "infrastructure=road"):
+        assert client.get(f"/api/v1/projects?{bad}").status_code == 422, bad
+    page = client.get("/projects?scope=regional").get_data(as_text=True)
+    shown = {p.id for p in (national, multi, stated, regional) if f'href="/projects/{p.id}"' in page}
+    assert shown == {stated.id, regional.id}
+    assert '<option value="regional" selected>' in page
+
+
 def test_scope_and_infrastructure_take_codes_and_words():
     assert derive_scope(["NPL"], []) == "national"
     assert [scope_code(v) for v in ("3", "3.0", "Multi-country", "multi-national", "REGIONAL", "1", "6", "")] == [
