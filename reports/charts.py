@@ -363,13 +363,15 @@ def stacked_bars(
     currency: str,
     desc: str | None = None,
     empty: str | None = None,
+    colours: Sequence[str] | None = None,
 ) -> str:
     """Horizontal bars, one row per item, each split into its series (the years of a forward
     plan) in the legend's colours, its total written at its end; every part's exact figure on
     hover. ``desc``: what the chart shows, in words (its SVG description); ``empty``: what it
-    says when there is nothing to draw."""
+    says when there is nothing to draw; ``colours``: one a series (else the palette's)."""
     label_w, right_pad, row_h, width = 200, 70, 30, 600
-    entries = [(PALETTE[k % len(PALETTE)], name) for k, name in enumerate(series)]
+    palette = tuple(colours) if colours else PALETTE
+    entries = [(palette[k % len(palette)], name) for k, name in enumerate(series)]
     legend, legend_h = _legend(entries, label_w, 28, width)
     top = 28 + legend_h
     height = top + row_h * max(1, len(items)) + 36
@@ -386,7 +388,7 @@ def stacked_bars(
             w = float(value / peak) * plot_w
             body.append(
                 f'<rect x="{x:.1f}" y="{y + 6}" width="{max(w, 1.0):.1f}" height="{row_h - 14}" '
-                f'fill="{PALETTE[k % len(PALETTE)]}"><title>{escape(name)}, {escape(series[k])}: '
+                f'fill="{palette[k % len(palette)]}"><title>{escape(name)}, {escape(series[k])}: '
                 f"{escape(exact(value, currency))}</title></rect>"
             )
             x += w

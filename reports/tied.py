@@ -26,11 +26,13 @@ from decimal import Decimal
 from fractions import Fraction
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from registry import money
 from registry.models.types import N_
 from registry.services.tied import AMOUNTS, GROUPS, untied_share
 from registry.spreadsheet_safety import safe_text
+from reports import charts
 from reports.spec import ReportSpec
 
 MEASURES = (*AMOUNTS, "untied_share")
@@ -128,3 +130,42 @@ def tied_csv(report: dict) -> str:
         cells += [row[m] for m in MEASURES]
         writer.writerow([safe_text(v) if isinstance(v, str) else ("" if v is None else str(v)) for v in cells])
     return buffer.getvalue()
+
+
+# The chart: untied first (the share the Tunis Agenda asks for), unknown last and grey (apart).
+CHART_ORDER = ("untied", "partially_tied", "tied", "unknown")
+CHART_COLOURS = (charts.BRAND, charts.ACCENT, "#d1495b", charts.MUTED)
+MOST_BARS = 15  # the largest rows; the rest summed in one bar
+
+
+def tied_chart(report: dict, dimension_label: str) -> str:
+    """The commitments of each row by tied status as stacked bars (untied, partially tied, tied,
+    unknown), the largest rows first and the rest in one bar: the untied share seen at a glance,
+    the unknown part apart in grey."""
+    dim = report["dimensions"][0]
+    items = [
+        (str(row.get(f"{dim}_label") or row.get(dim) or "–"), [Decimal(row[group]) for group in CHART_ORDER])
+        for row in report["rows"]
+    ]
+    items.sort(key=lambda item: -sum(item[1], Decimal(0)))
+    if len(items) > MOST_BARS:
+        rest = items[MOST_BARS - 1 :]
+        summed = [sum((values[k] for _name, values in rest), Decimal(0)) for k in range(len(CHART_ORDER))]
+        items = [*items[: MOST_BARS - 1], (ngettext("%(num)d other", "%(num)d others", len(rest)), summed)]
+    currency = report["currency"]
+    title = _("Commitments by tied status, by %(dimension)s", dimension=dimension_label)
+    desc = _(
+        "Stacked bars: for each %(dimension)s, its commitments in %(currency)s split into untied, partially "
+        "tied, tied and of unknown status (grey, never counted as untied), with their total at the end of the bar.",
+        dimension=dimension_label,
+        currency=currency,
+    )
+    return charts.stacked_bars(
+        items,
+        [_(MEASURE_LABELS[group]) for group in CHART_ORDER],
+        title,
+        currency,
+        desc=desc,
+        empty=_("No commitment matches the filters."),
+        colours=CHART_COLOURS,
+    )

@@ -29,7 +29,7 @@ from reports.schemas import load_spec
 from reports.tied import DEFINITION as TIED_DEFINITION
 from reports.tied import MEASURES as TIED_MEASURES
 from reports.tied import measure_title as tied_title
-from reports.tied import tied_report
+from reports.tied import tied_chart, tied_report
 
 bp = Blueprint(
     "reports_web",
@@ -365,6 +365,7 @@ def index():
         world_map = _map(spec, map_measure)
         if view == "untied":  # by the rows only: four statuses by two dimensions would not read
             tied = tied_report(dataclasses.replace(spec, dimensions=spec.dimensions[:1]))
+            tied["chart"] = tied_chart(tied, dimension_name(spec.dimensions[0]).lower())
         forward = forward_page.forward_section(spec)
     except ValidationError as exc:
         errors = exc.errors

@@ -63,6 +63,22 @@ def test_the_view_shows_each_status_the_share_and_unknown_apart(client, tied_flo
     assert "untied-table" not in client.get("/reports/?by=donor").data.decode()
 
 
+def test_the_view_draws_each_row_by_status_with_unknown_in_grey(client, tied_flows):
+    """The chart's bars are the table's amounts: each row's four parts with their exact figures,
+    untied first, unknown last in grey, the legend in that order."""
+    page = html.unescape(client.get("/reports/?by=donor&view=untied").data.decode())
+    svg = page.split('<figure class="untied-chart">', 1)[1].split("</figure>", 1)[0]
+    assert "Commitments by tied status, by donor organisation" in svg
+    parts = re.findall(r'<rect [^>]*fill="(#[0-9a-f]{6})"><title>([^<]+)</title>', svg)
+    assert ("#0b5d7a", "Donor A (UNTIED-A), Untied: 1,000.10 USD") in parts
+    assert ("#d1495b", "Donor A (UNTIED-A), Tied: 300.25 USD") in parts
+    assert ("#e07a1f", "Donor A (UNTIED-A), Partially tied: 199.65 USD") in parts
+    assert ("#6b7887", "Donor B (UNTIED-B), Unknown, not counted: 2,100.00 USD") in parts
+    assert len(parts) == 5  # no bar for a zero part
+    legend = [svg.index(name) for name in ("Untied", "Partially tied", ">Tied<", "Unknown, not counted")]
+    assert legend == sorted(legend)
+
+
 def test_the_csv_of_the_view(client, tied_flows):
     page = html.unescape(client.get("/reports/?by=donor&view=untied&currency=USD").data.decode())
     href = re.search(r'href="(/api/v1/reports/tied\.csv\?[^"]+)"', page).group(1)
