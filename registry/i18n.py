@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from babel import Locale
-from babel.numbers import format_compact_decimal, format_decimal
+from babel.numbers import format_compact_decimal, format_decimal, format_percent
 from flask import Blueprint, Flask, current_app, g, has_request_context, redirect, request
 from flask_babel import Babel, get_locale, refresh
 from markupsafe import Markup
@@ -82,6 +82,14 @@ def number(value: Decimal | int | str | None, places: int | None = None) -> str:
         pattern = "#,##0" + ("." + "0" * places if places else "")
         return format_decimal(value, format=pattern, locale=_locale(), decimal_quantization=False)
     return format_decimal(value, locale=_locale(), decimal_quantization=False)
+
+
+def percent(share: Decimal | int | str | None) -> str:
+    """A share (a fraction of 1) as a percentage to one decimal, as the reader's locale writes
+    it: 66.7 % (en), 66,7 % (fr)."""
+    if share is None:
+        return "–"
+    return format_percent(Decimal(share), format="#,##0.0 %", locale=_locale(), decimal_quantization=True)
 
 
 # English keeps the style of UN and OECD statistical tables rather than CLDR's "6.75B".

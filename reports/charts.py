@@ -364,11 +364,15 @@ def stacked_bars(
     desc: str | None = None,
     empty: str | None = None,
     colours: Sequence[str] | None = None,
+    proportional: bool = False,
+    ends: Sequence[str] | None = None,
 ) -> str:
     """Horizontal bars, one row per item, each split into its series (the years of a forward
     plan) in the legend's colours, its total written at its end; every part's exact figure on
     hover. ``desc``: what the chart shows, in words (its SVG description); ``empty``: what it
-    says when there is nothing to draw; ``colours``: one a series (else the palette's)."""
+    says when there is nothing to draw; ``colours``: one a series (else the palette's);
+    ``proportional``: every bar full width, its parts as shares of it; ``ends``: the text at the
+    end of each bar instead of its total."""
     label_w, right_pad, row_h, width = 200, 70, 30, 600
     palette = tuple(colours) if colours else PALETTE
     entries = [(palette[k % len(palette)], name) for k, name in enumerate(series)]
@@ -377,22 +381,28 @@ def stacked_bars(
     height = top + row_h * max(1, len(items)) + 36
     plot_w = width - label_w - right_pad
     peak = max([sum(values, Decimal(0)) for _name, values in items] + [Decimal(1)])
+    if proportional:
+        plot_w = width - label_w - right_pad - 10
     body = [f'<text x="0" y="18" font-size="15" font-weight="700" fill="{INK}">{escape(title)}</text>', *legend]
     for i, (name, values) in enumerate(items):
         y = top + i * row_h
         body.append(_label(label_w - 8, y + 18, name, 27))
         x = float(label_w)
+        whole = (sum(values, Decimal(0)) or Decimal(1)) if proportional else peak
         for k, value in enumerate(values):
             if value <= 0:
                 continue
-            w = float(value / peak) * plot_w
+            w = float(value / whole) * plot_w
             body.append(
                 f'<rect x="{x:.1f}" y="{y + 6}" width="{max(w, 1.0):.1f}" height="{row_h - 14}" '
                 f'fill="{palette[k % len(palette)]}"><title>{escape(name)}, {escape(series[k])}: '
                 f"{escape(exact(value, currency))}</title></rect>"
             )
             x += w
-        body.append(_amount(x + 6, y + 18, sum(values, Decimal(0)), currency))
+        if ends is not None:
+            body.append(f'<text x="{x + 6:.1f}" y="{y + 18}" font-size="12" fill="{INK}">{escape(ends[i])}</text>')
+        else:
+            body.append(_amount(x + 6, y + 18, sum(values, Decimal(0)), currency))
     if not items:
         nothing = empty or _("No flows match the filters.")
         body.append(f'<text x="{label_w}" y="{top + 18}" fill="{MUTED}">{escape(nothing)}</text>')

@@ -28,7 +28,7 @@ from fractions import Fraction
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from registry import money
+from registry import i18n, money
 from registry.models.types import N_
 from registry.services.tied import AMOUNTS, GROUPS, untied_share
 from registry.spreadsheet_safety import safe_text
@@ -152,11 +152,17 @@ def tied_chart(report: dict, dimension_label: str) -> str:
         rest = items[MOST_BARS - 1 :]
         summed = [sum((values[k] for _name, values in rest), Decimal(0)) for k in range(len(CHART_ORDER))]
         items = [*items[: MOST_BARS - 1], (ngettext("%(num)d other", "%(num)d others", len(rest)), summed)]
+    ends = []
+    for _name, values in items:
+        parts = dict(zip(CHART_ORDER, values, strict=True))
+        share = untied_share(Fraction(parts["tied"]), Fraction(parts["partially_tied"]), Fraction(parts["untied"]))
+        ends.append("–" if share is None else i18n.percent(share))
     currency = report["currency"]
     title = _("Commitments by tied status, by %(dimension)s", dimension=dimension_label)
     desc = _(
-        "Stacked bars: for each %(dimension)s, its commitments in %(currency)s split into untied, partially "
-        "tied, tied and of unknown status (grey, never counted as untied), with their total at the end of the bar.",
+        "Bars of equal length, one for each %(dimension)s: its commitments in %(currency)s split into untied, "
+        "partially tied, tied and of unknown status (grey, never counted as untied), with its untied share at the "
+        "end of the bar and the exact amounts on hover.",
         dimension=dimension_label,
         currency=currency,
     )
@@ -168,4 +174,6 @@ def tied_chart(report: dict, dimension_label: str) -> str:
         desc=desc,
         empty=_("No commitment matches the filters."),
         colours=CHART_COLOURS,
+        proportional=True,
+        ends=ends,
     )

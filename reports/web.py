@@ -6,11 +6,10 @@ import dataclasses
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from babel.numbers import format_percent
 from flask import Blueprint, Response, abort, render_template, request, url_for
-from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -313,7 +312,7 @@ def measure_cell(measure: str, value, currency: str) -> Markup | str:
     if measure == "projects":
         return i18n.number(value)
     if measure in ("coverage", "untied_share"):
-        return format_percent(Decimal(value), format="#,##0.0 %", locale=get_locale(), decimal_quantization=True)
+        return i18n.percent(value)
     return compact_amount(Decimal(value), currency)
 
 

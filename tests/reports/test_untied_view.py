@@ -77,6 +77,13 @@ def test_the_view_draws_each_row_by_status_with_unknown_in_grey(client, tied_flo
     assert len(parts) == 5  # no bar for a zero part
     legend = [svg.index(name) for name in ("Untied", "Partially tied", ">Tied<", "Unknown, not counted")]
     assert legend == sorted(legend)
+    # every bar is the whole of its row's commitments, with the row's untied share at its end
+    ends = re.findall(r'<text x="[\d.]+" y="[\d.]+" font-size="12" fill="#1d2733">([^<]+)</text>', svg)
+    assert ends == ["100.0 %", "66.7 %"]  # B (2,800.00) first, the larger
+    lengths: dict[str, float] = {}
+    for width, row in re.findall(r'width="([\d.]+)" height="16" fill="#[0-9a-f]{6}"><title>([^,]+),', svg):
+        lengths[row] = lengths.get(row, 0) + float(width)
+    assert len(lengths) == 2 and max(lengths.values()) - min(lengths.values()) < 0.5
 
 
 def test_the_csv_of_the_view(client, tied_flows):
