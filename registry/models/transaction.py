@@ -40,6 +40,19 @@ class Transaction(SoftDeleted, db.Model):
             sqlite_where=text(NOT_DAILY),
             postgresql_where=text(NOT_DAILY),
         ),
+        # The flows a report's notes count apart (constant prices; not confirmed): few or none.
+        Index(
+            "ix_transactions_constant_prices",
+            "type",
+            sqlite_where=text("price_basis IS NOT NULL"),
+            postgresql_where=text("price_basis IS NOT NULL"),
+        ),
+        Index(
+            "ix_transactions_unconfirmed",
+            "type",
+            sqlite_where=text("confirmed IS 0"),
+            postgresql_where=text("confirmed IS false"),
+        ),
         # Projects by the recipient their flows name (few flows name one): "a project is in a
         # country when a recipient row or one of its flows is there" stays a look-up.
         Index(
