@@ -355,6 +355,7 @@ for _dimension in (
         "funding partners, or the project's direction set by hand; unknown (no provider country) is its own row",
         Level.FLOW,
         sql=direction.direction_expression,
+        fact="direction",
         codes=lambda ref: {value: direction.label(value) for value in direction.VALUES},
     ),
     Dimension(

@@ -8,10 +8,18 @@ own recipient country or region (which go wholly to it): a few rows per project.
 report in USD reads them instead of the transactions, and weights them by the shares
 as before, so the figures are the same to the cent.
 
+Each row of the finer table also keeps its flows' direction (registry.services.direction),
+derived once per row: the periods are cut at the DAC membership dates as well as at the
+category ones, so every flow of a row shares the facts the rule reads. A report by direction
+reads the facts too.
+
 Staleness: triggers on ``transactions`` mark the changed projects in ``report_dirty``
 inside the writer's transaction (on SQLite, where a row trigger costs more than the
 insert itself, new flows are found instead by their id above a watermark, and only
-updates and deletes fire triggers). :func:`ensure_fresh` recomputes exactly those
+updates and deletes fire triggers). What the direction follows outside the flows is marked
+too (migration 0033): a project's override, collaboration type, funding partners and
+recipients mark the project; an organisation or a funding source is noted in
+``report_dirty_inputs`` and turned into marks by the refresh. :func:`ensure_fresh` recomputes exactly those
 projects, or everything when the membership periods changed (the reference data was
 reloaded) or the facts were never built, in the current transaction; it never commits.
 
@@ -59,15 +67,23 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from registry.extensions import db
-from registry.models import CategoryMembership, Transaction
+from registry.models import CategoryMembership, Project, Transaction
+from registry.services import direction
 from registry.sqlite import is_plain_read
 from reports import fx_facts
-from reports.models import ReportCategoryMember, ReportDirty, ReportFlowFact, ReportProjectFact, ReportState
+from reports.models import (
+    ReportCategoryMember,
+    ReportDirty,
+    ReportDirtyInput,
+    ReportFlowFact,
+    ReportProjectFact,
+    ReportState,
+)
 
 STATE_KEY = "flow_facts"
 MEMBERS_KEY = "category_members"
 WATERMARK_KEY = "flow_watermark"  # SQLite only: see the migration 0008_report_facts
-FORMAT = "3"  # bump when the facts' content changes: a different signature rebuilds them
+FORMAT = "4"  # bump when the facts' content changes: a different signature rebuilds them
 MEMBERS_CHANGED = "report_members_changed"  # session.info flag: this unit of work wrote memberships
 WROTE = "report_unit_wrote"  # session.info flag: this unit of work flushed or executed a change
 LOCK_ID = 7_231_001  # PostgreSQL advisory lock serialising refreshes
@@ -96,8 +112,11 @@ def memberships() -> list[tuple[str, str, dt.date, dt.date | None]]:
 
 
 def breakpoints(members: Sequence[tuple] | None = None) -> list[dt.date]:
-    """Every date on which some country joins or leaves a category, sorted (periods' limits)."""
-    days: set[dt.date] = set()
+    """Every date on which some country joins or leaves a category or the DAC, sorted (periods'
+    limits): within a period a country's categories and its DAC membership are the same, so the
+    facts keep each flow's category periods and its direction (which follows the DAC
+    membership on its date, registry.services.direction) without keeping its date."""
+    days: set[dt.date] = set(direction.breakpoints())
     for _iso3, _category, start, end in memberships() if members is None else members:
         days.add(start)
         if end is not None:
@@ -121,7 +140,7 @@ def period_members(members: Sequence[tuple], points: Sequence[dt.date]) -> list[
 
 def signature(points: Sequence[dt.date]) -> str:
     """Identifies the facts' layout: the format and the membership periods."""
-    text_ = FORMAT + "|" + ",".join(d.isoformat() for d in points)
+    text_ = FORMAT + "|" + direction.data_signature() + "|" + ",".join(d.isoformat() for d in points)
     return hashlib.sha256(text_.encode()).hexdigest()[:40]
 
 
@@ -129,8 +148,10 @@ def _sums_select(points: Sequence[dt.date]):
     """SELECT (project, year, period, four USD sums) over the transactions, and its group keys."""
     from reports.queries import FLOW_TYPES, bucket_expression  # queries reads the facts too
 
-    year = cast(extract("year", Transaction.value_date), Integer)
-    period: ColumnElement = bucket_expression(Transaction.value_date, points) if points else cast(0, Integer)
+    year = cast(extract("year", Transaction.value_date), Integer).label("year")
+    period: ColumnElement = (bucket_expression(Transaction.value_date, points) if points else cast(0, Integer)).label(
+        "period"
+    )
     # usd_minor is empty for a flow no rate source could convert: it counts as 0 here (the
     # facts' columns are NOT NULL, and a group of such flows alone would sum to NULL); the
     # reports list those flows apart in their own currency.
@@ -165,8 +186,23 @@ def _insert_statements(points: Sequence[dt.date], by_project: bool) -> tuple:
     if by_project:
         stmt = stmt.where(Transaction.project_id.in_(ids))
     recipient = [fact for fact, _column in RECIPIENT]
-    columns = ["project_id", "year", "period", *ATTRIBUTES, *recipient, *MEASURE_COLUMNS]
-    flows = insert(ReportFlowFact.__table__).from_select(columns, stmt.group_by(*keys))
+    columns = ["project_id", "year", "period", *ATTRIBUTES, *recipient, *MEASURE_COLUMNS, "direction"]
+    # Each group's direction, derived once per group rather than once per flow: every flow of a
+    # group has the same project, provider, source, own recipient and DAC membership period.
+    groups = stmt.group_by(*keys).subquery("flow_groups")
+    g = groups.c
+    directions = direction.period_flows(
+        groups,
+        g.period,
+        points,
+        project_id=g.project_id,
+        provider_org_id=g.provider_org_id,
+        funding_source_id=g.funding_source_id,
+        country=g.recipient_country_iso3,
+        region=g.recipient_region_code,
+    )
+    with_direction = select(*groups.c, direction.direction_expression(directions))  # in the order of columns
+    flows = insert(ReportFlowFact.__table__).from_select(columns, with_direction)
     # The coarser table, from the rows just written (a few per project, not every flow).
     f = ReportFlowFact
     keys = (f.project_id, f.year, f.period, *[getattr(f, name) for name in recipient])
@@ -263,6 +299,10 @@ def ensure_fresh(trust_layout: bool = False) -> dict[str, int]:
     # Re-read under the lock: another refresh may have done the work meanwhile.
     state = db.session.get(ReportState, STATE_KEY, populate_existing=True)
     marks = db.session.execute(select(ReportDirty.project_id, ReportDirty.generation)).all()
+    inputs = db.session.execute(select(ReportDirtyInput.kind, ReportDirtyInput.key)).all()
+    if inputs and state is not None and state.value == sig:
+        seen = {pid for pid, _generation in marks}
+        marks += [(pid, None) for pid in _direction_changes(inputs) if pid not in seen]
     sqlite = db.session.get_bind().dialect.name == "sqlite"
     if sqlite:
         watermark = _watermark()
@@ -292,8 +332,45 @@ def ensure_fresh(trust_layout: bool = False) -> dict[str, int]:
         fx_facts.rebuild(fx_facts.behind(sig), points, sig)
         done = {"rebuilt": 0, "projects": len(ids)}
     _forget_seen_marks(marks)
+    _forget_inputs(inputs)
     db.session.flush()
     return done
+
+
+def _direction_changes(inputs: Sequence[tuple[str, str]]) -> set[int]:
+    """The projects whose flows' direction may have changed with these organisations and
+    funding sources (report_dirty_inputs, set by triggers): the projects with facts of flows
+    the organisations provide or the sources fund, and those naming an identifier among their
+    funding partners ("type|ref" a line), found in one pass over the projects that have any."""
+    orgs = [int(key) for kind, key in inputs if kind == "org"]
+    sources = [int(key) for kind, key in inputs if kind == "source"]
+    refs = {key for kind, key in inputs if kind == "ref"}
+    found: set[int] = set()
+    f = ReportFlowFact
+    for column, ids in ((f.provider_org_id, orgs), (f.funding_source_id, sources)):
+        for start in range(0, len(ids), CHUNK):
+            found.update(
+                db.session.scalars(select(f.project_id).where(column.in_(ids[start : start + CHUNK])).distinct())
+            )
+    if refs:
+        with_partners = select(Project.id, Project.funding_partners).where(
+            Project.funding_partners != "", Project.id.in_(select(f.project_id))
+        )
+        for pid, partners in db.session.execute(with_partners):
+            if any(line.partition("|")[2] in refs for line in partners.split("\n")):
+                found.add(pid)
+    return found
+
+
+def _forget_inputs(inputs: Sequence[tuple[str, str]]) -> None:
+    """Remove the inputs this refresh turned into marks (a change made meanwhile adds its own)."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, key in inputs:
+        by_kind.setdefault(kind, []).append(key)
+    table = ReportDirtyInput.__table__
+    for kind, keys in by_kind.items():
+        for start in range(0, len(keys), CHUNK):
+            db.session.execute(delete(table).where(table.c.kind == kind, table.c.key.in_(keys[start : start + CHUNK])))
 
 
 def _forget_seen_marks(marks) -> None:
@@ -383,7 +460,11 @@ def stale() -> bool:
     stmt = _STALE.get(dialect)
     if stmt is None:  # built once: building it would cost more than running it
         built = select(func.count()).where(ReportState.key.in_([STATE_KEY, MEMBERS_KEY])).scalar_subquery()
-        checks = [built < 2, exists().where(ReportDirty.project_id.is_not(None))]
+        checks = [
+            built < 2,
+            exists().where(ReportDirty.project_id.is_not(None)),
+            exists().where(ReportDirtyInput.kind.is_not(None)),
+        ]
         if dialect == "sqlite":
             mark = select(cast(ReportState.value, Integer)).where(ReportState.key == WATERMARK_KEY).scalar_subquery()
             checks.append(exists().where(Transaction.id > func.coalesce(mark, -1)))

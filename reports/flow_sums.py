@@ -72,9 +72,8 @@ class TxFilter:
     # Only flows of these tied statuses (IATI TiedStatus codes; "" for unknown): the share
     # of each in reports.tied. The facts do not keep the status, so the flows are read.
     tied_statuses: list[str] = field(default_factory=list)
-    # Only flows of these directions (registry.services.direction.VALUES); the facts do not
-    # keep the direction (it follows the providers' countries and DAC membership), so the
-    # flows are read.
+    # Only flows of these directions (registry.services.direction.VALUES); the finer facts
+    # keep each row's direction.
     directions: list[str] = field(default_factory=list)
 
 
@@ -160,8 +159,15 @@ def facts_apply(tx_dims: Sequence[str], filters: TxFilter) -> bool:
     return (
         not filters.confirmed_only
         and not filters.tied_statuses
-        and not filters.directions
         and all(dimensions.get(d).fact or dimensions.get(d).joins_source for d in tx_dims)
+    )
+
+
+def coarse_facts_answer(tx_dims: Sequence[str], filters: TxFilter) -> bool:
+    """Whether the coarse facts (by project, year, period and flow recipient) answer: no flow
+    attribute but the year is asked for or filtered on."""
+    return all(dimensions.get(d).in_project_facts for d in tx_dims) and not (
+        filters.source_kinds or filters.donor_ids or filters.funding_source_ids or filters.directions
     )
 
 
@@ -174,10 +180,7 @@ def fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool 
     (refreshed first). ``with_recipient``: keep apart the flows that name their own recipient."""
     facts.ensure_fresh_for_read()
     dims = [dimensions.get(d) for d in tx_dims]
-    coarse = all(d.in_project_facts for d in dims) and not (
-        filters.source_kinds or filters.donor_ids or filters.funding_source_ids
-    )
-    f = ReportProjectFact if coarse else ReportFlowFact
+    f = ReportProjectFact if coarse_facts_answer(tx_dims, filters) else ReportFlowFact
     keys: list[ColumnElement] = [f.project_id.label("pid")]
     keys += [d.fact_column(f).label(f"d_{d.key}") for d in dims]
     if with_period:
@@ -245,8 +248,6 @@ def filtered_flows(stmt, tx_dims: Sequence[str], filters: TxFilter):
         if "" in filters.tied_statuses:
             wanted.append(status.is_(None))
         stmt = stmt.where(or_(*wanted))
-    if filters.directions:
-        stmt = stmt.where(direction.direction_expression().in_(filters.directions))
     return stmt
 
 
@@ -273,6 +274,10 @@ def _narrowed(stmt, tx_dims: Sequence[str], filters: TxFilter, flows, years: tup
         stmt = stmt.where(flows.provider_org_id.in_(filters.donor_ids))
     if filters.funding_source_ids:
         stmt = stmt.where(flows.funding_source_id.in_(filters.funding_source_ids))
+    if filters.directions:
+        # the finer facts keep each row's direction; the transactions derive it flow by flow
+        column = direction.direction_expression() if flows is Transaction else flows.direction
+        stmt = stmt.where(column.in_(filters.directions))
     return stmt
 
 

@@ -66,7 +66,7 @@ from registry.models import Project, Transaction
 from reports.models import ReportFxFact, ReportFxNeed, ReportFxProjectFact, ReportState
 
 SAME, DAILY, ANNUAL, NONE = "same", "daily", "annual", "none"
-FORMAT = "2"  # bump when the content of the converted facts changes
+FORMAT = "3"  # bump when the content of the converted facts changes
 STATE_PREFIX = "fx_"
 STALE_RATE_DAYS = 36_600  # a flow beyond the published rates takes the last one, however old
 MEASURE_COLUMNS = ("pledge", "commitment", "disbursement", "expenditure")
@@ -308,8 +308,23 @@ def _insert(quotes: dict[str, Quotes], project_ids: Sequence[int] | None, points
                 if acc[5] is None or rate_day > acc[5]:
                     acc[5] = rate_day
     result.close()
+    directions = _directions(project_ids)
     for currency, _quotes, groups in targets:
-        _write(currency, groups)
+        _write(currency, groups, directions)
+
+
+def _directions(project_ids: Sequence[int] | None) -> dict[tuple, str]:
+    """The direction of the flows of each (project, period, source, donor, flow recipient) of
+    the USD facts (of ``project_ids``, or all), written just before in the same refresh: the
+    converted rows are the same flows grouped finer, so each takes its direction from there."""
+    from reports.models import ReportFlowFact as f
+
+    stmt = select(
+        f.project_id, f.period, f.funding_source_id, f.provider_org_id, f.tx_country, f.tx_region, f.direction
+    ).distinct()
+    if project_ids is not None:
+        stmt = stmt.where(f.project_id.in_(list(project_ids)))
+    return {tuple(row[:6]): row[6] for row in db.session.connection().execute(stmt)}
 
 
 FINE_COLUMNS = (
@@ -326,6 +341,7 @@ FINE_COLUMNS = (
     *MEASURE_COLUMNS,
     "rate_from",
     "rate_to",
+    "direction",
 )
 DATE_COLUMNS = ("day", "rate_from", "rate_to")
 COARSE_COLUMNS = (
@@ -344,9 +360,13 @@ COARSE_COLUMNS = (
 )
 
 
-def _write(currency: str, groups: dict[tuple, list]) -> None:
-    """Write the fine and coarse rows of the groups of :func:`_insert` converted into ``currency``."""
-    fine = [(currency, *key, *acc) for key, acc in sorted(groups.items(), key=_in_project_order)]
+def _write(currency: str, groups: dict[tuple, list], directions: dict[tuple, str]) -> None:
+    """Write the fine and coarse rows of the groups of :func:`_insert` converted into ``currency``
+    (``directions``: see :func:`_directions`)."""
+    fine = [
+        (currency, *key, *acc, directions[(key[0], key[2], key[3], key[4], key[7], key[8])])
+        for key, acc in sorted(groups.items(), key=_in_project_order)
+    ]
     _bulk_insert(ReportFxFact.__tablename__, FINE_COLUMNS, fine)
     _bulk_insert(ReportFxProjectFact.__tablename__, COARSE_COLUMNS, _coarse_rows(currency, groups))
 
@@ -499,11 +519,9 @@ def _needs_behind(currency: str) -> list[int]:
 def _coarse(tx_dims: Sequence[str], filters) -> bool:
     """Whether report_fx_project_facts answers (as report_project_facts does in USD): no flow
     attribute but the year is asked for or filtered on."""
-    from reports import dimensions
+    from reports.flow_sums import coarse_facts_answer
 
-    return all(dimensions.get(d).in_project_facts for d in tx_dims) and not (
-        filters.source_kinds or filters.donor_ids or filters.funding_source_ids
-    )
+    return coarse_facts_answer(tx_dims, filters)
 
 
 def fx_select(tx_dims: Sequence[str], filters, currency: str, *, with_period: bool, with_recipient: bool):

@@ -42,6 +42,9 @@ class ReportFlowFact(db.Model):
     commitment: Mapped[int] = mapped_column(BigInteger)
     disbursement: Mapped[int] = mapped_column(BigInteger)
     expenditure: Mapped[int] = mapped_column(BigInteger)
+    # The flows' direction (registry.services.direction): the same for every flow of the row,
+    # whose provider, source, own recipient, project and DAC membership period it follows.
+    direction: Mapped[str] = mapped_column(String(16))
 
 
 class ReportProjectFact(db.Model):
@@ -104,6 +107,7 @@ class ReportFxFact(db.Model):
     commitment: Mapped[int] = mapped_column(BigInteger)
     disbursement: Mapped[int] = mapped_column(BigInteger)
     expenditure: Mapped[int] = mapped_column(BigInteger)
+    direction: Mapped[str] = mapped_column(String(16))  # as in ReportFlowFact
 
 
 class ReportFxProjectFact(db.Model):
@@ -185,6 +189,20 @@ class ReportDirty(db.Model):
 
     project_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportDirtyInput(db.Model):
+    """Something a flow's direction follows changed outside the flows (set by triggers): an
+    organisation (``org``: its id; the flows it provides), its identifiers (``ref``: the
+    projects that name it among their funding partners) or a funding source's kind
+    (``source``: its id). :func:`reports.facts.ensure_fresh` turns them into marks of the
+    projects concerned, found in one pass however many changed: a trigger looking them up
+    itself would scan every project for each organisation an import creates."""
+
+    __tablename__ = "report_dirty_inputs"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
 
 
 class ReportState(db.Model):

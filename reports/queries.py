@@ -167,9 +167,10 @@ class Reference:
     iso2: dict[str, str] = field(default_factory=dict)  # iso3 -> ISO 3166 alpha-2 (names from CLDR)
 
     def breakpoints(self) -> list[dt.date]:
-        """Every date on which some country joins or leaves a category, sorted."""
-        days = {m[2] for m in self.memberships} | {m[3] for m in self.memberships if m[3] is not None}
-        return sorted(days)
+        """The membership periods' limits, as the report facts number them (reports.facts)."""
+        from reports import facts
+
+        return facts.breakpoints(self.memberships)
 
     def top_region(self, code: str) -> str | None:
         """The M49 region (continent level) a region code belongs to."""

@@ -26,18 +26,23 @@ first rule that applies wins:
      (``Project.funding_partners``, IATI participating-org role 1): triangular;
    - otherwise South-South.
 
-The rule is written once, as SQL over the transactions (``direction_expression``), so that
-the reports group by it in the database and the project page reads the same values.
+The rule is written once, as SQL (``direction_expression``) over the transactions, or over
+rows that keep flows by DAC membership period instead of by date (the report facts keep each
+row's direction, so that a report by direction does not derive it flow by flow); the project
+page reads it over the transactions.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, exists, false, literal, or_, select
@@ -117,14 +122,79 @@ def _periods() -> dict[tuple[dt.date, dt.date | None], list[Membership]]:
     return periods
 
 
-def _in_period(day: ColumnElement, start: dt.date, end: dt.date | None) -> ColumnElement:
-    after = day >= start
-    return after if end is None else and_(after, day < end)
+def breakpoints() -> list[dt.date]:
+    """Every date on which a DAC membership begins or ends, sorted: between two of them the
+    membership of every country is the same (rows dated by period, such as the report facts,
+    can hold a flow's direction when their periods are cut at these dates too)."""
+    days = {m.valid_from for m in memberships()} | {m.valid_to for m in memberships() if m.valid_to}
+    return sorted(days)
 
 
-def dac_member_condition(country: ColumnElement, iati_ref: ColumnElement | None, day: ColumnElement) -> ColumnElement:
+def data_signature() -> str:
+    """Identifies the DAC membership data the directions were derived with."""
+    return hashlib.sha256(DATA_FILE.read_bytes()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Flows:
+    """Where :func:`direction_expression` reads a flow's attributes: the transactions, or rows
+    that keep them per flow group (the report facts). ``since(day)`` / ``before(day)``: SQL
+    conditions that the flow's value date is on or after / before ``day``, for each date on
+    which a DAC membership begins or ends (:func:`breakpoints`)."""
+
+    table: Any  # what the subqueries correlate to
+    project_id: ColumnElement
+    provider_org_id: ColumnElement
+    funding_source_id: ColumnElement
+    country: ColumnElement  # the recipient country the flow names itself
+    region: ColumnElement  # the recipient region the flow names itself
+    since: Callable[[dt.date], ColumnElement]
+    before: Callable[[dt.date], ColumnElement]
+
+
+def transaction_flows() -> Flows:
+    """The transactions themselves, dated by their value date."""
+    day = Transaction.value_date
+    return Flows(
+        Transaction,
+        Transaction.project_id,
+        Transaction.provider_org_id,
+        Transaction.funding_source_id,
+        Transaction.recipient_country_iso3,
+        Transaction.recipient_region_code,
+        since=lambda start: day >= start,
+        before=lambda end: day < end,
+    )
+
+
+def period_flows(table: Any, period: ColumnElement, points: Sequence[dt.date], **columns: ColumnElement) -> Flows:
+    """Rows that keep flows by period instead of by date: period ``p`` runs from ``points[p - 1]``
+    (inclusive; the beginning of time for 0) to ``points[p]``, and ``points`` holds every date
+    of :func:`breakpoints`, so "on or after a membership's start" is "in a period from the
+    start's on": the direction of every flow of the row is the same, read from integers."""
+    index = {day: i for i, day in enumerate(points)}
+
+    def number(day: dt.date) -> int:
+        if day not in index:
+            raise ValueError(f"{day} is not a period limit: the periods must be cut at every DAC date")
+        return index[day] + 1
+
+    return Flows(
+        table,
+        since=lambda start: period >= number(start),
+        before=lambda end: period < number(end),
+        **columns,
+    )
+
+
+def _in_period(flows: Flows, start: dt.date, end: dt.date | None) -> ColumnElement:
+    after = flows.since(start)
+    return after if end is None else and_(after, flows.before(end))
+
+
+def dac_member_condition(country: ColumnElement, iati_ref: ColumnElement | None, flows: Flows) -> ColumnElement:
     """SQL: the country (or the organisation, by its IATI identifier, for a member that is no
-    country) was a DAC member on ``day``: one condition per period of membership."""
+    country) was a DAC member on the flow's date: one condition per period of membership."""
     terms = []
     for (start, end), members in sorted(_periods().items(), key=lambda item: (item[0][0], item[0][1] or dt.date.max)):
         countries = sorted(m.iso3 for m in members if m.iso3)
@@ -132,49 +202,48 @@ def dac_member_condition(country: ColumnElement, iati_ref: ColumnElement | None,
         if iati_ref is not None:
             named += [iati_ref.startswith(p, autoescape=True) for m in members for p in m.org_prefixes]
         if named:
-            terms.append(and_(_in_period(day, start, end), or_(*named)))
+            terms.append(and_(_in_period(flows, start, end), or_(*named)))
     return or_(*terms) if terms else false()
 
 
-def direction_expression() -> ColumnElement:
-    """SQL over ``transactions``: each flow's direction (one of VALUES; see the module docstring)."""
+def direction_expression(flows: Flows | None = None) -> ColumnElement:
+    """SQL: each flow's direction (one of VALUES; see the module docstring), over the
+    transactions or over ``flows`` (rows that keep the attributes the rule reads)."""
+    f = flows if flows is not None else transaction_flows()
     project = aliased(Project)
     provider = aliased(Organisation)
     partner = aliased(Organisation)
     source = aliased(FundingSource)
     recipient = aliased(ProjectRecipient)
-    day = Transaction.value_date
 
     def of_project(column) -> ColumnElement:
-        return select(column).where(project.id == Transaction.project_id).correlate(Transaction).scalar_subquery()
+        return select(column).where(project.id == f.project_id).correlate(f.table).scalar_subquery()
 
     def of_provider(*conditions) -> ColumnElement:
-        return exists().where(provider.id == Transaction.provider_org_id, *conditions).correlate(Transaction)
+        return exists().where(provider.id == f.provider_org_id, *conditions).correlate(f.table)
 
     override = of_project(project.direction_override)
     collaboration = of_project(project.collaboration_type)
-    source_kind = (
-        select(source.kind).where(source.id == Transaction.funding_source_id).correlate(Transaction).scalar_subquery()
-    )
-    northern = of_provider(dac_member_condition(provider.country_iso3, provider.iati_ref, day))
+    source_kind = select(source.kind).where(source.id == f.funding_source_id).correlate(f.table).scalar_subquery()
+    northern = of_provider(dac_member_condition(provider.country_iso3, provider.iati_ref, f))
     located = of_provider(
-        or_(provider.country_iso3.is_not(None), dac_member_condition(provider.country_iso3, provider.iati_ref, day))
+        or_(provider.country_iso3.is_not(None), dac_member_condition(provider.country_iso3, provider.iati_ref, f))
     )
     multilateral_provider = of_provider(provider.kind.in_(MULTILATERAL_KINDS))
     south_south_source = source_kind == SourceKind.SOUTH_SOUTH.value
     # the recipient: the flow's own country, else any country among the project's recipients
-    own = Transaction.recipient_country_iso3
+    own = f.country
     northern_recipient = or_(
-        and_(own.is_not(None), dac_member_condition(own, None, day)),
+        and_(own.is_not(None), dac_member_condition(own, None, f)),
         and_(
             own.is_(None),
-            Transaction.recipient_region_code.is_(None),
+            f.region.is_(None),
             exists()
             .where(
-                recipient.project_id == Transaction.project_id,
-                dac_member_condition(recipient.country_iso3, None, day),
+                recipient.project_id == f.project_id,
+                dac_member_condition(recipient.country_iso3, None, f),
             )
-            .correlate(Transaction),
+            .correlate(f.table),
         ),
     )
     # the activity's funding partners, one "type|ref" a line
@@ -188,13 +257,13 @@ def direction_expression() -> ColumnElement:
         exists()
         .where(
             partner_named,
-            or_(partner.id != Transaction.provider_org_id, Transaction.provider_org_id.is_(None)),
+            or_(partner.id != f.provider_org_id, f.provider_org_id.is_(None)),
             or_(
                 partner.kind.in_(MULTILATERAL_KINDS),
-                dac_member_condition(partner.country_iso3, partner.iati_ref, day),
+                dac_member_condition(partner.country_iso3, partner.iati_ref, f),
             ),
         )
-        .correlate(Transaction),
+        .correlate(f.table),
     )
     return case(
         (override.is_not(None), override),
