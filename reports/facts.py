@@ -238,6 +238,28 @@ def _delete_facts(project_ids: Sequence[int] | None) -> None:
         db.session.execute(stmt, {"ids": list(project_ids)})
 
 
+def no_jit() -> None:
+    """Tune PostgreSQL for this transaction: no JIT (the planner over-estimates the share joins
+    at a billion rows and JIT-compiles for seconds a query that runs in a fraction of one), and
+    enough memory to group the share rows without spilling the sort to disk. The refresh runs
+    with it too: the direction's subqueries make the planner's estimate of refreshing a commit's
+    projects large enough to JIT-compile it, a second of compiling for a tenth of running."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL jit = off"))
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+
+
+def analyze(*models) -> None:
+    """PostgreSQL: gather the statistics of tables just rebuilt whole, in this transaction.
+    Until autovacuum does (a minute or more later), the planner sees the table as it was before:
+    after a rebuild it took the index by date for the refresh's DELETE of a commit's projects and
+    read a third of the converted facts (0.43 s instead of 0.02 s a statement)."""
+    db.session.flush()
+    if db.session.get_bind().dialect.name == "postgresql":
+        for model in models:
+            db.session.execute(text(f"ANALYZE {model.__tablename__}"))
+
+
 def _lock() -> None:
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOCK_ID})
@@ -296,6 +318,7 @@ def ensure_fresh(trust_layout: bool = False) -> dict[str, int]:
             fx_facts.rebuild(fx_facts.behind(sig), points, sig)
         return {"rebuilt": 0, "projects": 0}
     _lock()
+    no_jit()
     # Re-read under the lock: another refresh may have done the work meanwhile.
     state = db.session.get(ReportState, STATE_KEY, populate_existing=True)
     marks = db.session.execute(select(ReportDirty.project_id, ReportDirty.generation)).all()
@@ -320,6 +343,7 @@ def ensure_fresh(trust_layout: bool = False) -> dict[str, int]:
             db.session.add(ReportState(key=STATE_KEY, value=sig))
         else:
             state.value = sig
+        analyze(ReportFlowFact, ReportProjectFact)
         fx_facts.rebuild(fx_facts.kept_currencies(), points, sig)
         done = {"rebuilt": 1, "projects": len(marks)}
     else:

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import BigInteger, Date, String, case, cast, func, literal, or_, select, text, type_coerce
+from sqlalchemy import BigInteger, Date, String, case, cast, func, literal, or_, select, type_coerce
 from sqlalchemy.sql import ColumnElement
 
 from registry.extensions import db
@@ -22,6 +22,7 @@ from registry.services import direction
 from registry.services.scope import projects_with_scope
 from reports import dimensions, facts
 from reports.dimensions import FLOW_TYPES
+from reports.facts import no_jit
 from reports.models import ReportFlowFact, ReportProjectFact
 
 # Which IATI transaction types each amount measure counts: FLOW_TYPES and nothing else.
@@ -279,12 +280,3 @@ def _narrowed(stmt, tx_dims: Sequence[str], filters: TxFilter, flows, years: tup
         column = direction.direction_expression() if flows is Transaction else flows.direction
         stmt = stmt.where(column.in_(filters.directions))
     return stmt
-
-
-def no_jit() -> None:
-    """Tune PostgreSQL for this transaction: no JIT (the planner over-estimates the share joins
-    at a billion rows and JIT-compiles for seconds a query that runs in a fraction of one), and
-    enough memory to group the share rows without spilling the sort to disk."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL jit = off"))
-        db.session.execute(text("SET LOCAL work_mem = '64MB'"))

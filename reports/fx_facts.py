@@ -60,6 +60,7 @@ from sqlalchemy import String as SqlString
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from registry import money
+from registry.collector import collector_paused
 from registry.errors import ConversionError
 from registry.extensions import db
 from registry.models import Project, Transaction
@@ -73,6 +74,7 @@ MEASURE_COLUMNS = ("pledge", "commitment", "disbursement", "expenditure")
 ANNUAL_COLUMNS = tuple(f"annual_{m}" for m in MEASURE_COLUMNS)
 ATTRIBUTES = ("funding_source_id", "provider_org_id", "finance_type", "flow_type")
 CHUNK = 500
+REBUILD_CHUNK = 5_000  # projects converted at a time by a rebuild
 INSERT_BATCH = 10_000
 
 
@@ -189,6 +191,8 @@ def is_fresh(currency: str, layout: str | None) -> bool:
 
 def rebuild(currencies: Sequence[str], points: Sequence[dt.date], layout: str) -> None:
     """Convert every flow again into each of ``currencies`` (their facts were missing or stale)."""
+    from reports import facts  # facts calls this module
+
     if not currencies:
         return
     money.forget_tables()  # the rate files in force now, not those a process read seconds ago
@@ -197,10 +201,26 @@ def rebuild(currencies: Sequence[str], points: Sequence[dt.date], layout: str) -
         quotes = {currency: kept_quotes(currency, expected)}
         for model in (ReportFxFact, ReportFxProjectFact, ReportFxNeed):
             db.session.execute(delete(model.__table__).where(model.currency == currency))
-        _insert(quotes, None, points)  # one currency at a time: the flows are streamed, never all held
+        # One currency at a time, a few thousand projects at a time: what is held is one chunk's
+        # flows and groups, whatever the size of the registry (all of them at once: 1.8 GB for
+        # 5,000,000 flows). The projects are those of the USD facts, just brought up to date: every
+        # flow converted here is in them.
+        for chunk in _project_chunks():
+            _insert(quotes, chunk, points)
         _insert_needs(quotes[currency], None)
         _set_state(currency, expected)
-    db.session.flush()
+    facts.analyze(ReportFxFact, ReportFxProjectFact, ReportFxNeed)
+
+
+def _project_chunks() -> Iterator[list[int]]:
+    """The projects of the USD facts, REBUILD_CHUNK at a time, in order."""
+    from reports.models import ReportFlowFact
+
+    projects = list(
+        db.session.scalars(select(ReportFlowFact.project_id).distinct().order_by(ReportFlowFact.project_id))
+    )
+    for start in range(0, len(projects), REBUILD_CHUNK):
+        yield projects[start : start + REBUILD_CHUNK]
 
 
 def refresh(project_ids: Sequence[int], points: Sequence[dt.date], layout: str) -> None:
@@ -250,9 +270,16 @@ def _forget_dropped(kept: Sequence[str]) -> None:
             db.session.expunge(state)
 
 
-def _insert(quotes: dict[str, Quotes], project_ids: Sequence[int] | None, points: Sequence[dt.date]) -> None:
-    """Write the converted sums of the flows (of ``project_ids``, or all) into each currency of
-    ``quotes`` (currency -> its quotes), the flows read once for all of them."""
+def _insert(quotes: dict[str, Quotes], project_ids: Sequence[int], points: Sequence[dt.date]) -> None:
+    """Write the converted sums of the flows of ``project_ids`` into each currency of
+    ``quotes`` (currency -> its quotes), the flows read once for all of them. The cyclic garbage
+    collector waits meanwhile: the groups are many small long-lived objects, and its collections
+    of the oldest generation walked the whole heap again and again (a third of a commit's time)."""
+    with collector_paused():
+        _insert_groups(quotes, project_ids, points)
+
+
+def _insert_groups(quotes: dict[str, Quotes], project_ids: Sequence[int], points: Sequence[dt.date]) -> None:
     from reports.flow_sums import FLOW_TYPES
 
     index = {kind.value: i for i, kind in enumerate(FLOW_TYPES)}  # the type as stored
@@ -274,8 +301,7 @@ def _insert(quotes: dict[str, Quotes], project_ids: Sequence[int] | None, points
         Transaction.deleted_at.is_(None),
         Transaction.amount_minor != 0,  # converts to nothing and asks for no rate
     )
-    if project_ids is not None:
-        stmt = stmt.where(Transaction.project_id.in_(list(project_ids)))
+    stmt = stmt.where(Transaction.project_id.in_(list(project_ids)))
     result = db.session.connection().execute(stmt)
     # The rows as the driver gives them (plain values: the type as stored, the day as text on
     # SQLite), without building a result row for each of up to a million flows.
@@ -313,17 +339,16 @@ def _insert(quotes: dict[str, Quotes], project_ids: Sequence[int] | None, points
         _write(currency, groups, directions)
 
 
-def _directions(project_ids: Sequence[int] | None) -> dict[tuple, str]:
+def _directions(project_ids: Sequence[int]) -> dict[tuple, str]:
     """The direction of the flows of each (project, period, source, donor, flow recipient) of
-    the USD facts (of ``project_ids``, or all), written just before in the same refresh: the
+    the USD facts of ``project_ids``, brought up to date just before in the same refresh: the
     converted rows are the same flows grouped finer, so each takes its direction from there."""
     from reports.models import ReportFlowFact as f
 
     stmt = select(
         f.project_id, f.period, f.funding_source_id, f.provider_org_id, f.tx_country, f.tx_region, f.direction
     ).distinct()
-    if project_ids is not None:
-        stmt = stmt.where(f.project_id.in_(list(project_ids)))
+    stmt = stmt.where(f.project_id.in_(list(project_ids)))
     return {tuple(row[:6]): row[6] for row in db.session.connection().execute(stmt)}
 
 
@@ -343,7 +368,7 @@ FINE_COLUMNS = (
     "rate_to",
     "direction",
 )
-DATE_COLUMNS = ("day", "rate_from", "rate_to")
+DATE_COLUMNS = ("day", "rate_from", "rate_to", "need_date", "rate_date")
 COARSE_COLUMNS = (
     "currency",
     "project_id",
@@ -373,8 +398,14 @@ def _write(currency: str, groups: dict[tuple, list], directions: dict[tuple, str
 
 def _bulk_insert(table: str, columns: Sequence[str], rows: list[tuple]) -> None:
     """INSERT rows (tuples in the order of ``columns``) through the DB-API cursor: building
-    SQLAlchemy parameters for each row costs more than the insert itself."""
+    SQLAlchemy parameters for each row costs more than the insert itself. On PostgreSQL with
+    psycopg, COPY: an INSERT a row, even pipelined, took most of a commit's refresh (53,000 rows
+    of three report currencies, 1.8 s)."""
     conn = db.session.connection()
+    if not rows:
+        return
+    if _copy(conn, table, columns, rows):
+        return
     sqlite = conn.dialect.name == "sqlite"
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
@@ -392,6 +423,20 @@ def _bulk_insert(table: str, columns: Sequence[str], rows: list[tuple]) -> None:
         rows = written
     for start in range(0, len(rows), INSERT_BATCH):
         conn.exec_driver_sql(sql, rows[start : start + INSERT_BATCH])
+
+
+def _copy(conn, table: str, columns: Sequence[str], rows: list[tuple]) -> bool:
+    """COPY the rows into the table in the current transaction, when the driver is psycopg 3
+    (False otherwise: the caller inserts them)."""
+    if conn.dialect.name != "postgresql":
+        return False
+    with conn.connection.dbapi_connection.cursor() as cursor:
+        if not hasattr(cursor, "copy"):  # psycopg2
+            return False
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    return True
 
 
 def _in_project_order(item: tuple) -> tuple:
@@ -438,7 +483,20 @@ def _coarse_rows(currency: str, groups: dict[tuple, list]) -> list[tuple]:
     ]
 
 
-def _need_rows(currency: str, projects, quotes: Quotes) -> list[dict]:
+NEED_COLUMNS = (
+    "currency",
+    "project_id",
+    "need_minor",
+    "need_currency",
+    "need_date",
+    "minor",
+    "rate_kind",
+    "rate_date",
+    "stale",
+)
+
+
+def _need_rows(currency: str, projects, quotes: Quotes) -> list[tuple]:
     """Rows of report_fx_needs: each (project, need, currency, date) converted into ``currency``
     as a report converts it (a need without a date or of zero converts to nothing: not kept)."""
     rows = []
@@ -455,19 +513,7 @@ def _need_rows(currency: str, projects, quotes: Quotes) -> list[dict]:
             else:
                 value = money.convert_minor(int(minor), rated.ratio)
                 kind, rate_day, stale = rated.kind, rated.rate_date, rated.stale
-        rows.append(
-            {
-                "currency": currency,
-                "project_id": pid,
-                "need_minor": int(minor),
-                "need_currency": cur,
-                "need_date": day,
-                "minor": value,
-                "rate_kind": kind,
-                "rate_date": rate_day,
-                "stale": stale,
-            }
-        )
+        rows.append((currency, pid, int(minor), cur, day, value, kind, rate_day, stale))  # NEED_COLUMNS
     return rows
 
 
@@ -480,8 +526,7 @@ def _insert_needs(quotes: Quotes, project_ids: Sequence[int] | None) -> None:
     if project_ids is not None:
         stmt = stmt.where(Project.id.in_(list(project_ids)))
     rows = _need_rows(currency, db.session.connection().execute(stmt), quotes)
-    for start in range(0, len(rows), INSERT_BATCH):
-        db.session.execute(insert(ReportFxNeed.__table__), rows[start : start + INSERT_BATCH])
+    _bulk_insert(ReportFxNeed.__tablename__, NEED_COLUMNS, rows)
 
 
 def _same_need(n, project) -> ColumnElement:
@@ -760,8 +805,8 @@ def _needs(spec) -> Iterator[tuple[FromClause, list[tuple]]]:
             conn.execute(
                 insert(table),
                 [
-                    {"pid": r["project_id"], **{k: r[k] for k in ("minor", "need_minor", "need_currency", "need_date")}}
-                    for r in fresh
+                    {"pid": pid, "minor": minor, "need_minor": need, "need_currency": cur, "need_date": day}
+                    for _currency, pid, need, cur, day, minor, *_rate in fresh  # NEED_COLUMNS
                 ],
             )
         stored = select(n.c.project_id.label("pid"), n.c.minor, n.c.need_minor, n.c.need_currency, n.c.need_date).where(
