@@ -283,9 +283,10 @@ def _insert_groups(quotes: dict[str, Quotes], project_ids: Sequence[int], points
     from reports.flow_sums import FLOW_TYPES
 
     index = {kind.value: i for i, kind in enumerate(FLOW_TYPES)}  # the type as stored
-    convert_minor = money.convert_minor
+    divide = money.divide_half_even
     days: dict[str, tuple[dt.date, int, int]] = {}  # value date as read -> (date, year, period)
-    targets = [(currency, q, {}) for currency, q in quotes.items()]  # (currency, quotes, groups)
+    # (currency, quotes, groups, (flow currency, day) -> how it converts: see _conversion)
+    targets = [(currency, q, {}, {}) for currency, q in quotes.items()]
     stmt = select(
         Transaction.project_id,
         Transaction.type,
@@ -312,17 +313,13 @@ def _insert_groups(quotes: dict[str, Quotes], project_ids: Sequence[int], points
             found = days[raw_day] = (on, on.year, bisect.bisect_right(points, on))
         on, year, period = found
         measure = index[kind]
-        for currency, currency_quotes, groups in targets:
-            if cur == currency:
-                value, rate_kind, rate_day, stale_day = amount, SAME, None, None
-            else:
-                rated = currency_quotes.of(cur, on)
-                if rated is None:
-                    value, rate_kind, rate_day, stale_day = 0, NONE, None, on
-                else:
-                    value = convert_minor(amount, rated.ratio)
-                    rate_kind, rate_day = rated.kind, rated.rate_date
-                    stale_day = on if rated.stale else None
+        for _currency, currency_quotes, groups, conversions in targets:
+            conversion = conversions.get((cur, on))
+            if conversion is None:
+                conversion = conversions[(cur, on)] = _conversion(currency_quotes, cur, on)
+            numerator, denominator, rate_kind, rate_day, stale_day = conversion
+            # convert_minor, written out: a call less for each flow and currency
+            value = amount if denominator == 1 and numerator == 1 else divide(amount * numerator, denominator)
             key = (pid, year, period, source, org, finance, flow, country, region, cur, rate_kind, stale_day)
             acc = groups.get(key)
             if acc is None:
@@ -335,8 +332,20 @@ def _insert_groups(quotes: dict[str, Quotes], project_ids: Sequence[int], points
                     acc[5] = rate_day
     result.close()
     directions = _directions(project_ids)
-    for currency, _quotes, groups in targets:
+    for currency, _quotes, groups, _conversions in targets:
         _write(currency, groups, directions)
+
+
+def _conversion(quotes: Quotes, currency: str, day: dt.date) -> tuple:
+    """How an amount of ``currency`` dated ``day`` converts into the currency of ``quotes``:
+    (numerator, denominator of the minor-unit ratio, rate kind, rate date, the day when the rate
+    is older than the rule allows or there is none). No rate: a ratio of 0, the flow adds 0."""
+    if currency == quotes.target:
+        return 1, 1, SAME, None, None
+    rated = quotes.of(currency, day)
+    if rated is None:
+        return 0, 1, NONE, None, day
+    return rated.ratio.numerator, rated.ratio.denominator, rated.kind, rated.rate_date, day if rated.stale else None
 
 
 def _directions(project_ids: Sequence[int]) -> dict[tuple, str]:
