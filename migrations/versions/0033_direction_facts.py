@@ -8,7 +8,7 @@ and DAC membership period: the facts' periods are cut at the DAC membership date
 The direction also follows what is not a flow: the project's direction set by hand, its IATI
 collaboration type, its funding partners and its recipients; the provider organisation's kind,
 country and identifiers (and those of the organisations named as funding partners); the
-funding source's kind. Triggers mark the projects whose direction may have changed:
+funding source's kind; whether an organisation or a source is deleted. Triggers mark the projects whose direction may have changed:
 directly for a project or its recipients (the project is known), and through
 ``report_dirty_inputs`` for an organisation or a funding source, which the next refresh
 turns into marks of the projects concerned in one pass.
@@ -31,7 +31,8 @@ depends_on = None
 
 FACT_TABLES = ("report_flow_facts", "report_project_facts", "report_fx_facts", "report_fx_project_facts")
 PROJECT_COLUMNS = ("direction_override", "collaboration_type", "funding_partners")
-ORG_COLUMNS = ("kind", "country_iso3", "iati_ref", "ref")
+ORG_COLUMNS = ("kind", "country_iso3", "iati_ref", "ref", "deleted_at")  # deleted: no longer there
+SOURCE_COLUMNS = ("kind", "deleted_at")
 TRIGGERS = {
     "projects": ("report_mark_project_direction",),
     "project_recipients": (
@@ -109,8 +110,8 @@ def _sqlite_triggers():
         + " END"
     )
     op.execute(
-        "CREATE TRIGGER report_mark_source_kind AFTER UPDATE OF kind ON funding_sources "
-        "WHEN OLD.kind IS NOT NEW.kind BEGIN "
+        f"CREATE TRIGGER report_mark_source_kind AFTER UPDATE OF {', '.join(SOURCE_COLUMNS)} ON funding_sources "
+        f"WHEN {_changed(SOURCE_COLUMNS)} BEGIN "
         "INSERT OR IGNORE INTO report_dirty_inputs (kind, key) VALUES ('source', CAST(NEW.id AS TEXT)); END"
     )
 
@@ -170,8 +171,9 @@ def _pg_triggers():
         "INSERT INTO report_dirty_inputs (kind, key) VALUES ('source', NEW.id::text) ON CONFLICT DO NOTHING;",
     )
     op.execute(
-        "CREATE TRIGGER report_mark_source_kind AFTER UPDATE OF kind ON funding_sources "
-        "FOR EACH ROW WHEN (OLD.kind IS DISTINCT FROM NEW.kind) EXECUTE FUNCTION report_mark_source_kind()"
+        f"CREATE TRIGGER report_mark_source_kind AFTER UPDATE OF {', '.join(SOURCE_COLUMNS)} ON funding_sources "
+        f"FOR EACH ROW WHEN ({_changed(SOURCE_COLUMNS, distinct='IS DISTINCT FROM')}) "
+        "EXECUTE FUNCTION report_mark_source_kind()"
     )
 
 

@@ -220,11 +220,18 @@ def direction_expression(flows: Flows | None = None) -> ColumnElement:
         return select(column).where(project.id == f.project_id).correlate(f.table).scalar_subquery()
 
     def of_provider(*conditions) -> ColumnElement:
-        return exists().where(provider.id == f.provider_org_id, *conditions).correlate(f.table)
+        return exists().where(provider.id == f.provider_org_id, live(provider), *conditions).correlate(f.table)
+
+    # A deleted organisation or source is not there, said here as well as by the filter of ORM
+    # reads (registry.models.soft_delete), which does not reach the report facts' INSERT ... SELECT.
+    def live(entity) -> ColumnElement:
+        return entity.deleted_at.is_(None)
 
     override = of_project(project.direction_override)
     collaboration = of_project(project.collaboration_type)
-    source_kind = select(source.kind).where(source.id == f.funding_source_id).correlate(f.table).scalar_subquery()
+    source_kind = (
+        select(source.kind).where(source.id == f.funding_source_id, live(source)).correlate(f.table).scalar_subquery()
+    )
     northern = of_provider(dac_member_condition(provider.country_iso3, provider.iati_ref, f))
     located = of_provider(
         or_(provider.country_iso3.is_not(None), dac_member_condition(provider.country_iso3, provider.iati_ref, f))
@@ -257,6 +264,7 @@ def direction_expression(flows: Flows | None = None) -> ColumnElement:
         exists()
         .where(
             partner_named,
+            live(partner),
             or_(partner.id != f.provider_org_id, f.provider_org_id.is_(None)),
             or_(
                 partner.kind.in_(MULTILATERAL_KINDS),

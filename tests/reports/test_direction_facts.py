@@ -166,6 +166,10 @@ def _change_a_partners_identifier(orgs, projects, source):
     orgs["KOR"].iati_ref = "KR-GOV-999"  # the project's partner names nobody known now
 
 
+def _delete_the_provider(orgs, projects, source):
+    orgs["SWE"].deleted_at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)  # its flows' provider is not there
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -179,6 +183,7 @@ def _change_a_partners_identifier(orgs, projects, source):
         _create_a_partner,
         _change_a_partners_country,
         _change_a_partners_identifier,
+        _delete_the_provider,
     ],
 )
 def test_the_facts_follow_what_the_direction_follows(registry, change):
@@ -187,6 +192,19 @@ def test_the_facts_follow_what_the_direction_follows(registry, change):
     db.session.flush()
     _assert_facts_follow_the_flows()
     assert _in_facts() != before  # each change moves money between directions
+
+
+def test_a_deleted_source_says_nothing_any_more(registry):
+    orgs, projects, source = registry
+    brazil = projects["brazil"].id
+    swedish = db.session.scalars(select(Transaction).filter_by(provider_org_id=orgs["SWE"].id)).one()
+    swedish.funding_source_id = source.id
+    db.session.get(FundingSource, source.id).kind = SourceKind.SOUTH_SOUTH
+    _assert_facts_follow_the_flows()
+    assert _in_facts()[(brazil, "triangular")] == 90009  # a DAC member funding South-South cooperation
+    db.session.get(FundingSource, source.id).deleted_at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    _assert_facts_follow_the_flows()
+    assert _in_facts()[(brazil, "north_south")] == 90009
 
 
 def test_a_new_partner_in_a_later_commit_is_found(registry, make_org):
