@@ -191,6 +191,7 @@ def _insert_statements(points: Sequence[dt.date], by_project: bool) -> tuple:
     # group has the same project, provider, source, own recipient and DAC membership period.
     groups = stmt.group_by(*keys).subquery("flow_groups")
     g = groups.c
+    joined, attributes = direction.joins(groups, g.project_id, g.provider_org_id, g.funding_source_id)
     directions = direction.period_flows(
         groups,
         g.period,
@@ -200,8 +201,10 @@ def _insert_statements(points: Sequence[dt.date], by_project: bool) -> tuple:
         funding_source_id=g.funding_source_id,
         country=g.recipient_country_iso3,
         region=g.recipient_region_code,
+        joined=attributes,
     )
-    with_direction = select(*groups.c, direction.direction_expression(directions))  # in the order of columns
+    # in the order of columns
+    with_direction = select(*groups.c, direction.direction_expression(directions)).select_from(joined)
     flows = insert(ReportFlowFact.__table__).from_select(columns, with_direction)
     # The coarser table, from the rows just written (a few per project, not every flow).
     f = ReportFlowFact

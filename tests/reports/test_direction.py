@@ -19,6 +19,7 @@ from registry.services import direction
 from registry.services.actor import Actor
 from registry.services.projects import update_project
 from reports.flows import build_spec, run_report
+from tests.reports.test_direction_facts import _assert_facts_follow_the_flows
 
 ADMIN = Actor(label="tester", channel="cli", role=Role.ADMIN)
 KEN = [{"country": "KEN", "share": Decimal(100)}]
@@ -84,6 +85,7 @@ def test_derivations(app, flow_of, make_source, make_org):
     # a Southern provider giving to a DAC member: none of the four
     assert flow_of("BRA", recipient_country="PRT")[1] == "unknown"
     assert flow_of("BRA", recipients=[{"country": "FRA", "share": Decimal(100)}])[1] == "unknown"
+    _assert_facts_follow_the_flows()  # the report facts keep the same directions
 
 
 def test_triangular(app, flow_of, make_org):
@@ -102,6 +104,7 @@ def test_triangular(app, flow_of, make_org):
     # a Southern partner does not make it triangular
     make_org(ref="ABC", iati_ref="BR-CNPJ-1", country_iso3="BRA")
     assert flow_of("IND", with_project={"funding_partners": "10|BR-CNPJ-1"})[1] == "south_south"
+    _assert_facts_follow_the_flows()
 
 
 def test_override_needs_a_reason_and_is_audited(app, actor, flow_of):
