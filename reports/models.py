@@ -193,11 +193,12 @@ class ReportDirty(db.Model):
 
 class ReportDirtyInput(db.Model):
     """Something a flow's direction follows changed outside the flows (set by triggers): an
-    organisation (``org``: its id; the flows it provides), its identifiers (``ref``: the
-    projects that name it among their funding partners) or a funding source's kind
-    (``source``: its id). :func:`reports.facts.ensure_fresh` turns them into marks of the
-    projects concerned, found in one pass however many changed: a trigger looking them up
-    itself would scan every project for each organisation an import creates."""
+    organisation's kind, country, identifiers or deletion (``org``: its id, for the flows it
+    provides; ``ref``: its identifiers, old and new, for the projects that name it among their
+    funding partners) or a funding source's kind or deletion (``source``: its id).
+    :func:`reports.facts.ensure_fresh` turns them into marks of the projects concerned, found in
+    one pass however many changed: a trigger looking them up itself would scan every project
+    for each organisation an import creates."""
 
     __tablename__ = "report_dirty_inputs"
 
