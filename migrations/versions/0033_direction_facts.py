@@ -56,20 +56,14 @@ def _changed(columns, old="OLD", new="NEW", distinct="IS NOT") -> str:
     return " OR ".join(f"{old}.{c} {distinct} {new}.{c}" for c in columns)
 
 
-def _inputs_sqlite(row: str, with_org: bool) -> str:
+def _inputs(row: str, with_org: bool, sqlite: bool) -> str:
+    """The statement noting an organisation's identifiers (and its id) in report_dirty_inputs."""
     parts = [f"SELECT 'ref', {row}.ref"]
     parts.append(f"SELECT 'ref', {row}.iati_ref WHERE {row}.iati_ref IS NOT NULL")
     if with_org:
         parts.append(f"SELECT 'org', CAST({row}.id AS TEXT)")
-    return "INSERT OR IGNORE INTO report_dirty_inputs (kind, key) " + " UNION ALL ".join(parts) + ";"
-
-
-def _inputs_pg(row: str, with_org: bool) -> str:
-    parts = [f"SELECT 'ref', {row}.ref"]
-    parts.append(f"SELECT 'ref', {row}.iati_ref WHERE {row}.iati_ref IS NOT NULL")
-    if with_org:
-        parts.append(f"SELECT 'org', {row}.id::text")
-    return "INSERT INTO report_dirty_inputs (kind, key) " + " UNION ALL ".join(parts) + " ON CONFLICT DO NOTHING;"
+    verb, tail = ("INSERT OR IGNORE INTO", ";") if sqlite else ("INSERT INTO", " ON CONFLICT DO NOTHING;")
+    return f"{verb} report_dirty_inputs (kind, key) " + " UNION ALL ".join(parts) + tail
 
 
 def _sqlite_triggers():
@@ -93,20 +87,20 @@ def _sqlite_triggers():
     )
     op.execute(
         "CREATE TRIGGER report_mark_org_insert AFTER INSERT ON organisations BEGIN "
-        + _inputs_sqlite("NEW", with_org=False)
+        + _inputs("NEW", with_org=False, sqlite=True)
         + " END"
     )
     op.execute(
         f"CREATE TRIGGER report_mark_org_update AFTER UPDATE OF {', '.join(ORG_COLUMNS)} ON organisations "
         f"WHEN {_changed(ORG_COLUMNS)} BEGIN "
-        + _inputs_sqlite("OLD", with_org=True)
+        + _inputs("OLD", with_org=True, sqlite=True)
         + " "
-        + _inputs_sqlite("NEW", with_org=True)
+        + _inputs("NEW", with_org=True, sqlite=True)
         + " END"
     )
     op.execute(
         "CREATE TRIGGER report_mark_org_delete AFTER DELETE ON organisations BEGIN "
-        + _inputs_sqlite("OLD", with_org=True)
+        + _inputs("OLD", with_org=True, sqlite=True)
         + " END"
     )
     op.execute(
@@ -150,18 +144,21 @@ def _pg_triggers():
             f"CREATE TRIGGER report_mark_recipients_{event} AFTER {event.upper()} ON project_recipients "
             f"REFERENCING {clause} FOR EACH STATEMENT EXECUTE FUNCTION report_mark_recipients_{event}()"
         )
-    _pg_function("report_mark_org_insert", _inputs_pg("NEW", with_org=False))
+    _pg_function("report_mark_org_insert", _inputs("NEW", with_org=False, sqlite=False))
     op.execute(
         "CREATE TRIGGER report_mark_org_insert AFTER INSERT ON organisations "
         "FOR EACH ROW EXECUTE FUNCTION report_mark_org_insert()"
     )
-    _pg_function("report_mark_org_update", _inputs_pg("OLD", with_org=True) + " " + _inputs_pg("NEW", with_org=True))
+    _pg_function(
+        "report_mark_org_update",
+        _inputs("OLD", with_org=True, sqlite=False) + " " + _inputs("NEW", with_org=True, sqlite=False),
+    )
     op.execute(
         f"CREATE TRIGGER report_mark_org_update AFTER UPDATE OF {', '.join(ORG_COLUMNS)} ON organisations "
         f"FOR EACH ROW WHEN ({_changed(ORG_COLUMNS, distinct='IS DISTINCT FROM')}) "
         "EXECUTE FUNCTION report_mark_org_update()"
     )
-    _pg_function("report_mark_org_delete", _inputs_pg("OLD", with_org=True))
+    _pg_function("report_mark_org_delete", _inputs("OLD", with_org=True, sqlite=False))
     op.execute(
         "CREATE TRIGGER report_mark_org_delete AFTER DELETE ON organisations "
         "FOR EACH ROW EXECUTE FUNCTION report_mark_org_delete()"
