@@ -11,17 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from importers.bulk import BulkInsert
 from importers.models import ImportChange
 from importers.pipeline.common import _chunks
+from importers.pipeline.write import EVENT_COLUMNS, event_row
 from importers.records import ProjectRecord
 from registry.extensions import db
-from registry.models import Project
+from registry.models import AuditEvent, PlannedDisbursement, Project, ProjectBudget
+from registry.models.types import utcnow
 from registry.services import plans as plan_service
 
 if TYPE_CHECKING:
@@ -35,37 +37,131 @@ def write_plans(run: _Run, records: Iterable[ProjectRecord]) -> None:
     }
     if not with_plans:
         return
-    changes = []
-    for chunk in _chunks(list(with_plans), 500):
+    by_year = {ref: rec for ref, rec in with_plans.items() if rec.plan_years is not None}
+    changes = _replace(run, {ref: rec for ref, rec in with_plans.items() if rec.plan_years is None})
+    for chunk in _chunks(list(by_year), 500):
         stmt = (
             select(Project)
             .where(Project.org_id == run.org.id, Project.reference.in_(chunk))
             .options(selectinload(Project.budgets), selectinload(Project.planned_disbursements))
         )
         for project in db.session.scalars(stmt):
-            rec = with_plans[project.reference]
             before = plan_service.snapshot(project)
-            if rec.plan_years is not None:
-                changed = _set_years(run, project, rec)
-            else:
-                changed = plan_service.set_plans(
-                    run.actor,
-                    project,
-                    budgets=None if rec.budgets is None else [p.as_budget() for p in rec.budgets],
-                    planned=None
-                    if rec.planned_disbursements is None
-                    else [p.as_planned() for p in rec.planned_disbursements],
-                    summary="Import replaced the forward plans",
-                )
-            if changed:
+            rec = by_year[project.reference]
+            _count(run, rec)
+            if _set_years(run, project, rec):
                 changes.append((run.batch.id, "plans", project.id, "update", before))
-                run.counts["plans_replaced"] += 1
-            run.counts["budgets"] += len(rec.budgets or ())
-            run.counts["planned_disbursements"] += len(rec.planned_disbursements or ())
+    run.counts["plans_replaced"] += len(changes)
     if changes:
         columns = ("batch_id", "entity_type", "entity_id", "action", "before")
         BulkInsert(db.session.connection(), ImportChange.__table__, columns).execute(changes, run.chunk_size)
     db.session.flush()
+
+
+BUDGET_COLUMNS = (
+    "project_id",
+    "created_at",
+    "kind",
+    "status",
+    "period_start",
+    "period_end",
+    "amount_minor",
+    "currency",
+    "value_date",
+    "usd_minor",
+    "usd_rate",
+    "usd_rate_date",
+    "usd_rate_source",
+    "import_batch_id",
+)
+PLANNED_COLUMNS = tuple(c for c in BUDGET_COLUMNS if c != "status") + (
+    "provider_ref",
+    "provider_name",
+    "receiver_ref",
+    "receiver_name",
+)
+
+
+def _replace(run: _Run, records: dict[str, ProjectRecord]) -> list[tuple]:
+    """The file's budgets and planned disbursements in place of the stored ones, for every project
+    at once: the checks, the row values (USD at each value date's rate), the snapshots and the
+    audit event of ``registry.services.plans.set_plans``, written as a few DELETEs and multi-row
+    INSERTs (one project at a time through the ORM cost a flush each: 7 s for 5,700 projects).
+    A project whose plans the file leaves as they are is not written. Returns the undo log rows."""
+    if not records:
+        return []
+    ids: dict[str, int] = {}
+    for chunk in _chunks(list(records), 500):
+        stmt = select(Project.reference, Project.id).where(Project.org_id == run.org.id, Project.reference.in_(chunk))
+        ids.update((reference, pid) for reference, pid in db.session.execute(stmt))
+    stored_budgets = _stored(ProjectBudget, list(ids.values()))
+    stored_planned = _stored(PlannedDisbursement, list(ids.values()))
+    batch = run.actor.import_batch_id
+    now = utcnow()
+    event = event_row(run.actor, run.org.id)
+    budget_rows: list[tuple] = []
+    planned_rows: list[tuple] = []
+    replaced: dict[type, list[int]] = {ProjectBudget: [], PlannedDisbursement: []}
+    events, changes = [], []
+    for reference, pid in ids.items():
+        rec = records[reference]
+        _count(run, rec)
+        old_budgets, old_planned = stored_budgets.get(pid, []), stored_planned.get(pid, [])
+        budgets = planned = None
+        if rec.budgets is not None:
+            checked = plan_service.check_budgets([p.as_budget() for p in rec.budgets])
+            budgets = [plan_service.plan_values(values, batch) for values in checked]
+        if rec.planned_disbursements is not None:
+            checked = plan_service.check_planned([p.as_planned() for p in rec.planned_disbursements])
+            planned = [plan_service.plan_values(values, batch) for values in checked]
+        before = plan_service.snapshot_of(old_budgets, old_planned)
+        after = plan_service.snapshot_of(
+            old_budgets if budgets is None else budgets, old_planned if planned is None else planned
+        )
+        if after == before:
+            continue
+        head = {"project_id": pid, "created_at": now}
+        if budgets is not None:
+            replaced[ProjectBudget].append(pid)
+            budget_rows += [tuple((head | values)[c] for c in BUDGET_COLUMNS) for values in budgets]
+        if planned is not None:
+            replaced[PlannedDisbursement].append(pid)
+            planned_rows += [tuple((head | values)[c] for c in PLANNED_COLUMNS) for values in planned]
+        events.append(event("update", pid, before, after, "Import replaced the forward plans"))
+        changes.append((run.batch.id, "plans", pid, "update", before))
+    connection = db.session.connection()
+    for model, pids in replaced.items():
+        table = model.__table__
+        for chunk in _chunks(pids, 500):
+            db.session.execute(delete(table).where(table.c.project_id.in_(chunk)))
+    BulkInsert(connection, ProjectBudget.__table__, BUDGET_COLUMNS).execute(budget_rows, run.chunk_size)
+    BulkInsert(connection, PlannedDisbursement.__table__, PLANNED_COLUMNS).execute(planned_rows, run.chunk_size)
+    BulkInsert(connection, AuditEvent.__table__, EVENT_COLUMNS).execute(events, run.chunk_size)
+    changed = {pid for pids in replaced.values() for pid in pids}
+    for obj in list(db.session.identity_map.values()):  # loaded plans are stale now
+        if isinstance(obj, Project) and obj.id in changed:
+            db.session.expire(obj, ["budgets", "planned_disbursements"])
+    return changes
+
+
+def _count(run: _Run, rec: ProjectRecord) -> None:
+    run.counts["budgets"] += len(rec.budgets or ())
+    run.counts["planned_disbursements"] += len(rec.planned_disbursements or ())
+
+
+def _stored(model: type, project_ids: list[int]) -> dict[int, list[Any]]:
+    """The stored plans of the projects, by project, in the order a project's own list keeps them."""
+    table = model.__table__
+    out: dict[int, list[Any]] = {}
+    for chunk in _chunks(project_ids, 500):
+        stmt = (
+            select(table)
+            .where(table.c.project_id.in_(chunk))
+            .order_by(table.c.project_id, table.c.period_start, table.c.id)
+        )
+        for row in db.session.execute(stmt):
+            out.setdefault(row.project_id, []).append(row)
+    return out
 
 
 def _set_years(run: _Run, project: Project, rec: ProjectRecord) -> bool:

@@ -10,6 +10,7 @@ at the last rate known, saying so (``reports.forward``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -114,9 +115,11 @@ def _checked(item: Mapping[str, Any], fields: tuple[str, ...], where: str) -> di
     return out
 
 
-def _row(model: type, values: dict[str, Any], import_batch_id: int | None) -> Any:
-    """A plan row with its minor units and its USD value at the value date's rate (none when no
-    rate converts it yet)."""
+def plan_values(values: Mapping[str, Any], import_batch_id: int | None) -> dict[str, Any]:
+    """The column values of a plan row from its checked values (``check_budgets``,
+    ``check_planned``): its minor units and its USD value at the value date's rate (none when
+    no rate converts it yet)."""
+    values = dict(values)
     amount, currency = values.pop("amount"), values["currency"]
     try:
         conversion: money.Conversion | None = money.convert(
@@ -124,31 +127,38 @@ def _row(model: type, values: dict[str, Any], import_batch_id: int | None) -> An
         )
     except (ConversionError, MoneyError):  # kept in its own currency, converted by reports later
         conversion = None
-    return model(
-        **values,
-        amount_minor=money.to_minor(amount, currency),
-        usd_minor=money.to_minor(conversion.amount, "USD") if conversion else None,
-        usd_rate=str(conversion.rate) if conversion else None,
-        usd_rate_date=conversion.rate_date if conversion else None,
-        usd_rate_source=conversion.source if conversion else None,
-        import_batch_id=import_batch_id,
-    )
+    return values | {
+        "amount_minor": money.to_minor(amount, currency),
+        "usd_minor": money.to_minor(conversion.amount, "USD") if conversion else None,
+        "usd_rate": str(conversion.rate) if conversion else None,
+        "usd_rate_date": conversion.rate_date if conversion else None,
+        "usd_rate_source": conversion.source if conversion else None,
+        "import_batch_id": import_batch_id,
+    }
 
 
 def _plan_dict(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
-    out = {name: getattr(row, name) for name in fields if name != "amount"}
-    out["amount"] = str(row.amount)
+    """A plan as plain values, from a stored plan (ORM object or row) or a row's values (a mapping)."""
+    get = row.get if isinstance(row, Mapping) else functools.partial(getattr, row)
+    out = {name: get(name) for name in fields if name != "amount"}
+    out["amount"] = str(money.from_minor(get("amount_minor"), get("currency")))
     return out
+
+
+def snapshot_of(budgets: Iterable[Any], planned: Iterable[Any]) -> dict[str, Any]:
+    """Plans as plain values (for the audit trail, ETags and the import's undo), in the order
+    given (stored plans come by period start, then id)."""
+    return audit._jsonable(
+        {
+            "budgets": [_plan_dict(b, BUDGET_FIELDS) for b in budgets],
+            "planned_disbursements": [_plan_dict(p, PLANNED_FIELDS) for p in planned],
+        }
+    )
 
 
 def snapshot(project: Project) -> dict[str, Any]:
     """The project's plans as plain values (for the audit trail, ETags and the import's undo)."""
-    return audit._jsonable(
-        {
-            "budgets": [_plan_dict(b, BUDGET_FIELDS) for b in project.budgets],
-            "planned_disbursements": [_plan_dict(p, PLANNED_FIELDS) for p in project.planned_disbursements],
-        }
-    )
+    return snapshot_of(project.budgets, project.planned_disbursements)
 
 
 def check_budgets(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -172,17 +182,20 @@ def set_plans(
     """Replace the project's budgets and/or planned disbursements (None: those stay) and record
     one audit event. Returns whether anything changed; flushes, never commits."""
     before = snapshot(project)
-    checked_budgets = check_budgets(budgets) if budgets is not None else None
-    checked_planned = check_planned(planned) if planned is not None else None
     batch = actor.import_batch_id
-    with db.session.no_autoflush:
-        if checked_budgets is not None:
-            project.budgets = [_row(ProjectBudget, values, batch) for values in checked_budgets]
-        if checked_planned is not None:
-            project.planned_disbursements = [_row(PlannedDisbursement, values, batch) for values in checked_planned]
-    after = snapshot(project)
-    if after == before:
+    new_budgets = None if budgets is None else [plan_values(v, batch) for v in check_budgets(budgets)]
+    new_planned = None if planned is None else [plan_values(v, batch) for v in check_planned(planned)]
+    after = snapshot_of(
+        project.budgets if new_budgets is None else new_budgets,
+        project.planned_disbursements if new_planned is None else new_planned,
+    )
+    if after == before:  # the stored rows stay as they are (their ids, batch and dates too)
         return False
+    with db.session.no_autoflush:
+        if new_budgets is not None:
+            project.budgets = [ProjectBudget(**values) for values in new_budgets]
+        if new_planned is not None:
+            project.planned_disbursements = [PlannedDisbursement(**values) for values in new_planned]
     db.session.flush()
     audit.record(actor, "update", "project", project.id, before, after, summary, project.org_id)
     return True

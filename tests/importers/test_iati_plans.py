@@ -206,3 +206,115 @@ def test_plans_go_out_in_the_export_and_come_back_the_same(app, make_org):
     receiver = db.session.scalar(select(PlannedDisbursement).where(PlannedDisbursement.currency == "GBP"))
     assert (receiver.receiver_ref, receiver.receiver_name, receiver.kind) == ("KE-GOV", "Ministry of ICT", "revised")
     assert db.session.scalar(select(func.count(PlannedDisbursement.id))) == 2
+
+
+def _budget(kind: str, status: str, start: str, end: str, amount: str, currency: str) -> str:
+    return (
+        f'<budget type="{kind}" status="{status}"><period-start iso-date="{start}"/><period-end iso-date="{end}"/>'
+        f'<value currency="{currency}" value-date="{start}">{amount}</value></budget>'
+    )
+
+
+def test_the_import_writes_the_plans_the_plan_service_would(app, make_org):
+    """The import replaces every project's plans in a few statements; what it stores, and the
+    audit event it writes, are what ``set_plans`` stores and writes for the same plans."""
+    from registry.models import AuditEvent
+    from registry.money import convert, to_minor
+    from registry.services import plans as plan_service
+
+    make_org(ref="XM-TEST", name="Test donor")
+    provider = '<provider-org ref="XM-TEST"><narrative>Test donor</narrative></provider-org>'
+    first = _xml(
+        _budget("1", "1", "2024-01-01", "2024-12-31", "5000.00", "GBP")
+        + _planned("2024-01-01", "2024-12-31", "1000.00")
+        + _planned("2025-01-01", "2025-12-31", "2000.00").replace(
+            "</planned-disbursement>", provider + "</planned-disbursement>"
+        )
+    )
+    batch = run_import("iati", "plans.xml", first, "XM-TEST", ADMIN)
+    assert batch.status == "committed", batch.problems
+    project = db.session.scalar(select(Project).where(Project.iati_identifier == "XM-TEST-PLAN-1"))
+    before = plan_service.snapshot(project)
+    assert [b["amount"] for b in before["budgets"]] == ["5000.00"]
+    assert [(p["amount"], p["provider_ref"]) for p in before["planned_disbursements"]] == [
+        ("1000.00", None),
+        ("2000.00", "XM-TEST"),
+    ]
+
+    second = _xml(
+        _budget("1", "1", "2024-01-01", "2024-12-31", "5000.00", "GBP")
+        + _budget("2", "2", "2024-01-01", "2024-12-31", "6000.00", "GBP")
+        + _planned("2025-01-01", "2025-12-31", "2500.00")
+    )
+    newer = run_import("iati", "plans-2.xml", second, "XM-TEST", ADMIN)
+    assert newer.status == "committed", newer.problems
+    assert newer.counts["plans_replaced"] == 1
+    db.session.expire_all()
+    after = plan_service.snapshot(project)
+    # The same plans given to the service change nothing: the import stored what it would.
+    same = plan_service.set_plans(
+        ADMIN,
+        project,
+        budgets=[
+            {k: v for k, v in b.items()}
+            | {"period_start": dt.date(2024, 1, 1), "period_end": dt.date(2024, 12, 31)}
+            | {"value_date": dt.date(2024, 1, 1)}
+            for b in after["budgets"]
+        ],
+        planned=[
+            {k: v for k, v in p.items()}
+            | {"period_start": dt.date(2025, 1, 1), "period_end": dt.date(2025, 12, 31)}
+            | {"value_date": dt.date(2025, 1, 1)}
+            for p in after["planned_disbursements"]
+        ],
+    )
+    assert same is False
+    assert [(b["kind"], b["status"], b["amount"]) for b in after["budgets"]] == [
+        ("original", "indicative", "5000.00"),
+        ("revised", "committed", "6000.00"),
+    ]
+    assert [(p["amount"], p["currency"], p["provider_ref"]) for p in after["planned_disbursements"]] == [
+        ("2500.00", "EUR", None)
+    ]
+    # Each row's USD value at its value date's rate, with the rate it used, and the batch.
+    rows = list(project.budgets) + list(project.planned_disbursements)
+    for row in rows:
+        conversion = convert(row.amount, row.currency, "USD", row.value_date)
+        assert (row.usd_minor, row.usd_rate, row.usd_rate_date, row.usd_rate_source) == (
+            to_minor(conversion.amount, "USD"),
+            str(conversion.rate),
+            conversion.rate_date,
+            conversion.source,
+        )
+        assert row.import_batch_id == newer.id
+    # One audit event for the replacement, as set_plans records it (the first import has its own).
+    events = list(
+        db.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.entity_id == project.id,
+                AuditEvent.summary == "Import replaced the forward plans",
+                AuditEvent.import_batch_id == newer.id,
+            )
+        )
+    )
+    assert len(events) == 1
+    event = events[0]
+    assert (event.action, event.entity_type, event.org_id, event.import_batch_id) == (
+        "update",
+        "project",
+        project.org_id,
+        newer.id,
+    )
+    assert (event.before, event.after) == (before, after)
+
+    # The same plans again in another file (the same bytes would be the same import): nothing
+    # replaced, no event.
+    again = run_import("iati", "plans-3.xml", second + b"<!-- again -->", "XM-TEST", ADMIN)
+    assert again.id != newer.id
+    assert again.status == "committed" and again.counts.get("plans_replaced", 0) == 0, again.counts
+    replaced = AuditEvent.summary == "Import replaced the forward plans"
+    assert db.session.scalar(select(func.count()).where(replaced, AuditEvent.import_batch_id == again.id)) == 0
+    undo_batch(again.id, ADMIN)
+    undo_batch(newer.id, ADMIN)
+    db.session.expire_all()
+    assert plan_service.snapshot(project) == before
