@@ -21,7 +21,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from importers import pipeline
-from importers.crs import CrsFileError, read_crs
 from importers.iati import IatiFileError, UnsafeXMLError, looks_like_iati, read_iati
 from importers.messages import Text
 from importers.records import Location, Problem, ProjectRecord
@@ -113,6 +112,8 @@ def _read_iati(path: Path, filename: str, options: dict) -> pipeline.ReadResult:
 
 
 def _read_crs(path: Path, filename: str, options: dict) -> pipeline.ReadResult:
+    from importers.crs import CrsFileError, read_crs  # pandas: loaded by the processes that read CRS
+
     try:
         reader = read_crs(
             path,
@@ -415,6 +416,8 @@ def import_crs(
     """Import a CRS file: one batch per donor, all in one transaction (all-or-nothing);
     ``skip_invalid`` leaves the activities with errors out; ``prices="constant"`` reads the
     deflated columns, stored as constant-price flows apart from current prices."""
+    from importers.crs import CrsFileError, read_crs  # pandas: loaded by the processes that read CRS
+
     filename = filename or path.name
     try:
         reader = read_crs(path, filename=filename, years=years, purposes=purposes, prices=prices)

@@ -195,3 +195,22 @@ def test_the_lock_files_agree_on_every_version():
     dev, _ = locked("dev.txt")
     assert {name: test[name] for name in runtime} == runtime
     assert {name: dev[name] for name in test} == test
+
+
+def test_the_app_starts_without_pandas():
+    """pandas (and numpy under it) serve the CRS reader alone: some 56 MB a process. A web worker
+    or a command that reads no CRS file does not load them; the CRS import loads them when it runs."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from registry.app import create_app\n"
+        "create_app({'SQLALCHEMY_DATABASE_URI': 'sqlite://', 'SECRET_KEY': 'x', 'TESTING': True})\n"
+        "print(sorted(m for m in ('pandas', 'numpy') if m in sys.modules))\n"
+    )
+    found = (
+        subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, timeout=120)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    assert found == "[]", found
