@@ -14,6 +14,7 @@ reports all that is wrong at once.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -83,19 +84,21 @@ def before_start(end_field: str) -> str:
 BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
 
 
+_BIDI_SEARCH = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
+
+
 def bidi_control(value: str) -> str | None:
     """The message refusing a text with a bidirectional control character, or None when it has
     none: the first such character's code point and its position (1 = the first character)."""
-    for position, char in enumerate(value, start=1):
-        if char in BIDI_CONTROLS:
-            code_point = f"U+{ord(char):04X}"
-            return _(
-                "Contains the invisible bidirectional control %(code_point)s at character %(position)s;"
-                " remove it (it can make the text display as something else)",
-                code_point=code_point,
-                position=position,
-            )
-    return None
+    found = _BIDI_SEARCH.search(value)
+    if found is None:
+        return None
+    return _(
+        "Contains the invisible bidirectional control %(code_point)s at character %(position)s;"
+        " remove it (it can make the text display as something else)",
+        code_point=f"U+{ord(found.group()):04X}",
+        position=found.start() + 1,
+    )
 
 
 def plain_text(values: dict[str, Any]) -> dict[str, list[str]]:
