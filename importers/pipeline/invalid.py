@@ -54,6 +54,7 @@ def attribute(records: Iterable[ProjectRecord], problems: list[Problem], spans: 
     lines = [line for line, _ in starts]
     for problem in todo:
         found: list[ProjectRecord] = []
+        seen: set[int] = set()  # a problem may stand for thousands of rows (a set, not a scan of found)
         rows = problem.rows or ((problem.location.row,) if problem.location.row is not None else ())
         if problem.code in STANDALONE_ERRORS and problem.severity == "error":
             rows = ()  # the item itself goes; it is no record
@@ -66,7 +67,8 @@ def attribute(records: Iterable[ProjectRecord], problems: list[Problem], spans: 
             if rec is None:
                 found = []
                 break  # a row of the problem no record owns: it is not one record's to leave out
-            if all(rec is not r for r in found):
+            if id(rec) not in seen:
+                seen.add(id(rec))
                 found.append(rec)
         problem.owners = found
 
