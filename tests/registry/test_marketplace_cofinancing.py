@@ -13,8 +13,9 @@ import pytest
 from registry import money
 from registry.extensions import db
 from registry.models import Project
-from registry.models.types import ProjectStatus
+from registry.models.types import ProjectStatus, Role
 from registry.services import marketplace
+from registry.services.actor import Actor
 from tests.registry.test_marketplace import as_actor, governments_and_donors, post, token
 from tests.sessions import log_in
 
@@ -211,3 +212,74 @@ def test_the_list_comes_in_pages_in_the_order_of_the_whole(client, people, monke
     assert "7 open pipeline projects" in html.unescape(second) and 'rel="next"' in second
     last = client.get("/pipeline?sort=gap&page=99").get_data(as_text=True)  # past the end: the last page
     assert [i for i in expected if f'data-project-id="{i}"' in last] == expected[6:]
+
+
+def test_the_list_reads_each_gap_as_funding_gaps_computes_it(app, make_org, make_project, make_transaction):
+    """The list sums commitments in the database and converts only those in another currency
+    than the need's: every project's gap equals ``funding_gaps``' flow-by-flow reading, digit for
+    digit, whatever the mix (same currency, other currencies, no rate, no need, a need without
+    a USD value, a deleted commitment, none at all)."""
+    from sqlalchemy import update
+
+    from registry.models import Transaction
+    from registry.services import matching
+    from registry.services.deletion import delete_transaction
+
+    org = make_org()
+    day = dt.date(2024, 3, 1)
+
+    def pipeline(need):
+        return make_project(org, status="pipeline", need=need, planned_start=day)
+
+    eur = pipeline({"amount": "1000000", "currency": "EUR"})
+    make_transaction(eur, amount=Decimal("250000.00"), currency="EUR", value_date=day)
+    make_transaction(eur, amount=Decimal("100000.00"), currency="EUR", value_date=dt.date(2024, 5, 2))
+    mixed = pipeline({"amount": "2000000", "currency": "EUR"})
+    make_transaction(mixed, amount=Decimal("250000.00"), currency="EUR", value_date=day)
+    make_transaction(mixed, amount=Decimal("300000.00"), currency="USD", value_date=day)
+    make_transaction(mixed, amount=Decimal("150000"), currency="JPY", value_date=dt.date(2023, 11, 20))
+    xof = pipeline({"amount": "500000000", "currency": "XOF"})
+    make_transaction(xof, amount=Decimal("100000000"), currency="XOF", value_date=day)
+    covered = pipeline({"amount": "1000", "currency": "USD"})
+    make_transaction(covered, amount=Decimal("1000.00"), currency="USD", value_date=day)
+    unconvertible = pipeline({"amount": "750000", "currency": "GBP"})
+    make_transaction(unconvertible, amount=Decimal("9000.00"), currency="USD", value_date=day)
+    no_need = pipeline(None)
+    make_transaction(no_need, amount=Decimal("5000.00"), currency="USD", value_date=day)
+    make_transaction(no_need, amount=Decimal("7000.00"), currency="EUR", value_date=day)
+    bare = pipeline({"amount": "123456.78", "currency": "KES"})
+    deleted = pipeline({"amount": "80000", "currency": "USD"})
+    gone = make_transaction(deleted, amount=Decimal("80000.00"), currency="USD", value_date=day)
+    make_transaction(deleted, amount=Decimal("100.00"), currency="USD", value_date=day, type="disbursement")
+    db.session.flush()
+    delete_transaction(Actor(label="tester", channel="cli", role=Role.ADMIN), gone)
+    # A commitment no rate converts (the rate file does not reach it) and a need kept without a
+    # USD value: the conversion fails flow by flow, and the USD gap is unknown.
+    stuck = make_transaction(unconvertible, amount=Decimal("5000.00"), currency="EUR", value_date=day)
+    db.session.execute(
+        update(Transaction)
+        .where(Transaction.id == stuck.id)
+        .values(value_date=dt.date(1950, 1, 1), usd_minor=None, usd_rate=None, usd_rate_date=None, usd_rate_source=None)
+    )
+    db.session.execute(update(Project).where(Project.id == bare.id).values(need_usd_minor=None))
+    db.session.commit()
+
+    rows, gaps = matching.listed_gaps(matching.pipeline_statement({}, *marketplace.cofinancing.GAP_COLUMNS))
+    assert {row.id for row in rows} == {p.id for p in (eur, mixed, xof, covered, unconvertible, no_need, bare, deleted)}
+    expected = matching.funding_gaps(rows)
+    for row in rows:
+        assert {k: str(v) for k, v in vars(gaps[row.id]).items()} == {
+            k: str(v) for k, v in vars(expected[row.id]).items()
+        }, row.id
+    # Hand figures for some of them: the gap in the need's own currency, to the cent.
+    assert gaps[eur.id].gap == Decimal("650000.00") and gaps[eur.id].committed_usd > 0
+    assert gaps[xof.id].gap == Decimal("400000000") and str(gaps[xof.id].committed) == "100000000"
+    assert gaps[covered.id].gap == Decimal("0.00")
+    assert gaps[unconvertible.id].gap is None and gaps[unconvertible.id].committed is None
+    assert gaps[no_need.id].need is None and gaps[no_need.id].gap_usd is None
+    assert str(gaps[bare.id].gap) == "123456.78" and gaps[bare.id].gap_usd is None
+    assert str(gaps[deleted.id].gap) == "80000.00" and str(gaps[deleted.id].committed_usd) == "0.00"
+    # What the list shows follows from them: the covered project is off it.
+    listing = marketplace.open_projects()
+    assert covered.id not in [p.id for p in listing.projects]
+    assert listing.total == 7

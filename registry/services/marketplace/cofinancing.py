@@ -76,9 +76,8 @@ def open_projects(filters: dict[str, Any] | None = None, page: int | None = None
     with_commitments = filters.pop("has_commitments", None)
     min_gap = filters.pop("min_gap", None)
     sort = filters.pop("sort", None) or "newest"
-    listed = db.session.execute(matching.pipeline_statement(filters, *GAP_COLUMNS)).all()
     with collector_paused():  # a gap for each of thousands of pipeline projects
-        gaps = matching.funding_gaps(listed)
+        listed, gaps = matching.listed_gaps(matching.pipeline_statement(filters, *GAP_COLUMNS))
     kept = [row.id for row in listed if not is_covered(gaps[row.id])]
     if with_commitments is not None:
         kept = [i for i in kept if has_commitments(gaps[i]) is with_commitments]

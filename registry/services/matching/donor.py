@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from registry import money
@@ -103,6 +103,58 @@ def funding_gaps(projects: list) -> dict[int, Gap]:
             gap=gap,
         )
     return out
+
+
+def listed_gaps(stmt: Select) -> tuple[list, dict[int, Gap]]:
+    """The rows of ``stmt`` (a ``pipeline_statement`` of ``Project.id``, ``need_usd_minor``,
+    ``need_minor`` and ``need_currency``) and each one's gap, as ``funding_gaps`` computes it,
+    for thousands of projects at once: the database sums each project's commitments (in USD,
+    and those in the need's own currency, which need no conversion); only a project with a
+    commitment in another currency than its need's goes through ``funding_gaps``, its
+    commitments converted one by one at their own dates."""
+    rows = db.session.execute(stmt).all()
+    same = Transaction.currency == Project.need_currency
+    sums = select(
+        Transaction.project_id,
+        func.coalesce(func.sum(Transaction.usd_minor), 0),  # unconverted flows: none (as funding_gaps)
+        func.coalesce(func.sum(case((same, Transaction.amount_minor), else_=0)), 0),
+        func.sum(case((same, 0), else_=1)),
+    )
+    sums = (
+        sums.join(Project, Project.id == Transaction.project_id)
+        .where(
+            Transaction.type == TransactionType.COMMITMENT,
+            Transaction.project_id.in_(stmt.with_only_columns(Project.id).order_by(None)),
+        )
+        .group_by(Transaction.project_id)
+    )
+    by_project = {pid: (usd, own, other) for pid, usd, own, other in db.session.execute(sums)}
+    out: dict[int, Gap] = {}
+    converted = []
+    for row in rows:
+        usd, own, other = by_project.get(row.id, (0, 0, 0))
+        in_currency = row.need_minor is not None and bool(row.need_currency)
+        if in_currency and other:
+            converted.append(row)
+            continue
+        need_usd = money.from_minor(row.need_usd_minor, "USD") if row.need_usd_minor is not None else None
+        committed_usd = money.from_minor(usd, "USD")
+        need = committed = gap = None
+        if in_currency:
+            need = money.from_minor(row.need_minor, row.need_currency)
+            committed = money.from_minor(own, row.need_currency)
+            gap = need - committed
+        out[row.id] = Gap(
+            need_usd=need_usd,
+            committed_usd=committed_usd,
+            gap_usd=need_usd - committed_usd if need_usd is not None else None,
+            need=need,
+            currency=row.need_currency if in_currency else None,
+            committed=committed,
+            gap=gap,
+        )
+    out.update(funding_gaps(converted))
+    return rows, out
 
 
 @dataclass
