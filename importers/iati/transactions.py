@@ -226,9 +226,10 @@ def value_date(ctx: ReadingContext, tx, value, record: IatiProjectRecord, path: 
         ("transaction-date/@iso-date", date_elem.get("iso-date") if date_elem is not None else None),
     )
     given = [(where, text.strip()) for where, text in written if text and text.strip()]
-    readable = [WrittenDate(where, text, parse_date(text)) for where, text in given if parse_date(text) is not None]
+    days = [parse_date(text) for _where, text in given]
+    readable = [WrittenDate(where, text, day) for (where, text), day in zip(given, days, strict=True) if day]
     plausible = [r for r in readable if PLAUSIBLE_YEARS[0] <= r.day.year <= PLAUSIBLE_YEARS[1]]
-    unreadable = [(where, text) for where, text in given if parse_date(text) is None]
+    unreadable = [(where, text) for (where, text), day in zip(given, days, strict=True) if day is None]
     for where, text in unreadable:
         ctx.warn(
             "bad_date",
