@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import math
 import statistics
 import sys
@@ -81,6 +82,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database", help="an existing registry's database URL (read only); default: the demo data")
     parser.add_argument("--requests", type=int, default=15, help="timed requests per route (after 2 warm-ups)")
+    parser.add_argument(
+        "--no-freeze",
+        action="store_true",
+        help="leave the start-up objects in the garbage collector (the gunicorn workers freeze them)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app({"SQLALCHEMY_DATABASE_URI": args.database or f"sqlite:///{tmp}/bench.sqlite3"})
@@ -95,11 +101,18 @@ def main() -> None:
             backend = db.engine.dialect.name
             db.session.remove()
         client = app.test_client()
+        for route in API_LISTS:  # loaded once, as a worker has after its first requests
+            client.get(route)
+        if not args.no_freeze:  # as gunicorn.conf.py's post_worker_init does in each worker
+            gc.collect()
+            gc.freeze()
         data = "demo data" if not args.database else "an existing registry"
+        collector = "left in the collector" if args.no_freeze else "frozen out of the collector, as the workers do"
         lines = [
             f"\n## Registry lists and pages ({dt.date.today()}, {backend})\n",
             f"{data.capitalize()}: {projects:,} projects ({pipeline:,} pipeline). Flask test client, one "
-            f"request at a time, {args.requests} timed requests per route after 2 warm-ups; ms.\n",
+            f"request at a time, {args.requests} timed requests per route after 2 warm-ups; start-up objects "
+            f"{collector}; ms.\n",
             "| Route | Median | p95 | Max |",
             "|---|---:|---:|---:|",
             *measure(client, API_LISTS, args.requests),

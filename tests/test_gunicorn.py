@@ -121,3 +121,21 @@ def test_gunicorn_serves_the_app_with_two_workers_and_json_logs(tmp_path):
     access_line = next(line for line in access if line.get("request_id") == "gunicorn-test-page")
     assert access_line["logger"] == "gunicorn.access" and access_line["status"] == 200 and access_line["path"] == "/"
     assert server.returncode == 0, err.read_text()[-3000:]
+
+
+def test_a_worker_freezes_what_it_loaded_out_of_the_collector():
+    """The workers' start-up objects leave the garbage collector's generations (gc.freeze), in
+    the master before forking and in each worker once the app is loaded."""
+    import gc
+    import runpy
+
+    settings = runpy.run_path(str(REPO / "gunicorn.conf.py"))
+    gc.unfreeze()
+    try:
+        settings["pre_fork"](None, None)
+        assert gc.get_freeze_count() > 10_000
+        gc.unfreeze()
+        settings["post_worker_init"](None)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
