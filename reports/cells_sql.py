@@ -39,7 +39,7 @@ from registry.models import Country, Project, ProjectArea, ProjectRecipient, Tra
 from registry.models.types import WSIS_ACTION_LINES
 from registry.services.scope import effective_scope_rows
 from reports import dimensions, facts, flow_sums
-from reports.flow_sums import TxFilter, bucket_expression, fact_select, no_jit, transaction_sums
+from reports.flow_sums import TxFilter, bucket_expression, fact_select, for_reports, transaction_sums
 from reports.fx_facts import FxSource, fx_select, need_join
 from reports.models import ReportCategoryMember
 
@@ -153,7 +153,7 @@ def staged_sums(filters: TxFilter, *, with_need: bool) -> Iterator[Table]:
         prefixes=["TEMPORARY"],
     )
     conn = db.session.connection()
-    no_jit()
+    for_reports()
     table.create(conn)
     try:
         conn.execute(
@@ -350,7 +350,7 @@ def weighted_cells(
     if areas:
         stmt = stmt.where(area.c.area_code.in_(list(areas)))
     stmt = stmt.where(or_(*[f.c[f"m{i}"] != 0 for i in range(5)])).group_by(*keys, den)
-    no_jit()
+    for_reports()
     return db.session.execute(stmt).all(), "one" if postgres else "split"
 
 
@@ -377,6 +377,6 @@ def _unweighted_cells(
     stmt = stmt.where(or_(*[f.c[f"m{i}"] != 0 for i in range(5)]))
     if keys:
         stmt = stmt.group_by(*keys)
-    no_jit()
+    for_reports()
     # Core rows straight from the connection: up to a row per flow in another currency.
     return db.session.connection().execute(stmt).all(), "one" if postgres else "split"

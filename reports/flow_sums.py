@@ -22,7 +22,7 @@ from registry.services import direction
 from registry.services.scope import projects_with_scope
 from reports import dimensions, facts
 from reports.dimensions import FLOW_TYPES
-from reports.facts import no_jit
+from reports.facts import for_reports
 from reports.models import ReportFlowFact, ReportProjectFact
 
 # Which IATI transaction types each amount measure counts: FLOW_TYPES and nothing else.
@@ -148,7 +148,7 @@ def project_flow_sums(
         group = [*keys, Transaction.id]
     stmt = filtered_flows(select(*keys, *sums), tx_dims, filters)
     stmt = stmt.group_by(*group)
-    no_jit()
+    for_reports()
     # Core rows straight from the connection: up to a row per flow in another currency.
     return db.session.connection().execute(stmt).all()
 
@@ -198,7 +198,7 @@ def fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool 
 
 def _fact_sums(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool) -> list[tuple]:
     """The rows of fact_select (project_flow_sums in USD)."""
-    no_jit()
+    for_reports()
     return db.session.execute(fact_select(tx_dims, filters, with_period=with_period)).all()
 
 

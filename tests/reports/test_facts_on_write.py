@@ -346,3 +346,33 @@ def test_a_membership_change_committed_during_a_refresh_elsewhere_is_not_forgott
     state = db.session.get(ReportState, facts.STATE_KEY, populate_existing=True)
     assert state is not None and state.value == facts.signature(facts.breakpoints())
     _fresh_without_reading()
+
+
+def test_reports_plan_without_nested_loops_and_the_refresh_keeps_them(app, make_project, make_transaction):
+    """PostgreSQL: a report's queries run with nested loops off (its joins read whole tables:
+    hash joins), the facts' refresh before them with nested loops on (it reads a few projects
+    by id through their indexes)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no planner settings")
+    from reports.flows import run_report
+    from reports.schemas import build_spec
+
+    project = make_project(recipients=[{"country": "GHA", "share": Decimal(100)}])
+    make_transaction(project, amount=Decimal("10.10"))
+    seen: list[tuple[str, str]] = []
+
+    def setting(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith(("INSERT INTO REPORT_", "SELECT")) and "sum(" in statement:
+            cursor.execute("SHOW enable_nestloop")
+            seen.append((statement.lstrip()[:6].upper(), cursor.fetchone()[0]))
+
+    event.listen(db.engine, "before_cursor_execute", setting)
+    try:
+        report = run_report(build_spec(by=["region"], measures=["commitment"], currency="USD"))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", setting)
+    assert report is not None
+    refresh = [value for kind, value in seen if kind == "INSERT"]
+    reads = [value for kind, value in seen if kind == "SELECT"]
+    assert refresh and set(refresh) == {"on"}, seen
+    assert reads and reads[-1] == "off", seen
