@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 from flask import current_app, has_app_context
 
@@ -79,7 +80,8 @@ class Mapping:
     directory: str = ""
 
     def matching_rules(self, text: str) -> list[KeywordRule]:
-        """The keyword rules whose terms all occur in ``text`` (one regex pass per case mode)."""
+        """The keyword rules whose terms all occur in ``text`` (each term as ``KeywordRule.matches``
+        finds it; one pass over the text, see ``_found_terms``)."""
         found = _found_terms(self, text)
         if not found:
             return []
@@ -154,39 +156,67 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     return [(i + 2, {k: (v or "").strip() for k, v in row.items()}) for i, row in enumerate(reader)]
 
 
+class _Terms(NamedTuple):
+    """The keyword terms compiled for one pass over a text (see :func:`_found_terms`)."""
+
+    exact: re.Pattern | None  # the acronyms, in capitals, as whole words (one pattern)
+    loose: re.Pattern | None  # any term at a word start (one pattern: for non-ASCII word starts)
+    by_prefix: dict[str, list[tuple[str, re.Pattern]]]  # first two letters -> (term, its pattern)
+    anywhere: list[tuple[str, re.Pattern]]  # terms that cannot be indexed so: searched whole
+
+
+_WORD_START = re.compile(r"\b\w")
+
+
+def _compiled_terms(mapping: Mapping) -> _Terms:
+    terms = sorted({t for rule in mapping.keywords for t in rule.terms}, key=len, reverse=True)
+    exact = [t for t in terms if t.isupper()]
+    loose = [t for t in terms if not t.isupper()]
+    by_prefix: dict[str, list[tuple[str, re.Pattern]]] = {}
+    anywhere = []
+    for term in loose:
+        pattern = re.compile(re.escape(term), re.IGNORECASE)
+        if len(term) >= 2 and term[:2].isascii() and re.match(r"\w", term):
+            by_prefix.setdefault(term[:2].lower(), []).append((term, pattern))
+        else:
+            anywhere.append((term, _term(term)))
+    return _Terms(
+        re.compile(r"\b(" + "|".join(re.escape(t) for t in exact) + r")s?\b") if exact else None,
+        re.compile(r"(?:" + "|".join(re.escape(t) for t in loose) + ")", re.IGNORECASE) if loose else None,
+        by_prefix,
+        anywhere,
+    )
+
+
 def _found_terms(mapping: Mapping, text: str) -> set[str]:
-    """Every keyword term present in ``text``, found with two combined patterns."""
-    patterns = getattr(mapping, "_patterns", None)
-    if patterns is None:
-        terms = sorted({t for rule in mapping.keywords for t in rule.terms}, key=len, reverse=True)
-        exact = [t for t in terms if t.isupper()]
-        loose = [t for t in terms if not t.isupper()]
-        patterns = (
-            re.compile(r"\b(" + "|".join(re.escape(t) for t in exact) + r")s?\b") if exact else None,
-            re.compile(r"\b(?=(" + "|".join(re.escape(t) for t in loose) + "))", re.IGNORECASE) if loose else None,
-            _by_prefix(loose),
-        )
-        object.__setattr__(mapping, "_patterns", patterns)
-    exact_re, loose_re, by_prefix = patterns
+    """Every keyword term present in ``text``, as each term's own pattern finds it (``_term``),
+    in one pass over the text's word starts. A word starting with two ASCII characters is looked
+    up by them in lower case (exact for ASCII); another word start goes through one pattern of
+    every term, which compares as the terms' own patterns do ("İnternet" is "internet" to the
+    regular expression engine, not to ``str.lower``, which the look-up by prefix used to miss).
+    Each candidate is confirmed by its own pattern at that place. A pattern of every term tried
+    at each word start took a third longer."""
+    compiled = getattr(mapping, "_patterns", None)
+    if compiled is None:
+        compiled = _compiled_terms(mapping)
+        object.__setattr__(mapping, "_patterns", compiled)
     found: set[str] = set()
-    if exact_re is not None:
-        found.update(m.group(1) for m in exact_re.finditer(text))
-    if loose_re is not None:
-        for m in loose_re.finditer(text):
-            # A lookahead at each word start reports one term; shorter terms starting at the
-            # same place (e.g. "rural" and "rural access") are checked below.
-            start = m.start()
-            head = text[start : start + 60].lower()
-            found.update(t for low, t in by_prefix.get(head[:2], ()) if head.startswith(low))
+    if compiled.exact is not None:
+        found.update(m.group(1) for m in compiled.exact.finditer(text))
+    by_prefix, loose = compiled.by_prefix, compiled.loose
+    if loose is not None:
+        every = [c for group in by_prefix.values() for c in group]
+        for m in _WORD_START.finditer(text):
+            at = m.start()
+            head = text[at : at + 2]
+            if head.isascii():
+                candidates = by_prefix.get(head.lower())
+            else:
+                candidates = every if loose.match(text, at) else None
+            if candidates:
+                found.update(term for term, pattern in candidates if pattern.match(text, at))
+    found.update(term for term, pattern in compiled.anywhere if pattern.search(text))
     return found
-
-
-def _by_prefix(terms: list[str]) -> dict[str, list[tuple[str, str]]]:
-    """Terms grouped by their first two letters (lower case), to test only likely ones."""
-    index: dict[str, list[tuple[str, str]]] = {}
-    for term in terms:
-        index.setdefault(term[:2].lower(), []).append((term.lower(), term))
-    return index
 
 
 def _term(term: str) -> re.Pattern:

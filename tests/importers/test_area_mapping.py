@@ -156,3 +156,46 @@ def test_reload_mapping_command_checks_and_reports(runner, app, tmp_path):
         app.config.pop("IMPORT_MAPPING_DIR")
     assert result.exit_code != 0
     assert "area_keywords.csv line 2" in result.output
+
+
+FIXTURES = next(
+    (p / "shared" / "fixtures" for p in Path(__file__).resolve().parents if (p / "shared" / "fixtures").is_dir()),
+    None,
+)
+
+
+def _real_texts() -> list[str]:
+    """Every title and description of the real IATI files in the shared fixtures, as written."""
+    from lxml import etree
+
+    texts = []
+    for path in sorted(FIXTURES.glob("iati/**/*.xml")) if FIXTURES is not None else []:
+        for elem in etree.parse(str(path)).iter("title", "description"):
+            text = " ".join(" ".join(elem.itertext()).split())
+            if text:
+                texts.append(text)
+    return texts
+
+
+def test_the_one_pass_keyword_search_finds_what_each_rule_finds_alone():
+    """``matching_rules`` looks every keyword up in one pass over the text; each rule on its own
+    (``KeywordRule.matches``: its terms' patterns, an acronym in capitals as a whole word) is the
+    definition. The same rules, over every title and description of the real IATI files and
+    over texts made to trip the edges (capitals, plurals, word starts, accents, dotted I)."""
+    mapping = read_mapping(DATA)
+    made = [
+        "SME support and IXPs in rural areas",
+        "smell of smes; small ixp",
+        "E-GOVERNMENT and e-government, egovernment",
+        "Broadband; BROADBAND; broad-band; subbroadband",
+        "İnternet access for the İnternet Exchange Point; INTERNET",
+        "Télécentres communautaires et cybercafés; telecentre",
+        "capacity-building for regulators: regulatory reform, deregulation",
+        "",
+    ]
+    real = _real_texts()
+    assert FIXTURES is None or len(real) > 1000  # the real files are read where they are present
+    texts = made + real
+    for text in texts:
+        expected = [rule for rule in mapping.keywords if rule.matches(text)]
+        assert mapping.matching_rules(text) == expected, text
