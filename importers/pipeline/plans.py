@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import selectinload
 
 from importers.bulk import BulkInsert
@@ -102,6 +102,7 @@ def _replace(run: _Run, records: dict[str, ProjectRecord]) -> list[tuple]:
     budget_rows: list[tuple] = []
     planned_rows: list[tuple] = []
     replaced: dict[type, list[int]] = {ProjectBudget: [], PlannedDisbursement: []}
+    usd_updates: dict[type, list[dict]] = {ProjectBudget: [], PlannedDisbursement: []}
     events, changes = [], []
     for reference, pid in ids.items():
         rec = records[reference]
@@ -118,7 +119,13 @@ def _replace(run: _Run, records: dict[str, ProjectRecord]) -> list[tuple]:
         after = plan_service.snapshot_of(
             old_budgets if budgets is None else budgets, old_planned if planned is None else planned
         )
-        if after == before:
+        if after == before:  # the rows stay; a USD value converted since is brought up to date
+            for model, rows, values in (
+                (ProjectBudget, old_budgets, budgets),
+                (PlannedDisbursement, old_planned, planned),
+            ):
+                refreshed = plan_service.usd_refreshed(rows, values)
+                usd_updates[model] += [{"plan_id": row.id, **usd} for row, usd in refreshed]
             continue
         head = {"project_id": pid, "created_at": now}
         if budgets is not None:
@@ -130,6 +137,12 @@ def _replace(run: _Run, records: dict[str, ProjectRecord]) -> list[tuple]:
         events.append(event("update", pid, before, after, "Import replaced the forward plans"))
         changes.append((run.batch.id, "plans", pid, "update", before))
     connection = db.session.connection()
+    for model, params in usd_updates.items():
+        table = model.__table__
+        stmt = update(table).where(table.c.id == bindparam("plan_id"))
+        stmt = stmt.values({name: bindparam(name) for name in plan_service.USD_COLUMNS})
+        for chunk in _chunks(params, 1000):
+            connection.execute(stmt, chunk)
     for model, pids in replaced.items():
         table = model.__table__
         for chunk in _chunks(pids, 500):
@@ -138,9 +151,12 @@ def _replace(run: _Run, records: dict[str, ProjectRecord]) -> list[tuple]:
     BulkInsert(connection, PlannedDisbursement.__table__, PLANNED_COLUMNS).execute(planned_rows, run.chunk_size)
     BulkInsert(connection, AuditEvent.__table__, EVENT_COLUMNS).execute(events, run.chunk_size)
     changed = {pid for pids in replaced.values() for pid in pids}
-    for obj in list(db.session.identity_map.values()):  # loaded plans are stale now
+    moved = {(model, p["plan_id"]) for model, params in usd_updates.items() for p in params}
+    for obj in list(db.session.identity_map.values()):  # what the session holds of them is stale now
         if isinstance(obj, Project) and obj.id in changed:
             db.session.expire(obj, ["budgets", "planned_disbursements"])
+        elif isinstance(obj, ProjectBudget | PlannedDisbursement) and (type(obj), obj.id) in moved:
+            db.session.expire(obj)
     return changes
 
 

@@ -156,6 +156,25 @@ def snapshot_of(budgets: Iterable[Any], planned: Iterable[Any]) -> dict[str, Any
     )
 
 
+USD_COLUMNS = ("usd_minor", "usd_rate", "usd_rate_date", "usd_rate_source")
+
+
+def usd_refreshed(stored: Iterable[Any], values: list[dict[str, Any]] | None) -> list[tuple[Any, dict[str, Any]]]:
+    """The stored plans whose USD value is not the one converting them now gives, with that
+    value: ``values`` are the row values (``plan_values``) of the same plans in the same order
+    (their snapshots are equal). A plan stored without a USD value gets one once a rate is
+    published for its value date; the USD value is derived, not something a user changed, so
+    no audit event records it."""
+    if values is None:
+        return []
+    out = []
+    for row, new in zip(stored, values, strict=True):
+        get = row.get if isinstance(row, Mapping) else functools.partial(getattr, row)
+        if any(get(name) != new[name] for name in USD_COLUMNS):
+            out.append((row, {name: new[name] for name in USD_COLUMNS}))
+    return out
+
+
 def snapshot(project: Project) -> dict[str, Any]:
     """The project's plans as plain values (for the audit trail, ETags and the import's undo)."""
     return snapshot_of(project.budgets, project.planned_disbursements)
@@ -189,7 +208,11 @@ def set_plans(
         project.budgets if new_budgets is None else new_budgets,
         project.planned_disbursements if new_planned is None else new_planned,
     )
-    if after == before:  # the stored rows stay as they are (their ids, batch and dates too)
+    if after == before:  # the stored rows stay (their ids, batch and dates); only their USD value may move
+        for rows, values in ((project.budgets, new_budgets), (project.planned_disbursements, new_planned)):
+            for row, usd in usd_refreshed(rows, values):
+                for name, value in usd.items():
+                    setattr(row, name, value)
         return False
     with db.session.no_autoflush:
         if new_budgets is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from importers.iati_export import write_iati
 from importers.interop import import_iati
@@ -252,6 +252,12 @@ def test_the_import_writes_the_plans_the_plan_service_would(app, make_org):
     db.session.expire_all()
     after = plan_service.snapshot(project)
     # The same plans given to the service change nothing: the import stored what it would.
+    budgets_again = [
+        dict(b)
+        | {"period_start": dt.date(2024, 1, 1), "period_end": dt.date(2024, 12, 31)}
+        | {"value_date": dt.date(2024, 1, 1)}
+        for b in after["budgets"]
+    ]
     same = plan_service.set_plans(
         ADMIN,
         project,
@@ -308,12 +314,30 @@ def test_the_import_writes_the_plans_the_plan_service_would(app, make_org):
     assert (event.before, event.after) == (before, after)
 
     # The same plans again in another file (the same bytes would be the same import): nothing
-    # replaced, no event.
+    # replaced, no event; the rows stay (their ids), but a USD value missing when they were
+    # stored (no rate yet for their value date) is filled in now that one converts them.
+    ids = sorted(row.id for row in rows)
+    unrated = project.budgets[0]
+    usd_before = (unrated.usd_minor, unrated.usd_rate, unrated.usd_rate_date, unrated.usd_rate_source)
+    no_usd = {"usd_minor": None, "usd_rate": None, "usd_rate_date": None, "usd_rate_source": None}
+    db.session.execute(update(ProjectBudget).where(ProjectBudget.id == unrated.id).values(**no_usd))
+    db.session.expire_all()
     again = run_import("iati", "plans-3.xml", second + b"<!-- again -->", "XM-TEST", ADMIN)
     assert again.id != newer.id
     assert again.status == "committed" and again.counts.get("plans_replaced", 0) == 0, again.counts
     replaced = AuditEvent.summary == "Import replaced the forward plans"
     assert db.session.scalar(select(func.count()).where(replaced, AuditEvent.import_batch_id == again.id)) == 0
+    refilled = db.session.get(ProjectBudget, unrated.id)
+    assert (refilled.usd_minor, refilled.usd_rate, refilled.usd_rate_date, refilled.usd_rate_source) == usd_before
+    assert sorted(r.id for r in list(project.budgets) + list(project.planned_disbursements)) == ids
+    # The plan service does the same for the same plans given again through it.
+    db.session.execute(update(ProjectBudget).where(ProjectBudget.id == unrated.id).values(**no_usd))
+    db.session.expire_all()
+    assert plan_service.set_plans(ADMIN, project, budgets=budgets_again) is False
+    db.session.flush()
+    db.session.expire_all()
+    refilled = db.session.get(ProjectBudget, unrated.id)
+    assert (refilled.usd_minor, refilled.usd_rate, refilled.usd_rate_date, refilled.usd_rate_source) == usd_before
     undo_batch(again.id, ADMIN)
     undo_batch(newer.id, ADMIN)
     db.session.expire_all()
