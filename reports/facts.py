@@ -250,6 +250,9 @@ def no_jit() -> None:
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL jit = off"))
         db.session.execute(text("SET LOCAL work_mem = '64MB'"))
+        # A report earlier in the same transaction turned nested loops off (for_reports); the
+        # refresh reads a few projects by id, through their indexes.
+        db.session.execute(text("SET LOCAL enable_nestloop = on"))
 
 
 def for_reports() -> None:

@@ -376,3 +376,13 @@ def test_reports_plan_without_nested_loops_and_the_refresh_keeps_them(app, make_
     reads = [value for kind, value in seen if kind == "SELECT"]
     assert refresh and set(refresh) == {"on"}, seen
     assert reads and reads[-1] == "off", seen
+    # A refresh later in the same transaction (a change, then its commit) has them back.
+    seen.clear()
+    make_transaction(project, amount=Decimal("5.05"))
+    event.listen(db.engine, "before_cursor_execute", setting)
+    try:
+        facts.ensure_fresh()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", setting)
+    refresh = [value for kind, value in seen if kind == "INSERT"]
+    assert refresh and set(refresh) == {"on"}, seen
