@@ -159,7 +159,7 @@ def _rows(path: Path) -> list[tuple[int, dict[str, str]]]:
 class _Terms(NamedTuple):
     """The keyword terms compiled for one pass over a text (see :func:`_found_terms`)."""
 
-    exact: re.Pattern | None  # the acronyms, in capitals, as whole words (one pattern)
+    exact: list[tuple[str, re.Pattern]]  # the acronyms, in capitals, as whole words: each its own pattern
     loose: re.Pattern | None  # any term at a word start (one pattern: for non-ASCII word starts)
     by_prefix: dict[str, list[tuple[str, re.Pattern]]]  # first two letters -> (term, its pattern)
     anywhere: list[tuple[str, re.Pattern]]  # terms that cannot be indexed so: searched whole
@@ -181,7 +181,7 @@ def _compiled_terms(mapping: Mapping) -> _Terms:
         else:
             anywhere.append((term, _term(term)))
     return _Terms(
-        re.compile(r"\b(" + "|".join(re.escape(t) for t in exact) + r")s?\b") if exact else None,
+        [(term, _term(term)) for term in exact],
         re.compile(r"(?:" + "|".join(re.escape(t) for t in loose) + ")", re.IGNORECASE) if loose else None,
         by_prefix,
         anywhere,
@@ -201,8 +201,9 @@ def _found_terms(mapping: Mapping, text: str) -> set[str]:
         compiled = _compiled_terms(mapping)
         object.__setattr__(mapping, "_patterns", compiled)
     found: set[str] = set()
-    if compiled.exact is not None:
-        found.update(m.group(1) for m in compiled.exact.finditer(text))
+    # The acronyms are few: each searched with its own pattern (one pattern of them all missed
+    # one written inside a longer one, "GOV" in "E-GOV").
+    found.update(term for term, pattern in compiled.exact if pattern.search(text))
     by_prefix, loose = compiled.by_prefix, compiled.loose
     if loose is not None:
         every = [c for group in by_prefix.values() for c in group]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from importers.areas import Sector, infer_areas, whole_percentages
-from importers.mapping import MappingError, load_mapping, mapping_dir, read_mapping
+from importers.mapping import KeywordRule, MappingError, load_mapping, mapping_dir, read_mapping
 
 DATA = Path(__file__).resolve().parents[2] / "importers" / "data"
 
@@ -193,6 +193,10 @@ def test_the_one_pass_keyword_search_finds_what_each_rule_finds_alone():
         "capacity-building for regulators: regulatory reform, deregulation",
         "",
     ]
+    # An acronym written inside a longer one, with a rule of its own: each found as its pattern finds it.
+    mapping.keywords.append(KeywordRule("gov", ("GOV",), "23f", Decimal(1)))
+    mapping.keywords.append(KeywordRule("e-gov", ("E-GOV",), "23f", Decimal(1)))
+    made += ["E-GOV services", "GOV and E-GOV", "EGOV"]
     real = _real_texts()
     assert FIXTURES is None or len(real) > 1000  # the real files are read where they are present
     texts = made + real
