@@ -93,6 +93,7 @@ def post_fork(server, worker):
 
 
 def pre_fork(server, worker):
+    gc.collect()
     gc.freeze()
 
 

@@ -101,9 +101,7 @@ def main() -> None:
             backend = db.engine.dialect.name
             db.session.remove()
         client = app.test_client()
-        for route in API_LISTS:  # loaded once, as a worker has after its first requests
-            client.get(route)
-        if not args.no_freeze:  # as gunicorn.conf.py's post_worker_init does in each worker
+        if not args.no_freeze:  # as gunicorn.conf.py's post_worker_init does, before any request
             gc.collect()
             gc.freeze()
         data = "demo data" if not args.database else "an existing registry"
