@@ -117,6 +117,7 @@ def register() -> None:
     queue.register_kind(IMPORT_FILE, _import_file, retries=RETRIES, percent=import_percent)
     queue.register_kind(IMPORT_COMMIT, _commit, retries=RETRIES, percent=import_percent)
     queue.register_kind(IMPORT_UNDO, _undo, retries=RETRIES)
+    queue.preload("importers.crs")  # pandas, for CRS files: loaded by the workers, not the web processes
 
 
 # --------------------------------------------------------------------------- starting

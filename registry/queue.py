@@ -31,6 +31,7 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,26 @@ class JobKind:
 
 
 KINDS: dict[str, JobKind] = {}
+
+
+# Modules a worker process imports before its address space is capped (see preload).
+PRELOAD: list[str] = []
+
+
+def preload(module: str) -> None:
+    """Declare a module that jobs load and that the worker processes import when they start,
+    before their address space is capped at its size plus the job memory limit (called by a
+    package's ``init_app``): a large library (pandas for the CRS reader) then counts in what
+    the process is, not against every job's limit, without the web processes loading it."""
+    if module not in PRELOAD:
+        PRELOAD.append(module)
+
+
+def _prepare_worker(config: dict) -> None:
+    """In a worker process as it starts: import the preloaded modules, then cap the address space."""
+    for module in PRELOAD:
+        import_module(module)
+    _limit_address_space(config)
 
 
 def register_kind(
@@ -126,7 +147,7 @@ class Queue:
             # A forked worker process must not share the parent's database connections.
             with queue.app.app_context():
                 db.engine.dispose(close=False)
-            _limit_address_space(queue.app.config)
+            _prepare_worker(queue.app.config)
 
     @property
     def immediate(self) -> bool:

@@ -254,3 +254,16 @@ def test_a_large_export_is_a_job_whose_file_is_downloaded_from_it(app, client, d
         assert anonymous.status_code == 401
     finally:
         app.config.pop("JOB_FILES")
+
+
+def test_a_worker_imports_what_jobs_load_before_its_memory_is_capped(app, monkeypatch):
+    """The CRS reader's pandas is declared for preloading: a worker process imports it as it
+    starts, before its address space is capped at its size plus the job limit, so that it
+    counts in the process and not against a CRS import's memory (the web processes never load
+    it: tests/test_dependencies.py)."""
+    assert "importers.crs" in queue.PRELOAD
+    steps: list[str] = []
+    monkeypatch.setattr(queue, "import_module", lambda name: steps.append(f"import {name}"))
+    monkeypatch.setattr(queue, "_limit_address_space", lambda config: steps.append("cap"))
+    queue._prepare_worker(app.config)
+    assert steps == [*(f"import {name}" for name in queue.PRELOAD), "cap"]
