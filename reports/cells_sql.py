@@ -86,14 +86,17 @@ def project_sums(
     always empty for the need, which follows the project's shares). With ``fx`` the sums are
     in another currency: of its converted facts and of the needs converted for the report."""
     with_period = breakpoints is not None
+    # With the needs, the union is grouped by project: the facts go into it as they are (one
+    # grouping of their rows, not two: 0.3 s of a 1.3 s report by year at 5,000,000 flows).
+    grouped = not with_need
     if fx is not None:
         flows = fx_select(
-            tx_dims, filters, fx.currency, with_period=with_period, with_recipient=with_recipient
+            tx_dims, filters, fx.currency, with_period=with_period, with_recipient=with_recipient, grouped=grouped
         ).add_columns(literal(0).label("m4"))
     elif flow_sums.facts_apply(tx_dims, filters):
-        flows = fact_select(tx_dims, filters, with_period=with_period, with_recipient=with_recipient).add_columns(
-            literal(0).label("m4")
-        )
+        flows = fact_select(
+            tx_dims, filters, with_period=with_period, with_recipient=with_recipient, grouped=grouped
+        ).add_columns(literal(0).label("m4"))
     else:
         flows = transaction_sums(tx_dims, filters, breakpoints, with_recipient=with_recipient)
     parts = flows

@@ -176,9 +176,18 @@ def _joins_source(tx_dims: Sequence[str], filters: TxFilter) -> bool:
     return bool(filters.source_kinds) or any(dimensions.get(d).joins_source for d in tx_dims)
 
 
-def fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool = False, with_recipient: bool = True):
+def fact_select(
+    tx_dims: Sequence[str],
+    filters: TxFilter,
+    *,
+    with_period: bool = False,
+    with_recipient: bool = True,
+    grouped: bool = True,
+):
     """SELECT pid, d_<dim>..., [period], [tx_country, tx_region], m0..m3 from the report facts
-    (refreshed first). ``with_recipient``: keep apart the flows that name their own recipient."""
+    (refreshed first). ``with_recipient``: keep apart the flows that name their own recipient.
+    ``grouped`` False: the fact rows as they are, for a caller that groups them itself (a union
+    with the needs grouped once, not twice)."""
     facts.ensure_fresh_for_read()
     dims = [dimensions.get(d) for d in tx_dims]
     f = ReportProjectFact if coarse_facts_answer(tx_dims, filters) else ReportFlowFact
@@ -190,10 +199,16 @@ def fact_select(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool 
         keys += [f.tx_country.label("tx_country"), f.tx_region.label("tx_region")]
     # bigint, not the NUMERIC PostgreSQL gives a sum of bigints: a project's sums fit, and the
     # outer aggregates over bigint need a fraction of the memory (no spill to disk)
-    sums = [cast(func.sum(getattr(f, name)), BigInteger).label(f"m{i}") for i, name in enumerate(facts.MEASURE_COLUMNS)]
+    if not grouped:
+        sums = [getattr(f, name).label(f"m{i}") for i, name in enumerate(facts.MEASURE_COLUMNS)]
+    else:
+        sums = [
+            cast(func.sum(getattr(f, name)), BigInteger).label(f"m{i}") for i, name in enumerate(facts.MEASURE_COLUMNS)
+        ]
     stmt = select(*keys, *sums)
     years = (lambda year: f.year >= year, lambda year: f.year <= year)
-    return _narrowed(stmt, tx_dims, filters, f, years).group_by(*keys)
+    stmt = _narrowed(stmt, tx_dims, filters, f, years)
+    return stmt.group_by(*keys) if grouped else stmt
 
 
 def _fact_sums(tx_dims: Sequence[str], filters: TxFilter, *, with_period: bool) -> list[tuple]:

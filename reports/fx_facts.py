@@ -578,10 +578,12 @@ def _coarse(tx_dims: Sequence[str], filters) -> bool:
     return coarse_facts_answer(tx_dims, filters)
 
 
-def fx_select(tx_dims: Sequence[str], filters, currency: str, *, with_period: bool, with_recipient: bool):
+def fx_select(
+    tx_dims: Sequence[str], filters, currency: str, *, with_period: bool, with_recipient: bool, grouped: bool = True
+):
     """SELECT pid, d_<dim>..., [period], [tx_country, tx_region], m0..m3 from the converted facts of
     ``currency`` (flows no rate converts add nothing: the notes list them), the coarse ones when
-    they answer."""
+    they answer. ``grouped`` False: the rows as they are, for a caller that groups them itself."""
     from reports import dimensions
     from reports.flow_sums import _narrowed
 
@@ -594,13 +596,17 @@ def fx_select(tx_dims: Sequence[str], filters, currency: str, *, with_period: bo
         keys.append(f.period.label("period"))
     if with_recipient:
         keys += [f.tx_country.label("tx_country"), f.tx_region.label("tx_region")]
-    sums = [cast(func.sum(getattr(f, name)), BigInteger).label(f"m{i}") for i, name in enumerate(MEASURE_COLUMNS)]
+    if grouped:
+        sums = [cast(func.sum(getattr(f, name)), BigInteger).label(f"m{i}") for i, name in enumerate(MEASURE_COLUMNS)]
+    else:
+        sums = [getattr(f, name).label(f"m{i}") for i, name in enumerate(MEASURE_COLUMNS)]
     # (a flow no rate converts adds 0 to the coarse sums; the fine rows keep such flows apart)
     stmt = select(*keys, *sums).where(f.currency == currency)
     if not coarse:
         stmt = stmt.where(f.rate_kind != NONE)
     years = (lambda year: f.year >= year, lambda year: f.year <= year)
-    return _narrowed(stmt, tx_dims, filters, f, years).group_by(*keys)
+    stmt = _narrowed(stmt, tx_dims, filters, f, years)
+    return stmt.group_by(*keys) if grouped else stmt
 
 
 class FxSource(NamedTuple):
