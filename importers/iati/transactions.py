@@ -226,7 +226,7 @@ def read_amount(ctx: ReadingContext, tx, path: str, raw: str, currency: str | No
     return amount
 
 
-def value_date(ctx: ReadingContext, tx, value, record: IatiProjectRecord, path: str, date_elem=None) -> dt.date | None:
+def value_date(ctx: ReadingContext, tx, value, record: IatiProjectRecord, path: str, date_elem) -> dt.date | None:
     """The flow's date: value/@value-date, else transaction-date/@iso-date (``date_elem``, the
     transaction's first), else the activity's dates. A date that parses but is no plausible
     value date (1010-12-09) gives way to a plausible one, else is kept as written: conversion
