@@ -163,6 +163,7 @@ class _Terms(NamedTuple):
     loose: re.Pattern | None  # any term at a word start (one pattern: for non-ASCII word starts)
     by_prefix: dict[str, list[tuple[str, re.Pattern]]]  # first two letters -> (term, its pattern)
     anywhere: list[tuple[str, re.Pattern]]  # terms that cannot be indexed so: searched whole
+    every: list[tuple[str, re.Pattern]]  # all the indexed terms (for a non-ASCII word start)
 
 
 _WORD_START = re.compile(r"\b\w")
@@ -185,6 +186,7 @@ def _compiled_terms(mapping: Mapping) -> _Terms:
         re.compile(r"(?:" + "|".join(re.escape(t) for t in loose) + ")", re.IGNORECASE) if loose else None,
         by_prefix,
         anywhere,
+        [c for group in by_prefix.values() for c in group],
     )
 
 
@@ -206,14 +208,13 @@ def _found_terms(mapping: Mapping, text: str) -> set[str]:
     found.update(term for term, pattern in compiled.exact if pattern.search(text))
     by_prefix, loose = compiled.by_prefix, compiled.loose
     if loose is not None:
-        every = [c for group in by_prefix.values() for c in group]
         for m in _WORD_START.finditer(text):
             at = m.start()
             head = text[at : at + 2]
             if head.isascii():
                 candidates = by_prefix.get(head.lower())
             else:
-                candidates = every if loose.match(text, at) else None
+                candidates = compiled.every if loose.match(text, at) else None
             if candidates:
                 found.update(term for term, pattern in candidates if pattern.match(text, at))
     found.update(term for term, pattern in compiled.anywhere if pattern.search(text))
